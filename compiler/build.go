@@ -1,0 +1,565 @@
+package compiler
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// raw* mirror the schema; they are what CUE decodes into before the
+// checks below turn them into a Table.
+type rawConfig struct {
+	Gateway  rawGateway           `json:"gateway"`
+	IdPs     map[string]rawIdP    `json:"idps"`
+	APIs     map[string]rawAPI    `json:"apis"`
+	Policies map[string]rawPolicy `json:"policies"`
+	Portal   rawPortal            `json:"portal"`
+}
+
+type rawGateway struct {
+	Listen         string  `json:"listen"`
+	PortalListen   string  `json:"portal_listen"`
+	AdminListen    string  `json:"admin_listen"`
+	PublicURL      string  `json:"public_url"`
+	ReadTimeout    string  `json:"read_timeout"`
+	WriteTimeout   string  `json:"write_timeout"`
+	IdleTimeout    string  `json:"idle_timeout"`
+	ShutdownGrace  string  `json:"shutdown_grace"`
+	MaxHeaderBytes int     `json:"max_header_bytes"`
+	MaxBodyBytes   int     `json:"max_body_bytes"`
+	TLS            *TLS    `json:"tls"`
+	PortalTLS      *TLS    `json:"portal_tls"`
+	UpstreamCAFile *string `json:"upstream_ca_file"`
+}
+
+type rawIdP struct {
+	Issuer          string   `json:"issuer"`
+	Discovery       string   `json:"discovery"`
+	JWKSURI         string   `json:"jwks_uri"`
+	Algorithms      []string `json:"algorithms"`
+	Leeway          string   `json:"leeway"`
+	RefreshInterval string   `json:"refresh_interval"`
+}
+
+type rawAPI struct {
+	Name            string    `json:"name"`
+	ListenPath      string    `json:"listen_path"`
+	StripListenPath bool      `json:"strip_listen_path"`
+	Methods         *[]string `json:"methods"`
+	Upstream        struct {
+		Targets        []string `json:"targets"`
+		Timeout        string   `json:"timeout"`
+		ConnectTimeout string   `json:"connect_timeout"`
+	} `json:"upstream"`
+	Auth struct {
+		JWT *struct {
+			IdP             string   `json:"idp"`
+			Audience        string   `json:"audience"`
+			Algorithms      []string `json:"algorithms"`
+			IdentityClaim   string   `json:"identity_claim"`
+			PolicyClaim     string   `json:"policy_claim"`
+			DefaultPolicies []string `json:"default_policies"`
+		} `json:"jwt"`
+		Keyless *bool `json:"keyless"`
+	} `json:"auth"`
+}
+
+type rawPolicy struct {
+	Name   string           `json:"name"`
+	Access map[string]Grant `json:"access"`
+	Rate   *struct {
+		Requests int64  `json:"requests"`
+		Per      string `json:"per"`
+	} `json:"rate"`
+	Quota *struct {
+		Max    int64  `json:"max"`
+		Period string `json:"period"`
+	} `json:"quota"`
+	KeyExpiresIn string `json:"key_expires_in"`
+}
+
+type rawDCR struct {
+	Provider                *string   `json:"provider"`
+	GrantTypes              *[]string `json:"grant_types"`
+	TokenEndpointAuthMethod *string   `json:"token_endpoint_auth_method"`
+	ResponseTypes           *[]string `json:"response_types"`
+	IdPHost                 *string   `json:"idp_host"`
+	RegistrationEndpoint    *string   `json:"registration_endpoint"`
+	TokenEndpoint           *string   `json:"token_endpoint"`
+	InitialAccessToken      *Secret   `json:"initial_access_token"`
+	Scope                   *string   `json:"scope"`
+	Timeout                 *string   `json:"timeout"`
+}
+
+type rawPortal struct {
+	Signup               string  `json:"signup"`
+	RedirectURISeparator string  `json:"redirect_uri_separator"`
+	SessionTTL           string  `json:"session_ttl"`
+	DCR                  *rawDCR `json:"dcr"`
+	Catalogue            map[string]struct {
+		Name        string  `json:"name"`
+		Description string  `json:"description"`
+		API         string  `json:"api"`
+		Policy      string  `json:"policy"`
+		DCR         *rawDCR `json:"dcr"`
+	} `json:"catalogue"`
+}
+
+// defaultDCRTimeout bounds a registration call when the config sets none.
+const defaultDCRTimeout = 15 * time.Second
+
+func (c *compilation) build(raw *rawConfig) *Table {
+	t := &Table{
+		IdPs:     make(map[string]*IdP, len(raw.IdPs)),
+		APIs:     make(map[string]*API, len(raw.APIs)),
+		Policies: make(map[string]*Policy, len(raw.Policies)),
+	}
+	c.buildGateway(t, &raw.Gateway)
+	for _, id := range sortedKeys(raw.IdPs) {
+		t.IdPs[id] = c.buildIdP(id, raw.IdPs[id])
+	}
+	for _, id := range sortedKeys(raw.Policies) {
+		t.Policies[id] = c.buildPolicy(id, raw.Policies[id])
+	}
+	for _, id := range sortedKeys(raw.APIs) {
+		if a := c.buildAPI(t, id, raw.APIs[id]); a != nil {
+			t.APIs[id] = a
+		}
+	}
+	c.checkRoutes(t)
+	c.checkPolicies(t)
+	c.buildPortal(t, &raw.Portal)
+	c.warnUnused(t)
+	return t
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// duration parses a duration the schema has already checked the form of;
+// positive says zero is not allowed.
+func (c *compilation) duration(s string, positive bool, path ...string) Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		c.errorf(path, "invalid duration %q: %v", s, err)
+	} else if positive && d <= 0 {
+		c.errorf(path, "duration %q must be greater than zero", s)
+	}
+	return Duration(d)
+}
+
+func (c *compilation) buildGateway(t *Table, g *rawGateway) {
+	t.Gateway = Gateway{
+		Listen:         g.Listen,
+		PortalListen:   g.PortalListen,
+		AdminListen:    g.AdminListen,
+		PublicURL:      g.PublicURL,
+		ReadTimeout:    c.duration(g.ReadTimeout, true, "gateway", "read_timeout"),
+		WriteTimeout:   c.duration(g.WriteTimeout, true, "gateway", "write_timeout"),
+		IdleTimeout:    c.duration(g.IdleTimeout, true, "gateway", "idle_timeout"),
+		ShutdownGrace:  c.duration(g.ShutdownGrace, false, "gateway", "shutdown_grace"),
+		MaxHeaderBytes: g.MaxHeaderBytes,
+		MaxBodyBytes:   g.MaxBodyBytes,
+		TLS:            c.tls(g.TLS),
+		PortalTLS:      c.tls(g.PortalTLS),
+	}
+	if g.UpstreamCAFile != nil {
+		t.Gateway.UpstreamCAFile = c.file(*g.UpstreamCAFile)
+	}
+	for _, l := range []struct{ field, addr string }{
+		{"listen", g.Listen}, {"portal_listen", g.PortalListen}, {"admin_listen", g.AdminListen},
+	} {
+		if _, port, err := net.SplitHostPort(l.addr); err != nil || port == "" {
+			c.errorf(p("gateway", l.field), "invalid listen address %q: want host:port", l.addr)
+		}
+	}
+	if t.Gateway.PublicURL == "" {
+		scheme := "http"
+		if g.TLS != nil {
+			scheme = "https"
+		}
+		t.Gateway.PublicURL = scheme + "://" + g.Listen
+	}
+	t.Gateway.PublicURL = strings.TrimSuffix(t.Gateway.PublicURL, "/")
+}
+
+func (c *compilation) tls(t *TLS) *TLS {
+	if t == nil {
+		return nil
+	}
+	return &TLS{CertFile: c.file(t.CertFile), KeyFile: c.file(t.KeyFile)}
+}
+
+// file resolves a file name relative to the configuration directory.
+func (c *compilation) file(name string) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(c.dir, name)
+}
+
+func (c *compilation) buildIdP(id string, r rawIdP) *IdP {
+	idp := &IdP{
+		ID:              id,
+		Issuer:          r.Issuer,
+		JWKSURI:         r.JWKSURI,
+		Discovery:       r.Discovery,
+		Algorithms:      sortedUnique(r.Algorithms),
+		Leeway:          c.duration(r.Leeway, false, "idps", id, "leeway"),
+		RefreshInterval: c.duration(r.RefreshInterval, true, "idps", id, "refresh_interval"),
+	}
+	if idp.JWKSURI != "" {
+		idp.Discovery = ""
+	} else if idp.Discovery == "" {
+		idp.Discovery = strings.TrimSuffix(r.Issuer, "/") + "/.well-known/openid-configuration"
+	}
+	return idp
+}
+
+func sortedUnique(s []string) []string {
+	out := slices.Clone(s)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func (c *compilation) buildPolicy(id string, r rawPolicy) *Policy {
+	pol := &Policy{ID: id, Name: r.Name, Access: make(map[string]*Grant, len(r.Access))}
+	for api, g := range r.Access {
+		pol.Access[api] = &Grant{Methods: sortedUnique(g.Methods), Paths: sortedUnique(g.Paths)}
+	}
+	if r.Rate != nil {
+		pol.Rate = &Rate{Requests: r.Rate.Requests, Per: c.duration(r.Rate.Per, true, "policies", id, "rate", "per")}
+	}
+	if r.Quota != nil {
+		pol.Quota = &Quota{Max: r.Quota.Max, Period: c.duration(r.Quota.Period, true, "policies", id, "quota", "period")}
+	}
+	if r.KeyExpiresIn != "" {
+		pol.KeyExpiresIn = c.duration(r.KeyExpiresIn, true, "policies", id, "key_expires_in")
+	}
+	if len(r.Access) == 0 {
+		c.warnf(p("policies", id, "access"), "policy grants no API: an identity with it is refused everywhere")
+	}
+	return pol
+}
+
+func (c *compilation) buildAPI(t *Table, id string, r rawAPI) *API {
+	a := &API{
+		ID:              id,
+		Name:            r.Name,
+		ListenPath:      r.ListenPath,
+		StripListenPath: r.StripListenPath,
+		Upstream: Upstream{
+			Targets:        r.Upstream.Targets,
+			Timeout:        c.duration(r.Upstream.Timeout, true, "apis", id, "upstream", "timeout"),
+			ConnectTimeout: c.duration(r.Upstream.ConnectTimeout, true, "apis", id, "upstream", "connect_timeout"),
+		},
+	}
+	if lp, ok := cleanListenPath(r.ListenPath); ok {
+		a.ListenPath = lp
+	} else {
+		c.errorf(p("apis", id, "listen_path"), "listen path %q is not a clean path (no //, . or .. segments, %%-escapes, ? or #): requests are matched on the cleaned path, so it could never match", r.ListenPath)
+	}
+	if r.Methods != nil {
+		a.Methods = sortedUnique(*r.Methods)
+		if len(a.Methods) == 0 {
+			c.warnf(p("apis", id, "methods"), "methods is empty: this route can never match")
+		}
+	}
+	for i, target := range r.Upstream.Targets {
+		if u, err := url.Parse(target); err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			c.errorf(p("apis", id, "upstream", "targets", fmt.Sprint(i)), "invalid upstream target %q: want scheme://host[:port][/path] without query or fragment", target)
+		}
+	}
+	jwt, keyless := r.Auth.JWT, r.Auth.Keyless != nil && *r.Auth.Keyless
+	switch {
+	case jwt == nil && !keyless:
+		c.errorf(p("apis", id, "auth"), "auth must set exactly one of jwt and keyless")
+	case jwt != nil && keyless:
+		c.errorf(p("apis", id, "auth", "keyless"), "auth must set exactly one of jwt and keyless, not both")
+	case keyless:
+		a.Keyless = true
+	default:
+		a.JWT = &JWTAuth{
+			IdP:             jwt.IdP,
+			Audience:        jwt.Audience,
+			IdentityClaim:   jwt.IdentityClaim,
+			PolicyClaim:     jwt.PolicyClaim,
+			DefaultPolicies: slices.Clone(jwt.DefaultPolicies),
+		}
+		if a.JWT.DefaultPolicies == nil {
+			a.JWT.DefaultPolicies = []string{}
+		}
+		idp, ok := t.IdPs[jwt.IdP]
+		if !ok {
+			c.errorf(p("apis", id, "auth", "jwt", "idp"), "unknown IdP %q (defined: %s)", jwt.IdP, list(t.IdPs))
+			break
+		}
+		a.JWT.Algorithms = idp.Algorithms
+		if jwt.Algorithms != nil {
+			a.JWT.Algorithms = sortedUnique(jwt.Algorithms)
+			for _, alg := range a.JWT.Algorithms {
+				if !slices.Contains(idp.Algorithms, alg) {
+					c.errorf(p("apis", id, "auth", "jwt", "algorithms"), "algorithm %s is not allowed by IdP %q (allowed: %s)", alg, jwt.IdP, strings.Join(idp.Algorithms, ", "))
+				}
+			}
+		}
+		for i, pol := range jwt.DefaultPolicies {
+			if _, ok := t.Policies[pol]; !ok {
+				c.errorf(p("apis", id, "auth", "jwt", "default_policies", fmt.Sprint(i)), "unknown policy %q (defined: %s)", pol, list(t.Policies))
+			}
+		}
+	}
+	return a
+}
+
+// cleanListenPath reports whether lp is a clean absolute path and returns
+// it without a trailing slash ("/users/" and "/users" are the same prefix).
+func cleanListenPath(lp string) (string, bool) {
+	if strings.ContainsAny(lp, "%?#\\") {
+		return lp, false
+	}
+	trimmed := lp
+	if len(trimmed) > 1 {
+		trimmed = strings.TrimSuffix(trimmed, "/")
+	}
+	return trimmed, path.Clean(trimmed) == trimmed
+}
+
+func list[V any](m map[string]V) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := sortedKeys(m)
+	for i, k := range keys {
+		keys[i] = fmt.Sprintf("%q", k)
+	}
+	return strings.Join(keys, ", ")
+}
+
+// checkRoutes reports two APIs that would serve the same method on the
+// same listen path.
+func (c *compilation) checkRoutes(t *Table) {
+	type claim struct {
+		id      string
+		methods methodSet
+	}
+	byPath := map[string][]claim{}
+	for _, id := range sortedKeys(t.APIs) {
+		a := t.APIs[id]
+		ms := methodsOf(a.Methods)
+		if a.Methods == nil {
+			ms = allMethods
+		}
+		for _, other := range byPath[a.ListenPath] {
+			if overlap := ms & other.methods; overlap != 0 {
+				c.errorf(p("apis", id, "listen_path"), "listen path %q with methods %s is already served by API %q (%s)",
+					a.ListenPath, overlap, other.id, c.diag(c.at("apis", other.id, "listen_path"), "").String())
+			}
+		}
+		byPath[a.ListenPath] = append(byPath[a.ListenPath], claim{id, ms})
+	}
+}
+
+const allMethods methodSet = 1<<7 - 1
+
+// String lists the methods in s.
+func (s methodSet) String() string {
+	var names []string
+	for name, bit := range methodBits {
+		if s&bit != 0 {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
+}
+
+func (c *compilation) checkPolicies(t *Table) {
+	for _, id := range sortedKeys(t.Policies) {
+		pol := t.Policies[id]
+		for _, api := range sortedKeys(pol.Access) {
+			a, ok := t.APIs[api]
+			if !ok {
+				c.errorf(p("policies", id, "access", api), "unknown API %q (defined: %s)", api, list(t.APIs))
+				continue
+			}
+			g := pol.Access[api]
+			if a.Methods != nil && g.Methods != nil {
+				for _, m := range g.Methods {
+					if !slices.Contains(a.Methods, m) {
+						c.warnf(p("policies", id, "access", api, "methods"), "API %q does not serve %s: this grant can never match it", api, m)
+					}
+				}
+			}
+		}
+	}
+}
+
+func (c *compilation) buildPortal(t *Table, r *rawPortal) {
+	t.Portal = Portal{
+		Signup:               r.Signup,
+		RedirectURISeparator: r.RedirectURISeparator,
+		SessionTTL:           c.duration(r.SessionTTL, true, "portal", "session_ttl"),
+		Catalogue:            make(map[string]*CatalogueEntry, len(r.Catalogue)),
+	}
+	if r.DCR != nil {
+		c.checkSecret(r.DCR.InitialAccessToken, "portal", "dcr", "initial_access_token")
+	}
+	for _, id := range sortedKeys(r.Catalogue) {
+		e := r.Catalogue[id]
+		entry := &CatalogueEntry{ID: id, Name: e.Name, Description: e.Description, API: e.API, Policy: e.Policy}
+		t.Portal.Catalogue[id] = entry
+		a, apiOK := t.APIs[e.API]
+		if !apiOK {
+			c.errorf(p("portal", "catalogue", id, "api"), "unknown API %q (defined: %s)", e.API, list(t.APIs))
+		} else if a.JWT == nil {
+			c.warnf(p("portal", "catalogue", id, "api"), "API %q has no JWT auth: clients registered for it are never checked", e.API)
+		}
+		pol, polOK := t.Policies[e.Policy]
+		if !polOK {
+			c.errorf(p("portal", "catalogue", id, "policy"), "unknown policy %q (defined: %s)", e.Policy, list(t.Policies))
+		} else if apiOK && pol.Access[e.API] == nil {
+			c.errorf(p("portal", "catalogue", id, "policy"), "policy %q does not grant API %q: every client registered here would be refused", e.Policy, e.API)
+		}
+		if e.DCR != nil {
+			c.checkSecret(e.DCR.InitialAccessToken, "portal", "catalogue", id, "dcr", "initial_access_token")
+		}
+		entry.DCR = c.mergeDCR(id, r.DCR, e.DCR)
+	}
+}
+
+func (c *compilation) checkSecret(s *Secret, path ...string) {
+	if s != nil && (s.Env == "") == (s.File == "") {
+		c.errorf(path, "a secret sets exactly one of env and file")
+	}
+}
+
+// mergeDCR overrides the global settings with the entry's, field by field,
+// and checks that the result can register a client.
+func (c *compilation) mergeDCR(id string, global, entry *rawDCR) *DCR {
+	path := p("portal", "catalogue", id)
+	if global == nil && entry == nil {
+		c.warnf(path, "no dcr settings here or in portal.dcr: developers cannot register clients for this entry")
+		return nil
+	}
+	var m rawDCR
+	for _, src := range []*rawDCR{global, entry} {
+		if src == nil {
+			continue
+		}
+		m = overlay(m, *src)
+	}
+	d := &DCR{
+		Provider:                deref(m.Provider),
+		TokenEndpointAuthMethod: deref(m.TokenEndpointAuthMethod),
+		IdPHost:                 deref(m.IdPHost),
+		RegistrationEndpoint:    deref(m.RegistrationEndpoint),
+		TokenEndpoint:           deref(m.TokenEndpoint),
+		InitialAccessToken:      m.InitialAccessToken,
+		Scope:                   deref(m.Scope),
+		Timeout:                 Duration(defaultDCRTimeout),
+	}
+	if m.GrantTypes != nil {
+		d.GrantTypes = sortedUnique(*m.GrantTypes)
+	}
+	if m.ResponseTypes != nil {
+		d.ResponseTypes = append([]string{}, *m.ResponseTypes...)
+	}
+	if m.Timeout != nil {
+		d.Timeout = c.duration(*m.Timeout, true, append(path, "dcr", "timeout")...)
+	}
+	if entry != nil {
+		path = append(path, "dcr")
+	}
+	if d.Provider == "" {
+		c.errorf(path, "dcr.provider is not set here or in portal.dcr")
+	}
+	if d.RegistrationEndpoint == "" {
+		c.errorf(path, "dcr.registration_endpoint is not set here or in portal.dcr")
+	}
+	if len(d.GrantTypes) == 0 {
+		c.warnf(path, "dcr.grant_types is empty: providers such as Hydra then register a client that cannot get tokens")
+	}
+	if d.TokenEndpoint == "" && d.IdPHost == "" {
+		c.warnf(path, "neither dcr.token_endpoint nor dcr.idp_host is set: the portal cannot tell developers where to get tokens")
+	}
+	switch d.Provider {
+	case "gluu", "keycloak", "okta":
+		if d.InitialAccessToken == nil {
+			c.warnf(path, "dcr.initial_access_token is not set: %s refuses registrations without one", d.Provider)
+		}
+	}
+	if d.Provider == "okta" && slices.Contains(d.ResponseTypes, "token") && !slices.Contains(d.GrantTypes, "implicit") {
+		c.warnf(path, "okta refuses response type token unless grant_types has implicit")
+	}
+	return d
+}
+
+// overlay returns base with every field that top sets replaced.
+func overlay(base, top rawDCR) rawDCR {
+	pick := func(b, t *string) *string {
+		if t != nil {
+			return t
+		}
+		return b
+	}
+	pickList := func(b, t *[]string) *[]string {
+		if t != nil {
+			return t
+		}
+		return b
+	}
+	base.Provider = pick(base.Provider, top.Provider)
+	base.GrantTypes = pickList(base.GrantTypes, top.GrantTypes)
+	base.TokenEndpointAuthMethod = pick(base.TokenEndpointAuthMethod, top.TokenEndpointAuthMethod)
+	base.ResponseTypes = pickList(base.ResponseTypes, top.ResponseTypes)
+	base.IdPHost = pick(base.IdPHost, top.IdPHost)
+	base.RegistrationEndpoint = pick(base.RegistrationEndpoint, top.RegistrationEndpoint)
+	base.TokenEndpoint = pick(base.TokenEndpoint, top.TokenEndpoint)
+	base.Scope = pick(base.Scope, top.Scope)
+	base.Timeout = pick(base.Timeout, top.Timeout)
+	if top.InitialAccessToken != nil {
+		base.InitialAccessToken = top.InitialAccessToken
+	}
+	return base
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// warnUnused reports policies nothing in the configuration refers to. They
+// may still be chosen by a token's policy claim, so this is a warning.
+func (c *compilation) warnUnused(t *Table) {
+	used := map[string]bool{}
+	for _, a := range t.APIs {
+		if a.JWT != nil {
+			for _, pol := range a.JWT.DefaultPolicies {
+				used[pol] = true
+			}
+		}
+	}
+	for _, e := range t.Portal.Catalogue {
+		used[e.Policy] = true
+	}
+	for _, id := range sortedKeys(t.Policies) {
+		if !used[id] {
+			c.warnf(p("policies", id), "policy is not used by any API's default_policies or catalogue entry (only a token's policy claim can select it)")
+		}
+	}
+}

@@ -1,0 +1,69 @@
+package compiler
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// ErrInvalid is wrapped by every error Compile returns for a configuration
+// that is wrong (as opposed to one that cannot be read).
+var ErrInvalid = errors.New("compiler: invalid configuration")
+
+// Diagnostic is one finding with the position of the offending field in the
+// user's file. File is empty when no position exists.
+type Diagnostic struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Message string `json:"message"`
+}
+
+// String formats d as file:line:col: message.
+func (d Diagnostic) String() string {
+	if d.File == "" {
+		return d.Message
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", d.File, d.Line, d.Column, d.Message)
+}
+
+// Diagnostics is a sorted list of findings. As an error it is every
+// finding, one a line.
+type Diagnostics []Diagnostic
+
+func (ds Diagnostics) Error() string {
+	lines := make([]string, len(ds))
+	for i, d := range ds {
+		lines[i] = d.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Is lets errors.Is(err, ErrInvalid) hold for Diagnostics.
+func (ds Diagnostics) Is(target error) bool { return target == ErrInvalid }
+
+// sorted orders ds by file, line, column and message and drops duplicates.
+func (ds Diagnostics) sorted() Diagnostics {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i], ds[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Column != b.Column {
+			return a.Column < b.Column
+		}
+		return a.Message < b.Message
+	})
+	out := ds[:0]
+	for i, d := range ds {
+		if i > 0 && d == ds[i-1] {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}

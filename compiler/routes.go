@@ -1,0 +1,98 @@
+package compiler
+
+import (
+	"bytes"
+	"sort"
+)
+
+// RouteIndex maps a normalised request path and method to an API: the
+// longest listen path that is a segment-bounded prefix of the path wins,
+// then the method. "/users" matches "/users" and "/users/7" but never
+// "/usersfoo".
+//
+// A RouteIndex is immutable and safe for concurrent use. Lookup does not
+// allocate.
+type RouteIndex struct {
+	byPrefix map[string][]route
+}
+
+type route struct {
+	methods methodSet // 0 means every method
+	api     *API
+}
+
+// methodSet is a bit set of the methods the schema knows.
+type methodSet uint16
+
+var methodBits = map[string]methodSet{
+	"GET": 1 << 0, "HEAD": 1 << 1, "POST": 1 << 2, "PUT": 1 << 3,
+	"PATCH": 1 << 4, "DELETE": 1 << 5, "OPTIONS": 1 << 6,
+}
+
+func methodsOf(ms []string) methodSet {
+	var s methodSet
+	for _, m := range ms {
+		s |= methodBits[m]
+	}
+	return s
+}
+
+func (s methodSet) has(method []byte) bool {
+	if s == 0 {
+		return true
+	}
+	return s&methodBits[string(method)] != 0 // no allocation: map index by converted []byte
+}
+
+func newRouteIndex(apis map[string]*API) *RouteIndex {
+	ix := &RouteIndex{byPrefix: make(map[string][]route, len(apis))}
+	ids := make([]string, 0, len(apis))
+	for id := range apis {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		a := apis[id]
+		ix.byPrefix[a.ListenPath] = append(ix.byPrefix[a.ListenPath], route{methodsOf(a.Methods), a})
+	}
+	return ix
+}
+
+// Lookup returns the API serving method on path, which must be normalised
+// (see the runtime's path cleaning). When no API matches it returns nil and
+// reports whether the longest matching listen path exists for other
+// methods, so the caller can answer 405 rather than 404.
+func (ix *RouteIndex) Lookup(path, method []byte) (api *API, pathMatched bool) {
+	p := path
+	for len(p) > 1 && p[len(p)-1] == '/' {
+		p = p[:len(p)-1]
+	}
+	for {
+		if rs, ok := ix.byPrefix[string(p)]; ok {
+			for i := range rs {
+				if rs[i].methods.has(method) {
+					return rs[i].api, true
+				}
+			}
+			return nil, true
+		}
+		if len(p) <= 1 {
+			return nil, false
+		}
+		i := bytes.LastIndexByte(p, '/')
+		if i <= 0 {
+			p = p[:1] // "/"
+		} else {
+			p = p[:i]
+		}
+	}
+}
+
+// Len is the number of APIs in the index.
+func (ix *RouteIndex) Len() int {
+	n := 0
+	for _, rs := range ix.byPrefix {
+		n += len(rs)
+	}
+	return n
+}

@@ -1,0 +1,262 @@
+package compiler
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Table is a compiled configuration: the routing and policy table that the
+// runtime serves and the portal reads.
+//
+// A Table is immutable once Compile returns it. It is safe for concurrent use
+// by any number of goroutines, and nobody may modify it: the runtime swaps a
+// whole new Table in rather than editing one. It holds no CUE values and no
+// secret values; secrets stay references (see Secret).
+type Table struct {
+	Gateway  Gateway            `json:"gateway"`
+	IdPs     map[string]*IdP    `json:"idps"`
+	APIs     map[string]*API    `json:"apis"`
+	Policies map[string]*Policy `json:"policies"`
+	Portal   Portal             `json:"portal"`
+
+	// Routes is the prebuilt route index over APIs.
+	Routes *RouteIndex `json:"-"`
+	// Hash is the hex SHA-256 of the canonical JSON encoding: two tables
+	// with the same Hash route and enforce the same way.
+	Hash string `json:"-"`
+	// Warnings are findings that do not fail a compile unless --strict.
+	Warnings Diagnostics `json:"-"`
+}
+
+// Duration is a time.Duration that encodes to JSON as a Go duration string.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// MarshalJSON encodes d as a string such as "1m0s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON decodes a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+// Gateway holds the listener settings. Addresses and TLS files take effect
+// when serving starts; the timeouts and limits apply to new connections.
+type Gateway struct {
+	Listen         string   `json:"listen"`
+	PortalListen   string   `json:"portal_listen"`
+	AdminListen    string   `json:"admin_listen"`
+	PublicURL      string   `json:"public_url"`
+	ReadTimeout    Duration `json:"read_timeout"`
+	WriteTimeout   Duration `json:"write_timeout"`
+	IdleTimeout    Duration `json:"idle_timeout"`
+	ShutdownGrace  Duration `json:"shutdown_grace"`
+	MaxHeaderBytes int      `json:"max_header_bytes"`
+	MaxBodyBytes   int      `json:"max_body_bytes"`
+	TLS            *TLS     `json:"tls,omitempty"`
+	PortalTLS      *TLS     `json:"portal_tls,omitempty"`
+	UpstreamCAFile string   `json:"upstream_ca_file,omitempty"`
+}
+
+// TLS names a certificate and key file, resolved relative to the config
+// directory at compile time.
+type TLS struct {
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+}
+
+// IdP is an OpenID provider whose keys sign the access tokens of JWT APIs.
+type IdP struct {
+	ID     string `json:"id"`
+	Issuer string `json:"issuer"`
+	// Discovery is set when JWKSURI is not: the keys' address is then read
+	// from this document.
+	Discovery       string   `json:"discovery,omitempty"`
+	JWKSURI         string   `json:"jwks_uri,omitempty"`
+	Algorithms      []string `json:"algorithms"`
+	Leeway          Duration `json:"leeway"`
+	RefreshInterval Duration `json:"refresh_interval"`
+}
+
+// API is one upstream service published under a listen path.
+type API struct {
+	ID              string `json:"id"`
+	Name            string `json:"name"`
+	ListenPath      string `json:"listen_path"`
+	StripListenPath bool   `json:"strip_listen_path"`
+	// Methods is sorted; empty means every method.
+	Methods  []string `json:"methods"`
+	Upstream Upstream `json:"upstream"`
+	// JWT is nil for a keyless API.
+	JWT *JWTAuth `json:"jwt,omitempty"`
+	// Keyless APIs need no token and have no identity or policy.
+	Keyless bool `json:"keyless"`
+}
+
+// Upstream is where an API's requests go.
+type Upstream struct {
+	Targets        []string `json:"targets"`
+	Timeout        Duration `json:"timeout"`
+	ConnectTimeout Duration `json:"connect_timeout"`
+}
+
+// Key identifies the upstream's connection pool: two APIs or two table
+// generations with the same Key can share one.
+func (u Upstream) Key() string {
+	return strings.Join(u.Targets, " ") + "|" + u.Timeout.D().String() + "|" + u.ConnectTimeout.D().String()
+}
+
+// JWTAuth says how an API validates tokens and finds identity and policy.
+type JWTAuth struct {
+	IdP      string `json:"idp"`
+	Audience string `json:"audience,omitempty"`
+	// Algorithms is the effective allow-list: the API's own, else the IdP's.
+	Algorithms      []string `json:"algorithms"`
+	IdentityClaim   string   `json:"identity_claim"`
+	PolicyClaim     string   `json:"policy_claim"`
+	DefaultPolicies []string `json:"default_policies"`
+}
+
+// Policy grants APIs to an identity and limits how much it may call them.
+type Policy struct {
+	ID     string            `json:"id"`
+	Name   string            `json:"name"`
+	Access map[string]*Grant `json:"access"`
+	Rate   *Rate             `json:"rate,omitempty"`
+	Quota  *Quota            `json:"quota,omitempty"`
+	// KeyExpiresIn, when not zero, makes a client registered in the portal
+	// expire that long after its registration.
+	KeyExpiresIn Duration `json:"key_expires_in,omitempty"`
+}
+
+// Grant is a policy's access to one API. Empty Methods or Paths mean all;
+// Paths are prefixes of the path after the listen path (segment-bounded).
+type Grant struct {
+	Methods []string `json:"methods"`
+	Paths   []string `json:"paths"`
+}
+
+// Rate allows Requests per Per, smoothly (GCRA), per identity.
+type Rate struct {
+	Requests int64    `json:"requests"`
+	Per      Duration `json:"per"`
+}
+
+// Quota allows Max requests per fixed Period window, per identity.
+type Quota struct {
+	Max    int64    `json:"max"`
+	Period Duration `json:"period"`
+}
+
+// Portal is the developer portal's configuration.
+type Portal struct {
+	Signup               string                     `json:"signup"`
+	RedirectURISeparator string                     `json:"redirect_uri_separator"`
+	SessionTTL           Duration                   `json:"session_ttl"`
+	Catalogue            map[string]*CatalogueEntry `json:"catalogue"`
+}
+
+// CatalogueEntry publishes an API to developers with the policy their
+// clients are bound to.
+type CatalogueEntry struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	API         string `json:"api"`
+	Policy      string `json:"policy"`
+	// DCR is the portal's global dcr merged with the entry's own, field by
+	// field; nil when neither is set.
+	DCR *DCR `json:"dcr,omitempty"`
+}
+
+// DCR is how the portal registers a client at the provider (RFC 7591).
+type DCR struct {
+	Provider                string   `json:"provider"`
+	GrantTypes              []string `json:"grant_types"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method,omitempty"`
+	// ResponseTypes is nil when not configured (the field is left out of the
+	// request) and empty when configured as [] (sent as []).
+	ResponseTypes        []string `json:"response_types"`
+	IdPHost              string   `json:"idp_host,omitempty"`
+	RegistrationEndpoint string   `json:"registration_endpoint"`
+	TokenEndpoint        string   `json:"token_endpoint,omitempty"`
+	InitialAccessToken   *Secret  `json:"initial_access_token,omitempty"`
+	Scope                string   `json:"scope,omitempty"`
+	Timeout              Duration `json:"timeout"`
+}
+
+// Secret is a reference to a secret value, read only when it is needed.
+type Secret struct {
+	Env  string `json:"env,omitempty"`
+	File string `json:"file,omitempty"`
+}
+
+// Resolve reads the secret. The error names the reference, never a value.
+func (s *Secret) Resolve() (string, error) {
+	switch {
+	case s == nil:
+		return "", nil
+	case s.Env != "":
+		v, ok := os.LookupEnv(s.Env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("secret: environment variable %s is not set", s.Env)
+		}
+		return v, nil
+	default:
+		b, err := os.ReadFile(s.File)
+		if err != nil {
+			return "", fmt.Errorf("secret: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+}
+
+// String describes the reference, never the value.
+func (s *Secret) String() string {
+	if s.Env != "" {
+		return "env:" + s.Env
+	}
+	return "file:" + s.File
+}
+
+// JSON returns the canonical JSON encoding of t: object keys sorted, two
+// spaces of indent, a final newline. The same configuration always gives
+// the same bytes.
+func (t *Table) JSON() []byte {
+	raw, err := json.Marshal(t)
+	if err != nil {
+		panic("compiler: table does not encode: " + err.Error()) // all fields are plain data
+	}
+	// Re-encoding through generic maps sorts every object's keys.
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		panic("compiler: table does not decode: " + err.Error())
+	}
+	out, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		panic("compiler: table does not re-encode: " + err.Error())
+	}
+	return append(out, '\n')
+}
+
+func (t *Table) seal() {
+	sum := sha256.Sum256(t.JSON())
+	t.Hash = hex.EncodeToString(sum[:])
+	t.Routes = newRouteIndex(t.APIs)
+}

@@ -1,0 +1,30 @@
+# Every recipe is a plain go command: nothing here needs `just` itself.
+
+# Check the example configurations.
+check:
+    for d in examples/*/; do go run ./cmd/cuegate compile --check "$d"; done
+
+# The README's test command.
+test:
+    go test ./...
+
+# End-to-end tests against a real Ory Hydra and headless Chromium.
+e2e:
+    cd e2e && go test -count=1 ./...
+
+# Benchmarks beside the code, then the load run.
+bench:
+    go test -run '^$' -bench . -benchmem ./...
+
+# The whole journey on loopback.
+demo:
+    go run ./cmd/cuegate demo
+
+fmt:
+    gofmt -w $(git ls-files '*.go')
+    for d in examples/*/; do go run ./cmd/cuegate fmt "$d"; done
+
+lint:
+    gofmt -l $(git ls-files '*.go')
+    go vet ./...
+    go run honnef.co/go/tools/cmd/staticcheck@latest ./...
