@@ -11,6 +11,10 @@ import (
 	"github.com/cuegate/cuegate/compiler"
 )
 
+func init() {
+	register(command{"compile", "check or compile a configuration directory", runCompile})
+}
+
 func runCompile(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
 	fs.SetOutput(stderr)

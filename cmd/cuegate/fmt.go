@@ -11,6 +11,10 @@ import (
 	"cuelang.org/go/cue/format"
 )
 
+func init() {
+	register(command{"fmt", "format the .cue files of a configuration directory", runFmt})
+}
+
 // runFmt formats the .cue files of a directory in place, or with --check
 // lists the files that are not formatted and exits 1.
 func runFmt(args []string, stdout, stderr io.Writer) int {

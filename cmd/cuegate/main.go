@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 )
 
 // Exit codes.
@@ -30,12 +32,21 @@ type command struct {
 	run     func(args []string, stdout, stderr io.Writer) int
 }
 
+// registry holds the subcommands; each command's file registers itself in
+// an init function, so adding one touches no other file.
+var registry []command
+
+func register(c command) { registry = append(registry, c) }
+
+// commands returns the subcommands sorted by name.
 func commands() []command {
-	return []command{
-		{"compile", "check or compile a configuration directory", runCompile},
-		{"fmt", "format the .cue files of a configuration directory", runFmt},
-		{"version", "print the version", runVersion},
-	}
+	out := slices.Clone(registry)
+	slices.SortFunc(out, func(a, b command) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+func init() {
+	register(command{"version", "print the version", runVersion})
 }
 
 func main() {
