@@ -1,0 +1,140 @@
+// Package pathclean turns the raw path of a request into the one path the
+// gateway routes on and forwards, so that no encoding trick can make the
+// route it matched differ from the path the upstream sees.
+//
+// The rules, per trick:
+//
+//   - Percent-escapes are decoded once, so "/%61dmin" routes as "/admin".
+//     The upstream gets the path re-encoded canonically (Append), never the
+//     client's spelling.
+//   - An encoded slash ("%2f") or backslash ("%5c"), a literal backslash, a
+//     NUL byte (literal or "%00"), any other control byte, and an encoded
+//     "%" ("%25", the mark of double encoding such as "%252e%252e", which an
+//     upstream that decodes twice would read as "..") are refused: servers
+//     disagree on what they mean, so no interpretation is safe.
+//   - Malformed escapes ("%zz", a trailing "%") are refused.
+//   - "." segments and empty segments ("//") are removed; ".." removes the
+//     segment before it (RFC 3986 §5.2.4), also when spelled "%2e%2e".
+//     A ".." that would climb above the root is refused.
+//   - A trailing slash is kept, because upstreams may tell "/a/" from "/a".
+//
+// Everything in this package is allocation-free when dst has capacity and
+// safe for concurrent use.
+package pathclean
+
+import "errors"
+
+// ErrInvalid is returned for a path that is refused (the caller answers 400).
+var ErrInvalid = errors.New("pathclean: invalid request path")
+
+// Clean appends the decoded, normalised form of the raw request path raw
+// (without the query) to dst[:0] and returns it. The result starts with "/"
+// and contains no "." or ".." segment, no empty segment except a final
+// trailing slash, and no byte below 0x20 or 0x7f. Refused paths give
+// ErrInvalid.
+func Clean(dst, raw []byte) ([]byte, error) {
+	dst = dst[:0]
+	if len(raw) == 0 || raw[0] != '/' {
+		return dst, ErrInvalid
+	}
+	// segStart is the index in dst where the current segment starts (just
+	// after its leading '/').
+	dst = append(dst, '/')
+	segStart := 1
+	for i := 1; i <= len(raw); i++ {
+		var c byte
+		end := i == len(raw)
+		if !end {
+			c = raw[i]
+			if c == '%' {
+				if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+					return dst, ErrInvalid
+				}
+				c = unhex(raw[i+1])<<4 | unhex(raw[i+2])
+				i += 2
+				if c == '/' || c == '\\' || c == '%' {
+					return dst, ErrInvalid
+				}
+			} else if c == '/' {
+				end = true
+			}
+			if !end && (c < 0x20 || c == 0x7f || c == '\\') {
+				return dst, ErrInvalid
+			}
+		}
+		if !end {
+			dst = append(dst, c)
+			continue
+		}
+		// A segment ended at dst[segStart:].
+		seg := dst[segStart:]
+		switch {
+		case len(seg) == 0 || (len(seg) == 1 && seg[0] == '.'):
+			dst = dst[:segStart]
+		case len(seg) == 2 && seg[0] == '.' && seg[1] == '.':
+			if segStart == 1 {
+				return dst, ErrInvalid // above the root
+			}
+			// Drop this segment and the one before it.
+			j := segStart - 2
+			for j > 0 && dst[j] != '/' {
+				j--
+			}
+			dst = dst[:j+1]
+		default:
+			if i < len(raw) {
+				dst = append(dst, '/')
+			}
+		}
+		segStart = len(dst)
+	}
+	return dst, nil
+}
+
+// Append appends p, a path returned by Clean, to dst percent-encoding every
+// byte that is not allowed literally in a path segment (RFC 3986 pchar) or
+// is "/". The upstream decodes it back to exactly p.
+func Append(dst, p []byte) []byte {
+	const hexdigits = "0123456789ABCDEF"
+	for _, c := range p {
+		if c < 0x80 && literal[c] {
+			dst = append(dst, c)
+		} else {
+			dst = append(dst, '%', hexdigits[c>>4], hexdigits[c&15])
+		}
+	}
+	return dst
+}
+
+// literal marks the bytes Append writes as they are: unreserved, sub-delims,
+// ":", "@" and "/".
+var literal = func() (t [128]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~!$&'()*+,;=:@/" {
+		t[c] = true
+	}
+	return t
+}()
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	default:
+		return c - 'a' + 10
+	}
+}
