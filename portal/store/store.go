@@ -1,0 +1,534 @@
+// Package store keeps the portal's state — developers, the OAuth clients
+// they registered, and the tombstones of deleted clients — in one JSON file.
+//
+// The file carries a schema "version"; older versions are migrated when
+// read. Writes are atomic: the new state goes to a temporary file in the
+// same directory, which is synced, renamed over the state file, and the
+// directory is synced. The file is created with mode 0600.
+//
+// One process at a time may write the file: Open takes an exclusive OS lock
+// on FILE.lock and holds it until Close. A second Open of the same file, in
+// this process or another, fails with ErrLocked. A file that cannot be read
+// or parsed makes Open fail with its path and the reason, and is left as it
+// was.
+//
+// Concurrency: a Store is safe for concurrent use. Writers are serialised;
+// readers see an immutable snapshot and never wait for a writer. Binding is
+// lock-free and does not allocate, for the gateway's request path.
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// Version is the schema version this package writes.
+const Version = 2
+
+// Sentinel errors; match them with errors.Is.
+var (
+	ErrLocked   = errors.New("store: state file is in use by another process")
+	ErrExists   = errors.New("store: already exists")
+	ErrNotFound = errors.New("store: not found")
+)
+
+// Developer is a portal account. Only the bcrypt hash of the password is kept.
+type Developer struct {
+	Email        string    `json:"email"`
+	PasswordHash string    `json:"password_hash"`
+	Created      time.Time `json:"created"`
+}
+
+// Client is an OAuth client registered at a provider through the portal.
+type Client struct {
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	ClientName   string   `json:"client_name"`
+	RedirectURIs []string `json:"redirect_uris"`
+	// Developer is the owner's email.
+	Developer string `json:"developer"`
+	// Catalogue lists the catalogue entry IDs the client was registered for.
+	Catalogue []string `json:"catalogue"`
+	// Policy is the policy ID the client is bound to.
+	Policy                  string `json:"policy"`
+	Provider                string `json:"provider"`
+	RegistrationClientURI   string `json:"registration_client_uri,omitempty"`
+	RegistrationAccessToken string `json:"registration_access_token,omitempty"`
+	TokenEndpoint           string `json:"token_endpoint"`
+	// TokenEndpointAuthMethod is how the client authenticates at the
+	// token endpoint, as registered.
+	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method,omitempty"`
+	CreatedAt               time.Time `json:"created_at"`
+	// ExpiresAt is zero when the registration never expires.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// Expired reports whether the registration has expired at now.
+func (c *Client) Expired(now time.Time) bool {
+	return !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt)
+}
+
+// Tombstone records a deleted client so that the gateway keeps refusing
+// its tokens.
+type Tombstone struct {
+	ClientID  string    `json:"client_id"`
+	Developer string    `json:"developer"`
+	DeletedAt time.Time `json:"deleted_at"`
+}
+
+// state is the file's content: version 2 of the schema.
+type state struct {
+	Version    int          `json:"version"`
+	Developers []*Developer `json:"developers"`
+	Clients    []*Client    `json:"clients"`
+	Tombstones []*Tombstone `json:"tombstones"`
+}
+
+// binding is what Binding reports for one client ID.
+type binding struct {
+	policy    string
+	expiresAt time.Time
+	revoked   bool
+}
+
+// snapshot is an immutable view of the state with its indexes. It is
+// replaced as a whole on every write and never modified once published.
+type snapshot struct {
+	st         *state
+	developers map[string]*Developer
+	clients    map[string]*Client
+	bindings   map[string]binding
+}
+
+func newSnapshot(st *state) *snapshot {
+	s := &snapshot{
+		st:         st,
+		developers: make(map[string]*Developer, len(st.Developers)),
+		clients:    make(map[string]*Client, len(st.Clients)),
+		bindings:   make(map[string]binding, len(st.Clients)+len(st.Tombstones)),
+	}
+	for _, d := range st.Developers {
+		s.developers[d.Email] = d
+	}
+	for _, t := range st.Tombstones {
+		s.bindings[t.ClientID] = binding{revoked: true}
+	}
+	for _, c := range st.Clients {
+		s.clients[c.ClientID] = c
+		s.bindings[c.ClientID] = binding{policy: c.Policy, expiresAt: c.ExpiresAt}
+	}
+	return s
+}
+
+// Store is an open state file. See the package documentation for the
+// concurrency contract.
+type Store struct {
+	path string
+	lock *flock.Flock // nil for a read-only store
+	cur  atomic.Pointer[snapshot]
+
+	mu sync.Mutex // serialises writers and Reload
+	// beforeRename, when set, runs between writing the temporary file and
+	// renaming it; a test returns an error to simulate a crash there.
+	beforeRename func(tmp string) error
+}
+
+// Open opens the state file at path for reading and writing, creating it
+// when it does not exist, and locks it until Close.
+func Open(path string) (*Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	lock := flock.New(abs+".lock", flock.SetPermissions(0o600))
+	ok, err := lock.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("store: lock %s: %w", abs+".lock", err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %s (lock %s is held; is another cuegate running on it?)", ErrLocked, abs, abs+".lock")
+	}
+	s := &Store{path: abs, lock: lock}
+	st, from, err := readState(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		st = &state{Version: Version}
+		err = s.write(st)
+	case err == nil && from != Version:
+		// Keep the old file beside the migrated one, for a downgrade.
+		err = copyFile(abs, fmt.Sprintf("%s.v%d.bak", abs, from))
+		if err == nil {
+			err = s.write(st)
+		}
+	}
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s.cur.Store(newSnapshot(st))
+	return s, nil
+}
+
+// OpenReadOnly opens the state file without locking it, for a node that
+// serves the gateway while another node's portal writes the file. Its
+// write methods fail; call Reload to pick up the writer's changes.
+func OpenReadOnly(path string) (*Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	st, _, err := readState(abs)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{path: abs}
+	s.cur.Store(newSnapshot(st))
+	return s, nil
+}
+
+// Reload reads the file again and publishes its content. On error the
+// previous content stays in use.
+func (s *Store) Reload() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, _, err := readState(s.path)
+	if err != nil {
+		return err
+	}
+	s.cur.Store(newSnapshot(st))
+	return nil
+}
+
+// Path returns the absolute path of the state file.
+func (s *Store) Path() string { return s.path }
+
+// Close releases the lock. The Store must not be used afterwards.
+func (s *Store) Close() error {
+	if s.lock == nil {
+		return nil
+	}
+	return s.lock.Close()
+}
+
+// readState reads and migrates the file and reports the schema version it
+// was written in; a missing file is fs.ErrNotExist.
+func readState(path string) (*state, int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, 0, err
+		}
+		return nil, 0, fmt.Errorf("store: read %s: %w", path, err)
+	}
+	st, from, err := decode(b)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: %s is not a valid state file (it was left untouched): %w", path, err)
+	}
+	return st, from, nil
+}
+
+// decode parses any supported schema version into the current one.
+func decode(b []byte) (*state, int, error) {
+	var head struct {
+		Version *int `json:"version"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, 0, err
+	}
+	if head.Version == nil {
+		return nil, 0, errors.New(`no "version" field`)
+	}
+	v := *head.Version
+	switch {
+	case v == 1:
+		st, err := migrateV1(b)
+		return st, v, err
+	case v == Version:
+		var st state
+		if err := strictUnmarshal(b, &st); err != nil {
+			return nil, v, err
+		}
+		return &st, v, st.check()
+	case v > Version:
+		return nil, v, fmt.Errorf("schema version %d is newer than this cuegate understands (%d)", v, Version)
+	default:
+		return nil, v, fmt.Errorf("unknown schema version %d", v)
+	}
+}
+
+// copyFile copies src to dst with mode 0600, replacing dst.
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err == nil {
+		err = os.WriteFile(dst, b, 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("store: back up %s: %w", src, err)
+	}
+	return nil
+}
+
+func strictUnmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+// check rejects a state that would break the indexes.
+func (st *state) check() error {
+	devs := map[string]bool{}
+	for i, d := range st.Developers {
+		if d == nil || d.Email == "" {
+			return fmt.Errorf("developers[%d]: no email", i)
+		}
+		if devs[d.Email] {
+			return fmt.Errorf("developers[%d]: duplicate email %q", i, d.Email)
+		}
+		devs[d.Email] = true
+	}
+	ids := map[string]bool{}
+	for i, c := range st.Clients {
+		if c == nil || c.ClientID == "" {
+			return fmt.Errorf("clients[%d]: no client_id", i)
+		}
+		if ids[c.ClientID] {
+			return fmt.Errorf("clients[%d]: duplicate client_id %q", i, c.ClientID)
+		}
+		ids[c.ClientID] = true
+	}
+	for i, t := range st.Tombstones {
+		if t == nil || t.ClientID == "" {
+			return fmt.Errorf("tombstones[%d]: no client_id", i)
+		}
+	}
+	return nil
+}
+
+// write stores st atomically: temporary file, fsync, rename, fsync of the
+// directory. The caller holds s.mu (or is Open).
+func (s *Store) write(st *state) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("store: encode: %w", err)
+	}
+	b = append(b, '\n')
+	dir := filepath.Dir(s.path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(s.path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("store: write %s: %w", s.path, err)
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("store: write %s: %w", s.path, err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Write(b); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	if s.beforeRename != nil {
+		if err := s.beforeRename(tmp); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("store: write %s: %w", s.path, err)
+		}
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("store: write %s: %w", s.path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("store: sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("store: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// update applies fn to a copy of the current state, writes the result and
+// publishes it. When fn or the write fails nothing changes.
+func (s *Store) update(fn func(st *state) error) error {
+	if s.lock == nil {
+		return fmt.Errorf("store: %s is open read-only", s.path)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cur.Load().st
+	st := &state{
+		Version:    Version,
+		Developers: slices.Clone(old.Developers),
+		Clients:    slices.Clone(old.Clients),
+		Tombstones: slices.Clone(old.Tombstones),
+	}
+	if err := fn(st); err != nil {
+		return err
+	}
+	if err := s.write(st); err != nil {
+		return err
+	}
+	s.cur.Store(newSnapshot(st))
+	return nil
+}
+
+// AddDeveloper adds an account; ErrExists when the email is taken.
+func (s *Store) AddDeveloper(d Developer) error {
+	if d.Email == "" {
+		return errors.New("store: developer without email")
+	}
+	return s.update(func(st *state) error {
+		for _, x := range st.Developers {
+			if x.Email == d.Email {
+				return fmt.Errorf("%w: developer %s", ErrExists, d.Email)
+			}
+		}
+		st.Developers = append(st.Developers, &d)
+		return nil
+	})
+}
+
+// Developer returns the account with this email.
+func (s *Store) Developer(email string) (Developer, bool) {
+	d, ok := s.cur.Load().developers[email]
+	if !ok {
+		return Developer{}, false
+	}
+	return *d, true
+}
+
+// Developers returns every account, sorted by email.
+func (s *Store) Developers() []Developer {
+	snap := s.cur.Load()
+	out := make([]Developer, 0, len(snap.st.Developers))
+	for _, d := range snap.st.Developers {
+		out = append(out, *d)
+	}
+	slices.SortFunc(out, func(a, b Developer) int { return strings.Compare(a.Email, b.Email) })
+	return out
+}
+
+// RemoveDeveloper deletes an account and revokes every client it owns
+// (they get tombstones, so the gateway refuses their tokens at once). It
+// returns the revoked clients, whose registrations at the provider remain.
+func (s *Store) RemoveDeveloper(email string, now time.Time) ([]Client, error) {
+	var revoked []Client
+	err := s.update(func(st *state) error {
+		i := slices.IndexFunc(st.Developers, func(d *Developer) bool { return d.Email == email })
+		if i < 0 {
+			return fmt.Errorf("%w: developer %s", ErrNotFound, email)
+		}
+		st.Developers = slices.Delete(st.Developers, i, i+1)
+		st.Clients = slices.DeleteFunc(st.Clients, func(c *Client) bool {
+			if c.Developer != email {
+				return false
+			}
+			revoked = append(revoked, *c)
+			st.Tombstones = append(st.Tombstones, &Tombstone{ClientID: c.ClientID, Developer: email, DeletedAt: now})
+			return true
+		})
+		return nil
+	})
+	return revoked, err
+}
+
+// AddClient records a registered client; ErrExists when its ID is known,
+// including the ID of a deleted client.
+func (s *Store) AddClient(c Client) error {
+	if c.ClientID == "" {
+		return errors.New("store: client without client_id")
+	}
+	c.RedirectURIs = slices.Clone(c.RedirectURIs)
+	c.Catalogue = slices.Clone(c.Catalogue)
+	return s.update(func(st *state) error {
+		for _, x := range st.Clients {
+			if x.ClientID == c.ClientID {
+				return fmt.Errorf("%w: client %s", ErrExists, c.ClientID)
+			}
+		}
+		for _, t := range st.Tombstones {
+			if t.ClientID == c.ClientID {
+				return fmt.Errorf("%w: client %s was deleted before", ErrExists, c.ClientID)
+			}
+		}
+		st.Clients = append(st.Clients, &c)
+		return nil
+	})
+}
+
+// Client returns the client with this ID; deleted clients are not found.
+func (s *Store) Client(clientID string) (Client, bool) {
+	c, ok := s.cur.Load().clients[clientID]
+	if !ok {
+		return Client{}, false
+	}
+	return *c, true
+}
+
+// Clients returns the clients of one developer, or of all developers when
+// developer is "", oldest first.
+func (s *Store) Clients(developer string) []Client {
+	var out []Client
+	for _, c := range s.cur.Load().st.Clients {
+		if developer == "" || c.Developer == developer {
+			out = append(out, *c)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Client) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out
+}
+
+// DeleteClient removes a client and leaves a tombstone, so that Binding
+// reports it revoked.
+func (s *Store) DeleteClient(clientID string, now time.Time) (Client, error) {
+	var del Client
+	err := s.update(func(st *state) error {
+		i := slices.IndexFunc(st.Clients, func(c *Client) bool { return c.ClientID == clientID })
+		if i < 0 {
+			return fmt.Errorf("%w: client %s", ErrNotFound, clientID)
+		}
+		del = *st.Clients[i]
+		st.Clients = slices.Delete(st.Clients, i, i+1)
+		st.Tombstones = append(st.Tombstones, &Tombstone{ClientID: clientID, Developer: del.Developer, DeletedAt: now})
+		return nil
+	})
+	return del, err
+}
+
+// Binding reports the portal registration of clientID: found is false for
+// a client the portal never registered; revoked is true for one that was
+// deleted; expiresAt is zero when the registration never expires.
+//
+// It satisfies the runtime's Bindings interface. It takes no lock and does
+// not allocate.
+func (s *Store) Binding(clientID string) (policy string, expiresAt time.Time, revoked, found bool) {
+	b, ok := s.cur.Load().bindings[clientID]
+	return b.policy, b.expiresAt, b.revoked, ok
+}
