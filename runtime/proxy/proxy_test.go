@@ -1,0 +1,226 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/runtime/pathclean"
+)
+
+// serve runs a fasthttp server that forwards every request to p with the
+// request's own path, answering 502/504 on errors.
+func serve(t *testing.T, p *Pool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &fasthttp.Server{StreamRequestBody: true, Handler: func(ctx *fasthttp.RequestCtx) {
+		path, err := pathclean.Clean(nil, ctx.URI().PathOriginal())
+		if err != nil {
+			ctx.Error("bad path", 400)
+			return
+		}
+		_, err = p.Forward(ctx, &Request{Path: pathclean.Append(nil, path), RequestID: []byte("rid-1")})
+		switch {
+		case errors.Is(err, ErrTimeout):
+			ctx.Error("timeout", 504)
+		case err != nil:
+			ctx.Error(err.Error(), 502)
+		}
+	}}
+	go s.Serve(ln) //nolint:errcheck
+	t.Cleanup(func() { s.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+func get(t *testing.T, url string, hdr map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// deadTarget returns a URL on which nothing listens.
+func deadTarget(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
+
+func TestForwardHeaders(t *testing.T) {
+	var got http.Header
+	var gotPath, gotHost, gotQuery string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, gotPath, gotHost, gotQuery = r.Header.Clone(), r.URL.EscapedPath(), r.Host, r.URL.RawQuery
+		w.Header().Set("Connection", "X-Up-Hop")
+		w.Header().Set("X-Up-Hop", "1")
+		w.Header().Set("Keep-Alive", "timeout=5")
+		w.Header().Add("X-Multi", "a")
+		w.Header().Add("X-Multi", "b")
+		io.WriteString(w, "hello")
+	}))
+	defer up.Close()
+	p, err := New(Options{Targets: []string{up.URL + "/base/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := serve(t, p)
+	resp, body := get(t, gw+"/x/a%20b?q=1%2F2", map[string]string{
+		"Connection":          "X-Hop, keep-alive",
+		"X-Hop":               "secret",
+		"X-Keep":              "yes",
+		"Proxy-Authorization": "Basic abc",
+		"Te":                  "trailers",
+		"X-Forwarded-For":     "10.1.1.1",
+		"X-Forwarded-Host":    "spoofed",
+	})
+	if resp.StatusCode != 200 || body != "hello" {
+		t.Fatalf("got %d %q", resp.StatusCode, body)
+	}
+	if gotPath != "/base/x/a%20b" {
+		t.Errorf("upstream path %q", gotPath)
+	}
+	if gotQuery != "q=1%2F2" {
+		t.Errorf("upstream query %q", gotQuery)
+	}
+	if gotHost != strings.TrimPrefix(up.URL, "http://") {
+		t.Errorf("upstream host %q", gotHost)
+	}
+	for _, h := range []string{"X-Hop", "Proxy-Authorization", "Te"} {
+		if v := got.Get(h); v != "" {
+			t.Errorf("hop-by-hop %s reached the upstream: %q", h, v)
+		}
+	}
+	if got.Get("X-Keep") != "yes" {
+		t.Errorf("X-Keep lost")
+	}
+	if v := got.Get("X-Forwarded-For"); v != "10.1.1.1, 127.0.0.1" {
+		t.Errorf("X-Forwarded-For %q", v)
+	}
+	if v := got.Get("X-Forwarded-Proto"); v != "http" {
+		t.Errorf("X-Forwarded-Proto %q", v)
+	}
+	if v := got.Get("X-Forwarded-Host"); v != strings.TrimPrefix(gw, "http://") {
+		t.Errorf("X-Forwarded-Host %q", v)
+	}
+	if v := got.Get("X-Request-Id"); v != "rid-1" {
+		t.Errorf("X-Request-Id %q", v)
+	}
+	if v := resp.Header.Get("X-Up-Hop"); v != "" {
+		t.Errorf("Connection-listed response header passed: %q", v)
+	}
+	if v := resp.Header.Get("Keep-Alive"); v != "" {
+		t.Errorf("Keep-Alive response header passed: %q", v)
+	}
+	if v := resp.Header.Values("X-Multi"); len(v) != 2 {
+		t.Errorf("X-Multi %q", v)
+	}
+}
+
+func TestForwardFailover(t *testing.T) {
+	var mu sync.Mutex
+	hits := 0
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	}))
+	defer up.Close()
+	p, err := New(Options{Targets: []string{deadTarget(t), up.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := serve(t, p)
+	for i := 0; i < 10; i++ {
+		resp, body := get(t, gw+"/", nil)
+		if resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	if hits != 10 {
+		t.Fatalf("upstream hits %d", hits)
+	}
+	// The dead target is cooling down: it is skipped, not retried.
+	if d := p.targets[0].downUntil.Load(); d == 0 {
+		t.Fatal("dead target not marked down")
+	}
+}
+
+func TestForwardAllDown(t *testing.T) {
+	p, err := New(Options{Targets: []string{deadTarget(t), deadTarget(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := serve(t, p)
+	for i := 0; i < 3; i++ { // also once both are cooling down
+		if resp, _ := get(t, gw+"/", nil); resp.StatusCode != 502 {
+			t.Fatalf("status %d, want 502", resp.StatusCode)
+		}
+	}
+}
+
+func TestForwardTimeout(t *testing.T) {
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	}))
+	defer up.Close()
+	defer close(release)
+	p, err := New(Options{Targets: []string{up.URL}, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := serve(t, p)
+	if resp, _ := get(t, gw+"/", nil); resp.StatusCode != 504 {
+		t.Fatalf("status %d, want 504", resp.StatusCode)
+	}
+}
+
+func TestNewRejectsBadTargets(t *testing.T) {
+	for _, targets := range [][]string{nil, {"ftp://x"}, {"/relative"}} {
+		if _, err := New(Options{Targets: targets}); err == nil {
+			t.Errorf("New(%q) accepted", targets)
+		}
+	}
+}
+
+func TestCloseWaitsForInflight(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	p, err := New(Options{Targets: []string{up.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := serve(t, p)
+	get(t, gw+"/", nil)
+	p.Close()
+	if resp, body := get(t, gw+"/", nil); resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("closed pool: %d %q", resp.StatusCode, body)
+	}
+	if n := p.Inflight(); n != 0 {
+		t.Fatalf("inflight %d", n)
+	}
+}
