@@ -1,0 +1,408 @@
+// Package dcr registers OAuth clients at identity providers by Dynamic
+// Client Registration (RFC 7591) and deletes them again (RFC 7592).
+//
+// New returns the driver for a catalogue entry's merged DCR settings:
+//
+//   - other: plain RFC 7591. POST the client metadata as JSON to the
+//     registration endpoint, with Authorization: Bearer <initial access
+//     token> when one is configured.
+//   - gluu: as other, plus "access_token_as_jwt": true and
+//     "access_token_signing_alg": "RS256", so that Gluu issues JWT access
+//     tokens the gateway can validate (it issues opaque ones otherwise).
+//   - keycloak: as other (Keycloak takes its initial access token as Bearer).
+//   - okta: Authorization: SSWS <API token> at Okta's /oauth2/v1/clients,
+//     with "application_type": "service" for a client without
+//     authorization_code or implicit grants ("web" otherwise), as Okta
+//     requires. Delete uses DELETE <registration endpoint>/<client_id>
+//     with the same token when Okta returned no registration_client_uri.
+//   - hydra: as other; Hydra rejects client_secret and metadata in the
+//     request, which no driver sends, and needs scope as one
+//     space-separated string, which is how every driver sends it.
+//
+// Every driver sends the configured grant_types, response_types (left out
+// when not configured, [] when configured empty), token_endpoint_auth_method,
+// scope, client_name and redirect_uris. The initial access token is read
+// from its Secret at each call and never logged. Each call is bounded by
+// the settings' Timeout.
+//
+// A provider's refusal is a *ProviderError carrying the provider's own
+// error and error_description as sent.
+//
+// Concurrency: a Registrar and a Discovery are safe for concurrent use.
+package dcr
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cuegate/cuegate/compiler"
+)
+
+// Request is the client a developer asks for.
+type Request struct {
+	ClientName   string
+	RedirectURIs []string
+}
+
+// Registration is a client registered at the provider.
+type Registration struct {
+	ClientID     string
+	ClientSecret string
+	// RegistrationClientURI and RegistrationAccessToken are set when the
+	// provider supports RFC 7592 management of the client.
+	RegistrationClientURI   string
+	RegistrationAccessToken string
+	// TokenEndpointAuthMethod is the method the provider registered, or
+	// the configured one when the response does not say.
+	TokenEndpointAuthMethod string
+}
+
+// Registrar registers and deletes clients at one provider with one set of
+// settings.
+type Registrar interface {
+	// Register creates a client. On error nothing was created, or the
+	// provider's answer could not be used and the client was deleted there
+	// again where the provider allows it.
+	Register(ctx context.Context, req Request) (*Registration, error)
+	// Delete removes the client at the provider (RFC 7592, or the
+	// provider's own API). A registration the provider gave no way to
+	// delete is left alone without error.
+	Delete(ctx context.Context, reg *Registration) error
+}
+
+// ProviderError is the provider's refusal of a request, with its own error
+// and error_description as sent. Some providers put a sentence in Code:
+// callers branch on Status, not on Code.
+type ProviderError struct {
+	Status      int    `json:"-"`
+	Code        string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+func (e *ProviderError) Error() string {
+	msg := fmt.Sprintf("dcr: provider answered %d", e.Status)
+	if e.Code != "" {
+		msg += ": " + e.Code
+	}
+	if e.Description != "" {
+		msg += ": " + e.Description
+	}
+	return msg
+}
+
+// ErrBadResponse wraps a provider answer that is not a usable registration.
+var ErrBadResponse = errors.New("dcr: unusable provider response")
+
+// ErrTimeout is returned when the provider does not answer in time.
+var ErrTimeout = errors.New("dcr: provider did not answer in time")
+
+// New returns the driver for s. hc is the HTTP client to use
+// (http.DefaultClient when nil).
+func New(s *compiler.DCR, hc *http.Client) (Registrar, error) {
+	if s == nil {
+		return nil, errors.New("dcr: no registration settings")
+	}
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	d := &driver{s: s, hc: hc}
+	switch s.Provider {
+	case "other", "keycloak", "hydra":
+	case "gluu":
+		d.extra = map[string]any{"access_token_as_jwt": true, "access_token_signing_alg": "RS256"}
+	case "okta":
+		d.authScheme = "SSWS"
+		d.extra = map[string]any{"application_type": oktaApplicationType(s.GrantTypes)}
+	default:
+		return nil, fmt.Errorf("dcr: unknown provider %q", s.Provider)
+	}
+	return d, nil
+}
+
+func oktaApplicationType(grants []string) string {
+	if slices.Contains(grants, "authorization_code") || slices.Contains(grants, "implicit") {
+		return "web"
+	}
+	return "service"
+}
+
+// driver is every provider's Registrar: they differ only in the
+// authorization scheme and extra metadata.
+type driver struct {
+	s          *compiler.DCR
+	hc         *http.Client
+	authScheme string         // "" means Bearer
+	extra      map[string]any // provider-specific metadata
+}
+
+func (d *driver) authorization() (string, error) {
+	tok, err := d.s.InitialAccessToken.Resolve()
+	if err != nil || tok == "" {
+		return "", err
+	}
+	scheme := d.authScheme
+	if scheme == "" {
+		scheme = "Bearer"
+	}
+	return scheme + " " + tok, nil
+}
+
+func (d *driver) body(req Request) map[string]any {
+	m := map[string]any{"client_name": req.ClientName}
+	for k, v := range d.extra {
+		m[k] = v
+	}
+	if len(req.RedirectURIs) > 0 {
+		m["redirect_uris"] = req.RedirectURIs
+	}
+	if d.s.GrantTypes != nil {
+		m["grant_types"] = d.s.GrantTypes
+	}
+	if d.s.ResponseTypes != nil {
+		m["response_types"] = d.s.ResponseTypes
+	}
+	if d.s.TokenEndpointAuthMethod != "" {
+		m["token_endpoint_auth_method"] = d.s.TokenEndpointAuthMethod
+	}
+	if d.s.Scope != "" {
+		m["scope"] = d.s.Scope
+	}
+	return m
+}
+
+// response is the part of an RFC 7591 answer the portal uses; providers
+// may leave out or null any field but client_id.
+type response struct {
+	ClientID                *string `json:"client_id"`
+	ClientSecret            *string `json:"client_secret"`
+	RegistrationClientURI   *string `json:"registration_client_uri"`
+	RegistrationAccessToken *string `json:"registration_access_token"`
+	TokenEndpointAuthMethod *string `json:"token_endpoint_auth_method"`
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func (d *driver) Register(ctx context.Context, req Request) (*Registration, error) {
+	auth, err := d.authorization()
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(d.body(req))
+	if err != nil {
+		return nil, fmt.Errorf("dcr: encode request: %w", err)
+	}
+	status, raw, err := d.do(ctx, http.MethodPost, d.s.RegistrationEndpoint, auth, body)
+	if err != nil {
+		return nil, err
+	}
+	if status < 200 || status > 299 {
+		return nil, providerError(status, raw)
+	}
+	var r response
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("%w: status %d, %v", ErrBadResponse, status, err)
+	}
+	reg := &Registration{
+		ClientID:                str(r.ClientID),
+		ClientSecret:            str(r.ClientSecret),
+		RegistrationClientURI:   str(r.RegistrationClientURI),
+		RegistrationAccessToken: str(r.RegistrationAccessToken),
+		TokenEndpointAuthMethod: str(r.TokenEndpointAuthMethod),
+	}
+	if reg.TokenEndpointAuthMethod == "" {
+		reg.TokenEndpointAuthMethod = d.s.TokenEndpointAuthMethod
+	}
+	if reg.ClientID == "" {
+		return nil, fmt.Errorf("%w: no client_id in the answer", ErrBadResponse)
+	}
+	if reg.ClientSecret == "" && reg.TokenEndpointAuthMethod != "none" && reg.TokenEndpointAuthMethod != "private_key_jwt" {
+		err := fmt.Errorf("%w: no client_secret in the answer", ErrBadResponse)
+		if derr := d.Delete(ctx, reg); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return nil, err
+	}
+	return reg, nil
+}
+
+func (d *driver) Delete(ctx context.Context, reg *Registration) error {
+	uri, auth := reg.RegistrationClientURI, ""
+	switch {
+	case uri != "" && reg.RegistrationAccessToken != "":
+		auth = "Bearer " + reg.RegistrationAccessToken
+	case d.s.Provider == "okta" && d.s.RegistrationEndpoint != "":
+		if uri == "" {
+			uri = strings.TrimSuffix(d.s.RegistrationEndpoint, "/") + "/" + reg.ClientID
+		}
+		var err error
+		if auth, err = d.authorization(); err != nil {
+			return err
+		}
+	case uri == "":
+		return nil // the provider gave no way to delete the client
+	}
+	status, raw, err := d.do(ctx, http.MethodDelete, uri, auth, nil)
+	if err != nil {
+		return err
+	}
+	if status == http.StatusNotFound || status == http.StatusGone || (status >= 200 && status <= 299) {
+		return nil // deleted, now or before
+	}
+	return providerError(status, raw)
+}
+
+// maxBody bounds what is read of a provider's answer.
+const maxBody = 1 << 20
+
+func (d *driver) do(ctx context.Context, method, url, auth string, body []byte) (int, []byte, error) {
+	if d.s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.s.Timeout.D())
+		defer cancel()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	hr, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return 0, nil, fmt.Errorf("dcr: %s %s: %w", method, url, err)
+	}
+	hr.Header.Set("Accept", "application/json")
+	if body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		hr.Header.Set("Authorization", auth)
+	}
+	resp, err := d.hc.Do(hr)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return 0, nil, fmt.Errorf("%w: %s %s after %v", ErrTimeout, method, url, d.s.Timeout.D())
+		}
+		return 0, nil, fmt.Errorf("dcr: %s %s: %w", method, url, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return 0, nil, fmt.Errorf("%w: %s %s after %v", ErrTimeout, method, url, d.s.Timeout.D())
+		}
+		return 0, nil, fmt.Errorf("dcr: %s %s: read answer: %w", method, url, err)
+	}
+	return resp.StatusCode, raw, nil
+}
+
+// providerError keeps the provider's error and error_description as sent;
+// an answer without them is described by its status and the start of its
+// body.
+func providerError(status int, raw []byte) *ProviderError {
+	var e ProviderError
+	if json.Unmarshal(raw, &e) != nil || e.Code == "" && e.Description == "" {
+		e = ProviderError{Code: fallbackCode(status)}
+		if text := strings.TrimSpace(string(raw)); text != "" {
+			e.Description = truncate(text, 300)
+		} else {
+			e.Description = http.StatusText(status)
+		}
+	}
+	e.Status = status
+	return &e
+}
+
+func fallbackCode(status int) string {
+	switch {
+	case status == http.StatusUnauthorized:
+		return "invalid_token"
+	case status == http.StatusForbidden:
+		return "access_denied"
+	case status >= 500:
+		return "server_error"
+	default:
+		return "invalid_request"
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// Discovery finds token endpoints in providers' discovery documents and
+// caches them by IdP host.
+type Discovery struct {
+	hc    *http.Client
+	mu    sync.Mutex
+	cache map[string]string
+}
+
+// NewDiscovery returns a Discovery using hc (http.DefaultClient when nil).
+func NewDiscovery(hc *http.Client) *Discovery {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return &Discovery{hc: hc}
+}
+
+// TokenEndpoint returns s.TokenEndpoint when set, else the token_endpoint
+// of s.IdPHost's /.well-known/openid-configuration, else "".
+func (d *Discovery) TokenEndpoint(ctx context.Context, s *compiler.DCR) (string, error) {
+	if s.TokenEndpoint != "" || s.IdPHost == "" {
+		return s.TokenEndpoint, nil
+	}
+	d.mu.Lock()
+	ep, ok := d.cache[s.IdPHost]
+	d.mu.Unlock()
+	if ok {
+		return ep, nil
+	}
+	url := strings.TrimSuffix(s.IdPHost, "/") + "/.well-known/openid-configuration"
+	timeout := s.Timeout.D()
+	if timeout <= 0 {
+		timeout = 15 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", fmt.Errorf("dcr: discovery %s: %w", url, err)
+	}
+	hr.Header.Set("Accept", "application/json")
+	resp, err := d.hc.Do(hr)
+	if err != nil {
+		return "", fmt.Errorf("dcr: discovery %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("dcr: discovery %s: status %d", url, resp.StatusCode)
+	}
+	var doc struct {
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&doc); err != nil || doc.TokenEndpoint == "" {
+		return "", fmt.Errorf("dcr: discovery %s: no token_endpoint (%v)", url, err)
+	}
+	d.mu.Lock()
+	if d.cache == nil {
+		d.cache = map[string]string{}
+	}
+	d.cache[s.IdPHost] = doc.TokenEndpoint
+	d.mu.Unlock()
+	return doc.TokenEndpoint, nil
+}

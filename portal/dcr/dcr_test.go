@@ -1,0 +1,347 @@
+package dcr
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cuegate/cuegate/compiler"
+)
+
+// recorded is one request a fake provider received.
+type recorded struct {
+	Method, Path, Authorization, ContentType, Body string
+}
+
+// fakeProvider answers every request with status and body, and records it.
+type fakeProvider struct {
+	*httptest.Server
+	mu     sync.Mutex
+	reqs   []recorded
+	answer func(w http.ResponseWriter, r *http.Request)
+}
+
+func newFake(t *testing.T, answer func(w http.ResponseWriter, r *http.Request)) *fakeProvider {
+	f := &fakeProvider{answer: answer}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		f.reqs = append(f.reqs, recorded{r.Method, r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("Content-Type"), string(b)})
+		f.mu.Unlock()
+		f.answer(w, r)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeProvider) requests() []recorded {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]recorded(nil), f.reqs...)
+}
+
+func reply(status int, body string) func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}
+}
+
+const okAnswer = `{"client_id":"cid","client_secret":"csecret","registration_client_uri":"REG/cid",` +
+	`"registration_access_token":"rat","client_id_issued_at":null,"client_secret_expires_at":null,"redirect_uris":null}`
+
+func TestRegisterRequestPerDriver(t *testing.T) {
+	t.Setenv("DCR_TEST_TOKEN", "initial-123")
+	token := &compiler.Secret{Env: "DCR_TEST_TOKEN"}
+	tests := []struct {
+		name     string
+		settings compiler.DCR
+		req      Request
+		path     string
+		auth     string
+		body     string
+	}{
+		{
+			name: "other with bearer and no response_types",
+			settings: compiler.DCR{Provider: "other", GrantTypes: []string{"client_credentials"},
+				TokenEndpointAuthMethod: "client_secret_post", InitialAccessToken: token},
+			req:  Request{ClientName: "app"},
+			path: "/register", auth: "Bearer initial-123",
+			body: `{"client_name":"app","grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_post"}`,
+		},
+		{
+			name: "gluu asks for JWT access tokens",
+			settings: compiler.DCR{Provider: "gluu", GrantTypes: []string{"client_credentials"},
+				TokenEndpointAuthMethod: "client_secret_post", ResponseTypes: []string{"token"}, InitialAccessToken: token},
+			req:  Request{ClientName: "app", RedirectURIs: []string{"https://a/cb", "https://b/cb"}},
+			path: "/oxauth/restv1/register", auth: "Bearer initial-123",
+			body: `{"access_token_as_jwt":true,"access_token_signing_alg":"RS256","client_name":"app","grant_types":["client_credentials"],` +
+				`"redirect_uris":["https://a/cb","https://b/cb"],"response_types":["token"],"token_endpoint_auth_method":"client_secret_post"}`,
+		},
+		{
+			name: "keycloak bearer initial token",
+			settings: compiler.DCR{Provider: "keycloak", GrantTypes: []string{"client_credentials"},
+				TokenEndpointAuthMethod: "client_secret_basic", InitialAccessToken: token},
+			req:  Request{ClientName: "kc"},
+			path: "/realms/r/clients-registrations/openid-connect", auth: "Bearer initial-123",
+			body: `{"client_name":"kc","grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_basic"}`,
+		},
+		{
+			name: "okta SSWS and service application",
+			settings: compiler.DCR{Provider: "okta", GrantTypes: []string{"client_credentials"},
+				TokenEndpointAuthMethod: "client_secret_basic", ResponseTypes: []string{}, InitialAccessToken: token},
+			req:  Request{ClientName: "ok"},
+			path: "/oauth2/v1/clients", auth: "SSWS initial-123",
+			body: `{"application_type":"service","client_name":"ok","grant_types":["client_credentials"],"response_types":[],"token_endpoint_auth_method":"client_secret_basic"}`,
+		},
+		{
+			name: "okta web application",
+			settings: compiler.DCR{Provider: "okta", GrantTypes: []string{"authorization_code"},
+				ResponseTypes: []string{"code"}, InitialAccessToken: token},
+			req:  Request{ClientName: "ok", RedirectURIs: []string{"https://a/cb"}},
+			path: "/oauth2/v1/clients", auth: "SSWS initial-123",
+			body: `{"application_type":"web","client_name":"ok","grant_types":["authorization_code"],"redirect_uris":["https://a/cb"],"response_types":["code"]}`,
+		},
+		{
+			name: "hydra open registration, empty response_types sent as [], scope as a string",
+			settings: compiler.DCR{Provider: "hydra", GrantTypes: []string{"client_credentials"},
+				TokenEndpointAuthMethod: "client_secret_post", ResponseTypes: []string{}, Scope: "read write"},
+			req:  Request{ClientName: "hy"},
+			path: "/oauth2/register", auth: "",
+			body: `{"client_name":"hy","grant_types":["client_credentials"],"response_types":[],"scope":"read write","token_endpoint_auth_method":"client_secret_post"}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, reply(201, strings.ReplaceAll(okAnswer, "REG", "")))
+			s := tt.settings
+			s.RegistrationEndpoint = f.URL + tt.path
+			r, err := New(&s, f.Client())
+			if err != nil {
+				t.Fatal(err)
+			}
+			reg, err := r.Register(context.Background(), tt.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Registration{ClientID: "cid", ClientSecret: "csecret", RegistrationClientURI: "/cid",
+				RegistrationAccessToken: "rat", TokenEndpointAuthMethod: s.TokenEndpointAuthMethod}
+			if *reg != want {
+				t.Errorf("registration = %+v, want %+v", *reg, want)
+			}
+			reqs := f.requests()
+			if len(reqs) != 1 {
+				t.Fatalf("%d requests, want 1", len(reqs))
+			}
+			got := reqs[0]
+			wantReq := recorded{"POST", tt.path, tt.auth, "application/json", tt.body}
+			if got != wantReq {
+				t.Errorf("request\n got %+v\nwant %+v", got, wantReq)
+			}
+		})
+	}
+}
+
+func TestMergedSettingsReachTheDriver(t *testing.T) {
+	// The compiler merges portal.dcr with the entry's dcr; the driver sends
+	// the merged result as it is.
+	dir := t.TempDir()
+	f := newFake(t, reply(201, okAnswer))
+	cfg := `package x
+gateway: {}
+idps: i: {issuer: "https://idp/", jwks_uri: "https://idp/jwks"}
+apis: a: {name: "A", listen_path: "/a/", upstream: targets: ["http://127.0.0.1:1"], auth: jwt: {idp: "i"}}
+policies: p: {name: "P", access: a: {}}
+portal: {
+	dcr: {provider: "other", grant_types: ["authorization_code"], token_endpoint_auth_method: "client_secret_basic",
+		registration_endpoint: "` + f.URL + `/global", token_endpoint: "https://idp/token"}
+	catalogue: e: {name: "E", api: "a", policy: "p",
+		dcr: {grant_types: ["client_credentials"], response_types: []}}
+}
+`
+	if err := os.WriteFile(dir+"/x.cue", []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	table, err := compiler.Compile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(table.Portal.Catalogue["e"].DCR, f.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Register(context.Background(), Request{ClientName: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	got := f.requests()[0]
+	want := `{"client_name":"m","grant_types":["client_credentials"],"response_types":[],"token_endpoint_auth_method":"client_secret_basic"}`
+	if got.Path != "/global" || got.Body != want {
+		t.Errorf("request %s %s, want /global %s", got.Path, got.Body, want)
+	}
+}
+
+func TestRegisterErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer func(w http.ResponseWriter, r *http.Request)
+		check  func(t *testing.T, err error)
+	}{
+		{"400 invalid_client_metadata", reply(400, `{"error":"invalid_client_metadata","error_description":"response_types token is not allowed"}`),
+			wantProviderError(400, "invalid_client_metadata", "response_types token is not allowed")},
+		{"401 with a sentence in error", reply(401, `{"error":"The request could not be authorized.","error_description":"Bearer token is missing"}`),
+			wantProviderError(401, "The request could not be authorized.", "Bearer token is missing")},
+		{"500 with HTML", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(500)
+			io.WriteString(w, "<html>boom</html>")
+		}, wantProviderError(500, "server_error", "<html>boom</html>")},
+		{"502 empty", reply(502, ``), wantProviderError(502, "server_error", "Bad Gateway")},
+		{"invalid JSON", reply(201, `{"client_id":`), wantIs(ErrBadResponse)},
+		{"no client_id", reply(201, `{"client_id":null,"client_secret":"s"}`), wantIs(ErrBadResponse)},
+		{"timeout", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, wantIs(ErrTimeout)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, tt.answer)
+			s := compiler.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", Timeout: compiler.Duration(200 * time.Millisecond)}
+			r, _ := New(&s, f.Client())
+			reg, err := r.Register(context.Background(), Request{ClientName: "x"})
+			if reg != nil {
+				t.Errorf("registration %+v despite the error", reg)
+			}
+			tt.check(t, err)
+		})
+	}
+}
+
+func wantProviderError(status int, code, desc string) func(t *testing.T, err error) {
+	return func(t *testing.T, err error) {
+		t.Helper()
+		var pe *ProviderError
+		if !errors.As(err, &pe) {
+			t.Fatalf("error %v is not a ProviderError", err)
+		}
+		if pe.Status != status || pe.Code != code || pe.Description != desc {
+			t.Errorf("ProviderError = %d %q %q, want %d %q %q", pe.Status, pe.Code, pe.Description, status, code, desc)
+		}
+	}
+}
+
+func wantIs(target error) func(t *testing.T, err error) {
+	return func(t *testing.T, err error) {
+		t.Helper()
+		if !errors.Is(err, target) {
+			t.Errorf("error %v, want %v", err, target)
+		}
+	}
+}
+
+func TestAnswerWithoutSecretIsDeletedAgain(t *testing.T) {
+	var f *fakeProvider
+	f = newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			w.WriteHeader(204)
+			return
+		}
+		reply(201, `{"client_id":"cid","registration_client_uri":"`+f.URL+`/register/cid","registration_access_token":"rat"}`)(w, r)
+	})
+	s := compiler.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", TokenEndpointAuthMethod: "client_secret_post"}
+	r, _ := New(&s, f.Client())
+	if _, err := r.Register(context.Background(), Request{ClientName: "x"}); !errors.Is(err, ErrBadResponse) {
+		t.Fatalf("Register = %v, want ErrBadResponse", err)
+	}
+	reqs := f.requests()
+	if len(reqs) != 2 || reqs[1] != (recorded{"DELETE", "/register/cid", "Bearer rat", "", ""}) {
+		t.Errorf("requests = %+v, want the POST then an RFC 7592 DELETE", reqs)
+	}
+}
+
+func TestMissingSecretSendsNothing(t *testing.T) {
+	f := newFake(t, reply(201, okAnswer))
+	s := compiler.DCR{Provider: "gluu", RegistrationEndpoint: f.URL, InitialAccessToken: &compiler.Secret{Env: "DCR_TEST_UNSET_TOKEN"}}
+	r, _ := New(&s, f.Client())
+	_, err := r.Register(context.Background(), Request{ClientName: "x"})
+	if err == nil || !strings.Contains(err.Error(), "DCR_TEST_UNSET_TOKEN") {
+		t.Errorf("Register = %v, want the unset variable named", err)
+	}
+	if n := len(f.requests()); n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	t.Setenv("DCR_TEST_TOKEN", "api-token")
+	tests := []struct {
+		name     string
+		provider string
+		reg      Registration
+		status   int
+		want     []recorded
+		wantErr  bool
+	}{
+		{"RFC 7592", "other", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
+			204, []recorded{{"DELETE", "/register/c", "Bearer rat", "", ""}}, false},
+		{"already gone", "hydra", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
+			404, []recorded{{"DELETE", "/register/c", "Bearer rat", "", ""}}, false},
+		{"provider fails", "other", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
+			500, []recorded{{"DELETE", "/register/c", "Bearer rat", "", ""}}, true},
+		{"okta by client id with SSWS", "okta", Registration{ClientID: "c"},
+			204, []recorded{{"DELETE", "/oauth2/v1/clients/c", "SSWS api-token", "", ""}}, false},
+		{"no way to delete", "gluu", Registration{ClientID: "c"}, 204, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, reply(tt.status, `{}`))
+			reg := tt.reg
+			if reg.RegistrationClientURI != "" {
+				reg.RegistrationClientURI = f.URL + reg.RegistrationClientURI
+			}
+			s := compiler.DCR{Provider: tt.provider, RegistrationEndpoint: f.URL + "/oauth2/v1/clients/",
+				InitialAccessToken: &compiler.Secret{Env: "DCR_TEST_TOKEN"}}
+			r, _ := New(&s, f.Client())
+			err := r.Delete(context.Background(), &reg)
+			if (err != nil) != tt.wantErr {
+				t.Errorf("Delete = %v, want error %v", err, tt.wantErr)
+			}
+			got := f.requests()
+			if len(got) != len(tt.want) || (len(got) == 1 && got[0] != tt.want[0]) {
+				t.Errorf("requests = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestUnknownProvider(t *testing.T) {
+	if _, err := New(&compiler.DCR{Provider: "acme"}, nil); err == nil {
+		t.Error("New accepted provider acme")
+	}
+}
+
+func TestDiscoveryIsCached(t *testing.T) {
+	var f *fakeProvider
+	f = newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		reply(200, `{"issuer":"x","token_endpoint":"`+f.URL+`/token"}`)(w, r)
+	})
+	d := NewDiscovery(f.Client())
+	s := &compiler.DCR{IdPHost: f.URL + "/"}
+	for range 2 {
+		ep, err := d.TokenEndpoint(context.Background(), s)
+		if err != nil || ep != f.URL+"/token" {
+			t.Fatalf("TokenEndpoint = %q, %v", ep, err)
+		}
+	}
+	if reqs := f.requests(); len(reqs) != 1 || reqs[0].Path != "/.well-known/openid-configuration" {
+		t.Errorf("requests = %+v, want one discovery fetch", reqs)
+	}
+	// A configured token endpoint wins without a fetch.
+	if ep, _ := d.TokenEndpoint(context.Background(), &compiler.DCR{TokenEndpoint: "https://t", IdPHost: "https://h"}); ep != "https://t" {
+		t.Errorf("configured endpoint = %q", ep)
+	}
+}
