@@ -1,13 +1,35 @@
 package auth
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/rs/zerolog"
 
 	"github.com/cuegate/cuegate/compiler"
+)
+
+const (
+	maxDocBytes     = 1 << 20 // discovery document or JWKS
+	defaultRefresh  = 5 * time.Minute
+	retryMin        = time.Second
+	retryMax        = time.Minute
+	maxRefetchWait  = 5 * time.Second // how long a request waits for a refetch it triggered or joined
+	defaultRefetch  = 5 * time.Second
+	defaultTimeout  = 10 * time.Second
+	refreshOK       = "ok"
+	refreshFailed   = "error"
+	metricRefreshes = "cuegate_jwks_refreshes_total"
 )
 
 // KeySetsOptions configures NewKeySets.
@@ -16,53 +38,368 @@ type KeySetsOptions struct {
 	// with a 10s timeout.
 	Client *http.Client
 	Logger zerolog.Logger
-	// MinRefetch is how often at most an unknown kid triggers a refetch of
-	// one IdP's keys; 0 means 5s.
+	// MinRefetch is how often at most an unknown kid (or a request for an
+	// IdP whose keys were never fetched) triggers a fetch of one IdP's keys;
+	// 0 means 5s.
 	MinRefetch time.Duration
+	// RetryMin and RetryMax bound the backoff between failed fetches
+	// (doubling, with jitter); 0 means 1s and 1m. Once an IdP's keys were
+	// fetched, retries are also at most its refresh interval apart.
+	RetryMin, RetryMax time.Duration
 }
 
 // KeyStatus is the state of one IdP's key set, for the admin status page.
 type KeyStatus struct {
 	Fetched   bool      `json:"fetched"`
-	LastFetch time.Time `json:"last_fetch"`
+	LastFetch time.Time `json:"last_fetch"` // last successful fetch
 	KeyIDs    []string  `json:"key_ids"`
-	LastError string    `json:"last_error,omitempty"`
+	LastError string    `json:"last_error,omitempty"` // of the last attempt; "" when it succeeded
 }
 
-// KeySets holds the signing keys of every IdP of the current table, fetched
-// and refreshed in the background. It outlives table generations: Sync
-// carries unchanged IdPs over. All methods are safe for concurrent use.
+// KeySets holds the signing keys of every IdP of the current table, each
+// fetched and refreshed by a goroutine of its own. It outlives table
+// generations: Sync carries unchanged IdPs over with their keys. All methods
+// are safe for concurrent use; the lookups on the request path take no lock.
 type KeySets struct {
-	opts KeySetsOptions
-	mu   sync.Mutex
-	// TODO(auth): per-IdP fetchers.
+	opts     KeySetsOptions
+	gen      atomic.Uint64
+	fetchers atomic.Pointer[map[string]*fetcher] // immutable map, replaced by Sync
+
+	mu     sync.Mutex // serialises Sync and Close
+	closed bool
 }
 
 // NewKeySets returns an empty KeySets; call Sync with a table's IdPs.
 func NewKeySets(opts KeySetsOptions) *KeySets {
 	if opts.Client == nil {
-		opts.Client = &http.Client{Timeout: 10 * time.Second}
+		opts.Client = &http.Client{Timeout: defaultTimeout}
 	}
 	if opts.MinRefetch <= 0 {
-		opts.MinRefetch = 5 * time.Second
+		opts.MinRefetch = defaultRefetch
 	}
-	return &KeySets{opts: opts}
+	if opts.RetryMin <= 0 {
+		opts.RetryMin = retryMin
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = retryMax
+	}
+	opts.RetryMax = max(opts.RetryMax, opts.RetryMin)
+	k := &KeySets{opts: opts}
+	k.fetchers.Store(&map[string]*fetcher{})
+	return k
 }
 
 // Sync makes the fetched IdPs equal to idps (from a newly compiled table).
 // IdPs whose ID, issuer, discovery and jwks_uri are unchanged keep their keys
 // and fetcher (not refetched); new ones start fetching in the background
 // (never blocks; retries with backoff); removed ones stop. Safe concurrently
-// with Validate.
+// with Validate. Sync after Close does nothing.
 func (k *KeySets) Sync(idps map[string]*compiler.IdP) {
-	// TODO(auth): implement.
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return
+	}
+	old := *k.fetchers.Load()
+	next := make(map[string]*fetcher, len(idps))
+	for id, idp := range idps {
+		if f, ok := old[id]; ok && f.sameSource(idp) {
+			f.idp.Store(idp) // the refresh interval may have changed
+			next[id] = f
+			continue
+		}
+		next[id] = k.start(id, idp)
+	}
+	k.fetchers.Store(&next)
+	for id, f := range old {
+		if next[id] != f {
+			f.stop()
+		}
+	}
 }
 
-// Close stops every background fetcher.
-func (k *KeySets) Close() {}
+// Close stops every fetcher. Validate then answers 503 for every IdP.
+func (k *KeySets) Close() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.closed = true
+	for _, f := range *k.fetchers.Swap(&map[string]*fetcher{}) {
+		f.stop()
+	}
+}
 
 // Ready reports whether every synced IdP has fetched keys at least once.
-func (k *KeySets) Ready() bool { return false }
+func (k *KeySets) Ready() bool {
+	for _, f := range *k.fetchers.Load() {
+		if f.keys.Load() == nil {
+			return false
+		}
+	}
+	return true
+}
 
 // Status returns the key state per IdP ID.
-func (k *KeySets) Status() map[string]KeyStatus { return map[string]KeyStatus{} }
+func (k *KeySets) Status() map[string]KeyStatus {
+	fs := *k.fetchers.Load()
+	out := make(map[string]KeyStatus, len(fs))
+	for id, f := range fs {
+		out[id] = f.status()
+	}
+	return out
+}
+
+// fetcher returns the fetcher of the IdP with this ID, or nil.
+func (k *KeySets) fetcher(id string) *fetcher {
+	return (*k.fetchers.Load())[id]
+}
+
+// fetcher keeps one IdP's key set.
+type fetcher struct {
+	id     string
+	ks     *KeySets
+	log    zerolog.Logger
+	idp    atomic.Pointer[compiler.IdP]
+	keys   atomic.Pointer[keySet] // nil until the first successful fetch
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	ok     *metrics.Counter
+	failed *metrics.Counter
+
+	mu        sync.Mutex
+	inflight  chan struct{} // closed when the running fetch ends; nil when none runs
+	lastStart time.Time     // of the last fetch
+	lastFetch time.Time     // of the last successful fetch
+	lastErr   string
+}
+
+func (k *KeySets) start(id string, idp *compiler.IdP) *fetcher {
+	ctx, cancel := context.WithCancel(context.Background())
+	label := promLabel(id)
+	f := &fetcher{
+		id:     id,
+		ks:     k,
+		log:    k.opts.Logger.With().Str("idp", id).Logger(),
+		ctx:    ctx,
+		cancel: cancel,
+		done:   make(chan struct{}),
+		ok:     metrics.GetOrCreateCounter(metricRefreshes + `{idp="` + label + `",result="` + refreshOK + `"}`),
+		failed: metrics.GetOrCreateCounter(metricRefreshes + `{idp="` + label + `",result="` + refreshFailed + `"}`),
+	}
+	f.idp.Store(idp)
+	go f.run()
+	return f
+}
+
+func (f *fetcher) stop() {
+	f.cancel()
+	<-f.done
+}
+
+// sameSource reports whether idp fetches the same keys for the same issuer.
+func (f *fetcher) sameSource(idp *compiler.IdP) bool {
+	cur := f.idp.Load()
+	return cur.ID == idp.ID && cur.Issuer == idp.Issuer && cur.Discovery == idp.Discovery && cur.JWKSURI == idp.JWKSURI
+}
+
+// run refreshes the keys on the IdP's schedule, and with backoff after a
+// failure, until the fetcher is stopped.
+func (f *fetcher) run() {
+	defer close(f.done)
+	backoff := f.ks.opts.RetryMin
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-f.ctx.Done():
+			return
+		case <-timer.C:
+		}
+		err := f.refresh()
+		interval := f.idp.Load().RefreshInterval.D()
+		if interval <= 0 {
+			interval = defaultRefresh
+		}
+		wait := interval
+		if err != nil {
+			// Jitter spreads the retries of many gateways over the backoff.
+			wait = backoff/2 + rand.N(backoff/2+1)
+			if f.keys.Load() != nil {
+				wait = min(wait, interval)
+			}
+			backoff = min(2*backoff, f.ks.opts.RetryMax)
+		} else {
+			backoff = f.ks.opts.RetryMin
+		}
+		timer.Reset(wait)
+	}
+}
+
+// refresh fetches the keys, or waits for the fetch already running.
+func (f *fetcher) refresh() error {
+	f.mu.Lock()
+	if ch := f.inflight; ch != nil {
+		f.mu.Unlock()
+		select {
+		case <-ch:
+		case <-f.ctx.Done():
+			return f.ctx.Err()
+		}
+		return f.lastError()
+	}
+	return f.fetchLocked()
+}
+
+// refetch is called on the request path when a token names a kid that is not
+// in the key set, or when the keys were never fetched. It joins a running
+// fetch, or starts one unless one started less than MinRefetch ago, and
+// waits at most maxRefetchWait. It reports whether the keys may have changed.
+func (f *fetcher) refetch() bool {
+	f.mu.Lock()
+	ch := f.inflight
+	if ch == nil {
+		if time.Since(f.lastStart) < f.ks.opts.MinRefetch {
+			f.mu.Unlock()
+			return false
+		}
+		ch = make(chan struct{})
+		f.inflight = ch
+		f.lastStart = time.Now()
+		go f.fetch(ch)
+	}
+	f.mu.Unlock()
+	t := time.NewTimer(maxRefetchWait)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+	case <-f.ctx.Done():
+	}
+	return false
+}
+
+// fetchLocked runs a fetch with f.mu held on entry, and releases it.
+func (f *fetcher) fetchLocked() error {
+	ch := make(chan struct{})
+	f.inflight = ch
+	f.lastStart = time.Now()
+	f.mu.Unlock()
+	f.fetch(ch)
+	return f.lastError()
+}
+
+// fetch downloads and installs the key set, records the outcome and closes
+// ch; it is the only writer of f.keys.
+func (f *fetcher) fetch(ch chan struct{}) {
+	keys, err := f.download()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	defer close(ch)
+	f.inflight = nil
+	if err != nil {
+		if f.ctx.Err() != nil {
+			return // stopped: not a provider failure
+		}
+		f.failed.Inc()
+		f.lastErr = err.Error()
+		f.log.Warn().Err(err).Bool("have_keys", f.keys.Load() != nil).Msg("jwks fetch failed")
+		return
+	}
+	f.ok.Inc()
+	f.lastErr = ""
+	f.lastFetch = time.Now()
+	if cur := f.keys.Load(); cur == nil || !sameKeys(cur.all, keys) {
+		s := newKeySet(f.ks.gen.Add(1), keys)
+		f.keys.Store(s)
+		f.log.Info().Strs("kids", s.ids).Msg("jwks updated")
+	}
+}
+
+func (f *fetcher) lastError() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lastErr == "" {
+		return nil
+	}
+	return errors.New(f.lastErr)
+}
+
+func (f *fetcher) status() KeyStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := KeyStatus{LastFetch: f.lastFetch, LastError: f.lastErr, KeyIDs: []string{}}
+	if s := f.keys.Load(); s != nil {
+		st.Fetched = true
+		st.KeyIDs = s.ids
+	}
+	return st
+}
+
+// download reads the key set: from jwks_uri, or from the jwks_uri of the
+// discovery document, whose issuer must be the IdP's.
+func (f *fetcher) download() ([]*key, error) {
+	idp := f.idp.Load()
+	uri := idp.JWKSURI
+	if uri == "" {
+		body, err := f.get(idp.Discovery)
+		if err != nil {
+			return nil, fmt.Errorf("discovery: %w", err)
+		}
+		var doc struct {
+			Issuer  string `json:"issuer"`
+			JWKSURI string `json:"jwks_uri"`
+		}
+		if err := json.Unmarshal(body, &doc); err != nil {
+			return nil, fmt.Errorf("discovery: not JSON: %w", err)
+		}
+		if doc.Issuer != idp.Issuer {
+			return nil, fmt.Errorf("discovery: issuer %q is not the configured %q", doc.Issuer, idp.Issuer)
+		}
+		if doc.JWKSURI == "" {
+			return nil, errors.New("discovery: no jwks_uri")
+		}
+		uri = doc.JWKSURI
+	}
+	body, err := f.get(uri)
+	if err != nil {
+		return nil, fmt.Errorf("jwks: %w", err)
+	}
+	keys, skipped, err := parseJWKS(body)
+	for _, s := range skipped {
+		f.log.Warn().Int("index", s.index).Str("kid", s.kid).Str("reason", s.reason).Msg("jwks key skipped")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jwks %s: %w", uri, err)
+	}
+	return keys, nil
+}
+
+func (f *fetcher) get(uri string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(f.ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := f.ks.opts.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", uri, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", uri, err)
+	}
+	if len(body) > maxDocBytes {
+		return nil, fmt.Errorf("GET %s: larger than %d bytes", uri, maxDocBytes)
+	}
+	return body, nil
+}
+
+// promLabel escapes a Prometheus label value.
+func promLabel(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}
