@@ -399,3 +399,8 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// execOutput runs a command and returns its combined output.
+func execOutput(name string, args ...string) ([]byte, error) {
+	return exec.Command(name, args...).CombinedOutput()
+}

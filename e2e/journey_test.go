@@ -1,0 +1,294 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cuegate/cuegate/e2e/hydra"
+)
+
+// journeyConfig is the operator's configuration for the journey: the guide's
+// API with JWT auth against Hydra, a portal catalogue entry registering
+// clients at Hydra, a low-rate "basic" policy for portal clients, and a
+// "gold" policy, reachable only through a token's pol claim, that also
+// grants the premium API.
+const journeyConfig = `package journey
+
+gateway: {
+	listen:        "127.0.0.1:%[1]d"
+	portal_listen: "127.0.0.1:%[2]d"
+	admin_listen:  "127.0.0.1:%[3]d"
+}
+
+idps: hydra: {
+	issuer:    "%[4]s/"
+	discovery: "%[4]s/.well-known/openid-configuration"
+	algorithms: ["RS256", "ES256"]
+	leeway: "5s"
+}
+
+apis: echo: {
+	name:        "Echo API"
+	listen_path: "/echo/"
+	upstream: targets: ["%[5]s"]
+	auth: jwt: {
+		idp:            "hydra"
+		identity_claim: "client_id"
+		policy_claim:   "pol"
+		default_policies: []
+	}
+}
+
+apis: premium: {
+	name:        "Premium API"
+	listen_path: "/premium/"
+	upstream: targets: ["%[5]s"]
+	auth: jwt: {
+		idp: "hydra"
+		default_policies: []
+	}
+}
+
+policies: basic: {
+	name: "Basic"
+	access: echo: {}
+	rate: {requests: 5, per: "10s"}
+	quota: {max: 1000, period: "24h"}
+	key_expires_in: "1h"
+}
+
+policies: gold: {
+	name: "Gold"
+	access: {echo: {}, premium: {}}
+	rate: {requests: 1000, per: "1s"}
+}
+
+portal: {
+	signup: "open"
+	catalogue: echo: {
+		name:        "Echo API"
+		description: "Echoes requests; clients are registered at Ory Hydra."
+		api:         "echo"
+		policy:      "basic"
+		dcr: {
+			provider: "hydra"
+			grant_types: ["client_credentials"]
+			token_endpoint_auth_method: "client_secret_post"
+			response_types: ["token"]
+			idp_host:              "%[4]s/"
+			registration_endpoint: "%[4]s/oauth2/register"
+			token_endpoint:        "%[4]s/oauth2/token"
+		}
+	}
+}
+`
+
+// hotConfig is the file the hot-swap step adds: a keyless API.
+const hotConfig = `package journey
+
+apis: hot: {
+	name:        "Hot API"
+	listen_path: "/hot/"
+	upstream: targets: ["%s"]
+	auth: keyless: true
+}
+`
+
+// journey is everything TestJourney's steps share.
+type journey struct {
+	hydra  *hydra.Server
+	hook   *tokenHook
+	echo   string
+	gw     *gateway
+	portal *portalClient
+}
+
+func startJourney(t *testing.T) *journey {
+	t.Helper()
+	h, hook := startHydra(t)
+	echo := startEcho(t)
+	dir := t.TempDir()
+	gw, portal, admin := freePort(t), freePort(t), freePort(t)
+	cfg := fmt.Sprintf(journeyConfig, gw, portal, admin, h.PublicURL, echo.URL)
+	if err := os.WriteFile(filepath.Join(dir, "journey.cue"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check, err := execOutput(cuegateBinary(t), "compile", "--check", dir)
+	if err != nil {
+		t.Fatalf("cuegate compile --check: %v\n%s", err, check)
+	}
+	j := &journey{hydra: h, hook: hook, echo: echo.URL}
+	j.gw = startCuegate(t, dir, gw, portal, admin)
+	j.portal = newPortalClient(t, j.gw.PortalURL)
+	return j
+}
+
+// TestJourney walks DESIGN §2 against Ory Hydra, then the operational
+// cases of issue 6: key rotation, rate limit, hot swap, deletion and a
+// policy chosen by a token hook's pol claim.
+func TestJourney(t *testing.T) {
+	j := startJourney(t)
+	tokenURL := j.hydra.PublicURL + "/oauth2/token"
+	j.portal.signUp(t, "dev@example.com", "correct horse battery staple")
+
+	// Steps 5-7 of the guide: the wizard, the token, the call.
+	a := j.portal.createClient(t, "echo", "journey app")
+	if a.TokenEndpoint != tokenURL || a.Policy != "basic" {
+		t.Errorf("created client shows token_endpoint %q policy %q, want %q and basic", a.TokenEndpoint, a.Policy, tokenURL)
+	}
+	if st, b := j.portal.do(t, "GET", "/clients", nil, nil); st != http.StatusOK || !strings.Contains(string(b), a.ClientID) {
+		t.Errorf("GET /clients: %d %s", st, b)
+	}
+	tokA := clientCredentials(t, tokenURL, a.ClientID, a.ClientSecret)
+	if got := jwtPart(t, tokA, 1)["client_id"]; got != a.ClientID {
+		t.Fatalf("Hydra's token for %s carries client_id %v", a.ClientID, got)
+	}
+
+	t.Run("call", func(t *testing.T) {
+		r := call(t, "GET", j.gw.URL+"/echo/hello?x=1", tokA)
+		if r.Status != http.StatusOK {
+			t.Fatalf("gateway: %d %s", r.Status, r.Body)
+		}
+		var echoed map[string]any
+		json.Unmarshal([]byte(r.Body), &echoed)
+		if echoed["path"] != "/hello" || echoed["query"] != "x=1" {
+			t.Errorf("upstream saw %v, want path /hello and query x=1", echoed)
+		}
+		eventually(t, "an access log line with the identity", func() string {
+			for _, line := range strings.Split(j.gw.Log.String(), "\n") {
+				if strings.Contains(line, a.ClientID) && strings.Contains(line, "/echo/hello") {
+					return ""
+				}
+			}
+			return "no log line names " + a.ClientID + " and /echo/hello"
+		})
+		if strings.Contains(j.gw.Log.String(), tokA) || strings.Contains(j.gw.Log.String(), a.ClientSecret) {
+			t.Errorf("the log contains a token or a client secret")
+		}
+	})
+
+	t.Run("unauthenticated", func(t *testing.T) {
+		r := call(t, "GET", j.gw.URL+"/echo/hello", "")
+		if r.Status != http.StatusUnauthorized || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("no token: %d %q %s", r.Status, r.Header.Get("WWW-Authenticate"), r.Body)
+		}
+		r = call(t, "GET", j.gw.URL+"/echo/hello", tokA[:len(tokA)-4]+"AAAA")
+		if r.Status != http.StatusUnauthorized {
+			t.Errorf("tampered token: %d %s", r.Status, r.Body)
+		}
+	})
+
+	t.Run("key rotation", func(t *testing.T) {
+		// Hydra orders keys by creation time with one-second precision:
+		// let a second pass since its first key was made.
+		time.Sleep(1100 * time.Millisecond)
+		if err := j.hydra.AddKey(context.Background(), "ES256", "e2e-es256"); err != nil {
+			t.Fatal(err)
+		}
+		b := j.portal.createClient(t, "echo", "rotation app")
+		tok := clientCredentials(t, tokenURL, b.ClientID, b.ClientSecret)
+		if hdr := jwtPart(t, tok, 0); hdr["kid"] != "e2e-es256" || hdr["alg"] != "ES256" {
+			t.Fatalf("after the rotation Hydra signs with %v", hdr)
+		}
+		if r := call(t, "GET", j.gw.URL+"/echo/rotated", tok); r.Status != http.StatusOK {
+			t.Fatalf("a token signed with the new key: %d %s", r.Status, r.Body)
+		}
+	})
+
+	t.Run("rate limit", func(t *testing.T) {
+		c := j.portal.createClient(t, "echo", "busy app")
+		tok := clientCredentials(t, tokenURL, c.ClientID, c.ClientSecret)
+		for i := 1; ; i++ {
+			r := call(t, "GET", j.gw.URL+"/echo/busy", tok)
+			if r.Status == http.StatusTooManyRequests {
+				if r.Header.Get("Retry-After") == "" {
+					t.Errorf("429 without Retry-After")
+				}
+				t.Logf("429 after %d calls: %s", i, r.Body)
+				return
+			}
+			if r.Status != http.StatusOK {
+				t.Fatalf("call %d: %d %s", i, r.Status, r.Body)
+			}
+			if i == 50 {
+				t.Fatalf("50 calls without a 429 under a 5 per 10s policy")
+			}
+		}
+	})
+
+	t.Run("hot swap", func(t *testing.T) {
+		if r := call(t, "GET", j.gw.URL+"/hot/x", ""); r.Status != http.StatusNotFound {
+			t.Fatalf("before the change /hot/x: %d %s", r.Status, r.Body)
+		}
+		if err := os.WriteFile(filepath.Join(j.gw.ConfigDir, "hot.cue"), fmt.Appendf(nil, hotConfig, j.echo), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the hot-swapped API answers", func() string {
+			if r := call(t, "GET", j.gw.URL+"/hot/x", ""); r.Status != http.StatusOK {
+				return fmt.Sprintf("/hot/x: %d %s", r.Status, r.Body)
+			}
+			return ""
+		})
+		// The swap kept the portal client's binding and the JWT API.
+		d := j.portal.createClient(t, "echo", "after swap")
+		if r := call(t, "GET", j.gw.URL+"/echo/after", clientCredentials(t, tokenURL, d.ClientID, d.ClientSecret)); r.Status != http.StatusOK {
+			t.Errorf("after the swap: %d %s", r.Status, r.Body)
+		}
+	})
+
+	t.Run("delete", func(t *testing.T) {
+		e := j.portal.createClient(t, "echo", "doomed app")
+		tok := clientCredentials(t, tokenURL, e.ClientID, e.ClientSecret)
+		if r := call(t, "GET", j.gw.URL+"/echo/x", tok); r.Status != http.StatusOK {
+			t.Fatalf("before delete: %d %s", r.Status, r.Body)
+		}
+		if st, b := j.portal.do(t, "DELETE", "/clients/"+e.ClientID, nil, nil); st != http.StatusNoContent && st != http.StatusOK {
+			t.Fatalf("portal delete: %d %s", st, b)
+		}
+		res, err := http.Get(j.hydra.AdminURL + "/admin/clients/" + e.ClientID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound {
+			t.Errorf("Hydra still has the deleted client: admin GET %s", res.Status)
+		}
+		if r := call(t, "GET", j.gw.URL+"/echo/x", tok); r.Status != http.StatusForbidden {
+			t.Errorf("the deleted client's unexpired token: %d %s, want 403", r.Status, r.Body)
+		}
+		if st, _ := j.portal.do(t, "GET", "/clients/"+e.ClientID, nil, nil); st != http.StatusNotFound {
+			t.Errorf("portal GET of the deleted client: %d, want 404", st)
+		}
+	})
+
+	t.Run("pol claim", func(t *testing.T) {
+		// A client registered at Hydra directly, not through the portal.
+		c := hydraRegister(t, j.hydra.PublicURL+"/oauth2/register", "outside app")
+		id, secret := c["client_id"].(string), c["client_secret"].(string)
+		tok := clientCredentials(t, tokenURL, id, secret)
+		if r := call(t, "GET", j.gw.URL+"/premium/x", tok); r.Status != http.StatusForbidden {
+			t.Errorf("no pol, no default policy: %d %s, want 403", r.Status, r.Body)
+		}
+		j.hook.set(id, "gold")
+		tok = clientCredentials(t, tokenURL, id, secret)
+		if got := jwtPart(t, tok, 1)["pol"]; got != "gold" {
+			t.Fatalf("the token hook did not add pol: %v", got)
+		}
+		if r := call(t, "GET", j.gw.URL+"/premium/x", tok); r.Status != http.StatusOK {
+			t.Errorf("pol gold grants the premium API: %d %s", r.Status, r.Body)
+		}
+		// A portal client's binding wins over the claim.
+		j.hook.set(a.ClientID, "gold")
+		tokA := clientCredentials(t, tokenURL, a.ClientID, a.ClientSecret)
+		if r := call(t, "GET", j.gw.URL+"/premium/x", tokA); r.Status != http.StatusForbidden {
+			t.Errorf("a portal client with pol gold reached the premium API: %d %s; its bound policy is basic", r.Status, r.Body)
+		}
+	})
+}
