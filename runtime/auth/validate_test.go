@@ -1,0 +1,342 @@
+package auth
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/cuegate/cuegate/compiler"
+)
+
+var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// readyEnv returns a provider publishing the test keys and a Validator
+// whose keys were fetched.
+func readyEnv(t testing.TB, opts KeySetsOptions) (*provider, *KeySets, *Validator) {
+	t.Helper()
+	testKeys(t)
+	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"), ecA.jwk(t, "ES256", "sig"), ec384.jwk(t, "", ""), edA.jwk(t, "EdDSA", "sig"), rsaB.jwk(t, "", ""))
+	k := newKeys(t, opts, p.idp())
+	eventually(t, "keys fetched", k.Ready)
+	return p, k, NewValidator(k, 1000)
+}
+
+func TestValidate(t *testing.T) {
+	p, _, v := readyEnv(t, KeySetsOptions{MinRefetch: time.Hour})
+	idp := p.idp()
+	with := func(change func(jwt.MapClaims)) jwt.MapClaims {
+		c := p.claimsAt(now)
+		change(c)
+		return c
+	}
+	valid := p.claimsAt(now)
+	rsaPub, err := x509.MarshalPKIXPublicKey(rsaA.priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: rsaPub})
+	hs256 := func(secret []byte) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, valid)
+		tok.Header["kid"] = rsaA.kid
+		s, err := tok.SignedString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	none := func() string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodNone, valid)
+		tok.Header["kid"] = rsaA.kid
+		s, err := tok.SignedString(jwt.UnsafeAllowNoneSignatureType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	ps256 := rsaB // its JWK names no alg
+	ps256.method = jwt.SigningMethodPS256
+	ps256OnRS256 := rsaA // its JWK says RS256
+	ps256OnRS256.method = jwt.SigningMethodPS256
+	ecAsRSA := ecA // an ES256 token that names the RSA key
+	ecAsRSA.kid = rsaA.kid
+	noKID := rsaA
+	noKID.kid = ""
+	es384OnP256 := ec384 // signed with the P-384 key, but names the P-256 one
+	es384OnP256.kid = ecA.kid
+
+	tests := []struct {
+		name   string
+		token  string
+		algs   []string // the API's allow-list; nil: allAlgs
+		status int      // 0: valid
+		desc   string
+	}{
+		{name: "RS256", token: rsaA.mint(t, valid, nil)},
+		{name: "PS256 with an RSA key", token: ps256.mint(t, valid, nil)},
+		{name: "ES256", token: ecA.mint(t, valid, nil)},
+		{name: "ES384 with a JWK without alg", token: ec384.mint(t, valid, nil)},
+		{name: "EdDSA", token: edA.mint(t, valid, nil)},
+		{name: "no kid: tries the keys that fit", token: noKID.mint(t, valid, nil)},
+		{name: "typ at+jwt", token: rsaA.mint(t, valid, map[string]any{"typ": "at+jwt"})},
+		{name: "typ AT+JWT", token: rsaA.mint(t, valid, map[string]any{"typ": "AT+JWT"})},
+		{name: "typ application/at+jwt", token: rsaA.mint(t, valid, map[string]any{"typ": "application/at+jwt"})},
+		{name: "typ absent", token: rsaA.mint(t, valid, map[string]any{"typ": nil})},
+		{name: "aud list", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["aud"] = []string{"other", "api"} }), nil)},
+		{name: "expired within leeway", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["exp"] = now.Add(-20 * time.Second).Unix() }), nil)},
+		{name: "nbf within leeway", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["nbf"] = now.Add(20 * time.Second).Unix() }), nil)},
+		{name: "iat within leeway", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["iat"] = now.Add(20 * time.Second).Unix() }), nil)},
+
+		{name: "missing", token: "", status: 401, desc: "missing token"},
+		{name: "malformed", token: "not-a-jwt", status: 401, desc: "malformed token"},
+		{name: "malformed parts", token: "e30.e30.e30.e30", status: 401, desc: "malformed token"},
+		{name: "malformed base64", token: "!!!.@@@.###", status: 401, desc: "malformed token"},
+		{name: "bad signature", token: rsaX.mint(t, valid, nil), status: 401, desc: "invalid signature"},
+		{name: "tampered claims", token: tamper(rsaA.mint(t, valid, nil)), status: 401, desc: "invalid signature"},
+		{name: "alg none", token: none(), algs: append([]string{"none"}, allAlgs...), status: 401, desc: "signing algorithm none is not allowed"},
+		{name: "HS256 signed with the RSA public key", token: hs256(rsaPEM), algs: append([]string{"HS256"}, allAlgs...), status: 401, desc: "signing algorithm HS256 is not allowed"},
+		{name: "HS256 signed with the RSA public key DER", token: hs256(rsaPub), algs: []string{"HS256", "RS256"}, status: 401, desc: "signing algorithm HS256 is not allowed"},
+		{name: "alg not allowed by the API", token: ecA.mint(t, valid, nil), algs: []string{"RS256"}, status: 401, desc: "signing algorithm ES256 is not allowed"},
+		{name: "alg does not fit the key type", token: ecAsRSA.mint(t, valid, nil), status: 401, desc: "signing algorithm ES256 does not fit the key"},
+		{name: "alg does not fit the curve", token: es384OnP256.mint(t, valid, nil), status: 401, desc: "signing algorithm ES384 does not fit the key"},
+		{name: "alg does not fit the JWK alg", token: ps256OnRS256.mint(t, valid, nil), status: 401, desc: "signing algorithm PS256 does not fit the key"},
+		{name: "expired", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Hour).Unix() }), nil), status: 401, desc: "token expired"},
+		{name: "no exp", token: rsaA.mint(t, with(func(c jwt.MapClaims) { delete(c, "exp") }), nil), status: 401, desc: "token has no expiry (exp)"},
+		{name: "exp not a number", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["exp"] = "tomorrow" }), nil), status: 401, desc: "malformed claims"},
+		{name: "not yet valid", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Minute).Unix() }), nil), status: 401, desc: "token not valid yet (nbf)"},
+		{name: "iat in the future", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["iat"] = now.Add(time.Minute).Unix() }), nil), status: 401, desc: "token issued in the future (iat)"},
+		{name: "wrong issuer", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["iss"] = strings.TrimSuffix(p.issuer, "/") }), nil), status: 401, desc: "wrong issuer"},
+		{name: "no issuer", token: rsaA.mint(t, with(func(c jwt.MapClaims) { delete(c, "iss") }), nil), status: 401, desc: "wrong issuer"},
+		{name: "wrong audience", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["aud"] = "other" }), nil), status: 401, desc: "wrong audience"},
+		{name: "no audience", token: rsaA.mint(t, with(func(c jwt.MapClaims) { delete(c, "aud") }), nil), status: 401, desc: "wrong audience"},
+		{name: "typ wrong", token: rsaA.mint(t, valid, map[string]any{"typ": "dpop+jwt"}), status: 401, desc: "token type is not JWT or at+jwt"},
+		{name: "typ not a string", token: rsaA.mint(t, valid, map[string]any{"typ": 1}), status: 401, desc: "token type is not JWT or at+jwt"},
+		{name: "crit header", token: rsaA.mint(t, valid, map[string]any{"crit": []string{"exp"}}), status: 401, desc: "critical header parameters are not supported"},
+		{name: "unknown kid", token: signer{"nope", "RS256", jwt.SigningMethodRS256, rsaB.priv}.mint(t, valid, nil), status: 401, desc: "unknown signing key"},
+		{name: "oversized", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["pad"] = strings.Repeat("x", MaxTokenBytes) }), nil), status: 401, desc: "token too large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rules := rulesFor(allAlgs...)
+			if tt.algs != nil {
+				rules.Algorithms = tt.algs
+			}
+			// Twice: the second call may come from the cache.
+			for range 2 {
+				c, err := v.Validate([]byte(tt.token), idp, rules, now)
+				if tt.status != 0 {
+					wantErr(t, err, tt.status, tt.desc)
+					if strings.Contains(err.Error(), tt.token) && tt.token != "" {
+						t.Fatal("the error contains the token")
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("rejected: %v", err)
+				}
+				if sub, _ := c.String("sub"); sub != "alice" {
+					t.Errorf("sub = %q", sub)
+				}
+			}
+		})
+	}
+}
+
+// tamper changes the subject of a signed token, keeping the signature.
+func tamper(tok string) string {
+	parts := strings.Split(tok, ".")
+	claims, _ := jwt.NewParser().DecodeSegment(parts[1])
+	claims = []byte(strings.Replace(string(claims), `"alice"`, `"mallory"`, 1))
+	parts[1] = base64.RawURLEncoding.EncodeToString(claims)
+	return strings.Join(parts, ".")
+}
+
+func TestClaims(t *testing.T) {
+	p, _, v := readyEnv(t, KeySetsOptions{})
+	c := p.claimsAt(now)
+	c["one"] = "x"
+	c["mixed"] = []any{"a", 1, "b"}
+	claims, err := v.Validate([]byte(rsaA.mint(t, c, nil)), p.idp(), rulesFor("RS256"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	each := func(name string) (out []string) {
+		claims.EachString(name, func(s string) bool { out = append(out, s); return true })
+		return out
+	}
+	for name, want := range map[string]string{"pol": "gold,silver", "one": "x", "mixed": "a,b", "absent": "", "exp": ""} {
+		if got := strings.Join(each(name), ","); got != want {
+			t.Errorf("EachString(%s) = %q, want %q", name, got, want)
+		}
+	}
+	var first []string
+	claims.EachString("pol", func(s string) bool { first = append(first, s); return false })
+	if len(first) != 1 {
+		t.Errorf("EachString went on after false: %v", first)
+	}
+	if _, ok := claims.String("pol"); ok {
+		t.Error("String of a list claim reports ok")
+	}
+	if !claims.Expiry().Equal(now.Add(time.Hour)) {
+		t.Errorf("Expiry = %v", claims.Expiry())
+	}
+}
+
+// TestCachedRecheck validates one token, then again under other rules and
+// at other times: the cached result must still be checked against them.
+func TestCachedRecheck(t *testing.T) {
+	p, _, v := readyEnv(t, KeySetsOptions{})
+	idp := p.idp()
+	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
+	first, err := v.Validate(tok, idp, rulesFor("RS256"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherAud := rulesFor("RS256")
+	otherAud.Audience = "billing"
+	noAud := rulesFor("RS256")
+	noAud.Audience = ""
+	otherIssuer := *idp
+	otherIssuer.Issuer = "https://elsewhere/"
+	tests := []struct {
+		name   string
+		idp    *compiler.IdP
+		rules  *compiler.JWTAuth
+		at     time.Time
+		status int
+		desc   string
+	}{
+		{"same", idp, rulesFor("RS256"), now, 0, ""},
+		{"no audience required", idp, noAud, now, 0, ""},
+		{"just before exp + leeway", idp, rulesFor("RS256"), now.Add(time.Hour + 29*time.Second), 0, ""},
+		{"alg no longer allowed", idp, rulesFor("ES256"), now, 401, "signing algorithm RS256 is not allowed"},
+		{"other audience", idp, otherAud, now, 401, "wrong audience"},
+		{"other issuer", &otherIssuer, rulesFor("RS256"), now, 401, "wrong issuer"},
+		{"expired since", idp, rulesFor("RS256"), now.Add(time.Hour + 30*time.Second), 401, "token expired"},
+		{"before nbf - leeway", idp, rulesFor("RS256"), now.Add(-31 * time.Second), 401, "token not valid yet (nbf)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := v.Validate(tok, tt.idp, tt.rules, tt.at)
+			if tt.status != 0 {
+				wantErr(t, err, tt.status, tt.desc)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c != first {
+				t.Error("not served from the cache")
+			}
+		})
+	}
+}
+
+func TestCachedNoAllocs(t *testing.T) {
+	p, _, v := readyEnv(t, KeySetsOptions{})
+	idp, rules := p.idp(), rulesFor("RS256")
+	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
+	if _, err := v.Validate(tok, idp, rules, now); err != nil {
+		t.Fatal(err)
+	}
+	var pol string
+	allocs := testing.AllocsPerRun(1000, func() {
+		c, err := v.Validate(tok, idp, rules, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.EachString("pol", func(s string) bool { pol = s; return false })
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocs per cached Validate, want 0", allocs)
+	}
+	if pol != "gold" {
+		t.Errorf("pol = %q", pol)
+	}
+}
+
+func TestCacheBounded(t *testing.T) {
+	p, _, _ := readyEnv(t, KeySetsOptions{})
+	k := newKeys(t, KeySetsOptions{}, p.idp())
+	eventually(t, "keys fetched", k.Ready)
+	v := NewValidator(k, 10)
+	for i := range 50 {
+		c := p.claimsAt(now)
+		c["jti"] = i
+		if _, err := v.Validate([]byte(edA.mint(t, c, nil)), p.idp(), rulesFor("EdDSA"), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for i := range v.shards {
+		n += len(v.shards[i].m)
+	}
+	if n == 0 || n > 10 {
+		t.Errorf("cache holds %d tokens, want 1..10", n)
+	}
+	// A negative size disables the cache.
+	off := NewValidator(k, -1)
+	tok := []byte(edA.mint(t, p.claimsAt(now), nil))
+	a, _ := off.Validate(tok, p.idp(), rulesFor("EdDSA"), now)
+	b, _ := off.Validate(tok, p.idp(), rulesFor("EdDSA"), now)
+	if a == nil || a == b {
+		t.Error("a disabled cache served a cached result")
+	}
+}
+
+func TestUnknownIdP(t *testing.T) {
+	p, _, v := readyEnv(t, KeySetsOptions{})
+	other := p.idp()
+	other.ID = "other"
+	_, err := v.Validate([]byte(rsaA.mint(t, p.claimsAt(now), nil)), other, rulesFor("RS256"), now)
+	wantErr(t, err, http.StatusServiceUnavailable, "signing keys of identity provider other are not available yet")
+}
+
+func benchValidate(b *testing.B, s signer, cacheSize int) {
+	p, k, _ := readyEnv(b, KeySetsOptions{})
+	v := NewValidator(k, cacheSize)
+	idp, rules := p.idp(), rulesFor(s.alg)
+	tok := []byte(s.mint(b, p.claimsAt(now), nil))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Validate(tok, idp, rules, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkValidateCached is a repeat token: a cache hit.
+func BenchmarkValidateCached(b *testing.B) { benchValidate(b, rsaA, 1000) }
+
+// The cache-miss benchmarks parse and verify every time (cache disabled).
+func BenchmarkValidateRS256(b *testing.B) { testKeys(b); benchValidate(b, rsaA, -1) }
+func BenchmarkValidateES256(b *testing.B) { testKeys(b); benchValidate(b, ecA, -1) }
+func BenchmarkValidateEdDSA(b *testing.B) { testKeys(b); benchValidate(b, edA, -1) }
+
+func BenchmarkValidateCachedParallel(b *testing.B) {
+	p, k, _ := readyEnv(b, KeySetsOptions{})
+	v := NewValidator(k, 1000)
+	idp, rules := p.idp(), rulesFor("RS256")
+	toks := make([][]byte, 100)
+	for i := range toks {
+		c := p.claimsAt(now)
+		c["jti"] = i
+		toks[i] = []byte(rsaA.mint(b, c, nil))
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := v.Validate(toks[i%len(toks)], idp, rules, now); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
