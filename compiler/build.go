@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -150,12 +151,12 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // duration parses a duration the schema has already checked the form of;
 // positive says zero is not allowed.
-func (c *compilation) duration(s string, positive bool, path ...string) Duration {
+func (c *compilation) duration(s string, positive bool, at fieldPath) Duration {
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		c.errorf(path, "invalid duration %q: %v", s, err)
+		c.errorf(at, "invalid duration %q: %v", s, err)
 	} else if positive && d <= 0 {
-		c.errorf(path, "duration %q must be greater than zero", s)
+		c.errorf(at, "duration %q must be greater than zero", s)
 	}
 	return Duration(d)
 }
@@ -166,10 +167,10 @@ func (c *compilation) buildGateway(t *Table, g *rawGateway) {
 		PortalListen:   g.PortalListen,
 		AdminListen:    g.AdminListen,
 		PublicURL:      g.PublicURL,
-		ReadTimeout:    c.duration(g.ReadTimeout, true, "gateway", "read_timeout"),
-		WriteTimeout:   c.duration(g.WriteTimeout, true, "gateway", "write_timeout"),
-		IdleTimeout:    c.duration(g.IdleTimeout, true, "gateway", "idle_timeout"),
-		ShutdownGrace:  c.duration(g.ShutdownGrace, false, "gateway", "shutdown_grace"),
+		ReadTimeout:    c.duration(g.ReadTimeout, true, p("gateway", "read_timeout")),
+		WriteTimeout:   c.duration(g.WriteTimeout, true, p("gateway", "write_timeout")),
+		IdleTimeout:    c.duration(g.IdleTimeout, true, p("gateway", "idle_timeout")),
+		ShutdownGrace:  c.duration(g.ShutdownGrace, false, p("gateway", "shutdown_grace")),
 		MaxHeaderBytes: g.MaxHeaderBytes,
 		MaxBodyBytes:   g.MaxBodyBytes,
 		TLS:            c.tls(g.TLS),
@@ -217,8 +218,8 @@ func (c *compilation) buildIdP(id string, r rawIdP) *IdP {
 		JWKSURI:         r.JWKSURI,
 		Discovery:       r.Discovery,
 		Algorithms:      sortedUnique(r.Algorithms),
-		Leeway:          c.duration(r.Leeway, false, "idps", id, "leeway"),
-		RefreshInterval: c.duration(r.RefreshInterval, true, "idps", id, "refresh_interval"),
+		Leeway:          c.duration(r.Leeway, false, p("idps", id, "leeway")),
+		RefreshInterval: c.duration(r.RefreshInterval, true, p("idps", id, "refresh_interval")),
 	}
 	if idp.JWKSURI != "" {
 		idp.Discovery = ""
@@ -240,13 +241,13 @@ func (c *compilation) buildPolicy(id string, r rawPolicy) *Policy {
 		pol.Access[api] = &Grant{Methods: sortedUnique(g.Methods), Paths: sortedUnique(g.Paths)}
 	}
 	if r.Rate != nil {
-		pol.Rate = &Rate{Requests: r.Rate.Requests, Per: c.duration(r.Rate.Per, true, "policies", id, "rate", "per")}
+		pol.Rate = &Rate{Requests: r.Rate.Requests, Per: c.duration(r.Rate.Per, true, p("policies", id, "rate", "per"))}
 	}
 	if r.Quota != nil {
-		pol.Quota = &Quota{Max: r.Quota.Max, Period: c.duration(r.Quota.Period, true, "policies", id, "quota", "period")}
+		pol.Quota = &Quota{Max: r.Quota.Max, Period: c.duration(r.Quota.Period, true, p("policies", id, "quota", "period"))}
 	}
 	if r.KeyExpiresIn != "" {
-		pol.KeyExpiresIn = c.duration(r.KeyExpiresIn, true, "policies", id, "key_expires_in")
+		pol.KeyExpiresIn = c.duration(r.KeyExpiresIn, true, p("policies", id, "key_expires_in"))
 	}
 	if len(r.Access) == 0 {
 		c.warnf(p("policies", id, "access"), "policy grants no API: an identity with it is refused everywhere")
@@ -262,8 +263,8 @@ func (c *compilation) buildAPI(t *Table, id string, r rawAPI) *API {
 		StripListenPath: r.StripListenPath,
 		Upstream: Upstream{
 			Targets:        r.Upstream.Targets,
-			Timeout:        c.duration(r.Upstream.Timeout, true, "apis", id, "upstream", "timeout"),
-			ConnectTimeout: c.duration(r.Upstream.ConnectTimeout, true, "apis", id, "upstream", "connect_timeout"),
+			Timeout:        c.duration(r.Upstream.Timeout, true, p("apis", id, "upstream", "timeout")),
+			ConnectTimeout: c.duration(r.Upstream.ConnectTimeout, true, p("apis", id, "upstream", "connect_timeout")),
 		},
 	}
 	if lp, ok := cleanListenPath(r.ListenPath); ok {
@@ -279,7 +280,7 @@ func (c *compilation) buildAPI(t *Table, id string, r rawAPI) *API {
 	}
 	for i, target := range r.Upstream.Targets {
 		if u, err := url.Parse(target); err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			c.errorf(p("apis", id, "upstream", "targets", fmt.Sprint(i)), "invalid upstream target %q: want scheme://host[:port][/path] without query or fragment", target)
+			c.errorf(p("apis", id, "upstream", "targets", i), "invalid upstream target %q: want scheme://host[:port][/path] without query or fragment", target)
 		}
 	}
 	jwt, keyless := r.Auth.JWT, r.Auth.Keyless != nil && *r.Auth.Keyless
@@ -309,15 +310,15 @@ func (c *compilation) buildAPI(t *Table, id string, r rawAPI) *API {
 		a.JWT.Algorithms = idp.Algorithms
 		if jwt.Algorithms != nil {
 			a.JWT.Algorithms = sortedUnique(jwt.Algorithms)
-			for _, alg := range a.JWT.Algorithms {
-				if !slices.Contains(idp.Algorithms, alg) {
-					c.errorf(p("apis", id, "auth", "jwt", "algorithms"), "algorithm %s is not allowed by IdP %q (allowed: %s)", alg, jwt.IdP, strings.Join(idp.Algorithms, ", "))
+			for i, alg := range jwt.Algorithms {
+				if !slices.Contains(idp.Algorithms, alg) && !c.broken(p("idps", jwt.IdP, "algorithms")) {
+					c.errorf(p("apis", id, "auth", "jwt", "algorithms", i), "algorithm %s is not allowed by IdP %q (allowed: %s)", alg, jwt.IdP, strings.Join(idp.Algorithms, ", "))
 				}
 			}
 		}
 		for i, pol := range jwt.DefaultPolicies {
 			if _, ok := t.Policies[pol]; !ok {
-				c.errorf(p("apis", id, "auth", "jwt", "default_policies", fmt.Sprint(i)), "unknown policy %q (defined: %s)", pol, list(t.Policies))
+				c.errorf(p("apis", id, "auth", "jwt", "default_policies", i), "unknown policy %q (defined: %s)", pol, list(t.Policies))
 			}
 		}
 	}
@@ -349,7 +350,8 @@ func list[V any](m map[string]V) string {
 }
 
 // checkRoutes reports two APIs that would serve the same method on the
-// same listen path.
+// same listen path. An API whose listen path or methods the schema
+// rejected takes no part.
 func (c *compilation) checkRoutes(t *Table) {
 	type claim struct {
 		id      string
@@ -358,14 +360,17 @@ func (c *compilation) checkRoutes(t *Table) {
 	byPath := map[string][]claim{}
 	for _, id := range sortedKeys(t.APIs) {
 		a := t.APIs[id]
+		if c.broken(p("apis", id, "listen_path")) || c.broken(p("apis", id, "methods")) {
+			continue
+		}
 		ms := methodsOf(a.Methods)
 		if a.Methods == nil {
 			ms = allMethods
 		}
 		for _, other := range byPath[a.ListenPath] {
 			if overlap := ms & other.methods; overlap != 0 {
-				c.errorf(p("apis", id, "listen_path"), "listen path %q with methods %s is already served by API %q (%s)",
-					a.ListenPath, overlap, other.id, c.diag(c.at("apis", other.id, "listen_path"), "").String())
+				c.errorf(p("apis", id, "listen_path"), "listen path %q is already served by API %q (%s) for %s",
+					a.ListenPath, other.id, c.where(p("apis", other.id, "listen_path")), overlap)
 			}
 		}
 		byPath[a.ListenPath] = append(byPath[a.ListenPath], claim{id, ms})
@@ -376,6 +381,9 @@ const allMethods methodSet = 1<<7 - 1
 
 // String lists the methods in s.
 func (s methodSet) String() string {
+	if s == allMethods {
+		return "every method"
+	}
 	var names []string
 	for name, bit := range methodBits {
 		if s&bit != 0 {
@@ -383,7 +391,7 @@ func (s methodSet) String() string {
 		}
 	}
 	sort.Strings(names)
-	return strings.Join(names, ",")
+	return strings.Join(names, ", ")
 }
 
 func (c *compilation) checkPolicies(t *Table) {
@@ -411,55 +419,62 @@ func (c *compilation) buildPortal(t *Table, r *rawPortal) {
 	t.Portal = Portal{
 		Signup:               r.Signup,
 		RedirectURISeparator: r.RedirectURISeparator,
-		SessionTTL:           c.duration(r.SessionTTL, true, "portal", "session_ttl"),
+		SessionTTL:           c.duration(r.SessionTTL, true, p("portal", "session_ttl")),
 		Catalogue:            make(map[string]*CatalogueEntry, len(r.Catalogue)),
 	}
-	if r.DCR != nil {
-		c.checkSecret(r.DCR.InitialAccessToken, "portal", "dcr", "initial_access_token")
-	}
+	c.checkDCR(r.DCR, p("portal", "dcr"))
 	for _, id := range sortedKeys(r.Catalogue) {
 		e := r.Catalogue[id]
+		at := p("portal", "catalogue", id)
 		entry := &CatalogueEntry{ID: id, Name: e.Name, Description: e.Description, API: e.API, Policy: e.Policy}
 		t.Portal.Catalogue[id] = entry
 		a, apiOK := t.APIs[e.API]
 		if !apiOK {
-			c.errorf(p("portal", "catalogue", id, "api"), "unknown API %q (defined: %s)", e.API, list(t.APIs))
-		} else if a.JWT == nil {
-			c.warnf(p("portal", "catalogue", id, "api"), "API %q has no JWT auth: clients registered for it are never checked", e.API)
+			c.errorf(at.add("api"), "unknown API %q (defined: %s)", e.API, list(t.APIs))
+		} else if a.JWT == nil && !c.broken(p("apis", e.API, "auth")) {
+			c.warnf(at.add("api"), "API %q has no JWT auth: clients registered for it are never checked", e.API)
 		}
 		pol, polOK := t.Policies[e.Policy]
-		if !polOK {
-			c.errorf(p("portal", "catalogue", id, "policy"), "unknown policy %q (defined: %s)", e.Policy, list(t.Policies))
-		} else if apiOK && pol.Access[e.API] == nil {
-			c.errorf(p("portal", "catalogue", id, "policy"), "policy %q does not grant API %q: every client registered here would be refused", e.Policy, e.API)
+		switch {
+		case !polOK:
+			c.errorf(at.add("policy"), "unknown policy %q (defined: %s)", e.Policy, list(t.Policies))
+		case apiOK && pol.Access[e.API] == nil && !c.broken(p("policies", e.Policy, "access")):
+			c.errorf(at.add("policy"), "policy %q does not grant API %q: every client registered here would be refused", e.Policy, e.API)
 		}
-		if e.DCR != nil {
-			c.checkSecret(e.DCR.InitialAccessToken, "portal", "catalogue", id, "dcr", "initial_access_token")
+		c.checkDCR(e.DCR, at.add("dcr"))
+		entry.DCR = c.mergeDCR(at, r.DCR, e.DCR)
+		if entry.DCR != nil && apiOK && a.JWT != nil {
+			c.checkIdentityClaim(e.API, a.JWT.IdentityClaim, entry.DCR.Provider)
 		}
-		entry.DCR = c.mergeDCR(id, r.DCR, e.DCR)
 	}
 }
 
-func (c *compilation) checkSecret(s *Secret, path ...string) {
-	if s != nil && (s.Env == "") == (s.File == "") {
-		c.errorf(path, "a secret sets exactly one of env and file")
+// checkDCR checks one dcr block, global or a catalogue entry's, on its own.
+func (c *compilation) checkDCR(d *rawDCR, at fieldPath) {
+	if d == nil {
+		return
+	}
+	if s := d.InitialAccessToken; s != nil && (s.Env == "") == (s.File == "") {
+		c.errorf(at.add("initial_access_token"), "a secret sets exactly one of env and file")
+	}
+	if d.Timeout != nil {
+		c.duration(*d.Timeout, true, at.add("timeout"))
 	}
 }
 
 // mergeDCR overrides the global settings with the entry's, field by field,
-// and checks that the result can register a client.
-func (c *compilation) mergeDCR(id string, global, entry *rawDCR) *DCR {
-	path := p("portal", "catalogue", id)
+// and checks that the result can register a client. at is the catalogue
+// entry.
+func (c *compilation) mergeDCR(at fieldPath, global, entry *rawDCR) *DCR {
 	if global == nil && entry == nil {
-		c.warnf(path, "no dcr settings here or in portal.dcr: developers cannot register clients for this entry")
+		c.warnf(at, "no dcr settings here or in portal.dcr: developers cannot register clients for this entry")
 		return nil
 	}
 	var m rawDCR
 	for _, src := range []*rawDCR{global, entry} {
-		if src == nil {
-			continue
+		if src != nil {
+			m = overlay(m, *src)
 		}
-		m = overlay(m, *src)
 	}
 	d := &DCR{
 		Provider:                deref(m.Provider),
@@ -478,33 +493,82 @@ func (c *compilation) mergeDCR(id string, global, entry *rawDCR) *DCR {
 		d.ResponseTypes = append([]string{}, *m.ResponseTypes...)
 	}
 	if m.Timeout != nil {
-		d.Timeout = c.duration(*m.Timeout, true, append(path, "dcr", "timeout")...)
-	}
-	if entry != nil {
-		path = append(path, "dcr")
-	}
-	if d.Provider == "" {
-		c.errorf(path, "dcr.provider is not set here or in portal.dcr")
-	}
-	if d.RegistrationEndpoint == "" {
-		c.errorf(path, "dcr.registration_endpoint is not set here or in portal.dcr")
-	}
-	if len(d.GrantTypes) == 0 {
-		c.warnf(path, "dcr.grant_types is empty: providers such as Hydra then register a client that cannot get tokens")
-	}
-	if d.TokenEndpoint == "" && d.IdPHost == "" {
-		c.warnf(path, "neither dcr.token_endpoint nor dcr.idp_host is set: the portal cannot tell developers where to get tokens")
-	}
-	switch d.Provider {
-	case "gluu", "keycloak", "okta":
-		if d.InitialAccessToken == nil {
-			c.warnf(path, "dcr.initial_access_token is not set: %s refuses registrations without one", d.Provider)
+		if v, err := time.ParseDuration(*m.Timeout); err == nil && v > 0 {
+			d.Timeout = Duration(v)
 		}
 	}
-	if d.Provider == "okta" && slices.Contains(d.ResponseTypes, "token") && !slices.Contains(d.GrantTypes, "implicit") {
-		c.warnf(path, "okta refuses response type token unless grant_types has implicit")
+	at = at.add("dcr")
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"provider", d.Provider != ""}, {"registration_endpoint", d.RegistrationEndpoint != ""}} {
+		if !f.set && !c.broken(p("portal", "dcr", f.name)) {
+			c.errorf(at.add(f.name), "not set here or in portal.dcr: the portal needs it to register clients")
+		}
 	}
+	c.warnProvider(at, d)
 	return d
+}
+
+// warnProvider reports merged DCR settings that the provider is known to
+// refuse or that leave developers without what they need.
+func (c *compilation) warnProvider(at fieldPath, d *DCR) {
+	if len(d.GrantTypes) == 0 {
+		c.warnf(at.add("grant_types"), "no grant types: providers such as Hydra then register a client that cannot get tokens")
+	}
+	if d.TokenEndpoint == "" && d.IdPHost == "" {
+		c.warnf(at.add("token_endpoint"), "neither dcr.token_endpoint nor dcr.idp_host is set: the portal cannot tell developers where to get tokens")
+	}
+	if d.Provider == "" || d.RegistrationEndpoint == "" {
+		return
+	}
+	pr := providers[d.Provider]
+	if pr.needsToken && d.InitialAccessToken == nil {
+		c.warnf(at.add("initial_access_token"), "not set: %s refuses registrations without %s", d.Provider, pr.token)
+	}
+	if u, err := url.Parse(d.RegistrationEndpoint); err == nil && pr.registration != nil && !pr.registration.MatchString(u.Path) {
+		c.warnf(at.add("registration_endpoint"), "%s registers clients at %s, not at %q", d.Provider, pr.registrationDoc, u.Path)
+	}
+	if d.Provider == "okta" && slices.Contains(d.ResponseTypes, "token") && !slices.Contains(d.GrantTypes, "implicit") {
+		c.warnf(at.add("response_types"), "okta refuses response type token unless grant_types has implicit")
+	}
+}
+
+// provider is what cuegate knows of an identity provider's registration.
+type provider struct {
+	needsToken      bool   // registration needs an initial access token
+	token           string // what that token is
+	registration    *regexp.Regexp
+	registrationDoc string
+	claims          []string // the claims that carry the client id in access tokens
+}
+
+var providers = map[string]provider{
+	"gluu": {
+		needsToken: true, token: "an initial access token (Authorization: Bearer)",
+		registration: regexp.MustCompile(`/register$`), registrationDoc: "/oxauth/restv1/register (or /jans-auth/restv1/register)",
+		claims: []string{"client_id"},
+	},
+	"keycloak": {
+		needsToken: true, token: "an initial access token (Authorization: Bearer)",
+		registration: regexp.MustCompile(`^/(auth/)?realms/[^/]+/clients-registrations/openid-connect$`), registrationDoc: "/realms/{realm}/clients-registrations/openid-connect",
+		claims: []string{"azp", "clientId"},
+	},
+	"okta": {
+		needsToken: true, token: "an API token (sent as Authorization: SSWS <token>)",
+		registration: regexp.MustCompile(`/oauth2/v1/clients$`), registrationDoc: "/oauth2/v1/clients",
+		claims: []string{"cid"},
+	},
+	"hydra": {claims: []string{"client_id"}},
+}
+
+// checkIdentityClaim warns when an API published for a provider takes the
+// identity from a claim that the provider's access tokens do not carry.
+func (c *compilation) checkIdentityClaim(api, claim, provider string) {
+	want := providers[provider].claims
+	if len(want) > 0 && !slices.Contains(want, claim) && !c.broken(p("apis", api, "auth", "jwt", "identity_claim")) {
+		c.warnf(p("apis", api, "auth", "jwt", "identity_claim"), "%s access tokens carry the client id in %s, not in %q", provider, strings.Join(want, " or "), claim)
+	}
 }
 
 // overlay returns base with every field that top sets replaced.

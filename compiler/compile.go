@@ -8,6 +8,7 @@
 package compiler
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -80,9 +81,19 @@ type compilation struct {
 	warns Diagnostics
 	user  cue.Value // the user's package, before the schema
 	full  cue.Value // the user's package unified with #Config
+	// reported holds the fields the schema reported: the compiler's own
+	// checks stay silent about them (see errorf).
+	reported []fieldPath
+	first    string // the first file, where a finding without position goes
 }
 
+// run compiles the parsed files. Files that do not parse or are of
+// another package stop it after every file has been parsed; otherwise the
+// schema is applied and the compiler's checks run on every value that is
+// valid, so one run reports the schema's findings and the cross-reference
+// findings together.
 func (c *compilation) run(files []sourceFile) *Table {
+	c.first = filepath.Join(c.dir, files[0].name)
 	parsed := c.parse(files)
 	if len(c.errs) > 0 {
 		return nil
@@ -98,22 +109,25 @@ func (c *compilation) run(files []sourceFile) *Table {
 		return nil
 	}
 	c.user = ctx.BuildInstance(inst)
-	if err := c.user.Err(); err != nil {
-		c.cueError(err)
-		return nil
-	}
-	def := ctx.CompileString(schema.Source, cue.Filename(schema.Filename)).LookupPath(cue.ParsePath("#Config"))
+	schemaFile := ctx.CompileString(schema.Source, cue.Filename(schema.Filename))
+	def := schemaFile.LookupPath(cue.MakePath(cue.Def("#Config")))
 	if err := def.Err(); err != nil {
 		panic("compiler: embedded schema does not compile: " + err.Error())
 	}
 	c.full = def.Unify(c.user)
-	if err := c.full.Validate(cue.Concrete(true), cue.Final()); err != nil {
-		c.cueError(err)
-		return nil
+	var d decoder
+	tree := d.value(c.full, nil)
+	c.report(&d, schemaFile)
+	if _, ok := tree.(map[string]any); !ok {
+		return nil // nothing valid to check further
+	}
+	js, err := json.Marshal(tree)
+	if err != nil {
+		panic("compiler: decoded configuration does not encode: " + err.Error()) // plain data
 	}
 	var raw rawConfig
-	if err := c.full.Decode(&raw); err != nil {
-		c.cueError(err)
+	if err := json.Unmarshal(js, &raw); err != nil && len(c.errs) == 0 {
+		c.cueError(err) // the schema and rawConfig disagree
 		return nil
 	}
 	return c.build(&raw)
@@ -148,13 +162,13 @@ func (c *compilation) parse(files []sourceFile) []*ast.File {
 	for _, af := range parsed {
 		switch name := af.PackageName(); {
 		case name == "":
-			c.errorAt(token.NoPos, af.Filename, "file has no package clause: every .cue file in %s must declare package %s", c.dir, orDefault(pkg, "<name>"))
+			c.errorAt(token.NoPos, af.Filename, "file has no package clause: every .cue file of a configuration declares its package (package %s)", orDefault(pkg, "<name>"))
 		case name != pkg:
 			var pos token.Pos
 			if p := af.Preamble(); len(p) > 0 {
 				pos = p[len(p)-1].Pos()
 			}
-			c.errorAt(pos, af.Filename, "file is in package %s, but the configuration is package %s: all .cue files in %s must be one package", name, pkg, c.dir)
+			c.errorAt(pos, af.Filename, "file is in package %s, but the configuration is package %s: all .cue files of a configuration must be one package", name, pkg)
 		}
 	}
 	return parsed
@@ -167,96 +181,84 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// cueError turns a CUE error into diagnostics, one for each error it holds,
-// each placed in the user's files.
+// cueError reports an error that CUE raised outside the schema: a file
+// it cannot add to the instance, an error in an embedded schema.
 func (c *compilation) cueError(err error) {
 	for _, e := range cueerrors.Errors(err) {
 		format, args := e.Msg()
-		msg := fmt.Sprintf(format, args...)
-		if path := e.Path(); len(path) > 0 {
-			msg = strings.Join(path, ".") + ": " + msg
+		var pos token.Pos
+		for _, p := range cueerrors.Positions(e) {
+			if c.isUserFile(p) {
+				pos = p
+				break
+			}
 		}
-		c.errs = append(c.errs, c.diag(c.userPos(e), msg))
+		c.errs = append(c.errs, c.diag(pos, fmt.Sprintf(format, args...)))
 	}
-}
-
-// userPos finds the position in the user's files that an error is about.
-// CUE often reports only the schema's position for a schema constraint that
-// fails (or for a field the schema does not allow); then the error's path
-// is walked back in the user's value to the nearest field that has one.
-func (c *compilation) userPos(e cueerrors.Error) token.Pos {
-	for _, p := range cueerrors.Positions(e) {
-		if c.isUserFile(p) {
-			return p
-		}
-	}
-	path := e.Path()
-	for n := len(path); n > 0 && c.user.Exists(); n-- {
-		sels := make([]cue.Selector, n)
-		for i, s := range path[:n] {
-			sels[i] = selector(s)
-		}
-		if p := c.user.LookupPath(cue.MakePath(sels...)).Pos(); c.isUserFile(p) {
-			return p
-		}
-	}
-	return token.NoPos
-}
-
-func selector(s string) cue.Selector {
-	if strings.HasPrefix(s, "#") {
-		return cue.Def(s)
-	}
-	if sel := cue.ParsePath(s).Selectors(); len(sel) == 1 {
-		return sel[0]
-	}
-	return cue.Str(s)
 }
 
 func (c *compilation) isUserFile(p token.Pos) bool {
 	return p.IsValid() && p.Filename() != "" && p.Filename() != schema.Filename
 }
 
-// diag makes a diagnostic at p; file names are reported as dir/base, as
-// the user named the directory.
-func (c *compilation) diag(p token.Pos, msg string) Diagnostic {
-	if !p.IsValid() {
-		return Diagnostic{Message: msg}
+// diag makes a diagnostic at pos; file names are reported as dir/base,
+// as the user named the directory. A finding without a position is put at
+// the start of the first file, so that every diagnostic has one.
+func (c *compilation) diag(pos token.Pos, msg string) Diagnostic {
+	if !pos.IsValid() {
+		return Diagnostic{File: c.first, Line: 1, Column: 1, Message: msg}
 	}
-	return Diagnostic{File: filepath.Join(c.dir, filepath.Base(p.Filename())), Line: p.Line(), Column: p.Column(), Message: msg}
+	return Diagnostic{File: filepath.Join(c.dir, filepath.Base(pos.Filename())), Line: pos.Line(), Column: pos.Column(), Message: msg}
 }
 
-func (c *compilation) errorAt(p token.Pos, file, format string, args ...any) {
-	d := c.diag(p, fmt.Sprintf(format, args...))
-	if !p.IsValid() && file != "" {
-		d.File, d.Line, d.Column = filepath.Join(c.dir, filepath.Base(file)), 1, 1
-	}
-	c.errs = append(c.errs, d)
-}
-
-// at returns the position of the field at path in the user's files.
-func (c *compilation) at(path ...string) token.Pos {
-	sels := make([]cue.Selector, len(path))
-	for i, s := range path {
-		sels[i] = cue.Str(s)
-	}
-	for n := len(sels); n > 0; n-- {
-		if p := c.user.LookupPath(cue.MakePath(sels[:n]...)).Pos(); c.isUserFile(p) {
-			return p
+// at returns the position of the field at path in the user's files, or of
+// the nearest enclosing field that has one.
+func (c *compilation) at(q fieldPath) token.Pos {
+	for n := len(q); n > 0; n-- {
+		if pos := c.user.LookupPath(cue.MakePath(q[:n]...)).Pos(); c.isUserFile(pos) {
+			return pos
 		}
 	}
 	return token.NoPos
 }
 
-// errorf records an error about the field at path.
-func (c *compilation) errorf(path []string, format string, args ...any) {
-	c.errs = append(c.errs, c.diag(c.at(path...), strings.Join(path, ".")+": "+fmt.Sprintf(format, args...)))
+// where is the position of the field at q as file:line:col.
+func (c *compilation) where(q fieldPath) string {
+	d := c.diag(c.at(q), "")
+	return fmt.Sprintf("%s:%d:%d", d.File, d.Line, d.Column)
 }
 
-// warnf records a warning about the field at path.
-func (c *compilation) warnf(path []string, format string, args ...any) {
-	c.warns = append(c.warns, c.diag(c.at(path...), strings.Join(path, ".")+": "+fmt.Sprintf(format, args...)))
+// broken reports whether the schema reported a field on q's line: q
+// itself, a field inside it or a field it is inside.
+func (c *compilation) broken(q fieldPath) bool {
+	for _, r := range c.reported {
+		if r.related(q) {
+			return true
+		}
+	}
+	return false
 }
 
-// p builds a field path.
-func p(parts ...string) []string { return parts }
+// errorf records an error about the field at q, unless the schema already
+// reported it: a field in error is left out of what the checks see, and
+// the check would only repeat the schema's finding in other words.
+func (c *compilation) errorf(q fieldPath, format string, args ...any) {
+	if !c.broken(q) {
+		c.errs = append(c.errs, c.diag(c.at(q), q.String()+": "+fmt.Sprintf(format, args...)))
+	}
+}
+
+// warnf records a warning about the field at q.
+func (c *compilation) warnf(q fieldPath, format string, args ...any) {
+	c.warns = append(c.warns, c.diag(c.at(q), q.String()+": "+fmt.Sprintf(format, args...)))
+}
+
+// errorAt records an error at pos in file, at its start when pos is not
+// valid.
+func (c *compilation) errorAt(pos token.Pos, file, format string, args ...any) {
+	d := c.diag(pos, fmt.Sprintf(format, args...))
+	if !pos.IsValid() {
+		d.File = filepath.Join(c.dir, filepath.Base(file))
+	}
+	c.errs = append(c.errs, d)
+}

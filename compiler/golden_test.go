@@ -1,0 +1,80 @@
+package compiler_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/txtar"
+
+	"github.com/cuegate/cuegate/compiler"
+)
+
+var update = flag.Bool("update", false, "rewrite the want section of the golden files in testdata")
+
+// TestGolden compiles each testdata/*.txtar archive: every file in it but
+// "want" is written to a directory of its own, and what Compile reports
+// (its errors, or its warnings prefixed "warning: ", or "ok") must equal
+// the "want" file. File names are reported relative to that directory.
+// Run with -update to rewrite the want files from what Compile reports.
+func TestGolden(t *testing.T) {
+	archives, err := filepath.Glob("testdata/*.txtar")
+	if err != nil || len(archives) == 0 {
+		t.Fatalf("no golden files: %v", err)
+	}
+	for _, name := range archives {
+		t.Run(strings.TrimSuffix(filepath.Base(name), ".txtar"), func(t *testing.T) {
+			ar, err := txtar.ParseFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			want, wantIdx := "", -1
+			for i, f := range ar.Files {
+				if f.Name == "want" {
+					want, wantIdx = string(f.Data), i
+					continue
+				}
+				if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := report(dir)
+			if *update {
+				if wantIdx < 0 {
+					ar.Files = append(ar.Files, txtar.File{Name: "want"})
+					wantIdx = len(ar.Files) - 1
+				}
+				ar.Files[wantIdx].Data = []byte(got)
+				if err := os.WriteFile(name, txtar.Format(ar), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if got != want {
+				t.Errorf("Compile reports:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// report is what Compile says about dir, one finding a line.
+func report(dir string) string {
+	var b bytes.Buffer
+	t, err := compiler.Compile(dir)
+	switch {
+	case err != nil:
+		b.WriteString(err.Error())
+		b.WriteByte('\n')
+	case len(t.Warnings) == 0:
+		b.WriteString("ok\n")
+	default:
+		for _, w := range t.Warnings {
+			b.WriteString("warning: " + w.String() + "\n")
+		}
+	}
+	return strings.ReplaceAll(b.String(), dir+string(filepath.Separator), "")
+}
