@@ -1,0 +1,390 @@
+// Package watch reports changes to a configuration directory: one event per
+// settled burst of changes to the .cue files the compiler would read.
+//
+// It handles the ways files really change: editors that save through a
+// temporary file and a rename, files created and deleted, .cue entries that
+// are symlinks (followed hop by hop, so a change anywhere along the chain
+// counts), the Kubernetes ConfigMap layout where those symlinks go through a
+// "..data" symlink that is swapped atomically, and the directory itself being
+// removed and recreated, replaced by a rename, or being a symlink that is
+// retargeted. Chmod-only events and files that do not end in .cue are ignored.
+package watch
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/rs/zerolog"
+)
+
+// maxHops bounds how many symlinks are followed from one path.
+const maxHops = 40
+
+// Watcher watches one configuration directory. Events and Close are safe for
+// concurrent use; the watcher's own work runs on one goroutine started by New.
+type Watcher struct {
+	dir      string // absolute, not resolved: it may be or contain a symlink
+	debounce time.Duration
+	maxWait  time.Duration
+	log      zerolog.Logger
+
+	fs     *fsnotify.Watcher
+	events chan struct{}
+	done   chan struct{}
+	exited chan struct{}
+	once   sync.Once
+
+	// Owned by the run goroutine (and New, before it starts).
+	watched map[string]*spec // what is watched now, by resolved path
+	trace   func(ev fsnotify.Event, relevant bool)
+}
+
+// spec says why a directory is watched and which of its events count.
+type spec struct {
+	config  bool                // the resolved configuration directory
+	names   map[string]struct{} // entries whose change counts (symlink hops, the dir itself)
+	special map[string]struct{} // config only: entries that are symlinks or directories
+	id      fileID              // the directory's identity when it was added
+}
+
+type fileID struct{ dev, ino uint64 }
+
+// New watches dir (a configuration directory) with fsnotify and reports each
+// settled burst of changes to .cue files on Events(): an event is sent once
+// no relevant change has happened for debounce (and at the latest 5×debounce
+// after the first change of a burst, so that constant churn still reloads).
+// Every change made after New returns is reported. New fails when dir is not
+// a directory or cannot be watched.
+func New(dir string, debounce time.Duration, log zerolog.Logger) (*Watcher, error) {
+	return start(dir, debounce, log, nil)
+}
+
+// start is New with a hook that sees every fsnotify event and whether it
+// counted (tests use it to know what the watcher has processed).
+func start(dir string, debounce time.Duration, log zerolog.Logger, trace func(fsnotify.Event, bool)) (*Watcher, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", dir, err)
+	}
+	if fi, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("watch %s: %w", dir, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("watch %s: not a directory", dir)
+	}
+	if debounce <= 0 {
+		return nil, fmt.Errorf("watch %s: debounce must be positive, got %v", dir, debounce)
+	}
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", dir, err)
+	}
+	w := &Watcher{
+		dir:      abs,
+		debounce: debounce,
+		maxWait:  5 * debounce,
+		log:      log.With().Str("component", "watch").Str("dir", abs).Logger(),
+		fs:       fw,
+		events:   make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		exited:   make(chan struct{}),
+		watched:  map[string]*spec{},
+		trace:    trace,
+	}
+	if !w.rescan() {
+		fw.Close()
+		return nil, fmt.Errorf("watch %s: cannot watch the directory", dir)
+	}
+	go w.run()
+	return w, nil
+}
+
+// Events delivers one value per settled burst of changes. It is buffered
+// (capacity 1): an event not yet received is never lost, and later bursts
+// coalesce into it. It is closed once the watcher has stopped.
+func (w *Watcher) Events() <-chan struct{} { return w.events }
+
+// Close stops the watcher and waits for its goroutine to exit. It is
+// idempotent; it returns the error of closing the underlying fsnotify watcher.
+func (w *Watcher) Close() error {
+	var err error
+	w.once.Do(func() {
+		close(w.done)
+		err = w.fs.Close()
+		<-w.exited
+	})
+	return err
+}
+
+func (w *Watcher) run() {
+	defer close(w.exited)
+	defer close(w.events)
+
+	debounce := stoppedTimer()
+	retry := stoppedTimer()
+	var first time.Time // start of the pending burst; zero when none is pending
+	retrying := false
+
+	pend := func() {
+		now := time.Now()
+		if first.IsZero() {
+			first = now
+		}
+		d := w.debounce
+		if limit := first.Add(w.maxWait).Sub(now); limit < d {
+			d = max(limit, 0)
+		}
+		debounce.Reset(d)
+	}
+	resync := func() {
+		ok := w.rescan()
+		if ok && retrying {
+			w.log.Info().Msg("configuration directory is back")
+		}
+		if !ok && !retrying {
+			w.log.Warn().Msg("configuration directory is gone; retrying until it is back")
+		}
+		retrying = !ok
+		if retrying {
+			retry.Reset(4 * w.debounce)
+		}
+	}
+
+	for {
+		select {
+		case <-w.done:
+			return
+		case ev, ok := <-w.fs.Events:
+			if !ok {
+				return
+			}
+			relevant, structural := w.classify(ev)
+			if w.trace != nil {
+				w.trace(ev, relevant)
+			}
+			if !relevant {
+				continue
+			}
+			w.log.Debug().Str("path", ev.Name).Str("op", ev.Op.String()).Msg("change")
+			if structural {
+				resync()
+			}
+			pend()
+		case err, ok := <-w.fs.Errors:
+			if !ok {
+				return
+			}
+			// An overflow loses events: treat it as a change of anything.
+			w.log.Warn().Err(err).Msg("fsnotify error; rescanning")
+			resync()
+			pend()
+		case <-retry.C:
+			resync()
+			if !retrying {
+				pend()
+			}
+		case <-debounce.C:
+			first = time.Time{}
+			resync()
+			if retrying {
+				continue // reported once the directory is back
+			}
+			select {
+			case w.events <- struct{}{}:
+			default: // one is pending already: coalesce
+			}
+		}
+	}
+}
+
+func stoppedTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}
+
+// classify reports whether ev can change what the compiler reads, and whether
+// it can change which directories must be watched.
+func (w *Watcher) classify(ev fsnotify.Event) (relevant, structural bool) {
+	if ev.Op == fsnotify.Chmod || ev.Op == 0 {
+		return false, false
+	}
+	if s := w.watched[ev.Name]; s != nil {
+		return true, true // the watched directory itself was removed or moved
+	}
+	parent, name := filepath.Dir(ev.Name), filepath.Base(ev.Name)
+	s := w.watched[parent]
+	if s == nil {
+		return false, false // a late event of a directory no longer watched
+	}
+	if _, ok := s.names[name]; ok {
+		return true, true
+	}
+	if !s.config {
+		return false, false
+	}
+	if _, ok := s.special[name]; ok || strings.HasPrefix(name, "..") {
+		return true, true
+	}
+	if isCue(name) {
+		// A new entry may be a symlink whose hops must be watched.
+		return true, ev.Has(fsnotify.Create | fsnotify.Remove | fsnotify.Rename)
+	}
+	if ev.Has(fsnotify.Create) {
+		if fi, err := os.Lstat(ev.Name); err == nil && fi.Mode()&(os.ModeSymlink|os.ModeDir) != 0 {
+			return true, true
+		}
+	}
+	return false, false
+}
+
+// isCue reports whether the compiler reads a file of this name.
+func isCue(name string) bool {
+	return strings.HasSuffix(name, ".cue") && !strings.HasPrefix(name, ".")
+}
+
+// rescan computes which directories must be watched and updates the fsnotify
+// watches to match. It reports whether the configuration directory itself is
+// watched.
+func (w *Watcher) rescan() bool {
+	want := watchSet{}
+	// Every hop from the configured path to the real directory: a change of
+	// any of them (the directory removed, renamed over, retargeted) counts.
+	for _, hop := range linkChain(w.dir) {
+		want.addName(hop)
+	}
+	resolved, err := filepath.EvalSymlinks(w.dir)
+	configOK := false
+	if err == nil {
+		if fi, err := os.Stat(resolved); err == nil && fi.IsDir() {
+			cs := want.get(resolved)
+			cs.config = true
+			cs.special = map[string]struct{}{}
+			configOK = true
+			w.scanEntries(resolved, cs, want)
+		}
+	}
+
+	// Drop watches no longer wanted, whose directory was replaced, or that
+	// the kernel dropped (the directory was deleted or moved).
+	live := map[string]bool{}
+	for _, p := range w.fs.WatchList() {
+		live[p] = true
+	}
+	for path, have := range w.watched {
+		s := want[path]
+		if s != nil && live[path] && have.id == s.id && s.id != (fileID{}) {
+			continue
+		}
+		// The kernel may have dropped it already (directory deleted).
+		_ = w.fs.Remove(path)
+		delete(w.watched, path)
+	}
+	for path, s := range want {
+		if s.id == (fileID{}) {
+			if path == resolved {
+				configOK = false
+			}
+			continue // vanished meanwhile: the next rescan picks it up
+		}
+		if _, ok := w.watched[path]; !ok {
+			if err := w.fs.Add(path); err != nil {
+				if path == resolved {
+					configOK = false
+				}
+				if !errors.Is(err, os.ErrNotExist) {
+					w.log.Warn().Err(err).Str("path", path).Msg("cannot watch")
+				}
+				continue
+			}
+		}
+		w.watched[path] = s
+	}
+	return configOK
+}
+
+// scanEntries records the config directory's symlink and directory entries
+// and wants, for every .cue symlink, each hop of its chain watched.
+func (w *Watcher) scanEntries(dir string, cs *spec, want watchSet) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Type()&(os.ModeSymlink|os.ModeDir) == 0 {
+			continue
+		}
+		cs.special[e.Name()] = struct{}{}
+		if e.Type()&os.ModeSymlink == 0 || !isCue(e.Name()) {
+			continue
+		}
+		for _, hop := range linkChain(filepath.Join(dir, e.Name()))[1:] {
+			want.addName(hop)
+		}
+	}
+}
+
+// watchSet is the set of directories to watch, by resolved path.
+type watchSet map[string]*spec
+
+// get returns the spec of the directory dir (already resolved), creating it
+// with the directory's current identity (zero when it does not exist).
+func (ws watchSet) get(dir string) *spec {
+	s := ws[dir]
+	if s == nil {
+		s = &spec{names: map[string]struct{}{}, id: identity(dir)}
+		ws[dir] = s
+	}
+	return s
+}
+
+// addName wants the directory holding path watched for changes of path's
+// entry. The directory is resolved; when it cannot be (it is gone), it is
+// skipped and found again by a later rescan.
+func (ws watchSet) addName(path string) {
+	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+	if err != nil {
+		return
+	}
+	ws.get(dir).names[filepath.Base(path)] = struct{}{}
+}
+
+// linkChain returns path followed by each path its symlinks lead to, in
+// order; the last one is not a symlink (or does not exist).
+func linkChain(path string) []string {
+	chain := []string{path}
+	for range maxHops {
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			break
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = filepath.Clean(target)
+		chain = append(chain, path)
+	}
+	return chain
+}
+
+func identity(dir string) fileID {
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return fileID{}
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{dev: 1, ino: 1} // no inode numbers: identity by path only
+	}
+	return fileID{dev: uint64(st.Dev), ino: st.Ino}
+}

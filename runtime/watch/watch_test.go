@@ -1,0 +1,358 @@
+package watch
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/rs/zerolog"
+)
+
+const (
+	debounce = 100 * time.Millisecond
+	deadline = 10 * time.Second // generous: the machine is shared
+)
+
+// probe is a Watcher under test with a record of what it processed.
+type probe struct {
+	*Watcher
+	mu    sync.Mutex
+	trace []traced
+}
+
+type traced struct {
+	ev       fsnotify.Event
+	relevant bool
+}
+
+func newProbe(t *testing.T, dir string) *probe {
+	t.Helper()
+	p := &probe{}
+	w, err := start(dir, debounce, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel), func(ev fsnotify.Event, relevant bool) {
+		p.mu.Lock()
+		p.trace = append(p.trace, traced{ev, relevant})
+		p.mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Watcher = w
+	t.Cleanup(func() { w.Close() })
+	return p
+}
+
+// mark returns a position in the trace; seen looks only after it.
+func (p *probe) mark() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.trace)
+}
+
+// seen waits until the watcher has processed an event for a file named base
+// after mark, and returns whether it counted.
+func (p *probe) seen(t *testing.T, mark int, base string) bool {
+	t.Helper()
+	for end := time.Now().Add(deadline); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		p.mu.Lock()
+		for _, tr := range p.trace[mark:] {
+			if filepath.Base(tr.ev.Name) == base {
+				p.mu.Unlock()
+				return tr.relevant
+			}
+		}
+		p.mu.Unlock()
+	}
+	t.Fatalf("the watcher saw no event for %s", base)
+	return false
+}
+
+func (p *probe) wait(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-p.Events():
+	case <-time.After(deadline):
+		t.Fatalf("no event after %s", what)
+	}
+}
+
+// drain counts the events that arrive until none has for quiet.
+func (p *probe) drain(quiet time.Duration) int {
+	n := 0
+	for {
+		select {
+		case <-p.Events():
+			n++
+		case <-time.After(quiet):
+			return n
+		}
+	}
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// configMap lays dir out as Kubernetes mounts a ConfigMap: the files live in
+// a timestamped directory, "..data" points at it, and each file is a symlink
+// through "..data". It returns a function that publishes a new version the
+// way the kubelet does (new directory, new "..data_tmp" symlink renamed over
+// "..data", old directory removed).
+func configMap(t *testing.T, dir string, files map[string]string) func(files map[string]string) {
+	t.Helper()
+	gen := 0
+	publish := func(files map[string]string) {
+		gen++
+		ts := fmt.Sprintf("..2026_11_27_08_00_%02d.%d", gen, gen)
+		must(t, os.Mkdir(filepath.Join(dir, ts), 0o755))
+		for name, content := range files {
+			write(t, filepath.Join(dir, ts, name), content)
+		}
+		old, _ := os.Readlink(filepath.Join(dir, "..data"))
+		must(t, os.Symlink(ts, filepath.Join(dir, "..data_tmp")))
+		must(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
+		for name := range files {
+			link := filepath.Join(dir, name)
+			if _, err := os.Lstat(link); os.IsNotExist(err) {
+				must(t, os.Symlink(filepath.Join("..data", name), link))
+			}
+		}
+		if old != "" {
+			must(t, os.RemoveAll(filepath.Join(dir, old)))
+		}
+	}
+	publish(files)
+	return publish
+}
+
+// TestChanges makes each kind of change, expects an event, and then checks
+// the watcher still follows the directory by editing a.cue through the
+// watched path.
+func TestChanges(t *testing.T) {
+	tests := []struct {
+		name string
+		// setup prepares root and returns the path to watch; a.cue must be
+		// reachable as path/a.cue.
+		setup  func(t *testing.T, root string) (path string, change func())
+		settle string // the file whose event ends the change, when not a.cue
+	}{
+		{name: "plain write", setup: func(t *testing.T, root string) (string, func()) {
+			dir := filepath.Join(root, "cfg")
+			must(t, os.Mkdir(dir, 0o755))
+			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			return dir, func() { write(t, filepath.Join(dir, "a.cue"), "a: 2\n") }
+		}},
+		{name: "atomic rename-save", setup: func(t *testing.T, root string) (string, func()) {
+			dir := filepath.Join(root, "cfg")
+			must(t, os.Mkdir(dir, 0o755))
+			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			return dir, func() {
+				tmp := filepath.Join(dir, ".a.cue.tmp123")
+				write(t, tmp, "a: 2\n")
+				must(t, os.Rename(tmp, filepath.Join(dir, "a.cue")))
+			}
+		}},
+		{name: "vim backup rename", setup: func(t *testing.T, root string) (string, func()) {
+			dir := filepath.Join(root, "cfg")
+			must(t, os.Mkdir(dir, 0o755))
+			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			return dir, func() {
+				a := filepath.Join(dir, "a.cue")
+				write(t, filepath.Join(dir, "4913"), "")
+				must(t, os.Remove(filepath.Join(dir, "4913")))
+				must(t, os.Rename(a, a+"~"))
+				write(t, a, "a: 2\n")
+				must(t, os.Remove(a+"~"))
+			}
+		}},
+		{name: "create", setup: func(t *testing.T, root string) (string, func()) {
+			dir := filepath.Join(root, "cfg")
+			must(t, os.Mkdir(dir, 0o755))
+			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			return dir, func() { write(t, filepath.Join(dir, "b.cue"), "b: 1\n") }
+		}},
+		{name: "delete", setup: func(t *testing.T, root string) (string, func()) {
+			dir := filepath.Join(root, "cfg")
+			must(t, os.Mkdir(dir, 0o755))
+			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			write(t, filepath.Join(dir, "b.cue"), "b: 1\n")
+			return dir, func() { must(t, os.Remove(filepath.Join(dir, "b.cue"))) }
+		}},
+		{name: "configmap ..data swap", setup: func(t *testing.T, root string) (string, func()) {
+			dir := filepath.Join(root, "cfg")
+			must(t, os.Mkdir(dir, 0o755))
+			publish := configMap(t, dir, map[string]string{"a.cue": "a: 1\n", "b.cue": "b: 1\n"})
+			return dir, func() { publish(map[string]string{"a.cue": "a: 2\n", "b.cue": "b: 2\n"}) }
+		}},
+		{name: "directory removed and recreated", setup: func(t *testing.T, root string) (string, func()) {
+			dir := filepath.Join(root, "cfg")
+			must(t, os.Mkdir(dir, 0o755))
+			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			return dir, func() {
+				must(t, os.RemoveAll(dir))
+				must(t, os.Mkdir(dir, 0o755))
+				write(t, filepath.Join(dir, "a.cue"), "a: 2\n")
+			}
+		}},
+		{name: "directory replaced by rename", setup: func(t *testing.T, root string) (string, func()) {
+			dir := filepath.Join(root, "cfg")
+			must(t, os.Mkdir(dir, 0o755))
+			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			return dir, func() {
+				next := filepath.Join(root, "cfg.next")
+				must(t, os.Mkdir(next, 0o755))
+				write(t, filepath.Join(next, "a.cue"), "a: 2\n")
+				must(t, os.Rename(dir, filepath.Join(root, "cfg.old")))
+				must(t, os.Rename(next, dir))
+				// The old directory lives on and is written to.
+				write(t, filepath.Join(root, "cfg.old", "a.cue"), "a: 3\n")
+			}
+		}},
+		{name: "directory symlink retargeted", setup: func(t *testing.T, root string) (string, func()) {
+			for _, v := range []string{"v1", "v2"} {
+				must(t, os.Mkdir(filepath.Join(root, v), 0o755))
+				write(t, filepath.Join(root, v, "a.cue"), "a: \""+v+"\"\n")
+			}
+			link := filepath.Join(root, "cfg")
+			must(t, os.Symlink("v1", link))
+			return link, func() {
+				must(t, os.Symlink("v2", link+".tmp"))
+				must(t, os.Rename(link+".tmp", link))
+			}
+		}},
+		{name: "symlinked file's target written", setup: func(t *testing.T, root string) (string, func()) {
+			shared := filepath.Join(root, "shared")
+			dir := filepath.Join(root, "cfg")
+			must(t, os.Mkdir(shared, 0o755))
+			must(t, os.Mkdir(dir, 0o755))
+			write(t, filepath.Join(shared, "a.cue"), "a: 1\n")
+			must(t, os.Symlink(filepath.Join(shared, "a.cue"), filepath.Join(dir, "a.cue")))
+			return dir, func() { write(t, filepath.Join(shared, "a.cue"), "a: 2\n") }
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			path, change := tc.setup(t, root)
+			p := newProbe(t, path)
+			change()
+			p.wait(t, "the change")
+			// Let the change's burst settle, then edit again through path.
+			p.drain(5 * debounce)
+			m := p.mark()
+			write(t, filepath.Join(path, "a.cue"), "a: 42\n")
+			if !p.seen(t, m, "a.cue") {
+				t.Fatal("the edit after the change did not count")
+			}
+			p.wait(t, "the edit after the change")
+		})
+	}
+}
+
+func TestBurstCoalesces(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.cue"), "a: 0\n")
+	p := newProbe(t, dir)
+	for i := range 50 {
+		write(t, filepath.Join(dir, "a.cue"), fmt.Sprintf("a: %d\n", i))
+	}
+	p.wait(t, "the burst")
+	if n := 1 + p.drain(10*debounce); n > 2 {
+		t.Errorf("50 writes gave %d events, want 1 or 2", n)
+	}
+}
+
+func TestIgnored(t *testing.T) {
+	tests := []struct {
+		name   string
+		file   string // the file whose event must not count
+		change func(t *testing.T, dir string)
+	}{
+		{"non-cue file", "notes.txt", func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, "notes.txt"), "hello")
+		}},
+		{"hidden cue file", ".#a.cue", func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, ".#a.cue"), "x")
+		}},
+		{"chmod only", "a.cue", func(t *testing.T, dir string) {
+			must(t, os.Chmod(filepath.Join(dir, "a.cue"), 0o600))
+		}},
+		{"editor swap file", ".a.cue.swp", func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, ".a.cue.swp"), "x")
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			p := newProbe(t, dir)
+			m := p.mark()
+			tc.change(t, dir)
+			if p.seen(t, m, tc.file) {
+				t.Fatalf("%s counted as a change", tc.file)
+			}
+			// Nothing counted, so nothing is pending: the next event is
+			// the one for this write, and it is the only one.
+			write(t, filepath.Join(dir, "a.cue"), "a: 2\n")
+			p.wait(t, "a write to a.cue")
+			select {
+			case <-p.Events():
+				t.Fatal("two events for one write")
+			default:
+			}
+		})
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a.cue")
+	write(t, file, "a: 1\n")
+	for _, path := range []string{filepath.Join(dir, "missing"), file} {
+		if w, err := New(path, debounce, zerolog.Nop()); err == nil {
+			w.Close()
+			t.Errorf("New(%s) succeeded", path)
+		}
+	}
+}
+
+func TestCloseStops(t *testing.T) {
+	base := runtime.NumGoroutine()
+	for range 3 {
+		dir := t.TempDir()
+		write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+		w, err := New(dir, debounce, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(dir, "a.cue"), "a: 2\n") // a pending burst
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+		for range w.Events() { // closed: the loop ends
+		}
+	}
+	for end := time.Now().Add(deadline); runtime.NumGoroutine() > base; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+	}
+}
