@@ -15,6 +15,7 @@ e2e:
 # Benchmarks beside the code, then the load run.
 bench:
     go test -run '^$' -bench . -benchmem ./...
+    cd e2e/loadtest && go run . -duration 10s
 
 # The whole journey on loopback.
 demo:

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func testConfig(t *testing.T) (string, *IdP) {
+	t.Helper()
+	idp, err := StartIdP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(idp.Close)
+	dir := t.TempDir()
+	ports := Ports{"127.0.0.1:18080", "127.0.0.1:18081", "127.0.0.1:19090"}
+	if err := writeConfig(dir, ports, idp, "127.0.0.1:17000"); err != nil {
+		t.Fatal(err)
+	}
+	return dir, idp
+}
+
+func TestConfigContents(t *testing.T) {
+	dir, idp := testConfig(t)
+	main, err := os.ReadFile(filepath.Join(dir, "bench.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"127.0.0.1:18080"`, `"127.0.0.1:19090"`, `"` + idp.JWKSURL + `"`,
+		`"http://127.0.0.1:17000"`, `keyless: true`, `default_policies: ["bench_policy"]`} {
+		if !strings.Contains(string(main), want) {
+			t.Errorf("bench.cue lacks %s:\n%s", want, main)
+		}
+	}
+	pol := func() string {
+		b, err := os.ReadFile(filepath.Join(dir, "policies.cue"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	first := pol()
+	if !strings.Contains(first, "max: 1000000000000,") || !strings.Contains(first, "requests: 1000000000,") {
+		t.Errorf("policies.cue:\n%s", first)
+	}
+	if err := writePolicies(dir, 7); err != nil {
+		t.Fatal(err)
+	}
+	if second := pol(); second == first || !strings.Contains(second, "max: 1000000000007,") {
+		t.Errorf("generation 7 did not change the quota:\n%s", second)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("config dir holds %d entries, want bench.cue and policies.cue only", len(ents))
+	}
+}
+
+// TestConfigCompiles checks the generated configuration with the real
+// compiler (cuegate compile --check, built from the repository).
+func TestConfigCompiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds cuegate")
+	}
+	dir, _ := testConfig(t)
+	cmd := exec.Command("go", "run", "./cmd/cuegate", "compile", "--check", dir)
+	cmd.Dir = "../.."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cuegate compile --check: %v\n%s", err, out)
+	}
+}
+
+func TestMintAndVerify(t *testing.T) {
+	idp, err := StartIdP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idp.Close()
+	v, err := newJWTVerifier(idp.JWKSURL, idp.Issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range []string{"RS256", "ES256"} {
+		pool, err := idp.MintPool(alg, 3, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for i, h := range pool {
+			raw, ok := strings.CutPrefix(string(h), "Bearer ")
+			if !ok || seen[raw] {
+				t.Fatalf("%s token %d: not a fresh bearer value", alg, i)
+			}
+			seen[raw] = true
+			var claims jwt.MapClaims
+			if _, err := v.parser.ParseWithClaims(raw, &claims, v.keyfunc); err != nil {
+				t.Fatalf("%s token %d: %v", alg, i, err)
+			}
+			if id, want := claims[identityClaim], fmt.Sprintf("client-%05d", i%3); id != want || claims[policyClaim] != benchPolicy {
+				t.Errorf("%s token %d: identity %v (want %s), policy %v", alg, i, id, want, claims[policyClaim])
+			}
+		}
+	}
+}

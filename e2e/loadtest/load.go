@@ -1,0 +1,212 @@
+package main
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Target is one thing under load in a scenario: a gateway (or the
+// upstream) at Addr, driven with GETs of Path.
+type Target struct {
+	Name string
+	Addr string
+	Path string
+	// Tokens, when set, are "Bearer …" header values sent in turn: every
+	// request takes the next one from a cursor shared by the connections
+	// and kept across rounds, so a pool larger than any cache is walked
+	// through rather than replayed.
+	Tokens [][]byte
+	cursor atomic.Uint64
+	// BodySize is the expected response body length.
+	BodySize int
+	// PID is the process whose RSS and CPU time are measured; 0 for none.
+	PID int
+	// Admin is cuegate's admin address, for /metrics deltas; "" for none.
+	Admin string
+	// During, when set, runs beside the load (warm-up included) until stop
+	// is closed: the hot-swap scenario rewrites the config there.
+	During func(stop <-chan struct{})
+}
+
+// Window is one measured run of a target.
+type Window struct {
+	Round    int
+	Requests uint64
+	Errors   uint64
+	Elapsed  time.Duration
+	Hist     Hist
+	CPU      time.Duration // the gateway's CPU time in the window
+	SelfCPU  time.Duration // the load generator's
+	PeakRSS  int64         // the gateway's peak RSS in the window
+	ErrKinds map[string]uint64
+	Metrics  map[string]float64 // admin /metrics deltas
+}
+
+// RPS returns requests per second.
+func (w *Window) RPS() float64 { return float64(w.Requests) / w.Elapsed.Seconds() }
+
+// LoadOptions drive one window.
+type LoadOptions struct {
+	Conns    int
+	Warmup   time.Duration
+	Duration time.Duration
+	// Stream reads response bodies as streams into a counter instead of
+	// buffering them (the 1 MB scenario).
+	Stream bool
+	// MetricsRe selects the admin metrics whose deltas are kept.
+	MetricsRe string
+}
+
+type worker struct {
+	hist  Hist
+	reqs  uint64
+	errs  uint64
+	kinds map[string]uint64
+}
+
+type countWriter struct{ n int }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
+
+// Run drives t with a closed loop of o.Conns connections, each sending its
+// next request as soon as the previous response is read. Warm-up requests
+// are not recorded; only requests completing inside the window are.
+func Run(t *Target, round int, o LoadOptions) (*Window, error) {
+	var recording, stop atomic.Bool
+	workers := make([]*worker, o.Conns)
+	var wg sync.WaitGroup
+	url := "http://" + t.Addr + t.Path
+	for i := range workers {
+		w := &worker{kinds: map[string]uint64{}}
+		workers[i] = w
+		wg.Go(func() { w.loop(t, url, o.Stream, &recording, &stop) })
+	}
+	var during, duringDone chan struct{}
+	if t.During != nil {
+		during, duringDone = make(chan struct{}), make(chan struct{})
+		go func() { t.During(during); close(duringDone) }()
+	}
+	time.Sleep(o.Warmup)
+
+	win := &Window{Round: round, ErrKinds: map[string]uint64{}}
+	var cpu0, self0 time.Duration
+	var m0 map[string]float64
+	peakReset := false
+	if t.PID != 0 {
+		cpu0, _ = cpuTime(t.PID)
+		peakReset = resetPeak(t.PID) == nil
+	}
+	if t.Admin != "" {
+		m0 = scrapeMetrics(t.Admin, o.MetricsRe)
+	}
+	self0, _ = cpuTime(selfPID)
+	t0 := time.Now()
+	recording.Store(true)
+	sampled := sampleRSS(t.PID, o.Duration)
+	stop.Store(true)
+	win.Elapsed = time.Since(t0)
+	if during != nil {
+		close(during)
+		<-duringDone
+	}
+	if t.PID != 0 {
+		cpu1, err := cpuTime(t.PID)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w (did it exit?)", t.Name, err)
+		}
+		win.CPU = cpu1 - cpu0
+		_, hwm, _ := memStatus(t.PID)
+		win.PeakRSS = sampled
+		if peakReset {
+			win.PeakRSS = max(hwm, sampled)
+		}
+	}
+	self1, _ := cpuTime(selfPID)
+	win.SelfCPU = self1 - self0
+	if t.Admin != "" {
+		win.Metrics = deltaMetrics(m0, scrapeMetrics(t.Admin, o.MetricsRe))
+	}
+	wg.Wait()
+	for _, w := range workers {
+		win.Hist.Merge(&w.hist)
+		win.Requests += w.reqs
+		win.Errors += w.errs
+		for k, n := range w.kinds {
+			win.ErrKinds[k] += n
+		}
+	}
+	return win, nil
+}
+
+// sampleRSS sleeps d while polling the process's RSS every 50ms and
+// returns the largest value seen (a fallback when VmHWM cannot be reset).
+func sampleRSS(pid int, d time.Duration) int64 {
+	end := time.Now().Add(d)
+	var peak int64
+	for {
+		if pid != 0 {
+			if rss, _, err := memStatus(pid); err == nil {
+				peak = max(peak, rss)
+			}
+		}
+		left := time.Until(end)
+		if left <= 0 {
+			return peak
+		}
+		time.Sleep(min(left, 50*time.Millisecond))
+	}
+}
+
+func (w *worker) loop(t *Target, url string, stream bool, recording, stop *atomic.Bool) {
+	hc := &fasthttp.HostClient{
+		Addr:                     t.Addr,
+		MaxConns:                 1,
+		ReadTimeout:              30 * time.Second,
+		WriteTimeout:             30 * time.Second,
+		MaxIdleConnDuration:      time.Minute,
+		StreamResponseBody:       stream,
+		NoDefaultUserAgentHeader: true,
+	}
+	defer hc.CloseIdleConnections()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(url)
+	var cw countWriter
+	for !stop.Load() {
+		if t.Tokens != nil {
+			req.Header.SetBytesV("Authorization", t.Tokens[t.cursor.Add(1)%uint64(len(t.Tokens))])
+		}
+		start := time.Now()
+		err := hc.Do(req, resp)
+		n := 0
+		if err == nil {
+			cw.n = 0
+			err = resp.BodyWriteTo(&cw)
+			n = cw.n
+		}
+		lat := time.Since(start)
+		if !recording.Load() || stop.Load() {
+			continue
+		}
+		w.reqs++
+		w.hist.Record(lat)
+		switch {
+		case err != nil:
+			w.fail(err.Error())
+		case resp.StatusCode() != fasthttp.StatusOK:
+			w.fail(fmt.Sprintf("status %d: %.80s", resp.StatusCode(), resp.Body()))
+		case n != t.BodySize:
+			w.fail(fmt.Sprintf("body of %d bytes, want %d", n, t.BodySize))
+		}
+	}
+}
+
+func (w *worker) fail(kind string) {
+	w.errs++
+	w.kinds[kind]++
+}

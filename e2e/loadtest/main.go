@@ -1,0 +1,332 @@
+// Command loadtest is cuegate's load benchmark. It measures `cuegate serve`
+// (the real binary) beside baselines on the same machine, in the same run:
+//
+//   - upstream: the fasthttp upstream itself, no gateway;
+//   - bare-proxy: a bare fasthttp reverse proxy with cuegate's upstream client
+//     settings and no auth;
+//   - golang-jwt: the same proxy verifying every token with golang-jwt, no
+//     cache (the floor of a signature check per request).
+//
+// Scenarios: (a) 100 identities reusing RS256 tokens; (b) fresh tokens for
+// 10,000 identities, RS256 and ES256; (c) a keyless route; (d) 1 MB
+// responses; (e) a hot swap every 100 ms during (a). Each target runs for
+// -duration per round, in interleaved rounds (A B C, C B A, ...), driven by
+// a closed-loop fasthttp client with -conns connections.
+//
+// Run it from this directory:
+//
+//	cd e2e/loadtest && go run . -duration 10s
+//
+// Every process — upstream, baselines, cuegate, this load generator — shares
+// the machine's cores; nothing is pinned. It prints a table per scenario,
+// the ratios cuegate/baseline, and PASS/FAIL lines for the targets.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	Duration, Warmup  time.Duration
+	Rounds, Conns     int
+	Scenarios         string
+	Cuegate           string
+	NoCuegate         bool
+	Repo              string
+	ServeArgs         string
+	RSPool, ESPool    int
+	FreshIdentities   int
+	RepeatIdentities  int
+	ReloadEvery       time.Duration
+	Profile           string
+	ProfileScenarios  string
+	Metrics           string
+	JSON              string
+	Keep              bool
+	StartupTimeout    time.Duration
+	ProfileWindowSecs int
+}
+
+func main() {
+	if len(os.Args) > 2 && os.Args[1] == "-role" {
+		if err := runRole(os.Args[2], os.Args[3:]); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	var o options
+	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time per target per round")
+	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "unmeasured load before each window")
+	flag.IntVar(&o.Rounds, "rounds", 2, "interleaved rounds (A B C, C B A, ...)")
+	flag.IntVar(&o.Conns, "conns", 64, "connections (closed loop: one request in flight each)")
+	flag.StringVar(&o.Scenarios, "scenarios", "a,b-rs256,b-es256,c,d,e", "scenarios to run, comma-separated")
+	flag.StringVar(&o.Cuegate, "cuegate", "", "cuegate binary; empty builds ./cmd/cuegate from -repo")
+	flag.BoolVar(&o.NoCuegate, "no-cuegate", false, "measure the baselines only (checks the harness)")
+	flag.StringVar(&o.Repo, "repo", "../..", "repository root, for building cuegate")
+	flag.StringVar(&o.ServeArgs, "serve-args", "", "extra arguments for cuegate serve, space-separated")
+	flag.IntVar(&o.RepeatIdentities, "repeat-identities", 100, "(a) identities, one token each, reused")
+	flag.IntVar(&o.FreshIdentities, "fresh-identities", 10000, "(b) identities")
+	flag.IntVar(&o.RSPool, "rs-pool", 40000, "(b) RS256 tokens minted (RS256 signing is ~1.2ms each)")
+	flag.IntVar(&o.ESPool, "es-pool", 200000, "(b) ES256 tokens minted")
+	flag.DurationVar(&o.ReloadEvery, "reload-every", 100*time.Millisecond, "(e) config rewrite period")
+	flag.StringVar(&o.Profile, "profile", "", "directory for pprof profiles of cuegate, taken in an extra unmeasured window (needs /debug/pprof on the admin listener)")
+	flag.StringVar(&o.ProfileScenarios, "profile-scenarios", "a,b-rs256", "scenarios to profile with -profile")
+	flag.IntVar(&o.ProfileWindowSecs, "profile-seconds", 10, "length of the profiling window")
+	flag.StringVar(&o.Metrics, "metrics", "^(cuegate_|go_memstats_mallocs_total|go_memstats_alloc_bytes_total|go_gc_duration_seconds_count)", "cuegate admin metrics whose per-window deltas are reported")
+	flag.StringVar(&o.JSON, "json", "", "also write every figure to this JSON file")
+	flag.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (configs, logs)")
+	flag.DurationVar(&o.StartupTimeout, "startup-timeout", 60*time.Second, "how long a gateway may take to become ready")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+// bench is the state of one run.
+type bench struct {
+	o        options
+	dir      string
+	idp      *IdP
+	upstream *Proc
+	upAddr   string
+	cuegate  string
+	repeat   [][]byte
+	procs    []*Proc
+	results  []*ScenarioResult
+}
+
+func run(o options) error {
+	dir, err := os.MkdirTemp("", "cuegate-loadtest-")
+	if err != nil {
+		return err
+	}
+	b := &bench{o: o, dir: dir}
+	defer b.cleanup()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		b.cleanup()
+		os.Exit(130)
+	}()
+
+	header(o)
+	if !o.NoCuegate {
+		if b.cuegate, err = b.buildCuegate(); err != nil {
+			return err
+		}
+	}
+	if b.idp, err = StartIdP(); err != nil {
+		return err
+	}
+	if b.upAddr, err = freePort(); err != nil {
+		return err
+	}
+	if b.upstream, err = startRole(dir, "upstream", "upstream", "-listen", b.upAddr); err != nil {
+		return err
+	}
+	if err := waitHTTP(b.upstream, "http://"+b.upAddr+"/", o.StartupTimeout); err != nil {
+		return err
+	}
+	if b.repeat, err = b.idp.MintPool("RS256", o.RepeatIdentities, o.RepeatIdentities); err != nil {
+		return err
+	}
+
+	for _, id := range strings.Split(o.Scenarios, ",") {
+		id = strings.TrimSpace(id)
+		sc, ok := scenarios[id]
+		if !ok {
+			return fmt.Errorf("unknown scenario %q (have %s)", id, strings.Join(scenarioOrder, ", "))
+		}
+		r, err := b.runScenario(id, sc)
+		if err != nil {
+			return fmt.Errorf("scenario %s: %w", id, err)
+		}
+		b.results = append(b.results, r)
+		r.print(os.Stdout)
+	}
+	verdicts := evaluate(b.results)
+	printSummary(os.Stdout, b.results, verdicts, o)
+	if o.JSON != "" {
+		out, _ := json.MarshalIndent(map[string]any{"options": o, "scenarios": b.results, "verdicts": verdicts}, "", "  ")
+		if err := os.WriteFile(o.JSON, out, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func header(o options) {
+	host, _ := os.Hostname()
+	fmt.Printf("cuegate load benchmark — %s, %s, %d CPUs, GOMAXPROCS %d, load average %s\n",
+		time.Now().UTC().Format(time.RFC3339), host, runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAvg())
+	fmt.Printf("%d connections, closed loop; %v warm-up + %v measured per target per round; %d interleaved rounds\n",
+		o.Conns, o.Warmup, o.Duration, o.Rounds)
+	fmt.Printf("note: the load generator, the upstream and the gateway under test share the %d cores; nothing is pinned\n\n", runtime.NumCPU())
+}
+
+func (b *bench) cleanup() {
+	for _, p := range b.procs {
+		p.Stop()
+	}
+	b.procs = nil
+	if b.upstream != nil {
+		b.upstream.Stop()
+		b.upstream = nil
+	}
+	if b.idp != nil {
+		b.idp.Close()
+	}
+	if b.o.Keep {
+		fmt.Fprintln(os.Stderr, "loadtest: kept", b.dir)
+	} else {
+		os.RemoveAll(b.dir)
+	}
+}
+
+func (b *bench) buildCuegate() (string, error) {
+	if b.o.Cuegate != "" {
+		return filepath.Abs(b.o.Cuegate)
+	}
+	bin := filepath.Join(b.dir, "cuegate")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/cuegate")
+	cmd.Dir = b.o.Repo
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	fmt.Fprintf(os.Stderr, "building cuegate in %s ...\n", b.o.Repo)
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build cuegate: %w", err)
+	}
+	return bin, nil
+}
+
+// startBaseline starts a baseline proxy role and waits until it proxies.
+func (b *bench) startBaseline(role string) (*Proc, string, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := startRole(b.dir, role, role, "-listen", addr, "-upstream", b.upAddr,
+		"-jwks", b.idp.JWKSURL, "-issuer", b.idp.Issuer)
+	if err != nil {
+		return nil, "", err
+	}
+	b.procs = append(b.procs, p)
+	// The golang-jwt baseline answers 401 without a token; probe the
+	// listener with the bare proxy's 200 only.
+	probe := "http://" + addr + "/"
+	if role == "jwtproxy" {
+		return p, addr, waitListening(p, addr, b.o.StartupTimeout)
+	}
+	return p, addr, waitHTTP(p, probe, b.o.StartupTimeout)
+}
+
+// cuegateProc is one running cuegate with its config directory.
+type cuegateProc struct {
+	*Proc
+	ports Ports
+	dir   string
+}
+
+func (b *bench) startCuegate(name string) (*cuegateProc, error) {
+	cfg, err := os.MkdirTemp(b.dir, name+"-config-")
+	if err != nil {
+		return nil, err
+	}
+	var ports Ports
+	for _, p := range []*string{&ports.Gateway, &ports.Portal, &ports.Admin} {
+		if *p, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if err := writeConfig(cfg, ports, b.idp, b.upAddr); err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--config", cfg, "--state", filepath.Join(cfg, "state.json")}
+	args = append(args, strings.Fields(b.o.ServeArgs)...)
+	p, err := startProc(b.dir, name, nil, b.cuegate, args...)
+	if err != nil {
+		return nil, err
+	}
+	b.procs = append(b.procs, p)
+	if err := waitHTTP(p, "http://"+ports.Admin+"/readyz", b.o.StartupTimeout); err != nil {
+		return nil, err
+	}
+	return &cuegateProc{Proc: p, ports: ports, dir: cfg}, nil
+}
+
+// waitListening waits until addr accepts HTTP (any status).
+func waitListening(p *Proc, addr string, timeout time.Duration) error {
+	end := time.Now().Add(timeout)
+	for time.Now().Before(end) {
+		resp, err := http.Get("http://" + addr + "/")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited:\n%s", p.Name, p.tail())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s not listening on %s after %v:\n%s", p.Name, addr, timeout, p.tail())
+}
+
+// preflight sends one request to t and checks the answer, so that a
+// misconfigured target fails loudly instead of measuring error pages.
+func preflight(t *Target) error {
+	req, err := http.NewRequest(http.MethodGet, "http://"+t.Addr+t.Path, nil)
+	if err != nil {
+		return err
+	}
+	if t.Tokens != nil {
+		req.Header.Set("Authorization", string(t.Tokens[0]))
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("%s preflight: %w", t.Name, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || len(body) != t.BodySize {
+		return fmt.Errorf("%s preflight: GET %s: %s, %d bytes: %.200s", t.Name, t.Path, resp.Status, len(body), body)
+	}
+	return nil
+}
+
+// stopProcs stops the processes a scenario started.
+func (b *bench) stopProcs() {
+	for _, p := range b.procs {
+		p.Stop()
+	}
+	b.procs = nil
+}
+
+var errNoCuegate = errors.New("skipped: -no-cuegate")
+
+// orderFor returns the target order of round r (0-based): forward on even
+// rounds, reversed on odd ones.
+func orderFor[T any](ts []T, r int) []T {
+	out := slices.Clone(ts)
+	if r%2 == 1 {
+		slices.Reverse(out)
+	}
+	return out
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ScenarioResult is every figure of one scenario.
+type ScenarioResult struct {
+	ID          string
+	Title       string
+	Pool        int // tokens in the pool the targets walk through; 0: none
+	Targets     []*TargetResult
+	Skipped     []string
+	Rewrites    int // (e) config rewrites made
+	Profiles    []string
+	ProfileNote string
+}
+
+// TargetResult aggregates a target's windows over the rounds.
+type TargetResult struct {
+	Name      string
+	Requests  uint64
+	Errors    uint64
+	Elapsed   time.Duration
+	RPS       float64
+	RoundRPS  []float64
+	P50, P99  time.Duration
+	P999, Max time.Duration
+	PeakRSS   int64
+	CPU       time.Duration // the gateway's, over all windows
+	SelfCPU   time.Duration // the load generator's
+	CPUPerReq time.Duration
+	ErrKinds  map[string]uint64
+	Metrics   map[string]float64
+	hist      Hist
+}
+
+func (tr *TargetResult) add(w *Window) {
+	tr.Requests += w.Requests
+	tr.Errors += w.Errors
+	tr.Elapsed += w.Elapsed
+	tr.CPU += w.CPU
+	tr.SelfCPU += w.SelfCPU
+	tr.PeakRSS = max(tr.PeakRSS, w.PeakRSS)
+	tr.RoundRPS = append(tr.RoundRPS, w.RPS())
+	tr.hist.Merge(&w.Hist)
+	tr.RPS = float64(tr.Requests) / tr.Elapsed.Seconds()
+	tr.P50, tr.P99, tr.P999, tr.Max = tr.hist.Quantile(0.5), tr.hist.Quantile(0.99), tr.hist.Quantile(0.999), tr.hist.Max()
+	if tr.Requests > 0 {
+		tr.CPUPerReq = tr.CPU / time.Duration(tr.Requests)
+	}
+	if tr.ErrKinds == nil {
+		tr.ErrKinds, tr.Metrics = map[string]uint64{}, map[string]float64{}
+	}
+	for k, n := range w.ErrKinds {
+		tr.ErrKinds[k] += n
+	}
+	for k, v := range w.Metrics {
+		tr.Metrics[k] += v
+	}
+}
+
+func (s *ScenarioResult) target(name string) *TargetResult {
+	for _, t := range s.Targets {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
+
+func mib(b int64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20))
+}
+
+func (s *ScenarioResult) print(w io.Writer) {
+	fmt.Fprintf(w, "%s\n", s.Title)
+	if s.Pool > 0 {
+		fmt.Fprintf(w, "token pool: %d tokens, walked in order by each target\n", s.Pool)
+	}
+	fmt.Fprintf(w, "  %-15s %9s %-19s %8s %8s %8s %8s %7s %9s %8s %8s %8s\n",
+		"target", "req/s", "(per round)", "p50", "p99", "p99.9", "max", "errors", "peak RSS", "CPU/req", "gw cores", "lg cores")
+	for _, t := range s.Targets {
+		rounds := make([]string, len(t.RoundRPS))
+		for i, r := range t.RoundRPS {
+			rounds[i] = fmt.Sprintf("%.0f", r)
+		}
+		fmt.Fprintf(w, "  %-15s %9.0f %-19s %8s %8s %8s %8s %7d %9s %8s %8.2f %8.2f\n",
+			t.Name, t.RPS, "("+strings.Join(rounds, " ")+")", ms(t.P50), ms(t.P99), ms(t.P999), ms(t.Max),
+			t.Errors, mib(t.PeakRSS), fmt.Sprintf("%.1fµs", float64(t.CPUPerReq)/1e3),
+			t.CPU.Seconds()/t.Elapsed.Seconds(), t.SelfCPU.Seconds()/t.Elapsed.Seconds())
+	}
+	for _, t := range s.Targets {
+		for _, k := range slices.Sorted(maps.Keys(t.ErrKinds)) {
+			fmt.Fprintf(w, "  %s error: %d × %s\n", t.Name, t.ErrKinds[k], k)
+		}
+	}
+	for _, c := range s.Targets {
+		if !strings.HasPrefix(c.Name, tCuegate) {
+			continue
+		}
+		for _, base := range s.Targets {
+			if base == c || base.RPS == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "  %s/%s: req/s %.3f, p50 %.2f, p99 %.2f, CPU/req %.2f\n", c.Name, base.Name,
+				c.RPS/base.RPS, ratio(c.P50, base.P50), ratio(c.P99, base.P99), ratio(c.CPUPerReq, base.CPUPerReq))
+		}
+		for _, k := range slices.Sorted(maps.Keys(c.Metrics)) {
+			fmt.Fprintf(w, "  %s metric Δ %s = %.0f (%.3f per request)\n", c.Name, k, c.Metrics[k], c.Metrics[k]/float64(c.Requests))
+		}
+	}
+	if s.Rewrites > 0 {
+		fmt.Fprintf(w, "  config rewrites during %s windows: %d\n", tReload, s.Rewrites)
+	}
+	for _, n := range s.Skipped {
+		fmt.Fprintf(w, "  %s: skipped (-no-cuegate)\n", n)
+	}
+	if s.ProfileNote != "" {
+		fmt.Fprintf(w, "  %s\n", s.ProfileNote)
+	}
+	fmt.Fprintln(w)
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// Verdict is one target of the issue, checked.
+type Verdict struct {
+	Name   string
+	Status string // PASS, FAIL or SKIP
+	Detail string
+}
+
+// evaluate checks the targets:
+//   - (a) req/s ≥ 0.85 × bare proxy, p99 ≤ 1.3 × bare proxy p99;
+//   - (a) peak RSS ≤ 48 MiB;
+//   - (b) req/s ≥ 0.9 × golang-jwt without cache, per algorithm;
+//   - (e) req/s with reloads ≥ 0.9 × without, same process, same run.
+//
+// Errors in a target's windows fail its verdicts: throughput of error pages
+// proves nothing.
+func evaluate(rs []*ScenarioResult) []Verdict {
+	by := map[string]*ScenarioResult{}
+	for _, r := range rs {
+		by[r.ID] = r
+	}
+	var out []Verdict
+	pair := func(sc, name, cName, bName string, check func(c, b *TargetResult) (bool, string)) {
+		s := by[sc]
+		if s == nil {
+			return
+		}
+		c, b := s.target(cName), s.target(bName)
+		switch {
+		case c == nil || b == nil:
+			out = append(out, Verdict{name, "SKIP", "not measured"})
+		case c.Errors+b.Errors > 0:
+			out = append(out, Verdict{name, "FAIL", fmt.Sprintf("errors: %s %d, %s %d", cName, c.Errors, bName, b.Errors)})
+		default:
+			ok, d := check(c, b)
+			out = append(out, Verdict{name, map[bool]string{true: "PASS", false: "FAIL"}[ok], d})
+		}
+	}
+	rps := func(min float64) func(c, b *TargetResult) (bool, string) {
+		return func(c, b *TargetResult) (bool, string) {
+			return c.RPS >= min*b.RPS, fmt.Sprintf("%s %.0f req/s vs %s %.0f req/s: %.3f (need ≥ %.2f)", c.Name, c.RPS, b.Name, b.RPS, c.RPS/b.RPS, min)
+		}
+	}
+	pair("a", "(a) throughput ≥ 0.85 × bare proxy", tCuegate, tBare, rps(0.85))
+	pair("a", "(a) p99 ≤ 1.3 × bare proxy p99", tCuegate, tBare, func(c, b *TargetResult) (bool, string) {
+		return c.P99 <= b.P99*13/10, fmt.Sprintf("%s p99 %s vs %s %s: %.2f (need ≤ 1.30)", c.Name, ms(c.P99), b.Name, ms(b.P99), ratio(c.P99, b.P99))
+	})
+	pair("a", "(a) peak RSS ≤ 48 MiB", tCuegate, tCuegate, func(c, _ *TargetResult) (bool, string) {
+		return c.PeakRSS > 0 && c.PeakRSS <= 48<<20, fmt.Sprintf("%s peak RSS %s", c.Name, mib(c.PeakRSS))
+	})
+	pair("b-rs256", "(b) RS256 throughput ≥ 0.9 × golang-jwt, no cache", tCuegate, tJWT, rps(0.9))
+	pair("b-es256", "(b) ES256 throughput ≥ 0.9 × golang-jwt, no cache", tCuegate, tJWT, rps(0.9))
+	pair("e", "(e) throughput with a swap every 100ms ≥ 0.9 × without", tReload, tCuegate, rps(0.9))
+	return out
+}
+
+func printSummary(w io.Writer, rs []*ScenarioResult, vs []Verdict, o options) {
+	fmt.Fprintf(w, "Summary — load average now %s\n", loadAvg())
+	fmt.Fprintf(w, "  %-8s %-15s %9s %8s %8s %9s %8s\n", "scenario", "target", "req/s", "p50", "p99", "peak RSS", "CPU/req")
+	for _, r := range rs {
+		for _, t := range r.Targets {
+			fmt.Fprintf(w, "  %-8s %-15s %9.0f %8s %8s %9s %8s\n", r.ID, t.Name, t.RPS, ms(t.P50), ms(t.P99), mib(t.PeakRSS), fmt.Sprintf("%.1fµs", float64(t.CPUPerReq)/1e3))
+		}
+	}
+	fmt.Fprintln(w)
+	for _, v := range vs {
+		fmt.Fprintf(w, "%s %s: %s\n", v.Status, v.Name, v.Detail)
+	}
+	fmt.Fprintf(w, "\nnote: the load generator, the upstream and the gateways share the machine's cores (nothing pinned);\n"+
+		"%s of %d rounds per target is short: rerun with a longer -duration on a quiet machine before trusting small differences.\n", o.Duration, o.Rounds)
+}
+
+// contains reports whether the comma-separated list has item.
+func contains(list, item string) bool {
+	for _, s := range strings.Split(list, ",") {
+		if strings.TrimSpace(s) == item {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Target names.
+const (
+	tUpstream = "upstream"
+	tBare     = "bare-proxy"
+	tJWT      = "golang-jwt"
+	tCuegate  = "cuegate"
+	tReload   = "cuegate+reload"
+)
+
+type scenarioSpec struct {
+	Title    string
+	Path     string // request path (cuegate's route; baselines ignore it)
+	BodySize int
+	Stream   bool
+	// Tokens: "" none, "repeat" the (a) tokens, "RS256"/"ES256" a fresh pool.
+	Tokens  string
+	Targets []string
+}
+
+var scenarioOrder = []string{"a", "b-rs256", "b-es256", "c", "d", "e"}
+
+var scenarios = map[string]scenarioSpec{
+	"a": {Title: "(a) repeat tokens: 100 identities reuse their RS256 tokens (cached path)",
+		Path: jwtPrefix + "hello", BodySize: len(smallBody), Tokens: "repeat",
+		Targets: []string{tUpstream, tBare, tCuegate}},
+	"b-rs256": {Title: "(b) fresh tokens, RS256: 10,000 identities, a signature check on most requests",
+		Path: jwtPrefix + "hello", BodySize: len(smallBody), Tokens: "RS256",
+		Targets: []string{tJWT, tCuegate}},
+	"b-es256": {Title: "(b) fresh tokens, ES256: 10,000 identities, a signature check on most requests",
+		Path: jwtPrefix + "hello", BodySize: len(smallBody), Tokens: "ES256",
+		Targets: []string{tJWT, tCuegate}},
+	"c": {Title: "(c) keyless route",
+		Path: openPrefix + "hello", BodySize: len(smallBody),
+		Targets: []string{tBare, tCuegate}},
+	"d": {Title: "(d) 1 MB responses (streamed), repeat tokens",
+		Path: jwtPrefix + "big", BodySize: bigSize, Stream: true, Tokens: "repeat",
+		Targets: []string{tBare, tCuegate}},
+	"e": {Title: "(e) hot swap: policies.cue rewritten every -reload-every during (a)",
+		Path: jwtPrefix + "hello", BodySize: len(smallBody), Tokens: "repeat",
+		Targets: []string{tCuegate, tReload}},
+}
+
+// pools caches the fresh token pools by algorithm (minting RS256 is slow).
+var pools = map[string][][]byte{}
+
+func (b *bench) tokens(kind string) ([][]byte, error) {
+	switch kind {
+	case "":
+		return nil, nil
+	case "repeat":
+		return b.repeat, nil
+	}
+	if p, ok := pools[kind]; ok {
+		return p, nil
+	}
+	n := b.o.RSPool
+	if kind == "ES256" {
+		n = b.o.ESPool
+	}
+	start := time.Now()
+	p, err := b.idp.MintPool(kind, b.o.FreshIdentities, n)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "minted %d %s tokens for %d identities in %v\n", n, kind, b.o.FreshIdentities, time.Since(start).Round(time.Millisecond))
+	pools[kind] = p
+	return p, nil
+}
+
+func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error) {
+	defer b.stopProcs()
+	res := &ScenarioResult{ID: id, Title: sc.Title}
+	toks, err := b.tokens(sc.Tokens)
+	if err != nil {
+		return nil, err
+	}
+	if toks != nil {
+		res.Pool = len(toks)
+	}
+	var targets []*Target
+	var cg *cuegateProc
+	for _, name := range sc.Targets {
+		t := &Target{Name: name, Path: sc.Path, Tokens: toks, BodySize: sc.BodySize}
+		switch name {
+		case tUpstream:
+			t.Addr, t.PID = b.upAddr, b.upstream.PID()
+		case tBare, tJWT:
+			role := map[string]string{tBare: "proxy", tJWT: "jwtproxy"}[name]
+			p, addr, err := b.startBaseline(role)
+			if err != nil {
+				return nil, err
+			}
+			t.Addr, t.PID = addr, p.PID()
+		case tCuegate, tReload:
+			if b.o.NoCuegate {
+				res.Skipped = append(res.Skipped, name)
+				continue
+			}
+			if cg == nil {
+				// One cuegate per scenario; in (e) both targets are the
+				// same process, with and without the rewrites.
+				if cg, err = b.startCuegate("cuegate-" + id); err != nil {
+					return nil, err
+				}
+			}
+			t.Addr, t.PID, t.Admin = cg.ports.Gateway, cg.PID(), cg.ports.Admin
+			if name == tReload {
+				t.During = reloader(cg.dir, b.o.ReloadEvery, res)
+			}
+		}
+		if err := preflight(t); err != nil {
+			return nil, err
+		}
+		targets = append(targets, t)
+	}
+	lo := LoadOptions{Conns: b.o.Conns, Warmup: b.o.Warmup, Duration: b.o.Duration, Stream: sc.Stream, MetricsRe: b.o.Metrics}
+	byName := map[string]*TargetResult{}
+	for _, t := range targets {
+		tr := &TargetResult{Name: t.Name}
+		byName[t.Name] = tr
+		res.Targets = append(res.Targets, tr)
+	}
+	for r := range b.o.Rounds {
+		for _, t := range orderFor(targets, r) {
+			fmt.Fprintf(os.Stderr, "  %s round %d: %s ...", id, r+1, t.Name)
+			w, err := Run(t, r+1, lo)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(os.Stderr, " %.0f req/s, p99 %v, %d errors\n", w.RPS(), w.Hist.Quantile(0.99), w.Errors)
+			byName[t.Name].add(w)
+		}
+	}
+	if b.o.Profile != "" && cg != nil && contains(b.o.ProfileScenarios, id) {
+		for _, t := range targets {
+			if t.Name == tCuegate {
+				res.Profiles, res.ProfileNote = b.profile(id, t, lo)
+			}
+		}
+	}
+	return res, nil
+}
+
+// reloader rewrites policies.cue every period until stop is closed and
+// counts the rewrites in res.
+func reloader(dir string, period time.Duration, res *ScenarioResult) func(<-chan struct{}) {
+	gen := 0
+	return func(stop <-chan struct{}) {
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				gen++
+				if err := writePolicies(dir, gen); err != nil {
+					fmt.Fprintln(os.Stderr, "reload:", err)
+					return
+				}
+				res.Rewrites++
+			}
+		}
+	}
+}
+
+// profile runs one extra, unmeasured window on t while fetching a CPU
+// profile and two allocation profiles (before, after) from cuegate's admin
+// listener. It returns the files written, or a note saying why none were.
+func (b *bench) profile(id string, t *Target, lo LoadOptions) ([]string, string) {
+	if err := os.MkdirAll(b.o.Profile, 0o755); err != nil {
+		return nil, err.Error()
+	}
+	base := "http://" + t.Admin + "/debug/pprof/"
+	get := func(path, file string) error {
+		resp, err := (&http.Client{Timeout: time.Duration(b.o.ProfileWindowSecs+30) * time.Second}).Get(base + path)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %s", base+path, resp.Status)
+		}
+		f, err := os.Create(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(f, resp.Body)
+		return err
+	}
+	p := func(name string) string { return filepath.Join(b.o.Profile, id+"-"+name+".pprof") }
+	if err := get("allocs", p("allocs-before")); err != nil {
+		return nil, "no profile: " + err.Error() + " (the admin listener does not serve net/http/pprof)"
+	}
+	lo.Duration = time.Duration(b.o.ProfileWindowSecs) * time.Second
+	cpuErr := make(chan error, 1)
+	go func() {
+		time.Sleep(lo.Warmup)
+		cpuErr <- get(fmt.Sprintf("profile?seconds=%d", b.o.ProfileWindowSecs-1), p("cpu"))
+	}()
+	w, err := Run(t, 0, lo)
+	if err != nil {
+		return nil, err.Error()
+	}
+	if err := <-cpuErr; err != nil {
+		return nil, "cpu profile: " + err.Error()
+	}
+	if err := get("allocs", p("allocs-after")); err != nil {
+		return nil, err.Error()
+	}
+	note := fmt.Sprintf("profile window: %d requests; allocations per request: go tool pprof -sample_index=alloc_objects -base %s %s, divided by %d",
+		w.Requests, p("allocs-before"), p("allocs-after"), w.Requests)
+	return []string{p("cpu"), p("allocs-before"), p("allocs-after")}, note
+}
