@@ -1,0 +1,346 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/cuegate/cuegate/compiler"
+)
+
+// TestRotation: a token signed with a key the provider published after the
+// gateway fetched its keys is accepted once the unknown kid triggers a
+// refetch, without a restart.
+func TestRotation(t *testing.T) {
+	testKeys(t)
+	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
+	k := newKeys(t, KeySetsOptions{MinRefetch: time.Millisecond}, p.idp())
+	eventually(t, "keys fetched", k.Ready)
+	v := NewValidator(k, 100)
+	tokB := []byte(rsaB.mint(t, p.claimsAt(now), nil))
+
+	_, err := v.Validate(tokB, p.idp(), rulesFor("RS256"), now)
+	wantErr(t, err, 401, "unknown signing key")
+
+	p.setKeys(rsaB.jwk(t, "RS256", "sig"), rsaA.jwk(t, "RS256", "sig"))
+	eventually(t, "rotated key accepted", func() bool {
+		_, err := v.Validate(tokB, p.idp(), rulesFor("RS256"), now)
+		return err == nil
+	})
+	if _, err := v.Validate([]byte(rsaA.mint(t, p.claimsAt(now), nil)), p.idp(), rulesFor("RS256"), now); err != nil {
+		t.Errorf("old key no longer accepted: %v", err)
+	}
+	if got := k.Status()["test"].KeyIDs; !slices.Equal(got, []string{"rsa-a", "rsa-b"}) {
+		t.Errorf("key ids %v", got)
+	}
+}
+
+// TestSkipUnusableKeys: one malformed key and one encryption key in the set
+// (as Keycloak publishes) do not stop the good key from working.
+func TestSkipUnusableKeys(t *testing.T) {
+	testKeys(t)
+	malformed := json.RawMessage(`{"kty":"RSA","kid":"broken","use":"sig","n":"!!not base64!!","e":"AQAB"}`)
+	enc := rsaB.jwk(t, "RSA-OAEP", "enc")
+	p := newProvider(t, malformed, enc, rsaA.jwk(t, "RS256", "sig"))
+	k := newKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
+	eventually(t, "keys fetched", k.Ready)
+	v := NewValidator(k, 100)
+	if _, err := v.Validate([]byte(rsaA.mint(t, p.claimsAt(now), nil)), p.idp(), rulesFor("RS256"), now); err != nil {
+		t.Fatalf("good key: %v", err)
+	}
+	_, err := v.Validate([]byte(rsaB.mint(t, p.claimsAt(now), nil)), p.idp(), rulesFor("RS256"), now)
+	wantErr(t, err, 401, "unknown signing key")
+	if st := k.Status()["test"]; !slices.Equal(st.KeyIDs, []string{"rsa-a"}) || st.LastError != "" {
+		t.Errorf("status %+v, want only rsa-a and no error", st)
+	}
+}
+
+func TestParseJWKS(t *testing.T) {
+	testKeys(t)
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := string(rsaA.jwk(t, "RS256", "sig"))
+	tests := []struct {
+		name    string
+		doc     string
+		kids    []string
+		skipped []string // reasons, by substring
+		err     string
+	}{
+		{"all usable", `{"keys":[` + good + `,` + string(edA.jwk(t, "", "")) + `]}`, []string{"rsa-a", "ed-a"}, nil, ""},
+		{"enc key", `{"keys":[` + string(ecA.jwk(t, "ECDH-ES", "enc")) + `,` + good + `]}`, []string{"rsa-a"}, []string{`use "enc"`}, ""},
+		{"key_ops without verify", `{"keys":[{"kty":"EC","kid":"x","key_ops":["encrypt"]},` + good + `]}`, []string{"rsa-a"}, []string{"key_ops"}, ""},
+		{"malformed key", `{"keys":[{"kty":"RSA","kid":"m","n":"%%%","e":"AQAB"},` + good + `]}`, []string{"rsa-a"}, []string{"decode"}, ""},
+		{"not an object", `{"keys":[42,` + good + `]}`, []string{"rsa-a"}, []string{"not a JSON object"}, ""},
+		{"unknown kty", `{"keys":[{"kty":"XYZ","kid":"u"},` + good + `]}`, []string{"rsa-a"}, []string{""}, ""},
+		{"symmetric key", `{"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"},` + good + `]}`, []string{"rsa-a"}, []string{"symmetric"}, ""},
+		{"short RSA key", `{"keys":[` + string(signer{kid: "short", priv: small}.jwk(t, "", "")) + `,` + good + `]}`, []string{"rsa-a"}, []string{"1024 bits"}, ""},
+		{"duplicate kid", `{"keys":[` + good + `,` + good + `]}`, []string{"rsa-a"}, []string{"duplicate"}, ""},
+		{"no usable key", `{"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"}]}`, nil, []string{""}, "no usable signing key"},
+		{"empty set", `{"keys":[]}`, nil, nil, "no usable signing key"},
+		{"not JSON", `<html>`, nil, nil, "not JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS([]byte(tt.doc))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want %q", err, tt.err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			var kids []string
+			for _, k := range keys {
+				kids = append(kids, k.kid)
+			}
+			if !slices.Equal(kids, tt.kids) {
+				t.Errorf("kids %v, want %v", kids, tt.kids)
+			}
+			if len(skipped) != len(tt.skipped) {
+				t.Fatalf("skipped %+v, want %d", skipped, len(tt.skipped))
+			}
+			for i, s := range skipped {
+				if !strings.Contains(s.reason, tt.skipped[i]) {
+					t.Errorf("skipped %d: %q, want %q", i, s.reason, tt.skipped[i])
+				}
+			}
+		})
+	}
+}
+
+// TestProviderDownAfterFetch: failed refreshes keep the last good keys.
+func TestProviderDownAfterFetch(t *testing.T) {
+	testKeys(t)
+	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
+	idp := p.idp()
+	idp.ID = "down-after"
+	idp.RefreshInterval = compiler.Duration(5 * time.Millisecond)
+	failed := metrics.GetOrCreateCounter(`cuegate_jwks_refreshes_total{idp="down-after",result="error"}`)
+	ok := metrics.GetOrCreateCounter(`cuegate_jwks_refreshes_total{idp="down-after",result="ok"}`)
+	k := newKeys(t, KeySetsOptions{MinRefetch: time.Millisecond}, idp)
+	eventually(t, "keys fetched", k.Ready)
+	if ok.Get() == 0 {
+		t.Error("ok refreshes not counted")
+	}
+	p.setDown(true)
+	before := failed.Get()
+	eventually(t, "failed refreshes", func() bool { return failed.Get() >= before+3 })
+	v := NewValidator(k, 100)
+	rules := rulesFor("RS256")
+	rules.IdP = idp.ID
+	if _, err := v.Validate([]byte(rsaA.mint(t, p.claimsAt(now), nil)), idp, rules, now); err != nil {
+		t.Fatalf("cached keys no longer work: %v", err)
+	}
+	st := k.Status()[idp.ID]
+	if !st.Fetched || !k.Ready() || !strings.Contains(st.LastError, "503") || st.LastFetch.IsZero() {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// TestProviderDownFromStart: 503 until the keys are fetched, and recovery
+// without a restart once the provider is up.
+func TestProviderDownFromStart(t *testing.T) {
+	testKeys(t)
+	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
+	p.setDown(true)
+	k := newKeys(t, KeySetsOptions{MinRefetch: time.Millisecond}, p.idp())
+	v := NewValidator(k, 100)
+	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
+	eventually(t, "a failed fetch", func() bool { return k.Status()["test"].LastError != "" })
+	_, err := v.Validate(tok, p.idp(), rulesFor("RS256"), now)
+	wantErr(t, err, http.StatusServiceUnavailable, "signing keys of identity provider test are not available yet")
+	if k.Ready() || k.Status()["test"].Fetched {
+		t.Error("ready without keys")
+	}
+	p.setDown(false)
+	eventually(t, "recovery", func() bool {
+		_, err := v.Validate(tok, p.idp(), rulesFor("RS256"), now)
+		return err == nil
+	})
+	if !k.Ready() {
+		t.Error("not ready after recovery")
+	}
+}
+
+func TestDiscovery(t *testing.T) {
+	testKeys(t)
+	p := newProvider(t, ecA.jwk(t, "ES256", "sig"))
+	discovery := func(issuer string) *compiler.IdP {
+		idp := p.idp()
+		idp.JWKSURI = ""
+		idp.Discovery = p.srv.URL + "/.well-known/openid-configuration"
+		idp.Issuer = issuer
+		return idp
+	}
+	t.Run("keys from the discovered jwks_uri", func(t *testing.T) {
+		idp := discovery(p.issuer)
+		k := newKeys(t, KeySetsOptions{}, idp)
+		eventually(t, "keys fetched", k.Ready)
+		if _, err := NewValidator(k, 10).Validate([]byte(ecA.mint(t, p.claimsAt(now), nil)), idp, rulesFor("ES256"), now); err != nil {
+			t.Fatal(err)
+		}
+		if p.discoHits.Load() == 0 {
+			t.Error("discovery not fetched")
+		}
+	})
+	t.Run("issuer mismatch", func(t *testing.T) {
+		k := newKeys(t, KeySetsOptions{}, discovery("https://other.example/"))
+		eventually(t, "an error", func() bool { return k.Status()["test"].LastError != "" })
+		if err := k.Status()["test"].LastError; !strings.Contains(err, "is not the configured") {
+			t.Errorf("error %q", err)
+		}
+	})
+}
+
+// TestRefetchLimited: however many tokens name unknown kids, an IdP's keys
+// are fetched at most once per MinRefetch, and concurrent misses share one
+// fetch.
+func TestRefetchLimited(t *testing.T) {
+	testKeys(t)
+	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
+	k := newKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
+	eventually(t, "keys fetched", k.Ready)
+	v := NewValidator(k, 100)
+	unknown := func(i int) []byte {
+		return []byte(signer{fmt.Sprint("kid-", i), "RS256", jwt.SigningMethodRS256, rsaA.priv}.mint(t, p.claimsAt(now), nil))
+	}
+	validateMany := func(n int) {
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				_, err := v.Validate(unknown(i), p.idp(), rulesFor("RS256"), now)
+				wantErr(t, err, 401, "unknown signing key")
+			})
+		}
+		wg.Wait()
+	}
+
+	validateMany(50)
+	if got := p.jwksHits.Load(); got != 1 {
+		t.Fatalf("%d fetches, want only the first one: the last was less than MinRefetch ago", got)
+	}
+
+	// Pretend MinRefetch has passed, hold the provider's answer, and send
+	// 50 misses at once: they share one fetch.
+	f := k.fetcher("test")
+	f.mu.Lock()
+	f.lastStart = time.Time{}
+	f.mu.Unlock()
+	gate := make(chan struct{})
+	p.mu.Lock()
+	p.gate = gate
+	p.mu.Unlock()
+	done := make(chan struct{})
+	go func() { validateMany(50); close(done) }()
+	eventually(t, "the refetch", func() bool { return p.waiting.Load() == 1 })
+	close(gate)
+	<-done
+	if got := p.jwksHits.Load(); got != 2 {
+		t.Fatalf("%d fetches, want 2", got)
+	}
+}
+
+// TestCacheInvalidation: a cached token is verified again when its IdP's key
+// set changes, and refused once its key is gone.
+func TestCacheInvalidation(t *testing.T) {
+	testKeys(t)
+	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
+	k := newKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
+	eventually(t, "keys fetched", k.Ready)
+	v := NewValidator(k, 100)
+	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
+	validate := func() (*Claims, error) { return v.Validate(tok, p.idp(), rulesFor("RS256"), now) }
+	first, err := validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := k.fetcher("test")
+	refresh := func() {
+		t.Helper()
+		if err := f.refresh(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	refresh() // the same keys: the cache stays
+	if c, _ := validate(); c != first {
+		t.Error("an unchanged key set dropped the cache")
+	}
+
+	p.setKeys(rsaA.jwk(t, "RS256", "sig"), ecA.jwk(t, "ES256", "sig"))
+	refresh() // a new key: verified again, still valid
+	second, err := validate()
+	if err != nil || second == first {
+		t.Fatalf("after a key set change: %v, same claims %v", err, second == first)
+	}
+
+	p.setKeys(ecA.jwk(t, "ES256", "sig"))
+	refresh() // the token's key is gone
+	_, err = validate()
+	wantErr(t, err, 401, "unknown signing key")
+}
+
+func TestSync(t *testing.T) {
+	testKeys(t)
+	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
+	k := newKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
+	eventually(t, "keys fetched", k.Ready)
+	f := k.fetcher("test")
+	v := NewValidator(k, 100)
+	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
+
+	// A new table with the same IdP (another pointer, another refresh
+	// interval): same fetcher, no fetch, cache kept.
+	first, _ := v.Validate(tok, p.idp(), rulesFor("RS256"), now)
+	same := p.idp()
+	same.RefreshInterval = compiler.Duration(2 * time.Hour)
+	k.Sync(map[string]*compiler.IdP{"test": same})
+	if k.fetcher("test") != f || p.jwksHits.Load() != 1 {
+		t.Error("an unchanged IdP was replaced or refetched")
+	}
+	if c, _ := v.Validate(tok, same, rulesFor("RS256"), now); c != first {
+		t.Error("an unchanged IdP dropped the cache")
+	}
+
+	// Another jwks_uri: a new fetcher.
+	moved := p.idp()
+	moved.JWKSURI += "?v=2"
+	k.Sync(map[string]*compiler.IdP{"test": moved})
+	if k.fetcher("test") == f {
+		t.Error("a changed IdP kept its fetcher")
+	}
+	eventually(t, "keys fetched", k.Ready)
+
+	// Removed: 503, and Ready (nothing to wait for).
+	k.Sync(nil)
+	_, err := v.Validate(tok, p.idp(), rulesFor("RS256"), now)
+	wantErr(t, err, http.StatusServiceUnavailable, "signing keys of identity provider test are not available yet")
+	if !k.Ready() || len(k.Status()) != 0 {
+		t.Error("a removed IdP is still reported")
+	}
+}
+
+func TestStatusJSON(t *testing.T) {
+	st := KeyStatus{Fetched: true, LastFetch: now, KeyIDs: []string{"a"}, LastError: "boom"}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"fetched":true,"last_fetch":"2026-03-01T12:00:00Z","key_ids":["a"],"last_error":"boom"}`
+	if string(b) != want {
+		t.Errorf("got %s, want %s", b, want)
+	}
+}
