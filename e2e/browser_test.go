@@ -143,3 +143,97 @@ func TestBrowserStarts(t *testing.T) {
 		t.Fatalf("title %q", title)
 	}
 }
+
+// credentialsJS reads the credentials list of the created-client page as
+// {"Client ID": "...", "Client secret": "...", ...}.
+const credentialsJS = `(() => {
+	const m = {};
+	document.querySelectorAll('dl.credentials dt').forEach(dt => {
+		const dd = dt.nextElementSibling;
+		m[dt.textContent.trim()] = dd ? dd.textContent.trim() : '';
+	});
+	return m;
+})()`
+
+// TestPortalInBrowser drives the portal's pages in headless Chromium: sign
+// up, log out and in, the catalogue, the OAuth client wizard, the
+// credentials read from the page, a token from Hydra, a call through the
+// gateway, and deletion. Every step leaves a screenshot.
+func TestPortalInBrowser(t *testing.T) {
+	chromiumPath(t) // skip or fail before starting Hydra
+	j := startJourney(t)
+	b := newBrowser(t)
+	b.recordScreenshots(t)
+	p := j.gw.PortalURL
+	const email, password = "browser@example.com", "a long enough password"
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+	b.run(t, "open the portal", chromedp.Navigate(p+"/"), chromedp.WaitVisible(css(`a[href="/signup"]`)))
+	b.shot(t, "portal home")
+
+	b.run(t, "sign up",
+		chromedp.Click(css(`header a[href="/signup"]`)),
+		chromedp.WaitVisible(css(`form[action="/signup"]`)),
+		chromedp.SendKeys(css(`form[action="/signup"] input[name=email]`), email),
+		chromedp.SendKeys(css(`form[action="/signup"] input[name=password]`), password),
+	)
+	b.shot(t, "sign up form")
+	b.run(t, "submit sign up", chromedp.Click(css(`form[action="/signup"] button[type=submit]`)), chromedp.WaitNotPresent(css(`form[action="/signup"]`)))
+	b.shot(t, "signed up")
+
+	// Log out when sign-up logged us in, then log in.
+	if n := value(t, b, "look for log out", chromedp.Evaluate[int](`document.querySelectorAll('form[action="/logout"]').length`)); n > 0 {
+		b.run(t, "log out", chromedp.Click(css(`form[action="/logout"] button`)), chromedp.WaitVisible(css(`header a[href="/login"]`)))
+	}
+	b.run(t, "log in",
+		chromedp.Click(css(`header a[href="/login"]`)),
+		chromedp.WaitVisible(css(`form[action="/login"]`)),
+		chromedp.SendKeys(css(`form[action="/login"] input[name=email]`), email),
+		chromedp.SendKeys(css(`form[action="/login"] input[name=password]`), password),
+	)
+	b.shot(t, "log in form")
+	b.run(t, "submit log in", chromedp.Click(css(`form[action="/login"] button[type=submit]`)), chromedp.WaitVisible(css(`form[action="/logout"]`)))
+	b.shot(t, "logged in")
+
+	b.run(t, "catalogue", chromedp.Click(css(`header nav a[href="/catalogue"]`)), chromedp.WaitVisible(css(`.card h2`)))
+	if text := value(t, b, "read the catalogue", chromedp.Text(css(`main`))); !strings.Contains(text, "Echo API") || !strings.Contains(text, "5 requests") {
+		t.Errorf("the catalogue page does not show the Echo API and its limits:\n%s", text)
+	}
+	b.shot(t, "catalogue")
+
+	b.run(t, "OAuth clients", chromedp.Click(css(`header nav a[href="/clients"]`)), chromedp.WaitVisible(css(`a[href="/clients/new"]`)))
+	b.shot(t, "no clients yet")
+	b.run(t, "wizard step 1", chromedp.Click(css(`a[href="/clients/new"]`)), chromedp.WaitVisible(css(`input[name=catalogue][value=echo]`)))
+	b.run(t, "choose the Echo API", chromedp.Click(css(`input[name=catalogue][value=echo]`)))
+	b.shot(t, "wizard choose API")
+	b.run(t, "wizard step 2", chromedp.Click(css(`form[action="/clients/new"] button[type=submit]`)), chromedp.WaitVisible(css(`input[name=client_name]`)),
+		chromedp.SendKeys(css(`input[name=client_name]`), "browser app"))
+	b.shot(t, "wizard name the client")
+	b.run(t, "create", chromedp.Click(css(`form[action="/clients"] button[type=submit]`)), chromedp.WaitVisible(css(`dl.credentials`)))
+	b.shot(t, "wizard credentials")
+
+	creds := value(t, b, "read the credentials", chromedp.Evaluate[map[string]string](credentialsJS))
+	id, secret, tokenURL := creds["Client ID"], creds["Client secret"], creds["Token endpoint"]
+	if id == "" || secret == "" || tokenURL != j.hydra.PublicURL+"/oauth2/token" {
+		t.Fatalf("credentials on the page: %v", creds)
+	}
+	tok := clientCredentials(t, tokenURL, id, secret)
+	if r := call(t, "GET", j.gw.URL+"/echo/from-browser", tok); r.Status != 200 {
+		t.Fatalf("gateway call with the browser-made client: %d %s", r.Status, r.Body)
+	}
+
+	b.run(t, "client list", chromedp.Click(css(`a[href="/clients"]`)), chromedp.WaitVisible(css(`a[href="/clients/`+id+`"]`)))
+	b.shot(t, "client list")
+	b.run(t, "client page", chromedp.Click(css(`a[href="/clients/`+id+`"]`)), chromedp.WaitVisible(css(`a[href="/clients/`+id+`/delete"]`)))
+	b.shot(t, "client page")
+	b.run(t, "delete", chromedp.Click(css(`a[href="/clients/`+id+`/delete"]`)), chromedp.WaitVisible(css(`form[action="/clients/`+id+`/delete"] button`)))
+	b.shot(t, "delete confirmation")
+	b.run(t, "confirm delete", chromedp.Click(css(`form[action="/clients/`+id+`/delete"] button`)), chromedp.WaitNotPresent(css(`form[action="/clients/`+id+`/delete"]`)))
+	b.shot(t, "deleted")
+	if n := value(t, b, "look for the deleted client", chromedp.Evaluate[int](`document.querySelectorAll('a[href="/clients/`+id+`"]').length`)); n != 0 {
+		t.Errorf("the deleted client is still linked on the page")
+	}
+	if r := call(t, "GET", j.gw.URL+"/echo/from-browser", tok); r.Status != 403 {
+		t.Errorf("after deletion in the browser the token gets %d %s, want 403", r.Status, r.Body)
+	}
+}
