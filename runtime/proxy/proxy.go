@@ -141,9 +141,10 @@ func New(opts Options) (*Pool, error) {
 }
 
 // Done is told when a forwarded response has been written to the client
-// (or abandoned): bytes is the number of body bytes passed on.
+// (or abandoned): status is the upstream's status, upstream the time to its
+// response header, bytes the number of body bytes passed on.
 type Done interface {
-	ResponseDone(bytes int64)
+	ResponseDone(status int, upstream time.Duration, bytes int64)
 }
 
 // Request is one forwarded call.
@@ -164,6 +165,9 @@ type Request struct {
 // -Host and X-Request-Id are set. The request body is streamed from
 // ctx.RequestBodyStream (the server must use StreamRequestBody) or taken
 // from the buffered body.
+//
+// r.Done may be called before Forward returns; the caller must not touch
+// what Done releases after a successful Forward.
 //
 // Targets are tried round-robin. A target whose connection fails is skipped
 // for the cool-down and the request goes to the next one (nothing was sent
@@ -194,7 +198,8 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 		ex.release()
 		return upstream, err
 	}
-	ctx.Response.SetStatusCode(resp.StatusCode())
+	ex.status, ex.upstream = resp.StatusCode(), upstream
+	ctx.Response.SetStatusCode(ex.status)
 	copyResponseHeaders(&resp.Header, &ctx.Response.Header)
 	if s := resp.BodyStream(); s != nil {
 		ex.body = s
@@ -202,11 +207,8 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 		return upstream, nil
 	}
 	ctx.Response.SetBody(resp.Body())
-	n := int64(len(resp.Body()))
-	ex.release()
-	if r.Done != nil {
-		r.Done.ResponseDone(n)
-	}
+	ex.n = int64(len(resp.Body()))
+	ex.Close() //nolint:errcheck // never fails
 	return upstream, nil
 }
 
@@ -303,6 +305,9 @@ type exchange struct {
 	body io.Reader
 	n    int64
 	buf  []byte // scratch
+
+	status   int
+	upstream time.Duration
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
@@ -318,10 +323,10 @@ func (ex *exchange) Read(b []byte) (int, error) {
 // Close ends the exchange: the upstream connection goes back to its pool
 // (or is closed when the body was not read to the end).
 func (ex *exchange) Close() error {
-	n, done := ex.n, ex.done
+	status, upstream, n, done := ex.status, ex.upstream, ex.n, ex.done
 	ex.release()
 	if done != nil {
-		done.ResponseDone(n)
+		done.ResponseDone(status, upstream, n)
 	}
 	return nil
 }
@@ -331,7 +336,7 @@ func (ex *exchange) release() {
 	ex.req.Reset()
 	ex.resp.Reset()
 	p := ex.pool
-	ex.pool, ex.done, ex.body, ex.n = nil, nil, nil, 0
+	ex.pool, ex.done, ex.body, ex.n, ex.status, ex.upstream = nil, nil, nil, 0, 0, 0
 	exchanges.Put(ex)
 	p.finish()
 }

@@ -1,0 +1,87 @@
+package runtime
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// errorResponse is a pre-rendered JSON error: {"error": "...", "code": N}.
+type errorResponse struct {
+	status int
+	body   []byte
+}
+
+func newError(status int, msg string) errorResponse {
+	return errorResponse{status, appendErrorJSON(nil, status, msg)}
+}
+
+// The fixed errors the handler answers with; rendered once.
+var (
+	errBadPath      = newError(400, "invalid request path")
+	errNotFound     = newError(404, "no API is served at this path")
+	errMethod       = newError(405, "method not allowed")
+	errTooLarge     = newError(413, "request body too large")
+	errNoToken      = newError(401, "missing bearer token")
+	errRevoked      = newError(403, "client revoked")
+	errExpired      = newError(403, "client registration expired")
+	errNoPolicy     = newError(403, "no policy applies to this client")
+	errDenied       = newError(403, "access denied by policy")
+	errRateLimited  = newError(429, "rate limit exceeded")
+	errQuota        = newError(403, "quota exceeded")
+	errUpstream     = newError(502, "upstream unavailable")
+	errUpstreamSlow = newError(504, "upstream timed out")
+)
+
+// appendErrorJSON appends {"error":msg,"code":status} to dst.
+func appendErrorJSON(dst []byte, status int, msg string) []byte {
+	dst = append(dst, `{"error":`...)
+	dst = appendJSONString(dst, msg)
+	dst = append(dst, `,"code":`...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	return append(dst, '}', '\n')
+}
+
+// appendJSONString appends s as a JSON string literal.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, s[i:i+n]...)
+			}
+			i += n
+			continue
+		}
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		default:
+			dst = append(dst, c)
+		}
+		i++
+	}
+	return append(dst, '"')
+}
+
+// appendQuotedHeader appends s as an RFC 9110 quoted-string, dropping the
+// bytes a header value cannot hold.
+func appendQuotedHeader(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20 || c == 0x7f:
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}

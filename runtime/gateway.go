@@ -1,0 +1,335 @@
+// Package runtime serves a compiled table: it routes requests, validates
+// their tokens, resolves identity and policy, enforces access, rate limits
+// and quotas, and proxies to upstreams. Tables are hot-swapped without
+// dropping a request.
+package runtime
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/runtime/auth"
+	"github.com/cuegate/cuegate/runtime/limit"
+	"github.com/cuegate/cuegate/runtime/proxy"
+)
+
+// Bindings is what the runtime asks the portal about a client.
+type Bindings interface {
+	// Binding reports the portal registration of clientID: found is
+	// false for a client the portal never registered; revoked is true
+	// for one that was deleted (its tokens must get 403 at once);
+	// expiresAt is zero when the registration never expires.
+	Binding(clientID string) (policy string, expiresAt time.Time, revoked, found bool)
+}
+
+// Options configures a Gateway. Only Logger is commonly set; the rest has
+// defaults suited to one node.
+type Options struct {
+	// Logger receives the access log (one Info line per request) and the
+	// reload reports.
+	Logger zerolog.Logger
+	// ConfigDir is what Reload compiles.
+	ConfigDir string
+	// Bindings answers for clients registered in the portal; nil means
+	// none (policy comes from the token or the API's defaults).
+	Bindings Bindings
+	// Limiter counts rate limits and quotas; nil means an in-memory one.
+	Limiter limit.Limiter
+	// KeySets holds the IdPs' keys; nil means a new one (closed by Close).
+	KeySets *auth.KeySets
+	// TokenCacheSize bounds the validated-token cache; 0 means 100,000.
+	TokenCacheSize int
+	// Now is the clock for token validation, limits and bindings; nil
+	// means time.Now.
+	Now func() time.Time
+	// UpstreamCooldown is how long a target refusing connections is
+	// skipped; 0 means 5s.
+	UpstreamCooldown time.Duration
+}
+
+// Gateway serves the current table. Handler is safe for any number of
+// concurrent requests; Swap and Reload may be called concurrently with
+// them (they serialise among themselves). A request runs entirely on the
+// generation it started with.
+type Gateway struct {
+	opts      Options
+	log       zerolog.Logger
+	now       func() time.Time
+	keys      *auth.KeySets
+	ownKeys   bool
+	validator *auth.Validator
+	limiter   limit.Limiter
+	ridPrefix [16]byte
+	ridSeq    atomic.Uint64
+
+	cur  atomic.Pointer[generation]
+	cert atomic.Pointer[tls.Certificate]
+
+	reloadMu   sync.Mutex // serialises Reload
+	mu         sync.Mutex // serialises swaps; guards the fields below
+	pools      map[string]*proxy.Pool
+	apiMetrics map[string]*apiMetrics
+	status     reloadStatus
+
+	notFound *apiMetrics // metrics of requests that match no API
+}
+
+// generation is one table being served and what was built for it.
+type generation struct {
+	table    *compiler.Table
+	seq      uint64
+	loadedAt time.Time
+	apis     map[*compiler.API]*apiState
+	// allow is the Allow header per listen path, for 405 answers.
+	allow map[string][]byte
+}
+
+// apiState is what the handler needs per API besides the table.
+type apiState struct {
+	api     *compiler.API
+	idp     *compiler.IdP
+	pool    *proxy.Pool
+	metrics *apiMetrics
+}
+
+// New returns a Gateway serving t.
+func New(t *compiler.Table, opts Options) (*Gateway, error) {
+	g := &Gateway{
+		opts:       opts,
+		log:        opts.Logger,
+		now:        opts.Now,
+		keys:       opts.KeySets,
+		limiter:    opts.Limiter,
+		pools:      make(map[string]*proxy.Pool),
+		apiMetrics: make(map[string]*apiMetrics),
+		notFound:   newAPIMetrics(""),
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	if g.keys == nil {
+		g.keys = auth.NewKeySets(auth.KeySetsOptions{Logger: opts.Logger})
+		g.ownKeys = true
+	}
+	if opts.TokenCacheSize <= 0 {
+		opts.TokenCacheSize = 100_000
+	}
+	g.validator = auth.NewValidator(g.keys, opts.TokenCacheSize)
+	if g.limiter == nil {
+		g.limiter = limit.NewMemory(limit.MemoryOptions{})
+	}
+	initRequestIDPrefix(&g.ridPrefix)
+	if err := g.Swap(t); err != nil {
+		if g.ownKeys {
+			g.keys.Close()
+		}
+		return nil, err
+	}
+	return g, nil
+}
+
+// Current returns the table being served. It is immutable.
+func (g *Gateway) Current() *compiler.Table { return g.cur.Load().table }
+
+// Generation returns the number of the table being served: 1 for the
+// first, one more for each swap.
+func (g *Gateway) Generation() uint64 { return g.cur.Load().seq }
+
+// Ready reports whether the gateway can serve: a table is loaded and every
+// IdP's keys were fetched once.
+func (g *Gateway) Ready() bool { return g.cur.Load() != nil && g.keys.Ready() }
+
+// Swap starts serving t. It builds the new generation off the request path
+// (upstream pools whose Upstream.Key is unchanged are reused, new ones
+// created), syncs the IdP key sets, then swaps one pointer; requests in
+// flight finish on the generation they started with, and pools no longer
+// used are closed once their in-flight requests finish. Rate-limit and
+// quota counters and the token cache are untouched. On error nothing
+// changes.
+func (g *Gateway) Swap(t *compiler.Table) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.swapLocked(t)
+}
+
+func (g *Gateway) swapLocked(t *compiler.Table) error {
+	var cert *tls.Certificate
+	if t.Gateway.TLS != nil {
+		c, err := tls.LoadX509KeyPair(t.Gateway.TLS.CertFile, t.Gateway.TLS.KeyFile)
+		if err != nil {
+			return fmt.Errorf("gateway tls: %w", err)
+		}
+		cert = &c
+	}
+	upstreamTLS, err := upstreamTLSConfig(t.Gateway.UpstreamCAFile)
+	if err != nil {
+		return err
+	}
+
+	prev := g.cur.Load()
+	gen := &generation{
+		table:    t,
+		seq:      1,
+		loadedAt: time.Now(),
+		apis:     make(map[*compiler.API]*apiState, len(t.APIs)),
+		allow:    make(map[string][]byte),
+	}
+	if prev != nil {
+		gen.seq = prev.seq + 1
+	}
+	pools := make(map[string]*proxy.Pool, len(g.pools))
+	methods := make(map[string][]string)
+	for _, id := range slices.Sorted(maps.Keys(t.APIs)) {
+		a := t.APIs[id]
+		key := a.Upstream.Key() + "|" + t.Gateway.UpstreamCAFile
+		p := pools[key]
+		if p == nil {
+			p = g.pools[key]
+		}
+		if p == nil {
+			p, err = proxy.New(proxy.Options{
+				Targets:        a.Upstream.Targets,
+				Timeout:        a.Upstream.Timeout.D(),
+				ConnectTimeout: a.Upstream.ConnectTimeout.D(),
+				TLSConfig:      upstreamTLS,
+				Cooldown:       g.opts.UpstreamCooldown,
+			})
+			if err != nil {
+				for k, np := range pools {
+					if g.pools[k] == nil {
+						np.Close()
+					}
+				}
+				return fmt.Errorf("api %s: %w", id, err)
+			}
+		}
+		pools[key] = p
+		m := g.apiMetrics[id]
+		if m == nil {
+			m = newAPIMetrics(id)
+			g.apiMetrics[id] = m
+		}
+		st := &apiState{api: a, pool: p, metrics: m}
+		if a.JWT != nil {
+			st.idp = t.IdPs[a.JWT.IdP]
+		}
+		gen.apis[a] = st
+		if len(a.Methods) == 0 {
+			methods[a.ListenPath] = append(methods[a.ListenPath], "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+		} else {
+			methods[a.ListenPath] = append(methods[a.ListenPath], a.Methods...)
+		}
+	}
+	for lp, ms := range methods {
+		slices.Sort(ms)
+		ms = slices.Compact(ms)
+		var b []byte
+		for i, m := range ms {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, m...)
+		}
+		gen.allow[lp] = b
+	}
+
+	g.keys.Sync(t.IdPs)
+	if cert != nil {
+		g.cert.Store(cert)
+	}
+	g.cur.Store(gen)
+	for k, p := range g.pools {
+		if pools[k] == nil {
+			p.Close() // after its in-flight requests
+		}
+	}
+	g.pools = pools
+	return nil
+}
+
+func upstreamTLSConfig(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil // system roots
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("upstream_ca_file: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("upstream_ca_file %s: no PEM certificate", caFile)
+	}
+	return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}, nil
+}
+
+// TLSConfig returns the gateway listener's TLS configuration, whose
+// certificate follows the table (a reload with a new certificate takes
+// effect for new connections). It is nil when the table names no
+// certificate.
+func (g *Gateway) TLSConfig() *tls.Config {
+	if g.cert.Load() == nil {
+		return nil
+	}
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			c := g.cert.Load()
+			if c == nil {
+				return nil, errors.New("runtime: no certificate")
+			}
+			return c, nil
+		},
+	}
+}
+
+// Server returns a fasthttp server for the gateway listener, configured
+// from the current table's gateway settings: request bodies are streamed
+// (only the first 64 KiB are read ahead).
+func (g *Gateway) Server() *fasthttp.Server {
+	gw := g.Current().Gateway
+	return &fasthttp.Server{
+		Handler:                      g.Handler,
+		Name:                         "cuegate",
+		ReadTimeout:                  gw.ReadTimeout.D(),
+		WriteTimeout:                 gw.WriteTimeout.D(),
+		IdleTimeout:                  gw.IdleTimeout.D(),
+		ReadBufferSize:               gw.MaxHeaderBytes,
+		MaxRequestBodySize:           64 << 10,
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		NoDefaultContentType:         true,
+		CloseOnShutdown:              true,
+		Logger:                       fasthttpLogger{g.log},
+	}
+}
+
+type fasthttpLogger struct{ log zerolog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Warn().Msgf(format, args...)
+}
+
+// Close stops the key fetchers (when the Gateway created them) and closes
+// the upstream pools. Call it after the servers have shut down.
+func (g *Gateway) Close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, p := range g.pools {
+		p.Close()
+	}
+	if g.ownKeys {
+		g.keys.Close()
+	}
+}

@@ -1,0 +1,530 @@
+package runtime
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/runtime/auth"
+	"github.com/cuegate/cuegate/runtime/limit"
+	"github.com/cuegate/cuegate/runtime/pathclean"
+	"github.com/cuegate/cuegate/runtime/proxy"
+)
+
+var (
+	hdrAuthorization   = []byte("Authorization")
+	hdrRequestID       = []byte("X-Request-Id")
+	hdrAllow           = []byte("Allow")
+	hdrWWWAuthenticate = []byte("WWW-Authenticate")
+	hdrRetryAfter      = []byte("Retry-After")
+	hdrRateLimit       = []byte("X-RateLimit-Limit")
+	hdrRateRemaining   = []byte("X-RateLimit-Remaining")
+	hdrRateReset       = []byte("X-RateLimit-Reset")
+	hdrQuotaLimit      = []byte("X-Quota-Limit")
+	hdrQuotaRemaining  = []byte("X-Quota-Remaining")
+	hdrQuotaReset      = []byte("X-Quota-Reset")
+	contentTypeJSON    = []byte("application/json")
+	bearerRealm        = []byte(`Bearer realm="cuegate"`)
+)
+
+// request is the per-request state, pooled. When the response body is
+// streamed from the upstream it outlives the handler call: the access log
+// line is written when the body is through (ResponseDone).
+type request struct {
+	g     *Gateway
+	start time.Time
+
+	method   []byte
+	path     []byte // cleaned path
+	fwd      []byte // encoded path sent upstream
+	rid      []byte
+	buf      []byte // scratch for error bodies and headers
+	api      string
+	identity string
+	policy   string
+	status   int
+	bytes    int64
+	upstream time.Duration
+	metrics  *apiMetrics
+
+	pols  []*compiler.Policy
+	preq  proxy.Request
+	claim claimCollector
+}
+
+var requests = sync.Pool{New: func() any {
+	return &request{
+		method: make([]byte, 0, 8),
+		path:   make([]byte, 0, 128),
+		fwd:    make([]byte, 0, 128),
+		rid:    make([]byte, 0, 32),
+		buf:    make([]byte, 0, 256),
+		pols:   make([]*compiler.Policy, 0, 4),
+	}
+}}
+
+// Handler serves one gateway request: clean the path, route, authenticate,
+// resolve identity and policy, check access, count limits, proxy.
+func (g *Gateway) Handler(ctx *fasthttp.RequestCtx) {
+	gen := g.cur.Load()
+	r := requests.Get().(*request)
+	r.g, r.start, r.metrics = g, time.Now(), g.notFound
+	r.method = append(r.method[:0], ctx.Method()...)
+	r.setRequestID(ctx)
+	ctx.Response.Header.SetBytesKV(hdrRequestID, r.rid)
+
+	if e, ok := r.serve(ctx, gen); !ok {
+		r.fail(ctx, e)
+		r.finish()
+	}
+}
+
+// serve runs the request path. It returns false with the error to answer,
+// or true when the request was handed to the upstream (which finishes r).
+func (r *request) serve(ctx *fasthttp.RequestCtx, gen *generation) (errorResponse, bool) {
+	var err error
+	r.path, err = pathclean.Clean(r.path, rawPath(ctx))
+	if err != nil {
+		return errBadPath, false
+	}
+	api, matched := gen.table.Routes.Lookup(r.path, ctx.Method())
+	if api == nil {
+		if matched {
+			if allow := gen.allowFor(r.path); allow != nil {
+				ctx.Response.Header.SetBytesKV(hdrAllow, allow)
+			}
+			return errMethod, false
+		}
+		return errNotFound, false
+	}
+	st := gen.apis[api]
+	r.api, r.metrics = api.ID, st.metrics
+	sub := subPath(r.path, api.ListenPath)
+
+	if cl := ctx.Request.Header.ContentLength(); cl > 0 && cl > gen.table.Gateway.MaxBodyBytes {
+		return errTooLarge, false
+	}
+
+	if api.JWT != nil {
+		if e, ok := r.authorize(ctx, gen, st, sub); !ok {
+			return e, false
+		}
+	}
+
+	if api.StripListenPath {
+		r.fwd = pathclean.Append(r.fwd[:0], sub)
+	} else {
+		r.fwd = pathclean.Append(r.fwd[:0], r.path)
+	}
+	r.preq = proxy.Request{Path: r.fwd, RequestID: r.rid, Done: r}
+	// On success r belongs to the response stream (ResponseDone).
+	upstream, err := st.pool.Forward(ctx, &r.preq)
+	if err == nil {
+		return errorResponse{}, true
+	}
+	r.upstream = upstream
+	switch {
+	case errors.Is(err, proxy.ErrTimeout):
+		st.metrics.upstreamSlow.Inc()
+		return errUpstreamSlow, false
+	default:
+		st.metrics.upstreamErrors.Inc()
+		return errUpstream, false
+	}
+}
+
+// authorize validates the token, resolves identity and policies, checks
+// access and counts the limits.
+func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiState, sub []byte) (errorResponse, bool) {
+	g, rules := r.g, st.api.JWT
+	tok := bearer(ctx.Request.Header.PeekBytes(hdrAuthorization))
+	if tok == nil {
+		ctx.Response.Header.SetBytesKV(hdrWWWAuthenticate, bearerRealm)
+		return errNoToken, false
+	}
+	now := g.now()
+	claims, err := g.validator.Validate(tok, st.idp, rules, now)
+	if err != nil {
+		var ae *auth.Error
+		if !errors.As(err, &ae) {
+			ae = &auth.Error{Status: 401, Description: "invalid token"}
+		}
+		return r.authError(ctx, ae.Status, ae.Description), false
+	}
+	identity, ok := claims.String(rules.IdentityClaim)
+	if !ok || identity == "" {
+		return r.authError(ctx, 401, "token has no "+rules.IdentityClaim+" claim"), false
+	}
+	r.identity = identity
+
+	// Policy: the portal binding, else the policy claim, else the
+	// API's default policies.
+	r.pols = r.pols[:0]
+	if g.opts.Bindings != nil {
+		pol, expiresAt, revoked, found := g.opts.Bindings.Binding(identity)
+		if found {
+			switch {
+			case revoked:
+				return errRevoked, false
+			case !expiresAt.IsZero() && !now.Before(expiresAt):
+				return errExpired, false
+			}
+			if e, ok := r.addPolicy(gen, pol); !ok {
+				return e, false
+			}
+		}
+	}
+	if len(r.pols) == 0 {
+		r.claim = claimCollector{r: r, gen: gen}
+		claims.EachString(rules.PolicyClaim, r.claim.add)
+		if r.claim.unknown != "" {
+			return r.unknownPolicy(r.claim.unknown), false
+		}
+	}
+	if len(r.pols) == 0 {
+		for _, id := range rules.DefaultPolicies {
+			if e, ok := r.addPolicy(gen, id); !ok {
+				return e, false
+			}
+		}
+	}
+	if len(r.pols) == 0 {
+		return errNoPolicy, false
+	}
+
+	ratePol, quotaPol, granted := choosePolicies(r.pols, st.api.ID, ctx.Method(), sub)
+	if !granted {
+		return errDenied, false
+	}
+	switch {
+	case ratePol != nil:
+		r.policy = ratePol.ID
+	case quotaPol != nil:
+		r.policy = quotaPol.ID
+	default:
+		r.policy = r.firstGranting(st.api.ID, ctx.Method(), sub)
+	}
+	if ratePol != nil {
+		d := g.limiter.Rate(limit.Key{Identity: identity, Policy: ratePol.ID}, *ratePol.Rate, now)
+		r.setLimitHeaders(ctx, hdrRateLimit, hdrRateRemaining, hdrRateReset, d)
+		if !d.Allowed {
+			r.buf = appendSeconds(r.buf[:0], d.RetryAfter)
+			ctx.Response.Header.SetBytesKV(hdrRetryAfter, r.buf)
+			st.metrics.rateLimited.Inc()
+			return errRateLimited, false
+		}
+	}
+	if quotaPol != nil {
+		d := g.limiter.Quota(limit.Key{Identity: identity, Policy: quotaPol.ID}, *quotaPol.Quota, now)
+		r.setLimitHeaders(ctx, hdrQuotaLimit, hdrQuotaRemaining, hdrQuotaReset, d)
+		if !d.Allowed {
+			st.metrics.quotaExceeded.Inc()
+			return errQuota, false
+		}
+	}
+	return errorResponse{}, true
+}
+
+// claimCollector gathers the policies named in the policy claim; its add
+// method is passed to Claims.EachString without allocating.
+type claimCollector struct {
+	r       *request
+	gen     *generation
+	unknown string
+}
+
+func (c *claimCollector) add(id string) bool {
+	if id == "" {
+		return true
+	}
+	p := c.gen.table.Policies[id]
+	if p == nil {
+		c.unknown = id
+		return false
+	}
+	c.r.pols = append(c.r.pols, p)
+	return true
+}
+
+func (r *request) addPolicy(gen *generation, id string) (errorResponse, bool) {
+	p := gen.table.Policies[id]
+	if p == nil {
+		return r.unknownPolicy(id), false
+	}
+	r.pols = append(r.pols, p)
+	return errorResponse{}, true
+}
+
+func (r *request) unknownPolicy(id string) errorResponse {
+	r.policy = id
+	return errorResponse{403, appendErrorJSON(r.buf[:0], 403, "unknown policy "+strconv.Quote(id))}
+}
+
+// authError sets the RFC 6750 challenge for a rejected token (401) and
+// returns the JSON error; a 503 (keys not yet fetched) has no challenge.
+func (r *request) authError(ctx *fasthttp.RequestCtx, status int, desc string) errorResponse {
+	if status == 401 {
+		b := append(r.buf[:0], `Bearer realm="cuegate", error="invalid_token", error_description=`...)
+		b = appendQuotedHeader(b, desc)
+		ctx.Response.Header.SetBytesKV(hdrWWWAuthenticate, b)
+	}
+	r.buf = appendErrorJSON(r.buf[:0], status, desc)
+	return errorResponse{status, r.buf}
+}
+
+// choosePolicies picks, among the policies that grant method on sub (the
+// path after the listen path) of api, the ones whose limits apply.
+//
+// The most generous limits win, each on its own: a granting policy
+// without a rate limit lifts the rate limit, otherwise the highest rate
+// (requests per second, Requests/Per) applies; likewise a granting policy
+// without a quota lifts the quota, otherwise the highest Max/Period
+// applies. Ties go to the policy listed first. The counters are kept per
+// identity and per the ID of the policy whose limit applies.
+func choosePolicies(pols []*compiler.Policy, api string, method, sub []byte) (rate, quota *compiler.Policy, granted bool) {
+	noRate, noQuota := false, false
+	for _, p := range pols {
+		gr, ok := p.Access[api]
+		if !ok || !grantAllows(gr, method, sub) {
+			continue
+		}
+		granted = true
+		if p.Rate == nil {
+			noRate = true
+		} else if rate == nil || ratio(p.Rate.Requests, p.Rate.Per) > ratio(rate.Rate.Requests, rate.Rate.Per) {
+			rate = p
+		}
+		if p.Quota == nil {
+			noQuota = true
+		} else if quota == nil || ratio(p.Quota.Max, p.Quota.Period) > ratio(quota.Quota.Max, quota.Quota.Period) {
+			quota = p
+		}
+	}
+	if noRate {
+		rate = nil
+	}
+	if noQuota {
+		quota = nil
+	}
+	return rate, quota, granted
+}
+
+func ratio(n int64, per compiler.Duration) float64 {
+	if per <= 0 {
+		return float64(n)
+	}
+	return float64(n) / per.D().Seconds()
+}
+
+func (r *request) firstGranting(api string, method, sub []byte) string {
+	for _, p := range r.pols {
+		if gr, ok := p.Access[api]; ok && grantAllows(gr, method, sub) {
+			return p.ID
+		}
+	}
+	return ""
+}
+
+// grantAllows reports whether gr lets method reach sub. Empty Methods or
+// Paths allow all; a path allows itself and everything below it, bounded
+// by segments ("/users" allows "/users/7", not "/usersx").
+func grantAllows(gr *compiler.Grant, method, sub []byte) bool {
+	if gr == nil {
+		return true
+	}
+	if len(gr.Methods) > 0 {
+		ok := false
+		for _, m := range gr.Methods {
+			if string(method) == m {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if len(gr.Paths) == 0 {
+		return true
+	}
+	for _, p := range gr.Paths {
+		if hasSegmentPrefix(sub, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasSegmentPrefix reports whether prefix (trailing slash ignored) is a
+// segment-bounded prefix of path.
+func hasSegmentPrefix(path []byte, prefix string) bool {
+	for len(prefix) > 1 && prefix[len(prefix)-1] == '/' {
+		prefix = prefix[:len(prefix)-1]
+	}
+	if prefix == "/" {
+		return true
+	}
+	if len(path) < len(prefix) || string(path[:len(prefix)]) != prefix {
+		return false
+	}
+	return len(path) == len(prefix) || path[len(prefix)] == '/'
+}
+
+// subPath is path below listenPath, starting with "/".
+func subPath(path []byte, listenPath string) []byte {
+	if listenPath == "/" {
+		return path
+	}
+	sub := path[len(listenPath):]
+	if len(sub) == 0 {
+		return slash
+	}
+	return sub
+}
+
+var slash = []byte("/")
+
+// allowFor returns the Allow header of the longest listen path matching p.
+func (gen *generation) allowFor(p []byte) []byte {
+	for len(p) > 1 && p[len(p)-1] == '/' {
+		p = p[:len(p)-1]
+	}
+	for {
+		if a, ok := gen.allow[string(p)]; ok {
+			return a
+		}
+		if len(p) <= 1 {
+			return nil
+		}
+		i := bytes.LastIndexByte(p, '/')
+		if i <= 0 {
+			p = p[:1]
+		} else {
+			p = p[:i]
+		}
+	}
+}
+
+// rawPath is the path of the request target as the client sent it: for
+// origin-form ("/a//b?q") everything before the query, taken from the
+// request line itself (a leading "//" is a path, not an authority); for
+// absolute-form, the URI's path.
+func rawPath(ctx *fasthttp.RequestCtx) []byte {
+	uri := ctx.Request.Header.RequestURI()
+	if len(uri) == 0 || uri[0] != '/' {
+		return ctx.URI().PathOriginal()
+	}
+	if i := bytes.IndexAny(uri, "?#"); i >= 0 {
+		uri = uri[:i]
+	}
+	return uri
+}
+
+// bearer returns the token of an "Authorization: Bearer <token>" value.
+func bearer(h []byte) []byte {
+	const scheme = "bearer "
+	if len(h) <= len(scheme) || !bytes.EqualFold(h[:len(scheme)], []byte(scheme)) {
+		return nil
+	}
+	tok := bytes.TrimSpace(h[len(scheme):])
+	if len(tok) == 0 {
+		return nil
+	}
+	return tok
+}
+
+func (r *request) setLimitHeaders(ctx *fasthttp.RequestCtx, hLimit, hRemaining, hReset []byte, d limit.Decision) {
+	r.buf = strconv.AppendInt(r.buf[:0], d.Limit, 10)
+	ctx.Response.Header.SetBytesKV(hLimit, r.buf)
+	r.buf = strconv.AppendInt(r.buf[:0], max(d.Remaining, 0), 10)
+	ctx.Response.Header.SetBytesKV(hRemaining, r.buf)
+	r.buf = appendSeconds(r.buf[:0], d.Reset)
+	ctx.Response.Header.SetBytesKV(hReset, r.buf)
+}
+
+// appendSeconds appends d in whole seconds, rounded up.
+func appendSeconds(dst []byte, d time.Duration) []byte {
+	s := int64((d + time.Second - 1) / time.Second)
+	return strconv.AppendInt(dst, max(s, 0), 10)
+}
+
+func (r *request) fail(ctx *fasthttp.RequestCtx, e errorResponse) {
+	ctx.Response.SetStatusCode(e.status)
+	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
+	ctx.Response.SetBody(e.body)
+	r.status, r.bytes = e.status, int64(len(e.body))
+}
+
+// ResponseDone implements proxy.Done: the upstream's response body is
+// through.
+func (r *request) ResponseDone(status int, upstream time.Duration, n int64) {
+	r.status, r.upstream, r.bytes = status, upstream, n
+	r.finish()
+}
+
+// finish writes the access log line, counts the request and recycles r.
+func (r *request) finish() {
+	d := time.Since(r.start)
+	r.metrics.requests(r.status).Inc()
+	r.metrics.duration.Update(d.Seconds())
+	r.g.log.Info().
+		Bytes("method", r.method).
+		Bytes("path", r.path).
+		Str("api", r.api).
+		Str("identity", r.identity).
+		Str("policy", r.policy).
+		Int("status", r.status).
+		Int64("bytes", r.bytes).
+		Dur("duration", d).
+		Dur("upstream_duration", r.upstream).
+		Bytes("request_id", r.rid).
+		Msg("request")
+	r.g, r.metrics, r.api, r.identity, r.policy = nil, nil, "", "", ""
+	r.status, r.bytes, r.upstream = 0, 0, 0
+	r.preq = proxy.Request{}
+	r.claim = claimCollector{}
+	clear(r.pols)
+	requests.Put(r)
+}
+
+// setRequestID keeps the client's X-Request-Id when it is 1 to 128
+// printable bytes, and otherwise makes one: a per-process random prefix
+// and a counter, 32 hex digits.
+func (r *request) setRequestID(ctx *fasthttp.RequestCtx) {
+	if id := ctx.Request.Header.PeekBytes(hdrRequestID); len(id) > 0 && len(id) <= 128 && printable(id) {
+		r.rid = append(r.rid[:0], id...)
+		return
+	}
+	r.rid = append(r.rid[:0], r.g.ridPrefix[:]...)
+	r.rid = appendHex64(r.rid, r.g.ridSeq.Add(1))
+}
+
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func appendHex64(dst []byte, v uint64) []byte {
+	const digits = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		dst = append(dst, digits[(v>>uint(shift))&15])
+	}
+	return dst
+}
+
+func initRequestIDPrefix(p *[16]byte) {
+	var b [8]byte
+	rand.Read(b[:]) //nolint:errcheck // crypto/rand.Read never fails
+	hex.Encode(p[:], b[:])
+}

@@ -1,0 +1,356 @@
+package runtime
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/internal/devidp"
+)
+
+// testConfig is the configuration the integration tests serve. %[1]s is
+// the issuer, %[2]s the JWKS URL, %[3]s the echo upstream, %[4]s a dead
+// target, %[5]s extra CUE.
+const testConfig = `package test
+
+gateway: {
+	listen:       "127.0.0.1:0"
+	admin_listen: "127.0.0.1:0"
+}
+idps: dev: {
+	issuer:   "%[1]s"
+	jwks_uri: "%[2]s"
+	algorithms: ["RS256", "ES256"]
+}
+apis: {
+	public: {
+		name:        "Public"
+		listen_path: "/public"
+		upstream: targets: ["%[3]s"]
+		auth: keyless: true
+	}
+	private: {
+		name:              "Private"
+		listen_path:       "/private"
+		strip_listen_path: false
+		methods: ["GET", "POST"]
+		upstream: targets: ["%[3]s"]
+		auth: jwt: {idp: "dev", default_policies: ["basic"]}
+	}
+	users: {
+		name:        "Users"
+		listen_path: "/users"
+		upstream: targets: ["%[3]s/v1"]
+		auth: jwt: {idp: "dev", default_policies: []}
+	}
+	down: {
+		name:        "Down"
+		listen_path: "/down"
+		upstream: targets: ["%[4]s"]
+		auth: keyless: true
+	}
+	half: {
+		name:        "Half down"
+		listen_path: "/half"
+		upstream: targets: ["%[4]s", "%[3]s"]
+		auth: keyless: true
+	}
+	slow: {
+		name:        "Slow"
+		listen_path: "/slow"
+		upstream: {targets: ["%[3]s"], timeout: "300ms"}
+		auth: keyless: true
+	}
+}
+policies: {
+	basic: {name: "Basic", access: private: {}}
+	reader: {name: "Reader", access: users: {methods: ["GET"], paths: ["/profiles"]}}
+	writer: {name: "Writer", access: users: {}}
+	limited: {name: "Limited", access: users: {}, rate: {requests: 2, per: "1m"}}
+	generous: {name: "Generous", access: users: {}, rate: {requests: 100, per: "1m"}}
+	metered: {name: "Metered", access: users: {}, quota: {max: 2, period: "1h"}}
+}
+portal: {}
+%[5]s
+`
+
+// fakeClock is an injectable clock.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Now().UnixNano())
+	return c
+}
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// fakeBindings is a Bindings for tests.
+type fakeBindings struct {
+	mu sync.RWMutex
+	m  map[string]binding
+}
+
+type binding struct {
+	policy    string
+	expiresAt time.Time
+	revoked   bool
+}
+
+func (b *fakeBindings) Binding(id string) (string, time.Time, bool, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	x, ok := b.m[id]
+	return x.policy, x.expiresAt, x.revoked, ok
+}
+
+func (b *fakeBindings) set(id string, x binding) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = map[string]binding{}
+	}
+	b.m[id] = x
+}
+
+// upstreamHit is what the echo upstream saw.
+type upstreamHit struct {
+	Method, URI string
+	Header      http.Header
+}
+
+// env is one running gateway with its provider and upstream.
+type env struct {
+	t        *testing.T
+	idp      *devidp.Provider
+	echo     *httptest.Server
+	dead     string
+	dir      string
+	clock    *fakeClock
+	bindings *fakeBindings
+	gw       *Gateway
+	url      string
+	server   *fasthttp.Server
+	client   *http.Client
+
+	mu   sync.Mutex
+	hits []upstreamHit
+	// release unblocks the upstream's /block requests.
+	release chan struct{}
+}
+
+type envOptions struct {
+	extra string // CUE appended to the config
+	// tls makes the listener serve HTTPS with a generated certificate.
+	tls bool
+}
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	e := &env{t: t, clock: newFakeClock(), bindings: &fakeBindings{}, release: make(chan struct{})}
+	idp, err := devidp.Listen("127.0.0.1:0", devidp.Options{InitialAccessToken: "iat", Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idp.Close() })
+	e.idp = idp
+	e.echo = httptest.NewServer(http.HandlerFunc(e.upstream))
+	t.Cleanup(e.echo.Close)
+	t.Cleanup(func() {
+		select {
+		case <-e.release:
+		default:
+			close(e.release)
+		}
+	})
+	e.dead = deadAddr(t)
+	e.dir = t.TempDir()
+	extra := o.extra
+	if o.tls {
+		cert, key := writeCert(t, e.dir)
+		extra += fmt.Sprintf("gateway: tls: {cert_file: %q, key_file: %q}\n", cert, key)
+	}
+	e.writeConfig(extra)
+	tab, err := compiler.Compile(e.dir)
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	e.gw, err = New(tab, Options{
+		Logger:    zerolog.New(io.Discard),
+		ConfigDir: e.dir,
+		Bindings:  e.bindings,
+		Now:       e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.gw.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.url = "http://" + ln.Addr().String()
+	e.client = &http.Client{Timeout: 30 * time.Second}
+	if o.tls {
+		ln = tls.NewListener(ln, e.gw.TLSConfig())
+		e.url = "https://" + strings.TrimPrefix(e.url, "http://")
+		e.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certPool(t, e.dir)}}
+	}
+	e.server = e.gw.Server()
+	go e.server.Serve(ln) //nolint:errcheck
+	t.Cleanup(func() { e.server.Shutdown() })
+	deadline := time.Now().Add(20 * time.Second)
+	for !e.gw.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("gateway not ready: keys not fetched")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return e
+}
+
+func (e *env) writeConfig(extra string) {
+	e.t.Helper()
+	cfg := fmt.Sprintf(testConfig, e.idp.Issuer(), e.idp.JWKSURL(), e.echo.URL, e.dead, extra)
+	if err := os.WriteFile(filepath.Join(e.dir, "config.cue"), []byte(cfg), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// upstream echoes: .../block waits for release, .../sleep takes 2s,
+// anything answers 200 "ok <uri>".
+func (e *env) upstream(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	e.hits = append(e.hits, upstreamHit{r.Method, r.RequestURI, r.Header.Clone()})
+	e.mu.Unlock()
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/block"):
+		<-e.release
+	case strings.HasSuffix(r.URL.Path, "/sleep"):
+		time.Sleep(2 * time.Second)
+	}
+	w.Header().Set("X-Upstream", "echo")
+	io.WriteString(w, "ok "+r.RequestURI) //nolint:errcheck
+}
+
+func (e *env) lastHit() upstreamHit {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.hits) == 0 {
+		e.t.Fatal("the upstream got no request")
+	}
+	return e.hits[len(e.hits)-1]
+}
+
+func (e *env) hitCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.hits)
+}
+
+// token signs a valid token for clientID with extra claims.
+func (e *env) token(clientID string, extra map[string]any) string {
+	e.t.Helper()
+	now := e.clock.Now()
+	claims := map[string]any{
+		"iss":       e.idp.Issuer(),
+		"sub":       clientID,
+		"client_id": clientID,
+		"iat":       now.Unix(),
+		"exp":       now.Add(time.Hour).Unix(),
+	}
+	for k, v := range extra {
+		if v == nil {
+			delete(claims, k)
+		} else {
+			claims[k] = v
+		}
+	}
+	tok, err := e.idp.Sign(claims)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// do sends one request; rawPath is sent exactly as given.
+func (e *env) do(method, rawPath, token string, hdr map[string]string) response {
+	e.t.Helper()
+	if strings.HasPrefix(rawPath, "//") {
+		return e.doRaw(method, rawPath, token)
+	}
+	req, err := http.NewRequest(method, e.url+"/", nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.URL.Opaque = rawPath // sent verbatim
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, rawPath, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+// doRaw writes the request line by hand (net/http would turn a path
+// starting with "//" into absolute-form).
+func (e *env) doRaw(method, rawPath, token string) response {
+	e.t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer c.Close()
+	req := method + " " + rawPath + " HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n"
+	if token != "" {
+		req += "Authorization: Bearer " + token + "\r\n"
+	}
+	if _, err := io.WriteString(c, req+"\r\n"); err != nil {
+		e.t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+func deadAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}

@@ -1,0 +1,72 @@
+package runtime
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// apiMetrics are the metrics of one API ID. They live in the default
+// VictoriaMetrics set, so they outlive table generations.
+type apiMetrics struct {
+	label string // `api="id"`
+
+	mu       sync.RWMutex
+	byStatus map[int]*metrics.Counter
+
+	duration       *metrics.Histogram
+	upstreamErrors *metrics.Counter
+	upstreamSlow   *metrics.Counter
+	rateLimited    *metrics.Counter
+	quotaExceeded  *metrics.Counter
+}
+
+func newAPIMetrics(id string) *apiMetrics {
+	l := `api=` + quoteLabel(id)
+	return &apiMetrics{
+		label:          l,
+		byStatus:       make(map[int]*metrics.Counter),
+		duration:       metrics.GetOrCreateHistogram(`cuegate_request_duration_seconds{` + l + `}`),
+		upstreamErrors: metrics.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="unavailable"}`),
+		upstreamSlow:   metrics.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="timeout"}`),
+		rateLimited:    metrics.GetOrCreateCounter(`cuegate_rate_limited_total{` + l + `}`),
+		quotaExceeded:  metrics.GetOrCreateCounter(`cuegate_quota_exceeded_total{` + l + `}`),
+	}
+}
+
+// requests returns the request counter for status; it allocates only the
+// first time a status is seen.
+func (m *apiMetrics) requests(status int) *metrics.Counter {
+	m.mu.RLock()
+	c := m.byStatus[status]
+	m.mu.RUnlock()
+	if c != nil {
+		return c
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c = m.byStatus[status]; c == nil {
+		c = metrics.GetOrCreateCounter(`cuegate_requests_total{` + m.label + `,status="` + strconv.Itoa(status) + `"}`)
+		m.byStatus[status] = c
+	}
+	return c
+}
+
+// quoteLabel quotes a Prometheus label value.
+func quoteLabel(v string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(v) + `"`
+}
+
+// Reload outcomes, the label of cuegate_reloads_total.
+const (
+	reloadOK        = "ok"
+	reloadUnchanged = "unchanged"
+	reloadFailed    = "error"
+)
+
+func reloadCounter(outcome string) *metrics.Counter {
+	return metrics.GetOrCreateCounter(`cuegate_reloads_total{outcome="` + outcome + `"}`)
+}

@@ -1,0 +1,152 @@
+package runtime
+
+import (
+	"errors"
+	"maps"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/runtime/auth"
+)
+
+// reloadStatus is what the last reload did, for /status.
+type reloadStatus struct {
+	at       time.Time
+	outcome  string
+	err      error
+	errAt    time.Time
+	diags    compiler.Diagnostics
+	duration time.Duration
+}
+
+// Reload compiles the configuration directory (Options.ConfigDir) off the
+// request path and swaps the result in. A configuration that fails to
+// compile (or to load: a TLS certificate, the upstream CA) leaves the
+// current table serving; the error is logged with positions, kept for
+// Status, and returned. Each reload logs one line and counts
+// cuegate_reloads_total by outcome (ok, unchanged, error). Reloads are
+// serialised; Reload is safe to call from any goroutine.
+func (g *Gateway) Reload() error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	start := time.Now()
+	t, err := compiler.Compile(g.opts.ConfigDir)
+	took := time.Since(start)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	old := g.cur.Load().table
+	if err == nil && t.Hash == old.Hash {
+		g.status = reloadStatus{at: time.Now(), outcome: reloadUnchanged, duration: took}
+		reloadCounter(reloadUnchanged).Inc()
+		g.log.Info().Str("hash", t.Hash).Dur("compile_time", took).Msg("reload: configuration unchanged")
+		return nil
+	}
+	if err == nil {
+		err = g.swapLocked(t)
+	}
+	if err != nil {
+		var diags compiler.Diagnostics
+		errors.As(err, &diags)
+		g.status = reloadStatus{at: time.Now(), outcome: reloadFailed, err: err, errAt: time.Now(), diags: diags, duration: took}
+		reloadCounter(reloadFailed).Inc()
+		ev := g.log.Error().Str("config_dir", g.opts.ConfigDir).Str("serving_hash", old.Hash).
+			Uint64("serving_generation", g.cur.Load().seq)
+		if len(diags) > 0 {
+			arr := make([]string, len(diags))
+			for i, d := range diags {
+				arr[i] = d.String()
+			}
+			ev = ev.Strs("errors", arr)
+		} else {
+			ev = ev.Err(err)
+		}
+		ev.Msg("reload failed: still serving the last good configuration")
+		return err
+	}
+	added, removed, changed := diffAPIs(old, t)
+	g.status = reloadStatus{at: time.Now(), outcome: reloadOK, duration: took}
+	reloadCounter(reloadOK).Inc()
+	ev := g.log.Info().Str("old_hash", old.Hash).Str("new_hash", t.Hash).
+		Uint64("generation", g.cur.Load().seq).Dur("compile_time", took).
+		Strs("apis_added", added).Strs("apis_removed", removed).Strs("apis_changed", changed)
+	if old.Gateway.Listen != t.Gateway.Listen || old.Gateway.AdminListen != t.Gateway.AdminListen ||
+		(old.Gateway.TLS == nil) != (t.Gateway.TLS == nil) {
+		ev = ev.Bool("restart_needed", true) // listeners are bound at start-up
+	}
+	ev.Msg("reload: configuration swapped")
+	return nil
+}
+
+// diffAPIs lists the API IDs added, removed and changed from a to b.
+func diffAPIs(a, b *compiler.Table) (added, removed, changed []string) {
+	for _, id := range slices.Sorted(maps.Keys(b.APIs)) {
+		old, ok := a.APIs[id]
+		switch {
+		case !ok:
+			added = append(added, id)
+		case !reflect.DeepEqual(old, b.APIs[id]):
+			changed = append(changed, id)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(a.APIs)) {
+		if _, ok := b.APIs[id]; !ok {
+			removed = append(removed, id)
+		}
+	}
+	return added, removed, changed
+}
+
+// Status is the gateway's state for the admin /status endpoint.
+type Status struct {
+	Generation uint64    `json:"generation"`
+	TableHash  string    `json:"table_hash"`
+	LoadedAt   time.Time `json:"loaded_at"`
+	ConfigDir  string    `json:"config_dir"`
+	APIs       int       `json:"apis"`
+	Ready      bool      `json:"ready"`
+	// LastReload is the last Reload call; nil before the first.
+	LastReload *ReloadStatus `json:"last_reload,omitempty"`
+	// LastError is the last failed reload, kept until a reload succeeds.
+	LastError *ReloadError              `json:"last_error,omitempty"`
+	IdPs      map[string]auth.KeyStatus `json:"idps"`
+}
+
+// ReloadStatus describes one reload.
+type ReloadStatus struct {
+	At          time.Time `json:"at"`
+	Outcome     string    `json:"outcome"`
+	CompileTime string    `json:"compile_time"`
+}
+
+// ReloadError is a failed reload with the compiler's findings.
+type ReloadError struct {
+	At          time.Time             `json:"at"`
+	Message     string                `json:"message"`
+	Diagnostics []compiler.Diagnostic `json:"diagnostics,omitempty"`
+}
+
+// Status returns the serving generation and the last reload's outcome.
+func (g *Gateway) Status() Status {
+	gen := g.cur.Load()
+	g.mu.Lock()
+	rs := g.status
+	g.mu.Unlock()
+	s := Status{
+		Generation: gen.seq,
+		TableHash:  gen.table.Hash,
+		LoadedAt:   gen.loadedAt,
+		ConfigDir:  g.opts.ConfigDir,
+		APIs:       len(gen.table.APIs),
+		Ready:      g.Ready(),
+		IdPs:       g.keys.Status(),
+	}
+	if !rs.at.IsZero() {
+		s.LastReload = &ReloadStatus{At: rs.at, Outcome: rs.outcome, CompileTime: rs.duration.String()}
+	}
+	if rs.err != nil && rs.outcome != reloadOK {
+		s.LastError = &ReloadError{At: rs.errAt, Message: rs.err.Error(), Diagnostics: rs.diags}
+	}
+	return s
+}
