@@ -13,7 +13,7 @@ import (
 
 func testConfig(t *testing.T) (string, *IdP) {
 	t.Helper()
-	idp, err := StartIdP()
+	idp, err := StartIdP("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestConfigCompiles(t *testing.T) {
 }
 
 func TestMintAndVerify(t *testing.T) {
-	idp, err := StartIdP()
+	idp, err := StartIdP("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,5 +104,39 @@ func TestMintAndVerify(t *testing.T) {
 				t.Errorf("%s token %d: identity %v (want %s), policy %v", alg, i, id, want, claims[policyClaim])
 			}
 		}
+	}
+}
+
+func TestTokenCache(t *testing.T) {
+	dir := t.TempDir()
+	idp, err := StartIdP(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := idp.MintPool("ES256", 4, 10)
+	idp.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second run reuses the keys and the pool; a larger pool is minted.
+	again, err := StartIdP(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if !again.rsa.Equal(idp.rsa) || !again.ec.Equal(idp.ec) {
+		t.Fatal("keys were not reused")
+	}
+	got, err := again.MintPool("ES256", 4, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if string(got[i]) != string(pool[i]) {
+			t.Fatalf("token %d was not reused", i)
+		}
+	}
+	if bigger, err := again.MintPool("ES256", 4, 12); err != nil || len(bigger) != 12 || string(bigger[0]) == string(pool[0]) {
+		t.Fatalf("a larger pool: %d tokens, %v; want 12 fresh ones", len(bigger), err)
 	}
 }

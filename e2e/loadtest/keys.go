@@ -19,16 +19,23 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// IdP is the in-process identity provider of a run: a fresh RSA and EC key
-// (never stored anywhere) and a JWKS endpoint that serves their public
-// halves. Tokens are minted locally; nothing talks to a real provider.
+// IdP is the in-process identity provider of a run: an RSA and an EC key
+// (fresh, or from the token cache — never from the repository) and a JWKS
+// endpoint that serves their public halves. Tokens are minted locally;
+// nothing talks to a real provider.
 type IdP struct {
-	Issuer  string // http://127.0.0.1:port/
+	Issuer  string
 	JWKSURL string
 	rsa     *rsa.PrivateKey
 	ec      *ecdsa.PrivateKey
 	srv     *http.Server
+	cache   *tokenCache // nil: mint every pool afresh
 }
+
+// issuer is fixed, not the JWKS server's address, so that tokens cached
+// from an earlier run stay valid; cuegate fetches keys from jwks_uri and
+// only compares the issuer string.
+const issuer = "https://bench-idp.invalid/"
 
 const (
 	rsaKID   = "bench-rs256"
@@ -40,15 +47,32 @@ const (
 	policyClaim   = "pol"
 )
 
-// StartIdP generates the keys and serves the JWKS and a discovery document
-// on a loopback port.
-func StartIdP() (*IdP, error) {
+// generateKeys returns a fresh RSA-2048 and P-256 key.
+func generateKeys() (*rsa.PrivateKey, *ecdsa.PrivateKey, error) {
 	rk, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
+	return rk, ek, err
+}
+
+// StartIdP serves the JWKS and a discovery document on a loopback port.
+// With a cache directory, keys and minted pools are kept there between runs
+// (see tokenCache); with "", keys are fresh and every pool is minted.
+func StartIdP(cacheDir string) (*IdP, error) {
+	var (
+		rk    *rsa.PrivateKey
+		ek    *ecdsa.PrivateKey
+		cache *tokenCache
+		err   error
+	)
+	if cacheDir != "" {
+		if cache, err = openTokenCache(cacheDir); err != nil {
+			return nil, err
+		}
+		rk, ek = cache.rsa, cache.ec
+	} else if rk, ek, err = generateKeys(); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -56,7 +80,7 @@ func StartIdP() (*IdP, error) {
 		return nil, err
 	}
 	base := "http://" + ln.Addr().String()
-	p := &IdP{Issuer: base + "/", JWKSURL: base + "/jwks.json", rsa: rk, ec: ek}
+	p := &IdP{Issuer: issuer, JWKSURL: base + "/jwks.json", rsa: rk, ec: ek, cache: cache}
 	jwks, err := json.Marshal(p.jwks())
 	if err != nil {
 		return nil, err
@@ -108,7 +132,7 @@ func (p *IdP) Mint(alg, identity string, seq int, now time.Time) (string, error)
 		policyClaim:   benchPolicy,
 		"iat":         now.Unix(),
 		"nbf":         now.Unix(),
-		"exp":         now.Add(3 * time.Hour).Unix(),
+		"exp":         now.Add(tokenLifetime).Unix(),
 		"jti":         fmt.Sprintf("%s-%d", identity, seq),
 		"scope":       "bench",
 	}
@@ -130,10 +154,24 @@ func (p *IdP) Mint(alg, identity string, seq int, now time.Time) (string, error)
 	return t.SignedString(key)
 }
 
-// MintPool mints n tokens for identities identities (token i belongs to
-// identity i mod identities), on every core, and returns each one as the
-// ready header value "Bearer <token>".
+// MintPool returns n tokens for identities identities (token i belongs to
+// identity i mod identities), each as the ready header value "Bearer
+// <token>": from the cache when it holds such a pool, else minted on every
+// core (and then cached).
 func (p *IdP) MintPool(alg string, identities, n int) ([][]byte, error) {
+	if p.cache != nil {
+		if pool := p.cache.pool(alg, identities, n); pool != nil {
+			return pool, nil
+		}
+	}
+	out, err := p.mintPool(alg, identities, n)
+	if err == nil && p.cache != nil {
+		err = p.cache.store(alg, identities, out)
+	}
+	return out, err
+}
+
+func (p *IdP) mintPool(alg string, identities, n int) ([][]byte, error) {
 	out := make([][]byte, n)
 	now := time.Now()
 	var (

@@ -57,6 +57,7 @@ type options struct {
 	Metrics           string
 	JSON              string
 	Keep              bool
+	TokenCache        string
 	StartupTimeout    time.Duration
 	ProfileWindowSecs int
 }
@@ -81,14 +82,19 @@ func main() {
 	flag.StringVar(&o.ServeArgs, "serve-args", "", "extra arguments for cuegate serve, space-separated")
 	flag.IntVar(&o.RepeatIdentities, "repeat-identities", 100, "(a) identities, one token each, reused")
 	flag.IntVar(&o.FreshIdentities, "fresh-identities", 10000, "(b) identities")
-	flag.IntVar(&o.RSPool, "rs-pool", 40000, "(b) RS256 tokens minted (RS256 signing is ~1.2ms each)")
-	flag.IntVar(&o.ESPool, "es-pool", 200000, "(b) ES256 tokens minted")
+	flag.IntVar(&o.RSPool, "rs-pool", 150000, "(b) RS256 tokens: more than cuegate's token cache (100,000) so most requests need a signature check; minting costs ~1.2ms each, once (see -token-cache)")
+	flag.IntVar(&o.ESPool, "es-pool", 150000, "(b) ES256 tokens minted")
 	flag.DurationVar(&o.ReloadEvery, "reload-every", 100*time.Millisecond, "(e) config rewrite period")
 	flag.StringVar(&o.Profile, "profile", "", "directory for pprof profiles of cuegate, taken in an extra unmeasured window (needs /debug/pprof on the admin listener)")
 	flag.StringVar(&o.ProfileScenarios, "profile-scenarios", "a,b-rs256", "scenarios to profile with -profile")
 	flag.IntVar(&o.ProfileWindowSecs, "profile-seconds", 10, "length of the profiling window")
 	flag.StringVar(&o.Metrics, "metrics", "^(cuegate_|go_memstats_mallocs_total|go_memstats_alloc_bytes_total|go_gc_duration_seconds_count)", "cuegate admin metrics whose per-window deltas are reported")
 	flag.StringVar(&o.JSON, "json", "", "also write every figure to this JSON file")
+	cacheDir, _ := os.UserCacheDir()
+	if cacheDir != "" {
+		cacheDir = filepath.Join(cacheDir, "cuegate-loadtest")
+	}
+	flag.StringVar(&o.TokenCache, "token-cache", cacheDir, "directory keeping the signing keys and minted token pools between runs (outside the repository); empty: fresh keys, mint everything")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (configs, logs)")
 	flag.DurationVar(&o.StartupTimeout, "startup-timeout", 60*time.Second, "how long a gateway may take to become ready")
 	flag.Parse()
@@ -132,7 +138,7 @@ func run(o options) error {
 			return err
 		}
 	}
-	if b.idp, err = StartIdP(); err != nil {
+	if b.idp, err = StartIdP(o.TokenCache); err != nil {
 		return err
 	}
 	if b.upAddr, err = freePort(); err != nil {

@@ -73,7 +73,7 @@ func (b *bench) tokens(kind string) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(os.Stderr, "minted %d %s tokens for %d identities in %v\n", n, kind, b.o.FreshIdentities, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "%d %s tokens for %d identities ready in %v (token cache: %q)\n", n, kind, b.o.FreshIdentities, time.Since(start).Round(time.Millisecond), b.o.TokenCache)
 	pools[kind] = p
 	return p, nil
 }
