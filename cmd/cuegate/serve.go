@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/runtime"
+	"github.com/cuegate/cuegate/runtime/watch"
+)
+
+func init() {
+	register(command{"serve", "serve the gateway from a configuration directory", runServe})
+}
+
+// watchDebounce is how long the configuration directory must be quiet
+// before a burst of changes is reloaded.
+const watchDebounce = 150 * time.Millisecond
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "", "configuration directory (required)")
+	state := fs.String("state", "", "the portal's state file")
+	logFormat := fs.String("log-format", "json", "log format: json or console")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: cuegate serve --config DIR [--state FILE] [--log-format json|console]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *config == "" || fs.NArg() != 0 || (*logFormat != "json" && *logFormat != "console") {
+		fs.Usage()
+		return exitUsage
+	}
+	log := newLogger(stderr, *logFormat)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	n, err := startServe(ctx, serveOptions{ConfigDir: *config, StatePath: *state, Logger: log, Watch: true})
+	var diags compiler.Diagnostics
+	switch {
+	case errors.As(err, &diags):
+		printDiagnostics(stderr, "text", diags, "error")
+		return exitInvalid
+	case err != nil:
+		fmt.Fprintln(stderr, "cuegate:", err)
+		return exitUsage
+	}
+	for {
+		select {
+		case <-hup:
+			log.Info().Msg("SIGHUP: reloading")
+			n.Gateway().Reload() //nolint:errcheck // logged and kept for /status
+		case err := <-n.Err():
+			log.Error().Err(err).Msg("listener failed")
+			n.Shutdown() //nolint:errcheck
+			return exitUsage
+		case <-ctx.Done():
+			log.Info().Msg("shutting down: finishing requests in flight")
+			if err := n.Shutdown(); err != nil {
+				log.Error().Err(err).Msg("shutdown")
+				return exitUsage
+			}
+			log.Info().Msg("stopped")
+			return exitOK
+		}
+	}
+}
+
+func newLogger(w io.Writer, format string) zerolog.Logger {
+	if format == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	}
+	return zerolog.New(w).With().Timestamp().Logger()
+}
+
+// serveOptions configures startServe.
+type serveOptions struct {
+	// ConfigDir is compiled at start and on every reload.
+	ConfigDir string
+	// StatePath is the portal's state file.
+	StatePath string
+	Logger    zerolog.Logger
+	// Bindings is the portal's registered clients, for the gateway's
+	// policy resolution; nil means none. The portal integration sets it.
+	Bindings runtime.Bindings
+	// Listen and AdminListen, when set, replace the table's addresses
+	// (tests use "127.0.0.1:0").
+	Listen, AdminListen string
+	// Watch reloads when the configuration directory changes.
+	Watch bool
+}
+
+// node is one running cuegate: the gateway and admin listeners over one
+// runtime.Gateway, reloaded by a watcher on the configuration directory.
+type node struct {
+	gw      *runtime.Gateway
+	log     zerolog.Logger
+	server  *fasthttp.Server
+	admin   *http.Server
+	gwLn    net.Listener
+	adminLn net.Listener
+	watcher *watch.Watcher
+	grace   time.Duration
+	errc    chan error
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+	shutErr error
+}
+
+// startServe compiles o.ConfigDir, binds the gateway and admin listeners
+// and serves them in the background until Shutdown. A configuration with
+// mistakes gives compiler.Diagnostics. ctx bounds start-up only.
+func startServe(ctx context.Context, o serveOptions) (*node, error) {
+	t, err := compiler.Compile(o.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range t.Warnings {
+		o.Logger.Warn().Str("warning", w.String()).Msg("configuration warning")
+	}
+	gw, err := runtime.New(t, runtime.Options{Logger: o.Logger, ConfigDir: o.ConfigDir, Bindings: o.Bindings})
+	if err != nil {
+		return nil, err
+	}
+	n := &node{gw: gw, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 2), stop: make(chan struct{})}
+	fail := func(err error) (*node, error) {
+		n.closeListeners()
+		gw.Close()
+		return nil, err
+	}
+	var lc net.ListenConfig
+	listen, adminListen := t.Gateway.Listen, t.Gateway.AdminListen
+	if o.Listen != "" {
+		listen = o.Listen
+	}
+	if o.AdminListen != "" {
+		adminListen = o.AdminListen
+	}
+	if n.gwLn, err = lc.Listen(ctx, "tcp", listen); err != nil {
+		return fail(fmt.Errorf("gateway listener: %w", err))
+	}
+	if n.adminLn, err = lc.Listen(ctx, "tcp", adminListen); err != nil {
+		return fail(fmt.Errorf("admin listener: %w", err))
+	}
+	if o.Watch {
+		if n.watcher, err = watch.New(o.ConfigDir, watchDebounce, o.Logger); err != nil {
+			return fail(err)
+		}
+	}
+
+	gwLn, scheme := n.gwLn, "http"
+	if cfg := gw.TLSConfig(); cfg != nil {
+		gwLn, scheme = tls.NewListener(n.gwLn, cfg), "https"
+	}
+	n.server = gw.Server()
+	n.admin = &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	n.goServe("gateway", func() error { return n.server.Serve(gwLn) })
+	n.goServe("admin", func() error { return n.admin.Serve(n.adminLn) })
+	// The portal listener is added here by the portal integration, reading
+	// the table through gw.Current.
+	if n.watcher != nil {
+		n.wg.Add(1)
+		go n.reloadOnChange()
+	}
+	o.Logger.Info().Str("config_dir", o.ConfigDir).Str("hash", t.Hash).Int("apis", len(t.APIs)).
+		Str("gateway", scheme+"://"+n.GatewayAddr()).Str("admin", "http://"+n.AdminAddr()).
+		Msg("cuegate serving")
+	return n, nil
+}
+
+func (n *node) goServe(name string, serve func() error) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		err := serve()
+		select {
+		case <-n.stop:
+		default:
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.errc <- fmt.Errorf("%s listener: %w", name, err)
+			}
+		}
+	}()
+}
+
+func (n *node) reloadOnChange() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case _, ok := <-n.watcher.Events():
+			if !ok {
+				return
+			}
+			n.gw.Reload() //nolint:errcheck // logged and kept for /status
+		}
+	}
+}
+
+// Gateway is the node's runtime; the portal reads the table through its
+// Current method.
+func (n *node) Gateway() *runtime.Gateway { return n.gw }
+
+// GatewayAddr and AdminAddr are the bound listener addresses.
+func (n *node) GatewayAddr() string { return n.gwLn.Addr().String() }
+func (n *node) AdminAddr() string   { return n.adminLn.Addr().String() }
+
+// Err reports a listener that stopped on its own.
+func (n *node) Err() <-chan error { return n.errc }
+
+// Shutdown stops accepting connections and waits for the requests in
+// flight, at most the table's shutdown_grace; then it closes the
+// upstream pools and key fetchers. It is safe to call more than once.
+func (n *node) Shutdown() error {
+	n.once.Do(func() {
+		close(n.stop)
+		if n.watcher != nil {
+			n.watcher.Close() //nolint:errcheck
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), n.grace)
+		defer cancel()
+		errs := []error{n.server.ShutdownWithContext(ctx), n.admin.Shutdown(ctx)}
+		n.wg.Wait()
+		n.gw.Close()
+		if err := errors.Join(errs...); err != nil {
+			n.shutErr = fmt.Errorf("shutdown within %s: %w", n.grace, err)
+		}
+	})
+	return n.shutErr
+}
+
+func (n *node) closeListeners() {
+	for _, ln := range []net.Listener{n.gwLn, n.adminLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
