@@ -1,3 +1,16 @@
+// Package auth validates bearer JWTs against the signing keys of OpenID
+// providers.
+//
+// KeySets fetches and refreshes each IdP's JWKS (from jwks_uri or the
+// discovery document) in the background and keeps the last good set when the
+// provider is down. Each key is parsed on its own with jwkset, so a malformed
+// key or an encryption key in the set is skipped without affecting the
+// others. Fetching, discovery, refreshing and refetching on an unknown kid
+// are this package's own: jwkset's HTTP storage decodes a set in one piece
+// and fails the whole refresh on one bad key, knows no discovery, and makes
+// unknown-kid lookups wait on a rate limiter instead of sharing one fetch.
+// Validator verifies tokens with golang-jwt/jwt/v5 and caches accepted ones,
+// so a repeat token costs a map lookup.
 package auth
 
 import (
@@ -8,6 +21,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -331,7 +345,7 @@ func (f *fetcher) status() KeyStatus {
 	st := KeyStatus{LastFetch: f.lastFetch, LastError: f.lastErr, KeyIDs: []string{}}
 	if s := f.keys.Load(); s != nil {
 		st.Fetched = true
-		st.KeyIDs = s.ids
+		st.KeyIDs = slices.Clone(s.ids)
 	}
 	return st
 }

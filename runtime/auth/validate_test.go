@@ -297,8 +297,9 @@ func TestUnknownIdP(t *testing.T) {
 	wantErr(t, err, http.StatusServiceUnavailable, "signing keys of identity provider other are not available yet")
 }
 
-func benchValidate(b *testing.B, s signer, cacheSize int) {
+func benchValidate(b *testing.B, sp *signer, cacheSize int) {
 	p, k, _ := readyEnv(b, KeySetsOptions{})
+	s := *sp // set by readyEnv
 	v := NewValidator(k, cacheSize)
 	idp, rules := p.idp(), rulesFor(s.alg)
 	tok := []byte(s.mint(b, p.claimsAt(now), nil))
@@ -311,12 +312,12 @@ func benchValidate(b *testing.B, s signer, cacheSize int) {
 }
 
 // BenchmarkValidateCached is a repeat token: a cache hit.
-func BenchmarkValidateCached(b *testing.B) { benchValidate(b, rsaA, 1000) }
+func BenchmarkValidateCached(b *testing.B) { benchValidate(b, &rsaA, 1000) }
 
 // The cache-miss benchmarks parse and verify every time (cache disabled).
-func BenchmarkValidateRS256(b *testing.B) { testKeys(b); benchValidate(b, rsaA, -1) }
-func BenchmarkValidateES256(b *testing.B) { testKeys(b); benchValidate(b, ecA, -1) }
-func BenchmarkValidateEdDSA(b *testing.B) { testKeys(b); benchValidate(b, edA, -1) }
+func BenchmarkValidateRS256(b *testing.B) { benchValidate(b, &rsaA, -1) }
+func BenchmarkValidateES256(b *testing.B) { benchValidate(b, &ecA, -1) }
+func BenchmarkValidateEdDSA(b *testing.B) { benchValidate(b, &edA, -1) }
 
 func BenchmarkValidateCachedParallel(b *testing.B) {
 	p, k, _ := readyEnv(b, KeySetsOptions{})
