@@ -85,7 +85,7 @@ func main() {
 	flag.IntVar(&o.RSPool, "rs-pool", 150000, "(b) RS256 tokens: more than cuegate's token cache (100,000) so most requests need a signature check; minting costs ~1.2ms each, once (see -token-cache)")
 	flag.IntVar(&o.ESPool, "es-pool", 150000, "(b) ES256 tokens minted")
 	flag.DurationVar(&o.ReloadEvery, "reload-every", 100*time.Millisecond, "(e) config rewrite period")
-	flag.StringVar(&o.Profile, "profile", "", "directory for pprof profiles of cuegate, taken in an extra unmeasured window (needs /debug/pprof on the admin listener)")
+	flag.StringVar(&o.Profile, "profile", "", "directory for pprof profiles of cuegate, taken in an extra unmeasured window; cuegate is then built with net/http/pprof added by go build -overlay (the repository is not changed)")
 	flag.StringVar(&o.ProfileScenarios, "profile-scenarios", "a,b-rs256", "scenarios to profile with -profile")
 	flag.IntVar(&o.ProfileWindowSecs, "profile-seconds", 10, "length of the profiling window")
 	flag.StringVar(&o.Metrics, "metrics", "^(cuegate_|go_memstats_mallocs_total|go_memstats_alloc_bytes_total|go_gc_duration_seconds_count)", "cuegate admin metrics whose per-window deltas are reported")
@@ -211,7 +211,15 @@ func (b *bench) buildCuegate() (string, error) {
 		return filepath.Abs(b.o.Cuegate)
 	}
 	bin := filepath.Join(b.dir, "cuegate")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/cuegate")
+	args := []string{"build", "-o", bin}
+	if b.o.Profile != "" {
+		overlay, err := pprofOverlay(b.dir, b.o.Repo)
+		if err != nil {
+			return "", err
+		}
+		args = append(args, "-overlay", overlay)
+	}
+	cmd := exec.Command("go", append(args, "./cmd/cuegate")...)
 	cmd.Dir = b.o.Repo
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	fmt.Fprintf(os.Stderr, "building cuegate in %s ...\n", b.o.Repo)
@@ -219,6 +227,43 @@ func (b *bench) buildCuegate() (string, error) {
 		return "", fmt.Errorf("build cuegate: %w", err)
 	}
 	return bin, nil
+}
+
+// pprofSource is added to package main of cmd/cuegate at build time (go
+// build -overlay) when profiling: the repository is not changed, and the
+// binary is the real one plus net/http/pprof on a loopback port of its own,
+// named by $CUEGATE_LOADTEST_PPROF.
+const pprofSource = `package main
+
+import (
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+)
+
+func init() {
+	if addr := os.Getenv("CUEGATE_LOADTEST_PPROF"); addr != "" {
+		go http.ListenAndServe(addr, nil)
+	}
+}
+`
+
+// pprofOverlay writes the overlay that adds pprofSource to cmd/cuegate.
+func pprofOverlay(dir, repo string) (string, error) {
+	src := filepath.Join(dir, "zz_loadtest_pprof.go")
+	if err := os.WriteFile(src, []byte(pprofSource), 0o644); err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(filepath.Join(repo, "cmd", "cuegate", "zz_loadtest_pprof.go"))
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(map[string]any{"Replace": map[string]string{abs: src}})
+	if err != nil {
+		return "", err
+	}
+	overlay := filepath.Join(dir, "overlay.json")
+	return overlay, os.WriteFile(overlay, b, 0o644)
 }
 
 // startBaseline starts a baseline proxy role and waits until it proxies.
@@ -247,6 +292,7 @@ type cuegateProc struct {
 	*Proc
 	ports Ports
 	dir   string
+	pprof string // net/http/pprof address when profiling
 }
 
 func (b *bench) startCuegate(name string) (*cuegateProc, error) {
@@ -265,7 +311,15 @@ func (b *bench) startCuegate(name string) (*cuegateProc, error) {
 	}
 	args := []string{"serve", "--config", cfg, "--state", filepath.Join(cfg, "state.json")}
 	args = append(args, strings.Fields(b.o.ServeArgs)...)
-	p, err := startProc(b.dir, name, nil, b.cuegate, args...)
+	var env []string
+	var pprof string
+	if b.o.Profile != "" {
+		if pprof, err = freePort(); err != nil {
+			return nil, err
+		}
+		env = append(env, "CUEGATE_LOADTEST_PPROF="+pprof)
+	}
+	p, err := startProc(b.dir, name, env, b.cuegate, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +327,7 @@ func (b *bench) startCuegate(name string) (*cuegateProc, error) {
 	if err := waitHTTP(p, "http://"+ports.Admin+"/readyz", b.o.StartupTimeout); err != nil {
 		return nil, err
 	}
-	return &cuegateProc{Proc: p, ports: ports, dir: cfg}, nil
+	return &cuegateProc{Proc: p, ports: ports, dir: cfg, pprof: pprof}, nil
 }
 
 // waitListening waits until addr accepts HTTP (any status).

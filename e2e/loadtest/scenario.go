@@ -145,7 +145,7 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 	if b.o.Profile != "" && cg != nil && contains(b.o.ProfileScenarios, id) {
 		for _, t := range targets {
 			if t.Name == tCuegate {
-				res.Profiles, res.ProfileNote = b.profile(id, t, lo)
+				res.Profiles, res.ProfileNote = b.profile(id, t, cg.pprof, lo)
 			}
 		}
 	}
@@ -176,13 +176,14 @@ func reloader(dir string, period time.Duration, res *ScenarioResult) func(<-chan
 }
 
 // profile runs one extra, unmeasured window on t while fetching a CPU
-// profile and two allocation profiles (before, after) from cuegate's admin
-// listener. It returns the files written, or a note saying why none were.
-func (b *bench) profile(id string, t *Target, lo LoadOptions) ([]string, string) {
+// profile and two allocation profiles (before, after) from cuegate's
+// net/http/pprof at addr (see pprofSource). It returns the files written,
+// or a note saying why none were.
+func (b *bench) profile(id string, t *Target, addr string, lo LoadOptions) ([]string, string) {
 	if err := os.MkdirAll(b.o.Profile, 0o755); err != nil {
 		return nil, err.Error()
 	}
-	base := "http://" + t.Admin + "/debug/pprof/"
+	base := "http://" + addr + "/debug/pprof/"
 	get := func(path, file string) error {
 		resp, err := (&http.Client{Timeout: time.Duration(b.o.ProfileWindowSecs+30) * time.Second}).Get(base + path)
 		if err != nil {
@@ -202,7 +203,7 @@ func (b *bench) profile(id string, t *Target, lo LoadOptions) ([]string, string)
 	}
 	p := func(name string) string { return filepath.Join(b.o.Profile, id+"-"+name+".pprof") }
 	if err := get("allocs", p("allocs-before")); err != nil {
-		return nil, "no profile: " + err.Error() + " (the admin listener does not serve net/http/pprof)"
+		return nil, "no profile: " + err.Error()
 	}
 	lo.Duration = time.Duration(b.o.ProfileWindowSecs) * time.Second
 	cpuErr := make(chan error, 1)
@@ -220,7 +221,10 @@ func (b *bench) profile(id string, t *Target, lo LoadOptions) ([]string, string)
 	if err := get("allocs", p("allocs-after")); err != nil {
 		return nil, err.Error()
 	}
-	note := fmt.Sprintf("profile window: %d requests; allocations per request: go tool pprof -sample_index=alloc_objects -base %s %s, divided by %d",
-		w.Requests, p("allocs-before"), p("allocs-after"), w.Requests)
+	note := fmt.Sprintf("profile window: %d requests, %.1f µs CPU/request; allocations: go tool pprof -sample_index=alloc_objects -base %s %s, divided by %d",
+		w.Requests, float64(w.CPU.Microseconds())/float64(max(w.Requests, 1)), p("allocs-before"), p("allocs-after"), w.Requests)
+	if m, ok := w.Metrics["go_memstats_mallocs_total"]; ok {
+		note += fmt.Sprintf("; go_memstats_mallocs_total: %.2f per request", m/float64(max(w.Requests, 1)))
+	}
 	return []string{p("cpu"), p("allocs-before"), p("allocs-after")}, note
 }
