@@ -1,0 +1,185 @@
+package portal
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// apiPrefix is where the JSON API lives.
+const apiPrefix = "/portal/api/v1"
+
+func (s *Server) apiRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+apiPrefix+"/signup", s.jsonBody(s.apiSignup))
+	mux.HandleFunc("POST "+apiPrefix+"/login", s.jsonBody(s.apiLogin))
+	mux.HandleFunc("POST "+apiPrefix+"/logout", s.jsonBody(s.apiLogout))
+	mux.HandleFunc("GET "+apiPrefix+"/catalogue", s.apiCatalogue)
+	mux.HandleFunc("GET "+apiPrefix+"/clients", s.authed(s.apiListClients))
+	mux.HandleFunc("POST "+apiPrefix+"/clients", s.jsonBody(s.authed(s.apiCreateClient)))
+	mux.HandleFunc("GET "+apiPrefix+"/clients/{client_id}", s.authed(s.apiGetClient))
+	mux.HandleFunc("DELETE "+apiPrefix+"/clients/{client_id}", s.authed(s.apiDeleteClient))
+	mux.HandleFunc(apiPrefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errorf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if v != nil {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(v)
+	}
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	writeJSON(w, e.Status, e)
+}
+
+// jsonBody refuses any body that is not application/json (a cross-site
+// form cannot send one) and bounds its size.
+func (s *Server) jsonBody(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || mt != "application/json" {
+			writeError(w, errorf(http.StatusUnsupportedMediaType, "invalid_request", "the body must be Content-Type: application/json"))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
+		h(w, r)
+	}
+}
+
+// decode reads the JSON body into v; an empty body leaves v as it is.
+func decode(r *http.Request, v any) *apiError {
+	err := json.NewDecoder(r.Body).Decode(v)
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil || errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, &tooBig):
+		return errorf(http.StatusRequestEntityTooLarge, "invalid_request", "the body is larger than %d bytes", tooBig.Limit)
+	default:
+		return errorf(http.StatusBadRequest, "invalid_request", "the body is not valid JSON: %v", err)
+	}
+}
+
+type sessionKey struct{}
+
+// authed passes the logged-in developer's email on, or answers 401.
+func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, dev string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess := s.session(r)
+		if sess == nil {
+			writeError(w, errorf(http.StatusUnauthorized, "unauthorized", "log in first: POST %s/login", apiPrefix))
+			return
+		}
+		h(w, r, sess.email)
+	}
+}
+
+type credentials struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (s *Server) apiSignup(w http.ResponseWriter, r *http.Request) {
+	var c credentials
+	if aerr := decode(r, &c); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	email, aerr := s.signup(c.Email, c.Password)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	s.startSession(w, email)
+	writeJSON(w, http.StatusCreated, map[string]string{"email": email})
+}
+
+func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
+	var c credentials
+	if aerr := decode(r, &c); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	email, wait, aerr := s.login(r, c.Email, c.Password)
+	if aerr != nil {
+		setRetryAfter(w, wait)
+		writeError(w, aerr)
+		return
+	}
+	s.startSession(w, email)
+	writeJSON(w, http.StatusOK, map[string]string{"email": email})
+}
+
+func setRetryAfter(w http.ResponseWriter, wait time.Duration) {
+	if wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+	}
+}
+
+func (s *Server) apiLogout(w http.ResponseWriter, r *http.Request) {
+	s.endSession(w, r)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) apiCatalogue(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, catalogue(s.table()))
+}
+
+func (s *Server) apiListClients(w http.ResponseWriter, r *http.Request, dev string) {
+	now := s.opts.Now()
+	out := []clientView{}
+	for _, c := range s.opts.Store.Clients(dev) {
+		out = append(out, viewOf(c, now, false))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiCreateClient(w http.ResponseWriter, r *http.Request, dev string) {
+	var req struct {
+		Catalogue    []string `json:"catalogue"`
+		ClientName   string   `json:"client_name"`
+		RedirectURIs []string `json:"redirect_uris"`
+	}
+	if aerr := decode(r, &req); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	c, aerr := s.createClient(r.Context(), dev, req.Catalogue, req.ClientName, req.RedirectURIs)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	w.Header().Set("Location", apiPrefix+"/clients/"+c.ClientID)
+	writeJSON(w, http.StatusCreated, viewOf(c, s.opts.Now(), true))
+}
+
+func (s *Server) apiGetClient(w http.ResponseWriter, r *http.Request, dev string) {
+	c, aerr := s.ownClient(dev, r.PathValue("client_id"))
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewOf(c, s.opts.Now(), true))
+}
+
+func (s *Server) apiDeleteClient(w http.ResponseWriter, r *http.Request, dev string) {
+	warning, aerr := s.deleteClient(r.Context(), dev, r.PathValue("client_id"))
+	switch {
+	case aerr != nil:
+		writeError(w, aerr)
+	case warning != "":
+		writeJSON(w, http.StatusOK, map[string]string{"client_id": r.PathValue("client_id"), "warning": warning})
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}

@@ -1,0 +1,299 @@
+package portal
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/portal/store"
+)
+
+type pageTemplate = *template.Template
+
+var pageNames = []string{"catalogue", "signup", "login", "clients", "new", "details", "created", "client", "delete", "message"}
+
+func parseTemplates() (map[string]pageTemplate, error) {
+	funcs := template.FuncMap{
+		"date": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	}
+	out := make(map[string]pageTemplate, len(pageNames))
+	for _, name := range pageNames {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/partials.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("portal: template %s: %w", name, err)
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+// pageData is what every page template gets; each page uses some fields.
+type pageData struct {
+	Title      string
+	User       string
+	CSRF       string
+	SignupOpen bool
+	Flash      string
+	Error      string
+
+	Email        string
+	Catalogue    []catalogueItem
+	Selected     []catalogueItem
+	Preselect    string
+	Clients      []clientView
+	Client       clientView
+	ClientName   string
+	RedirectURIs string
+	Separator    string
+	Limits       string
+	TokenCurl    string
+	Calls        []gatewayCall
+}
+
+func (s *Server) htmlRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/catalogue", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /catalogue", s.catalogueHTML)
+	mux.HandleFunc("GET /signup", s.signupForm)
+	mux.HandleFunc("POST /signup", s.form(s.signupHTML))
+	mux.HandleFunc("GET /login", s.loginForm)
+	mux.HandleFunc("POST /login", s.form(s.loginHTML))
+	mux.HandleFunc("POST /logout", s.form(s.logoutHTML))
+	mux.HandleFunc("GET /clients", s.loggedIn(s.clientsHTML))
+	mux.HandleFunc("GET /clients/new", s.loggedIn(s.newClientHTML))
+	mux.HandleFunc("POST /clients/new", s.form(s.loggedIn(s.detailsHTML)))
+	mux.HandleFunc("POST /clients", s.form(s.loggedIn(s.createHTML)))
+	mux.HandleFunc("GET /clients/{id}", s.loggedIn(s.clientHTML))
+	mux.HandleFunc("GET /clients/{id}/delete", s.loggedIn(s.confirmDeleteHTML))
+	mux.HandleFunc("POST /clients/{id}/delete", s.form(s.loggedIn(s.deleteHTML)))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.message(w, r, http.StatusNotFound, "Not found", "There is no page at this address.")
+	})
+}
+
+// render writes a page; the template runs into a buffer first so a failure
+// gives a clean 500.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) {
+	sess := s.session(r)
+	if sess != nil {
+		d.User = sess.email
+		s.mu.Lock()
+		if d.Flash == "" {
+			d.Flash, sess.flash = sess.flash, ""
+		}
+		s.mu.Unlock()
+	}
+	d.CSRF = s.csrfToken(w, r, sess)
+	d.SignupOpen = s.table().Portal.Signup == "open"
+	var buf bytes.Buffer
+	if err := s.pages[name].Execute(&buf, d); err != nil {
+		s.opts.Logger.Error().Err(err).Str("page", name).Msg("portal: page did not render")
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (s *Server) message(w http.ResponseWriter, r *http.Request, status int, title, text string) {
+	s.render(w, r, status, "message", &pageData{Title: title, Error: text})
+}
+
+// form parses a posted form, bounded in size, and checks its CSRF token.
+func (s *Server) form(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
+		if err := r.ParseForm(); err != nil {
+			s.message(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+			return
+		}
+		if !s.checkCSRF(r, s.session(r)) {
+			s.message(w, r, http.StatusForbidden, "Form expired",
+				"The form expired or was sent from another site. Go back, reload the page and try again.")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// loggedIn sends visitors without a session to the login page.
+func (s *Server) loggedIn(h func(w http.ResponseWriter, r *http.Request, sess *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess := s.session(r)
+		if sess == nil {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		h(w, r, sess)
+	}
+}
+
+func (s *Server) setFlash(sess *session, msg string) {
+	s.mu.Lock()
+	sess.flash = msg
+	s.mu.Unlock()
+}
+
+func (s *Server) catalogueHTML(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "catalogue", &pageData{Title: "Catalogue", Catalogue: catalogue(s.table())})
+}
+
+func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) {
+	if s.table().Portal.Signup != "open" {
+		s.message(w, r, http.StatusForbidden, "Sign up", "Sign-up is by invitation only: ask the operator for an account.")
+		return
+	}
+	s.render(w, r, http.StatusOK, "signup", &pageData{Title: "Sign up"})
+}
+
+func (s *Server) signupHTML(w http.ResponseWriter, r *http.Request) {
+	email, aerr := s.signup(r.PostFormValue("email"), r.PostFormValue("password"))
+	if aerr != nil {
+		s.render(w, r, aerr.Status, "signup", &pageData{Title: "Sign up", Error: aerr.Description, Email: r.PostFormValue("email")})
+		return
+	}
+	s.startSession(w, email)
+	http.Redirect(w, r, "/clients", http.StatusSeeOther)
+}
+
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "login", &pageData{Title: "Log in"})
+}
+
+func (s *Server) loginHTML(w http.ResponseWriter, r *http.Request) {
+	email, wait, aerr := s.login(r, r.PostFormValue("email"), r.PostFormValue("password"))
+	if aerr != nil {
+		setRetryAfter(w, wait)
+		s.render(w, r, aerr.Status, "login", &pageData{Title: "Log in", Error: aerr.Description, Email: r.PostFormValue("email")})
+		return
+	}
+	s.startSession(w, email)
+	http.Redirect(w, r, "/clients", http.StatusSeeOther)
+}
+
+func (s *Server) logoutHTML(w http.ResponseWriter, r *http.Request) {
+	s.endSession(w, r)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func (s *Server) clientsHTML(w http.ResponseWriter, r *http.Request, sess *session) {
+	now := s.opts.Now()
+	var views []clientView
+	for _, c := range s.opts.Store.Clients(sess.email) {
+		views = append(views, viewOf(c, now, false))
+	}
+	s.render(w, r, http.StatusOK, "clients", &pageData{Title: "OAuth clients", Clients: views})
+}
+
+// newClientHTML is step 1 of the wizard: choose catalogue entries.
+func (s *Server) newClientHTML(w http.ResponseWriter, r *http.Request, sess *session) {
+	items := slices.DeleteFunc(catalogue(s.table()), func(c catalogueItem) bool { return !c.Registrable })
+	s.render(w, r, http.StatusOK, "new", &pageData{Title: "New OAuth client", Catalogue: items, Preselect: r.URL.Query().Get("entry")})
+}
+
+// detailsHTML is step 2: client name and redirect URIs for the chosen
+// entries, which must go together.
+func (s *Server) detailsHTML(w http.ResponseWriter, r *http.Request, sess *session) {
+	t := s.table()
+	ids := r.PostForm["catalogue"]
+	if _, aerr := choose(t, ids); aerr != nil {
+		items := slices.DeleteFunc(catalogue(t), func(c catalogueItem) bool { return !c.Registrable })
+		s.render(w, r, aerr.Status, "new", &pageData{Title: "New OAuth client", Catalogue: items, Error: aerr.Description})
+		return
+	}
+	s.render(w, r, http.StatusOK, "details", s.detailsData(t, ids))
+}
+
+func (s *Server) detailsData(t *compiler.Table, ids []string) *pageData {
+	d := &pageData{Title: "New OAuth client", Separator: t.Portal.RedirectURISeparator}
+	if d.Separator == "" {
+		d.Separator = ";"
+	}
+	for _, item := range catalogue(t) {
+		if slices.Contains(ids, item.ID) {
+			d.Selected = append(d.Selected, item)
+			d.Limits = item.Limits
+		}
+	}
+	return d
+}
+
+func (s *Server) createHTML(w http.ResponseWriter, r *http.Request, sess *session) {
+	t := s.table()
+	ids := r.PostForm["catalogue"]
+	redirects := splitRedirectURIs(r.PostFormValue("redirect_uris"), t.Portal.RedirectURISeparator)
+	c, aerr := s.createClient(r.Context(), sess.email, ids, r.PostFormValue("client_name"), redirects)
+	if aerr != nil {
+		d := s.detailsData(t, ids)
+		d.Error = aerr.Description
+		if aerr.Code != "invalid_request" && aerr.Code != "server_error" {
+			d.Error = "The identity provider refused the registration: " + aerr.Code + ": " + aerr.Description
+		}
+		d.ClientName, d.RedirectURIs = r.PostFormValue("client_name"), r.PostFormValue("redirect_uris")
+		if len(d.Selected) == 0 {
+			s.message(w, r, aerr.Status, "Registration failed", aerr.Description)
+			return
+		}
+		s.render(w, r, aerr.Status, "details", d)
+		return
+	}
+	s.render(w, r, http.StatusCreated, "created", s.clientData(t, c, "Client created"))
+}
+
+func (s *Server) clientData(t *compiler.Table, c store.Client, title string) *pageData {
+	scope := ""
+	for _, id := range c.Catalogue {
+		if e := t.Portal.Catalogue[id]; e != nil && e.DCR != nil {
+			scope = e.DCR.Scope
+			break
+		}
+	}
+	d := &pageData{Title: title, Client: viewOf(c, s.opts.Now(), true), Calls: gatewayCalls(t, c)}
+	if c.TokenEndpoint != "" {
+		d.TokenCurl = tokenCurl(c, scope)
+	}
+	if p := t.Policies[c.Policy]; p != nil {
+		d.Limits = limitsInWords(p)
+	}
+	return d
+}
+
+func (s *Server) clientHTML(w http.ResponseWriter, r *http.Request, sess *session) {
+	c, aerr := s.ownClient(sess.email, r.PathValue("id"))
+	if aerr != nil {
+		s.message(w, r, http.StatusNotFound, "Not found", "You have no client with this ID.")
+		return
+	}
+	s.render(w, r, http.StatusOK, "client", s.clientData(s.table(), c, c.ClientName))
+}
+
+func (s *Server) confirmDeleteHTML(w http.ResponseWriter, r *http.Request, sess *session) {
+	c, aerr := s.ownClient(sess.email, r.PathValue("id"))
+	if aerr != nil {
+		s.message(w, r, http.StatusNotFound, "Not found", "You have no client with this ID.")
+		return
+	}
+	s.render(w, r, http.StatusOK, "delete", &pageData{Title: "Delete " + c.ClientName, Client: viewOf(c, s.opts.Now(), false)})
+}
+
+func (s *Server) deleteHTML(w http.ResponseWriter, r *http.Request, sess *session) {
+	id := r.PathValue("id")
+	warning, aerr := s.deleteClient(r.Context(), sess.email, id)
+	if aerr != nil {
+		if aerr.Status == http.StatusNotFound {
+			s.message(w, r, http.StatusNotFound, "Not found", "You have no client with this ID.")
+			return
+		}
+		s.message(w, r, aerr.Status, "Delete failed", aerr.Description)
+		return
+	}
+	s.setFlash(sess, fmt.Sprintf("Client %s deleted. %s", id, warning))
+	http.Redirect(w, r, "/clients", http.StatusSeeOther)
+}

@@ -1,0 +1,662 @@
+// Package portal is cuegate's developer portal: developers sign up, browse
+// the catalogue and register OAuth clients at the identity provider by
+// Dynamic Client Registration. It serves server-rendered HTML pages and a
+// JSON API under /portal/api/v1 that does the same things.
+//
+// # Clients for several catalogue entries
+//
+// A client registered for several catalogue entries is registered once, at
+// one provider, and bound to one policy. So the entries chosen together
+// must all name the same policy and have identical (merged) dcr settings;
+// otherwise the request is refused with 400 invalid_request naming the
+// entries that differ. The client is bound to that shared policy, and its
+// registration expires at created_at + the policy's key_expires_in (never
+// when that is zero).
+//
+// # Security
+//
+// Passwords are hashed with bcrypt. Sessions live in memory (a restart logs
+// everybody out) in HttpOnly, SameSite=Lax cookies, Secure when
+// Options.Secure. Every HTML form carries a CSRF token: the session's
+// synchroniser token once logged in, a double-submit cookie before; tokens
+// are compared in constant time. JSON endpoints take only
+// Content-Type: application/json bodies, which a cross-site form cannot
+// send. Failed logins are limited per account and per client address; past
+// the limit the portal answers 429 with Retry-After.
+//
+// Concurrency: a Server is safe for concurrent use; it reads the current
+// table through Options.Table on every request, so a hot swap changes the
+// catalogue at once.
+package portal
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/rs/zerolog"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/portal/dcr"
+	"github.com/cuegate/cuegate/portal/store"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// Options configures a Server.
+type Options struct {
+	// Table returns the current compiled table; required.
+	Table func() *compiler.Table
+	// Store holds developers and clients; required.
+	Store *store.Store
+	// Logger receives one line per registration, deletion and failure;
+	// it never receives passwords, secrets or tokens.
+	Logger zerolog.Logger
+	// Secure marks cookies Secure: set it when the portal is served over TLS.
+	Secure bool
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// HTTPClient makes the DCR and discovery calls; http.DefaultClient when nil.
+	HTTPClient *http.Client
+	// BcryptCost is the cost of new password hashes; bcrypt.DefaultCost when 0.
+	BcryptCost int
+}
+
+// Login limits: failures allowed per window, per account and per address.
+const (
+	loginFailuresPerAccount = 5
+	loginFailuresPerAddress = 20
+	loginWindow             = 15 * time.Minute
+	defaultSessionTTL       = 12 * time.Hour
+	maxJSONBody             = 64 << 10
+)
+
+// Server is the portal. Create it with New.
+type Server struct {
+	opts      Options
+	discovery *dcr.Discovery
+	pages     map[string]pageTemplate
+	handler   http.Handler
+	dummyHash []byte // compared against for unknown accounts, to equalise timing
+
+	mu       sync.Mutex
+	sessions map[string]*session
+
+	byAccount *failureLimiter
+	byAddress *failureLimiter
+}
+
+// session is a logged-in developer. flash is guarded by Server.mu.
+type session struct {
+	email   string
+	csrf    string
+	expires time.Time
+	flash   string
+}
+
+// New returns a portal server.
+func New(opts Options) (*Server, error) {
+	if opts.Table == nil || opts.Store == nil {
+		return nil, errors.New("portal: Options.Table and Options.Store are required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.BcryptCost == 0 {
+		opts.BcryptCost = bcrypt.DefaultCost
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("cuegate-dummy-password"), opts.BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	pages, err := parseTemplates()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:      opts,
+		discovery: dcr.NewDiscovery(opts.HTTPClient),
+		pages:     pages,
+		dummyHash: dummy,
+		sessions:  map[string]*session{},
+		byAccount: newFailureLimiter(loginFailuresPerAccount, loginWindow),
+		byAddress: newFailureLimiter(loginFailuresPerAddress, loginWindow),
+	}
+	s.handler = securityHeaders(s.routes())
+	return s, nil
+}
+
+// Handler returns the portal's HTTP handler: HTML pages at /, the JSON API
+// under /portal/api/v1.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(assets, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	s.htmlRoutes(mux)
+	s.apiRoutes(mux)
+	return mux
+}
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "same-origin")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// table returns the current table, which is never nil once serving.
+func (s *Server) table() *compiler.Table { return s.opts.Table() }
+
+// apiError is a failure shown to the developer: an HTTP status and an
+// OAuth-style error code and description.
+type apiError struct {
+	Status      int    `json:"-"`
+	Code        string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Description }
+
+func errorf(status int, code, format string, args ...any) *apiError {
+	return &apiError{Status: status, Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+// ---- sessions and CSRF ----
+
+const (
+	sessionCookie = "cuegate_session"
+	csrfCookie    = "cuegate_csrf"
+	csrfField     = "csrf_token"
+)
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand panics rather than return an error)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (s *Server) sessionTTL() time.Duration {
+	if ttl := s.table().Portal.SessionTTL.D(); ttl > 0 {
+		return ttl
+	}
+	return defaultSessionTTL
+}
+
+// startSession logs email in and sets the session cookie.
+func (s *Server) startSession(w http.ResponseWriter, email string) {
+	id, ttl := randomToken(), s.sessionTTL()
+	now := s.opts.Now()
+	s.mu.Lock()
+	for k, v := range s.sessions { // drop expired sessions while here
+		if now.After(v.expires) {
+			delete(s.sessions, k)
+		}
+	}
+	s.sessions[id] = &session{email: email, csrf: randomToken(), expires: now.Add(ttl)}
+	s.mu.Unlock()
+	http.SetCookie(w, s.cookie(sessionCookie, id, int(ttl.Seconds())))
+}
+
+func (s *Server) cookie(name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.opts.Secure, SameSite: http.SameSiteLaxMode}
+}
+
+// session returns the request's live session, or nil.
+func (s *Server) session(r *http.Request) *session {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess := s.sessions[c.Value]
+	if sess == nil {
+		return nil
+	}
+	if s.opts.Now().After(sess.expires) {
+		delete(s.sessions, c.Value)
+		return nil
+	}
+	if _, ok := s.opts.Store.Developer(sess.email); !ok { // removed by the operator
+		delete(s.sessions, c.Value)
+		return nil
+	}
+	return sess
+}
+
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		s.mu.Lock()
+		delete(s.sessions, c.Value)
+		s.mu.Unlock()
+	}
+	http.SetCookie(w, s.cookie(sessionCookie, "", -1))
+}
+
+// csrfToken returns the token to embed in forms: the session's, or for an
+// anonymous visitor the double-submit cookie's (set here when missing).
+func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request, sess *session) string {
+	if sess != nil {
+		return sess.csrf
+	}
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	tok := randomToken()
+	http.SetCookie(w, s.cookie(csrfCookie, tok, 0))
+	return tok
+}
+
+// checkCSRF reports whether the form's token matches the session's, or
+// for an anonymous visitor the double-submit cookie.
+func (s *Server) checkCSRF(r *http.Request, sess *session) bool {
+	got := r.PostFormValue(csrfField)
+	want := ""
+	if sess != nil {
+		want = sess.csrf
+	} else if c, err := r.Cookie(csrfCookie); err == nil {
+		want = c.Value
+	}
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// ---- accounts ----
+
+var (
+	signupsTotal      = metrics.NewCounter(`cuegate_portal_signups_total`)
+	loginsOK          = metrics.NewCounter(`cuegate_portal_logins_total{result="ok"}`)
+	loginsFailed      = metrics.NewCounter(`cuegate_portal_logins_total{result="failed"}`)
+	loginsLimited     = metrics.NewCounter(`cuegate_portal_logins_total{result="limited"}`)
+	registrationsOK   = metrics.NewCounter(`cuegate_portal_registrations_total{result="ok"}`)
+	registrationsFail = metrics.NewCounter(`cuegate_portal_registrations_total{result="failed"}`)
+	deletionsTotal    = metrics.NewCounter(`cuegate_portal_deletions_total`)
+)
+
+// normaliseEmail returns the canonical form of an address, or an error.
+func normaliseEmail(email string) (string, *apiError) {
+	email = strings.TrimSpace(email)
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || len(email) > 254 {
+		return "", errorf(http.StatusBadRequest, "invalid_request", "%q is not an email address", email)
+	}
+	return strings.ToLower(email), nil
+}
+
+func checkPassword(pw string) *apiError {
+	switch {
+	case len(pw) < 8:
+		return errorf(http.StatusBadRequest, "invalid_request", "the password must have at least 8 characters")
+	case len(pw) > 72:
+		return errorf(http.StatusBadRequest, "invalid_request", "the password must have at most 72 bytes")
+	}
+	return nil
+}
+
+// HashPassword returns the bcrypt hash of a new password after checking its
+// length (8 characters to 72 bytes); the developer CLI uses it too.
+func HashPassword(password string, cost int) (string, error) {
+	if err := checkPassword(password); err != nil {
+		return "", errors.New("portal: " + err.Description)
+	}
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	return string(h), err
+}
+
+// NormaliseEmail returns the canonical (lower-case) form of a developer's
+// email address, or an error when it is not one.
+func NormaliseEmail(email string) (string, error) {
+	e, err := normaliseEmail(email)
+	if err != nil {
+		return "", errors.New("portal: " + err.Description)
+	}
+	return e, nil
+}
+
+func (s *Server) signup(email, password string) (string, *apiError) {
+	if s.table().Portal.Signup != "open" {
+		return "", errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
+	}
+	email, aerr := normaliseEmail(email)
+	if aerr != nil {
+		return "", aerr
+	}
+	hash, err := HashPassword(password, s.opts.BcryptCost)
+	if err != nil {
+		return "", checkPassword(password)
+	}
+	err = s.opts.Store.AddDeveloper(store.Developer{Email: email, PasswordHash: hash, Created: s.opts.Now().UTC()})
+	switch {
+	case errors.Is(err, store.ErrExists):
+		return "", errorf(http.StatusConflict, "account_exists", "an account with this email exists: log in instead")
+	case err != nil:
+		s.opts.Logger.Error().Err(err).Msg("portal: sign-up not stored")
+		return "", errorf(http.StatusInternalServerError, "server_error", "the account could not be stored")
+	}
+	signupsTotal.Inc()
+	s.opts.Logger.Info().Str("developer", email).Msg("portal: developer signed up")
+	return email, nil
+}
+
+// login checks the credentials; retryAfter is set when the account or the
+// address is over its failure limit.
+func (s *Server) login(r *http.Request, email, password string) (string, time.Duration, *apiError) {
+	now := s.opts.Now()
+	email = strings.ToLower(strings.TrimSpace(email))
+	addr := clientAddress(r)
+	if wait := max(s.byAccount.retryAfter(email, now), s.byAddress.retryAfter(addr, now)); wait > 0 {
+		loginsLimited.Inc()
+		return "", wait, errorf(http.StatusTooManyRequests, "too_many_attempts", "too many failed logins: try again in %s", wait.Round(time.Second))
+	}
+	hash := s.dummyHash
+	d, known := s.opts.Store.Developer(email)
+	if known {
+		hash = []byte(d.PasswordHash)
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known {
+		s.byAccount.fail(email, now)
+		s.byAddress.fail(addr, now)
+		loginsFailed.Inc()
+		s.opts.Logger.Info().Str("developer", email).Str("address", addr).Msg("portal: failed login")
+		return "", 0, errorf(http.StatusUnauthorized, "invalid_grant", "wrong email or password")
+	}
+	s.byAccount.reset(email)
+	loginsOK.Inc()
+	return email, 0, nil
+}
+
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// failureLimiter counts failures per key in a fixed window that starts at
+// the first failure.
+type failureLimiter struct {
+	max    int
+	window time.Duration
+	mu     sync.Mutex
+	m      map[string]*failureCount
+}
+
+type failureCount struct {
+	n     int
+	start time.Time
+}
+
+func newFailureLimiter(max int, window time.Duration) *failureLimiter {
+	return &failureLimiter{max: max, window: window, m: map[string]*failureCount{}}
+}
+
+// retryAfter is how long key must wait before trying again (0: it may).
+func (l *failureLimiter) retryAfter(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.m[key]
+	if c == nil || c.n < l.max {
+		return 0
+	}
+	if wait := c.start.Add(l.window).Sub(now); wait > 0 {
+		return wait
+	}
+	delete(l.m, key)
+	return 0
+}
+
+func (l *failureLimiter) fail(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.m) > 100_000 { // bound memory under a spray of keys
+		for k, c := range l.m {
+			if now.Sub(c.start) >= l.window {
+				delete(l.m, k)
+			}
+		}
+	}
+	c := l.m[key]
+	if c == nil || now.Sub(c.start) >= l.window {
+		c = &failureCount{start: now}
+		l.m[key] = c
+	}
+	c.n++
+}
+
+func (l *failureLimiter) reset(key string) {
+	l.mu.Lock()
+	delete(l.m, key)
+	l.mu.Unlock()
+}
+
+// ---- catalogue and clients ----
+
+// selection is a validated choice of catalogue entries for one client.
+type selection struct {
+	entries []*compiler.CatalogueEntry
+	ids     []string
+	policy  *compiler.Policy
+	dcr     *compiler.DCR
+}
+
+// choose checks that ids name catalogue entries that one client can cover:
+// one policy and the same dcr settings for all (see the package comment).
+func choose(t *compiler.Table, ids []string) (*selection, *apiError) {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	if len(ids) == 0 || ids[0] == "" && len(ids) == 1 {
+		return nil, errorf(http.StatusBadRequest, "invalid_request", "choose at least one catalogue entry")
+	}
+	sel := &selection{ids: ids}
+	for _, id := range ids {
+		e := t.Portal.Catalogue[id]
+		if e == nil {
+			return nil, errorf(http.StatusBadRequest, "invalid_request", "unknown catalogue entry %q", id)
+		}
+		if e.DCR == nil {
+			return nil, errorf(http.StatusBadRequest, "invalid_request", "catalogue entry %q has no registration settings: ask the operator", id)
+		}
+		if first := sel.entries; len(first) > 0 {
+			if e.Policy != first[0].Policy {
+				return nil, errorf(http.StatusBadRequest, "invalid_request",
+					"catalogue entries %q and %q grant different policies (%s, %s): register one client for each", first[0].ID, id, first[0].Policy, e.Policy)
+			}
+			if !reflect.DeepEqual(e.DCR, first[0].DCR) {
+				return nil, errorf(http.StatusBadRequest, "invalid_request",
+					"catalogue entries %q and %q register clients differently: register one client for each", first[0].ID, id)
+			}
+		}
+		sel.entries = append(sel.entries, e)
+	}
+	sel.dcr = sel.entries[0].DCR
+	sel.policy = t.Policies[sel.entries[0].Policy]
+	if sel.policy == nil {
+		return nil, errorf(http.StatusInternalServerError, "server_error", "policy %q is not configured", sel.entries[0].Policy)
+	}
+	return sel, nil
+}
+
+func checkClientName(name string) (string, *apiError) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return "", errorf(http.StatusBadRequest, "invalid_client_metadata", "client_name is required")
+	case len(name) > 200:
+		return "", errorf(http.StatusBadRequest, "invalid_client_metadata", "client_name is longer than 200 bytes")
+	}
+	return name, nil
+}
+
+func checkRedirectURIs(uris []string) *apiError {
+	for _, u := range uris {
+		p, err := url.Parse(u)
+		if err != nil || !p.IsAbs() || (p.Scheme == "http" || p.Scheme == "https") && p.Host == "" || p.Fragment != "" {
+			return errorf(http.StatusBadRequest, "invalid_redirect_uri", "%q is not an absolute URI without a fragment", u)
+		}
+	}
+	return nil
+}
+
+// splitRedirectURIs splits the form's redirect URIs on the configured
+// separator, dropping blanks.
+func splitRedirectURIs(s, sep string) []string {
+	if sep == "" {
+		sep = ";"
+	}
+	var out []string
+	for part := range strings.SplitSeq(s, sep) {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// createClient registers a client at the provider and stores it. On any
+// error nothing is stored, and a client the provider created is deleted
+// there again.
+func (s *Server) createClient(ctx context.Context, dev string, catalogue []string, name string, redirects []string) (store.Client, *apiError) {
+	t := s.table()
+	sel, aerr := choose(t, catalogue)
+	if aerr != nil {
+		return store.Client{}, aerr
+	}
+	if name, aerr = checkClientName(name); aerr != nil {
+		return store.Client{}, aerr
+	}
+	if aerr = checkRedirectURIs(redirects); aerr != nil {
+		return store.Client{}, aerr
+	}
+	log := s.opts.Logger.With().Str("developer", dev).Strs("catalogue", sel.ids).Str("provider", sel.dcr.Provider).Logger()
+	fail := func(aerr *apiError, err error) (store.Client, *apiError) {
+		registrationsFail.Inc()
+		log.Warn().Err(err).Msg("portal: registration failed")
+		return store.Client{}, aerr
+	}
+	tokenEndpoint, err := s.discovery.TokenEndpoint(ctx, sel.dcr)
+	if err != nil {
+		return fail(errorf(http.StatusBadGateway, "server_error", "the identity provider's token endpoint could not be discovered"), err)
+	}
+	reg, err := dcr.New(sel.dcr, s.opts.HTTPClient)
+	if err != nil {
+		return fail(errorf(http.StatusInternalServerError, "server_error", "the portal's registration settings are not usable: ask the operator"), err)
+	}
+	r, err := reg.Register(ctx, dcr.Request{ClientName: name, RedirectURIs: redirects})
+	if err != nil {
+		return fail(registrationError(err), err)
+	}
+	now := s.opts.Now().UTC()
+	c := store.Client{
+		ClientID: r.ClientID, ClientSecret: r.ClientSecret, ClientName: name, RedirectURIs: redirects,
+		Developer: dev, Catalogue: sel.ids, Policy: sel.policy.ID, Provider: sel.dcr.Provider,
+		RegistrationClientURI: r.RegistrationClientURI, RegistrationAccessToken: r.RegistrationAccessToken,
+		TokenEndpoint: tokenEndpoint, TokenEndpointAuthMethod: r.TokenEndpointAuthMethod, CreatedAt: now,
+	}
+	if d := sel.policy.KeyExpiresIn.D(); d > 0 {
+		c.ExpiresAt = now.Add(d)
+	}
+	if err := s.opts.Store.AddClient(c); err != nil {
+		// Registered at the provider but not stored: undo it there.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(sel.dcr.Timeout.D(), time.Second))
+		defer cancel()
+		if derr := reg.Delete(dctx, r); derr != nil {
+			log.Error().Err(derr).Str("client_id", r.ClientID).Msg("portal: client registered but not stored, and not deleted at the provider")
+		}
+		return fail(errorf(http.StatusInternalServerError, "server_error", "the client could not be stored; it was deleted at the provider again"), err)
+	}
+	registrationsOK.Inc()
+	log.Info().Str("client_id", c.ClientID).Str("policy", c.Policy).Msg("portal: client registered")
+	return c, nil
+}
+
+// registrationError maps a driver error to what the developer sees: the
+// provider's own error and description when it refused.
+func registrationError(err error) *apiError {
+	var pe *dcr.ProviderError
+	switch {
+	case errors.As(err, &pe):
+		status := http.StatusBadRequest
+		if pe.Status == http.StatusUnauthorized || pe.Status == http.StatusForbidden || pe.Status >= 500 {
+			status = http.StatusBadGateway // the portal's credentials or the provider are at fault, not the request
+		}
+		return &apiError{Status: status, Code: pe.Code, Description: pe.Description}
+	case errors.Is(err, dcr.ErrTimeout):
+		return errorf(http.StatusGatewayTimeout, "temporarily_unavailable", "the identity provider did not answer in time")
+	case errors.Is(err, dcr.ErrBadResponse):
+		return errorf(http.StatusBadGateway, "server_error", "the identity provider's answer could not be used")
+	default:
+		return errorf(http.StatusBadGateway, "server_error", "the identity provider could not be reached")
+	}
+}
+
+// ownClient returns dev's client; another developer's is not found.
+func (s *Server) ownClient(dev, id string) (store.Client, *apiError) {
+	c, ok := s.opts.Store.Client(id)
+	if !ok || c.Developer != dev {
+		return store.Client{}, errorf(http.StatusNotFound, "not_found", "no client %q", id)
+	}
+	return c, nil
+}
+
+// deleteClient removes dev's client locally (revoking it at the gateway at
+// once), then at the provider. A provider failure is logged and returned
+// as a warning; the client stays deleted.
+func (s *Server) deleteClient(ctx context.Context, dev, id string) (warning string, aerr *apiError) {
+	if _, aerr := s.ownClient(dev, id); aerr != nil {
+		return "", aerr
+	}
+	c, err := s.opts.Store.DeleteClient(id, s.opts.Now().UTC())
+	if errors.Is(err, store.ErrNotFound) {
+		return "", errorf(http.StatusNotFound, "not_found", "no client %q", id)
+	}
+	if err != nil {
+		s.opts.Logger.Error().Err(err).Str("client_id", id).Msg("portal: deletion not stored")
+		return "", errorf(http.StatusInternalServerError, "server_error", "the deletion could not be stored")
+	}
+	deletionsTotal.Inc()
+	log := s.opts.Logger.With().Str("developer", dev).Str("client_id", id).Logger()
+	log.Info().Msg("portal: client deleted")
+	settings := &compiler.DCR{Provider: c.Provider, Timeout: compiler.Duration(15 * time.Second)}
+	for _, e := range c.Catalogue { // today's settings for the provider's own delete API
+		if entry := s.table().Portal.Catalogue[e]; entry != nil && entry.DCR != nil && entry.DCR.Provider == c.Provider {
+			settings = entry.DCR
+			break
+		}
+	}
+	reg, err := dcr.New(settings, s.opts.HTTPClient)
+	if err == nil {
+		err = reg.Delete(context.WithoutCancel(ctx), &dcr.Registration{ClientID: c.ClientID,
+			RegistrationClientURI: c.RegistrationClientURI, RegistrationAccessToken: c.RegistrationAccessToken})
+	}
+	if err != nil {
+		log.Warn().Err(err).Msg("portal: client deleted here but not at the provider")
+		return "The client is revoked at the gateway, but the identity provider did not delete it: ask the operator to remove it there.", nil
+	}
+	return "", nil
+}

@@ -1,0 +1,698 @@
+package portal
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/portal/store"
+)
+
+var t0 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+
+// fakeIdP is an RFC 7591/7592 provider that records every request.
+type fakeIdP struct {
+	*httptest.Server
+	mu     sync.Mutex
+	reqs   []string // "METHOD /path Authorization body"
+	next   int
+	answer func(w http.ResponseWriter, r *http.Request) bool // true: answered
+}
+
+func newFakeIdP(t *testing.T) *fakeIdP {
+	f := &fakeIdP{}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		f.reqs = append(f.reqs, fmt.Sprintf("%s %s %s %s", r.Method, r.URL.Path, r.Header.Get("Authorization"), b))
+		f.next++
+		n := f.next
+		answer := f.answer
+		f.mu.Unlock()
+		if answer != nil && answer(w, r) {
+			return
+		}
+		switch r.Method {
+		case http.MethodPost:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprintf(w, `{"client_id":"client-%d","client_secret":"secret-%d","registration_client_uri":"%s/register/client-%d","registration_access_token":"rat-%d","client_id_issued_at":null}`,
+				n, n, f.URL, n, n)
+		case http.MethodDelete:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeIdP) requests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.reqs...)
+}
+
+func (f *fakeIdP) setAnswer(a func(w http.ResponseWriter, r *http.Request) bool) {
+	f.mu.Lock()
+	f.answer = a
+	f.mu.Unlock()
+}
+
+type env struct {
+	t     *testing.T
+	srv   *httptest.Server
+	store *store.Store
+	idp   *fakeIdP
+	table atomic.Pointer[compiler.Table]
+	now   atomic.Pointer[time.Time]
+}
+
+func testTable(idpURL string) *compiler.Table {
+	dcr := &compiler.DCR{
+		Provider: "other", GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "client_secret_post",
+		ResponseTypes: []string{"token"}, RegistrationEndpoint: idpURL + "/register", TokenEndpoint: idpURL + "/token",
+		InitialAccessToken: &compiler.Secret{Env: "PORTAL_TEST_IAT"}, Timeout: compiler.Duration(2 * time.Second),
+	}
+	dcr2 := *dcr
+	return &compiler.Table{
+		Gateway: compiler.Gateway{Listen: "127.0.0.1:8080", PublicURL: "https://gw.example"},
+		APIs: map[string]*compiler.API{
+			"gluu_api": {ID: "gluu_api", Name: "Gluu API", ListenPath: "/gluu-api/"},
+			"orders":   {ID: "orders", Name: "Orders", ListenPath: "/orders/"},
+		},
+		Policies: map[string]*compiler.Policy{
+			"gold": {ID: "gold", Name: "Gold",
+				Rate: &compiler.Rate{Requests: 100, Per: compiler.Duration(time.Minute)}, Quota: &compiler.Quota{Max: 10000, Period: compiler.Duration(720 * time.Hour)},
+				KeyExpiresIn: compiler.Duration(8760 * time.Hour)},
+			"free": {ID: "free", Name: "Free"},
+		},
+		Portal: compiler.Portal{Signup: "open", RedirectURISeparator: ";", SessionTTL: compiler.Duration(time.Hour),
+			Catalogue: map[string]*compiler.CatalogueEntry{
+				"gluu_api": {ID: "gluu_api", Name: "Gluu API", Description: "Gluu things", API: "gluu_api", Policy: "gold", DCR: dcr},
+				"orders":   {ID: "orders", Name: "Orders", Description: "Orders too", API: "orders", Policy: "gold", DCR: &dcr2},
+				"free":     {ID: "free", Name: "Free tier", API: "orders", Policy: "free", DCR: dcr},
+				"nodcr":    {ID: "nodcr", Name: "Unregistrable", API: "orders", Policy: "gold"},
+			}},
+	}
+}
+
+func newEnv(t *testing.T) *env {
+	t.Setenv("PORTAL_TEST_IAT", "initial-token")
+	e := &env{t: t, idp: newFakeIdP(t)}
+	e.table.Store(testTable(e.idp.URL))
+	now := t0
+	e.now.Store(&now)
+	st, err := store.Open(filepath.Join(t.TempDir(), "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e.store = st
+	s, err := New(Options{Table: e.table.Load, Store: st, Logger: zerolog.Nop(),
+		Now: func() time.Time { return *e.now.Load() }, BcryptCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(s.Handler())
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *env) advance(d time.Duration) {
+	n := e.now.Load().Add(d)
+	e.now.Store(&n)
+}
+
+// browser is a client with its own cookie jar that does not follow redirects.
+func (e *env) browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// api calls the JSON API and decodes the answer into out (when not nil).
+func (e *env) api(c *http.Client, method, path string, body any, out any) *http.Response {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+apiPrefix+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			e.t.Fatalf("%s %s: %v in %s", method, path, err, raw)
+		}
+	}
+	return resp
+}
+
+// developer signs up a new developer and returns their logged-in client.
+func (e *env) developer(email string) *http.Client {
+	e.t.Helper()
+	c := e.browser()
+	if resp := e.api(c, "POST", "/signup", credentials{email, "correct horse"}, nil); resp.StatusCode != http.StatusCreated {
+		e.t.Fatalf("signup %s: %d", email, resp.StatusCode)
+	}
+	return c
+}
+
+type created struct {
+	ClientID      string     `json:"client_id"`
+	ClientSecret  string     `json:"client_secret"`
+	TokenEndpoint string     `json:"token_endpoint"`
+	Catalogue     []string   `json:"catalogue"`
+	Policy        string     `json:"policy"`
+	CreatedAt     time.Time  `json:"created_at"`
+	ExpiresAt     *time.Time `json:"expires_at"`
+	Expired       bool       `json:"expired"`
+	ClientName    string     `json:"client_name"`
+}
+
+func (e *env) create(c *http.Client, name string, entries ...string) created {
+	e.t.Helper()
+	var out created
+	resp := e.api(c, "POST", "/clients", map[string]any{"catalogue": entries, "client_name": name, "redirect_uris": []string{}}, &out)
+	if resp.StatusCode != http.StatusCreated {
+		e.t.Fatalf("create: %d %+v", resp.StatusCode, out)
+	}
+	return out
+}
+
+func TestAPIJourney(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("Dev@Example.com")
+
+	var cat []catalogueItem
+	if resp := e.api(dev, "GET", "/catalogue", nil, &cat); resp.StatusCode != 200 || len(cat) != 4 {
+		t.Fatalf("catalogue: %d %+v", resp.StatusCode, cat)
+	}
+	if cat[0].ID != "free" || cat[1].ID != "gluu_api" || cat[1].Policy != "gold" ||
+		cat[1].Limits != "100 requests per minute, 10,000 per 30 days, keys expire after 365 days" {
+		t.Errorf("catalogue = %+v", cat)
+	}
+
+	c := e.create(dev, "my app", "gluu_api")
+	wantExp := t0.Add(8760 * time.Hour)
+	if c.ClientID != "client-1" || c.ClientSecret != "secret-1" || c.TokenEndpoint != e.idp.URL+"/token" ||
+		c.Policy != "gold" || len(c.Catalogue) != 1 || !c.CreatedAt.Equal(t0) || c.ExpiresAt == nil || !c.ExpiresAt.Equal(wantExp) {
+		t.Errorf("created = %+v", c)
+	}
+	reqs := e.idp.requests()
+	want := `POST /register Bearer initial-token {"client_name":"my app","grant_types":["client_credentials"],"response_types":["token"],"token_endpoint_auth_method":"client_secret_post"}`
+	if len(reqs) != 1 || reqs[0] != want {
+		t.Errorf("provider requests = %q, want %q", reqs, want)
+	}
+	if pol, exp, revoked, found := e.store.Binding("client-1"); pol != "gold" || !exp.Equal(wantExp) || revoked || !found {
+		t.Errorf("Binding = %q %v %v %v", pol, exp, revoked, found)
+	}
+	stored, _ := e.store.Client("client-1")
+	if stored.Developer != "dev@example.com" || stored.RegistrationAccessToken != "rat-1" {
+		t.Errorf("stored = %+v", stored)
+	}
+
+	var list []created
+	e.api(dev, "GET", "/clients", nil, &list)
+	if len(list) != 1 || list[0].ClientID != "client-1" || list[0].ClientSecret != "" {
+		t.Errorf("list = %+v (the list shows no secrets)", list)
+	}
+	var one created
+	if resp := e.api(dev, "GET", "/clients/client-1", nil, &one); resp.StatusCode != 200 || one.ClientSecret != "secret-1" {
+		t.Errorf("get: %d %+v", resp.StatusCode, one)
+	}
+
+	if resp := e.api(dev, "DELETE", "/clients/client-1", nil, nil); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: %d", resp.StatusCode)
+	}
+	if reqs := e.idp.requests(); len(reqs) != 2 || reqs[1] != "DELETE /register/client-1 Bearer rat-1 " {
+		t.Errorf("provider requests = %q, want an RFC 7592 DELETE", reqs)
+	}
+	if _, _, revoked, found := e.store.Binding("client-1"); !revoked || !found {
+		t.Error("deleted client is not revoked")
+	}
+	if resp := e.api(dev, "GET", "/clients/client-1", nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("get deleted: %d", resp.StatusCode)
+	}
+
+	if resp := e.api(dev, "POST", "/logout", map[string]any{}, nil); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("logout: %d", resp.StatusCode)
+	}
+	var aerr apiError
+	if resp := e.api(dev, "GET", "/clients", nil, &aerr); resp.StatusCode != http.StatusUnauthorized || aerr.Code != "unauthorized" {
+		t.Errorf("after logout: %d %+v", resp.StatusCode, aerr)
+	}
+	var who map[string]string
+	if resp := e.api(dev, "POST", "/login", credentials{"dev@example.com", "correct horse"}, &who); resp.StatusCode != 200 || who["email"] != "dev@example.com" {
+		t.Errorf("login: %d %v", resp.StatusCode, who)
+	}
+}
+
+func TestJSONNeedsJSONContentType(t *testing.T) {
+	e := newEnv(t)
+	for _, ct := range []string{"application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", ""} {
+		resp, err := http.Post(e.srv.URL+apiPrefix+"/login", ct, strings.NewReader(`{"email":"a@b.c","password":"x"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnsupportedMediaType {
+			t.Errorf("Content-Type %q: %d, want 415", ct, resp.StatusCode)
+		}
+	}
+	resp, _ := http.Post(e.srv.URL+apiPrefix+"/login", "application/json; charset=utf-8", strings.NewReader(`{"email":"a@b.c","password":"x"}`))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("application/json; charset=utf-8: %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestProviderErrorsAreShownVerbatimAndLeaveNoState(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		body       string
+		wantStatus int
+		wantCode   string
+		wantDesc   string
+	}{
+		{"400 invalid_client_metadata", 400, `{"error":"invalid_client_metadata","error_description":"response_types token is not allowed"}`,
+			400, "invalid_client_metadata", "response_types token is not allowed"},
+		{"401", 401, `{"error":"invalid_token","error_description":"The initial access token is expired"}`,
+			502, "invalid_token", "The initial access token is expired"},
+		{"500", 500, `{"error":"server_error","error_description":"database down"}`, 502, "server_error", "database down"},
+		{"invalid JSON", 201, `{"client_id":`, 502, "server_error", "the identity provider's answer could not be used"},
+		{"timeout", 0, "", 504, "temporarily_unavailable", "the identity provider did not answer in time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			tab := testTable(e.idp.URL)
+			tab.Portal.Catalogue["gluu_api"].DCR.Timeout = compiler.Duration(100 * time.Millisecond)
+			e.table.Store(tab)
+			e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+				if tt.status == 0 {
+					<-r.Context().Done()
+					return true
+				}
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+				return true
+			})
+			dev := e.developer("a@example.com")
+			var aerr apiError
+			resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, &aerr)
+			if resp.StatusCode != tt.wantStatus || aerr.Code != tt.wantCode || aerr.Description != tt.wantDesc {
+				t.Errorf("got %d %+v, want %d %q %q", resp.StatusCode, aerr, tt.wantStatus, tt.wantCode, tt.wantDesc)
+			}
+			if cs := e.store.Clients(""); len(cs) != 0 {
+				t.Errorf("state after a failed registration: %+v", cs)
+			}
+		})
+	}
+}
+
+func TestClientThatCannotBeStoredIsDeletedAtTheProvider(t *testing.T) {
+	e := newEnv(t)
+	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPost {
+			return false
+		}
+		w.WriteHeader(201) // the same client_id every time: the second cannot be stored
+		fmt.Fprintf(w, `{"client_id":"dup","client_secret":"s","registration_client_uri":"%s/register/dup","registration_access_token":"rat"}`, e.idp.URL)
+		return true
+	})
+	dev := e.developer("a@example.com")
+	e.create(dev, "first", "gluu_api")
+	var aerr apiError
+	if resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "second"}, &aerr); resp.StatusCode != 500 {
+		t.Fatalf("second create: %d %+v", resp.StatusCode, aerr)
+	}
+	reqs := e.idp.requests()
+	if len(reqs) != 3 || reqs[2] != "DELETE /register/dup Bearer rat " {
+		t.Errorf("provider requests = %q, want the unstored client deleted", reqs)
+	}
+	if cs := e.store.Clients(""); len(cs) != 1 || cs[0].ClientName != "first" {
+		t.Errorf("clients = %+v", cs)
+	}
+}
+
+func TestConcurrentRegistrationsArePersistedOnce(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	const n = 100
+	var wg sync.WaitGroup
+	codes := make(chan int, n)
+	for i := range n {
+		wg.Go(func() {
+			resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": fmt.Sprint("app", i)}, nil)
+			codes <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != http.StatusCreated {
+			t.Fatalf("status %d", c)
+		}
+	}
+	path := e.store.Path()
+	e.store.Close()
+	st, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ids := map[string]bool{}
+	for _, c := range st.Clients("a@example.com") {
+		ids[c.ClientID] = true
+	}
+	if len(ids) != n || len(st.Clients("")) != n {
+		t.Errorf("%d distinct clients persisted (%d rows), want %d", len(ids), len(st.Clients("")), n)
+	}
+}
+
+func TestDeveloperIsolation(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.developer("alice@example.com"), e.developer("bob@example.com")
+	c := e.create(alice, "alice app", "gluu_api")
+	var list []created
+	e.api(bob, "GET", "/clients", nil, &list)
+	if len(list) != 0 {
+		t.Errorf("bob sees %+v", list)
+	}
+	for _, method := range []string{"GET", "DELETE"} {
+		if resp := e.api(bob, method, "/clients/"+c.ClientID, nil, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("bob %s alice's client: %d, want 404", method, resp.StatusCode)
+		}
+	}
+	resp, _ := bob.Get(e.srv.URL + "/clients/" + c.ClientID)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("bob's HTML detail of alice's client: %d", resp.StatusCode)
+	}
+	if _, ok := e.store.Client(c.ClientID); !ok {
+		t.Error("alice's client is gone")
+	}
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// page GETs an HTML page and returns its body and CSRF token.
+func (e *env) page(c *http.Client, path string) (int, string, string) {
+	e.t.Helper()
+	resp, err := c.Get(e.srv.URL + path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	tok := ""
+	if m := csrfRE.FindSubmatch(b); m != nil {
+		tok = string(m[1])
+	}
+	return resp.StatusCode, string(b), tok
+}
+
+func (e *env) post(c *http.Client, path string, form url.Values) (*http.Response, string) {
+	e.t.Helper()
+	resp, err := c.PostForm(e.srv.URL+path, form)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestHTMLWizard(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	_, _, tok := e.page(b, "/signup")
+	resp, body := e.post(b, "/signup", url.Values{"csrf_token": {tok}, "email": {"dev@example.com"}, "password": {"correct horse"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signup: %d %s", resp.StatusCode, body)
+	}
+	status, body, tok := e.page(b, "/clients/new?entry=gluu_api")
+	if status != 200 || !strings.Contains(body, `value="gluu_api" checked`) || strings.Contains(body, "Unregistrable") {
+		t.Fatalf("step 1: %d %s", status, body)
+	}
+	// Entries bound to different policies cannot go together.
+	resp, body = e.post(b, "/clients/new", url.Values{"csrf_token": {tok}, "catalogue": {"gluu_api", "free"}})
+	if resp.StatusCode != 400 || !strings.Contains(body, "different policies") {
+		t.Errorf("mixed policies: %d", resp.StatusCode)
+	}
+	resp, body = e.post(b, "/clients/new", url.Values{"csrf_token": {tok}, "catalogue": {"gluu_api", "orders"}})
+	if resp.StatusCode != 200 || !strings.Contains(body, `name="client_name"`) || !strings.Contains(body, "<code>;</code>") {
+		t.Fatalf("step 2: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.post(b, "/clients", url.Values{"csrf_token": {tok}, "catalogue": {"gluu_api", "orders"},
+		"client_name": {"wizard app"}, "redirect_uris": {"https://app.example/cb; https://app.example/cb2 ;"}})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	for _, want := range []string{"client-1", "secret-1", e.idp.URL + "/token",
+		"--data-urlencode &#39;client_secret=secret-1&#39;",
+		`curl -H &#34;Authorization: Bearer $ACCESS_TOKEN&#34; &#39;https://gw.example/gluu-api/&#39;`,
+		`&#39;https://gw.example/orders/&#39;`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("result page lacks %q:\n%s", want, body)
+		}
+	}
+	c, _ := e.store.Client("client-1")
+	if len(c.RedirectURIs) != 2 || c.RedirectURIs[1] != "https://app.example/cb2" || len(c.Catalogue) != 2 {
+		t.Errorf("stored %+v", c)
+	}
+	if !strings.Contains(e.idp.requests()[0], `"redirect_uris":["https://app.example/cb","https://app.example/cb2"]`) {
+		t.Errorf("provider got %s", e.idp.requests()[0])
+	}
+
+	status, body, _ = e.page(b, "/clients")
+	if status != 200 || !strings.Contains(body, "wizard app") {
+		t.Errorf("list: %d", status)
+	}
+	status, body, tok = e.page(b, "/clients/client-1/delete")
+	if status != 200 || !strings.Contains(body, "cannot be undone") {
+		t.Errorf("confirm: %d", status)
+	}
+	resp, _ = e.post(b, "/clients/client-1/delete", url.Values{"csrf_token": {tok}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("delete: %d", resp.StatusCode)
+	}
+	_, body, tok = e.page(b, "/clients")
+	if !strings.Contains(body, "Client client-1 deleted.") {
+		t.Errorf("no flash after delete:\n%s", body)
+	}
+	resp, _ = e.post(b, "/logout", url.Values{"csrf_token": {tok}})
+	if status, _, _ := e.page(b, "/clients"); resp.StatusCode != http.StatusSeeOther || status != http.StatusSeeOther {
+		t.Errorf("after logout /clients: %d", status)
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	c := e.create(dev, "app", "gluu_api")
+	_, _, good := e.page(dev, "/clients")
+	for name, form := range map[string]url.Values{
+		"missing": {},
+		"wrong":   {"csrf_token": {"not-the-token-not-the-token-not-the-token"}},
+		"empty":   {"csrf_token": {""}},
+	} {
+		resp, _ := e.post(dev, "/clients/"+c.ClientID+"/delete", form)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s token: %d, want 403", name, resp.StatusCode)
+		}
+	}
+	if _, ok := e.store.Client(c.ClientID); !ok {
+		t.Fatal("client deleted without a valid CSRF token")
+	}
+	// Another visitor's token does not work either.
+	other := e.developer("b@example.com")
+	_, _, otherTok := e.page(other, "/clients")
+	if resp, _ := e.post(dev, "/clients/"+c.ClientID+"/delete", url.Values{"csrf_token": {otherTok}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("another session's token: %d", resp.StatusCode)
+	}
+	if resp, _ := e.post(dev, "/clients/"+c.ClientID+"/delete", url.Values{"csrf_token": {good}}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("good token: %d", resp.StatusCode)
+	}
+	// Anonymous forms use the double-submit cookie.
+	anon := e.browser()
+	if resp, _ := e.post(anon, "/login", url.Values{"email": {"a@example.com"}, "password": {"correct horse"}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("login without token: %d", resp.StatusCode)
+	}
+	_, _, tok := e.page(anon, "/login")
+	if resp, _ := e.post(anon, "/login", url.Values{"csrf_token": {tok}, "email": {"a@example.com"}, "password": {"correct horse"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("login with token: %d", resp.StatusCode)
+	}
+}
+
+func TestCookies(t *testing.T) {
+	e := newEnv(t)
+	resp := e.api(e.browser(), "POST", "/signup", credentials{"a@example.com", "correct horse"}, nil)
+	var sc *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == sessionCookie {
+			sc = c
+		}
+	}
+	if sc == nil || !sc.HttpOnly || sc.SameSite != http.SameSiteLaxMode || sc.Secure || sc.MaxAge != 3600 {
+		t.Errorf("session cookie = %+v", sc)
+	}
+	s, _ := New(Options{Table: e.table.Load, Store: e.store, Secure: true, BcryptCost: bcrypt.MinCost})
+	if c := s.cookie(sessionCookie, "x", 1); !c.Secure {
+		t.Error("Secure option does not set Secure cookies")
+	}
+}
+
+func TestClientNameIsEscaped(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	c := e.create(dev, `<script>alert("x")</script>`, "gluu_api")
+	for _, path := range []string{"/clients", "/clients/" + c.ClientID, "/clients/" + c.ClientID + "/delete"} {
+		_, body, _ := e.page(dev, path)
+		if strings.Contains(body, "<script>") || !strings.Contains(body, "&lt;script&gt;") {
+			t.Errorf("%s does not escape the name:\n%s", path, body)
+		}
+	}
+}
+
+func TestFailedLoginsAreLimited(t *testing.T) {
+	e := newEnv(t)
+	e.developer("a@example.com")
+	c := e.browser()
+	for i := range loginFailuresPerAccount {
+		if resp := e.api(c, "POST", "/login", credentials{"a@example.com", "wrong password"}, nil); resp.StatusCode != 401 {
+			t.Fatalf("failure %d: %d", i, resp.StatusCode)
+		}
+	}
+	resp := e.api(c, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "900" {
+		t.Errorf("over the limit: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	e.advance(loginWindow)
+	if resp := e.api(c, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil); resp.StatusCode != 200 {
+		t.Errorf("after the window: %d", resp.StatusCode)
+	}
+
+	// Per address: many accounts from one address.
+	for i := range loginFailuresPerAddress {
+		e.api(c, "POST", "/login", credentials{fmt.Sprintf("u%d@example.com", i), "wrong password"}, nil)
+	}
+	if resp := e.api(c, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("address over the limit: %d", resp.StatusCode)
+	}
+}
+
+func TestExpiredRegistrationIsShown(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	c := e.create(dev, "app", "gluu_api")
+	e.advance(366 * 24 * time.Hour)
+	var list []created
+	e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil) // the session expired meanwhile
+	e.api(dev, "GET", "/clients", nil, &list)
+	if len(list) != 1 || !list[0].Expired {
+		t.Errorf("list = %+v", list)
+	}
+	_, body, _ := e.page(dev, "/clients/"+c.ClientID)
+	if !strings.Contains(body, "has expired") {
+		t.Error("detail page does not say expired")
+	}
+	if _, exp, _, _ := e.store.Binding(c.ClientID); !exp.Before(*e.now.Load()) {
+		t.Errorf("Binding expiry %v is not past", exp)
+	}
+}
+
+func TestCreateValidation(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	tests := []struct {
+		name string
+		body map[string]any
+		code string
+	}{
+		{"no entry", map[string]any{"client_name": "x"}, "invalid_request"},
+		{"unknown entry", map[string]any{"catalogue": []string{"nope"}, "client_name": "x"}, "invalid_request"},
+		{"entry without dcr", map[string]any{"catalogue": []string{"nodcr"}, "client_name": "x"}, "invalid_request"},
+		{"different policies", map[string]any{"catalogue": []string{"gluu_api", "free"}, "client_name": "x"}, "invalid_request"},
+		{"no name", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": " "}, "invalid_client_metadata"},
+		{"relative redirect", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x", "redirect_uris": []string{"/cb"}}, "invalid_redirect_uri"},
+	}
+	for _, tt := range tests {
+		var aerr apiError
+		if resp := e.api(dev, "POST", "/clients", tt.body, &aerr); resp.StatusCode != 400 || aerr.Code != tt.code {
+			t.Errorf("%s: %d %+v, want 400 %s", tt.name, resp.StatusCode, aerr, tt.code)
+		}
+	}
+	if n := len(e.idp.requests()); n != 0 {
+		t.Errorf("%d provider calls for invalid requests", n)
+	}
+	// Entries with one policy and the same settings share a client.
+	c := e.create(dev, "both", "orders", "gluu_api", "orders")
+	if len(c.Catalogue) != 2 || c.Catalogue[0] != "gluu_api" || c.Policy != "gold" {
+		t.Errorf("multi-entry client = %+v", c)
+	}
+}
+
+func TestSignupByInvitationOnly(t *testing.T) {
+	e := newEnv(t)
+	tab := testTable(e.idp.URL)
+	tab.Portal.Signup = "invite"
+	e.table.Store(tab) // a hot swap
+	var aerr apiError
+	if resp := e.api(e.browser(), "POST", "/signup", credentials{"a@example.com", "correct horse"}, &aerr); resp.StatusCode != 403 {
+		t.Errorf("signup: %d %+v", resp.StatusCode, aerr)
+	}
+	if status, body, _ := e.page(e.browser(), "/signup"); status != 403 || strings.Contains(body, `href="/signup"`) {
+		t.Errorf("signup page: %d", status)
+	}
+	var dup apiError
+	e.table.Store(testTable(e.idp.URL))
+	e.developer("a@example.com")
+	if resp := e.api(e.browser(), "POST", "/signup", credentials{"A@example.com", "correct horse"}, &dup); resp.StatusCode != 409 {
+		t.Errorf("duplicate signup: %d %+v", resp.StatusCode, dup)
+	}
+}
+
+func TestLimitsInWords(t *testing.T) {
+	d := func(s string) compiler.Duration { v, _ := time.ParseDuration(s); return compiler.Duration(v) }
+	tests := []struct {
+		p    compiler.Policy
+		want string
+	}{
+		{compiler.Policy{Rate: &compiler.Rate{Requests: 100, Per: d("1m")}, Quota: &compiler.Quota{Max: 10000, Period: d("720h")}, KeyExpiresIn: d("8760h")},
+			"100 requests per minute, 10,000 per 30 days, keys expire after 365 days"},
+		{compiler.Policy{Rate: &compiler.Rate{Requests: 5, Per: d("10s")}}, "5 requests per 10 seconds, keys do not expire"},
+		{compiler.Policy{Quota: &compiler.Quota{Max: 1234567, Period: d("1h")}, KeyExpiresIn: d("24h")}, "1,234,567 requests per hour, keys expire after 1 day"},
+		{compiler.Policy{}, "no rate limit or quota, keys do not expire"},
+	}
+	for _, tt := range tests {
+		if got := limitsInWords(&tt.p); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+}

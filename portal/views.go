@@ -1,0 +1,208 @@
+package portal
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/portal/store"
+)
+
+// catalogueItem is one catalogue entry as the API and the pages show it.
+type catalogueItem struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Policy      string `json:"policy"`
+	API         string `json:"api"`
+	// Limits describes the policy's rate limit, quota and key expiry in words.
+	Limits string `json:"limits"`
+	// Registrable is false when the entry has no DCR settings.
+	Registrable bool `json:"registrable"`
+}
+
+func catalogue(t *compiler.Table) []catalogueItem {
+	out := make([]catalogueItem, 0, len(t.Portal.Catalogue))
+	for _, e := range t.Portal.Catalogue {
+		out = append(out, catalogueItem{ID: e.ID, Name: e.Name, Description: e.Description, Policy: e.Policy,
+			API: e.API, Limits: limitsInWords(t.Policies[e.Policy]), Registrable: e.DCR != nil})
+	}
+	slices.SortFunc(out, func(a, b catalogueItem) int {
+		return strings.Compare(strings.ToLower(a.Name)+"\x00"+a.ID, strings.ToLower(b.Name)+"\x00"+b.ID)
+	})
+	return out
+}
+
+// limitsInWords describes a policy's limits, such as "100 requests per
+// minute, 10,000 per 30 days, keys expire after 365 days".
+func limitsInWords(p *compiler.Policy) string {
+	if p == nil {
+		return ""
+	}
+	var parts []string
+	if p.Rate != nil {
+		parts = append(parts, fmt.Sprintf("%s requests per %s", thousands(p.Rate.Requests), per(p.Rate.Per.D())))
+	}
+	if p.Quota != nil {
+		unit := " per "
+		if p.Rate == nil {
+			unit = " requests per "
+		}
+		parts = append(parts, thousands(p.Quota.Max)+unit+per(p.Quota.Period.D()))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no rate limit or quota")
+	}
+	if d := p.KeyExpiresIn.D(); d > 0 {
+		parts = append(parts, "keys expire after "+span(d))
+	} else {
+		parts = append(parts, "keys do not expire")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// thousands formats n with comma separators: 10000 → "10,000".
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+var units = []struct {
+	d    time.Duration
+	name string
+}{
+	{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}, {time.Millisecond, "millisecond"},
+}
+
+// span says d in the largest unit that divides it: "365 days", "1 minute".
+func span(d time.Duration) string {
+	for _, u := range units {
+		if d%u.d == 0 {
+			n := int64(d / u.d)
+			if n == 1 {
+				return "1 " + u.name
+			}
+			return thousands(n) + " " + u.name + "s"
+		}
+	}
+	return d.String()
+}
+
+// per says d after "per": "minute", "30 days".
+func per(d time.Duration) string {
+	s := span(d)
+	return strings.TrimPrefix(s, "1 ")
+}
+
+// clientView is a client as the API and the pages show it.
+type clientView struct {
+	ClientID                string     `json:"client_id"`
+	ClientSecret            string     `json:"client_secret,omitempty"`
+	ClientName              string     `json:"client_name"`
+	RedirectURIs            []string   `json:"redirect_uris"`
+	TokenEndpoint           string     `json:"token_endpoint"`
+	TokenEndpointAuthMethod string     `json:"token_endpoint_auth_method,omitempty"`
+	Catalogue               []string   `json:"catalogue"`
+	Policy                  string     `json:"policy"`
+	CreatedAt               time.Time  `json:"created_at"`
+	ExpiresAt               *time.Time `json:"expires_at"`
+	Expired                 bool       `json:"expired"`
+}
+
+func viewOf(c store.Client, now time.Time, withSecret bool) clientView {
+	v := clientView{
+		ClientID: c.ClientID, ClientName: c.ClientName, RedirectURIs: c.RedirectURIs,
+		TokenEndpoint: c.TokenEndpoint, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
+		Catalogue: c.Catalogue, Policy: c.Policy, CreatedAt: c.CreatedAt, Expired: c.Expired(now),
+	}
+	if v.RedirectURIs == nil {
+		v.RedirectURIs = []string{}
+	}
+	if !c.ExpiresAt.IsZero() {
+		exp := c.ExpiresAt
+		v.ExpiresAt = &exp
+	}
+	if withSecret {
+		v.ClientSecret = c.ClientSecret
+	}
+	return v
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// tokenCurl is a shell command that gets an access token for c with the
+// client_credentials grant and keeps it in $ACCESS_TOKEN.
+func tokenCurl(c store.Client, scope string) string {
+	var b strings.Builder
+	b.WriteString("ACCESS_TOKEN=$(curl -s -X POST " + shellQuote(c.TokenEndpoint) + " \\\n")
+	b.WriteString("  -d grant_type=client_credentials \\\n")
+	if scope != "" {
+		b.WriteString("  --data-urlencode " + shellQuote("scope="+scope) + " \\\n")
+	}
+	if c.TokenEndpointAuthMethod == "client_secret_basic" {
+		b.WriteString("  -u " + shellQuote(c.ClientID+":"+c.ClientSecret) + " \\\n")
+	} else {
+		b.WriteString("  --data-urlencode " + shellQuote("client_id="+c.ClientID) + " \\\n")
+		b.WriteString("  --data-urlencode " + shellQuote("client_secret="+c.ClientSecret) + " \\\n")
+	}
+	b.WriteString(`  | sed -n 's/.*"access_token" *: *"\([^"]*\)".*/\1/p')`)
+	b.WriteString("\necho \"$ACCESS_TOKEN\"")
+	return b.String()
+}
+
+// gatewayCall is a curl through the gateway to one API of the client.
+type gatewayCall struct {
+	API  string
+	Curl string
+}
+
+func gatewayCalls(t *compiler.Table, c store.Client) []gatewayCall {
+	base := strings.TrimSuffix(gatewayURL(t.Gateway), "/")
+	var out []gatewayCall
+	seen := map[string]bool{}
+	for _, id := range c.Catalogue {
+		e := t.Portal.Catalogue[id]
+		if e == nil || seen[e.API] || t.APIs[e.API] == nil {
+			continue
+		}
+		seen[e.API] = true
+		a := t.APIs[e.API]
+		out = append(out, gatewayCall{API: a.Name,
+			Curl: `curl -H "Authorization: Bearer $ACCESS_TOKEN" ` + shellQuote(base+a.ListenPath)})
+	}
+	return out
+}
+
+// gatewayURL is the gateway's address as clients see it: the configured
+// public_url, else derived from the listen address.
+func gatewayURL(g compiler.Gateway) string {
+	if g.PublicURL != "" {
+		return g.PublicURL
+	}
+	scheme, host := "http", g.Listen
+	if g.TLS != nil {
+		scheme = "https"
+	}
+	if strings.HasPrefix(host, ":") || strings.HasPrefix(host, "0.0.0.0:") || strings.HasPrefix(host, "[::]:") {
+		host = "localhost" + host[strings.LastIndex(host, ":"):]
+	}
+	return scheme + "://" + host
+}
