@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is an io.Writer safe for the demo's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestDemoWalkthrough runs `cuegate demo` on free ports and follows the
+// walkthrough it prints with HTTP calls, then stops it as Ctrl-C would.
+func TestDemoWalkthrough(t *testing.T) {
+	a := demoAddrs{Gateway: freeAddr(t), Portal: freeAddr(t), Admin: freeAddr(t), IdP: freeAddr(t), Echo: freeAddr(t)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() { done <- demo(ctx, a, "", t.TempDir(), &stdout, &stderr) }()
+	defer func() {
+		if t.Failed() {
+			t.Logf("demo stdout:\n%s\ndemo stderr:\n%s", stdout.String(), stderr.String())
+		}
+	}()
+
+	// The walkthrough is printed once everything is up.
+	waitFor(t, done, "the walkthrough", func() bool { return strings.Contains(stdout.String(), "Walkthrough") })
+	out := stdout.String()
+	for _, want := range []string{"http://" + a.Portal + "/", "http://" + a.Gateway + "/echo/hello", "http://" + a.IdP + "/token", "DEVELOPMENT-ONLY", "429"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the walkthrough does not mention %q", want)
+		}
+	}
+	if !strings.Contains(stderr.String(), "development only") && !strings.Contains(stderr.String(), "DEVELOPMENT-ONLY") {
+		t.Errorf("the log does not say the provider is development-only:\n%s", stderr.String())
+	}
+
+	// Step 1: sign up, log in and create a client with the JSON API.
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	api := "http://" + a.Portal + "/portal/api/v1"
+	cred := `{"email":"dev@example.com","password":"demo-password-123"}`
+	for _, step := range []struct{ path, body string }{{"/signup", cred}, {"/login", cred}} {
+		if st, b := postJSON(t, c, api+step.path, step.body); st >= 300 {
+			t.Fatalf("%s: %d %s", step.path, st, b)
+		}
+	}
+	st, b := postJSON(t, c, api+"/clients", `{"catalogue":["echo"],"client_name":"my app","redirect_uris":[]}`)
+	clientID, clientSecret := jsonField(b, "client_id"), jsonField(b, "client_secret")
+	if st != http.StatusCreated || clientID == "" {
+		t.Fatalf("create client: %d %s", st, b)
+	}
+	if got := jsonField(b, "token_endpoint"); got != "http://"+a.IdP+"/token" {
+		t.Errorf("token_endpoint %q, want the demo provider's", got)
+	}
+
+	// Step 3: a token from the provider.
+	res, err := http.PostForm("http://"+a.IdP+"/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {clientSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	token := jsonField(b, "access_token")
+	if res.StatusCode != 200 || token == "" {
+		t.Fatalf("token: %d %s", res.StatusCode, b)
+	}
+
+	// Step 4: the API with and without a token, and the keyless API.
+	gw := "http://" + a.Gateway
+	if st, body := get(t, gw+"/echo/hello", token); st != 200 || !strings.Contains(body, `"path": "/hello"`) {
+		t.Fatalf("GET /echo/hello with the token: %d %s", st, body)
+	}
+	if st, body := get(t, gw+"/echo/hello", ""); st != 401 {
+		t.Errorf("GET /echo/hello without a token: %d %s", st, body)
+	}
+	if st, body := get(t, gw+"/public/hello", ""); st != 200 {
+		t.Errorf("GET /public/hello: %d %s", st, body)
+	}
+
+	// Step 5: at most 5 requests per 10 seconds, so seven quick calls
+	// include a 429.
+	var codes []int
+	for range 7 {
+		st, _ := get(t, gw+"/echo/hello", token)
+		codes = append(codes, st)
+	}
+	if codes[len(codes)-1] != http.StatusTooManyRequests {
+		t.Errorf("seven quick calls answered %v; the last should be 429", codes)
+	}
+
+	// Step 6: delete the client; its token is refused at once.
+	req, _ := http.NewRequest("DELETE", api+"/clients/"+clientID, nil)
+	res, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode >= 300 {
+		t.Fatalf("delete: %s", res.Status)
+	}
+	if st, body := get(t, gw+"/echo/hello", token); st != http.StatusForbidden {
+		t.Errorf("the deleted client's token: %d %s, want 403", st, body)
+	}
+
+	// Ctrl-C: the demo stops cleanly and frees its ports.
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("demo returned %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the demo did not stop within 60s of Ctrl-C")
+	}
+	for _, addr := range []string{a.Gateway, a.Portal, a.Admin, a.IdP, a.Echo} {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Errorf("%s still in use after the demo stopped: %v", addr, err)
+			continue
+		}
+		ln.Close()
+	}
+}
+
+func TestDemoBusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	a := demoAddrs{Gateway: freeAddr(t), Portal: busy.Addr().String(), Admin: freeAddr(t), IdP: freeAddr(t), Echo: freeAddr(t)}
+	var stdout, stderr bytes.Buffer
+	err = demo(context.Background(), a, "", t.TempDir(), &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--portal "+busy.Addr().String()) || !strings.Contains(err.Error(), "choose another") {
+		t.Fatalf("demo with a busy portal port: %v", err)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("the demo printed a walkthrough before failing:\n%s", stdout.String())
+	}
+	if code := run([]string{"demo", "--portal", busy.Addr().String(), "--gateway", freeAddr(t)}, &stdout, &stderr); code != exitUsage {
+		t.Errorf("cuegate demo with a busy port exits %d, want %d", code, exitUsage)
+	}
+}
+
+func waitFor(t *testing.T, done <-chan error, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !ok() {
+		select {
+		case err := <-done:
+			t.Fatalf("the demo stopped before %s: %v", what, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 60s", what)
+		}
+	}
+}
+
+func postJSON(t *testing.T, c *http.Client, u, body string) (int, []byte) {
+	t.Helper()
+	res, err := c.Post(u, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
+}
+
+func get(t *testing.T, u, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func jsonField(b []byte, name string) string {
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	s, _ := m[name].(string)
+	return s
+}
