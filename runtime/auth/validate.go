@@ -17,8 +17,10 @@ import (
 // MaxTokenBytes is the largest token Validate parses.
 const MaxTokenBytes = 8 << 10
 
-// DefaultCacheSize is the token cache size NewValidator uses for 0.
-const DefaultCacheSize = 100_000
+// DefaultCacheSize is the token cache size NewValidator uses for 0. An entry
+// holds the token and its parsed claims, two to three times the token's size
+// (measured: 1.8 KiB for a 600-byte token, 13 KiB for a 6.6 KiB one).
+const DefaultCacheSize = 10_000
 
 // supportedAlgs are the asymmetric algorithms a token may be signed with;
 // an API's allow-list is intersected with them, so none and HMAC can never
