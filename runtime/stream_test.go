@@ -1,0 +1,153 @@
+package runtime
+
+import (
+	"crypto/tls"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const bigBody = 100 << 20 // 100 MiB
+
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) {
+	clear(b)
+	return len(b), nil
+}
+
+// peakSampler records the peak heap in use while a transfer runs.
+type peakSampler struct {
+	peak atomic.Uint64
+	stop chan struct{}
+	done chan struct{}
+}
+
+func samplePeak() *peakSampler {
+	s := &peakSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		var ms goruntime.MemStats
+		for {
+			goruntime.ReadMemStats(&ms)
+			if ms.HeapInuse > s.peak.Load() {
+				s.peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	return s
+}
+
+func (s *peakSampler) Stop() uint64 {
+	close(s.stop)
+	<-s.done
+	return s.peak.Load()
+}
+
+// vmHWM is the process's peak resident set size in bytes (Linux).
+func vmHWM(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// TestStreamingLargeBodies sends 100 MiB up (with a length and chunked)
+// and down through the gateway: neither the heap nor the process's peak
+// RSS may grow by anything near the body size.
+func TestStreamingLargeBodies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 300 MiB")
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" {
+			n, err := io.Copy(io.Discard, r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			io.WriteString(w, strconv.FormatInt(n, 10)) //nolint:errcheck
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(bigBody))
+		io.CopyN(w, zeros{}, bigBody) //nolint:errcheck
+	}))
+	defer up.Close()
+	e := newEnv(t, envOptions{extra: `apis: big: {name: "Big", listen_path: "/big", upstream: targets: ["` + up.URL + `"], auth: keyless: true}` + "\n"})
+
+	goruntime.GC()
+	var base goruntime.MemStats
+	goruntime.ReadMemStats(&base)
+	hwm0 := vmHWM(t)
+	s := samplePeak()
+
+	for _, length := range []int64{bigBody, -1} {
+		req, _ := http.NewRequest("POST", e.url+"/big/upload", io.LimitReader(zeros{}, bigBody))
+		req.ContentLength = length
+		resp, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != strconv.Itoa(bigBody) {
+			t.Fatalf("upload (length %d): %d %q", length, resp.StatusCode, b)
+		}
+	}
+	resp, err := e.client.Get(e.url + "/big/download")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || n != bigBody || resp.StatusCode != 200 {
+		t.Fatalf("download: %d bytes, %v, status %d", n, err, resp.StatusCode)
+	}
+
+	peak := s.Stop()
+	hwm := vmHWM(t)
+	growth := int64(peak) - int64(base.HeapInuse)
+	t.Logf("heap in use: base %d MiB, peak %d MiB (+%d MiB); VmHWM %d -> %d MiB",
+		base.HeapInuse>>20, peak>>20, growth>>20, hwm0>>20, hwm>>20)
+	if growth > 32<<20 {
+		t.Fatalf("heap grew by %d MiB moving 100 MiB bodies: not streamed", growth>>20)
+	}
+	if hwm0 > 0 && hwm-hwm0 > 48<<20 {
+		t.Fatalf("peak RSS grew by %d MiB moving 100 MiB bodies: not streamed", (hwm-hwm0)>>20)
+	}
+}
+
+func TestTLSListener(t *testing.T) {
+	e := newEnv(t, envOptions{tls: true})
+	r := e.do("GET", "/public/x", "", nil)
+	if r.status != 200 || r.body != "ok /x" {
+		t.Fatalf("https: %d %q", r.status, r.body)
+	}
+	if got := e.lastHit().Header.Get("X-Forwarded-Proto"); got != "https" {
+		t.Fatalf("X-Forwarded-Proto %q", got)
+	}
+	// A client that does not trust the certificate is refused.
+	plain := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{}}}
+	if _, err := plain.Get(e.url + "/public/x"); err == nil {
+		t.Fatal("an untrusted certificate was accepted")
+	}
+}

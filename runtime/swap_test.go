@@ -1,0 +1,216 @@
+package runtime
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// TestSwapKeepsCountersAndInflight: a request in flight finishes on the
+// generation it started with although its API is gone from the new one,
+// and rate-limit counters survive the swap.
+func TestSwapKeepsCountersAndInflight(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	lim := e.token("swap", map[string]any{"pol": "limited"})
+	if r := e.do("GET", "/users/x", lim, nil); r.status != 200 {
+		t.Fatalf("first: %d", r.status)
+	}
+
+	done := make(chan response, 1)
+	go func() { done <- e.do("GET", "/half/block", "", nil) }()
+	waitFor(t, func() bool { return e.gw.cur.Load().apis[e.gw.Current().APIs["half"]].pool.Inflight() == 1 })
+	oldGen := e.gw.Generation()
+	oldPool := e.gw.cur.Load().apis[e.gw.Current().APIs["half"]].pool
+
+	// Remove "half", add "extra".
+	e.editConfig("\thalf: {", "\textra: {", `listen_path: "/half"`, `listen_path: "/extra"`)
+	if err := e.gw.Reload(); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if e.gw.Generation() != oldGen+1 {
+		t.Fatalf("generation %d, want %d", e.gw.Generation(), oldGen+1)
+	}
+	if r := e.do("GET", "/half/x", "", nil); r.status != 404 {
+		t.Fatalf("removed API answers %d", r.status)
+	}
+	if r := e.do("GET", "/extra/x", "", nil); r.status != 200 {
+		t.Fatalf("added API answers %d", r.status)
+	}
+	// The pool of the unchanged upstream (public, private) is reused; the
+	// removed one is closed but still finishes its request.
+	close(e.release)
+	if r := <-done; r.status != 200 || r.body != "ok /block" {
+		t.Fatalf("in-flight request: %d %q", r.status, r.body)
+	}
+	if n := oldPool.Inflight(); n != 0 {
+		t.Fatalf("old pool still has %d in flight", n)
+	}
+
+	if r := e.do("GET", "/users/x", lim, nil); r.status != 200 {
+		t.Fatalf("second: %d", r.status)
+	}
+	if r := e.do("GET", "/users/x", lim, nil); r.status != 429 {
+		t.Fatalf("third request after the swap: %d, want 429 (counter reset by the swap?)", r.status)
+	}
+}
+
+func TestSwapReusesPools(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	before := e.gw.cur.Load()
+	pub := before.apis[before.table.APIs["public"]].pool
+	e.writeConfig(`policies: basic: rate: {requests: 5, per: "1s"}` + "\n")
+	if err := e.gw.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	after := e.gw.cur.Load()
+	if after.apis[after.table.APIs["public"]].pool != pub {
+		t.Fatal("the pool of an unchanged upstream was not reused")
+	}
+	if after.apis[after.table.APIs["private"]].pool != pub {
+		t.Fatal("two APIs with the same upstream do not share a pool")
+	}
+}
+
+// TestReloadBrokenEdit: a broken file keeps the last good table serving,
+// /status shows the error with file and line, the next good edit recovers.
+func TestReloadBrokenEdit(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	admin := httptest.NewServer(e.gw.AdminHandler())
+	defer admin.Close()
+	failed := metrics.GetOrCreateCounter(`cuegate_reloads_total{outcome="error"}`).Get()
+	hash := e.gw.Current().Hash
+
+	broken := filepath.Join(e.dir, "broken.cue")
+	if err := os.WriteFile(broken, []byte("package test\n\napis: public: listen_path: 42\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.gw.Reload(); err == nil {
+		t.Fatal("a broken configuration reloaded")
+	}
+	if e.gw.Current().Hash != hash {
+		t.Fatal("the table changed after a failed reload")
+	}
+	if r := e.do("GET", "/public/x", "", nil); r.status != 200 {
+		t.Fatalf("serving after a broken edit: %d", r.status)
+	}
+	var st Status
+	getJSON(t, admin.URL+"/status", &st)
+	if st.LastError == nil || len(st.LastError.Diagnostics) == 0 {
+		t.Fatalf("status has no last error: %+v", st)
+	}
+	d := st.LastError.Diagnostics[0]
+	if !strings.HasSuffix(d.File, "broken.cue") || d.Line != 3 {
+		t.Fatalf("diagnostic position %s:%d", d.File, d.Line)
+	}
+	if st.Generation != 1 || st.TableHash != hash || st.LastReload.Outcome != "error" {
+		t.Fatalf("status %+v", st)
+	}
+	if got := metrics.GetOrCreateCounter(`cuegate_reloads_total{outcome="error"}`).Get(); got != failed+1 {
+		t.Fatalf("failed reloads counted %d, want %d", got, failed+1)
+	}
+
+	if err := os.Remove(broken); err != nil {
+		t.Fatal(err)
+	}
+	e.editConfig(`listen_path: "/public"`, `listen_path: "/open"`)
+	if err := e.gw.Reload(); err != nil {
+		t.Fatalf("fixed reload: %v", err)
+	}
+	if r := e.do("GET", "/open/x", "", nil); r.status != 200 {
+		t.Fatalf("after the fix: %d", r.status)
+	}
+	st = Status{}
+	getJSON(t, admin.URL+"/status", &st)
+	if st.LastError != nil || st.Generation != 2 || st.LastReload.Outcome != "ok" {
+		t.Fatalf("status after the fix: %+v", st)
+	}
+}
+
+func TestAdminEndpoints(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	admin := httptest.NewServer(e.gw.AdminHandler())
+	defer admin.Close()
+	e.do("GET", "/public/x", "", nil)
+	e.do("GET", "/down/x", "", nil)
+	for path, want := range map[string]string{
+		"/healthz": "ok",
+		"/readyz":  "ready",
+		"/metrics": `cuegate_requests_total{api="public",status="200"}`,
+		"/status":  `"table_hash"`,
+	} {
+		resp, err := http.Get(admin.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("%s: %d, want %q in:\n%.2000s", path, resp.StatusCode, want, b)
+		}
+	}
+	resp, _ := http.Get(admin.URL + "/metrics")
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{
+		`cuegate_upstream_errors_total{api="down",kind="unavailable"}`,
+		`cuegate_request_duration_seconds_bucket{api="public"`,
+	} {
+		if !strings.Contains(string(b), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+	var st Status
+	getJSON(t, admin.URL+"/status", &st)
+	if ks, ok := st.IdPs["dev"]; !ok || !ks.Fetched || len(ks.KeyIDs) == 0 {
+		t.Errorf("IdP key status %+v", st.IdPs)
+	}
+	if st.ConfigDir != e.dir || st.APIs != 6 || !st.Ready {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// editConfig replaces old with new strings in config.cue, pairwise.
+func (e *env) editConfig(oldnew ...string) {
+	e.t.Helper()
+	path := filepath.Join(e.dir, "config.cue")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	s := strings.NewReplacer(oldnew...).Replace(string(b))
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond with a generous deadline.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 20s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
