@@ -1,0 +1,541 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cuegate/cuegate/internal/devidp"
+	"github.com/cuegate/cuegate/runtime"
+)
+
+// The hot-swap tests run a `cuegate serve` node in process (startServe:
+// gateway, admin endpoints, config watcher feeding Gateway.Reload) against a configuration directory they edit the ways people
+// and tools do, while clients call through the gateway.
+
+// hotConfig is the state of the configuration the tests write.
+type hotConfig struct {
+	issuer, jwks string
+	upstreams    [2]string // "A" and "B" echo servers
+	dyn          []int     // dynamic APIs present: /dyn<N>
+	switchTo     int       // which upstream the "switch" API proxies to
+	tierRate     int       // requests per hour of policy "tier"
+	stable       int       // keyless APIs /s0.. present in every version
+}
+
+// files renders the configuration: one file per concern, so that edits
+// touch one file.
+func (c *hotConfig) files() map[string]string {
+	f := map[string]string{}
+	f["main.cue"] = fmt.Sprintf(`package hot
+
+gateway: {
+	listen:       "127.0.0.1:0"
+	admin_listen: "127.0.0.1:0"
+}
+idps: dev: {
+	issuer:   %q
+	jwks_uri: %q
+}
+portal: {}
+`, c.issuer, c.jwks)
+	var b strings.Builder
+	b.WriteString("package hot\n\napis: {\n")
+	for i := range c.stable {
+		fmt.Fprintf(&b, "\ts%d: {name: \"S%d\", listen_path: \"/s%d\", upstream: targets: [%q], auth: keyless: true}\n", i, i, i, c.upstreams[0])
+	}
+	fmt.Fprintf(&b, "\tcounted: {name: \"Counted\", listen_path: \"/counted\", upstream: targets: [%q], auth: jwt: {idp: \"dev\", default_policies: [\"pc\"]}}\n", c.upstreams[0])
+	fmt.Fprintf(&b, "\ttiered: {name: \"Tiered\", listen_path: \"/tiered\", upstream: targets: [%q], auth: jwt: {idp: \"dev\", default_policies: [\"tier\"]}}\n", c.upstreams[0])
+	b.WriteString("}\n")
+	f["stable.cue"] = b.String()
+	f["switch.cue"] = fmt.Sprintf("package hot\n\napis: switch: {name: \"Switch\", listen_path: \"/switch\", upstream: targets: [%q], auth: keyless: true}\n", c.upstreams[c.switchTo])
+	f["policies.cue"] = fmt.Sprintf(`package hot
+
+policies: {
+	pc: {name: "Counted", access: counted: {}, rate: {requests: 1000, per: "1000h"}, quota: {max: 1000, period: "24h"}}
+	tier: {name: "Tier", access: tiered: {}, rate: {requests: %d, per: "1h"}}
+}
+`, c.tierRate)
+	for _, n := range c.dyn {
+		f[fmt.Sprintf("dyn%d.cue", n)] = fmt.Sprintf("package hot\n\napis: dyn%d: {name: \"Dyn %d\", listen_path: \"/dyn%d\", upstream: targets: [%q], auth: keyless: true}\n", n, n, n, c.upstreams[0])
+	}
+	return f
+}
+
+// layout writes configurations into a directory the way they are deployed:
+// path is a symlink to a real directory (replaced atomically for a whole new
+// version), and policies.cue is a ConfigMap-style symlink through "..data".
+type layout struct {
+	root string
+	path string // the configuration directory given to the gateway
+	seq  int
+}
+
+func newLayout(t testing.TB, files map[string]string) *layout {
+	l := &layout{root: t.TempDir()}
+	l.path = filepath.Join(l.root, "cfg")
+	l.swapDir(t, files)
+	return l
+}
+
+// swapDir writes files into a new directory and points path at it by
+// renaming a new symlink over it.
+func (l *layout) swapDir(t testing.TB, files map[string]string) {
+	t.Helper()
+	l.seq++
+	dir := filepath.Join(l.root, fmt.Sprintf("v%d", l.seq))
+	hotMust(t, os.Mkdir(dir, 0o755))
+	for name, content := range files {
+		if name != "policies.cue" {
+			hotMust(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+		}
+	}
+	l.publishData(t, dir, files["policies.cue"])
+	hotMust(t, os.Symlink(filepath.Join("..data", "policies.cue"), filepath.Join(dir, "policies.cue")))
+	tmp := l.path + ".tmp"
+	hotMust(t, os.Symlink(filepath.Base(dir), tmp))
+	hotMust(t, os.Rename(tmp, l.path))
+}
+
+// publishData is the kubelet's ConfigMap update: a new timestamped
+// directory, a "..data_tmp" symlink renamed over "..data", the old
+// directory removed.
+func (l *layout) publishData(t testing.TB, dir, policies string) {
+	t.Helper()
+	l.seq++
+	ts := fmt.Sprintf("..2026_11_27_08_%02d_00.%d", l.seq%60, l.seq)
+	hotMust(t, os.Mkdir(filepath.Join(dir, ts), 0o755))
+	hotMust(t, os.WriteFile(filepath.Join(dir, ts, "policies.cue"), []byte(policies), 0o644))
+	old, _ := os.Readlink(filepath.Join(dir, "..data"))
+	hotMust(t, os.Symlink(ts, filepath.Join(dir, "..data_tmp")))
+	hotMust(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
+	if old != "" {
+		hotMust(t, os.RemoveAll(filepath.Join(dir, old)))
+	}
+}
+
+// write replaces one file in place.
+func (l *layout) write(t testing.TB, name, content string) {
+	t.Helper()
+	hotMust(t, os.WriteFile(filepath.Join(l.path, name), []byte(content), 0o644))
+}
+
+// renameSave saves name as an editor does: a temporary file renamed over it.
+func (l *layout) renameSave(t testing.TB, name, content string) {
+	t.Helper()
+	tmp := filepath.Join(l.path, "."+name+".swp")
+	hotMust(t, os.WriteFile(tmp, []byte(content), 0o644))
+	hotMust(t, os.Rename(tmp, filepath.Join(l.path, name)))
+}
+
+func (l *layout) remove(t testing.TB, name string) {
+	t.Helper()
+	hotMust(t, os.Remove(filepath.Join(l.path, name)))
+}
+
+func hotMust(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hotNode is a running `cuegate serve` node (startServe, watching its
+// configuration directory) and a client for it.
+type hotNode struct {
+	*node
+	url    string // the gateway listener
+	admin  string // the admin listener
+	client *http.Client
+}
+
+func startNode(t testing.TB, dir string, log zerolog.Logger) *hotNode {
+	t.Helper()
+	n, err := startServe(context.Background(), serveOptions{
+		ConfigDir: dir, Logger: log, Watch: true,
+		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown() }) //nolint:errcheck
+	h := &hotNode{node: n, url: "http://" + n.GatewayAddr(), admin: "http://" + n.AdminAddr(),
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	t.Cleanup(h.client.CloseIdleConnections)
+	for end := time.Now().Add(20 * time.Second); !n.Gateway().Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("gateway not ready: IdP keys not fetched")
+		}
+	}
+	return h
+}
+
+type hotResponse struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (n *hotNode) get(path, token string) (hotResponse, error) {
+	req, err := http.NewRequest("GET", n.url+path, nil)
+	if err != nil {
+		return hotResponse{}, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return hotResponse{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return hotResponse{}, err
+	}
+	return hotResponse{resp.StatusCode, resp.Header, string(b)}, nil
+}
+
+func (n *hotNode) status(t testing.TB) runtime.Status {
+	t.Helper()
+	resp, err := n.client.Get(n.admin + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s runtime.Status
+	hotMust(t, json.NewDecoder(resp.Body).Decode(&s))
+	return s
+}
+
+// echo answers every request with its marker and the request URI.
+func echo(t testing.TB, marker string) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, marker+" "+r.RequestURI) //nolint:errcheck
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func newIdP(t testing.TB) *devidp.Provider {
+	idp, err := devidp.Listen("127.0.0.1:0", devidp.Options{InitialAccessToken: "unused"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idp.Close() })
+	return idp
+}
+
+func token(t testing.TB, idp *devidp.Provider, clientID string) string {
+	t.Helper()
+	now := time.Now()
+	tok, err := idp.Sign(map[string]any{
+		"iss": idp.Issuer(), "sub": clientID, "client_id": clientID,
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// failure is a request on a route present in every table that did not
+// succeed.
+type failure struct {
+	at     time.Time
+	path   string
+	status int
+	err    error
+}
+
+// load runs clients calling routes that exist in every configuration
+// version until stop is closed, and records every failure.
+type load struct {
+	mu       sync.Mutex
+	failures []failure
+	ok       atomic.Int64
+	wg       sync.WaitGroup
+	stop     chan struct{}
+}
+
+func startLoad(n *hotNode, clients int, paths []string, tokens []string) *load {
+	l := &load{stop: make(chan struct{})}
+	for c := range clients {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for i := c; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				p := paths[i%len(paths)]
+				r, err := n.get(p, tokens[c%len(tokens)])
+				if err != nil || r.status != http.StatusOK {
+					l.mu.Lock()
+					l.failures = append(l.failures, failure{time.Now(), p, r.status, err})
+					l.mu.Unlock()
+					continue
+				}
+				l.ok.Add(1)
+			}
+		}()
+	}
+	return l
+}
+
+func (l *load) finish() []failure {
+	close(l.stop)
+	l.wg.Wait()
+	return l.failures
+}
+
+// visible polls until check passes and returns how long that took; it
+// fails the test when the change is not visible within a generous
+// deadline.
+func visible(t testing.TB, what string, since time.Time, check func() (bool, string)) time.Duration {
+	t.Helper()
+	last := ""
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		ok, state := check()
+		if ok {
+			return time.Since(since)
+		}
+		last = state
+	}
+	t.Fatalf("%s: not visible after 20s; last seen: %s", what, last)
+	return 0
+}
+
+// TestHotSwapUnderLoad makes more than 50 configuration changes of every
+// kind while clients call through the gateway, and checks that no request
+// on a route present before and after a change fails, that each change
+// becomes visible, that a broken edit keeps the last good table serving and
+// is reported with file and line, and that rate-limit and quota counters
+// survive the swaps. CUEGATE_HOTSWAP_BUDGET (a duration) additionally fails
+// the test when a change takes longer than that to become visible; without
+// it the latencies are only logged (the machine running tests may be slow).
+func TestHotSwapUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for tens of seconds")
+	}
+	var budget time.Duration
+	if s := os.Getenv("CUEGATE_HOTSWAP_BUDGET"); s != "" {
+		d, err := time.ParseDuration(s)
+		hotMust(t, err)
+		budget = d
+	}
+	idp := newIdP(t)
+	cfg := &hotConfig{
+		issuer: idp.Issuer(), jwks: idp.JWKSURL(),
+		upstreams: [2]string{echo(t, "A"), echo(t, "B")},
+		tierRate:  100000, stable: 4,
+	}
+	lay := newLayout(t, cfg.files())
+	n := startNode(t, lay.path, zerolog.New(io.Discard))
+
+	// The counter identity: its counters are checked across all swaps.
+	counted := token(t, idp, "counted-client")
+	remaining := func() (rate, quota int) {
+		t.Helper()
+		r, err := n.get("/counted/x", counted)
+		if err != nil || r.status != http.StatusOK {
+			t.Fatalf("GET /counted: %v %d %s", err, r.status, r.body)
+		}
+		rate, _ = strconv.Atoi(r.header.Get("X-RateLimit-Remaining"))
+		quota, _ = strconv.Atoi(r.header.Get("X-Quota-Remaining"))
+		return rate, quota
+	}
+	calls := 0
+	for range 5 {
+		remaining()
+		calls++
+	}
+	checkCounters := func(when string) {
+		t.Helper()
+		rate, quota := remaining()
+		calls++
+		if want := 1000 - calls; rate != want || quota != want {
+			t.Errorf("%s: after %d calls rate remaining %d, quota remaining %d; want %d for both (a swap reset the counters)", when, calls, rate, quota, want)
+		}
+	}
+	checkCounters("before any swap")
+
+	paths := []string{"/s0/a", "/s1/b", "/s2/c", "/s3/d", "/switch/x", "/tiered/y"}
+	var tokens []string
+	for c := range 8 {
+		tokens = append(tokens, token(t, idp, fmt.Sprintf("load-%d", c)))
+	}
+	ld := startLoad(n, 8, paths, tokens)
+	defer func() {
+		if ld != nil {
+			ld.finish()
+		}
+	}()
+
+	probe := func(path string, want func(hotResponse) bool) func() (bool, string) {
+		return func() (bool, string) {
+			r, err := n.get(path, tokens[0])
+			if err != nil {
+				return false, err.Error()
+			}
+			return want(r), fmt.Sprintf("%d %s %s", r.status, r.header.Get("X-RateLimit-Limit"), r.body)
+		}
+	}
+	marker := func(m string) func(hotResponse) bool {
+		return func(r hotResponse) bool { return r.status == 200 && strings.HasPrefix(r.body, m+" ") }
+	}
+	statusIs := func(code int) func(hotResponse) bool {
+		return func(r hotResponse) bool { return r.status == code }
+	}
+
+	type result struct {
+		kind    string
+		latency time.Duration
+	}
+	var results []result
+	record := func(kind string, since time.Time, check func() (bool, string)) {
+		t.Helper()
+		d := visible(t, kind, since, check)
+		results = append(results, result{kind, d})
+		if budget > 0 && d > budget {
+			t.Errorf("%s: visible after %v, budget %v", kind, d, budget)
+		}
+	}
+
+	nextDyn := 0
+	for round := range 8 {
+		// Add an API in a new file.
+		cfg.dyn = append(cfg.dyn, nextDyn)
+		name := fmt.Sprintf("dyn%d", nextDyn)
+		nextDyn++
+		start := time.Now()
+		lay.write(t, name+".cue", cfg.files()[name+".cue"])
+		record("add API", start, probe("/"+name+"/", marker("A")))
+
+		// Remove one (the oldest while there are two).
+		if len(cfg.dyn) > 1 {
+			gone := fmt.Sprintf("dyn%d", cfg.dyn[0])
+			cfg.dyn = cfg.dyn[1:]
+			start = time.Now()
+			lay.remove(t, gone+".cue")
+			record("remove API", start, probe("/"+gone+"/", statusIs(http.StatusNotFound)))
+		}
+
+		// Change an upstream, saved as an editor does.
+		cfg.switchTo = 1 - cfg.switchTo
+		start = time.Now()
+		lay.renameSave(t, "switch.cue", cfg.files()["switch.cue"])
+		record("change upstream (editor rename)", start, probe("/switch/", marker("AB"[cfg.switchTo:cfg.switchTo+1])))
+
+		// Change a policy's rate limit through a ConfigMap ..data swap.
+		cfg.tierRate += 1000
+		start = time.Now()
+		lay.publishData(t, lay.path, cfg.files()["policies.cue"])
+		want := strconv.Itoa(cfg.tierRate)
+		record("change rate limit (..data swap)", start, probe("/tiered/", func(r hotResponse) bool {
+			return r.status == 200 && r.header.Get("X-RateLimit-Limit") == want
+		}))
+
+		// A broken edit: the last good table keeps serving, /status says
+		// where the error is.
+		gen := n.status(t).Generation
+		broken, line := brokenFile(round)
+		start = time.Now()
+		lay.write(t, "zz_broken.cue", broken)
+		var st runtime.Status
+		record("broken edit reported", start, func() (bool, string) {
+			st = n.status(t)
+			if st.LastError == nil {
+				return false, "no last_error"
+			}
+			for _, d := range st.LastError.Diagnostics {
+				if strings.HasSuffix(d.File, "zz_broken.cue") && d.Line == line {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprintf("%+v", st.LastError)
+		})
+		if st.Generation != gen {
+			t.Errorf("broken edit: generation %d serving, want %d (the last good one)", st.Generation, gen)
+		}
+		if r, err := n.get("/switch/", ""); err != nil || r.status != 200 {
+			t.Errorf("broken edit: the last good table does not serve: %v %d", err, r.status)
+		}
+
+		// Fix it: the file becomes a valid API.
+		start = time.Now()
+		lay.renameSave(t, "zz_broken.cue", fmt.Sprintf("package hot\n\napis: fixed%d: {name: \"Fixed\", listen_path: \"/fixed%d\", upstream: targets: [%q], auth: keyless: true}\n", round, round, cfg.upstreams[1]))
+		record("fix broken edit", start, probe(fmt.Sprintf("/fixed%d/", round), marker("B")))
+		if st := n.status(t); st.LastError != nil {
+			t.Errorf("after the fix /status still reports %+v", st.LastError)
+		}
+		lay.remove(t, "zz_broken.cue")
+
+		// Replace the whole directory: a new version behind the symlink.
+		cfg.switchTo = 1 - cfg.switchTo
+		start = time.Now()
+		lay.swapDir(t, cfg.files())
+		record("replace directory symlink", start, probe("/switch/", marker("AB"[cfg.switchTo:cfg.switchTo+1])))
+
+		checkCounters(fmt.Sprintf("round %d", round))
+	}
+
+	failures := ld.finish()
+	served := ld.ok.Load()
+	ld = nil
+	for i, f := range failures {
+		if i == 20 {
+			t.Errorf("... %d failures in all", len(failures))
+			break
+		}
+		t.Errorf("failed request %s at %s: status %d, err %v", f.path, f.at.Format("15:04:05.000"), f.status, f.err)
+	}
+	if len(results) < 50 {
+		t.Errorf("%d changes made, want at least 50", len(results))
+	}
+	byKind := map[string][]time.Duration{}
+	var all []time.Duration
+	for _, r := range results {
+		byKind[r.kind] = append(byKind[r.kind], r.latency)
+		all = append(all, r.latency)
+	}
+	for _, k := range slices.Sorted(maps.Keys(byKind)) {
+		ds := byKind[k]
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		t.Logf("%-34s n=%d median %v max %v", k, len(ds), ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
+	}
+	slices.Sort(all)
+	t.Logf("%d changes visible: median %v, max %v; %d requests served under load, %d failed",
+		len(all), all[len(all)/2].Round(time.Millisecond), all[len(all)-1].Round(time.Millisecond), served, len(failures))
+}
+
+// brokenFile returns an invalid file and the line of its error: a syntax
+// error, a schema violation and a dangling reference in turn.
+func brokenFile(round int) (string, int) {
+	switch round % 3 {
+	case 0:
+		return "package hot\n\napis: broken: {\n\tname: \"Broken\"\n\tlisten_path: \"/broken\"\n\tupstream: targets: [\n", 6
+	case 1:
+		return "package hot\n\napis: broken: {\n\tname:        \"Broken\"\n\tlisten_path: 42\n\tupstream: targets: [\"http://127.0.0.1:1\"]\n\tauth: keyless: true\n}\n", 5
+	default:
+		return "package hot\n\npolicies: broken: {\n\tname: \"Broken\"\n\taccess: nosuchapi: {}\n}\n", 5
+	}
+}
