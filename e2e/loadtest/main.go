@@ -58,6 +58,7 @@ type options struct {
 	JSON              string
 	Keep              bool
 	TokenCache        string
+	ReloadVia         string
 	StartupTimeout    time.Duration
 	ProfileWindowSecs int
 }
@@ -85,10 +86,11 @@ func main() {
 	flag.IntVar(&o.RSPool, "rs-pool", 150000, "(b) RS256 tokens: more than cuegate's token cache (100,000) so most requests need a signature check; minting costs ~1.2ms each, once (see -token-cache)")
 	flag.IntVar(&o.ESPool, "es-pool", 150000, "(b) ES256 tokens minted")
 	flag.DurationVar(&o.ReloadEvery, "reload-every", 100*time.Millisecond, "(e) config rewrite period")
+	flag.StringVar(&o.ReloadVia, "reload-via", "sighup", "(e) how a rewrite reaches cuegate: sighup (rewrite, then SIGHUP: a swap every period) or file (rewrite only: the watcher's debounce decides)")
 	flag.StringVar(&o.Profile, "profile", "", "directory for pprof profiles of cuegate, taken in an extra unmeasured window; cuegate is then built with net/http/pprof added by go build -overlay (the repository is not changed)")
 	flag.StringVar(&o.ProfileScenarios, "profile-scenarios", "a,b-rs256", "scenarios to profile with -profile")
 	flag.IntVar(&o.ProfileWindowSecs, "profile-seconds", 10, "length of the profiling window")
-	flag.StringVar(&o.Metrics, "metrics", "^(cuegate_|go_memstats_mallocs_total|go_memstats_alloc_bytes_total|go_gc_duration_seconds_count)", "cuegate admin metrics whose per-window deltas are reported")
+	flag.StringVar(&o.Metrics, "metrics", "^(cuegate_reloads_total|cuegate_jwks_refreshes_total|cuegate_upstream_errors_total|cuegate_rate_limited_total|cuegate_quota_exceeded_total|go_memstats_mallocs_total|go_memstats_alloc_bytes_total|go_gc_duration_seconds_count)", "cuegate admin metrics whose per-window deltas are reported")
 	flag.StringVar(&o.JSON, "json", "", "also write every figure to this JSON file")
 	cacheDir, _ := os.UserCacheDir()
 	if cacheDir != "" {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -116,7 +117,11 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 			}
 			t.Addr, t.PID, t.Admin = cg.ports.Gateway, cg.PID(), cg.ports.Admin
 			if name == tReload {
-				t.During = reloader(cg.dir, b.o.ReloadEvery, res)
+				hup := 0
+				if b.o.ReloadVia == "sighup" {
+					hup = cg.PID()
+				}
+				t.During = reloader(cg.dir, b.o.ReloadEvery, hup, res)
 			}
 		}
 		if err := preflight(t); err != nil {
@@ -153,8 +158,10 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 }
 
 // reloader rewrites policies.cue every period until stop is closed and
-// counts the rewrites in res.
-func reloader(dir string, period time.Duration, res *ScenarioResult) func(<-chan struct{}) {
+// counts the rewrites in res. With hupPID, it also sends that process a
+// SIGHUP after each rewrite, so that a swap happens every period whatever
+// the watcher's debounce makes of a steady stream of changes.
+func reloader(dir string, period time.Duration, hupPID int, res *ScenarioResult) func(<-chan struct{}) {
 	gen := 0
 	return func(stop <-chan struct{}) {
 		tick := time.NewTicker(period)
@@ -170,6 +177,9 @@ func reloader(dir string, period time.Duration, res *ScenarioResult) func(<-chan
 					return
 				}
 				res.Rewrites++
+				if hupPID != 0 {
+					syscall.Kill(hupPID, syscall.SIGHUP)
+				}
 			}
 		}
 	}
