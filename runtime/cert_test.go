@@ -17,7 +17,7 @@ import (
 
 // writeCert writes a self-signed certificate for 127.0.0.1 and its key
 // into dir/tls and returns their paths.
-func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
+func writeCert(t testing.TB, dir string) (certFile, keyFile string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -57,7 +57,7 @@ func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
 }
 
 // certPool trusts the certificate writeCert wrote into dir.
-func certPool(t *testing.T, dir string) *x509.CertPool {
+func certPool(t testing.TB, dir string) *x509.CertPool {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "tls", "cert.pem"))
 	if err != nil {

@@ -136,7 +136,7 @@ type upstreamHit struct {
 
 // env is one running gateway with its provider and upstream.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	idp      *devidp.Provider
 	echo     *httptest.Server
 	dead     string
@@ -160,7 +160,7 @@ type envOptions struct {
 	tls bool
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	e := &env{t: t, clock: newFakeClock(), bindings: &fakeBindings{}, release: make(chan struct{})}
 	idp, err := devidp.Listen("127.0.0.1:0", devidp.Options{InitialAccessToken: "iat", Now: e.clock.Now})
@@ -345,7 +345,7 @@ func (e *env) doRaw(method, rawPath, token string) response {
 	return response{resp.StatusCode, resp.Header, string(b)}
 }
 
-func deadAddr(t *testing.T) string {
+func deadAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,112 @@
+package runtime
+
+import (
+	"net"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
+)
+
+// benchUpstream is a fasthttp upstream answering "ok", so that the
+// allocations measured are the gateway's.
+func benchUpstream(tb testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }}
+	go s.Serve(ln) //nolint:errcheck
+	tb.Cleanup(func() { s.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+// BenchmarkRequest is the whole gateway handler on fasthttp's in-memory
+// listener: a JWT API with a cached token, a policy with a rate limit and
+// a quota, proxied to a loopback fasthttp upstream; access log on (to
+// io.Discard).
+func BenchmarkRequest(b *testing.B) {
+	up := benchUpstream(b)
+	e := newEnv(b, envOptions{extra: `
+apis: bench: {name: "Bench", listen_path: "/bench", upstream: targets: ["` + up + `"], auth: jwt: {idp: "dev", default_policies: ["benchpol"]}}
+apis: open: {name: "Open", listen_path: "/open", upstream: targets: ["` + up + `"], auth: keyless: true}
+policies: benchpol: {name: "Bench", access: bench: {}, rate: {requests: 1000000000, per: "1s"}, quota: {max: 1000000000, period: "24h"}}
+`})
+	ln := fasthttputil.NewInmemoryListener()
+	srv := e.gw.Server()
+	go srv.Serve(ln) //nolint:errcheck
+	defer srv.Shutdown()
+	client := &fasthttp.HostClient{Addr: "gateway", Dial: func(string) (net.Conn, error) { return ln.Dial() }}
+	tok := "Bearer " + e.token("bench-client", nil)
+
+	for _, path := range []string{"/bench/items/7", "/open/items/7"} {
+		name := "jwt"
+		if path == "/open/items/7" {
+			name = "keyless"
+		}
+		b.Run(name, func(b *testing.B) {
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			req.SetRequestURI("http://gateway" + path)
+			req.Header.Set("Authorization", tok)
+			for i := 0; i < 100; i++ { // warm pools, caches and counters
+				if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+					b.Fatalf("warm-up: %v %d %s", err, resp.StatusCode(), resp.Body())
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+					b.Fatalf("%v %d", err, resp.StatusCode())
+				}
+			}
+		})
+	}
+}
+
+// TestHandlerAllocs: everything the gateway does before the upstream
+// exchange (clean, route, validate a cached token, resolve the policy,
+// check access, count limits, answer, log) allocates nothing.
+func TestHandlerAllocs(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.bindings.set("revoked", binding{revoked: true})
+	reader := "Bearer " + e.token("c1", map[string]any{"pol": "reader"})
+	limited := "Bearer " + e.token("c2", map[string]any{"pol": "limited"})
+	tests := []struct {
+		name, method, uri, auth string
+		status                  int
+	}{
+		{"not found", "GET", "/nowhere/x", "", 404},
+		{"bad path", "GET", "/public/%2e%2e%2fx", "", 400},
+		{"method", "DELETE", "/private/x", "", 405},
+		{"no token", "GET", "/users/x", "", 401},
+		{"denied by grant", "POST", "/users/profiles", reader, 403},
+		{"revoked", "GET", "/users/x", "Bearer " + e.token("revoked", nil), 403},
+		{"rate limited", "GET", "/users/x", limited, 429},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ctx fasthttp.RequestCtx
+			var req fasthttp.Request
+			req.Header.SetMethod(tt.method)
+			req.SetRequestURI(tt.uri)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, nil)
+			run := func() {
+				ctx.Response.Reset()
+				e.gw.Handler(&ctx)
+			}
+			for i := 0; i < 5; i++ { // warm caches and the limiter
+				run()
+			}
+			if got := ctx.Response.StatusCode(); got != tt.status {
+				t.Fatalf("status %d, want %d: %s", got, tt.status, ctx.Response.Body())
+			}
+			if n := testing.AllocsPerRun(200, run); n != 0 {
+				t.Fatalf("%v allocations per request", n)
+			}
+		})
+	}
+}
