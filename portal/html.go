@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -233,18 +234,22 @@ func (s *Server) createHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 	if aerr != nil {
 		d := s.detailsData(t, ids)
 		d.Error = aerr.Description
-		if aerr.Code != "invalid_request" && aerr.Code != "server_error" {
+		if aerr.Provider {
 			d.Error = "The identity provider refused the registration: " + aerr.Code + ": " + aerr.Description
 		}
 		d.ClientName, d.RedirectURIs = r.PostFormValue("client_name"), r.PostFormValue("redirect_uris")
 		if len(d.Selected) == 0 {
-			s.message(w, r, aerr.Status, "Registration failed", aerr.Description)
+			s.message(w, r, aerr.Status, "Registration failed", d.Error)
 			return
 		}
 		s.render(w, r, aerr.Status, "details", d)
 		return
 	}
-	s.render(w, r, http.StatusCreated, "created", s.clientData(t, c, "Client created"))
+	// Post/redirect/get: reloading the result page does not register again.
+	s.mu.Lock()
+	sess.created = c.ClientID
+	s.mu.Unlock()
+	http.Redirect(w, r, "/clients/"+url.PathEscape(c.ClientID), http.StatusSeeOther)
 }
 
 func (s *Server) clientData(t *compiler.Table, c store.Client, title string) *pageData {
@@ -269,6 +274,15 @@ func (s *Server) clientHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 	c, aerr := s.ownClient(sess.email, r.PathValue("id"))
 	if aerr != nil {
 		s.message(w, r, http.StatusNotFound, "Not found", "You have no client with this ID.")
+		return
+	}
+	// The first view after the wizard is its result page.
+	s.mu.Lock()
+	justCreated := sess.created == c.ClientID
+	sess.created = ""
+	s.mu.Unlock()
+	if justCreated {
+		s.render(w, r, http.StatusOK, "created", s.clientData(s.table(), c, "Client created"))
 		return
 	}
 	s.render(w, r, http.StatusOK, "client", s.clientData(s.table(), c, c.ClientName))

@@ -103,12 +103,14 @@ type Server struct {
 	byAddress *failureLimiter
 }
 
-// session is a logged-in developer. flash is guarded by Server.mu.
+// session is a logged-in developer. flash and created are guarded by
+// Server.mu.
 type session struct {
 	email   string
 	csrf    string
 	expires time.Time
-	flash   string
+	flash   string // a message for the next page
+	created string // the client just created, whose next view is the result page
 }
 
 // New returns a portal server.
@@ -176,6 +178,9 @@ type apiError struct {
 	Status      int    `json:"-"`
 	Code        string `json:"error"`
 	Description string `json:"error_description"`
+	// Provider is set when the identity provider refused the request and
+	// Code and Description are its own.
+	Provider bool `json:"-"`
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Description }
@@ -605,7 +610,7 @@ func registrationError(err error) *apiError {
 		if pe.Status == http.StatusUnauthorized || pe.Status == http.StatusForbidden || pe.Status >= 500 {
 			status = http.StatusBadGateway // the portal's credentials or the provider are at fault, not the request
 		}
-		return &apiError{Status: status, Code: pe.Code, Description: pe.Description}
+		return &apiError{Status: status, Code: pe.Code, Description: pe.Description, Provider: true}
 	case errors.Is(err, dcr.ErrTimeout):
 		return errorf(http.StatusGatewayTimeout, "temporarily_unavailable", "the identity provider did not answer in time")
 	case errors.Is(err, dcr.ErrBadResponse):

@@ -471,8 +471,12 @@ func TestHTMLWizard(t *testing.T) {
 	}
 	resp, body = e.post(b, "/clients", url.Values{"csrf_token": {tok}, "catalogue": {"gluu_api", "orders"},
 		"client_name": {"wizard app"}, "redirect_uris": {"https://app.example/cb; https://app.example/cb2 ;"}})
-	if resp.StatusCode != http.StatusCreated {
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/clients/client-1" {
 		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	status, body, _ = e.page(b, "/clients/client-1")
+	if status != 200 || !strings.Contains(body, "is registered. Keep its secret safe.") {
+		t.Errorf("result page: %d %s", status, body)
 	}
 	for _, want := range []string{"client-1", "secret-1", e.idp.URL + "/token",
 		"--data-urlencode &#39;client_secret=secret-1&#39;",
@@ -490,6 +494,10 @@ func TestHTMLWizard(t *testing.T) {
 		t.Errorf("provider got %s", e.idp.requests()[0])
 	}
 
+	// Seen again, it is the detail page.
+	if _, body, _ = e.page(b, "/clients/client-1"); strings.Contains(body, "is registered.") || !strings.Contains(body, "secret-1") {
+		t.Errorf("detail page:\n%s", body)
+	}
 	status, body, _ = e.page(b, "/clients")
 	if status != 200 || !strings.Contains(body, "wizard app") {
 		t.Errorf("list: %d", status)
@@ -694,5 +702,27 @@ func TestLimitsInWords(t *testing.T) {
 		if got := limitsInWords(&tt.p); got != tt.want {
 			t.Errorf("got %q, want %q", got, tt.want)
 		}
+	}
+}
+
+func TestHTMLShowsTheProvidersRefusal(t *testing.T) {
+	e := newEnv(t)
+	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+		w.WriteHeader(400)
+		io.WriteString(w, `{"error":"invalid_client_metadata","error_description":"response_types <token> is not allowed"}`)
+		return true
+	})
+	b := e.developer("a@example.com")
+	_, _, tok := e.page(b, "/clients/new")
+	resp, body := e.post(b, "/clients", url.Values{"csrf_token": {tok}, "catalogue": {"gluu_api"}, "client_name": {"x"}})
+	if resp.StatusCode != 400 || !strings.Contains(body,
+		"The identity provider refused the registration: invalid_client_metadata: response_types &lt;token&gt; is not allowed") {
+		t.Errorf("%d\n%s", resp.StatusCode, body)
+	}
+	if !strings.Contains(body, `value="x"`) {
+		t.Error("the form lost the client name")
+	}
+	if len(e.store.Clients("")) != 0 {
+		t.Error("a refused registration was stored")
 	}
 }

@@ -12,6 +12,9 @@
 // or parsed makes Open fail with its path and the reason, and is left as it
 // was.
 //
+// Other nodes read the file with OpenReadOnly, without the lock, and keep
+// up with the writer with Follow (or Reload).
+//
 // Concurrency: a Store is safe for concurrent use. Writers are serialised;
 // readers see an immutable snapshot and never wait for a writer. Binding is
 // lock-free and does not allocate, for the gateway's request path.
@@ -161,6 +164,11 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("%w: %s (lock %s is held; is another cuegate running on it?)", ErrLocked, abs, abs+".lock")
 	}
 	s := &Store{path: abs, lock: lock}
+	// Temporary files left by a crash are stale now that we hold the lock.
+	stale, _ := filepath.Glob(filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+".tmp-*"))
+	for _, f := range stale {
+		os.Remove(f)
+	}
 	st, from, err := readState(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -229,9 +230,15 @@ func TestCrashBeforeRenameKeepsPreviousFile(t *testing.T) {
 		}
 	}
 	s.Close()
+	// A real crash leaves the temporary file behind: the next Open removes it.
+	leftover := filepath.Join(filepath.Dir(path), ".state.json.tmp-123")
+	os.WriteFile(leftover, tmpContent, 0o600)
 	s = open(t, path)
 	if _, ok := s.Client("c1"); !ok {
 		t.Error("previous state lost")
+	}
+	if _, err := os.Stat(leftover); err == nil {
+		t.Error("stale temporary file not removed")
 	}
 }
 
@@ -412,4 +419,52 @@ func BenchmarkBinding(b *testing.B) {
 			s.Binding("c500")
 		}
 	})
+}
+
+func TestFollowSeesTheWritersChanges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	w := open(t, path)
+	r, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errs := make(chan error, 10)
+	if err := r.Follow(ctx, func(err error) { errs <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddClient(client("c1", "a@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the follower to see c1", func() bool { _, _, _, found := r.Binding("c1"); return found })
+	if _, err := w.DeleteClient("c1", t0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the follower to see c1 revoked", func() bool { _, _, revoked, _ := r.Binding("c1"); return revoked })
+
+	// A corrupt file is reported and the last good content kept.
+	os.WriteFile(path, []byte("{broken"), 0o600)
+	select {
+	case err := <-errs:
+		if !strings.Contains(err.Error(), "not a valid state file") {
+			t.Errorf("reported %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("corrupt file not reported")
+	}
+	if _, _, revoked, _ := r.Binding("c1"); !revoked {
+		t.Error("follower lost its last good state")
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
