@@ -265,24 +265,30 @@ func (f *fetcher) refresh() error {
 }
 
 // refetch is called on the request path when a token names a kid that is not
-// in the key set, or when the keys were never fetched. It joins a running
-// fetch, or starts one unless one started less than MinRefetch ago, and
-// waits at most maxRefetchWait. It reports whether the keys may have changed.
-func (f *fetcher) refetch() bool {
+// in the key set (later is true), or when the keys were never fetched. It
+// joins a running or scheduled fetch, or starts one unless one started less
+// than MinRefetch ago. With later, a fetch that MinRefetch holds back for at
+// most maxRefetchWait is scheduled for when it is allowed, so a token signed
+// with a key that was just published is accepted on its first try. It waits
+// for the fetch at most maxRefetchWait past its start and reports whether
+// the fetch ended.
+func (f *fetcher) refetch(later bool) bool {
 	f.mu.Lock()
 	ch := f.inflight
+	delay := time.Duration(0)
 	if ch == nil {
-		if time.Since(f.lastStart) < f.ks.opts.MinRefetch {
+		delay = max(0, time.Until(f.lastStart.Add(f.ks.opts.MinRefetch)))
+		if delay > 0 && (!later || delay > maxRefetchWait) {
 			f.mu.Unlock()
 			return false
 		}
 		ch = make(chan struct{})
 		f.inflight = ch
-		f.lastStart = time.Now()
-		go f.fetch(ch)
+		f.lastStart = time.Now().Add(delay)
+		go f.fetchAfter(delay, ch)
 	}
 	f.mu.Unlock()
-	t := time.NewTimer(maxRefetchWait)
+	t := time.NewTimer(delay + maxRefetchWait)
 	defer t.Stop()
 	select {
 	case <-ch:
@@ -291,6 +297,19 @@ func (f *fetcher) refetch() bool {
 	case <-f.ctx.Done():
 	}
 	return false
+}
+
+// fetchAfter fetches once delay has passed.
+func (f *fetcher) fetchAfter(delay time.Duration, ch chan struct{}) {
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-f.ctx.Done():
+			t.Stop()
+		}
+	}
+	f.fetch(ch)
 }
 
 // fetchLocked runs a fetch with f.mu held on entry, and releases it.
