@@ -158,6 +158,8 @@ type envOptions struct {
 	extra string // CUE appended to the config
 	// tls makes the listener serve HTTPS with a generated certificate.
 	tls bool
+	// log receives the gateway's log; nil discards it.
+	log io.Writer
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -190,8 +192,12 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatalf("compile: %v", err)
 	}
+	logw := o.log
+	if logw == nil {
+		logw = io.Discard
+	}
 	e.gw, err = New(tab, Options{
-		Logger:    zerolog.New(io.Discard),
+		Logger:    zerolog.New(logw),
 		ConfigDir: e.dir,
 		Bindings:  e.bindings,
 		Now:       e.clock.Now,
