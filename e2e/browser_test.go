@@ -122,7 +122,7 @@ func (b *browser) shot(t *testing.T, name string) {
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100 gives PNG, less JPEG
 	if err != nil {
 		t.Logf("screenshot %s: %v", name, err)
 		return
