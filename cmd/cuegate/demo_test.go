@@ -148,10 +148,10 @@ func TestDemoWalkthrough(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the demo did not stop within 60s of Ctrl-C")
 	}
-	for _, addr := range []string{a.Gateway, a.Portal, a.Admin, a.IdP, a.Echo} {
+	for name, addr := range map[string]string{"gateway": a.Gateway, "portal": a.Portal, "admin": a.Admin, "idp": a.IdP, "echo": a.Echo} {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			t.Errorf("%s still in use after the demo stopped: %v", addr, err)
+			t.Errorf("the %s address %s is still in use after the demo stopped: %v", name, addr, err)
 			continue
 		}
 		ln.Close()
