@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+const serveTestConfig = `package t
+
+gateway: {
+	listen:         "127.0.0.1:0"
+	admin_listen:   "127.0.0.1:0"
+	shutdown_grace: "20s"
+}
+apis: open: {
+	name:        "Open"
+	listen_path: "/open"
+	upstream: targets: ["%s"]
+	auth: keyless: true
+}
+portal: {}
+`
+
+func TestServeExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "c.cue"), []byte("package t\n\napis: x: listen_path: 7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, exitUsage, "usage: cuegate serve"},
+		{[]string{"--config", dir, "--log-format", "xml"}, exitUsage, "usage: cuegate serve"},
+		{[]string{"--config", dir}, exitInvalid, "c.cue:3:"},
+		{[]string{"--config", filepath.Join(dir, "missing")}, exitUsage, "cuegate:"},
+	} {
+		var stderr bytes.Buffer
+		if code := runServe(tt.args, io.Discard, &stderr); code != tt.code || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("serve %q: exit %d, want %d; stderr:\n%s", tt.args, code, tt.code, stderr.String())
+		}
+	}
+}
+
+// TestServeGracefulShutdown: Shutdown stops accepting but lets a request
+// in flight finish.
+func TestServeGracefulShutdown(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(entered)
+			<-release
+		}
+		io.WriteString(w, "ok") //nolint:errcheck
+	}))
+	defer up.Close()
+	dir := t.TempDir()
+	cfg := strings.Replace(serveTestConfig, "%s", up.URL, 1)
+	if err := os.WriteFile(filepath.Join(dir, "c.cue"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n, err := startServe(context.Background(), serveOptions{ConfigDir: dir, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, admin := "http://"+n.GatewayAddr(), "http://"+n.AdminAddr()
+	for _, u := range []string{gw + "/open/x", admin + "/healthz", admin + "/readyz"} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", u, resp.StatusCode)
+		}
+	}
+
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	inflight := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(gw + "/open/slow")
+		if err != nil {
+			inflight <- result{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		inflight <- result{resp.StatusCode, string(b), nil}
+	}()
+	<-entered
+	shut := make(chan error, 1)
+	go func() { shut <- n.Shutdown() }()
+	// New connections are refused once the listener is closed.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
+		if _, err := c.Get(gw + "/open/x"); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway still accepts connections during shutdown")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	if r := <-inflight; r.err != nil || r.status != 200 || r.body != "ok" {
+		t.Fatalf("in-flight request: %+v", r)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
