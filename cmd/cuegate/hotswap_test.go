@@ -224,6 +224,30 @@ func (n *hotNode) status(t testing.TB) runtime.Status {
 	return s
 }
 
+// reloads returns cuegate_reloads_total by outcome, from /metrics.
+func (n *hotNode) reloads(t testing.TB) map[string]float64 {
+	t.Helper()
+	resp, err := n.client.Get(n.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	hotMust(t, err)
+	m := map[string]float64{}
+	for line := range strings.Lines(string(b)) {
+		rest, ok := strings.CutPrefix(line, `cuegate_reloads_total{outcome="`)
+		if !ok {
+			continue
+		}
+		outcome, value, _ := strings.Cut(rest, `"} `)
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		hotMust(t, err)
+		m[outcome] = v
+	}
+	return m
+}
+
 // echo answers every request with its marker and the request URI.
 func echo(t testing.TB, marker string) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -420,6 +444,7 @@ func TestHotSwapUnderLoad(t *testing.T) {
 		}
 	}
 
+	reloadsBefore := n.reloads(t)
 	nextDyn := 0
 	for round := range 8 {
 		// Add an API in a new file.
@@ -508,6 +533,15 @@ func TestHotSwapUnderLoad(t *testing.T) {
 		}
 		t.Errorf("failed request %s at %s: status %d, err %v", f.path, f.at.Format("15:04:05.000"), f.status, f.err)
 	}
+	reloads := n.reloads(t)
+	if d := reloads["error"] - reloadsBefore["error"]; d < 8 {
+		t.Errorf("/metrics counted %v failed reloads, want at least 8 (one per broken edit)", d)
+	}
+	if d := reloads["ok"] - reloadsBefore["ok"]; d < float64(len(results)-8) {
+		t.Errorf("/metrics counted %v good reloads for %d changes", d, len(results))
+	}
+	t.Logf("reloads by outcome during the test: ok %v, error %v, unchanged %v", reloads["ok"]-reloadsBefore["ok"],
+		reloads["error"]-reloadsBefore["error"], reloads["unchanged"]-reloadsBefore["unchanged"])
 	if len(results) < 50 {
 		t.Errorf("%d changes made, want at least 50", len(results))
 	}
