@@ -184,7 +184,17 @@ func TestPortalInBrowser(t *testing.T) {
 	// Log out when sign-up logged us in, then log in.
 	if n := value(t, b, "look for log out", chromedp.Evaluate[int](`document.querySelectorAll('form[action="/logout"]').length`)); n > 0 {
 		b.run(t, "log out", chromedp.Click(css(`form[action="/logout"] button`)), chromedp.WaitVisible(css(`header a[href="/login"]`)))
+		b.shot(t, "logged out")
 	}
+	b.run(t, "wrong password",
+		chromedp.Click(css(`header a[href="/login"]`)),
+		chromedp.WaitVisible(css(`form[action="/login"]`)),
+		chromedp.SendKeys(css(`form[action="/login"] input[name=email]`), email),
+		chromedp.SendKeys(css(`form[action="/login"] input[name=password]`), "not the password"),
+		chromedp.Click(css(`form[action="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(css(`main .error`)),
+	)
+	b.shot(t, "wrong password")
 	b.run(t, "log in",
 		chromedp.Click(css(`header a[href="/login"]`)),
 		chromedp.WaitVisible(css(`form[action="/login"]`)),
