@@ -70,8 +70,6 @@ func decode(r *http.Request, v any) *apiError {
 	}
 }
 
-type sessionKey struct{}
-
 // authed passes the logged-in developer's email on, or answers 401.
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, dev string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -136,10 +134,10 @@ func (s *Server) apiCatalogue(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiListClients(w http.ResponseWriter, r *http.Request, dev string) {
-	now := s.opts.Now()
+	t, now := s.table(), s.opts.Now()
 	out := []clientView{}
 	for _, c := range s.opts.Store.Clients(dev) {
-		out = append(out, viewOf(c, now, false))
+		out = append(out, viewOf(t, c, now, false))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -160,7 +158,7 @@ func (s *Server) apiCreateClient(w http.ResponseWriter, r *http.Request, dev str
 		return
 	}
 	w.Header().Set("Location", apiPrefix+"/clients/"+c.ClientID)
-	writeJSON(w, http.StatusCreated, viewOf(c, s.opts.Now(), true))
+	writeJSON(w, http.StatusCreated, viewOf(s.table(), c, s.opts.Now(), true))
 }
 
 func (s *Server) apiGetClient(w http.ResponseWriter, r *http.Request, dev string) {
@@ -169,7 +167,7 @@ func (s *Server) apiGetClient(w http.ResponseWriter, r *http.Request, dev string
 		writeError(w, aerr)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewOf(c, s.opts.Now(), true))
+	writeJSON(w, http.StatusOK, viewOf(s.table(), c, s.opts.Now(), true))
 }
 
 func (s *Server) apiDeleteClient(w http.ResponseWriter, r *http.Request, dev string) {

@@ -185,10 +185,10 @@ func (s *Server) logoutHTML(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) clientsHTML(w http.ResponseWriter, r *http.Request, sess *session) {
-	now := s.opts.Now()
+	t, now := s.table(), s.opts.Now()
 	var views []clientView
 	for _, c := range s.opts.Store.Clients(sess.email) {
-		views = append(views, viewOf(c, now, false))
+		views = append(views, viewOf(t, c, now, false))
 	}
 	s.render(w, r, http.StatusOK, "clients", &pageData{Title: "OAuth clients", Clients: views})
 }
@@ -260,7 +260,7 @@ func (s *Server) clientData(t *compiler.Table, c store.Client, title string) *pa
 			break
 		}
 	}
-	d := &pageData{Title: title, Client: viewOf(c, s.opts.Now(), true), Calls: gatewayCalls(t, c)}
+	d := &pageData{Title: title, Client: viewOf(t, c, s.opts.Now(), true), Calls: gatewayCalls(t, c)}
 	if c.TokenEndpoint != "" {
 		d.TokenCurl = tokenCurl(c, scope)
 	}
@@ -294,7 +294,7 @@ func (s *Server) confirmDeleteHTML(w http.ResponseWriter, r *http.Request, sess 
 		s.message(w, r, http.StatusNotFound, "Not found", "You have no client with this ID.")
 		return
 	}
-	s.render(w, r, http.StatusOK, "delete", &pageData{Title: "Delete " + c.ClientName, Client: viewOf(c, s.opts.Now(), false)})
+	s.render(w, r, http.StatusOK, "delete", &pageData{Title: "Delete " + c.ClientName, Client: viewOf(s.table(), c, s.opts.Now(), false)})
 }
 
 func (s *Server) deleteHTML(w http.ResponseWriter, r *http.Request, sess *session) {

@@ -122,9 +122,11 @@ type clientView struct {
 	CreatedAt               time.Time  `json:"created_at"`
 	ExpiresAt               *time.Time `json:"expires_at"`
 	Expired                 bool       `json:"expired"`
+	// Names are the catalogue entries' names, for the pages.
+	Names []string `json:"-"`
 }
 
-func viewOf(c store.Client, now time.Time, withSecret bool) clientView {
+func viewOf(t *compiler.Table, c store.Client, now time.Time, withSecret bool) clientView {
 	v := clientView{
 		ClientID: c.ClientID, ClientName: c.ClientName, RedirectURIs: c.RedirectURIs,
 		TokenEndpoint: c.TokenEndpoint, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
@@ -139,6 +141,13 @@ func viewOf(c store.Client, now time.Time, withSecret bool) clientView {
 	}
 	if withSecret {
 		v.ClientSecret = c.ClientSecret
+	}
+	for _, id := range c.Catalogue {
+		name := id // an entry removed from the configuration since
+		if e := t.Portal.Catalogue[id]; e != nil {
+			name = e.Name
+		}
+		v.Names = append(v.Names, name)
 	}
 	return v
 }
