@@ -180,6 +180,7 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	ex := acquireExchange()
 	ex.pool, ex.done = p, r.Done
 	out, resp := &ex.req, &ex.resp
+	resp.Header.SetNoDefaultContentType(true) // pass on only what the upstream sent
 	copyRequestHeaders(&ctx.Request.Header, &out.Header)
 	ex.buf = setForwarded(ctx, out, r.RequestID, ex.buf)
 	if cl := ctx.Request.Header.ContentLength(); (cl > 0 || cl == -1) && !ctx.Request.Header.IsGet() && !ctx.Request.Header.IsHead() {
@@ -206,8 +207,14 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 		ctx.Response.SetBodyStream(ex, max(resp.Header.ContentLength(), -1))
 		return upstream, nil
 	}
-	ctx.Response.SetBody(resp.Body())
-	ex.n = int64(len(resp.Body()))
+	if ctx.Request.Header.IsHead() {
+		// No body, but the upstream's Content-Length describes the GET.
+		ctx.Response.SkipBody = true
+		ctx.Response.Header.SetContentLength(max(resp.Header.ContentLength(), 0))
+	} else {
+		ctx.Response.SetBody(resp.Body())
+		ex.n = int64(len(resp.Body()))
+	}
 	ex.Close() //nolint:errcheck // never fails
 	return upstream, nil
 }
@@ -394,10 +401,12 @@ func copyRequestHeaders(in, out *fasthttp.RequestHeader) {
 	}
 }
 
+// copyResponseHeaders copies the upstream's response headers but the
+// hop-by-hop ones and X-Request-Id (the gateway sets its own).
 func copyResponseHeaders(in *fasthttp.ResponseHeader, out *fasthttp.ResponseHeader) {
 	conn := in.PeekBytes(hdrConnection)
 	for k, v := range in.All() {
-		if skipHeader(k, conn) {
+		if skipHeader(k, conn) || bytes.EqualFold(k, hdrRequestID) {
 			continue
 		}
 		out.AddBytesKV(k, v)

@@ -24,7 +24,7 @@ func serve(t *testing.T, p *Pool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &fasthttp.Server{StreamRequestBody: true, Handler: func(ctx *fasthttp.RequestCtx) {
+	s := &fasthttp.Server{StreamRequestBody: true, NoDefaultContentType: true, Handler: func(ctx *fasthttp.RequestCtx) {
 		path, err := pathclean.Clean(nil, ctx.URI().PathOriginal())
 		if err != nil {
 			ctx.Error("bad path", 400)
@@ -222,5 +222,37 @@ func TestCloseWaitsForInflight(t *testing.T) {
 	}
 	if n := p.Inflight(); n != 0 {
 		t.Fatalf("inflight %d", n)
+	}
+}
+
+func TestForwardHeadAndNoDefaultContentType(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "123")
+		w.Header()["Content-Type"] = nil // no Content-Type at all
+		w.Header().Set("X-Request-Id", "upstream-own")
+		if r.Method != "HEAD" {
+			w.Write(make([]byte, 123)) //nolint:errcheck
+		}
+	}))
+	defer up.Close()
+	p, err := New(Options{Targets: []string{up.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := serve(t, p)
+	resp, err := http.Head(gw + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ContentLength != 123 {
+		t.Errorf("HEAD Content-Length %d", resp.ContentLength)
+	}
+	resp, body := get(t, gw+"/x", nil)
+	if len(body) != 123 || resp.Header.Get("Content-Type") != "" {
+		t.Errorf("GET: %d bytes, Content-Type %q", len(body), resp.Header.Get("Content-Type"))
+	}
+	if v := resp.Header.Values("X-Request-Id"); len(v) != 0 {
+		t.Errorf("the upstream's X-Request-Id passed: %q", v)
 	}
 }
