@@ -123,7 +123,7 @@ func (r *request) serve(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 	} else {
 		r.fwd = pathclean.Append(r.fwd[:0], r.path)
 	}
-	r.preq = proxy.Request{Path: r.fwd, RequestID: r.rid, Done: r}
+	r.preq = proxy.Request{Path: r.fwd, RequestID: r.rid, Done: r, MaxBody: int64(gen.table.Gateway.MaxBodyBytes)}
 	// On success r belongs to the response stream (ResponseDone).
 	upstream, err := st.pool.Forward(ctx, &r.preq)
 	if err == nil {
@@ -131,6 +131,8 @@ func (r *request) serve(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 	}
 	r.upstream = upstream
 	switch {
+	case errors.Is(err, proxy.ErrBodyTooLarge):
+		return errTooLarge, false
 	case errors.Is(err, proxy.ErrTimeout):
 		st.metrics.upstreamSlow.Inc()
 		return errUpstreamSlow, false

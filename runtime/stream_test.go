@@ -2,10 +2,13 @@ package runtime
 
 import (
 	"crypto/tls"
+	"encoding/pem"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -149,5 +152,56 @@ func TestTLSListener(t *testing.T) {
 	plain := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{}}}
 	if _, err := plain.Get(e.url + "/public/x"); err == nil {
 		t.Fatal("an untrusted certificate was accepted")
+	}
+}
+
+// TestHTTPSUpstream: https targets are verified against upstream_ca_file
+// (and without it against the system roots, which do not know the test CA).
+func TestHTTPSUpstream(t *testing.T) {
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "secure") //nolint:errcheck
+	}))
+	up.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+	up.StartTLS()
+	defer up.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	api := `apis: sec: {name: "Sec", listen_path: "/sec", upstream: targets: ["` + up.URL + `"], auth: keyless: true}` + "\n"
+
+	e := newEnv(t, envOptions{extra: api})
+	if r := e.do("GET", "/sec/x", "", nil); r.status != 502 {
+		t.Fatalf("unverifiable upstream: %d %s", r.status, r.body)
+	}
+	e = newEnv(t, envOptions{extra: api + `gateway: upstream_ca_file: "` + ca + `"` + "\n"})
+	if r := e.do("GET", "/sec/x", "", nil); r.status != 200 || r.body != "secure" {
+		t.Fatalf("upstream verified with the CA file: %d %s", r.status, r.body)
+	}
+}
+
+func TestMaxBodyBytes(t *testing.T) {
+	e := newEnv(t, envOptions{extra: "gateway: max_body_bytes: 1048576\n"})
+	for _, tt := range []struct {
+		size, length int64
+		status       int
+	}{
+		{1 << 20, 1 << 20, 200},
+		{1 << 20, -1, 200},
+		{1<<20 + 1, 1<<20 + 1, 413},
+		{4 << 20, -1, 413},
+	} {
+		req, _ := http.NewRequest("POST", e.url+"/public/up", io.LimitReader(zeros{}, tt.size))
+		req.ContentLength = tt.length
+		req.Close = true
+		resp, err := e.client.Do(req)
+		if err != nil {
+			t.Fatalf("%d bytes (length %d): %v", tt.size, tt.length, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("%d bytes (length %d): %d, want %d: %s", tt.size, tt.length, resp.StatusCode, tt.status, b)
+		}
 	}
 }

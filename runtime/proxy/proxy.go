@@ -32,6 +32,9 @@ var (
 	// ErrTimeout: a target did not answer within the upstream timeout, or
 	// every target failed and at least one of them by a connect timeout.
 	ErrTimeout = errors.New("proxy: upstream timed out")
+	// ErrBodyTooLarge: a request body without a length went past
+	// Request.MaxBody (answered with 413).
+	ErrBodyTooLarge = errors.New("proxy: request body too large")
 )
 
 // Options configures a Pool.
@@ -157,6 +160,9 @@ type Request struct {
 	RequestID []byte
 	// Done, when set, is called once the response body has been streamed.
 	Done Done
+	// MaxBody, when positive, bounds a request body sent without a
+	// Content-Length (chunked); the caller checks declared lengths.
+	MaxBody int64
 }
 
 // Forward sends the request in ctx to a target with r.Path and streams the
@@ -185,6 +191,10 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	ex.buf = setForwarded(ctx, out, r.RequestID, ex.buf)
 	if cl := ctx.Request.Header.ContentLength(); (cl > 0 || cl == -1) && !ctx.Request.Header.IsGet() && !ctx.Request.Header.IsHead() {
 		if s := ctx.RequestBodyStream(); s != nil {
+			if cl < 0 && r.MaxBody > 0 {
+				ex.limit = limitedReader{r: s, left: r.MaxBody}
+				s = &ex.limit
+			}
 			out.SetBodyStream(s, cl)
 		} else {
 			out.SetBodyRaw(ctx.Request.Body())
@@ -196,6 +206,9 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	err := p.send(ex, r.Path, ctx.URI().QueryString(), deadline, start)
 	upstream := time.Since(start)
 	if err != nil {
+		if ex.limit.exceeded {
+			err = ErrBodyTooLarge
+		}
 		ex.release()
 		return upstream, err
 	}
@@ -315,6 +328,31 @@ type exchange struct {
 
 	status   int
 	upstream time.Duration
+	limit    limitedReader
+}
+
+// limitedReader fails a body that goes past its limit.
+type limitedReader struct {
+	r        io.Reader
+	left     int64
+	exceeded bool
+}
+
+func (l *limitedReader) Read(b []byte) (int, error) {
+	if l.left < 0 {
+		l.exceeded = true
+		return 0, ErrBodyTooLarge
+	}
+	if int64(len(b)) > l.left+1 {
+		b = b[:l.left+1] // one more byte tells an exact fit from an overflow
+	}
+	n, err := l.r.Read(b)
+	l.left -= int64(n)
+	if l.left < 0 {
+		l.exceeded = true
+		return 0, ErrBodyTooLarge
+	}
+	return n, err
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
@@ -344,6 +382,7 @@ func (ex *exchange) release() {
 	ex.resp.Reset()
 	p := ex.pool
 	ex.pool, ex.done, ex.body, ex.n, ex.status, ex.upstream = nil, nil, nil, 0, 0, 0
+	ex.limit = limitedReader{}
 	exchanges.Put(ex)
 	p.finish()
 }
