@@ -113,6 +113,10 @@ func testTable(idpURL string) *compiler.Table {
 }
 
 func newEnv(t *testing.T) *env {
+	return newEnvLog(t, zerolog.Nop())
+}
+
+func newEnvLog(t *testing.T, log zerolog.Logger) *env {
 	t.Setenv("PORTAL_TEST_IAT", "initial-token")
 	e := &env{t: t, idp: newFakeIdP(t)}
 	e.table.Store(testTable(e.idp.URL))
@@ -124,7 +128,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	e.store = st
-	s, err := New(Options{Table: e.table.Load, Store: st, Logger: zerolog.Nop(),
+	s, err := New(Options{Table: e.table.Load, Store: st, Logger: log,
 		Now: func() time.Time { return *e.now.Load() }, BcryptCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
@@ -724,5 +728,47 @@ func TestHTMLShowsTheProvidersRefusal(t *testing.T) {
 	}
 	if len(e.store.Clients("")) != 0 {
 		t.Error("a refused registration was stored")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestLogsHoldNoSecrets(t *testing.T) {
+	var logs syncBuffer
+	e := newEnvLog(t, zerolog.New(&logs))
+	dev := e.developer("a@example.com")
+	e.api(e.browser(), "POST", "/login", credentials{"a@example.com", "wrong password"}, nil)
+	c := e.create(dev, "app", "gluu_api")
+	e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, nil)
+	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+		w.WriteHeader(401)
+		io.WriteString(w, `{"error":"invalid_token"}`)
+		return true
+	})
+	e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, nil)
+	out := logs.String()
+	if !strings.Contains(out, "client registered") || !strings.Contains(out, "registration failed") {
+		t.Fatalf("logs lack the events:\n%s", out)
+	}
+	for _, secret := range []string{"initial-token", c.ClientSecret, "rat-1", "correct horse", "wrong password", "$2a$"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log contains %q:\n%s", secret, out)
+		}
 	}
 }
