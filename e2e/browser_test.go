@@ -18,15 +18,16 @@ import (
 // Debian's /usr/bin/chromium, then the PATH.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
+	names := []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"}
 	if p := os.Getenv("CUEGATE_CHROMIUM"); p != "" {
-		return p
+		names = []string{p}
 	}
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+	for _, name := range names {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
 	}
-	need(t, "Chromium", "install Debian's chromium (`sudo apt-get install chromium`), set CUEGATE_CHROMIUM, or run `bash .ci/run`, which installs it")
+	need(t, "Chromium", "install Debian's chromium (`sudo apt-get install chromium`) or set CUEGATE_CHROMIUM to a Chromium binary, then run `just e2e`; `bash .ci/run` installs it")
 	return ""
 }
 

@@ -37,11 +37,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// need fails the test under CI=true and skips it otherwise, saying how to
-// get what is missing. CI must never pass by skipping.
+// need fails the test under CI (CI=true, or any value but "", "0" and
+// "false") and skips it otherwise, saying how to get what is missing. CI
+// must never pass by skipping.
 func need(t *testing.T, what, howto string) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
+	if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
 		t.Fatalf("%s is missing and CI=true, so this is a failure, not a skip: %s", what, howto)
 	}
 	t.Skipf("%s is missing: %s (CI=true turns this skip into a failure)", what, howto)
@@ -54,15 +55,18 @@ func hydraBinary(t *testing.T) string {
 	if p, ok := hydra.Cached(); ok {
 		return p
 	}
+	if env := os.Getenv("CUEGATE_E2E_HYDRA"); env != "" {
+		need(t, "Ory Hydra "+hydra.Version, "CUEGATE_E2E_HYDRA="+env+" does not exist; unset it and run `just e2e` to build Hydra into the user cache")
+	}
 	if testing.Short() {
-		need(t, "Ory Hydra "+hydra.Version, "run `just e2e` or `cd e2e && go run ./cmd/hydra-build` once (about 3.5 minutes) without -short")
+		need(t, "Ory Hydra "+hydra.Version, "-short does not build it; run `just e2e` (the first run builds it, about 3.5 minutes) or `cd e2e && go run ./cmd/hydra-build`")
 	}
 	var log bytes.Buffer
 	start := time.Now()
 	p, err := hydra.Build(context.Background(), &log)
 	if err != nil {
 		t.Logf("hydra build output:\n%s", log.Bytes())
-		need(t, "Ory Hydra "+hydra.Version, fmt.Sprintf("building it failed (%v); it needs the Go module proxy and a C compiler for cgo; run `cd e2e && go run ./cmd/hydra-build` to see why", err))
+		need(t, "Ory Hydra "+hydra.Version, fmt.Sprintf("building it failed (%v); it needs the Go module proxy and a C compiler for cgo; `cd e2e && go run ./cmd/hydra-build` shows why", err))
 	}
 	t.Logf("built Hydra %s in %s: %s", hydra.Version, time.Since(start).Round(time.Second), p)
 	return p
