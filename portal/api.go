@@ -7,8 +7,24 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
+
+// stringList is a JSON list of strings that also accepts one string.
+type stringList struct {
+	list   []string
+	single bool
+}
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*l = stringList{list: []string{one}, single: true}
+		return nil
+	}
+	return json.Unmarshal(b, &l.list)
+}
 
 // apiPrefix is where the JSON API lives.
 const apiPrefix = "/portal/api/v1"
@@ -23,8 +39,28 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+apiPrefix+"/clients/{client_id}", s.authed(s.apiGetClient))
 	mux.HandleFunc("DELETE "+apiPrefix+"/clients/{client_id}", s.authed(s.apiDeleteClient))
 	mux.HandleFunc(apiPrefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowedMethods(strings.TrimPrefix(r.URL.Path, apiPrefix)); allow != "" {
+			w.Header().Set("Allow", allow)
+			writeError(w, errorf(http.StatusMethodNotAllowed, "invalid_request", "%s takes %s, not %s", r.URL.Path, allow, r.Method))
+			return
+		}
 		writeError(w, errorf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
+}
+
+// allowedMethods lists the methods of an API endpoint, "" for no endpoint.
+func allowedMethods(path string) string {
+	switch {
+	case path == "/signup" || path == "/login" || path == "/logout":
+		return "POST"
+	case path == "/catalogue":
+		return "GET, HEAD"
+	case path == "/clients":
+		return "GET, HEAD, POST"
+	case strings.HasPrefix(path, "/clients/") && !strings.Contains(path[len("/clients/"):], "/"):
+		return "GET, HEAD, DELETE"
+	}
+	return ""
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -144,15 +180,19 @@ func (s *Server) apiListClients(w http.ResponseWriter, r *http.Request, dev stri
 
 func (s *Server) apiCreateClient(w http.ResponseWriter, r *http.Request, dev string) {
 	var req struct {
-		Catalogue    []string `json:"catalogue"`
-		ClientName   string   `json:"client_name"`
-		RedirectURIs []string `json:"redirect_uris"`
+		Catalogue    stringList `json:"catalogue"`
+		ClientName   string     `json:"client_name"`
+		RedirectURIs stringList `json:"redirect_uris"`
 	}
 	if aerr := decode(r, &req); aerr != nil {
 		writeError(w, aerr)
 		return
 	}
-	c, aerr := s.createClient(r.Context(), dev, req.Catalogue, req.ClientName, req.RedirectURIs)
+	redirects := req.RedirectURIs.list
+	if req.RedirectURIs.single { // one string, perhaps several URIs split by the separator
+		redirects = splitRedirectURIs(redirects[0], s.table().Portal.RedirectURISeparator)
+	}
+	c, aerr := s.createClient(r.Context(), dev, req.Catalogue.list, req.ClientName, redirects)
 	if aerr != nil {
 		writeError(w, aerr)
 		return

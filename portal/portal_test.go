@@ -772,3 +772,28 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestAPILeniency(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	// One string for catalogue and for redirect_uris (split on the separator).
+	var c created
+	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": "gluu_api", "client_name": "x",
+		"redirect_uris": "https://a.example/cb;https://b.example/cb"}, &c)
+	if resp.StatusCode != 201 {
+		t.Fatalf("create: %d", resp.StatusCode)
+	}
+	if st, _ := e.store.Client(c.ClientID); len(st.RedirectURIs) != 2 || len(st.Catalogue) != 1 {
+		t.Errorf("stored %+v", st)
+	}
+	var aerr apiError
+	if resp := e.api(dev, "PUT", "/clients/"+c.ClientID, map[string]any{}, &aerr); resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD, DELETE" {
+		t.Errorf("PUT: %d %q %+v", resp.StatusCode, resp.Header.Get("Allow"), aerr)
+	}
+	if resp := e.api(dev, "GET", "/nope", nil, &aerr); resp.StatusCode != 404 || aerr.Code != "not_found" {
+		t.Errorf("GET /nope: %d %+v", resp.StatusCode, aerr)
+	}
+	if resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": 5}, &aerr); resp.StatusCode != 400 {
+		t.Errorf("catalogue 5: %d %+v", resp.StatusCode, aerr)
+	}
+}
