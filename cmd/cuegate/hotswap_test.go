@@ -250,9 +250,13 @@ func (n *hotNode) reloads(t testing.TB) map[string]float64 {
 	return m
 }
 
-// echo answers every request with its marker and the request URI.
+// echo answers every request with its marker and the request URI; paths
+// ending in /slow take 50 ms, so that requests are in flight across swaps.
 func echo(t testing.TB, marker string) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/slow") {
+			time.Sleep(50 * time.Millisecond)
+		}
 		io.WriteString(w, marker+" "+r.RequestURI) //nolint:errcheck
 	}))
 	t.Cleanup(srv.Close)
@@ -404,7 +408,9 @@ func TestHotSwapUnderLoad(t *testing.T) {
 	}
 	checkCounters("before any swap")
 
-	paths := []string{"/s0/a", "/s1/b", "/s2/c", "/s3/d", "/switch/x", "/tiered/y"}
+	// Every route here is in every version of the table; /switch changes
+	// upstream (its old pool is closed) while slow requests are in flight.
+	paths := []string{"/s0/a", "/s1/b", "/switch/slow", "/s2/c", "/s3/d", "/switch/x", "/tiered/y", "/s0/slow"}
 	var tokens []string
 	for c := range 8 {
 		tokens = append(tokens, token(t, idp, fmt.Sprintf("load-%d", c)))
