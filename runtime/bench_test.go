@@ -68,6 +68,9 @@ policies: benchpol: {name: "Bench", access: bench: {}, rate: {requests: 10000000
 // exchange (clean, route, validate a cached token, resolve the policy,
 // check access, count limits, answer, log) allocates nothing.
 func TestHandlerAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
 	e := newEnv(t, envOptions{})
 	e.bindings.set("revoked", binding{revoked: true})
 	reader := "Bearer " + e.token("c1", map[string]any{"pol": "reader"})
