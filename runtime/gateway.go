@@ -250,6 +250,8 @@ func (g *Gateway) swapLocked(t *compiler.Table) error {
 		g.cert.Store(cert)
 	}
 	g.cur.Store(gen)
+	generationGauge.Set(float64(gen.seq))
+	loadedGauge.Set(float64(gen.loadedAt.UnixNano()) / 1e9)
 	for k, p := range g.pools {
 		if pools[k] == nil {
 			p.Close() // after its in-flight requests

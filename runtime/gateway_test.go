@@ -220,3 +220,25 @@ func TestRateLimitAndQuota(t *testing.T) {
 		t.Fatalf("quota: %d %v %s", r.status, r.header, r.body)
 	}
 }
+
+// TestKeysNeverFetched: an API whose IdP never answered gets 503 (no
+// challenge: the token is not at fault); the others keep working and the
+// gateway is not ready.
+func TestKeysNeverFetched(t *testing.T) {
+	dead := deadAddr(t)
+	e := newEnv(t, envOptions{noWait: true, extra: `
+idps: gone: {issuer: "` + dead + `", jwks_uri: "` + dead + `/jwks"}
+apis: gone: {name: "Gone", listen_path: "/gone", upstream: targets: ["` + dead + `"], auth: jwt: {idp: "gone", default_policies: []}}
+`})
+	waitFor(t, func() bool { return e.gw.keys.Status()["dev"].Fetched })
+	r := e.do("GET", "/gone/x", e.token("c1", nil), nil)
+	if r.status != 503 || !strings.Contains(r.body, `"code":503`) || r.header.Get("WWW-Authenticate") != "" {
+		t.Fatalf("IdP never fetched: %d %v %s", r.status, r.header, r.body)
+	}
+	if r := e.do("GET", "/public/x", "", nil); r.status != 200 {
+		t.Fatalf("keyless API: %d", r.status)
+	}
+	if e.gw.Ready() {
+		t.Fatal("ready although an IdP's keys were never fetched")
+	}
+}

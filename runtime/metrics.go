@@ -67,6 +67,12 @@ const (
 	reloadFailed    = "error"
 )
 
+// The serving table: its generation number and when it was loaded.
+var (
+	generationGauge = metrics.NewGauge(`cuegate_table_generation`, nil)
+	loadedGauge     = metrics.NewGauge(`cuegate_table_loaded_timestamp_seconds`, nil)
+)
+
 func reloadCounter(outcome string) *metrics.Counter {
 	return metrics.GetOrCreateCounter(`cuegate_reloads_total{outcome="` + outcome + `"}`)
 }
