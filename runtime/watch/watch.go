@@ -298,7 +298,7 @@ func (w *Watcher) rescan() bool {
 				if path == resolved {
 					configOK = false
 				}
-				if !errors.Is(err, os.ErrNotExist) {
+				if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, fsnotify.ErrClosed) {
 					w.log.Warn().Err(err).Str("path", path).Msg("cannot watch")
 				}
 				continue
