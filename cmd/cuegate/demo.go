@@ -234,7 +234,64 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-var walkthrough = template.Must(template.New("").Parse(`
+// walkStep is one step of the printed walkthrough: prose, then shell
+// commands meant to be pasted, in order, into one shell. The demo's test
+// runs exactly these commands.
+type walkStep struct {
+	Text string
+	Cmds []string
+}
+
+// walkthroughSteps returns the walkthrough for the addresses a.
+func walkthroughSteps(a demoAddrs, config string) []walkStep {
+	portal, gw, idp := "http://"+a.Portal, "http://"+a.Gateway, "http://"+a.IdP
+	api := portal + "/portal/api/v1"
+	cred := `'{"email":"dev@example.com","password":"demo-password-123"}'`
+	field := func(v, name string) string {
+		return fmt.Sprintf(`$(printf '%%s' "$%s" | tr -d '\n' | sed -E 's/.*"%s": *"([^"]+)".*/\1/')`, v, name)
+	}
+	code := `curl -s -o /dev/null -w '%{http_code}\n'`
+	return []walkStep{
+		{Text: "Sign up and create an OAuth client. In a browser: open " + portal + "/, sign up, choose\n" +
+			"\"OAuth clients\" > \"New OAuth client\", pick \"Echo API\", name it, press Create, and set\n" +
+			"CLIENT_ID and CLIENT_SECRET from the page. Or with the portal's JSON API:",
+			Cmds: []string{
+				`JAR=$(mktemp)`,
+				`curl -s -c "$JAR" -H 'Content-Type: application/json' -d ` + cred + ` ` + api + `/signup; echo`,
+				`curl -s -c "$JAR" -b "$JAR" -H 'Content-Type: application/json' -d ` + cred + ` ` + api + `/login; echo`,
+				`CLIENT=$(curl -s -b "$JAR" -H 'Content-Type: application/json' -d '{"catalogue":["echo"],"client_name":"my app","redirect_uris":[]}' ` + api + `/clients); echo "$CLIENT"`,
+				`CLIENT_ID=` + field("CLIENT", "client_id"),
+				`CLIENT_SECRET=` + field("CLIENT", "client_secret"),
+			}},
+		{Text: "Get an access token from the provider (client_credentials, client_secret_post):",
+			Cmds: []string{
+				`TOKEN_RESPONSE=$(curl -s -d grant_type=client_credentials --data-urlencode "client_id=$CLIENT_ID" --data-urlencode "client_secret=$CLIENT_SECRET" ` + idp + `/token)`,
+				`TOKEN=` + field("TOKEN_RESPONSE", "access_token"),
+			}},
+		{Text: "Call the Echo API through the gateway with the token (200), without it (401),\nand the keyless API, which needs none (200):",
+			Cmds: []string{
+				`curl -s -i -H "Authorization: Bearer $TOKEN" ` + gw + `/echo/hello`,
+				code + ` ` + gw + `/echo/hello`,
+				code + ` ` + gw + `/public/hello`,
+			}},
+		{Text: "Watch the rate limit (5 requests per 10 seconds) answer 429 with Retry-After:",
+			Cmds: []string{
+				`for i in 1 2 3 4 5 6 7; do ` + code + ` -H "Authorization: Bearer $TOKEN" ` + gw + `/echo/hello; done`,
+			}},
+		{Text: "Delete the client (in the portal, or as below): the gateway refuses its\nstill-valid token with 403 at once.",
+			Cmds: []string{
+				code + ` -b "$JAR" -X DELETE ` + api + `/clients/$CLIENT_ID`,
+				`curl -s -H "Authorization: Bearer $TOKEN" ` + gw + `/echo/hello; echo`,
+			}},
+		{Text: "Edit " + filepath.Join(config, "quickstart.cue") + " (say, requests: 5 -> 50): the gateway\n" +
+			"reloads it within a second, and http://" + a.Admin + "/status shows the new version."},
+	}
+}
+
+var walkthrough = template.Must(template.New("").Funcs(template.FuncMap{
+	"inc":    func(i int) int { return i + 1 },
+	"indent": func(s string) string { return strings.ReplaceAll(s, "\n", "\n   ") },
+}).Parse(`
 cuegate demo is running on loopback.
 {{.Banner}}
 
@@ -246,56 +303,17 @@ cuegate demo is running on loopback.
   Configuration     {{.Config}}   (edit it: the gateway hot-swaps)
   State file        {{.State}}
 
-Walkthrough (copy and paste into a shell; Ctrl-C here stops the demo):
-
-1. Open http://{{.A.Portal}}/ in a browser, sign up and log in. Choose
-   "OAuth Clients", create a client for "Echo API" and copy its client_id and
-   client_secret. Or do the same with the portal's JSON API:
-
-   curl -s -c /tmp/cuegate-demo.jar -H 'Content-Type: application/json' \
-     -d '{"email":"dev@example.com","password":"demo-password-123"}' http://{{.A.Portal}}/portal/api/v1/signup
-   curl -s -c /tmp/cuegate-demo.jar -H 'Content-Type: application/json' \
-     -d '{"email":"dev@example.com","password":"demo-password-123"}' http://{{.A.Portal}}/portal/api/v1/login
-   curl -s -b /tmp/cuegate-demo.jar -H 'Content-Type: application/json' \
-     -d '{"catalogue":["echo"],"client_name":"my app","redirect_uris":[]}' http://{{.A.Portal}}/portal/api/v1/clients
-
-2. Put the credentials in variables:
-
-   CLIENT_ID=<client_id>
-   CLIENT_SECRET=<client_secret>
-
-3. Get an access token from the provider (client_credentials, client_secret_post):
-
-   TOKEN=$(curl -s -d grant_type=client_credentials -d "client_id=$CLIENT_ID" \
-     -d "client_secret=$CLIENT_SECRET" http://{{.A.IdP}}/token | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-
-4. Call the API through the gateway:
-
-   curl -i -H "Authorization: Bearer $TOKEN" http://{{.A.Gateway}}/echo/hello
-
-   Without a token it answers 401; the keyless API needs none:
-
-   curl -i http://{{.A.Gateway}}/echo/hello
-   curl -i http://{{.A.Gateway}}/public/hello
-
-5. Watch the rate limit (5 requests per 10 seconds) answer 429:
-
-   for i in 1 2 3 4 5 6 7; do curl -s -o /dev/null -w '%{http_code}\n' \
-     -H "Authorization: Bearer $TOKEN" http://{{.A.Gateway}}/echo/hello; done
-
-6. Delete the client (in the portal, or with the JSON API below) and call
-   again: the gateway refuses its still-valid token with 403 at once.
-
-   curl -s -b /tmp/cuegate-demo.jar -X DELETE http://{{.A.Portal}}/portal/api/v1/clients/$CLIENT_ID
-   curl -i -H "Authorization: Bearer $TOKEN" http://{{.A.Gateway}}/echo/hello
-
-7. Edit {{.Config}}/quickstart.cue (say, requests: 5 -> 50): the gateway
-   reloads it within a second; http://{{.A.Admin}}/status shows the new version.
-`))
+Walkthrough: paste the commands, in order, into one shell. Ctrl-C here stops the demo.
+{{range $i, $s := .Steps}}
+{{inc $i}}. {{indent $s.Text}}
+{{range $s.Cmds}}
+   {{.}}{{end}}
+{{end}}`))
 
 func printWalkthrough(w io.Writer, a demoAddrs, config, state string) {
 	walkthrough.Execute(w, struct {
 		A                     demoAddrs
 		Banner, Config, State string
-	}{a, devidp.Banner, config, state})
+		Steps                 []walkStep
+	}{a, devidp.Banner, config, state, walkthroughSteps(a, config)})
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -43,31 +45,51 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// TestDemoWalkthrough runs `cuegate demo` on free ports and follows the
-// walkthrough it prints with HTTP calls, then stops it as Ctrl-C would.
-func TestDemoWalkthrough(t *testing.T) {
-	a := demoAddrs{Gateway: freeAddr(t), Portal: freeAddr(t), Admin: freeAddr(t), IdP: freeAddr(t), Echo: freeAddr(t)}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr lockedBuffer
-	done := make(chan error, 1)
-	go func() { done <- demo(ctx, a, "", t.TempDir(), &stdout, &stderr) }()
-	defer func() {
-		if t.Failed() {
-			t.Logf("demo stdout:\n%s\ndemo stderr:\n%s", stdout.String(), stderr.String())
-		}
-	}()
+// runningDemo is a demo started by startDemo.
+type runningDemo struct {
+	a              demoAddrs
+	config         string
+	stdout, stderr lockedBuffer
+	cancel         context.CancelFunc
+	done           chan error
+}
 
-	// The walkthrough is printed once everything is up.
-	waitFor(t, done, "the walkthrough", func() bool { return strings.Contains(stdout.String(), "Walkthrough") })
-	out := stdout.String()
+// startDemo runs the demo on free ports and waits for its walkthrough.
+func startDemo(t *testing.T) *runningDemo {
+	t.Helper()
+	d := &runningDemo{
+		a:    demoAddrs{Gateway: freeAddr(t), Portal: freeAddr(t), Admin: freeAddr(t), IdP: freeAddr(t), Echo: freeAddr(t)},
+		done: make(chan error, 1),
+	}
+	dir := t.TempDir()
+	d.config = filepath.Join(dir, "config")
+	var ctx context.Context
+	ctx, d.cancel = context.WithCancel(context.Background())
+	go func() { d.done <- demo(ctx, d.a, "", dir, &d.stdout, &d.stderr) }()
+	t.Cleanup(func() {
+		d.cancel()
+		<-d.done
+		if t.Failed() {
+			t.Logf("demo stdout:\n%s\ndemo stderr:\n%s", d.stdout.String(), d.stderr.String())
+		}
+	})
+	waitFor(t, d.done, "the walkthrough", func() bool { return strings.Contains(d.stdout.String(), "Walkthrough") })
+	return d
+}
+
+// TestDemoWalkthrough runs `cuegate demo` on free ports and follows the
+// walkthrough with HTTP calls, then stops it as Ctrl-C would.
+func TestDemoWalkthrough(t *testing.T) {
+	d := startDemo(t)
+	a := d.a
+	out := d.stdout.String()
 	for _, want := range []string{"http://" + a.Portal + "/", "http://" + a.Gateway + "/echo/hello", "http://" + a.IdP + "/token", "DEVELOPMENT-ONLY", "429"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the walkthrough does not mention %q", want)
 		}
 	}
-	if !strings.Contains(stderr.String(), "development only") && !strings.Contains(stderr.String(), "DEVELOPMENT-ONLY") {
-		t.Errorf("the log does not say the provider is development-only:\n%s", stderr.String())
+	if !strings.Contains(d.stderr.String(), "development only") {
+		t.Errorf("the log does not say the provider is development-only:\n%s", d.stderr.String())
 	}
 
 	// Step 1: sign up, log in and create a client with the JSON API.
@@ -139,15 +161,16 @@ func TestDemoWalkthrough(t *testing.T) {
 	}
 
 	// Ctrl-C: the demo stops cleanly and frees its ports.
-	cancel()
+	d.cancel()
 	select {
-	case err := <-done:
+	case err := <-d.done:
 		if err != nil {
 			t.Fatalf("demo returned %v", err)
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("the demo did not stop within 60s of Ctrl-C")
 	}
+	d.done <- nil // for the cleanup
 	for name, addr := range map[string]string{"gateway": a.Gateway, "portal": a.Portal, "admin": a.Admin, "idp": a.IdP, "echo": a.Echo} {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -224,4 +247,39 @@ func jsonField(b []byte, name string) string {
 	json.Unmarshal(b, &m)
 	s, _ := m[name].(string)
 	return s
+}
+
+// TestDemoWalkthroughInShell pastes the printed walkthrough's commands,
+// exactly as printed, into bash, and checks what they answer.
+func TestDemoWalkthroughInShell(t *testing.T) {
+	for _, tool := range []string{"bash", "curl", "sed", "tr"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the walkthrough needs %s: %v", tool, err)
+		}
+	}
+	d := startDemo(t)
+	var script []string
+	for _, s := range walkthroughSteps(d.a, d.config) {
+		script = append(script, s.Cmds...)
+		if !strings.Contains(d.stdout.String(), strings.Join(s.Cmds, "\n   ")) {
+			t.Errorf("the printed walkthrough lacks the commands %q", s.Cmds)
+		}
+	}
+	cmd := exec.Command("bash", "-c", strings.Join(script, "\n"))
+	outb, err := cmd.CombinedOutput()
+	out := string(outb)
+	if err != nil {
+		t.Fatalf("the walkthrough failed in bash: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"HTTP/1.1 200",     // the call with the token
+		`"path": "/hello"`, // echoed by the upstream
+		"\n401\n200\n",     // without a token, then the keyless API
+		"\n429\n",          // the rate limit
+		`"code":403`,       // the deleted client's token
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the walkthrough's output lacks %q:\n%s", want, out)
+		}
+	}
 }
