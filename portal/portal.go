@@ -141,8 +141,20 @@ func New(opts Options) (*Server, error) {
 		byAccount: newFailureLimiter(loginFailuresPerAccount, loginWindow),
 		byAddress: newFailureLimiter(loginFailuresPerAddress, loginWindow),
 	}
-	s.handler = securityHeaders(s.routes())
+	s.handler = securityHeaders(s.needTable(s.routes()))
 	return s, nil
+}
+
+// needTable answers 503 until a table is loaded.
+func (s *Server) needTable(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Table() == nil {
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "the portal is starting", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Handler returns the portal's HTTP handler: HTML pages at /, the JSON API
@@ -169,7 +181,7 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
-// table returns the current table, which is never nil once serving.
+// table returns the current table (needTable has checked it is loaded).
 func (s *Server) table() *compiler.Table { return s.opts.Table() }
 
 // apiError is a failure shown to the developer: an HTTP status and an
