@@ -80,7 +80,7 @@ type compilation struct {
 	errs  Diagnostics
 	warns Diagnostics
 	user  cue.Value // the user's package, before the schema
-	full  cue.Value // the user's package unified with #Config
+	shape *shape    // the fields the schema allows
 	// reported holds the fields the schema reported: the compiler's own
 	// checks stay silent about them (see errorf).
 	reported []fieldPath
@@ -89,9 +89,9 @@ type compilation struct {
 
 // run compiles the parsed files. Files that do not parse or are of
 // another package stop it after every file has been parsed; otherwise the
-// schema is applied and the compiler's checks run on every value that is
-// valid, so one run reports the schema's findings and the cross-reference
-// findings together.
+// schema is applied (see decoder) and the compiler's checks run on every
+// value that is valid, so one run reports the schema's findings and the
+// cross-reference findings together.
 func (c *compilation) run(files []sourceFile) *Table {
 	c.first = filepath.Join(c.dir, files[0].name)
 	parsed := c.parse(files)
@@ -110,23 +110,19 @@ func (c *compilation) run(files []sourceFile) *Table {
 	}
 	c.user = ctx.BuildInstance(inst)
 	schemaFile := ctx.CompileString(schema.Source, cue.Filename(schema.Filename))
-	def := schemaFile.LookupPath(cue.MakePath(cue.Def("#Config")))
-	if err := def.Err(); err != nil {
+	config := schemaFile.LookupPath(cue.MakePath(cue.Def("#Config")))
+	if err := config.Err(); err != nil {
 		panic("compiler: embedded schema does not compile: " + err.Error())
 	}
-	c.full = def.Unify(c.user)
+	c.shape = shapeOf(config)
 	var d decoder
-	tree := d.value(c.full, nil)
+	tree := d.config(c.user, config, c.shape)
 	c.report(&d, schemaFile)
 	if _, ok := tree.(map[string]any); !ok {
 		return nil // nothing valid to check further
 	}
-	js, err := json.Marshal(tree)
-	if err != nil {
-		panic("compiler: decoded configuration does not encode: " + err.Error()) // plain data
-	}
 	var raw rawConfig
-	if err := json.Unmarshal(js, &raw); err != nil && len(c.errs) == 0 {
+	if err := json.Unmarshal(encode(tree), &raw); err != nil && len(c.errs) == 0 {
 		c.cueError(err) // the schema and rawConfig disagree
 		return nil
 	}
@@ -139,7 +135,7 @@ func (c *compilation) parse(files []sourceFile) []*ast.File {
 	var parsed []*ast.File
 	count := map[string]int{}
 	for _, f := range files {
-		af, err := parser.ParseFile(filepath.Join(c.dir, f.name), f.src, parser.ParseComments)
+		af, err := parser.ParseFile(filepath.Join(c.dir, f.name), f.src)
 		if err != nil {
 			c.cueError(err)
 			continue

@@ -22,7 +22,7 @@ import (
 
 // report turns what the decoder found into one diagnostic per field.
 func (c *compilation) report(d *decoder, schemaFile cue.Value) {
-	if len(d.errs)+len(d.missing)+len(d.invalid) == 0 {
+	if len(d.errs)+len(d.unknown)+len(d.missing)+len(d.invalid) == 0 {
 		return
 	}
 	w := c.wording(schemaFile)
@@ -38,9 +38,6 @@ func (c *compilation) report(d *decoder, schemaFile cue.Value) {
 			continue // a summary of the errors that follow it
 		}
 		at := cuePath(e.Path())
-		if format == "field not allowed" {
-			w.notAllowed[at.String()] = true
-		}
 		g := groups[at.String()]
 		if g == nil {
 			g = &group{at: at}
@@ -59,6 +56,9 @@ func (c *compilation) report(d *decoder, schemaFile cue.Value) {
 			pos := c.errPos(g.errs, g.at)
 			c.schemaError(pos, g.at, msg+c.alsoAt(g.errs, pos))
 		}
+	}
+	for _, u := range d.unknown {
+		c.schemaError(c.at(u.at), u.at, "field not allowed (allowed: "+strings.Join(u.allowed, ", ")+")")
 	}
 	reported := map[string]bool{}
 	for _, m := range d.missing {
@@ -120,8 +120,6 @@ type wording struct {
 	// is not worth matching, but names its position.
 	structWant map[int]string
 	enums      []enum
-	// notAllowed holds the paths of fields that the schema does not allow.
-	notAllowed map[string]bool
 }
 
 // enum is a named disjunction of literals, such as #Algorithm.
@@ -134,7 +132,6 @@ func (c *compilation) wording(schemaFile cue.Value) *wording {
 	w := &wording{
 		want:       map[string]string{`!=""`: "a non-empty string"},
 		structWant: map[int]string{},
-		notAllowed: map[string]bool{},
 	}
 	it, err := schemaFile.Fields(cue.Definitions(true))
 	if err != nil {
@@ -222,7 +219,6 @@ func (c *compilation) describe(at fieldPath, errs []cueerrors.Error, specific bo
 		alts              []string // the other side of same-kind conflicts
 		mismatch          []string // the other side of type conflicts
 		mismatchKinds     []string
-		notAllowed        bool
 		listLength, other string
 	)
 	for _, e := range errs {
@@ -250,8 +246,6 @@ func (c *compilation) describe(at fieldPath, errs []cueerrors.Error, specific bo
 			default:
 				other = orDefault(other, fmt.Sprintf(format, args...))
 			}
-		case "field not allowed":
-			notAllowed = true
 		case "incompatible list lengths (%d and %d)":
 			listLength = fmt.Sprintf(format, args...)
 		default:
@@ -259,8 +253,6 @@ func (c *compilation) describe(at fieldPath, errs []cueerrors.Error, specific bo
 		}
 	}
 	switch {
-	case notAllowed:
-		return "field not allowed" + c.allowed(at, w)
 	case len(bounds) > 0:
 		return fmt.Sprintf("invalid value %s: want %s", bounds[0], strings.Join(wants, " and "))
 	case len(mismatch) > 0:
@@ -339,28 +331,6 @@ func appendNew(list []string, s string) []string {
 		return list
 	}
 	return append(list, s)
-}
-
-// allowed lists the fields the schema allows where at is.
-func (c *compilation) allowed(at fieldPath, w *wording) string {
-	if len(at) == 0 {
-		return ""
-	}
-	it, err := c.full.LookupPath(cue.MakePath(at[:len(at)-1]...)).Fields(cue.Optional(true))
-	if err != nil {
-		return ""
-	}
-	var names []string
-	for it.Next() {
-		if sel := it.Selector(); !w.notAllowed[at[:len(at)-1].add(sel).String()] {
-			names = append(names, sel.Unquoted())
-		}
-	}
-	if len(names) == 0 {
-		return ""
-	}
-	slices.Sort(names)
-	return " (allowed: " + strings.Join(names, ", ") + ")"
 }
 
 // describeMissing words a required field without a concrete value. A

@@ -1,0 +1,93 @@
+package compiler_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/cuegate/cuegate/compiler"
+)
+
+// writeConfig writes a valid configuration of n JWT APIs, each with its
+// own policy, to dir: 500 APIs and their policies per file, and a
+// catalogue entry for every tenth API.
+func writeConfig(tb testing.TB, dir string, n int) {
+	tb.Helper()
+	const perFile = 500
+	head := `package bench
+
+idps: corp: {
+	issuer:    "https://idp.example.com/"
+	jwks_uri:  "https://idp.example.com/jwks"
+	algorithms: ["RS256", "ES256"]
+}
+portal: dcr: {
+	provider: "hydra"
+	grant_types: ["client_credentials"]
+	idp_host:              "https://idp.example.com/"
+	registration_endpoint: "https://idp.example.com/oauth2/register"
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "main.cue"), []byte(head), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	for start := 0; start < n; start += perFile {
+		var b strings.Builder
+		b.WriteString("package bench\n")
+		for i := start; i < min(n, start+perFile); i++ {
+			fmt.Fprintf(&b, `
+apis: api%[1]d: {
+	name:        "API %[1]d"
+	listen_path: "/svc/api%[1]d"
+	methods: ["GET", "POST"]
+	upstream: targets: ["http://10.0.%[2]d.%[3]d:8080", "http://10.1.%[2]d.%[3]d:8080"]
+	auth: jwt: {idp: "corp", default_policies: ["pol%[1]d"]}
+}
+policies: pol%[1]d: {
+	name: "Policy %[1]d"
+	access: api%[1]d: {methods: ["GET"], paths: ["/v1"]}
+	rate: {requests: 100, per: "1m"}
+	quota: {max: 10000, period: "720h"}
+	key_expires_in: "8760h"
+}
+`, i, i/256%256, i%256)
+			if i%10 == 0 {
+				fmt.Fprintf(&b, "portal: catalogue: api%[1]d: {name: \"API %[1]d\", api: \"api%[1]d\", policy: \"pol%[1]d\"}\n", i)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("apis%05d.cue", start)), []byte(b.String()), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCompile compiles generated configurations of 100, 1,000 and
+// 5,000 APIs with as many policies. Compile must grow linearly: compare
+// the ns/op of the sizes (5,000 within 6× of 1,000). It also reports the
+// heap in use after a compile, in MiB.
+func BenchmarkCompile(b *testing.B) {
+	for _, n := range []int{100, 1000, 5000} {
+		b.Run(fmt.Sprintf("apis=%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			writeConfig(b, dir, n)
+			b.ReportAllocs()
+			var t *compiler.Table
+			for b.Loop() {
+				var err error
+				if t, err = compiler.Compile(dir); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if len(t.APIs) != n || len(t.Policies) != n {
+				b.Fatalf("compiled %d APIs and %d policies, want %d", len(t.APIs), len(t.Policies), n)
+			}
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "MiB-heap-after")
+		})
+	}
+}
