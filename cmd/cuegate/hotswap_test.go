@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -781,4 +782,99 @@ func fastEcho(b testing.TB) string {
 	go srv.Serve(ln)                                                                           //nolint:errcheck
 	b.Cleanup(func() { srv.Shutdown() })                                                       //nolint:errcheck
 	return "http://" + ln.Addr().String()
+}
+
+// logLines collects JSON log lines written to it, for tests that read
+// what `cuegate serve` logs.
+type logLines struct {
+	mu    sync.Mutex
+	lines []map[string]any
+	buf   []byte
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	for {
+		line, rest, ok := strings.Cut(string(l.buf), "\n")
+		if !ok {
+			return len(p), nil
+		}
+		l.buf = []byte(rest)
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil {
+			l.lines = append(l.lines, m)
+		}
+	}
+}
+
+// find returns the first line after index from whose message is msg.
+func (l *logLines) find(from int, msg string) (map[string]any, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := from; i < len(l.lines); i++ {
+		if l.lines[i]["message"] == msg {
+			return l.lines[i], i
+		}
+	}
+	return nil, -1
+}
+
+func (l *logLines) wait(t *testing.T, from int, msg string) (map[string]any, int) {
+	t.Helper()
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if m, i := l.find(from, msg); m != nil {
+			return m, i
+		}
+	}
+	t.Fatalf("no log line %q", msg)
+	return nil, -1
+}
+
+// TestServeSIGHUPReloads runs the serve command itself: SIGHUP makes it
+// reload (here an unchanged configuration, so the watcher plays no part),
+// and SIGTERM stops it cleanly.
+func TestServeSIGHUPReloads(t *testing.T) {
+	dir := t.TempDir()
+	up := echo(t, "A")
+	writeFiles(t, dir, benchFiles(1, up, up, 0))
+	hotMust(t, os.WriteFile(filepath.Join(dir, "listen.cue"), []byte("package bench\n\ngateway: {listen: \"127.0.0.1:0\", admin_listen: \"127.0.0.1:0\"}\n"), 0o644))
+
+	logs := &logLines{}
+	done := make(chan int, 1)
+	go func() { done <- runServe([]string{"--config", dir}, io.Discard, logs) }()
+	var serving map[string]any
+	for end := time.Now().Add(20 * time.Second); serving == nil; time.Sleep(5 * time.Millisecond) {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited with %d: %v", code, logs.lines)
+		default:
+		}
+		if time.Now().After(end) {
+			t.Fatal("serve did not start")
+		}
+		serving, _ = logs.find(0, "cuegate serving")
+	}
+	gwURL, _ := serving["gateway"].(string)
+	if resp, err := http.Get(gwURL + "/api0/x"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET through serve: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
+
+	hotMust(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
+	_, i := logs.wait(t, 0, "SIGHUP: reloading")
+	logs.wait(t, i, "reload: configuration unchanged")
+
+	hotMust(t, syscall.Kill(os.Getpid(), syscall.SIGTERM))
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("serve exited with %d after SIGTERM", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM")
+	}
+	logs.wait(t, i, "stopped")
 }
