@@ -234,6 +234,28 @@ func TestChanges(t *testing.T) {
 				must(t, os.Rename(link+".tmp", link))
 			}
 		}},
+		{name: "directory symlink replaced non-atomically", setup: func(t *testing.T, root string) (string, func()) {
+			for _, v := range []string{"v1", "v2"} {
+				must(t, os.Mkdir(filepath.Join(root, v), 0o755))
+				write(t, filepath.Join(root, v, "a.cue"), "a: \""+v+"\"\n")
+			}
+			link := filepath.Join(root, "cfg")
+			must(t, os.Symlink("v1", link))
+			return link, func() { // as older ln -sfn does
+				must(t, os.Remove(link))
+				must(t, os.Symlink("v2", link))
+			}
+		}},
+		{name: "parent directory removed and recreated", setup: func(t *testing.T, root string) (string, func()) {
+			dir := filepath.Join(root, "parent", "cfg")
+			must(t, os.MkdirAll(dir, 0o755))
+			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			return dir, func() {
+				must(t, os.RemoveAll(filepath.Join(root, "parent")))
+				must(t, os.MkdirAll(dir, 0o755))
+				write(t, filepath.Join(dir, "a.cue"), "a: 2\n")
+			}
+		}},
 		{name: "symlinked file's target written", setup: func(t *testing.T, root string) (string, func()) {
 			shared := filepath.Join(root, "shared")
 			dir := filepath.Join(root, "cfg")
