@@ -19,6 +19,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/portal/store"
 	"github.com/cuegate/cuegate/runtime"
 	"github.com/cuegate/cuegate/runtime/watch"
 )
@@ -98,15 +99,18 @@ func newLogger(w io.Writer, format string) zerolog.Logger {
 type serveOptions struct {
 	// ConfigDir is compiled at start and on every reload.
 	ConfigDir string
-	// StatePath is the portal's state file.
+	// StatePath is the portal's state file. When set, the node serves the
+	// portal on the table's portal_listen and binds its registered clients
+	// into the gateway's policy resolution; when empty, no portal runs.
 	StatePath string
 	Logger    zerolog.Logger
-	// Bindings is the portal's registered clients, for the gateway's
-	// policy resolution; nil means none. The portal integration sets it.
+	// Bindings is the registered clients for the gateway's policy
+	// resolution when no portal runs on this node (StatePath empty); nil
+	// means none.
 	Bindings runtime.Bindings
-	// Listen and AdminListen, when set, replace the table's addresses
-	// (tests use "127.0.0.1:0").
-	Listen, AdminListen string
+	// Listen, AdminListen and PortalListen, when set, replace the table's
+	// addresses (tests use "127.0.0.1:0").
+	Listen, AdminListen, PortalListen string
 	// Watch reloads when the configuration directory changes.
 	Watch bool
 }
@@ -121,6 +125,7 @@ type node struct {
 	gwLn    net.Listener
 	adminLn net.Listener
 	watcher *watch.Watcher
+	portal  *portalListener // nil without a state file
 	grace   time.Duration
 	errc    chan error
 	stop    chan struct{}
@@ -140,14 +145,27 @@ func startServe(ctx context.Context, o serveOptions) (*node, error) {
 	for _, w := range t.Warnings {
 		o.Logger.Warn().Str("warning", w.String()).Msg("configuration warning")
 	}
+	var st *store.Store
+	if o.StatePath != "" {
+		if st, err = openState(o.StatePath); err != nil {
+			return nil, err
+		}
+		o.Bindings = st
+	}
 	gw, err := runtime.New(t, runtime.Options{Logger: o.Logger, ConfigDir: o.ConfigDir, Bindings: o.Bindings})
 	if err != nil {
+		if st != nil {
+			st.Close()
+		}
 		return nil, err
 	}
 	n := &node{gw: gw, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 2), stop: make(chan struct{})}
 	fail := func(err error) (*node, error) {
 		n.closeListeners()
 		gw.Close()
+		if st != nil {
+			st.Close()
+		}
 		return nil, err
 	}
 	var lc net.ListenConfig
@@ -164,6 +182,15 @@ func startServe(ctx context.Context, o serveOptions) (*node, error) {
 	if n.adminLn, err = lc.Listen(ctx, "tcp", adminListen); err != nil {
 		return fail(fmt.Errorf("admin listener: %w", err))
 	}
+	if st != nil {
+		addr := t.Gateway.PortalListen
+		if o.PortalListen != "" {
+			addr = o.PortalListen
+		}
+		if n.portal, err = startPortal(ctx, addr, t, gw, st, o); err != nil {
+			return fail(err)
+		}
+	}
 	if o.Watch {
 		if n.watcher, err = watch.New(o.ConfigDir, watchDebounce, o.Logger); err != nil {
 			return fail(err)
@@ -178,14 +205,17 @@ func startServe(ctx context.Context, o serveOptions) (*node, error) {
 	n.admin = &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
 	n.goServe("gateway", func() error { return n.server.Serve(gwLn) })
 	n.goServe("admin", func() error { return n.admin.Serve(n.adminLn) })
-	// The portal listener is added here by the portal integration, reading
-	// the table through gw.Current.
+	portalURL := "disabled (no --state)"
+	if n.portal != nil {
+		n.goServe("portal", func() error { return n.portal.srv.Serve(n.portal.ln) })
+		portalURL = n.portal.URL()
+	}
 	if n.watcher != nil {
 		n.wg.Add(1)
 		go n.reloadOnChange()
 	}
 	o.Logger.Info().Str("config_dir", o.ConfigDir).Str("hash", t.Hash).Int("apis", len(t.APIs)).
-		Str("gateway", scheme+"://"+n.GatewayAddr()).Str("admin", "http://"+n.AdminAddr()).
+		Str("gateway", scheme+"://"+n.GatewayAddr()).Str("admin", "http://"+n.AdminAddr()).Str("portal", portalURL).
 		Msg("cuegate serving")
 	return n, nil
 }
@@ -224,6 +254,14 @@ func (n *node) reloadOnChange() {
 // Current method.
 func (n *node) Gateway() *runtime.Gateway { return n.gw }
 
+// PortalAddr is the portal's bound address, empty when no portal runs.
+func (n *node) PortalAddr() string {
+	if n.portal == nil {
+		return ""
+	}
+	return n.portal.ln.Addr().String()
+}
+
 // GatewayAddr and AdminAddr are the bound listener addresses.
 func (n *node) GatewayAddr() string { return n.gwLn.Addr().String() }
 func (n *node) AdminAddr() string   { return n.adminLn.Addr().String() }
@@ -243,8 +281,14 @@ func (n *node) Shutdown() error {
 		ctx, cancel := context.WithTimeout(context.Background(), n.grace)
 		defer cancel()
 		errs := []error{n.server.ShutdownWithContext(ctx), n.admin.Shutdown(ctx)}
+		if n.portal != nil {
+			errs = append(errs, n.portal.srv.Shutdown(ctx))
+		}
 		n.wg.Wait()
 		n.gw.Close()
+		if n.portal != nil {
+			errs = append(errs, n.portal.store.Close())
+		}
 		if err := errors.Join(errs...); err != nil {
 			n.shutErr = fmt.Errorf("shutdown within %s: %w", n.grace, err)
 		}
@@ -253,7 +297,11 @@ func (n *node) Shutdown() error {
 }
 
 func (n *node) closeListeners() {
-	for _, ln := range []net.Listener{n.gwLn, n.adminLn} {
+	lns := []net.Listener{n.gwLn, n.adminLn}
+	if n.portal != nil {
+		lns = append(lns, n.portal.ln)
+	}
+	for _, ln := range lns {
 		if ln != nil {
 			ln.Close()
 		}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/portal"
+	"github.com/cuegate/cuegate/portal/store"
+	"github.com/cuegate/cuegate/runtime"
+)
+
+// portalListener is the developer portal of a node: the state file it
+// owns (locked for the process lifetime) and its HTTP listener.
+type portalListener struct {
+	store *store.Store
+	srv   *http.Server
+	ln    net.Listener
+	tls   bool
+}
+
+// openState opens the portal's state file. A corrupt file, one of a newer
+// schema, or one another cuegate holds stops start-up here, untouched.
+func openState(path string) (*store.Store, error) {
+	st, err := store.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("state file: %w", err)
+	}
+	return st, nil
+}
+
+// startPortal serves the portal for st on addr (the table's portal_listen
+// unless overridden), over TLS when the table names portal_tls. The portal
+// reads the current table through gw, so a hot swap changes its catalogue.
+func startPortal(ctx context.Context, addr string, t *compiler.Table, gw *runtime.Gateway, st *store.Store, o serveOptions) (*portalListener, error) {
+	var tlsConf *tls.Config
+	if pt := t.Gateway.PortalTLS; pt != nil {
+		cert, err := tls.LoadX509KeyPair(pt.CertFile, pt.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("portal TLS: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	p, err := portal.New(portal.Options{Table: gw.Current, Store: st, Logger: o.Logger, Secure: tlsConf != nil})
+	if err != nil {
+		return nil, err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("portal listener: %w", err)
+	}
+	pl := &portalListener{store: st, ln: ln, srv: &http.Server{
+		Handler:           p.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       t.Gateway.ReadTimeout.D(),
+		WriteTimeout:      t.Gateway.WriteTimeout.D(),
+		IdleTimeout:       t.Gateway.IdleTimeout.D(),
+		MaxHeaderBytes:    t.Gateway.MaxHeaderBytes,
+	}}
+	if tlsConf != nil {
+		pl.ln, pl.tls = tls.NewListener(ln, tlsConf), true
+	}
+	return pl, nil
+}
+
+// URL is the portal's base URL.
+func (pl *portalListener) URL() string {
+	if pl.tls {
+		return "https://" + pl.ln.Addr().String()
+	}
+	return "http://" + pl.ln.Addr().String()
+}
