@@ -421,7 +421,12 @@ func fetchJWKS(t *testing.T, p *Provider) map[string]any {
 		case "RSA":
 			out[k["kid"]] = &rsa.PublicKey{N: dec(k["n"]), E: int(dec(k["e"]).Int64())}
 		case "EC":
-			out[k["kid"]] = &ecdsa.PublicKey{Curve: elliptic.P256(), X: dec(k["x"]), Y: dec(k["y"])}
+			pt := append([]byte{4}, append(dec(k["x"]).FillBytes(make([]byte, 32)), dec(k["y"]).FillBytes(make([]byte, 32))...)...)
+			pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), pt)
+			if err != nil {
+				t.Fatalf("JWK %v: %v", k, err)
+			}
+			out[k["kid"]] = pub
 		default:
 			t.Errorf("JWK kty %q", k["kty"])
 		}
