@@ -169,7 +169,6 @@ func (k *KeySets) fetcher(id string) *fetcher {
 
 // fetcher keeps one IdP's key set.
 type fetcher struct {
-	id     string
 	ks     *KeySets
 	log    zerolog.Logger
 	idp    atomic.Pointer[compiler.IdP]
@@ -191,7 +190,6 @@ func (k *KeySets) start(id string, idp *compiler.IdP) *fetcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	label := promLabel(id)
 	f := &fetcher{
-		id:     id,
 		ks:     k,
 		log:    k.opts.Logger.With().Str("idp", id).Logger(),
 		ctx:    ctx,

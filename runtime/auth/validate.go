@@ -207,6 +207,7 @@ func (v *Validator) verify(token string, f *fetcher, idp *compiler.IdP, rules *c
 	if f.keys.Load() == nil && (!f.refetch(false) || f.keys.Load() == nil) {
 		return nil, unavailable(idp.ID)
 	}
+	// Not nil even when empty: WithValidMethods(nil) would allow any alg.
 	allowed := make([]string, 0, len(supportedAlgs))
 	for _, a := range rules.Algorithms {
 		if slices.Contains(supportedAlgs, a) {

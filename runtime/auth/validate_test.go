@@ -101,6 +101,8 @@ func TestValidate(t *testing.T) {
 		{name: "alg none", token: none(), algs: append([]string{"none"}, allAlgs...), status: 401, desc: "signing algorithm none is not allowed"},
 		{name: "HS256 signed with the RSA public key", token: hs256(rsaPEM), algs: append([]string{"HS256"}, allAlgs...), status: 401, desc: "signing algorithm HS256 is not allowed"},
 		{name: "HS256 signed with the RSA public key DER", token: hs256(rsaPub), algs: []string{"HS256", "RS256"}, status: 401, desc: "signing algorithm HS256 is not allowed"},
+		{name: "only HMAC configured: nothing is allowed", token: rsaA.mint(t, valid, nil), algs: []string{"HS256"}, status: 401, desc: "signing algorithm RS256 is not allowed"},
+		{name: "HS256 when only HMAC is configured", token: hs256(rsaPEM), algs: []string{"HS256"}, status: 401, desc: "signing algorithm HS256 is not allowed"},
 		{name: "alg not allowed by the API", token: ecA.mint(t, valid, nil), algs: []string{"RS256"}, status: 401, desc: "signing algorithm ES256 is not allowed"},
 		{name: "alg does not fit the key type", token: ecAsRSA.mint(t, valid, nil), status: 401, desc: "signing algorithm ES256 does not fit the key"},
 		{name: "alg does not fit the curve", token: es384OnP256.mint(t, valid, nil), status: 401, desc: "signing algorithm ES384 does not fit the key"},
