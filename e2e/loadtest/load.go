@@ -30,6 +30,8 @@ type Target struct {
 	// During, when set, runs beside the load (warm-up included) until stop
 	// is closed: the hot-swap scenario rewrites the config there.
 	During func(stop <-chan struct{})
+	// pprof is where the process serves net/http/pprof when profiling.
+	pprof string
 }
 
 // Window is one measured run of a target.

@@ -231,6 +231,10 @@ func (b *bench) buildCuegate() (string, error) {
 	return bin, nil
 }
 
+// pprofEnv names the address where a profiled process serves
+// net/http/pprof.
+const pprofEnv = "CUEGATE_LOADTEST_PPROF"
+
 // pprofSource is added to package main of cmd/cuegate at build time (go
 // build -overlay) when profiling: the repository is not changed, and the
 // binary is the real one plus net/http/pprof on a loopback port of its own,
@@ -244,7 +248,7 @@ import (
 )
 
 func init() {
-	if addr := os.Getenv("CUEGATE_LOADTEST_PPROF"); addr != "" {
+	if addr := os.Getenv("` + pprofEnv + `"); addr != "" {
 		go http.ListenAndServe(addr, nil)
 	}
 }
@@ -269,24 +273,34 @@ func pprofOverlay(dir, repo string) (string, error) {
 }
 
 // startBaseline starts a baseline proxy role and waits until it proxies.
-func (b *bench) startBaseline(role string) (*Proc, string, error) {
-	addr, err := freePort()
-	if err != nil {
-		return nil, "", err
+// When profiling, it serves net/http/pprof at pprof.
+func (b *bench) startBaseline(role string) (p *Proc, addr, pprof string, err error) {
+	if addr, err = freePort(); err != nil {
+		return nil, "", "", err
 	}
-	p, err := startRole(b.dir, role, role, "-listen", addr, "-upstream", b.upAddr,
+	var env []string
+	if b.o.Profile != "" {
+		if pprof, err = freePort(); err != nil {
+			return nil, "", "", err
+		}
+		env = append(env, pprofEnv+"="+pprof)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, "", "", err
+	}
+	p, err = startProc(b.dir, role, env, self, "-role", role, "-listen", addr, "-upstream", b.upAddr,
 		"-jwks", b.idp.JWKSURL, "-issuer", b.idp.Issuer)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	b.procs = append(b.procs, p)
 	// The golang-jwt baseline answers 401 without a token; probe the
 	// listener with the bare proxy's 200 only.
-	probe := "http://" + addr + "/"
 	if role == "jwtproxy" {
-		return p, addr, waitListening(p, addr, b.o.StartupTimeout)
+		return p, addr, pprof, waitListening(p, addr, b.o.StartupTimeout)
 	}
-	return p, addr, waitHTTP(p, probe, b.o.StartupTimeout)
+	return p, addr, pprof, waitHTTP(p, "http://"+addr+"/", b.o.StartupTimeout)
 }
 
 // cuegateProc is one running cuegate with its config directory.
@@ -319,7 +333,7 @@ func (b *bench) startCuegate(name string) (*cuegateProc, error) {
 		if pprof, err = freePort(); err != nil {
 			return nil, err
 		}
-		env = append(env, "CUEGATE_LOADTEST_PPROF="+pprof)
+		env = append(env, pprofEnv+"="+pprof)
 	}
 	p, err := startProc(b.dir, name, env, b.cuegate, args...)
 	if err != nil {

@@ -11,14 +11,14 @@ import (
 
 // ScenarioResult is every figure of one scenario.
 type ScenarioResult struct {
-	ID          string
-	Title       string
-	Pool        int // tokens in the pool the targets walk through; 0: none
-	Targets     []*TargetResult
-	Skipped     []string
-	Rewrites    int // (e) config rewrites made
-	Profiles    []string
-	ProfileNote string
+	ID           string
+	Title        string
+	Pool         int // tokens in the pool the targets walk through; 0: none
+	Targets      []*TargetResult
+	Skipped      []string
+	Rewrites     int // (e) config rewrites made
+	Profiles     []string
+	ProfileNotes []string
 }
 
 // TargetResult aggregates a target's windows over the rounds.
@@ -126,8 +126,8 @@ func (s *ScenarioResult) print(w io.Writer) {
 	for _, n := range s.Skipped {
 		fmt.Fprintf(w, "  %s: skipped (-no-cuegate)\n", n)
 	}
-	if s.ProfileNote != "" {
-		fmt.Fprintf(w, "  %s\n", s.ProfileNote)
+	for _, n := range s.ProfileNotes {
+		fmt.Fprintf(w, "  %s\n", n)
 	}
 	fmt.Fprintln(w)
 }

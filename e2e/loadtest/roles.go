@@ -13,6 +13,8 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	_ "net/http/pprof"
+	"os"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -40,6 +42,9 @@ func runRole(role string, args []string) error {
 	issuer := fs.String("issuer", "", "token issuer (jwtproxy)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if addr := os.Getenv(pprofEnv); addr != "" {
+		go http.ListenAndServe(addr, nil) // net/http/pprof, as cuegate gets it with -profile
 	}
 	var h fasthttp.RequestHandler
 	switch role {

@@ -98,11 +98,11 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 			t.Addr, t.PID = b.upAddr, b.upstream.PID()
 		case tBare, tJWT:
 			role := map[string]string{tBare: "proxy", tJWT: "jwtproxy"}[name]
-			p, addr, err := b.startBaseline(role)
+			p, addr, pprof, err := b.startBaseline(role)
 			if err != nil {
 				return nil, err
 			}
-			t.Addr, t.PID = addr, p.PID()
+			t.Addr, t.PID, t.pprof = addr, p.PID(), pprof
 		case tCuegate, tReload:
 			if b.o.NoCuegate {
 				res.Skipped = append(res.Skipped, name)
@@ -115,7 +115,7 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 					return nil, err
 				}
 			}
-			t.Addr, t.PID, t.Admin = cg.ports.Gateway, cg.PID(), cg.ports.Admin
+			t.Addr, t.PID, t.Admin, t.pprof = cg.ports.Gateway, cg.PID(), cg.ports.Admin, cg.pprof
 			if name == tReload {
 				hup := 0
 				if b.o.ReloadVia == "sighup" {
@@ -147,10 +147,12 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 			byName[t.Name].add(w)
 		}
 	}
-	if b.o.Profile != "" && cg != nil && contains(b.o.ProfileScenarios, id) {
+	if b.o.Profile != "" && contains(b.o.ProfileScenarios, id) {
 		for _, t := range targets {
-			if t.Name == tCuegate {
-				res.Profiles, res.ProfileNote = b.profile(id, t, cg.pprof, lo)
+			if t.pprof != "" && t.Name != tReload {
+				files, note := b.profile(id, t, lo)
+				res.Profiles = append(res.Profiles, files...)
+				res.ProfileNotes = append(res.ProfileNotes, t.Name+" "+note)
 			}
 		}
 	}
@@ -189,11 +191,11 @@ func reloader(dir string, period time.Duration, hupPID int, res *ScenarioResult)
 // profile and two allocation profiles (before, after) from cuegate's
 // net/http/pprof at addr (see pprofSource). It returns the files written,
 // or a note saying why none were.
-func (b *bench) profile(id string, t *Target, addr string, lo LoadOptions) ([]string, string) {
+func (b *bench) profile(id string, t *Target, lo LoadOptions) ([]string, string) {
 	if err := os.MkdirAll(b.o.Profile, 0o755); err != nil {
 		return nil, err.Error()
 	}
-	base := "http://" + addr + "/debug/pprof/"
+	base := "http://" + t.pprof + "/debug/pprof/"
 	get := func(path, file string) error {
 		resp, err := (&http.Client{Timeout: time.Duration(b.o.ProfileWindowSecs+30) * time.Second}).Get(base + path)
 		if err != nil {
@@ -211,7 +213,7 @@ func (b *bench) profile(id string, t *Target, addr string, lo LoadOptions) ([]st
 		_, err = io.Copy(f, resp.Body)
 		return err
 	}
-	p := func(name string) string { return filepath.Join(b.o.Profile, id+"-"+name+".pprof") }
+	p := func(name string) string { return filepath.Join(b.o.Profile, id+"-"+t.Name+"-"+name+".pprof") }
 	if err := get("allocs", p("allocs-before")); err != nil {
 		return nil, "no profile: " + err.Error()
 	}
