@@ -203,6 +203,19 @@ func (c *compilation) tls(t *TLS) *TLS {
 	return &TLS{CertFile: c.file(t.CertFile), KeyFile: c.file(t.KeyFile)}
 }
 
+// secret copies a secret reference with its file resolved relative to the
+// configuration directory.
+func (c *compilation) secret(s *Secret) *Secret {
+	if s == nil {
+		return nil
+	}
+	out := *s
+	if out.File != "" {
+		out.File = c.file(out.File)
+	}
+	return &out
+}
+
 // file resolves a file name relative to the configuration directory.
 func (c *compilation) file(name string) string {
 	if filepath.IsAbs(name) {
@@ -364,9 +377,6 @@ func (c *compilation) checkRoutes(t *Table) {
 			continue
 		}
 		ms := methodsOf(a.Methods)
-		if a.Methods == nil {
-			ms = allMethods
-		}
 		for _, other := range byPath[a.ListenPath] {
 			if overlap := ms & other.methods; overlap != 0 {
 				c.errorf(p("apis", id, "listen_path"), "listen path %q is already served by API %q (%s) for %s",
@@ -375,23 +385,6 @@ func (c *compilation) checkRoutes(t *Table) {
 		}
 		byPath[a.ListenPath] = append(byPath[a.ListenPath], claim{id, ms})
 	}
-}
-
-const allMethods methodSet = 1<<7 - 1
-
-// String lists the methods in s.
-func (s methodSet) String() string {
-	if s == allMethods {
-		return "every method"
-	}
-	var names []string
-	for name, bit := range methodBits {
-		if s&bit != 0 {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
 }
 
 func (c *compilation) checkPolicies(t *Table) {
@@ -482,7 +475,7 @@ func (c *compilation) mergeDCR(at fieldPath, global, entry *rawDCR) *DCR {
 		IdPHost:                 deref(m.IdPHost),
 		RegistrationEndpoint:    deref(m.RegistrationEndpoint),
 		TokenEndpoint:           deref(m.TokenEndpoint),
-		InitialAccessToken:      m.InitialAccessToken,
+		InitialAccessToken:      c.secret(m.InitialAccessToken),
 		Scope:                   deref(m.Scope),
 		Timeout:                 Duration(defaultDCRTimeout),
 	}

@@ -3,6 +3,7 @@ package compiler
 import (
 	"bytes"
 	"sort"
+	"strings"
 )
 
 // RouteIndex maps a normalised request path and method to an API: the
@@ -17,11 +18,13 @@ type RouteIndex struct {
 }
 
 type route struct {
-	methods methodSet // 0 means every method
+	methods methodSet
 	api     *API
 }
 
-// methodSet is a bit set of the methods the schema knows.
+// methodSet is a bit set of the methods the schema knows, plus anyMethod
+// for an API without a methods list, which serves every method, even one
+// the schema does not name.
 type methodSet uint16
 
 var methodBits = map[string]methodSet{
@@ -29,7 +32,17 @@ var methodBits = map[string]methodSet{
 	"PATCH": 1 << 4, "DELETE": 1 << 5, "OPTIONS": 1 << 6,
 }
 
+const (
+	allMethods methodSet = 1<<7 - 1
+	anyMethod  methodSet = 1 << 15
+)
+
+// methodsOf is the set an API's methods list serves: nil serves every
+// method, an empty list none.
 func methodsOf(ms []string) methodSet {
+	if ms == nil {
+		return anyMethod | allMethods
+	}
 	var s methodSet
 	for _, m := range ms {
 		s |= methodBits[m]
@@ -38,10 +51,22 @@ func methodsOf(ms []string) methodSet {
 }
 
 func (s methodSet) has(method []byte) bool {
-	if s == 0 {
-		return true
+	return s&anyMethod != 0 || s&methodBits[string(method)] != 0 // no allocation: map index by converted []byte
+}
+
+// String lists the methods in s.
+func (s methodSet) String() string {
+	if s&allMethods == allMethods {
+		return "every method"
 	}
-	return s&methodBits[string(method)] != 0 // no allocation: map index by converted []byte
+	var names []string
+	for name, bit := range methodBits {
+		if s&bit != 0 {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 func newRouteIndex(apis map[string]*API) *RouteIndex {

@@ -60,14 +60,7 @@ func (c *compilation) report(d *decoder, schemaFile cue.Value) {
 	for _, u := range d.unknown {
 		c.schemaError(c.at(u.at), u.at, "field not allowed (allowed: "+strings.Join(u.allowed, ", ")+")")
 	}
-	reported := map[string]bool{}
-	for _, m := range d.missing {
-		at, msg := c.describeMissing(m, w)
-		if !reported[at.String()] {
-			reported[at.String()] = true
-			c.schemaError(c.at(at), at, msg)
-		}
-	}
+	c.reportMissing(d.missing, w)
 	for _, f := range d.invalid {
 		c.schemaError(c.at(f.at), f.at, fmt.Sprintf("invalid value: %v", f.err))
 	}
@@ -333,18 +326,65 @@ func appendNew(list []string, s string) []string {
 	return append(list, s)
 }
 
-// describeMissing words a required field without a concrete value. A
-// field the user did not write is reported at the outermost part of its
-// path that is missing: "upstream: missing required field" rather than
-// one line for each field inside it.
-func (c *compilation) describeMissing(m missingField, w *wording) (fieldPath, string) {
+// reportMissing reports required fields without a concrete value. A field
+// the user did not write is reported at the outermost part of its path
+// that is missing ("upstream: missing required field" rather than one line
+// for each field inside it), and several missing from one struct make one
+// line ("apis.users: missing required fields: listen_path, name").
+func (c *compilation) reportMissing(missing []missingField, w *wording) {
+	type absent struct {
+		parent fieldPath
+		fields []fieldPath
+		msg    string // the message when only one field is missing
+	}
+	var groups []*absent
+	byParent := map[string]*absent{}
+	seen := map[string]bool{}
+	for _, m := range missing {
+		at, msg, written := c.describeMissing(m, w)
+		if seen[at.String()] {
+			continue
+		}
+		seen[at.String()] = true
+		if written || len(at) == 0 {
+			c.schemaError(c.at(at), at, msg)
+			continue
+		}
+		parent := at[:len(at)-1]
+		g := byParent[parent.String()]
+		if g == nil {
+			g = &absent{parent: parent, msg: msg}
+			byParent[parent.String()] = g
+			groups = append(groups, g)
+		}
+		g.fields = append(g.fields, at)
+	}
+	for _, g := range groups {
+		if len(g.fields) == 1 {
+			c.schemaError(c.at(g.fields[0]), g.fields[0], g.msg)
+			continue
+		}
+		names := make([]string, len(g.fields))
+		for i, f := range g.fields {
+			names[i] = f[len(f)-1].String()
+		}
+		slices.Sort(names)
+		c.errs = append(c.errs, c.diag(c.at(g.parent), g.parent.String()+": missing required fields: "+strings.Join(names, ", ")))
+		c.reported = append(c.reported, g.fields...)
+	}
+}
+
+// describeMissing words a required field without a concrete value and
+// says whether the user wrote it (with a value that is not concrete).
+func (c *compilation) describeMissing(m missingField, w *wording) (at fieldPath, msg string, written bool) {
+	want := w.constraint(fmt.Sprint(m.want), m.want.IncompleteKind().String())
 	for n := 1; n <= len(m.at); n++ {
 		if !c.user.LookupPath(cue.MakePath(m.at[:n]...)).Exists() {
 			if n < len(m.at) {
-				return m.at[:n], "missing required field"
+				return m.at[:n], "missing required field", false
 			}
-			return m.at, "missing required field: want " + w.constraint(fmt.Sprint(m.want), m.want.IncompleteKind().String())
+			return m.at, "missing required field: want " + want, false
 		}
 	}
-	return m.at, "incomplete value: want " + w.constraint(fmt.Sprint(m.want), m.want.IncompleteKind().String())
+	return m.at, "incomplete value: want " + want, true
 }

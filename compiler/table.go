@@ -199,7 +199,10 @@ type DCR struct {
 	Timeout              Duration `json:"timeout"`
 }
 
-// Secret is a reference to a secret value, read only when it is needed.
+// Secret is a reference to a secret value, read only when it is needed:
+// an environment variable, or a file (resolved relative to the
+// configuration directory at compile time). The compiled table holds the
+// reference, never the value.
 type Secret struct {
 	Env  string `json:"env,omitempty"`
 	File string `json:"file,omitempty"`
