@@ -7,7 +7,6 @@ package runtime
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -74,8 +73,9 @@ type Gateway struct {
 	ridPrefix [16]byte
 	ridSeq    atomic.Uint64
 
-	cur  atomic.Pointer[generation]
-	cert atomic.Pointer[tls.Certificate]
+	cur        atomic.Pointer[generation]
+	cert       atomic.Pointer[tls.Certificate]
+	portalCert atomic.Pointer[tls.Certificate]
 
 	reloadMu   sync.Mutex // serialises Reload
 	mu         sync.Mutex // serialises swaps; guards the fields below
@@ -165,13 +165,9 @@ func (g *Gateway) Swap(t *compiler.Table) error {
 }
 
 func (g *Gateway) swapLocked(t *compiler.Table) error {
-	var cert *tls.Certificate
-	if t.Gateway.TLS != nil {
-		c, err := tls.LoadX509KeyPair(t.Gateway.TLS.CertFile, t.Gateway.TLS.KeyFile)
-		if err != nil {
-			return fmt.Errorf("gateway tls: %w", err)
-		}
-		cert = &c
+	cert, portalCert, err := loadCerts(t)
+	if err != nil {
+		return err
 	}
 	upstreamTLS, err := upstreamTLSConfig(t.Gateway.UpstreamCAFile)
 	if err != nil {
@@ -246,9 +242,7 @@ func (g *Gateway) swapLocked(t *compiler.Table) error {
 	}
 
 	g.keys.Sync(t.IdPs)
-	if cert != nil {
-		g.cert.Store(cert)
-	}
+	g.storeCerts(cert, portalCert)
 	g.cur.Store(gen)
 	generationGauge.Set(float64(gen.seq))
 	loadedGauge.Set(float64(gen.loadedAt.UnixNano()) / 1e9)
@@ -280,20 +274,54 @@ func upstreamTLSConfig(caFile string) (*tls.Config, error) {
 // certificate follows the table (a reload with a new certificate takes
 // effect for new connections). It is nil when the table names no
 // certificate.
-func (g *Gateway) TLSConfig() *tls.Config {
-	if g.cert.Load() == nil {
+func (g *Gateway) TLSConfig() *tls.Config { return tlsConfig(&g.cert) }
+
+// PortalTLSConfig is TLSConfig for the portal listener (gateway.portal_tls).
+func (g *Gateway) PortalTLSConfig() *tls.Config { return tlsConfig(&g.portalCert) }
+
+func tlsConfig(cert *atomic.Pointer[tls.Certificate]) *tls.Config {
+	if cert.Load() == nil {
 		return nil
 	}
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			c := g.cert.Load()
-			if c == nil {
-				return nil, errors.New("runtime: no certificate")
-			}
-			return c, nil
+			return cert.Load(), nil
 		},
 	}
+}
+
+// loadCerts reads the certificates t names (nil for those it does not).
+func loadCerts(t *compiler.Table) (gateway, portal *tls.Certificate, err error) {
+	if gateway, err = loadCert("gateway tls", t.Gateway.TLS); err != nil {
+		return nil, nil, err
+	}
+	if portal, err = loadCert("portal tls", t.Gateway.PortalTLS); err != nil {
+		return nil, nil, err
+	}
+	return gateway, portal, nil
+}
+
+// storeCerts serves the given certificates from now on; nil keeps the one
+// being served (a listener cannot stop serving TLS without a restart).
+func (g *Gateway) storeCerts(gateway, portal *tls.Certificate) {
+	if gateway != nil {
+		g.cert.Store(gateway)
+	}
+	if portal != nil {
+		g.portalCert.Store(portal)
+	}
+}
+
+func loadCert(what string, files *compiler.TLS) (*tls.Certificate, error) {
+	if files == nil {
+		return nil, nil
+	}
+	c, err := tls.LoadX509KeyPair(files.CertFile, files.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return &c, nil
 }
 
 // Server returns a fasthttp server for the gateway listener, configured

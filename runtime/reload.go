@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"crypto/tls"
 	"errors"
 	"maps"
 	"reflect"
@@ -22,7 +23,8 @@ type reloadStatus struct {
 }
 
 // Reload compiles the configuration directory (Options.ConfigDir) off the
-// request path and swaps the result in. A configuration that fails to
+// request path and swaps the result in; the TLS certificates are reread
+// even when the configuration is unchanged. A configuration that fails to
 // compile (or to load: a TLS certificate, the upstream CA) leaves the
 // current table serving; the error is logged with positions, kept for
 // Status, and returned. Each reload logs one line and counts
@@ -37,6 +39,14 @@ func (g *Gateway) Reload() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	old := g.cur.Load().table
+	if err == nil && t.Hash == old.Hash {
+		// The files a table names can change without it: reread the
+		// certificates, so that a rotation needs no restart.
+		var cert, portalCert *tls.Certificate
+		if cert, portalCert, err = loadCerts(t); err == nil {
+			g.storeCerts(cert, portalCert)
+		}
+	}
 	if err == nil && t.Hash == old.Hash {
 		g.status = reloadStatus{at: time.Now(), outcome: reloadUnchanged, duration: took}
 		reloadCounter(reloadUnchanged).Inc()

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"crypto/tls"
 	"encoding/pem"
 	"io"
@@ -203,5 +204,25 @@ func TestMaxBodyBytes(t *testing.T) {
 		if resp.StatusCode != tt.status {
 			t.Errorf("%d bytes (length %d): %d, want %d: %s", tt.size, tt.length, resp.StatusCode, tt.status, b)
 		}
+	}
+}
+
+// TestTLSCertificateRotation: a reload (here with an unchanged
+// configuration) serves a rewritten certificate to new connections.
+func TestTLSCertificateRotation(t *testing.T) {
+	e := newEnv(t, envOptions{tls: true})
+	first := e.gw.TLSConfig()
+	c1, _ := first.GetCertificate(nil)
+	writeCert(t, e.dir) // new key pair, same paths
+	if err := e.gw.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := e.gw.TLSConfig().GetCertificate(nil)
+	if bytes.Equal(c1.Certificate[0], c2.Certificate[0]) {
+		t.Fatal("the certificate was not reread")
+	}
+	e.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certPool(t, e.dir)}}
+	if r := e.do("GET", "/public/x", "", nil); r.status != 200 {
+		t.Fatalf("with the new certificate: %d", r.status)
 	}
 }

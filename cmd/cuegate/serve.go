@@ -61,7 +61,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	var diags compiler.Diagnostics
 	switch {
 	case errors.As(err, &diags):
-		printDiagnostics(stderr, "text", diags, "error")
+		for _, d := range diags {
+			fmt.Fprintln(stderr, d)
+		}
 		return exitInvalid
 	case err != nil:
 		fmt.Fprintln(stderr, "cuegate:", err)
