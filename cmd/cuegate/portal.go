@@ -37,14 +37,7 @@ func openState(path string) (*store.Store, error) {
 // unless overridden), over TLS when the table names portal_tls. The portal
 // reads the current table through gw, so a hot swap changes its catalogue.
 func startPortal(ctx context.Context, addr string, t *compiler.Table, gw *runtime.Gateway, st *store.Store, o serveOptions) (*portalListener, error) {
-	var tlsConf *tls.Config
-	if pt := t.Gateway.PortalTLS; pt != nil {
-		cert, err := tls.LoadX509KeyPair(pt.CertFile, pt.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("portal TLS: %w", err)
-		}
-		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
+	tlsConf := gw.PortalTLSConfig() // follows the table: a reload rotates the certificate
 	p, err := portal.New(portal.Options{Table: gw.Current, Store: st, Logger: o.Logger, Secure: tlsConf != nil})
 	if err != nil {
 		return nil, err
