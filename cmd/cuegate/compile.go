@@ -15,6 +15,29 @@ func init() {
 	register(command{"compile", "check or compile a configuration directory", runCompile})
 }
 
+// runCompile is "cuegate compile [--check] [--strict] [--format text|json]
+// [-o FILE] DIR". Flags may come before or after DIR.
+//
+// It compiles the .cue files of DIR (one package) and reports on stderr:
+//
+//   - text (the default): every error as "file:line:col: message", one a
+//     line, sorted by file and position; every warning as
+//     "warning: file:line:col: message". File names are DIR joined with the
+//     file's base name, as DIR was given.
+//   - json: one JSON array of {"file", "line", "column", "message",
+//     "severity"} objects, severity "error" or "warning"; [] when there is
+//     nothing to report.
+//
+// A configuration with errors reports only its errors (warnings need a
+// valid configuration). Without --check the compiled table is written to
+// stdout, or to FILE with -o, as canonical JSON: object keys sorted, two
+// spaces of indent, a final newline, so the same configuration always
+// gives the same bytes; secrets appear as references ({"env": "NAME"} or
+// {"file": "PATH"}), never as values.
+//
+// Exit status: 0 valid (warnings allowed unless --strict), 1 errors (or
+// warnings with --strict), 2 usage or I/O error (a missing directory, one
+// without .cue files, an unwritable -o FILE).
 func runCompile(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -26,14 +49,15 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: cuegate compile [--check] [--strict] [--format text|json] [-o FILE] DIR")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	dirs, err := parseInterspersed(fs, args)
+	if err != nil {
 		return exitUsage
 	}
-	if fs.NArg() != 1 || (*format != "text" && *format != "json") {
+	if len(dirs) != 1 || (*format != "text" && *format != "json") || (*check && *out != "") {
 		fs.Usage()
 		return exitUsage
 	}
-	t, err := compiler.Compile(fs.Arg(0))
+	t, err := compiler.Compile(dirs[0])
 	var diags compiler.Diagnostics
 	switch {
 	case errors.As(err, &diags):
@@ -47,26 +71,25 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	if *strict && len(t.Warnings) > 0 {
 		return exitInvalid
 	}
-	if *check {
-		return exitOK
-	}
-	if *out == "" {
-		stdout.Write(t.JSON())
-		return exitOK
-	}
-	if err := os.WriteFile(*out, t.JSON(), 0o644); err != nil {
-		fmt.Fprintln(stderr, "cuegate:", err)
-		return exitUsage
+	switch {
+	case *check:
+	case *out == "":
+		if _, err := stdout.Write(t.JSON()); err != nil {
+			fmt.Fprintln(stderr, "cuegate:", err)
+			return exitUsage
+		}
+	default:
+		if err := os.WriteFile(*out, t.JSON(), 0o644); err != nil {
+			fmt.Fprintln(stderr, "cuegate:", err)
+			return exitUsage
+		}
 	}
 	return exitOK
 }
 
-// printDiagnostics writes ds as text lines or as one JSON array of
-// {file, line, column, message, severity} objects.
+// printDiagnostics writes ds, all of one severity ("error" or
+// "warning"), in the given format (see runCompile).
 func printDiagnostics(w io.Writer, format string, ds compiler.Diagnostics, severity string) {
-	if len(ds) == 0 {
-		return
-	}
 	if format == "json" {
 		type jsonDiag struct {
 			compiler.Diagnostic
@@ -76,7 +99,7 @@ func printDiagnostics(w io.Writer, format string, ds compiler.Diagnostics, sever
 		for i, d := range ds {
 			out[i] = jsonDiag{d, severity}
 		}
-		b, _ := json.MarshalIndent(out, "", "  ")
+		b, _ := json.MarshalIndent(out, "", "  ") // plain data: cannot fail
 		fmt.Fprintf(w, "%s\n", b)
 		return
 	}

@@ -15,19 +15,23 @@ func init() {
 	register(command{"fmt", "format the .cue files of a configuration directory", runFmt})
 }
 
-// runFmt formats the .cue files of a directory in place, or with --check
-// lists the files that are not formatted and exits 1.
+// runFmt is "cuegate fmt [--check] DIR": it formats the .cue files of DIR
+// in place (cue fmt's style, simplified), or with --check lists on stdout
+// the files that are not formatted, changes nothing and exits 1 if there
+// are any. A file that does not parse is reported as file:line:col on
+// stderr and exits 1; a missing directory or one without .cue files exits 2.
 func runFmt(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fmt", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	check := fs.Bool("check", false, "list unformatted files and exit 1 if there are any; change nothing")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+	dirs, err := parseInterspersed(fs, args)
+	if err != nil || len(dirs) != 1 {
 		fmt.Fprintln(stderr, "usage: cuegate fmt [--check] DIR")
 		return exitUsage
 	}
-	files, err := filepath.Glob(filepath.Join(fs.Arg(0), "*.cue"))
+	files, err := filepath.Glob(filepath.Join(dirs[0], "*.cue"))
 	if err != nil || len(files) == 0 {
-		fmt.Fprintf(stderr, "cuegate: no .cue files in %s\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "cuegate: no .cue files in %s\n", dirs[0])
 		return exitUsage
 	}
 	code := exitOK
