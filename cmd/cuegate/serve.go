@@ -161,7 +161,7 @@ func startServe(ctx context.Context, o serveOptions) (*node, error) {
 		}
 		return nil, err
 	}
-	n := &node{gw: gw, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 2), stop: make(chan struct{})}
+	n := &node{gw: gw, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), stop: make(chan struct{})}
 	fail := func(err error) (*node, error) {
 		n.closeListeners()
 		gw.Close()
