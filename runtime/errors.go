@@ -30,6 +30,7 @@ var (
 	errQuota        = newError(403, "quota exceeded")
 	errUpstream     = newError(502, "upstream unavailable")
 	errUpstreamSlow = newError(504, "upstream timed out")
+	errInternal     = newError(500, "internal error")
 )
 
 // appendErrorJSON appends {"error":msg,"code":status} to dst.

@@ -242,3 +242,20 @@ apis: gone: {name: "Gone", listen_path: "/gone", upstream: targets: ["` + dead +
 		t.Fatal("ready although an IdP's keys were never fetched")
 	}
 }
+
+type panicBindings struct{}
+
+func (panicBindings) Binding(string) (string, time.Time, bool, bool) { panic("bindings broke") }
+
+// TestPanicIsA500: a bug in one request answers 500 and the gateway goes on.
+func TestPanicIsA500(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.gw.opts.Bindings = panicBindings{}
+	r := e.do("GET", "/private/x", e.token("c1", nil), nil)
+	if r.status != 500 || !strings.Contains(r.body, `"code":500`) || r.header.Get("X-Request-Id") == "" {
+		t.Fatalf("panic: %d %v %s", r.status, r.header, r.body)
+	}
+	if r := e.do("GET", "/public/x", "", nil); r.status != 200 {
+		t.Fatalf("after the panic: %d", r.status)
+	}
+}

@@ -80,10 +80,28 @@ func (g *Gateway) Handler(ctx *fasthttp.RequestCtx) {
 	r.setRequestID(ctx)
 	ctx.Response.Header.SetBytesKV(hdrRequestID, r.rid)
 
+	defer g.recoverPanic(ctx, r)
 	if e, ok := r.serve(ctx, gen); !ok {
 		r.fail(ctx, e)
 		r.finish()
 	}
+}
+
+// recoverPanic answers 500 instead of letting a bug in one request take
+// the process down. The request state is dropped, not recycled: it may be
+// half-way through anything.
+func (g *Gateway) recoverPanic(ctx *fasthttp.RequestCtx, r *request) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	g.log.Error().Interface("panic", p).Bytes("request_id", r.rid).Bytes("path", r.path).Msg("request handler panicked")
+	ctx.Response.Reset()
+	ctx.Response.Header.SetBytesKV(hdrRequestID, r.rid)
+	ctx.Response.SetStatusCode(errInternal.status)
+	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
+	ctx.Response.SetBody(errInternal.body)
+	r.metrics.requests(errInternal.status).Inc()
 }
 
 // serve runs the request path. It returns false with the error to answer,
@@ -217,7 +235,7 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 		d := g.limiter.Rate(limit.Key{Identity: identity, Policy: ratePol.ID}, *ratePol.Rate, now)
 		r.setLimitHeaders(ctx, hdrRateLimit, hdrRateRemaining, hdrRateReset, d)
 		if !d.Allowed {
-			r.buf = appendSeconds(r.buf[:0], d.RetryAfter)
+			r.buf = appendSeconds(r.buf[:0], max(d.RetryAfter, time.Second))
 			ctx.Response.Header.SetBytesKV(hdrRetryAfter, r.buf)
 			st.metrics.rateLimited.Inc()
 			return errRateLimited, false
