@@ -3,13 +3,14 @@ package compiler_test
 import (
 	"bytes"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/cuegate/cuegate/compiler"
 )
 
-// TestExamples compiles every example and checks that compiling twice gives
-// the same bytes.
+// TestExamples compiles every example: no errors, no warnings, and two
+// compiles give the same bytes.
 func TestExamples(t *testing.T) {
 	dirs, err := filepath.Glob("../examples/*")
 	if err != nil || len(dirs) == 0 {
@@ -21,12 +22,87 @@ func TestExamples(t *testing.T) {
 			if err != nil {
 				t.Fatalf("compile: %v", err)
 			}
+			if len(a.Warnings) > 0 {
+				t.Errorf("warnings:\n%v", a.Warnings)
+			}
 			b, err := compiler.Compile(dir)
 			if err != nil {
 				t.Fatalf("compile again: %v", err)
 			}
 			if !bytes.Equal(a.JSON(), b.JSON()) || a.Hash != b.Hash {
 				t.Fatalf("two compiles of %s differ", dir)
+			}
+		})
+	}
+}
+
+// TestGluuExample checks that examples/gluu is the Tyk + Gluu DCR guide.
+func TestGluuExample(t *testing.T) {
+	tab, err := compiler.Compile("../examples/gluu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idp := tab.IdPs["gluu"]
+	if idp == nil || idp.Issuer != "https://gluu-server/" || idp.Discovery != "https://gluu-server/.well-known/openid-configuration" {
+		t.Errorf("IdP: %+v", idp)
+	}
+	api := tab.APIs["gluu_api"]
+	if api == nil || api.Name != "Gluu API" || api.JWT == nil || api.JWT.IdP != "gluu" ||
+		api.JWT.IdentityClaim != "client_id" || api.JWT.PolicyClaim != "pol" ||
+		!reflect.DeepEqual(api.JWT.DefaultPolicies, []string{"gluu_policy"}) {
+		t.Errorf("API: %+v (jwt %+v)", api, api.JWT)
+	}
+	pol := tab.Policies["gluu_policy"]
+	if pol == nil || pol.Name != "Gluu Policy" || pol.Rate == nil || pol.Quota == nil || pol.KeyExpiresIn == 0 || pol.Access["gluu_api"] == nil {
+		t.Errorf("policy: %+v", pol)
+	}
+	entry := tab.Portal.Catalogue["gluu_api"]
+	if entry == nil || entry.Name != "Gluu API" || entry.API != "gluu_api" || entry.Policy != "gluu_policy" || entry.DCR == nil {
+		t.Fatalf("catalogue entry: %+v", entry)
+	}
+	want := compiler.DCR{
+		Provider:                "gluu",
+		GrantTypes:              []string{"client_credentials"},
+		TokenEndpointAuthMethod: "client_secret_post",
+		ResponseTypes:           []string{"token"},
+		IdPHost:                 "https://gluu-server/",
+		RegistrationEndpoint:    "https://gluu-server/oxauth/restv1/register",
+		TokenEndpoint:           "https://gluu-server/oxauth/restv1/token",
+		InitialAccessToken:      &compiler.Secret{Env: "GLUU_INITIAL_ACCESS_TOKEN"},
+		Timeout:                 entry.DCR.Timeout,
+	}
+	if !reflect.DeepEqual(*entry.DCR, want) {
+		t.Errorf("dcr:\n got %+v\nwant %+v", *entry.DCR, want)
+	}
+}
+
+// TestProviderExamples checks what examples/keycloak and examples/okta
+// show about how those providers differ.
+func TestProviderExamples(t *testing.T) {
+	for _, tt := range []struct {
+		dir, api, claim, registration, token string
+	}{
+		{"keycloak", "orders", "azp", "https://keycloak.example.com/realms/cuegate/clients-registrations/openid-connect", "KEYCLOAK_INITIAL_ACCESS_TOKEN"},
+		{"okta", "invoices", "cid", "https://dev-123456.okta.com/oauth2/v1/clients", "OKTA_API_TOKEN"},
+	} {
+		t.Run(tt.dir, func(t *testing.T) {
+			tab, err := compiler.Compile(filepath.Join("../examples", tt.dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := tab.APIs[tt.api]; a == nil || a.JWT == nil || a.JWT.IdentityClaim != tt.claim {
+				t.Errorf("API %s: want identity claim %s", tt.api, tt.claim)
+			}
+			if len(tab.Portal.Catalogue) == 0 {
+				t.Fatal("no catalogue entries")
+			}
+			for id, e := range tab.Portal.Catalogue {
+				d := e.DCR
+				if d == nil || d.Provider != tt.dir || d.RegistrationEndpoint != tt.registration ||
+					d.InitialAccessToken == nil || d.InitialAccessToken.Env != tt.token ||
+					d.ResponseTypes == nil || len(d.ResponseTypes) != 0 {
+					t.Errorf("catalogue %s: dcr %+v", id, d)
+				}
 			}
 		})
 	}
