@@ -2,6 +2,40 @@
 // their tokens, resolves identity and policy, enforces access, rate limits
 // and quotas, and proxies to upstreams. Tables are hot-swapped without
 // dropping a request.
+//
+// The request path, and what each step answers when it refuses (always
+// JSON {"error": "...", "code": N} and an X-Request-Id header):
+//
+//  1. The raw path is cleaned (package pathclean): 400 for encoded
+//     slashes, backslashes, NUL, double encoding, ".." above the root.
+//  2. Routing on the cleaned path: 404, or 405 with Allow.
+//  3. A declared Content-Length over gateway.max_body_bytes: 413 (a
+//     chunked body is cut at the limit, also 413).
+//  4. JWT APIs: no bearer token is 401 with `WWW-Authenticate: Bearer
+//     realm="cuegate"` (RFC 6750 §3.1: no error code when the request
+//     carries no credentials); a rejected token is 401 with `Bearer
+//     realm="cuegate", error="invalid_token", error_description="..."`;
+//     keys never fetched is 503. A token without the identity claim is a
+//     401 invalid_token too.
+//  5. Policy: the portal binding of the identity (revoked or expired: 403),
+//     else the policy claim (a string or a list), else the API's
+//     default_policies; an unknown policy ID or no policy at all: 403.
+//  6. Access: a policy must grant the API, and the grant's methods and
+//     paths (segment-bounded prefixes of the path below the listen path)
+//     must allow the request: 403. See choosePolicies for whose limits
+//     apply when several policies grant the API.
+//  7. Rate limit: 429 with Retry-After and X-RateLimit-Limit/-Remaining/
+//     -Reset (seconds); quota: 403 with X-Quota-Limit/-Remaining/-Reset.
+//     The headers are also on allowed responses.
+//  8. Proxy (package proxy): 502 when no target answers, 504 on timeout.
+//     The Authorization header is passed on to the upstream.
+//
+// Each request logs one Info line "request" with method, path (cleaned,
+// without the query), api, identity, policy, status, bytes (response body
+// bytes passed on), duration and upstream_duration (zerolog durations, in
+// milliseconds) and request_id; never the token. For a streamed response
+// the line is written when the body is through. Besides fasthttp's own
+// buffers, the path up to the upstream exchange allocates nothing.
 package runtime
 
 import (
