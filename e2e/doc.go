@@ -11,4 +11,17 @@
 // machine) into the user cache directory; later runs reuse it. Without CI=true
 // a test whose prerequisite (Hydra, Chromium) is missing skips and says how
 // to get it; with CI=true it fails.
+//
+// Environment:
+//
+//	CUEGATE_E2E_HYDRA        a Hydra binary to use instead of building one
+//	CUEGATE_CHROMIUM         the Chromium binary (default: /usr/bin/chromium, then PATH)
+//	CUEGATE_E2E_SCREENSHOTS  where the browser test saves its screenshots
+//	                         (default: a new temporary directory, named in the log)
+//	CI                       any value but "", "0" and "false" turns skips into failures
+//
+// TestJourney walks DESIGN §2 against Hydra and then key rotation, the rate
+// limit, a hot swap, deletion (RFC 7592) and a policy chosen by a pol claim
+// from Hydra's token hook; TestPortalInBrowser does the developer's part in
+// the portal's pages; TestHydraFacts pins the Hydra behaviour both rely on.
 package e2e
