@@ -59,18 +59,19 @@ func (q fieldPath) related(r fieldPath) bool {
 }
 
 // cuePath converts the path of a CUE error, dropping the schema's
-// definition (#Config) it starts with.
+// definition (#Config) it starts with. A path through a comprehension
+// (with parts such as "for[]" or "?") names no field: it converts to nil.
 func cuePath(parts []string) fieldPath {
 	var out fieldPath
 	for _, s := range parts {
 		if strings.HasPrefix(s, "#") {
 			continue
 		}
-		if sels := cue.ParsePath(s).Selectors(); len(sels) == 1 {
-			out = append(out, sels[0])
-		} else {
-			out = append(out, cue.Str(s))
+		q := cue.ParsePath(s)
+		if q.Err() != nil || len(q.Selectors()) != 1 {
+			return nil
 		}
+		out = append(out, q.Selectors()[0])
 	}
 	return out
 }

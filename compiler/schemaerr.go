@@ -69,7 +69,10 @@ func (c *compilation) report(d *decoder, schemaFile cue.Value) {
 // schemaError records a diagnostic about at and marks at as reported, so
 // that the compiler's own checks do not report it again.
 func (c *compilation) schemaError(pos token.Pos, at fieldPath, msg string) {
-	c.errs = append(c.errs, c.diag(pos, at.String()+": "+msg))
+	if len(at) > 0 {
+		msg = at.String() + ": " + msg
+	}
+	c.errs = append(c.errs, c.diag(pos, msg))
 	c.reported = append(c.reported, at)
 }
 
