@@ -334,10 +334,11 @@ func checkPassword(pw string) *apiError {
 }
 
 // HashPassword returns the bcrypt hash of a new password after checking its
-// length (8 characters to 72 bytes); the developer CLI uses it too.
+// length (8 characters to 72 bytes); a password of the wrong length gives
+// an error matching ErrInvalid.
 func HashPassword(password string, cost int) (string, error) {
 	if err := checkPassword(password); err != nil {
-		return "", errors.New("portal: " + err.Description)
+		return "", inputError{err}
 	}
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
@@ -347,11 +348,11 @@ func HashPassword(password string, cost int) (string, error) {
 }
 
 // NormaliseEmail returns the canonical (lower-case) form of a developer's
-// email address, or an error when it is not one.
+// email address, or an error matching ErrInvalid when it is not one.
 func NormaliseEmail(email string) (string, error) {
 	e, err := normaliseEmail(email)
 	if err != nil {
-		return "", errors.New("portal: " + err.Description)
+		return "", inputError{err}
 	}
 	return e, nil
 }
@@ -360,16 +361,11 @@ func (s *Server) signup(email, password string) (string, *apiError) {
 	if s.table().Portal.Signup != "open" {
 		return "", errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
 	}
-	email, aerr := normaliseEmail(email)
-	if aerr != nil {
-		return "", aerr
-	}
-	hash, err := HashPassword(password, s.opts.BcryptCost)
-	if err != nil {
-		return "", checkPassword(password)
-	}
-	err = s.opts.Store.AddDeveloper(store.Developer{Email: email, PasswordHash: hash, Created: s.opts.Now().UTC()})
+	acc, err := s.accounts().Add(email, password)
+	var aerr *apiError
 	switch {
+	case errors.As(err, &aerr): // a bad email or password
+		return "", aerr
 	case errors.Is(err, store.ErrExists):
 		return "", errorf(http.StatusConflict, "account_exists", "an account with this email exists: log in instead")
 	case err != nil:
@@ -377,8 +373,8 @@ func (s *Server) signup(email, password string) (string, *apiError) {
 		return "", errorf(http.StatusInternalServerError, "server_error", "the account could not be stored")
 	}
 	signupsTotal.Inc()
-	s.opts.Logger.Info().Str("developer", email).Msg("portal: developer signed up")
-	return email, nil
+	s.opts.Logger.Info().Str("developer", acc.Email).Msg("portal: developer signed up")
+	return acc.Email, nil
 }
 
 // login checks the credentials; retryAfter is set when the account or the

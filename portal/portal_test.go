@@ -77,6 +77,7 @@ func (f *fakeIdP) setAnswer(a func(w http.ResponseWriter, r *http.Request) bool)
 type env struct {
 	t     *testing.T
 	srv   *httptest.Server
+	s     *Server
 	store *store.Store
 	idp   *fakeIdP
 	table atomic.Pointer[compiler.Table]
@@ -133,6 +134,7 @@ func newEnvLog(t *testing.T, log zerolog.Logger) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.s = s
 	e.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(e.srv.Close)
 	return e
