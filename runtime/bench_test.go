@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -39,6 +40,18 @@ policies: benchpol: {name: "Bench", access: bench: {}, rate: {requests: 10000000
 	client := &fasthttp.HostClient{Addr: "gateway", Dial: func(string) (net.Conn, error) { return ln.Dial() }}
 	tok := "Bearer " + e.token("bench-client", nil)
 
+	// The bare upstream, for comparison: the same client straight to it.
+	b.Run("direct", func(b *testing.B) {
+		direct := &fasthttp.HostClient{Addr: strings.TrimPrefix(up, "http://")}
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI(up + "/items/7")
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := direct.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+				b.Fatalf("%v %d", err, resp.StatusCode())
+			}
+		}
+	})
 	for _, path := range []string{"/bench/items/7", "/open/items/7"} {
 		name := "jwt"
 		if path == "/open/items/7" {
