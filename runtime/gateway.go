@@ -359,12 +359,15 @@ func loadCert(what string, files *compiler.TLS) (*tls.Certificate, error) {
 }
 
 // Server returns a fasthttp server for the gateway listener, configured
-// from the current table's gateway settings: request bodies are streamed
-// (only the first 64 KiB are read ahead).
+// from the table's gateway settings: read_timeout and write_timeout follow
+// every reload (they are taken per request), idle_timeout and
+// max_header_bytes are those of the table at the time Server is called.
+// Request bodies are streamed (only the first 64 KiB are read ahead).
 func (g *Gateway) Server() *fasthttp.Server {
 	gw := g.Current().Gateway
 	return &fasthttp.Server{
 		Handler:                      g.Handler,
+		HeaderReceived:               g.requestConfig,
 		Name:                         "cuegate",
 		ReadTimeout:                  gw.ReadTimeout.D(),
 		WriteTimeout:                 gw.WriteTimeout.D(),
@@ -377,6 +380,12 @@ func (g *Gateway) Server() *fasthttp.Server {
 		CloseOnShutdown:              true,
 		Logger:                       fasthttpLogger{g.log},
 	}
+}
+
+// requestConfig applies the current table's timeouts to one request.
+func (g *Gateway) requestConfig(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+	gw := &g.cur.Load().table.Gateway
+	return fasthttp.RequestConfig{ReadTimeout: gw.ReadTimeout.D(), WriteTimeout: gw.WriteTimeout.D()}
 }
 
 type fasthttpLogger struct{ log zerolog.Logger }
