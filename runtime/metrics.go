@@ -16,7 +16,7 @@ type apiMetrics struct {
 	mu       sync.RWMutex
 	byStatus map[int]*metrics.Counter
 
-	duration       *metrics.Histogram
+	duration       *metrics.PrometheusHistogram
 	upstreamErrors *metrics.Counter
 	upstreamSlow   *metrics.Counter
 	rateLimited    *metrics.Counter
@@ -28,7 +28,7 @@ func newAPIMetrics(id string) *apiMetrics {
 	return &apiMetrics{
 		label:          l,
 		byStatus:       make(map[int]*metrics.Counter),
-		duration:       metrics.GetOrCreateHistogram(`cuegate_request_duration_seconds{` + l + `}`),
+		duration:       metrics.GetOrCreatePrometheusHistogram(`cuegate_request_duration_seconds{` + l + `}`),
 		upstreamErrors: metrics.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="unavailable"}`),
 		upstreamSlow:   metrics.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="timeout"}`),
 		rateLimited:    metrics.GetOrCreateCounter(`cuegate_rate_limited_total{` + l + `}`),
