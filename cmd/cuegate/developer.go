@@ -2,10 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -20,14 +24,25 @@ func init() {
 }
 
 const developerUsage = `usage:
-  cuegate developer add    --state FILE [--password-file FILE] EMAIL
-  cuegate developer list   --state FILE
-  cuegate developer remove --state FILE EMAIL
+  cuegate developer add    (--state FILE | --admin ADDR) [--password-file FILE] EMAIL
+  cuegate developer list   (--state FILE | --admin ADDR)
+  cuegate developer remove (--state FILE | --admin ADDR) EMAIL
 
+--state changes the state file itself, which cuegate serve locks while it
+runs. --admin changes it through the running node instead: ADDR is the
+node's admin_listen address (e.g. 127.0.0.1:9090), whose /portal/ endpoints
+do the same; keep that address private, as the password travels to it.
 add reads the password from --password-file, else from the first line of
 standard input. remove also revokes the developer's clients at the gateway
-(their registrations at the identity provider remain).
-The state file is locked while cuegate serve runs on it: stop it first.`
+(their registrations at the identity provider remain).`
+
+// developerAccounts is what cuegate developer changes: the state file
+// (portal.Accounts) or a running node's operator endpoints.
+type developerAccounts interface {
+	Add(email, password string) (portal.Account, error)
+	List() ([]portal.Account, error)
+	Remove(email string) (portal.Removal, error)
+}
 
 func runDeveloper(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
@@ -42,6 +57,7 @@ func runDeveloper(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, developerUsage) }
 	state := fs.String("state", "", "the portal's state file")
+	admin := fs.String("admin", "", "the admin_listen address of the cuegate serve that holds the state file")
 	var passwordFile *string
 	if sub == "add" {
 		passwordFile = fs.String("password-file", "", "read the password from this file instead of standard input")
@@ -58,63 +74,68 @@ func runDeveloper(args []string, stdout, stderr io.Writer) int {
 	case sub != "add" && sub != "list" && sub != "remove":
 		fmt.Fprintf(stderr, "cuegate developer: unknown subcommand %q\n%s\n", sub, developerUsage)
 		return exitUsage
-	case *state == "" || len(rest) != wantArgs:
+	case (*state == "") == (*admin == "") || len(rest) != wantArgs:
 		fs.Usage()
 		return exitUsage
 	}
 
-	var email string
+	var email, password string
 	if wantArgs == 1 {
 		if email, err = portal.NormaliseEmail(rest[0]); err != nil {
 			fmt.Fprintln(stderr, "cuegate developer:", err)
 			return exitInvalid
 		}
 	}
-	var hash string
-	if sub == "add" { // check the password before touching the state file
-		pw, err := readPassword(*passwordFile)
-		if err != nil {
+	if sub == "add" {
+		if password, err = readPassword(*passwordFile); err != nil {
 			fmt.Fprintln(stderr, "cuegate developer:", err)
 			return exitUsage
 		}
-		if hash, err = portal.HashPassword(pw, 0); err != nil {
-			fmt.Fprintln(stderr, "cuegate developer:", err)
-			return exitInvalid
-		}
 	}
 
-	st, err := store.Open(*state)
-	if err != nil {
-		fmt.Fprintln(stderr, "cuegate developer:", err)
-		return exitUsage
+	var accounts developerAccounts
+	if *admin != "" {
+		accounts = newRemoteAccounts(*admin)
+	} else {
+		st, err := store.Open(*state)
+		if err != nil {
+			fmt.Fprintln(stderr, "cuegate developer:", err)
+			if errors.Is(err, store.ErrLocked) {
+				fmt.Fprintln(stderr, "cuegate developer: while cuegate serve runs on the state file, pass --admin with its admin_listen address (e.g. --admin 127.0.0.1:9090) instead of --state")
+			}
+			return exitUsage
+		}
+		defer st.Close()
+		accounts = localAccounts{&portal.Accounts{Store: st}}
 	}
-	defer st.Close()
 
 	switch sub {
 	case "add":
-		err = st.AddDeveloper(store.Developer{Email: email, PasswordHash: hash, Created: time.Now().UTC()})
-		if err == nil {
-			fmt.Fprintf(stdout, "added developer %s\n", email)
+		var acc portal.Account
+		if acc, err = accounts.Add(email, password); err == nil {
+			fmt.Fprintf(stdout, "added developer %s\n", acc.Email)
 		}
 	case "list":
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "EMAIL\tCREATED\tCLIENTS")
-		for _, d := range st.Developers() {
-			fmt.Fprintf(tw, "%s\t%s\t%d\n", d.Email, d.Created.UTC().Format(time.RFC3339), len(st.Clients(d.Email)))
+		var list []portal.Account
+		if list, err = accounts.List(); err == nil {
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "EMAIL\tCREATED\tCLIENTS")
+			for _, a := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%d\n", a.Email, a.Created.UTC().Format(time.RFC3339), a.Clients)
+			}
+			tw.Flush()
 		}
-		tw.Flush()
 	case "remove":
-		var revoked []store.Client
-		revoked, err = st.RemoveDeveloper(email, time.Now().UTC())
-		if err == nil {
-			fmt.Fprintf(stdout, "removed developer %s\n", email)
-			for _, c := range revoked {
+		var rm portal.Removal
+		if rm, err = accounts.Remove(email); err == nil {
+			fmt.Fprintf(stdout, "removed developer %s\n", rm.Email)
+			for _, c := range rm.Revoked {
 				fmt.Fprintf(stdout, "revoked client %s (%s); it remains registered at the %s provider\n", c.ClientID, c.ClientName, c.Provider)
 			}
 		}
 	}
 	switch {
-	case errors.Is(err, store.ErrExists), errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, portal.ErrInvalid), errors.Is(err, store.ErrExists), errors.Is(err, store.ErrNotFound):
 		fmt.Fprintln(stderr, "cuegate developer:", err)
 		return exitInvalid
 	case err != nil:
@@ -122,6 +143,105 @@ func runDeveloper(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return exitOK
+}
+
+// localAccounts changes the state file directly.
+type localAccounts struct{ *portal.Accounts }
+
+func (l localAccounts) List() ([]portal.Account, error) { return l.Accounts.List(), nil }
+
+// remoteAccounts calls the operator endpoints (portal.OperatorHandler) on
+// a running node's admin listener.
+type remoteAccounts struct {
+	addr   string
+	base   string // http://ADDR/portal
+	client *http.Client
+}
+
+func newRemoteAccounts(addr string) remoteAccounts {
+	base := addr
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	return remoteAccounts{addr: addr, base: strings.TrimSuffix(base, "/") + operatorPrefix, client: &http.Client{Timeout: time.Minute}}
+}
+
+func (r remoteAccounts) Add(email, password string) (acc portal.Account, err error) {
+	err = r.call(http.MethodPost, "/developers", map[string]string{"email": email, "password": password}, &acc)
+	return acc, err
+}
+
+func (r remoteAccounts) List() (list []portal.Account, err error) {
+	err = r.call(http.MethodGet, "/developers", nil, &list)
+	return list, err
+}
+
+func (r remoteAccounts) Remove(email string) (rm portal.Removal, err error) {
+	err = r.call(http.MethodDelete, "/developers/"+url.PathEscape(email), nil, &rm)
+	return rm, err
+}
+
+// call sends body as JSON and decodes the answer into out. The node's
+// refusal comes back as an *operatorError.
+func (r remoteAccounts) call(method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, r.base+path, rd)
+	if err != nil {
+		return fmt.Errorf("--admin %s: %w", r.addr, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w (is cuegate serve running with admin_listen %s?)", err, r.addr)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, req.URL, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		oe := &operatorError{status: resp.StatusCode}
+		if json.Unmarshal(raw, oe) != nil || oe.Code == "" {
+			return fmt.Errorf("%s %s: %s (is %s the admin_listen address of a cuegate serve with --state?)", method, req.URL, resp.Status, r.addr)
+		}
+		return oe
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s %s: the answer is not understood: %w", method, req.URL, err)
+	}
+	return nil
+}
+
+// operatorError is a refusal by the node's operator endpoints. Its text is
+// the node's description, the text cuegate developer --state prints for
+// the same mistake, and it matches the same sentinel errors.
+type operatorError struct {
+	status      int
+	Code        string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+func (e *operatorError) Error() string { return e.Description }
+
+func (e *operatorError) Is(target error) bool {
+	switch target {
+	case portal.ErrInvalid:
+		return e.status == http.StatusBadRequest && e.Code == "invalid_request"
+	case store.ErrExists:
+		return e.status == http.StatusConflict && e.Code == "account_exists"
+	case store.ErrNotFound:
+		return e.status == http.StatusNotFound && e.Code == "not_found"
+	}
+	return false
 }
 
 // parseInterspersed parses flags that may come before or after the

@@ -15,12 +15,14 @@ import (
 )
 
 // portalListener is the developer portal of a node: the state file it
-// owns (locked for the process lifetime) and its HTTP listener.
+// owns (locked for the process lifetime), its HTTP listener, and the
+// operator's endpoints, which the admin listener serves.
 type portalListener struct {
-	store *store.Store
-	srv   *http.Server
-	ln    net.Listener
-	tls   bool
+	store    *store.Store
+	srv      *http.Server
+	ln       net.Listener
+	tls      bool
+	operator http.Handler
 }
 
 // openState opens the portal's state file. A corrupt file, one of a newer
@@ -47,7 +49,7 @@ func startPortal(ctx context.Context, addr string, t *compiler.Table, gw *runtim
 	if err != nil {
 		return nil, fmt.Errorf("portal listener: %w", err)
 	}
-	pl := &portalListener{store: st, ln: ln, srv: &http.Server{
+	pl := &portalListener{store: st, ln: ln, operator: p.OperatorHandler(), srv: &http.Server{
 		Handler:           p.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       t.Gateway.ReadTimeout.D(),
@@ -67,4 +69,20 @@ func (pl *portalListener) URL() string {
 		return "https://" + pl.ln.Addr().String()
 	}
 	return "http://" + pl.ln.Addr().String()
+}
+
+// operatorPrefix is where the admin listener serves the portal's operator
+// endpoints, which `cuegate developer --admin` calls.
+const operatorPrefix = "/portal"
+
+// adminHandler is the admin listener's handler: the runtime's, and under
+// /portal/ the portal's operator endpoints when pl is not nil.
+func adminHandler(gw *runtime.Gateway, pl *portalListener) http.Handler {
+	if pl == nil {
+		return gw.AdminHandler()
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", gw.AdminHandler())
+	mux.Handle(operatorPrefix+"/", http.StripPrefix(operatorPrefix, pl.operator))
+	return mux
 }

@@ -204,7 +204,7 @@ func startServe(ctx context.Context, o serveOptions) (*node, error) {
 		gwLn, scheme = tls.NewListener(n.gwLn, cfg), "https"
 	}
 	n.server = gw.Server()
-	n.admin = &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	n.admin = &http.Server{Handler: adminHandler(gw, n.portal), ReadHeaderTimeout: 10 * time.Second}
 	n.goServe("gateway", func() error { return n.server.Serve(gwLn) })
 	n.goServe("admin", func() error { return n.admin.Serve(n.adminLn) })
 	portalURL := "disabled (no --state)"

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+)
+
+const invitePortalConfig = `package t
+
+gateway: shutdown_grace: "20s"
+apis: open: {
+	name:        "Open"
+	listen_path: "/open"
+	upstream: targets: ["http://127.0.0.1:1"]
+	auth: keyless: true
+}
+portal: signup: "invite"
+`
+
+// startTestNode serves a node with the invite-only portal configuration
+// on loopback ports; with a state file when state is not "".
+func startTestNode(t *testing.T, state string) *node {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "c.cue"), []byte(invitePortalConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n, err := startServe(context.Background(), serveOptions{ConfigDir: dir, StatePath: state, Logger: zerolog.Nop(),
+		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PortalListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown() })
+	return n
+}
+
+// cli runs cuegate with args and returns its exit code, stdout and stderr.
+func cli(args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := run(args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// portalJSON posts body to the portal's JSON API and returns the status
+// and the session cookie it set.
+func portalJSON(t *testing.T, base, path, body string) (int, *http.Cookie) {
+	t.Helper()
+	resp, err := http.Post(base+"/portal/api/v1"+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "cuegate_session" && c.Value != "" {
+			return resp.StatusCode, c
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// TestDeveloperThroughRunningNode is the operator's journey on an
+// invite-only portal while cuegate serve holds the state file.
+func TestDeveloperThroughRunningNode(t *testing.T) {
+	tmp := t.TempDir()
+	state, pw := filepath.Join(tmp, "state.json"), filepath.Join(tmp, "password")
+	if err := os.WriteFile(pw, []byte("correct horse battery\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := startTestNode(t, state)
+	admin, portalURL := n.AdminAddr(), "http://"+n.PortalAddr()
+	const dev = `{"email":"dev@example.com","password":"correct horse battery"}`
+
+	// The state file is locked: without --admin the CLI says what to do.
+	code, _, stderr := cli("developer", "list", "--state", state)
+	if code != exitUsage || !strings.Contains(stderr, "in use by another process") || !strings.Contains(stderr, "pass --admin with its admin_listen address") {
+		t.Fatalf("developer list --state on a served file: exit %d\n%s", code, stderr)
+	}
+	if status, _ := portalJSON(t, portalURL, "/signup", dev); status != http.StatusForbidden {
+		t.Fatalf("sign-up on an invite-only portal: %d", status)
+	}
+
+	code, stdout, stderr := cli("developer", "add", "--admin", admin, "--password-file", pw, "Dev@Example.com")
+	if code != exitOK || stdout != "added developer dev@example.com\n" {
+		t.Fatalf("developer add --admin: exit %d\n%s%s", code, stdout, stderr)
+	}
+	status, session := portalJSON(t, portalURL, "/login", dev)
+	if status != http.StatusOK || session == nil {
+		t.Fatalf("login as the added developer: %d, session %v", status, session)
+	}
+	req, _ := http.NewRequest("GET", portalURL+"/portal/api/v1/clients", nil)
+	req.AddCookie(session)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("clients as the added developer: %d", resp.StatusCode)
+	}
+
+	for _, tt := range []struct {
+		args     []string
+		code     int
+		out, err string
+	}{
+		{[]string{"list"}, exitOK, "dev@example.com", ""},
+		{[]string{"add", "--password-file", pw, "dev@example.com"}, exitInvalid, "", "cuegate developer: store: already exists: developer dev@example.com\n"},
+		{[]string{"add", "--password-file", pw, "not-an-email"}, exitInvalid, "", "is not an email address"},
+		{[]string{"remove", "dev@example.com"}, exitOK, "removed developer dev@example.com\n", ""},
+		{[]string{"remove", "dev@example.com"}, exitInvalid, "", "cuegate developer: store: not found: developer dev@example.com\n"},
+	} {
+		args := append([]string{"developer", tt.args[0], "--admin", "http://" + admin}, tt.args[1:]...)
+		code, stdout, stderr := cli(args...)
+		if code != tt.code || !strings.Contains(stdout, tt.out) || !strings.Contains(stderr, tt.err) {
+			t.Errorf("%q: exit %d\nstdout: %s\nstderr: %s", args, code, stdout, stderr)
+		}
+	}
+	if status, _ := portalJSON(t, portalURL, "/login", dev); status != http.StatusUnauthorized {
+		t.Errorf("login after remove: %d", status)
+	}
+
+	// The operator endpoints are on the admin listener only, beside its own.
+	for url, want := range map[string]int{
+		portalURL + "/portal/developers": http.StatusNotFound,
+		"http://" + admin + "/healthz":   http.StatusOK,
+	} {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", url, resp.StatusCode, want)
+		}
+	}
+}
+
+// TestDeveloperAdminWithoutPortal: --admin pointed at a node that runs no
+// portal, or at nothing, says so; --admin and --state exclude each other.
+func TestDeveloperAdminWithoutPortal(t *testing.T) {
+	n := startTestNode(t, "")
+	code, _, stderr := cli("developer", "list", "--admin", n.AdminAddr())
+	if code != exitUsage || !strings.Contains(stderr, "404 Not Found") || !strings.Contains(stderr, "a cuegate serve with --state?") {
+		t.Errorf("list --admin without a portal: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := cli("developer", "list", "--admin", n.AdminAddr(), "--state", "x.json"); code != exitUsage || !strings.Contains(stderr, "usage:") {
+		t.Errorf("both --admin and --state: exit %d\n%s", code, stderr)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	if code, _, stderr := cli("developer", "list", "--admin", closed); code != exitUsage || !strings.Contains(stderr, "is cuegate serve running with admin_listen "+closed+"?") {
+		t.Errorf("list --admin to a closed port: exit %d\n%s", code, stderr)
+	}
+}
