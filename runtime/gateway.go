@@ -22,8 +22,12 @@
 //     default_policies; an unknown policy ID or no policy at all: 403.
 //  6. Access: a policy must grant the API, and the grant's methods and
 //     paths (segment-bounded prefixes of the path below the listen path)
-//     must allow the request: 403. See choosePolicies for whose limits
-//     apply when several policies grant the API.
+//     must allow the request: 403. When several of the identity's
+//     policies allow the request, the most generous limits win, rate and
+//     quota each on its own: a granting policy without a rate limit (or
+//     quota) lifts it; otherwise the highest Requests/Per (or Max/Period)
+//     applies, ties to the policy listed first. Counters are kept per
+//     identity and per the ID of the policy whose limit applies.
 //  7. Rate limit: 429 with Retry-After and X-RateLimit-Limit/-Remaining/
 //     -Reset (seconds); quota: 403 with X-Quota-Limit/-Remaining/-Reset.
 //     The headers are also on allowed responses.
