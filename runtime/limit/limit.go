@@ -1,9 +1,48 @@
-// Package limit counts requests per identity and policy: a smooth rate limit
-// (GCRA) and a fixed-window quota.
+// Package limit counts requests per identity and policy: a sliding-window
+// rate limit and a fixed-window quota.
+//
+// # Rate limit
+//
+// A rate of N requests per P means at most N requests in any window of
+// length P. It is kept as a sliding-window counter: two fixed windows of
+// length P per key, the current one and the one before it, and an estimate
+// of the requests in the last P that weights the previous window by the part
+// of it that still overlaps:
+//
+//	est(t) = prev × (P − elapsed)/P + cur
+//
+// where elapsed is the time since the current window began. A request is
+// allowed when est(t) + 1 ≤ N, and then counted in cur; a refused request is
+// not counted. A key's windows start with its first request (and again with
+// the first request after both windows have emptied), so a fresh identity
+// begins at the start of a window: offered 300 req/s against 100 per second
+// for 5 s, it passes 496 (100 in the first window, then 99 a window), not
+// 600.
+//
+// The estimate assumes the previous window's requests were spread evenly.
+// After a burst at the start of a window it is conservative: a key that spent
+// its N at once gets its next request P + P/N after the burst (5 per 10 s: 5
+// quick calls pass, and the next one 12 s after the first). Requests bunched
+// at the very end of one window and then of the next are undercounted:
+// nearly 2N can pass within a span of P across the boundary. For steady or
+// random traffic it is close to exact.
+//
+// Why not GCRA: a GCRA (or token bucket) with a burst of N allows up to 2N
+// requests in a window of P whenever a key starts or returns from idle (the
+// full burst, then the refill): 600 where 500 is meant above. The
+// sliding-window counter keeps a window start and two counts per key, and
+// the Redis limiter of DESIGN §8 can run the same arithmetic on one hash in
+// one Lua script, one round trip per check.
+//
+// Arithmetic is exact: products such as prev × (P − elapsed) are taken in 128
+// bits (math/bits), so there is no rounding near the limit and no overflow
+// for any int64 request count and any window up to a century.
 package limit
 
 import (
 	"hash/maphash"
+	"math"
+	"math/bits"
 	"sync"
 	"time"
 
@@ -15,21 +54,29 @@ type Key struct{ Identity, Policy string }
 
 // Decision is the outcome of counting one request.
 type Decision struct {
-	Allowed          bool
-	Limit, Remaining int64
-	// Reset is the time until the rate bucket is full again, or until the
-	// quota window ends.
+	Allowed bool
+	// Limit is the rate's Requests or the quota's Max.
+	Limit int64
+	// Remaining is how many more requests would be allowed at this instant:
+	// for the rate, floor(Requests − est) after this request; for the quota,
+	// Max minus the requests counted in the window. It is 0 when refused.
+	Remaining int64
+	// Reset is, for the rate, the time until the estimate falls back to zero
+	// (the full Requests available again) when no more requests are allowed;
+	// for the quota, the time until its window ends.
 	Reset time.Duration
-	// RetryAfter is when the request would be allowed, when !Allowed.
+	// RetryAfter is, when !Allowed, the time until the earliest instant at
+	// which the request would be allowed (always > 0); 0 when Allowed.
+	// Rounding it up to whole seconds is the caller's job.
 	RetryAfter time.Duration
 }
 
 // Limiter is the counter store. The in-memory one is the default; a Redis
-// one (GCRA in a Lua script, like go-redis/redis_rate) can come later behind
-// the same interface. Implementations are safe for concurrent use.
+// one (the same sliding-window arithmetic in a Lua script) can come later
+// behind the same interface. Implementations are safe for concurrent use.
 type Limiter interface {
-	// Rate counts one request against r.Requests per r.Per, smoothly: the
-	// generic cell rate algorithm with a burst of r.Requests. A refused
+	// Rate counts one request against at most r.Requests in any window of
+	// r.Per, by the sliding-window estimate of the package doc. A refused
 	// request is not counted.
 	Rate(k Key, r compiler.Rate, now time.Time) Decision
 	// Quota counts one request against a fixed window of q.Period that
@@ -44,8 +91,8 @@ type MemoryOptions struct {
 	// Shards is the number of independently locked maps; 0 means 64.
 	Shards int
 	// IdleAfter is how long an unused counter is kept once it holds no
-	// state (its rate bucket is full and its quota window has ended); 0
-	// means 10m.
+	// state (both of its rate windows have ended and so has its quota
+	// window); 0 means 10m.
 	IdleAfter time.Duration
 	// MaxKeys bounds the number of counters; 0 means 1,000,000. When it is
 	// reached, a new key evicts the least recently used of a few sampled
@@ -68,7 +115,10 @@ type Memory struct {
 
 // entry is one key's state; times are Unix nanoseconds.
 type entry struct {
-	tat    int64 // GCRA theoretical arrival time
+	rStart int64 // current rate window start
+	rPrev  int64 // requests counted in the rate window before it
+	rCur   int64 // requests counted in the current rate window
+	rZero  int64 // when the rate estimate falls to zero (rCur, rPrev expired)
 	qStart int64 // quota window start; 0: no window yet
 	qEnd   int64
 	qCount int64
@@ -125,22 +175,96 @@ func (m *Memory) Rate(k Key, r compiler.Rate, now time.Time) Decision {
 	if r.Requests <= 0 || r.Per <= 0 {
 		return Decision{Limit: max(r.Requests, 0), RetryAfter: max(r.Per.D(), time.Second)}
 	}
-	t := now.UnixNano()
-	interval := max(int64(r.Per)/r.Requests, 1) // emission interval
-	burst := interval * r.Requests
+	t, per, n := now.UnixNano(), int64(r.Per), r.Requests
 
 	s, e := m.lock(k, t)
 	defer s.mu.Unlock()
-	tat := max(e.tat, t)
-	next := tat + interval
-	diff := t - (next - burst)
-	if diff < 0 {
-		s.m[k] = e
-		return Decision{Limit: r.Requests, Reset: time.Duration(tat - t), RetryAfter: time.Duration(-diff)}
+	if d := t - e.rStart; d >= per {
+		e.rStart, e.rPrev, e.rCur = e.rStart+per, e.rCur, 0
+		if d-per >= per {
+			e.rPrev = 0
+		}
 	}
-	e.tat = next
+	if e.rPrev == 0 && e.rCur == 0 {
+		// A new key, or both windows are empty: start afresh at t, as for
+		// an identity never seen.
+		e.rStart = t
+	}
+	// A t a little before rStart (a request that read the clock before
+	// another one took the lock) counts as at the window's start.
+	elapsed := max(t-e.rStart, 0)
+	// weighted = ceil(prev × (per − elapsed) / per): est+1 <= n holds exactly
+	// when weighted+cur+1 <= n, as the right side is a whole number.
+	weighted := mulDivCeil(e.rPrev, per-elapsed, per)
+	allowed := weighted+e.rCur+1 <= n
+	if allowed {
+		e.rCur++
+	}
+	// Set on refusal too: the key's Per may have changed with the table.
+	e.rZero = e.zeroAt(per)
 	s.m[k] = e
-	return Decision{Allowed: true, Limit: r.Requests, Remaining: diff / interval, Reset: time.Duration(next - t)}
+	d := Decision{Allowed: allowed, Limit: n, Reset: time.Duration(e.rZero - t)}
+	if allowed {
+		d.Remaining = n - e.rCur - weighted
+	} else {
+		d.RetryAfter = retryAfter(e, n, per, elapsed)
+	}
+	return d
+}
+
+// zeroAt returns when e's rate estimate falls to zero if nothing more is
+// counted: at the end of the next window while the current one holds
+// requests, else at the end of the current one.
+func (e *entry) zeroAt(per int64) int64 {
+	switch {
+	case e.rCur > 0:
+		return addSat(addSat(e.rStart, per), per)
+	case e.rPrev > 0:
+		return addSat(e.rStart, per)
+	}
+	return e.rStart
+}
+
+// retryAfter solves for the earliest time, from elapsed into e's current
+// window, at which est + 1 <= n if nothing more is counted: later in this
+// window as the previous one's weight falls, else in the next window, where
+// this window's count takes the previous one's place (a window after that
+// has an estimate of 0, so the answer is under 2 per away).
+func retryAfter(e entry, n, per, elapsed int64) time.Duration {
+	if room := n - e.rCur - 1; room >= 0 {
+		if at := earliest(e.rPrev, room, per); at < per {
+			return time.Duration(at - elapsed)
+		}
+	}
+	return time.Duration(per - elapsed + earliest(e.rCur, n-1, per))
+}
+
+// earliest returns the least elapsed time x >= 0 in a window of length per
+// at which count × (per − x)/per <= room, for count > room >= 0 or room >=
+// count >= 0 (then 0): x = per − floor(room × per / count).
+func earliest(count, room, per int64) int64 {
+	if room >= count {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(room), uint64(per))
+	q, _ := bits.Div64(hi, lo, uint64(count)) // room < count: q < per
+	return per - int64(q)
+}
+
+// addSat returns a + b for a, b >= 0, at most math.MaxInt64.
+func addSat(a, b int64) int64 {
+	return int64(min(uint64(a)+uint64(b), math.MaxInt64))
+}
+
+// mulDivCeil returns ceil(a × b / c) for a, b >= 0, c > 0 and b <= c, in
+// 128-bit arithmetic (the result is at most a).
+func mulDivCeil(a, b, c int64) int64 {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	q, rem := bits.Div64(hi, lo, uint64(c))
+	if rem != 0 {
+		q++
+	}
+	return int64(q)
 }
 
 // Quota implements Limiter.
@@ -189,9 +313,10 @@ func (m *Memory) lock(k Key, t int64) (*shard, entry) {
 }
 
 // idleAt reports whether e can be forgotten at t without changing any
-// decision: unused for the idle time, bucket full, quota window over.
+// decision: unused for the idle time, both rate windows over (the estimate is
+// zero and a new request would start afresh), quota window over.
 func (m *Memory) idleAt(e entry, t int64) bool {
-	return t-e.used >= m.idle && e.tat <= t && e.qEnd <= t
+	return t-e.used >= m.idle && e.rZero <= t && e.qEnd <= t
 }
 
 // evictOne deletes the least recently used of a few keys sampled at random
