@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/cuegate/cuegate/compiler"
 )
@@ -14,6 +15,9 @@ import (
 func init() {
 	register(command{"compile", "check or compile a configuration directory", runCompile})
 }
+
+// compileMemoryLimit is the soft memory limit of cuegate compile.
+const compileMemoryLimit = 240 << 20
 
 // runCompile is "cuegate compile [--check] [--strict] [--format text|json]
 // [-o FILE] DIR". Flags may come before or after DIR.
@@ -38,7 +42,17 @@ func init() {
 // Exit status: 0 valid (warnings allowed unless --strict), 1 errors (or
 // warnings with --strict), 2 usage or I/O error (a missing directory, one
 // without .cue files, an unwritable -o FILE).
+//
+// Unless GOMEMLIMIT is set, the process keeps a soft memory limit of
+// compileMemoryLimit: CUE keeps the whole configuration in memory (about
+// 20 KiB for an API and its policy), and the limit makes the garbage
+// collector work a little harder near it instead of letting the heap
+// double, so that CI runners with little memory can check large
+// configurations.
 func runCompile(args []string, stdout, stderr io.Writer) int {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(compileMemoryLimit)
+	}
 	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	check := fs.Bool("check", false, "only check the configuration; print nothing on success")
