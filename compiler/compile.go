@@ -80,7 +80,6 @@ type compilation struct {
 	errs  Diagnostics
 	warns Diagnostics
 	user  cue.Value // the user's package, before the schema
-	shape *shape    // the fields the schema allows
 	// reported holds the fields the schema reported: the compiler's own
 	// checks stay silent about them (see errorf).
 	reported []fieldPath
@@ -114,16 +113,16 @@ func (c *compilation) run(files []sourceFile) *Table {
 	if err := config.Err(); err != nil {
 		panic("compiler: embedded schema does not compile: " + err.Error())
 	}
-	c.shape = shapeOf(config)
 	var d decoder
-	tree := d.config(c.user, config, c.shape)
+	tree := d.config(c.user, config, shapeOf(config))
 	c.report(&d, schemaFile)
 	if _, ok := tree.(map[string]any); !ok {
 		return nil // nothing valid to check further
 	}
 	var raw rawConfig
 	if err := json.Unmarshal(encode(tree), &raw); err != nil && len(c.errs) == 0 {
-		c.cueError(err) // the schema and rawConfig disagree
+		// The schema and rawConfig disagree: a bug, not the user's mistake.
+		c.errs = append(c.errs, c.diag(token.NoPos, "compiler: internal error: "+err.Error()))
 		return nil
 	}
 	return c.build(&raw)
@@ -177,8 +176,8 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// cueError reports an error that CUE raised outside the schema: a file
-// it cannot add to the instance, an error in an embedded schema.
+// cueError reports an error that CUE raised before the schema applies: a
+// syntax error, a file it cannot add to the instance.
 func (c *compilation) cueError(err error) {
 	for _, e := range cueerrors.Errors(err) {
 		format, args := e.Msg()

@@ -49,8 +49,8 @@ func (c *compilation) report(d *decoder, schemaFile cue.Value) {
 	for _, g := range order {
 		// A list that fails a default's length is only noise when an
 		// element or another alternative says more.
-		specific := slices.ContainsFunc(order, func(o *group) bool {
-			return o != g && len(o.at) > len(g.at) && o.at.related(g.at)
+		specific := slices.ContainsFunc(g.errs, isListLength) && slices.ContainsFunc(order, func(o *group) bool {
+			return len(o.at) > len(g.at) && o.at.related(g.at)
 		})
 		if msg := c.describe(g.at, g.errs, specific, w); msg != "" {
 			pos := c.errPos(g.errs, g.at)
@@ -66,8 +66,18 @@ func (c *compilation) report(d *decoder, schemaFile cue.Value) {
 	}
 }
 
+func isListLength(e cueerrors.Error) bool {
+	format, _ := e.Msg()
+	return format == listLengthFormat
+}
+
+// listLengthFormat is how CUE words a list that fails a list's length.
+const listLengthFormat = "incompatible list lengths (%d and %d)"
+
 // schemaError records a diagnostic about at and marks at as reported, so
-// that the compiler's own checks do not report it again.
+// that the compiler's own checks do not report it again. An error without
+// a path (one inside a comprehension) marks everything: the checks then
+// stay silent rather than guess.
 func (c *compilation) schemaError(pos token.Pos, at fieldPath, msg string) {
 	if len(at) > 0 {
 		msg = at.String() + ": " + msg
@@ -242,7 +252,7 @@ func (c *compilation) describe(at fieldPath, errs []cueerrors.Error, specific bo
 			default:
 				other = orDefault(other, fmt.Sprintf(format, args...))
 			}
-		case "incompatible list lengths (%d and %d)":
+		case listLengthFormat:
 			listLength = fmt.Sprintf(format, args...)
 		default:
 			other = orDefault(other, fmt.Sprintf(format, args...))
