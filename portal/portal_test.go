@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cuegate/cuegate/internal/testutil"
+
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 
@@ -733,26 +735,8 @@ func TestHTMLShowsTheProvidersRefusal(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestLogsHoldNoSecrets(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	e := newEnvLog(t, zerolog.New(&logs))
 	dev := e.developer("a@example.com")
 	e.api(e.browser(), "POST", "/login", credentials{"a@example.com", "wrong password"}, nil)

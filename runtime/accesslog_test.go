@@ -1,33 +1,15 @@
 package runtime
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
-// syncBuffer is a bytes.Buffer safe for the gateway's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestAccessLog(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	e := newEnv(t, envOptions{log: &logs})
 	tok := e.token("log-client", map[string]any{"pol": "writer"})
 	r := e.do("POST", "/users/a", tok, map[string]string{"X-Request-Id": "rid-log-1"})
