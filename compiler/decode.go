@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 
 	"cuelang.org/go/cue"
@@ -47,8 +48,8 @@ type missingField struct {
 // invalidField is a value the schema accepts that Go cannot hold, such as
 // an integer beyond 64 bits.
 type invalidField struct {
-	at  fieldPath
-	err error
+	at    fieldPath
+	value string // as CUE prints it
 }
 
 // config decodes the user's package against the schema's #Config, one
@@ -191,7 +192,7 @@ func (d *decoder) scalar(v cue.Value, at fieldPath) any {
 		return nil
 	}
 	if err != nil {
-		d.invalid = append(d.invalid, invalidField{at, err})
+		d.invalid = append(d.invalid, invalidField{at, fmt.Sprint(v)})
 		return nil
 	}
 	return x

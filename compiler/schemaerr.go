@@ -62,7 +62,7 @@ func (c *compilation) report(d *decoder, schemaFile cue.Value) {
 	}
 	c.reportMissing(d.missing, w)
 	for _, f := range d.invalid {
-		c.schemaError(c.at(f.at), f.at, fmt.Sprintf("invalid value: %v", f.err))
+		c.schemaError(c.at(f.at), f.at, fmt.Sprintf("invalid value %s: out of range for a 64-bit number", f.value))
 	}
 }
 
