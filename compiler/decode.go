@@ -127,15 +127,14 @@ func (d *decoder) value(v cue.Value, at fieldPath, sh *shape) any {
 		if it, err := v.Fields(); err == nil {
 			return d.fields(it, at, sh)
 		}
+	default:
+		return d.scalar(v, at)
 	}
-	if err := v.Err(); err != nil {
-		d.errs = append(d.errs, cueerrors.Errors(err)...)
-		if isEntity(at) {
-			return map[string]any{}
-		}
-		return nil
+	d.errs = append(d.errs, cueerrors.Errors(v.Err())...)
+	if isEntity(at) {
+		return map[string]any{}
 	}
-	return d.scalar(v, at)
+	return nil
 }
 
 // fields decodes a struct, or a list whose element is in error (CUE then
@@ -170,29 +169,36 @@ func (d *decoder) fields(it *cue.Iterator, at fieldPath, sh *shape) any {
 	return m
 }
 
+// scalar decodes a value that is not a struct or a list. The happy path
+// asks CUE nothing that needs an evaluation context: each one is an
+// allocation of several KiB, and a configuration has many leaves.
 func (d *decoder) scalar(v cue.Value, at fieldPath) any {
-	v, _ = v.Default()
+	dv, _ := v.Default()
 	var (
 		x   any
 		err error
 	)
-	switch v.Kind() {
+	switch dv.Kind() {
 	case cue.StringKind:
-		x, err = v.String()
+		x, err = dv.String()
 	case cue.IntKind:
-		x, err = v.Int64()
+		x, err = dv.Int64()
 	case cue.FloatKind:
-		x, err = v.Float64()
+		x, err = dv.Float64()
 	case cue.BoolKind:
-		x, err = v.Bool()
+		x, err = dv.Bool()
 	case cue.NullKind:
 		return nil
-	default: // not concrete
-		d.missing = append(d.missing, missingField{at, v})
+	default: // in error, or not concrete
+		if err := v.Err(); err != nil {
+			d.errs = append(d.errs, cueerrors.Errors(err)...)
+		} else {
+			d.missing = append(d.missing, missingField{at, dv})
+		}
 		return nil
 	}
 	if err != nil {
-		d.invalid = append(d.invalid, invalidField{at, fmt.Sprint(v)})
+		d.invalid = append(d.invalid, invalidField{at, fmt.Sprint(dv)})
 		return nil
 	}
 	return x
