@@ -254,6 +254,8 @@ func (c *compilation) describe(at fieldPath, errs []cueerrors.Error, specific bo
 			}
 		case listLengthFormat:
 			listLength = fmt.Sprintf(format, args...)
+		case "package %q imported but not defined in %s":
+			other = orDefault(other, fmt.Sprintf("package %q is not in CUE's standard library: a configuration can import only standard packages", args[0]))
 		default:
 			other = orDefault(other, fmt.Sprintf(format, args...))
 		}
