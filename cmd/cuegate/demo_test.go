@@ -12,28 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
-
-// lockedBuffer is an io.Writer safe for the demo's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -49,7 +32,7 @@ func freeAddr(t *testing.T) string {
 type runningDemo struct {
 	a              demoAddrs
 	config         string
-	stdout, stderr lockedBuffer
+	stdout, stderr testutil.SyncBuffer
 	cancel         context.CancelFunc
 	done           chan error
 }
