@@ -27,8 +27,10 @@ type Table struct {
 
 	// Routes is the prebuilt route index over APIs.
 	Routes *RouteIndex `json:"-"`
-	// Hash is the hex SHA-256 of the canonical JSON encoding: two tables
-	// with the same Hash route and enforce the same way.
+	// Hash is the hex SHA-256 of the table's JSON encoding (encoding/json:
+	// struct fields in declaration order, map keys sorted), which is
+	// deterministic like JSON: two tables with the same Hash route and
+	// enforce the same way.
 	Hash string `json:"-"`
 	// Warnings are findings that do not fail a compile unless --strict.
 	Warnings Diagnostics `json:"-"`
@@ -240,10 +242,7 @@ func (s *Secret) String() string {
 // spaces of indent, a final newline. The same configuration always gives
 // the same bytes.
 func (t *Table) JSON() []byte {
-	raw, err := json.Marshal(t)
-	if err != nil {
-		panic("compiler: table does not encode: " + err.Error()) // all fields are plain data
-	}
+	raw := t.marshal()
 	// Re-encoding through generic maps sorts every object's keys.
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -258,8 +257,16 @@ func (t *Table) JSON() []byte {
 	return append(out, '\n')
 }
 
+func (t *Table) marshal() []byte {
+	raw, err := json.Marshal(t)
+	if err != nil {
+		panic("compiler: table does not encode: " + err.Error()) // all fields are plain data
+	}
+	return raw
+}
+
 func (t *Table) seal() {
-	sum := sha256.Sum256(t.JSON())
+	sum := sha256.Sum256(t.marshal())
 	t.Hash = hex.EncodeToString(sum[:])
 	t.Routes = newRouteIndex(t.APIs)
 }
