@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 
+	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/parser"
 )
 
 func init() {
@@ -41,7 +43,17 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "cuegate:", err)
 			return exitUsage
 		}
-		out, err := format.Source(src, format.Simplify())
+		file, err := parser.ParseFile(f, src, parser.ParseComments)
+		if err != nil {
+			for _, e := range cueerrors.Errors(err) {
+				pos := e.Position()
+				msg, args := e.Msg()
+				fmt.Fprintf(stderr, "%s:%d:%d: %s\n", f, pos.Line(), pos.Column(), fmt.Sprintf(msg, args...))
+			}
+			code = exitInvalid
+			continue
+		}
+		out, err := format.Node(file, format.Simplify())
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", f, err)
 			code = exitInvalid
