@@ -179,7 +179,7 @@ func TestPortalInBrowser(t *testing.T) {
 		chromedp.SendKeys(css(`form[action="/signup"] input[name=password]`), password),
 	)
 	b.shot(t, "sign up form")
-	b.run(t, "submit sign up", chromedp.Click(css(`form[action="/signup"] button[type=submit]`)), chromedp.WaitNotPresent(css(`form[action="/signup"]`)))
+	b.run(t, "submit sign up", chromedp.Click(css(`form[action="/signup"] button[type=submit]`)), chromedp.WaitNotPresent(css(`form[action="/signup"]`)), chromedp.WaitVisible(css(`main h1`)))
 	b.shot(t, "signed up")
 
 	// Log out when sign-up logged us in, then log in.
@@ -239,12 +239,23 @@ func TestPortalInBrowser(t *testing.T) {
 	b.shot(t, "client page")
 	b.run(t, "delete", chromedp.Click(css(`a[href="/clients/`+id+`/delete"]`)), chromedp.WaitVisible(css(`form[action="/clients/`+id+`/delete"] button`)))
 	b.shot(t, "delete confirmation")
-	b.run(t, "confirm delete", chromedp.Click(css(`form[action="/clients/`+id+`/delete"] button`)), chromedp.WaitNotPresent(css(`form[action="/clients/`+id+`/delete"]`)))
+	b.run(t, "confirm delete", chromedp.Click(css(`form[action="/clients/`+id+`/delete"] button`)), chromedp.WaitNotPresent(css(`form[action="/clients/`+id+`/delete"]`)), chromedp.WaitVisible(css(`main h1`)))
 	b.shot(t, "deleted")
 	if n := value(t, b, "look for the deleted client", chromedp.Evaluate[int](`document.querySelectorAll('a[href="/clients/`+id+`"]').length`)); n != 0 {
 		t.Errorf("the deleted client is still linked on the page")
 	}
 	if r := call(t, "GET", j.gw.URL+"/echo/from-browser", tok); r.Status != 403 {
 		t.Errorf("after deletion in the browser the token gets %d %s, want 403", r.Status, r.Body)
+	}
+
+	// A registration Hydra refuses: the wizard shows Hydra's own words.
+	b.run(t, "wizard for a refused entry", chromedp.Click(css(`a[href="/clients/new"]`)), chromedp.WaitVisible(css(`input[name=catalogue][value=echo_pkjwt]`)),
+		chromedp.Click(css(`input[name=catalogue][value=echo_pkjwt]`)),
+		chromedp.Click(css(`form[action="/clients/new"] button[type=submit]`)), chromedp.WaitVisible(css(`input[name=client_name]`)),
+		chromedp.SendKeys(css(`input[name=client_name]`), "refused app"),
+		chromedp.Click(css(`form[action="/clients"] button[type=submit]`)), chromedp.WaitVisible(css(`main .error`)))
+	b.shot(t, "provider refusal")
+	if msg := value(t, b, "read the error", chromedp.Text(css(`main .error`))); !strings.Contains(msg, "jwks") {
+		t.Errorf("the refusal shown is %q; want Hydra's error_description", msg)
 	}
 }

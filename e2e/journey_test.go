@@ -87,6 +87,22 @@ portal: {
 			token_endpoint:        "%[4]s/oauth2/token"
 		}
 	}
+	// An entry Hydra refuses to register clients for: private_key_jwt
+	// without a JWKS. The developer must see Hydra's own error.
+	catalogue: echo_pkjwt: {
+		name:   "Echo API (private_key_jwt)"
+		api:    "echo"
+		policy: "basic"
+		dcr: {
+			provider: "hydra"
+			grant_types: ["client_credentials"]
+			token_endpoint_auth_method: "private_key_jwt"
+			response_types: ["token"]
+			idp_host:              "%[4]s/"
+			registration_endpoint: "%[4]s/oauth2/register"
+			token_endpoint:        "%[4]s/oauth2/token"
+		}
+	}
 }
 `
 
@@ -274,6 +290,25 @@ func TestJourney(t *testing.T) {
 		}
 		if st, _ := j.portal.do(t, "GET", "/clients/"+e.ClientID, nil, nil); st != http.StatusNotFound {
 			t.Errorf("portal GET of the deleted client: %d, want 404", st)
+		}
+	})
+
+	t.Run("provider refusal", func(t *testing.T) {
+		var before []map[string]any
+		j.portal.do(t, "GET", "/clients", nil, &before)
+		st, b := j.portal.do(t, "POST", "/clients", map[string]any{"catalogue": []string{"echo_pkjwt"}, "client_name": "refused app", "redirect_uris": []string{}}, nil)
+		var e struct {
+			Error            string `json:"error"`
+			ErrorDescription string `json:"error_description"`
+		}
+		json.Unmarshal(b, &e)
+		if st != http.StatusBadRequest || e.Error != "invalid_client_metadata" || !strings.Contains(e.ErrorDescription, "jwks") {
+			t.Errorf("a registration Hydra refuses: %d %s; want 400 with Hydra's invalid_client_metadata and its description", st, b)
+		}
+		var after []map[string]any
+		j.portal.do(t, "GET", "/clients", nil, &after)
+		if len(after) != len(before) {
+			t.Errorf("a refused registration changed the client list from %d to %d entries", len(before), len(after))
 		}
 	})
 
