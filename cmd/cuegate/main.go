@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 )
@@ -87,6 +88,27 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: cuegate version")
 		return exitUsage
 	}
-	fmt.Fprintln(stdout, "cuegate", version)
+	fmt.Fprintln(stdout, "cuegate", versionString())
 	return exitOK
+}
+
+// versionString is version when set at build time, else the module
+// version (go install ...@v1.2.3), else dev and the VCS revision.
+func versionString() string {
+	if version != "dev" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return version + "-" + s.Value[:12]
+		}
+	}
+	return version
 }
