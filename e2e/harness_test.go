@@ -188,36 +188,49 @@ type gateway struct {
 	URL, PortalURL, AdminURL string
 	ConfigDir, StatePath     string
 	Log                      *syncBuffer
+	ports                    [3]int
+	stop                     func() error
 }
 
-// startCuegate runs `cuegate serve` on the config in dir and waits for
-// /readyz. The listen addresses must already be in the config.
-func startCuegate(t *testing.T, dir string, gw, portal, admin int, env ...string) *gateway {
+// startCuegate runs `cuegate serve` on the config in dir and the state
+// file statePath, and waits for /readyz. The listen addresses (ports gw,
+// portal and admin on 127.0.0.1) must already be in the config.
+func startCuegate(t *testing.T, dir, statePath string, gw, portal, admin int) *gateway {
 	t.Helper()
 	g := &gateway{
 		URL:       fmt.Sprintf("http://127.0.0.1:%d", gw),
 		PortalURL: fmt.Sprintf("http://127.0.0.1:%d", portal),
 		AdminURL:  fmt.Sprintf("http://127.0.0.1:%d", admin),
 		ConfigDir: dir,
-		StatePath: filepath.Join(t.TempDir(), "state.json"),
+		StatePath: statePath,
 		Log:       &syncBuffer{},
+		ports:     [3]int{gw, portal, admin},
 	}
 	cmd := exec.Command(cuegateBinary(t), "serve", "--config", dir, "--state", g.StatePath)
-	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = g.Log, g.Log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
+	var once sync.Once
+	// stop sends SIGINT, as Ctrl-C would, and returns the exit error.
+	g.stop = func() error {
+		once.Do(func() {
+			cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				waitErr = fmt.Errorf("no exit within 30s of SIGINT (killed): %v", waitErr)
+			}
+		})
+		return waitErr
+	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+		g.stop()
 		if t.Failed() {
 			t.Logf("cuegate serve output (last 8 KB):\n%s", tail(g.Log.String(), 8192))
 		}
@@ -240,6 +253,16 @@ func startCuegate(t *testing.T, dir string, gw, portal, admin int, env ...string
 			t.Fatalf("cuegate serve not ready after 60s (last: %v):\n%s", err, g.Log)
 		}
 	}
+}
+
+// restart stops g cleanly (a failure to exit 0 fails the test) and starts
+// it again on the same configuration, state file and ports.
+func (g *gateway) restart(t *testing.T) *gateway {
+	t.Helper()
+	if err := g.stop(); err != nil {
+		t.Errorf("cuegate serve did not exit cleanly on SIGINT: %v", err)
+	}
+	return startCuegate(t, g.ConfigDir, g.StatePath, g.ports[0], g.ports[1], g.ports[2])
 }
 
 func freePort(t *testing.T) int {

@@ -141,7 +141,7 @@ func startJourney(t *testing.T) *journey {
 		t.Fatalf("cuegate compile --check: %v\n%s", err, check)
 	}
 	j := &journey{hydra: h, hook: hook, echo: echo.URL}
-	j.gw = startCuegate(t, dir, gw, portal, admin)
+	j.gw = startCuegate(t, dir, filepath.Join(t.TempDir(), "state.json"), gw, portal, admin)
 	j.portal = newPortalClient(t, j.gw.PortalURL)
 	return j
 }
@@ -333,6 +333,26 @@ func TestJourney(t *testing.T) {
 		tokA := clientCredentials(t, tokenURL, a.ClientID, a.ClientSecret)
 		if r := call(t, "GET", j.gw.URL+"/premium/x", tokA); r.Status != http.StatusForbidden {
 			t.Errorf("a portal client with pol gold reached the premium API: %d %s; its bound policy is basic", r.Status, r.Body)
+		}
+	})
+
+	t.Run("restart", func(t *testing.T) {
+		// The state file carries the developer and the bindings across a
+		// restart: the old token still works, still under its policy.
+		j.gw = j.gw.restart(t)
+		if r := call(t, "GET", j.gw.URL+"/echo/again", tokA); r.Status != http.StatusOK {
+			t.Errorf("after a restart the portal client's token: %d %s", r.Status, r.Body)
+		}
+		if r := call(t, "GET", j.gw.URL+"/premium/x", tokA); r.Status != http.StatusForbidden {
+			t.Errorf("after a restart the portal client reached the premium API: %d %s; its binding is basic", r.Status, r.Body)
+		}
+		p := newPortalClient(t, j.gw.PortalURL)
+		cred := map[string]string{"email": "dev@example.com", "password": "correct horse battery staple"}
+		if st, b := p.do(t, "POST", "/login", cred, nil); st >= 300 {
+			t.Fatalf("log in after a restart: %d %s", st, b)
+		}
+		if st, b := p.do(t, "GET", "/clients/"+a.ClientID, nil, nil); st != http.StatusOK {
+			t.Errorf("the developer's client after a restart: %d %s", st, b)
 		}
 	})
 }
