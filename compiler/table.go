@@ -152,7 +152,8 @@ type Grant struct {
 	Paths   []string `json:"paths"`
 }
 
-// Rate allows Requests per Per, smoothly (GCRA), per identity.
+// Rate allows at most Requests in any window of Per, per identity (a
+// sliding-window estimate; see runtime/limit for the exact rule).
 type Rate struct {
 	Requests int64    `json:"requests"`
 	Per      Duration `json:"per"`
