@@ -211,7 +211,7 @@ func (s *Server) apiGetClient(w http.ResponseWriter, r *http.Request, dev string
 }
 
 func (s *Server) apiDeleteClient(w http.ResponseWriter, r *http.Request, dev string) {
-	warning, aerr := s.deleteClient(r.Context(), dev, r.PathValue("client_id"))
+	_, warning, aerr := s.deleteClient(r.Context(), dev, r.PathValue("client_id"))
 	switch {
 	case aerr != nil:
 		writeError(w, aerr)

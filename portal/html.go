@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/portal/store"
@@ -51,8 +54,40 @@ type pageData struct {
 	RedirectURIs string
 	Separator    string
 	Limits       string
-	TokenCurl    string
-	Calls        []gatewayCall
+	// PolicyName is the client's policy's display name.
+	PolicyName string
+	// HideSecret keeps the client secret off the screen until asked for
+	// (the detail page); the creation result page shows it.
+	HideSecret bool
+	TokenCurl  string
+	Calls      []gatewayCall
+}
+
+// Flash messages for pages reached without a session (after logging out)
+// are named by a code in the redirect's query, ?m=<code>: only these fixed
+// texts can be shown, never text from the request.
+var flashMessages = map[string]string{
+	"logged-out": "You are logged out.",
+}
+
+// Flashes kept in the session for the next page.
+const (
+	flashSignedUp = "Welcome — your account is ready."
+	flashLoggedIn = "You are logged in."
+)
+
+// sentence makes an API error description ("wrong email or password") a
+// sentence for a page ("Wrong email or password.").
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "!") && !strings.HasSuffix(s, "?") {
+		s += "."
+	}
+	return s
 }
 
 func (s *Server) htmlRoutes(mux *http.ServeMux) {
@@ -88,6 +123,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 			d.Flash, sess.flash = sess.flash, ""
 		}
 		s.mu.Unlock()
+	}
+	if d.Flash == "" {
+		d.Flash = flashMessages[r.URL.Query().Get("m")]
 	}
 	d.CSRF = s.csrfToken(w, r, sess)
 	d.SignupOpen = s.table().Portal.Signup == "open"
@@ -157,10 +195,10 @@ func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) signupHTML(w http.ResponseWriter, r *http.Request) {
 	email, aerr := s.signup(r.PostFormValue("email"), r.PostFormValue("password"))
 	if aerr != nil {
-		s.render(w, r, aerr.Status, "signup", &pageData{Title: "Sign up", Error: aerr.Description, Email: r.PostFormValue("email")})
+		s.render(w, r, aerr.Status, "signup", &pageData{Title: "Sign up", Error: sentence(aerr.Description), Email: r.PostFormValue("email")})
 		return
 	}
-	s.startSession(w, email)
+	s.setFlash(s.startSession(w, email), flashSignedUp)
 	http.Redirect(w, r, "/clients", http.StatusSeeOther)
 }
 
@@ -172,16 +210,16 @@ func (s *Server) loginHTML(w http.ResponseWriter, r *http.Request) {
 	email, wait, aerr := s.login(r, r.PostFormValue("email"), r.PostFormValue("password"))
 	if aerr != nil {
 		setRetryAfter(w, wait)
-		s.render(w, r, aerr.Status, "login", &pageData{Title: "Log in", Error: aerr.Description, Email: r.PostFormValue("email")})
+		s.render(w, r, aerr.Status, "login", &pageData{Title: "Log in", Error: sentence(aerr.Description), Email: r.PostFormValue("email")})
 		return
 	}
-	s.startSession(w, email)
+	s.setFlash(s.startSession(w, email), flashLoggedIn)
 	http.Redirect(w, r, "/clients", http.StatusSeeOther)
 }
 
 func (s *Server) logoutHTML(w http.ResponseWriter, r *http.Request) {
 	s.endSession(w, r)
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	http.Redirect(w, r, "/login?m=logged-out", http.StatusSeeOther)
 }
 
 func (s *Server) clientsHTML(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -206,7 +244,7 @@ func (s *Server) detailsHTML(w http.ResponseWriter, r *http.Request, sess *sessi
 	ids := r.PostForm["catalogue"]
 	if _, aerr := choose(t, ids); aerr != nil {
 		items := slices.DeleteFunc(catalogue(t), func(c catalogueItem) bool { return !c.Registrable })
-		s.render(w, r, aerr.Status, "new", &pageData{Title: "New OAuth client", Catalogue: items, Error: aerr.Description})
+		s.render(w, r, aerr.Status, "new", &pageData{Title: "New OAuth client", Catalogue: items, Error: sentence(aerr.Description)})
 		return
 	}
 	s.render(w, r, http.StatusOK, "details", s.detailsData(t, ids))
@@ -233,8 +271,8 @@ func (s *Server) createHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 	c, aerr := s.createClient(r.Context(), sess.email, ids, r.PostFormValue("client_name"), redirects)
 	if aerr != nil {
 		d := s.detailsData(t, ids)
-		d.Error = aerr.Description
-		if aerr.Provider {
+		d.Error = sentence(aerr.Description)
+		if aerr.Provider { // the provider's own words, verbatim
 			d.Error = "The identity provider refused the registration: " + aerr.Code + ": " + aerr.Description
 		}
 		d.ClientName, d.RedirectURIs = r.PostFormValue("client_name"), r.PostFormValue("redirect_uris")
@@ -252,7 +290,10 @@ func (s *Server) createHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 	http.Redirect(w, r, "/clients/"+url.PathEscape(c.ClientID), http.StatusSeeOther)
 }
 
-func (s *Server) clientData(t *compiler.Table, c store.Client, title string) *pageData {
+// clientData is the data of a client's page: the creation result page, with
+// the secret on screen, or the detail page, with the secret hidden until
+// asked for and the token command reading it from $CLIENT_SECRET.
+func (s *Server) clientData(t *compiler.Table, c store.Client, title string, hideSecret bool) *pageData {
 	scope := ""
 	for _, id := range c.Catalogue {
 		if e := t.Portal.Catalogue[id]; e != nil && e.DCR != nil {
@@ -260,12 +301,16 @@ func (s *Server) clientData(t *compiler.Table, c store.Client, title string) *pa
 			break
 		}
 	}
-	d := &pageData{Title: title, Client: viewOf(t, c, s.opts.Now(), true), Calls: gatewayCalls(t, c)}
+	d := &pageData{Title: title, Client: viewOf(t, c, s.opts.Now(), true), Calls: gatewayCalls(t, c),
+		HideSecret: hideSecret, PolicyName: c.Policy}
 	if c.TokenEndpoint != "" {
-		d.TokenCurl = tokenCurl(c, scope)
+		d.TokenCurl = tokenCurl(c, scope, !hideSecret)
 	}
 	if p := t.Policies[c.Policy]; p != nil {
 		d.Limits = limitsInWords(p)
+		if p.Name != "" {
+			d.PolicyName = p.Name
+		}
 	}
 	return d
 }
@@ -282,10 +327,10 @@ func (s *Server) clientHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 	sess.created = ""
 	s.mu.Unlock()
 	if justCreated {
-		s.render(w, r, http.StatusOK, "created", s.clientData(s.table(), c, "Client created"))
+		s.render(w, r, http.StatusOK, "created", s.clientData(s.table(), c, "Client created", false))
 		return
 	}
-	s.render(w, r, http.StatusOK, "client", s.clientData(s.table(), c, c.ClientName))
+	s.render(w, r, http.StatusOK, "client", s.clientData(s.table(), c, c.ClientName, true))
 }
 
 func (s *Server) confirmDeleteHTML(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -298,16 +343,15 @@ func (s *Server) confirmDeleteHTML(w http.ResponseWriter, r *http.Request, sess 
 }
 
 func (s *Server) deleteHTML(w http.ResponseWriter, r *http.Request, sess *session) {
-	id := r.PathValue("id")
-	warning, aerr := s.deleteClient(r.Context(), sess.email, id)
+	c, warning, aerr := s.deleteClient(r.Context(), sess.email, r.PathValue("id"))
 	if aerr != nil {
 		if aerr.Status == http.StatusNotFound {
 			s.message(w, r, http.StatusNotFound, "Not found", "You have no client with this ID.")
 			return
 		}
-		s.message(w, r, aerr.Status, "Delete failed", aerr.Description)
+		s.message(w, r, aerr.Status, "Delete failed", sentence(aerr.Description))
 		return
 	}
-	s.setFlash(sess, fmt.Sprintf("Client %s deleted. %s", id, warning))
+	s.setFlash(sess, strings.TrimSpace(fmt.Sprintf("Client %s deleted. %s", c.ClientName, warning)))
 	http.Redirect(w, r, "/clients", http.StatusSeeOther)
 }

@@ -222,8 +222,9 @@ func (s *Server) sessionTTL() time.Duration {
 	return defaultSessionTTL
 }
 
-// startSession logs email in and sets the session cookie.
-func (s *Server) startSession(w http.ResponseWriter, email string) {
+// startSession logs email in, sets the session cookie and returns the new
+// session.
+func (s *Server) startSession(w http.ResponseWriter, email string) *session {
 	id, ttl := randomToken(), s.sessionTTL()
 	now := s.opts.Now()
 	s.mu.Lock()
@@ -232,9 +233,11 @@ func (s *Server) startSession(w http.ResponseWriter, email string) {
 			delete(s.sessions, k)
 		}
 	}
-	s.sessions[id] = &session{email: email, csrf: randomToken(), expires: now.Add(ttl)}
+	sess := &session{email: email, csrf: randomToken(), expires: now.Add(ttl)}
+	s.sessions[id] = sess
 	s.mu.Unlock()
 	http.SetCookie(w, s.cookie(sessionCookie, id, int(ttl.Seconds())))
+	return sess
 }
 
 func (s *Server) cookie(name, value string, maxAge int) *http.Cookie {
@@ -638,19 +641,19 @@ func (s *Server) ownClient(dev, id string) (store.Client, *apiError) {
 }
 
 // deleteClient removes dev's client locally (revoking it at the gateway at
-// once), then at the provider. A provider failure is logged and returned
-// as a warning; the client stays deleted.
-func (s *Server) deleteClient(ctx context.Context, dev, id string) (warning string, aerr *apiError) {
+// once), then at the provider, and returns the deleted client. A provider
+// failure is logged and returned as a warning; the client stays deleted.
+func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Client, warning string, aerr *apiError) {
 	if _, aerr := s.ownClient(dev, id); aerr != nil {
-		return "", aerr
+		return store.Client{}, "", aerr
 	}
 	c, err := s.opts.Store.DeleteClient(id, s.opts.Now().UTC())
 	if errors.Is(err, store.ErrNotFound) {
-		return "", errorf(http.StatusNotFound, "not_found", "no client %q", id)
+		return store.Client{}, "", errorf(http.StatusNotFound, "not_found", "no client %q", id)
 	}
 	if err != nil {
 		s.opts.Logger.Error().Err(err).Str("client_id", id).Msg("portal: deletion not stored")
-		return "", errorf(http.StatusInternalServerError, "server_error", "the deletion could not be stored")
+		return store.Client{}, "", errorf(http.StatusInternalServerError, "server_error", "the deletion could not be stored")
 	}
 	deletionsTotal.Inc()
 	log := s.opts.Logger.With().Str("developer", dev).Str("client_id", id).Logger()
@@ -669,7 +672,7 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (warning stri
 	}
 	if err != nil {
 		log.Warn().Err(err).Msg("portal: client deleted here but not at the provider")
-		return "The client is revoked at the gateway, but the identity provider did not delete it: ask the operator to remove it there.", nil
+		return c, "The client is revoked at the gateway, but the identity provider did not delete it: ask the operator to remove it there.", nil
 	}
-	return "", nil
+	return c, "", nil
 }

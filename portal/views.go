@@ -158,8 +158,17 @@ func shellQuote(s string) string {
 }
 
 // tokenCurl is a shell command that gets an access token for c with the
-// client_credentials grant and keeps it in $ACCESS_TOKEN.
-func tokenCurl(c store.Client, scope string) string {
+// client_credentials grant and keeps it in $ACCESS_TOKEN. With withSecret
+// false the command reads the secret from $CLIENT_SECRET instead of
+// spelling it out.
+func tokenCurl(c store.Client, scope string, withSecret bool) string {
+	// secret quotes prefix followed by the secret or the variable.
+	secret := func(prefix string) string {
+		if withSecret {
+			return shellQuote(prefix + c.ClientSecret)
+		}
+		return shellQuote(prefix) + `"$CLIENT_SECRET"`
+	}
 	var b strings.Builder
 	b.WriteString("ACCESS_TOKEN=$(curl -s -X POST " + shellQuote(c.TokenEndpoint) + " \\\n")
 	b.WriteString("  -d grant_type=client_credentials \\\n")
@@ -167,17 +176,19 @@ func tokenCurl(c store.Client, scope string) string {
 		b.WriteString("  --data-urlencode " + shellQuote("scope="+scope) + " \\\n")
 	}
 	if c.TokenEndpointAuthMethod == "client_secret_basic" {
-		b.WriteString("  -u " + shellQuote(c.ClientID+":"+c.ClientSecret) + " \\\n")
+		b.WriteString("  -u " + secret(c.ClientID+":") + " \\\n")
 	} else {
 		b.WriteString("  --data-urlencode " + shellQuote("client_id="+c.ClientID) + " \\\n")
-		b.WriteString("  --data-urlencode " + shellQuote("client_secret="+c.ClientSecret) + " \\\n")
+		b.WriteString("  --data-urlencode " + secret("client_secret=") + " \\\n")
 	}
 	b.WriteString(`  | sed -n 's/.*"access_token" *: *"\([^"]*\)".*/\1/p')`)
 	b.WriteString("\necho \"$ACCESS_TOKEN\"")
 	return b.String()
 }
 
-// gatewayCall is a curl through the gateway to one API of the client.
+// gatewayCall is a curl through the gateway to one API of the client, to
+// its listen path with a trailing slash, which shows where the API's own
+// paths go.
 type gatewayCall struct {
 	API  string
 	Curl string
@@ -195,7 +206,7 @@ func gatewayCalls(t *compiler.Table, c store.Client) []gatewayCall {
 		seen[e.API] = true
 		a := t.APIs[e.API]
 		out = append(out, gatewayCall{API: a.Name,
-			Curl: `curl -H "Authorization: Bearer $ACCESS_TOKEN" ` + shellQuote(base+a.ListenPath)})
+			Curl: `curl -H "Authorization: Bearer $ACCESS_TOKEN" ` + shellQuote(base+strings.TrimSuffix(a.ListenPath, "/")+"/")})
 	}
 	return out
 }
