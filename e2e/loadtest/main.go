@@ -59,6 +59,7 @@ type options struct {
 	Keep              bool
 	TokenCache        string
 	ReloadVia         string
+	OverlayDir        string
 	StartupTimeout    time.Duration
 	ProfileWindowSecs int
 }
@@ -87,6 +88,7 @@ func main() {
 	flag.IntVar(&o.ESPool, "es-pool", 150000, "(b) ES256 tokens minted")
 	flag.DurationVar(&o.ReloadEvery, "reload-every", 100*time.Millisecond, "(e) config rewrite period")
 	flag.StringVar(&o.ReloadVia, "reload-via", "sighup", "(e) how a rewrite reaches cuegate: sighup (rewrite, then SIGHUP: a swap every period) or file (rewrite only: the watcher's debounce decides)")
+	flag.StringVar(&o.OverlayDir, "overlay-dir", "", "files replacing the repository's at the same relative paths in the cuegate build (go build -overlay), to measure a change before making it")
 	flag.StringVar(&o.Profile, "profile", "", "directory for pprof profiles of cuegate, taken in an extra unmeasured window; cuegate is then built with net/http/pprof added by go build -overlay (the repository is not changed)")
 	flag.StringVar(&o.ProfileScenarios, "profile-scenarios", "a,b-rs256", "scenarios to profile with -profile")
 	flag.IntVar(&o.ProfileWindowSecs, "profile-seconds", 10, "length of the profiling window")
@@ -214,11 +216,11 @@ func (b *bench) buildCuegate() (string, error) {
 	}
 	bin := filepath.Join(b.dir, "cuegate")
 	args := []string{"build", "-o", bin}
-	if b.o.Profile != "" {
-		overlay, err := pprofOverlay(b.dir, b.o.Repo)
-		if err != nil {
-			return "", err
-		}
+	overlay, err := b.overlay()
+	if err != nil {
+		return "", err
+	}
+	if overlay != "" {
 		args = append(args, "-overlay", overlay)
 	}
 	cmd := exec.Command("go", append(args, "./cmd/cuegate")...)
@@ -254,22 +256,53 @@ func init() {
 }
 `
 
-// pprofOverlay writes the overlay that adds pprofSource to cmd/cuegate.
-func pprofOverlay(dir, repo string) (string, error) {
-	src := filepath.Join(dir, "zz_loadtest_pprof.go")
-	if err := os.WriteFile(src, []byte(pprofSource), 0o644); err != nil {
-		return "", err
-	}
-	abs, err := filepath.Abs(filepath.Join(repo, "cmd", "cuegate", "zz_loadtest_pprof.go"))
+// overlay writes the go build -overlay file for cuegate, or returns ""
+// when there is nothing to overlay: pprofSource when profiling, and every
+// file under -overlay-dir in place of the repository file at the same
+// relative path (to measure a proposed change without committing it).
+func (b *bench) overlay() (string, error) {
+	repo, err := filepath.Abs(b.o.Repo)
 	if err != nil {
 		return "", err
 	}
-	b, err := json.Marshal(map[string]any{"Replace": map[string]string{abs: src}})
+	replace := map[string]string{}
+	if b.o.Profile != "" {
+		src := filepath.Join(b.dir, "zz_loadtest_pprof.go")
+		if err := os.WriteFile(src, []byte(pprofSource), 0o644); err != nil {
+			return "", err
+		}
+		replace[filepath.Join(repo, "cmd", "cuegate", "zz_loadtest_pprof.go")] = src
+	}
+	if b.o.OverlayDir != "" {
+		root, err := filepath.Abs(b.o.OverlayDir)
+		if err != nil {
+			return "", err
+		}
+		err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, err := filepath.Rel(root, path)
+			if err != nil {
+				return err
+			}
+			replace[filepath.Join(repo, rel)] = path
+			fmt.Fprintf(os.Stderr, "overlay: %s replaces %s\n", path, rel)
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	if len(replace) == 0 {
+		return "", nil
+	}
+	out, err := json.Marshal(map[string]any{"Replace": replace})
 	if err != nil {
 		return "", err
 	}
-	overlay := filepath.Join(dir, "overlay.json")
-	return overlay, os.WriteFile(overlay, b, 0o644)
+	file := filepath.Join(b.dir, "overlay.json")
+	return file, os.WriteFile(file, out, 0o644)
 }
 
 // startBaseline starts a baseline proxy role and waits until it proxies.
