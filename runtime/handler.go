@@ -78,7 +78,7 @@ func (g *Gateway) Handler(ctx *fasthttp.RequestCtx) {
 	r.g, r.start, r.metrics = g, time.Now(), g.notFound
 	r.method = append(r.method[:0], ctx.Method()...)
 	r.setRequestID(ctx)
-	ctx.Response.Header.SetBytesKV(hdrRequestID, r.rid)
+	ctx.Response.Header.SetCanonical(hdrRequestID, r.rid)
 
 	defer g.recoverPanic(ctx, r)
 	if e, ok := r.serve(ctx, gen); !ok {
@@ -97,7 +97,7 @@ func (g *Gateway) recoverPanic(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	g.log.Error().Interface("panic", p).Bytes("request_id", r.rid).Bytes("path", r.path).Msg("request handler panicked")
 	ctx.Response.Reset()
-	ctx.Response.Header.SetBytesKV(hdrRequestID, r.rid)
+	ctx.Response.Header.SetCanonical(hdrRequestID, r.rid)
 	ctx.Response.SetStatusCode(errInternal.status)
 	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
 	ctx.Response.SetBody(errInternal.body)
@@ -462,11 +462,11 @@ func bearer(h []byte) []byte {
 
 func (r *request) setLimitHeaders(ctx *fasthttp.RequestCtx, hLimit, hRemaining, hReset []byte, d limit.Decision) {
 	r.buf = strconv.AppendInt(r.buf[:0], d.Limit, 10)
-	ctx.Response.Header.SetBytesKV(hLimit, r.buf)
+	ctx.Response.Header.SetCanonical(hLimit, r.buf)
 	r.buf = strconv.AppendInt(r.buf[:0], max(d.Remaining, 0), 10)
-	ctx.Response.Header.SetBytesKV(hRemaining, r.buf)
+	ctx.Response.Header.SetCanonical(hRemaining, r.buf)
 	r.buf = appendSeconds(r.buf[:0], d.Reset)
-	ctx.Response.Header.SetBytesKV(hReset, r.buf)
+	ctx.Response.Header.SetCanonical(hReset, r.buf)
 }
 
 // appendSeconds appends d in whole seconds, rounded up.

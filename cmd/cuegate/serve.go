@@ -32,6 +32,9 @@ func init() {
 // before a burst of changes is reloaded.
 const watchDebounce = 150 * time.Millisecond
 
+// logFlushPeriod is how long a log line may wait in the batch writer.
+const logFlushPeriod = 100 * time.Millisecond
+
 func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -49,7 +52,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	log := newLogger(stderr, *logFormat)
+	lw := newBatchWriter(stderr, 64<<10, logFlushPeriod)
+	defer lw.Close() //nolint:errcheck // nowhere left to report it
+	log := newLogger(lw, *logFormat)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -58,6 +63,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(hup)
 
 	n, err := startServe(ctx, serveOptions{ConfigDir: *config, StatePath: *state, Logger: log, Watch: true})
+	lw.Flush() //nolint:errcheck // the log lines before what follows
 	var diags compiler.Diagnostics
 	switch {
 	case errors.As(err, &diags):
