@@ -34,7 +34,7 @@ func TestAccessLog(t *testing.T) {
 			t.Errorf("%s = %v, want %v (line %v)", k, line[k], v, line)
 		}
 	}
-	for _, k := range []string{"duration", "upstream_duration"} {
+	for _, k := range []string{"duration_us", "upstream_duration_us"} {
 		if _, ok := line[k]; !ok {
 			t.Errorf("no %s in %v", k, line)
 		}

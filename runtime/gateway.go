@@ -36,8 +36,8 @@
 //
 // Each request logs one Info line "request" with method, path (cleaned,
 // without the query), api, identity, policy, status, bytes (response body
-// bytes passed on), duration and upstream_duration (zerolog durations, in
-// milliseconds) and request_id; never the token. For a streamed response
+// bytes passed on), duration_us and upstream_duration_us (integer
+// microseconds) and request_id; never the token. For a streamed response
 // the line is written when the body is through. Besides fasthttp's own
 // buffers, the path up to the upstream exchange allocates nothing.
 package runtime

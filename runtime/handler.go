@@ -502,8 +502,8 @@ func (r *request) finish() {
 		Str("policy", r.policy).
 		Int("status", r.status).
 		Int64("bytes", r.bytes).
-		Dur("duration", d).
-		Dur("upstream_duration", r.upstream).
+		Int64("duration_us", d.Microseconds()).
+		Int64("upstream_duration_us", r.upstream.Microseconds()).
 		Bytes("request_id", r.rid).
 		Msg("request")
 	r.g, r.metrics, r.api, r.identity, r.policy = nil, nil, "", "", ""

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -196,6 +198,11 @@ func TestMaxBodyBytes(t *testing.T) {
 		req.ContentLength = tt.length
 		req.Close = true
 		resp, err := e.client.Do(req)
+		if err != nil && tt.status == 413 && tt.length > 0 && errors.Is(err, syscall.ECONNRESET) {
+			// Refused on the declared length: the gateway answered and
+			// closed before the client was through writing the body.
+			continue
+		}
 		if err != nil {
 			t.Fatalf("%d bytes (length %d): %v", tt.size, tt.length, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -172,6 +173,14 @@ type Request struct {
 // ctx.RequestBodyStream (the server must use StreamRequestBody) or taken
 // from the buffered body.
 //
+// The request is sent in place, as a bare proxy does: ctx.Request itself
+// is edited (headers, URI) and sent, so the caller must have read what it
+// needs from it; only the client connection's keep-alive state is put
+// back for the server. A request from a TLS connection, or with a chunked
+// body bounded by r.MaxBody, is the exception: its header is copied to a
+// request of its own (the body stream wraps the client's). A body is
+// passed on whatever the method.
+//
 // r.Done may be called before Forward returns; the caller must not touch
 // what Done releases after a successful Forward.
 //
@@ -185,26 +194,61 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	p.inflight.Add(1)
 	ex := acquireExchange()
 	ex.pool, ex.done = p, r.Done
-	out, resp := &ex.req, &ex.resp
+	resp := &ex.resp
 	resp.Header.SetNoDefaultContentType(true) // pass on only what the upstream sent
-	copyRequestHeaders(&ctx.Request.Header, &out.Header)
-	ex.buf = setForwarded(ctx, out, r.RequestID, ex.buf)
-	if cl := ctx.Request.Header.ContentLength(); (cl > 0 || cl == -1) && !ctx.Request.Header.IsGet() && !ctx.Request.Header.IsHead() {
-		if s := ctx.RequestBodyStream(); s != nil {
-			if cl < 0 && r.MaxBody > 0 {
-				ex.limit = limitedReader{r: s, left: r.MaxBody}
-				s = &ex.limit
-			}
+
+	in := &ctx.Request.Header
+	// The server decides the client connection's fate by these after the
+	// handler; the upstream request must not carry them.
+	closeConn, http10 := in.ConnectionClose(), !in.IsHTTP11()
+	host, query := targetParts(ctx)
+	out := &ctx.Request
+	cl, s := in.ContentLength(), ctx.RequestBodyStream()
+	limited := cl == -1 && r.MaxBody > 0 && s != nil
+	if limited || ctx.IsTLS() {
+		// Setting a body stream closes the one there, and a request
+		// from a TLS connection keeps an https URI: send a copy.
+		out = &ex.req
+		in.CopyTo(&out.Header)
+		switch {
+		case limited:
+			ex.limit = limitedReader{r: s, left: r.MaxBody}
+			out.SetBodyStream(&ex.limit, -1)
+		case s != nil:
 			out.SetBodyStream(s, cl)
-		} else {
+		default:
 			out.SetBodyRaw(ctx.Request.Body())
 		}
+	}
+	ex.buf = appendForwardedFor(ex.buf[:0], ctx)
+	ex.conn = stripRequestHeaders(&out.Header, ex.conn)
+	out.Header.SetCanonical(hdrXFF, ex.buf)
+	if ctx.IsTLS() {
+		out.Header.SetCanonical(hdrXFProto, strHTTPS)
+	} else {
+		out.Header.SetCanonical(hdrXFProto, strHTTP)
+	}
+	out.Header.SetCanonical(hdrXFHost, host)
+	out.Header.SetCanonical(hdrRequestID, r.RequestID)
+	if http10 {
+		out.Header.SetProtocolBytes(strHTTP11)
 	}
 
 	start := time.Now()
 	deadline := start.Add(p.timeout)
-	err := p.send(ex, r.Path, ctx.URI().QueryString(), deadline, start)
+	// The path and query, copied: the URI they come from is overwritten.
+	ex.tail = append(ex.tail[:0], r.Path...)
+	if len(query) > 0 {
+		ex.tail = append(append(ex.tail, '?'), query...)
+	}
+	err := p.send(ex, out, deadline, start)
 	upstream := time.Since(start)
+	if http10 {
+		in.SetProtocolBytes(strHTTP10)
+	}
+	if closeConn {
+		in.SetConnectionClose()
+	}
 	if err != nil {
 		if ex.limit.exceeded {
 			err = ErrBodyTooLarge
@@ -214,13 +258,13 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	}
 	ex.status, ex.upstream = resp.StatusCode(), upstream
 	ctx.Response.SetStatusCode(ex.status)
-	copyResponseHeaders(&resp.Header, &ctx.Response.Header)
+	copyResponseHeaders(&resp.Header, &ctx.Response.Header, ex)
 	if s := resp.BodyStream(); s != nil {
 		ex.body = s
 		ctx.Response.SetBodyStream(ex, max(resp.Header.ContentLength(), -1))
 		return upstream, nil
 	}
-	if ctx.Request.Header.IsHead() {
+	if in.IsHead() {
 		// No body, but the upstream's Content-Length describes the GET.
 		ctx.Response.SkipBody = true
 		ctx.Response.Header.SetContentLength(max(resp.Header.ContentLength(), 0))
@@ -232,10 +276,27 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	return upstream, nil
 }
 
+// targetParts returns the host the client addressed and the query string
+// of its request target, parsing the URI only for an absolute-form target.
+func targetParts(ctx *fasthttp.RequestCtx) (host, query []byte) {
+	uri := ctx.Request.Header.RequestURI()
+	if len(uri) == 0 || uri[0] != '/' {
+		u := ctx.URI()
+		return u.Host(), u.QueryString()
+	}
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		query = uri[i+1:]
+		if j := bytes.IndexByte(query, '#'); j >= 0 {
+			query = query[:j]
+		}
+	}
+	return ctx.Request.Header.Host(), query
+}
+
 // send tries the targets round-robin, skipping those cooling down unless
 // all are.
-func (p *Pool) send(ex *exchange, path, query []byte, deadline, now time.Time) error {
-	out, resp := &ex.req, &ex.resp
+func (p *Pool) send(ex *exchange, out *fasthttp.Request, deadline, now time.Time) error {
+	resp := &ex.resp
 	n := uint32(len(p.targets))
 	first := p.next.Add(1)
 	sawTimeout := false
@@ -251,10 +312,7 @@ func (p *Pool) send(ex *exchange, path, query []byte, deadline, now time.Time) e
 			if remaining <= 0 {
 				return ErrTimeout
 			}
-			ex.buf = append(append(ex.buf[:0], t.prefix...), path...)
-			if len(query) > 0 {
-				ex.buf = append(append(ex.buf, '?'), query...)
-			}
+			ex.buf = append(append(ex.buf[:0], t.prefix...), ex.tail...)
 			out.SetRequestURIBytes(ex.buf)
 			out.URI().DisablePathNormalizing = true
 			err := t.hc.DoTimeout(out, resp, remaining)
@@ -325,6 +383,8 @@ type exchange struct {
 	body io.Reader
 	n    int64
 	buf  []byte // scratch
+	conn []byte // the Connection header's value, while it is stripped
+	tail []byte // path and query sent, after a target's prefix
 
 	status   int
 	upstream time.Duration
@@ -387,23 +447,37 @@ func (ex *exchange) release() {
 	p.finish()
 }
 
-// hopByHop are the headers that concern one connection only (RFC 9110
-// §7.6.1), plus Expect, which the upstream exchange handles itself.
-var hopByHop = [][]byte{
-	[]byte("Connection"), []byte("Keep-Alive"), []byte("Proxy-Connection"),
-	[]byte("Proxy-Authenticate"), []byte("Proxy-Authorization"), []byte("Te"),
-	[]byte("Trailer"), []byte("Transfer-Encoding"), []byte("Upgrade"),
-	[]byte("Content-Length"), []byte("Host"), []byte("Expect"),
+// stripped reports whether a request header key (canonical, as the
+// server parsed it) is removed before the request goes upstream: the
+// hop-by-hop headers (RFC 9110 §7.6.1) fasthttp keeps as plain headers,
+// Expect (the upstream exchange handles it itself), and those the gateway
+// sets. Connection, Content-Length and Host are fasthttp's own fields,
+// handled apart.
+func stripped(key []byte) bool {
+	switch string(key) {
+	case "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te",
+		"Trailer", "Transfer-Encoding", "Upgrade", "Expect",
+		"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Request-Id":
+		return true
+	}
+	return false
 }
 
-// skipHeader reports whether key is hop-by-hop or named in the Connection
-// header value conn.
-func skipHeader(key, conn []byte) bool {
-	for _, h := range hopByHop {
-		if bytes.EqualFold(key, h) {
-			return true
-		}
+// hopByHopResponse reports whether a response header key (canonical, as
+// the client parsed it) is hop-by-hop or X-Request-Id (the gateway sets
+// its own).
+func hopByHopResponse(key []byte) bool {
+	switch string(key) {
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te",
+		"Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "X-Request-Id":
+		return true
 	}
+	return false
+}
+
+// connectionListed reports whether key is named in the Connection header
+// value conn.
+func connectionListed(key, conn []byte) bool {
 	for len(conn) > 0 {
 		var tok []byte
 		if i := bytes.IndexByte(conn, ','); i >= 0 {
@@ -426,50 +500,72 @@ var (
 	hdrRequestID  = []byte("X-Request-Id")
 	strHTTP       = []byte("http")
 	strHTTPS      = []byte("https")
+	strHTTP10     = []byte("HTTP/1.0")
+	strHTTP11     = []byte("HTTP/1.1")
 )
 
-func copyRequestHeaders(in, out *fasthttp.RequestHeader) {
-	out.SetMethodBytes(in.Method())
-	conn := in.PeekBytes(hdrConnection)
-	for k, v := range in.All() {
-		if skipHeader(k, conn) || bytes.EqualFold(k, hdrXFF) || bytes.EqualFold(k, hdrXFProto) ||
-			bytes.EqualFold(k, hdrXFHost) || bytes.EqualFold(k, hdrRequestID) {
-			continue
+// stripRequestHeaders removes from h, in place, the headers stripped
+// names, the Connection header and those it names. It deletes only what
+// is there: a typical request has none of them. conn is scratch for the
+// Connection value, returned for reuse.
+func stripRequestHeaders(h *fasthttp.RequestHeader, conn []byte) []byte {
+	n := 0
+	for k := range h.All() {
+		if stripped(k) {
+			n++
 		}
-		out.AddBytesKV(k, v)
 	}
+	for ; n > 0; n-- {
+		for k := range h.All() {
+			if stripped(k) {
+				h.DelBytes(k) // DelBytes copies k before it edits h
+				break
+			}
+		}
+	}
+	conn = append(conn[:0], h.PeekBytes(hdrConnection)...)
+	if len(conn) == 0 {
+		return conn
+	}
+	h.DelBytes(hdrConnection) // also clears the close flag
+	for rest := conn; len(rest) > 0; {
+		var tok []byte
+		if i := bytes.IndexByte(rest, ','); i >= 0 {
+			tok, rest = rest[:i], rest[i+1:]
+		} else {
+			tok, rest = rest, nil
+		}
+		if tok = bytes.TrimSpace(tok); len(tok) > 0 {
+			h.DelBytes(tok)
+		}
+	}
+	return conn
 }
 
 // copyResponseHeaders copies the upstream's response headers but the
-// hop-by-hop ones and X-Request-Id (the gateway sets its own).
-func copyResponseHeaders(in *fasthttp.ResponseHeader, out *fasthttp.ResponseHeader) {
-	conn := in.PeekBytes(hdrConnection)
+// hop-by-hop ones, those its Connection header names, and X-Request-Id
+// (the gateway sets its own). The keys come parsed, hence canonical: out
+// stops normalising keys for the rest of the response (the server resets
+// that per request; the gateway's own keys are canonical too).
+func copyResponseHeaders(in *fasthttp.ResponseHeader, out *fasthttp.ResponseHeader, ex *exchange) {
+	ex.conn = append(ex.conn[:0], in.PeekBytes(hdrConnection)...)
+	out.DisableNormalizing()
 	for k, v := range in.All() {
-		if skipHeader(k, conn) || bytes.EqualFold(k, hdrRequestID) {
+		if hopByHopResponse(k) || (len(ex.conn) > 0 && connectionListed(k, ex.conn)) {
 			continue
 		}
 		out.AddBytesKV(k, v)
 	}
 }
 
-// setForwarded sets X-Forwarded-For (the client's address appended to what
-// the client sent), X-Forwarded-Proto, X-Forwarded-Host and X-Request-Id.
-// buf is scratch space, returned for reuse.
-func setForwarded(ctx *fasthttp.RequestCtx, out *fasthttp.Request, requestID, buf []byte) []byte {
-	buf = buf[:0]
+// appendForwardedFor appends the X-Forwarded-For value: the client's
+// address appended to what the client sent.
+func appendForwardedFor(buf []byte, ctx *fasthttp.RequestCtx) []byte {
 	if prior := ctx.Request.Header.PeekBytes(hdrXFF); len(prior) > 0 {
 		buf = append(append(buf, prior...), ", "...)
 	}
-	if ip := ctx.RemoteIP(); ip != nil {
-		buf, _ = ip.AppendText(buf)
+	if a, ok := netip.AddrFromSlice(ctx.RemoteIP()); ok {
+		buf = a.Unmap().AppendTo(buf)
 	}
-	out.Header.SetBytesKV(hdrXFF, buf)
-	if ctx.IsTLS() {
-		out.Header.SetBytesKV(hdrXFProto, strHTTPS)
-	} else {
-		out.Header.SetBytesKV(hdrXFProto, strHTTP)
-	}
-	out.Header.SetBytesKV(hdrXFHost, ctx.Host())
-	out.Header.SetBytesKV(hdrRequestID, requestID)
 	return buf
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
@@ -146,7 +147,7 @@ func TestForwardFailover(t *testing.T) {
 		mu.Lock()
 		hits++
 		mu.Unlock()
-		io.WriteString(w, "ok")
+		io.WriteString(w, "ok "+r.URL.RawQuery)
 	}))
 	defer up.Close()
 	p, err := New(Options{Targets: []string{deadTarget(t), up.URL}})
@@ -155,8 +156,10 @@ func TestForwardFailover(t *testing.T) {
 	}
 	gw := serve(t, p)
 	for i := 0; i < 10; i++ {
-		resp, body := get(t, gw+"/", nil)
-		if resp.StatusCode != 200 || body != "ok" {
+		// The query survives a try on the dead target (the request's
+		// URI is rewritten per target).
+		resp, body := get(t, gw+"/?q=1", nil)
+		if resp.StatusCode != 200 || body != "ok q=1" {
 			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
 		}
 	}
@@ -166,6 +169,73 @@ func TestForwardFailover(t *testing.T) {
 	// The dead target is cooling down: it is skipped, not retried.
 	if d := p.targets[0].downUntil.Load(); d == 0 {
 		t.Fatal("dead target not marked down")
+	}
+}
+
+// TestClientConnectionState: the request is forwarded in place without
+// its Connection header, yet the client's own connection still closes
+// when it asked for that (or spoke HTTP/1.0 without keep-alive), and the
+// upstream connection is kept either way.
+func TestClientConnectionState(t *testing.T) {
+	var mu sync.Mutex
+	var conns []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns = append(conns, r.Header.Get("Connection")+"|"+r.Proto)
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	}))
+	defer up.Close()
+	p, err := New(Options{Targets: []string{up.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := strings.TrimPrefix(serve(t, p), "http://")
+	for _, tt := range []struct {
+		name, request string
+		closed        bool
+	}{
+		{"close", "GET / HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n", true},
+		{"http/1.0", "GET / HTTP/1.0\r\nHost: gw\r\n\r\n", true},
+		{"http/1.0 keep-alive", "GET / HTTP/1.0\r\nHost: gw\r\nConnection: keep-alive\r\n\r\n", false},
+		{"keep-alive", "GET / HTTP/1.1\r\nHost: gw\r\n\r\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", gw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, tt.request); err != nil {
+				t.Fatal(err)
+			}
+			c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
+			var resp fasthttp.Response
+			br := bufio.NewReader(c)
+			if err := resp.Read(br); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode() != 200 || string(resp.Body()) != "ok" {
+				t.Fatalf("%d %q", resp.StatusCode(), resp.Body())
+			}
+			// A closed connection reads EOF; an open one times out.
+			wait := 200 * time.Millisecond
+			if tt.closed {
+				wait = 10 * time.Second
+			}
+			c.SetReadDeadline(time.Now().Add(wait)) //nolint:errcheck
+			_, err = br.ReadByte()
+			if closed := errors.Is(err, io.EOF); closed != tt.closed {
+				t.Errorf("client connection closed %v, want %v (%v)", closed, tt.closed, err)
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, c := range conns {
+		if c != "|HTTP/1.1" {
+			t.Errorf("upstream saw Connection|proto %q", c)
+		}
 	}
 }
 
