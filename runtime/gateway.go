@@ -86,7 +86,8 @@ type Options struct {
 	Limiter limit.Limiter
 	// KeySets holds the IdPs' keys; nil means a new one (closed by Close).
 	KeySets *auth.KeySets
-	// TokenCacheSize bounds the validated-token cache; 0 means 100,000.
+	// TokenCacheSize bounds the validated-token cache; 0 means
+	// auth.DefaultCacheSize.
 	TokenCacheSize int
 	// Now is the clock for token validation, limits and bindings; nil
 	// means time.Now.
@@ -162,7 +163,7 @@ func New(t *compiler.Table, opts Options) (*Gateway, error) {
 		g.ownKeys = true
 	}
 	if opts.TokenCacheSize <= 0 {
-		opts.TokenCacheSize = 100_000
+		opts.TokenCacheSize = auth.DefaultCacheSize
 	}
 	g.validator = auth.NewValidator(g.keys, opts.TokenCacheSize)
 	if g.limiter == nil {

@@ -17,10 +17,22 @@ import (
 // MaxTokenBytes is the largest token Validate parses.
 const MaxTokenBytes = 8 << 10
 
-// DefaultCacheSize is the token cache size NewValidator uses for 0. An entry
-// holds the token and its parsed claims, two to three times the token's size
-// (measured: 1.8 KiB for a 600-byte token, 13 KiB for a 6.6 KiB one).
-const DefaultCacheSize = 10_000
+// DefaultCacheSize is the token cache size NewValidator uses for 0 (and
+// the gateway's default).
+//
+// The cache is keyed by the token itself, not by a digest of it: a
+// SHA-256 per request cost 0.5 µs of the 21 µs a cached request takes
+// (load benchmark, scenario a), and the cached path is what most traffic
+// takes. The price is memory: an entry holds the token, its string claims
+// packed in one string with an index, and the checked fields, about the
+// token's size plus 0.5 KiB. Measured with 150,000 fresh 700-byte RS256
+// tokens walked in order (scenario b-rs256): 100,000 entries kept the
+// process at 315 MiB RSS (188 MiB with a digest key) at 59.5 µs CPU per
+// request; 50,000 entries at 179 MiB, but CPU per request rose to
+// 72.8 µs (golang-jwt without a cache: 60 µs), the hit rate falling from
+// about 40% to about 6% by a random-eviction estimate. The memory is bounded and the signature checks
+// are not, so the default stays at 100,000.
+const DefaultCacheSize = 100_000
 
 // supportedAlgs are the asymmetric algorithms a token may be signed with;
 // an API's allow-list is intersected with them, so none and HMAC can never
@@ -63,7 +75,12 @@ var (
 // Claims are the verified claims of one token. A *Claims is immutable and
 // shared between goroutines (the Validator caches it).
 type Claims struct {
-	m             jwt.MapClaims
+	// blob holds the names and values of the string and string-list
+	// claims; idx locates them: per claim nameStart, nameEnd, kind (0
+	// string, 1 list), count, then start, end per value. Two pointers per
+	// cached token instead of a map of boxed values.
+	blob          string
+	idx           []uint32
 	exp, nbf, iat time.Time // zero when absent (exp never is)
 	iss           string
 	aud           []string
@@ -74,22 +91,62 @@ type Claims struct {
 
 // String returns the string claim name (the identity claim).
 func (c *Claims) String(name string) (string, bool) {
-	s, ok := c.m[name].(string)
-	return s, ok
+	for i := 0; i < len(c.idx); {
+		ns, ne, kind, n := c.idx[i], c.idx[i+1], c.idx[i+2], int(c.idx[i+3])
+		if c.blob[ns:ne] == name {
+			if kind != 0 {
+				return "", false
+			}
+			return c.blob[c.idx[i+4]:c.idx[i+5]], true
+		}
+		i += 4 + 2*n
+	}
+	return "", false
+}
+
+// pack lays out the string and string-list claims of m as blob and idx.
+func pack(m jwt.MapClaims) (string, []uint32) {
+	var b []byte
+	var idx []uint32
+	add := func(s string) {
+		idx = append(idx, uint32(len(b)), uint32(len(b)+len(s)))
+		b = append(b, s...)
+	}
+	for k, v := range m {
+		switch v := v.(type) {
+		case string:
+			add(k)
+			idx = append(idx, 0, 1)
+			add(v)
+		case []any:
+			add(k)
+			at := len(idx)
+			idx = append(idx, 1, 0)
+			for _, e := range v {
+				if s, ok := e.(string); ok {
+					add(s)
+					idx[at+1]++
+				}
+			}
+		}
+	}
+	return string(b), idx
 }
 
 // EachString calls f for the claim name when it is a string, or for each
 // string in it when it is a list, until f returns false. It does not allocate.
 func (c *Claims) EachString(name string, f func(string) bool) {
-	switch v := c.m[name].(type) {
-	case string:
-		f(v)
-	case []any:
-		for _, e := range v {
-			if s, ok := e.(string); ok && !f(s) {
-				return
+	for i := 0; i < len(c.idx); {
+		ns, ne, n := c.idx[i], c.idx[i+1], int(c.idx[i+3])
+		if c.blob[ns:ne] == name {
+			for j := range n {
+				if !f(c.blob[c.idx[i+4+2*j]:c.idx[i+5+2*j]]) {
+					return
+				}
 			}
+			return
 		}
+		i += 4 + 2*n
 	}
 }
 
@@ -240,7 +297,7 @@ func (v *Validator) verify(token string, f *fetcher, idp *compiler.IdP, rules *c
 	if err != nil {
 		return nil, describe(err, tok, claims, allowed)
 	}
-	c := &Claims{m: claims, alg: tok.Method.Alg(), idp: idp.ID, gen: ks.gen}
+	c := &Claims{alg: tok.Method.Alg(), idp: idp.ID, gen: ks.gen}
 	// The parser has checked these claims' types; absent ones stay zero.
 	if exp, _ := claims.GetExpirationTime(); exp != nil {
 		c.exp = exp.Time
@@ -253,6 +310,7 @@ func (v *Validator) verify(token string, f *fetcher, idp *compiler.IdP, rules *c
 	}
 	c.iss, _ = claims.GetIssuer()
 	c.aud, _ = claims.GetAudience()
+	c.blob, c.idx = pack(claims)
 	return c, nil
 }
 

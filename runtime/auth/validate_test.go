@@ -184,6 +184,14 @@ func TestClaims(t *testing.T) {
 	if _, ok := claims.String("pol"); ok {
 		t.Error("String of a list claim reports ok")
 	}
+	for name, want := range map[string]string{"one": "x", "iss": p.idp().Issuer} {
+		if got, ok := claims.String(name); !ok || got != want {
+			t.Errorf("String(%s) = %q, %v, want %q", name, got, ok, want)
+		}
+	}
+	if _, ok := claims.String("exp"); ok {
+		t.Error("String of a number claim reports ok")
+	}
 	if !claims.Expiry().Equal(now.Add(time.Hour)) {
 		t.Errorf("Expiry = %v", claims.Expiry())
 	}
