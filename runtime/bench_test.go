@@ -135,3 +135,16 @@ func TestHandlerAllocs(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkStatusCounter is the per-request lookup of the status counter,
+// from every core at once.
+func BenchmarkStatusCounter(b *testing.B) {
+	m := newAPIMetrics("bench-status-counter")
+	m.requests(200)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.requests(200).Inc()
+		}
+	})
+}

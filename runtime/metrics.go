@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
 )
@@ -13,7 +14,11 @@ import (
 type apiMetrics struct {
 	label string // `api="id"`
 
-	mu       sync.RWMutex
+	// byCode holds the request counters of statuses below len(byCode),
+	// read without a lock; byStatus (under mu) is where they are made,
+	// and holds any other status.
+	byCode   [600]atomic.Pointer[metrics.Counter]
+	mu       sync.Mutex
 	byStatus map[int]*metrics.Counter
 
 	duration       *metrics.PrometheusHistogram
@@ -39,17 +44,21 @@ func newAPIMetrics(id string) *apiMetrics {
 // requests returns the request counter for status; it allocates only the
 // first time a status is seen.
 func (m *apiMetrics) requests(status int) *metrics.Counter {
-	m.mu.RLock()
-	c := m.byStatus[status]
-	m.mu.RUnlock()
-	if c != nil {
-		return c
+	fast := status >= 0 && status < len(m.byCode)
+	if fast {
+		if c := m.byCode[status].Load(); c != nil {
+			return c
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if c = m.byStatus[status]; c == nil {
+	c := m.byStatus[status]
+	if c == nil {
 		c = metrics.GetOrCreateCounter(`cuegate_requests_total{` + m.label + `,status="` + strconv.Itoa(status) + `"}`)
 		m.byStatus[status] = c
+		if fast {
+			m.byCode[status].Store(c)
+		}
 	}
 	return c
 }
