@@ -102,15 +102,17 @@ type Options struct {
 // them (they serialise among themselves). A request runs entirely on the
 // generation it started with.
 type Gateway struct {
-	opts      Options
-	log       zerolog.Logger
-	now       func() time.Time
-	keys      *auth.KeySets
-	ownKeys   bool
-	validator *auth.Validator
-	limiter   limit.Limiter
-	ridPrefix [16]byte
-	ridSeq    atomic.Uint64
+	opts Options
+	log  zerolog.Logger
+	now  func() time.Time
+	// systemClock: now is time.Now, so a request reuses its start time.
+	systemClock bool
+	keys        *auth.KeySets
+	ownKeys     bool
+	validator   *auth.Validator
+	limiter     limit.Limiter
+	ridPrefix   [16]byte
+	ridSeq      atomic.Uint64
 
 	cur        atomic.Pointer[generation]
 	cert       atomic.Pointer[tls.Certificate]
@@ -156,7 +158,7 @@ func New(t *compiler.Table, opts Options) (*Gateway, error) {
 		notFound:   newAPIMetrics(""),
 	}
 	if g.now == nil {
-		g.now = time.Now
+		g.now, g.systemClock = time.Now, true
 	}
 	if g.keys == nil {
 		g.keys = auth.NewKeySets(auth.KeySetsOptions{Logger: opts.Logger})

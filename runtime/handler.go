@@ -169,7 +169,10 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 		ctx.Response.Header.SetBytesKV(hdrWWWAuthenticate, bearerRealm)
 		return errNoToken, false
 	}
-	now := g.now()
+	now := r.start // one clock read per request, unless the clock is injected
+	if !g.systemClock {
+		now = g.now()
+	}
 	claims, err := g.validator.Validate(tok, st.idp, rules, now)
 	if err != nil {
 		var ae *auth.Error
