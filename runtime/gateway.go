@@ -372,9 +372,12 @@ func loadCert(what string, files *compiler.TLS) (*tls.Certificate, error) {
 // Request bodies are streamed (only the first 64 KiB are read ahead).
 func (g *Gateway) Server() *fasthttp.Server {
 	gw := g.Current().Gateway
+	serverRead := gw.ReadTimeout.D()
 	return &fasthttp.Server{
-		Handler:                      g.Handler,
-		HeaderReceived:               g.requestConfig,
+		Handler: g.Handler,
+		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+			return g.requestConfig(serverRead)
+		},
 		Name:                         "cuegate",
 		ReadTimeout:                  gw.ReadTimeout.D(),
 		WriteTimeout:                 gw.WriteTimeout.D(),
@@ -390,9 +393,18 @@ func (g *Gateway) Server() *fasthttp.Server {
 }
 
 // requestConfig applies the current table's timeouts to one request.
-func (g *Gateway) requestConfig(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+// The read timeout is re-armed only when it differs from serverRead, the
+// server's own, which fasthttp has already armed for the request (from
+// its first byte, or from the connection's opening for its first
+// request): re-arming costs a clock read and a deadline change on every
+// request.
+func (g *Gateway) requestConfig(serverRead time.Duration) fasthttp.RequestConfig {
 	gw := &g.cur.Load().table.Gateway
-	return fasthttp.RequestConfig{ReadTimeout: gw.ReadTimeout.D(), WriteTimeout: gw.WriteTimeout.D()}
+	c := fasthttp.RequestConfig{WriteTimeout: gw.WriteTimeout.D()}
+	if rt := gw.ReadTimeout.D(); rt != serverRead {
+		c.ReadTimeout = rt
+	}
+	return c
 }
 
 type fasthttpLogger struct{ log zerolog.Logger }

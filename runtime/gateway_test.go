@@ -265,3 +265,25 @@ func TestPanicIsA500(t *testing.T) {
 		t.Fatalf("after the panic: %d", r.status)
 	}
 }
+
+// TestRequestConfig: the write timeout is always the table's; the read
+// timeout is re-armed only when the table's differs from the server's.
+func TestRequestConfig(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	gw := e.gw.Current().Gateway
+	read, write := gw.ReadTimeout.D(), gw.WriteTimeout.D()
+	if read <= 0 || write <= 0 {
+		t.Fatalf("table timeouts read %v write %v, want both set", read, write)
+	}
+	for _, tc := range []struct {
+		serverRead, wantRead time.Duration
+	}{
+		{read, 0},
+		{read + time.Second, read},
+	} {
+		c := e.gw.requestConfig(tc.serverRead)
+		if c.ReadTimeout != tc.wantRead || c.WriteTimeout != write {
+			t.Errorf("requestConfig(%v) = read %v write %v, want read %v write %v", tc.serverRead, c.ReadTimeout, c.WriteTimeout, tc.wantRead, write)
+		}
+	}
+}
