@@ -321,6 +321,11 @@ func (c *compilation) buildAPI(t *Table, id string, r rawAPI) *API {
 		if a.JWT.DefaultPolicies == nil {
 			a.JWT.DefaultPolicies = []string{}
 		}
+		for i, pol := range jwt.DefaultPolicies {
+			if _, ok := t.Policies[pol]; !ok {
+				c.errorf(p("apis", id, "auth", "jwt", "default_policies", i), "unknown policy %q (defined: %s)", pol, list(t.Policies))
+			}
+		}
 		idp, ok := t.IdPs[jwt.IdP]
 		if !ok {
 			c.errorf(p("apis", id, "auth", "jwt", "idp"), "unknown IdP %q (defined: %s)", jwt.IdP, list(t.IdPs))
@@ -333,11 +338,6 @@ func (c *compilation) buildAPI(t *Table, id string, r rawAPI) *API {
 				if !slices.Contains(idp.Algorithms, alg) && !c.broken(p("idps", jwt.IdP, "algorithms")) {
 					c.errorf(p("apis", id, "auth", "jwt", "algorithms", i), "algorithm %s is not allowed by IdP %q (allowed: %s)", alg, jwt.IdP, strings.Join(idp.Algorithms, ", "))
 				}
-			}
-		}
-		for i, pol := range jwt.DefaultPolicies {
-			if _, ok := t.Policies[pol]; !ok {
-				c.errorf(p("apis", id, "auth", "jwt", "default_policies", i), "unknown policy %q (defined: %s)", pol, list(t.Policies))
 			}
 		}
 	}
