@@ -2,8 +2,8 @@ package store
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -43,11 +43,11 @@ func migrateV1(b []byte) (*state, error) {
 		return nil, fmt.Errorf("version 1: %w", err)
 	}
 	st := &state{Version: Version}
-	for _, email := range sortedKeys(v1.Developers) {
+	for _, email := range slices.Sorted(maps.Keys(v1.Developers)) {
 		d := v1.Developers[email]
 		st.Developers = append(st.Developers, &Developer{Email: email, PasswordHash: d.PasswordHash, Created: d.Created})
 	}
-	for _, id := range sortedKeys(v1.Clients) {
+	for _, id := range slices.Sorted(maps.Keys(v1.Clients)) {
 		c := v1.Clients[id]
 		var cat []string
 		if c.CatalogueEntry != "" {
@@ -68,13 +68,4 @@ func migrateV1(b []byte) (*state, error) {
 		return nil, fmt.Errorf("version 1: %w", err)
 	}
 	return st, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, strings.Compare)
-	return keys
 }
