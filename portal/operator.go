@@ -85,10 +85,14 @@ func (a *Accounts) Add(email, password string) (Account, error) {
 
 // List returns every account, sorted by email.
 func (a *Accounts) List() []Account {
+	clients := map[string]int{}
+	for _, c := range a.Store.Clients("") {
+		clients[c.Developer]++
+	}
 	devs := a.Store.Developers()
 	out := make([]Account, 0, len(devs))
 	for _, d := range devs {
-		out = append(out, Account{Email: d.Email, Created: d.Created, Clients: len(a.Store.Clients(d.Email))})
+		out = append(out, Account{Email: d.Email, Created: d.Created, Clients: clients[d.Email]})
 	}
 	return out
 }
