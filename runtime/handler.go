@@ -222,8 +222,8 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 		return errNoPolicy, false
 	}
 
-	ratePol, quotaPol, granted := choosePolicies(r.pols, st.api.ID, ctx.Method(), sub)
-	if !granted {
+	ratePol, quotaPol, first := choosePolicies(r.pols, st.api.ID, ctx.Method(), sub)
+	if first == nil {
 		return errDenied, false
 	}
 	switch {
@@ -232,7 +232,7 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	case quotaPol != nil:
 		r.policy = quotaPol.ID
 	default:
-		r.policy = r.firstGranting(st.api.ID, ctx.Method(), sub)
+		r.policy = first.ID
 	}
 	if ratePol != nil {
 		d := g.limiter.Rate(limit.Key{Identity: identity, Policy: ratePol.ID}, *ratePol.Rate, now)
@@ -310,15 +310,18 @@ func (r *request) authError(ctx *fasthttp.RequestCtx, status int, desc string) e
 // (requests per second, Requests/Per) applies; likewise a granting policy
 // without a quota lifts the quota, otherwise the highest Max/Period
 // applies. Ties go to the policy listed first. The counters are kept per
-// identity and per the ID of the policy whose limit applies.
-func choosePolicies(pols []*compiler.Policy, api string, method, sub []byte) (rate, quota *compiler.Policy, granted bool) {
+// identity and per the ID of the policy whose limit applies. first is the
+// first granting policy, nil when none grants.
+func choosePolicies(pols []*compiler.Policy, api string, method, sub []byte) (rate, quota, first *compiler.Policy) {
 	noRate, noQuota := false, false
 	for _, p := range pols {
 		gr, ok := p.Access[api]
 		if !ok || !grantAllows(gr, method, sub) {
 			continue
 		}
-		granted = true
+		if first == nil {
+			first = p
+		}
 		if p.Rate == nil {
 			noRate = true
 		} else if rate == nil || ratio(p.Rate.Requests, p.Rate.Per) > ratio(rate.Rate.Requests, rate.Rate.Per) {
@@ -336,7 +339,7 @@ func choosePolicies(pols []*compiler.Policy, api string, method, sub []byte) (ra
 	if noQuota {
 		quota = nil
 	}
-	return rate, quota, granted
+	return rate, quota, first
 }
 
 func ratio(n int64, per compiler.Duration) float64 {
@@ -344,15 +347,6 @@ func ratio(n int64, per compiler.Duration) float64 {
 		return float64(n)
 	}
 	return float64(n) / per.D().Seconds()
-}
-
-func (r *request) firstGranting(api string, method, sub []byte) string {
-	for _, p := range r.pols {
-		if gr, ok := p.Access[api]; ok && grantAllows(gr, method, sub) {
-			return p.ID
-		}
-	}
-	return ""
 }
 
 // grantAllows reports whether gr lets method reach sub. Empty Methods or
