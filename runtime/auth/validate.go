@@ -89,19 +89,23 @@ type Claims struct {
 	gen           uint64 // that IdP's key set generation
 }
 
+// find returns the position in idx of the claim name, or -1.
+func (c *Claims) find(name string) int {
+	for i := 0; i < len(c.idx); i += 4 + 2*int(c.idx[i+3]) {
+		if c.blob[c.idx[i]:c.idx[i+1]] == name {
+			return i
+		}
+	}
+	return -1
+}
+
 // String returns the string claim name (the identity claim).
 func (c *Claims) String(name string) (string, bool) {
-	for i := 0; i < len(c.idx); {
-		ns, ne, kind, n := c.idx[i], c.idx[i+1], c.idx[i+2], int(c.idx[i+3])
-		if c.blob[ns:ne] == name {
-			if kind != 0 {
-				return "", false
-			}
-			return c.blob[c.idx[i+4]:c.idx[i+5]], true
-		}
-		i += 4 + 2*n
+	i := c.find(name)
+	if i < 0 || c.idx[i+2] != 0 {
+		return "", false
 	}
-	return "", false
+	return c.blob[c.idx[i+4]:c.idx[i+5]], true
 }
 
 // pack lays out the string and string-list claims of m as blob and idx.
@@ -136,17 +140,14 @@ func pack(m jwt.MapClaims) (string, []uint32) {
 // EachString calls f for the claim name when it is a string, or for each
 // string in it when it is a list, until f returns false. It does not allocate.
 func (c *Claims) EachString(name string, f func(string) bool) {
-	for i := 0; i < len(c.idx); {
-		ns, ne, n := c.idx[i], c.idx[i+1], int(c.idx[i+3])
-		if c.blob[ns:ne] == name {
-			for j := range n {
-				if !f(c.blob[c.idx[i+4+2*j]:c.idx[i+5+2*j]]) {
-					return
-				}
-			}
+	i := c.find(name)
+	if i < 0 {
+		return
+	}
+	for j := i + 4; j < i+4+2*int(c.idx[i+3]); j += 2 {
+		if !f(c.blob[c.idx[j]:c.idx[j+1]]) {
 			return
 		}
-		i += 4 + 2*n
 	}
 }
 
