@@ -190,7 +190,7 @@ func (s *Server) apiCreateClient(w http.ResponseWriter, r *http.Request, dev str
 	}
 	redirects := req.RedirectURIs.list
 	if req.RedirectURIs.single { // one string, perhaps several URIs split by the separator
-		redirects = splitRedirectURIs(redirects[0], s.table().Portal.RedirectURISeparator)
+		redirects = splitRedirectURIs(redirects[0], s.table())
 	}
 	c, aerr := s.createClient(r.Context(), dev, req.Catalogue.list, req.ClientName, redirects)
 	if aerr != nil {

@@ -233,8 +233,12 @@ func (s *Server) clientsHTML(w http.ResponseWriter, r *http.Request, sess *sessi
 
 // newClientHTML is step 1 of the wizard: choose catalogue entries.
 func (s *Server) newClientHTML(w http.ResponseWriter, r *http.Request, sess *session) {
-	items := slices.DeleteFunc(catalogue(s.table()), func(c catalogueItem) bool { return !c.Registrable })
-	s.render(w, r, http.StatusOK, "new", &pageData{Title: "New OAuth client", Catalogue: items, Preselect: r.URL.Query().Get("entry")})
+	s.render(w, r, http.StatusOK, "new", &pageData{Title: "New OAuth client", Catalogue: registrable(s.table()), Preselect: r.URL.Query().Get("entry")})
+}
+
+// registrable is the catalogue entries a client can be registered for.
+func registrable(t *compiler.Table) []catalogueItem {
+	return slices.DeleteFunc(catalogue(t), func(c catalogueItem) bool { return !c.Registrable })
 }
 
 // detailsHTML is step 2: client name and redirect URIs for the chosen
@@ -243,18 +247,14 @@ func (s *Server) detailsHTML(w http.ResponseWriter, r *http.Request, sess *sessi
 	t := s.table()
 	ids := r.PostForm["catalogue"]
 	if _, aerr := choose(t, ids); aerr != nil {
-		items := slices.DeleteFunc(catalogue(t), func(c catalogueItem) bool { return !c.Registrable })
-		s.render(w, r, aerr.Status, "new", &pageData{Title: "New OAuth client", Catalogue: items, Error: sentence(aerr.Description)})
+		s.render(w, r, aerr.Status, "new", &pageData{Title: "New OAuth client", Catalogue: registrable(t), Error: sentence(aerr.Description)})
 		return
 	}
 	s.render(w, r, http.StatusOK, "details", s.detailsData(t, ids))
 }
 
 func (s *Server) detailsData(t *compiler.Table, ids []string) *pageData {
-	d := &pageData{Title: "New OAuth client", Separator: t.Portal.RedirectURISeparator}
-	if d.Separator == "" {
-		d.Separator = ";"
-	}
+	d := &pageData{Title: "New OAuth client", Separator: redirectURISeparator(t)}
 	for _, item := range catalogue(t) {
 		if slices.Contains(ids, item.ID) {
 			d.Selected = append(d.Selected, item)
@@ -267,7 +267,7 @@ func (s *Server) detailsData(t *compiler.Table, ids []string) *pageData {
 func (s *Server) createHTML(w http.ResponseWriter, r *http.Request, sess *session) {
 	t := s.table()
 	ids := r.PostForm["catalogue"]
-	redirects := splitRedirectURIs(r.PostFormValue("redirect_uris"), t.Portal.RedirectURISeparator)
+	redirects := splitRedirectURIs(r.PostFormValue("redirect_uris"), t)
 	c, aerr := s.createClient(r.Context(), sess.email, ids, r.PostFormValue("client_name"), redirects)
 	if aerr != nil {
 		d := s.detailsData(t, ids)

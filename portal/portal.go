@@ -539,14 +539,20 @@ func checkRedirectURIs(uris []string) *apiError {
 	return nil
 }
 
+// redirectURISeparator is the configured separator of redirect URIs in
+// one string, ";" when none is.
+func redirectURISeparator(t *compiler.Table) string {
+	if sep := t.Portal.RedirectURISeparator; sep != "" {
+		return sep
+	}
+	return ";"
+}
+
 // splitRedirectURIs splits the form's redirect URIs on the configured
 // separator, dropping blanks.
-func splitRedirectURIs(s, sep string) []string {
-	if sep == "" {
-		sep = ";"
-	}
+func splitRedirectURIs(s string, t *compiler.Table) []string {
 	var out []string
-	for part := range strings.SplitSeq(s, sep) {
+	for part := range strings.SplitSeq(s, redirectURISeparator(t)) {
 		if part = strings.TrimSpace(part); part != "" {
 			out = append(out, part)
 		}
