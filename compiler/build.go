@@ -1,7 +1,9 @@
 package compiler
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"path"
@@ -141,12 +143,7 @@ func (c *compilation) build(raw *rawConfig) *Table {
 }
 
 func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(m))
 }
 
 // duration parses a duration the schema has already checked the form of;
@@ -571,32 +568,20 @@ func (c *compilation) checkIdentityClaim(api, claim, provider string) {
 }
 
 // overlay returns base with every field that top sets replaced.
+// Every field is a pointer, so cmp.Or picks top's when it is set.
 func overlay(base, top rawDCR) rawDCR {
-	pick := func(b, t *string) *string {
-		if t != nil {
-			return t
-		}
-		return b
+	return rawDCR{
+		Provider:                cmp.Or(top.Provider, base.Provider),
+		GrantTypes:              cmp.Or(top.GrantTypes, base.GrantTypes),
+		TokenEndpointAuthMethod: cmp.Or(top.TokenEndpointAuthMethod, base.TokenEndpointAuthMethod),
+		ResponseTypes:           cmp.Or(top.ResponseTypes, base.ResponseTypes),
+		IdPHost:                 cmp.Or(top.IdPHost, base.IdPHost),
+		RegistrationEndpoint:    cmp.Or(top.RegistrationEndpoint, base.RegistrationEndpoint),
+		TokenEndpoint:           cmp.Or(top.TokenEndpoint, base.TokenEndpoint),
+		InitialAccessToken:      cmp.Or(top.InitialAccessToken, base.InitialAccessToken),
+		Scope:                   cmp.Or(top.Scope, base.Scope),
+		Timeout:                 cmp.Or(top.Timeout, base.Timeout),
 	}
-	pickList := func(b, t *[]string) *[]string {
-		if t != nil {
-			return t
-		}
-		return b
-	}
-	base.Provider = pick(base.Provider, top.Provider)
-	base.GrantTypes = pickList(base.GrantTypes, top.GrantTypes)
-	base.TokenEndpointAuthMethod = pick(base.TokenEndpointAuthMethod, top.TokenEndpointAuthMethod)
-	base.ResponseTypes = pickList(base.ResponseTypes, top.ResponseTypes)
-	base.IdPHost = pick(base.IdPHost, top.IdPHost)
-	base.RegistrationEndpoint = pick(base.RegistrationEndpoint, top.RegistrationEndpoint)
-	base.TokenEndpoint = pick(base.TokenEndpoint, top.TokenEndpoint)
-	base.Scope = pick(base.Scope, top.Scope)
-	base.Timeout = pick(base.Timeout, top.Timeout)
-	if top.InitialAccessToken != nil {
-		base.InitialAccessToken = top.InitialAccessToken
-	}
-	return base
 }
 
 func deref(s *string) string {

@@ -8,11 +8,11 @@
 package compiler
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -144,12 +144,7 @@ func (c *compilation) parse(files []sourceFile) []*ast.File {
 	}
 	// The package is the one most files declare (ties: the first by name).
 	pkg, best := "", -1
-	names := make([]string, 0, len(count))
-	for n := range count {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range sortedKeys(count) {
 		if n != "" && count[n] > best {
 			pkg, best = n, count[n]
 		}
@@ -157,7 +152,7 @@ func (c *compilation) parse(files []sourceFile) []*ast.File {
 	for _, af := range parsed {
 		switch name := af.PackageName(); {
 		case name == "":
-			c.errorAt(token.NoPos, af.Filename, "file has no package clause: every .cue file of a configuration declares its package (package %s)", orDefault(pkg, "<name>"))
+			c.errorAt(token.NoPos, af.Filename, "file has no package clause: every .cue file of a configuration declares its package (package %s)", cmp.Or(pkg, "<name>"))
 		case name != pkg:
 			var pos token.Pos
 			if p := af.Preamble(); len(p) > 0 {
@@ -167,13 +162,6 @@ func (c *compilation) parse(files []sourceFile) []*ast.File {
 		}
 	}
 	return parsed
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }
 
 // cueError reports an error that CUE raised before the schema applies: a

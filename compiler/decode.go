@@ -3,7 +3,6 @@ package compiler
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"cuelang.org/go/cue"
 	cueerrors "cuelang.org/go/cue/errors"
@@ -281,10 +280,5 @@ func (s *shape) element() *shape {
 
 // names lists the fields s allows, sorted.
 func (s *shape) names() []string {
-	names := make([]string, 0, len(s.fields))
-	for n := range s.fields {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return sortedKeys(s.fields)
 }

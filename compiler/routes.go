@@ -71,12 +71,7 @@ func (s methodSet) String() string {
 
 func newRouteIndex(apis map[string]*API) *RouteIndex {
 	ix := &RouteIndex{byPrefix: make(map[string][]route, len(apis))}
-	ids := make([]string, 0, len(apis))
-	for id := range apis {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range sortedKeys(apis) {
 		a := apis[id]
 		ix.byPrefix[a.ListenPath] = append(ix.byPrefix[a.ListenPath], route{methodsOf(a.Methods), a})
 	}

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -242,7 +243,7 @@ func (c *compilation) describe(at fieldPath, errs []cueerrors.Error, specific bo
 				alts = appendNew(alts, o)
 				continue
 			}
-			other = orDefault(other, fmt.Sprintf(format, args...))
+			other = cmp.Or(other, fmt.Sprintf(format, args...))
 		case "conflicting values %s and %s (mismatched types %s and %s)":
 			switch gotKind {
 			case text[2]:
@@ -250,14 +251,14 @@ func (c *compilation) describe(at fieldPath, errs []cueerrors.Error, specific bo
 			case text[3]:
 				mismatch, mismatchKinds = appendNew(mismatch, text[0]), appendNew(mismatchKinds, text[2])
 			default:
-				other = orDefault(other, fmt.Sprintf(format, args...))
+				other = cmp.Or(other, fmt.Sprintf(format, args...))
 			}
 		case listLengthFormat:
 			listLength = fmt.Sprintf(format, args...)
 		case "package %q imported but not defined in %s":
-			other = orDefault(other, fmt.Sprintf("package %q is not in CUE's standard library: a configuration can import only standard packages", args[0]))
+			other = cmp.Or(other, fmt.Sprintf("package %q is not in CUE's standard library: a configuration can import only standard packages", args[0]))
 		default:
-			other = orDefault(other, fmt.Sprintf(format, args...))
+			other = cmp.Or(other, fmt.Sprintf(format, args...))
 		}
 	}
 	switch {
@@ -266,9 +267,9 @@ func (c *compilation) describe(at fieldPath, errs []cueerrors.Error, specific bo
 	case len(mismatch) > 0:
 		want := w.wantOfType(mismatch, mismatchKinds)
 		if slices.Contains(mismatchKinds, "struct") {
-			want = orDefault(w.wantOfStruct(errs), want)
+			want = cmp.Or(w.wantOfStruct(errs), want)
 		}
-		return fmt.Sprintf("%s is %s: want %s", orDefault(got, "value"), article(gotKind), want)
+		return fmt.Sprintf("%s is %s: want %s", cmp.Or(got, "value"), article(gotKind), want)
 	case len(alts) > 0:
 		return fmt.Sprintf("%s is not allowed: want %s", got, w.oneOf(alts))
 	case other != "":
