@@ -107,6 +107,15 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// cfgDir makes root/cfg holding a.cue and returns its path.
+func cfgDir(t *testing.T, root string) string {
+	t.Helper()
+	dir := filepath.Join(root, "cfg")
+	must(t, os.Mkdir(dir, 0o755))
+	write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+	return dir
+}
+
 // configMap lays dir out as Kubernetes mounts a ConfigMap: the files live in
 // a timestamped directory, "..data" points at it, and each file is a symlink
 // through "..data". It returns a function that publishes a new version the
@@ -151,15 +160,11 @@ func TestChanges(t *testing.T) {
 		settle string // the file whose event ends the change, when not a.cue
 	}{
 		{name: "plain write", setup: func(t *testing.T, root string) (string, func()) {
-			dir := filepath.Join(root, "cfg")
-			must(t, os.Mkdir(dir, 0o755))
-			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			dir := cfgDir(t, root)
 			return dir, func() { write(t, filepath.Join(dir, "a.cue"), "a: 2\n") }
 		}},
 		{name: "atomic rename-save", setup: func(t *testing.T, root string) (string, func()) {
-			dir := filepath.Join(root, "cfg")
-			must(t, os.Mkdir(dir, 0o755))
-			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			dir := cfgDir(t, root)
 			return dir, func() {
 				tmp := filepath.Join(dir, ".a.cue.tmp123")
 				write(t, tmp, "a: 2\n")
@@ -167,9 +172,7 @@ func TestChanges(t *testing.T) {
 			}
 		}},
 		{name: "vim backup rename", setup: func(t *testing.T, root string) (string, func()) {
-			dir := filepath.Join(root, "cfg")
-			must(t, os.Mkdir(dir, 0o755))
-			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			dir := cfgDir(t, root)
 			return dir, func() {
 				a := filepath.Join(dir, "a.cue")
 				write(t, filepath.Join(dir, "4913"), "")
@@ -180,15 +183,11 @@ func TestChanges(t *testing.T) {
 			}
 		}},
 		{name: "create", setup: func(t *testing.T, root string) (string, func()) {
-			dir := filepath.Join(root, "cfg")
-			must(t, os.Mkdir(dir, 0o755))
-			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			dir := cfgDir(t, root)
 			return dir, func() { write(t, filepath.Join(dir, "b.cue"), "b: 1\n") }
 		}},
 		{name: "delete", setup: func(t *testing.T, root string) (string, func()) {
-			dir := filepath.Join(root, "cfg")
-			must(t, os.Mkdir(dir, 0o755))
-			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			dir := cfgDir(t, root)
 			write(t, filepath.Join(dir, "b.cue"), "b: 1\n")
 			return dir, func() { must(t, os.Remove(filepath.Join(dir, "b.cue"))) }
 		}},
@@ -199,9 +198,7 @@ func TestChanges(t *testing.T) {
 			return dir, func() { publish(map[string]string{"a.cue": "a: 2\n", "b.cue": "b: 2\n"}) }
 		}},
 		{name: "directory removed and recreated", setup: func(t *testing.T, root string) (string, func()) {
-			dir := filepath.Join(root, "cfg")
-			must(t, os.Mkdir(dir, 0o755))
-			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			dir := cfgDir(t, root)
 			return dir, func() {
 				must(t, os.RemoveAll(dir))
 				must(t, os.Mkdir(dir, 0o755))
@@ -209,9 +206,7 @@ func TestChanges(t *testing.T) {
 			}
 		}},
 		{name: "directory replaced by rename", setup: func(t *testing.T, root string) (string, func()) {
-			dir := filepath.Join(root, "cfg")
-			must(t, os.Mkdir(dir, 0o755))
-			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+			dir := cfgDir(t, root)
 			return dir, func() {
 				next := filepath.Join(root, "cfg.next")
 				must(t, os.Mkdir(next, 0o755))
