@@ -16,8 +16,7 @@ import (
 type reloadStatus struct {
 	at       time.Time
 	outcome  string
-	err      error
-	errAt    time.Time
+	err      error // set only when outcome is reloadFailed
 	diags    compiler.Diagnostics
 	duration time.Duration
 }
@@ -45,13 +44,11 @@ func (g *Gateway) Reload() error {
 		var cert, portalCert *tls.Certificate
 		if cert, portalCert, err = loadCerts(t); err == nil {
 			g.storeCerts(cert, portalCert)
+			g.status = reloadStatus{at: time.Now(), outcome: reloadUnchanged, duration: took}
+			reloadCounter(reloadUnchanged).Inc()
+			g.log.Info().Str("hash", t.Hash).Dur("compile_time", took).Msg("reload: configuration unchanged")
+			return nil
 		}
-	}
-	if err == nil && t.Hash == old.Hash {
-		g.status = reloadStatus{at: time.Now(), outcome: reloadUnchanged, duration: took}
-		reloadCounter(reloadUnchanged).Inc()
-		g.log.Info().Str("hash", t.Hash).Dur("compile_time", took).Msg("reload: configuration unchanged")
-		return nil
 	}
 	if err == nil {
 		err = g.swapLocked(t)
@@ -59,7 +56,7 @@ func (g *Gateway) Reload() error {
 	if err != nil {
 		var diags compiler.Diagnostics
 		errors.As(err, &diags)
-		g.status = reloadStatus{at: time.Now(), outcome: reloadFailed, err: err, errAt: time.Now(), diags: diags, duration: took}
+		g.status = reloadStatus{at: time.Now(), outcome: reloadFailed, err: err, diags: diags, duration: took}
 		reloadCounter(reloadFailed).Inc()
 		ev := g.log.Error().Str("config_dir", g.opts.ConfigDir).Str("serving_hash", old.Hash).
 			Uint64("serving_generation", g.cur.Load().seq)
@@ -155,8 +152,8 @@ func (g *Gateway) Status() Status {
 	if !rs.at.IsZero() {
 		s.LastReload = &ReloadStatus{At: rs.at, Outcome: rs.outcome, CompileTime: rs.duration.String()}
 	}
-	if rs.err != nil && rs.outcome != reloadOK {
-		s.LastError = &ReloadError{At: rs.errAt, Message: rs.err.Error(), Diagnostics: rs.diags}
+	if rs.err != nil {
+		s.LastError = &ReloadError{At: rs.at, Message: rs.err.Error(), Diagnostics: rs.diags}
 	}
 	return s
 }
