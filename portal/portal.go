@@ -121,9 +121,6 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.BcryptCost == 0 {
-		opts.BcryptCost = bcrypt.DefaultCost
-	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("cuegate-dummy-password"), opts.BcryptCost)
 	if err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
@@ -337,14 +334,12 @@ func checkPassword(pw string) *apiError {
 }
 
 // HashPassword returns the bcrypt hash of a new password after checking its
-// length (8 characters to 72 bytes); a password of the wrong length gives
+// length (8 characters to 72 bytes); a cost below bcrypt.MinCost means
+// bcrypt.DefaultCost. A password of the wrong length gives
 // an error matching ErrInvalid.
 func HashPassword(password string, cost int) (string, error) {
 	if err := checkPassword(password); err != nil {
 		return "", inputError{err}
-	}
-	if cost == 0 {
-		cost = bcrypt.DefaultCost
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
 	return string(h), err
