@@ -289,20 +289,20 @@ func (d *driver) do(ctx context.Context, method, url, auth string, body []byte) 
 	if auth != "" {
 		hr.Header.Set("Authorization", auth)
 	}
-	resp, err := d.hc.Do(hr)
-	if err != nil {
+	fail := func(step string, err error) (int, []byte, error) {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return 0, nil, fmt.Errorf("%w: %s %s after %v", ErrTimeout, method, url, d.s.Timeout.D())
 		}
-		return 0, nil, fmt.Errorf("dcr: %s %s: %w", method, url, err)
+		return 0, nil, fmt.Errorf("dcr: %s %s: %s%w", method, url, step, err)
+	}
+	resp, err := d.hc.Do(hr)
+	if err != nil {
+		return fail("", err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return 0, nil, fmt.Errorf("%w: %s %s after %v", ErrTimeout, method, url, d.s.Timeout.D())
-		}
-		return 0, nil, fmt.Errorf("dcr: %s %s: read answer: %w", method, url, err)
+		return fail("read answer: ", err)
 	}
 	return resp.StatusCode, raw, nil
 }
