@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -177,25 +178,14 @@ func startServe(ctx context.Context, o serveOptions) (*node, error) {
 		return nil, err
 	}
 	var lc net.ListenConfig
-	listen, adminListen := t.Gateway.Listen, t.Gateway.AdminListen
-	if o.Listen != "" {
-		listen = o.Listen
-	}
-	if o.AdminListen != "" {
-		adminListen = o.AdminListen
-	}
-	if n.gwLn, err = lc.Listen(ctx, "tcp", listen); err != nil {
+	if n.gwLn, err = lc.Listen(ctx, "tcp", cmp.Or(o.Listen, t.Gateway.Listen)); err != nil {
 		return fail(fmt.Errorf("gateway listener: %w", err))
 	}
-	if n.adminLn, err = lc.Listen(ctx, "tcp", adminListen); err != nil {
+	if n.adminLn, err = lc.Listen(ctx, "tcp", cmp.Or(o.AdminListen, t.Gateway.AdminListen)); err != nil {
 		return fail(fmt.Errorf("admin listener: %w", err))
 	}
 	if st != nil {
-		addr := t.Gateway.PortalListen
-		if o.PortalListen != "" {
-			addr = o.PortalListen
-		}
-		if n.portal, err = startPortal(ctx, addr, t, gw, st, o); err != nil {
+		if n.portal, err = startPortal(ctx, cmp.Or(o.PortalListen, t.Gateway.PortalListen), t, gw, st, o); err != nil {
 			return fail(err)
 		}
 	}
