@@ -88,15 +88,13 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case *check:
 	case *out == "":
-		if _, err := stdout.Write(t.JSON()); err != nil {
-			fmt.Fprintln(stderr, "cuegate:", err)
-			return exitUsage
-		}
+		_, err = stdout.Write(t.JSON())
 	default:
-		if err := os.WriteFile(*out, t.JSON(), 0o644); err != nil {
-			fmt.Fprintln(stderr, "cuegate:", err)
-			return exitUsage
-		}
+		err = os.WriteFile(*out, t.JSON(), 0o644)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "cuegate:", err)
+		return exitUsage
 	}
 	return exitOK
 }
