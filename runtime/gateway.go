@@ -49,6 +49,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -271,15 +272,7 @@ func (g *Gateway) swapLocked(t *compiler.Table) error {
 	}
 	for lp, ms := range methods {
 		slices.Sort(ms)
-		ms = slices.Compact(ms)
-		var b []byte
-		for i, m := range ms {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			b = append(b, m...)
-		}
-		gen.allow[lp] = b
+		gen.allow[lp] = []byte(strings.Join(slices.Compact(ms), ", "))
 	}
 
 	g.keys.Sync(t.IdPs)
