@@ -383,21 +383,22 @@ func (s *Store) write(st *state) error {
 }
 
 // update applies fn to a copy of the current state, writes the result and
-// publishes it. When fn or the write fails nothing changes.
-func (s *Store) update(fn func(st *state) error) error {
+// publishes it. fn may look things up in old, the snapshot the copy was
+// taken from. When fn or the write fails nothing changes.
+func (s *Store) update(fn func(old *snapshot, st *state) error) error {
 	if s.lock == nil {
 		return fmt.Errorf("store: %s is open read-only", s.path)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.cur.Load().st
+	old := s.cur.Load()
 	st := &state{
 		Version:    Version,
-		Developers: slices.Clone(old.Developers),
-		Clients:    slices.Clone(old.Clients),
-		Tombstones: slices.Clone(old.Tombstones),
+		Developers: slices.Clone(old.st.Developers),
+		Clients:    slices.Clone(old.st.Clients),
+		Tombstones: slices.Clone(old.st.Tombstones),
 	}
-	if err := fn(st); err != nil {
+	if err := fn(old, st); err != nil {
 		return err
 	}
 	if err := s.write(st); err != nil {
@@ -412,11 +413,9 @@ func (s *Store) AddDeveloper(d Developer) error {
 	if d.Email == "" {
 		return errors.New("store: developer without email")
 	}
-	return s.update(func(st *state) error {
-		for _, x := range st.Developers {
-			if x.Email == d.Email {
-				return fmt.Errorf("%w: developer %s", ErrExists, d.Email)
-			}
+	return s.update(func(old *snapshot, st *state) error {
+		if _, ok := old.developers[d.Email]; ok {
+			return fmt.Errorf("%w: developer %s", ErrExists, d.Email)
 		}
 		st.Developers = append(st.Developers, &d)
 		return nil
@@ -448,7 +447,7 @@ func (s *Store) Developers() []Developer {
 // returns the revoked clients, whose registrations at the provider remain.
 func (s *Store) RemoveDeveloper(email string, now time.Time) ([]Client, error) {
 	var revoked []Client
-	err := s.update(func(st *state) error {
+	err := s.update(func(_ *snapshot, st *state) error {
 		i := slices.IndexFunc(st.Developers, func(d *Developer) bool { return d.Email == email })
 		if i < 0 {
 			return fmt.Errorf("%w: developer %s", ErrNotFound, email)
@@ -475,16 +474,12 @@ func (s *Store) AddClient(c Client) error {
 	}
 	c.RedirectURIs = slices.Clone(c.RedirectURIs)
 	c.Catalogue = slices.Clone(c.Catalogue)
-	return s.update(func(st *state) error {
-		for _, x := range st.Clients {
-			if x.ClientID == c.ClientID {
-				return fmt.Errorf("%w: client %s", ErrExists, c.ClientID)
-			}
+	return s.update(func(old *snapshot, st *state) error {
+		if _, ok := old.clients[c.ClientID]; ok {
+			return fmt.Errorf("%w: client %s", ErrExists, c.ClientID)
 		}
-		for _, t := range st.Tombstones {
-			if t.ClientID == c.ClientID {
-				return fmt.Errorf("%w: client %s was deleted before", ErrExists, c.ClientID)
-			}
+		if old.bindings[c.ClientID].revoked {
+			return fmt.Errorf("%w: client %s was deleted before", ErrExists, c.ClientID)
 		}
 		st.Clients = append(st.Clients, &c)
 		return nil
@@ -517,7 +512,7 @@ func (s *Store) Clients(developer string) []Client {
 // reports it revoked.
 func (s *Store) DeleteClient(clientID string, now time.Time) (Client, error) {
 	var del Client
-	err := s.update(func(st *state) error {
+	err := s.update(func(_ *snapshot, st *state) error {
 		i := slices.IndexFunc(st.Clients, func(c *Client) bool { return c.ClientID == clientID })
 		if i < 0 {
 			return fmt.Errorf("%w: client %s", ErrNotFound, clientID)
