@@ -293,8 +293,7 @@ func (m *Memory) Quota(k Key, q compiler.Quota, now time.Time) Decision {
 // a new key, room made for it) marked as used at t. The caller stores the
 // entry back and unlocks.
 func (m *Memory) lock(k Key, t int64) (*shard, entry) {
-	h := maphash.String(m.seed, k.Identity) ^ maphash.String(m.seed, k.Policy)*0x9e3779b97f4a7c15
-	s := &m.shards[h%uint64(len(m.shards))]
+	s := &m.shards[maphash.Comparable(m.seed, k)%uint64(len(m.shards))]
 	s.mu.Lock()
 	if t >= s.nextSweep {
 		for key, e := range s.m {
