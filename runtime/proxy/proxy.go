@@ -480,16 +480,21 @@ func hopByHopResponse(key []byte) bool {
 func connectionListed(key, conn []byte) bool {
 	for len(conn) > 0 {
 		var tok []byte
-		if i := bytes.IndexByte(conn, ','); i >= 0 {
-			tok, conn = conn[:i], conn[i+1:]
-		} else {
-			tok, conn = conn, nil
-		}
-		if bytes.EqualFold(bytes.TrimSpace(tok), key) {
+		if tok, conn = nextToken(conn); bytes.EqualFold(tok, key) {
 			return true
 		}
 	}
 	return false
+}
+
+// nextToken splits the first element, trimmed, off a comma-separated list.
+func nextToken(list []byte) (tok, rest []byte) {
+	if i := bytes.IndexByte(list, ','); i >= 0 {
+		tok, rest = list[:i], list[i+1:]
+	} else {
+		tok = list
+	}
+	return bytes.TrimSpace(tok), rest
 }
 
 var (
@@ -530,12 +535,7 @@ func stripRequestHeaders(h *fasthttp.RequestHeader, conn []byte) []byte {
 	h.DelBytes(hdrConnection) // also clears the close flag
 	for rest := conn; len(rest) > 0; {
 		var tok []byte
-		if i := bytes.IndexByte(rest, ','); i >= 0 {
-			tok, rest = rest[:i], rest[i+1:]
-		} else {
-			tok, rest = rest, nil
-		}
-		if tok = bytes.TrimSpace(tok); len(tok) > 0 {
+		if tok, rest = nextToken(rest); len(tok) > 0 {
 			h.DelBytes(tok)
 		}
 	}
