@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -268,10 +269,7 @@ func TestToken(t *testing.T) {
 	}
 	cc := url.Values{"grant_type": {"client_credentials"}}
 	with := func(kv ...string) string {
-		v := url.Values{}
-		for k, vs := range cc {
-			v[k] = vs
-		}
+		v := maps.Clone(cc)
 		for i := 0; i < len(kv); i += 2 {
 			v.Set(kv[i], kv[i+1])
 		}
