@@ -212,6 +212,14 @@ func newKeys(t testing.TB, opts KeySetsOptions, idps ...*compiler.IdP) *KeySets 
 	return k
 }
 
+// readyKeys is newKeys once every IdP's keys were fetched.
+func readyKeys(t testing.TB, opts KeySetsOptions, idps ...*compiler.IdP) *KeySets {
+	t.Helper()
+	k := newKeys(t, opts, idps...)
+	eventually(t, "keys fetched", k.Ready)
+	return k
+}
+
 // eventually polls cond for up to 10 seconds.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()

@@ -25,8 +25,7 @@ import (
 func TestRotation(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
-	k := newKeys(t, KeySetsOptions{MinRefetch: 200 * time.Millisecond}, p.idp())
-	eventually(t, "keys fetched", k.Ready)
+	k := readyKeys(t, KeySetsOptions{MinRefetch: 200 * time.Millisecond}, p.idp())
 	v := NewValidator(k, 100)
 	tokB := []byte(rsaB.mint(t, p.claimsAt(now), nil))
 
@@ -58,8 +57,7 @@ func TestSkipUnusableKeys(t *testing.T) {
 	malformed := json.RawMessage(`{"kty":"RSA","kid":"broken","use":"sig","n":"!!not base64!!","e":"AQAB"}`)
 	enc := rsaB.jwk(t, "RSA-OAEP", "enc")
 	p := newProvider(t, malformed, enc, rsaA.jwk(t, "RS256", "sig"))
-	k := newKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
-	eventually(t, "keys fetched", k.Ready)
+	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
 	v := NewValidator(k, 100)
 	if _, err := v.Validate([]byte(rsaA.mint(t, p.claimsAt(now), nil)), p.idp(), rulesFor("RS256"), now); err != nil {
 		t.Fatalf("good key: %v", err)
@@ -136,8 +134,7 @@ func TestProviderDownAfterFetch(t *testing.T) {
 	idp.RefreshInterval = compiler.Duration(5 * time.Millisecond)
 	failed := metrics.GetOrCreateCounter(`cuegate_jwks_refreshes_total{idp="down-after",result="error"}`)
 	ok := metrics.GetOrCreateCounter(`cuegate_jwks_refreshes_total{idp="down-after",result="ok"}`)
-	k := newKeys(t, KeySetsOptions{MinRefetch: time.Millisecond}, idp)
-	eventually(t, "keys fetched", k.Ready)
+	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Millisecond}, idp)
 	if ok.Get() == 0 {
 		t.Error("ok refreshes not counted")
 	}
@@ -193,8 +190,7 @@ func TestDiscovery(t *testing.T) {
 	}
 	t.Run("keys from the discovered jwks_uri", func(t *testing.T) {
 		idp := discovery(p.issuer)
-		k := newKeys(t, KeySetsOptions{}, idp)
-		eventually(t, "keys fetched", k.Ready)
+		k := readyKeys(t, KeySetsOptions{}, idp)
 		if _, err := NewValidator(k, 10).Validate([]byte(ecA.mint(t, p.claimsAt(now), nil)), idp, rulesFor("ES256"), now); err != nil {
 			t.Fatal(err)
 		}
@@ -217,8 +213,7 @@ func TestDiscovery(t *testing.T) {
 func TestRefetchLimited(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
-	k := newKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
-	eventually(t, "keys fetched", k.Ready)
+	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
 	v := NewValidator(k, 100)
 	unknown := func(i int) []byte {
 		return []byte(signer{fmt.Sprint("kid-", i), "RS256", jwt.SigningMethodRS256, rsaA.priv}.mint(t, p.claimsAt(now), nil))
@@ -264,8 +259,7 @@ func TestRefetchLimited(t *testing.T) {
 func TestCacheInvalidation(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
-	k := newKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
-	eventually(t, "keys fetched", k.Ready)
+	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
 	v := NewValidator(k, 100)
 	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
 	validate := func() (*Claims, error) { return v.Validate(tok, p.idp(), rulesFor("RS256"), now) }
@@ -302,8 +296,7 @@ func TestCacheInvalidation(t *testing.T) {
 func TestSync(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
-	k := newKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
-	eventually(t, "keys fetched", k.Ready)
+	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
 	f := k.fetcher("test")
 	v := NewValidator(k, 100)
 	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))

@@ -22,8 +22,7 @@ func readyEnv(t testing.TB, opts KeySetsOptions) (*provider, *KeySets, *Validato
 	t.Helper()
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"), ecA.jwk(t, "ES256", "sig"), ec384.jwk(t, "", ""), edA.jwk(t, "EdDSA", "sig"), rsaB.jwk(t, "", ""))
-	k := newKeys(t, opts, p.idp())
-	eventually(t, "keys fetched", k.Ready)
+	k := readyKeys(t, opts, p.idp())
 	return p, k, NewValidator(k, 1000)
 }
 
@@ -271,9 +270,7 @@ func TestCachedNoAllocs(t *testing.T) {
 }
 
 func TestCacheBounded(t *testing.T) {
-	p, _, _ := readyEnv(t, KeySetsOptions{})
-	k := newKeys(t, KeySetsOptions{}, p.idp())
-	eventually(t, "keys fetched", k.Ready)
+	p, k, _ := readyEnv(t, KeySetsOptions{})
 	v := NewValidator(k, 10)
 	for i := range 50 {
 		c := p.claimsAt(now)
