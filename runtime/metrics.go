@@ -3,7 +3,6 @@ package runtime
 import (
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -14,12 +13,9 @@ import (
 type apiMetrics struct {
 	label string // `api="id"`
 
-	// byCode holds the request counters of statuses below len(byCode),
-	// read without a lock; byStatus (under mu) is where they are made,
-	// and holds any other status.
-	byCode   [600]atomic.Pointer[metrics.Counter]
-	mu       sync.Mutex
-	byStatus map[int]*metrics.Counter
+	// byCode caches the request counters of statuses below len(byCode),
+	// read without a lock; the metrics set itself is where they are made.
+	byCode [600]atomic.Pointer[metrics.Counter]
 
 	duration       *metrics.PrometheusHistogram
 	upstreamErrors *metrics.Counter
@@ -32,7 +28,6 @@ func newAPIMetrics(id string) *apiMetrics {
 	l := `api=` + quoteLabel(id)
 	return &apiMetrics{
 		label:          l,
-		byStatus:       make(map[int]*metrics.Counter),
 		duration:       metrics.GetOrCreatePrometheusHistogram(`cuegate_request_duration_seconds{` + l + `}`),
 		upstreamErrors: metrics.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="unavailable"}`),
 		upstreamSlow:   metrics.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="timeout"}`),
@@ -42,7 +37,8 @@ func newAPIMetrics(id string) *apiMetrics {
 }
 
 // requests returns the request counter for status; it allocates only the
-// first time a status is seen.
+// first time a status below 600 is seen (GetOrCreateCounter returns the
+// same counter to concurrent first callers).
 func (m *apiMetrics) requests(status int) *metrics.Counter {
 	fast := status >= 0 && status < len(m.byCode)
 	if fast {
@@ -50,15 +46,9 @@ func (m *apiMetrics) requests(status int) *metrics.Counter {
 			return c
 		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c := m.byStatus[status]
-	if c == nil {
-		c = metrics.GetOrCreateCounter(`cuegate_requests_total{` + m.label + `,status="` + strconv.Itoa(status) + `"}`)
-		m.byStatus[status] = c
-		if fast {
-			m.byCode[status].Store(c)
-		}
+	c := metrics.GetOrCreateCounter(`cuegate_requests_total{` + m.label + `,status="` + strconv.Itoa(status) + `"}`)
+	if fast {
+		m.byCode[status].Store(c)
 	}
 	return c
 }
