@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -108,13 +109,9 @@ func (c *compilation) run(files []sourceFile) *Table {
 		return nil
 	}
 	c.user = ctx.BuildInstance(inst)
-	schemaFile := ctx.CompileString(schema.Source, cue.Filename(schema.Filename))
-	config := schemaFile.LookupPath(cue.MakePath(cue.Def("#Config")))
-	if err := config.Err(); err != nil {
-		panic("compiler: embedded schema does not compile: " + err.Error())
-	}
+	schemaFile, config := compileSchema(ctx)
 	var d decoder
-	tree := d.config(c.user, config, shapeOf(config))
+	tree := d.config(c.user, config, configShape())
 	c.report(&d, schemaFile)
 	if _, ok := tree.(map[string]any); !ok {
 		return nil // nothing valid to check further
@@ -127,6 +124,25 @@ func (c *compilation) run(files []sourceFile) *Table {
 	}
 	return c.build(&raw)
 }
+
+// compileSchema compiles the embedded schema in ctx and returns it with
+// its #Config.
+func compileSchema(ctx *cue.Context) (file, config cue.Value) {
+	file = ctx.CompileString(schema.Source, cue.Filename(schema.Filename))
+	config = file.LookupPath(cue.MakePath(cue.Def("#Config")))
+	if err := config.Err(); err != nil {
+		panic("compiler: embedded schema does not compile: " + err.Error())
+	}
+	return file, config
+}
+
+// configShape is the shape of the schema's #Config. It depends on the
+// embedded schema alone, so it is derived once per process, in a CUE
+// context of its own, rather than on every Compile; it is only read after.
+var configShape = sync.OnceValue(func() *shape {
+	_, config := compileSchema(cuecontext.New())
+	return shapeOf(config)
+})
 
 // parse parses every file and checks that they form one package: CUE
 // would otherwise skip a file of another package without a word.
