@@ -85,8 +85,9 @@ type Claims struct {
 	iss           string
 	aud           []string
 	alg           string
-	idp           string // ID of the IdP whose key verified it
-	gen           uint64 // that IdP's key set generation
+	// gen is the generation of the key set that verified it; unique within
+	// the KeySets, so it also names the IdP.
+	gen uint64
 }
 
 // find returns the position in idx of the claim name, or -1.
@@ -212,13 +213,11 @@ func (v *Validator) Validate(token []byte, idp *compiler.IdP, rules *compiler.JW
 		shard.mu.RLock()
 		c := shard.m[string(token)]
 		shard.mu.RUnlock()
-		if c != nil && c.idp == idp.ID {
-			if ks := f.keys.Load(); ks != nil && ks.gen == c.gen {
-				if err := check(c, idp, rules, now); err != nil {
-					return nil, err
-				}
-				return c, nil
+		if ks := f.keys.Load(); c != nil && ks != nil && ks.gen == c.gen {
+			if err := check(c, idp, rules, now); err != nil {
+				return nil, err
 			}
+			return c, nil
 		}
 	}
 	tok := string(token)
@@ -298,7 +297,7 @@ func (v *Validator) verify(token string, f *fetcher, idp *compiler.IdP, rules *c
 	if err != nil {
 		return nil, describe(err, tok, claims, allowed)
 	}
-	c := &Claims{alg: tok.Method.Alg(), idp: idp.ID, gen: ks.gen}
+	c := &Claims{alg: tok.Method.Alg(), gen: ks.gen}
 	// The parser has checked these claims' types; absent ones stay zero.
 	if exp, _ := claims.GetExpirationTime(); exp != nil {
 		c.exp = exp.Time
