@@ -98,9 +98,7 @@ func (g *Gateway) recoverPanic(ctx *fasthttp.RequestCtx, r *request) {
 	g.log.Error().Interface("panic", p).Bytes("request_id", r.rid).Bytes("path", r.path).Msg("request handler panicked")
 	ctx.Response.Reset()
 	ctx.Response.Header.SetCanonical(hdrRequestID, r.rid)
-	ctx.Response.SetStatusCode(errInternal.status)
-	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
-	ctx.Response.SetBody(errInternal.body)
+	r.fail(ctx, errInternal)
 	r.metrics.requests(errInternal.status).Inc()
 }
 
