@@ -185,15 +185,19 @@ func (c *compilation) parse(files []sourceFile) []*ast.File {
 func (c *compilation) cueError(err error) {
 	for _, e := range cueerrors.Errors(err) {
 		format, args := e.Msg()
-		var pos token.Pos
-		for _, p := range cueerrors.Positions(e) {
-			if c.isUserFile(p) {
-				pos = p
-				break
-			}
-		}
-		c.errs = append(c.errs, c.diag(pos, fmt.Sprintf(format, args...)))
+		c.errs = append(c.errs, c.diag(c.userPos(e), fmt.Sprintf(format, args...)))
 	}
+}
+
+// userPos is the first position in the user's files that e names, or
+// token.NoPos.
+func (c *compilation) userPos(e cueerrors.Error) token.Pos {
+	for _, p := range cueerrors.Positions(e) {
+		if c.isUserFile(p) {
+			return p
+		}
+	}
+	return token.NoPos
 }
 
 func (c *compilation) isUserFile(p token.Pos) bool {
@@ -223,7 +227,12 @@ func (c *compilation) at(q fieldPath) token.Pos {
 
 // where is the position of the field at q as file:line:col.
 func (c *compilation) where(q fieldPath) string {
-	d := c.diag(c.at(q), "")
+	return c.posString(c.at(q))
+}
+
+// posString is pos as file:line:col, named as diagnostics name it.
+func (c *compilation) posString(pos token.Pos) string {
+	d := c.diag(pos, "")
 	return fmt.Sprintf("%s:%d:%d", d.File, d.Line, d.Column)
 }
 

@@ -91,10 +91,8 @@ func (c *compilation) schemaError(pos token.Pos, at fieldPath, msg string) {
 // the position of the nearest field of at that the user wrote.
 func (c *compilation) errPos(errs []cueerrors.Error, at fieldPath) token.Pos {
 	for _, e := range errs {
-		for _, pos := range cueerrors.Positions(e) {
-			if c.isUserFile(pos) {
-				return pos
-			}
+		if pos := c.userPos(e); pos.IsValid() {
+			return pos
 		}
 	}
 	return c.at(at)
@@ -107,8 +105,7 @@ func (c *compilation) alsoAt(errs []cueerrors.Error, pos token.Pos) string {
 	for _, e := range errs {
 		for _, q := range cueerrors.Positions(e) {
 			if c.isUserFile(q) && q != pos {
-				d := c.diag(q, "")
-				also = appendNew(also, fmt.Sprintf("%s:%d:%d", d.File, d.Line, d.Column))
+				also = appendNew(also, c.posString(q))
 			}
 		}
 	}
