@@ -250,16 +250,22 @@ func (f *fetcher) run() {
 // refresh fetches the keys, or waits for the fetch already running.
 func (f *fetcher) refresh() error {
 	f.mu.Lock()
-	if ch := f.inflight; ch != nil {
+	ch := f.inflight
+	if ch == nil {
+		ch = make(chan struct{})
+		f.inflight = ch
+		f.lastStart = time.Now()
 		f.mu.Unlock()
-		select {
-		case <-ch:
-		case <-f.ctx.Done():
-			return f.ctx.Err()
-		}
+		f.fetch(ch)
 		return f.lastError()
 	}
-	return f.fetchLocked()
+	f.mu.Unlock()
+	select {
+	case <-ch:
+	case <-f.ctx.Done():
+		return f.ctx.Err()
+	}
+	return f.lastError()
 }
 
 // refetch is called on the request path when a token names a kid that is not
@@ -308,16 +314,6 @@ func (f *fetcher) fetchAfter(delay time.Duration, ch chan struct{}) {
 		}
 	}
 	f.fetch(ch)
-}
-
-// fetchLocked runs a fetch with f.mu held on entry, and releases it.
-func (f *fetcher) fetchLocked() error {
-	ch := make(chan struct{})
-	f.inflight = ch
-	f.lastStart = time.Now()
-	f.mu.Unlock()
-	f.fetch(ch)
-	return f.lastError()
 }
 
 // fetch downloads and installs the key set, records the outcome and closes
