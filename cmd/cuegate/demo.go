@@ -134,11 +134,12 @@ func demo(ctx context.Context, a demoAddrs, config, dir string, stdout, stderr i
 	}
 	defer echo.Close()
 
-	srv, err := startServe(ctx, serveOptions{ConfigDir: configDir, StatePath: filepath.Join(dir, "state.json"), Logger: log, Watch: true})
+	state := filepath.Join(dir, "state.json")
+	srv, err := startServe(ctx, serveOptions{ConfigDir: configDir, StatePath: state, Logger: log, Watch: true})
 	if err != nil {
 		return err
 	}
-	printWalkthrough(stdout, a, configDir, filepath.Join(dir, "state.json"))
+	printWalkthrough(stdout, a, configDir, state)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\ncuegate demo: stopping")
 	return srv.Shutdown()
