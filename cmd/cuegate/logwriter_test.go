@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -83,5 +85,112 @@ func TestBatchWriterFlushesPeriodically(t *testing.T) {
 			t.Fatal("the line was never flushed")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// gateWriter blocks every Write until open is closed, then records it.
+type gateWriter struct {
+	open chan struct{}
+	recordWriter
+}
+
+func (g *gateWriter) Write(p []byte) (int, error) {
+	<-g.open
+	return g.recordWriter.Write(p)
+}
+
+// A slow log destination must not hold up the callers while buffers are
+// free (a request's access line would otherwise wait for write(2)), and
+// when it falls behind nothing is lost or reordered.
+func TestBatchWriterDoesNotWaitForSlowWriter(t *testing.T) {
+	g := &gateWriter{open: make(chan struct{})}
+	b := newBatchWriter(g, 100, time.Hour) // two lines a buffer
+	line := func(i int) []byte {
+		return fmt.Appendf(nil, "{\"i\":%03d,\"pad\":\"%s\"}\n", i, strings.Repeat("x", 20))
+	}
+
+	// Three buffers' worth of four: the writer is stuck on the first.
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		for i := range 6 {
+			b.Write(line(i)) //nolint:errcheck
+		}
+	}()
+	select {
+	case <-wrote:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Write waited for a blocked destination although buffers were free")
+	}
+
+	// Far more than the buffers hold: Write must wait (not drop) until
+	// the destination moves again.
+	more := make(chan struct{})
+	go func() {
+		defer close(more)
+		for i := 6; i < 100; i++ {
+			b.Write(line(i)) //nolint:errcheck
+		}
+	}()
+	close(g.open)
+	<-more
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	for _, w := range g.all() {
+		got.WriteString(w)
+	}
+	var want strings.Builder
+	for i := range 100 {
+		want.Write(line(i))
+	}
+	if got.String() != want.String() {
+		t.Errorf("written:\n%s\nwant the 100 lines in order", got.String())
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write(p []byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestBatchWriterFlushReportsWriteError(t *testing.T) {
+	b := newBatchWriter(failWriter{}, 64, time.Hour)
+	defer b.Close()
+	if _, err := b.Write([]byte("{\"a\":1}\n")); err != nil {
+		t.Fatalf("Write: %v (errors belong to Flush)", err)
+	}
+	if err := b.Flush(); err == nil || err.Error() != "disk full" {
+		t.Errorf("Flush = %v, want the destination's error", err)
+	}
+	if err := b.Flush(); err != nil {
+		t.Errorf("second Flush = %v, want nil: nothing was written since", err)
+	}
+}
+
+// The JSON logger's "time" field is what zerolog's Timestamp() writes
+// (RFC 3339, whole seconds), though formatted once per second.
+func TestLoggerTimeField(t *testing.T) {
+	var buf bytes.Buffer
+	log := newLogger(&buf, "json")
+	before := time.Now().Truncate(time.Second)
+	for range 3 {
+		log.Info().Str("k", "v").Msg("request")
+	}
+	after := time.Now()
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var v struct {
+			Level, K, Time, Message string
+		}
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		ts, err := time.Parse(time.RFC3339, v.Time)
+		if err != nil || ts.Before(before) || ts.After(after) || v.Level != "info" || v.K != "v" || v.Message != "request" {
+			t.Errorf("line %q: time %v (%v), want RFC 3339 between %v and %v", l, ts, err, before, after)
+		}
+		if !strings.HasSuffix(l, `","time":"`+v.Time+`","message":"request"}`) {
+			t.Errorf("line %q: want the fields, then time, then message, as zerolog's Timestamp() orders them", l)
+		}
 	}
 }

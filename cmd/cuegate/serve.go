@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -101,7 +102,30 @@ func newLogger(w io.Writer, format string) zerolog.Logger {
 	if format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
 	}
-	return zerolog.New(w).With().Timestamp().Logger()
+	return zerolog.New(w).Hook(&secondStamp{})
+}
+
+// secondStamp is a zerolog hook that adds the "time" field as
+// zerolog's Timestamp() does by default (RFC 3339, whole seconds, local
+// zone), but formats each second once instead of once per line: the
+// access log writes one line per request. Safe for concurrent use.
+type secondStamp struct {
+	cur atomic.Pointer[stamp]
+}
+
+type stamp struct {
+	sec  int64
+	text string
+}
+
+func (s *secondStamp) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
+	now := time.Now()
+	st := s.cur.Load()
+	if st == nil || st.sec != now.Unix() {
+		st = &stamp{sec: now.Unix(), text: now.Format(time.RFC3339)}
+		s.cur.Store(st)
+	}
+	e.Str(zerolog.TimestampFieldName, st.text)
 }
 
 // serveOptions configures startServe.
