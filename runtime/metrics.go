@@ -2,10 +2,11 @@ package runtime
 
 import (
 	"strconv"
-	"strings"
 	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/cuegate/cuegate/internal/promlabel"
 )
 
 // apiMetrics are the metrics of one API ID. They live in the default
@@ -25,7 +26,7 @@ type apiMetrics struct {
 }
 
 func newAPIMetrics(id string) *apiMetrics {
-	l := `api=` + quoteLabel(id)
+	l := `api=` + promlabel.Quote(id)
 	return &apiMetrics{
 		label:          l,
 		duration:       metrics.GetOrCreatePrometheusHistogram(`cuegate_request_duration_seconds{` + l + `}`),
@@ -51,12 +52,6 @@ func (m *apiMetrics) requests(status int) *metrics.Counter {
 		m.byCode[status].Store(c)
 	}
 	return c
-}
-
-// quoteLabel quotes a Prometheus label value.
-func quoteLabel(v string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(v) + `"`
 }
 
 // Reload outcomes, the label of cuegate_reloads_total.

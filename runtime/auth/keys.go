@@ -22,7 +22,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +30,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/internal/promlabel"
 )
 
 const (
@@ -188,15 +188,15 @@ type fetcher struct {
 
 func (k *KeySets) start(id string, idp *compiler.IdP) *fetcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	label := promLabel(id)
+	series := metricRefreshes + `{idp=` + promlabel.Quote(id)
 	f := &fetcher{
 		ks:     k,
 		log:    k.opts.Logger.With().Str("idp", id).Logger(),
 		ctx:    ctx,
 		cancel: cancel,
 		done:   make(chan struct{}),
-		ok:     metrics.GetOrCreateCounter(metricRefreshes + `{idp="` + label + `",result="` + refreshOK + `"}`),
-		failed: metrics.GetOrCreateCounter(metricRefreshes + `{idp="` + label + `",result="` + refreshFailed + `"}`),
+		ok:     metrics.GetOrCreateCounter(series + `,result="` + refreshOK + `"}`),
+		failed: metrics.GetOrCreateCounter(series + `,result="` + refreshFailed + `"}`),
 	}
 	f.idp.Store(idp)
 	go f.run()
@@ -424,9 +424,4 @@ func (f *fetcher) get(uri string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: larger than %d bytes", uri, maxDocBytes)
 	}
 	return body, nil
-}
-
-// promLabel escapes a Prometheus label value.
-func promLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
 }
