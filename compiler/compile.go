@@ -27,7 +27,7 @@ import (
 	"github.com/cuegate/cuegate/schema"
 )
 
-// Compile reads every .cue file in dir (one package, not recursive) and
+// Compile reads the .cue files of dir that ConfigFiles lists (one package) and
 // returns the compiled Table. A configuration with mistakes gives
 // Diagnostics (errors.Is(err, ErrInvalid)) listing all of them; a directory
 // that cannot be read gives an I/O error. Warnings are in Table.Warnings.
@@ -53,24 +53,41 @@ type sourceFile struct {
 	src  []byte
 }
 
-func readDir(dir string) ([]sourceFile, error) {
+// ConfigFiles returns the files that make up the configuration in dir, the
+// ones Compile reads: every entry of dir (not of its subdirectories) whose
+// name ends in ".cue" and does not begin with "." (hidden files, editor
+// backups such as ".#a.cue"). The paths are dir joined with the base name,
+// sorted by name. A directory with no such file gives an empty list; only a
+// directory that cannot be read gives an error.
+func ConfigFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".cue") && !strings.HasPrefix(e.Name(), ".") {
+			files = append(files, filepath.Join(dir, e.Name()))
+		}
+	}
+	return files, nil
+}
+
+func readDir(dir string) ([]sourceFile, error) {
+	paths, err := ConfigFiles(dir)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", dir, err)
 	}
-	var files []sourceFile
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".cue") || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		src, err := os.ReadFile(filepath.Join(dir, e.Name()))
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("compile %s: no .cue files", dir)
+	}
+	files := make([]sourceFile, len(paths))
+	for i, p := range paths {
+		src, err := os.ReadFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("compile %s: %w", dir, err)
 		}
-		files = append(files, sourceFile{e.Name(), src})
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("compile %s: no .cue files", dir)
+		files[i] = sourceFile{filepath.Base(p), src}
 	}
 	return files, nil
 }

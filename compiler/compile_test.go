@@ -2,6 +2,7 @@ package compiler_test
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -105,5 +106,37 @@ func TestProviderExamples(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConfigFiles checks which files make up a configuration: the .cue
+// files of the directory itself, sorted, without hidden files and editor
+// backups.
+func TestConfigFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"b.cue", "a.cue", ".hidden.cue", ".#a.cue", "a.cue~", "notes.txt", "sub/c.cue", "d.cue/e.cue"} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("package cfg\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		dir     string
+		want    []string
+		wantErr bool
+	}{
+		{dir, []string{filepath.Join(dir, "a.cue"), filepath.Join(dir, "b.cue")}, false},
+		{filepath.Join(dir, "sub"), []string{filepath.Join(dir, "sub", "c.cue")}, false},
+		{t.TempDir(), nil, false},
+		{filepath.Join(dir, "missing"), nil, true},
+	}
+	for _, tt := range tests {
+		got, err := compiler.ConfigFiles(tt.dir)
+		if (err != nil) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ConfigFiles(%s) = %q, %v; want %q, error %v", tt.dir, got, err, tt.want, tt.wantErr)
+		}
 	}
 }

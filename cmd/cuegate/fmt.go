@@ -6,22 +6,25 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/parser"
+
+	"github.com/cuegate/cuegate/compiler"
 )
 
 func init() {
 	register(command{"fmt", "format the .cue files of a configuration directory", runFmt})
 }
 
-// runFmt is "cuegate fmt [--check] DIR": it formats the .cue files of DIR
-// in place (cue fmt's style, simplified), or with --check lists on stdout
-// the files that are not formatted, changes nothing and exits 1 if there
-// are any. A file that does not parse is reported as file:line:col on
-// stderr and exits 1; a missing directory or one without .cue files exits 2.
+// runFmt is "cuegate fmt [--check] DIR": it formats in place (cue fmt's
+// style, simplified) the .cue files of DIR that the compiler reads
+// (compiler.ConfigFiles: hidden files and editor backups are left alone),
+// or with --check lists on stdout the files that are not formatted,
+// changes nothing and exits 1 if there are any. A file that does not
+// parse is reported as file:line:col on stderr and exits 1; a directory
+// that cannot be read or has no .cue files exits 2.
 func runFmt(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fmt", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -31,8 +34,12 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: cuegate fmt [--check] DIR")
 		return exitUsage
 	}
-	files, err := filepath.Glob(filepath.Join(dirs[0], "*.cue"))
-	if err != nil || len(files) == 0 {
+	files, err := compiler.ConfigFiles(dirs[0])
+	if err != nil {
+		fmt.Fprintln(stderr, "cuegate:", err)
+		return exitUsage
+	}
+	if len(files) == 0 {
 		fmt.Fprintf(stderr, "cuegate: no .cue files in %s\n", dirs[0])
 		return exitUsage
 	}
