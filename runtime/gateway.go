@@ -198,8 +198,9 @@ func (g *Gateway) Ready() bool { return g.cur.Load() != nil && g.keys.Ready() }
 // created), syncs the IdP key sets, then swaps one pointer; requests in
 // flight finish on the generation they started with, and pools no longer
 // used are closed once their in-flight requests finish. Rate-limit and
-// quota counters and the token cache are untouched. On error nothing
-// changes.
+// quota counters and the token cache are untouched; the /metrics series
+// of API IDs that t drops are removed at once, those of the others keep
+// counting. On error nothing changes.
 func (g *Gateway) Swap(t *compiler.Table) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -278,6 +279,7 @@ func (g *Gateway) swapLocked(t *compiler.Table) error {
 	g.keys.Sync(t.IdPs)
 	g.storeCerts(cert, portalCert)
 	g.cur.Store(gen)
+	g.retireMetricsLocked(t)
 	generationGauge.Set(float64(gen.seq))
 	loadedGauge.Set(float64(gen.loadedAt.UnixNano()) / 1e9)
 	for k, p := range g.pools {

@@ -2,15 +2,22 @@ package runtime
 
 import (
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/internal/promlabel"
 )
 
 // apiMetrics are the metrics of one API ID. They live in the default
-// VictoriaMetrics set, so they outlive table generations.
+// VictoriaMetrics set, so they outlive table generations: a swap keeps
+// them (and their counts) for every API ID the new table still has, and
+// retires them when it drops the ID. Series are per process: a Gateway
+// that drops an ID takes its series off /metrics even if another Gateway
+// in the process still serves that ID (the command runs one Gateway).
 type apiMetrics struct {
 	label string // `api="id"`
 
@@ -23,6 +30,9 @@ type apiMetrics struct {
 	upstreamSlow   *metrics.Counter
 	rateLimited    *metrics.Counter
 	quotaExceeded  *metrics.Counter
+
+	mu      sync.Mutex // serialises making request counters with retiring
+	retired bool       // guarded by mu
 }
 
 func newAPIMetrics(id string) *apiMetrics {
@@ -37,9 +47,12 @@ func newAPIMetrics(id string) *apiMetrics {
 	}
 }
 
-// requests returns the request counter for status; it allocates only the
-// first time a status below 600 is seen (GetOrCreateCounter returns the
-// same counter to concurrent first callers).
+// requests returns the request counter for status. A status below 600
+// takes m.mu and allocates only the first time it is seen, others every
+// time (GetOrCreateCounter returns the same counter to concurrent first
+// callers). Once m is retired, a status not seen before gets a counter
+// that is not exported, so that a request still in flight cannot bring a
+// retired series back.
 func (m *apiMetrics) requests(status int) *metrics.Counter {
 	fast := status >= 0 && status < len(m.byCode)
 	if fast {
@@ -47,11 +60,64 @@ func (m *apiMetrics) requests(status int) *metrics.Counter {
 			return c
 		}
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.retired {
+		return new(metrics.Counter)
+	}
 	c := metrics.GetOrCreateCounter(`cuegate_requests_total{` + m.label + `,status="` + strconv.Itoa(status) + `"}`)
 	if fast {
 		m.byCode[status].Store(c)
 	}
 	return c
+}
+
+// retireMetricsLocked takes off /metrics every series of the API IDs that
+// t does not have, once t is being served. They leave at the swap, while
+// requests that started on the old generation may still be running: the
+// gateway keeps no per-generation count of requests in flight to wait
+// for, so their last counts go to counters that are no longer exported.
+// A later table that brings an ID back starts its series from zero. The
+// caller holds g.mu.
+func (g *Gateway) retireMetricsLocked(t *compiler.Table) {
+	gone := make(map[string]bool)
+	for id, m := range g.apiMetrics {
+		if t.APIs[id] == nil {
+			m.mu.Lock()
+			m.retired = true // from here on m makes no series
+			m.mu.Unlock()
+			gone[m.label] = true
+			delete(g.apiMetrics, id)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	for _, name := range metrics.ListMetricNames() {
+		if gone[apiLabel(name)] {
+			metrics.UnregisterMetric(name)
+		}
+	}
+}
+
+// apiLabel returns the api label that a series name begins with, such as
+// `api="x"` of `cuegate_requests_total{api="x",status="200"}`, or "" if
+// it begins with no api label.
+func apiLabel(name string) string {
+	_, labels, _ := strings.Cut(name, "{")
+	const start = `api="`
+	if !strings.HasPrefix(labels, start) {
+		return ""
+	}
+	for i := len(start); i < len(labels); i++ {
+		switch labels[i] {
+		case '\\':
+			i++ // an escaped character
+		case '"':
+			return labels[:i+1]
+		}
+	}
+	return ""
 }
 
 // Reload outcomes, the label of cuegate_reloads_total.

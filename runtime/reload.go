@@ -27,8 +27,9 @@ type reloadStatus struct {
 // compile (or to load: a TLS certificate, the upstream CA) leaves the
 // current table serving; the error is logged with positions, kept for
 // Status, and returned. Each reload logs one line and counts
-// cuegate_reloads_total by outcome (ok, unchanged, error). Reloads are
-// serialised; Reload is safe to call from any goroutine.
+// cuegate_reloads_total by outcome (ok, unchanged, error). A swap removes
+// the /metrics series of the API IDs the new table drops (see Swap).
+// Reloads are serialised; Reload is safe to call from any goroutine.
 func (g *Gateway) Reload() error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()

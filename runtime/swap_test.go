@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -213,4 +214,93 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestReloadRetiresMetricsOfRemovedAPIs: a reload that removes an API or
+// changes its ID takes that ID's series off /metrics, also when a request
+// on it finishes after the swap, and the APIs that stay keep counting
+// from where they were.
+func TestReloadRetiresMetricsOfRemovedAPIs(t *testing.T) {
+	e := newEnv(t, envOptions{extra: `apis: gone: {name: "Gone", listen_path: "/gone", upstream: targets: ["http://127.0.0.1:9"], auth: keyless: true}` + "\n"})
+	admin := httptest.NewServer(e.gw.AdminHandler())
+	defer admin.Close()
+	const public = `cuegate_requests_total{api="public",status="200"}`
+	e.do("GET", "/public/x", "", nil)
+	e.do("GET", "/gone/x", "", nil)
+	if body := scrape(t, admin.URL); !strings.Contains(body, `{api="gone"`) {
+		t.Fatalf("/metrics has no series of gone before the reload:\n%s", body)
+	}
+	// A request on "half" is in flight across the swap; its status is the
+	// first "half" sees, so it makes a series after the swap.
+	done := make(chan response, 1)
+	go func() { done <- e.do("GET", "/half/block", "", nil) }()
+	waitFor(t, func() bool { return e.gw.cur.Load().apis[e.gw.Current().APIs["half"]].pool.Inflight() == 1 })
+	before := metricValue(t, scrape(t, admin.URL), public)
+
+	e.writeConfig("")                              // removes gone
+	e.editConfig("\thalf: {", "\thalf_renamed: {") // changes half's ID
+	if err := e.gw.Reload(); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	close(e.release)
+	if r := <-done; r.status != 200 {
+		t.Fatalf("in-flight request: %d", r.status)
+	}
+	if r := e.do("GET", "/half/x", "", nil); r.status != 200 {
+		t.Fatalf("renamed API answers %d", r.status)
+	}
+
+	body := scrape(t, admin.URL)
+	for _, tt := range []struct {
+		series string
+		want   bool
+	}{
+		{`{api="gone"`, false},
+		{`{api="half"`, false},
+		{`cuegate_requests_total{api="half_renamed",status="200"}`, true},
+		{`cuegate_request_duration_seconds_bucket{api="half_renamed"`, true},
+		{public, true},
+	} {
+		if strings.Contains(body, tt.series) != tt.want {
+			t.Errorf("/metrics has %s: %v, want %v", tt.series, !tt.want, tt.want)
+		}
+	}
+	if got := metricValue(t, body, public); got != before {
+		t.Errorf("%s = %v after the reload, want %v", public, got, before)
+	}
+	e.do("GET", "/public/x", "", nil)
+	if got := metricValue(t, scrape(t, admin.URL), public); got != before+1 {
+		t.Errorf("%s = %v after one more request, want %v", public, got, before+1)
+	}
+}
+
+// scrape returns the admin server's /metrics.
+func scrape(t *testing.T, adminURL string) string {
+	t.Helper()
+	resp, err := http.Get(adminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// metricValue returns the value of series in a /metrics body.
+func metricValue(t *testing.T, body, series string) float64 {
+	t.Helper()
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", series, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s:\n%s", series, body)
+	return 0
 }
