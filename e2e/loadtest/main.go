@@ -5,7 +5,9 @@
 //   - bare-proxy: a bare fasthttp reverse proxy with cuegate's upstream client
 //     settings and no auth;
 //   - golang-jwt: the same proxy verifying every token with golang-jwt, no
-//     cache (the floor of a signature check per request).
+//     cache (the floor of a signature check per request);
+//   - with -rivals krakend, KrakenD CE in scenario (a), on a generated
+//     config equivalent to cuegate's (see rivals.go).
 //
 // Scenarios: (a) 100 identities reusing RS256 tokens; (b) fresh tokens for
 // 10,000 identities, RS256 and ES256; (c) a keyless route; (d) 1 MB
