@@ -143,7 +143,7 @@ func run(o options) error {
 		os.Exit(130)
 	}()
 
-	rivals, err := parseRivals(o.Rivals)
+	rivals, err := parseRivals(o.Rivals, o.Scenarios)
 	if err != nil {
 		return err
 	}

@@ -30,8 +30,9 @@ var rivalSpecs = map[string]rivalSpec{
 	tKrakenD: {Module: "github.com/krakend/krakend-ce/v2", Version: "v2.12.1", Pkg: "./cmd/krakend-ce"},
 }
 
-// parseRivals splits the -rivals list and checks its names.
-func parseRivals(list string) ([]string, error) {
+// parseRivals splits the -rivals list and checks its names, and that
+// scenarios (the -scenarios list) has (a), the scenario rivals join.
+func parseRivals(list, scenarios string) ([]string, error) {
 	var out []string
 	for _, n := range strings.Split(list, ",") {
 		n = strings.TrimSpace(n)
@@ -45,6 +46,9 @@ func parseRivals(list string) ([]string, error) {
 		case !slices.Contains(out, n):
 			out = append(out, n)
 		}
+	}
+	if len(out) > 0 && !contains(scenarios, "a") {
+		return nil, fmt.Errorf("-rivals %s: rival gateways join scenario (a) only, and -scenarios %q has no a", list, scenarios)
 	}
 	return out, nil
 }

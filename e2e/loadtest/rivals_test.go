@@ -13,24 +13,25 @@ import (
 
 func TestParseRivals(t *testing.T) {
 	for _, tc := range []struct {
-		list    string
-		want    []string
-		wantErr string
+		list, scenarios string
+		want            []string
+		wantErr         string
 	}{
-		{list: "", want: nil},
-		{list: "krakend", want: []string{"krakend"}},
-		{list: " krakend , krakend,", want: []string{"krakend"}},
-		{list: "tyk", wantErr: "tyk is not supported yet"},
-		{list: "krakend,kong", wantErr: `unknown gateway "kong" (have: krakend)`},
+		{list: "", scenarios: "c", want: nil},
+		{list: "krakend", scenarios: "a", want: []string{"krakend"}},
+		{list: " krakend , krakend,", scenarios: "c, a", want: []string{"krakend"}},
+		{list: "krakend", scenarios: "b-rs256,c", wantErr: `join scenario (a) only, and -scenarios "b-rs256,c" has no a`},
+		{list: "tyk", scenarios: "a", wantErr: "tyk is not supported yet"},
+		{list: "krakend,kong", scenarios: "a", wantErr: `unknown gateway "kong" (have: krakend)`},
 	} {
-		got, err := parseRivals(tc.list)
+		got, err := parseRivals(tc.list, tc.scenarios)
 		switch {
 		case tc.wantErr != "":
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("parseRivals(%q): error %v, want one containing %q", tc.list, err, tc.wantErr)
+				t.Errorf("parseRivals(%q, %q): error %v, want one containing %q", tc.list, tc.scenarios, err, tc.wantErr)
 			}
 		case err != nil || !reflect.DeepEqual(got, tc.want):
-			t.Errorf("parseRivals(%q) = %q, %v; want %q", tc.list, got, err, tc.want)
+			t.Errorf("parseRivals(%q, %q) = %q, %v; want %q", tc.list, tc.scenarios, got, err, tc.want)
 		}
 	}
 }
