@@ -119,8 +119,8 @@ func buildModule(module, version, pkg, out string, log io.Writer) error {
 		return fmt.Errorf("go mod download %s@%s: %w", module, version, err)
 	}
 	switch {
-	case info.Error != "":
-		return fmt.Errorf("go mod download %s@%s: %s", module, version, info.Error)
+	case info.Error != "": // it names module@version
+		return fmt.Errorf("go mod download: %s", info.Error)
 	case runErr != nil:
 		return fmt.Errorf("go mod download %s@%s: %w", module, version, runErr)
 	}
