@@ -5,7 +5,9 @@
 //   - bare-proxy: a bare fasthttp reverse proxy with cuegate's upstream client
 //     settings and no auth;
 //   - golang-jwt: the same proxy verifying every token with golang-jwt, no
-//     cache (the floor of a signature check per request).
+//     cache (the floor of a signature check per request);
+//   - with -rivals krakend, KrakenD CE in scenario (a), on a generated
+//     config equivalent to cuegate's (see rivals.go).
 //
 // Scenarios: (a) 100 identities reusing RS256 tokens; (b) fresh tokens for
 // 10,000 identities, RS256 and ES256; (c) a keyless route; (d) 1 MB
@@ -24,7 +26,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -62,6 +63,8 @@ type options struct {
 	OverlayDir        string
 	StartupTimeout    time.Duration
 	ProfileWindowSecs int
+	Rivals            string
+	KrakenD           string
 }
 
 func main() {
@@ -99,6 +102,8 @@ func main() {
 		cacheDir = filepath.Join(cacheDir, "cuegate-loadtest")
 	}
 	flag.StringVar(&o.TokenCache, "token-cache", cacheDir, "directory keeping the signing keys and minted token pools between runs (outside the repository); empty: fresh keys, mint everything")
+	flag.StringVar(&o.Rivals, "rivals", "", "other gateways to measure in scenario (a), comma-separated: krakend (KrakenD CE "+rivalSpecs[tKrakenD].Version+")")
+	flag.StringVar(&o.KrakenD, "krakend", "", "KrakenD CE binary for -rivals krakend; empty: build "+rivalSpecs[tKrakenD].Module+"@"+rivalSpecs[tKrakenD].Version+" from the Go module proxy into the user cache directory, once")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (configs, logs)")
 	flag.DurationVar(&o.StartupTimeout, "startup-timeout", 60*time.Second, "how long a gateway may take to become ready")
 	flag.Parse()
@@ -116,9 +121,11 @@ type bench struct {
 	upstream *Proc
 	upAddr   string
 	cuegate  string
-	repeat   [][]byte
-	procs    []*Proc
-	results  []*ScenarioResult
+	// rivalBins maps each -rivals name to its binary.
+	rivalBins map[string]string
+	repeat    [][]byte
+	procs     []*Proc
+	results   []*ScenarioResult
 }
 
 func run(o options) error {
@@ -136,7 +143,18 @@ func run(o options) error {
 		os.Exit(130)
 	}()
 
+	rivals, err := parseRivals(o.Rivals, o.Scenarios)
+	if err != nil {
+		return err
+	}
 	header(o)
+	b.rivalBins = map[string]string{}
+	binFlags := map[string]string{tKrakenD: o.KrakenD}
+	for _, name := range rivals {
+		if b.rivalBins[name], err = rivalBinary(name, binFlags[name], os.Stderr); err != nil {
+			return err
+		}
+	}
 	if !o.NoCuegate {
 		if b.cuegate, err = b.buildCuegate(); err != nil {
 			return err
@@ -427,8 +445,6 @@ func (b *bench) stopProcs() {
 	}
 	b.procs = nil
 }
-
-var errNoCuegate = errors.New("skipped: -no-cuegate")
 
 // orderFor returns the target order of round r (0-based): forward on even
 // rounds, reversed on odd ones.

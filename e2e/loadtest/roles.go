@@ -15,6 +15,7 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -206,7 +207,16 @@ func fetchJWKS(url string) (map[string]any, error) {
 		case k.Kty == "RSA":
 			keys[k.Kid] = &rsa.PublicKey{N: num(k.N), E: int(num(k.E).Int64())}
 		case k.Kty == "EC" && k.Crv == "P-256":
-			keys[k.Kid] = &ecdsa.PublicKey{Curve: elliptic.P256(), X: num(k.X), Y: num(k.Y)}
+			x, errX := base64.RawURLEncoding.DecodeString(k.X)
+			y, errY := base64.RawURLEncoding.DecodeString(k.Y)
+			if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
+				return nil, fmt.Errorf("jwks: key %q: x and y must be 32 bytes of base64url each", k.Kid)
+			}
+			pk, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), slices.Concat([]byte{4}, x, y))
+			if err != nil {
+				return nil, fmt.Errorf("jwks: key %q: %w", k.Kid, err)
+			}
+			keys[k.Kid] = pk
 		}
 	}
 	if len(keys) == 0 {

@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -27,6 +29,8 @@ type scenarioSpec struct {
 	// Tokens: "" none, "repeat" the (a) tokens, "RS256"/"ES256" a fresh pool.
 	Tokens  string
 	Targets []string
+	// Rivals: the -rivals gateways join Targets.
+	Rivals bool
 }
 
 var scenarioOrder = []string{"a", "b-rs256", "b-es256", "c", "d", "e"}
@@ -34,7 +38,7 @@ var scenarioOrder = []string{"a", "b-rs256", "b-es256", "c", "d", "e"}
 var scenarios = map[string]scenarioSpec{
 	"a": {Title: "(a) repeat tokens: 100 identities reuse their RS256 tokens (cached path)",
 		Path: jwtPrefix + "hello", BodySize: len(smallBody), Tokens: "repeat",
-		Targets: []string{tUpstream, tBare, tCuegate}},
+		Targets: []string{tUpstream, tBare, tCuegate}, Rivals: true},
 	"b-rs256": {Title: "(b) fresh tokens, RS256: 10,000 identities, a signature check on most requests",
 		Path: jwtPrefix + "hello", BodySize: len(smallBody), Tokens: "RS256",
 		Targets: []string{tJWT, tCuegate}},
@@ -91,7 +95,11 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 	}
 	var targets []*Target
 	var cg *cuegateProc
-	for _, name := range sc.Targets {
+	names := sc.Targets
+	if sc.Rivals {
+		names = append(slices.Clone(names), slices.Sorted(maps.Keys(b.rivalBins))...)
+	}
+	for _, name := range names {
 		t := &Target{Name: name, Path: sc.Path, Tokens: toks, BodySize: sc.BodySize}
 		switch name {
 		case tUpstream:
@@ -103,6 +111,12 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 				return nil, err
 			}
 			t.Addr, t.PID, t.pprof = addr, p.PID(), pprof
+		case tKrakenD:
+			p, addr, err := b.startKrakenD(sc.Path)
+			if err != nil {
+				return nil, err
+			}
+			t.Addr, t.PID = addr, p.PID()
 		case tCuegate, tReload:
 			if b.o.NoCuegate {
 				res.Skipped = append(res.Skipped, name)
