@@ -232,23 +232,32 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	default:
 		r.policy = first.ID
 	}
+	var lr limit.Request
 	if ratePol != nil {
-		d := g.limiter.Rate(limit.Key{Identity: identity, Policy: ratePol.ID}, *ratePol.Rate, now)
-		r.setLimitHeaders(ctx, hdrRateLimit, hdrRateRemaining, hdrRateReset, d)
-		if !d.Allowed {
-			r.buf = appendSeconds(r.buf[:0], max(d.RetryAfter, time.Second))
-			ctx.Response.Header.SetBytesKV(hdrRetryAfter, r.buf)
-			st.metrics.rateLimited.Inc()
-			return errRateLimited, false
-		}
+		lr.RateKey, lr.Rate = limit.Key{Identity: identity, Policy: ratePol.ID}, ratePol.Rate
 	}
 	if quotaPol != nil {
-		d := g.limiter.Quota(limit.Key{Identity: identity, Policy: quotaPol.ID}, *quotaPol.Quota, now)
-		r.setLimitHeaders(ctx, hdrQuotaLimit, hdrQuotaRemaining, hdrQuotaReset, d)
-		if !d.Allowed {
-			st.metrics.quotaExceeded.Inc()
-			return errQuota, false
-		}
+		lr.QuotaKey, lr.Quota = limit.Key{Identity: identity, Policy: quotaPol.ID}, quotaPol.Quota
+	}
+	if lr.Rate == nil && lr.Quota == nil {
+		return errorResponse{}, true
+	}
+	rd, qd := g.limiter.Take(lr, now)
+	if lr.Rate != nil {
+		r.setLimitHeaders(ctx, hdrRateLimit, hdrRateRemaining, hdrRateReset, rd)
+	}
+	if lr.Quota != nil {
+		r.setLimitHeaders(ctx, hdrQuotaLimit, hdrQuotaRemaining, hdrQuotaReset, qd)
+	}
+	switch {
+	case lr.Rate != nil && !rd.Allowed:
+		r.buf = appendSeconds(r.buf[:0], max(rd.RetryAfter, time.Second))
+		ctx.Response.Header.SetBytesKV(hdrRetryAfter, r.buf)
+		st.metrics.rateLimited.Inc()
+		return errRateLimited, false
+	case lr.Quota != nil && !qd.Allowed:
+		st.metrics.quotaExceeded.Inc()
+		return errQuota, false
 	}
 	return errorResponse{}, true
 }

@@ -71,19 +71,33 @@ type Decision struct {
 	RetryAfter time.Duration
 }
 
+// Request is one request to count: the rate limit and the quota that
+// apply to it, each with the key it is counted under (they differ when the
+// two limits come from different policies). A nil Rate or Quota does not
+// apply.
+type Request struct {
+	RateKey  Key
+	Rate     *compiler.Rate
+	QuotaKey Key
+	Quota    *compiler.Quota
+}
+
 // Limiter is the counter store. The in-memory one is the default; a Redis
-// one (the same sliding-window arithmetic in a Lua script) can come later
-// behind the same interface. Implementations are safe for concurrent use.
+// one (the same arithmetic in a Lua script, one round trip per Take) can
+// come later behind the same interface. Implementations are safe for
+// concurrent use.
 type Limiter interface {
-	// Rate counts one request against at most r.Requests in any window of
-	// r.Per, by the sliding-window estimate of the package doc. A refused
-	// request is not counted.
-	Rate(k Key, r compiler.Rate, now time.Time) Decision
-	// Quota counts one request against a fixed window of q.Period that
-	// allows q.Max requests. A key's window starts with its first request
-	// and the next one with the first request after it ends. A refused
-	// request is not counted.
-	Quota(k Key, q compiler.Quota, now time.Time) Decision
+	// Take counts one request against the limits of req that apply, as
+	// one step: the request is counted in both when both allow it, and in
+	// neither when either refuses. The rate allows at most Rate.Requests
+	// in any window of Rate.Per, by the sliding-window estimate of the
+	// package doc; the quota allows Quota.Max in a fixed window of
+	// Quota.Period that starts with a key's first request (and the next
+	// one with the first request after it ends). The decision of a limit
+	// that does not apply is the zero Decision. When one limit refuses,
+	// the other's decision says whether it alone would have allowed the
+	// request, and its Remaining is not lowered by it.
+	Take(req Request, now time.Time) (rate, quota Decision)
 }
 
 // MemoryOptions configures NewMemory.
@@ -170,15 +184,84 @@ func (m *Memory) Len() int {
 	return n
 }
 
-// Rate implements Limiter.
-func (m *Memory) Rate(k Key, r compiler.Rate, now time.Time) Decision {
-	if r.Requests <= 0 || r.Per <= 0 {
-		return Decision{Limit: max(r.Requests, 0), RetryAfter: max(r.Per.D(), time.Second)}
+// Take implements Limiter.
+func (m *Memory) Take(req Request, now time.Time) (rate, quota Decision) {
+	r, q := req.Rate, req.Quota
+	if r == nil && q == nil {
+		return rate, quota
 	}
-	t, per, n := now.UnixNano(), int64(r.Per), r.Requests
+	// A limit that allows nothing (the compiler refuses one) refuses
+	// without touching any state.
+	if r != nil && (r.Requests <= 0 || r.Per <= 0) {
+		return Decision{Limit: max(r.Requests, 0), RetryAfter: max(r.Per.D(), time.Second)}, quota
+	}
+	if q != nil && (q.Max <= 0 || q.Period <= 0) {
+		return rate, Decision{Limit: max(q.Max, 0), RetryAfter: max(q.Period.D(), time.Second)}
+	}
+	t := now.UnixNano()
+	rk, qk := req.RateKey, req.QuotaKey
+	switch {
+	case r == nil:
+		rk = qk
+	case q == nil:
+		qk = rk
+	}
 
-	s, e := m.lock(k, t)
-	defer s.mu.Unlock()
+	// One entry holds a key's rate and quota state: when both limits are
+	// counted under the same key (one policy), that is one lookup.
+	ri := m.shardIndex(rk)
+	qi := ri
+	if qk != rk {
+		qi = m.shardIndex(qk)
+	}
+	rs, qs := &m.shards[ri], &m.shards[qi]
+	m.lockPair(ri, qi)
+	defer m.unlockPair(ri, qi)
+	var re, qe *entry
+	var two [2]entry
+	two[0] = m.load(rs, rk, t)
+	re, qe = &two[0], &two[0]
+	if qk != rk {
+		two[1] = m.load(qs, qk, t)
+		qe = &two[1]
+	}
+
+	rateOK, quotaOK := true, true
+	var weighted int64
+	if r != nil {
+		weighted = re.advanceRate(int64(r.Per), t)
+		rateOK = weighted+re.rCur+1 <= r.Requests
+	}
+	if q != nil {
+		qe.advanceQuota(int64(q.Period), t)
+		quotaOK = qe.qCount < q.Max
+	}
+	if rateOK && quotaOK {
+		if r != nil {
+			re.rCur++
+		}
+		if q != nil {
+			qe.qCount++
+		}
+	}
+	if r != nil {
+		rate = re.rateDecision(r.Requests, int64(r.Per), weighted, rateOK, t)
+	}
+	if q != nil {
+		quota = qe.quotaDecision(q.Max, quotaOK, t)
+	}
+	rs.m[rk] = *re
+	if qk != rk {
+		qs.m[qk] = *qe
+	}
+	return rate, quota
+}
+
+// advanceRate moves e's rate windows to t and returns the previous
+// window's weight in the estimate at t, rounded up: ceil(prev × (per −
+// elapsed) / per), so that est + 1 <= n holds exactly when weighted + cur
+// + 1 <= n (the right side is a whole number).
+func (e *entry) advanceRate(per, t int64) (weighted int64) {
 	if d := t - e.rStart; d >= per {
 		e.rStart, e.rPrev, e.rCur = e.rStart+per, e.rCur, 0
 		if d-per >= per {
@@ -192,22 +275,19 @@ func (m *Memory) Rate(k Key, r compiler.Rate, now time.Time) Decision {
 	}
 	// A t a little before rStart (a request that read the clock before
 	// another one took the lock) counts as at the window's start.
-	elapsed := max(t-e.rStart, 0)
-	// weighted = ceil(prev × (per − elapsed) / per): est+1 <= n holds exactly
-	// when weighted+cur+1 <= n, as the right side is a whole number.
-	weighted := mulDivCeil(e.rPrev, per-elapsed, per)
-	allowed := weighted+e.rCur+1 <= n
-	if allowed {
-		e.rCur++
-	}
+	return mulDivCeil(e.rPrev, per-max(t-e.rStart, 0), per)
+}
+
+// rateDecision reports e's rate state at t, once the request was counted
+// or not; weighted is advanceRate's, ok whether the rate allows the request.
+func (e *entry) rateDecision(n, per, weighted int64, ok bool, t int64) Decision {
 	// Set on refusal too: the key's Per may have changed with the table.
 	e.rZero = e.zeroAt(per)
-	s.m[k] = e
-	d := Decision{Allowed: allowed, Limit: n, Reset: time.Duration(e.rZero - t)}
-	if allowed {
+	d := Decision{Allowed: ok, Limit: n, Reset: time.Duration(e.rZero - t)}
+	if ok {
 		d.Remaining = n - e.rCur - weighted
 	} else {
-		d.RetryAfter = retryAfter(e, n, per, elapsed)
+		d.RetryAfter = retryAfter(*e, n, per, max(t-e.rStart, 0))
 	}
 	return d
 }
@@ -267,34 +347,49 @@ func mulDivCeil(a, b, c int64) int64 {
 	return int64(q)
 }
 
-// Quota implements Limiter.
-func (m *Memory) Quota(k Key, q compiler.Quota, now time.Time) Decision {
-	if q.Max <= 0 || q.Period <= 0 {
-		return Decision{Limit: max(q.Max, 0), RetryAfter: max(q.Period.D(), time.Second)}
-	}
-	t := now.UnixNano()
-	s, e := m.lock(k, t)
-	defer s.mu.Unlock()
-	if e.qStart == 0 || t >= e.qStart+int64(q.Period) {
+// advanceQuota starts a new quota window at t when there is none or the
+// last one has ended.
+func (e *entry) advanceQuota(period, t int64) {
+	if e.qStart == 0 || t >= e.qStart+period {
 		e.qStart, e.qCount = t, 0
 	}
-	e.qEnd = e.qStart + int64(q.Period)
-	reset := time.Duration(e.qEnd - t)
-	if e.qCount >= q.Max {
-		s.m[k] = e
-		return Decision{Limit: q.Max, Reset: reset, RetryAfter: reset}
-	}
-	e.qCount++
-	s.m[k] = e
-	return Decision{Allowed: true, Limit: q.Max, Remaining: q.Max - e.qCount, Reset: reset}
+	e.qEnd = e.qStart + period
 }
 
-// lock locks k's shard, sweeps it when due, and returns k's entry (zero for
-// a new key, room made for it) marked as used at t. The caller stores the
-// entry back and unlocks.
-func (m *Memory) lock(k Key, t int64) (*shard, entry) {
-	s := &m.shards[maphash.Comparable(m.seed, k)%uint64(len(m.shards))]
-	s.mu.Lock()
+// quotaDecision reports e's quota state at t, once the request was counted
+// or not; ok is whether the quota allows the request.
+func (e *entry) quotaDecision(limit int64, ok bool, t int64) Decision {
+	reset := time.Duration(e.qEnd - t)
+	if !ok {
+		return Decision{Limit: limit, Reset: reset, RetryAfter: reset}
+	}
+	return Decision{Allowed: true, Limit: limit, Remaining: limit - e.qCount, Reset: reset}
+}
+
+func (m *Memory) shardIndex(k Key) int {
+	return int(maphash.Comparable(m.seed, k) % uint64(len(m.shards)))
+}
+
+// lockPair locks shards i and j (once when i == j), the lower index first,
+// so that two Takes cannot wait on each other.
+func (m *Memory) lockPair(i, j int) {
+	m.shards[min(i, j)].mu.Lock()
+	if i != j {
+		m.shards[max(i, j)].mu.Lock()
+	}
+}
+
+func (m *Memory) unlockPair(i, j int) {
+	m.shards[i].mu.Unlock()
+	if i != j {
+		m.shards[j].mu.Unlock()
+	}
+}
+
+// load returns k's entry in the locked shard s (zero for a new key, room
+// made for it), marked as used at t, and sweeps s when due. The caller
+// stores the entry back before unlocking.
+func (m *Memory) load(s *shard, k Key, t int64) entry {
 	if t >= s.nextSweep {
 		for key, e := range s.m {
 			if m.idleAt(e, t) {
@@ -308,7 +403,7 @@ func (m *Memory) lock(k Key, t int64) (*shard, entry) {
 		s.evictOne()
 	}
 	e.used = t
-	return s, e
+	return e
 }
 
 // idleAt reports whether e can be forgotten at t without changing any

@@ -16,6 +16,17 @@ func perSecond(n int64) compiler.Rate {
 	return compiler.Rate{Requests: n, Per: compiler.Duration(time.Second)}
 }
 
+// rateOf and quotaOf count a request against one limit alone.
+func rateOf(m *Memory, k Key, r compiler.Rate, now time.Time) Decision {
+	d, _ := m.Take(Request{RateKey: k, Rate: &r}, now)
+	return d
+}
+
+func quotaOf(m *Memory, k Key, q compiler.Quota, now time.Time) Decision {
+	_, d := m.Take(Request{QuotaKey: k, Quota: &q}, now)
+	return d
+}
+
 // offer sends rps requests per second to k for d starting at start and
 // returns how many were allowed.
 func offer(m *Memory, k Key, r compiler.Rate, start time.Time, rps int, d time.Duration) int {
@@ -23,7 +34,7 @@ func offer(m *Memory, k Key, r compiler.Rate, start time.Time, rps int, d time.D
 	step := time.Second / time.Duration(rps)
 	allowed := 0
 	for i := range n {
-		if m.Rate(k, r, start.Add(time.Duration(i)*step)).Allowed {
+		if rateOf(m, k, r, start.Add(time.Duration(i)*step)).Allowed {
 			allowed++
 		}
 	}
@@ -115,7 +126,7 @@ func TestRateDecision(t *testing.T) {
 		{6*time.Second + 333_333_334, true, 0, 1_666_666_666, 0},
 	}
 	for i, s := range steps {
-		d := m.Rate(k, r, t0.Add(s.at))
+		d := rateOf(m, k, r, t0.Add(s.at))
 		want := Decision{Allowed: s.allowed, Limit: 4, Remaining: s.remaining, Reset: s.reset, RetryAfter: s.retryAfter}
 		if d != want {
 			t.Errorf("step %d at %v: got %+v, want %+v", i, s.at, d, want)
@@ -131,20 +142,20 @@ func TestRateDemo(t *testing.T) {
 	r := compiler.Rate{Requests: 5, Per: compiler.Duration(10 * time.Second)}
 	at := t0
 	for i := range 5 {
-		if d := m.Rate(k, r, at); !d.Allowed || d.Remaining != int64(4-i) {
+		if d := rateOf(m, k, r, at); !d.Allowed || d.Remaining != int64(4-i) {
 			t.Fatalf("call %d: %+v, want allowed with %d remaining", i+1, d, 4-i)
 		}
 		at = at.Add(100 * time.Millisecond)
 	}
-	d := m.Rate(k, r, at)
+	d := rateOf(m, k, r, at)
 	// At 0.5s: in the next window 5×(1−x/10s) + 1 <= 5 at x = 2s.
 	if want := (Decision{Limit: 5, Reset: 19500 * time.Millisecond, RetryAfter: 11500 * time.Millisecond}); d != want {
 		t.Fatalf("6th call: %+v, want %+v", d, want)
 	}
-	if d := m.Rate(k, r, at.Add(d.RetryAfter-1)); d.Allowed {
+	if d := rateOf(m, k, r, at.Add(d.RetryAfter-1)); d.Allowed {
 		t.Fatalf("allowed 1ns before RetryAfter: %+v", d)
 	}
-	if d := m.Rate(k, r, at.Add(d.RetryAfter)); !d.Allowed {
+	if d := rateOf(m, k, r, at.Add(d.RetryAfter)); !d.Allowed {
 		t.Fatalf("refused at RetryAfter: %+v", d)
 	}
 }
@@ -155,13 +166,13 @@ func TestRateKeysIndependent(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
 	r := compiler.Rate{Requests: 2, Per: compiler.Duration(time.Minute)}
 	spent := Key{"bob", "silver"}
-	m.Rate(spent, r, t0)
-	m.Rate(spent, r, t0)
-	if d := m.Rate(spent, r, t0); d.Allowed {
+	rateOf(m, spent, r, t0)
+	rateOf(m, spent, r, t0)
+	if d := rateOf(m, spent, r, t0); d.Allowed {
 		t.Fatalf("third call allowed: %+v", d)
 	}
 	for _, k := range []Key{{"carol", "silver"}, {"bob", "gold"}} {
-		if d := m.Rate(k, r, t0); !d.Allowed || d.Remaining != 1 {
+		if d := rateOf(m, k, r, t0); !d.Allowed || d.Remaining != 1 {
 			t.Errorf("%v: got %+v, want a fresh counter", k, d)
 		}
 	}
@@ -183,7 +194,7 @@ func TestRateDecisionsAgree(t *testing.T) {
 		at := t0
 		for range 300 {
 			at = at.Add(time.Duration(rng.Int64N(int64(per) / n * 2)))
-			d := m.Rate(k, r, at)
+			d := rateOf(m, k, r, at)
 			if d.Limit != n || d.Reset <= 0 || d.Remaining < 0 {
 				t.Fatalf("trial %d (%d per %v) at %v: %+v", trial, n, per, at.Sub(t0), d)
 			}
@@ -192,25 +203,25 @@ func TestRateDecisionsAgree(t *testing.T) {
 				if d.RetryAfter <= 0 || d.RetryAfter >= 2*per || d.Remaining != 0 {
 					t.Fatalf("trial %d (%d per %v) at %v: refused with %+v", trial, n, per, at.Sub(t0), d)
 				}
-				if e := m.Rate(k, r, at.Add(d.RetryAfter-1)); e.Allowed {
+				if e := rateOf(m, k, r, at.Add(d.RetryAfter-1)); e.Allowed {
 					t.Fatalf("trial %d (%d per %v) at %v: %+v, but allowed 1ns early", trial, n, per, at.Sub(t0), d)
 				}
 				at = at.Add(d.RetryAfter)
-				if e := m.Rate(k, r, at); !e.Allowed {
+				if e := rateOf(m, k, r, at); !e.Allowed {
 					t.Fatalf("trial %d (%d per %v): refused at RetryAfter %v: %+v", trial, n, per, d.RetryAfter, e)
 				}
 			case rng.IntN(8) == 0:
 				for i := range d.Remaining {
-					if e := m.Rate(k, r, at); !e.Allowed || e.Remaining != d.Remaining-1-i {
+					if e := rateOf(m, k, r, at); !e.Allowed || e.Remaining != d.Remaining-1-i {
 						t.Fatalf("trial %d (%d per %v): after %+v, call %d at the same instant: %+v", trial, n, per, d, i, e)
 					}
 				}
-				if e := m.Rate(k, r, at); e.Allowed {
+				if e := rateOf(m, k, r, at); e.Allowed {
 					t.Fatalf("trial %d (%d per %v): more than Remaining %d passed", trial, n, per, d.Remaining)
 				}
 			case rng.IntN(8) == 0:
 				at = at.Add(d.Reset)
-				if e := m.Rate(k, r, at); !e.Allowed || e.Remaining != n-1 {
+				if e := rateOf(m, k, r, at); !e.Allowed || e.Remaining != n-1 {
 					t.Fatalf("trial %d (%d per %v): at Reset %v after %+v: %+v", trial, n, per, d.Reset, d, e)
 				}
 			}
@@ -238,7 +249,7 @@ func TestQuota(t *testing.T) {
 		{time.Hour + time.Second, true, 1, time.Hour - time.Second},
 	}
 	for i, s := range steps {
-		d := m.Quota(k, q, start.Add(s.at))
+		d := quotaOf(m, k, q, start.Add(s.at))
 		want := Decision{Allowed: s.allowed, Limit: 3, Remaining: s.remaining, Reset: s.reset}
 		if !s.allowed {
 			want.RetryAfter = s.reset
@@ -251,10 +262,10 @@ func TestQuota(t *testing.T) {
 
 func TestInvalidLimitsRefuse(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
-	if d := m.Rate(Key{"a", "p"}, compiler.Rate{}, t0); d.Allowed {
+	if d := rateOf(m, Key{"a", "p"}, compiler.Rate{}, t0); d.Allowed {
 		t.Errorf("zero rate allowed: %+v", d)
 	}
-	if d := m.Quota(Key{"a", "p"}, compiler.Quota{}, t0); d.Allowed {
+	if d := quotaOf(m, Key{"a", "p"}, compiler.Quota{}, t0); d.Allowed {
 		t.Errorf("zero quota allowed: %+v", d)
 	}
 }
@@ -264,24 +275,24 @@ func TestIdleEviction(t *testing.T) {
 	r := perSecond(10)
 	q := compiler.Quota{Max: 100, Period: compiler.Duration(time.Hour)}
 	hourly := compiler.Rate{Requests: 2, Per: compiler.Duration(time.Hour)}
-	m.Rate(Key{"rate-only", "p"}, r, t0)
-	m.Rate(Key{"hourly", "p"}, hourly, t0)
-	m.Quota(Key{"quota", "p"}, q, t0)
+	rateOf(m, Key{"rate-only", "p"}, r, t0)
+	rateOf(m, Key{"hourly", "p"}, hourly, t0)
+	quotaOf(m, Key{"quota", "p"}, q, t0)
 	// Long after the idle time, the next call sweeps: the rate-only key is
 	// gone, the keys inside their rate or quota windows are kept
 	// (forgetting them would hand out fresh counts).
-	m.Rate(Key{"new", "p"}, r, t0.Add(10*time.Minute))
+	rateOf(m, Key{"new", "p"}, r, t0.Add(10*time.Minute))
 	if got := m.Len(); got != 3 {
 		t.Fatalf("after sweep %d keys, want 3 (hourly, quota and new)", got)
 	}
-	if d := m.Quota(Key{"quota", "p"}, q, t0.Add(10*time.Minute)); d.Remaining != 98 {
+	if d := quotaOf(m, Key{"quota", "p"}, q, t0.Add(10*time.Minute)); d.Remaining != 98 {
 		t.Errorf("quota key lost its count: %+v", d)
 	}
-	if d := m.Rate(Key{"hourly", "p"}, hourly, t0.Add(10*time.Minute)); d.Remaining != 0 {
+	if d := rateOf(m, Key{"hourly", "p"}, hourly, t0.Add(10*time.Minute)); d.Remaining != 0 {
 		t.Errorf("hourly rate key lost its count: %+v", d)
 	}
 	// Both hourly windows and the quota window end at 2h.
-	m.Rate(Key{"new", "p"}, r, t0.Add(2*time.Hour))
+	rateOf(m, Key{"new", "p"}, r, t0.Add(2*time.Hour))
 	if got := m.Len(); got != 1 {
 		t.Errorf("after the rate and quota windows ended %d keys, want 1", got)
 	}
@@ -291,7 +302,7 @@ func TestMaxKeysBounded(t *testing.T) {
 	m := NewMemory(MemoryOptions{Shards: 4, MaxKeys: 100, IdleAfter: time.Hour})
 	r := perSecond(10)
 	for i := range 10_000 {
-		m.Rate(Key{fmt.Sprint("id", i), "p"}, r, t0.Add(time.Duration(i)*time.Millisecond))
+		rateOf(m, Key{fmt.Sprint("id", i), "p"}, r, t0.Add(time.Duration(i)*time.Millisecond))
 	}
 	if got := m.Len(); got > 100 {
 		t.Errorf("%d keys held, want at most 100", got)
@@ -312,10 +323,10 @@ func TestConcurrent(t *testing.T) {
 			defer wg.Done()
 			n := 0
 			for i := range 500 {
-				if m.Rate(Key{"shared", "p"}, r, t0).Allowed {
+				if rateOf(m, Key{"shared", "p"}, r, t0).Allowed {
 					n++
 				}
-				m.Quota(Key{fmt.Sprint("g", g), "p"}, compiler.Quota{Max: 10, Period: compiler.Duration(time.Hour)}, t0.Add(time.Duration(i)))
+				quotaOf(m, Key{fmt.Sprint("g", g), "p"}, compiler.Quota{Max: 10, Period: compiler.Duration(time.Hour)}, t0.Add(time.Duration(i)))
 			}
 			mu.Lock()
 			allowed += n
@@ -330,19 +341,85 @@ func TestConcurrent(t *testing.T) {
 
 func TestNoAllocs(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
-	k := Key{"alice", "gold"}
 	r := perSecond(100)
 	q := compiler.Quota{Max: 1 << 40, Period: compiler.Duration(time.Hour)}
-	m.Rate(k, r, t0)
-	m.Quota(k, q, t0)
-	now := t0
-	if a := testing.AllocsPerRun(1000, func() {
-		now = now.Add(time.Millisecond)
-		m.Rate(k, r, now)
-		m.Quota(k, q, now)
-	}); a != 0 {
-		t.Errorf("%v allocs per Rate+Quota on an existing key, want 0", a)
+	for _, tt := range []struct {
+		name string
+		req  Request
+	}{
+		{"one policy", Request{RateKey: Key{"alice", "gold"}, Rate: &r, QuotaKey: Key{"alice", "gold"}, Quota: &q}},
+		{"two policies", Request{RateKey: Key{"alice", "gold"}, Rate: &r, QuotaKey: Key{"alice", "silver"}, Quota: &q}},
+	} {
+		now := t0
+		m.Take(tt.req, now)
+		if a := testing.AllocsPerRun(1000, func() {
+			now = now.Add(time.Millisecond)
+			m.Take(tt.req, now)
+		}); a != 0 {
+			t.Errorf("%s: %v allocs per Take on existing keys, want 0", tt.name, a)
+		}
 	}
+}
+
+// TestTakeCountsInBothOrNeither: a request one limit refuses is counted
+// in neither, whether the two limits share a key (one policy) or not.
+func TestTakeCountsInBothOrNeither(t *testing.T) {
+	for _, sameKey := range []bool{true, false} {
+		m := NewMemory(MemoryOptions{})
+		r := perSecond(5)
+		q := compiler.Quota{Max: 3, Period: compiler.Duration(time.Hour)}
+		req := Request{RateKey: Key{"alice", "p"}, Rate: &r, QuotaKey: Key{"alice", "p"}, Quota: &q}
+		if !sameKey {
+			req.QuotaKey = Key{"alice", "q"}
+		}
+		// Three pass; the quota refuses the fourth and fifth, which must not
+		// use up the rate: two more fit in the same second once the quota
+		// is lifted.
+		for i := range 5 {
+			rd, qd := m.Take(req, t0)
+			if pass := i < 3; !rd.Allowed || qd.Allowed != pass {
+				t.Fatalf("same key %v, request %d: rate %+v quota %+v", sameKey, i, rd, qd)
+			}
+			if want := int64(5 - min(i+1, 3)); rd.Remaining != want {
+				t.Errorf("same key %v, request %d: rate remaining %d, want %d", sameKey, i, rd.Remaining, want)
+			}
+		}
+		more := compiler.Quota{Max: 100, Period: compiler.Duration(time.Hour)}
+		req.Quota = &more
+		for i := range 3 {
+			rd, qd := m.Take(req, t0)
+			if pass := i < 2; rd.Allowed != pass || (pass && qd.Remaining != int64(100-4-i)) {
+				t.Fatalf("same key %v, after the quota: request %d: rate %+v quota %+v", sameKey, i, rd, qd)
+			}
+		}
+		// The rate refused the last one: the quota did not count it.
+		if _, qd := m.Take(Request{QuotaKey: req.QuotaKey, Quota: &more}, t0); qd.Remaining != 100-6 {
+			t.Errorf("same key %v: quota remaining %d after 5 counted, want %d", sameKey, qd.Remaining, 100-6)
+		}
+	}
+}
+
+// TestTakeTwoKeysNoDeadlock: Takes whose rate and quota keys fall in
+// different shards, in both orders at once, finish.
+func TestTakeTwoKeysNoDeadlock(t *testing.T) {
+	m := NewMemory(MemoryOptions{Shards: 2})
+	r := perSecond(1 << 40)
+	q := compiler.Quota{Max: 1 << 40, Period: compiler.Duration(time.Hour)}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				a, b := Key{fmt.Sprint("id", i%7), "x"}, Key{fmt.Sprint("id", i%5), "y"}
+				if g%2 == 1 {
+					a, b = b, a
+				}
+				m.Take(Request{RateKey: a, Rate: &r, QuotaKey: b, Quota: &q}, t0)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func BenchmarkRate(b *testing.B) {
@@ -353,7 +430,21 @@ func BenchmarkRate(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		now = now.Add(time.Microsecond)
-		m.Rate(k, r, now)
+		rateOf(m, k, r, now)
+	}
+}
+
+// BenchmarkTake is the gateway's call: a rate and a quota of one policy.
+func BenchmarkTake(b *testing.B) {
+	m := NewMemory(MemoryOptions{})
+	k := Key{"alice", "gold"}
+	r := perSecond(1_000_000)
+	q := compiler.Quota{Max: 1 << 60, Period: compiler.Duration(time.Hour)}
+	now := t0
+	b.ReportAllocs()
+	for b.Loop() {
+		now = now.Add(time.Microsecond)
+		m.Take(Request{RateKey: k, Rate: &r, QuotaKey: k, Quota: &q}, now)
 	}
 }
 
@@ -365,7 +456,7 @@ func BenchmarkQuota(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		now = now.Add(time.Microsecond)
-		m.Quota(k, q, now)
+		quotaOf(m, k, q, now)
 	}
 }
 
@@ -381,7 +472,7 @@ func BenchmarkRateParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			m.Rate(keys[i%len(keys)], r, t0.Add(time.Duration(i)))
+			rateOf(m, keys[i%len(keys)], r, t0.Add(time.Duration(i)))
 			i++
 		}
 	})
