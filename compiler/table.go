@@ -238,8 +238,8 @@ func (s *Secret) Resolve(dir string) (string, error) {
 // file names (TLS files, the upstream CA, secret files) as written, so
 // that the same configuration compiles to the same bytes wherever it is
 // and however its directory is spelled: a relative name is relative to
-// dir, the configuration directory, and is joined to it here; an absolute
-// name is returned as is.
+// dir, the configuration directory, and is joined to it here (an empty
+// dir is the working directory); an absolute name is returned as is.
 func ConfigPath(dir, name string) string {
 	if filepath.IsAbs(name) {
 		return name

@@ -23,8 +23,8 @@
 // when not configured, [] when configured empty), token_endpoint_auth_method,
 // scope, client_name and redirect_uris. The initial access token is read
 // from its Secret at each call (a relative file name from the
-// configuration directory given to New) and never logged. Each call is bounded by
-// the settings' Timeout.
+// configuration directory given to New) and never logged. Each call is
+// bounded by the settings' Timeout.
 //
 // A provider's refusal is a *ProviderError carrying the provider's own
 // error and error_description as sent.
