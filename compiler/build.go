@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/url"
 	"path"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -170,11 +169,9 @@ func (c *compilation) buildGateway(t *Table, g *rawGateway) {
 		ShutdownGrace:  c.duration(g.ShutdownGrace, false, p("gateway", "shutdown_grace")),
 		MaxHeaderBytes: g.MaxHeaderBytes,
 		MaxBodyBytes:   g.MaxBodyBytes,
-		TLS:            c.tls(g.TLS),
-		PortalTLS:      c.tls(g.PortalTLS),
-	}
-	if g.UpstreamCAFile != nil {
-		t.Gateway.UpstreamCAFile = c.file(*g.UpstreamCAFile)
+		TLS:            g.TLS,
+		PortalTLS:      g.PortalTLS,
+		UpstreamCAFile: deref(g.UpstreamCAFile),
 	}
 	for _, l := range []struct{ field, addr string }{
 		{"listen", g.Listen}, {"portal_listen", g.PortalListen}, {"admin_listen", g.AdminListen},
@@ -191,34 +188,6 @@ func (c *compilation) buildGateway(t *Table, g *rawGateway) {
 		t.Gateway.PublicURL = scheme + "://" + g.Listen
 	}
 	t.Gateway.PublicURL = strings.TrimSuffix(t.Gateway.PublicURL, "/")
-}
-
-func (c *compilation) tls(t *TLS) *TLS {
-	if t == nil {
-		return nil
-	}
-	return &TLS{CertFile: c.file(t.CertFile), KeyFile: c.file(t.KeyFile)}
-}
-
-// secret copies a secret reference with its file resolved relative to the
-// configuration directory.
-func (c *compilation) secret(s *Secret) *Secret {
-	if s == nil {
-		return nil
-	}
-	out := *s
-	if out.File != "" {
-		out.File = c.file(out.File)
-	}
-	return &out
-}
-
-// file resolves a file name relative to the configuration directory.
-func (c *compilation) file(name string) string {
-	if filepath.IsAbs(name) {
-		return name
-	}
-	return filepath.Join(c.dir, name)
 }
 
 func (c *compilation) buildIdP(id string, r rawIdP) *IdP {
@@ -478,7 +447,7 @@ func (c *compilation) mergeDCR(at fieldPath, global, entry *rawDCR) *DCR {
 		IdPHost:                 deref(m.IdPHost),
 		RegistrationEndpoint:    deref(m.RegistrationEndpoint),
 		TokenEndpoint:           deref(m.TokenEndpoint),
-		InitialAccessToken:      c.secret(m.InitialAccessToken),
+		InitialAccessToken:      m.InitialAccessToken,
 		Scope:                   deref(m.Scope),
 		Timeout:                 Duration(defaultDCRTimeout),
 	}

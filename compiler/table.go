@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -71,11 +72,12 @@ type Gateway struct {
 	MaxBodyBytes   int      `json:"max_body_bytes"`
 	TLS            *TLS     `json:"tls,omitempty"`
 	PortalTLS      *TLS     `json:"portal_tls,omitempty"`
-	UpstreamCAFile string   `json:"upstream_ca_file,omitempty"`
+	// UpstreamCAFile is a file name as written (see ConfigPath).
+	UpstreamCAFile string `json:"upstream_ca_file,omitempty"`
 }
 
-// TLS names a certificate and key file, resolved relative to the config
-// directory at compile time.
+// TLS names a certificate and key file as written in the configuration:
+// open them with ConfigPath.
 type TLS struct {
 	CertFile string `json:"cert_file"`
 	KeyFile  string `json:"key_file"`
@@ -203,16 +205,17 @@ type DCR struct {
 }
 
 // Secret is a reference to a secret value, read only when it is needed:
-// an environment variable, or a file (resolved relative to the
-// configuration directory at compile time). The compiled table holds the
-// reference, never the value.
+// an environment variable, or a file (its name as written, see
+// ConfigPath). The compiled table holds the reference, never the value.
 type Secret struct {
 	Env  string `json:"env,omitempty"`
 	File string `json:"file,omitempty"`
 }
 
-// Resolve reads the secret. The error names the reference, never a value.
-func (s *Secret) Resolve() (string, error) {
+// Resolve reads the secret; a relative file name is read from dir, the
+// configuration directory (see ConfigPath). The error names the
+// reference, never a value.
+func (s *Secret) Resolve(dir string) (string, error) {
 	switch {
 	case s == nil:
 		return "", nil
@@ -223,12 +226,25 @@ func (s *Secret) Resolve() (string, error) {
 		}
 		return v, nil
 	default:
-		b, err := os.ReadFile(s.File)
+		b, err := os.ReadFile(ConfigPath(dir, s.File))
 		if err != nil {
 			return "", fmt.Errorf("secret: %w", err)
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
+}
+
+// ConfigPath returns the file a name in a table refers to. A table keeps
+// file names (TLS files, the upstream CA, secret files) as written, so
+// that the same configuration compiles to the same bytes wherever it is
+// and however its directory is spelled: a relative name is relative to
+// dir, the configuration directory, and is joined to it here (an empty
+// dir is the working directory); an absolute name is returned as is.
+func ConfigPath(dir, name string) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(dir, name)
 }
 
 // String describes the reference, never the value.

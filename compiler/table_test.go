@@ -12,39 +12,53 @@ import (
 )
 
 // TestJSONDeterministic compiles a configuration with many entries in
-// every map several times: the bytes, and so the hash, never change, every
-// object's keys are sorted, and secrets stay references.
+// every map several times, through several spellings of its directory:
+// the bytes, and so the hash, never change, every object's keys are
+// sorted, secrets stay references, and file names stay as written.
 func TestJSONDeterministic(t *testing.T) {
-	dir := t.TempDir()
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "cfg")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	writeConfig(t, dir, 60)
 	extra := `package bench
 
+gateway: tls: {cert_file: "certs/c.pem", key_file: "/etc/cuegate/k.pem"}
+gateway: upstream_ca_file: "ca.pem"
 portal: catalogue: api10: dcr: initial_access_token: env: "DCR_TOKEN"
 portal: catalogue: api20: dcr: initial_access_token: file: "secrets/token"
 `
 	if err := os.WriteFile(filepath.Join(dir, "secrets.cue"), []byte(extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink(dir, filepath.Join(parent, "link")); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("DCR_TOKEN", "never-in-the-table")
+	t.Chdir(parent)
 	first, err := compiler.Compile(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := first.JSON()
-	for range 4 {
-		again, err := compiler.Compile(dir)
+	for _, spelling := range []string{dir, "cfg", "./cfg/", filepath.Join(dir, "..", "cfg") + "/", "link"} {
+		again, err := compiler.Compile(spelling)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := again.JSON(); !bytes.Equal(got, want) || again.Hash != first.Hash {
-			t.Fatal("two compiles of the same configuration differ")
+			t.Fatalf("compiling %s differs from compiling %s", spelling, dir)
 		}
 	}
 	if bytes.Contains(want, []byte("never-in-the-table")) {
 		t.Fatal("the compiled table holds a secret's value")
 	}
-	if !bytes.Contains(want, []byte(`"env": "DCR_TOKEN"`)) || !bytes.Contains(want, []byte(filepath.Join(dir, "secrets", "token"))) {
-		t.Fatalf("secret references missing from the table:\n%s", want)
+	for _, ref := range []string{`"env": "DCR_TOKEN"`, `"file": "secrets/token"`, `"cert_file": "certs/c.pem"`,
+		`"key_file": "/etc/cuegate/k.pem"`, `"upstream_ca_file": "ca.pem"`} {
+		if !bytes.Contains(want, []byte(ref)) {
+			t.Errorf("the table lacks %s:\n%s", ref, want)
+		}
 	}
 	checkSorted(t, json.NewDecoder(bytes.NewReader(want)))
 }
@@ -81,12 +95,15 @@ func checkSorted(t *testing.T, dec *json.Decoder) {
 	}
 }
 
+// TestSecretResolve: a relative secret file is read from the directory
+// given, never from the working directory; an absolute one as is.
 func TestSecretResolve(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "token")
 	if err := os.WriteFile(file, []byte("  file-value\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	t.Chdir(t.TempDir())
 	t.Setenv("CUEGATE_TEST_SET", "env-value")
 	t.Setenv("CUEGATE_TEST_EMPTY", "")
 	tests := []struct {
@@ -99,17 +116,18 @@ func TestSecretResolve(t *testing.T) {
 		{"env", &compiler.Secret{Env: "CUEGATE_TEST_SET"}, "env-value", ""},
 		{"env unset", &compiler.Secret{Env: "CUEGATE_TEST_UNSET"}, "", "secret: environment variable CUEGATE_TEST_UNSET is not set"},
 		{"env empty", &compiler.Secret{Env: "CUEGATE_TEST_EMPTY"}, "", "secret: environment variable CUEGATE_TEST_EMPTY is not set"},
-		{"file", &compiler.Secret{File: file}, "file-value", ""},
-		{"file missing", &compiler.Secret{File: filepath.Join(dir, "absent")}, "", "secret: open " + filepath.Join(dir, "absent")},
+		{"file relative to dir", &compiler.Secret{File: "token"}, "file-value", ""},
+		{"file absolute", &compiler.Secret{File: file}, "file-value", ""},
+		{"file missing", &compiler.Secret{File: "absent"}, "", "secret: open " + filepath.Join(dir, "absent")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.secret.Resolve()
+			got, err := tt.secret.Resolve(dir)
 			if got != tt.want {
-				t.Errorf("Resolve() = %q, want %q", got, tt.want)
+				t.Errorf("Resolve(dir) = %q, want %q", got, tt.want)
 			}
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)) {
-				t.Errorf("Resolve() error = %v, want %q", err, tt.wantErr)
+				t.Errorf("Resolve(dir) error = %v, want %q", err, tt.wantErr)
 			}
 		})
 	}

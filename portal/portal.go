@@ -64,6 +64,9 @@ var assets embed.FS
 type Options struct {
 	// Table returns the current compiled table; required.
 	Table func() *compiler.Table
+	// ConfigDir is the configuration directory the tables are compiled
+	// from: the relative secret files they name are read from it.
+	ConfigDir string
 	// Store holds developers and clients; required.
 	Store *store.Store
 	// Logger receives one line per registration, deletion and failure;
@@ -580,7 +583,7 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 	if err != nil {
 		return fail(errorf(http.StatusBadGateway, "server_error", "the identity provider's token endpoint could not be discovered"), err)
 	}
-	reg, err := dcr.New(sel.dcr, s.opts.HTTPClient)
+	reg, err := dcr.New(sel.dcr, s.opts.ConfigDir, s.opts.HTTPClient)
 	if err != nil {
 		return fail(errorf(http.StatusInternalServerError, "server_error", "the portal's registration settings are not usable: ask the operator"), err)
 	}
@@ -666,7 +669,7 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 			break
 		}
 	}
-	reg, err := dcr.New(settings, s.opts.HTTPClient)
+	reg, err := dcr.New(settings, s.opts.ConfigDir, s.opts.HTTPClient)
 	if err == nil {
 		err = reg.Delete(context.WithoutCancel(ctx), &dcr.Registration{ClientID: c.ClientID,
 			RegistrationClientURI: c.RegistrationClientURI, RegistrationAccessToken: c.RegistrationAccessToken})

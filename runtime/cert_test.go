@@ -15,9 +15,13 @@ import (
 	"time"
 )
 
+// certConfig names the files writeCert writes, relative to the
+// configuration directory.
+const certConfig = `gateway: tls: {cert_file: "tls/cert.pem", key_file: "tls/key.pem"}` + "\n"
+
 // writeCert writes a self-signed certificate for 127.0.0.1 and its key
-// into dir/tls and returns their paths.
-func writeCert(t testing.TB, dir string) (certFile, keyFile string) {
+// into dir/tls (see certConfig).
+func writeCert(t testing.TB, dir string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -46,14 +50,12 @@ func writeCert(t testing.TB, dir string) (certFile, keyFile string) {
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile = filepath.Join(d, "cert.pem"), filepath.Join(d, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(d, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(d, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return certFile, keyFile
 }
 
 // certPool trusts the certificate writeCert wrote into dir.

@@ -78,7 +78,9 @@ type Options struct {
 	// Logger receives the access log (one Info line per request) and the
 	// reload reports.
 	Logger zerolog.Logger
-	// ConfigDir is what Reload compiles.
+	// ConfigDir is what Reload compiles, and where the relative file
+	// names of every table served (TLS files, the upstream CA) are read
+	// from, whatever the working directory (see compiler.ConfigPath).
 	ConfigDir string
 	// Bindings answers for clients registered in the portal; nil means
 	// none (policy comes from the token or the API's defaults).
@@ -208,11 +210,11 @@ func (g *Gateway) Swap(t *compiler.Table) error {
 }
 
 func (g *Gateway) swapLocked(t *compiler.Table) error {
-	cert, portalCert, err := loadCerts(t)
+	cert, portalCert, err := g.loadCerts(t)
 	if err != nil {
 		return err
 	}
-	upstreamTLS, err := upstreamTLSConfig(t.Gateway.UpstreamCAFile)
+	upstreamTLS, err := g.upstreamTLSConfig(t.Gateway.UpstreamCAFile)
 	if err != nil {
 		return err
 	}
@@ -291,11 +293,13 @@ func (g *Gateway) swapLocked(t *compiler.Table) error {
 	return nil
 }
 
-func upstreamTLSConfig(caFile string) (*tls.Config, error) {
+// upstreamTLSConfig verifies upstreams against caFile, a name from the
+// table, or against the system roots when it is empty.
+func (g *Gateway) upstreamTLSConfig(caFile string) (*tls.Config, error) {
 	if caFile == "" {
 		return nil, nil // system roots
 	}
-	pem, err := os.ReadFile(caFile)
+	pem, err := os.ReadFile(compiler.ConfigPath(g.opts.ConfigDir, caFile))
 	if err != nil {
 		return nil, fmt.Errorf("upstream_ca_file: %w", err)
 	}
@@ -327,12 +331,13 @@ func tlsConfig(cert *atomic.Pointer[tls.Certificate]) *tls.Config {
 	}
 }
 
-// loadCerts reads the certificates t names (nil for those it does not).
-func loadCerts(t *compiler.Table) (gateway, portal *tls.Certificate, err error) {
-	if gateway, err = loadCert("gateway tls", t.Gateway.TLS); err != nil {
+// loadCerts reads the certificates t names (nil for those it does not),
+// relative names from the configuration directory.
+func (g *Gateway) loadCerts(t *compiler.Table) (gateway, portal *tls.Certificate, err error) {
+	if gateway, err = g.loadCert("gateway tls", t.Gateway.TLS); err != nil {
 		return nil, nil, err
 	}
-	if portal, err = loadCert("portal tls", t.Gateway.PortalTLS); err != nil {
+	if portal, err = g.loadCert("portal tls", t.Gateway.PortalTLS); err != nil {
 		return nil, nil, err
 	}
 	return gateway, portal, nil
@@ -349,11 +354,11 @@ func (g *Gateway) storeCerts(gateway, portal *tls.Certificate) {
 	}
 }
 
-func loadCert(what string, files *compiler.TLS) (*tls.Certificate, error) {
+func (g *Gateway) loadCert(what string, files *compiler.TLS) (*tls.Certificate, error) {
 	if files == nil {
 		return nil, nil
 	}
-	c, err := tls.LoadX509KeyPair(files.CertFile, files.KeyFile)
+	c, err := tls.LoadX509KeyPair(compiler.ConfigPath(g.opts.ConfigDir, files.CertFile), compiler.ConfigPath(g.opts.ConfigDir, files.KeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}

@@ -186,8 +186,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.dir = t.TempDir()
 	extra := o.extra
 	if o.tls {
-		cert, key := writeCert(t, e.dir)
-		extra += fmt.Sprintf("gateway: tls: {cert_file: %q, key_file: %q}\n", cert, key)
+		writeCert(t, e.dir)
+		extra += certConfig
 	}
 	e.writeConfig(extra)
 	tab, err := compiler.Compile(e.dir)

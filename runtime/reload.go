@@ -43,7 +43,7 @@ func (g *Gateway) Reload() error {
 		// The files a table names can change without it: reread the
 		// certificates, so that a rotation needs no restart.
 		var cert, portalCert *tls.Certificate
-		if cert, portalCert, err = loadCerts(t); err == nil {
+		if cert, portalCert, err = g.loadCerts(t); err == nil {
 			g.storeCerts(cert, portalCert)
 			g.status = reloadStatus{at: time.Now(), outcome: reloadUnchanged, duration: took}
 			reloadCounter(reloadUnchanged).Inc()

@@ -158,20 +158,28 @@ func TestTLSListener(t *testing.T) {
 	}
 }
 
-// TestHTTPSUpstream: https targets are verified against upstream_ca_file
-// (and without it against the system roots, which do not know the test CA).
-func TestHTTPSUpstream(t *testing.T) {
+// httpsUpstream starts an https upstream answering "secure", writes its
+// CA certificate to caFile, and returns the configuration of an API "sec"
+// at /sec proxying to it.
+func httpsUpstream(t *testing.T, caFile string) (api string) {
+	t.Helper()
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "secure") //nolint:errcheck
 	}))
 	up.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
 	up.StartTLS()
-	defer up.Close()
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o644); err != nil {
+	t.Cleanup(up.Close)
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	api := `apis: sec: {name: "Sec", listen_path: "/sec", upstream: targets: ["` + up.URL + `"], auth: keyless: true}` + "\n"
+	return `apis: sec: {name: "Sec", listen_path: "/sec", upstream: targets: ["` + up.URL + `"], auth: keyless: true}` + "\n"
+}
+
+// TestHTTPSUpstream: https targets are verified against upstream_ca_file
+// (and without it against the system roots, which do not know the test CA).
+func TestHTTPSUpstream(t *testing.T) {
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	api := httpsUpstream(t, ca)
 
 	e := newEnv(t, envOptions{extra: api})
 	if r := e.do("GET", "/sec/x", "", nil); r.status != 502 {
@@ -180,6 +188,25 @@ func TestHTTPSUpstream(t *testing.T) {
 	e = newEnv(t, envOptions{extra: api + `gateway: upstream_ca_file: "` + ca + `"` + "\n"})
 	if r := e.do("GET", "/sec/x", "", nil); r.status != 200 || r.body != "secure" {
 		t.Fatalf("upstream verified with the CA file: %d %s", r.status, r.body)
+	}
+}
+
+// TestFilesRelativeToConfigDir: the TLS files and the upstream CA that a
+// configuration names relative to itself are read from the configuration
+// directory, whatever the working directory, at start and on reload.
+func TestFilesRelativeToConfigDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	e := newEnv(t, envOptions{tls: true}) // tls/cert.pem, tls/key.pem
+	if r := e.do("GET", "/public/x", "", nil); r.status != 200 {
+		t.Fatalf("https with the certificate from the configuration directory: %d %s", r.status, r.body)
+	}
+	api := httpsUpstream(t, filepath.Join(e.dir, "ca.pem"))
+	e.writeConfig(certConfig + api + `gateway: upstream_ca_file: "ca.pem"` + "\n")
+	if err := e.gw.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do("GET", "/sec/x", "", nil); r.status != 200 || r.body != "secure" {
+		t.Fatalf("upstream verified with the CA file from the configuration directory: %d %s", r.status, r.body)
 	}
 }
 

@@ -40,7 +40,7 @@ func openState(path string) (*store.Store, error) {
 // reads the current table through gw, so a hot swap changes its catalogue.
 func startPortal(ctx context.Context, addr string, t *compiler.Table, gw *runtime.Gateway, st *store.Store, o serveOptions) (*portalListener, error) {
 	tlsConf := gw.PortalTLSConfig() // follows the table: a reload rotates the certificate
-	p, err := portal.New(portal.Options{Table: gw.Current, Store: st, Logger: o.Logger, Secure: tlsConf != nil})
+	p, err := portal.New(portal.Options{Table: gw.Current, ConfigDir: o.ConfigDir, Store: st, Logger: o.Logger, Secure: tlsConf != nil})
 	if err != nil {
 		return nil, err
 	}

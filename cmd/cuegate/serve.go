@@ -146,6 +146,9 @@ type serveOptions struct {
 	Listen, AdminListen, PortalListen string
 	// Watch reloads when the configuration directory changes.
 	Watch bool
+	// compiled, when set, is called right after the first compile (tests
+	// use it to edit the configuration during start-up).
+	compiled func()
 }
 
 // node is one running cuegate: the gateway and admin listeners over one
@@ -170,10 +173,31 @@ type node struct {
 // startServe compiles o.ConfigDir, binds the gateway and admin listeners
 // and serves them in the background until Shutdown. A configuration with
 // mistakes gives compiler.Diagnostics. ctx bounds start-up only.
-func startServe(ctx context.Context, o serveOptions) (*node, error) {
+//
+// With o.Watch the watcher starts before the first compile: every change
+// made after it starts is reported, so an edit that races start-up (a
+// ConfigMap update during pod start) is either read by the first compile
+// or reloaded once serving starts, never missed. (Reloading once after
+// starting a watcher created later would cover it too, at the cost of a
+// second compile on every start.)
+func startServe(ctx context.Context, o serveOptions) (_ *node, err error) {
+	var watcher *watch.Watcher
+	if o.Watch {
+		if watcher, err = watch.New(o.ConfigDir, watchDebounce, o.Logger); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				watcher.Close() //nolint:errcheck // start-up failed: err says why
+			}
+		}()
+	}
 	t, err := compiler.Compile(o.ConfigDir)
 	if err != nil {
 		return nil, err
+	}
+	if o.compiled != nil {
+		o.compiled()
 	}
 	for _, w := range t.Warnings {
 		o.Logger.Warn().Str("warning", w.String()).Msg("configuration warning")
@@ -192,7 +216,7 @@ func startServe(ctx context.Context, o serveOptions) (*node, error) {
 		}
 		return nil, err
 	}
-	n := &node{gw: gw, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), stop: make(chan struct{})}
+	n := &node{gw: gw, watcher: watcher, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), stop: make(chan struct{})}
 	fail := func(err error) (*node, error) {
 		n.closeListeners()
 		gw.Close()
@@ -210,11 +234,6 @@ func startServe(ctx context.Context, o serveOptions) (*node, error) {
 	}
 	if st != nil {
 		if n.portal, err = startPortal(ctx, cmp.Or(o.PortalListen, t.Gateway.PortalListen), t, gw, st, o); err != nil {
-			return fail(err)
-		}
-	}
-	if o.Watch {
-		if n.watcher, err = watch.New(o.ConfigDir, watchDebounce, o.Logger); err != nil {
 			return fail(err)
 		}
 	}

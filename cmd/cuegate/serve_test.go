@@ -125,3 +125,44 @@ func TestServeGracefulShutdown(t *testing.T) {
 		t.Fatalf("shutdown: %v", err)
 	}
 }
+
+// TestServeEditDuringStartup: an edit made after the first compile, while
+// the node is still starting (a ConfigMap update racing the pod's start),
+// is reloaded without waiting for another edit.
+func TestServeEditDuringStartup(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok") //nolint:errcheck
+	}))
+	defer up.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "c.cue"), []byte(strings.Replace(serveTestConfig, "%s", up.URL, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	late := "package t\n\napis: late: {name: \"Late\", listen_path: \"/late\", upstream: targets: [\"" + up.URL + "\"], auth: keyless: true}\n"
+	n, err := startServe(context.Background(), serveOptions{ConfigDir: dir, Logger: zerolog.Nop(), Watch: true,
+		compiled: func() {
+			if err := os.WriteFile(filepath.Join(dir, "late.cue"), []byte(late), 0o644); err != nil {
+				t.Error(err)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown() //nolint:errcheck
+	if n.Gateway().Current().APIs["late"] != nil {
+		t.Fatal("the first compile read the edit: it was not made during start-up")
+	}
+	for deadline := time.Now().Add(20 * time.Second); n.Gateway().Current().APIs["late"] == nil; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the edit made during start-up was not reloaded")
+		}
+	}
+	resp, err := http.Get("http://" + n.GatewayAddr() + "/late/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /late/x after the reload: %d", resp.StatusCode)
+	}
+}

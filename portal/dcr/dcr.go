@@ -22,8 +22,9 @@
 // Every driver sends the configured grant_types, response_types (left out
 // when not configured, [] when configured empty), token_endpoint_auth_method,
 // scope, client_name and redirect_uris. The initial access token is read
-// from its Secret at each call and never logged. Each call is bounded by
-// the settings' Timeout.
+// from its Secret at each call (a relative file name from the
+// configuration directory given to New) and never logged. Each call is
+// bounded by the settings' Timeout.
 //
 // A provider's refusal is a *ProviderError carrying the provider's own
 // error and error_description as sent.
@@ -105,16 +106,18 @@ var ErrBadResponse = errors.New("dcr: unusable provider response")
 // ErrTimeout is returned when the provider does not answer in time.
 var ErrTimeout = errors.New("dcr: provider did not answer in time")
 
-// New returns the driver for s. hc is the HTTP client to use
+// New returns the driver for s. configDir is the configuration directory
+// s was compiled from: a relative initial access token file is read from
+// it (see compiler.ConfigPath). hc is the HTTP client to use
 // (http.DefaultClient when nil).
-func New(s *compiler.DCR, hc *http.Client) (Registrar, error) {
+func New(s *compiler.DCR, configDir string, hc *http.Client) (Registrar, error) {
 	if s == nil {
 		return nil, errors.New("dcr: no registration settings")
 	}
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	d := &driver{s: s, hc: hc}
+	d := &driver{s: s, dir: configDir, hc: hc}
 	switch s.Provider {
 	case "other", "keycloak", "hydra":
 	case "gluu":
@@ -139,13 +142,14 @@ func oktaApplicationType(grants []string) string {
 // authorization scheme and extra metadata.
 type driver struct {
 	s          *compiler.DCR
+	dir        string // the configuration directory, for s's secret file
 	hc         *http.Client
 	authScheme string         // "" means Bearer
 	extra      map[string]any // provider-specific metadata
 }
 
 func (d *driver) authorization() (string, error) {
-	tok, err := d.s.InitialAccessToken.Resolve()
+	tok, err := d.s.InitialAccessToken.Resolve(d.dir)
 	if err != nil || tok == "" {
 		return "", err
 	}

@@ -124,7 +124,7 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 			f := newFake(t, reply(201, strings.ReplaceAll(okAnswer, "REG", "")))
 			s := tt.settings
 			s.RegistrationEndpoint = f.URL + tt.path
-			r, err := New(&s, f.Client())
+			r, err := New(&s, "", f.Client())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,7 +152,9 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 
 func TestMergedSettingsReachTheDriver(t *testing.T) {
 	// The compiler merges portal.dcr with the entry's dcr; the driver sends
-	// the merged result as it is.
+	// the merged result as it is, with the initial access token read from
+	// a file relative to the configuration directory (not the working
+	// directory).
 	dir := t.TempDir()
 	f := newFake(t, reply(201, okAnswer))
 	cfg := `package x
@@ -162,7 +164,8 @@ apis: a: {name: "A", listen_path: "/a/", upstream: targets: ["http://127.0.0.1:1
 policies: p: {name: "P", access: a: {}}
 portal: {
 	dcr: {provider: "other", grant_types: ["authorization_code"], token_endpoint_auth_method: "client_secret_basic",
-		registration_endpoint: "` + f.URL + `/global", token_endpoint: "https://idp/token"}
+		registration_endpoint: "` + f.URL + `/global", token_endpoint: "https://idp/token",
+		initial_access_token: file: "secrets/iat"}
 	catalogue: e: {name: "E", api: "a", policy: "p",
 		dcr: {grant_types: ["client_credentials"], response_types: []}}
 }
@@ -170,11 +173,18 @@ portal: {
 	if err := os.WriteFile(dir+"/x.cue", []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Mkdir(dir+"/secrets", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/secrets/iat", []byte("iat-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	table, err := compiler.Compile(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(table.Portal.Catalogue["e"].DCR, f.Client())
+	t.Chdir(t.TempDir())
+	r, err := New(table.Portal.Catalogue["e"].DCR, dir, f.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,8 +193,8 @@ portal: {
 	}
 	got := f.requests()[0]
 	want := `{"client_name":"m","grant_types":["client_credentials"],"response_types":[],"token_endpoint_auth_method":"client_secret_basic"}`
-	if got.Path != "/global" || got.Body != want {
-		t.Errorf("request %s %s, want /global %s", got.Path, got.Body, want)
+	if got.Path != "/global" || got.Body != want || got.Authorization != "Bearer iat-from-file" {
+		t.Errorf("request %s %q %s, want /global %q %s", got.Path, got.Authorization, got.Body, "Bearer iat-from-file", want)
 	}
 }
 
@@ -211,7 +221,7 @@ func TestRegisterErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(t, tt.answer)
 			s := compiler.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", Timeout: compiler.Duration(200 * time.Millisecond)}
-			r, _ := New(&s, f.Client())
+			r, _ := New(&s, "", f.Client())
 			reg, err := r.Register(context.Background(), Request{ClientName: "x"})
 			if reg != nil {
 				t.Errorf("registration %+v despite the error", reg)
@@ -253,7 +263,7 @@ func TestAnswerWithoutSecretIsDeletedAgain(t *testing.T) {
 		reply(201, `{"client_id":"cid","registration_client_uri":"`+f.URL+`/register/cid","registration_access_token":"rat"}`)(w, r)
 	})
 	s := compiler.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", TokenEndpointAuthMethod: "client_secret_post"}
-	r, _ := New(&s, f.Client())
+	r, _ := New(&s, "", f.Client())
 	if _, err := r.Register(context.Background(), Request{ClientName: "x"}); !errors.Is(err, ErrBadResponse) {
 		t.Fatalf("Register = %v, want ErrBadResponse", err)
 	}
@@ -266,7 +276,7 @@ func TestAnswerWithoutSecretIsDeletedAgain(t *testing.T) {
 func TestMissingSecretSendsNothing(t *testing.T) {
 	f := newFake(t, reply(201, okAnswer))
 	s := compiler.DCR{Provider: "gluu", RegistrationEndpoint: f.URL, InitialAccessToken: &compiler.Secret{Env: "DCR_TEST_UNSET_TOKEN"}}
-	r, _ := New(&s, f.Client())
+	r, _ := New(&s, "", f.Client())
 	_, err := r.Register(context.Background(), Request{ClientName: "x"})
 	if err == nil || !strings.Contains(err.Error(), "DCR_TEST_UNSET_TOKEN") {
 		t.Errorf("Register = %v, want the unset variable named", err)
@@ -305,7 +315,7 @@ func TestDelete(t *testing.T) {
 			}
 			s := compiler.DCR{Provider: tt.provider, RegistrationEndpoint: f.URL + "/oauth2/v1/clients/",
 				InitialAccessToken: &compiler.Secret{Env: "DCR_TEST_TOKEN"}}
-			r, _ := New(&s, f.Client())
+			r, _ := New(&s, "", f.Client())
 			err := r.Delete(context.Background(), &reg)
 			if (err != nil) != tt.wantErr {
 				t.Errorf("Delete = %v, want error %v", err, tt.wantErr)
@@ -319,7 +329,7 @@ func TestDelete(t *testing.T) {
 }
 
 func TestUnknownProvider(t *testing.T) {
-	if _, err := New(&compiler.DCR{Provider: "acme"}, nil); err == nil {
+	if _, err := New(&compiler.DCR{Provider: "acme"}, "", nil); err == nil {
 		t.Error("New accepted provider acme")
 	}
 }
