@@ -38,12 +38,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"net/mail"
 	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -582,7 +584,7 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 	}
 	reg, err := dcr.New(sel.dcr, s.opts.HTTPClient)
 	if err != nil {
-		return fail(errorf(http.StatusInternalServerError, "server_error", "the portal's registration settings are not usable: ask the operator"), err)
+		return fail(registrationError(err), err)
 	}
 	r, err := reg.Register(ctx, dcr.Request{ClientName: name, RedirectURIs: redirects})
 	if err != nil {
@@ -613,10 +615,13 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 }
 
 // registrationError maps a driver error to what the developer sees: the
-// provider's own error and description when it refused.
+// provider's own error and description when it refused, and no detail of
+// the settings when the operator must fix them (the log has it).
 func registrationError(err error) *apiError {
 	var pe *dcr.ProviderError
 	switch {
+	case errors.Is(err, dcr.ErrSettings):
+		return errorf(http.StatusInternalServerError, "server_error", "the portal's registration settings are not usable: ask the operator")
 	case errors.As(err, &pe):
 		status := http.StatusBadRequest
 		if pe.Status == http.StatusUnauthorized || pe.Status == http.StatusForbidden || pe.Status >= 500 {
@@ -630,6 +635,46 @@ func registrationError(err error) *apiError {
 	default:
 		return errorf(http.StatusBadGateway, "server_error", "the identity provider could not be reached")
 	}
+}
+
+// CheckSecrets reads every initial access token that t's catalogue
+// entries register clients with, as a registration would, and returns one
+// error for each reference (env:NAME or file:PATH) that cannot be read or
+// is empty, naming the reference and the entries that use it — never a
+// value. Such entries answer 500 to every registration until the operator
+// fixes it, so a node calls this at start and after each reload and logs
+// the errors as warnings. It returns nil for a nil table.
+func CheckSecrets(t *compiler.Table) []error {
+	if t == nil {
+		return nil
+	}
+	users := map[compiler.Secret][]string{} // reference → catalogue entry IDs
+	for _, id := range slices.Sorted(maps.Keys(t.Portal.Catalogue)) {
+		if e := t.Portal.Catalogue[id]; e.DCR != nil && e.DCR.InitialAccessToken != nil {
+			ref := *e.DCR.InitialAccessToken
+			users[ref] = append(users[ref], id)
+		}
+	}
+	var errs []error
+	for _, ref := range slices.SortedFunc(maps.Keys(users), func(a, b compiler.Secret) int { return strings.Compare(a.String(), b.String()) }) {
+		if _, err := dcr.InitialAccessToken(&ref); err != nil {
+			entries := "entry " + quoteAll(users[ref])
+			if len(users[ref]) > 1 {
+				entries = "entries " + quoteAll(users[ref])
+			}
+			errs = append(errs, fmt.Errorf("portal: catalogue %s cannot register clients: %w", entries, err))
+		}
+	}
+	return errs
+}
+
+// quoteAll quotes ids and joins them with commas.
+func quoteAll(ids []string) string {
+	q := make([]string, len(ids))
+	for i, id := range ids {
+		q[i] = strconv.Quote(id)
+	}
+	return strings.Join(q, ", ")
 }
 
 // ownClient returns dev's client; another developer's is not found.

@@ -9,8 +9,10 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -850,5 +852,78 @@ func TestAPILeniency(t *testing.T) {
 	}
 	if resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": 5}, &aerr); resp.StatusCode != 400 {
 		t.Errorf("catalogue 5: %d %+v", resp.StatusCode, aerr)
+	}
+}
+
+func TestUnreadableInitialAccessTokenIsTheOperators(t *testing.T) {
+	var logs testutil.SyncBuffer
+	e := newEnvLog(t, zerolog.New(&logs))
+	t.Setenv("PORTAL_TEST_IAT", "")
+	dev := e.developer("a@example.com")
+	const want = "the portal's registration settings are not usable: ask the operator"
+	var aerr apiError
+	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, &aerr)
+	if resp.StatusCode != http.StatusInternalServerError || aerr.Code != "server_error" || aerr.Description != want {
+		t.Errorf("API: %d %+v, want 500 %q", resp.StatusCode, aerr, want)
+	}
+	_, _, tok := e.page(dev, "/clients/new")
+	hresp, body := e.post(dev, "/clients", url.Values{"csrf_token": {tok}, "catalogue": {"gluu_api"}, "client_name": {"x"}})
+	if hresp.StatusCode != http.StatusInternalServerError || !strings.Contains(body, "The portal&#39;s registration settings are not usable: ask the operator.") {
+		t.Errorf("HTML: %d\n%s", hresp.StatusCode, body)
+	}
+	if n := len(e.idp.requests()); n != 0 {
+		t.Errorf("%d provider calls", n)
+	}
+	if !strings.Contains(logs.String(), "environment variable PORTAL_TEST_IAT is not set") {
+		t.Errorf("the log does not name the variable:\n%s", logs.String())
+	}
+}
+
+func TestCheckSecrets(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile, emptyFile := filepath.Join(dir, "token"), filepath.Join(dir, "empty")
+	if err := os.WriteFile(tokenFile, []byte("file-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(emptyFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PORTAL_TEST_IAT", "env-token")
+	tests := []struct {
+		name    string
+		secrets map[string]*compiler.Secret // catalogue entry → its token; nil: none configured
+		want    []string
+	}{
+		{"all readable", map[string]*compiler.Secret{"a": {Env: "PORTAL_TEST_IAT"}, "b": {File: tokenFile}, "c": nil}, nil},
+		{"unset variable shared by two entries", map[string]*compiler.Secret{"a": {Env: "PORTAL_TEST_UNSET"}, "b": {Env: "PORTAL_TEST_UNSET"}, "c": {Env: "PORTAL_TEST_IAT"}},
+			[]string{`portal: catalogue entries "a", "b" cannot register clients: dcr: the registration settings are not usable: initial_access_token: secret: environment variable PORTAL_TEST_UNSET is not set`}},
+		{"missing and empty files", map[string]*compiler.Secret{"a": {File: filepath.Join(dir, "missing")}, "b": {File: emptyFile}},
+			[]string{
+				`portal: catalogue entry "b" cannot register clients: dcr: the registration settings are not usable: initial_access_token file:` + emptyFile + ` is empty`,
+				`portal: catalogue entry "a" cannot register clients: dcr: the registration settings are not usable: initial_access_token: secret: open ` + filepath.Join(dir, "missing") + `: no such file or directory`,
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tab := &compiler.Table{Portal: compiler.Portal{Catalogue: map[string]*compiler.CatalogueEntry{
+				"nodcr": {ID: "nodcr"},
+			}}}
+			for id, sec := range tt.secrets {
+				tab.Portal.Catalogue[id] = &compiler.CatalogueEntry{ID: id, DCR: &compiler.DCR{Provider: "other", InitialAccessToken: sec}}
+			}
+			var got []string
+			for _, err := range CheckSecrets(tab) {
+				got = append(got, err.Error())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("CheckSecrets =\n%q\nwant\n%q", got, tt.want)
+			}
+			if all := strings.Join(got, " "); strings.Contains(all, "file-token") || strings.Contains(all, "env-token") {
+				t.Error("a secret value is in the errors")
+			}
+		})
+	}
+	if errs := CheckSecrets(nil); errs != nil {
+		t.Errorf("CheckSecrets(nil) = %v", errs)
 	}
 }

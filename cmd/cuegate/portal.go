@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/portal"
 	"github.com/cuegate/cuegate/portal/store"
@@ -40,6 +42,7 @@ func openState(path string) (*store.Store, error) {
 // reads the current table through gw, so a hot swap changes its catalogue.
 func startPortal(ctx context.Context, addr string, t *compiler.Table, gw *runtime.Gateway, st *store.Store, o serveOptions) (*portalListener, error) {
 	tlsConf := gw.PortalTLSConfig() // follows the table: a reload rotates the certificate
+	warnUnreadableSecrets(o.Logger, t)
 	p, err := portal.New(portal.Options{Table: gw.Current, Store: st, Logger: o.Logger, Secure: tlsConf != nil})
 	if err != nil {
 		return nil, err
@@ -61,6 +64,25 @@ func startPortal(ctx context.Context, addr string, t *compiler.Table, gw *runtim
 		pl.ln, pl.tls = tls.NewListener(ln, tlsConf), true
 	}
 	return pl, nil
+}
+
+// warnUnreadableSecrets logs a warning for each initial access token of
+// t's catalogue that cannot be read (portal.CheckSecrets), naming its
+// reference and never a value: registrations with it fail until the
+// operator fixes it.
+func warnUnreadableSecrets(log zerolog.Logger, t *compiler.Table) {
+	for _, err := range portal.CheckSecrets(t) {
+		log.Warn().Err(err).Msg("portal: client registrations will fail")
+	}
+}
+
+// reload reloads the configuration (a failure is logged and kept for
+// /status) and, when it succeeded and a portal runs, checks the portal's
+// registration secrets again.
+func (n *node) reload() {
+	if n.gw.Reload() == nil && n.portal != nil {
+		warnUnreadableSecrets(n.log, n.gw.Current())
+	}
 }
 
 // URL is the portal's base URL.

@@ -22,7 +22,8 @@
 // Every driver sends the configured grant_types, response_types (left out
 // when not configured, [] when configured empty), token_endpoint_auth_method,
 // scope, client_name and redirect_uris. The initial access token is read
-// from its Secret at each call and never logged. Each call is bounded by
+// from its Secret at each call and never logged; one that cannot be read
+// fails the call with ErrSettings. Each call is bounded by
 // the settings' Timeout.
 //
 // A provider's refusal is a *ProviderError carrying the provider's own
@@ -105,11 +106,35 @@ var ErrBadResponse = errors.New("dcr: unusable provider response")
 // ErrTimeout is returned when the provider does not answer in time.
 var ErrTimeout = errors.New("dcr: provider did not answer in time")
 
+// ErrSettings wraps registration settings that cannot be used as they are:
+// none at all, an unknown provider, or an initial access token that cannot
+// be read. The operator must fix them; no request can succeed until then.
+var ErrSettings = errors.New("dcr: the registration settings are not usable")
+
+// InitialAccessToken reads the initial access token sec refers to, as
+// every call to the provider does: "" when none is configured (open
+// registration). A reference that cannot be read, or a file that holds
+// nothing, is an error matching ErrSettings that names the reference,
+// never a value.
+func InitialAccessToken(sec *compiler.Secret) (string, error) {
+	if sec == nil {
+		return "", nil
+	}
+	tok, err := sec.Resolve()
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%w: initial_access_token: %w", ErrSettings, err)
+	case tok == "":
+		return "", fmt.Errorf("%w: initial_access_token %s is empty", ErrSettings, sec)
+	}
+	return tok, nil
+}
+
 // New returns the driver for s. hc is the HTTP client to use
 // (http.DefaultClient when nil).
 func New(s *compiler.DCR, hc *http.Client) (Registrar, error) {
 	if s == nil {
-		return nil, errors.New("dcr: no registration settings")
+		return nil, fmt.Errorf("%w: none are configured", ErrSettings)
 	}
 	if hc == nil {
 		hc = http.DefaultClient
@@ -123,7 +148,7 @@ func New(s *compiler.DCR, hc *http.Client) (Registrar, error) {
 		d.authScheme = "SSWS"
 		d.extra = map[string]any{"application_type": oktaApplicationType(s.GrantTypes)}
 	default:
-		return nil, fmt.Errorf("dcr: unknown provider %q", s.Provider)
+		return nil, fmt.Errorf("%w: unknown provider %q", ErrSettings, s.Provider)
 	}
 	return d, nil
 }
@@ -145,7 +170,7 @@ type driver struct {
 }
 
 func (d *driver) authorization() (string, error) {
-	tok, err := d.s.InitialAccessToken.Resolve()
+	tok, err := InitialAccessToken(d.s.InitialAccessToken)
 	if err != nil || tok == "" {
 		return "", err
 	}
