@@ -129,8 +129,9 @@ func (s *Server) apiSignup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	email, aerr := s.signup(c.Email, c.Password)
+	email, wait, aerr := s.signup(r, c.Email, c.Password)
 	if aerr != nil {
+		setRetryAfter(w, wait)
 		writeError(w, aerr)
 		return
 	}

@@ -21,8 +21,13 @@
 // synchroniser token once logged in, a double-submit cookie before; tokens
 // are compared in constant time. JSON endpoints take only
 // Content-Type: application/json bodies, which a cross-site form cannot
-// send. Failed logins are limited per account and per client address; past
-// the limit the portal answers 429 with Retry-After.
+// send. Failed logins are limited per account and per client address, and
+// sign-up attempts (each costs a bcrypt hash and a state-file write) per
+// client address; past a limit the portal answers 429 with Retry-After. A
+// developer may hold at most MaxClientsPerDeveloper clients (expired ones
+// count until deleted), since each registration spends the operator's
+// initial access token at the provider; past it the portal answers 409
+// too_many_clients.
 //
 // Concurrency: a Server is safe for concurrent use; it reads the current
 // table through Options.Table on every request, so a hot swap changes the
@@ -81,11 +86,17 @@ type Options struct {
 	BcryptCost int
 }
 
+// MaxClientsPerDeveloper is how many clients one developer may hold.
+const MaxClientsPerDeveloper = 20
+
 // Login limits: failures allowed per window, per account and per address.
+// Sign-up limits: attempts allowed per window and address.
 const (
 	loginFailuresPerAccount = 5
 	loginFailuresPerAddress = 20
 	loginWindow             = 15 * time.Minute
+	signupsPerAddress       = 10
+	signupWindow            = time.Hour
 	defaultSessionTTL       = 12 * time.Hour
 	maxJSONBody             = 64 << 10
 )
@@ -100,9 +111,13 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	// registering counts each developer's registrations in flight, which
+	// hold a place under MaxClientsPerDeveloper until stored or failed.
+	registering map[string]int
 
-	byAccount *failureLimiter
-	byAddress *failureLimiter
+	byAccount *windowLimiter // failed logins
+	byAddress *windowLimiter // failed logins
+	signups   *windowLimiter // sign-up attempts by address
 }
 
 // session is a logged-in developer. flash and created are guarded by
@@ -132,13 +147,15 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		opts:      opts,
-		discovery: dcr.NewDiscovery(opts.HTTPClient),
-		pages:     pages,
-		dummyHash: dummy,
-		sessions:  map[string]*session{},
-		byAccount: newFailureLimiter(loginFailuresPerAccount, loginWindow),
-		byAddress: newFailureLimiter(loginFailuresPerAddress, loginWindow),
+		opts:        opts,
+		discovery:   dcr.NewDiscovery(opts.HTTPClient),
+		pages:       pages,
+		dummyHash:   dummy,
+		sessions:    map[string]*session{},
+		registering: map[string]int{},
+		byAccount:   newWindowLimiter(loginFailuresPerAccount, loginWindow),
+		byAddress:   newWindowLimiter(loginFailuresPerAddress, loginWindow),
+		signups:     newWindowLimiter(signupsPerAddress, signupWindow),
 	}
 	s.handler = securityHeaders(s.needTable(s.routes()))
 	return s, nil
@@ -307,6 +324,7 @@ func (s *Server) checkCSRF(r *http.Request, sess *session) bool {
 
 var (
 	signupsTotal      = metrics.NewCounter(`cuegate_portal_signups_total`)
+	signupsLimited    = metrics.NewCounter(`cuegate_portal_signups_limited_total`)
 	loginsOK          = metrics.NewCounter(`cuegate_portal_logins_total{result="ok"}`)
 	loginsFailed      = metrics.NewCounter(`cuegate_portal_logins_total{result="failed"}`)
 	loginsLimited     = metrics.NewCounter(`cuegate_portal_logins_total{result="limited"}`)
@@ -357,24 +375,32 @@ func NormaliseEmail(email string) (string, error) {
 	return e, nil
 }
 
-func (s *Server) signup(email, password string) (string, *apiError) {
+// signup creates an account; retryAfter is set when the client address is
+// over its sign-up limit. Every attempt counts, whatever its outcome.
+func (s *Server) signup(r *http.Request, email, password string) (string, time.Duration, *apiError) {
 	if s.table().Portal.Signup != "open" {
-		return "", errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
+		return "", 0, errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
+	}
+	addr := clientAddress(r)
+	if wait := s.signups.take(addr, s.opts.Now()); wait > 0 {
+		signupsLimited.Inc()
+		s.opts.Logger.Info().Str("address", addr).Msg("portal: sign-up limited")
+		return "", wait, errorf(http.StatusTooManyRequests, "too_many_attempts", "too many sign-ups from your address: try again in %s", wait.Round(time.Second))
 	}
 	acc, err := s.accounts().Add(email, password)
 	var aerr *apiError
 	switch {
 	case errors.As(err, &aerr): // a bad email or password
-		return "", aerr
+		return "", 0, aerr
 	case errors.Is(err, store.ErrExists):
-		return "", errorf(http.StatusConflict, "account_exists", "an account with this email exists: log in instead")
+		return "", 0, errorf(http.StatusConflict, "account_exists", "an account with this email exists: log in instead")
 	case err != nil:
 		s.opts.Logger.Error().Err(err).Msg("portal: sign-up not stored")
-		return "", errorf(http.StatusInternalServerError, "server_error", "the account could not be stored")
+		return "", 0, errorf(http.StatusInternalServerError, "server_error", "the account could not be stored")
 	}
 	signupsTotal.Inc()
 	s.opts.Logger.Info().Str("developer", acc.Email).Msg("portal: developer signed up")
-	return acc.Email, nil
+	return acc.Email, 0, nil
 }
 
 // login checks the credentials; retryAfter is set when the account or the
@@ -393,8 +419,8 @@ func (s *Server) login(r *http.Request, email, password string) (string, time.Du
 		hash = []byte(d.PasswordHash)
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known {
-		s.byAccount.fail(email, now)
-		s.byAddress.fail(addr, now)
+		s.byAccount.add(email, now)
+		s.byAddress.add(addr, now)
 		loginsFailed.Inc()
 		s.opts.Logger.Info().Str("developer", email).Str("address", addr).Msg("portal: failed login")
 		return "", 0, errorf(http.StatusUnauthorized, "invalid_grant", "wrong email or password")
@@ -412,28 +438,33 @@ func clientAddress(r *http.Request) string {
 	return host
 }
 
-// failureLimiter counts failures per key in a fixed window that starts at
-// the first failure.
-type failureLimiter struct {
+// windowLimiter counts events per key (failed logins, sign-up attempts)
+// in a fixed window that starts at the key's first event. It is safe for
+// concurrent use.
+type windowLimiter struct {
 	max    int
 	window time.Duration
 	mu     sync.Mutex
-	m      map[string]*failureCount
+	m      map[string]*windowCount
 }
 
-type failureCount struct {
+type windowCount struct {
 	n     int
 	start time.Time
 }
 
-func newFailureLimiter(max int, window time.Duration) *failureLimiter {
-	return &failureLimiter{max: max, window: window, m: map[string]*failureCount{}}
+func newWindowLimiter(max int, window time.Duration) *windowLimiter {
+	return &windowLimiter{max: max, window: window, m: map[string]*windowCount{}}
 }
 
 // retryAfter is how long key must wait before trying again (0: it may).
-func (l *failureLimiter) retryAfter(key string, now time.Time) time.Duration {
+func (l *windowLimiter) retryAfter(key string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.retryAfterLocked(key, now)
+}
+
+func (l *windowLimiter) retryAfterLocked(key string, now time.Time) time.Duration {
 	c := l.m[key]
 	if c == nil || c.n < l.max {
 		return 0
@@ -445,9 +476,14 @@ func (l *failureLimiter) retryAfter(key string, now time.Time) time.Duration {
 	return 0
 }
 
-func (l *failureLimiter) fail(key string, now time.Time) {
+// add counts one event for key.
+func (l *windowLimiter) add(key string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.addLocked(key, now)
+}
+
+func (l *windowLimiter) addLocked(key string, now time.Time) {
 	if len(l.m) > 100_000 { // bound memory under a spray of keys
 		for k, c := range l.m {
 			if now.Sub(c.start) >= l.window {
@@ -457,13 +493,26 @@ func (l *failureLimiter) fail(key string, now time.Time) {
 	}
 	c := l.m[key]
 	if c == nil || now.Sub(c.start) >= l.window {
-		c = &failureCount{start: now}
+		c = &windowCount{start: now}
 		l.m[key] = c
 	}
 	c.n++
 }
 
-func (l *failureLimiter) reset(key string) {
+// take counts one event for key and returns 0 when key is under its
+// limit; otherwise it counts nothing and returns how long key must wait.
+// Concurrent takes never let more than the limit through.
+func (l *windowLimiter) take(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if wait := l.retryAfterLocked(key, now); wait > 0 {
+		return wait
+	}
+	l.addLocked(key, now)
+	return 0
+}
+
+func (l *windowLimiter) reset(key string) {
 	l.mu.Lock()
 	delete(l.m, key)
 	l.mu.Unlock()
@@ -572,6 +621,11 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 	if aerr = checkRedirectURIs(redirects); aerr != nil {
 		return store.Client{}, aerr
 	}
+	release, aerr := s.reserveClient(dev)
+	if aerr != nil {
+		return store.Client{}, aerr
+	}
+	defer release()
 	log := s.opts.Logger.With().Str("developer", dev).Strs("catalogue", sel.ids).Str("provider", sel.dcr.Provider).Logger()
 	fail := func(aerr *apiError, err error) (store.Client, *apiError) {
 		registrationsFail.Inc()
@@ -612,6 +666,27 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 	registrationsOK.Inc()
 	log.Info().Str("client_id", c.ClientID).Str("policy", c.Policy).Msg("portal: client registered")
 	return c, nil
+}
+
+// reserveClient holds one of dev's MaxClientsPerDeveloper places for a
+// registration in flight, so that concurrent registrations cannot pass the
+// cap together; release gives it back once the client is stored (and
+// counts in the store) or the registration failed.
+func (s *Server) reserveClient(dev string) (release func(), aerr *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.opts.Store.Clients(dev))+s.registering[dev] >= MaxClientsPerDeveloper {
+		return nil, errorf(http.StatusConflict, "too_many_clients",
+			"you have reached the limit of %d clients per developer: delete one you no longer use, then register again", MaxClientsPerDeveloper)
+	}
+	s.registering[dev]++
+	return func() {
+		s.mu.Lock()
+		if s.registering[dev]--; s.registering[dev] == 0 {
+			delete(s.registering, dev)
+		}
+		s.mu.Unlock()
+	}, nil
 }
 
 // registrationError maps a driver error to what the developer sees: the

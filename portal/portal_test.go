@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -372,22 +373,34 @@ func TestClientThatCannotBeStoredIsDeletedAtTheProvider(t *testing.T) {
 
 func TestConcurrentRegistrationsArePersistedOnce(t *testing.T) {
 	e := newEnv(t)
-	dev := e.developer("a@example.com")
-	const n = 100
+	// Each developer tries two more than the cap: exactly the cap is
+	// registered and stored, the rest refused before reaching the provider.
+	const devs, tries = 5, MaxClientsPerDeveloper + 2
+	clients := make([]*http.Client, devs)
+	for d := range devs {
+		clients[d] = e.developer(fmt.Sprintf("dev%d@example.com", d))
+	}
 	var wg sync.WaitGroup
-	codes := make(chan int, n)
-	for i := range n {
-		wg.Go(func() {
-			resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": fmt.Sprint("app", i)}, nil)
-			codes <- resp.StatusCode
-		})
+	codes := make(chan int, devs*tries)
+	for d, dev := range clients {
+		for i := range tries {
+			wg.Go(func() {
+				resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": fmt.Sprint("app", d, "-", i)}, nil)
+				codes <- resp.StatusCode
+			})
+		}
 	}
 	wg.Wait()
 	close(codes)
+	count := map[int]int{}
 	for c := range codes {
-		if c != http.StatusCreated {
-			t.Fatalf("status %d", c)
-		}
+		count[c]++
+	}
+	if want := map[int]int{http.StatusCreated: devs * MaxClientsPerDeveloper, http.StatusConflict: devs * 2}; !maps.Equal(count, want) {
+		t.Errorf("statuses %v, want %v", count, want)
+	}
+	if n := len(e.idp.requests()); n != devs*MaxClientsPerDeveloper {
+		t.Errorf("%d provider calls, want %d", n, devs*MaxClientsPerDeveloper)
 	}
 	path := e.store.Path()
 	e.store.Close()
@@ -397,12 +410,84 @@ func TestConcurrentRegistrationsArePersistedOnce(t *testing.T) {
 	}
 	defer st.Close()
 	ids := map[string]bool{}
-	for _, c := range st.Clients("a@example.com") {
+	for _, c := range st.Clients("") {
 		ids[c.ClientID] = true
 	}
-	if len(ids) != n || len(st.Clients("")) != n {
-		t.Errorf("%d distinct clients persisted (%d rows), want %d", len(ids), len(st.Clients("")), n)
+	if len(ids) != devs*MaxClientsPerDeveloper || len(st.Clients("")) != devs*MaxClientsPerDeveloper {
+		t.Errorf("%d distinct clients persisted (%d rows), want %d", len(ids), len(st.Clients("")), devs*MaxClientsPerDeveloper)
 	}
+	for d := range devs {
+		if n := len(st.Clients(fmt.Sprintf("dev%d@example.com", d))); n != MaxClientsPerDeveloper {
+			t.Errorf("dev%d has %d clients, want %d", d, n, MaxClientsPerDeveloper)
+		}
+	}
+}
+
+func TestClientsPerDeveloperAreCapped(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	var first created
+	for i := range MaxClientsPerDeveloper {
+		c := e.create(dev, fmt.Sprint("app", i), "gluu_api")
+		if i == 0 {
+			first = c
+		}
+	}
+	e.advance(366 * 24 * time.Hour) // expired clients still count until deleted
+	e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil)
+	calls := len(e.idp.requests())
+	var aerr apiError
+	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "one more"}, &aerr)
+	if resp.StatusCode != http.StatusConflict || aerr.Code != "too_many_clients" ||
+		aerr.Description != fmt.Sprintf("you have reached the limit of %d clients per developer: delete one you no longer use, then register again", MaxClientsPerDeveloper) {
+		t.Errorf("over the cap: %d %+v", resp.StatusCode, aerr)
+	}
+	if n := len(e.idp.requests()); n != calls {
+		t.Errorf("%d provider calls over the cap", n-calls)
+	}
+	_, _, tok := e.page(dev, "/clients/new")
+	if hresp, body := e.post(dev, "/clients", url.Values{"csrf_token": {tok}, "catalogue": {"gluu_api"}, "client_name": {"x"}}); hresp.StatusCode != http.StatusConflict ||
+		!strings.Contains(body, "You have reached the limit of") {
+		t.Errorf("HTML over the cap: %d\n%s", hresp.StatusCode, body)
+	}
+	// Another developer is not affected, and a deletion frees a place.
+	e.create(e.developer("b@example.com"), "b app", "gluu_api")
+	if resp := e.api(dev, "DELETE", "/clients/"+first.ClientID, nil, nil); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: %d", resp.StatusCode)
+	}
+	e.create(dev, "replacement", "gluu_api")
+}
+
+func TestSignupsAreLimitedPerAddress(t *testing.T) {
+	e := newEnv(t)
+	// Every attempt counts, whether it succeeds or not.
+	for i := range signupsPerAddress {
+		pw := "correct horse"
+		if i%2 == 1 {
+			pw = "short"
+		}
+		if resp := e.api(e.browser(), "POST", "/signup", credentials{fmt.Sprintf("u%d@example.com", i), pw}, nil); resp.StatusCode == http.StatusTooManyRequests {
+			t.Fatalf("attempt %d limited", i)
+		}
+	}
+	e.advance(time.Minute)
+	var aerr apiError
+	resp := e.api(e.browser(), "POST", "/signup", credentials{"late@example.com", "correct horse"}, &aerr)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "3540" ||
+		aerr.Code != "too_many_attempts" || aerr.Description != "too many sign-ups from your address: try again in 59m0s" {
+		t.Errorf("over the limit: %d Retry-After %q %+v", resp.StatusCode, resp.Header.Get("Retry-After"), aerr)
+	}
+	b := e.browser()
+	_, _, tok := e.page(b, "/signup")
+	hresp, body := e.post(b, "/signup", url.Values{"csrf_token": {tok}, "email": {"late@example.com"}, "password": {"correct horse"}})
+	if hresp.StatusCode != http.StatusTooManyRequests || hresp.Header.Get("Retry-After") != "3540" || !strings.Contains(body, "Too many sign-ups from your address") {
+		t.Errorf("HTML over the limit: %d Retry-After %q\n%s", hresp.StatusCode, hresp.Header.Get("Retry-After"), body)
+	}
+	if _, ok := e.store.Developer("late@example.com"); ok {
+		t.Error("a limited sign-up was stored")
+	}
+	e.advance(signupWindow)
+	e.developer("late@example.com")
 }
 
 func TestDeveloperIsolation(t *testing.T) {
