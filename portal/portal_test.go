@@ -1012,3 +1012,47 @@ func TestCheckSecrets(t *testing.T) {
 		t.Errorf("CheckSecrets(nil) = %v", errs)
 	}
 }
+
+func TestAPIRefusesBodiesItDoesNotUnderstand(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	const clientFields = "catalogue, client_name, redirect_uris"
+	tests := []struct {
+		path, body string
+		want       string
+	}{
+		{"/clients", `{"catalogue":["gluu_api"],"client_name":"x","bogus":1}`, `unknown field "bogus": the fields are ` + clientFields},
+		{"/clients", `{"catalogue":["gluu_api"],"client_name":"x","redirect_uri":"https://a.example/cb"}`, `unknown field "redirect_uri": the fields are ` + clientFields},
+		{"/clients", `{"catalogue":["gluu_api"],"client_name":"x"} {"client_name":"y"}`, "the body has more after its JSON object"},
+		{"/clients", `{"catalogue":["gluu_api"],"client_name":"x"}garbage`, "the body has more after its JSON object"},
+		{"/clients", `[1]`, "the body must be a JSON object with the fields " + clientFields},
+		{"/clients", `"gluu_api"`, "the body must be a JSON object with the fields " + clientFields},
+		{"/clients", `{"catalogue":["gluu_api"],"client_name":5}`, `field "client_name": want a string`},
+		{"/clients", `{"catalogue":5,"client_name":"x"}`, `field "catalogue": want a string or a list of strings`},
+		{"/clients", `{"catalogue":[1],"client_name":"x"}`, `field "catalogue": want a string or a list of strings`},
+		{"/clients", `{"catalogue":["gluu_api"],"client_name":"x","redirect_uris":{}}`, `field "redirect_uris": want a string or a list of strings`},
+		{"/clients", `{"catalogue":`, "the body is not valid JSON: unexpected EOF"},
+		{"/login", `{"email":"a@example.com","password":"correct horse","remember":true}`, `unknown field "remember": the fields are email, password`},
+		{"/signup", `{"email":["a@example.com"],"password":"correct horse"}`, `field "email": want a string`},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest("POST", e.srv.URL+apiPrefix+tt.path, strings.NewReader(tt.body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := dev.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var aerr apiError
+		json.NewDecoder(resp.Body).Decode(&aerr)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || aerr.Code != "invalid_request" || aerr.Description != tt.want {
+			t.Errorf("POST %s %s: %d %+v, want 400 %q", tt.path, tt.body, resp.StatusCode, aerr, tt.want)
+		}
+	}
+	if n := len(e.idp.requests()); n != 0 {
+		t.Errorf("%d provider calls", n)
+	}
+	if cs := e.store.Clients(""); len(cs) != 0 {
+		t.Errorf("clients stored: %+v", cs)
+	}
+}
