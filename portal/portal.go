@@ -640,7 +640,10 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 	if err != nil {
 		return fail(registrationError(err), err)
 	}
-	r, err := reg.Register(ctx, dcr.Request{ClientName: name, RedirectURIs: redirects})
+	// A developer who goes away now must not leave a client at the
+	// provider that is stored nowhere: the registration outlives the
+	// request, bounded by the settings' timeout.
+	r, err := reg.Register(context.WithoutCancel(ctx), dcr.Request{ClientName: name, RedirectURIs: redirects})
 	if err != nil {
 		return fail(registrationError(err), err)
 	}
@@ -658,10 +661,15 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 		// Registered at the provider but not stored: undo it there.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(sel.dcr.Timeout.D(), time.Second))
 		defer cancel()
+		msg := "the client could not be stored; it was deleted at the provider again"
 		if derr := reg.Delete(dctx, r); derr != nil {
 			log.Error().Err(derr).Str("client_id", r.ClientID).Msg("portal: client registered but not stored, and not deleted at the provider")
+			msg = fmt.Sprintf("the client could not be stored, and the identity provider did not delete it again: ask the operator to delete client %s there", r.ClientID)
 		}
-		return fail(errorf(http.StatusInternalServerError, "server_error", "the client could not be stored; it was deleted at the provider again"), err)
+		if errors.Is(err, store.ErrClosed) {
+			return fail(errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the portal is shutting down: %s; register again in a moment", msg), err)
+		}
+		return fail(errorf(http.StatusInternalServerError, "server_error", "%s", msg), err)
 	}
 	registrationsOK.Inc()
 	log.Info().Str("client_id", c.ClientID).Str("policy", c.Policy).Msg("portal: client registered")

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -368,6 +369,27 @@ func TestClientThatCannotBeStoredIsDeletedAtTheProvider(t *testing.T) {
 	}
 	if cs := e.store.Clients(""); len(cs) != 1 || cs[0].ClientName != "first" {
 		t.Errorf("clients = %+v", cs)
+	}
+}
+
+func TestClientThatCannotBeStoredNorDeletedIsNamed(t *testing.T) {
+	e := newEnv(t)
+	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodDelete {
+			w.WriteHeader(http.StatusInternalServerError)
+			return true
+		}
+		w.WriteHeader(201) // the same client_id every time: the second cannot be stored
+		fmt.Fprintf(w, `{"client_id":"dup","client_secret":"s","registration_client_uri":"%s/register/dup","registration_access_token":"rat"}`, e.idp.URL)
+		return true
+	})
+	dev := e.developer("a@example.com")
+	e.create(dev, "first", "gluu_api")
+	var aerr apiError
+	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "second"}, &aerr)
+	const want = "the client could not be stored, and the identity provider did not delete it again: ask the operator to delete client dup there"
+	if resp.StatusCode != 500 || aerr.Description != want {
+		t.Errorf("%d %+v, want 500 %q", resp.StatusCode, aerr, want)
 	}
 }
 
@@ -1054,5 +1076,58 @@ func TestAPIRefusesBodiesItDoesNotUnderstand(t *testing.T) {
 	}
 	if cs := e.store.Clients(""); len(cs) != 0 {
 		t.Errorf("clients stored: %+v", cs)
+	}
+}
+
+// cancelOnRegister is a transport that cancels the developer's request
+// when the registration reaches the provider, as a developer who goes away
+// then would, and fails the call when that cancels it too.
+type cancelOnRegister struct {
+	cancel context.CancelFunc
+}
+
+func (c cancelOnRegister) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost {
+		c.cancel()
+		if err := r.Context().Err(); err != nil {
+			return nil, err
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestRegistrationOutlivesTheRequest(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := New(Options{Table: e.table.Load, Store: e.store, Logger: zerolog.Nop(), BcryptCost: bcrypt.MinCost,
+		HTTPClient: &http.Client{Transport: cancelOnRegister{cancel}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, aerr := s.createClient(ctx, "a@example.com", []string{"gluu_api"}, "app", nil)
+	if aerr != nil {
+		t.Fatalf("createClient after the developer went away: %v", aerr)
+	}
+	if stored, ok := e.store.Client(c.ClientID); !ok || stored.ClientName != "app" {
+		t.Errorf("the client registered at the provider is not stored: %+v", stored)
+	}
+}
+
+func TestRegistrationWhileShuttingDownIsUndone(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	e.store.Close()
+	var aerr apiError
+	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, &aerr)
+	const want = "the portal is shutting down: the client could not be stored; it was deleted at the provider again; register again in a moment"
+	if resp.StatusCode != http.StatusServiceUnavailable || aerr.Code != "temporarily_unavailable" || aerr.Description != want {
+		t.Errorf("%d %+v, want 503 %q", resp.StatusCode, aerr, want)
+	}
+	if reqs := e.idp.requests(); len(reqs) != 2 || !strings.HasPrefix(reqs[1], "DELETE /register/client-1 ") {
+		t.Errorf("provider requests = %q, want the registration deleted again", reqs)
+	}
+	if len(e.store.Clients("")) != 0 {
+		t.Error("a client was stored after Close")
 	}
 }
