@@ -526,10 +526,14 @@ type selection struct {
 	ids     []string
 	policy  *compiler.Policy
 	dcr     *compiler.DCR
+	// signingAlg is the algorithm the client's access tokens are to be
+	// signed with: one every chosen API accepts; "" when none checks tokens.
+	signingAlg string
 }
 
 // choose checks that ids name catalogue entries that one client can cover:
-// one policy and the same dcr settings for all (see the package comment).
+// one policy and the same dcr settings for all (see the package comment),
+// and a token signing algorithm that all their APIs accept.
 func choose(t *compiler.Table, ids []string) (*selection, *apiError) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	if len(ids) == 0 || ids[0] == "" && len(ids) == 1 {
@@ -557,11 +561,48 @@ func choose(t *compiler.Table, ids []string) (*selection, *apiError) {
 		sel.entries = append(sel.entries, e)
 	}
 	sel.dcr = sel.entries[0].DCR
+	alg, aerr := signingAlg(t, sel.entries)
+	if aerr != nil {
+		return nil, aerr
+	}
+	sel.signingAlg = alg
 	sel.policy = t.Policies[sel.entries[0].Policy]
 	if sel.policy == nil {
 		return nil, errorf(http.StatusInternalServerError, "server_error", "policy %q is not configured", sel.entries[0].Policy)
 	}
 	return sel, nil
+}
+
+// signingAlg picks the algorithm for the access tokens of a client of
+// entries: RS256 when all their APIs accept it (what providers sign with
+// by default), else the first (in the compiler's sorted order) that all
+// accept. It is "" when no API checks JWTs, and an error when the APIs
+// have no algorithm in common.
+func signingAlg(t *compiler.Table, entries []*compiler.CatalogueEntry) (string, *apiError) {
+	var allowed []string
+	var first *compiler.CatalogueEntry // the first entry whose API checks JWTs
+	for _, e := range entries {
+		api := t.APIs[e.API]
+		if api == nil || api.JWT == nil {
+			continue
+		}
+		if first == nil {
+			first, allowed = e, slices.Clone(api.JWT.Algorithms)
+			continue
+		}
+		allowed = slices.DeleteFunc(allowed, func(alg string) bool { return !slices.Contains(api.JWT.Algorithms, alg) })
+		if len(allowed) == 0 {
+			return "", errorf(http.StatusBadRequest, "invalid_request",
+				"catalogue entries %q and %q accept tokens signed with different algorithms: register one client for each", first.ID, e.ID)
+		}
+	}
+	switch {
+	case first == nil:
+		return "", nil
+	case slices.Contains(allowed, "RS256"):
+		return "RS256", nil
+	}
+	return allowed[0], nil
 }
 
 func checkClientName(name string) (string, *apiError) {
@@ -643,7 +684,7 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 	// A developer who goes away now must not leave a client at the
 	// provider that is stored nowhere: the registration outlives the
 	// request, bounded by the settings' timeout.
-	r, err := reg.Register(context.WithoutCancel(ctx), dcr.Request{ClientName: name, RedirectURIs: redirects})
+	r, err := reg.Register(context.WithoutCancel(ctx), dcr.Request{ClientName: name, RedirectURIs: redirects, AccessTokenSigningAlg: sel.signingAlg})
 	if err != nil {
 		return fail(registrationError(err), err)
 	}

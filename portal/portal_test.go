@@ -1131,3 +1131,57 @@ func TestRegistrationWhileShuttingDownIsUndone(t *testing.T) {
 		t.Error("a client was stored after Close")
 	}
 }
+
+func TestSigningAlgorithmIsOneTheAPIsAccept(t *testing.T) {
+	tab := &compiler.Table{APIs: map[string]*compiler.API{
+		"keyless": {ID: "keyless"},
+		"es":      {ID: "es", JWT: &compiler.JWTAuth{Algorithms: []string{"ES256"}}},
+		"es_rs":   {ID: "es_rs", JWT: &compiler.JWTAuth{Algorithms: []string{"ES256", "RS256"}}},
+		"es_ps":   {ID: "es_ps", JWT: &compiler.JWTAuth{Algorithms: []string{"ES256", "PS256"}}},
+		"ps_rs":   {ID: "ps_rs", JWT: &compiler.JWTAuth{Algorithms: []string{"PS256", "RS256"}}},
+	}}
+	tests := []struct {
+		apis    []string
+		want    string
+		wantErr string
+	}{
+		{[]string{"keyless"}, "", ""},
+		{[]string{"es_rs"}, "RS256", ""},
+		{[]string{"es"}, "ES256", ""},
+		{[]string{"keyless", "es"}, "ES256", ""},
+		{[]string{"es_ps", "ps_rs"}, "PS256", ""},
+		{[]string{"es_rs", "ps_rs"}, "RS256", ""},
+		{[]string{"es", "keyless", "ps_rs"}, "", `catalogue entries "e0" and "e2" accept tokens signed with different algorithms: register one client for each`},
+	}
+	for _, tt := range tests {
+		var entries []*compiler.CatalogueEntry
+		for i, api := range tt.apis {
+			entries = append(entries, &compiler.CatalogueEntry{ID: fmt.Sprint("e", i), API: api})
+		}
+		got, aerr := signingAlg(tab, entries)
+		gotErr := ""
+		if aerr != nil && aerr.Status == http.StatusBadRequest {
+			gotErr = aerr.Description
+		} else if aerr != nil {
+			gotErr = aerr.Error()
+		}
+		if got != tt.want || gotErr != tt.wantErr {
+			t.Errorf("%v: %q, error %q; want %q, error %q", tt.apis, got, gotErr, tt.want, tt.wantErr)
+		}
+	}
+	if a := tab.APIs["es_ps"].JWT.Algorithms; !slices.Equal(a, []string{"ES256", "PS256"}) {
+		t.Errorf("the table's algorithms were changed: %v", a)
+	}
+}
+
+func TestGluuClientsAreSignedWithAnAlgorithmTheAPIAccepts(t *testing.T) {
+	e := newEnv(t)
+	tab := testTable(e.idp.URL)
+	tab.APIs["gluu_api"].JWT = &compiler.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256"}}
+	tab.Portal.Catalogue["gluu_api"].DCR.Provider = "gluu"
+	e.table.Store(tab)
+	e.create(e.developer("a@example.com"), "app", "gluu_api")
+	if reqs := e.idp.requests(); len(reqs) != 1 || !strings.Contains(reqs[0], `"access_token_as_jwt":true,"access_token_signing_alg":"ES256"`) {
+		t.Errorf("provider requests = %q, want ES256 asked for", reqs)
+	}
+}

@@ -7,8 +7,9 @@
 //     registration endpoint, with Authorization: Bearer <initial access
 //     token> when one is configured.
 //   - gluu: as other, plus "access_token_as_jwt": true and
-//     "access_token_signing_alg": "RS256", so that Gluu issues JWT access
-//     tokens the gateway can validate (it issues opaque ones otherwise).
+//     "access_token_signing_alg": the request's AccessTokenSigningAlg
+//     (RS256 when empty), so that Gluu issues JWT access tokens the
+//     gateway can validate (it issues opaque ones otherwise).
 //   - keycloak: as other (Keycloak takes its initial access token as Bearer).
 //   - okta: Authorization: SSWS <API token> at Okta's /oauth2/v1/clients,
 //     with "application_type": "service" for a client without
@@ -34,6 +35,7 @@ package dcr
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -52,6 +54,10 @@ import (
 type Request struct {
 	ClientName   string
 	RedirectURIs []string
+	// AccessTokenSigningAlg is the JWS algorithm the provider is to sign
+	// the client's access tokens with, for a provider that lets the client
+	// choose (gluu); "" means RS256.
+	AccessTokenSigningAlg string
 }
 
 // Registration is a client registered at the provider.
@@ -143,7 +149,8 @@ func New(s *compiler.DCR, hc *http.Client) (Registrar, error) {
 	switch s.Provider {
 	case "other", "keycloak", "hydra":
 	case "gluu":
-		d.extra = map[string]any{"access_token_as_jwt": true, "access_token_signing_alg": "RS256"}
+		d.extra = map[string]any{"access_token_as_jwt": true}
+		d.signingAlg = true
 	case "okta":
 		d.authScheme = "SSWS"
 		d.extra = map[string]any{"application_type": oktaApplicationType(s.GrantTypes)}
@@ -167,6 +174,7 @@ type driver struct {
 	hc         *http.Client
 	authScheme string         // "" means Bearer
 	extra      map[string]any // provider-specific metadata
+	signingAlg bool           // send access_token_signing_alg
 }
 
 func (d *driver) authorization() (string, error) {
@@ -185,6 +193,9 @@ func (d *driver) body(req Request) map[string]any {
 	m := map[string]any{"client_name": req.ClientName}
 	for k, v := range d.extra {
 		m[k] = v
+	}
+	if d.signingAlg {
+		m["access_token_signing_alg"] = cmp.Or(req.AccessTokenSigningAlg, "RS256")
 	}
 	if len(req.RedirectURIs) > 0 {
 		m["redirect_uris"] = req.RedirectURIs

@@ -87,6 +87,22 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 				`"redirect_uris":["https://a/cb","https://b/cb"],"response_types":["token"],"token_endpoint_auth_method":"client_secret_post"}`,
 		},
 		{
+			name: "gluu signs access tokens with the algorithm asked for",
+			settings: compiler.DCR{Provider: "gluu", GrantTypes: []string{"client_credentials"},
+				TokenEndpointAuthMethod: "client_secret_post", InitialAccessToken: token},
+			req:  Request{ClientName: "app", AccessTokenSigningAlg: "ES256"},
+			path: "/oxauth/restv1/register", auth: "Bearer initial-123",
+			body: `{"access_token_as_jwt":true,"access_token_signing_alg":"ES256","client_name":"app","grant_types":["client_credentials"],` +
+				`"token_endpoint_auth_method":"client_secret_post"}`,
+		},
+		{
+			name:     "other ignores the signing algorithm",
+			settings: compiler.DCR{Provider: "other", GrantTypes: []string{"client_credentials"}, InitialAccessToken: token},
+			req:      Request{ClientName: "app", AccessTokenSigningAlg: "ES256"},
+			path:     "/register", auth: "Bearer initial-123",
+			body: `{"client_name":"app","grant_types":["client_credentials"]}`,
+		},
+		{
 			name: "keycloak bearer initial token",
 			settings: compiler.DCR{Provider: "keycloak", GrantTypes: []string{"client_credentials"},
 				TokenEndpointAuthMethod: "client_secret_basic", InitialAccessToken: token},
