@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,18 +95,69 @@ func (s *Server) jsonBody(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// decode reads the JSON body into v; an empty body leaves v as it is.
+// errTrailing is a body with more after its JSON value.
+var errTrailing = errors.New("trailing data")
+
+// decode reads the JSON body into v, a pointer to a struct whose fields
+// all have json tags; an empty body leaves v as it is. A body that is not
+// one JSON object of v's fields (an unknown field, a value of the wrong
+// type, anything after the object) is refused with a description that
+// names the field and what it takes.
 func decode(r *http.Request, v any) *apiError {
-	err := json.NewDecoder(r.Body).Decode(v)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if errors.Is(err, io.EOF) {
+		return nil // an empty body
+	}
 	var tooBig *http.MaxBytesError
+	if err == nil {
+		if _, err = dec.Token(); errors.Is(err, io.EOF) {
+			return nil
+		}
+		if !errors.As(err, &tooBig) {
+			err = errTrailing
+		}
+	}
+	fields := jsonFields(v)
+	var typeErr *json.UnmarshalTypeError
 	switch {
-	case err == nil || errors.Is(err, io.EOF):
-		return nil
 	case errors.As(err, &tooBig):
 		return errorf(http.StatusRequestEntityTooLarge, "invalid_request", "the body is larger than %d bytes", tooBig.Limit)
-	default:
-		return errorf(http.StatusBadRequest, "invalid_request", "the body is not valid JSON: %v", err)
+	case errors.Is(err, errTrailing):
+		return errorf(http.StatusBadRequest, "invalid_request", "the body has more after its JSON object")
+	case errors.As(err, &typeErr) && fields[typeErr.Field] != nil:
+		return errorf(http.StatusBadRequest, "invalid_request", "field %q: want %s", typeErr.Field, wanted(fields[typeErr.Field]))
+	case errors.As(err, &typeErr):
+		return errorf(http.StatusBadRequest, "invalid_request", "the body must be a JSON object with the fields %s", strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
 	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return errorf(http.StatusBadRequest, "invalid_request", "unknown field %s: the fields are %s", name, strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
+	}
+	return errorf(http.StatusBadRequest, "invalid_request", "the body is not valid JSON: %v", err)
+}
+
+// jsonFields maps the json names of the fields of the struct v points to
+// to their types.
+func jsonFields(v any) map[string]reflect.Type {
+	t := reflect.TypeOf(v).Elem()
+	out := make(map[string]reflect.Type, t.NumField())
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		out[name] = f.Type
+	}
+	return out
+}
+
+// wanted says in words what a request field of type t takes.
+func wanted(t reflect.Type) string {
+	switch t {
+	case reflect.TypeFor[stringList]():
+		return "a string or a list of strings"
+	case reflect.TypeFor[string]():
+		return "a string"
+	}
+	return t.String()
 }
 
 // authed passes the logged-in developer's email on, or answers 401.
@@ -129,8 +183,9 @@ func (s *Server) apiSignup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	email, aerr := s.signup(c.Email, c.Password)
+	email, wait, aerr := s.signup(r, c.Email, c.Password)
 	if aerr != nil {
+		setRetryAfter(w, wait)
 		writeError(w, aerr)
 		return
 	}

@@ -193,8 +193,9 @@ func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) signupHTML(w http.ResponseWriter, r *http.Request) {
-	email, aerr := s.signup(r.PostFormValue("email"), r.PostFormValue("password"))
+	email, wait, aerr := s.signup(r, r.PostFormValue("email"), r.PostFormValue("password"))
 	if aerr != nil {
+		setRetryAfter(w, wait)
 		s.render(w, r, aerr.Status, "signup", &pageData{Title: "Sign up", Error: sentence(aerr.Description), Email: r.PostFormValue("email")})
 		return
 	}

@@ -21,8 +21,13 @@
 // synchroniser token once logged in, a double-submit cookie before; tokens
 // are compared in constant time. JSON endpoints take only
 // Content-Type: application/json bodies, which a cross-site form cannot
-// send. Failed logins are limited per account and per client address; past
-// the limit the portal answers 429 with Retry-After.
+// send. Failed logins are limited per account and per client address, and
+// sign-up attempts (each costs a bcrypt hash and a state-file write) per
+// client address; past a limit the portal answers 429 with Retry-After. A
+// developer may hold at most MaxClientsPerDeveloper clients (expired ones
+// count until deleted), since each registration spends the operator's
+// initial access token at the provider; past it the portal answers 409
+// too_many_clients.
 //
 // Concurrency: a Server is safe for concurrent use; it reads the current
 // table through Options.Table on every request, so a hot swap changes the
@@ -38,12 +43,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"net/mail"
 	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -82,11 +89,17 @@ type Options struct {
 	BcryptCost int
 }
 
+// MaxClientsPerDeveloper is how many clients one developer may hold.
+const MaxClientsPerDeveloper = 20
+
 // Login limits: failures allowed per window, per account and per address.
+// Sign-up limits: attempts allowed per window and address.
 const (
 	loginFailuresPerAccount = 5
 	loginFailuresPerAddress = 20
 	loginWindow             = 15 * time.Minute
+	signupsPerAddress       = 10
+	signupWindow            = time.Hour
 	defaultSessionTTL       = 12 * time.Hour
 	maxJSONBody             = 64 << 10
 )
@@ -101,9 +114,13 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	// registering counts each developer's registrations in flight, which
+	// hold a place under MaxClientsPerDeveloper until stored or failed.
+	registering map[string]int
 
-	byAccount *failureLimiter
-	byAddress *failureLimiter
+	byAccount *windowLimiter // failed logins
+	byAddress *windowLimiter // failed logins
+	signups   *windowLimiter // sign-up attempts by address
 }
 
 // session is a logged-in developer. flash and created are guarded by
@@ -133,13 +150,15 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		opts:      opts,
-		discovery: dcr.NewDiscovery(opts.HTTPClient),
-		pages:     pages,
-		dummyHash: dummy,
-		sessions:  map[string]*session{},
-		byAccount: newFailureLimiter(loginFailuresPerAccount, loginWindow),
-		byAddress: newFailureLimiter(loginFailuresPerAddress, loginWindow),
+		opts:        opts,
+		discovery:   dcr.NewDiscovery(opts.HTTPClient),
+		pages:       pages,
+		dummyHash:   dummy,
+		sessions:    map[string]*session{},
+		registering: map[string]int{},
+		byAccount:   newWindowLimiter(loginFailuresPerAccount, loginWindow),
+		byAddress:   newWindowLimiter(loginFailuresPerAddress, loginWindow),
+		signups:     newWindowLimiter(signupsPerAddress, signupWindow),
 	}
 	s.handler = securityHeaders(s.needTable(s.routes()))
 	return s, nil
@@ -308,6 +327,7 @@ func (s *Server) checkCSRF(r *http.Request, sess *session) bool {
 
 var (
 	signupsTotal      = metrics.NewCounter(`cuegate_portal_signups_total`)
+	signupsLimited    = metrics.NewCounter(`cuegate_portal_signups_limited_total`)
 	loginsOK          = metrics.NewCounter(`cuegate_portal_logins_total{result="ok"}`)
 	loginsFailed      = metrics.NewCounter(`cuegate_portal_logins_total{result="failed"}`)
 	loginsLimited     = metrics.NewCounter(`cuegate_portal_logins_total{result="limited"}`)
@@ -358,24 +378,32 @@ func NormaliseEmail(email string) (string, error) {
 	return e, nil
 }
 
-func (s *Server) signup(email, password string) (string, *apiError) {
+// signup creates an account; retryAfter is set when the client address is
+// over its sign-up limit. Every attempt counts, whatever its outcome.
+func (s *Server) signup(r *http.Request, email, password string) (string, time.Duration, *apiError) {
 	if s.table().Portal.Signup != "open" {
-		return "", errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
+		return "", 0, errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
+	}
+	addr := clientAddress(r)
+	if wait := s.signups.take(addr, s.opts.Now()); wait > 0 {
+		signupsLimited.Inc()
+		s.opts.Logger.Info().Str("address", addr).Msg("portal: sign-up limited")
+		return "", wait, errorf(http.StatusTooManyRequests, "too_many_attempts", "too many sign-ups from your address: try again in %s", wait.Round(time.Second))
 	}
 	acc, err := s.accounts().Add(email, password)
 	var aerr *apiError
 	switch {
 	case errors.As(err, &aerr): // a bad email or password
-		return "", aerr
+		return "", 0, aerr
 	case errors.Is(err, store.ErrExists):
-		return "", errorf(http.StatusConflict, "account_exists", "an account with this email exists: log in instead")
+		return "", 0, errorf(http.StatusConflict, "account_exists", "an account with this email exists: log in instead")
 	case err != nil:
 		s.opts.Logger.Error().Err(err).Msg("portal: sign-up not stored")
-		return "", errorf(http.StatusInternalServerError, "server_error", "the account could not be stored")
+		return "", 0, errorf(http.StatusInternalServerError, "server_error", "the account could not be stored")
 	}
 	signupsTotal.Inc()
 	s.opts.Logger.Info().Str("developer", acc.Email).Msg("portal: developer signed up")
-	return acc.Email, nil
+	return acc.Email, 0, nil
 }
 
 // login checks the credentials; retryAfter is set when the account or the
@@ -394,8 +422,8 @@ func (s *Server) login(r *http.Request, email, password string) (string, time.Du
 		hash = []byte(d.PasswordHash)
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known {
-		s.byAccount.fail(email, now)
-		s.byAddress.fail(addr, now)
+		s.byAccount.add(email, now)
+		s.byAddress.add(addr, now)
 		loginsFailed.Inc()
 		s.opts.Logger.Info().Str("developer", email).Str("address", addr).Msg("portal: failed login")
 		return "", 0, errorf(http.StatusUnauthorized, "invalid_grant", "wrong email or password")
@@ -413,28 +441,33 @@ func clientAddress(r *http.Request) string {
 	return host
 }
 
-// failureLimiter counts failures per key in a fixed window that starts at
-// the first failure.
-type failureLimiter struct {
+// windowLimiter counts events per key (failed logins, sign-up attempts)
+// in a fixed window that starts at the key's first event. It is safe for
+// concurrent use.
+type windowLimiter struct {
 	max    int
 	window time.Duration
 	mu     sync.Mutex
-	m      map[string]*failureCount
+	m      map[string]*windowCount
 }
 
-type failureCount struct {
+type windowCount struct {
 	n     int
 	start time.Time
 }
 
-func newFailureLimiter(max int, window time.Duration) *failureLimiter {
-	return &failureLimiter{max: max, window: window, m: map[string]*failureCount{}}
+func newWindowLimiter(max int, window time.Duration) *windowLimiter {
+	return &windowLimiter{max: max, window: window, m: map[string]*windowCount{}}
 }
 
 // retryAfter is how long key must wait before trying again (0: it may).
-func (l *failureLimiter) retryAfter(key string, now time.Time) time.Duration {
+func (l *windowLimiter) retryAfter(key string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.retryAfterLocked(key, now)
+}
+
+func (l *windowLimiter) retryAfterLocked(key string, now time.Time) time.Duration {
 	c := l.m[key]
 	if c == nil || c.n < l.max {
 		return 0
@@ -446,9 +479,14 @@ func (l *failureLimiter) retryAfter(key string, now time.Time) time.Duration {
 	return 0
 }
 
-func (l *failureLimiter) fail(key string, now time.Time) {
+// add counts one event for key.
+func (l *windowLimiter) add(key string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.addLocked(key, now)
+}
+
+func (l *windowLimiter) addLocked(key string, now time.Time) {
 	if len(l.m) > 100_000 { // bound memory under a spray of keys
 		for k, c := range l.m {
 			if now.Sub(c.start) >= l.window {
@@ -458,13 +496,26 @@ func (l *failureLimiter) fail(key string, now time.Time) {
 	}
 	c := l.m[key]
 	if c == nil || now.Sub(c.start) >= l.window {
-		c = &failureCount{start: now}
+		c = &windowCount{start: now}
 		l.m[key] = c
 	}
 	c.n++
 }
 
-func (l *failureLimiter) reset(key string) {
+// take counts one event for key and returns 0 when key is under its
+// limit; otherwise it counts nothing and returns how long key must wait.
+// Concurrent takes never let more than the limit through.
+func (l *windowLimiter) take(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if wait := l.retryAfterLocked(key, now); wait > 0 {
+		return wait
+	}
+	l.addLocked(key, now)
+	return 0
+}
+
+func (l *windowLimiter) reset(key string) {
 	l.mu.Lock()
 	delete(l.m, key)
 	l.mu.Unlock()
@@ -478,10 +529,14 @@ type selection struct {
 	ids     []string
 	policy  *compiler.Policy
 	dcr     *compiler.DCR
+	// signingAlg is the algorithm the client's access tokens are to be
+	// signed with: one every chosen API accepts; "" when none checks tokens.
+	signingAlg string
 }
 
 // choose checks that ids name catalogue entries that one client can cover:
-// one policy and the same dcr settings for all (see the package comment).
+// one policy and the same dcr settings for all (see the package comment),
+// and a token signing algorithm that all their APIs accept.
 func choose(t *compiler.Table, ids []string) (*selection, *apiError) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	if len(ids) == 0 || ids[0] == "" && len(ids) == 1 {
@@ -509,11 +564,48 @@ func choose(t *compiler.Table, ids []string) (*selection, *apiError) {
 		sel.entries = append(sel.entries, e)
 	}
 	sel.dcr = sel.entries[0].DCR
+	alg, aerr := signingAlg(t, sel.entries)
+	if aerr != nil {
+		return nil, aerr
+	}
+	sel.signingAlg = alg
 	sel.policy = t.Policies[sel.entries[0].Policy]
 	if sel.policy == nil {
 		return nil, errorf(http.StatusInternalServerError, "server_error", "policy %q is not configured", sel.entries[0].Policy)
 	}
 	return sel, nil
+}
+
+// signingAlg picks the algorithm for the access tokens of a client of
+// entries: RS256 when all their APIs accept it (what providers sign with
+// by default), else the first (in the compiler's sorted order) that all
+// accept. It is "" when no API checks JWTs, and an error when the APIs
+// have no algorithm in common.
+func signingAlg(t *compiler.Table, entries []*compiler.CatalogueEntry) (string, *apiError) {
+	var allowed []string
+	var first *compiler.CatalogueEntry // the first entry whose API checks JWTs
+	for _, e := range entries {
+		api := t.APIs[e.API]
+		if api == nil || api.JWT == nil {
+			continue
+		}
+		if first == nil {
+			first, allowed = e, slices.Clone(api.JWT.Algorithms)
+			continue
+		}
+		allowed = slices.DeleteFunc(allowed, func(alg string) bool { return !slices.Contains(api.JWT.Algorithms, alg) })
+		if len(allowed) == 0 {
+			return "", errorf(http.StatusBadRequest, "invalid_request",
+				"catalogue entries %q and %q accept tokens signed with different algorithms: register one client for each", first.ID, e.ID)
+		}
+	}
+	switch {
+	case first == nil:
+		return "", nil
+	case slices.Contains(allowed, "RS256"):
+		return "RS256", nil
+	}
+	return allowed[0], nil
 }
 
 func checkClientName(name string) (string, *apiError) {
@@ -573,6 +665,11 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 	if aerr = checkRedirectURIs(redirects); aerr != nil {
 		return store.Client{}, aerr
 	}
+	release, aerr := s.reserveClient(dev)
+	if aerr != nil {
+		return store.Client{}, aerr
+	}
+	defer release()
 	log := s.opts.Logger.With().Str("developer", dev).Strs("catalogue", sel.ids).Str("provider", sel.dcr.Provider).Logger()
 	fail := func(aerr *apiError, err error) (store.Client, *apiError) {
 		registrationsFail.Inc()
@@ -585,9 +682,12 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 	}
 	reg, err := dcr.New(sel.dcr, s.opts.ConfigDir, s.opts.HTTPClient)
 	if err != nil {
-		return fail(errorf(http.StatusInternalServerError, "server_error", "the portal's registration settings are not usable: ask the operator"), err)
+		return fail(registrationError(err), err)
 	}
-	r, err := reg.Register(ctx, dcr.Request{ClientName: name, RedirectURIs: redirects})
+	// A developer who goes away now must not leave a client at the
+	// provider that is stored nowhere: the registration outlives the
+	// request, bounded by the settings' timeout.
+	r, err := reg.Register(context.WithoutCancel(ctx), dcr.Request{ClientName: name, RedirectURIs: redirects, AccessTokenSigningAlg: sel.signingAlg})
 	if err != nil {
 		return fail(registrationError(err), err)
 	}
@@ -605,21 +705,50 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 		// Registered at the provider but not stored: undo it there.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(sel.dcr.Timeout.D(), time.Second))
 		defer cancel()
+		msg := "the client could not be stored; it was deleted at the provider again"
 		if derr := reg.Delete(dctx, r); derr != nil {
 			log.Error().Err(derr).Str("client_id", r.ClientID).Msg("portal: client registered but not stored, and not deleted at the provider")
+			msg = fmt.Sprintf("the client could not be stored, and the identity provider did not delete it again: ask the operator to delete client %s there", r.ClientID)
 		}
-		return fail(errorf(http.StatusInternalServerError, "server_error", "the client could not be stored; it was deleted at the provider again"), err)
+		if errors.Is(err, store.ErrClosed) {
+			return fail(errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the portal is shutting down: %s; register again in a moment", msg), err)
+		}
+		return fail(errorf(http.StatusInternalServerError, "server_error", "%s", msg), err)
 	}
 	registrationsOK.Inc()
 	log.Info().Str("client_id", c.ClientID).Str("policy", c.Policy).Msg("portal: client registered")
 	return c, nil
 }
 
+// reserveClient holds one of dev's MaxClientsPerDeveloper places for a
+// registration in flight, so that concurrent registrations cannot pass the
+// cap together; release gives it back once the client is stored (and
+// counts in the store) or the registration failed.
+func (s *Server) reserveClient(dev string) (release func(), aerr *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.opts.Store.Clients(dev))+s.registering[dev] >= MaxClientsPerDeveloper {
+		return nil, errorf(http.StatusConflict, "too_many_clients",
+			"you have reached the limit of %d clients per developer: delete one you no longer use, then register again", MaxClientsPerDeveloper)
+	}
+	s.registering[dev]++
+	return func() {
+		s.mu.Lock()
+		if s.registering[dev]--; s.registering[dev] == 0 {
+			delete(s.registering, dev)
+		}
+		s.mu.Unlock()
+	}, nil
+}
+
 // registrationError maps a driver error to what the developer sees: the
-// provider's own error and description when it refused.
+// provider's own error and description when it refused, and no detail of
+// the settings when the operator must fix them (the log has it).
 func registrationError(err error) *apiError {
 	var pe *dcr.ProviderError
 	switch {
+	case errors.Is(err, dcr.ErrSettings):
+		return errorf(http.StatusInternalServerError, "server_error", "the portal's registration settings are not usable: ask the operator")
 	case errors.As(err, &pe):
 		status := http.StatusBadRequest
 		if pe.Status == http.StatusUnauthorized || pe.Status == http.StatusForbidden || pe.Status >= 500 {
@@ -633,6 +762,47 @@ func registrationError(err error) *apiError {
 	default:
 		return errorf(http.StatusBadGateway, "server_error", "the identity provider could not be reached")
 	}
+}
+
+// CheckSecrets reads every initial access token that t's catalogue
+// entries register clients with (a relative file from configDir), as a
+// registration would, and returns one
+// error for each reference (env:NAME or file:PATH) that cannot be read or
+// is empty, naming the reference and the entries that use it — never a
+// value. Such entries answer 500 to every registration until the operator
+// fixes it, so a node calls this at start and after each reload and logs
+// the errors as warnings. It returns nil for a nil table.
+func CheckSecrets(t *compiler.Table, configDir string) []error {
+	if t == nil {
+		return nil
+	}
+	users := map[compiler.Secret][]string{} // reference → catalogue entry IDs
+	for _, id := range slices.Sorted(maps.Keys(t.Portal.Catalogue)) {
+		if e := t.Portal.Catalogue[id]; e.DCR != nil && e.DCR.InitialAccessToken != nil {
+			ref := *e.DCR.InitialAccessToken
+			users[ref] = append(users[ref], id)
+		}
+	}
+	var errs []error
+	for _, ref := range slices.SortedFunc(maps.Keys(users), func(a, b compiler.Secret) int { return strings.Compare(a.String(), b.String()) }) {
+		if _, err := dcr.InitialAccessToken(&ref, configDir); err != nil {
+			entries := "entry " + quoteAll(users[ref])
+			if len(users[ref]) > 1 {
+				entries = "entries " + quoteAll(users[ref])
+			}
+			errs = append(errs, fmt.Errorf("portal: catalogue %s cannot register clients: %w", entries, err))
+		}
+	}
+	return errs
+}
+
+// quoteAll quotes ids and joins them with commas.
+func quoteAll(ids []string) string {
+	q := make([]string, len(ids))
+	for i, id := range ids {
+		q[i] = strconv.Quote(id)
+	}
+	return strings.Join(q, ", ")
 }
 
 // ownClient returns dev's client; another developer's is not found.

@@ -2,15 +2,19 @@ package portal
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -368,24 +372,57 @@ func TestClientThatCannotBeStoredIsDeletedAtTheProvider(t *testing.T) {
 	}
 }
 
+func TestClientThatCannotBeStoredNorDeletedIsNamed(t *testing.T) {
+	e := newEnv(t)
+	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodDelete {
+			w.WriteHeader(http.StatusInternalServerError)
+			return true
+		}
+		w.WriteHeader(201) // the same client_id every time: the second cannot be stored
+		fmt.Fprintf(w, `{"client_id":"dup","client_secret":"s","registration_client_uri":"%s/register/dup","registration_access_token":"rat"}`, e.idp.URL)
+		return true
+	})
+	dev := e.developer("a@example.com")
+	e.create(dev, "first", "gluu_api")
+	var aerr apiError
+	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "second"}, &aerr)
+	const want = "the client could not be stored, and the identity provider did not delete it again: ask the operator to delete client dup there"
+	if resp.StatusCode != 500 || aerr.Description != want {
+		t.Errorf("%d %+v, want 500 %q", resp.StatusCode, aerr, want)
+	}
+}
+
 func TestConcurrentRegistrationsArePersistedOnce(t *testing.T) {
 	e := newEnv(t)
-	dev := e.developer("a@example.com")
-	const n = 100
+	// Each developer tries two more than the cap: exactly the cap is
+	// registered and stored, the rest refused before reaching the provider.
+	const devs, tries = 5, MaxClientsPerDeveloper + 2
+	clients := make([]*http.Client, devs)
+	for d := range devs {
+		clients[d] = e.developer(fmt.Sprintf("dev%d@example.com", d))
+	}
 	var wg sync.WaitGroup
-	codes := make(chan int, n)
-	for i := range n {
-		wg.Go(func() {
-			resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": fmt.Sprint("app", i)}, nil)
-			codes <- resp.StatusCode
-		})
+	codes := make(chan int, devs*tries)
+	for d, dev := range clients {
+		for i := range tries {
+			wg.Go(func() {
+				resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": fmt.Sprint("app", d, "-", i)}, nil)
+				codes <- resp.StatusCode
+			})
+		}
 	}
 	wg.Wait()
 	close(codes)
+	count := map[int]int{}
 	for c := range codes {
-		if c != http.StatusCreated {
-			t.Fatalf("status %d", c)
-		}
+		count[c]++
+	}
+	if want := map[int]int{http.StatusCreated: devs * MaxClientsPerDeveloper, http.StatusConflict: devs * 2}; !maps.Equal(count, want) {
+		t.Errorf("statuses %v, want %v", count, want)
+	}
+	if n := len(e.idp.requests()); n != devs*MaxClientsPerDeveloper {
+		t.Errorf("%d provider calls, want %d", n, devs*MaxClientsPerDeveloper)
 	}
 	path := e.store.Path()
 	e.store.Close()
@@ -395,12 +432,84 @@ func TestConcurrentRegistrationsArePersistedOnce(t *testing.T) {
 	}
 	defer st.Close()
 	ids := map[string]bool{}
-	for _, c := range st.Clients("a@example.com") {
+	for _, c := range st.Clients("") {
 		ids[c.ClientID] = true
 	}
-	if len(ids) != n || len(st.Clients("")) != n {
-		t.Errorf("%d distinct clients persisted (%d rows), want %d", len(ids), len(st.Clients("")), n)
+	if len(ids) != devs*MaxClientsPerDeveloper || len(st.Clients("")) != devs*MaxClientsPerDeveloper {
+		t.Errorf("%d distinct clients persisted (%d rows), want %d", len(ids), len(st.Clients("")), devs*MaxClientsPerDeveloper)
 	}
+	for d := range devs {
+		if n := len(st.Clients(fmt.Sprintf("dev%d@example.com", d))); n != MaxClientsPerDeveloper {
+			t.Errorf("dev%d has %d clients, want %d", d, n, MaxClientsPerDeveloper)
+		}
+	}
+}
+
+func TestClientsPerDeveloperAreCapped(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	var first created
+	for i := range MaxClientsPerDeveloper {
+		c := e.create(dev, fmt.Sprint("app", i), "gluu_api")
+		if i == 0 {
+			first = c
+		}
+	}
+	e.advance(366 * 24 * time.Hour) // expired clients still count until deleted
+	e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil)
+	calls := len(e.idp.requests())
+	var aerr apiError
+	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "one more"}, &aerr)
+	if resp.StatusCode != http.StatusConflict || aerr.Code != "too_many_clients" ||
+		aerr.Description != fmt.Sprintf("you have reached the limit of %d clients per developer: delete one you no longer use, then register again", MaxClientsPerDeveloper) {
+		t.Errorf("over the cap: %d %+v", resp.StatusCode, aerr)
+	}
+	if n := len(e.idp.requests()); n != calls {
+		t.Errorf("%d provider calls over the cap", n-calls)
+	}
+	_, _, tok := e.page(dev, "/clients/new")
+	if hresp, body := e.post(dev, "/clients", url.Values{"csrf_token": {tok}, "catalogue": {"gluu_api"}, "client_name": {"x"}}); hresp.StatusCode != http.StatusConflict ||
+		!strings.Contains(body, "You have reached the limit of") {
+		t.Errorf("HTML over the cap: %d\n%s", hresp.StatusCode, body)
+	}
+	// Another developer is not affected, and a deletion frees a place.
+	e.create(e.developer("b@example.com"), "b app", "gluu_api")
+	if resp := e.api(dev, "DELETE", "/clients/"+first.ClientID, nil, nil); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: %d", resp.StatusCode)
+	}
+	e.create(dev, "replacement", "gluu_api")
+}
+
+func TestSignupsAreLimitedPerAddress(t *testing.T) {
+	e := newEnv(t)
+	// Every attempt counts, whether it succeeds or not.
+	for i := range signupsPerAddress {
+		pw := "correct horse"
+		if i%2 == 1 {
+			pw = "short"
+		}
+		if resp := e.api(e.browser(), "POST", "/signup", credentials{fmt.Sprintf("u%d@example.com", i), pw}, nil); resp.StatusCode == http.StatusTooManyRequests {
+			t.Fatalf("attempt %d limited", i)
+		}
+	}
+	e.advance(time.Minute)
+	var aerr apiError
+	resp := e.api(e.browser(), "POST", "/signup", credentials{"late@example.com", "correct horse"}, &aerr)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "3540" ||
+		aerr.Code != "too_many_attempts" || aerr.Description != "too many sign-ups from your address: try again in 59m0s" {
+		t.Errorf("over the limit: %d Retry-After %q %+v", resp.StatusCode, resp.Header.Get("Retry-After"), aerr)
+	}
+	b := e.browser()
+	_, _, tok := e.page(b, "/signup")
+	hresp, body := e.post(b, "/signup", url.Values{"csrf_token": {tok}, "email": {"late@example.com"}, "password": {"correct horse"}})
+	if hresp.StatusCode != http.StatusTooManyRequests || hresp.Header.Get("Retry-After") != "3540" || !strings.Contains(body, "Too many sign-ups from your address") {
+		t.Errorf("HTML over the limit: %d Retry-After %q\n%s", hresp.StatusCode, hresp.Header.Get("Retry-After"), body)
+	}
+	if _, ok := e.store.Developer("late@example.com"); ok {
+		t.Error("a limited sign-up was stored")
+	}
+	e.advance(signupWindow)
+	e.developer("late@example.com")
 }
 
 func TestDeveloperIsolation(t *testing.T) {
@@ -850,5 +959,229 @@ func TestAPILeniency(t *testing.T) {
 	}
 	if resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": 5}, &aerr); resp.StatusCode != 400 {
 		t.Errorf("catalogue 5: %d %+v", resp.StatusCode, aerr)
+	}
+}
+
+func TestUnreadableInitialAccessTokenIsTheOperators(t *testing.T) {
+	var logs testutil.SyncBuffer
+	e := newEnvLog(t, zerolog.New(&logs))
+	t.Setenv("PORTAL_TEST_IAT", "")
+	dev := e.developer("a@example.com")
+	const want = "the portal's registration settings are not usable: ask the operator"
+	var aerr apiError
+	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, &aerr)
+	if resp.StatusCode != http.StatusInternalServerError || aerr.Code != "server_error" || aerr.Description != want {
+		t.Errorf("API: %d %+v, want 500 %q", resp.StatusCode, aerr, want)
+	}
+	_, _, tok := e.page(dev, "/clients/new")
+	hresp, body := e.post(dev, "/clients", url.Values{"csrf_token": {tok}, "catalogue": {"gluu_api"}, "client_name": {"x"}})
+	if hresp.StatusCode != http.StatusInternalServerError || !strings.Contains(body, "The portal&#39;s registration settings are not usable: ask the operator.") {
+		t.Errorf("HTML: %d\n%s", hresp.StatusCode, body)
+	}
+	if n := len(e.idp.requests()); n != 0 {
+		t.Errorf("%d provider calls", n)
+	}
+	if !strings.Contains(logs.String(), "environment variable PORTAL_TEST_IAT is not set") {
+		t.Errorf("the log does not name the variable:\n%s", logs.String())
+	}
+}
+
+func TestCheckSecrets(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile, emptyFile := filepath.Join(dir, "token"), filepath.Join(dir, "empty")
+	if err := os.WriteFile(tokenFile, []byte("file-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(emptyFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PORTAL_TEST_IAT", "env-token")
+	tests := []struct {
+		name    string
+		secrets map[string]*compiler.Secret // catalogue entry → its token; nil: none configured
+		want    []string
+	}{
+		{"all readable", map[string]*compiler.Secret{"a": {Env: "PORTAL_TEST_IAT"}, "b": {File: tokenFile}, "c": nil}, nil},
+		{"unset variable shared by two entries", map[string]*compiler.Secret{"a": {Env: "PORTAL_TEST_UNSET"}, "b": {Env: "PORTAL_TEST_UNSET"}, "c": {Env: "PORTAL_TEST_IAT"}},
+			[]string{`portal: catalogue entries "a", "b" cannot register clients: dcr: the registration settings are not usable: initial_access_token: secret: environment variable PORTAL_TEST_UNSET is not set`}},
+		{"missing and empty files", map[string]*compiler.Secret{"a": {File: filepath.Join(dir, "missing")}, "b": {File: emptyFile}},
+			[]string{
+				`portal: catalogue entry "b" cannot register clients: dcr: the registration settings are not usable: initial_access_token file:` + emptyFile + ` is empty`,
+				`portal: catalogue entry "a" cannot register clients: dcr: the registration settings are not usable: initial_access_token: secret: open ` + filepath.Join(dir, "missing") + `: no such file or directory`,
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tab := &compiler.Table{Portal: compiler.Portal{Catalogue: map[string]*compiler.CatalogueEntry{
+				"nodcr": {ID: "nodcr"},
+			}}}
+			for id, sec := range tt.secrets {
+				tab.Portal.Catalogue[id] = &compiler.CatalogueEntry{ID: id, DCR: &compiler.DCR{Provider: "other", InitialAccessToken: sec}}
+			}
+			var got []string
+			for _, err := range CheckSecrets(tab, "") {
+				got = append(got, err.Error())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("CheckSecrets =\n%q\nwant\n%q", got, tt.want)
+			}
+			if all := strings.Join(got, " "); strings.Contains(all, "file-token") || strings.Contains(all, "env-token") {
+				t.Error("a secret value is in the errors")
+			}
+		})
+	}
+	if errs := CheckSecrets(nil, ""); errs != nil {
+		t.Errorf("CheckSecrets(nil) = %v", errs)
+	}
+}
+
+func TestAPIRefusesBodiesItDoesNotUnderstand(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	const clientFields = "catalogue, client_name, redirect_uris"
+	tests := []struct {
+		path, body string
+		want       string
+	}{
+		{"/clients", `{"catalogue":["gluu_api"],"client_name":"x","bogus":1}`, `unknown field "bogus": the fields are ` + clientFields},
+		{"/clients", `{"catalogue":["gluu_api"],"client_name":"x","redirect_uri":"https://a.example/cb"}`, `unknown field "redirect_uri": the fields are ` + clientFields},
+		{"/clients", `{"catalogue":["gluu_api"],"client_name":"x"} {"client_name":"y"}`, "the body has more after its JSON object"},
+		{"/clients", `{"catalogue":["gluu_api"],"client_name":"x"}garbage`, "the body has more after its JSON object"},
+		{"/clients", `[1]`, "the body must be a JSON object with the fields " + clientFields},
+		{"/clients", `"gluu_api"`, "the body must be a JSON object with the fields " + clientFields},
+		{"/clients", `{"catalogue":["gluu_api"],"client_name":5}`, `field "client_name": want a string`},
+		{"/clients", `{"catalogue":5,"client_name":"x"}`, `field "catalogue": want a string or a list of strings`},
+		{"/clients", `{"catalogue":[1],"client_name":"x"}`, `field "catalogue": want a string or a list of strings`},
+		{"/clients", `{"catalogue":["gluu_api"],"client_name":"x","redirect_uris":{}}`, `field "redirect_uris": want a string or a list of strings`},
+		{"/clients", `{"catalogue":`, "the body is not valid JSON: unexpected EOF"},
+		{"/login", `{"email":"a@example.com","password":"correct horse","remember":true}`, `unknown field "remember": the fields are email, password`},
+		{"/signup", `{"email":["a@example.com"],"password":"correct horse"}`, `field "email": want a string`},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest("POST", e.srv.URL+apiPrefix+tt.path, strings.NewReader(tt.body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := dev.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var aerr apiError
+		json.NewDecoder(resp.Body).Decode(&aerr)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || aerr.Code != "invalid_request" || aerr.Description != tt.want {
+			t.Errorf("POST %s %s: %d %+v, want 400 %q", tt.path, tt.body, resp.StatusCode, aerr, tt.want)
+		}
+	}
+	if n := len(e.idp.requests()); n != 0 {
+		t.Errorf("%d provider calls", n)
+	}
+	if cs := e.store.Clients(""); len(cs) != 0 {
+		t.Errorf("clients stored: %+v", cs)
+	}
+}
+
+// cancelOnRegister is a transport that cancels the developer's request
+// when the registration reaches the provider, as a developer who goes away
+// then would, and fails the call when that cancels it too.
+type cancelOnRegister struct {
+	cancel context.CancelFunc
+}
+
+func (c cancelOnRegister) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost {
+		c.cancel()
+		if err := r.Context().Err(); err != nil {
+			return nil, err
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestRegistrationOutlivesTheRequest(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := New(Options{Table: e.table.Load, Store: e.store, Logger: zerolog.Nop(), BcryptCost: bcrypt.MinCost,
+		HTTPClient: &http.Client{Transport: cancelOnRegister{cancel}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, aerr := s.createClient(ctx, "a@example.com", []string{"gluu_api"}, "app", nil)
+	if aerr != nil {
+		t.Fatalf("createClient after the developer went away: %v", aerr)
+	}
+	if stored, ok := e.store.Client(c.ClientID); !ok || stored.ClientName != "app" {
+		t.Errorf("the client registered at the provider is not stored: %+v", stored)
+	}
+}
+
+func TestRegistrationWhileShuttingDownIsUndone(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	e.store.Close()
+	var aerr apiError
+	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, &aerr)
+	const want = "the portal is shutting down: the client could not be stored; it was deleted at the provider again; register again in a moment"
+	if resp.StatusCode != http.StatusServiceUnavailable || aerr.Code != "temporarily_unavailable" || aerr.Description != want {
+		t.Errorf("%d %+v, want 503 %q", resp.StatusCode, aerr, want)
+	}
+	if reqs := e.idp.requests(); len(reqs) != 2 || !strings.HasPrefix(reqs[1], "DELETE /register/client-1 ") {
+		t.Errorf("provider requests = %q, want the registration deleted again", reqs)
+	}
+	if len(e.store.Clients("")) != 0 {
+		t.Error("a client was stored after Close")
+	}
+}
+
+func TestSigningAlgorithmIsOneTheAPIsAccept(t *testing.T) {
+	tab := &compiler.Table{APIs: map[string]*compiler.API{
+		"keyless": {ID: "keyless"},
+		"es":      {ID: "es", JWT: &compiler.JWTAuth{Algorithms: []string{"ES256"}}},
+		"es_rs":   {ID: "es_rs", JWT: &compiler.JWTAuth{Algorithms: []string{"ES256", "RS256"}}},
+		"es_ps":   {ID: "es_ps", JWT: &compiler.JWTAuth{Algorithms: []string{"ES256", "PS256"}}},
+		"ps_rs":   {ID: "ps_rs", JWT: &compiler.JWTAuth{Algorithms: []string{"PS256", "RS256"}}},
+	}}
+	tests := []struct {
+		apis    []string
+		want    string
+		wantErr string
+	}{
+		{[]string{"keyless"}, "", ""},
+		{[]string{"es_rs"}, "RS256", ""},
+		{[]string{"es"}, "ES256", ""},
+		{[]string{"keyless", "es"}, "ES256", ""},
+		{[]string{"es_ps", "ps_rs"}, "PS256", ""},
+		{[]string{"es_rs", "ps_rs"}, "RS256", ""},
+		{[]string{"es", "keyless", "ps_rs"}, "", `catalogue entries "e0" and "e2" accept tokens signed with different algorithms: register one client for each`},
+	}
+	for _, tt := range tests {
+		var entries []*compiler.CatalogueEntry
+		for i, api := range tt.apis {
+			entries = append(entries, &compiler.CatalogueEntry{ID: fmt.Sprint("e", i), API: api})
+		}
+		got, aerr := signingAlg(tab, entries)
+		gotErr := ""
+		if aerr != nil && aerr.Status == http.StatusBadRequest {
+			gotErr = aerr.Description
+		} else if aerr != nil {
+			gotErr = aerr.Error()
+		}
+		if got != tt.want || gotErr != tt.wantErr {
+			t.Errorf("%v: %q, error %q; want %q, error %q", tt.apis, got, gotErr, tt.want, tt.wantErr)
+		}
+	}
+	if a := tab.APIs["es_ps"].JWT.Algorithms; !slices.Equal(a, []string{"ES256", "PS256"}) {
+		t.Errorf("the table's algorithms were changed: %v", a)
+	}
+}
+
+func TestGluuClientsAreSignedWithAnAlgorithmTheAPIAccepts(t *testing.T) {
+	e := newEnv(t)
+	tab := testTable(e.idp.URL)
+	tab.APIs["gluu_api"].JWT = &compiler.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256"}}
+	tab.Portal.Catalogue["gluu_api"].DCR.Provider = "gluu"
+	e.table.Store(tab)
+	e.create(e.developer("a@example.com"), "app", "gluu_api")
+	if reqs := e.idp.requests(); len(reqs) != 1 || !strings.Contains(reqs[0], `"access_token_as_jwt":true,"access_token_signing_alg":"ES256"`) {
+		t.Errorf("provider requests = %q, want ES256 asked for", reqs)
 	}
 }

@@ -33,8 +33,10 @@ runs. --admin changes it through the running node instead: ADDR is the
 node's admin_listen address (e.g. 127.0.0.1:9090), whose /portal/ endpoints
 do the same; keep that address private, as the password travels to it.
 add reads the password from --password-file, else from the first line of
-standard input. remove also revokes the developer's clients at the gateway
-(their registrations at the identity provider remain).`
+standard input, and creates the state file when there is none; list and
+remove refuse a --state file that does not exist. remove also revokes the
+developer's clients at the gateway (their registrations at the identity
+provider remain).`
 
 // developerAccounts is what cuegate developer changes: the state file
 // (portal.Accounts) or a running node's operator endpoints.
@@ -97,6 +99,12 @@ func runDeveloper(args []string, stdout, stderr io.Writer) int {
 	if *admin != "" {
 		accounts = newRemoteAccounts(*admin)
 	} else {
+		// Only add may start a state file: a mistyped path for list or
+		// remove must not leave an empty one (and its lock) behind.
+		if _, err := os.Stat(*state); sub != "add" && errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(stderr, "cuegate developer: no state file at %s (developer add creates one)\n", *state)
+			return exitUsage
+		}
 		st, err := store.Open(*state)
 		if err != nil {
 			fmt.Fprintln(stderr, "cuegate developer:", err)

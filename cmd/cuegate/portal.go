@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/portal"
 	"github.com/cuegate/cuegate/portal/store"
@@ -23,6 +25,8 @@ type portalListener struct {
 	ln       net.Listener
 	tls      bool
 	operator http.Handler
+	// configDir is where the catalogue's relative secret files are read.
+	configDir string
 }
 
 // openState opens the portal's state file. A corrupt file, one of a newer
@@ -40,6 +44,7 @@ func openState(path string) (*store.Store, error) {
 // reads the current table through gw, so a hot swap changes its catalogue.
 func startPortal(ctx context.Context, addr string, t *compiler.Table, gw *runtime.Gateway, st *store.Store, o serveOptions) (*portalListener, error) {
 	tlsConf := gw.PortalTLSConfig() // follows the table: a reload rotates the certificate
+	warnUnreadableSecrets(o.Logger, t, o.ConfigDir)
 	p, err := portal.New(portal.Options{Table: gw.Current, ConfigDir: o.ConfigDir, Store: st, Logger: o.Logger, Secure: tlsConf != nil})
 	if err != nil {
 		return nil, err
@@ -49,7 +54,7 @@ func startPortal(ctx context.Context, addr string, t *compiler.Table, gw *runtim
 	if err != nil {
 		return nil, fmt.Errorf("portal listener: %w", err)
 	}
-	pl := &portalListener{store: st, ln: ln, operator: p.OperatorHandler(), srv: &http.Server{
+	pl := &portalListener{store: st, ln: ln, operator: p.OperatorHandler(), configDir: o.ConfigDir, srv: &http.Server{
 		Handler:           p.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       t.Gateway.ReadTimeout.D(),
@@ -61,6 +66,25 @@ func startPortal(ctx context.Context, addr string, t *compiler.Table, gw *runtim
 		pl.ln, pl.tls = tls.NewListener(ln, tlsConf), true
 	}
 	return pl, nil
+}
+
+// warnUnreadableSecrets logs a warning for each initial access token of
+// t's catalogue that cannot be read (portal.CheckSecrets), naming its
+// reference and never a value: registrations with it fail until the
+// operator fixes it.
+func warnUnreadableSecrets(log zerolog.Logger, t *compiler.Table, configDir string) {
+	for _, err := range portal.CheckSecrets(t, configDir) {
+		log.Warn().Err(err).Msg("portal: client registrations will fail")
+	}
+}
+
+// reload reloads the configuration (a failure is logged and kept for
+// /status) and, when it succeeded and a portal runs, checks the portal's
+// registration secrets again.
+func (n *node) reload() {
+	if n.gw.Reload() == nil && n.portal != nil {
+		warnUnreadableSecrets(n.log, n.gw.Current(), n.portal.configDir)
+	}
 }
 
 // URL is the portal's base URL.

@@ -81,7 +81,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		select {
 		case <-hup:
 			log.Info().Msg("SIGHUP: reloading")
-			n.Gateway().Reload() //nolint:errcheck // logged and kept for /status
+			n.reload()
 		case err := <-n.Err():
 			log.Error().Err(err).Msg("listener failed")
 			n.Shutdown() //nolint:errcheck
@@ -286,7 +286,7 @@ func (n *node) reloadOnChange() {
 			if !ok {
 				return
 			}
-			n.gw.Reload() //nolint:errcheck // logged and kept for /status
+			n.reload()
 		}
 	}
 }

@@ -7,8 +7,9 @@
 //     registration endpoint, with Authorization: Bearer <initial access
 //     token> when one is configured.
 //   - gluu: as other, plus "access_token_as_jwt": true and
-//     "access_token_signing_alg": "RS256", so that Gluu issues JWT access
-//     tokens the gateway can validate (it issues opaque ones otherwise).
+//     "access_token_signing_alg": the request's AccessTokenSigningAlg
+//     (RS256 when empty), so that Gluu issues JWT access tokens the
+//     gateway can validate (it issues opaque ones otherwise).
 //   - keycloak: as other (Keycloak takes its initial access token as Bearer).
 //   - okta: Authorization: SSWS <API token> at Okta's /oauth2/v1/clients,
 //     with "application_type": "service" for a client without
@@ -23,8 +24,9 @@
 // when not configured, [] when configured empty), token_endpoint_auth_method,
 // scope, client_name and redirect_uris. The initial access token is read
 // from its Secret at each call (a relative file name from the
-// configuration directory given to New) and never logged. Each call is
-// bounded by the settings' Timeout.
+// configuration directory given to New) and never logged; one that cannot
+// be read fails the call with ErrSettings. Each call is bounded by the
+// settings' Timeout.
 //
 // A provider's refusal is a *ProviderError carrying the provider's own
 // error and error_description as sent.
@@ -34,6 +36,7 @@ package dcr
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -52,6 +55,10 @@ import (
 type Request struct {
 	ClientName   string
 	RedirectURIs []string
+	// AccessTokenSigningAlg is the JWS algorithm the provider is to sign
+	// the client's access tokens with, for a provider that lets the client
+	// choose (gluu); "" means RS256.
+	AccessTokenSigningAlg string
 }
 
 // Registration is a client registered at the provider.
@@ -106,13 +113,38 @@ var ErrBadResponse = errors.New("dcr: unusable provider response")
 // ErrTimeout is returned when the provider does not answer in time.
 var ErrTimeout = errors.New("dcr: provider did not answer in time")
 
+// ErrSettings wraps registration settings that cannot be used as they are:
+// none at all, an unknown provider, or an initial access token that cannot
+// be read. The operator must fix them; no request can succeed until then.
+var ErrSettings = errors.New("dcr: the registration settings are not usable")
+
+// InitialAccessToken reads the initial access token sec refers to (a
+// relative file name from configDir), as
+// every call to the provider does: "" when none is configured (open
+// registration). A reference that cannot be read, or a file that holds
+// nothing, is an error matching ErrSettings that names the reference,
+// never a value.
+func InitialAccessToken(sec *compiler.Secret, configDir string) (string, error) {
+	if sec == nil {
+		return "", nil
+	}
+	tok, err := sec.Resolve(configDir)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%w: initial_access_token: %w", ErrSettings, err)
+	case tok == "":
+		return "", fmt.Errorf("%w: initial_access_token %s is empty", ErrSettings, sec)
+	}
+	return tok, nil
+}
+
 // New returns the driver for s. configDir is the configuration directory
 // s was compiled from: a relative initial access token file is read from
 // it (see compiler.ConfigPath). hc is the HTTP client to use
 // (http.DefaultClient when nil).
 func New(s *compiler.DCR, configDir string, hc *http.Client) (Registrar, error) {
 	if s == nil {
-		return nil, errors.New("dcr: no registration settings")
+		return nil, fmt.Errorf("%w: none are configured", ErrSettings)
 	}
 	if hc == nil {
 		hc = http.DefaultClient
@@ -121,12 +153,13 @@ func New(s *compiler.DCR, configDir string, hc *http.Client) (Registrar, error) 
 	switch s.Provider {
 	case "other", "keycloak", "hydra":
 	case "gluu":
-		d.extra = map[string]any{"access_token_as_jwt": true, "access_token_signing_alg": "RS256"}
+		d.extra = map[string]any{"access_token_as_jwt": true}
+		d.signingAlg = true
 	case "okta":
 		d.authScheme = "SSWS"
 		d.extra = map[string]any{"application_type": oktaApplicationType(s.GrantTypes)}
 	default:
-		return nil, fmt.Errorf("dcr: unknown provider %q", s.Provider)
+		return nil, fmt.Errorf("%w: unknown provider %q", ErrSettings, s.Provider)
 	}
 	return d, nil
 }
@@ -146,10 +179,11 @@ type driver struct {
 	hc         *http.Client
 	authScheme string         // "" means Bearer
 	extra      map[string]any // provider-specific metadata
+	signingAlg bool           // send access_token_signing_alg
 }
 
 func (d *driver) authorization() (string, error) {
-	tok, err := d.s.InitialAccessToken.Resolve(d.dir)
+	tok, err := InitialAccessToken(d.s.InitialAccessToken, d.dir)
 	if err != nil || tok == "" {
 		return "", err
 	}
@@ -164,6 +198,9 @@ func (d *driver) body(req Request) map[string]any {
 	m := map[string]any{"client_name": req.ClientName}
 	for k, v := range d.extra {
 		m[k] = v
+	}
+	if d.signingAlg {
+		m["access_token_signing_alg"] = cmp.Or(req.AccessTokenSigningAlg, "RS256")
 	}
 	if len(req.RedirectURIs) > 0 {
 		m["redirect_uris"] = req.RedirectURIs

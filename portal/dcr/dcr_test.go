@@ -87,6 +87,22 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 				`"redirect_uris":["https://a/cb","https://b/cb"],"response_types":["token"],"token_endpoint_auth_method":"client_secret_post"}`,
 		},
 		{
+			name: "gluu signs access tokens with the algorithm asked for",
+			settings: compiler.DCR{Provider: "gluu", GrantTypes: []string{"client_credentials"},
+				TokenEndpointAuthMethod: "client_secret_post", InitialAccessToken: token},
+			req:  Request{ClientName: "app", AccessTokenSigningAlg: "ES256"},
+			path: "/oxauth/restv1/register", auth: "Bearer initial-123",
+			body: `{"access_token_as_jwt":true,"access_token_signing_alg":"ES256","client_name":"app","grant_types":["client_credentials"],` +
+				`"token_endpoint_auth_method":"client_secret_post"}`,
+		},
+		{
+			name:     "other ignores the signing algorithm",
+			settings: compiler.DCR{Provider: "other", GrantTypes: []string{"client_credentials"}, InitialAccessToken: token},
+			req:      Request{ClientName: "app", AccessTokenSigningAlg: "ES256"},
+			path:     "/register", auth: "Bearer initial-123",
+			body: `{"client_name":"app","grant_types":["client_credentials"]}`,
+		},
+		{
 			name: "keycloak bearer initial token",
 			settings: compiler.DCR{Provider: "keycloak", GrantTypes: []string{"client_credentials"},
 				TokenEndpointAuthMethod: "client_secret_basic", InitialAccessToken: token},
@@ -273,16 +289,34 @@ func TestAnswerWithoutSecretIsDeletedAgain(t *testing.T) {
 	}
 }
 
-func TestMissingSecretSendsNothing(t *testing.T) {
-	f := newFake(t, reply(201, okAnswer))
-	s := compiler.DCR{Provider: "gluu", RegistrationEndpoint: f.URL, InitialAccessToken: &compiler.Secret{Env: "DCR_TEST_UNSET_TOKEN"}}
-	r, _ := New(&s, "", f.Client())
-	_, err := r.Register(context.Background(), Request{ClientName: "x"})
-	if err == nil || !strings.Contains(err.Error(), "DCR_TEST_UNSET_TOKEN") {
-		t.Errorf("Register = %v, want the unset variable named", err)
+func TestUnreadableSecretSendsNothing(t *testing.T) {
+	dir := t.TempDir()
+	empty := dir + "/empty"
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if n := len(f.requests()); n != 0 {
-		t.Errorf("%d requests sent", n)
+	tests := []struct {
+		name   string
+		secret compiler.Secret
+		want   string // in the error: the reference, never a value
+	}{
+		{"unset variable", compiler.Secret{Env: "DCR_TEST_UNSET_TOKEN"}, "environment variable DCR_TEST_UNSET_TOKEN is not set"},
+		{"missing file", compiler.Secret{File: dir + "/missing"}, dir + "/missing"},
+		{"empty file", compiler.Secret{File: empty}, "file:" + empty + " is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, reply(201, okAnswer))
+			s := compiler.DCR{Provider: "gluu", RegistrationEndpoint: f.URL, InitialAccessToken: &tt.secret}
+			r, _ := New(&s, "", f.Client())
+			_, err := r.Register(context.Background(), Request{ClientName: "x"})
+			if !errors.Is(err, ErrSettings) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Register = %v, want ErrSettings naming %q", err, tt.want)
+			}
+			if n := len(f.requests()); n != 0 {
+				t.Errorf("%d requests sent", n)
+			}
+		})
 	}
 }
 
@@ -329,8 +363,8 @@ func TestDelete(t *testing.T) {
 }
 
 func TestUnknownProvider(t *testing.T) {
-	if _, err := New(&compiler.DCR{Provider: "acme"}, "", nil); err == nil {
-		t.Error("New accepted provider acme")
+	if _, err := New(&compiler.DCR{Provider: "acme"}, "", nil); !errors.Is(err, ErrSettings) {
+		t.Errorf("New(provider acme) = %v, want ErrSettings", err)
 	}
 }
 

@@ -45,6 +45,8 @@ var (
 	ErrLocked   = errors.New("store: state file is in use by another process")
 	ErrExists   = errors.New("store: already exists")
 	ErrNotFound = errors.New("store: not found")
+	// ErrClosed is the error of a write after Close.
+	ErrClosed = errors.New("store: closed")
 )
 
 // Developer is a portal account. Only the bcrypt hash of the password is kept.
@@ -142,7 +144,8 @@ type Store struct {
 	lock *flock.Flock // nil for a read-only store
 	cur  atomic.Pointer[snapshot]
 
-	mu sync.Mutex // serialises writers and Reload
+	mu     sync.Mutex // serialises writers, Reload and Close
+	closed bool       // guarded by mu
 	// beforeRename, when set, runs between writing the temporary file and
 	// renaming it; a test returns an error to simulate a crash there.
 	beforeRename func(tmp string) error
@@ -222,9 +225,16 @@ func (s *Store) Reload() error {
 // Path returns the absolute path of the state file.
 func (s *Store) Path() string { return s.path }
 
-// Close releases the lock. The Store must not be used afterwards.
+// Close waits for a write in progress, then releases the lock. Afterwards
+// every write fails with ErrClosed and changes nothing, so that a request
+// still running at shutdown cannot half-happen; reads keep answering with
+// the last content. Closing again does nothing.
 func (s *Store) Close() error {
-	if s.lock == nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wasClosed := s.closed
+	s.closed = true
+	if wasClosed || s.lock == nil {
 		return nil
 	}
 	return s.lock.Close()
@@ -391,6 +401,9 @@ func (s *Store) update(fn func(old *snapshot, st *state) error) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("%w: %s", ErrClosed, s.path)
+	}
 	old := s.cur.Load()
 	st := &state{
 		Version:    Version,

@@ -474,3 +474,40 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 var _ interface {
 	Binding(clientID string) (policy string, expiresAt time.Time, revoked, found bool)
 } = (*Store)(nil)
+
+func TestWritesAfterCloseChangeNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s := open(t, path)
+	if err := s.AddDeveloper(Developer{Email: "a@example.com", PasswordHash: "h", Created: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddClient(client("c1", "a@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writes := map[string]func() error{
+		"AddDeveloper":    func() error { return s.AddDeveloper(Developer{Email: "b@example.com", PasswordHash: "h"}) },
+		"AddClient":       func() error { return s.AddClient(client("c2", "a@example.com")) },
+		"DeleteClient":    func() error { _, err := s.DeleteClient("c1", t0); return err },
+		"RemoveDeveloper": func() error { _, err := s.RemoveDeveloper("a@example.com", t0); return err },
+	}
+	for name, write := range writes {
+		if err := write(); !errors.Is(err, ErrClosed) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s after Close = %v, want ErrClosed naming the file", name, err)
+		}
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Errorf("the file changed after Close:\n%s", after)
+	}
+	if _, ok := s.Client("c1"); !ok {
+		t.Error("reads after Close lost the content")
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+	// The lock is released: another store opens the file.
+	open(t, path)
+}
