@@ -362,12 +362,15 @@ func loadCert(what string, files *compiler.TLS) (*tls.Certificate, error) {
 // from the table's gateway settings: read_timeout and write_timeout follow
 // every reload (they are taken per request), idle_timeout and
 // max_header_bytes are those of the table at the time Server is called.
-// Request bodies are streamed (only the first 64 KiB are read ahead).
+// Request bodies are streamed (only the first 64 KiB are read ahead). A
+// request the server cannot read is answered by requestError, and the
+// parse error is logged without the request's bytes (fasthttpLogger).
 func (g *Gateway) Server() *fasthttp.Server {
 	gw := g.Current().Gateway
 	serverRead := gw.ReadTimeout.D()
 	return &fasthttp.Server{
-		Handler: g.Handler,
+		Handler:      g.Handler,
+		ErrorHandler: g.requestError,
 		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
 			return g.requestConfig(serverRead)
 		},

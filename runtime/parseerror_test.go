@@ -2,11 +2,17 @@ package runtime
 
 import (
 	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/cuegate/cuegate/internal/testutil"
 )
@@ -80,5 +86,73 @@ func TestRedactQuoted(t *testing.T) {
 		if got := redactQuoted(tt.in); got != tt.want {
 			t.Errorf("redactQuoted(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestRequestErrorsAreJSON: what fasthttp refuses before the handler runs
+// is answered like the handler's errors (DESIGN §5).
+func TestRequestErrorsAreJSON(t *testing.T) {
+	const get = "GET /public/x HTTP/1.1\r\nHost: a\r\n"
+	tests := []struct {
+		name, extra, request string
+		status               int
+	}{
+		{"malformed header", "", get + "Bad Header Line\r\n\r\n", 400},
+		{"malformed request line", "", "GET\r\n\r\n", 400},
+		{"bad transfer-encoding", "", get + "Transfer-Encoding: foo\r\n\r\n", 400},
+		{"header over max_header_bytes", "", get + "Authorization: Bearer " + strings.Repeat("a", 9000) + "\r\n\r\n", 431},
+		{"header not finished within read_timeout", `gateway: read_timeout: "100ms"`, get + "X-Partial: 1\r\n", 408},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{extra: tt.extra})
+			r := e.rawExchange(tt.request)
+			checkJSONError(t, r, tt.status)
+		})
+	}
+}
+
+func checkJSONError(t *testing.T, r response, status int) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d (body %q)", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if r.header.Get("X-Request-Id") == "" {
+		t.Error("no X-Request-Id")
+	}
+	var body struct {
+		Error string
+		Code  int
+	}
+	if err := json.Unmarshal([]byte(r.body), &body); err != nil || body.Error == "" || body.Code != status {
+		t.Errorf("body %q (%v), want {\"error\": ..., \"code\": %d}", r.body, err, status)
+	}
+}
+
+func TestRequestErrorStatus(t *testing.T) {
+	timeout := fmt.Errorf("error when reading request headers: %w", &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded})
+	tests := []struct {
+		err    error
+		status int
+	}{
+		{&fasthttp.ErrSmallBuffer{}, 431},
+		{fasthttp.ErrBodyTooLarge, 413},
+		{timeout, 408},
+		{&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, 408},
+		{errors.New("cannot parse chunk size"), 400},
+		{io.ErrUnexpectedEOF, 400},
+	}
+	g := &Gateway{}
+	for _, tt := range tests {
+		var ctx fasthttp.RequestCtx
+		g.requestError(&ctx, tt.err)
+		r := response{ctx.Response.StatusCode(), http.Header{}, string(ctx.Response.Body())}
+		for k, v := range ctx.Response.Header.All() {
+			r.header.Add(string(k), string(v))
+		}
+		checkJSONError(t, r, tt.status)
 	}
 }
