@@ -359,9 +359,10 @@ func loadCert(what string, files *compiler.TLS) (*tls.Certificate, error) {
 }
 
 // Server returns a fasthttp server for the gateway listener, configured
-// from the table's gateway settings: read_timeout and write_timeout follow
-// every reload (they are taken per request), idle_timeout and
-// max_header_bytes are those of the table at the time Server is called.
+// from the table's gateway settings: write_timeout, and read_timeout once
+// a request's header is in, follow every reload (they are taken per
+// request); idle_timeout, max_header_bytes and the read_timeout of a
+// request's header are those of the table at the time Server is called.
 // Request bodies are streamed (only the first 64 KiB are read ahead). A
 // request the server cannot read is answered by requestError, and the
 // parse error is logged without the request's bytes (fasthttpLogger).
@@ -387,6 +388,37 @@ func (g *Gateway) Server() *fasthttp.Server {
 		SecureErrorLogMessage:        true,
 		Logger:                       fasthttpLogger{g.log},
 	}
+}
+
+// startupSettings names the gateway settings that differ from a to b and
+// take effect only when the process restarts: the listen addresses and
+// whether each listener serves TLS (certificates follow reloads), what
+// Server fixes (idle_timeout, max_header_bytes, and read_timeout for the
+// header of a request), what the portal listener fixes when it starts
+// (read_timeout, write_timeout, idle_timeout, max_header_bytes), and
+// shutdown_grace.
+func startupSettings(a, b *compiler.Gateway) []string {
+	var names []string
+	for _, s := range []struct {
+		name    string
+		changed bool
+	}{
+		{"listen", a.Listen != b.Listen},
+		{"portal_listen", a.PortalListen != b.PortalListen},
+		{"admin_listen", a.AdminListen != b.AdminListen},
+		{"tls", (a.TLS == nil) != (b.TLS == nil)},
+		{"portal_tls", (a.PortalTLS == nil) != (b.PortalTLS == nil)},
+		{"read_timeout", a.ReadTimeout != b.ReadTimeout},
+		{"write_timeout", a.WriteTimeout != b.WriteTimeout},
+		{"idle_timeout", a.IdleTimeout != b.IdleTimeout},
+		{"max_header_bytes", a.MaxHeaderBytes != b.MaxHeaderBytes},
+		{"shutdown_grace", a.ShutdownGrace != b.ShutdownGrace},
+	} {
+		if s.changed {
+			names = append(names, s.name)
+		}
+	}
+	return names
 }
 
 // requestConfig applies the current table's timeouts to one request.

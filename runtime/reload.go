@@ -78,9 +78,8 @@ func (g *Gateway) Reload() error {
 	ev := g.log.Info().Str("old_hash", old.Hash).Str("new_hash", t.Hash).
 		Uint64("generation", g.cur.Load().seq).Dur("compile_time", took).
 		Strs("apis_added", added).Strs("apis_removed", removed).Strs("apis_changed", changed)
-	if old.Gateway.Listen != t.Gateway.Listen || old.Gateway.AdminListen != t.Gateway.AdminListen ||
-		(old.Gateway.TLS == nil) != (t.Gateway.TLS == nil) {
-		ev = ev.Bool("restart_needed", true) // listeners are bound at start-up
+	if fixed := startupSettings(&old.Gateway, &t.Gateway); len(fixed) > 0 {
+		ev = ev.Bool("restart_needed", true).Strs("restart_needed_for", fixed)
 	}
 	ev.Msg("reload: configuration swapped")
 	return nil
