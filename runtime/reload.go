@@ -27,7 +27,7 @@ type reloadStatus struct {
 // compile (or to load: a TLS certificate, the upstream CA) leaves the
 // current table serving; the error is logged with positions, kept for
 // Status, and returned. Each reload logs one line and counts
-// cuegate_reloads_total by outcome (ok, unchanged, error). Reloads are
+// cuegate_reloads_total by result (ok, unchanged, error). Reloads are
 // serialised; Reload is safe to call from any goroutine.
 func (g *Gateway) Reload() error {
 	g.reloadMu.Lock()
