@@ -1,8 +1,12 @@
 package runtime
 
 import (
+	"errors"
+	"net"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
 )
 
 // errorResponse is a pre-rendered JSON error: {"error": "...", "code": N}.
@@ -21,6 +25,9 @@ var (
 	errNotFound     = newError(404, "no API is served at this path")
 	errMethod       = newError(405, "method not allowed")
 	errTooLarge     = newError(413, "request body too large")
+	errMalformed    = newError(400, "malformed request")
+	errReadTimeout  = newError(408, "request not received in time")
+	errHeaderLarge  = newError(431, "request header too large")
 	errNoToken      = newError(401, "missing bearer token")
 	errRevoked      = newError(403, "client revoked")
 	errExpired      = newError(403, "client registration expired")
@@ -32,6 +39,37 @@ var (
 	errUpstreamSlow = newError(504, "upstream timed out")
 	errInternal     = newError(500, "internal error")
 )
+
+// write makes e the response.
+func (e errorResponse) write(resp *fasthttp.Response) {
+	resp.SetStatusCode(e.status)
+	resp.Header.SetContentTypeBytes(contentTypeJSON)
+	resp.SetBody(e.body)
+}
+
+// requestError is the gateway server's fasthttp ErrorHandler: it answers
+// a request fasthttp could not read, with the gateway's JSON error and a
+// new X-Request-Id. A header over max_header_bytes is 431, a request not
+// received within read_timeout 408, a body over fasthttp's limit 413,
+// anything else (a malformed request line, header or chunked body) 400.
+// fasthttp closes the connection after it. What was wrong goes to the log
+// (fasthttpLogger), not to the client.
+func (g *Gateway) requestError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var netErr net.Error
+	e := errMalformed
+	switch {
+	case errors.As(err, &small):
+		e = errHeaderLarge
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		e = errTooLarge
+	case errors.As(err, &netErr) && netErr.Timeout():
+		e = errReadTimeout
+	}
+	var rid [32]byte
+	ctx.Response.Header.SetCanonical(hdrRequestID, appendHex64(append(rid[:0], g.ridPrefix[:]...), g.ridSeq.Add(1)))
+	e.write(&ctx.Response)
+}
 
 // appendErrorJSON appends {"error":msg,"code":status} to dst.
 func appendErrorJSON(dst []byte, status int, msg string) []byte {

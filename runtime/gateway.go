@@ -366,15 +366,19 @@ func (g *Gateway) loadCert(what string, files *compiler.TLS) (*tls.Certificate, 
 }
 
 // Server returns a fasthttp server for the gateway listener, configured
-// from the table's gateway settings: read_timeout and write_timeout follow
-// every reload (they are taken per request), idle_timeout and
-// max_header_bytes are those of the table at the time Server is called.
-// Request bodies are streamed (only the first 64 KiB are read ahead).
+// from the table's gateway settings: write_timeout, and read_timeout once
+// a request's header is in, follow every reload (they are taken per
+// request); idle_timeout, max_header_bytes and the read_timeout of a
+// request's header are those of the table at the time Server is called.
+// Request bodies are streamed (only the first 64 KiB are read ahead). A
+// request the server cannot read is answered by requestError, and the
+// parse error is logged without the request's bytes (fasthttpLogger).
 func (g *Gateway) Server() *fasthttp.Server {
 	gw := g.Current().Gateway
 	serverRead := gw.ReadTimeout.D()
 	return &fasthttp.Server{
-		Handler: g.Handler,
+		Handler:      g.Handler,
+		ErrorHandler: g.requestError,
 		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
 			return g.requestConfig(serverRead)
 		},
@@ -388,8 +392,40 @@ func (g *Gateway) Server() *fasthttp.Server {
 		DisablePreParseMultipartForm: true,
 		NoDefaultContentType:         true,
 		CloseOnShutdown:              true,
+		SecureErrorLogMessage:        true,
 		Logger:                       fasthttpLogger{g.log},
 	}
+}
+
+// startupSettings names the gateway settings that differ from a to b and
+// take effect only when the process restarts: the listen addresses and
+// whether each listener serves TLS (certificates follow reloads), what
+// Server fixes (idle_timeout, max_header_bytes, and read_timeout for the
+// header of a request), what the portal listener fixes when it starts
+// (read_timeout, write_timeout, idle_timeout, max_header_bytes), and
+// shutdown_grace.
+func startupSettings(a, b *compiler.Gateway) []string {
+	var names []string
+	for _, s := range []struct {
+		name    string
+		changed bool
+	}{
+		{"listen", a.Listen != b.Listen},
+		{"portal_listen", a.PortalListen != b.PortalListen},
+		{"admin_listen", a.AdminListen != b.AdminListen},
+		{"tls", (a.TLS == nil) != (b.TLS == nil)},
+		{"portal_tls", (a.PortalTLS == nil) != (b.PortalTLS == nil)},
+		{"read_timeout", a.ReadTimeout != b.ReadTimeout},
+		{"write_timeout", a.WriteTimeout != b.WriteTimeout},
+		{"idle_timeout", a.IdleTimeout != b.IdleTimeout},
+		{"max_header_bytes", a.MaxHeaderBytes != b.MaxHeaderBytes},
+		{"shutdown_grace", a.ShutdownGrace != b.ShutdownGrace},
+	} {
+		if s.changed {
+			names = append(names, s.name)
+		}
+	}
+	return names
 }
 
 // requestConfig applies the current table's timeouts to one request.
@@ -407,10 +443,48 @@ func (g *Gateway) requestConfig(serverRead time.Duration) fasthttp.RequestConfig
 	return c
 }
 
+// fasthttpLogger passes fasthttp's messages (mostly "error when serving
+// connection", for requests it could not parse) to the log at Warn, with
+// the quoted parts of their errors redacted: those quote the request's
+// bytes, credentials included, even with SecureErrorLogMessage (which
+// only drops the dump of the whole buffer).
 type fasthttpLogger struct{ log zerolog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
+	for i, a := range args {
+		if err, ok := a.(error); ok {
+			args[i] = redactQuoted(err.Error())
+		}
+	}
 	l.log.Warn().Msgf(format, args...)
+}
+
+// redactQuoted replaces the contents of each double-quoted string in s
+// (as %q writes them: a backslash escapes the next byte) with [redacted];
+// an unterminated one is redacted to the end.
+func redactQuoted(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(`"[redacted]"`)
+		s = s[i+1:]
+		j := 0
+		for j < len(s) && s[j] != '"' {
+			if s[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(s) {
+			return b.String()
+		}
+		s = s[j+1:]
+	}
 }
 
 // Close stops the key fetchers (when the Gateway created them) and closes

@@ -134,5 +134,5 @@ var (
 )
 
 func reloadCounter(outcome string) *metrics.Counter {
-	return metrics.GetOrCreateCounter(`cuegate_reloads_total{outcome="` + outcome + `"}`)
+	return metrics.GetOrCreateCounter(`cuegate_reloads_total{result="` + outcome + `"}`)
 }

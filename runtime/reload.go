@@ -27,7 +27,7 @@ type reloadStatus struct {
 // compile (or to load: a TLS certificate, the upstream CA) leaves the
 // current table serving; the error is logged with positions, kept for
 // Status, and returned. Each reload logs one line and counts
-// cuegate_reloads_total by outcome (ok, unchanged, error). A swap removes
+// cuegate_reloads_total by result (ok, unchanged, error). A swap removes
 // the /metrics series of the API IDs the new table drops (see Swap).
 // Reloads are serialised; Reload is safe to call from any goroutine.
 func (g *Gateway) Reload() error {
@@ -79,9 +79,8 @@ func (g *Gateway) Reload() error {
 	ev := g.log.Info().Str("old_hash", old.Hash).Str("new_hash", t.Hash).
 		Uint64("generation", g.cur.Load().seq).Dur("compile_time", took).
 		Strs("apis_added", added).Strs("apis_removed", removed).Strs("apis_changed", changed)
-	if old.Gateway.Listen != t.Gateway.Listen || old.Gateway.AdminListen != t.Gateway.AdminListen ||
-		(old.Gateway.TLS == nil) != (t.Gateway.TLS == nil) {
-		ev = ev.Bool("restart_needed", true) // listeners are bound at start-up
+	if fixed := startupSettings(&old.Gateway, &t.Gateway); len(fixed) > 0 {
+		ev = ev.Bool("restart_needed", true).Strs("restart_needed_for", fixed)
 	}
 	ev.Msg("reload: configuration swapped")
 	return nil

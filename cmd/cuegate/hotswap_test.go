@@ -227,7 +227,7 @@ func (n *hotNode) status(t testing.TB) runtime.Status {
 	return s
 }
 
-// reloads returns cuegate_reloads_total by outcome, from /metrics.
+// reloads returns cuegate_reloads_total by result, from /metrics.
 func (n *hotNode) reloads(t testing.TB) map[string]float64 {
 	t.Helper()
 	resp, err := n.client.Get(n.admin + "/metrics")
@@ -239,7 +239,7 @@ func (n *hotNode) reloads(t testing.TB) map[string]float64 {
 	hotMust(t, err)
 	m := map[string]float64{}
 	for line := range strings.Lines(string(b)) {
-		rest, ok := strings.CutPrefix(line, `cuegate_reloads_total{outcome="`)
+		rest, ok := strings.CutPrefix(line, `cuegate_reloads_total{result="`)
 		if !ok {
 			continue
 		}

@@ -220,6 +220,17 @@ func readyKeys(t testing.TB, opts KeySetsOptions, idps ...*compiler.IdP) *KeySet
 	return k
 }
 
+// clock is an injectable clock for KeySetsOptions.Now.
+type clock struct{ ns atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.ns.Store(now.UnixNano())
+	return c
+}
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
 // eventually polls cond for up to 10 seconds.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()

@@ -38,7 +38,7 @@ const (
 	defaultRefresh  = 5 * time.Minute
 	retryMin        = time.Second
 	retryMax        = time.Minute
-	maxRefetchWait  = 5 * time.Second // how long a request waits for a refetch it triggered or joined
+	maxRefetchWait  = 5 * time.Second // how long a request waits for a refetch it started or joined
 	defaultRefetch  = 5 * time.Second
 	defaultTimeout  = 10 * time.Second
 	refreshOK       = "ok"
@@ -56,6 +56,8 @@ type KeySetsOptions struct {
 	// IdP whose keys were never fetched) triggers a fetch of one IdP's keys;
 	// 0 means 5s.
 	MinRefetch time.Duration
+	// Now is the clock MinRefetch is measured with; nil means time.Now.
+	Now func() time.Time
 	// RetryMin and RetryMax bound the backoff between failed fetches
 	// (doubling, with jitter); 0 means 1s and 1m. Once an IdP's keys were
 	// fetched, retries are also at most its refresh interval apart.
@@ -87,6 +89,9 @@ type KeySets struct {
 func NewKeySets(opts KeySetsOptions) *KeySets {
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: defaultTimeout}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.MinRefetch <= 0 {
 		opts.MinRefetch = defaultRefetch
@@ -181,7 +186,7 @@ type fetcher struct {
 
 	mu        sync.Mutex
 	inflight  chan struct{} // closed when the running fetch ends; nil when none runs
-	lastStart time.Time     // of the last fetch
+	lastStart time.Time     // of the last fetch, by KeySetsOptions.Now
 	lastFetch time.Time     // of the last successful fetch
 	lastErr   string
 }
@@ -252,9 +257,7 @@ func (f *fetcher) refresh() error {
 	f.mu.Lock()
 	ch := f.inflight
 	if ch == nil {
-		ch = make(chan struct{})
-		f.inflight = ch
-		f.lastStart = time.Now()
+		ch = f.beginLocked(f.ks.opts.Now())
 		f.mu.Unlock()
 		f.fetch(ch)
 		return f.lastError()
@@ -269,30 +272,25 @@ func (f *fetcher) refresh() error {
 }
 
 // refetch is called on the request path when a token names a kid that is not
-// in the key set (later is true), or when the keys were never fetched. It
-// joins a running or scheduled fetch, or starts one unless one started less
-// than MinRefetch ago. With later, a fetch that MinRefetch holds back for at
-// most maxRefetchWait is scheduled for when it is allowed, so a token signed
-// with a key that was just published is accepted on its first try. It waits
-// for the fetch at most maxRefetchWait past its start and reports whether
-// the fetch ended.
-func (f *fetcher) refetch(later bool) bool {
+// in the key set, or when the keys were never fetched. It joins the fetch in
+// flight, or starts one unless the last one started less than MinRefetch
+// ago: then it returns false at once, so that tokens with made-up kids cannot
+// hold requests waiting for a fetch's turn. It waits for the fetch at most
+// maxRefetchWait and reports whether the fetch ended.
+func (f *fetcher) refetch() bool {
 	f.mu.Lock()
 	ch := f.inflight
-	delay := time.Duration(0)
 	if ch == nil {
-		delay = max(0, time.Until(f.lastStart.Add(f.ks.opts.MinRefetch)))
-		if delay > 0 && (!later || delay > maxRefetchWait) {
+		now := f.ks.opts.Now()
+		if now.Before(f.lastStart.Add(f.ks.opts.MinRefetch)) {
 			f.mu.Unlock()
 			return false
 		}
-		ch = make(chan struct{})
-		f.inflight = ch
-		f.lastStart = time.Now().Add(delay)
-		go f.fetchAfter(delay, ch)
+		ch = f.beginLocked(now)
+		go f.fetch(ch)
 	}
 	f.mu.Unlock()
-	t := time.NewTimer(delay + maxRefetchWait)
+	t := time.NewTimer(maxRefetchWait)
 	defer t.Stop()
 	select {
 	case <-ch:
@@ -303,17 +301,12 @@ func (f *fetcher) refetch(later bool) bool {
 	return false
 }
 
-// fetchAfter fetches once delay has passed.
-func (f *fetcher) fetchAfter(delay time.Duration, ch chan struct{}) {
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-f.ctx.Done():
-			t.Stop()
-		}
-	}
-	f.fetch(ch)
+// beginLocked records that a fetch starts at now and returns the channel
+// its fetch call closes. The caller holds f.mu and no fetch is in flight.
+func (f *fetcher) beginLocked(now time.Time) chan struct{} {
+	f.inflight = make(chan struct{})
+	f.lastStart = now
+	return f.inflight
 }
 
 // fetch downloads and installs the key set, records the outcome and closes

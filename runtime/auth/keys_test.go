@@ -19,34 +19,92 @@ import (
 )
 
 // TestRotation: a token signed with a key the provider published after the
-// gateway fetched its keys is accepted on its first try, without a restart:
-// its unknown kid triggers a refetch, which waits for MinRefetch to pass
-// since the last fetch.
+// gateway fetched its keys is accepted without a restart: once MinRefetch
+// has passed since the last fetch, its unknown kid triggers a refetch, which
+// it waits for.
 func TestRotation(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
-	k := readyKeys(t, KeySetsOptions{MinRefetch: 200 * time.Millisecond}, p.idp())
+	clk := newClock()
+	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Minute, Now: clk.Now}, p.idp())
 	v := NewValidator(k, 100)
 	tokB := []byte(rsaB.mint(t, p.claimsAt(now), nil))
 
-	_, err := v.Validate(tokB, p.idp(), rulesFor("RS256"), now)
-	wantErr(t, err, 401, "unknown signing key")
-	if got := p.jwksHits.Load(); got != 2 {
-		t.Errorf("%d fetches, want 2 (start, unknown kid)", got)
+	steps := []struct {
+		name    string
+		advance time.Duration
+		publish bool // the provider publishes key B before the step
+		fetches int32
+		ok      bool
+	}{
+		{"within MinRefetch of the first fetch", 0, false, 1, false},
+		{"refetched, B not yet published", time.Minute, false, 2, false},
+		{"B published, within MinRefetch of the refetch", 0, true, 2, false},
+		{"refetched, B published", time.Minute, false, 3, true},
 	}
-
-	p.setKeys(rsaB.jwk(t, "RS256", "sig"), rsaA.jwk(t, "RS256", "sig"))
-	if _, err := v.Validate(tokB, p.idp(), rulesFor("RS256"), now); err != nil {
-		t.Fatalf("rotated key: %v", err)
-	}
-	if got := p.jwksHits.Load(); got != 3 {
-		t.Errorf("%d fetches, want 3", got)
+	for _, st := range steps {
+		clk.Advance(st.advance)
+		if st.publish {
+			p.setKeys(rsaB.jwk(t, "RS256", "sig"), rsaA.jwk(t, "RS256", "sig"))
+		}
+		_, err := v.Validate(tokB, p.idp(), rulesFor("RS256"), now)
+		if st.ok && err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if !st.ok {
+			wantErr(t, err, 401, "unknown signing key")
+		}
+		if got := p.jwksHits.Load(); got != st.fetches {
+			t.Errorf("%s: %d fetches, want %d", st.name, got, st.fetches)
+		}
 	}
 	if _, err := v.Validate([]byte(rsaA.mint(t, p.claimsAt(now), nil)), p.idp(), rulesFor("RS256"), now); err != nil {
 		t.Errorf("old key no longer accepted: %v", err)
 	}
 	if got := k.Status()["test"].KeyIDs; !slices.Equal(got, []string{"rsa-a", "rsa-b"}) {
 		t.Errorf("key ids %v", got)
+	}
+}
+
+// TestUnknownKidDoesNotWaitForItsTurn: a token with an unknown kid within
+// MinRefetch of the last fetch is refused at once; no fetch is scheduled
+// for it to wait for. (MinRefetch is below the 5s a request may wait for a
+// fetch, where unknown kids used to wait for a delayed one.)
+func TestUnknownKidDoesNotWaitForItsTurn(t *testing.T) {
+	testKeys(t)
+	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
+	clk := newClock()
+	k := readyKeys(t, KeySetsOptions{MinRefetch: 3 * time.Second, Now: clk.Now}, p.idp())
+	v := NewValidator(k, 100)
+	unknown := func(kid string) []byte {
+		return []byte(signer{kid, "RS256", jwt.SigningMethodRS256, rsaA.priv}.mint(t, p.claimsAt(now), nil))
+	}
+
+	clk.Advance(3 * time.Second)
+	_, err := v.Validate(unknown("k1"), p.idp(), rulesFor("RS256"), now)
+	wantErr(t, err, 401, "unknown signing key")
+	if got := p.jwksHits.Load(); got != 2 {
+		t.Fatalf("%d fetches, want 2: MinRefetch had passed", got)
+	}
+
+	// From now on any fetch is held: a request waiting for one would not
+	// return before the gate opens.
+	gate := make(chan struct{})
+	t.Cleanup(func() { close(gate) })
+	p.mu.Lock()
+	p.gate = gate
+	p.mu.Unlock()
+	f := k.fetcher("test")
+	for _, kid := range []string{"k2", "k3"} {
+		clk.Advance(time.Second)
+		_, err := v.Validate(unknown(kid), p.idp(), rulesFor("RS256"), now)
+		wantErr(t, err, 401, "unknown signing key")
+		f.mu.Lock()
+		scheduled := f.inflight != nil
+		f.mu.Unlock()
+		if got := p.jwksHits.Load(); got != 2 || scheduled {
+			t.Fatalf("%s: %d fetches (want 2), a fetch in flight: %v", kid, got, scheduled)
+		}
 	}
 }
 
@@ -213,7 +271,8 @@ func TestDiscovery(t *testing.T) {
 func TestRefetchLimited(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
-	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
+	clk := newClock()
+	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour, Now: clk.Now}, p.idp())
 	v := NewValidator(k, 100)
 	unknown := func(i int) []byte {
 		return []byte(signer{fmt.Sprint("kid-", i), "RS256", jwt.SigningMethodRS256, rsaA.priv}.mint(t, p.claimsAt(now), nil))
@@ -234,12 +293,9 @@ func TestRefetchLimited(t *testing.T) {
 		t.Fatalf("%d fetches, want only the first one: the last was less than MinRefetch ago", got)
 	}
 
-	// Pretend MinRefetch has passed, hold the provider's answer, and send
-	// 50 misses at once: they share one fetch.
-	f := k.fetcher("test")
-	f.mu.Lock()
-	f.lastStart = time.Time{}
-	f.mu.Unlock()
+	// Let MinRefetch pass, hold the provider's answer, and send 50 misses
+	// at once: they share one fetch.
+	clk.Advance(time.Hour)
 	gate := make(chan struct{})
 	p.mu.Lock()
 	p.gate = gate

@@ -194,8 +194,9 @@ func NewValidator(keys *KeySets, cacheSize int) *Validator {
 // and no allocation, but is checked again for what depends on the API (alg
 // allow-list, audience, issuer) and on now (exp, nbf, iat with the IdP's
 // leeway). A failure is always an *Error. A token that names an unknown kid
-// may wait for a refetch of the keys: up to MinRefetch for its turn, when
-// that is at most 5s, plus up to 5s for the fetch.
+// may wait up to 5s for a refetch of the keys: one in flight, or one it
+// starts because the last started at least MinRefetch ago; otherwise it is
+// refused at once.
 func (v *Validator) Validate(token []byte, idp *compiler.IdP, rules *compiler.JWTAuth, now time.Time) (*Claims, error) {
 	switch {
 	case len(token) == 0:
@@ -261,7 +262,7 @@ func unavailable(idp string) *Error {
 
 // verify parses and fully verifies a token with the key set of f.
 func (v *Validator) verify(token string, f *fetcher, idp *compiler.IdP, rules *compiler.JWTAuth, now time.Time) (*Claims, error) {
-	if f.keys.Load() == nil && (!f.refetch(false) || f.keys.Load() == nil) {
+	if f.keys.Load() == nil && (!f.refetch() || f.keys.Load() == nil) {
 		return nil, unavailable(idp.ID)
 	}
 	// Not nil even when empty: WithValidMethods(nil) would allow any alg.
@@ -328,7 +329,7 @@ func (f *fetcher) keyFor(t *jwt.Token) (*keySet, *Error) {
 		return nil, errCrit
 	}
 	ks := f.keys.Load()
-	if kid, ok := t.Header["kid"].(string); ok && ks.byKID[kid] == nil && f.refetch(true) {
+	if kid, ok := t.Header["kid"].(string); ok && ks.byKID[kid] == nil && f.refetch() {
 		ks = f.keys.Load()
 	}
 	return ks, nil

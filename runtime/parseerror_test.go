@@ -1,0 +1,158 @@
+package runtime
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/internal/testutil"
+)
+
+// rawExchange writes req on a new connection to the gateway and reads the
+// response; the gateway closes the connection after a request it could
+// not parse.
+func (e *env) rawExchange(req string) response {
+	e.t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, req); err != nil {
+		e.t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+// TestParseErrorsDoNotLogCredentials: fasthttp's parse errors quote the
+// request (or the offending line); the gateway's log must not receive the
+// credentials in it.
+func TestParseErrorsDoNotLogCredentials(t *testing.T) {
+	const secret = "SECRETTOKEN-abc.def.ghi"
+	const get = "GET /public/x HTTP/1.1\r\nHost: a\r\n"
+	tests := []struct{ name, request string }{
+		{"line without colon", get + "Authorization: Bearer " + secret + "\r\nBad Header Line\r\n\r\n"},
+		{"bad content-length", get + "Authorization: Bearer " + secret + "\r\nContent-Length: zz\r\n\r\n"},
+		{"bad transfer-encoding", get + "Authorization: Bearer " + secret + "\r\nTransfer-Encoding: foo\r\n\r\n"},
+		{"authorization without colon", get + "Authorization Bearer " + secret + "\r\n\r\n"},
+		{"basic without colon", get + "Authorization Basic " + secret + "\r\n\r\n"},
+		{"lower-case scheme", get + "authorization bearer " + secret + "\r\n\r\n"},
+		{"control byte in authorization", get + "Authorization: Bearer " + secret + "\x01x\r\n\r\n"},
+		{"control byte before the token", get + "Authorization: Bearer \x01" + secret + "\r\n\r\n"},
+		{"proxy-authorization without colon", get + "Proxy-Authorization Bearer " + secret + "\r\n\r\n"},
+		{"request line without version", "GET /public/x\r\nAuthorization: Bearer " + secret + "\r\n\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs testutil.SyncBuffer
+			e := newEnv(t, envOptions{log: &logs})
+			if r := e.rawExchange(tt.request); r.status != 400 {
+				t.Fatalf("status %d, want 400", r.status)
+			}
+			waitFor(t, func() bool { return strings.Contains(logs.String(), "error when serving connection") })
+			if l := logs.String(); strings.Contains(l, secret[6:]) {
+				t.Fatalf("the log contains the token:\n%s", l)
+			}
+		})
+	}
+}
+
+func TestRedactQuoted(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"no quotes", "no quotes"},
+		{`missing colon: "Authorization Bearer x": size=9`, `missing colon: "[redacted]": size=9`},
+		{`a "x\"y" b "z" c`, `a "[redacted]" b "[redacted]" c`},
+		{`value "x\\" end`, `value "[redacted]" end`},
+		{`unterminated "Bearer abc`, `unterminated "[redacted]"`},
+		{`trailing backslash "abc\`, `trailing backslash "[redacted]"`},
+		{`empty "" string`, `empty "[redacted]" string`},
+	}
+	for _, tt := range tests {
+		if got := redactQuoted(tt.in); got != tt.want {
+			t.Errorf("redactQuoted(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestRequestErrorsAreJSON: what fasthttp refuses before the handler runs
+// is answered like the handler's errors (DESIGN §5).
+func TestRequestErrorsAreJSON(t *testing.T) {
+	const get = "GET /public/x HTTP/1.1\r\nHost: a\r\n"
+	tests := []struct {
+		name, extra, request string
+		status               int
+	}{
+		{"malformed header", "", get + "Bad Header Line\r\n\r\n", 400},
+		{"malformed request line", "", "GET\r\n\r\n", 400},
+		{"bad transfer-encoding", "", get + "Transfer-Encoding: foo\r\n\r\n", 400},
+		{"header over max_header_bytes", "", get + "Authorization: Bearer " + strings.Repeat("a", 9000) + "\r\n\r\n", 431},
+		{"header not finished within read_timeout", `gateway: read_timeout: "100ms"`, get + "X-Partial: 1\r\n", 408},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{extra: tt.extra})
+			r := e.rawExchange(tt.request)
+			checkJSONError(t, r, tt.status)
+		})
+	}
+}
+
+func checkJSONError(t *testing.T, r response, status int) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d (body %q)", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if r.header.Get("X-Request-Id") == "" {
+		t.Error("no X-Request-Id")
+	}
+	var body struct {
+		Error string
+		Code  int
+	}
+	if err := json.Unmarshal([]byte(r.body), &body); err != nil || body.Error == "" || body.Code != status {
+		t.Errorf("body %q (%v), want {\"error\": ..., \"code\": %d}", r.body, err, status)
+	}
+}
+
+func TestRequestErrorStatus(t *testing.T) {
+	timeout := fmt.Errorf("error when reading request headers: %w", &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded})
+	tests := []struct {
+		err    error
+		status int
+	}{
+		{&fasthttp.ErrSmallBuffer{}, 431},
+		{fasthttp.ErrBodyTooLarge, 413},
+		{timeout, 408},
+		{&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, 408},
+		{errors.New("cannot parse chunk size"), 400},
+		{io.ErrUnexpectedEOF, 400},
+	}
+	g := &Gateway{}
+	for _, tt := range tests {
+		var ctx fasthttp.RequestCtx
+		g.requestError(&ctx, tt.err)
+		r := response{ctx.Response.StatusCode(), http.Header{}, string(ctx.Response.Body())}
+		for k, v := range ctx.Response.Header.All() {
+			r.header.Add(string(k), string(v))
+		}
+		checkJSONError(t, r, tt.status)
+	}
+}

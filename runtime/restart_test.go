@@ -1,0 +1,66 @@
+package runtime
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
+)
+
+// TestReloadReportsRestartNeeded: a reload that changes a setting read only
+// at start-up says so, and which.
+func TestReloadReportsRestartNeeded(t *testing.T) {
+	tlsFiles := func(e *env) string {
+		writeCert(t, e.dir)
+		return `{cert_file: "tls/cert.pem", key_file: "tls/key.pem"}`
+	}
+	tests := []struct {
+		name string
+		edit func(e *env)
+		want []string
+	}{
+		{"listen", func(e *env) { e.editConfig(`listen:       "127.0.0.1:0"`, `listen:       "127.0.0.1:1"`) }, []string{"listen"}},
+		{"admin_listen", func(e *env) { e.editConfig(`admin_listen: "127.0.0.1:0"`, `admin_listen: "127.0.0.1:1"`) }, []string{"admin_listen"}},
+		{"portal_listen", func(e *env) { e.writeConfig(`gateway: portal_listen: "127.0.0.1:1"`) }, []string{"portal_listen"}},
+		{"tls", func(e *env) { e.writeConfig("gateway: tls: " + tlsFiles(e)) }, []string{"tls"}},
+		{"portal_tls", func(e *env) { e.writeConfig("gateway: portal_tls: " + tlsFiles(e)) }, []string{"portal_tls"}},
+		{"read_timeout", func(e *env) { e.writeConfig(`gateway: read_timeout: "7s"`) }, []string{"read_timeout"}},
+		{"write_timeout", func(e *env) { e.writeConfig(`gateway: write_timeout: "7s"`) }, []string{"write_timeout"}},
+		{"idle_timeout", func(e *env) { e.writeConfig(`gateway: idle_timeout: "7s"`) }, []string{"idle_timeout"}},
+		{"max_header_bytes", func(e *env) { e.writeConfig(`gateway: max_header_bytes: 4096`) }, []string{"max_header_bytes"}},
+		{"shutdown_grace", func(e *env) { e.writeConfig(`gateway: shutdown_grace: "7s"`) }, []string{"shutdown_grace"}},
+		{"two at once", func(e *env) { e.writeConfig("gateway: {idle_timeout: \"7s\", max_header_bytes: 4096}") }, []string{"idle_timeout", "max_header_bytes"}},
+		{"max_body_bytes follows reloads", func(e *env) { e.writeConfig(`gateway: max_body_bytes: 4096`) }, nil},
+		{"an API", func(e *env) { e.editConfig(`listen_path: "/public"`, `listen_path: "/open"`) }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs testutil.SyncBuffer
+			e := newEnv(t, envOptions{log: &logs})
+			tt.edit(e)
+			if err := e.gw.Reload(); err != nil {
+				t.Fatal(err)
+			}
+			var line struct {
+				Message          string
+				RestartNeeded    bool     `json:"restart_needed"`
+				RestartNeededFor []string `json:"restart_needed_for"`
+			}
+			for l := range strings.SplitSeq(logs.String(), "\n") {
+				if strings.Contains(l, "configuration swapped") {
+					if err := json.Unmarshal([]byte(l), &line); err != nil {
+						t.Fatalf("%v: %s", err, l)
+					}
+				}
+			}
+			if line.Message == "" {
+				t.Fatalf("no swap logged:\n%s", logs.String())
+			}
+			if line.RestartNeeded != (tt.want != nil) || !slices.Equal(line.RestartNeededFor, tt.want) {
+				t.Errorf("restart_needed %v for %v, want for %v", line.RestartNeeded, line.RestartNeededFor, tt.want)
+			}
+		})
+	}
+}
