@@ -28,9 +28,13 @@
 //     quota) lifts it; otherwise the highest Requests/Per (or Max/Period)
 //     applies, ties to the policy listed first. Counters are kept per
 //     identity and per the ID of the policy whose limit applies.
-//  7. Rate limit: 429 with Retry-After and X-RateLimit-Limit/-Remaining/
-//     -Reset (seconds); quota: 403 with X-Quota-Limit/-Remaining/-Reset.
-//     The headers are also on allowed responses.
+//  7. Limits (package limit): a request is counted against the rate limit
+//     and the quota together, or against neither when one refuses it. Rate
+//     limit: 429 with Retry-After; quota: 403. Every response under a
+//     limit has X-RateLimit-Limit, -Remaining and -Reset (seconds): on a
+//     refusal those of the limit that refused, otherwise those of the limit
+//     nearer to refusing (fewer requests remaining), so that one set of
+//     headers says how many more requests pass.
 //  8. Proxy (package proxy): 502 when no target answers, 504 on timeout.
 //     The Authorization header is passed on to the upstream.
 //

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cuegate/cuegate/runtime/limit"
 )
 
 // TestRequestPath walks the request path case by case: routing, path
@@ -222,68 +224,67 @@ func TestRateLimitAndQuota(t *testing.T) {
 		}
 	}
 	r = e.do("GET", "/users/x", q, nil)
-	if r.status != 403 || !strings.Contains(r.body, "quota exceeded") || r.header.Get("X-Quota-Limit") != "2" || r.header.Get("X-Quota-Remaining") != "0" {
+	if r.status != 403 || !strings.Contains(r.body, "quota exceeded") || r.header.Get("X-RateLimit-Limit") != "2" || r.header.Get("X-RateLimit-Remaining") != "0" {
 		t.Fatalf("quota: %d %v %s", r.status, r.header, r.body)
 	}
 }
 
-// TestKeysNeverFetched: an API whose IdP never answered gets 503 (no
-// challenge: the token is not at fault); the others keep working and the
-// gateway is not ready.
-func TestKeysNeverFetched(t *testing.T) {
-	dead := deadAddr(t)
-	e := newEnv(t, envOptions{noWait: true, extra: `
-idps: gone: {issuer: "` + dead + `", jwks_uri: "` + dead + `/jwks"}
-apis: gone: {name: "Gone", listen_path: "/gone", upstream: targets: ["` + dead + `"], auth: jwt: {idp: "gone", default_policies: []}}
+// TestLimitHeadersNearerLimit: under a rate limit and a quota, the
+// X-RateLimit-* headers are those of the limit nearer to refusing, so a
+// client reads how many more requests pass; on a refusal, those of the
+// limit that refused.
+func TestLimitHeadersNearerLimit(t *testing.T) {
+	e := newEnv(t, envOptions{extra: `
+policies: capped: {name: "Capped", access: users: {}, rate: {requests: 3, per: "1m"}, quota: {max: 4, period: "1h"}}
 `})
-	waitFor(t, func() bool { return e.gw.keys.Status()["dev"].Fetched })
-	r := e.do("GET", "/gone/x", e.token("c1", nil), nil)
-	if r.status != 503 || !strings.Contains(r.body, `"code":503`) || r.header.Get("WWW-Authenticate") != "" {
-		t.Fatalf("IdP never fetched: %d %v %s", r.status, r.header, r.body)
-	}
-	if r := e.do("GET", "/public/x", "", nil); r.status != 200 {
-		t.Fatalf("keyless API: %d", r.status)
-	}
-	if e.gw.Ready() {
-		t.Fatal("ready although an IdP's keys were never fetched")
-	}
-}
-
-type panicBindings struct{}
-
-func (panicBindings) Binding(string) (string, time.Time, bool, bool) { panic("bindings broke") }
-
-// TestPanicIsA500: a bug in one request answers 500 and the gateway goes on.
-func TestPanicIsA500(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.gw.opts.Bindings = panicBindings{}
-	r := e.do("GET", "/private/x", e.token("c1", nil), nil)
-	if r.status != 500 || !strings.Contains(r.body, `"code":500`) || r.header.Get("X-Request-Id") == "" {
-		t.Fatalf("panic: %d %v %s", r.status, r.header, r.body)
-	}
-	if r := e.do("GET", "/public/x", "", nil); r.status != 200 {
-		t.Fatalf("after the panic: %d", r.status)
-	}
-}
-
-// TestRequestConfig: the write timeout is always the table's; the read
-// timeout is re-armed only when the table's differs from the server's.
-func TestRequestConfig(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	gw := e.gw.Current().Gateway
-	read, write := gw.ReadTimeout.D(), gw.WriteTimeout.D()
-	if read <= 0 || write <= 0 {
-		t.Fatalf("table timeouts read %v write %v, want both set", read, write)
-	}
-	for _, tc := range []struct {
-		serverRead, wantRead time.Duration
+	tok := e.token("capped-client", map[string]any{"pol": "capped"})
+	steps := []struct {
+		advance                 time.Duration
+		status                  int
+		limit, remaining, reset string
 	}{
-		{read, 0},
-		{read + time.Second, read},
-	} {
-		c := e.gw.requestConfig(tc.serverRead)
-		if c.ReadTimeout != tc.wantRead || c.WriteTimeout != write {
-			t.Errorf("requestConfig(%v) = read %v write %v, want read %v write %v", tc.serverRead, c.ReadTimeout, c.WriteTimeout, tc.wantRead, write)
+		{0, 200, "3", "2", "120"},                // rate 2 left, quota 3: the rate
+		{0, 200, "3", "1", "120"},                //
+		{0, 200, "3", "0", "120"},                // rate 0, quota 1
+		{0, 429, "3", "0", "120"},                // the rate refuses (the quota does not count it)
+		{2 * time.Minute, 200, "4", "0", "3480"}, // rate 2 left, quota 0: the quota
+		{0, 403, "4", "0", "3480"},               // the quota refuses
+	}
+	for i, st := range steps {
+		e.clock.Advance(st.advance)
+		r := e.do("GET", "/users/x", tok, nil)
+		got := [4]string{strconv.Itoa(r.status), r.header.Get("X-RateLimit-Limit"), r.header.Get("X-RateLimit-Remaining"), r.header.Get("X-RateLimit-Reset")}
+		if want := [4]string{strconv.Itoa(st.status), st.limit, st.remaining, st.reset}; got != want {
+			t.Errorf("request %d: status, limit, remaining, reset = %q, want %q (%s)", i+1, got, want, r.body)
+		}
+		if len(r.header.Values("X-RateLimit-Limit")) > 1 || r.header.Get("X-Quota-Limit") != "" {
+			t.Errorf("request %d: more than one set of limit headers: %v", i+1, r.header)
+		}
+	}
+}
+
+func TestNearer(t *testing.T) {
+	d := func(remaining int64, reset time.Duration) limit.Decision {
+		return limit.Decision{Allowed: true, Remaining: remaining, Reset: reset}
+	}
+	tests := []struct {
+		name        string
+		rate, quota limit.Decision
+		want        string
+	}{
+		{"rate has fewer left", d(1, time.Second), d(5, time.Hour), "rate"},
+		{"quota has fewer left", d(5, time.Second), d(1, time.Hour), "quota"},
+		{"tie: the quota resets later", d(3, time.Second), d(3, time.Hour), "quota"},
+		{"tie: the rate resets later", d(3, time.Hour), d(3, time.Second), "rate"},
+		{"tie both ways", d(3, time.Second), d(3, time.Second), "rate"},
+	}
+	for _, tt := range tests {
+		got := "rate"
+		if nearer(tt.rate, tt.quota) != tt.rate {
+			got = "quota"
+		}
+		if got != tt.want {
+			t.Errorf("%s: nearer chose the %s, want the %s", tt.name, got, tt.want)
 		}
 	}
 }

@@ -27,9 +27,6 @@ var (
 	hdrRateLimit       = []byte("X-RateLimit-Limit")
 	hdrRateRemaining   = []byte("X-RateLimit-Remaining")
 	hdrRateReset       = []byte("X-RateLimit-Reset")
-	hdrQuotaLimit      = []byte("X-Quota-Limit")
-	hdrQuotaRemaining  = []byte("X-Quota-Remaining")
-	hdrQuotaReset      = []byte("X-Quota-Reset")
 	contentTypeJSON    = []byte("application/json")
 	bearerRealm        = []byte(`Bearer realm="cuegate"`)
 )
@@ -243,21 +240,23 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 		return errorResponse{}, true
 	}
 	rd, qd := g.limiter.Take(lr, now)
-	if lr.Rate != nil {
-		r.setLimitHeaders(ctx, hdrRateLimit, hdrRateRemaining, hdrRateReset, rd)
-	}
-	if lr.Quota != nil {
-		r.setLimitHeaders(ctx, hdrQuotaLimit, hdrQuotaRemaining, hdrQuotaReset, qd)
-	}
 	switch {
 	case lr.Rate != nil && !rd.Allowed:
+		r.setLimitHeaders(ctx, rd)
 		r.buf = appendSeconds(r.buf[:0], max(rd.RetryAfter, time.Second))
 		ctx.Response.Header.SetBytesKV(hdrRetryAfter, r.buf)
 		st.metrics.rateLimited.Inc()
 		return errRateLimited, false
 	case lr.Quota != nil && !qd.Allowed:
+		r.setLimitHeaders(ctx, qd)
 		st.metrics.quotaExceeded.Inc()
 		return errQuota, false
+	case lr.Quota == nil:
+		r.setLimitHeaders(ctx, rd)
+	case lr.Rate == nil:
+		r.setLimitHeaders(ctx, qd)
+	default:
+		r.setLimitHeaders(ctx, nearer(rd, qd))
 	}
 	return errorResponse{}, true
 }
@@ -464,13 +463,27 @@ func bearer(h []byte) []byte {
 	return tok
 }
 
-func (r *request) setLimitHeaders(ctx *fasthttp.RequestCtx, hLimit, hRemaining, hReset []byte, d limit.Decision) {
+// setLimitHeaders reports d in X-RateLimit-Limit, -Remaining and -Reset
+// (seconds, rounded up).
+func (r *request) setLimitHeaders(ctx *fasthttp.RequestCtx, d limit.Decision) {
 	r.buf = strconv.AppendInt(r.buf[:0], d.Limit, 10)
-	ctx.Response.Header.SetCanonical(hLimit, r.buf)
+	ctx.Response.Header.SetCanonical(hdrRateLimit, r.buf)
 	r.buf = strconv.AppendInt(r.buf[:0], max(d.Remaining, 0), 10)
-	ctx.Response.Header.SetCanonical(hRemaining, r.buf)
+	ctx.Response.Header.SetCanonical(hdrRateRemaining, r.buf)
 	r.buf = appendSeconds(r.buf[:0], d.Reset)
-	ctx.Response.Header.SetCanonical(hReset, r.buf)
+	ctx.Response.Header.SetCanonical(hdrRateReset, r.buf)
+}
+
+// nearer returns, of a rate and a quota decision that both allowed the
+// request, the one closer to refusing the next: fewer requests remaining,
+// on a tie the one that resets later. One set of X-RateLimit-* headers then
+// tells a client exactly how many more requests pass and when that number
+// grows again, whichever limit it comes from.
+func nearer(rate, quota limit.Decision) limit.Decision {
+	if quota.Remaining < rate.Remaining || (quota.Remaining == rate.Remaining && quota.Reset > rate.Reset) {
+		return quota
+	}
+	return rate
 }
 
 // appendSeconds appends d in whole seconds, rounded up.

@@ -64,6 +64,7 @@ portal: {}
 		fmt.Fprintf(&b, "\ts%d: {name: \"S%d\", listen_path: \"/s%d\", upstream: targets: [%q], auth: keyless: true}\n", i, i, i, c.upstreams[0])
 	}
 	fmt.Fprintf(&b, "\tcounted: {name: \"Counted\", listen_path: \"/counted\", upstream: targets: [%q], auth: jwt: {idp: \"dev\", default_policies: [\"pc\"]}}\n", c.upstreams[0])
+	fmt.Fprintf(&b, "\tmetered: {name: \"Metered\", listen_path: \"/metered\", upstream: targets: [%q], auth: jwt: {idp: \"dev\", default_policies: [\"pm\"]}}\n", c.upstreams[0])
 	fmt.Fprintf(&b, "\ttiered: {name: \"Tiered\", listen_path: \"/tiered\", upstream: targets: [%q], auth: jwt: {idp: \"dev\", default_policies: [\"tier\"]}}\n", c.upstreams[0])
 	b.WriteString("}\n")
 	f["stable.cue"] = b.String()
@@ -71,7 +72,8 @@ portal: {}
 	f["policies.cue"] = fmt.Sprintf(`package hot
 
 policies: {
-	pc: {name: "Counted", access: counted: {}, rate: {requests: 1000, per: "1000h"}, quota: {max: 1000, period: "24h"}}
+	pc: {name: "Counted", access: counted: {}, rate: {requests: 1000, per: "1000h"}, quota: {max: 2000, period: "24h"}}
+	pm: {name: "Metered", access: metered: {}, quota: {max: 1000, period: "24h"}}
 	tier: {name: "Tier", access: tiered: {}, rate: {requests: %d, per: "1h"}}
 }
 `, c.tierRate)
@@ -384,14 +386,21 @@ func TestHotSwapUnderLoad(t *testing.T) {
 
 	// The counter identity: its counters are checked across all swaps.
 	counted := token(t, idp, "counted-client")
+	// /counted has a rate limit nearer to refusing than its quota, /metered
+	// a quota alone: X-RateLimit-Remaining is the rate's on one, the
+	// quota's on the other.
 	remaining := func() (rate, quota int) {
 		t.Helper()
-		r, err := n.get("/counted/x", counted)
-		if err != nil || r.status != http.StatusOK {
-			t.Fatalf("GET /counted: %v %d %s", err, r.status, r.body)
+		for _, c := range []struct {
+			path string
+			n    *int
+		}{{"/counted/x", &rate}, {"/metered/x", &quota}} {
+			r, err := n.get(c.path, counted)
+			if err != nil || r.status != http.StatusOK {
+				t.Fatalf("GET %s: %v %d %s", c.path, err, r.status, r.body)
+			}
+			*c.n, _ = strconv.Atoi(r.header.Get("X-RateLimit-Remaining"))
 		}
-		rate, _ = strconv.Atoi(r.header.Get("X-RateLimit-Remaining"))
-		quota, _ = strconv.Atoi(r.header.Get("X-Quota-Remaining"))
 		return rate, quota
 	}
 	calls := 0
