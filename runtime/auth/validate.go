@@ -20,18 +20,20 @@ const MaxTokenBytes = 8 << 10
 // DefaultCacheSize is the token cache size NewValidator uses for 0 (and
 // the gateway's default).
 //
-// The cache is keyed by the token itself, not by a digest of it: a
-// SHA-256 per request cost 0.5 µs of the 21 µs a cached request takes
-// (load benchmark, scenario a), and the cached path is what most traffic
-// takes. The price is memory: an entry holds the token, its string claims
-// packed in one string with an index, and the checked fields, about the
-// token's size plus 0.5 KiB. Measured with 150,000 fresh 700-byte RS256
-// tokens walked in order (scenario b-rs256): 100,000 entries kept the
-// process at 315 MiB RSS (188 MiB with a digest key) at 59.5 µs CPU per
-// request; 50,000 entries at 179 MiB, but CPU per request rose to
+// The cache is keyed by a 64-bit hash of the token, and an entry keeps
+// the token itself, compared on every hit. Keeping a digest instead of the
+// token would save memory but not time: a SHA-256 per request cost 0.5 µs
+// of the 21 µs a cached request takes (load benchmark, scenario a), and the
+// cached path is what most traffic takes. An entry holds the token, its
+// string claims packed in one string with an index, and the checked
+// fields, about the token's size plus 0.5 KiB. Measured with 150,000 fresh
+// 700-byte RS256 tokens walked in order (scenario b-rs256): 100,000 entries
+// kept the process at 315 MiB RSS (188 MiB with a digest) at 59.5 µs CPU
+// per request; 50,000 entries at 179 MiB, but CPU per request rose to
 // 72.8 µs (golang-jwt without a cache: 60 µs), the hit rate falling from
-// about 40% to about 6% by a random-eviction estimate. The memory is bounded and the signature checks
-// are not, so the default stays at 100,000.
+// about 40% to about 6% by a random-eviction estimate. The memory is
+// bounded and the signature checks are not, so the default stays at
+// 100,000.
 const DefaultCacheSize = 100_000
 
 // supportedAlgs are the asymmetric algorithms a token may be signed with;
@@ -85,6 +87,9 @@ type Claims struct {
 	iss           string
 	aud           []string
 	alg           string
+	// token is the raw token, to tell it from another with the same cache
+	// key (a 64-bit hash).
+	token string
 	// gen is the generation of the key set that verified it; unique within
 	// the KeySets, so it also names the IdP.
 	gen uint64
@@ -165,9 +170,12 @@ type Validator struct {
 	perShard int
 }
 
+// cacheShard maps the hash of a token to its claims (which hold the token
+// itself, compared on every hit): the token is hashed once per request,
+// not again by the map.
 type cacheShard struct {
 	mu sync.RWMutex
-	m  map[string]*Claims
+	m  map[uint64]*Claims
 }
 
 // NewValidator returns a Validator whose cache holds at most cacheSize
@@ -182,7 +190,7 @@ func NewValidator(keys *KeySets, cacheSize int) *Validator {
 		v.shards = make([]cacheShard, n)
 		v.perShard = (cacheSize + n - 1) / n
 		for i := range v.shards {
-			v.shards[i].m = make(map[string]*Claims)
+			v.shards[i].m = make(map[uint64]*Claims)
 		}
 	}
 	return v
@@ -208,13 +216,17 @@ func (v *Validator) Validate(token []byte, idp *compiler.IdP, rules *compiler.JW
 	if f == nil {
 		return nil, unavailable(idp.ID)
 	}
-	var shard *cacheShard
+	var (
+		shard *cacheShard
+		key   uint64
+	)
 	if v.shards != nil {
-		shard = &v.shards[maphash.Bytes(v.seed, token)%uint64(len(v.shards))]
+		key = maphash.Bytes(v.seed, token)
+		shard = &v.shards[key%uint64(len(v.shards))]
 		shard.mu.RLock()
-		c := shard.m[string(token)]
+		c := shard.m[key]
 		shard.mu.RUnlock()
-		if ks := f.keys.Load(); c != nil && ks != nil && ks.gen == c.gen {
+		if ks := f.keys.Load(); c != nil && c.token == string(token) && ks != nil && ks.gen == c.gen {
 			if err := check(c, idp, rules, now); err != nil {
 				return nil, err
 			}
@@ -230,7 +242,7 @@ func (v *Validator) Validate(token []byte, idp *compiler.IdP, rules *compiler.JW
 		return nil, err // the library and check agree; this is a second line
 	}
 	if shard != nil {
-		v.store(shard, tok, c, now)
+		v.store(shard, key, c, now)
 	}
 	return c, nil
 }
@@ -298,7 +310,7 @@ func (v *Validator) verify(token string, f *fetcher, idp *compiler.IdP, rules *c
 	if err != nil {
 		return nil, describe(err, tok, claims, allowed)
 	}
-	c := &Claims{alg: tok.Method.Alg(), gen: ks.gen}
+	c := &Claims{alg: tok.Method.Alg(), token: token, gen: ks.gen}
 	// The parser has checked these claims' types; absent ones stay zero.
 	if exp, _ := claims.GetExpirationTime(); exp != nil {
 		c.exp = exp.Time
@@ -404,15 +416,16 @@ func describe(err error, tok *jwt.Token, claims jwt.MapClaims, allowed []string)
 	return errMalformed
 }
 
-// store caches c under token until it expires, making room when the shard
-// is full: the expired ones among a few entries sampled at random (map
-// iteration starts at a random place), else the first of them.
-func (v *Validator) store(s *cacheShard, token string, c *Claims, now time.Time) {
+// store caches c under key (its token's hash) until it expires, making
+// room when the shard is full: the expired ones among a few entries sampled
+// at random (map iteration starts at a random place), else the first of
+// them.
+func (v *Validator) store(s *cacheShard, key uint64, c *Claims, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.m) >= v.perShard {
 		var (
-			first string
+			first uint64
 			freed bool
 			n     int
 		)
@@ -432,5 +445,5 @@ func (v *Validator) store(s *cacheShard, token string, c *Claims, now time.Time)
 			delete(s.m, first)
 		}
 	}
-	s.m[token] = c
+	s.m[key] = c // a token with the same hash is replaced
 }
