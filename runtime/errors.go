@@ -53,7 +53,8 @@ func (e errorResponse) write(resp *fasthttp.Response) {
 // received within read_timeout 408, a body over fasthttp's limit 413,
 // anything else (a malformed request line, header or chunked body) 400.
 // fasthttp closes the connection after it. What was wrong goes to the log
-// (fasthttpLogger), not to the client.
+// (fasthttpLogger), not to the client; the answer is counted in
+// cuegate_requests_total with the requests that match no API.
 func (g *Gateway) requestError(ctx *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
 	var netErr net.Error
@@ -67,8 +68,9 @@ func (g *Gateway) requestError(ctx *fasthttp.RequestCtx, err error) {
 		e = errReadTimeout
 	}
 	var rid [32]byte
-	ctx.Response.Header.SetCanonical(hdrRequestID, appendHex64(append(rid[:0], g.ridPrefix[:]...), g.ridSeq.Add(1)))
+	ctx.Response.Header.SetCanonical(hdrRequestID, g.appendRequestID(rid[:0]))
 	e.write(&ctx.Response)
+	g.notFound.requests(e.status).Inc()
 }
 
 // appendErrorJSON appends {"error":msg,"code":status} to dst.

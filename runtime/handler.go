@@ -493,9 +493,7 @@ func appendSeconds(dst []byte, d time.Duration) []byte {
 }
 
 func (r *request) fail(ctx *fasthttp.RequestCtx, e errorResponse) {
-	ctx.Response.SetStatusCode(e.status)
-	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
-	ctx.Response.SetBody(e.body)
+	e.write(&ctx.Response)
 	r.status, r.bytes = e.status, int64(len(e.body))
 }
 
@@ -532,15 +530,19 @@ func (r *request) finish() {
 }
 
 // setRequestID keeps the client's X-Request-Id when it is 1 to 128
-// printable bytes, and otherwise makes one: a per-process random prefix
-// and a counter, 32 hex digits.
+// printable bytes, and otherwise makes one (appendRequestID).
 func (r *request) setRequestID(ctx *fasthttp.RequestCtx) {
 	if id := ctx.Request.Header.PeekBytes(hdrRequestID); len(id) > 0 && len(id) <= 128 && printable(id) {
 		r.rid = append(r.rid[:0], id...)
 		return
 	}
-	r.rid = append(r.rid[:0], r.g.ridPrefix[:]...)
-	r.rid = appendHex64(r.rid, r.g.ridSeq.Add(1))
+	r.rid = r.g.appendRequestID(r.rid[:0])
+}
+
+// appendRequestID appends a new request ID: the process's random prefix
+// and a counter, 32 hex digits.
+func (g *Gateway) appendRequestID(dst []byte) []byte {
+	return appendHex64(append(dst, g.ridPrefix[:]...), g.ridSeq.Add(1))
 }
 
 func printable(b []byte) bool {

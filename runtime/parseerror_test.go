@@ -145,10 +145,15 @@ func TestRequestErrorStatus(t *testing.T) {
 		{errors.New("cannot parse chunk size"), 400},
 		{io.ErrUnexpectedEOF, 400},
 	}
-	g := &Gateway{}
+	g := &Gateway{notFound: newAPIMetrics("")}
 	for _, tt := range tests {
 		var ctx fasthttp.RequestCtx
+		counted := g.notFound.requests(tt.status)
+		before := counted.Get()
 		g.requestError(&ctx, tt.err)
+		if counted.Get() != before+1 {
+			t.Errorf("%v: cuegate_requests_total{api=\"\",status=\"%d\"} not counted", tt.err, tt.status)
+		}
 		r := response{ctx.Response.StatusCode(), http.Header{}, string(ctx.Response.Body())}
 		for k, v := range ctx.Response.Header.All() {
 			r.header.Add(string(k), string(v))
