@@ -146,6 +146,8 @@ func (r *request) serve(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 	switch {
 	case errors.Is(err, proxy.ErrBodyTooLarge):
 		return errTooLarge, false
+	case errors.Is(err, proxy.ErrClientBody):
+		return errMalformed, false
 	case errors.Is(err, proxy.ErrTimeout):
 		st.metrics.upstreamSlow.Inc()
 		return errUpstreamSlow, false

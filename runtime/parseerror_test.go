@@ -161,3 +161,11 @@ func TestRequestErrorStatus(t *testing.T) {
 		checkJSONError(t, r, tt.status)
 	}
 }
+
+// TestMalformedChunkedBody: a chunked request body that breaks off into
+// garbage is the client's fault: 400, not 502 "upstream unavailable".
+func TestMalformedChunkedBody(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	r := e.rawExchange("POST /public/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz-not-a-size\r\n\r\n")
+	checkJSONError(t, r, 400)
+}

@@ -36,6 +36,9 @@ var (
 	// ErrBodyTooLarge: a request body without a length went past
 	// Request.MaxBody (answered with 413).
 	ErrBodyTooLarge = errors.New("proxy: request body too large")
+	// ErrClientBody: a request body without a length (chunked) could not
+	// be read from the client, a malformed chunk say (answered with 400).
+	ErrClientBody = errors.New("proxy: the client's request body could not be read")
 )
 
 // Options configures a Pool.
@@ -188,8 +191,9 @@ type Request struct {
 // for the cool-down and the request goes to the next one (nothing was sent
 // yet); once a connection is made there is no retry elsewhere. On success
 // Forward returns the time to the response header and r.Done is called
-// when the body is through; on error (ErrUnavailable, ErrTimeout) ctx's
-// response is untouched and r.Done is not called.
+// when the body is through; on error (ErrUnavailable, ErrTimeout,
+// ErrBodyTooLarge, ErrClientBody) ctx's response is untouched and r.Done
+// is not called.
 func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, error) {
 	p.inflight.Add(1)
 	ex := acquireExchange()
@@ -250,8 +254,11 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 		in.SetConnectionClose()
 	}
 	if err != nil {
-		if ex.limit.exceeded {
+		switch {
+		case ex.limit.exceeded:
 			err = ErrBodyTooLarge
+		case ex.limit.readErr != nil:
+			err = fmt.Errorf("%w: %v", ErrClientBody, ex.limit.readErr)
 		}
 		ex.release()
 		return upstream, err
@@ -391,11 +398,14 @@ type exchange struct {
 	limit    limitedReader
 }
 
-// limitedReader fails a body that goes past its limit.
+// limitedReader fails a body that goes past its limit, and keeps the
+// error reading the client's body failed with, if any, to tell it from an
+// upstream failure.
 type limitedReader struct {
 	r        io.Reader
 	left     int64
 	exceeded bool
+	readErr  error
 }
 
 func (l *limitedReader) Read(b []byte) (int, error) {
@@ -407,6 +417,9 @@ func (l *limitedReader) Read(b []byte) (int, error) {
 		b = b[:l.left+1] // one more byte tells an exact fit from an overflow
 	}
 	n, err := l.r.Read(b)
+	if err != nil && err != io.EOF {
+		l.readErr = err
+	}
 	l.left -= int64(n)
 	if l.left < 0 {
 		l.exceeded = true
