@@ -55,10 +55,11 @@ type sourceFile struct {
 
 // ConfigFiles returns the files that make up the configuration in dir, the
 // ones Compile reads: every entry of dir (not of its subdirectories) whose
-// name ends in ".cue" and does not begin with "." (hidden files, editor
-// backups such as ".#a.cue"). The paths are dir joined with the base name,
-// sorted by name. A directory with no such file gives an empty list; only a
-// directory that cannot be read gives an error.
+// name ends in ".cue" and does not begin with "." or "_" (hidden files,
+// editor backups such as ".#a.cue"; the cue command ignores both too). The
+// paths are dir joined with the base name, sorted by name. A directory with
+// no such file gives an empty list; only a directory that cannot be read
+// gives an error.
 func ConfigFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -66,7 +67,7 @@ func ConfigFiles(dir string) ([]string, error) {
 	}
 	var files []string
 	for _, e := range entries {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ".cue") && !strings.HasPrefix(e.Name(), ".") {
+		if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, ".cue") && n[0] != '.' && n[0] != '_' {
 			files = append(files, filepath.Join(dir, e.Name()))
 		}
 	}

@@ -114,7 +114,7 @@ func TestProviderExamples(t *testing.T) {
 // backups.
 func TestConfigFiles(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{"b.cue", "a.cue", ".hidden.cue", ".#a.cue", "a.cue~", "notes.txt", "sub/c.cue", "d.cue/e.cue"} {
+	for _, name := range []string{"b.cue", "a.cue", ".hidden.cue", ".#a.cue", "_draft.cue", "a.cue~", "notes.txt", "sub/c.cue", "d.cue/e.cue"} {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)

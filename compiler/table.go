@@ -57,8 +57,11 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-// Gateway holds the listener settings. Addresses and TLS files take effect
-// when serving starts; the timeouts and limits apply to new connections.
+// Gateway holds the listener settings. The addresses, TLS on or off, the
+// timeouts, max_header_bytes and shutdown_grace take effect when serving
+// starts (a reload that changes one says a restart is needed); TLS
+// certificate files are read again on every reload, and max_body_bytes and
+// the upstream settings apply from the next request.
 type Gateway struct {
 	Listen         string   `json:"listen"`
 	PortalListen   string   `json:"portal_listen"`
