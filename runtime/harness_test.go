@@ -332,16 +332,24 @@ func (e *env) do(method, rawPath, token string, hdr map[string]string) response 
 // starting with "//" into absolute-form).
 func (e *env) doRaw(method, rawPath, token string) response {
 	e.t.Helper()
+	req := method + " " + rawPath + " HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n"
+	if token != "" {
+		req += "Authorization: Bearer " + token + "\r\n"
+	}
+	return e.rawExchange(req + "\r\n")
+}
+
+// rawExchange writes req as it is on a new connection to the gateway and
+// reads the response (the gateway closes the connection after a request it
+// could not parse).
+func (e *env) rawExchange(req string) response {
+	e.t.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer c.Close()
-	req := method + " " + rawPath + " HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n"
-	if token != "" {
-		req += "Authorization: Bearer " + token + "\r\n"
-	}
-	if _, err := io.WriteString(c, req+"\r\n"); err != nil {
+	if _, err := io.WriteString(c, req); err != nil {
 		e.t.Fatal(err)
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,28 +15,6 @@ import (
 
 	"github.com/cuegate/cuegate/internal/testutil"
 )
-
-// rawExchange writes req on a new connection to the gateway and reads the
-// response; the gateway closes the connection after a request it could
-// not parse.
-func (e *env) rawExchange(req string) response {
-	e.t.Helper()
-	c, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := io.WriteString(c, req); err != nil {
-		e.t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, resp.Header, string(b)}
-}
 
 // TestParseErrorsDoNotLogCredentials: fasthttp's parse errors quote the
 // request (or the offending line); the gateway's log must not receive the
