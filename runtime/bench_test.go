@@ -7,6 +7,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // benchUpstream is a fasthttp upstream answering "ok", so that the
@@ -81,7 +83,7 @@ policies: benchpol: {name: "Bench", access: bench: {}, rate: {requests: 10000000
 // exchange (clean, route, validate a cached token, resolve the policy,
 // check access, count limits, answer, log) allocates nothing.
 func TestHandlerAllocs(t *testing.T) {
-	if raceEnabled {
+	if testutil.RaceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
 	e := newEnv(t, envOptions{})

@@ -438,6 +438,42 @@ func (ex *exchange) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// copyBufs holds the buffers WriteTo copies response bodies through.
+var copyBufs = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+// SupportsBodyWriteTo tells fasthttp that WriteTo may stand in for Read:
+// it counts the same bytes.
+func (ex *exchange) SupportsBodyWriteTo() bool { return true }
+
+// WriteTo copies the rest of the upstream's body to w through a pooled
+// buffer. Without it fasthttp hands the body to the client connection's
+// ReadFrom, which allocates a 32 KiB buffer for every response larger than
+// the write buffer.
+func (ex *exchange) WriteTo(w io.Writer) (int64, error) {
+	buf := copyBufs.Get().(*[32 << 10]byte)
+	defer copyBufs.Put(buf)
+	var written int64
+	for {
+		n, rerr := ex.Read(buf[:])
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			written += int64(m)
+			switch {
+			case werr != nil:
+				return written, werr
+			case m != n:
+				return written, io.ErrShortWrite
+			}
+		}
+		switch {
+		case rerr == io.EOF:
+			return written, nil
+		case rerr != nil:
+			return written, rerr
+		}
+	}
+}
+
 // Close ends the exchange: the upstream connection goes back to its pool
 // (or is closed when the body was not read to the end).
 func (ex *exchange) Close() error {
