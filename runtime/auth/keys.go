@@ -111,7 +111,8 @@ func NewKeySets(opts KeySetsOptions) *KeySets {
 // Sync makes the fetched IdPs equal to idps (from a newly compiled table).
 // IdPs whose ID, issuer, discovery and jwks_uri are unchanged keep their keys
 // and fetcher (not refetched); new ones start fetching in the background
-// (never blocks; retries with backoff); removed ones stop. Safe concurrently
+// (never blocks; retries with backoff); removed ones stop, and their
+// cuegate_jwks_refreshes_total series leave /metrics. Safe concurrently
 // with Validate. Sync after Close does nothing.
 func (k *KeySets) Sync(idps map[string]*compiler.IdP) {
 	k.mu.Lock()
@@ -133,6 +134,13 @@ func (k *KeySets) Sync(idps map[string]*compiler.IdP) {
 	for id, f := range old {
 		if next[id] != f {
 			f.stop()
+		}
+		if _, kept := next[id]; !kept {
+			// Its refresh counters leave /metrics with it (a fetcher that
+			// replaces another for the same ID keeps them).
+			for _, name := range f.series {
+				metrics.UnregisterMetric(name)
+			}
 		}
 	}
 }
@@ -183,6 +191,7 @@ type fetcher struct {
 	done   chan struct{}
 	ok     *metrics.Counter
 	failed *metrics.Counter
+	series [2]string // the names of ok and failed
 
 	mu        sync.Mutex
 	inflight  chan struct{} // closed when the running fetch ends; nil when none runs
@@ -193,15 +202,17 @@ type fetcher struct {
 
 func (k *KeySets) start(id string, idp *compiler.IdP) *fetcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	series := metricRefreshes + `{idp=` + promlabel.Quote(id)
+	prefix := metricRefreshes + `{idp=` + promlabel.Quote(id)
+	series := [2]string{prefix + `,result="` + refreshOK + `"}`, prefix + `,result="` + refreshFailed + `"}`}
 	f := &fetcher{
 		ks:     k,
 		log:    k.opts.Logger.With().Str("idp", id).Logger(),
 		ctx:    ctx,
 		cancel: cancel,
 		done:   make(chan struct{}),
-		ok:     metrics.GetOrCreateCounter(series + `,result="` + refreshOK + `"}`),
-		failed: metrics.GetOrCreateCounter(series + `,result="` + refreshFailed + `"}`),
+		ok:     metrics.GetOrCreateCounter(series[0]),
+		failed: metrics.GetOrCreateCounter(series[1]),
+		series: series,
 	}
 	f.idp.Store(idp)
 	go f.run()

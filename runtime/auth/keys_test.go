@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
@@ -385,6 +386,11 @@ func TestSync(t *testing.T) {
 	wantErr(t, err, http.StatusServiceUnavailable, "signing keys of identity provider test are not available yet")
 	if !k.Ready() || len(k.Status()) != 0 {
 		t.Error("a removed IdP is still reported")
+	}
+	var out bytes.Buffer
+	metrics.WritePrometheus(&out, false)
+	if strings.Contains(out.String(), `idp="test"`) {
+		t.Errorf("a removed IdP's refresh counters are still on /metrics:\n%s", out.String())
 	}
 }
 
