@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"net/url"
 	"path"
 	"regexp"
@@ -100,10 +101,11 @@ type rawDCR struct {
 }
 
 type rawPortal struct {
-	Signup               string  `json:"signup"`
-	RedirectURISeparator string  `json:"redirect_uri_separator"`
-	SessionTTL           string  `json:"session_ttl"`
-	DCR                  *rawDCR `json:"dcr"`
+	Signup               string   `json:"signup"`
+	RedirectURISeparator string   `json:"redirect_uri_separator"`
+	SessionTTL           string   `json:"session_ttl"`
+	TrustedProxies       []string `json:"trusted_proxies"`
+	DCR                  *rawDCR  `json:"dcr"`
 	Catalogue            map[string]struct {
 		Name        string  `json:"name"`
 		Description string  `json:"description"`
@@ -386,6 +388,14 @@ func (c *compilation) buildPortal(t *Table, r *rawPortal) {
 		RedirectURISeparator: r.RedirectURISeparator,
 		SessionTTL:           c.duration(r.SessionTTL, true, p("portal", "session_ttl")),
 		Catalogue:            make(map[string]*CatalogueEntry, len(r.Catalogue)),
+	}
+	for i, cidr := range r.TrustedProxies {
+		pfx, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			c.errorf(p("portal", "trusted_proxies", i), "invalid value %q: want an IP prefix such as \"10.0.0.0/8\"", cidr)
+			continue
+		}
+		t.Portal.TrustedProxies = append(t.Portal.TrustedProxies, pfx.Masked().String())
 	}
 	c.checkDCR(r.DCR, p("portal", "dcr"))
 	for _, id := range sortedKeys(r.Catalogue) {

@@ -172,10 +172,13 @@ type Quota struct {
 
 // Portal is the developer portal's configuration.
 type Portal struct {
-	Signup               string                     `json:"signup"`
-	RedirectURISeparator string                     `json:"redirect_uri_separator"`
-	SessionTTL           Duration                   `json:"session_ttl"`
-	Catalogue            map[string]*CatalogueEntry `json:"catalogue"`
+	Signup               string   `json:"signup"`
+	RedirectURISeparator string   `json:"redirect_uri_separator"`
+	SessionTTL           Duration `json:"session_ttl"`
+	// TrustedProxies are the reverse proxies in front of the portal, as
+	// canonical IP prefixes ("10.0.0.0/8"); checked by the compiler.
+	TrustedProxies []string                   `json:"trusted_proxies,omitempty"`
+	Catalogue      map[string]*CatalogueEntry `json:"catalogue"`
 }
 
 // CatalogueEntry publishes an API to developers with the policy their

@@ -47,6 +47,7 @@ import (
 	"net"
 	"net/http"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"slices"
@@ -384,7 +385,7 @@ func (s *Server) signup(r *http.Request, email, password string) (string, time.D
 	if s.table().Portal.Signup != "open" {
 		return "", 0, errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
 	}
-	addr := clientAddress(r)
+	addr := clientAddress(r, s.table().Portal.TrustedProxies)
 	if wait := s.signups.take(addr, s.opts.Now()); wait > 0 {
 		signupsLimited.Inc()
 		s.opts.Logger.Info().Str("address", addr).Msg("portal: sign-up limited")
@@ -411,7 +412,7 @@ func (s *Server) signup(r *http.Request, email, password string) (string, time.D
 func (s *Server) login(r *http.Request, email, password string) (string, time.Duration, *apiError) {
 	now := s.opts.Now()
 	email = strings.ToLower(strings.TrimSpace(email))
-	addr := clientAddress(r)
+	addr := clientAddress(r, s.table().Portal.TrustedProxies)
 	if wait := max(s.byAccount.retryAfter(email, now), s.byAddress.retryAfter(addr, now)); wait > 0 {
 		loginsLimited.Inc()
 		return "", wait, errorf(http.StatusTooManyRequests, "too_many_attempts", "too many failed logins: try again in %s", wait.Round(time.Second))
@@ -433,12 +434,45 @@ func (s *Server) login(r *http.Request, email, password string) (string, time.Du
 	return email, 0, nil
 }
 
-func clientAddress(r *http.Request) string {
+// clientAddress is the address sign-up and login limits count r by: the
+// connection's peer, or, when that peer is one of the trusted proxies, the
+// last address in X-Forwarded-For that is not a trusted proxy itself (the
+// one the nearest trusted proxy saw). Entries that are not addresses end
+// the walk there: what lies before them is the client's own to invent.
+func clientAddress(r *http.Request, trusted []string) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	addr := host
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !trustedProxy(peer, trusted) {
+		return addr
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		addr = hop.Unmap().String()
+		if !trustedProxy(hop, trusted) {
+			break
+		}
+	}
+	return addr
+}
+
+// trustedProxy reports whether a is in one of the prefixes (canonical, as
+// the compiler writes them).
+func trustedProxy(a netip.Addr, prefixes []string) bool {
+	a = a.Unmap()
+	for _, s := range prefixes {
+		if pfx, err := netip.ParsePrefix(s); err == nil && pfx.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // windowLimiter counts events per key (failed logins, sign-up attempts)

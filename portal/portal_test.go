@@ -1185,3 +1185,33 @@ func TestGluuClientsAreSignedWithAnAlgorithmTheAPIAccepts(t *testing.T) {
 		t.Errorf("provider requests = %q, want ES256 asked for", reqs)
 	}
 }
+
+func TestClientAddress(t *testing.T) {
+	trusted := []string{"10.0.0.0/8", "fd00::/8"}
+	tests := []struct {
+		name, peer string
+		xff        []string
+		trusted    []string
+		want       string
+	}{
+		{"no proxies trusted: the peer", "203.0.113.9:5000", []string{"198.51.100.1"}, nil, "203.0.113.9"},
+		{"untrusted peer: X-Forwarded-For ignored", "203.0.113.9:5000", []string{"198.51.100.1"}, trusted, "203.0.113.9"},
+		{"trusted peer: the address it saw", "10.1.1.1:5000", []string{"198.51.100.1"}, trusted, "198.51.100.1"},
+		{"a chain of trusted proxies", "10.1.1.1:5000", []string{"198.51.100.1, 10.2.2.2", "10.3.3.3"}, trusted, "198.51.100.1"},
+		{"what the client wrote before is not believed", "10.1.1.1:5000", []string{"1.2.3.4, 198.51.100.1"}, trusted, "198.51.100.1"},
+		{"garbage ends the walk", "10.1.1.1:5000", []string{"198.51.100.1, not-an-ip"}, trusted, "10.1.1.1"},
+		{"no header from a trusted peer", "10.1.1.1:5000", nil, trusted, "10.1.1.1"},
+		{"all trusted: the farthest", "10.1.1.1:5000", []string{"10.9.9.9"}, trusted, "10.9.9.9"},
+		{"IPv6 and mapped addresses", "[fd00::1]:5000", []string{"::ffff:198.51.100.7"}, trusted, "198.51.100.7"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tt.peer
+		for _, v := range tt.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		if got := clientAddress(r, tt.trusted); got != tt.want {
+			t.Errorf("%s: clientAddress = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
