@@ -189,7 +189,7 @@ func (s *Server) apiSignup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	s.startSession(w, email)
+	s.startSession(w, r, email)
 	writeJSON(w, http.StatusCreated, map[string]string{"email": email})
 }
 
@@ -205,7 +205,7 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	s.startSession(w, email)
+	s.startSession(w, r, email)
 	writeJSON(w, http.StatusOK, map[string]string{"email": email})
 }
 

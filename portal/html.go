@@ -199,7 +199,7 @@ func (s *Server) signupHTML(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, aerr.Status, "signup", &pageData{Title: "Sign up", Error: sentence(aerr.Description), Email: r.PostFormValue("email")})
 		return
 	}
-	s.setFlash(s.startSession(w, email), flashSignedUp)
+	s.setFlash(s.startSession(w, r, email), flashSignedUp)
 	http.Redirect(w, r, "/clients", http.StatusSeeOther)
 }
 
@@ -214,7 +214,7 @@ func (s *Server) loginHTML(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, aerr.Status, "login", &pageData{Title: "Log in", Error: sentence(aerr.Description), Email: r.PostFormValue("email")})
 		return
 	}
-	s.setFlash(s.startSession(w, email), flashLoggedIn)
+	s.setFlash(s.startSession(w, r, email), flashLoggedIn)
 	http.Redirect(w, r, "/clients", http.StatusSeeOther)
 }
 

@@ -17,7 +17,8 @@
 //
 // Passwords are hashed with bcrypt. Sessions live in memory (a restart logs
 // everybody out) in HttpOnly, SameSite=Lax cookies, Secure when
-// Options.Secure. Every HTML form carries a CSRF token: the session's
+// Options.Secure or when a trusted proxy (portal.trusted_proxies) forwards
+// the request with X-Forwarded-Proto: https. Every HTML form carries a CSRF token: the session's
 // synchroniser token once logged in, a double-submit cookie before; tokens
 // are compared in constant time. JSON endpoints take only
 // Content-Type: application/json bodies, which a cross-site form cannot
@@ -244,7 +245,7 @@ func (s *Server) sessionTTL() time.Duration {
 
 // startSession logs email in, sets the session cookie and returns the new
 // session.
-func (s *Server) startSession(w http.ResponseWriter, email string) *session {
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, email string) *session {
 	id, ttl := randomToken(), s.sessionTTL()
 	now := s.opts.Now()
 	s.mu.Lock()
@@ -256,13 +257,19 @@ func (s *Server) startSession(w http.ResponseWriter, email string) *session {
 	sess := &session{email: email, csrf: randomToken(), expires: now.Add(ttl)}
 	s.sessions[id] = sess
 	s.mu.Unlock()
-	http.SetCookie(w, s.cookie(sessionCookie, id, int(ttl.Seconds())))
+	http.SetCookie(w, s.cookie(r, sessionCookie, id, int(ttl.Seconds())))
 	return sess
 }
 
-func (s *Server) cookie(name, value string, maxAge int) *http.Cookie {
+// cookie makes a portal cookie for the response to r: Secure when the
+// portal serves TLS, or when r came through a trusted proxy that says it
+// was received over https (X-Forwarded-Proto), as a TLS-terminating proxy
+// does.
+func (s *Server) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
+	_, viaProxy := trustedPeer(r, s.table().Portal.TrustedProxies)
+	secure := s.opts.Secure || (viaProxy && r.Header.Get("X-Forwarded-Proto") == "https")
 	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: s.opts.Secure, SameSite: http.SameSiteLaxMode}
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
 }
 
 // session returns the request's live session, or nil.
@@ -294,7 +301,7 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 		delete(s.sessions, c.Value)
 		s.mu.Unlock()
 	}
-	http.SetCookie(w, s.cookie(sessionCookie, "", -1))
+	http.SetCookie(w, s.cookie(r, sessionCookie, "", -1))
 }
 
 // csrfToken returns the token to embed in forms: the session's, or for an
@@ -307,7 +314,7 @@ func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request, sess *session
 		return c.Value
 	}
 	tok := randomToken()
-	http.SetCookie(w, s.cookie(csrfCookie, tok, 0))
+	http.SetCookie(w, s.cookie(r, csrfCookie, tok, 0))
 	return tok
 }
 
@@ -440,13 +447,8 @@ func (s *Server) login(r *http.Request, email, password string) (string, time.Du
 // one the nearest trusted proxy saw). Entries that are not addresses end
 // the walk there: what lies before them is the client's own to invent.
 func clientAddress(r *http.Request, trusted []string) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr := host
-	peer, err := netip.ParseAddr(host)
-	if err != nil || !trustedProxy(peer, trusted) {
+	addr, viaProxy := trustedPeer(r, trusted)
+	if !viaProxy {
 		return addr
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
@@ -461,6 +463,17 @@ func clientAddress(r *http.Request, trusted []string) string {
 		}
 	}
 	return addr
+}
+
+// trustedPeer returns the address of r's peer (the connection's other end)
+// and whether it is one of the trusted proxies.
+func trustedPeer(r *http.Request, trusted []string) (string, bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	return host, err == nil && trustedProxy(peer, trusted)
 }
 
 // trustedProxy reports whether a is in one of the prefixes (canonical, as

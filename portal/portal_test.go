@@ -748,9 +748,34 @@ func TestCookies(t *testing.T) {
 	if sc == nil || !sc.HttpOnly || sc.SameSite != http.SameSiteLaxMode || sc.Secure || sc.MaxAge != 3600 {
 		t.Errorf("session cookie = %+v", sc)
 	}
+	plain := httptest.NewRequest("GET", "/", nil)
 	s, _ := New(Options{Table: e.table.Load, Store: e.store, Secure: true, BcryptCost: bcrypt.MinCost})
-	if c := s.cookie(sessionCookie, "x", 1); !c.Secure {
+	if c := s.cookie(plain, sessionCookie, "x", 1); !c.Secure {
 		t.Error("Secure option does not set Secure cookies")
+	}
+
+	// Behind a TLS-terminating proxy: Secure when a trusted proxy says
+	// https, never on an untrusted peer's word.
+	proxied := *e.table.Load()
+	proxied.Portal.TrustedProxies = []string{"10.0.0.0/8"}
+	s, _ = New(Options{Table: func() *compiler.Table { return &proxied }, Store: e.store, BcryptCost: bcrypt.MinCost})
+	for _, tt := range []struct {
+		peer, proto string
+		secure      bool
+	}{
+		{"10.1.1.1:4000", "https", true},
+		{"10.1.1.1:4000", "http", false},
+		{"10.1.1.1:4000", "", false},
+		{"203.0.113.9:4000", "https", false},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tt.peer
+		if tt.proto != "" {
+			r.Header.Set("X-Forwarded-Proto", tt.proto)
+		}
+		if c := s.cookie(r, sessionCookie, "x", 1); c.Secure != tt.secure {
+			t.Errorf("peer %s, X-Forwarded-Proto %q: Secure %v, want %v", tt.peer, tt.proto, c.Secure, tt.secure)
+		}
 	}
 }
 
