@@ -116,9 +116,9 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
-	// registering counts each developer's registrations in flight, which
-	// hold a place under MaxClientsPerDeveloper until stored or failed.
-	registering map[string]int
+	// registering holds each developer's registrations in flight, which
+	// take a place under MaxClientsPerDeveloper until they end.
+	registering map[string]map[*reservation]struct{}
 
 	byAccount *windowLimiter // failed logins
 	byAddress *windowLimiter // failed logins
@@ -157,7 +157,7 @@ func New(opts Options) (*Server, error) {
 		pages:       pages,
 		dummyHash:   dummy,
 		sessions:    map[string]*session{},
-		registering: map[string]int{},
+		registering: map[string]map[*reservation]struct{}{},
 		byAccount:   newWindowLimiter(loginFailuresPerAccount, loginWindow),
 		byAddress:   newWindowLimiter(loginFailuresPerAddress, loginWindow),
 		signups:     newWindowLimiter(signupsPerAddress, signupWindow),
@@ -712,11 +712,11 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 	if aerr = checkRedirectURIs(redirects); aerr != nil {
 		return store.Client{}, aerr
 	}
-	release, aerr := s.reserveClient(dev)
+	res, aerr := s.reserveClient(dev)
 	if aerr != nil {
 		return store.Client{}, aerr
 	}
-	defer release()
+	defer s.release(res)
 	log := s.opts.Logger.With().Str("developer", dev).Strs("catalogue", sel.ids).Str("provider", sel.dcr.Provider).Logger()
 	fail := func(aerr *apiError, err error) (store.Client, *apiError) {
 		registrationsFail.Inc()
@@ -748,6 +748,7 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 	if d := sel.policy.KeyExpiresIn.D(); d > 0 {
 		c.ExpiresAt = now.Add(d)
 	}
+	s.named(res, c.ClientID)
 	if err := s.opts.Store.AddClient(c); err != nil {
 		// Registered at the provider but not stored: undo it there.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(sel.dcr.Timeout.D(), time.Second))
@@ -767,25 +768,54 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 	return c, nil
 }
 
+// reservation is one registration in flight for a developer; clientID
+// is set once the provider has answered, before the client is stored.
+type reservation struct {
+	dev      string
+	clientID string
+}
+
 // reserveClient holds one of dev's MaxClientsPerDeveloper places for a
 // registration in flight, so that concurrent registrations cannot pass the
-// cap together; release gives it back once the client is stored (and
-// counts in the store) or the registration failed.
-func (s *Server) reserveClient(dev string) (release func(), aerr *apiError) {
+// cap together; release gives it back when the registration ends. A place
+// is counted once: a reservation whose client is already in the store
+// (stored, not yet released) is not counted again.
+func (s *Server) reserveClient(dev string) (*reservation, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.opts.Store.Clients(dev))+s.registering[dev] >= MaxClientsPerDeveloper {
+	stored := s.opts.Store.Clients(dev)
+	held := len(stored)
+	for r := range s.registering[dev] {
+		if r.clientID == "" || !slices.ContainsFunc(stored, func(c store.Client) bool { return c.ClientID == r.clientID }) {
+			held++
+		}
+	}
+	if held >= MaxClientsPerDeveloper {
 		return nil, errorf(http.StatusConflict, "too_many_clients",
 			"you have reached the limit of %d clients per developer: delete one you no longer use, then register again", MaxClientsPerDeveloper)
 	}
-	s.registering[dev]++
-	return func() {
-		s.mu.Lock()
-		if s.registering[dev]--; s.registering[dev] == 0 {
-			delete(s.registering, dev)
-		}
-		s.mu.Unlock()
-	}, nil
+	r := &reservation{dev: dev}
+	if s.registering[dev] == nil {
+		s.registering[dev] = map[*reservation]struct{}{}
+	}
+	s.registering[dev][r] = struct{}{}
+	return r, nil
+}
+
+// named records the client ID the provider gave r's registration.
+func (s *Server) named(r *reservation, clientID string) {
+	s.mu.Lock()
+	r.clientID = clientID
+	s.mu.Unlock()
+}
+
+func (s *Server) release(r *reservation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.registering[r.dev], r)
+	if len(s.registering[r.dev]) == 0 {
+		delete(s.registering, r.dev)
+	}
 }
 
 // registrationError maps a driver error to what the developer sees: the
