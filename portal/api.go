@@ -177,36 +177,34 @@ type credentials struct {
 	Password string `json:"password"`
 }
 
+// authenticate checks an email and password (signup, login), giving the
+// account's email, or the error and, when limited, how long to wait.
+type authenticate func(r *http.Request, email, password string) (string, time.Duration, *apiError)
+
 func (s *Server) apiSignup(w http.ResponseWriter, r *http.Request) {
-	var c credentials
-	if aerr := decode(r, &c); aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	email, wait, aerr := s.signup(r, c.Email, c.Password)
-	if aerr != nil {
-		setRetryAfter(w, wait)
-		writeError(w, aerr)
-		return
-	}
-	s.startSession(w, r, email)
-	writeJSON(w, http.StatusCreated, map[string]string{"email": email})
+	s.apiCredentials(w, r, s.signup, http.StatusCreated)
 }
 
 func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
+	s.apiCredentials(w, r, s.login, http.StatusOK)
+}
+
+// apiCredentials answers a JSON sign-up or login: check the body's
+// credentials and start a session, answering status with the email.
+func (s *Server) apiCredentials(w http.ResponseWriter, r *http.Request, check authenticate, status int) {
 	var c credentials
 	if aerr := decode(r, &c); aerr != nil {
 		writeError(w, aerr)
 		return
 	}
-	email, wait, aerr := s.login(r, c.Email, c.Password)
+	email, wait, aerr := check(r, c.Email, c.Password)
 	if aerr != nil {
 		setRetryAfter(w, wait)
 		writeError(w, aerr)
 		return
 	}
 	s.startSession(w, r, email)
-	writeJSON(w, http.StatusOK, map[string]string{"email": email})
+	writeJSON(w, status, map[string]string{"email": email})
 }
 
 func setRetryAfter(w http.ResponseWriter, wait time.Duration) {

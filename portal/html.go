@@ -193,14 +193,7 @@ func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) signupHTML(w http.ResponseWriter, r *http.Request) {
-	email, wait, aerr := s.signup(r, r.PostFormValue("email"), r.PostFormValue("password"))
-	if aerr != nil {
-		setRetryAfter(w, wait)
-		s.render(w, r, aerr.Status, "signup", &pageData{Title: "Sign up", Error: sentence(aerr.Description), Email: r.PostFormValue("email")})
-		return
-	}
-	s.setFlash(s.startSession(w, r, email), flashSignedUp)
-	http.Redirect(w, r, "/clients", http.StatusSeeOther)
+	s.credentialsHTML(w, r, s.signup, "signup", "Sign up", flashSignedUp)
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -208,13 +201,19 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) loginHTML(w http.ResponseWriter, r *http.Request) {
-	email, wait, aerr := s.login(r, r.PostFormValue("email"), r.PostFormValue("password"))
+	s.credentialsHTML(w, r, s.login, "login", "Log in", flashLoggedIn)
+}
+
+// credentialsHTML handles a sign-up or login form: on success a session
+// with flash and the client list, else the form page again with the error.
+func (s *Server) credentialsHTML(w http.ResponseWriter, r *http.Request, check authenticate, page, title, flash string) {
+	email, wait, aerr := check(r, r.PostFormValue("email"), r.PostFormValue("password"))
 	if aerr != nil {
 		setRetryAfter(w, wait)
-		s.render(w, r, aerr.Status, "login", &pageData{Title: "Log in", Error: sentence(aerr.Description), Email: r.PostFormValue("email")})
+		s.render(w, r, aerr.Status, page, &pageData{Title: title, Error: sentence(aerr.Description), Email: r.PostFormValue("email")})
 		return
 	}
-	s.setFlash(s.startSession(w, r, email), flashLoggedIn)
+	s.setFlash(s.startSession(w, r, email), flash)
 	http.Redirect(w, r, "/clients", http.StatusSeeOther)
 }
 

@@ -347,18 +347,31 @@ func TestProviderErrorsAreShownVerbatimAndLeaveNoState(t *testing.T) {
 	}
 }
 
-func TestClientThatCannotBeStoredIsDeletedAtTheProvider(t *testing.T) {
-	e := newEnv(t)
+// duplicateClientIDs makes the provider answer every registration with the
+// same client_id, so that a second client cannot be stored (deletes fail
+// when deleteFails, else fall to the fake's default), and registers the
+// first client for a developer, whom it returns.
+func (e *env) duplicateClientIDs(deleteFails bool) *http.Client {
 	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method != http.MethodPost {
+		switch {
+		case r.Method == http.MethodDelete && deleteFails:
+			w.WriteHeader(http.StatusInternalServerError)
+			return true
+		case r.Method != http.MethodPost:
 			return false
 		}
-		w.WriteHeader(201) // the same client_id every time: the second cannot be stored
+		w.WriteHeader(201)
 		fmt.Fprintf(w, `{"client_id":"dup","client_secret":"s","registration_client_uri":"%s/register/dup","registration_access_token":"rat"}`, e.idp.URL)
 		return true
 	})
 	dev := e.developer("a@example.com")
 	e.create(dev, "first", "gluu_api")
+	return dev
+}
+
+func TestClientThatCannotBeStoredIsDeletedAtTheProvider(t *testing.T) {
+	e := newEnv(t)
+	dev := e.duplicateClientIDs(false)
 	var aerr apiError
 	if resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "second"}, &aerr); resp.StatusCode != 500 {
 		t.Fatalf("second create: %d %+v", resp.StatusCode, aerr)
@@ -374,17 +387,7 @@ func TestClientThatCannotBeStoredIsDeletedAtTheProvider(t *testing.T) {
 
 func TestClientThatCannotBeStoredNorDeletedIsNamed(t *testing.T) {
 	e := newEnv(t)
-	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method == http.MethodDelete {
-			w.WriteHeader(http.StatusInternalServerError)
-			return true
-		}
-		w.WriteHeader(201) // the same client_id every time: the second cannot be stored
-		fmt.Fprintf(w, `{"client_id":"dup","client_secret":"s","registration_client_uri":"%s/register/dup","registration_access_token":"rat"}`, e.idp.URL)
-		return true
-	})
-	dev := e.developer("a@example.com")
-	e.create(dev, "first", "gluu_api")
+	dev := e.duplicateClientIDs(true)
 	var aerr apiError
 	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "second"}, &aerr)
 	const want = "the client could not be stored, and the identity provider did not delete it again: ask the operator to delete client dup there"

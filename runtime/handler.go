@@ -103,7 +103,8 @@ func (g *Gateway) recoverPanic(ctx *fasthttp.RequestCtx, r *request) {
 // or true when the request was handed to the upstream (which finishes r).
 func (r *request) serve(ctx *fasthttp.RequestCtx, gen *generation) (errorResponse, bool) {
 	var err error
-	r.path, err = pathclean.Clean(r.path, rawPath(ctx))
+	raw, query := proxy.SplitTarget(ctx)
+	r.path, err = pathclean.Clean(r.path, raw)
 	if err != nil {
 		return errBadPath, false
 	}
@@ -136,7 +137,7 @@ func (r *request) serve(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 	} else {
 		r.fwd = pathclean.Append(r.fwd[:0], r.path)
 	}
-	r.preq = proxy.Request{Path: r.fwd, RequestID: r.rid, Done: r, MaxBody: int64(gen.table.Gateway.MaxBodyBytes)}
+	r.preq = proxy.Request{Path: r.fwd, Query: query, RequestID: r.rid, Done: r, MaxBody: int64(gen.table.Gateway.MaxBodyBytes)}
 	// On success r belongs to the response stream (ResponseDone).
 	upstream, err := st.pool.Forward(ctx, &r.preq)
 	if err == nil {
@@ -435,21 +436,6 @@ func (gen *generation) allowFor(p []byte) []byte {
 			p = p[:i]
 		}
 	}
-}
-
-// rawPath is the path of the request target as the client sent it: for
-// origin-form ("/a//b?q") everything before the query, taken from the
-// request line itself (a leading "//" is a path, not an authority); for
-// absolute-form, the URI's path.
-func rawPath(ctx *fasthttp.RequestCtx) []byte {
-	uri := ctx.Request.Header.RequestURI()
-	if len(uri) == 0 || uri[0] != '/' {
-		return ctx.URI().PathOriginal()
-	}
-	if i := bytes.IndexAny(uri, "?#"); i >= 0 {
-		uri = uri[:i]
-	}
-	return uri
 }
 
 // bearer returns the token of an "Authorization: Bearer <token>" value.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/internal/devidp"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // testConfig is the configuration the integration tests serve. %[1]s is
@@ -182,7 +183,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 			close(e.release)
 		}
 	})
-	e.dead = deadAddr(t)
+	e.dead = testutil.DeadURL(t)
 	e.dir = t.TempDir()
 	extra := o.extra
 	if o.tls {
@@ -359,14 +360,4 @@ func (e *env) rawExchange(req string) response {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return response{resp.StatusCode, resp.Header, string(b)}
-}
-
-func deadAddr(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
 }

@@ -3,7 +3,9 @@ package testutil
 
 import (
 	"bytes"
+	"net"
 	"sync"
+	"testing"
 )
 
 // SyncBuffer is a bytes.Buffer that servers' goroutines may write to while
@@ -25,4 +27,17 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// DeadURL returns an http:// URL on the loopback interface where nothing
+// listens: a port that was just bound and released.
+func DeadURL(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
 }

@@ -422,41 +422,29 @@ func TestTakeTwoKeysNoDeadlock(t *testing.T) {
 	wg.Wait()
 }
 
-func BenchmarkRate(b *testing.B) {
-	m := NewMemory(MemoryOptions{})
-	k := Key{"alice", "gold"}
-	r := perSecond(1_000_000)
-	now := t0
-	b.ReportAllocs()
-	for b.Loop() {
-		now = now.Add(time.Microsecond)
-		rateOf(m, k, r, now)
-	}
-}
-
-// BenchmarkTake is the gateway's call: a rate and a quota of one policy.
+// BenchmarkTake counts on one existing key: a rate alone, a quota alone,
+// and both of one policy (the gateway's usual call).
 func BenchmarkTake(b *testing.B) {
-	m := NewMemory(MemoryOptions{})
 	k := Key{"alice", "gold"}
 	r := perSecond(1_000_000)
 	q := compiler.Quota{Max: 1 << 60, Period: compiler.Duration(time.Hour)}
-	now := t0
-	b.ReportAllocs()
-	for b.Loop() {
-		now = now.Add(time.Microsecond)
-		m.Take(Request{RateKey: k, Rate: &r, QuotaKey: k, Quota: &q}, now)
-	}
-}
-
-func BenchmarkQuota(b *testing.B) {
-	m := NewMemory(MemoryOptions{})
-	k := Key{"alice", "gold"}
-	q := compiler.Quota{Max: 1 << 60, Period: compiler.Duration(time.Hour)}
-	now := t0
-	b.ReportAllocs()
-	for b.Loop() {
-		now = now.Add(time.Microsecond)
-		quotaOf(m, k, q, now)
+	for _, bc := range []struct {
+		name string
+		req  Request
+	}{
+		{"rate", Request{RateKey: k, Rate: &r}},
+		{"quota", Request{QuotaKey: k, Quota: &q}},
+		{"both", Request{RateKey: k, Rate: &r, QuotaKey: k, Quota: &q}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			m := NewMemory(MemoryOptions{})
+			now := t0
+			b.ReportAllocs()
+			for b.Loop() {
+				now = now.Add(time.Microsecond)
+				m.Take(bc.req, now)
+			}
+		})
 	}
 }
 

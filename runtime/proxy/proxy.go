@@ -157,9 +157,11 @@ type Done interface {
 // Request is one forwarded call.
 type Request struct {
 	// Path is the path to send, percent-encoded, starting with "/"; it is
-	// appended to the target's base path, and the client's query string
-	// follows it unchanged.
+	// appended to the target's base path.
 	Path []byte
+	// Query is the client's query string (SplitTarget), sent unchanged
+	// after Path.
+	Query []byte
 	// RequestID is sent as X-Request-Id.
 	RequestID []byte
 	// Done, when set, is called once the response body has been streamed.
@@ -205,7 +207,7 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	// The server decides the client connection's fate by these after the
 	// handler; the upstream request must not carry them.
 	closeConn, http10 := in.ConnectionClose(), !in.IsHTTP11()
-	host, query := targetParts(ctx)
+	host := targetHost(ctx)
 	out := &ctx.Request
 	cl, s := in.ContentLength(), ctx.RequestBodyStream()
 	limited := cl == -1 && r.MaxBody > 0 && s != nil
@@ -242,8 +244,8 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	deadline := start.Add(p.timeout)
 	// The path and query, copied: the URI they come from is overwritten.
 	ex.tail = append(ex.tail[:0], r.Path...)
-	if len(query) > 0 {
-		ex.tail = append(append(ex.tail, '?'), query...)
+	if len(r.Query) > 0 {
+		ex.tail = append(append(ex.tail, '?'), r.Query...)
 	}
 	err := p.send(ex, out, deadline, start)
 	upstream := time.Since(start)
@@ -283,21 +285,32 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	return upstream, nil
 }
 
-// targetParts returns the host the client addressed and the query string
-// of its request target, parsing the URI only for an absolute-form target.
-func targetParts(ctx *fasthttp.RequestCtx) (host, query []byte) {
+// SplitTarget returns the path and the query string of ctx's request
+// target as the client sent them: for origin-form ("/a//b?q") from the
+// request line itself (a leading "//" is a path, not an authority), for
+// absolute-form from the parsed URI. A fragment is not part of either.
+func SplitTarget(ctx *fasthttp.RequestCtx) (path, query []byte) {
 	uri := ctx.Request.Header.RequestURI()
 	if len(uri) == 0 || uri[0] != '/' {
 		u := ctx.URI()
-		return u.Host(), u.QueryString()
+		return u.PathOriginal(), u.QueryString()
+	}
+	if i := bytes.IndexByte(uri, '#'); i >= 0 {
+		uri = uri[:i]
 	}
 	if i := bytes.IndexByte(uri, '?'); i >= 0 {
-		query = uri[i+1:]
-		if j := bytes.IndexByte(query, '#'); j >= 0 {
-			query = query[:j]
-		}
+		return uri[:i], uri[i+1:]
 	}
-	return ctx.Request.Header.Host(), query
+	return uri, nil
+}
+
+// targetHost returns the host the client addressed, parsing the URI only
+// for an absolute-form target.
+func targetHost(ctx *fasthttp.RequestCtx) []byte {
+	if uri := ctx.Request.Header.RequestURI(); len(uri) == 0 || uri[0] != '/' {
+		return ctx.URI().Host()
+	}
+	return ctx.Request.Header.Host()
 }
 
 // send tries the targets round-robin, skipping those cooling down unless

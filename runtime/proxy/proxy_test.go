@@ -28,12 +28,13 @@ func serve(t *testing.T, p *Pool) string {
 		t.Fatal(err)
 	}
 	s := &fasthttp.Server{StreamRequestBody: true, NoDefaultContentType: true, Handler: func(ctx *fasthttp.RequestCtx) {
-		path, err := pathclean.Clean(nil, ctx.URI().PathOriginal())
+		raw, query := SplitTarget(ctx)
+		path, err := pathclean.Clean(nil, raw)
 		if err != nil {
 			ctx.Error("bad path", 400)
 			return
 		}
-		_, err = p.Forward(ctx, &Request{Path: pathclean.Append(nil, path), RequestID: []byte("rid-1")})
+		_, err = p.Forward(ctx, &Request{Path: pathclean.Append(nil, path), Query: query, RequestID: []byte("rid-1")})
 		switch {
 		case errors.Is(err, ErrTimeout):
 			ctx.Error("timeout", 504)
@@ -59,17 +60,6 @@ func get(t *testing.T, url string, hdr map[string]string) (*http.Response, strin
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	return resp, string(b)
-}
-
-// deadTarget returns a URL on which nothing listens.
-func deadTarget(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
 }
 
 func TestForwardHeaders(t *testing.T) {
@@ -152,7 +142,7 @@ func TestForwardFailover(t *testing.T) {
 		io.WriteString(w, "ok "+r.URL.RawQuery)
 	}))
 	defer up.Close()
-	p, err := New(Options{Targets: []string{deadTarget(t), up.URL}})
+	p, err := New(Options{Targets: []string{testutil.DeadURL(t), up.URL}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +232,7 @@ func TestClientConnectionState(t *testing.T) {
 }
 
 func TestForwardAllDown(t *testing.T) {
-	p, err := New(Options{Targets: []string{deadTarget(t), deadTarget(t)}})
+	p, err := New(Options{Targets: []string{testutil.DeadURL(t), testutil.DeadURL(t)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,4 +373,24 @@ func TestLargeBodyCopyDoesNotAllocate(t *testing.T) {
 		t.Errorf("%d bytes allocated per 1 MiB response, want under 16 KiB", perResponse)
 	}
 	t.Logf("%d bytes allocated per 1 MiB response", perResponse)
+}
+
+func TestSplitTarget(t *testing.T) {
+	tests := []struct{ target, path, query string }{
+		{"/a/b", "/a/b", ""},
+		{"/a?q=1&r=%2F", "/a", "q=1&r=%2F"},
+		{"//a//b?x", "//a//b", "x"},
+		{"/a#frag?notquery", "/a", ""},
+		{"/a?q#frag", "/a", "q"},
+		{"http://host.example/p%20q?z=1", "/p%20q", "z=1"},
+	}
+	for _, tt := range tests {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.Header.SetMethod("GET")
+		ctx.Request.Header.SetRequestURI(tt.target)
+		path, query := SplitTarget(&ctx)
+		if string(path) != tt.path || string(query) != tt.query {
+			t.Errorf("SplitTarget(%q) = %q, %q; want %q, %q", tt.target, path, query, tt.path, tt.query)
+		}
+	}
 }
