@@ -168,16 +168,22 @@ func TestPortalInBrowser(t *testing.T) {
 	p := j.gw.PortalURL
 	const email, password = "browser@example.com", "a long enough password"
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	// fill opens the form posting to path from the header's link and types
+	// the credentials into it.
+	fill := func(path, email, password string) []chromedp.Action[chromedp.Void] {
+		form := `form[action="` + path + `"]`
+		return []chromedp.Action[chromedp.Void]{
+			chromedp.Click(css(`header a[href="` + path + `"]`)),
+			chromedp.WaitVisible(css(form)),
+			chromedp.SendKeys(css(form+` input[name=email]`), email),
+			chromedp.SendKeys(css(form+` input[name=password]`), password),
+		}
+	}
 
 	b.run(t, "open the portal", chromedp.Navigate(p+"/"), chromedp.WaitVisible(css(`a[href="/signup"]`)))
 	b.shot(t, "portal home")
 
-	b.run(t, "sign up",
-		chromedp.Click(css(`header a[href="/signup"]`)),
-		chromedp.WaitVisible(css(`form[action="/signup"]`)),
-		chromedp.SendKeys(css(`form[action="/signup"] input[name=email]`), email),
-		chromedp.SendKeys(css(`form[action="/signup"] input[name=password]`), password),
-	)
+	b.run(t, "sign up", fill("/signup", email, password)...)
 	b.shot(t, "sign up form")
 	b.run(t, "submit sign up", chromedp.Click(css(`form[action="/signup"] button[type=submit]`)), chromedp.WaitNotPresent(css(`form[action="/signup"]`)), chromedp.WaitVisible(css(`main h1`)))
 	b.shot(t, "signed up")
@@ -187,21 +193,12 @@ func TestPortalInBrowser(t *testing.T) {
 		b.run(t, "log out", chromedp.Click(css(`form[action="/logout"] button`)), chromedp.WaitVisible(css(`header a[href="/login"]`)))
 		b.shot(t, "logged out")
 	}
-	b.run(t, "wrong password",
-		chromedp.Click(css(`header a[href="/login"]`)),
-		chromedp.WaitVisible(css(`form[action="/login"]`)),
-		chromedp.SendKeys(css(`form[action="/login"] input[name=email]`), email),
-		chromedp.SendKeys(css(`form[action="/login"] input[name=password]`), "not the password"),
+	b.run(t, "wrong password", append(fill("/login", email, "not the password"),
 		chromedp.Click(css(`form[action="/login"] button[type=submit]`)),
 		chromedp.WaitVisible(css(`main .error`)),
-	)
+	)...)
 	b.shot(t, "wrong password")
-	b.run(t, "log in",
-		chromedp.Click(css(`header a[href="/login"]`)),
-		chromedp.WaitVisible(css(`form[action="/login"]`)),
-		chromedp.SendKeys(css(`form[action="/login"] input[name=email]`), email),
-		chromedp.SendKeys(css(`form[action="/login"] input[name=password]`), password),
-	)
+	b.run(t, "log in", fill("/login", email, password)...)
 	b.shot(t, "log in form")
 	b.run(t, "submit log in", chromedp.Click(css(`form[action="/login"] button[type=submit]`)), chromedp.WaitVisible(css(`form[action="/logout"]`)))
 	b.shot(t, "logged in")

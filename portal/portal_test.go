@@ -193,21 +193,9 @@ func (e *env) developer(email string) *http.Client {
 	return c
 }
 
-type created struct {
-	ClientID      string     `json:"client_id"`
-	ClientSecret  string     `json:"client_secret"`
-	TokenEndpoint string     `json:"token_endpoint"`
-	Catalogue     []string   `json:"catalogue"`
-	Policy        string     `json:"policy"`
-	CreatedAt     time.Time  `json:"created_at"`
-	ExpiresAt     *time.Time `json:"expires_at"`
-	Expired       bool       `json:"expired"`
-	ClientName    string     `json:"client_name"`
-}
-
-func (e *env) create(c *http.Client, name string, entries ...string) created {
+func (e *env) create(c *http.Client, name string, entries ...string) clientView {
 	e.t.Helper()
-	var out created
+	var out clientView
 	resp := e.api(c, "POST", "/clients", map[string]any{"catalogue": entries, "client_name": name, "redirect_uris": []string{}}, &out)
 	if resp.StatusCode != http.StatusCreated {
 		e.t.Fatalf("create: %d %+v", resp.StatusCode, out)
@@ -247,12 +235,12 @@ func TestAPIJourney(t *testing.T) {
 		t.Errorf("stored = %+v", stored)
 	}
 
-	var list []created
+	var list []clientView
 	e.api(dev, "GET", "/clients", nil, &list)
 	if len(list) != 1 || list[0].ClientID != "client-1" || list[0].ClientSecret != "" {
 		t.Errorf("list = %+v (the list shows no secrets)", list)
 	}
-	var one created
+	var one clientView
 	if resp := e.api(dev, "GET", "/clients/client-1", nil, &one); resp.StatusCode != 200 || one.ClientSecret != "secret-1" {
 		t.Errorf("get: %d %+v", resp.StatusCode, one)
 	}
@@ -451,7 +439,7 @@ func TestConcurrentRegistrationsArePersistedOnce(t *testing.T) {
 func TestClientsPerDeveloperAreCapped(t *testing.T) {
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
-	var first created
+	var first clientView
 	for i := range MaxClientsPerDeveloper {
 		c := e.create(dev, fmt.Sprint("app", i), "gluu_api")
 		if i == 0 {
@@ -519,7 +507,7 @@ func TestDeveloperIsolation(t *testing.T) {
 	e := newEnv(t)
 	alice, bob := e.developer("alice@example.com"), e.developer("bob@example.com")
 	c := e.create(alice, "alice app", "gluu_api")
-	var list []created
+	var list []clientView
 	e.api(bob, "GET", "/clients", nil, &list)
 	if len(list) != 0 {
 		t.Errorf("bob sees %+v", list)
@@ -834,7 +822,7 @@ func TestExpiredRegistrationIsShown(t *testing.T) {
 	dev := e.developer("a@example.com")
 	c := e.create(dev, "app", "gluu_api")
 	e.advance(366 * 24 * time.Hour)
-	var list []created
+	var list []clientView
 	e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil) // the session expired meanwhile
 	e.api(dev, "GET", "/clients", nil, &list)
 	if len(list) != 1 || !list[0].Expired {
@@ -969,7 +957,7 @@ func TestAPILeniency(t *testing.T) {
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	// One string for catalogue and for redirect_uris (split on the separator).
-	var c created
+	var c clientView
 	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": "gluu_api", "client_name": "x",
 		"redirect_uris": "https://a.example/cb;https://b.example/cb"}, &c)
 	if resp.StatusCode != 201 {
