@@ -115,8 +115,9 @@ type rawPortal struct {
 	} `json:"catalogue"`
 }
 
-// defaultDCRTimeout bounds a registration call when the config sets none.
-const defaultDCRTimeout = 15 * time.Second
+// DefaultDCRTimeout bounds a call to a provider's registration or
+// discovery endpoint when the configuration sets no dcr timeout.
+const DefaultDCRTimeout = 15 * time.Second
 
 func (c *compilation) build(raw *rawConfig) *Table {
 	t := &Table{
@@ -459,7 +460,7 @@ func (c *compilation) mergeDCR(at fieldPath, global, entry *rawDCR) *DCR {
 		TokenEndpoint:           deref(m.TokenEndpoint),
 		InitialAccessToken:      m.InitialAccessToken,
 		Scope:                   deref(m.Scope),
-		Timeout:                 Duration(defaultDCRTimeout),
+		Timeout:                 Duration(DefaultDCRTimeout),
 	}
 	if m.GrantTypes != nil {
 		d.GrantTypes = sortedUnique(*m.GrantTypes)

@@ -41,14 +41,22 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+apiPrefix+"/clients", s.jsonBody(s.authed(s.apiCreateClient)))
 	mux.HandleFunc("GET "+apiPrefix+"/clients/{client_id}", s.authed(s.apiGetClient))
 	mux.HandleFunc("DELETE "+apiPrefix+"/clients/{client_id}", s.authed(s.apiDeleteClient))
-	mux.HandleFunc(apiPrefix+"/", func(w http.ResponseWriter, r *http.Request) {
-		if allow := allowedMethods(strings.TrimPrefix(r.URL.Path, apiPrefix)); allow != "" {
+	mux.HandleFunc(apiPrefix+"/", noEndpoint(func(path string) string {
+		return allowedMethods(strings.TrimPrefix(path, apiPrefix))
+	}))
+}
+
+// noEndpoint answers a request no route took: 405 with Allow when
+// allowed(path) names the methods of an endpoint there, else 404.
+func noEndpoint(allowed func(path string) string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowed(r.URL.Path); allow != "" {
 			w.Header().Set("Allow", allow)
 			writeError(w, errorf(http.StatusMethodNotAllowed, "invalid_request", "%s takes %s, not %s", r.URL.Path, allow, r.Method))
 			return
 		}
 		writeError(w, errorf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
-	})
+	}
 }
 
 // allowedMethods lists the methods of an API endpoint, "" for no endpoint.
@@ -78,6 +86,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
+	setRetryAfter(w, e.RetryAfter)
 	writeJSON(w, e.Status, e)
 }
 
@@ -178,8 +187,8 @@ type credentials struct {
 }
 
 // authenticate checks an email and password (signup, login), giving the
-// account's email, or the error and, when limited, how long to wait.
-type authenticate func(r *http.Request, email, password string) (string, time.Duration, *apiError)
+// account's email or the error.
+type authenticate func(r *http.Request, email, password string) (string, *apiError)
 
 func (s *Server) apiSignup(w http.ResponseWriter, r *http.Request) {
 	s.apiCredentials(w, r, s.signup, http.StatusCreated)
@@ -197,9 +206,8 @@ func (s *Server) apiCredentials(w http.ResponseWriter, r *http.Request, check au
 		writeError(w, aerr)
 		return
 	}
-	email, wait, aerr := check(r, c.Email, c.Password)
+	email, aerr := check(r, c.Email, c.Password)
 	if aerr != nil {
-		setRetryAfter(w, wait)
 		writeError(w, aerr)
 		return
 	}
@@ -223,12 +231,18 @@ func (s *Server) apiCatalogue(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiListClients(w http.ResponseWriter, r *http.Request, dev string) {
+	writeJSON(w, http.StatusOK, s.clientViews(dev))
+}
+
+// clientViews is dev's clients as the list shows them (never nil: the
+// API answers [] for none).
+func (s *Server) clientViews(dev string) []clientView {
 	t, now := s.table(), s.opts.Now()
 	out := []clientView{}
 	for _, c := range s.opts.Store.Clients(dev) {
 		out = append(out, viewOf(t, c, now, false))
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 func (s *Server) apiCreateClient(w http.ResponseWriter, r *http.Request, dev string) {

@@ -207,9 +207,9 @@ func (s *Server) loginHTML(w http.ResponseWriter, r *http.Request) {
 // credentialsHTML handles a sign-up or login form: on success a session
 // with flash and the client list, else the form page again with the error.
 func (s *Server) credentialsHTML(w http.ResponseWriter, r *http.Request, check authenticate, page, title, flash string) {
-	email, wait, aerr := check(r, r.PostFormValue("email"), r.PostFormValue("password"))
+	email, aerr := check(r, r.PostFormValue("email"), r.PostFormValue("password"))
 	if aerr != nil {
-		setRetryAfter(w, wait)
+		setRetryAfter(w, aerr.RetryAfter)
 		s.render(w, r, aerr.Status, page, &pageData{Title: title, Error: sentence(aerr.Description), Email: r.PostFormValue("email")})
 		return
 	}
@@ -223,12 +223,7 @@ func (s *Server) logoutHTML(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) clientsHTML(w http.ResponseWriter, r *http.Request, sess *session) {
-	t, now := s.table(), s.opts.Now()
-	var views []clientView
-	for _, c := range s.opts.Store.Clients(sess.email) {
-		views = append(views, viewOf(t, c, now, false))
-	}
-	s.render(w, r, http.StatusOK, "clients", &pageData{Title: "OAuth clients", Clients: views})
+	s.render(w, r, http.StatusOK, "clients", &pageData{Title: "OAuth clients", Clients: s.clientViews(sess.email)})
 }
 
 // newClientHTML is step 1 of the wizard: choose catalogue entries.

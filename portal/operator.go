@@ -144,20 +144,15 @@ func (s *Server) OperatorHandler() http.Handler {
 	})
 	mux.HandleFunc("POST /developers", s.jsonBody(s.operatorAdd))
 	mux.HandleFunc("DELETE /developers/{email}", s.operatorRemove)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		allow := ""
-		switch rest, sub := strings.CutPrefix(r.URL.Path, "/developers/"); {
-		case r.URL.Path == "/developers":
-			allow = "GET, HEAD, POST"
+	mux.HandleFunc("/", noEndpoint(func(path string) string {
+		switch rest, sub := strings.CutPrefix(path, "/developers/"); {
+		case path == "/developers":
+			return "GET, HEAD, POST"
 		case sub && rest != "" && !strings.Contains(rest, "/"):
-			allow = "DELETE"
-		default:
-			writeError(w, errorf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
-			return
+			return "DELETE"
 		}
-		w.Header().Set("Allow", allow)
-		writeError(w, errorf(http.StatusMethodNotAllowed, "invalid_request", "%s takes %s, not %s", r.URL.Path, allow, r.Method))
-	})
+		return ""
+	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Site") != "" {
 			writeError(w, errorf(http.StatusForbidden, "access_denied", "the operator endpoints do not answer browsers"))

@@ -214,6 +214,16 @@ type apiError struct {
 	// Provider is set when the identity provider refused the request and
 	// Code and Description are its own.
 	Provider bool `json:"-"`
+	// RetryAfter, when positive, is how long a limited client must wait;
+	// the answer carries it as Retry-After (setRetryAfter).
+	RetryAfter time.Duration `json:"-"`
+}
+
+// tooMany is a 429 that tells the client to wait for wait.
+func tooMany(wait time.Duration, format string, args ...any) *apiError {
+	e := errorf(http.StatusTooManyRequests, "too_many_attempts", format, args...)
+	e.RetryAfter = wait
+	return e
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Description }
@@ -386,43 +396,43 @@ func NormaliseEmail(email string) (string, error) {
 	return e, nil
 }
 
-// signup creates an account; retryAfter is set when the client address is
-// over its sign-up limit. Every attempt counts, whatever its outcome.
-func (s *Server) signup(r *http.Request, email, password string) (string, time.Duration, *apiError) {
+// signup creates an account; a client address over its sign-up limit gets
+// a 429 with RetryAfter. Every attempt counts, whatever its outcome.
+func (s *Server) signup(r *http.Request, email, password string) (string, *apiError) {
 	if s.table().Portal.Signup != "open" {
-		return "", 0, errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
+		return "", errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
 	}
 	addr := clientAddress(r, s.table().Portal.TrustedProxies)
 	if wait := s.signups.take(addr, s.opts.Now()); wait > 0 {
 		signupsLimited.Inc()
 		s.opts.Logger.Info().Str("address", addr).Msg("portal: sign-up limited")
-		return "", wait, errorf(http.StatusTooManyRequests, "too_many_attempts", "too many sign-ups from your address: try again in %s", wait.Round(time.Second))
+		return "", tooMany(wait, "too many sign-ups from your address: try again in %s", wait.Round(time.Second))
 	}
 	acc, err := s.accounts().Add(email, password)
 	var aerr *apiError
 	switch {
 	case errors.As(err, &aerr): // a bad email or password
-		return "", 0, aerr
+		return "", aerr
 	case errors.Is(err, store.ErrExists):
-		return "", 0, errorf(http.StatusConflict, "account_exists", "an account with this email exists: log in instead")
+		return "", errorf(http.StatusConflict, "account_exists", "an account with this email exists: log in instead")
 	case err != nil:
 		s.opts.Logger.Error().Err(err).Msg("portal: sign-up not stored")
-		return "", 0, errorf(http.StatusInternalServerError, "server_error", "the account could not be stored")
+		return "", errorf(http.StatusInternalServerError, "server_error", "the account could not be stored")
 	}
 	signupsTotal.Inc()
 	s.opts.Logger.Info().Str("developer", acc.Email).Msg("portal: developer signed up")
-	return acc.Email, 0, nil
+	return acc.Email, nil
 }
 
-// login checks the credentials; retryAfter is set when the account or the
-// address is over its failure limit.
-func (s *Server) login(r *http.Request, email, password string) (string, time.Duration, *apiError) {
+// login checks the credentials; an account or address over its failure
+// limit gets a 429 with RetryAfter.
+func (s *Server) login(r *http.Request, email, password string) (string, *apiError) {
 	now := s.opts.Now()
 	email = strings.ToLower(strings.TrimSpace(email))
 	addr := clientAddress(r, s.table().Portal.TrustedProxies)
 	if wait := max(s.byAccount.retryAfter(email, now), s.byAddress.retryAfter(addr, now)); wait > 0 {
 		loginsLimited.Inc()
-		return "", wait, errorf(http.StatusTooManyRequests, "too_many_attempts", "too many failed logins: try again in %s", wait.Round(time.Second))
+		return "", tooMany(wait, "too many failed logins: try again in %s", wait.Round(time.Second))
 	}
 	hash := s.dummyHash
 	d, known := s.opts.Store.Developer(email)
@@ -434,11 +444,11 @@ func (s *Server) login(r *http.Request, email, password string) (string, time.Du
 		s.byAddress.add(addr, now)
 		loginsFailed.Inc()
 		s.opts.Logger.Info().Str("developer", email).Str("address", addr).Msg("portal: failed login")
-		return "", 0, errorf(http.StatusUnauthorized, "invalid_grant", "wrong email or password")
+		return "", errorf(http.StatusUnauthorized, "invalid_grant", "wrong email or password")
 	}
 	s.byAccount.reset(email)
 	loginsOK.Inc()
-	return email, 0, nil
+	return email, nil
 }
 
 // clientAddress is the address sign-up and login limits count r by: the
@@ -909,7 +919,7 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 	deletionsTotal.Inc()
 	log := s.opts.Logger.With().Str("developer", dev).Str("client_id", id).Logger()
 	log.Info().Msg("portal: client deleted")
-	settings := &compiler.DCR{Provider: c.Provider, Timeout: compiler.Duration(15 * time.Second)}
+	settings := &compiler.DCR{Provider: c.Provider, Timeout: compiler.Duration(compiler.DefaultDCRTimeout)}
 	for _, e := range c.Catalogue { // today's settings for the provider's own delete API
 		if entry := s.table().Portal.Catalogue[e]; entry != nil && entry.DCR != nil && entry.DCR.Provider == c.Provider {
 			settings = entry.DCR

@@ -69,9 +69,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	var diags compiler.Diagnostics
 	switch {
 	case errors.As(err, &diags):
-		for _, d := range diags {
-			fmt.Fprintln(stderr, d)
-		}
+		printDiagnostics(stderr, "text", diags, "error")
 		return exitInvalid
 	case err != nil:
 		fmt.Fprintln(stderr, "cuegate:", err)

@@ -46,7 +46,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/cuegate/cuegate/compiler"
 )
@@ -156,7 +155,7 @@ func New(s *compiler.DCR, configDir string, hc *http.Client) (Registrar, error) 
 		d.extra = map[string]any{"access_token_as_jwt": true}
 		d.signingAlg = true
 	case "okta":
-		d.authScheme = "SSWS"
+		d.authScheme, d.deleteByID = "SSWS", true
 		d.extra = map[string]any{"application_type": oktaApplicationType(s.GrantTypes)}
 	default:
 		return nil, fmt.Errorf("%w: unknown provider %q", ErrSettings, s.Provider)
@@ -180,6 +179,7 @@ type driver struct {
 	authScheme string         // "" means Bearer
 	extra      map[string]any // provider-specific metadata
 	signingAlg bool           // send access_token_signing_alg
+	deleteByID bool           // delete at RegistrationEndpoint/ID with the initial token (Okta)
 }
 
 func (d *driver) authorization() (string, error) {
@@ -221,20 +221,14 @@ func (d *driver) body(req Request) map[string]any {
 }
 
 // response is the part of an RFC 7591 answer the portal uses; providers
-// may leave out or null any field but client_id.
+// may leave out or null any field but client_id (encoding/json leaves a
+// string empty for both).
 type response struct {
-	ClientID                *string `json:"client_id"`
-	ClientSecret            *string `json:"client_secret"`
-	RegistrationClientURI   *string `json:"registration_client_uri"`
-	RegistrationAccessToken *string `json:"registration_access_token"`
-	TokenEndpointAuthMethod *string `json:"token_endpoint_auth_method"`
-}
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
+	ClientID                string `json:"client_id"`
+	ClientSecret            string `json:"client_secret"`
+	RegistrationClientURI   string `json:"registration_client_uri"`
+	RegistrationAccessToken string `json:"registration_access_token"`
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method"`
 }
 
 func (d *driver) Register(ctx context.Context, req Request) (*Registration, error) {
@@ -258,11 +252,11 @@ func (d *driver) Register(ctx context.Context, req Request) (*Registration, erro
 		return nil, fmt.Errorf("%w: status %d, %v", ErrBadResponse, status, err)
 	}
 	reg := &Registration{
-		ClientID:                str(r.ClientID),
-		ClientSecret:            str(r.ClientSecret),
-		RegistrationClientURI:   str(r.RegistrationClientURI),
-		RegistrationAccessToken: str(r.RegistrationAccessToken),
-		TokenEndpointAuthMethod: str(r.TokenEndpointAuthMethod),
+		ClientID:                r.ClientID,
+		ClientSecret:            r.ClientSecret,
+		RegistrationClientURI:   r.RegistrationClientURI,
+		RegistrationAccessToken: r.RegistrationAccessToken,
+		TokenEndpointAuthMethod: r.TokenEndpointAuthMethod,
 	}
 	if reg.TokenEndpointAuthMethod == "" {
 		reg.TokenEndpointAuthMethod = d.s.TokenEndpointAuthMethod
@@ -285,7 +279,7 @@ func (d *driver) Delete(ctx context.Context, reg *Registration) error {
 	switch {
 	case uri != "" && reg.RegistrationAccessToken != "":
 		auth = "Bearer " + reg.RegistrationAccessToken
-	case d.s.Provider == "okta" && d.s.RegistrationEndpoint != "":
+	case d.deleteByID && d.s.RegistrationEndpoint != "":
 		if uri == "" {
 			uri = strings.TrimSuffix(d.s.RegistrationEndpoint, "/") + "/" + reg.ClientID
 		}
@@ -416,7 +410,7 @@ func (d *Discovery) TokenEndpoint(ctx context.Context, s *compiler.DCR) (string,
 	url := strings.TrimSuffix(s.IdPHost, "/") + "/.well-known/openid-configuration"
 	timeout := s.Timeout.D()
 	if timeout <= 0 {
-		timeout = 15 * time.Second
+		timeout = compiler.DefaultDCRTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

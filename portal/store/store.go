@@ -437,11 +437,7 @@ func (s *Store) AddDeveloper(d Developer) error {
 
 // Developer returns the account with this email.
 func (s *Store) Developer(email string) (Developer, bool) {
-	d, ok := s.cur.Load().developers[email]
-	if !ok {
-		return Developer{}, false
-	}
-	return *d, true
+	return get(s.cur.Load().developers, email)
 }
 
 // Developers returns every account, sorted by email.
@@ -501,11 +497,18 @@ func (s *Store) AddClient(c Client) error {
 
 // Client returns the client with this ID; deleted clients are not found.
 func (s *Store) Client(clientID string) (Client, bool) {
-	c, ok := s.cur.Load().clients[clientID]
+	return get(s.cur.Load().clients, clientID)
+}
+
+// get returns a copy of the snapshot's entry for key: callers never hold
+// a pointer into a snapshot.
+func get[T any](m map[string]*T, key string) (T, bool) {
+	v, ok := m[key]
 	if !ok {
-		return Client{}, false
+		var zero T
+		return zero, false
 	}
-	return *c, true
+	return *v, true
 }
 
 // Clients returns the clients of one developer, or of all developers when
