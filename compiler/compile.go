@@ -67,11 +67,17 @@ func ConfigFiles(dir string) ([]string, error) {
 	}
 	var files []string
 	for _, e := range entries {
-		if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, ".cue") && n[0] != '.' && n[0] != '_' {
+		if !e.IsDir() && IsConfigFile(e.Name()) {
 			files = append(files, filepath.Join(dir, e.Name()))
 		}
 	}
 	return files, nil
+}
+
+// IsConfigFile reports whether a file of this name (a base name) is part
+// of a configuration: it ends in ".cue" and does not begin with "." or "_".
+func IsConfigFile(name string) bool {
+	return strings.HasSuffix(name, ".cue") && name[0] != '.' && name[0] != '_'
 }
 
 func readDir(dir string) ([]sourceFile, error) {

@@ -171,10 +171,7 @@ func New(t *compiler.Table, opts Options) (*Gateway, error) {
 		g.keys = auth.NewKeySets(auth.KeySetsOptions{Logger: opts.Logger})
 		g.ownKeys = true
 	}
-	if opts.TokenCacheSize <= 0 {
-		opts.TokenCacheSize = auth.DefaultCacheSize
-	}
-	g.validator = auth.NewValidator(g.keys, opts.TokenCacheSize)
+	g.validator = auth.NewValidator(g.keys, max(opts.TokenCacheSize, 0)) // 0: auth.DefaultCacheSize
 	if g.limiter == nil {
 		g.limiter = limit.NewMemory(limit.MemoryOptions{})
 	}

@@ -173,10 +173,8 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	}
 	claims, err := g.validator.Validate(tok, st.idp, rules, now)
 	if err != nil {
-		var ae *auth.Error
-		if !errors.As(err, &ae) {
-			ae = &auth.Error{Status: 401, Description: "invalid token"}
-		}
+		var ae *auth.Error // Validate's failures always are one
+		errors.As(err, &ae)
 		return r.authError(ctx, ae.Status, ae.Description), false
 	}
 	identity, ok := claims.String(rules.IdentityClaim)
@@ -205,8 +203,8 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	if len(r.pols) == 0 {
 		r.claim = claimCollector{r: r, gen: gen}
 		claims.EachString(rules.PolicyClaim, r.claim.add)
-		if r.claim.unknown != "" {
-			return r.unknownPolicy(r.claim.unknown), false
+		if r.claim.failed {
+			return r.claim.err, false
 		}
 	}
 	if len(r.pols) == 0 {
@@ -267,22 +265,19 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 // claimCollector gathers the policies named in the policy claim; its add
 // method is passed to Claims.EachString without allocating.
 type claimCollector struct {
-	r       *request
-	gen     *generation
-	unknown string
+	r      *request
+	gen    *generation
+	err    errorResponse // when failed: the policy named is unknown
+	failed bool
 }
 
 func (c *claimCollector) add(id string) bool {
 	if id == "" {
 		return true
 	}
-	p := c.gen.table.Policies[id]
-	if p == nil {
-		c.unknown = id
-		return false
-	}
-	c.r.pols = append(c.r.pols, p)
-	return true
+	e, ok := c.r.addPolicy(c.gen, id)
+	c.err, c.failed = e, !ok
+	return ok
 }
 
 func (r *request) addPolicy(gen *generation, id string) (errorResponse, bool) {

@@ -328,7 +328,7 @@ func (p *Pool) send(ex *exchange, out *fasthttp.Request, deadline, now time.Time
 				continue
 			}
 			tried = true
-			remaining := time.Until(deadline)
+			remaining := deadline.Sub(now)
 			if remaining <= 0 {
 				return ErrTimeout
 			}
@@ -341,7 +341,8 @@ func (p *Pool) send(ex *exchange, out *fasthttp.Request, deadline, now time.Time
 			}
 			var de *dialError
 			if errors.As(err, &de) || errors.Is(err, fasthttp.ErrDialTimeout) {
-				t.downUntil.Store(time.Now().Add(p.cooldown).UnixNano())
+				now = time.Now()
+				t.downUntil.Store(now.Add(p.cooldown).UnixNano())
 				if isTimeout(err) {
 					sawTimeout = true
 				}
@@ -509,32 +510,40 @@ func (ex *exchange) release() {
 	p.finish()
 }
 
-// stripped reports whether a request header key (canonical, as the
-// server parsed it) is removed before the request goes upstream: the
-// hop-by-hop headers (RFC 9110 §7.6.1) fasthttp keeps as plain headers,
-// Expect (the upstream exchange handles it itself), and those the gateway
-// sets. Connection, Content-Length and Host are fasthttp's own fields,
-// handled apart.
-func stripped(key []byte) bool {
+// hopByHop reports whether a header key (canonical) is a hop-by-hop
+// header (RFC 9110 §7.6.1) that fasthttp keeps as a plain header, or
+// X-Request-Id, which the gateway sets itself both ways.
+func hopByHop(key []byte) bool {
 	switch string(key) {
 	case "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te",
-		"Trailer", "Transfer-Encoding", "Upgrade", "Expect",
-		"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Request-Id":
+		"Trailer", "Transfer-Encoding", "Upgrade", "X-Request-Id":
 		return true
 	}
 	return false
 }
 
-// hopByHopResponse reports whether a response header key (canonical, as
-// the client parsed it) is hop-by-hop or X-Request-Id (the gateway sets
-// its own).
-func hopByHopResponse(key []byte) bool {
+// stripped reports whether a request header key (canonical, as the
+// server parsed it) is removed before the request goes upstream: the
+// hop-by-hop headers, Expect (the upstream exchange handles it itself), and
+// the X-Forwarded-* the gateway sets. Connection, Content-Length and Host
+// are fasthttp's own fields, handled apart.
+func stripped(key []byte) bool {
 	switch string(key) {
-	case "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te",
-		"Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "X-Request-Id":
+	case "Expect", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host":
 		return true
 	}
-	return false
+	return hopByHop(key)
+}
+
+// hopByHopResponse reports whether a response header key (canonical, as
+// the client parsed it) is not passed on: the hop-by-hop headers,
+// Connection, and Content-Length (set for the body as it is sent).
+func hopByHopResponse(key []byte) bool {
+	switch string(key) {
+	case "Connection", "Content-Length":
+		return true
+	}
+	return hopByHop(key)
 }
 
 // connectionListed reports whether key is named in the Connection header

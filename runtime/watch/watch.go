@@ -22,6 +22,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
+
+	"github.com/cuegate/cuegate/compiler"
 )
 
 // maxHops bounds how many symlinks are followed from one path.
@@ -48,9 +50,8 @@ type Watcher struct {
 
 // spec says why a directory is watched and which of its events count.
 type spec struct {
-	config  bool                // the resolved configuration directory
 	names   map[string]struct{} // entries whose change counts (symlink hops, the dir itself)
-	special map[string]struct{} // config only: entries that are symlinks or directories
+	special map[string]struct{} // non-nil for the resolved configuration directory only: its entries that are symlinks or directories
 	id      fileID              // the directory's identity when it was added
 }
 
@@ -226,13 +227,13 @@ func (w *Watcher) classify(ev fsnotify.Event) (relevant, structural bool) {
 	if _, ok := s.names[name]; ok {
 		return true, true
 	}
-	if !s.config {
+	if s.special == nil { // not the configuration directory
 		return false, false
 	}
 	if _, ok := s.special[name]; ok || strings.HasPrefix(name, "..") {
 		return true, true
 	}
-	if isCue(name) {
+	if compiler.IsConfigFile(name) {
 		// A new entry may be a symlink whose hops must be watched.
 		return true, ev.Has(fsnotify.Create | fsnotify.Remove | fsnotify.Rename)
 	}
@@ -242,11 +243,6 @@ func (w *Watcher) classify(ev fsnotify.Event) (relevant, structural bool) {
 		}
 	}
 	return false, false
-}
-
-// isCue reports whether the compiler reads a file of this name.
-func isCue(name string) bool {
-	return strings.HasSuffix(name, ".cue") && !strings.HasPrefix(name, ".")
 }
 
 // rescan computes which directories must be watched and updates the fsnotify
@@ -264,7 +260,6 @@ func (w *Watcher) rescan() bool {
 	if err == nil {
 		if fi, err := os.Stat(resolved); err == nil && fi.IsDir() {
 			cs := want.get(resolved)
-			cs.config = true
 			cs.special = map[string]struct{}{}
 			configOK = true
 			w.scanEntries(resolved, cs, want)
@@ -321,7 +316,7 @@ func (w *Watcher) scanEntries(dir string, cs *spec, want watchSet) {
 			continue
 		}
 		cs.special[e.Name()] = struct{}{}
-		if e.Type()&os.ModeSymlink == 0 || !isCue(e.Name()) {
+		if e.Type()&os.ModeSymlink == 0 || !compiler.IsConfigFile(e.Name()) {
 			continue
 		}
 		for _, hop := range linkChain(filepath.Join(dir, e.Name()))[1:] {
