@@ -14,7 +14,14 @@ import (
 // A RouteIndex is immutable and safe for concurrent use. Lookup does not
 // allocate.
 type RouteIndex struct {
-	byPrefix map[string][]route
+	byPrefix map[string]*prefixRoutes
+}
+
+// prefixRoutes are the APIs on one listen path, and the Allow header of
+// a 405 there: the methods they serve.
+type prefixRoutes struct {
+	routes []route
+	allow  []byte
 }
 
 type route struct {
@@ -59,21 +66,37 @@ func (s methodSet) String() string {
 	if s&allMethods == allMethods {
 		return "every method"
 	}
-	var names []string
+	return string(s.header())
+}
+
+// header lists the methods in s for an Allow header, sorted.
+func (s methodSet) header() []byte {
+	names := []string{}
 	for name, bit := range methodBits {
 		if s&bit != 0 {
 			names = append(names, name)
 		}
 	}
 	sort.Strings(names)
-	return strings.Join(names, ", ")
+	return []byte(strings.Join(names, ", "))
 }
 
 func newRouteIndex(apis map[string]*API) *RouteIndex {
-	ix := &RouteIndex{byPrefix: make(map[string][]route, len(apis))}
+	ix := &RouteIndex{byPrefix: make(map[string]*prefixRoutes, len(apis))}
+	served := map[string]methodSet{}
 	for _, id := range sortedKeys(apis) {
 		a := apis[id]
-		ix.byPrefix[a.ListenPath] = append(ix.byPrefix[a.ListenPath], route{methodsOf(a.Methods), a})
+		pr := ix.byPrefix[a.ListenPath]
+		if pr == nil {
+			pr = &prefixRoutes{}
+			ix.byPrefix[a.ListenPath] = pr
+		}
+		ms := methodsOf(a.Methods)
+		pr.routes = append(pr.routes, route{ms, a})
+		served[a.ListenPath] |= ms
+	}
+	for lp, ms := range served {
+		ix.byPrefix[lp].allow = ms.header()
 	}
 	return ix
 }
@@ -83,21 +106,42 @@ func newRouteIndex(apis map[string]*API) *RouteIndex {
 // reports whether the longest matching listen path exists for other
 // methods, so the caller can answer 405 rather than 404.
 func (ix *RouteIndex) Lookup(path, method []byte) (api *API, pathMatched bool) {
+	pr := ix.match(path)
+	if pr == nil {
+		return nil, false
+	}
+	for i := range pr.routes {
+		if pr.routes[i].methods.has(method) {
+			return pr.routes[i].api, true
+		}
+	}
+	return nil, true
+}
+
+// Allow returns, for a 405 on path (normalised), the Allow header value
+// of its longest matching listen path: the methods served there, sorted
+// and comma-separated ("" when its APIs serve none); nil when no listen
+// path matches.
+func (ix *RouteIndex) Allow(path []byte) []byte {
+	if pr := ix.match(path); pr != nil {
+		return pr.allow
+	}
+	return nil
+}
+
+// match returns the routes of the longest listen path that is a
+// segment-bounded prefix of path, or nil.
+func (ix *RouteIndex) match(path []byte) *prefixRoutes {
 	p := path
 	for len(p) > 1 && p[len(p)-1] == '/' {
 		p = p[:len(p)-1]
 	}
 	for {
-		if rs, ok := ix.byPrefix[string(p)]; ok {
-			for i := range rs {
-				if rs[i].methods.has(method) {
-					return rs[i].api, true
-				}
-			}
-			return nil, true
+		if pr, ok := ix.byPrefix[string(p)]; ok {
+			return pr
 		}
 		if len(p) <= 1 {
-			return nil, false
+			return nil
 		}
 		i := bytes.LastIndexByte(p, '/')
 		if i <= 0 {
@@ -111,8 +155,8 @@ func (ix *RouteIndex) Lookup(path, method []byte) (api *API, pathMatched bool) {
 // Len is the number of APIs in the index.
 func (ix *RouteIndex) Len() int {
 	n := 0
-	for _, rs := range ix.byPrefix {
-		n += len(rs)
+	for _, pr := range ix.byPrefix {
+		n += len(pr.routes)
 	}
 	return n
 }

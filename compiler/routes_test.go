@@ -123,3 +123,31 @@ func BenchmarkRoute(b *testing.B) {
 		})
 	}
 }
+
+// TestRouteAllow: the Allow header of a 405 is what the APIs on the
+// longest matching listen path serve.
+func TestRouteAllow(t *testing.T) {
+	ix := index(
+		api("users", "/users"),
+		api("user_admin", "/users/admin", "GET"),
+		api("reports_read", "/reports", "HEAD", "GET"),
+		api("reports_write", "/reports", "POST"),
+		api("closed", "/closed", []string{}...),
+	)
+	tests := []struct {
+		path string
+		want string // "<nil>" for no listen path
+	}{
+		{"/users/7", "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"},
+		{"/users/admin/x", "GET"},
+		{"/reports/", "GET, HEAD, POST"},
+		{"/closed", ""},
+		{"/elsewhere", "<nil>"},
+	}
+	for _, tt := range tests {
+		got := ix.Allow([]byte(tt.path))
+		if s := string(got); (got == nil && tt.want != "<nil>") || (got != nil && s != tt.want) {
+			t.Errorf("Allow(%s) = %q (nil %v), want %q", tt.path, s, got == nil, tt.want)
+		}
+	}
+}

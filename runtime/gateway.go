@@ -140,8 +140,6 @@ type generation struct {
 	seq      uint64
 	loadedAt time.Time
 	apis     map[*compiler.API]*apiState
-	// allow is the Allow header per listen path, for 405 answers.
-	allow map[string][]byte
 }
 
 // apiState is what the handler needs per API besides the table.
@@ -226,13 +224,11 @@ func (g *Gateway) swapLocked(t *compiler.Table) error {
 		seq:      1,
 		loadedAt: time.Now(),
 		apis:     make(map[*compiler.API]*apiState, len(t.APIs)),
-		allow:    make(map[string][]byte),
 	}
 	if prev != nil {
 		gen.seq = prev.seq + 1
 	}
 	pools := make(map[string]*proxy.Pool, len(g.pools))
-	methods := make(map[string][]string)
 	for _, id := range slices.Sorted(maps.Keys(t.APIs)) {
 		a := t.APIs[id]
 		key := a.Upstream.Key() + "|" + t.Gateway.UpstreamCAFile
@@ -268,15 +264,6 @@ func (g *Gateway) swapLocked(t *compiler.Table) error {
 			st.idp = t.IdPs[a.JWT.IdP]
 		}
 		gen.apis[a] = st
-		if len(a.Methods) == 0 {
-			methods[a.ListenPath] = append(methods[a.ListenPath], "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-		} else {
-			methods[a.ListenPath] = append(methods[a.ListenPath], a.Methods...)
-		}
-	}
-	for lp, ms := range methods {
-		slices.Sort(ms)
-		gen.allow[lp] = []byte(strings.Join(slices.Compact(ms), ", "))
 	}
 
 	g.keys.Sync(t.IdPs)

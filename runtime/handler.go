@@ -111,7 +111,7 @@ func (r *request) serve(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 	api, matched := gen.table.Routes.Lookup(r.path, ctx.Method())
 	if api == nil {
 		if matched {
-			if allow := gen.allowFor(r.path); allow != nil {
+			if allow := gen.table.Routes.Allow(r.path); allow != nil {
 				ctx.Response.Header.SetBytesKV(hdrAllow, allow)
 			}
 			return errMethod, false
@@ -411,27 +411,6 @@ func subPath(path []byte, listenPath string) []byte {
 }
 
 var slash = []byte("/")
-
-// allowFor returns the Allow header of the longest listen path matching p.
-func (gen *generation) allowFor(p []byte) []byte {
-	for len(p) > 1 && p[len(p)-1] == '/' {
-		p = p[:len(p)-1]
-	}
-	for {
-		if a, ok := gen.allow[string(p)]; ok {
-			return a
-		}
-		if len(p) <= 1 {
-			return nil
-		}
-		i := bytes.LastIndexByte(p, '/')
-		if i <= 0 {
-			p = p[:1]
-		} else {
-			p = p[:i]
-		}
-	}
-}
 
 // bearer returns the token of an "Authorization: Bearer <token>" value.
 func bearer(h []byte) []byte {
