@@ -221,12 +221,15 @@ func (c *compilation) buildPolicy(id string, r rawPolicy) *Policy {
 	pol := &Policy{ID: id, Name: r.Name, Access: make(map[string]*Grant, len(r.Access))}
 	for _, api := range sortedKeys(r.Access) {
 		g := r.Access[api]
-		pol.Access[api] = &Grant{Methods: sortedUnique(g.Methods), Paths: sortedUnique(g.Paths)}
+		paths := slices.Clone(g.Paths)
 		for i, gp := range g.Paths {
-			if _, ok := cleanListenPath(gp); !ok {
+			lp, ok := cleanListenPath(gp) // without a trailing slash
+			if !ok {
 				c.warnf(p("policies", id, "access", api, "paths", i), "path %q is not a clean path: requests are matched on the cleaned path, so this grant can never match it", gp)
 			}
+			paths[i] = lp
 		}
+		pol.Access[api] = &Grant{Methods: sortedUnique(g.Methods), Paths: sortedUnique(paths)}
 	}
 	if r.Rate != nil {
 		pol.Rate = &Rate{Requests: r.Rate.Requests, Per: c.duration(r.Rate.Per, true, p("policies", id, "rate", "per"))}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/cuegate/cuegate/compiler"
@@ -138,5 +139,30 @@ func TestConfigFiles(t *testing.T) {
 		if (err != nil) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("ConfigFiles(%s) = %q, %v; want %q, error %v", tt.dir, got, err, tt.want, tt.wantErr)
 		}
+	}
+}
+
+// TestGrantPathsCleaned: the table holds grant paths as the runtime
+// matches them, without a trailing slash; an unclean one is kept as
+// written (and warned about: it can never match).
+func TestGrantPathsCleaned(t *testing.T) {
+	dir := t.TempDir()
+	src := `package cfg
+
+apis: users: {name: "Users", listen_path: "/users", upstream: targets: ["http://127.0.0.1:9000"], auth: keyless: true}
+policies: p: {name: "P", access: users: {paths: ["/profiles/", "/", "/a//b", "/profiles"]}}
+`
+	if err := os.WriteFile(filepath.Join(dir, "cfg.cue"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tab, err := compiler.Compile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := tab.Policies["p"].Access["users"].Paths, []string{"/", "/a//b", "/profiles"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("paths = %q, want %q", got, want)
+	}
+	if !strings.Contains(tab.Warnings.Error(), `path "/a//b" is not a clean path`) || strings.Contains(tab.Warnings.Error(), `"/profiles/"`) {
+		t.Errorf("warnings = %v, want one for /a//b and none for /profiles/", tab.Warnings)
 	}
 }

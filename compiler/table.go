@@ -151,7 +151,8 @@ type Policy struct {
 }
 
 // Grant is a policy's access to one API. Empty Methods or Paths mean all;
-// Paths are prefixes of the path after the listen path (segment-bounded).
+// Paths are prefixes of the path after the listen path (segment-bounded),
+// without a trailing slash.
 type Grant struct {
 	Methods []string `json:"methods"`
 	Paths   []string `json:"paths"`

@@ -383,12 +383,10 @@ func grantAllows(gr *compiler.Grant, method, sub []byte) bool {
 	return false
 }
 
-// hasSegmentPrefix reports whether prefix (trailing slash ignored) is a
-// segment-bounded prefix of path.
+// hasSegmentPrefix reports whether prefix (as the compiler writes grant
+// paths: no trailing slash but for "/") is a segment-bounded prefix of
+// path.
 func hasSegmentPrefix(path []byte, prefix string) bool {
-	for len(prefix) > 1 && prefix[len(prefix)-1] == '/' {
-		prefix = prefix[:len(prefix)-1]
-	}
 	if prefix == "/" {
 		return true
 	}
