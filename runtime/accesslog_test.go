@@ -17,7 +17,7 @@ func TestAccessLog(t *testing.T) {
 		t.Fatalf("status %d", r.status)
 	}
 	var line map[string]any
-	waitFor(t, func() bool {
+	testutil.Eventually(t, "the access line", func() bool {
 		for _, l := range strings.Split(logs.String(), "\n") {
 			if strings.Contains(l, "rid-log-1") {
 				return json.Unmarshal([]byte(l), &line) == nil

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,16 +90,6 @@ portal: {}
 `
 
 // fakeClock is an injectable clock.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(time.Now().UnixNano())
-	return c
-}
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
 // fakeBindings is a Bindings for tests.
 type fakeBindings struct {
 	mu sync.RWMutex
@@ -142,7 +131,7 @@ type env struct {
 	echo     *httptest.Server
 	dead     string
 	dir      string
-	clock    *fakeClock
+	clock    *testutil.Clock
 	bindings *fakeBindings
 	gw       *Gateway
 	url      string
@@ -167,7 +156,7 @@ type envOptions struct {
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	e := &env{t: t, clock: newFakeClock(), bindings: &fakeBindings{}, release: make(chan struct{})}
+	e := &env{t: t, clock: testutil.NewClock(time.Now()), bindings: &fakeBindings{}, release: make(chan struct{})}
 	idp, err := devidp.Listen("127.0.0.1:0", devidp.Options{InitialAccessToken: "iat", Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)

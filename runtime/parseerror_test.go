@@ -41,7 +41,7 @@ func TestParseErrorsDoNotLogCredentials(t *testing.T) {
 			if r := e.rawExchange(tt.request); r.status != 400 {
 				t.Fatalf("status %d, want 400", r.status)
 			}
-			waitFor(t, func() bool { return strings.Contains(logs.String(), "error when serving connection") })
+			testutil.Eventually(t, "the parse error in the log", func() bool { return strings.Contains(logs.String(), "error when serving connection") })
 			if l := logs.String(); strings.Contains(l, secret[6:]) {
 				t.Fatalf("the log contains the token:\n%s", l)
 			}

@@ -10,9 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestSwapKeepsCountersAndInflight: a request in flight finishes on the
@@ -27,7 +28,7 @@ func TestSwapKeepsCountersAndInflight(t *testing.T) {
 
 	done := make(chan response, 1)
 	go func() { done <- e.do("GET", "/half/block", "", nil) }()
-	waitFor(t, func() bool { return e.gw.cur.Load().apis[e.gw.Current().APIs["half"]].pool.Inflight() == 1 })
+	testutil.Eventually(t, "the slow request in flight", func() bool { return e.gw.cur.Load().apis[e.gw.Current().APIs["half"]].pool.Inflight() == 1 })
 	oldGen := e.gw.Generation()
 	oldPool := e.gw.cur.Load().apis[e.gw.Current().APIs["half"]].pool
 
@@ -204,18 +205,6 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 }
 
-// waitFor polls cond with a generous deadline.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 20s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestReloadRetiresMetricsOfRemovedAPIs: a reload that removes an API or
 // changes its ID takes that ID's series off /metrics, also when a request
 // on it finishes after the swap, and the APIs that stay keep counting
@@ -234,7 +223,7 @@ func TestReloadRetiresMetricsOfRemovedAPIs(t *testing.T) {
 	// first "half" sees, so it makes a series after the swap.
 	done := make(chan response, 1)
 	go func() { done <- e.do("GET", "/half/block", "", nil) }()
-	waitFor(t, func() bool { return e.gw.cur.Load().apis[e.gw.Current().APIs["half"]].pool.Inflight() == 1 })
+	testutil.Eventually(t, "the slow request in flight", func() bool { return e.gw.cur.Load().apis[e.gw.Current().APIs["half"]].pool.Inflight() == 1 })
 	before := metricValue(t, scrape(t, admin.URL), public)
 
 	e.writeConfig("")                              // removes gone

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // SyncBuffer is a bytes.Buffer that servers' goroutines may write to while
@@ -41,3 +43,33 @@ func DeadURL(t testing.TB) string {
 	ln.Close()
 	return "http://" + addr
 }
+
+// Eventually polls cond every few milliseconds and fails t when it has not
+// held within 30 seconds (a generous bound: the machine running tests may
+// be slow), saying what was waited for.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Clock is a clock a test moves by hand; safe for concurrent use.
+type Clock struct{ ns atomic.Int64 }
+
+// NewClock returns a Clock reading start.
+func NewClock(start time.Time) *Clock {
+	c := &Clock{}
+	c.ns.Store(start.UnixNano())
+	return c
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 var t0 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
@@ -438,11 +440,11 @@ func TestFollowSeesTheWritersChanges(t *testing.T) {
 	if err := w.AddClient(client("c1", "a@example.com")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the follower to see c1", func() bool { _, _, _, found := r.Binding("c1"); return found })
+	testutil.Eventually(t, "the follower to see c1", func() bool { _, _, _, found := r.Binding("c1"); return found })
 	if _, err := w.DeleteClient("c1", t0); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the follower to see c1 revoked", func() bool { _, _, revoked, _ := r.Binding("c1"); return revoked })
+	testutil.Eventually(t, "the follower to see c1 revoked", func() bool { _, _, revoked, _ := r.Binding("c1"); return revoked })
 
 	// A corrupt file is reported and the last good content kept.
 	os.WriteFile(path, []byte("{broken"), 0o600)
@@ -456,17 +458,6 @@ func TestFollowSeesTheWritersChanges(t *testing.T) {
 	}
 	if _, _, revoked, _ := r.Binding("c1"); !revoked {
 		t.Error("follower lost its last good state")
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

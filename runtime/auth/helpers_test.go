@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // signer is a test key pair with its kid.
@@ -216,31 +217,8 @@ func newKeys(t testing.TB, opts KeySetsOptions, idps ...*compiler.IdP) *KeySets 
 func readyKeys(t testing.TB, opts KeySetsOptions, idps ...*compiler.IdP) *KeySets {
 	t.Helper()
 	k := newKeys(t, opts, idps...)
-	eventually(t, "keys fetched", k.Ready)
+	testutil.Eventually(t, "keys fetched", k.Ready)
 	return k
-}
-
-// clock is an injectable clock for KeySetsOptions.Now.
-type clock struct{ ns atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(now.UnixNano())
-	return c
-}
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
-// eventually polls cond for up to 10 seconds.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // claimsAt returns valid claims for p at now.

@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestRotation: a token signed with a key the provider published after the
@@ -26,7 +27,7 @@ import (
 func TestRotation(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
-	clk := newClock()
+	clk := testutil.NewClock(now)
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Minute, Now: clk.Now}, p.idp())
 	v := NewValidator(k, 100)
 	tokB := []byte(rsaB.mint(t, p.claimsAt(now), nil))
@@ -74,7 +75,7 @@ func TestRotation(t *testing.T) {
 func TestUnknownKidDoesNotWaitForItsTurn(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
-	clk := newClock()
+	clk := testutil.NewClock(now)
 	k := readyKeys(t, KeySetsOptions{MinRefetch: 3 * time.Second, Now: clk.Now}, p.idp())
 	v := NewValidator(k, 100)
 	unknown := func(kid string) []byte {
@@ -199,7 +200,7 @@ func TestProviderDownAfterFetch(t *testing.T) {
 	}
 	p.setDown(true)
 	before := failed.Get()
-	eventually(t, "failed refreshes", func() bool { return failed.Get() >= before+3 })
+	testutil.Eventually(t, "failed refreshes", func() bool { return failed.Get() >= before+3 })
 	v := NewValidator(k, 100)
 	rules := rulesFor("RS256")
 	rules.IdP = idp.ID
@@ -221,14 +222,14 @@ func TestProviderDownFromStart(t *testing.T) {
 	k := newKeys(t, KeySetsOptions{MinRefetch: time.Millisecond}, p.idp())
 	v := NewValidator(k, 100)
 	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
-	eventually(t, "a failed fetch", func() bool { return k.Status()["test"].LastError != "" })
+	testutil.Eventually(t, "a failed fetch", func() bool { return k.Status()["test"].LastError != "" })
 	_, err := v.Validate(tok, p.idp(), rulesFor("RS256"), now)
 	wantErr(t, err, http.StatusServiceUnavailable, "signing keys of identity provider test are not available yet")
 	if k.Ready() || k.Status()["test"].Fetched {
 		t.Error("ready without keys")
 	}
 	p.setDown(false)
-	eventually(t, "recovery", func() bool {
+	testutil.Eventually(t, "recovery", func() bool {
 		_, err := v.Validate(tok, p.idp(), rulesFor("RS256"), now)
 		return err == nil
 	})
@@ -259,7 +260,7 @@ func TestDiscovery(t *testing.T) {
 	})
 	t.Run("issuer mismatch", func(t *testing.T) {
 		k := newKeys(t, KeySetsOptions{}, discovery("https://other.example/"))
-		eventually(t, "an error", func() bool { return k.Status()["test"].LastError != "" })
+		testutil.Eventually(t, "an error", func() bool { return k.Status()["test"].LastError != "" })
 		if err := k.Status()["test"].LastError; !strings.Contains(err, "is not the configured") {
 			t.Errorf("error %q", err)
 		}
@@ -272,7 +273,7 @@ func TestDiscovery(t *testing.T) {
 func TestRefetchLimited(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
-	clk := newClock()
+	clk := testutil.NewClock(now)
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour, Now: clk.Now}, p.idp())
 	v := NewValidator(k, 100)
 	unknown := func(i int) []byte {
@@ -303,7 +304,7 @@ func TestRefetchLimited(t *testing.T) {
 	p.mu.Unlock()
 	done := make(chan struct{})
 	go func() { validateMany(50); close(done) }()
-	eventually(t, "the refetch", func() bool { return p.waiting.Load() == 1 })
+	testutil.Eventually(t, "the refetch", func() bool { return p.waiting.Load() == 1 })
 	close(gate)
 	<-done
 	if got := p.jwksHits.Load(); got != 2 {
@@ -378,7 +379,7 @@ func TestSync(t *testing.T) {
 	if k.fetcher("test") == f {
 		t.Error("a changed IdP kept its fetcher")
 	}
-	eventually(t, "keys fetched", k.Ready)
+	testutil.Eventually(t, "keys fetched", k.Ready)
 
 	// Removed: 503, and Ready (nothing to wait for).
 	k.Sync(nil)
