@@ -188,9 +188,19 @@ func (c *compilation) buildGateway(t *Table, g *rawGateway) {
 		if g.TLS != nil {
 			scheme = "https"
 		}
-		t.Gateway.PublicURL = scheme + "://" + g.Listen
+		t.Gateway.PublicURL = scheme + "://" + clientHost(g.Listen)
 	}
 	t.Gateway.PublicURL = strings.TrimSuffix(t.Gateway.PublicURL, "/")
+}
+
+// clientHost is a listen address as a client on the same machine dials
+// it: a wildcard host (":8080", "0.0.0.0:8080", "[::]:8080") is localhost.
+func clientHost(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || (host != "" && host != "0.0.0.0" && host != "::") {
+		return listen
+	}
+	return net.JoinHostPort("localhost", port)
 }
 
 func (c *compilation) buildIdP(id string, r rawIdP) *IdP {

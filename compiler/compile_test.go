@@ -166,3 +166,30 @@ policies: p: {name: "P", access: users: {paths: ["/profiles/", "/", "/a//b", "/p
 		t.Errorf("warnings = %v, want one for /a//b and none for /profiles/", tab.Warnings)
 	}
 }
+
+// TestPublicURLDefault: without public_url, the gateway's address as a
+// client on the machine dials it, which the portal shows in its examples.
+func TestPublicURLDefault(t *testing.T) {
+	tests := []struct{ gateway, want string }{
+		{`gateway: listen: "127.0.0.1:8080"`, "http://127.0.0.1:8080"},
+		{`gateway: listen: ":8080"`, "http://localhost:8080"},
+		{`gateway: listen: "0.0.0.0:8443", gateway: tls: {cert_file: "c.pem", key_file: "k.pem"}`, "https://localhost:8443"},
+		{`gateway: listen: "[::]:8080"`, "http://localhost:8080"},
+		{`gateway: {listen: ":8080", public_url: "https://api.example.com/"}`, "https://api.example.com"},
+	}
+	for _, tt := range tests {
+		dir := t.TempDir()
+		src := "package cfg\n\n" + tt.gateway + "\n" +
+			`apis: a: {name: "A", listen_path: "/a", upstream: targets: ["http://127.0.0.1:9000"], auth: keyless: true}` + "\n"
+		if err := os.WriteFile(filepath.Join(dir, "cfg.cue"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tab, err := compiler.Compile(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.gateway, err)
+		}
+		if tab.Gateway.PublicURL != tt.want {
+			t.Errorf("%s: public_url %q, want %q", tt.gateway, tab.Gateway.PublicURL, tt.want)
+		}
+	}
+}

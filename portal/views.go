@@ -195,7 +195,7 @@ type gatewayCall struct {
 }
 
 func gatewayCalls(t *compiler.Table, c store.Client) []gatewayCall {
-	base := strings.TrimSuffix(gatewayURL(t.Gateway), "/")
+	base := t.Gateway.PublicURL // the compiler fills it in, without a trailing slash
 	var out []gatewayCall
 	seen := map[string]bool{}
 	for _, id := range c.Catalogue {
@@ -209,20 +209,4 @@ func gatewayCalls(t *compiler.Table, c store.Client) []gatewayCall {
 			Curl: `curl -H "Authorization: Bearer $ACCESS_TOKEN" ` + shellQuote(base+strings.TrimSuffix(a.ListenPath, "/")+"/")})
 	}
 	return out
-}
-
-// gatewayURL is the gateway's address as clients see it: the configured
-// public_url, else derived from the listen address.
-func gatewayURL(g compiler.Gateway) string {
-	if g.PublicURL != "" {
-		return g.PublicURL
-	}
-	scheme, host := "http", g.Listen
-	if g.TLS != nil {
-		scheme = "https"
-	}
-	if strings.HasPrefix(host, ":") || strings.HasPrefix(host, "0.0.0.0:") || strings.HasPrefix(host, "[::]:") {
-		host = "localhost" + host[strings.LastIndex(host, ":"):]
-	}
-	return scheme + "://" + host
 }
