@@ -187,19 +187,40 @@ func (s *Server) operatorRemove(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rm)
 }
 
+// operatorAnswers are the Accounts errors the operator endpoints tell
+// apart, with the status and code each is answered with.
+var operatorAnswers = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{ErrInvalid, http.StatusBadRequest, "invalid_request"},
+	{store.ErrExists, http.StatusConflict, "account_exists"},
+	{store.ErrNotFound, http.StatusNotFound, "not_found"},
+}
+
+// OperatorAnswer returns the status and error code the operator endpoints
+// answer an Accounts error matching sentinel with (ErrInvalid,
+// store.ErrExists, store.ErrNotFound), so that a client of the endpoints
+// can match their answers against the same sentinels; ok is false for
+// any other error.
+func OperatorAnswer(sentinel error) (status int, code string, ok bool) {
+	for _, a := range operatorAnswers {
+		if a.err == sentinel {
+			return a.status, a.code, true
+		}
+	}
+	return 0, "", false
+}
+
 // operatorError is the answer for an Accounts error. Its description is
 // the error's own text, which `cuegate developer` prints either way.
 func (s *Server) operatorError(err error) *apiError {
-	status, code := http.StatusInternalServerError, "server_error"
-	switch {
-	case errors.Is(err, ErrInvalid):
-		status, code = http.StatusBadRequest, "invalid_request"
-	case errors.Is(err, store.ErrExists):
-		status, code = http.StatusConflict, "account_exists"
-	case errors.Is(err, store.ErrNotFound):
-		status, code = http.StatusNotFound, "not_found"
-	default:
-		s.opts.Logger.Error().Err(err).Msg("portal: operator's account change not stored")
+	for _, a := range operatorAnswers {
+		if errors.Is(err, a.err) {
+			return &apiError{Status: a.status, Code: a.code, Description: err.Error()}
+		}
 	}
-	return &apiError{Status: status, Code: code, Description: err.Error()}
+	s.opts.Logger.Error().Err(err).Msg("portal: operator's account change not stored")
+	return &apiError{Status: http.StatusInternalServerError, Code: "server_error", Description: err.Error()}
 }

@@ -241,15 +241,8 @@ type operatorError struct {
 func (e *operatorError) Error() string { return e.Description }
 
 func (e *operatorError) Is(target error) bool {
-	switch target {
-	case portal.ErrInvalid:
-		return e.status == http.StatusBadRequest && e.Code == "invalid_request"
-	case store.ErrExists:
-		return e.status == http.StatusConflict && e.Code == "account_exists"
-	case store.ErrNotFound:
-		return e.status == http.StatusNotFound && e.Code == "not_found"
-	}
-	return false
+	status, code, ok := portal.OperatorAnswer(target)
+	return ok && e.status == status && e.Code == code
 }
 
 // parseInterspersed parses flags that may come before or after the
