@@ -111,9 +111,7 @@ func (r *request) serve(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 	api, matched := gen.table.Routes.Lookup(r.path, ctx.Method())
 	if api == nil {
 		if matched {
-			if allow := gen.table.Routes.Allow(r.path); allow != nil {
-				ctx.Response.Header.SetBytesKV(hdrAllow, allow)
-			}
+			ctx.Response.Header.SetBytesKV(hdrAllow, gen.table.Routes.Allow(r.path))
 			return errMethod, false
 		}
 		return errNotFound, false
