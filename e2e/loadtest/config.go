@@ -86,9 +86,5 @@ policies: %s: {
 	quota: {max: %d, period: "720h"}
 }
 `, benchPolicy, rateLimit, quotaMax+gen)
-	tmp := filepath.Join(dir, ".policies.cue.tmp")
-	if err := os.WriteFile(tmp, []byte(src), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, "policies.cue"))
+	return writeAtomic(filepath.Join(dir, "policies.cue"), []byte(src))
 }

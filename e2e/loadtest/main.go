@@ -166,10 +166,10 @@ func run(o options) error {
 	if b.upAddr, err = freePort(); err != nil {
 		return err
 	}
-	if b.upstream, err = startRole(dir, "upstream", "upstream", "-listen", b.upAddr); err != nil {
+	if b.upstream, err = startRole(dir, "upstream", "upstream", nil, "-listen", b.upAddr); err != nil {
 		return err
 	}
-	if err := waitHTTP(b.upstream, "http://"+b.upAddr+"/", o.StartupTimeout); err != nil {
+	if err := waitHTTP(b.upstream, "http://"+b.upAddr+"/", o.StartupTimeout, false); err != nil {
 		return err
 	}
 	if b.repeat, err = b.idp.MintPool("RS256", o.RepeatIdentities, o.RepeatIdentities); err != nil {
@@ -329,29 +329,31 @@ func (b *bench) startBaseline(role string) (p *Proc, addr, pprof string, err err
 	if addr, err = freePort(); err != nil {
 		return nil, "", "", err
 	}
-	var env []string
-	if b.o.Profile != "" {
-		if pprof, err = freePort(); err != nil {
-			return nil, "", "", err
-		}
-		env = append(env, pprofEnv+"="+pprof)
-	}
-	self, err := os.Executable()
+	pprof, env, err := b.pprof()
 	if err != nil {
 		return nil, "", "", err
 	}
-	p, err = startProc(b.dir, role, env, self, "-role", role, "-listen", addr, "-upstream", b.upAddr,
+	p, err = startRole(b.dir, role, role, env, "-listen", addr, "-upstream", b.upAddr,
 		"-jwks", b.idp.JWKSURL, "-issuer", b.idp.Issuer)
 	if err != nil {
 		return nil, "", "", err
 	}
 	b.procs = append(b.procs, p)
-	// The golang-jwt baseline answers 401 without a token; probe the
-	// listener with the bare proxy's 200 only.
-	if role == "jwtproxy" {
-		return p, addr, pprof, waitListening(p, addr, b.o.StartupTimeout)
+	// The golang-jwt baseline answers 401 without a token: any answer will
+	// do; the bare proxy must answer 200.
+	return p, addr, pprof, waitHTTP(p, "http://"+addr+"/", b.o.StartupTimeout, role == "jwtproxy")
+}
+
+// pprof picks the address a profiled child serves net/http/pprof at and
+// the environment that tells it so; "" and nil when not profiling.
+func (b *bench) pprof() (addr string, env []string, err error) {
+	if b.o.Profile == "" {
+		return "", nil, nil
 	}
-	return p, addr, pprof, waitHTTP(p, "http://"+addr+"/", b.o.StartupTimeout)
+	if addr, err = freePort(); err != nil {
+		return "", nil, err
+	}
+	return addr, []string{pprofEnv + "=" + addr}, nil
 }
 
 // cuegateProc is one running cuegate with its config directory.
@@ -378,42 +380,19 @@ func (b *bench) startCuegate(name string) (*cuegateProc, error) {
 	}
 	args := []string{"serve", "--config", cfg, "--state", filepath.Join(cfg, "state.json")}
 	args = append(args, strings.Fields(b.o.ServeArgs)...)
-	var env []string
-	var pprof string
-	if b.o.Profile != "" {
-		if pprof, err = freePort(); err != nil {
-			return nil, err
-		}
-		env = append(env, pprofEnv+"="+pprof)
+	pprof, env, err := b.pprof()
+	if err != nil {
+		return nil, err
 	}
 	p, err := startProc(b.dir, name, env, b.cuegate, args...)
 	if err != nil {
 		return nil, err
 	}
 	b.procs = append(b.procs, p)
-	if err := waitHTTP(p, "http://"+ports.Admin+"/readyz", b.o.StartupTimeout); err != nil {
+	if err := waitHTTP(p, "http://"+ports.Admin+"/readyz", b.o.StartupTimeout, false); err != nil {
 		return nil, err
 	}
 	return &cuegateProc{Proc: p, ports: ports, dir: cfg, pprof: pprof}, nil
-}
-
-// waitListening waits until addr accepts HTTP (any status).
-func waitListening(p *Proc, addr string, timeout time.Duration) error {
-	end := time.Now().Add(timeout)
-	for time.Now().Before(end) {
-		resp, err := http.Get("http://" + addr + "/")
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			return nil
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited:\n%s", p.Name, p.tail())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("%s not listening on %s after %v:\n%s", p.Name, addr, timeout, p.tail())
 }
 
 // preflight sends one request to t and checks the answer, so that a

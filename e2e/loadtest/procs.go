@@ -50,13 +50,14 @@ func startProc(dir, name string, env []string, bin string, args ...string) (*Pro
 	return p, nil
 }
 
-// startRole starts this program again in a child role (see runRole).
-func startRole(dir, role, name string, args ...string) (*Proc, error) {
+// startRole starts this program again in a child role (see runRole), with
+// env added to the environment.
+func startRole(dir, role, name string, env []string, args ...string) (*Proc, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	return startProc(dir, name, nil, self, append([]string{"-role", role}, args...)...)
+	return startProc(dir, name, env, self, append([]string{"-role", role}, args...)...)
 }
 
 // Stop ends the child: SIGTERM, then SIGKILL after 5s.
@@ -80,8 +81,9 @@ func (p *Proc) tail() string {
 	return strings.Join(lines[max(0, len(lines)-15):], "\n")
 }
 
-// waitHTTP polls url until it answers 200, the process exits, or timeout.
-func waitHTTP(p *Proc, url string, timeout time.Duration) error {
+// waitHTTP polls url until it answers 200 (any status with anyStatus),
+// the process exits, or timeout.
+func waitHTTP(p *Proc, url string, timeout time.Duration, anyStatus bool) error {
 	c := &http.Client{Timeout: time.Second}
 	end := time.Now().Add(timeout)
 	var last string
@@ -90,7 +92,7 @@ func waitHTTP(p *Proc, url string, timeout time.Duration) error {
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if anyStatus || resp.StatusCode == http.StatusOK {
 				return nil
 			}
 			last = resp.Status

@@ -222,5 +222,5 @@ func (b *bench) startKrakenD(path string) (*Proc, string, error) {
 		return nil, "", err
 	}
 	b.procs = append(b.procs, p)
-	return p, addr, waitHTTP(p, "http://"+addr+"/__health", b.o.StartupTimeout)
+	return p, addr, waitHTTP(p, "http://"+addr+"/__health", b.o.StartupTimeout, false)
 }
