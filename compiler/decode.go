@@ -109,7 +109,8 @@ func (d *decoder) check(sh *shape, at fieldPath, sel cue.Selector) bool {
 
 func (d *decoder) value(v cue.Value, at fieldPath, sh *shape) any {
 	switch v.IncompleteKind() {
-	case cue.StructKind:
+	case cue.StructKind, cue.BottomKind:
+		// A struct or list with an error below it is still iterable.
 		if it, err := v.Fields(); err == nil {
 			return d.fields(it, at, sh)
 		}
@@ -121,16 +122,11 @@ func (d *decoder) value(v cue.Value, at fieldPath, sh *shape) any {
 			}
 			return out
 		}
-	case cue.BottomKind:
-		// A struct or list with an error below it is still iterable.
-		if it, err := v.Fields(); err == nil {
-			return d.fields(it, at, sh)
-		}
 	default:
 		return d.scalar(v, at)
 	}
 	d.errs = append(d.errs, cueerrors.Errors(v.Err())...)
-	if isEntity(at) {
+	if sh != nil && sh.entity {
 		return map[string]any{}
 	}
 	return nil
@@ -203,23 +199,6 @@ func (d *decoder) scalar(v cue.Value, at fieldPath) any {
 	return x
 }
 
-// isEntity reports whether at names an object that other parts of the
-// configuration refer to by its key.
-func isEntity(at fieldPath) bool {
-	switch len(at) {
-	case 2:
-		switch at[0].String() {
-		case "idps", "apis", "policies":
-			return true
-		}
-	case 3:
-		return at[0].String() == "portal" && at[1].String() == "catalogue"
-	case 4:
-		return at[0].String() == "policies" && at[2].String() == "access"
-	}
-	return false
-}
-
 // shape is the fields a struct of the schema allows, and the shapes of
 // those fields: what closedness means for the decoder. A nil shape allows
 // anything (a scalar's conflicts are CUE's to report).
@@ -227,6 +206,9 @@ type shape struct {
 	fields map[string]*shape
 	elem   *shape // any field of a map, or any element of a list
 	isMap  bool   // any label is allowed
+	// entity: a field of a map ([ID=string] in the schema), an object other
+	// parts of the configuration refer to by its key.
+	entity bool
 }
 
 // shapeOf derives the shape of the schema value v.
@@ -240,6 +222,9 @@ func shapeOf(v cue.Value) *shape {
 		}
 		if e := v.LookupPath(cue.MakePath(cue.AnyString)); e.Exists() {
 			s.isMap, s.elem = true, shapeOf(e)
+			if s.elem != nil {
+				s.elem.entity = true
+			}
 		}
 		return s
 	case cue.ListKind:

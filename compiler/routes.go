@@ -83,7 +83,6 @@ func (s methodSet) header() []byte {
 
 func newRouteIndex(apis map[string]*API) *RouteIndex {
 	ix := &RouteIndex{byPrefix: make(map[string]*prefixRoutes, len(apis))}
-	served := map[string]methodSet{}
 	for _, id := range sortedKeys(apis) {
 		a := apis[id]
 		pr := ix.byPrefix[a.ListenPath]
@@ -91,12 +90,14 @@ func newRouteIndex(apis map[string]*API) *RouteIndex {
 			pr = &prefixRoutes{}
 			ix.byPrefix[a.ListenPath] = pr
 		}
-		ms := methodsOf(a.Methods)
-		pr.routes = append(pr.routes, route{ms, a})
-		served[a.ListenPath] |= ms
+		pr.routes = append(pr.routes, route{methodsOf(a.Methods), a})
 	}
-	for lp, ms := range served {
-		ix.byPrefix[lp].allow = ms.header()
+	for _, pr := range ix.byPrefix {
+		var served methodSet
+		for _, r := range pr.routes {
+			served |= r.methods
+		}
+		pr.allow = served.header()
 	}
 	return ix
 }

@@ -212,7 +212,8 @@ func article(kind string) string {
 // errors about fields below at say more than a list length would.
 func (c *compilation) describe(at fieldPath, errs []cueerrors.Error, specific bool, w *wording) string {
 	got, gotKind := "", ""
-	if v := c.user.LookupPath(cue.MakePath(at...)); v.Exists() {
+	v := c.user.LookupPath(cue.MakePath(at...))
+	if v.Exists() {
 		gotKind = v.IncompleteKind().String()
 		if v.IsConcrete() && v.Kind() != cue.StructKind && v.Kind() != cue.ListKind {
 			got = fmt.Sprint(v)
@@ -272,7 +273,7 @@ func (c *compilation) describe(at fieldPath, errs []cueerrors.Error, specific bo
 	case other != "":
 		return other
 	case listLength != "" && !specific:
-		if v := c.user.LookupPath(cue.MakePath(at...)); v.Exists() {
+		if v.Exists() {
 			if n, err := v.Len().Int64(); err == nil && n == 0 {
 				return "list is empty: want at least one element"
 			}

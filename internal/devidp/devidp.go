@@ -278,17 +278,22 @@ func (p *Provider) SigningKID() string {
 // would, for tests that need tokens the registration flow cannot produce
 // (expired, wrong issuer, extra claims). The claims are used as given.
 func (p *Provider) Sign(claims map[string]any) (string, error) {
+	tok, _, err := p.sign(claims)
+	return tok, err
+}
+
+// sign is Sign, also giving the kid of the key that signed.
+func (p *Provider) sign(claims map[string]any) (tok, kid string, err error) {
 	p.mu.Lock()
 	k := p.keys[len(p.keys)-1]
 	p.mu.Unlock()
 	t := jwt.NewWithClaims(k.method, jwt.MapClaims(claims))
 	t.Header["kid"] = k.kid
 	t.Header["typ"] = p.typ
-	s, err := t.SignedString(k.priv)
-	if err != nil {
-		return "", fmt.Errorf("devidp: sign: %w", err)
+	if tok, err = t.SignedString(k.priv); err != nil {
+		return "", "", fmt.Errorf("devidp: sign: %w", err)
 	}
-	return s, nil
+	return tok, k.kid, nil
 }
 
 // ClientCount reports how many clients are registered.
@@ -504,12 +509,12 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	if pol := cmp.Or(c.Policy, p.defPol); pol != "" {
 		claims["pol"] = pol
 	}
-	tok, err := p.Sign(claims)
+	tok, kid, err := p.sign(claims)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "server_error", err.Error())
 		return
 	}
-	p.log.Info().Str("client_id", c.ClientID).Str("kid", p.SigningKID()).Msg("devidp (development only): access token issued")
+	p.log.Info().Str("client_id", c.ClientID).Str("kid", kid).Msg("devidp (development only): access token issued")
 	resp := map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int64(p.ttl / time.Second)}
 	if scope != "" {
 		resp["scope"] = scope
