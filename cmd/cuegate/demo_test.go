@@ -34,30 +34,57 @@ type runningDemo struct {
 	config         string
 	stdout, stderr testutil.SyncBuffer
 	cancel         context.CancelFunc
-	done           chan error
+	stopped        chan struct{} // closed when demo returned, with err
+	err            error
 }
 
 // startDemo runs the demo on free ports and waits for its walkthrough.
 func startDemo(t *testing.T) *runningDemo {
 	t.Helper()
 	d := &runningDemo{
-		a:    demoAddrs{Gateway: freeAddr(t), Portal: freeAddr(t), Admin: freeAddr(t), IdP: freeAddr(t), Echo: freeAddr(t)},
-		done: make(chan error, 1),
+		a:       demoAddrs{Gateway: freeAddr(t), Portal: freeAddr(t), Admin: freeAddr(t), IdP: freeAddr(t), Echo: freeAddr(t)},
+		stopped: make(chan struct{}),
 	}
 	dir := t.TempDir()
 	d.config = filepath.Join(dir, "config")
 	var ctx context.Context
 	ctx, d.cancel = context.WithCancel(context.Background())
-	go func() { d.done <- demo(ctx, d.a, "", dir, &d.stdout, &d.stderr) }()
+	go func() {
+		d.err = demo(ctx, d.a, "", dir, &d.stdout, &d.stderr)
+		close(d.stopped)
+	}()
 	t.Cleanup(func() {
-		d.cancel()
-		<-d.done
+		if !d.stop() {
+			t.Error("the demo did not stop within 60s of Ctrl-C")
+		}
 		if t.Failed() {
 			t.Logf("demo stdout:\n%s\ndemo stderr:\n%s", d.stdout.String(), d.stderr.String())
 		}
 	})
-	waitFor(t, d.done, "the walkthrough", func() bool { return strings.Contains(d.stdout.String(), "Walkthrough") })
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(d.stdout.String(), "Walkthrough") {
+		select {
+		case <-d.stopped:
+			t.Fatalf("the demo stopped before the walkthrough: %v", d.err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no walkthrough within 60s")
+		}
+	}
 	return d
+}
+
+// stop cancels the demo (Ctrl-C) and reports whether it returned within
+// 60 seconds.
+func (d *runningDemo) stop() bool {
+	d.cancel()
+	select {
+	case <-d.stopped:
+		return true
+	case <-time.After(60 * time.Second):
+		return false
+	}
 }
 
 // TestDemoWalkthrough runs `cuegate demo` on free ports and follows the
@@ -144,16 +171,12 @@ func TestDemoWalkthrough(t *testing.T) {
 	}
 
 	// Ctrl-C: the demo stops cleanly and frees its ports.
-	d.cancel()
-	select {
-	case err := <-d.done:
-		if err != nil {
-			t.Fatalf("demo returned %v", err)
-		}
-	case <-time.After(60 * time.Second):
+	if !d.stop() {
 		t.Fatal("the demo did not stop within 60s of Ctrl-C")
 	}
-	d.done <- nil // for the cleanup
+	if d.err != nil {
+		t.Fatalf("demo returned %v", d.err)
+	}
 	for name, addr := range map[string]string{"gateway": a.Gateway, "portal": a.Portal, "admin": a.Admin, "idp": a.IdP, "echo": a.Echo} {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -181,21 +204,6 @@ func TestDemoBusyPort(t *testing.T) {
 	}
 	if code := run([]string{"demo", "--portal", busy.Addr().String(), "--gateway", freeAddr(t)}, &stdout, &stderr); code != exitUsage {
 		t.Errorf("cuegate demo with a busy port exits %d, want %d", code, exitUsage)
-	}
-}
-
-func waitFor(t *testing.T, done <-chan error, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !ok() {
-		select {
-		case err := <-done:
-			t.Fatalf("the demo stopped before %s: %v", what, err)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 60s", what)
-		}
 	}
 }
 
@@ -248,7 +256,11 @@ func TestDemoWalkthroughInShell(t *testing.T) {
 			t.Errorf("the printed walkthrough lacks the commands %q", s.Cmds)
 		}
 	}
-	cmd := exec.Command("bash", "-c", strings.Join(script, "\n"))
+	// Bounded, so that a request that hangs fails the test instead of
+	// holding it until the test binary's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", strings.Join(script, "\n"))
 	outb, err := cmd.CombinedOutput()
 	out := string(outb)
 	if err != nil {

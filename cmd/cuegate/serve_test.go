@@ -102,7 +102,13 @@ func TestServeGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		inflight <- result{resp.StatusCode, string(b), nil}
 	}()
-	<-entered
+	select {
+	case <-entered:
+	case r := <-inflight:
+		t.Fatalf("the slow request ended before reaching the upstream: %+v", r)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the slow request did not reach the upstream within 30s")
+	}
 	shut := make(chan error, 1)
 	go func() { shut <- n.Shutdown() }()
 	// New connections are refused once the listener is closed.
