@@ -1,10 +1,15 @@
 package runtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/cuegate/cuegate/internal/jsonlog"
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
@@ -42,5 +47,46 @@ func TestAccessLog(t *testing.T) {
 	e.do("GET", "/users/a", "garbage."+tok, nil)
 	if strings.Contains(logs.String(), tok[10:]) {
 		t.Fatal("the log contains the token")
+	}
+}
+
+// The access line is written without zerolog for speed, but must stay the
+// line zerolog writes through the command's logger (a jsonlog.Stamp hook).
+func TestAccessLineAsZerolog(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 5, 123, time.Local)
+	for _, r := range []request{
+		{method: []byte("GET"), path: []byte("/api/hello"), api: "jwt_api", identity: "client-00042", policy: "bench_policy",
+			status: 200, bytes: 2, upstream: 1234 * time.Microsecond, rid: []byte("16c38b5f6c4ef89b0000000000000001")},
+		{method: []byte("BREW"), path: []byte("/nowhere"), status: 404, bytes: 42, rid: []byte("r")},
+		{method: []byte("POST"), path: []byte("/a\"b\\c/%ff\x7f"), api: "users", identity: "ïd \"quoted\"\n\xff\xc3",
+			policy: "p\tq", status: 502, bytes: 1 << 40, upstream: 30 * time.Second, rid: []byte("client's <id> \u2028")},
+	} {
+		r.g = &Gateway{}
+		d := 1500 * time.Microsecond
+		var want bytes.Buffer
+		log := zerolog.New(&want)
+		log.Info().
+			Bytes("method", r.method).Bytes("path", r.path).
+			Str("api", r.api).Str("identity", r.identity).Str("policy", r.policy).
+			Int("status", r.status).Int64("bytes", r.bytes).
+			Int64("duration_us", d.Microseconds()).
+			Int64("upstream_duration_us", r.upstream.Microseconds()).
+			Bytes("request_id", r.rid).
+			Str(zerolog.TimestampFieldName, new(jsonlog.Stamp).Text(now)). // the hook
+			Msg("request")
+		if got := r.appendAccessLine(nil, now, d); string(got) != want.String() {
+			t.Errorf("access line\n got %s\nwant %s", got, want.String())
+		}
+	}
+}
+
+func BenchmarkAccessLine(b *testing.B) {
+	r := &request{g: &Gateway{}, method: []byte("GET"), path: []byte("/api/hello"), api: "jwt_api", identity: "client-00042",
+		policy: "bench_policy", status: 200, bytes: 2, upstream: 300 * time.Microsecond, rid: []byte("16c38b5f6c4ef89b0000000000000001")}
+	now := time.Now()
+	var line []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		line = r.appendAccessLine(line[:0], now, time.Millisecond)
 	}
 }

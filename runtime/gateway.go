@@ -50,6 +50,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"slices"
@@ -62,6 +63,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/internal/jsonlog"
 	"github.com/cuegate/cuegate/runtime/auth"
 	"github.com/cuegate/cuegate/runtime/limit"
 	"github.com/cuegate/cuegate/runtime/proxy"
@@ -76,12 +78,16 @@ type Bindings interface {
 	Binding(clientID string) (policy string, expiresAt time.Time, revoked, found bool)
 }
 
-// Options configures a Gateway. Only Logger is commonly set; the rest has
-// defaults suited to one node.
+// Options configures a Gateway. Only Logger and AccessLog are commonly
+// set; the rest has defaults suited to one node.
 type Options struct {
-	// Logger receives the access log (one Info line per request) and the
-	// reload reports.
+	// Logger receives the reload reports and the errors of requests.
 	Logger zerolog.Logger
+	// AccessLog receives the access log: one JSON line per request, each
+	// in one Write, byte for byte what a zerolog logger with a
+	// jsonlog.Stamp hook writes at Info (see accessLine). Write is called
+	// from many requests at once. nil means no access log.
+	AccessLog io.Writer
 	// ConfigDir is what Reload compiles, and where the relative file
 	// names of every table served (TLS files, the upstream CA) are read
 	// from, whatever the working directory (see compiler.ConfigPath).
@@ -120,6 +126,7 @@ type Gateway struct {
 	limiter     limit.Limiter
 	ridPrefix   [16]byte
 	ridSeq      atomic.Uint64
+	stamp       jsonlog.Stamp
 
 	cur        atomic.Pointer[generation]
 	cert       atomic.Pointer[tls.Certificate]

@@ -43,6 +43,7 @@ type request struct {
 	fwd      []byte // encoded path sent upstream
 	rid      []byte
 	buf      []byte // scratch for error bodies and headers
+	line     []byte // the access log line
 	api      string
 	identity string
 	policy   string
@@ -63,6 +64,7 @@ var requests = sync.Pool{New: func() any {
 		fwd:    make([]byte, 0, 128),
 		rid:    make([]byte, 0, 32),
 		buf:    make([]byte, 0, 256),
+		line:   make([]byte, 0, 512),
 		pols:   make([]*compiler.Policy, 0, 4),
 	}
 }}
@@ -464,21 +466,14 @@ func (r *request) ResponseDone(status int, upstream time.Duration, n int64) {
 
 // finish writes the access log line, counts the request and recycles r.
 func (r *request) finish() {
-	d := time.Since(r.start)
+	now := time.Now()
+	d := now.Sub(r.start)
 	r.metrics.requests(r.status).Inc()
 	r.metrics.duration.Update(d.Seconds())
-	r.g.log.Info().
-		Bytes("method", r.method).
-		Bytes("path", r.path).
-		Str("api", r.api).
-		Str("identity", r.identity).
-		Str("policy", r.policy).
-		Int("status", r.status).
-		Int64("bytes", r.bytes).
-		Int64("duration_us", d.Microseconds()).
-		Int64("upstream_duration_us", r.upstream.Microseconds()).
-		Bytes("request_id", r.rid).
-		Msg("request")
+	if w := r.g.opts.AccessLog; w != nil {
+		r.line = r.appendAccessLine(r.line[:0], now, d)
+		w.Write(r.line) //nolint:errcheck // as zerolog: a failing log cannot be logged
+	}
 	r.g, r.metrics, r.api, r.identity, r.policy = nil, nil, "", "", ""
 	r.status, r.bytes, r.upstream = 0, 0, 0
 	r.preq = proxy.Request{}

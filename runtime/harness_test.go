@@ -190,6 +190,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	e.gw, err = New(tab, Options{
 		Logger:    zerolog.New(logw),
+		AccessLog: logw,
 		ConfigDir: e.dir,
 		Bindings:  e.bindings,
 		Now:       e.clock.Now,

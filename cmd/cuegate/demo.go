@@ -99,7 +99,8 @@ func demo(ctx context.Context, a demoAddrs, config, dir string, stdout, stderr i
 	if err := checkPorts(a); err != nil {
 		return err
 	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly, NoColor: !isTerminal(stderr)}).With().Timestamp().Logger()
+	logw := zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly, NoColor: !isTerminal(stderr)}
+	log := zerolog.New(logw).With().Timestamp().Logger()
 
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "cuegate-demo-")
@@ -135,7 +136,7 @@ func demo(ctx context.Context, a demoAddrs, config, dir string, stdout, stderr i
 	defer echo.Close()
 
 	state := filepath.Join(dir, "state.json")
-	srv, err := startServe(ctx, serveOptions{ConfigDir: configDir, StatePath: state, Logger: log, Watch: true})
+	srv, err := startServe(ctx, serveOptions{ConfigDir: configDir, StatePath: state, Logger: log, AccessLog: logw, Watch: true})
 	if err != nil {
 		return err
 	}

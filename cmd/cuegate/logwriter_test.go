@@ -172,7 +172,7 @@ func TestBatchWriterFlushReportsWriteError(t *testing.T) {
 // (RFC 3339, whole seconds), though formatted once per second.
 func TestLoggerTimeField(t *testing.T) {
 	var buf bytes.Buffer
-	log := newLogger(&buf, "json")
+	log, _ := newLogger(&buf, "json")
 	before := time.Now().Truncate(time.Second)
 	for range 3 {
 		log.Info().Str("k", "v").Msg("request")

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/internal/jsonlog"
 	"github.com/cuegate/cuegate/portal/store"
 	"github.com/cuegate/cuegate/runtime"
 	"github.com/cuegate/cuegate/runtime/watch"
@@ -56,7 +56,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	lw := newBatchWriter(stderr, 64<<10, logFlushPeriod)
 	defer lw.Close() //nolint:errcheck // nowhere left to report it
-	log := newLogger(lw, *logFormat)
+	log, logw := newLogger(lw, *logFormat)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -64,7 +64,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	n, err := startServe(ctx, serveOptions{ConfigDir: *config, StatePath: *state, Logger: log, Watch: true})
+	n, err := startServe(ctx, serveOptions{ConfigDir: *config, StatePath: *state, Logger: log, AccessLog: logw, Watch: true})
 	lw.Flush() //nolint:errcheck // the log lines before what follows
 	var diags compiler.Diagnostics
 	switch {
@@ -96,34 +96,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-func newLogger(w io.Writer, format string) zerolog.Logger {
+// newLogger returns the command's logger on w and the writer under it,
+// for the gateway's access log: JSON lines with a "time" field, or, for
+// format "console", the same lines pretty-printed for humans.
+func newLogger(w io.Writer, format string) (zerolog.Logger, io.Writer) {
 	if format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
 	}
-	return zerolog.New(w).Hook(&secondStamp{})
-}
-
-// secondStamp is a zerolog hook that adds the "time" field as
-// zerolog's Timestamp() does by default (RFC 3339, whole seconds, local
-// zone), but formats each second once instead of once per line: the
-// access log writes one line per request. Safe for concurrent use.
-type secondStamp struct {
-	cur atomic.Pointer[stamp]
-}
-
-type stamp struct {
-	sec  int64
-	text string
-}
-
-func (s *secondStamp) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
-	now := time.Now()
-	st := s.cur.Load()
-	if st == nil || st.sec != now.Unix() {
-		st = &stamp{sec: now.Unix(), text: now.Format(time.RFC3339)}
-		s.cur.Store(st)
-	}
-	e.Str(zerolog.TimestampFieldName, st.text)
+	return zerolog.New(w).Hook(&jsonlog.Stamp{}), w
 }
 
 // serveOptions configures startServe.
@@ -135,6 +115,9 @@ type serveOptions struct {
 	// into the gateway's policy resolution; when empty, no portal runs.
 	StatePath string
 	Logger    zerolog.Logger
+	// AccessLog is the gateway's access log (runtime.Options.AccessLog);
+	// nil means none.
+	AccessLog io.Writer
 	// Bindings is the registered clients for the gateway's policy
 	// resolution when no portal runs on this node (StatePath empty); nil
 	// means none.
@@ -207,7 +190,7 @@ func startServe(ctx context.Context, o serveOptions) (_ *node, err error) {
 		}
 		o.Bindings = st
 	}
-	gw, err := runtime.New(t, runtime.Options{Logger: o.Logger, ConfigDir: o.ConfigDir, Bindings: o.Bindings})
+	gw, err := runtime.New(t, runtime.Options{Logger: o.Logger, AccessLog: o.AccessLog, ConfigDir: o.ConfigDir, Bindings: o.Bindings})
 	if err != nil {
 		if st != nil {
 			st.Close()
