@@ -141,7 +141,7 @@ type entry struct {
 
 type shard struct {
 	mu        sync.Mutex
-	m         map[Key]entry
+	m         map[Key]*entry
 	nextSweep int64
 	_         [40]byte // keep shards on separate cache lines
 }
@@ -167,7 +167,7 @@ func NewMemory(opts MemoryOptions) *Memory {
 		sweepEach: max(int64(time.Second), int64(opts.IdleAfter)/2),
 	}
 	for i := range m.shards {
-		m.shards[i].m = make(map[Key]entry)
+		m.shards[i].m = make(map[Key]*entry)
 	}
 	return m
 }
@@ -214,16 +214,12 @@ func (m *Memory) Take(req Request, now time.Time) (rate, quota Decision) {
 	if qk != rk {
 		qi = m.shardIndex(qk)
 	}
-	rs, qs := &m.shards[ri], &m.shards[qi]
 	m.lockPair(ri, qi)
 	defer m.unlockPair(ri, qi)
-	var re, qe *entry
-	var two [2]entry
-	two[0] = m.load(rs, rk, t)
-	re, qe = &two[0], &two[0]
+	re := m.load(&m.shards[ri], rk, t, nil)
+	qe := re
 	if qk != rk {
-		two[1] = m.load(qs, qk, t)
-		qe = &two[1]
+		qe = m.load(&m.shards[qi], qk, t, re)
 	}
 
 	rateOK, quotaOK := true, true
@@ -249,10 +245,6 @@ func (m *Memory) Take(req Request, now time.Time) (rate, quota Decision) {
 	}
 	if q != nil {
 		quota = qe.quotaDecision(q.Max, quotaOK, t)
-	}
-	rs.m[rk] = *re
-	if qk != rk {
-		qs.m[qk] = *qe
 	}
 	return rate, quota
 }
@@ -386,10 +378,10 @@ func (m *Memory) unlockPair(i, j int) {
 	}
 }
 
-// load returns k's entry in the locked shard s (zero for a new key, room
-// made for it), marked as used at t, and sweeps s when due. The caller
-// stores the entry back before unlocking.
-func (m *Memory) load(s *shard, k Key, t int64) entry {
+// load returns k's entry in the locked shard s, a new one for a new key
+// (room made for it, but never by evicting keep), marked as used at t, and
+// sweeps s when due. Entries are updated in place.
+func (m *Memory) load(s *shard, k Key, t int64, keep *entry) *entry {
 	if t >= s.nextSweep {
 		for key, e := range s.m {
 			if m.idleAt(e, t) {
@@ -398,9 +390,13 @@ func (m *Memory) load(s *shard, k Key, t int64) entry {
 		}
 		s.nextSweep = t + m.sweepEach
 	}
-	e, ok := s.m[k]
-	if !ok && len(s.m) >= m.perShard {
-		s.evictOne()
+	e := s.m[k]
+	if e == nil {
+		if len(s.m) >= m.perShard {
+			s.evictOne(keep)
+		}
+		e = new(entry)
+		s.m[k] = e
 	}
 	e.used = t
 	return e
@@ -409,13 +405,14 @@ func (m *Memory) load(s *shard, k Key, t int64) entry {
 // idleAt reports whether e can be forgotten at t without changing any
 // decision: unused for the idle time, both rate windows over (the estimate is
 // zero and a new request would start afresh), quota window over.
-func (m *Memory) idleAt(e entry, t int64) bool {
+func (m *Memory) idleAt(e *entry, t int64) bool {
 	return t-e.used >= m.idle && e.rZero <= t && e.qEnd <= t
 }
 
 // evictOne deletes the least recently used of a few keys sampled at random
-// (map iteration starts at a random place), the way Redis approximates LRU.
-func (s *shard) evictOne() {
+// (map iteration starts at a random place), the way Redis approximates LRU;
+// keep is not a candidate.
+func (s *shard) evictOne(keep *entry) {
 	const samples = 8
 	var (
 		victim Key
@@ -423,6 +420,9 @@ func (s *shard) evictOne() {
 		n      int
 	)
 	for k, e := range s.m {
+		if e == keep {
+			continue
+		}
 		if n == 0 || e.used < oldest {
 			victim, oldest = k, e.used
 		}
@@ -430,5 +430,7 @@ func (s *shard) evictOne() {
 			break
 		}
 	}
-	delete(s.m, victim)
+	if n > 0 {
+		delete(s.m, victim)
+	}
 }

@@ -309,6 +309,21 @@ func TestMaxKeysBounded(t *testing.T) {
 	}
 }
 
+// A full shard makes room for a Take's second key without evicting its
+// first: with one key per shard, the rate key's count must survive the
+// quota key's arrival.
+func TestTakeEvictionKeepsFirstKey(t *testing.T) {
+	m := NewMemory(MemoryOptions{Shards: 1, MaxKeys: 1, IdleAfter: time.Hour})
+	r := perSecond(2)
+	q := compiler.Quota{Max: 100, Period: compiler.Duration(time.Hour)}
+	req := Request{RateKey: Key{"alice", "p"}, Rate: &r, QuotaKey: Key{"alice", "q"}, Quota: &q}
+	for i := range 3 {
+		if rd, _ := m.Take(req, t0); rd.Allowed != (i < 2) {
+			t.Fatalf("request %d: rate %+v, want the third refused (2 a second)", i, rd)
+		}
+	}
+}
+
 func TestConcurrent(t *testing.T) {
 	m := NewMemory(MemoryOptions{Shards: 4})
 	r := perSecond(1000)
