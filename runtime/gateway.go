@@ -377,7 +377,7 @@ func (g *Gateway) Server() *fasthttp.Server {
 		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
 			return g.requestConfig(serverRead)
 		},
-		Name:                         "cuegate",
+		NoDefaultServerHeader:        true, // an upstream's own passes through
 		ReadTimeout:                  gw.ReadTimeout.D(),
 		WriteTimeout:                 gw.WriteTimeout.D(),
 		IdleTimeout:                  gw.IdleTimeout.D(),

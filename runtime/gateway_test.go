@@ -120,6 +120,9 @@ func TestRequestPath(t *testing.T) {
 			if r.header.Get("X-Request-Id") == "" {
 				t.Fatal("no X-Request-Id on the response")
 			}
+			if s := r.header.Get("Server"); s != "" {
+				t.Fatalf("Server: %s; the gateway names no software of its own (the upstream sends none)", s)
+			}
 			switch {
 			case tt.status == 401 && tt.token == "":
 				if got := r.header.Get("WWW-Authenticate"); got != `Bearer realm="cuegate"` {

@@ -214,7 +214,7 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	if limited || ctx.IsTLS() {
 		// Setting a body stream closes the one there, and a request
 		// from a TLS connection keeps an https URI: send a copy.
-		out = &ex.req
+		out, ex.copied = &ex.req, true
 		in.CopyTo(&out.Header)
 		switch {
 		case limited:
@@ -333,8 +333,7 @@ func (p *Pool) send(ex *exchange, out *fasthttp.Request, deadline, now time.Time
 				return ErrTimeout
 			}
 			ex.buf = append(append(ex.buf[:0], t.prefix...), ex.tail...)
-			out.SetRequestURIBytes(ex.buf)
-			out.URI().DisablePathNormalizing = true
+			out.SetRequestURIBytes(ex.buf) // sent as it is: the HostClient's DisablePathNormalizing
 			err := t.hc.DoTimeout(out, resp, remaining)
 			if err == nil {
 				return nil
@@ -397,7 +396,7 @@ func (p *Pool) finish() {
 // exchange is one forwarded request; it is the response body stream handed
 // to fasthttp, which closes it after writing.
 type exchange struct {
-	req  fasthttp.Request
+	req  fasthttp.Request // the request sent, when copied is set
 	resp fasthttp.Response
 	pool *Pool
 	done Done
@@ -410,6 +409,7 @@ type exchange struct {
 	status   int
 	upstream time.Duration
 	limit    limitedReader
+	copied   bool // the request sent is req, not the server's
 }
 
 // limitedReader fails a body that goes past its limit, and keeps the
@@ -501,10 +501,12 @@ func (ex *exchange) Close() error {
 
 func (ex *exchange) release() {
 	ex.resp.CloseBodyStream() //nolint:errcheck // nothing to do about it
-	ex.req.Reset()
+	if ex.copied {
+		ex.req.Reset()
+	}
 	ex.resp.Reset()
 	p := ex.pool
-	ex.pool, ex.done, ex.body, ex.n, ex.status, ex.upstream = nil, nil, nil, 0, 0, 0
+	ex.pool, ex.done, ex.body, ex.n, ex.status, ex.upstream, ex.copied = nil, nil, nil, 0, 0, 0, false
 	ex.limit = limitedReader{}
 	exchanges.Put(ex)
 	p.finish()
