@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -136,6 +137,62 @@ func TestHandlerAllocs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestForwardAllocs: a forwarded request (cached token, policy, limits,
+// the upstream exchange with its headers both ways, the access line)
+// allocates no more than the same request through a bare fasthttp proxy
+// with the gateway's client settings: what allocates is fasthttp's
+// streamed round trip, which both make.
+func TestForwardAllocs(t *testing.T) {
+	if testutil.RaceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
+	up := benchUpstream(t)
+	e := newEnv(t, envOptions{log: io.Discard, extra: `
+apis: fwd: {name: "Fwd", listen_path: "/fwd", upstream: targets: ["` + up + `"], auth: jwt: {idp: "dev", default_policies: ["fwdpol"]}}
+policies: fwdpol: {name: "Fwd", access: fwd: {}, rate: {requests: 1000000000, per: "1s"}, quota: {max: 1000000000, period: "24h"}}
+`})
+	bare := &fasthttp.HostClient{Addr: strings.TrimPrefix(up, "http://"), StreamResponseBody: true, DisablePathNormalizing: true, NoDefaultUserAgentHeader: true}
+	via := func(h fasthttp.RequestHandler) func() {
+		ln := fasthttputil.NewInmemoryListener()
+		srv := &fasthttp.Server{Handler: h, StreamRequestBody: true}
+		go srv.Serve(ln) //nolint:errcheck
+		t.Cleanup(func() { srv.Shutdown() })
+		client := &fasthttp.HostClient{Addr: "gw", Dial: func(string) (net.Conn, error) { return ln.Dial() }}
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI("http://gw/fwd/items/7")
+		req.Header.Set("Authorization", "Bearer "+e.token("alloc-client", nil))
+		return func() {
+			if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+				t.Fatalf("%v %d %s", err, resp.StatusCode(), resp.Body())
+			}
+		}
+	}
+	gateway := via(e.gw.Handler)
+	proxy := via(func(ctx *fasthttp.RequestCtx) {
+		if err := bare.Do(&ctx.Request, &ctx.Response); err != nil {
+			ctx.Error(err.Error(), 502)
+		}
+	})
+	for range 100 { // warm pools, caches and counters
+		gateway()
+		proxy()
+	}
+	// AllocsPerRun counts the whole process: the best of three, so that a
+	// background goroutine cannot fail the test.
+	best := func(run func()) float64 {
+		n := testing.AllocsPerRun(200, run)
+		for range 2 {
+			n = min(n, testing.AllocsPerRun(200, run))
+		}
+		return n
+	}
+	g, p := best(gateway), best(proxy)
+	if g > p {
+		t.Fatalf("%v allocations per forwarded request, a bare proxy makes %v", g, p)
+	}
+	t.Logf("allocations per request, client included: gateway %v, bare proxy %v", g, p)
 }
 
 // BenchmarkStatusCounter is the per-request lookup of the status counter,

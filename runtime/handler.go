@@ -43,6 +43,7 @@ type request struct {
 	fwd      []byte // encoded path sent upstream
 	rid      []byte
 	buf      []byte // scratch for error bodies and headers
+	hbuf     []byte // scratch for setHeaders
 	line     []byte // the access log line
 	api      string
 	identity string
@@ -51,6 +52,8 @@ type request struct {
 	bytes    int64
 	upstream time.Duration
 	metrics  *apiMetrics
+	limit    limit.Decision // when limited: the limit the headers report
+	limited  bool
 
 	pols  []*compiler.Policy
 	preq  proxy.Request
@@ -64,6 +67,7 @@ var requests = sync.Pool{New: func() any {
 		fwd:    make([]byte, 0, 128),
 		rid:    make([]byte, 0, 32),
 		buf:    make([]byte, 0, 256),
+		hbuf:   make([]byte, 0, 32),
 		line:   make([]byte, 0, 512),
 		pols:   make([]*compiler.Policy, 0, 4),
 	}
@@ -77,7 +81,6 @@ func (g *Gateway) Handler(ctx *fasthttp.RequestCtx) {
 	r.g, r.start, r.metrics = g, time.Now(), g.notFound
 	r.method = append(r.method[:0], ctx.Method()...)
 	r.setRequestID(ctx)
-	ctx.Response.Header.SetCanonical(hdrRequestID, r.rid)
 
 	defer g.recoverPanic(ctx, r)
 	if e, ok := r.serve(ctx, gen); !ok {
@@ -96,7 +99,6 @@ func (g *Gateway) recoverPanic(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	g.log.Error().Interface("panic", p).Bytes("request_id", r.rid).Bytes("path", r.path).Msg("request handler panicked")
 	ctx.Response.Reset()
-	ctx.Response.Header.SetCanonical(hdrRequestID, r.rid)
 	r.fail(ctx, errInternal)
 	r.metrics.requests(errInternal.status).Inc()
 }
@@ -137,7 +139,7 @@ func (r *request) serve(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 	} else {
 		r.fwd = pathclean.Append(r.fwd[:0], r.path)
 	}
-	r.preq = proxy.Request{Path: r.fwd, Query: query, RequestID: r.rid, Done: r, MaxBody: int64(gen.table.Gateway.MaxBodyBytes)}
+	r.preq = proxy.Request{Path: r.fwd, Query: query, RequestID: r.rid, Hooks: r, MaxBody: int64(gen.table.Gateway.MaxBodyBytes)}
 	// On success r belongs to the response stream (ResponseDone).
 	upstream, err := st.pool.Forward(ctx, &r.preq)
 	if err == nil {
@@ -241,23 +243,24 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 		return errorResponse{}, true
 	}
 	rd, qd := g.limiter.Take(lr, now)
+	r.limited = true
 	switch {
 	case lr.Rate != nil && !rd.Allowed:
-		r.setLimitHeaders(ctx, rd)
+		r.limit = rd
 		r.buf = appendSeconds(r.buf[:0], max(rd.RetryAfter, time.Second))
 		ctx.Response.Header.SetBytesKV(hdrRetryAfter, r.buf)
 		st.metrics.rateLimited.Inc()
 		return errRateLimited, false
 	case lr.Quota != nil && !qd.Allowed:
-		r.setLimitHeaders(ctx, qd)
+		r.limit = qd
 		st.metrics.quotaExceeded.Inc()
 		return errQuota, false
 	case lr.Quota == nil:
-		r.setLimitHeaders(ctx, rd)
+		r.limit = rd
 	case lr.Rate == nil:
-		r.setLimitHeaders(ctx, qd)
+		r.limit = qd
 	default:
-		r.setLimitHeaders(ctx, nearer(rd, qd))
+		r.limit = nearer(rd, qd)
 	}
 	return errorResponse{}, true
 }
@@ -423,16 +426,26 @@ func bearer(h []byte) []byte {
 	return tok
 }
 
-// setLimitHeaders reports d in X-RateLimit-Limit, -Remaining and -Reset
-// (seconds, rounded up).
-func (r *request) setLimitHeaders(ctx *fasthttp.RequestCtx, d limit.Decision) {
-	r.buf = strconv.AppendInt(r.buf[:0], d.Limit, 10)
-	ctx.Response.Header.SetCanonical(hdrRateLimit, r.buf)
-	r.buf = strconv.AppendInt(r.buf[:0], max(d.Remaining, 0), 10)
-	ctx.Response.Header.SetCanonical(hdrRateRemaining, r.buf)
-	r.buf = appendSeconds(r.buf[:0], d.Reset)
-	ctx.Response.Header.SetCanonical(hdrRateReset, r.buf)
+// setHeaders sets the gateway's own response headers: X-Request-Id and,
+// when the request was counted against a limit, that limit (r.limit) in
+// X-RateLimit-Limit, -Remaining and -Reset (seconds, rounded up). It uses
+// r.hbuf: r.buf may hold the error body being answered.
+func (r *request) setHeaders(h *fasthttp.ResponseHeader) {
+	h.SetCanonical(hdrRequestID, r.rid)
+	if !r.limited {
+		return
+	}
+	d := r.limit
+	r.hbuf = strconv.AppendInt(r.hbuf[:0], d.Limit, 10)
+	h.SetCanonical(hdrRateLimit, r.hbuf)
+	r.hbuf = strconv.AppendInt(r.hbuf[:0], max(d.Remaining, 0), 10)
+	h.SetCanonical(hdrRateRemaining, r.hbuf)
+	r.hbuf = appendSeconds(r.hbuf[:0], d.Reset)
+	h.SetCanonical(hdrRateReset, r.hbuf)
 }
+
+// ResponseHeader implements proxy.Hooks: the upstream's header is in.
+func (r *request) ResponseHeader(h *fasthttp.ResponseHeader) { r.setHeaders(h) }
 
 // nearer returns, of a rate and a quota decision that both allowed the
 // request, the one closer to refusing the next: fewer requests remaining,
@@ -454,10 +467,11 @@ func appendSeconds(dst []byte, d time.Duration) []byte {
 
 func (r *request) fail(ctx *fasthttp.RequestCtx, e errorResponse) {
 	e.write(&ctx.Response)
+	r.setHeaders(&ctx.Response.Header)
 	r.status, r.bytes = e.status, int64(len(e.body))
 }
 
-// ResponseDone implements proxy.Done: the upstream's response body is
+// ResponseDone implements proxy.Hooks: the upstream's response body is
 // through.
 func (r *request) ResponseDone(status int, upstream time.Duration, n int64) {
 	r.status, r.upstream, r.bytes = status, upstream, n
@@ -475,7 +489,7 @@ func (r *request) finish() {
 		w.Write(r.line) //nolint:errcheck // as zerolog: a failing log cannot be logged
 	}
 	r.g, r.metrics, r.api, r.identity, r.policy = nil, nil, "", "", ""
-	r.status, r.bytes, r.upstream = 0, 0, 0
+	r.status, r.bytes, r.upstream, r.limited = 0, 0, 0, false
 	r.preq = proxy.Request{}
 	r.claim = claimCollector{}
 	clear(r.pols)

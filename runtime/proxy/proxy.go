@@ -147,10 +147,13 @@ func New(opts Options) (*Pool, error) {
 	return p, nil
 }
 
-// Done is told when a forwarded response has been written to the client
-// (or abandoned): status is the upstream's status, upstream the time to its
-// response header, bytes the number of body bytes passed on.
-type Done interface {
+// Hooks are told about a forwarded response: ResponseHeader once the
+// upstream's header is in the client's response, for the caller to add its
+// own headers; then ResponseDone when the body has been written to the
+// client (or abandoned): status is the upstream's status, upstream the time
+// to its response header, bytes the number of body bytes passed on.
+type Hooks interface {
+	ResponseHeader(h *fasthttp.ResponseHeader)
 	ResponseDone(status int, upstream time.Duration, bytes int64)
 }
 
@@ -164,8 +167,8 @@ type Request struct {
 	Query []byte
 	// RequestID is sent as X-Request-Id.
 	RequestID []byte
-	// Done, when set, is called once the response body has been streamed.
-	Done Done
+	// Hooks, when set, are called with the response (see Hooks).
+	Hooks Hooks
 	// MaxBody, when positive, bounds a request body sent without a
 	// Content-Length (chunked); the caller checks declared lengths.
 	MaxBody int64
@@ -199,7 +202,7 @@ type Request struct {
 func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, error) {
 	p.inflight.Add(1)
 	ex := acquireExchange()
-	ex.pool, ex.done = p, r.Done
+	ex.pool, ex.hooks = p, r.Hooks
 	resp := &ex.resp
 	resp.Header.SetNoDefaultContentType(true) // pass on only what the upstream sent
 
@@ -227,7 +230,7 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 		}
 	}
 	ex.buf = appendForwardedFor(ex.buf[:0], ctx)
-	ex.conn = stripRequestHeaders(&out.Header, ex.conn)
+	ex.conn = stripHeaders(&out.Header, stripped, ex.conn)
 	out.Header.SetCanonical(hdrXFF, ex.buf)
 	if ctx.IsTLS() {
 		out.Header.SetCanonical(hdrXFProto, strHTTPS)
@@ -266,8 +269,10 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 		return upstream, err
 	}
 	ex.status, ex.upstream = resp.StatusCode(), upstream
-	ctx.Response.SetStatusCode(ex.status)
-	copyResponseHeaders(&resp.Header, &ctx.Response.Header, ex)
+	ex.conn = copyResponseHeader(&resp.Header, &ctx.Response.Header, ex.conn)
+	if ex.hooks != nil {
+		ex.hooks.ResponseHeader(&ctx.Response.Header)
+	}
 	if s := resp.BodyStream(); s != nil {
 		ex.body = s
 		ctx.Response.SetBodyStream(ex, max(resp.Header.ContentLength(), -1))
@@ -398,8 +403,8 @@ func (p *Pool) finish() {
 type exchange struct {
 	req  fasthttp.Request // the request sent, when copied is set
 	resp fasthttp.Response
-	pool *Pool
-	done Done
+	pool  *Pool
+	hooks Hooks
 	body io.Reader
 	n    int64
 	buf  []byte // scratch
@@ -491,10 +496,10 @@ func (ex *exchange) WriteTo(w io.Writer) (int64, error) {
 // Close ends the exchange: the upstream connection goes back to its pool
 // (or is closed when the body was not read to the end).
 func (ex *exchange) Close() error {
-	status, upstream, n, done := ex.status, ex.upstream, ex.n, ex.done
+	status, upstream, n, hooks := ex.status, ex.upstream, ex.n, ex.hooks
 	ex.release()
-	if done != nil {
-		done.ResponseDone(status, upstream, n)
+	if hooks != nil {
+		hooks.ResponseDone(status, upstream, n)
 	}
 	return nil
 }
@@ -506,15 +511,17 @@ func (ex *exchange) release() {
 	}
 	ex.resp.Reset()
 	p := ex.pool
-	ex.pool, ex.done, ex.body, ex.n, ex.status, ex.upstream, ex.copied = nil, nil, nil, 0, 0, 0, false
+	ex.pool, ex.hooks, ex.body, ex.n, ex.status, ex.upstream, ex.copied = nil, nil, nil, 0, 0, 0, false
 	ex.limit = limitedReader{}
 	exchanges.Put(ex)
 	p.finish()
 }
 
 // hopByHop reports whether a header key (canonical) is a hop-by-hop
-// header (RFC 9110 §7.6.1) that fasthttp keeps as a plain header, or
-// X-Request-Id, which the gateway sets itself both ways.
+// header (RFC 9110 §7.6.1) but Connection, which stripHeaders handles with
+// the headers it names, or X-Request-Id, which the gateway sets itself both
+// ways. It is what the response loses (Content-Length is set for the body
+// as it is sent).
 func hopByHop(key []byte) bool {
 	switch string(key) {
 	case "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te",
@@ -535,29 +542,6 @@ func stripped(key []byte) bool {
 		return true
 	}
 	return hopByHop(key)
-}
-
-// hopByHopResponse reports whether a response header key (canonical, as
-// the client parsed it) is not passed on: the hop-by-hop headers,
-// Connection, and Content-Length (set for the body as it is sent).
-func hopByHopResponse(key []byte) bool {
-	switch string(key) {
-	case "Connection", "Content-Length":
-		return true
-	}
-	return hopByHop(key)
-}
-
-// connectionListed reports whether key is named in the Connection header
-// value conn.
-func connectionListed(key, conn []byte) bool {
-	for len(conn) > 0 {
-		var tok []byte
-		if tok, conn = nextToken(conn); bytes.EqualFold(tok, key) {
-			return true
-		}
-	}
-	return false
 }
 
 // nextToken splits the first element, trimmed, off a comma-separated list.
@@ -582,20 +566,29 @@ var (
 	strHTTP11     = []byte("HTTP/1.1")
 )
 
-// stripRequestHeaders removes from h, in place, the headers stripped
-// names, the Connection header and those it names. It deletes only what
-// is there: a typical request has none of them. conn is scratch for the
-// Connection value, returned for reuse.
-func stripRequestHeaders(h *fasthttp.RequestHeader, conn []byte) []byte {
+// header is what stripHeaders needs of a fasthttp request or response
+// header. (Not All: its iterator escapes through an interface, and
+// PeekKeys gives the keys without allocating.)
+type header interface {
+	PeekKeys() [][]byte
+	PeekBytes(key []byte) []byte
+	DelBytes(key []byte)
+}
+
+// stripHeaders removes from h, in place, the headers drop names (keys as
+// fasthttp yields them: canonical), the Connection header and those it
+// names. It deletes only what is there: a typical message has none of
+// them. conn is scratch for the Connection value, returned for reuse.
+func stripHeaders(h header, drop func(key []byte) bool, conn []byte) []byte {
 	n := 0
-	for k := range h.All() {
-		if stripped(k) {
+	for _, k := range h.PeekKeys() {
+		if drop(k) {
 			n++
 		}
 	}
 	for ; n > 0; n-- {
-		for k := range h.All() {
-			if stripped(k) {
+		for _, k := range h.PeekKeys() {
+			if drop(k) {
 				h.DelBytes(k) // DelBytes copies k before it edits h
 				break
 			}
@@ -615,20 +608,20 @@ func stripRequestHeaders(h *fasthttp.RequestHeader, conn []byte) []byte {
 	return conn
 }
 
-// copyResponseHeaders copies the upstream's response headers but the
-// hop-by-hop ones, those its Connection header names, and X-Request-Id
-// (the gateway sets its own). The keys come parsed, hence canonical: out
-// stops normalising keys for the rest of the response (the server resets
-// that per request; the gateway's own keys are canonical too).
-func copyResponseHeaders(in *fasthttp.ResponseHeader, out *fasthttp.ResponseHeader, ex *exchange) {
-	ex.conn = append(ex.conn[:0], in.PeekBytes(hdrConnection)...)
-	out.DisableNormalizing()
-	for k, v := range in.All() {
-		if hopByHopResponse(k) || (len(ex.conn) > 0 && connectionListed(k, ex.conn)) {
-			continue
-		}
-		out.AddBytesKV(k, v)
-	}
+// copyResponseHeader copies the upstream's response header (status,
+// headers, cookies) to out but the hop-by-hop headers, those its
+// Connection header names, and X-Request-Id (the gateway sets its own).
+// The upstream's protocol and reason phrase are not kept: the client gets
+// HTTP/1.1 and the standard phrase. out's Content-Length is set apart,
+// for the body as it is sent. conn is scratch, returned for reuse.
+//
+// The header is copied whole and then edited, not rebuilt key by key: the
+// keys and values were checked when the client parsed them.
+func copyResponseHeader(in, out *fasthttp.ResponseHeader, conn []byte) []byte {
+	in.CopyTo(out)
+	out.SetProtocol(nil)
+	out.SetStatusMessage(nil)
+	return stripHeaders(out, hopByHop, conn)
 }
 
 // appendForwardedFor appends the X-Forwarded-For value: the client's

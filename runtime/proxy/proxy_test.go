@@ -394,3 +394,77 @@ func TestSplitTarget(t *testing.T) {
 		}
 	}
 }
+
+// rawUpstream answers every request with resp as written, closing the
+// connection after it.
+func rawUpstream(t *testing.T, resp string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+					io.WriteString(c, resp) //nolint:errcheck
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// TestForwardResponseHeader: the client gets the upstream's status,
+// headers and cookies but not its protocol version, reason phrase,
+// hop-by-hop headers, X-Request-Id or decision to close; the client's
+// connection stays open.
+func TestForwardResponseHeader(t *testing.T) {
+	up := rawUpstream(t, "HTTP/1.0 201 Made It\r\nContent-Length: 2\r\nContent-Type: text/x-up\r\n"+
+		"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nServer: up/1\r\nX-Up: kept\r\n"+
+		"Trailer: X-T\r\nUpgrade: h2c\r\nKeep-Alive: timeout=5\r\nX-Request-Id: upstream's\r\n"+
+		"Connection: close, X-Listed\r\nX-Listed: dropped\r\n\r\nok")
+	p, err := New(Options{Targets: []string{up}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", strings.TrimPrefix(serve(t, p), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i := range 2 { // the second on the same connection
+		io.WriteString(c, "GET /x HTTP/1.1\r\nHost: gw\r\n\r\n") //nolint:errcheck
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if line != "HTTP/1.1 201 Created\r\n" {
+			t.Errorf("status line %q, want HTTP/1.1 and the standard phrase", line)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(io.MultiReader(strings.NewReader(line), br)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		h := resp.Header
+		if string(body) != "ok" || h.Get("Content-Type") != "text/x-up" || h.Get("Server") != "up/1" || h.Get("X-Up") != "kept" {
+			t.Errorf("body %q, header %v", body, h)
+		}
+		if c := h.Values("Set-Cookie"); len(c) != 2 || c[0] != "a=1" || c[1] != "b=2" {
+			t.Errorf("Set-Cookie %q", c)
+		}
+		for _, k := range []string{"Trailer", "Upgrade", "Keep-Alive", "X-Request-Id", "X-Listed", "Connection"} {
+			if v := h.Values(k); len(v) > 0 {
+				t.Errorf("%s: %q passed", k, v)
+			}
+		}
+	}
+}
