@@ -401,15 +401,15 @@ func (p *Pool) finish() {
 // exchange is one forwarded request; it is the response body stream handed
 // to fasthttp, which closes it after writing.
 type exchange struct {
-	req  fasthttp.Request // the request sent, when copied is set
-	resp fasthttp.Response
+	req   fasthttp.Request // the request sent, when copied is set
+	resp  fasthttp.Response
 	pool  *Pool
 	hooks Hooks
-	body io.Reader
-	n    int64
-	buf  []byte // scratch
-	conn []byte // the Connection header's value, while it is stripped
-	tail []byte // path and query sent, after a target's prefix
+	body  io.Reader
+	n     int64
+	buf   []byte // scratch
+	conn  []byte // the Connection header's value, while it is stripped
+	tail  []byte // path and query sent, after a target's prefix
 
 	status   int
 	upstream time.Duration
