@@ -14,6 +14,9 @@ import (
 // allocate.
 type RouteIndex struct {
 	byPrefix map[string]*prefixRoutes
+	// depth is the most segments a listen path has: match starts from a
+	// path's first depth segments, not from the whole path.
+	depth int
 }
 
 // prefixRoutes are the APIs on one listen path, and the Allow header of
@@ -99,6 +102,9 @@ func newRouteIndex(apis map[string]*API) *RouteIndex {
 			ix.byPrefix[a.ListenPath] = pr
 		}
 		pr.routes = append(pr.routes, route{methodsOf(a.Methods), a})
+		if a.ListenPath != "/" {
+			ix.depth = max(ix.depth, strings.Count(a.ListenPath, "/"))
+		}
 	}
 	for _, pr := range ix.byPrefix {
 		var served methodSet
@@ -142,6 +148,14 @@ func (ix *RouteIndex) Allow(path []byte) []byte {
 // segment-bounded prefix of path, or nil.
 func (ix *RouteIndex) match(path []byte) *prefixRoutes {
 	p := path
+	for i, n := 1, 0; i < len(p); i++ {
+		if p[i] == '/' {
+			if n++; n >= ix.depth {
+				p = p[:i]
+				break
+			}
+		}
+	}
 	for len(p) > 1 && p[len(p)-1] == '/' {
 		p = p[:len(p)-1]
 	}

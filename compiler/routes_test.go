@@ -42,6 +42,8 @@ func TestRouteLookup(t *testing.T) {
 		{"/usersfoo", "GET", "root", true},             // segment-bounded: not /users
 		{"/users/admin", "GET", "user_admin", true},
 		{"/users/admin/x", "GET", "user_admin", true},
+		{"/users/admin/x/y/z", "GET", "user_admin", true}, // deeper than any listen path
+		{"/users/admin/", "GET", "user_admin", true},
 		{"/users/admin", "POST", "", true}, // the longest prefix decides; then 405
 		{"/users/administrator", "POST", "users", true},
 		{"/reports", "GET", "reports_read", true},
@@ -75,6 +77,15 @@ func TestRouteLookupNoRoot(t *testing.T) {
 	}
 	if n := ix.Len(); n != 1 {
 		t.Errorf("Len() = %d, want 1", n)
+	}
+}
+
+func TestRouteLookupRootOnly(t *testing.T) {
+	ix := index(api("root", "/"))
+	for _, path := range []string{"/", "/a", "/a/", "/a/b/c"} {
+		if got, _ := ix.Lookup([]byte(path), []byte("GET")); got == nil || got.ID != "root" {
+			t.Errorf("Lookup(%q) = %v, want root", path, got)
+		}
 	}
 }
 
