@@ -85,8 +85,10 @@ type Options struct {
 	Logger zerolog.Logger
 	// AccessLog receives the access log: one JSON line per request, each
 	// in one Write, byte for byte what a zerolog logger with a
-	// jsonlog.Stamp hook writes at Info (see accessLine). Write is called
-	// from many requests at once. nil means no access log.
+	// jsonlog.Stamp hook writes at Info with zerolog's default field names
+	// and time format (see appendAccessLine); Logger's level does not
+	// apply. Write is called from many requests at once. nil means no
+	// access log.
 	AccessLog io.Writer
 	// ConfigDir is what Reload compiles, and where the relative file
 	// names of every table served (TLS files, the upstream CA) are read

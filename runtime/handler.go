@@ -43,7 +43,6 @@ type request struct {
 	fwd      []byte // encoded path sent upstream
 	rid      []byte
 	buf      []byte // scratch for error bodies and headers
-	hbuf     []byte // scratch for setHeaders
 	line     []byte // the access log line
 	api      string
 	identity string
@@ -67,7 +66,6 @@ var requests = sync.Pool{New: func() any {
 		fwd:    make([]byte, 0, 128),
 		rid:    make([]byte, 0, 32),
 		buf:    make([]byte, 0, 256),
-		hbuf:   make([]byte, 0, 32),
 		line:   make([]byte, 0, 512),
 		pols:   make([]*compiler.Policy, 0, 4),
 	}
@@ -99,6 +97,7 @@ func (g *Gateway) recoverPanic(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	g.log.Error().Interface("panic", p).Bytes("request_id", r.rid).Bytes("path", r.path).Msg("request handler panicked")
 	ctx.Response.Reset()
+	r.limited = false // a 500 reports no limit
 	r.fail(ctx, errInternal)
 	r.metrics.requests(errInternal.status).Inc()
 }
@@ -426,26 +425,24 @@ func bearer(h []byte) []byte {
 	return tok
 }
 
-// setHeaders sets the gateway's own response headers: X-Request-Id and,
+// ResponseHeader sets the gateway's own response headers, once the
+// upstream's are in (proxy.Hooks) or on an error answer: X-Request-Id and,
 // when the request was counted against a limit, that limit (r.limit) in
-// X-RateLimit-Limit, -Remaining and -Reset (seconds, rounded up). It uses
-// r.hbuf: r.buf may hold the error body being answered.
-func (r *request) setHeaders(h *fasthttp.ResponseHeader) {
+// X-RateLimit-Limit, -Remaining and -Reset (seconds, rounded up). It
+// reuses r.buf: an error body there has been copied into the response.
+func (r *request) ResponseHeader(h *fasthttp.ResponseHeader) {
 	h.SetCanonical(hdrRequestID, r.rid)
 	if !r.limited {
 		return
 	}
 	d := r.limit
-	r.hbuf = strconv.AppendInt(r.hbuf[:0], d.Limit, 10)
-	h.SetCanonical(hdrRateLimit, r.hbuf)
-	r.hbuf = strconv.AppendInt(r.hbuf[:0], max(d.Remaining, 0), 10)
-	h.SetCanonical(hdrRateRemaining, r.hbuf)
-	r.hbuf = appendSeconds(r.hbuf[:0], d.Reset)
-	h.SetCanonical(hdrRateReset, r.hbuf)
+	r.buf = strconv.AppendInt(r.buf[:0], d.Limit, 10)
+	h.SetCanonical(hdrRateLimit, r.buf)
+	r.buf = strconv.AppendInt(r.buf[:0], max(d.Remaining, 0), 10)
+	h.SetCanonical(hdrRateRemaining, r.buf)
+	r.buf = appendSeconds(r.buf[:0], d.Reset)
+	h.SetCanonical(hdrRateReset, r.buf)
 }
-
-// ResponseHeader implements proxy.Hooks: the upstream's header is in.
-func (r *request) ResponseHeader(h *fasthttp.ResponseHeader) { r.setHeaders(h) }
 
 // nearer returns, of a rate and a quota decision that both allowed the
 // request, the one closer to refusing the next: fewer requests remaining,
@@ -466,8 +463,8 @@ func appendSeconds(dst []byte, d time.Duration) []byte {
 }
 
 func (r *request) fail(ctx *fasthttp.RequestCtx, e errorResponse) {
-	e.write(&ctx.Response)
-	r.setHeaders(&ctx.Response.Header)
+	e.write(&ctx.Response) // copies e.body, which may be r.buf
+	r.ResponseHeader(&ctx.Response.Header)
 	r.status, r.bytes = e.status, int64(len(e.body))
 }
 

@@ -110,7 +110,9 @@ type MemoryOptions struct {
 	IdleAfter time.Duration
 	// MaxKeys bounds the number of counters; 0 means 1,000,000. When it is
 	// reached, a new key evicts the least recently used of a few sampled
-	// ones, which forgets that key's counts.
+	// ones, which forgets that key's counts. (A Take whose rate and quota
+	// keys differ never evicts its first key for its second: a shard whose
+	// only key that is holds one more.)
 	MaxKeys int
 }
 

@@ -189,16 +189,15 @@ type Request struct {
 // request of its own (the body stream wraps the client's). A body is
 // passed on whatever the method.
 //
-// r.Done may be called before Forward returns; the caller must not touch
-// what Done releases after a successful Forward.
-//
 // Targets are tried round-robin. A target whose connection fails is skipped
 // for the cool-down and the request goes to the next one (nothing was sent
 // yet); once a connection is made there is no retry elsewhere. On success
-// Forward returns the time to the response header and r.Done is called
-// when the body is through; on error (ErrUnavailable, ErrTimeout,
-// ErrBodyTooLarge, ErrClientBody) ctx's response is untouched and r.Done
-// is not called.
+// Forward returns the time to the response header; r.Hooks.ResponseHeader
+// has been called before it returns, and r.Hooks.ResponseDone is called
+// when the body is through, which may be before Forward returns: the
+// caller must not touch what ResponseDone releases after a successful
+// Forward. On error (ErrUnavailable, ErrTimeout, ErrBodyTooLarge,
+// ErrClientBody) ctx's response is untouched and no hook is called.
 func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, error) {
 	p.inflight.Add(1)
 	ex := acquireExchange()
@@ -520,8 +519,8 @@ func (ex *exchange) release() {
 // hopByHop reports whether a header key (canonical) is a hop-by-hop
 // header (RFC 9110 §7.6.1) but Connection, which stripHeaders handles with
 // the headers it names, or X-Request-Id, which the gateway sets itself both
-// ways. It is what the response loses (Content-Length is set for the body
-// as it is sent).
+// ways. It is what the response loses (and Content-Length, see
+// copyResponseHeader).
 func hopByHop(key []byte) bool {
 	switch string(key) {
 	case "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te",
@@ -555,15 +554,16 @@ func nextToken(list []byte) (tok, rest []byte) {
 }
 
 var (
-	hdrConnection = []byte("Connection")
-	hdrXFF        = []byte("X-Forwarded-For")
-	hdrXFProto    = []byte("X-Forwarded-Proto")
-	hdrXFHost     = []byte("X-Forwarded-Host")
-	hdrRequestID  = []byte("X-Request-Id")
-	strHTTP       = []byte("http")
-	strHTTPS      = []byte("https")
-	strHTTP10     = []byte("HTTP/1.0")
-	strHTTP11     = []byte("HTTP/1.1")
+	hdrConnection    = []byte("Connection")
+	hdrContentLength = []byte("Content-Length")
+	hdrXFF           = []byte("X-Forwarded-For")
+	hdrXFProto       = []byte("X-Forwarded-Proto")
+	hdrXFHost        = []byte("X-Forwarded-Host")
+	hdrRequestID     = []byte("X-Request-Id")
+	strHTTP          = []byte("http")
+	strHTTPS         = []byte("https")
+	strHTTP10        = []byte("HTTP/1.0")
+	strHTTP11        = []byte("HTTP/1.1")
 )
 
 // header is what stripHeaders needs of a fasthttp request or response
@@ -612,15 +612,21 @@ func stripHeaders(h header, drop func(key []byte) bool, conn []byte) []byte {
 // headers, cookies) to out but the hop-by-hop headers, those its
 // Connection header names, and X-Request-Id (the gateway sets its own).
 // The upstream's protocol and reason phrase are not kept: the client gets
-// HTTP/1.1 and the standard phrase. out's Content-Length is set apart,
-// for the body as it is sent. conn is scratch, returned for reuse.
+// HTTP/1.1 and the standard phrase. Nor is its Content-Length: out's is
+// set for the body as it is sent (a 304 gets none). conn is scratch,
+// returned for reuse.
 //
 // The header is copied whole and then edited, not rebuilt key by key: the
-// keys and values were checked when the client parsed them.
+// keys and values were checked when the client parsed them. CopyTo also
+// copies in's flags; they are what the gateway's server uses too (no
+// default Content-Type, as Forward sets on the upstream response; default
+// Date; names normalised), so a change to the server's settings must be
+// made here as well.
 func copyResponseHeader(in, out *fasthttp.ResponseHeader, conn []byte) []byte {
 	in.CopyTo(out)
 	out.SetProtocol(nil)
 	out.SetStatusMessage(nil)
+	out.DelBytes(hdrContentLength)
 	return stripHeaders(out, hopByHop, conn)
 }
 

@@ -468,3 +468,36 @@ func TestForwardResponseHeader(t *testing.T) {
 		}
 	}
 }
+
+// A 304 passes the upstream's validators but not its Content-Length (it
+// describes the representation, which the gateway does not send).
+func TestForwardNotModified(t *testing.T) {
+	up := rawUpstream(t, "HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\nETag: \"v1\"\r\n\r\n")
+	p, err := New(Options{Targets: []string{up}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", strings.TrimPrefix(serve(t, p), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /x HTTP/1.1\r\nHost: gw\r\nIf-None-Match: \"v1\"\r\n\r\n") //nolint:errcheck
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))                                //nolint:errcheck
+	var head strings.Builder
+	br := bufio.NewReader(c)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("%v after %q", err, head.String())
+		}
+		if line == "\r\n" {
+			break
+		}
+		head.WriteString(line)
+	}
+	h := head.String()
+	if !strings.HasPrefix(h, "HTTP/1.1 304 Not Modified\r\n") || !strings.Contains(strings.ToLower(h), "etag: \"v1\"\r\n") || strings.Contains(h, "Content-Length") {
+		t.Errorf("response head %q: want the 304 with its ETag and no Content-Length", h)
+	}
+}
