@@ -477,8 +477,8 @@ func (r *request) ResponseDone(status int, upstream time.Duration, n int64) {
 
 // finish writes the access log line, counts the request and recycles r.
 func (r *request) finish() {
-	now := time.Now()
-	d := now.Sub(r.start)
+	d := time.Since(r.start)
+	now := r.start.Add(d) // the wall clock without reading it again
 	r.metrics.requests(r.status).Inc()
 	r.metrics.duration.Update(d.Seconds())
 	if w := r.g.opts.AccessLog; w != nil {
