@@ -39,6 +39,8 @@ type rawGateway struct {
 	TLS            *TLS    `json:"tls"`
 	PortalTLS      *TLS    `json:"portal_tls"`
 	UpstreamCAFile *string `json:"upstream_ca_file"`
+	// RateLimitHeaders has a schema default.
+	RateLimitHeaders bool `json:"rate_limit_headers"`
 }
 
 type rawIdP struct {
@@ -175,6 +177,8 @@ func (c *compilation) buildGateway(t *Table, g *rawGateway) {
 		TLS:            g.TLS,
 		PortalTLS:      g.PortalTLS,
 		UpstreamCAFile: deref(g.UpstreamCAFile),
+
+		RateLimitHeaders: g.RateLimitHeaders,
 	}
 	for _, l := range []struct{ field, addr string }{
 		{"listen", g.Listen}, {"portal_listen", g.PortalListen}, {"admin_listen", g.AdminListen},

@@ -60,8 +60,8 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // Gateway holds the listener settings. The addresses, TLS on or off, the
 // timeouts, max_header_bytes and shutdown_grace take effect when serving
 // starts (a reload that changes one says a restart is needed); TLS
-// certificate files are read again on every reload, and max_body_bytes and
-// the upstream settings apply from the next request.
+// certificate files are read again on every reload, and max_body_bytes,
+// rate_limit_headers and the upstream settings apply from the next request.
 type Gateway struct {
 	Listen         string   `json:"listen"`
 	PortalListen   string   `json:"portal_listen"`
@@ -77,6 +77,9 @@ type Gateway struct {
 	PortalTLS      *TLS     `json:"portal_tls,omitempty"`
 	// UpstreamCAFile is a file name as written (see ConfigPath).
 	UpstreamCAFile string `json:"upstream_ca_file,omitempty"`
+	// RateLimitHeaders: X-RateLimit-* on every answer under a limit, not
+	// only on refusals.
+	RateLimitHeaders bool `json:"rate_limit_headers"`
 }
 
 // TLS names a certificate and key file as written in the configuration:

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -236,33 +237,45 @@ func TestRateLimitAndQuota(t *testing.T) {
 // X-RateLimit-* headers are those of the limit nearer to refusing, so a
 // client reads how many more requests pass; on a refusal, those of the
 // limit that refused.
-func TestLimitHeadersNearerLimit(t *testing.T) {
-	e := newEnv(t, envOptions{extra: `
+// TestLimitHeaders: one set of X-RateLimit-* headers, the nearer limit's,
+// on every answer under a limit; with rate_limit_headers: false only on
+// refusals.
+func TestLimitHeaders(t *testing.T) {
+	for _, onSuccess := range []bool{true, false} {
+		t.Run(fmt.Sprint("rate_limit_headers=", onSuccess), func(t *testing.T) {
+			e := newEnv(t, envOptions{extra: fmt.Sprintf(`
+gateway: rate_limit_headers: %v
 policies: capped: {name: "Capped", access: users: {}, rate: {requests: 3, per: "1m"}, quota: {max: 4, period: "1h"}}
-`})
-	tok := e.token("capped-client", map[string]any{"pol": "capped"})
-	steps := []struct {
-		advance                 time.Duration
-		status                  int
-		limit, remaining, reset string
-	}{
-		{0, 200, "3", "2", "120"},                // rate 2 left, quota 3: the rate
-		{0, 200, "3", "1", "120"},                //
-		{0, 200, "3", "0", "120"},                // rate 0, quota 1
-		{0, 429, "3", "0", "120"},                // the rate refuses (the quota does not count it)
-		{2 * time.Minute, 200, "4", "0", "3480"}, // rate 2 left, quota 0: the quota
-		{0, 403, "4", "0", "3480"},               // the quota refuses
-	}
-	for i, st := range steps {
-		e.clock.Advance(st.advance)
-		r := e.do("GET", "/users/x", tok, nil)
-		got := [4]string{strconv.Itoa(r.status), r.header.Get("X-RateLimit-Limit"), r.header.Get("X-RateLimit-Remaining"), r.header.Get("X-RateLimit-Reset")}
-		if want := [4]string{strconv.Itoa(st.status), st.limit, st.remaining, st.reset}; got != want {
-			t.Errorf("request %d: status, limit, remaining, reset = %q, want %q (%s)", i+1, got, want, r.body)
-		}
-		if len(r.header.Values("X-RateLimit-Limit")) > 1 || r.header.Get("X-Quota-Limit") != "" {
-			t.Errorf("request %d: more than one set of limit headers: %v", i+1, r.header)
-		}
+`, onSuccess)})
+			tok := e.token("capped-client", map[string]any{"pol": "capped"})
+			steps := []struct {
+				advance                 time.Duration
+				status                  int
+				limit, remaining, reset string
+			}{
+				{0, 200, "3", "2", "120"},                // rate 2 left, quota 3: the rate
+				{0, 200, "3", "1", "120"},                //
+				{0, 200, "3", "0", "120"},                // rate 0, quota 1
+				{0, 429, "3", "0", "120"},                // the rate refuses (the quota does not count it)
+				{2 * time.Minute, 200, "4", "0", "3480"}, // rate 2 left, quota 0: the quota
+				{0, 403, "4", "0", "3480"},               // the quota refuses
+			}
+			for i, st := range steps {
+				e.clock.Advance(st.advance)
+				r := e.do("GET", "/users/x", tok, nil)
+				want := [4]string{strconv.Itoa(st.status), st.limit, st.remaining, st.reset}
+				if st.status == 200 && !onSuccess {
+					want = [4]string{"200", "", "", ""}
+				}
+				got := [4]string{strconv.Itoa(r.status), r.header.Get("X-RateLimit-Limit"), r.header.Get("X-RateLimit-Remaining"), r.header.Get("X-RateLimit-Reset")}
+				if got != want {
+					t.Errorf("request %d: status, limit, remaining, reset = %q, want %q (%s)", i+1, got, want, r.body)
+				}
+				if len(r.header.Values("X-RateLimit-Limit")) > 1 || r.header.Get("X-Quota-Limit") != "" {
+					t.Errorf("request %d: more than one set of limit headers: %v", i+1, r.header)
+				}
+			}
+		})
 	}
 }
 

@@ -261,6 +261,7 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	default:
 		r.limit = nearer(rd, qd)
 	}
+	r.limited = gen.table.Gateway.RateLimitHeaders // refusals always tell
 	return errorResponse{}, true
 }
 
