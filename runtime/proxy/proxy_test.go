@@ -421,16 +421,11 @@ func rawUpstream(t *testing.T, resp string) string {
 	return "http://" + ln.Addr().String()
 }
 
-// TestForwardResponseHeader: the client gets the upstream's status,
-// headers and cookies but not its protocol version, reason phrase,
-// hop-by-hop headers, X-Request-Id or decision to close; the client's
-// connection stays open.
-func TestForwardResponseHeader(t *testing.T) {
-	up := rawUpstream(t, "HTTP/1.0 201 Made It\r\nContent-Length: 2\r\nContent-Type: text/x-up\r\n"+
-		"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nServer: up/1\r\nX-Up: kept\r\n"+
-		"Trailer: X-T\r\nUpgrade: h2c\r\nKeep-Alive: timeout=5\r\nX-Request-Id: upstream's\r\n"+
-		"Connection: close, X-Listed\r\nX-Listed: dropped\r\n\r\nok")
-	p, err := New(Options{Targets: []string{up}})
+// gatewayTo returns a connection to a gateway (serve) in front of an
+// upstream that answers every request with resp (rawUpstream).
+func gatewayTo(t *testing.T, resp string) net.Conn {
+	t.Helper()
+	p, err := New(Options{Targets: []string{rawUpstream(t, resp)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +433,19 @@ func TestForwardResponseHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestForwardResponseHeader: the client gets the upstream's status,
+// headers and cookies but not its protocol version, reason phrase,
+// hop-by-hop headers, X-Request-Id or decision to close; the client's
+// connection stays open.
+func TestForwardResponseHeader(t *testing.T) {
+	c := gatewayTo(t, "HTTP/1.0 201 Made It\r\nContent-Length: 2\r\nContent-Type: text/x-up\r\n"+
+		"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nServer: up/1\r\nX-Up: kept\r\n"+
+		"Trailer: X-T\r\nUpgrade: h2c\r\nKeep-Alive: timeout=5\r\nX-Request-Id: upstream's\r\n"+
+		"Connection: close, X-Listed\r\nX-Listed: dropped\r\n\r\nok")
 	br := bufio.NewReader(c)
 	for i := range 2 { // the second on the same connection
 		io.WriteString(c, "GET /x HTTP/1.1\r\nHost: gw\r\n\r\n") //nolint:errcheck
@@ -472,16 +479,7 @@ func TestForwardResponseHeader(t *testing.T) {
 // A 304 passes the upstream's validators but not its Content-Length (it
 // describes the representation, which the gateway does not send).
 func TestForwardNotModified(t *testing.T) {
-	up := rawUpstream(t, "HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\nETag: \"v1\"\r\n\r\n")
-	p, err := New(Options{Targets: []string{up}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp", strings.TrimPrefix(serve(t, p), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := gatewayTo(t, "HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\nETag: \"v1\"\r\n\r\n")
 	io.WriteString(c, "GET /x HTTP/1.1\r\nHost: gw\r\nIf-None-Match: \"v1\"\r\n\r\n") //nolint:errcheck
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))                                //nolint:errcheck
 	var head strings.Builder
