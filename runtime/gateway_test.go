@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -280,6 +281,38 @@ policies: capped: {name: "Capped", access: users: {}, rate: {requests: 3, per: "
 				}
 			}
 		})
+	}
+}
+
+// keyRecorder is a Limiter that records the keys it is asked about and
+// allows everything.
+type keyRecorder struct {
+	mu   sync.Mutex
+	keys []limit.Key
+}
+
+func (k *keyRecorder) Take(req limit.Request, _ time.Time) (rate, quota limit.Decision) {
+	k.mu.Lock()
+	k.keys = append(k.keys, req.RateKey, req.QuotaKey)
+	k.mu.Unlock()
+	return limit.Decision{Allowed: true, Limit: 1, Remaining: 1}, limit.Decision{Allowed: true, Limit: 1, Remaining: 1}
+}
+
+// The limits are counted per identity provider: the same identity value
+// from two providers is two identities.
+func TestLimitKeysNameTheIdP(t *testing.T) {
+	rec := &keyRecorder{}
+	e := newEnv(t, envOptions{limiter: rec, extra: `
+policies: capped: {name: "Capped", access: users: {}, rate: {requests: 3, per: "1m"}, quota: {max: 4, period: "1h"}}
+`})
+	if r := e.do("GET", "/users/x", e.token("rl", map[string]any{"pol": "capped"}), nil); r.status != 200 {
+		t.Fatalf("status %d %s", r.status, r.body)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	want := limit.Key{IdP: "dev", Identity: "rl", Policy: "capped"}
+	if len(rec.keys) != 2 || rec.keys[0] != want || rec.keys[1] != want {
+		t.Errorf("keys %+v, want the rate and the quota counted under %+v", rec.keys, want)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/internal/devidp"
 	"github.com/cuegate/cuegate/internal/testutil"
+	"github.com/cuegate/cuegate/runtime/limit"
 )
 
 // testConfig is the configuration the integration tests serve. %[1]s is
@@ -156,6 +157,8 @@ type envOptions struct {
 	log io.Writer
 	// noWait starts serving before the IdPs' keys are fetched.
 	noWait bool
+	// limiter replaces the in-memory one.
+	limiter limit.Limiter
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -197,6 +200,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		AccessLog: logw,
 		ConfigDir: e.dir,
 		Bindings:  e.bindings,
+		Limiter:   o.limiter,
 		Now:       e.clock.Now,
 	})
 	if err != nil {

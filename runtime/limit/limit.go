@@ -49,8 +49,10 @@ import (
 	"github.com/cuegate/cuegate/compiler"
 )
 
-// Key is what a counter is kept for: one identity under one policy.
-type Key struct{ Identity, Policy string }
+// Key is what a counter is kept for: one identity of one identity provider
+// (the IdP's ID) under one policy. Identities of two providers are two
+// identities, even with the same value.
+type Key struct{ IdP, Identity, Policy string }
 
 // Decision is the outcome of counting one request.
 type Decision struct {

@@ -63,7 +63,7 @@ func TestRateAccuracy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := NewMemory(MemoryOptions{})
-			k := Key{"alice", "gold"}
+			k := Key{Identity: "alice", Policy: "gold"}
 			start := t0.Add(tt.start)
 			offer(m, k, r, start, 300, tt.warmup)
 			got := offer(m, k, r, start.Add(tt.warmup), 300, 5*time.Second)
@@ -81,7 +81,7 @@ func TestRateAccuracy(t *testing.T) {
 // estimate before each request.
 func TestRateDecision(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
-	k := Key{"bob", "silver"}
+	k := Key{Identity: "bob", Policy: "silver"}
 	r := compiler.Rate{Requests: 4, Per: compiler.Duration(time.Second)}
 	ms := time.Millisecond
 	steps := []struct {
@@ -138,7 +138,7 @@ func TestRateDecision(t *testing.T) {
 // the 6th is refused until RetryAfter, and a call then passes.
 func TestRateDemo(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
-	k := Key{"demo-client", "quickstart"}
+	k := Key{Identity: "demo-client", Policy: "quickstart"}
 	r := compiler.Rate{Requests: 5, Per: compiler.Duration(10 * time.Second)}
 	at := t0
 	for i := range 5 {
@@ -160,18 +160,19 @@ func TestRateDemo(t *testing.T) {
 	}
 }
 
-// TestRateKeysIndependent: another identity, and the same identity under
-// another policy, have their own counters.
+// TestRateKeysIndependent: another identity, the same identity under
+// another policy, and the same identity value from another identity
+// provider have their own counters.
 func TestRateKeysIndependent(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
 	r := compiler.Rate{Requests: 2, Per: compiler.Duration(time.Minute)}
-	spent := Key{"bob", "silver"}
+	spent := Key{Identity: "bob", Policy: "silver"}
 	rateOf(m, spent, r, t0)
 	rateOf(m, spent, r, t0)
 	if d := rateOf(m, spent, r, t0); d.Allowed {
 		t.Fatalf("third call allowed: %+v", d)
 	}
-	for _, k := range []Key{{"carol", "silver"}, {"bob", "gold"}} {
+	for _, k := range []Key{{Identity: "carol", Policy: "silver"}, {Identity: "bob", Policy: "gold"}, {IdP: "other", Identity: "bob", Policy: "silver"}} {
 		if d := rateOf(m, k, r, t0); !d.Allowed || d.Remaining != 1 {
 			t.Errorf("%v: got %+v, want a fresh counter", k, d)
 		}
@@ -187,7 +188,7 @@ func TestRateDecisionsAgree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for trial := range 200 {
 		m := NewMemory(MemoryOptions{})
-		k := Key{fmt.Sprint("id", trial), "p"}
+		k := Key{Identity: fmt.Sprint("id", trial), Policy: "p"}
 		n := 1 + rng.Int64N(12)
 		per := time.Duration(1 + rng.Int64N(int64(10*time.Second)))
 		r := compiler.Rate{Requests: n, Per: compiler.Duration(per)}
@@ -231,7 +232,7 @@ func TestRateDecisionsAgree(t *testing.T) {
 
 func TestQuota(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
-	k := Key{"dave", "gold"}
+	k := Key{Identity: "dave", Policy: "gold"}
 	q := compiler.Quota{Max: 3, Period: compiler.Duration(time.Hour)}
 	start := t0.Add(10 * time.Minute)
 	steps := []struct {
@@ -262,10 +263,10 @@ func TestQuota(t *testing.T) {
 
 func TestInvalidLimitsRefuse(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
-	if d := rateOf(m, Key{"a", "p"}, compiler.Rate{}, t0); d.Allowed {
+	if d := rateOf(m, Key{Identity: "a", Policy: "p"}, compiler.Rate{}, t0); d.Allowed {
 		t.Errorf("zero rate allowed: %+v", d)
 	}
-	if d := quotaOf(m, Key{"a", "p"}, compiler.Quota{}, t0); d.Allowed {
+	if d := quotaOf(m, Key{Identity: "a", Policy: "p"}, compiler.Quota{}, t0); d.Allowed {
 		t.Errorf("zero quota allowed: %+v", d)
 	}
 }
@@ -275,24 +276,24 @@ func TestIdleEviction(t *testing.T) {
 	r := perSecond(10)
 	q := compiler.Quota{Max: 100, Period: compiler.Duration(time.Hour)}
 	hourly := compiler.Rate{Requests: 2, Per: compiler.Duration(time.Hour)}
-	rateOf(m, Key{"rate-only", "p"}, r, t0)
-	rateOf(m, Key{"hourly", "p"}, hourly, t0)
-	quotaOf(m, Key{"quota", "p"}, q, t0)
+	rateOf(m, Key{Identity: "rate-only", Policy: "p"}, r, t0)
+	rateOf(m, Key{Identity: "hourly", Policy: "p"}, hourly, t0)
+	quotaOf(m, Key{Identity: "quota", Policy: "p"}, q, t0)
 	// Long after the idle time, the next call sweeps: the rate-only key is
 	// gone, the keys inside their rate or quota windows are kept
 	// (forgetting them would hand out fresh counts).
-	rateOf(m, Key{"new", "p"}, r, t0.Add(10*time.Minute))
+	rateOf(m, Key{Identity: "new", Policy: "p"}, r, t0.Add(10*time.Minute))
 	if got := m.Len(); got != 3 {
 		t.Fatalf("after sweep %d keys, want 3 (hourly, quota and new)", got)
 	}
-	if d := quotaOf(m, Key{"quota", "p"}, q, t0.Add(10*time.Minute)); d.Remaining != 98 {
+	if d := quotaOf(m, Key{Identity: "quota", Policy: "p"}, q, t0.Add(10*time.Minute)); d.Remaining != 98 {
 		t.Errorf("quota key lost its count: %+v", d)
 	}
-	if d := rateOf(m, Key{"hourly", "p"}, hourly, t0.Add(10*time.Minute)); d.Remaining != 0 {
+	if d := rateOf(m, Key{Identity: "hourly", Policy: "p"}, hourly, t0.Add(10*time.Minute)); d.Remaining != 0 {
 		t.Errorf("hourly rate key lost its count: %+v", d)
 	}
 	// Both hourly windows and the quota window end at 2h.
-	rateOf(m, Key{"new", "p"}, r, t0.Add(2*time.Hour))
+	rateOf(m, Key{Identity: "new", Policy: "p"}, r, t0.Add(2*time.Hour))
 	if got := m.Len(); got != 1 {
 		t.Errorf("after the rate and quota windows ended %d keys, want 1", got)
 	}
@@ -302,7 +303,7 @@ func TestMaxKeysBounded(t *testing.T) {
 	m := NewMemory(MemoryOptions{Shards: 4, MaxKeys: 100, IdleAfter: time.Hour})
 	r := perSecond(10)
 	for i := range 10_000 {
-		rateOf(m, Key{fmt.Sprint("id", i), "p"}, r, t0.Add(time.Duration(i)*time.Millisecond))
+		rateOf(m, Key{Identity: fmt.Sprint("id", i), Policy: "p"}, r, t0.Add(time.Duration(i)*time.Millisecond))
 	}
 	if got := m.Len(); got > 100 {
 		t.Errorf("%d keys held, want at most 100", got)
@@ -316,7 +317,7 @@ func TestTakeEvictionKeepsFirstKey(t *testing.T) {
 	m := NewMemory(MemoryOptions{Shards: 1, MaxKeys: 1, IdleAfter: time.Hour})
 	r := perSecond(2)
 	q := compiler.Quota{Max: 100, Period: compiler.Duration(time.Hour)}
-	req := Request{RateKey: Key{"alice", "p"}, Rate: &r, QuotaKey: Key{"alice", "q"}, Quota: &q}
+	req := Request{RateKey: Key{Identity: "alice", Policy: "p"}, Rate: &r, QuotaKey: Key{Identity: "alice", Policy: "q"}, Quota: &q}
 	for i := range 3 {
 		if rd, _ := m.Take(req, t0); rd.Allowed != (i < 2) {
 			t.Fatalf("request %d: rate %+v, want the third refused (2 a second)", i, rd)
@@ -338,10 +339,10 @@ func TestConcurrent(t *testing.T) {
 			defer wg.Done()
 			n := 0
 			for i := range 500 {
-				if rateOf(m, Key{"shared", "p"}, r, t0).Allowed {
+				if rateOf(m, Key{Identity: "shared", Policy: "p"}, r, t0).Allowed {
 					n++
 				}
-				quotaOf(m, Key{fmt.Sprint("g", g), "p"}, compiler.Quota{Max: 10, Period: compiler.Duration(time.Hour)}, t0.Add(time.Duration(i)))
+				quotaOf(m, Key{Identity: fmt.Sprint("g", g), Policy: "p"}, compiler.Quota{Max: 10, Period: compiler.Duration(time.Hour)}, t0.Add(time.Duration(i)))
 			}
 			mu.Lock()
 			allowed += n
@@ -362,8 +363,8 @@ func TestNoAllocs(t *testing.T) {
 		name string
 		req  Request
 	}{
-		{"one policy", Request{RateKey: Key{"alice", "gold"}, Rate: &r, QuotaKey: Key{"alice", "gold"}, Quota: &q}},
-		{"two policies", Request{RateKey: Key{"alice", "gold"}, Rate: &r, QuotaKey: Key{"alice", "silver"}, Quota: &q}},
+		{"one policy", Request{RateKey: Key{Identity: "alice", Policy: "gold"}, Rate: &r, QuotaKey: Key{Identity: "alice", Policy: "gold"}, Quota: &q}},
+		{"two policies", Request{RateKey: Key{Identity: "alice", Policy: "gold"}, Rate: &r, QuotaKey: Key{Identity: "alice", Policy: "silver"}, Quota: &q}},
 	} {
 		now := t0
 		m.Take(tt.req, now)
@@ -383,9 +384,9 @@ func TestTakeCountsInBothOrNeither(t *testing.T) {
 		m := NewMemory(MemoryOptions{})
 		r := perSecond(5)
 		q := compiler.Quota{Max: 3, Period: compiler.Duration(time.Hour)}
-		req := Request{RateKey: Key{"alice", "p"}, Rate: &r, QuotaKey: Key{"alice", "p"}, Quota: &q}
+		req := Request{RateKey: Key{Identity: "alice", Policy: "p"}, Rate: &r, QuotaKey: Key{Identity: "alice", Policy: "p"}, Quota: &q}
 		if !sameKey {
-			req.QuotaKey = Key{"alice", "q"}
+			req.QuotaKey = Key{Identity: "alice", Policy: "q"}
 		}
 		// Three pass; the quota refuses the fourth and fifth, which must not
 		// use up the rate: two more fit in the same second once the quota
@@ -426,7 +427,7 @@ func TestTakeTwoKeysNoDeadlock(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 2000 {
-				a, b := Key{fmt.Sprint("id", i%7), "x"}, Key{fmt.Sprint("id", i%5), "y"}
+				a, b := Key{Identity: fmt.Sprint("id", i%7), Policy: "x"}, Key{Identity: fmt.Sprint("id", i%5), Policy: "y"}
 				if g%2 == 1 {
 					a, b = b, a
 				}
@@ -440,7 +441,7 @@ func TestTakeTwoKeysNoDeadlock(t *testing.T) {
 // BenchmarkTake counts on one existing key: a rate alone, a quota alone,
 // and both of one policy (the gateway's usual call).
 func BenchmarkTake(b *testing.B) {
-	k := Key{"alice", "gold"}
+	k := Key{Identity: "alice", Policy: "gold"}
 	r := perSecond(1_000_000)
 	q := compiler.Quota{Max: 1 << 60, Period: compiler.Duration(time.Hour)}
 	for _, bc := range []struct {
@@ -468,7 +469,7 @@ func BenchmarkRateParallel(b *testing.B) {
 	m := NewMemory(MemoryOptions{})
 	keys := make([]Key, 1000)
 	for i := range keys {
-		keys[i] = Key{fmt.Sprint("id", i), "gold"}
+		keys[i] = Key{Identity: fmt.Sprint("id", i), Policy: "gold"}
 	}
 	r := perSecond(1_000_000)
 	b.ReportAllocs()
