@@ -589,9 +589,6 @@ type selection struct {
 	// signingAlg is the algorithm the client's access tokens are to be
 	// signed with: one every chosen API accepts; "" when none checks tokens.
 	signingAlg string
-	// issuers are those of the identity providers the chosen APIs take
-	// tokens from, sorted (store.Client.Issuers).
-	issuers []string
 }
 
 // choose checks that ids name catalogue entries that one client can cover:
@@ -629,27 +626,11 @@ func choose(t *compiler.Table, ids []string) (*selection, *apiError) {
 		return nil, aerr
 	}
 	sel.signingAlg = alg
-	sel.issuers = issuersOf(t, sel.entries)
 	sel.policy = t.Policies[sel.entries[0].Policy]
 	if sel.policy == nil {
 		return nil, errorf(http.StatusInternalServerError, "server_error", "policy %q is not configured", sel.entries[0].Policy)
 	}
 	return sel, nil
-}
-
-// issuersOf lists, sorted, the issuers of the identity providers whose
-// tokens the entries' APIs accept.
-func issuersOf(t *compiler.Table, entries []*compiler.CatalogueEntry) []string {
-	var iss []string
-	for _, e := range entries {
-		if api := t.APIs[e.API]; api != nil && api.JWT != nil {
-			if idp := t.IdPs[api.JWT.IdP]; idp != nil {
-				iss = append(iss, idp.Issuer)
-			}
-		}
-	}
-	slices.Sort(iss)
-	return slices.Compact(iss)
 }
 
 // signingAlg picks the algorithm for the access tokens of a client of
@@ -773,7 +754,6 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 		Developer: dev, Catalogue: sel.ids, Policy: sel.policy.ID, Provider: sel.dcr.Provider,
 		RegistrationClientURI: r.RegistrationClientURI, RegistrationAccessToken: r.RegistrationAccessToken,
 		TokenEndpoint: tokenEndpoint, TokenEndpointAuthMethod: r.TokenEndpointAuthMethod, CreatedAt: now,
-		Issuers: sel.issuers,
 	}
 	if d := sel.policy.KeyExpiresIn.D(); d > 0 {
 		c.ExpiresAt = now.Add(d)

@@ -227,7 +227,7 @@ func TestAPIJourney(t *testing.T) {
 	if len(reqs) != 1 || reqs[0] != want {
 		t.Errorf("provider requests = %q, want %q", reqs, want)
 	}
-	if pol, exp, revoked, found := e.store.Binding("", "client-1"); pol != "gold" || !exp.Equal(wantExp) || revoked || !found {
+	if pol, exp, revoked, found := e.store.Binding("client-1"); pol != "gold" || !exp.Equal(wantExp) || revoked || !found {
 		t.Errorf("Binding = %q %v %v %v", pol, exp, revoked, found)
 	}
 	stored, _ := e.store.Client("client-1")
@@ -251,7 +251,7 @@ func TestAPIJourney(t *testing.T) {
 	if reqs := e.idp.requests(); len(reqs) != 2 || reqs[1] != "DELETE /register/client-1 Bearer rat-1 " {
 		t.Errorf("provider requests = %q, want an RFC 7592 DELETE", reqs)
 	}
-	if _, _, revoked, found := e.store.Binding("", "client-1"); !revoked || !found {
+	if _, _, revoked, found := e.store.Binding("client-1"); !revoked || !found {
 		t.Error("deleted client is not revoked")
 	}
 	if resp := e.api(dev, "GET", "/clients/client-1", nil, nil); resp.StatusCode != http.StatusNotFound {
@@ -832,30 +832,8 @@ func TestExpiredRegistrationIsShown(t *testing.T) {
 	if !strings.Contains(body, "has expired") {
 		t.Error("detail page does not say expired")
 	}
-	if _, exp, _, _ := e.store.Binding("", c.ClientID); !exp.Before(*e.now.Load()) {
+	if _, exp, _, _ := e.store.Binding(c.ClientID); !exp.Before(*e.now.Load()) {
 		t.Errorf("Binding expiry %v is not past", exp)
-	}
-}
-
-// A client is bound for tokens from the identity providers its APIs take
-// tokens from, and only those: another provider's client of the same ID
-// does not get its policy.
-func TestRegistrationRecordsIssuers(t *testing.T) {
-	e := newEnv(t)
-	tab := testTable(e.idp.URL)
-	tab.IdPs = map[string]*compiler.IdP{"gluu": {ID: "gluu", Issuer: "https://gluu.example/"}}
-	tab.APIs["gluu_api"].JWT = &compiler.JWTAuth{IdP: "gluu", Algorithms: []string{"RS256"}}
-	e.table.Store(tab)
-	dev := e.developer("a@example.com")
-	c := e.create(dev, "app", "gluu_api", "orders") // orders is keyless here
-	if stored, _ := e.store.Client(c.ClientID); !slices.Equal(stored.Issuers, []string{"https://gluu.example/"}) {
-		t.Errorf("stored issuers %q, want the gluu IdP's", stored.Issuers)
-	}
-	if pol, _, _, found := e.store.Binding("https://gluu.example/", c.ClientID); !found || pol != "gold" {
-		t.Errorf("Binding for the gluu issuer = %q, %v; want gold", pol, found)
-	}
-	if _, _, _, found := e.store.Binding("https://elsewhere.example/", c.ClientID); found {
-		t.Error("the binding holds for another issuer")
 	}
 }
 

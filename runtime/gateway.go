@@ -71,12 +71,11 @@ import (
 
 // Bindings is what the runtime asks the portal about a client.
 type Bindings interface {
-	// Binding reports the portal registration of clientID for a token
-	// issued by issuer (verified): found is false for a client the portal
-	// never registered, or registered with another identity provider;
-	// revoked is true for one that was deleted (its tokens must get 403
-	// at once); expiresAt is zero when the registration never expires.
-	Binding(issuer, clientID string) (policy string, expiresAt time.Time, revoked, found bool)
+	// Binding reports the portal registration of clientID: found is
+	// false for a client the portal never registered; revoked is true
+	// for one that was deleted (its tokens must get 403 at once);
+	// expiresAt is zero when the registration never expires.
+	Binding(clientID string) (policy string, expiresAt time.Time, revoked, found bool)
 }
 
 // Options configures a Gateway. Only Logger and AccessLog are commonly

@@ -21,8 +21,6 @@ func TestRequestPath(t *testing.T) {
 	e.bindings.set("expired", binding{policy: "writer", expiresAt: e.clock.Now().Add(-time.Minute)})
 	e.bindings.set("later", binding{policy: "writer", expiresAt: e.clock.Now().Add(time.Hour)})
 	e.bindings.set("bound-unknown", binding{policy: "nope"})
-	e.bindings.set("bound-here", binding{policy: "writer", issuer: e.idp.Issuer()})
-	e.bindings.set("bound-elsewhere", binding{policy: "writer", issuer: "https://elsewhere.example/"})
 
 	tok := func(id string, pol any) string {
 		extra := map[string]any{}
@@ -82,8 +80,6 @@ func TestRequestPath(t *testing.T) {
 		{name: "binding expired", method: "GET", path: "/users/profiles", token: tok("expired", "writer"), status: 403, err: "client registration expired"},
 		{name: "binding not yet expired", method: "GET", path: "/users/profiles", token: tok("later", nil), status: 200},
 		{name: "binding to unknown policy", method: "GET", path: "/users/profiles", token: tok("bound-unknown", "writer"), status: 403, err: "unknown policy"},
-		{name: "binding of the API's issuer", method: "POST", path: "/users/x", token: tok("bound-here", "reader"), status: 200},
-		{name: "binding of another issuer ignored", method: "POST", path: "/users/x", token: tok("bound-elsewhere", "reader"), status: 403, err: "access denied"},
 
 		// Access by method and path.
 		{name: "grant path", method: "GET", path: "/users/profiles/7", token: tok("c1", "reader"), status: 200},

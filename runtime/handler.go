@@ -188,7 +188,7 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	// API's default policies.
 	r.pols = r.pols[:0]
 	if g.opts.Bindings != nil {
-		pol, expiresAt, revoked, found := g.opts.Bindings.Binding(st.idp.Issuer, identity)
+		pol, expiresAt, revoked, found := g.opts.Bindings.Binding(identity)
 		if found {
 			switch {
 			case revoked:

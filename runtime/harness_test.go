@@ -101,16 +101,12 @@ type binding struct {
 	policy    string
 	expiresAt time.Time
 	revoked   bool
-	issuer    string // when set, the binding holds for this issuer's tokens only, as the portal's store does
 }
 
-func (b *fakeBindings) Binding(issuer, id string) (string, time.Time, bool, bool) {
+func (b *fakeBindings) Binding(id string) (string, time.Time, bool, bool) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	x, ok := b.m[id]
-	if ok && x.issuer != "" && x.issuer != issuer {
-		return "", time.Time{}, false, false
-	}
 	return x.policy, x.expiresAt, x.revoked, ok
 }
 

@@ -78,13 +78,6 @@ type Client struct {
 	CreatedAt               time.Time `json:"created_at"`
 	// ExpiresAt is zero when the registration never expires.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	// Issuers are the issuers of the identity providers whose tokens the
-	// client's APIs accepted when it was registered: its binding (policy,
-	// expiry) holds only for tokens they issued, so that another provider
-	// cannot claim it with a client of the same ID. Empty for a client
-	// stored before the field existed, or for keyless APIs: the binding
-	// then holds for any issuer.
-	Issuers []string `json:"issuers,omitempty"`
 }
 
 // Expired reports whether the registration has expired at now.
@@ -113,7 +106,6 @@ type binding struct {
 	policy    string
 	expiresAt time.Time
 	revoked   bool
-	issuers   []string // empty: any
 }
 
 // snapshot is an immutable view of the state with its indexes. It is
@@ -140,7 +132,7 @@ func newSnapshot(st *state) *snapshot {
 	}
 	for _, c := range st.Clients {
 		s.clients[c.ClientID] = c
-		s.bindings[c.ClientID] = binding{policy: c.Policy, expiresAt: c.ExpiresAt, issuers: c.Issuers}
+		s.bindings[c.ClientID] = binding{policy: c.Policy, expiresAt: c.ExpiresAt}
 	}
 	return s
 }
@@ -549,18 +541,13 @@ func (s *Store) DeleteClient(clientID string, now time.Time) (Client, error) {
 	return del, err
 }
 
-// Binding reports the portal registration of clientID for a token from
-// issuer: found is false for a client the portal never registered, or
-// registered for other issuers (Client.Issuers); revoked is true for one
-// that was deleted, whatever the issuer (a deletion fails closed);
-// expiresAt is zero when the registration never expires.
+// Binding reports the portal registration of clientID: found is false for
+// a client the portal never registered; revoked is true for one that was
+// deleted; expiresAt is zero when the registration never expires.
 //
 // It satisfies the runtime's Bindings interface. It takes no lock and does
 // not allocate.
-func (s *Store) Binding(issuer, clientID string) (policy string, expiresAt time.Time, revoked, found bool) {
+func (s *Store) Binding(clientID string) (policy string, expiresAt time.Time, revoked, found bool) {
 	b, ok := s.cur.Load().bindings[clientID]
-	if ok && !b.revoked && len(b.issuers) > 0 && !slices.Contains(b.issuers, issuer) {
-		return "", time.Time{}, false, false
-	}
 	return b.policy, b.expiresAt, b.revoked, ok
 }

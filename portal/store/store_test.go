@@ -84,7 +84,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if _, ok := s.Client("c2"); ok {
 		t.Error("deleted client c2 is back")
 	}
-	if _, _, revoked, found := s.Binding("", "c2"); !revoked || !found {
+	if _, _, revoked, found := s.Binding("c2"); !revoked || !found {
 		t.Errorf("Binding(c2) revoked=%v found=%v, want a tombstone", revoked, found)
 	}
 	if d, ok := s.Developer("a@example.com"); !ok || d.PasswordHash != "h" {
@@ -222,7 +222,7 @@ func TestCrashBeforeRenameKeepsPreviousFile(t *testing.T) {
 	if _, ok := s.Client("c2"); ok {
 		t.Error("failed write is visible in memory")
 	}
-	if _, _, _, found := s.Binding("", "c2"); found {
+	if _, _, _, found := s.Binding("c2"); found {
 		t.Error("failed write is visible to Binding")
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))
@@ -282,15 +282,11 @@ func TestConcurrentAddClientPersistsEachOnce(t *testing.T) {
 }
 
 func TestBinding(t *testing.T) {
-	const iss, other = "https://idp.example/", "https://other.example/"
 	s := open(t, filepath.Join(t.TempDir(), "state.json"))
-	bound := client("bound", "a@example.com") // stored without issuers: any
+	bound := client("bound", "a@example.com")
 	expiring := client("expiring", "a@example.com")
 	expiring.ExpiresAt = t0.Add(24 * time.Hour)
-	expiring.Issuers = []string{iss}
-	gone := client("gone", "a@example.com")
-	gone.Issuers = []string{iss}
-	for _, c := range []Client{bound, expiring, gone} {
+	for _, c := range []Client{bound, expiring, client("gone", "a@example.com")} {
 		if err := s.AddClient(c); err != nil {
 			t.Fatal(err)
 		}
@@ -299,34 +295,25 @@ func TestBinding(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		issuer, id     string
+		id             string
 		policy         string
 		expiresAt      time.Time
 		revoked, found bool
 	}{
-		{iss, "bound", "gold", time.Time{}, false, true},
-		{other, "bound", "gold", time.Time{}, false, true},
-		{iss, "expiring", "gold", t0.Add(24 * time.Hour), false, true},
-		{other, "expiring", "", time.Time{}, false, false}, // another provider's client of that ID
-		{iss, "gone", "", time.Time{}, true, true},
-		{other, "gone", "", time.Time{}, true, true}, // a deletion fails closed
-		{iss, "stranger", "", time.Time{}, false, false},
+		{"bound", "gold", time.Time{}, false, true},
+		{"expiring", "gold", t0.Add(24 * time.Hour), false, true},
+		{"gone", "", time.Time{}, true, true},
+		{"stranger", "", time.Time{}, false, false},
 	}
 	for _, tt := range tests {
-		policy, exp, revoked, found := s.Binding(tt.issuer, tt.id)
+		policy, exp, revoked, found := s.Binding(tt.id)
 		if policy != tt.policy || !exp.Equal(tt.expiresAt) || revoked != tt.revoked || found != tt.found {
-			t.Errorf("Binding(%s, %s) = %q, %v, %v, %v; want %q, %v, %v, %v", tt.issuer, tt.id,
+			t.Errorf("Binding(%s) = %q, %v, %v, %v; want %q, %v, %v, %v", tt.id,
 				policy, exp, revoked, found, tt.policy, tt.expiresAt, tt.revoked, tt.found)
 		}
 	}
-	if allocs := testing.AllocsPerRun(100, func() { s.Binding(iss, "expiring"); s.Binding(other, "expiring"); s.Binding(iss, "stranger") }); allocs != 0 {
+	if allocs := testing.AllocsPerRun(100, func() { s.Binding("expiring"); s.Binding("stranger") }); allocs != 0 {
 		t.Errorf("Binding allocates %v times", allocs)
-	}
-	// The issuers survive the file.
-	path := s.Path()
-	s.Close()
-	if _, _, _, found := open(t, path).Binding(other, "expiring"); found {
-		t.Error("after reopening, the binding holds for another issuer")
 	}
 }
 
@@ -354,7 +341,7 @@ func TestMigrateV1(t *testing.T) {
 	if devs := s.Developers(); len(devs) != 2 || devs[0].Email != "a@example.com" || devs[1].PasswordHash != "hb" {
 		t.Errorf("migrated developers = %+v", devs)
 	}
-	if _, _, revoked, _ := s.Binding("", "old"); !revoked {
+	if _, _, revoked, _ := s.Binding("old"); !revoked {
 		t.Error("revoked v1 client is not revoked")
 	}
 	if b, _ := os.ReadFile(path + ".v1.bak"); string(b) != v1 {
@@ -382,7 +369,7 @@ func TestRemoveDeveloperRevokesClients(t *testing.T) {
 	if err != nil || len(revoked) != 1 || revoked[0].ClientID != "ca" {
 		t.Fatalf("RemoveDeveloper = %v, %v", revoked, err)
 	}
-	if _, _, rev, _ := s.Binding("", "ca"); !rev {
+	if _, _, rev, _ := s.Binding("ca"); !rev {
 		t.Error("client of removed developer is not revoked")
 	}
 	if got := s.Clients(""); len(got) != 1 || got[0].ClientID != "cb" {
@@ -406,13 +393,13 @@ func TestReadOnlyReload(t *testing.T) {
 	if err := w.AddClient(client("c1", "a@example.com")); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, found := r.Binding("", "c1"); found {
+	if _, _, _, found := r.Binding("c1"); found {
 		t.Error("reader saw the write before Reload")
 	}
 	if err := r.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if p, _, _, found := r.Binding("", "c1"); !found || p != "gold" {
+	if p, _, _, found := r.Binding("c1"); !found || p != "gold" {
 		t.Errorf("after Reload Binding(c1) = %q, %v", p, found)
 	}
 }
@@ -432,7 +419,7 @@ func BenchmarkBinding(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			s.Binding("", "c500")
+			s.Binding("c500")
 		}
 	})
 }
@@ -453,11 +440,11 @@ func TestFollowSeesTheWritersChanges(t *testing.T) {
 	if err := w.AddClient(client("c1", "a@example.com")); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, "the follower to see c1", func() bool { _, _, _, found := r.Binding("", "c1"); return found })
+	testutil.Eventually(t, "the follower to see c1", func() bool { _, _, _, found := r.Binding("c1"); return found })
 	if _, err := w.DeleteClient("c1", t0); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, "the follower to see c1 revoked", func() bool { _, _, revoked, _ := r.Binding("", "c1"); return revoked })
+	testutil.Eventually(t, "the follower to see c1 revoked", func() bool { _, _, revoked, _ := r.Binding("c1"); return revoked })
 
 	// A corrupt file is reported and the last good content kept.
 	os.WriteFile(path, []byte("{broken"), 0o600)
@@ -469,14 +456,14 @@ func TestFollowSeesTheWritersChanges(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("corrupt file not reported")
 	}
-	if _, _, revoked, _ := r.Binding("", "c1"); !revoked {
+	if _, _, revoked, _ := r.Binding("c1"); !revoked {
 		t.Error("follower lost its last good state")
 	}
 }
 
 // The runtime's Bindings interface, which Store satisfies with builtin types.
 var _ interface {
-	Binding(issuer, clientID string) (policy string, expiresAt time.Time, revoked, found bool)
+	Binding(clientID string) (policy string, expiresAt time.Time, revoked, found bool)
 } = (*Store)(nil)
 
 func TestWritesAfterCloseChangeNothing(t *testing.T) {
