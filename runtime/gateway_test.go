@@ -294,9 +294,9 @@ func (k *keyRecorder) Take(req limit.Request, _ time.Time) (rate, quota limit.De
 	return limit.Decision{Allowed: true, Limit: 1, Remaining: 1}, limit.Decision{Allowed: true, Limit: 1, Remaining: 1}
 }
 
-// The limits are counted per identity provider: the same identity value
-// from two providers is two identities.
-func TestLimitKeysNameTheIdP(t *testing.T) {
+// The limits are counted per issuer: the same identity value from two
+// identity providers is two identities.
+func TestLimitKeysNameTheIssuer(t *testing.T) {
 	rec := &keyRecorder{}
 	e := newEnv(t, envOptions{limiter: rec, extra: `
 policies: capped: {name: "Capped", access: users: {}, rate: {requests: 3, per: "1m"}, quota: {max: 4, period: "1h"}}
@@ -306,7 +306,7 @@ policies: capped: {name: "Capped", access: users: {}, rate: {requests: 3, per: "
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	want := limit.Key{IdP: "dev", Identity: "rl", Policy: "capped"}
+	want := limit.Key{Issuer: e.idp.Issuer(), Identity: "rl", Policy: "capped"}
 	if len(rec.keys) != 2 || rec.keys[0] != want || rec.keys[1] != want {
 		t.Errorf("keys %+v, want the rate and the quota counted under %+v", rec.keys, want)
 	}

@@ -233,10 +233,10 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	}
 	var lr limit.Request
 	if ratePol != nil {
-		lr.RateKey, lr.Rate = limit.Key{IdP: st.idp.ID, Identity: identity, Policy: ratePol.ID}, ratePol.Rate
+		lr.RateKey, lr.Rate = limit.Key{Issuer: st.idp.Issuer, Identity: identity, Policy: ratePol.ID}, ratePol.Rate
 	}
 	if quotaPol != nil {
-		lr.QuotaKey, lr.Quota = limit.Key{IdP: st.idp.ID, Identity: identity, Policy: quotaPol.ID}, quotaPol.Quota
+		lr.QuotaKey, lr.Quota = limit.Key{Issuer: st.idp.Issuer, Identity: identity, Policy: quotaPol.ID}, quotaPol.Quota
 	}
 	if lr.Rate == nil && lr.Quota == nil {
 		return errorResponse{}, true

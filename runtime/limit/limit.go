@@ -1,5 +1,5 @@
-// Package limit counts requests per identity and policy: a sliding-window
-// rate limit and a fixed-window quota.
+// Package limit counts requests per identity (of one issuer) and policy: a
+// sliding-window rate limit and a fixed-window quota.
 //
 // # Rate limit
 //
@@ -49,10 +49,10 @@ import (
 	"github.com/cuegate/cuegate/compiler"
 )
 
-// Key is what a counter is kept for: one identity of one identity provider
-// (the IdP's ID) under one policy. Identities of two providers are two
-// identities, even with the same value.
-type Key struct{ IdP, Identity, Policy string }
+// Key is what a counter is kept for: one identity of one token issuer
+// under one policy. Identities from two issuers are two identities, even
+// with the same value; two IdP entries with one issuer share counters.
+type Key struct{ Issuer, Identity, Policy string }
 
 // Decision is the outcome of counting one request.
 type Decision struct {

@@ -161,8 +161,8 @@ func TestRateDemo(t *testing.T) {
 }
 
 // TestRateKeysIndependent: another identity, the same identity under
-// another policy, and the same identity value from another identity
-// provider have their own counters.
+// another policy, and the same identity value from another issuer have
+// their own counters.
 func TestRateKeysIndependent(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
 	r := compiler.Rate{Requests: 2, Per: compiler.Duration(time.Minute)}
@@ -172,7 +172,7 @@ func TestRateKeysIndependent(t *testing.T) {
 	if d := rateOf(m, spent, r, t0); d.Allowed {
 		t.Fatalf("third call allowed: %+v", d)
 	}
-	for _, k := range []Key{{Identity: "carol", Policy: "silver"}, {Identity: "bob", Policy: "gold"}, {IdP: "other", Identity: "bob", Policy: "silver"}} {
+	for _, k := range []Key{{Identity: "carol", Policy: "silver"}, {Identity: "bob", Policy: "gold"}, {Issuer: "https://other.example/", Identity: "bob", Policy: "silver"}} {
 		if d := rateOf(m, k, r, t0); !d.Allowed || d.Remaining != 1 {
 			t.Errorf("%v: got %+v, want a fresh counter", k, d)
 		}
