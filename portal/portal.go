@@ -637,7 +637,8 @@ func choose(t *compiler.Table, ids []string) (*selection, *apiError) {
 // entries: RS256 when all their APIs accept it (what providers sign with
 // by default), else the first (in the compiler's sorted order) that all
 // accept. It is "" when no API checks JWTs, and an error when the APIs
-// have no algorithm in common.
+// take tokens from different IdPs (a client gets tokens from one, and the
+// gateway binds it to one) or have no algorithm in common.
 func signingAlg(t *compiler.Table, entries []*compiler.CatalogueEntry) (string, *apiError) {
 	var allowed []string
 	var first *compiler.CatalogueEntry // the first entry whose API checks JWTs
@@ -649,6 +650,10 @@ func signingAlg(t *compiler.Table, entries []*compiler.CatalogueEntry) (string, 
 		if first == nil {
 			first, allowed = e, slices.Clone(api.JWT.Algorithms)
 			continue
+		}
+		if idp, firstIdP := api.JWT.IdP, t.APIs[first.API].JWT.IdP; idp != firstIdP {
+			return "", errorf(http.StatusBadRequest, "invalid_request",
+				"catalogue entries %q and %q take tokens from different identity providers (%s, %s): register one client for each", first.ID, e.ID, firstIdP, idp)
 		}
 		allowed = slices.DeleteFunc(allowed, func(alg string) bool { return !slices.Contains(api.JWT.Algorithms, alg) })
 		if len(allowed) == 0 {

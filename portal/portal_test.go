@@ -227,7 +227,7 @@ func TestAPIJourney(t *testing.T) {
 	if len(reqs) != 1 || reqs[0] != want {
 		t.Errorf("provider requests = %q, want %q", reqs, want)
 	}
-	if pol, exp, revoked, found := e.store.Binding("client-1"); pol != "gold" || !exp.Equal(wantExp) || revoked || !found {
+	if pol, exp, revoked, _, found := e.store.Binding("client-1"); pol != "gold" || !exp.Equal(wantExp) || revoked || !found {
 		t.Errorf("Binding = %q %v %v %v", pol, exp, revoked, found)
 	}
 	stored, _ := e.store.Client("client-1")
@@ -251,7 +251,7 @@ func TestAPIJourney(t *testing.T) {
 	if reqs := e.idp.requests(); len(reqs) != 2 || reqs[1] != "DELETE /register/client-1 Bearer rat-1 " {
 		t.Errorf("provider requests = %q, want an RFC 7592 DELETE", reqs)
 	}
-	if _, _, revoked, found := e.store.Binding("client-1"); !revoked || !found {
+	if _, _, revoked, _, found := e.store.Binding("client-1"); !revoked || !found {
 		t.Error("deleted client is not revoked")
 	}
 	if resp := e.api(dev, "GET", "/clients/client-1", nil, nil); resp.StatusCode != http.StatusNotFound {
@@ -832,7 +832,7 @@ func TestExpiredRegistrationIsShown(t *testing.T) {
 	if !strings.Contains(body, "has expired") {
 		t.Error("detail page does not say expired")
 	}
-	if _, exp, _, _ := e.store.Binding(c.ClientID); !exp.Before(*e.now.Load()) {
+	if _, exp, _, _, _ := e.store.Binding(c.ClientID); !exp.Before(*e.now.Load()) {
 		t.Errorf("Binding expiry %v is not past", exp)
 	}
 }
@@ -1148,13 +1148,16 @@ func TestRegistrationWhileShuttingDownIsUndone(t *testing.T) {
 	}
 }
 
+// TestSigningAlgorithmIsOneTheAPIsAccept: the algorithm, and the refusal
+// of entries whose APIs take tokens from different identity providers.
 func TestSigningAlgorithmIsOneTheAPIsAccept(t *testing.T) {
 	tab := &compiler.Table{APIs: map[string]*compiler.API{
 		"keyless": {ID: "keyless"},
-		"es":      {ID: "es", JWT: &compiler.JWTAuth{Algorithms: []string{"ES256"}}},
-		"es_rs":   {ID: "es_rs", JWT: &compiler.JWTAuth{Algorithms: []string{"ES256", "RS256"}}},
-		"es_ps":   {ID: "es_ps", JWT: &compiler.JWTAuth{Algorithms: []string{"ES256", "PS256"}}},
-		"ps_rs":   {ID: "ps_rs", JWT: &compiler.JWTAuth{Algorithms: []string{"PS256", "RS256"}}},
+		"es":      {ID: "es", JWT: &compiler.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256"}}},
+		"es_rs":   {ID: "es_rs", JWT: &compiler.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256", "RS256"}}},
+		"es_ps":   {ID: "es_ps", JWT: &compiler.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256", "PS256"}}},
+		"ps_rs":   {ID: "ps_rs", JWT: &compiler.JWTAuth{IdP: "gluu", Algorithms: []string{"PS256", "RS256"}}},
+		"other":   {ID: "other", JWT: &compiler.JWTAuth{IdP: "kc", Algorithms: []string{"RS256"}}},
 	}}
 	tests := []struct {
 		apis    []string
@@ -1168,6 +1171,8 @@ func TestSigningAlgorithmIsOneTheAPIsAccept(t *testing.T) {
 		{[]string{"es_ps", "ps_rs"}, "PS256", ""},
 		{[]string{"es_rs", "ps_rs"}, "RS256", ""},
 		{[]string{"es", "keyless", "ps_rs"}, "", `catalogue entries "e0" and "e2" accept tokens signed with different algorithms: register one client for each`},
+		// A client gets tokens from one IdP, and the gateway binds it to one.
+		{[]string{"es_rs", "other"}, "", `catalogue entries "e0" and "e1" take tokens from different identity providers (gluu, kc): register one client for each`},
 	}
 	for _, tt := range tests {
 		var entries []*compiler.CatalogueEntry

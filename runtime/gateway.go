@@ -74,8 +74,11 @@ type Bindings interface {
 	// Binding reports the portal registration of clientID: found is
 	// false for a client the portal never registered; revoked is true
 	// for one that was deleted (its tokens must get 403 at once);
-	// expiresAt is zero when the registration never expires.
-	Binding(clientID string) (policy string, expiresAt time.Time, revoked, found bool)
+	// expiresAt is zero when the registration never expires; catalogue
+	// lists the catalogue entries it was registered for (the binding
+	// holds only for tokens of those entries' identity provider).
+	// catalogue is owned by the implementation and not modified.
+	Binding(clientID string) (policy string, expiresAt time.Time, revoked bool, catalogue []string, found bool)
 }
 
 // Options configures a Gateway. Only Logger and AccessLog are commonly
@@ -149,6 +152,9 @@ type generation struct {
 	seq      uint64
 	loadedAt time.Time
 	apis     map[*compiler.API]*apiState
+	// entryIdP is, per portal catalogue entry, the ID of the IdP whose
+	// tokens its API takes ("" for a keyless API).
+	entryIdP map[string]string
 }
 
 // apiState is what the handler needs per API besides the table.
@@ -233,6 +239,12 @@ func (g *Gateway) swapLocked(t *compiler.Table) error {
 		seq:      1,
 		loadedAt: time.Now(),
 		apis:     make(map[*compiler.API]*apiState, len(t.APIs)),
+		entryIdP: make(map[string]string, len(t.Portal.Catalogue)),
+	}
+	for id, e := range t.Portal.Catalogue {
+		if a := t.APIs[e.API]; a != nil && a.JWT != nil {
+			gen.entryIdP[id] = a.JWT.IdP
+		}
 	}
 	if prev != nil {
 		gen.seq = prev.seq + 1

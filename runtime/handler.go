@@ -188,16 +188,22 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	// API's default policies.
 	r.pols = r.pols[:0]
 	if g.opts.Bindings != nil {
-		pol, expiresAt, revoked, found := g.opts.Bindings.Binding(identity)
+		pol, expiresAt, revoked, catalogue, found := g.opts.Bindings.Binding(identity)
 		if found {
+			// A deleted or expired registration refuses the ID whatever
+			// the IdP (it fails closed); its policy applies only to tokens
+			// of the IdP its catalogue entries' APIs take tokens from, so
+			// that another IdP cannot claim it with a client of that ID.
 			switch {
 			case revoked:
 				return errRevoked, false
 			case !expiresAt.IsZero() && !now.Before(expiresAt):
 				return errExpired, false
 			}
-			if e, ok := r.addPolicy(gen, pol); !ok {
-				return e, false
+			if gen.bindsHere(catalogue, st.idp.ID) {
+				if e, ok := r.addPolicy(gen, pol); !ok {
+					return e, false
+				}
 			}
 		}
 	}
@@ -263,6 +269,17 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	}
 	r.limited = gen.table.Gateway.RateLimitHeaders // refusals always tell
 	return errorResponse{}, true
+}
+
+// bindsHere reports whether a portal client registered for catalogue is
+// bound for tokens of idp: one of its entries' APIs takes them.
+func (gen *generation) bindsHere(catalogue []string, idp string) bool {
+	for _, e := range catalogue {
+		if gen.entryIdP[e] == idp {
+			return true
+		}
+	}
+	return false
 }
 
 // claimCollector gathers the policies named in the policy claim; its add

@@ -85,8 +85,12 @@ policies: {
 	limited: {name: "Limited", access: users: {}, rate: {requests: 2, per: "1m"}}
 	generous: {name: "Generous", access: users: {}, rate: {requests: 100, per: "1m"}}
 	metered: {name: "Metered", access: users: {}, quota: {max: 2, period: "1h"}}
+	open: {name: "Open", access: public: {}}
 }
-portal: {}
+portal: catalogue: {
+	users_entry: {name: "Users", api: "users", policy: "writer"}
+	public_entry: {name: "Public", api: "public", policy: "open"}
+}
 %[5]s
 `
 
@@ -101,13 +105,14 @@ type binding struct {
 	policy    string
 	expiresAt time.Time
 	revoked   bool
+	catalogue []string // nil: users_entry, an entry of the dev IdP's users API
 }
 
-func (b *fakeBindings) Binding(id string) (string, time.Time, bool, bool) {
+func (b *fakeBindings) Binding(id string) (string, time.Time, bool, []string, bool) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	x, ok := b.m[id]
-	return x.policy, x.expiresAt, x.revoked, ok
+	return x.policy, x.expiresAt, x.revoked, x.catalogue, ok
 }
 
 func (b *fakeBindings) set(id string, x binding) {
@@ -115,6 +120,9 @@ func (b *fakeBindings) set(id string, x binding) {
 	defer b.mu.Unlock()
 	if b.m == nil {
 		b.m = map[string]binding{}
+	}
+	if x.catalogue == nil {
+		x.catalogue = []string{"users_entry"}
 	}
 	b.m[id] = x
 }

@@ -106,6 +106,7 @@ type binding struct {
 	policy    string
 	expiresAt time.Time
 	revoked   bool
+	catalogue []string
 }
 
 // snapshot is an immutable view of the state with its indexes. It is
@@ -132,7 +133,7 @@ func newSnapshot(st *state) *snapshot {
 	}
 	for _, c := range st.Clients {
 		s.clients[c.ClientID] = c
-		s.bindings[c.ClientID] = binding{policy: c.Policy, expiresAt: c.ExpiresAt}
+		s.bindings[c.ClientID] = binding{policy: c.Policy, expiresAt: c.ExpiresAt, catalogue: c.Catalogue}
 	}
 	return s
 }
@@ -543,11 +544,13 @@ func (s *Store) DeleteClient(clientID string, now time.Time) (Client, error) {
 
 // Binding reports the portal registration of clientID: found is false for
 // a client the portal never registered; revoked is true for one that was
-// deleted; expiresAt is zero when the registration never expires.
+// deleted; expiresAt is zero when the registration never expires;
+// catalogue is the entries it was registered for (shared: not to be
+// modified).
 //
 // It satisfies the runtime's Bindings interface. It takes no lock and does
 // not allocate.
-func (s *Store) Binding(clientID string) (policy string, expiresAt time.Time, revoked, found bool) {
+func (s *Store) Binding(clientID string) (policy string, expiresAt time.Time, revoked bool, catalogue []string, found bool) {
 	b, ok := s.cur.Load().bindings[clientID]
-	return b.policy, b.expiresAt, b.revoked, ok
+	return b.policy, b.expiresAt, b.revoked, b.catalogue, ok
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -84,7 +85,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if _, ok := s.Client("c2"); ok {
 		t.Error("deleted client c2 is back")
 	}
-	if _, _, revoked, found := s.Binding("c2"); !revoked || !found {
+	if _, _, revoked, _, found := s.Binding("c2"); !revoked || !found {
 		t.Errorf("Binding(c2) revoked=%v found=%v, want a tombstone", revoked, found)
 	}
 	if d, ok := s.Developer("a@example.com"); !ok || d.PasswordHash != "h" {
@@ -222,7 +223,7 @@ func TestCrashBeforeRenameKeepsPreviousFile(t *testing.T) {
 	if _, ok := s.Client("c2"); ok {
 		t.Error("failed write is visible in memory")
 	}
-	if _, _, _, found := s.Binding("c2"); found {
+	if _, _, _, _, found := s.Binding("c2"); found {
 		t.Error("failed write is visible to Binding")
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))
@@ -306,7 +307,10 @@ func TestBinding(t *testing.T) {
 		{"stranger", "", time.Time{}, false, false},
 	}
 	for _, tt := range tests {
-		policy, exp, revoked, found := s.Binding(tt.id)
+		policy, exp, revoked, catalogue, found := s.Binding(tt.id)
+		if found && !revoked && !slices.Equal(catalogue, []string{"gluu_api"}) {
+			t.Errorf("Binding(%s) catalogue %q, want the client's", tt.id, catalogue)
+		}
 		if policy != tt.policy || !exp.Equal(tt.expiresAt) || revoked != tt.revoked || found != tt.found {
 			t.Errorf("Binding(%s) = %q, %v, %v, %v; want %q, %v, %v, %v", tt.id,
 				policy, exp, revoked, found, tt.policy, tt.expiresAt, tt.revoked, tt.found)
@@ -341,7 +345,7 @@ func TestMigrateV1(t *testing.T) {
 	if devs := s.Developers(); len(devs) != 2 || devs[0].Email != "a@example.com" || devs[1].PasswordHash != "hb" {
 		t.Errorf("migrated developers = %+v", devs)
 	}
-	if _, _, revoked, _ := s.Binding("old"); !revoked {
+	if _, _, revoked, _, _ := s.Binding("old"); !revoked {
 		t.Error("revoked v1 client is not revoked")
 	}
 	if b, _ := os.ReadFile(path + ".v1.bak"); string(b) != v1 {
@@ -369,7 +373,7 @@ func TestRemoveDeveloperRevokesClients(t *testing.T) {
 	if err != nil || len(revoked) != 1 || revoked[0].ClientID != "ca" {
 		t.Fatalf("RemoveDeveloper = %v, %v", revoked, err)
 	}
-	if _, _, rev, _ := s.Binding("ca"); !rev {
+	if _, _, rev, _, _ := s.Binding("ca"); !rev {
 		t.Error("client of removed developer is not revoked")
 	}
 	if got := s.Clients(""); len(got) != 1 || got[0].ClientID != "cb" {
@@ -393,13 +397,13 @@ func TestReadOnlyReload(t *testing.T) {
 	if err := w.AddClient(client("c1", "a@example.com")); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, found := r.Binding("c1"); found {
+	if _, _, _, _, found := r.Binding("c1"); found {
 		t.Error("reader saw the write before Reload")
 	}
 	if err := r.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if p, _, _, found := r.Binding("c1"); !found || p != "gold" {
+	if p, _, _, _, found := r.Binding("c1"); !found || p != "gold" {
 		t.Errorf("after Reload Binding(c1) = %q, %v", p, found)
 	}
 }
@@ -440,11 +444,11 @@ func TestFollowSeesTheWritersChanges(t *testing.T) {
 	if err := w.AddClient(client("c1", "a@example.com")); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, "the follower to see c1", func() bool { _, _, _, found := r.Binding("c1"); return found })
+	testutil.Eventually(t, "the follower to see c1", func() bool { _, _, _, _, found := r.Binding("c1"); return found })
 	if _, err := w.DeleteClient("c1", t0); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, "the follower to see c1 revoked", func() bool { _, _, revoked, _ := r.Binding("c1"); return revoked })
+	testutil.Eventually(t, "the follower to see c1 revoked", func() bool { _, _, revoked, _, _ := r.Binding("c1"); return revoked })
 
 	// A corrupt file is reported and the last good content kept.
 	os.WriteFile(path, []byte("{broken"), 0o600)
@@ -456,14 +460,14 @@ func TestFollowSeesTheWritersChanges(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("corrupt file not reported")
 	}
-	if _, _, revoked, _ := r.Binding("c1"); !revoked {
+	if _, _, revoked, _, _ := r.Binding("c1"); !revoked {
 		t.Error("follower lost its last good state")
 	}
 }
 
 // The runtime's Bindings interface, which Store satisfies with builtin types.
 var _ interface {
-	Binding(clientID string) (policy string, expiresAt time.Time, revoked, found bool)
+	Binding(clientID string) (policy string, expiresAt time.Time, revoked bool, catalogue []string, found bool)
 } = (*Store)(nil)
 
 func TestWritesAfterCloseChangeNothing(t *testing.T) {
