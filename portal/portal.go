@@ -633,6 +633,14 @@ func choose(t *compiler.Table, ids []string) (*selection, *apiError) {
 	return sel, nil
 }
 
+// issuer is the issuer of the IdP a JWT API takes tokens from.
+func issuer(t *compiler.Table, api *compiler.API) string {
+	if idp := t.IdPs[api.JWT.IdP]; idp != nil {
+		return idp.Issuer
+	}
+	return ""
+}
+
 // signingAlg picks the algorithm for the access tokens of a client of
 // entries: RS256 when all their APIs accept it (what providers sign with
 // by default), else the first (in the compiler's sorted order) that all
@@ -651,9 +659,9 @@ func signingAlg(t *compiler.Table, entries []*compiler.CatalogueEntry) (string, 
 			first, allowed = e, slices.Clone(api.JWT.Algorithms)
 			continue
 		}
-		if idp, firstIdP := api.JWT.IdP, t.APIs[first.API].JWT.IdP; idp != firstIdP {
+		if iss, firstIss := issuer(t, api), issuer(t, t.APIs[first.API]); iss != firstIss {
 			return "", errorf(http.StatusBadRequest, "invalid_request",
-				"catalogue entries %q and %q take tokens from different identity providers (%s, %s): register one client for each", first.ID, e.ID, firstIdP, idp)
+				"catalogue entries %q and %q take tokens from different identity providers (%s, %s): register one client for each", first.ID, e.ID, firstIss, iss)
 		}
 		allowed = slices.DeleteFunc(allowed, func(alg string) bool { return !slices.Contains(api.JWT.Algorithms, alg) })
 		if len(allowed) == 0 {

@@ -1158,6 +1158,11 @@ func TestSigningAlgorithmIsOneTheAPIsAccept(t *testing.T) {
 		"es_ps":   {ID: "es_ps", JWT: &compiler.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256", "PS256"}}},
 		"ps_rs":   {ID: "ps_rs", JWT: &compiler.JWTAuth{IdP: "gluu", Algorithms: []string{"PS256", "RS256"}}},
 		"other":   {ID: "other", JWT: &compiler.JWTAuth{IdP: "kc", Algorithms: []string{"RS256"}}},
+		"alias":   {ID: "alias", JWT: &compiler.JWTAuth{IdP: "gluu2", Algorithms: []string{"RS256"}}},
+	}, IdPs: map[string]*compiler.IdP{
+		"gluu":  {ID: "gluu", Issuer: "https://gluu.example/"},
+		"gluu2": {ID: "gluu2", Issuer: "https://gluu.example/"}, // another entry for the same provider
+		"kc":    {ID: "kc", Issuer: "https://kc.example/"},
 	}}
 	tests := []struct {
 		apis    []string
@@ -1172,7 +1177,8 @@ func TestSigningAlgorithmIsOneTheAPIsAccept(t *testing.T) {
 		{[]string{"es_rs", "ps_rs"}, "RS256", ""},
 		{[]string{"es", "keyless", "ps_rs"}, "", `catalogue entries "e0" and "e2" accept tokens signed with different algorithms: register one client for each`},
 		// A client gets tokens from one IdP, and the gateway binds it to one.
-		{[]string{"es_rs", "other"}, "", `catalogue entries "e0" and "e1" take tokens from different identity providers (gluu, kc): register one client for each`},
+		{[]string{"es_rs", "other"}, "", `catalogue entries "e0" and "e1" take tokens from different identity providers (https://gluu.example/, https://kc.example/): register one client for each`},
+		{[]string{"es_rs", "alias"}, "RS256", ""}, // two IdP entries, one issuer
 	}
 	for _, tt := range tests {
 		var entries []*compiler.CatalogueEntry

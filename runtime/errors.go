@@ -31,6 +31,7 @@ var (
 	errNoToken      = newError(401, "missing bearer token")
 	errRevoked      = newError(403, "client revoked")
 	errExpired      = newError(403, "client registration expired")
+	errUnmatched    = newError(403, "client registration matches no catalogue entry of this identity provider's APIs: ask the operator")
 	errNoPolicy     = newError(403, "no policy applies to this client")
 	errDenied       = newError(403, "access denied by policy")
 	errRateLimited  = newError(429, "rate limit exceeded")

@@ -76,7 +76,7 @@ type Bindings interface {
 	// for one that was deleted (its tokens must get 403 at once);
 	// expiresAt is zero when the registration never expires; catalogue
 	// lists the catalogue entries it was registered for (the binding
-	// holds only for tokens of those entries' identity provider).
+	// holds only for tokens of the issuer of those entries' APIs).
 	// catalogue is owned by the implementation and not modified.
 	Binding(clientID string) (policy string, expiresAt time.Time, revoked bool, catalogue []string, found bool)
 }
@@ -152,9 +152,9 @@ type generation struct {
 	seq      uint64
 	loadedAt time.Time
 	apis     map[*compiler.API]*apiState
-	// entryIdP is, per portal catalogue entry, the ID of the IdP whose
-	// tokens its API takes ("" for a keyless API).
-	entryIdP map[string]string
+	// entryIssuer is, per portal catalogue entry whose API checks tokens,
+	// the issuer of the IdP that API takes them from.
+	entryIssuer map[string]string
 }
 
 // apiState is what the handler needs per API besides the table.
@@ -235,15 +235,15 @@ func (g *Gateway) swapLocked(t *compiler.Table) error {
 
 	prev := g.cur.Load()
 	gen := &generation{
-		table:    t,
-		seq:      1,
-		loadedAt: time.Now(),
-		apis:     make(map[*compiler.API]*apiState, len(t.APIs)),
-		entryIdP: make(map[string]string, len(t.Portal.Catalogue)),
+		table:       t,
+		seq:         1,
+		loadedAt:    time.Now(),
+		apis:        make(map[*compiler.API]*apiState, len(t.APIs)),
+		entryIssuer: make(map[string]string, len(t.Portal.Catalogue)),
 	}
 	for id, e := range t.Portal.Catalogue {
-		if a := t.APIs[e.API]; a != nil && a.JWT != nil {
-			gen.entryIdP[id] = a.JWT.IdP
+		if a := t.APIs[e.API]; a != nil && a.JWT != nil && t.IdPs[a.JWT.IdP] != nil {
+			gen.entryIssuer[id] = t.IdPs[a.JWT.IdP].Issuer
 		}
 	}
 	if prev != nil {

@@ -22,6 +22,7 @@ func TestRequestPath(t *testing.T) {
 	e.bindings.set("later", binding{policy: "writer", expiresAt: e.clock.Now().Add(time.Hour)})
 	e.bindings.set("bound-unknown", binding{policy: "nope"})
 	e.bindings.set("bound-keyless", binding{policy: "writer", catalogue: []string{"public_entry"}})
+	e.bindings.set("bound-elsewhere", binding{policy: "everywhere", catalogue: []string{"elsewhere_entry"}})
 	e.bindings.set("bound-gone", binding{policy: "writer", catalogue: []string{"removed_entry"}})
 	e.bindings.set("expired-keyless", binding{policy: "writer", catalogue: []string{"public_entry"}, expiresAt: e.clock.Now().Add(-time.Minute)})
 
@@ -83,11 +84,14 @@ func TestRequestPath(t *testing.T) {
 		{name: "binding expired", method: "GET", path: "/users/profiles", token: tok("expired", "writer"), status: 403, err: "client registration expired"},
 		{name: "binding not yet expired", method: "GET", path: "/users/profiles", token: tok("later", nil), status: 200},
 		{name: "binding to unknown policy", method: "GET", path: "/users/profiles", token: tok("bound-unknown", "writer"), status: 403, err: "unknown policy"},
-		// A binding holds for the IdP of its catalogue entries' APIs only:
-		// another IdP's client of that ID gets its own claim's policy.
-		{name: "binding of no JWT IdP ignored", method: "POST", path: "/users/x", token: tok("bound-keyless", "reader"), status: 403, err: "access denied"},
-		{name: "binding of a removed entry ignored", method: "POST", path: "/users/x", token: tok("bound-gone", "reader"), status: 403, err: "access denied"},
-		{name: "expiry holds for every IdP", method: "GET", path: "/users/profiles", token: tok("expired-keyless", "reader"), status: 403, err: "client registration expired"},
+		// A binding holds for the issuer of its catalogue entries' APIs:
+		// another provider's client with that ID gets its own claim's
+		// policy; a registration that matches no such API fails closed.
+		{name: "binding of another issuer ignored", method: "POST", path: "/users/x", token: tok("bound-elsewhere", "reader"), status: 403, err: "access denied"},
+		{name: "binding of its own issuer", method: "GET", path: "/elsewhere/x", token: e.token("bound-elsewhere", map[string]any{"iss": "https://other.example/", "pol": "reader"}), status: 200},
+		{name: "binding of a keyless entry fails closed", method: "GET", path: "/users/profiles", token: tok("bound-keyless", "reader"), status: 403, err: "matches no catalogue entry"},
+		{name: "binding of a removed entry fails closed", method: "GET", path: "/users/profiles", token: tok("bound-gone", "reader"), status: 403, err: "matches no catalogue entry"},
+		{name: "expiry holds for every issuer", method: "GET", path: "/users/profiles", token: tok("expired-keyless", "reader"), status: 403, err: "client registration expired"},
 
 		// Access by method and path.
 		{name: "grant path", method: "GET", path: "/users/profiles/7", token: tok("c1", "reader"), status: 200},

@@ -191,19 +191,25 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 		pol, expiresAt, revoked, catalogue, found := g.opts.Bindings.Binding(identity)
 		if found {
 			// A deleted or expired registration refuses the ID whatever
-			// the IdP (it fails closed); its policy applies only to tokens
-			// of the IdP its catalogue entries' APIs take tokens from, so
-			// that another IdP cannot claim it with a client of that ID.
+			// the issuer (it fails closed). Its policy applies to tokens of
+			// the issuer its catalogue entries' APIs take tokens from; a
+			// token of another issuer is another provider's client with
+			// that ID and gets its own policy. A registration none of whose
+			// entries has such an API any more (removed, or keyless) fails
+			// closed too, rather than fall through to a wider policy.
 			switch {
 			case revoked:
 				return errRevoked, false
 			case !expiresAt.IsZero() && !now.Before(expiresAt):
 				return errExpired, false
 			}
-			if gen.bindsHere(catalogue, st.idp.ID) {
+			switch gen.binding(catalogue, st.idp.Issuer) {
+			case bindingHere:
 				if e, ok := r.addPolicy(gen, pol); !ok {
 					return e, false
 				}
+			case bindingNowhere:
+				return errUnmatched, false
 			}
 		}
 	}
@@ -271,15 +277,26 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	return errorResponse{}, true
 }
 
-// bindsHere reports whether a portal client registered for catalogue is
-// bound for tokens of idp: one of its entries' APIs takes them.
-func (gen *generation) bindsHere(catalogue []string, idp string) bool {
+// Where a portal client's binding holds (generation.binding).
+const (
+	bindingHere      = iota // for the token's issuer
+	bindingElsewhere        // for another issuer only
+	bindingNowhere          // no entry of its has an API that checks tokens
+)
+
+// binding tells where the binding of a portal client registered for
+// catalogue holds, for a token of issuer.
+func (gen *generation) binding(catalogue []string, issuer string) int {
+	where := bindingNowhere
 	for _, e := range catalogue {
-		if gen.entryIdP[e] == idp {
-			return true
+		if iss, ok := gen.entryIssuer[e]; ok {
+			if iss == issuer {
+				return bindingHere
+			}
+			where = bindingElsewhere
 		}
 	}
-	return false
+	return where
 }
 
 // claimCollector gathers the policies named in the policy claim; its add

@@ -38,6 +38,12 @@ idps: dev: {
 	jwks_uri: "%[2]s"
 	algorithms: ["RS256", "ES256"]
 }
+// A second provider with the same keys and another issuer.
+idps: other: {
+	issuer:   "https://other.example/"
+	jwks_uri: "%[2]s"
+	algorithms: ["RS256", "ES256"]
+}
 apis: {
 	public: {
 		name:        "Public"
@@ -71,6 +77,12 @@ apis: {
 		upstream: targets: ["%[4]s", "%[3]s"]
 		auth: keyless: true
 	}
+	elsewhere: {
+		name:        "Elsewhere"
+		listen_path: "/elsewhere"
+		upstream: targets: ["%[3]s"]
+		auth: jwt: {idp: "other", default_policies: []}
+	}
 	slow: {
 		name:        "Slow"
 		listen_path: "/slow"
@@ -86,10 +98,12 @@ policies: {
 	generous: {name: "Generous", access: users: {}, rate: {requests: 100, per: "1m"}}
 	metered: {name: "Metered", access: users: {}, quota: {max: 2, period: "1h"}}
 	open: {name: "Open", access: public: {}}
+	everywhere: {name: "Everywhere", access: {users: {}, elsewhere: {}}}
 }
 portal: catalogue: {
 	users_entry: {name: "Users", api: "users", policy: "writer"}
 	public_entry: {name: "Public", api: "public", policy: "open"}
+	elsewhere_entry: {name: "Elsewhere", api: "elsewhere", policy: "everywhere"}
 }
 %[5]s
 `
