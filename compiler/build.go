@@ -425,7 +425,7 @@ func (c *compilation) buildPortal(t *Table, r *rawPortal) {
 		if !apiOK {
 			c.errorf(at.add("api"), "unknown API %q (defined: %s)", e.API, list(t.APIs))
 		} else if a.JWT == nil && !c.broken(p("apis", e.API, "auth")) {
-			c.warnf(at.add("api"), "API %q has no JWT auth: clients registered for it are never checked", e.API)
+			c.warnf(at.add("api"), "API %q has no JWT auth: clients registered for it are never checked here, and a client registered for keyless APIs only is refused (403) on the APIs that check tokens", e.API)
 		}
 		pol, polOK := t.Policies[e.Policy]
 		switch {

@@ -89,6 +89,7 @@ func TestHandlerAllocs(t *testing.T) {
 	}
 	e := newEnv(t, envOptions{})
 	e.bindings.set("revoked", binding{revoked: true})
+	e.bindings.set("bound-reader", binding{policy: "reader"})
 	reader := "Bearer " + e.token("c1", map[string]any{"pol": "reader"})
 	limited := "Bearer " + e.token("c2", map[string]any{"pol": "limited"})
 	tests := []struct {
@@ -101,6 +102,7 @@ func TestHandlerAllocs(t *testing.T) {
 		{"no token", "GET", "/users/x", "", 401},
 		{"denied by grant", "POST", "/users/profiles", reader, 403},
 		{"revoked", "GET", "/users/x", "Bearer " + e.token("revoked", nil), 403},
+		{"bound, denied by grant", "POST", "/users/profiles", "Bearer " + e.token("bound-reader", nil), 403},
 		{"rate limited", "GET", "/users/x", limited, 429},
 	}
 	for _, tt := range tests {
