@@ -241,11 +241,6 @@ func (g *Gateway) swapLocked(t *compiler.Table) error {
 		apis:        make(map[*compiler.API]*apiState, len(t.APIs)),
 		entryIssuer: make(map[string]string, len(t.Portal.Catalogue)),
 	}
-	for id, e := range t.Portal.Catalogue {
-		if a := t.APIs[e.API]; a != nil && a.JWT != nil && t.IdPs[a.JWT.IdP] != nil {
-			gen.entryIssuer[id] = t.IdPs[a.JWT.IdP].Issuer
-		}
-	}
 	if prev != nil {
 		gen.seq = prev.seq + 1
 	}
@@ -285,6 +280,11 @@ func (g *Gateway) swapLocked(t *compiler.Table) error {
 			st.idp = t.IdPs[a.JWT.IdP]
 		}
 		gen.apis[a] = st
+	}
+	for id, e := range t.Portal.Catalogue {
+		if st := gen.apis[t.APIs[e.API]]; st != nil && st.idp != nil {
+			gen.entryIssuer[id] = st.idp.Issuer
+		}
 	}
 
 	g.keys.Sync(t.IdPs)

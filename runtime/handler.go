@@ -111,7 +111,7 @@ func (r *request) serve(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 	if err != nil {
 		return errBadPath, false
 	}
-	api, matched := gen.table.Routes.Lookup(r.path, ctx.Method())
+	api, matched := gen.table.Routes.Lookup(r.path, r.method)
 	if api == nil {
 		if matched {
 			ctx.Response.Header.SetBytesKV(hdrAllow, gen.table.Routes.Allow(r.path))
@@ -216,7 +216,7 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	if len(r.pols) == 0 {
 		r.claim = claimCollector{r: r, gen: gen}
 		claims.EachString(rules.PolicyClaim, r.claim.add)
-		if r.claim.failed {
+		if r.claim.err.status != 0 {
 			return r.claim.err, false
 		}
 	}
@@ -231,7 +231,7 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 		return errNoPolicy, false
 	}
 
-	ratePol, quotaPol, first := choosePolicies(r.pols, st.api.ID, ctx.Method(), sub)
+	ratePol, quotaPol, first := choosePolicies(r.pols, st.api.ID, r.method, sub)
 	if first == nil {
 		return errDenied, false
 	}
@@ -243,6 +243,9 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	default:
 		r.policy = first.ID
 	}
+	if ratePol == nil && quotaPol == nil {
+		return errorResponse{}, true
+	}
 	var lr limit.Request
 	if ratePol != nil {
 		lr.RateKey, lr.Rate = limit.Key{Issuer: st.idp.Issuer, Identity: identity, Policy: ratePol.ID}, ratePol.Rate
@@ -250,20 +253,16 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	if quotaPol != nil {
 		lr.QuotaKey, lr.Quota = limit.Key{Issuer: st.idp.Issuer, Identity: identity, Policy: quotaPol.ID}, quotaPol.Quota
 	}
-	if lr.Rate == nil && lr.Quota == nil {
-		return errorResponse{}, true
-	}
 	rd, qd := g.limiter.Take(lr, now)
-	r.limited = true
 	switch {
 	case lr.Rate != nil && !rd.Allowed:
-		r.limit = rd
+		r.limit, r.limited = rd, true // refusals always tell
 		r.buf = appendSeconds(r.buf[:0], max(rd.RetryAfter, time.Second))
 		ctx.Response.Header.SetBytesKV(hdrRetryAfter, r.buf)
 		st.metrics.rateLimited.Inc()
 		return errRateLimited, false
 	case lr.Quota != nil && !qd.Allowed:
-		r.limit = qd
+		r.limit, r.limited = qd, true
 		st.metrics.quotaExceeded.Inc()
 		return errQuota, false
 	case lr.Quota == nil:
@@ -273,7 +272,7 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	default:
 		r.limit = nearer(rd, qd)
 	}
-	r.limited = gen.table.Gateway.RateLimitHeaders // refusals always tell
+	r.limited = gen.table.Gateway.RateLimitHeaders
 	return errorResponse{}, true
 }
 
@@ -302,10 +301,9 @@ func (gen *generation) binding(catalogue []string, issuer string) int {
 // claimCollector gathers the policies named in the policy claim; its add
 // method is passed to Claims.EachString without allocating.
 type claimCollector struct {
-	r      *request
-	gen    *generation
-	err    errorResponse // when failed: the policy named is unknown
-	failed bool
+	r   *request
+	gen *generation
+	err errorResponse // status 0, or the answer to an unknown policy named
 }
 
 func (c *claimCollector) add(id string) bool {
@@ -313,7 +311,7 @@ func (c *claimCollector) add(id string) bool {
 		return true
 	}
 	e, ok := c.r.addPolicy(c.gen, id)
-	c.err, c.failed = e, !ok
+	c.err = e
 	return ok
 }
 

@@ -213,16 +213,17 @@ func (m *Memory) Take(req Request, now time.Time) (rate, quota Decision) {
 
 	// One entry holds a key's rate and quota state: when both limits are
 	// counted under the same key (one policy), that is one lookup.
+	same := qk == rk
 	ri := m.shardIndex(rk)
 	qi := ri
-	if qk != rk {
+	if qk.Identity != rk.Identity { // shardIndex hashes the identity alone
 		qi = m.shardIndex(qk)
 	}
 	m.lockPair(ri, qi)
 	defer m.unlockPair(ri, qi)
 	re := m.load(&m.shards[ri], rk, t, nil)
 	qe := re
-	if qk != rk {
+	if !same {
 		qe = m.load(&m.shards[qi], qk, t, re)
 	}
 

@@ -213,7 +213,8 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	out := &ctx.Request
 	cl, s := in.ContentLength(), ctx.RequestBodyStream()
 	limited := cl == -1 && r.MaxBody > 0 && s != nil
-	if limited || ctx.IsTLS() {
+	tls := ctx.IsTLS()
+	if limited || tls {
 		// Setting a body stream closes the one there, and a request
 		// from a TLS connection keeps an https URI: send a copy.
 		out, ex.copied = &ex.req, true
@@ -231,7 +232,7 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	ex.buf = appendForwardedFor(ex.buf[:0], ctx)
 	ex.conn = stripHeaders(&out.Header, stripped, ex.conn)
 	out.Header.SetCanonical(hdrXFF, ex.buf)
-	if ctx.IsTLS() {
+	if tls {
 		out.Header.SetCanonical(hdrXFProto, strHTTPS)
 	} else {
 		out.Header.SetCanonical(hdrXFProto, strHTTP)
