@@ -235,7 +235,7 @@ func (c *compilation) buildPolicy(id string, r rawPolicy) *Policy {
 	pol := &Policy{ID: id, Name: r.Name, Access: make(map[string]*Grant, len(r.Access))}
 	for _, api := range sortedKeys(r.Access) {
 		g := r.Access[api]
-		paths := slices.Clone(g.Paths)
+		paths := make([]string, len(g.Paths))
 		for i, gp := range g.Paths {
 			lp, ok := cleanListenPath(gp) // without a trailing slash
 			if !ok {
@@ -413,7 +413,7 @@ func (c *compilation) buildPortal(t *Table, r *rawPortal) {
 			c.errorf(p("portal", "trusted_proxies", i), "invalid value %q: want an IP prefix such as \"10.0.0.0/8\"", cidr)
 			continue
 		}
-		t.Portal.TrustedProxies = append(t.Portal.TrustedProxies, pfx.Masked().String())
+		t.Portal.TrustedProxies = append(t.Portal.TrustedProxies, pfx.Masked())
 	}
 	c.checkDCR(r.DCR, p("portal", "dcr"))
 	for _, id := range sortedKeys(r.Catalogue) {

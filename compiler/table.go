@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -181,7 +182,7 @@ type Portal struct {
 	SessionTTL           Duration `json:"session_ttl"`
 	// TrustedProxies are the reverse proxies in front of the portal, as
 	// canonical IP prefixes ("10.0.0.0/8"); checked by the compiler.
-	TrustedProxies []string                   `json:"trusted_proxies,omitempty"`
+	TrustedProxies []netip.Prefix             `json:"trusted_proxies,omitempty"`
 	Catalogue      map[string]*CatalogueEntry `json:"catalogue"`
 }
 
@@ -212,6 +213,15 @@ type DCR struct {
 	InitialAccessToken   *Secret  `json:"initial_access_token,omitempty"`
 	Scope                string   `json:"scope,omitempty"`
 	Timeout              Duration `json:"timeout"`
+}
+
+// CallTimeout bounds one call to the provider: Timeout, or
+// DefaultDCRTimeout when it is not set (the compiler always sets it).
+func (d *DCR) CallTimeout() time.Duration {
+	if d.Timeout > 0 {
+		return d.Timeout.D()
+	}
+	return DefaultDCRTimeout
 }
 
 // Secret is a reference to a secret value, read only when it is needed:

@@ -399,10 +399,11 @@ func NormaliseEmail(email string) (string, error) {
 // signup creates an account; a client address over its sign-up limit gets
 // a 429 with RetryAfter. Every attempt counts, whatever its outcome.
 func (s *Server) signup(r *http.Request, email, password string) (string, *apiError) {
-	if s.table().Portal.Signup != "open" {
+	t := s.table()
+	if t.Portal.Signup != "open" {
 		return "", errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
 	}
-	addr := clientAddress(r, s.table().Portal.TrustedProxies)
+	addr := clientAddress(r, t.Portal.TrustedProxies)
 	if wait := s.signups.take(addr, s.opts.Now()); wait > 0 {
 		signupsLimited.Inc()
 		s.opts.Logger.Info().Str("address", addr).Msg("portal: sign-up limited")
@@ -456,7 +457,7 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 // last address in X-Forwarded-For that is not a trusted proxy itself (the
 // one the nearest trusted proxy saw). Entries that are not addresses end
 // the walk there: what lies before them is the client's own to invent.
-func clientAddress(r *http.Request, trusted []string) string {
+func clientAddress(r *http.Request, trusted []netip.Prefix) string {
 	addr, viaProxy := trustedPeer(r, trusted)
 	if !viaProxy {
 		return addr
@@ -477,7 +478,7 @@ func clientAddress(r *http.Request, trusted []string) string {
 
 // trustedPeer returns the address of r's peer (the connection's other end)
 // and whether it is one of the trusted proxies.
-func trustedPeer(r *http.Request, trusted []string) (string, bool) {
+func trustedPeer(r *http.Request, trusted []netip.Prefix) (string, bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
@@ -486,16 +487,10 @@ func trustedPeer(r *http.Request, trusted []string) (string, bool) {
 	return host, err == nil && trustedProxy(peer, trusted)
 }
 
-// trustedProxy reports whether a is in one of the prefixes (canonical, as
-// the compiler writes them).
-func trustedProxy(a netip.Addr, prefixes []string) bool {
+// trustedProxy reports whether a is in one of the prefixes.
+func trustedProxy(a netip.Addr, prefixes []netip.Prefix) bool {
 	a = a.Unmap()
-	for _, s := range prefixes {
-		if pfx, err := netip.ParsePrefix(s); err == nil && pfx.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(a) })
 }
 
 // windowLimiter counts events per key (failed logins, sign-up attempts)
@@ -650,16 +645,17 @@ func issuer(t *compiler.Table, api *compiler.API) string {
 func signingAlg(t *compiler.Table, entries []*compiler.CatalogueEntry) (string, *apiError) {
 	var allowed []string
 	var first *compiler.CatalogueEntry // the first entry whose API checks JWTs
+	var firstIss string                // the issuer of its IdP
 	for _, e := range entries {
 		api := t.APIs[e.API]
 		if api == nil || api.JWT == nil {
 			continue
 		}
 		if first == nil {
-			first, allowed = e, slices.Clone(api.JWT.Algorithms)
+			first, firstIss, allowed = e, issuer(t, api), slices.Clone(api.JWT.Algorithms)
 			continue
 		}
-		if iss, firstIss := issuer(t, api), issuer(t, t.APIs[first.API]); iss != firstIss {
+		if iss := issuer(t, api); iss != firstIss {
 			return "", errorf(http.StatusBadRequest, "invalid_request",
 				"catalogue entries %q and %q take tokens from different identity providers (%s, %s): register one client for each", first.ID, e.ID, firstIss, iss)
 		}
@@ -774,7 +770,7 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 	s.named(res, c.ClientID)
 	if err := s.opts.Store.AddClient(c); err != nil {
 		// Registered at the provider but not stored: undo it there.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(sel.dcr.Timeout.D(), time.Second))
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(sel.dcr.CallTimeout(), time.Second))
 		defer cancel()
 		msg := "the client could not be stored; it was deleted at the provider again"
 		if derr := reg.Delete(dctx, r); derr != nil {
@@ -932,7 +928,7 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 	deletionsTotal.Inc()
 	log := s.opts.Logger.With().Str("developer", dev).Str("client_id", id).Logger()
 	log.Info().Msg("portal: client deleted")
-	settings := &compiler.DCR{Provider: c.Provider, Timeout: compiler.Duration(compiler.DefaultDCRTimeout)}
+	settings := &compiler.DCR{Provider: c.Provider}
 	for _, e := range c.Catalogue { // today's settings for the provider's own delete API
 		if entry := s.table().Portal.Catalogue[e]; entry != nil && entry.DCR != nil && entry.DCR.Provider == c.Provider {
 			settings = entry.DCR

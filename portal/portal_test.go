@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -748,7 +749,7 @@ func TestCookies(t *testing.T) {
 	// Behind a TLS-terminating proxy: Secure when a trusted proxy says
 	// https, never on an untrusted peer's word.
 	proxied := *e.table.Load()
-	proxied.Portal.TrustedProxies = []string{"10.0.0.0/8"}
+	proxied.Portal.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	s, _ = New(Options{Table: func() *compiler.Table { return &proxied }, Store: e.store, BcryptCost: bcrypt.MinCost})
 	for _, tt := range []struct {
 		peer, proto string
@@ -1214,11 +1215,11 @@ func TestGluuClientsAreSignedWithAnAlgorithmTheAPIAccepts(t *testing.T) {
 }
 
 func TestClientAddress(t *testing.T) {
-	trusted := []string{"10.0.0.0/8", "fd00::/8"}
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
 	tests := []struct {
 		name, peer string
 		xff        []string
-		trusted    []string
+		trusted    []netip.Prefix
 		want       string
 	}{
 		{"no proxies trusted: the peer", "203.0.113.9:5000", []string{"198.51.100.1"}, nil, "203.0.113.9"},

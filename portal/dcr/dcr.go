@@ -304,11 +304,8 @@ func (d *driver) Delete(ctx context.Context, reg *Registration) error {
 const maxBody = 1 << 20
 
 func (d *driver) do(ctx context.Context, method, url, auth string, body []byte) (int, []byte, error) {
-	if d.s.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.s.Timeout.D())
-		defer cancel()
-	}
+	ctx, cancel := context.WithTimeout(ctx, d.s.CallTimeout())
+	defer cancel()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -326,7 +323,7 @@ func (d *driver) do(ctx context.Context, method, url, auth string, body []byte) 
 	}
 	fail := func(step string, err error) (int, []byte, error) {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return 0, nil, fmt.Errorf("%w: %s %s after %v", ErrTimeout, method, url, d.s.Timeout.D())
+			return 0, nil, fmt.Errorf("%w: %s %s after %v", ErrTimeout, method, url, d.s.CallTimeout())
 		}
 		return 0, nil, fmt.Errorf("dcr: %s %s: %s%w", method, url, step, err)
 	}
@@ -408,11 +405,7 @@ func (d *Discovery) TokenEndpoint(ctx context.Context, s *compiler.DCR) (string,
 		return ep, nil
 	}
 	url := strings.TrimSuffix(s.IdPHost, "/") + "/.well-known/openid-configuration"
-	timeout := s.Timeout.D()
-	if timeout <= 0 {
-		timeout = compiler.DefaultDCRTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.CallTimeout())
 	defer cancel()
 	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
