@@ -72,8 +72,14 @@ type Pool struct {
 }
 
 type target struct {
-	hc     *fasthttp.HostClient
-	prefix []byte // scheme://host[:port] + base path without trailing slash
+	hc *fasthttp.HostClient
+	// prefix goes before a request's path: the base path without a
+	// trailing slash, after scheme://host[:port] for an https target. An
+	// http target's host goes in the Host header instead (host): fasthttp
+	// then parses a path, not a whole URL, and takes the scheme from the
+	// request, which is http for the requests sent in place.
+	prefix []byte
+	host   []byte // an http target's host[:port]; nil for https
 	// downUntil is the unix-nano time until which the target is skipped.
 	downUntil atomic.Int64
 }
@@ -141,8 +147,13 @@ func New(opts Options) (*Pool, error) {
 				return false, !req.IsBodyStream() && (req.Header.IsGet() || req.Header.IsHead())
 			},
 		}
-		base := strings.TrimSuffix(u.EscapedPath(), "/")
-		p.targets = append(p.targets, &target{hc: hc, prefix: []byte(u.Scheme + "://" + u.Host + base)})
+		t := &target{hc: hc, prefix: []byte(strings.TrimSuffix(u.EscapedPath(), "/"))}
+		if isTLS {
+			t.prefix = append([]byte("https://"+u.Host), t.prefix...)
+		} else {
+			t.host = []byte(u.Host)
+		}
+		p.targets = append(p.targets, t)
 	}
 	return p, nil
 }
@@ -339,6 +350,9 @@ func (p *Pool) send(ex *exchange, out *fasthttp.Request, deadline, now time.Time
 			}
 			ex.buf = append(append(ex.buf[:0], t.prefix...), ex.tail...)
 			out.SetRequestURIBytes(ex.buf) // sent as it is: the HostClient's DisablePathNormalizing
+			if t.host != nil {
+				out.Header.SetHostBytes(t.host)
+			}
 			err := t.hc.DoTimeout(out, resp, remaining)
 			if err == nil {
 				return nil
