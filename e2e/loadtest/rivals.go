@@ -149,8 +149,9 @@ func buildModule(module, version, pkg, out string, log io.Writer) error {
 // (cache: true), and the issuer and audience checked; and a per-client rate
 // limit far above what the run reaches (qos/ratelimit/router, keyed by the
 // Authorization header: one token per identity in (a), so per token is per
-// client). The access log is off and only errors are logged, as cuegate
-// writes no line per request.
+// client). KrakenD's access log stays on (its default, one line per
+// request to stdout), as cuegate writes its access line for every request;
+// its application log keeps only errors.
 func krakendConfig(listen, upstream, path, jwksURL, issuer, audience string, rate int) ([]byte, error) {
 	host, portStr, err := net.SplitHostPort(listen)
 	if err != nil {
@@ -168,7 +169,7 @@ func krakendConfig(listen, upstream, path, jwksURL, issuer, audience string, rat
 		"port":      port,
 		"timeout":   "10s",
 		"extra_config": map[string]any{
-			"router":            map[string]any{"disable_access_log": true},
+			"router":            map[string]any{"disable_access_log": false},
 			"telemetry/logging": map[string]any{"level": "ERROR", "stdout": true},
 		},
 		"endpoints": []any{map[string]any{
