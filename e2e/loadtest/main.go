@@ -26,6 +26,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -65,6 +66,7 @@ type options struct {
 	ProfileWindowSecs int
 	Rivals            string
 	KrakenD           string
+	Against           string
 }
 
 func main() {
@@ -82,6 +84,7 @@ func main() {
 	flag.IntVar(&o.Conns, "conns", 64, "connections (closed loop: one request in flight each)")
 	flag.StringVar(&o.Scenarios, "scenarios", "a,b-rs256,b-es256,c,d,e", "scenarios to run, comma-separated")
 	flag.StringVar(&o.Cuegate, "cuegate", "", "cuegate binary; empty builds ./cmd/cuegate from -repo")
+	flag.StringVar(&o.Against, "against", "", "a second cuegate binary, measured as target "+tCuegateB+" beside cuegate in the same interleaved rounds of every scenario but (e): two builds compared without the machine's drift between runs")
 	flag.BoolVar(&o.NoCuegate, "no-cuegate", false, "measure the baselines only (checks the harness)")
 	flag.StringVar(&o.Repo, "repo", "../..", "repository root, for building cuegate")
 	flag.StringVar(&o.ServeArgs, "serve-args", "", "extra arguments for cuegate serve, space-separated")
@@ -121,6 +124,7 @@ type bench struct {
 	upstream *Proc
 	upAddr   string
 	cuegate  string
+	against  string // -against's binary, or ""
 	// rivalBins maps each -rivals name to its binary.
 	rivalBins map[string]string
 	repeat    [][]byte
@@ -157,6 +161,14 @@ func run(o options) error {
 	}
 	if !o.NoCuegate {
 		if b.cuegate, err = b.buildCuegate(); err != nil {
+			return err
+		}
+	}
+	if o.Against != "" {
+		if o.NoCuegate {
+			return errors.New("-against compares with cuegate: it does not go with -no-cuegate")
+		}
+		if b.against, err = filepath.Abs(o.Against); err != nil {
 			return err
 		}
 	}
@@ -364,7 +376,8 @@ type cuegateProc struct {
 	pprof string // net/http/pprof address when profiling
 }
 
-func (b *bench) startCuegate(name string) (*cuegateProc, error) {
+// startCuegate starts bin (cuegate's binary or -against's) as name.
+func (b *bench) startCuegate(name, bin string) (*cuegateProc, error) {
 	cfg, err := os.MkdirTemp(b.dir, name+"-config-")
 	if err != nil {
 		return nil, err
@@ -384,7 +397,7 @@ func (b *bench) startCuegate(name string) (*cuegateProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := startProc(b.dir, name, env, b.cuegate, args...)
+	p, err := startProc(b.dir, name, env, bin, args...)
 	if err != nil {
 		return nil, err
 	}

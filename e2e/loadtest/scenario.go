@@ -18,6 +18,7 @@ const (
 	tBare     = "bare-proxy"
 	tJWT      = "golang-jwt"
 	tCuegate  = "cuegate"
+	tCuegateB = "cuegate-b" // -against
 	tReload   = "cuegate+reload"
 )
 
@@ -83,6 +84,20 @@ func (b *bench) tokens(kind string) ([][]byte, error) {
 	return p, nil
 }
 
+// targetNames returns the targets of sc in the order of a round: its own,
+// then the rivals when it takes them, then, with against, cuegate-b where
+// cuegate runs alone (not in (e), whose two targets are one process).
+func targetNames(sc scenarioSpec, rivals []string, against bool) []string {
+	names := slices.Clone(sc.Targets)
+	if sc.Rivals {
+		names = append(names, rivals...)
+	}
+	if against && slices.Contains(names, tCuegate) && !slices.Contains(names, tReload) {
+		names = append(names, tCuegateB)
+	}
+	return names
+}
+
 func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error) {
 	defer b.stopProcs()
 	res := &ScenarioResult{ID: id, Title: sc.Title}
@@ -95,11 +110,7 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 	}
 	var targets []*Target
 	var cg *cuegateProc
-	names := sc.Targets
-	if sc.Rivals {
-		names = append(slices.Clone(names), slices.Sorted(maps.Keys(b.rivalBins))...)
-	}
-	for _, name := range names {
+	for _, name := range targetNames(sc, slices.Sorted(maps.Keys(b.rivalBins)), b.against != "") {
 		t := &Target{Name: name, Path: sc.Path, Tokens: toks, BodySize: sc.BodySize}
 		switch name {
 		case tUpstream:
@@ -117,6 +128,12 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 				return nil, err
 			}
 			t.Addr, t.PID = addr, p.PID()
+		case tCuegateB:
+			cb, err := b.startCuegate("cuegate-b-"+id, b.against)
+			if err != nil {
+				return nil, err
+			}
+			t.Addr, t.PID, t.Admin = cb.ports.Gateway, cb.PID(), cb.ports.Admin // not profiled: built without the pprof overlay
 		case tCuegate, tReload:
 			if b.o.NoCuegate {
 				res.Skipped = append(res.Skipped, name)
@@ -125,7 +142,7 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 			if cg == nil {
 				// One cuegate per scenario; in (e) both targets are the
 				// same process, with and without the rewrites.
-				if cg, err = b.startCuegate("cuegate-" + id); err != nil {
+				if cg, err = b.startCuegate("cuegate-"+id, b.cuegate); err != nil {
 					return nil, err
 				}
 			}
