@@ -3,38 +3,61 @@ package main
 import (
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// logBuffers is how many buffers a batchWriter cycles through: one being
-// filled while the others wait for, or are in, a write to w.
-const logBuffers = 4
+// logBuffers is how many buffers a batchWriter has besides the one each
+// shard is filling: those waiting for, or in, a write to w.
+const logBuffers = 3
 
 // batchWriter passes log lines on to w in batches: one write(2) for many
 // access-log lines instead of one per request, and never on the caller's
 // goroutine while it holds up other callers.
 //
-// A line (zerolog writes one event per Write) is appended to the current
-// buffer under a short lock. A full buffer is handed to the writer
-// goroutine, which writes it to w and returns it for reuse; the period
-// ticker hands over whatever is buffered so a line waits at most about one
-// period. When w falls behind so far that all buffers wait for it, Write
-// blocks until one is free: lines are never dropped. A line is never split
-// across two writes to w, so a reader of w sees whole lines; a line larger
-// than a buffer is written on its own, in order. Safe for concurrent use.
+// A line (zerolog writes one event per Write) is appended to the buffer of
+// a shard under the shard's short lock. Write's lines all go to one shard
+// and keep their order. Spread's lines go to one of several shards, which
+// a goroutine mostly gets for the processor it runs on, so that the cores
+// serving requests do not take turns at one lock and one buffer for every
+// access line; they keep their order within a shard only, and two of them
+// from different shards reach w in either order (a period apart at most).
+//
+// A full buffer is handed to the writer goroutine, which writes it to w
+// and returns it for reuse; the period ticker hands over whatever is
+// buffered so a line waits at most about one period. When w falls behind
+// so far that all buffers wait for it, a line waits until one is free:
+// lines are never dropped. A line is never split across two writes to w,
+// so a reader of w sees whole lines; a line larger than a buffer is
+// written on its own, after what its shard buffered. Safe for concurrent
+// use.
 type batchWriter struct {
 	w    io.Writer
 	size int
 
+	ordered logShard      // Write's
+	spread  []logShard    // Spread's
+	all     []*logShard   // ordered, then spread: the order they are locked in
+	pick    sync.Pool     // *logShard of spread, kept per processor
+	picked  atomic.Uint32 // pick.New hands the spread shards out round robin
+
+	direct sync.Mutex // serialises writes to w after Close
+
+	free    chan []byte   // empty buffers of cap size
+	queue   chan logBatch // to the writer goroutine, in order
+	stop    chan struct{} // ends the ticker
+	ticking chan struct{} // closed when the ticker has ended
+	writing chan struct{} // closed when the writer has ended
+	once    sync.Once
+}
+
+// logShard is a buffer being filled. Shards are padded apart so that two
+// cores filling two shards do not share a cache line.
+type logShard struct {
 	mu     sync.Mutex
 	cur    []byte
 	closed bool
-
-	free  chan []byte    // empty buffers of cap size
-	queue chan logBatch  // to the writer goroutine, in order
-	stop  chan struct{}  // ends the ticker
-	done  sync.WaitGroup // ticker and writer goroutines
-	once  sync.Once
+	_      [64]byte
 }
 
 // logBatch is one write for the writer goroutine, or, with flushed set, a
@@ -46,20 +69,31 @@ type logBatch struct {
 }
 
 // newBatchWriter returns a batchWriter with buffers of size bytes, handed
-// over to the writer at least every period until Close.
-func newBatchWriter(w io.Writer, size int, period time.Duration) *batchWriter {
+// over to the writer at least every period until Close, and spread shards
+// (at least one) for Spread.
+func newBatchWriter(w io.Writer, size, spread int, period time.Duration) *batchWriter {
 	b := &batchWriter{
-		w:     w,
-		size:  size,
-		cur:   make([]byte, 0, size),
-		free:  make(chan []byte, logBuffers),
-		queue: make(chan logBatch, logBuffers+1),
-		stop:  make(chan struct{}),
+		w:       w,
+		size:    size,
+		spread:  make([]logShard, max(spread, 1)),
+		stop:    make(chan struct{}),
+		ticking: make(chan struct{}),
+		writing: make(chan struct{}),
 	}
-	for range logBuffers - 1 {
+	n := 1 + len(b.spread) + logBuffers
+	b.free = make(chan []byte, n)
+	b.queue = make(chan logBatch, n+1)
+	b.all = []*logShard{&b.ordered}
+	for i := range b.spread {
+		b.all = append(b.all, &b.spread[i])
+	}
+	for _, s := range b.all {
+		s.cur = make([]byte, 0, size)
+	}
+	for range logBuffers {
 		b.free <- make([]byte, 0, size)
 	}
-	b.done.Add(2)
+	b.pick.New = func() any { return &b.spread[int(b.picked.Add(1))%len(b.spread)] }
 	go b.write()
 	go b.tick(period)
 	return b
@@ -68,7 +102,7 @@ func newBatchWriter(w io.Writer, size int, period time.Duration) *batchWriter {
 // write is the writer goroutine: it owns every buffer it has been handed
 // until it puts it back on free.
 func (b *batchWriter) write() {
-	defer b.done.Done()
+	defer close(b.writing)
 	var err error
 	for batch := range b.queue {
 		if batch.flushed != nil {
@@ -86,7 +120,7 @@ func (b *batchWriter) write() {
 }
 
 func (b *batchWriter) tick(period time.Duration) {
-	defer b.done.Done()
+	defer close(b.ticking)
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
@@ -94,70 +128,108 @@ func (b *batchWriter) tick(period time.Duration) {
 		case <-b.stop:
 			return
 		case <-t.C:
-			b.mu.Lock()
-			b.handOffLocked()
-			b.mu.Unlock()
+			b.handOffAll()
 		}
 	}
 }
 
-// handOffLocked queues the current buffer, if it holds anything, and takes
-// a free one, waiting for the writer when none is free. After Close there
-// is no writer: it does nothing.
-func (b *batchWriter) handOffLocked() {
-	if len(b.cur) == 0 || b.closed {
-		return
+// handOffAll hands over every shard's buffer.
+func (b *batchWriter) handOffAll() {
+	for _, s := range b.all {
+		s.mu.Lock()
+		b.handOffLocked(s)
+		s.mu.Unlock()
 	}
-	b.queue <- logBatch{buf: b.cur}
-	b.cur = <-b.free
 }
 
-// Write buffers p, one whole log line. It does not report errors of w:
-// Flush and Close do.
-func (b *batchWriter) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+// handOffLocked queues s's buffer, if it holds anything, and takes a free
+// one, waiting for the writer when none is free. A closed shard has no
+// buffer. The caller holds s.mu.
+func (b *batchWriter) handOffLocked(s *logShard) {
+	if len(s.cur) == 0 || s.closed {
+		return
+	}
+	b.queue <- logBatch{buf: s.cur}
+	s.cur = <-b.free
+}
+
+// Write buffers p, one whole log line, after the lines written before it.
+// It does not report errors of w: Flush and Close do.
+func (b *batchWriter) Write(p []byte) (int, error) { return b.add(&b.ordered, p) }
+
+// Spread returns a writer of lines into the spread shards: for many lines
+// from many goroutines whose order among themselves does not matter.
+func (b *batchWriter) Spread() io.Writer { return spreadWriter{b} }
+
+type spreadWriter struct{ b *batchWriter }
+
+func (sw spreadWriter) Write(p []byte) (int, error) {
+	s := sw.b.pick.Get().(*logShard)
+	n, err := sw.b.add(s, p)
+	sw.b.pick.Put(s)
+	return n, err
+}
+
+func (b *batchWriter) add(s *logShard, p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		b.direct.Lock()
+		defer b.direct.Unlock()
 		return b.w.Write(p)
 	}
-	if len(b.cur)+len(p) > cap(b.cur) {
-		b.handOffLocked()
-		if len(p) > cap(b.cur) {
+	if len(s.cur)+len(p) > cap(s.cur) {
+		b.handOffLocked(s)
+		if len(p) > cap(s.cur) {
 			b.queue <- logBatch{buf: append([]byte(nil), p...)}
 			return len(p), nil
 		}
 	}
-	b.cur = append(b.cur, p...)
+	s.cur = append(s.cur, p...)
 	return len(p), nil
 }
 
 // Flush writes out the lines buffered so far and returns the first error w
 // gave since the previous Flush.
 func (b *batchWriter) Flush() error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
+	b.ordered.mu.Lock() // held until the marker is queued: Close waits for it
+	if b.ordered.closed {
+		b.ordered.mu.Unlock()
 		return nil
 	}
-	b.handOffLocked()
+	for _, s := range b.all[1:] {
+		s.mu.Lock()
+		b.handOffLocked(s)
+		s.mu.Unlock()
+	}
+	b.handOffLocked(&b.ordered)
 	flushed := make(chan error, 1)
 	b.queue <- logBatch{flushed: flushed}
-	b.mu.Unlock()
+	b.ordered.mu.Unlock()
 	return <-flushed
 }
 
 // Close writes out what is buffered and stops the goroutines. Lines
-// written after Close go straight to w. It is safe to call more than once.
+// written after Close go straight to w, one at a time, after everything
+// buffered before. It is safe to call more than once.
 func (b *batchWriter) Close() error {
 	var err error
 	b.once.Do(func() {
 		close(b.stop)
-		err = b.Flush()
-		b.mu.Lock()
-		b.closed = true
+		<-b.ticking
+		for _, s := range b.all { // held until the writer is done: no line overtakes
+			s.mu.Lock()
+			b.handOffLocked(s)
+			s.closed = true
+		}
+		flushed := make(chan error, 1)
+		b.queue <- logBatch{flushed: flushed}
+		err = <-flushed
 		close(b.queue)
-		b.mu.Unlock()
-		b.done.Wait()
+		<-b.writing
+		for _, s := range b.all {
+			s.mu.Unlock()
+		}
 	})
 	return err
 }

@@ -34,7 +34,7 @@ func (r *recordWriter) all() []string {
 
 func TestBatchWriterWholeLines(t *testing.T) {
 	var rec recordWriter
-	b := newBatchWriter(&rec, 256, time.Hour) // no periodic flush in this test
+	b := newBatchWriter(&rec, 256, 2, time.Hour) // no periodic flush in this test
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
@@ -74,9 +74,62 @@ func TestBatchWriterWholeLines(t *testing.T) {
 	}
 }
 
+// Lines through Spread from many goroutines, with lines through Write
+// among them: every line arrives whole and once, none is lost at Close, and
+// Write's lines keep their order.
+func TestBatchWriterSpread(t *testing.T) {
+	var rec recordWriter
+	b := newBatchWriter(&rec, 512, 3, time.Hour)
+	access := b.Spread()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				fmt.Fprintf(access, "{\"g\":%d,\"i\":%d}\n", g, i)
+			}
+		}()
+	}
+	for i := range 100 {
+		fmt.Fprintf(b, "{\"ordered\":%d}\n", i)
+	}
+	wg.Wait()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(access, "{\"after\":1}\n")
+	seen := map[string]bool{}
+	next := 0
+	for _, w := range rec.all() {
+		if !strings.HasSuffix(w, "\n") {
+			t.Fatalf("a write ends inside a line: %q", w)
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(w, "\n"), "\n") {
+			var v struct{ G, I, Ordered, After *int }
+			if err := json.Unmarshal([]byte(l), &v); err != nil {
+				t.Fatalf("line %q: %v", l, err)
+			}
+			if seen[l] {
+				t.Errorf("line %s written twice", l)
+			}
+			seen[l] = true
+			if v.Ordered != nil {
+				if *v.Ordered != next {
+					t.Errorf("ordered line %d after %d", *v.Ordered, next-1)
+				}
+				next = *v.Ordered + 1
+			}
+		}
+	}
+	if want := 8*300 + 100 + 1; len(seen) != want {
+		t.Errorf("%d lines written, want %d", len(seen), want)
+	}
+}
+
 func TestBatchWriterFlushesPeriodically(t *testing.T) {
 	var out testutil.SyncBuffer
-	b := newBatchWriter(&out, 64<<10, time.Millisecond)
+	b := newBatchWriter(&out, 64<<10, 2, time.Millisecond)
 	defer b.Close()
 	b.Write([]byte("{\"a\":1}\n")) //nolint:errcheck
 	deadline := time.Now().Add(10 * time.Second)
@@ -104,7 +157,7 @@ func (g *gateWriter) Write(p []byte) (int, error) {
 // when it falls behind nothing is lost or reordered.
 func TestBatchWriterDoesNotWaitForSlowWriter(t *testing.T) {
 	g := &gateWriter{open: make(chan struct{})}
-	b := newBatchWriter(g, 100, time.Hour) // two lines a buffer
+	b := newBatchWriter(g, 100, 2, time.Hour) // two lines a buffer
 	line := func(i int) []byte {
 		return fmt.Appendf(nil, "{\"i\":%03d,\"pad\":\"%s\"}\n", i, strings.Repeat("x", 20))
 	}
@@ -155,7 +208,7 @@ type failWriter struct{}
 func (failWriter) Write(p []byte) (int, error) { return 0, errors.New("disk full") }
 
 func TestBatchWriterFlushReportsWriteError(t *testing.T) {
-	b := newBatchWriter(failWriter{}, 64, time.Hour)
+	b := newBatchWriter(failWriter{}, 64, 2, time.Hour)
 	defer b.Close()
 	if _, err := b.Write([]byte("{\"a\":1}\n")); err != nil {
 		t.Fatalf("Write: %v (errors belong to Flush)", err)
@@ -172,7 +225,7 @@ func TestBatchWriterFlushReportsWriteError(t *testing.T) {
 // (RFC 3339, whole seconds), though formatted once per second.
 func TestLoggerTimeField(t *testing.T) {
 	var buf bytes.Buffer
-	log, _ := newLogger(&buf, "json")
+	log, _ := newLogger(&buf, &buf, "json")
 	before := time.Now().Truncate(time.Second)
 	for range 3 {
 		log.Info().Str("k", "v").Msg("request")

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -54,9 +55,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	lw := newBatchWriter(stderr, 64<<10, logFlushPeriod)
+	lw := newBatchWriter(stderr, 64<<10, goruntime.GOMAXPROCS(0), logFlushPeriod)
 	defer lw.Close() //nolint:errcheck // nowhere left to report it
-	log, logw := newLogger(lw, *logFormat)
+	log, logw := newLogger(lw, lw.Spread(), *logFormat)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -96,14 +97,15 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// newLogger returns the command's logger on w and the writer under it,
-// for the gateway's access log: JSON lines with a "time" field, or, for
+// newLogger returns the command's logger on w and the writer for the
+// gateway's access log on access: JSON lines with a "time" field, or, for
 // format "console", the same lines pretty-printed for humans.
-func newLogger(w io.Writer, format string) (zerolog.Logger, io.Writer) {
+func newLogger(w, access io.Writer, format string) (zerolog.Logger, io.Writer) {
 	if format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+		access = zerolog.ConsoleWriter{Out: access, TimeFormat: time.TimeOnly}
 	}
-	return zerolog.New(w).Hook(&jsonlog.Stamp{}), w
+	return zerolog.New(w).Hook(&jsonlog.Stamp{}), access
 }
 
 // serveOptions configures startServe.
