@@ -17,11 +17,13 @@ const logBuffers = 3
 //
 // A line (zerolog writes one event per Write) is appended to the buffer of
 // a shard under the shard's short lock. Write's lines all go to one shard
-// and keep their order. Spread's lines go to one of several shards, which
-// a goroutine mostly gets for the processor it runs on, so that the cores
-// serving requests do not take turns at one lock and one buffer for every
-// access line; they keep their order within a shard only, and two of them
-// from different shards reach w in either order (a period apart at most).
+// and keep their order. Spread's lines go to one of several shards, handed
+// out through a sync.Pool so that a goroutine mostly gets back the shard
+// its processor used last: the cores serving requests then rarely take
+// turns at one lock and one buffer for every access line. Lines keep their
+// order within a shard only: a line of one shard may reach w before or
+// after a line of another shard written earlier, Write's lines included,
+// by about one period (more when w falls behind).
 //
 // A full buffer is handed to the writer goroutine, which writes it to w
 // and returns it for reuse; the period ticker hands over whatever is
@@ -51,8 +53,9 @@ type batchWriter struct {
 	once    sync.Once
 }
 
-// logShard is a buffer being filled. Shards are padded apart so that two
-// cores filling two shards do not share a cache line.
+// logShard is a buffer being filled. Shards are padded apart so that the
+// fields two cores write for every line of two shards are not on one
+// 64-byte cache line.
 type logShard struct {
 	mu     sync.Mutex
 	cur    []byte
@@ -93,7 +96,7 @@ func newBatchWriter(w io.Writer, size, spread int, period time.Duration) *batchW
 	for range logBuffers {
 		b.free <- make([]byte, 0, size)
 	}
-	b.pick.New = func() any { return &b.spread[int(b.picked.Add(1))%len(b.spread)] }
+	b.pick.New = func() any { return &b.spread[b.picked.Add(1)%uint32(len(b.spread))] }
 	go b.write()
 	go b.tick(period)
 	return b
@@ -143,8 +146,8 @@ func (b *batchWriter) handOffAll() {
 }
 
 // handOffLocked queues s's buffer, if it holds anything, and takes a free
-// one, waiting for the writer when none is free. A closed shard has no
-// buffer. The caller holds s.mu.
+// one, waiting for the writer when none is free. Nothing is handed over
+// from a closed shard. The caller holds s.mu.
 func (b *batchWriter) handOffLocked(s *logShard) {
 	if len(s.cur) == 0 || s.closed {
 		return
@@ -154,7 +157,8 @@ func (b *batchWriter) handOffLocked(s *logShard) {
 }
 
 // Write buffers p, one whole log line, after the lines written before it.
-// It does not report errors of w: Flush and Close do.
+// It does not report errors of w: Flush and Close do. After Close it writes
+// p to w itself and returns w's answer.
 func (b *batchWriter) Write(p []byte) (int, error) { return b.add(&b.ordered, p) }
 
 // Spread returns a writer of lines into the spread shards: for many lines

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,6 +129,50 @@ func TestBatchWriterSpread(t *testing.T) {
 	}
 }
 
+// Close while lines keep coming through Write and Spread: every line whose
+// write returned is written once, before Close returns or straight to w
+// after it.
+func TestBatchWriterCloseRacesWriters(t *testing.T) {
+	var rec recordWriter
+	b := newBatchWriter(&rec, 256, 2, time.Millisecond)
+	var wg sync.WaitGroup
+	var written atomic.Int64
+	stop := make(chan struct{})
+	for g := range 6 {
+		w := io.Writer(b)
+		if g%2 == 1 {
+			w = b.Spread()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				fmt.Fprintf(w, "{\"g\":%d,\"i\":%d}\n", g, i)
+				written.Add(1)
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond) // writes after Close, straight to w
+	close(stop)
+	wg.Wait()
+	n := 0
+	for _, w := range rec.all() {
+		n += strings.Count(w, "\n")
+	}
+	if int64(n) != written.Load() {
+		t.Errorf("%d lines reached w, %d writes returned", n, written.Load())
+	}
+}
+
 func TestBatchWriterFlushesPeriodically(t *testing.T) {
 	var out testutil.SyncBuffer
 	b := newBatchWriter(&out, 64<<10, 2, time.Millisecond)
@@ -162,7 +208,8 @@ func TestBatchWriterDoesNotWaitForSlowWriter(t *testing.T) {
 		return fmt.Appendf(nil, "{\"i\":%03d,\"pad\":\"%s\"}\n", i, strings.Repeat("x", 20))
 	}
 
-	// Three buffers' worth of four: the writer is stuck on the first.
+	// Three buffers' worth of the ordered shard's four (its own and the
+	// three spare): the writer is stuck on the first.
 	wrote := make(chan struct{})
 	go func() {
 		defer close(wrote)
