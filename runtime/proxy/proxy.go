@@ -188,7 +188,8 @@ type Request struct {
 // Forward sends the request in ctx to a target with r.Path and streams the
 // target's response into ctx.Response. Hop-by-hop headers (and those the
 // Connection header names) are removed both ways; X-Forwarded-For/-Proto/
-// -Host and X-Request-Id are set. The request body is streamed from
+// -Host and X-Request-Id are set, and Host is the target's (the client's
+// goes in X-Forwarded-Host). The request body is streamed from
 // ctx.RequestBodyStream (the server must use StreamRequestBody) or taken
 // from the buffered body.
 //
