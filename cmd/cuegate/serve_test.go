@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 const serveTestConfig = `package t
@@ -170,5 +173,63 @@ func TestServeEditDuringStartup(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET /late/x after the reload: %d", resp.StatusCode)
+	}
+}
+
+// TestServeAccessLog: the command's wiring of the access log (newLogger on
+// a batchWriter, access lines through Spread) writes one line per request,
+// in each log format, and the logger's own lines beside them.
+func TestServeAccessLog(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok") //nolint:errcheck
+	}))
+	defer up.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "c.cue"), []byte(strings.Replace(serveTestConfig, "%s", up.URL, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"json", "console"} {
+		t.Run(format, func(t *testing.T) {
+			var out testutil.SyncBuffer
+			lw := newBatchWriter(&out, 4<<10, 2, time.Millisecond)
+			log, access := newLogger(lw, lw.Spread(), format)
+			n, err := startServe(context.Background(), serveOptions{ConfigDir: dir, Logger: log, AccessLog: access})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const requests = 50
+			for i := range requests {
+				resp, err := http.Get(fmt.Sprintf("http://%s/open/r%d", n.GatewayAddr(), i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+			}
+			if err := n.Shutdown(); err != nil {
+				t.Fatal(err)
+			}
+			if err := lw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			seen := 0
+			for i := range requests {
+				path := fmt.Sprintf("/open/r%d", i)
+				for l := range strings.Lines(out.String()) {
+					if strings.Contains(l, path+`"`) || strings.Contains(l, path+" ") || strings.HasSuffix(strings.TrimSpace(l), path) {
+						seen++
+						if format == "json" && !strings.HasSuffix(l, `"message":"request"}`+"\n") {
+							t.Errorf("access line %q", l)
+						}
+						break
+					}
+				}
+			}
+			if seen != requests {
+				t.Errorf("%d of %d requests have an access line:\n%s", seen, requests, out.String())
+			}
+			if !strings.Contains(out.String(), "cuegate serving") {
+				t.Errorf("no line of the logger's own:\n%s", out.String())
+			}
+		})
 	}
 }
