@@ -113,8 +113,8 @@ func (s *ScenarioResult) print(w io.Writer) {
 			if base == c || base.RPS == 0 {
 				continue
 			}
-			fmt.Fprintf(w, "  %s/%s: req/s %.3f, p50 %.2f, p99 %.2f, CPU/req %.2f\n", c.Name, base.Name,
-				c.RPS/base.RPS, ratio(c.P50, base.P50), ratio(c.P99, base.P99), ratio(c.CPUPerReq, base.CPUPerReq))
+			fmt.Fprintf(w, "  %s/%s: req/s %.3f%s, p50 %.2f, p99 %.2f, CPU/req %.2f\n", c.Name, base.Name,
+				c.RPS/base.RPS, roundRatios(c, base), ratio(c.P50, base.P50), ratio(c.P99, base.P99), ratio(c.CPUPerReq, base.CPUPerReq))
 		}
 		for _, k := range slices.Sorted(maps.Keys(c.Metrics)) {
 			fmt.Fprintf(w, "  %s metric Δ %s = %.0f (%.3f per request)\n", c.Name, k, c.Metrics[k], c.Metrics[k]/float64(c.Requests))
@@ -130,6 +130,20 @@ func (s *ScenarioResult) print(w io.Writer) {
 		fmt.Fprintf(w, "  %s\n", n)
 	}
 	fmt.Fprintln(w)
+}
+
+// roundRatios returns c's req/s over base's round by round, " (rounds
+// 0.84 0.86)", when both ran more than one round; "" otherwise. Their
+// spread shows how far one run's ratio can be trusted.
+func roundRatios(c, base *TargetResult) string {
+	if len(c.RoundRPS) < 2 || len(c.RoundRPS) != len(base.RoundRPS) {
+		return ""
+	}
+	rs := make([]string, len(c.RoundRPS))
+	for i := range rs {
+		rs[i] = fmt.Sprintf("%.2f", c.RoundRPS[i]/base.RoundRPS[i])
+	}
+	return " (rounds " + strings.Join(rs, " ") + ")"
 }
 
 func ratio(a, b time.Duration) float64 {
