@@ -14,8 +14,9 @@ import (
 // allocate.
 type RouteIndex struct {
 	byPrefix map[string]*prefixRoutes
-	// depth is the most segments a listen path has: match starts from a
-	// path's first depth segments, not from the whole path.
+	// depth is the most segments a listen path has ("/" counts as one):
+	// match starts from a path's first depth segments, not from the whole
+	// path.
 	depth int
 }
 
@@ -102,9 +103,7 @@ func newRouteIndex(apis map[string]*API) *RouteIndex {
 			ix.byPrefix[a.ListenPath] = pr
 		}
 		pr.routes = append(pr.routes, route{methodsOf(a.Methods), a})
-		if a.ListenPath != "/" {
-			ix.depth = max(ix.depth, strings.Count(a.ListenPath, "/"))
-		}
+		ix.depth = max(ix.depth, strings.Count(a.ListenPath, "/"))
 	}
 	for _, pr := range ix.byPrefix {
 		var served methodSet

@@ -275,6 +275,20 @@ func (s *Secret) String() string {
 	return "file:" + s.File
 }
 
+// Issuer returns the issuer of the IdP whose tokens api takes, or "" for
+// a keyless API (or none). The portal keeps a client's entries to one
+// issuer and the gateway binds the client for tokens of that issuer: both
+// ask here, so they agree.
+func (t *Table) Issuer(api *API) string {
+	if api == nil || api.JWT == nil {
+		return ""
+	}
+	if idp := t.IdPs[api.JWT.IdP]; idp != nil {
+		return idp.Issuer
+	}
+	return ""
+}
+
 // JSON returns the canonical JSON encoding of t: object keys sorted, two
 // spaces of indent, a final newline. The same configuration always gives
 // the same bytes.

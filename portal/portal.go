@@ -7,9 +7,11 @@
 //
 // A client registered for several catalogue entries is registered once, at
 // one provider, and bound to one policy. So the entries chosen together
-// must all name the same policy and have identical (merged) dcr settings;
-// otherwise the request is refused with 400 invalid_request naming the
-// entries that differ. The client is bound to that shared policy, and its
+// must all name the same policy and have identical (merged) dcr settings,
+// and those whose APIs check tokens must take them from one identity
+// provider (one issuer) with a signing algorithm in common; otherwise the
+// request is refused with 400 invalid_request naming the entries that
+// differ. The client is bound to that shared policy, and its
 // registration expires at created_at + the policy's key_expires_in (never
 // when that is zero).
 //
@@ -588,7 +590,7 @@ type selection struct {
 
 // choose checks that ids name catalogue entries that one client can cover:
 // one policy and the same dcr settings for all (see the package comment),
-// and a token signing algorithm that all their APIs accept.
+// and one issuer and a token signing algorithm that all their APIs accept.
 func choose(t *compiler.Table, ids []string) (*selection, *apiError) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	if len(ids) == 0 || ids[0] == "" && len(ids) == 1 {
@@ -628,14 +630,6 @@ func choose(t *compiler.Table, ids []string) (*selection, *apiError) {
 	return sel, nil
 }
 
-// issuer is the issuer of the IdP a JWT API takes tokens from.
-func issuer(t *compiler.Table, api *compiler.API) string {
-	if idp := t.IdPs[api.JWT.IdP]; idp != nil {
-		return idp.Issuer
-	}
-	return ""
-}
-
 // signingAlg picks the algorithm for the access tokens of a client of
 // entries: RS256 when all their APIs accept it (what providers sign with
 // by default), else the first (in the compiler's sorted order) that all
@@ -652,10 +646,10 @@ func signingAlg(t *compiler.Table, entries []*compiler.CatalogueEntry) (string, 
 			continue
 		}
 		if first == nil {
-			first, firstIss, allowed = e, issuer(t, api), slices.Clone(api.JWT.Algorithms)
+			first, firstIss, allowed = e, t.Issuer(api), slices.Clone(api.JWT.Algorithms)
 			continue
 		}
-		if iss := issuer(t, api); iss != firstIss {
+		if iss := t.Issuer(api); iss != firstIss {
 			return "", errorf(http.StatusBadRequest, "invalid_request",
 				"catalogue entries %q and %q take tokens from different identity providers (%s, %s): register one client for each", first.ID, e.ID, firstIss, iss)
 		}

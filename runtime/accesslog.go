@@ -42,7 +42,7 @@ func (r *request) appendAccessLine(dst []byte, now time.Time, d time.Duration) [
 	dst = strconv.AppendInt(dst, r.upstream.Microseconds(), 10)
 	dst = append(dst, `,"request_id":`...)
 	dst = jsonlog.AppendString(dst, r.rid)
-	dst = append(dst, `,"time":`...)
-	dst = jsonlog.AppendString(dst, r.g.stamp.Text(now))
-	return append(dst, `,"message":"request"}`+"\n"...)
+	dst = append(dst, `,"time":"`...)
+	dst = append(dst, r.g.stamp.Text(now)...) // RFC 3339: nothing to escape
+	return append(dst, `","message":"request"}`+"\n"...)
 }

@@ -17,9 +17,14 @@
 //     realm="cuegate", error="invalid_token", error_description="..."`;
 //     keys never fetched is 503. A token without the identity claim is a
 //     401 invalid_token too.
-//  5. Policy: the portal binding of the identity (revoked or expired: 403),
-//     else the policy claim (a string or a list), else the API's
-//     default_policies; an unknown policy ID or no policy at all: 403.
+//  5. Policy: the portal binding of the identity, else the policy claim
+//     (a string or a list), else the API's default_policies; an unknown
+//     policy ID or no policy at all: 403. A binding holds for tokens of
+//     the issuer its catalogue entries' APIs take tokens from; a token of
+//     another issuer is another provider's client with the same ID and
+//     goes on to the claim. A revoked or expired registration is 403 for
+//     every issuer, and so is one none of whose entries has an API that
+//     checks tokens any more.
 //  6. Access: a policy must grant the API, and the grant's methods and
 //     paths (segment-bounded prefixes of the path below the listen path)
 //     must allow the request: 403. When several of the identity's
@@ -27,22 +32,24 @@
 //     quota each on its own: a granting policy without a rate limit (or
 //     quota) lifts it; otherwise the highest Requests/Per (or Max/Period)
 //     applies, ties to the policy listed first. Counters are kept per
-//     identity and per the ID of the policy whose limit applies.
+//     token issuer, identity and ID of the policy whose limit applies.
 //  7. Limits (package limit): a request is counted against the rate limit
 //     and the quota together, or against neither when one refuses it. Rate
 //     limit: 429 with Retry-After; quota: 403. Every response under a
 //     limit has X-RateLimit-Limit, -Remaining and -Reset (seconds): on a
 //     refusal those of the limit that refused, otherwise those of the limit
 //     nearer to refusing (fewer requests remaining), so that one set of
-//     headers says how many more requests pass.
+//     headers says how many more requests pass. With
+//     gateway.rate_limit_headers false, only refusals have them.
 //  8. Proxy (package proxy): 502 when no target answers, 504 on timeout.
 //     The Authorization header is passed on to the upstream.
 //
-// Each request logs one Info line "request" with method, path (cleaned,
-// without the query), api, identity, policy, status, bytes (response body
-// bytes passed on), duration_us and upstream_duration_us (integer
-// microseconds) and request_id; never the token. For a streamed response
-// the line is written when the body is through. Besides fasthttp's own
+// Each request writes one line to Options.AccessLog (none when it is nil),
+// as zerolog's Info "request" with method, path (cleaned, without the
+// query), api, identity, policy, status, bytes (response body bytes passed
+// on), duration_us and upstream_duration_us (integer microseconds),
+// request_id and time; never the token. For a streamed response the line
+// is written when the body is through. Besides fasthttp's own
 // buffers, the path up to the upstream exchange allocates nothing.
 package runtime
 
@@ -282,8 +289,8 @@ func (g *Gateway) swapLocked(t *compiler.Table) error {
 		gen.apis[a] = st
 	}
 	for id, e := range t.Portal.Catalogue {
-		if st := gen.apis[t.APIs[e.API]]; st != nil && st.idp != nil {
-			gen.entryIssuer[id] = st.idp.Issuer
+		if iss := t.Issuer(t.APIs[e.API]); iss != "" {
+			gen.entryIssuer[id] = iss
 		}
 	}
 
@@ -391,7 +398,7 @@ func (g *Gateway) Server() *fasthttp.Server {
 		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
 			return g.requestConfig(serverRead)
 		},
-		NoDefaultServerHeader:        true, // an upstream's own passes through
+		NoDefaultServerHeader:        true, // the gateway names no software; an upstream's Server passes through
 		ReadTimeout:                  gw.ReadTimeout.D(),
 		WriteTimeout:                 gw.WriteTimeout.D(),
 		IdleTimeout:                  gw.IdleTimeout.D(),

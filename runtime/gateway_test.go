@@ -246,10 +246,6 @@ func TestRateLimitAndQuota(t *testing.T) {
 	}
 }
 
-// TestLimitHeadersNearerLimit: under a rate limit and a quota, the
-// X-RateLimit-* headers are those of the limit nearer to refusing, so a
-// client reads how many more requests pass; on a refusal, those of the
-// limit that refused.
 // TestLimitHeaders: one set of X-RateLimit-* headers, the nearer limit's,
 // on every answer under a limit; with rate_limit_headers: false only on
 // refusals.

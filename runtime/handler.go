@@ -349,7 +349,7 @@ func (r *request) authError(ctx *fasthttp.RequestCtx, status int, desc string) e
 // (requests per second, Requests/Per) applies; likewise a granting policy
 // without a quota lifts the quota, otherwise the highest Max/Period
 // applies. Ties go to the policy listed first. The counters are kept per
-// identity and per the ID of the policy whose limit applies. first is the
+// token issuer, identity and ID of the policy whose limit applies. first is the
 // first granting policy, nil when none grants.
 func choosePolicies(pols []*compiler.Policy, api string, method, sub []byte) (rate, quota, first *compiler.Policy) {
 	noRate, noQuota := false, false

@@ -146,10 +146,11 @@ func (b *batchWriter) handOffAll() {
 }
 
 // handOffLocked queues s's buffer, if it holds anything, and takes a free
-// one, waiting for the writer when none is free. Nothing is handed over
-// from a closed shard. The caller holds s.mu.
+// one, waiting for the writer when none is free. The caller holds s.mu,
+// and s is not closed: Close hands every shard off before it closes it and
+// stops the ticker first, add and Flush check.
 func (b *batchWriter) handOffLocked(s *logShard) {
-	if len(s.cur) == 0 || s.closed {
+	if len(s.cur) == 0 {
 		return
 	}
 	b.queue <- logBatch{buf: s.cur}
@@ -201,16 +202,24 @@ func (b *batchWriter) Flush() error {
 		b.ordered.mu.Unlock()
 		return nil
 	}
-	for _, s := range b.all[1:] {
+	for i := range b.spread {
+		s := &b.spread[i]
 		s.mu.Lock()
 		b.handOffLocked(s)
 		s.mu.Unlock()
 	}
 	b.handOffLocked(&b.ordered)
-	flushed := make(chan error, 1)
-	b.queue <- logBatch{flushed: flushed}
+	flushed := b.queueMarker()
 	b.ordered.mu.Unlock()
 	return <-flushed
+}
+
+// queueMarker queues a flush marker and returns where the writer answers
+// it once everything queued before it is written.
+func (b *batchWriter) queueMarker() <-chan error {
+	flushed := make(chan error, 1)
+	b.queue <- logBatch{flushed: flushed}
+	return flushed
 }
 
 // Close writes out what is buffered and stops the goroutines. Lines
@@ -226,9 +235,7 @@ func (b *batchWriter) Close() error {
 			b.handOffLocked(s)
 			s.closed = true
 		}
-		flushed := make(chan error, 1)
-		b.queue <- logBatch{flushed: flushed}
-		err = <-flushed
+		err = <-b.queueMarker()
 		close(b.queue)
 		<-b.writing
 		for _, s := range b.all {

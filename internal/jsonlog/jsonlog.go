@@ -32,7 +32,9 @@ type second struct {
 	text string
 }
 
-// Text returns now as the "time" field's value.
+// Text returns now as the "time" field's value. The text is cached by the
+// second alone, so every call must pass times in one location (the
+// callers pass time.Now's, local). It never needs JSON escaping.
 func (s *Stamp) Text(now time.Time) string {
 	sec := now.Unix()
 	if c := s.cur.Load(); c != nil && c.unix == sec {

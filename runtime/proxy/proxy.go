@@ -225,8 +225,8 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	out := &ctx.Request
 	cl, s := in.ContentLength(), ctx.RequestBodyStream()
 	limited := cl == -1 && r.MaxBody > 0 && s != nil
-	tls := ctx.IsTLS()
-	if limited || tls {
+	isTLS := ctx.IsTLS()
+	if limited || isTLS {
 		// Setting a body stream closes the one there, and a request
 		// from a TLS connection keeps an https URI: send a copy.
 		out, ex.copied = &ex.req, true
@@ -244,7 +244,7 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	ex.buf = appendForwardedFor(ex.buf[:0], ctx)
 	ex.conn = stripHeaders(&out.Header, stripped, ex.conn)
 	out.Header.SetCanonical(hdrXFF, ex.buf)
-	if tls {
+	if isTLS {
 		out.Header.SetCanonical(hdrXFProto, strHTTPS)
 	} else {
 		out.Header.SetCanonical(hdrXFProto, strHTTP)
