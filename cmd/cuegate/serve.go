@@ -24,6 +24,7 @@ import (
 	"github.com/cuegate/cuegate/internal/jsonlog"
 	"github.com/cuegate/cuegate/portal/store"
 	"github.com/cuegate/cuegate/runtime"
+	"github.com/cuegate/cuegate/runtime/deadline"
 	"github.com/cuegate/cuegate/runtime/watch"
 )
 
@@ -221,9 +222,11 @@ func startServe(ctx context.Context, o serveOptions) (_ *node, err error) {
 		}
 	}
 
-	gwLn, scheme := n.gwLn, "http"
+	// Deadlines armed lazily: fasthttp sets three per request (see
+	// runtime/deadline). Below TLS, which sets its own through them.
+	gwLn, scheme := deadline.Listener(n.gwLn), "http"
 	if cfg := gw.TLSConfig(); cfg != nil {
-		gwLn, scheme = tls.NewListener(n.gwLn, cfg), "https"
+		gwLn, scheme = tls.NewListener(gwLn, cfg), "https"
 	}
 	n.server = gw.Server()
 	n.admin = &http.Server{Handler: adminHandler(gw, n.portal), ReadHeaderTimeout: 10 * time.Second}

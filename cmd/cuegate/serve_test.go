@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -231,4 +233,79 @@ func TestServeAccessLog(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServeTimeouts: the gateway listener's deadlines are armed lazily
+// (runtime/deadline); read_timeout still ends a request whose header stalls,
+// idle_timeout a keep-alive connection left idle, neither before its time,
+// and a connection kept busy outlives both.
+func TestServeTimeouts(t *testing.T) {
+	const read, idle = 300 * time.Millisecond, 600 * time.Millisecond
+	dir, _ := serveTestDir(t, nil)
+	timeouts := fmt.Sprintf("package t\n\ngateway: {read_timeout: %q, idle_timeout: %q}\n", read, idle)
+	if err := os.WriteFile(filepath.Join(dir, "timeouts.cue"), []byte(timeouts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n, err := startServe(context.Background(), serveOptions{ConfigDir: dir, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown() //nolint:errcheck
+	const request = "GET /open/x HTTP/1.1\r\nHost: gw\r\n\r\n"
+	dial := func(t *testing.T) (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", n.GatewayAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a hung test fails on it
+		return c, bufio.NewReader(c)
+	}
+	roundTrip := func(t *testing.T, c net.Conn, br *bufio.Reader) {
+		t.Helper()
+		if _, err := io.WriteString(c, request); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	// closedAfter waits for the gateway to end c (any answer, then EOF) and
+	// checks it took at least min.
+	closedAfter := func(t *testing.T, br *bufio.Reader, since time.Time, min time.Duration) {
+		t.Helper()
+		_, err := io.Copy(io.Discard, br)
+		if err != nil {
+			t.Fatalf("the gateway did not close the connection: %v", err)
+		}
+		if took := time.Since(since); took < min {
+			t.Errorf("closed after %v, before its timeout of %v", took, min)
+		}
+	}
+
+	t.Run("stalled header", func(t *testing.T) {
+		c, br := dial(t)
+		start := time.Now()
+		if _, err := io.WriteString(c, request[:20]); err != nil {
+			t.Fatal(err)
+		}
+		closedAfter(t, br, start, read)
+	})
+	t.Run("idle keep-alive", func(t *testing.T) {
+		c, br := dial(t)
+		roundTrip(t, c, br)
+		closedAfter(t, br, time.Now(), idle)
+	})
+	t.Run("busy keep-alive", func(t *testing.T) {
+		c, br := dial(t)
+		for end := time.Now().Add(3 * idle); time.Now().Before(end); time.Sleep(read / 3) {
+			roundTrip(t, c, br)
+		}
+	})
 }

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/runtime/deadline"
 )
 
 // Errors Forward returns. ErrUnavailable is answered with 502, ErrTimeout
@@ -130,7 +132,8 @@ func New(opts Options) (*Pool, error) {
 				if err != nil {
 					return nil, &dialError{err}
 				}
-				return c, nil
+				// DoTimeout sets two deadlines per exchange: armed lazily.
+				return deadline.New(c), nil
 			},
 			TLSConfig:                     opts.TLSConfig,
 			MaxConns:                      opts.MaxConnsPerTarget,

@@ -1,0 +1,228 @@
+package deadline
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// recorder is a net.Conn whose Read and Write return at once and which
+// records the deadlines set on it.
+type recorder struct {
+	net.Conn
+	reads, writes []time.Time
+}
+
+func (r *recorder) Read(p []byte) (int, error)  { return len(p), nil }
+func (r *recorder) Write(p []byte) (int, error) { return len(p), nil }
+func (r *recorder) SetReadDeadline(t time.Time) error {
+	r.reads = append(r.reads, t)
+	return nil
+}
+func (r *recorder) SetWriteDeadline(t time.Time) error {
+	r.writes = append(r.writes, t)
+	return nil
+}
+
+// TestArming: which deadlines reach the connection, for the patterns
+// fasthttp sets them in.
+func TestArming(t *testing.T) {
+	now := time.Now()
+	at := func(d time.Duration) time.Time { return now.Add(d) }
+	type step struct {
+		set  *time.Time // set this read deadline (nil: none is set)
+		read bool       // then Read
+	}
+	set := func(t time.Time) step { return step{set: &t} }
+	read := step{read: true}
+	tests := []struct {
+		name  string
+		steps []step
+		armed int // deadlines set on the connection
+	}{
+		{"set, never read", []step{set(at(30 * time.Second)), set(at(31 * time.Second))}, 0},
+		{"one deadline, read", []step{set(at(30 * time.Second)), read, read}, 1},
+		{"steady requests", []step{
+			set(at(30 * time.Second)), read,
+			set(at(30*time.Second + time.Millisecond)), read,
+			set(at(30*time.Second + 2*time.Millisecond)), read,
+		}, 1},
+		{"idle then read deadline, header already buffered", []step{
+			set(at(90 * time.Second)), read, set(at(30 * time.Second)),
+			set(at(90*time.Second + time.Millisecond)), read, set(at(30*time.Second + time.Millisecond)),
+		}, 1},
+		{"a shorter deadline is armed before a read", []step{
+			set(at(90 * time.Second)), read, set(at(30 * time.Second)), read,
+		}, 2},
+		{"past the slack", []step{set(at(16 * time.Second)), read, set(at(18 * time.Second)), read}, 2},
+		{"none after one", []step{set(at(time.Second)), read, set(time.Time{}), read, read}, 2},
+		{"none from the start", []step{read, set(time.Time{}), read}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{}
+			c := New(rec)
+			for _, s := range tt.steps {
+				if s.set != nil {
+					if err := c.SetReadDeadline(*s.set); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if s.read {
+					if _, err := c.Read(make([]byte, 1)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if len(rec.reads) != tt.armed {
+				t.Errorf("armed %d deadlines (%v), want %d", len(rec.reads), rec.reads, tt.armed)
+			}
+			for _, d := range rec.reads {
+				if !d.IsZero() && d.Before(now) {
+					t.Errorf("armed %v, before any deadline asked for", d)
+				}
+			}
+		})
+	}
+}
+
+// TestNeverEarly: an armed deadline is not before the one asked for and at
+// most 1/16 of its distance after it.
+func TestNeverEarly(t *testing.T) {
+	rec := &recorder{}
+	c := New(rec)
+	for _, d := range []time.Duration{time.Millisecond, time.Second, 30 * time.Second, 90 * time.Second} {
+		rec.writes = nil
+		want := time.Now().Add(d)
+		c.SetWriteDeadline(want) //nolint:errcheck // recorder
+		before := time.Now()
+		c.Write(nil) //nolint:errcheck // recorder
+		if len(rec.writes) != 1 {
+			t.Fatalf("%v: armed %d deadlines, want 1", d, len(rec.writes))
+		}
+		got := rec.writes[0]
+		if got.Before(want) || got.After(want.Add(want.Sub(before)/16+time.Millisecond)) {
+			t.Errorf("%v: armed %v for %v: not within 1/16 after it", d, got, want)
+		}
+	}
+}
+
+func pipe(t *testing.T) (*Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := Listener(ln).Accept()
+		accepted <- c
+	}()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := (<-accepted).(*Conn)
+	t.Cleanup(func() { c.Close(); peer.Close() })
+	return c, peer
+}
+
+// TestTimeout: a Read that waits past its deadline fails as on a plain
+// connection, not before the deadline.
+func TestTimeout(t *testing.T) {
+	c, _ := pipe(t)
+	start := time.Now()
+	c.SetReadDeadline(start.Add(100 * time.Millisecond)) //nolint:errcheck // checked by Read
+	_, err := c.Read(make([]byte, 1))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read: %v, want a deadline error", err)
+	}
+	if waited := time.Since(start); waited < 100*time.Millisecond {
+		t.Errorf("timed out after %v, before the deadline", waited)
+	}
+}
+
+// TestSetDuringRead: a deadline set while a Read waits reaches it, earlier
+// or later, as net.Conn promises.
+func TestSetDuringRead(t *testing.T) {
+	t.Run("earlier", func(t *testing.T) {
+		c, _ := pipe(t)
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.Read(make([]byte, 1))
+			done <- err
+		}()
+		time.Sleep(50 * time.Millisecond) // let the Read wait, without a deadline
+		c.SetReadDeadline(time.Now())     //nolint:errcheck // checked by Read
+		select {
+		case err := <-done:
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("Read: %v, want a deadline error", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the Read did not see the deadline set while it waited")
+		}
+	})
+	t.Run("later", func(t *testing.T) {
+		c, peer := pipe(t)
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond)) //nolint:errcheck // checked by Read
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.Read(make([]byte, 1))
+			done <- err
+		}()
+		time.Sleep(20 * time.Millisecond)
+		c.SetReadDeadline(time.Now().Add(time.Hour)) //nolint:errcheck // checked by Read
+		time.Sleep(200 * time.Millisecond)           // past the first deadline
+		if _, err := peer.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("Read: %v; the later deadline set while it waited did not reach it", err)
+		}
+	})
+}
+
+// BenchmarkDeadlineWrite is what fasthttp does per response: set a write
+// deadline of now plus the timeout, then write; on a plain connection and
+// through a Conn.
+func BenchmarkDeadlineWrite(b *testing.B) {
+	for _, lazy := range []bool{false, true} {
+		name := "plain"
+		if lazy {
+			name = "lazy"
+		}
+		b.Run(name, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err == nil {
+					io.Copy(io.Discard, c) //nolint:errcheck
+				}
+			}()
+			var c net.Conn
+			if c, err = net.Dial("tcp", ln.Addr().String()); err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			if lazy {
+				c = New(c)
+			}
+			p := []byte("x")
+			for b.Loop() {
+				c.SetWriteDeadline(time.Now().Add(30 * time.Second)) //nolint:errcheck // checked by Write
+				if _, err := c.Write(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
