@@ -407,6 +407,7 @@ func (g *Gateway) Server() *fasthttp.Server {
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 		NoDefaultContentType:         true,
+		LazyRequestTime:              true, // the handler reads the clock itself; ctx.Time is unused
 		CloseOnShutdown:              true,
 		SecureErrorLogMessage:        true,
 		Logger:                       fasthttpLogger{g.log},

@@ -3,9 +3,9 @@
 // fasthttp sets a connection's deadlines several times per request: the
 // server an idle, a read and a write deadline, the client a write and a read
 // deadline for each upstream exchange. Each is a change to a runtime timer
-// under a lock; in the load benchmark they cost the gateway about 9 % of its
-// CPU per request. Almost none of them matters: a deadline only acts on a
-// Read or Write that has to wait, and most of them are replaced before that.
+// under a lock, about 0.3 µs on a connection in use (BenchmarkDeadlineWrite).
+// Almost none of them matters: a deadline only acts on a Read or Write that
+// has to wait, and most of them are replaced before that.
 //
 // A Conn records a deadline when it is set and arms it on the connection
 // only when a Read (or Write) starts and the armed one does not fit: it is
@@ -24,18 +24,21 @@ import (
 )
 
 // Conn is a net.Conn whose deadlines are armed lazily (see the package
-// doc). A deadline set while a Read or Write of its direction is in
-// progress is armed at once, so it reaches that call as with a plain
-// net.Conn. Safe for concurrent use as net.Conn is.
+// doc). A deadline that has passed when it is set is armed at once, so it
+// interrupts a Read or Write that waits, as on a net.Conn; any other
+// change reaches the next Read or Write, not one already waiting (fasthttp
+// only sets a deadline before the call it bounds). Safe for concurrent use
+// as net.Conn is.
 type Conn struct {
 	net.Conn
 	read, write side
 }
 
-// side is the deadline of one direction.
+// side is the deadline of one direction. Its hot paths only load: a Set
+// the armed deadline already serves, and a Read or Write under it, write
+// nothing shared.
 type side struct {
 	want  atomic.Int64 // deadline asked for, Unix nanoseconds; 0: none
-	busy  atomic.Int32 // Reads (Writes) in progress
 	armed atomic.Int64 // deadline set on the connection; 0: none
 	slack atomic.Int64 // how much later than asked armed may be
 	mu    sync.Mutex   // serialises arming
@@ -46,42 +49,31 @@ func New(c net.Conn) *Conn { return &Conn{Conn: c} }
 
 // Read reads from the connection, under the read deadline last set.
 func (c *Conn) Read(p []byte) (int, error) {
-	s := &c.read
-	s.busy.Add(1)
-	if !s.fits() {
+	if s := &c.read; !s.fits(s.want.Load()) {
 		if err := s.arm(c.Conn, net.Conn.SetReadDeadline); err != nil {
-			s.busy.Add(-1)
 			return 0, err
 		}
 	}
-	n, err := c.Conn.Read(p)
-	s.busy.Add(-1)
-	return n, err
+	return c.Conn.Read(p)
 }
 
 // Write writes to the connection, under the write deadline last set.
 func (c *Conn) Write(p []byte) (int, error) {
-	s := &c.write
-	s.busy.Add(1)
-	if !s.fits() {
+	if s := &c.write; !s.fits(s.want.Load()) {
 		if err := s.arm(c.Conn, net.Conn.SetWriteDeadline); err != nil {
-			s.busy.Add(-1)
 			return 0, err
 		}
 	}
-	n, err := c.Conn.Write(p)
-	s.busy.Add(-1)
-	return n, err
+	return c.Conn.Write(p)
 }
 
-// SetReadDeadline records t as the deadline of the next Reads; a zero t
-// means none.
+// SetReadDeadline sets the deadline of the next Reads; a zero t means none.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	return c.read.set(t, c.Conn, net.Conn.SetReadDeadline)
 }
 
-// SetWriteDeadline records t as the deadline of the next Writes; a zero t
-// means none.
+// SetWriteDeadline sets the deadline of the next Writes; a zero t means
+// none.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	return c.write.set(t, c.Conn, net.Conn.SetWriteDeadline)
 }
@@ -101,17 +93,20 @@ func (s *side) set(t time.Time, c net.Conn, arm setter) error {
 	if !t.IsZero() {
 		ns = max(t.UnixNano(), 1) // 0 is "none"
 	}
+	if s.fits(ns) && s.fits(s.want.Load()) {
+		return nil // what is armed serves it, and what was asked before
+	}
 	s.want.Store(ns)
-	if s.busy.Load() > 0 {
-		return s.arm(c, arm)
+	if ns != 0 && ns <= time.Now().UnixNano() {
+		return s.arm(c, arm) // passed: it may be meant to interrupt a wait
 	}
 	return nil
 }
 
-// fits reports whether the armed deadline serves the one asked for: none
-// for none, else not before it and at most slack after it.
-func (s *side) fits() bool {
-	want, armed := s.want.Load(), s.armed.Load()
+// fits reports whether the armed deadline serves want: none for none,
+// else not before it and at most slack after it.
+func (s *side) fits(want int64) bool {
+	armed := s.armed.Load()
 	if want == 0 || armed == 0 {
 		return want == armed
 	}
@@ -122,17 +117,17 @@ func (s *side) fits() bool {
 func (s *side) arm(c net.Conn, set setter) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fits() {
+	want := s.want.Load()
+	if s.fits(want) {
 		return nil
 	}
-	want := s.want.Load()
 	if want == 0 {
 		s.armed.Store(0)
 		return set(c, time.Time{})
 	}
 	slack := max(want-time.Now().UnixNano(), 0) / 16
-	s.armed.Store(want + slack)
 	s.slack.Store(slack)
+	s.armed.Store(want + slack)
 	return set(c, time.Unix(0, want+slack))
 }
 
