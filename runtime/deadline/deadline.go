@@ -10,10 +10,14 @@
 // A Conn records a deadline when it is set and arms it on the connection
 // only when a Read (or Write) starts and the armed one does not fit: it is
 // armed a little later than asked, by 1/16 of its distance from the time it
-// is armed, so that the next deadlines of a steady stream of requests
-// (each "now + timeout", a little later than the last) fit the one armed
-// and are not armed at all. A timeout therefore fires up to 1/16 of its
-// length late (a 30 s read timeout within 32 s), never early.
+// is armed but at most a second, so that the next deadlines of a steady
+// stream of requests (each "now + timeout", a little later than the last)
+// fit the one armed and are not armed at all. A timeout therefore fires
+// late by at most 1/16 of its length or a second, whichever is less (a
+// 30 s read timeout within 31 s), never early. Two timeouts of one
+// direction share the armed deadline: fasthttp's idle and read timeouts
+// both bound reads, so a read deadline set while an idle one is armed may
+// be served by it, late by at most 1/16 of the idle timeout (or a second).
 package deadline
 
 import (
@@ -24,11 +28,12 @@ import (
 )
 
 // Conn is a net.Conn whose deadlines are armed lazily (see the package
-// doc). A deadline that has passed when it is set is armed at once, so it
-// interrupts a Read or Write that waits, as on a net.Conn; any other
-// change reaches the next Read or Write, not one already waiting (fasthttp
-// only sets a deadline before the call it bounds). Safe for concurrent use
-// as net.Conn is.
+// doc). A deadline that has passed when it is set interrupts a Read or
+// Write that waits, as on a net.Conn: it is armed at once, unless the armed
+// deadline fits it (and then fires within the slack, at most a second
+// later). Any other change reaches the next Read or Write, not one already
+// waiting; fasthttp only sets a deadline before the call it bounds. Safe
+// for concurrent use as net.Conn is.
 type Conn struct {
 	net.Conn
 	read, write side
@@ -38,7 +43,7 @@ type Conn struct {
 // the armed deadline already serves, and a Read or Write under it, write
 // nothing shared.
 type side struct {
-	want  atomic.Int64 // deadline asked for, Unix nanoseconds; 0: none
+	want  atomic.Int64 // deadline asked for, nanoseconds since base; 0: none
 	armed atomic.Int64 // deadline set on the connection; 0: none
 	slack atomic.Int64 // how much later than asked armed may be
 	mu    sync.Mutex   // serialises arming
@@ -88,18 +93,27 @@ func (c *Conn) SetDeadline(t time.Time) error {
 
 type setter func(net.Conn, time.Time) error
 
+// maxSlack bounds how late a deadline is armed, whatever its distance.
+const maxSlack = int64(time.Second)
+
+// base is the origin of the times a side keeps: durations since it on the
+// monotonic clock, so that a step of the wall clock moves no deadline.
+var base = time.Now()
+
+func now() int64 { return int64(time.Since(base)) }
+
 func (s *side) set(t time.Time, c net.Conn, arm setter) error {
 	var ns int64
 	if !t.IsZero() {
-		ns = max(t.UnixNano(), 1) // 0 is "none"
+		ns = max(int64(t.Sub(base)), 1) // 0 is "none"
 	}
 	if s.fits(ns) && s.fits(s.want.Load()) {
 		return nil // what is armed serves it, and what was asked before
 	}
-	s.want.Store(ns)
-	if ns != 0 && ns <= time.Now().UnixNano() {
-		return s.arm(c, arm) // passed: it may be meant to interrupt a wait
+	if ns != 0 && ns <= now() {
+		return s.armPassed(c, arm, ns) // it may be meant to interrupt a wait
 	}
+	s.want.Store(ns)
 	return nil
 }
 
@@ -113,7 +127,8 @@ func (s *side) fits(want int64) bool {
 	return armed >= want && armed-want <= s.slack.Load()
 }
 
-// arm sets the deadline asked for on c, plus 1/16 of its distance from now.
+// arm sets the deadline asked for on c, plus 1/16 of its distance from now
+// (at most maxSlack).
 func (s *side) arm(c net.Conn, set setter) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -122,13 +137,33 @@ func (s *side) arm(c net.Conn, set setter) error {
 		return nil
 	}
 	if want == 0 {
+		if err := set(c, time.Time{}); err != nil {
+			return err
+		}
 		s.armed.Store(0)
-		return set(c, time.Time{})
+		return nil
 	}
-	slack := max(want-time.Now().UnixNano(), 0) / 16
+	slack := min(max(want-now(), 0)/16, maxSlack)
+	if err := set(c, base.Add(time.Duration(want+slack))); err != nil {
+		return err
+	}
 	s.slack.Store(slack)
 	s.armed.Store(want + slack)
-	return set(c, time.Unix(0, want+slack))
+	return nil
+}
+
+// armPassed sets ns, a deadline that has passed, on c at once and exactly:
+// a Read or Write that waits returns, as on a net.Conn.
+func (s *side) armPassed(c net.Conn, set setter, ns int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.want.Store(ns)
+	if err := set(c, base.Add(time.Duration(ns))); err != nil {
+		return err
+	}
+	s.slack.Store(0)
+	s.armed.Store(ns)
+	return nil
 }
 
 // Listener wraps the connections ln accepts in Conns.

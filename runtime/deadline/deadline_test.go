@@ -57,6 +57,9 @@ func TestArming(t *testing.T) {
 		{"a shorter deadline is armed before a read", []step{
 			set(at(90 * time.Second)), read, set(at(30 * time.Second)), read,
 		}, 2},
+		{"a read deadline inside the armed idle one's slack", []step{
+			set(at(90 * time.Second)), read, set(at(90*time.Second + 500*time.Millisecond)), read,
+		}, 1},
 		{"past the slack", []step{set(at(16 * time.Second)), read, set(at(18 * time.Second)), read}, 2},
 		{"none after one", []step{set(at(time.Second)), read, set(time.Time{}), read, read}, 2},
 		{"none from the start", []step{read, set(time.Time{}), read}, 0},
@@ -65,9 +68,11 @@ func TestArming(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &recorder{}
 			c := New(rec)
+			var want time.Time
 			for _, s := range tt.steps {
 				if s.set != nil {
-					if err := c.SetReadDeadline(*s.set); err != nil {
+					want = *s.set
+					if err := c.SetReadDeadline(want); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -75,15 +80,19 @@ func TestArming(t *testing.T) {
 					if _, err := c.Read(make([]byte, 1)); err != nil {
 						t.Fatal(err)
 					}
+					// The Read ran under the last deadline armed: never
+					// before the one asked for, at most a second after.
+					var armed time.Time
+					if n := len(rec.reads); n > 0 {
+						armed = rec.reads[n-1]
+					}
+					if armed.IsZero() != want.IsZero() || armed.Before(want) || armed.Sub(want) > time.Second {
+						t.Errorf("read under %v, asked for %v", armed, want)
+					}
 				}
 			}
 			if len(rec.reads) != tt.armed {
 				t.Errorf("armed %d deadlines (%v), want %d", len(rec.reads), rec.reads, tt.armed)
-			}
-			for _, d := range rec.reads {
-				if !d.IsZero() && d.Before(now) {
-					t.Errorf("armed %v, before any deadline asked for", d)
-				}
 			}
 		})
 	}
@@ -137,12 +146,69 @@ func TestTimeout(t *testing.T) {
 	c, _ := pipe(t)
 	start := time.Now()
 	c.SetReadDeadline(start.Add(100 * time.Millisecond)) //nolint:errcheck // checked by Read
-	_, err := c.Read(make([]byte, 1))
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("Read: %v, want a deadline error", err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 1))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Read: %v, want a deadline error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the deadline was not armed: the Read still waits")
 	}
 	if waited := time.Since(start); waited < 100*time.Millisecond {
 		t.Errorf("timed out after %v, before the deadline", waited)
+	}
+}
+
+// TestConcurrentUse: deadlines set from several goroutines while others
+// read and write (for the race detector), and every call still served.
+func TestConcurrentUse(t *testing.T) {
+	c, peer := pipe(t)
+	go io.Copy(peer, peer) //nolint:errcheck // echoes until the test closes it
+	const n = 2000
+	errs := make(chan error, 3)
+	go func() {
+		for range n {
+			c.SetWriteDeadline(time.Now().Add(time.Hour)) //nolint:errcheck // checked by Write
+			if _, err := c.Write([]byte("x")); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	go func() {
+		buf := make([]byte, 64)
+		for got := 0; got < n; {
+			c.SetReadDeadline(time.Now().Add(time.Hour)) //nolint:errcheck // checked by Read
+			m, err := c.Read(buf)
+			if err != nil {
+				errs <- err
+				return
+			}
+			got += m
+		}
+		errs <- nil
+	}()
+	go func() {
+		for i := range n {
+			c.SetDeadline(time.Now().Add(time.Hour + time.Duration(i))) //nolint:errcheck // checked by Read and Write
+		}
+		errs <- nil
+	}()
+	for range 3 {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("a Read or Write hangs")
+		}
 	}
 }
 
