@@ -44,7 +44,7 @@ type Conn struct {
 // nothing shared.
 type side struct {
 	want  atomic.Int64 // deadline asked for, nanoseconds since base; 0: none
-	armed atomic.Int64 // deadline set on the connection; 0: none
+	armed atomic.Int64 // deadline set on the connection, since base; 0: none
 	slack atomic.Int64 // how much later than asked armed may be
 	mu    sync.Mutex   // serialises arming
 }
