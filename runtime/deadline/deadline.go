@@ -13,14 +13,17 @@
 // is armed but at most a second, so that the next deadlines of a steady
 // stream of requests (each "now + timeout", a little later than the last)
 // fit the one armed and are not armed at all. A timeout therefore fires
-// late by at most 1/16 of its length or a second, whichever is less (a
-// 30 s read timeout within 31 s), never early. Two timeouts of one
-// direction share the armed deadline: fasthttp's idle and read timeouts
-// both bound reads, so a read deadline set while an idle one is armed may
-// be served by it, late by at most 1/16 of the idle timeout (or a second).
+// late by at most a second and at most 1/16 of the longest timeout that
+// bounds the same direction of the connection, never early: with one
+// timeout, 1/16 of its length (a 30 s write timeout within 31 s); fasthttp's
+// idle and read timeouts both bound reads, so a read deadline set while an
+// idle one is armed may be served by it, late by 1/16 of the idle timeout
+// (at most a second); and just after a reload, a new shorter timeout may be
+// served by the deadline the previous one armed.
 package deadline
 
 import (
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -29,19 +32,21 @@ import (
 
 // Conn is a net.Conn whose deadlines are armed lazily (see the package
 // doc). A deadline that has passed when it is set interrupts a Read or
-// Write that waits, as on a net.Conn: it is armed at once, unless the armed
-// deadline fits it (and then fires within the slack, at most a second
-// later). Any other change reaches the next Read or Write, not one already
-// waiting; fasthttp only sets a deadline before the call it bounds. Safe
-// for concurrent use as net.Conn is.
+// Write that waits, as on a net.Conn: it is armed at once and exactly,
+// unless the armed deadline fits it (which then fires within its slack, at
+// most a second later). Any other change reaches the next Read or Write,
+// not one already waiting; fasthttp only sets a deadline before the call it
+// bounds. Safe for concurrent use as net.Conn is.
 type Conn struct {
 	net.Conn
 	read, write side
 }
 
-// side is the deadline of one direction. Its hot paths only load: a Set
-// the armed deadline already serves, and a Read or Write under it, write
-// nothing shared.
+// side is the deadline of one direction. Its hot paths take no lock: a Set
+// the armed deadline already serves stores one word, and a Read or Write
+// under it only loads. armed and slack are two words: a reader may pair
+// one's new value with the other's old one, which misjudges a fit by at
+// most maxSlack.
 type side struct {
 	want  atomic.Int64 // deadline asked for, nanoseconds since base; 0: none
 	armed atomic.Int64 // deadline set on the connection, since base; 0: none
@@ -49,7 +54,8 @@ type side struct {
 	mu    sync.Mutex   // serialises arming
 }
 
-// New wraps c.
+// New wraps c, which must have no deadline set; its deadlines must then be
+// set through the Conn only.
 func New(c net.Conn) *Conn { return &Conn{Conn: c} }
 
 // Read reads from the connection, under the read deadline last set.
@@ -91,6 +97,8 @@ func (c *Conn) SetDeadline(t time.Time) error {
 	return c.SetWriteDeadline(t)
 }
 
+// setter sets one direction's deadline on a net.Conn: SetReadDeadline or
+// SetWriteDeadline, as method expressions (no closure per call).
 type setter func(net.Conn, time.Time) error
 
 // maxSlack bounds how late a deadline is armed, whatever its distance.
@@ -102,17 +110,19 @@ var base = time.Now()
 
 func now() int64 { return int64(time.Since(base)) }
 
-func (s *side) set(t time.Time, c net.Conn, arm setter) error {
+// set records t (zero: none) as the deadline asked for.
+func (s *side) set(t time.Time, c net.Conn, apply setter) error {
 	var ns int64
 	if !t.IsZero() {
-		ns = max(int64(t.Sub(base)), 1) // 0 is "none"
+		// 0 is "none"; the cap keeps ns plus its slack from overflowing
+		// (a deadline some 292 years away is as good as none).
+		ns = min(max(int64(t.Sub(base)), 1), math.MaxInt64-maxSlack)
 	}
-	if s.fits(ns) && s.fits(s.want.Load()) {
-		return nil // what is armed serves it, and what was asked before
+	if !s.fits(ns) && ns != 0 && ns <= now() {
+		return s.armPassed(c, apply, ns) // it may be meant to interrupt a wait
 	}
-	if ns != 0 && ns <= now() {
-		return s.armPassed(c, arm, ns) // it may be meant to interrupt a wait
-	}
+	// Stored even when it fits: a Read arming an earlier Set's deadline
+	// at this moment would otherwise leave that one in place.
 	s.want.Store(ns)
 	return nil
 }
@@ -128,8 +138,8 @@ func (s *side) fits(want int64) bool {
 }
 
 // arm sets the deadline asked for on c, plus 1/16 of its distance from now
-// (at most maxSlack).
-func (s *side) arm(c net.Conn, set setter) error {
+// (at most maxSlack), unless the armed one fits it.
+func (s *side) arm(c net.Conn, apply setter) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	want := s.want.Load()
@@ -137,14 +147,14 @@ func (s *side) arm(c net.Conn, set setter) error {
 		return nil
 	}
 	if want == 0 {
-		if err := set(c, time.Time{}); err != nil {
+		if err := apply(c, time.Time{}); err != nil {
 			return err
 		}
 		s.armed.Store(0)
 		return nil
 	}
 	slack := min(max(want-now(), 0)/16, maxSlack)
-	if err := set(c, base.Add(time.Duration(want+slack))); err != nil {
+	if err := apply(c, base.Add(time.Duration(want+slack))); err != nil {
 		return err
 	}
 	s.slack.Store(slack)
@@ -154,11 +164,11 @@ func (s *side) arm(c net.Conn, set setter) error {
 
 // armPassed sets ns, a deadline that has passed, on c at once and exactly:
 // a Read or Write that waits returns, as on a net.Conn.
-func (s *side) armPassed(c net.Conn, set setter, ns int64) error {
+func (s *side) armPassed(c net.Conn, apply setter, ns int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.want.Store(ns)
-	if err := set(c, base.Add(time.Duration(ns))); err != nil {
+	if err := apply(c, base.Add(time.Duration(ns))); err != nil {
 		return err
 	}
 	s.slack.Store(0)

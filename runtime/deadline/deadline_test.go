@@ -119,6 +119,18 @@ func TestNeverEarly(t *testing.T) {
 	}
 }
 
+// TestFarFuture: a deadline centuries away is armed as far as a Conn can
+// keep (some 292 years), not wrapped around into the past.
+func TestFarFuture(t *testing.T) {
+	rec := &recorder{}
+	c := New(rec)
+	c.SetReadDeadline(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)) //nolint:errcheck // recorder
+	c.Read(nil)                                                    //nolint:errcheck // recorder
+	if len(rec.reads) != 1 || rec.reads[0].Before(time.Now().AddDate(200, 0, 0)) {
+		t.Errorf("armed %v", rec.reads)
+	}
+}
+
 func pipe(t *testing.T) (*Conn, net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
