@@ -201,8 +201,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.dir = t.TempDir()
 	extra := o.extra
 	if o.tls {
-		writeCert(t, e.dir)
-		extra += certConfig
+		testutil.WriteCert(t, e.dir)
+		extra += testutil.CertConfig
 	}
 	e.writeConfig(extra)
 	tab, err := compiler.Compile(e.dir)
@@ -234,7 +234,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.tls {
 		ln = tls.NewListener(ln, e.gw.TLSConfig())
 		e.url = "https://" + strings.TrimPrefix(e.url, "http://")
-		e.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certPool(t, e.dir)}}
+		e.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: testutil.CertPool(t, e.dir)}}
 	}
 	e.server = e.gw.Server()
 	go e.server.Serve(ln) //nolint:errcheck

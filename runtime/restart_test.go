@@ -13,7 +13,7 @@ import (
 // at start-up says so, and which.
 func TestReloadReportsRestartNeeded(t *testing.T) {
 	tlsFiles := func(e *env) string {
-		writeCert(t, e.dir)
+		testutil.WriteCert(t, e.dir)
 		return `{cert_file: "tls/cert.pem", key_file: "tls/key.pem"}`
 	}
 	tests := []struct {

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 const bigBody = 100 << 20 // 100 MiB
@@ -201,7 +203,7 @@ func TestFilesRelativeToConfigDir(t *testing.T) {
 		t.Fatalf("https with the certificate from the configuration directory: %d %s", r.status, r.body)
 	}
 	api := httpsUpstream(t, filepath.Join(e.dir, "ca.pem"))
-	e.writeConfig(certConfig + api + `gateway: upstream_ca_file: "ca.pem"` + "\n")
+	e.writeConfig(testutil.CertConfig + api + `gateway: upstream_ca_file: "ca.pem"` + "\n")
 	if err := e.gw.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +250,7 @@ func TestTLSCertificateRotation(t *testing.T) {
 	e := newEnv(t, envOptions{tls: true})
 	first := e.gw.TLSConfig()
 	c1, _ := first.GetCertificate(nil)
-	writeCert(t, e.dir) // new key pair, same paths
+	testutil.WriteCert(t, e.dir) // new key pair, same paths
 	if err := e.gw.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +258,7 @@ func TestTLSCertificateRotation(t *testing.T) {
 	if bytes.Equal(c1.Certificate[0], c2.Certificate[0]) {
 		t.Fatal("the certificate was not reread")
 	}
-	e.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certPool(t, e.dir)}}
+	e.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: testutil.CertPool(t, e.dir)}}
 	if r := e.do("GET", "/public/x", "", nil); r.status != 200 {
 		t.Fatalf("with the new certificate: %d", r.status)
 	}

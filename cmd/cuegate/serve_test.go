@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -314,4 +315,43 @@ func TestServeTimeouts(t *testing.T) {
 			roundTrip(t, c, br)
 		}
 	})
+}
+
+// TestServeTLS: with gateway.tls the listener's connections are the
+// deadline wrapper's, TLS above them; the gateway still knows a request
+// came over TLS (the upstream is told X-Forwarded-Proto: https) and serves
+// several requests on one connection.
+func TestServeTLS(t *testing.T) {
+	protos := make(chan string, 2)
+	dir, _ := serveTestDir(t, func(w http.ResponseWriter, r *http.Request) {
+		protos <- r.Header.Get("X-Forwarded-Proto")
+		io.WriteString(w, "ok") //nolint:errcheck
+	})
+	testutil.WriteCert(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "tls.cue"), []byte("package t\n\n"+testutil.CertConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n, err := startServe(context.Background(), serveOptions{ConfigDir: dir, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown() //nolint:errcheck
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: testutil.CertPool(t, dir)},
+		MaxConnsPerHost: 1,
+	}}
+	for range 2 {
+		resp, err := client.Get("https://" + n.GatewayAddr() + "/open/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "ok" || resp.TLS == nil {
+			t.Fatalf("status %d, body %q, TLS %v", resp.StatusCode, body, resp.TLS != nil)
+		}
+		if p := <-protos; p != "https" {
+			t.Errorf("upstream got X-Forwarded-Proto %q, want https", p)
+		}
+	}
 }

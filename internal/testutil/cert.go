@@ -1,4 +1,4 @@
-package runtime
+package testutil
 
 import (
 	"crypto/ecdsa"
@@ -15,13 +15,13 @@ import (
 	"time"
 )
 
-// certConfig names the files writeCert writes, relative to the
+// CertConfig names the files WriteCert writes, relative to the
 // configuration directory.
-const certConfig = `gateway: tls: {cert_file: "tls/cert.pem", key_file: "tls/key.pem"}` + "\n"
+const CertConfig = `gateway: tls: {cert_file: "tls/cert.pem", key_file: "tls/key.pem"}` + "\n"
 
-// writeCert writes a self-signed certificate for 127.0.0.1 and its key
-// into dir/tls (see certConfig).
-func writeCert(t testing.TB, dir string) {
+// WriteCert writes a self-signed certificate for 127.0.0.1 and its key
+// into dir/tls (see CertConfig).
+func WriteCert(t testing.TB, dir string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -58,8 +58,8 @@ func writeCert(t testing.TB, dir string) {
 	}
 }
 
-// certPool trusts the certificate writeCert wrote into dir.
-func certPool(t testing.TB, dir string) *x509.CertPool {
+// CertPool trusts the certificate WriteCert wrote into dir.
+func CertPool(t testing.TB, dir string) *x509.CertPool {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "tls", "cert.pem"))
 	if err != nil {
