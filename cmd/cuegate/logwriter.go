@@ -37,11 +37,11 @@ type batchWriter struct {
 	w    io.Writer
 	size int
 
-	ordered logShard      // Write's
-	spread  []logShard    // Spread's
-	all     []*logShard   // ordered, then spread: the order they are locked in
-	pick    sync.Pool     // *logShard of spread, kept per processor
-	picked  atomic.Uint32 // pick.New hands the spread shards out round robin
+	// shards[0] is Write's, the others Spread's; they are locked in this
+	// order.
+	shards []logShard
+	pick   sync.Pool     // a *logShard of Spread's, kept per processor
+	picked atomic.Uint32 // pick.New hands Spread's shards out round robin
 
 	direct sync.Mutex // serialises writes to w after Close
 
@@ -78,25 +78,22 @@ func newBatchWriter(w io.Writer, size, spread int, period time.Duration) *batchW
 	b := &batchWriter{
 		w:       w,
 		size:    size,
-		spread:  make([]logShard, max(spread, 1)),
+		shards:  make([]logShard, 1+max(spread, 1)),
 		stop:    make(chan struct{}),
 		ticking: make(chan struct{}),
 		writing: make(chan struct{}),
 	}
-	n := 1 + len(b.spread) + logBuffers
+	n := len(b.shards) + logBuffers
 	b.free = make(chan []byte, n)
 	b.queue = make(chan logBatch, n+1)
-	b.all = []*logShard{&b.ordered}
-	for i := range b.spread {
-		b.all = append(b.all, &b.spread[i])
-	}
-	for _, s := range b.all {
-		s.cur = make([]byte, 0, size)
+	for i := range b.shards {
+		b.shards[i].cur = make([]byte, 0, size)
 	}
 	for range logBuffers {
 		b.free <- make([]byte, 0, size)
 	}
-	b.pick.New = func() any { return &b.spread[b.picked.Add(1)%uint32(len(b.spread))] }
+	spreadN := uint32(len(b.shards) - 1)
+	b.pick.New = func() any { return &b.shards[1+b.picked.Add(1)%spreadN] }
 	go b.write()
 	go b.tick(period)
 	return b
@@ -138,7 +135,8 @@ func (b *batchWriter) tick(period time.Duration) {
 
 // handOffAll hands over every shard's buffer.
 func (b *batchWriter) handOffAll() {
-	for _, s := range b.all {
+	for i := range b.shards {
+		s := &b.shards[i]
 		s.mu.Lock()
 		b.handOffLocked(s)
 		s.mu.Unlock()
@@ -160,7 +158,7 @@ func (b *batchWriter) handOffLocked(s *logShard) {
 // Write buffers p, one whole log line, after the lines written before it.
 // It does not report errors of w: Flush and Close do. After Close it writes
 // p to w itself and returns w's answer.
-func (b *batchWriter) Write(p []byte) (int, error) { return b.add(&b.ordered, p) }
+func (b *batchWriter) Write(p []byte) (int, error) { return b.add(&b.shards[0], p) }
 
 // Spread returns a writer of lines into the spread shards: for many lines
 // from many goroutines whose order among themselves does not matter.
@@ -197,20 +195,21 @@ func (b *batchWriter) add(s *logShard, p []byte) (int, error) {
 // Flush writes out the lines buffered so far and returns the first error w
 // gave since the previous Flush.
 func (b *batchWriter) Flush() error {
-	b.ordered.mu.Lock() // held until the marker is queued: Close waits for it
-	if b.ordered.closed {
-		b.ordered.mu.Unlock()
+	ordered := &b.shards[0]
+	ordered.mu.Lock() // held until the marker is queued: Close waits for it
+	if ordered.closed {
+		ordered.mu.Unlock()
 		return nil
 	}
-	for i := range b.spread {
-		s := &b.spread[i]
+	for i := 1; i < len(b.shards); i++ {
+		s := &b.shards[i]
 		s.mu.Lock()
 		b.handOffLocked(s)
 		s.mu.Unlock()
 	}
-	b.handOffLocked(&b.ordered)
+	b.handOffLocked(ordered)
 	flushed := b.queueMarker()
-	b.ordered.mu.Unlock()
+	ordered.mu.Unlock()
 	return <-flushed
 }
 
@@ -230,7 +229,8 @@ func (b *batchWriter) Close() error {
 	b.once.Do(func() {
 		close(b.stop)
 		<-b.ticking
-		for _, s := range b.all { // held until the writer is done: no line overtakes
+		for i := range b.shards { // held until the writer is done: no line overtakes
+			s := &b.shards[i]
 			s.mu.Lock()
 			b.handOffLocked(s)
 			s.closed = true
@@ -238,8 +238,8 @@ func (b *batchWriter) Close() error {
 		err = <-b.queueMarker()
 		close(b.queue)
 		<-b.writing
-		for _, s := range b.all {
-			s.mu.Unlock()
+		for i := range b.shards {
+			b.shards[i].mu.Unlock()
 		}
 	})
 	return err

@@ -39,13 +39,11 @@ func TestBatchWriterWholeLines(t *testing.T) {
 	b := newBatchWriter(&rec, 256, 2, time.Hour) // no periodic flush in this test
 	var wg sync.WaitGroup
 	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range 200 {
 				fmt.Fprintf(b, `{"g":%d,"i":%d,"pad":"%s"}`+"\n", g, i, strings.Repeat("x", i%50))
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	big := `{"big":"` + strings.Repeat("y", 1000) + `"}` + "\n"
@@ -85,13 +83,11 @@ func TestBatchWriterSpread(t *testing.T) {
 	access := b.Spread()
 	var wg sync.WaitGroup
 	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range 300 {
 				fmt.Fprintf(access, "{\"g\":%d,\"i\":%d}\n", g, i)
 			}
-		}()
+		})
 	}
 	for i := range 100 {
 		fmt.Fprintf(b, "{\"ordered\":%d}\n", i)
@@ -143,9 +139,7 @@ func TestBatchWriterCloseRacesWriters(t *testing.T) {
 		if g%2 == 1 {
 			w = b.Spread()
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
@@ -155,7 +149,7 @@ func TestBatchWriterCloseRacesWriters(t *testing.T) {
 				fmt.Fprintf(w, "{\"g\":%d,\"i\":%d}\n", g, i)
 				written.Add(1)
 			}
-		}()
+		})
 	}
 	time.Sleep(20 * time.Millisecond)
 	if err := b.Close(); err != nil {
@@ -178,13 +172,7 @@ func TestBatchWriterFlushesPeriodically(t *testing.T) {
 	b := newBatchWriter(&out, 64<<10, 2, time.Millisecond)
 	defer b.Close()
 	b.Write([]byte("{\"a\":1}\n")) //nolint:errcheck
-	deadline := time.Now().Add(10 * time.Second)
-	for out.String() == "" {
-		if time.Now().After(deadline) {
-			t.Fatal("the line was never flushed")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(t, "the periodic flush of the line", func() bool { return out.String() != "" })
 }
 
 // gateWriter blocks every Write until open is closed, then records it.
