@@ -56,9 +56,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	lw := newBatchWriter(stderr, 64<<10, goruntime.GOMAXPROCS(0), logFlushPeriod)
+	lw, log, logw := openLog(stderr, *logFormat, 64<<10, logFlushPeriod)
 	defer lw.Close() //nolint:errcheck // nowhere left to report it
-	log, logw := newLogger(lw, lw.Spread(), *logFormat)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -96,6 +95,17 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		}
 	}
+}
+
+// openLog returns serve's log on w: a batchWriter (buffers of size bytes,
+// handed over at least every period, a spread shard per processor), the
+// logger writing through it in order, and the gateway's access-log writer,
+// which spreads its lines over the shards. The caller closes the
+// batchWriter.
+func openLog(w io.Writer, format string, size int, period time.Duration) (*batchWriter, zerolog.Logger, io.Writer) {
+	lw := newBatchWriter(w, size, goruntime.GOMAXPROCS(0), period)
+	log, access := newLogger(lw, lw.Spread(), format)
+	return lw, log, access
 }
 
 // newLogger returns the command's logger on w and the writer for the

@@ -187,16 +187,15 @@ func TestServeEditDuringStartup(t *testing.T) {
 // accessPath finds the path of TestServeAccessLog's requests in a line.
 var accessPath = regexp.MustCompile(`/open/r[0-9]+\b`)
 
-// TestServeAccessLog: the command's wiring of the access log (newLogger on
-// a batchWriter, access lines through Spread) writes one line per request,
-// in each log format, and the logger's own lines beside them.
+// TestServeAccessLog: the command's wiring of the access log (openLog:
+// newLogger on a batchWriter, access lines through Spread) writes one line
+// per request, in each log format, and the logger's own lines beside them.
 func TestServeAccessLog(t *testing.T) {
 	dir, _ := serveTestDir(t, nil)
 	for _, format := range []string{"json", "console"} {
 		t.Run(format, func(t *testing.T) {
 			var out testutil.SyncBuffer
-			lw := newBatchWriter(&out, 4<<10, 2, time.Millisecond)
-			log, access := newLogger(lw, lw.Spread(), format)
+			lw, log, access := openLog(&out, format, 4<<10, time.Millisecond)
 			n, err := startServe(context.Background(), serveOptions{ConfigDir: dir, Logger: log, AccessLog: access})
 			if err != nil {
 				t.Fatal(err)
@@ -243,15 +242,10 @@ func TestServeAccessLog(t *testing.T) {
 func TestServeTimeouts(t *testing.T) {
 	const read, idle = 300 * time.Millisecond, 600 * time.Millisecond
 	dir, _ := serveTestDir(t, nil)
-	timeouts := fmt.Sprintf("package t\n\ngateway: {read_timeout: %q, idle_timeout: %q}\n", read, idle)
-	if err := os.WriteFile(filepath.Join(dir, "timeouts.cue"), []byte(timeouts), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	n, err := startServe(context.Background(), serveOptions{ConfigDir: dir, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown() //nolint:errcheck
+	writeFiles(t, dir, map[string]string{
+		"timeouts.cue": fmt.Sprintf("package t\n\ngateway: {read_timeout: %q, idle_timeout: %q}\n", read, idle),
+	})
+	n := startNode(t, dir, zerolog.Nop(), false)
 	const request = "GET /open/x HTTP/1.1\r\nHost: gw\r\n\r\n"
 	dial := func(t *testing.T) (net.Conn, *bufio.Reader) {
 		c, err := net.Dial("tcp", n.GatewayAddr())
@@ -328,14 +322,8 @@ func TestServeTLS(t *testing.T) {
 		io.WriteString(w, "ok") //nolint:errcheck
 	})
 	testutil.WriteCert(t, dir)
-	if err := os.WriteFile(filepath.Join(dir, "tls.cue"), []byte("package t\n\n"+testutil.CertConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	n, err := startServe(context.Background(), serveOptions{ConfigDir: dir, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown() //nolint:errcheck
+	writeFiles(t, dir, map[string]string{"tls.cue": "package t\n\n" + testutil.CertConfig})
+	n := startNode(t, dir, zerolog.Nop(), false)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: testutil.CertPool(t, dir)},
 		MaxConnsPerHost: 1,
