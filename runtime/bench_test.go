@@ -38,7 +38,8 @@ policies: benchpol: {name: "Bench", access: bench: {}, rate: {requests: 10000000
 `})
 	ln := fasthttputil.NewInmemoryListener()
 	srv := e.gw.Server()
-	go srv.Serve(ln) //nolint:errcheck
+	gln, _ := e.gw.Listener(ln) // the gateway's connection stack
+	go srv.Serve(gln)           //nolint:errcheck
 	defer srv.Shutdown()
 	client := &fasthttp.HostClient{Addr: "gateway", Dial: func(string) (net.Conn, error) { return ln.Dial() }}
 	tok := "Bearer " + e.token("bench-client", nil)
@@ -159,7 +160,8 @@ policies: fwdpol: {name: "Fwd", access: fwd: {}, rate: {requests: 1000000000, pe
 	via := func(h fasthttp.RequestHandler) func() {
 		ln := fasthttputil.NewInmemoryListener()
 		srv := &fasthttp.Server{Handler: h, StreamRequestBody: true}
-		go srv.Serve(ln) //nolint:errcheck
+		gln, _ := e.gw.Listener(ln) // the gateway's connection stack
+		go srv.Serve(gln)           //nolint:errcheck
 		t.Cleanup(func() { srv.Shutdown() })
 		client := &fasthttp.HostClient{Addr: "gw", Dial: func(string) (net.Conn, error) { return ln.Dial() }}
 		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()

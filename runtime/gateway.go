@@ -59,6 +59,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -72,6 +73,7 @@ import (
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/internal/jsonlog"
 	"github.com/cuegate/cuegate/runtime/auth"
+	"github.com/cuegate/cuegate/runtime/deadline"
 	"github.com/cuegate/cuegate/runtime/limit"
 	"github.com/cuegate/cuegate/runtime/proxy"
 )
@@ -381,10 +383,22 @@ func (g *Gateway) loadCert(what string, files *compiler.TLS) (*tls.Certificate, 
 	return &c, nil
 }
 
-// Server returns a fasthttp server for the gateway listener, configured
-// from the table's gateway settings: write_timeout, and read_timeout once
-// a request's header is in, follow every reload (they are taken per
-// request); idle_timeout, max_header_bytes and the read_timeout of a
+// Listener returns ln as the gateway listener serves it: its connections'
+// deadlines armed lazily (runtime/deadline; fasthttp sets three per
+// request), with TLS above them when the table names a certificate (see
+// TLSConfig). scheme is then "https", else "http". Serve Server on it.
+func (g *Gateway) Listener(ln net.Listener) (_ net.Listener, scheme string) {
+	ln = deadline.Listener(ln)
+	if cfg := g.TLSConfig(); cfg != nil {
+		return tls.NewListener(ln, cfg), "https"
+	}
+	return ln, "http"
+}
+
+// Server returns a fasthttp server for the gateway listener (serve it on
+// Listener), configured from the table's gateway settings: write_timeout,
+// and read_timeout once a request's header is in, follow every reload
+// (they are taken per request); idle_timeout, max_header_bytes and the read_timeout of a
 // request's header are those of the table at the time Server is called.
 // Request bodies are streamed (only the first 64 KiB are read ahead). A
 // request the server cannot read is answered by requestError, and the

@@ -229,11 +229,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.url = "http://" + ln.Addr().String()
+	ln, scheme := e.gw.Listener(ln)
+	e.url = scheme + "://" + ln.Addr().String()
 	e.client = &http.Client{Timeout: 30 * time.Second}
 	if o.tls {
-		ln = tls.NewListener(ln, e.gw.TLSConfig())
-		e.url = "https://" + strings.TrimPrefix(e.url, "http://")
 		e.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: testutil.CertPool(t, e.dir)}}
 	}
 	e.server = e.gw.Server()

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,7 +23,6 @@ import (
 	"github.com/cuegate/cuegate/internal/jsonlog"
 	"github.com/cuegate/cuegate/portal/store"
 	"github.com/cuegate/cuegate/runtime"
-	"github.com/cuegate/cuegate/runtime/deadline"
 	"github.com/cuegate/cuegate/runtime/watch"
 )
 
@@ -232,12 +230,7 @@ func startServe(ctx context.Context, o serveOptions) (_ *node, err error) {
 		}
 	}
 
-	// Deadlines armed lazily: fasthttp sets three per request (see
-	// runtime/deadline). Below TLS, which sets its own through them.
-	gwLn, scheme := deadline.Listener(n.gwLn), "http"
-	if cfg := gw.TLSConfig(); cfg != nil {
-		gwLn, scheme = tls.NewListener(gwLn, cfg), "https"
-	}
+	gwLn, scheme := gw.Listener(n.gwLn)
 	n.server = gw.Server()
 	n.admin = &http.Server{Handler: adminHandler(gw, n.portal), ReadHeaderTimeout: 10 * time.Second}
 	n.goServe("gateway", func() error { return n.server.Serve(gwLn) })
