@@ -118,12 +118,12 @@ func (s *side) set(t time.Time, c net.Conn, apply setter) error {
 		// (a deadline some 292 years away is as good as none).
 		ns = min(max(int64(t.Sub(base)), 1), math.MaxInt64-maxSlack)
 	}
-	if !s.fits(ns) && ns != 0 && ns <= now() {
-		return s.armPassed(c, apply, ns) // it may be meant to interrupt a wait
-	}
 	// Stored even when it fits: a Read arming an earlier Set's deadline
 	// at this moment would otherwise leave that one in place.
 	s.want.Store(ns)
+	if !s.fits(ns) && ns != 0 && ns <= now() {
+		return s.arm(c, apply) // it may be meant to interrupt a wait; armed exactly
+	}
 	return nil
 }
 
@@ -138,7 +138,8 @@ func (s *side) fits(want int64) bool {
 }
 
 // arm sets the deadline asked for on c, plus 1/16 of its distance from now
-// (at most maxSlack), unless the armed one fits it.
+// (at most maxSlack; none for one that has passed), unless the armed one
+// fits it.
 func (s *side) arm(c net.Conn, apply setter) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -146,33 +147,17 @@ func (s *side) arm(c net.Conn, apply setter) error {
 	if s.fits(want) {
 		return nil
 	}
-	if want == 0 {
-		if err := apply(c, time.Time{}); err != nil {
-			return err
-		}
-		s.armed.Store(0)
-		return nil
+	var at time.Time // none, for want 0
+	var slack int64
+	if want != 0 {
+		slack = min(max(want-now(), 0)/16, maxSlack)
+		at = base.Add(time.Duration(want + slack))
 	}
-	slack := min(max(want-now(), 0)/16, maxSlack)
-	if err := apply(c, base.Add(time.Duration(want+slack))); err != nil {
+	if err := apply(c, at); err != nil {
 		return err
 	}
 	s.slack.Store(slack)
 	s.armed.Store(want + slack)
-	return nil
-}
-
-// armPassed sets ns, a deadline that has passed, on c at once and exactly:
-// a Read or Write that waits returns, as on a net.Conn.
-func (s *side) armPassed(c net.Conn, apply setter, ns int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.want.Store(ns)
-	if err := apply(c, base.Add(time.Duration(ns))); err != nil {
-		return err
-	}
-	s.slack.Store(0)
-	s.armed.Store(ns)
 	return nil
 }
 

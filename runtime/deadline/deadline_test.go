@@ -158,19 +158,7 @@ func TestTimeout(t *testing.T) {
 	c, _ := pipe(t)
 	start := time.Now()
 	c.SetReadDeadline(start.Add(100 * time.Millisecond)) //nolint:errcheck // checked by Read
-	done := make(chan error, 1)
-	go func() {
-		_, err := c.Read(make([]byte, 1))
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("Read: %v, want a deadline error", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the deadline was not armed: the Read still waits")
-	}
+	timesOut(t, readInBackground(c), "the deadline was not armed")
 	if waited := time.Since(start); waited < 100*time.Millisecond {
 		t.Errorf("timed out after %v, before the deadline", waited)
 	}
@@ -229,20 +217,34 @@ func TestConcurrentUse(t *testing.T) {
 func TestInterrupt(t *testing.T) {
 	c, _ := pipe(t)
 	c.SetReadDeadline(time.Now().Add(time.Hour)) //nolint:errcheck // checked by Read
+	done := readInBackground(c)
+	time.Sleep(50 * time.Millisecond) // let the Read wait
+	c.SetReadDeadline(time.Now())     //nolint:errcheck // checked by Read
+	timesOut(t, done, "the Read did not see the deadline set while it waited")
+}
+
+// readInBackground reads a byte from c on another goroutine and reports
+// the error.
+func readInBackground(c net.Conn) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		_, err := c.Read(make([]byte, 1))
 		done <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // let the Read wait
-	c.SetReadDeadline(time.Now())     //nolint:errcheck // checked by Read
+	return done
+}
+
+// timesOut fails t unless done reports a deadline error within 10 s;
+// stuck says what it means when none comes.
+func timesOut(t *testing.T, done <-chan error, stuck string) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("Read: %v, want a deadline error", err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("the Read did not see the deadline set while it waited")
+		t.Fatal(stuck + ": the Read still waits")
 	}
 }
 

@@ -79,7 +79,8 @@ type target struct {
 	// trailing slash, after scheme://host[:port] for an https target. An
 	// http target's host goes in the Host header instead (host): fasthttp
 	// then parses a path, not a whole URL, and takes the scheme from the
-	// request, which is http for the requests sent in place.
+	// request, which is http for every request sent (Forward sends a copy
+	// of one from a TLS connection; sent in place it would say https).
 	prefix []byte
 	host   []byte // an http target's host[:port]; nil for https
 	// downUntil is the unix-nano time until which the target is skipped.
@@ -150,11 +151,12 @@ func New(opts Options) (*Pool, error) {
 				return false, !req.IsBodyStream() && (req.Header.IsGet() || req.Header.IsHead())
 			},
 		}
-		t := &target{hc: hc, prefix: []byte(strings.TrimSuffix(u.EscapedPath(), "/"))}
+		base := strings.TrimSuffix(u.EscapedPath(), "/")
+		t := &target{hc: hc}
 		if isTLS {
-			t.prefix = append([]byte("https://"+u.Host), t.prefix...)
+			t.prefix = []byte("https://" + u.Host + base)
 		} else {
-			t.host = []byte(u.Host)
+			t.prefix, t.host = []byte(base), []byte(u.Host)
 		}
 		p.targets = append(p.targets, t)
 	}
@@ -231,7 +233,8 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	isTLS := ctx.IsTLS()
 	if limited || isTLS {
 		// Setting a body stream closes the one there, and a request
-		// from a TLS connection keeps an https URI: send a copy.
+		// from a TLS connection keeps an https URI, which an http target's
+		// HostClient refuses (see target.prefix): send a copy.
 		out, ex.copied = &ex.req, true
 		in.CopyTo(&out.Header)
 		switch {
