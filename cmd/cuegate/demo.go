@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -312,10 +313,14 @@ Walkthrough: paste the commands, in order, into one shell. Ctrl-C here stops the
    {{.}}{{end}}
 {{end}}`))
 
+// printWalkthrough writes the walkthrough to w in one write: a reader of w
+// (the demo's test waits for "Walkthrough") sees all of it or none.
 func printWalkthrough(w io.Writer, a demoAddrs, config, state string) {
-	walkthrough.Execute(w, struct {
+	var buf bytes.Buffer
+	walkthrough.Execute(&buf, struct { //nolint:errcheck // the template and its data are the program's own
 		A                     demoAddrs
 		Banner, Config, State string
 		Steps                 []walkStep
 	}{a, devidp.Banner, config, state, walkthroughSteps(a, config)})
+	w.Write(buf.Bytes()) //nolint:errcheck // stdout: nowhere to report it
 }
