@@ -35,12 +35,12 @@
 //     token issuer, identity and ID of the policy whose limit applies.
 //  7. Limits (package limit): a request is counted against the rate limit
 //     and the quota together, or against neither when one refuses it. Rate
-//     limit: 429 with Retry-After; quota: 403. Every response under a
-//     limit has X-RateLimit-Limit, -Remaining and -Reset (seconds): on a
-//     refusal those of the limit that refused, otherwise those of the limit
-//     nearer to refusing (fewer requests remaining), so that one set of
-//     headers says how many more requests pass. With
-//     gateway.rate_limit_headers false, only refusals have them.
+//     limit: 429 with Retry-After; quota: 403. A refusal has
+//     X-RateLimit-Limit, -Remaining and -Reset (seconds) of the limit that
+//     refused. With gateway.rate_limit_headers true, so has every other
+//     response under a limit: those of the limit nearer to refusing (fewer
+//     requests remaining), so that one set of headers says how many more
+//     requests pass.
 //  8. Proxy (package proxy): 502 when no target answers, 504 on timeout.
 //     The Authorization header is passed on to the upstream.
 //

@@ -1,8 +1,8 @@
 package runtime
 
 import (
+	"cmp"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,7 +199,8 @@ func TestUpstreamFailures(t *testing.T) {
 }
 
 func TestRateLimitAndQuota(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	// Which limit applies is read from X-RateLimit-Limit on answers that pass.
+	e := newEnv(t, envOptions{extra: "gateway: rate_limit_headers: true\n"})
 	lim := e.token("rl", map[string]any{"pol": "limited"})
 	for i := 0; i < 2; i++ {
 		r := e.do("GET", "/users/x", lim, nil)
@@ -246,16 +247,20 @@ func TestRateLimitAndQuota(t *testing.T) {
 	}
 }
 
-// TestLimitHeaders: one set of X-RateLimit-* headers, the nearer limit's,
-// on every answer under a limit; with rate_limit_headers: false only on
-// refusals.
+// TestLimitHeaders: one set of X-RateLimit-* headers on a refusal, the
+// refusing limit's; with rate_limit_headers: true also on every answer
+// that passes, the nearer limit's. The default is refusals only.
 func TestLimitHeaders(t *testing.T) {
-	for _, onSuccess := range []bool{true, false} {
-		t.Run(fmt.Sprint("rate_limit_headers=", onSuccess), func(t *testing.T) {
-			e := newEnv(t, envOptions{extra: fmt.Sprintf(`
-gateway: rate_limit_headers: %v
+	for _, setting := range []string{"", "true", "false"} {
+		onSuccess := setting == "true"
+		t.Run("rate_limit_headers="+cmp.Or(setting, "default"), func(t *testing.T) {
+			var gw string
+			if setting != "" {
+				gw = "gateway: rate_limit_headers: " + setting
+			}
+			e := newEnv(t, envOptions{extra: gw + `
 policies: capped: {name: "Capped", access: users: {}, rate: {requests: 3, per: "1m"}, quota: {max: 4, period: "1h"}}
-`, onSuccess)})
+`})
 			tok := e.token("capped-client", map[string]any{"pol": "capped"})
 			steps := []struct {
 				advance                 time.Duration

@@ -51,6 +51,8 @@ func (c *hotConfig) files() map[string]string {
 gateway: {
 	listen:       "127.0.0.1:0"
 	admin_listen: "127.0.0.1:0"
+	// the counters are read from X-RateLimit-* on answers that pass
+	rate_limit_headers: true
 }
 idps: dev: {
 	issuer:   %q
