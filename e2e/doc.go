@@ -1,6 +1,7 @@
-// Package e2e holds cuegate's end-to-end tests: the journey of DESIGN §2
-// against a real, unmodified Ory Hydra built from the Go module proxy, and
-// the developer portal driven in headless Chromium.
+// Package e2e holds cuegate's end-to-end tests: the developer's journey
+// (sign up, register a client, get a token, call the API) against a real,
+// unmodified Ory Hydra built from the Go module proxy, and the developer
+// portal driven in headless Chromium.
 //
 // It is a module of its own so that Hydra's and chromedp's dependencies stay
 // out of cuegate's go.mod. The tests drive the real `cuegate` binary, built
@@ -20,7 +21,7 @@
 //	                         (default: a new temporary directory, named in the log)
 //	CI                       any value but "", "0" and "false" turns skips into failures
 //
-// TestJourney walks DESIGN §2 against Hydra and then key rotation, the rate
+// TestJourney walks that journey against Hydra and then key rotation, the rate
 // limit, a hot swap, deletion (RFC 7592) and a policy chosen by a pol claim
 // from Hydra's token hook; TestPortalInBrowser does the developer's part in
 // the portal's pages; TestHydraFacts pins the Hydra behaviour both rely on.

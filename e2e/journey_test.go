@@ -146,8 +146,8 @@ func startJourney(t *testing.T) *journey {
 	return j
 }
 
-// TestJourney walks DESIGN §2 against Ory Hydra, then the operational
-// cases of issue 6: key rotation, rate limit, hot swap, deletion and a
+// TestJourney walks the developer's journey against Ory Hydra, then the
+// operational cases: key rotation, rate limit, hot swap, deletion and a
 // policy chosen by a token hook's pol claim.
 func TestJourney(t *testing.T) {
 	j := startJourney(t)
@@ -214,7 +214,7 @@ func TestJourney(t *testing.T) {
 			t.Fatalf("after the rotation Hydra signs with %v", hdr)
 		}
 		// The gateway refetches the JWKS on an unknown kid, at most once
-		// per few seconds (DESIGN §5): a fetch just before the rotation
+		// per few seconds: a fetch just before the rotation
 		// may delay acceptance by that long, never more.
 		start, tries := time.Now(), 0
 		eventually(t, "a token signed with the new key is accepted", func() string {
