@@ -26,7 +26,9 @@
 // Content-Type: application/json bodies, which a cross-site form cannot
 // send. Failed logins are limited per account and per client address, and
 // sign-up attempts (each costs a bcrypt hash and a state-file write) per
-// client address; past a limit the portal answers 429 with Retry-After. A
+// client address; an attempt holds its place under the limits while it
+// runs, so a parallel burst gets no more tries than a sequence; past a
+// limit the portal answers 429 with Retry-After. A
 // developer may hold at most MaxClientsPerDeveloper clients (expired ones
 // count until deleted), since each registration spends the operator's
 // initial access token at the provider; past it the portal answers 409
@@ -106,6 +108,7 @@ const (
 	signupWindow            = time.Hour
 	defaultSessionTTL       = 12 * time.Hour
 	maxJSONBody             = 64 << 10
+	maxEmailLen             = 254 // RFC 5321's limit on a forward path
 )
 
 // Server is the portal. Create it with New.
@@ -360,7 +363,7 @@ var (
 func normaliseEmail(email string) (string, *apiError) {
 	email = strings.TrimSpace(email)
 	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || len(email) > 254 {
+	if err != nil || a.Address != email || len(email) > maxEmailLen {
 		return "", errorf(http.StatusBadRequest, "invalid_request", "%q is not an email address", email)
 	}
 	return strings.ToLower(email), nil
@@ -427,13 +430,25 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 	return acc.Email, nil
 }
 
-// login checks the credentials; an account or address over its failure
-// limit gets a 429 with RetryAfter.
+// login checks the credentials. Each attempt first reserves a failure slot
+// of its account and of its client address, so that no more attempts than
+// the limits allow run bcrypt at once or in a window; an account or address
+// without a slot gets a 429 with RetryAfter. A failure keeps its slots; a
+// success gives them back and clears the account's failures.
 func (s *Server) login(r *http.Request, email, password string) (string, *apiError) {
 	now := s.opts.Now()
 	email = strings.ToLower(strings.TrimSpace(email))
+	if len(email) > maxEmailLen { // no such account; not worth a limiter entry
+		return "", errWrongCredentials()
+	}
 	addr := clientAddress(r, s.table().Portal.TrustedProxies)
-	if wait := max(s.byAccount.retryAfter(email, now), s.byAddress.retryAfter(addr, now)); wait > 0 {
+	wait := s.byAccount.reserve(email, now)
+	if wait == 0 {
+		if wait = s.byAddress.reserve(addr, now); wait > 0 {
+			s.byAccount.release(email)
+		}
+	}
+	if wait > 0 {
 		loginsLimited.Inc()
 		return "", tooMany(wait, "too many failed logins: try again in %s", wait.Round(time.Second))
 	}
@@ -443,15 +458,21 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 		hash = []byte(d.PasswordHash)
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known {
-		s.byAccount.add(email, now)
-		s.byAddress.add(addr, now)
+		s.byAccount.commit(email)
+		s.byAddress.commit(addr)
 		loginsFailed.Inc()
 		s.opts.Logger.Info().Str("developer", email).Str("address", addr).Msg("portal: failed login")
-		return "", errorf(http.StatusUnauthorized, "invalid_grant", "wrong email or password")
+		return "", errWrongCredentials()
 	}
+	s.byAccount.release(email)
+	s.byAddress.release(addr)
 	s.byAccount.reset(email)
 	loginsOK.Inc()
 	return email, nil
+}
+
+func errWrongCredentials() *apiError {
+	return errorf(http.StatusUnauthorized, "invalid_grant", "wrong email or password")
 }
 
 // clientAddress is the address sign-up and login limits count r by: the
@@ -493,86 +514,6 @@ func trustedPeer(r *http.Request, trusted []netip.Prefix) (string, bool) {
 func trustedProxy(a netip.Addr, prefixes []netip.Prefix) bool {
 	a = a.Unmap()
 	return slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(a) })
-}
-
-// windowLimiter counts events per key (failed logins, sign-up attempts)
-// in a fixed window that starts at the key's first event. It is safe for
-// concurrent use.
-type windowLimiter struct {
-	max    int
-	window time.Duration
-	mu     sync.Mutex
-	m      map[string]*windowCount
-}
-
-type windowCount struct {
-	n     int
-	start time.Time
-}
-
-func newWindowLimiter(max int, window time.Duration) *windowLimiter {
-	return &windowLimiter{max: max, window: window, m: map[string]*windowCount{}}
-}
-
-// retryAfter is how long key must wait before trying again (0: it may).
-func (l *windowLimiter) retryAfter(key string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.retryAfterLocked(key, now)
-}
-
-func (l *windowLimiter) retryAfterLocked(key string, now time.Time) time.Duration {
-	c := l.m[key]
-	if c == nil || c.n < l.max {
-		return 0
-	}
-	if wait := c.start.Add(l.window).Sub(now); wait > 0 {
-		return wait
-	}
-	delete(l.m, key)
-	return 0
-}
-
-// add counts one event for key.
-func (l *windowLimiter) add(key string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.addLocked(key, now)
-}
-
-func (l *windowLimiter) addLocked(key string, now time.Time) {
-	if len(l.m) > 100_000 { // bound memory under a spray of keys
-		for k, c := range l.m {
-			if now.Sub(c.start) >= l.window {
-				delete(l.m, k)
-			}
-		}
-	}
-	c := l.m[key]
-	if c == nil || now.Sub(c.start) >= l.window {
-		c = &windowCount{start: now}
-		l.m[key] = c
-	}
-	c.n++
-}
-
-// take counts one event for key and returns 0 when key is under its
-// limit; otherwise it counts nothing and returns how long key must wait.
-// Concurrent takes never let more than the limit through.
-func (l *windowLimiter) take(key string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if wait := l.retryAfterLocked(key, now); wait > 0 {
-		return wait
-	}
-	l.addLocked(key, now)
-	return 0
-}
-
-func (l *windowLimiter) reset(key string) {
-	l.mu.Lock()
-	delete(l.m, key)
-	l.mu.Unlock()
 }
 
 // ---- catalogue and clients ----
