@@ -41,6 +41,7 @@ package portal
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
@@ -115,6 +116,7 @@ type Server struct {
 	pages     map[string]pageTemplate
 	handler   http.Handler
 	dummyHash []byte // compared against for unknown accounts, to equalise timing
+	csrfKey   []byte // signs anonymous CSRF tokens; random per Server
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -158,13 +160,15 @@ func New(opts Options) (*Server, error) {
 		discovery:   dcr.NewDiscovery(opts.HTTPClient),
 		pages:       pages,
 		dummyHash:   dummy,
+		csrfKey:     make([]byte, 32),
 		sessions:    map[string]*session{},
 		registering: map[string]map[*reservation]struct{}{},
 		byAccount:   newWindowLimiter(loginFailuresPerAccount, loginWindow),
 		byAddress:   newWindowLimiter(loginFailuresPerAddress, loginWindow),
 		signups:     newWindowLimiter(signupsPerAddress, signupWindow),
 	}
-	s.handler = securityHeaders(s.needTable(s.routes()))
+	rand.Read(s.csrfKey) // never fails (crypto/rand panics rather than return an error)
+	s.handler = s.securityHeaders(s.needTable(s.routes()))
 	return s, nil
 }
 
@@ -193,9 +197,15 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
-func securityHeaders(h http.Handler) http.Handler {
+// securityHeaders sets the headers every portal answer carries; under TLS
+// (Server.secure) they include Strict-Transport-Security, so that browsers
+// come back over https only.
+func (s *Server) securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
+		if s.secure(r) {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
