@@ -51,7 +51,6 @@ import (
 	"net/http"
 	"net/mail"
 	"net/netip"
-	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -260,8 +259,10 @@ var (
 // normaliseEmail returns the canonical form of an address, or an error.
 func normaliseEmail(email string) (string, *apiError) {
 	email = strings.TrimSpace(email)
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || len(email) > maxEmailLen {
+	if p := textProblem(email, maxEmailLen); p != "" {
+		return "", errorf(http.StatusBadRequest, "invalid_request", "the email address %s", p)
+	}
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
 		return "", errorf(http.StatusBadRequest, "invalid_request", "%q is not an email address", email)
 	}
 	return strings.ToLower(email), nil
@@ -439,7 +440,7 @@ func choose(t *compiler.Table, ids []string) (*selection, *apiError) {
 	for _, id := range ids {
 		e := t.Portal.Catalogue[id]
 		if e == nil {
-			return nil, errorf(http.StatusBadRequest, "invalid_request", "unknown catalogue entry %q", id)
+			return nil, errorf(http.StatusBadRequest, "invalid_request", "unknown catalogue entry %q", clip(id, maxEcho))
 		}
 		if e.DCR == nil {
 			return nil, errorf(http.StatusBadRequest, "invalid_request", "catalogue entry %q has no registration settings: ask the operator", id)
@@ -505,27 +506,6 @@ func signingAlg(t *compiler.Table, entries []*compiler.CatalogueEntry) (string, 
 		return "RS256", nil
 	}
 	return allowed[0], nil
-}
-
-func checkClientName(name string) (string, *apiError) {
-	name = strings.TrimSpace(name)
-	switch {
-	case name == "":
-		return "", errorf(http.StatusBadRequest, "invalid_client_metadata", "client_name is required")
-	case len(name) > 200:
-		return "", errorf(http.StatusBadRequest, "invalid_client_metadata", "client_name is longer than 200 bytes")
-	}
-	return name, nil
-}
-
-func checkRedirectURIs(uris []string) *apiError {
-	for _, u := range uris {
-		p, err := url.Parse(u)
-		if err != nil || !p.IsAbs() || (p.Scheme == "http" || p.Scheme == "https") && p.Host == "" || p.Fragment != "" {
-			return errorf(http.StatusBadRequest, "invalid_redirect_uri", "%q is not an absolute URI without a fragment", u)
-		}
-	}
-	return nil
 }
 
 // redirectURISeparator is the configured separator of redirect URIs in
@@ -738,7 +718,7 @@ func quoteAll(ids []string) string {
 func (s *Server) ownClient(dev, id string) (store.Client, *apiError) {
 	c, ok := s.opts.Store.Client(id)
 	if !ok || c.Developer != dev {
-		return store.Client{}, errorf(http.StatusNotFound, "not_found", "no client %q", id)
+		return store.Client{}, errorf(http.StatusNotFound, "not_found", "no client %q", clip(id, maxEcho))
 	}
 	return c, nil
 }
@@ -752,7 +732,7 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 	}
 	c, err := s.opts.Store.DeleteClient(id, s.opts.Now().UTC())
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Client{}, "", errorf(http.StatusNotFound, "not_found", "no client %q", id)
+		return store.Client{}, "", errorf(http.StatusNotFound, "not_found", "no client %q", clip(id, maxEcho))
 	}
 	if err != nil {
 		s.opts.Logger.Error().Err(err).Str("client_id", id).Msg("portal: deletion not stored")
