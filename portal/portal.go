@@ -19,10 +19,16 @@
 //
 // Passwords are hashed with bcrypt. Sessions live in memory (a restart logs
 // everybody out) in HttpOnly, SameSite=Lax cookies, Secure when
-// Options.Secure or when a trusted proxy (portal.trusted_proxies) forwards
-// the request with X-Forwarded-Proto: https. Every HTML form carries a CSRF token: the session's
-// synchroniser token once logged in, a double-submit cookie before; tokens
-// are compared in constant time. JSON endpoints take only
+// Options.Secure, on a TLS connection, or when a trusted proxy (portal.trusted_proxies) forwards
+// the request with X-Forwarded-Proto: https; then the cookies are named with
+// the __Host- prefix and every answer carries Strict-Transport-Security.
+// Every HTML form carries a CSRF token: the session's synchroniser token
+// once logged in, before that a double-submit cookie that only this Server
+// can make (a nonce and its HMAC under a per-Server key); tokens are
+// compared in constant time. Client names, email addresses and redirect
+// URIs are refused when they hold control or bidi characters or exceed
+// their length; redirect URIs must be https, http on a loopback host or a
+// private-use scheme (see checkRedirectURIs). JSON endpoints take only
 // Content-Type: application/json bodies, which a cross-site form cannot
 // send. Failed logins are limited per account and per client address, and
 // sign-up attempts (each costs a bcrypt hash and a state-file write) per
