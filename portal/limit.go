@@ -40,7 +40,7 @@ func (l *windowLimiter) reserve(key string, now time.Time) time.Duration {
 		c.n, c.start = c.pending, now
 	}
 	if c != nil && c.n >= l.max {
-		return max(c.start.Add(l.window).Sub(now), time.Second)
+		return c.start.Add(l.window).Sub(now) // positive: the window was renewed above if it had ended
 	}
 	if c == nil {
 		l.evictExpired(now)
