@@ -19,14 +19,22 @@
 //
 // Passwords are hashed with bcrypt. Sessions live in memory (a restart logs
 // everybody out) in HttpOnly, SameSite=Lax cookies, Secure when
-// Options.Secure or when a trusted proxy (portal.trusted_proxies) forwards
-// the request with X-Forwarded-Proto: https. Every HTML form carries a CSRF token: the session's
-// synchroniser token once logged in, a double-submit cookie before; tokens
-// are compared in constant time. JSON endpoints take only
+// Options.Secure, on a TLS connection, or when a trusted proxy (portal.trusted_proxies) forwards
+// the request with X-Forwarded-Proto: https; then the cookies are named with
+// the __Host- prefix and every answer carries Strict-Transport-Security.
+// Every HTML form carries a CSRF token: the session's synchroniser token
+// once logged in, before that a double-submit cookie that only this Server
+// can make (a nonce and its HMAC under a per-Server key); tokens are
+// compared in constant time. Client names, email addresses and redirect
+// URIs are refused when they hold control or bidi characters or exceed
+// their length; redirect URIs must be https, http on a loopback host or a
+// private-use scheme (see checkRedirectURIs). JSON endpoints take only
 // Content-Type: application/json bodies, which a cross-site form cannot
 // send. Failed logins are limited per account and per client address, and
 // sign-up attempts (each costs a bcrypt hash and a state-file write) per
-// client address; past a limit the portal answers 429 with Retry-After. A
+// client address; an attempt holds its place under the limits while it
+// runs, so a parallel burst gets no more tries than a sequence; past a
+// limit the portal answers 429 with Retry-After. A
 // developer may hold at most MaxClientsPerDeveloper clients (expired ones
 // count until deleted), since each registration spends the operator's
 // initial access token at the provider; past it the portal answers 409
@@ -40,9 +48,7 @@ package portal
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"embed"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -51,7 +57,6 @@ import (
 	"net/http"
 	"net/mail"
 	"net/netip"
-	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -106,6 +111,7 @@ const (
 	signupWindow            = time.Hour
 	defaultSessionTTL       = 12 * time.Hour
 	maxJSONBody             = 64 << 10
+	maxEmailLen             = 254 // RFC 5321's limit on a forward path
 )
 
 // Server is the portal. Create it with New.
@@ -115,6 +121,7 @@ type Server struct {
 	pages     map[string]pageTemplate
 	handler   http.Handler
 	dummyHash []byte // compared against for unknown accounts, to equalise timing
+	csrfKey   []byte // signs anonymous CSRF tokens; random per Server
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -158,13 +165,15 @@ func New(opts Options) (*Server, error) {
 		discovery:   dcr.NewDiscovery(opts.HTTPClient),
 		pages:       pages,
 		dummyHash:   dummy,
+		csrfKey:     make([]byte, 32),
 		sessions:    map[string]*session{},
 		registering: map[string]map[*reservation]struct{}{},
 		byAccount:   newWindowLimiter(loginFailuresPerAccount, loginWindow),
 		byAddress:   newWindowLimiter(loginFailuresPerAddress, loginWindow),
 		signups:     newWindowLimiter(signupsPerAddress, signupWindow),
 	}
-	s.handler = securityHeaders(s.needTable(s.routes()))
+	rand.Read(s.csrfKey) // never fails (crypto/rand panics rather than return an error)
+	s.handler = s.securityHeaders(s.needTable(s.routes()))
 	return s, nil
 }
 
@@ -193,9 +202,15 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
-func securityHeaders(h http.Handler) http.Handler {
+// securityHeaders sets the headers every portal answer carries; under TLS
+// (Server.secure) they include Strict-Transport-Security, so that browsers
+// come back over https only.
+func (s *Server) securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
+		if s.secure(r) {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
@@ -234,115 +249,6 @@ func errorf(status int, code, format string, args ...any) *apiError {
 	return &apiError{Status: status, Code: code, Description: fmt.Sprintf(format, args...)}
 }
 
-// ---- sessions and CSRF ----
-
-const (
-	sessionCookie = "cuegate_session"
-	csrfCookie    = "cuegate_csrf"
-	csrfField     = "csrf_token"
-)
-
-func randomToken() string {
-	b := make([]byte, 32)
-	rand.Read(b) // never fails (crypto/rand panics rather than return an error)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func (s *Server) sessionTTL() time.Duration {
-	if ttl := s.table().Portal.SessionTTL.D(); ttl > 0 {
-		return ttl
-	}
-	return defaultSessionTTL
-}
-
-// startSession logs email in, sets the session cookie and returns the new
-// session.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, email string) *session {
-	id, ttl := randomToken(), s.sessionTTL()
-	now := s.opts.Now()
-	s.mu.Lock()
-	for k, v := range s.sessions { // drop expired sessions while here
-		if now.After(v.expires) {
-			delete(s.sessions, k)
-		}
-	}
-	sess := &session{email: email, csrf: randomToken(), expires: now.Add(ttl)}
-	s.sessions[id] = sess
-	s.mu.Unlock()
-	http.SetCookie(w, s.cookie(r, sessionCookie, id, int(ttl.Seconds())))
-	return sess
-}
-
-// cookie makes a portal cookie for the response to r: Secure when the
-// portal serves TLS, or when r came through a trusted proxy that says it
-// was received over https (X-Forwarded-Proto), as a TLS-terminating proxy
-// does.
-func (s *Server) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
-	_, viaProxy := trustedPeer(r, s.table().Portal.TrustedProxies)
-	secure := s.opts.Secure || (viaProxy && r.Header.Get("X-Forwarded-Proto") == "https")
-	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
-}
-
-// session returns the request's live session, or nil.
-func (s *Server) session(r *http.Request) *session {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess := s.sessions[c.Value]
-	if sess == nil {
-		return nil
-	}
-	if s.opts.Now().After(sess.expires) {
-		delete(s.sessions, c.Value)
-		return nil
-	}
-	if _, ok := s.opts.Store.Developer(sess.email); !ok { // removed by the operator
-		delete(s.sessions, c.Value)
-		return nil
-	}
-	return sess
-}
-
-func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		s.mu.Lock()
-		delete(s.sessions, c.Value)
-		s.mu.Unlock()
-	}
-	http.SetCookie(w, s.cookie(r, sessionCookie, "", -1))
-}
-
-// csrfToken returns the token to embed in forms: the session's, or for an
-// anonymous visitor the double-submit cookie's (set here when missing).
-func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request, sess *session) string {
-	if sess != nil {
-		return sess.csrf
-	}
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
-		return c.Value
-	}
-	tok := randomToken()
-	http.SetCookie(w, s.cookie(r, csrfCookie, tok, 0))
-	return tok
-}
-
-// checkCSRF reports whether the form's token matches the session's, or
-// for an anonymous visitor the double-submit cookie.
-func (s *Server) checkCSRF(r *http.Request, sess *session) bool {
-	got := r.PostFormValue(csrfField)
-	want := ""
-	if sess != nil {
-		want = sess.csrf
-	} else if c, err := r.Cookie(csrfCookie); err == nil {
-		want = c.Value
-	}
-	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
-}
-
 // ---- accounts ----
 
 var (
@@ -359,8 +265,10 @@ var (
 // normaliseEmail returns the canonical form of an address, or an error.
 func normaliseEmail(email string) (string, *apiError) {
 	email = strings.TrimSpace(email)
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || len(email) > 254 {
+	if p := textProblem(email, maxEmailLen); p != "" {
+		return "", errorf(http.StatusBadRequest, "invalid_request", "the email address %s", p)
+	}
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
 		return "", errorf(http.StatusBadRequest, "invalid_request", "%q is not an email address", email)
 	}
 	return strings.ToLower(email), nil
@@ -427,13 +335,25 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 	return acc.Email, nil
 }
 
-// login checks the credentials; an account or address over its failure
-// limit gets a 429 with RetryAfter.
+// login checks the credentials. Each attempt first reserves a failure slot
+// of its account and of its client address, so that no more attempts than
+// the limits allow run bcrypt at once or in a window; an account or address
+// without a slot gets a 429 with RetryAfter. A failure keeps its slots; a
+// success gives them back and clears the account's failures.
 func (s *Server) login(r *http.Request, email, password string) (string, *apiError) {
 	now := s.opts.Now()
 	email = strings.ToLower(strings.TrimSpace(email))
+	if len(email) > maxEmailLen { // no such account; not worth a limiter entry
+		return "", errWrongCredentials()
+	}
 	addr := clientAddress(r, s.table().Portal.TrustedProxies)
-	if wait := max(s.byAccount.retryAfter(email, now), s.byAddress.retryAfter(addr, now)); wait > 0 {
+	wait := s.byAccount.reserve(email, now)
+	if wait == 0 {
+		if wait = s.byAddress.reserve(addr, now); wait > 0 {
+			s.byAccount.release(email)
+		}
+	}
+	if wait > 0 {
 		loginsLimited.Inc()
 		return "", tooMany(wait, "too many failed logins: try again in %s", wait.Round(time.Second))
 	}
@@ -443,15 +363,21 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 		hash = []byte(d.PasswordHash)
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known {
-		s.byAccount.add(email, now)
-		s.byAddress.add(addr, now)
+		s.byAccount.commit(email)
+		s.byAddress.commit(addr)
 		loginsFailed.Inc()
 		s.opts.Logger.Info().Str("developer", email).Str("address", addr).Msg("portal: failed login")
-		return "", errorf(http.StatusUnauthorized, "invalid_grant", "wrong email or password")
+		return "", errWrongCredentials()
 	}
+	s.byAccount.release(email)
+	s.byAddress.release(addr)
 	s.byAccount.reset(email)
 	loginsOK.Inc()
 	return email, nil
+}
+
+func errWrongCredentials() *apiError {
+	return errorf(http.StatusUnauthorized, "invalid_grant", "wrong email or password")
 }
 
 // clientAddress is the address sign-up and login limits count r by: the
@@ -495,86 +421,6 @@ func trustedProxy(a netip.Addr, prefixes []netip.Prefix) bool {
 	return slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(a) })
 }
 
-// windowLimiter counts events per key (failed logins, sign-up attempts)
-// in a fixed window that starts at the key's first event. It is safe for
-// concurrent use.
-type windowLimiter struct {
-	max    int
-	window time.Duration
-	mu     sync.Mutex
-	m      map[string]*windowCount
-}
-
-type windowCount struct {
-	n     int
-	start time.Time
-}
-
-func newWindowLimiter(max int, window time.Duration) *windowLimiter {
-	return &windowLimiter{max: max, window: window, m: map[string]*windowCount{}}
-}
-
-// retryAfter is how long key must wait before trying again (0: it may).
-func (l *windowLimiter) retryAfter(key string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.retryAfterLocked(key, now)
-}
-
-func (l *windowLimiter) retryAfterLocked(key string, now time.Time) time.Duration {
-	c := l.m[key]
-	if c == nil || c.n < l.max {
-		return 0
-	}
-	if wait := c.start.Add(l.window).Sub(now); wait > 0 {
-		return wait
-	}
-	delete(l.m, key)
-	return 0
-}
-
-// add counts one event for key.
-func (l *windowLimiter) add(key string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.addLocked(key, now)
-}
-
-func (l *windowLimiter) addLocked(key string, now time.Time) {
-	if len(l.m) > 100_000 { // bound memory under a spray of keys
-		for k, c := range l.m {
-			if now.Sub(c.start) >= l.window {
-				delete(l.m, k)
-			}
-		}
-	}
-	c := l.m[key]
-	if c == nil || now.Sub(c.start) >= l.window {
-		c = &windowCount{start: now}
-		l.m[key] = c
-	}
-	c.n++
-}
-
-// take counts one event for key and returns 0 when key is under its
-// limit; otherwise it counts nothing and returns how long key must wait.
-// Concurrent takes never let more than the limit through.
-func (l *windowLimiter) take(key string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if wait := l.retryAfterLocked(key, now); wait > 0 {
-		return wait
-	}
-	l.addLocked(key, now)
-	return 0
-}
-
-func (l *windowLimiter) reset(key string) {
-	l.mu.Lock()
-	delete(l.m, key)
-	l.mu.Unlock()
-}
-
 // ---- catalogue and clients ----
 
 // selection is a validated choice of catalogue entries for one client.
@@ -600,7 +446,7 @@ func choose(t *compiler.Table, ids []string) (*selection, *apiError) {
 	for _, id := range ids {
 		e := t.Portal.Catalogue[id]
 		if e == nil {
-			return nil, errorf(http.StatusBadRequest, "invalid_request", "unknown catalogue entry %q", id)
+			return nil, errorf(http.StatusBadRequest, "invalid_request", "unknown catalogue entry %q", clip(id, maxEcho))
 		}
 		if e.DCR == nil {
 			return nil, errorf(http.StatusBadRequest, "invalid_request", "catalogue entry %q has no registration settings: ask the operator", id)
@@ -666,27 +512,6 @@ func signingAlg(t *compiler.Table, entries []*compiler.CatalogueEntry) (string, 
 		return "RS256", nil
 	}
 	return allowed[0], nil
-}
-
-func checkClientName(name string) (string, *apiError) {
-	name = strings.TrimSpace(name)
-	switch {
-	case name == "":
-		return "", errorf(http.StatusBadRequest, "invalid_client_metadata", "client_name is required")
-	case len(name) > 200:
-		return "", errorf(http.StatusBadRequest, "invalid_client_metadata", "client_name is longer than 200 bytes")
-	}
-	return name, nil
-}
-
-func checkRedirectURIs(uris []string) *apiError {
-	for _, u := range uris {
-		p, err := url.Parse(u)
-		if err != nil || !p.IsAbs() || (p.Scheme == "http" || p.Scheme == "https") && p.Host == "" || p.Fragment != "" {
-			return errorf(http.StatusBadRequest, "invalid_redirect_uri", "%q is not an absolute URI without a fragment", u)
-		}
-	}
-	return nil
 }
 
 // redirectURISeparator is the configured separator of redirect URIs in
@@ -899,7 +724,7 @@ func quoteAll(ids []string) string {
 func (s *Server) ownClient(dev, id string) (store.Client, *apiError) {
 	c, ok := s.opts.Store.Client(id)
 	if !ok || c.Developer != dev {
-		return store.Client{}, errorf(http.StatusNotFound, "not_found", "no client %q", id)
+		return store.Client{}, errorf(http.StatusNotFound, "not_found", "no client %q", clip(id, maxEcho))
 	}
 	return c, nil
 }
@@ -913,7 +738,7 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 	}
 	c, err := s.opts.Store.DeleteClient(id, s.opts.Now().UTC())
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Client{}, "", errorf(http.StatusNotFound, "not_found", "no client %q", id)
+		return store.Client{}, "", errorf(http.StatusNotFound, "not_found", "no client %q", clip(id, maxEcho))
 	}
 	if err != nil {
 		s.opts.Logger.Error().Err(err).Str("client_id", id).Msg("portal: deletion not stored")

@@ -125,6 +125,17 @@ func newEnv(t *testing.T) *env {
 }
 
 func newEnvLog(t *testing.T, log zerolog.Logger) *env {
+	return newEnvOpts(t, Options{Logger: log})
+}
+
+// newEnvTLS is a portal served over TLS (Options.Secure).
+func newEnvTLS(t *testing.T) *env {
+	return newEnvOpts(t, Options{Logger: zerolog.Nop(), Secure: true})
+}
+
+// newEnvOpts is a portal with opts' Logger and Secure, served over TLS
+// when Secure is set.
+func newEnvOpts(t *testing.T, opts Options) *env {
 	t.Setenv("PORTAL_TEST_IAT", "initial-token")
 	e := &env{t: t, idp: newFakeIdP(t)}
 	e.table.Store(testTable(e.idp.URL))
@@ -136,13 +147,18 @@ func newEnvLog(t *testing.T, log zerolog.Logger) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	e.store = st
-	s, err := New(Options{Table: e.table.Load, Store: st, Logger: log,
-		Now: func() time.Time { return *e.now.Load() }, BcryptCost: bcrypt.MinCost})
+	opts.Table, opts.Store, opts.BcryptCost = e.table.Load, st, bcrypt.MinCost
+	opts.Now = func() time.Time { return *e.now.Load() }
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.s = s
-	e.srv = httptest.NewServer(s.Handler())
+	if opts.Secure {
+		e.srv = httptest.NewTLSServer(s.Handler())
+	} else {
+		e.srv = httptest.NewServer(s.Handler())
+	}
 	t.Cleanup(e.srv.Close)
 	return e
 }
@@ -155,7 +171,7 @@ func (e *env) advance(d time.Duration) {
 // browser is a client with its own cookie jar that does not follow redirects.
 func (e *env) browser() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &http.Client{Jar: jar, Transport: e.srv.Client().Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // api calls the JSON API and decodes the answer into out (when not nil).

@@ -11,9 +11,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cuegate/cuegate/portal"
 	"github.com/cuegate/cuegate/portal/store"
@@ -84,13 +87,13 @@ func runDeveloper(args []string, stdout, stderr io.Writer) int {
 	var email, password string
 	if wantArgs == 1 {
 		if email, err = portal.NormaliseEmail(rest[0]); err != nil {
-			fmt.Fprintln(stderr, "cuegate developer:", err)
+			fmt.Fprintln(stderr, "cuegate developer:", printable(err.Error()))
 			return exitInvalid
 		}
 	}
 	if sub == "add" {
 		if password, err = readPassword(*passwordFile); err != nil {
-			fmt.Fprintln(stderr, "cuegate developer:", err)
+			fmt.Fprintln(stderr, "cuegate developer:", printable(err.Error()))
 			return exitUsage
 		}
 	}
@@ -102,12 +105,12 @@ func runDeveloper(args []string, stdout, stderr io.Writer) int {
 		// Only add may start a state file: a mistyped path for list or
 		// remove must not leave an empty one (and its lock) behind.
 		if _, err := os.Stat(*state); sub != "add" && errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintf(stderr, "cuegate developer: no state file at %s (developer add creates one)\n", *state)
+			fmt.Fprintf(stderr, "cuegate developer: no state file at %s (developer add creates one)\n", printable(*state))
 			return exitUsage
 		}
 		st, err := store.Open(*state)
 		if err != nil {
-			fmt.Fprintln(stderr, "cuegate developer:", err)
+			fmt.Fprintln(stderr, "cuegate developer:", printable(err.Error()))
 			if errors.Is(err, store.ErrLocked) {
 				fmt.Fprintln(stderr, "cuegate developer: while cuegate serve runs on the state file, pass --admin with its admin_listen address (e.g. --admin 127.0.0.1:9090) instead of --state")
 			}
@@ -121,7 +124,7 @@ func runDeveloper(args []string, stdout, stderr io.Writer) int {
 	case "add":
 		var acc portal.Account
 		if acc, err = accounts.Add(email, password); err == nil {
-			fmt.Fprintf(stdout, "added developer %s\n", acc.Email)
+			fmt.Fprintf(stdout, "added developer %s\n", printable(acc.Email))
 		}
 	case "list":
 		var list []portal.Account
@@ -129,28 +132,55 @@ func runDeveloper(args []string, stdout, stderr io.Writer) int {
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "EMAIL\tCREATED\tCLIENTS")
 			for _, a := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%d\n", a.Email, a.Created.UTC().Format(time.RFC3339), a.Clients)
+				fmt.Fprintf(tw, "%s\t%s\t%d\n", printable(a.Email), a.Created.UTC().Format(time.RFC3339), a.Clients)
 			}
 			tw.Flush()
 		}
 	case "remove":
 		var rm portal.Removal
 		if rm, err = accounts.Remove(email); err == nil {
-			fmt.Fprintf(stdout, "removed developer %s\n", rm.Email)
+			fmt.Fprintf(stdout, "removed developer %s\n", printable(rm.Email))
 			for _, c := range rm.Revoked {
-				fmt.Fprintf(stdout, "revoked client %s (%s); it remains registered at the %s provider\n", c.ClientID, c.ClientName, c.Provider)
+				fmt.Fprintf(stdout, "revoked client %s (%s); it remains registered at the %s provider\n",
+					printable(c.ClientID), printable(c.ClientName), printable(c.Provider))
 			}
 		}
 	}
 	switch {
 	case errors.Is(err, portal.ErrInvalid), errors.Is(err, store.ErrExists), errors.Is(err, store.ErrNotFound):
-		fmt.Fprintln(stderr, "cuegate developer:", err)
+		fmt.Fprintln(stderr, "cuegate developer:", printable(err.Error()))
 		return exitInvalid
 	case err != nil:
-		fmt.Fprintln(stderr, "cuegate developer:", err)
+		fmt.Fprintln(stderr, "cuegate developer:", printable(err.Error()))
 		return exitUsage
 	}
 	return exitOK
+}
+
+// printable returns s with every character a terminal would not show as
+// itself (control characters such as ESC, CR and LF, bidirectional
+// controls, other format characters, bytes that are not UTF-8) written as
+// a Go escape (\x1b, \u202e), so that text from the state file or a node
+// cannot move the cursor, recolour, reorder or forge the CLI's output.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r == utf8.RuneError || !unicode.IsPrint(r) }) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r):
+			b.WriteString(s[i : i+n])
+		default:
+			q := strconv.QuoteRune(r) // '\x1b', '\u202e'
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // localAccounts changes the state file directly.

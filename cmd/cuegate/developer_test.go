@@ -9,10 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+	"unicode"
 
 	"github.com/rs/zerolog"
 
 	"github.com/cuegate/cuegate/internal/testutil"
+	"github.com/cuegate/cuegate/portal/store"
 )
 
 const invitePortalConfig = `package t
@@ -221,5 +224,61 @@ func TestDeveloperAdminWithoutPortal(t *testing.T) {
 	ln.Close()
 	if code, _, stderr := cli("developer", "list", "--admin", closed); code != exitUsage || !strings.Contains(stderr, "is cuegate serve running with admin_listen "+closed+"?") {
 		t.Errorf("list --admin to a closed port: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, want string }{
+		{"dev@example.com", "dev@example.com"},
+		{"Ünï アプリ 🚀 \uFFFD", "Ünï アプリ 🚀 \uFFFD"},
+		{"a\x1b[2Jb", `a\x1b[2Jb`},
+		{"line\r\nrevoked client x", `line\r\nrevoked client x`},
+		{"tab\tnul\x00del\x7f", `tab\tnul\x00del\x7f`},
+		{"c1\u0085\u009b", `c1\u0085\u009b`},
+		{"bidi\u202egpj.exe\u2066", `bidi\u202egpj.exe\u2066`},
+		{"bad\xffbyte", `bad\xffbyte`},
+	} {
+		if got := printable(tt.in); got != tt.want {
+			t.Errorf("printable(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestDeveloperOutputIsEscaped: text in a state file written before the
+// portal refused control characters reaches the terminal escaped.
+func TestDeveloperOutputIsEscaped(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state.json")
+	st, err := store.Open(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, email := range []string{"dev@example.com", "evil\x1b]0;owned\x07@example.com"} {
+		if err := st.AddDeveloper(store.Developer{Email: email, PasswordHash: "x", Created: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := store.Client{ClientID: "id\r\nremoved developer root", ClientName: "app\x1b[2J\u202e", Provider: "other\x00",
+		Developer: "dev@example.com", Policy: "basic", CreatedAt: time.Now()}
+	if err := st.AddClient(c); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	_, list, _ := cli("developer", "list", "--state", state)
+	code, removed, stderr := cli("developer", "remove", "--state", state, "dev@example.com")
+	if code != exitOK {
+		t.Fatalf("remove: exit %d\n%s", code, stderr)
+	}
+	for out, lines := range map[string]int{list: 3, removed: 2} {
+		if strings.ContainsFunc(out, func(r rune) bool { return r != '\n' && !unicode.IsPrint(r) }) || strings.Count(out, "\n") != lines {
+			t.Errorf("raw control characters reach the terminal:\n%q", out)
+		}
+	}
+	if !strings.Contains(list, `evil\x1b]0;owned\a@example.com`) {
+		t.Errorf("list does not show the escaped email:\n%s", list)
+	}
+	if want := `revoked client id\r\nremoved developer root (app\x1b[2J\u202e); it remains registered at the other\x00 provider`; !strings.Contains(removed, want) {
+		t.Errorf("remove output:\n%s\nwant it to contain\n%s", removed, want)
 	}
 }

@@ -43,9 +43,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cuegate/cuegate/compiler"
 )
@@ -244,6 +247,26 @@ func (d *driver) Register(ctx context.Context, req Request) (*Registration, erro
 	if err != nil {
 		return nil, err
 	}
+	reg, err := readAnswer(status, raw, d.s.TokenEndpointAuthMethod)
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.usable(); err != nil {
+		if derr := d.Delete(ctx, reg); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return nil, err
+	}
+	return reg, nil
+}
+
+// readAnswer reads a provider's answer to a registration: a non-2xx
+// status is a *ProviderError; a 2xx answer is the registration, with
+// configuredMethod as its token endpoint auth method when the answer names
+// none, or an error matching ErrBadResponse when it is not JSON of the
+// expected shape or has no client_id. No error repeats a value from the
+// answer's secrets.
+func readAnswer(status int, raw []byte, configuredMethod string) (*Registration, error) {
 	if status < 200 || status > 299 {
 		return nil, providerError(status, raw)
 	}
@@ -251,27 +274,35 @@ func (d *driver) Register(ctx context.Context, req Request) (*Registration, erro
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return nil, fmt.Errorf("%w: status %d, %v", ErrBadResponse, status, err)
 	}
-	reg := &Registration{
+	if r.ClientID == "" {
+		return nil, fmt.Errorf("%w: no client_id in the answer", ErrBadResponse)
+	}
+	return &Registration{
 		ClientID:                r.ClientID,
 		ClientSecret:            r.ClientSecret,
 		RegistrationClientURI:   r.RegistrationClientURI,
 		RegistrationAccessToken: r.RegistrationAccessToken,
-		TokenEndpointAuthMethod: r.TokenEndpointAuthMethod,
+		TokenEndpointAuthMethod: cmp.Or(r.TokenEndpointAuthMethod, configuredMethod),
+	}, nil
+}
+
+// maxClientIDLen bounds the client_id a registration may have.
+const maxClientIDLen = 1000
+
+// usable reports why a registration the provider made cannot be used, as
+// an error matching ErrBadResponse, or nil: a client_id that is too long
+// or not printable text (it is stored, shown and put in URLs), or no
+// client_secret for an auth method that needs one.
+func (reg *Registration) usable() error {
+	switch {
+	case len(reg.ClientID) > maxClientIDLen:
+		return fmt.Errorf("%w: the client_id is longer than %d bytes", ErrBadResponse, maxClientIDLen)
+	case !utf8.ValidString(reg.ClientID) || strings.ContainsFunc(reg.ClientID, func(r rune) bool { return !unicode.IsPrint(r) }):
+		return fmt.Errorf("%w: the client_id is not printable text", ErrBadResponse)
+	case reg.ClientSecret == "" && reg.TokenEndpointAuthMethod != "none" && reg.TokenEndpointAuthMethod != "private_key_jwt":
+		return fmt.Errorf("%w: no client_secret in the answer", ErrBadResponse)
 	}
-	if reg.TokenEndpointAuthMethod == "" {
-		reg.TokenEndpointAuthMethod = d.s.TokenEndpointAuthMethod
-	}
-	if reg.ClientID == "" {
-		return nil, fmt.Errorf("%w: no client_id in the answer", ErrBadResponse)
-	}
-	if reg.ClientSecret == "" && reg.TokenEndpointAuthMethod != "none" && reg.TokenEndpointAuthMethod != "private_key_jwt" {
-		err := fmt.Errorf("%w: no client_secret in the answer", ErrBadResponse)
-		if derr := d.Delete(ctx, reg); derr != nil {
-			err = errors.Join(err, derr)
-		}
-		return nil, err
-	}
-	return reg, nil
+	return nil
 }
 
 func (d *driver) Delete(ctx context.Context, reg *Registration) error {
@@ -281,7 +312,7 @@ func (d *driver) Delete(ctx context.Context, reg *Registration) error {
 		auth = "Bearer " + reg.RegistrationAccessToken
 	case d.deleteByID && d.s.RegistrationEndpoint != "":
 		if uri == "" {
-			uri = strings.TrimSuffix(d.s.RegistrationEndpoint, "/") + "/" + reg.ClientID
+			uri = strings.TrimSuffix(d.s.RegistrationEndpoint, "/") + "/" + url.PathEscape(reg.ClientID)
 		}
 		var err error
 		if auth, err = d.authorization(); err != nil {

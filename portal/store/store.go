@@ -4,7 +4,10 @@
 // The file carries a schema "version"; older versions are migrated when
 // read. Writes are atomic: the new state goes to a temporary file in the
 // same directory, which is synced, renamed over the state file, and the
-// directory is synced. The file is created with mode 0600.
+// directory is synced. The file is created with mode 0600. A state file
+// that group or others may write, or whose directory lets them replace it,
+// is refused with ErrPermissions (naming the path, its mode and the chmod
+// that fixes it) and left as it is.
 //
 // One process at a time may write the file: Open takes an exclusive OS lock
 // on FILE.lock and holds it until Close. A second Open of the same file, in
@@ -25,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -47,6 +51,10 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrClosed is the error of a write after Close.
 	ErrClosed = errors.New("store: closed")
+	// ErrPermissions is the error of opening or reading a state file that
+	// users other than its owner may write, or that is in a directory in
+	// which they may replace it (on Unix).
+	ErrPermissions = errors.New("store: state file open to other users")
 )
 
 // Developer is a portal account. Only the bcrypt hash of the password is kept.
@@ -159,6 +167,9 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
+	if err := checkDirMode(filepath.Dir(abs)); err != nil {
+		return nil, err
+	}
 	lock := flock.New(abs+".lock", flock.SetPermissions(0o600))
 	ok, err := lock.TryLock()
 	if err != nil {
@@ -242,13 +253,29 @@ func (s *Store) Close() error {
 }
 
 // readState reads and migrates the file and reports the schema version it
-// was written in; a missing file is fs.ErrNotExist.
+// was written in; a missing file is fs.ErrNotExist. A file or directory
+// open to other users' writes is ErrPermissions.
 func readState(path string) (*state, int, error) {
-	b, err := os.ReadFile(path)
+	if err := checkDirMode(filepath.Dir(path)); err != nil {
+		return nil, 0, err
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, 0, err
 		}
+		return nil, 0, fmt.Errorf("store: read %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: read %s: %w", path, err)
+	}
+	if err := checkFileMode(path, fi); err != nil {
+		return nil, 0, err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
 		return nil, 0, fmt.Errorf("store: read %s: %w", path, err)
 	}
 	st, from, err := decode(b)
@@ -287,11 +314,14 @@ func decode(b []byte) (*state, int, error) {
 	}
 }
 
-// copyFile copies src to dst with mode 0600, replacing dst.
+// copyFile copies src to dst with mode 0600, replacing dst (and its mode).
 func copyFile(src, dst string) error {
 	b, err := os.ReadFile(src)
 	if err == nil {
 		err = os.WriteFile(dst, b, 0o600)
+	}
+	if err == nil {
+		err = os.Chmod(dst, 0o600) // WriteFile keeps the mode of a dst that exists
 	}
 	if err != nil {
 		return fmt.Errorf("store: back up %s: %w", src, err)

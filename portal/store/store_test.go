@@ -51,6 +51,9 @@ func TestOpenCreatesFileWithMode0600(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode = %v, want 0600", fi.Mode().Perm())
 	}
+	if fi, err := os.Stat(path + ".lock"); err != nil || fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("lock file mode = %v (%v), want none for group and others", fi.Mode().Perm(), err)
+	}
 	var head struct{ Version int }
 	b, _ := os.ReadFile(path)
 	if err := json.Unmarshal(b, &head); err != nil || head.Version != Version {
@@ -336,6 +339,9 @@ func TestMigrateV1(t *testing.T) {
 	if err := os.WriteFile(path, []byte(v1), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(path+".v1.bak", []byte("an older backup"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	s := open(t, path)
 	c, ok := s.Client("c1")
 	want := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
@@ -350,6 +356,9 @@ func TestMigrateV1(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path + ".v1.bak"); string(b) != v1 {
 		t.Errorf("backup = %q", b)
+	}
+	if fi, err := os.Stat(path + ".v1.bak"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("backup mode = %v (%v), want 0600", fi.Mode().Perm(), err)
 	}
 	b, _ := os.ReadFile(path)
 	if !bytes.Contains(b, []byte(`"version": 2`)) {

@@ -1,0 +1,55 @@
+package dcr
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// secretField finds the values of an answer's secrets that are long
+// enough to be told apart from incidental text.
+var secretField = regexp.MustCompile(`"(?:client_secret|registration_access_token)"\s*:\s*"([^"\\]{8,})"`)
+
+// FuzzReadAnswer checks the reading of a provider's registration answer:
+// it never panics, an accepted answer has a client_id (and, when usable,
+// a printable one and the secret its auth method needs), a refusal is a
+// *ProviderError with its status, and no error repeats a secret of a 2xx
+// answer. The seed corpus holds answers in the shapes of Hydra, Keycloak,
+// Okta and Gluu.
+func FuzzReadAnswer(f *testing.F) {
+	f.Add(201, []byte(`{"client_id":"cid","client_secret":"csecret-123"}`), "client_secret_post")
+	f.Fuzz(func(t *testing.T, status int, raw []byte, method string) {
+		reg, err := readAnswer(status, raw, method)
+		if status < 200 || status > 299 {
+			var pe *ProviderError
+			if reg != nil || !errors.As(err, &pe) || pe.Status != status {
+				t.Fatalf("status %d: registration %+v, error %v; want a ProviderError", status, reg, err)
+			}
+			return
+		}
+		errs := []error{err}
+		switch {
+		case err == nil && (reg == nil || reg.ClientID == ""):
+			t.Fatalf("accepted without a client_id: %+v", reg)
+		case err != nil && (reg != nil || !errors.Is(err, ErrBadResponse)):
+			t.Fatalf("refused with registration %+v and error %v, want ErrBadResponse alone", reg, err)
+		case err == nil:
+			uerr := reg.usable()
+			errs = append(errs, uerr)
+			if uerr == nil && reg.ClientSecret == "" && reg.TokenEndpointAuthMethod != "none" && reg.TokenEndpointAuthMethod != "private_key_jwt" {
+				t.Fatalf("usable without a secret for %q", reg.TokenEndpointAuthMethod)
+			}
+			if uerr != nil && !errors.Is(uerr, ErrBadResponse) {
+				t.Fatalf("unusable with %v, want ErrBadResponse", uerr)
+			}
+		}
+		for _, m := range secretField.FindAllSubmatch(raw, -1) {
+			for _, e := range errs {
+				if e != nil && strings.Contains(e.Error(), string(m[1])) {
+					t.Fatalf("error %q repeats the secret %q", e, m[1])
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,106 @@
+package portal
+
+import (
+	"sync"
+	"time"
+)
+
+// windowLimiter counts events per key (failed logins, sign-up attempts)
+// in a fixed window that starts at the key's first event. An attempt
+// reserves its slot before it runs (reserve) and then either keeps it as
+// an event (commit) or gives it back (release), so that concurrent
+// attempts on one key never run more than the limit between them. It is
+// safe for concurrent use.
+type windowLimiter struct {
+	max    int
+	window time.Duration
+	mu     sync.Mutex
+	m      map[string]*windowCount
+}
+
+// windowCount is one key's window: n counts its events and its pending
+// reservations, pending the reservations alone.
+type windowCount struct {
+	n, pending int
+	start      time.Time
+}
+
+func newWindowLimiter(max int, window time.Duration) *windowLimiter {
+	return &windowLimiter{max: max, window: window, m: map[string]*windowCount{}}
+}
+
+// reserve takes one slot for key and returns 0, or, when key has no slot
+// left in its window, takes nothing and returns how long key must wait. A
+// slot taken must be given to commit or release exactly once.
+func (l *windowLimiter) reserve(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.m[key]
+	if c != nil && now.Sub(c.start) >= l.window { // a new window; pending slots carry over
+		c.n, c.start = c.pending, now
+	}
+	if c != nil && c.n >= l.max {
+		return c.start.Add(l.window).Sub(now) // positive: the window was renewed above if it had ended
+	}
+	if c == nil {
+		l.evictExpired(now)
+		c = &windowCount{start: now}
+		l.m[key] = c
+	}
+	c.n++
+	c.pending++
+	return 0
+}
+
+// evictExpired drops the windows that ended with nothing pending once
+// there are many, to bound memory under a spray of keys. l.mu is held.
+func (l *windowLimiter) evictExpired(now time.Time) {
+	if len(l.m) < 100_000 {
+		return
+	}
+	for k, c := range l.m {
+		if c.pending == 0 && now.Sub(c.start) >= l.window {
+			delete(l.m, k)
+		}
+	}
+}
+
+// take reserves a slot for key and commits it at once: it counts one
+// event and returns 0, or counts nothing and returns how long to wait.
+func (l *windowLimiter) take(key string, now time.Time) time.Duration {
+	wait := l.reserve(key, now)
+	if wait == 0 {
+		l.commit(key)
+	}
+	return wait
+}
+
+// commit keeps key's reserved slot as an event of its window.
+func (l *windowLimiter) commit(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.m[key].pending--
+}
+
+// release gives key's reserved slot back: the attempt is not counted.
+func (l *windowLimiter) release(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.m[key]
+	c.pending--
+	c.n--
+	if c.n == 0 {
+		delete(l.m, key)
+	}
+}
+
+// reset forgets key's events; its pending reservations stay counted.
+func (l *windowLimiter) reset(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c := l.m[key]; c != nil {
+		if c.n = c.pending; c.n == 0 {
+			delete(l.m, key)
+		}
+	}
+}

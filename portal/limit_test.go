@@ -1,0 +1,146 @@
+package portal
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestWindowLimiter(t *testing.T) {
+	t.Parallel()
+	type step struct {
+		op       string // reserve, commit, release, reset, advance
+		wantWait time.Duration
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"reservations count before they settle", []step{
+			{"reserve", 0}, {"reserve", 0}, {"reserve", time.Hour},
+			{"commit", 0}, {"release", 0}, {"reserve", 0}, {"reserve", time.Hour},
+		}},
+		{"a released slot is free again", []step{
+			{"reserve", 0}, {"release", 0}, {"reserve", 0}, {"release", 0},
+			{"reserve", 0}, {"reserve", 0}, {"reserve", time.Hour},
+		}},
+		{"committed events last the window", []step{
+			{"reserve", 0}, {"commit", 0}, {"reserve", 0}, {"commit", 0}, {"advance", 0},
+			{"reserve", 30 * time.Minute}, {"advance", 0}, {"reserve", 0},
+		}},
+		{"reset keeps pending reservations", []step{
+			{"reserve", 0}, {"commit", 0}, {"reserve", 0}, {"reset", 0}, {"reserve", 0}, {"reserve", time.Hour},
+		}},
+		{"pending reservations carry into a new window", []step{
+			{"reserve", 0}, {"reserve", 0}, {"advance", 0}, {"advance", 0}, {"reserve", time.Hour},
+			{"release", 0}, {"reserve", 0},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := newWindowLimiter(2, time.Hour)
+			now := t0
+			for i, st := range tt.steps {
+				switch st.op {
+				case "reserve":
+					if got := l.reserve("k", now); got != st.wantWait {
+						t.Fatalf("step %d: reserve waits %v, want %v", i, got, st.wantWait)
+					}
+				case "commit":
+					l.commit("k")
+				case "release":
+					l.release("k")
+				case "reset":
+					l.reset("k")
+				case "advance":
+					now = now.Add(30 * time.Minute)
+				}
+			}
+		})
+	}
+}
+
+// burst sends n logins at once, credentials(i) for the i-th, and counts
+// the answers by status.
+func (e *env) burst(n int, creds func(i int) credentials) map[int]int {
+	e.t.Helper()
+	var wg sync.WaitGroup
+	statuses := make([]int, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			statuses[i] = e.api(e.browser(), "POST", "/login", creds(i), nil).StatusCode
+		})
+	}
+	close(start)
+	wg.Wait()
+	counts := map[int]int{}
+	for _, st := range statuses {
+		counts[st]++
+	}
+	return counts
+}
+
+func TestParallelLoginBurstIsLimited(t *testing.T) { // newEnv sets the environment: not parallel
+	t.Run("per account", func(t *testing.T) {
+		e := newEnv(t)
+		e.developer("a@example.com")
+		got := e.burst(60, func(int) credentials { return credentials{"a@example.com", "wrong password"} })
+		if got[http.StatusUnauthorized] != loginFailuresPerAccount || got[http.StatusTooManyRequests] != 60-loginFailuresPerAccount {
+			t.Errorf("answers %v, want %d × 401 and the rest 429", got, loginFailuresPerAccount)
+		}
+		if resp := e.api(e.browser(), "POST", "/login", credentials{"a@example.com", "correct horse"}, nil); resp.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("the right password after the burst: %d, want 429", resp.StatusCode)
+		}
+	})
+	t.Run("per address across accounts", func(t *testing.T) {
+		e := newEnv(t)
+		got := e.burst(60, func(i int) credentials { return credentials{fmt.Sprintf("u%d@example.com", i), "wrong password"} })
+		if got[http.StatusUnauthorized] != loginFailuresPerAddress || got[http.StatusTooManyRequests] != 60-loginFailuresPerAddress {
+			t.Errorf("answers %v, want %d × 401 and the rest 429", got, loginFailuresPerAddress)
+		}
+	})
+	t.Run("successes give their slots back", func(t *testing.T) {
+		e := newEnv(t)
+		e.developer("a@example.com")
+		for i := range 2 * loginFailuresPerAddress {
+			if resp := e.api(e.browser(), "POST", "/login", credentials{"a@example.com", "correct horse"}, nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("login %d: %d, want 200", i, resp.StatusCode)
+			}
+		}
+		for i := range loginFailuresPerAccount - 1 {
+			if resp := e.api(e.browser(), "POST", "/login", credentials{"a@example.com", "wrong password"}, nil); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("failure %d after the successes: %d, want 401", i, resp.StatusCode)
+			}
+		}
+		if resp := e.api(e.browser(), "POST", "/login", credentials{"a@example.com", "correct horse"}, nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("the right password under the limit: %d", resp.StatusCode)
+		}
+	})
+}
+
+func TestParallelSignupBurstIsLimited(t *testing.T) {
+	e := newEnv(t)
+	var wg sync.WaitGroup
+	statuses := make([]int, 40)
+	for i := range statuses {
+		wg.Go(func() {
+			statuses[i] = e.api(e.browser(), "POST", "/signup", credentials{fmt.Sprintf("u%d@example.com", i), "correct horse"}, nil).StatusCode
+		})
+	}
+	wg.Wait()
+	counts := map[int]int{}
+	for _, st := range statuses {
+		counts[st]++
+	}
+	if counts[http.StatusCreated] != signupsPerAddress || counts[http.StatusTooManyRequests] != len(statuses)-signupsPerAddress {
+		t.Errorf("answers %v, want %d × 201 and the rest 429", counts, signupsPerAddress)
+	}
+	if n := len(e.store.Developers()); n != signupsPerAddress {
+		t.Errorf("%d accounts stored, want %d", n, signupsPerAddress)
+	}
+}
