@@ -2,61 +2,30 @@ package limit
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/internal/testutil"
-	goredis "github.com/redis/go-redis/v9"
-	"github.com/redis/rueidis"
 )
 
-//go:embed redis.lua
-var benchScript string
-
-// BenchmarkClients runs the limiter's script (a rate and a quota on one
-// key, 1,000 identities) from many goroutines through each client, and
-// reports the server's calls and bytes per request.
-func BenchmarkClients(b *testing.B) {
+// BenchmarkRedisTake counts a rate and a quota of one policy for 1,000
+// identities from 64 goroutines against a real redis-server, and reports
+// the server's scripts run (round trips), commands and bytes per request.
+func BenchmarkRedisTake(b *testing.B) {
 	srv := testutil.StartRedis(b)
-	keys := make([]string, 1000)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("cuegate:v1:{id%d}:p", i)
+	r := NewRedis(newClient(b, srv), RedisOptions{Timeout: 5 * time.Second})
+	rate := perSecond(1_000_000)
+	quota := compiler.Quota{Max: 1 << 50, Period: compiler.Duration(time.Hour)}
+	reqs := make([]Request, 1000)
+	for i := range reqs {
+		k := Key{Issuer: "https://idp.example/", Identity: fmt.Sprint("client-", i), Policy: "gold"}
+		reqs[i] = Request{RateKey: k, Rate: &rate, QuotaKey: k, Quota: &quota}
 	}
-	args := []string{"", "1000000", "1000000", "1000000000000", "3600000000"}
-	b.Run("rueidis", func(b *testing.B) {
-		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		s := rueidis.NewLuaScript(benchScript)
-		benchClient(b, srv, func(ctx context.Context, k string) error {
-			return s.Exec(ctx, c, []string{k, k}, args).Error()
-		})
-	})
-	b.Run("go-redis", func(b *testing.B) {
-		c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
-		defer c.Close()
-		s := goredis.NewScript(benchScript)
-		iargs := make([]any, len(args))
-		for i, a := range args {
-			iargs[i] = a
-		}
-		benchClient(b, srv, func(ctx context.Context, k string) error {
-			return s.Run(ctx, c, []string{k, k}, iargs...).Err()
-		})
-	})
-}
-
-func benchClient(b *testing.B, srv *testutil.Redis, take func(ctx context.Context, key string) error) {
 	ctx := context.Background()
-	keys := 1000
-	if err := take(ctx, "warm"); err != nil {
-		b.Fatal(err)
-	}
 	before := serverStats(b, srv)
 	b.SetParallelism(32) // 64 goroutines on 2 cores
 	b.ReportAllocs()
@@ -64,7 +33,7 @@ func benchClient(b *testing.B, srv *testutil.Redis, take func(ctx context.Contex
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			if err := take(ctx, fmt.Sprintf("cuegate:v1:{id%d}:p", i%keys)); err != nil {
+			if _, _, err := r.Take(ctx, reqs[i%len(reqs)]); err != nil {
 				b.Error(err)
 				return
 			}
