@@ -196,3 +196,27 @@ func micros(d compiler.Duration) int64 {
 	}
 	return min(max(us, 1), maxMicros)
 }
+
+//go:embed quota_add.lua
+var quotaAddSource string
+
+var quotaAddScript = rueidis.NewLuaScript(quotaAddSource)
+
+// addQuota adds n requests counted elsewhere to k's current window of q
+// (a new one starting now when there is none), within the timeout.
+func (r *Redis) addQuota(ctx context.Context, k Key, q compiler.Quota, n int64) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	args := []string{strconv.FormatInt(n, 10), strconv.FormatInt(micros(q.Period), 10)}
+	if err := quotaAddScript.Exec(ctx, r.client, []string{r.key(k)}, args).Error(); err != nil {
+		return fmt.Errorf("limit: redis: adding quota counted locally: %w", err)
+	}
+	return nil
+}
+
+// ping reports whether Redis answers within the timeout.
+func (r *Redis) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return r.client.Do(ctx, r.client.B().Ping().Build()).Error()
+}

@@ -124,7 +124,7 @@ func TestRedisMatchesMemory(t *testing.T) {
 	for _, s := range seqs {
 		m := NewMemory(MemoryOptions{})
 		var clock at
-		r := clocked(NewRedis(client, RedisOptions{KeyPrefix: "matches:"}), &clock)
+		r := clocked(NewRedis(client, RedisOptions{KeyPrefix: "matches:", Timeout: 5 * time.Second}), &clock)
 		rk := Key{Issuer: "https://idp.example/", Identity: s.name, Policy: "rate"}
 		qk := rk
 		if s.twoPolicies {
@@ -191,7 +191,7 @@ func TestRedisKeys(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
 	client := newClient(t, srv)
-	r := NewRedis(client, RedisOptions{KeyPrefix: "gw:"})
+	r := NewRedis(client, RedisOptions{KeyPrefix: "gw:", Timeout: 5 * time.Second})
 	rate, quota := perSecond(10), compiler.Quota{Max: 10, Period: compiler.Duration(time.Hour)}
 	secret := []string{"idp.example", "alice@example.com", "gold-policy", "silver-policy"}
 	req := Request{
@@ -251,8 +251,8 @@ func TestRedisKeys(t *testing.T) {
 func TestRedisRefusedLocally(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	r := NewRedis(newClient(t, srv), RedisOptions{})
-	rate := compiler.Rate{Requests: 2, Per: compiler.Duration(200 * time.Millisecond)}
+	r := NewRedis(newClient(t, srv), RedisOptions{Timeout: 5 * time.Second})
+	rate := compiler.Rate{Requests: 2, Per: compiler.Duration(time.Second)}
 	req := Request{RateKey: Key{Identity: "flood", Policy: "p"}, Rate: &rate}
 	take := func() Decision {
 		d, _, err := r.Take(context.Background(), req)
@@ -317,7 +317,7 @@ func TestRedisQuotaAcrossNodes(t *testing.T) {
 	if got := passed.Load(); got != 300 {
 		t.Errorf("%d passed of 600 against a quota of 300 on three nodes", got)
 	}
-	_, q, err := NewRedis(newClient(t, srv), RedisOptions{}).Take(context.Background(), req)
+	_, q, err := NewRedis(newClient(t, srv), RedisOptions{Timeout: 5 * time.Second}).Take(context.Background(), req)
 	if err != nil || q.Allowed || q.Remaining != 0 {
 		t.Errorf("a new node: %+v, %v; want the quota spent", q, err)
 	}
