@@ -31,7 +31,7 @@
 // requests in a window of P whenever a key starts or returns from idle (the
 // full burst, then the refill): 600 where 500 is meant above. The
 // sliding-window counter keeps a window start and two counts per key, and
-// the Redis limiter of DESIGN §8 can run the same arithmetic on one hash in
+// the Redis limiter runs the same arithmetic on one hash in
 // one Lua script, one round trip per check.
 //
 // Arithmetic is exact: products such as prev × (P − elapsed) are taken in 128
@@ -191,16 +191,8 @@ func (m *Memory) Len() int {
 // Take implements Limiter.
 func (m *Memory) Take(req Request, now time.Time) (rate, quota Decision) {
 	r, q := req.Rate, req.Quota
-	if r == nil && q == nil {
+	if rate, quota, done := refuseInvalid(r, q); done {
 		return rate, quota
-	}
-	// A limit that allows nothing (the compiler refuses one) refuses
-	// without touching any state.
-	if r != nil && (r.Requests <= 0 || r.Per <= 0) {
-		return Decision{Limit: max(r.Requests, 0), RetryAfter: max(r.Per.D(), time.Second)}, quota
-	}
-	if q != nil && (q.Max <= 0 || q.Period <= 0) {
-		return rate, Decision{Limit: max(q.Max, 0), RetryAfter: max(q.Period.D(), time.Second)}
 	}
 	t := now.UnixNano()
 	rk, qk := req.RateKey, req.QuotaKey
@@ -252,6 +244,21 @@ func (m *Memory) Take(req Request, now time.Time) (rate, quota Decision) {
 		quota = qe.quotaDecision(q.Max, quotaOK, t)
 	}
 	return rate, quota
+}
+
+// refuseInvalid decides a request without counting it when no limit
+// applies (zero Decisions) or one allows nothing (the compiler refuses
+// such a limit): that one refuses, and done is true.
+func refuseInvalid(r *compiler.Rate, q *compiler.Quota) (rate, quota Decision, done bool) {
+	switch {
+	case r == nil && q == nil:
+		return rate, quota, true
+	case r != nil && (r.Requests <= 0 || r.Per <= 0):
+		return Decision{Limit: max(r.Requests, 0), RetryAfter: max(r.Per.D(), time.Second)}, quota, true
+	case q != nil && (q.Max <= 0 || q.Period <= 0):
+		return rate, Decision{Limit: max(q.Max, 0), RetryAfter: max(q.Period.D(), time.Second)}, true
+	}
+	return rate, quota, false
 }
 
 // advanceRate moves e's rate windows to t and returns the previous

@@ -1,0 +1,142 @@
+package limit
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+//go:embed heartbeat.lua
+var heartbeatSource string
+
+var heartbeatScript = rueidis.NewLuaScript(heartbeatSource)
+
+// HeartbeatOptions configures NewHeartbeat.
+type HeartbeatOptions struct {
+	// KeyPrefix begins the key, before the version ("v1:"); "" means
+	// "cuegate:". Nodes that share counters share it.
+	KeyPrefix string
+	// Node names this node; "" means a random name.
+	Node string
+	// TTL is how long one announcement lasts; 0 means 3s.
+	TTL time.Duration
+	// Interval is the time between announcements; 0 means TTL/3.
+	Interval time.Duration
+	// Timeout bounds each call to Redis; 0 means 50ms.
+	Timeout time.Duration
+}
+
+// Heartbeat announces a node to Redis, with a TTL, and counts the nodes
+// that announce themselves under the same key prefix: the live nodes that
+// share a limit, whose share of it a node counts alone while Redis is
+// unreachable. Nodes reports the last count seen. Its methods are safe for
+// concurrent use.
+type Heartbeat struct {
+	client   rueidis.Client
+	key      string
+	node     string
+	ttl      string // ms
+	interval time.Duration
+	timeout  time.Duration
+	nodes    atomic.Int64
+
+	mu   sync.Mutex
+	stop chan struct{}
+	done chan struct{}
+}
+
+// NewHeartbeat returns a Heartbeat, not started, that calls Redis through
+// client (the caller's, to close after Stop).
+func NewHeartbeat(client rueidis.Client, opts HeartbeatOptions) *Heartbeat {
+	if opts.KeyPrefix == "" {
+		opts.KeyPrefix = "cuegate:"
+	}
+	if opts.Node == "" {
+		b := make([]byte, 8)
+		rand.Read(b)
+		opts.Node = hex.EncodeToString(b)
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = 3 * time.Second
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = opts.TTL / 3
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 50 * time.Millisecond
+	}
+	h := &Heartbeat{
+		client:   client,
+		key:      opts.KeyPrefix + keyVersion + "nodes",
+		node:     opts.Node,
+		ttl:      strconv.FormatInt(max(opts.TTL.Milliseconds(), 1), 10),
+		interval: opts.Interval,
+		timeout:  opts.Timeout,
+	}
+	h.nodes.Store(1)
+	return h
+}
+
+// Nodes returns the number of live nodes last seen, this one included
+// (1 before the first answer).
+func (h *Heartbeat) Nodes() int { return int(h.nodes.Load()) }
+
+// Start announces the node now and then every Interval, until Stop. A
+// failed announcement leaves Nodes as it was. Start on a started
+// Heartbeat does nothing.
+func (h *Heartbeat) Start() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stop != nil {
+		return
+	}
+	h.stop, h.done = make(chan struct{}), make(chan struct{})
+	go h.run(h.stop, h.done)
+}
+
+// Stop ends the announcements, withdraws the node (within the timeout)
+// and returns once done; it does nothing on a Heartbeat not started.
+func (h *Heartbeat) Stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stop == nil {
+		return
+	}
+	close(h.stop)
+	<-h.done
+	h.stop, h.done = nil, nil
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
+	defer cancel()
+	h.client.Do(ctx, h.client.B().Zrem().Key(h.key).Member(h.node).Build())
+}
+
+func (h *Heartbeat) run(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	tick := time.NewTicker(h.interval)
+	defer tick.Stop()
+	for {
+		h.beat()
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// beat announces the node once and records the count of live nodes.
+func (h *Heartbeat) beat() {
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
+	defer cancel()
+	n, err := heartbeatScript.Exec(ctx, h.client, []string{h.key}, []string{h.node, h.ttl}).AsInt64()
+	if err == nil && n > 0 {
+		h.nodes.Store(n)
+	}
+}

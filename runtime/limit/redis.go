@@ -1,0 +1,222 @@
+package limit
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/redis/rueidis"
+)
+
+// script counts one request; see its header for keys, arguments and reply.
+//
+//go:embed redis.lua
+var scriptSource string
+
+var takeScript = rueidis.NewLuaScript(scriptSource)
+
+// keyVersion names the layout of the keys and of their hashes; a change
+// of either takes a new one, so nodes of two versions never read each
+// other's state.
+const keyVersion = "v1:"
+
+// maxMicros bounds a Per or Period in microseconds (2^52 − 1, about 142
+// years): the script's exact products need it.
+const maxMicros = 1<<52 - 1
+
+// RedisOptions configures NewRedis.
+type RedisOptions struct {
+	// KeyPrefix begins every key, before the version ("v1:"); "" means
+	// "cuegate:".
+	KeyPrefix string
+	// Timeout bounds each call to Redis; 0 means 50ms.
+	Timeout time.Duration
+	// MaxRefused bounds the identities remembered as refused by their rate
+	// limit (see Redis); 0 means 10,000.
+	MaxRefused int
+}
+
+// Redis counts requests in Redis, so that every gateway node sharing the
+// server shares the counts: the arithmetic of Memory (see the package doc
+// and Limiter.Take for the rules, and Decision for its fields), run by one
+// Lua script in one round trip per Take (EVALSHA, EVAL when the server
+// does not have the script yet).
+//
+// Time is the server's (TIME), so the nodes' clocks do not matter, in
+// whole microseconds: Lua numbers are doubles, and Unix microseconds stay
+// below 2^53 (until the year 2255) where nanoseconds would not. A Per or
+// Period is rounded up to a whole microsecond, and at most 2^52 − 1 µs;
+// for limits and times in whole microseconds the decisions are Memory's.
+// Counts are exact below 2^53 requests in a window.
+//
+// Keys are KeyPrefix + "v1:{" + tag + "}:" + policy, where tag is a hash
+// (SHA-256, 128 bits) of the issuer and identity and policy a hash of the
+// policy's name (72 bits): no identity, issuer or policy is stored in
+// Redis in the clear, and a Request's two keys (one identity under two
+// policies, as the gateway counts) share a hash tag, hence a slot on Redis
+// Cluster. A key holds the rate's and the quota's state of its policy and
+// expires a second after its last window with a count ends.
+//
+// A request refused by its rate limit is remembered on this node until
+// its RetryAfter: requests for the same key and limits are refused before
+// then without a call to Redis, so one client's flood costs Redis nothing.
+// Their rate decision is the one Redis would give when no other node
+// counts meanwhile; their quota decision is the one of the refusal, its
+// Reset moved on, and does not see quota counted since (by this node's
+// requests without the rate, or by other nodes).
+//
+// A Redis is safe for concurrent use. The client is the caller's, to
+// close after the Redis is no longer used.
+type Redis struct {
+	client  rueidis.Client
+	prefix  string
+	timeout time.Duration
+	refused *refusals
+	// clock, when set (by tests), replaces time.Now for the refusals and
+	// the server's TIME for the script.
+	clock func() time.Time
+}
+
+// NewRedis returns a Redis limiter that calls Redis through client.
+func NewRedis(client rueidis.Client, opts RedisOptions) *Redis {
+	if opts.KeyPrefix == "" {
+		opts.KeyPrefix = "cuegate:"
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 50 * time.Millisecond
+	}
+	if opts.MaxRefused <= 0 {
+		opts.MaxRefused = 10_000
+	}
+	return &Redis{
+		client:  client,
+		prefix:  opts.KeyPrefix + keyVersion,
+		timeout: opts.Timeout,
+		refused: newRefusals(opts.MaxRefused),
+	}
+}
+
+// Take counts one request against the limits of req that apply, by the
+// rules of Limiter.Take. An error (Redis unreachable, the timeout passed,
+// ctx done) means nothing is known of the request, which may or may not
+// have been counted; the decisions are then zero.
+func (r *Redis) Take(ctx context.Context, req Request) (rate, quota Decision, err error) {
+	if rate, quota, done := refuseInvalid(req.Rate, req.Quota); done {
+		return rate, quota, nil
+	}
+	now := time.Now()
+	if r.clock != nil {
+		now = r.clock()
+	}
+	if rate, quota, ok := r.refused.get(req, now); ok {
+		return rate, quota, nil
+	}
+	rate, quota, err = r.call(ctx, req)
+	if err == nil && req.Rate != nil && !rate.Allowed {
+		r.refused.put(req, rate, quota, now)
+	}
+	return rate, quota, err
+}
+
+// call runs the script for req.
+func (r *Redis) call(ctx context.Context, req Request) (rate, quota Decision, err error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	args := []string{"", "0", "0", "0", "0"}
+	if r.clock != nil {
+		args[0] = strconv.FormatInt(r.clock().UnixMicro(), 10)
+	}
+	var keys [2]string
+	var per, period int64 // µs
+	if rt := req.Rate; rt != nil {
+		keys[0], per = r.key(req.RateKey), micros(rt.Per)
+		args[1], args[2] = strconv.FormatInt(rt.Requests, 10), strconv.FormatInt(per, 10)
+	}
+	if q := req.Quota; q != nil {
+		keys[1], period = r.key(req.QuotaKey), micros(q.Period)
+		args[3], args[4] = strconv.FormatInt(q.Max, 10), strconv.FormatInt(period, 10)
+	}
+	switch {
+	case keys[0] == "":
+		keys[0] = keys[1]
+	case keys[1] == "":
+		keys[1] = keys[0]
+	}
+	v, err := takeScript.Exec(ctx, r.client, keys[:], args).AsIntSlice()
+	if err != nil {
+		return rate, quota, fmt.Errorf("limit: redis: %w", err)
+	}
+	if len(v) != 8 {
+		return rate, quota, fmt.Errorf("limit: redis: the script answered %d values, want 8", len(v))
+	}
+	const us = int64(time.Microsecond)
+	t := v[2] * us
+	e := entry{rStart: v[3] * us, rPrev: v[4], rCur: v[5], qStart: v[6] * us, qEnd: (v[6] + period) * us, qCount: v[7]}
+	if rt := req.Rate; rt != nil {
+		p := per * us
+		weighted := mulDivCeil(e.rPrev, p-max(t-e.rStart, 0), p)
+		rate = e.rateDecision(rt.Requests, p, weighted, v[0] == 1, t)
+	}
+	if q := req.Quota; q != nil {
+		quota = e.quotaDecision(q.Max, v[1] == 1, t)
+	}
+	return rate, quota, nil
+}
+
+// key returns the Redis key of k.
+func (r *Redis) key(k Key) string {
+	var buf []byte
+	for _, s := range []string{k.Issuer, k.Identity} {
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		buf = append(buf, s...)
+	}
+	tag := sha256.Sum256(buf)
+	pol := sha256.Sum256([]byte(k.Policy))
+	enc := base64.RawURLEncoding
+	b := make([]byte, 0, len(r.prefix)+1+enc.EncodedLen(16)+2+enc.EncodedLen(9))
+	b = append(b, r.prefix...)
+	b = append(b, '{')
+	b = enc.AppendEncode(b, tag[:16])
+	b = append(b, "}:"...)
+	b = enc.AppendEncode(b, pol[:9])
+	return string(b)
+}
+
+// micros returns d in whole microseconds, rounded up, within [1, maxMicros].
+func micros(d compiler.Duration) int64 {
+	us := int64(d) / int64(time.Microsecond)
+	if int64(d)%int64(time.Microsecond) != 0 {
+		us++
+	}
+	return min(max(us, 1), maxMicros)
+}
+
+//go:embed quota_add.lua
+var quotaAddSource string
+
+var quotaAddScript = rueidis.NewLuaScript(quotaAddSource)
+
+// addQuota adds n requests counted elsewhere to k's current window of q
+// (a new one starting now when there is none), within the timeout.
+func (r *Redis) addQuota(ctx context.Context, k Key, q compiler.Quota, n int64) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	args := []string{strconv.FormatInt(n, 10), strconv.FormatInt(micros(q.Period), 10)}
+	if err := quotaAddScript.Exec(ctx, r.client, []string{r.key(k)}, args).Error(); err != nil {
+		return fmt.Errorf("limit: redis: adding quota counted locally: %w", err)
+	}
+	return nil
+}
+
+// ping reports whether Redis answers within the timeout.
+func (r *Redis) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return r.client.Do(ctx, r.client.B().Ping().Build()).Error()
+}

@@ -1,0 +1,102 @@
+package limit
+
+import (
+	"sync"
+	"time"
+
+	"github.com/cuegate/cuegate/compiler"
+)
+
+// refusals remembers the requests a rate limit refused, by rate key, until
+// their RetryAfter. It holds at most max of them; safe for concurrent use.
+type refusals struct {
+	mu  sync.Mutex
+	m   map[Key]refusal
+	max int
+}
+
+// refusal is one refused request: its limits, when the rate allows again
+// (until) and its estimate is zero (zero), and its quota decision at at.
+type refusal struct {
+	limits limits
+	until  time.Time
+	zero   time.Time
+	quota  Decision
+	at     time.Time
+}
+
+// limits is what a Request counts against, as a comparable value.
+type limits struct {
+	rate     compiler.Rate
+	quotaKey Key
+	quota    compiler.Quota
+	hasQuota bool
+}
+
+func limitsOf(req Request) limits {
+	l := limits{rate: *req.Rate, quotaKey: req.QuotaKey}
+	if req.Quota != nil {
+		l.quota, l.hasQuota = *req.Quota, true
+	}
+	return l
+}
+
+func newRefusals(max int) *refusals {
+	return &refusals{m: make(map[Key]refusal), max: max}
+}
+
+// get returns the decisions for req at now when its rate key was refused
+// under the same limits and its RetryAfter has not passed (nor, with a
+// quota, its quota window ended).
+func (c *refusals) get(req Request, now time.Time) (rate, quota Decision, ok bool) {
+	if req.Rate == nil {
+		return rate, quota, false
+	}
+	c.mu.Lock()
+	f, ok := c.m[req.RateKey]
+	c.mu.Unlock()
+	if !ok || !now.Before(f.until) || f.limits != limitsOf(req) {
+		return rate, quota, false
+	}
+	rate = Decision{Limit: f.limits.rate.Requests, Reset: f.zero.Sub(now), RetryAfter: f.until.Sub(now)}
+	if f.limits.hasQuota {
+		elapsed := now.Sub(f.at)
+		if elapsed >= f.quota.Reset {
+			return Decision{}, Decision{}, false
+		}
+		quota = f.quota
+		quota.Reset -= elapsed
+		if !quota.Allowed {
+			quota.RetryAfter -= elapsed
+		}
+	}
+	return rate, quota, true
+}
+
+// put remembers req, refused by its rate at now with these decisions.
+func (c *refusals) put(req Request, rate, quota Decision, now time.Time) {
+	f := refusal{limits: limitsOf(req), until: now.Add(rate.RetryAfter), zero: now.Add(rate.Reset), quota: quota, at: now}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[req.RateKey]; !ok && len(c.m) >= c.max {
+		c.makeRoom(now)
+	}
+	c.m[req.RateKey] = f
+}
+
+// makeRoom deletes the refusals that have run out, or when none has, one
+// at random (map iteration starts at a random place).
+func (c *refusals) makeRoom(now time.Time) {
+	for k, f := range c.m {
+		if !now.Before(f.until) {
+			delete(c.m, k)
+		}
+	}
+	if len(c.m) < c.max {
+		return
+	}
+	for k := range c.m {
+		delete(c.m, k)
+		return
+	}
+}

@@ -1,0 +1,291 @@
+package limit
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/rs/zerolog"
+)
+
+// Mode is how a Resilient answers: through Redis, or while Redis is
+// unreachable by one of the fallbacks (its OnError).
+type Mode int32
+
+const (
+	// ModeLocal counts on this node in memory, each limit divided by the
+	// number of live nodes (rounded up, so at least 1).
+	ModeLocal Mode = iota
+	// ModeAllow allows every request that has valid limits.
+	ModeAllow
+	// ModeDeny refuses every request with ErrUnavailable.
+	ModeDeny
+	// ModeRedis counts in Redis; never a fallback.
+	ModeRedis
+)
+
+// String returns the mode's name: "local", "allow", "deny" or "redis".
+func (m Mode) String() string {
+	switch m {
+	case ModeLocal:
+		return "local"
+	case ModeAllow:
+		return "allow"
+	case ModeDeny:
+		return "deny"
+	case ModeRedis:
+		return "redis"
+	}
+	return "Mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ErrUnavailable is Take's error in ModeDeny: the request cannot be
+// counted because Redis is unreachable (an answer of 503, not 401 or 403).
+var ErrUnavailable = errors.New("limit: the rate-limit store (Redis) is unreachable and on_redis_error is \"deny\"")
+
+// ResilientOptions configures NewResilient.
+type ResilientOptions struct {
+	// OnError is the fallback while Redis is unreachable: ModeLocal (the
+	// zero value), ModeAllow or ModeDeny.
+	OnError Mode
+	// Failures is the number of failed calls in a row that opens the
+	// breaker; 0 means 3.
+	Failures int
+	// Probe is the mean time between probes of Redis while the breaker is
+	// open, each drawn between Probe/2 and 3·Probe/2; 0 means 500ms.
+	Probe time.Duration
+	// Nodes returns the number of live nodes (Heartbeat.Nodes); nil
+	// means 1.
+	Nodes func() int
+	// Logger gets one line when the fallback begins and one when it ends.
+	Logger zerolog.Logger
+}
+
+// Resilient is a Redis limiter that does not fail with Redis: every call
+// has the Redis limiter's timeout, a failed call is answered by the
+// fallback (ResilientOptions.OnError), and Failures of them in a row open
+// a breaker: calls then go to the fallback alone, and the first of them
+// after each probe interval (jittered) starts a probe (PING) off the
+// callers' path, until Redis answers. Quota that ModeLocal counted is then
+// added to Redis's windows before Redis counts again (and after a lone
+// failure, after the next call that succeeds), so an outage does not hand
+// out a quota twice. A call that timed out may still be run by Redis when
+// it wakes, so the requests in flight when Redis froze may be counted
+// twice: an outage errs towards refusing. No Take waits longer than the
+// timeout. It is safe for concurrent use.
+type Resilient struct {
+	redis    *Redis
+	onError  Mode
+	failures int32
+	probe    time.Duration
+	nodes    func() int
+	log      zerolog.Logger
+
+	failed    atomic.Int32
+	open      atomic.Bool
+	nextProbe atomic.Int64 // Unix ns
+	probing   atomic.Bool
+	flushing  atomic.Bool
+	local     atomic.Pointer[Memory]
+
+	mu      sync.Mutex
+	pending map[Key]*pendingQuota // quota counted by local, to add to Redis
+	npend   atomic.Int64          // len(pending)
+}
+
+// pendingQuota is quota use counted locally for one key.
+type pendingQuota struct {
+	quota compiler.Quota
+	n     int64
+}
+
+// NewResilient wraps r.
+func NewResilient(r *Redis, opts ResilientOptions) *Resilient {
+	if opts.OnError == ModeRedis {
+		opts.OnError = ModeLocal
+	}
+	if opts.Failures <= 0 {
+		opts.Failures = 3
+	}
+	if opts.Probe <= 0 {
+		opts.Probe = 500 * time.Millisecond
+	}
+	if opts.Nodes == nil {
+		opts.Nodes = func() int { return 1 }
+	}
+	l := &Resilient{
+		redis:    r,
+		onError:  opts.OnError,
+		failures: int32(opts.Failures),
+		probe:    opts.Probe,
+		nodes:    opts.Nodes,
+		log:      opts.Logger,
+		pending:  make(map[Key]*pendingQuota),
+	}
+	l.local.Store(NewMemory(MemoryOptions{}))
+	return l
+}
+
+// Mode returns the mode in force: ModeRedis, or OnError while the breaker
+// is open.
+func (l *Resilient) Mode() Mode {
+	if l.open.Load() {
+		return l.onError
+	}
+	return ModeRedis
+}
+
+// Take counts one request as Redis.Take does while Redis answers, and
+// by the fallback when it does not. Its error is ErrUnavailable in
+// ModeDeny, or ctx's when ctx ended first.
+func (l *Resilient) Take(ctx context.Context, req Request) (rate, quota Decision, err error) {
+	if l.open.Load() {
+		l.maybeProbe()
+		return l.fallback(req)
+	}
+	rate, quota, err = l.redis.Take(ctx, req)
+	if err == nil {
+		l.failed.Store(0)
+		if l.npend.Load() > 0 {
+			l.flushAsync()
+		}
+		return rate, quota, nil
+	}
+	if ctx.Err() != nil {
+		return Decision{}, Decision{}, ctx.Err()
+	}
+	if l.failed.Add(1) >= l.failures {
+		l.trip(err)
+	}
+	return l.fallback(req)
+}
+
+// trip opens the breaker, once.
+func (l *Resilient) trip(err error) {
+	if !l.open.CompareAndSwap(false, true) {
+		return
+	}
+	l.scheduleProbe()
+	l.log.Warn().Err(err).Str("on_redis_error", l.onError.String()).Msg("limit: Redis is unreachable; answering by the fallback until it is back")
+}
+
+func (l *Resilient) scheduleProbe() {
+	d := l.probe/2 + rand.N(l.probe+1)
+	l.nextProbe.Store(time.Now().Add(d).UnixNano())
+}
+
+// maybeProbe starts a probe in the background when one is due and none
+// runs.
+func (l *Resilient) maybeProbe() {
+	if time.Now().UnixNano() < l.nextProbe.Load() || !l.probing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer l.probing.Store(false)
+		if err := l.redis.ping(context.Background()); err != nil {
+			l.scheduleProbe()
+			return
+		}
+		if err := l.flush(); err != nil {
+			l.scheduleProbe()
+			return
+		}
+		// The next outage counts afresh.
+		l.local.Store(NewMemory(MemoryOptions{}))
+		l.failed.Store(0)
+		if l.open.CompareAndSwap(true, false) {
+			l.log.Info().Msg("limit: Redis answers again; counting in Redis")
+		}
+	}()
+}
+
+// fallback answers req by OnError.
+func (l *Resilient) fallback(req Request) (rate, quota Decision, err error) {
+	if rate, quota, done := refuseInvalid(req.Rate, req.Quota); done {
+		return rate, quota, nil
+	}
+	switch l.onError {
+	case ModeAllow:
+		if req.Rate != nil {
+			rate = Decision{Allowed: true, Limit: req.Rate.Requests}
+		}
+		if req.Quota != nil {
+			quota = Decision{Allowed: true, Limit: req.Quota.Max}
+		}
+		return rate, quota, nil
+	case ModeDeny:
+		return rate, quota, ErrUnavailable
+	}
+	n := int64(max(l.nodes(), 1))
+	share := req
+	if r := req.Rate; r != nil {
+		share.Rate = &compiler.Rate{Requests: ceilDiv(r.Requests, n), Per: r.Per}
+	}
+	if q := req.Quota; q != nil {
+		share.Quota = &compiler.Quota{Max: ceilDiv(q.Max, n), Period: q.Period}
+	}
+	rate, quota = l.local.Load().Take(share, time.Now())
+	if req.Quota != nil && quota.Allowed && (req.Rate == nil || rate.Allowed) {
+		l.addPending(req.QuotaKey, *req.Quota)
+	}
+	return rate, quota, nil
+}
+
+func ceilDiv(a, b int64) int64 { return a/b + min(a%b, 1) }
+
+// addPending records one request counted locally against k's quota q.
+func (l *Resilient) addPending(k Key, q compiler.Quota) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.pending[k]
+	if p == nil || p.quota != q {
+		p = &pendingQuota{quota: q}
+		l.pending[k] = p
+	}
+	p.n++
+	l.npend.Store(int64(len(l.pending)))
+}
+
+// flushAsync runs flush in the background unless one runs.
+func (l *Resilient) flushAsync() {
+	if !l.flushing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer l.flushing.Store(false)
+		l.flush()
+	}()
+}
+
+// flush adds the quota counted locally to Redis; what could not be added
+// stays pending (unless its key has been counted since under another
+// quota, after a table swap: then that one's use is kept).
+func (l *Resilient) flush() error {
+	l.mu.Lock()
+	todo := l.pending
+	l.pending = make(map[Key]*pendingQuota)
+	l.npend.Store(0)
+	l.mu.Unlock()
+	var first error
+	for k, p := range todo {
+		if first == nil {
+			if first = l.redis.addQuota(context.Background(), k, p.quota, p.n); first == nil {
+				continue
+			}
+		}
+		l.mu.Lock()
+		if q := l.pending[k]; q != nil && q.quota == p.quota {
+			q.n += p.n
+		} else if q == nil {
+			l.pending[k] = p
+		}
+		l.npend.Store(int64(len(l.pending)))
+		l.mu.Unlock()
+	}
+	return first
+}
