@@ -27,19 +27,11 @@ func TestGolden(t *testing.T) {
 	}
 	for _, name := range archives {
 		t.Run(strings.TrimSuffix(filepath.Base(name), ".txtar"), func(t *testing.T) {
-			ar, err := txtar.ParseFile(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := t.TempDir()
+			ar, dir := extractArchive(t, name)
 			want, wantIdx := "", -1
 			for i, f := range ar.Files {
 				if f.Name == "want" {
 					want, wantIdx = string(f.Data), i
-					continue
-				}
-				if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
-					t.Fatal(err)
 				}
 			}
 			got := report(dir)
@@ -59,6 +51,26 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// extractArchive parses the txtar archive name and writes every file in
+// it but "want" to a new directory, which it returns.
+func extractArchive(t *testing.T, name string) (*txtar.Archive, string) {
+	t.Helper()
+	ar, err := txtar.ParseFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range ar.Files {
+		if f.Name == "want" {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ar, dir
 }
 
 // report is what Compile says about dir, one finding a line.

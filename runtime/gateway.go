@@ -106,6 +106,10 @@ type Options struct {
 	// names of every table served (TLS files, the upstream CA) are read
 	// from, whatever the working directory (see compiler.ConfigPath).
 	ConfigDir string
+	// Compile is how Reload compiles ConfigDir; nil means
+	// compiler.Compile, in this process. It is called from one goroutine
+	// at a time.
+	Compile func(dir string) (*compiler.Table, error)
 	// Bindings answers for clients registered in the portal; nil means
 	// none (policy comes from the token or the API's defaults).
 	Bindings Bindings
