@@ -206,6 +206,10 @@ func startServe(ctx context.Context, o serveOptions) (_ *node, err error) {
 	for _, w := range t.Warnings {
 		o.Logger.Warn().Str("warning", w.String()).Msg("configuration warning")
 	}
+	token, err := adminToken(t, o.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
 	var st *store.Store
 	if o.StatePath != "" {
 		if st, err = openState(o.StatePath); err != nil {
@@ -244,7 +248,7 @@ func startServe(ctx context.Context, o serveOptions) (_ *node, err error) {
 
 	gwLn, scheme := gw.Listener(n.gwLn)
 	n.server = gw.Server()
-	n.admin = &http.Server{Handler: adminHandler(gw, n.portal), ReadHeaderTimeout: 10 * time.Second}
+	n.admin = &http.Server{Handler: adminHandler(gw, n.portal, token), ReadHeaderTimeout: 10 * time.Second}
 	n.goServe("gateway", func() error { return n.server.Serve(gwLn) })
 	n.goServe("admin", func() error { return n.admin.Serve(n.adminLn) })
 	portalURL := "disabled (no --state)"
