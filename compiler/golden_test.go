@@ -2,6 +2,7 @@ package compiler_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -89,4 +90,28 @@ func report(dir string) string {
 		}
 	}
 	return strings.ReplaceAll(b.String(), dir+string(filepath.Separator), "")
+}
+
+// TestSecretsNeverShown: of the golden configurations with literals at
+// #Secret positions, no finding shows a literal, as text or as JSON.
+func TestSecretsNeverShown(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"testdata/secrets_literal.txtar", "testdata/secrets_and_dcr.txtar"} {
+		_, dir := extractArchive(t, name)
+		_, err := compiler.Compile(dir)
+		if err == nil {
+			t.Fatalf("%s compiles", name)
+		}
+		js, jerr := json.Marshal(err)
+		if jerr != nil {
+			t.Fatal(jerr)
+		}
+		for _, out := range []string{err.Error(), string(js)} {
+			for _, secret := range []string{"SUPERSECRET", "s3cr3t", "1234567890123"} {
+				if strings.Contains(out, secret) {
+					t.Errorf("%s: the findings show %q:\n%s", name, secret, out)
+				}
+			}
+		}
+	}
 }
