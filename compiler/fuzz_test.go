@@ -1,0 +1,57 @@
+package compiler_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cuegate/cuegate/compiler"
+)
+
+// fuzzMaxInput caps a fuzzed configuration: enough for every construct
+// of the schema, small enough that most inputs evaluate in milliseconds.
+// (An input can still make CUE evaluate without bound; serve and compile
+// run Compile under a budget for that, this target in-process.)
+const fuzzMaxInput = 4 << 10
+
+// FuzzCompile compiles one file of arbitrary CUE: Compile never panics,
+// and returns either a table, which survives MarshalResult, or
+// Diagnostics, each with a file, line and column.
+func FuzzCompile(f *testing.F) {
+	f.Fuzz(func(t *testing.T, src []byte) {
+		if len(src) > fuzzMaxInput {
+			t.Skip()
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "c.cue"), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tab, err := compiler.Compile(dir)
+		var diags compiler.Diagnostics
+		switch {
+		case errors.As(err, &diags):
+			if len(diags) == 0 {
+				t.Fatal("empty Diagnostics")
+			}
+			checkPositions(t, diags)
+		case err != nil:
+			t.Fatalf("not a finding: %v", err)
+		default:
+			checkPositions(t, tab.Warnings)
+			back, err := compiler.UnmarshalResult(compiler.MarshalResult(tab, nil))
+			if err != nil || back.Hash != tab.Hash {
+				t.Fatalf("table does not survive encoding: %v", err)
+			}
+		}
+	})
+}
+
+func checkPositions(t *testing.T, ds compiler.Diagnostics) {
+	t.Helper()
+	for _, d := range ds {
+		if d.File == "" || d.Line < 1 || d.Column < 1 || d.Message == "" {
+			t.Fatalf("finding without a position or message: %#v", d)
+		}
+	}
+}
