@@ -22,7 +22,7 @@ func init() {
 }
 
 // budgetCommand is the hidden subcommand that a budgeted compile runs in
-// a child process: "cuegate __compile --memory BYTES DIR".
+// a child process: "cuegate __compile --memory BYTES --timeout D DIR".
 const budgetCommand = "__compile"
 
 // The budget of a compile unless --compile-timeout and --compile-memory
@@ -89,7 +89,7 @@ func (b compileBudget) compile(dir string) (*compiler.Table, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, budgetCommand, "--memory", strconv.FormatInt(int64(b.Memory), 10), "--", dir)
+	cmd := exec.CommandContext(ctx, exe, budgetCommand, "--memory", strconv.FormatInt(int64(b.Memory), 10), "--timeout", b.Timeout.String(), "--", dir)
 	cmd.Args[0] = "cuegate"
 	var stdout bytes.Buffer
 	stderr := &headBuffer{limit: childStderrLimit}
@@ -148,17 +148,22 @@ func firstLine(b []byte) string {
 const exitBudget = 3
 
 // runBudgetChild is the child of compileBudget.compile: it limits its own
-// memory (limitMemory), compiles DIR and writes the outcome to stdout as
-// compiler.MarshalResult encodes it. Its exit status is 0 whatever the
+// memory (limitMemory) and, should its parent be gone, its time; it
+// compiles DIR and writes the outcome to stdout as compiler.MarshalResult
+// encodes it. Its exit status is 0 whatever the
 // configuration holds; anything else is a failure of the child itself.
 func runBudgetChild(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(budgetCommand, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	memory := fs.Int64("memory", defaultCompileMemory, "memory budget in bytes")
+	timeout := fs.Duration("timeout", defaultCompileTimeout, "time budget")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: cuegate "+budgetCommand+" --memory BYTES DIR")
+		fmt.Fprintln(stderr, "usage: cuegate "+budgetCommand+" --memory BYTES --timeout D DIR")
 		return exitUsage
 	}
+	// The parent kills this process at the deadline; this timer ends it
+	// should the parent be gone.
+	time.AfterFunc(*timeout+time.Second, func() { os.Exit(exitBudget) })
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(min(compileMemoryLimit, *memory))
 	}
