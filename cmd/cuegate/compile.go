@@ -20,7 +20,8 @@ func init() {
 const compileMemoryLimit = 240 << 20
 
 // runCompile is "cuegate compile [--check] [--strict] [--format text|json]
-// [-o FILE] [--compile-timeout D] [--compile-memory SIZE] DIR". Flags may come before or after DIR.
+// [-o FILE] [--compile-timeout D] [--compile-memory SIZE] DIR". Flags may
+// come before or after DIR.
 //
 // It compiles the .cue files of DIR (one package) and reports on stderr:
 //
