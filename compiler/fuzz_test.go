@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cuegate/cuegate/compiler"
 )
@@ -14,6 +15,12 @@ import (
 // (An input can still make CUE evaluate without bound; serve and compile
 // run Compile under a budget for that, this target in-process.)
 const fuzzMaxInput = 4 << 10
+
+// fuzzTimeBudget is how long an input may take before the target reports
+// it: far over what any input of fuzzMaxInput that is not a runaway
+// takes, so that a runaway is found and kept rather than hanging the
+// fuzzer (which has no time limit of its own).
+const fuzzTimeBudget = 10 * time.Second
 
 // FuzzCompile compiles one file of arbitrary CUE: Compile never panics,
 // and returns either a table, which survives MarshalResult, or
@@ -27,7 +34,23 @@ func FuzzCompile(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, "c.cue"), src, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		tab, err := compiler.Compile(dir)
+		type outcome struct {
+			tab *compiler.Table
+			err error
+		}
+		done := make(chan outcome, 1)
+		go func() {
+			tab, err := compiler.Compile(dir)
+			done <- outcome{tab, err}
+		}()
+		var tab *compiler.Table
+		var err error
+		select {
+		case o := <-done:
+			tab, err = o.tab, o.err
+		case <-time.After(fuzzTimeBudget):
+			t.Fatalf("evaluation took over %s: an input the compile budget must stop", fuzzTimeBudget)
+		}
 		var diags compiler.Diagnostics
 		switch {
 		case errors.As(err, &diags):
