@@ -40,7 +40,8 @@ type rawGateway struct {
 	PortalTLS      *TLS    `json:"portal_tls"`
 	UpstreamCAFile *string `json:"upstream_ca_file"`
 	// RateLimitHeaders has a schema default.
-	RateLimitHeaders bool `json:"rate_limit_headers"`
+	RateLimitHeaders bool    `json:"rate_limit_headers"`
+	AdminToken       *Secret `json:"admin_token"`
 }
 
 type rawIdP struct {
@@ -195,6 +196,39 @@ func (c *compilation) buildGateway(t *Table, g *rawGateway) {
 		t.Gateway.PublicURL = scheme + "://" + clientHost(g.Listen)
 	}
 	t.Gateway.PublicURL = strings.TrimSuffix(t.Gateway.PublicURL, "/")
+	c.checkAdmin(t, g)
+}
+
+// checkAdmin sets the admin token and refuses an admin listener that
+// other machines can reach without one: it can add and remove developers.
+func (c *compilation) checkAdmin(t *Table, g *rawGateway) {
+	t.Gateway.AdminToken = g.AdminToken
+	at := p("gateway", "admin_token")
+	c.checkSecret(g.AdminToken, at)
+	host, port, err := net.SplitHostPort(g.AdminListen)
+	if err != nil || g.AdminToken != nil || isLoopback(host) || c.broken(at) {
+		return
+	}
+	c.errorf(p("gateway", "admin_listen"), "%q can be reached from other machines, and the admin listener adds and removes developers: set gateway.admin_token: {env: \"NAME\"} (or {file: \"PATH\"}) so that it asks for a bearer token, or listen on loopback (\"127.0.0.1:%s\")", g.AdminListen, port)
+}
+
+// isLoopback reports whether a listen address's host can be reached from
+// this machine only: localhost or a loopback IP. An empty host, a
+// wildcard, any other name or address can be reached from others.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// checkSecret checks a secret reference the schema let through: it names
+// exactly one of env and file.
+func (c *compilation) checkSecret(s *Secret, at fieldPath) {
+	if s != nil && (s.Env == "") == (s.File == "") {
+		c.errorf(at, "a secret sets exactly one of env and file")
+	}
 }
 
 // clientHost is a listen address as a client on the same machine dials
@@ -447,9 +481,7 @@ func (c *compilation) checkDCR(d *rawDCR, at fieldPath) {
 	if d == nil {
 		return
 	}
-	if s := d.InitialAccessToken; s != nil && (s.Env == "") == (s.File == "") {
-		c.errorf(at.add("initial_access_token"), "a secret sets exactly one of env and file")
-	}
+	c.checkSecret(d.InitialAccessToken, at.add("initial_access_token"))
 	if d.Timeout != nil {
 		c.duration(*d.Timeout, true, at.add("timeout"))
 	}

@@ -40,6 +40,8 @@ func Compile(dir string) (*Table, error) {
 	}
 	c := &compilation{dir: dir}
 	t := c.run(files)
+	c.redact(c.errs)
+	c.redact(c.warns)
 	if len(c.errs) > 0 {
 		return nil, c.errs.sorted()
 	}
@@ -109,6 +111,9 @@ type compilation struct {
 	// checks stay silent about them (see errorf).
 	reported []fieldPath
 	first    string // the first file, where a finding without position goes
+	// secrets are the literals at the user's #Secret positions, which
+	// no diagnostic shows (see redact).
+	secrets secretValues
 }
 
 // run compiles the parsed files. Files that do not parse or are of
@@ -133,6 +138,7 @@ func (c *compilation) run(files []sourceFile) *Table {
 		return nil
 	}
 	c.user = ctx.BuildInstance(inst)
+	c.secrets = secretLiterals(c.user, parsed, configShape())
 	schemaFile, config := compileSchema(ctx)
 	var d decoder
 	tree := d.config(c.user, config, configShape())
@@ -164,8 +170,8 @@ func compileSchema(ctx *cue.Context) (file, config cue.Value) {
 // embedded schema alone, so it is derived once per process, in a CUE
 // context of its own, rather than on every Compile; it is only read after.
 var configShape = sync.OnceValue(func() *shape {
-	_, config := compileSchema(cuecontext.New())
-	return shapeOf(config)
+	file, config := compileSchema(cuecontext.New())
+	return shapeOf(config, file.LookupPath(cue.MakePath(cue.Def("#Secret"))))
 })
 
 // parse parses every file and checks that they form one package: CUE

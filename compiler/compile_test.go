@@ -193,3 +193,44 @@ func TestPublicURLDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminListenNeedsToken: an admin_listen other machines can reach
+// compiles only with an admin_token; loopback compiles without.
+func TestAdminListenNeedsToken(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		addr   string
+		public bool
+	}{
+		{"127.0.0.1:9090", false},
+		{"127.3.4.5:9090", false},
+		{"[::1]:9090", false},
+		{"[::ffff:127.0.0.1]:9090", false},
+		{"localhost:9090", false},
+		{"LocalHost:9090", false},
+		{"0.0.0.0:9090", true},
+		{"[::]:9090", true},
+		{":9090", true},
+		{"10.1.2.3:9090", true},
+		{"[2001:db8::1]:9090", true},
+		{"admin.example.com:9090", true},
+		{"localhost.example.com:9090", true},
+		{"127.1:9090", true}, // not an IP literal Go parses: a name
+	} {
+		for _, token := range []bool{false, true} {
+			cfg := "package t\n\ngateway: admin_listen: \"" + strings.ReplaceAll(tt.addr, `"`, `\"`) + "\"\n"
+			if token {
+				cfg += "gateway: admin_token: file: \"admin.token\"\n"
+			}
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "c.cue"), []byte(cfg), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := compiler.Compile(dir)
+			refused := err != nil && strings.Contains(err.Error(), "gateway.admin_listen: "+`"`+tt.addr+`" can be reached from other machines`)
+			if refused != (tt.public && !token) {
+				t.Errorf("admin_listen %q, token %v: error %v", tt.addr, token, err)
+			}
+		}
+	}
+}

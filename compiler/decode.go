@@ -209,19 +209,23 @@ type shape struct {
 	// entity: a field of a map ([ID=string] in the schema), an object other
 	// parts of the configuration refer to by its key.
 	entity bool
+	// secret: the schema's #Secret, whose values never appear in a
+	// diagnostic (see secretLiterals).
+	secret bool
 }
 
-// shapeOf derives the shape of the schema value v.
-func shapeOf(v cue.Value) *shape {
+// shapeOf derives the shape of the schema value v; secret is the
+// schema's #Secret.
+func shapeOf(v, secret cue.Value) *shape {
 	switch v.IncompleteKind() {
 	case cue.StructKind:
-		s := &shape{fields: map[string]*shape{}}
+		s := &shape{fields: map[string]*shape{}, secret: v.Subsume(secret) == nil && secret.Subsume(v) == nil}
 		it, _ := v.Fields(cue.Optional(true))
 		for it.Next() {
-			s.fields[it.Selector().Unquoted()] = shapeOf(it.Value())
+			s.fields[it.Selector().Unquoted()] = shapeOf(it.Value(), secret)
 		}
 		if e := v.LookupPath(cue.MakePath(cue.AnyString)); e.Exists() {
-			s.isMap, s.elem = true, shapeOf(e)
+			s.isMap, s.elem = true, shapeOf(e, secret)
 			if s.elem != nil {
 				s.elem.entity = true
 			}
@@ -230,7 +234,7 @@ func shapeOf(v cue.Value) *shape {
 	case cue.ListKind:
 		v, _ = v.Default()
 		if e := v.LookupPath(cue.MakePath(cue.AnyIndex)); e.Exists() {
-			if elem := shapeOf(e); elem != nil {
+			if elem := shapeOf(e, secret); elem != nil {
 				return &shape{elem: elem}
 			}
 		}

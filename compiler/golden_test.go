@@ -2,6 +2,7 @@ package compiler_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -27,19 +28,11 @@ func TestGolden(t *testing.T) {
 	}
 	for _, name := range archives {
 		t.Run(strings.TrimSuffix(filepath.Base(name), ".txtar"), func(t *testing.T) {
-			ar, err := txtar.ParseFile(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := t.TempDir()
+			ar, dir := extractArchive(t, name)
 			want, wantIdx := "", -1
 			for i, f := range ar.Files {
 				if f.Name == "want" {
 					want, wantIdx = string(f.Data), i
-					continue
-				}
-				if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
-					t.Fatal(err)
 				}
 			}
 			got := report(dir)
@@ -61,6 +54,26 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// extractArchive parses the txtar archive name and writes every file in
+// it but "want" to a new directory, which it returns.
+func extractArchive(t *testing.T, name string) (*txtar.Archive, string) {
+	t.Helper()
+	ar, err := txtar.ParseFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range ar.Files {
+		if f.Name == "want" {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ar, dir
+}
+
 // report is what Compile says about dir, one finding a line.
 func report(dir string) string {
 	var b bytes.Buffer
@@ -77,4 +90,28 @@ func report(dir string) string {
 		}
 	}
 	return strings.ReplaceAll(b.String(), dir+string(filepath.Separator), "")
+}
+
+// TestSecretsNeverShown: of the golden configurations with literals at
+// #Secret positions, no finding shows a literal, as text or as JSON.
+func TestSecretsNeverShown(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"testdata/secrets_literal.txtar", "testdata/secrets_and_dcr.txtar"} {
+		_, dir := extractArchive(t, name)
+		_, err := compiler.Compile(dir)
+		if err == nil {
+			t.Fatalf("%s compiles", name)
+		}
+		js, jerr := json.Marshal(err)
+		if jerr != nil {
+			t.Fatal(jerr)
+		}
+		for _, out := range []string{err.Error(), string(js)} {
+			for _, secret := range []string{"SUPERSECRET", "s3cr3t", "1234567890123"} {
+				if strings.Contains(out, secret) {
+					t.Errorf("%s: the findings show %q:\n%s", name, secret, out)
+				}
+			}
+		}
+	}
 }

@@ -213,9 +213,10 @@ func article(kind string) string {
 func (c *compilation) describe(at fieldPath, errs []cueerrors.Error, specific bool, w *wording) string {
 	got, gotKind := "", ""
 	v := c.user.LookupPath(cue.MakePath(at...))
+	secret := secretAt(configShape(), at) // a value never to be shown
 	if v.Exists() {
 		gotKind = v.IncompleteKind().String()
-		if v.IsConcrete() && v.Kind() != cue.StructKind && v.Kind() != cue.ListKind {
+		if v.IsConcrete() && v.Kind() != cue.StructKind && v.Kind() != cue.ListKind && !secret {
 			got = fmt.Sprint(v)
 		}
 	}
@@ -260,6 +261,8 @@ func (c *compilation) describe(at fieldPath, errs []cueerrors.Error, specific bo
 		}
 	}
 	switch {
+	case len(bounds) > 0 && secret:
+		return "invalid value: want " + strings.Join(wants, " and ")
 	case len(bounds) > 0:
 		return fmt.Sprintf("invalid value %s: want %s", bounds[0], strings.Join(wants, " and "))
 	case len(mismatch) > 0:

@@ -81,6 +81,9 @@ type Gateway struct {
 	// RateLimitHeaders: X-RateLimit-* on every answer under a limit, not
 	// only on refusals.
 	RateLimitHeaders bool `json:"rate_limit_headers"`
+	// AdminToken, when set, guards the admin listener but /healthz and
+	// /readyz; nil is only allowed when AdminListen is on loopback.
+	AdminToken *Secret `json:"admin_token,omitempty"`
 }
 
 // TLS names a certificate and key file as written in the configuration:

@@ -1,8 +1,11 @@
 package runtime
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
 )
@@ -10,7 +13,8 @@ import (
 // AdminHandler serves the admin endpoints: /healthz (the process is up),
 // /readyz (a table is loaded and every IdP's keys were fetched once; 503
 // otherwise), /metrics (Prometheus text) and /status (JSON, see Status).
-// It has no authentication: serve it on loopback.
+// It has no authentication of its own: serve it on loopback, or behind
+// RequireAdminToken.
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -37,4 +41,41 @@ func (g *Gateway) AdminHandler() http.Handler {
 		enc.Encode(g.Status()) //nolint:errcheck
 	})
 	return mux
+}
+
+// adminRealm is the realm of the admin listener's WWW-Authenticate.
+const adminRealm = `Bearer realm="cuegate-admin"`
+
+// RequireAdminToken guards next with a bearer token: a request to any
+// path but /healthz and /readyz (which probes reach without credentials)
+// must carry "Authorization: Bearer <token>", else it is answered 401 with
+// WWW-Authenticate: Bearer realm="cuegate-admin" and next never sees it.
+// The token is compared in constant time, of its length too. token must
+// not be empty. The handler is safe for concurrent use.
+func RequireAdminToken(token string, next http.Handler) http.Handler {
+	if token == "" {
+		panic("runtime: RequireAdminToken with an empty token")
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && !bearerMatches(r.Header.Get("Authorization"), &want) {
+			w.Header().Set("WWW-Authenticate", adminRealm)
+			http.Error(w, "unauthorized: the admin listener needs Authorization: Bearer <gateway.admin_token>", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bearerMatches reports whether an Authorization header carries the
+// bearer token whose SHA-256 is want. The scheme is case-insensitive
+// (RFC 7235); hashing first makes the comparison's time independent of
+// the token's length.
+func bearerMatches(header string, want *[sha256.Size]byte) bool {
+	scheme, cred, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimLeft(cred, " ")))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }

@@ -106,6 +106,10 @@ type Options struct {
 	// names of every table served (TLS files, the upstream CA) are read
 	// from, whatever the working directory (see compiler.ConfigPath).
 	ConfigDir string
+	// Compile is how Reload compiles ConfigDir; nil means
+	// compiler.Compile, in this process. It is called from one goroutine
+	// at a time.
+	Compile func(dir string) (*compiler.Table, error)
 	// Bindings answers for clients registered in the portal; nil means
 	// none (policy comes from the token or the API's defaults).
 	Bindings Bindings
@@ -429,8 +433,9 @@ func (g *Gateway) Server() *fasthttp.Server {
 }
 
 // startupSettings names the gateway settings that differ from a to b and
-// take effect only when the process restarts: the listen addresses and
-// whether each listener serves TLS (certificates follow reloads), what
+// take effect only when the process restarts: the listen addresses, the
+// admin token (read when serving starts) and whether each listener serves
+// TLS (certificates follow reloads), what
 // Server fixes (idle_timeout, max_header_bytes, and read_timeout for the
 // header of a request), what the portal listener fixes when it starts
 // (read_timeout, write_timeout, idle_timeout, max_header_bytes), and
@@ -444,6 +449,7 @@ func startupSettings(a, b *compiler.Gateway) []string {
 		{"listen", a.Listen != b.Listen},
 		{"portal_listen", a.PortalListen != b.PortalListen},
 		{"admin_listen", a.AdminListen != b.AdminListen},
+		{"admin_token", (a.AdminToken == nil) != (b.AdminToken == nil) || (a.AdminToken != nil && *a.AdminToken != *b.AdminToken)},
 		{"tls", (a.TLS == nil) != (b.TLS == nil)},
 		{"portal_tls", (a.PortalTLS == nil) != (b.PortalTLS == nil)},
 		{"read_timeout", a.ReadTimeout != b.ReadTimeout},

@@ -21,8 +21,8 @@ type reloadStatus struct {
 	duration time.Duration
 }
 
-// Reload compiles the configuration directory (Options.ConfigDir) off the
-// request path and swaps the result in; the TLS certificates are reread
+// Reload compiles the configuration directory (Options.ConfigDir, with
+// Options.Compile) off the request path and swaps the result in; the TLS certificates are reread
 // even when the configuration is unchanged. A configuration that fails to
 // compile (or to load: a TLS certificate, the upstream CA) leaves the
 // current table serving; the error is logged with positions, kept for
@@ -34,7 +34,7 @@ func (g *Gateway) Reload() error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
 	start := time.Now()
-	t, err := compiler.Compile(g.opts.ConfigDir)
+	t, err := g.compile()
 	took := time.Since(start)
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -84,6 +84,14 @@ func (g *Gateway) Reload() error {
 	}
 	ev.Msg("reload: configuration swapped")
 	return nil
+}
+
+// compile compiles the configuration directory with Options.Compile.
+func (g *Gateway) compile() (*compiler.Table, error) {
+	if g.opts.Compile != nil {
+		return g.opts.Compile(g.opts.ConfigDir)
+	}
+	return compiler.Compile(g.opts.ConfigDir)
 }
 
 // diffAPIs lists the API IDs added, removed and changed from a to b.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 
 	"github.com/cuegate/cuegate/compiler"
 )
@@ -16,11 +15,13 @@ func init() {
 	register(command{"compile", "check or compile a configuration directory", runCompile})
 }
 
-// compileMemoryLimit is the soft memory limit of cuegate compile.
+// compileMemoryLimit is the soft memory limit of a compile's child
+// process.
 const compileMemoryLimit = 240 << 20
 
 // runCompile is "cuegate compile [--check] [--strict] [--format text|json]
-// [-o FILE] DIR". Flags may come before or after DIR.
+// [-o FILE] [--compile-timeout D] [--compile-memory SIZE] DIR". Flags may
+// come before or after DIR.
 //
 // It compiles the .cue files of DIR (one package) and reports on stderr:
 //
@@ -43,24 +44,26 @@ const compileMemoryLimit = 240 << 20
 // warnings with --strict), 2 usage or I/O error (a missing directory, one
 // without .cue files, an unwritable -o FILE).
 //
-// Unless GOMEMLIMIT is set, the process keeps a soft memory limit of
-// compileMemoryLimit: CUE keeps the whole configuration in memory (about
-// 20 KiB for an API and its policy), and the limit makes the garbage
-// collector work a little harder near it instead of letting the heap
-// double, so that CI runners with little memory can check large
-// configurations.
+// The configuration is evaluated in a child process within a budget of
+// time and memory (--compile-timeout, --compile-memory; see
+// compileBudget): a compile over it is an error at the configuration's
+// first file, exit 1. Unless GOMEMLIMIT is set, the child keeps a soft
+// memory limit of compileMemoryLimit (or the budget, when lower): CUE
+// keeps the whole configuration in memory (about 20 KiB for an API and
+// its policy), and the limit makes the garbage collector work a little
+// harder near it instead of letting the heap double, so that CI runners
+// with little memory can check large configurations.
 func runCompile(args []string, stdout, stderr io.Writer) int {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(compileMemoryLimit)
-	}
 	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	check := fs.Bool("check", false, "only check the configuration; print nothing on success")
 	strict := fs.Bool("strict", false, "treat warnings as errors")
 	format := fs.String("format", "text", "diagnostics format: text or json")
 	out := fs.String("o", "", "write the compiled table to this file instead of stdout")
+	var budget compileBudget
+	budget.flags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cuegate compile [--check] [--strict] [--format text|json] [-o FILE] DIR")
+		fmt.Fprintln(stderr, "usage: cuegate compile [--check] [--strict] [--format text|json] [-o FILE] [--compile-timeout D] [--compile-memory SIZE] DIR")
 		fs.PrintDefaults()
 	}
 	dirs, err := parseInterspersed(fs, args)
@@ -71,7 +74,11 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	t, err := compiler.Compile(dirs[0])
+	if err := budget.valid(); err != nil {
+		fmt.Fprintln(stderr, "cuegate compile:", err)
+		return exitUsage
+	}
+	t, err := budget.compile(dirs[0])
 	var diags compiler.Diagnostics
 	switch {
 	case errors.As(err, &diags):

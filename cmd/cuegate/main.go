@@ -26,7 +26,9 @@ const (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// command is one subcommand. run gets the arguments after the name.
+// command is one subcommand. run gets the arguments after the name. A
+// name that begins with "__" is for cuegate's own use: the usage does not
+// list it.
 type command struct {
 	name    string
 	summary string
@@ -78,6 +80,9 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {
+		if strings.HasPrefix(c.name, "__") {
+			continue
+		}
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'cuegate <command> -h' for a command's flags.")

@@ -43,8 +43,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	config := fs.String("config", "", "configuration directory (required)")
 	state := fs.String("state", "", "the portal's state file")
 	logFormat := fs.String("log-format", "json", "log format: json or console")
+	var budget compileBudget
+	budget.flags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cuegate serve --config DIR [--state FILE] [--log-format json|console]")
+		fmt.Fprintln(stderr, "usage: cuegate serve --config DIR [--state FILE] [--log-format json|console] [--compile-timeout D] [--compile-memory SIZE]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -52,6 +54,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	if *config == "" || fs.NArg() != 0 || (*logFormat != "json" && *logFormat != "console") {
 		fs.Usage()
+		return exitUsage
+	}
+	if err := budget.valid(); err != nil {
+		fmt.Fprintln(stderr, "cuegate serve:", err)
 		return exitUsage
 	}
 	lw, log, logw := openLog(stderr, *logFormat, 64<<10, logFlushPeriod)
@@ -63,7 +69,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	n, err := startServe(ctx, serveOptions{ConfigDir: *config, StatePath: *state, Logger: log, AccessLog: logw, Watch: true})
+	n, err := startServe(ctx, serveOptions{ConfigDir: *config, StatePath: *state, Logger: log, AccessLog: logw, Watch: true, Compile: budget.compile})
 	lw.Flush() //nolint:errcheck // the log lines before what follows
 	var diags compiler.Diagnostics
 	switch {
@@ -138,6 +144,9 @@ type serveOptions struct {
 	Listen, AdminListen, PortalListen string
 	// Watch reloads when the configuration directory changes.
 	Watch bool
+	// Compile compiles ConfigDir at start and on every reload; nil means
+	// compiler.Compile, in this process (serve passes a compileBudget's).
+	Compile func(dir string) (*compiler.Table, error)
 	// compiled, when set, is called right after the first compile (tests
 	// use it to edit the configuration during start-up).
 	compiled func()
@@ -184,7 +193,10 @@ func startServe(ctx context.Context, o serveOptions) (_ *node, err error) {
 			}
 		}()
 	}
-	t, err := compiler.Compile(o.ConfigDir)
+	if o.Compile == nil {
+		o.Compile = compiler.Compile
+	}
+	t, err := o.Compile(o.ConfigDir)
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +206,10 @@ func startServe(ctx context.Context, o serveOptions) (_ *node, err error) {
 	for _, w := range t.Warnings {
 		o.Logger.Warn().Str("warning", w.String()).Msg("configuration warning")
 	}
+	token, err := adminToken(t, o.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
 	var st *store.Store
 	if o.StatePath != "" {
 		if st, err = openState(o.StatePath); err != nil {
@@ -201,7 +217,7 @@ func startServe(ctx context.Context, o serveOptions) (_ *node, err error) {
 		}
 		o.Bindings = st
 	}
-	gw, err := runtime.New(t, runtime.Options{Logger: o.Logger, AccessLog: o.AccessLog, ConfigDir: o.ConfigDir, Bindings: o.Bindings})
+	gw, err := runtime.New(t, runtime.Options{Logger: o.Logger, AccessLog: o.AccessLog, ConfigDir: o.ConfigDir, Compile: o.Compile, Bindings: o.Bindings})
 	if err != nil {
 		if st != nil {
 			st.Close()
@@ -232,7 +248,7 @@ func startServe(ctx context.Context, o serveOptions) (_ *node, err error) {
 
 	gwLn, scheme := gw.Listener(n.gwLn)
 	n.server = gw.Server()
-	n.admin = &http.Server{Handler: adminHandler(gw, n.portal), ReadHeaderTimeout: 10 * time.Second}
+	n.admin = &http.Server{Handler: adminHandler(gw, n.portal, token), ReadHeaderTimeout: 10 * time.Second}
 	n.goServe("gateway", func() error { return n.server.Serve(gwLn) })
 	n.goServe("admin", func() error { return n.admin.Serve(n.adminLn) })
 	portalURL := "disabled (no --state)"

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+)
+
+// adminTokenConfig is invitePortalConfig with an admin token read from
+// the file admin.token.
+const adminTokenConfig = "\ngateway: admin_token: file: \"admin.token\"\n"
+
+// TestAdminToken: with gateway.admin_token, the admin listener, the
+// portal's operator endpoints included, answers only requests that carry
+// the token, but for the probes; a token that cannot be read, or is
+// empty, stops start-up naming its reference.
+func TestAdminToken(t *testing.T) {
+	t.Parallel()
+	const token = "0p3rator-t0ken"
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("c.cue", invitePortalConfig+adminTokenConfig)
+	start := func() (*node, error) {
+		return startServe(context.Background(), serveOptions{ConfigDir: dir, StatePath: filepath.Join(dir, "state.json"), Logger: zerolog.Nop(),
+			Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PortalListen: "127.0.0.1:0"})
+	}
+	for _, content := range []string{"", " \n"} {
+		if content != "" {
+			write("admin.token", content)
+		}
+		if _, err := start(); err == nil || !strings.Contains(err.Error(), "gateway.admin_token: ") || !strings.Contains(err.Error(), "admin.token") {
+			t.Fatalf("token file %q: start-up error %v, want one naming gateway.admin_token and its file", content, err)
+		}
+	}
+	write("admin.token", token+"\n")
+	n, err := start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown() }) //nolint:errcheck
+	admin := "http://" + n.AdminAddr()
+	for _, tt := range []struct {
+		method, path, auth string
+		want               int
+	}{
+		{"GET", "/healthz", "", 200},
+		{"GET", "/readyz", "", 200},
+		{"GET", "/status", "", 401},
+		{"GET", "/metrics", "Bearer nope", 401},
+		{"GET", "/portal/developers", "", 401},
+		{"DELETE", "/portal/developers/a@example.com", "", 401},
+		{"GET", "/status", "Bearer " + token, 200},
+		{"GET", "/portal/developers", "Bearer " + token, 200},
+	} {
+		req, err := http.NewRequest(tt.method, admin+tt.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s %s with %q: %d, want %d", tt.method, tt.path, tt.auth, resp.StatusCode, tt.want)
+		}
+	}
+}
