@@ -7,7 +7,10 @@
 // JSON {"error": "...", "code": N} and an X-Request-Id header):
 //
 //  1. The raw path is cleaned (package pathclean): 400 for encoded
-//     slashes, backslashes, NUL, double encoding, ".." above the root.
+//     slashes, backslashes, NUL, double encoding, ".." above the root,
+//     dot segments with parameters ("..;", "%2e%2e%3bx"). The path
+//     matched against grants is the path forwarded (less the listen
+//     path when it is stripped).
 //  2. Routing on the cleaned path: 404, or 405 with Allow.
 //  3. A declared Content-Length over gateway.max_body_bytes: 413 (a
 //     chunked body is cut at the limit, also 413).
