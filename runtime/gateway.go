@@ -10,7 +10,10 @@
 //     slashes, backslashes, NUL, double encoding, ".." above the root,
 //     dot segments with parameters ("..;", "%2e%2e%3bx"). The path
 //     matched against grants is the path forwarded (less the listen
-//     path when it is stripped).
+//     path when it is stripped). Then the header: a field name that is
+//     not a token or holds "_", or a second Authorization field, is 400
+//     (fasthttp refuses a second Host, Content-Length or
+//     Transfer-Encoding).
 //  2. Routing on the cleaned path: 404, or 405 with Allow.
 //  3. A declared Content-Length over gateway.max_body_bytes: 413 (a
 //     chunked body is cut at the limit, also 413).
@@ -45,7 +48,9 @@
 //     requests remaining), so that one set of headers says how many more
 //     requests pass.
 //  8. Proxy (package proxy): 502 when no target answers, 504 on timeout.
-//     The Authorization header is passed on to the upstream.
+//     The Authorization header is passed on to the upstream. The
+//     Connection header cannot remove framing, Host, credentials or the
+//     gateway's own headers (proxy.Forward).
 //
 // Each request writes one line to Options.AccessLog (none when it is nil),
 // as zerolog's Info "request" with method, path (cleaned, without the

@@ -111,6 +111,9 @@ func (r *request) serve(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 	if err != nil {
 		return errBadPath, false
 	}
+	if e, ok := checkHeader(&ctx.Request.Header, r.buf); !ok {
+		return e, false
+	}
 	api, matched := gen.table.Routes.Lookup(r.path, r.method)
 	if api == nil {
 		if matched {

@@ -192,7 +192,8 @@ type Request struct {
 
 // Forward sends the request in ctx to a target with r.Path and streams the
 // target's response into ctx.Response. Hop-by-hop headers (and those the
-// Connection header names) are removed both ways; X-Forwarded-For/-Proto/
+// Connection header names, but framing, Host, credentials and the
+// gateway's own: see endToEnd) are removed both ways; X-Forwarded-For/-Proto/
 // -Host and X-Request-Id are set, and Host is the target's (the client's
 // goes in X-Forwarded-Host). The request body is streamed from
 // ctx.RequestBodyStream (the server must use StreamRequestBody) or taken
@@ -623,11 +624,32 @@ func stripHeaders(h header, drop func(key []byte) bool, conn []byte) []byte {
 	h.DelBytes(hdrConnection) // also clears the close flag
 	for rest := conn; len(rest) > 0; {
 		var tok []byte
-		if tok, rest = nextToken(rest); len(tok) > 0 {
+		if tok, rest = nextToken(rest); len(tok) > 0 && !endToEnd(tok) {
 			h.DelBytes(tok)
 		}
 	}
 	return conn
+}
+
+// endToEnd reports whether a header name (any case) stays whatever the
+// Connection header names: framing (Content-Length, Transfer-Encoding),
+// Host, the credentials (Authorization, Cookie) and the headers the
+// gateway sets (X-Forwarded-*, X-Request-Id). "Connection: Content-Length"
+// would otherwise unframe the body sent upstream, and "Connection:
+// Authorization" hide from the upstream the token the gateway validated.
+func endToEnd(name []byte) bool {
+	for _, k := range endToEndNames {
+		if bytes.EqualFold(name, k) {
+			return true
+		}
+	}
+	return false
+}
+
+var endToEndNames = [][]byte{
+	[]byte("Content-Length"), []byte("Transfer-Encoding"), []byte("Host"),
+	[]byte("Authorization"), []byte("Cookie"), []byte("Set-Cookie"),
+	hdrXFF, hdrXFProto, hdrXFHost, hdrRequestID,
 }
 
 // copyResponseHeader copies the upstream's response header (status,
