@@ -274,6 +274,7 @@ func (g *Gateway) swapLocked(t *compiler.Table) error {
 				Targets:        a.Upstream.Targets,
 				Timeout:        a.Upstream.Timeout.D(),
 				ConnectTimeout: a.Upstream.ConnectTimeout.D(),
+				IdleTimeout:    a.Upstream.IdleTimeout.D(),
 				TLSConfig:      upstreamTLS,
 				Cooldown:       g.opts.UpstreamCooldown,
 			})
