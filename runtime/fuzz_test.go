@@ -160,8 +160,8 @@ policies: fzpol: {name: "Fuzz", access: fz: {paths: ["/granted"]}}
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
-		c.Write([]byte(head))                             //nolint:errcheck
-		c.(*net.TCPConn).CloseWrite()                     //nolint:errcheck
+		c.Write([]byte(head))                           //nolint:errcheck
+		c.(*net.TCPConn).CloseWrite()                   //nolint:errcheck
 		resp := fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseResponse(resp)
 		resp.Read(bufio.NewReader(c)) //nolint:errcheck // any answer, or none
