@@ -15,6 +15,13 @@
 //     (fasthttp refuses a second Host, Content-Length or
 //     Transfer-Encoding).
 //  2. Routing on the cleaned path: 404, or 405 with Allow.
+//
+//     Steps 1 to 7 read the header only. A request expecting 100 Continue
+//     is decided before the body is asked for (a refusal gets no 100
+//     Continue and closes the connection), and so is one with a body length
+//     whose header already shows a refusal (no API, too large, no bearer
+//     token for a JWT API, a refused path or header): it is answered
+//     without waiting for its body.
 //  3. A declared Content-Length over gateway.max_body_bytes: 413 (a
 //     chunked body is cut at the limit, also 413).
 //  4. JWT APIs: no bearer token is 401 with `WWW-Authenticate: Bearer
@@ -409,7 +416,8 @@ func (g *Gateway) Listener(ln net.Listener) (_ net.Listener, scheme string) {
 // and read_timeout once a request's header is in, follow every reload
 // (they are taken per request); idle_timeout, max_header_bytes and the read_timeout of a
 // request's header are those of the table at the time Server is called.
-// Request bodies are streamed (only the first 64 KiB are read ahead). A
+// Request bodies are streamed, and a request is decided on its header
+// before its body is read: see expect and expectRefusal. A
 // request the server cannot read is answered by requestError, and the
 // parse error is logged without the request's bytes (fasthttpLogger).
 func (g *Gateway) Server() *fasthttp.Server {
@@ -418,9 +426,11 @@ func (g *Gateway) Server() *fasthttp.Server {
 	return &fasthttp.Server{
 		Handler:      g.Handler,
 		ErrorHandler: g.requestError,
-		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+		HeaderReceived: func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+			g.expectRefusal(h)
 			return g.requestConfig(serverRead)
 		},
+		ExpectHandler: g.expect,
 		NoDefaultServerHeader:        true, // the gateway names no software; an upstream's Server passes through
 		ReadTimeout:                  gw.ReadTimeout.D(),
 		WriteTimeout:                 gw.WriteTimeout.D(),
