@@ -71,7 +71,7 @@ func TestExpectContinueAdmitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
+	c.SetDeadline(time.Now().Add(10 * time.Second))                                                           //nolint:errcheck
 	io.WriteString(c, "POST /private/body HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer "+e.token("c1", nil)+ //nolint:errcheck
 		"\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
 	br := bufio.NewReader(c)

@@ -14,6 +14,7 @@
 //     not a token or holds "_", or a second Authorization field, is 400
 //     (fasthttp refuses a second Host, Content-Length or
 //     Transfer-Encoding).
+//
 //  2. Routing on the cleaned path: 404, or 405 with Allow.
 //
 //     Steps 1 to 7 read the header only. A request expecting 100 Continue
@@ -22,14 +23,17 @@
 //     whose header already shows a refusal (no API, too large, no bearer
 //     token for a JWT API, a refused path or header): it is answered
 //     without waiting for its body.
+//
 //  3. A declared Content-Length over gateway.max_body_bytes: 413 (a
 //     chunked body is cut at the limit, also 413).
+//
 //  4. JWT APIs: no bearer token is 401 with `WWW-Authenticate: Bearer
 //     realm="cuegate"` (RFC 6750 §3.1: no error code when the request
 //     carries no credentials); a rejected token is 401 with `Bearer
 //     realm="cuegate", error="invalid_token", error_description="..."`;
 //     keys never fetched is 503. A token without the identity claim is a
 //     401 invalid_token too.
+//
 //  5. Policy: the portal binding of the identity, else the policy claim
 //     (a string or a list), else the API's default_policies; an unknown
 //     policy ID or no policy at all: 403. A binding holds for tokens of
@@ -38,6 +42,7 @@
 //     goes on to the claim. A revoked or expired registration is 403 for
 //     every issuer, and so is one none of whose entries has an API that
 //     checks tokens any more.
+//
 //  6. Access: a policy must grant the API, and the grant's methods and
 //     paths (segment-bounded prefixes of the path below the listen path)
 //     must allow the request: 403. When several of the identity's
@@ -46,6 +51,7 @@
 //     quota) lifts it; otherwise the highest Requests/Per (or Max/Period)
 //     applies, ties to the policy listed first. Counters are kept per
 //     token issuer, identity and ID of the policy whose limit applies.
+//
 //  7. Limits (package limit): a request is counted against the rate limit
 //     and the quota together, or against neither when one refuses it. Rate
 //     limit: 429 with Retry-After; quota: 403. A refusal has
@@ -54,6 +60,7 @@
 //     response under a limit: those of the limit nearer to refusing (fewer
 //     requests remaining), so that one set of headers says how many more
 //     requests pass.
+//
 //  8. Proxy (package proxy): 502 when no target answers, 504 on timeout.
 //     The Authorization header is passed on to the upstream. The
 //     Connection header cannot remove framing, Host, credentials or the
@@ -430,7 +437,7 @@ func (g *Gateway) Server() *fasthttp.Server {
 			g.expectRefusal(h)
 			return g.requestConfig(serverRead)
 		},
-		ExpectHandler: g.expect,
+		ExpectHandler:                g.expect,
 		NoDefaultServerHeader:        true, // the gateway names no software; an upstream's Server passes through
 		ReadTimeout:                  gw.ReadTimeout.D(),
 		WriteTimeout:                 gw.WriteTimeout.D(),
