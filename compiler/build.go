@@ -62,6 +62,7 @@ type rawAPI struct {
 		Targets        []string `json:"targets"`
 		Timeout        string   `json:"timeout"`
 		ConnectTimeout string   `json:"connect_timeout"`
+		IdleTimeout    string   `json:"idle_timeout"`
 	} `json:"upstream"`
 	Auth struct {
 		JWT *struct {
@@ -304,6 +305,7 @@ func (c *compilation) buildAPI(t *Table, id string, r rawAPI) *API {
 			Targets:        r.Upstream.Targets,
 			Timeout:        c.duration(r.Upstream.Timeout, true, p("apis", id, "upstream", "timeout")),
 			ConnectTimeout: c.duration(r.Upstream.ConnectTimeout, true, p("apis", id, "upstream", "connect_timeout")),
+			IdleTimeout:    c.duration(r.Upstream.IdleTimeout, true, p("apis", id, "upstream", "idle_timeout")),
 		},
 	}
 	if lp, ok := cleanListenPath(r.ListenPath); ok {

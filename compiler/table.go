@@ -126,12 +126,14 @@ type Upstream struct {
 	Targets        []string `json:"targets"`
 	Timeout        Duration `json:"timeout"`
 	ConnectTimeout Duration `json:"connect_timeout"`
+	// IdleTimeout is how long an idle connection to a target is kept.
+	IdleTimeout Duration `json:"idle_timeout"`
 }
 
 // Key identifies the upstream's connection pool: two APIs or two table
 // generations with the same Key can share one.
 func (u Upstream) Key() string {
-	return strings.Join(u.Targets, " ") + "|" + u.Timeout.D().String() + "|" + u.ConnectTimeout.D().String()
+	return strings.Join(u.Targets, " ") + "|" + u.Timeout.D().String() + "|" + u.ConnectTimeout.D().String() + "|" + u.IdleTimeout.D().String()
 }
 
 // JWTAuth says how an API validates tokens and finds identity and policy.

@@ -51,6 +51,8 @@ type request struct {
 	bytes    int64
 	upstream time.Duration
 	metrics  *apiMetrics
+	st       *apiState      // the API admitted to
+	maxBody  int64          // gateway.max_body_bytes of the admitting generation
 	limit    limit.Decision // when limited: the limit the headers report
 	limited  bool
 
@@ -71,30 +73,79 @@ var requests = sync.Pool{New: func() any {
 	}
 }}
 
-// Handler serves one gateway request: clean the path, route, authenticate,
-// resolve identity and policy, check access, count limits, proxy.
+// Handler serves one gateway request: clean the path, check the header,
+// route, authenticate, resolve identity and policy, check access, count
+// limits, proxy. A request admitted by expect before its body was read
+// (Expect: 100-continue) is only proxied.
 func (g *Gateway) Handler(ctx *fasthttp.RequestCtx) {
-	gen := g.cur.Load()
-	r := requests.Get().(*request)
-	r.g, r.start, r.metrics = g, time.Now(), g.notFound
-	r.method = append(r.method[:0], ctx.Method()...)
-	r.setRequestID(ctx)
-
+	if r, ok := ctx.UserValue(admittedKey{}).(*request); ok {
+		ctx.RemoveUserValue(admittedKey{})
+		defer g.recoverPanic(ctx, r)
+		if e, ok := r.forward(ctx); !ok {
+			r.fail(ctx, e)
+			r.finish()
+		}
+		return
+	}
+	r := g.newRequest(ctx)
 	defer g.recoverPanic(ctx, r)
-	if e, ok := r.serve(ctx, gen); !ok {
+	e, ok := r.admit(ctx, g.cur.Load())
+	if ok {
+		e, ok = r.forward(ctx)
+	}
+	if !ok {
 		r.fail(ctx, e)
 		r.finish()
 	}
 }
 
-// recoverPanic answers 500 instead of letting a bug in one request take
-// the process down. The request state is dropped, not recycled: it may be
-// half-way through anything.
-func (g *Gateway) recoverPanic(ctx *fasthttp.RequestCtx, r *request) {
-	p := recover()
-	if p == nil {
-		return
+// admittedKey is the user value under which expect hands Handler the
+// request it admitted.
+type admittedKey struct{}
+
+// expect is the server's ExpectHandler, called for a request with
+// "Expect: 100-continue" before its body is read: it decides on the
+// header alone. A refused request is answered at once, without 100
+// Continue, and the server closes the connection (the body is unread); an
+// admitted one goes on to Handler once the client sends its body.
+func (g *Gateway) expect(ctx *fasthttp.RequestCtx) (status int) {
+	r := g.newRequest(ctx)
+	defer func() {
+		if p := recover(); p != nil {
+			g.answerPanic(ctx, r, p)
+			status = errInternal.status
+		}
+	}()
+	if e, ok := r.admit(ctx, g.cur.Load()); !ok {
+		r.fail(ctx, e)
+		r.finish()
+		return e.status
 	}
+	ctx.SetUserValue(admittedKey{}, r)
+	return fasthttp.StatusContinue
+}
+
+// newRequest starts the state of the request in ctx.
+func (g *Gateway) newRequest(ctx *fasthttp.RequestCtx) *request {
+	r := requests.Get().(*request)
+	r.g, r.start, r.metrics = g, time.Now(), g.notFound
+	r.method = append(r.method[:0], ctx.Method()...)
+	r.setRequestID(ctx)
+	return r
+}
+
+// recoverPanic answers 500 instead of letting a bug in one request take
+// the process down (see answerPanic).
+func (g *Gateway) recoverPanic(ctx *fasthttp.RequestCtx, r *request) {
+	if p := recover(); p != nil {
+		g.answerPanic(ctx, r, p)
+	}
+}
+
+// answerPanic logs p, recovered from a panic serving r, and answers 500.
+// The request state is dropped, not recycled: it may be half-way through
+// anything.
+func (g *Gateway) answerPanic(ctx *fasthttp.RequestCtx, r *request, p any) {
 	g.log.Error().Interface("panic", p).Bytes("request_id", r.rid).Bytes("path", r.path).Msg("request handler panicked")
 	ctx.Response.Reset()
 	r.limited = false // a 500 reports no limit
@@ -102,14 +153,18 @@ func (g *Gateway) recoverPanic(ctx *fasthttp.RequestCtx, r *request) {
 	r.metrics.requests(errInternal.status).Inc()
 }
 
-// serve runs the request path. It returns false with the error to answer,
-// or true when the request was handed to the upstream (which finishes r).
-func (r *request) serve(ctx *fasthttp.RequestCtx, gen *generation) (errorResponse, bool) {
+// admit runs the request path on the header alone, up to the upstream:
+// path, header, route, size, authentication, policy, access and limits.
+// It returns false with the error to answer, or true with r.st set.
+func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorResponse, bool) {
 	var err error
-	raw, query := proxy.SplitTarget(ctx)
+	raw, _ := proxy.SplitTarget(ctx)
 	r.path, err = pathclean.Clean(r.path, raw)
 	if err != nil {
 		return errBadPath, false
+	}
+	if e, ok := checkHeader(&ctx.Request.Header, r.buf); !ok {
+		return e, false
 	}
 	api, matched := gen.table.Routes.Lookup(r.path, r.method)
 	if api == nil {
@@ -133,12 +188,22 @@ func (r *request) serve(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 		}
 	}
 
+	r.st, r.maxBody = st, int64(gen.table.Gateway.MaxBodyBytes)
+	return errorResponse{}, true
+}
+
+// forward proxies the request admit admitted. It returns false with the
+// error to answer, or true when the request was handed to the upstream
+// (which finishes r).
+func (r *request) forward(ctx *fasthttp.RequestCtx) (errorResponse, bool) {
+	st, api := r.st, r.st.api
+	_, query := proxy.SplitTarget(ctx)
 	if api.StripListenPath {
-		r.fwd = pathclean.Append(r.fwd[:0], sub)
+		r.fwd = pathclean.Append(r.fwd[:0], subPath(r.path, api.ListenPath))
 	} else {
 		r.fwd = pathclean.Append(r.fwd[:0], r.path)
 	}
-	r.preq = proxy.Request{Path: r.fwd, Query: query, RequestID: r.rid, Hooks: r, MaxBody: int64(gen.table.Gateway.MaxBodyBytes)}
+	r.preq = proxy.Request{Path: r.fwd, Query: query, RequestID: r.rid, Hooks: r, MaxBody: r.maxBody}
 	// On success r belongs to the response stream (ResponseDone).
 	upstream, err := st.pool.Forward(ctx, &r.preq)
 	if err == nil {
@@ -518,7 +583,7 @@ func (r *request) finish() {
 		r.line = r.appendAccessLine(r.line[:0], now, d)
 		w.Write(r.line) //nolint:errcheck // as zerolog: a failing log cannot be logged
 	}
-	r.g, r.metrics, r.api, r.identity, r.policy = nil, nil, "", "", ""
+	r.g, r.metrics, r.st, r.api, r.identity, r.policy = nil, nil, nil, "", "", ""
 	r.status, r.bytes, r.upstream, r.limited = 0, 0, 0, false
 	r.preq = proxy.Request{}
 	r.claim = claimCollector{}

@@ -141,10 +141,12 @@ func (b *fakeBindings) set(id string, x binding) {
 	b.m[id] = x
 }
 
-// upstreamHit is what the echo upstream saw.
+// upstreamHit is what the echo upstream saw; Body only for .../body.
 type upstreamHit struct {
-	Method, URI string
-	Header      http.Header
+	Method, URI   string
+	Header        http.Header
+	ContentLength int64
+	Body          string
 }
 
 // env is one running gateway with its provider and upstream.
@@ -257,10 +259,15 @@ func (e *env) writeConfig(extra string) {
 }
 
 // upstream echoes: .../block waits for release, .../sleep takes 2s,
-// anything answers 200 "ok <uri>".
+// .../body records the request body, anything answers 200 "ok <uri>".
 func (e *env) upstream(w http.ResponseWriter, r *http.Request) {
+	hit := upstreamHit{r.Method, r.RequestURI, r.Header.Clone(), r.ContentLength, ""}
+	if strings.HasSuffix(r.URL.Path, "/body") {
+		b, _ := io.ReadAll(r.Body)
+		hit.Body = string(b)
+	}
 	e.mu.Lock()
-	e.hits = append(e.hits, upstreamHit{r.Method, r.RequestURI, r.Header.Clone()})
+	e.hits = append(e.hits, hit)
 	e.mu.Unlock()
 	switch {
 	case strings.HasSuffix(r.URL.Path, "/block"):

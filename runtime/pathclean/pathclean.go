@@ -16,6 +16,11 @@
 //   - "." segments and empty segments ("//") are removed; ".." removes the
 //     segment before it (RFC 3986 §5.2.4), also when spelled "%2e%2e".
 //     A ".." that would climb above the root is refused.
+//   - A dot segment with path parameters (the part before the first ";",
+//     literal or "%3b", is "." or ".."; "..;", "..;jsessionid=1", ".;",
+//     "%2e%2e%3Bx=y") is refused: Tomcat, Spring and other servers drop the
+//     parameters and read it as a dot segment, so the gateway would route
+//     and grant one path and the upstream serve another.
 //   - A trailing slash is kept, because upstreams may tell "/a/" from "/a".
 //
 // Everything in this package is allocation-free when dst has capacity and
@@ -29,7 +34,8 @@ var ErrInvalid = errors.New("pathclean: invalid request path")
 
 // Clean appends the decoded, normalised form of the raw request path raw
 // (without the query) to dst[:0] and returns it. The result starts with "/"
-// and contains no "." or ".." segment, no empty segment except a final
+// and contains no segment that is "." or ".." before its first ";", no
+// empty segment except a final
 // trailing slash, and no byte below 0x20 or 0x7f. Refused paths give
 // ErrInvalid.
 func Clean(dst, raw []byte) ([]byte, error) {
@@ -41,6 +47,7 @@ func Clean(dst, raw []byte) ([]byte, error) {
 	// after its leading '/').
 	dst = append(dst, '/')
 	segStart := 1
+	semi := -1 // index in dst of the current segment's first ';', or -1
 	for i := 1; i <= len(raw); i++ {
 		var c byte
 		end := i == len(raw)
@@ -63,11 +70,20 @@ func Clean(dst, raw []byte) ([]byte, error) {
 			}
 		}
 		if !end {
+			if c == ';' && semi < 0 {
+				semi = len(dst)
+			}
 			dst = append(dst, c)
 			continue
 		}
 		// A segment ended at dst[segStart:].
 		seg := dst[segStart:]
+		if semi >= 0 {
+			if isDots(dst[segStart:semi]) {
+				return dst, ErrInvalid // a dot segment with parameters
+			}
+			semi = -1
+		}
 		switch {
 		case len(seg) == 0 || (len(seg) == 1 && seg[0] == '.'):
 			dst = dst[:segStart]
@@ -123,6 +139,11 @@ var literal = func() (t [128]bool) {
 	}
 	return t
 }()
+
+// isDots reports whether seg is "." or "..".
+func isDots(seg []byte) bool {
+	return (len(seg) == 1 || len(seg) == 2) && seg[0] == '.' && seg[len(seg)-1] == '.'
+}
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'

@@ -22,8 +22,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/cuegate/cuegate/runtime/deadline"
 )
 
 // Errors Forward returns. ErrUnavailable is answered with 502, ErrTimeout
@@ -43,6 +41,13 @@ var (
 	ErrClientBody = errors.New("proxy: the client's request body could not be read")
 )
 
+// DefaultIdleTimeout is how long an idle connection to a target is kept
+// when Options.IdleTimeout is 0: less than the keep-alive timeout of common
+// upstream servers (gunicorn's 2s, Node's and Apache's 5s), so that the
+// gateway, not the target, closes an idle connection, and never sends a
+// request on one the target is closing.
+const DefaultIdleTimeout = time.Second
+
 // Options configures a Pool.
 type Options struct {
 	// Targets are absolute http or https URLs; a target's path is prefixed
@@ -53,6 +58,9 @@ type Options struct {
 	Timeout time.Duration
 	// ConnectTimeout bounds connecting to one target. 0 means 5s.
 	ConnectTimeout time.Duration
+	// IdleTimeout is how long an idle connection to a target is kept for
+	// reuse. 0 means DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// TLSConfig verifies https targets; nil means the system roots.
 	TLSConfig *tls.Config
 	// Cooldown is how long a target that refused a connection is skipped.
@@ -108,6 +116,9 @@ func New(opts Options) (*Pool, error) {
 	if opts.Cooldown <= 0 {
 		opts.Cooldown = 5 * time.Second
 	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
 	if opts.MaxConnsPerTarget <= 0 {
 		opts.MaxConnsPerTarget = 1024
 	}
@@ -133,22 +144,23 @@ func New(opts Options) (*Pool, error) {
 				if err != nil {
 					return nil, &dialError{err}
 				}
-				// DoTimeout sets two deadlines per exchange: armed lazily.
-				return deadline.New(c), nil
+				return newUpstreamConn(c), nil
 			},
 			TLSConfig:                     opts.TLSConfig,
 			MaxConns:                      opts.MaxConnsPerTarget,
 			MaxConnWaitTimeout:            opts.Timeout,
-			MaxIdleConnDuration:           90 * time.Second,
+			MaxIdleConnDuration:           opts.IdleTimeout,
 			DisablePathNormalizing:        true,
 			DisableHeaderNamesNormalizing: false,
 			NoDefaultUserAgentHeader:      true,
 			StreamResponseBody:            true,
 			ReadBufferSize:                16 << 10,
-			// A failed exchange is retried on the same target only when it
-			// has no body and is idempotent (a stale keep-alive connection).
+			// A failed exchange is retried on the same target when nothing
+			// of it was sent (errStale), or when it has no body and is
+			// idempotent. (fasthttp calls this only for a request without a
+			// body stream; send retries the others.)
 			RetryIfErr: func(req *fasthttp.Request, attempts int, err error) (bool, bool) {
-				return false, !req.IsBodyStream() && (req.Header.IsGet() || req.Header.IsHead())
+				return false, errors.Is(err, errStale) || (!req.IsBodyStream() && (req.Header.IsGet() || req.Header.IsHead()))
 			},
 		}
 		base := strings.TrimSuffix(u.EscapedPath(), "/")
@@ -192,7 +204,8 @@ type Request struct {
 
 // Forward sends the request in ctx to a target with r.Path and streams the
 // target's response into ctx.Response. Hop-by-hop headers (and those the
-// Connection header names) are removed both ways; X-Forwarded-For/-Proto/
+// Connection header names, but framing, Host, credentials and the
+// gateway's own: see endToEnd) are removed both ways; X-Forwarded-For/-Proto/
 // -Host and X-Request-Id are set, and Host is the target's (the client's
 // goes in X-Forwarded-Host). The request body is streamed from
 // ctx.RequestBodyStream (the server must use StreamRequestBody) or taken
@@ -208,7 +221,10 @@ type Request struct {
 //
 // Targets are tried round-robin. A target whose connection fails is skipped
 // for the cool-down and the request goes to the next one (nothing was sent
-// yet); once a connection is made there is no retry elsewhere. On success
+// yet); once a connection is made there is no retry elsewhere. A pooled
+// connection the target closed while it was idle is found out before
+// anything is sent on it, and the request goes on another connection to
+// the same target, whatever its method. On success
 // Forward returns the time to the response header; r.Hooks.ResponseHeader
 // has been called before it returns, and r.Hooks.ResponseDone is called
 // when the body is through, which may be before Forward returns: the
@@ -361,6 +377,15 @@ func (p *Pool) send(ex *exchange, out *fasthttp.Request, deadline, now time.Time
 				out.Header.SetHostBytes(t.host)
 			}
 			err := t.hc.DoTimeout(out, resp, remaining)
+			for errors.Is(err, errStale) {
+				// The target had closed the pooled connection: nothing was
+				// sent, so send again (on another one, or a new one).
+				now = time.Now()
+				if remaining = deadline.Sub(now); remaining <= 0 {
+					return ErrTimeout
+				}
+				err = t.hc.DoTimeout(out, resp, remaining)
+			}
 			if err == nil {
 				return nil
 			}
@@ -623,11 +648,32 @@ func stripHeaders(h header, drop func(key []byte) bool, conn []byte) []byte {
 	h.DelBytes(hdrConnection) // also clears the close flag
 	for rest := conn; len(rest) > 0; {
 		var tok []byte
-		if tok, rest = nextToken(rest); len(tok) > 0 {
+		if tok, rest = nextToken(rest); len(tok) > 0 && !endToEnd(tok) {
 			h.DelBytes(tok)
 		}
 	}
 	return conn
+}
+
+// endToEnd reports whether a header name (any case) stays whatever the
+// Connection header names: framing (Content-Length, Transfer-Encoding),
+// Host, the credentials (Authorization, Cookie) and the headers the
+// gateway sets (X-Forwarded-*, X-Request-Id). "Connection: Content-Length"
+// would otherwise unframe the body sent upstream, and "Connection:
+// Authorization" hide from the upstream the token the gateway validated.
+func endToEnd(name []byte) bool {
+	for _, k := range endToEndNames {
+		if bytes.EqualFold(name, k) {
+			return true
+		}
+	}
+	return false
+}
+
+var endToEndNames = [][]byte{
+	[]byte("Content-Length"), []byte("Transfer-Encoding"), []byte("Host"),
+	[]byte("Authorization"), []byte("Cookie"), []byte("Set-Cookie"),
+	hdrXFF, hdrXFProto, hdrXFHost, hdrRequestID,
 }
 
 // copyResponseHeader copies the upstream's response header (status,

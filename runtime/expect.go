@@ -1,0 +1,60 @@
+package runtime
+
+import (
+	"bytes"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/runtime/pathclean"
+)
+
+var (
+	hdrExpect      = []byte("Expect")
+	str100Continue = []byte("100-continue")
+)
+
+// expectRefusal makes the server decide on the header alone a request
+// whose header shows it will be refused: fasthttp reads the first bytes of
+// a body with a length before it calls Handler, unless the request expects
+// 100 Continue, so that an unauthenticated POST would be answered only
+// once its body arrives. Such a request (HTTP/1.1, with a Content-Length,
+// to no API, to a JWT API without a bearer token, over max_body_bytes, or
+// with a path or header the gateway refuses) is given "Expect:
+// 100-continue": expect then answers it without reading the body, and the
+// server closes the connection. (Were it admitted after all, by a reload
+// in between, the client would get a 100 Continue it did not ask for,
+// which HTTP/1.1 clients accept.) Called from HeaderReceived, on every
+// request.
+func (g *Gateway) expectRefusal(h *fasthttp.RequestHeader) {
+	if h.ContentLength() <= 0 || !h.IsHTTP11() || len(h.PeekBytes(hdrExpect)) > 0 {
+		return
+	}
+	r := requests.Get().(*request)
+	defer requests.Put(r)
+	if g.refusedOnHeader(r, h) {
+		h.SetBytesKV(hdrExpect, str100Continue)
+	}
+}
+
+// refusedOnHeader reports whether admit would refuse the request of h
+// before it validates a token, using r's buffers.
+func (g *Gateway) refusedOnHeader(r *request, h *fasthttp.RequestHeader) bool {
+	uri := h.RequestURI()
+	if len(uri) == 0 || uri[0] != '/' {
+		return false // absolute-form: left to Handler
+	}
+	if i := bytes.IndexAny(uri, "?#"); i >= 0 {
+		uri = uri[:i]
+	}
+	var err error
+	if r.path, err = pathclean.Clean(r.path, uri); err != nil {
+		return true
+	}
+	if _, ok := checkHeader(h, r.buf); !ok {
+		return true
+	}
+	gen := g.cur.Load()
+	api, _ := gen.table.Routes.Lookup(r.path, h.Method())
+	return api == nil || h.ContentLength() > gen.table.Gateway.MaxBodyBytes ||
+		(api.JWT != nil && bearer(h.PeekBytes(hdrAuthorization)) == nil)
+}

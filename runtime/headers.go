@@ -1,0 +1,65 @@
+package runtime
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+)
+
+// errManyAuthorization refuses a request with several Authorization
+// fields: the gateway validates one token, and an upstream could read
+// another.
+var errManyAuthorization = newError(400, "more than one Authorization header")
+
+// checkHeader refuses a request header the gateway cannot pass on
+// unambiguously: a field name that is not an RFC 9110 token, or that holds
+// "_" (as nginx does by default: CGI and WSGI upstreams read X_Forwarded_For
+// and X-Forwarded-For as the same HTTP_X_FORWARDED_FOR), and more than one
+// Authorization field, in any case. fasthttp itself refuses, when it parses
+// the header, a second Host, Content-Length or Transfer-Encoding. buf is
+// scratch for the error body (r.buf), which the result may hold.
+func checkHeader(h *fasthttp.RequestHeader, buf []byte) (errorResponse, bool) {
+	auth := 0
+	for _, k := range h.PeekKeys() {
+		if !validFieldName(k) {
+			return errorResponse{400, appendErrorJSON(buf[:0], 400, "invalid header name "+strconv.Quote(string(k))+": a name is letters, digits and !#$%&'*+-.^`|~ (no underscore)")}, false
+		}
+		if bytes.EqualFold(k, hdrAuthorization) {
+			if auth++; auth > 1 {
+				return errManyAuthorization, false
+			}
+		}
+	}
+	return errorResponse{}, true
+}
+
+// validFieldName reports whether k is an RFC 9110 token without "_".
+func validFieldName(k []byte) bool {
+	if len(k) == 0 {
+		return false
+	}
+	for _, c := range k {
+		if c >= 0x80 || !fieldNameChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldNameChar marks the RFC 9110 tchar bytes but "_".
+var fieldNameChar = func() (t [128]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "!#$%&'*+-.^`|~" {
+		t[c] = true
+	}
+	return t
+}()

@@ -1,0 +1,111 @@
+package proxy
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cuegate/cuegate/internal/testutil"
+)
+
+// keepAliveUpstream is an upstream that closes a keep-alive connection
+// idle for idle, as Node (5s), Apache (5s) and gunicorn (2s) do, and
+// counts the requests it gets and the connections it closed.
+type keepAliveUpstream struct {
+	URL    string
+	mu     sync.Mutex
+	hits   map[string]int // method + " " + body → count
+	closed atomic.Int64
+}
+
+func newKeepAliveUpstream(t *testing.T, idle time.Duration) *keepAliveUpstream {
+	u := &keepAliveUpstream{hits: map[string]int{}}
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		u.mu.Lock()
+		u.hits[r.Method+" "+string(b)]++
+		u.mu.Unlock()
+		io.WriteString(w, "ok") //nolint:errcheck
+	}))
+	s.Config.IdleTimeout = idle
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateClosed {
+			u.closed.Add(1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	u.URL = s.URL
+	return u
+}
+
+func (u *keepAliveUpstream) count(key string) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.hits[key]
+}
+
+// TestStaleConnectionResent: after the upstream closed the pooled
+// connection, a request of any method, with a body or chunked, is sent
+// again on a new connection: it reaches the upstream exactly once and
+// gets its answer, not 502.
+func TestStaleConnectionResent(t *testing.T) {
+	t.Parallel()
+	up := newKeepAliveUpstream(t, 300*time.Millisecond)
+	// The gateway keeps idle connections longer than the upstream does.
+	p, err := New(Options{Targets: []string{up.URL}, IdleTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := serve(t, p)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for i, tt := range []struct {
+		method  string
+		chunked bool
+	}{{"POST", false}, {"PUT", false}, {"DELETE", false}, {"PATCH", false}, {"POST", true}, {"GET", false}} {
+		// One request pools a connection; the upstream then closes it.
+		closedBefore := up.closed.Load()
+		if resp, body := get(t, gw+"/warm", nil); resp.StatusCode != 200 {
+			t.Fatalf("warm-up: %d %s", resp.StatusCode, body)
+		}
+		testutil.Eventually(t, "the upstream closes the idle connection", func() bool { return up.closed.Load() > closedBefore })
+
+		body := tt.method + "-body-" + string(rune('a'+i))
+		var rd io.Reader = strings.NewReader(body)
+		if tt.chunked {
+			rd = io.MultiReader(rd) // no length: sent chunked
+		}
+		req, _ := http.NewRequest(tt.method, gw+"/x", rd)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s (chunked %v) after the upstream closed the idle connection: %d %s", tt.method, tt.chunked, resp.StatusCode, b)
+		}
+		if n := up.count(tt.method + " " + body); n != 1 {
+			t.Fatalf("%s (chunked %v) reached the upstream %d times, want once", tt.method, tt.chunked, n)
+		}
+	}
+}
+
+// TestDefaultIdleTimeout: without a setting, an idle upstream connection
+// is closed by the gateway before an upstream with a 2s keep-alive
+// timeout closes it.
+func TestDefaultIdleTimeout(t *testing.T) {
+	p, err := New(Options{Targets: []string{"http://127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.targets[0].hc.MaxIdleConnDuration; d <= 0 || d >= 2*time.Second {
+		t.Fatalf("idle connections kept %v, want under 2s", d)
+	}
+}
