@@ -77,4 +77,13 @@ func TestAdminToken(t *testing.T) {
 			t.Errorf("%s %s with %q: %d, want %d", tt.method, tt.path, tt.auth, resp.StatusCode, tt.want)
 		}
 	}
+
+	// cuegate developer --admin sends the token from --admin-token-file,
+	// and without it says which setting the node wants.
+	if code, _, stderr := cli("developer", "list", "--admin", n.AdminAddr()); code == exitOK || !strings.Contains(stderr, "needs its gateway.admin_token (pass --admin-token-file FILE") {
+		t.Errorf("developer list --admin without the token: exit %d\n%s", code, stderr)
+	}
+	if code, stdout, stderr := cli("developer", "list", "--admin", n.AdminAddr(), "--admin-token-file", filepath.Join(dir, "admin.token")); code != exitOK {
+		t.Errorf("developer list --admin --admin-token-file: exit %d\n%s%s", code, stdout, stderr)
+	}
 }

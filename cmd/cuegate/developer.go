@@ -35,6 +35,8 @@ const developerUsage = `usage:
 runs. --admin changes it through the running node instead: ADDR is the
 node's admin_listen address (e.g. 127.0.0.1:9090), whose /portal/ endpoints
 do the same; keep that address private, as the password travels to it.
+When the node has a gateway.admin_token, --admin-token-file FILE (or the
+environment variable CUEGATE_ADMIN_TOKEN) gives it.
 add reads the password from --password-file, else from the first line of
 standard input, and creates the state file when there is none; list and
 remove refuse a --state file that does not exist. remove also revokes the
@@ -63,6 +65,7 @@ func runDeveloper(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprintln(stderr, developerUsage) }
 	state := fs.String("state", "", "the portal's state file")
 	admin := fs.String("admin", "", "the admin_listen address of the cuegate serve that holds the state file")
+	adminTokenFile := fs.String("admin-token-file", "", "with --admin: read the node's admin_token from this file (default: $CUEGATE_ADMIN_TOKEN)")
 	var passwordFile *string
 	if sub == "add" {
 		passwordFile = fs.String("password-file", "", "read the password from this file instead of standard input")
@@ -100,7 +103,12 @@ func runDeveloper(args []string, stdout, stderr io.Writer) int {
 
 	var accounts developerAccounts
 	if *admin != "" {
-		accounts = newRemoteAccounts(*admin)
+		token, err := readAdminToken(*adminTokenFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "cuegate developer:", printable(err.Error()))
+			return exitUsage
+		}
+		accounts = newRemoteAccounts(*admin, token)
 	} else {
 		// Only add may start a state file: a mistyped path for list or
 		// remove must not leave an empty one (and its lock) behind.
@@ -193,15 +201,33 @@ func (l localAccounts) List() ([]portal.Account, error) { return l.Accounts.List
 type remoteAccounts struct {
 	addr   string
 	base   string // http://ADDR/portal
+	token  string // the node's admin_token; "" sends none
 	client *http.Client
 }
 
-func newRemoteAccounts(addr string) remoteAccounts {
+func newRemoteAccounts(addr, token string) remoteAccounts {
 	base := addr
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	return remoteAccounts{addr: addr, base: strings.TrimSuffix(base, "/") + operatorPrefix, client: &http.Client{Timeout: time.Minute}}
+	return remoteAccounts{addr: addr, base: strings.TrimSuffix(base, "/") + operatorPrefix, token: token, client: &http.Client{Timeout: time.Minute}}
+}
+
+// readAdminToken returns the admin token from file, else from
+// $CUEGATE_ADMIN_TOKEN, else "". The error names the file, never a value.
+func readAdminToken(file string) (string, error) {
+	if file == "" {
+		return os.Getenv("CUEGATE_ADMIN_TOKEN"), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--admin-token-file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return "", fmt.Errorf("--admin-token-file %s is empty", file)
+	}
+	return token, nil
 }
 
 func (r remoteAccounts) Add(email, password string) (acc portal.Account, err error) {
@@ -237,6 +263,9 @@ func (r remoteAccounts) call(method, path string, body, out any) error {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if r.token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.token)
+	}
 	resp, err := r.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w (is cuegate serve running with admin_listen %s?)", err, r.addr)
@@ -245,6 +274,9 @@ func (r remoteAccounts) call(method, path string, body, out any) error {
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, req.URL, err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		return fmt.Errorf("%s %s: %s: the node's admin listener needs its gateway.admin_token (pass --admin-token-file FILE or set CUEGATE_ADMIN_TOKEN)", method, req.URL, resp.Status)
 	}
 	if resp.StatusCode/100 != 2 {
 		oe := &operatorError{status: resp.StatusCode}
