@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // writeConfig writes a valid configuration of n JWT APIs, each with its
@@ -78,7 +79,7 @@ func BenchmarkCompile(b *testing.B) {
 			writeConfig(b, dir, n)
 			runtime.GC()
 			b.ReportAllocs()
-			var t *compiler.Table
+			var t *table.Table
 			cpu0, _ := usage()
 			for b.Loop() {
 				var err error

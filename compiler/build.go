@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // raw* mirror the schema; they are what CUE decodes into before the
@@ -26,22 +28,22 @@ type rawConfig struct {
 }
 
 type rawGateway struct {
-	Listen         string  `json:"listen"`
-	PortalListen   string  `json:"portal_listen"`
-	AdminListen    string  `json:"admin_listen"`
-	PublicURL      string  `json:"public_url"`
-	ReadTimeout    string  `json:"read_timeout"`
-	WriteTimeout   string  `json:"write_timeout"`
-	IdleTimeout    string  `json:"idle_timeout"`
-	ShutdownGrace  string  `json:"shutdown_grace"`
-	MaxHeaderBytes int     `json:"max_header_bytes"`
-	MaxBodyBytes   int     `json:"max_body_bytes"`
-	TLS            *TLS    `json:"tls"`
-	PortalTLS      *TLS    `json:"portal_tls"`
-	UpstreamCAFile *string `json:"upstream_ca_file"`
+	Listen         string     `json:"listen"`
+	PortalListen   string     `json:"portal_listen"`
+	AdminListen    string     `json:"admin_listen"`
+	PublicURL      string     `json:"public_url"`
+	ReadTimeout    string     `json:"read_timeout"`
+	WriteTimeout   string     `json:"write_timeout"`
+	IdleTimeout    string     `json:"idle_timeout"`
+	ShutdownGrace  string     `json:"shutdown_grace"`
+	MaxHeaderBytes int        `json:"max_header_bytes"`
+	MaxBodyBytes   int        `json:"max_body_bytes"`
+	TLS            *table.TLS `json:"tls"`
+	PortalTLS      *table.TLS `json:"portal_tls"`
+	UpstreamCAFile *string    `json:"upstream_ca_file"`
 	// RateLimitHeaders has a schema default.
-	RateLimitHeaders bool    `json:"rate_limit_headers"`
-	AdminToken       *Secret `json:"admin_token"`
+	RateLimitHeaders bool          `json:"rate_limit_headers"`
+	AdminToken       *table.Secret `json:"admin_token"`
 }
 
 type rawIdP struct {
@@ -78,8 +80,8 @@ type rawAPI struct {
 }
 
 type rawPolicy struct {
-	Name   string           `json:"name"`
-	Access map[string]Grant `json:"access"`
+	Name   string                 `json:"name"`
+	Access map[string]table.Grant `json:"access"`
 	Rate   *struct {
 		Requests int64  `json:"requests"`
 		Per      string `json:"per"`
@@ -92,16 +94,16 @@ type rawPolicy struct {
 }
 
 type rawDCR struct {
-	Provider                *string   `json:"provider"`
-	GrantTypes              *[]string `json:"grant_types"`
-	TokenEndpointAuthMethod *string   `json:"token_endpoint_auth_method"`
-	ResponseTypes           *[]string `json:"response_types"`
-	IdPHost                 *string   `json:"idp_host"`
-	RegistrationEndpoint    *string   `json:"registration_endpoint"`
-	TokenEndpoint           *string   `json:"token_endpoint"`
-	InitialAccessToken      *Secret   `json:"initial_access_token"`
-	Scope                   *string   `json:"scope"`
-	Timeout                 *string   `json:"timeout"`
+	Provider                *string       `json:"provider"`
+	GrantTypes              *[]string     `json:"grant_types"`
+	TokenEndpointAuthMethod *string       `json:"token_endpoint_auth_method"`
+	ResponseTypes           *[]string     `json:"response_types"`
+	IdPHost                 *string       `json:"idp_host"`
+	RegistrationEndpoint    *string       `json:"registration_endpoint"`
+	TokenEndpoint           *string       `json:"token_endpoint"`
+	InitialAccessToken      *table.Secret `json:"initial_access_token"`
+	Scope                   *string       `json:"scope"`
+	Timeout                 *string       `json:"timeout"`
 }
 
 type rawPortal struct {
@@ -119,15 +121,11 @@ type rawPortal struct {
 	} `json:"catalogue"`
 }
 
-// DefaultDCRTimeout bounds a call to a provider's registration or
-// discovery endpoint when the configuration sets no dcr timeout.
-const DefaultDCRTimeout = 15 * time.Second
-
-func (c *compilation) build(raw *rawConfig) *Table {
-	t := &Table{
-		IdPs:     make(map[string]*IdP, len(raw.IdPs)),
-		APIs:     make(map[string]*API, len(raw.APIs)),
-		Policies: make(map[string]*Policy, len(raw.Policies)),
+func (c *compilation) build(raw *rawConfig) *table.Table {
+	t := &table.Table{
+		IdPs:     make(map[string]*table.IdP, len(raw.IdPs)),
+		APIs:     make(map[string]*table.API, len(raw.APIs)),
+		Policies: make(map[string]*table.Policy, len(raw.Policies)),
 	}
 	c.buildGateway(t, &raw.Gateway)
 	for _, id := range sortedKeys(raw.IdPs) {
@@ -154,18 +152,18 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // duration parses a duration the schema has already checked the form of;
 // positive says zero is not allowed.
-func (c *compilation) duration(s string, positive bool, at fieldPath) Duration {
+func (c *compilation) duration(s string, positive bool, at fieldPath) table.Duration {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		c.errorf(at, "invalid duration %q: %v", s, err)
 	} else if positive && d <= 0 {
 		c.errorf(at, "duration %q must be greater than zero", s)
 	}
-	return Duration(d)
+	return table.Duration(d)
 }
 
-func (c *compilation) buildGateway(t *Table, g *rawGateway) {
-	t.Gateway = Gateway{
+func (c *compilation) buildGateway(t *table.Table, g *rawGateway) {
+	t.Gateway = table.Gateway{
 		Listen:         g.Listen,
 		PortalListen:   g.PortalListen,
 		AdminListen:    g.AdminListen,
@@ -202,7 +200,7 @@ func (c *compilation) buildGateway(t *Table, g *rawGateway) {
 
 // checkAdmin sets the admin token and refuses an admin listener that
 // other machines can reach without one: it can add and remove developers.
-func (c *compilation) checkAdmin(t *Table, g *rawGateway) {
+func (c *compilation) checkAdmin(t *table.Table, g *rawGateway) {
 	t.Gateway.AdminToken = g.AdminToken
 	at := p("gateway", "admin_token")
 	c.checkSecret(g.AdminToken, at)
@@ -226,7 +224,7 @@ func isLoopback(host string) bool {
 
 // checkSecret checks a secret reference the schema let through: it names
 // exactly one of env and file.
-func (c *compilation) checkSecret(s *Secret, at fieldPath) {
+func (c *compilation) checkSecret(s *table.Secret, at fieldPath) {
 	if s != nil && (s.Env == "") == (s.File == "") {
 		c.errorf(at, "a secret sets exactly one of env and file")
 	}
@@ -242,8 +240,8 @@ func clientHost(listen string) string {
 	return net.JoinHostPort("localhost", port)
 }
 
-func (c *compilation) buildIdP(id string, r rawIdP) *IdP {
-	idp := &IdP{
+func (c *compilation) buildIdP(id string, r rawIdP) *table.IdP {
+	idp := &table.IdP{
 		ID:              id,
 		Issuer:          r.Issuer,
 		JWKSURI:         r.JWKSURI,
@@ -266,8 +264,8 @@ func sortedUnique(s []string) []string {
 	return slices.Compact(out)
 }
 
-func (c *compilation) buildPolicy(id string, r rawPolicy) *Policy {
-	pol := &Policy{ID: id, Name: r.Name, Access: make(map[string]*Grant, len(r.Access))}
+func (c *compilation) buildPolicy(id string, r rawPolicy) *table.Policy {
+	pol := &table.Policy{ID: id, Name: r.Name, Access: make(map[string]*table.Grant, len(r.Access))}
 	for _, api := range sortedKeys(r.Access) {
 		g := r.Access[api]
 		paths := make([]string, len(g.Paths))
@@ -278,13 +276,13 @@ func (c *compilation) buildPolicy(id string, r rawPolicy) *Policy {
 			}
 			paths[i] = lp
 		}
-		pol.Access[api] = &Grant{Methods: sortedUnique(g.Methods), Paths: sortedUnique(paths)}
+		pol.Access[api] = &table.Grant{Methods: sortedUnique(g.Methods), Paths: sortedUnique(paths)}
 	}
 	if r.Rate != nil {
-		pol.Rate = &Rate{Requests: r.Rate.Requests, Per: c.duration(r.Rate.Per, true, p("policies", id, "rate", "per"))}
+		pol.Rate = &table.Rate{Requests: r.Rate.Requests, Per: c.duration(r.Rate.Per, true, p("policies", id, "rate", "per"))}
 	}
 	if r.Quota != nil {
-		pol.Quota = &Quota{Max: r.Quota.Max, Period: c.duration(r.Quota.Period, true, p("policies", id, "quota", "period"))}
+		pol.Quota = &table.Quota{Max: r.Quota.Max, Period: c.duration(r.Quota.Period, true, p("policies", id, "quota", "period"))}
 	}
 	if r.KeyExpiresIn != "" {
 		pol.KeyExpiresIn = c.duration(r.KeyExpiresIn, true, p("policies", id, "key_expires_in"))
@@ -295,13 +293,13 @@ func (c *compilation) buildPolicy(id string, r rawPolicy) *Policy {
 	return pol
 }
 
-func (c *compilation) buildAPI(t *Table, id string, r rawAPI) *API {
-	a := &API{
+func (c *compilation) buildAPI(t *table.Table, id string, r rawAPI) *table.API {
+	a := &table.API{
 		ID:              id,
 		Name:            r.Name,
 		ListenPath:      r.ListenPath,
 		StripListenPath: r.StripListenPath,
-		Upstream: Upstream{
+		Upstream: table.Upstream{
 			Targets:        r.Upstream.Targets,
 			Timeout:        c.duration(r.Upstream.Timeout, true, p("apis", id, "upstream", "timeout")),
 			ConnectTimeout: c.duration(r.Upstream.ConnectTimeout, true, p("apis", id, "upstream", "connect_timeout")),
@@ -333,7 +331,7 @@ func (c *compilation) buildAPI(t *Table, id string, r rawAPI) *API {
 	case keyless:
 		a.Keyless = true
 	default:
-		a.JWT = &JWTAuth{
+		a.JWT = &table.JWTAuth{
 			IdP:             jwt.IdP,
 			Audience:        jwt.Audience,
 			IdentityClaim:   jwt.IdentityClaim,
@@ -393,10 +391,10 @@ func list[V any](m map[string]V) string {
 // checkRoutes reports two APIs that would serve the same method on the
 // same listen path. An API whose listen path or methods the schema
 // rejected takes no part.
-func (c *compilation) checkRoutes(t *Table) {
+func (c *compilation) checkRoutes(t *table.Table) {
 	type claim struct {
 		id      string
-		methods methodSet
+		methods table.MethodSet
 	}
 	byPath := map[string][]claim{}
 	for _, id := range sortedKeys(t.APIs) {
@@ -404,7 +402,7 @@ func (c *compilation) checkRoutes(t *Table) {
 		if c.broken(p("apis", id, "listen_path")) || c.broken(p("apis", id, "methods")) {
 			continue
 		}
-		ms := methodsOf(a.Methods)
+		ms := table.MethodsOf(a.Methods)
 		for _, other := range byPath[a.ListenPath] {
 			if overlap := ms & other.methods; overlap != 0 {
 				c.errorf(p("apis", id, "listen_path"), "listen path %q is already served by API %q (%s) for %s",
@@ -415,7 +413,7 @@ func (c *compilation) checkRoutes(t *Table) {
 	}
 }
 
-func (c *compilation) checkPolicies(t *Table) {
+func (c *compilation) checkPolicies(t *table.Table) {
 	for _, id := range sortedKeys(t.Policies) {
 		pol := t.Policies[id]
 		for _, api := range sortedKeys(pol.Access) {
@@ -436,12 +434,12 @@ func (c *compilation) checkPolicies(t *Table) {
 	}
 }
 
-func (c *compilation) buildPortal(t *Table, r *rawPortal) {
-	t.Portal = Portal{
+func (c *compilation) buildPortal(t *table.Table, r *rawPortal) {
+	t.Portal = table.Portal{
 		Signup:               r.Signup,
 		RedirectURISeparator: r.RedirectURISeparator,
 		SessionTTL:           c.duration(r.SessionTTL, true, p("portal", "session_ttl")),
-		Catalogue:            make(map[string]*CatalogueEntry, len(r.Catalogue)),
+		Catalogue:            make(map[string]*table.CatalogueEntry, len(r.Catalogue)),
 	}
 	for i, cidr := range r.TrustedProxies {
 		pfx, err := netip.ParsePrefix(cidr)
@@ -455,7 +453,7 @@ func (c *compilation) buildPortal(t *Table, r *rawPortal) {
 	for _, id := range sortedKeys(r.Catalogue) {
 		e := r.Catalogue[id]
 		at := p("portal", "catalogue", id)
-		entry := &CatalogueEntry{ID: id, Name: e.Name, Description: e.Description, API: e.API, Policy: e.Policy}
+		entry := &table.CatalogueEntry{ID: id, Name: e.Name, Description: e.Description, API: e.API, Policy: e.Policy}
 		t.Portal.Catalogue[id] = entry
 		a, apiOK := t.APIs[e.API]
 		if !apiOK {
@@ -492,7 +490,7 @@ func (c *compilation) checkDCR(d *rawDCR, at fieldPath) {
 // mergeDCR overrides the global settings with the entry's, field by field,
 // and checks that the result can register a client. at is the catalogue
 // entry.
-func (c *compilation) mergeDCR(at fieldPath, global, entry *rawDCR) *DCR {
+func (c *compilation) mergeDCR(at fieldPath, global, entry *rawDCR) *table.DCR {
 	if global == nil && entry == nil {
 		c.warnf(at, "no dcr settings here or in portal.dcr: developers cannot register clients for this entry")
 		return nil
@@ -503,7 +501,7 @@ func (c *compilation) mergeDCR(at fieldPath, global, entry *rawDCR) *DCR {
 			m = overlay(m, *src)
 		}
 	}
-	d := &DCR{
+	d := &table.DCR{
 		Provider:                deref(m.Provider),
 		TokenEndpointAuthMethod: deref(m.TokenEndpointAuthMethod),
 		IdPHost:                 deref(m.IdPHost),
@@ -511,7 +509,7 @@ func (c *compilation) mergeDCR(at fieldPath, global, entry *rawDCR) *DCR {
 		TokenEndpoint:           deref(m.TokenEndpoint),
 		InitialAccessToken:      m.InitialAccessToken,
 		Scope:                   deref(m.Scope),
-		Timeout:                 Duration(DefaultDCRTimeout),
+		Timeout:                 table.Duration(table.DefaultDCRTimeout),
 	}
 	if m.GrantTypes != nil {
 		d.GrantTypes = sortedUnique(*m.GrantTypes)
@@ -521,7 +519,7 @@ func (c *compilation) mergeDCR(at fieldPath, global, entry *rawDCR) *DCR {
 	}
 	if m.Timeout != nil {
 		if v, err := time.ParseDuration(*m.Timeout); err == nil && v > 0 {
-			d.Timeout = Duration(v)
+			d.Timeout = table.Duration(v)
 		}
 	}
 	at = at.add("dcr")
@@ -539,7 +537,7 @@ func (c *compilation) mergeDCR(at fieldPath, global, entry *rawDCR) *DCR {
 
 // warnProvider reports merged DCR settings that the provider is known to
 // refuse or that leave developers without what they need.
-func (c *compilation) warnProvider(at fieldPath, d *DCR) {
+func (c *compilation) warnProvider(at fieldPath, d *table.DCR) {
 	if len(d.GrantTypes) == 0 {
 		c.warnf(at.add("grant_types"), "no grant types: providers such as Hydra then register a client that cannot get tokens")
 	}
@@ -624,7 +622,7 @@ func deref(s *string) string {
 
 // warnUnused reports policies nothing in the configuration refers to. They
 // may still be chosen by a token's policy claim, so this is a warning.
-func (c *compilation) warnUnused(t *Table) {
+func (c *compilation) warnUnused(t *table.Table) {
 	used := map[string]bool{}
 	for _, a := range t.APIs {
 		if a.JWT != nil {

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"cuelang.org/go/cue"
@@ -24,6 +23,7 @@ import (
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/schema"
 )
 
@@ -33,7 +33,7 @@ import (
 // that cannot be read gives an I/O error. Warnings are in Table.Warnings.
 //
 // Compile is safe to call concurrently; each call uses its own CUE context.
-func Compile(dir string) (*Table, error) {
+func Compile(dir string) (*table.Table, error) {
 	files, err := readDir(dir)
 	if err != nil {
 		return nil, err
@@ -43,10 +43,10 @@ func Compile(dir string) (*Table, error) {
 	c.redact(c.errs)
 	c.redact(c.warns)
 	if len(c.errs) > 0 {
-		return nil, c.errs.sorted()
+		return nil, c.errs.Sorted()
 	}
-	t.Warnings = c.warns.sorted()
-	t.seal()
+	t.Warnings = c.warns.Sorted()
+	t.Seal()
 	return t, nil
 }
 
@@ -55,35 +55,8 @@ type sourceFile struct {
 	src  []byte
 }
 
-// ConfigFiles returns the files that make up the configuration in dir, the
-// ones Compile reads: every entry of dir (not of its subdirectories) whose
-// name ends in ".cue" and does not begin with "." or "_" (hidden files,
-// editor backups such as ".#a.cue"; the cue command ignores both too). The
-// paths are dir joined with the base name, sorted by name. A directory with
-// no such file gives an empty list; only a directory that cannot be read
-// gives an error.
-func ConfigFiles(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var files []string
-	for _, e := range entries {
-		if !e.IsDir() && IsConfigFile(e.Name()) {
-			files = append(files, filepath.Join(dir, e.Name()))
-		}
-	}
-	return files, nil
-}
-
-// IsConfigFile reports whether a file of this name (a base name) is part
-// of a configuration: it ends in ".cue" and does not begin with "." or "_".
-func IsConfigFile(name string) bool {
-	return strings.HasSuffix(name, ".cue") && name[0] != '.' && name[0] != '_'
-}
-
 func readDir(dir string) ([]sourceFile, error) {
-	paths, err := ConfigFiles(dir)
+	paths, err := table.ConfigFiles(dir)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", dir, err)
 	}
@@ -104,8 +77,8 @@ func readDir(dir string) ([]sourceFile, error) {
 // compilation collects the diagnostics of one Compile call.
 type compilation struct {
 	dir   string
-	errs  Diagnostics
-	warns Diagnostics
+	errs  table.Diagnostics
+	warns table.Diagnostics
 	user  cue.Value // the user's package, before the schema
 	// reported holds the fields the schema reported: the compiler's own
 	// checks stay silent about them (see errorf).
@@ -121,7 +94,7 @@ type compilation struct {
 // schema is applied (see decoder) and the compiler's checks run on every
 // value that is valid, so one run reports the schema's findings and the
 // cross-reference findings together.
-func (c *compilation) run(files []sourceFile) *Table {
+func (c *compilation) run(files []sourceFile) *table.Table {
 	c.first = filepath.Join(c.dir, files[0].name)
 	parsed := c.parse(files)
 	if len(c.errs) > 0 {
@@ -237,11 +210,11 @@ func (c *compilation) isUserFile(p token.Pos) bool {
 // diag makes a diagnostic at pos; file names are reported as dir/base,
 // as the user named the directory. A finding without a position is put at
 // the start of the first file, so that every diagnostic has one.
-func (c *compilation) diag(pos token.Pos, msg string) Diagnostic {
+func (c *compilation) diag(pos token.Pos, msg string) table.Diagnostic {
 	if !pos.IsValid() {
-		return Diagnostic{File: c.first, Line: 1, Column: 1, Message: msg}
+		return table.Diagnostic{File: c.first, Line: 1, Column: 1, Message: msg}
 	}
-	return Diagnostic{File: filepath.Join(c.dir, filepath.Base(pos.Filename())), Line: pos.Line(), Column: pos.Column(), Message: msg}
+	return table.Diagnostic{File: filepath.Join(c.dir, filepath.Base(pos.Filename())), Line: pos.Line(), Column: pos.Column(), Message: msg}
 }
 
 // at returns the position of the field at path in the user's files, or of

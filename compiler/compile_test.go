@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // TestExamples compiles every example: no errors, no warnings, and two
@@ -62,7 +63,7 @@ func TestGluuExample(t *testing.T) {
 	if entry == nil || entry.Name != "Gluu API" || entry.API != "gluu_api" || entry.Policy != "gluu_policy" || entry.DCR == nil {
 		t.Fatalf("catalogue entry: %+v", entry)
 	}
-	want := compiler.DCR{
+	want := table.DCR{
 		Provider:                "gluu",
 		GrantTypes:              []string{"client_credentials"},
 		TokenEndpointAuthMethod: "client_secret_post",
@@ -70,7 +71,7 @@ func TestGluuExample(t *testing.T) {
 		IdPHost:                 "https://gluu-server/",
 		RegistrationEndpoint:    "https://gluu-server/oxauth/restv1/register",
 		TokenEndpoint:           "https://gluu-server/oxauth/restv1/token",
-		InitialAccessToken:      &compiler.Secret{Env: "GLUU_INITIAL_ACCESS_TOKEN"},
+		InitialAccessToken:      &table.Secret{Env: "GLUU_INITIAL_ACCESS_TOKEN"},
 		Timeout:                 entry.DCR.Timeout,
 	}
 	if !reflect.DeepEqual(*entry.DCR, want) {
@@ -135,7 +136,7 @@ func TestConfigFiles(t *testing.T) {
 		{filepath.Join(dir, "missing"), nil, true},
 	}
 	for _, tt := range tests {
-		got, err := compiler.ConfigFiles(tt.dir)
+		got, err := table.ConfigFiles(tt.dir)
 		if (err != nil) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("ConfigFiles(%s) = %q, %v; want %q, error %v", tt.dir, got, err, tt.want, tt.wantErr)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // fuzzMaxInput caps a fuzzed configuration: enough for every construct
@@ -35,7 +36,7 @@ func FuzzCompile(f *testing.F) {
 			t.Fatal(err)
 		}
 		type outcome struct {
-			tab *compiler.Table
+			tab *table.Table
 			err error
 		}
 		done := make(chan outcome, 1)
@@ -43,7 +44,7 @@ func FuzzCompile(f *testing.F) {
 			tab, err := compiler.Compile(dir)
 			done <- outcome{tab, err}
 		}()
-		var tab *compiler.Table
+		var tab *table.Table
 		var err error
 		select {
 		case o := <-done:
@@ -51,7 +52,7 @@ func FuzzCompile(f *testing.F) {
 		case <-time.After(fuzzTimeBudget):
 			t.Fatalf("evaluation took over %s: an input the compile budget must stop", fuzzTimeBudget)
 		}
-		var diags compiler.Diagnostics
+		var diags table.Diagnostics
 		switch {
 		case errors.As(err, &diags):
 			if len(diags) == 0 {
@@ -70,7 +71,7 @@ func FuzzCompile(f *testing.F) {
 	})
 }
 
-func checkPositions(t *testing.T, ds compiler.Diagnostics) {
+func checkPositions(t *testing.T, ds table.Diagnostics) {
 	t.Helper()
 	for _, d := range ds {
 		if d.File == "" || d.Line < 1 || d.Column < 1 || d.Message == "" {

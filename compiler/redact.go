@@ -11,6 +11,8 @@ import (
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/literal"
+
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // This file keeps secrets out of diagnostics. A #Secret position holds a
@@ -196,7 +198,7 @@ func (s *secretValues) add(text string) {
 // redact replaces every secret literal in the messages of ds. A literal
 // is replaced where it does not continue a word on either side, so that
 // a short value does not eat into the words around it.
-func (c *compilation) redact(ds Diagnostics) {
+func (c *compilation) redact(ds table.Diagnostics) {
 	for i := range ds {
 		for _, lit := range c.secrets.literals {
 			ds[i].Message = replaceWord(ds[i].Message, lit)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // TestJSONDeterministic compiles a configuration with many entries in
@@ -108,17 +109,17 @@ func TestSecretResolve(t *testing.T) {
 	t.Setenv("CUEGATE_TEST_EMPTY", "")
 	tests := []struct {
 		name    string
-		secret  *compiler.Secret
+		secret  *table.Secret
 		want    string
 		wantErr string
 	}{
 		{"nil", nil, "", ""},
-		{"env", &compiler.Secret{Env: "CUEGATE_TEST_SET"}, "env-value", ""},
-		{"env unset", &compiler.Secret{Env: "CUEGATE_TEST_UNSET"}, "", "secret: environment variable CUEGATE_TEST_UNSET is not set"},
-		{"env empty", &compiler.Secret{Env: "CUEGATE_TEST_EMPTY"}, "", "secret: environment variable CUEGATE_TEST_EMPTY is not set"},
-		{"file relative to dir", &compiler.Secret{File: "token"}, "file-value", ""},
-		{"file absolute", &compiler.Secret{File: file}, "file-value", ""},
-		{"file missing", &compiler.Secret{File: "absent"}, "", "secret: open " + filepath.Join(dir, "absent")},
+		{"env", &table.Secret{Env: "CUEGATE_TEST_SET"}, "env-value", ""},
+		{"env unset", &table.Secret{Env: "CUEGATE_TEST_UNSET"}, "", "secret: environment variable CUEGATE_TEST_UNSET is not set"},
+		{"env empty", &table.Secret{Env: "CUEGATE_TEST_EMPTY"}, "", "secret: environment variable CUEGATE_TEST_EMPTY is not set"},
+		{"file relative to dir", &table.Secret{File: "token"}, "file-value", ""},
+		{"file absolute", &table.Secret{File: file}, "file-value", ""},
+		{"file missing", &table.Secret{File: "absent"}, "", "secret: open " + filepath.Join(dir, "absent")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,10 +135,10 @@ func TestSecretResolve(t *testing.T) {
 }
 
 func TestSecretString(t *testing.T) {
-	if got := (&compiler.Secret{Env: "TOKEN"}).String(); got != "env:TOKEN" {
+	if got := (&table.Secret{Env: "TOKEN"}).String(); got != "env:TOKEN" {
 		t.Errorf("String() = %q", got)
 	}
-	if got := (&compiler.Secret{File: "/run/token"}).String(); got != "file:/run/token" {
+	if got := (&table.Secret{File: "/run/token"}).String(); got != "file:/run/token" {
 		t.Errorf("String() = %q", got)
 	}
 }

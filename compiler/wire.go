@@ -4,26 +4,28 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // result is what Compile returned, as MarshalResult encodes it: a table
 // with its warnings and hash, or the diagnostics of an invalid
 // configuration, or the text of any other error.
 type result struct {
-	Table       *Table      `json:"table,omitempty"`
-	Hash        string      `json:"hash,omitempty"`
-	Warnings    Diagnostics `json:"warnings,omitempty"`
-	Diagnostics Diagnostics `json:"diagnostics,omitempty"`
-	Error       string      `json:"error,omitempty"`
+	Table       *table.Table      `json:"table,omitempty"`
+	Hash        string            `json:"hash,omitempty"`
+	Warnings    table.Diagnostics `json:"warnings,omitempty"`
+	Diagnostics table.Diagnostics `json:"diagnostics,omitempty"`
+	Error       string            `json:"error,omitempty"`
 }
 
 // MarshalResult encodes what Compile returned (t or err) as JSON, so that
 // a configuration can be compiled in another process and read back with
 // UnmarshalResult: the table with its warnings, the diagnostics with their
 // positions, or the text of an I/O error.
-func MarshalResult(t *Table, err error) []byte {
+func MarshalResult(t *table.Table, err error) []byte {
 	var r result
-	var diags Diagnostics
+	var diags table.Diagnostics
 	switch {
 	case errors.As(err, &diags):
 		r.Diagnostics = diags
@@ -44,7 +46,7 @@ func MarshalResult(t *Table, err error) []byte {
 // is checked), Diagnostics (errors.Is(err, ErrInvalid)), or an error with
 // the text of the original one. Bytes that are not such an encoding give
 // an error that says so.
-func UnmarshalResult(b []byte) (*Table, error) {
+func UnmarshalResult(b []byte) (*table.Table, error) {
 	var r result
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("compiler: undecodable result: %w", err)
@@ -59,7 +61,7 @@ func UnmarshalResult(b []byte) (*Table, error) {
 	}
 	t := r.Table
 	t.Warnings = r.Warnings
-	t.seal()
+	t.Seal()
 	if t.Hash != r.Hash {
 		return nil, fmt.Errorf("compiler: the table did not survive encoding (hash %s, want %s)", t.Hash, r.Hash)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // TestResultRoundTrip: what UnmarshalResult reads back from MarshalResult
@@ -33,14 +34,14 @@ func TestResultRoundTrip(t *testing.T) {
 		t.Run(strings.ReplaceAll(dir, string(filepath.Separator), "_"), func(t *testing.T) {
 			want, wantErr := compiler.Compile(dir)
 			got, err := compiler.UnmarshalResult(compiler.MarshalResult(want, wantErr))
-			var wantDiags, gotDiags compiler.Diagnostics
+			var wantDiags, gotDiags table.Diagnostics
 			switch {
 			case errors.As(wantErr, &wantDiags):
 				if !errors.As(err, &gotDiags) || !reflect.DeepEqual(gotDiags, wantDiags) {
 					t.Errorf("diagnostics %#v, want %#v", err, wantDiags)
 				}
 			case wantErr != nil:
-				if err == nil || err.Error() != wantErr.Error() || errors.Is(err, compiler.ErrInvalid) {
+				if err == nil || err.Error() != wantErr.Error() || errors.Is(err, table.ErrInvalid) {
 					t.Errorf("error %v, want %v", err, wantErr)
 				}
 			case err != nil:
@@ -55,7 +56,7 @@ func TestResultRoundTrip(t *testing.T) {
 func TestUnmarshalResultRefusesGarbage(t *testing.T) {
 	t.Parallel()
 	for _, in := range []string{"", "{", "{}", `{"table": {}, "hash": "00"}`} {
-		if _, err := compiler.UnmarshalResult([]byte(in)); err == nil || errors.Is(err, compiler.ErrInvalid) {
+		if _, err := compiler.UnmarshalResult([]byte(in)); err == nil || errors.Is(err, table.ErrInvalid) {
 			t.Errorf("UnmarshalResult(%q) = %v, want an error that is not a finding", in, err)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/portal/store"
 )
 
@@ -232,7 +232,7 @@ func (s *Server) newClientHTML(w http.ResponseWriter, r *http.Request, sess *ses
 }
 
 // registrable is the catalogue entries a client can be registered for.
-func registrable(t *compiler.Table) []catalogueItem {
+func registrable(t *table.Table) []catalogueItem {
 	return slices.DeleteFunc(catalogue(t), func(c catalogueItem) bool { return !c.Registrable })
 }
 
@@ -248,7 +248,7 @@ func (s *Server) detailsHTML(w http.ResponseWriter, r *http.Request, sess *sessi
 	s.render(w, r, http.StatusOK, "details", s.detailsData(t, ids))
 }
 
-func (s *Server) detailsData(t *compiler.Table, ids []string) *pageData {
+func (s *Server) detailsData(t *table.Table, ids []string) *pageData {
 	d := &pageData{Title: "New OAuth client", Separator: redirectURISeparator(t)}
 	for _, item := range catalogue(t) {
 		if slices.Contains(ids, item.ID) {
@@ -288,7 +288,7 @@ func (s *Server) createHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 // clientData is the data of a client's page: the creation result page, with
 // the secret on screen, or the detail page, with the secret hidden until
 // asked for and the token command reading it from $CLIENT_SECRET.
-func (s *Server) clientData(t *compiler.Table, c store.Client, title string, hideSecret bool) *pageData {
+func (s *Server) clientData(t *table.Table, c store.Client, title string, hideSecret bool) *pageData {
 	scope := ""
 	for _, id := range c.Catalogue {
 		if e := t.Portal.Catalogue[id]; e != nil && e.DCR != nil {

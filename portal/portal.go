@@ -68,7 +68,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/portal/dcr"
 	"github.com/cuegate/cuegate/portal/store"
 )
@@ -79,7 +79,7 @@ var assets embed.FS
 // Options configures a Server.
 type Options struct {
 	// Table returns the current compiled table; required.
-	Table func() *compiler.Table
+	Table func() *table.Table
 	// ConfigDir is the configuration directory the tables are compiled
 	// from: the relative secret files they name are read from it.
 	ConfigDir string
@@ -220,7 +220,7 @@ func (s *Server) securityHeaders(h http.Handler) http.Handler {
 }
 
 // table returns the current table (needTable has checked it is loaded).
-func (s *Server) table() *compiler.Table { return s.opts.Table() }
+func (s *Server) table() *table.Table { return s.opts.Table() }
 
 // apiError is a failure shown to the developer: an HTTP status and an
 // OAuth-style error code and description.
@@ -425,10 +425,10 @@ func trustedProxy(a netip.Addr, prefixes []netip.Prefix) bool {
 
 // selection is a validated choice of catalogue entries for one client.
 type selection struct {
-	entries []*compiler.CatalogueEntry
+	entries []*table.CatalogueEntry
 	ids     []string
-	policy  *compiler.Policy
-	dcr     *compiler.DCR
+	policy  *table.Policy
+	dcr     *table.DCR
 	// signingAlg is the algorithm the client's access tokens are to be
 	// signed with: one every chosen API accepts; "" when none checks tokens.
 	signingAlg string
@@ -437,7 +437,7 @@ type selection struct {
 // choose checks that ids name catalogue entries that one client can cover:
 // one policy and the same dcr settings for all (see the package comment),
 // and one issuer and a token signing algorithm that all their APIs accept.
-func choose(t *compiler.Table, ids []string) (*selection, *apiError) {
+func choose(t *table.Table, ids []string) (*selection, *apiError) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	if len(ids) == 0 || ids[0] == "" && len(ids) == 1 {
 		return nil, errorf(http.StatusBadRequest, "invalid_request", "choose at least one catalogue entry")
@@ -482,10 +482,10 @@ func choose(t *compiler.Table, ids []string) (*selection, *apiError) {
 // accept. It is "" when no API checks JWTs, and an error when the APIs
 // take tokens from different IdPs (a client gets tokens from one, and the
 // gateway binds it to one) or have no algorithm in common.
-func signingAlg(t *compiler.Table, entries []*compiler.CatalogueEntry) (string, *apiError) {
+func signingAlg(t *table.Table, entries []*table.CatalogueEntry) (string, *apiError) {
 	var allowed []string
-	var first *compiler.CatalogueEntry // the first entry whose API checks JWTs
-	var firstIss string                // the issuer of its IdP
+	var first *table.CatalogueEntry // the first entry whose API checks JWTs
+	var firstIss string             // the issuer of its IdP
 	for _, e := range entries {
 		api := t.APIs[e.API]
 		if api == nil || api.JWT == nil {
@@ -516,7 +516,7 @@ func signingAlg(t *compiler.Table, entries []*compiler.CatalogueEntry) (string, 
 
 // redirectURISeparator is the configured separator of redirect URIs in
 // one string, ";" when none is.
-func redirectURISeparator(t *compiler.Table) string {
+func redirectURISeparator(t *table.Table) string {
 	if sep := t.Portal.RedirectURISeparator; sep != "" {
 		return sep
 	}
@@ -525,7 +525,7 @@ func redirectURISeparator(t *compiler.Table) string {
 
 // splitRedirectURIs splits the form's redirect URIs on the configured
 // separator, dropping blanks.
-func splitRedirectURIs(s string, t *compiler.Table) []string {
+func splitRedirectURIs(s string, t *table.Table) []string {
 	var out []string
 	for part := range strings.SplitSeq(s, redirectURISeparator(t)) {
 		if part = strings.TrimSpace(part); part != "" {
@@ -687,11 +687,11 @@ func registrationError(err error) *apiError {
 // value. Such entries answer 500 to every registration until the operator
 // fixes it, so a node calls this at start and after each reload and logs
 // the errors as warnings. It returns nil for a nil table.
-func CheckSecrets(t *compiler.Table, configDir string) []error {
+func CheckSecrets(t *table.Table, configDir string) []error {
 	if t == nil {
 		return nil
 	}
-	users := map[compiler.Secret][]string{} // reference → catalogue entry IDs
+	users := map[table.Secret][]string{} // reference → catalogue entry IDs
 	for _, id := range slices.Sorted(maps.Keys(t.Portal.Catalogue)) {
 		if e := t.Portal.Catalogue[id]; e.DCR != nil && e.DCR.InitialAccessToken != nil {
 			ref := *e.DCR.InitialAccessToken
@@ -699,7 +699,7 @@ func CheckSecrets(t *compiler.Table, configDir string) []error {
 		}
 	}
 	var errs []error
-	for _, ref := range slices.SortedFunc(maps.Keys(users), func(a, b compiler.Secret) int { return strings.Compare(a.String(), b.String()) }) {
+	for _, ref := range slices.SortedFunc(maps.Keys(users), func(a, b table.Secret) int { return strings.Compare(a.String(), b.String()) }) {
 		if _, err := dcr.InitialAccessToken(&ref, configDir); err != nil {
 			entries := "entry " + quoteAll(users[ref])
 			if len(users[ref]) > 1 {
@@ -747,7 +747,7 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 	deletionsTotal.Inc()
 	log := s.opts.Logger.With().Str("developer", dev).Str("client_id", id).Logger()
 	log.Info().Msg("portal: client deleted")
-	settings := &compiler.DCR{Provider: c.Provider}
+	settings := &table.DCR{Provider: c.Provider}
 	for _, e := range c.Catalogue { // today's settings for the provider's own delete API
 		if entry := s.table().Portal.Catalogue[e]; entry != nil && entry.DCR != nil && entry.DCR.Provider == c.Provider {
 			settings = entry.DCR

@@ -22,12 +22,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testutil"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/portal/store"
 )
 
@@ -87,31 +87,31 @@ type env struct {
 	s     *Server
 	store *store.Store
 	idp   *fakeIdP
-	table atomic.Pointer[compiler.Table]
+	table atomic.Pointer[table.Table]
 	now   atomic.Pointer[time.Time]
 }
 
-func testTable(idpURL string) *compiler.Table {
-	dcr := &compiler.DCR{
+func testTable(idpURL string) *table.Table {
+	dcr := &table.DCR{
 		Provider: "other", GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "client_secret_post",
 		ResponseTypes: []string{"token"}, RegistrationEndpoint: idpURL + "/register", TokenEndpoint: idpURL + "/token",
-		InitialAccessToken: &compiler.Secret{Env: "PORTAL_TEST_IAT"}, Timeout: compiler.Duration(2 * time.Second),
+		InitialAccessToken: &table.Secret{Env: "PORTAL_TEST_IAT"}, Timeout: table.Duration(2 * time.Second),
 	}
 	dcr2 := *dcr
-	return &compiler.Table{
-		Gateway: compiler.Gateway{Listen: "127.0.0.1:8080", PublicURL: "https://gw.example"},
-		APIs: map[string]*compiler.API{
+	return &table.Table{
+		Gateway: table.Gateway{Listen: "127.0.0.1:8080", PublicURL: "https://gw.example"},
+		APIs: map[string]*table.API{
 			"gluu_api": {ID: "gluu_api", Name: "Gluu API", ListenPath: "/gluu-api/"},
 			"orders":   {ID: "orders", Name: "Orders", ListenPath: "/orders"}, // as compiled: no trailing slash
 		},
-		Policies: map[string]*compiler.Policy{
+		Policies: map[string]*table.Policy{
 			"gold": {ID: "gold", Name: "Gold",
-				Rate: &compiler.Rate{Requests: 100, Per: compiler.Duration(time.Minute)}, Quota: &compiler.Quota{Max: 10000, Period: compiler.Duration(720 * time.Hour)},
-				KeyExpiresIn: compiler.Duration(8760 * time.Hour)},
+				Rate: &table.Rate{Requests: 100, Per: table.Duration(time.Minute)}, Quota: &table.Quota{Max: 10000, Period: table.Duration(720 * time.Hour)},
+				KeyExpiresIn: table.Duration(8760 * time.Hour)},
 			"free": {ID: "free", Name: "Free"},
 		},
-		Portal: compiler.Portal{Signup: "open", RedirectURISeparator: ";", SessionTTL: compiler.Duration(time.Hour),
-			Catalogue: map[string]*compiler.CatalogueEntry{
+		Portal: table.Portal{Signup: "open", RedirectURISeparator: ";", SessionTTL: table.Duration(time.Hour),
+			Catalogue: map[string]*table.CatalogueEntry{
 				"gluu_api": {ID: "gluu_api", Name: "Gluu API", Description: "Gluu things", API: "gluu_api", Policy: "gold", DCR: dcr},
 				"orders":   {ID: "orders", Name: "Orders", Description: "Orders too", API: "orders", Policy: "gold", DCR: &dcr2},
 				"free":     {ID: "free", Name: "Free tier", API: "orders", Policy: "free", DCR: dcr},
@@ -328,7 +328,7 @@ func TestProviderErrorsAreShownVerbatimAndLeaveNoState(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			tab := testTable(e.idp.URL)
-			tab.Portal.Catalogue["gluu_api"].DCR.Timeout = compiler.Duration(100 * time.Millisecond)
+			tab.Portal.Catalogue["gluu_api"].DCR.Timeout = table.Duration(100 * time.Millisecond)
 			e.table.Store(tab)
 			e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 				if tt.status == 0 {
@@ -766,7 +766,7 @@ func TestCookies(t *testing.T) {
 	// https, never on an untrusted peer's word.
 	proxied := *e.table.Load()
 	proxied.Portal.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
-	s, _ = New(Options{Table: func() *compiler.Table { return &proxied }, Store: e.store, BcryptCost: bcrypt.MinCost})
+	s, _ = New(Options{Table: func() *table.Table { return &proxied }, Store: e.store, BcryptCost: bcrypt.MinCost})
 	for _, tt := range []struct {
 		peer, proto string
 		secure      bool
@@ -906,16 +906,16 @@ func TestSignupByInvitationOnly(t *testing.T) {
 }
 
 func TestLimitsInWords(t *testing.T) {
-	d := func(s string) compiler.Duration { v, _ := time.ParseDuration(s); return compiler.Duration(v) }
+	d := func(s string) table.Duration { v, _ := time.ParseDuration(s); return table.Duration(v) }
 	tests := []struct {
-		p    compiler.Policy
+		p    table.Policy
 		want string
 	}{
-		{compiler.Policy{Rate: &compiler.Rate{Requests: 100, Per: d("1m")}, Quota: &compiler.Quota{Max: 10000, Period: d("720h")}, KeyExpiresIn: d("8760h")},
+		{table.Policy{Rate: &table.Rate{Requests: 100, Per: d("1m")}, Quota: &table.Quota{Max: 10000, Period: d("720h")}, KeyExpiresIn: d("8760h")},
 			"100 requests per minute, 10,000 per 30 days, keys expire after 365 days"},
-		{compiler.Policy{Rate: &compiler.Rate{Requests: 5, Per: d("10s")}}, "5 requests per 10 seconds, keys do not expire"},
-		{compiler.Policy{Quota: &compiler.Quota{Max: 1234567, Period: d("1h")}, KeyExpiresIn: d("24h")}, "1,234,567 requests per hour, keys expire after 1 day"},
-		{compiler.Policy{}, "no rate limit or quota, keys do not expire"},
+		{table.Policy{Rate: &table.Rate{Requests: 5, Per: d("10s")}}, "5 requests per 10 seconds, keys do not expire"},
+		{table.Policy{Quota: &table.Quota{Max: 1234567, Period: d("1h")}, KeyExpiresIn: d("24h")}, "1,234,567 requests per hour, keys expire after 1 day"},
+		{table.Policy{}, "no rate limit or quota, keys do not expire"},
 	}
 	for _, tt := range tests {
 		if got := limitsInWords(&tt.p); got != tt.want {
@@ -1031,13 +1031,13 @@ func TestCheckSecrets(t *testing.T) {
 	t.Setenv("PORTAL_TEST_IAT", "env-token")
 	tests := []struct {
 		name    string
-		secrets map[string]*compiler.Secret // catalogue entry → its token; nil: none configured
+		secrets map[string]*table.Secret // catalogue entry → its token; nil: none configured
 		want    []string
 	}{
-		{"all readable", map[string]*compiler.Secret{"a": {Env: "PORTAL_TEST_IAT"}, "b": {File: tokenFile}, "c": nil}, nil},
-		{"unset variable shared by two entries", map[string]*compiler.Secret{"a": {Env: "PORTAL_TEST_UNSET"}, "b": {Env: "PORTAL_TEST_UNSET"}, "c": {Env: "PORTAL_TEST_IAT"}},
+		{"all readable", map[string]*table.Secret{"a": {Env: "PORTAL_TEST_IAT"}, "b": {File: tokenFile}, "c": nil}, nil},
+		{"unset variable shared by two entries", map[string]*table.Secret{"a": {Env: "PORTAL_TEST_UNSET"}, "b": {Env: "PORTAL_TEST_UNSET"}, "c": {Env: "PORTAL_TEST_IAT"}},
 			[]string{`portal: catalogue entries "a", "b" cannot register clients: dcr: the registration settings are not usable: initial_access_token: secret: environment variable PORTAL_TEST_UNSET is not set`}},
-		{"missing and empty files", map[string]*compiler.Secret{"a": {File: filepath.Join(dir, "missing")}, "b": {File: emptyFile}},
+		{"missing and empty files", map[string]*table.Secret{"a": {File: filepath.Join(dir, "missing")}, "b": {File: emptyFile}},
 			[]string{
 				`portal: catalogue entry "b" cannot register clients: dcr: the registration settings are not usable: initial_access_token file:` + emptyFile + ` is empty`,
 				`portal: catalogue entry "a" cannot register clients: dcr: the registration settings are not usable: initial_access_token: secret: open ` + filepath.Join(dir, "missing") + `: no such file or directory`,
@@ -1045,11 +1045,11 @@ func TestCheckSecrets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tab := &compiler.Table{Portal: compiler.Portal{Catalogue: map[string]*compiler.CatalogueEntry{
+			tab := &table.Table{Portal: table.Portal{Catalogue: map[string]*table.CatalogueEntry{
 				"nodcr": {ID: "nodcr"},
 			}}}
 			for id, sec := range tt.secrets {
-				tab.Portal.Catalogue[id] = &compiler.CatalogueEntry{ID: id, DCR: &compiler.DCR{Provider: "other", InitialAccessToken: sec}}
+				tab.Portal.Catalogue[id] = &table.CatalogueEntry{ID: id, DCR: &table.DCR{Provider: "other", InitialAccessToken: sec}}
 			}
 			var got []string
 			for _, err := range CheckSecrets(tab, "") {
@@ -1168,15 +1168,15 @@ func TestRegistrationWhileShuttingDownIsUndone(t *testing.T) {
 // TestSigningAlgorithmIsOneTheAPIsAccept: the algorithm, and the refusal
 // of entries whose APIs take tokens from different identity providers.
 func TestSigningAlgorithmIsOneTheAPIsAccept(t *testing.T) {
-	tab := &compiler.Table{APIs: map[string]*compiler.API{
+	tab := &table.Table{APIs: map[string]*table.API{
 		"keyless": {ID: "keyless"},
-		"es":      {ID: "es", JWT: &compiler.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256"}}},
-		"es_rs":   {ID: "es_rs", JWT: &compiler.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256", "RS256"}}},
-		"es_ps":   {ID: "es_ps", JWT: &compiler.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256", "PS256"}}},
-		"ps_rs":   {ID: "ps_rs", JWT: &compiler.JWTAuth{IdP: "gluu", Algorithms: []string{"PS256", "RS256"}}},
-		"other":   {ID: "other", JWT: &compiler.JWTAuth{IdP: "kc", Algorithms: []string{"RS256"}}},
-		"alias":   {ID: "alias", JWT: &compiler.JWTAuth{IdP: "gluu2", Algorithms: []string{"RS256"}}},
-	}, IdPs: map[string]*compiler.IdP{
+		"es":      {ID: "es", JWT: &table.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256"}}},
+		"es_rs":   {ID: "es_rs", JWT: &table.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256", "RS256"}}},
+		"es_ps":   {ID: "es_ps", JWT: &table.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256", "PS256"}}},
+		"ps_rs":   {ID: "ps_rs", JWT: &table.JWTAuth{IdP: "gluu", Algorithms: []string{"PS256", "RS256"}}},
+		"other":   {ID: "other", JWT: &table.JWTAuth{IdP: "kc", Algorithms: []string{"RS256"}}},
+		"alias":   {ID: "alias", JWT: &table.JWTAuth{IdP: "gluu2", Algorithms: []string{"RS256"}}},
+	}, IdPs: map[string]*table.IdP{
 		"gluu":  {ID: "gluu", Issuer: "https://gluu.example/"},
 		"gluu2": {ID: "gluu2", Issuer: "https://gluu.example/"}, // another entry for the same provider
 		"kc":    {ID: "kc", Issuer: "https://kc.example/"},
@@ -1198,9 +1198,9 @@ func TestSigningAlgorithmIsOneTheAPIsAccept(t *testing.T) {
 		{[]string{"es_rs", "alias"}, "RS256", ""}, // two IdP entries, one issuer
 	}
 	for _, tt := range tests {
-		var entries []*compiler.CatalogueEntry
+		var entries []*table.CatalogueEntry
 		for i, api := range tt.apis {
-			entries = append(entries, &compiler.CatalogueEntry{ID: fmt.Sprint("e", i), API: api})
+			entries = append(entries, &table.CatalogueEntry{ID: fmt.Sprint("e", i), API: api})
 		}
 		got, aerr := signingAlg(tab, entries)
 		gotErr := ""
@@ -1221,7 +1221,7 @@ func TestSigningAlgorithmIsOneTheAPIsAccept(t *testing.T) {
 func TestGluuClientsAreSignedWithAnAlgorithmTheAPIAccepts(t *testing.T) {
 	e := newEnv(t)
 	tab := testTable(e.idp.URL)
-	tab.APIs["gluu_api"].JWT = &compiler.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256"}}
+	tab.APIs["gluu_api"].JWT = &table.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256"}}
 	tab.Portal.Catalogue["gluu_api"].DCR.Provider = "gluu"
 	e.table.Store(tab)
 	e.create(e.developer("a@example.com"), "app", "gluu_api")

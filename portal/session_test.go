@@ -11,7 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // postWithCSRFCookie posts the login form with the CSRF cookie name=value
@@ -144,7 +144,7 @@ func TestHSTS(t *testing.T) {
 	t.Run("behind a trusted TLS proxy", func(t *testing.T) {
 		tab := testTable("http://idp.example")
 		tab.Portal.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
-		s, err := New(Options{Table: func() *compiler.Table { return tab }, Store: newEnv(t).store, Logger: zerolog.Nop(), BcryptCost: bcrypt.MinCost})
+		s, err := New(Options{Table: func() *table.Table { return tab }, Store: newEnv(t).store, Logger: zerolog.Nop(), BcryptCost: bcrypt.MinCost})
 		if err != nil {
 			t.Fatal(err)
 		}

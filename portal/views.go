@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/portal/store"
 )
 
@@ -24,7 +24,7 @@ type catalogueItem struct {
 	Registrable bool `json:"registrable"`
 }
 
-func catalogue(t *compiler.Table) []catalogueItem {
+func catalogue(t *table.Table) []catalogueItem {
 	out := make([]catalogueItem, 0, len(t.Portal.Catalogue))
 	for _, e := range t.Portal.Catalogue {
 		out = append(out, catalogueItem{ID: e.ID, Name: e.Name, Description: e.Description, Policy: e.Policy,
@@ -38,7 +38,7 @@ func catalogue(t *compiler.Table) []catalogueItem {
 
 // limitsInWords describes a policy's limits, such as "100 requests per
 // minute, 10,000 per 30 days, keys expire after 365 days".
-func limitsInWords(p *compiler.Policy) string {
+func limitsInWords(p *table.Policy) string {
 	if p == nil {
 		return ""
 	}
@@ -126,7 +126,7 @@ type clientView struct {
 	Names []string `json:"-"`
 }
 
-func viewOf(t *compiler.Table, c store.Client, now time.Time, withSecret bool) clientView {
+func viewOf(t *table.Table, c store.Client, now time.Time, withSecret bool) clientView {
 	v := clientView{
 		ClientID: c.ClientID, ClientName: c.ClientName, RedirectURIs: c.RedirectURIs,
 		TokenEndpoint: c.TokenEndpoint, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
@@ -194,7 +194,7 @@ type gatewayCall struct {
 	Curl string
 }
 
-func gatewayCalls(t *compiler.Table, c store.Client) []gatewayCall {
+func gatewayCalls(t *table.Table, c store.Client) []gatewayCall {
 	base := t.Gateway.PublicURL // the compiler fills it in, without a trailing slash
 	var out []gatewayCall
 	seen := map[string]bool{}

@@ -92,7 +92,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/jsonlog"
 	"github.com/cuegate/cuegate/runtime/auth"
 	"github.com/cuegate/cuegate/runtime/deadline"
@@ -124,14 +124,10 @@ type Options struct {
 	// apply. Write is called from many requests at once. nil means no
 	// access log.
 	AccessLog io.Writer
-	// ConfigDir is what Reload compiles, and where the relative file
+	// ConfigDir is the configuration directory: where the relative file
 	// names of every table served (TLS files, the upstream CA) are read
-	// from, whatever the working directory (see compiler.ConfigPath).
+	// from, whatever the working directory (see table.ConfigPath).
 	ConfigDir string
-	// Compile is how Reload compiles ConfigDir; nil means
-	// compiler.Compile, in this process. It is called from one goroutine
-	// at a time.
-	Compile func(dir string) (*compiler.Table, error)
 	// Bindings answers for clients registered in the portal; nil means
 	// none (policy comes from the token or the API's defaults).
 	Bindings Bindings
@@ -172,7 +168,6 @@ type Gateway struct {
 	cert       atomic.Pointer[tls.Certificate]
 	portalCert atomic.Pointer[tls.Certificate]
 
-	reloadMu   sync.Mutex // serialises Reload
 	mu         sync.Mutex // serialises swaps; guards the fields below
 	pools      map[string]*proxy.Pool
 	apiMetrics map[string]*apiMetrics
@@ -183,10 +178,10 @@ type Gateway struct {
 
 // generation is one table being served and what was built for it.
 type generation struct {
-	table    *compiler.Table
+	table    *table.Table
 	seq      uint64
 	loadedAt time.Time
-	apis     map[*compiler.API]*apiState
+	apis     map[*table.API]*apiState
 	// entryIssuer is, per portal catalogue entry whose API checks tokens,
 	// the issuer of the IdP that API takes them from.
 	entryIssuer map[string]string
@@ -194,14 +189,14 @@ type generation struct {
 
 // apiState is what the handler needs per API besides the table.
 type apiState struct {
-	api     *compiler.API
-	idp     *compiler.IdP
+	api     *table.API
+	idp     *table.IdP
 	pool    *proxy.Pool
 	metrics *apiMetrics
 }
 
 // New returns a Gateway serving t.
-func New(t *compiler.Table, opts Options) (*Gateway, error) {
+func New(t *table.Table, opts Options) (*Gateway, error) {
 	g := &Gateway{
 		opts:       opts,
 		log:        opts.Logger,
@@ -234,7 +229,7 @@ func New(t *compiler.Table, opts Options) (*Gateway, error) {
 }
 
 // Current returns the table being served. It is immutable.
-func (g *Gateway) Current() *compiler.Table { return g.cur.Load().table }
+func (g *Gateway) Current() *table.Table { return g.cur.Load().table }
 
 // Generation returns the number of the table being served: 1 for the
 // first, one more for each swap.
@@ -252,13 +247,13 @@ func (g *Gateway) Ready() bool { return g.cur.Load() != nil && g.keys.Ready() }
 // quota counters and the token cache are untouched; the /metrics series
 // of API IDs that t drops are removed at once, those of the others keep
 // counting. On error nothing changes.
-func (g *Gateway) Swap(t *compiler.Table) error {
+func (g *Gateway) Swap(t *table.Table) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.swapLocked(t)
 }
 
-func (g *Gateway) swapLocked(t *compiler.Table) error {
+func (g *Gateway) swapLocked(t *table.Table) error {
 	cert, portalCert, err := g.loadCerts(t)
 	if err != nil {
 		return err
@@ -273,7 +268,7 @@ func (g *Gateway) swapLocked(t *compiler.Table) error {
 		table:       t,
 		seq:         1,
 		loadedAt:    time.Now(),
-		apis:        make(map[*compiler.API]*apiState, len(t.APIs)),
+		apis:        make(map[*table.API]*apiState, len(t.APIs)),
 		entryIssuer: make(map[string]string, len(t.Portal.Catalogue)),
 	}
 	if prev != nil {
@@ -344,7 +339,7 @@ func (g *Gateway) upstreamTLSConfig(caFile string) (*tls.Config, error) {
 	if caFile == "" {
 		return nil, nil // system roots
 	}
-	pem, err := os.ReadFile(compiler.ConfigPath(g.opts.ConfigDir, caFile))
+	pem, err := os.ReadFile(table.ConfigPath(g.opts.ConfigDir, caFile))
 	if err != nil {
 		return nil, fmt.Errorf("upstream_ca_file: %w", err)
 	}
@@ -378,7 +373,7 @@ func tlsConfig(cert *atomic.Pointer[tls.Certificate]) *tls.Config {
 
 // loadCerts reads the certificates t names (nil for those it does not),
 // relative names from the configuration directory.
-func (g *Gateway) loadCerts(t *compiler.Table) (gateway, portal *tls.Certificate, err error) {
+func (g *Gateway) loadCerts(t *table.Table) (gateway, portal *tls.Certificate, err error) {
 	if gateway, err = g.loadCert("gateway tls", t.Gateway.TLS); err != nil {
 		return nil, nil, err
 	}
@@ -399,11 +394,11 @@ func (g *Gateway) storeCerts(gateway, portal *tls.Certificate) {
 	}
 }
 
-func (g *Gateway) loadCert(what string, files *compiler.TLS) (*tls.Certificate, error) {
+func (g *Gateway) loadCert(what string, files *table.TLS) (*tls.Certificate, error) {
 	if files == nil {
 		return nil, nil
 	}
-	c, err := tls.LoadX509KeyPair(compiler.ConfigPath(g.opts.ConfigDir, files.CertFile), compiler.ConfigPath(g.opts.ConfigDir, files.KeyFile))
+	c, err := tls.LoadX509KeyPair(table.ConfigPath(g.opts.ConfigDir, files.CertFile), table.ConfigPath(g.opts.ConfigDir, files.KeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -466,7 +461,7 @@ func (g *Gateway) Server() *fasthttp.Server {
 // header of a request), what the portal listener fixes when it starts
 // (read_timeout, write_timeout, idle_timeout, max_header_bytes), and
 // shutdown_grace.
-func startupSettings(a, b *compiler.Gateway) []string {
+func startupSettings(a, b *table.Gateway) []string {
 	var names []string
 	for _, s := range []struct {
 		name    string

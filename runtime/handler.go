@@ -11,7 +11,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/runtime/auth"
 	"github.com/cuegate/cuegate/runtime/limit"
 	"github.com/cuegate/cuegate/runtime/pathclean"
@@ -56,7 +56,7 @@ type request struct {
 	limit    limit.Decision // when limited: the limit the headers report
 	limited  bool
 
-	pols  []*compiler.Policy
+	pols  []*table.Policy
 	preq  proxy.Request
 	claim claimCollector
 }
@@ -69,7 +69,7 @@ var requests = sync.Pool{New: func() any {
 		rid:    make([]byte, 0, 32),
 		buf:    make([]byte, 0, 256),
 		line:   make([]byte, 0, 512),
-		pols:   make([]*compiler.Policy, 0, 4),
+		pols:   make([]*table.Policy, 0, 4),
 	}
 }}
 
@@ -416,7 +416,7 @@ func (r *request) authError(ctx *fasthttp.RequestCtx, status int, desc string) e
 // applies. Ties go to the policy listed first. The counters are kept per
 // token issuer, identity and ID of the policy whose limit applies. first is the
 // first granting policy, nil when none grants.
-func choosePolicies(pols []*compiler.Policy, api string, method, sub []byte) (rate, quota, first *compiler.Policy) {
+func choosePolicies(pols []*table.Policy, api string, method, sub []byte) (rate, quota, first *table.Policy) {
 	noRate, noQuota := false, false
 	for _, p := range pols {
 		gr, ok := p.Access[api]
@@ -446,7 +446,7 @@ func choosePolicies(pols []*compiler.Policy, api string, method, sub []byte) (ra
 	return rate, quota, first
 }
 
-func ratio(n int64, per compiler.Duration) float64 {
+func ratio(n int64, per table.Duration) float64 {
 	if per <= 0 {
 		return float64(n)
 	}
@@ -456,7 +456,7 @@ func ratio(n int64, per compiler.Duration) float64 {
 // grantAllows reports whether gr lets method reach sub. Empty Methods or
 // Paths allow all; a path allows itself and everything below it, bounded
 // by segments ("/users" allows "/users/7", not "/usersx").
-func grantAllows(gr *compiler.Grant, method, sub []byte) bool {
+func grantAllows(gr *table.Grant, method, sub []byte) bool {
 	if gr == nil {
 		return true
 	}

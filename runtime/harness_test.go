@@ -383,3 +383,11 @@ func (e *env) rawExchange(req string) response {
 	b, _ := io.ReadAll(resp.Body)
 	return response{resp.StatusCode, resp.Header, string(b)}
 }
+
+// reload compiles g's configuration directory in this process and applies
+// the outcome, as the node does on a change.
+func reload(g *Gateway) error {
+	start := time.Now()
+	t, err := compiler.Compile(g.opts.ConfigDir)
+	return g.Apply(Compiled{Table: t, Err: err, Took: time.Since(start)})
+}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/promlabel"
 )
 
@@ -79,7 +79,7 @@ func (m *apiMetrics) requests(status int) *metrics.Counter {
 // for, so their last counts go to counters that are no longer exported.
 // A later table that brings an ID back starts its series from zero. The
 // caller holds g.mu.
-func (g *Gateway) retireMetricsLocked(t *compiler.Table) {
+func (g *Gateway) retireMetricsLocked(t *table.Table) {
 	gone := make(map[string]bool)
 	for id, m := range g.apiMetrics {
 		if t.APIs[id] == nil {

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/runtime/auth"
 )
 
@@ -17,25 +17,31 @@ type reloadStatus struct {
 	at       time.Time
 	outcome  string
 	err      error // set only when outcome is reloadFailed
-	diags    compiler.Diagnostics
+	diags    table.Diagnostics
 	duration time.Duration
 }
 
-// Reload compiles the configuration directory (Options.ConfigDir, with
-// Options.Compile) off the request path and swaps the result in; the TLS certificates are reread
-// even when the configuration is unchanged. A configuration that fails to
-// compile (or to load: a TLS certificate, the upstream CA) leaves the
-// current table serving; the error is logged with positions, kept for
-// Status, and returned. Each reload logs one line and counts
-// cuegate_reloads_total by result (ok, unchanged, error). A swap removes
-// the /metrics series of the API IDs the new table drops (see Swap).
-// Reloads are serialised; Reload is safe to call from any goroutine.
-func (g *Gateway) Reload() error {
-	g.reloadMu.Lock()
-	defer g.reloadMu.Unlock()
-	start := time.Now()
-	t, err := g.compile()
-	took := time.Since(start)
+// Compiled is the outcome of one compile of the configuration directory,
+// made by the caller (the runtime never compiles): the table, or the
+// error that kept one from being made, and how long the compile took.
+type Compiled struct {
+	Table *table.Table
+	Err   error
+	Took  time.Duration
+}
+
+// Apply swaps c's table in and records the outcome for Status; the TLS
+// certificates are reread even when the table is unchanged. A compile
+// that failed (c.Err), or a table that fails to load (a TLS certificate,
+// the upstream CA), leaves the current table serving; the error is
+// logged with positions, kept for Status, and returned. Each call logs
+// one line and counts cuegate_reloads_total by result (ok, unchanged,
+// error). A swap removes the /metrics series of the API IDs the new
+// table drops (see Swap). Calls are serialised; Apply is safe to call
+// from any goroutine, and the caller may compile while another Apply
+// runs.
+func (g *Gateway) Apply(c Compiled) error {
+	t, err, took := c.Table, c.Err, c.Took
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	old := g.cur.Load().table
@@ -55,7 +61,7 @@ func (g *Gateway) Reload() error {
 		err = g.swapLocked(t)
 	}
 	if err != nil {
-		var diags compiler.Diagnostics
+		var diags table.Diagnostics
 		errors.As(err, &diags)
 		g.status = reloadStatus{at: time.Now(), outcome: reloadFailed, err: err, diags: diags, duration: took}
 		reloadCounter(reloadFailed).Inc()
@@ -86,16 +92,8 @@ func (g *Gateway) Reload() error {
 	return nil
 }
 
-// compile compiles the configuration directory with Options.Compile.
-func (g *Gateway) compile() (*compiler.Table, error) {
-	if g.opts.Compile != nil {
-		return g.opts.Compile(g.opts.ConfigDir)
-	}
-	return compiler.Compile(g.opts.ConfigDir)
-}
-
 // diffAPIs lists the API IDs added, removed and changed from a to b.
-func diffAPIs(a, b *compiler.Table) (added, removed, changed []string) {
+func diffAPIs(a, b *table.Table) (added, removed, changed []string) {
 	for _, id := range slices.Sorted(maps.Keys(b.APIs)) {
 		old, ok := a.APIs[id]
 		switch {
@@ -137,9 +135,9 @@ type ReloadStatus struct {
 
 // ReloadError is a failed reload with the compiler's findings.
 type ReloadError struct {
-	At          time.Time             `json:"at"`
-	Message     string                `json:"message"`
-	Diagnostics []compiler.Diagnostic `json:"diagnostics,omitempty"`
+	At          time.Time          `json:"at"`
+	Message     string             `json:"message"`
+	Diagnostics []table.Diagnostic `json:"diagnostics,omitempty"`
 }
 
 // Status returns the serving generation and the last reload's outcome.

@@ -40,7 +40,7 @@ func TestReloadReportsRestartNeeded(t *testing.T) {
 			var logs testutil.SyncBuffer
 			e := newEnv(t, envOptions{log: &logs})
 			tt.edit(e)
-			if err := e.gw.Reload(); err != nil {
+			if err := reload(e.gw); err != nil {
 				t.Fatal(err)
 			}
 			var line struct {

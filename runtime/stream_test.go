@@ -204,7 +204,7 @@ func TestFilesRelativeToConfigDir(t *testing.T) {
 	}
 	api := httpsUpstream(t, filepath.Join(e.dir, "ca.pem"))
 	e.writeConfig(testutil.CertConfig + api + `gateway: upstream_ca_file: "ca.pem"` + "\n")
-	if err := e.gw.Reload(); err != nil {
+	if err := reload(e.gw); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.do("GET", "/sec/x", "", nil); r.status != 200 || r.body != "secure" {
@@ -251,7 +251,7 @@ func TestTLSCertificateRotation(t *testing.T) {
 	first := e.gw.TLSConfig()
 	c1, _ := first.GetCertificate(nil)
 	testutil.WriteCert(t, e.dir) // new key pair, same paths
-	if err := e.gw.Reload(); err != nil {
+	if err := reload(e.gw); err != nil {
 		t.Fatal(err)
 	}
 	c2, _ := e.gw.TLSConfig().GetCertificate(nil)

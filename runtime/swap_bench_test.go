@@ -10,11 +10,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // manyAPIs writes a keyless configuration of n APIs over 10 upstreams,
 // with variant changing one API's upstream timeout, and compiles it.
-func manyAPIs(tb testing.TB, n, variant int) (*compiler.Table, string) {
+func manyAPIs(tb testing.TB, n, variant int) (*table.Table, string) {
 	tb.Helper()
 	var b strings.Builder
 	b.WriteString("package many\n\ngateway: {listen: \"127.0.0.1:0\", admin_listen: \"127.0.0.1:0\"}\nportal: {}\napis: {\n")
@@ -85,7 +86,7 @@ func BenchmarkReload(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				if err := g.Reload(); err != nil {
+				if err := reload(g); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -34,7 +34,7 @@ func TestSwapKeepsCountersAndInflight(t *testing.T) {
 
 	// Remove "half", add "extra".
 	e.editConfig("\thalf: {", "\textra: {", `listen_path: "/half"`, `listen_path: "/extra"`)
-	if err := e.gw.Reload(); err != nil {
+	if err := reload(e.gw); err != nil {
 		t.Fatalf("reload: %v", err)
 	}
 	if e.gw.Generation() != oldGen+1 {
@@ -69,7 +69,7 @@ func TestSwapReusesPools(t *testing.T) {
 	before := e.gw.cur.Load()
 	pub := before.apis[before.table.APIs["public"]].pool
 	e.writeConfig(`policies: basic: rate: {requests: 5, per: "1s"}` + "\n")
-	if err := e.gw.Reload(); err != nil {
+	if err := reload(e.gw); err != nil {
 		t.Fatal(err)
 	}
 	after := e.gw.cur.Load()
@@ -94,7 +94,7 @@ func TestReloadBrokenEdit(t *testing.T) {
 	if err := os.WriteFile(broken, []byte("package test\n\napis: public: listen_path: 42\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.gw.Reload(); err == nil {
+	if err := reload(e.gw); err == nil {
 		t.Fatal("a broken configuration reloaded")
 	}
 	if e.gw.Current().Hash != hash {
@@ -123,7 +123,7 @@ func TestReloadBrokenEdit(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.editConfig(`listen_path: "/public"`, `listen_path: "/open"`)
-	if err := e.gw.Reload(); err != nil {
+	if err := reload(e.gw); err != nil {
 		t.Fatalf("fixed reload: %v", err)
 	}
 	if r := e.do("GET", "/open/x", "", nil); r.status != 200 {
@@ -228,7 +228,7 @@ func TestReloadRetiresMetricsOfRemovedAPIs(t *testing.T) {
 
 	e.writeConfig("")                              // removes gone
 	e.editConfig("\thalf: {", "\thalf_renamed: {") // changes half's ID
-	if err := e.gw.Reload(); err != nil {
+	if err := reload(e.gw); err != nil {
 		t.Fatalf("reload: %v", err)
 	}
 	close(e.release)

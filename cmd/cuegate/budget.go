@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 func init() {
@@ -82,7 +83,7 @@ const childStderrLimit = 16 << 10
 
 // compile compiles dir in a child process within b, as compiler.Compile
 // would in this one.
-func (b compileBudget) compile(dir string) (*compiler.Table, error) {
+func (b compileBudget) compile(dir string) (*table.Table, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: cannot find the cuegate executable to compile in: %w", dir, err)
@@ -112,11 +113,11 @@ func (b compileBudget) compile(dir string) (*compiler.Table, error) {
 // diagnostic has a position, and names the directory: which file holds
 // the runaway value is unknown.
 func overBudget(dir, budget string) error {
-	d := compiler.Diagnostic{File: dir, Message: fmt.Sprintf("evaluating the configuration in %s exceeded %s: look for a value that grows without bound, such as a string or list that doubles from field to field or a large list.Range (--compile-timeout and --compile-memory set the budget)", dir, budget)}
-	if files, err := compiler.ConfigFiles(dir); err == nil && len(files) > 0 {
+	d := table.Diagnostic{File: dir, Message: fmt.Sprintf("evaluating the configuration in %s exceeded %s: look for a value that grows without bound, such as a string or list that doubles from field to field or a large list.Range (--compile-timeout and --compile-memory set the budget)", dir, budget)}
+	if files, err := table.ConfigFiles(dir); err == nil && len(files) > 0 {
 		d.File, d.Line, d.Column = files[0], 1, 1
 	}
-	return compiler.Diagnostics{d}
+	return table.Diagnostics{d}
 }
 
 // outOfMemory reports whether a child's standard error is the Go

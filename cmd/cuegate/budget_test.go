@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/runtime"
 )
 
@@ -90,7 +91,7 @@ func TestBudgetedCompileMatchesInProcess(t *testing.T) {
 		got, err := budget.compile(dir)
 		switch {
 		case wantErr != nil:
-			if err == nil || err.Error() != wantErr.Error() || errors.Is(err, compiler.ErrInvalid) != errors.Is(wantErr, compiler.ErrInvalid) {
+			if err == nil || err.Error() != wantErr.Error() || errors.Is(err, table.ErrInvalid) != errors.Is(wantErr, table.ErrInvalid) {
 				t.Errorf("%s: error %v, want %v", dir, err, wantErr)
 			}
 		case err != nil:

@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 func init() {
@@ -79,7 +79,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	t, err := budget.compile(dirs[0])
-	var diags compiler.Diagnostics
+	var diags table.Diagnostics
 	switch {
 	case errors.As(err, &diags):
 		printDiagnostics(stderr, *format, diags, "error")
@@ -108,10 +108,10 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 
 // printDiagnostics writes ds, all of one severity ("error" or
 // "warning"), in the given format (see runCompile).
-func printDiagnostics(w io.Writer, format string, ds compiler.Diagnostics, severity string) {
+func printDiagnostics(w io.Writer, format string, ds table.Diagnostics, severity string) {
 	if format == "json" {
 		type jsonDiag struct {
-			compiler.Diagnostic
+			table.Diagnostic
 			Severity string `json:"severity"`
 		}
 		out := make([]jsonDiag, len(ds))

@@ -11,7 +11,7 @@ import (
 	"cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/parser"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 func init() {
@@ -20,7 +20,7 @@ func init() {
 
 // runFmt is "cuegate fmt [--check] DIR": it formats in place (cue fmt's
 // style, simplified) the .cue files of DIR that the compiler reads
-// (compiler.ConfigFiles: hidden files and editor backups are left alone),
+// (table.ConfigFiles: hidden files and editor backups are left alone),
 // or with --check lists on stdout the files that are not formatted,
 // changes nothing and exits 1 if there are any. A file that does not
 // parse is reported as file:line:col on stderr and exits 1; a directory
@@ -34,7 +34,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: cuegate fmt [--check] DIR")
 		return exitUsage
 	}
-	files, err := compiler.ConfigFiles(dirs[0])
+	files, err := table.ConfigFiles(dirs[0])
 	if err != nil {
 		fmt.Fprintln(stderr, "cuegate:", err)
 		return exitUsage

@@ -640,7 +640,7 @@ func BenchmarkReloadLatency(b *testing.B) {
 					hotMust(b, os.WriteFile(filepath.Join(dir, ".probe.tmp"), []byte(benchFiles(0, "", up[to], 0)["probe.cue"]), 0o644))
 					hotMust(b, os.Rename(filepath.Join(dir, ".probe.tmp"), filepath.Join(dir, "probe.cue")))
 					if !viaWatch {
-						hotMust(b, n.Gateway().Reload())
+						hotMust(b, n.reload())
 					}
 					d := visible(b, "probe upstream", start, func() (bool, string) {
 						r, err := n.get("/probe/", "")
@@ -702,7 +702,7 @@ func BenchmarkReloadUnderLoad(b *testing.B) {
 					case <-tick.C:
 					}
 					writeFiles(b, dir, map[string]string{"probe.cue": benchFiles(0, "", upstream, bump)["probe.cue"]})
-					if err := n.Gateway().Reload(); err != nil {
+					if err := n.reload(); err != nil {
 						b.Error(err)
 					}
 					mu.Lock()

@@ -10,7 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/portal"
 	"github.com/cuegate/cuegate/portal/store"
 	"github.com/cuegate/cuegate/runtime"
@@ -42,7 +42,7 @@ func openState(path string) (*store.Store, error) {
 // startPortal serves the portal for st on addr (the table's portal_listen
 // unless overridden), over TLS when the table names portal_tls. The portal
 // reads the current table through gw, so a hot swap changes its catalogue.
-func startPortal(ctx context.Context, addr string, t *compiler.Table, gw *runtime.Gateway, st *store.Store, o serveOptions) (*portalListener, error) {
+func startPortal(ctx context.Context, addr string, t *table.Table, gw *runtime.Gateway, st *store.Store, o serveOptions) (*portalListener, error) {
 	tlsConf := gw.PortalTLSConfig() // follows the table: a reload rotates the certificate
 	warnUnreadableSecrets(o.Logger, t, o.ConfigDir)
 	p, err := portal.New(portal.Options{Table: gw.Current, ConfigDir: o.ConfigDir, Store: st, Logger: o.Logger, Secure: tlsConf != nil})
@@ -72,18 +72,9 @@ func startPortal(ctx context.Context, addr string, t *compiler.Table, gw *runtim
 // t's catalogue that cannot be read (portal.CheckSecrets), naming its
 // reference and never a value: registrations with it fail until the
 // operator fixes it.
-func warnUnreadableSecrets(log zerolog.Logger, t *compiler.Table, configDir string) {
+func warnUnreadableSecrets(log zerolog.Logger, t *table.Table, configDir string) {
 	for _, err := range portal.CheckSecrets(t, configDir) {
 		log.Warn().Err(err).Msg("portal: client registrations will fail")
-	}
-}
-
-// reload reloads the configuration (a failure is logged and kept for
-// /status) and, when it succeeded and a portal runs, checks the portal's
-// registration secrets again.
-func (n *node) reload() {
-	if n.gw.Reload() == nil && n.portal != nil {
-		warnUnreadableSecrets(n.log, n.gw.Current(), n.portal.configDir)
 	}
 }
 
@@ -119,7 +110,7 @@ func adminHandler(gw *runtime.Gateway, pl *portalListener, token string) http.Ha
 
 // adminToken reads t's admin_token, "" when it has none. A token that
 // cannot be read, or is empty, is an error that names its reference.
-func adminToken(t *compiler.Table, configDir string) (string, error) {
+func adminToken(t *table.Table, configDir string) (string, error) {
 	s := t.Gateway.AdminToken
 	if s == nil {
 		return "", nil

@@ -20,6 +20,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/jsonlog"
 	"github.com/cuegate/cuegate/portal/store"
 	"github.com/cuegate/cuegate/runtime"
@@ -71,7 +72,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 	n, err := startServe(ctx, serveOptions{ConfigDir: *config, StatePath: *state, Logger: log, AccessLog: logw, Watch: true, Compile: budget.compile})
 	lw.Flush() //nolint:errcheck // the log lines before what follows
-	var diags compiler.Diagnostics
+	var diags table.Diagnostics
 	switch {
 	case errors.As(err, &diags):
 		printDiagnostics(stderr, "text", diags, "error")
@@ -146,7 +147,7 @@ type serveOptions struct {
 	Watch bool
 	// Compile compiles ConfigDir at start and on every reload; nil means
 	// compiler.Compile, in this process (serve passes a compileBudget's).
-	Compile func(dir string) (*compiler.Table, error)
+	Compile func(dir string) (*table.Table, error)
 	// compiled, when set, is called right after the first compile (tests
 	// use it to edit the configuration during start-up).
 	compiled func()
@@ -155,25 +156,28 @@ type serveOptions struct {
 // node is one running cuegate: the gateway and admin listeners over one
 // runtime.Gateway, reloaded by a watcher on the configuration directory.
 type node struct {
-	gw      *runtime.Gateway
-	log     zerolog.Logger
-	server  *fasthttp.Server
-	admin   *http.Server
-	gwLn    net.Listener
-	adminLn net.Listener
-	watcher *watch.Watcher
-	portal  *portalListener // nil without a state file
-	grace   time.Duration
-	errc    chan error
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	once    sync.Once
-	shutErr error
+	gw        *runtime.Gateway
+	compile   func(dir string) (*table.Table, error)
+	configDir string
+	reloadMu  sync.Mutex // serialises reload
+	log       zerolog.Logger
+	server    *fasthttp.Server
+	admin     *http.Server
+	gwLn      net.Listener
+	adminLn   net.Listener
+	watcher   *watch.Watcher
+	portal    *portalListener // nil without a state file
+	grace     time.Duration
+	errc      chan error
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	once      sync.Once
+	shutErr   error
 }
 
 // startServe compiles o.ConfigDir, binds the gateway and admin listeners
 // and serves them in the background until Shutdown. A configuration with
-// mistakes gives compiler.Diagnostics. ctx bounds start-up only.
+// mistakes gives table.Diagnostics. ctx bounds start-up only.
 //
 // With o.Watch the watcher starts before the first compile: every change
 // made after it starts is reported, so an edit that races start-up (a
@@ -217,14 +221,14 @@ func startServe(ctx context.Context, o serveOptions) (_ *node, err error) {
 		}
 		o.Bindings = st
 	}
-	gw, err := runtime.New(t, runtime.Options{Logger: o.Logger, AccessLog: o.AccessLog, ConfigDir: o.ConfigDir, Compile: o.Compile, Bindings: o.Bindings})
+	gw, err := runtime.New(t, runtime.Options{Logger: o.Logger, AccessLog: o.AccessLog, ConfigDir: o.ConfigDir, Bindings: o.Bindings})
 	if err != nil {
 		if st != nil {
 			st.Close()
 		}
 		return nil, err
 	}
-	n := &node{gw: gw, watcher: watcher, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), stop: make(chan struct{})}
+	n := &node{gw: gw, compile: o.Compile, configDir: o.ConfigDir, watcher: watcher, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), stop: make(chan struct{})}
 	fail := func(err error) (*node, error) {
 		n.closeListeners()
 		gw.Close()
@@ -294,6 +298,23 @@ func (n *node) reloadOnChange() {
 			n.reload()
 		}
 	}
+}
+
+// reload compiles the configuration directory and applies the outcome to
+// the gateway (a failure is logged and kept for /status; the last good
+// table keeps serving) and, when it succeeded and a portal runs, checks
+// the portal's registration secrets again. Reloads are serialised, so a
+// later compile is never applied before an earlier one.
+func (n *node) reload() error {
+	n.reloadMu.Lock()
+	defer n.reloadMu.Unlock()
+	start := time.Now()
+	t, err := n.compile(n.configDir)
+	err = n.gw.Apply(runtime.Compiled{Table: t, Err: err, Took: time.Since(start)})
+	if err == nil && n.portal != nil {
+		warnUnreadableSecrets(n.log, n.gw.Current(), n.portal.configDir)
+	}
+	return err
 }
 
 // Gateway is the node's runtime; the portal reads the table through its

@@ -50,7 +50,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // Request is the client a developer asks for.
@@ -126,7 +126,7 @@ var ErrSettings = errors.New("dcr: the registration settings are not usable")
 // registration). A reference that cannot be read, or a file that holds
 // nothing, is an error matching ErrSettings that names the reference,
 // never a value.
-func InitialAccessToken(sec *compiler.Secret, configDir string) (string, error) {
+func InitialAccessToken(sec *table.Secret, configDir string) (string, error) {
 	if sec == nil {
 		return "", nil
 	}
@@ -142,9 +142,9 @@ func InitialAccessToken(sec *compiler.Secret, configDir string) (string, error) 
 
 // New returns the driver for s. configDir is the configuration directory
 // s was compiled from: a relative initial access token file is read from
-// it (see compiler.ConfigPath). hc is the HTTP client to use
+// it (see table.ConfigPath). hc is the HTTP client to use
 // (http.DefaultClient when nil).
-func New(s *compiler.DCR, configDir string, hc *http.Client) (Registrar, error) {
+func New(s *table.DCR, configDir string, hc *http.Client) (Registrar, error) {
 	if s == nil {
 		return nil, fmt.Errorf("%w: none are configured", ErrSettings)
 	}
@@ -176,7 +176,7 @@ func oktaApplicationType(grants []string) string {
 // driver is every provider's Registrar: they differ only in the
 // authorization scheme and extra metadata.
 type driver struct {
-	s          *compiler.DCR
+	s          *table.DCR
 	dir        string // the configuration directory, for s's secret file
 	hc         *http.Client
 	authScheme string         // "" means Bearer
@@ -425,7 +425,7 @@ func NewDiscovery(hc *http.Client) *Discovery {
 
 // TokenEndpoint returns s.TokenEndpoint when set, else the token_endpoint
 // of s.IdPHost's /.well-known/openid-configuration, else "".
-func (d *Discovery) TokenEndpoint(ctx context.Context, s *compiler.DCR) (string, error) {
+func (d *Discovery) TokenEndpoint(ctx context.Context, s *table.DCR) (string, error) {
 	if s.TokenEndpoint != "" || s.IdPHost == "" {
 		return s.TokenEndpoint, nil
 	}

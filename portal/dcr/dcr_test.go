@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // recorded is one request a fake provider received.
@@ -60,10 +61,10 @@ const okAnswer = `{"client_id":"cid","client_secret":"csecret","registration_cli
 
 func TestRegisterRequestPerDriver(t *testing.T) {
 	t.Setenv("DCR_TEST_TOKEN", "initial-123")
-	token := &compiler.Secret{Env: "DCR_TEST_TOKEN"}
+	token := &table.Secret{Env: "DCR_TEST_TOKEN"}
 	tests := []struct {
 		name     string
-		settings compiler.DCR
+		settings table.DCR
 		req      Request
 		path     string
 		auth     string
@@ -71,7 +72,7 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 	}{
 		{
 			name: "other with bearer and no response_types",
-			settings: compiler.DCR{Provider: "other", GrantTypes: []string{"client_credentials"},
+			settings: table.DCR{Provider: "other", GrantTypes: []string{"client_credentials"},
 				TokenEndpointAuthMethod: "client_secret_post", InitialAccessToken: token},
 			req:  Request{ClientName: "app"},
 			path: "/register", auth: "Bearer initial-123",
@@ -79,7 +80,7 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 		},
 		{
 			name: "gluu asks for JWT access tokens",
-			settings: compiler.DCR{Provider: "gluu", GrantTypes: []string{"client_credentials"},
+			settings: table.DCR{Provider: "gluu", GrantTypes: []string{"client_credentials"},
 				TokenEndpointAuthMethod: "client_secret_post", ResponseTypes: []string{"token"}, InitialAccessToken: token},
 			req:  Request{ClientName: "app", RedirectURIs: []string{"https://a/cb", "https://b/cb"}},
 			path: "/oxauth/restv1/register", auth: "Bearer initial-123",
@@ -88,7 +89,7 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 		},
 		{
 			name: "gluu signs access tokens with the algorithm asked for",
-			settings: compiler.DCR{Provider: "gluu", GrantTypes: []string{"client_credentials"},
+			settings: table.DCR{Provider: "gluu", GrantTypes: []string{"client_credentials"},
 				TokenEndpointAuthMethod: "client_secret_post", InitialAccessToken: token},
 			req:  Request{ClientName: "app", AccessTokenSigningAlg: "ES256"},
 			path: "/oxauth/restv1/register", auth: "Bearer initial-123",
@@ -97,14 +98,14 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 		},
 		{
 			name:     "other ignores the signing algorithm",
-			settings: compiler.DCR{Provider: "other", GrantTypes: []string{"client_credentials"}, InitialAccessToken: token},
+			settings: table.DCR{Provider: "other", GrantTypes: []string{"client_credentials"}, InitialAccessToken: token},
 			req:      Request{ClientName: "app", AccessTokenSigningAlg: "ES256"},
 			path:     "/register", auth: "Bearer initial-123",
 			body: `{"client_name":"app","grant_types":["client_credentials"]}`,
 		},
 		{
 			name: "keycloak bearer initial token",
-			settings: compiler.DCR{Provider: "keycloak", GrantTypes: []string{"client_credentials"},
+			settings: table.DCR{Provider: "keycloak", GrantTypes: []string{"client_credentials"},
 				TokenEndpointAuthMethod: "client_secret_basic", InitialAccessToken: token},
 			req:  Request{ClientName: "kc"},
 			path: "/realms/r/clients-registrations/openid-connect", auth: "Bearer initial-123",
@@ -112,7 +113,7 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 		},
 		{
 			name: "okta SSWS and service application",
-			settings: compiler.DCR{Provider: "okta", GrantTypes: []string{"client_credentials"},
+			settings: table.DCR{Provider: "okta", GrantTypes: []string{"client_credentials"},
 				TokenEndpointAuthMethod: "client_secret_basic", ResponseTypes: []string{}, InitialAccessToken: token},
 			req:  Request{ClientName: "ok"},
 			path: "/oauth2/v1/clients", auth: "SSWS initial-123",
@@ -120,7 +121,7 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 		},
 		{
 			name: "okta web application",
-			settings: compiler.DCR{Provider: "okta", GrantTypes: []string{"authorization_code"},
+			settings: table.DCR{Provider: "okta", GrantTypes: []string{"authorization_code"},
 				ResponseTypes: []string{"code"}, InitialAccessToken: token},
 			req:  Request{ClientName: "ok", RedirectURIs: []string{"https://a/cb"}},
 			path: "/oauth2/v1/clients", auth: "SSWS initial-123",
@@ -128,7 +129,7 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 		},
 		{
 			name: "hydra open registration, empty response_types sent as [], scope as a string",
-			settings: compiler.DCR{Provider: "hydra", GrantTypes: []string{"client_credentials"},
+			settings: table.DCR{Provider: "hydra", GrantTypes: []string{"client_credentials"},
 				TokenEndpointAuthMethod: "client_secret_post", ResponseTypes: []string{}, Scope: "read write"},
 			req:  Request{ClientName: "hy"},
 			path: "/oauth2/register", auth: "",
@@ -236,7 +237,7 @@ func TestRegisterErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(t, tt.answer)
-			s := compiler.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", Timeout: compiler.Duration(200 * time.Millisecond)}
+			s := table.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", Timeout: table.Duration(200 * time.Millisecond)}
 			r, _ := New(&s, "", f.Client())
 			reg, err := r.Register(context.Background(), Request{ClientName: "x"})
 			if reg != nil {
@@ -278,7 +279,7 @@ func TestAnswerWithoutSecretIsDeletedAgain(t *testing.T) {
 		}
 		reply(201, `{"client_id":"cid","registration_client_uri":"`+f.URL+`/register/cid","registration_access_token":"rat"}`)(w, r)
 	})
-	s := compiler.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", TokenEndpointAuthMethod: "client_secret_post"}
+	s := table.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", TokenEndpointAuthMethod: "client_secret_post"}
 	r, _ := New(&s, "", f.Client())
 	if _, err := r.Register(context.Background(), Request{ClientName: "x"}); !errors.Is(err, ErrBadResponse) {
 		t.Fatalf("Register = %v, want ErrBadResponse", err)
@@ -297,17 +298,17 @@ func TestUnreadableSecretSendsNothing(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		secret compiler.Secret
+		secret table.Secret
 		want   string // in the error: the reference, never a value
 	}{
-		{"unset variable", compiler.Secret{Env: "DCR_TEST_UNSET_TOKEN"}, "environment variable DCR_TEST_UNSET_TOKEN is not set"},
-		{"missing file", compiler.Secret{File: dir + "/missing"}, dir + "/missing"},
-		{"empty file", compiler.Secret{File: empty}, "file:" + empty + " is empty"},
+		{"unset variable", table.Secret{Env: "DCR_TEST_UNSET_TOKEN"}, "environment variable DCR_TEST_UNSET_TOKEN is not set"},
+		{"missing file", table.Secret{File: dir + "/missing"}, dir + "/missing"},
+		{"empty file", table.Secret{File: empty}, "file:" + empty + " is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(t, reply(201, okAnswer))
-			s := compiler.DCR{Provider: "gluu", RegistrationEndpoint: f.URL, InitialAccessToken: &tt.secret}
+			s := table.DCR{Provider: "gluu", RegistrationEndpoint: f.URL, InitialAccessToken: &tt.secret}
 			r, _ := New(&s, "", f.Client())
 			_, err := r.Register(context.Background(), Request{ClientName: "x"})
 			if !errors.Is(err, ErrSettings) || !strings.Contains(err.Error(), tt.want) {
@@ -347,8 +348,8 @@ func TestDelete(t *testing.T) {
 			if reg.RegistrationClientURI != "" {
 				reg.RegistrationClientURI = f.URL + reg.RegistrationClientURI
 			}
-			s := compiler.DCR{Provider: tt.provider, RegistrationEndpoint: f.URL + "/oauth2/v1/clients/",
-				InitialAccessToken: &compiler.Secret{Env: "DCR_TEST_TOKEN"}}
+			s := table.DCR{Provider: tt.provider, RegistrationEndpoint: f.URL + "/oauth2/v1/clients/",
+				InitialAccessToken: &table.Secret{Env: "DCR_TEST_TOKEN"}}
 			r, _ := New(&s, "", f.Client())
 			err := r.Delete(context.Background(), &reg)
 			if (err != nil) != tt.wantErr {
@@ -363,7 +364,7 @@ func TestDelete(t *testing.T) {
 }
 
 func TestUnknownProvider(t *testing.T) {
-	if _, err := New(&compiler.DCR{Provider: "acme"}, "", nil); !errors.Is(err, ErrSettings) {
+	if _, err := New(&table.DCR{Provider: "acme"}, "", nil); !errors.Is(err, ErrSettings) {
 		t.Errorf("New(provider acme) = %v, want ErrSettings", err)
 	}
 }
@@ -374,7 +375,7 @@ func TestDiscoveryIsCached(t *testing.T) {
 		reply(200, `{"issuer":"x","token_endpoint":"`+f.URL+`/token"}`)(w, r)
 	})
 	d := NewDiscovery(f.Client())
-	s := &compiler.DCR{IdPHost: f.URL + "/"}
+	s := &table.DCR{IdPHost: f.URL + "/"}
 	for range 2 {
 		ep, err := d.TokenEndpoint(context.Background(), s)
 		if err != nil || ep != f.URL+"/token" {
@@ -385,7 +386,7 @@ func TestDiscoveryIsCached(t *testing.T) {
 		t.Errorf("requests = %+v, want one discovery fetch", reqs)
 	}
 	// A configured token endpoint wins without a fetch.
-	if ep, _ := d.TokenEndpoint(context.Background(), &compiler.DCR{TokenEndpoint: "https://t", IdPHost: "https://h"}); ep != "https://t" {
+	if ep, _ := d.TokenEndpoint(context.Background(), &table.DCR{TokenEndpoint: "https://t", IdPHost: "https://h"}); ep != "https://t" {
 		t.Errorf("configured endpoint = %q", ep)
 	}
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/rs/zerolog"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
@@ -179,25 +179,25 @@ func (p *provider) setKeys(keys ...json.RawMessage) {
 }
 
 // idp describes p with its JWKS address.
-func (p *provider) idp() *compiler.IdP {
-	return &compiler.IdP{
+func (p *provider) idp() *table.IdP {
+	return &table.IdP{
 		ID:              "test",
 		Issuer:          p.issuer,
 		JWKSURI:         p.srv.URL + "/jwks",
 		Algorithms:      allAlgs,
-		Leeway:          compiler.Duration(30 * time.Second),
-		RefreshInterval: compiler.Duration(time.Hour),
+		Leeway:          table.Duration(30 * time.Second),
+		RefreshInterval: table.Duration(time.Hour),
 	}
 }
 
 var allAlgs = []string{"RS256", "PS256", "ES256", "ES384", "EdDSA"}
 
-func rulesFor(algs ...string) *compiler.JWTAuth {
-	return &compiler.JWTAuth{IdP: "test", Audience: "api", Algorithms: algs, IdentityClaim: "sub", PolicyClaim: "pol"}
+func rulesFor(algs ...string) *table.JWTAuth {
+	return &table.JWTAuth{IdP: "test", Audience: "api", Algorithms: algs, IdentityClaim: "sub", PolicyClaim: "pol"}
 }
 
 // newKeys returns KeySets synced to idp, closed at the end of the test.
-func newKeys(t testing.TB, opts KeySetsOptions, idps ...*compiler.IdP) *KeySets {
+func newKeys(t testing.TB, opts KeySetsOptions, idps ...*table.IdP) *KeySets {
 	t.Helper()
 	if opts.RetryMin == 0 {
 		opts.RetryMin, opts.RetryMax = 5*time.Millisecond, 50*time.Millisecond
@@ -205,7 +205,7 @@ func newKeys(t testing.TB, opts KeySetsOptions, idps ...*compiler.IdP) *KeySets 
 	opts.Logger = zerolog.Nop()
 	k := NewKeySets(opts)
 	t.Cleanup(k.Close)
-	m := map[string]*compiler.IdP{}
+	m := map[string]*table.IdP{}
 	for _, idp := range idps {
 		m[idp.ID] = idp
 	}
@@ -214,7 +214,7 @@ func newKeys(t testing.TB, opts KeySetsOptions, idps ...*compiler.IdP) *KeySets 
 }
 
 // readyKeys is newKeys once every IdP's keys were fetched.
-func readyKeys(t testing.TB, opts KeySetsOptions, idps ...*compiler.IdP) *KeySets {
+func readyKeys(t testing.TB, opts KeySetsOptions, idps ...*table.IdP) *KeySets {
 	t.Helper()
 	k := newKeys(t, opts, idps...)
 	testutil.Eventually(t, "keys fetched", k.Ready)

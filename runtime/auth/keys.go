@@ -29,7 +29,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/rs/zerolog"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/promlabel"
 )
 
@@ -114,7 +114,7 @@ func NewKeySets(opts KeySetsOptions) *KeySets {
 // (never blocks; retries with backoff); removed ones stop, and their
 // cuegate_jwks_refreshes_total series leave /metrics. Safe concurrently
 // with Validate. Sync after Close does nothing.
-func (k *KeySets) Sync(idps map[string]*compiler.IdP) {
+func (k *KeySets) Sync(idps map[string]*table.IdP) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
@@ -184,7 +184,7 @@ func (k *KeySets) fetcher(id string) *fetcher {
 type fetcher struct {
 	ks     *KeySets
 	log    zerolog.Logger
-	idp    atomic.Pointer[compiler.IdP]
+	idp    atomic.Pointer[table.IdP]
 	keys   atomic.Pointer[keySet] // nil until the first successful fetch
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -200,7 +200,7 @@ type fetcher struct {
 	lastErr   string
 }
 
-func (k *KeySets) start(id string, idp *compiler.IdP) *fetcher {
+func (k *KeySets) start(id string, idp *table.IdP) *fetcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	prefix := metricRefreshes + `{idp=` + promlabel.Quote(id)
 	series := [2]string{prefix + `,result="` + refreshOK + `"}`, prefix + `,result="` + refreshFailed + `"}`}
@@ -225,7 +225,7 @@ func (f *fetcher) stop() {
 }
 
 // sameSource reports whether idp fetches the same keys for the same issuer.
-func (f *fetcher) sameSource(idp *compiler.IdP) bool {
+func (f *fetcher) sameSource(idp *table.IdP) bool {
 	cur := f.idp.Load()
 	return cur.ID == idp.ID && cur.Issuer == idp.Issuer && cur.Discovery == idp.Discovery && cur.JWKSURI == idp.JWKSURI
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
@@ -191,7 +191,7 @@ func TestProviderDownAfterFetch(t *testing.T) {
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
 	idp := p.idp()
 	idp.ID = "down-after"
-	idp.RefreshInterval = compiler.Duration(5 * time.Millisecond)
+	idp.RefreshInterval = table.Duration(5 * time.Millisecond)
 	failed := metrics.GetOrCreateCounter(`cuegate_jwks_refreshes_total{idp="down-after",result="error"}`)
 	ok := metrics.GetOrCreateCounter(`cuegate_jwks_refreshes_total{idp="down-after",result="ok"}`)
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Millisecond}, idp)
@@ -241,7 +241,7 @@ func TestProviderDownFromStart(t *testing.T) {
 func TestDiscovery(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, ecA.jwk(t, "ES256", "sig"))
-	discovery := func(issuer string) *compiler.IdP {
+	discovery := func(issuer string) *table.IdP {
 		idp := p.idp()
 		idp.JWKSURI = ""
 		idp.Discovery = p.srv.URL + "/.well-known/openid-configuration"
@@ -363,8 +363,8 @@ func TestSync(t *testing.T) {
 	// interval): same fetcher, no fetch, cache kept.
 	first, _ := v.Validate(tok, p.idp(), rulesFor("RS256"), now)
 	same := p.idp()
-	same.RefreshInterval = compiler.Duration(2 * time.Hour)
-	k.Sync(map[string]*compiler.IdP{"test": same})
+	same.RefreshInterval = table.Duration(2 * time.Hour)
+	k.Sync(map[string]*table.IdP{"test": same})
 	if k.fetcher("test") != f || p.jwksHits.Load() != 1 {
 		t.Error("an unchanged IdP was replaced or refetched")
 	}
@@ -375,7 +375,7 @@ func TestSync(t *testing.T) {
 	// Another jwks_uri: a new fetcher.
 	moved := p.idp()
 	moved.JWKSURI += "?v=2"
-	k.Sync(map[string]*compiler.IdP{"test": moved})
+	k.Sync(map[string]*table.IdP{"test": moved})
 	if k.fetcher("test") == f {
 		t.Error("a changed IdP kept its fetcher")
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // MaxTokenBytes is the largest token Validate parses.
@@ -205,7 +205,7 @@ func NewValidator(keys *KeySets, cacheSize int) *Validator {
 // may wait up to 5s for a refetch of the keys: one in flight, or one it
 // starts because the last started at least MinRefetch ago; otherwise it is
 // refused at once.
-func (v *Validator) Validate(token []byte, idp *compiler.IdP, rules *compiler.JWTAuth, now time.Time) (*Claims, error) {
+func (v *Validator) Validate(token []byte, idp *table.IdP, rules *table.JWTAuth, now time.Time) (*Claims, error) {
 	switch {
 	case len(token) == 0:
 		return nil, errMissing
@@ -249,7 +249,7 @@ func (v *Validator) Validate(token []byte, idp *compiler.IdP, rules *compiler.JW
 
 // check re-checks a verified token against the API's rules and the time.
 // Its rules are the same as the parser options in verify.
-func check(c *Claims, idp *compiler.IdP, rules *compiler.JWTAuth, now time.Time) error {
+func check(c *Claims, idp *table.IdP, rules *table.JWTAuth, now time.Time) error {
 	leeway := idp.Leeway.D()
 	switch {
 	case !slices.Contains(rules.Algorithms, c.alg):
@@ -273,7 +273,7 @@ func unavailable(idp string) *Error {
 }
 
 // verify parses and fully verifies a token with the key set of f.
-func (v *Validator) verify(token string, f *fetcher, idp *compiler.IdP, rules *compiler.JWTAuth, now time.Time) (*Claims, error) {
+func (v *Validator) verify(token string, f *fetcher, idp *table.IdP, rules *table.JWTAuth, now time.Time) (*Claims, error) {
 	if f.keys.Load() == nil && (!f.refetch() || f.keys.Load() == nil) {
 		return nil, unavailable(idp.ID)
 	}

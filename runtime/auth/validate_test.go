@@ -12,7 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -215,8 +215,8 @@ func TestCachedRecheck(t *testing.T) {
 	otherIssuer.Issuer = "https://elsewhere/"
 	tests := []struct {
 		name   string
-		idp    *compiler.IdP
-		rules  *compiler.JWTAuth
+		idp    *table.IdP
+		rules  *table.JWTAuth
 		at     time.Time
 		status int
 		desc   string

@@ -46,7 +46,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // Key is what a counter is kept for: one identity of one token issuer
@@ -79,9 +79,9 @@ type Decision struct {
 // apply.
 type Request struct {
 	RateKey  Key
-	Rate     *compiler.Rate
+	Rate     *table.Rate
 	QuotaKey Key
-	Quota    *compiler.Quota
+	Quota    *table.Quota
 }
 
 // Limiter is the counter store. The in-memory one is the default; a Redis
@@ -249,7 +249,7 @@ func (m *Memory) Take(req Request, now time.Time) (rate, quota Decision) {
 // refuseInvalid decides a request without counting it when no limit
 // applies (zero Decisions) or one allows nothing (the compiler refuses
 // such a limit): that one refuses, and done is true.
-func refuseInvalid(r *compiler.Rate, q *compiler.Quota) (rate, quota Decision, done bool) {
+func refuseInvalid(r *table.Rate, q *table.Quota) (rate, quota Decision, done bool) {
 	switch {
 	case r == nil && q == nil:
 		return rate, quota, true

@@ -7,29 +7,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func perSecond(n int64) compiler.Rate {
-	return compiler.Rate{Requests: n, Per: compiler.Duration(time.Second)}
+func perSecond(n int64) table.Rate {
+	return table.Rate{Requests: n, Per: table.Duration(time.Second)}
 }
 
 // rateOf and quotaOf count a request against one limit alone.
-func rateOf(m *Memory, k Key, r compiler.Rate, now time.Time) Decision {
+func rateOf(m *Memory, k Key, r table.Rate, now time.Time) Decision {
 	d, _ := m.Take(Request{RateKey: k, Rate: &r}, now)
 	return d
 }
 
-func quotaOf(m *Memory, k Key, q compiler.Quota, now time.Time) Decision {
+func quotaOf(m *Memory, k Key, q table.Quota, now time.Time) Decision {
 	_, d := m.Take(Request{QuotaKey: k, Quota: &q}, now)
 	return d
 }
 
 // offer sends rps requests per second to k for d starting at start and
 // returns how many were allowed.
-func offer(m *Memory, k Key, r compiler.Rate, start time.Time, rps int, d time.Duration) int {
+func offer(m *Memory, k Key, r table.Rate, start time.Time, rps int, d time.Duration) int {
 	n := int(d.Seconds() * float64(rps))
 	step := time.Second / time.Duration(rps)
 	allowed := 0
@@ -82,7 +82,7 @@ func TestRateAccuracy(t *testing.T) {
 func TestRateDecision(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
 	k := Key{Identity: "bob", Policy: "silver"}
-	r := compiler.Rate{Requests: 4, Per: compiler.Duration(time.Second)}
+	r := table.Rate{Requests: 4, Per: table.Duration(time.Second)}
 	ms := time.Millisecond
 	steps := []struct {
 		at         time.Duration
@@ -139,7 +139,7 @@ func TestRateDecision(t *testing.T) {
 func TestRateDemo(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
 	k := Key{Identity: "demo-client", Policy: "quickstart"}
-	r := compiler.Rate{Requests: 5, Per: compiler.Duration(10 * time.Second)}
+	r := table.Rate{Requests: 5, Per: table.Duration(10 * time.Second)}
 	at := t0
 	for i := range 5 {
 		if d := rateOf(m, k, r, at); !d.Allowed || d.Remaining != int64(4-i) {
@@ -165,7 +165,7 @@ func TestRateDemo(t *testing.T) {
 // their own counters.
 func TestRateKeysIndependent(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
-	r := compiler.Rate{Requests: 2, Per: compiler.Duration(time.Minute)}
+	r := table.Rate{Requests: 2, Per: table.Duration(time.Minute)}
 	spent := Key{Identity: "bob", Policy: "silver"}
 	rateOf(m, spent, r, t0)
 	rateOf(m, spent, r, t0)
@@ -191,7 +191,7 @@ func TestRateDecisionsAgree(t *testing.T) {
 		k := Key{Identity: fmt.Sprint("id", trial), Policy: "p"}
 		n := 1 + rng.Int64N(12)
 		per := time.Duration(1 + rng.Int64N(int64(10*time.Second)))
-		r := compiler.Rate{Requests: n, Per: compiler.Duration(per)}
+		r := table.Rate{Requests: n, Per: table.Duration(per)}
 		at := t0
 		for range 300 {
 			at = at.Add(time.Duration(rng.Int64N(int64(per) / n * 2)))
@@ -233,7 +233,7 @@ func TestRateDecisionsAgree(t *testing.T) {
 func TestQuota(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
 	k := Key{Identity: "dave", Policy: "gold"}
-	q := compiler.Quota{Max: 3, Period: compiler.Duration(time.Hour)}
+	q := table.Quota{Max: 3, Period: table.Duration(time.Hour)}
 	start := t0.Add(10 * time.Minute)
 	steps := []struct {
 		at        time.Duration
@@ -263,10 +263,10 @@ func TestQuota(t *testing.T) {
 
 func TestInvalidLimitsRefuse(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
-	if d := rateOf(m, Key{Identity: "a", Policy: "p"}, compiler.Rate{}, t0); d.Allowed {
+	if d := rateOf(m, Key{Identity: "a", Policy: "p"}, table.Rate{}, t0); d.Allowed {
 		t.Errorf("zero rate allowed: %+v", d)
 	}
-	if d := quotaOf(m, Key{Identity: "a", Policy: "p"}, compiler.Quota{}, t0); d.Allowed {
+	if d := quotaOf(m, Key{Identity: "a", Policy: "p"}, table.Quota{}, t0); d.Allowed {
 		t.Errorf("zero quota allowed: %+v", d)
 	}
 }
@@ -274,8 +274,8 @@ func TestInvalidLimitsRefuse(t *testing.T) {
 func TestIdleEviction(t *testing.T) {
 	m := NewMemory(MemoryOptions{Shards: 1, IdleAfter: time.Minute})
 	r := perSecond(10)
-	q := compiler.Quota{Max: 100, Period: compiler.Duration(time.Hour)}
-	hourly := compiler.Rate{Requests: 2, Per: compiler.Duration(time.Hour)}
+	q := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
+	hourly := table.Rate{Requests: 2, Per: table.Duration(time.Hour)}
 	rateOf(m, Key{Identity: "rate-only", Policy: "p"}, r, t0)
 	rateOf(m, Key{Identity: "hourly", Policy: "p"}, hourly, t0)
 	quotaOf(m, Key{Identity: "quota", Policy: "p"}, q, t0)
@@ -316,7 +316,7 @@ func TestMaxKeysBounded(t *testing.T) {
 func TestTakeEvictionKeepsFirstKey(t *testing.T) {
 	m := NewMemory(MemoryOptions{Shards: 1, MaxKeys: 1, IdleAfter: time.Hour})
 	r := perSecond(2)
-	q := compiler.Quota{Max: 100, Period: compiler.Duration(time.Hour)}
+	q := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
 	req := Request{RateKey: Key{Identity: "alice", Policy: "p"}, Rate: &r, QuotaKey: Key{Identity: "alice", Policy: "q"}, Quota: &q}
 	for i := range 3 {
 		if rd, _ := m.Take(req, t0); rd.Allowed != (i < 2) {
@@ -342,7 +342,7 @@ func TestConcurrent(t *testing.T) {
 				if rateOf(m, Key{Identity: "shared", Policy: "p"}, r, t0).Allowed {
 					n++
 				}
-				quotaOf(m, Key{Identity: fmt.Sprint("g", g), Policy: "p"}, compiler.Quota{Max: 10, Period: compiler.Duration(time.Hour)}, t0.Add(time.Duration(i)))
+				quotaOf(m, Key{Identity: fmt.Sprint("g", g), Policy: "p"}, table.Quota{Max: 10, Period: table.Duration(time.Hour)}, t0.Add(time.Duration(i)))
 			}
 			mu.Lock()
 			allowed += n
@@ -358,7 +358,7 @@ func TestConcurrent(t *testing.T) {
 func TestNoAllocs(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
 	r := perSecond(100)
-	q := compiler.Quota{Max: 1 << 40, Period: compiler.Duration(time.Hour)}
+	q := table.Quota{Max: 1 << 40, Period: table.Duration(time.Hour)}
 	for _, tt := range []struct {
 		name string
 		req  Request
@@ -383,7 +383,7 @@ func TestTakeCountsInBothOrNeither(t *testing.T) {
 	for _, sameKey := range []bool{true, false} {
 		m := NewMemory(MemoryOptions{})
 		r := perSecond(5)
-		q := compiler.Quota{Max: 3, Period: compiler.Duration(time.Hour)}
+		q := table.Quota{Max: 3, Period: table.Duration(time.Hour)}
 		req := Request{RateKey: Key{Identity: "alice", Policy: "p"}, Rate: &r, QuotaKey: Key{Identity: "alice", Policy: "p"}, Quota: &q}
 		if !sameKey {
 			req.QuotaKey = Key{Identity: "alice", Policy: "q"}
@@ -400,7 +400,7 @@ func TestTakeCountsInBothOrNeither(t *testing.T) {
 				t.Errorf("same key %v, request %d: rate remaining %d, want %d", sameKey, i, rd.Remaining, want)
 			}
 		}
-		more := compiler.Quota{Max: 100, Period: compiler.Duration(time.Hour)}
+		more := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
 		req.Quota = &more
 		for i := range 3 {
 			rd, qd := m.Take(req, t0)
@@ -420,7 +420,7 @@ func TestTakeCountsInBothOrNeither(t *testing.T) {
 func TestTakeTwoKeysNoDeadlock(t *testing.T) {
 	m := NewMemory(MemoryOptions{Shards: 2})
 	r := perSecond(1 << 40)
-	q := compiler.Quota{Max: 1 << 40, Period: compiler.Duration(time.Hour)}
+	q := table.Quota{Max: 1 << 40, Period: table.Duration(time.Hour)}
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -443,7 +443,7 @@ func TestTakeTwoKeysNoDeadlock(t *testing.T) {
 func BenchmarkTake(b *testing.B) {
 	k := Key{Identity: "alice", Policy: "gold"}
 	r := perSecond(1_000_000)
-	q := compiler.Quota{Max: 1 << 60, Period: compiler.Duration(time.Hour)}
+	q := table.Quota{Max: 1 << 60, Period: table.Duration(time.Hour)}
 	for _, bc := range []struct {
 		name string
 		req  Request

@@ -10,8 +10,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cuegate/cuegate/compiler"
 	"github.com/redis/rueidis"
+
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // script counts one request; see its header for keys, arguments and reply.
@@ -189,7 +190,7 @@ func (r *Redis) key(k Key) string {
 }
 
 // micros returns d in whole microseconds, rounded up, within [1, maxMicros].
-func micros(d compiler.Duration) int64 {
+func micros(d table.Duration) int64 {
 	us := int64(d) / int64(time.Microsecond)
 	if int64(d)%int64(time.Microsecond) != 0 {
 		us++
@@ -204,7 +205,7 @@ var quotaAddScript = rueidis.NewLuaScript(quotaAddSource)
 
 // addQuota adds n requests counted elsewhere to k's current window of q
 // (a new one starting now when there is none), within the timeout.
-func (r *Redis) addQuota(ctx context.Context, k Key, q compiler.Quota, n int64) error {
+func (r *Redis) addQuota(ctx context.Context, k Key, q table.Quota, n int64) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	args := []string{strconv.FormatInt(n, 10), strconv.FormatInt(micros(q.Period), 10)}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
@@ -19,7 +19,7 @@ func BenchmarkRedisTake(b *testing.B) {
 	srv := testutil.StartRedis(b)
 	r := NewRedis(newClient(b, srv), RedisOptions{Timeout: 5 * time.Second})
 	rate := perSecond(1_000_000)
-	quota := compiler.Quota{Max: 1 << 50, Period: compiler.Duration(time.Hour)}
+	quota := table.Quota{Max: 1 << 50, Period: table.Duration(time.Hour)}
 	reqs := make([]Request, 1000)
 	for i := range reqs {
 		k := Key{Issuer: "https://idp.example/", Identity: fmt.Sprint("client-", i), Policy: "gold"}

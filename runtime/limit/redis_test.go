@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/redis/rueidis"
 )
@@ -44,8 +44,8 @@ type step struct {
 // twoPolicies the quota is counted under another policy than the rate.
 type sequence struct {
 	name        string
-	rate        compiler.Rate
-	quota       compiler.Quota
+	rate        table.Rate
+	quota       table.Quota
 	twoPolicies bool
 	steps       []step
 }
@@ -84,8 +84,8 @@ func randomSequence(rng *rand.Rand, i int) sequence {
 	per := time.Duration(1+rng.Int64N(10_000_000)) * time.Microsecond
 	s := sequence{
 		name:        fmt.Sprintf("random %d", i),
-		rate:        compiler.Rate{Requests: n, Per: compiler.Duration(per)},
-		quota:       compiler.Quota{Max: 1 + rng.Int64N(40), Period: compiler.Duration(time.Duration(1+rng.Int64N(30_000_000)) * time.Microsecond)},
+		rate:        table.Rate{Requests: n, Per: table.Duration(per)},
+		quota:       table.Quota{Max: 1 + rng.Int64N(40), Period: table.Duration(time.Duration(1+rng.Int64N(30_000_000)) * time.Microsecond)},
 		twoPolicies: rng.IntN(2) == 0,
 	}
 	var t time.Duration
@@ -111,11 +111,11 @@ func TestRedisMatchesMemory(t *testing.T) {
 	const ms = time.Millisecond
 	seqs := []sequence{
 		{name: "rate windows", rate: perSecond(4), steps: rateSteps(0, 0, 0, 0, 0, 500*ms, 1250*ms, 1250*ms, 1500*ms, 1900*ms, 1900*ms, 2*time.Second, 2900*ms, 5*time.Second, 5*time.Second, 5*time.Second, 6*time.Second+333_333*time.Microsecond, 6*time.Second+333_334*time.Microsecond, 6*time.Second+333_335*time.Microsecond)},
-		{name: "rate demo", rate: compiler.Rate{Requests: 5, Per: compiler.Duration(10 * time.Second)}, steps: rateSteps(0, 100*ms, 200*ms, 300*ms, 400*ms, 500*ms, 11999*ms, 12*time.Second, 12*time.Second, 25*time.Second)},
-		{name: "quota", quota: compiler.Quota{Max: 3, Period: compiler.Duration(time.Hour)}, steps: quotaSteps(0, time.Minute, 2*time.Minute, 3*time.Minute, 59*time.Minute, time.Hour, time.Hour+time.Second)},
-		{name: "both, one policy", rate: perSecond(5), quota: compiler.Quota{Max: 3, Period: compiler.Duration(time.Hour)}, steps: bothSteps(0, 0, 0, 0, 0, 0, time.Second, 2*time.Hour, 2*time.Hour)},
-		{name: "both, two policies", rate: perSecond(2), quota: compiler.Quota{Max: 4, Period: compiler.Duration(time.Minute)}, twoPolicies: true, steps: bothSteps(0, 0, 0, 10*ms, 600*ms, 900*ms, 1100*ms, 1500*ms, 2*time.Second, 3*time.Second, 61*time.Second)},
-		{name: "long windows", rate: compiler.Rate{Requests: 1 << 40, Per: compiler.Duration(100 * 365 * 24 * time.Hour)}, quota: compiler.Quota{Max: 2, Period: compiler.Duration(100 * 365 * 24 * time.Hour)}, steps: bothSteps(0, 0, 0, 50*365*24*time.Hour)},
+		{name: "rate demo", rate: table.Rate{Requests: 5, Per: table.Duration(10 * time.Second)}, steps: rateSteps(0, 100*ms, 200*ms, 300*ms, 400*ms, 500*ms, 11999*ms, 12*time.Second, 12*time.Second, 25*time.Second)},
+		{name: "quota", quota: table.Quota{Max: 3, Period: table.Duration(time.Hour)}, steps: quotaSteps(0, time.Minute, 2*time.Minute, 3*time.Minute, 59*time.Minute, time.Hour, time.Hour+time.Second)},
+		{name: "both, one policy", rate: perSecond(5), quota: table.Quota{Max: 3, Period: table.Duration(time.Hour)}, steps: bothSteps(0, 0, 0, 0, 0, 0, time.Second, 2*time.Hour, 2*time.Hour)},
+		{name: "both, two policies", rate: perSecond(2), quota: table.Quota{Max: 4, Period: table.Duration(time.Minute)}, twoPolicies: true, steps: bothSteps(0, 0, 0, 10*ms, 600*ms, 900*ms, 1100*ms, 1500*ms, 2*time.Second, 3*time.Second, 61*time.Second)},
+		{name: "long windows", rate: table.Rate{Requests: 1 << 40, Per: table.Duration(100 * 365 * 24 * time.Hour)}, quota: table.Quota{Max: 2, Period: table.Duration(100 * 365 * 24 * time.Hour)}, steps: bothSteps(0, 0, 0, 50*365*24*time.Hour)},
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := range 40 {
@@ -192,7 +192,7 @@ func TestRedisKeys(t *testing.T) {
 	srv := testutil.StartRedis(t)
 	client := newClient(t, srv)
 	r := NewRedis(client, RedisOptions{KeyPrefix: "gw:", Timeout: 5 * time.Second})
-	rate, quota := perSecond(10), compiler.Quota{Max: 10, Period: compiler.Duration(time.Hour)}
+	rate, quota := perSecond(10), table.Quota{Max: 10, Period: table.Duration(time.Hour)}
 	secret := []string{"idp.example", "alice@example.com", "gold-policy", "silver-policy"}
 	req := Request{
 		RateKey: Key{Issuer: "https://idp.example/", Identity: "alice@example.com", Policy: "gold-policy"}, Rate: &rate,
@@ -252,7 +252,7 @@ func TestRedisRefusedLocally(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
 	r := NewRedis(newClient(t, srv), RedisOptions{Timeout: 5 * time.Second})
-	rate := compiler.Rate{Requests: 2, Per: compiler.Duration(time.Second)}
+	rate := table.Rate{Requests: 2, Per: table.Duration(time.Second)}
 	req := Request{RateKey: Key{Identity: "flood", Policy: "p"}, Rate: &rate}
 	take := func() Decision {
 		d, _, err := r.Take(context.Background(), req)
@@ -293,7 +293,7 @@ func TestRedisQuotaAcrossNodes(t *testing.T) {
 	for i := range nodes {
 		nodes[i] = NewRedis(newClient(t, srv), RedisOptions{Timeout: 5 * time.Second})
 	}
-	quota := compiler.Quota{Max: 300, Period: compiler.Duration(time.Hour)}
+	quota := table.Quota{Max: 300, Period: table.Duration(time.Hour)}
 	rate := perSecond(1_000_000)
 	k := Key{Identity: "shared", Policy: "p"}
 	req := Request{RateKey: k, Rate: &rate, QuotaKey: k, Quota: &quota}

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // refusals remembers the requests a rate limit refused, by rate key, until
@@ -27,9 +27,9 @@ type refusal struct {
 
 // limits is what a Request counts against, as a comparable value.
 type limits struct {
-	rate     compiler.Rate
+	rate     table.Rate
 	quotaKey Key
-	quota    compiler.Quota
+	quota    table.Quota
 	hasQuota bool
 }
 

@@ -9,8 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cuegate/cuegate/compiler"
 	"github.com/rs/zerolog"
+
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // Mode is how a Resilient answers: through Redis, or while Redis is
@@ -100,7 +101,7 @@ type Resilient struct {
 
 // pendingQuota is quota use counted locally for one key.
 type pendingQuota struct {
-	quota compiler.Quota
+	quota table.Quota
 	n     int64
 }
 
@@ -224,10 +225,10 @@ func (l *Resilient) fallback(req Request) (rate, quota Decision, err error) {
 	n := int64(max(l.nodes(), 1))
 	share := req
 	if r := req.Rate; r != nil {
-		share.Rate = &compiler.Rate{Requests: ceilDiv(r.Requests, n), Per: r.Per}
+		share.Rate = &table.Rate{Requests: ceilDiv(r.Requests, n), Per: r.Per}
 	}
 	if q := req.Quota; q != nil {
-		share.Quota = &compiler.Quota{Max: ceilDiv(q.Max, n), Period: q.Period}
+		share.Quota = &table.Quota{Max: ceilDiv(q.Max, n), Period: q.Period}
 	}
 	rate, quota = l.local.Load().Take(share, time.Now())
 	if req.Quota != nil && quota.Allowed && (req.Rate == nil || rate.Allowed) {
@@ -239,7 +240,7 @@ func (l *Resilient) fallback(req Request) (rate, quota Decision, err error) {
 func ceilDiv(a, b int64) int64 { return a/b + min(a%b, 1) }
 
 // addPending records one request counted locally against k's quota q.
-func (l *Resilient) addPending(k Key, q compiler.Quota) {
+func (l *Resilient) addPending(k Key, q table.Quota) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p := l.pending[k]

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/rs/zerolog"
 )
@@ -51,7 +51,7 @@ func TestResilientPaused(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
 	l, log := newResilient(t, srv, ResilientOptions{})
-	quota := compiler.Quota{Max: 100, Period: compiler.Duration(time.Hour)}
+	quota := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
 	k := Key{Identity: "alice", Policy: "p"}
 	req := Request{QuotaKey: k, Quota: &quota}
 	for range 3 {
@@ -97,7 +97,7 @@ func TestResilientPushesLocalQuota(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
 	l, _ := newResilient(t, srv, ResilientOptions{Failures: 1})
-	quota := compiler.Quota{Max: 100, Period: compiler.Duration(time.Hour)}
+	quota := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
 	req := Request{QuotaKey: Key{Identity: "bob", Policy: "p"}, Quota: &quota}
 	for range 3 {
 		l.Take(context.Background(), req)
@@ -159,7 +159,7 @@ func TestResilientRestart(t *testing.T) {
 func TestResilientModes(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	rate := compiler.Rate{Requests: 9, Per: compiler.Duration(time.Minute)}
+	rate := table.Rate{Requests: 9, Per: table.Duration(time.Minute)}
 	req := Request{RateKey: Key{Identity: "dave", Policy: "p"}, Rate: &rate}
 	tests := []struct {
 		mode    Mode

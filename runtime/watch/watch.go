@@ -23,7 +23,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
 
-	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // maxHops bounds how many symlinks are followed from one path.
@@ -233,7 +233,7 @@ func (w *Watcher) classify(ev fsnotify.Event) (relevant, structural bool) {
 	if _, ok := s.special[name]; ok || strings.HasPrefix(name, "..") {
 		return true, true
 	}
-	if compiler.IsConfigFile(name) {
+	if table.IsConfigFile(name) {
 		// A new entry may be a symlink whose hops must be watched.
 		return true, ev.Has(fsnotify.Create | fsnotify.Remove | fsnotify.Rename)
 	}
@@ -316,7 +316,7 @@ func (w *Watcher) scanEntries(dir string, cs *spec, want watchSet) {
 			continue
 		}
 		cs.special[e.Name()] = struct{}{}
-		if e.Type()&os.ModeSymlink == 0 || !compiler.IsConfigFile(e.Name()) {
+		if e.Type()&os.ModeSymlink == 0 || !table.IsConfigFile(e.Name()) {
 			continue
 		}
 		for _, hop := range linkChain(filepath.Join(dir, e.Name()))[1:] {

@@ -1,4 +1,4 @@
-package compiler
+package table
 
 import (
 	"fmt"
@@ -99,12 +99,12 @@ func TestRouteLookupAllocs(t *testing.T) {
 
 func TestMethodSetString(t *testing.T) {
 	for _, tt := range []struct {
-		set  methodSet
+		set  MethodSet
 		want string
 	}{
-		{methodsOf(nil), "every method"},
-		{methodsOf([]string{"POST", "GET"}), "GET, POST"},
-		{methodsOf(nil) & methodsOf([]string{"DELETE"}), "DELETE"},
+		{MethodsOf(nil), "every method"},
+		{MethodsOf([]string{"POST", "GET"}), "GET, POST"},
+		{MethodsOf(nil) & MethodsOf([]string{"DELETE"}), "DELETE"},
 	} {
 		if got := tt.set.String(); got != tt.want {
 			t.Errorf("%b.String() = %q, want %q", tt.set, got, tt.want)

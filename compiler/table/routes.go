@@ -1,7 +1,9 @@
-package compiler
+package table
 
 import (
 	"bytes"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -28,27 +30,27 @@ type prefixRoutes struct {
 }
 
 type route struct {
-	methods methodSet
+	methods MethodSet
 	api     *API
 }
 
-// methodSet is a bit set of the methods the schema knows, plus anyMethod
+// MethodSet is a bit set of the methods the schema knows, plus anyMethod
 // for an API without a methods list, which serves every method, even one
 // the schema does not name.
-type methodSet uint16
+type MethodSet uint16
 
 // methodNames are the methods the schema knows, sorted: methodNames[i] is
-// bit i of a methodSet.
+// bit i of a MethodSet.
 var methodNames = [...]string{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"}
 
 const (
-	allMethods methodSet = 1<<len(methodNames) - 1
-	anyMethod  methodSet = 1 << 15
+	allMethods MethodSet = 1<<len(methodNames) - 1
+	anyMethod  MethodSet = 1 << 15
 )
 
 // methodBit is the bit of method, 0 for a method the schema does not
 // know. A scan of seven short strings is faster than a map lookup.
-func methodBit[S ~string | ~[]byte](method S) methodSet {
+func methodBit[S ~string | ~[]byte](method S) MethodSet {
 	for i, name := range methodNames {
 		if string(method) == name {
 			return 1 << i
@@ -57,25 +59,25 @@ func methodBit[S ~string | ~[]byte](method S) methodSet {
 	return 0
 }
 
-// methodsOf is the set an API's methods list serves: nil serves every
+// MethodsOf is the set an API's methods list serves: nil serves every
 // method, an empty list none.
-func methodsOf(ms []string) methodSet {
+func MethodsOf(ms []string) MethodSet {
 	if ms == nil {
 		return anyMethod | allMethods
 	}
-	var s methodSet
+	var s MethodSet
 	for _, m := range ms {
 		s |= methodBit(m)
 	}
 	return s
 }
 
-func (s methodSet) has(method []byte) bool {
+func (s MethodSet) has(method []byte) bool {
 	return s&anyMethod != 0 || s&methodBit(method) != 0
 }
 
 // String lists the methods in s.
-func (s methodSet) String() string {
+func (s MethodSet) String() string {
 	if s&allMethods == allMethods {
 		return "every method"
 	}
@@ -83,7 +85,7 @@ func (s methodSet) String() string {
 }
 
 // header lists the methods in s for an Allow header, sorted.
-func (s methodSet) header() []byte {
+func (s MethodSet) header() []byte {
 	names := []string{}
 	for i, name := range methodNames {
 		if s&(1<<i) != 0 {
@@ -95,18 +97,18 @@ func (s methodSet) header() []byte {
 
 func newRouteIndex(apis map[string]*API) *RouteIndex {
 	ix := &RouteIndex{byPrefix: make(map[string]*prefixRoutes, len(apis))}
-	for _, id := range sortedKeys(apis) {
+	for _, id := range slices.Sorted(maps.Keys(apis)) {
 		a := apis[id]
 		pr := ix.byPrefix[a.ListenPath]
 		if pr == nil {
 			pr = &prefixRoutes{}
 			ix.byPrefix[a.ListenPath] = pr
 		}
-		pr.routes = append(pr.routes, route{methodsOf(a.Methods), a})
+		pr.routes = append(pr.routes, route{MethodsOf(a.Methods), a})
 		ix.depth = max(ix.depth, strings.Count(a.ListenPath, "/"))
 	}
 	for _, pr := range ix.byPrefix {
-		var served methodSet
+		var served MethodSet
 		for _, r := range pr.routes {
 			served |= r.methods
 		}

@@ -1,17 +1,18 @@
-package compiler
+package table
 
 import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
+
+// DefaultDCRTimeout bounds a call to a provider's registration or
+// discovery endpoint when the configuration sets no dcr timeout.
+const DefaultDCRTimeout = 15 * time.Second
 
 // Table is a compiled configuration: the routing and policy table that the
 // runtime serves and the portal reads.
@@ -229,57 +230,6 @@ func (d *DCR) CallTimeout() time.Duration {
 	return DefaultDCRTimeout
 }
 
-// Secret is a reference to a secret value, read only when it is needed:
-// an environment variable, or a file (its name as written, see
-// ConfigPath). The compiled table holds the reference, never the value.
-type Secret struct {
-	Env  string `json:"env,omitempty"`
-	File string `json:"file,omitempty"`
-}
-
-// Resolve reads the secret; a relative file name is read from dir, the
-// configuration directory (see ConfigPath). The error names the
-// reference, never a value.
-func (s *Secret) Resolve(dir string) (string, error) {
-	switch {
-	case s == nil:
-		return "", nil
-	case s.Env != "":
-		v, ok := os.LookupEnv(s.Env)
-		if !ok || v == "" {
-			return "", fmt.Errorf("secret: environment variable %s is not set", s.Env)
-		}
-		return v, nil
-	default:
-		b, err := os.ReadFile(ConfigPath(dir, s.File))
-		if err != nil {
-			return "", fmt.Errorf("secret: %w", err)
-		}
-		return strings.TrimSpace(string(b)), nil
-	}
-}
-
-// ConfigPath returns the file a name in a table refers to. A table keeps
-// file names (TLS files, the upstream CA, secret files) as written, so
-// that the same configuration compiles to the same bytes wherever it is
-// and however its directory is spelled: a relative name is relative to
-// dir, the configuration directory, and is joined to it here (an empty
-// dir is the working directory); an absolute name is returned as is.
-func ConfigPath(dir, name string) string {
-	if filepath.IsAbs(name) {
-		return name
-	}
-	return filepath.Join(dir, name)
-}
-
-// String describes the reference, never the value.
-func (s *Secret) String() string {
-	if s.Env != "" {
-		return "env:" + s.Env
-	}
-	return "file:" + s.File
-}
-
 // Issuer returns the issuer of the IdP whose tokens api takes, or "" for
 // a keyless API (or none). The portal keeps a client's entries to one
 // issuer and the gateway binds the client for tokens of that issuer: both
@@ -321,7 +271,10 @@ func (t *Table) marshal() []byte {
 	return raw
 }
 
-func (t *Table) seal() {
+// Seal computes t's Hash and builds its route index. The compiler seals
+// every table it returns, and so does whoever decodes one from JSON;
+// nobody modifies a sealed table.
+func (t *Table) Seal() {
 	sum := sha256.Sum256(t.marshal())
 	t.Hash = hex.EncodeToString(sum[:])
 	t.Routes = newRouteIndex(t.APIs)

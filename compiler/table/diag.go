@@ -1,4 +1,4 @@
-package compiler
+package table
 
 import (
 	"errors"
@@ -43,8 +43,8 @@ func (ds Diagnostics) Error() string {
 // Is lets errors.Is(err, ErrInvalid) hold for Diagnostics.
 func (ds Diagnostics) Is(target error) bool { return target == ErrInvalid }
 
-// sorted orders ds by file, line, column and message and drops duplicates.
-func (ds Diagnostics) sorted() Diagnostics {
+// Sorted orders ds by file, line, column and message and drops duplicates.
+func (ds Diagnostics) Sorted() Diagnostics {
 	sort.SliceStable(ds, func(i, j int) bool {
 		a, b := ds[i], ds[j]
 		if a.File != b.File {

@@ -1,0 +1,59 @@
+package table
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Secret is a reference to a secret value, read only when it is needed:
+// an environment variable, or a file (its name as written, see
+// ConfigPath). The compiled table holds the reference, never the value.
+type Secret struct {
+	Env  string `json:"env,omitempty"`
+	File string `json:"file,omitempty"`
+}
+
+// Resolve reads the secret; a relative file name is read from dir, the
+// configuration directory (see ConfigPath). The error names the
+// reference, never a value.
+func (s *Secret) Resolve(dir string) (string, error) {
+	switch {
+	case s == nil:
+		return "", nil
+	case s.Env != "":
+		v, ok := os.LookupEnv(s.Env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("secret: environment variable %s is not set", s.Env)
+		}
+		return v, nil
+	default:
+		b, err := os.ReadFile(ConfigPath(dir, s.File))
+		if err != nil {
+			return "", fmt.Errorf("secret: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+}
+
+// ConfigPath returns the file a name in a table refers to. A table keeps
+// file names (TLS files, the upstream CA, secret files) as written, so
+// that the same configuration compiles to the same bytes wherever it is
+// and however its directory is spelled: a relative name is relative to
+// dir, the configuration directory, and is joined to it here (an empty
+// dir is the working directory); an absolute name is returned as is.
+func ConfigPath(dir, name string) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(dir, name)
+}
+
+// String describes the reference, never the value.
+func (s *Secret) String() string {
+	if s.Env != "" {
+		return "env:" + s.Env
+	}
+	return "file:" + s.File
+}
