@@ -172,12 +172,16 @@ func wanted(t reflect.Type) string {
 // authed passes the logged-in developer's email on, or answers 401.
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, dev string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sess := s.session(r)
+		sess, err := s.session(r)
+		if err != nil {
+			writeError(w, errSessionStore(false))
+			return
+		}
 		if sess == nil {
 			writeError(w, errorf(http.StatusUnauthorized, "unauthorized", "log in first: POST %s/login", apiPrefix))
 			return
 		}
-		h(w, r, sess.email)
+		h(w, r, sess.Email)
 	}
 }
 
@@ -211,7 +215,10 @@ func (s *Server) apiCredentials(w http.ResponseWriter, r *http.Request, check au
 		writeError(w, aerr)
 		return
 	}
-	s.startSession(w, r, email)
+	if err := s.startSession(w, r, email, ""); err != nil {
+		writeError(w, errSessionStore(status == http.StatusCreated))
+		return
+	}
 	writeJSON(w, status, map[string]string{"email": email})
 }
 
@@ -222,7 +229,10 @@ func setRetryAfter(w http.ResponseWriter, wait time.Duration) {
 }
 
 func (s *Server) apiLogout(w http.ResponseWriter, r *http.Request) {
-	s.endSession(w, r)
+	if err := s.endSession(w, r); err != nil {
+		writeError(w, errSessionStore(false))
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -115,14 +115,13 @@ func (s *Server) htmlRoutes(mux *http.ServeMux) {
 // render writes a page; the template runs into a buffer first so a failure
 // gives a clean 500.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) {
-	sess := s.session(r)
+	sess, _ := s.session(r) // a session store that fails shows the page as to a visitor
 	if sess != nil {
-		d.User = sess.email
-		s.mu.Lock()
-		if d.Flash == "" {
-			d.Flash, sess.flash = sess.flash, ""
+		d.User = sess.Email
+		if d.Flash == "" && sess.Flash != "" {
+			d.Flash, sess.Flash = sess.Flash, ""
+			s.updateSession(r, sess)
 		}
-		s.mu.Unlock()
 	}
 	if d.Flash == "" {
 		d.Flash = flashMessages[r.URL.Query().Get("m")]
@@ -153,7 +152,12 @@ func (s *Server) form(h http.HandlerFunc) http.HandlerFunc {
 			s.message(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
 			return
 		}
-		if !s.checkCSRF(r, s.session(r)) {
+		sess, err := s.session(r)
+		if err != nil {
+			s.sessionStoreHTML(w, r, false)
+			return
+		}
+		if !s.checkCSRF(r, sess) {
 			s.message(w, r, http.StatusForbidden, "Form expired",
 				"The form expired or was sent from another site. Go back, reload the page and try again.")
 			return
@@ -165,7 +169,11 @@ func (s *Server) form(h http.HandlerFunc) http.HandlerFunc {
 // loggedIn sends visitors without a session to the login page.
 func (s *Server) loggedIn(h func(w http.ResponseWriter, r *http.Request, sess *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sess := s.session(r)
+		sess, err := s.session(r)
+		if err != nil {
+			s.sessionStoreHTML(w, r, false)
+			return
+		}
 		if sess == nil {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
@@ -174,10 +182,9 @@ func (s *Server) loggedIn(h func(w http.ResponseWriter, r *http.Request, sess *s
 	}
 }
 
-func (s *Server) setFlash(sess *session, msg string) {
-	s.mu.Lock()
-	sess.flash = msg
-	s.mu.Unlock()
+func (s *Server) setFlash(r *http.Request, sess *session, msg string) {
+	sess.Flash = msg
+	s.updateSession(r, sess)
 }
 
 func (s *Server) catalogueHTML(w http.ResponseWriter, r *http.Request) {
@@ -213,17 +220,23 @@ func (s *Server) credentialsHTML(w http.ResponseWriter, r *http.Request, check a
 		s.render(w, r, aerr.Status, page, &pageData{Title: title, Error: sentence(aerr.Description), Email: r.PostFormValue("email")})
 		return
 	}
-	s.setFlash(s.startSession(w, r, email), flash)
+	if err := s.startSession(w, r, email, flash); err != nil {
+		s.sessionStoreHTML(w, r, page == "signup")
+		return
+	}
 	http.Redirect(w, r, "/clients", http.StatusSeeOther)
 }
 
 func (s *Server) logoutHTML(w http.ResponseWriter, r *http.Request) {
-	s.endSession(w, r)
+	if err := s.endSession(w, r); err != nil {
+		s.sessionStoreHTML(w, r, false)
+		return
+	}
 	http.Redirect(w, r, "/login?m=logged-out", http.StatusSeeOther)
 }
 
 func (s *Server) clientsHTML(w http.ResponseWriter, r *http.Request, sess *session) {
-	s.render(w, r, http.StatusOK, "clients", &pageData{Title: "OAuth clients", Clients: s.clientViews(sess.email)})
+	s.render(w, r, http.StatusOK, "clients", &pageData{Title: "OAuth clients", Clients: s.clientViews(sess.Email)})
 }
 
 // newClientHTML is step 1 of the wizard: choose catalogue entries.
@@ -263,7 +276,7 @@ func (s *Server) createHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 	t := s.table()
 	ids := r.PostForm["catalogue"]
 	redirects := splitRedirectURIs(r.PostFormValue("redirect_uris"), t)
-	c, aerr := s.createClient(r.Context(), sess.email, ids, r.PostFormValue("client_name"), redirects)
+	c, aerr := s.createClient(r.Context(), sess.Email, ids, r.PostFormValue("client_name"), redirects)
 	if aerr != nil {
 		d := s.detailsData(t, ids)
 		d.Error = sentence(aerr.Description)
@@ -279,9 +292,8 @@ func (s *Server) createHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 		return
 	}
 	// Post/redirect/get: reloading the result page does not register again.
-	s.mu.Lock()
-	sess.created = c.ClientID
-	s.mu.Unlock()
+	sess.JustCreated = c.ClientID
+	s.updateSession(r, sess)
 	http.Redirect(w, r, "/clients/"+url.PathEscape(c.ClientID), http.StatusSeeOther)
 }
 
@@ -311,16 +323,17 @@ func (s *Server) clientData(t *table.Table, c store.Client, title string, hideSe
 }
 
 func (s *Server) clientHTML(w http.ResponseWriter, r *http.Request, sess *session) {
-	c, aerr := s.ownClient(sess.email, r.PathValue("id"))
+	c, aerr := s.ownClient(sess.Email, r.PathValue("id"))
 	if aerr != nil {
 		s.message(w, r, http.StatusNotFound, "Not found", "You have no client with this ID.")
 		return
 	}
 	// The first view after the wizard is its result page.
-	s.mu.Lock()
-	justCreated := sess.created == c.ClientID
-	sess.created = ""
-	s.mu.Unlock()
+	justCreated := sess.JustCreated == c.ClientID
+	if sess.JustCreated != "" {
+		sess.JustCreated = ""
+		s.updateSession(r, sess)
+	}
 	if justCreated {
 		s.render(w, r, http.StatusOK, "created", s.clientData(s.table(), c, "Client created", false))
 		return
@@ -329,7 +342,7 @@ func (s *Server) clientHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 }
 
 func (s *Server) confirmDeleteHTML(w http.ResponseWriter, r *http.Request, sess *session) {
-	c, aerr := s.ownClient(sess.email, r.PathValue("id"))
+	c, aerr := s.ownClient(sess.Email, r.PathValue("id"))
 	if aerr != nil {
 		s.message(w, r, http.StatusNotFound, "Not found", "You have no client with this ID.")
 		return
@@ -338,7 +351,7 @@ func (s *Server) confirmDeleteHTML(w http.ResponseWriter, r *http.Request, sess 
 }
 
 func (s *Server) deleteHTML(w http.ResponseWriter, r *http.Request, sess *session) {
-	c, warning, aerr := s.deleteClient(r.Context(), sess.email, r.PathValue("id"))
+	c, warning, aerr := s.deleteClient(r.Context(), sess.Email, r.PathValue("id"))
 	if aerr != nil {
 		if aerr.Status == http.StatusNotFound {
 			s.message(w, r, http.StatusNotFound, "Not found", "You have no client with this ID.")
@@ -347,6 +360,6 @@ func (s *Server) deleteHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 		s.message(w, r, aerr.Status, "Delete failed", sentence(aerr.Description))
 		return
 	}
-	s.setFlash(sess, strings.TrimSpace(fmt.Sprintf("Client %s deleted. %s", c.ClientName, warning)))
+	s.setFlash(r, sess, strings.TrimSpace(fmt.Sprintf("Client %s deleted. %s", c.ClientName, warning)))
 	http.Redirect(w, r, "/clients", http.StatusSeeOther)
 }

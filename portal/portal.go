@@ -17,15 +17,20 @@
 //
 // # Security
 //
-// Passwords are hashed with bcrypt. Sessions live in memory (a restart logs
-// everybody out) in HttpOnly, SameSite=Lax cookies, Secure when
-// Options.Secure, on a TLS connection, or when a trusted proxy (portal.trusted_proxies) forwards
-// the request with X-Forwarded-Proto: https; then the cookies are named with
-// the __Host- prefix and every answer carries Strict-Transport-Security.
+// Passwords are hashed with bcrypt. Sessions live in Options.Sessions: in
+// memory by default (a restart logs everybody out), or in Redis, shared by
+// the portal's nodes and kept through their restarts (see package
+// sessions). When the session store fails, nobody is logged in: log-in,
+// sign-up and the pages and endpoints for developers answer 503, pages for
+// anyone are shown as to a visitor. The session token travels in HttpOnly,
+// SameSite=Lax cookies, Secure when Options.Secure, on a TLS connection,
+// or when a trusted proxy (portal.trusted_proxies) forwards the request
+// with X-Forwarded-Proto: https; then the cookies are named with the
+// __Host- prefix and every answer carries Strict-Transport-Security.
 // Every HTML form carries a CSRF token: the session's synchroniser token
-// once logged in, before that a double-submit cookie that only this Server
-// can make (a nonce and its HMAC under a per-Server key); tokens are
-// compared in constant time. Client names, email addresses and redirect
+// (a hash of the session token) once logged in, before that a
+// double-submit cookie that only this Server can make (a nonce and its
+// HMAC under a per-Server key); tokens are compared in constant time. Client names, email addresses and redirect
 // URIs are refused when they hold control or bidi characters or exceed
 // their length; redirect URIs must be https, http on a loopback host or a
 // private-use scheme (see checkRedirectURIs). JSON endpoints take only
@@ -70,6 +75,7 @@ import (
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/portal/dcr"
+	"github.com/cuegate/cuegate/portal/sessions"
 	"github.com/cuegate/cuegate/portal/store"
 )
 
@@ -96,6 +102,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// BcryptCost is the cost of new password hashes; bcrypt.DefaultCost when 0.
 	BcryptCost int
+	// Sessions keeps the log-in sessions; in memory (sessions.Memory on
+	// Now) when nil.
+	Sessions sessions.Store
 }
 
 // MaxClientsPerDeveloper is how many clients one developer may hold.
@@ -123,8 +132,7 @@ type Server struct {
 	dummyHash []byte // compared against for unknown accounts, to equalise timing
 	csrfKey   []byte // signs anonymous CSRF tokens; random per Server
 
-	mu       sync.Mutex
-	sessions map[string]*session
+	mu sync.Mutex
 	// registering holds each developer's registrations in flight, which
 	// take a place under MaxClientsPerDeveloper until they end.
 	registering map[string]map[*reservation]struct{}
@@ -134,16 +142,6 @@ type Server struct {
 	signups   *windowLimiter // sign-up attempts by address
 }
 
-// session is a logged-in developer. flash and created are guarded by
-// Server.mu.
-type session struct {
-	email   string
-	csrf    string
-	expires time.Time
-	flash   string // a message for the next page
-	created string // the client just created, whose next view is the result page
-}
-
 // New returns a portal server.
 func New(opts Options) (*Server, error) {
 	if opts.Table == nil || opts.Store == nil {
@@ -151,6 +149,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Sessions == nil {
+		opts.Sessions = sessions.NewMemory(opts.Now)
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("cuegate-dummy-password"), opts.BcryptCost)
 	if err != nil {
@@ -166,14 +167,13 @@ func New(opts Options) (*Server, error) {
 		pages:       pages,
 		dummyHash:   dummy,
 		csrfKey:     make([]byte, 32),
-		sessions:    map[string]*session{},
 		registering: map[string]map[*reservation]struct{}{},
 		byAccount:   newWindowLimiter(loginFailuresPerAccount, loginWindow),
 		byAddress:   newWindowLimiter(loginFailuresPerAddress, loginWindow),
 		signups:     newWindowLimiter(signupsPerAddress, signupWindow),
 	}
 	rand.Read(s.csrfKey) // never fails (crypto/rand panics rather than return an error)
-	s.handler = s.securityHeaders(s.needTable(s.routes()))
+	s.handler = s.securityHeaders(s.needTable(withSessionLookup(s.routes())))
 	return s, nil
 }
 

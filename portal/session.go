@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/cuegate/cuegate/portal/sessions"
 )
 
 const (
@@ -34,22 +37,68 @@ func (s *Server) sessionTTL() time.Duration {
 	return defaultSessionTTL
 }
 
-// startSession logs email in, sets the session cookie and returns the new
-// session.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, email string) *session {
-	id, ttl := randomToken(), s.sessionTTL()
-	now := s.opts.Now()
-	s.mu.Lock()
-	for k, v := range s.sessions { // drop expired sessions while here
-		if now.After(v.expires) {
-			delete(s.sessions, k)
-		}
+// session is a request's logged-in developer: the stored record, the
+// token it is stored under (the cookie's value) and the CSRF token of
+// its forms. A handler that changes Flash or JustCreated stores the
+// change with updateSession.
+type session struct {
+	sessions.Session
+	token string
+	csrf  string
+}
+
+// sessionCSRF returns the CSRF token of the session stored under token:
+// a hash of the token, so that the store keeps no secret of its own and
+// every portal node sharing the store agrees on it, while the token
+// cannot be recovered from a page that shows it.
+func sessionCSRF(token string) string {
+	sum := sha256.Sum256([]byte("cuegate portal session csrf\x00" + token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// startSession logs email in with a flash for the next page ("" for
+// none), sets the session cookie and makes the new session the
+// request's. An error is the session store's: nobody is logged in and no
+// cookie is set.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, email, flash string) error {
+	token, ttl := randomToken(), s.sessionTTL()
+	d, _ := s.opts.Store.Developer(email) // gone meanwhile: the session is refused at its first use
+	rec := sessions.Session{Email: email, Account: d.Created, Expires: s.opts.Now().Add(ttl), Flash: flash}
+	if err := s.opts.Sessions.Create(r.Context(), token, rec, ttl); err != nil {
+		s.opts.Logger.Error().Err(err).Str("developer", email).Msg("portal: session not stored")
+		return err
 	}
-	sess := &session{email: email, csrf: randomToken(), expires: now.Add(ttl)}
-	s.sessions[id] = sess
-	s.mu.Unlock()
-	http.SetCookie(w, s.cookie(r, sessionCookie, id, int(ttl.Seconds())))
-	return sess
+	http.SetCookie(w, s.cookie(r, sessionCookie, token, int(ttl.Seconds())))
+	if l := requestLookup(r); l != nil {
+		*l = sessionLookup{done: true, sess: &session{Session: rec, token: token, csrf: sessionCSRF(token)}}
+	}
+	return nil
+}
+
+// lookupKey is the request context key of the request's sessionLookup.
+type lookupKey struct{}
+
+// sessionLookup is a request's session, looked up once (done) by
+// Server.session: every check of the request sees the same session, and
+// a session store that fails costs one timeout, not one per check. It
+// belongs to the request's goroutine.
+type sessionLookup struct {
+	done bool
+	sess *session
+	err  error
+}
+
+// withSessionLookup gives each request a sessionLookup.
+func withSessionLookup(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), lookupKey{}, &sessionLookup{})))
+	})
+}
+
+// requestLookup returns r's sessionLookup, nil outside withSessionLookup.
+func requestLookup(r *http.Request) *sessionLookup {
+	l, _ := r.Context().Value(lookupKey{}).(*sessionLookup)
+	return l
 }
 
 // secure reports whether r reached the portal over TLS: the portal
@@ -97,36 +146,95 @@ func (s *Server) requestCookie(r *http.Request, base string) string {
 	return c.Value
 }
 
-// session returns the request's live session, or nil.
-func (s *Server) session(r *http.Request) *session {
-	id := s.requestCookie(r, sessionCookie)
-	if id == "" {
-		return nil
+// session returns the request's live session, nil when there is none.
+// An error means the session store could not tell: the request has no
+// session then, and a page or endpoint for developers only answers
+// errSessionStore; a page for anyone is shown as to a visitor. A session
+// is live while the store keeps it, its Expires has not passed by the
+// portal's clock, and the account it was started for still exists (not
+// removed by the operator, nor created again since); one that is not is
+// deleted.
+func (s *Server) session(r *http.Request) (*session, error) {
+	l := requestLookup(r)
+	if l == nil {
+		l = &sessionLookup{}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess := s.sessions[id]
-	if sess == nil {
-		return nil
+	if !l.done {
+		l.sess, l.err = s.lookupSession(r)
+		l.done = true
 	}
-	if s.opts.Now().After(sess.expires) {
-		delete(s.sessions, id)
-		return nil
-	}
-	if _, ok := s.opts.Store.Developer(sess.email); !ok { // removed by the operator
-		delete(s.sessions, id)
-		return nil
-	}
-	return sess
+	return l.sess, l.err
 }
 
-func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
-	if id := s.requestCookie(r, sessionCookie); id != "" {
-		s.mu.Lock()
-		delete(s.sessions, id)
-		s.mu.Unlock()
+func (s *Server) lookupSession(r *http.Request) (*session, error) {
+	token := s.requestCookie(r, sessionCookie)
+	if len(token) != tokenLen { // none, or not one the portal made: not worth a call
+		return nil, nil
+	}
+	rec, ok, err := s.opts.Sessions.Get(r.Context(), token)
+	if err != nil {
+		s.opts.Logger.Error().Err(err).Msg("portal: session store unavailable")
+		return nil, err
+	}
+	if !ok {
+		return nil, nil
+	}
+	d, known := s.opts.Store.Developer(rec.Email)
+	if s.opts.Now().After(rec.Expires) || !known || !d.Created.Equal(rec.Account) {
+		if err := s.opts.Sessions.Delete(r.Context(), token); err != nil {
+			s.opts.Logger.Warn().Err(err).Msg("portal: ended session not deleted")
+		}
+		return nil, nil
+	}
+	return &session{Session: rec, token: token, csrf: sessionCSRF(token)}, nil
+}
+
+// updateSession stores sess's Flash and JustCreated. A failure is logged
+// and otherwise ignored: they are hints for the next page, and the
+// session stays as it was.
+func (s *Server) updateSession(r *http.Request, sess *session) {
+	if err := s.opts.Sessions.Update(r.Context(), sess.token, sess.Session); err != nil {
+		s.opts.Logger.Warn().Err(err).Str("developer", sess.Email).Msg("portal: session not updated")
+	}
+}
+
+// endSession logs the request's developer out: deletes the session and
+// the cookie. An error is the session store's: the session lives on, and
+// the cookie is kept so that logging out can be tried again.
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
+	if token := s.requestCookie(r, sessionCookie); len(token) == tokenLen {
+		if err := s.opts.Sessions.Delete(r.Context(), token); err != nil {
+			s.opts.Logger.Error().Err(err).Msg("portal: session not deleted at logout")
+			return err
+		}
 	}
 	http.SetCookie(w, s.cookie(r, sessionCookie, "", -1))
+	if l := requestLookup(r); l != nil {
+		*l = sessionLookup{done: true}
+	}
+	return nil
+}
+
+// errSessionStore is the answer when the session store fails: the portal
+// cannot tell who is logged in, so nobody is. signedUp tells that the
+// request created an account all the same.
+func errSessionStore(signedUp bool) *apiError {
+	e := errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the portal cannot reach its session store; try again shortly")
+	if signedUp {
+		e.Description = "your account is created, but the portal cannot reach its session store to log you in; log in again shortly"
+	}
+	e.RetryAfter = sessionStoreRetry
+	return e
+}
+
+// sessionStoreRetry is the Retry-After of errSessionStore.
+const sessionStoreRetry = 5 * time.Second
+
+// sessionStoreHTML answers a page with errSessionStore(signedUp).
+func (s *Server) sessionStoreHTML(w http.ResponseWriter, r *http.Request, signedUp bool) {
+	aerr := errSessionStore(signedUp)
+	setRetryAfter(w, aerr.RetryAfter)
+	s.message(w, r, aerr.Status, "Try again shortly", sentence(aerr.Description))
 }
 
 // The anonymous CSRF token (sign-up and login forms) is a double-submit

@@ -1,0 +1,134 @@
+package sessions
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cuegate/cuegate/internal/testutil"
+)
+
+func TestRedisKeepsNoToken(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	client := newClient(t, srv)
+	st := NewRedis(client, RedisOptions{KeyPrefix: "portal-a:"})
+	ctx := context.Background()
+	const token = "dG9rZW4tdG9rZW4tdG9rZW4tdG9rZW4tdG9rZW4tdG9r"
+	if err := st.Create(ctx, token, alice, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := client.Do(ctx, client.B().Keys().Pattern("*").Build()).AsStrSlice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(token))
+	if want := "portal-a:v1:session:" + hex.EncodeToString(sum[:]); len(keys) != 1 || keys[0] != want {
+		t.Fatalf("keys = %q, want [%q]", keys, want)
+	}
+	v, err := client.Do(ctx, client.B().Get().Key(keys[0]).Build()).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(keys[0], token) || strings.Contains(v, token) {
+		t.Errorf("the token is in Redis: key %q, value %q", keys[0], v)
+	}
+	if !strings.Contains(v, `"email":"alice@example.com"`) {
+		t.Errorf("value %q is not the session's JSON", v)
+	}
+}
+
+func TestRedisTimeToLive(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	client := newClient(t, srv)
+	st := NewRedis(client, RedisOptions{})
+	ctx := context.Background()
+	pttl := func() time.Duration {
+		t.Helper()
+		ms, err := client.Do(ctx, client.B().Pttl().Key(st.key("a")).Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ms) * time.Millisecond
+	}
+	const ttl = 12 * time.Hour
+	if err := st.Create(ctx, "a", alice, ttl); err != nil {
+		t.Fatal(err)
+	}
+	if got := pttl(); got <= ttl-time.Minute || got > ttl {
+		t.Errorf("after create, PTTL %v, want about %v", got, ttl)
+	}
+	if err := st.Update(ctx, "a", alice2); err != nil {
+		t.Fatal(err)
+	}
+	if got := pttl(); got <= ttl-time.Minute || got > ttl {
+		t.Errorf("after update, PTTL %v, want the create's %v kept", got, ttl)
+	}
+	// A time to live below a millisecond is a millisecond, not an error
+	// or a key without expiry.
+	if err := st.Create(ctx, "a", alice, time.Microsecond); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "a sub-millisecond session to expire", func() bool {
+		_, ok, err := st.Get(ctx, "a")
+		return err == nil && !ok
+	})
+}
+
+func TestRedisValueThatIsNoSession(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	client := newClient(t, srv)
+	st := NewRedis(client, RedisOptions{})
+	ctx := context.Background()
+	if err := client.Do(ctx, client.B().Set().Key(st.key("a")).Value("not json").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok, err := st.Get(ctx, "a"); ok || err != nil {
+		t.Errorf("a value that is no session: %+v, %v, %v; want none", s, ok, err)
+	}
+}
+
+func TestRedisPausedFailsWithinTheTimeout(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	client := newClient(t, srv)
+	const timeout = 100 * time.Millisecond
+	st := NewRedis(client, RedisOptions{Timeout: timeout})
+	ctx := context.Background()
+	if err := st.Create(ctx, "a", alice, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	defer srv.Resume()
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"create", func() error { return st.Create(ctx, "b", bob, time.Hour) }},
+		{"get", func() error {
+			s, ok, err := st.Get(ctx, "a")
+			if ok {
+				t.Errorf("get while Redis is paused: %+v", s)
+			}
+			return err
+		}},
+		{"update", func() error { return st.Update(ctx, "a", alice2) }},
+		{"delete", func() error { return st.Delete(ctx, "a") }},
+	}
+	for _, c := range calls {
+		start := time.Now()
+		err := c.call()
+		if took := time.Since(start); took > timeout+time.Second {
+			t.Errorf("%s took %v with a timeout of %v", c.name, took, timeout)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "sessions: redis: "+c.name) {
+			t.Errorf("%s while Redis is paused: %v, want a timeout", c.name, err)
+		}
+	}
+}
