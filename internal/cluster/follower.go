@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -172,25 +173,13 @@ func (f *Follower) poll(ctx context.Context) {
 	defer f.done.Done()
 	tick := time.NewTicker(f.interval)
 	defer tick.Stop()
-	failing := false
-	lastHeld := int64(-1) // the version Redis held at the last answer
+	st := pollState{held: -1}
 	for {
 		held, err := f.refresh(ctx)
-		switch {
-		case err != nil && ctx.Err() != nil:
+		if ctx.Err() != nil {
 			return
-		case err != nil && !failing:
-			f.log.Warn().Err(err).Int64("version", f.Version()).Msg("bindings: cannot read Redis; serving the last bindings taken")
-		case err == nil && failing:
-			f.log.Info().Int64("version", f.Version()).Msg("bindings: reading Redis again")
 		}
-		failing = err != nil
-		if v := f.Version(); err == nil && held < v && held != lastHeld {
-			f.log.Warn().Int64("redis_version", held).Int64("version", v).Msg("bindings: Redis holds an older version than this node's (emptied Redis, or the portal node's clock behind); keeping this node's until a newer one")
-		}
-		if err == nil {
-			lastHeld = held
-		}
+		f.report(&st, held, err)
 		select {
 		case <-ctx.Done():
 			return
@@ -199,6 +188,53 @@ func (f *Follower) poll(ctx context.Context) {
 		}
 	}
 }
+
+// pollState is what poll remembers to log each condition once.
+type pollState struct {
+	failing bool  // the last call to Redis failed
+	held    int64 // the version Redis held at the last answer; -1 before
+	refused int64 // the last version refused as not valid
+}
+
+// report logs what a refresh found when it differs from the last time.
+func (f *Follower) report(st *pollState, held int64, err error) {
+	var bad *invalidError
+	if errors.As(err, &bad) {
+		if bad.version != st.refused {
+			f.log.Error().Err(err).Msg("bindings: refused a snapshot")
+			st.refused = bad.version
+		}
+		err = nil // Redis answered
+	}
+	switch {
+	case err != nil && !st.failing:
+		f.log.Warn().Err(err).Int64("version", f.Version()).Msg("bindings: cannot read Redis; serving the last bindings taken")
+	case err == nil && st.failing:
+		f.log.Info().Int64("version", f.Version()).Msg("bindings: reading Redis again")
+	}
+	st.failing = err != nil
+	if err != nil {
+		return
+	}
+	if v := f.Version(); held < v && held != st.held {
+		f.log.Warn().Int64("redis_version", held).Int64("version", v).Msg("bindings: Redis holds an older version than this node's (emptied Redis, or the portal node's clock behind); keeping this node's until a newer one")
+	}
+	st.held = held
+}
+
+// invalidError is a snapshot in Redis that does not decode or check.
+type invalidError struct {
+	key     string
+	version int64 // the version Redis held with it
+	kept    int64 // the version in use instead
+	err     error
+}
+
+func (e *invalidError) Error() string {
+	return fmt.Sprintf("cluster: the bindings snapshot in Redis (%s, version %d) is not valid; keeping version %d: %v", e.key, e.version, e.kept, e.err)
+}
+
+func (e *invalidError) Unwrap() error { return e.err }
 
 // refresh takes the snapshot Redis holds when it is newer than the one in
 // use, storing it in the file before serving it, and returns the version
@@ -216,7 +252,7 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 	}
 	s, err := decodeSnapshot(b)
 	if err != nil {
-		return held, fmt.Errorf("cluster: the bindings snapshot in Redis (%s) is not valid; keeping version %d: %w", f.keys.hash, f.Version(), err)
+		return held, &invalidError{key: f.keys.hash, version: held, kept: f.Version(), err: err}
 	}
 	if s.Version <= f.Version() {
 		return held, nil
