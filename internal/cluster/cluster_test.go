@@ -345,7 +345,13 @@ func TestEmptiedRedisDoesNotMakeFollowersGoBack(t *testing.T) {
 	if p.Version() != v || f1.Version() != v || f2.Version() != v {
 		t.Errorf("versions after the restart: publisher %d, followers %d %d; want %d", p.Version(), f1.Version(), f2.Version(), v)
 	}
+	// The followers subscribed again: a deletion takes well under a second.
+	waitSubscribers(t, newClient(t, srv), 2)
+	start := time.Now()
 	deleted(t, st, "gone-after", f1, f2)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("a registration and deletion after Redis restarted took %v to reach the followers", took)
+	}
 }
 
 // publish runs the publishing script with s and returns the version Redis
