@@ -21,6 +21,9 @@
 // Concurrency: a Store is safe for concurrent use. Writers are serialised;
 // readers see an immutable snapshot and never wait for a writer. Binding is
 // lock-free and does not allocate, for the gateway's request path.
+//
+// Bindings copies every client's binding, and OnChange tells when they
+// may have changed, for a node that passes them on to other nodes.
 package store
 
 import (
@@ -155,6 +158,9 @@ type Store struct {
 
 	mu     sync.Mutex // serialises writers, Reload and Close
 	closed bool       // guarded by mu
+
+	hooksMu sync.Mutex
+	hooks   []func() // guarded by hooksMu; see OnChange
 	// beforeRename, when set, runs between writing the temporary file and
 	// renaming it; a test returns an error to simulate a crash there.
 	beforeRename func(tmp string) error
@@ -221,9 +227,18 @@ func OpenReadOnly(path string) (*Store, error) {
 	return s, nil
 }
 
-// Reload reads the file again and publishes its content. On error the
-// previous content stays in use.
+// Reload reads the file again, publishes its content and runs the
+// OnChange hooks. On error the previous content stays in use.
 func (s *Store) Reload() error {
+	if err := s.reload(); err != nil {
+		return err
+	}
+	s.changed()
+	return nil
+}
+
+// reload is Reload but for the hooks, under s.mu.
+func (s *Store) reload() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, _, err := readState(s.path)
@@ -423,10 +438,20 @@ func (s *Store) write(st *state) error {
 	return nil
 }
 
-// update applies fn to a copy of the current state, writes the result and
-// publishes it. fn may look things up in old, the snapshot the copy was
-// taken from. When fn or the write fails nothing changes.
+// update applies fn to a copy of the current state, writes the result,
+// publishes it and runs the OnChange hooks. fn may look things up in old,
+// the snapshot the copy was taken from. When fn or the write fails nothing
+// changes.
 func (s *Store) update(fn func(old *snapshot, st *state) error) error {
+	if err := s.apply(fn); err != nil {
+		return err
+	}
+	s.changed()
+	return nil
+}
+
+// apply is update but for the hooks, under s.mu.
+func (s *Store) apply(fn func(old *snapshot, st *state) error) error {
 	if s.lock == nil {
 		return fmt.Errorf("store: %s is open read-only", s.path)
 	}
@@ -583,4 +608,52 @@ func (s *Store) DeleteClient(clientID string, now time.Time) (Client, error) {
 func (s *Store) Binding(clientID string) (policy string, expiresAt time.Time, revoked bool, catalogue []string, found bool) {
 	b, ok := s.cur.Load().bindings[clientID]
 	return b.policy, b.expiresAt, b.revoked, b.catalogue, ok
+}
+
+// ClientBinding is one client's binding, as Binding reports it.
+type ClientBinding struct {
+	ClientID  string
+	Policy    string
+	ExpiresAt time.Time // zero when the registration never expires
+	Revoked   bool      // the client was deleted; the other fields are zero
+	Catalogue []string
+}
+
+// Bindings returns the binding of every client the portal registered,
+// deleted ones included, sorted by client ID: what Binding answers, and
+// nothing else of the state (no secret, no developer). The result is the
+// caller's.
+func (s *Store) Bindings() []ClientBinding {
+	m := s.cur.Load().bindings
+	out := make([]ClientBinding, 0, len(m))
+	for id, b := range m {
+		out = append(out, ClientBinding{
+			ClientID: id, Policy: b.policy, ExpiresAt: b.expiresAt,
+			Revoked: b.revoked, Catalogue: slices.Clone(b.catalogue),
+		})
+	}
+	slices.SortFunc(out, func(a, b ClientBinding) int { return strings.Compare(a.ClientID, b.ClientID) })
+	return out
+}
+
+// OnChange registers fn to run after each write and each Reload, once the
+// new content is what readers see. fn runs on the goroutine that changed
+// the store, after its lock is released, so changes made at the same time
+// may run their hooks in any order: fn should read the store again (e.g.
+// Bindings) rather than assume which change it follows, and return
+// quickly. Hooks cannot be removed.
+func (s *Store) OnChange(fn func()) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	s.hooks = append(s.hooks, fn)
+}
+
+// changed runs the OnChange hooks.
+func (s *Store) changed() {
+	s.hooksMu.Lock()
+	hooks := s.hooks
+	s.hooksMu.Unlock()
+	for _, fn := range hooks {
+		fn()
+	}
 }

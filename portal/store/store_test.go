@@ -515,3 +515,82 @@ func TestWritesAfterCloseChangeNothing(t *testing.T) {
 	// The lock is released: another store opens the file.
 	open(t, path)
 }
+
+func TestBindingsMatchBindingAndHoldNoSecrets(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "state.json"))
+	expiring := client("b-expiring", "a@example.com")
+	expiring.ExpiresAt = t0.Add(time.Hour)
+	for _, c := range []Client{client("c-bound", "a@example.com"), expiring, client("a-gone", "b@example.com")} {
+		if err := s.AddClient(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.DeleteClient("a-gone", t0); err != nil {
+		t.Fatal(err)
+	}
+	got := s.Bindings()
+	want := []ClientBinding{
+		{ClientID: "a-gone", Revoked: true},
+		{ClientID: "b-expiring", Policy: "gold", ExpiresAt: t0.Add(time.Hour), Catalogue: []string{"gluu_api"}},
+		{ClientID: "c-bound", Policy: "gold", Catalogue: []string{"gluu_api"}},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("Bindings() = %+v\nwant %+v", got, want)
+	}
+	for _, b := range got {
+		p, exp, revoked, cat, found := s.Binding(b.ClientID)
+		if !found || p != b.Policy || !exp.Equal(b.ExpiresAt) || revoked != b.Revoked || !slices.Equal(cat, b.Catalogue) {
+			t.Errorf("Bindings has %+v, Binding answers %q %v %v %q %v", b, p, exp, revoked, cat, found)
+		}
+	}
+	got[1].Catalogue[0] = "changed by the caller"
+	if _, _, _, cat, _ := s.Binding("b-expiring"); cat[0] != "gluu_api" {
+		t.Error("the caller's copy shares the store's catalogue")
+	}
+}
+
+func TestOnChangeRunsAfterEachChange(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	w := open(t, path)
+	var mu sync.Mutex
+	var seen []int // the number of bindings each hook call saw
+	w.OnChange(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, len(w.Bindings()))
+	})
+	if err := w.AddDeveloper(Developer{Email: "a@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddClient(client("c1", "a@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddClient(client("c1", "a@example.com")); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate AddClient: %v", err)
+	}
+	if _, err := w.DeleteClient("c1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.RemoveDeveloper("a@example.com", t0); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if want := []int{0, 1, 1, 1}; !slices.Equal(seen, want) {
+		t.Errorf("hooks saw %v bindings, want %v (one call per successful write, after it)", seen, want)
+	}
+	mu.Unlock()
+
+	r, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reloads := 0
+	r.OnChange(func() { reloads++ })
+	if err := r.Reload(); err != nil || reloads != 1 {
+		t.Errorf("Reload: %v, hooks ran %d times, want 1", err, reloads)
+	}
+	os.WriteFile(path, []byte("{broken"), 0o600)
+	if err := r.Reload(); err == nil || reloads != 1 {
+		t.Errorf("failed Reload: %v, hooks ran %d times in all, want 1", err, reloads)
+	}
+}

@@ -1,0 +1,44 @@
+// Package cluster shares the portal's client bindings between the nodes
+// of one gateway through Redis.
+//
+// The portal node (the one that writes the state file) runs a Publisher:
+// after every change of its store, and at start, it writes a snapshot of
+// every binding — client ID, policy, catalogue entries, expiry, and a
+// tombstone for each deleted client — to Redis under a version, and
+// publishes the version on a channel. Every other node runs a Follower,
+// which the gateway asks about clients (it is a runtime.Bindings): it
+// takes a snapshot when it hears of a newer version, on the channel or by
+// polling the version every second (pub/sub loses messages while a
+// connection is down), and keeps the last one in a local file for a start
+// while Redis is unreachable. No secret, registration token or developer
+// is ever written to Redis or to the file.
+//
+// # Keys
+//
+// KeyPrefix + "v1:bindings" is a hash with the fields "version" (decimal)
+// and "snapshot" (JSON, see Snapshot), written together by one script
+// that refuses a version not greater than the one stored: an older
+// snapshot never replaces a newer one. The channel is KeyPrefix +
+// "v1:bindings:changed"; its messages are versions.
+//
+// # Versions
+//
+// A version is the publisher's clock in Unix microseconds when the
+// snapshot was taken, or one more than the greatest version it has seen
+// (in Redis or its own), whichever is greater; so versions grow across
+// restarts of the publisher and of Redis. A publisher that finds Redis
+// without its version (Redis restarted empty, or lost the key) writes it
+// again, within a second.
+//
+// # Deleted clients stay refused
+//
+// A follower never goes back to an older version, wherever it comes from
+// (an emptied Redis, a publisher whose clock is behind: it logs that and
+// keeps what it has), and stores each new snapshot in its file before
+// serving it; tombstones are part of every snapshot. A follower with
+// neither a snapshot from Redis nor a file is not Ready, and its Binding
+// then reports every client as revoked: a gateway that serves anyway
+// refuses every bound client rather than accept a deleted one on the
+// strength of its token's claims. A deletion made while Redis is
+// unreachable reaches the followers when it is back.
+package cluster

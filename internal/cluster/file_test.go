@@ -1,0 +1,72 @@
+package cluster
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBadBindingsFileStopsNewFollowerAndIsKept(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, content string
+		mode          os.FileMode
+		want          string
+	}{
+		{"corrupt", `{"version":`, 0o600, "is not a valid snapshot"},
+		{"no version", `{"bindings":[]}`, 0o600, "version 0"},
+		{"duplicate", `{"version":1,"bindings":[{"client_id":"a"},{"client_id":"a"}]}`, 0o600, `duplicate client_id "a"`},
+		{"unknown field", `{"version":1,"bindings":[],"extra":1}`, 0o600, `unknown field "extra"`},
+		{"trailing", `{"version":1,"bindings":[]} {}`, 0o600, "trailing data"},
+		{"writable by others", `{"version":1,"bindings":[]}`, 0o666, "chmod 600"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "bindings.json")
+			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			_, err := NewFollower(nil, FollowerOptions{File: path})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("NewFollower: %v; want an error naming %s and saying %q", err, path, tt.want)
+			}
+			if b, _ := os.ReadFile(path); string(b) != tt.content {
+				t.Errorf("the file was changed to %q", b)
+			}
+		})
+	}
+}
+
+func TestWriteFileReplacesAtomicallyWithMode0600(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bindings.json")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFile(path, []byte(`{"version":1,"bindings":[]}`)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := readFile(path)
+	if err != nil || s.Version != 1 {
+		t.Fatalf("readFile: %+v, %v", s, err)
+	}
+	fi, _ := os.Stat(path)
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("directory holds %d files, want only the bindings file", len(entries))
+	}
+	if err := writeFile(filepath.Join(dir, "missing", "b.json"), nil); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("writing into a missing directory: %v", err)
+	}
+	if s, err := readFile(filepath.Join(dir, "absent.json")); s != nil || err != nil {
+		t.Errorf("absent file: %v, %v; want nothing", s, err)
+	}
+}

@@ -1,0 +1,268 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/rs/zerolog"
+
+	"github.com/cuegate/cuegate/runtime"
+)
+
+// FollowerOptions configures NewFollower.
+type FollowerOptions struct {
+	// KeyPrefix begins the keys, before the version ("v1:"); "" means
+	// "cuegate:". The publisher uses the same.
+	KeyPrefix string
+	// File is where the follower keeps the last snapshot it took, to start
+	// from while Redis is unreachable; "" means nowhere.
+	File string
+	// Interval is how often the follower polls the version, should a
+	// notification be lost; 0 means 1s.
+	Interval time.Duration
+	// Timeout bounds each call to Redis; 0 means 1s.
+	Timeout time.Duration
+	// Logger receives a warning when Redis cannot be read, a notice when
+	// it can again (once each), and the snapshots refused.
+	Logger zerolog.Logger
+}
+
+// Follower answers for the clients of the snapshots a Publisher writes to
+// Redis, taking the newer ones from Start until Stop (see the package
+// documentation). It never goes back to an older version.
+//
+// Binding, Ready and Version are safe for concurrent use, take no lock
+// and never wait for Redis; Binding does not allocate. Before the first
+// snapshot (from Redis or the file) the follower is not Ready and Binding
+// reports every client as found and revoked, so that a gateway serving
+// too early fails closed. The client is the caller's, to close after
+// Stop.
+type Follower struct {
+	client   rueidis.Client
+	keys     keys
+	file     string
+	interval time.Duration
+	timeout  time.Duration
+	log      zerolog.Logger
+	cur      atomic.Pointer[table] // nil until the first snapshot
+	wake     chan struct{}         // capacity 1: a notification not yet taken
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+var _ runtime.Bindings = (*Follower)(nil)
+
+// NewFollower returns a Follower, not started, that reads Redis through
+// client, with the snapshot in opts.File when there is one. A File that
+// group or others may write, or that does not hold a valid snapshot, is
+// an error naming it (it is left as it is).
+func NewFollower(client rueidis.Client, opts FollowerOptions) (*Follower, error) {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = time.Second
+	}
+	f := &Follower{
+		client:   client,
+		keys:     newKeys(opts.KeyPrefix),
+		file:     opts.File,
+		interval: opts.Interval,
+		timeout:  opts.Timeout,
+		log:      opts.Logger,
+		wake:     make(chan struct{}, 1),
+	}
+	if f.file != "" {
+		s, err := readFile(f.file)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			f.cur.Store(newTable(s))
+		}
+	}
+	return f, nil
+}
+
+// Binding reports the registration of clientID in the newest snapshot,
+// as runtime.Bindings describes; before the first snapshot, every client
+// is found and revoked. catalogue is shared: not to be modified.
+func (f *Follower) Binding(clientID string) (policy string, expiresAt time.Time, revoked bool, catalogue []string, found bool) {
+	t := f.cur.Load()
+	if t == nil {
+		return "", time.Time{}, true, nil, true
+	}
+	e, ok := t.clients[clientID]
+	return e.policy, e.expiresAt, e.revoked, e.catalogue, ok
+}
+
+// Ready reports whether the follower has a snapshot, from Redis or its
+// file: until then the node must not serve.
+func (f *Follower) Ready() bool { return f.cur.Load() != nil }
+
+// Version returns the version of the snapshot in use, 0 for none.
+func (f *Follower) Version() int64 {
+	if t := f.cur.Load(); t != nil {
+		return t.version
+	}
+	return 0
+}
+
+// Start begins following Redis; Start on a started Follower does nothing.
+func (f *Follower) Start() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	f.done.Add(2)
+	go f.listen(ctx)
+	go f.poll(ctx)
+}
+
+// Stop ends following and returns once a call in progress is over; it
+// does nothing on a Follower not started. The follower keeps answering
+// with the snapshot it has.
+func (f *Follower) Stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cancel == nil {
+		return
+	}
+	f.cancel()
+	f.done.Wait()
+	f.cancel = nil
+}
+
+// poke asks the poller to look at Redis now, without waiting.
+func (f *Follower) poke() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// listen subscribes to the channel, and again after each loss of the
+// connection, poking the poller on every message and after every
+// reconnection (the messages sent meanwhile are lost).
+func (f *Follower) listen(ctx context.Context) {
+	defer f.done.Done()
+	subscribe := f.client.B().Subscribe().Channel(f.keys.channel).Build()
+	for {
+		f.client.Receive(ctx, subscribe, func(rueidis.PubSubMessage) { f.poke() })
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(f.interval / 4):
+			f.poke()
+		}
+	}
+}
+
+// poll takes the newer snapshots: at once, when poked, and every interval.
+func (f *Follower) poll(ctx context.Context) {
+	defer f.done.Done()
+	tick := time.NewTicker(f.interval)
+	defer tick.Stop()
+	st := pollState{held: -1}
+	for {
+		held, err := f.refresh(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		f.report(&st, held, err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// pollState is what poll remembers to log each condition once.
+type pollState struct {
+	failing bool  // the last call to Redis failed
+	held    int64 // the version Redis held at the last answer; -1 before
+	refused int64 // the last version refused as not valid
+}
+
+// report logs what a refresh found when it differs from the last time.
+func (f *Follower) report(st *pollState, held int64, err error) {
+	var bad *invalidError
+	if errors.As(err, &bad) {
+		if bad.version != st.refused {
+			f.log.Error().Err(err).Msg("bindings: refused a snapshot")
+			st.refused = bad.version
+		}
+		err = nil // Redis answered
+	}
+	switch {
+	case err != nil && !st.failing:
+		f.log.Warn().Err(err).Int64("version", f.Version()).Msg("bindings: cannot read Redis; serving the last bindings taken")
+	case err == nil && st.failing:
+		f.log.Info().Int64("version", f.Version()).Msg("bindings: reading Redis again")
+	}
+	st.failing = err != nil
+	if err != nil {
+		return
+	}
+	if v := f.Version(); held < v && held != st.held {
+		f.log.Warn().Int64("redis_version", held).Int64("version", v).Msg("bindings: Redis holds an older version than this node's (emptied Redis, or the portal node's clock behind); keeping this node's until a newer one")
+	}
+	st.held = held
+}
+
+// invalidError is a snapshot in Redis that does not decode or check.
+type invalidError struct {
+	key     string
+	version int64 // the version Redis held with it
+	kept    int64 // the version in use instead
+	err     error
+}
+
+func (e *invalidError) Error() string {
+	return fmt.Sprintf("cluster: the bindings snapshot in Redis (%s, version %d) is not valid; keeping version %d: %v", e.key, e.version, e.kept, e.err)
+}
+
+func (e *invalidError) Unwrap() error { return e.err }
+
+// refresh takes the snapshot Redis holds when it is newer than the one in
+// use, storing it in the file before serving it, and returns the version
+// Redis held.
+func (f *Follower) refresh(ctx context.Context) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	held, err := heldVersion(ctx, f.client, f.keys)
+	if err != nil || held <= f.Version() {
+		return held, err
+	}
+	b, err := f.client.Do(ctx, f.client.B().Hget().Key(f.keys.hash).Field("snapshot").Build()).AsBytes()
+	if err != nil {
+		return held, fmt.Errorf("cluster: read the bindings snapshot: %w", err)
+	}
+	s, err := decodeSnapshot(b)
+	if err != nil {
+		return held, &invalidError{key: f.keys.hash, version: held, kept: f.Version(), err: err}
+	}
+	if s.Version <= f.Version() {
+		return held, nil
+	}
+	if f.file != "" {
+		if err := writeFile(f.file, b); err != nil {
+			// Serve it anyway: newer bindings refuse more deleted clients.
+			f.log.Error().Err(err).Int64("version", s.Version).Msg("bindings: cannot keep the snapshot on disk; a restart while Redis is unreachable would start from an older one")
+		}
+	}
+	f.cur.Store(newTable(s))
+	return held, nil
+}

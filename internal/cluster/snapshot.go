@@ -1,0 +1,101 @@
+package cluster
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cuegate/cuegate/portal/store"
+)
+
+// Snapshot is the bindings of every client at one version, as stored in
+// Redis and in a follower's file.
+type Snapshot struct {
+	Version  int64     `json:"version"`
+	Bindings []Binding `json:"bindings"`
+}
+
+// Binding is one client's entry of a Snapshot. A deleted client has only
+// its ID and Revoked.
+type Binding struct {
+	ClientID  string    `json:"client_id"`
+	Policy    string    `json:"policy,omitempty"`
+	Catalogue []string  `json:"catalogue,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Revoked   bool      `json:"revoked,omitempty"`
+}
+
+// newSnapshot returns the snapshot of bs at version v.
+func newSnapshot(v int64, bs []store.ClientBinding) *Snapshot {
+	s := &Snapshot{Version: v, Bindings: make([]Binding, len(bs))}
+	for i, b := range bs {
+		s.Bindings[i] = Binding{ClientID: b.ClientID, Policy: b.Policy, Catalogue: b.Catalogue, ExpiresAt: b.ExpiresAt, Revoked: b.Revoked}
+	}
+	return s
+}
+
+// decodeSnapshot parses and checks an encoded Snapshot. Unknown fields are
+// errors: a field this version does not know might be one that refuses a
+// client.
+func decodeSnapshot(b []byte) (*Snapshot, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var s Snapshot
+	if err := dec.Decode(&s); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the JSON object")
+	}
+	if s.Version <= 0 {
+		return nil, fmt.Errorf("version %d: want a positive one", s.Version)
+	}
+	seen := make(map[string]bool, len(s.Bindings))
+	for i, b := range s.Bindings {
+		switch {
+		case b.ClientID == "":
+			return nil, fmt.Errorf("bindings[%d]: no client_id", i)
+		case seen[b.ClientID]:
+			return nil, fmt.Errorf("bindings[%d]: duplicate client_id %q", i, b.ClientID)
+		}
+		seen[b.ClientID] = true
+	}
+	return &s, nil
+}
+
+// entry is what Binding reports for one client.
+type entry struct {
+	policy    string
+	expiresAt time.Time
+	revoked   bool
+	catalogue []string
+}
+
+// table is a snapshot indexed for Binding; never modified once built.
+type table struct {
+	version int64
+	clients map[string]entry
+}
+
+func newTable(s *Snapshot) *table {
+	t := &table{version: s.Version, clients: make(map[string]entry, len(s.Bindings))}
+	for _, b := range s.Bindings {
+		t.clients[b.ClientID] = entry{policy: b.Policy, expiresAt: b.ExpiresAt, revoked: b.Revoked, catalogue: b.Catalogue}
+	}
+	return t
+}
+
+// keys names what a publisher and its followers share in Redis.
+type keys struct {
+	hash    string // fields "version" and "snapshot"
+	channel string // messages are versions
+}
+
+func newKeys(prefix string) keys {
+	if prefix == "" {
+		prefix = "cuegate:"
+	}
+	return keys{hash: prefix + "v1:bindings", channel: prefix + "v1:bindings:changed"}
+}
