@@ -15,127 +15,24 @@ import (
 	"time"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/schema"
 )
 
-// raw* mirror the schema; they are what CUE decodes into before the
-// checks below turn them into a Table.
-type rawConfig struct {
-	Gateway  rawGateway           `json:"gateway"`
-	IdPs     map[string]rawIdP    `json:"idps"`
-	APIs     map[string]rawAPI    `json:"apis"`
-	Policies map[string]rawPolicy `json:"policies"`
-	Portal   rawPortal            `json:"portal"`
-}
-
-type rawGateway struct {
-	Listen         string     `json:"listen"`
-	PortalListen   string     `json:"portal_listen"`
-	AdminListen    string     `json:"admin_listen"`
-	PublicURL      string     `json:"public_url"`
-	ReadTimeout    string     `json:"read_timeout"`
-	WriteTimeout   string     `json:"write_timeout"`
-	IdleTimeout    string     `json:"idle_timeout"`
-	ShutdownGrace  string     `json:"shutdown_grace"`
-	MaxHeaderBytes int        `json:"max_header_bytes"`
-	MaxBodyBytes   int        `json:"max_body_bytes"`
-	TLS            *table.TLS `json:"tls"`
-	PortalTLS      *table.TLS `json:"portal_tls"`
-	UpstreamCAFile *string    `json:"upstream_ca_file"`
-	// RateLimitHeaders has a schema default.
-	RateLimitHeaders bool          `json:"rate_limit_headers"`
-	AdminToken       *table.Secret `json:"admin_token"`
-}
-
-type rawIdP struct {
-	Issuer          string   `json:"issuer"`
-	Discovery       string   `json:"discovery"`
-	JWKSURI         string   `json:"jwks_uri"`
-	Algorithms      []string `json:"algorithms"`
-	Leeway          string   `json:"leeway"`
-	RefreshInterval string   `json:"refresh_interval"`
-}
-
-type rawAPI struct {
-	Name            string    `json:"name"`
-	ListenPath      string    `json:"listen_path"`
-	StripListenPath bool      `json:"strip_listen_path"`
-	Methods         *[]string `json:"methods"`
-	Upstream        struct {
-		Targets        []string `json:"targets"`
-		Timeout        string   `json:"timeout"`
-		ConnectTimeout string   `json:"connect_timeout"`
-		IdleTimeout    string   `json:"idle_timeout"`
-	} `json:"upstream"`
-	Auth struct {
-		JWT *struct {
-			IdP             string   `json:"idp"`
-			Audience        string   `json:"audience"`
-			Algorithms      []string `json:"algorithms"`
-			IdentityClaim   string   `json:"identity_claim"`
-			PolicyClaim     string   `json:"policy_claim"`
-			DefaultPolicies []string `json:"default_policies"`
-		} `json:"jwt"`
-		Keyless *bool `json:"keyless"`
-	} `json:"auth"`
-}
-
-type rawPolicy struct {
-	Name   string                 `json:"name"`
-	Access map[string]table.Grant `json:"access"`
-	Rate   *struct {
-		Requests int64  `json:"requests"`
-		Per      string `json:"per"`
-	} `json:"rate"`
-	Quota *struct {
-		Max    int64  `json:"max"`
-		Period string `json:"period"`
-	} `json:"quota"`
-	KeyExpiresIn string `json:"key_expires_in"`
-}
-
-type rawDCR struct {
-	Provider                *string       `json:"provider"`
-	GrantTypes              *[]string     `json:"grant_types"`
-	TokenEndpointAuthMethod *string       `json:"token_endpoint_auth_method"`
-	ResponseTypes           *[]string     `json:"response_types"`
-	IdPHost                 *string       `json:"idp_host"`
-	RegistrationEndpoint    *string       `json:"registration_endpoint"`
-	TokenEndpoint           *string       `json:"token_endpoint"`
-	InitialAccessToken      *table.Secret `json:"initial_access_token"`
-	Scope                   *string       `json:"scope"`
-	Timeout                 *string       `json:"timeout"`
-}
-
-type rawPortal struct {
-	Signup               string   `json:"signup"`
-	RedirectURISeparator string   `json:"redirect_uri_separator"`
-	SessionTTL           string   `json:"session_ttl"`
-	TrustedProxies       []string `json:"trusted_proxies"`
-	DCR                  *rawDCR  `json:"dcr"`
-	Catalogue            map[string]struct {
-		Name        string  `json:"name"`
-		Description string  `json:"description"`
-		API         string  `json:"api"`
-		Policy      string  `json:"policy"`
-		DCR         *rawDCR `json:"dcr"`
-	} `json:"catalogue"`
-}
-
-func (c *compilation) build(raw *rawConfig) *table.Table {
+func (c *compilation) build(raw *schema.Config) *table.Table {
 	t := &table.Table{
-		IdPs:     make(map[string]*table.IdP, len(raw.IdPs)),
-		APIs:     make(map[string]*table.API, len(raw.APIs)),
+		IdPs:     make(map[string]*table.IdP, len(raw.Idps)),
+		APIs:     make(map[string]*table.API, len(raw.Apis)),
 		Policies: make(map[string]*table.Policy, len(raw.Policies)),
 	}
 	c.buildGateway(t, &raw.Gateway)
-	for _, id := range sortedKeys(raw.IdPs) {
-		t.IdPs[id] = c.buildIdP(id, raw.IdPs[id])
+	for _, id := range sortedKeys(raw.Idps) {
+		t.IdPs[id] = c.buildIdP(id, raw.Idps[id])
 	}
 	for _, id := range sortedKeys(raw.Policies) {
 		t.Policies[id] = c.buildPolicy(id, raw.Policies[id])
 	}
-	for _, id := range sortedKeys(raw.APIs) {
-		if a := c.buildAPI(t, id, raw.APIs[id]); a != nil {
+	for _, id := range sortedKeys(raw.Apis) {
+		if a := c.buildAPI(t, id, raw.Apis[id]); a != nil {
 			t.APIs[id] = a
 		}
 	}
@@ -162,26 +59,26 @@ func (c *compilation) duration(s string, positive bool, at fieldPath) table.Dura
 	return table.Duration(d)
 }
 
-func (c *compilation) buildGateway(t *table.Table, g *rawGateway) {
+func (c *compilation) buildGateway(t *table.Table, g *schema.Gateway) {
 	t.Gateway = table.Gateway{
 		Listen:         g.Listen,
-		PortalListen:   g.PortalListen,
-		AdminListen:    g.AdminListen,
-		PublicURL:      g.PublicURL,
-		ReadTimeout:    c.duration(g.ReadTimeout, true, p("gateway", "read_timeout")),
-		WriteTimeout:   c.duration(g.WriteTimeout, true, p("gateway", "write_timeout")),
-		IdleTimeout:    c.duration(g.IdleTimeout, true, p("gateway", "idle_timeout")),
-		ShutdownGrace:  c.duration(g.ShutdownGrace, false, p("gateway", "shutdown_grace")),
-		MaxHeaderBytes: g.MaxHeaderBytes,
-		MaxBodyBytes:   g.MaxBodyBytes,
-		TLS:            g.TLS,
-		PortalTLS:      g.PortalTLS,
-		UpstreamCAFile: deref(g.UpstreamCAFile),
+		PortalListen:   g.Portal_listen,
+		AdminListen:    g.Admin_listen,
+		PublicURL:      string(g.Public_url),
+		ReadTimeout:    c.duration(g.Read_timeout, true, p("gateway", "read_timeout")),
+		WriteTimeout:   c.duration(g.Write_timeout, true, p("gateway", "write_timeout")),
+		IdleTimeout:    c.duration(g.Idle_timeout, true, p("gateway", "idle_timeout")),
+		ShutdownGrace:  c.duration(g.Shutdown_grace, false, p("gateway", "shutdown_grace")),
+		MaxHeaderBytes: int(g.Max_header_bytes),
+		MaxBodyBytes:   int(g.Max_body_bytes),
+		TLS:            tls(g.Tls),
+		PortalTLS:      tls(g.Portal_tls),
+		UpstreamCAFile: g.Upstream_ca_file,
 
-		RateLimitHeaders: g.RateLimitHeaders,
+		RateLimitHeaders: g.Rate_limit_headers,
 	}
 	for _, l := range []struct{ field, addr string }{
-		{"listen", g.Listen}, {"portal_listen", g.PortalListen}, {"admin_listen", g.AdminListen},
+		{"listen", g.Listen}, {"portal_listen", g.Portal_listen}, {"admin_listen", g.Admin_listen},
 	} {
 		if _, port, err := net.SplitHostPort(l.addr); err != nil || port == "" {
 			c.errorf(p("gateway", l.field), "invalid listen address %q: want host:port", l.addr)
@@ -189,7 +86,7 @@ func (c *compilation) buildGateway(t *table.Table, g *rawGateway) {
 	}
 	if t.Gateway.PublicURL == "" {
 		scheme := "http"
-		if g.TLS != nil {
+		if g.Tls != nil {
 			scheme = "https"
 		}
 		t.Gateway.PublicURL = scheme + "://" + clientHost(g.Listen)
@@ -200,15 +97,15 @@ func (c *compilation) buildGateway(t *table.Table, g *rawGateway) {
 
 // checkAdmin sets the admin token and refuses an admin listener that
 // other machines can reach without one: it can add and remove developers.
-func (c *compilation) checkAdmin(t *table.Table, g *rawGateway) {
-	t.Gateway.AdminToken = g.AdminToken
+func (c *compilation) checkAdmin(t *table.Table, g *schema.Gateway) {
+	t.Gateway.AdminToken = secret(g.Admin_token)
 	at := p("gateway", "admin_token")
-	c.checkSecret(g.AdminToken, at)
-	host, port, err := net.SplitHostPort(g.AdminListen)
-	if err != nil || g.AdminToken != nil || isLoopback(host) || c.broken(at) {
+	c.checkSecret(g.Admin_token, at)
+	host, port, err := net.SplitHostPort(g.Admin_listen)
+	if err != nil || g.Admin_token != nil || isLoopback(host) || c.broken(at) {
 		return
 	}
-	c.errorf(p("gateway", "admin_listen"), "%q can be reached from other machines, and the admin listener adds and removes developers: set gateway.admin_token: {env: \"NAME\"} (or {file: \"PATH\"}) so that it asks for a bearer token, or listen on loopback (\"127.0.0.1:%s\")", g.AdminListen, port)
+	c.errorf(p("gateway", "admin_listen"), "%q can be reached from other machines, and the admin listener adds and removes developers: set gateway.admin_token: {env: \"NAME\"} (or {file: \"PATH\"}) so that it asks for a bearer token, or listen on loopback (\"127.0.0.1:%s\")", g.Admin_listen, port)
 }
 
 // isLoopback reports whether a listen address's host can be reached from
@@ -224,7 +121,7 @@ func isLoopback(host string) bool {
 
 // checkSecret checks a secret reference the schema let through: it names
 // exactly one of env and file.
-func (c *compilation) checkSecret(s *table.Secret, at fieldPath) {
+func (c *compilation) checkSecret(s *schema.Secret, at fieldPath) {
 	if s != nil && (s.Env == "") == (s.File == "") {
 		c.errorf(at, "a secret sets exactly one of env and file")
 	}
@@ -240,37 +137,65 @@ func clientHost(listen string) string {
 	return net.JoinHostPort("localhost", port)
 }
 
-func (c *compilation) buildIdP(id string, r rawIdP) *table.IdP {
+func (c *compilation) buildIdP(id string, r schema.IdP) *table.IdP {
 	idp := &table.IdP{
 		ID:              id,
-		Issuer:          r.Issuer,
-		JWKSURI:         r.JWKSURI,
-		Discovery:       r.Discovery,
+		Issuer:          string(r.Issuer),
+		JWKSURI:         string(r.Jwks_uri),
+		Discovery:       string(r.Discovery),
 		Algorithms:      sortedUnique(r.Algorithms),
 		Leeway:          c.duration(r.Leeway, false, p("idps", id, "leeway")),
-		RefreshInterval: c.duration(r.RefreshInterval, true, p("idps", id, "refresh_interval")),
+		RefreshInterval: c.duration(r.Refresh_interval, true, p("idps", id, "refresh_interval")),
 	}
 	if idp.JWKSURI != "" {
 		idp.Discovery = ""
 	} else if idp.Discovery == "" {
-		idp.Discovery = strings.TrimSuffix(r.Issuer, "/") + "/.well-known/openid-configuration"
+		idp.Discovery = strings.TrimSuffix(string(r.Issuer), "/") + "/.well-known/openid-configuration"
 	}
 	return idp
 }
 
-func sortedUnique(s []string) []string {
-	out := slices.Clone(s)
+// sortedUnique returns s as strings, sorted and without repeats; nil
+// stays nil and an empty list stays empty.
+func sortedUnique[S ~string](s []S) []string {
+	out := strs(s)
 	sort.Strings(out)
 	return slices.Compact(out)
 }
 
-func (c *compilation) buildPolicy(id string, r rawPolicy) *table.Policy {
+// strs converts a list of one of the schema's string types; nil stays nil
+// and an empty list stays empty, as the table tells them apart.
+func strs[S ~string](s []S) []string {
+	if s == nil {
+		return nil
+	}
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = string(v)
+	}
+	return out
+}
+
+// secret converts a secret reference the schema decoded.
+func secret(s *schema.Secret) *table.Secret {
+	return (*table.Secret)(s)
+}
+
+// tls converts a certificate and key pair the schema decoded.
+func tls(t *schema.TLS) *table.TLS {
+	if t == nil {
+		return nil
+	}
+	return &table.TLS{CertFile: t.Cert_file, KeyFile: t.Key_file}
+}
+
+func (c *compilation) buildPolicy(id string, r schema.Policy) *table.Policy {
 	pol := &table.Policy{ID: id, Name: r.Name, Access: make(map[string]*table.Grant, len(r.Access))}
 	for _, api := range sortedKeys(r.Access) {
 		g := r.Access[api]
 		paths := make([]string, len(g.Paths))
 		for i, gp := range g.Paths {
-			lp, ok := cleanListenPath(gp) // without a trailing slash
+			lp, ok := cleanListenPath(string(gp)) // without a trailing slash
 			if !ok {
 				c.warnf(p("policies", id, "access", api, "paths", i), "path %q is not a clean path: requests are matched on the cleaned path, so this grant can never match it", gp)
 			}
@@ -279,13 +204,13 @@ func (c *compilation) buildPolicy(id string, r rawPolicy) *table.Policy {
 		pol.Access[api] = &table.Grant{Methods: sortedUnique(g.Methods), Paths: sortedUnique(paths)}
 	}
 	if r.Rate != nil {
-		pol.Rate = &table.Rate{Requests: r.Rate.Requests, Per: c.duration(r.Rate.Per, true, p("policies", id, "rate", "per"))}
+		pol.Rate = &table.Rate{Requests: r.Rate.Requests, Per: c.duration(string(r.Rate.Per), true, p("policies", id, "rate", "per"))}
 	}
 	if r.Quota != nil {
-		pol.Quota = &table.Quota{Max: r.Quota.Max, Period: c.duration(r.Quota.Period, true, p("policies", id, "quota", "period"))}
+		pol.Quota = &table.Quota{Max: r.Quota.Max, Period: c.duration(string(r.Quota.Period), true, p("policies", id, "quota", "period"))}
 	}
-	if r.KeyExpiresIn != "" {
-		pol.KeyExpiresIn = c.duration(r.KeyExpiresIn, true, p("policies", id, "key_expires_in"))
+	if r.Key_expires_in != "" {
+		pol.KeyExpiresIn = c.duration(string(r.Key_expires_in), true, p("policies", id, "key_expires_in"))
 	}
 	if len(r.Access) == 0 {
 		c.warnf(p("policies", id, "access"), "policy grants no API: an identity with it is refused everywhere")
@@ -293,36 +218,36 @@ func (c *compilation) buildPolicy(id string, r rawPolicy) *table.Policy {
 	return pol
 }
 
-func (c *compilation) buildAPI(t *table.Table, id string, r rawAPI) *table.API {
+func (c *compilation) buildAPI(t *table.Table, id string, r schema.API) *table.API {
 	a := &table.API{
 		ID:              id,
 		Name:            r.Name,
-		ListenPath:      r.ListenPath,
-		StripListenPath: r.StripListenPath,
+		ListenPath:      string(r.Listen_path),
+		StripListenPath: r.Strip_listen_path,
 		Upstream: table.Upstream{
-			Targets:        r.Upstream.Targets,
+			Targets:        strs(r.Upstream.Targets),
 			Timeout:        c.duration(r.Upstream.Timeout, true, p("apis", id, "upstream", "timeout")),
-			ConnectTimeout: c.duration(r.Upstream.ConnectTimeout, true, p("apis", id, "upstream", "connect_timeout")),
-			IdleTimeout:    c.duration(r.Upstream.IdleTimeout, true, p("apis", id, "upstream", "idle_timeout")),
+			ConnectTimeout: c.duration(r.Upstream.Connect_timeout, true, p("apis", id, "upstream", "connect_timeout")),
+			IdleTimeout:    c.duration(r.Upstream.Idle_timeout, true, p("apis", id, "upstream", "idle_timeout")),
 		},
 	}
-	if lp, ok := cleanListenPath(r.ListenPath); ok {
+	if lp, ok := cleanListenPath(a.ListenPath); ok {
 		a.ListenPath = lp
 	} else {
-		c.errorf(p("apis", id, "listen_path"), "listen path %q is not a clean path (no //, . or .. segments, %%-escapes, ? or #): requests are matched on the cleaned path, so it could never match", r.ListenPath)
+		c.errorf(p("apis", id, "listen_path"), "listen path %q is not a clean path (no //, . or .. segments, %%-escapes, ? or #): requests are matched on the cleaned path, so it could never match", r.Listen_path)
 	}
 	if r.Methods != nil {
-		a.Methods = sortedUnique(*r.Methods)
+		a.Methods = sortedUnique(r.Methods)
 		if len(a.Methods) == 0 {
 			c.warnf(p("apis", id, "methods"), "methods is empty: this route can never match")
 		}
 	}
 	for i, target := range r.Upstream.Targets {
-		if u, err := url.Parse(target); err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		if u, err := url.Parse(string(target)); err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			c.errorf(p("apis", id, "upstream", "targets", i), "invalid upstream target %q: want scheme://host[:port][/path] without query or fragment", target)
 		}
 	}
-	jwt, keyless := r.Auth.JWT, r.Auth.Keyless != nil && *r.Auth.Keyless
+	jwt, keyless := r.Auth.Jwt, r.Auth.Keyless != nil && *r.Auth.Keyless
 	switch {
 	case jwt == nil && !keyless:
 		c.errorf(p("apis", id, "auth"), "auth must set exactly one of jwt and keyless")
@@ -332,31 +257,31 @@ func (c *compilation) buildAPI(t *table.Table, id string, r rawAPI) *table.API {
 		a.Keyless = true
 	default:
 		a.JWT = &table.JWTAuth{
-			IdP:             jwt.IdP,
+			IdP:             jwt.Idp,
 			Audience:        jwt.Audience,
-			IdentityClaim:   jwt.IdentityClaim,
-			PolicyClaim:     jwt.PolicyClaim,
-			DefaultPolicies: slices.Clone(jwt.DefaultPolicies),
+			IdentityClaim:   jwt.Identity_claim,
+			PolicyClaim:     jwt.Policy_claim,
+			DefaultPolicies: slices.Clone(jwt.Default_policies),
 		}
 		if a.JWT.DefaultPolicies == nil {
 			a.JWT.DefaultPolicies = []string{}
 		}
-		for i, pol := range jwt.DefaultPolicies {
+		for i, pol := range jwt.Default_policies {
 			if _, ok := t.Policies[pol]; !ok {
 				c.errorf(p("apis", id, "auth", "jwt", "default_policies", i), "unknown policy %q (defined: %s)", pol, list(t.Policies))
 			}
 		}
-		idp, ok := t.IdPs[jwt.IdP]
+		idp, ok := t.IdPs[jwt.Idp]
 		if !ok {
-			c.errorf(p("apis", id, "auth", "jwt", "idp"), "unknown IdP %q (defined: %s)", jwt.IdP, list(t.IdPs))
+			c.errorf(p("apis", id, "auth", "jwt", "idp"), "unknown IdP %q (defined: %s)", jwt.Idp, list(t.IdPs))
 			break
 		}
 		a.JWT.Algorithms = idp.Algorithms
 		if jwt.Algorithms != nil {
 			a.JWT.Algorithms = sortedUnique(jwt.Algorithms)
 			for i, alg := range jwt.Algorithms {
-				if !slices.Contains(idp.Algorithms, alg) && !c.broken(p("idps", jwt.IdP, "algorithms")) {
-					c.errorf(p("apis", id, "auth", "jwt", "algorithms", i), "algorithm %s is not allowed by IdP %q (allowed: %s)", alg, jwt.IdP, strings.Join(idp.Algorithms, ", "))
+				if !slices.Contains(idp.Algorithms, string(alg)) && !c.broken(p("idps", jwt.Idp, "algorithms")) {
+					c.errorf(p("apis", id, "auth", "jwt", "algorithms", i), "algorithm %s is not allowed by IdP %q (allowed: %s)", alg, jwt.Idp, strings.Join(idp.Algorithms, ", "))
 				}
 			}
 		}
@@ -434,91 +359,87 @@ func (c *compilation) checkPolicies(t *table.Table) {
 	}
 }
 
-func (c *compilation) buildPortal(t *table.Table, r *rawPortal) {
+func (c *compilation) buildPortal(t *table.Table, r *schema.Portal) {
 	t.Portal = table.Portal{
 		Signup:               r.Signup,
-		RedirectURISeparator: r.RedirectURISeparator,
-		SessionTTL:           c.duration(r.SessionTTL, true, p("portal", "session_ttl")),
+		RedirectURISeparator: r.Redirect_uri_separator,
+		SessionTTL:           c.duration(r.Session_ttl, true, p("portal", "session_ttl")),
 		Catalogue:            make(map[string]*table.CatalogueEntry, len(r.Catalogue)),
 	}
-	for i, cidr := range r.TrustedProxies {
-		pfx, err := netip.ParsePrefix(cidr)
+	for i, cidr := range r.Trusted_proxies {
+		pfx, err := netip.ParsePrefix(string(cidr))
 		if err != nil {
 			c.errorf(p("portal", "trusted_proxies", i), "invalid value %q: want an IP prefix such as \"10.0.0.0/8\"", cidr)
 			continue
 		}
 		t.Portal.TrustedProxies = append(t.Portal.TrustedProxies, pfx.Masked())
 	}
-	c.checkDCR(r.DCR, p("portal", "dcr"))
+	c.checkDCR(r.Dcr, p("portal", "dcr"))
 	for _, id := range sortedKeys(r.Catalogue) {
 		e := r.Catalogue[id]
 		at := p("portal", "catalogue", id)
-		entry := &table.CatalogueEntry{ID: id, Name: e.Name, Description: e.Description, API: e.API, Policy: e.Policy}
+		entry := &table.CatalogueEntry{ID: id, Name: e.Name, Description: e.Description, API: e.Api, Policy: e.Policy}
 		t.Portal.Catalogue[id] = entry
-		a, apiOK := t.APIs[e.API]
+		a, apiOK := t.APIs[e.Api]
 		if !apiOK {
-			c.errorf(at.add("api"), "unknown API %q (defined: %s)", e.API, list(t.APIs))
-		} else if a.JWT == nil && !c.broken(p("apis", e.API, "auth")) {
-			c.warnf(at.add("api"), "API %q has no JWT auth: clients registered for it are never checked here, and a client registered for keyless APIs only is refused (403) on the APIs that check tokens", e.API)
+			c.errorf(at.add("api"), "unknown API %q (defined: %s)", e.Api, list(t.APIs))
+		} else if a.JWT == nil && !c.broken(p("apis", e.Api, "auth")) {
+			c.warnf(at.add("api"), "API %q has no JWT auth: clients registered for it are never checked here, and a client registered for keyless APIs only is refused (403) on the APIs that check tokens", e.Api)
 		}
 		pol, polOK := t.Policies[e.Policy]
 		switch {
 		case !polOK:
 			c.errorf(at.add("policy"), "unknown policy %q (defined: %s)", e.Policy, list(t.Policies))
-		case apiOK && pol.Access[e.API] == nil && !c.broken(p("policies", e.Policy, "access")):
-			c.errorf(at.add("policy"), "policy %q does not grant API %q: every client registered here would be refused", e.Policy, e.API)
+		case apiOK && pol.Access[e.Api] == nil && !c.broken(p("policies", e.Policy, "access")):
+			c.errorf(at.add("policy"), "policy %q does not grant API %q: every client registered here would be refused", e.Policy, e.Api)
 		}
-		c.checkDCR(e.DCR, at.add("dcr"))
-		entry.DCR = c.mergeDCR(at, r.DCR, e.DCR)
+		c.checkDCR(e.Dcr, at.add("dcr"))
+		entry.DCR = c.mergeDCR(at, r.Dcr, e.Dcr)
 		if entry.DCR != nil && apiOK && a.JWT != nil {
-			c.checkIdentityClaim(e.API, a.JWT.IdentityClaim, entry.DCR.Provider)
+			c.checkIdentityClaim(e.Api, a.JWT.IdentityClaim, entry.DCR.Provider)
 		}
 	}
 }
 
 // checkDCR checks one dcr block, global or a catalogue entry's, on its own.
-func (c *compilation) checkDCR(d *rawDCR, at fieldPath) {
+func (c *compilation) checkDCR(d *schema.DCR, at fieldPath) {
 	if d == nil {
 		return
 	}
-	c.checkSecret(d.InitialAccessToken, at.add("initial_access_token"))
-	if d.Timeout != nil {
-		c.duration(*d.Timeout, true, at.add("timeout"))
+	c.checkSecret(d.Initial_access_token, at.add("initial_access_token"))
+	if d.Timeout != "" {
+		c.duration(string(d.Timeout), true, at.add("timeout"))
 	}
 }
 
 // mergeDCR overrides the global settings with the entry's, field by field,
 // and checks that the result can register a client. at is the catalogue
 // entry.
-func (c *compilation) mergeDCR(at fieldPath, global, entry *rawDCR) *table.DCR {
+func (c *compilation) mergeDCR(at fieldPath, global, entry *schema.DCR) *table.DCR {
 	if global == nil && entry == nil {
 		c.warnf(at, "no dcr settings here or in portal.dcr: developers cannot register clients for this entry")
 		return nil
 	}
-	var m rawDCR
-	for _, src := range []*rawDCR{global, entry} {
+	var m schema.DCR
+	for _, src := range []*schema.DCR{global, entry} {
 		if src != nil {
 			m = overlay(m, *src)
 		}
 	}
 	d := &table.DCR{
-		Provider:                deref(m.Provider),
-		TokenEndpointAuthMethod: deref(m.TokenEndpointAuthMethod),
-		IdPHost:                 deref(m.IdPHost),
-		RegistrationEndpoint:    deref(m.RegistrationEndpoint),
-		TokenEndpoint:           deref(m.TokenEndpoint),
-		InitialAccessToken:      m.InitialAccessToken,
+		Provider:                string(m.Provider),
+		GrantTypes:              sortedUnique(m.Grant_types),
+		TokenEndpointAuthMethod: string(m.Token_endpoint_auth_method),
+		ResponseTypes:           strs(m.Response_types),
+		IdPHost:                 string(m.Idp_host),
+		RegistrationEndpoint:    string(m.Registration_endpoint),
+		TokenEndpoint:           string(m.Token_endpoint),
+		InitialAccessToken:      secret(m.Initial_access_token),
 		Scope:                   deref(m.Scope),
 		Timeout:                 table.Duration(table.DefaultDCRTimeout),
 	}
-	if m.GrantTypes != nil {
-		d.GrantTypes = sortedUnique(*m.GrantTypes)
-	}
-	if m.ResponseTypes != nil {
-		d.ResponseTypes = append([]string{}, *m.ResponseTypes...)
-	}
-	if m.Timeout != nil {
-		if v, err := time.ParseDuration(*m.Timeout); err == nil && v > 0 {
+	if m.Timeout != "" {
+		if v, err := time.ParseDuration(string(m.Timeout)); err == nil && v > 0 {
 			d.Timeout = table.Duration(v)
 		}
 	}
@@ -596,21 +517,31 @@ func (c *compilation) checkIdentityClaim(api, claim, provider string) {
 	}
 }
 
-// overlay returns base with every field that top sets replaced.
-// Every field is a pointer, so cmp.Or picks top's when it is set.
-func overlay(base, top rawDCR) rawDCR {
-	return rawDCR{
-		Provider:                cmp.Or(top.Provider, base.Provider),
-		GrantTypes:              cmp.Or(top.GrantTypes, base.GrantTypes),
-		TokenEndpointAuthMethod: cmp.Or(top.TokenEndpointAuthMethod, base.TokenEndpointAuthMethod),
-		ResponseTypes:           cmp.Or(top.ResponseTypes, base.ResponseTypes),
-		IdPHost:                 cmp.Or(top.IdPHost, base.IdPHost),
-		RegistrationEndpoint:    cmp.Or(top.RegistrationEndpoint, base.RegistrationEndpoint),
-		TokenEndpoint:           cmp.Or(top.TokenEndpoint, base.TokenEndpoint),
-		InitialAccessToken:      cmp.Or(top.InitialAccessToken, base.InitialAccessToken),
-		Scope:                   cmp.Or(top.Scope, base.Scope),
-		Timeout:                 cmp.Or(top.Timeout, base.Timeout),
+// overlay returns base with every field that top sets replaced. A field
+// is unset when it is nil, or "" for a string the schema never lets be
+// empty, so cmp.Or and orList pick top's when it is set: an empty list or
+// scope still overrides.
+func overlay(base, top schema.DCR) schema.DCR {
+	return schema.DCR{
+		Provider:                   cmp.Or(top.Provider, base.Provider),
+		Grant_types:                orList(top.Grant_types, base.Grant_types),
+		Token_endpoint_auth_method: cmp.Or(top.Token_endpoint_auth_method, base.Token_endpoint_auth_method),
+		Response_types:             orList(top.Response_types, base.Response_types),
+		Idp_host:                   cmp.Or(top.Idp_host, base.Idp_host),
+		Registration_endpoint:      cmp.Or(top.Registration_endpoint, base.Registration_endpoint),
+		Token_endpoint:             cmp.Or(top.Token_endpoint, base.Token_endpoint),
+		Initial_access_token:       cmp.Or(top.Initial_access_token, base.Initial_access_token),
+		Scope:                      cmp.Or(top.Scope, base.Scope),
+		Timeout:                    cmp.Or(top.Timeout, base.Timeout),
 	}
+}
+
+// orList is top when it is set (not nil, perhaps empty), else base.
+func orList[S any](top, base []S) []S {
+	if top != nil {
+		return top
+	}
+	return base
 }
 
 func deref(s *string) string {
