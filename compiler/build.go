@@ -65,10 +65,10 @@ func (c *compilation) buildGateway(t *table.Table, g *schema.Gateway) {
 		PortalListen:   g.Portal_listen,
 		AdminListen:    g.Admin_listen,
 		PublicURL:      string(g.Public_url),
-		ReadTimeout:    c.duration(g.Read_timeout, true, p("gateway", "read_timeout")),
-		WriteTimeout:   c.duration(g.Write_timeout, true, p("gateway", "write_timeout")),
-		IdleTimeout:    c.duration(g.Idle_timeout, true, p("gateway", "idle_timeout")),
-		ShutdownGrace:  c.duration(g.Shutdown_grace, false, p("gateway", "shutdown_grace")),
+		ReadTimeout:    c.duration(g.Read_timeout, true, field("gateway", "read_timeout")),
+		WriteTimeout:   c.duration(g.Write_timeout, true, field("gateway", "write_timeout")),
+		IdleTimeout:    c.duration(g.Idle_timeout, true, field("gateway", "idle_timeout")),
+		ShutdownGrace:  c.duration(g.Shutdown_grace, false, field("gateway", "shutdown_grace")),
 		MaxHeaderBytes: int(g.Max_header_bytes),
 		MaxBodyBytes:   int(g.Max_body_bytes),
 		TLS:            tls(g.Tls),
@@ -81,7 +81,7 @@ func (c *compilation) buildGateway(t *table.Table, g *schema.Gateway) {
 		{"listen", g.Listen}, {"portal_listen", g.Portal_listen}, {"admin_listen", g.Admin_listen},
 	} {
 		if _, port, err := net.SplitHostPort(l.addr); err != nil || port == "" {
-			c.errorf(p("gateway", l.field), "invalid listen address %q: want host:port", l.addr)
+			c.errorf(field("gateway", l.field), "invalid listen address %q: want host:port", l.addr)
 		}
 	}
 	if t.Gateway.PublicURL == "" {
@@ -99,13 +99,13 @@ func (c *compilation) buildGateway(t *table.Table, g *schema.Gateway) {
 // other machines can reach without one: it can add and remove developers.
 func (c *compilation) checkAdmin(t *table.Table, g *schema.Gateway) {
 	t.Gateway.AdminToken = secret(g.Admin_token)
-	at := p("gateway", "admin_token")
+	at := field("gateway", "admin_token")
 	c.checkSecret(g.Admin_token, at)
 	host, port, err := net.SplitHostPort(g.Admin_listen)
 	if err != nil || g.Admin_token != nil || isLoopback(host) || c.broken(at) {
 		return
 	}
-	c.errorf(p("gateway", "admin_listen"), "%q can be reached from other machines, and the admin listener adds and removes developers: set gateway.admin_token: {env: \"NAME\"} (or {file: \"PATH\"}) so that it asks for a bearer token, or listen on loopback (\"127.0.0.1:%s\")", g.Admin_listen, port)
+	c.errorf(field("gateway", "admin_listen"), "%q can be reached from other machines, and the admin listener adds and removes developers: set gateway.admin_token: {env: \"NAME\"} (or {file: \"PATH\"}) so that it asks for a bearer token, or listen on loopback (\"127.0.0.1:%s\")", g.Admin_listen, port)
 }
 
 // isLoopback reports whether a listen address's host can be reached from
@@ -144,8 +144,8 @@ func (c *compilation) buildIdP(id string, r schema.IdP) *table.IdP {
 		JWKSURI:         string(r.Jwks_uri),
 		Discovery:       string(r.Discovery),
 		Algorithms:      sortedUnique(r.Algorithms),
-		Leeway:          c.duration(r.Leeway, false, p("idps", id, "leeway")),
-		RefreshInterval: c.duration(r.Refresh_interval, true, p("idps", id, "refresh_interval")),
+		Leeway:          c.duration(r.Leeway, false, idpPath(id, "leeway")),
+		RefreshInterval: c.duration(r.Refresh_interval, true, idpPath(id, "refresh_interval")),
 	}
 	if idp.JWKSURI != "" {
 		idp.Discovery = ""
@@ -197,23 +197,23 @@ func (c *compilation) buildPolicy(id string, r schema.Policy) *table.Policy {
 		for i, gp := range g.Paths {
 			lp, ok := cleanListenPath(string(gp)) // without a trailing slash
 			if !ok {
-				c.warnf(p("policies", id, "access", api, "paths", i), "path %q is not a clean path: requests are matched on the cleaned path, so this grant can never match it", gp)
+				c.warnf(policyPath(id, "access").key(api).field("paths").index(i), "path %q is not a clean path: requests are matched on the cleaned path, so this grant can never match it", gp)
 			}
 			paths[i] = lp
 		}
 		pol.Access[api] = &table.Grant{Methods: sortedUnique(g.Methods), Paths: sortedUnique(paths)}
 	}
 	if r.Rate != nil {
-		pol.Rate = &table.Rate{Requests: r.Rate.Requests, Per: c.duration(string(r.Rate.Per), true, p("policies", id, "rate", "per"))}
+		pol.Rate = &table.Rate{Requests: r.Rate.Requests, Per: c.duration(string(r.Rate.Per), true, policyPath(id, "rate", "per"))}
 	}
 	if r.Quota != nil {
-		pol.Quota = &table.Quota{Max: r.Quota.Max, Period: c.duration(string(r.Quota.Period), true, p("policies", id, "quota", "period"))}
+		pol.Quota = &table.Quota{Max: r.Quota.Max, Period: c.duration(string(r.Quota.Period), true, policyPath(id, "quota", "period"))}
 	}
 	if r.Key_expires_in != "" {
-		pol.KeyExpiresIn = c.duration(string(r.Key_expires_in), true, p("policies", id, "key_expires_in"))
+		pol.KeyExpiresIn = c.duration(string(r.Key_expires_in), true, policyPath(id, "key_expires_in"))
 	}
 	if len(r.Access) == 0 {
-		c.warnf(p("policies", id, "access"), "policy grants no API: an identity with it is refused everywhere")
+		c.warnf(policyPath(id, "access"), "policy grants no API: an identity with it is refused everywhere")
 	}
 	return pol
 }
@@ -226,33 +226,33 @@ func (c *compilation) buildAPI(t *table.Table, id string, r schema.API) *table.A
 		StripListenPath: r.Strip_listen_path,
 		Upstream: table.Upstream{
 			Targets:        strs(r.Upstream.Targets),
-			Timeout:        c.duration(r.Upstream.Timeout, true, p("apis", id, "upstream", "timeout")),
-			ConnectTimeout: c.duration(r.Upstream.Connect_timeout, true, p("apis", id, "upstream", "connect_timeout")),
-			IdleTimeout:    c.duration(r.Upstream.Idle_timeout, true, p("apis", id, "upstream", "idle_timeout")),
+			Timeout:        c.duration(r.Upstream.Timeout, true, apiPath(id, "upstream", "timeout")),
+			ConnectTimeout: c.duration(r.Upstream.Connect_timeout, true, apiPath(id, "upstream", "connect_timeout")),
+			IdleTimeout:    c.duration(r.Upstream.Idle_timeout, true, apiPath(id, "upstream", "idle_timeout")),
 		},
 	}
 	if lp, ok := cleanListenPath(a.ListenPath); ok {
 		a.ListenPath = lp
 	} else {
-		c.errorf(p("apis", id, "listen_path"), "listen path %q is not a clean path (no //, . or .. segments, %%-escapes, ? or #): requests are matched on the cleaned path, so it could never match", r.Listen_path)
+		c.errorf(apiPath(id, "listen_path"), "listen path %q is not a clean path (no //, . or .. segments, %%-escapes, ? or #): requests are matched on the cleaned path, so it could never match", r.Listen_path)
 	}
 	if r.Methods != nil {
 		a.Methods = sortedUnique(r.Methods)
 		if len(a.Methods) == 0 {
-			c.warnf(p("apis", id, "methods"), "methods is empty: this route can never match")
+			c.warnf(apiPath(id, "methods"), "methods is empty: this route can never match")
 		}
 	}
 	for i, target := range r.Upstream.Targets {
 		if u, err := url.Parse(string(target)); err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			c.errorf(p("apis", id, "upstream", "targets", i), "invalid upstream target %q: want scheme://host[:port][/path] without query or fragment", target)
+			c.errorf(apiPath(id, "upstream", "targets").index(i), "invalid upstream target %q: want scheme://host[:port][/path] without query or fragment", target)
 		}
 	}
 	jwt, keyless := r.Auth.Jwt, r.Auth.Keyless != nil && *r.Auth.Keyless
 	switch {
 	case jwt == nil && !keyless:
-		c.errorf(p("apis", id, "auth"), "auth must set exactly one of jwt and keyless")
+		c.errorf(apiPath(id, "auth"), "auth must set exactly one of jwt and keyless")
 	case jwt != nil && keyless:
-		c.errorf(p("apis", id, "auth", "keyless"), "auth must set exactly one of jwt and keyless, not both")
+		c.errorf(apiPath(id, "auth", "keyless"), "auth must set exactly one of jwt and keyless, not both")
 	case keyless:
 		a.Keyless = true
 	default:
@@ -268,20 +268,20 @@ func (c *compilation) buildAPI(t *table.Table, id string, r schema.API) *table.A
 		}
 		for i, pol := range jwt.Default_policies {
 			if _, ok := t.Policies[pol]; !ok {
-				c.errorf(p("apis", id, "auth", "jwt", "default_policies", i), "unknown policy %q (defined: %s)", pol, list(t.Policies))
+				c.errorf(apiPath(id, "auth", "jwt", "default_policies").index(i), "unknown policy %q (defined: %s)", pol, list(t.Policies))
 			}
 		}
 		idp, ok := t.IdPs[jwt.Idp]
 		if !ok {
-			c.errorf(p("apis", id, "auth", "jwt", "idp"), "unknown IdP %q (defined: %s)", jwt.Idp, list(t.IdPs))
+			c.errorf(apiPath(id, "auth", "jwt", "idp"), "unknown IdP %q (defined: %s)", jwt.Idp, list(t.IdPs))
 			break
 		}
 		a.JWT.Algorithms = idp.Algorithms
 		if jwt.Algorithms != nil {
 			a.JWT.Algorithms = sortedUnique(jwt.Algorithms)
 			for i, alg := range jwt.Algorithms {
-				if !slices.Contains(idp.Algorithms, string(alg)) && !c.broken(p("idps", jwt.Idp, "algorithms")) {
-					c.errorf(p("apis", id, "auth", "jwt", "algorithms", i), "algorithm %s is not allowed by IdP %q (allowed: %s)", alg, jwt.Idp, strings.Join(idp.Algorithms, ", "))
+				if !slices.Contains(idp.Algorithms, string(alg)) && !c.broken(idpPath(jwt.Idp, "algorithms")) {
+					c.errorf(apiPath(id, "auth", "jwt", "algorithms").index(i), "algorithm %s is not allowed by IdP %q (allowed: %s)", alg, jwt.Idp, strings.Join(idp.Algorithms, ", "))
 				}
 			}
 		}
@@ -324,14 +324,14 @@ func (c *compilation) checkRoutes(t *table.Table) {
 	byPath := map[string][]claim{}
 	for _, id := range sortedKeys(t.APIs) {
 		a := t.APIs[id]
-		if c.broken(p("apis", id, "listen_path")) || c.broken(p("apis", id, "methods")) {
+		if c.broken(apiPath(id, "listen_path")) || c.broken(apiPath(id, "methods")) {
 			continue
 		}
 		ms := table.MethodsOf(a.Methods)
 		for _, other := range byPath[a.ListenPath] {
 			if overlap := ms & other.methods; overlap != 0 {
-				c.errorf(p("apis", id, "listen_path"), "listen path %q is already served by API %q (%s) for %s",
-					a.ListenPath, other.id, c.where(p("apis", other.id, "listen_path")), overlap)
+				c.errorf(apiPath(id, "listen_path"), "listen path %q is already served by API %q (%s) for %s",
+					a.ListenPath, other.id, c.where(apiPath(other.id, "listen_path")), overlap)
 			}
 		}
 		byPath[a.ListenPath] = append(byPath[a.ListenPath], claim{id, ms})
@@ -344,14 +344,14 @@ func (c *compilation) checkPolicies(t *table.Table) {
 		for _, api := range sortedKeys(pol.Access) {
 			a, ok := t.APIs[api]
 			if !ok {
-				c.errorf(p("policies", id, "access", api), "unknown API %q (defined: %s)", api, list(t.APIs))
+				c.errorf(policyPath(id, "access").key(api), "unknown API %q (defined: %s)", api, list(t.APIs))
 				continue
 			}
 			g := pol.Access[api]
 			if a.Methods != nil && g.Methods != nil {
 				for _, m := range g.Methods {
 					if !slices.Contains(a.Methods, m) {
-						c.warnf(p("policies", id, "access", api, "methods"), "API %q does not serve %s: this grant can never match it", api, m)
+						c.warnf(policyPath(id, "access").key(api).field("methods"), "API %q does not serve %s: this grant can never match it", api, m)
 					}
 				}
 			}
@@ -363,37 +363,37 @@ func (c *compilation) buildPortal(t *table.Table, r *schema.Portal) {
 	t.Portal = table.Portal{
 		Signup:               r.Signup,
 		RedirectURISeparator: r.Redirect_uri_separator,
-		SessionTTL:           c.duration(r.Session_ttl, true, p("portal", "session_ttl")),
+		SessionTTL:           c.duration(r.Session_ttl, true, field("portal", "session_ttl")),
 		Catalogue:            make(map[string]*table.CatalogueEntry, len(r.Catalogue)),
 	}
 	for i, cidr := range r.Trusted_proxies {
 		pfx, err := netip.ParsePrefix(string(cidr))
 		if err != nil {
-			c.errorf(p("portal", "trusted_proxies", i), "invalid value %q: want an IP prefix such as \"10.0.0.0/8\"", cidr)
+			c.errorf(field("portal", "trusted_proxies").index(i), "invalid value %q: want an IP prefix such as \"10.0.0.0/8\"", cidr)
 			continue
 		}
 		t.Portal.TrustedProxies = append(t.Portal.TrustedProxies, pfx.Masked())
 	}
-	c.checkDCR(r.Dcr, p("portal", "dcr"))
+	c.checkDCR(r.Dcr, field("portal", "dcr"))
 	for _, id := range sortedKeys(r.Catalogue) {
 		e := r.Catalogue[id]
-		at := p("portal", "catalogue", id)
+		at := field("portal", "catalogue").key(id)
 		entry := &table.CatalogueEntry{ID: id, Name: e.Name, Description: e.Description, API: e.Api, Policy: e.Policy}
 		t.Portal.Catalogue[id] = entry
 		a, apiOK := t.APIs[e.Api]
 		if !apiOK {
-			c.errorf(at.add("api"), "unknown API %q (defined: %s)", e.Api, list(t.APIs))
-		} else if a.JWT == nil && !c.broken(p("apis", e.Api, "auth")) {
-			c.warnf(at.add("api"), "API %q has no JWT auth: clients registered for it are never checked here, and a client registered for keyless APIs only is refused (403) on the APIs that check tokens", e.Api)
+			c.errorf(at.field("api"), "unknown API %q (defined: %s)", e.Api, list(t.APIs))
+		} else if a.JWT == nil && !c.broken(apiPath(e.Api, "auth")) {
+			c.warnf(at.field("api"), "API %q has no JWT auth: clients registered for it are never checked here, and a client registered for keyless APIs only is refused (403) on the APIs that check tokens", e.Api)
 		}
 		pol, polOK := t.Policies[e.Policy]
 		switch {
 		case !polOK:
-			c.errorf(at.add("policy"), "unknown policy %q (defined: %s)", e.Policy, list(t.Policies))
-		case apiOK && pol.Access[e.Api] == nil && !c.broken(p("policies", e.Policy, "access")):
-			c.errorf(at.add("policy"), "policy %q does not grant API %q: every client registered here would be refused", e.Policy, e.Api)
+			c.errorf(at.field("policy"), "unknown policy %q (defined: %s)", e.Policy, list(t.Policies))
+		case apiOK && pol.Access[e.Api] == nil && !c.broken(policyPath(e.Policy, "access")):
+			c.errorf(at.field("policy"), "policy %q does not grant API %q: every client registered here would be refused", e.Policy, e.Api)
 		}
-		c.checkDCR(e.Dcr, at.add("dcr"))
+		c.checkDCR(e.Dcr, at.field("dcr"))
 		entry.DCR = c.mergeDCR(at, r.Dcr, e.Dcr)
 		if entry.DCR != nil && apiOK && a.JWT != nil {
 			c.checkIdentityClaim(e.Api, a.JWT.IdentityClaim, entry.DCR.Provider)
@@ -406,9 +406,9 @@ func (c *compilation) checkDCR(d *schema.DCR, at fieldPath) {
 	if d == nil {
 		return
 	}
-	c.checkSecret(d.Initial_access_token, at.add("initial_access_token"))
+	c.checkSecret(d.Initial_access_token, at.field("initial_access_token"))
 	if d.Timeout != "" {
-		c.duration(string(d.Timeout), true, at.add("timeout"))
+		c.duration(string(d.Timeout), true, at.field("timeout"))
 	}
 }
 
@@ -443,13 +443,13 @@ func (c *compilation) mergeDCR(at fieldPath, global, entry *schema.DCR) *table.D
 			d.Timeout = table.Duration(v)
 		}
 	}
-	at = at.add("dcr")
+	at = at.field("dcr")
 	for _, f := range []struct {
 		name string
 		set  bool
 	}{{"provider", d.Provider != ""}, {"registration_endpoint", d.RegistrationEndpoint != ""}} {
-		if !f.set && !c.broken(p("portal", "dcr", f.name)) {
-			c.errorf(at.add(f.name), "not set here or in portal.dcr: the portal needs it to register clients")
+		if !f.set && !c.broken(field("portal", "dcr", f.name)) {
+			c.errorf(at.field(f.name), "not set here or in portal.dcr: the portal needs it to register clients")
 		}
 	}
 	c.warnProvider(at, d)
@@ -460,23 +460,23 @@ func (c *compilation) mergeDCR(at fieldPath, global, entry *schema.DCR) *table.D
 // refuse or that leave developers without what they need.
 func (c *compilation) warnProvider(at fieldPath, d *table.DCR) {
 	if len(d.GrantTypes) == 0 {
-		c.warnf(at.add("grant_types"), "no grant types: providers such as Hydra then register a client that cannot get tokens")
+		c.warnf(at.field("grant_types"), "no grant types: providers such as Hydra then register a client that cannot get tokens")
 	}
 	if d.TokenEndpoint == "" && d.IdPHost == "" {
-		c.warnf(at.add("token_endpoint"), "neither dcr.token_endpoint nor dcr.idp_host is set: the portal cannot tell developers where to get tokens")
+		c.warnf(at.field("token_endpoint"), "neither dcr.token_endpoint nor dcr.idp_host is set: the portal cannot tell developers where to get tokens")
 	}
 	if d.Provider == "" || d.RegistrationEndpoint == "" {
 		return
 	}
 	pr := providers[d.Provider]
 	if pr.needsToken && d.InitialAccessToken == nil {
-		c.warnf(at.add("initial_access_token"), "not set: %s refuses registrations without %s", d.Provider, pr.token)
+		c.warnf(at.field("initial_access_token"), "not set: %s refuses registrations without %s", d.Provider, pr.token)
 	}
 	if u, err := url.Parse(d.RegistrationEndpoint); err == nil && pr.registration != nil && !pr.registration.MatchString(u.Path) {
-		c.warnf(at.add("registration_endpoint"), "%s registers clients at %s, not at %q", d.Provider, pr.registrationDoc, u.Path)
+		c.warnf(at.field("registration_endpoint"), "%s registers clients at %s, not at %q", d.Provider, pr.registrationDoc, u.Path)
 	}
 	if d.Provider == "okta" && slices.Contains(d.ResponseTypes, "token") && !slices.Contains(d.GrantTypes, "implicit") {
-		c.warnf(at.add("response_types"), "okta refuses response type token unless grant_types has implicit")
+		c.warnf(at.field("response_types"), "okta refuses response type token unless grant_types has implicit")
 	}
 }
 
@@ -512,8 +512,8 @@ var providers = map[string]provider{
 // identity from a claim that the provider's access tokens do not carry.
 func (c *compilation) checkIdentityClaim(api, claim, provider string) {
 	want := providers[provider].claims
-	if len(want) > 0 && !slices.Contains(want, claim) && !c.broken(p("apis", api, "auth", "jwt", "identity_claim")) {
-		c.warnf(p("apis", api, "auth", "jwt", "identity_claim"), "%s access tokens carry the client id in %s, not in %q", provider, strings.Join(want, " or "), claim)
+	if len(want) > 0 && !slices.Contains(want, claim) && !c.broken(apiPath(api, "auth", "jwt", "identity_claim")) {
+		c.warnf(apiPath(api, "auth", "jwt", "identity_claim"), "%s access tokens carry the client id in %s, not in %q", provider, strings.Join(want, " or "), claim)
 	}
 }
 
@@ -567,7 +567,7 @@ func (c *compilation) warnUnused(t *table.Table) {
 	}
 	for _, id := range sortedKeys(t.Policies) {
 		if !used[id] {
-			c.warnf(p("policies", id), "policy is not used by any API's default_policies or catalogue entry (only a token's policy claim can select it)")
+			c.warnf(policyPath(id), "policy is not used by any API's default_policies or catalogue entry (only a token's policy claim can select it)")
 		}
 	}
 }
