@@ -3,7 +3,6 @@ package compiler
 import (
 	"cmp"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -79,52 +78,30 @@ func (c *compilation) warnProvider(at fieldPath, d *table.DCR) {
 	if d.Provider == "" || d.RegistrationEndpoint == "" {
 		return
 	}
-	pr := providers[d.Provider]
-	if pr.needsToken && d.InitialAccessToken == nil {
-		c.warnf(at.field("initial_access_token"), "not set: %s refuses registrations without %s", d.Provider, pr.token)
+	pr, ok := table.LookupProvider(d.Provider)
+	if !ok {
+		return
 	}
-	if u, err := url.Parse(d.RegistrationEndpoint); err == nil && pr.registration != nil && !pr.registration.MatchString(u.Path) {
-		c.warnf(at.field("registration_endpoint"), "%s registers clients at %s, not at %q", d.Provider, pr.registrationDoc, u.Path)
+	if pr.TokenRequired && d.InitialAccessToken == nil {
+		c.warnf(at.field("initial_access_token"), "not set: %s refuses registrations without %s", pr.Name, pr.TokenDoc)
 	}
-	if d.Provider == "okta" && slices.Contains(d.ResponseTypes, "token") && !slices.Contains(d.GrantTypes, "implicit") {
-		c.warnf(at.field("response_types"), "okta refuses response type token unless grant_types has implicit")
+	if u, err := url.Parse(d.RegistrationEndpoint); err == nil && pr.RegistrationPath != nil && !pr.RegistrationPath.MatchString(u.Path) {
+		c.warnf(at.field("registration_endpoint"), "%s registers clients at %s, not at %q", pr.Name, pr.RegistrationDoc, u.Path)
 	}
-}
-
-// provider is what cuegate knows of an identity provider's registration.
-type provider struct {
-	needsToken      bool   // registration needs an initial access token
-	token           string // what that token is
-	registration    *regexp.Regexp
-	registrationDoc string
-	claims          []string // the claims that carry the client id in access tokens
-}
-
-var providers = map[string]provider{
-	"gluu": {
-		needsToken: true, token: "an initial access token (Authorization: Bearer)",
-		registration: regexp.MustCompile(`/register$`), registrationDoc: "/oxauth/restv1/register (or /jans-auth/restv1/register)",
-		claims: []string{"client_id"},
-	},
-	"keycloak": {
-		needsToken: true, token: "an initial access token (Authorization: Bearer)",
-		registration: regexp.MustCompile(`^/(auth/)?realms/[^/]+/clients-registrations/openid-connect$`), registrationDoc: "/realms/{realm}/clients-registrations/openid-connect",
-		claims: []string{"azp", "clientId"},
-	},
-	"okta": {
-		needsToken: true, token: "an API token (sent as Authorization: SSWS <token>)",
-		registration: regexp.MustCompile(`/oauth2/v1/clients$`), registrationDoc: "/oauth2/v1/clients",
-		claims: []string{"cid"},
-	},
-	"hydra": {claims: []string{"client_id"}},
+	if pr.TokenResponseNeedsImplicit && slices.Contains(d.ResponseTypes, "token") && !slices.Contains(d.GrantTypes, "implicit") {
+		c.warnf(at.field("response_types"), "%s refuses response type token unless grant_types has implicit", pr.Name)
+	}
 }
 
 // checkIdentityClaim warns when an API published for a provider takes the
 // identity from a claim that the provider's access tokens do not carry.
 func (c *compilation) checkIdentityClaim(api, claim, provider string) {
-	want := providers[provider].claims
-	if len(want) > 0 && !slices.Contains(want, claim) && !c.broken(apiPath(api, "auth", "jwt", "identity_claim")) {
-		c.warnf(apiPath(api, "auth", "jwt", "identity_claim"), "%s access tokens carry the client id in %s, not in %q", provider, strings.Join(want, " or "), claim)
+	pr, ok := table.LookupProvider(provider)
+	if !ok || len(pr.IdentityClaims) == 0 || slices.Contains(pr.IdentityClaims, claim) {
+		return
+	}
+	if at := apiPath(api, "auth", "jwt", "identity_claim"); !c.broken(at) {
+		c.warnf(at, "%s access tokens carry the client id in %s, not in %q", provider, strings.Join(pr.IdentityClaims, " or "), claim)
 	}
 }
 

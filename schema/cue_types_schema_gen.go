@@ -248,6 +248,9 @@ type DCR struct {
 	Timeout Duration `json:"timeout,omitempty"`
 }
 
+// #Provider names an entry of the provider registry (compiler/table,
+// LookupProvider), which says what each provider needs; a test keeps the
+// two lists equal.
 type Provider string
 
 type GrantType string
