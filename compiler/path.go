@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"fmt"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -58,6 +59,8 @@ func (q fieldPath) index(i int) fieldPath {
 func (q fieldPath) sel(s cue.Selector) fieldPath {
 	return append(q[:len(q):len(q)], s)
 }
+
+var _ fmt.Stringer = fieldPath(nil)
 
 // String formats q as dot-separated labels, as in apis.users.listen_path
 // or idps.gluu.algorithms.0; a label that is not an identifier is quoted.

@@ -92,6 +92,8 @@ type ProviderError struct {
 	Description string `json:"error_description,omitempty"`
 }
 
+var _ error = (*ProviderError)(nil)
+
 func (e *ProviderError) Error() string {
 	msg := fmt.Sprintf("dcr: provider answered %d", e.Status)
 	if e.Code != "" {
@@ -159,6 +161,8 @@ func applicationType(grants []string) string {
 	}
 	return "service"
 }
+
+var _ Registrar = (*driver)(nil)
 
 // driver is every provider's Registrar: p says how they differ.
 type driver struct {
