@@ -12,10 +12,10 @@ import (
 // generatedFile is where the go:generate directive writes the Go types.
 const generatedFile = "cue_types_schema_gen.go"
 
-// TestGeneratedTypesUpToDate regenerates the Go types with the
-// go:generate directive of schema.go and fails when they differ from the
-// checked-in file, or when the directive runs another CUE version than
-// the one the compiler links.
+// TestGeneratedTypesUpToDate regenerates the Go types with schema.go's
+// generate directive and fails when they differ from the checked-in
+// file, or when the directive runs another CUE version than the one the
+// compiler links.
 func TestGeneratedTypesUpToDate(t *testing.T) {
 	t.Parallel()
 	args := generateDirective(t)
