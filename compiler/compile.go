@@ -119,9 +119,10 @@ func (c *compilation) run(files []sourceFile) *table.Table {
 	if _, ok := tree.(map[string]any); !ok {
 		return nil // nothing valid to check further
 	}
-	var raw rawConfig
+	var raw schema.Config
 	if err := json.Unmarshal(encode(tree), &raw); err != nil && len(c.errs) == 0 {
-		// The schema and rawConfig disagree: a bug, not the user's mistake.
+		// The schema and its generated types disagree: a bug, not the
+		// user's mistake.
 		c.errs = append(c.errs, c.diag(token.NoPos, "compiler: internal error: "+err.Error()))
 		return nil
 	}

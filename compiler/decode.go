@@ -67,7 +67,7 @@ func (d *decoder) config(user, config cue.Value, sh *shape) any {
 	for sections.Next() {
 		sel := sections.Selector()
 		name := sel.Unquoted()
-		at, schemaV, sub := p(name), sections.Value(), sh.fields[name]
+		at, schemaV, sub := field(name), sections.Value(), sh.fields[name]
 		u := user.LookupPath(cue.MakePath(sel))
 		switch {
 		case !u.Exists():
@@ -78,7 +78,7 @@ func (d *decoder) config(user, config cue.Value, sh *shape) any {
 			entities, _ := u.Fields()
 			for entities.Next() {
 				key := entities.Selector()
-				m[key.Unquoted()] = encode(d.value(entities.Value().Unify(elem), at.add(key), sub.elem))
+				m[key.Unquoted()] = encode(d.value(entities.Value().Unify(elem), at.sel(key), sub.elem))
 			}
 			out[name] = m
 		default:
@@ -103,7 +103,7 @@ func (d *decoder) check(sh *shape, at fieldPath, sel cue.Selector) bool {
 	if sh == nil || sh.allows(sel.Unquoted()) {
 		return true
 	}
-	d.unknown = append(d.unknown, unknownField{at.add(sel), sh.names()})
+	d.unknown = append(d.unknown, unknownField{at.sel(sel), sh.names()})
 	return false
 }
 
@@ -118,7 +118,7 @@ func (d *decoder) value(v cue.Value, at fieldPath, sh *shape) any {
 		if it, err := v.List(); err == nil {
 			out := []any{}
 			for it.Next() {
-				out = append(out, d.value(it.Value(), at.add(it.Selector()), sh.element()))
+				out = append(out, d.value(it.Value(), at.sel(it.Selector()), sh.element()))
 			}
 			return out
 		}
@@ -142,7 +142,7 @@ func (d *decoder) fields(it *cue.Iterator, at fieldPath, sh *shape) any {
 	for it.Next() {
 		sel := it.Selector()
 		if sel.LabelType() == cue.IndexLabel {
-			l = append(l, d.value(it.Value(), at.add(sel), sh.element()))
+			l = append(l, d.value(it.Value(), at.sel(sel), sh.element()))
 			continue
 		}
 		if m == nil {
@@ -151,7 +151,7 @@ func (d *decoder) fields(it *cue.Iterator, at fieldPath, sh *shape) any {
 		if !d.check(sh, at, sel) {
 			continue
 		}
-		if x := d.value(it.Value(), at.add(sel), sh.field(sel.Unquoted())); x != nil {
+		if x := d.value(it.Value(), at.sel(sel), sh.field(sel.Unquoted())); x != nil {
 			m[sel.Unquoted()] = x
 		}
 	}

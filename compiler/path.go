@@ -7,34 +7,60 @@ import (
 	"cuelang.org/go/cue"
 )
 
-// path names a field of the configuration, such as apis.users.listen_path
+// fieldPath names a field of the configuration, such as apis.users.listen_path
 // or idps.gluu.algorithms.0. It is how schema errors and the compiler's own
 // checks find the user's position, and how a check learns that the schema
 // already reported a field.
 type fieldPath []cue.Selector
 
-// p builds a path: a string is a field label, an int a list index.
-func p(parts ...any) fieldPath {
-	out := make(fieldPath, len(parts))
-	for i, part := range parts {
-		switch x := part.(type) {
-		case cue.Selector:
-			out[i] = x
-		case string:
-			out[i] = cue.Str(x)
-		case int:
-			out[i] = cue.Index(x)
-		default:
-			panic(fmt.Sprintf("compiler: path part %v of type %T", part, part))
-		}
+// field returns the path of a top-level field and the fields nested in
+// it, as in field("gateway", "read_timeout").
+func field(names ...string) fieldPath {
+	return fieldPath(nil).field(names...)
+}
+
+// apiPath, idpPath and policyPath return the path of an entity of apis,
+// idps or policies and the fields nested in it.
+func apiPath(id string, names ...string) fieldPath {
+	return field("apis").key(id).field(names...)
+}
+
+func idpPath(id string, names ...string) fieldPath {
+	return field("idps").key(id).field(names...)
+}
+
+func policyPath(id string, names ...string) fieldPath {
+	return field("policies").key(id).field(names...)
+}
+
+// Each of field, key, index and sel returns q followed by one or more
+// selectors, never sharing q's backing array.
+
+// field appends field labels.
+func (q fieldPath) field(names ...string) fieldPath {
+	out := q[:len(q):len(q)]
+	for _, n := range names {
+		out = append(out, cue.Str(n))
 	}
 	return out
 }
 
-// add returns q followed by parts, never sharing q's backing array.
-func (q fieldPath) add(parts ...any) fieldPath {
-	return append(q[:len(q):len(q)], p(parts...)...)
+// key appends the key of a map entry, such as an API's ID.
+func (q fieldPath) key(k string) fieldPath {
+	return q.sel(cue.Str(k))
 }
+
+// index appends a list index.
+func (q fieldPath) index(i int) fieldPath {
+	return q.sel(cue.Index(i))
+}
+
+// sel appends a selector CUE gave.
+func (q fieldPath) sel(s cue.Selector) fieldPath {
+	return append(q[:len(q):len(q)], s)
+}
+
+var _ fmt.Stringer = fieldPath(nil)
 
 // String formats q as dot-separated labels, as in apis.users.listen_path
 // or idps.gluu.algorithms.0; a label that is not an identifier is quoted.

@@ -149,7 +149,7 @@ func (s *secretValues) walkSyntax(user cue.Value, decls []ast.Decl, sh *shape, a
 		if err != nil {
 			continue
 		}
-		s.walkSyntaxValue(user, f.Value, sh.field(name), at.add(name))
+		s.walkSyntaxValue(user, f.Value, sh.field(name), at.field(name))
 	}
 }
 
@@ -177,7 +177,7 @@ func (s *secretValues) walkSyntaxValue(user cue.Value, x ast.Expr, sh *shape, at
 			s.walkSyntaxValue(user, x.Y, sh, at)
 		case *ast.ListLit:
 			for i, e := range x.Elts {
-				s.walkSyntaxValue(user, e, sh.element(), at.add(i))
+				s.walkSyntaxValue(user, e, sh.element(), at.index(i))
 			}
 		}
 	}

@@ -1,8 +1,14 @@
-// Package schema embeds the CUE schema that every cuegate configuration is
-// checked against. It holds no logic: the compiler owns how it is applied.
+// Package schema is the contract of a cuegate configuration: the CUE
+// schema every configuration is checked against, and the Go types
+// generated from it (cue_types_schema_gen.go) that the compiler decodes a
+// checked configuration into. It holds no logic: the compiler owns how
+// the schema is applied. After editing cuegate.cue, run go generate; a
+// test fails while the generated types are out of date.
 package schema
 
 import _ "embed"
+
+//go:generate go run cuelang.org/go/cmd/cue@v0.17.1 exp gengotypes .
 
 // Source is the text of cuegate.cue.
 //

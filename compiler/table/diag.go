@@ -20,6 +20,12 @@ type Diagnostic struct {
 	Message string `json:"message"`
 }
 
+var (
+	_ fmt.Stringer                = Diagnostic{}
+	_ error                       = Diagnostics(nil)
+	_ interface{ Is(error) bool } = Diagnostics(nil) // for errors.Is
+)
+
 // String formats d as file:line:col: message.
 func (d Diagnostic) String() string {
 	if d.File == "" {

@@ -2,6 +2,7 @@ package table
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -75,6 +76,8 @@ func MethodsOf(ms []string) MethodSet {
 func (s MethodSet) has(method []byte) bool {
 	return s&anyMethod != 0 || s&methodBit(method) != 0
 }
+
+var _ fmt.Stringer = MethodSet(0)
 
 // String lists the methods in s.
 func (s MethodSet) String() string {

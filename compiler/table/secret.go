@@ -50,6 +50,8 @@ func ConfigPath(dir, name string) string {
 	return filepath.Join(dir, name)
 }
 
+var _ fmt.Stringer = (*Secret)(nil)
+
 // String describes the reference, never the value.
 func (s *Secret) String() string {
 	if s.Env != "" {

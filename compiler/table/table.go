@@ -42,6 +42,11 @@ type Table struct {
 // Duration is a time.Duration that encodes to JSON as a Go duration string.
 type Duration time.Duration
 
+var (
+	_ json.Marshaler   = Duration(0)
+	_ json.Unmarshaler = (*Duration)(nil)
+)
+
 // D returns d as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 

@@ -1,28 +1,21 @@
 // Package dcr registers OAuth clients at identity providers by Dynamic
 // Client Registration (RFC 7591) and deletes them again (RFC 7592).
 //
-// New returns the driver for a catalogue entry's merged DCR settings:
-//
-//   - other: plain RFC 7591. POST the client metadata as JSON to the
-//     registration endpoint, with Authorization: Bearer <initial access
-//     token> when one is configured.
-//   - gluu: as other, plus "access_token_as_jwt": true and
-//     "access_token_signing_alg": the request's AccessTokenSigningAlg
-//     (RS256 when empty), so that Gluu issues JWT access tokens the
-//     gateway can validate (it issues opaque ones otherwise).
-//   - keycloak: as other (Keycloak takes its initial access token as Bearer).
-//   - okta: Authorization: SSWS <API token> at Okta's /oauth2/v1/clients,
-//     with "application_type": "service" for a client without
-//     authorization_code or implicit grants ("web" otherwise), as Okta
-//     requires. Delete uses DELETE <registration endpoint>/<client_id>
-//     with the same token when Okta returned no registration_client_uri.
-//   - hydra: as other; Hydra rejects client_secret and metadata in the
-//     request, which no driver sends, and needs scope as one
-//     space-separated string, which is how every driver sends it.
+// New returns the driver for a catalogue entry's merged DCR settings. A
+// driver POSTs the client metadata as JSON to the registration endpoint
+// (RFC 7591), with the initial access token when one is configured. What
+// differs between providers is read from the provider registry
+// (table.LookupProvider), which the compiler's warnings read too: the
+// token's Authorization scheme (Bearer, or SSWS for Okta), JWT access
+// tokens asked for with access_token_as_jwt and access_token_signing_alg
+// (Gluu, which issues opaque ones otherwise), application_type (Okta), and
+// deletion at <registration endpoint>/<client_id> with the initial access
+// token when the provider returned no registration_client_uri (Okta).
 //
 // Every driver sends the configured grant_types, response_types (left out
 // when not configured, [] when configured empty), token_endpoint_auth_method,
-// scope, client_name and redirect_uris. The initial access token is read
+// scope (one space-separated string, as Hydra needs), client_name and
+// redirect_uris, and never client_secret or metadata, which Hydra rejects. The initial access token is read
 // from its Secret at each call (a relative file name from the
 // configuration directory given to New) and never logged; one that cannot
 // be read fails the call with ErrSettings. Each call is bounded by the
@@ -59,7 +52,8 @@ type Request struct {
 	RedirectURIs []string
 	// AccessTokenSigningAlg is the JWS algorithm the provider is to sign
 	// the client's access tokens with, for a provider that lets the client
-	// choose (gluu); "" means RS256.
+	// choose (table.Provider.DefaultSigningAlg); "" means the provider's
+	// default.
 	AccessTokenSigningAlg string
 }
 
@@ -97,6 +91,8 @@ type ProviderError struct {
 	Code        string `json:"error"`
 	Description string `json:"error_description,omitempty"`
 }
+
+var _ error = (*ProviderError)(nil)
 
 func (e *ProviderError) Error() string {
 	msg := fmt.Sprintf("dcr: provider answered %d", e.Status)
@@ -151,38 +147,29 @@ func New(s *table.DCR, configDir string, hc *http.Client) (Registrar, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	d := &driver{s: s, dir: configDir, hc: hc}
-	switch s.Provider {
-	case "other", "keycloak", "hydra":
-	case "gluu":
-		d.extra = map[string]any{"access_token_as_jwt": true}
-		d.signingAlg = true
-	case "okta":
-		d.authScheme, d.deleteByID = "SSWS", true
-		d.extra = map[string]any{"application_type": oktaApplicationType(s.GrantTypes)}
-	default:
+	p, ok := table.LookupProvider(s.Provider)
+	if !ok {
 		return nil, fmt.Errorf("%w: unknown provider %q", ErrSettings, s.Provider)
 	}
-	return d, nil
+	return &driver{s: s, p: p, dir: configDir, hc: hc}, nil
 }
 
-func oktaApplicationType(grants []string) string {
+// applicationType is the application_type of a client with grants.
+func applicationType(grants []string) string {
 	if slices.Contains(grants, "authorization_code") || slices.Contains(grants, "implicit") {
 		return "web"
 	}
 	return "service"
 }
 
-// driver is every provider's Registrar: they differ only in the
-// authorization scheme and extra metadata.
+var _ Registrar = (*driver)(nil)
+
+// driver is every provider's Registrar: p says how they differ.
 type driver struct {
-	s          *table.DCR
-	dir        string // the configuration directory, for s's secret file
-	hc         *http.Client
-	authScheme string         // "" means Bearer
-	extra      map[string]any // provider-specific metadata
-	signingAlg bool           // send access_token_signing_alg
-	deleteByID bool           // delete at RegistrationEndpoint/ID with the initial token (Okta)
+	s   *table.DCR
+	p   *table.Provider
+	dir string // the configuration directory, for s's secret file
+	hc  *http.Client
 }
 
 func (d *driver) authorization() (string, error) {
@@ -190,20 +177,17 @@ func (d *driver) authorization() (string, error) {
 	if err != nil || tok == "" {
 		return "", err
 	}
-	scheme := d.authScheme
-	if scheme == "" {
-		scheme = "Bearer"
-	}
-	return scheme + " " + tok, nil
+	return d.p.TokenScheme + " " + tok, nil
 }
 
 func (d *driver) body(req Request) map[string]any {
 	m := map[string]any{"client_name": req.ClientName}
-	for k, v := range d.extra {
-		m[k] = v
+	if d.p.DefaultSigningAlg != "" {
+		m["access_token_as_jwt"] = true
+		m["access_token_signing_alg"] = cmp.Or(req.AccessTokenSigningAlg, d.p.DefaultSigningAlg)
 	}
-	if d.signingAlg {
-		m["access_token_signing_alg"] = cmp.Or(req.AccessTokenSigningAlg, "RS256")
+	if d.p.ApplicationType {
+		m["application_type"] = applicationType(d.s.GrantTypes)
 	}
 	if len(req.RedirectURIs) > 0 {
 		m["redirect_uris"] = req.RedirectURIs
@@ -310,7 +294,7 @@ func (d *driver) Delete(ctx context.Context, reg *Registration) error {
 	switch {
 	case uri != "" && reg.RegistrationAccessToken != "":
 		auth = "Bearer " + reg.RegistrationAccessToken
-	case d.deleteByID && d.s.RegistrationEndpoint != "":
+	case d.p.DeleteByID && d.s.RegistrationEndpoint != "":
 		if uri == "" {
 			uri = strings.TrimSuffix(d.s.RegistrationEndpoint, "/") + "/" + url.PathEscape(reg.ClientID)
 		}

@@ -1,0 +1,82 @@
+package compiler
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/schema"
+)
+
+// buildGateway compiles the listener settings; public_url defaults to the
+// listen address as a client on this machine dials it.
+func (c *compilation) buildGateway(t *table.Table, g *schema.Gateway) {
+	t.Gateway = table.Gateway{
+		Listen:         g.Listen,
+		PortalListen:   g.Portal_listen,
+		AdminListen:    g.Admin_listen,
+		PublicURL:      string(g.Public_url),
+		ReadTimeout:    c.duration(g.Read_timeout, true, field("gateway", "read_timeout")),
+		WriteTimeout:   c.duration(g.Write_timeout, true, field("gateway", "write_timeout")),
+		IdleTimeout:    c.duration(g.Idle_timeout, true, field("gateway", "idle_timeout")),
+		ShutdownGrace:  c.duration(g.Shutdown_grace, false, field("gateway", "shutdown_grace")),
+		MaxHeaderBytes: int(g.Max_header_bytes),
+		MaxBodyBytes:   int(g.Max_body_bytes),
+		TLS:            tls(g.Tls),
+		PortalTLS:      tls(g.Portal_tls),
+		UpstreamCAFile: g.Upstream_ca_file,
+
+		RateLimitHeaders: g.Rate_limit_headers,
+	}
+	for _, l := range []struct{ field, addr string }{
+		{"listen", g.Listen}, {"portal_listen", g.Portal_listen}, {"admin_listen", g.Admin_listen},
+	} {
+		if _, port, err := net.SplitHostPort(l.addr); err != nil || port == "" {
+			c.errorf(field("gateway", l.field), "invalid listen address %q: want host:port", l.addr)
+		}
+	}
+	if t.Gateway.PublicURL == "" {
+		scheme := "http"
+		if g.Tls != nil {
+			scheme = "https"
+		}
+		t.Gateway.PublicURL = scheme + "://" + clientHost(g.Listen)
+	}
+	t.Gateway.PublicURL = strings.TrimSuffix(t.Gateway.PublicURL, "/")
+	c.checkAdmin(t, g)
+}
+
+// checkAdmin sets the admin token and refuses an admin listener that
+// other machines can reach without one: it can add and remove developers.
+func (c *compilation) checkAdmin(t *table.Table, g *schema.Gateway) {
+	t.Gateway.AdminToken = secret(g.Admin_token)
+	at := field("gateway", "admin_token")
+	c.checkSecret(g.Admin_token, at)
+	host, port, err := net.SplitHostPort(g.Admin_listen)
+	if err != nil || g.Admin_token != nil || isLoopback(host) || c.broken(at) {
+		return
+	}
+	c.errorf(field("gateway", "admin_listen"), "%q can be reached from other machines, and the admin listener adds and removes developers: set gateway.admin_token: {env: \"NAME\"} (or {file: \"PATH\"}) so that it asks for a bearer token, or listen on loopback (\"127.0.0.1:%s\")", g.Admin_listen, port)
+}
+
+// isLoopback reports whether a listen address's host can be reached from
+// this machine only: localhost or a loopback IP. An empty host, a
+// wildcard, any other name or address can be reached from others.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// clientHost is a listen address as a client on the same machine dials
+// it: a wildcard host (":8080", "0.0.0.0:8080", "[::]:8080") is localhost.
+func clientHost(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || (host != "" && host != "0.0.0.0" && host != "::") {
+		return listen
+	}
+	return net.JoinHostPort("localhost", port)
+}

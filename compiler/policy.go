@@ -1,0 +1,37 @@
+package compiler
+
+import (
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/schema"
+)
+
+// buildPolicy compiles one policy; the APIs its grants name are checked
+// once every API is built (see checkPolicies).
+func (c *compilation) buildPolicy(id string, r schema.Policy) *table.Policy {
+	pol := &table.Policy{ID: id, Name: r.Name, Access: make(map[string]*table.Grant, len(r.Access))}
+	for _, api := range sortedKeys(r.Access) {
+		g := r.Access[api]
+		paths := make([]string, len(g.Paths))
+		for i, gp := range g.Paths {
+			lp, ok := cleanListenPath(string(gp)) // without a trailing slash
+			if !ok {
+				c.warnf(policyPath(id, "access").key(api).field("paths").index(i), "path %q is not a clean path: requests are matched on the cleaned path, so this grant can never match it", gp)
+			}
+			paths[i] = lp
+		}
+		pol.Access[api] = &table.Grant{Methods: sortedUnique(g.Methods), Paths: sortedUnique(paths)}
+	}
+	if r.Rate != nil {
+		pol.Rate = &table.Rate{Requests: r.Rate.Requests, Per: c.duration(string(r.Rate.Per), true, policyPath(id, "rate", "per"))}
+	}
+	if r.Quota != nil {
+		pol.Quota = &table.Quota{Max: r.Quota.Max, Period: c.duration(string(r.Quota.Period), true, policyPath(id, "quota", "period"))}
+	}
+	if r.Key_expires_in != "" {
+		pol.KeyExpiresIn = c.duration(string(r.Key_expires_in), true, policyPath(id, "key_expires_in"))
+	}
+	if len(r.Access) == 0 {
+		c.warnf(policyPath(id, "access"), "policy grants no API: an identity with it is refused everywhere")
+	}
+	return pol
+}

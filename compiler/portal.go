@@ -1,0 +1,52 @@
+package compiler
+
+import (
+	"net/netip"
+
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/schema"
+)
+
+// buildPortal compiles the portal settings and the catalogue, checking
+// each entry's API, policy and merged DCR settings against t.
+func (c *compilation) buildPortal(t *table.Table, r *schema.Portal) {
+	t.Portal = table.Portal{
+		Signup:               r.Signup,
+		RedirectURISeparator: r.Redirect_uri_separator,
+		SessionTTL:           c.duration(r.Session_ttl, true, field("portal", "session_ttl")),
+		Catalogue:            make(map[string]*table.CatalogueEntry, len(r.Catalogue)),
+	}
+	for i, cidr := range r.Trusted_proxies {
+		pfx, err := netip.ParsePrefix(string(cidr))
+		if err != nil {
+			c.errorf(field("portal", "trusted_proxies").index(i), "invalid value %q: want an IP prefix such as \"10.0.0.0/8\"", cidr)
+			continue
+		}
+		t.Portal.TrustedProxies = append(t.Portal.TrustedProxies, pfx.Masked())
+	}
+	c.checkDCR(r.Dcr, field("portal", "dcr"))
+	for _, id := range sortedKeys(r.Catalogue) {
+		e := r.Catalogue[id]
+		at := field("portal", "catalogue").key(id)
+		entry := &table.CatalogueEntry{ID: id, Name: e.Name, Description: e.Description, API: e.Api, Policy: e.Policy}
+		t.Portal.Catalogue[id] = entry
+		a, apiOK := t.APIs[e.Api]
+		if !apiOK {
+			c.errorf(at.field("api"), "unknown API %q (defined: %s)", e.Api, list(t.APIs))
+		} else if a.JWT == nil && !c.broken(apiPath(e.Api, "auth")) {
+			c.warnf(at.field("api"), "API %q has no JWT auth: clients registered for it are never checked here, and a client registered for keyless APIs only is refused (403) on the APIs that check tokens", e.Api)
+		}
+		pol, polOK := t.Policies[e.Policy]
+		switch {
+		case !polOK:
+			c.errorf(at.field("policy"), "unknown policy %q (defined: %s)", e.Policy, list(t.Policies))
+		case apiOK && pol.Access[e.Api] == nil && !c.broken(policyPath(e.Policy, "access")):
+			c.errorf(at.field("policy"), "policy %q does not grant API %q: every client registered here would be refused", e.Policy, e.Api)
+		}
+		c.checkDCR(e.Dcr, at.field("dcr"))
+		entry.DCR = c.mergeDCR(at, r.Dcr, e.Dcr)
+		if entry.DCR != nil && apiOK && a.JWT != nil {
+			c.checkIdentityClaim(e.Api, a.JWT.IdentityClaim, entry.DCR.Provider)
+		}
+	}
+}
