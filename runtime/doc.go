@@ -34,12 +34,12 @@
 //     keys never fetched is 503. A token without the identity claim is a
 //     401 invalid_token too.
 //
-//  5. Policy: the portal binding of the identity, else the policy claim
-//     (a string or a list), else the API's default_policies; an unknown
-//     policy ID or no policy at all: 403. A binding holds for tokens of
-//     the issuer its catalogue entries' APIs take tokens from; a token of
-//     another issuer is another provider's client with the same ID and
-//     goes on to the claim. A revoked or expired registration is 403 for
+//  5. Policy (package policy): the portal binding of the identity, else
+//     the policy claim (a string or a list), else the API's
+//     default_policies; an unknown policy ID or no policy at all: 403. A
+//     binding holds for tokens of the issuer its catalogue entries' APIs
+//     take tokens from; a token of another issuer is another provider's
+//     client with the same ID and goes on to the claim. A revoked or expired registration is 403 for
 //     every issuer, and so is one none of whose entries has an API that
 //     checks tokens any more.
 //
