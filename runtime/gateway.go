@@ -89,6 +89,7 @@ type Gateway struct {
 	apiMetrics map[string]*apiMetrics
 	status     reloadStatus
 
+	series   gatewayMetrics
 	notFound *apiMetrics // metrics of requests that match no API
 }
 
@@ -121,8 +122,9 @@ func New(t *table.Table, opts Options) (*Gateway, error) {
 		limiter:    opts.Limiter,
 		pools:      make(map[string]*proxy.Pool),
 		apiMetrics: make(map[string]*apiMetrics),
-		notFound:   newAPIMetrics(""),
+		series:     newGatewayMetrics(),
 	}
+	g.notFound = newAPIMetrics(g.series.set, "")
 	if g.now == nil {
 		g.now, g.systemClock = time.Now, true
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"github.com/cuegate/cuegate/internal/testutil"
@@ -122,7 +123,7 @@ func TestRequestErrorStatus(t *testing.T) {
 		{errors.New("cannot parse chunk size"), 400},
 		{io.ErrUnexpectedEOF, 400},
 	}
-	g := &Gateway{notFound: newAPIMetrics("")}
+	g := &Gateway{notFound: newAPIMetrics(metrics.NewSet(), "")}
 	for _, tt := range tests {
 		var ctx fasthttp.RequestCtx
 		counted := g.notFound.requests(tt.status)

@@ -74,7 +74,7 @@ func (g *Gateway) swapLocked(t *table.Table) error {
 		pools[key] = p
 		m := g.apiMetrics[id]
 		if m == nil {
-			m = newAPIMetrics(id)
+			m = newAPIMetrics(g.series.set, id)
 			g.apiMetrics[id] = m
 		}
 		st := &apiState{api: a, pool: p, metrics: m}
@@ -93,8 +93,8 @@ func (g *Gateway) swapLocked(t *table.Table) error {
 	g.storeCerts(cert, portalCert)
 	g.cur.Store(gen)
 	g.retireMetricsLocked(t)
-	generationGauge.Set(float64(gen.seq))
-	loadedGauge.Set(float64(gen.loadedAt.UnixNano()) / 1e9)
+	g.series.generation.Set(float64(gen.seq))
+	g.series.loaded.Set(float64(gen.loadedAt.UnixNano()) / 1e9)
 	for k, p := range g.pools {
 		if pools[k] == nil {
 			p.Close() // after its in-flight requests

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/VictoriaMetrics/metrics"
-
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
@@ -87,7 +85,7 @@ func TestReloadBrokenEdit(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	admin := httptest.NewServer(e.gw.AdminHandler())
 	defer admin.Close()
-	failed := metrics.GetOrCreateCounter(`cuegate_reloads_total{result="error"}`).Get()
+	failed := e.gw.series.reloads(reloadFailed).Get()
 	hash := e.gw.Current().Hash
 
 	broken := filepath.Join(e.dir, "broken.cue")
@@ -115,7 +113,7 @@ func TestReloadBrokenEdit(t *testing.T) {
 	if st.Generation != 1 || st.TableHash != hash || st.LastReload.Outcome != "error" {
 		t.Fatalf("status %+v", st)
 	}
-	if got := metrics.GetOrCreateCounter(`cuegate_reloads_total{result="error"}`).Get(); got != failed+1 {
+	if got := e.gw.series.reloads(reloadFailed).Get(); got != failed+1 {
 		t.Fatalf("failed reloads counted %d, want %d", got, failed+1)
 	}
 
