@@ -3,7 +3,7 @@ package runtime
 import (
 	"bufio"
 	"crypto/tls"
-	"fmt"
+	_ "embed"
 	"io"
 	"net"
 	"net/http"
@@ -24,91 +24,6 @@ import (
 	"github.com/cuegate/cuegate/runtime/limit"
 )
 
-// testConfig is the configuration the integration tests serve. %[1]s is
-// the issuer, %[2]s the JWKS URL, %[3]s the echo upstream, %[4]s a dead
-// target, %[5]s extra CUE.
-const testConfig = `package test
-
-gateway: {
-	listen:       "127.0.0.1:0"
-	admin_listen: "127.0.0.1:0"
-}
-idps: dev: {
-	issuer:   "%[1]s"
-	jwks_uri: "%[2]s"
-	algorithms: ["RS256", "ES256"]
-}
-// A second provider with the same keys and another issuer.
-idps: other: {
-	issuer:   "https://other.example/"
-	jwks_uri: "%[2]s"
-	algorithms: ["RS256", "ES256"]
-}
-apis: {
-	public: {
-		name:        "Public"
-		listen_path: "/public"
-		upstream: targets: ["%[3]s"]
-		auth: keyless: true
-	}
-	private: {
-		name:              "Private"
-		listen_path:       "/private"
-		strip_listen_path: false
-		methods: ["GET", "POST"]
-		upstream: targets: ["%[3]s"]
-		auth: jwt: {idp: "dev", default_policies: ["basic"]}
-	}
-	users: {
-		name:        "Users"
-		listen_path: "/users"
-		upstream: targets: ["%[3]s/v1"]
-		auth: jwt: {idp: "dev", default_policies: []}
-	}
-	down: {
-		name:        "Down"
-		listen_path: "/down"
-		upstream: targets: ["%[4]s"]
-		auth: keyless: true
-	}
-	half: {
-		name:        "Half down"
-		listen_path: "/half"
-		upstream: targets: ["%[4]s", "%[3]s"]
-		auth: keyless: true
-	}
-	elsewhere: {
-		name:        "Elsewhere"
-		listen_path: "/elsewhere"
-		upstream: targets: ["%[3]s"]
-		auth: jwt: {idp: "other", default_policies: []}
-	}
-	slow: {
-		name:        "Slow"
-		listen_path: "/slow"
-		upstream: {targets: ["%[3]s"], timeout: "300ms"}
-		auth: keyless: true
-	}
-}
-policies: {
-	basic: {name: "Basic", access: private: {}}
-	reader: {name: "Reader", access: users: {methods: ["GET"], paths: ["/profiles"]}}
-	writer: {name: "Writer", access: users: {}}
-	limited: {name: "Limited", access: users: {}, rate: {requests: 2, per: "1m"}}
-	generous: {name: "Generous", access: users: {}, rate: {requests: 100, per: "1m"}}
-	metered: {name: "Metered", access: users: {}, quota: {max: 2, period: "1h"}}
-	open: {name: "Open", access: public: {}}
-	everywhere: {name: "Everywhere", access: {users: {}, elsewhere: {}}}
-}
-portal: catalogue: {
-	users_entry: {name: "Users", api: "users", policy: "writer"}
-	public_entry: {name: "Public", api: "public", policy: "open"}
-	elsewhere_entry: {name: "Elsewhere", api: "elsewhere", policy: "everywhere"}
-}
-%[5]s
-`
-
-// fakeClock is an injectable clock.
 // fakeBindings is a Bindings for tests.
 type fakeBindings struct {
 	mu sync.RWMutex
@@ -250,9 +165,17 @@ func newEnv(t testing.TB, o envOptions) *env {
 	return e
 }
 
+// baseConfig is the configuration the tests serve (see the file), read
+// once: a test may change the working directory.
+//
+//go:embed testdata/gateway.cue
+var baseConfig string
+
+// writeConfig writes the configuration: baseConfig filled in, then extra.
 func (e *env) writeConfig(extra string) {
 	e.t.Helper()
-	cfg := fmt.Sprintf(testConfig, e.idp.Issuer(), e.idp.JWKSURL(), e.echo.URL, e.dead, extra)
+	cfg := strings.NewReplacer("${ISSUER}", e.idp.Issuer(), "${JWKS_URI}", e.idp.JWKSURL(), "${UPSTREAM}", e.echo.URL, "${DEAD}", e.dead).
+		Replace(baseConfig) + extra + "\n"
 	if err := os.WriteFile(filepath.Join(e.dir, "config.cue"), []byte(cfg), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
