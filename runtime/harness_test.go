@@ -5,11 +5,13 @@ import (
 	"crypto/tls"
 	_ "embed"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -211,6 +213,19 @@ func (e *env) lastHit() upstreamHit {
 	return e.hits[len(e.hits)-1]
 }
 
+// hitOf returns the request of the case id that the upstream got, if it
+// got one (see TestRequests).
+func (e *env) hitOf(id string) (upstreamHit, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, h := range e.hits {
+		if h.Header.Get(caseHeader) == id {
+			return h, true
+		}
+	}
+	return upstreamHit{}, false
+}
+
 func (e *env) hitCount() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -252,7 +267,7 @@ type response struct {
 func (e *env) do(method, rawPath, token string, hdr map[string]string) response {
 	e.t.Helper()
 	if strings.HasPrefix(rawPath, "//") {
-		return e.doRaw(method, rawPath, token)
+		return e.doRaw(method, rawPath, token, hdr)
 	}
 	req, err := http.NewRequest(method, e.url+"/", nil)
 	if err != nil {
@@ -276,11 +291,14 @@ func (e *env) do(method, rawPath, token string, hdr map[string]string) response 
 
 // doRaw writes the request line by hand (net/http would turn a path
 // starting with "//" into absolute-form).
-func (e *env) doRaw(method, rawPath, token string) response {
+func (e *env) doRaw(method, rawPath, token string, hdr map[string]string) response {
 	e.t.Helper()
 	req := method + " " + rawPath + " HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n"
 	if token != "" {
 		req += "Authorization: Bearer " + token + "\r\n"
+	}
+	for _, k := range slices.Sorted(maps.Keys(hdr)) {
+		req += k + ": " + hdr[k] + "\r\n"
 	}
 	return e.rawExchange(req + "\r\n")
 }
