@@ -12,6 +12,7 @@ import (
 )
 
 func TestRequestID(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	r := e.do("GET", "/public/x", "", nil)
 	id := r.header.Get("X-Request-Id")
@@ -38,6 +39,7 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestUpstreamFailures(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	r := e.do("GET", "/down/x", "", nil)
 	if r.status != 502 || !strings.Contains(r.body, `"code":502`) {
@@ -55,6 +57,7 @@ func TestUpstreamFailures(t *testing.T) {
 }
 
 func TestRateLimitAndQuota(t *testing.T) {
+	t.Parallel()
 	// Which limit applies is read from X-RateLimit-Limit on answers that pass.
 	e := newEnv(t, envOptions{extra: "gateway: rate_limit_headers: true\n"})
 	lim := e.token("rl", map[string]any{"pol": "limited"})
@@ -107,9 +110,11 @@ func TestRateLimitAndQuota(t *testing.T) {
 // refusing limit's; with rate_limit_headers: true also on every answer
 // that passes, the nearer limit's. The default is refusals only.
 func TestLimitHeaders(t *testing.T) {
+	t.Parallel()
 	for _, setting := range []string{"", "true", "false"} {
 		onSuccess := setting == "true"
 		t.Run("rate_limit_headers="+cmp.Or(setting, "default"), func(t *testing.T) {
+			t.Parallel()
 			var gw string
 			if setting != "" {
 				gw = "gateway: rate_limit_headers: " + setting
@@ -156,6 +161,8 @@ type keyRecorder struct {
 	keys []limit.Key
 }
 
+var _ limit.Limiter = (*keyRecorder)(nil)
+
 func (k *keyRecorder) Take(req limit.Request, _ time.Time) (rate, quota limit.Decision) {
 	k.mu.Lock()
 	k.keys = append(k.keys, req.RateKey, req.QuotaKey)
@@ -166,6 +173,7 @@ func (k *keyRecorder) Take(req limit.Request, _ time.Time) (rate, quota limit.De
 // The limits are counted per issuer: the same identity value from two
 // identity providers is two identities.
 func TestLimitKeysNameTheIssuer(t *testing.T) {
+	t.Parallel()
 	rec := &keyRecorder{}
 	e := newEnv(t, envOptions{limiter: rec, extra: `
 policies: capped: {name: "Capped", access: users: {}, rate: {requests: 3, per: "1m"}, quota: {max: 4, period: "1h"}}
@@ -182,6 +190,7 @@ policies: capped: {name: "Capped", access: users: {}, rate: {requests: 3, per: "
 }
 
 func TestNearer(t *testing.T) {
+	t.Parallel()
 	d := func(remaining int64, reset time.Duration) limit.Decision {
 		return limit.Decision{Allowed: true, Remaining: remaining, Reset: reset}
 	}

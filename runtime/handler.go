@@ -53,6 +53,12 @@ type request struct {
 	preq proxy.Request
 }
 
+// request hears from the proxy when the upstream's answer is in.
+var _ proxy.Hooks = (*request)(nil)
+
+// Handler is the gateway server's handler.
+var _ fasthttp.RequestHandler = (*Gateway)(nil).Handler
+
 var requests = sync.Pool{New: func() any {
 	return &request{
 		method: make([]byte, 0, 8),

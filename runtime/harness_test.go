@@ -32,6 +32,8 @@ type fakeBindings struct {
 	m  map[string]binding
 }
 
+var _ Bindings = (*fakeBindings)(nil)
+
 type binding struct {
 	policy    string
 	expiresAt time.Time
@@ -157,12 +159,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.server = e.gw.Server()
 	go e.server.Serve(ln) //nolint:errcheck
 	t.Cleanup(func() { e.server.Shutdown() })
-	deadline := time.Now().Add(20 * time.Second)
-	for !o.noWait && !e.gw.Ready() {
-		if time.Now().After(deadline) {
-			t.Fatal("gateway not ready: keys not fetched")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !o.noWait {
+		testutil.Eventually(t, "the gateway ready (the IdPs' keys fetched)", e.gw.Ready)
 	}
 	return e
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
 )
 
 // fasthttpLogger passes fasthttp's messages (mostly "error when serving
@@ -12,6 +13,8 @@ import (
 // bytes, credentials included, even with SecureErrorLogMessage (which
 // only drops the dump of the whole buffer).
 type fasthttpLogger struct{ log zerolog.Logger }
+
+var _ fasthttp.Logger = fasthttpLogger{}
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
 	for i, a := range args {

@@ -12,6 +12,7 @@ import (
 // TestAPILabel checks that a series is told apart by its whole api label,
 // whatever the API ID holds.
 func TestAPILabel(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, want string
 	}{
