@@ -14,6 +14,7 @@ import (
 )
 
 func TestAccessLog(t *testing.T) {
+	t.Parallel()
 	var logs testutil.SyncBuffer
 	e := newEnv(t, envOptions{log: &logs})
 	tok := e.token("log-client", map[string]any{"pol": "writer"})
@@ -53,6 +54,7 @@ func TestAccessLog(t *testing.T) {
 // The access line is written without zerolog for speed, but must stay the
 // line zerolog writes through the command's logger (a jsonlog.Stamp hook).
 func TestAccessLineAsZerolog(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 27, 12, 0, 5, 123, time.Local)
 	for _, r := range []request{
 		{method: []byte("GET"), path: []byte("/api/hello"), api: "jwt_api", identity: "client-00042", policy: "bench_policy",

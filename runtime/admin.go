@@ -12,7 +12,9 @@ import (
 
 // AdminHandler serves the admin endpoints: /healthz (the process is up),
 // /readyz (a table is loaded and every IdP's keys were fetched once; 503
-// otherwise), /metrics (Prometheus text) and /status (JSON, see Status).
+// otherwise), /metrics (Prometheus text: the gateway's series, then those
+// of the default VictoriaMetrics set and the process's) and /status
+// (JSON, see Status).
 // It has no authentication of its own: serve it on loopback, or behind
 // RequireAdminToken.
 func (g *Gateway) AdminHandler() http.Handler {
@@ -32,7 +34,8 @@ func (g *Gateway) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		metrics.WritePrometheus(w, true)
+		g.series.set.WritePrometheus(w)
+		metrics.WritePrometheus(w, true) // the default set (portal, key sets) and the process's
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
@@ -202,7 +203,7 @@ policies: fwdpol: {name: "Fwd", access: fwd: {}, rate: {requests: 1000000000, pe
 // BenchmarkStatusCounter is the per-request lookup of the status counter,
 // from every core at once.
 func BenchmarkStatusCounter(b *testing.B) {
-	m := newAPIMetrics("bench-status-counter")
+	m := newAPIMetrics(metrics.NewSet(), "bench-status-counter")
 	m.requests(200)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

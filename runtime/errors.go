@@ -4,8 +4,8 @@ import (
 	"errors"
 	"net"
 	"strconv"
-	"unicode/utf8"
 
+	"github.com/cuegate/cuegate/internal/jsonlog"
 	"github.com/valyala/fasthttp"
 )
 
@@ -74,42 +74,14 @@ func (g *Gateway) requestError(ctx *fasthttp.RequestCtx, err error) {
 	g.notFound.requests(e.status).Inc()
 }
 
-// appendErrorJSON appends {"error":msg,"code":status} to dst.
+// appendErrorJSON appends {"error":msg,"code":status} to dst, msg
+// escaped as the log lines escape strings (jsonlog.AppendString).
 func appendErrorJSON(dst []byte, status int, msg string) []byte {
 	dst = append(dst, `{"error":`...)
-	dst = appendJSONString(dst, msg)
+	dst = jsonlog.AppendString(dst, msg)
 	dst = append(dst, `,"code":`...)
 	dst = strconv.AppendInt(dst, int64(status), 10)
 	return append(dst, '}', '\n')
-}
-
-// appendJSONString appends s as a JSON string literal.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && n == 1 {
-				dst = append(dst, `\ufffd`...)
-			} else {
-				dst = append(dst, s[i:i+n]...)
-			}
-			i += n
-			continue
-		}
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20 || c == '<' || c == '>' || c == '&':
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-		default:
-			dst = append(dst, c)
-		}
-		i++
-	}
-	return append(dst, '"')
 }
 
 // appendQuotedHeader appends s as an RFC 9110 quoted-string, dropping the

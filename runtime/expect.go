@@ -58,3 +58,29 @@ func (g *Gateway) refusedOnHeader(r *request, h *fasthttp.RequestHeader) bool {
 	return api == nil || h.ContentLength() > gen.table.Gateway.MaxBodyBytes ||
 		(api.JWT != nil && bearer(h.PeekBytes(hdrAuthorization)) == nil)
 }
+
+// admittedKey is the user value under which expect hands Handler the
+// request it admitted.
+type admittedKey struct{}
+
+// expect is the server's ExpectHandler, called for a request with
+// "Expect: 100-continue" before its body is read: it decides on the
+// header alone. A refused request is answered at once, without 100
+// Continue, and the server closes the connection (the body is unread); an
+// admitted one goes on to Handler once the client sends its body.
+func (g *Gateway) expect(ctx *fasthttp.RequestCtx) (status int) {
+	r := g.newRequest(ctx)
+	defer func() {
+		if p := recover(); p != nil {
+			g.answerPanic(ctx, r, p)
+			status = errInternal.status
+		}
+	}()
+	if e, ok := r.admit(ctx, g.cur.Load()); !ok {
+		r.fail(ctx, e)
+		r.finish()
+		return e.status
+	}
+	ctx.SetUserValue(admittedKey{}, r)
+	return fasthttp.StatusContinue
+}

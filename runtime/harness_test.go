@@ -3,13 +3,15 @@ package runtime
 import (
 	"bufio"
 	"crypto/tls"
-	"fmt"
+	_ "embed"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,96 +26,13 @@ import (
 	"github.com/cuegate/cuegate/runtime/limit"
 )
 
-// testConfig is the configuration the integration tests serve. %[1]s is
-// the issuer, %[2]s the JWKS URL, %[3]s the echo upstream, %[4]s a dead
-// target, %[5]s extra CUE.
-const testConfig = `package test
-
-gateway: {
-	listen:       "127.0.0.1:0"
-	admin_listen: "127.0.0.1:0"
-}
-idps: dev: {
-	issuer:   "%[1]s"
-	jwks_uri: "%[2]s"
-	algorithms: ["RS256", "ES256"]
-}
-// A second provider with the same keys and another issuer.
-idps: other: {
-	issuer:   "https://other.example/"
-	jwks_uri: "%[2]s"
-	algorithms: ["RS256", "ES256"]
-}
-apis: {
-	public: {
-		name:        "Public"
-		listen_path: "/public"
-		upstream: targets: ["%[3]s"]
-		auth: keyless: true
-	}
-	private: {
-		name:              "Private"
-		listen_path:       "/private"
-		strip_listen_path: false
-		methods: ["GET", "POST"]
-		upstream: targets: ["%[3]s"]
-		auth: jwt: {idp: "dev", default_policies: ["basic"]}
-	}
-	users: {
-		name:        "Users"
-		listen_path: "/users"
-		upstream: targets: ["%[3]s/v1"]
-		auth: jwt: {idp: "dev", default_policies: []}
-	}
-	down: {
-		name:        "Down"
-		listen_path: "/down"
-		upstream: targets: ["%[4]s"]
-		auth: keyless: true
-	}
-	half: {
-		name:        "Half down"
-		listen_path: "/half"
-		upstream: targets: ["%[4]s", "%[3]s"]
-		auth: keyless: true
-	}
-	elsewhere: {
-		name:        "Elsewhere"
-		listen_path: "/elsewhere"
-		upstream: targets: ["%[3]s"]
-		auth: jwt: {idp: "other", default_policies: []}
-	}
-	slow: {
-		name:        "Slow"
-		listen_path: "/slow"
-		upstream: {targets: ["%[3]s"], timeout: "300ms"}
-		auth: keyless: true
-	}
-}
-policies: {
-	basic: {name: "Basic", access: private: {}}
-	reader: {name: "Reader", access: users: {methods: ["GET"], paths: ["/profiles"]}}
-	writer: {name: "Writer", access: users: {}}
-	limited: {name: "Limited", access: users: {}, rate: {requests: 2, per: "1m"}}
-	generous: {name: "Generous", access: users: {}, rate: {requests: 100, per: "1m"}}
-	metered: {name: "Metered", access: users: {}, quota: {max: 2, period: "1h"}}
-	open: {name: "Open", access: public: {}}
-	everywhere: {name: "Everywhere", access: {users: {}, elsewhere: {}}}
-}
-portal: catalogue: {
-	users_entry: {name: "Users", api: "users", policy: "writer"}
-	public_entry: {name: "Public", api: "public", policy: "open"}
-	elsewhere_entry: {name: "Elsewhere", api: "elsewhere", policy: "everywhere"}
-}
-%[5]s
-`
-
-// fakeClock is an injectable clock.
 // fakeBindings is a Bindings for tests.
 type fakeBindings struct {
 	mu sync.RWMutex
 	m  map[string]binding
 }
+
+var _ Bindings = (*fakeBindings)(nil)
 
 type binding struct {
 	policy    string
@@ -240,19 +159,23 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.server = e.gw.Server()
 	go e.server.Serve(ln) //nolint:errcheck
 	t.Cleanup(func() { e.server.Shutdown() })
-	deadline := time.Now().Add(20 * time.Second)
-	for !o.noWait && !e.gw.Ready() {
-		if time.Now().After(deadline) {
-			t.Fatal("gateway not ready: keys not fetched")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !o.noWait {
+		testutil.Eventually(t, "the gateway ready (the IdPs' keys fetched)", e.gw.Ready)
 	}
 	return e
 }
 
+// baseConfig is the configuration the tests serve (see the file), read
+// once: a test may change the working directory.
+//
+//go:embed testdata/gateway.cue
+var baseConfig string
+
+// writeConfig writes the configuration: baseConfig filled in, then extra.
 func (e *env) writeConfig(extra string) {
 	e.t.Helper()
-	cfg := fmt.Sprintf(testConfig, e.idp.Issuer(), e.idp.JWKSURL(), e.echo.URL, e.dead, extra)
+	cfg := strings.NewReplacer("${ISSUER}", e.idp.Issuer(), "${JWKS_URI}", e.idp.JWKSURL(), "${UPSTREAM}", e.echo.URL, "${DEAD}", e.dead).
+		Replace(baseConfig) + extra + "\n"
 	if err := os.WriteFile(filepath.Join(e.dir, "config.cue"), []byte(cfg), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
@@ -286,6 +209,19 @@ func (e *env) lastHit() upstreamHit {
 		e.t.Fatal("the upstream got no request")
 	}
 	return e.hits[len(e.hits)-1]
+}
+
+// hitOf returns the request of the case id that the upstream got, if it
+// got one (see TestRequests).
+func (e *env) hitOf(id string) (upstreamHit, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, h := range e.hits {
+		if h.Header.Get(caseHeader) == id {
+			return h, true
+		}
+	}
+	return upstreamHit{}, false
 }
 
 func (e *env) hitCount() int {
@@ -329,7 +265,7 @@ type response struct {
 func (e *env) do(method, rawPath, token string, hdr map[string]string) response {
 	e.t.Helper()
 	if strings.HasPrefix(rawPath, "//") {
-		return e.doRaw(method, rawPath, token)
+		return e.doRaw(method, rawPath, token, hdr)
 	}
 	req, err := http.NewRequest(method, e.url+"/", nil)
 	if err != nil {
@@ -353,11 +289,14 @@ func (e *env) do(method, rawPath, token string, hdr map[string]string) response 
 
 // doRaw writes the request line by hand (net/http would turn a path
 // starting with "//" into absolute-form).
-func (e *env) doRaw(method, rawPath, token string) response {
+func (e *env) doRaw(method, rawPath, token string, hdr map[string]string) response {
 	e.t.Helper()
 	req := method + " " + rawPath + " HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n"
 	if token != "" {
 		req += "Authorization: Bearer " + token + "\r\n"
+	}
+	for _, k := range slices.Sorted(maps.Keys(hdr)) {
+		req += k + ": " + hdr[k] + "\r\n"
 	}
 	return e.rawExchange(req + "\r\n")
 }

@@ -12,13 +12,41 @@ import (
 	"github.com/cuegate/cuegate/internal/promlabel"
 )
 
-// apiMetrics are the metrics of one API ID. They live in the default
-// VictoriaMetrics set, so they outlive table generations: a swap keeps
-// them (and their counts) for every API ID the new table still has, and
-// retires them when it drops the ID. Series are per process: a Gateway
-// that drops an ID takes its series off /metrics even if another Gateway
-// in the process still serves that ID (the command runs one Gateway).
+// gatewayMetrics are a Gateway's series: its own VictoriaMetrics set, so
+// that two Gateways in one process (tests) count apart. AdminHandler
+// writes it on /metrics.
+type gatewayMetrics struct {
+	set        *metrics.Set
+	generation *metrics.Gauge // the serving table's generation number
+	loaded     *metrics.Gauge // when it was loaded, Unix seconds
+}
+
+func newGatewayMetrics() gatewayMetrics {
+	s := metrics.NewSet()
+	return gatewayMetrics{
+		set:        s,
+		generation: s.NewGauge(`cuegate_table_generation`, nil),
+		loaded:     s.NewGauge(`cuegate_table_loaded_timestamp_seconds`, nil),
+	}
+}
+
+// Reload outcomes, the label of cuegate_reloads_total.
+const (
+	reloadOK        = "ok"
+	reloadUnchanged = "unchanged"
+	reloadFailed    = "error"
+)
+
+func (m *gatewayMetrics) reloads(outcome string) *metrics.Counter {
+	return m.set.GetOrCreateCounter(`cuegate_reloads_total{result="` + outcome + `"}`)
+}
+
+// apiMetrics are the metrics of one API ID, in the Gateway's set. They
+// outlive table generations: a swap keeps them (and their counts) for
+// every API ID the new table still has, and retires them when it drops
+// the ID.
 type apiMetrics struct {
+	set   *metrics.Set
 	label string // `api="id"`
 
 	// byCode caches the request counters of statuses below len(byCode),
@@ -35,15 +63,17 @@ type apiMetrics struct {
 	retired bool       // guarded by mu
 }
 
-func newAPIMetrics(id string) *apiMetrics {
+// newAPIMetrics makes the series of the API ID id in set.
+func newAPIMetrics(set *metrics.Set, id string) *apiMetrics {
 	l := `api=` + promlabel.Quote(id)
 	return &apiMetrics{
+		set:            set,
 		label:          l,
-		duration:       metrics.GetOrCreatePrometheusHistogram(`cuegate_request_duration_seconds{` + l + `}`),
-		upstreamErrors: metrics.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="unavailable"}`),
-		upstreamSlow:   metrics.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="timeout"}`),
-		rateLimited:    metrics.GetOrCreateCounter(`cuegate_rate_limited_total{` + l + `}`),
-		quotaExceeded:  metrics.GetOrCreateCounter(`cuegate_quota_exceeded_total{` + l + `}`),
+		duration:       set.GetOrCreatePrometheusHistogram(`cuegate_request_duration_seconds{` + l + `}`),
+		upstreamErrors: set.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="unavailable"}`),
+		upstreamSlow:   set.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="timeout"}`),
+		rateLimited:    set.GetOrCreateCounter(`cuegate_rate_limited_total{` + l + `}`),
+		quotaExceeded:  set.GetOrCreateCounter(`cuegate_quota_exceeded_total{` + l + `}`),
 	}
 }
 
@@ -65,7 +95,7 @@ func (m *apiMetrics) requests(status int) *metrics.Counter {
 	if m.retired {
 		return new(metrics.Counter)
 	}
-	c := metrics.GetOrCreateCounter(`cuegate_requests_total{` + m.label + `,status="` + strconv.Itoa(status) + `"}`)
+	c := m.set.GetOrCreateCounter(`cuegate_requests_total{` + m.label + `,status="` + strconv.Itoa(status) + `"}`)
 	if fast {
 		m.byCode[status].Store(c)
 	}
@@ -93,9 +123,9 @@ func (g *Gateway) retireMetricsLocked(t *table.Table) {
 	if len(gone) == 0 {
 		return
 	}
-	for _, name := range metrics.ListMetricNames() {
+	for _, name := range g.series.set.ListMetricNames() {
 		if gone[apiLabel(name)] {
-			metrics.UnregisterMetric(name)
+			g.series.set.UnregisterMetric(name)
 		}
 	}
 }
@@ -118,21 +148,4 @@ func apiLabel(name string) string {
 		}
 	}
 	return ""
-}
-
-// Reload outcomes, the label of cuegate_reloads_total.
-const (
-	reloadOK        = "ok"
-	reloadUnchanged = "unchanged"
-	reloadFailed    = "error"
-)
-
-// The serving table: its generation number and when it was loaded.
-var (
-	generationGauge = metrics.NewGauge(`cuegate_table_generation`, nil)
-	loadedGauge     = metrics.NewGauge(`cuegate_table_loaded_timestamp_seconds`, nil)
-)
-
-func reloadCounter(outcome string) *metrics.Counter {
-	return metrics.GetOrCreateCounter(`cuegate_reloads_total{result="` + outcome + `"}`)
 }

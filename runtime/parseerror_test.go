@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"github.com/cuegate/cuegate/internal/testutil"
@@ -20,6 +21,7 @@ import (
 // request (or the offending line); the gateway's log must not receive the
 // credentials in it.
 func TestParseErrorsDoNotLogCredentials(t *testing.T) {
+	t.Parallel()
 	const secret = "SECRETTOKEN-abc.def.ghi"
 	const get = "GET /public/x HTTP/1.1\r\nHost: a\r\n"
 	tests := []struct{ name, request string }{
@@ -50,6 +52,7 @@ func TestParseErrorsDoNotLogCredentials(t *testing.T) {
 }
 
 func TestRedactQuoted(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"no quotes", "no quotes"},
 		{`missing colon: "Authorization Bearer x": size=9`, `missing colon: "[redacted]": size=9`},
@@ -69,6 +72,7 @@ func TestRedactQuoted(t *testing.T) {
 // TestRequestErrorsAreJSON: what fasthttp refuses before the handler runs
 // is answered like the handler's errors (DESIGN §5).
 func TestRequestErrorsAreJSON(t *testing.T) {
+	t.Parallel()
 	const get = "GET /public/x HTTP/1.1\r\nHost: a\r\n"
 	tests := []struct {
 		name, extra, request string
@@ -110,6 +114,7 @@ func checkJSONError(t *testing.T, r response, status int) {
 }
 
 func TestRequestErrorStatus(t *testing.T) {
+	t.Parallel()
 	timeout := fmt.Errorf("error when reading request headers: %w", &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded})
 	tests := []struct {
 		err    error
@@ -122,7 +127,7 @@ func TestRequestErrorStatus(t *testing.T) {
 		{errors.New("cannot parse chunk size"), 400},
 		{io.ErrUnexpectedEOF, 400},
 	}
-	g := &Gateway{notFound: newAPIMetrics("")}
+	g := &Gateway{notFound: newAPIMetrics(metrics.NewSet(), "")}
 	for _, tt := range tests {
 		var ctx fasthttp.RequestCtx
 		counted := g.notFound.requests(tt.status)
@@ -142,6 +147,7 @@ func TestRequestErrorStatus(t *testing.T) {
 // TestMalformedChunkedBody: a chunked request body that breaks off into
 // garbage is the client's fault: 400, not 502 "upstream unavailable".
 func TestMalformedChunkedBody(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	r := e.rawExchange("POST /public/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz-not-a-size\r\n\r\n")
 	checkJSONError(t, r, 400)

@@ -52,7 +52,7 @@ func (g *Gateway) Apply(c Compiled) error {
 		if cert, portalCert, err = g.loadCerts(t); err == nil {
 			g.storeCerts(cert, portalCert)
 			g.status = reloadStatus{at: time.Now(), outcome: reloadUnchanged, duration: took}
-			reloadCounter(reloadUnchanged).Inc()
+			g.series.reloads(reloadUnchanged).Inc()
 			g.log.Info().Str("hash", t.Hash).Dur("compile_time", took).Msg("reload: configuration unchanged")
 			return nil
 		}
@@ -64,7 +64,7 @@ func (g *Gateway) Apply(c Compiled) error {
 		var diags table.Diagnostics
 		errors.As(err, &diags)
 		g.status = reloadStatus{at: time.Now(), outcome: reloadFailed, err: err, diags: diags, duration: took}
-		reloadCounter(reloadFailed).Inc()
+		g.series.reloads(reloadFailed).Inc()
 		ev := g.log.Error().Str("config_dir", g.opts.ConfigDir).Str("serving_hash", old.Hash).
 			Uint64("serving_generation", g.cur.Load().seq)
 		if len(diags) > 0 {
@@ -81,7 +81,7 @@ func (g *Gateway) Apply(c Compiled) error {
 	}
 	added, removed, changed := diffAPIs(old, t)
 	g.status = reloadStatus{at: time.Now(), outcome: reloadOK, duration: took}
-	reloadCounter(reloadOK).Inc()
+	g.series.reloads(reloadOK).Inc()
 	ev := g.log.Info().Str("old_hash", old.Hash).Str("new_hash", t.Hash).
 		Uint64("generation", g.cur.Load().seq).Dur("compile_time", took).
 		Strs("apis_added", added).Strs("apis_removed", removed).Strs("apis_changed", changed)

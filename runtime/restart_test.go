@@ -12,6 +12,7 @@ import (
 // TestReloadReportsRestartNeeded: a reload that changes a setting read only
 // at start-up says so, and which.
 func TestReloadReportsRestartNeeded(t *testing.T) {
+	t.Parallel()
 	tlsFiles := func(e *env) string {
 		testutil.WriteCert(t, e.dir)
 		return `{cert_file: "tls/cert.pem", key_file: "tls/key.pem"}`

@@ -26,6 +26,8 @@ const bigBody = 100 << 20 // 100 MiB
 
 type zeros struct{}
 
+var _ io.Reader = zeros{}
+
 func (zeros) Read(b []byte) (int, error) {
 	clear(b)
 	return len(b), nil
@@ -145,6 +147,7 @@ func TestStreamingLargeBodies(t *testing.T) {
 }
 
 func TestTLSListener(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{tls: true})
 	r := e.do("GET", "/public/x", "", nil)
 	if r.status != 200 || r.body != "ok /x" {
@@ -180,6 +183,7 @@ func httpsUpstream(t *testing.T, caFile string) (api string) {
 // TestHTTPSUpstream: https targets are verified against upstream_ca_file
 // (and without it against the system roots, which do not know the test CA).
 func TestHTTPSUpstream(t *testing.T) {
+	t.Parallel()
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	api := httpsUpstream(t, ca)
 
@@ -213,6 +217,7 @@ func TestFilesRelativeToConfigDir(t *testing.T) {
 }
 
 func TestMaxBodyBytes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{extra: "gateway: max_body_bytes: 1048576\n"})
 	for _, tt := range []struct {
 		size, length int64
@@ -247,6 +252,7 @@ func TestMaxBodyBytes(t *testing.T) {
 // TestTLSCertificateRotation: a reload (here with an unchanged
 // configuration) serves a rewritten certificate to new connections.
 func TestTLSCertificateRotation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{tls: true})
 	first := e.gw.TLSConfig()
 	c1, _ := first.GetCertificate(nil)

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/VictoriaMetrics/metrics"
-
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
@@ -20,6 +18,7 @@ import (
 // generation it started with although its API is gone from the new one,
 // and rate-limit counters survive the swap.
 func TestSwapKeepsCountersAndInflight(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	lim := e.token("swap", map[string]any{"pol": "limited"})
 	if r := e.do("GET", "/users/x", lim, nil); r.status != 200 {
@@ -65,6 +64,7 @@ func TestSwapKeepsCountersAndInflight(t *testing.T) {
 }
 
 func TestSwapReusesPools(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	before := e.gw.cur.Load()
 	pub := before.apis[before.table.APIs["public"]].pool
@@ -84,10 +84,11 @@ func TestSwapReusesPools(t *testing.T) {
 // TestReloadBrokenEdit: a broken file keeps the last good table serving,
 // /status shows the error with file and line, the next good edit recovers.
 func TestReloadBrokenEdit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	admin := httptest.NewServer(e.gw.AdminHandler())
 	defer admin.Close()
-	failed := metrics.GetOrCreateCounter(`cuegate_reloads_total{result="error"}`).Get()
+	failed := e.gw.series.reloads(reloadFailed).Get()
 	hash := e.gw.Current().Hash
 
 	broken := filepath.Join(e.dir, "broken.cue")
@@ -115,7 +116,7 @@ func TestReloadBrokenEdit(t *testing.T) {
 	if st.Generation != 1 || st.TableHash != hash || st.LastReload.Outcome != "error" {
 		t.Fatalf("status %+v", st)
 	}
-	if got := metrics.GetOrCreateCounter(`cuegate_reloads_total{result="error"}`).Get(); got != failed+1 {
+	if got := e.gw.series.reloads(reloadFailed).Get(); got != failed+1 {
 		t.Fatalf("failed reloads counted %d, want %d", got, failed+1)
 	}
 
@@ -137,6 +138,7 @@ func TestReloadBrokenEdit(t *testing.T) {
 }
 
 func TestAdminEndpoints(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	admin := httptest.NewServer(e.gw.AdminHandler())
 	defer admin.Close()
@@ -210,6 +212,7 @@ func getJSON(t *testing.T, url string, v any) {
 // on it finishes after the swap, and the APIs that stay keep counting
 // from where they were.
 func TestReloadRetiresMetricsOfRemovedAPIs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{extra: `apis: gone: {name: "Gone", listen_path: "/gone", upstream: targets: ["http://127.0.0.1:9"], auth: keyless: true}` + "\n"})
 	admin := httptest.NewServer(e.gw.AdminHandler())
 	defer admin.Close()

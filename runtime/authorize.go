@@ -1,0 +1,105 @@
+package runtime
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/runtime/auth"
+	"github.com/cuegate/cuegate/runtime/policy"
+)
+
+// authorize validates the token and resolves the identity, then has
+// package policy decide on its policies and access, and counts the limits
+// of the policies chosen.
+func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiState, sub []byte) (errorResponse, bool) {
+	g, rules := r.g, st.api.JWT
+	tok := bearer(ctx.Request.Header.PeekBytes(hdrAuthorization))
+	if tok == nil {
+		ctx.Response.Header.SetBytesKV(hdrWWWAuthenticate, bearerRealm)
+		return errNoToken, false
+	}
+	now := r.start // one clock read per request, unless the clock is injected
+	if !g.systemClock {
+		now = g.now()
+	}
+	claims, err := g.validator.Validate(tok, st.idp, rules, now)
+	if err != nil {
+		var ae *auth.Error // Validate's failures always are one
+		errors.As(err, &ae)
+		return r.authError(ctx, ae.Status, ae.Description), false
+	}
+	identity, ok := claims.String(rules.IdentityClaim)
+	if !ok || identity == "" {
+		return r.authError(ctx, 401, "token has no "+rules.IdentityClaim+" claim"), false
+	}
+	r.identity = identity
+
+	in := policy.Input{
+		Policies:    gen.table.Policies,
+		EntryIssuer: gen.entryIssuer,
+		API:         st.api.ID,
+		Issuer:      st.idp.Issuer,
+		Claims:      claims,
+		PolicyClaim: rules.PolicyClaim,
+		Defaults:    rules.DefaultPolicies,
+		Now:         now,
+		Method:      r.method,
+		Path:        sub,
+	}
+	if g.opts.Bindings != nil {
+		reg := &in.Registration
+		reg.Policy, reg.ExpiresAt, reg.Revoked, reg.Catalogue, reg.Found = g.opts.Bindings.Binding(identity)
+	}
+	d := r.pols.Decide(&in)
+	switch {
+	case d.Refusal == policy.UnknownPolicy:
+		return r.unknownPolicy(d.Unknown), false
+	case d.Refusal != policy.None:
+		return refusals[d.Refusal], false
+	}
+	r.policy = d.Policy.ID
+	return r.countLimits(ctx, gen, st, now, d)
+}
+
+// refusals are the answers to package policy's refusals but
+// UnknownPolicy, which names the policy (unknownPolicy).
+var refusals = [...]errorResponse{
+	policy.Revoked:   errRevoked,
+	policy.Expired:   errExpired,
+	policy.Unmatched: errUnmatched,
+	policy.NoPolicy:  errNoPolicy,
+	policy.Denied:    errDenied,
+}
+
+func (r *request) unknownPolicy(id string) errorResponse {
+	r.policy = id
+	return errorResponse{403, appendErrorJSON(r.buf[:0], 403, "unknown policy "+strconv.Quote(id))}
+}
+
+// authError sets the RFC 6750 challenge for a rejected token (401) and
+// returns the JSON error; a 503 (keys not yet fetched) has no challenge.
+func (r *request) authError(ctx *fasthttp.RequestCtx, status int, desc string) errorResponse {
+	if status == 401 {
+		b := append(r.buf[:0], `Bearer realm="cuegate", error="invalid_token", error_description=`...)
+		b = appendQuotedHeader(b, desc)
+		ctx.Response.Header.SetBytesKV(hdrWWWAuthenticate, b)
+	}
+	r.buf = appendErrorJSON(r.buf[:0], status, desc)
+	return errorResponse{status, r.buf}
+}
+
+// bearer returns the token of an "Authorization: Bearer <token>" value.
+func bearer(h []byte) []byte {
+	const scheme = "bearer "
+	if len(h) <= len(scheme) || !bytes.EqualFold(h[:len(scheme)], []byte(scheme)) {
+		return nil
+	}
+	tok := bytes.TrimSpace(h[len(scheme):])
+	if len(tok) == 0 {
+		return nil
+	}
+	return tok
+}

@@ -1,0 +1,86 @@
+package runtime
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/runtime/limit"
+	"github.com/cuegate/cuegate/runtime/policy"
+)
+
+// countLimits counts the request against the rate limit and quota of the
+// policies d chose (none when it chose none), in one Take, and refuses it
+// when one is exhausted: 429 with Retry-After for the rate, 403 for the
+// quota. It sets the limit the response headers report (ResponseHeader).
+func (r *request) countLimits(ctx *fasthttp.RequestCtx, gen *generation, st *apiState, now time.Time, d policy.Decision) (errorResponse, bool) {
+	if d.Rate == nil && d.Quota == nil {
+		return errorResponse{}, true
+	}
+	var lr limit.Request
+	if d.Rate != nil {
+		lr.RateKey, lr.Rate = limit.Key{Issuer: st.idp.Issuer, Identity: r.identity, Policy: d.Rate.ID}, d.Rate.Rate
+	}
+	if d.Quota != nil {
+		lr.QuotaKey, lr.Quota = limit.Key{Issuer: st.idp.Issuer, Identity: r.identity, Policy: d.Quota.ID}, d.Quota.Quota
+	}
+	rd, qd := r.g.limiter.Take(lr, now)
+	switch {
+	case lr.Rate != nil && !rd.Allowed:
+		r.limit, r.limited = rd, true // refusals always tell
+		r.buf = appendSeconds(r.buf[:0], max(rd.RetryAfter, time.Second))
+		ctx.Response.Header.SetBytesKV(hdrRetryAfter, r.buf)
+		st.metrics.rateLimited.Inc()
+		return errRateLimited, false
+	case lr.Quota != nil && !qd.Allowed:
+		r.limit, r.limited = qd, true
+		st.metrics.quotaExceeded.Inc()
+		return errQuota, false
+	case lr.Quota == nil:
+		r.limit = rd
+	case lr.Rate == nil:
+		r.limit = qd
+	default:
+		r.limit = nearer(rd, qd)
+	}
+	r.limited = gen.table.Gateway.RateLimitHeaders
+	return errorResponse{}, true
+}
+
+// ResponseHeader sets the gateway's own response headers, once the
+// upstream's are in (proxy.Hooks) or on an error answer: X-Request-Id and,
+// when the request was counted against a limit, that limit (r.limit) in
+// X-RateLimit-Limit, -Remaining and -Reset (seconds, rounded up). It
+// reuses r.buf: an error body there has been copied into the response.
+func (r *request) ResponseHeader(h *fasthttp.ResponseHeader) {
+	h.SetCanonical(hdrRequestID, r.rid)
+	if !r.limited {
+		return
+	}
+	d := r.limit
+	r.buf = strconv.AppendInt(r.buf[:0], d.Limit, 10)
+	h.SetCanonical(hdrRateLimit, r.buf)
+	r.buf = strconv.AppendInt(r.buf[:0], max(d.Remaining, 0), 10)
+	h.SetCanonical(hdrRateRemaining, r.buf)
+	r.buf = appendSeconds(r.buf[:0], d.Reset)
+	h.SetCanonical(hdrRateReset, r.buf)
+}
+
+// nearer returns, of a rate and a quota decision that both allowed the
+// request, the one closer to refusing the next: fewer requests remaining,
+// on a tie the one that resets later. One set of X-RateLimit-* headers then
+// tells a client exactly how many more requests pass and when that number
+// grows again, whichever limit it comes from.
+func nearer(rate, quota limit.Decision) limit.Decision {
+	if quota.Remaining < rate.Remaining || (quota.Remaining == rate.Remaining && quota.Reset > rate.Reset) {
+		return quota
+	}
+	return rate
+}
+
+// appendSeconds appends d in whole seconds, rounded up.
+func appendSeconds(dst []byte, d time.Duration) []byte {
+	s := int64((d + time.Second - 1) / time.Second)
+	return strconv.AppendInt(dst, max(s, 0), 10)
+}

@@ -1,0 +1,100 @@
+package policy
+
+import "github.com/cuegate/cuegate/compiler/table"
+
+// Choose picks, among pols, the policies that grant method on path (the
+// cleaned path below the listen path) of the API api, and of those the
+// ones whose limits apply: the most generous, rate and quota each on its
+// own. A granting policy without a rate limit lifts the rate limit
+// (rate is nil), otherwise the highest Requests/Per applies; likewise a
+// granting policy without a quota lifts the quota, otherwise the highest
+// Max/Period applies. Ties go to the policy listed first. logged is the
+// policy the request is logged under: rate, else quota, else the first
+// granting policy; nil when none grants.
+func Choose(pols []*table.Policy, api string, method, path []byte) (rate, quota, logged *table.Policy) {
+	var first *table.Policy
+	noRate, noQuota := false, false
+	for _, p := range pols {
+		gr, ok := p.Access[api]
+		if !ok || !Allows(gr, method, path) {
+			continue
+		}
+		if first == nil {
+			first = p
+		}
+		if p.Rate == nil {
+			noRate = true
+		} else if rate == nil || ratio(p.Rate.Requests, p.Rate.Per) > ratio(rate.Rate.Requests, rate.Rate.Per) {
+			rate = p
+		}
+		if p.Quota == nil {
+			noQuota = true
+		} else if quota == nil || ratio(p.Quota.Max, p.Quota.Period) > ratio(quota.Quota.Max, quota.Quota.Period) {
+			quota = p
+		}
+	}
+	if noRate {
+		rate = nil
+	}
+	if noQuota {
+		quota = nil
+	}
+	switch {
+	case rate != nil:
+		return rate, quota, rate
+	case quota != nil:
+		return rate, quota, quota
+	}
+	return rate, quota, first
+}
+
+func ratio(n int64, per table.Duration) float64 {
+	if per <= 0 {
+		return float64(n)
+	}
+	return float64(n) / per.D().Seconds()
+}
+
+// Allows reports whether gr lets method reach path (below the listen
+// path). Empty Methods or Paths allow all; a grant path allows itself and
+// everything below it, bounded by segments ("/users" allows "/users/7",
+// not "/usersx"). A nil gr allows all.
+func Allows(gr *table.Grant, method, path []byte) bool {
+	if gr == nil {
+		return true
+	}
+	if len(gr.Methods) > 0 {
+		ok := false
+		for _, m := range gr.Methods {
+			if string(method) == m {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if len(gr.Paths) == 0 {
+		return true
+	}
+	for _, p := range gr.Paths {
+		if hasSegmentPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasSegmentPrefix reports whether prefix (as the compiler writes grant
+// paths: no trailing slash but for "/") is a segment-bounded prefix of
+// path.
+func hasSegmentPrefix(path []byte, prefix string) bool {
+	if prefix == "/" {
+		return true
+	}
+	if len(path) < len(prefix) || string(path[:len(prefix)]) != prefix {
+		return false
+	}
+	return len(path) == len(prefix) || path[len(prefix)] == '/'
+}

@@ -1,0 +1,108 @@
+package runtime
+
+import (
+	"crypto/tls"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/runtime/deadline"
+)
+
+// Listener returns ln as the gateway listener serves it: its connections'
+// deadlines armed lazily (runtime/deadline; fasthttp sets three per
+// request), with TLS above them when the table names a certificate (see
+// TLSConfig). scheme is then "https", else "http". Serve Server on it.
+func (g *Gateway) Listener(ln net.Listener) (_ net.Listener, scheme string) {
+	ln = deadline.Listener(ln)
+	if cfg := g.TLSConfig(); cfg != nil {
+		return tls.NewListener(ln, cfg), "https"
+	}
+	return ln, "http"
+}
+
+// Server returns a fasthttp server for the gateway listener (serve it on
+// Listener), configured from the table's gateway settings: write_timeout,
+// and read_timeout once a request's header is in, follow every reload
+// (they are taken per request); idle_timeout, max_header_bytes and the read_timeout of a
+// request's header are those of the table at the time Server is called.
+// Request bodies are streamed, and a request is decided on its header
+// before its body is read: see expect and expectRefusal. A
+// request the server cannot read is answered by requestError, and the
+// parse error is logged without the request's bytes (fasthttpLogger).
+func (g *Gateway) Server() *fasthttp.Server {
+	gw := g.Current().Gateway
+	serverRead := gw.ReadTimeout.D()
+	return &fasthttp.Server{
+		Handler:      g.Handler,
+		ErrorHandler: g.requestError,
+		HeaderReceived: func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+			g.expectRefusal(h)
+			return g.requestConfig(serverRead)
+		},
+		ExpectHandler:                g.expect,
+		NoDefaultServerHeader:        true, // the gateway names no software; an upstream's Server passes through
+		ReadTimeout:                  gw.ReadTimeout.D(),
+		WriteTimeout:                 gw.WriteTimeout.D(),
+		IdleTimeout:                  gw.IdleTimeout.D(),
+		ReadBufferSize:               gw.MaxHeaderBytes,
+		MaxRequestBodySize:           64 << 10,
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		NoDefaultContentType:         true,
+		LazyRequestTime:              true, // the handler reads the clock itself; ctx.Time is unused
+		CloseOnShutdown:              true,
+		SecureErrorLogMessage:        true,
+		Logger:                       fasthttpLogger{g.log},
+	}
+}
+
+// startupSettings names the gateway settings that differ from a to b and
+// take effect only when the process restarts: the listen addresses, the
+// admin token (read when serving starts) and whether each listener serves
+// TLS (certificates follow reloads), what
+// Server fixes (idle_timeout, max_header_bytes, and read_timeout for the
+// header of a request), what the portal listener fixes when it starts
+// (read_timeout, write_timeout, idle_timeout, max_header_bytes), and
+// shutdown_grace.
+func startupSettings(a, b *table.Gateway) []string {
+	var names []string
+	for _, s := range []struct {
+		name    string
+		changed bool
+	}{
+		{"listen", a.Listen != b.Listen},
+		{"portal_listen", a.PortalListen != b.PortalListen},
+		{"admin_listen", a.AdminListen != b.AdminListen},
+		{"admin_token", (a.AdminToken == nil) != (b.AdminToken == nil) || (a.AdminToken != nil && *a.AdminToken != *b.AdminToken)},
+		{"tls", (a.TLS == nil) != (b.TLS == nil)},
+		{"portal_tls", (a.PortalTLS == nil) != (b.PortalTLS == nil)},
+		{"read_timeout", a.ReadTimeout != b.ReadTimeout},
+		{"write_timeout", a.WriteTimeout != b.WriteTimeout},
+		{"idle_timeout", a.IdleTimeout != b.IdleTimeout},
+		{"max_header_bytes", a.MaxHeaderBytes != b.MaxHeaderBytes},
+		{"shutdown_grace", a.ShutdownGrace != b.ShutdownGrace},
+	} {
+		if s.changed {
+			names = append(names, s.name)
+		}
+	}
+	return names
+}
+
+// requestConfig applies the current table's timeouts to one request.
+// The read timeout is re-armed only when it differs from serverRead, the
+// server's own, which fasthttp has already armed for the request (from
+// its first byte, or from the connection's opening for its first
+// request): re-arming costs a clock read and a deadline change on every
+// request.
+func (g *Gateway) requestConfig(serverRead time.Duration) fasthttp.RequestConfig {
+	gw := &g.cur.Load().table.Gateway
+	c := fasthttp.RequestConfig{WriteTimeout: gw.WriteTimeout.D()}
+	if rt := gw.ReadTimeout.D(); rt != serverRead {
+		c.ReadTimeout = rt
+	}
+	return c
+}
