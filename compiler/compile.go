@@ -11,6 +11,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -65,13 +66,56 @@ func readDir(dir string) ([]sourceFile, error) {
 	}
 	files := make([]sourceFile, len(paths))
 	for i, p := range paths {
-		src, err := os.ReadFile(p)
+		src, err := readSource(p)
 		if err != nil {
 			return nil, fmt.Errorf("compile %s: %w", dir, err)
 		}
 		files[i] = sourceFile{filepath.Base(p), src}
 	}
 	return files, nil
+}
+
+// maxSourceBytes bounds one configuration file. Hand-written configuration
+// is far smaller; a larger file is a mistake (a generated dump, a log
+// renamed .cue) that would only cost the compile its budget.
+const maxSourceBytes = 4 << 20
+
+// readSource reads one configuration file, which must be a regular file
+// (through symlinks: a ConfigMap mounts its files as links) of at most
+// maxSourceBytes. A named pipe, device or socket that ends in .cue is
+// refused before it is read, so it cannot block or feed the compile
+// without end.
+func readSource(path string) ([]byte, error) {
+	// Stat before opening: opening a named pipe waits for a writer.
+	if err := regularFile(os.Stat(path)); err != nil {
+		return nil, fmt.Errorf("%s %w", path, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := regularFile(f.Stat()); err != nil { // replaced since the Stat
+		return nil, fmt.Errorf("%s %w", path, err)
+	}
+	src, err := io.ReadAll(io.LimitReader(f, maxSourceBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > maxSourceBytes {
+		return nil, fmt.Errorf("%s is larger than %d MiB: a configuration file must be smaller", path, maxSourceBytes>>20)
+	}
+	return src, nil
+}
+
+func regularFile(fi os.FileInfo, err error) error {
+	switch {
+	case err != nil:
+		return err
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("is not a regular file (%s): a configuration file must be one", fi.Mode().Type())
+	}
+	return nil
 }
 
 // compilation collects the diagnostics of one Compile call.
