@@ -31,8 +31,8 @@
 // (a hash of the session token) once logged in, before that a
 // double-submit cookie that only this Server can make (a nonce and its
 // HMAC under a per-Server key); tokens are compared in constant time. Client names, email addresses and redirect
-// URIs are refused when they hold control or bidi characters or exceed
-// their length; redirect URIs must be https, http on a loopback host or a
+// URIs are refused when they hold control, bidi or invisible characters
+// (see refusedRune) or exceed their length; redirect URIs must be https, http on a loopback host or a
 // private-use scheme (see checkRedirectURIs). JSON endpoints take only
 // Content-Type: application/json bodies, which a cross-site form cannot
 // send. Failed logins are limited per account and per client address, and
