@@ -1,8 +1,12 @@
 package portal
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -143,4 +147,86 @@ func TestParallelSignupBurstIsLimited(t *testing.T) {
 	if n := len(e.store.Developers()); n != signupsPerAddress {
 		t.Errorf("%d accounts stored, want %d", n, signupsPerAddress)
 	}
+}
+
+// callFrom posts body to the JSON API's path from the peer remoteAddr
+// (host:port) with X-Forwarded-For xff (none when "") and returns the
+// answer's status.
+func (e *env) callFrom(remoteAddr, xff, path string, body any) int {
+	e.t.Helper()
+	b, _ := json.Marshal(body)
+	r := httptest.NewRequest("POST", apiPrefix+path, bytes.NewReader(b))
+	r.Header.Set("Content-Type", "application/json")
+	if xff != "" {
+		r.Header.Set("X-Forwarded-For", xff)
+	}
+	r.RemoteAddr = remoteAddr
+	w := httptest.NewRecorder()
+	e.s.Handler().ServeHTTP(w, r)
+	return w.Code
+}
+
+// statuses counts the answers by status.
+type statuses map[int]int
+
+func TestIPv6ClientsAreLimitedByTheir64(t *testing.T) {
+	t.Run("logins", func(t *testing.T) {
+		e := newEnv(t)
+		got := statuses{}
+		for i := range 100 {
+			got[e.callFrom(fmt.Sprintf("[2001:db8::%x]:1234", i+1), "", "/login", credentials{fmt.Sprintf("u%d@example.com", i), "wrong password"})]++
+		}
+		if got[http.StatusUnauthorized] != loginFailuresPerAddress || got[http.StatusTooManyRequests] != 100-loginFailuresPerAddress {
+			t.Errorf("100 failed logins across one /64: %v, want %d × 401 and the rest 429", got, loginFailuresPerAddress)
+		}
+		// Another /64, and IPv4, are not affected.
+		for _, peer := range []string{"[2001:db8:0:1::1]:1234", "[2001:db9::1]:1234", "203.0.113.9:1234"} {
+			if st := e.callFrom(peer, "", "/login", credentials{"x@example.com", "wrong password"}); st != http.StatusUnauthorized {
+				t.Errorf("a failed login from %s: %d, want 401", peer, st)
+			}
+		}
+	})
+	t.Run("sign-ups", func(t *testing.T) {
+		e := newEnv(t)
+		got := statuses{}
+		for i := range 40 {
+			got[e.callFrom(fmt.Sprintf("[2001:db8::%x:%x]:1234", i, i+1), "", "/signup", credentials{fmt.Sprintf("u%d@example.com", i), "correct horse"})]++
+		}
+		if got[http.StatusCreated] != signupsPerAddress || got[http.StatusTooManyRequests] != 40-signupsPerAddress {
+			t.Errorf("40 sign-ups across one /64: %v, want %d × 201 and the rest 429", got, signupsPerAddress)
+		}
+		if st := e.callFrom("[2001:db8:0:1::1]:1234", "", "/signup", credentials{"other@example.com", "correct horse"}); st != http.StatusCreated {
+			t.Errorf("a sign-up from another /64: %d, want 201", st)
+		}
+	})
+	t.Run("IPv4-mapped is IPv4", func(t *testing.T) {
+		e := newEnv(t)
+		for i := range signupsPerAddress {
+			peer := "203.0.113.9:1234"
+			if i%2 == 1 {
+				peer = "[::ffff:203.0.113.9]:1234"
+			}
+			if st := e.callFrom(peer, "", "/signup", credentials{fmt.Sprintf("u%d@example.com", i), "correct horse"}); st != http.StatusCreated {
+				t.Fatalf("sign-up %d from %s: %d", i, peer, st)
+			}
+		}
+		for _, peer := range []string{"203.0.113.9:1234", "[::ffff:203.0.113.9]:1234"} {
+			if st := e.callFrom(peer, "", "/signup", credentials{"late@example.com", "correct horse"}); st != http.StatusTooManyRequests {
+				t.Errorf("sign-up from %s over the limit: %d, want 429", peer, st)
+			}
+		}
+	})
+	t.Run("through trusted proxies", func(t *testing.T) {
+		e := newEnv(t)
+		tab := *e.table.Load()
+		tab.Portal.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+		e.table.Store(&tab)
+		got := statuses{}
+		for i := range 40 {
+			got[e.callFrom("10.0.0.1:1234", fmt.Sprintf("2001:db8::%x", i+1), "/signup", credentials{fmt.Sprintf("u%d@example.com", i), "correct horse"})]++
+		}
+		if got[http.StatusCreated] != signupsPerAddress {
+			t.Errorf("40 sign-ups across one /64 behind a proxy: %v, want %d × 201 and the rest 429", got, signupsPerAddress)
+		}
+	})
 }

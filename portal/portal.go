@@ -37,7 +37,7 @@
 // Content-Type: application/json bodies, which a cross-site form cannot
 // send. Failed logins are limited per account and per client address, and
 // sign-up attempts (each costs a bcrypt hash and a state-file write) per
-// client address; an attempt holds its place under the limits while it
+// client address, where an IPv6 address counts as its /64 (addressKey); an attempt holds its place under the limits while it
 // runs, so a parallel burst gets no more tries than a sequence; past a
 // limit the portal answers 429 with Retry-After. A
 // developer may hold at most MaxClientsPerDeveloper clients (expired ones
@@ -314,7 +314,7 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 		return "", errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
 	}
 	addr := clientAddress(r, t.Portal.TrustedProxies)
-	if wait := s.signups.take(addr, s.opts.Now()); wait > 0 {
+	if wait := s.signups.take(addressKey(addr), s.opts.Now()); wait > 0 {
 		signupsLimited.Inc()
 		s.opts.Logger.Info().Str("address", addr).Msg("portal: sign-up limited")
 		return "", tooMany(wait, "too many sign-ups from your address: try again in %s", wait.Round(time.Second))
@@ -347,9 +347,10 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 		return "", errWrongCredentials()
 	}
 	addr := clientAddress(r, s.table().Portal.TrustedProxies)
+	place := addressKey(addr)
 	wait := s.byAccount.reserve(email, now)
 	if wait == 0 {
-		if wait = s.byAddress.reserve(addr, now); wait > 0 {
+		if wait = s.byAddress.reserve(place, now); wait > 0 {
 			s.byAccount.release(email)
 		}
 	}
@@ -364,13 +365,13 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known {
 		s.byAccount.commit(email)
-		s.byAddress.commit(addr)
+		s.byAddress.commit(place)
 		loginsFailed.Inc()
 		s.opts.Logger.Info().Str("developer", email).Str("address", addr).Msg("portal: failed login")
 		return "", errWrongCredentials()
 	}
 	s.byAccount.release(email)
-	s.byAddress.release(addr)
+	s.byAddress.release(place)
 	s.byAccount.reset(email)
 	loginsOK.Inc()
 	return email, nil
@@ -380,11 +381,13 @@ func errWrongCredentials() *apiError {
 	return errorf(http.StatusUnauthorized, "invalid_grant", "wrong email or password")
 }
 
-// clientAddress is the address sign-up and login limits count r by: the
-// connection's peer, or, when that peer is one of the trusted proxies, the
-// last address in X-Forwarded-For that is not a trusted proxy itself (the
-// one the nearest trusted proxy saw). Entries that are not addresses end
-// the walk there: what lies before them is the client's own to invent.
+// clientAddress is r's client address: the connection's peer, or, when
+// that peer is one of the trusted proxies, the last address in
+// X-Forwarded-For that is not a trusted proxy itself (the one the nearest
+// trusted proxy saw). Entries that are not addresses end the walk there:
+// what lies before them is the client's own to invent. An IPv4-mapped
+// IPv6 address is given as IPv4; a peer that is not an IP address (a
+// Unix socket) as it is.
 func clientAddress(r *http.Request, trusted []netip.Prefix) string {
 	addr, viaProxy := trustedPeer(r, trusted)
 	if !viaProxy {
@@ -404,15 +407,34 @@ func clientAddress(r *http.Request, trusted []netip.Prefix) string {
 	return addr
 }
 
-// trustedPeer returns the address of r's peer (the connection's other end)
-// and whether it is one of the trusted proxies.
+// addressKey is what the sign-up and login limits count the client address
+// addr by: an IPv4 address itself, an IPv6 address its /64, since one
+// subscriber or host commonly holds a whole /64 and could otherwise take a
+// fresh address, and a fresh allowance, for every attempt.
+func addressKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	switch {
+	case err != nil:
+		return addr
+	case a.Unmap().Is4():
+		return a.Unmap().String()
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
+}
+
+// trustedPeer returns the address of r's peer (the connection's other
+// end), IPv4-mapped IPv6 as IPv4, and whether it is one of the trusted
+// proxies.
 func trustedPeer(r *http.Request, trusted []netip.Prefix) (string, bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
 	peer, err := netip.ParseAddr(host)
-	return host, err == nil && trustedProxy(peer, trusted)
+	if err != nil {
+		return host, false
+	}
+	return peer.Unmap().String(), trustedProxy(peer, trusted)
 }
 
 // trustedProxy reports whether a is in one of the prefixes.
