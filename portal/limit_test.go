@@ -2,6 +2,7 @@ package portal
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 func TestWindowLimiter(t *testing.T) {
@@ -153,6 +156,11 @@ func TestParallelSignupBurstIsLimited(t *testing.T) {
 // (host:port) with X-Forwarded-For xff (none when "") and returns the
 // answer's status.
 func (e *env) callFrom(remoteAddr, xff, path string, body any) int {
+	return e.answerFrom(remoteAddr, xff, path, body).Code
+}
+
+// answerFrom is callFrom's answer.
+func (e *env) answerFrom(remoteAddr, xff, path string, body any) *httptest.ResponseRecorder {
 	e.t.Helper()
 	b, _ := json.Marshal(body)
 	r := httptest.NewRequest("POST", apiPrefix+path, bytes.NewReader(b))
@@ -163,7 +171,7 @@ func (e *env) callFrom(remoteAddr, xff, path string, body any) int {
 	r.RemoteAddr = remoteAddr
 	w := httptest.NewRecorder()
 	e.s.Handler().ServeHTTP(w, r)
-	return w.Code
+	return w
 }
 
 // statuses counts the answers by status.
@@ -229,4 +237,98 @@ func TestIPv6ClientsAreLimitedByTheir64(t *testing.T) {
 			t.Errorf("40 sign-ups across one /64 behind a proxy: %v, want %d × 201 and the rest 429", got, signupsPerAddress)
 		}
 	})
+}
+
+func TestWorkSlots(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("run, queue, refuse", func(t *testing.T) {
+		t.Parallel()
+		w := newWorkSlots(2, 1, time.Hour)
+		if !w.acquire(ctx) || !w.acquire(ctx) {
+			t.Fatal("a free slot was refused")
+		}
+		queued := make(chan bool)
+		go func() { queued <- w.acquire(ctx) }()
+		testutil.Eventually(t, "the third piece waits", func() bool { return len(w.admitted) == 3 })
+		if w.acquire(ctx) {
+			t.Fatal("a fourth piece was let in past the queue")
+		}
+		w.release()
+		if !<-queued {
+			t.Fatal("the waiting piece did not get the slot given back")
+		}
+		w.release()
+		w.release()
+		if len(w.running) != 0 || len(w.admitted) != 0 {
+			t.Errorf("slots left taken: %d running, %d admitted", len(w.running), len(w.admitted))
+		}
+	})
+	t.Run("the wait is bounded", func(t *testing.T) {
+		t.Parallel()
+		w := newWorkSlots(1, 1, 10*time.Millisecond)
+		w.acquire(ctx)
+		if w.acquire(ctx) {
+			t.Fatal("a piece got a slot that was taken")
+		}
+		if len(w.admitted) != 1 {
+			t.Errorf("a piece that gave up stays admitted: %d", len(w.admitted))
+		}
+	})
+	t.Run("the request's end ends the wait", func(t *testing.T) {
+		t.Parallel()
+		w := newWorkSlots(1, 1, time.Hour)
+		w.acquire(ctx)
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		if w.acquire(done) {
+			t.Fatal("a piece whose request ended got a slot")
+		}
+	})
+}
+
+func TestPasswordWorkIsBounded(t *testing.T) {
+	e := newEnv(t)
+	e.developer("a@example.com")
+	// One slot, taken, and no queue: the portal answers at once.
+	e.s.hashing = newWorkSlots(1, 0, time.Hour)
+	e.s.hashing.acquire(context.Background())
+	for i := range max(loginFailuresPerAccount, signupsPerAddress) + 1 {
+		for _, call := range []struct {
+			path string
+			body credentials
+		}{
+			{"/login", credentials{"a@example.com", "wrong password"}},
+			{"/signup", credentials{fmt.Sprintf("u%d@example.com", i), "correct horse"}},
+		} {
+			w := e.answerFrom("203.0.113.9:1234", "", call.path, call.body)
+			var aerr apiError
+			json.Unmarshal(w.Body.Bytes(), &aerr)
+			if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" || aerr.Code != "temporarily_unavailable" ||
+				aerr.Description != "the portal is busy checking other passwords: try again in a moment" {
+				t.Fatalf("%s while busy: %d Retry-After %q %+v", call.path, w.Code, w.Header().Get("Retry-After"), aerr)
+			}
+		}
+	}
+	if n := len(e.store.Developers()); n != 1 {
+		t.Errorf("%d accounts stored while busy, want 1", n)
+	}
+	// Attempts refused as busy do not count against the limits.
+	e.s.hashing.release()
+	for i := range loginFailuresPerAccount {
+		if st := e.callFrom("203.0.113.9:1234", "", "/login", credentials{"a@example.com", "wrong password"}); st != http.StatusUnauthorized {
+			t.Fatalf("failed login %d after the busy ones: %d, want 401", i, st)
+		}
+	}
+	for i := range signupsPerAddress {
+		if st := e.callFrom("203.0.113.9:1234", "", "/signup", credentials{fmt.Sprintf("v%d@example.com", i), "correct horse"}); st != http.StatusCreated {
+			t.Fatalf("sign-up %d after the busy ones: %d, want 201", i, st)
+		}
+	}
+	// A slot that stays taken past the wait: 503 too.
+	e.s.hashing = newWorkSlots(1, 1, 10*time.Millisecond)
+	e.s.hashing.acquire(context.Background())
+	if st := e.callFrom("198.51.100.1:1234", "", "/login", credentials{"v0@example.com", "correct horse"}); st != http.StatusServiceUnavailable {
+		t.Errorf("login while the only slot stays taken: %d, want 503", st)
+	}
 }

@@ -63,6 +63,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -119,6 +120,9 @@ const (
 	signupsPerAddress       = 10
 	signupWindow            = time.Hour
 	defaultSessionTTL       = 12 * time.Hour
+	hashQueuePerSlot        = 8           // bcrypt work that may wait, per slot (Server.hashing)
+	hashWait                = time.Second // how long it may wait
+	busyRetry               = time.Second // the Retry-After of errBusy
 	maxJSONBody             = 64 << 10
 	maxEmailLen             = 254 // RFC 5321's limit on a forward path
 )
@@ -140,6 +144,9 @@ type Server struct {
 	byAccount *windowLimiter // failed logins
 	byAddress *windowLimiter // failed logins
 	signups   *windowLimiter // sign-up attempts by address
+	// hashing bounds the bcrypt work of log-ins and sign-ups: two running
+	// per GOMAXPROCS, hashQueuePerSlot times that waiting at most hashWait.
+	hashing *workSlots
 }
 
 // New returns a portal server.
@@ -172,6 +179,8 @@ func New(opts Options) (*Server, error) {
 		byAddress:   newWindowLimiter(loginFailuresPerAddress, loginWindow),
 		signups:     newWindowLimiter(signupsPerAddress, signupWindow),
 	}
+	slots := 2 * runtime.GOMAXPROCS(0)
+	s.hashing = newWorkSlots(slots, hashQueuePerSlot*slots, hashWait)
 	rand.Read(s.csrfKey) // never fails (crypto/rand panics rather than return an error)
 	s.handler = s.securityHeaders(s.needTable(withSessionLookup(s.routes())))
 	return s, nil
@@ -254,6 +263,7 @@ func errorf(status int, code, format string, args ...any) *apiError {
 var (
 	signupsTotal      = metrics.NewCounter(`cuegate_portal_signups_total`)
 	signupsLimited    = metrics.NewCounter(`cuegate_portal_signups_limited_total`)
+	passwordsBusy     = metrics.NewCounter(`cuegate_portal_busy_total`)
 	loginsOK          = metrics.NewCounter(`cuegate_portal_logins_total{result="ok"}`)
 	loginsFailed      = metrics.NewCounter(`cuegate_portal_logins_total{result="failed"}`)
 	loginsLimited     = metrics.NewCounter(`cuegate_portal_logins_total{result="limited"}`)
@@ -307,19 +317,28 @@ func NormaliseEmail(email string) (string, error) {
 }
 
 // signup creates an account; a client address over its sign-up limit gets
-// a 429 with RetryAfter. Every attempt counts, whatever its outcome.
+// a 429 with RetryAfter, and an attempt that finds the portal busy hashing
+// other passwords a 503 with RetryAfter (errBusy), which does not count.
+// Every other attempt counts, whatever its outcome.
 func (s *Server) signup(r *http.Request, email, password string) (string, *apiError) {
 	t := s.table()
 	if t.Portal.Signup != "open" {
 		return "", errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
 	}
 	addr := clientAddress(r, t.Portal.TrustedProxies)
-	if wait := s.signups.take(addressKey(addr), s.opts.Now()); wait > 0 {
+	place := addressKey(addr)
+	if wait := s.signups.reserve(place, s.opts.Now()); wait > 0 {
 		signupsLimited.Inc()
 		s.opts.Logger.Info().Str("address", addr).Msg("portal: sign-up limited")
 		return "", tooMany(wait, "too many sign-ups from your address: try again in %s", wait.Round(time.Second))
 	}
+	if !s.hashing.acquire(r.Context()) {
+		s.signups.release(place)
+		return "", errBusy()
+	}
 	acc, err := s.accounts().Add(email, password)
+	s.hashing.release()
+	s.signups.commit(place)
 	var aerr *apiError
 	switch {
 	case errors.As(err, &aerr): // a bad email or password
@@ -338,8 +357,10 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 // login checks the credentials. Each attempt first reserves a failure slot
 // of its account and of its client address, so that no more attempts than
 // the limits allow run bcrypt at once or in a window; an account or address
-// without a slot gets a 429 with RetryAfter. A failure keeps its slots; a
-// success gives them back and clears the account's failures.
+// without a slot gets a 429 with RetryAfter. It then takes a bcrypt slot
+// (Server.hashing); without one it gives its failure slots back and gets a
+// 503 with RetryAfter (errBusy). A failure keeps its slots; a success
+// gives them back and clears the account's failures.
 func (s *Server) login(r *http.Request, email, password string) (string, *apiError) {
 	now := s.opts.Now()
 	email = strings.ToLower(strings.TrimSpace(email))
@@ -358,12 +379,19 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 		loginsLimited.Inc()
 		return "", tooMany(wait, "too many failed logins: try again in %s", wait.Round(time.Second))
 	}
+	if !s.hashing.acquire(r.Context()) {
+		s.byAccount.release(email)
+		s.byAddress.release(place)
+		return "", errBusy()
+	}
 	hash := s.dummyHash
 	d, known := s.opts.Store.Developer(email)
 	if known {
 		hash = []byte(d.PasswordHash)
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known {
+	wrong := bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known
+	s.hashing.release()
+	if wrong {
 		s.byAccount.commit(email)
 		s.byAddress.commit(place)
 		loginsFailed.Inc()
@@ -375,6 +403,15 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 	s.byAccount.reset(email)
 	loginsOK.Inc()
 	return email, nil
+}
+
+// errBusy is the answer to a log-in or sign-up that finds the portal
+// running and queueing as many bcrypt hashes as it lets (Server.hashing).
+func errBusy() *apiError {
+	passwordsBusy.Inc()
+	e := errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the portal is busy checking other passwords: try again in a moment")
+	e.RetryAfter = busyRetry
+	return e
 }
 
 func errWrongCredentials() *apiError {
