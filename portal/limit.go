@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 )
@@ -93,6 +94,86 @@ func (l *windowLimiter) reset(key string) {
 		if c.n = c.pending; c.n == 0 {
 			delete(l.m, key)
 		}
+	}
+}
+
+// limitSlot is one key's slot in one limiter.
+type limitSlot struct {
+	l   *windowLimiter
+	key string
+}
+
+// reserveAll reserves a slot of every key, or of none: it returns 0, or
+// how long the first key without a slot must wait, having given back the
+// slots it took. The slots are settled with commitAll or releaseAll.
+func reserveAll(slots []limitSlot, now time.Time) time.Duration {
+	for i, sl := range slots {
+		if wait := sl.l.reserve(sl.key, now); wait > 0 {
+			releaseAll(slots[:i])
+			return wait
+		}
+	}
+	return 0
+}
+
+// commitAll keeps every reserved slot as an event.
+func commitAll(slots []limitSlot) {
+	for _, sl := range slots {
+		sl.l.commit(sl.key)
+	}
+}
+
+// releaseAll gives every reserved slot back.
+func releaseAll(slots []limitSlot) {
+	for _, sl := range slots {
+		sl.l.release(sl.key)
+	}
+}
+
+// knownPlaces remembers, for each account, the client addresses
+// (addressKey) it last logged in or signed up from: at most max of them,
+// the most recent, each for ttl after its last use. It is safe for
+// concurrent use. Its memory grows with the accounts that log in, not
+// with failed attempts.
+type knownPlaces struct {
+	ttl time.Duration
+	max int
+	mu  sync.Mutex
+	m   map[string]map[string]time.Time // account → place → last use
+}
+
+func newKnownPlaces(max int, ttl time.Duration) *knownPlaces {
+	return &knownPlaces{ttl: ttl, max: max, m: map[string]map[string]time.Time{}}
+}
+
+// known reports whether account was used from place within ttl of now.
+func (k *knownPlaces) known(account, place string, now time.Time) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	last, ok := k.m[account][place]
+	return ok && now.Sub(last) < k.ttl
+}
+
+// remember records that account is used from place now, forgetting its
+// places past ttl and, beyond max, its least recent one.
+func (k *knownPlaces) remember(account, place string, now time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	places := k.m[account]
+	if places == nil {
+		places = map[string]time.Time{}
+		k.m[account] = places
+	}
+	places[place] = now
+	maps.DeleteFunc(places, func(_ string, last time.Time) bool { return now.Sub(last) >= k.ttl })
+	for len(places) > k.max {
+		oldest := place
+		for p, last := range places {
+			if last.Before(places[oldest]) {
+				oldest = p
+			}
+		}
+		delete(places, oldest)
 	}
 }
 

@@ -93,12 +93,12 @@ func (e *env) burst(n int, creds func(i int) credentials) map[int]int {
 }
 
 func TestParallelLoginBurstIsLimited(t *testing.T) { // newEnv sets the environment: not parallel
-	t.Run("per account", func(t *testing.T) {
+	t.Run("per account and address", func(t *testing.T) {
 		e := newEnv(t)
 		e.developer("a@example.com")
 		got := e.burst(60, func(int) credentials { return credentials{"a@example.com", "wrong password"} })
-		if got[http.StatusUnauthorized] != loginFailuresPerAccount || got[http.StatusTooManyRequests] != 60-loginFailuresPerAccount {
-			t.Errorf("answers %v, want %d × 401 and the rest 429", got, loginFailuresPerAccount)
+		if got[http.StatusUnauthorized] != loginFailuresPerPlace || got[http.StatusTooManyRequests] != 60-loginFailuresPerPlace {
+			t.Errorf("answers %v, want %d × 401 and the rest 429", got, loginFailuresPerPlace)
 		}
 		if resp := e.api(e.browser(), "POST", "/login", credentials{"a@example.com", "correct horse"}, nil); resp.StatusCode != http.StatusTooManyRequests {
 			t.Errorf("the right password after the burst: %d, want 429", resp.StatusCode)
@@ -119,7 +119,7 @@ func TestParallelLoginBurstIsLimited(t *testing.T) { // newEnv sets the environm
 				t.Fatalf("login %d: %d, want 200", i, resp.StatusCode)
 			}
 		}
-		for i := range loginFailuresPerAccount - 1 {
+		for i := range loginFailuresPerPlace - 1 {
 			if resp := e.api(e.browser(), "POST", "/login", credentials{"a@example.com", "wrong password"}, nil); resp.StatusCode != http.StatusUnauthorized {
 				t.Fatalf("failure %d after the successes: %d, want 401", i, resp.StatusCode)
 			}
@@ -293,7 +293,7 @@ func TestPasswordWorkIsBounded(t *testing.T) {
 	// One slot, taken, and no queue: the portal answers at once.
 	e.s.hashing = newWorkSlots(1, 0, time.Hour)
 	e.s.hashing.acquire(context.Background())
-	for i := range max(loginFailuresPerAccount, signupsPerAddress) + 1 {
+	for i := range max(loginFailuresPerPlace, signupsPerAddress) + 1 {
 		for _, call := range []struct {
 			path string
 			body credentials
@@ -315,7 +315,7 @@ func TestPasswordWorkIsBounded(t *testing.T) {
 	}
 	// Attempts refused as busy do not count against the limits.
 	e.s.hashing.release()
-	for i := range loginFailuresPerAccount {
+	for i := range loginFailuresPerPlace {
 		if st := e.callFrom("203.0.113.9:1234", "", "/login", credentials{"a@example.com", "wrong password"}); st != http.StatusUnauthorized {
 			t.Fatalf("failed login %d after the busy ones: %d, want 401", i, st)
 		}
@@ -330,5 +330,89 @@ func TestPasswordWorkIsBounded(t *testing.T) {
 	e.s.hashing.acquire(context.Background())
 	if st := e.callFrom("198.51.100.1:1234", "", "/login", credentials{"v0@example.com", "correct horse"}); st != http.StatusServiceUnavailable {
 		t.Errorf("login while the only slot stays taken: %d, want 503", st)
+	}
+}
+
+func TestGuessingDoesNotLockTheOwnerOut(t *testing.T) {
+	e := newEnv(t)
+	const home, attacker = "198.51.100.1:1234", "203.0.113.9:1234"
+	login := func(peer, password string) *httptest.ResponseRecorder {
+		return e.answerFrom(peer, "", "/login", credentials{"a@example.com", password})
+	}
+	if st := e.callFrom(home, "", "/signup", credentials{"a@example.com", "correct horse"}); st != http.StatusCreated {
+		t.Fatalf("sign-up: %d", st)
+	}
+	// The guesser's own address is locked after loginFailuresPerPlace.
+	for i := range loginFailuresPerPlace {
+		if w := login(attacker, "wrong password"); w.Code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d, want 401", i, w.Code)
+		}
+	}
+	if w := login(attacker, "correct horse"); w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "900" {
+		t.Errorf("the guesser's address past its limit: %d Retry-After %q, want 429 900", w.Code, w.Header().Get("Retry-After"))
+	}
+	// The developer logs in at home (where they signed up) and from a new
+	// address, which becomes known.
+	const travel = "[2001:db8:aaaa::1]:1234"
+	for _, peer := range []string{home, travel} {
+		if w := login(peer, "correct horse"); w.Code != http.StatusOK {
+			t.Errorf("the developer from %s: %d, want 200", peer, w.Code)
+		}
+	}
+	// Guesses from many /64s reach the account's cap for new addresses...
+	for i := range loginFailuresPerAccount - loginFailuresPerPlace {
+		peer := fmt.Sprintf("[2001:db8:%x::1]:1234", i/loginFailuresPerPlace+1)
+		if w := login(peer, "wrong password"); w.Code != http.StatusUnauthorized {
+			t.Fatalf("spread guess %d from %s: %d, want 401", i, peer, w.Code)
+		}
+	}
+	const elsewhere = "[2001:db8:ffff::1]:1234"
+	if w := login(elsewhere, "correct horse"); w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "900" {
+		t.Errorf("a new address past the account's cap: %d Retry-After %q, want 429 900", w.Code, w.Header().Get("Retry-After"))
+	}
+	// ...but not the addresses the developer used lately, where their own
+	// typos count against that address alone.
+	for i := range loginFailuresPerPlace - 1 {
+		if w := login(home, "wrong password"); w.Code != http.StatusUnauthorized {
+			t.Fatalf("typo %d at home: %d, want 401", i, w.Code)
+		}
+	}
+	for _, peer := range []string{home, travel, "[2001:db8:aaaa::2]:1234"} {
+		if w := login(peer, "correct horse"); w.Code != http.StatusOK {
+			t.Errorf("the developer from %s during the guessing: %d, want 200", peer, w.Code)
+		}
+	}
+	// Another account is not affected, and the window ends.
+	if st := e.callFrom(elsewhere, "", "/login", credentials{"b@example.com", "wrong password"}); st != http.StatusUnauthorized {
+		t.Errorf("another account from %s: %d, want 401", elsewhere, st)
+	}
+	e.advance(loginWindow)
+	for _, peer := range []string{elsewhere, attacker} {
+		if w := login(peer, "correct horse"); w.Code != http.StatusOK {
+			t.Errorf("from %s after the window: %d, want 200", peer, w.Code)
+		}
+	}
+}
+
+func TestKnownPlaces(t *testing.T) {
+	t.Parallel()
+	k := newKnownPlaces(2, time.Hour)
+	k.remember("a", "p1", t0)
+	k.remember("a", "p2", t0.Add(time.Minute))
+	switch {
+	case !k.known("a", "p1", t0.Add(59*time.Minute)):
+		t.Error("a place is forgotten within its time")
+	case k.known("a", "p1", t0.Add(time.Hour)):
+		t.Error("a place is known past its time")
+	case k.known("b", "p1", t0):
+		t.Error("a place is known for another account")
+	}
+	k.remember("a", "p3", t0.Add(2*time.Minute))
+	if k.known("a", "p1", t0.Add(2*time.Minute)) || !k.known("a", "p2", t0.Add(2*time.Minute)) || !k.known("a", "p3", t0.Add(2*time.Minute)) {
+		t.Error("past the most places, not the least recent one is forgotten")
+	}
+	k.remember("a", "p2", t0.Add(3*time.Hour))
+	if n := len(k.m["a"]); n != 1 {
+		t.Errorf("places past their time are kept: %d", n)
 	}
 }

@@ -30,20 +30,28 @@
 // Every HTML form carries a CSRF token: the session's synchroniser token
 // (a hash of the session token) once logged in, before that a
 // double-submit cookie that only this Server can make (a nonce and its
-// HMAC under a per-Server key); tokens are compared in constant time. Client names, email addresses and redirect
-// URIs are refused when they hold control, bidi or invisible characters
-// (see refusedRune) or exceed their length; redirect URIs must be https, http on a loopback host or a
+// HMAC under a per-Server key); tokens are compared in constant time.
+// Client names, email addresses and redirect URIs are refused when they
+// hold control, bidi or invisible characters (see refusedRune) or exceed
+// their length; redirect URIs must be https, http on a loopback host or a
 // private-use scheme (see checkRedirectURIs). JSON endpoints take only
 // Content-Type: application/json bodies, which a cross-site form cannot
-// send. Failed logins are limited per account and per client address, and
-// sign-up attempts (each costs a bcrypt hash and a state-file write) per
-// client address, where an IPv6 address counts as its /64 (addressKey); an attempt holds its place under the limits while it
-// runs, so a parallel burst gets no more tries than a sequence; past a
-// limit the portal answers 429 with Retry-After. A
-// developer may hold at most MaxClientsPerDeveloper clients (expired ones
-// count until deleted), since each registration spends the operator's
-// initial access token at the provider; past it the portal answers 409
-// too_many_clients.
+// send.
+//
+// Failed logins are limited per account and client address, per client
+// address, and per account from addresses it was not used from lately, so
+// that guessing a developer's password does not lock them out where they
+// usually log in (see Server.login); sign-up attempts (each costs a bcrypt
+// hash and a state-file write) are limited per client address. An IPv6
+// client address counts as its /64 (addressKey). An attempt holds its
+// place under the limits while it runs, so a parallel burst gets no more
+// tries than a sequence; past a limit the portal answers 429 with
+// Retry-After. The bcrypt work of log-ins and sign-ups is bounded as a
+// whole, two hashes per GOMAXPROCS at once and a short queue; past it the
+// portal answers 503 with Retry-After. A developer may hold at most
+// MaxClientsPerDeveloper clients (expired ones count until deleted), since
+// each registration spends the operator's initial access token at the
+// provider; past it the portal answers 409 too_many_clients.
 //
 // Concurrency: a Server is safe for concurrent use; it reads the current
 // table through Options.Table on every request, so a hot swap changes the
@@ -111,12 +119,17 @@ type Options struct {
 // MaxClientsPerDeveloper is how many clients one developer may hold.
 const MaxClientsPerDeveloper = 20
 
-// Login limits: failures allowed per window, per account and per address.
-// Sign-up limits: attempts allowed per window and address.
+// Login limits: failures allowed per window, per account and address,
+// per account from places it was not used from lately, and per address;
+// how long a place stays known, and how many per account. Sign-up limits:
+// attempts allowed per window and address. See Server.login.
 const (
-	loginFailuresPerAccount = 5
+	loginFailuresPerPlace   = 5
+	loginFailuresPerAccount = 10
 	loginFailuresPerAddress = 20
 	loginWindow             = 15 * time.Minute
+	knownPlaceTTL           = 30 * 24 * time.Hour
+	knownPlacesPerAccount   = 8
 	signupsPerAddress       = 10
 	signupWindow            = time.Hour
 	defaultSessionTTL       = 12 * time.Hour
@@ -141,8 +154,10 @@ type Server struct {
 	// take a place under MaxClientsPerDeveloper until they end.
 	registering map[string]map[*reservation]struct{}
 
-	byAccount *windowLimiter // failed logins
-	byAddress *windowLimiter // failed logins
+	byPlace   *windowLimiter // failed logins by account and address
+	byAccount *windowLimiter // failed logins by account, from places not known for it
+	byAddress *windowLimiter // failed logins by address
+	places    *knownPlaces   // where each account was used lately
 	signups   *windowLimiter // sign-up attempts by address
 	// hashing bounds the bcrypt work of log-ins and sign-ups: two running
 	// per GOMAXPROCS, hashQueuePerSlot times that waiting at most hashWait.
@@ -175,8 +190,10 @@ func New(opts Options) (*Server, error) {
 		dummyHash:   dummy,
 		csrfKey:     make([]byte, 32),
 		registering: map[string]map[*reservation]struct{}{},
+		byPlace:     newWindowLimiter(loginFailuresPerPlace, loginWindow),
 		byAccount:   newWindowLimiter(loginFailuresPerAccount, loginWindow),
 		byAddress:   newWindowLimiter(loginFailuresPerAddress, loginWindow),
+		places:      newKnownPlaces(knownPlacesPerAccount, knownPlaceTTL),
 		signups:     newWindowLimiter(signupsPerAddress, signupWindow),
 	}
 	slots := 2 * runtime.GOMAXPROCS(0)
@@ -316,10 +333,11 @@ func NormaliseEmail(email string) (string, error) {
 	return e, nil
 }
 
-// signup creates an account; a client address over its sign-up limit gets
-// a 429 with RetryAfter, and an attempt that finds the portal busy hashing
-// other passwords a 503 with RetryAfter (errBusy), which does not count.
-// Every other attempt counts, whatever its outcome.
+// signup creates an account and makes the client address known for it
+// (see login); a client address over its sign-up limit gets a 429 with
+// RetryAfter, and an attempt that finds the portal busy hashing other
+// passwords a 503 with RetryAfter (errBusy), which does not count. Every
+// other attempt counts, whatever its outcome.
 func (s *Server) signup(r *http.Request, email, password string) (string, *apiError) {
 	t := s.table()
 	if t.Portal.Signup != "open" {
@@ -349,18 +367,32 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 		s.opts.Logger.Error().Err(err).Msg("portal: sign-up not stored")
 		return "", errorf(http.StatusInternalServerError, "server_error", "the account could not be stored")
 	}
+	s.places.remember(acc.Email, place, s.opts.Now())
 	signupsTotal.Inc()
 	s.opts.Logger.Info().Str("developer", acc.Email).Msg("portal: developer signed up")
 	return acc.Email, nil
 }
 
-// login checks the credentials. Each attempt first reserves a failure slot
-// of its account and of its client address, so that no more attempts than
-// the limits allow run bcrypt at once or in a window; an account or address
-// without a slot gets a 429 with RetryAfter. It then takes a bcrypt slot
-// (Server.hashing); without one it gives its failure slots back and gets a
-// 503 with RetryAfter (errBusy). A failure keeps its slots; a success
-// gives them back and clears the account's failures.
+// login checks the credentials. Failed logins are limited, each within
+// loginWindow, per account and client address (addressKey: an IPv6
+// client's /64) to loginFailuresPerPlace, per client address across
+// accounts to loginFailuresPerAddress, and per account from the addresses
+// it was not used from within knownPlaceTTL (logged in or signed up from:
+// knownPlaces) to loginFailuresPerAccount. Someone guessing a developer's
+// password thus locks the account for at most loginWindow, and only at
+// their own address and at addresses new to the account: the developer
+// keeps logging in from where they did lately, unless they share the
+// guesser's address (a NAT, a /64). The limits and known places are kept
+// in this Server's memory: each node of a portal counts its own, and a
+// restart forgets them.
+//
+// Each attempt first reserves a failure slot under each limit, so that no
+// more attempts than the limits allow run bcrypt at once or in a window;
+// without a slot it gets a 429 with RetryAfter. It then takes a bcrypt
+// slot (Server.hashing); without one it gives its failure slots back and
+// gets a 503 with RetryAfter (errBusy). A failure keeps its slots; a
+// success gives them back, clears the failures of its account and
+// address, and makes the address known for the account.
 func (s *Server) login(r *http.Request, email, password string) (string, *apiError) {
 	now := s.opts.Now()
 	email = strings.ToLower(strings.TrimSpace(email))
@@ -369,19 +401,16 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 	}
 	addr := clientAddress(r, s.table().Portal.TrustedProxies)
 	place := addressKey(addr)
-	wait := s.byAccount.reserve(email, now)
-	if wait == 0 {
-		if wait = s.byAddress.reserve(place, now); wait > 0 {
-			s.byAccount.release(email)
-		}
+	slots := []limitSlot{{s.byPlace, email + "\x00" + place}, {s.byAddress, place}}
+	if !s.places.known(email, place, now) {
+		slots = append(slots, limitSlot{s.byAccount, email})
 	}
-	if wait > 0 {
+	if wait := reserveAll(slots, now); wait > 0 {
 		loginsLimited.Inc()
 		return "", tooMany(wait, "too many failed logins: try again in %s", wait.Round(time.Second))
 	}
 	if !s.hashing.acquire(r.Context()) {
-		s.byAccount.release(email)
-		s.byAddress.release(place)
+		releaseAll(slots)
 		return "", errBusy()
 	}
 	hash := s.dummyHash
@@ -392,15 +421,14 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 	wrong := bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known
 	s.hashing.release()
 	if wrong {
-		s.byAccount.commit(email)
-		s.byAddress.commit(place)
+		commitAll(slots)
 		loginsFailed.Inc()
 		s.opts.Logger.Info().Str("developer", email).Str("address", addr).Msg("portal: failed login")
 		return "", errWrongCredentials()
 	}
-	s.byAccount.release(email)
-	s.byAddress.release(place)
-	s.byAccount.reset(email)
+	releaseAll(slots)
+	s.byPlace.reset(slots[0].key)
+	s.places.remember(email, place, now)
 	loginsOK.Inc()
 	return email, nil
 }

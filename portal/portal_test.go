@@ -811,7 +811,7 @@ func TestFailedLoginsAreLimited(t *testing.T) {
 	e := newEnv(t)
 	e.developer("a@example.com")
 	c := e.browser()
-	for i := range loginFailuresPerAccount {
+	for i := range loginFailuresPerPlace {
 		if resp := e.api(c, "POST", "/login", credentials{"a@example.com", "wrong password"}, nil); resp.StatusCode != 401 {
 			t.Fatalf("failure %d: %d", i, resp.StatusCode)
 		}
