@@ -29,8 +29,11 @@
 // __Host- prefix and every answer carries Strict-Transport-Security.
 // Every HTML form carries a CSRF token: the session's synchroniser token
 // (a hash of the session token) once logged in, before that a
-// double-submit cookie that only this Server can make (a nonce and its
-// HMAC under a per-Server key); tokens are compared in constant time.
+// double-submit cookie (a nonce and its HMAC under a per-Server key);
+// tokens are compared in constant time. Over plain HTTP a sibling
+// subdomain or anyone on the path can plant cookies, and so log a visitor
+// in to an account of theirs; only TLS, with its __Host- cookies, rules
+// that out (see Server.csrfToken).
 // Client names, email addresses and redirect URIs are refused when they
 // hold control, bidi or invisible characters (see refusedRune) or exceed
 // their length; redirect URIs must be https, http on a loopback host or a
