@@ -136,9 +136,9 @@ const (
 	signupsPerAddress       = 10
 	signupWindow            = time.Hour
 	defaultSessionTTL       = 12 * time.Hour
-	hashQueuePerSlot        = 8           // bcrypt work that may wait, per slot (Server.hashing)
-	hashWait                = time.Second // how long it may wait
-	busyRetry               = time.Second // the Retry-After of errBusy
+	hashQueuePerSlot        = 8               // bcrypt work that may wait, per slot (Server.hashing)
+	hashWait                = 5 * time.Second // how long it may wait
+	busyRetry               = time.Second     // the Retry-After of errBusy
 	maxJSONBody             = 64 << 10
 	maxEmailLen             = 254 // RFC 5321's limit on a forward path
 )
