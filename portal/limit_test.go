@@ -245,8 +245,10 @@ func TestWorkSlots(t *testing.T) {
 	t.Run("run, queue, refuse", func(t *testing.T) {
 		t.Parallel()
 		w := newWorkSlots(2, 1, time.Hour)
-		if !w.acquire(ctx) || !w.acquire(ctx) {
-			t.Fatal("a free slot was refused")
+		for i := range 2 {
+			if !w.acquire(ctx) {
+				t.Fatalf("free slot %d was refused", i)
+			}
 		}
 		queued := make(chan bool)
 		go func() { queued <- w.acquire(ctx) }()
