@@ -382,7 +382,7 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 // accounts to loginFailuresPerAddress, and per account from the addresses
 // it was not used from within knownPlaceTTL (logged in or signed up from:
 // knownPlaces) to loginFailuresPerAccount. Someone guessing a developer's
-// password thus locks the account for at most loginWindow, and only at
+// password, for as long as they keep at it, locks the account only at
 // their own address and at addresses new to the account: the developer
 // keeps logging in from where they did lately, unless they share the
 // guesser's address (a NAT, a /64). The limits and known places are kept
