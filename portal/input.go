@@ -19,12 +19,24 @@ const (
 	maxEcho = 60
 )
 
-// unprintable reports whether r may not appear in developer-supplied text:
-// control characters (C0, DEL, C1), bidirectional controls, which can
-// make text display in an order other than its own, and the line and
-// paragraph separators.
-func unprintable(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029'
+// refusedRune says what kind of character r is when it may not appear in
+// developer-supplied text, or "" when it may. Refused are the control
+// characters (C0, DEL, C1), the bidirectional controls, which can make
+// text display in an order other than its own, and the line and
+// paragraph separators; and the invisible characters: the format
+// characters (Unicode category Cf: zero-width spaces and joiners, the
+// byte order mark, word joiners, tag characters, the soft hyphen), the
+// other default-ignorable characters (Hangul fillers, the rest of the tag
+// block) and the variation selectors, with which two names that look
+// alike compare different.
+func refusedRune(r rune) string {
+	switch {
+	case unicode.IsControl(r), unicode.Is(unicode.Bidi_Control, r), r == '\u2028', r == '\u2029':
+		return "control character"
+	case unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector):
+		return "invisible character"
+	}
+	return ""
 }
 
 // textProblem says what is wrong with s as developer-supplied text of at
@@ -36,9 +48,10 @@ func textProblem(s string, maxLen int) string {
 	case !utf8.ValidString(s):
 		return "is not valid UTF-8"
 	}
-	if i := strings.IndexFunc(s, unprintable); i >= 0 {
-		r, _ := utf8.DecodeRuneInString(s[i:])
-		return fmt.Sprintf("contains the control character %U at byte %d: only printable text is allowed", r, i)
+	for i, r := range s {
+		if kind := refusedRune(r); kind != "" {
+			return fmt.Sprintf("contains the %s %U at byte %d: only printable text is allowed", kind, r, i)
+		}
 	}
 	return ""
 }
@@ -87,10 +100,10 @@ const allowedRedirects = "use https, http on a loopback host (127.0.0.1, [::1], 
 
 // redirectURIProblem says why u may not be registered as a redirect URI,
 // or "" when it may: an absolute URI of at most maxRedirectURILen bytes
-// without spaces, control characters, user information or fragment, whose
-// scheme is https (with a host), http on a loopback host, or a private-use
-// scheme in reverse-domain form (RFC 8252 §7.1), which rules out
-// javascript:, data:, file: and the like.
+// without spaces, control or invisible characters (refusedRune), user
+// information or fragment, whose scheme is https (with a host), http on a
+// loopback host, or a private-use scheme in reverse-domain form (RFC 8252
+// §7.1), which rules out javascript:, data:, file: and the like.
 func redirectURIProblem(u string) string {
 	if p := textProblem(u, maxRedirectURILen); p != "" {
 		return p

@@ -25,6 +25,28 @@ func TestTextProblem(t *testing.T) {
 		{"mark\u200f", "contains the control character U+200F at byte 4"},
 		{"arabic mark\u061c", "contains the control character U+061C at byte 11"},
 		{"line sep\u2028", "contains the control character U+2028 at byte 8"},
+		{"para sep\u2029", "contains the control character U+2029 at byte 8"},
+		{"zero\u200bwidth", "contains the invisible character U+200B at byte 4: only printable text is allowed"},
+		{"zw\u200cnj", "contains the invisible character U+200C at byte 2"},
+		{"zw\u200dj", "contains the invisible character U+200D at byte 2"},
+		{"\ufeffbom", "contains the invisible character U+FEFF at byte 0"},
+		{"word\u2060joiner", "contains the invisible character U+2060 at byte 4"},
+		{"invisible\u2064plus", "contains the invisible character U+2064 at byte 9"},
+		{"soft\u00adhyphen", "contains the invisible character U+00AD at byte 4"},
+		{"tag\U000e0041", "contains the invisible character U+E0041 at byte 3"},
+		{"tag\U000e0001", "contains the invisible character U+E0001 at byte 3"},
+		{"tag\U000e007f", "contains the invisible character U+E007F at byte 3"},
+		{"tag\U000e0000", "contains the invisible character U+E0000 at byte 3"},
+		{"tag\U000e0002", "contains the invisible character U+E0002 at byte 3"},
+		{"filler\u3164", "contains the invisible character U+3164 at byte 6"},
+		{"filler\uffa0", "contains the invisible character U+FFA0 at byte 6"},
+		{"grapheme\u034fjoiner", "contains the invisible character U+034F at byte 8"},
+		{"mongolian\u180e", "contains the invisible character U+180E at byte 9"},
+		{"selector\ufe0f", "contains the invisible character U+FE0F at byte 8"},
+		{"selector\U000e0100", "contains the invisible character U+E0100 at byte 8"},
+		{"interlinear\ufff9", "contains the invisible character U+FFF9 at byte 11"},
+		{"cafe\u0301", ""}, // a combining accent shows on its letter
+		{"a\u00a0b", ""},   // a no-break space shows as a space
 		{"bad \xff utf-8", "is not valid UTF-8"},
 		{strings.Repeat("x", 21), "is longer than 20 bytes"},
 	} {
@@ -74,6 +96,8 @@ func TestRedirectURIProblem(t *testing.T) {
 		{"https://app.example/cb\u00a0", "contains a space"},
 		{"https://app.example/\x00", "contains the control character U+0000"},
 		{"https://app.example/\u202e", "contains the control character U+202E"},
+		{"https://app.example/cb\u200b", "contains the invisible character U+200B"},
+		{"https://app\u00ad.example/cb", "contains the invisible character U+00AD"},
 		{"https://app.example/" + strings.Repeat("a", maxRedirectURILen), "is longer than 2000 bytes"},
 	} {
 		if got := redirectURIProblem(tt.uri); !strings.HasPrefix(got, tt.want) || (tt.want == "") != (got == "") {
@@ -117,6 +141,8 @@ func TestDeveloperTextIsChecked(t *testing.T) {
 		{"ESC in name", map[string]any{"client_name": "\x1b]0;pwned\x07"}, "invalid_client_metadata", "client_name contains the control character U+001B at byte 0: only printable text is allowed"},
 		{"newline in name", map[string]any{"client_name": "app\nrevoked client x"}, "invalid_client_metadata", "client_name contains the control character U+000A at byte 3: only printable text is allowed"},
 		{"bidi override in name", map[string]any{"client_name": "app\u202e"}, "invalid_client_metadata", "client_name contains the control character U+202E at byte 3: only printable text is allowed"},
+		{"zero-width space in name", map[string]any{"client_name": "my\u200bapp"}, "invalid_client_metadata", "client_name contains the invisible character U+200B at byte 2: only printable text is allowed"},
+		{"tag characters in name", map[string]any{"client_name": "app\U000e0041\U000e0042"}, "invalid_client_metadata", "client_name contains the invisible character U+E0041 at byte 3: only printable text is allowed"},
 		{"long name", map[string]any{"client_name": strings.Repeat("x", maxClientNameLen+1)}, "invalid_client_metadata", "client_name is longer than 200 bytes"},
 		{"too many redirects", map[string]any{"client_name": "x", "redirect_uris": many}, "invalid_redirect_uri", "at most 10 redirect_uris are allowed, not 11"},
 		{"javascript redirect", map[string]any{"client_name": "x", "redirect_uris": []string{"https://app.example/cb", "javascript:alert(1)"}},
@@ -146,6 +172,13 @@ func TestDeveloperTextIsChecked(t *testing.T) {
 		var aerr apiError
 		if resp := e.api(e.browser(), "POST", "/signup", credentials{email, "correct horse"}, &aerr); resp.StatusCode != 400 ||
 			!strings.HasPrefix(aerr.Description, "the email address contains the control character") {
+			t.Errorf("sign-up as %q: %d %+v", email, resp.StatusCode, aerr)
+		}
+	}
+	for _, email := range []string{"a\u200b@example.com", "\ufeffa@example.com", "a@exam\u2060ple.com", "a\U000e0061@example.com", "\"a\u200d\"@example.com"} {
+		var aerr apiError
+		if resp := e.api(e.browser(), "POST", "/signup", credentials{email, "correct horse"}, &aerr); resp.StatusCode != 400 ||
+			!strings.HasPrefix(aerr.Description, "the email address contains the invisible character") {
 			t.Errorf("sign-up as %q: %d %+v", email, resp.StatusCode, aerr)
 		}
 	}

@@ -1,6 +1,8 @@
 package portal
 
 import (
+	"context"
+	"maps"
 	"sync"
 	"time"
 )
@@ -65,16 +67,6 @@ func (l *windowLimiter) evictExpired(now time.Time) {
 	}
 }
 
-// take reserves a slot for key and commits it at once: it counts one
-// event and returns 0, or counts nothing and returns how long to wait.
-func (l *windowLimiter) take(key string, now time.Time) time.Duration {
-	wait := l.reserve(key, now)
-	if wait == 0 {
-		l.commit(key)
-	}
-	return wait
-}
-
 // commit keeps key's reserved slot as an event of its window.
 func (l *windowLimiter) commit(key string) {
 	l.mu.Lock()
@@ -103,4 +95,128 @@ func (l *windowLimiter) reset(key string) {
 			delete(l.m, key)
 		}
 	}
+}
+
+// limitSlot is one key's slot in one limiter.
+type limitSlot struct {
+	l   *windowLimiter
+	key string
+}
+
+// reserveAll reserves a slot of every key, or of none: it returns 0, or
+// how long the first key without a slot must wait, having given back the
+// slots it took. The slots are settled with commitAll or releaseAll.
+func reserveAll(slots []limitSlot, now time.Time) time.Duration {
+	for i, sl := range slots {
+		if wait := sl.l.reserve(sl.key, now); wait > 0 {
+			releaseAll(slots[:i])
+			return wait
+		}
+	}
+	return 0
+}
+
+// commitAll keeps every reserved slot as an event.
+func commitAll(slots []limitSlot) {
+	for _, sl := range slots {
+		sl.l.commit(sl.key)
+	}
+}
+
+// releaseAll gives every reserved slot back.
+func releaseAll(slots []limitSlot) {
+	for _, sl := range slots {
+		sl.l.release(sl.key)
+	}
+}
+
+// knownPlaces remembers, for each account, the client addresses
+// (addressKey) it last logged in or signed up from: at most max of them,
+// the most recent, each for ttl after its last use. It is safe for
+// concurrent use. Its memory grows with the accounts that log in, not
+// with failed attempts.
+type knownPlaces struct {
+	ttl time.Duration
+	max int
+	mu  sync.Mutex
+	m   map[string]map[string]time.Time // account → place → last use
+}
+
+func newKnownPlaces(max int, ttl time.Duration) *knownPlaces {
+	return &knownPlaces{ttl: ttl, max: max, m: map[string]map[string]time.Time{}}
+}
+
+// known reports whether account was used from place within ttl of now.
+func (k *knownPlaces) known(account, place string, now time.Time) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	last, ok := k.m[account][place]
+	return ok && now.Sub(last) < k.ttl
+}
+
+// remember records that account is used from place now, forgetting its
+// places past ttl and, beyond max, its least recent one.
+func (k *knownPlaces) remember(account, place string, now time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	places := k.m[account]
+	if places == nil {
+		places = map[string]time.Time{}
+		k.m[account] = places
+	}
+	places[place] = now
+	maps.DeleteFunc(places, func(_ string, last time.Time) bool { return now.Sub(last) >= k.ttl })
+	for len(places) > k.max {
+		oldest := place
+		for p, last := range places {
+			if last.Before(places[oldest]) {
+				oldest = p
+			}
+		}
+		delete(places, oldest)
+	}
+}
+
+// workSlots bounds costly work (bcrypt) in flight at once: at most
+// cap(running) pieces run, and at most cap(admitted) run or wait for a
+// slot, each waiting at most wait. Work beyond that is refused rather than
+// queued, so that a flood of requests costs a bounded share of the CPU and
+// a bounded number of waiting requests. It is safe for concurrent use.
+type workSlots struct {
+	running  chan struct{} // a token for each piece running
+	admitted chan struct{} // a token for each piece running or waiting
+	wait     time.Duration
+}
+
+// newWorkSlots lets run pieces of work run at once and queue more wait
+// for a slot, each for at most wait.
+func newWorkSlots(run, queue int, wait time.Duration) *workSlots {
+	return &workSlots{running: make(chan struct{}, run), admitted: make(chan struct{}, run+queue), wait: wait}
+}
+
+// acquire takes a slot and returns true, or returns false when the queue
+// is full, or no slot comes free within the wait or before ctx ends. A
+// slot taken must be given back with release.
+func (w *workSlots) acquire(ctx context.Context) bool {
+	select {
+	case w.admitted <- struct{}{}:
+	default:
+		return false
+	}
+	t := time.NewTimer(w.wait)
+	defer t.Stop()
+	select {
+	case w.running <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	<-w.admitted
+	return false
+}
+
+// release gives back a slot taken by acquire.
+func (w *workSlots) release() {
+	<-w.running
+	<-w.admitted
 }

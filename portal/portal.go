@@ -29,21 +29,32 @@
 // __Host- prefix and every answer carries Strict-Transport-Security.
 // Every HTML form carries a CSRF token: the session's synchroniser token
 // (a hash of the session token) once logged in, before that a
-// double-submit cookie that only this Server can make (a nonce and its
-// HMAC under a per-Server key); tokens are compared in constant time. Client names, email addresses and redirect
-// URIs are refused when they hold control or bidi characters or exceed
+// double-submit cookie (a nonce and its HMAC under a per-Server key);
+// tokens are compared in constant time. Over plain HTTP a sibling
+// subdomain or anyone on the path can plant cookies, and so log a visitor
+// in to an account of theirs; only TLS, with its __Host- cookies, rules
+// that out (see Server.csrfToken).
+// Client names, email addresses and redirect URIs are refused when they
+// hold control, bidi or invisible characters (see refusedRune) or exceed
 // their length; redirect URIs must be https, http on a loopback host or a
 // private-use scheme (see checkRedirectURIs). JSON endpoints take only
 // Content-Type: application/json bodies, which a cross-site form cannot
-// send. Failed logins are limited per account and per client address, and
-// sign-up attempts (each costs a bcrypt hash and a state-file write) per
-// client address; an attempt holds its place under the limits while it
-// runs, so a parallel burst gets no more tries than a sequence; past a
-// limit the portal answers 429 with Retry-After. A
-// developer may hold at most MaxClientsPerDeveloper clients (expired ones
-// count until deleted), since each registration spends the operator's
-// initial access token at the provider; past it the portal answers 409
-// too_many_clients.
+// send.
+//
+// Failed logins are limited per account and client address, per client
+// address, and per account from addresses it was not used from lately, so
+// that guessing a developer's password does not lock them out where they
+// usually log in (see Server.login); sign-up attempts (each costs a bcrypt
+// hash and a state-file write) are limited per client address. An IPv6
+// client address counts as its /64 (addressKey). An attempt holds its
+// place under the limits while it runs, so a parallel burst gets no more
+// tries than a sequence; past a limit the portal answers 429 with
+// Retry-After. The bcrypt work of log-ins and sign-ups is bounded as a
+// whole, two hashes per GOMAXPROCS at once and a short queue; past it the
+// portal answers 503 with Retry-After. A developer may hold at most
+// MaxClientsPerDeveloper clients (expired ones count until deleted), since
+// each registration spends the operator's initial access token at the
+// provider; past it the portal answers 409 too_many_clients.
 //
 // Concurrency: a Server is safe for concurrent use; it reads the current
 // table through Options.Table on every request, so a hot swap changes the
@@ -63,6 +74,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -110,15 +122,23 @@ type Options struct {
 // MaxClientsPerDeveloper is how many clients one developer may hold.
 const MaxClientsPerDeveloper = 20
 
-// Login limits: failures allowed per window, per account and per address.
-// Sign-up limits: attempts allowed per window and address.
+// Login limits: failures allowed per window, per account and address,
+// per account from places it was not used from lately, and per address;
+// how long a place stays known, and how many per account. Sign-up limits:
+// attempts allowed per window and address. See Server.login.
 const (
-	loginFailuresPerAccount = 5
+	loginFailuresPerPlace   = 5
+	loginFailuresPerAccount = 10
 	loginFailuresPerAddress = 20
 	loginWindow             = 15 * time.Minute
+	knownPlaceTTL           = 30 * 24 * time.Hour
+	knownPlacesPerAccount   = 8
 	signupsPerAddress       = 10
 	signupWindow            = time.Hour
 	defaultSessionTTL       = 12 * time.Hour
+	hashQueuePerSlot        = 8               // bcrypt work that may wait, per slot (Server.hashing)
+	hashWait                = 5 * time.Second // how long it may wait
+	busyRetry               = time.Second     // the Retry-After of errBusy
 	maxJSONBody             = 64 << 10
 	maxEmailLen             = 254 // RFC 5321's limit on a forward path
 )
@@ -137,9 +157,14 @@ type Server struct {
 	// take a place under MaxClientsPerDeveloper until they end.
 	registering map[string]map[*reservation]struct{}
 
-	byAccount *windowLimiter // failed logins
-	byAddress *windowLimiter // failed logins
+	byPlace   *windowLimiter // failed logins by account and address
+	byAccount *windowLimiter // failed logins by account, from places not known for it
+	byAddress *windowLimiter // failed logins by address
+	places    *knownPlaces   // where each account was used lately
 	signups   *windowLimiter // sign-up attempts by address
+	// hashing bounds the bcrypt work of log-ins and sign-ups: two running
+	// per GOMAXPROCS, hashQueuePerSlot times that waiting at most hashWait.
+	hashing *workSlots
 }
 
 // New returns a portal server.
@@ -168,10 +193,14 @@ func New(opts Options) (*Server, error) {
 		dummyHash:   dummy,
 		csrfKey:     make([]byte, 32),
 		registering: map[string]map[*reservation]struct{}{},
+		byPlace:     newWindowLimiter(loginFailuresPerPlace, loginWindow),
 		byAccount:   newWindowLimiter(loginFailuresPerAccount, loginWindow),
 		byAddress:   newWindowLimiter(loginFailuresPerAddress, loginWindow),
+		places:      newKnownPlaces(knownPlacesPerAccount, knownPlaceTTL),
 		signups:     newWindowLimiter(signupsPerAddress, signupWindow),
 	}
+	slots := 2 * runtime.GOMAXPROCS(0)
+	s.hashing = newWorkSlots(slots, hashQueuePerSlot*slots, hashWait)
 	rand.Read(s.csrfKey) // never fails (crypto/rand panics rather than return an error)
 	s.handler = s.securityHeaders(s.needTable(withSessionLookup(s.routes())))
 	return s, nil
@@ -254,6 +283,7 @@ func errorf(status int, code, format string, args ...any) *apiError {
 var (
 	signupsTotal      = metrics.NewCounter(`cuegate_portal_signups_total`)
 	signupsLimited    = metrics.NewCounter(`cuegate_portal_signups_limited_total`)
+	passwordsBusy     = metrics.NewCounter(`cuegate_portal_busy_total`)
 	loginsOK          = metrics.NewCounter(`cuegate_portal_logins_total{result="ok"}`)
 	loginsFailed      = metrics.NewCounter(`cuegate_portal_logins_total{result="failed"}`)
 	loginsLimited     = metrics.NewCounter(`cuegate_portal_logins_total{result="limited"}`)
@@ -306,20 +336,30 @@ func NormaliseEmail(email string) (string, error) {
 	return e, nil
 }
 
-// signup creates an account; a client address over its sign-up limit gets
-// a 429 with RetryAfter. Every attempt counts, whatever its outcome.
+// signup creates an account and makes the client address known for it
+// (see login); a client address over its sign-up limit gets a 429 with
+// RetryAfter, and an attempt that finds the portal busy hashing other
+// passwords a 503 with RetryAfter (errBusy), which does not count. Every
+// other attempt counts, whatever its outcome.
 func (s *Server) signup(r *http.Request, email, password string) (string, *apiError) {
 	t := s.table()
 	if t.Portal.Signup != "open" {
 		return "", errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
 	}
 	addr := clientAddress(r, t.Portal.TrustedProxies)
-	if wait := s.signups.take(addr, s.opts.Now()); wait > 0 {
+	place := addressKey(addr)
+	if wait := s.signups.reserve(place, s.opts.Now()); wait > 0 {
 		signupsLimited.Inc()
 		s.opts.Logger.Info().Str("address", addr).Msg("portal: sign-up limited")
 		return "", tooMany(wait, "too many sign-ups from your address: try again in %s", wait.Round(time.Second))
 	}
+	if !s.hashing.acquire(r.Context()) {
+		s.signups.release(place)
+		return "", errBusy()
+	}
 	acc, err := s.accounts().Add(email, password)
+	s.hashing.release()
+	s.signups.commit(place)
 	var aerr *apiError
 	switch {
 	case errors.As(err, &aerr): // a bad email or password
@@ -330,16 +370,32 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 		s.opts.Logger.Error().Err(err).Msg("portal: sign-up not stored")
 		return "", errorf(http.StatusInternalServerError, "server_error", "the account could not be stored")
 	}
+	s.places.remember(acc.Email, place, s.opts.Now())
 	signupsTotal.Inc()
 	s.opts.Logger.Info().Str("developer", acc.Email).Msg("portal: developer signed up")
 	return acc.Email, nil
 }
 
-// login checks the credentials. Each attempt first reserves a failure slot
-// of its account and of its client address, so that no more attempts than
-// the limits allow run bcrypt at once or in a window; an account or address
-// without a slot gets a 429 with RetryAfter. A failure keeps its slots; a
-// success gives them back and clears the account's failures.
+// login checks the credentials. Failed logins are limited, each within
+// loginWindow, per account and client address (addressKey: an IPv6
+// client's /64) to loginFailuresPerPlace, per client address across
+// accounts to loginFailuresPerAddress, and per account from the addresses
+// it was not used from within knownPlaceTTL (logged in or signed up from:
+// knownPlaces) to loginFailuresPerAccount. Someone guessing a developer's
+// password, for as long as they keep at it, locks the account only at
+// their own address and at addresses new to the account: the developer
+// keeps logging in from where they did lately, unless they share the
+// guesser's address (a NAT, a /64). The limits and known places are kept
+// in this Server's memory: each node of a portal counts its own, and a
+// restart forgets them.
+//
+// Each attempt first reserves a failure slot under each limit, so that no
+// more attempts than the limits allow run bcrypt at once or in a window;
+// without a slot it gets a 429 with RetryAfter. It then takes a bcrypt
+// slot (Server.hashing); without one it gives its failure slots back and
+// gets a 503 with RetryAfter (errBusy). A failure keeps its slots; a
+// success gives them back, clears the failures of its account and
+// address, and makes the address known for the account.
 func (s *Server) login(r *http.Request, email, password string) (string, *apiError) {
 	now := s.opts.Now()
 	email = strings.ToLower(strings.TrimSpace(email))
@@ -347,44 +403,59 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 		return "", errWrongCredentials()
 	}
 	addr := clientAddress(r, s.table().Portal.TrustedProxies)
-	wait := s.byAccount.reserve(email, now)
-	if wait == 0 {
-		if wait = s.byAddress.reserve(addr, now); wait > 0 {
-			s.byAccount.release(email)
-		}
+	place := addressKey(addr)
+	slots := []limitSlot{{s.byPlace, email + "\x00" + place}, {s.byAddress, place}}
+	if !s.places.known(email, place, now) {
+		slots = append(slots, limitSlot{s.byAccount, email})
 	}
-	if wait > 0 {
+	if wait := reserveAll(slots, now); wait > 0 {
 		loginsLimited.Inc()
 		return "", tooMany(wait, "too many failed logins: try again in %s", wait.Round(time.Second))
+	}
+	if !s.hashing.acquire(r.Context()) {
+		releaseAll(slots)
+		return "", errBusy()
 	}
 	hash := s.dummyHash
 	d, known := s.opts.Store.Developer(email)
 	if known {
 		hash = []byte(d.PasswordHash)
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known {
-		s.byAccount.commit(email)
-		s.byAddress.commit(addr)
+	wrong := bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known
+	s.hashing.release()
+	if wrong {
+		commitAll(slots)
 		loginsFailed.Inc()
 		s.opts.Logger.Info().Str("developer", email).Str("address", addr).Msg("portal: failed login")
 		return "", errWrongCredentials()
 	}
-	s.byAccount.release(email)
-	s.byAddress.release(addr)
-	s.byAccount.reset(email)
+	releaseAll(slots)
+	s.byPlace.reset(slots[0].key)
+	s.places.remember(email, place, now)
 	loginsOK.Inc()
 	return email, nil
+}
+
+// errBusy is the answer to a log-in or sign-up that finds the portal
+// running and queueing as many bcrypt hashes as it lets (Server.hashing).
+func errBusy() *apiError {
+	passwordsBusy.Inc()
+	e := errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the portal is busy checking other passwords: try again in a moment")
+	e.RetryAfter = busyRetry
+	return e
 }
 
 func errWrongCredentials() *apiError {
 	return errorf(http.StatusUnauthorized, "invalid_grant", "wrong email or password")
 }
 
-// clientAddress is the address sign-up and login limits count r by: the
-// connection's peer, or, when that peer is one of the trusted proxies, the
-// last address in X-Forwarded-For that is not a trusted proxy itself (the
-// one the nearest trusted proxy saw). Entries that are not addresses end
-// the walk there: what lies before them is the client's own to invent.
+// clientAddress is r's client address: the connection's peer, or, when
+// that peer is one of the trusted proxies, the last address in
+// X-Forwarded-For that is not a trusted proxy itself (the one the nearest
+// trusted proxy saw). Entries that are not addresses end the walk there:
+// what lies before them is the client's own to invent. An IPv4-mapped
+// IPv6 address is given as IPv4; a peer that is not an IP address (a
+// Unix socket) as it is.
 func clientAddress(r *http.Request, trusted []netip.Prefix) string {
 	addr, viaProxy := trustedPeer(r, trusted)
 	if !viaProxy {
@@ -404,15 +475,34 @@ func clientAddress(r *http.Request, trusted []netip.Prefix) string {
 	return addr
 }
 
-// trustedPeer returns the address of r's peer (the connection's other end)
-// and whether it is one of the trusted proxies.
+// addressKey is what the sign-up and login limits count the client address
+// addr by: an IPv4 address itself, an IPv6 address its /64, since one
+// subscriber or host commonly holds a whole /64 and could otherwise take a
+// fresh address, and a fresh allowance, for every attempt.
+func addressKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	switch {
+	case err != nil:
+		return addr
+	case a.Unmap().Is4():
+		return a.Unmap().String()
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
+}
+
+// trustedPeer returns the address of r's peer (the connection's other
+// end), IPv4-mapped IPv6 as IPv4, and whether it is one of the trusted
+// proxies.
 func trustedPeer(r *http.Request, trusted []netip.Prefix) (string, bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
 	peer, err := netip.ParseAddr(host)
-	return host, err == nil && trustedProxy(peer, trusted)
+	if err != nil {
+		return host, false
+	}
+	return peer.Unmap().String(), trustedProxy(peer, trusted)
 }
 
 // trustedProxy reports whether a is in one of the prefixes.

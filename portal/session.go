@@ -121,7 +121,8 @@ func (s *Server) secure(r *http.Request) bool {
 // cookieName is the name of the portal's cookie base for r: under TLS it
 // carries the __Host- prefix, with which a browser takes the cookie only
 // from this host over https (Secure, Path=/, no Domain), so that a sibling
-// subdomain cannot plant one.
+// subdomain cannot plant one. Every cookie the portal sets or reads goes
+// through it.
 func (s *Server) cookieName(r *http.Request, base string) string {
 	if s.secure(r) {
 		return "__Host-" + base
@@ -237,12 +238,6 @@ func (s *Server) sessionStoreHTML(w http.ResponseWriter, r *http.Request, signed
 	s.message(w, r, aerr.Status, "Try again shortly", sentence(aerr.Description))
 }
 
-// The anonymous CSRF token (sign-up and login forms) is a double-submit
-// cookie bound to the server: a random nonce and its HMAC-SHA256 under the
-// Server's own key, "NONCE.MAC", as the cookie's value and the form's
-// field. A value the Server did not make, such as one planted through a
-// sibling subdomain, does not validate and is replaced.
-
 // newCSRFToken returns a fresh anonymous CSRF token.
 func (s *Server) newCSRFToken() string {
 	nonce := randomToken()
@@ -263,8 +258,22 @@ func (s *Server) validCSRFToken(tok string) bool {
 }
 
 // csrfToken returns the token to embed in forms: the session's, or for an
-// anonymous visitor the double-submit cookie's (set here when it is
-// missing or not one this Server made).
+// anonymous visitor (sign-up and login forms) the double-submit cookie's,
+// set here when it is missing or not one this Server made.
+//
+// The anonymous token is a random nonce and its HMAC-SHA256 under the
+// Server's own key, "NONCE.MAC", as the cookie's value and the form's
+// field. The MAC proves that this Server made the token, not that it made
+// it for this browser: a value the Server did not make is refused and
+// replaced, but anybody can fetch a valid token. What keeps another site
+// from planting a token it knows in a visitor's browser, and then posting
+// a login form with it (login CSRF: the visitor logged in to the
+// attacker's account), is the cookie's name: under TLS (Server.secure)
+// every portal cookie carries the __Host- prefix, which a browser takes
+// only from this host over https, so neither a sibling subdomain nor
+// plain HTTP can set it. Over plain HTTP nothing stops that: a sibling
+// subdomain, or anyone on the network path, can plant a valid token, or a
+// session cookie of their own account. Serve the portal over TLS.
 func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request, sess *session) string {
 	if sess != nil {
 		return sess.csrf

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -119,6 +120,107 @@ func TestTLSCookiesHaveTheHostPrefix(t *testing.T) {
 	if resp := e.postWithCSRFCookie("__Host-"+csrfCookie, c.Value, c.Value); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("login with the prefixed CSRF cookie: %d, want 303", resp.StatusCode)
 	}
+}
+
+// cookieRecorder is a transport that keeps every cookie its answers set.
+type cookieRecorder struct {
+	rt  http.RoundTripper
+	mu  sync.Mutex
+	set []*http.Cookie
+}
+
+func (c *cookieRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := c.rt.RoundTrip(r)
+	if err == nil {
+		c.mu.Lock()
+		c.set = append(c.set, resp.Cookies()...)
+		c.mu.Unlock()
+	}
+	return resp, err
+}
+
+// checkHostCookies fails t unless every cookie is a __Host- cookie
+// (Secure, Path=/, no Domain) and both portal cookies are among them.
+func checkHostCookies(t *testing.T, set []*http.Cookie) {
+	t.Helper()
+	names := map[string]bool{}
+	for _, c := range set {
+		names[c.Name] = true
+		if !strings.HasPrefix(c.Name, "__Host-") || !c.Secure || c.Path != "/" || c.Domain != "" {
+			t.Errorf("cookie %s=%q: Secure %v, Path %q, Domain %q; want __Host-, Secure, Path=/, no Domain", c.Name, c.Value, c.Secure, c.Path, c.Domain)
+		}
+	}
+	if !names["__Host-"+sessionCookie] || !names["__Host-"+csrfCookie] {
+		t.Errorf("cookies set: %v, want both portal cookies", names)
+	}
+}
+
+func TestEveryCookieUnderTLSHasTheHostPrefix(t *testing.T) { // newEnv sets the environment: not parallel
+	t.Run("TLS", func(t *testing.T) {
+		e := newEnvTLS(t)
+		b := e.browser()
+		rec := &cookieRecorder{rt: b.Transport}
+		b.Transport = rec
+		creds := url.Values{"email": {"a@example.com"}, "password": {"correct horse"}}
+		for _, step := range []struct{ page, post string }{{"/signup", "/signup"}, {"/clients", "/logout"}, {"/login", "/login"}} {
+			_, _, tok := e.page(b, step.page)
+			creds.Set("csrf_token", tok)
+			if resp, _ := e.post(b, step.post, creds); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("POST %s: %d, want 303", step.post, resp.StatusCode)
+			}
+		}
+		if resp := e.api(b, "POST", "/logout", struct{}{}, nil); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("API logout: %d", resp.StatusCode)
+		}
+		if resp := e.api(b, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("API login: %d", resp.StatusCode)
+		}
+		if len(rec.set) < 6 {
+			t.Errorf("%d cookies set, want a CSRF cookie and a session cookie set or deleted at each step", len(rec.set))
+		}
+		checkHostCookies(t, rec.set)
+		// A session cookie without the prefix, as a sibling subdomain could
+		// plant, is not the portal's, even with a live session's token.
+		live := cookies(e.api(b, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil))["__Host-"+sessionCookie]
+		req, _ := http.NewRequest("GET", e.srv.URL+"/clients", nil)
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: live.Value})
+		resp, err := e.browser().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+			t.Errorf("an unprefixed session cookie under TLS: %d to %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	})
+	t.Run("behind a TLS-terminating proxy", func(t *testing.T) {
+		e := newEnv(t)
+		tab := *e.table.Load()
+		tab.Portal.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+		e.table.Store(&tab)
+		var set []*http.Cookie
+		serve := func(method, path, contentType, body string) {
+			r := httptest.NewRequest(method, path, strings.NewReader(body))
+			r.RemoteAddr = "10.0.0.1:1234"
+			r.Header.Set("X-Forwarded-Proto", "https")
+			if contentType != "" {
+				r.Header.Set("Content-Type", contentType)
+			}
+			for _, c := range set {
+				r.AddCookie(c)
+			}
+			w := httptest.NewRecorder()
+			e.s.Handler().ServeHTTP(w, r)
+			if w.Code >= 400 {
+				t.Fatalf("%s %s: %d", method, path, w.Code)
+			}
+			set = append(set, w.Result().Cookies()...)
+		}
+		serve("GET", "/login", "", "")
+		serve("POST", apiPrefix+"/signup", "application/json", `{"email":"a@example.com","password":"correct horse"}`)
+		serve("POST", apiPrefix+"/logout", "application/json", "")
+		checkHostCookies(t, set)
+	})
 }
 
 func TestHSTS(t *testing.T) {
