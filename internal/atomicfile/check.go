@@ -15,11 +15,13 @@ type PermissionError struct {
 	Path string
 	// Mode is its mode; Mode.IsDir() tells which of the two it is.
 	Mode fs.FileMode
+	// File is the file below the directory Path; "" when Path is the file.
+	File string
 }
 
 func (e *PermissionError) Error() string {
 	if e.Mode.IsDir() {
-		return fmt.Sprintf("directory %s has mode %04o, so group or others may replace the file in it: run chmod go-w %s", e.Path, e.Mode.Perm(), e.Path)
+		return fmt.Sprintf("directory %s has mode %04o, so group or others may replace %s: run chmod go-w %s", e.Path, e.Mode.Perm(), e.File, e.Path)
 	}
 	return fmt.Sprintf("%s has mode %04o, so group or others may write it; it was left untouched: run chmod 600 %s", e.Path, e.Mode.Perm(), e.Path)
 }
@@ -58,7 +60,7 @@ func checkAncestors(p string) error {
 			return err
 		}
 		if openToOthers(fi.Mode()) {
-			return &PermissionError{Path: dir, Mode: fi.Mode()}
+			return &PermissionError{Path: dir, Mode: fi.Mode(), File: p}
 		}
 		if filepath.Dir(dir) == dir {
 			return nil

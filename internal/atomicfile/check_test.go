@@ -97,7 +97,7 @@ func TestReadPrivateRefusesWhatOthersMayChange(t *testing.T) {
 			if fi.IsDir() {
 				fix = "chmod go-w " + refused
 			}
-			if !errors.As(err, &perr) || perr.Path != refused ||
+			if !errors.As(err, &perr) || perr.Path != refused || (fi.IsDir() && perr.File != file && perr.File != filepath.Join(dir, tt.path)) ||
 				!strings.Contains(err.Error(), fmt.Sprintf("mode %04o", fi.Mode().Perm())) || !strings.Contains(err.Error(), fix) {
 				t.Errorf("ReadPrivate = %q, %v; want a *PermissionError naming %s, its mode and %q", b, err, refused, fix)
 			}
