@@ -20,7 +20,8 @@ type FollowerOptions struct {
 	// "cuegate:". The publisher uses the same.
 	KeyPrefix string
 	// File is where the follower keeps the last snapshot it took, to start
-	// from while Redis is unreachable; "" means nowhere.
+	// from while Redis is unreachable; "" means nowhere. A symbolic link is
+	// followed, and kept, on every write.
 	File string
 	// Interval is how often the follower polls the version, should a
 	// notification be lost; 0 means 1s.
@@ -61,8 +62,9 @@ var _ runtime.Bindings = (*Follower)(nil)
 
 // NewFollower returns a Follower, not started, that reads Redis through
 // client, with the snapshot in opts.File when there is one. A File that
-// group or others may write, or that does not hold a valid snapshot, is
-// an error naming it (it is left as it is).
+// group or others may write, or in a directory in which they may replace
+// it (its own or one above, along a symbolic link too), or that does not
+// hold a valid snapshot, is an error naming it (it is left as it is).
 func NewFollower(client rueidis.Client, opts FollowerOptions) (*Follower, error) {
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second

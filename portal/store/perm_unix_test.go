@@ -3,6 +3,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -117,5 +118,117 @@ func TestReloadRefusesAFileOpenedToOthers(t *testing.T) {
 	}
 	if _, ok := r.Developer("a@example.com"); !ok {
 		t.Error("the previous content is gone after a refused reload")
+	}
+}
+
+func TestSymlinkedStateFile(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		// modes of the link's directory and of the target's
+		linkDir, targetDir os.FileMode
+		exists             bool   // the target exists before Open
+		refused            string // "link" or "target": the directory named
+	}{
+		{name: "target in a 0777 directory", linkDir: 0o700, targetDir: 0o777, exists: true, refused: "target"},
+		{name: "target in a 0770 directory", linkDir: 0o700, targetDir: 0o770, exists: true, refused: "target"},
+		{name: "link in a 0777 directory", linkDir: 0o777, targetDir: 0o700, exists: true, refused: "link"},
+		{name: "safe directories", linkDir: 0o700, targetDir: 0o700, exists: true},
+		{name: "link in a sticky directory", linkDir: os.ModeSticky | 0o777, targetDir: 0o755, exists: true},
+		{name: "target not there yet", linkDir: 0o700, targetDir: 0o700},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			root, err := filepath.EvalSymlinks(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			linkDir, targetDir := filepath.Join(root, "etc"), filepath.Join(root, "volume")
+			link, target := filepath.Join(linkDir, "state.json"), filepath.Join(targetDir, "state.json")
+			for _, d := range []string{linkDir, targetDir} {
+				if err := os.Mkdir(d, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			content := []byte(`{"version": 2, "developers": [], "clients": [], "tombstones": []}`)
+			if tt.exists {
+				if err := os.WriteFile(target, content, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Symlink("../volume/state.json", link); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(linkDir, tt.linkDir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(targetDir, tt.targetDir); err != nil {
+				t.Fatal(err)
+			}
+			linkKept := func() {
+				t.Helper()
+				if to, err := os.Readlink(link); err != nil || to != "../volume/state.json" {
+					t.Errorf("the link is now %q, %v", to, err)
+				}
+			}
+
+			if tt.refused != "" {
+				dir := map[string]string{"link": linkDir, "target": targetDir}[tt.refused]
+				for name, open := range map[string]func(string) (*Store, error){"Open": Open, "OpenReadOnly": OpenReadOnly} {
+					s, err := open(link)
+					if err == nil {
+						s.Close()
+					}
+					if !errors.Is(err, ErrPermissions) || !strings.Contains(err.Error(), "directory "+dir) || !strings.Contains(err.Error(), "chmod go-w "+dir) {
+						t.Errorf("%s(%s) = %v, want ErrPermissions naming %s and chmod go-w", name, link, err, dir)
+					}
+				}
+				linkKept()
+				if b, _ := os.ReadFile(target); !bytes.Equal(b, content) {
+					t.Errorf("the refused file now holds %s", b)
+				}
+				for _, d := range []string{linkDir, targetDir} {
+					if entries, _ := os.ReadDir(d); len(entries) != 1 {
+						t.Errorf("%s holds %v, want only what was there", d, entries)
+					}
+				}
+				return
+			}
+
+			s, err := Open(link)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if s.Path() != target {
+				t.Errorf("Path = %s, want the target %s", s.Path(), target)
+			}
+			if err := s.AddDeveloper(Developer{Email: "a@example.com", PasswordHash: "h", Created: t0}); err != nil {
+				t.Fatal(err)
+			}
+			linkKept()
+			if b, _ := os.ReadFile(target); !bytes.Contains(b, []byte("a@example.com")) {
+				t.Errorf("the target holds %s, want the new developer", b)
+			}
+			if _, err := os.Stat(target + ".lock"); err != nil {
+				t.Errorf("no lock beside the target: %v", err)
+			}
+			if _, err := os.Lstat(link + ".lock"); err == nil {
+				t.Error("a lock beside the link")
+			}
+			if s2, err := Open(target); !errors.Is(err, ErrLocked) {
+				if err == nil {
+					s2.Close()
+				}
+				t.Errorf("Open of the target while the link is open = %v, want ErrLocked", err)
+			}
+			r, err := OpenReadOnly(link)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := r.Developer("a@example.com"); !ok {
+				t.Error("a reader through the link does not see the developer")
+			}
+		})
 	}
 }

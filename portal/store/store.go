@@ -5,9 +5,14 @@
 // read. Writes are atomic: the new state goes to a temporary file in the
 // same directory, which is synced, renamed over the state file, and the
 // directory is synced. The file is created with mode 0600. A state file
-// that group or others may write, or whose directory lets them replace it,
-// is refused with ErrPermissions (naming the path, its mode and the chmod
-// that fixes it) and left as it is.
+// that group or others may write, or in a directory that lets them replace
+// it (its own or one above), is refused with ErrPermissions (naming the
+// path, its mode and the chmod that fixes it) and left as it is.
+//
+// A state path that is a symbolic link is resolved when the store is
+// opened: the store reads, writes and locks the file the link leads to,
+// checks the directories on the way to the link and to that file, and
+// leaves the link in place.
 //
 // One process at a time may write the file: Open takes an exclusive OS lock
 // on FILE.lock and holds it until Close. A second Open of the same file, in
@@ -31,10 +36,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -42,6 +45,8 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/cuegate/cuegate/internal/atomicfile"
 )
 
 // Version is the schema version this package writes.
@@ -56,7 +61,8 @@ var (
 	ErrClosed = errors.New("store: closed")
 	// ErrPermissions is the error of opening or reading a state file that
 	// users other than its owner may write, or that is in a directory in
-	// which they may replace it (on Unix).
+	// which they may replace it, or below one (on Unix). It wraps an
+	// *atomicfile.PermissionError.
 	ErrPermissions = errors.New("store: state file open to other users")
 )
 
@@ -152,7 +158,7 @@ func newSnapshot(st *state) *snapshot {
 // Store is an open state file. See the package documentation for the
 // concurrency contract.
 type Store struct {
-	path string
+	path string       // absolute, without symbolic links
 	lock *flock.Flock // nil for a read-only store
 	cur  atomic.Pointer[snapshot]
 
@@ -162,18 +168,16 @@ type Store struct {
 	hooksMu sync.Mutex
 	hooks   []func() // guarded by hooksMu; see OnChange
 	// beforeRename, when set, runs between writing the temporary file and
-	// renaming it; a test returns an error to simulate a crash there.
+	// committing it; a test returns an error to simulate a crash there.
 	beforeRename func(tmp string) error
 }
 
-// Open opens the state file at path for reading and writing, creating it
-// when it does not exist, and locks it until Close.
+// Open opens the state file at path (or where path leads, when it is a
+// symbolic link) for reading and writing, creating it when it does not
+// exist, and locks it until Close.
 func Open(path string) (*Store, error) {
-	abs, err := filepath.Abs(path)
+	abs, err := resolve(path)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", path, err)
-	}
-	if err := checkDirMode(filepath.Dir(abs)); err != nil {
 		return nil, err
 	}
 	lock := flock.New(abs+".lock", flock.SetPermissions(0o600))
@@ -186,10 +190,7 @@ func Open(path string) (*Store, error) {
 	}
 	s := &Store{path: abs, lock: lock}
 	// Temporary files left by a crash are stale now that we hold the lock.
-	stale, _ := filepath.Glob(filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+".tmp-*"))
-	for _, f := range stale {
-		os.Remove(f)
-	}
+	atomicfile.RemoveStale(abs)
 	st, from, err := readState(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -214,9 +215,9 @@ func Open(path string) (*Store, error) {
 // serves the gateway while another node's portal writes the file. Its
 // write methods fail; call Reload to pick up the writer's changes.
 func OpenReadOnly(path string) (*Store, error) {
-	abs, err := filepath.Abs(path)
+	abs, err := resolve(path)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", path, err)
+		return nil, err
 	}
 	st, _, err := readState(abs)
 	if err != nil {
@@ -249,7 +250,8 @@ func (s *Store) reload() error {
 	return nil
 }
 
-// Path returns the absolute path of the state file.
+// Path returns the absolute path of the state file, without symbolic
+// links.
 func (s *Store) Path() string { return s.path }
 
 // Close waits for a write in progress, then releases the lock. Afterwards
@@ -267,31 +269,40 @@ func (s *Store) Close() error {
 	return s.lock.Close()
 }
 
+// resolve returns the absolute path, without symbolic links, of the state
+// file at path, once the directories on the way to it passed
+// atomicfile.CheckDirs.
+func resolve(path string) (string, error) {
+	abs, err := atomicfile.Resolve(path)
+	if err == nil {
+		err = atomicfile.CheckDirs(path)
+	}
+	if err != nil {
+		return "", checkError("open", path, err)
+	}
+	return abs, nil
+}
+
+// checkError is err, the error of doing what ("open", "read") to the
+// state file at path: ErrPermissions for a file or directory open to
+// other users' writes.
+func checkError(what, path string, err error) error {
+	if _, ok := errors.AsType[*atomicfile.PermissionError](err); ok {
+		return fmt.Errorf("%w: %w", ErrPermissions, err)
+	}
+	return fmt.Errorf("store: %s %s: %w", what, path, err)
+}
+
 // readState reads and migrates the file and reports the schema version it
 // was written in; a missing file is fs.ErrNotExist. A file or directory
 // open to other users' writes is ErrPermissions.
 func readState(path string) (*state, int, error) {
-	if err := checkDirMode(filepath.Dir(path)); err != nil {
+	b, err := atomicfile.ReadPrivate(path)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, err
 	}
-	f, err := os.Open(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, 0, err
-		}
-		return nil, 0, fmt.Errorf("store: read %s: %w", path, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: read %s: %w", path, err)
-	}
-	if err := checkFileMode(path, fi); err != nil {
-		return nil, 0, err
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: read %s: %w", path, err)
+		return nil, 0, checkError("read", path, err)
 	}
 	st, from, err := decode(b)
 	if err != nil {
@@ -333,10 +344,7 @@ func decode(b []byte) (*state, int, error) {
 func copyFile(src, dst string) error {
 	b, err := os.ReadFile(src)
 	if err == nil {
-		err = os.WriteFile(dst, b, 0o600)
-	}
-	if err == nil {
-		err = os.Chmod(dst, 0o600) // WriteFile keeps the mode of a dst that exists
+		err = atomicfile.Write(dst, b, 0o600)
 	}
 	if err != nil {
 		return fmt.Errorf("store: back up %s: %w", src, err)
@@ -386,54 +394,27 @@ func (st *state) check() error {
 	return nil
 }
 
-// write stores st atomically: temporary file, fsync, rename, fsync of the
-// directory. The caller holds s.mu (or is Open).
+// write stores st atomically (see atomicfile.File). The caller holds s.mu
+// (or is Open).
 func (s *Store) write(st *state) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("store: encode: %w", err)
 	}
 	b = append(b, '\n')
-	dir := filepath.Dir(s.path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(s.path)+".tmp-*")
+	f, err := atomicfile.Create(s.path, 0o600)
 	if err != nil {
 		return fmt.Errorf("store: write %s: %w", s.path, err)
 	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("store: write %s: %w", s.path, err)
+	defer f.Abort()
+	if _, err = f.Write(b); err == nil && s.beforeRename != nil {
+		err = s.beforeRename(f.Name())
 	}
-	if err := f.Chmod(0o600); err != nil {
-		return fail(err)
+	if err == nil {
+		err = f.Commit()
 	}
-	if _, err := f.Write(b); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if s.beforeRename != nil {
-		if err := s.beforeRename(tmp); err != nil {
-			os.Remove(tmp)
-			return fmt.Errorf("store: write %s: %w", s.path, err)
-		}
-	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("store: write %s: %w", s.path, err)
-	}
-	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("store: sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("store: sync %s: %w", dir, err)
+		return fmt.Errorf("store: write %s: %w", s.path, err)
 	}
 	return nil
 }

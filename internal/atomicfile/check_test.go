@@ -1,0 +1,142 @@
+//go:build unix
+
+package atomicfile
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReadPrivateRefusesWhatOthersMayChange(t *testing.T) {
+	t.Parallel()
+	const sticky = fs.ModeSticky
+	for _, tt := range []struct {
+		name  string
+		tree  tree
+		modes map[string]fs.FileMode // chmod after making the tree; "f" is the file read
+		path  string
+		// refused names the file or directory a *PermissionError must
+		// name, with "" for a file that is read.
+		refused string
+	}{
+		{name: "0600 file", path: "f"},
+		{name: "0644 file", modes: map[string]fs.FileMode{"f": 0o644}, path: "f"},
+		{name: "0400 file", modes: map[string]fs.FileMode{"f": 0o400}, path: "f"},
+		{name: "0666 file", modes: map[string]fs.FileMode{"f": 0o666}, path: "f", refused: "f"},
+		{name: "0620 file", modes: map[string]fs.FileMode{"f": 0o620}, path: "f", refused: "f"},
+		{name: "0602 file", modes: map[string]fs.FileMode{"f": 0o602}, path: "f", refused: "f"},
+		{name: "sticky 0666 file", modes: map[string]fs.FileMode{"f": sticky | 0o666}, path: "f", refused: "f"},
+		{name: "0755 directory", tree: tree{dirs: []string{"d"}}, modes: map[string]fs.FileMode{"d": 0o755}, path: "d/f"},
+		{name: "sticky 0777 directory", tree: tree{dirs: []string{"d"}}, modes: map[string]fs.FileMode{"d": sticky | 0o777}, path: "d/f"},
+		{name: "0777 directory", tree: tree{dirs: []string{"d"}}, modes: map[string]fs.FileMode{"d": 0o777}, path: "d/f", refused: "d"},
+		{name: "0770 directory", tree: tree{dirs: []string{"d"}}, modes: map[string]fs.FileMode{"d": 0o770}, path: "d/f", refused: "d"},
+		{name: "0707 directory", tree: tree{dirs: []string{"d"}}, modes: map[string]fs.FileMode{"d": 0o707}, path: "d/f", refused: "d"},
+		{name: "0777 directory above", tree: tree{dirs: []string{"a/d"}}, modes: map[string]fs.FileMode{"a": 0o777}, path: "a/d/f", refused: "a"},
+		{name: "sticky directory above", tree: tree{dirs: []string{"a/d"}}, modes: map[string]fs.FileMode{"a": sticky | 0o777}, path: "a/d/f"},
+		{
+			name:  "link to a file in a 0777 directory",
+			tree:  tree{dirs: []string{"safe", "open"}, links: map[string]string{"safe/l": "../open/f"}},
+			modes: map[string]fs.FileMode{"safe": 0o700, "open": 0o777}, path: "safe/l", refused: "open",
+		},
+		{
+			name:  "link in a 0777 directory to a file in a safe one",
+			tree:  tree{dirs: []string{"safe", "open"}, links: map[string]string{"open/l": "../safe/f"}},
+			modes: map[string]fs.FileMode{"safe": 0o700, "open": 0o777}, path: "open/l", refused: "open",
+		},
+		{
+			name:  "link in a sticky directory to a file in a safe one",
+			tree:  tree{dirs: []string{"safe", "open"}, links: map[string]string{"open/l": "../safe/f"}},
+			modes: map[string]fs.FileMode{"safe": 0o700, "open": sticky | 0o777}, path: "open/l",
+		},
+		{
+			name:  "link to a 0666 file",
+			tree:  tree{dirs: []string{"safe"}, links: map[string]string{"l": "safe/f"}},
+			modes: map[string]fs.FileMode{"safe/f": 0o666}, path: "l", refused: "l",
+		},
+		{
+			name:  "linked 0777 directory",
+			tree:  tree{dirs: []string{"open"}, links: map[string]string{"d": "open"}},
+			modes: map[string]fs.FileMode{"open": 0o777}, path: "d/f", refused: "open",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := realTempDir(t)
+			tt.tree.make(t, dir)
+			file, err := Resolve(filepath.Join(dir, tt.path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(file, []byte("content"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for name, mode := range tt.modes {
+				if name == "f" {
+					name = tt.path
+				}
+				if err := os.Chmod(filepath.Join(dir, name), mode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b, err := ReadPrivate(filepath.Join(dir, tt.path))
+			if tt.refused == "" {
+				if err != nil || string(b) != "content" {
+					t.Errorf("ReadPrivate = %q, %v", b, err)
+				}
+				return
+			}
+			var perr *PermissionError
+			refused := filepath.Join(dir, tt.refused)
+			fi, _ := os.Stat(refused)
+			fix := "chmod 600 " + refused
+			if fi.IsDir() {
+				fix = "chmod go-w " + refused
+			}
+			if !errors.As(err, &perr) || perr.Path != refused || (fi.IsDir() && perr.File != file && perr.File != filepath.Join(dir, tt.path)) ||
+				!strings.Contains(err.Error(), fmt.Sprintf("mode %04o", fi.Mode().Perm())) || !strings.Contains(err.Error(), fix) {
+				t.Errorf("ReadPrivate = %q, %v; want a *PermissionError naming %s, its mode and %q", b, err, refused, fix)
+			}
+			if got, _ := os.ReadFile(file); string(got) != "content" {
+				t.Errorf("the refused file now holds %q", got)
+			}
+		})
+	}
+}
+
+func TestReadPrivateOfAMissingFile(t *testing.T) {
+	t.Parallel()
+	dir := realTempDir(t)
+	if _, err := ReadPrivate(filepath.Join(dir, "f")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadPrivate = %v, want fs.ErrNotExist", err)
+	}
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	var perr *PermissionError
+	if _, err := ReadPrivate(filepath.Join(open, "f")); !errors.As(err, &perr) {
+		t.Errorf("ReadPrivate of a missing file in a 0777 directory = %v, want a *PermissionError", err)
+	}
+}
+
+func TestCheckDirsNamesTheLink(t *testing.T) {
+	t.Parallel()
+	dir := realTempDir(t)
+	tree{dirs: []string{"open"}, links: map[string]string{"l": "open/f"}}.make(t, dir)
+	if err := os.Chmod(filepath.Join(dir, "open"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "l")
+	err := CheckDirs(link)
+	if err == nil || !strings.Contains(err.Error(), link+" leads to "+filepath.Join(dir, "open", "f")) {
+		t.Errorf("CheckDirs = %v, want it to say where the link leads", err)
+	}
+}

@@ -1,0 +1,16 @@
+// Package atomicfile writes small private files atomically and reads them
+// back only when no user but their owner can have changed them.
+//
+// Write (or Create, then Commit) puts the new content in a temporary file
+// beside the destination, syncs it, renames it over the destination and
+// syncs the directory: a crash leaves the old content or the new one,
+// never a mix. A destination that is a symbolic link is written where the
+// link leads, so the link stays.
+//
+// ReadPrivate refuses (with a *PermissionError naming what to chmod) a
+// file that group or others may write, and a file in a directory — its
+// own or any above it, along the path as given and along the path its
+// symbolic links lead to — in which group or others may replace it, that
+// is a directory they may write that lacks the sticky bit. Outside Unix
+// the mode bits do not say who may write, and every mode is accepted.
+package atomicfile

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package atomicfile
+
+import "io/fs"
+
+// openToOthers accepts every mode: outside Unix the mode bits do not say
+// who may write.
+func openToOthers(fs.FileMode) bool { return false }
