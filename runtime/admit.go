@@ -1,8 +1,11 @@
 package runtime
 
 import (
+	"bytes"
+
 	"github.com/valyala/fasthttp"
 
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/runtime/pathclean"
 	"github.com/cuegate/cuegate/runtime/proxy"
 )
@@ -28,6 +31,9 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 		}
 		return errNotFound, false
 	}
+	if bytes.IndexByte(r.path, ';') >= 0 && !sameRouteWithoutParams(gen, api, r.path, r.method) {
+		return errParamRoute, false
+	}
 	st := gen.apis[api]
 	r.api, r.metrics = api.ID, st.metrics
 	sub := subPath(r.path, api.ListenPath)
@@ -44,6 +50,16 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 
 	r.st, r.maxBody = st, int64(gen.table.Gateway.MaxBodyBytes)
 	return errorResponse{}, true
+}
+
+// sameRouteWithoutParams reports whether path without its segments'
+// parameters is served by api too. An upstream that drops parameters
+// (Tomcat, Jetty, Spring) reads "/private;x/y" as "/private/y": were it
+// routed by its raw form, to a catch-all API, it would reach the private
+// API's path past that API's checks.
+func sameRouteWithoutParams(gen *generation, api *table.API, path, method []byte) bool {
+	bare, _ := gen.table.Routes.Lookup(pathclean.StripParams(nil, path), method)
+	return bare == api
 }
 
 // subPath is path below listenPath, starting with "/".

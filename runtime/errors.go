@@ -22,6 +22,7 @@ func newError(status int, msg string) errorResponse {
 // The fixed errors the handler answers with; rendered once.
 var (
 	errBadPath      = newError(400, "invalid request path")
+	errParamRoute   = newError(400, "invalid request path: a path parameter (;) changes which API serves it")
 	errNotFound     = newError(404, "no API is served at this path")
 	errMethod       = newError(405, "method not allowed")
 	errTooLarge     = newError(413, "request body too large")

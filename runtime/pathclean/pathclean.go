@@ -27,7 +27,10 @@
 // safe for concurrent use.
 package pathclean
 
-import "errors"
+import (
+	"bytes"
+	"errors"
+)
 
 // ErrInvalid is returned for a path that is refused (the caller answers 400).
 var ErrInvalid = errors.New("pathclean: invalid request path")
@@ -117,6 +120,27 @@ func Append(dst, p []byte) []byte {
 			dst = append(dst, c)
 		} else {
 			dst = append(dst, '%', hexdigits[c>>4], hexdigits[c&15])
+		}
+	}
+	return dst
+}
+
+// StripParams appends p, a path returned by Clean, to dst without the
+// parameters of its segments: each ";" and what follows it up to the next
+// "/". It is p as Tomcat, Jetty and Spring read it. Where p has no ";" it
+// appends p unchanged.
+func StripParams(dst, p []byte) []byte {
+	for len(p) > 0 {
+		semi := bytes.IndexByte(p, ';')
+		if semi < 0 {
+			return append(dst, p...)
+		}
+		dst = append(dst, p[:semi]...)
+		p = p[semi:]
+		if slash := bytes.IndexByte(p, '/'); slash >= 0 {
+			p = p[slash:]
+		} else {
+			p = nil
 		}
 	}
 	return dst

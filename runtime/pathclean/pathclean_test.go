@@ -111,3 +111,20 @@ func TestCleanAllocs(t *testing.T) {
 		t.Fatalf("Clean allocates %v times", n)
 	}
 }
+
+func TestStripParams(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, want string }{
+		{"/a/b", "/a/b"},
+		{"/private;x/y", "/private/y"},
+		{"/private;/y", "/private/y"},
+		{"/a;x=1;y=2/b;z", "/a/b"},
+		{"/a;x", "/a"},
+		{"/;x/a", "//a"},
+		{"/", "/"},
+	} {
+		if got := string(StripParams(nil, []byte(tt.in))); got != tt.want {
+			t.Errorf("StripParams(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
