@@ -96,55 +96,59 @@ func New(opts Options) (*Pool, error) {
 	}
 	p := &Pool{timeout: opts.Timeout, cooldown: opts.Cooldown}
 	for _, raw := range opts.Targets {
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("proxy: target %q is not an absolute http(s) URL", raw)
-		}
-		isTLS := u.Scheme == "https"
-		connectTimeout := opts.ConnectTimeout
-		dialer := &net.Dialer{KeepAlive: 30 * time.Second}
-		hc := &fasthttp.HostClient{
-			Addr:  fasthttp.AddMissingPort(u.Host, isTLS),
-			IsTLS: isTLS,
-			DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
-				if timeout <= 0 || timeout > connectTimeout {
-					timeout = connectTimeout
-				}
-				d := *dialer
-				d.Timeout = timeout
-				c, err := d.Dial("tcp", addr)
-				if err != nil {
-					return nil, &dialError{err}
-				}
-				return newUpstreamConn(c), nil
-			},
-			TLSConfig:                     opts.TLSConfig,
-			MaxConns:                      opts.MaxConnsPerTarget,
-			MaxConnWaitTimeout:            opts.Timeout,
-			MaxIdleConnDuration:           opts.IdleTimeout,
-			DisablePathNormalizing:        true,
-			DisableHeaderNamesNormalizing: false,
-			NoDefaultUserAgentHeader:      true,
-			StreamResponseBody:            true,
-			ReadBufferSize:                16 << 10,
-			// A failed exchange is retried on the same target when nothing
-			// of it was sent (errStale), or when it has no body and is
-			// idempotent. (fasthttp calls this only for a request without a
-			// body stream; send retries the others.)
-			RetryIfErr: func(req *fasthttp.Request, attempts int, err error) (bool, bool) {
-				return false, errors.Is(err, errStale) || (!req.IsBodyStream() && (req.Header.IsGet() || req.Header.IsHead()))
-			},
-		}
-		base := strings.TrimSuffix(u.EscapedPath(), "/")
-		t := &target{hc: hc}
-		if isTLS {
-			t.prefix = []byte("https://" + u.Host + base)
-		} else {
-			t.prefix, t.host = []byte(base), []byte(u.Host)
+		t, err := newTarget(raw, opts)
+		if err != nil {
+			return nil, err
 		}
 		p.targets = append(p.targets, t)
 	}
 	return p, nil
+}
+
+// newTarget returns the target for raw, an absolute http(s) URL, with its
+// connection pool configured by opts (defaults applied).
+func newTarget(raw string, opts Options) (*target, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("proxy: target %q is not an absolute http(s) URL", raw)
+	}
+	isTLS := u.Scheme == "https"
+	connectTimeout := opts.ConnectTimeout
+	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
+	hc := &fasthttp.HostClient{
+		Addr:  fasthttp.AddMissingPort(u.Host, isTLS),
+		IsTLS: isTLS,
+		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
+			if timeout <= 0 || timeout > connectTimeout {
+				timeout = connectTimeout
+			}
+			d := *dialer
+			d.Timeout = timeout
+			c, err := d.Dial("tcp", addr)
+			if err != nil {
+				return nil, &dialError{err}
+			}
+			return newUpstreamConn(c), nil
+		},
+		TLSConfig:                     opts.TLSConfig,
+		MaxConns:                      opts.MaxConnsPerTarget,
+		MaxConnWaitTimeout:            opts.Timeout,
+		MaxIdleConnDuration:           opts.IdleTimeout,
+		DisablePathNormalizing:        true,
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultUserAgentHeader:      true,
+		StreamResponseBody:            true,
+		ReadBufferSize:                16 << 10,
+		RetryIfErr:                    retryIfErr,
+	}
+	base := strings.TrimSuffix(u.EscapedPath(), "/")
+	t := &target{hc: hc}
+	if isTLS {
+		t.prefix = []byte("https://" + u.Host + base)
+	} else {
+		t.prefix, t.host = []byte(base), []byte(u.Host)
+	}
+	return t, nil
 }
 
 // send tries the targets round-robin, skipping those cooling down unless
@@ -171,18 +175,9 @@ func (p *Pool) send(ex *exchange, out *fasthttp.Request, deadline, now time.Time
 			if t.host != nil {
 				out.Header.SetHostBytes(t.host)
 			}
-			err := t.hc.DoTimeout(out, resp, remaining)
-			for errors.Is(err, errStale) {
-				// The target had closed the pooled connection: nothing was
-				// sent, so send again (on another one, or a new one).
-				now = time.Now()
-				if remaining = deadline.Sub(now); remaining <= 0 {
-					return ErrTimeout
-				}
-				err = t.hc.DoTimeout(out, resp, remaining)
-			}
-			if err == nil {
-				return nil
+			err := t.do(out, resp, deadline, remaining)
+			if err == nil || errors.Is(err, ErrTimeout) {
+				return err
 			}
 			var de *dialError
 			if errors.As(err, &de) || errors.Is(err, fasthttp.ErrDialTimeout) {
