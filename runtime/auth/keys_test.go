@@ -70,8 +70,8 @@ func TestRotation(t *testing.T) {
 
 // TestUnknownKidDoesNotWaitForItsTurn: a token with an unknown kid within
 // MinRefetch of the last fetch is refused at once; no fetch is scheduled
-// for it to wait for. (MinRefetch is below the 5s a request may wait for a
-// fetch, where unknown kids used to wait for a delayed one.)
+// for it to wait for, though MinRefetch is below the 5s a request may wait
+// for a fetch.
 func TestUnknownKidDoesNotWaitForItsTurn(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))

@@ -3,8 +3,7 @@
 // fasthttp sets a connection's deadlines several times per request: the
 // server an idle, a read and a write deadline, the client a write and a read
 // deadline for each upstream exchange. Each is a change to a runtime timer
-// under a lock, about 0.3 µs on a connection in use (BenchmarkDeadlineWrite).
-// Almost none of them matters: a deadline only acts on a Read or Write that
+// under a lock (BenchmarkDeadlineWrite). Almost none of them matters: a deadline only acts on a Read or Write that
 // has to wait, and most of them are replaced before that.
 //
 // A Conn records a deadline when it is set and arms it on the connection

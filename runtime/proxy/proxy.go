@@ -2,7 +2,7 @@
 // keep-alive connection pools, round-robin with passive health, streaming
 // both bodies.
 //
-// One Pool serves one compiler.Upstream (one set of targets and timeouts); the
+// One Pool serves one table.Upstream (one set of targets and timeouts); the
 // runtime keeps a Pool across table generations while the upstream's Key is
 // unchanged, and closes it when the upstream goes away.
 package proxy
