@@ -14,7 +14,8 @@ import (
 
 // TestLargeBodyCopyDoesNotAllocate: a streamed 1 MiB response goes to the
 // client through a pooled buffer; fasthttp's own copy would have the
-// connection allocate 32 KiB per response.
+// connection allocate 32 KiB per response. Not parallel: it counts the
+// whole process's allocations.
 func TestLargeBodyCopyDoesNotAllocate(t *testing.T) {
 	if testutil.RaceEnabled {
 		t.Skip("allocation figures are meaningless under the race detector")

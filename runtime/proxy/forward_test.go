@@ -20,6 +20,7 @@ import (
 // when it asked for that (or spoke HTTP/1.0 without keep-alive), and the
 // upstream connection is kept either way.
 func TestClientConnectionState(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var conns []string
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -83,6 +84,7 @@ func TestClientConnectionState(t *testing.T) {
 }
 
 func TestSplitTarget(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ target, path, query string }{
 		{"/a/b", "/a/b", ""},
 		{"/a?q=1&r=%2F", "/a", "q=1&r=%2F"},

@@ -11,6 +11,7 @@ import (
 )
 
 func TestForwardHeaders(t *testing.T) {
+	t.Parallel()
 	var got http.Header
 	var gotPath, gotHost, gotQuery string
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -81,6 +82,7 @@ func TestForwardHeaders(t *testing.T) {
 }
 
 func TestForwardHeadAndNoDefaultContentType(t *testing.T) {
+	t.Parallel()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "123")
 		w.Header()["Content-Type"] = nil // no Content-Type at all
@@ -117,6 +119,7 @@ func TestForwardHeadAndNoDefaultContentType(t *testing.T) {
 // hop-by-hop headers, X-Request-Id or decision to close; the client's
 // connection stays open.
 func TestForwardResponseHeader(t *testing.T) {
+	t.Parallel()
 	c := gatewayTo(t, "HTTP/1.0 201 Made It\r\nContent-Length: 2\r\nContent-Type: text/x-up\r\n"+
 		"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nServer: up/1\r\nX-Up: kept\r\n"+
 		"Trailer: X-T\r\nUpgrade: h2c\r\nKeep-Alive: timeout=5\r\nX-Request-Id: upstream's\r\n"+
@@ -154,6 +157,7 @@ func TestForwardResponseHeader(t *testing.T) {
 // A 304 passes the upstream's validators but not its Content-Length (it
 // describes the representation, which the gateway does not send).
 func TestForwardNotModified(t *testing.T) {
+	t.Parallel()
 	c := gatewayTo(t, "HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\nETag: \"v1\"\r\n\r\n")
 	io.WriteString(c, "GET /x HTTP/1.1\r\nHost: gw\r\nIf-None-Match: \"v1\"\r\n\r\n") //nolint:errcheck
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))                                //nolint:errcheck

@@ -12,6 +12,7 @@ import (
 )
 
 func TestForwardFailover(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	hits := 0
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -44,6 +45,7 @@ func TestForwardFailover(t *testing.T) {
 }
 
 func TestForwardAllDown(t *testing.T) {
+	t.Parallel()
 	p, err := New(Options{Targets: []string{testutil.DeadURL(t), testutil.DeadURL(t)}})
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +59,7 @@ func TestForwardAllDown(t *testing.T) {
 }
 
 func TestForwardTimeout(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-release
@@ -74,6 +77,7 @@ func TestForwardTimeout(t *testing.T) {
 }
 
 func TestNewRejectsBadTargets(t *testing.T) {
+	t.Parallel()
 	for _, targets := range [][]string{nil, {"ftp://x"}, {"/relative"}} {
 		if _, err := New(Options{Targets: targets}); err == nil {
 			t.Errorf("New(%q) accepted", targets)
@@ -82,6 +86,7 @@ func TestNewRejectsBadTargets(t *testing.T) {
 }
 
 func TestCloseWaitsForInflight(t *testing.T) {
+	t.Parallel()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	defer up.Close()
 	p, err := New(Options{Targets: []string{up.URL}})
