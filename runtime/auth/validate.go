@@ -38,6 +38,8 @@ type Error struct {
 	Description string
 }
 
+var _ error = (*Error)(nil)
+
 func (e *Error) Error() string { return "auth: " + e.Description }
 
 func invalid(desc string) *Error { return &Error{Status: http.StatusUnauthorized, Description: desc} }

@@ -41,6 +41,8 @@ type Conn struct {
 	read, write side
 }
 
+var _ net.Conn = (*Conn)(nil)
+
 // side is the deadline of one direction. Its hot paths take no lock: a Set
 // the armed deadline already serves stores one word, and a Read or Write
 // under it only loads. armed and slack are two words: a reader may pair
@@ -164,6 +166,8 @@ func (s *side) arm(c net.Conn, apply setter) error {
 func Listener(ln net.Listener) net.Listener { return listener{ln} }
 
 type listener struct{ net.Listener }
+
+var _ net.Listener = listener{}
 
 func (l listener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()

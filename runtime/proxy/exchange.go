@@ -27,6 +27,13 @@ type exchange struct {
 	copied   bool // the request sent is req, not the server's
 }
 
+// exchange is the body stream of the client's response: fasthttp reads it
+// (or has it write itself) and closes it.
+var (
+	_ io.ReadCloser         = (*exchange)(nil)
+	_ fasthttp.BodyWriterTo = (*exchange)(nil)
+)
+
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
 
 func acquireExchange() *exchange { return exchanges.Get().(*exchange) }

@@ -196,6 +196,8 @@ type limitedReader struct {
 	readErr  error
 }
 
+var _ io.Reader = (*limitedReader)(nil)
+
 func (l *limitedReader) Read(b []byte) (int, error) {
 	if l.left < 0 {
 		l.exceeded = true

@@ -66,6 +66,11 @@ type header interface {
 	DelBytes(key []byte)
 }
 
+var (
+	_ header = (*fasthttp.RequestHeader)(nil)
+	_ header = (*fasthttp.ResponseHeader)(nil)
+)
+
 // stripHeaders removes from h, in place, the headers drop names (keys as
 // fasthttp yields them: canonical), the Connection header and those it
 // names. It deletes only what is there: a typical message has none of

@@ -71,6 +71,8 @@ type target struct {
 // the request may go to another one.
 type dialError struct{ err error }
 
+var _ error = (*dialError)(nil)
+
 func (e *dialError) Error() string { return e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
 

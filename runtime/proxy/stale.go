@@ -65,6 +65,8 @@ type upstreamConn struct {
 	buf    [1]byte
 }
 
+var _ net.Conn = (*upstreamConn)(nil)
+
 // newUpstreamConn wraps c, just dialled.
 func newUpstreamConn(c net.Conn) *upstreamConn {
 	uc := &upstreamConn{Conn: deadline.New(c)}
