@@ -3,6 +3,8 @@ package testutil
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -16,6 +18,11 @@ type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
+
+var (
+	_ io.Writer    = (*SyncBuffer)(nil)
+	_ fmt.Stringer = (*SyncBuffer)(nil)
+)
 
 // Write appends p.
 func (s *SyncBuffer) Write(p []byte) (int, error) {

@@ -5,10 +5,8 @@
 // discovery document) in the background and keeps the last good set when the
 // provider is down. Each key is parsed on its own with jwkset, so a malformed
 // key or an encryption key in the set is skipped without affecting the
-// others. Fetching, discovery, refreshing and refetching on an unknown kid
-// are this package's own: jwkset's HTTP storage decodes a set in one piece
-// and fails the whole refresh on one bad key, knows no discovery, and makes
-// unknown-kid lookups wait on a rate limiter instead of sharing one fetch.
+// others; fetching, discovery, refreshing and the one shared refetch on an
+// unknown kid are this package's own.
 // Validator verifies tokens with golang-jwt/jwt/v5 and caches accepted ones,
 // so a repeat token costs a map lookup.
 package auth

@@ -25,6 +25,7 @@ import (
 // has passed since the last fetch, its unknown kid triggers a refetch, which
 // it waits for.
 func TestRotation(t *testing.T) {
+	t.Parallel()
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
 	clk := testutil.NewClock(now)
@@ -70,9 +71,10 @@ func TestRotation(t *testing.T) {
 
 // TestUnknownKidDoesNotWaitForItsTurn: a token with an unknown kid within
 // MinRefetch of the last fetch is refused at once; no fetch is scheduled
-// for it to wait for. (MinRefetch is below the 5s a request may wait for a
-// fetch, where unknown kids used to wait for a delayed one.)
+// for it to wait for, though MinRefetch is below the 5s a request may wait
+// for a fetch.
 func TestUnknownKidDoesNotWaitForItsTurn(t *testing.T) {
+	t.Parallel()
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
 	clk := testutil.NewClock(now)
@@ -113,6 +115,7 @@ func TestUnknownKidDoesNotWaitForItsTurn(t *testing.T) {
 // TestSkipUnusableKeys: one malformed key and one encryption key in the set
 // (as Keycloak publishes) do not stop the good key from working.
 func TestSkipUnusableKeys(t *testing.T) {
+	t.Parallel()
 	testKeys(t)
 	malformed := json.RawMessage(`{"kty":"RSA","kid":"broken","use":"sig","n":"!!not base64!!","e":"AQAB"}`)
 	enc := rsaB.jwk(t, "RSA-OAEP", "enc")
@@ -130,6 +133,7 @@ func TestSkipUnusableKeys(t *testing.T) {
 }
 
 func TestParseJWKS(t *testing.T) {
+	t.Parallel()
 	testKeys(t)
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
@@ -187,6 +191,7 @@ func TestParseJWKS(t *testing.T) {
 
 // TestProviderDownAfterFetch: failed refreshes keep the last good keys.
 func TestProviderDownAfterFetch(t *testing.T) {
+	t.Parallel()
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
 	idp := p.idp()
@@ -216,6 +221,7 @@ func TestProviderDownAfterFetch(t *testing.T) {
 // TestProviderDownFromStart: 503 until the keys are fetched, and recovery
 // without a restart once the provider is up.
 func TestProviderDownFromStart(t *testing.T) {
+	t.Parallel()
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
 	p.setDown(true)
@@ -239,6 +245,7 @@ func TestProviderDownFromStart(t *testing.T) {
 }
 
 func TestDiscovery(t *testing.T) {
+	t.Parallel()
 	testKeys(t)
 	p := newProvider(t, ecA.jwk(t, "ES256", "sig"))
 	discovery := func(issuer string) *table.IdP {
@@ -271,6 +278,7 @@ func TestDiscovery(t *testing.T) {
 // are fetched at most once per MinRefetch, and concurrent misses share one
 // fetch.
 func TestRefetchLimited(t *testing.T) {
+	t.Parallel()
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
 	clk := testutil.NewClock(now)
@@ -315,6 +323,7 @@ func TestRefetchLimited(t *testing.T) {
 // TestCacheInvalidation: a cached token is verified again when its IdP's key
 // set changes, and refused once its key is gone.
 func TestCacheInvalidation(t *testing.T) {
+	t.Parallel()
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
@@ -351,6 +360,8 @@ func TestCacheInvalidation(t *testing.T) {
 	wantErr(t, err, 401, "unknown signing key")
 }
 
+// TestSync is not parallel: it reads the process-wide metrics set, where
+// other tests' KeySets register the same IdP ID.
 func TestSync(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
@@ -396,6 +407,7 @@ func TestSync(t *testing.T) {
 }
 
 func TestStatusJSON(t *testing.T) {
+	t.Parallel()
 	st := KeyStatus{Fetched: true, LastFetch: now, KeyIDs: []string{"a"}, LastError: "boom"}
 	b, err := json.Marshal(st)
 	if err != nil {

@@ -28,6 +28,7 @@ func readyEnv(t testing.TB, opts KeySetsOptions) (*provider, *KeySets, *Validato
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	p, _, v := readyEnv(t, KeySetsOptions{MinRefetch: time.Hour})
 	idp := p.idp()
 	with := func(change func(jwt.MapClaims)) jwt.MapClaims {
@@ -159,6 +160,7 @@ func tamper(tok string) string {
 }
 
 func TestClaims(t *testing.T) {
+	t.Parallel()
 	p, _, v := readyEnv(t, KeySetsOptions{})
 	c := p.claimsAt(now)
 	c["one"] = "x"
@@ -200,6 +202,7 @@ func TestClaims(t *testing.T) {
 // TestCachedRecheck validates one token, then again under other rules and
 // at other times: the cached result must still be checked against them.
 func TestCachedRecheck(t *testing.T) {
+	t.Parallel()
 	p, _, v := readyEnv(t, KeySetsOptions{})
 	idp := p.idp()
 	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
@@ -247,6 +250,8 @@ func TestCachedRecheck(t *testing.T) {
 	}
 }
 
+// TestCachedNoAllocs is not parallel: AllocsPerRun counts the whole
+// process.
 func TestCachedNoAllocs(t *testing.T) {
 	p, _, v := readyEnv(t, KeySetsOptions{})
 	idp, rules := p.idp(), rulesFor("RS256")
@@ -274,6 +279,7 @@ func TestCachedNoAllocs(t *testing.T) {
 // another token (a 64-bit collision, forced here) is not served: the token
 // is verified on its own and takes the entry over.
 func TestCacheKeyCollision(t *testing.T) {
+	t.Parallel()
 	p, _, v := readyEnv(t, KeySetsOptions{})
 	idp, rules := p.idp(), rulesFor("RS256")
 	a := p.claimsAt(now)
@@ -301,6 +307,7 @@ func TestCacheKeyCollision(t *testing.T) {
 }
 
 func TestCacheBounded(t *testing.T) {
+	t.Parallel()
 	p, k, _ := readyEnv(t, KeySetsOptions{})
 	v := NewValidator(k, 10)
 	for i := range 50 {
@@ -328,6 +335,7 @@ func TestCacheBounded(t *testing.T) {
 }
 
 func TestUnknownIdP(t *testing.T) {
+	t.Parallel()
 	p, _, v := readyEnv(t, KeySetsOptions{})
 	other := p.idp()
 	other.ID = "other"

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 )
@@ -30,6 +31,7 @@ func (r *recorder) SetWriteDeadline(t time.Time) error {
 // TestArming: which deadlines reach the connection, for the patterns
 // fasthttp sets them in.
 func TestArming(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	at := func(d time.Duration) time.Time { return now.Add(d) }
 	type step struct {
@@ -66,6 +68,7 @@ func TestArming(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			rec := &recorder{}
 			c := New(rec)
 			var want time.Time
@@ -101,6 +104,7 @@ func TestArming(t *testing.T) {
 // TestNeverEarly: an armed deadline is not before the one asked for and at
 // most 1/16 of its distance after it.
 func TestNeverEarly(t *testing.T) {
+	t.Parallel()
 	rec := &recorder{}
 	c := New(rec)
 	for _, d := range []time.Duration{time.Millisecond, time.Second, 30 * time.Second, 90 * time.Second} {
@@ -122,6 +126,7 @@ func TestNeverEarly(t *testing.T) {
 // TestFarFuture: a deadline centuries away is armed as far as a Conn can
 // keep (some 292 years), not wrapped around into the past.
 func TestFarFuture(t *testing.T) {
+	t.Parallel()
 	rec := &recorder{}
 	c := New(rec)
 	c.SetReadDeadline(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)) //nolint:errcheck // recorder
@@ -155,6 +160,7 @@ func pipe(t *testing.T) (*Conn, net.Conn) {
 // TestTimeout: a Read that waits past its deadline fails as on a plain
 // connection, not before the deadline.
 func TestTimeout(t *testing.T) {
+	t.Parallel()
 	c, _ := pipe(t)
 	start := time.Now()
 	c.SetReadDeadline(start.Add(100 * time.Millisecond)) //nolint:errcheck // checked by Read
@@ -167,6 +173,7 @@ func TestTimeout(t *testing.T) {
 // TestConcurrentUse: deadlines set from several goroutines while others
 // read and write (for the race detector), and every call still served.
 func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
 	c, peer := pipe(t)
 	go io.Copy(peer, peer) //nolint:errcheck // echoes until the test closes it
 	const n = 2000
@@ -215,12 +222,27 @@ func TestConcurrentUse(t *testing.T) {
 // TestInterrupt: a deadline that has passed when it is set interrupts a
 // Read that waits, as on a net.Conn.
 func TestInterrupt(t *testing.T) {
+	t.Parallel()
 	c, _ := pipe(t)
+	reading := make(chan struct{})
+	c.Conn = &readSignal{Conn: c.Conn, reading: reading}
 	c.SetReadDeadline(time.Now().Add(time.Hour)) //nolint:errcheck // checked by Read
 	done := readInBackground(c)
-	time.Sleep(50 * time.Millisecond) // let the Read wait
-	c.SetReadDeadline(time.Now())     //nolint:errcheck // checked by Read
+	<-reading                     // the Conn has armed the hour and reads on the socket
+	c.SetReadDeadline(time.Now()) //nolint:errcheck // checked by Read
 	timesOut(t, done, "the Read did not see the deadline set while it waited")
+}
+
+// readSignal closes reading when a Read on the connection starts.
+type readSignal struct {
+	net.Conn
+	reading chan struct{}
+	once    sync.Once
+}
+
+func (r *readSignal) Read(p []byte) (int, error) {
+	r.once.Do(func() { close(r.reading) })
+	return r.Conn.Read(p)
 }
 
 // readInBackground reads a byte from c on another goroutine and reports

@@ -27,12 +27,9 @@
 // nearly 2N can pass within a span of P across the boundary. For steady or
 // random traffic it is close to exact.
 //
-// Why not GCRA: a GCRA (or token bucket) with a burst of N allows up to 2N
-// requests in a window of P whenever a key starts or returns from idle (the
-// full burst, then the refill): 600 where 500 is meant above. The
-// sliding-window counter keeps a window start and two counts per key, and
-// the Redis limiter runs the same arithmetic on one hash in
-// one Lua script, one round trip per check.
+// A sliding-window counter rather than GCRA or a token bucket: those allow
+// up to 2N requests in a window of P whenever a key starts or returns from
+// idle (the full burst, then the refill).
 //
 // Arithmetic is exact: products such as prev × (P − elapsed) are taken in 128
 // bits (math/bits), so there is no rounding near the limit and no overflow
@@ -84,10 +81,8 @@ type Request struct {
 	Quota    *table.Quota
 }
 
-// Limiter is the counter store. The in-memory one is the default; a Redis
-// one (the same arithmetic in a Lua script, one round trip per Take) can
-// come later behind the same interface. Implementations are safe for
-// concurrent use.
+// Limiter is a counter store of one node; Memory implements it.
+// Implementations are safe for concurrent use.
 type Limiter interface {
 	// Take counts one request against the limits of req that apply, as
 	// one step: the request is counted in both when both allow it, and in

@@ -49,6 +49,7 @@ func offer(m *Memory, k Key, r table.Rate, start time.Time, rps int, d time.Dura
 // sliver of the previous window's 100, and est is never rounded down. The
 // arithmetic is exact, so the counts are pinned as well as checked to ±5%.
 func TestRateAccuracy(t *testing.T) {
+	t.Parallel()
 	r := perSecond(100)
 	tests := []struct {
 		name   string
@@ -80,6 +81,7 @@ func TestRateAccuracy(t *testing.T) {
 // TestRateDecision walks 4 per second through both windows; est is the
 // estimate before each request.
 func TestRateDecision(t *testing.T) {
+	t.Parallel()
 	m := NewMemory(MemoryOptions{})
 	k := Key{Identity: "bob", Policy: "silver"}
 	r := table.Rate{Requests: 4, Per: table.Duration(time.Second)}
@@ -137,6 +139,7 @@ func TestRateDecision(t *testing.T) {
 // TestRateDemo is the quick-start's 5 requests per 10 s: 5 quick calls pass,
 // the 6th is refused until RetryAfter, and a call then passes.
 func TestRateDemo(t *testing.T) {
+	t.Parallel()
 	m := NewMemory(MemoryOptions{})
 	k := Key{Identity: "demo-client", Policy: "quickstart"}
 	r := table.Rate{Requests: 5, Per: table.Duration(10 * time.Second)}
@@ -164,6 +167,7 @@ func TestRateDemo(t *testing.T) {
 // another policy, and the same identity value from another issuer have
 // their own counters.
 func TestRateKeysIndependent(t *testing.T) {
+	t.Parallel()
 	m := NewMemory(MemoryOptions{})
 	r := table.Rate{Requests: 2, Per: table.Duration(time.Minute)}
 	spent := Key{Identity: "bob", Policy: "silver"}
@@ -185,6 +189,7 @@ func TestRateKeysIndependent(t *testing.T) {
 // exactly Remaining more pass at the same instant; at Reset the estimate is
 // zero (Requests−1 remain after one more).
 func TestRateDecisionsAgree(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for trial := range 200 {
 		m := NewMemory(MemoryOptions{})
@@ -231,6 +236,7 @@ func TestRateDecisionsAgree(t *testing.T) {
 }
 
 func TestQuota(t *testing.T) {
+	t.Parallel()
 	m := NewMemory(MemoryOptions{})
 	k := Key{Identity: "dave", Policy: "gold"}
 	q := table.Quota{Max: 3, Period: table.Duration(time.Hour)}
@@ -262,6 +268,7 @@ func TestQuota(t *testing.T) {
 }
 
 func TestInvalidLimitsRefuse(t *testing.T) {
+	t.Parallel()
 	m := NewMemory(MemoryOptions{})
 	if d := rateOf(m, Key{Identity: "a", Policy: "p"}, table.Rate{}, t0); d.Allowed {
 		t.Errorf("zero rate allowed: %+v", d)
@@ -272,6 +279,7 @@ func TestInvalidLimitsRefuse(t *testing.T) {
 }
 
 func TestIdleEviction(t *testing.T) {
+	t.Parallel()
 	m := NewMemory(MemoryOptions{Shards: 1, IdleAfter: time.Minute})
 	r := perSecond(10)
 	q := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
@@ -300,6 +308,7 @@ func TestIdleEviction(t *testing.T) {
 }
 
 func TestMaxKeysBounded(t *testing.T) {
+	t.Parallel()
 	m := NewMemory(MemoryOptions{Shards: 4, MaxKeys: 100, IdleAfter: time.Hour})
 	r := perSecond(10)
 	for i := range 10_000 {
@@ -314,6 +323,7 @@ func TestMaxKeysBounded(t *testing.T) {
 // first: with one key per shard, the rate key's count must survive the
 // quota key's arrival.
 func TestTakeEvictionKeepsFirstKey(t *testing.T) {
+	t.Parallel()
 	m := NewMemory(MemoryOptions{Shards: 1, MaxKeys: 1, IdleAfter: time.Hour})
 	r := perSecond(2)
 	q := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
@@ -326,6 +336,7 @@ func TestTakeEvictionKeepsFirstKey(t *testing.T) {
 }
 
 func TestConcurrent(t *testing.T) {
+	t.Parallel()
 	m := NewMemory(MemoryOptions{Shards: 4})
 	r := perSecond(1000)
 	var (
@@ -355,6 +366,7 @@ func TestConcurrent(t *testing.T) {
 	}
 }
 
+// TestNoAllocs is not parallel: AllocsPerRun counts the whole process.
 func TestNoAllocs(t *testing.T) {
 	m := NewMemory(MemoryOptions{})
 	r := perSecond(100)
@@ -380,6 +392,7 @@ func TestNoAllocs(t *testing.T) {
 // TestTakeCountsInBothOrNeither: a request one limit refuses is counted
 // in neither, whether the two limits share a key (one policy) or not.
 func TestTakeCountsInBothOrNeither(t *testing.T) {
+	t.Parallel()
 	for _, sameKey := range []bool{true, false} {
 		m := NewMemory(MemoryOptions{})
 		r := perSecond(5)
@@ -418,6 +431,7 @@ func TestTakeCountsInBothOrNeither(t *testing.T) {
 // TestTakeTwoKeysNoDeadlock: Takes whose rate and quota keys fall in
 // different shards, in both orders at once, finish.
 func TestTakeTwoKeysNoDeadlock(t *testing.T) {
+	t.Parallel()
 	m := NewMemory(MemoryOptions{Shards: 2})
 	r := perSecond(1 << 40)
 	q := table.Quota{Max: 1 << 40, Period: table.Duration(time.Hour)}

@@ -3,6 +3,7 @@ package limit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -17,6 +18,8 @@ import (
 // Mode is how a Resilient answers: through Redis, or while Redis is
 // unreachable by one of the fallbacks (its OnError).
 type Mode int32
+
+var _ fmt.Stringer = Mode(0)
 
 const (
 	// ModeLocal counts on this node in memory, each limit divided by the

@@ -44,6 +44,7 @@ func fullBacklog(t *testing.T) string {
 }
 
 func TestConnectTimeoutIs504(t *testing.T) {
+	t.Parallel()
 	p, err := New(Options{Targets: []string{fullBacklog(t)}, ConnectTimeout: 200 * time.Millisecond, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -101,6 +101,7 @@ func TestStaleConnectionResent(t *testing.T) {
 // is closed by the gateway before an upstream with a 2s keep-alive
 // timeout closes it.
 func TestDefaultIdleTimeout(t *testing.T) {
+	t.Parallel()
 	p, err := New(Options{Targets: []string{"http://127.0.0.1:1"}})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ package watch
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,8 @@ type Watcher struct {
 	watched map[string]*spec // what is watched now, by resolved path
 	trace   func(ev fsnotify.Event, relevant bool)
 }
+
+var _ io.Closer = (*Watcher)(nil)
 
 // spec says why a directory is watched and which of its events count.
 type spec struct {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 const (
@@ -57,18 +59,19 @@ func (p *probe) mark() int {
 // after mark, and returns whether it counted.
 func (p *probe) seen(t *testing.T, mark int, base string) bool {
 	t.Helper()
-	for end := time.Now().Add(deadline); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+	var relevant bool
+	testutil.Eventually(t, "the watcher to see an event for "+base, func() bool {
 		p.mu.Lock()
+		defer p.mu.Unlock()
 		for _, tr := range p.trace[mark:] {
 			if filepath.Base(tr.ev.Name) == base {
-				p.mu.Unlock()
-				return tr.relevant
+				relevant = tr.relevant
+				return true
 			}
 		}
-		p.mu.Unlock()
-	}
-	t.Fatalf("the watcher saw no event for %s", base)
-	return false
+		return false
+	})
+	return relevant
 }
 
 func (p *probe) wait(t *testing.T, what string) {
@@ -152,6 +155,7 @@ func configMap(t *testing.T, dir string, files map[string]string) func(files map
 // the watcher still follows the directory by editing a.cue through the
 // watched path.
 func TestChanges(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		// setup prepares root and returns the path to watch; a.cue must be
@@ -263,6 +267,7 @@ func TestChanges(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			root := t.TempDir()
 			path, change := tc.setup(t, root)
 			p := newProbe(t, path)
@@ -280,6 +285,8 @@ func TestChanges(t *testing.T) {
 	}
 }
 
+// TestBurstCoalesces is not parallel: the load of other watchers could
+// stall the 50 writes past the debounce and split the burst.
 func TestBurstCoalesces(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "a.cue"), "a: 0\n")
@@ -294,6 +301,7 @@ func TestBurstCoalesces(t *testing.T) {
 }
 
 func TestIgnored(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		file   string // the file whose event must not count
@@ -314,6 +322,7 @@ func TestIgnored(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
 			p := newProbe(t, dir)
@@ -339,6 +348,7 @@ func TestIgnored(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "a.cue")
 	write(t, file, "a: 1\n")
@@ -350,6 +360,7 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
+// TestCloseStops is not parallel: it counts the process's goroutines.
 func TestCloseStops(t *testing.T) {
 	base := runtime.NumGoroutine()
 	for range 3 {
@@ -369,10 +380,11 @@ func TestCloseStops(t *testing.T) {
 		for range w.Events() { // closed: the loop ends
 		}
 	}
-	for end := time.Now().Add(deadline); runtime.NumGoroutine() > base; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(end) {
+	defer func() {
+		if t.Failed() {
 			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+			t.Logf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
 		}
-	}
+	}()
+	testutil.Eventually(t, "the watchers' goroutines to end", func() bool { return runtime.NumGoroutine() <= base })
 }

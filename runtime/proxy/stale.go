@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/cuegate/cuegate/runtime/deadline"
 )
 
@@ -15,6 +17,29 @@ import (
 // of the request was written or read from the client, so the request can
 // be sent again on another connection whatever its method.
 var errStale = errors.New("proxy: the target closed the idle connection")
+
+// retryIfErr is the targets' HostClient.RetryIfErr: a failed exchange is
+// retried on the same target when nothing of it was sent (errStale), or
+// when it has no body and is idempotent. fasthttp calls it only for a
+// request without a body stream; target.do resends the others.
+func retryIfErr(req *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
+	return false, errors.Is(err, errStale) || (!req.IsBodyStream() && (req.Header.IsGet() || req.Header.IsHead()))
+}
+
+// do sends out to t and reads the response header into resp within
+// remaining. While the exchange fails with errStale (the target had closed
+// the pooled connection, and nothing was sent) it sends again, on another
+// connection or a new one, until deadline: then it returns ErrTimeout.
+func (t *target) do(out *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, remaining time.Duration) error {
+	err := t.hc.DoTimeout(out, resp, remaining)
+	for errors.Is(err, errStale) {
+		if remaining = time.Until(deadline); remaining <= 0 {
+			return ErrTimeout
+		}
+		err = t.hc.DoTimeout(out, resp, remaining)
+	}
+	return err
+}
 
 // upstreamConn is a connection to a target, deadlines armed lazily
 // (package deadline), that checks before each exchange but its first
@@ -39,6 +64,8 @@ type upstreamConn struct {
 	peek   func(fd uintptr) bool
 	buf    [1]byte
 }
+
+var _ net.Conn = (*upstreamConn)(nil)
 
 // newUpstreamConn wraps c, just dialled.
 func newUpstreamConn(c net.Conn) *upstreamConn {

@@ -1,0 +1,219 @@
+package proxy
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Hooks are told about a forwarded response: ResponseHeader once the
+// upstream's header is in the client's response, for the caller to add its
+// own headers; then ResponseDone when the body has been written to the
+// client (or abandoned): status is the upstream's status, upstream the time
+// to its response header, bytes the number of body bytes passed on.
+type Hooks interface {
+	ResponseHeader(h *fasthttp.ResponseHeader)
+	ResponseDone(status int, upstream time.Duration, bytes int64)
+}
+
+// Request is one forwarded call.
+type Request struct {
+	// Path is the path to send, percent-encoded, starting with "/"; it is
+	// appended to the target's base path.
+	Path []byte
+	// Query is the client's query string (SplitTarget), sent unchanged
+	// after Path.
+	Query []byte
+	// RequestID is sent as X-Request-Id.
+	RequestID []byte
+	// Hooks, when set, are called with the response (see Hooks).
+	Hooks Hooks
+	// MaxBody, when positive, bounds a request body sent without a
+	// Content-Length (chunked); the caller checks declared lengths.
+	MaxBody int64
+}
+
+// Forward sends the request in ctx to a target with r.Path and streams the
+// target's response into ctx.Response. Hop-by-hop headers (and those the
+// Connection header names, but framing, Host, credentials and the
+// gateway's own: see endToEnd) are removed both ways; X-Forwarded-For/-Proto/
+// -Host and X-Request-Id are set, and Host is the target's (the client's
+// goes in X-Forwarded-Host). The request body is streamed from
+// ctx.RequestBodyStream (the server must use StreamRequestBody) or taken
+// from the buffered body.
+//
+// The request is sent in place, as a bare proxy does: ctx.Request itself
+// is edited (headers, URI) and sent, so the caller must have read what it
+// needs from it; only the client connection's keep-alive state is put
+// back for the server. A request from a TLS connection, or with a chunked
+// body bounded by r.MaxBody, is the exception: its header is copied to a
+// request of its own (the body stream wraps the client's). A body is
+// passed on whatever the method.
+//
+// Targets are tried round-robin. A target whose connection fails is skipped
+// for the cool-down and the request goes to the next one (nothing was sent
+// yet); once a connection is made there is no retry elsewhere. A pooled
+// connection the target closed while it was idle is found out before
+// anything is sent on it, and the request goes on another connection to
+// the same target, whatever its method. On success
+// Forward returns the time to the response header; r.Hooks.ResponseHeader
+// has been called before it returns, and r.Hooks.ResponseDone is called
+// when the body is through, which may be before Forward returns: the
+// caller must not touch what ResponseDone releases after a successful
+// Forward. On error (ErrUnavailable, ErrTimeout, ErrBodyTooLarge,
+// ErrClientBody) ctx's response is untouched and no hook is called.
+func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, error) {
+	p.inflight.Add(1)
+	ex := acquireExchange()
+	ex.pool, ex.hooks = p, r.Hooks
+	resp := &ex.resp
+	resp.Header.SetNoDefaultContentType(true) // pass on only what the upstream sent
+
+	in := &ctx.Request.Header
+	// The server decides the client connection's fate by these after the
+	// handler; the upstream request must not carry them.
+	closeConn, http10 := in.ConnectionClose(), !in.IsHTTP11()
+	host := targetHost(ctx)
+	out := &ctx.Request
+	cl, s := in.ContentLength(), ctx.RequestBodyStream()
+	limited := cl == -1 && r.MaxBody > 0 && s != nil
+	isTLS := ctx.IsTLS()
+	if limited || isTLS {
+		// Setting a body stream closes the one there, and a request
+		// from a TLS connection keeps an https URI, which an http target's
+		// HostClient refuses (see target.prefix): send a copy.
+		out, ex.copied = &ex.req, true
+		in.CopyTo(&out.Header)
+		switch {
+		case limited:
+			ex.limit = limitedReader{r: s, left: r.MaxBody}
+			out.SetBodyStream(&ex.limit, -1)
+		case s != nil:
+			out.SetBodyStream(s, cl)
+		default:
+			out.SetBodyRaw(ctx.Request.Body())
+		}
+	}
+	ex.buf = appendForwardedFor(ex.buf[:0], ctx)
+	ex.conn = stripHeaders(&out.Header, stripped, ex.conn)
+	out.Header.SetCanonical(hdrXFF, ex.buf)
+	if isTLS {
+		out.Header.SetCanonical(hdrXFProto, strHTTPS)
+	} else {
+		out.Header.SetCanonical(hdrXFProto, strHTTP)
+	}
+	out.Header.SetCanonical(hdrXFHost, host)
+	out.Header.SetCanonical(hdrRequestID, r.RequestID)
+	if http10 {
+		out.Header.SetProtocolBytes(strHTTP11)
+	}
+
+	start := time.Now()
+	deadline := start.Add(p.timeout)
+	// The path and query, copied: the URI they come from is overwritten.
+	ex.tail = append(ex.tail[:0], r.Path...)
+	if len(r.Query) > 0 {
+		ex.tail = append(append(ex.tail, '?'), r.Query...)
+	}
+	err := p.send(ex, out, deadline, start)
+	upstream := time.Since(start)
+	if http10 {
+		in.SetProtocolBytes(strHTTP10)
+	}
+	if closeConn {
+		in.SetConnectionClose()
+	}
+	if err != nil {
+		switch {
+		case ex.limit.exceeded:
+			err = ErrBodyTooLarge
+		case ex.limit.readErr != nil:
+			err = fmt.Errorf("%w: %v", ErrClientBody, ex.limit.readErr)
+		}
+		ex.release()
+		return upstream, err
+	}
+	ex.status, ex.upstream = resp.StatusCode(), upstream
+	ex.conn = copyResponseHeader(&resp.Header, &ctx.Response.Header, ex.conn)
+	if ex.hooks != nil {
+		ex.hooks.ResponseHeader(&ctx.Response.Header)
+	}
+	if s := resp.BodyStream(); s != nil {
+		ex.body = s
+		ctx.Response.SetBodyStream(ex, max(resp.Header.ContentLength(), -1))
+		return upstream, nil
+	}
+	if in.IsHead() {
+		// No body, but the upstream's Content-Length describes the GET.
+		ctx.Response.SkipBody = true
+		ctx.Response.Header.SetContentLength(max(resp.Header.ContentLength(), 0))
+	} else {
+		ctx.Response.SetBody(resp.Body())
+		ex.n = int64(len(resp.Body()))
+	}
+	ex.Close() //nolint:errcheck // never fails
+	return upstream, nil
+}
+
+// SplitTarget returns the path and the query string of ctx's request
+// target as the client sent them: for origin-form ("/a//b?q") from the
+// request line itself (a leading "//" is a path, not an authority), for
+// absolute-form from the parsed URI. A fragment is not part of either.
+func SplitTarget(ctx *fasthttp.RequestCtx) (path, query []byte) {
+	uri := ctx.Request.Header.RequestURI()
+	if len(uri) == 0 || uri[0] != '/' {
+		u := ctx.URI()
+		return u.PathOriginal(), u.QueryString()
+	}
+	if i := bytes.IndexByte(uri, '#'); i >= 0 {
+		uri = uri[:i]
+	}
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		return uri[:i], uri[i+1:]
+	}
+	return uri, nil
+}
+
+// targetHost returns the host the client addressed, parsing the URI only
+// for an absolute-form target.
+func targetHost(ctx *fasthttp.RequestCtx) []byte {
+	if uri := ctx.Request.Header.RequestURI(); len(uri) == 0 || uri[0] != '/' {
+		return ctx.URI().Host()
+	}
+	return ctx.Request.Header.Host()
+}
+
+// limitedReader fails a body that goes past its limit, and keeps the
+// error reading the client's body failed with, if any, to tell it from an
+// upstream failure.
+type limitedReader struct {
+	r        io.Reader
+	left     int64
+	exceeded bool
+	readErr  error
+}
+
+var _ io.Reader = (*limitedReader)(nil)
+
+func (l *limitedReader) Read(b []byte) (int, error) {
+	if l.left < 0 {
+		l.exceeded = true
+		return 0, ErrBodyTooLarge
+	}
+	if int64(len(b)) > l.left+1 {
+		b = b[:l.left+1] // one more byte tells an exact fit from an overflow
+	}
+	n, err := l.r.Read(b)
+	if err != nil && err != io.EOF {
+		l.readErr = err
+	}
+	l.left -= int64(n)
+	if l.left < 0 {
+		l.exceeded = true
+		return 0, ErrBodyTooLarge
+	}
+	return n, err
+}

@@ -1,0 +1,160 @@
+package proxy
+
+import (
+	"bytes"
+	"net/netip"
+
+	"github.com/valyala/fasthttp"
+)
+
+// hopByHop reports whether a header key (canonical) is a hop-by-hop
+// header (RFC 9110 §7.6.1) but Connection, which stripHeaders handles with
+// the headers it names, or X-Request-Id, which the gateway sets itself both
+// ways. It is what the response loses (and Content-Length, see
+// copyResponseHeader).
+func hopByHop(key []byte) bool {
+	switch string(key) {
+	case "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te",
+		"Trailer", "Transfer-Encoding", "Upgrade", "X-Request-Id":
+		return true
+	}
+	return false
+}
+
+// stripped reports whether a request header key (canonical, as the
+// server parsed it) is removed before the request goes upstream: the
+// hop-by-hop headers, Expect (the upstream exchange handles it itself), and
+// the X-Forwarded-* the gateway sets. Connection, Content-Length and Host
+// are fasthttp's own fields, handled apart.
+func stripped(key []byte) bool {
+	switch string(key) {
+	case "Expect", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host":
+		return true
+	}
+	return hopByHop(key)
+}
+
+// nextToken splits the first element, trimmed, off a comma-separated list.
+func nextToken(list []byte) (tok, rest []byte) {
+	if i := bytes.IndexByte(list, ','); i >= 0 {
+		tok, rest = list[:i], list[i+1:]
+	} else {
+		tok = list
+	}
+	return bytes.TrimSpace(tok), rest
+}
+
+var (
+	hdrConnection    = []byte("Connection")
+	hdrContentLength = []byte("Content-Length")
+	hdrXFF           = []byte("X-Forwarded-For")
+	hdrXFProto       = []byte("X-Forwarded-Proto")
+	hdrXFHost        = []byte("X-Forwarded-Host")
+	hdrRequestID     = []byte("X-Request-Id")
+	strHTTP          = []byte("http")
+	strHTTPS         = []byte("https")
+	strHTTP10        = []byte("HTTP/1.0")
+	strHTTP11        = []byte("HTTP/1.1")
+)
+
+// header is what stripHeaders needs of a fasthttp request or response
+// header. (Not All: its iterator escapes through an interface, and
+// PeekKeys gives the keys without allocating.)
+type header interface {
+	PeekKeys() [][]byte
+	PeekBytes(key []byte) []byte
+	DelBytes(key []byte)
+}
+
+var (
+	_ header = (*fasthttp.RequestHeader)(nil)
+	_ header = (*fasthttp.ResponseHeader)(nil)
+)
+
+// stripHeaders removes from h, in place, the headers drop names (keys as
+// fasthttp yields them: canonical), the Connection header and those it
+// names. It deletes only what is there: a typical message has none of
+// them. conn is scratch for the Connection value, returned for reuse.
+func stripHeaders(h header, drop func(key []byte) bool, conn []byte) []byte {
+	n := 0
+	for _, k := range h.PeekKeys() {
+		if drop(k) {
+			n++
+		}
+	}
+	for ; n > 0; n-- {
+		for _, k := range h.PeekKeys() {
+			if drop(k) {
+				h.DelBytes(k) // DelBytes copies k before it edits h
+				break
+			}
+		}
+	}
+	conn = append(conn[:0], h.PeekBytes(hdrConnection)...)
+	if len(conn) == 0 {
+		return conn
+	}
+	h.DelBytes(hdrConnection) // also clears the close flag
+	for rest := conn; len(rest) > 0; {
+		var tok []byte
+		if tok, rest = nextToken(rest); len(tok) > 0 && !endToEnd(tok) {
+			h.DelBytes(tok)
+		}
+	}
+	return conn
+}
+
+// endToEnd reports whether a header name (any case) stays whatever the
+// Connection header names: framing (Content-Length, Transfer-Encoding),
+// Host, the credentials (Authorization, Cookie) and the headers the
+// gateway sets (X-Forwarded-*, X-Request-Id). "Connection: Content-Length"
+// would otherwise unframe the body sent upstream, and "Connection:
+// Authorization" hide from the upstream the token the gateway validated.
+func endToEnd(name []byte) bool {
+	for _, k := range endToEndNames {
+		if bytes.EqualFold(name, k) {
+			return true
+		}
+	}
+	return false
+}
+
+var endToEndNames = [][]byte{
+	[]byte("Content-Length"), []byte("Transfer-Encoding"), []byte("Host"),
+	[]byte("Authorization"), []byte("Cookie"), []byte("Set-Cookie"),
+	hdrXFF, hdrXFProto, hdrXFHost, hdrRequestID,
+}
+
+// copyResponseHeader copies the upstream's response header (status,
+// headers, cookies) to out but the hop-by-hop headers, those its
+// Connection header names, and X-Request-Id (the gateway sets its own).
+// The upstream's protocol and reason phrase are not kept: the client gets
+// HTTP/1.1 and the standard phrase. Nor is its Content-Length: out's is
+// set for the body as it is sent (a 304 gets none). conn is scratch,
+// returned for reuse.
+//
+// The header is copied whole and then edited, not rebuilt key by key: the
+// keys and values were checked when the client parsed them. CopyTo also
+// copies in's flags; they are what the gateway's server uses too (no
+// default Content-Type, as Forward sets on the upstream response; default
+// Date; names normalised), so a change to the server's settings must be
+// made here as well.
+func copyResponseHeader(in, out *fasthttp.ResponseHeader, conn []byte) []byte {
+	in.CopyTo(out)
+	out.SetProtocol(nil)
+	out.SetStatusMessage(nil)
+	out.DelBytes(hdrContentLength)
+	return stripHeaders(out, hopByHop, conn)
+}
+
+// appendForwardedFor appends the X-Forwarded-For value: the client's
+// address appended to what the client sent.
+func appendForwardedFor(buf []byte, ctx *fasthttp.RequestCtx) []byte {
+	if prior := ctx.Request.Header.PeekBytes(hdrXFF); len(prior) > 0 {
+		buf = append(append(buf, prior...), ", "...)
+	}
+	if a, ok := netip.AddrFromSlice(ctx.RemoteIP()); ok {
+		buf = a.Unmap().AppendTo(buf)
+	}
+	return buf
+}

@@ -1,0 +1,105 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cuegate/cuegate/internal/testutil"
+)
+
+func TestForwardFailover(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	hits := 0
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		io.WriteString(w, "ok "+r.URL.RawQuery)
+	}))
+	defer up.Close()
+	p, err := New(Options{Targets: []string{testutil.DeadURL(t), up.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := serve(t, p)
+	for i := 0; i < 10; i++ {
+		// The query survives a try on the dead target (the request's
+		// URI is rewritten per target).
+		resp, body := get(t, gw+"/?q=1", nil)
+		if resp.StatusCode != 200 || body != "ok q=1" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	if hits != 10 {
+		t.Fatalf("upstream hits %d", hits)
+	}
+	// The dead target is cooling down: it is skipped, not retried.
+	if d := p.targets[0].downUntil.Load(); d == 0 {
+		t.Fatal("dead target not marked down")
+	}
+}
+
+func TestForwardAllDown(t *testing.T) {
+	t.Parallel()
+	p, err := New(Options{Targets: []string{testutil.DeadURL(t), testutil.DeadURL(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := serve(t, p)
+	for i := 0; i < 3; i++ { // also once both are cooling down
+		if resp, _ := get(t, gw+"/", nil); resp.StatusCode != 502 {
+			t.Fatalf("status %d, want 502", resp.StatusCode)
+		}
+	}
+}
+
+func TestForwardTimeout(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	}))
+	defer up.Close()
+	defer close(release)
+	p, err := New(Options{Targets: []string{up.URL}, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := serve(t, p)
+	if resp, _ := get(t, gw+"/", nil); resp.StatusCode != 504 {
+		t.Fatalf("status %d, want 504", resp.StatusCode)
+	}
+}
+
+func TestNewRejectsBadTargets(t *testing.T) {
+	t.Parallel()
+	for _, targets := range [][]string{nil, {"ftp://x"}, {"/relative"}} {
+		if _, err := New(Options{Targets: targets}); err == nil {
+			t.Errorf("New(%q) accepted", targets)
+		}
+	}
+}
+
+func TestCloseWaitsForInflight(t *testing.T) {
+	t.Parallel()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	p, err := New(Options{Targets: []string{up.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := serve(t, p)
+	get(t, gw+"/", nil)
+	p.Close()
+	if resp, body := get(t, gw+"/", nil); resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("closed pool: %d %q", resp.StatusCode, body)
+	}
+	if n := p.Inflight(); n != 0 {
+		t.Fatalf("inflight %d", n)
+	}
+}
