@@ -18,13 +18,16 @@ var (
 // a body with a length before it calls Handler, unless the request expects
 // 100 Continue, so that an unauthenticated POST would be answered only
 // once its body arrives. Such a request (HTTP/1.1, with a Content-Length,
-// to no API, to a JWT API without a bearer token, over max_body_bytes, or
+// to no API, to a JWT API without a valid bearer token, over max_body_bytes, or
 // with a path or header the gateway refuses) is given "Expect:
 // 100-continue": expect then answers it without reading the body, and the
 // server closes the connection. (Were it admitted after all, by a reload
 // in between, the client would get a 100 Continue it did not ask for,
-// which HTTP/1.1 clients accept.) Called from HeaderReceived, on every
-// request.
+// which HTTP/1.1 clients must accept.) A policy, access or limit refusal
+// is still answered after the body's first bytes: those need a valid
+// token, so they come from a known client. So is every refusal of an
+// HTTP/1.0 request, which fasthttp never lets continue. Called from HeaderReceived, on
+// every request.
 func (g *Gateway) expectRefusal(h *fasthttp.RequestHeader) {
 	if h.ContentLength() <= 0 || !h.IsHTTP11() || len(h.PeekBytes(hdrExpect)) > 0 {
 		return
@@ -37,7 +40,8 @@ func (g *Gateway) expectRefusal(h *fasthttp.RequestHeader) {
 }
 
 // refusedOnHeader reports whether admit would refuse the request of h
-// before it validates a token, using r's buffers.
+// before it resolves a policy (a path, header, route or size it refuses,
+// or a missing or invalid token), using r's buffers. It counts nothing.
 func (g *Gateway) refusedOnHeader(r *request, h *fasthttp.RequestHeader) bool {
 	uri := h.RequestURI()
 	if len(uri) == 0 || uri[0] != '/' {
@@ -55,8 +59,22 @@ func (g *Gateway) refusedOnHeader(r *request, h *fasthttp.RequestHeader) bool {
 	}
 	gen := g.cur.Load()
 	api, _ := gen.table.Routes.Lookup(r.path, h.Method())
-	return api == nil || h.ContentLength() > gen.table.Gateway.MaxBodyBytes ||
-		(api.JWT != nil && bearer(h.PeekBytes(hdrAuthorization)) == nil)
+	if api == nil || h.ContentLength() > gen.table.Gateway.MaxBodyBytes {
+		return true
+	}
+	if api.JWT == nil {
+		return false
+	}
+	tok := bearer(h.PeekBytes(hdrAuthorization))
+	if tok == nil {
+		return true
+	}
+	claims, err := g.validator.Validate(tok, gen.apis[api].idp, api.JWT, g.now())
+	if err != nil {
+		return true
+	}
+	identity, ok := claims.String(api.JWT.IdentityClaim)
+	return !ok || identity == ""
 }
 
 // admittedKey is the user value under which expect hands Handler the

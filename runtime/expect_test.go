@@ -23,6 +23,7 @@ func TestDecidedBeforeBody(t *testing.T) {
 		{"no token, Expect", "POST /private/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n", 401},
 		{"no token", "POST /private/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n", 401},
 		{"bad token, Expect", "POST /private/x HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer x.y.z\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n", 401},
+		{"bad token", "POST /private/x HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer x.y.z\r\nContent-Length: 1000000\r\n\r\n", 401},
 		{"no API", "PUT /nowhere HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n", 404},
 		{"over max_body_bytes", "POST /public/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 2000000000\r\n\r\n", 413},
 		{"bad path", "POST /public/..;/private/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n", 400},
