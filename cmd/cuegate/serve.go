@@ -22,6 +22,7 @@ import (
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/jsonlog"
+	"github.com/cuegate/cuegate/internal/logwriter"
 	"github.com/cuegate/cuegate/portal/store"
 	"github.com/cuegate/cuegate/runtime"
 	"github.com/cuegate/cuegate/runtime/watch"
@@ -102,13 +103,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// openLog returns serve's log on w: a batchWriter (buffers of size bytes,
+// openLog returns serve's log on w: a logwriter.Writer (buffers of size bytes,
 // handed over at least every period, a spread shard per processor), the
 // logger writing through it in order, and the gateway's access-log writer,
 // which spreads its lines over the shards. The caller closes the
-// batchWriter.
-func openLog(w io.Writer, format string, size int, period time.Duration) (*batchWriter, zerolog.Logger, io.Writer) {
-	lw := newBatchWriter(w, size, goruntime.GOMAXPROCS(0), period)
+// logwriter.Writer.
+func openLog(w io.Writer, format string, size int, period time.Duration) (*logwriter.Writer, zerolog.Logger, io.Writer) {
+	lw := logwriter.New(w, size, goruntime.GOMAXPROCS(0), period)
 	log, access := newLogger(lw, lw.Spread(), format)
 	return lw, log, access
 }

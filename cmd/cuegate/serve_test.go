@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -188,7 +189,7 @@ func TestServeEditDuringStartup(t *testing.T) {
 var accessPath = regexp.MustCompile(`/open/r[0-9]+\b`)
 
 // TestServeAccessLog: the command's wiring of the access log (openLog:
-// newLogger on a batchWriter, access lines through Spread) writes one line
+// newLogger on a logwriter.Writer, access lines through Spread) writes one line
 // per request, in each log format, and the logger's own lines beside them.
 func TestServeAccessLog(t *testing.T) {
 	dir, _ := serveTestDir(t, nil)
@@ -340,6 +341,33 @@ func TestServeTLS(t *testing.T) {
 		}
 		if p := <-protos; p != "https" {
 			t.Errorf("upstream got X-Forwarded-Proto %q, want https", p)
+		}
+	}
+}
+
+// The JSON logger's "time" field is what zerolog's Timestamp() writes
+// (RFC 3339, whole seconds), though formatted once per second.
+func TestLoggerTimeField(t *testing.T) {
+	var buf bytes.Buffer
+	log, _ := newLogger(&buf, &buf, "json")
+	before := time.Now().Truncate(time.Second)
+	for range 3 {
+		log.Info().Str("k", "v").Msg("request")
+	}
+	after := time.Now()
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var v struct {
+			Level, K, Time, Message string
+		}
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		ts, err := time.Parse(time.RFC3339, v.Time)
+		if err != nil || ts.Before(before) || ts.After(after) || v.Level != "info" || v.K != "v" || v.Message != "request" {
+			t.Errorf("line %q: time %v (%v), want RFC 3339 between %v and %v", l, ts, err, before, after)
+		}
+		if !strings.HasSuffix(l, `","time":"`+v.Time+`","message":"request"}`) {
+			t.Errorf("line %q: want the fields, then time, then message, as zerolog's Timestamp() orders them", l)
 		}
 	}
 }
