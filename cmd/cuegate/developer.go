@@ -18,6 +18,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/cuegate/cuegate/internal/node"
 	"github.com/cuegate/cuegate/portal"
 	"github.com/cuegate/cuegate/portal/store"
 )
@@ -210,7 +211,7 @@ func newRemoteAccounts(addr, token string) remoteAccounts {
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	return remoteAccounts{addr: addr, base: strings.TrimSuffix(base, "/") + operatorPrefix, token: token, client: &http.Client{Timeout: time.Minute}}
+	return remoteAccounts{addr: addr, base: strings.TrimSuffix(base, "/") + node.OperatorPrefix, token: token, client: &http.Client{Timeout: time.Minute}}
 }
 
 // readAdminToken returns the admin token from file, else from
