@@ -218,3 +218,14 @@ func TestDeveloperAdminToken(t *testing.T) {
 		t.Errorf("developer list --admin --admin-token-file: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
+
+// TestDeveloperUsageNamesEverySubcommand: the usage text lists each
+// registered subcommand.
+func TestDeveloperUsageNamesEverySubcommand(t *testing.T) {
+	t.Parallel()
+	for _, c := range developerCommands {
+		if !strings.Contains(developerUsage, "cuegate developer "+c.name+" ") {
+			t.Errorf("the usage does not show developer %s", c.name)
+		}
+	}
+}
