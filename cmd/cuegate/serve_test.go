@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,37 +19,16 @@ import (
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/node"
+	"github.com/cuegate/cuegate/internal/node/nodetest"
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
-// serveTestConfig is a configuration with one keyless API, /open,
-// proxied to %s, an invite-only portal, and the gateway and admin
-// listeners on ports the system picks.
-const serveTestConfig = `package t
-
-gateway: {
-	listen:         "127.0.0.1:0"
-	admin_listen:   "127.0.0.1:0"
-	shutdown_grace: "20s"
-}
-apis: open: {
-	name:        "Open"
-	listen_path: "/open"
-	upstream: targets: [%q]
-	auth: keyless: true
-}
-portal: signup: "invite"
-`
-
-// serveTestDir writes serveTestConfig, proxying to an upstream that
-// answers "ok" (closed when the test ends), into c.cue of a new directory
-// and returns the directory.
+// serveTestDir writes nodetest.Dir's configuration, with an invite-only
+// portal, into a new directory and returns the directory.
 func serveTestDir(t *testing.T) string {
 	t.Helper()
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })) //nolint:errcheck
-	t.Cleanup(up.Close)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "c.cue"), fmt.Appendf(nil, serveTestConfig, up.URL), 0o644); err != nil {
+	dir, _ := nodetest.Dir(t, nil)
+	if err := os.WriteFile(filepath.Join(dir, "invite.cue"), []byte("package t\n\nportal: signup: \"invite\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir

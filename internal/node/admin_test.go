@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cuegate/cuegate/internal/node/nodetest"
 )
 
 // TestAdminToken: with gateway.admin_token, the admin listener, the
@@ -18,7 +20,7 @@ import (
 func TestAdminToken(t *testing.T) {
 	t.Parallel()
 	const token = "0p3rator-t0ken"
-	dir, _ := serveTestDir(t, nil)
+	dir, _ := nodetest.Dir(t, nil)
 	write := func(name, content string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)

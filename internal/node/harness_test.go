@@ -20,39 +20,6 @@ import (
 	"github.com/cuegate/cuegate/runtime"
 )
 
-const serveTestConfig = `package t
-
-gateway: {
-	listen:         "127.0.0.1:0"
-	admin_listen:   "127.0.0.1:0"
-	shutdown_grace: "20s"
-}
-apis: open: {
-	name:        "Open"
-	listen_path: "/open"
-	upstream: targets: ["%s"]
-	auth: keyless: true
-}
-portal: {}
-`
-
-// serveTestDir writes serveTestConfig, proxying to an upstream running
-// handler (or answering "ok"), into a new directory and returns it and the
-// upstream's URL. The upstream is closed when the test ends.
-func serveTestDir(t *testing.T, handler http.HandlerFunc) (dir, upstream string) {
-	t.Helper()
-	if handler == nil {
-		handler = func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") } //nolint:errcheck
-	}
-	up := httptest.NewServer(handler)
-	t.Cleanup(up.Close)
-	dir = t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "c.cue"), []byte(strings.Replace(serveTestConfig, "%s", up.URL, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir, up.URL
-}
-
 // hotNode is a running node (Start, watching its configuration directory
 // when asked) and a client for it.
 type hotNode struct {

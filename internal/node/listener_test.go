@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cuegate/cuegate/internal/node/nodetest"
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
@@ -22,7 +23,7 @@ import (
 func TestServeTimeouts(t *testing.T) {
 	t.Parallel()
 	const read, idle = 300 * time.Millisecond, 600 * time.Millisecond
-	dir, _ := serveTestDir(t, nil)
+	dir, _ := nodetest.Dir(t, nil)
 	writeFiles(t, dir, map[string]string{
 		"timeouts.cue": fmt.Sprintf("package t\n\ngateway: {read_timeout: %q, idle_timeout: %q}\n", read, idle),
 	})
@@ -99,7 +100,7 @@ func TestServeTimeouts(t *testing.T) {
 func TestServeTLS(t *testing.T) {
 	t.Parallel()
 	protos := make(chan string, 2)
-	dir, _ := serveTestDir(t, func(w http.ResponseWriter, r *http.Request) {
+	dir, _ := nodetest.Dir(t, func(w http.ResponseWriter, r *http.Request) {
 		protos <- r.Header.Get("X-Forwarded-Proto")
 		io.WriteString(w, "ok") //nolint:errcheck
 	})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cuegate/cuegate/internal/node/nodetest"
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
@@ -22,7 +23,7 @@ var accessPath = regexp.MustCompile(`/open/r[0-9]+\b`)
 // request, in each log format, and the logger's own lines beside them.
 func TestServeAccessLog(t *testing.T) {
 	t.Parallel()
-	dir, _ := serveTestDir(t, nil)
+	dir, _ := nodetest.Dir(t, nil)
 	for _, format := range []string{"json", "console"} {
 		t.Run(format, func(t *testing.T) {
 			t.Parallel()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cuegate/cuegate/internal/node/nodetest"
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
@@ -17,7 +18,7 @@ import (
 // is reloaded without waiting for another edit.
 func TestServeEditDuringStartup(t *testing.T) {
 	t.Parallel()
-	dir, upURL := serveTestDir(t, nil)
+	dir, upURL := nodetest.Dir(t, nil)
 	late := "package t\n\napis: late: {name: \"Late\", listen_path: \"/late\", upstream: targets: [\"" + upURL + "\"], auth: keyless: true}\n"
 	n, err := Start(context.Background(), Options{ConfigDir: dir, Logger: zerolog.Nop(), Watch: true,
 		compiled: func() {

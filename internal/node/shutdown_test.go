@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cuegate/cuegate/internal/node/nodetest"
 )
 
 // TestServeGracefulShutdown: Shutdown stops accepting but lets a request
@@ -15,7 +17,7 @@ import (
 func TestServeGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	entered, release := make(chan struct{}), make(chan struct{})
-	dir, _ := serveTestDir(t, func(w http.ResponseWriter, r *http.Request) {
+	dir, _ := nodetest.Dir(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			close(entered)
 			<-release
