@@ -187,6 +187,11 @@ type headBuffer struct {
 	limit int
 }
 
+var (
+	_ io.Writer  = (*headBuffer)(nil)
+	_ flag.Value = (*byteSize)(nil)
+)
+
 func (h *headBuffer) Write(p []byte) (int, error) {
 	if room := h.limit - h.Len(); room > 0 {
 		h.Buffer.Write(p[:min(room, len(p))])

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/compiler/table"
@@ -27,13 +24,9 @@ const runawayConfig = "package t\n\nimport \"list\"\n\n_big: list.Range(0, 1e8, 
 // keeps serving and /status names the file and the budget.
 func TestBudgetedReloadKeepsServing(t *testing.T) {
 	t.Parallel()
-	dir, _ := serveTestDir(t, nil)
+	dir := serveTestDir(t)
 	budget := compileBudget{Timeout: 20 * time.Second, Memory: 64 << 20}
-	n, err := startServe(context.Background(), serveOptions{ConfigDir: dir, Logger: zerolog.Nop(), Compile: budget.compile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Shutdown() }) //nolint:errcheck
+	n := startTestNode(t, dir, "", budget.compile)
 	gw, admin := "http://"+n.GatewayAddr(), "http://"+n.AdminAddr()
 	good := n.Gateway().Current().Hash
 
@@ -41,7 +34,7 @@ func TestBudgetedReloadKeepsServing(t *testing.T) {
 	if err := os.WriteFile(file, []byte(runawayConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n.reload()
+	n.Reload() //nolint:errcheck // /status reports it
 
 	if code, body := httpGet(t, gw+"/open/x"); code != http.StatusOK || body != "ok" {
 		t.Errorf("gateway after the runaway edit: %d %q, want 200 ok", code, body)

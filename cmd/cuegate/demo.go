@@ -26,6 +26,7 @@ import (
 
 	"github.com/cuegate/cuegate/examples/quickstart"
 	"github.com/cuegate/cuegate/internal/devidp"
+	"github.com/cuegate/cuegate/internal/node"
 )
 
 func init() {
@@ -137,7 +138,7 @@ func demo(ctx context.Context, a demoAddrs, config, dir string, stdout, stderr i
 	defer echo.Close()
 
 	state := filepath.Join(dir, "state.json")
-	srv, err := startServe(ctx, serveOptions{ConfigDir: configDir, StatePath: state, Logger: log, AccessLog: logw, Watch: true})
+	srv, err := node.Start(ctx, node.Options{ConfigDir: configDir, StatePath: state, Logger: log, AccessLog: logw, Watch: true})
 	if err != nil {
 		return err
 	}

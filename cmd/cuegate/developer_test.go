@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"net/http"
 	"os"
@@ -12,97 +11,8 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/rs/zerolog"
-
-	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/cuegate/cuegate/portal/store"
 )
-
-const invitePortalConfig = `package t
-
-gateway: shutdown_grace: "20s"
-apis: open: {
-	name:        "Open"
-	listen_path: "/open"
-	upstream: targets: ["http://127.0.0.1:1"]
-	auth: keyless: true
-}
-portal: signup: "invite"
-`
-
-// dcrPortalConfig has a catalogue entry whose initial access token is in
-// $CUEGATE_TEST_IAT.
-const dcrPortalConfig = `package t
-
-apis: open: {
-	name:        "Open"
-	listen_path: "/open"
-	upstream: targets: ["http://127.0.0.1:1"]
-	auth: keyless: true
-}
-policies: basic: {name: "Basic", access: open: {}}
-portal: catalogue: open: {
-	name:   "Open"
-	api:    "open"
-	policy: "basic"
-	dcr: {
-		provider: "other"
-		grant_types: ["client_credentials"]
-		registration_endpoint: "http://127.0.0.1:1/register"
-		token_endpoint:        "http://127.0.0.1:1/token"
-		initial_access_token: env: "CUEGATE_TEST_IAT"
-	}
-}
-`
-
-// TestUnreadableSecretIsWarnedAtStartAndReload: a node whose catalogue
-// cannot register clients says so at start and after each reload, naming
-// the variable.
-func TestUnreadableSecretIsWarnedAtStartAndReload(t *testing.T) {
-	t.Setenv("CUEGATE_TEST_IAT", "")
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "c.cue"), []byte(dcrPortalConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var logs testutil.SyncBuffer
-	n, err := startServe(context.Background(), serveOptions{ConfigDir: dir, StatePath: filepath.Join(t.TempDir(), "state.json"),
-		Logger: zerolog.New(&logs), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PortalListen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Shutdown() })
-	const warning = `"level":"warn","error":"portal: catalogue entry \"open\" cannot register clients: ` +
-		`dcr: the registration settings are not usable: initial_access_token: secret: environment variable CUEGATE_TEST_IAT is not set"`
-	if got := strings.Count(logs.String(), warning); got != 1 {
-		t.Fatalf("%d warnings at start, want 1:\n%s", got, logs.String())
-	}
-	n.reload()
-	if got := strings.Count(logs.String(), warning); got != 2 {
-		t.Fatalf("%d warnings after a reload, want 2:\n%s", got, logs.String())
-	}
-	t.Setenv("CUEGATE_TEST_IAT", "iat")
-	n.reload()
-	if got := strings.Count(logs.String(), warning); got != 2 {
-		t.Errorf("%d warnings after the variable was set, want still 2:\n%s", got, logs.String())
-	}
-}
-
-// startTestNode serves a node with the invite-only portal configuration
-// on loopback ports; with a state file when state is not "".
-func startTestNode(t *testing.T, state string) *node {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "c.cue"), []byte(invitePortalConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	n, err := startServe(context.Background(), serveOptions{ConfigDir: dir, StatePath: state, Logger: zerolog.Nop(),
-		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PortalListen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Shutdown() })
-	return n
-}
 
 // cli runs cuegate with args and returns its exit code, stdout and stderr.
 func cli(args ...string) (int, string, string) {
@@ -131,12 +41,13 @@ func portalJSON(t *testing.T, base, path, body string) (int, *http.Cookie) {
 // TestDeveloperThroughRunningNode is the operator's journey on an
 // invite-only portal while cuegate serve holds the state file.
 func TestDeveloperThroughRunningNode(t *testing.T) {
+	t.Parallel()
 	tmp := t.TempDir()
 	state, pw := filepath.Join(tmp, "state.json"), filepath.Join(tmp, "password")
 	if err := os.WriteFile(pw, []byte("correct horse battery\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	n := startTestNode(t, state)
+	n := startTestNode(t, serveTestDir(t), state, nil)
 	admin, portalURL := n.AdminAddr(), "http://"+n.PortalAddr()
 	const dev = `{"email":"dev@example.com","password":"correct horse battery"}`
 
@@ -208,7 +119,8 @@ func TestDeveloperThroughRunningNode(t *testing.T) {
 // TestDeveloperAdminWithoutPortal: --admin pointed at a node that runs no
 // portal, or at nothing, says so; --admin and --state exclude each other.
 func TestDeveloperAdminWithoutPortal(t *testing.T) {
-	n := startTestNode(t, "")
+	t.Parallel()
+	n := startTestNode(t, serveTestDir(t), "", nil)
 	code, _, stderr := cli("developer", "list", "--admin", n.AdminAddr())
 	if code != exitUsage || !strings.Contains(stderr, "404 Not Found") || !strings.Contains(stderr, "a cuegate serve with --state?") {
 		t.Errorf("list --admin without a portal: exit %d\n%s", code, stderr)
@@ -248,6 +160,7 @@ func TestPrintable(t *testing.T) {
 // TestDeveloperOutputIsEscaped: text in a state file written before the
 // portal refused control characters reaches the terminal escaped.
 func TestDeveloperOutputIsEscaped(t *testing.T) {
+	t.Parallel()
 	state := filepath.Join(t.TempDir(), "state.json")
 	st, err := store.Open(state)
 	if err != nil {
@@ -280,5 +193,39 @@ func TestDeveloperOutputIsEscaped(t *testing.T) {
 	}
 	if want := `revoked client id\r\nremoved developer root (app\x1b[2J\u202e); it remains registered at the other\x00 provider`; !strings.Contains(removed, want) {
 		t.Errorf("remove output:\n%s\nwant it to contain\n%s", removed, want)
+	}
+}
+
+// TestDeveloperAdminToken: cuegate developer --admin sends the node's
+// gateway.admin_token from --admin-token-file, and without it says which
+// setting the node wants.
+func TestDeveloperAdminToken(t *testing.T) {
+	t.Parallel()
+	dir := serveTestDir(t)
+	for name, content := range map[string]string{
+		"token.cue":   "package t\n\ngateway: admin_token: file: \"admin.token\"\n",
+		"admin.token": "0p3rator-t0ken\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := startTestNode(t, dir, filepath.Join(dir, "state.json"), nil)
+	if code, _, stderr := cli("developer", "list", "--admin", n.AdminAddr()); code == exitOK || !strings.Contains(stderr, "needs its gateway.admin_token (pass --admin-token-file FILE") {
+		t.Errorf("developer list --admin without the token: exit %d\n%s", code, stderr)
+	}
+	if code, stdout, stderr := cli("developer", "list", "--admin", n.AdminAddr(), "--admin-token-file", filepath.Join(dir, "admin.token")); code != exitOK {
+		t.Errorf("developer list --admin --admin-token-file: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestDeveloperUsageNamesEverySubcommand: the usage text lists each
+// registered subcommand.
+func TestDeveloperUsageNamesEverySubcommand(t *testing.T) {
+	t.Parallel()
+	for _, c := range developerCommands {
+		if !strings.Contains(developerUsage, "cuegate developer "+c.name+" ") {
+			t.Errorf("the usage does not show developer %s", c.name)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -42,7 +42,7 @@ func openState(path string) (*store.Store, error) {
 // startPortal serves the portal for st on addr (the table's portal_listen
 // unless overridden), over TLS when the table names portal_tls. The portal
 // reads the current table through gw, so a hot swap changes its catalogue.
-func startPortal(ctx context.Context, addr string, t *table.Table, gw *runtime.Gateway, st *store.Store, o serveOptions) (*portalListener, error) {
+func startPortal(ctx context.Context, addr string, t *table.Table, gw *runtime.Gateway, st *store.Store, o Options) (*portalListener, error) {
 	tlsConf := gw.PortalTLSConfig() // follows the table: a reload rotates the certificate
 	warnUnreadableSecrets(o.Logger, t, o.ConfigDir)
 	p, err := portal.New(portal.Options{Table: gw.Current, ConfigDir: o.ConfigDir, Store: st, Logger: o.Logger, Secure: tlsConf != nil})
@@ -84,43 +84,4 @@ func (pl *portalListener) URL() string {
 		return "https://" + pl.ln.Addr().String()
 	}
 	return "http://" + pl.ln.Addr().String()
-}
-
-// operatorPrefix is where the admin listener serves the portal's operator
-// endpoints, which `cuegate developer --admin` calls.
-const operatorPrefix = "/portal"
-
-// adminHandler is the admin listener's handler: the runtime's, and under
-// /portal/ the portal's operator endpoints when pl is not nil; all of it
-// but /healthz and /readyz behind token when token is not empty (see
-// runtime.RequireAdminToken).
-func adminHandler(gw *runtime.Gateway, pl *portalListener, token string) http.Handler {
-	var h http.Handler = gw.AdminHandler()
-	if pl != nil {
-		mux := http.NewServeMux()
-		mux.Handle("/", h)
-		mux.Handle(operatorPrefix+"/", http.StripPrefix(operatorPrefix, pl.operator))
-		h = mux
-	}
-	if token != "" {
-		h = runtime.RequireAdminToken(token, h)
-	}
-	return h
-}
-
-// adminToken reads t's admin_token, "" when it has none. A token that
-// cannot be read, or is empty, is an error that names its reference.
-func adminToken(t *table.Table, configDir string) (string, error) {
-	s := t.Gateway.AdminToken
-	if s == nil {
-		return "", nil
-	}
-	token, err := s.Resolve(configDir)
-	if err == nil && token == "" {
-		err = fmt.Errorf("secret %s is empty", s)
-	}
-	if err != nil {
-		return "", fmt.Errorf("gateway.admin_token: %w", err)
-	}
-	return token, nil
 }

@@ -1,4 +1,8 @@
-package main
+// Package logwriter batches log lines on their way to a slow destination
+// (a terminal, a pipe, a file), so that a busy gateway makes one write(2)
+// for many lines and never waits for the destination while it serves a
+// request.
+package logwriter
 
 import (
 	"io"
@@ -7,11 +11,11 @@ import (
 	"time"
 )
 
-// logBuffers is how many buffers a batchWriter has besides the one each
+// logBuffers is how many buffers a Writer has besides the one each
 // shard is filling: those waiting for, or in, a write to w.
 const logBuffers = 3
 
-// batchWriter passes log lines on to w in batches: one write(2) for many
+// Writer passes log lines on to w in batches: one write(2) for many
 // access-log lines instead of one per request, and never on the caller's
 // goroutine while it holds up other callers.
 //
@@ -33,7 +37,7 @@ const logBuffers = 3
 // so a reader of w sees whole lines; a line larger than a buffer is
 // written on its own, after what its shard buffered. Safe for concurrent
 // use.
-type batchWriter struct {
+type Writer struct {
 	w    io.Writer
 	size int
 
@@ -71,11 +75,13 @@ type logBatch struct {
 	flushed chan error
 }
 
-// newBatchWriter returns a batchWriter with buffers of size bytes, handed
-// over to the writer at least every period until Close, and spread shards
-// (at least one) for Spread.
-func newBatchWriter(w io.Writer, size, spread int, period time.Duration) *batchWriter {
-	b := &batchWriter{
+// New returns a Writer to w with buffers of size bytes, handed over to
+// the writer at least every period until Close, and spread shards (at
+// least one) for Spread. It starts two goroutines, which Close ends: the
+// caller owns the Writer and closes it. w stays the caller's: it is never
+// closed, and it is written from one goroutine at a time.
+func New(w io.Writer, size, spread int, period time.Duration) *Writer {
+	b := &Writer{
 		w:       w,
 		size:    size,
 		shards:  make([]logShard, 1+max(spread, 1)),
@@ -101,7 +107,7 @@ func newBatchWriter(w io.Writer, size, spread int, period time.Duration) *batchW
 
 // write is the writer goroutine: it owns every buffer it has been handed
 // until it puts it back on free.
-func (b *batchWriter) write() {
+func (b *Writer) write() {
 	defer close(b.writing)
 	var err error
 	for batch := range b.queue {
@@ -119,7 +125,7 @@ func (b *batchWriter) write() {
 	}
 }
 
-func (b *batchWriter) tick(period time.Duration) {
+func (b *Writer) tick(period time.Duration) {
 	defer close(b.ticking)
 	t := time.NewTicker(period)
 	defer t.Stop()
@@ -134,7 +140,7 @@ func (b *batchWriter) tick(period time.Duration) {
 }
 
 // handOffAll hands over every shard's buffer.
-func (b *batchWriter) handOffAll() {
+func (b *Writer) handOffAll() {
 	for i := range b.shards {
 		s := &b.shards[i]
 		s.mu.Lock()
@@ -147,7 +153,7 @@ func (b *batchWriter) handOffAll() {
 // one, waiting for the writer when none is free. The caller holds s.mu,
 // and s is not closed: Close hands every shard off before it closes it and
 // stops the ticker first, add and Flush check.
-func (b *batchWriter) handOffLocked(s *logShard) {
+func (b *Writer) handOffLocked(s *logShard) {
 	if len(s.cur) == 0 {
 		return
 	}
@@ -158,13 +164,18 @@ func (b *batchWriter) handOffLocked(s *logShard) {
 // Write buffers p, one whole log line, after the lines written before it.
 // It does not report errors of w: Flush and Close do. After Close it writes
 // p to w itself and returns w's answer.
-func (b *batchWriter) Write(p []byte) (int, error) { return b.add(&b.shards[0], p) }
+func (b *Writer) Write(p []byte) (int, error) { return b.add(&b.shards[0], p) }
 
 // Spread returns a writer of lines into the spread shards: for many lines
 // from many goroutines whose order among themselves does not matter.
-func (b *batchWriter) Spread() io.Writer { return spreadWriter{b} }
+func (b *Writer) Spread() io.Writer { return spreadWriter{b} }
 
-type spreadWriter struct{ b *batchWriter }
+type spreadWriter struct{ b *Writer }
+
+var (
+	_ io.WriteCloser = (*Writer)(nil)
+	_ io.Writer      = spreadWriter{}
+)
 
 func (sw spreadWriter) Write(p []byte) (int, error) {
 	s := sw.b.pick.Get().(*logShard)
@@ -173,7 +184,7 @@ func (sw spreadWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *batchWriter) add(s *logShard, p []byte) (int, error) {
+func (b *Writer) add(s *logShard, p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -194,7 +205,7 @@ func (b *batchWriter) add(s *logShard, p []byte) (int, error) {
 
 // Flush writes out the lines buffered so far and returns the first error w
 // gave since the previous Flush.
-func (b *batchWriter) Flush() error {
+func (b *Writer) Flush() error {
 	ordered := &b.shards[0]
 	ordered.mu.Lock() // held until the marker is queued: Close waits for it
 	if ordered.closed {
@@ -215,7 +226,7 @@ func (b *batchWriter) Flush() error {
 
 // queueMarker queues a flush marker and returns where the writer answers
 // it once everything queued before it is written.
-func (b *batchWriter) queueMarker() <-chan error {
+func (b *Writer) queueMarker() <-chan error {
 	flushed := make(chan error, 1)
 	b.queue <- logBatch{flushed: flushed}
 	return flushed
@@ -224,7 +235,7 @@ func (b *batchWriter) queueMarker() <-chan error {
 // Close writes out what is buffered and stops the goroutines. Lines
 // written after Close go straight to w, one at a time, after everything
 // buffered before. It is safe to call more than once.
-func (b *batchWriter) Close() error {
+func (b *Writer) Close() error {
 	var err error
 	b.once.Do(func() {
 		close(b.stop)

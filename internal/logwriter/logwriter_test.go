@@ -1,7 +1,6 @@
-package main
+package logwriter
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cuegate/cuegate/internal/testutil"
@@ -34,9 +34,10 @@ func (r *recordWriter) all() []string {
 	return append([]string(nil), r.writes...)
 }
 
-func TestBatchWriterWholeLines(t *testing.T) {
+func TestWriterWholeLines(t *testing.T) {
+	t.Parallel()
 	var rec recordWriter
-	b := newBatchWriter(&rec, 256, 2, time.Hour) // no periodic flush in this test
+	b := New(&rec, 256, 2, time.Hour) // no periodic flush in this test
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
@@ -77,9 +78,10 @@ func TestBatchWriterWholeLines(t *testing.T) {
 // Lines through Spread from many goroutines, with lines through Write
 // among them: every line arrives whole and once, none is lost at Close, and
 // Write's lines keep their order.
-func TestBatchWriterSpread(t *testing.T) {
+func TestWriterSpread(t *testing.T) {
+	t.Parallel()
 	var rec recordWriter
-	b := newBatchWriter(&rec, 512, 3, time.Hour)
+	b := New(&rec, 512, 3, time.Hour)
 	access := b.Spread()
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -128,18 +130,23 @@ func TestBatchWriterSpread(t *testing.T) {
 // Close while lines keep coming through Write and Spread: every line whose
 // write returned is written once, before Close returns or straight to w
 // after it.
-func TestBatchWriterCloseRacesWriters(t *testing.T) {
+func TestWriterCloseRacesWriters(t *testing.T) {
+	t.Parallel()
+	const writers, lines = 6, 100
 	var rec recordWriter
-	b := newBatchWriter(&rec, 256, 2, time.Millisecond)
-	var wg sync.WaitGroup
+	b := New(&rec, 256, 2, time.Millisecond)
+	var wg, warm, after sync.WaitGroup // after: lines written once Close returned
 	var written atomic.Int64
-	stop := make(chan struct{})
-	for g := range 6 {
+	stop, closed := make(chan struct{}), make(chan struct{})
+	warm.Add(writers)
+	after.Add(writers)
+	for g := range writers {
 		w := io.Writer(b)
 		if g%2 == 1 {
 			w = b.Spread()
 		}
 		wg.Go(func() {
+			sinceClose := 0
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
@@ -148,14 +155,25 @@ func TestBatchWriterCloseRacesWriters(t *testing.T) {
 				}
 				fmt.Fprintf(w, "{\"g\":%d,\"i\":%d}\n", g, i)
 				written.Add(1)
+				if i == lines {
+					warm.Done()
+				}
+				select {
+				case <-closed:
+					if sinceClose++; sinceClose == lines {
+						after.Done()
+					}
+				default:
+				}
 			}
 		})
 	}
-	time.Sleep(20 * time.Millisecond)
+	warm.Wait()
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Millisecond) // writes after Close, straight to w
+	close(closed)
+	after.Wait()
 	close(stop)
 	wg.Wait()
 	n := 0
@@ -167,12 +185,26 @@ func TestBatchWriterCloseRacesWriters(t *testing.T) {
 	}
 }
 
-func TestBatchWriterFlushesPeriodically(t *testing.T) {
-	var out testutil.SyncBuffer
-	b := newBatchWriter(&out, 64<<10, 2, time.Millisecond)
-	defer b.Close()
-	b.Write([]byte("{\"a\":1}\n")) //nolint:errcheck
-	testutil.Eventually(t, "the periodic flush of the line", func() bool { return out.String() != "" })
+// A buffered line reaches w once the period has passed, not before.
+func TestWriterFlushesPeriodically(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const period = time.Second
+		var out testutil.SyncBuffer
+		b := New(&out, 64<<10, 2, period)
+		defer b.Close()
+		b.Write([]byte("{\"a\":1}\n")) //nolint:errcheck
+		time.Sleep(period - time.Nanosecond)
+		synctest.Wait()
+		if got := out.String(); got != "" {
+			t.Fatalf("written before the period: %q", got)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if got := out.String(); got != "{\"a\":1}\n" {
+			t.Errorf("after the period w holds %q, want the line", got)
+		}
+	})
 }
 
 // gateWriter blocks every Write until open is closed, then records it.
@@ -189,61 +221,76 @@ func (g *gateWriter) Write(p []byte) (int, error) {
 // A slow log destination must not hold up the callers while buffers are
 // free (a request's access line would otherwise wait for write(2)), and
 // when it falls behind nothing is lost or reordered.
-func TestBatchWriterDoesNotWaitForSlowWriter(t *testing.T) {
-	g := &gateWriter{open: make(chan struct{})}
-	b := newBatchWriter(g, 100, 2, time.Hour) // two lines a buffer
-	line := func(i int) []byte {
-		return fmt.Appendf(nil, "{\"i\":%03d,\"pad\":\"%s\"}\n", i, strings.Repeat("x", 20))
-	}
-
-	// Three buffers' worth of the ordered shard's four (its own and the
-	// three spare): the writer is stuck on the first.
-	wrote := make(chan struct{})
-	go func() {
-		defer close(wrote)
-		for i := range 6 {
-			b.Write(line(i)) //nolint:errcheck
+func TestWriterDoesNotWaitForSlowWriter(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		g := &gateWriter{open: make(chan struct{})}
+		b := New(g, 100, 2, time.Hour) // two lines a buffer
+		line := func(i int) []byte {
+			return fmt.Appendf(nil, "{\"i\":%03d,\"pad\":\"%s\"}\n", i, strings.Repeat("x", 20))
 		}
-	}()
-	select {
-	case <-wrote:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Write waited for a blocked destination although buffers were free")
-	}
 
-	// Far more than the buffers hold: Write must wait (not drop) until
-	// the destination moves again.
-	more := make(chan struct{})
-	go func() {
-		defer close(more)
-		for i := 6; i < 100; i++ {
-			b.Write(line(i)) //nolint:errcheck
+		// Three buffers' worth of the ordered shard's four (its own and
+		// the three spare): the writer is stuck on the first.
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			for i := range 6 {
+				b.Write(line(i)) //nolint:errcheck
+			}
+		}()
+		synctest.Wait()
+		select {
+		case <-wrote:
+		default:
+			close(g.open) // lets the bubble's goroutines end
+			b.Close()     //nolint:errcheck
+			t.Fatal("Write waited for a blocked destination although buffers were free")
 		}
-	}()
-	close(g.open)
-	<-more
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-	var got strings.Builder
-	for _, w := range g.all() {
-		got.WriteString(w)
-	}
-	var want strings.Builder
-	for i := range 100 {
-		want.Write(line(i))
-	}
-	if got.String() != want.String() {
-		t.Errorf("written:\n%s\nwant the 100 lines in order", got.String())
-	}
+
+		// Far more than the buffers hold: Write must wait (not drop)
+		// until the destination moves again.
+		more := make(chan struct{})
+		go func() {
+			defer close(more)
+			for i := 6; i < 100; i++ {
+				b.Write(line(i)) //nolint:errcheck
+			}
+		}()
+		synctest.Wait()
+		select {
+		case <-more:
+			close(g.open)
+			b.Close() //nolint:errcheck
+			t.Fatal("94 more lines were taken while the destination was blocked: lines were dropped")
+		default:
+		}
+		close(g.open)
+		<-more
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var got strings.Builder
+		for _, w := range g.all() {
+			got.WriteString(w)
+		}
+		var want strings.Builder
+		for i := range 100 {
+			want.Write(line(i))
+		}
+		if got.String() != want.String() {
+			t.Errorf("written:\n%s\nwant the 100 lines in order", got.String())
+		}
+	})
 }
 
 type failWriter struct{}
 
 func (failWriter) Write(p []byte) (int, error) { return 0, errors.New("disk full") }
 
-func TestBatchWriterFlushReportsWriteError(t *testing.T) {
-	b := newBatchWriter(failWriter{}, 64, 2, time.Hour)
+func TestWriterFlushReportsWriteError(t *testing.T) {
+	t.Parallel()
+	b := New(failWriter{}, 64, 2, time.Hour)
 	defer b.Close()
 	if _, err := b.Write([]byte("{\"a\":1}\n")); err != nil {
 		t.Fatalf("Write: %v (errors belong to Flush)", err)
@@ -253,32 +300,5 @@ func TestBatchWriterFlushReportsWriteError(t *testing.T) {
 	}
 	if err := b.Flush(); err != nil {
 		t.Errorf("second Flush = %v, want nil: nothing was written since", err)
-	}
-}
-
-// The JSON logger's "time" field is what zerolog's Timestamp() writes
-// (RFC 3339, whole seconds), though formatted once per second.
-func TestLoggerTimeField(t *testing.T) {
-	var buf bytes.Buffer
-	log, _ := newLogger(&buf, &buf, "json")
-	before := time.Now().Truncate(time.Second)
-	for range 3 {
-		log.Info().Str("k", "v").Msg("request")
-	}
-	after := time.Now()
-	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-		var v struct {
-			Level, K, Time, Message string
-		}
-		if err := json.Unmarshal([]byte(l), &v); err != nil {
-			t.Fatalf("line %q: %v", l, err)
-		}
-		ts, err := time.Parse(time.RFC3339, v.Time)
-		if err != nil || ts.Before(before) || ts.After(after) || v.Level != "info" || v.K != "v" || v.Message != "request" {
-			t.Errorf("line %q: time %v (%v), want RFC 3339 between %v and %v", l, ts, err, before, after)
-		}
-		if !strings.HasSuffix(l, `","time":"`+v.Time+`","message":"request"}`) {
-			t.Errorf("line %q: want the fields, then time, then message, as zerolog's Timestamp() orders them", l)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -9,11 +9,9 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
-)
 
-// adminTokenConfig is invitePortalConfig with an admin token read from
-// the file admin.token.
-const adminTokenConfig = "\ngateway: admin_token: file: \"admin.token\"\n"
+	"github.com/cuegate/cuegate/internal/node/nodetest"
+)
 
 // TestAdminToken: with gateway.admin_token, the admin listener, the
 // portal's operator endpoints included, answers only requests that carry
@@ -22,15 +20,15 @@ const adminTokenConfig = "\ngateway: admin_token: file: \"admin.token\"\n"
 func TestAdminToken(t *testing.T) {
 	t.Parallel()
 	const token = "0p3rator-t0ken"
-	dir := t.TempDir()
+	dir, _ := nodetest.Dir(t, nil)
 	write := func(name, content string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write("c.cue", invitePortalConfig+adminTokenConfig)
-	start := func() (*node, error) {
-		return startServe(context.Background(), serveOptions{ConfigDir: dir, StatePath: filepath.Join(dir, "state.json"), Logger: zerolog.Nop(),
+	write("token.cue", "package t\n\ngateway: admin_token: file: \"admin.token\"\n")
+	start := func() (*Node, error) {
+		return Start(context.Background(), Options{ConfigDir: dir, StatePath: filepath.Join(dir, "state.json"), Logger: zerolog.Nop(),
 			Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PortalListen: "127.0.0.1:0"})
 	}
 	for _, content := range []string{"", " \n"} {
@@ -78,12 +76,4 @@ func TestAdminToken(t *testing.T) {
 		}
 	}
 
-	// cuegate developer --admin sends the token from --admin-token-file,
-	// and without it says which setting the node wants.
-	if code, _, stderr := cli("developer", "list", "--admin", n.AdminAddr()); code == exitOK || !strings.Contains(stderr, "needs its gateway.admin_token (pass --admin-token-file FILE") {
-		t.Errorf("developer list --admin without the token: exit %d\n%s", code, stderr)
-	}
-	if code, stdout, stderr := cli("developer", "list", "--admin", n.AdminAddr(), "--admin-token-file", filepath.Join(dir, "admin.token")); code != exitOK {
-		t.Errorf("developer list --admin --admin-token-file: exit %d\n%s%s", code, stdout, stderr)
-	}
 }

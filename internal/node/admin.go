@@ -1,0 +1,49 @@
+package node
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/runtime"
+)
+
+// OperatorPrefix is where the admin listener serves the portal's operator
+// endpoints (portal.OperatorHandler), which `cuegate developer --admin`
+// calls.
+const OperatorPrefix = "/portal"
+
+// adminHandler is the admin listener's handler: the runtime's, and under
+// /portal/ the portal's operator endpoints when pl is not nil; all of it
+// but /healthz and /readyz behind token when token is not empty (see
+// runtime.RequireAdminToken).
+func adminHandler(gw *runtime.Gateway, pl *portalListener, token string) http.Handler {
+	var h http.Handler = gw.AdminHandler()
+	if pl != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/", h)
+		mux.Handle(OperatorPrefix+"/", http.StripPrefix(OperatorPrefix, pl.operator))
+		h = mux
+	}
+	if token != "" {
+		h = runtime.RequireAdminToken(token, h)
+	}
+	return h
+}
+
+// adminToken reads t's admin_token, "" when it has none. A token that
+// cannot be read, or is empty, is an error that names its reference.
+func adminToken(t *table.Table, configDir string) (string, error) {
+	s := t.Gateway.AdminToken
+	if s == nil {
+		return "", nil
+	}
+	token, err := s.Resolve(configDir)
+	if err == nil && token == "" {
+		err = fmt.Errorf("secret %s is empty", s)
+	}
+	if err != nil {
+		return "", fmt.Errorf("gateway.admin_token: %w", err)
+	}
+	return token, nil
+}

@@ -1,0 +1,128 @@
+package node
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cuegate/cuegate/internal/node/nodetest"
+	"github.com/cuegate/cuegate/internal/testutil"
+)
+
+// TestServeTimeouts: the gateway listener's deadlines are armed lazily
+// (runtime/deadline); read_timeout still ends a request whose header stalls,
+// idle_timeout a keep-alive connection left idle, neither before its time,
+// and a connection kept busy outlives both.
+func TestServeTimeouts(t *testing.T) {
+	t.Parallel()
+	const read, idle = 300 * time.Millisecond, 600 * time.Millisecond
+	dir, _ := nodetest.Dir(t, nil)
+	writeFiles(t, dir, map[string]string{
+		"timeouts.cue": fmt.Sprintf("package t\n\ngateway: {read_timeout: %q, idle_timeout: %q}\n", read, idle),
+	})
+	n := startNode(t, dir, zerolog.Nop(), false)
+	const request = "GET /open/x HTTP/1.1\r\nHost: gw\r\n\r\n"
+	dial := func(t *testing.T) (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", n.GatewayAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a hung test fails on it
+		return c, bufio.NewReader(c)
+	}
+	roundTrip := func(t *testing.T, c net.Conn, br *bufio.Reader) {
+		t.Helper()
+		if _, err := io.WriteString(c, request); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	// closedAfter waits for the gateway to end c (any answer, then EOF) and
+	// checks it took at least timeout, counted from before the gateway can
+	// have armed it, and not much more (it may fire 1/16 late; the rest is
+	// room for a loaded machine).
+	closedAfter := func(t *testing.T, br *bufio.Reader, since time.Time, timeout time.Duration) {
+		t.Helper()
+		_, err := io.Copy(io.Discard, br)
+		if err != nil {
+			t.Fatalf("the gateway did not close the connection: %v", err)
+		}
+		switch took := time.Since(since); {
+		case took < timeout:
+			t.Errorf("closed after %v, before its timeout of %v", took, timeout)
+		case took > 2*timeout+time.Second:
+			t.Errorf("closed after %v, long after its timeout of %v", took, timeout)
+		}
+	}
+
+	t.Run("stalled header", func(t *testing.T) {
+		start := time.Now() // the read timeout runs from the accept
+		c, br := dial(t)
+		if _, err := io.WriteString(c, request[:20]); err != nil {
+			t.Fatal(err)
+		}
+		closedAfter(t, br, start, read)
+	})
+	t.Run("idle keep-alive", func(t *testing.T) {
+		c, br := dial(t)
+		start := time.Now() // the idle timeout runs from the response
+		roundTrip(t, c, br)
+		closedAfter(t, br, start, idle)
+	})
+	t.Run("busy keep-alive", func(t *testing.T) {
+		c, br := dial(t)
+		for end := time.Now().Add(3 * idle); time.Now().Before(end); time.Sleep(read / 3) {
+			roundTrip(t, c, br)
+		}
+	})
+}
+
+// TestServeTLS: with gateway.tls the listener's connections are the
+// deadline wrapper's, TLS above them; the gateway still knows a request
+// came over TLS (the upstream is told X-Forwarded-Proto: https) and serves
+// several requests on one connection.
+func TestServeTLS(t *testing.T) {
+	t.Parallel()
+	protos := make(chan string, 2)
+	dir, _ := nodetest.Dir(t, func(w http.ResponseWriter, r *http.Request) {
+		protos <- r.Header.Get("X-Forwarded-Proto")
+		io.WriteString(w, "ok") //nolint:errcheck
+	})
+	testutil.WriteCert(t, dir)
+	writeFiles(t, dir, map[string]string{"tls.cue": "package t\n\n" + testutil.CertConfig})
+	n := startNode(t, dir, zerolog.Nop(), false)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: testutil.CertPool(t, dir)},
+		MaxConnsPerHost: 1,
+	}}
+	for range 2 {
+		resp, err := client.Get("https://" + n.GatewayAddr() + "/open/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "ok" || resp.TLS == nil {
+			t.Fatalf("status %d, body %q, TLS %v", resp.StatusCode, body, resp.TLS != nil)
+		}
+		if p := <-protos; p != "https" {
+			t.Errorf("upstream got X-Forwarded-Proto %q, want https", p)
+		}
+	}
+}

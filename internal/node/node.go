@@ -1,0 +1,223 @@
+// Package node runs one cuegate serving process: it compiles a
+// configuration directory, serves the gateway, admin and portal listeners
+// over one runtime.Gateway, reloads the configuration when it changes,
+// and shuts down gracefully. The serve and demo commands are thin shells
+// around Start.
+package node
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/portal/store"
+	"github.com/cuegate/cuegate/runtime"
+	"github.com/cuegate/cuegate/runtime/watch"
+)
+
+// Node is one running cuegate: the gateway and admin listeners (and the
+// portal's, with a state file) over one runtime.Gateway, reloaded by a
+// watcher on the configuration directory. Start returns it serving; the
+// caller stops it with Shutdown. Its methods are safe for concurrent use.
+type Node struct {
+	gw        *runtime.Gateway
+	compile   func(dir string) (*table.Table, error)
+	configDir string
+	reloadMu  sync.Mutex // serialises Reload
+	log       zerolog.Logger
+	server    *fasthttp.Server
+	admin     *http.Server
+	gwLn      net.Listener
+	adminLn   net.Listener
+	watcher   *watch.Watcher
+	portal    *portalListener // nil without a state file
+	grace     time.Duration
+	errc      chan error
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	once      sync.Once
+	shutErr   error
+}
+
+// Start compiles o.ConfigDir, binds the gateway and admin listeners (and,
+// with o.StatePath, opens the state file and binds the portal's) and
+// serves them in the background until Shutdown. A configuration with
+// mistakes gives table.Diagnostics. ctx bounds start-up only. On error
+// nothing is left open.
+//
+// With o.Watch the watcher starts before the first compile: every change
+// made after it starts is reported, so an edit that races start-up (a
+// ConfigMap update during pod start) is either read by the first compile
+// or reloaded once serving starts, never missed. (Reloading once after
+// starting a watcher created later would cover it too, at the cost of a
+// second compile on every start.)
+func Start(ctx context.Context, o Options) (_ *Node, err error) {
+	var watcher *watch.Watcher
+	if o.Watch {
+		if watcher, err = watch.New(o.ConfigDir, watchDebounce, o.Logger); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				watcher.Close() //nolint:errcheck // start-up failed: err says why
+			}
+		}()
+	}
+	if o.Compile == nil {
+		o.Compile = compiler.Compile
+	}
+	t, err := o.Compile(o.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
+	if o.compiled != nil {
+		o.compiled()
+	}
+	for _, w := range t.Warnings {
+		o.Logger.Warn().Str("warning", w.String()).Msg("configuration warning")
+	}
+	token, err := adminToken(t, o.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
+	var st *store.Store
+	if o.StatePath != "" {
+		if st, err = openState(o.StatePath); err != nil {
+			return nil, err
+		}
+		o.Bindings = st
+	}
+	gw, err := runtime.New(t, runtime.Options{Logger: o.Logger, AccessLog: o.AccessLog, ConfigDir: o.ConfigDir, Bindings: o.Bindings})
+	if err != nil {
+		if st != nil {
+			st.Close()
+		}
+		return nil, err
+	}
+	n := &Node{gw: gw, compile: o.Compile, configDir: o.ConfigDir, watcher: watcher, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), stop: make(chan struct{})}
+	fail := func(err error) (*Node, error) {
+		n.closeListeners()
+		gw.Close()
+		if st != nil {
+			st.Close()
+		}
+		return nil, err
+	}
+	var lc net.ListenConfig
+	if n.gwLn, err = lc.Listen(ctx, "tcp", cmp.Or(o.Listen, t.Gateway.Listen)); err != nil {
+		return fail(fmt.Errorf("gateway listener: %w", err))
+	}
+	if n.adminLn, err = lc.Listen(ctx, "tcp", cmp.Or(o.AdminListen, t.Gateway.AdminListen)); err != nil {
+		return fail(fmt.Errorf("admin listener: %w", err))
+	}
+	if st != nil {
+		if n.portal, err = startPortal(ctx, cmp.Or(o.PortalListen, t.Gateway.PortalListen), t, gw, st, o); err != nil {
+			return fail(err)
+		}
+	}
+
+	gwLn, scheme := gw.Listener(n.gwLn)
+	n.server = gw.Server()
+	n.admin = &http.Server{Handler: adminHandler(gw, n.portal, token), ReadHeaderTimeout: 10 * time.Second}
+	n.goServe("gateway", func() error { return n.server.Serve(gwLn) })
+	n.goServe("admin", func() error { return n.admin.Serve(n.adminLn) })
+	portalURL := "disabled (no --state)"
+	if n.portal != nil {
+		n.goServe("portal", func() error { return n.portal.srv.Serve(n.portal.ln) })
+		portalURL = n.portal.URL()
+	}
+	if n.watcher != nil {
+		n.wg.Add(1)
+		go n.reloadOnChange()
+	}
+	o.Logger.Info().Str("config_dir", o.ConfigDir).Str("hash", t.Hash).Int("apis", len(t.APIs)).
+		Str("gateway", scheme+"://"+n.GatewayAddr()).Str("admin", "http://"+n.AdminAddr()).Str("portal", portalURL).
+		Msg("cuegate serving")
+	return n, nil
+}
+
+func (n *Node) goServe(name string, serve func() error) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		err := serve()
+		select {
+		case <-n.stop:
+		default:
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.errc <- fmt.Errorf("%s listener: %w", name, err)
+			}
+		}
+	}()
+}
+
+// Gateway is the node's runtime; the portal reads the table through its
+// Current method.
+func (n *Node) Gateway() *runtime.Gateway { return n.gw }
+
+// PortalAddr is the portal's bound address, empty when no portal runs.
+func (n *Node) PortalAddr() string {
+	if n.portal == nil {
+		return ""
+	}
+	return n.portal.ln.Addr().String()
+}
+
+// GatewayAddr and AdminAddr are the bound listener addresses.
+func (n *Node) GatewayAddr() string { return n.gwLn.Addr().String() }
+func (n *Node) AdminAddr() string   { return n.adminLn.Addr().String() }
+
+// Err reports a listener that stopped on its own; the caller then calls
+// Shutdown.
+func (n *Node) Err() <-chan error { return n.errc }
+
+// Shutdown stops accepting connections and waits for the requests in
+// flight, at most the table's shutdown_grace; then it closes the
+// upstream pools, the key fetchers and the state file. It is safe to call
+// more than once, and from several goroutines: every call returns the
+// first one's error.
+func (n *Node) Shutdown() error {
+	n.once.Do(func() {
+		close(n.stop)
+		if n.watcher != nil {
+			n.watcher.Close() //nolint:errcheck
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), n.grace)
+		defer cancel()
+		errs := []error{n.server.ShutdownWithContext(ctx), n.admin.Shutdown(ctx)}
+		if n.portal != nil {
+			errs = append(errs, n.portal.srv.Shutdown(ctx))
+		}
+		n.wg.Wait()
+		n.gw.Close()
+		if n.portal != nil {
+			errs = append(errs, n.portal.store.Close())
+		}
+		if err := errors.Join(errs...); err != nil {
+			n.shutErr = fmt.Errorf("shutdown within %s: %w", n.grace, err)
+		}
+	})
+	return n.shutErr
+}
+
+func (n *Node) closeListeners() {
+	lns := []net.Listener{n.gwLn, n.adminLn}
+	if n.portal != nil {
+		lns = append(lns, n.portal.ln)
+	}
+	for _, ln := range lns {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}

@@ -1,0 +1,48 @@
+package node
+
+import (
+	"time"
+
+	"github.com/cuegate/cuegate/runtime"
+)
+
+// watchDebounce is how long the configuration directory must be quiet
+// before a burst of changes is reloaded.
+const watchDebounce = 150 * time.Millisecond
+
+// reloadOnChange reloads on every event of the watcher until Shutdown.
+func (n *Node) reloadOnChange() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case _, ok := <-n.watcher.Events():
+			if !ok {
+				return
+			}
+			n.Reload() //nolint:errcheck // logged and kept for /status by the gateway
+		}
+	}
+}
+
+// Reload compiles the configuration directory and applies the outcome to
+// the gateway (a failure is logged and kept for /status; the last good
+// table keeps serving) and, when it succeeded and a portal runs, checks
+// the portal's registration secrets again. It returns the compile's or
+// the swap's error.
+//
+// Reload is safe for concurrent use, with itself and with the watcher's
+// reloads: reloads are serialised, so a later compile is never applied
+// before an earlier one. Call it between Start and Shutdown.
+func (n *Node) Reload() error {
+	n.reloadMu.Lock()
+	defer n.reloadMu.Unlock()
+	start := time.Now()
+	t, err := n.compile(n.configDir)
+	err = n.gw.Apply(runtime.Compiled{Table: t, Err: err, Took: time.Since(start)})
+	if err == nil && n.portal != nil {
+		warnUnreadableSecrets(n.log, n.gw.Current(), n.portal.configDir)
+	}
+	return err
+}
