@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cuegate/cuegate/compiler"
@@ -73,9 +74,16 @@ func (b *compileBudget) valid() error {
 	return nil
 }
 
-// minCompileMemory is the least budget a compile can run in: the
-// schema alone takes a few MiB.
-const minCompileMemory byteSize = 16 << 20
+// minCompileMemory is the least budget a compile runs in reliably: the Go
+// runtime takes address space in 64 MiB heap arenas, so a smaller budget
+// fails valid configurations as well as runaway ones.
+const minCompileMemory byteSize = 256 << 20
+
+// maxResultBytes bounds what the parent reads of the child's answer: a
+// table that large is itself a runaway (a string doubled into a
+// description), and decoding it would cost the serving process several
+// times its size.
+const maxResultBytes = 64 << 20
 
 // childStderrLimit bounds how much of the child's standard error is kept:
 // enough for the first lines of a crash.
@@ -92,16 +100,20 @@ func (b compileBudget) compile(dir string) (*table.Table, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe, budgetCommand, "--memory", strconv.FormatInt(int64(b.Memory), 10), "--timeout", b.Timeout.String(), "--", dir)
 	cmd.Args[0] = "cuegate"
-	var stdout bytes.Buffer
+	stdout := &headBuffer{limit: maxResultBytes + 1}
 	stderr := &headBuffer{limit: childStderrLimit}
-	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.WaitDelay = time.Second
 	err = cmd.Run()
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return nil, overBudget(dir, "the "+b.Timeout.String()+" time budget")
-	case err != nil && (exitCode(err) == exitBudget || outOfMemory(stderr.Bytes())):
+	case err != nil && (exitCode(err) == exitBudget || outOfMemory(stderr.Bytes()) || killedBySignal(err)):
+		// A runtime that cannot map memory may die of a signal rather
+		// than report it.
 		return nil, overBudget(dir, "the "+b.Memory.String()+" memory budget")
+	case err == nil && len(stdout.Bytes()) > maxResultBytes:
+		return nil, overBudget(dir, fmt.Sprintf("the %d MiB limit on the compiled table", maxResultBytes>>20))
 	case err != nil:
 		return nil, fmt.Errorf("compile %s: the compiler process failed (%v): %s", dir, err, firstLine(stderr.Bytes()))
 	}
@@ -129,6 +141,17 @@ func outOfMemory(stderr []byte) bool {
 		}
 	}
 	return false
+}
+
+// killedBySignal reports whether the child died of a signal other than
+// the parent's own kill at the deadline (handled before).
+func killedBySignal(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled()
 }
 
 func exitCode(err error) int {

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestMain lets the scripts in testdata/script run "cuegate" as a command:
@@ -16,7 +19,13 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs every testdata/script/*.txtar through testscript. Each
-// command's file may add its own scripts there.
+// command's file may add its own scripts there. Condition [race] holds
+// under the race detector.
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{Dir: "testdata/script"})
+	testscript.Run(t, testscript.Params{Dir: "testdata/script", Condition: func(cond string) (bool, error) {
+		if cond == "race" {
+			return testutil.RaceEnabled, nil
+		}
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}})
 }
