@@ -97,6 +97,7 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 			out.SetBodyRaw(ctx.Request.Body())
 		}
 	}
+	out.Header.SetNoDefaultContentType(true) // pass on only what the client sent
 	ex.buf = appendForwardedFor(ex.buf[:0], ctx)
 	ex.conn = stripHeaders(&out.Header, stripped, ex.conn)
 	out.Header.SetCanonical(hdrXFF, ex.buf)

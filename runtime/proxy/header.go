@@ -23,12 +23,18 @@ func hopByHop(key []byte) bool {
 
 // stripped reports whether a request header key (canonical, as the
 // server parsed it) is removed before the request goes upstream: the
-// hop-by-hop headers, Expect (the upstream exchange handles it itself), and
-// the X-Forwarded-* the gateway sets. Connection, Content-Length and Host
-// are fasthttp's own fields, handled apart.
+// hop-by-hop headers, Expect (the upstream exchange handles it itself), the
+// X-Forwarded-* the gateway sets, the other headers by which a client
+// could speak for a proxy (Forwarded, X-Real-Ip, X-Forwarded-Port and
+// -Prefix) or rewrite the request past the gateway's decision (a method
+// override, X-Original-Url, X-Rewrite-Url). Connection, Content-Length and
+// Host are fasthttp's own fields, handled apart.
 func stripped(key []byte) bool {
 	switch string(key) {
-	case "Expect", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host":
+	case "Expect", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+		"Forwarded", "X-Real-Ip", "X-Forwarded-Port", "X-Forwarded-Prefix",
+		"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+		"X-Original-Url", "X-Rewrite-Url":
 		return true
 	}
 	return hopByHop(key)

@@ -30,13 +30,22 @@ func TestForwardHeaders(t *testing.T) {
 	}
 	gw := serve(t, p)
 	resp, body := get(t, gw+"/x/a%20b?q=1%2F2", map[string]string{
-		"Connection":          "X-Hop, keep-alive",
-		"X-Hop":               "secret",
-		"X-Keep":              "yes",
-		"Proxy-Authorization": "Basic abc",
-		"Te":                  "trailers",
-		"X-Forwarded-For":     "10.1.1.1",
-		"X-Forwarded-Host":    "spoofed",
+		"Connection":             "X-Hop, keep-alive",
+		"X-Hop":                  "secret",
+		"X-Keep":                 "yes",
+		"Proxy-Authorization":    "Basic abc",
+		"Te":                     "trailers",
+		"X-Forwarded-For":        "10.1.1.1",
+		"X-Forwarded-Host":       "spoofed",
+		"Forwarded":              "for=10.9.9.9;proto=https;host=spoofed",
+		"X-Real-IP":              "10.9.9.9",
+		"X-Forwarded-Port":       "443",
+		"X-Forwarded-Prefix":     "/admin",
+		"X-HTTP-Method-Override": "DELETE",
+		"X-HTTP-Method":          "DELETE",
+		"X-Method-Override":      "DELETE",
+		"X-Original-URL":         "/admin",
+		"X-Rewrite-URL":          "/admin",
 	})
 	if resp.StatusCode != 200 || body != "hello" {
 		t.Fatalf("got %d %q", resp.StatusCode, body)
@@ -54,6 +63,15 @@ func TestForwardHeaders(t *testing.T) {
 		if v := got.Get(h); v != "" {
 			t.Errorf("hop-by-hop %s reached the upstream: %q", h, v)
 		}
+	}
+	for _, h := range []string{"Forwarded", "X-Real-Ip", "X-Forwarded-Port", "X-Forwarded-Prefix",
+		"X-Http-Method-Override", "X-Http-Method", "X-Method-Override", "X-Original-Url", "X-Rewrite-Url"} {
+		if v := got.Get(h); v != "" {
+			t.Errorf("the client's %s reached the upstream: %q", h, v)
+		}
+	}
+	if v := got.Get("Content-Type"); v != "" {
+		t.Errorf("a GET without Content-Type reached the upstream with %q", v)
 	}
 	if got.Get("X-Keep") != "yes" {
 		t.Errorf("X-Keep lost")
@@ -176,5 +194,29 @@ func TestForwardNotModified(t *testing.T) {
 	h := head.String()
 	if !strings.HasPrefix(h, "HTTP/1.1 304 Not Modified\r\n") || !strings.Contains(strings.ToLower(h), "etag: \"v1\"\r\n") || strings.Contains(h, "Content-Length") {
 		t.Errorf("response head %q: want the 304 with its ETag and no Content-Length", h)
+	}
+}
+
+// TestForwardNoInventedContentType: a request body without a Content-Type
+// reaches the upstream without one; the gateway does not name its type.
+func TestForwardNoInventedContentType(t *testing.T) {
+	t.Parallel()
+	var got []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Values("Content-Type")
+	}))
+	defer up.Close()
+	p, err := New(Options{Targets: []string{up.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", serve(t, p)+"/x", strings.NewReader("body"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(got) != 0 {
+		t.Errorf("POST without Content-Type: %d, upstream saw Content-Type %q", resp.StatusCode, got)
 	}
 }
