@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"cmp"
+	"context"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,19 +156,40 @@ policies: capped: {name: "Capped", access: users: {}, rate: {requests: 3, per: "
 }
 
 // keyRecorder is a Limiter that records the keys it is asked about and
-// allows everything.
+// allows everything, or fails with err when it is set.
 type keyRecorder struct {
 	mu   sync.Mutex
 	keys []limit.Key
+	err  error
 }
 
 var _ limit.Limiter = (*keyRecorder)(nil)
 
-func (k *keyRecorder) Take(req limit.Request, _ time.Time) (rate, quota limit.Decision) {
+func (k *keyRecorder) Take(_ context.Context, req limit.Request, _ time.Time) (rate, quota limit.Decision, err error) {
 	k.mu.Lock()
 	k.keys = append(k.keys, req.RateKey, req.QuotaKey)
 	k.mu.Unlock()
-	return limit.Decision{Allowed: true, Limit: 1, Remaining: 1}, limit.Decision{Allowed: true, Limit: 1, Remaining: 1}
+	if k.err != nil {
+		return limit.Decision{}, limit.Decision{}, k.err
+	}
+	return limit.Decision{Allowed: true, Limit: 1, Remaining: 1}, limit.Decision{Allowed: true, Limit: 1, Remaining: 1}, nil
+}
+
+// A limiter that cannot count (a shared store unreachable, on_redis_error
+// "deny") is a 503 with a JSON error, never a 401 or 403; requests under
+// no limit pass.
+func TestLimiterUnavailable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{limiter: &keyRecorder{err: limit.ErrUnavailable}, extra: `
+policies: capped: {name: "Capped", access: users: {}, rate: {requests: 3, per: "1m"}}
+`})
+	r := e.do("GET", "/users/x", e.token("u1", map[string]any{"pol": "capped"}), nil)
+	if r.status != 503 || !strings.Contains(r.body, "shared limit store is unreachable") {
+		t.Errorf("limited request with the limiter down: %d %s, want 503", r.status, r.body)
+	}
+	if r := e.do("GET", "/users/x", e.token("u2", map[string]any{"pol": "writer"}), nil); r.status != 200 {
+		t.Errorf("request under no limit with the limiter down: %d %s, want 200", r.status, r.body)
+	}
 }
 
 // The limits are counted per issuer: the same identity value from two

@@ -13,7 +13,8 @@ import (
 // countLimits counts the request against the rate limit and quota of the
 // policies d chose (none when it chose none), in one Take, and refuses it
 // when one is exhausted: 429 with Retry-After for the rate, 403 for the
-// quota. It sets the limit the response headers report (ResponseHeader).
+// quota; 503 when the limiter cannot count it. It sets the limit the
+// response headers report (ResponseHeader).
 func (r *request) countLimits(ctx *fasthttp.RequestCtx, gen *generation, st *apiState, now time.Time, d policy.Decision) (errorResponse, bool) {
 	if d.Rate == nil && d.Quota == nil {
 		return errorResponse{}, true
@@ -25,8 +26,12 @@ func (r *request) countLimits(ctx *fasthttp.RequestCtx, gen *generation, st *api
 	if d.Quota != nil {
 		lr.QuotaKey, lr.Quota = limit.Key{Issuer: st.idp.Issuer, Identity: r.identity, Policy: d.Quota.ID}, d.Quota.Quota
 	}
-	rd, qd := r.g.limiter.Take(lr, now)
+	rd, qd, err := r.g.limiter.Take(ctx, lr, now)
 	switch {
+	case err != nil:
+		// The shared store is unreachable and on_redis_error is "deny":
+		// never a 401 or 403 for it.
+		return errLimiterUnavailable, false
 	case lr.Rate != nil && !rd.Allowed:
 		r.limit, r.limited = rd, true // refusals always tell
 		r.buf = appendSeconds(r.buf[:0], max(rd.RetryAfter, time.Second))

@@ -37,6 +37,7 @@
 package limit
 
 import (
+	"context"
 	"hash/maphash"
 	"math"
 	"math/bits"
@@ -81,8 +82,8 @@ type Request struct {
 	Quota    *table.Quota
 }
 
-// Limiter is a counter store of one node; Memory implements it.
-// Implementations are safe for concurrent use.
+// Limiter is a counter store: Memory (one node), Redis and Resilient
+// (shared by the nodes). Implementations are safe for concurrent use.
 type Limiter interface {
 	// Take counts one request against the limits of req that apply, as
 	// one step: the request is counted in both when both allow it, and in
@@ -93,8 +94,12 @@ type Limiter interface {
 	// one with the first request after it ends). The decision of a limit
 	// that does not apply is the zero Decision. When one limit refuses,
 	// the other's decision says whether it alone would have allowed the
-	// request, and its Remaining is not lowered by it.
-	Take(req Request, now time.Time) (rate, quota Decision)
+	// request, and its Remaining is not lowered by it. now is the time
+	// of the request for a store of one node; a shared store keeps its
+	// own clock. An error means the request could not be counted (see
+	// ErrUnavailable); the decisions are then zero. Take returns within
+	// ctx's lifetime.
+	Take(ctx context.Context, req Request, now time.Time) (rate, quota Decision, err error)
 }
 
 // MemoryOptions configures NewMemory.
@@ -183,8 +188,14 @@ func (m *Memory) Len() int {
 	return n
 }
 
-// Take implements Limiter.
-func (m *Memory) Take(req Request, now time.Time) (rate, quota Decision) {
+// Take implements Limiter: Count, which never fails.
+func (m *Memory) Take(_ context.Context, req Request, now time.Time) (rate, quota Decision, err error) {
+	rate, quota = m.Count(req, now)
+	return rate, quota, nil
+}
+
+// Count counts one request as Limiter.Take does, at now.
+func (m *Memory) Count(req Request, now time.Time) (rate, quota Decision) {
 	r, q := req.Rate, req.Quota
 	if rate, quota, done := refuseInvalid(r, q); done {
 		return rate, quota

@@ -18,12 +18,12 @@ func perSecond(n int64) table.Rate {
 
 // rateOf and quotaOf count a request against one limit alone.
 func rateOf(m *Memory, k Key, r table.Rate, now time.Time) Decision {
-	d, _ := m.Take(Request{RateKey: k, Rate: &r}, now)
+	d, _ := m.Count(Request{RateKey: k, Rate: &r}, now)
 	return d
 }
 
 func quotaOf(m *Memory, k Key, q table.Quota, now time.Time) Decision {
-	_, d := m.Take(Request{QuotaKey: k, Quota: &q}, now)
+	_, d := m.Count(Request{QuotaKey: k, Quota: &q}, now)
 	return d
 }
 
@@ -329,7 +329,7 @@ func TestTakeEvictionKeepsFirstKey(t *testing.T) {
 	q := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
 	req := Request{RateKey: Key{Identity: "alice", Policy: "p"}, Rate: &r, QuotaKey: Key{Identity: "alice", Policy: "q"}, Quota: &q}
 	for i := range 3 {
-		if rd, _ := m.Take(req, t0); rd.Allowed != (i < 2) {
+		if rd, _ := m.Count(req, t0); rd.Allowed != (i < 2) {
 			t.Fatalf("request %d: rate %+v, want the third refused (2 a second)", i, rd)
 		}
 	}
@@ -379,10 +379,10 @@ func TestNoAllocs(t *testing.T) {
 		{"two policies", Request{RateKey: Key{Identity: "alice", Policy: "gold"}, Rate: &r, QuotaKey: Key{Identity: "alice", Policy: "silver"}, Quota: &q}},
 	} {
 		now := t0
-		m.Take(tt.req, now)
+		m.Count(tt.req, now)
 		if a := testing.AllocsPerRun(1000, func() {
 			now = now.Add(time.Millisecond)
-			m.Take(tt.req, now)
+			m.Count(tt.req, now)
 		}); a != 0 {
 			t.Errorf("%s: %v allocs per Take on existing keys, want 0", tt.name, a)
 		}
@@ -405,7 +405,7 @@ func TestTakeCountsInBothOrNeither(t *testing.T) {
 		// use up the rate: two more fit in the same second once the quota
 		// is lifted.
 		for i := range 5 {
-			rd, qd := m.Take(req, t0)
+			rd, qd := m.Count(req, t0)
 			if pass := i < 3; !rd.Allowed || qd.Allowed != pass {
 				t.Fatalf("same key %v, request %d: rate %+v quota %+v", sameKey, i, rd, qd)
 			}
@@ -416,13 +416,13 @@ func TestTakeCountsInBothOrNeither(t *testing.T) {
 		more := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
 		req.Quota = &more
 		for i := range 3 {
-			rd, qd := m.Take(req, t0)
+			rd, qd := m.Count(req, t0)
 			if pass := i < 2; rd.Allowed != pass || (pass && qd.Remaining != int64(100-4-i)) {
 				t.Fatalf("same key %v, after the quota: request %d: rate %+v quota %+v", sameKey, i, rd, qd)
 			}
 		}
 		// The rate refused the last one: the quota did not count it.
-		if _, qd := m.Take(Request{QuotaKey: req.QuotaKey, Quota: &more}, t0); qd.Remaining != 100-6 {
+		if _, qd := m.Count(Request{QuotaKey: req.QuotaKey, Quota: &more}, t0); qd.Remaining != 100-6 {
 			t.Errorf("same key %v: quota remaining %d after 5 counted, want %d", sameKey, qd.Remaining, 100-6)
 		}
 	}
@@ -445,7 +445,7 @@ func TestTakeTwoKeysNoDeadlock(t *testing.T) {
 				if g%2 == 1 {
 					a, b = b, a
 				}
-				m.Take(Request{RateKey: a, Rate: &r, QuotaKey: b, Quota: &q}, t0)
+				m.Count(Request{RateKey: a, Rate: &r, QuotaKey: b, Quota: &q}, t0)
 			}
 		}()
 	}
@@ -472,7 +472,7 @@ func BenchmarkTake(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				now = now.Add(time.Microsecond)
-				m.Take(bc.req, now)
+				m.Count(bc.req, now)
 			}
 		})
 	}

@@ -103,11 +103,11 @@ func NewRedis(client rueidis.Client, opts RedisOptions) *Redis {
 	}
 }
 
-// Take counts one request against the limits of req that apply, by the
-// rules of Limiter.Take. An error (Redis unreachable, the timeout passed,
-// ctx done) means nothing is known of the request, which may or may not
-// have been counted; the decisions are then zero.
-func (r *Redis) Take(ctx context.Context, req Request) (rate, quota Decision, err error) {
+// Take implements Limiter on Redis's clock (now is not used). An error
+// (Redis unreachable, the timeout passed, ctx done) means nothing is known
+// of the request, which may or may not have been counted; the decisions
+// are then zero.
+func (r *Redis) Take(ctx context.Context, req Request, _ time.Time) (rate, quota Decision, err error) {
 	if rate, quota, done := refuseInvalid(req.Rate, req.Quota); done {
 		return rate, quota, nil
 	}

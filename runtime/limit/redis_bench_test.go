@@ -33,7 +33,7 @@ func BenchmarkRedisTake(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			if _, _, err := r.Take(ctx, reqs[i%len(reqs)]); err != nil {
+			if _, _, err := r.Take(ctx, reqs[i%len(reqs)], time.Time{}); err != nil {
 				b.Error(err)
 				return
 			}

@@ -140,8 +140,8 @@ func TestRedisMatchesMemory(t *testing.T) {
 			}
 			now := t0.Add(st.at)
 			clock.set(now)
-			mr, mq := m.Take(req, now)
-			rr, rq, err := r.Take(context.Background(), req)
+			mr, mq := m.Count(req, now)
+			rr, rq, err := r.Take(context.Background(), req, time.Now())
 			if err != nil {
 				t.Fatalf("%s, step %d: %v", s.name, i, err)
 			}
@@ -198,7 +198,7 @@ func TestRedisKeys(t *testing.T) {
 		RateKey: Key{Issuer: "https://idp.example/", Identity: "alice@example.com", Policy: "gold-policy"}, Rate: &rate,
 		QuotaKey: Key{Issuer: "https://idp.example/", Identity: "alice@example.com", Policy: "silver-policy"}, Quota: &quota,
 	}
-	if _, _, err := r.Take(context.Background(), req); err != nil {
+	if _, _, err := r.Take(context.Background(), req, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -255,7 +255,7 @@ func TestRedisRefusedLocally(t *testing.T) {
 	rate := table.Rate{Requests: 2, Per: table.Duration(time.Second)}
 	req := Request{RateKey: Key{Identity: "flood", Policy: "p"}, Rate: &rate}
 	take := func() Decision {
-		d, _, err := r.Take(context.Background(), req)
+		d, _, err := r.Take(context.Background(), req, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,7 +302,7 @@ func TestRedisQuotaAcrossNodes(t *testing.T) {
 	for g := range 200 {
 		wg.Go(func() {
 			for range 3 {
-				_, q, err := nodes[g%3].Take(context.Background(), req)
+				_, q, err := nodes[g%3].Take(context.Background(), req, time.Now())
 				if err != nil {
 					t.Error(err)
 					return
@@ -317,7 +317,7 @@ func TestRedisQuotaAcrossNodes(t *testing.T) {
 	if got := passed.Load(); got != 300 {
 		t.Errorf("%d passed of 600 against a quota of 300 on three nodes", got)
 	}
-	_, q, err := NewRedis(newClient(t, srv), RedisOptions{Timeout: 5 * time.Second}).Take(context.Background(), req)
+	_, q, err := NewRedis(newClient(t, srv), RedisOptions{Timeout: 5 * time.Second}).Take(context.Background(), req, time.Now())
 	if err != nil || q.Allowed || q.Remaining != 0 {
 		t.Errorf("a new node: %+v, %v; want the quota spent", q, err)
 	}

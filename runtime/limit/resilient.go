@@ -19,7 +19,11 @@ import (
 // unreachable by one of the fallbacks (its OnError).
 type Mode int32
 
-var _ fmt.Stringer = Mode(0)
+var (
+	_ fmt.Stringer = Mode(0)
+	_ Limiter      = (*Resilient)(nil)
+	_ Limiter      = (*Redis)(nil)
+)
 
 const (
 	// ModeLocal counts on this node in memory, each limit divided by the
@@ -147,12 +151,12 @@ func (l *Resilient) Mode() Mode {
 // Take counts one request as Redis.Take does while Redis answers, and
 // by the fallback when it does not. Its error is ErrUnavailable in
 // ModeDeny, or ctx's when ctx ended first.
-func (l *Resilient) Take(ctx context.Context, req Request) (rate, quota Decision, err error) {
+func (l *Resilient) Take(ctx context.Context, req Request, now time.Time) (rate, quota Decision, err error) {
 	if l.open.Load() {
 		l.maybeProbe()
-		return l.fallback(req)
+		return l.fallback(req, now)
 	}
-	rate, quota, err = l.redis.Take(ctx, req)
+	rate, quota, err = l.redis.Take(ctx, req, now)
 	if err == nil {
 		l.failed.Store(0)
 		if l.npend.Load() > 0 {
@@ -166,7 +170,7 @@ func (l *Resilient) Take(ctx context.Context, req Request) (rate, quota Decision
 	if l.failed.Add(1) >= l.failures {
 		l.trip(err)
 	}
-	return l.fallback(req)
+	return l.fallback(req, now)
 }
 
 // trip opens the breaker, once.
@@ -209,7 +213,7 @@ func (l *Resilient) maybeProbe() {
 }
 
 // fallback answers req by OnError.
-func (l *Resilient) fallback(req Request) (rate, quota Decision, err error) {
+func (l *Resilient) fallback(req Request, now time.Time) (rate, quota Decision, err error) {
 	if rate, quota, done := refuseInvalid(req.Rate, req.Quota); done {
 		return rate, quota, nil
 	}
@@ -233,7 +237,7 @@ func (l *Resilient) fallback(req Request) (rate, quota Decision, err error) {
 	if q := req.Quota; q != nil {
 		share.Quota = &table.Quota{Max: ceilDiv(q.Max, n), Period: q.Period}
 	}
-	rate, quota = l.local.Load().Take(share, time.Now())
+	rate, quota = l.local.Load().Count(share, now)
 	if req.Quota != nil && quota.Allowed && (req.Rate == nil || rate.Allowed) {
 		l.addPending(req.QuotaKey, *req.Quota)
 	}

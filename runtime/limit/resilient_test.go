@@ -36,7 +36,7 @@ func newResilient(t *testing.T, srv *testutil.Redis, opts ResilientOptions) (*Re
 func takeBounded(t *testing.T, l *Resilient, req Request) (rate, quota Decision, err error) {
 	t.Helper()
 	start := time.Now()
-	rate, quota, err = l.Take(context.Background(), req)
+	rate, quota, err = l.Take(context.Background(), req, time.Now())
 	if d := time.Since(start); d > callBound {
 		t.Errorf("Take took %v with Redis down, want at most %v", d, callBound)
 	}
@@ -55,7 +55,7 @@ func TestResilientPaused(t *testing.T) {
 	k := Key{Identity: "alice", Policy: "p"}
 	req := Request{QuotaKey: k, Quota: &quota}
 	for range 3 {
-		if _, q, err := l.Take(context.Background(), req); err != nil || !q.Allowed {
+		if _, q, err := l.Take(context.Background(), req, time.Now()); err != nil || !q.Allowed {
 			t.Fatalf("before the pause: %+v, %v", q, err)
 		}
 	}
@@ -75,7 +75,7 @@ func TestResilientPaused(t *testing.T) {
 	})
 	// 3 + 10 + the calls of the poll were counted, in Redis or locally
 	// and added on recovery: the next one sees them all but its own.
-	_, q, err := l.Take(context.Background(), req)
+	_, q, err := l.Take(context.Background(), req, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestResilientPushesLocalQuota(t *testing.T) {
 	quota := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
 	req := Request{QuotaKey: Key{Identity: "bob", Policy: "p"}, Quota: &quota}
 	for range 3 {
-		l.Take(context.Background(), req)
+		l.Take(context.Background(), req, time.Now())
 	}
 	srv.Pause()
 	for range 5 {
@@ -116,7 +116,7 @@ func TestResilientPushesLocalQuota(t *testing.T) {
 		return false
 	})
 	other := NewRedis(newClient(t, srv), RedisOptions{Timeout: 5 * time.Second})
-	_, q, err := other.Take(context.Background(), req)
+	_, q, err := other.Take(context.Background(), req, time.Now())
 	// The first call of the pause timed out in flight: Redis may have run
 	// it on waking too.
 	if err != nil || q.Remaining < 100-10 || q.Remaining > 100-9 {
@@ -150,7 +150,7 @@ func TestResilientRestart(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("recovered %v after the restart, want within 2s", d)
 	}
-	if r, _, err := l.Take(context.Background(), req); err != nil || !r.Allowed || l.Mode() != ModeRedis {
+	if r, _, err := l.Take(context.Background(), req, time.Now()); err != nil || !r.Allowed || l.Mode() != ModeRedis {
 		t.Errorf("after recovery: %+v, %v, mode %v", r, err, l.Mode())
 	}
 }
