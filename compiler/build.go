@@ -38,6 +38,7 @@ func (c *compilation) build(raw *schema.Config) *table.Table {
 	c.checkRoutes(t)
 	c.checkPolicies(t)
 	c.buildPortal(t, &raw.Portal)
+	c.buildCluster(t, raw.Cluster)
 	c.warnUnused(t)
 	return t
 }

@@ -70,6 +70,8 @@ func (d *decoder) config(user, config cue.Value, sh *shape) any {
 		at, schemaV, sub := field(name), sections.Value(), sh.fields[name]
 		u := user.LookupPath(cue.MakePath(sel))
 		switch {
+		case !u.Exists() && sections.IsOptional():
+			// An optional section (cluster) left out is absent.
 		case !u.Exists():
 			out[name] = d.value(schemaV, at, sub) // the defaults
 		case sub != nil && sub.isMap && u.IncompleteKind() == cue.StructKind:

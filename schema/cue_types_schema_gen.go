@@ -12,6 +12,11 @@ type Config struct {
 	Policies map[string]Policy `json:"policies"`
 
 	Portal Portal `json:"portal"`
+
+	// cluster makes several nodes on this configuration one gateway:
+	// limits, quotas, client bindings and portal sessions are shared
+	// through Redis (or Valkey). Without it a node keeps them in memory.
+	Cluster *Cluster `json:"cluster,omitempty"`
 }
 
 type Gateway struct {
@@ -258,3 +263,37 @@ type GrantType string
 type AuthMethod string
 
 type ResponseType string
+
+type Cluster struct {
+	Redis struct {
+		// address is host:port of the Redis (or Valkey) server.
+		Address string `json:"address"`
+
+		Username string `json:"username,omitempty"`
+
+		Password *Secret `json:"password,omitempty"`
+
+		// tls, when set, connects over TLS: ca_file verifies the server
+		// (default: the system's roots), server_name overrides the name
+		// checked (default: the address's host).
+		Tls *struct {
+			Ca_file *string `json:"ca_file,omitempty"`
+
+			Server_name *string `json:"server_name,omitempty"`
+		} `json:"tls,omitempty"`
+
+		Database int64 `json:"database"`
+
+		// key_prefix begins every key cuegate writes, so that several
+		// gateways can share one server.
+		Key_prefix string `json:"key_prefix"`
+
+		// timeout bounds each call on the request path.
+		Timeout string `json:"timeout"`
+	} `json:"redis"`
+
+	// on_redis_error is what the gateway does while Redis is unreachable:
+	// "local" counts in memory with each limit divided by the live nodes,
+	// "allow" passes, "deny" answers 503. Never 401 or 403.
+	On_redis_error string `json:"on_redis_error"`
+}

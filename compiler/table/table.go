@@ -27,6 +27,9 @@ type Table struct {
 	APIs     map[string]*API    `json:"apis"`
 	Policies map[string]*Policy `json:"policies"`
 	Portal   Portal             `json:"portal"`
+	// Cluster shares limits, bindings and sessions between nodes; nil
+	// means one node, in memory.
+	Cluster *Cluster `json:"cluster,omitempty"`
 
 	// Routes is the prebuilt route index over APIs.
 	Routes *RouteIndex `json:"-"`
@@ -184,6 +187,35 @@ type Rate struct {
 type Quota struct {
 	Max    int64    `json:"max"`
 	Period Duration `json:"period"`
+}
+
+// Cluster is how several nodes on one configuration act as one gateway:
+// through a Redis (or Valkey) server.
+type Cluster struct {
+	Redis Redis `json:"redis"`
+	// OnRedisError is what the gateway does while Redis is unreachable:
+	// "local", "allow" or "deny".
+	OnRedisError string `json:"on_redis_error"`
+}
+
+// Redis is the server a cluster shares.
+type Redis struct {
+	Address  string  `json:"address"`
+	Username string  `json:"username,omitempty"`
+	Password *Secret `json:"password,omitempty"`
+	// TLS, when set, connects over TLS; CAFile (a name as written, see
+	// ConfigPath) verifies the server, else the system's roots do.
+	TLS       *RedisTLS `json:"tls,omitempty"`
+	Database  int       `json:"database"`
+	KeyPrefix string    `json:"key_prefix"`
+	// Timeout bounds each call on the request path.
+	Timeout Duration `json:"timeout"`
+}
+
+// RedisTLS is a cluster's TLS to Redis.
+type RedisTLS struct {
+	CAFile     string `json:"ca_file,omitempty"`
+	ServerName string `json:"server_name,omitempty"`
 }
 
 // Portal is the developer portal's configuration.

@@ -1,0 +1,35 @@
+package compiler
+
+import (
+	"net"
+
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/schema"
+)
+
+// buildCluster compiles the cluster block; nil is one node.
+func (c *compilation) buildCluster(t *table.Table, r *schema.Cluster) {
+	if r == nil {
+		return
+	}
+	at := field("cluster", "redis")
+	c.checkSecret(r.Redis.Password, at.field("password"))
+	if _, port, err := net.SplitHostPort(r.Redis.Address); err != nil || port == "" {
+		c.errorf(at.field("address"), "invalid Redis address %q: want host:port", r.Redis.Address)
+	}
+	cl := &table.Cluster{
+		Redis: table.Redis{
+			Address:   r.Redis.Address,
+			Username:  r.Redis.Username,
+			Password:  secret(r.Redis.Password),
+			Database:  int(r.Redis.Database),
+			KeyPrefix: r.Redis.Key_prefix,
+			Timeout:   c.duration(r.Redis.Timeout, true, at.field("timeout")),
+		},
+		OnRedisError: r.On_redis_error,
+	}
+	if tl := r.Redis.Tls; tl != nil {
+		cl.Redis.TLS = &table.RedisTLS{CAFile: deref(tl.Ca_file), ServerName: deref(tl.Server_name)}
+	}
+	t.Cluster = cl
+}

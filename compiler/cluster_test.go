@@ -1,0 +1,55 @@
+package compiler_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
+)
+
+// TestCluster: the cluster block compiles to the table with its defaults;
+// without one a table has no Cluster (one node, in memory).
+func TestCluster(t *testing.T) {
+	t.Parallel()
+	const api = `package cfg
+
+apis: a: {name: "A", listen_path: "/a", upstream: targets: ["http://127.0.0.1:9000"], auth: keyless: true}
+`
+	for _, tt := range []struct {
+		name, extra string
+		want        *table.Cluster
+	}{
+		{"none", "", nil},
+		{"defaults", `cluster: redis: address: "127.0.0.1:6379"`, &table.Cluster{
+			Redis:        table.Redis{Address: "127.0.0.1:6379", KeyPrefix: "cuegate:", Timeout: table.Duration(50 * time.Millisecond)},
+			OnRedisError: "local",
+		}},
+		{"everything", `cluster: {
+	redis: {address: "r:6380", username: "u", password: file: "redis.pw", tls: server_name: "r.example", database: 3, key_prefix: "gw1:", timeout: "20ms"}
+	on_redis_error: "allow"
+}`, &table.Cluster{
+			Redis: table.Redis{Address: "r:6380", Username: "u", Password: &table.Secret{File: "redis.pw"}, TLS: &table.RedisTLS{ServerName: "r.example"},
+				Database: 3, KeyPrefix: "gw1:", Timeout: table.Duration(20 * time.Millisecond)},
+			OnRedisError: "allow",
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "cfg.cue"), []byte(api+tt.extra+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tab, err := compiler.Compile(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(tab.Cluster, tt.want) {
+				t.Errorf("Cluster = %+v, want %+v", tab.Cluster, tt.want)
+			}
+		})
+	}
+}
