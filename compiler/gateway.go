@@ -2,7 +2,6 @@ package compiler
 
 import (
 	"net"
-	"net/netip"
 	"strings"
 
 	"github.com/cuegate/cuegate/compiler/table"
@@ -54,21 +53,10 @@ func (c *compilation) checkAdmin(t *table.Table, g *schema.Gateway) {
 	at := field("gateway", "admin_token")
 	c.checkSecret(g.Admin_token, at)
 	host, port, err := net.SplitHostPort(g.Admin_listen)
-	if err != nil || g.Admin_token != nil || isLoopback(host) || c.broken(at) {
+	if err != nil || g.Admin_token != nil || table.IsLoopbackHost(host) || c.broken(at) {
 		return
 	}
 	c.errorf(field("gateway", "admin_listen"), "%q can be reached from other machines, and the admin listener adds and removes developers: set gateway.admin_token: {env: \"NAME\"} (or {file: \"PATH\"}) so that it asks for a bearer token, or listen on loopback (\"127.0.0.1:%s\")", g.Admin_listen, port)
-}
-
-// isLoopback reports whether a listen address's host can be reached from
-// this machine only: localhost or a loopback IP. An empty host, a
-// wildcard, any other name or address can be reached from others.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
 }
 
 // clientHost is a listen address as a client on the same machine dials

@@ -11,8 +11,7 @@ import (
 )
 
 // AdminHandler serves the admin endpoints: /healthz (the process is up),
-// /readyz (a table is loaded and every IdP's keys were fetched once; 503
-// otherwise), /metrics (Prometheus text: the gateway's series, then those
+// /readyz (Ready; 503 otherwise), /metrics (Prometheus text: the gateway's series, then those
 // of the default VictoriaMetrics set and the process's) and /status
 // (JSON, see Status).
 // It has no authentication of its own: serve it on loopback, or behind
@@ -27,7 +26,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !g.Ready() {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte("not ready: identity provider keys not fetched yet\n")) //nolint:errcheck
+			w.Write([]byte("not ready: identity provider keys or cluster bindings not loaded yet (see /status)\n")) //nolint:errcheck
 			return
 		}
 		w.Write([]byte("ready\n")) //nolint:errcheck

@@ -49,6 +49,9 @@ type Options struct {
 	Bindings Bindings
 	// Limiter counts rate limits and quotas; nil means an in-memory one.
 	Limiter limit.Limiter
+	// Cluster reports what the node shares with others; nil means one
+	// node. A node is not ready before its cluster's bindings are.
+	Cluster Cluster
 	// KeySets holds the IdPs' keys; nil means a new one (closed by Close).
 	KeySets *auth.KeySets
 	// TokenCacheSize bounds the validated-token cache; 0 means
@@ -125,6 +128,9 @@ func New(t *table.Table, opts Options) (*Gateway, error) {
 		series:     newGatewayMetrics(),
 	}
 	g.notFound = newAPIMetrics(g.series.set, "")
+	if opts.Cluster != nil {
+		g.registerClusterMetrics(opts.Cluster)
+	}
 	if g.now == nil {
 		g.now, g.systemClock = time.Now, true
 	}
@@ -153,9 +159,12 @@ func (g *Gateway) Current() *table.Table { return g.cur.Load().table }
 // first, one more for each swap.
 func (g *Gateway) Generation() uint64 { return g.cur.Load().seq }
 
-// Ready reports whether the gateway can serve: a table is loaded and every
-// IdP's keys were fetched once.
-func (g *Gateway) Ready() bool { return g.cur.Load() != nil && g.keys.Ready() }
+// Ready reports whether the gateway can serve: a table is loaded, every
+// IdP's keys were fetched once and, in a cluster, the client bindings are
+// loaded.
+func (g *Gateway) Ready() bool {
+	return g.cur.Load() != nil && g.keys.Ready() && (g.opts.Cluster == nil || g.opts.Cluster.ClusterStatus().Bindings.Ready)
+}
 
 // Close stops the key fetchers (when the Gateway created them) and closes
 // the upstream pools. Call it after the servers have shut down.

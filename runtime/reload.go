@@ -124,6 +124,8 @@ type Status struct {
 	// LastError is the last failed reload, kept until a reload succeeds.
 	LastError *ReloadError              `json:"last_error,omitempty"`
 	IdPs      map[string]auth.KeyStatus `json:"idps"`
+	// Cluster is the node's view of its cluster; nil for one node.
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
 }
 
 // ReloadStatus describes one reload.
@@ -160,6 +162,10 @@ func (g *Gateway) Status() Status {
 	}
 	if rs.err != nil {
 		s.LastError = &ReloadError{At: rs.at, Message: rs.err.Error(), Diagnostics: rs.diags}
+	}
+	if g.opts.Cluster != nil {
+		cs := g.opts.Cluster.ClusterStatus()
+		s.Cluster = &cs
 	}
 	return s
 }

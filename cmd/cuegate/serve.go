@@ -28,10 +28,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	config := fs.String("config", "", "configuration directory (required)")
 	state := fs.String("state", "", "the portal's state file")
 	logFormat := fs.String("log-format", "json", "log format: json or console")
+	listen := fs.String("listen", "", "the gateway's address, instead of gateway.listen")
+	adminListen := fs.String("admin-listen", "", "the admin listener's address, instead of gateway.admin_listen")
+	portalListen := fs.String("portal-listen", "", "the portal's address, instead of gateway.portal_listen")
+	bindingsFile := fs.String("bindings-file", "", "in a cluster, on a node without --state: where the last client bindings taken from Redis are kept (default: in the user's cache directory)")
 	var budget compileBudget
 	budget.flags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cuegate serve --config DIR [--state FILE] [--log-format json|console] [--compile-timeout D] [--compile-memory SIZE]")
+		fmt.Fprintln(stderr, "usage: cuegate serve --config DIR [--state FILE] [--listen ADDR] [--admin-listen ADDR] [--portal-listen ADDR] [--bindings-file FILE] [--log-format json|console] [--compile-timeout D] [--compile-memory SIZE]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -54,7 +58,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	n, err := node.Start(ctx, node.Options{ConfigDir: *config, StatePath: *state, Logger: log, AccessLog: logw, Watch: true, Compile: budget.compile})
+	n, err := node.Start(ctx, node.Options{
+		ConfigDir: *config, StatePath: *state, BindingsFile: *bindingsFile,
+		Listen: *listen, AdminListen: *adminListen, PortalListen: *portalListen,
+		Logger: log, AccessLog: logw, Watch: true, Compile: budget.compile,
+	})
 	lw.Flush() //nolint:errcheck // the log lines before what follows
 	var diags table.Diagnostics
 	switch {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 
 	"github.com/cuegate/cuegate/compiler/table"
@@ -32,10 +33,15 @@ func adminHandler(gw *runtime.Gateway, pl *portalListener, token string) http.Ha
 }
 
 // adminToken reads t's admin_token, "" when it has none. A token that
-// cannot be read, or is empty, is an error that names its reference.
-func adminToken(t *table.Table, configDir string) (string, error) {
+// cannot be read, or is empty, is an error that names its reference; so
+// is no token when listen (the admin listener's address, which a flag may
+// have set apart from the table) is not loopback.
+func adminToken(t *table.Table, configDir, listen string) (string, error) {
 	s := t.Gateway.AdminToken
 	if s == nil {
+		if host, port, err := net.SplitHostPort(listen); err == nil && !table.IsLoopbackHost(host) {
+			return "", fmt.Errorf("admin listener %q can be reached from other machines, and it adds and removes developers: set gateway.admin_token, or listen on loopback (127.0.0.1:%s)", listen, port)
+		}
 		return "", nil
 	}
 	token, err := s.Resolve(configDir)

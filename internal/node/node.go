@@ -20,6 +20,7 @@ import (
 
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/portal/sessions"
 	"github.com/cuegate/cuegate/portal/store"
 	"github.com/cuegate/cuegate/runtime"
 	"github.com/cuegate/cuegate/runtime/watch"
@@ -31,6 +32,7 @@ import (
 // caller stops it with Shutdown. Its methods are safe for concurrent use.
 type Node struct {
 	gw        *runtime.Gateway
+	cluster   *clusterNode // nil for one node
 	compile   func(dir string) (*table.Table, error)
 	configDir string
 	reloadMu  sync.Mutex // serialises Reload
@@ -86,7 +88,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	for _, w := range t.Warnings {
 		o.Logger.Warn().Str("warning", w.String()).Msg("configuration warning")
 	}
-	token, err := adminToken(t, o.ConfigDir)
+	token, err := adminToken(t, o.ConfigDir, cmp.Or(o.AdminListen, t.Gateway.AdminListen))
 	if err != nil {
 		return nil, err
 	}
@@ -97,17 +99,37 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		}
 		o.Bindings = st
 	}
-	gw, err := runtime.New(t, runtime.Options{Logger: o.Logger, AccessLog: o.AccessLog, ConfigDir: o.ConfigDir, Bindings: o.Bindings})
+	ro := runtime.Options{Logger: o.Logger, AccessLog: o.AccessLog, ConfigDir: o.ConfigDir, Bindings: o.Bindings}
+	var cl *clusterNode
+	if t.Cluster != nil {
+		if cl, err = startCluster(t.Cluster, o.ConfigDir, st, o.BindingsFile, o.Logger); err != nil {
+			if st != nil {
+				st.Close()
+			}
+			return nil, err
+		}
+		ro.Limiter, ro.Cluster = cl.limiter, cl
+		if st == nil {
+			ro.Bindings = cl.bindings()
+		}
+	}
+	gw, err := runtime.New(t, ro)
 	if err != nil {
+		if cl != nil {
+			cl.stop()
+		}
 		if st != nil {
 			st.Close()
 		}
 		return nil, err
 	}
-	n := &Node{gw: gw, compile: o.Compile, configDir: o.ConfigDir, watcher: watcher, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), stop: make(chan struct{})}
+	n := &Node{gw: gw, cluster: cl, compile: o.Compile, configDir: o.ConfigDir, watcher: watcher, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), stop: make(chan struct{})}
 	fail := func(err error) (*Node, error) {
 		n.closeListeners()
 		gw.Close()
+		if cl != nil {
+			cl.stop()
+		}
 		if st != nil {
 			st.Close()
 		}
@@ -121,7 +143,11 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		return fail(fmt.Errorf("admin listener: %w", err))
 	}
 	if st != nil {
-		if n.portal, err = startPortal(ctx, cmp.Or(o.PortalListen, t.Gateway.PortalListen), t, gw, st, o); err != nil {
+		var sess sessions.Store // nil: in memory
+		if cl != nil {
+			sess = cl.sessions
+		}
+		if n.portal, err = startPortal(ctx, cmp.Or(o.PortalListen, t.Gateway.PortalListen), t, gw, st, sess, o); err != nil {
 			return fail(err)
 		}
 	}
@@ -183,7 +209,8 @@ func (n *Node) Err() <-chan error { return n.errc }
 
 // Shutdown stops accepting connections and waits for the requests in
 // flight, at most the table's shutdown_grace; then it closes the
-// upstream pools, the key fetchers and the state file. It is safe to call
+// upstream pools, the key fetchers, the connection to the cluster's Redis
+// and the state file. It is safe to call
 // more than once, and from several goroutines: every call returns the
 // first one's error.
 func (n *Node) Shutdown() error {
@@ -200,6 +227,9 @@ func (n *Node) Shutdown() error {
 		}
 		n.wg.Wait()
 		n.gw.Close()
+		if n.cluster != nil {
+			n.cluster.stop()
+		}
 		if n.portal != nil {
 			errs = append(errs, n.portal.store.Close())
 		}

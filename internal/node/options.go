@@ -27,6 +27,11 @@ type Options struct {
 	// resolution when no portal runs on this node (StatePath empty); nil
 	// means none.
 	Bindings runtime.Bindings
+	// BindingsFile is where a node without StatePath, in a cluster, keeps
+	// the last client bindings it took from Redis, to start from while
+	// Redis is unreachable; "" means a file in the user's cache directory
+	// named after the Redis address, database and key prefix.
+	BindingsFile string
 	// Listen, AdminListen and PortalListen, when set, replace the table's
 	// addresses (tests use "127.0.0.1:0").
 	Listen, AdminListen, PortalListen string

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/portal"
+	"github.com/cuegate/cuegate/portal/sessions"
 	"github.com/cuegate/cuegate/portal/store"
 	"github.com/cuegate/cuegate/runtime"
 )
@@ -40,12 +41,13 @@ func openState(path string) (*store.Store, error) {
 }
 
 // startPortal serves the portal for st on addr (the table's portal_listen
-// unless overridden), over TLS when the table names portal_tls. The portal
-// reads the current table through gw, so a hot swap changes its catalogue.
-func startPortal(ctx context.Context, addr string, t *table.Table, gw *runtime.Gateway, st *store.Store, o Options) (*portalListener, error) {
+// unless overridden), over TLS when the table names portal_tls, with its
+// sessions in sess (nil: in memory). The portal reads the current table
+// through gw, so a hot swap changes its catalogue.
+func startPortal(ctx context.Context, addr string, t *table.Table, gw *runtime.Gateway, st *store.Store, sess sessions.Store, o Options) (*portalListener, error) {
 	tlsConf := gw.PortalTLSConfig() // follows the table: a reload rotates the certificate
 	warnUnreadableSecrets(o.Logger, t, o.ConfigDir)
-	p, err := portal.New(portal.Options{Table: gw.Current, ConfigDir: o.ConfigDir, Store: st, Logger: o.Logger, Secure: tlsConf != nil})
+	p, err := portal.New(portal.Options{Table: gw.Current, ConfigDir: o.ConfigDir, Store: st, Sessions: sess, Logger: o.Logger, Secure: tlsConf != nil})
 	if err != nil {
 		return nil, err
 	}

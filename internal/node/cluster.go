@@ -1,0 +1,189 @@
+package node
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/rs/zerolog"
+
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/cluster"
+	"github.com/cuegate/cuegate/portal/sessions"
+	"github.com/cuegate/cuegate/portal/store"
+	"github.com/cuegate/cuegate/runtime"
+	"github.com/cuegate/cuegate/runtime/limit"
+)
+
+// clusterNode is what a node shares with the other nodes of its
+// configuration through Redis: the limiter, the count of live nodes, the
+// client bindings (published by the node with the state file, followed
+// by the others) and the portal's sessions. It is made once at start from
+// the first table; a reload that changes the cluster block needs a
+// restart. Its methods are safe for concurrent use.
+type clusterNode struct {
+	client    rueidis.Client
+	limiter   *limit.Resilient
+	heartbeat *limit.Heartbeat
+	publisher *cluster.Publisher // on the node with the state file
+	follower  *cluster.Follower  // on the others
+	sessions  sessions.Store
+}
+
+var _ runtime.Cluster = (*clusterNode)(nil)
+
+// startCluster connects to c's Redis and starts the heartbeat, and the
+// publisher of st's bindings when st is not nil, else a follower that
+// keeps its last snapshot in bindingsFile. Redis need not be reachable:
+// the client connects when it can, and meanwhile limits fall back to
+// on_redis_error and a follower serves from its file.
+func startCluster(c *table.Cluster, configDir string, st *store.Store, bindingsFile string, log zerolog.Logger) (*clusterNode, error) {
+	opt, err := redisOptions(c.Redis, configDir)
+	if err != nil {
+		return nil, err
+	}
+	client, err := rueidis.NewClient(opt)
+	if client == nil {
+		return nil, fmt.Errorf("cluster.redis: %w", err)
+	}
+	if err != nil {
+		log.Warn().Err(err).Str("address", c.Redis.Address).Msg("cluster: Redis is unreachable at start; limits fall back to on_redis_error until it answers")
+	}
+	prefix, timeout := c.Redis.KeyPrefix, c.Redis.Timeout.D()
+	n := &clusterNode{client: client, sessions: sessions.NewRedis(client, sessions.RedisOptions{KeyPrefix: prefix})}
+	n.heartbeat = limit.NewHeartbeat(client, limit.HeartbeatOptions{KeyPrefix: prefix, Timeout: timeout})
+	n.limiter = limit.NewResilient(limit.NewRedis(client, limit.RedisOptions{KeyPrefix: prefix, Timeout: timeout}),
+		limit.ResilientOptions{OnError: onRedisError(c.OnRedisError), Nodes: n.heartbeat.Nodes, Logger: log})
+	if st != nil {
+		n.publisher = cluster.NewPublisher(client, st, cluster.PublisherOptions{KeyPrefix: prefix, Logger: log})
+	} else if n.follower, err = newFollower(client, c.Redis, bindingsFile, log); err != nil {
+		client.Close()
+		return nil, err
+	}
+	n.heartbeat.Start()
+	if n.publisher != nil {
+		n.publisher.Start()
+	} else {
+		n.follower.Start()
+	}
+	return n, nil
+}
+
+// newFollower follows the bindings in r, keeping them in file, or in
+// defaultBindingsFile when file is "".
+func newFollower(client rueidis.Client, r table.Redis, file string, log zerolog.Logger) (*cluster.Follower, error) {
+	if file == "" {
+		var err error
+		if file, err = defaultBindingsFile(r); err != nil {
+			return nil, fmt.Errorf("bindings file: %w (pass --bindings-file)", err)
+		}
+	}
+	f, err := cluster.NewFollower(client, cluster.FollowerOptions{KeyPrefix: r.KeyPrefix, File: file, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("bindings file: %w", err)
+	}
+	return f, nil
+}
+
+// defaultBindingsFile is a follower's file in the user's cache directory
+// (made private when it is missing): one per Redis address, database and
+// key prefix, so that nodes of different gateways on one host keep
+// theirs apart.
+func defaultBindingsFile(r table.Redis) (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cache, "cuegate")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%s", r.Address, r.Database, r.KeyPrefix))
+	return filepath.Join(dir, "bindings-"+hex.EncodeToString(sum[:8])+".json"), nil
+}
+
+// redisOptions is the client configuration of r; the password is read
+// now, and an error names its reference, never a value.
+func redisOptions(r table.Redis, configDir string) (rueidis.ClientOption, error) {
+	opt := rueidis.ClientOption{
+		InitAddress: []string{r.Address},
+		Username:    r.Username,
+		SelectDB:    r.Database,
+		// One server (or Valkey): a client even while it is down, which
+		// connects when it can.
+		ForceSingleClient: true,
+		Dialer:            net.Dialer{Timeout: time.Second},
+		ConnWriteTimeout:  time.Second,
+	}
+	if r.Password != nil {
+		pw, err := r.Password.Resolve(configDir)
+		if err != nil {
+			return opt, fmt.Errorf("cluster.redis.password: %w", err)
+		}
+		opt.Password = pw
+	}
+	if r.TLS != nil {
+		host, _, _ := net.SplitHostPort(r.Address)
+		opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+		if r.TLS.ServerName != "" {
+			opt.TLSConfig.ServerName = r.TLS.ServerName
+		}
+		if r.TLS.CAFile != "" {
+			pem, err := os.ReadFile(table.ConfigPath(configDir, r.TLS.CAFile))
+			if err != nil {
+				return opt, fmt.Errorf("cluster.redis.tls.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return opt, fmt.Errorf("cluster.redis.tls.ca_file: %s holds no PEM certificate", r.TLS.CAFile)
+			}
+			opt.TLSConfig.RootCAs = pool
+		}
+	}
+	return opt, nil
+}
+
+// onRedisError is the limiter's fallback for on_redis_error.
+func onRedisError(s string) limit.Mode {
+	switch s {
+	case "allow":
+		return limit.ModeAllow
+	case "deny":
+		return limit.ModeDeny
+	}
+	return limit.ModeLocal
+}
+
+// bindings is what the gateway asks about clients on a node without the
+// state file.
+func (n *clusterNode) bindings() runtime.Bindings { return n.follower }
+
+// ClusterStatus implements runtime.Cluster.
+func (n *clusterNode) ClusterStatus() runtime.ClusterStatus {
+	s := runtime.ClusterStatus{Limiter: n.limiter.Mode().String(), Nodes: n.heartbeat.Nodes()}
+	if n.publisher != nil {
+		s.Bindings = runtime.BindingsStatus{Role: "publisher", Ready: true}
+	} else {
+		s.Bindings = runtime.BindingsStatus{Role: "follower", Ready: n.follower.Ready()}
+	}
+	return s
+}
+
+// stop stops the background work and closes the client.
+func (n *clusterNode) stop() {
+	if n.publisher != nil {
+		n.publisher.Stop()
+	}
+	if n.follower != nil {
+		n.follower.Stop()
+	}
+	n.heartbeat.Stop()
+	n.client.Close()
+}

@@ -1,0 +1,202 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cuegate/cuegate/internal/devidp"
+	"github.com/cuegate/cuegate/internal/node/nodetest"
+	"github.com/cuegate/cuegate/internal/testutil"
+	"github.com/cuegate/cuegate/portal/store"
+	"github.com/cuegate/cuegate/runtime"
+)
+
+// clusterConfig is a JWT API under a quota of 5 and a client binding's
+// policy, on the Redis at %[3]s; %[1]s is the IdP's issuer, %[2]s the
+// upstream.
+const clusterConfig = `package t
+
+gateway: {listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0", portal_listen: "127.0.0.1:0"}
+idps: dev: {issuer: %[1]q, jwks_uri: %[1]q + "/jwks"}
+apis: q: {
+	name:        "Q"
+	listen_path: "/q"
+	upstream: targets: [%[2]q]
+	auth: jwt: {idp: "dev", default_policies: ["five"]}
+}
+policies: five: {name: "Five", access: q: {}, quota: {max: 5, period: "1h"}}
+policies: bound: {name: "Bound", access: q: {}}
+portal: catalogue: e: {name: "E", api: "q", policy: "bound"}
+cluster: redis: {address: %[3]q, key_prefix: %[4]q}
+`
+
+// clusterEnv is two nodes on one configuration and one Redis: a portal
+// node (with the state file) and a follower.
+type clusterEnv struct {
+	idp              *devidp.Provider
+	redis            *testutil.Redis
+	dir, state       string
+	bindings         string // the follower's file
+	portal, follower *Node
+}
+
+func startClusterEnv(t *testing.T) *clusterEnv {
+	t.Helper()
+	e := &clusterEnv{redis: testutil.StartRedis(t), dir: t.TempDir()}
+	idp, err := devidp.Listen("127.0.0.1:0", devidp.Options{InitialAccessToken: "iat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idp.Close() })
+	e.idp = idp
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })) //nolint:errcheck
+	t.Cleanup(up.Close)
+	cfg := fmt.Sprintf(clusterConfig, idp.Issuer(), up.URL, e.redis.Addr(), strings.ReplaceAll(t.Name(), "/", "_")+":")
+	if err := os.WriteFile(filepath.Join(e.dir, "c.cue"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.state = filepath.Join(t.TempDir(), "state.json")
+	e.portal = e.start(t, e.state, "")
+	e.bindings = filepath.Join(t.TempDir(), "bindings.json")
+	e.follower = e.start(t, "", e.bindings)
+	return e
+}
+
+func (e *clusterEnv) start(t *testing.T, state, bindings string) *Node {
+	t.Helper()
+	n, err := Start(context.Background(), Options{ConfigDir: e.dir, StatePath: state, BindingsFile: bindings, Logger: zerolog.Nop(),
+		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PortalListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown() }) //nolint:errcheck
+	testutil.Eventually(t, "the node to be ready", n.Gateway().Ready)
+	return n
+}
+
+func (e *clusterEnv) token(t *testing.T, clientID string) string {
+	t.Helper()
+	tok, err := e.idp.Sign(map[string]any{"client_id": clientID, "iss": e.idp.Issuer(), "exp": time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func status(t *testing.T, n *Node) runtime.Status {
+	t.Helper()
+	_, body := httpGet(t, "http://"+n.AdminAddr()+"/status", "")
+	var s runtime.Status
+	if err := json.Unmarshal([]byte(body), &s); err != nil {
+		t.Fatalf("/status: %v: %s", err, body)
+	}
+	return s
+}
+
+// TestClusterSharesQuota: two nodes on one Redis count one quota, and
+// /status and /metrics say the limiter counts in Redis.
+func TestClusterSharesQuota(t *testing.T) {
+	t.Parallel()
+	e := startClusterEnv(t)
+	tok := e.token(t, "shared")
+	passed := 0
+	for i := range 10 {
+		n := []*Node{e.portal, e.follower}[i%2]
+		if code, _ := httpGet(t, "http://"+n.GatewayAddr()+"/q/x", tok); code == http.StatusOK {
+			passed++
+		}
+	}
+	if passed != 5 {
+		t.Errorf("10 requests over two nodes against a quota of 5: %d passed", passed)
+	}
+	for _, n := range []*Node{e.portal, e.follower} {
+		s := status(t, n)
+		if s.Cluster == nil || s.Cluster.Limiter != "redis" || !s.Cluster.Bindings.Ready {
+			t.Errorf("/status cluster = %+v, want the Redis limiter and bindings ready", s.Cluster)
+		}
+	}
+	if s := status(t, e.follower); s.Cluster.Bindings.Role != "follower" {
+		t.Errorf("the node without the state file is a %q", s.Cluster.Bindings.Role)
+	}
+	_, metrics := httpGet(t, "http://"+e.follower.AdminAddr()+"/metrics", "")
+	if !strings.Contains(metrics, `cuegate_cluster_limiter_mode{mode="redis"} 1`) {
+		t.Errorf("/metrics has no cuegate_cluster_limiter_mode{mode=\"redis\"} 1")
+	}
+}
+
+// TestClusterFollowsBindings: a client the portal node binds is bound on
+// the follower, and once deleted it is refused there too, also by a
+// follower restarted while Redis is down (from its file).
+func TestClusterFollowsBindings(t *testing.T) {
+	t.Parallel()
+	e := startClusterEnv(t)
+	st := e.portal.portal.store
+	if err := st.AddClient(store.Client{ClientID: "dev-client", Developer: "d@example.com", Policy: "bound", Catalogue: []string{"e"}}); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.token(t, "dev-client")
+	gw := "http://" + e.follower.GatewayAddr() + "/q/x"
+	testutil.Eventually(t, "the binding on the follower (200 beyond the default quota)", func() bool {
+		for range 6 {
+			if code, _ := httpGet(t, gw, tok); code != http.StatusOK {
+				return false
+			}
+		}
+		return true
+	})
+	if _, err := st.DeleteClient("dev-client", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the deletion on the follower", func() bool {
+		code, _ := httpGet(t, gw, tok)
+		return code == http.StatusForbidden
+	})
+
+	e.redis.Kill()
+	restarted := e.start(t, "", e.bindings)
+	if code, body := httpGet(t, "http://"+restarted.GatewayAddr()+"/q/x", tok); code != http.StatusForbidden {
+		t.Errorf("deleted client on a follower restarted with Redis down: %d %s, want 403", code, body)
+	}
+}
+
+// TestAdminListenFlagNeedsToken: --admin-listen on an address other
+// machines reach needs admin_token, as admin_listen does.
+func TestAdminListenFlagNeedsToken(t *testing.T) {
+	t.Parallel()
+	dir, _ := nodetest.Dir(t, nil)
+	_, err := Start(context.Background(), Options{ConfigDir: dir, Logger: zerolog.Nop(), Listen: "127.0.0.1:0", AdminListen: "0.0.0.0:0"})
+	if err == nil || !strings.Contains(err.Error(), "set gateway.admin_token") {
+		t.Fatalf("Start with --admin-listen 0.0.0.0:0 and no token: %v", err)
+	}
+}
+
+// httpGet sends GET url with token as a bearer token ("" for none) and
+// returns the status and body.
+func httpGet(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

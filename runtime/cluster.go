@@ -1,0 +1,49 @@
+package runtime
+
+import "fmt"
+
+// Cluster reports what a node shares with the other nodes of its
+// configuration (limits, bindings), for Status, /readyz and /metrics.
+// Implementations are safe for concurrent use and answer without I/O.
+type Cluster interface {
+	ClusterStatus() ClusterStatus
+}
+
+// ClusterStatus is a node's view of its cluster.
+type ClusterStatus struct {
+	// Limiter is the mode in force: "redis" while Redis counts, else
+	// on_redis_error's fallback ("local", "allow" or "deny").
+	Limiter string `json:"limiter"`
+	// Nodes is the number of live nodes last seen in Redis.
+	Nodes int `json:"nodes"`
+	// Bindings says where this node's client bindings come from.
+	Bindings BindingsStatus `json:"bindings"`
+}
+
+// BindingsStatus is the state of a node's client bindings.
+type BindingsStatus struct {
+	// Role is "publisher" on the node with the state file, "follower" on
+	// the others.
+	Role string `json:"role"`
+	// Ready is whether bindings are loaded (from Redis or the follower's
+	// file); a node is not ready before.
+	Ready bool `json:"ready"`
+}
+
+// limiterModes are the values of ClusterStatus.Limiter.
+var limiterModes = []string{"redis", "local", "allow", "deny"}
+
+// registerClusterMetrics adds the cluster's gauges to g's metrics set:
+// cuegate_cluster_limiter_mode{mode} (1 for the mode in force, 0 for the
+// others) and cuegate_cluster_nodes.
+func (g *Gateway) registerClusterMetrics(c Cluster) {
+	for _, mode := range limiterModes {
+		g.series.set.NewGauge(fmt.Sprintf(`cuegate_cluster_limiter_mode{mode=%q}`, mode), func() float64 {
+			if c.ClusterStatus().Limiter == mode {
+				return 1
+			}
+			return 0
+		})
+	}
+	g.series.set.NewGauge(`cuegate_cluster_nodes`, func() float64 { return float64(c.ClusterStatus().Nodes) })
+}
