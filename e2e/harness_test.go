@@ -189,6 +189,8 @@ type gateway struct {
 	ConfigDir, StatePath     string
 	Log                      *syncBuffer
 	ports                    [3]int
+	extra                    []string
+	cmd                      *exec.Cmd
 	stop                     func() error
 }
 
@@ -197,20 +199,49 @@ type gateway struct {
 // portal and admin on 127.0.0.1) must already be in the config.
 func startCuegate(t *testing.T, dir, statePath string, gw, portal, admin int) *gateway {
 	t.Helper()
+	return startServe(t, dir, statePath, [3]int{gw, portal, admin}, nil)
+}
+
+// startNode runs `cuegate serve` on the config in dir as one of several
+// nodes on this host: its addresses come from --listen, --portal-listen and
+// --admin-listen, it runs the portal only with a statePath, and extra
+// flags follow.
+func startNode(t *testing.T, dir, statePath string, extra ...string) *gateway {
+	t.Helper()
+	ports := [3]int{freePort(t), freePort(t), freePort(t)}
+	flags := []string{
+		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		"--portal-listen", fmt.Sprintf("127.0.0.1:%d", ports[1]),
+		"--admin-listen", fmt.Sprintf("127.0.0.1:%d", ports[2]),
+	}
+	return startServe(t, dir, statePath, ports, append(flags, extra...))
+}
+
+// startServe runs `cuegate serve --config dir` with the state file (none
+// when "") and the extra flags, and waits for the admin listener's
+// /readyz on ports[2].
+func startServe(t *testing.T, dir, statePath string, ports [3]int, extra []string) *gateway {
+	t.Helper()
 	g := &gateway{
-		URL:       fmt.Sprintf("http://127.0.0.1:%d", gw),
-		PortalURL: fmt.Sprintf("http://127.0.0.1:%d", portal),
-		AdminURL:  fmt.Sprintf("http://127.0.0.1:%d", admin),
+		URL:       fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
+		PortalURL: fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
+		AdminURL:  fmt.Sprintf("http://127.0.0.1:%d", ports[2]),
 		ConfigDir: dir,
 		StatePath: statePath,
 		Log:       &syncBuffer{},
-		ports:     [3]int{gw, portal, admin},
+		ports:     ports,
+		extra:     extra,
 	}
-	cmd := exec.Command(cuegateBinary(t), "serve", "--config", dir, "--state", g.StatePath)
+	args := []string{"serve", "--config", dir}
+	if statePath != "" {
+		args = append(args, "--state", statePath)
+	}
+	cmd := exec.Command(cuegateBinary(t), append(args, extra...)...)
 	cmd.Stdout, cmd.Stderr = g.Log, g.Log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	g.cmd = cmd
 	done := make(chan struct{})
 	var waitErr error
 	go func() { waitErr = cmd.Wait(); close(done) }()
@@ -232,7 +263,7 @@ func startCuegate(t *testing.T, dir, statePath string, gw, portal, admin int) *g
 	t.Cleanup(func() {
 		g.stop()
 		if t.Failed() {
-			t.Logf("cuegate serve output (last 8 KB):\n%s", tail(g.Log.String(), 8192))
+			t.Logf("cuegate serve %s output (last 8 KB):\n%s", g.URL, tail(g.Log.String(), 8192))
 		}
 	})
 	deadline := time.Now().Add(60 * time.Second)
@@ -256,13 +287,18 @@ func startCuegate(t *testing.T, dir, statePath string, gw, portal, admin int) *g
 }
 
 // restart stops g cleanly (a failure to exit 0 fails the test) and starts
-// it again on the same configuration, state file and ports.
+// it again on the same configuration, state file, ports and flags.
 func (g *gateway) restart(t *testing.T) *gateway {
 	t.Helper()
 	if err := g.stop(); err != nil {
 		t.Errorf("cuegate serve did not exit cleanly on SIGINT: %v", err)
 	}
-	return startCuegate(t, g.ConfigDir, g.StatePath, g.ports[0], g.ports[1], g.ports[2])
+	return startServe(t, g.ConfigDir, g.StatePath, g.ports, g.extra)
+}
+
+// kill ends g at once (SIGKILL), as a crash or an OOM kill would.
+func (g *gateway) kill() {
+	g.cmd.Process.Kill()
 }
 
 func freePort(t *testing.T) int {
