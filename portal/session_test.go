@@ -459,11 +459,7 @@ func (e *env) node(st sessions.Store) *env {
 // redisSessions is a sessions.Redis on its own client of srv.
 func redisSessions(t *testing.T, srv *testutil.Redis, timeout time.Duration) (*sessions.Redis, rueidis.Client) {
 	t.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := srv.Client(t)
 	return sessions.NewRedis(c, sessions.RedisOptions{Timeout: timeout}), c
 }
 

@@ -22,17 +22,6 @@ import (
 
 var t0 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 
-// newClient returns a client of srv, closed when the test ends.
-func newClient(t testing.TB, srv *testutil.Redis) rueidis.Client {
-	t.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 // newStore returns a portal store in a directory of its own.
 func newStore(t testing.TB) *store.Store {
 	t.Helper()
@@ -66,7 +55,7 @@ func startPublisher(t testing.TB, c rueidis.Client, src Source, opts PublisherOp
 func startFollower(t testing.TB, srv *testutil.Redis, file string) (*Follower, *testutil.SyncBuffer) {
 	t.Helper()
 	log := &testutil.SyncBuffer{}
-	f, err := NewFollower(newClient(t, srv), FollowerOptions{File: file, Timeout: 200 * time.Millisecond, Logger: zerolog.New(log)})
+	f, err := NewFollower(srv.Client(t), FollowerOptions{File: file, Timeout: 200 * time.Millisecond, Logger: zerolog.New(log)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +102,7 @@ func within(t *testing.T, start time.Time, d time.Duration, what string, cond fu
 func TestAddAndDeleteReachEveryFollowerWithinASecond(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	c := newClient(t, srv)
+	c := srv.Client(t)
 	st := newStore(t)
 	if err := st.AddClient(client("before-start")); err != nil {
 		t.Fatal(err)
@@ -222,7 +211,7 @@ func TestFollowerRestartedWhileRedisIsDownStartsFromItsFile(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
 	st := newStore(t)
-	p := startPublisher(t, newClient(t, srv), st, PublisherOptions{Timeout: 100 * time.Millisecond})
+	p := startPublisher(t, srv.Client(t), st, PublisherOptions{Timeout: 100 * time.Millisecond})
 	file := filepath.Join(t.TempDir(), "bindings.json")
 	f, _ := startFollower(t, srv, file)
 	deleted(t, st, "gone", f)
@@ -232,7 +221,7 @@ func TestFollowerRestartedWhileRedisIsDownStartsFromItsFile(t *testing.T) {
 		t.Fatalf("bindings file: %v, %v; want mode 0600", fi, err)
 	}
 
-	c := newClient(t, srv) // rueidis dials at NewClient: make it while Redis is up
+	c := srv.Client(t) // rueidis dials at NewClient: make it while Redis is up
 	srv.Kill()
 	// The portal deletes another client meanwhile: no node can learn of it
 	// until Redis is back, and none forgets the first.
@@ -286,7 +275,7 @@ func TestFollowerWithNeitherRedisNorFileIsNotReadyAndRefuses(t *testing.T) {
 	if err := st.AddClient(client("c1")); err != nil {
 		t.Fatal(err)
 	}
-	startPublisher(t, newClient(t, srv), st, PublisherOptions{})
+	startPublisher(t, srv.Client(t), st, PublisherOptions{})
 	testutil.Eventually(t, "the follower to be ready", f.Ready)
 	if !bound(f, "c1") {
 		t.Error("c1 not bound")
@@ -300,7 +289,7 @@ func TestEmptiedRedisDoesNotMakeFollowersGoBack(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
 	st := newStore(t)
-	p := startPublisher(t, newClient(t, srv), st, PublisherOptions{Timeout: 100 * time.Millisecond})
+	p := startPublisher(t, srv.Client(t), st, PublisherOptions{Timeout: 100 * time.Millisecond})
 	f1, log1 := startFollower(t, srv, "")
 	f2, _ := startFollower(t, srv, filepath.Join(t.TempDir(), "f2.json"))
 	deleted(t, st, "gone", f1, f2)
@@ -312,7 +301,7 @@ func TestEmptiedRedisDoesNotMakeFollowersGoBack(t *testing.T) {
 	p.Stop()
 	srv.Restart()
 	stale := newSnapshot(v-1, []store.ClientBinding{{ClientID: "gone", Policy: "gold", Catalogue: []string{"orders"}}})
-	if reply, err := publish(t, newClient(t, srv), stale); err != nil || reply != stale.Version {
+	if reply, err := publish(t, srv.Client(t), stale); err != nil || reply != stale.Version {
 		t.Fatalf("writing the stale snapshot: %d, %v", reply, err)
 	}
 	testutil.Eventually(t, "a follower to see the older version", func() bool {
@@ -346,7 +335,7 @@ func TestEmptiedRedisDoesNotMakeFollowersGoBack(t *testing.T) {
 		t.Errorf("versions after the restart: publisher %d, followers %d %d; want %d", p.Version(), f1.Version(), f2.Version(), v)
 	}
 	// The followers subscribed again: a deletion takes well under a second.
-	waitSubscribers(t, newClient(t, srv), 2)
+	waitSubscribers(t, srv.Client(t), 2)
 	start := time.Now()
 	deleted(t, st, "gone-after", f1, f2)
 	if took := time.Since(start); took > time.Second {
@@ -370,7 +359,7 @@ func publish(t *testing.T, c rueidis.Client, s *Snapshot) (int64, error) {
 func TestOlderVersionNeverReplacesNewer(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	c := newClient(t, srv)
+	c := srv.Client(t)
 	tests := []struct {
 		version, held int64
 	}{
@@ -402,7 +391,7 @@ func TestOlderVersionNeverReplacesNewer(t *testing.T) {
 func TestPublisherOutrunsANewerVersionWhenItsClockIsBehind(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	c := newClient(t, srv)
+	c := srv.Client(t)
 	ahead := t0.Add(time.Hour).UnixMicro()
 	if _, err := publish(t, c, newSnapshot(ahead, nil)); err != nil {
 		t.Fatal(err)
@@ -427,7 +416,7 @@ func TestPausedRedisDoesNotHoldUpBindingOrStop(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
 	st := newStore(t)
-	p := startPublisher(t, newClient(t, srv), st, PublisherOptions{Timeout: 100 * time.Millisecond})
+	p := startPublisher(t, srv.Client(t), st, PublisherOptions{Timeout: 100 * time.Millisecond})
 	f, _ := startFollower(t, srv, "")
 	deleted(t, st, "gone", f)
 
@@ -468,7 +457,7 @@ func TestInvalidSnapshotInRedisIsRefused(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
 	st := newStore(t)
-	p := startPublisher(t, newClient(t, srv), st, PublisherOptions{})
+	p := startPublisher(t, srv.Client(t), st, PublisherOptions{})
 	f, log := startFollower(t, srv, "")
 	deleted(t, st, "gone", f)
 	p.Stop()

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"github.com/redis/rueidis"
 	"bufio"
 	"errors"
 	"fmt"
@@ -54,6 +55,18 @@ func NeedOrSkip(t testing.TB, what, howto string) {
 		t.Fatalf("%s is missing and CI is set, so this is a failure, not a skip: %s", what, howto)
 	}
 	t.Skipf("%s is missing: %s (CI=true turns this skip into a failure)", what, howto)
+}
+
+// Client returns a client of r (no client-side cache), closed when t
+// ends.
+func (r *Redis) Client(t testing.TB) rueidis.Client {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{r.Addr()}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }
 
 // Addr returns the server's host:port.

@@ -15,7 +15,7 @@ import (
 func TestRedisKeepsNoToken(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	client := newClient(t, srv)
+	client := srv.Client(t)
 	st := NewRedis(client, RedisOptions{KeyPrefix: "portal-a:"})
 	ctx := context.Background()
 	const token = "dG9rZW4tdG9rZW4tdG9rZW4tdG9rZW4tdG9rZW4tdG9r"
@@ -45,7 +45,7 @@ func TestRedisKeepsNoToken(t *testing.T) {
 func TestRedisTimeToLive(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	client := newClient(t, srv)
+	client := srv.Client(t)
 	st := NewRedis(client, RedisOptions{})
 	ctx := context.Background()
 	pttl := func() time.Duration {
@@ -83,7 +83,7 @@ func TestRedisTimeToLive(t *testing.T) {
 func TestRedisValueThatIsNoSession(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	client := newClient(t, srv)
+	client := srv.Client(t)
 	st := NewRedis(client, RedisOptions{})
 	ctx := context.Background()
 	if err := client.Do(ctx, client.B().Set().Key(st.key("a")).Value("not json").Build()).Error(); err != nil {
@@ -97,7 +97,7 @@ func TestRedisValueThatIsNoSession(t *testing.T) {
 func TestRedisPausedFailsWithinTheTimeout(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	client := newClient(t, srv)
+	client := srv.Client(t)
 	const timeout = 100 * time.Millisecond
 	st := NewRedis(client, RedisOptions{Timeout: timeout})
 	ctx := context.Background()

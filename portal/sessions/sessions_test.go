@@ -7,21 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/cuegate/cuegate/internal/testutil"
 )
-
-// newClient is a client of srv, closed when t ends.
-func newClient(t testing.TB, srv *testutil.Redis) rueidis.Client {
-	t.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
 
 // storeKind makes a fresh, empty store of one implementation for t.
 type storeKind struct {
@@ -33,7 +20,7 @@ type storeKind struct {
 // Redis store has a key prefix of its own on one shared server.
 func storeKinds(t *testing.T) []storeKind {
 	srv := testutil.StartRedis(t)
-	client := newClient(t, srv)
+	client := srv.Client(t)
 	return []storeKind{
 		{"Memory", func(*testing.T) Store { return NewMemory(nil) }},
 		{"Redis", func(t *testing.T) Store {

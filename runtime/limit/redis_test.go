@@ -15,17 +15,6 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// newClient returns a client of srv, closed when the test ends.
-func newClient(t testing.TB, srv *testutil.Redis) rueidis.Client {
-	t.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 // at is a settable clock for a Redis limiter's clock hook.
 type at struct{ ns atomic.Int64 }
 
@@ -107,7 +96,7 @@ func randomSequence(rng *rand.Rand, i int) sequence {
 func TestRedisMatchesMemory(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	client := newClient(t, srv)
+	client := srv.Client(t)
 	const ms = time.Millisecond
 	seqs := []sequence{
 		{name: "rate windows", rate: perSecond(4), steps: rateSteps(0, 0, 0, 0, 0, 500*ms, 1250*ms, 1250*ms, 1500*ms, 1900*ms, 1900*ms, 2*time.Second, 2900*ms, 5*time.Second, 5*time.Second, 5*time.Second, 6*time.Second+333_333*time.Microsecond, 6*time.Second+333_334*time.Microsecond, 6*time.Second+333_335*time.Microsecond)},
@@ -157,7 +146,7 @@ func TestRedisMatchesMemory(t *testing.T) {
 func TestScriptMulDivCeil(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	client := newClient(t, srv)
+	client := srv.Client(t)
 	fn, _, ok := strings.Cut(scriptSource, "\n-- take\n")
 	if !ok {
 		t.Fatal("redis.lua has no \"-- take\" line after muldivceil")
@@ -190,7 +179,7 @@ func TestScriptMulDivCeil(t *testing.T) {
 func TestRedisKeys(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	client := newClient(t, srv)
+	client := srv.Client(t)
 	r := NewRedis(client, RedisOptions{KeyPrefix: "gw:", Timeout: 5 * time.Second})
 	rate, quota := perSecond(10), table.Quota{Max: 10, Period: table.Duration(time.Hour)}
 	secret := []string{"idp.example", "alice@example.com", "gold-policy", "silver-policy"}
@@ -251,7 +240,7 @@ func TestRedisKeys(t *testing.T) {
 func TestRedisRefusedLocally(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	r := NewRedis(newClient(t, srv), RedisOptions{Timeout: 5 * time.Second})
+	r := NewRedis(srv.Client(t), RedisOptions{Timeout: 5 * time.Second})
 	rate := table.Rate{Requests: 2, Per: table.Duration(time.Second)}
 	req := Request{RateKey: Key{Identity: "flood", Policy: "p"}, Rate: &rate}
 	take := func() Decision {
@@ -291,7 +280,7 @@ func TestRedisQuotaAcrossNodes(t *testing.T) {
 	srv := testutil.StartRedis(t)
 	nodes := make([]*Redis, 3)
 	for i := range nodes {
-		nodes[i] = NewRedis(newClient(t, srv), RedisOptions{Timeout: 5 * time.Second})
+		nodes[i] = NewRedis(srv.Client(t), RedisOptions{Timeout: 5 * time.Second})
 	}
 	quota := table.Quota{Max: 300, Period: table.Duration(time.Hour)}
 	rate := perSecond(1_000_000)
@@ -317,7 +306,7 @@ func TestRedisQuotaAcrossNodes(t *testing.T) {
 	if got := passed.Load(); got != 300 {
 		t.Errorf("%d passed of 600 against a quota of 300 on three nodes", got)
 	}
-	_, q, err := NewRedis(newClient(t, srv), RedisOptions{Timeout: 5 * time.Second}).Take(context.Background(), req, time.Now())
+	_, q, err := NewRedis(srv.Client(t), RedisOptions{Timeout: 5 * time.Second}).Take(context.Background(), req, time.Now())
 	if err != nil || q.Allowed || q.Remaining != 0 {
 		t.Errorf("a new node: %+v, %v; want the quota spent", q, err)
 	}

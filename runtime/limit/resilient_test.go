@@ -29,7 +29,7 @@ func newResilient(t *testing.T, srv *testutil.Redis, opts ResilientOptions) (*Re
 	if opts.Probe == 0 {
 		opts.Probe = 100 * time.Millisecond
 	}
-	return NewResilient(NewRedis(newClient(t, srv), RedisOptions{Timeout: timeout}), opts), &log
+	return NewResilient(NewRedis(srv.Client(t), RedisOptions{Timeout: timeout}), opts), &log
 }
 
 // takeBounded calls l.Take and fails t when it took longer than callBound.
@@ -115,7 +115,7 @@ func TestResilientPushesLocalQuota(t *testing.T) {
 		l.maybeProbe()
 		return false
 	})
-	other := NewRedis(newClient(t, srv), RedisOptions{Timeout: 5 * time.Second})
+	other := NewRedis(srv.Client(t), RedisOptions{Timeout: 5 * time.Second})
 	_, q, err := other.Take(context.Background(), req, time.Now())
 	// The first call of the pause timed out in flight: Redis may have run
 	// it on waking too.
@@ -223,7 +223,7 @@ func TestHeartbeat(t *testing.T) {
 	srv := testutil.StartRedis(t)
 	hs := make([]*Heartbeat, 3)
 	for i := range hs {
-		hs[i] = NewHeartbeat(newClient(t, srv), HeartbeatOptions{TTL: 300 * time.Millisecond})
+		hs[i] = NewHeartbeat(srv.Client(t), HeartbeatOptions{TTL: 300 * time.Millisecond})
 		hs[i].Start()
 		t.Cleanup(hs[i].Stop)
 	}
