@@ -84,7 +84,7 @@ func TestOperatorAccounts(t *testing.T) {
 		len(rm.Revoked) != 1 || rm.Revoked[0] != (RevokedClient{ClientID: c.ClientID, ClientName: "app", Provider: "other"}) {
 		t.Fatalf("remove: %d %+v", resp.StatusCode, rm)
 	}
-	if _, _, revoked, _, found := e.store.Binding(c.ClientID); !revoked || !found {
+	if bnd, found := e.store.Binding(c.ClientID); !bnd.Revoked || !found {
 		t.Error("the removed developer's client is not revoked")
 	}
 	if resp := e.api(dev, "GET", "/clients", nil, nil); resp.StatusCode != http.StatusUnauthorized {

@@ -248,8 +248,8 @@ func TestAPIJourney(t *testing.T) {
 	if len(reqs) != 1 || reqs[0] != want {
 		t.Errorf("provider requests = %q, want %q", reqs, want)
 	}
-	if pol, exp, revoked, _, found := e.store.Binding("client-1"); pol != "gold" || !exp.Equal(wantExp) || revoked || !found {
-		t.Errorf("Binding = %q %v %v %v", pol, exp, revoked, found)
+	if bnd, found := e.store.Binding("client-1"); bnd.Policy != "gold" || !bnd.ExpiresAt.Equal(wantExp) || bnd.Revoked || !found {
+		t.Errorf("Binding = %+v %v", bnd, found)
 	}
 	stored, _ := e.store.Client("client-1")
 	if stored.Developer != "dev@example.com" || stored.RegistrationAccessToken != "rat-1" {
@@ -272,7 +272,7 @@ func TestAPIJourney(t *testing.T) {
 	if reqs := e.idp.requests(); len(reqs) != 2 || reqs[1] != "DELETE /register/client-1 Bearer rat-1 " {
 		t.Errorf("provider requests = %q, want an RFC 7592 DELETE", reqs)
 	}
-	if _, _, revoked, _, found := e.store.Binding("client-1"); !revoked || !found {
+	if bnd, found := e.store.Binding("client-1"); !bnd.Revoked || !found {
 		t.Error("deleted client is not revoked")
 	}
 	if resp := e.api(dev, "GET", "/clients/client-1", nil, nil); resp.StatusCode != http.StatusNotFound {
@@ -853,8 +853,8 @@ func TestExpiredRegistrationIsShown(t *testing.T) {
 	if !strings.Contains(body, "has expired") {
 		t.Error("detail page does not say expired")
 	}
-	if _, exp, _, _, _ := e.store.Binding(c.ClientID); !exp.Before(*e.now.Load()) {
-		t.Errorf("Binding expiry %v is not past", exp)
+	if bnd, _ := e.store.Binding(c.ClientID); !bnd.ExpiresAt.Before(*e.now.Load()) {
+		t.Errorf("Binding expiry %v is not past", bnd.ExpiresAt)
 	}
 }
 

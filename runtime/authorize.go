@@ -50,8 +50,7 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 		Path:        sub,
 	}
 	if g.opts.Bindings != nil {
-		reg := &in.Registration
-		reg.Policy, reg.ExpiresAt, reg.Revoked, reg.Catalogue, reg.Found = g.opts.Bindings.Binding(identity)
+		in.Registration, in.Registered = g.opts.Bindings.Binding(identity)
 	}
 	d := r.pols.Decide(&in)
 	switch {

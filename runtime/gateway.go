@@ -18,14 +18,9 @@ import (
 
 // Bindings is what the runtime asks the portal about a client.
 type Bindings interface {
-	// Binding reports the portal registration of clientID: found is
-	// false for a client the portal never registered; revoked is true
-	// for one that was deleted (its tokens must get 403 at once);
-	// expiresAt is zero when the registration never expires; catalogue
-	// lists the catalogue entries it was registered for (the binding
-	// holds only for tokens of the issuer of those entries' APIs).
-	// catalogue is owned by the implementation and not modified.
-	Binding(clientID string) (policy string, expiresAt time.Time, revoked bool, catalogue []string, found bool)
+	// Binding reports the portal registration of clientID; found is
+	// false for a client the portal never registered.
+	Binding(clientID string) (b table.Binding, found bool)
 }
 
 // Options configures a Gateway. Only Logger and AccessLog are commonly

@@ -21,6 +21,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/devidp"
 	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/cuegate/cuegate/runtime/limit"
@@ -41,11 +42,11 @@ type binding struct {
 	catalogue []string // nil: users_entry, an entry of the dev IdP's users API
 }
 
-func (b *fakeBindings) Binding(id string) (string, time.Time, bool, []string, bool) {
+func (b *fakeBindings) Binding(id string) (table.Binding, bool) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	x, ok := b.m[id]
-	return x.policy, x.expiresAt, x.revoked, x.catalogue, ok
+	return table.Binding{Policy: x.policy, ExpiresAt: x.expiresAt, Revoked: x.revoked, Catalogue: x.catalogue}, ok
 }
 
 func (b *fakeBindings) set(id string, x binding) {

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/rueidis"
 	"github.com/rs/zerolog"
 
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/cuegate/cuegate/portal/store"
 )
@@ -67,12 +68,14 @@ func startFollower(t testing.TB, srv *testutil.Redis, file string) (*Follower, *
 // revoked reports whether f refuses id as deleted in a snapshot (a
 // follower not ready refuses every client).
 func revoked(f *Follower, id string) bool {
-	_, _, rev, _, found := f.Binding(id)
+	bnd, found := f.Binding(id)
+	rev := bnd.Revoked
 	return f.Ready() && found && rev
 }
 
 func bound(f *Follower, id string) bool {
-	_, _, rev, _, found := f.Binding(id)
+	bnd, found := f.Binding(id)
+	rev := bnd.Revoked
 	return found && !rev
 }
 
@@ -140,7 +143,8 @@ func TestAddAndDeleteReachEveryFollowerWithinASecond(t *testing.T) {
 	}
 	for _, f := range followers {
 		within(t, start, time.Second, "a follower to see c1 registered", func() bool { return bound(f, "c1") })
-		pol, exp, _, cat, _ := f.Binding("c1")
+		bnd, _ := f.Binding("c1")
+		pol, exp, cat := bnd.Policy, bnd.ExpiresAt, bnd.Catalogue
 		if pol != "gold" || !exp.Equal(t0.Add(24*time.Hour)) || !slices.Equal(cat, []string{"orders"}) {
 			t.Errorf("Binding(c1) = %q, %v, %q; want the store's", pol, exp, cat)
 		}
@@ -154,7 +158,7 @@ func TestAddAndDeleteReachEveryFollowerWithinASecond(t *testing.T) {
 		if !f.Ready() || f.Version() != p.Version() {
 			t.Errorf("follower ready %v at version %d, publisher at %d", f.Ready(), f.Version(), p.Version())
 		}
-		if _, _, _, _, found := f.Binding("stranger"); found {
+		if _, found := f.Binding("stranger"); found {
 			t.Error("a client the portal never registered is found")
 		}
 	}
@@ -186,7 +190,7 @@ func TestBindingDoesNotAllocate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.cur.Store(newTable(newSnapshot(1, []store.ClientBinding{{ClientID: "c1", Policy: "gold"}})))
+	f.cur.Store(newIndex(newSnapshot(1, []store.ClientBinding{{ClientID: "c1", Binding: table.Binding{Policy: "gold"}}})))
 	if allocs := testing.AllocsPerRun(100, func() { f.Binding("c1"); f.Binding("stranger") }); allocs != 0 {
 		t.Errorf("Binding allocates %v times", allocs)
 	}
@@ -259,7 +263,8 @@ func TestFollowerWithNeitherRedisNorFileIsNotReadyAndRefuses(t *testing.T) {
 	srv.Kill()
 	testutil.Eventually(t, "the follower to find Redis down", func() bool { return strings.Contains(log.String(), "cannot read Redis") })
 	for _, id := range []string{"any", ""} {
-		pol, _, rev, cat, found := f.Binding(id)
+		bnd, found := f.Binding(id)
+		pol, rev, cat := bnd.Policy, bnd.Revoked, bnd.Catalogue
 		if f.Ready() || !found || !rev || pol != "" || cat != nil {
 			t.Errorf("not loaded: Ready %v, Binding(%q) = %q, revoked %v, %q, found %v; want not ready, found and revoked", f.Ready(), id, pol, rev, cat, found)
 		}
@@ -280,7 +285,7 @@ func TestFollowerWithNeitherRedisNorFileIsNotReadyAndRefuses(t *testing.T) {
 	if !bound(f, "c1") {
 		t.Error("c1 not bound")
 	}
-	if _, _, _, _, found := f.Binding("any"); found {
+	if _, found := f.Binding("any"); found {
 		t.Error("an unknown client is found once ready")
 	}
 }
@@ -300,7 +305,7 @@ func TestEmptiedRedisDoesNotMakeFollowersGoBack(t *testing.T) {
 	// to it under an older version before the publisher writes its own.
 	p.Stop()
 	srv.Restart()
-	stale := newSnapshot(v-1, []store.ClientBinding{{ClientID: "gone", Policy: "gold", Catalogue: []string{"orders"}}})
+	stale := newSnapshot(v-1, []store.ClientBinding{{ClientID: "gone", Binding: table.Binding{Policy: "gold", Catalogue: []string{"orders"}}}})
 	if reply, err := publish(t, srv.Client(t), stale); err != nil || reply != stale.Version {
 		t.Fatalf("writing the stale snapshot: %d, %v", reply, err)
 	}

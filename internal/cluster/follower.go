@@ -11,6 +11,7 @@ import (
 	"github.com/redis/rueidis"
 	"github.com/rs/zerolog"
 
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/runtime"
 )
 
@@ -50,7 +51,7 @@ type Follower struct {
 	interval time.Duration
 	timeout  time.Duration
 	log      zerolog.Logger
-	cur      atomic.Pointer[table] // nil until the first snapshot
+	cur      atomic.Pointer[index] // nil until the first snapshot
 	wake     chan struct{}         // capacity 1: a notification not yet taken
 
 	mu     sync.Mutex
@@ -87,7 +88,7 @@ func NewFollower(client rueidis.Client, opts FollowerOptions) (*Follower, error)
 			return nil, err
 		}
 		if s != nil {
-			f.cur.Store(newTable(s))
+			f.cur.Store(newIndex(s))
 		}
 	}
 	return f, nil
@@ -95,14 +96,14 @@ func NewFollower(client rueidis.Client, opts FollowerOptions) (*Follower, error)
 
 // Binding reports the registration of clientID in the newest snapshot,
 // as runtime.Bindings describes; before the first snapshot, every client
-// is found and revoked. catalogue is shared: not to be modified.
-func (f *Follower) Binding(clientID string) (policy string, expiresAt time.Time, revoked bool, catalogue []string, found bool) {
-	t := f.cur.Load()
-	if t == nil {
-		return "", time.Time{}, true, nil, true
+// is found and revoked.
+func (f *Follower) Binding(clientID string) (b table.Binding, found bool) {
+	x := f.cur.Load()
+	if x == nil {
+		return table.Binding{Revoked: true}, true
 	}
-	e, ok := t.clients[clientID]
-	return e.policy, e.expiresAt, e.revoked, e.catalogue, ok
+	b, ok := x.clients[clientID]
+	return b, ok
 }
 
 // Ready reports whether the follower has a snapshot, from Redis or its
@@ -265,6 +266,6 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 			f.log.Error().Err(err).Int64("version", s.Version).Msg("bindings: cannot keep the snapshot on disk; a restart while Redis is unreachable would start from an older one")
 		}
 	}
-	f.cur.Store(newTable(s))
+	f.cur.Store(newIndex(s))
 	return held, nil
 }

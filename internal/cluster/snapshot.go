@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/portal/store"
 )
 
@@ -65,26 +66,18 @@ func decodeSnapshot(b []byte) (*Snapshot, error) {
 	return &s, nil
 }
 
-// entry is what Binding reports for one client.
-type entry struct {
-	policy    string
-	expiresAt time.Time
-	revoked   bool
-	catalogue []string
-}
-
-// table is a snapshot indexed for Binding; never modified once built.
-type table struct {
+// index is a snapshot indexed for Binding; never modified once built.
+type index struct {
 	version int64
-	clients map[string]entry
+	clients map[string]table.Binding
 }
 
-func newTable(s *Snapshot) *table {
-	t := &table{version: s.Version, clients: make(map[string]entry, len(s.Bindings))}
+func newIndex(s *Snapshot) *index {
+	x := &index{version: s.Version, clients: make(map[string]table.Binding, len(s.Bindings))}
 	for _, b := range s.Bindings {
-		t.clients[b.ClientID] = entry{policy: b.Policy, expiresAt: b.ExpiresAt, revoked: b.Revoked, catalogue: b.Catalogue}
+		x.clients[b.ClientID] = table.Binding{Policy: b.Policy, ExpiresAt: b.ExpiresAt, Revoked: b.Revoked, Catalogue: b.Catalogue}
 	}
-	return t
+	return x
 }
 
 // keys names what a publisher and its followers share in Redis.

@@ -1,10 +1,10 @@
 package testutil
 
 import (
-	"github.com/redis/rueidis"
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/redis/rueidis"
 	"io"
 	"net"
 	"os"

@@ -46,6 +46,7 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/atomicfile"
 )
 
@@ -578,26 +579,21 @@ func (s *Store) DeleteClient(clientID string, now time.Time) (Client, error) {
 	return del, err
 }
 
-// Binding reports the portal registration of clientID: found is false for
-// a client the portal never registered; revoked is true for one that was
-// deleted; expiresAt is zero when the registration never expires;
-// catalogue is the entries it was registered for (shared: not to be
-// modified).
+// Binding reports the portal registration of clientID; found is false
+// for a client the portal never registered. A deleted client's binding
+// is Revoked, its other fields zero.
 //
 // It satisfies the runtime's Bindings interface. It takes no lock and does
 // not allocate.
-func (s *Store) Binding(clientID string) (policy string, expiresAt time.Time, revoked bool, catalogue []string, found bool) {
-	b, ok := s.cur.Load().bindings[clientID]
-	return b.policy, b.expiresAt, b.revoked, b.catalogue, ok
+func (s *Store) Binding(clientID string) (b table.Binding, found bool) {
+	x, ok := s.cur.Load().bindings[clientID]
+	return table.Binding{Policy: x.policy, ExpiresAt: x.expiresAt, Revoked: x.revoked, Catalogue: x.catalogue}, ok
 }
 
 // ClientBinding is one client's binding, as Binding reports it.
 type ClientBinding struct {
-	ClientID  string
-	Policy    string
-	ExpiresAt time.Time // zero when the registration never expires
-	Revoked   bool      // the client was deleted; the other fields are zero
-	Catalogue []string
+	ClientID string
+	table.Binding
 }
 
 // Bindings returns the binding of every client the portal registered,
@@ -608,10 +604,9 @@ func (s *Store) Bindings() []ClientBinding {
 	m := s.cur.Load().bindings
 	out := make([]ClientBinding, 0, len(m))
 	for id, b := range m {
-		out = append(out, ClientBinding{
-			ClientID: id, Policy: b.policy, ExpiresAt: b.expiresAt,
-			Revoked: b.revoked, Catalogue: slices.Clone(b.catalogue),
-		})
+		out = append(out, ClientBinding{ClientID: id, Binding: table.Binding{
+			Policy: b.policy, ExpiresAt: b.expiresAt, Revoked: b.revoked, Catalogue: slices.Clone(b.catalogue),
+		}})
 	}
 	slices.SortFunc(out, func(a, b ClientBinding) int { return strings.Compare(a.ClientID, b.ClientID) })
 	return out

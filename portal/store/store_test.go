@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
@@ -88,8 +89,8 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if _, ok := s.Client("c2"); ok {
 		t.Error("deleted client c2 is back")
 	}
-	if _, _, revoked, _, found := s.Binding("c2"); !revoked || !found {
-		t.Errorf("Binding(c2) revoked=%v found=%v, want a tombstone", revoked, found)
+	if bnd, found := s.Binding("c2"); !bnd.Revoked || !found {
+		t.Errorf("Binding(c2) revoked=%v found=%v, want a tombstone", bnd.Revoked, found)
 	}
 	if d, ok := s.Developer("a@example.com"); !ok || d.PasswordHash != "h" {
 		t.Errorf("Developer = %+v, %v", d, ok)
@@ -226,7 +227,7 @@ func TestCrashBeforeRenameKeepsPreviousFile(t *testing.T) {
 	if _, ok := s.Client("c2"); ok {
 		t.Error("failed write is visible in memory")
 	}
-	if _, _, _, _, found := s.Binding("c2"); found {
+	if _, found := s.Binding("c2"); found {
 		t.Error("failed write is visible to Binding")
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))
@@ -310,7 +311,8 @@ func TestBinding(t *testing.T) {
 		{"stranger", "", time.Time{}, false, false},
 	}
 	for _, tt := range tests {
-		policy, exp, revoked, catalogue, found := s.Binding(tt.id)
+		bnd, found := s.Binding(tt.id)
+		policy, exp, revoked, catalogue := bnd.Policy, bnd.ExpiresAt, bnd.Revoked, bnd.Catalogue
 		if found && !revoked && !slices.Equal(catalogue, []string{"gluu_api"}) {
 			t.Errorf("Binding(%s) catalogue %q, want the client's", tt.id, catalogue)
 		}
@@ -351,7 +353,7 @@ func TestMigrateV1(t *testing.T) {
 	if devs := s.Developers(); len(devs) != 2 || devs[0].Email != "a@example.com" || devs[1].PasswordHash != "hb" {
 		t.Errorf("migrated developers = %+v", devs)
 	}
-	if _, _, revoked, _, _ := s.Binding("old"); !revoked {
+	if bnd, _ := s.Binding("old"); !bnd.Revoked {
 		t.Error("revoked v1 client is not revoked")
 	}
 	if b, _ := os.ReadFile(path + ".v1.bak"); string(b) != v1 {
@@ -382,7 +384,7 @@ func TestRemoveDeveloperRevokesClients(t *testing.T) {
 	if err != nil || len(revoked) != 1 || revoked[0].ClientID != "ca" {
 		t.Fatalf("RemoveDeveloper = %v, %v", revoked, err)
 	}
-	if _, _, rev, _, _ := s.Binding("ca"); !rev {
+	if bnd, _ := s.Binding("ca"); !bnd.Revoked {
 		t.Error("client of removed developer is not revoked")
 	}
 	if got := s.Clients(""); len(got) != 1 || got[0].ClientID != "cb" {
@@ -406,14 +408,14 @@ func TestReadOnlyReload(t *testing.T) {
 	if err := w.AddClient(client("c1", "a@example.com")); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, _, found := r.Binding("c1"); found {
+	if _, found := r.Binding("c1"); found {
 		t.Error("reader saw the write before Reload")
 	}
 	if err := r.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if p, _, _, _, found := r.Binding("c1"); !found || p != "gold" {
-		t.Errorf("after Reload Binding(c1) = %q, %v", p, found)
+	if bnd, found := r.Binding("c1"); !found || bnd.Policy != "gold" {
+		t.Errorf("after Reload Binding(c1) = %+v, %v", bnd, found)
 	}
 }
 
@@ -453,11 +455,15 @@ func TestFollowSeesTheWritersChanges(t *testing.T) {
 	if err := w.AddClient(client("c1", "a@example.com")); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, "the follower to see c1", func() bool { _, _, _, _, found := r.Binding("c1"); return found })
+	testutil.Eventually(t, "the follower to see c1", func() bool { _, found := r.Binding("c1"); return found })
 	if _, err := w.DeleteClient("c1", t0); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, "the follower to see c1 revoked", func() bool { _, _, revoked, _, _ := r.Binding("c1"); return revoked })
+	testutil.Eventually(t, "the follower to see c1 revoked", func() bool {
+		bnd, _ := r.Binding("c1")
+		revoked := bnd.Revoked
+		return revoked
+	})
 
 	// A corrupt file is reported and the last good content kept.
 	os.WriteFile(path, []byte("{broken"), 0o600)
@@ -469,14 +475,14 @@ func TestFollowSeesTheWritersChanges(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("corrupt file not reported")
 	}
-	if _, _, revoked, _, _ := r.Binding("c1"); !revoked {
+	if bnd, _ := r.Binding("c1"); !bnd.Revoked {
 		t.Error("follower lost its last good state")
 	}
 }
 
-// The runtime's Bindings interface, which Store satisfies with builtin types.
+// The runtime's Bindings interface, which Store satisfies.
 var _ interface {
-	Binding(clientID string) (policy string, expiresAt time.Time, revoked bool, catalogue []string, found bool)
+	Binding(clientID string) (table.Binding, bool)
 } = (*Store)(nil)
 
 func TestWritesAfterCloseChangeNothing(t *testing.T) {
@@ -530,21 +536,22 @@ func TestBindingsMatchBindingAndHoldNoSecrets(t *testing.T) {
 	}
 	got := s.Bindings()
 	want := []ClientBinding{
-		{ClientID: "a-gone", Revoked: true},
-		{ClientID: "b-expiring", Policy: "gold", ExpiresAt: t0.Add(time.Hour), Catalogue: []string{"gluu_api"}},
-		{ClientID: "c-bound", Policy: "gold", Catalogue: []string{"gluu_api"}},
+		{ClientID: "a-gone", Binding: table.Binding{Revoked: true}},
+		{ClientID: "b-expiring", Binding: table.Binding{Policy: "gold", ExpiresAt: t0.Add(time.Hour), Catalogue: []string{"gluu_api"}}},
+		{ClientID: "c-bound", Binding: table.Binding{Policy: "gold", Catalogue: []string{"gluu_api"}}},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("Bindings() = %+v\nwant %+v", got, want)
 	}
 	for _, b := range got {
-		p, exp, revoked, cat, found := s.Binding(b.ClientID)
+		bnd, found := s.Binding(b.ClientID)
+		p, exp, revoked, cat := bnd.Policy, bnd.ExpiresAt, bnd.Revoked, bnd.Catalogue
 		if !found || p != b.Policy || !exp.Equal(b.ExpiresAt) || revoked != b.Revoked || !slices.Equal(cat, b.Catalogue) {
 			t.Errorf("Bindings has %+v, Binding answers %q %v %v %q %v", b, p, exp, revoked, cat, found)
 		}
 	}
 	got[1].Catalogue[0] = "changed by the caller"
-	if _, _, _, cat, _ := s.Binding("b-expiring"); cat[0] != "gluu_api" {
+	if bnd, _ := s.Binding("b-expiring"); bnd.Catalogue[0] != "gluu_api" {
 		t.Error("the caller's copy shares the store's catalogue")
 	}
 }

@@ -41,16 +41,6 @@ const (
 	Denied                // no applying policy grants the method and path
 )
 
-// Registration is the portal's record of a client, as runtime.Bindings
-// reports it. Catalogue is read, never kept or modified.
-type Registration struct {
-	Found     bool // false: the portal never registered the client
-	Policy    string
-	ExpiresAt time.Time // zero: never expires
-	Revoked   bool
-	Catalogue []string
-}
-
 // Claims reads the string values of a token's claim, calling f for each
 // until it returns false (auth.Claims implements it).
 type Claims interface {
@@ -69,8 +59,10 @@ type Input struct {
 	API string
 	// Issuer is the token's issuer.
 	Issuer string
-	// Registration is the identity's portal registration.
-	Registration Registration
+	// Registration is the identity's portal registration, when
+	// Registered.
+	Registration table.Binding
+	Registered   bool
 	// Claims and PolicyClaim are the token's claims and the name of the
 	// claim that names policies.
 	Claims      Claims
@@ -135,7 +127,7 @@ func (s *Set) reset() {
 // resolve fills s.pols from the first source that names policies.
 func (s *Set) resolve(in *Input) Refusal {
 	s.policies = in.Policies
-	if reg := &in.Registration; reg.Found {
+	if reg := &in.Registration; in.Registered {
 		switch {
 		case reg.Revoked:
 			return Revoked

@@ -58,19 +58,20 @@ var entryIssuer = map[string]string{"users_entry": "dev", "other_entry": "other"
 func TestDecide(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	reg := func(pol string, catalogue ...string) Registration {
+	// A row's reg is the identity's binding; nil: not registered.
+	reg := func(pol string, catalogue ...string) *table.Binding {
 		if catalogue == nil {
 			catalogue = []string{"users_entry"}
 		}
-		return Registration{Found: true, Policy: pol, Catalogue: catalogue}
+		return &table.Binding{Policy: pol, Catalogue: catalogue}
 	}
-	expiring := func(r Registration, at time.Time) Registration { r.ExpiresAt = at; return r }
+	expiring := func(r *table.Binding, at time.Time) *table.Binding { r.ExpiresAt = at; return r }
 	revoked := reg("writer")
 	revoked.Revoked = true
 
 	tests := []struct {
 		name     string
-		reg      Registration
+		reg      *table.Binding
 		claim    []string
 		defaults []string
 		method   string
@@ -133,17 +134,20 @@ func TestDecide(t *testing.T) {
 	var s Set // one Set for every case: Decide leaves nothing behind
 	for _, tt := range tests {
 		in := Input{
-			Policies:     policies,
-			EntryIssuer:  entryIssuer,
-			API:          "users",
-			Issuer:       "dev",
-			Registration: tt.reg,
-			Claims:       claims{"pol": tt.claim},
-			PolicyClaim:  "pol",
-			Defaults:     tt.defaults,
-			Now:          now,
-			Method:       []byte(or(tt.method, "GET")),
-			Path:         []byte(or(tt.path, "/profiles")),
+			Policies:    policies,
+			EntryIssuer: entryIssuer,
+			API:         "users",
+			Issuer:      "dev",
+			Registered:  tt.reg != nil,
+			Claims:      claims{"pol": tt.claim},
+			PolicyClaim: "pol",
+			Defaults:    tt.defaults,
+			Now:         now,
+			Method:      []byte(or(tt.method, "GET")),
+			Path:        []byte(or(tt.path, "/profiles")),
+		}
+		if tt.reg != nil {
+			in.Registration = *tt.reg
 		}
 		d := s.Decide(&in)
 		got := [5]string{refusalName[d.Refusal], d.Unknown, id(d.Policy), id(d.Rate), id(d.Quota)}
@@ -232,8 +236,8 @@ func TestDecideAllocs(t *testing.T) {
 	var s Set
 	in := &Input{
 		Policies: policies, EntryIssuer: entryIssuer, API: "users", Issuer: "dev",
-		Registration: Registration{Found: true, Policy: "other", Catalogue: []string{"other_entry"}},
-		Claims:       claims{"pol": {"reader", "capped", "generous"}}, PolicyClaim: "pol",
+		Registration: table.Binding{Policy: "other", Catalogue: []string{"other_entry"}}, Registered: true,
+		Claims: claims{"pol": {"reader", "capped", "generous"}}, PolicyClaim: "pol",
 		Now: time.Now(), Method: []byte("GET"), Path: []byte("/profiles/7"),
 	}
 	s.Decide(in)

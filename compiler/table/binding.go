@@ -1,0 +1,16 @@
+package table
+
+import "time"
+
+// Binding is the portal's registration of a client, as the gateway reads
+// it: the policy the client is bound to, when the registration expires
+// (zero: never), whether it was deleted (its tokens are refused at once),
+// and the catalogue entries it was registered for (the binding holds only
+// for tokens of the issuer of those entries' APIs). Catalogue is shared by
+// whoever reports it: read it, never keep or modify it.
+type Binding struct {
+	Policy    string
+	ExpiresAt time.Time
+	Revoked   bool
+	Catalogue []string
+}
