@@ -2,10 +2,16 @@ package compiler
 
 import (
 	"net"
+	"strings"
+	"time"
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/schema"
 )
+
+// maxRedisTimeout bounds cluster.redis.timeout: a call to Redis is on the
+// request path.
+const maxRedisTimeout = time.Second
 
 // buildCluster compiles the cluster block; nil is one node.
 func (c *compilation) buildCluster(t *table.Table, r *schema.Cluster) {
@@ -27,6 +33,12 @@ func (c *compilation) buildCluster(t *table.Table, r *schema.Cluster) {
 			Timeout:   c.duration(r.Redis.Timeout, true, at.field("timeout")),
 		},
 		OnRedisError: r.On_redis_error,
+	}
+	if d := cl.Redis.Timeout.D(); d > maxRedisTimeout {
+		c.errorf(at.field("timeout"), "%s is longer than %s: every request under a limit may wait this long for Redis", d, maxRedisTimeout)
+	}
+	if strings.ContainsAny(cl.Redis.KeyPrefix, "{}") {
+		c.errorf(at.field("key_prefix"), "%q holds a brace: it would decide the Redis Cluster slot of every key (the hash tag is cuegate's)", cl.Redis.KeyPrefix)
 	}
 	if tl := r.Redis.Tls; tl != nil {
 		cl.Redis.TLS = &table.RedisTLS{CAFile: deref(tl.Ca_file), ServerName: deref(tl.Server_name)}

@@ -50,6 +50,9 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 		Path:        sub,
 	}
 	if g.opts.Bindings != nil {
+		if g.opts.Cluster != nil && !g.opts.Cluster.BindingsReady() {
+			return errBindingsNotReady, false
+		}
 		in.Registration, in.Registered = g.opts.Bindings.Binding(identity)
 	}
 	d := r.pols.Decide(&in)

@@ -7,6 +7,10 @@ import "fmt"
 // Implementations are safe for concurrent use and answer without I/O.
 type Cluster interface {
 	ClusterStatus() ClusterStatus
+	// BindingsReady is ClusterStatus().Bindings.Ready, asked on every
+	// request to a JWT API: until the bindings are loaded, such a request
+	// is answered 503, never with a refusal a missing binding would cause.
+	BindingsReady() bool
 }
 
 // ClusterStatus is a node's view of its cluster.

@@ -24,6 +24,7 @@ var (
 	errBadPath            = newError(400, "invalid request path")
 	errParamRoute         = newError(400, "invalid request path: a path parameter (;) changes which API serves it")
 	errLimiterUnavailable = newError(503, "rate limits cannot be counted: the shared limit store is unreachable, try again shortly")
+	errBindingsNotReady   = newError(503, "this node has not loaded the portal's client registrations yet, try again shortly")
 	errNotFound           = newError(404, "no API is served at this path")
 	errMethod             = newError(405, "method not allowed")
 	errTooLarge           = newError(413, "request body too large")

@@ -158,7 +158,7 @@ func (g *Gateway) Generation() uint64 { return g.cur.Load().seq }
 // IdP's keys were fetched once and, in a cluster, the client bindings are
 // loaded.
 func (g *Gateway) Ready() bool {
-	return g.cur.Load() != nil && g.keys.Ready() && (g.opts.Cluster == nil || g.opts.Cluster.ClusterStatus().Bindings.Ready)
+	return g.cur.Load() != nil && g.keys.Ready() && (g.opts.Cluster == nil || g.opts.Cluster.BindingsReady())
 }
 
 // Close stops the key fetchers (when the Gateway created them) and closes

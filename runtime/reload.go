@@ -85,7 +85,7 @@ func (g *Gateway) Apply(c Compiled) error {
 	ev := g.log.Info().Str("old_hash", old.Hash).Str("new_hash", t.Hash).
 		Uint64("generation", g.cur.Load().seq).Dur("compile_time", took).
 		Strs("apis_added", added).Strs("apis_removed", removed).Strs("apis_changed", changed)
-	if fixed := startupSettings(&old.Gateway, &t.Gateway); len(fixed) > 0 {
+	if fixed := startupSettings(old, t); len(fixed) > 0 {
 		ev = ev.Bool("restart_needed", true).Strs("restart_needed_for", fixed)
 	}
 	ev.Msg("reload: configuration swapped")

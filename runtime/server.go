@@ -3,6 +3,7 @@ package runtime
 import (
 	"crypto/tls"
 	"net"
+	"reflect"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -59,20 +60,23 @@ func (g *Gateway) Server() *fasthttp.Server {
 	}
 }
 
-// startupSettings names the gateway settings that differ from a to b and
-// take effect only when the process restarts: the listen addresses, the
+// startupSettings names the settings that differ from a to b and take
+// effect only when the process restarts: the cluster block (the node
+// connects to Redis at start), the listen addresses, the
 // admin token (read when serving starts) and whether each listener serves
 // TLS (certificates follow reloads), what
 // Server fixes (idle_timeout, max_header_bytes, and read_timeout for the
 // header of a request), what the portal listener fixes when it starts
 // (read_timeout, write_timeout, idle_timeout, max_header_bytes), and
 // shutdown_grace.
-func startupSettings(a, b *table.Gateway) []string {
+func startupSettings(ta, tb *table.Table) []string {
+	a, b := &ta.Gateway, &tb.Gateway
 	var names []string
 	for _, s := range []struct {
 		name    string
 		changed bool
 	}{
+		{"cluster", !reflect.DeepEqual(ta.Cluster, tb.Cluster)},
 		{"listen", a.Listen != b.Listen},
 		{"portal_listen", a.PortalListen != b.PortalListen},
 		{"admin_listen", a.AdminListen != b.AdminListen},

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -41,10 +42,11 @@ var _ runtime.Cluster = (*clusterNode)(nil)
 
 // startCluster connects to c's Redis and starts the heartbeat, and the
 // publisher of st's bindings when st is not nil, else a follower that
-// keeps its last snapshot in bindingsFile. Redis need not be reachable:
+// keeps its last snapshot in bindingsFile ("": one in the user's cache
+// directory for this node, named by its gateway address listen). Redis need not be reachable:
 // the client connects when it can, and meanwhile limits fall back to
 // on_redis_error and a follower serves from its file.
-func startCluster(c *table.Cluster, configDir string, st *store.Store, bindingsFile string, log zerolog.Logger) (*clusterNode, error) {
+func startCluster(c *table.Cluster, configDir string, st *store.Store, bindingsFile, listen string, log zerolog.Logger) (*clusterNode, error) {
 	opt, err := redisOptions(c.Redis, configDir)
 	if err != nil {
 		return nil, err
@@ -52,6 +54,10 @@ func startCluster(c *table.Cluster, configDir string, st *store.Store, bindingsF
 	client, err := rueidis.NewClient(opt)
 	if client == nil {
 		return nil, fmt.Errorf("cluster.redis: %w", err)
+	}
+	if refusedCredentials(err) {
+		client.Close()
+		return nil, fmt.Errorf("cluster.redis: Redis at %s refused the username or password: %w", c.Redis.Address, err)
 	}
 	if err != nil {
 		log.Warn().Err(err).Str("address", c.Redis.Address).Msg("cluster: Redis is unreachable at start; limits fall back to on_redis_error until it answers")
@@ -63,7 +69,7 @@ func startCluster(c *table.Cluster, configDir string, st *store.Store, bindingsF
 		limit.ResilientOptions{OnError: onRedisError(c.OnRedisError), Nodes: n.heartbeat.Nodes, Logger: log})
 	if st != nil {
 		n.publisher = cluster.NewPublisher(client, st, cluster.PublisherOptions{KeyPrefix: prefix, Logger: log})
-	} else if n.follower, err = newFollower(client, c.Redis, bindingsFile, log); err != nil {
+	} else if n.follower, err = newFollower(client, c.Redis, bindingsFile, listen, log); err != nil {
 		client.Close()
 		return nil, err
 	}
@@ -78,10 +84,10 @@ func startCluster(c *table.Cluster, configDir string, st *store.Store, bindingsF
 
 // newFollower follows the bindings in r, keeping them in file, or in
 // defaultBindingsFile when file is "".
-func newFollower(client rueidis.Client, r table.Redis, file string, log zerolog.Logger) (*cluster.Follower, error) {
+func newFollower(client rueidis.Client, r table.Redis, file, listen string, log zerolog.Logger) (*cluster.Follower, error) {
 	if file == "" {
 		var err error
-		if file, err = defaultBindingsFile(r); err != nil {
+		if file, err = defaultBindingsFile(r, listen); err != nil {
 			return nil, fmt.Errorf("bindings file: %w (pass --bindings-file)", err)
 		}
 	}
@@ -93,10 +99,10 @@ func newFollower(client rueidis.Client, r table.Redis, file string, log zerolog.
 }
 
 // defaultBindingsFile is a follower's file in the user's cache directory
-// (made private when it is missing): one per Redis address, database and
-// key prefix, so that nodes of different gateways on one host keep
+// (made private when it is missing): one per Redis address, database, key
+// prefix and gateway address listen, so that the nodes on one host keep
 // theirs apart.
-func defaultBindingsFile(r table.Redis) (string, error) {
+func defaultBindingsFile(r table.Redis, listen string) (string, error) {
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		return "", err
@@ -105,7 +111,7 @@ func defaultBindingsFile(r table.Redis) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%s", r.Address, r.Database, r.KeyPrefix))
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%s\x00%s", r.Address, r.Database, r.KeyPrefix, listen))
 	return filepath.Join(dir, "bindings-"+hex.EncodeToString(sum[:8])+".json"), nil
 }
 
@@ -119,8 +125,11 @@ func redisOptions(r table.Redis, configDir string) (rueidis.ClientOption, error)
 		// One server (or Valkey): a client even while it is down, which
 		// connects when it can.
 		ForceSingleClient: true,
-		Dialer:            net.Dialer{Timeout: time.Second},
-		ConnWriteTimeout:  time.Second,
+		// No client-side cache: nothing reads through one, and it needs
+		// CLIENT TRACKING, which a least-privilege ACL user lacks.
+		DisableCache:     true,
+		Dialer:           net.Dialer{Timeout: time.Second},
+		ConnWriteTimeout: time.Second,
 	}
 	if r.Password != nil {
 		pw, err := r.Password.Resolve(configDir)
@@ -150,6 +159,16 @@ func redisOptions(r table.Redis, configDir string) (rueidis.ClientOption, error)
 	return opt, nil
 }
 
+// refusedCredentials reports whether err is Redis refusing the client's
+// credentials or rights: a configuration mistake, not an outage.
+func refusedCredentials(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") || strings.Contains(msg, "NOPERM")
+}
+
 // onRedisError is the limiter's fallback for on_redis_error.
 func onRedisError(s string) limit.Mode {
 	switch s {
@@ -168,13 +187,15 @@ func (n *clusterNode) bindings() runtime.Bindings { return n.follower }
 // ClusterStatus implements runtime.Cluster.
 func (n *clusterNode) ClusterStatus() runtime.ClusterStatus {
 	s := runtime.ClusterStatus{Limiter: n.limiter.Mode().String(), Nodes: n.heartbeat.Nodes()}
+	s.Bindings = runtime.BindingsStatus{Role: "follower", Ready: n.BindingsReady()}
 	if n.publisher != nil {
-		s.Bindings = runtime.BindingsStatus{Role: "publisher", Ready: true}
-	} else {
-		s.Bindings = runtime.BindingsStatus{Role: "follower", Ready: n.follower.Ready()}
+		s.Bindings.Role = "publisher"
 	}
 	return s
 }
+
+// BindingsReady implements runtime.Cluster.
+func (n *clusterNode) BindingsReady() bool { return n.publisher != nil || n.follower.Ready() }
 
 // stop stops the background work and closes the client.
 func (n *clusterNode) stop() {

@@ -200,3 +200,47 @@ func httpGet(t *testing.T, url, token string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestFollowerNotReady: a follower started while Redis is down, without a
+// bindings file, is not ready and answers requests to JWT APIs 503, never
+// 403 "revoked"; it becomes ready when Redis answers.
+func TestFollowerNotReady(t *testing.T) {
+	t.Parallel()
+	e := startClusterEnv(t)
+	e.redis.Kill()
+	n, err := Start(context.Background(), Options{ConfigDir: e.dir, BindingsFile: filepath.Join(t.TempDir(), "bindings.json"), Logger: zerolog.Nop(),
+		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown() }) //nolint:errcheck
+	if code, body := httpGet(t, "http://"+n.AdminAddr()+"/readyz", ""); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz of a follower without bindings: %d %s", code, body)
+	}
+	code, body := httpGet(t, "http://"+n.GatewayAddr()+"/q/x", e.token(t, "anyone"))
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "not loaded the portal's client registrations") {
+		t.Errorf("request to a follower without bindings: %d %s, want 503", code, body)
+	}
+	e.redis.Restart()
+	testutil.Eventually(t, "the follower to be ready once Redis is back", n.Gateway().Ready)
+}
+
+// TestRedisWrongPassword: Redis refusing the password is a start-up
+// error that says so, not an outage to wait out.
+func TestRedisWrongPassword(t *testing.T) {
+	t.Parallel()
+	e := startClusterEnv(t)
+	if _, err := e.redis.Do("CONFIG", "SET", "requirepass", "right-one"); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{"pw.cue": "package t\n\ncluster: redis: password: file: \"redis.pw\"\n", "redis.pw": "wrong-one\n"} {
+		if err := os.WriteFile(filepath.Join(e.dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := Start(context.Background(), Options{ConfigDir: e.dir, BindingsFile: filepath.Join(t.TempDir(), "b.json"), Logger: zerolog.Nop(),
+		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0"})
+	if err == nil || !strings.Contains(err.Error(), "refused the username or password") || strings.Contains(err.Error(), "wrong-one") {
+		t.Fatalf("Start with a wrong Redis password: %v", err)
+	}
+}

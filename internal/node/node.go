@@ -102,7 +102,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	ro := runtime.Options{Logger: o.Logger, AccessLog: o.AccessLog, ConfigDir: o.ConfigDir, Bindings: o.Bindings}
 	var cl *clusterNode
 	if t.Cluster != nil {
-		if cl, err = startCluster(t.Cluster, o.ConfigDir, st, o.BindingsFile, o.Logger); err != nil {
+		if cl, err = startCluster(t.Cluster, o.ConfigDir, st, o.BindingsFile, cmp.Or(o.Listen, t.Gateway.Listen), o.Logger); err != nil {
 			if st != nil {
 				st.Close()
 			}

@@ -30,7 +30,8 @@ type Options struct {
 	// BindingsFile is where a node without StatePath, in a cluster, keeps
 	// the last client bindings it took from Redis, to start from while
 	// Redis is unreachable; "" means a file in the user's cache directory
-	// named after the Redis address, database and key prefix.
+	// named after the Redis address, database, key prefix and the
+	// gateway's listen address.
 	BindingsFile string
 	// Listen, AdminListen and PortalListen, when set, replace the table's
 	// addresses (tests use "127.0.0.1:0").

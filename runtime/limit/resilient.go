@@ -79,12 +79,13 @@ type ResilientOptions struct {
 // fallback (ResilientOptions.OnError), and Failures of them in a row open
 // a breaker: calls then go to the fallback alone, and the first of them
 // after each probe interval (jittered) starts a probe (PING) off the
-// callers' path, until Redis answers. Quota that ModeLocal counted is then
-// added to Redis's windows before Redis counts again (and after a lone
-// failure, after the next call that succeeds), so an outage does not hand
-// out a quota twice. A call that timed out may still be run by Redis when
-// it wakes, so the requests in flight when Redis froze may be counted
-// twice: an outage errs towards refusing. No Take waits longer than the
+// callers' path, until Redis answers. Quota that ModeLocal counted while
+// the breaker was open is then added to Redis's windows before Redis
+// counts again, so an outage does not hand out a quota twice; the
+// answers to the failed calls themselves are not added, since Redis most
+// likely ran them. The local counts outlive an outage (for as long as
+// their windows), so a Redis that fails again and again does not hand
+// out a node's share again each time. No Take waits longer than the
 // timeout. It is safe for concurrent use.
 type Resilient struct {
 	redis    *Redis
@@ -99,7 +100,7 @@ type Resilient struct {
 	nextProbe atomic.Int64 // Unix ns
 	probing   atomic.Bool
 	flushing  atomic.Bool
-	local     atomic.Pointer[Memory]
+	local     *Memory // counts while Redis does not
 
 	mu      sync.Mutex
 	pending map[Key]*pendingQuota // quota counted by local, to add to Redis
@@ -135,7 +136,7 @@ func NewResilient(r *Redis, opts ResilientOptions) *Resilient {
 		log:      opts.Logger,
 		pending:  make(map[Key]*pendingQuota),
 	}
-	l.local.Store(NewMemory(MemoryOptions{}))
+	l.local = NewMemory(MemoryOptions{})
 	return l
 }
 
@@ -154,7 +155,7 @@ func (l *Resilient) Mode() Mode {
 func (l *Resilient) Take(ctx context.Context, req Request, now time.Time) (rate, quota Decision, err error) {
 	if l.open.Load() {
 		l.maybeProbe()
-		return l.fallback(req, now)
+		return l.fallback(req, now, true)
 	}
 	rate, quota, err = l.redis.Take(ctx, req, now)
 	if err == nil {
@@ -170,7 +171,9 @@ func (l *Resilient) Take(ctx context.Context, req Request, now time.Time) (rate,
 	if l.failed.Add(1) >= l.failures {
 		l.trip(err)
 	}
-	return l.fallback(req, now)
+	// The call that failed was most likely sent, and Redis may still
+	// count it: the fallback answers without adding it to Redis later.
+	return l.fallback(req, now, false)
 }
 
 // trip opens the breaker, once.
@@ -203,8 +206,6 @@ func (l *Resilient) maybeProbe() {
 			l.scheduleProbe()
 			return
 		}
-		// The next outage counts afresh.
-		l.local.Store(NewMemory(MemoryOptions{}))
 		l.failed.Store(0)
 		if l.open.CompareAndSwap(true, false) {
 			l.log.Info().Msg("limit: Redis answers again; counting in Redis")
@@ -213,7 +214,9 @@ func (l *Resilient) maybeProbe() {
 }
 
 // fallback answers req by OnError.
-func (l *Resilient) fallback(req Request, now time.Time) (rate, quota Decision, err error) {
+// Quota it counts locally is added to Redis on recovery when pending is
+// true: the request never reached Redis.
+func (l *Resilient) fallback(req Request, now time.Time, pending bool) (rate, quota Decision, err error) {
 	if rate, quota, done := refuseInvalid(req.Rate, req.Quota); done {
 		return rate, quota, nil
 	}
@@ -237,8 +240,8 @@ func (l *Resilient) fallback(req Request, now time.Time) (rate, quota Decision, 
 	if q := req.Quota; q != nil {
 		share.Quota = &table.Quota{Max: ceilDiv(q.Max, n), Period: q.Period}
 	}
-	rate, quota = l.local.Load().Count(share, now)
-	if req.Quota != nil && quota.Allowed && (req.Rate == nil || rate.Allowed) {
+	rate, quota = l.local.Count(share, now)
+	if pending && req.Quota != nil && quota.Allowed && (req.Rate == nil || rate.Allowed) {
 		l.addPending(req.QuotaKey, *req.Quota)
 	}
 	return rate, quota, nil
