@@ -11,7 +11,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-func testConfig(t *testing.T) (string, *IdP) {
+// testConfig writes the configuration into a new directory, with the
+// Redis limiter of redis unless it is "".
+func testConfig(t *testing.T, redis string) (string, *IdP) {
 	t.Helper()
 	idp, err := StartIdP("")
 	if err != nil {
@@ -20,14 +22,14 @@ func testConfig(t *testing.T) (string, *IdP) {
 	t.Cleanup(idp.Close)
 	dir := t.TempDir()
 	ports := Ports{"127.0.0.1:18080", "127.0.0.1:18081", "127.0.0.1:19090"}
-	if err := writeConfig(dir, ports, idp, "127.0.0.1:17000"); err != nil {
+	if err := writeConfig(dir, ports, idp, "127.0.0.1:17000", redis); err != nil {
 		t.Fatal(err)
 	}
 	return dir, idp
 }
 
 func TestConfigContents(t *testing.T) {
-	dir, idp := testConfig(t)
+	dir, idp := testConfig(t, "")
 	main, err := os.ReadFile(filepath.Join(dir, "bench.cue"))
 	if err != nil {
 		t.Fatal(err)
@@ -58,19 +60,58 @@ func TestConfigContents(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
 		t.Errorf("config dir holds %d entries, want bench.cue and policies.cue only", len(ents))
 	}
+	if strings.Contains(string(main), "cluster") {
+		t.Errorf("bench.cue without Redis has a cluster block:\n%s", main)
+	}
 }
 
-// TestConfigCompiles checks the generated configuration with the real
-// compiler (cuegate compile --check, built from the repository).
+// TestConfigRedis checks that the configuration with Redis is the one
+// without plus the cluster block, whose failures answer 503 (deny) so that
+// no request of the Redis target is counted by the in-memory fallback.
+func TestConfigRedis(t *testing.T) {
+	read := func(dir string) string {
+		b, err := os.ReadFile(filepath.Join(dir, "bench.cue"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	redisDir, idp := testConfig(t, "127.0.0.1:16379")
+	withRedis := read(redisDir)
+	plainDir := t.TempDir()
+	if err := writeConfig(plainDir, Ports{"127.0.0.1:18080", "127.0.0.1:18081", "127.0.0.1:19090"}, idp, "127.0.0.1:17000", ""); err != nil {
+		t.Fatal(err)
+	}
+	plain := read(plainDir)
+	block, ok := strings.CutPrefix(withRedis, plain)
+	if !ok {
+		t.Fatalf("bench.cue with Redis does not begin with bench.cue without:\n%s", withRedis)
+	}
+	for _, want := range []string{`address: "127.0.0.1:16379"`, `on_redis_error: "deny"`} {
+		if !strings.Contains(block, want) {
+			t.Errorf("cluster block lacks %s:\n%s", want, block)
+		}
+	}
+}
+
+// TestConfigCompiles checks the generated configurations, with and
+// without Redis, with the real compiler (cuegate compile --check, built
+// from the repository).
 func TestConfigCompiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds cuegate")
 	}
-	dir, _ := testConfig(t)
-	cmd := exec.Command("go", "run", "./cmd/cuegate", "compile", "--check", dir)
-	cmd.Dir = "../.."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("cuegate compile --check: %v\n%s", err, out)
+	bin := filepath.Join(t.TempDir(), "cuegate")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/cuegate")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/cuegate: %v\n%s", err, out)
+	}
+	for _, redis := range []string{"", "127.0.0.1:16379"} {
+		dir, _ := testConfig(t, redis)
+		if out, err := exec.Command(bin, "compile", "--check", dir).CombinedOutput(); err != nil {
+			t.Errorf("cuegate compile --check (redis %q): %v\n%s", redis, err, out)
+		}
 	}
 }
 

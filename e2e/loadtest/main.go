@@ -82,7 +82,7 @@ func main() {
 	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "unmeasured load before each window")
 	flag.IntVar(&o.Rounds, "rounds", 2, "interleaved rounds (A B C, C B A, ...)")
 	flag.IntVar(&o.Conns, "conns", 64, "connections (closed loop: one request in flight each)")
-	flag.StringVar(&o.Scenarios, "scenarios", "a,b-rs256,b-es256,c,d,e", "scenarios to run, comma-separated")
+	flag.StringVar(&o.Scenarios, "scenarios", "a,b-rs256,b-es256,c,d,e,f", "scenarios to run, comma-separated")
 	flag.StringVar(&o.Cuegate, "cuegate", "", "cuegate binary; empty builds ./cmd/cuegate from -repo")
 	flag.StringVar(&o.Against, "against", "", "a second cuegate binary, measured as target "+tCuegateB+" beside cuegate in the same interleaved rounds of every scenario but (e): two builds compared without the machine's drift between runs")
 	flag.BoolVar(&o.NoCuegate, "no-cuegate", false, "measure the baselines only (checks the harness)")
@@ -116,6 +116,14 @@ func main() {
 	}
 }
 
+// stopper is a process the harness started and stops.
+type stopper interface{ Stop() }
+
+var (
+	_ stopper = (*Proc)(nil)
+	_ stopper = (*redisServer)(nil)
+)
+
 // bench is the state of one run.
 type bench struct {
 	o        options
@@ -128,7 +136,7 @@ type bench struct {
 	// rivalBins maps each -rivals name to its binary.
 	rivalBins map[string]string
 	repeat    [][]byte
-	procs     []*Proc
+	procs     []stopper // what the scenario started, stopped at its end
 	results   []*ScenarioResult
 }
 
@@ -376,8 +384,9 @@ type cuegateProc struct {
 	pprof string // net/http/pprof address when profiling
 }
 
-// startCuegate starts bin (cuegate's binary or -against's) as name.
-func (b *bench) startCuegate(name, bin string) (*cuegateProc, error) {
+// startCuegate starts bin (cuegate's binary or -against's) as name, with
+// the Redis limiter of the redis-server at redis when it is not "".
+func (b *bench) startCuegate(name, bin, redis string) (*cuegateProc, error) {
 	cfg, err := os.MkdirTemp(b.dir, name+"-config-")
 	if err != nil {
 		return nil, err
@@ -388,7 +397,7 @@ func (b *bench) startCuegate(name, bin string) (*cuegateProc, error) {
 			return nil, err
 		}
 	}
-	if err := writeConfig(cfg, ports, b.idp, b.upAddr); err != nil {
+	if err := writeConfig(cfg, ports, b.idp, b.upAddr, redis); err != nil {
 		return nil, err
 	}
 	args := []string{"serve", "--config", cfg, "--state", filepath.Join(cfg, "state.json")}
