@@ -7,13 +7,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
 
+// The listeners and upstream of the test configurations (nothing listens).
+var (
+	testPorts    = Ports{"127.0.0.1:18080", "127.0.0.1:18081", "127.0.0.1:19090"}
+	testUpstream = "127.0.0.1:17000"
+)
+
 // testConfig writes the configuration into a new directory, with the
-// Redis limiter of redis unless it is "".
-func testConfig(t *testing.T, redis string) (string, *IdP) {
+// Redis limiter unless redis is the zero Redis.
+func testConfig(t *testing.T, redis Redis) (string, *IdP) {
 	t.Helper()
 	idp, err := StartIdP("")
 	if err != nil {
@@ -21,15 +28,14 @@ func testConfig(t *testing.T, redis string) (string, *IdP) {
 	}
 	t.Cleanup(idp.Close)
 	dir := t.TempDir()
-	ports := Ports{"127.0.0.1:18080", "127.0.0.1:18081", "127.0.0.1:19090"}
-	if err := writeConfig(dir, ports, idp, "127.0.0.1:17000", redis); err != nil {
+	if err := writeConfig(dir, testPorts, idp, testUpstream, redis); err != nil {
 		t.Fatal(err)
 	}
 	return dir, idp
 }
 
 func TestConfigContents(t *testing.T) {
-	dir, idp := testConfig(t, "")
+	dir, idp := testConfig(t, Redis{})
 	main, err := os.ReadFile(filepath.Join(dir, "bench.cue"))
 	if err != nil {
 		t.Fatal(err)
@@ -67,8 +73,10 @@ func TestConfigContents(t *testing.T) {
 
 // TestConfigRedis checks that the configuration with Redis is the one
 // without plus the cluster block, whose failures answer 503 (deny) so that
-// no request of the Redis target is counted by the in-memory fallback.
+// no request of the Redis target is counted by the in-memory fallback,
+// with the timeout of -redis-timeout or the config's default.
 func TestConfigRedis(t *testing.T) {
+	t.Parallel()
 	read := func(dir string) string {
 		b, err := os.ReadFile(filepath.Join(dir, "bench.cue"))
 		if err != nil {
@@ -76,20 +84,32 @@ func TestConfigRedis(t *testing.T) {
 		}
 		return string(b)
 	}
-	redisDir, idp := testConfig(t, "127.0.0.1:16379")
-	withRedis := read(redisDir)
-	plainDir := t.TempDir()
-	if err := writeConfig(plainDir, Ports{"127.0.0.1:18080", "127.0.0.1:18081", "127.0.0.1:19090"}, idp, "127.0.0.1:17000", ""); err != nil {
-		t.Fatal(err)
-	}
+	plainDir, idp := testConfig(t, Redis{})
 	plain := read(plainDir)
-	block, ok := strings.CutPrefix(withRedis, plain)
-	if !ok {
-		t.Fatalf("bench.cue with Redis does not begin with bench.cue without:\n%s", withRedis)
-	}
-	for _, want := range []string{`address: "127.0.0.1:16379"`, `on_redis_error: "deny"`} {
-		if !strings.Contains(block, want) {
-			t.Errorf("cluster block lacks %s:\n%s", want, block)
+	for _, tc := range []struct {
+		redis        Redis
+		want, absent []string
+	}{
+		{Redis{Addr: "127.0.0.1:16379"}, []string{`address: "127.0.0.1:16379"`, `on_redis_error: "deny"`}, []string{"timeout"}},
+		{Redis{Addr: "[::1]:6379", Timeout: 1500 * time.Millisecond}, []string{`address: "[::1]:6379"`, `redis: timeout: "1.5s"`, `on_redis_error: "deny"`}, nil},
+	} {
+		dir := t.TempDir()
+		if err := writeConfig(dir, testPorts, idp, testUpstream, tc.redis); err != nil {
+			t.Fatal(err)
+		}
+		block, ok := strings.CutPrefix(read(dir), plain)
+		if !ok {
+			t.Fatalf("%+v: bench.cue with Redis does not begin with bench.cue without:\n%s", tc.redis, read(dir))
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(block, want) {
+				t.Errorf("%+v: cluster block lacks %s:\n%s", tc.redis, want, block)
+			}
+		}
+		for _, absent := range tc.absent {
+			if strings.Contains(block, absent) {
+				t.Errorf("%+v: cluster block has %s:\n%s", tc.redis, absent, block)
+			}
 		}
 	}
 }
@@ -107,10 +127,10 @@ func TestConfigCompiles(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/cuegate: %v\n%s", err, out)
 	}
-	for _, redis := range []string{"", "127.0.0.1:16379"} {
+	for _, redis := range []Redis{{}, {Addr: "127.0.0.1:16379"}, {Addr: "127.0.0.1:16379", Timeout: time.Minute + 500*time.Millisecond}} {
 		dir, _ := testConfig(t, redis)
 		if out, err := exec.Command(bin, "compile", "--check", dir).CombinedOutput(); err != nil {
-			t.Errorf("cuegate compile --check (redis %q): %v\n%s", redis, err, out)
+			t.Errorf("cuegate compile --check (%+v): %v\n%s", redis, err, out)
 		}
 	}
 }

@@ -67,6 +67,7 @@ type options struct {
 	Rivals            string
 	KrakenD           string
 	Against           string
+	RedisTimeout      time.Duration
 }
 
 func main() {
@@ -85,6 +86,7 @@ func main() {
 	flag.StringVar(&o.Scenarios, "scenarios", "a,b-rs256,b-es256,c,d,e,f", "scenarios to run, comma-separated")
 	flag.StringVar(&o.Cuegate, "cuegate", "", "cuegate binary; empty builds ./cmd/cuegate from -repo")
 	flag.StringVar(&o.Against, "against", "", "a second cuegate binary, measured as target "+tCuegateB+" beside cuegate in the same interleaved rounds of every scenario but (e): two builds compared without the machine's drift between runs")
+	flag.DurationVar(&o.RedisTimeout, "redis-timeout", 0, "(f) cluster.redis.timeout of the Redis limiter, per call; 0: the config's default (50ms)")
 	flag.BoolVar(&o.NoCuegate, "no-cuegate", false, "measure the baselines only (checks the harness)")
 	flag.StringVar(&o.Repo, "repo", "../..", "repository root, for building cuegate")
 	flag.StringVar(&o.ServeArgs, "serve-args", "", "extra arguments for cuegate serve, space-separated")
@@ -385,8 +387,8 @@ type cuegateProc struct {
 }
 
 // startCuegate starts bin (cuegate's binary or -against's) as name, with
-// the Redis limiter of the redis-server at redis when it is not "".
-func (b *bench) startCuegate(name, bin, redis string) (*cuegateProc, error) {
+// the Redis limiter when redis is not the zero Redis.
+func (b *bench) startCuegate(name, bin string, redis Redis) (*cuegateProc, error) {
 	cfg, err := os.MkdirTemp(b.dir, name+"-config-")
 	if err != nil {
 		return nil, err

@@ -143,7 +143,7 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 			}
 			t.Addr, t.PID = addr, p.PID()
 		case tCuegateB:
-			cb, err := b.startCuegate("cuegate-b-"+id, b.against, "")
+			cb, err := b.startCuegate("cuegate-b-"+id, b.against, Redis{})
 			if err != nil {
 				return nil, err
 			}
@@ -158,7 +158,7 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 				return nil, err
 			}
 			b.procs = append(b.procs, rs)
-			cr, err := b.startCuegate("cuegate-redis-"+id, b.cuegate, rs.Addr)
+			cr, err := b.startCuegate("cuegate-redis-"+id, b.cuegate, Redis{Addr: rs.Addr, Timeout: b.o.RedisTimeout})
 			if err != nil {
 				return nil, err
 			}
@@ -171,7 +171,7 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 			if cg == nil {
 				// One cuegate per scenario; in (e) both targets are the
 				// same process, with and without the rewrites.
-				if cg, err = b.startCuegate("cuegate-"+id, b.cuegate, ""); err != nil {
+				if cg, err = b.startCuegate("cuegate-"+id, b.cuegate, Redis{}); err != nil {
 					return nil, err
 				}
 			}
