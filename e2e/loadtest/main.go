@@ -11,7 +11,9 @@
 //
 // Scenarios: (a) 100 identities reusing RS256 tokens; (b) fresh tokens for
 // 10,000 identities, RS256 and ES256; (c) a keyless route; (d) 1 MB
-// responses; (e) a hot swap every 100 ms during (a). Each target runs for
+// responses; (e) a hot swap every 100 ms during (a); (f) (a) with the Redis
+// limiter against the memory limiter, beside a redis-server the harness
+// starts. Each target runs for
 // -duration per round, in interleaved rounds (A B C, C B A, ...), driven by
 // a closed-loop fasthttp client with -conns connections.
 //
@@ -85,7 +87,7 @@ func main() {
 	flag.IntVar(&o.Conns, "conns", 64, "connections (closed loop: one request in flight each)")
 	flag.StringVar(&o.Scenarios, "scenarios", "a,b-rs256,b-es256,c,d,e,f", "scenarios to run, comma-separated")
 	flag.StringVar(&o.Cuegate, "cuegate", "", "cuegate binary; empty builds ./cmd/cuegate from -repo")
-	flag.StringVar(&o.Against, "against", "", "a second cuegate binary, measured as target "+tCuegateB+" beside cuegate in the same interleaved rounds of every scenario but (e): two builds compared without the machine's drift between runs")
+	flag.StringVar(&o.Against, "against", "", "a second cuegate binary, measured as target "+tCuegateB+" beside cuegate in the same interleaved rounds of every scenario but (e) and (f): two builds compared without the machine's drift between runs")
 	flag.DurationVar(&o.RedisTimeout, "redis-timeout", 0, "(f) cluster.redis.timeout of the Redis limiter, per call; 0: the config's default (50ms)")
 	flag.BoolVar(&o.NoCuegate, "no-cuegate", false, "measure the baselines only (checks the harness)")
 	flag.StringVar(&o.Repo, "repo", "../..", "repository root, for building cuegate")
