@@ -13,9 +13,9 @@
 // 10,000 identities, RS256 and ES256; (c) a keyless route; (d) 1 MB
 // responses; (e) a hot swap every 100 ms during (a); (f) (a) with the Redis
 // limiter against the memory limiter, beside a redis-server the harness
-// starts. Each target runs for
-// -duration per round, in interleaved rounds (A B C, C B A, ...), driven by
-// a closed-loop fasthttp client with -conns connections.
+// starts. Each target runs for -duration per round, in interleaved rounds
+// (A B C, C B A, ...), driven by a closed-loop fasthttp client with -conns
+// connections.
 //
 // Run it from this directory:
 //

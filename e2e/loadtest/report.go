@@ -95,8 +95,10 @@ func (s *ScenarioResult) print(w io.Writer) {
 	if s.Pool > 0 {
 		fmt.Fprintf(w, "token pool: %d tokens, walked in order by each target\n", s.Pool)
 	}
-	fmt.Fprintf(w, "  %-15s %9s %-19s %8s %8s %8s %8s %7s %9s %8s %8s %8s\n",
-		"target", "req/s", "(per round)", "p50", "p99", "p99.9", "max", "errors", "peak RSS", "CPU/req", "gw cores", "lg cores")
+	if len(s.Targets) > 0 {
+		fmt.Fprintf(w, "  %-15s %9s %-19s %8s %8s %8s %8s %7s %9s %8s %8s %8s\n",
+			"target", "req/s", "(per round)", "p50", "p99", "p99.9", "max", "errors", "peak RSS", "CPU/req", "gw cores", "lg cores")
+	}
 	for _, t := range s.Targets {
 		rounds := make([]string, len(t.RoundRPS))
 		for i, r := range t.RoundRPS {
