@@ -7,11 +7,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
 
-func testConfig(t *testing.T) (string, *IdP) {
+// The listeners and upstream of the test configurations (nothing listens).
+var (
+	testPorts    = Ports{"127.0.0.1:18080", "127.0.0.1:18081", "127.0.0.1:19090"}
+	testUpstream = "127.0.0.1:17000"
+)
+
+// testConfig writes the configuration into a new directory, with the
+// Redis limiter unless redis is the zero Redis.
+func testConfig(t *testing.T, redis Redis) (string, *IdP) {
 	t.Helper()
 	idp, err := StartIdP("")
 	if err != nil {
@@ -19,15 +28,14 @@ func testConfig(t *testing.T) (string, *IdP) {
 	}
 	t.Cleanup(idp.Close)
 	dir := t.TempDir()
-	ports := Ports{"127.0.0.1:18080", "127.0.0.1:18081", "127.0.0.1:19090"}
-	if err := writeConfig(dir, ports, idp, "127.0.0.1:17000"); err != nil {
+	if err := writeConfig(dir, testPorts, idp, testUpstream, redis); err != nil {
 		t.Fatal(err)
 	}
 	return dir, idp
 }
 
 func TestConfigContents(t *testing.T) {
-	dir, idp := testConfig(t)
+	dir, idp := testConfig(t, Redis{})
 	main, err := os.ReadFile(filepath.Join(dir, "bench.cue"))
 	if err != nil {
 		t.Fatal(err)
@@ -58,19 +66,72 @@ func TestConfigContents(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
 		t.Errorf("config dir holds %d entries, want bench.cue and policies.cue only", len(ents))
 	}
+	if strings.Contains(string(main), "cluster") {
+		t.Errorf("bench.cue without Redis has a cluster block:\n%s", main)
+	}
 }
 
-// TestConfigCompiles checks the generated configuration with the real
-// compiler (cuegate compile --check, built from the repository).
+// TestConfigRedis checks that the configuration with Redis is the one
+// without plus the cluster block, whose failures answer 503 (deny) so that
+// no request of the Redis target is counted by the in-memory fallback,
+// with the timeout of -redis-timeout or the config's default.
+func TestConfigRedis(t *testing.T) {
+	t.Parallel()
+	read := func(dir string) string {
+		b, err := os.ReadFile(filepath.Join(dir, "bench.cue"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	plainDir, idp := testConfig(t, Redis{})
+	plain := read(plainDir)
+	for _, tc := range []struct {
+		redis        Redis
+		want, absent []string
+	}{
+		{Redis{Addr: "127.0.0.1:16379"}, []string{`address: "127.0.0.1:16379"`, `on_redis_error: "deny"`}, []string{"timeout"}},
+		{Redis{Addr: "[::1]:6379", Timeout: 1500 * time.Millisecond}, []string{`address: "[::1]:6379"`, `redis: timeout: "1.5s"`, `on_redis_error: "deny"`}, nil},
+	} {
+		dir := t.TempDir()
+		if err := writeConfig(dir, testPorts, idp, testUpstream, tc.redis); err != nil {
+			t.Fatal(err)
+		}
+		block, ok := strings.CutPrefix(read(dir), plain)
+		if !ok {
+			t.Fatalf("%+v: bench.cue with Redis does not begin with bench.cue without:\n%s", tc.redis, read(dir))
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(block, want) {
+				t.Errorf("%+v: cluster block lacks %s:\n%s", tc.redis, want, block)
+			}
+		}
+		for _, absent := range tc.absent {
+			if strings.Contains(block, absent) {
+				t.Errorf("%+v: cluster block has %s:\n%s", tc.redis, absent, block)
+			}
+		}
+	}
+}
+
+// TestConfigCompiles checks the generated configurations, with and
+// without Redis, with the real compiler (cuegate compile --check, built
+// from the repository).
 func TestConfigCompiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds cuegate")
 	}
-	dir, _ := testConfig(t)
-	cmd := exec.Command("go", "run", "./cmd/cuegate", "compile", "--check", dir)
-	cmd.Dir = "../.."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("cuegate compile --check: %v\n%s", err, out)
+	bin := filepath.Join(t.TempDir(), "cuegate")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/cuegate")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/cuegate: %v\n%s", err, out)
+	}
+	for _, redis := range []Redis{{}, {Addr: "127.0.0.1:16379"}, {Addr: "127.0.0.1:16379", Timeout: time.Minute + 500*time.Millisecond}} {
+		dir, _ := testConfig(t, redis)
+		if out, err := exec.Command(bin, "compile", "--check", dir).CombinedOutput(); err != nil {
+			t.Errorf("cuegate compile --check (%+v): %v\n%s", redis, err, out)
+		}
 	}
 }
 

@@ -30,6 +30,9 @@ type Target struct {
 	// During, when set, runs beside the load (warm-up included) until stop
 	// is closed: the hot-swap scenario rewrites the config there.
 	During func(stop <-chan struct{})
+	// Redis, when set, is the redis-server the target uses: what it did in
+	// each window is reported.
+	Redis *redisServer
 	// pprof is where the process serves net/http/pprof when profiling.
 	pprof string
 }
@@ -46,6 +49,7 @@ type Window struct {
 	PeakRSS  int64         // the gateway's peak RSS in the window
 	ErrKinds map[string]uint64
 	Metrics  map[string]float64 // admin /metrics deltas
+	Redis    *RedisUse          // with Target.Redis
 }
 
 // RPS returns requests per second.
@@ -105,12 +109,27 @@ func Run(t *Target, round int, o LoadOptions) (*Window, error) {
 	if t.Admin != "" {
 		m0 = scrapeMetrics(t.Admin, o.MetricsRe)
 	}
+	var r0 redisSnapshot
+	if t.Redis != nil {
+		var err error
+		if r0, err = t.Redis.snapshot(); err != nil {
+			stop.Store(true)
+			return nil, err
+		}
+	}
 	self0, _ = cpuTime(selfPID)
 	t0 := time.Now()
 	recording.Store(true)
 	sampled := sampleRSS(t.PID, o.Duration)
 	stop.Store(true)
 	win.Elapsed = time.Since(t0)
+	if t.Redis != nil {
+		r1, err := t.Redis.snapshot()
+		if err != nil {
+			return nil, err
+		}
+		win.Redis = redisUse(r0, r1)
+	}
 	if during != nil {
 		close(during)
 		<-duringDone

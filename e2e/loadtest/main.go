@@ -11,9 +11,11 @@
 //
 // Scenarios: (a) 100 identities reusing RS256 tokens; (b) fresh tokens for
 // 10,000 identities, RS256 and ES256; (c) a keyless route; (d) 1 MB
-// responses; (e) a hot swap every 100 ms during (a). Each target runs for
-// -duration per round, in interleaved rounds (A B C, C B A, ...), driven by
-// a closed-loop fasthttp client with -conns connections.
+// responses; (e) a hot swap every 100 ms during (a); (f) (a) with the Redis
+// limiter against the memory limiter, beside a redis-server the harness
+// starts. Each target runs for -duration per round, in interleaved rounds
+// (A B C, C B A, ...), driven by a closed-loop fasthttp client with -conns
+// connections.
 //
 // Run it from this directory:
 //
@@ -67,6 +69,7 @@ type options struct {
 	Rivals            string
 	KrakenD           string
 	Against           string
+	RedisTimeout      time.Duration
 }
 
 func main() {
@@ -82,9 +85,10 @@ func main() {
 	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "unmeasured load before each window")
 	flag.IntVar(&o.Rounds, "rounds", 2, "interleaved rounds (A B C, C B A, ...)")
 	flag.IntVar(&o.Conns, "conns", 64, "connections (closed loop: one request in flight each)")
-	flag.StringVar(&o.Scenarios, "scenarios", "a,b-rs256,b-es256,c,d,e", "scenarios to run, comma-separated")
+	flag.StringVar(&o.Scenarios, "scenarios", "a,b-rs256,b-es256,c,d,e,f", "scenarios to run, comma-separated")
 	flag.StringVar(&o.Cuegate, "cuegate", "", "cuegate binary; empty builds ./cmd/cuegate from -repo")
-	flag.StringVar(&o.Against, "against", "", "a second cuegate binary, measured as target "+tCuegateB+" beside cuegate in the same interleaved rounds of every scenario but (e): two builds compared without the machine's drift between runs")
+	flag.StringVar(&o.Against, "against", "", "a second cuegate binary, measured as target "+tCuegateB+" beside cuegate in the same interleaved rounds of every scenario but (e) and (f): two builds compared without the machine's drift between runs")
+	flag.DurationVar(&o.RedisTimeout, "redis-timeout", 0, "(f) cluster.redis.timeout of the Redis limiter, per call; 0: the config's default (50ms)")
 	flag.BoolVar(&o.NoCuegate, "no-cuegate", false, "measure the baselines only (checks the harness)")
 	flag.StringVar(&o.Repo, "repo", "../..", "repository root, for building cuegate")
 	flag.StringVar(&o.ServeArgs, "serve-args", "", "extra arguments for cuegate serve, space-separated")
@@ -116,6 +120,14 @@ func main() {
 	}
 }
 
+// stopper is a process the harness started and stops.
+type stopper interface{ Stop() }
+
+var (
+	_ stopper = (*Proc)(nil)
+	_ stopper = (*redisServer)(nil)
+)
+
 // bench is the state of one run.
 type bench struct {
 	o        options
@@ -128,7 +140,7 @@ type bench struct {
 	// rivalBins maps each -rivals name to its binary.
 	rivalBins map[string]string
 	repeat    [][]byte
-	procs     []*Proc
+	procs     []stopper // what the scenario started, stopped at its end
 	results   []*ScenarioResult
 }
 
@@ -376,8 +388,9 @@ type cuegateProc struct {
 	pprof string // net/http/pprof address when profiling
 }
 
-// startCuegate starts bin (cuegate's binary or -against's) as name.
-func (b *bench) startCuegate(name, bin string) (*cuegateProc, error) {
+// startCuegate starts bin (cuegate's binary or -against's) as name, with
+// the Redis limiter when redis is not the zero Redis.
+func (b *bench) startCuegate(name, bin string, redis Redis) (*cuegateProc, error) {
 	cfg, err := os.MkdirTemp(b.dir, name+"-config-")
 	if err != nil {
 		return nil, err
@@ -388,7 +401,7 @@ func (b *bench) startCuegate(name, bin string) (*cuegateProc, error) {
 			return nil, err
 		}
 	}
-	if err := writeConfig(cfg, ports, b.idp, b.upAddr); err != nil {
+	if err := writeConfig(cfg, ports, b.idp, b.upAddr, redis); err != nil {
 		return nil, err
 	}
 	args := []string{"serve", "--config", cfg, "--state", filepath.Join(cfg, "state.json")}

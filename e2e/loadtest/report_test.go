@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestRoundRatios(t *testing.T) {
 	tests := []struct {
@@ -15,6 +19,57 @@ func TestRoundRatios(t *testing.T) {
 	for _, tt := range tests {
 		if got := roundRatios(&TargetResult{RoundRPS: tt.c}, &TargetResult{RoundRPS: tt.base}); got != tt.want {
 			t.Errorf("roundRatios(%v, %v) = %q, want %q", tt.c, tt.base, got, tt.want)
+		}
+	}
+}
+
+// TestEvaluateRedis checks the verdicts of scenario (f): the Redis
+// limiter's req/s against 0.75 × the memory limiter's, its p99 against
+// 2 × its p99, and errors failing both.
+func TestEvaluateRedis(t *testing.T) {
+	t.Parallel()
+	mem := &TargetResult{Name: tCuegate, RPS: 1000, P99: 10 * time.Millisecond}
+	tests := []struct {
+		name  string
+		redis *TargetResult
+		want  []string // throughput, p99
+	}{
+		{"within both", &TargetResult{Name: tRedis, RPS: 750, P99: 20 * time.Millisecond}, []string{"PASS", "PASS"}},
+		{"too slow", &TargetResult{Name: tRedis, RPS: 749, P99: 21 * time.Millisecond}, []string{"FAIL", "FAIL"}},
+		{"errors", &TargetResult{Name: tRedis, RPS: 1000, P99: 10 * time.Millisecond, Errors: 1}, []string{"FAIL", "FAIL"}},
+		{"not measured", nil, []string{"SKIP", "SKIP"}},
+	}
+	for _, tt := range tests {
+		res := &ScenarioResult{ID: "f", Targets: []*TargetResult{mem}}
+		if tt.redis != nil {
+			res.Targets = append(res.Targets, tt.redis)
+		}
+		vs := evaluate([]*ScenarioResult{res})
+		if len(vs) != 2 {
+			t.Fatalf("%s: %d verdicts, want 2: %+v", tt.name, len(vs), vs)
+		}
+		for i, v := range vs {
+			if v.Status != tt.want[i] {
+				t.Errorf("%s: %s: %s (%s), want %s", tt.name, v.Name, v.Status, v.Detail, tt.want[i])
+			}
+		}
+	}
+}
+
+func TestPrintRedis(t *testing.T) {
+	t.Parallel()
+	tr := &TargetResult{Name: tRedis, Requests: 1000, CPU: 40 * time.Millisecond, Redis: &RedisUse{
+		Calls: map[string]uint64{"evalsha": 1000, "time": 1000, "hmget": 2000, "zadd": 1},
+		Reads: 400, NetIn: 250_000, NetOut: 30_000, CPU: 10 * time.Millisecond,
+	}}
+	var b strings.Builder
+	printRedis(&b, tr)
+	for _, want := range []string{
+		"1.000 script calls, 0.400 round trips", "250.0 B in, 30.0 B out", "redis-server CPU 10.0µs (gateway + Redis 50.0µs)",
+		"evalsha 1.000, hmget 2.000, time 1.000, zadd 0.001\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("printRedis lacks %q:\n%s", want, b.String())
 		}
 	}
 }

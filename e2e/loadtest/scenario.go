@@ -20,6 +20,7 @@ const (
 	tCuegate  = "cuegate"
 	tCuegateB = "cuegate-b" // -against
 	tReload   = "cuegate+reload"
+	tRedis    = "cuegate-redis" // (f): the Redis limiter
 )
 
 type scenarioSpec struct {
@@ -34,7 +35,10 @@ type scenarioSpec struct {
 	Rivals bool
 }
 
-var scenarioOrder = []string{"a", "b-rs256", "b-es256", "c", "d", "e"}
+// needsRedis reports whether sc has a target that needs a redis-server.
+func (sc scenarioSpec) needsRedis() bool { return slices.Contains(sc.Targets, tRedis) }
+
+var scenarioOrder = []string{"a", "b-rs256", "b-es256", "c", "d", "e", "f"}
 
 var scenarios = map[string]scenarioSpec{
 	"a": {Title: "(a) repeat tokens: 100 identities reuse their RS256 tokens (cached path)",
@@ -55,6 +59,9 @@ var scenarios = map[string]scenarioSpec{
 	"e": {Title: "(e) hot swap: policies.cue rewritten every -reload-every during (a)",
 		Path: jwtPrefix + "hello", BodySize: len(smallBody), Tokens: "repeat",
 		Targets: []string{tCuegate, tReload}},
+	"f": {Title: "(f) (a) with the Redis limiter (redis-server on the same cores) against the memory limiter",
+		Path: jwtPrefix + "hello", BodySize: len(smallBody), Tokens: "repeat",
+		Targets: []string{tCuegate, tRedis}},
 }
 
 // pools caches the fresh token pools by algorithm (minting RS256 is slow).
@@ -86,13 +93,14 @@ func (b *bench) tokens(kind string) ([][]byte, error) {
 
 // targetNames returns the targets of sc in the order of a round: its own,
 // then the rivals when it takes them, then, with against, cuegate-b where
-// cuegate runs alone (not in (e), whose two targets are one process).
+// cuegate runs alone (not in (e), whose two targets are one process, nor
+// in (f), which compares two limiters of one build).
 func targetNames(sc scenarioSpec, rivals []string, against bool) []string {
 	names := slices.Clone(sc.Targets)
 	if sc.Rivals {
 		names = append(names, rivals...)
 	}
-	if against && slices.Contains(names, tCuegate) && !slices.Contains(names, tReload) {
+	if against && slices.Contains(names, tCuegate) && !slices.Contains(names, tReload) && !sc.needsRedis() {
 		names = append(names, tCuegateB)
 	}
 	return names
@@ -107,6 +115,12 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 	}
 	if toks != nil {
 		res.Pool = len(toks)
+	}
+	if sc.needsRedis() {
+		if _, err := redisBinary(); err != nil {
+			res.Skipped = append(res.Skipped, "scenario skipped: "+err.Error())
+			return res, nil
+		}
 	}
 	var targets []*Target
 	var cg *cuegateProc
@@ -129,20 +143,35 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 			}
 			t.Addr, t.PID = addr, p.PID()
 		case tCuegateB:
-			cb, err := b.startCuegate("cuegate-b-"+id, b.against)
+			cb, err := b.startCuegate("cuegate-b-"+id, b.against, Redis{})
 			if err != nil {
 				return nil, err
 			}
 			t.Addr, t.PID, t.Admin = cb.ports.Gateway, cb.PID(), cb.ports.Admin // not profiled: built without the pprof overlay
+		case tRedis:
+			if b.o.NoCuegate {
+				res.Skipped = append(res.Skipped, name+": skipped (-no-cuegate)")
+				continue
+			}
+			rs, err := startRedis(b.dir, b.o.StartupTimeout)
+			if err != nil {
+				return nil, err
+			}
+			b.procs = append(b.procs, rs)
+			cr, err := b.startCuegate("cuegate-redis-"+id, b.cuegate, Redis{Addr: rs.Addr, Timeout: b.o.RedisTimeout})
+			if err != nil {
+				return nil, err
+			}
+			t.Addr, t.PID, t.Admin, t.pprof, t.Redis = cr.ports.Gateway, cr.PID(), cr.ports.Admin, cr.pprof, rs
 		case tCuegate, tReload:
 			if b.o.NoCuegate {
-				res.Skipped = append(res.Skipped, name)
+				res.Skipped = append(res.Skipped, name+": skipped (-no-cuegate)")
 				continue
 			}
 			if cg == nil {
 				// One cuegate per scenario; in (e) both targets are the
 				// same process, with and without the rewrites.
-				if cg, err = b.startCuegate("cuegate-"+id, b.cuegate); err != nil {
+				if cg, err = b.startCuegate("cuegate-"+id, b.cuegate, Redis{}); err != nil {
 					return nil, err
 				}
 			}

@@ -17,7 +17,8 @@ func TestTargetNames(t *testing.T) {
 		{"a", []string{tKrakenD}, true, []string{tUpstream, tBare, tCuegate, tKrakenD, tCuegateB}},
 		{"b-rs256", []string{tKrakenD}, true, []string{tJWT, tCuegate, tCuegateB}},
 		{"c", nil, true, []string{tBare, tCuegate, tCuegateB}},
-		{"e", nil, true, []string{tCuegate, tReload}}, // one process, two targets: no cuegate-b
+		{"e", nil, true, []string{tCuegate, tReload}},               // one process, two targets: no cuegate-b
+		{"f", []string{tKrakenD}, true, []string{tCuegate, tRedis}}, // two limiters of one build: no cuegate-b
 	}
 	for _, tt := range tests {
 		if got := targetNames(scenarios[tt.scenario], tt.rivals, tt.against); !slices.Equal(got, tt.want) {
