@@ -127,7 +127,7 @@ func TestConfigCompiles(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/cuegate: %v\n%s", err, out)
 	}
-	for _, redis := range []Redis{{}, {Addr: "127.0.0.1:16379"}, {Addr: "127.0.0.1:16379", Timeout: time.Minute + 500*time.Millisecond}} {
+	for _, redis := range []Redis{{}, {Addr: "127.0.0.1:16379"}, {Addr: "127.0.0.1:16379", Timeout: 750 * time.Millisecond}} {
 		dir, _ := testConfig(t, redis)
 		if out, err := exec.Command(bin, "compile", "--check", dir).CombinedOutput(); err != nil {
 			t.Errorf("cuegate compile --check (%+v): %v\n%s", redis, err, out)
