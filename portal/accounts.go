@@ -1,0 +1,183 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/cuegate/cuegate/portal/store"
+)
+
+var (
+	signupsTotal      = metrics.NewCounter(`cuegate_portal_signups_total`)
+	signupsLimited    = metrics.NewCounter(`cuegate_portal_signups_limited_total`)
+	passwordsBusy     = metrics.NewCounter(`cuegate_portal_busy_total`)
+	loginsOK          = metrics.NewCounter(`cuegate_portal_logins_total{result="ok"}`)
+	loginsFailed      = metrics.NewCounter(`cuegate_portal_logins_total{result="failed"}`)
+	loginsLimited     = metrics.NewCounter(`cuegate_portal_logins_total{result="limited"}`)
+	registrationsOK   = metrics.NewCounter(`cuegate_portal_registrations_total{result="ok"}`)
+	registrationsFail = metrics.NewCounter(`cuegate_portal_registrations_total{result="failed"}`)
+	deletionsTotal    = metrics.NewCounter(`cuegate_portal_deletions_total`)
+)
+
+// normaliseEmail returns the canonical form of an address, or an error.
+func normaliseEmail(email string) (string, *apiError) {
+	email = strings.TrimSpace(email)
+	if p := textProblem(email, maxEmailLen); p != "" {
+		return "", errorf(http.StatusBadRequest, "invalid_request", "the email address %s", p)
+	}
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+		return "", errorf(http.StatusBadRequest, "invalid_request", "%q is not an email address", email)
+	}
+	return strings.ToLower(email), nil
+}
+
+func checkPassword(pw string) *apiError {
+	switch {
+	case len(pw) < 8:
+		return errorf(http.StatusBadRequest, "invalid_request", "the password must have at least 8 characters")
+	case len(pw) > 72:
+		return errorf(http.StatusBadRequest, "invalid_request", "the password must have at most 72 bytes")
+	}
+	return nil
+}
+
+// HashPassword returns the bcrypt hash of a new password after checking its
+// length (8 characters to 72 bytes); a cost below bcrypt.MinCost means
+// bcrypt.DefaultCost. A password of the wrong length gives
+// an error matching ErrInvalid.
+func HashPassword(password string, cost int) (string, error) {
+	if err := checkPassword(password); err != nil {
+		return "", inputError{err}
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	return string(h), err
+}
+
+// NormaliseEmail returns the canonical (lower-case) form of a developer's
+// email address, or an error matching ErrInvalid when it is not one.
+func NormaliseEmail(email string) (string, error) {
+	e, err := normaliseEmail(email)
+	if err != nil {
+		return "", inputError{err}
+	}
+	return e, nil
+}
+
+// signup creates an account and makes the client address known for it
+// (see login); a client address over its sign-up limit gets a 429 with
+// RetryAfter, and an attempt that finds the portal busy hashing other
+// passwords a 503 with RetryAfter (errBusy), which does not count. Every
+// other attempt counts, whatever its outcome.
+func (s *Server) signup(r *http.Request, email, password string) (string, *apiError) {
+	t := s.table()
+	if t.Portal.Signup != "open" {
+		return "", errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
+	}
+	addr := clientAddress(r, t.Portal.TrustedProxies)
+	place := addressKey(addr)
+	if wait := s.signups.reserve(place, s.opts.Now()); wait > 0 {
+		signupsLimited.Inc()
+		s.opts.Logger.Info().Str("address", addr).Msg("portal: sign-up limited")
+		return "", tooMany(wait, "too many sign-ups from your address: try again in %s", wait.Round(time.Second))
+	}
+	if !s.hashing.acquire(r.Context()) {
+		s.signups.release(place)
+		return "", errBusy()
+	}
+	acc, err := s.accounts().Add(email, password)
+	s.hashing.release()
+	s.signups.commit(place)
+	var aerr *apiError
+	switch {
+	case errors.As(err, &aerr): // a bad email or password
+		return "", aerr
+	case errors.Is(err, store.ErrExists):
+		return "", errorf(http.StatusConflict, "account_exists", "an account with this email exists: log in instead")
+	case err != nil:
+		s.opts.Logger.Error().Err(err).Msg("portal: sign-up not stored")
+		return "", errorf(http.StatusInternalServerError, "server_error", "the account could not be stored")
+	}
+	s.places.remember(acc.Email, place, s.opts.Now())
+	signupsTotal.Inc()
+	s.opts.Logger.Info().Str("developer", acc.Email).Msg("portal: developer signed up")
+	return acc.Email, nil
+}
+
+// login checks the credentials. Failed logins are limited, each within
+// loginWindow, per account and client address (addressKey: an IPv6
+// client's /64) to loginFailuresPerPlace, per client address across
+// accounts to loginFailuresPerAddress, and per account from the addresses
+// it was not used from within knownPlaceTTL (logged in or signed up from:
+// knownPlaces) to loginFailuresPerAccount. Someone guessing a developer's
+// password, for as long as they keep at it, locks the account only at
+// their own address and at addresses new to the account: the developer
+// keeps logging in from where they did lately, unless they share the
+// guesser's address (a NAT, a /64). The limits and known places are kept
+// in this Server's memory: each node of a portal counts its own, and a
+// restart forgets them.
+//
+// Each attempt first reserves a failure slot under each limit, so that no
+// more attempts than the limits allow run bcrypt at once or in a window;
+// without a slot it gets a 429 with RetryAfter. It then takes a bcrypt
+// slot (Server.hashing); without one it gives its failure slots back and
+// gets a 503 with RetryAfter (errBusy). A failure keeps its slots; a
+// success gives them back, clears the failures of its account and
+// address, and makes the address known for the account.
+func (s *Server) login(r *http.Request, email, password string) (string, *apiError) {
+	now := s.opts.Now()
+	email = strings.ToLower(strings.TrimSpace(email))
+	if len(email) > maxEmailLen { // no such account; not worth a limiter entry
+		return "", errWrongCredentials()
+	}
+	addr := clientAddress(r, s.table().Portal.TrustedProxies)
+	place := addressKey(addr)
+	slots := []limitSlot{{s.byPlace, email + "\x00" + place}, {s.byAddress, place}}
+	if !s.places.known(email, place, now) {
+		slots = append(slots, limitSlot{s.byAccount, email})
+	}
+	if wait := reserveAll(slots, now); wait > 0 {
+		loginsLimited.Inc()
+		return "", tooMany(wait, "too many failed logins: try again in %s", wait.Round(time.Second))
+	}
+	if !s.hashing.acquire(r.Context()) {
+		releaseAll(slots)
+		return "", errBusy()
+	}
+	hash := s.dummyHash
+	d, known := s.opts.Store.Developer(email)
+	if known {
+		hash = []byte(d.PasswordHash)
+	}
+	wrong := bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known
+	s.hashing.release()
+	if wrong {
+		commitAll(slots)
+		loginsFailed.Inc()
+		s.opts.Logger.Info().Str("developer", email).Str("address", addr).Msg("portal: failed login")
+		return "", errWrongCredentials()
+	}
+	releaseAll(slots)
+	s.byPlace.reset(slots[0].key)
+	s.places.remember(email, place, now)
+	loginsOK.Inc()
+	return email, nil
+}
+
+// errBusy is the answer to a log-in or sign-up that finds the portal
+// running and queueing as many bcrypt hashes as it lets (Server.hashing).
+func errBusy() *apiError {
+	passwordsBusy.Inc()
+	e := errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the portal is busy checking other passwords: try again in a moment")
+	e.RetryAfter = busyRetry
+	return e
+}
+
+func errWrongCredentials() *apiError {
+	return errorf(http.StatusUnauthorized, "invalid_grant", "wrong email or password")
+}

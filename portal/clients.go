@@ -1,0 +1,361 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/portal/dcr"
+	"github.com/cuegate/cuegate/portal/store"
+)
+
+// selection is a validated choice of catalogue entries for one client.
+type selection struct {
+	entries []*table.CatalogueEntry
+	ids     []string
+	policy  *table.Policy
+	dcr     *table.DCR
+	// signingAlg is the algorithm the client's access tokens are to be
+	// signed with: one every chosen API accepts; "" when none checks tokens.
+	signingAlg string
+}
+
+// choose checks that ids name catalogue entries that one client can cover:
+// one policy and the same dcr settings for all (see the package comment),
+// and one issuer and a token signing algorithm that all their APIs accept.
+func choose(t *table.Table, ids []string) (*selection, *apiError) {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	if len(ids) == 0 || ids[0] == "" && len(ids) == 1 {
+		return nil, errorf(http.StatusBadRequest, "invalid_request", "choose at least one catalogue entry")
+	}
+	sel := &selection{ids: ids}
+	for _, id := range ids {
+		e := t.Portal.Catalogue[id]
+		if e == nil {
+			return nil, errorf(http.StatusBadRequest, "invalid_request", "unknown catalogue entry %q", clip(id, maxEcho))
+		}
+		if e.DCR == nil {
+			return nil, errorf(http.StatusBadRequest, "invalid_request", "catalogue entry %q has no registration settings: ask the operator", id)
+		}
+		if first := sel.entries; len(first) > 0 {
+			if e.Policy != first[0].Policy {
+				return nil, errorf(http.StatusBadRequest, "invalid_request",
+					"catalogue entries %q and %q grant different policies (%s, %s): register one client for each", first[0].ID, id, first[0].Policy, e.Policy)
+			}
+			if !reflect.DeepEqual(e.DCR, first[0].DCR) {
+				return nil, errorf(http.StatusBadRequest, "invalid_request",
+					"catalogue entries %q and %q register clients differently: register one client for each", first[0].ID, id)
+			}
+		}
+		sel.entries = append(sel.entries, e)
+	}
+	sel.dcr = sel.entries[0].DCR
+	alg, aerr := signingAlg(t, sel.entries)
+	if aerr != nil {
+		return nil, aerr
+	}
+	sel.signingAlg = alg
+	sel.policy = t.Policies[sel.entries[0].Policy]
+	if sel.policy == nil {
+		return nil, errorf(http.StatusInternalServerError, "server_error", "policy %q is not configured", sel.entries[0].Policy)
+	}
+	return sel, nil
+}
+
+// signingAlg picks the algorithm for the access tokens of a client of
+// entries: RS256 when all their APIs accept it (what providers sign with
+// by default), else the first (in the compiler's sorted order) that all
+// accept. It is "" when no API checks JWTs, and an error when the APIs
+// take tokens from different IdPs (a client gets tokens from one, and the
+// gateway binds it to one) or have no algorithm in common.
+func signingAlg(t *table.Table, entries []*table.CatalogueEntry) (string, *apiError) {
+	var allowed []string
+	var first *table.CatalogueEntry // the first entry whose API checks JWTs
+	var firstIss string             // the issuer of its IdP
+	for _, e := range entries {
+		api := t.APIs[e.API]
+		if api == nil || api.JWT == nil {
+			continue
+		}
+		if first == nil {
+			first, firstIss, allowed = e, t.Issuer(api), slices.Clone(api.JWT.Algorithms)
+			continue
+		}
+		if iss := t.Issuer(api); iss != firstIss {
+			return "", errorf(http.StatusBadRequest, "invalid_request",
+				"catalogue entries %q and %q take tokens from different identity providers (%s, %s): register one client for each", first.ID, e.ID, firstIss, iss)
+		}
+		allowed = slices.DeleteFunc(allowed, func(alg string) bool { return !slices.Contains(api.JWT.Algorithms, alg) })
+		if len(allowed) == 0 {
+			return "", errorf(http.StatusBadRequest, "invalid_request",
+				"catalogue entries %q and %q accept tokens signed with different algorithms: register one client for each", first.ID, e.ID)
+		}
+	}
+	switch {
+	case first == nil:
+		return "", nil
+	case slices.Contains(allowed, "RS256"):
+		return "RS256", nil
+	}
+	return allowed[0], nil
+}
+
+// redirectURISeparator is the configured separator of redirect URIs in
+// one string, ";" when none is.
+func redirectURISeparator(t *table.Table) string {
+	if sep := t.Portal.RedirectURISeparator; sep != "" {
+		return sep
+	}
+	return ";"
+}
+
+// splitRedirectURIs splits the form's redirect URIs on the configured
+// separator, dropping blanks.
+func splitRedirectURIs(s string, t *table.Table) []string {
+	var out []string
+	for part := range strings.SplitSeq(s, redirectURISeparator(t)) {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// createClient registers a client at the provider and stores it. On any
+// error nothing is stored, and a client the provider created is deleted
+// there again.
+func (s *Server) createClient(ctx context.Context, dev string, catalogue []string, name string, redirects []string) (store.Client, *apiError) {
+	t := s.table()
+	sel, aerr := choose(t, catalogue)
+	if aerr != nil {
+		return store.Client{}, aerr
+	}
+	if name, aerr = checkClientName(name); aerr != nil {
+		return store.Client{}, aerr
+	}
+	if aerr = checkRedirectURIs(redirects); aerr != nil {
+		return store.Client{}, aerr
+	}
+	res, aerr := s.reserveClient(dev)
+	if aerr != nil {
+		return store.Client{}, aerr
+	}
+	defer s.release(res)
+	log := s.opts.Logger.With().Str("developer", dev).Strs("catalogue", sel.ids).Str("provider", sel.dcr.Provider).Logger()
+	fail := func(aerr *apiError, err error) (store.Client, *apiError) {
+		registrationsFail.Inc()
+		log.Warn().Err(err).Msg("portal: registration failed")
+		return store.Client{}, aerr
+	}
+	tokenEndpoint, err := s.discovery.TokenEndpoint(ctx, sel.dcr)
+	if err != nil {
+		return fail(errorf(http.StatusBadGateway, "server_error", "the identity provider's token endpoint could not be discovered"), err)
+	}
+	reg, err := dcr.New(sel.dcr, s.opts.ConfigDir, s.opts.HTTPClient)
+	if err != nil {
+		return fail(registrationError(err), err)
+	}
+	// A developer who goes away now must not leave a client at the
+	// provider that is stored nowhere: the registration outlives the
+	// request, bounded by the settings' timeout.
+	r, err := reg.Register(context.WithoutCancel(ctx), dcr.Request{ClientName: name, RedirectURIs: redirects, AccessTokenSigningAlg: sel.signingAlg})
+	if err != nil {
+		return fail(registrationError(err), err)
+	}
+	now := s.opts.Now().UTC()
+	c := store.Client{
+		ClientID: r.ClientID, ClientSecret: r.ClientSecret, ClientName: name, RedirectURIs: redirects,
+		Developer: dev, Catalogue: sel.ids, Policy: sel.policy.ID, Provider: sel.dcr.Provider,
+		RegistrationClientURI: r.RegistrationClientURI, RegistrationAccessToken: r.RegistrationAccessToken,
+		TokenEndpoint: tokenEndpoint, TokenEndpointAuthMethod: r.TokenEndpointAuthMethod, CreatedAt: now,
+	}
+	if d := sel.policy.KeyExpiresIn.D(); d > 0 {
+		c.ExpiresAt = now.Add(d)
+	}
+	s.named(res, c.ClientID)
+	if err := s.opts.Store.AddClient(c); err != nil {
+		// Registered at the provider but not stored: undo it there.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(sel.dcr.CallTimeout(), time.Second))
+		defer cancel()
+		msg := "the client could not be stored; it was deleted at the provider again"
+		if derr := reg.Delete(dctx, r); derr != nil {
+			log.Error().Err(derr).Str("client_id", r.ClientID).Msg("portal: client registered but not stored, and not deleted at the provider")
+			msg = fmt.Sprintf("the client could not be stored, and the identity provider did not delete it again: ask the operator to delete client %s there", r.ClientID)
+		}
+		if errors.Is(err, store.ErrClosed) {
+			return fail(errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the portal is shutting down: %s; register again in a moment", msg), err)
+		}
+		return fail(errorf(http.StatusInternalServerError, "server_error", "%s", msg), err)
+	}
+	registrationsOK.Inc()
+	log.Info().Str("client_id", c.ClientID).Str("policy", c.Policy).Msg("portal: client registered")
+	return c, nil
+}
+
+// reservation is one registration in flight for a developer; clientID
+// is set once the provider has answered, before the client is stored.
+type reservation struct {
+	dev      string
+	clientID string
+}
+
+// reserveClient holds one of dev's MaxClientsPerDeveloper places for a
+// registration in flight, so that concurrent registrations cannot pass the
+// cap together; release gives it back when the registration ends. A place
+// is counted once: a reservation whose client is already in the store
+// (stored, not yet released) is not counted again.
+func (s *Server) reserveClient(dev string) (*reservation, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	stored := s.opts.Store.Clients(dev)
+	held := len(stored)
+	for r := range s.registering[dev] {
+		if r.clientID == "" || !slices.ContainsFunc(stored, func(c store.Client) bool { return c.ClientID == r.clientID }) {
+			held++
+		}
+	}
+	if held >= MaxClientsPerDeveloper {
+		return nil, errorf(http.StatusConflict, "too_many_clients",
+			"you have reached the limit of %d clients per developer: delete one you no longer use, then register again", MaxClientsPerDeveloper)
+	}
+	r := &reservation{dev: dev}
+	if s.registering[dev] == nil {
+		s.registering[dev] = map[*reservation]struct{}{}
+	}
+	s.registering[dev][r] = struct{}{}
+	return r, nil
+}
+
+// named records the client ID the provider gave r's registration.
+func (s *Server) named(r *reservation, clientID string) {
+	s.mu.Lock()
+	r.clientID = clientID
+	s.mu.Unlock()
+}
+
+func (s *Server) release(r *reservation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.registering[r.dev], r)
+	if len(s.registering[r.dev]) == 0 {
+		delete(s.registering, r.dev)
+	}
+}
+
+// registrationError maps a driver error to what the developer sees: the
+// provider's own error and description when it refused, and no detail of
+// the settings when the operator must fix them (the log has it).
+func registrationError(err error) *apiError {
+	var pe *dcr.ProviderError
+	switch {
+	case errors.Is(err, dcr.ErrSettings):
+		return errorf(http.StatusInternalServerError, "server_error", "the portal's registration settings are not usable: ask the operator")
+	case errors.As(err, &pe):
+		status := http.StatusBadRequest
+		if pe.Status == http.StatusUnauthorized || pe.Status == http.StatusForbidden || pe.Status >= 500 {
+			status = http.StatusBadGateway // the portal's credentials or the provider are at fault, not the request
+		}
+		return &apiError{Status: status, Code: pe.Code, Description: pe.Description, Provider: true}
+	case errors.Is(err, dcr.ErrTimeout):
+		return errorf(http.StatusGatewayTimeout, "temporarily_unavailable", "the identity provider did not answer in time")
+	case errors.Is(err, dcr.ErrBadResponse):
+		return errorf(http.StatusBadGateway, "server_error", "the identity provider's answer could not be used")
+	default:
+		return errorf(http.StatusBadGateway, "server_error", "the identity provider could not be reached")
+	}
+}
+
+// CheckSecrets reads every initial access token that t's catalogue
+// entries register clients with (a relative file from configDir), as a
+// registration would, and returns one
+// error for each reference (env:NAME or file:PATH) that cannot be read or
+// is empty, naming the reference and the entries that use it — never a
+// value. Such entries answer 500 to every registration until the operator
+// fixes it, so a node calls this at start and after each reload and logs
+// the errors as warnings. It returns nil for a nil table.
+func CheckSecrets(t *table.Table, configDir string) []error {
+	if t == nil {
+		return nil
+	}
+	users := map[table.Secret][]string{} // reference → catalogue entry IDs
+	for _, id := range slices.Sorted(maps.Keys(t.Portal.Catalogue)) {
+		if e := t.Portal.Catalogue[id]; e.DCR != nil && e.DCR.InitialAccessToken != nil {
+			ref := *e.DCR.InitialAccessToken
+			users[ref] = append(users[ref], id)
+		}
+	}
+	var errs []error
+	for _, ref := range slices.SortedFunc(maps.Keys(users), func(a, b table.Secret) int { return strings.Compare(a.String(), b.String()) }) {
+		if _, err := dcr.InitialAccessToken(&ref, configDir); err != nil {
+			entries := "entry " + quoteAll(users[ref])
+			if len(users[ref]) > 1 {
+				entries = "entries " + quoteAll(users[ref])
+			}
+			errs = append(errs, fmt.Errorf("portal: catalogue %s cannot register clients: %w", entries, err))
+		}
+	}
+	return errs
+}
+
+// quoteAll quotes ids and joins them with commas.
+func quoteAll(ids []string) string {
+	q := make([]string, len(ids))
+	for i, id := range ids {
+		q[i] = strconv.Quote(id)
+	}
+	return strings.Join(q, ", ")
+}
+
+// ownClient returns dev's client; another developer's is not found.
+func (s *Server) ownClient(dev, id string) (store.Client, *apiError) {
+	c, ok := s.opts.Store.Client(id)
+	if !ok || c.Developer != dev {
+		return store.Client{}, errorf(http.StatusNotFound, "not_found", "no client %q", clip(id, maxEcho))
+	}
+	return c, nil
+}
+
+// deleteClient removes dev's client locally (revoking it at the gateway at
+// once), then at the provider, and returns the deleted client. A provider
+// failure is logged and returned as a warning; the client stays deleted.
+func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Client, warning string, aerr *apiError) {
+	if _, aerr := s.ownClient(dev, id); aerr != nil {
+		return store.Client{}, "", aerr
+	}
+	c, err := s.opts.Store.DeleteClient(id, s.opts.Now().UTC())
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Client{}, "", errorf(http.StatusNotFound, "not_found", "no client %q", clip(id, maxEcho))
+	}
+	if err != nil {
+		s.opts.Logger.Error().Err(err).Str("client_id", id).Msg("portal: deletion not stored")
+		return store.Client{}, "", errorf(http.StatusInternalServerError, "server_error", "the deletion could not be stored")
+	}
+	deletionsTotal.Inc()
+	log := s.opts.Logger.With().Str("developer", dev).Str("client_id", id).Logger()
+	log.Info().Msg("portal: client deleted")
+	settings := &table.DCR{Provider: c.Provider}
+	for _, e := range c.Catalogue { // today's settings for the provider's own delete API
+		if entry := s.table().Portal.Catalogue[e]; entry != nil && entry.DCR != nil && entry.DCR.Provider == c.Provider {
+			settings = entry.DCR
+			break
+		}
+	}
+	reg, err := dcr.New(settings, s.opts.ConfigDir, s.opts.HTTPClient)
+	if err == nil {
+		err = reg.Delete(context.WithoutCancel(ctx), &dcr.Registration{ClientID: c.ClientID,
+			RegistrationClientURI: c.RegistrationClientURI, RegistrationAccessToken: c.RegistrationAccessToken})
+	}
+	if err != nil {
+		log.Warn().Err(err).Msg("portal: client deleted here but not at the provider")
+		return c, "The client is revoked at the gateway, but the identity provider did not delete it: ask the operator to remove it there.", nil
+	}
+	return c, "", nil
+}
