@@ -1,0 +1,74 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// AddClient records a registered client; ErrExists when its ID is known,
+// including the ID of a deleted client.
+func (s *Store) AddClient(c Client) error {
+	if c.ClientID == "" {
+		return errors.New("store: client without client_id")
+	}
+	c.RedirectURIs = slices.Clone(c.RedirectURIs)
+	c.Catalogue = slices.Clone(c.Catalogue)
+	return s.update(func(old *snapshot, st *state) error {
+		if _, ok := old.clients[c.ClientID]; ok {
+			return fmt.Errorf("%w: client %s", ErrExists, c.ClientID)
+		}
+		if old.bindings[c.ClientID].revoked {
+			return fmt.Errorf("%w: client %s was deleted before", ErrExists, c.ClientID)
+		}
+		st.Clients = append(st.Clients, &c)
+		return nil
+	})
+}
+
+// Client returns the client with this ID; deleted clients are not found.
+func (s *Store) Client(clientID string) (Client, bool) {
+	return get(s.cur.Load().clients, clientID)
+}
+
+// get returns a copy of the snapshot's entry for key: callers never hold
+// a pointer into a snapshot.
+func get[T any](m map[string]*T, key string) (T, bool) {
+	v, ok := m[key]
+	if !ok {
+		var zero T
+		return zero, false
+	}
+	return *v, true
+}
+
+// Clients returns the clients of one developer, or of all developers when
+// developer is "", oldest first.
+func (s *Store) Clients(developer string) []Client {
+	var out []Client
+	for _, c := range s.cur.Load().st.Clients {
+		if developer == "" || c.Developer == developer {
+			out = append(out, *c)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Client) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out
+}
+
+// DeleteClient removes a client and leaves a tombstone, so that Binding
+// reports it revoked.
+func (s *Store) DeleteClient(clientID string, now time.Time) (Client, error) {
+	var del Client
+	err := s.update(func(_ *snapshot, st *state) error {
+		i := slices.IndexFunc(st.Clients, func(c *Client) bool { return c.ClientID == clientID })
+		if i < 0 {
+			return fmt.Errorf("%w: client %s", ErrNotFound, clientID)
+		}
+		del = *st.Clients[i]
+		st.Clients = slices.Delete(st.Clients, i, i+1)
+		st.Tombstones = append(st.Tombstones, &Tombstone{ClientID: clientID, Developer: del.Developer, DeletedAt: now})
+		return nil
+	})
+	return del, err
+}

@@ -1,0 +1,115 @@
+// Reading, decoding and checking the state file.
+
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/cuegate/cuegate/internal/atomicfile"
+)
+
+// readState reads and migrates the file and reports the schema version it
+// was written in; a missing file is fs.ErrNotExist. A file or directory
+// open to other users' writes is ErrPermissions.
+func readState(path string) (*state, int, error) {
+	b, err := atomicfile.ReadPrivate(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, err
+	}
+	if err != nil {
+		return nil, 0, checkError("read", path, err)
+	}
+	st, from, err := decode(b)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: %s is not a valid state file (it was left untouched): %w", path, err)
+	}
+	return st, from, nil
+}
+
+// decode parses any supported schema version into the current one.
+func decode(b []byte) (*state, int, error) {
+	var head struct {
+		Version *int `json:"version"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, 0, err
+	}
+	if head.Version == nil {
+		return nil, 0, errors.New(`no "version" field`)
+	}
+	v := *head.Version
+	switch {
+	case v == 1:
+		st, err := migrateV1(b)
+		return st, v, err
+	case v == Version:
+		var st state
+		if err := strictUnmarshal(b, &st); err != nil {
+			return nil, v, err
+		}
+		return &st, v, st.check()
+	case v > Version:
+		return nil, v, fmt.Errorf("schema version %d is newer than this cuegate understands (%d)", v, Version)
+	default:
+		return nil, v, fmt.Errorf("unknown schema version %d", v)
+	}
+}
+
+// copyFile copies src to dst with mode 0600, replacing dst (and its mode).
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err == nil {
+		err = atomicfile.Write(dst, b, 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("store: back up %s: %w", src, err)
+	}
+	return nil
+}
+
+func strictUnmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+// check rejects a state that would break the indexes.
+func (st *state) check() error {
+	devs := map[string]bool{}
+	for i, d := range st.Developers {
+		if d == nil || d.Email == "" {
+			return fmt.Errorf("developers[%d]: no email", i)
+		}
+		if devs[d.Email] {
+			return fmt.Errorf("developers[%d]: duplicate email %q", i, d.Email)
+		}
+		devs[d.Email] = true
+	}
+	ids := map[string]bool{}
+	for i, c := range st.Clients {
+		if c == nil || c.ClientID == "" {
+			return fmt.Errorf("clients[%d]: no client_id", i)
+		}
+		if ids[c.ClientID] {
+			return fmt.Errorf("clients[%d]: duplicate client_id %q", i, c.ClientID)
+		}
+		ids[c.ClientID] = true
+	}
+	for i, t := range st.Tombstones {
+		if t == nil || t.ClientID == "" {
+			return fmt.Errorf("tombstones[%d]: no client_id", i)
+		}
+	}
+	return nil
+}
