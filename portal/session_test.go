@@ -642,3 +642,84 @@ func TestRedisPausedFailsClosedInTime(t *testing.T) {
 		return status == http.StatusOK
 	})
 }
+
+func TestCSRF(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	c := e.create(dev, "app", "gluu_api")
+	_, _, good := e.page(dev, "/clients")
+	for name, form := range map[string]url.Values{
+		"missing": {},
+		"wrong":   {"csrf_token": {"not-the-token-not-the-token-not-the-token"}},
+		"empty":   {"csrf_token": {""}},
+	} {
+		resp, _ := e.post(dev, "/clients/"+c.ClientID+"/delete", form)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s token: %d, want 403", name, resp.StatusCode)
+		}
+	}
+	if _, ok := e.store.Client(c.ClientID); !ok {
+		t.Fatal("client deleted without a valid CSRF token")
+	}
+	// Another visitor's token does not work either.
+	other := e.developer("b@example.com")
+	_, _, otherTok := e.page(other, "/clients")
+	if resp, _ := e.post(dev, "/clients/"+c.ClientID+"/delete", url.Values{"csrf_token": {otherTok}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("another session's token: %d", resp.StatusCode)
+	}
+	if resp, _ := e.post(dev, "/clients/"+c.ClientID+"/delete", url.Values{"csrf_token": {good}}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("good token: %d", resp.StatusCode)
+	}
+	// Anonymous forms use the double-submit cookie.
+	anon := e.browser()
+	if resp, _ := e.post(anon, "/login", url.Values{"email": {"a@example.com"}, "password": {"correct horse"}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("login without token: %d", resp.StatusCode)
+	}
+	_, _, tok := e.page(anon, "/login")
+	if resp, _ := e.post(anon, "/login", url.Values{"csrf_token": {tok}, "email": {"a@example.com"}, "password": {"correct horse"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("login with token: %d", resp.StatusCode)
+	}
+}
+
+func TestCookies(t *testing.T) {
+	e := newEnv(t)
+	resp := e.api(e.browser(), "POST", "/signup", credentials{"a@example.com", "correct horse"}, nil)
+	var sc *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == sessionCookie {
+			sc = c
+		}
+	}
+	if sc == nil || !sc.HttpOnly || sc.SameSite != http.SameSiteLaxMode || sc.Secure || sc.MaxAge != 3600 {
+		t.Errorf("session cookie = %+v", sc)
+	}
+	plain := httptest.NewRequest("GET", "/", nil)
+	s, _ := New(Options{Table: e.table.Load, Store: e.store, Secure: true, BcryptCost: bcrypt.MinCost})
+	if c := s.cookie(plain, sessionCookie, "x", 1); !c.Secure {
+		t.Error("Secure option does not set Secure cookies")
+	}
+
+	// Behind a TLS-terminating proxy: Secure when a trusted proxy says
+	// https, never on an untrusted peer's word.
+	proxied := *e.table.Load()
+	proxied.Portal.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	s, _ = New(Options{Table: func() *table.Table { return &proxied }, Store: e.store, BcryptCost: bcrypt.MinCost})
+	for _, tt := range []struct {
+		peer, proto string
+		secure      bool
+	}{
+		{"10.1.1.1:4000", "https", true},
+		{"10.1.1.1:4000", "http", false},
+		{"10.1.1.1:4000", "", false},
+		{"203.0.113.9:4000", "https", false},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tt.peer
+		if tt.proto != "" {
+			r.Header.Set("X-Forwarded-Proto", tt.proto)
+		}
+		if c := s.cookie(r, sessionCookie, "x", 1); c.Secure != tt.secure {
+			t.Errorf("peer %s, X-Forwarded-Proto %q: Secure %v, want %v", tt.peer, tt.proto, c.Secure, tt.secure)
+		}
+	}
+}

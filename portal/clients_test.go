@@ -1,0 +1,427 @@
+package portal
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/testutil"
+	"github.com/cuegate/cuegate/portal/store"
+)
+
+func TestProviderErrorsAreShownVerbatimAndLeaveNoState(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		body       string
+		wantStatus int
+		wantCode   string
+		wantDesc   string
+	}{
+		{"400 invalid_client_metadata", 400, `{"error":"invalid_client_metadata","error_description":"response_types token is not allowed"}`,
+			400, "invalid_client_metadata", "response_types token is not allowed"},
+		{"401", 401, `{"error":"invalid_token","error_description":"The initial access token is expired"}`,
+			502, "invalid_token", "The initial access token is expired"},
+		{"500", 500, `{"error":"server_error","error_description":"database down"}`, 502, "server_error", "database down"},
+		{"invalid JSON", 201, `{"client_id":`, 502, "server_error", "the identity provider's answer could not be used"},
+		{"timeout", 0, "", 504, "temporarily_unavailable", "the identity provider did not answer in time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			tab := testTable(e.idp.URL)
+			tab.Portal.Catalogue["gluu_api"].DCR.Timeout = table.Duration(100 * time.Millisecond)
+			e.table.Store(tab)
+			e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+				if tt.status == 0 {
+					<-r.Context().Done()
+					return true
+				}
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+				return true
+			})
+			dev := e.developer("a@example.com")
+			var aerr apiError
+			resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, &aerr)
+			if resp.StatusCode != tt.wantStatus || aerr.Code != tt.wantCode || aerr.Description != tt.wantDesc {
+				t.Errorf("got %d %+v, want %d %q %q", resp.StatusCode, aerr, tt.wantStatus, tt.wantCode, tt.wantDesc)
+			}
+			if cs := e.store.Clients(""); len(cs) != 0 {
+				t.Errorf("state after a failed registration: %+v", cs)
+			}
+		})
+	}
+}
+
+// duplicateClientIDs makes the provider answer every registration with the
+// same client_id, so that a second client cannot be stored (deletes fail
+// when deleteFails, else fall to the fake's default), and registers the
+// first client for a developer, whom it returns.
+func (e *env) duplicateClientIDs(deleteFails bool) *http.Client {
+	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.Method == http.MethodDelete && deleteFails:
+			w.WriteHeader(http.StatusInternalServerError)
+			return true
+		case r.Method != http.MethodPost:
+			return false
+		}
+		w.WriteHeader(201)
+		fmt.Fprintf(w, `{"client_id":"dup","client_secret":"s","registration_client_uri":"%s/register/dup","registration_access_token":"rat"}`, e.idp.URL)
+		return true
+	})
+	dev := e.developer("a@example.com")
+	e.create(dev, "first", "gluu_api")
+	return dev
+}
+
+func TestClientThatCannotBeStoredIsDeletedAtTheProvider(t *testing.T) {
+	e := newEnv(t)
+	dev := e.duplicateClientIDs(false)
+	var aerr apiError
+	if resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "second"}, &aerr); resp.StatusCode != 500 {
+		t.Fatalf("second create: %d %+v", resp.StatusCode, aerr)
+	}
+	reqs := e.idp.requests()
+	if len(reqs) != 3 || reqs[2] != "DELETE /register/dup Bearer rat " {
+		t.Errorf("provider requests = %q, want the unstored client deleted", reqs)
+	}
+	if cs := e.store.Clients(""); len(cs) != 1 || cs[0].ClientName != "first" {
+		t.Errorf("clients = %+v", cs)
+	}
+}
+
+func TestClientThatCannotBeStoredNorDeletedIsNamed(t *testing.T) {
+	e := newEnv(t)
+	dev := e.duplicateClientIDs(true)
+	var aerr apiError
+	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "second"}, &aerr)
+	const want = "the client could not be stored, and the identity provider did not delete it again: ask the operator to delete client dup there"
+	if resp.StatusCode != 500 || aerr.Description != want {
+		t.Errorf("%d %+v, want 500 %q", resp.StatusCode, aerr, want)
+	}
+}
+
+func TestConcurrentRegistrationsArePersistedOnce(t *testing.T) {
+	e := newEnv(t)
+	// Each developer tries two more than the cap: exactly the cap is
+	// registered and stored, the rest refused before reaching the provider.
+	const devs, tries = 5, MaxClientsPerDeveloper + 2
+	clients := make([]*http.Client, devs)
+	for d := range devs {
+		clients[d] = e.developer(fmt.Sprintf("dev%d@example.com", d))
+	}
+	var wg sync.WaitGroup
+	codes := make(chan int, devs*tries)
+	for d, dev := range clients {
+		for i := range tries {
+			wg.Go(func() {
+				resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": fmt.Sprint("app", d, "-", i)}, nil)
+				codes <- resp.StatusCode
+			})
+		}
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if want := map[int]int{http.StatusCreated: devs * MaxClientsPerDeveloper, http.StatusConflict: devs * 2}; !maps.Equal(count, want) {
+		t.Errorf("statuses %v, want %v", count, want)
+	}
+	if n := len(e.idp.requests()); n != devs*MaxClientsPerDeveloper {
+		t.Errorf("%d provider calls, want %d", n, devs*MaxClientsPerDeveloper)
+	}
+	path := e.store.Path()
+	e.store.Close()
+	st, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ids := map[string]bool{}
+	for _, c := range st.Clients("") {
+		ids[c.ClientID] = true
+	}
+	if len(ids) != devs*MaxClientsPerDeveloper || len(st.Clients("")) != devs*MaxClientsPerDeveloper {
+		t.Errorf("%d distinct clients persisted (%d rows), want %d", len(ids), len(st.Clients("")), devs*MaxClientsPerDeveloper)
+	}
+	for d := range devs {
+		if n := len(st.Clients(fmt.Sprintf("dev%d@example.com", d))); n != MaxClientsPerDeveloper {
+			t.Errorf("dev%d has %d clients, want %d", d, n, MaxClientsPerDeveloper)
+		}
+	}
+}
+
+func TestClientsPerDeveloperAreCapped(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	var first clientView
+	for i := range MaxClientsPerDeveloper {
+		c := e.create(dev, fmt.Sprint("app", i), "gluu_api")
+		if i == 0 {
+			first = c
+		}
+	}
+	e.advance(366 * 24 * time.Hour) // expired clients still count until deleted
+	e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil)
+	calls := len(e.idp.requests())
+	var aerr apiError
+	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "one more"}, &aerr)
+	if resp.StatusCode != http.StatusConflict || aerr.Code != "too_many_clients" ||
+		aerr.Description != fmt.Sprintf("you have reached the limit of %d clients per developer: delete one you no longer use, then register again", MaxClientsPerDeveloper) {
+		t.Errorf("over the cap: %d %+v", resp.StatusCode, aerr)
+	}
+	if n := len(e.idp.requests()); n != calls {
+		t.Errorf("%d provider calls over the cap", n-calls)
+	}
+	_, _, tok := e.page(dev, "/clients/new")
+	if hresp, body := e.post(dev, "/clients", url.Values{"csrf_token": {tok}, "catalogue": {"gluu_api"}, "client_name": {"x"}}); hresp.StatusCode != http.StatusConflict ||
+		!strings.Contains(body, "You have reached the limit of") {
+		t.Errorf("HTML over the cap: %d\n%s", hresp.StatusCode, body)
+	}
+	// Another developer is not affected, and a deletion frees a place.
+	e.create(e.developer("b@example.com"), "b app", "gluu_api")
+	if resp := e.api(dev, "DELETE", "/clients/"+first.ClientID, nil, nil); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: %d", resp.StatusCode)
+	}
+	e.create(dev, "replacement", "gluu_api")
+}
+
+func TestCreateValidation(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	tests := []struct {
+		name string
+		body map[string]any
+		code string
+	}{
+		{"no entry", map[string]any{"client_name": "x"}, "invalid_request"},
+		{"unknown entry", map[string]any{"catalogue": []string{"nope"}, "client_name": "x"}, "invalid_request"},
+		{"entry without dcr", map[string]any{"catalogue": []string{"nodcr"}, "client_name": "x"}, "invalid_request"},
+		{"different policies", map[string]any{"catalogue": []string{"gluu_api", "free"}, "client_name": "x"}, "invalid_request"},
+		{"no name", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": " "}, "invalid_client_metadata"},
+		{"relative redirect", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x", "redirect_uris": []string{"/cb"}}, "invalid_redirect_uri"},
+	}
+	for _, tt := range tests {
+		var aerr apiError
+		if resp := e.api(dev, "POST", "/clients", tt.body, &aerr); resp.StatusCode != 400 || aerr.Code != tt.code {
+			t.Errorf("%s: %d %+v, want 400 %s", tt.name, resp.StatusCode, aerr, tt.code)
+		}
+	}
+	if n := len(e.idp.requests()); n != 0 {
+		t.Errorf("%d provider calls for invalid requests", n)
+	}
+	// Entries with one policy and the same settings share a client.
+	c := e.create(dev, "both", "orders", "gluu_api", "orders")
+	if len(c.Catalogue) != 2 || c.Catalogue[0] != "gluu_api" || c.Policy != "gold" {
+		t.Errorf("multi-entry client = %+v", c)
+	}
+}
+
+func TestUnreadableInitialAccessTokenIsTheOperators(t *testing.T) {
+	var logs testutil.SyncBuffer
+	e := newEnvLog(t, zerolog.New(&logs))
+	t.Setenv("PORTAL_TEST_IAT", "")
+	dev := e.developer("a@example.com")
+	const want = "the portal's registration settings are not usable: ask the operator"
+	var aerr apiError
+	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, &aerr)
+	if resp.StatusCode != http.StatusInternalServerError || aerr.Code != "server_error" || aerr.Description != want {
+		t.Errorf("API: %d %+v, want 500 %q", resp.StatusCode, aerr, want)
+	}
+	_, _, tok := e.page(dev, "/clients/new")
+	hresp, body := e.post(dev, "/clients", url.Values{"csrf_token": {tok}, "catalogue": {"gluu_api"}, "client_name": {"x"}})
+	if hresp.StatusCode != http.StatusInternalServerError || !strings.Contains(body, "The portal&#39;s registration settings are not usable: ask the operator.") {
+		t.Errorf("HTML: %d\n%s", hresp.StatusCode, body)
+	}
+	if n := len(e.idp.requests()); n != 0 {
+		t.Errorf("%d provider calls", n)
+	}
+	if !strings.Contains(logs.String(), "environment variable PORTAL_TEST_IAT is not set") {
+		t.Errorf("the log does not name the variable:\n%s", logs.String())
+	}
+}
+
+func TestCheckSecrets(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile, emptyFile := filepath.Join(dir, "token"), filepath.Join(dir, "empty")
+	if err := os.WriteFile(tokenFile, []byte("file-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(emptyFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PORTAL_TEST_IAT", "env-token")
+	tests := []struct {
+		name    string
+		secrets map[string]*table.Secret // catalogue entry → its token; nil: none configured
+		want    []string
+	}{
+		{"all readable", map[string]*table.Secret{"a": {Env: "PORTAL_TEST_IAT"}, "b": {File: tokenFile}, "c": nil}, nil},
+		{"unset variable shared by two entries", map[string]*table.Secret{"a": {Env: "PORTAL_TEST_UNSET"}, "b": {Env: "PORTAL_TEST_UNSET"}, "c": {Env: "PORTAL_TEST_IAT"}},
+			[]string{`portal: catalogue entries "a", "b" cannot register clients: dcr: the registration settings are not usable: initial_access_token: secret: environment variable PORTAL_TEST_UNSET is not set`}},
+		{"missing and empty files", map[string]*table.Secret{"a": {File: filepath.Join(dir, "missing")}, "b": {File: emptyFile}},
+			[]string{
+				`portal: catalogue entry "b" cannot register clients: dcr: the registration settings are not usable: initial_access_token file:` + emptyFile + ` is empty`,
+				`portal: catalogue entry "a" cannot register clients: dcr: the registration settings are not usable: initial_access_token: secret: open ` + filepath.Join(dir, "missing") + `: no such file or directory`,
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tab := &table.Table{Portal: table.Portal{Catalogue: map[string]*table.CatalogueEntry{
+				"nodcr": {ID: "nodcr"},
+			}}}
+			for id, sec := range tt.secrets {
+				tab.Portal.Catalogue[id] = &table.CatalogueEntry{ID: id, DCR: &table.DCR{Provider: "other", InitialAccessToken: sec}}
+			}
+			var got []string
+			for _, err := range CheckSecrets(tab, "") {
+				got = append(got, err.Error())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("CheckSecrets =\n%q\nwant\n%q", got, tt.want)
+			}
+			if all := strings.Join(got, " "); strings.Contains(all, "file-token") || strings.Contains(all, "env-token") {
+				t.Error("a secret value is in the errors")
+			}
+		})
+	}
+	if errs := CheckSecrets(nil, ""); errs != nil {
+		t.Errorf("CheckSecrets(nil) = %v", errs)
+	}
+}
+
+// cancelOnRegister is a transport that cancels the developer's request
+// when the registration reaches the provider, as a developer who goes away
+// then would, and fails the call when that cancels it too.
+type cancelOnRegister struct {
+	cancel context.CancelFunc
+}
+
+func (c cancelOnRegister) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost {
+		c.cancel()
+		if err := r.Context().Err(); err != nil {
+			return nil, err
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestRegistrationOutlivesTheRequest(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := New(Options{Table: e.table.Load, Store: e.store, Logger: zerolog.Nop(), BcryptCost: bcrypt.MinCost,
+		HTTPClient: &http.Client{Transport: cancelOnRegister{cancel}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, aerr := s.createClient(ctx, "a@example.com", []string{"gluu_api"}, "app", nil)
+	if aerr != nil {
+		t.Fatalf("createClient after the developer went away: %v", aerr)
+	}
+	if stored, ok := e.store.Client(c.ClientID); !ok || stored.ClientName != "app" {
+		t.Errorf("the client registered at the provider is not stored: %+v", stored)
+	}
+}
+
+func TestRegistrationWhileShuttingDownIsUndone(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	e.store.Close()
+	var aerr apiError
+	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, &aerr)
+	const want = "the portal is shutting down: the client could not be stored; it was deleted at the provider again; register again in a moment"
+	if resp.StatusCode != http.StatusServiceUnavailable || aerr.Code != "temporarily_unavailable" || aerr.Description != want {
+		t.Errorf("%d %+v, want 503 %q", resp.StatusCode, aerr, want)
+	}
+	if reqs := e.idp.requests(); len(reqs) != 2 || !strings.HasPrefix(reqs[1], "DELETE /register/client-1 ") {
+		t.Errorf("provider requests = %q, want the registration deleted again", reqs)
+	}
+	if len(e.store.Clients("")) != 0 {
+		t.Error("a client was stored after Close")
+	}
+}
+
+// TestSigningAlgorithmIsOneTheAPIsAccept: the algorithm, and the refusal
+// of entries whose APIs take tokens from different identity providers.
+func TestSigningAlgorithmIsOneTheAPIsAccept(t *testing.T) {
+	tab := &table.Table{APIs: map[string]*table.API{
+		"keyless": {ID: "keyless"},
+		"es":      {ID: "es", JWT: &table.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256"}}},
+		"es_rs":   {ID: "es_rs", JWT: &table.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256", "RS256"}}},
+		"es_ps":   {ID: "es_ps", JWT: &table.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256", "PS256"}}},
+		"ps_rs":   {ID: "ps_rs", JWT: &table.JWTAuth{IdP: "gluu", Algorithms: []string{"PS256", "RS256"}}},
+		"other":   {ID: "other", JWT: &table.JWTAuth{IdP: "kc", Algorithms: []string{"RS256"}}},
+		"alias":   {ID: "alias", JWT: &table.JWTAuth{IdP: "gluu2", Algorithms: []string{"RS256"}}},
+	}, IdPs: map[string]*table.IdP{
+		"gluu":  {ID: "gluu", Issuer: "https://gluu.example/"},
+		"gluu2": {ID: "gluu2", Issuer: "https://gluu.example/"}, // another entry for the same provider
+		"kc":    {ID: "kc", Issuer: "https://kc.example/"},
+	}}
+	tests := []struct {
+		apis    []string
+		want    string
+		wantErr string
+	}{
+		{[]string{"keyless"}, "", ""},
+		{[]string{"es_rs"}, "RS256", ""},
+		{[]string{"es"}, "ES256", ""},
+		{[]string{"keyless", "es"}, "ES256", ""},
+		{[]string{"es_ps", "ps_rs"}, "PS256", ""},
+		{[]string{"es_rs", "ps_rs"}, "RS256", ""},
+		{[]string{"es", "keyless", "ps_rs"}, "", `catalogue entries "e0" and "e2" accept tokens signed with different algorithms: register one client for each`},
+		// A client gets tokens from one IdP, and the gateway binds it to one.
+		{[]string{"es_rs", "other"}, "", `catalogue entries "e0" and "e1" take tokens from different identity providers (https://gluu.example/, https://kc.example/): register one client for each`},
+		{[]string{"es_rs", "alias"}, "RS256", ""}, // two IdP entries, one issuer
+	}
+	for _, tt := range tests {
+		var entries []*table.CatalogueEntry
+		for i, api := range tt.apis {
+			entries = append(entries, &table.CatalogueEntry{ID: fmt.Sprint("e", i), API: api})
+		}
+		got, aerr := signingAlg(tab, entries)
+		gotErr := ""
+		if aerr != nil && aerr.Status == http.StatusBadRequest {
+			gotErr = aerr.Description
+		} else if aerr != nil {
+			gotErr = aerr.Error()
+		}
+		if got != tt.want || gotErr != tt.wantErr {
+			t.Errorf("%v: %q, error %q; want %q, error %q", tt.apis, got, gotErr, tt.want, tt.wantErr)
+		}
+	}
+	if a := tab.APIs["es_ps"].JWT.Algorithms; !slices.Equal(a, []string{"ES256", "PS256"}) {
+		t.Errorf("the table's algorithms were changed: %v", a)
+	}
+}
+
+func TestGluuClientsAreSignedWithAnAlgorithmTheAPIAccepts(t *testing.T) {
+	e := newEnv(t)
+	tab := testTable(e.idp.URL)
+	tab.APIs["gluu_api"].JWT = &table.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256"}}
+	tab.Portal.Catalogue["gluu_api"].DCR.Provider = "gluu"
+	e.table.Store(tab)
+	e.create(e.developer("a@example.com"), "app", "gluu_api")
+	if reqs := e.idp.requests(); len(reqs) != 1 || !strings.Contains(reqs[0], `"access_token_as_jwt":true,"access_token_signing_alg":"ES256"`) {
+		t.Errorf("provider requests = %q, want ES256 asked for", reqs)
+	}
+}

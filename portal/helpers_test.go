@@ -1,0 +1,246 @@
+package portal
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/portal/store"
+)
+
+var t0 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+
+// fakeIdP is an RFC 7591/7592 provider that records every request.
+type fakeIdP struct {
+	*httptest.Server
+	mu     sync.Mutex
+	reqs   []string // "METHOD /path Authorization body"
+	next   int
+	answer func(w http.ResponseWriter, r *http.Request) bool // true: answered
+}
+
+func newFakeIdP(t *testing.T) *fakeIdP {
+	f := &fakeIdP{}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		f.reqs = append(f.reqs, fmt.Sprintf("%s %s %s %s", r.Method, r.URL.Path, r.Header.Get("Authorization"), b))
+		f.next++
+		n := f.next
+		answer := f.answer
+		f.mu.Unlock()
+		if answer != nil && answer(w, r) {
+			return
+		}
+		switch r.Method {
+		case http.MethodPost:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprintf(w, `{"client_id":"client-%d","client_secret":"secret-%d","registration_client_uri":"%s/register/client-%d","registration_access_token":"rat-%d","client_id_issued_at":null}`,
+				n, n, f.URL, n, n)
+		case http.MethodDelete:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeIdP) requests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.reqs...)
+}
+
+func (f *fakeIdP) setAnswer(a func(w http.ResponseWriter, r *http.Request) bool) {
+	f.mu.Lock()
+	f.answer = a
+	f.mu.Unlock()
+}
+
+type env struct {
+	t     *testing.T
+	srv   *httptest.Server
+	s     *Server
+	store *store.Store
+	idp   *fakeIdP
+	table atomic.Pointer[table.Table]
+	now   atomic.Pointer[time.Time]
+}
+
+func testTable(idpURL string) *table.Table {
+	dcr := &table.DCR{
+		Provider: "other", GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "client_secret_post",
+		ResponseTypes: []string{"token"}, RegistrationEndpoint: idpURL + "/register", TokenEndpoint: idpURL + "/token",
+		InitialAccessToken: &table.Secret{Env: "PORTAL_TEST_IAT"}, Timeout: table.Duration(2 * time.Second),
+	}
+	dcr2 := *dcr
+	return &table.Table{
+		Gateway: table.Gateway{Listen: "127.0.0.1:8080", PublicURL: "https://gw.example"},
+		APIs: map[string]*table.API{
+			"gluu_api": {ID: "gluu_api", Name: "Gluu API", ListenPath: "/gluu-api/"},
+			"orders":   {ID: "orders", Name: "Orders", ListenPath: "/orders"}, // as compiled: no trailing slash
+		},
+		Policies: map[string]*table.Policy{
+			"gold": {ID: "gold", Name: "Gold",
+				Rate: &table.Rate{Requests: 100, Per: table.Duration(time.Minute)}, Quota: &table.Quota{Max: 10000, Period: table.Duration(720 * time.Hour)},
+				KeyExpiresIn: table.Duration(8760 * time.Hour)},
+			"free": {ID: "free", Name: "Free"},
+		},
+		Portal: table.Portal{Signup: "open", RedirectURISeparator: ";", SessionTTL: table.Duration(time.Hour),
+			Catalogue: map[string]*table.CatalogueEntry{
+				"gluu_api": {ID: "gluu_api", Name: "Gluu API", Description: "Gluu things", API: "gluu_api", Policy: "gold", DCR: dcr},
+				"orders":   {ID: "orders", Name: "Orders", Description: "Orders too", API: "orders", Policy: "gold", DCR: &dcr2},
+				"free":     {ID: "free", Name: "Free tier", API: "orders", Policy: "free", DCR: dcr},
+				"nodcr":    {ID: "nodcr", Name: "Unregistrable", API: "orders", Policy: "gold"},
+			}},
+	}
+}
+
+func newEnv(t *testing.T) *env {
+	return newEnvLog(t, zerolog.Nop())
+}
+
+func newEnvLog(t *testing.T, log zerolog.Logger) *env {
+	return newEnvOpts(t, Options{Logger: log})
+}
+
+// newEnvTLS is a portal served over TLS (Options.Secure).
+func newEnvTLS(t *testing.T) *env {
+	return newEnvOpts(t, Options{Logger: zerolog.Nop(), Secure: true})
+}
+
+// newEnvOpts is a portal with opts' Logger and Secure, served over TLS
+// when Secure is set.
+func newEnvOpts(t *testing.T, opts Options) *env {
+	t.Setenv("PORTAL_TEST_IAT", "initial-token")
+	e := &env{t: t, idp: newFakeIdP(t)}
+	e.table.Store(testTable(e.idp.URL))
+	now := t0
+	e.now.Store(&now)
+	st, err := store.Open(filepath.Join(t.TempDir(), "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e.store = st
+	opts.Table, opts.Store, opts.BcryptCost = e.table.Load, st, bcrypt.MinCost
+	opts.Now = func() time.Time { return *e.now.Load() }
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The tests' bursts must not depend on how fast bcrypt runs on a
+	// loaded machine under the race detector: they queue as long as needed.
+	// TestPasswordWorkIsBounded tests the bound itself.
+	s.hashing = newWorkSlots(cap(s.hashing.running), 1000, time.Minute)
+	e.s = s
+	if opts.Secure {
+		e.srv = httptest.NewTLSServer(s.Handler())
+	} else {
+		e.srv = httptest.NewServer(s.Handler())
+	}
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *env) advance(d time.Duration) {
+	n := e.now.Load().Add(d)
+	e.now.Store(&n)
+}
+
+// browser is a client with its own cookie jar that does not follow redirects.
+func (e *env) browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Transport: e.srv.Client().Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// api calls the JSON API and decodes the answer into out (when not nil).
+func (e *env) api(c *http.Client, method, path string, body any, out any) *http.Response {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+apiPrefix+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			e.t.Fatalf("%s %s: %v in %s", method, path, err, raw)
+		}
+	}
+	return resp
+}
+
+// developer signs up a new developer and returns their logged-in client.
+func (e *env) developer(email string) *http.Client {
+	e.t.Helper()
+	c := e.browser()
+	if resp := e.api(c, "POST", "/signup", credentials{email, "correct horse"}, nil); resp.StatusCode != http.StatusCreated {
+		e.t.Fatalf("signup %s: %d", email, resp.StatusCode)
+	}
+	return c
+}
+
+func (e *env) create(c *http.Client, name string, entries ...string) clientView {
+	e.t.Helper()
+	var out clientView
+	resp := e.api(c, "POST", "/clients", map[string]any{"catalogue": entries, "client_name": name, "redirect_uris": []string{}}, &out)
+	if resp.StatusCode != http.StatusCreated {
+		e.t.Fatalf("create: %d %+v", resp.StatusCode, out)
+	}
+	return out
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// page GETs an HTML page and returns its body and CSRF token.
+func (e *env) page(c *http.Client, path string) (int, string, string) {
+	e.t.Helper()
+	resp, err := c.Get(e.srv.URL + path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	tok := ""
+	if m := csrfRE.FindSubmatch(b); m != nil {
+		tok = string(m[1])
+	}
+	return resp.StatusCode, string(b), tok
+}
+
+func (e *env) post(c *http.Client, path string, form url.Values) (*http.Response, string) {
+	e.t.Helper()
+	resp, err := c.PostForm(e.srv.URL+path, form)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}

@@ -1,0 +1,48 @@
+package portal
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cuegate/cuegate/compiler/table"
+)
+
+func TestExpiredRegistrationIsShown(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	c := e.create(dev, "app", "gluu_api")
+	e.advance(366 * 24 * time.Hour)
+	var list []clientView
+	e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil) // the session expired meanwhile
+	e.api(dev, "GET", "/clients", nil, &list)
+	if len(list) != 1 || !list[0].Expired {
+		t.Errorf("list = %+v", list)
+	}
+	_, body, _ := e.page(dev, "/clients/"+c.ClientID)
+	if !strings.Contains(body, "has expired") {
+		t.Error("detail page does not say expired")
+	}
+	if bnd, _ := e.store.Binding(c.ClientID); !bnd.ExpiresAt.Before(*e.now.Load()) {
+		t.Errorf("Binding expiry %v is not past", bnd.ExpiresAt)
+	}
+}
+
+func TestLimitsInWords(t *testing.T) {
+	d := func(s string) table.Duration { v, _ := time.ParseDuration(s); return table.Duration(v) }
+	tests := []struct {
+		p    table.Policy
+		want string
+	}{
+		{table.Policy{Rate: &table.Rate{Requests: 100, Per: d("1m")}, Quota: &table.Quota{Max: 10000, Period: d("720h")}, KeyExpiresIn: d("8760h")},
+			"100 requests per minute, 10,000 per 30 days, keys expire after 365 days"},
+		{table.Policy{Rate: &table.Rate{Requests: 5, Per: d("10s")}}, "5 requests per 10 seconds, keys do not expire"},
+		{table.Policy{Quota: &table.Quota{Max: 1234567, Period: d("1h")}, KeyExpiresIn: d("24h")}, "1,234,567 requests per hour, keys expire after 1 day"},
+		{table.Policy{}, "no rate limit or quota, keys do not expire"},
+	}
+	for _, tt := range tests {
+		if got := limitsInWords(&tt.p); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+}
