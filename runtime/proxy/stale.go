@@ -12,6 +12,11 @@ import (
 	"github.com/cuegate/cuegate/runtime/deadline"
 )
 
+// peekAfterIdle is how long a pooled connection must have been idle
+// before an exchange checks whether the target closed it: far below the
+// keep-alive timeout of any target (a second and more).
+const peekAfterIdle = 100 * time.Millisecond
+
 // errStale is what an exchange on a pooled connection fails with when the
 // target closed that connection while it sat idle: found out before a byte
 // of the request was written or read from the client, so the request can
@@ -53,11 +58,14 @@ func (t *target) do(out *fasthttp.Request, resp *fasthttp.Response, deadline tim
 // SetDeadline, which neither checks nor marks.) The check peeks at the
 // socket without blocking: end of stream, an error, or bytes the target
 // sent unasked (no exchange is under way) all mean the connection cannot
-// carry a request.
+// carry a request. A connection used within peekAfterIdle is not checked:
+// no target closes a connection for idleness that soon, and a busy pool
+// makes no system call for the check.
 type upstreamConn struct {
 	*deadline.Conn
-	raw  syscall.RawConn // nil when the socket cannot be peeked at
-	used atomic.Bool     // a request was written: the next exchange reuses it
+	raw      syscall.RawConn // nil when the socket cannot be peeked at
+	used     atomic.Bool     // a request was written: the next exchange reuses it
+	lastUsed atomic.Int64    // Unix ns when the last request was written
 	// closed is the result of the last peek, set by peekFD; peek is its
 	// method value, made once so that a check does not allocate.
 	closed bool
@@ -83,7 +91,7 @@ func newUpstreamConn(c net.Conn) *upstreamConn {
 // it first fails with errStale (and sets nothing) when the target has
 // closed it.
 func (c *upstreamConn) SetWriteDeadline(t time.Time) error {
-	if c.raw != nil && c.used.Load() {
+	if c.raw != nil && c.used.Load() && time.Now().UnixNano()-c.lastUsed.Load() >= int64(peekAfterIdle) {
 		if err := c.raw.Read(c.peek); err != nil || c.closed {
 			return errStale
 		}
@@ -91,10 +99,12 @@ func (c *upstreamConn) SetWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(t)
 }
 
-// SetReadDeadline sets the read deadline and marks the connection used.
+// SetReadDeadline sets the read deadline and marks the connection used,
+// now.
 func (c *upstreamConn) SetReadDeadline(t time.Time) error {
 	if !c.used.Load() {
 		c.used.Store(true)
 	}
+	c.lastUsed.Store(time.Now().UnixNano())
 	return c.Conn.SetReadDeadline(t)
 }
