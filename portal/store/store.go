@@ -20,9 +20,6 @@
 // or parsed makes Open fail with its path and the reason, and is left as it
 // was.
 //
-// Other nodes read the file with OpenReadOnly, without the lock, and keep
-// up with the writer with Follow (or Reload).
-//
 // Concurrency: a Store is safe for concurrent use. Writers are serialised;
 // readers see an immutable snapshot and never wait for a writer. Binding is
 // lock-free and does not allocate, for the gateway's request path.
@@ -64,10 +61,10 @@ var (
 // concurrency contract.
 type Store struct {
 	path string       // absolute, without symbolic links
-	lock *flock.Flock // nil for a read-only store
+	lock *flock.Flock // held from Open until Close
 	cur  atomic.Pointer[snapshot]
 
-	mu     sync.Mutex // serialises writers, Reload and Close
+	mu     sync.Mutex // serialises writers and Close
 	closed bool       // guarded by mu
 
 	hooksMu sync.Mutex
@@ -116,45 +113,6 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-// OpenReadOnly opens the state file without locking it, for a node that
-// serves the gateway while another node's portal writes the file. Its
-// write methods fail; call Reload to pick up the writer's changes.
-func OpenReadOnly(path string) (*Store, error) {
-	abs, err := resolve(path)
-	if err != nil {
-		return nil, err
-	}
-	st, _, err := readState(abs)
-	if err != nil {
-		return nil, err
-	}
-	s := &Store{path: abs}
-	s.cur.Store(newSnapshot(st))
-	return s, nil
-}
-
-// Reload reads the file again, publishes its content and runs the
-// OnChange hooks. On error the previous content stays in use.
-func (s *Store) Reload() error {
-	if err := s.reload(); err != nil {
-		return err
-	}
-	s.changed()
-	return nil
-}
-
-// reload is Reload but for the hooks, under s.mu.
-func (s *Store) reload() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, _, err := readState(s.path)
-	if err != nil {
-		return err
-	}
-	s.cur.Store(newSnapshot(st))
-	return nil
-}
-
 // Path returns the absolute path of the state file, without symbolic
 // links.
 func (s *Store) Path() string { return s.path }
@@ -168,7 +126,7 @@ func (s *Store) Close() error {
 	defer s.mu.Unlock()
 	wasClosed := s.closed
 	s.closed = true
-	if wasClosed || s.lock == nil {
+	if wasClosed {
 		return nil
 	}
 	return s.lock.Close()

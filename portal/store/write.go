@@ -49,9 +49,6 @@ func (s *Store) update(fn func(old *snapshot, st *state) error) error {
 
 // apply is update but for the hooks, under s.mu.
 func (s *Store) apply(fn func(old *snapshot, st *state) error) error {
-	if s.lock == nil {
-		return fmt.Errorf("store: %s is open read-only", s.path)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -74,8 +71,8 @@ func (s *Store) apply(fn func(old *snapshot, st *state) error) error {
 	return nil
 }
 
-// OnChange registers fn to run after each write and each Reload, once the
-// new content is what readers see. fn runs on the goroutine that changed
+// OnChange registers fn to run after each successful write, once the new
+// content is what readers see. fn runs on the goroutine that changed
 // the store, after its lock is released, so changes made at the same time
 // may run their hooks in any order: fn should read the store again (e.g.
 // Bindings) rather than assume which change it follows, and return
