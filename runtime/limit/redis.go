@@ -140,7 +140,10 @@ func (r *Redis) call(ctx context.Context, req Request) (rate, quota Decision, er
 		args[1], args[2] = strconv.FormatInt(rt.Requests, 10), strconv.FormatInt(per, 10)
 	}
 	if q := req.Quota; q != nil {
-		keys[1], period = r.key(req.QuotaKey), micros(q.Period)
+		if keys[1] = keys[0]; req.Rate == nil || req.QuotaKey != req.RateKey {
+			keys[1] = r.key(req.QuotaKey)
+		}
+		period = micros(q.Period)
 		args[3], args[4] = strconv.FormatInt(q.Max, 10), strconv.FormatInt(period, 10)
 	}
 	switch {

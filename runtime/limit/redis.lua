@@ -52,9 +52,15 @@ end
 local n, per = tonumber(ARGV[2]), tonumber(ARGV[3])
 local qmax, period = tonumber(ARGV[4]), tonumber(ARGV[5])
 
+-- One key holding both limits (a policy's rate and quota) is read,
+-- written and kept alive in one call each.
+local one = per > 0 and period > 0 and KEYS[1] == KEYS[2]
+local both
+if one then both = redis.call('HMGET', KEYS[1], 'rs', 'rp', 'rc', 'qs', 'qc') end
+
 local rs, rp, rc, rateOK = 0, 0, 0, true
 if per > 0 then
-  local v = redis.call('HMGET', KEYS[1], 'rs', 'rp', 'rc')
+  local v = both or redis.call('HMGET', KEYS[1], 'rs', 'rp', 'rc')
   rs, rp, rc = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0
   local d = now - rs
   if d >= per then
@@ -69,8 +75,12 @@ end
 
 local qs, qc, quotaOK = 0, 0, true
 if period > 0 then
-  local v = redis.call('HMGET', KEYS[2], 'qs', 'qc')
-  qs, qc = tonumber(v[1]) or 0, tonumber(v[2]) or 0
+  local qsv, qcv
+  if one then qsv, qcv = both[4], both[5] else
+    local v = redis.call('HMGET', KEYS[2], 'qs', 'qc')
+    qsv, qcv = v[1], v[2]
+  end
+  qs, qc = tonumber(qsv) or 0, tonumber(qcv) or 0
   if qs == 0 or now >= qs + period then qs, qc = now, 0 end
   quotaOK = qc < qmax
 end
@@ -86,15 +96,26 @@ local function keep(key, ms)
 end
 -- A key is kept a second past the end of its last window with a count,
 -- after which a request finds the state a new key has.
+local rateMs, quotaMs
 if per > 0 then
-  redis.call('HSET', KEYS[1], 'rs', rs, 'rp', rp, 'rc', rc)
   local zero = rs
   if rc > 0 then zero = rs + 2 * per elseif rp > 0 then zero = rs + per end
-  keep(KEYS[1], math.ceil((zero - now) / 1000) + 1000)
+  rateMs = math.ceil((zero - now) / 1000) + 1000
 end
-if period > 0 then
-  redis.call('HSET', KEYS[2], 'qs', qs, 'qc', qc)
-  keep(KEYS[2], math.ceil((qs + period - now) / 1000) + 1000)
+if period > 0 then quotaMs = math.ceil((qs + period - now) / 1000) + 1000 end
+if one then
+  -- Both limits' state is all the key holds: its life is the longer one.
+  redis.call('HSET', KEYS[1], 'rs', rs, 'rp', rp, 'rc', rc, 'qs', qs, 'qc', qc)
+  redis.call('PEXPIRE', KEYS[1], math.max(rateMs, quotaMs))
+else
+  if per > 0 then
+    redis.call('HSET', KEYS[1], 'rs', rs, 'rp', rp, 'rc', rc)
+    keep(KEYS[1], rateMs)
+  end
+  if period > 0 then
+    redis.call('HSET', KEYS[2], 'qs', qs, 'qc', qc)
+    keep(KEYS[2], quotaMs)
+  end
 end
 
 local function flag(ok) if ok then return 1 end return 0 end
