@@ -76,6 +76,7 @@ type RedisOptions struct {
 // close after the Redis is no longer used.
 type Redis struct {
 	client  rueidis.Client
+	args    argStrings
 	prefix  string
 	timeout time.Duration
 	refused *refusals
@@ -137,14 +138,14 @@ func (r *Redis) call(ctx context.Context, req Request) (rate, quota Decision, er
 	var per, period int64 // µs
 	if rt := req.Rate; rt != nil {
 		keys[0], per = r.key(req.RateKey), micros(rt.Per)
-		args[1], args[2] = strconv.FormatInt(rt.Requests, 10), strconv.FormatInt(per, 10)
+		args[1], args[2] = r.args.of(rt.Requests, per)
 	}
 	if q := req.Quota; q != nil {
 		if keys[1] = keys[0]; req.Rate == nil || req.QuotaKey != req.RateKey {
 			keys[1] = r.key(req.QuotaKey)
 		}
 		period = micros(q.Period)
-		args[3], args[4] = strconv.FormatInt(q.Max, 10), strconv.FormatInt(period, 10)
+		args[3], args[4] = r.args.of(q.Max, period)
 	}
 	switch {
 	case keys[0] == "":
@@ -175,7 +176,8 @@ func (r *Redis) call(ctx context.Context, req Request) (rate, quota Decision, er
 
 // key returns the Redis key of k.
 func (r *Redis) key(k Key) string {
-	var buf []byte
+	var stack [256]byte
+	buf := stack[:0]
 	for _, s := range []string{k.Issuer, k.Identity} {
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
 		buf = append(buf, s...)
@@ -183,7 +185,8 @@ func (r *Redis) key(k Key) string {
 	tag := sha256.Sum256(buf)
 	pol := sha256.Sum256([]byte(k.Policy))
 	enc := base64.RawURLEncoding
-	b := make([]byte, 0, len(r.prefix)+1+enc.EncodedLen(16)+2+enc.EncodedLen(9))
+	var out [128]byte
+	b := out[:0]
 	b = append(b, r.prefix...)
 	b = append(b, '{')
 	b = enc.AppendEncode(b, tag[:16])
