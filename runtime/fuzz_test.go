@@ -160,6 +160,9 @@ policies: fzpol: {name: "Fuzz", access: fz: {paths: ["/granted"]}}
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Close with a reset: tens of thousands of connections a minute in
+		// TIME_WAIT would exhaust the loopback's ports and stall the fuzzer.
+		c.(*net.TCPConn).SetLinger(0) //nolint:errcheck
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
 		c.Write([]byte(head))                           //nolint:errcheck
