@@ -1,0 +1,141 @@
+// Package demo runs the quickstart on loopback for `cuegate demo`: a
+// development-only identity provider (internal/devidp), an echo upstream,
+// and a node (internal/node) serving a copy of the quickstart
+// configuration, and prints a walkthrough of it.
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cuegate/cuegate/examples/quickstart"
+	"github.com/cuegate/cuegate/internal/devidp"
+	"github.com/cuegate/cuegate/internal/node"
+)
+
+// Addrs are the loopback addresses of the demo's five listeners. Each is
+// chosen by the `cuegate demo` flag of the same name in lower case
+// (--gateway, --portal, --admin, --idp, --echo), which errors name.
+type Addrs struct {
+	Gateway, Portal, Admin, IdP, Echo string
+}
+
+// Options configure Run.
+type Options struct {
+	Addrs Addrs
+	// Config is a quickstart-shaped configuration directory to copy and
+	// run; empty means the embedded examples/quickstart. Run only reads it.
+	Config string
+	// Dir is the working directory for the configuration copy and the
+	// state file; Run creates what it needs in it and leaves it in place.
+	// Empty means a new temporary directory, which Run removes on return.
+	Dir string
+}
+
+// IATEnv is the environment variable the quickstart reads the provider's
+// initial access token from.
+const IATEnv = "CUEGATE_DEMO_IAT"
+
+// Run starts the provider, the echo upstream and the node, writes the
+// walkthrough to stdout in one write, and runs until ctx is done; then it
+// writes a stopping line to stdout, stops the node, and closes the echo
+// upstream and the provider before it returns. Logs go to stderr. When an
+// address is taken, Run fails before it starts anything or writes to
+// stdout, with an error naming the flag that chooses the address.
+//
+// Run sets the process environment variable IATEnv, so only one Run may
+// be in progress in a process at a time.
+func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
+	a := o.Addrs
+	if err := checkPorts(a); err != nil {
+		return err
+	}
+	logw := zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly, NoColor: !isTerminal(stderr)}
+	log := zerolog.New(logw).With().Timestamp().Logger()
+
+	dir := o.Dir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "cuegate-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	configDir := filepath.Join(dir, "config")
+	var src fs.FS = quickstart.Files
+	if o.Config != "" {
+		src = os.DirFS(o.Config)
+	}
+	if err := writeConfig(configDir, src, a); err != nil {
+		return err
+	}
+
+	iat := randomHex(24)
+	if err := os.Setenv(IATEnv, iat); err != nil {
+		return err
+	}
+	idp, err := devidp.Listen(a.IdP, devidp.Options{InitialAccessToken: iat, Logger: &log})
+	if err != nil {
+		return err
+	}
+	defer idp.Close()
+
+	echo, err := listenEcho(a.Echo)
+	if err != nil {
+		return err
+	}
+	defer echo.Close()
+
+	state := filepath.Join(dir, "state.json")
+	srv, err := node.Start(ctx, node.Options{ConfigDir: configDir, StatePath: state, Logger: log, AccessLog: logw, Watch: true})
+	if err != nil {
+		return err
+	}
+	printWalkthrough(stdout, a, configDir, state)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "\ncuegate demo: stopping")
+	return srv.Shutdown()
+}
+
+// checkPorts fails when an address is taken, naming the flag that
+// chooses it.
+func checkPorts(a Addrs) error {
+	for _, p := range []struct{ flag, addr string }{
+		{"--gateway", a.Gateway}, {"--portal", a.Portal}, {"--admin", a.Admin}, {"--idp", a.IdP}, {"--echo", a.Echo},
+	} {
+		ln, err := net.Listen("tcp", p.addr)
+		if err != nil {
+			return fmt.Errorf("%s %s is not available (%v); choose another address with %s", p.flag, p.addr, errors.Unwrap(err), p.flag)
+		}
+		ln.Close()
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a character device, where colours help.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

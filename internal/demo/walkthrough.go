@@ -1,0 +1,100 @@
+package demo
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/template"
+
+	"github.com/cuegate/cuegate/internal/devidp"
+)
+
+// walkStep is one step of the printed walkthrough: prose, then shell
+// commands meant to be pasted, in order, into one shell. The demo's test
+// runs exactly these commands.
+type walkStep struct {
+	Text string
+	Cmds []string
+}
+
+// walkthroughSteps returns the walkthrough for the addresses a.
+func walkthroughSteps(a Addrs, config string) []walkStep {
+	portal, gw, idp := "http://"+a.Portal, "http://"+a.Gateway, "http://"+a.IdP
+	api := portal + "/portal/api/v1"
+	cred := `'{"email":"dev@example.com","password":"demo-password-123"}'`
+	field := func(v, name string) string {
+		return fmt.Sprintf(`$(printf '%%s' "$%s" | tr -d '\n' | sed -E 's/.*"%s": *"([^"]+)".*/\1/')`, v, name)
+	}
+	code := `curl -s -o /dev/null -w '%{http_code}\n'`
+	return []walkStep{
+		{Text: "Sign up and create an OAuth client. In a browser: open " + portal + "/, sign up, choose\n" +
+			"\"OAuth clients\" > \"New OAuth client\", pick \"Echo API\", name it, press Create, and set\n" +
+			"CLIENT_ID and CLIENT_SECRET from the page. Or with the portal's JSON API:",
+			Cmds: []string{
+				`JAR=$(mktemp)`,
+				`curl -s -c "$JAR" -H 'Content-Type: application/json' -d ` + cred + ` ` + api + `/signup; echo`,
+				`curl -s -c "$JAR" -b "$JAR" -H 'Content-Type: application/json' -d ` + cred + ` ` + api + `/login; echo`,
+				`CLIENT=$(curl -s -b "$JAR" -H 'Content-Type: application/json' -d '{"catalogue":["echo"],"client_name":"my app","redirect_uris":[]}' ` + api + `/clients); echo "$CLIENT"`,
+				`CLIENT_ID=` + field("CLIENT", "client_id"),
+				`CLIENT_SECRET=` + field("CLIENT", "client_secret"),
+			}},
+		{Text: "Get an access token from the provider (client_credentials, client_secret_post):",
+			Cmds: []string{
+				`TOKEN_RESPONSE=$(curl -s -d grant_type=client_credentials --data-urlencode "client_id=$CLIENT_ID" --data-urlencode "client_secret=$CLIENT_SECRET" ` + idp + `/token)`,
+				`TOKEN=` + field("TOKEN_RESPONSE", "access_token"),
+			}},
+		{Text: "Call the Echo API through the gateway with the token (200), without it (401),\nand the keyless API, which needs none (200):",
+			Cmds: []string{
+				`curl -s -i -H "Authorization: Bearer $TOKEN" ` + gw + `/echo/hello`,
+				code + ` ` + gw + `/echo/hello`,
+				code + ` ` + gw + `/public/hello`,
+			}},
+		{Text: "Watch the rate limit (5 requests per 10 seconds) answer 429 with Retry-After:",
+			Cmds: []string{
+				`for i in 1 2 3 4 5 6 7; do ` + code + ` -H "Authorization: Bearer $TOKEN" ` + gw + `/echo/hello; done`,
+			}},
+		{Text: "Delete the client (in the portal, or as below): the gateway refuses its\nstill-valid token with 403 at once.",
+			Cmds: []string{
+				code + ` -b "$JAR" -X DELETE ` + api + `/clients/$CLIENT_ID`,
+				`curl -s -H "Authorization: Bearer $TOKEN" ` + gw + `/echo/hello; echo`,
+			}},
+		{Text: "Edit " + filepath.Join(config, "quickstart.cue") + " (say, requests: 5 -> 50): the gateway\n" +
+			"reloads it within a second, and http://" + a.Admin + "/status shows the new version."},
+	}
+}
+
+var walkthrough = template.Must(template.New("").Funcs(template.FuncMap{
+	"inc":    func(i int) int { return i + 1 },
+	"indent": func(s string) string { return strings.ReplaceAll(s, "\n", "\n   ") },
+}).Parse(`
+cuegate demo is running on loopback.
+{{.Banner}}
+
+  Portal            http://{{.A.Portal}}/
+  Gateway           http://{{.A.Gateway}}/   (/echo/ needs a token, /public/ does not)
+  Admin             http://{{.A.Admin}}/status   /metrics   /readyz
+  Identity provider http://{{.A.IdP}}   (development only)
+  Echo upstream     http://{{.A.Echo}}/
+  Configuration     {{.Config}}   (edit it: the gateway hot-swaps)
+  State file        {{.State}}
+
+Walkthrough: paste the commands, in order, into one shell. Ctrl-C here stops the demo.
+{{range $i, $s := .Steps}}
+{{inc $i}}. {{indent $s.Text}}
+{{range $s.Cmds}}
+   {{.}}{{end}}
+{{end}}`))
+
+// printWalkthrough writes the walkthrough to w in one write: a reader of w
+// (the demo's test waits for "Walkthrough") sees all of it or none.
+func printWalkthrough(w io.Writer, a Addrs, config, state string) {
+	var buf bytes.Buffer
+	walkthrough.Execute(&buf, struct { //nolint:errcheck // the template and its data are the program's own
+		A                     Addrs
+		Banner, Config, State string
+		Steps                 []walkStep
+	}{a, devidp.Banner, config, state, walkthroughSteps(a, config)})
+	w.Write(buf.Bytes()) //nolint:errcheck // stdout: nowhere to report it
+}
