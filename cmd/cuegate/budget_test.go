@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -11,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cuegate/cuegate/compiler"
-	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/budget"
 	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/cuegate/cuegate/runtime"
 )
@@ -29,8 +27,8 @@ func TestBudgetedReloadKeepsServing(t *testing.T) {
 		t.Skip("memory budgets do not apply under the race detector, which maps more address space than one allows")
 	}
 	dir := serveTestDir(t)
-	budget := compileBudget{Timeout: 20 * time.Second, Memory: 256 << 20}
-	n := startTestNode(t, dir, "", budget.compile)
+	b := budget.Budget{Timeout: 20 * time.Second, Memory: 256 << 20}
+	n := startTestNode(t, dir, "", b.Compile)
 	gw, admin := "http://"+n.GatewayAddr(), "http://"+n.AdminAddr()
 	good := n.Gateway().Current().Hash
 
@@ -72,55 +70,4 @@ func httpGet(t *testing.T, u string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(b)
-}
-
-// TestBudgetedCompileMatchesInProcess: the child's table, warnings and
-// errors are what compiler.Compile gives in this process.
-func TestBudgetedCompileMatchesInProcess(t *testing.T) {
-	t.Parallel()
-	budget := compileBudget{Timeout: 20 * time.Second, Memory: defaultCompileMemory}
-	bad := t.TempDir()
-	if err := os.WriteFile(filepath.Join(bad, "c.cue"), []byte("package t\n\napis: x: listen_path: 7\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, dir := range []string{"../../examples/gluu", "../../examples/quickstart", bad, filepath.Join(bad, "missing")} {
-		want, wantErr := compiler.Compile(dir)
-		got, err := budget.compile(dir)
-		switch {
-		case wantErr != nil:
-			if err == nil || err.Error() != wantErr.Error() || errors.Is(err, table.ErrInvalid) != errors.Is(wantErr, table.ErrInvalid) {
-				t.Errorf("%s: error %v, want %v", dir, err, wantErr)
-			}
-		case err != nil:
-			t.Errorf("%s: %v", dir, err)
-		case got.Hash != want.Hash || string(got.JSON()) != string(want.JSON()) || len(got.Warnings) != len(want.Warnings):
-			t.Errorf("%s: the child's table differs from the in-process one", dir)
-		}
-	}
-}
-
-func TestByteSize(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		in   string
-		want byteSize
-		text string
-		bad  bool
-	}{
-		{in: "1GiB", want: 1 << 30, text: "1 GiB"},
-		{in: "64 MiB", want: 64 << 20, text: "64 MiB"},
-		{in: "1536MiB", want: 1536 << 20, text: "1536 MiB"},
-		{in: "4096", want: 4096, text: "4 KiB"},
-		{in: "1000B", want: 1000, text: "1000 B"},
-		{in: "lots", bad: true},
-		{in: "-1MiB", bad: true},
-		{in: "1.5GiB", bad: true},
-		{in: "99999999TiB", bad: true},
-	} {
-		var s byteSize
-		err := s.Set(tt.in)
-		if (err != nil) != tt.bad || (!tt.bad && (s != tt.want || s.String() != tt.text)) {
-			t.Errorf("Set(%q) = %d (%s), %v; want %d (%s), error %v", tt.in, s, s, err, tt.want, tt.text, tt.bad)
-		}
-	}
 }

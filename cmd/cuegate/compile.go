@@ -9,15 +9,12 @@ import (
 	"os"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/budget"
 )
 
 func init() {
 	register(command{"compile", "check or compile a configuration directory", runCompile})
 }
-
-// compileMemoryLimit is the soft memory limit of a compile's child
-// process.
-const compileMemoryLimit = 240 << 20
 
 // runCompile is "cuegate compile [--check] [--strict] [--format text|json]
 // [-o FILE] [--compile-timeout D] [--compile-memory SIZE] DIR". Flags may
@@ -46,13 +43,10 @@ const compileMemoryLimit = 240 << 20
 //
 // The configuration is evaluated in a child process within a budget of
 // time and memory (--compile-timeout, --compile-memory; see
-// compileBudget): a compile over it is an error at the configuration's
+// budget.Budget): a compile over it is an error at the configuration's
 // first file, exit 1. Unless GOMEMLIMIT is set, the child keeps a soft
-// memory limit of compileMemoryLimit (or the budget, when lower): CUE
-// keeps the whole configuration in memory (about 20 KiB for an API and
-// its policy), and the limit makes the garbage collector work a little
-// harder near it instead of letting the heap double, so that CI runners
-// with little memory can check large configurations.
+// memory limit of 240 MiB (or the budget, when lower; see
+// budget.RunChild).
 func runCompile(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -60,8 +54,8 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	strict := fs.Bool("strict", false, "treat warnings as errors")
 	format := fs.String("format", "text", "diagnostics format: text or json")
 	out := fs.String("o", "", "write the compiled table to this file instead of stdout")
-	var budget compileBudget
-	budget.flags(fs)
+	var b budget.Budget
+	b.Flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cuegate compile [--check] [--strict] [--format text|json] [-o FILE] [--compile-timeout D] [--compile-memory SIZE] DIR")
 		fs.PrintDefaults()
@@ -74,11 +68,11 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if err := budget.valid(); err != nil {
+	if err := b.Valid(); err != nil {
 		fmt.Fprintln(stderr, "cuegate compile:", err)
 		return exitUsage
 	}
-	t, err := budget.compile(dirs[0])
+	t, err := b.Compile(dirs[0])
 	var diags table.Diagnostics
 	switch {
 	case errors.As(err, &diags):

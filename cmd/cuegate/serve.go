@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/budget"
 	"github.com/cuegate/cuegate/internal/node"
 )
 
@@ -32,8 +33,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	adminListen := fs.String("admin-listen", "", "the admin listener's address, instead of gateway.admin_listen")
 	portalListen := fs.String("portal-listen", "", "the portal's address, instead of gateway.portal_listen")
 	bindingsFile := fs.String("bindings-file", "", "in a cluster, on a node without --state: where the last client bindings taken from Redis are kept (default: in the user's cache directory)")
-	var budget compileBudget
-	budget.flags(fs)
+	var b budget.Budget
+	b.Flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cuegate serve --config DIR [--state FILE] [--listen ADDR] [--admin-listen ADDR] [--portal-listen ADDR] [--bindings-file FILE] [--log-format json|console] [--compile-timeout D] [--compile-memory SIZE]")
 		fs.PrintDefaults()
@@ -45,7 +46,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if err := budget.valid(); err != nil {
+	if err := b.Valid(); err != nil {
 		fmt.Fprintln(stderr, "cuegate serve:", err)
 		return exitUsage
 	}
@@ -61,7 +62,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	n, err := node.Start(ctx, node.Options{
 		ConfigDir: *config, StatePath: *state, BindingsFile: *bindingsFile,
 		Listen: *listen, AdminListen: *adminListen, PortalListen: *portalListen,
-		Logger: log, AccessLog: logw, Watch: true, Compile: budget.compile,
+		Logger: log, AccessLog: logw, Watch: true, Compile: b.Compile,
 	})
 	lw.Flush() //nolint:errcheck // the log lines before what follows
 	var diags table.Diagnostics
