@@ -2,6 +2,7 @@ package limit
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cuegate/cuegate/compiler/table"
@@ -13,6 +14,9 @@ type refusals struct {
 	mu  sync.Mutex
 	m   map[Key]refusal
 	max int
+	// latest is the latest until of any refusal put (Unix ns): past it,
+	// none holds, and get answers without the lock.
+	latest atomic.Int64
 }
 
 // refusal is one refused request: its limits, when the rate allows again
@@ -49,7 +53,7 @@ func newRefusals(max int) *refusals {
 // under the same limits and its RetryAfter has not passed (nor, with a
 // quota, its quota window ended).
 func (c *refusals) get(req Request, now time.Time) (rate, quota Decision, ok bool) {
-	if req.Rate == nil {
+	if req.Rate == nil || now.UnixNano() >= c.latest.Load() {
 		return rate, quota, false
 	}
 	c.mu.Lock()
@@ -82,6 +86,9 @@ func (c *refusals) put(req Request, rate, quota Decision, now time.Time) {
 		c.makeRoom(now)
 	}
 	c.m[req.RateKey] = f
+	if u := f.until.UnixNano(); u > c.latest.Load() {
+		c.latest.Store(u)
+	}
 }
 
 // makeRoom deletes the refusals that have run out, or when none has, one
