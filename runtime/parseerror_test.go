@@ -70,7 +70,7 @@ func TestRedactQuoted(t *testing.T) {
 }
 
 // TestRequestErrorsAreJSON: what fasthttp refuses before the handler runs
-// is answered like the handler's errors (DESIGN §5).
+// is answered like the handler's errors.
 func TestRequestErrorsAreJSON(t *testing.T) {
 	t.Parallel()
 	const get = "GET /public/x HTTP/1.1\r\nHost: a\r\n"
