@@ -92,7 +92,30 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var st *store.Store
+	// What start-up opens is closed again, in reverse, when it fails.
+	var (
+		st *store.Store
+		cl *clusterNode
+		gw *runtime.Gateway
+		n  *Node
+	)
+	defer func() {
+		if err == nil {
+			return
+		}
+		if n != nil {
+			n.closeListeners()
+		}
+		if gw != nil {
+			gw.Close()
+		}
+		if cl != nil {
+			cl.stop()
+		}
+		if st != nil {
+			st.Close()
+		}
+	}()
 	if o.StatePath != "" {
 		if st, err = openState(o.StatePath); err != nil {
 			return nil, err
@@ -100,12 +123,8 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		o.Bindings = st
 	}
 	ro := runtime.Options{Logger: o.Logger, AccessLog: o.AccessLog, ConfigDir: o.ConfigDir, Bindings: o.Bindings}
-	var cl *clusterNode
 	if t.Cluster != nil {
 		if cl, err = startCluster(t.Cluster, o.ConfigDir, st, o.BindingsFile, cmp.Or(o.Listen, t.Gateway.Listen), o.Logger); err != nil {
-			if st != nil {
-				st.Close()
-			}
 			return nil, err
 		}
 		ro.Limiter, ro.Cluster = cl.limiter, cl
@@ -113,34 +132,16 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 			ro.Bindings = cl.bindings()
 		}
 	}
-	gw, err := runtime.New(t, ro)
-	if err != nil {
-		if cl != nil {
-			cl.stop()
-		}
-		if st != nil {
-			st.Close()
-		}
+	if gw, err = runtime.New(t, ro); err != nil {
 		return nil, err
 	}
-	n := &Node{gw: gw, cluster: cl, compile: o.Compile, configDir: o.ConfigDir, watcher: watcher, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), stop: make(chan struct{})}
-	fail := func(err error) (*Node, error) {
-		n.closeListeners()
-		gw.Close()
-		if cl != nil {
-			cl.stop()
-		}
-		if st != nil {
-			st.Close()
-		}
-		return nil, err
-	}
+	n = &Node{gw: gw, cluster: cl, compile: o.Compile, configDir: o.ConfigDir, watcher: watcher, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), stop: make(chan struct{})}
 	var lc net.ListenConfig
 	if n.gwLn, err = lc.Listen(ctx, "tcp", cmp.Or(o.Listen, t.Gateway.Listen)); err != nil {
-		return fail(fmt.Errorf("gateway listener: %w", err))
+		return nil, fmt.Errorf("gateway listener: %w", err)
 	}
 	if n.adminLn, err = lc.Listen(ctx, "tcp", cmp.Or(o.AdminListen, t.Gateway.AdminListen)); err != nil {
-		return fail(fmt.Errorf("admin listener: %w", err))
+		return nil, fmt.Errorf("admin listener: %w", err)
 	}
 	if st != nil {
 		var sess sessions.Store // nil: in memory
@@ -148,7 +149,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 			sess = cl.sessions
 		}
 		if n.portal, err = startPortal(ctx, cmp.Or(o.PortalListen, t.Gateway.PortalListen), t, gw, st, sess, o); err != nil {
-			return fail(err)
+			return nil, err
 		}
 	}
 

@@ -26,8 +26,6 @@ type portalListener struct {
 	ln       net.Listener
 	tls      bool
 	operator http.Handler
-	// configDir is where the catalogue's relative secret files are read.
-	configDir string
 }
 
 // openState opens the portal's state file. A corrupt file, one of a newer
@@ -56,7 +54,7 @@ func startPortal(ctx context.Context, addr string, t *table.Table, gw *runtime.G
 	if err != nil {
 		return nil, fmt.Errorf("portal listener: %w", err)
 	}
-	pl := &portalListener{store: st, ln: ln, operator: p.OperatorHandler(), configDir: o.ConfigDir, srv: &http.Server{
+	pl := &portalListener{store: st, ln: ln, operator: p.OperatorHandler(), srv: &http.Server{
 		Handler:           p.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       t.Gateway.ReadTimeout.D(),

@@ -42,7 +42,7 @@ func (n *Node) Reload() error {
 	t, err := n.compile(n.configDir)
 	err = n.gw.Apply(runtime.Compiled{Table: t, Err: err, Took: time.Since(start)})
 	if err == nil && n.portal != nil {
-		warnUnreadableSecrets(n.log, n.gw.Current(), n.portal.configDir)
+		warnUnreadableSecrets(n.log, n.gw.Current(), n.configDir)
 	}
 	return err
 }
