@@ -64,8 +64,7 @@ func (t *target) do(out *fasthttp.Request, resp *fasthttp.Response, deadline tim
 type upstreamConn struct {
 	*deadline.Conn
 	raw      syscall.RawConn // nil when the socket cannot be peeked at
-	used     atomic.Bool     // a request was written: the next exchange reuses it
-	lastUsed atomic.Int64    // Unix ns when the last request was written
+	lastUsed atomic.Int64    // Unix ns when the last request was written; 0: none yet
 	// closed is the result of the last peek, set by peekFD; peek is its
 	// method value, made once so that a check does not allocate.
 	closed bool
@@ -91,7 +90,7 @@ func newUpstreamConn(c net.Conn) *upstreamConn {
 // it first fails with errStale (and sets nothing) when the target has
 // closed it.
 func (c *upstreamConn) SetWriteDeadline(t time.Time) error {
-	if c.raw != nil && c.used.Load() && time.Now().UnixNano()-c.lastUsed.Load() >= int64(peekAfterIdle) {
+	if last := c.lastUsed.Load(); c.raw != nil && last != 0 && time.Now().UnixNano()-last >= int64(peekAfterIdle) {
 		if err := c.raw.Read(c.peek); err != nil || c.closed {
 			return errStale
 		}
@@ -102,9 +101,6 @@ func (c *upstreamConn) SetWriteDeadline(t time.Time) error {
 // SetReadDeadline sets the read deadline and marks the connection used,
 // now.
 func (c *upstreamConn) SetReadDeadline(t time.Time) error {
-	if !c.used.Load() {
-		c.used.Store(true)
-	}
 	c.lastUsed.Store(time.Now().UnixNano())
 	return c.Conn.SetReadDeadline(t)
 }
