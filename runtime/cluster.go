@@ -1,6 +1,10 @@
 package runtime
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/cuegate/cuegate/runtime/limit"
+)
 
 // Cluster reports what a node shares with the other nodes of its
 // configuration (limits, bindings), for Status, /readyz and /metrics.
@@ -34,14 +38,12 @@ type BindingsStatus struct {
 	Ready bool `json:"ready"`
 }
 
-// limiterModes are the values of ClusterStatus.Limiter.
-var limiterModes = []string{"redis", "local", "allow", "deny"}
-
 // registerClusterMetrics adds the cluster's gauges to g's metrics set:
 // cuegate_cluster_limiter_mode{mode} (1 for the mode in force, 0 for the
 // others) and cuegate_cluster_nodes.
 func (g *Gateway) registerClusterMetrics(c Cluster) {
-	for _, mode := range limiterModes {
+	for m := range limit.ModeRedis + 1 {
+		mode := m.String()
 		g.series.set.NewGauge(fmt.Sprintf(`cuegate_cluster_limiter_mode{mode=%q}`, mode), func() float64 {
 			if c.ClusterStatus().Limiter == mode {
 				return 1

@@ -180,10 +180,6 @@ func onRedisError(s string) limit.Mode {
 	return limit.ModeLocal
 }
 
-// bindings is what the gateway asks about clients on a node without the
-// state file.
-func (n *clusterNode) bindings() runtime.Bindings { return n.follower }
-
 // ClusterStatus implements runtime.Cluster.
 func (n *clusterNode) ClusterStatus() runtime.ClusterStatus {
 	s := runtime.ClusterStatus{Limiter: n.limiter.Mode().String(), Nodes: n.heartbeat.Nodes()}

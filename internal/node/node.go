@@ -129,7 +129,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		}
 		ro.Limiter, ro.Cluster = cl.limiter, cl
 		if st == nil {
-			ro.Bindings = cl.bindings()
+			ro.Bindings = cl.follower
 		}
 	}
 	if gw, err = runtime.New(t, ro); err != nil {

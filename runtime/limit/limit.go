@@ -97,8 +97,9 @@ type Limiter interface {
 	// request, and its Remaining is not lowered by it. now is the time
 	// of the request for a store of one node; a shared store keeps its
 	// own clock. An error means the request could not be counted (see
-	// ErrUnavailable); the decisions are then zero. Take returns within
-	// ctx's lifetime.
+	// ErrUnavailable); the decisions are then zero. A shared store
+	// bounds each call by its own timeout; ctx carries values, and its
+	// cancellation need not interrupt a call.
 	Take(ctx context.Context, req Request, now time.Time) (rate, quota Decision, err error)
 }
 

@@ -76,7 +76,6 @@ type RedisOptions struct {
 // close after the Redis is no longer used.
 type Redis struct {
 	client  rueidis.Client
-	args    argStrings
 	prefix  string
 	timeout time.Duration
 	refused *refusals
@@ -128,7 +127,10 @@ func (r *Redis) Take(ctx context.Context, req Request, _ time.Time) (rate, quota
 
 // call runs the script for req.
 func (r *Redis) call(ctx context.Context, req Request) (rate, quota Decision, err error) {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	// The call is bounded by the timeout alone: a request's context (a
+	// fasthttp.RequestCtx) is not one the context package can follow
+	// without a goroutine per call.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 	defer cancel()
 	args := []string{"", "0", "0", "0", "0"}
 	if r.clock != nil {
@@ -138,14 +140,14 @@ func (r *Redis) call(ctx context.Context, req Request) (rate, quota Decision, er
 	var per, period int64 // µs
 	if rt := req.Rate; rt != nil {
 		keys[0], per = r.key(req.RateKey), micros(rt.Per)
-		args[1], args[2] = r.args.of(rt.Requests, per)
+		args[1], args[2] = strconv.FormatInt(rt.Requests, 10), strconv.FormatInt(per, 10)
 	}
 	if q := req.Quota; q != nil {
 		if keys[1] = keys[0]; req.Rate == nil || req.QuotaKey != req.RateKey {
 			keys[1] = r.key(req.QuotaKey)
 		}
 		period = micros(q.Period)
-		args[3], args[4] = r.args.of(q.Max, period)
+		args[3], args[4] = strconv.FormatInt(q.Max, 10), strconv.FormatInt(period, 10)
 	}
 	switch {
 	case keys[0] == "":
@@ -212,7 +214,10 @@ var quotaAddScript = rueidis.NewLuaScript(quotaAddSource)
 // addQuota adds n requests counted elsewhere to k's current window of q
 // (a new one starting now when there is none), within the timeout.
 func (r *Redis) addQuota(ctx context.Context, k Key, q table.Quota, n int64) error {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	// The call is bounded by the timeout alone: a request's context (a
+	// fasthttp.RequestCtx) is not one the context package can follow
+	// without a goroutine per call.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 	defer cancel()
 	args := []string{strconv.FormatInt(n, 10), strconv.FormatInt(micros(q.Period), 10)}
 	if err := quotaAddScript.Exec(ctx, r.client, []string{r.key(k)}, args).Error(); err != nil {
@@ -223,7 +228,10 @@ func (r *Redis) addQuota(ctx context.Context, k Key, q table.Quota, n int64) err
 
 // ping reports whether Redis answers within the timeout.
 func (r *Redis) ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	// The call is bounded by the timeout alone: a request's context (a
+	// fasthttp.RequestCtx) is not one the context package can follow
+	// without a goroutine per call.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 	defer cancel()
 	return r.client.Do(ctx, r.client.B().Ping().Build()).Error()
 }

@@ -159,7 +159,9 @@ func (l *Resilient) Take(ctx context.Context, req Request, now time.Time) (rate,
 	}
 	rate, quota, err = l.redis.Take(ctx, req, now)
 	if err == nil {
-		l.failed.Store(0)
+		if l.failed.Load() != 0 { // no shared write while all is well
+			l.failed.Store(0)
+		}
 		if l.npend.Load() > 0 {
 			l.flushAsync()
 		}
