@@ -1,13 +1,11 @@
 package cluster
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/strictjson"
 	"github.com/cuegate/cuegate/portal/store"
 )
 
@@ -41,14 +39,9 @@ func newSnapshot(v int64, bs []store.ClientBinding) *Snapshot {
 // errors: a field this version does not know might be one that refuses a
 // client.
 func decodeSnapshot(b []byte) (*Snapshot, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var s Snapshot
-	if err := dec.Decode(&s); err != nil {
+	if err := strictjson.Unmarshal(b, &s); err != nil {
 		return nil, err
-	}
-	if dec.More() {
-		return nil, errors.New("trailing data after the JSON object")
 	}
 	if s.Version <= 0 {
 		return nil, fmt.Errorf("version %d: want a positive one", s.Version)

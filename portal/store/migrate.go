@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/cuegate/cuegate/internal/strictjson"
 )
 
 // stateV1 is the first schema: developers and clients keyed by email and
@@ -39,7 +41,7 @@ type stateV1 struct {
 // (deleted at the zero time: version 1 did not record when).
 func migrateV1(b []byte) (*state, error) {
 	var v1 stateV1
-	if err := strictUnmarshal(b, &v1); err != nil {
+	if err := strictjson.Unmarshal(b, &v1); err != nil {
 		return nil, fmt.Errorf("version 1: %w", err)
 	}
 	st := &state{Version: Version}

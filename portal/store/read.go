@@ -3,7 +3,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"os"
 
 	"github.com/cuegate/cuegate/internal/atomicfile"
+	"github.com/cuegate/cuegate/internal/strictjson"
 )
 
 // readState reads and migrates the file and reports the schema version it
@@ -49,7 +49,7 @@ func decode(b []byte) (*state, int, error) {
 		return st, v, err
 	case v == Version:
 		var st state
-		if err := strictUnmarshal(b, &st); err != nil {
+		if err := strictjson.Unmarshal(b, &st); err != nil {
 			return nil, v, err
 		}
 		return &st, v, st.check()
@@ -68,18 +68,6 @@ func copyFile(src, dst string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("store: back up %s: %w", src, err)
-	}
-	return nil
-}
-
-func strictUnmarshal(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON object")
 	}
 	return nil
 }
