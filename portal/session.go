@@ -37,14 +37,13 @@ func (s *Server) sessionTTL() time.Duration {
 	return defaultSessionTTL
 }
 
-// session is a request's logged-in developer: the stored record, the
-// token it is stored under (the cookie's value) and the CSRF token of
-// its forms. A handler that changes Flash or JustCreated stores the
-// change with updateSession.
+// session is a request's logged-in developer: the stored record and the
+// token it is stored under (the cookie's value), from which sessionCSRF
+// derives the CSRF token of its forms. A handler that changes Flash or
+// JustCreated stores the change with updateSession.
 type session struct {
 	sessions.Session
 	token string
-	csrf  string
 }
 
 // sessionCSRF returns the CSRF token of the session stored under token:
@@ -70,7 +69,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, email, fla
 	}
 	http.SetCookie(w, s.cookie(r, sessionCookie, token, int(ttl.Seconds())))
 	if l := requestLookup(r); l != nil {
-		*l = sessionLookup{done: true, sess: &session{Session: rec, token: token, csrf: sessionCSRF(token)}}
+		*l = sessionLookup{done: true, sess: &session{Session: rec, token: token}}
 	}
 	return nil
 }
@@ -187,7 +186,7 @@ func (s *Server) lookupSession(r *http.Request) (*session, error) {
 		}
 		return nil, nil
 	}
-	return &session{Session: rec, token: token, csrf: sessionCSRF(token)}, nil
+	return &session{Session: rec, token: token}, nil
 }
 
 // updateSession stores sess's Flash and JustCreated. A failure is logged
@@ -276,7 +275,7 @@ func (s *Server) validCSRFToken(tok string) bool {
 // session cookie of their own account. Serve the portal over TLS.
 func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request, sess *session) string {
 	if sess != nil {
-		return sess.csrf
+		return sessionCSRF(sess.token)
 	}
 	if tok := s.requestCookie(r, csrfCookie); s.validCSRFToken(tok) {
 		return tok
@@ -293,7 +292,7 @@ func (s *Server) checkCSRF(r *http.Request, sess *session) bool {
 	got := r.PostFormValue(csrfField)
 	want := ""
 	if sess != nil {
-		want = sess.csrf
+		want = sessionCSRF(sess.token)
 	} else if tok := s.requestCookie(r, csrfCookie); s.validCSRFToken(tok) {
 		want = tok
 	}
