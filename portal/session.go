@@ -117,13 +117,14 @@ func (s *Server) secure(r *http.Request) bool {
 	return viaProxy && r.Header.Get("X-Forwarded-Proto") == "https"
 }
 
-// cookieName is the name of the portal's cookie base for r: under TLS it
-// carries the __Host- prefix, with which a browser takes the cookie only
-// from this host over https (Secure, Path=/, no Domain), so that a sibling
+// cookieName is the name of the portal's cookie base, secure telling
+// whether the request came over TLS (Server.secure): then it carries the
+// __Host- prefix, with which a browser takes the cookie only from this
+// host over https (Secure, Path=/, no Domain), so that a sibling
 // subdomain cannot plant one. Every cookie the portal sets or reads goes
 // through it.
-func (s *Server) cookieName(r *http.Request, base string) string {
-	if s.secure(r) {
+func cookieName(base string, secure bool) string {
+	if secure {
 		return "__Host-" + base
 	}
 	return base
@@ -133,13 +134,14 @@ func (s *Server) cookieName(r *http.Request, base string) string {
 // SameSite=Lax, Path=/, no Domain, and under TLS Secure and named with
 // the __Host- prefix.
 func (s *Server) cookie(r *http.Request, base, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: s.cookieName(r, base), Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteLaxMode}
+	secure := s.secure(r)
+	return &http.Cookie{Name: cookieName(base, secure), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
 }
 
 // requestCookie returns the value of r's portal cookie base ("" when none).
 func (s *Server) requestCookie(r *http.Request, base string) string {
-	c, err := r.Cookie(s.cookieName(r, base))
+	c, err := r.Cookie(cookieName(base, s.secure(r)))
 	if err != nil {
 		return ""
 	}
