@@ -274,7 +274,7 @@ func (s *Server) apiCreateClient(w http.ResponseWriter, r *http.Request, dev str
 		writeError(w, aerr)
 		return
 	}
-	w.Header().Set("Location", apiPrefix+"/clients/"+c.ClientID)
+	w.Header().Set("Location", apiPrefix+clientPath(c.ClientID))
 	writeJSON(w, http.StatusCreated, viewOf(s.table(), c, s.opts.Now(), true))
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -16,6 +17,13 @@ import (
 	"github.com/cuegate/cuegate/portal/dcr"
 	"github.com/cuegate/cuegate/portal/store"
 )
+
+// clientPath is the path of client clientID's resource relative to the
+// pages' or the API's root: "/clients/" and the ID path-escaped, since a
+// client ID, which the provider chooses, may hold "/", "?" or "#".
+func clientPath(clientID string) string {
+	return "/clients/" + url.PathEscape(clientID)
+}
 
 // selection is a validated choice of catalogue entries for one client.
 type selection struct {

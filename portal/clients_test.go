@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -88,6 +89,55 @@ func (e *env) duplicateClientIDs(deleteFails bool) *http.Client {
 	dev := e.developer("a@example.com")
 	e.create(dev, "first", "gluu_api")
 	return dev
+}
+
+func TestClientLocationsEscapeTheClientID(t *testing.T) { // newEnv sets the environment: not parallel
+	tests := []struct{ clientID, wantPath string }{
+		{"plain", "/clients/plain"},
+		{"a/b", "/clients/a%2Fb"},
+		{"a?b=c", "/clients/a%3Fb=c"},
+		{"a#b", "/clients/a%23b"},
+		{"a b%2F", "/clients/a%20b%252F"},
+	}
+	for _, tt := range tests {
+		// registered answers every registration with tt.clientID and logs
+		// a developer in.
+		registered := func(t *testing.T) (*env, *http.Client) {
+			e := newEnv(t)
+			id, _ := json.Marshal(tt.clientID)
+			e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method != http.MethodPost {
+					return false
+				}
+				w.WriteHeader(http.StatusCreated)
+				fmt.Fprintf(w, `{"client_id":%s,"client_secret":"s","registration_client_uri":"%s/register/x","registration_access_token":"rat"}`, id, e.idp.URL)
+				return true
+			})
+			return e, e.developer("a@example.com")
+		}
+		t.Run("API "+tt.clientID, func(t *testing.T) {
+			e, dev := registered(t)
+			resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, nil)
+			if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusCreated || loc != apiPrefix+tt.wantPath {
+				t.Fatalf("create: %d to %q, want 201 to %q", resp.StatusCode, loc, apiPrefix+tt.wantPath)
+			}
+			var got clientView
+			if resp := e.api(dev, "GET", tt.wantPath, nil, &got); resp.StatusCode != http.StatusOK || got.ClientID != tt.clientID {
+				t.Errorf("GET the Location: %d %q, want 200 %q", resp.StatusCode, got.ClientID, tt.clientID)
+			}
+		})
+		t.Run("HTML "+tt.clientID, func(t *testing.T) {
+			e, dev := registered(t)
+			_, _, tok := e.page(dev, "/clients/new?entry=gluu_api")
+			resp, body := e.post(dev, "/clients", url.Values{"csrf_token": {tok}, "catalogue": {"gluu_api"}, "client_name": {"x"}})
+			if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != tt.wantPath {
+				t.Fatalf("create: %d to %q, want 303 to %q: %s", resp.StatusCode, loc, tt.wantPath, body)
+			}
+			if status, body, _ := e.page(dev, tt.wantPath); status != http.StatusOK || !strings.Contains(body, "is registered.") {
+				t.Errorf("the result page: %d %s", status, body)
+			}
+		})
+	}
 }
 
 func TestClientThatCannotBeStoredIsDeletedAtTheProvider(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -294,7 +293,7 @@ func (s *Server) createHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 	// Post/redirect/get: reloading the result page does not register again.
 	sess.JustCreated = c.ClientID
 	s.updateSession(r, sess)
-	http.Redirect(w, r, "/clients/"+url.PathEscape(c.ClientID), http.StatusSeeOther)
+	http.Redirect(w, r, clientPath(c.ClientID), http.StatusSeeOther)
 }
 
 // clientData is the data of a client's page: the creation result page, with

@@ -14,11 +14,16 @@ import (
 // attempts on one key never run more than the limit between them. It is
 // safe for concurrent use.
 type windowLimiter struct {
-	max    int
-	window time.Duration
-	mu     sync.Mutex
-	m      map[string]*windowCount
+	max     int
+	window  time.Duration
+	mu      sync.Mutex
+	m       map[string]*windowCount
+	sweepAt int // len(m) at which a new key sweeps the ended windows out
 }
+
+// windowLimiterKeys is the number of keys a windowLimiter holds before it
+// sweeps ended windows out.
+const windowLimiterKeys = 100_000
 
 // windowCount is one key's window: n counts its events and its pending
 // reservations, pending the reservations alone.
@@ -28,7 +33,7 @@ type windowCount struct {
 }
 
 func newWindowLimiter(max int, window time.Duration) *windowLimiter {
-	return &windowLimiter{max: max, window: window, m: map[string]*windowCount{}}
+	return &windowLimiter{max: max, window: window, m: map[string]*windowCount{}, sweepAt: windowLimiterKeys}
 }
 
 // reserve takes one slot for key and returns 0, or, when key has no slot
@@ -55,9 +60,11 @@ func (l *windowLimiter) reserve(key string, now time.Time) time.Duration {
 }
 
 // evictExpired drops the windows that ended with nothing pending once
-// there are many, to bound memory under a spray of keys. l.mu is held.
+// there are many, to bound memory under a spray of keys. A sweep leaving
+// n keys defers the next until there are max(windowLimiterKeys, 2n), so
+// the sweeps cost amortised constant time per key. l.mu is held.
 func (l *windowLimiter) evictExpired(now time.Time) {
-	if len(l.m) < 100_000 {
+	if len(l.m) < l.sweepAt {
 		return
 	}
 	for k, c := range l.m {
@@ -65,6 +72,7 @@ func (l *windowLimiter) evictExpired(now time.Time) {
 			delete(l.m, k)
 		}
 	}
+	l.sweepAt = max(windowLimiterKeys, 2*len(l.m))
 }
 
 // commit keeps key's reserved slot as an event of its window.

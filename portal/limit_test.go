@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -65,6 +66,39 @@ func TestWindowLimiter(t *testing.T) {
 				case "advance":
 					now = now.Add(30 * time.Minute)
 				}
+			}
+		})
+	}
+}
+
+func TestWindowLimiterStaysBounded(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		live int // keys whose window has not ended at any time
+	}{
+		{"every earlier window ended", 1},
+		{"half the bound live", windowLimiterKeys / 2},
+		{"most of the bound live", windowLimiterKeys * 9 / 10},
+		{"the bound live", windowLimiterKeys},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// A key's window ends live keys after it: the key reserved at i
+			// is at t0+i, and the window is live nanoseconds long.
+			l := newWindowLimiter(1, time.Duration(tt.live))
+			most := 0
+			for i := range 5 * windowLimiterKeys {
+				key := strconv.Itoa(i)
+				if wait := l.reserve(key, t0.Add(time.Duration(i))); wait != 0 {
+					t.Fatalf("key %d: reserve waits %v, want 0", i, wait)
+				}
+				l.commit(key)
+				most = max(most, len(l.m))
+			}
+			if most > 2*windowLimiterKeys {
+				t.Errorf("the limiter held %d keys, want at most %d", most, 2*windowLimiterKeys)
 			}
 		})
 	}

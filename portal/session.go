@@ -37,14 +37,13 @@ func (s *Server) sessionTTL() time.Duration {
 	return defaultSessionTTL
 }
 
-// session is a request's logged-in developer: the stored record, the
-// token it is stored under (the cookie's value) and the CSRF token of
-// its forms. A handler that changes Flash or JustCreated stores the
-// change with updateSession.
+// session is a request's logged-in developer: the stored record and the
+// token it is stored under (the cookie's value), from which sessionCSRF
+// derives the CSRF token of its forms. A handler that changes Flash or
+// JustCreated stores the change with updateSession.
 type session struct {
 	sessions.Session
 	token string
-	csrf  string
 }
 
 // sessionCSRF returns the CSRF token of the session stored under token:
@@ -70,7 +69,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, email, fla
 	}
 	http.SetCookie(w, s.cookie(r, sessionCookie, token, int(ttl.Seconds())))
 	if l := requestLookup(r); l != nil {
-		*l = sessionLookup{done: true, sess: &session{Session: rec, token: token, csrf: sessionCSRF(token)}}
+		*l = sessionLookup{done: true, sess: &session{Session: rec, token: token}}
 	}
 	return nil
 }
@@ -118,13 +117,14 @@ func (s *Server) secure(r *http.Request) bool {
 	return viaProxy && r.Header.Get("X-Forwarded-Proto") == "https"
 }
 
-// cookieName is the name of the portal's cookie base for r: under TLS it
-// carries the __Host- prefix, with which a browser takes the cookie only
-// from this host over https (Secure, Path=/, no Domain), so that a sibling
+// cookieName is the name of the portal's cookie base, secure telling
+// whether the request came over TLS (Server.secure): then it carries the
+// __Host- prefix, with which a browser takes the cookie only from this
+// host over https (Secure, Path=/, no Domain), so that a sibling
 // subdomain cannot plant one. Every cookie the portal sets or reads goes
 // through it.
-func (s *Server) cookieName(r *http.Request, base string) string {
-	if s.secure(r) {
+func cookieName(base string, secure bool) string {
+	if secure {
 		return "__Host-" + base
 	}
 	return base
@@ -134,13 +134,14 @@ func (s *Server) cookieName(r *http.Request, base string) string {
 // SameSite=Lax, Path=/, no Domain, and under TLS Secure and named with
 // the __Host- prefix.
 func (s *Server) cookie(r *http.Request, base, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: s.cookieName(r, base), Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteLaxMode}
+	secure := s.secure(r)
+	return &http.Cookie{Name: cookieName(base, secure), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
 }
 
 // requestCookie returns the value of r's portal cookie base ("" when none).
 func (s *Server) requestCookie(r *http.Request, base string) string {
-	c, err := r.Cookie(s.cookieName(r, base))
+	c, err := r.Cookie(cookieName(base, s.secure(r)))
 	if err != nil {
 		return ""
 	}
@@ -187,7 +188,7 @@ func (s *Server) lookupSession(r *http.Request) (*session, error) {
 		}
 		return nil, nil
 	}
-	return &session{Session: rec, token: token, csrf: sessionCSRF(token)}, nil
+	return &session{Session: rec, token: token}, nil
 }
 
 // updateSession stores sess's Flash and JustCreated. A failure is logged
@@ -276,7 +277,7 @@ func (s *Server) validCSRFToken(tok string) bool {
 // session cookie of their own account. Serve the portal over TLS.
 func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request, sess *session) string {
 	if sess != nil {
-		return sess.csrf
+		return sessionCSRF(sess.token)
 	}
 	if tok := s.requestCookie(r, csrfCookie); s.validCSRFToken(tok) {
 		return tok
@@ -293,7 +294,7 @@ func (s *Server) checkCSRF(r *http.Request, sess *session) bool {
 	got := r.PostFormValue(csrfField)
 	want := ""
 	if sess != nil {
-		want = sess.csrf
+		want = sessionCSRF(sess.token)
 	} else if tok := s.requestCookie(r, csrfCookie); s.validCSRFToken(tok) {
 		want = tok
 	}

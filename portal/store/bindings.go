@@ -14,8 +14,8 @@ import (
 // It satisfies the runtime's Bindings interface. It takes no lock and does
 // not allocate.
 func (s *Store) Binding(clientID string) (b table.Binding, found bool) {
-	x, ok := s.cur.Load().bindings[clientID]
-	return table.Binding{Policy: x.policy, ExpiresAt: x.expiresAt, Revoked: x.revoked, Catalogue: x.catalogue}, ok
+	b, found = s.cur.Load().bindings[clientID]
+	return b, found
 }
 
 // ClientBinding is one client's binding, as Binding reports it.
@@ -32,9 +32,8 @@ func (s *Store) Bindings() []ClientBinding {
 	m := s.cur.Load().bindings
 	out := make([]ClientBinding, 0, len(m))
 	for id, b := range m {
-		out = append(out, ClientBinding{ClientID: id, Binding: table.Binding{
-			Policy: b.policy, ExpiresAt: b.expiresAt, Revoked: b.revoked, Catalogue: slices.Clone(b.catalogue),
-		}})
+		b.Catalogue = slices.Clone(b.Catalogue)
+		out = append(out, ClientBinding{ClientID: id, Binding: b})
 	}
 	slices.SortFunc(out, func(a, b ClientBinding) int { return strings.Compare(a.ClientID, b.ClientID) })
 	return out

@@ -19,7 +19,7 @@ func (s *Store) AddClient(c Client) error {
 		if _, ok := old.clients[c.ClientID]; ok {
 			return fmt.Errorf("%w: client %s", ErrExists, c.ClientID)
 		}
-		if old.bindings[c.ClientID].revoked {
+		if old.bindings[c.ClientID].Revoked {
 			return fmt.Errorf("%w: client %s was deleted before", ErrExists, c.ClientID)
 		}
 		st.Clients = append(st.Clients, &c)

@@ -4,6 +4,8 @@ package store
 
 import (
 	"time"
+
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // Developer is a portal account. Only the bcrypt hash of the password is kept.
@@ -58,21 +60,13 @@ type state struct {
 	Tombstones []*Tombstone `json:"tombstones"`
 }
 
-// binding is what Binding reports for one client ID.
-type binding struct {
-	policy    string
-	expiresAt time.Time
-	revoked   bool
-	catalogue []string
-}
-
 // snapshot is an immutable view of the state with its indexes. It is
 // replaced as a whole on every write and never modified once published.
 type snapshot struct {
 	st         *state
 	developers map[string]*Developer
 	clients    map[string]*Client
-	bindings   map[string]binding
+	bindings   map[string]table.Binding // what Binding reports
 }
 
 func newSnapshot(st *state) *snapshot {
@@ -80,17 +74,17 @@ func newSnapshot(st *state) *snapshot {
 		st:         st,
 		developers: make(map[string]*Developer, len(st.Developers)),
 		clients:    make(map[string]*Client, len(st.Clients)),
-		bindings:   make(map[string]binding, len(st.Clients)+len(st.Tombstones)),
+		bindings:   make(map[string]table.Binding, len(st.Clients)+len(st.Tombstones)),
 	}
 	for _, d := range st.Developers {
 		s.developers[d.Email] = d
 	}
 	for _, t := range st.Tombstones {
-		s.bindings[t.ClientID] = binding{revoked: true}
+		s.bindings[t.ClientID] = table.Binding{Revoked: true}
 	}
 	for _, c := range st.Clients {
 		s.clients[c.ClientID] = c
-		s.bindings[c.ClientID] = binding{policy: c.Policy, expiresAt: c.ExpiresAt, catalogue: c.Catalogue}
+		s.bindings[c.ClientID] = table.Binding{Policy: c.Policy, ExpiresAt: c.ExpiresAt, Catalogue: c.Catalogue}
 	}
 	return s
 }
