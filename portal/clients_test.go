@@ -136,6 +136,10 @@ func TestClientLocationsEscapeTheClientID(t *testing.T) { // newEnv sets the env
 			if status, body, _ := e.page(dev, tt.wantPath); status != http.StatusOK || !strings.Contains(body, "is registered.") {
 				t.Errorf("the result page: %d %s", status, body)
 			}
+			// The pages link to the client by the same escaped path.
+			if _, body, _ := e.page(dev, "/clients"); !strings.Contains(body, `href="`+tt.wantPath+`"`) {
+				t.Errorf("the clients page links to no %q: %s", tt.wantPath, body)
+			}
 		})
 	}
 }

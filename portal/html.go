@@ -21,7 +21,8 @@ var pageNames = []string{"catalogue", "signup", "login", "clients", "new", "deta
 
 func parseTemplates() (map[string]pageTemplate, error) {
 	funcs := template.FuncMap{
-		"date": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"date":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"clientPath": clientPath,
 	}
 	out := make(map[string]pageTemplate, len(pageNames))
 	for _, name := range pageNames {
