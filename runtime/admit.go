@@ -39,7 +39,7 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 // change its API) and checks the declared body size. It returns the API,
 // or false with the error to answer; api is also set when a routed
 // request is refused for its size. resp, unless nil, gets the Allow
-// header of a 405. It uses r's path and buf and sets nothing else of r.
+// header of a 405. It uses r's path, fwd and buf and sets nothing else of r.
 func (r *request) route(gen *generation, h *fasthttp.RequestHeader, raw []byte, resp *fasthttp.ResponseHeader) (api *table.API, e errorResponse, ok bool) {
 	var err error
 	if r.path, err = pathclean.Clean(r.path, raw); err != nil {
@@ -71,9 +71,10 @@ func (r *request) route(gen *generation, h *fasthttp.RequestHeader, raw []byte, 
 // parameters is served by api too. An upstream that drops parameters
 // (Tomcat, Jetty, Spring) reads "/private;x/y" as "/private/y": were it
 // routed by its raw form, to a catch-all API, it would reach the private
-// API's path past that API's checks.
+// API's path past that API's checks. It uses r.fwd.
 func (r *request) sameRouteWithoutParams(gen *generation, api *table.API, method []byte) bool {
-	bare, _ := gen.table.Routes.Lookup(pathclean.StripParams(nil, r.path), method)
+	r.fwd = pathclean.StripParams(r.fwd[:0], r.path) // forward overwrites fwd
+	bare, _ := gen.table.Routes.Lookup(r.fwd, method)
 	return bare == api
 }
 
