@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
 )
@@ -70,14 +69,14 @@ func RequireAdminToken(token string, next http.Handler) http.Handler {
 }
 
 // bearerMatches reports whether an Authorization header carries the
-// bearer token whose SHA-256 is want. The scheme is case-insensitive
-// (RFC 7235); hashing first makes the comparison's time independent of
-// the token's length.
+// bearer token whose SHA-256 is want, the scheme read as bearer reads it;
+// hashing first makes the comparison's time independent of the token's
+// length.
 func bearerMatches(header string, want *[sha256.Size]byte) bool {
-	scheme, cred, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	tok := bearer([]byte(header))
+	if tok == nil {
 		return false
 	}
-	got := sha256.Sum256([]byte(strings.TrimLeft(cred, " ")))
+	got := sha256.Sum256(tok)
 	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }

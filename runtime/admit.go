@@ -14,51 +14,67 @@ import (
 // path, header, route, size, authentication, policy, access and limits.
 // It returns false with the error to answer, or true with r.st set.
 func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorResponse, bool) {
-	var err error
 	raw, _ := proxy.SplitTarget(ctx)
-	r.path, err = pathclean.Clean(r.path, raw)
-	if err != nil {
-		return errBadPath, false
+	api, e, ok := r.route(gen, &ctx.Request.Header, raw, &ctx.Response.Header)
+	var st *apiState
+	if api != nil {
+		st = gen.apis[api]
+		r.api, r.metrics = api.ID, st.metrics
 	}
-	if e, ok := checkHeader(&ctx.Request.Header, r.buf); !ok {
+	if !ok {
 		return e, false
 	}
-	api, matched := gen.table.Routes.Lookup(r.path, r.method)
-	if api == nil {
-		if matched {
-			ctx.Response.Header.SetBytesKV(hdrAllow, gen.table.Routes.Allow(r.path))
-			return errMethod, false
-		}
-		return errNotFound, false
-	}
-	if bytes.IndexByte(r.path, ';') >= 0 && !sameRouteWithoutParams(gen, api, r.path, r.method) {
-		return errParamRoute, false
-	}
-	st := gen.apis[api]
-	r.api, r.metrics = api.ID, st.metrics
-	sub := subPath(r.path, api.ListenPath)
-
-	if cl := ctx.Request.Header.ContentLength(); cl > 0 && cl > gen.table.Gateway.MaxBodyBytes {
-		return errTooLarge, false
-	}
-
 	if api.JWT != nil {
-		if e, ok := r.authorize(ctx, gen, st, sub); !ok {
+		if e, ok := r.authorize(ctx, gen, st, subPath(r.path, api.ListenPath)); !ok {
 			return e, false
 		}
 	}
-
 	r.st, r.maxBody = st, int64(gen.table.Gateway.MaxBodyBytes)
 	return errorResponse{}, true
 }
 
-// sameRouteWithoutParams reports whether path without its segments'
+// route runs the steps that find the API of the request of h on its
+// header alone: it cleans raw, the path of its target, into r.path,
+// checks the header, routes the path (refusing one whose ";" parameters
+// change its API) and checks the declared body size. It returns the API,
+// or false with the error to answer; api is also set when a routed
+// request is refused for its size. resp, unless nil, gets the Allow
+// header of a 405. It uses r's path, fwd and buf and sets nothing else of r.
+func (r *request) route(gen *generation, h *fasthttp.RequestHeader, raw []byte, resp *fasthttp.ResponseHeader) (api *table.API, e errorResponse, ok bool) {
+	var err error
+	if r.path, err = pathclean.Clean(r.path, raw); err != nil {
+		return nil, errBadPath, false
+	}
+	if e, ok := checkHeader(h, r.buf); !ok {
+		return nil, e, false
+	}
+	method := h.Method()
+	api, matched := gen.table.Routes.Lookup(r.path, method)
+	switch {
+	case api == nil && matched:
+		if resp != nil {
+			resp.SetBytesKV(hdrAllow, gen.table.Routes.Allow(r.path))
+		}
+		return nil, errMethod, false
+	case api == nil:
+		return nil, errNotFound, false
+	case bytes.IndexByte(r.path, ';') >= 0 && !r.sameRouteWithoutParams(gen, api, method):
+		return nil, errParamRoute, false
+	}
+	if cl := h.ContentLength(); cl > 0 && cl > gen.table.Gateway.MaxBodyBytes {
+		return api, errTooLarge, false
+	}
+	return api, errorResponse{}, true
+}
+
+// sameRouteWithoutParams reports whether r.path without its segments'
 // parameters is served by api too. An upstream that drops parameters
 // (Tomcat, Jetty, Spring) reads "/private;x/y" as "/private/y": were it
 // routed by its raw form, to a catch-all API, it would reach the private
-// API's path past that API's checks.
-func sameRouteWithoutParams(gen *generation, api *table.API, path, method []byte) bool {
-	bare, _ := gen.table.Routes.Lookup(pathclean.StripParams(nil, path), method)
+// API's path past that API's checks. It uses r.fwd.
+func (r *request) sameRouteWithoutParams(gen *generation, api *table.API, method []byte) bool {
+	r.fwd = pathclean.StripParams(r.fwd[:0], r.path) // forward overwrites fwd
+	bare, _ := gen.table.Routes.Lookup(r.fwd, method)
 	return bare == api
 }
 

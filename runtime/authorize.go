@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -16,24 +17,13 @@ import (
 // of the policies chosen.
 func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiState, sub []byte) (errorResponse, bool) {
 	g, rules := r.g, st.api.JWT
-	tok := bearer(ctx.Request.Header.PeekBytes(hdrAuthorization))
-	if tok == nil {
-		ctx.Response.Header.SetBytesKV(hdrWWWAuthenticate, bearerRealm)
-		return errNoToken, false
-	}
 	now := r.start // one clock read per request, unless the clock is injected
 	if !g.systemClock {
 		now = g.now()
 	}
-	claims, err := g.validator.Validate(tok, st.idp, rules, now)
-	if err != nil {
-		var ae *auth.Error // Validate's failures always are one
-		errors.As(err, &ae)
-		return r.authError(ctx, ae.Status, ae.Description), false
-	}
-	identity, ok := claims.String(rules.IdentityClaim)
-	if !ok || identity == "" {
-		return r.authError(ctx, 401, "token has no "+rules.IdentityClaim+" claim"), false
+	claims, identity, e, ok := r.authenticate(g.validator, st, &ctx.Request.Header, &ctx.Response.Header, now)
+	if !ok {
+		return e, false
 	}
 	r.identity = identity
 
@@ -66,6 +56,32 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	return r.countLimits(ctx, gen, st, now, d)
 }
 
+// authenticate validates the bearer token of h for st's API at now and
+// resolves its identity. It returns the token's claims and identity, or
+// false with the error to answer; resp, unless nil, gets the challenge of
+// a 401. It uses r.buf and sets nothing else of r.
+func (r *request) authenticate(v *auth.Validator, st *apiState, h *fasthttp.RequestHeader, resp *fasthttp.ResponseHeader, now time.Time) (claims *auth.Claims, identity string, e errorResponse, ok bool) {
+	rules := st.api.JWT
+	tok := bearer(h.PeekBytes(hdrAuthorization))
+	if tok == nil {
+		if resp != nil {
+			resp.SetBytesKV(hdrWWWAuthenticate, bearerRealm)
+		}
+		return nil, "", errNoToken, false
+	}
+	claims, err := v.Validate(tok, st.idp, rules, now)
+	if err != nil {
+		var ae *auth.Error // Validate's failures always are one
+		errors.As(err, &ae)
+		return nil, "", r.authError(resp, ae.Status, ae.Description), false
+	}
+	identity, ok = claims.String(rules.IdentityClaim)
+	if !ok || identity == "" {
+		return nil, "", r.authError(resp, 401, "token has no "+rules.IdentityClaim+" claim"), false
+	}
+	return claims, identity, errorResponse{}, true
+}
+
 // refusals are the answers to package policy's refusals but
 // UnknownPolicy, which names the policy (unknownPolicy).
 var refusals = [...]errorResponse{
@@ -81,13 +97,14 @@ func (r *request) unknownPolicy(id string) errorResponse {
 	return errorResponse{403, appendErrorJSON(r.buf[:0], 403, "unknown policy "+strconv.Quote(id))}
 }
 
-// authError sets the RFC 6750 challenge for a rejected token (401) and
-// returns the JSON error; a 503 (keys not yet fetched) has no challenge.
-func (r *request) authError(ctx *fasthttp.RequestCtx, status int, desc string) errorResponse {
-	if status == 401 {
+// authError sets the RFC 6750 challenge for a rejected token (401) on
+// resp, unless nil, and returns the JSON error; a 503 (keys not yet
+// fetched) has no challenge.
+func (r *request) authError(resp *fasthttp.ResponseHeader, status int, desc string) errorResponse {
+	if status == 401 && resp != nil {
 		b := append(r.buf[:0], `Bearer realm="cuegate", error="invalid_token", error_description=`...)
 		b = appendQuotedHeader(b, desc)
-		ctx.Response.Header.SetBytesKV(hdrWWWAuthenticate, b)
+		resp.SetBytesKV(hdrWWWAuthenticate, b)
 	}
 	r.buf = appendErrorJSON(r.buf[:0], status, desc)
 	return errorResponse{status, r.buf}

@@ -102,6 +102,7 @@ func TestHandlerAllocs(t *testing.T) {
 		{"bad path", "GET", "/public/%2e%2e%2fx", "", 400},
 		{"method", "DELETE", "/private/x", "", 405},
 		{"no token", "GET", "/users/x", "", 401},
+		{"parameter, no token", "GET", "/users/x;v=1", "", 401},
 		{"denied by grant", "POST", "/users/profiles", reader, 403},
 		{"revoked", "GET", "/users/x", "Bearer " + e.token("revoked", nil), 403},
 		{"bound, denied by grant", "POST", "/users/profiles", "Bearer " + e.token("bound-reader", nil), 403},

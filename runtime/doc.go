@@ -15,7 +15,10 @@
 //     (fasthttp refuses a second Host, Content-Length or
 //     Transfer-Encoding).
 //
-//  2. Routing on the cleaned path: 404, or 405 with Allow.
+//  2. Routing on the cleaned path: 404, or 405 with Allow; 400 when the
+//     path's ";" parameters change the API serving it (an upstream that
+//     drops them, as Tomcat, Jetty and Spring do, would read it as
+//     another API's path).
 //
 //     Steps 1 to 7 read the header only. A request expecting 100 Continue
 //     is decided before the body is asked for (a refusal gets no 100

@@ -4,8 +4,6 @@ import (
 	"bytes"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/cuegate/cuegate/runtime/pathclean"
 )
 
 var (
@@ -48,33 +46,18 @@ func (g *Gateway) refusedOnHeader(r *request, h *fasthttp.RequestHeader) bool {
 		return false // absolute-form: left to Handler
 	}
 	if i := bytes.IndexAny(uri, "?#"); i >= 0 {
-		uri = uri[:i]
-	}
-	var err error
-	if r.path, err = pathclean.Clean(r.path, uri); err != nil {
-		return true
-	}
-	if _, ok := checkHeader(h, r.buf); !ok {
-		return true
+		uri = uri[:i] // the path of an origin-form target, as proxy.SplitTarget reads it
 	}
 	gen := g.cur.Load()
-	api, _ := gen.table.Routes.Lookup(r.path, h.Method())
-	if api == nil || h.ContentLength() > gen.table.Gateway.MaxBodyBytes {
+	api, _, ok := r.route(gen, h, uri, nil)
+	if !ok {
 		return true
 	}
 	if api.JWT == nil {
 		return false
 	}
-	tok := bearer(h.PeekBytes(hdrAuthorization))
-	if tok == nil {
-		return true
-	}
-	claims, err := g.validator.Validate(tok, gen.apis[api].idp, api.JWT, g.now())
-	if err != nil {
-		return true
-	}
-	identity, ok := claims.String(api.JWT.IdentityClaim)
-	return !ok || identity == ""
+	_, _, _, ok = r.authenticate(g.validator, gen.apis[api], h, nil, g.now())
+	return !ok
 }
 
 // admittedKey is the user value under which expect hands Handler the

@@ -16,22 +16,35 @@ import (
 func TestDecidedBeforeBody(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
+	// root adds a catch-all API, past which a path parameter could route.
+	root := newEnv(t, envOptions{extra: `apis: root: {
+	name:        "Root"
+	listen_path: "/"
+	upstream: targets: apis.public.upstream.targets
+	auth: keyless: true
+}`})
 	tests := []struct {
 		name, head string
 		status     int
+		catchAll   bool
 	}{
-		{"no token, Expect", "POST /private/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n", 401},
-		{"no token", "POST /private/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n", 401},
-		{"bad token, Expect", "POST /private/x HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer x.y.z\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n", 401},
-		{"bad token", "POST /private/x HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer x.y.z\r\nContent-Length: 1000000\r\n\r\n", 401},
-		{"no API", "PUT /nowhere HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n", 404},
-		{"over max_body_bytes", "POST /public/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 2000000000\r\n\r\n", 413},
-		{"bad path", "POST /public/..;/private/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n", 400},
+		{"no token, Expect", "POST /private/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n", 401, false},
+		{"no token", "POST /private/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n", 401, false},
+		{"bad token, Expect", "POST /private/x HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer x.y.z\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n", 401, false},
+		{"bad token", "POST /private/x HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer x.y.z\r\nContent-Length: 1000000\r\n\r\n", 401, false},
+		{"no API", "PUT /nowhere HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n", 404, false},
+		{"over max_body_bytes", "POST /public/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 2000000000\r\n\r\n", 413, false},
+		{"bad path", "POST /public/..;/private/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n", 400, false},
+		{"parameter changes the route", "POST /private;x/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n", 400, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+			url := e.url
+			if tt.catchAll {
+				url = root.url
+			}
+			c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -61,7 +61,7 @@ type Options struct {
 }
 
 // Gateway serves the current table. Handler is safe for any number of
-// concurrent requests; Swap and Reload may be called concurrently with
+// concurrent requests; Swap and Apply may be called concurrently with
 // them (they serialise among themselves). A request runs entirely on the
 // generation it started with.
 type Gateway struct {

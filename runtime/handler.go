@@ -75,18 +75,18 @@ var requests = sync.Pool{New: func() any {
 // limits, proxy. A request admitted by expect before its body was read
 // (Expect: 100-continue) is only proxied.
 func (g *Gateway) Handler(ctx *fasthttp.RequestCtx) {
-	if r, ok := ctx.UserValue(admittedKey{}).(*request); ok {
+	r, admitted := ctx.UserValue(admittedKey{}).(*request)
+	if admitted {
 		ctx.RemoveUserValue(admittedKey{})
-		defer g.recoverPanic(ctx, r)
-		if e, ok := r.forward(ctx); !ok {
-			r.fail(ctx, e)
-			r.finish()
-		}
-		return
+	} else {
+		r = g.newRequest(ctx)
 	}
-	r := g.newRequest(ctx)
 	defer g.recoverPanic(ctx, r)
-	e, ok := r.admit(ctx, g.cur.Load())
+	var e errorResponse
+	ok := admitted
+	if !admitted {
+		e, ok = r.admit(ctx, g.cur.Load())
+	}
 	if ok {
 		e, ok = r.forward(ctx)
 	}

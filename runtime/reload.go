@@ -119,7 +119,7 @@ type Status struct {
 	ConfigDir  string    `json:"config_dir"`
 	APIs       int       `json:"apis"`
 	Ready      bool      `json:"ready"`
-	// LastReload is the last Reload call; nil before the first.
+	// LastReload is the last Apply call; nil before the first.
 	LastReload *ReloadStatus `json:"last_reload,omitempty"`
 	// LastError is the last failed reload, kept until a reload succeeds.
 	LastError *ReloadError              `json:"last_error,omitempty"`
