@@ -1,8 +1,7 @@
 package runtime
 
 import (
-	"bytes"
-
+	"github.com/cuegate/cuegate/runtime/proxy"
 	"github.com/valyala/fasthttp"
 )
 
@@ -45,11 +44,9 @@ func (g *Gateway) refusedOnHeader(r *request, h *fasthttp.RequestHeader) bool {
 	if len(uri) == 0 || uri[0] != '/' {
 		return false // absolute-form: left to Handler
 	}
-	if i := bytes.IndexAny(uri, "?#"); i >= 0 {
-		uri = uri[:i] // the path of an origin-form target, as proxy.SplitTarget reads it
-	}
+	path, _ := proxy.SplitOriginForm(uri)
 	gen := g.cur.Load()
-	api, _, ok := r.route(gen, h, uri, nil)
+	api, _, ok := r.route(gen, h, path, nil)
 	if !ok {
 		return true
 	}

@@ -169,6 +169,12 @@ func SplitTarget(ctx *fasthttp.RequestCtx) (path, query []byte) {
 		u := ctx.URI()
 		return u.PathOriginal(), u.QueryString()
 	}
+	return SplitOriginForm(uri)
+}
+
+// SplitOriginForm returns the path and the query string of an
+// origin-form request target ("/a//b?q#f"), without the fragment.
+func SplitOriginForm(uri []byte) (path, query []byte) {
 	if i := bytes.IndexByte(uri, '#'); i >= 0 {
 		uri = uri[:i]
 	}
