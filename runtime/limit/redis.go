@@ -15,17 +15,30 @@ import (
 	"github.com/cuegate/cuegate/compiler/table"
 )
 
-// script counts one request; see its header for keys, arguments and reply.
+// stateSource keeps a counter key's state, for the scripts that follow it.
+//
+//go:embed state.lua
+var stateSource string
+
+// scriptSource counts one request; see its header for keys, arguments and
+// reply.
 //
 //go:embed redis.lua
-var scriptSource string
+var takeSource string
 
-var takeScript = rueidis.NewLuaScript(scriptSource)
+var (
+	scriptSource = stateSource + takeSource
+	takeScript   = rueidis.NewLuaScript(scriptSource)
+)
 
-// keyVersion names the layout of the keys and of their hashes; a change
-// of either takes a new one, so nodes of two versions never read each
-// other's state.
+// keyVersion names the layout of the heartbeat's key; a change takes a
+// new one, so nodes of two versions never read each other's.
 const keyVersion = "v1:"
+
+// counterVersion names the layout of the counter keys and of their values
+// (state.lua); a change takes a new one, so nodes of two versions never
+// read each other's counts.
+const counterVersion = "v2:"
 
 // maxMicros bounds a Per or Period in microseconds (2^52 − 1, about 142
 // years): the script's exact products need it.
@@ -33,7 +46,7 @@ const maxMicros = 1<<52 - 1
 
 // RedisOptions configures NewRedis.
 type RedisOptions struct {
-	// KeyPrefix begins every key, before the version ("v1:"); "" means
+	// KeyPrefix begins every key, before the version ("v2:"); "" means
 	// "cuegate:".
 	KeyPrefix string
 	// Timeout bounds each call to Redis; 0 means 50ms.
@@ -56,12 +69,13 @@ type RedisOptions struct {
 // for limits and times in whole microseconds the decisions are Memory's.
 // Counts are exact below 2^53 requests in a window.
 //
-// Keys are KeyPrefix + "v1:{" + tag + "}:" + policy, where tag is a hash
+// Keys are KeyPrefix + "v2:{" + tag + "}:" + policy, where tag is a hash
 // (SHA-256, 128 bits) of the issuer and identity and policy a hash of the
 // policy's name (72 bits): no identity, issuer or policy is stored in
 // Redis in the clear, and a Request's two keys (one identity under two
 // policies, as the gateway counts) share a hash tag, hence a slot on Redis
-// Cluster. A key holds the rate's and the quota's state of its policy and
+// Cluster. A key holds the rate's and the quota's state of its policy,
+// packed in one string value (read and written with one call each), and
 // expires a second after its last window with a count ends.
 //
 // A request refused by its rate limit is remembered on this node until
@@ -75,10 +89,11 @@ type RedisOptions struct {
 // A Redis is safe for concurrent use. The client is the caller's, to
 // close after the Redis is no longer used.
 type Redis struct {
-	client  rueidis.Client
-	prefix  string
-	timeout time.Duration
-	refused *refusals
+	client    rueidis.Client
+	prefix    string
+	timeout   time.Duration
+	deadlines *deadlines
+	refused   *refusals
 	// clock, when set (by tests), replaces time.Now for the refusals and
 	// the server's TIME for the script.
 	clock func() time.Time
@@ -96,18 +111,19 @@ func NewRedis(client rueidis.Client, opts RedisOptions) *Redis {
 		opts.MaxRefused = 10_000
 	}
 	return &Redis{
-		client:  client,
-		prefix:  opts.KeyPrefix + keyVersion,
-		timeout: opts.Timeout,
-		refused: newRefusals(opts.MaxRefused),
+		client:    client,
+		prefix:    opts.KeyPrefix + counterVersion,
+		timeout:   opts.Timeout,
+		deadlines: newDeadlines(opts.Timeout),
+		refused:   newRefusals(opts.MaxRefused),
 	}
 }
 
-// Take implements Limiter on Redis's clock (now is not used). An error
-// (Redis unreachable, the timeout passed, ctx done) means nothing is known
-// of the request, which may or may not have been counted; the decisions
-// are then zero.
-func (r *Redis) Take(ctx context.Context, req Request, _ time.Time) (rate, quota Decision, err error) {
+// Take implements Limiter on Redis's clock (now is not used), within the
+// timeout (see deadlines); ctx is not used. An error (Redis unreachable,
+// the timeout passed) means nothing is known of the request, which may or
+// may not have been counted; the decisions are then zero.
+func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota Decision, err error) {
 	if rate, quota, done := refuseInvalid(req.Rate, req.Quota); done {
 		return rate, quota, nil
 	}
@@ -118,20 +134,17 @@ func (r *Redis) Take(ctx context.Context, req Request, _ time.Time) (rate, quota
 	if rate, quota, ok := r.refused.get(req, now); ok {
 		return rate, quota, nil
 	}
-	rate, quota, err = r.call(ctx, req)
+	rate, quota, err = r.call(r.deadlines.at(now), req)
 	if err == nil && req.Rate != nil && !rate.Allowed {
 		r.refused.put(req, rate, quota, now)
 	}
 	return rate, quota, err
 }
 
-// call runs the script for req.
+// call runs the script for req within ctx, which bounds it by the
+// timeout alone: a request's context (a fasthttp.RequestCtx) is not one
+// the context package can follow without a goroutine per call.
 func (r *Redis) call(ctx context.Context, req Request) (rate, quota Decision, err error) {
-	// The call is bounded by the timeout alone: a request's context (a
-	// fasthttp.RequestCtx) is not one the context package can follow
-	// without a goroutine per call.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
-	defer cancel()
 	args := []string{"", "0", "0", "0", "0"}
 	if r.clock != nil {
 		args[0] = strconv.FormatInt(r.clock().UnixMicro(), 10)
@@ -209,7 +222,7 @@ func micros(d table.Duration) int64 {
 //go:embed quota_add.lua
 var quotaAddSource string
 
-var quotaAddScript = rueidis.NewLuaScript(quotaAddSource)
+var quotaAddScript = rueidis.NewLuaScript(stateSource + quotaAddSource)
 
 // addQuota adds n requests counted elsewhere to k's current window of q
 // (a new one starting now when there is none), within the timeout.

@@ -38,85 +38,48 @@ end
 -- take
 
 -- Counts one request: the arithmetic of the in-memory limiter, in whole
--- microseconds. KEYS[1] holds the rate's state (fields rs, rp, rc: window
--- start, previous and current counts), KEYS[2] the quota's (qs, qc: window
--- start and count); they may be one key. ARGV: now (microseconds, "" for
--- the server's TIME), rate requests and per (per 0: no rate), quota max
--- and period (period 0: no quota). Returns rate allowed, quota allowed
--- (1 or 0), now, rs, rp, rc, qs, qc after the request.
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
+-- microseconds. KEYS[1] holds the rate's state, KEYS[2] the quota's; they
+-- are one key when one policy gives both limits, or only one applies.
+-- ARGV: now (microseconds, "" for the server's TIME), rate requests and
+-- per (per 0: no rate), quota max and period (period 0: no quota).
+-- Returns rate allowed, quota allowed (1 or 0), now, rs, rp, rc, qs, qc
+-- after the request.
+local now = tonumber(ARGV[1]) or servertime()
 local n, per = tonumber(ARGV[2]), tonumber(ARGV[3])
 local qmax, period = tonumber(ARGV[4]), tonumber(ARGV[5])
 
--- One key holding both limits (a policy's rate and quota) is read,
--- written and kept alive in one call each.
-local one = per > 0 and period > 0 and KEYS[1] == KEYS[2]
-local both
-if one then both = redis.call('HMGET', KEYS[1], 'rs', 'rp', 'rc', 'qs', 'qc') end
+local r = load(KEYS[1])
+local q = r
+if KEYS[2] ~= KEYS[1] then q = load(KEYS[2]) end
 
-local rs, rp, rc, rateOK = 0, 0, 0, true
+local rateOK = true
 if per > 0 then
-  local v = both or redis.call('HMGET', KEYS[1], 'rs', 'rp', 'rc')
-  rs, rp, rc = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0
+  local rs, rp, rc = r[1], r[2], r[3]
   local d = now - rs
   if d >= per then
     rs, rp, rc = rs + per, rc, 0
     if d - per >= per then rp = 0 end
   end
   if rp == 0 and rc == 0 then rs = now end
-  local elapsed = now - rs
-  if elapsed < 0 then elapsed = 0 end
+  local elapsed = math.max(now - rs, 0)
   rateOK = muldivceil(rp, per - elapsed, per) + rc + 1 <= n
+  r[1], r[2], r[3], r[4] = rs, rp, rc, per
 end
 
-local qs, qc, quotaOK = 0, 0, true
+local quotaOK = true
 if period > 0 then
-  local qsv, qcv
-  if one then qsv, qcv = both[4], both[5] else
-    local v = redis.call('HMGET', KEYS[2], 'qs', 'qc')
-    qsv, qcv = v[1], v[2]
-  end
-  qs, qc = tonumber(qsv) or 0, tonumber(qcv) or 0
-  if qs == 0 or now >= qs + period then qs, qc = now, 0 end
-  quotaOK = qc < qmax
+  if q[5] == 0 or now >= q[5] + period then q[5], q[6] = now, 0 end
+  quotaOK = q[6] < qmax
+  q[7] = period
 end
 
 if rateOK and quotaOK then
-  if per > 0 then rc = rc + 1 end
-  if period > 0 then qc = qc + 1 end
+  if per > 0 then r[3] = r[3] + 1 end
+  if period > 0 then q[6] = q[6] + 1 end
 end
 
--- keep extends key's life to at least ms milliseconds from now.
-local function keep(key, ms)
-  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
-end
--- A key is kept a second past the end of its last window with a count,
--- after which a request finds the state a new key has.
-local rateMs, quotaMs
-if per > 0 then
-  local zero = rs
-  if rc > 0 then zero = rs + 2 * per elseif rp > 0 then zero = rs + per end
-  rateMs = math.ceil((zero - now) / 1000) + 1000
-end
-if period > 0 then quotaMs = math.ceil((qs + period - now) / 1000) + 1000 end
-if one then
-  -- Both limits' state is all the key holds: its life is the longer one.
-  redis.call('HSET', KEYS[1], 'rs', rs, 'rp', rp, 'rc', rc, 'qs', qs, 'qc', qc)
-  redis.call('PEXPIRE', KEYS[1], math.max(rateMs, quotaMs))
-else
-  if per > 0 then
-    redis.call('HSET', KEYS[1], 'rs', rs, 'rp', rp, 'rc', rc)
-    keep(KEYS[1], rateMs)
-  end
-  if period > 0 then
-    redis.call('HSET', KEYS[2], 'qs', qs, 'qc', qc)
-    keep(KEYS[2], quotaMs)
-  end
-end
+store(KEYS[1], r, now)
+if KEYS[2] ~= KEYS[1] then store(KEYS[2], q, now) end
 
 local function flag(ok) if ok then return 1 end return 0 end
-return {flag(rateOK), flag(quotaOK), now, rs, rp, rc, qs, qc}
+return {flag(rateOK), flag(quotaOK), now, r[1], r[2], r[3], q[5], q[6]}
