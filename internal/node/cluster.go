@@ -130,6 +130,10 @@ func redisOptions(r table.Redis, configDir string) (rueidis.ClientOption, error)
 		DisableCache:     true,
 		Dialer:           net.Dialer{Timeout: time.Second},
 		ConnWriteTimeout: time.Second,
+		// Nagle's algorithm on: every command is small and answered at
+		// once, so a write waits at most for the answer to the one before
+		// it, and the commands of concurrent requests leave in one segment.
+		DisableTCPNoDelay: true,
 	}
 	if r.Password != nil {
 		pw, err := r.Password.Resolve(configDir)
