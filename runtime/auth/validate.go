@@ -72,7 +72,7 @@ type Claims struct {
 	// cached token instead of a map of boxed values.
 	blob          string
 	idx           []uint32
-	scopes        []string // sorted, without repeats; substrings of blob
+	scopes        []string  // sorted, without repeats; substrings of blob
 	exp, nbf, iat time.Time // zero when absent (exp never is)
 	iss           string
 	aud           []string
