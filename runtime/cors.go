@@ -7,21 +7,21 @@ import (
 )
 
 var (
-	hdrOrigin           = []byte("Origin")
-	hdrVary             = []byte("Vary")
-	hdrACRequestMethod  = []byte("Access-Control-Request-Method")
-	hdrACAllowOrigin    = []byte("Access-Control-Allow-Origin")
-	hdrACAllowCreds     = []byte("Access-Control-Allow-Credentials")
-	hdrACExposeHeaders  = []byte("Access-Control-Expose-Headers")
-	hdrACAllowMethods   = []byte("Access-Control-Allow-Methods")
-	hdrACAllowHeaders   = []byte("Access-Control-Allow-Headers")
-	hdrACMaxAge         = []byte("Access-Control-Max-Age")
-	strOptions          = []byte("OPTIONS")
-	strTrue             = []byte("true")
-	strStar             = []byte("*")
-	strOrigin           = []byte("Origin")
-	preflightVary       = []byte("Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
-	corsAnswerHeaders   = [][]byte{hdrACAllowOrigin, hdrACAllowCreds, hdrACExposeHeaders}
+	hdrOrigin          = []byte("Origin")
+	hdrVary            = []byte("Vary")
+	hdrACRequestMethod = []byte("Access-Control-Request-Method")
+	hdrACAllowOrigin   = []byte("Access-Control-Allow-Origin")
+	hdrACAllowCreds    = []byte("Access-Control-Allow-Credentials")
+	hdrACExposeHeaders = []byte("Access-Control-Expose-Headers")
+	hdrACAllowMethods  = []byte("Access-Control-Allow-Methods")
+	hdrACAllowHeaders  = []byte("Access-Control-Allow-Headers")
+	hdrACMaxAge        = []byte("Access-Control-Max-Age")
+	strOptions         = []byte("OPTIONS")
+	strTrue            = []byte("true")
+	strStar            = []byte("*")
+	strOrigin          = []byte("Origin")
+	preflightVary      = []byte("Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
+	corsAnswerHeaders  = [][]byte{hdrACAllowOrigin, hdrACAllowCreds, hdrACExposeHeaders}
 )
 
 // errPreflight is the gateway's answer to a CORS preflight: 204, no body;
