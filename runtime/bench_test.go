@@ -26,6 +26,17 @@ func benchUpstream(tb testing.TB) string {
 	return "http://" + ln.Addr().String()
 }
 
+// rulesAPI is the CUE of an API at /id on upstream up, with policy pol:
+// scopes, a claim match, CORS and a claim header.
+func rulesAPI(id, up, pol string) string {
+	return `apis: ` + id + `: {
+	name: "Rules", listen_path: "/` + id + `"
+	upstream: {targets: ["` + up + `"], claim_headers: {"X-Roles": "realm_access.roles"}}
+	auth: jwt: {idp: "dev", default_policies: ["` + pol + `"], scopes: ["read"], claims: {"realm_access.roles": "buyer"}}
+	cors: origins: ["https://app.example"]
+}`
+}
+
 // rulesClaims are the claims the rules APIs of the benchmarks need.
 var rulesClaims = map[string]any{"scope": "read write", "realm_access": map[string]any{"roles": []any{"buyer"}}}
 
@@ -38,12 +49,7 @@ func BenchmarkRequest(b *testing.B) {
 	e := newEnv(b, envOptions{extra: `
 apis: bench: {name: "Bench", listen_path: "/bench", upstream: targets: ["` + up + `"], auth: jwt: {idp: "dev", default_policies: ["benchpol"]}}
 apis: open: {name: "Open", listen_path: "/open", upstream: targets: ["` + up + `"], auth: keyless: true}
-apis: rules: {
-	name: "Rules", listen_path: "/rules"
-	upstream: {targets: ["` + up + `"], claim_headers: {"X-Roles": "realm_access.roles"}}
-	auth: jwt: {idp: "dev", default_policies: ["benchpol"], scopes: ["read"], claims: {"realm_access.roles": "buyer"}}
-	cors: origins: ["https://app.example"]
-}
+` + rulesAPI("rules", up, "benchpol") + `
 policies: benchpol: {name: "Bench", access: {bench: {}, rules: {}}, rate: {requests: 1000000000, per: "1s"}, quota: {max: 1000000000, period: "24h"}}
 `})
 	ln := fasthttputil.NewInmemoryListener()
@@ -172,12 +178,7 @@ func TestForwardAllocs(t *testing.T) {
 	up := benchUpstream(t)
 	e := newEnv(t, envOptions{log: io.Discard, extra: `
 apis: fwd: {name: "Fwd", listen_path: "/fwd", upstream: targets: ["` + up + `"], auth: jwt: {idp: "dev", default_policies: ["fwdpol"]}}
-apis: fwdrules: {
-	name: "Fwd with rules", listen_path: "/fwdrules"
-	upstream: {targets: ["` + up + `"], claim_headers: {"X-Roles": "realm_access.roles"}}
-	auth: jwt: {idp: "dev", default_policies: ["fwdpol"], scopes: ["read"], claims: {"realm_access.roles": "buyer"}}
-	cors: origins: ["https://app.example"]
-}
+` + rulesAPI("fwdrules", up, "fwdpol") + `
 policies: fwdpol: {name: "Fwd", access: {fwd: {}, fwdrules: {}}, rate: {requests: 1000000000, per: "1s"}, quota: {max: 1000000000, period: "24h"}}
 `})
 	bare := &fasthttp.HostClient{Addr: strings.TrimPrefix(up, "http://"), StreamResponseBody: true, DisablePathNormalizing: true, NoDefaultUserAgentHeader: true}
