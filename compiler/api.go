@@ -60,6 +60,10 @@ func (c *compilation) buildAPI(t *table.Table, id string, r schema.API) *table.A
 		if a.JWT.DefaultPolicies == nil {
 			a.JWT.DefaultPolicies = []string{}
 		}
+		jwtAt := apiPath(id, "auth", "jwt")
+		a.JWT.Scopes = c.scopeList(jwt.Scopes, jwtAt.field("scopes"))
+		a.JWT.ScopesAny = c.scopeList(jwt.Scopes_any, jwtAt.field("scopes_any"))
+		a.JWT.Claims = c.claimMatches(jwt.Claims, jwtAt.field("claims"))
 		for i, pol := range jwt.Default_policies {
 			if _, ok := t.Policies[pol]; !ok {
 				c.errorf(apiPath(id, "auth", "jwt", "default_policies").index(i), "unknown policy %q (defined: %s)", pol, list(t.Policies))
@@ -80,6 +84,7 @@ func (c *compilation) buildAPI(t *table.Table, id string, r schema.API) *table.A
 			}
 		}
 	}
+	c.buildHeaders(a, id, r)
 	return a
 }
 

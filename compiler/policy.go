@@ -19,7 +19,8 @@ func (c *compilation) buildPolicy(id string, r schema.Policy) *table.Policy {
 			}
 			paths[i] = lp
 		}
-		pol.Access[api] = &table.Grant{Methods: sortedUnique(g.Methods), Paths: sortedUnique(paths)}
+		scopes := c.scopeList(g.Scopes, policyPath(id, "access").key(api).field("scopes"))
+		pol.Access[api] = &table.Grant{Methods: sortedUnique(g.Methods), Paths: sortedUnique(paths), Scopes: scopes}
 	}
 	if r.Rate != nil {
 		pol.Rate = &table.Rate{Requests: r.Rate.Requests, Per: c.duration(string(r.Rate.Per), true, policyPath(id, "rate", "per"))}

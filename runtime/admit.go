@@ -12,14 +12,22 @@ import (
 
 // admit runs the request path on the header alone, up to the upstream:
 // path, header, route, size, authentication, policy, access and limits.
-// It returns false with the error to answer, or true with r.st set.
+// It returns false with the error to answer (errPreflight for a CORS
+// preflight, answered before any check of the token), or true; r.st is
+// set once the request is routed.
 func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorResponse, bool) {
 	raw, _ := proxy.SplitTarget(ctx)
 	api, e, ok := r.route(gen, &ctx.Request.Header, raw, &ctx.Response.Header)
 	var st *apiState
 	if api != nil {
 		st = gen.apis[api]
-		r.api, r.metrics = api.ID, st.metrics
+		r.api, r.metrics, r.st = api.ID, st.metrics, st
+		if ru := st.rules; ru != nil && ru.cors != nil {
+			r.corsOrigin = ru.cors.allowedOrigin(&ctx.Request.Header)
+			if e.status == errPreflight.status {
+				ru.cors.preflight(&ctx.Response.Header, r.corsOrigin)
+			}
+		}
 	}
 	if !ok {
 		return e, false
@@ -29,7 +37,7 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 			return e, false
 		}
 	}
-	r.st, r.maxBody = st, int64(gen.table.Gateway.MaxBodyBytes)
+	r.maxBody = int64(gen.table.Gateway.MaxBodyBytes)
 	return errorResponse{}, true
 }
 
@@ -38,7 +46,8 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 // checks the header, routes the path (refusing one whose ";" parameters
 // change its API) and checks the declared body size. It returns the API,
 // or false with the error to answer; api is also set when a routed
-// request is refused for its size. resp, unless nil, gets the Allow
+// request is refused for its size, and for a CORS preflight to an API
+// with cors (routed by the method it asks about), with errPreflight. resp, unless nil, gets the Allow
 // header of a 405. It uses r's path, fwd and buf and sets nothing else of r.
 func (r *request) route(gen *generation, h *fasthttp.RequestHeader, raw []byte, resp *fasthttp.ResponseHeader) (api *table.API, e errorResponse, ok bool) {
 	var err error
@@ -47,6 +56,11 @@ func (r *request) route(gen *generation, h *fasthttp.RequestHeader, raw []byte, 
 	}
 	if e, ok := checkHeader(h, r.buf); !ok {
 		return nil, e, false
+	}
+	if m := preflightMethod(h); m != nil {
+		if api, _ := gen.table.Routes.Lookup(r.path, m); api != nil && api.CORS != nil {
+			return api, errPreflight, false
+		}
 	}
 	method := h.Method()
 	api, matched := gen.table.Routes.Lookup(r.path, method)

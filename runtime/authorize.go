@@ -25,7 +25,12 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	if !ok {
 		return e, false
 	}
-	r.identity = identity
+	r.identity, r.claims = identity, claims
+	if st.rules != nil && st.rules.jwt != nil {
+		if e, ok := r.checkClaims(st.rules, claims, &ctx.Response.Header); !ok {
+			return e, false
+		}
+	}
 
 	in := policy.Input{
 		Policies:    gen.table.Policies,
@@ -49,6 +54,8 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	switch {
 	case d.Refusal == policy.UnknownPolicy:
 		return r.unknownPolicy(d.Unknown), false
+	case d.Refusal == policy.Scope:
+		return r.grantScope(&ctx.Response.Header, claims, d.Needs), false
 	case d.Refusal != policy.None:
 		return refusals[d.Refusal], false
 	}
@@ -83,7 +90,8 @@ func (r *request) authenticate(v *auth.Validator, st *apiState, h *fasthttp.Requ
 }
 
 // refusals are the answers to package policy's refusals but
-// UnknownPolicy, which names the policy (unknownPolicy).
+// UnknownPolicy, which names the policy (unknownPolicy), and Scope, which
+// names the scopes (grantScope).
 var refusals = [...]errorResponse{
 	policy.Revoked:   errRevoked,
 	policy.Expired:   errExpired,

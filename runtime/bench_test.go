@@ -26,6 +26,20 @@ func benchUpstream(tb testing.TB) string {
 	return "http://" + ln.Addr().String()
 }
 
+// rulesAPI is the CUE of an API at /id on upstream up, with policy pol:
+// scopes, a claim match, CORS and a claim header.
+func rulesAPI(id, up, pol string) string {
+	return `apis: ` + id + `: {
+	name: "Rules", listen_path: "/` + id + `"
+	upstream: {targets: ["` + up + `"], claim_headers: {"X-Roles": "realm_access.roles"}}
+	auth: jwt: {idp: "dev", default_policies: ["` + pol + `"], scopes: ["read"], claims: {"realm_access.roles": "buyer"}}
+	cors: origins: ["https://app.example"]
+}`
+}
+
+// rulesClaims are the claims the rules APIs of the benchmarks need.
+var rulesClaims = map[string]any{"scope": "read write", "realm_access": map[string]any{"roles": []any{"buyer"}}}
+
 // BenchmarkRequest is the whole gateway handler on fasthttp's in-memory
 // listener: a JWT API with a cached token, a policy with a rate limit and
 // a quota, proxied to a loopback fasthttp upstream; access log on (to
@@ -35,7 +49,8 @@ func BenchmarkRequest(b *testing.B) {
 	e := newEnv(b, envOptions{extra: `
 apis: bench: {name: "Bench", listen_path: "/bench", upstream: targets: ["` + up + `"], auth: jwt: {idp: "dev", default_policies: ["benchpol"]}}
 apis: open: {name: "Open", listen_path: "/open", upstream: targets: ["` + up + `"], auth: keyless: true}
-policies: benchpol: {name: "Bench", access: bench: {}, rate: {requests: 1000000000, per: "1s"}, quota: {max: 1000000000, period: "24h"}}
+` + rulesAPI("rules", up, "benchpol") + `
+policies: benchpol: {name: "Bench", access: {bench: {}, rules: {}}, rate: {requests: 1000000000, per: "1s"}, quota: {max: 1000000000, period: "24h"}}
 `})
 	ln := fasthttputil.NewInmemoryListener()
 	srv := e.gw.Server()
@@ -43,7 +58,7 @@ policies: benchpol: {name: "Bench", access: bench: {}, rate: {requests: 10000000
 	go srv.Serve(gln)           //nolint:errcheck
 	defer srv.Shutdown()
 	client := &fasthttp.HostClient{Addr: "gateway", Dial: func(string) (net.Conn, error) { return ln.Dial() }}
-	tok := "Bearer " + e.token("bench-client", nil)
+	tok := "Bearer " + e.token("bench-client", rulesClaims)
 
 	// The bare upstream, for comparison: the same client straight to it.
 	b.Run("direct", func(b *testing.B) {
@@ -57,15 +72,15 @@ policies: benchpol: {name: "Bench", access: bench: {}, rate: {requests: 10000000
 			}
 		}
 	})
-	for _, path := range []string{"/bench/items/7", "/open/items/7"} {
-		name := "jwt"
-		if path == "/open/items/7" {
-			name = "keyless"
-		}
+	// jwt+rules is jwt with scopes, a claim match, CORS (an allowed
+	// Origin) and a claim header.
+	for _, name := range []string{"jwt", "keyless", "jwt+rules"} {
+		path := map[string]string{"jwt": "/bench/items/7", "keyless": "/open/items/7", "jwt+rules": "/rules/items/7"}[name]
 		b.Run(name, func(b *testing.B) {
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			req.SetRequestURI("http://gateway" + path)
 			req.Header.Set("Authorization", tok)
+			req.Header.Set("Origin", "https://app.example")
 			for i := 0; i < 100; i++ { // warm pools, caches and counters
 				if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
 					b.Fatalf("warm-up: %v %d %s", err, resp.StatusCode(), resp.Body())
@@ -94,19 +109,23 @@ func TestHandlerAllocs(t *testing.T) {
 	e.bindings.set("bound-reader", binding{policy: "reader"})
 	reader := "Bearer " + e.token("c1", map[string]any{"pol": "reader"})
 	limited := "Bearer " + e.token("c2", map[string]any{"pol": "limited"})
+	preflight := map[string]string{"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
 	tests := []struct {
 		name, method, uri, auth string
 		status                  int
+		header                  map[string]string
 	}{
-		{"not found", "GET", "/nowhere/x", "", 404},
-		{"bad path", "GET", "/public/%2e%2e%2fx", "", 400},
-		{"method", "DELETE", "/private/x", "", 405},
-		{"no token", "GET", "/users/x", "", 401},
-		{"parameter, no token", "GET", "/users/x;v=1", "", 401},
-		{"denied by grant", "POST", "/users/profiles", reader, 403},
-		{"revoked", "GET", "/users/x", "Bearer " + e.token("revoked", nil), 403},
-		{"bound, denied by grant", "POST", "/users/profiles", "Bearer " + e.token("bound-reader", nil), 403},
-		{"rate limited", "GET", "/users/x", limited, 429},
+		{"not found", "GET", "/nowhere/x", "", 404, nil},
+		{"bad path", "GET", "/public/%2e%2e%2fx", "", 400, nil},
+		{"method", "DELETE", "/private/x", "", 405, nil},
+		{"no token", "GET", "/users/x", "", 401, nil},
+		{"parameter, no token", "GET", "/users/x;v=1", "", 401, nil},
+		{"denied by grant", "POST", "/users/profiles", reader, 403, nil},
+		{"revoked", "GET", "/users/x", "Bearer " + e.token("revoked", nil), 403, nil},
+		{"bound, denied by grant", "POST", "/users/profiles", "Bearer " + e.token("bound-reader", nil), 403, nil},
+		{"rate limited", "GET", "/users/x", limited, 429, nil},
+		{"CORS preflight", "OPTIONS", "/orders/7", "", 204, preflight},
+		{"CORS on a 401", "GET", "/orders/7", "", 401, map[string]string{"Origin": "https://app.example"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,6 +135,9 @@ func TestHandlerAllocs(t *testing.T) {
 			req.SetRequestURI(tt.uri)
 			if tt.auth != "" {
 				req.Header.Set("Authorization", tt.auth)
+			}
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
 			}
 			ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, nil)
 			run := func() {
@@ -156,10 +178,11 @@ func TestForwardAllocs(t *testing.T) {
 	up := benchUpstream(t)
 	e := newEnv(t, envOptions{log: io.Discard, extra: `
 apis: fwd: {name: "Fwd", listen_path: "/fwd", upstream: targets: ["` + up + `"], auth: jwt: {idp: "dev", default_policies: ["fwdpol"]}}
-policies: fwdpol: {name: "Fwd", access: fwd: {}, rate: {requests: 1000000000, per: "1s"}, quota: {max: 1000000000, period: "24h"}}
+` + rulesAPI("fwdrules", up, "fwdpol") + `
+policies: fwdpol: {name: "Fwd", access: {fwd: {}, fwdrules: {}}, rate: {requests: 1000000000, per: "1s"}, quota: {max: 1000000000, period: "24h"}}
 `})
 	bare := &fasthttp.HostClient{Addr: strings.TrimPrefix(up, "http://"), StreamResponseBody: true, DisablePathNormalizing: true, NoDefaultUserAgentHeader: true}
-	via := func(h fasthttp.RequestHandler) func() {
+	via := func(h fasthttp.RequestHandler, path string) func() {
 		ln := fasthttputil.NewInmemoryListener()
 		srv := &fasthttp.Server{Handler: h, StreamRequestBody: true}
 		gln, _ := e.gw.Listener(ln) // the gateway's connection stack
@@ -167,22 +190,25 @@ policies: fwdpol: {name: "Fwd", access: fwd: {}, rate: {requests: 1000000000, pe
 		t.Cleanup(func() { srv.Shutdown() })
 		client := &fasthttp.HostClient{Addr: "gw", Dial: func(string) (net.Conn, error) { return ln.Dial() }}
 		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-		req.SetRequestURI("http://gw/fwd/items/7")
-		req.Header.Set("Authorization", "Bearer "+e.token("alloc-client", nil))
+		req.SetRequestURI("http://gw" + path)
+		req.Header.Set("Authorization", "Bearer "+e.token("alloc-client", rulesClaims))
+		req.Header.Set("Origin", "https://app.example")
 		return func() {
 			if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
 				t.Fatalf("%v %d %s", err, resp.StatusCode(), resp.Body())
 			}
 		}
 	}
-	gateway := via(e.gw.Handler)
+	gateway := via(e.gw.Handler, "/fwd/items/7")
+	rules := via(e.gw.Handler, "/fwdrules/items/7")
 	proxy := via(func(ctx *fasthttp.RequestCtx) {
 		if err := bare.Do(&ctx.Request, &ctx.Response); err != nil {
 			ctx.Error(err.Error(), 502)
 		}
-	})
+	}, "/fwd/items/7")
 	for range 100 { // warm pools, caches and counters
 		gateway()
+		rules()
 		proxy()
 	}
 	// AllocsPerRun counts the whole process: the best of three, so that a
@@ -194,11 +220,11 @@ policies: fwdpol: {name: "Fwd", access: fwd: {}, rate: {requests: 1000000000, pe
 		}
 		return n
 	}
-	g, p := best(gateway), best(proxy)
-	if g > p {
-		t.Fatalf("%v allocations per forwarded request, a bare proxy makes %v", g, p)
+	g, r, p := best(gateway), best(rules), best(proxy)
+	if g > p || r > p {
+		t.Fatalf("%v allocations per forwarded request (%v with scopes, a claim, CORS and a claim header), a bare proxy makes %v", g, r, p)
 	}
-	t.Logf("allocations per request, client included: gateway %v, bare proxy %v", g, p)
+	t.Logf("allocations per request, client included: gateway %v, with rules %v, bare proxy %v", g, r, p)
 }
 
 // BenchmarkStatusCounter is the per-request lookup of the status counter,

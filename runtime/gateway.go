@@ -108,6 +108,7 @@ type apiState struct {
 	idp     *table.IdP
 	pool    *proxy.Pool
 	metrics *apiMetrics
+	rules   *apiRules // nil when the API has none
 }
 
 // New returns a Gateway serving t.

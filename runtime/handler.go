@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/cuegate/cuegate/runtime/auth"
 	"github.com/cuegate/cuegate/runtime/limit"
 	"github.com/cuegate/cuegate/runtime/policy"
 	"github.com/cuegate/cuegate/runtime/proxy"
@@ -51,6 +52,9 @@ type request struct {
 
 	pols policy.Set // the policies that apply, decided by authorize
 	preq proxy.Request
+
+	claims     *auth.Claims // the token's, once authorized
+	corsOrigin []byte       // Access-Control-Allow-Origin's answer; nil: none
 }
 
 // request hears from the proxy when the upstream's answer is in.
@@ -150,5 +154,6 @@ func (r *request) finish() {
 	r.g, r.metrics, r.st, r.api, r.identity, r.policy = nil, nil, nil, "", "", ""
 	r.status, r.bytes, r.upstream, r.limited = 0, 0, 0, false
 	r.preq = proxy.Request{}
+	r.claims, r.corsOrigin = nil, nil
 	requests.Put(r)
 }

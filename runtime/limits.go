@@ -56,10 +56,14 @@ func (r *request) countLimits(ctx *fasthttp.RequestCtx, gen *generation, st *api
 // ResponseHeader sets the gateway's own response headers, once the
 // upstream's are in (proxy.Hooks) or on an error answer: X-Request-Id and,
 // when the request was counted against a limit, that limit (r.limit) in
-// X-RateLimit-Limit, -Remaining and -Reset (seconds, rounded up). It
+// X-RateLimit-Limit, -Remaining and -Reset (seconds, rounded up); and,
+// for an API with them, its response header edits and CORS headers. It
 // reuses r.buf: an error body there has been copied into the response.
 func (r *request) ResponseHeader(h *fasthttp.ResponseHeader) {
 	h.SetCanonical(hdrRequestID, r.rid)
+	if r.st != nil && r.st.rules != nil {
+		r.ruledHeader(h, r.st.rules)
+	}
 	if !r.limited {
 		return
 	}

@@ -77,7 +77,7 @@ func (g *Gateway) swapLocked(t *table.Table) error {
 			m = newAPIMetrics(g.series.set, id)
 			g.apiMetrics[id] = m
 		}
-		st := &apiState{api: a, pool: p, metrics: m}
+		st := &apiState{api: a, pool: p, metrics: m, rules: newAPIRules(a)}
 		if a.JWT != nil {
 			st.idp = t.IdPs[a.JWT.IdP]
 		}

@@ -176,7 +176,7 @@ func TestAdminEndpoints(t *testing.T) {
 	if ks, ok := st.IdPs["dev"]; !ok || !ks.Fetched || len(ks.KeyIDs) == 0 {
 		t.Errorf("IdP key status %+v", st.IdPs)
 	}
-	if st.ConfigDir != e.dir || st.APIs != 7 || !st.Ready {
+	if st.ConfigDir != e.dir || st.APIs != 9 || !st.Ready {
 		t.Errorf("status %+v", st)
 	}
 }

@@ -127,6 +127,19 @@ type API struct {
 		// gunicorn after 2s), or the target may close a connection just
 		// as a request is sent on it.
 		Idle_timeout string `json:"idle_timeout"`
+
+		// claim_headers sends verified claims to the upstream, header
+		// name: claim (a dotted path reaches into nested objects, as
+		// "realm_access.roles"). A list claim is sent joined with ", ".
+		// A header of the same name from the client is always removed,
+		// so it cannot be forged; a claim the token lacks, or whose value
+		// holds a control character, sends no header.
+		Claim_headers map[string]string `json:"claim_headers,omitempty"`
+
+		// request_headers edits the request sent upstream: remove, then
+		// set. Host, Authorization, the hop-by-hop and framing headers
+		// and the ones the gateway sets cannot be set.
+		Request_headers *HeaderRules `json:"request_headers,omitempty"`
 	} `json:"upstream"`
 
 	// auth is exactly one of jwt and keyless.
@@ -135,12 +148,30 @@ type API struct {
 
 		Keyless *bool `json:"keyless,omitempty"`
 	} `json:"auth"`
+
+	// cors answers browsers' CORS preflights for this API before any
+	// authentication or limit, and marks every answer to an allowed
+	// origin, errors included.
+	Cors *CORS `json:"cors,omitempty"`
+
+	// response_headers edits every answer of this API to the client,
+	// errors included: remove, then set.
+	Response_headers *HeaderRules `json:"response_headers,omitempty"`
 }
 
 // #Path is an absolute URL path.
 type Path string
 
 type Method string
+
+// #HeaderRules edits the headers of a message: the names in remove are
+// removed, then those in set are set, replacing any of the same name. A
+// name is an HTTP token and is not repeated across set and remove.
+type HeaderRules struct {
+	Set map[string]string `json:"set,omitempty"`
+
+	Remove []string `json:"remove,omitempty"`
+}
 
 type JWTAuth struct {
 	Idp string `json:"idp"`
@@ -155,6 +186,18 @@ type JWTAuth struct {
 	Policy_claim string `json:"policy_claim"`
 
 	Default_policies []string `json:"default_policies"`
+
+	// scopes must all be in the token's scope (a space-separated string)
+	// or scp (a list or such a string); scopes_any needs at least one of
+	// them. Without them: 403 insufficient_scope.
+	Scopes []string `json:"scopes,omitempty"`
+
+	Scopes_any []string `json:"scopes_any,omitempty"`
+
+	// claims: each claim (a dotted path reaches into nested objects, as
+	// "realm_access.roles") must equal one of the values, or, for a list
+	// claim, hold one of them. Without: 403.
+	Claims map[string]any/* CUE disjunction: (string|list) */ `json:"claims,omitempty"`
 }
 
 // #Algorithm is a JWS signing algorithm that cuegate accepts. "none" and the
@@ -162,6 +205,27 @@ type JWTAuth struct {
 // that checks tokens against an identity provider's public keys must never
 // accept them.
 type Algorithm string
+
+type CORS struct {
+	// origins are the browser origins allowed, each exactly
+	// scheme://host[:port], or "*" for any (never with credentials).
+	Origins []string `json:"origins"`
+
+	// methods a preflight allows; absent: those the API serves.
+	Methods []Method `json:"methods,omitempty"`
+
+	// headers are the request headers a preflight allows.
+	Headers []string `json:"headers"`
+
+	// expose_headers are the response headers a page may read.
+	Expose_headers []string `json:"expose_headers,omitempty"`
+
+	// credentials lets a page send cookies and read the answer.
+	Credentials bool `json:"credentials"`
+
+	// max_age is how long a browser may keep a preflight's answer.
+	Max_age string `json:"max_age"`
+}
 
 type Policy struct {
 	Name string `json:"name"`
@@ -187,6 +251,9 @@ type Grant struct {
 	Methods []Method `json:"methods,omitempty"`
 
 	Paths []Path `json:"paths,omitempty"`
+
+	// scopes: the grant applies only to tokens that carry all of them.
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 // #Duration is a Go duration string such as "500ms", "1m" or "720h".

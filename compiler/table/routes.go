@@ -89,13 +89,7 @@ func (s MethodSet) String() string {
 
 // header lists the methods in s for an Allow header, sorted.
 func (s MethodSet) header() []byte {
-	names := []string{}
-	for i, name := range methodNames {
-		if s&(1<<i) != 0 {
-			names = append(names, name)
-		}
-	}
-	return []byte(strings.Join(names, ", "))
+	return []byte(strings.Join(s.Names(), ", "))
 }
 
 func newRouteIndex(apis map[string]*API) *RouteIndex {
@@ -186,4 +180,15 @@ func (ix *RouteIndex) Len() int {
 		n += len(pr.routes)
 	}
 	return n
+}
+
+// Names lists the methods in s the schema knows, sorted.
+func (s MethodSet) Names() []string {
+	names := []string{}
+	for i, name := range methodNames {
+		if s&(1<<i) != 0 {
+			names = append(names, name)
+		}
+	}
+	return names
 }

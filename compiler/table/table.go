@@ -128,6 +128,11 @@ type API struct {
 	JWT *JWTAuth `json:"jwt,omitempty"`
 	// Keyless APIs need no token and have no identity or policy.
 	Keyless bool `json:"keyless"`
+	// CORS, when set, answers preflights and marks answers to allowed
+	// origins.
+	CORS *CORS `json:"cors,omitempty"`
+	// ResponseHeaders edits every answer of the API; nil edits none.
+	ResponseHeaders *HeaderRules `json:"response_headers,omitempty"`
 }
 
 // Upstream is where an API's requests go.
@@ -137,6 +142,11 @@ type Upstream struct {
 	ConnectTimeout Duration `json:"connect_timeout"`
 	// IdleTimeout is how long an idle connection to a target is kept.
 	IdleTimeout Duration `json:"idle_timeout"`
+	// ClaimHeaders are the headers set from verified claims, sorted by
+	// name (a JWT API's only).
+	ClaimHeaders []ClaimHeader `json:"claim_headers,omitempty"`
+	// RequestHeaders edits the request sent; nil edits none.
+	RequestHeaders *HeaderRules `json:"request_headers,omitempty"`
 }
 
 // Key identifies the upstream's connection pool: two APIs or two table
@@ -154,6 +164,20 @@ type JWTAuth struct {
 	IdentityClaim   string   `json:"identity_claim"`
 	PolicyClaim     string   `json:"policy_claim"`
 	DefaultPolicies []string `json:"default_policies"`
+	// Scopes must all be in the token; ScopesAny, when not empty, one of
+	// them. Both sorted, without repeats.
+	Scopes    []string `json:"scopes,omitempty"`
+	ScopesAny []string `json:"scopes_any,omitempty"`
+	// Claims must all match, sorted by Claim.
+	Claims []ClaimMatch `json:"claims,omitempty"`
+}
+
+// ClaimMatch requires the claim at Claim (a dotted path for a nested one)
+// to equal one of Values or, for a list claim, to hold one of them.
+// Values are sorted, without repeats.
+type ClaimMatch struct {
+	Claim  string   `json:"claim"`
+	Values []string `json:"values"`
 }
 
 // Policy grants APIs to an identity and limits how much it may call them.
@@ -174,6 +198,9 @@ type Policy struct {
 type Grant struct {
 	Methods []string `json:"methods"`
 	Paths   []string `json:"paths"`
+	// Scopes, sorted and without repeats, must all be in the token for
+	// the grant to apply.
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 // Rate allows at most Requests in any window of Per, per identity (a

@@ -267,8 +267,10 @@ func TestDemoWalkthroughInShell(t *testing.T) {
 		"HTTP/1.1 200",     // the call with the token
 		`"path": "/hello"`, // echoed by the upstream
 		"\n401\n200\n",     // without a token, then the keyless API
-		"\n429\n",          // the rate limit
-		`"code":403`,       // the deleted client's token
+		"HTTP/1.1 204",     // the CORS preflight
+		"Access-Control-Allow-Origin: http://localhost:3000",
+		"\n429\n",    // the rate limit
+		`"code":403`, // the deleted client's token
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the walkthrough's output lacks %q:\n%s", want, out)

@@ -51,6 +51,11 @@ func walkthroughSteps(a Addrs, config string) []walkStep {
 				code + ` ` + gw + `/echo/hello`,
 				code + ` ` + gw + `/public/hello`,
 			}},
+		{Text: "A browser app on http://localhost:3000 may call the API: the gateway answers its\n" +
+			"CORS preflight itself (204), before any token is checked:",
+			Cmds: []string{
+				`curl -s -i -X OPTIONS -H 'Origin: http://localhost:3000' -H 'Access-Control-Request-Method: GET' ` + gw + `/echo/hello`,
+			}},
 		{Text: "Watch the rate limit (5 requests per 10 seconds) answer 429 with Retry-After:",
 			Cmds: []string{
 				`for i in 1 2 3 4 5 6 7; do ` + code + ` -H "Authorization: Bearer $TOKEN" ` + gw + `/echo/hello; done`,

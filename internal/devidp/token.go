@@ -31,7 +31,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type %q is not supported; use client_credentials", gt))
 		return
 	}
-	scope := r.PostForm.Get("scope")
+	// Without a scope asked for, the client gets the scope it registered
+	// (RFC 6749 §3.3 lets a provider default it).
+	scope := cmp.Or(r.PostForm.Get("scope"), c.Scope)
 	if scope != "" {
 		granted := strings.Fields(c.Scope)
 		for _, s := range strings.Fields(scope) {

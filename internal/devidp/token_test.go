@@ -85,6 +85,13 @@ func TestToken(t *testing.T) {
 			}
 		})
 	}
+	// The scope: the one asked for, else the one the client registered.
+	for asked, want := range map[string]string{"": "read write", "read": "read"} {
+		r := do(t, "POST", p.TokenURL(), formHdr, with("client_id", pid, "client_secret", psec, "scope", asked))
+		if got := verify(t, p, r.body["access_token"].(string), now)["scope"]; got != want || r.body["scope"] != want {
+			t.Errorf("scope %q asked: token scope %v, response scope %v, want %q", asked, got, r.body["scope"], want)
+		}
+	}
 }
 
 func TestPolicyAndAudienceClaims(t *testing.T) {

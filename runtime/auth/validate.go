@@ -66,12 +66,13 @@ var (
 // Claims are the verified claims of one token. A *Claims is immutable and
 // shared between goroutines (the Validator caches it).
 type Claims struct {
-	// blob holds the names and values of the string and string-list
-	// claims; idx locates them: per claim nameStart, nameEnd, kind (0
+	// blob holds the names (a dotted path for a nested claim) and values
+	// of the string and string-list claims; idx locates them: per claim nameStart, nameEnd, kind (0
 	// string, 1 list), count, then start, end per value. Two pointers per
 	// cached token instead of a map of boxed values.
 	blob          string
 	idx           []uint32
+	scopes        []string  // sorted, without repeats; substrings of blob
 	exp, nbf, iat time.Time // zero when absent (exp never is)
 	iss           string
 	aud           []string
@@ -101,35 +102,6 @@ func (c *Claims) String(name string) (string, bool) {
 		return "", false
 	}
 	return c.blob[c.idx[i+4]:c.idx[i+5]], true
-}
-
-// pack lays out the string and string-list claims of m as blob and idx.
-func pack(m jwt.MapClaims) (string, []uint32) {
-	var b []byte
-	var idx []uint32
-	add := func(s string) {
-		idx = append(idx, uint32(len(b)), uint32(len(b)+len(s)))
-		b = append(b, s...)
-	}
-	for k, v := range m {
-		switch v := v.(type) {
-		case string:
-			add(k)
-			idx = append(idx, 0, 1)
-			add(v)
-		case []any:
-			add(k)
-			at := len(idx)
-			idx = append(idx, 1, 0)
-			for _, e := range v {
-				if s, ok := e.(string); ok {
-					add(s)
-					idx[at+1]++
-				}
-			}
-		}
-	}
-	return string(b), idx
 }
 
 // EachString calls f for the claim name when it is a string, or for each
@@ -312,7 +284,7 @@ func (v *Validator) verify(token string, f *fetcher, idp *table.IdP, rules *tabl
 	}
 	c.iss, _ = claims.GetIssuer()
 	c.aud, _ = claims.GetAudience()
-	c.blob, c.idx = pack(claims)
+	c.blob, c.idx, c.scopes = pack(claims)
 	return c, nil
 }
 

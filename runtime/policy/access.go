@@ -3,20 +3,29 @@ package policy
 import "github.com/cuegate/cuegate/compiler/table"
 
 // Choose picks, among pols, the policies that grant method on path (the
-// cleaned path below the listen path) of the API api, and of those the
+// cleaned path below the listen path) of the API api to a token with
+// scopes (a grant that needs scopes the token lacks grants nothing), and
+// of those the
 // ones whose limits apply: the most generous, rate and quota each on its
 // own. A granting policy without a rate limit lifts the rate limit
 // (rate is nil), otherwise the highest Requests/Per applies; likewise a
 // granting policy without a quota lifts the quota, otherwise the highest
 // Max/Period applies. Ties go to the policy listed first. logged is the
 // policy the request is logged under: rate, else quota, else the first
-// granting policy; nil when none grants.
-func Choose(pols []*table.Policy, api string, method, path []byte) (rate, quota, logged *table.Policy) {
+// granting policy; nil when none grants, and then needs are the scopes of
+// the first grant that would have granted the request with them.
+func Choose(pols []*table.Policy, api string, method, path []byte, scopes Scopes) (rate, quota, logged *table.Policy, needs []string) {
 	var first *table.Policy
 	noRate, noQuota := false, false
 	for _, p := range pols {
 		gr, ok := p.Access[api]
 		if !ok || !Allows(gr, method, path) {
+			continue
+		}
+		if gr != nil && !HasAll(scopes, gr.Scopes) {
+			if needs == nil {
+				needs = gr.Scopes
+			}
 			continue
 		}
 		if first == nil {
@@ -41,11 +50,30 @@ func Choose(pols []*table.Policy, api string, method, path []byte) (rate, quota,
 	}
 	switch {
 	case rate != nil:
-		return rate, quota, rate
+		return rate, quota, rate, nil
 	case quota != nil:
-		return rate, quota, quota
+		return rate, quota, quota, nil
+	case first != nil:
+		return nil, nil, first, nil
 	}
-	return rate, quota, first
+	return nil, nil, nil, needs
+}
+
+// Scopes tells whether a token carries a scope (auth.Claims implements
+// it).
+type Scopes interface {
+	HasScope(scope string) bool
+}
+
+// HasAll reports whether s carries every scope of need; a nil s carries
+// none.
+func HasAll(s Scopes, need []string) bool {
+	for _, n := range need {
+		if s == nil || !s.HasScope(n) {
+			return false
+		}
+	}
+	return true
 }
 
 func ratio(n int64, per table.Duration) float64 {

@@ -13,8 +13,10 @@
 //     provider's client with the same ID) the claim is read instead. A
 //     revoked or expired registration refuses every issuer's tokens, and
 //     so does one none of whose entries has an API that checks tokens.
-//   - A policy grants the request when it grants the API and the grant's
-//     methods and paths allow it (Allows).
+//   - A policy grants the request when it grants the API, the grant's
+//     methods and paths allow it (Allows) and the token carries the
+//     grant's scopes. When only grants whose scopes the token lacks would
+//     allow it, the refusal is Scope, with the first such grant's scopes.
 //   - Of the granting policies, the most generous limits win, rate and
 //     quota each on its own: a granting policy without a rate limit (or
 //     quota) lifts it; otherwise the highest Requests/Per (or Max/Period)
@@ -39,12 +41,14 @@ const (
 	UnknownPolicy         // a source names a policy the table does not have (Decision.Unknown)
 	NoPolicy              // no source names a policy
 	Denied                // no applying policy grants the method and path
+	Scope                 // only a grant needing scopes the token lacks would (Decision.Needs)
 )
 
 // Claims reads the string values of a token's claim, calling f for each
-// until it returns false (auth.Claims implements it).
+// until it returns false, and its scopes (auth.Claims implements it).
 type Claims interface {
 	EachString(name string, f func(string) bool)
+	Scopes
 }
 
 // Input is what one request's decision reads. Its maps and slices are
@@ -81,6 +85,9 @@ type Decision struct {
 	Refusal Refusal
 	// Unknown is the policy ID the table does not have (UnknownPolicy).
 	Unknown string
+	// Needs are the scopes a grant would have needed (Scope); shared
+	// with the table, read only.
+	Needs []string
 	// Policy is the policy the request is logged under: the one whose
 	// rate limit applies, else whose quota applies, else the first that
 	// grants it; nil when none grants it.
@@ -109,8 +116,11 @@ func (s *Set) Decide(in *Input) (d Decision) {
 	if d.Refusal = s.resolve(in); d.Refusal != None {
 		d.Unknown = s.unknown
 	} else {
-		d.Rate, d.Quota, d.Policy = Choose(s.pols, in.API, in.Method, in.Path)
-		if d.Policy == nil {
+		d.Rate, d.Quota, d.Policy, d.Needs = Choose(s.pols, in.API, in.Method, in.Path, in.Claims)
+		switch {
+		case d.Needs != nil:
+			d.Refusal = Scope
+		case d.Policy == nil:
 			d.Refusal = Denied
 		}
 	}

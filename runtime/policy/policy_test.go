@@ -1,14 +1,18 @@
 package policy
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cuegate/cuegate/compiler/table"
 )
 
-// claims is a Claims of string lists.
+// claims is a Claims of string lists; its scopes are those in "scp".
 type claims map[string][]string
+
+func (c claims) HasScope(s string) bool { return slices.Contains(c["scp"], s) }
 
 func (c claims) EachString(name string, f func(string) bool) {
 	for _, v := range c[name] {
@@ -33,19 +37,21 @@ func quota(n int64, period time.Duration) *table.Quota {
 // "other_entry" (issuer "other").
 var policies = func() map[string]*table.Policy {
 	m := map[string]*table.Policy{
-		"basic":    {Access: map[string]*table.Grant{"other": {}}},
-		"reader":   {Access: map[string]*table.Grant{"users": {Methods: []string{"GET"}, Paths: []string{"/profiles"}}}},
-		"writer":   {Access: map[string]*table.Grant{"users": {}}},
-		"root":     {Access: map[string]*table.Grant{"users": {Paths: []string{"/"}}}},
-		"nilgrant": {Access: map[string]*table.Grant{"users": nil}},
-		"limited":  {Access: map[string]*table.Grant{"users": {}}, Rate: rate(2, time.Minute)},
-		"generous": {Access: map[string]*table.Grant{"users": {}}, Rate: rate(100, time.Minute)},
-		"samerate": {Access: map[string]*table.Grant{"users": {}}, Rate: rate(200, 2*time.Minute)},
-		"metered":  {Access: map[string]*table.Grant{"users": {}}, Quota: quota(2, time.Hour)},
-		"bigquota": {Access: map[string]*table.Grant{"users": {}}, Quota: quota(1000, time.Hour)},
-		"capped":   {Access: map[string]*table.Grant{"users": {}}, Rate: rate(3, time.Minute), Quota: quota(4, time.Hour)},
-		"slowbig":  {Access: map[string]*table.Grant{"users": {}}, Rate: rate(1, time.Minute), Quota: quota(1000, time.Hour)},
-		"perless":  {Access: map[string]*table.Grant{"users": {}}, Rate: rate(5, 0)},
+		"basic":     {Access: map[string]*table.Grant{"other": {}}},
+		"reader":    {Access: map[string]*table.Grant{"users": {Methods: []string{"GET"}, Paths: []string{"/profiles"}}}},
+		"writer":    {Access: map[string]*table.Grant{"users": {}}},
+		"root":      {Access: map[string]*table.Grant{"users": {Paths: []string{"/"}}}},
+		"nilgrant":  {Access: map[string]*table.Grant{"users": nil}},
+		"limited":   {Access: map[string]*table.Grant{"users": {}}, Rate: rate(2, time.Minute)},
+		"generous":  {Access: map[string]*table.Grant{"users": {}}, Rate: rate(100, time.Minute)},
+		"samerate":  {Access: map[string]*table.Grant{"users": {}}, Rate: rate(200, 2*time.Minute)},
+		"metered":   {Access: map[string]*table.Grant{"users": {}}, Quota: quota(2, time.Hour)},
+		"bigquota":  {Access: map[string]*table.Grant{"users": {}}, Quota: quota(1000, time.Hour)},
+		"capped":    {Access: map[string]*table.Grant{"users": {}}, Rate: rate(3, time.Minute), Quota: quota(4, time.Hour)},
+		"slowbig":   {Access: map[string]*table.Grant{"users": {}}, Rate: rate(1, time.Minute), Quota: quota(1000, time.Hour)},
+		"perless":   {Access: map[string]*table.Grant{"users": {}}, Rate: rate(5, 0)},
+		"readonly":  {Access: map[string]*table.Grant{"users": {Methods: []string{"GET"}, Scopes: []string{"users:read"}}}},
+		"readwrite": {Access: map[string]*table.Grant{"users": {Scopes: []string{"users:read", "users:write"}}}},
 	}
 	for id, p := range m {
 		p.ID = id
@@ -73,13 +79,15 @@ func TestDecide(t *testing.T) {
 		name     string
 		reg      *table.Binding
 		claim    []string
+		scopes   []string
 		defaults []string
 		method   string
 		path     string
-		// want: the refusal, the unknown ID, and the IDs of the logged,
-		// rate and quota policies ("" for nil).
+		// want: the refusal, the unknown ID, the scopes needed, and the
+		// IDs of the logged, rate and quota policies ("" for nil).
 		refusal                Refusal
 		unknown                string
+		needs                  string
 		logged, rateID, quotID string
 	}{
 		// Sources: the binding, else the claim, else the defaults.
@@ -115,6 +123,15 @@ func TestDecide(t *testing.T) {
 		{name: "policy of another API", claim: []string{"basic"}, refusal: Denied},
 		{name: "first granting policy logged", claim: []string{"reader", "basic", "root", "writer"}, path: "/x", logged: "root"},
 
+		// Grants that need scopes.
+		{name: "scoped grant", claim: []string{"readonly"}, scopes: []string{"users:read"}, logged: "readonly"},
+		{name: "scoped grant without the scope", claim: []string{"readonly"}, scopes: []string{"other"}, refusal: Scope, needs: "users:read"},
+		{name: "scoped grant needs all its scopes", claim: []string{"readwrite"}, scopes: []string{"users:write"}, method: "POST", refusal: Scope, needs: "users:read users:write"},
+		{name: "read-only and read-write of one token", claim: []string{"readonly", "readwrite"}, scopes: []string{"users:read"}, method: "POST", refusal: Scope, needs: "users:read users:write"},
+		{name: "read-write with both scopes", claim: []string{"readonly", "readwrite"}, scopes: []string{"users:read", "users:write"}, method: "POST", logged: "readwrite"},
+		{name: "scoped grant of another method denies", claim: []string{"readonly"}, method: "POST", refusal: Denied},
+		{name: "an unscoped grant wins over a missing scope", claim: []string{"readwrite", "writer"}, logged: "writer"},
+
 		// Limits: the most generous, rate and quota each on its own.
 		{name: "rate", claim: []string{"limited"}, logged: "limited", rateID: "limited"},
 		{name: "higher rate wins", claim: []string{"limited", "generous"}, logged: "generous", rateID: "generous"},
@@ -139,7 +156,7 @@ func TestDecide(t *testing.T) {
 			API:         "users",
 			Issuer:      "dev",
 			Registered:  tt.reg != nil,
-			Claims:      claims{"pol": tt.claim},
+			Claims:      claims{"pol": tt.claim, "scp": tt.scopes},
 			PolicyClaim: "pol",
 			Defaults:    tt.defaults,
 			Now:         now,
@@ -150,15 +167,15 @@ func TestDecide(t *testing.T) {
 			in.Registration = *tt.reg
 		}
 		d := s.Decide(&in)
-		got := [5]string{refusalName[d.Refusal], d.Unknown, id(d.Policy), id(d.Rate), id(d.Quota)}
-		want := [5]string{refusalName[tt.refusal], tt.unknown, tt.logged, tt.rateID, tt.quotID}
+		got := [6]string{refusalName[d.Refusal], d.Unknown, strings.Join(d.Needs, " "), id(d.Policy), id(d.Rate), id(d.Quota)}
+		want := [6]string{refusalName[tt.refusal], tt.unknown, tt.needs, tt.logged, tt.rateID, tt.quotID}
 		if got != want {
-			t.Errorf("%s: refusal, unknown, logged, rate, quota = %q, want %q", tt.name, got, want)
+			t.Errorf("%s: refusal, unknown, needs, logged, rate, quota = %q, want %q", tt.name, got, want)
 		}
 	}
 }
 
-var refusalName = [...]string{None: "none", Revoked: "revoked", Expired: "expired", Unmatched: "unmatched", UnknownPolicy: "unknown policy", NoPolicy: "no policy", Denied: "denied"}
+var refusalName = [...]string{None: "none", Revoked: "revoked", Expired: "expired", Unmatched: "unmatched", UnknownPolicy: "unknown policy", NoPolicy: "no policy", Denied: "denied", Scope: "scope"}
 
 func id(p *table.Policy) string {
 	if p == nil {

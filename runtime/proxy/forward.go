@@ -9,12 +9,16 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Hooks are told about a forwarded response: ResponseHeader once the
-// upstream's header is in the client's response, for the caller to add its
-// own headers; then ResponseDone when the body has been written to the
+// Hooks are told about a forwarded request and its response:
+// RequestHeader once Forward has made the header it sends (hop-by-hop and
+// forwarding headers stripped, its own set), for the caller's last edits,
+// which no client header can undo; ResponseHeader once the upstream's
+// header is in the client's response, for the caller to add its own
+// headers; then ResponseDone when the body has been written to the
 // client (or abandoned): status is the upstream's status, upstream the time
 // to its response header, bytes the number of body bytes passed on.
 type Hooks interface {
+	RequestHeader(h *fasthttp.RequestHeader)
 	ResponseHeader(h *fasthttp.ResponseHeader)
 	ResponseDone(status int, upstream time.Duration, bytes int64)
 }
@@ -108,6 +112,9 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	}
 	out.Header.SetCanonical(hdrXFHost, host)
 	out.Header.SetCanonical(hdrRequestID, r.RequestID)
+	if ex.hooks != nil {
+		ex.hooks.RequestHeader(&out.Header)
+	}
 	if http10 {
 		out.Header.SetProtocolBytes(strHTTP11)
 	}

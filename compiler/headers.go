@@ -1,0 +1,235 @@
+package compiler
+
+import (
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/schema"
+)
+
+// buildHeaders compiles an API's header rules, claim headers and CORS.
+func (c *compilation) buildHeaders(a *table.API, id string, r schema.API) {
+	up := apiPath(id, "upstream")
+	a.Upstream.RequestHeaders = c.headerRules(r.Upstream.Request_headers, up.field("request_headers"))
+	a.ResponseHeaders = c.headerRules(r.Response_headers, apiPath(id, "response_headers"))
+	a.Upstream.ClaimHeaders = c.claimHeaders(r.Upstream.Claim_headers, a, up.field("claim_headers"))
+	a.CORS = c.cors(r.Cors, a, apiPath(id, "cors"))
+}
+
+// headerRules checks and compiles a set/remove pair: names are tokens
+// that may be edited, set values hold no control character, and no name
+// appears twice (in any case).
+func (c *compilation) headerRules(r *schema.HeaderRules, at fieldPath) *table.HeaderRules {
+	if r == nil {
+		return nil
+	}
+	out := &table.HeaderRules{}
+	seen := map[string]fieldPath{}
+	for i, name := range r.Remove {
+		q := at.field("remove").index(i)
+		if canon, ok := c.headerName(name, q, false, seen); ok {
+			out.Remove = append(out.Remove, canon)
+		}
+	}
+	for _, name := range sortedKeys(r.Set) {
+		q := at.field("set").key(name)
+		canon, ok := c.headerName(name, q, true, seen)
+		if !ok {
+			continue
+		}
+		if v := r.Set[name]; strings.ContainsFunc(v, isControl) {
+			c.errorf(q, "value of header %s holds a control character", canon)
+		} else {
+			out.Set = append(out.Set, table.Header{Name: canon, Value: v})
+		}
+	}
+	slices.SortFunc(out.Set, func(x, y table.Header) int { return strings.Compare(x.Name, y.Name) })
+	return out
+}
+
+// claimHeaders compiles an API's claim headers, which only an API that
+// checks tokens has; their names may not repeat the request header
+// rules'.
+func (c *compilation) claimHeaders(m map[string]string, a *table.API, at fieldPath) []table.ClaimHeader {
+	if len(m) == 0 {
+		return nil
+	}
+	if a.JWT == nil {
+		c.errorf(at, "claim_headers needs auth: jwt: a keyless API has no claims")
+		return nil
+	}
+	seen := map[string]fieldPath{}
+	if rh := a.Upstream.RequestHeaders; rh != nil {
+		for _, h := range rh.Set {
+			seen[h.Name] = nil
+		}
+		for _, name := range rh.Remove {
+			seen[name] = nil
+		}
+	}
+	var out []table.ClaimHeader
+	for _, name := range sortedKeys(m) {
+		q := at.key(name)
+		c.checkClaimPath(m[name], q)
+		if canon, ok := c.headerName(name, q, true, seen); ok {
+			out = append(out, table.ClaimHeader{Name: canon, Claim: m[name]})
+		}
+	}
+	slices.SortFunc(out, func(x, y table.ClaimHeader) int { return strings.Compare(x.Name, y.Name) })
+	return out
+}
+
+// headerName checks a header name the configuration edits and returns
+// it canonical. set tells a name to set from one to remove; seen holds
+// the names already edited, to refuse a repeat (a nil position: from
+// request_headers, for claim_headers).
+func (c *compilation) headerName(name string, at fieldPath, set bool, seen map[string]fieldPath) (string, bool) {
+	if !validHeaderName(name) {
+		c.errorf(at, "invalid header name %q: a name is letters, digits and !#$%%&'*+-.^`|~ (no underscore)", name)
+		return "", false
+	}
+	canon := textproto.CanonicalMIMEHeaderKey(name)
+	if why, ok := fixedHeaders[canon]; ok && (set || canon != "Authorization") {
+		c.errorf(at, "header %s cannot be edited: %s", canon, why)
+		return "", false
+	}
+	if prev, dup := seen[canon]; dup {
+		where := "in request_headers"
+		if prev != nil {
+			where = "at " + c.where(prev)
+		}
+		c.errorf(at, "header %s is already edited %s: name each header once", canon, where)
+		return "", false
+	}
+	seen[canon] = at
+	return canon, true
+}
+
+// fixedHeaders are the headers no rule may set (nor remove, but
+// Authorization), and why.
+var fixedHeaders = map[string]string{
+	"Host":                "the gateway sends the target's host",
+	"Authorization":       "it carries the token the gateway validated (it may be removed)",
+	"Connection":          "it is hop-by-hop",
+	"Keep-Alive":          "it is hop-by-hop",
+	"Proxy-Connection":    "it is hop-by-hop",
+	"Proxy-Authenticate":  "it is hop-by-hop",
+	"Proxy-Authorization": "it is hop-by-hop",
+	"Te":                  "it is hop-by-hop",
+	"Trailer":             "it is hop-by-hop",
+	"Upgrade":             "it is hop-by-hop",
+	"Transfer-Encoding":   "it frames the body",
+	"Content-Length":      "it frames the body",
+	"Expect":              "the gateway handles it",
+	"X-Request-Id":        "the gateway sets it",
+	"X-Forwarded-For":     "the gateway sets it",
+	"X-Forwarded-Proto":   "the gateway sets it",
+	"X-Forwarded-Host":    "the gateway sets it",
+}
+
+// validHeaderName reports whether s is an RFC 9110 token without "_"
+// (which the gateway refuses in requests: see the runtime's checkHeader).
+func validHeaderName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isControl(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
+
+// cors compiles an API's CORS settings: canonical origins, and the
+// methods, headers and max age a preflight answers with.
+func (c *compilation) cors(r *schema.CORS, a *table.API, at fieldPath) *table.CORS {
+	if r == nil {
+		return nil
+	}
+	out := &table.CORS{
+		Credentials:   r.Credentials,
+		MaxAge:        c.duration(r.Max_age, true, at.field("max_age")),
+		Headers:       c.headerList(r.Headers, at.field("headers")),
+		ExposeHeaders: c.headerList(r.Expose_headers, at.field("expose_headers")),
+		Methods:       sortedUnique(r.Methods),
+	}
+	if r.Methods == nil {
+		out.Methods = a.Methods
+		if out.Methods == nil {
+			out.Methods = table.MethodsOf(nil).Names()
+		}
+	}
+	for i, o := range r.Origins {
+		q := at.field("origins").index(i)
+		switch canon, err := canonicalOrigin(o); {
+		case o == "*" && r.Credentials:
+			c.errorf(q, `origin "*" cannot be used with credentials: true (browsers refuse it): list the origins`)
+		case o == "*":
+			out.AnyOrigin = true
+		case err != "":
+			c.errorf(q, "invalid origin %q: %s", o, err)
+		default:
+			out.Origins = append(out.Origins, canon)
+		}
+	}
+	if len(r.Origins) == 0 {
+		c.errorf(at.field("origins"), "origins is empty: no browser could call this API across origins")
+	}
+	out.Origins = sortedUnique(out.Origins)
+	return out
+}
+
+// headerList checks a list of header names for a CORS header and returns
+// them canonical, sorted, without repeats.
+func (c *compilation) headerList(names []string, at fieldPath) []string {
+	out := make([]string, 0, len(names))
+	for i, n := range names {
+		if !validHeaderName(n) {
+			c.errorf(at.index(i), "invalid header name %q: a name is letters, digits and !#$%%&'*+-.^`|~ (no underscore)", n)
+			continue
+		}
+		out = append(out, textproto.CanonicalMIMEHeaderKey(n))
+	}
+	if names == nil {
+		return nil
+	}
+	return sortedUnique(out)
+}
+
+// canonicalOrigin returns o, which must be scheme://host[:port], as a
+// browser sends it: scheme and host in lower case, without the scheme's
+// default port. It returns what is wrong instead when o is not one.
+func canonicalOrigin(o string) (string, string) {
+	const want = "want scheme://host[:port], as a browser sends it in Origin (no path, not even /)"
+	u, err := url.Parse(o)
+	switch {
+	case err != nil || u.Scheme == "" || u.Opaque != "" || u.Host == "" || u.Hostname() == "":
+		return "", want
+	case u.User != nil || u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(o, "#"):
+		return "", want
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if strings.HasSuffix(u.Host, ":") {
+		return "", want
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "", "port " + port + " is not 1 to 65535"
+		}
+		if scheme == "http" && port == "80" || scheme == "https" && port == "443" {
+			port = ""
+		}
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host, ""
+}

@@ -1,0 +1,39 @@
+package table
+
+// HeaderRules edits the headers of a message: the Remove names are
+// removed, then the Set ones are set. Names are canonical
+// (net/textproto's form), checked and unique across both lists.
+type HeaderRules struct {
+	// Set is sorted by Name.
+	Set    []Header `json:"set,omitempty"`
+	Remove []string `json:"remove,omitempty"`
+}
+
+// Header is one header field to set.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// ClaimHeader sends the value of Claim (a dotted path for a nested
+// claim) as the header Name, canonical.
+type ClaimHeader struct {
+	Name  string `json:"name"`
+	Claim string `json:"claim"`
+}
+
+// CORS is how an API answers browsers' cross-origin requests.
+type CORS struct {
+	// Origins are canonical origins (lower-case scheme and host, no
+	// default port), sorted; AnyOrigin stands for "*" (never with
+	// Credentials).
+	Origins   []string `json:"origins,omitempty"`
+	AnyOrigin bool     `json:"any_origin"`
+	// Methods, Headers and ExposeHeaders are the preflight's and the
+	// answers' lists, sorted, without repeats.
+	Methods       []string `json:"methods"`
+	Headers       []string `json:"headers"`
+	ExposeHeaders []string `json:"expose_headers,omitempty"`
+	Credentials   bool     `json:"credentials"`
+	MaxAge        Duration `json:"max_age"`
+}

@@ -1,0 +1,95 @@
+package auth
+
+import (
+	"maps"
+	"slices"
+	"strings"
+)
+
+// maxClaimDepth is how deep pack looks into nested objects: a claim at
+// "a.b.c" is three deep.
+const maxClaimDepth = 8
+
+// pack lays out the string and string-list claims of m as blob and idx
+// (see Claims), those of nested objects under their dotted path
+// ("realm_access.roles"), and returns the token's scopes (tokenScopes).
+// Where two claims have the same path, the shallower one is found first,
+// and of two as deep the one whose path sorts first: a literal top-level
+// "a.b" wins over "b" nested in "a".
+func pack(m map[string]any) (string, []uint32, []string) {
+	var b []byte
+	var idx []uint32
+	add := func(s string) {
+		idx = append(idx, uint32(len(b)), uint32(len(b)+len(s)))
+		b = append(b, s...)
+	}
+	type object struct {
+		prefix string
+		m      map[string]any
+	}
+	level := []object{{"", m}}
+	for depth := 1; depth <= maxClaimDepth && len(level) > 0; depth++ {
+		var next []object
+		for _, o := range level {
+			for _, k := range slices.Sorted(maps.Keys(o.m)) {
+				switch v := o.m[k].(type) {
+				case string:
+					add(o.prefix + k)
+					idx = append(idx, 0, 1)
+					add(v)
+				case []any:
+					add(o.prefix + k)
+					at := len(idx)
+					idx = append(idx, 1, 0)
+					for _, e := range v {
+						if s, ok := e.(string); ok {
+							add(s)
+							idx[at+1]++
+						}
+					}
+				case map[string]any:
+					next = append(next, object{o.prefix + k + ".", v})
+				}
+			}
+		}
+		level = next
+	}
+	blob := string(b)
+	return blob, idx, tokenScopes(blob, idx)
+}
+
+// tokenScopes returns the scopes of packed claims, sorted and without
+// repeats: those of "scope" (RFC 9068, a space-separated string) and of
+// "scp" (a list, as Okta sends it, or such a string, as Azure does). A
+// list element is split on spaces too. The strings are substrings of
+// blob.
+func tokenScopes(blob string, idx []uint32) []string {
+	c := Claims{blob: blob, idx: idx}
+	var out []string
+	for _, name := range [...]string{"scope", "scp"} {
+		c.EachString(name, func(v string) bool {
+			out = appendScopes(out, v)
+			return true
+		})
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// appendScopes appends the scopes of a space-separated list to dst: the
+// non-empty strings between spaces.
+func appendScopes(dst []string, list string) []string {
+	for s := range strings.SplitSeq(list, " ") {
+		if s != "" {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
+// HasScope reports whether the token carries scope s (in scope or scp).
+// It does not allocate.
+func (c *Claims) HasScope(s string) bool {
+	_, ok := slices.BinarySearch(c.scopes, s)
+	return ok
+}

@@ -1,0 +1,121 @@
+package runtime
+
+import (
+	"bytes"
+
+	"github.com/valyala/fasthttp"
+)
+
+var (
+	hdrOrigin          = []byte("Origin")
+	hdrVary            = []byte("Vary")
+	hdrACRequestMethod = []byte("Access-Control-Request-Method")
+	hdrACAllowOrigin   = []byte("Access-Control-Allow-Origin")
+	hdrACAllowCreds    = []byte("Access-Control-Allow-Credentials")
+	hdrACExposeHeaders = []byte("Access-Control-Expose-Headers")
+	hdrACAllowMethods  = []byte("Access-Control-Allow-Methods")
+	hdrACAllowHeaders  = []byte("Access-Control-Allow-Headers")
+	hdrACMaxAge        = []byte("Access-Control-Max-Age")
+	strOptions         = []byte("OPTIONS")
+	strTrue            = []byte("true")
+	strStar            = []byte("*")
+	strOrigin          = []byte("Origin")
+	preflightVary      = []byte("Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
+	corsAnswerHeaders  = [][]byte{hdrACAllowOrigin, hdrACAllowCreds, hdrACExposeHeaders}
+)
+
+// errPreflight is the gateway's answer to a CORS preflight: 204, no body;
+// its headers are set by preflight and ResponseHeader.
+var errPreflight = errorResponse{status: fasthttp.StatusNoContent}
+
+// preflightMethod returns the method a CORS preflight in h asks about
+// (OPTIONS with Origin and Access-Control-Request-Method), or nil when h
+// is not a preflight.
+func preflightMethod(h *fasthttp.RequestHeader) []byte {
+	if !bytes.Equal(h.Method(), strOptions) || len(h.PeekBytes(hdrOrigin)) == 0 {
+		return nil
+	}
+	if m := h.PeekBytes(hdrACRequestMethod); len(m) > 0 {
+		return m
+	}
+	return nil
+}
+
+// allowedOrigin returns what Access-Control-Allow-Origin answers the
+// request of h with: its origin when c lists it, "*" when c allows any,
+// nil otherwise. The result is c's, not h's.
+func (c *corsRules) allowedOrigin(h *fasthttp.RequestHeader) []byte {
+	o := h.PeekBytes(hdrOrigin)
+	if len(o) == 0 {
+		return nil
+	}
+	for _, allowed := range c.origins {
+		if bytes.Equal(o, allowed) {
+			return allowed
+		}
+	}
+	if c.any {
+		return strStar
+	}
+	return nil
+}
+
+// preflight sets the headers of the answer to a preflight; allowed is
+// allowedOrigin's answer. The CORS headers every answer gets are set by
+// ResponseHeader.
+func (c *corsRules) preflight(h *fasthttp.ResponseHeader, allowed []byte) {
+	h.SetCanonical(hdrVary, preflightVary)
+	if allowed == nil {
+		return
+	}
+	h.SetCanonical(hdrACAllowMethods, c.methods)
+	h.SetCanonical(hdrACAllowHeaders, c.headers)
+	h.SetCanonical(hdrACMaxAge, c.maxAge)
+}
+
+// answer sets the CORS headers of an answer (any status) to a request
+// whose origin got allowed (nil: none), replacing any the upstream set:
+// the gateway alone speaks CORS for an API with cors. buf is scratch,
+// returned for reuse.
+func (c *corsRules) answer(h *fasthttp.ResponseHeader, allowed, buf []byte) []byte {
+	for _, k := range corsAnswerHeaders {
+		h.DelBytes(k)
+	}
+	if allowed == nil {
+		return buf
+	}
+	h.SetCanonical(hdrACAllowOrigin, allowed)
+	if c.credentials {
+		h.SetCanonical(hdrACAllowCreds, strTrue)
+	}
+	if c.expose != nil {
+		h.SetCanonical(hdrACExposeHeaders, c.expose)
+	}
+	if bytes.Equal(allowed, strStar) {
+		return buf // the same answer for every origin
+	}
+	return addVary(h, strOrigin, buf)
+}
+
+// addVary adds name to h's Vary header, unless it lists it or "*".
+func addVary(h *fasthttp.ResponseHeader, name, buf []byte) []byte {
+	v := h.PeekBytes(hdrVary)
+	if len(v) == 0 {
+		h.SetCanonical(hdrVary, name)
+		return buf
+	}
+	for rest := v; len(rest) > 0; {
+		var tok []byte
+		if i := bytes.IndexByte(rest, ','); i >= 0 {
+			tok, rest = rest[:i], rest[i+1:]
+		} else {
+			tok, rest = rest, nil
+		}
+		if tok = bytes.TrimSpace(tok); bytes.EqualFold(tok, name) || bytes.Equal(tok, strStar) {
+			return buf
+		}
+	}
+	buf = append(append(append(buf[:0], v...), ", "...), name...)
+	h.SetCanonical(hdrVary, buf)
+	return buf
+}

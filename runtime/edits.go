@@ -1,0 +1,81 @@
+package runtime
+
+import (
+	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/runtime/auth"
+)
+
+// headerEditor is what edit needs of a request or response header.
+type headerEditor interface {
+	DelBytes(key []byte)
+	SetCanonical(key, value []byte)
+}
+
+var (
+	_ headerEditor = (*fasthttp.RequestHeader)(nil)
+	_ headerEditor = (*fasthttp.ResponseHeader)(nil)
+)
+
+// edit removes, then sets, e's headers in h.
+func (e *headerEdits) edit(h headerEditor) {
+	for _, k := range e.remove {
+		h.DelBytes(k)
+	}
+	for _, f := range e.set {
+		h.SetCanonical(f.name, f.value)
+	}
+}
+
+// RequestHeader implements proxy.Hooks: the last edits of the header sent
+// upstream, after the proxy's own, so that no client header (not even a
+// Connection header naming them) undoes them. Each claim header's name is
+// removed whatever the client sent, then set from the verified claims.
+func (r *request) RequestHeader(h *fasthttp.RequestHeader) {
+	ru := r.st.rules
+	if ru == nil {
+		return
+	}
+	ru.request.edit(h)
+	for _, ch := range ru.claimHeaders {
+		h.DelBytes(ch.name)
+		if r.claims == nil {
+			continue
+		}
+		var ok bool
+		if r.buf, ok = appendClaim(r.buf[:0], r.claims, ch.claim); ok {
+			h.SetCanonical(ch.name, r.buf)
+		}
+	}
+}
+
+// appendClaim appends the value of claim to dst, a list's strings joined
+// with ", ". It reports false for a claim the token lacks (or an empty
+// list) and for a value holding a control byte, which a header cannot
+// carry.
+func appendClaim(dst []byte, c *auth.Claims, claim string) ([]byte, bool) {
+	n, ok := 0, true
+	c.EachString(claim, func(v string) bool {
+		if n++; n > 1 {
+			dst = append(dst, ", "...)
+		}
+		for i := 0; i < len(v); i++ {
+			if b := v[i]; b < 0x20 && b != '\t' || b == 0x7f {
+				ok = false
+				return false
+			}
+		}
+		dst = append(dst, v...)
+		return true
+	})
+	return dst, ok && n > 0
+}
+
+// ruledHeader applies ru's response header edits, then its CORS
+// headers, to an answer.
+func (r *request) ruledHeader(h *fasthttp.ResponseHeader, ru *apiRules) {
+	ru.response.edit(h)
+	if ru.cors != nil {
+		r.buf = ru.cors.answer(h, r.corsOrigin, r.buf)
+	}
+}

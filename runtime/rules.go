@@ -1,0 +1,115 @@
+package runtime
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/cuegate/cuegate/compiler/table"
+)
+
+// apiRules are an API's scope and claim requirements, header edits and
+// CORS, rendered once per table generation as the bytes the request path
+// writes. An apiState has nil rules when its API uses none of them, so
+// that they cost an API without them one nil check. Immutable.
+type apiRules struct {
+	jwt *table.JWTAuth // the scopes and claims the token must carry
+	// scopeChallenge and anyChallenge are the WWW-Authenticate values of
+	// a token without jwt.Scopes or without any of jwt.ScopesAny.
+	scopeChallenge, anyChallenge []byte
+
+	claimHeaders []claimHeader
+	request      headerEdits // of the request sent upstream
+	response     headerEdits // of every answer
+	cors         *corsRules
+}
+
+// claimHeader is a header set from a claim.
+type claimHeader struct {
+	name  []byte
+	claim string
+}
+
+// headerEdits are header names to remove, then fields to set; names
+// canonical.
+type headerEdits struct {
+	remove [][]byte
+	set    []field
+}
+
+type field struct{ name, value []byte }
+
+// newAPIRules renders a's rules; nil when a has none.
+func newAPIRules(a *table.API) *apiRules {
+	jwt := a.JWT
+	scoped := jwt != nil && (len(jwt.Scopes) > 0 || len(jwt.ScopesAny) > 0 || len(jwt.Claims) > 0)
+	if !scoped && a.CORS == nil && a.ResponseHeaders == nil && a.Upstream.RequestHeaders == nil && len(a.Upstream.ClaimHeaders) == 0 {
+		return nil
+	}
+	ru := &apiRules{
+		request:  newHeaderEdits(a.Upstream.RequestHeaders),
+		response: newHeaderEdits(a.ResponseHeaders),
+		cors:     newCORSRules(a.CORS),
+	}
+	if scoped {
+		ru.jwt = jwt
+		ru.scopeChallenge = scopeChallenge(jwt.Scopes)
+		ru.anyChallenge = scopeChallenge(jwt.ScopesAny)
+	}
+	for _, h := range a.Upstream.ClaimHeaders {
+		ru.claimHeaders = append(ru.claimHeaders, claimHeader{[]byte(h.Name), h.Claim})
+	}
+	return ru
+}
+
+func newHeaderEdits(r *table.HeaderRules) headerEdits {
+	var e headerEdits
+	if r == nil {
+		return e
+	}
+	for _, name := range r.Remove {
+		e.remove = append(e.remove, []byte(name))
+	}
+	for _, h := range r.Set {
+		e.set = append(e.set, field{[]byte(h.Name), []byte(h.Value)})
+	}
+	return e
+}
+
+// scopeChallenge is the RFC 6750 §3.1 challenge of a token that lacks
+// scopes: Bearer realm="cuegate", error="insufficient_scope",
+// scope="<scopes>".
+func scopeChallenge(scopes []string) []byte {
+	b := append([]byte(nil), `Bearer realm="cuegate", error="insufficient_scope", scope=`...)
+	return appendQuotedHeader(b, strings.Join(scopes, " "))
+}
+
+// corsRules are an API's CORS answers, rendered.
+type corsRules struct {
+	any         bool     // "*": every origin, answered with "*"
+	origins     [][]byte // canonical
+	credentials bool
+	methods     []byte // Access-Control-Allow-Methods of a preflight
+	headers     []byte // Access-Control-Allow-Headers of a preflight
+	expose      []byte // Access-Control-Expose-Headers, nil for none
+	maxAge      []byte // Access-Control-Max-Age, seconds
+}
+
+func newCORSRules(c *table.CORS) *corsRules {
+	if c == nil {
+		return nil
+	}
+	r := &corsRules{
+		any:         c.AnyOrigin,
+		credentials: c.Credentials,
+		methods:     []byte(strings.Join(c.Methods, ", ")),
+		headers:     []byte(strings.Join(c.Headers, ", ")),
+		maxAge:      strconv.AppendInt(nil, int64(c.MaxAge.D().Seconds()), 10),
+	}
+	if len(c.ExposeHeaders) > 0 {
+		r.expose = []byte(strings.Join(c.ExposeHeaders, ", "))
+	}
+	for _, o := range c.Origins {
+		r.origins = append(r.origins, []byte(o))
+	}
+	return r
+}
