@@ -56,7 +56,9 @@ func TestTables(t *testing.T) {
 			tb.Policies["gold"].Rate.Requests = 50
 			tb.Policies["gold"].Access["orders"].Methods = []string{"GET"}
 		}, "policy gold: changed\n  access.orders.methods: null → [\"GET\"]\n  rate.requests: 100 → 50\n"},
-		{"policy quota added", func(tb *table.Table) { tb.Policies["gold"].Quota = &table.Quota{Max: 5, Period: table.Duration(time.Hour)} },
+		{"policy quota added", func(tb *table.Table) {
+			tb.Policies["gold"].Quota = &table.Quota{Max: 5, Period: table.Duration(time.Hour)}
+		},
 			"policy gold: changed\n  quota: (none) → {\"max\":5,\"period\":\"1h0m0s\"}\n"},
 		{"secret reference", func(tb *table.Table) {
 			tb.Portal.Catalogue["orders"].DCR.InitialAccessToken = &table.Secret{File: "iat.txt"}
