@@ -149,6 +149,7 @@ func TestAdminEndpoints(t *testing.T) {
 		"/readyz":  "ready",
 		"/metrics": `cuegate_requests_total{api="public",status="200"}`,
 		"/status":  `"table_hash"`,
+		"/table":   string(e.gw.Current().JSON()),
 	} {
 		resp, err := http.Get(admin.URL + path)
 		if err != nil {
