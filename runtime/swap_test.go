@@ -177,6 +177,9 @@ func TestAdminEndpoints(t *testing.T) {
 	if ks, ok := st.IdPs["dev"]; !ok || !ks.Fetched || len(ks.KeyIDs) == 0 {
 		t.Errorf("IdP key status %+v", st.IdPs)
 	}
+	if st.Portal.Unavailable == nil {
+		t.Error(`status has no portal section ("unavailable": {})`)
+	}
 	if st.ConfigDir != e.dir || st.APIs != 7 || !st.Ready {
 		t.Errorf("status %+v", st)
 	}

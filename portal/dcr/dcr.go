@@ -123,15 +123,9 @@ var ErrSettings = errors.New("dcr: the registration settings are not usable")
 // nothing, is an error matching ErrSettings that names the reference,
 // never a value.
 func InitialAccessToken(sec *table.Secret, configDir string) (string, error) {
-	if sec == nil {
-		return "", nil
-	}
-	tok, err := sec.Resolve(configDir)
-	switch {
-	case err != nil:
-		return "", fmt.Errorf("%w: initial_access_token: %w", ErrSettings, err)
-	case tok == "":
-		return "", fmt.Errorf("%w: initial_access_token %s is empty", ErrSettings, sec)
+	tok, err := sec.ResolveToken(configDir, "initial_access_token")
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrSettings, err)
 	}
 	return tok, nil
 }
