@@ -338,7 +338,7 @@ func (d *driver) do(ctx context.Context, method, url, auth string, body []byte) 
 	}
 	resp, err := d.hc.Do(hr)
 	if err != nil {
-		return fail("", err)
+		return fail("", causeOf(err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -346,6 +346,15 @@ func (d *driver) do(ctx context.Context, method, url, auth string, body []byte) 
 		return fail("read answer: ", err)
 	}
 	return resp.StatusCode, raw, nil
+}
+
+// causeOf is the cause an http.Client's *url.Error wraps: that error
+// repeats the method and the URL, which the caller's message names already.
+func causeOf(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
 }
 
 // providerError keeps the provider's error and error_description as sent;

@@ -64,11 +64,11 @@ type KeySetsOptions struct {
 
 // KeyStatus is the state of one IdP's key set, for the admin status page.
 type KeyStatus struct {
-	Fetched   bool      `json:"fetched"`
+	Fetched bool `json:"fetched"`
 	// LastFetch is the last successful fetch; nil (null) before the first.
 	LastFetch *time.Time `json:"last_fetch"`
-	KeyIDs    []string  `json:"key_ids"`
-	LastError string    `json:"last_error,omitempty"` // of the last attempt; "" when it succeeded
+	KeyIDs    []string   `json:"key_ids"`
+	LastError string     `json:"last_error,omitempty"` // of the last attempt; "" when it succeeded
 }
 
 // KeySets holds the signing keys of every IdP of the current table, each
