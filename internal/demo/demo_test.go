@@ -264,11 +264,12 @@ func TestDemoWalkthroughInShell(t *testing.T) {
 		t.Fatalf("the walkthrough failed in bash: %v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"HTTP/1.1 200",     // the call with the token
-		`"path": "/hello"`, // echoed by the upstream
-		"\n401\n200\n",     // without a token, then the keyless API
-		"\n429\n",          // the rate limit
-		`"code":403`,       // the deleted client's token
+		"HTTP/1.1 200",                       // the call with the token
+		`"path": "/hello"`,                   // echoed by the upstream
+		"\n401\n200\n",                       // without a token, then the keyless API
+		"\n200\n200\n200\n200\nHTTP/1.1 429", // four pass after step 3's call, the fifth is refused
+		"Retry-After: ",                      // with when to try again
+		`"code":403`,                         // the deleted client's token
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the walkthrough's output lacks %q:\n%s", want, out)
