@@ -39,13 +39,7 @@ func TestReloadLogsEveryChange(t *testing.T) {
 				Changes     []string `json:"changes"`
 				CompileTime string   `json:"compile_time"`
 			}
-			for l := range strings.SplitSeq(logs.String(), "\n") {
-				if strings.Contains(l, "configuration swapped") {
-					if err := json.Unmarshal([]byte(l), &line); err != nil {
-						t.Fatalf("%v: %s", err, l)
-					}
-				}
-			}
+			swapLine(t, logs.String(), &line)
 			if !slices.Equal(line.Changes, tt.want) {
 				t.Errorf("changes %q, want %q", line.Changes, tt.want)
 			}
@@ -53,5 +47,22 @@ func TestReloadLogsEveryChange(t *testing.T) {
 				t.Errorf("compile_time %q has no unit", line.CompileTime)
 			}
 		})
+	}
+}
+
+// swapLine decodes the last "configuration swapped" line of logs into v.
+func swapLine(t *testing.T, logs string, v any) {
+	t.Helper()
+	found := false
+	for l := range strings.SplitSeq(logs, "\n") {
+		if strings.Contains(l, "configuration swapped") {
+			if err := json.Unmarshal([]byte(l), v); err != nil {
+				t.Fatalf("%v: %s", err, l)
+			}
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no swap logged:\n%s", logs)
 	}
 }

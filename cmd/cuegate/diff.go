@@ -69,38 +69,42 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cuegate diff:", err)
 		return exitUsage
 	}
+	d, err := diffSides(b, *rev, *against, dirs)
+	if err == nil {
+		err = writeDiff(stdout, *format, d)
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintln(stderr, "cuegate diff:", err)
+		return exitUsage
+	case d.Empty():
+		return exitOK
+	}
+	return exitChanged
+}
+
+// diffSides compares the old side (dirs[0], or the last dir at rev, or
+// the table the node at against serves) with the last dir.
+func diffSides(b budget.Budget, rev, against string, dirs []string) (*tablediff.Diff, error) {
 	newDir := dirs[len(dirs)-1]
 	var old []byte
+	var err error
 	switch {
-	case *rev != "":
-		old, err = compileAtRevision(b, *rev, newDir)
-	case *against != "":
-		old, err = fetchTable(*against, os.Getenv(adminTokenEnv))
+	case rev != "":
+		old, err = compileAtRevision(b, rev, newDir)
+	case against != "":
+		old, err = fetchTable(against, os.Getenv(adminTokenEnv))
 	default:
 		old, err = compileSide(b, "old", dirs[0], dirs[0])
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "cuegate diff:", err)
-		return exitUsage
+		return nil, err
 	}
 	cur, err := compileSide(b, "new", newDir, newDir)
 	if err != nil {
-		fmt.Fprintln(stderr, "cuegate diff:", err)
-		return exitUsage
+		return nil, err
 	}
-	d, err := tablediff.JSON(old, cur)
-	if err != nil {
-		fmt.Fprintln(stderr, "cuegate diff:", err)
-		return exitUsage
-	}
-	if err := writeDiff(stdout, *format, d); err != nil {
-		fmt.Fprintln(stderr, "cuegate diff:", err)
-		return exitUsage
-	}
-	if d.Empty() {
-		return exitOK
-	}
-	return exitChanged
+	return tablediff.JSON(old, cur)
 }
 
 func writeDiff(w io.Writer, format string, d *tablediff.Diff) error {
