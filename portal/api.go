@@ -237,7 +237,7 @@ func (s *Server) apiLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiCatalogue(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, catalogue(s.table()))
+	writeJSON(w, http.StatusOK, catalogue(s.table(), s.opts.ConfigDir))
 }
 
 func (s *Server) apiListClients(w http.ResponseWriter, r *http.Request, dev string) {

@@ -188,7 +188,7 @@ func (s *Server) setFlash(r *http.Request, sess *session, msg string) {
 }
 
 func (s *Server) catalogueHTML(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "catalogue", &pageData{Title: "Catalogue", Catalogue: catalogue(s.table())})
+	s.render(w, r, http.StatusOK, "catalogue", &pageData{Title: "Catalogue", Catalogue: catalogue(s.table(), s.opts.ConfigDir)})
 }
 
 func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) {
@@ -241,12 +241,12 @@ func (s *Server) clientsHTML(w http.ResponseWriter, r *http.Request, sess *sessi
 
 // newClientHTML is step 1 of the wizard: choose catalogue entries.
 func (s *Server) newClientHTML(w http.ResponseWriter, r *http.Request, sess *session) {
-	s.render(w, r, http.StatusOK, "new", &pageData{Title: "New OAuth client", Catalogue: registrable(s.table()), Preselect: r.URL.Query().Get("entry")})
+	s.render(w, r, http.StatusOK, "new", &pageData{Title: "New OAuth client", Catalogue: registrable(s.table(), s.opts.ConfigDir), Preselect: r.URL.Query().Get("entry")})
 }
 
 // registrable is the catalogue entries a client can be registered for.
-func registrable(t *table.Table) []catalogueItem {
-	return slices.DeleteFunc(catalogue(t), func(c catalogueItem) bool { return !c.Registrable })
+func registrable(t *table.Table, configDir string) []catalogueItem {
+	return slices.DeleteFunc(catalogue(t, configDir), func(c catalogueItem) bool { return !c.Registrable })
 }
 
 // detailsHTML is step 2: client name and redirect URIs for the chosen
@@ -255,7 +255,7 @@ func (s *Server) detailsHTML(w http.ResponseWriter, r *http.Request, sess *sessi
 	t := s.table()
 	ids := r.PostForm["catalogue"]
 	if _, aerr := choose(t, ids); aerr != nil {
-		s.render(w, r, aerr.Status, "new", &pageData{Title: "New OAuth client", Catalogue: registrable(t), Error: sentence(aerr.Description)})
+		s.render(w, r, aerr.Status, "new", &pageData{Title: "New OAuth client", Catalogue: registrable(t, s.opts.ConfigDir), Error: sentence(aerr.Description)})
 		return
 	}
 	s.render(w, r, http.StatusOK, "details", s.detailsData(t, ids))
@@ -263,7 +263,7 @@ func (s *Server) detailsHTML(w http.ResponseWriter, r *http.Request, sess *sessi
 
 func (s *Server) detailsData(t *table.Table, ids []string) *pageData {
 	d := &pageData{Title: "New OAuth client", Separator: redirectURISeparator(t)}
-	for _, item := range catalogue(t) {
+	for _, item := range catalogue(t, s.opts.ConfigDir) {
 		if slices.Contains(ids, item.ID) {
 			d.Selected = append(d.Selected, item)
 			d.Limits = item.Limits

@@ -20,15 +20,31 @@ type catalogueItem struct {
 	API         string `json:"api"`
 	// Limits describes the policy's rate limit, quota and key expiry in words.
 	Limits string `json:"limits"`
-	// Registrable is false when the entry has no DCR settings.
+	// Registrable is false when the entry has no DCR settings, or
+	// settings that cannot work (see Unavailable).
 	Registrable bool `json:"registrable"`
+	// Unavailable, when set, says why clients cannot be registered for the
+	// entry now: its settings cannot work until the operator fixes them
+	// (the admin /status names what to fix).
+	Unavailable string `json:"unavailable,omitempty"`
 }
 
-func catalogue(t *table.Table) []catalogueItem {
+// unavailableReason is what a developer is told about an entry whose
+// registration settings cannot work; the details are the operator's.
+const unavailableReason = "registration is unavailable: the portal cannot read its credentials for the identity provider; the operator has been told"
+
+// catalogue lists t's entries for the pages and the API; configDir is
+// where their secrets are read from, to tell which can register.
+func catalogue(t *table.Table, configDir string) []catalogueItem {
 	out := make([]catalogueItem, 0, len(t.Portal.Catalogue))
+	broken := t.Portal.UnavailableEntries(configDir)
 	for _, e := range t.Portal.Catalogue {
-		out = append(out, catalogueItem{ID: e.ID, Name: e.Name, Description: e.Description, Policy: e.Policy,
-			API: e.API, Limits: limitsInWords(t.Policies[e.Policy]), Registrable: e.DCR != nil})
+		item := catalogueItem{ID: e.ID, Name: e.Name, Description: e.Description, Policy: e.Policy,
+			API: e.API, Limits: limitsInWords(t.Policies[e.Policy]), Registrable: e.DCR != nil}
+		if _, ok := broken[e.ID]; ok {
+			item.Registrable, item.Unavailable = false, unavailableReason
+		}
+		out = append(out, item)
 	}
 	slices.SortFunc(out, func(a, b catalogueItem) int {
 		return strings.Compare(strings.ToLower(a.Name)+"\x00"+a.ID, strings.ToLower(b.Name)+"\x00"+b.ID)

@@ -46,3 +46,39 @@ func TestLimitsInWords(t *testing.T) {
 		}
 	}
 }
+
+// TestCatalogueShowsUnavailableEntries: an entry whose initial access
+// token cannot be read is listed as unavailable, with a reason that names
+// no reference, and offered for no registration.
+func TestCatalogueShowsUnavailableEntries(t *testing.T) {
+	t.Parallel()
+	dcr := func(sec *table.Secret) *table.DCR {
+		return &table.DCR{Provider: "other", RegistrationEndpoint: "https://idp.example/reg", InitialAccessToken: sec}
+	}
+	tb := &table.Table{Portal: table.Portal{Catalogue: map[string]*table.CatalogueEntry{
+		"open":   {ID: "open", Name: "Open", DCR: dcr(nil)},
+		"broken": {ID: "broken", Name: "Broken", DCR: dcr(&table.Secret{Env: "CUEGATE_TEST_UNSET_TOKEN"})},
+		"none":   {ID: "none", Name: "None"},
+	}}}
+	got := map[string]catalogueItem{}
+	for _, c := range catalogue(tb, t.TempDir()) {
+		got[c.ID] = c
+	}
+	if c := got["broken"]; c.Registrable || c.Unavailable != unavailableReason {
+		t.Errorf("broken entry: %+v", c)
+	}
+	if strings.Contains(got["broken"].Unavailable, "CUEGATE_TEST_UNSET_TOKEN") {
+		t.Error("the reason names the operator's reference")
+	}
+	if c := got["open"]; !c.Registrable || c.Unavailable != "" {
+		t.Errorf("open entry: %+v", c)
+	}
+	if c := got["none"]; c.Registrable || c.Unavailable != "" {
+		t.Errorf("entry without dcr: %+v", c)
+	}
+	for _, c := range registrable(tb, t.TempDir()) {
+		if c.ID != "open" {
+			t.Errorf("registrable lists %s", c.ID)
+		}
+	}
+}

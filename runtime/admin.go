@@ -11,8 +11,9 @@ import (
 
 // AdminHandler serves the admin endpoints: /healthz (the process is up),
 // /readyz (Ready; 503 otherwise), /metrics (Prometheus text: the gateway's series, then those
-// of the default VictoriaMetrics set and the process's) and /status
-// (JSON, see Status).
+// of the default VictoriaMetrics set and the process's), /status
+// (JSON, see Status) and /table (the serving table's canonical JSON, as
+// Table.JSON: secrets as references, never values).
 // It has no authentication of its own: serve it on loopback, or behind
 // RequireAdminToken.
 func (g *Gateway) AdminHandler() http.Handler {
@@ -40,6 +41,10 @@ func (g *Gateway) AdminHandler() http.Handler {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		enc.Encode(g.Status()) //nolint:errcheck
+	})
+	mux.HandleFunc("GET /table", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(g.cur.Load().table.JSON()) //nolint:errcheck
 	})
 	return mux
 }

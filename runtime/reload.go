@@ -3,12 +3,10 @@ package runtime
 import (
 	"crypto/tls"
 	"errors"
-	"maps"
-	"reflect"
-	"slices"
 	"time"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/compiler/tablediff"
 	"github.com/cuegate/cuegate/runtime/auth"
 )
 
@@ -35,7 +33,8 @@ type Compiled struct {
 // that failed (c.Err), or a table that fails to load (a TLS certificate,
 // the upstream CA), leaves the current table serving; the error is
 // logged with positions, kept for Status, and returned. Each call logs
-// one line and counts cuegate_reloads_total by result (ok, unchanged,
+// one line, which lists every change a swap makes (tablediff's summary:
+// APIs, policies, IdPs, catalogue entries, settings, moved routes), and counts cuegate_reloads_total by result (ok, unchanged,
 // error). A swap removes the /metrics series of the API IDs the new
 // table drops (see Swap). Calls are serialised; Apply is safe to call
 // from any goroutine, and the caller may compile while another Apply
@@ -53,7 +52,7 @@ func (g *Gateway) Apply(c Compiled) error {
 			g.storeCerts(cert, portalCert)
 			g.status = reloadStatus{at: time.Now(), outcome: reloadUnchanged, duration: took}
 			g.series.reloads(reloadUnchanged).Inc()
-			g.log.Info().Str("hash", t.Hash).Dur("compile_time", took).Msg("reload: configuration unchanged")
+			g.log.Info().Str("hash", t.Hash).Str("compile_time", logDuration(took)).Msg("reload: configuration unchanged")
 			return nil
 		}
 	}
@@ -79,12 +78,11 @@ func (g *Gateway) Apply(c Compiled) error {
 		ev.Msg("reload failed: still serving the last good configuration")
 		return err
 	}
-	added, removed, changed := diffAPIs(old, t)
 	g.status = reloadStatus{at: time.Now(), outcome: reloadOK, duration: took}
 	g.series.reloads(reloadOK).Inc()
 	ev := g.log.Info().Str("old_hash", old.Hash).Str("new_hash", t.Hash).
-		Uint64("generation", g.cur.Load().seq).Dur("compile_time", took).
-		Strs("apis_added", added).Strs("apis_removed", removed).Strs("apis_changed", changed)
+		Uint64("generation", g.cur.Load().seq).Str("compile_time", logDuration(took)).
+		Strs("changes", tablediff.Tables(old, t).Summary())
 	if fixed := startupSettings(old, t); len(fixed) > 0 {
 		ev = ev.Bool("restart_needed", true).Strs("restart_needed_for", fixed)
 	}
@@ -92,23 +90,13 @@ func (g *Gateway) Apply(c Compiled) error {
 	return nil
 }
 
-// diffAPIs lists the API IDs added, removed and changed from a to b.
-func diffAPIs(a, b *table.Table) (added, removed, changed []string) {
-	for _, id := range slices.Sorted(maps.Keys(b.APIs)) {
-		old, ok := a.APIs[id]
-		switch {
-		case !ok:
-			added = append(added, id)
-		case !reflect.DeepEqual(old, b.APIs[id]):
-			changed = append(changed, id)
-		}
+// logDuration is d for a log line, with its unit ("412ms"): a number
+// alone reads as nothing in the console format.
+func logDuration(d time.Duration) string {
+	if d >= time.Millisecond {
+		d = d.Round(time.Millisecond)
 	}
-	for _, id := range slices.Sorted(maps.Keys(a.APIs)) {
-		if _, ok := b.APIs[id]; !ok {
-			removed = append(removed, id)
-		}
-	}
-	return added, removed, changed
+	return d.String()
 }
 
 // Status is the gateway's state for the admin /status endpoint.
@@ -126,6 +114,17 @@ type Status struct {
 	IdPs      map[string]auth.KeyStatus `json:"idps"`
 	// Cluster is the node's view of its cluster; nil for one node.
 	Cluster *ClusterStatus `json:"cluster,omitempty"`
+	Portal  PortalStatus   `json:"portal"`
+}
+
+// PortalStatus is what the developer portal cannot do with the serving
+// table.
+type PortalStatus struct {
+	// Unavailable lists, by catalogue entry ID, the entries whose
+	// registration settings cannot work, with the reason (see
+	// table.Portal.UnavailableEntries); the portal shows them as
+	// unavailable. Empty when every entry can register.
+	Unavailable map[string]string `json:"unavailable"`
 }
 
 // ReloadStatus describes one reload.
@@ -156,6 +155,10 @@ func (g *Gateway) Status() Status {
 		APIs:       len(gen.table.APIs),
 		Ready:      g.Ready(),
 		IdPs:       g.keys.Status(),
+		Portal:     PortalStatus{Unavailable: gen.table.Portal.UnavailableEntries(g.opts.ConfigDir)},
+	}
+	if s.Portal.Unavailable == nil {
+		s.Portal.Unavailable = map[string]string{}
 	}
 	if !rs.at.IsZero() {
 		s.LastReload = &ReloadStatus{At: rs.at, Outcome: rs.outcome, CompileTime: rs.duration.String()}

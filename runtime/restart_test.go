@@ -1,9 +1,7 @@
 package runtime
 
 import (
-	"encoding/json"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/cuegate/cuegate/internal/testutil"
@@ -49,16 +47,7 @@ func TestReloadReportsRestartNeeded(t *testing.T) {
 				RestartNeeded    bool     `json:"restart_needed"`
 				RestartNeededFor []string `json:"restart_needed_for"`
 			}
-			for l := range strings.SplitSeq(logs.String(), "\n") {
-				if strings.Contains(l, "configuration swapped") {
-					if err := json.Unmarshal([]byte(l), &line); err != nil {
-						t.Fatalf("%v: %s", err, l)
-					}
-				}
-			}
-			if line.Message == "" {
-				t.Fatalf("no swap logged:\n%s", logs.String())
-			}
+			swapLine(t, logs.String(), &line)
 			if line.RestartNeeded != (tt.want != nil) || !slices.Equal(line.RestartNeededFor, tt.want) {
 				t.Errorf("restart_needed %v for %v, want for %v", line.RestartNeeded, line.RestartNeededFor, tt.want)
 			}

@@ -149,6 +149,7 @@ func TestAdminEndpoints(t *testing.T) {
 		"/readyz":  "ready",
 		"/metrics": `cuegate_requests_total{api="public",status="200"}`,
 		"/status":  `"table_hash"`,
+		"/table":   string(e.gw.Current().JSON()),
 	} {
 		resp, err := http.Get(admin.URL + path)
 		if err != nil {
@@ -175,6 +176,9 @@ func TestAdminEndpoints(t *testing.T) {
 	getJSON(t, admin.URL+"/status", &st)
 	if ks, ok := st.IdPs["dev"]; !ok || !ks.Fetched || len(ks.KeyIDs) == 0 {
 		t.Errorf("IdP key status %+v", st.IdPs)
+	}
+	if st.Portal.Unavailable == nil {
+		t.Error(`status has no portal section ("unavailable": {})`)
 	}
 	if st.ConfigDir != e.dir || st.APIs != 9 || !st.Ready {
 		t.Errorf("status %+v", st)

@@ -3,14 +3,24 @@
 package schema
 
 type Config struct {
+	// gateway is where the gateway, the portal and the admin endpoints
+	// listen, and the limits every connection and request is held to.
 	Gateway Gateway `json:"gateway"`
 
+	// idps are the OpenID providers whose signed access tokens the JWT
+	// APIs accept, by an ID of your choice that the APIs name.
 	Idps map[string]IdP `json:"idps"`
 
+	// apis are the upstream services the gateway publishes, each under a
+	// listen path, by an ID of your choice that policies and the catalogue
+	// name.
 	Apis map[string]API `json:"apis"`
 
+	// policies say which APIs an identity may call, and how often.
 	Policies map[string]Policy `json:"policies"`
 
+	// portal is the developer portal: who may sign up, and the catalogue
+	// of APIs developers register OAuth clients for.
 	Portal Portal `json:"portal"`
 
 	// cluster makes several nodes on this configuration one gateway:
@@ -20,8 +30,13 @@ type Config struct {
 }
 
 type Gateway struct {
+	// listen is the host:port the gateway serves API traffic on. The
+	// addresses, TLS on or off, the timeouts, max_header_bytes and
+	// shutdown_grace take effect when serving starts: a reload that
+	// changes one logs that a restart is needed.
 	Listen string `json:"listen"`
 
+	// portal_listen is the host:port of the developer portal.
 	Portal_listen string `json:"portal_listen"`
 
 	// admin_listen serves /healthz, /readyz, /metrics, /status and the
@@ -39,21 +54,32 @@ type Gateway struct {
 	// localhost for a wildcard host (":8080", "0.0.0.0:8080").
 	Public_url URL `json:"public_url,omitempty"`
 
+	// read_timeout bounds reading a request, headers and body. Like every
+	// timeout of a connection it may fire up to a second late, never early.
 	Read_timeout string `json:"read_timeout"`
 
+	// write_timeout bounds writing an answer.
 	Write_timeout string `json:"write_timeout"`
 
+	// idle_timeout is how long a client's idle keep-alive connection is
+	// kept open.
 	Idle_timeout string `json:"idle_timeout"`
 
+	// shutdown_grace is how long requests in flight may finish when the
+	// process is asked to stop.
 	Shutdown_grace string `json:"shutdown_grace"`
 
+	// max_header_bytes caps a request's header block; a larger one is
+	// refused with 431.
 	Max_header_bytes int64 `json:"max_header_bytes"`
 
 	// max_body_bytes caps request bodies; bodies are streamed, not buffered.
 	Max_body_bytes int64 `json:"max_body_bytes"`
 
+	// tls serves the gateway's listener over TLS.
 	Tls *TLS `json:"tls,omitempty"`
 
+	// portal_tls serves the portal's listener over TLS.
 	Portal_tls *TLS `json:"portal_tls,omitempty"`
 
 	// upstream_ca_file verifies https upstreams against this CA bundle
@@ -81,44 +107,74 @@ type Secret struct {
 // #URL is an absolute http or https URL.
 type URL string
 
+// #TLS serves a listener over TLS with a PEM certificate (chain) and key.
+// The files are read again on every reload, so a renewed certificate
+// needs no restart.
 type TLS struct {
+	// cert_file is the PEM certificate chain, relative to the
+	// configuration directory unless absolute.
 	Cert_file string `json:"cert_file"`
 
+	// key_file is the PEM private key, relative to the configuration
+	// directory unless absolute.
 	Key_file string `json:"key_file"`
 }
 
+// #IdP is an OpenID provider whose keys sign the access tokens of the APIs
+// that name it. Its key set is fetched when serving starts and refreshed;
+// a token signed with a key ID not seen yet makes it fetch again.
 type IdP struct {
+	// issuer must equal the iss claim of its tokens exactly.
 	Issuer URL `json:"issuer"`
 
 	// discovery is the OpenID discovery document; it defaults to
 	// <issuer>/.well-known/openid-configuration when jwks_uri is not set.
 	Discovery URL `json:"discovery,omitempty"`
 
+	// jwks_uri is where the key set is read; set it, or let discovery
+	// find it.
 	Jwks_uri URL `json:"jwks_uri,omitempty"`
 
+	// algorithms are the signing algorithms accepted from this provider.
 	Algorithms []Algorithm `json:"algorithms"`
 
 	// leeway is the clock skew allowed on exp, nbf and iat.
 	Leeway string `json:"leeway"`
 
+	// refresh_interval is how often the key set is fetched again.
 	Refresh_interval string `json:"refresh_interval"`
 }
 
+// #API is one upstream service published under a listen path.
 type API struct {
+	// name is shown in the portal and in the compiler's messages.
 	Name string `json:"name"`
 
+	// listen_path routes requests: the longest listen path that is a
+	// prefix of the request's path, ending at a "/" or at the path's end,
+	// wins ("/users" takes "/users" and "/users/7", never "/usersfoo"),
+	// then the method. Two APIs may share a listen path with different
+	// methods.
 	Listen_path Path `json:"listen_path"`
 
+	// strip_listen_path sends the path without the listen path upstream
+	// ("/users/7" goes as "/7"); false sends it whole.
 	Strip_listen_path bool `json:"strip_listen_path"`
 
 	// methods restricts the API to these methods; absent means all.
 	Methods []Method `json:"methods,omitempty"`
 
+	// upstream is where requests go.
 	Upstream struct {
+		// targets are the upstream's base URLs, taken in turn; a target
+		// that fails is left out for a while.
 		Targets []URL `json:"targets"`
 
+		// timeout bounds the whole exchange with the target; past it the
+		// client gets 504.
 		Timeout string `json:"timeout"`
 
+		// connect_timeout bounds opening a connection to a target.
 		Connect_timeout string `json:"connect_timeout"`
 
 		// idle_timeout is how long an idle connection to a target is kept
@@ -144,8 +200,11 @@ type API struct {
 
 	// auth is exactly one of jwt and keyless.
 	Auth struct {
+		// jwt requires a bearer token signed by an identity provider.
 		Jwt *JWTAuth `json:"jwt,omitempty"`
 
+		// keyless: true lets every request through without a token,
+		// identity or policy.
 		Keyless *bool `json:"keyless,omitempty"`
 	} `json:"auth"`
 
@@ -162,36 +221,54 @@ type API struct {
 // #Path is an absolute URL path.
 type Path string
 
+// #Method is an HTTP method the gateway routes by.
 type Method string
 
 // #HeaderRules edits the headers of a message: the names in remove are
 // removed, then those in set are set, replacing any of the same name. A
 // name is an HTTP token and is not repeated across set and remove.
 type HeaderRules struct {
+	// set gives each named header this value, replacing any of the same
+	// name.
 	Set map[string]string `json:"set,omitempty"`
 
+	// remove names headers to remove (any letter case).
 	Remove []string `json:"remove,omitempty"`
 }
 
+// #JWTAuth is how an API checks tokens and finds the caller's identity
+// and policies. The identity is the identity_claim's value; the policies
+// are, in this order, the one bound to the client when the portal
+// registered it, else the policy_claim's, else default_policies.
 type JWTAuth struct {
+	// idp is the ID of the identity provider whose tokens the API takes.
 	Idp string `json:"idp"`
 
+	// audience, when set, must be in the token's aud claim.
 	Audience string `json:"audience,omitempty"`
 
 	// algorithms narrows the IdP's allow-list for this API.
 	Algorithms []Algorithm `json:"algorithms,omitempty"`
 
+	// identity_claim names the claim that identifies the caller: limits
+	// are counted per identity, and a portal client is found by it.
 	Identity_claim string `json:"identity_claim"`
 
+	// policy_claim names the claim (a string or a list of strings) that
+	// carries policy IDs, for callers the portal did not register.
 	Policy_claim string `json:"policy_claim"`
 
+	// default_policies apply when neither a portal binding nor the policy
+	// claim names a policy; empty means such callers are refused (403).
 	Default_policies []string `json:"default_policies"`
 
 	// scopes must all be in the token's scope (a space-separated string)
-	// or scp (a list or such a string); scopes_any needs at least one of
-	// them. Without them: 403 insufficient_scope.
+	// or scp (a list or such a string). Without them: 403
+	// insufficient_scope.
 	Scopes []string `json:"scopes,omitempty"`
 
+	// scopes_any needs at least one of these in the token's scope or scp.
+	// Without: 403 insufficient_scope.
 	Scopes_any []string `json:"scopes_any,omitempty"`
 
 	// claims: each claim (a dotted path reaches into nested objects, as
@@ -227,29 +304,49 @@ type CORS struct {
 	Max_age string `json:"max_age"`
 }
 
+// #Policy grants APIs to an identity and limits how much it may call them.
+// When several policies grant an API, the most generous rate and quota win.
 type Policy struct {
+	// name is shown in the portal.
 	Name string `json:"name"`
 
+	// access grants APIs by their ID.
 	Access map[string]Grant `json:"access"`
 
+	// rate allows at most requests in any window of per, per identity,
+	// counted as a sliding window: refused requests answer 429 with
+	// Retry-After.
 	Rate *struct {
+		// requests is how many requests pass in any window of per.
 		Requests int64 `json:"requests"`
 
+		// per is the window's length.
 		Per Duration `json:"per"`
 	} `json:"rate,omitempty"`
 
+	// quota allows at most max requests per fixed window of period, per
+	// identity: refused requests answer 403.
 	Quota *struct {
+		// max is how many requests pass in one period.
 		Max int64 `json:"max"`
 
+		// period is the window's length; an identity's window starts with
+		// its first request, and the next with its first request after that.
 		Period Duration `json:"period"`
 	} `json:"quota,omitempty"`
 
+	// key_expires_in makes a client registered in the portal for this
+	// policy expire that long after its registration.
 	Key_expires_in Duration `json:"key_expires_in,omitempty"`
 }
 
+// #Grant is a policy's access to one API; {} grants all of it.
 type Grant struct {
+	// methods narrows the grant to these methods.
 	Methods []Method `json:"methods,omitempty"`
 
+	// paths narrows the grant to these prefixes of the path after the
+	// listen path, ending at a "/" or at the path's end.
 	Paths []Path `json:"paths,omitempty"`
 
 	// scopes: the grant applies only to tokens that carry all of them.
@@ -260,10 +357,15 @@ type Grant struct {
 type Duration string
 
 type Portal struct {
+	// signup: "open" lets anyone sign up; "invite" only the developers an
+	// operator added (cuegate developer add).
 	Signup string `json:"signup"`
 
+	// redirect_uri_separator separates the redirect URIs a developer types
+	// in one field of the portal's form.
 	Redirect_uri_separator string `json:"redirect_uri_separator"`
 
+	// session_ttl is how long a portal login lasts.
 	Session_ttl string `json:"session_ttl"`
 
 	// trusted_proxies are the reverse proxies in front of the portal, as
@@ -272,17 +374,25 @@ type Portal struct {
 	// by, is taken from X-Forwarded-For. Empty: the connection's address.
 	Trusted_proxies []CIDR `json:"trusted_proxies"`
 
+	// dcr is the registration settings every catalogue entry starts from.
 	Dcr *DCR `json:"dcr,omitempty"`
 
+	// catalogue publishes APIs to developers, by an ID of your choice.
 	Catalogue map[string]struct {
+		// name is the entry's title in the portal.
 		Name string `json:"name"`
 
+		// description is shown under the name.
 		Description string `json:"description"`
 
+		// api is the ID of the API the entry publishes.
 		Api string `json:"api"`
 
+		// policy is the ID of the policy clients registered for this entry
+		// are bound to.
 		Policy string `json:"policy"`
 
+		// dcr overrides portal.dcr field by field for this entry.
 		Dcr *DCR `json:"dcr,omitempty"`
 	} `json:"catalogue"`
 }
@@ -296,59 +406,83 @@ type CIDR string
 // overrides the portal's global dcr field by field; the compiler checks the
 // merged result.
 type DCR struct {
+	// provider is the identity provider's product.
 	Provider Provider `json:"provider,omitempty"`
 
+	// grant_types are the grant types registered clients may use.
 	Grant_types []GrantType `json:"grant_types,omitempty"`
 
+	// token_endpoint_auth_method is how registered clients authenticate at
+	// the token endpoint.
 	Token_endpoint_auth_method AuthMethod `json:"token_endpoint_auth_method,omitempty"`
 
 	// response_types is sent as written; an empty list is sent as [].
 	Response_types []ResponseType `json:"response_types,omitempty"`
 
+	// idp_host is the identity provider's base URL.
 	Idp_host URL `json:"idp_host,omitempty"`
 
+	// registration_endpoint is where clients are registered (RFC 7591).
 	Registration_endpoint URL `json:"registration_endpoint,omitempty"`
 
 	// token_endpoint is shown to developers; it defaults to the one in the
 	// IdP host's discovery document.
 	Token_endpoint URL `json:"token_endpoint,omitempty"`
 
+	// initial_access_token is the bearer token the provider asks for to
+	// register a client; leave it out for open registration. An entry
+	// whose token cannot be read is shown as unavailable in the portal
+	// and listed in the admin /status.
 	Initial_access_token *Secret `json:"initial_access_token,omitempty"`
 
+	// scope is the space-separated scopes registered clients ask for.
 	Scope *string `json:"scope,omitempty"`
 
+	// timeout bounds each call to the provider; 15s when not set.
 	Timeout Duration `json:"timeout,omitempty"`
 }
 
-// #Provider names an entry of the provider registry (compiler/table,
-// LookupProvider), which says what each provider needs; a test keeps the
-// two lists equal.
+// #Provider is the identity provider's product, which decides how the
+// portal registers, updates and deletes clients there; "other" follows
+// RFC 7591 and RFC 7592 only. (The compiler's provider registry says what
+// each needs; a test keeps the two lists equal.)
 type Provider string
 
+// #GrantType is an OAuth 2.0 grant type a registered client may use.
 type GrantType string
 
+// #AuthMethod is how a registered client authenticates at the token
+// endpoint.
 type AuthMethod string
 
+// #ResponseType is an OAuth 2.0 response type a registered client may use.
 type ResponseType string
 
 type Cluster struct {
+	// redis is the server the nodes share.
 	Redis struct {
 		// address is host:port of the Redis (or Valkey) server.
 		Address string `json:"address"`
 
+		// username is the ACL user, for Redis 6 and later.
 		Username string `json:"username,omitempty"`
 
+		// password authenticates to the server.
 		Password *Secret `json:"password,omitempty"`
 
 		// tls, when set, connects over TLS: ca_file verifies the server
 		// (default: the system's roots), server_name overrides the name
 		// checked (default: the address's host).
 		Tls *struct {
+			// ca_file is a PEM bundle of the CAs that may sign the
+			// server's certificate.
 			Ca_file *string `json:"ca_file,omitempty"`
 
+			// server_name is the name the server's certificate must hold.
 			Server_name *string `json:"server_name,omitempty"`
 		} `json:"tls,omitempty"`
 
+		// database is the logical database number.
 		Database int64 `json:"database"`
 
 		// key_prefix begins every key cuegate writes, so that several

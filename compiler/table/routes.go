@@ -192,3 +192,28 @@ func (s MethodSet) Names() []string {
 	}
 	return names
 }
+
+// AnyOtherMethod is the key Owners gives a method the schema does not
+// name, which only an API without a methods list serves.
+const AnyOtherMethod = "*"
+
+// Owners returns, for every listen path, the ID of the API that serves
+// each method there, as Lookup chooses it: the schema's methods by name,
+// and AnyOtherMethod for one it does not name. A method no API serves on
+// a listen path is left out.
+func (ix *RouteIndex) Owners() map[string]map[string]string {
+	out := make(map[string]map[string]string, len(ix.byPrefix))
+	for path, pr := range ix.byPrefix {
+		owners := map[string]string{}
+		for _, name := range append(methodNames[:], AnyOtherMethod) {
+			for _, r := range pr.routes {
+				if r.methods.has([]byte(name)) {
+					owners[name] = r.api.ID
+					break
+				}
+			}
+		}
+		out[path] = owners
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package table
 
 import (
 	"fmt"
+	"maps"
 	"testing"
 )
 
@@ -160,5 +161,22 @@ func TestRouteAllow(t *testing.T) {
 		if s := string(got); (got == nil && tt.want != "<nil>") || (got != nil && s != tt.want) {
 			t.Errorf("Allow(%s) = %q (nil %v), want %q", tt.path, s, got == nil, tt.want)
 		}
+	}
+}
+
+func TestOwners(t *testing.T) {
+	t.Parallel()
+	tb := &Table{APIs: map[string]*API{
+		"all":   {ID: "all", ListenPath: "/a"},
+		"reads": {ID: "reads", ListenPath: "/r", Methods: []string{"GET", "HEAD"}},
+		"write": {ID: "write", ListenPath: "/r", Methods: []string{"POST"}},
+	}}
+	tb.Seal()
+	got := tb.Routes.Owners()
+	if len(got["/a"]) != 8 || got["/a"][AnyOtherMethod] != "all" || got["/a"]["DELETE"] != "all" {
+		t.Errorf("/a: %v", got["/a"])
+	}
+	if want := map[string]string{"GET": "reads", "HEAD": "reads", "POST": "write"}; !maps.Equal(got["/r"], want) {
+		t.Errorf("/r: %v, want %v", got["/r"], want)
 	}
 }

@@ -50,6 +50,20 @@ func ConfigPath(dir, name string) string {
 	return filepath.Join(dir, name)
 }
 
+// ResolveToken is Resolve for a token that must not be empty: a file
+// that holds nothing is an error too. Errors begin with name, the field
+// the reference is at, and name the reference, never a value.
+func (s *Secret) ResolveToken(dir, name string) (string, error) {
+	tok, err := s.Resolve(dir)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%s: %w", name, err)
+	case tok == "" && s != nil:
+		return "", fmt.Errorf("%s %s is empty", name, s)
+	}
+	return tok, nil
+}
+
 var _ fmt.Stringer = (*Secret)(nil)
 
 // String describes the reference, never the value.

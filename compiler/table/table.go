@@ -294,6 +294,26 @@ func (d *DCR) CallTimeout() time.Duration {
 	return DefaultDCRTimeout
 }
 
+// UnavailableEntries returns, by entry ID, why the catalogue entries whose
+// registration settings cannot work when serving from dir cannot (an
+// initial access token that cannot be read, or is empty); nil when every
+// entry can register. The reasons name references, never values.
+func (p *Portal) UnavailableEntries(dir string) map[string]string {
+	var out map[string]string
+	for id, e := range p.Catalogue {
+		if e.DCR == nil {
+			continue
+		}
+		if _, err := e.DCR.InitialAccessToken.ResolveToken(dir, "initial_access_token"); err != nil {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[id] = err.Error()
+		}
+	}
+	return out
+}
+
 // Issuer returns the issuer of the IdP whose tokens api takes, or "" for
 // a keyless API (or none). The portal keeps a client's entries to one
 // issuer and the gateway binds the client for tokens of that issuer: both

@@ -269,8 +269,9 @@ func TestDemoWalkthroughInShell(t *testing.T) {
 		"\n401\n200\n",     // without a token, then the keyless API
 		"HTTP/1.1 204",     // the CORS preflight
 		"Access-Control-Allow-Origin: http://localhost:3000",
-		"\n429\n",    // the rate limit
-		`"code":403`, // the deleted client's token
+		"\n200\n200\n200\n200\nHTTP/1.1 429", // four pass after step 3's call, the fifth is refused
+		"Retry-After: ",                      // with when to try again
+		`"code":403`,                         // the deleted client's token
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the walkthrough's output lacks %q:\n%s", want, out)

@@ -56,9 +56,15 @@ func walkthroughSteps(a Addrs, config string) []walkStep {
 			Cmds: []string{
 				`curl -s -i -X OPTIONS -H 'Origin: http://localhost:3000' -H 'Access-Control-Request-Method: GET' ` + gw + `/echo/hello`,
 			}},
-		{Text: "Watch the rate limit (5 requests per 10 seconds) answer 429 with Retry-After:",
+		{Text: "Watch the rate limit, 5 requests per 10 seconds, answer 429. Step 3 spent one of the\n" +
+			"five, so four more pass and the fifth is refused (after a pause of over 10 seconds one or\n" +
+			"two more pass: the window slides). The 429 says Retry-After: 12 (seconds), when one more\n" +
+			"request passes, and X-RateLimit-Reset: 20, when all five do again, both counted from step 3:\n" +
+			"the limit weighs the 10 seconds that held your calls by how much of them is still within\n" +
+			"the last 10 seconds, so they drain away gradually, not all at once 10 seconds later.",
 			Cmds: []string{
-				`for i in 1 2 3 4 5 6 7; do ` + code + ` -H "Authorization: Bearer $TOKEN" ` + gw + `/echo/hello; done`,
+				`for i in 1 2 3 4; do ` + code + ` -H "Authorization: Bearer $TOKEN" ` + gw + `/echo/hello; done`,
+				`curl -s -i -H "Authorization: Bearer $TOKEN" ` + gw + `/echo/hello | grep -iE '^(HTTP/|retry-after|x-ratelimit)'`,
 			}},
 		{Text: "Delete the client (in the portal, or as below): the gateway refuses its\nstill-valid token with 403 at once.",
 			Cmds: []string{

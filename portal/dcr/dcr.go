@@ -123,15 +123,9 @@ var ErrSettings = errors.New("dcr: the registration settings are not usable")
 // nothing, is an error matching ErrSettings that names the reference,
 // never a value.
 func InitialAccessToken(sec *table.Secret, configDir string) (string, error) {
-	if sec == nil {
-		return "", nil
-	}
-	tok, err := sec.Resolve(configDir)
-	switch {
-	case err != nil:
-		return "", fmt.Errorf("%w: initial_access_token: %w", ErrSettings, err)
-	case tok == "":
-		return "", fmt.Errorf("%w: initial_access_token %s is empty", ErrSettings, sec)
+	tok, err := sec.ResolveToken(configDir, "initial_access_token")
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrSettings, err)
 	}
 	return tok, nil
 }
@@ -344,7 +338,7 @@ func (d *driver) do(ctx context.Context, method, url, auth string, body []byte) 
 	}
 	resp, err := d.hc.Do(hr)
 	if err != nil {
-		return fail("", err)
+		return fail("", causeOf(err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -352,6 +346,15 @@ func (d *driver) do(ctx context.Context, method, url, auth string, body []byte) 
 		return fail("read answer: ", err)
 	}
 	return resp.StatusCode, raw, nil
+}
+
+// causeOf is the cause an http.Client's *url.Error wraps: that error
+// repeats the method and the URL, which the caller's message names already.
+func causeOf(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
 }
 
 // providerError keeps the provider's error and error_description as sent;

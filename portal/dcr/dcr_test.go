@@ -248,6 +248,23 @@ func TestRegisterErrors(t *testing.T) {
 	}
 }
 
+// TestUnreachableProviderNamedOnce: a provider that cannot be reached is
+// an error naming the method and the URL once, then the cause.
+func TestUnreachableProviderNamedOnce(t *testing.T) {
+	f := newFake(t, reply(201, `{}`))
+	endpoint := f.URL + "/register"
+	f.Close()
+	s := table.DCR{Provider: "other", RegistrationEndpoint: endpoint, Timeout: table.Duration(time.Second)}
+	r, _ := New(&s, "", f.Client())
+	_, err := r.Register(context.Background(), Request{ClientName: "x"})
+	if err == nil {
+		t.Fatal("registered at a closed server")
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "dcr: POST "+endpoint+": dial tcp ") || strings.Count(msg, endpoint) != 1 {
+		t.Errorf("error %q: want the URL once, then the cause", msg)
+	}
+}
+
 func wantProviderError(status int, code, desc string) func(t *testing.T, err error) {
 	return func(t *testing.T, err error) {
 		t.Helper()

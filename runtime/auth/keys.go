@@ -64,10 +64,11 @@ type KeySetsOptions struct {
 
 // KeyStatus is the state of one IdP's key set, for the admin status page.
 type KeyStatus struct {
-	Fetched   bool      `json:"fetched"`
-	LastFetch time.Time `json:"last_fetch"` // last successful fetch
-	KeyIDs    []string  `json:"key_ids"`
-	LastError string    `json:"last_error,omitempty"` // of the last attempt; "" when it succeeded
+	Fetched bool `json:"fetched"`
+	// LastFetch is the last successful fetch; nil (null) before the first.
+	LastFetch *time.Time `json:"last_fetch"`
+	KeyIDs    []string   `json:"key_ids"`
+	LastError string     `json:"last_error,omitempty"` // of the last attempt; "" when it succeeded
 }
 
 // KeySets holds the signing keys of every IdP of the current table, each
@@ -357,7 +358,11 @@ func (f *fetcher) lastError() error {
 func (f *fetcher) status() KeyStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st := KeyStatus{LastFetch: f.lastFetch, LastError: f.lastErr, KeyIDs: []string{}}
+	st := KeyStatus{LastError: f.lastErr, KeyIDs: []string{}}
+	if !f.lastFetch.IsZero() {
+		at := f.lastFetch
+		st.LastFetch = &at
+	}
 	if s := f.keys.Load(); s != nil {
 		st.Fetched = true
 		st.KeyIDs = slices.Clone(s.ids)

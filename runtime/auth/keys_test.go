@@ -213,7 +213,7 @@ func TestProviderDownAfterFetch(t *testing.T) {
 		t.Fatalf("cached keys no longer work: %v", err)
 	}
 	st := k.Status()[idp.ID]
-	if !st.Fetched || !k.Ready() || !strings.Contains(st.LastError, "503") || st.LastFetch.IsZero() {
+	if !st.Fetched || !k.Ready() || !strings.Contains(st.LastError, "503") || st.LastFetch == nil {
 		t.Errorf("status %+v", st)
 	}
 }
@@ -408,13 +408,22 @@ func TestSync(t *testing.T) {
 
 func TestStatusJSON(t *testing.T) {
 	t.Parallel()
-	st := KeyStatus{Fetched: true, LastFetch: now, KeyIDs: []string{"a"}, LastError: "boom"}
-	b, err := json.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"fetched":true,"last_fetch":"2026-03-01T12:00:00Z","key_ids":["a"],"last_error":"boom"}`
-	if string(b) != want {
-		t.Errorf("got %s, want %s", b, want)
+	at := now
+	for _, c := range []struct {
+		st   KeyStatus
+		want string
+	}{
+		{KeyStatus{Fetched: true, LastFetch: &at, KeyIDs: []string{"a"}, LastError: "boom"},
+			`{"fetched":true,"last_fetch":"2026-03-01T12:00:00Z","key_ids":["a"],"last_error":"boom"}`},
+		{KeyStatus{KeyIDs: []string{}, LastError: "connection refused"}, // never fetched: null, not the zero time
+			`{"fetched":false,"last_fetch":null,"key_ids":[],"last_error":"connection refused"}`},
+	} {
+		b, err := json.Marshal(c.st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != c.want {
+			t.Errorf("got %s, want %s", b, c.want)
+		}
 	}
 }

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/compiler/tablediff"
+	"github.com/cuegate/cuegate/internal/budget"
+)
+
+func init() {
+	register(command{"diff", "show what a configuration change changes in the compiled table", runDiff})
+}
+
+// exitChanged is diff's status when the two sides differ.
+const exitChanged = 1
+
+// adminTokenEnv names the environment variable diff --against reads the
+// admin token from.
+const adminTokenEnv = "CUEGATE_ADMIN_TOKEN"
+
+// runDiff is "cuegate diff [--format text|json|markdown] [budget flags]
+// OLD NEW", "... --git REV DIR" or "... --against URL DIR".
+//
+// It compares what the two sides compile to (see tablediff), never their
+// text: order, comments, layout and defaults written out are no change.
+// The old side is the directory OLD; or DIR as of the git revision REV
+// (the repository found from DIR); or the table a running node serves at
+// URL's GET /table on its admin listener, with the admin token from
+// $CUEGATE_ADMIN_TOKEN when it is set. The new side is NEW or DIR.
+//
+// It prints the changes on stdout in the format asked: text (nothing when
+// there is no change), json (tablediff.Diff) or markdown (for a
+// pull-request comment). Exit status: 0 no change, 1 changes, 2 an error
+// (a side that does not compile is named, with its findings at their
+// positions, on stderr).
+func runDiff(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "text", "output format: text, json or markdown")
+	rev := fs.String("git", "", "compare DIR as of this git revision with DIR")
+	against := fs.String("against", "", "compare the table a node serves (its admin listener's URL) with DIR")
+	var b budget.Budget
+	b.Flags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: cuegate diff [--format text|json|markdown] OLD NEW\n       cuegate diff --git REV [--format ...] DIR\n       cuegate diff --against URL [--format ...] DIR")
+		fs.PrintDefaults()
+	}
+	dirs, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	want := 2
+	if *rev != "" || *against != "" {
+		want = 1
+	}
+	if len(dirs) != want || (*rev != "" && *against != "") || (*format != "text" && *format != "json" && *format != "markdown") {
+		fs.Usage()
+		return exitUsage
+	}
+	if err := b.Valid(); err != nil {
+		fmt.Fprintln(stderr, "cuegate diff:", err)
+		return exitUsage
+	}
+	d, err := diffSides(b, *rev, *against, dirs)
+	if err == nil {
+		err = writeDiff(stdout, *format, d)
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintln(stderr, "cuegate diff:", err)
+		return exitUsage
+	case d.Empty():
+		return exitOK
+	}
+	return exitChanged
+}
+
+// diffSides compares the old side (dirs[0], or the last dir at rev, or
+// the table the node at against serves) with the last dir.
+func diffSides(b budget.Budget, rev, against string, dirs []string) (*tablediff.Diff, error) {
+	newDir := dirs[len(dirs)-1]
+	var old []byte
+	var err error
+	switch {
+	case rev != "":
+		old, err = compileAtRevision(b, rev, newDir)
+	case against != "":
+		old, err = fetchTable(against, os.Getenv(adminTokenEnv))
+	default:
+		old, err = compileSide(b, "old", dirs[0], dirs[0])
+	}
+	if err != nil {
+		return nil, err
+	}
+	cur, err := compileSide(b, "new", newDir, newDir)
+	if err != nil {
+		return nil, err
+	}
+	return tablediff.JSON(old, cur)
+}
+
+func writeDiff(w io.Writer, format string, d *tablediff.Diff) error {
+	switch format {
+	case "json":
+		b, err := json.MarshalIndent(d, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	case "markdown":
+		return d.WriteMarkdown(w)
+	default:
+		return d.WriteText(w)
+	}
+}
+
+// compileSide compiles dir and returns its table's JSON. A configuration
+// that does not compile is an error naming the side (as name, e.g.
+// "REV:path" for a checkout) and every finding at its position; file
+// names under dir are shown under name.
+func compileSide(b budget.Budget, side, dir, name string) ([]byte, error) {
+	t, err := b.Compile(dir)
+	var diags table.Diagnostics
+	switch {
+	case errors.As(err, &diags):
+		lines := make([]string, len(diags))
+		for i, d := range diags {
+			if rel, ok := strings.CutPrefix(d.File, dir); ok && name != dir {
+				if strings.HasSuffix(name, ":") { // the top of a repository
+					rel = strings.TrimLeft(rel, string(filepath.Separator))
+				}
+				d.File = name + rel
+			}
+			lines[i] = "  " + d.String()
+		}
+		return nil, fmt.Errorf("the %s configuration (%s) does not compile:\n%s", side, name, strings.Join(lines, "\n"))
+	case err != nil:
+		return nil, fmt.Errorf("the %s configuration (%s): %w", side, name, err)
+	}
+	return t.JSON(), nil
+}

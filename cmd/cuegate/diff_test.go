@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDiffAgainst: --against reads a node's GET /table with the admin
+// token from the environment and compares DIR with it.
+func TestDiffAgainst(t *testing.T) {
+	const token = "admin-token-for-the-test"
+	dir := t.TempDir()
+	cfg := func(target string) {
+		src := "package cfg\n\napis: users: {name: \"Users\", listen_path: \"/users\", auth: keyless: true, upstream: targets: [\"" + target + "\"]}\n"
+		if err := os.WriteFile(filepath.Join(dir, "cfg.cue"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg("http://127.0.0.1:9000")
+	var served, stderr bytes.Buffer
+	if code := run([]string{"compile", dir}, &served, &stderr); code != exitOK {
+		t.Fatalf("compile: %d %s", code, stderr.String())
+	}
+	node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Path != "/table" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(served.Bytes()) //nolint:errcheck
+	}))
+	defer node.Close()
+
+	diff := func(url string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run([]string{"diff", "--against", url, dir}, &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	t.Setenv(adminTokenEnv, "")
+	if code, _, errs := diff(node.URL); code != exitUsage || !strings.Contains(errs, "401 Unauthorized: set CUEGATE_ADMIN_TOKEN") {
+		t.Errorf("without the token: %d %q", code, errs)
+	}
+	t.Setenv(adminTokenEnv, token)
+	if code, out, errs := diff(node.URL); code != exitOK || out != "" {
+		t.Errorf("the same configuration: %d %q %q", code, out, errs)
+	}
+	cfg("http://127.0.0.1:9001")
+	code, out, errs := diff(node.URL + "/")
+	if want := "api users: changed\n  upstream.targets: [\"http://127.0.0.1:9000\"] → [\"http://127.0.0.1:9001\"]\n"; code != exitChanged || out != want {
+		t.Errorf("a change: %d %q %q, want %q", code, out, errs, want)
+	}
+	if strings.Contains(errs+out, token) {
+		t.Error("the token was printed")
+	}
+	if code, _, errs := diff(node.URL + "/table/x"); code != exitUsage || !strings.Contains(errs, "404") {
+		t.Errorf("a wrong path: %d %q", code, errs)
+	}
+}

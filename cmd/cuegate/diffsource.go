@@ -1,0 +1,138 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cuegate/cuegate/internal/budget"
+)
+
+// compileAtRevision compiles dir as of the git revision rev: the
+// directory's files at rev are written to a temporary directory, which is
+// removed again. Findings name the files as "rev:path/in/repo".
+func compileAtRevision(b budget.Budget, rev, dir string) ([]byte, error) {
+	if strings.HasPrefix(rev, "-") {
+		return nil, fmt.Errorf("--git %q: a revision does not start with -", rev)
+	}
+	out, err := git(dir, "rev-parse", "--show-toplevel", "--show-prefix")
+	if err != nil {
+		return nil, err
+	}
+	top, prefix, _ := strings.Cut(strings.TrimSuffix(string(out), "\n"), "\n")
+	archive, err := git(top, "archive", "--format=tar", rev+":"+prefix)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "cuegate-diff-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := untar(archive, tmp); err != nil {
+		return nil, fmt.Errorf("--git %s: %w", rev, err)
+	}
+	return compileSide(b, "old", tmp, rev+":"+strings.TrimSuffix(prefix, "/"))
+}
+
+// git runs git in dir and returns its output; a failure carries git's
+// own message.
+func git(dir string, args ...string) ([]byte, error) {
+	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// untar writes the regular files of a tar archive under dir; anything
+// else (links, devices) is skipped, and a name that would leave dir is an
+// error.
+func untar(archive []byte, dir string) error {
+	tr := tar.NewReader(bytes.NewReader(archive))
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		if !filepath.IsLocal(h.Name) {
+			return fmt.Errorf("archive entry %q is outside the directory", h.Name)
+		}
+		name := filepath.Join(dir, h.Name)
+		if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(f, tr)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// maxTableBytes bounds the table a node's GET /table may answer.
+const maxTableBytes = 64 << 20
+
+// fetchTable reads the table a node serves at base's /table, with token
+// as the bearer token when it is not empty. The error names the URL,
+// never the token.
+func fetchTable(base, token string) ([]byte, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--against %q: want the admin listener's http:// or https:// URL", base)
+	}
+	if !strings.HasSuffix(u.Path, "/table") {
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/table"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err // *url.Error: "Get "URL": cause"
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTableBytes+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	case resp.StatusCode == http.StatusUnauthorized:
+		return nil, fmt.Errorf("GET %s: %s: set %s to the node's gateway.admin_token", u, resp.Status, adminTokenEnv)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	case len(body) > maxTableBytes:
+		return nil, fmt.Errorf("GET %s: the table is over %d MiB", u, maxTableBytes>>20)
+	}
+	return body, nil
+}

@@ -1,0 +1,141 @@
+package tablediff
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cuegate/cuegate/compiler/table"
+)
+
+// everyMethod is how many keys table.RouteIndex.Owners gives a listen
+// path whose APIs serve every method.
+const everyMethod = 8
+
+// Name is how the item is named in text: "api orders", "gateway".
+func (it Item) Name() string {
+	if it.ID == "" {
+		return it.Group
+	}
+	return it.Group + " " + it.ID
+}
+
+// MethodNames names the route's methods: "GET, POST", or "every method".
+func (r Route) MethodNames() string {
+	if len(r.Methods) == everyMethod {
+		return "every method"
+	}
+	names := make([]string, len(r.Methods))
+	for i, m := range r.Methods {
+		names[i] = m
+		if m == table.AnyOtherMethod {
+			names[i] = "any other method"
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+var _ fmt.Stringer = Route{}
+
+// String is "route /orders/ GET: orders → orders_v2".
+func (r Route) String() string {
+	return fmt.Sprintf("route %s %s: %s → %s", r.ListenPath, r.MethodNames(), r.Old, r.New)
+}
+
+// value shows a field's JSON value, or "(none)" when it is absent.
+func value(raw []byte) string {
+	if raw == nil {
+		return "(none)"
+	}
+	return string(raw)
+}
+
+// WriteText writes d for a terminal: one line per item, then one per
+// changed field, indented, and one per route; nothing when d is empty.
+func (d *Diff) WriteText(w io.Writer) error {
+	var b strings.Builder
+	for _, it := range d.Items {
+		fmt.Fprintf(&b, "%s: %s\n", it.Name(), it.Kind)
+		for _, f := range it.Fields {
+			fmt.Fprintf(&b, "  %s: %s → %s\n", f.Path, value(f.Old), value(f.New))
+		}
+	}
+	for _, r := range d.Routes {
+		fmt.Fprintln(&b, r)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteMarkdown writes d as a Markdown section fit for a pull-request
+// comment: a heading, a table of changes and a table of routes.
+func (d *Diff) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	if d.Empty() {
+		b.WriteString("### cuegate diff: no change\n")
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	b.WriteString("### cuegate diff\n")
+	if len(d.Items) > 0 {
+		b.WriteString("\n| change | item | field | old | new |\n|---|---|---|---|---|\n")
+		for _, it := range d.Items {
+			if len(it.Fields) == 0 {
+				fmt.Fprintf(&b, "| %s | %s | | | |\n", it.Kind, code(it.Name()))
+			}
+			for _, f := range it.Fields {
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", it.Kind, code(it.Name()), code(f.Path), code(value(f.Old)), code(value(f.New)))
+			}
+		}
+	}
+	if len(d.Routes) > 0 {
+		b.WriteString("\n| route | methods | old API | new API |\n|---|---|---|---|\n")
+		for _, r := range d.Routes {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", code(r.ListenPath), r.MethodNames(), code(r.Old), code(r.New))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// code is s as a Markdown code span inside a table cell: fenced with one
+// more backtick than its longest run, and with | escaped.
+func code(s string) string {
+	run, longest := 0, 0
+	for _, c := range s {
+		if c == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	s = strings.ReplaceAll(s, "|", `\|`)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+// Summary is d in short lines for a log: "api orders changed:
+// upstream.timeout", "policy gold added", "route /orders/ GET: orders →
+// orders_v2".
+func (d *Diff) Summary() []string {
+	out := make([]string, 0, len(d.Items)+len(d.Routes))
+	for _, it := range d.Items {
+		s := it.Name() + " " + string(it.Kind)
+		if it.Kind == Changed {
+			paths := make([]string, len(it.Fields))
+			for i, f := range it.Fields {
+				paths[i] = f.Path
+			}
+			s += ": " + strings.Join(paths, ", ")
+		}
+		out = append(out, s)
+	}
+	for _, r := range d.Routes {
+		out = append(out, r.String())
+	}
+	return out
+}
