@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -75,5 +76,18 @@ func TestAdminToken(t *testing.T) {
 			t.Errorf("%s %s with %q: %d, want %d", tt.method, tt.path, tt.auth, resp.StatusCode, tt.want)
 		}
 	}
-
+	// /metrics holds the gateway's series and the portal's.
+	req, _ := http.NewRequest("GET", admin+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, series := range []string{"cuegate_table_generation ", `cuegate_portal_logins_total{result="ok"} `} {
+		if !strings.Contains(string(b), series) {
+			t.Errorf("/metrics lacks %s:\n%s", series, b)
+		}
+	}
 }
