@@ -25,6 +25,7 @@ import (
 )
 
 func TestProviderErrorsAreShownVerbatimAndLeaveNoState(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		status     int
@@ -44,7 +45,7 @@ func TestProviderErrorsAreShownVerbatimAndLeaveNoState(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			tab := testTable(e.idp.URL)
+			tab := e.freshTable()
 			tab.Portal.Catalogue["gluu_api"].DCR.Timeout = table.Duration(100 * time.Millisecond)
 			e.table.Store(tab)
 			e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
@@ -91,7 +92,8 @@ func (e *env) duplicateClientIDs(deleteFails bool) *http.Client {
 	return dev
 }
 
-func TestClientLocationsEscapeTheClientID(t *testing.T) { // newEnv sets the environment: not parallel
+func TestClientLocationsEscapeTheClientID(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ clientID, wantPath string }{
 		{"plain", "/clients/plain"},
 		{"a/b", "/clients/a%2Fb"},
@@ -145,6 +147,7 @@ func TestClientLocationsEscapeTheClientID(t *testing.T) { // newEnv sets the env
 }
 
 func TestClientThatCannotBeStoredIsDeletedAtTheProvider(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.duplicateClientIDs(false)
 	var aerr apiError
@@ -161,6 +164,7 @@ func TestClientThatCannotBeStoredIsDeletedAtTheProvider(t *testing.T) {
 }
 
 func TestClientThatCannotBeStoredNorDeletedIsNamed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.duplicateClientIDs(true)
 	var aerr apiError
@@ -172,6 +176,7 @@ func TestClientThatCannotBeStoredNorDeletedIsNamed(t *testing.T) {
 }
 
 func TestConcurrentRegistrationsArePersistedOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// Each developer tries two more than the cap: exactly the cap is
 	// registered and stored, the rest refused before reaching the provider.
@@ -224,6 +229,7 @@ func TestConcurrentRegistrationsArePersistedOnce(t *testing.T) {
 }
 
 func TestClientsPerDeveloperAreCapped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	var first clientView
@@ -259,6 +265,7 @@ func TestClientsPerDeveloperAreCapped(t *testing.T) {
 }
 
 func TestCreateValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	tests := []struct {
@@ -290,9 +297,10 @@ func TestCreateValidation(t *testing.T) {
 }
 
 func TestUnreadableInitialAccessTokenIsTheOperators(t *testing.T) {
+	t.Parallel()
 	var logs testutil.SyncBuffer
 	e := newEnvLog(t, zerolog.New(&logs))
-	t.Setenv("PORTAL_TEST_IAT", "")
+	os.Setenv(e.iat, "")
 	dev := e.developer("a@example.com")
 	const want = "the portal's registration settings are not usable: ask the operator"
 	var aerr apiError
@@ -308,12 +316,13 @@ func TestUnreadableInitialAccessTokenIsTheOperators(t *testing.T) {
 	if n := len(e.idp.requests()); n != 0 {
 		t.Errorf("%d provider calls", n)
 	}
-	if !strings.Contains(logs.String(), "environment variable PORTAL_TEST_IAT is not set") {
+	if !strings.Contains(logs.String(), "environment variable "+e.iat+" is not set") {
 		t.Errorf("the log does not name the variable:\n%s", logs.String())
 	}
 }
 
 func TestCheckSecrets(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tokenFile, emptyFile := filepath.Join(dir, "token"), filepath.Join(dir, "empty")
 	if err := os.WriteFile(tokenFile, []byte("file-token\n"), 0o600); err != nil {
@@ -322,14 +331,14 @@ func TestCheckSecrets(t *testing.T) {
 	if err := os.WriteFile(emptyFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("PORTAL_TEST_IAT", "env-token")
+	iat := testutil.Env(t, "PORTAL_TEST_IAT", "env-token")
 	tests := []struct {
 		name    string
 		secrets map[string]*table.Secret // catalogue entry → its token; nil: none configured
 		want    []string
 	}{
-		{"all readable", map[string]*table.Secret{"a": {Env: "PORTAL_TEST_IAT"}, "b": {File: tokenFile}, "c": nil}, nil},
-		{"unset variable shared by two entries", map[string]*table.Secret{"a": {Env: "PORTAL_TEST_UNSET"}, "b": {Env: "PORTAL_TEST_UNSET"}, "c": {Env: "PORTAL_TEST_IAT"}},
+		{"all readable", map[string]*table.Secret{"a": {Env: iat}, "b": {File: tokenFile}, "c": nil}, nil},
+		{"unset variable shared by two entries", map[string]*table.Secret{"a": {Env: "PORTAL_TEST_UNSET"}, "b": {Env: "PORTAL_TEST_UNSET"}, "c": {Env: iat}},
 			[]string{`portal: catalogue entries "a", "b" cannot register clients: dcr: the registration settings are not usable: initial_access_token: secret: environment variable PORTAL_TEST_UNSET is not set`}},
 		{"missing and empty files", map[string]*table.Secret{"a": {File: filepath.Join(dir, "missing")}, "b": {File: emptyFile}},
 			[]string{
@@ -380,6 +389,7 @@ func (c cancelOnRegister) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestRegistrationOutlivesTheRequest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -398,6 +408,7 @@ func TestRegistrationOutlivesTheRequest(t *testing.T) {
 }
 
 func TestRegistrationWhileShuttingDownIsUndone(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	e.store.Close()
@@ -418,6 +429,7 @@ func TestRegistrationWhileShuttingDownIsUndone(t *testing.T) {
 // TestSigningAlgorithmIsOneTheAPIsAccept: the algorithm, and the refusal
 // of entries whose APIs take tokens from different identity providers.
 func TestSigningAlgorithmIsOneTheAPIsAccept(t *testing.T) {
+	t.Parallel()
 	tab := &table.Table{APIs: map[string]*table.API{
 		"keyless": {ID: "keyless"},
 		"es":      {ID: "es", JWT: &table.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256"}}},
@@ -469,8 +481,9 @@ func TestSigningAlgorithmIsOneTheAPIsAccept(t *testing.T) {
 }
 
 func TestGluuClientsAreSignedWithAnAlgorithmTheAPIAccepts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
-	tab := testTable(e.idp.URL)
+	tab := e.freshTable()
 	tab.APIs["gluu_api"].JWT = &table.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256"}}
 	tab.Portal.Catalogue["gluu_api"].DCR.Provider = "gluu"
 	e.table.Store(tab)

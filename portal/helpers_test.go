@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/cuegate/cuegate/portal/store"
 )
 
@@ -79,15 +80,18 @@ type env struct {
 	s     *Server
 	store *store.Store
 	idp   *fakeIdP
+	iat   string // the environment variable that holds the initial access token
 	table atomic.Pointer[table.Table]
 	now   atomic.Pointer[time.Time]
 }
 
-func testTable(idpURL string) *table.Table {
+// testTable is the portal's table: its DCR entries register at idpURL
+// with the initial access token in the environment variable iatEnv.
+func testTable(idpURL, iatEnv string) *table.Table {
 	dcr := &table.DCR{
 		Provider: "other", GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "client_secret_post",
 		ResponseTypes: []string{"token"}, RegistrationEndpoint: idpURL + "/register", TokenEndpoint: idpURL + "/token",
-		InitialAccessToken: &table.Secret{Env: "PORTAL_TEST_IAT"}, Timeout: table.Duration(2 * time.Second),
+		InitialAccessToken: &table.Secret{Env: iatEnv}, Timeout: table.Duration(2 * time.Second),
 	}
 	dcr2 := *dcr
 	return &table.Table{
@@ -128,9 +132,8 @@ func newEnvTLS(t *testing.T) *env {
 // newEnvOpts is a portal with opts' Logger and Secure, served over TLS
 // when Secure is set.
 func newEnvOpts(t *testing.T, opts Options) *env {
-	t.Setenv("PORTAL_TEST_IAT", "initial-token")
-	e := &env{t: t, idp: newFakeIdP(t)}
-	e.table.Store(testTable(e.idp.URL))
+	e := &env{t: t, idp: newFakeIdP(t), iat: testutil.Env(t, "PORTAL_TEST_IAT", "initial-token")}
+	e.table.Store(e.freshTable())
 	now := t0
 	e.now.Store(&now)
 	st, err := store.Open(filepath.Join(t.TempDir(), "state.json"))
@@ -158,6 +161,9 @@ func newEnvOpts(t *testing.T, opts Options) *env {
 	t.Cleanup(e.srv.Close)
 	return e
 }
+
+// freshTable is a new copy of the table the portal starts with.
+func (e *env) freshTable() *table.Table { return testTable(e.idp.URL, e.iat) }
 
 func (e *env) advance(d time.Duration) {
 	n := e.now.Load().Add(d)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestHTMLWizard(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
 	_, _, tok := e.page(b, "/signup")
@@ -99,6 +100,7 @@ func TestHTMLWizard(t *testing.T) {
 var flashRE = regexp.MustCompile(`<p class="flash" role="status">([^<]*)</p>`)
 
 func TestFlashCodes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, tt := range []struct{ path, want string }{
 		{"/login?m=logged-out", "You are logged out."},
@@ -118,6 +120,7 @@ func TestFlashCodes(t *testing.T) {
 }
 
 func TestLoginErrorIsASentence(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.developer("a@example.com")
 	b := e.browser()
@@ -129,6 +132,7 @@ func TestLoginErrorIsASentence(t *testing.T) {
 }
 
 func TestSentence(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"":                            "",
 		"wrong email or password":     "Wrong email or password.",
@@ -143,6 +147,7 @@ func TestSentence(t *testing.T) {
 }
 
 func TestClientNameIsEscaped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	c := e.create(dev, `<script>alert("x")</script>`, "gluu_api")
@@ -163,6 +168,7 @@ func TestClientNameIsEscaped(t *testing.T) {
 }
 
 func TestHTMLShowsTheProvidersRefusal(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 		w.WriteHeader(400)

@@ -124,6 +124,7 @@ func TestClip(t *testing.T) {
 }
 
 func TestDeveloperTextIsChecked(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	many := make([]string, maxRedirectURIs+1)

@@ -13,6 +13,7 @@ import (
 )
 
 func TestAPIJourney(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("Dev@Example.com")
 
@@ -81,6 +82,7 @@ func TestAPIJourney(t *testing.T) {
 }
 
 func TestDeveloperIsolation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	alice, bob := e.developer("alice@example.com"), e.developer("bob@example.com")
 	c := e.create(alice, "alice app", "gluu_api")
@@ -105,6 +107,7 @@ func TestDeveloperIsolation(t *testing.T) {
 }
 
 func TestLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
 	var logs testutil.SyncBuffer
 	e := newEnvLog(t, zerolog.New(&logs))
 	dev := e.developer("a@example.com")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -49,6 +50,22 @@ func DeadURL(t testing.TB) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return "http://" + addr
+}
+
+var envSeq atomic.Int64
+
+// Env sets an environment variable of a name no other test uses, prefix
+// and a number, to value until t ends, and returns its name. Unlike
+// t.Setenv it leaves t free to call t.Parallel: the variable is the
+// test's own. An empty value is a variable set to "".
+func Env(t testing.TB, prefix, value string) string {
+	t.Helper()
+	name := fmt.Sprintf("%s_%d", prefix, envSeq.Add(1))
+	if err := os.Setenv(name, value); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Unsetenv(name) })
+	return name
 }
 
 // Eventually polls cond every few milliseconds and fails t when it has not
