@@ -90,7 +90,7 @@ func TestAPIRefusesBodiesItDoesNotUnderstand(t *testing.T) {
 			t.Errorf("POST %s %s: %d %+v, want 400 %q", tt.path, tt.body, resp.StatusCode, aerr, tt.want)
 		}
 	}
-	if n := len(e.idp.requests()); n != 0 {
+	if n := len(e.requests()); n != 0 {
 		t.Errorf("%d provider calls", n)
 	}
 	if cs := e.store.Clients(""); len(cs) != 0 {

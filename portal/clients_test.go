@@ -48,7 +48,7 @@ func TestProviderErrorsAreShownVerbatimAndLeaveNoState(t *testing.T) {
 			tab := e.freshTable()
 			tab.Portal.Catalogue["gluu_api"].DCR.Timeout = table.Duration(100 * time.Millisecond)
 			e.table.Store(tab)
-			e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+			e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 				if tt.status == 0 {
 					<-r.Context().Done()
 					return true
@@ -72,13 +72,16 @@ func TestProviderErrorsAreShownVerbatimAndLeaveNoState(t *testing.T) {
 
 // duplicateClientIDs makes the provider answer every registration with the
 // same client_id, so that a second client cannot be stored (deletes fail
-// when deleteFails, else fall to the fake's default), and registers the
-// first client for a developer, whom it returns.
+// when deleteFails, else succeed), and registers the first client for a
+// developer, whom it returns.
 func (e *env) duplicateClientIDs(deleteFails bool) *http.Client {
-	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 		switch {
 		case r.Method == http.MethodDelete && deleteFails:
 			w.WriteHeader(http.StatusInternalServerError)
+			return true
+		case r.Method == http.MethodDelete:
+			w.WriteHeader(http.StatusNoContent)
 			return true
 		case r.Method != http.MethodPost:
 			return false
@@ -107,7 +110,7 @@ func TestClientLocationsEscapeTheClientID(t *testing.T) {
 		registered := func(t *testing.T) (*env, *http.Client) {
 			e := newEnv(t)
 			id, _ := json.Marshal(tt.clientID)
-			e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+			e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 				if r.Method != http.MethodPost {
 					return false
 				}
@@ -154,7 +157,7 @@ func TestClientThatCannotBeStoredIsDeletedAtTheProvider(t *testing.T) {
 	if resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "second"}, &aerr); resp.StatusCode != 500 {
 		t.Fatalf("second create: %d %+v", resp.StatusCode, aerr)
 	}
-	reqs := e.idp.requests()
+	reqs := e.requests()
 	if len(reqs) != 3 || reqs[2] != "DELETE /register/dup Bearer rat " {
 		t.Errorf("provider requests = %q, want the unstored client deleted", reqs)
 	}
@@ -204,7 +207,7 @@ func TestConcurrentRegistrationsArePersistedOnce(t *testing.T) {
 	if want := map[int]int{http.StatusCreated: devs * MaxClientsPerDeveloper, http.StatusConflict: devs * 2}; !maps.Equal(count, want) {
 		t.Errorf("statuses %v, want %v", count, want)
 	}
-	if n := len(e.idp.requests()); n != devs*MaxClientsPerDeveloper {
+	if n := len(e.requests()); n != devs*MaxClientsPerDeveloper {
 		t.Errorf("%d provider calls, want %d", n, devs*MaxClientsPerDeveloper)
 	}
 	path := e.store.Path()
@@ -241,14 +244,14 @@ func TestClientsPerDeveloperAreCapped(t *testing.T) {
 	}
 	e.advance(366 * 24 * time.Hour) // expired clients still count until deleted
 	e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil)
-	calls := len(e.idp.requests())
+	calls := len(e.requests())
 	var aerr apiError
 	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "one more"}, &aerr)
 	if resp.StatusCode != http.StatusConflict || aerr.Code != "too_many_clients" ||
 		aerr.Description != fmt.Sprintf("you have reached the limit of %d clients per developer: delete one you no longer use, then register again", MaxClientsPerDeveloper) {
 		t.Errorf("over the cap: %d %+v", resp.StatusCode, aerr)
 	}
-	if n := len(e.idp.requests()); n != calls {
+	if n := len(e.requests()); n != calls {
 		t.Errorf("%d provider calls over the cap", n-calls)
 	}
 	_, _, tok := e.page(dev, "/clients/new")
@@ -286,7 +289,7 @@ func TestCreateValidation(t *testing.T) {
 			t.Errorf("%s: %d %+v, want 400 %s", tt.name, resp.StatusCode, aerr, tt.code)
 		}
 	}
-	if n := len(e.idp.requests()); n != 0 {
+	if n := len(e.requests()); n != 0 {
 		t.Errorf("%d provider calls for invalid requests", n)
 	}
 	// Entries with one policy and the same settings share a client.
@@ -313,7 +316,7 @@ func TestUnreadableInitialAccessTokenIsTheOperators(t *testing.T) {
 	if hresp.StatusCode != http.StatusInternalServerError || !strings.Contains(body, "The portal&#39;s registration settings are not usable: ask the operator.") {
 		t.Errorf("HTML: %d\n%s", hresp.StatusCode, body)
 	}
-	if n := len(e.idp.requests()); n != 0 {
+	if n := len(e.requests()); n != 0 {
 		t.Errorf("%d provider calls", n)
 	}
 	if !strings.Contains(logs.String(), "environment variable "+e.iat+" is not set") {
@@ -418,7 +421,7 @@ func TestRegistrationWhileShuttingDownIsUndone(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || aerr.Code != "temporarily_unavailable" || aerr.Description != want {
 		t.Errorf("%d %+v, want 503 %q", resp.StatusCode, aerr, want)
 	}
-	if reqs := e.idp.requests(); len(reqs) != 2 || !strings.HasPrefix(reqs[1], "DELETE /register/client-1 ") {
+	if reqs := e.requests(); len(reqs) != 2 || !strings.HasPrefix(reqs[1], "DELETE /register/client-1 ") {
 		t.Errorf("provider requests = %q, want the registration deleted again", reqs)
 	}
 	if len(e.store.Clients("")) != 0 {
@@ -488,7 +491,7 @@ func TestGluuClientsAreSignedWithAnAlgorithmTheAPIAccepts(t *testing.T) {
 	tab.Portal.Catalogue["gluu_api"].DCR.Provider = "gluu"
 	e.table.Store(tab)
 	e.create(e.developer("a@example.com"), "app", "gluu_api")
-	if reqs := e.idp.requests(); len(reqs) != 1 || !strings.Contains(reqs[0], `"access_token_as_jwt":true,"access_token_signing_alg":"ES256"`) {
+	if reqs := e.requests(); len(reqs) != 1 || !strings.Contains(reqs[0], `"access_token_as_jwt":true,"access_token_signing_alg":"ES256"`) {
 		t.Errorf("provider requests = %q, want ES256 asked for", reqs)
 	}
 }

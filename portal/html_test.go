@@ -59,8 +59,8 @@ func TestHTMLWizard(t *testing.T) {
 	if len(c.RedirectURIs) != 2 || c.RedirectURIs[1] != "https://app.example/cb2" || len(c.Catalogue) != 2 {
 		t.Errorf("stored %+v", c)
 	}
-	if !strings.Contains(e.idp.requests()[0], `"redirect_uris":["https://app.example/cb","https://app.example/cb2"]`) {
-		t.Errorf("provider got %s", e.idp.requests()[0])
+	if !strings.Contains(e.requests()[0], `"redirect_uris":["https://app.example/cb","https://app.example/cb2"]`) {
+		t.Errorf("provider got %s", e.requests()[0])
 	}
 
 	// Seen again, it is the detail page, where the secret is off the
@@ -170,7 +170,7 @@ func TestClientNameIsEscaped(t *testing.T) {
 func TestHTMLShowsTheProvidersRefusal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 		w.WriteHeader(400)
 		io.WriteString(w, `{"error":"invalid_client_metadata","error_description":"response_types <token> is not allowed"}`)
 		return true

@@ -32,7 +32,7 @@ func TestAPIJourney(t *testing.T) {
 		c.Policy != "gold" || len(c.Catalogue) != 1 || !c.CreatedAt.Equal(t0) || c.ExpiresAt == nil || !c.ExpiresAt.Equal(wantExp) {
 		t.Errorf("created = %+v", c)
 	}
-	reqs := e.idp.requests()
+	reqs := e.requests()
 	want := `POST /register Bearer initial-token {"client_name":"my app","grant_types":["client_credentials"],"response_types":["token"],"token_endpoint_auth_method":"client_secret_post"}`
 	if len(reqs) != 1 || reqs[0] != want {
 		t.Errorf("provider requests = %q, want %q", reqs, want)
@@ -58,7 +58,7 @@ func TestAPIJourney(t *testing.T) {
 	if resp := e.api(dev, "DELETE", "/clients/client-1", nil, nil); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("delete: %d", resp.StatusCode)
 	}
-	if reqs := e.idp.requests(); len(reqs) != 2 || reqs[1] != "DELETE /register/client-1 Bearer rat-1 " {
+	if reqs := e.requests(); len(reqs) != 2 || reqs[1] != "DELETE /register/client-1 Bearer rat-1 " {
 		t.Errorf("provider requests = %q, want an RFC 7592 DELETE", reqs)
 	}
 	if bnd, found := e.store.Binding("client-1"); !bnd.Revoked || !found {
@@ -114,7 +114,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	e.api(e.browser(), "POST", "/login", credentials{"a@example.com", "wrong password"}, nil)
 	c := e.create(dev, "app", "gluu_api")
 	e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, nil)
-	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 		w.WriteHeader(401)
 		io.WriteString(w, `{"error":"invalid_token"}`)
 		return true
