@@ -14,6 +14,7 @@ import (
 )
 
 func TestIssuerWithPath(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(nil)
 	defer srv.Close()
 	p, err := New(Options{Issuer: srv.URL + "/idp/", InitialAccessToken: testIAT})
@@ -28,6 +29,7 @@ func TestIssuerWithPath(t *testing.T) {
 }
 
 func TestNewRejects(t *testing.T) {
+	t.Parallel()
 	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +57,7 @@ func TestNewRejects(t *testing.T) {
 }
 
 func TestListen(t *testing.T) {
+	t.Parallel()
 	p, err := Listen("127.0.0.1:0", Options{InitialAccessToken: testIAT})
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +85,7 @@ func TestListen(t *testing.T) {
 // TestGivenKeyAndCredentials: a provider signs with the key it is given
 // and names its registrations with Credentials.
 func TestGivenKeyAndCredentials(t *testing.T) {
+	t.Parallel()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)

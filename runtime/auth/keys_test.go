@@ -357,6 +357,7 @@ func TestCacheInvalidation(t *testing.T) {
 // TestSync is not parallel: it reads the process-wide metrics set, where
 // other tests' KeySets register the same IdP ID.
 func TestSync(t *testing.T) {
+	t.Parallel()
 	testKeys(t)
 	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
