@@ -23,12 +23,12 @@ import (
 )
 
 // clusterConfig is a JWT API under a quota of 5 and a client binding's
-// policy, on the Redis at %[3]s; %[1]s is the IdP's issuer, %[2]s the
-// upstream.
+// policy, on the Redis at %[3]s with key prefix %[4]s; %[1]s is the IdP's
+// issuer, %[5]s its JWKS, %[2]s the upstream.
 const clusterConfig = `package t
 
 gateway: {listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0", portal_listen: "127.0.0.1:0"}
-idps: dev: {issuer: %[1]q, jwks_uri: %[1]q + "/jwks"}
+idps: dev: {issuer: %[1]q, jwks_uri: %[5]q}
 apis: q: {
 	name:        "Q"
 	listen_path: "/q"
@@ -54,15 +54,10 @@ type clusterEnv struct {
 func startClusterEnv(t *testing.T) *clusterEnv {
 	t.Helper()
 	e := &clusterEnv{redis: testutil.StartRedis(t), dir: t.TempDir()}
-	idp, err := devidp.Listen("127.0.0.1:0", devidp.Options{InitialAccessToken: "iat"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { idp.Close() })
-	e.idp = idp
+	e.idp = newIdP(t)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })) //nolint:errcheck
 	t.Cleanup(up.Close)
-	cfg := fmt.Sprintf(clusterConfig, idp.Issuer(), up.URL, e.redis.Addr(), strings.ReplaceAll(t.Name(), "/", "_")+":")
+	cfg := fmt.Sprintf(clusterConfig, e.idp.Issuer(), up.URL, e.redis.Addr(), strings.ReplaceAll(t.Name(), "/", "_")+":", e.idp.JWKSURL())
 	if err := os.WriteFile(filepath.Join(e.dir, "c.cue"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
