@@ -98,6 +98,22 @@ func readyKeys(t testing.TB, opts KeySetsOptions, idps ...*table.IdP) *KeySets {
 	return k
 }
 
+// clockedEnv is a provider publishing rsaA, and a Validator on key sets
+// fetched from it that read clk and refetch at most every minRefetch.
+func clockedEnv(t testing.TB, minRefetch time.Duration) (p *provider, clk *testutil.Clock, k *KeySets, v *Validator) {
+	t.Helper()
+	testKeys(t)
+	p = newProvider(t, rsaA.JWK(t, "RS256", "sig"))
+	clk = testutil.NewClock(now)
+	k = readyKeys(t, KeySetsOptions{MinRefetch: minRefetch, Now: clk.Now}, p.idp())
+	return p, clk, k, NewValidator(k, 100)
+}
+
+// token is a token of p's valid claims at now, signed with key.
+func (p *provider) token(t testing.TB, key testidp.Key) []byte {
+	return []byte(key.Mint(t, p.claimsAt(now), nil))
+}
+
 // claimsAt returns valid claims for p at now.
 func (p *provider) claimsAt(now time.Time) jwt.MapClaims {
 	return jwt.MapClaims{

@@ -32,7 +32,7 @@ func TestRotation(t *testing.T) {
 	clk := testutil.NewClock(now)
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Minute, Now: clk.Now}, p.idp())
 	v := NewValidator(k, 100)
-	tokB := []byte(rsaB.Mint(t, p.claimsAt(now), nil))
+	tokB := p.token(t, rsaB)
 
 	steps := []struct {
 		name    string
@@ -62,7 +62,7 @@ func TestRotation(t *testing.T) {
 			t.Errorf("%s: %d fetches, want %d", st.name, got, st.fetches)
 		}
 	}
-	if _, err := v.Validate([]byte(rsaA.Mint(t, p.claimsAt(now), nil)), p.idp(), rulesFor("RS256"), now); err != nil {
+	if _, err := v.Validate(p.token(t, rsaA), p.idp(), rulesFor("RS256"), now); err != nil {
 		t.Errorf("old key no longer accepted: %v", err)
 	}
 	if got := k.Status()["test"].KeyIDs; !slices.Equal(got, []string{"rsa-a", "rsa-b"}) {
@@ -76,14 +76,8 @@ func TestRotation(t *testing.T) {
 // for a fetch.
 func TestUnknownKidDoesNotWaitForItsTurn(t *testing.T) {
 	t.Parallel()
-	testKeys(t)
-	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
-	clk := testutil.NewClock(now)
-	k := readyKeys(t, KeySetsOptions{MinRefetch: 3 * time.Second, Now: clk.Now}, p.idp())
-	v := NewValidator(k, 100)
-	unknown := func(kid string) []byte {
-		return []byte(withKID(rsaA, kid).Mint(t, p.claimsAt(now), nil))
-	}
+	p, clk, k, v := clockedEnv(t, 3*time.Second)
+	unknown := func(kid string) []byte { return p.token(t, withKID(rsaA, kid)) }
 
 	clk.Advance(3 * time.Second)
 	_, err := v.Validate(unknown("k1"), p.idp(), rulesFor("RS256"), now)
@@ -119,10 +113,10 @@ func TestSkipUnusableKeys(t *testing.T) {
 	p := newProvider(t, malformed, enc, rsaA.JWK(t, "RS256", "sig"))
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
 	v := NewValidator(k, 100)
-	if _, err := v.Validate([]byte(rsaA.Mint(t, p.claimsAt(now), nil)), p.idp(), rulesFor("RS256"), now); err != nil {
+	if _, err := v.Validate(p.token(t, rsaA), p.idp(), rulesFor("RS256"), now); err != nil {
 		t.Fatalf("good key: %v", err)
 	}
-	_, err := v.Validate([]byte(rsaB.Mint(t, p.claimsAt(now), nil)), p.idp(), rulesFor("RS256"), now)
+	_, err := v.Validate(p.token(t, rsaB), p.idp(), rulesFor("RS256"), now)
 	wantErr(t, err, 401, "unknown signing key")
 	if st := k.Status()["test"]; !slices.Equal(st.KeyIDs, []string{"rsa-a"}) || st.LastError != "" {
 		t.Errorf("status %+v, want only rsa-a and no error", st)
@@ -206,7 +200,7 @@ func TestProviderDownAfterFetch(t *testing.T) {
 	v := NewValidator(k, 100)
 	rules := rulesFor("RS256")
 	rules.IdP = idp.ID
-	if _, err := v.Validate([]byte(rsaA.Mint(t, p.claimsAt(now), nil)), idp, rules, now); err != nil {
+	if _, err := v.Validate(p.token(t, rsaA), idp, rules, now); err != nil {
 		t.Fatalf("cached keys no longer work: %v", err)
 	}
 	st := k.Status()[idp.ID]
@@ -224,7 +218,7 @@ func TestProviderDownFromStart(t *testing.T) {
 	p.SetDown(true)
 	k := newKeys(t, KeySetsOptions{MinRefetch: time.Millisecond}, p.idp())
 	v := NewValidator(k, 100)
-	tok := []byte(rsaA.Mint(t, p.claimsAt(now), nil))
+	tok := p.token(t, rsaA)
 	testutil.Eventually(t, "a failed fetch", func() bool { return k.Status()["test"].LastError != "" })
 	_, err := v.Validate(tok, p.idp(), rulesFor("RS256"), now)
 	wantErr(t, err, http.StatusServiceUnavailable, "signing keys of identity provider test are not available yet")
@@ -255,7 +249,7 @@ func TestDiscovery(t *testing.T) {
 	t.Run("keys from the discovered jwks_uri", func(t *testing.T) {
 		idp := discovery(p.Issuer())
 		k := readyKeys(t, KeySetsOptions{}, idp)
-		if _, err := NewValidator(k, 10).Validate([]byte(ecA.Mint(t, p.claimsAt(now), nil)), idp, rulesFor("ES256"), now); err != nil {
+		if _, err := NewValidator(k, 10).Validate(p.token(t, ecA), idp, rulesFor("ES256"), now); err != nil {
 			t.Fatal(err)
 		}
 		if p.Hits(devidp.DiscoveryPath) == 0 {
@@ -276,14 +270,8 @@ func TestDiscovery(t *testing.T) {
 // fetch.
 func TestRefetchLimited(t *testing.T) {
 	t.Parallel()
-	testKeys(t)
-	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
-	clk := testutil.NewClock(now)
-	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour, Now: clk.Now}, p.idp())
-	v := NewValidator(k, 100)
-	unknown := func(i int) []byte {
-		return []byte(withKID(rsaA, fmt.Sprint("kid-", i)).Mint(t, p.claimsAt(now), nil))
-	}
+	p, clk, _, v := clockedEnv(t, time.Hour)
+	unknown := func(i int) []byte { return p.token(t, withKID(rsaA, fmt.Sprint("kid-", i))) }
 	validateMany := func(n int) {
 		var wg sync.WaitGroup
 		for i := range n {
@@ -322,7 +310,7 @@ func TestCacheInvalidation(t *testing.T) {
 	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
 	v := NewValidator(k, 100)
-	tok := []byte(rsaA.Mint(t, p.claimsAt(now), nil))
+	tok := p.token(t, rsaA)
 	validate := func() (*Claims, error) { return v.Validate(tok, p.idp(), rulesFor("RS256"), now) }
 	first, err := validate()
 	if err != nil {
@@ -363,7 +351,7 @@ func TestSync(t *testing.T) {
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
 	f := k.fetcher("test")
 	v := NewValidator(k, 100)
-	tok := []byte(rsaA.Mint(t, p.claimsAt(now), nil))
+	tok := p.token(t, rsaA)
 
 	// A new table with the same IdP (another pointer, another refresh
 	// interval): same fetcher, no fetch, cache kept.

@@ -206,7 +206,7 @@ func TestCachedRecheck(t *testing.T) {
 	t.Parallel()
 	p, _, v := readyEnv(t, KeySetsOptions{})
 	idp := p.idp()
-	tok := []byte(rsaA.Mint(t, p.claimsAt(now), nil))
+	tok := p.token(t, rsaA)
 	first, err := v.Validate(tok, idp, rulesFor("RS256"), now)
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +256,7 @@ func TestCachedRecheck(t *testing.T) {
 func TestCachedNoAllocs(t *testing.T) {
 	p, _, v := readyEnv(t, KeySetsOptions{})
 	idp, rules := p.idp(), rulesFor("RS256")
-	tok := []byte(rsaA.Mint(t, p.claimsAt(now), nil))
+	tok := p.token(t, rsaA)
 	if _, err := v.Validate(tok, idp, rules, now); err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +327,7 @@ func TestCacheBounded(t *testing.T) {
 	}
 	// A negative size disables the cache.
 	off := NewValidator(k, -1)
-	tok := []byte(edA.Mint(t, p.claimsAt(now), nil))
+	tok := p.token(t, edA)
 	a, _ := off.Validate(tok, p.idp(), rulesFor("EdDSA"), now)
 	b, _ := off.Validate(tok, p.idp(), rulesFor("EdDSA"), now)
 	if a == nil || a == b {
@@ -340,7 +340,7 @@ func TestUnknownIdP(t *testing.T) {
 	p, _, v := readyEnv(t, KeySetsOptions{})
 	other := p.idp()
 	other.ID = "other"
-	_, err := v.Validate([]byte(rsaA.Mint(t, p.claimsAt(now), nil)), other, rulesFor("RS256"), now)
+	_, err := v.Validate(p.token(t, rsaA), other, rulesFor("RS256"), now)
 	wantErr(t, err, http.StatusServiceUnavailable, "signing keys of identity provider other are not available yet")
 }
 
