@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -77,17 +76,10 @@ func TestAdminToken(t *testing.T) {
 		}
 	}
 	// /metrics holds the gateway's series and the portal's.
-	req, _ := http.NewRequest("GET", admin+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	_, metrics := httpGet(t, admin+"/metrics", token)
 	for _, series := range []string{"cuegate_table_generation ", `cuegate_portal_logins_total{result="ok"} `} {
-		if !strings.Contains(string(b), series) {
-			t.Errorf("/metrics lacks %s:\n%s", series, b)
+		if !strings.Contains(metrics, series) {
+			t.Errorf("/metrics lacks %s:\n%s", series, metrics)
 		}
 	}
 }
