@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuegate/cuegate/internal/node/nodetest"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestAdminToken: with gateway.admin_token, the admin listener, the
@@ -76,7 +77,7 @@ func TestAdminToken(t *testing.T) {
 		}
 	}
 	// /metrics holds the gateway's series and the portal's.
-	_, metrics := httpGet(t, admin+"/metrics", token)
+	_, metrics := testutil.Get(t, admin+"/metrics", token)
 	for _, series := range []string{"cuegate_table_generation ", `cuegate_portal_logins_total{result="ok"} `} {
 		if !strings.Contains(metrics, series) {
 			t.Errorf("/metrics lacks %s:\n%s", series, metrics)

@@ -1,24 +1,13 @@
 package testidp
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/cuegate/cuegate/internal/devidp"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
-
-func get(t *testing.T, u string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
 
 // TestServer: the provider answers what the test does not, every request
 // is recorded, and the JWKS, the answers and the availability follow the
@@ -37,20 +26,20 @@ func TestServer(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated || !s.IdP.HasClient("client-1") {
 		t.Fatalf("registration: %d, client-1 held %v", resp.StatusCode, s.IdP.HasClient("client-1"))
 	}
-	if status, body := get(t, s.JWKSURL()); status != 200 || !strings.Contains(body, s.IdP.SigningKID()) {
+	if status, body := testutil.Get(t, s.JWKSURL(), ""); status != 200 || !strings.Contains(body, s.IdP.SigningKID()) {
 		t.Errorf("provider's JWKS: %d %s", status, body)
 	}
 	key := NewKey("k1", "ES256")
 	s.PublishKeys(key.JWK(t, "ES256", "sig"))
-	if _, body := get(t, s.JWKSURL()); !strings.Contains(body, `"kid":"k1"`) || strings.Contains(body, s.IdP.SigningKID()) {
+	if _, body := testutil.Get(t, s.JWKSURL(), ""); !strings.Contains(body, `"kid":"k1"`) || strings.Contains(body, s.IdP.SigningKID()) {
 		t.Errorf("published JWKS: %s", body)
 	}
 	s.SetDown(true)
-	if status, _ := get(t, s.JWKSURL()); status != http.StatusServiceUnavailable {
+	if status, _ := testutil.Get(t, s.JWKSURL(), ""); status != http.StatusServiceUnavailable {
 		t.Errorf("down: %d", status)
 	}
 	s.SetAnswer(Reply(418, `{}`))
-	if status, _ := get(t, s.URL+"/anything"); status != 418 {
+	if status, _ := testutil.Get(t, s.URL+"/anything", ""); status != 418 {
 		t.Errorf("answered: %d", status)
 	}
 	want := []Request{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,30 @@ func Env(t testing.TB, prefix, value string) string {
 	}
 	t.Cleanup(func() { os.Unsetenv(name) })
 	return name
+}
+
+// Get GETs url, with bearer as an `Authorization: Bearer` token unless it
+// is empty, and returns the status and body; it fails t when there is no
+// answer.
+func Get(t testing.TB, url, bearer string) (status int, body string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
 }
 
 // Eventually polls cond every few milliseconds and fails t when it has not
