@@ -15,6 +15,7 @@ import (
 // TestExamples compiles every example: no errors, no warnings, and two
 // compiles give the same bytes.
 func TestExamples(t *testing.T) {
+	t.Parallel()
 	dirs, err := filepath.Glob("../examples/*")
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no examples: %v", err)
@@ -41,6 +42,7 @@ func TestExamples(t *testing.T) {
 
 // TestGluuExample checks that examples/gluu is the Tyk + Gluu DCR guide.
 func TestGluuExample(t *testing.T) {
+	t.Parallel()
 	tab, err := compiler.Compile("../examples/gluu")
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +84,7 @@ func TestGluuExample(t *testing.T) {
 // TestProviderExamples checks what examples/keycloak and examples/okta
 // show about how those providers differ.
 func TestProviderExamples(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		dir, api, claim, registration, token string
 	}{
@@ -115,6 +118,7 @@ func TestProviderExamples(t *testing.T) {
 // files of the directory itself, sorted, without hidden files and editor
 // backups.
 func TestConfigFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, name := range []string{"b.cue", "a.cue", ".hidden.cue", ".#a.cue", "_draft.cue", "a.cue~", "notes.txt", "sub/c.cue", "d.cue/e.cue"} {
 		p := filepath.Join(dir, name)
@@ -147,6 +151,7 @@ func TestConfigFiles(t *testing.T) {
 // matches them, without a trailing slash; an unclean one is kept as
 // written (and warned about: it can never match).
 func TestGrantPathsCleaned(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	src := `package cfg
 
@@ -171,6 +176,7 @@ policies: p: {name: "P", access: users: {paths: ["/profiles/", "/", "/a//b", "/p
 // TestPublicURLDefault: without public_url, the gateway's address as a
 // client on the machine dials it, which the portal shows in its examples.
 func TestPublicURLDefault(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ gateway, want string }{
 		{`gateway: listen: "127.0.0.1:8080"`, "http://127.0.0.1:8080"},
 		{`gateway: listen: ":8080"`, "http://localhost:8080"},

@@ -22,6 +22,7 @@ var update = flag.Bool("update", false, "rewrite the want section of the golden 
 // the "want" file. File names are reported relative to that directory.
 // Run with -update to rewrite the want files from what Compile reports.
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	archives, err := filepath.Glob("testdata/*.txtar")
 	if err != nil || len(archives) == 0 {
 		t.Fatalf("no golden files: %v", err)

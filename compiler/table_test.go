@@ -135,6 +135,7 @@ func TestSecretResolve(t *testing.T) {
 }
 
 func TestSecretString(t *testing.T) {
+	t.Parallel()
 	if got := (&table.Secret{Env: "TOKEN"}).String(); got != "env:TOKEN" {
 		t.Errorf("String() = %q", got)
 	}

@@ -14,6 +14,7 @@ import (
 // (gunicorn's 2s; Node's and Apache's 5s), an API may set its own, and the
 // setting is part of the pool's Key.
 func TestUpstreamIdleTimeout(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	src := `package cfg
 

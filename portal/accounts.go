@@ -7,22 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/cuegate/cuegate/portal/store"
-)
-
-var (
-	signupsTotal      = metrics.NewCounter(`cuegate_portal_signups_total`)
-	signupsLimited    = metrics.NewCounter(`cuegate_portal_signups_limited_total`)
-	passwordsBusy     = metrics.NewCounter(`cuegate_portal_busy_total`)
-	loginsOK          = metrics.NewCounter(`cuegate_portal_logins_total{result="ok"}`)
-	loginsFailed      = metrics.NewCounter(`cuegate_portal_logins_total{result="failed"}`)
-	loginsLimited     = metrics.NewCounter(`cuegate_portal_logins_total{result="limited"}`)
-	registrationsOK   = metrics.NewCounter(`cuegate_portal_registrations_total{result="ok"}`)
-	registrationsFail = metrics.NewCounter(`cuegate_portal_registrations_total{result="failed"}`)
-	deletionsTotal    = metrics.NewCounter(`cuegate_portal_deletions_total`)
 )
 
 // normaliseEmail returns the canonical form of an address, or an error.
@@ -82,13 +69,13 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 	addr := clientAddress(r, t.Portal.TrustedProxies)
 	place := addressKey(addr)
 	if wait := s.signups.reserve(place, s.opts.Now()); wait > 0 {
-		signupsLimited.Inc()
+		s.metrics.signupsLimited.Inc()
 		s.opts.Logger.Info().Str("address", addr).Msg("portal: sign-up limited")
 		return "", tooMany(wait, "too many sign-ups from your address: try again in %s", wait.Round(time.Second))
 	}
 	if !s.hashing.acquire(r.Context()) {
 		s.signups.release(place)
-		return "", errBusy()
+		return "", s.errBusy()
 	}
 	acc, err := s.accounts().Add(email, password)
 	s.hashing.release()
@@ -104,7 +91,7 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 		return "", errorf(http.StatusInternalServerError, "server_error", "the account could not be stored")
 	}
 	s.places.remember(acc.Email, place, s.opts.Now())
-	signupsTotal.Inc()
+	s.metrics.signups.Inc()
 	s.opts.Logger.Info().Str("developer", acc.Email).Msg("portal: developer signed up")
 	return acc.Email, nil
 }
@@ -142,12 +129,12 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 		slots = append(slots, limitSlot{s.byAccount, email})
 	}
 	if wait := reserveAll(slots, now); wait > 0 {
-		loginsLimited.Inc()
+		s.metrics.loginsLimited.Inc()
 		return "", tooMany(wait, "too many failed logins: try again in %s", wait.Round(time.Second))
 	}
 	if !s.hashing.acquire(r.Context()) {
 		releaseAll(slots)
-		return "", errBusy()
+		return "", s.errBusy()
 	}
 	hash := s.dummyHash
 	d, known := s.opts.Store.Developer(email)
@@ -158,21 +145,21 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 	s.hashing.release()
 	if wrong {
 		commitAll(slots)
-		loginsFailed.Inc()
+		s.metrics.loginsFailed.Inc()
 		s.opts.Logger.Info().Str("developer", email).Str("address", addr).Msg("portal: failed login")
 		return "", errWrongCredentials()
 	}
 	releaseAll(slots)
 	s.byPlace.reset(slots[0].key)
 	s.places.remember(email, place, now)
-	loginsOK.Inc()
+	s.metrics.loginsOK.Inc()
 	return email, nil
 }
 
 // errBusy is the answer to a log-in or sign-up that finds the portal
 // running and queueing as many bcrypt hashes as it lets (Server.hashing).
-func errBusy() *apiError {
-	passwordsBusy.Inc()
+func (s *Server) errBusy() *apiError {
+	s.metrics.passwordsBusy.Inc()
 	e := errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the portal is busy checking other passwords: try again in a moment")
 	e.RetryAfter = busyRetry
 	return e

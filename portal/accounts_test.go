@@ -10,6 +10,7 @@ import (
 )
 
 func TestSignupsAreLimitedPerAddress(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// Every attempt counts, whether it succeeds or not.
 	for i := range signupsPerAddress {
@@ -42,6 +43,7 @@ func TestSignupsAreLimitedPerAddress(t *testing.T) {
 }
 
 func TestFailedLoginsAreLimited(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.developer("a@example.com")
 	c := e.browser()
@@ -69,8 +71,9 @@ func TestFailedLoginsAreLimited(t *testing.T) {
 }
 
 func TestSignupByInvitationOnly(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
-	tab := testTable(e.idp.URL)
+	tab := e.freshTable()
 	tab.Portal.Signup = "invite"
 	e.table.Store(tab) // a hot swap
 	var aerr apiError
@@ -81,7 +84,7 @@ func TestSignupByInvitationOnly(t *testing.T) {
 		t.Errorf("signup page: %d", status)
 	}
 	var dup apiError
-	e.table.Store(testTable(e.idp.URL))
+	e.table.Store(e.freshTable())
 	e.developer("a@example.com")
 	if resp := e.api(e.browser(), "POST", "/signup", credentials{"A@example.com", "correct horse"}, &dup); resp.StatusCode != 409 {
 		t.Errorf("duplicate signup: %d %+v", resp.StatusCode, dup)

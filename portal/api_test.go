@@ -8,6 +8,7 @@ import (
 )
 
 func TestJSONNeedsJSONContentType(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, ct := range []string{"application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", ""} {
 		resp, err := http.Post(e.srv.URL+apiPrefix+"/login", ct, strings.NewReader(`{"email":"a@b.c","password":"x"}`))
@@ -27,6 +28,7 @@ func TestJSONNeedsJSONContentType(t *testing.T) {
 }
 
 func TestAPILeniency(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	// One string for catalogue and for redirect_uris (split on the separator).
@@ -52,6 +54,7 @@ func TestAPILeniency(t *testing.T) {
 }
 
 func TestAPIRefusesBodiesItDoesNotUnderstand(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	const clientFields = "catalogue, client_name, redirect_uris"
@@ -87,7 +90,7 @@ func TestAPIRefusesBodiesItDoesNotUnderstand(t *testing.T) {
 			t.Errorf("POST %s %s: %d %+v, want 400 %q", tt.path, tt.body, resp.StatusCode, aerr, tt.want)
 		}
 	}
-	if n := len(e.idp.requests()); n != 0 {
+	if n := len(e.requests()); n != 0 {
 		t.Errorf("%d provider calls", n)
 	}
 	if cs := e.store.Clients(""); len(cs) != 0 {

@@ -159,7 +159,7 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 	defer s.release(res)
 	log := s.opts.Logger.With().Str("developer", dev).Strs("catalogue", sel.ids).Str("provider", sel.dcr.Provider).Logger()
 	fail := func(aerr *apiError, err error) (store.Client, *apiError) {
-		registrationsFail.Inc()
+		s.metrics.registrationsFail.Inc()
 		log.Warn().Err(err).Msg("portal: registration failed")
 		return store.Client{}, aerr
 	}
@@ -203,7 +203,7 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 		}
 		return fail(errorf(http.StatusInternalServerError, "server_error", "%s", msg), err)
 	}
-	registrationsOK.Inc()
+	s.metrics.registrationsOK.Inc()
 	log.Info().Str("client_id", c.ClientID).Str("policy", c.Policy).Msg("portal: client registered")
 	return c, nil
 }
@@ -346,7 +346,7 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 		s.opts.Logger.Error().Err(err).Str("client_id", id).Msg("portal: deletion not stored")
 		return store.Client{}, "", errorf(http.StatusInternalServerError, "server_error", "the deletion could not be stored")
 	}
-	deletionsTotal.Inc()
+	s.metrics.deletions.Inc()
 	log := s.opts.Logger.With().Str("developer", dev).Str("client_id", id).Logger()
 	log.Info().Msg("portal: client deleted")
 	settings := &table.DCR{Provider: c.Provider}

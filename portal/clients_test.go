@@ -25,6 +25,7 @@ import (
 )
 
 func TestProviderErrorsAreShownVerbatimAndLeaveNoState(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		status     int
@@ -44,10 +45,10 @@ func TestProviderErrorsAreShownVerbatimAndLeaveNoState(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			tab := testTable(e.idp.URL)
+			tab := e.freshTable()
 			tab.Portal.Catalogue["gluu_api"].DCR.Timeout = table.Duration(100 * time.Millisecond)
 			e.table.Store(tab)
-			e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+			e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 				if tt.status == 0 {
 					<-r.Context().Done()
 					return true
@@ -71,13 +72,16 @@ func TestProviderErrorsAreShownVerbatimAndLeaveNoState(t *testing.T) {
 
 // duplicateClientIDs makes the provider answer every registration with the
 // same client_id, so that a second client cannot be stored (deletes fail
-// when deleteFails, else fall to the fake's default), and registers the
-// first client for a developer, whom it returns.
+// when deleteFails, else succeed), and registers the first client for a
+// developer, whom it returns.
 func (e *env) duplicateClientIDs(deleteFails bool) *http.Client {
-	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 		switch {
 		case r.Method == http.MethodDelete && deleteFails:
 			w.WriteHeader(http.StatusInternalServerError)
+			return true
+		case r.Method == http.MethodDelete:
+			w.WriteHeader(http.StatusNoContent)
 			return true
 		case r.Method != http.MethodPost:
 			return false
@@ -91,7 +95,8 @@ func (e *env) duplicateClientIDs(deleteFails bool) *http.Client {
 	return dev
 }
 
-func TestClientLocationsEscapeTheClientID(t *testing.T) { // newEnv sets the environment: not parallel
+func TestClientLocationsEscapeTheClientID(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ clientID, wantPath string }{
 		{"plain", "/clients/plain"},
 		{"a/b", "/clients/a%2Fb"},
@@ -105,7 +110,7 @@ func TestClientLocationsEscapeTheClientID(t *testing.T) { // newEnv sets the env
 		registered := func(t *testing.T) (*env, *http.Client) {
 			e := newEnv(t)
 			id, _ := json.Marshal(tt.clientID)
-			e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+			e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 				if r.Method != http.MethodPost {
 					return false
 				}
@@ -145,13 +150,14 @@ func TestClientLocationsEscapeTheClientID(t *testing.T) { // newEnv sets the env
 }
 
 func TestClientThatCannotBeStoredIsDeletedAtTheProvider(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.duplicateClientIDs(false)
 	var aerr apiError
 	if resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "second"}, &aerr); resp.StatusCode != 500 {
 		t.Fatalf("second create: %d %+v", resp.StatusCode, aerr)
 	}
-	reqs := e.idp.requests()
+	reqs := e.requests()
 	if len(reqs) != 3 || reqs[2] != "DELETE /register/dup Bearer rat " {
 		t.Errorf("provider requests = %q, want the unstored client deleted", reqs)
 	}
@@ -161,6 +167,7 @@ func TestClientThatCannotBeStoredIsDeletedAtTheProvider(t *testing.T) {
 }
 
 func TestClientThatCannotBeStoredNorDeletedIsNamed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.duplicateClientIDs(true)
 	var aerr apiError
@@ -172,6 +179,7 @@ func TestClientThatCannotBeStoredNorDeletedIsNamed(t *testing.T) {
 }
 
 func TestConcurrentRegistrationsArePersistedOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// Each developer tries two more than the cap: exactly the cap is
 	// registered and stored, the rest refused before reaching the provider.
@@ -199,7 +207,7 @@ func TestConcurrentRegistrationsArePersistedOnce(t *testing.T) {
 	if want := map[int]int{http.StatusCreated: devs * MaxClientsPerDeveloper, http.StatusConflict: devs * 2}; !maps.Equal(count, want) {
 		t.Errorf("statuses %v, want %v", count, want)
 	}
-	if n := len(e.idp.requests()); n != devs*MaxClientsPerDeveloper {
+	if n := len(e.requests()); n != devs*MaxClientsPerDeveloper {
 		t.Errorf("%d provider calls, want %d", n, devs*MaxClientsPerDeveloper)
 	}
 	path := e.store.Path()
@@ -224,6 +232,7 @@ func TestConcurrentRegistrationsArePersistedOnce(t *testing.T) {
 }
 
 func TestClientsPerDeveloperAreCapped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	var first clientView
@@ -235,14 +244,14 @@ func TestClientsPerDeveloperAreCapped(t *testing.T) {
 	}
 	e.advance(366 * 24 * time.Hour) // expired clients still count until deleted
 	e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil)
-	calls := len(e.idp.requests())
+	calls := len(e.requests())
 	var aerr apiError
 	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "one more"}, &aerr)
 	if resp.StatusCode != http.StatusConflict || aerr.Code != "too_many_clients" ||
 		aerr.Description != fmt.Sprintf("you have reached the limit of %d clients per developer: delete one you no longer use, then register again", MaxClientsPerDeveloper) {
 		t.Errorf("over the cap: %d %+v", resp.StatusCode, aerr)
 	}
-	if n := len(e.idp.requests()); n != calls {
+	if n := len(e.requests()); n != calls {
 		t.Errorf("%d provider calls over the cap", n-calls)
 	}
 	_, _, tok := e.page(dev, "/clients/new")
@@ -259,6 +268,7 @@ func TestClientsPerDeveloperAreCapped(t *testing.T) {
 }
 
 func TestCreateValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	tests := []struct {
@@ -279,7 +289,7 @@ func TestCreateValidation(t *testing.T) {
 			t.Errorf("%s: %d %+v, want 400 %s", tt.name, resp.StatusCode, aerr, tt.code)
 		}
 	}
-	if n := len(e.idp.requests()); n != 0 {
+	if n := len(e.requests()); n != 0 {
 		t.Errorf("%d provider calls for invalid requests", n)
 	}
 	// Entries with one policy and the same settings share a client.
@@ -290,9 +300,10 @@ func TestCreateValidation(t *testing.T) {
 }
 
 func TestUnreadableInitialAccessTokenIsTheOperators(t *testing.T) {
+	t.Parallel()
 	var logs testutil.SyncBuffer
 	e := newEnvLog(t, zerolog.New(&logs))
-	t.Setenv("PORTAL_TEST_IAT", "")
+	os.Setenv(e.iat, "")
 	dev := e.developer("a@example.com")
 	const want = "the portal's registration settings are not usable: ask the operator"
 	var aerr apiError
@@ -305,15 +316,16 @@ func TestUnreadableInitialAccessTokenIsTheOperators(t *testing.T) {
 	if hresp.StatusCode != http.StatusInternalServerError || !strings.Contains(body, "The portal&#39;s registration settings are not usable: ask the operator.") {
 		t.Errorf("HTML: %d\n%s", hresp.StatusCode, body)
 	}
-	if n := len(e.idp.requests()); n != 0 {
+	if n := len(e.requests()); n != 0 {
 		t.Errorf("%d provider calls", n)
 	}
-	if !strings.Contains(logs.String(), "environment variable PORTAL_TEST_IAT is not set") {
+	if !strings.Contains(logs.String(), "environment variable "+e.iat+" is not set") {
 		t.Errorf("the log does not name the variable:\n%s", logs.String())
 	}
 }
 
 func TestCheckSecrets(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tokenFile, emptyFile := filepath.Join(dir, "token"), filepath.Join(dir, "empty")
 	if err := os.WriteFile(tokenFile, []byte("file-token\n"), 0o600); err != nil {
@@ -322,14 +334,14 @@ func TestCheckSecrets(t *testing.T) {
 	if err := os.WriteFile(emptyFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("PORTAL_TEST_IAT", "env-token")
+	iat := testutil.Env(t, "PORTAL_TEST_IAT", "env-token")
 	tests := []struct {
 		name    string
 		secrets map[string]*table.Secret // catalogue entry → its token; nil: none configured
 		want    []string
 	}{
-		{"all readable", map[string]*table.Secret{"a": {Env: "PORTAL_TEST_IAT"}, "b": {File: tokenFile}, "c": nil}, nil},
-		{"unset variable shared by two entries", map[string]*table.Secret{"a": {Env: "PORTAL_TEST_UNSET"}, "b": {Env: "PORTAL_TEST_UNSET"}, "c": {Env: "PORTAL_TEST_IAT"}},
+		{"all readable", map[string]*table.Secret{"a": {Env: iat}, "b": {File: tokenFile}, "c": nil}, nil},
+		{"unset variable shared by two entries", map[string]*table.Secret{"a": {Env: "PORTAL_TEST_UNSET"}, "b": {Env: "PORTAL_TEST_UNSET"}, "c": {Env: iat}},
 			[]string{`portal: catalogue entries "a", "b" cannot register clients: dcr: the registration settings are not usable: initial_access_token: secret: environment variable PORTAL_TEST_UNSET is not set`}},
 		{"missing and empty files", map[string]*table.Secret{"a": {File: filepath.Join(dir, "missing")}, "b": {File: emptyFile}},
 			[]string{
@@ -380,6 +392,7 @@ func (c cancelOnRegister) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestRegistrationOutlivesTheRequest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -398,6 +411,7 @@ func TestRegistrationOutlivesTheRequest(t *testing.T) {
 }
 
 func TestRegistrationWhileShuttingDownIsUndone(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	e.store.Close()
@@ -407,7 +421,7 @@ func TestRegistrationWhileShuttingDownIsUndone(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || aerr.Code != "temporarily_unavailable" || aerr.Description != want {
 		t.Errorf("%d %+v, want 503 %q", resp.StatusCode, aerr, want)
 	}
-	if reqs := e.idp.requests(); len(reqs) != 2 || !strings.HasPrefix(reqs[1], "DELETE /register/client-1 ") {
+	if reqs := e.requests(); len(reqs) != 2 || !strings.HasPrefix(reqs[1], "DELETE /register/client-1 ") {
 		t.Errorf("provider requests = %q, want the registration deleted again", reqs)
 	}
 	if len(e.store.Clients("")) != 0 {
@@ -418,6 +432,7 @@ func TestRegistrationWhileShuttingDownIsUndone(t *testing.T) {
 // TestSigningAlgorithmIsOneTheAPIsAccept: the algorithm, and the refusal
 // of entries whose APIs take tokens from different identity providers.
 func TestSigningAlgorithmIsOneTheAPIsAccept(t *testing.T) {
+	t.Parallel()
 	tab := &table.Table{APIs: map[string]*table.API{
 		"keyless": {ID: "keyless"},
 		"es":      {ID: "es", JWT: &table.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256"}}},
@@ -469,13 +484,14 @@ func TestSigningAlgorithmIsOneTheAPIsAccept(t *testing.T) {
 }
 
 func TestGluuClientsAreSignedWithAnAlgorithmTheAPIAccepts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
-	tab := testTable(e.idp.URL)
+	tab := e.freshTable()
 	tab.APIs["gluu_api"].JWT = &table.JWTAuth{IdP: "gluu", Algorithms: []string{"ES256"}}
 	tab.Portal.Catalogue["gluu_api"].DCR.Provider = "gluu"
 	e.table.Store(tab)
 	e.create(e.developer("a@example.com"), "app", "gluu_api")
-	if reqs := e.idp.requests(); len(reqs) != 1 || !strings.Contains(reqs[0], `"access_token_as_jwt":true,"access_token_signing_alg":"ES256"`) {
+	if reqs := e.requests(); len(reqs) != 1 || !strings.Contains(reqs[0], `"access_token_as_jwt":true,"access_token_signing_alg":"ES256"`) {
 		t.Errorf("provider requests = %q, want ES256 asked for", reqs)
 	}
 }

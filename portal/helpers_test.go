@@ -3,7 +3,6 @@ package portal
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,74 +18,32 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/devidp"
+	"github.com/cuegate/cuegate/internal/testidp"
+	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/cuegate/cuegate/portal/store"
 )
 
 var t0 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
-
-// fakeIdP is an RFC 7591/7592 provider that records every request.
-type fakeIdP struct {
-	*httptest.Server
-	mu     sync.Mutex
-	reqs   []string // "METHOD /path Authorization body"
-	next   int
-	answer func(w http.ResponseWriter, r *http.Request) bool // true: answered
-}
-
-func newFakeIdP(t *testing.T) *fakeIdP {
-	f := &fakeIdP{}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		f.mu.Lock()
-		f.reqs = append(f.reqs, fmt.Sprintf("%s %s %s %s", r.Method, r.URL.Path, r.Header.Get("Authorization"), b))
-		f.next++
-		n := f.next
-		answer := f.answer
-		f.mu.Unlock()
-		if answer != nil && answer(w, r) {
-			return
-		}
-		switch r.Method {
-		case http.MethodPost:
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusCreated)
-			fmt.Fprintf(w, `{"client_id":"client-%d","client_secret":"secret-%d","registration_client_uri":"%s/register/client-%d","registration_access_token":"rat-%d","client_id_issued_at":null}`,
-				n, n, f.URL, n, n)
-		case http.MethodDelete:
-			w.WriteHeader(http.StatusNoContent)
-		}
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fakeIdP) requests() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.reqs...)
-}
-
-func (f *fakeIdP) setAnswer(a func(w http.ResponseWriter, r *http.Request) bool) {
-	f.mu.Lock()
-	f.answer = a
-	f.mu.Unlock()
-}
 
 type env struct {
 	t     *testing.T
 	srv   *httptest.Server
 	s     *Server
 	store *store.Store
-	idp   *fakeIdP
+	idp   *testidp.Server
+	iat   string // the environment variable that holds the initial access token
 	table atomic.Pointer[table.Table]
 	now   atomic.Pointer[time.Time]
 }
 
-func testTable(idpURL string) *table.Table {
+// testTable is the portal's table: its DCR entries register at idpURL
+// with the initial access token in the environment variable iatEnv.
+func testTable(idpURL, iatEnv string) *table.Table {
 	dcr := &table.DCR{
 		Provider: "other", GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "client_secret_post",
 		ResponseTypes: []string{"token"}, RegistrationEndpoint: idpURL + "/register", TokenEndpoint: idpURL + "/token",
-		InitialAccessToken: &table.Secret{Env: "PORTAL_TEST_IAT"}, Timeout: table.Duration(2 * time.Second),
+		InitialAccessToken: &table.Secret{Env: iatEnv}, Timeout: table.Duration(2 * time.Second),
 	}
 	dcr2 := *dcr
 	return &table.Table{
@@ -128,9 +84,8 @@ func newEnvTLS(t *testing.T) *env {
 // newEnvOpts is a portal with opts' Logger and Secure, served over TLS
 // when Secure is set.
 func newEnvOpts(t *testing.T, opts Options) *env {
-	t.Setenv("PORTAL_TEST_IAT", "initial-token")
-	e := &env{t: t, idp: newFakeIdP(t)}
-	e.table.Store(testTable(e.idp.URL))
+	e := &env{t: t, idp: testidp.New(t, devidp.Options{}), iat: testutil.Env(t, "PORTAL_TEST_IAT", testidp.InitialAccessToken)}
+	e.table.Store(e.freshTable())
 	now := t0
 	e.now.Store(&now)
 	st, err := store.Open(filepath.Join(t.TempDir(), "state.json"))
@@ -158,6 +113,19 @@ func newEnvOpts(t *testing.T, opts Options) *env {
 	t.Cleanup(e.srv.Close)
 	return e
 }
+
+// requests are the requests the provider received, as
+// "METHOD /path Authorization body".
+func (e *env) requests() []string {
+	var out []string
+	for _, r := range e.idp.Requests() {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+// freshTable is a new copy of the table the portal starts with.
+func (e *env) freshTable() *table.Table { return testTable(e.idp.URL, e.iat) }
 
 func (e *env) advance(d time.Duration) {
 	n := e.now.Load().Add(d)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestHTMLWizard(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
 	_, _, tok := e.page(b, "/signup")
@@ -58,8 +59,8 @@ func TestHTMLWizard(t *testing.T) {
 	if len(c.RedirectURIs) != 2 || c.RedirectURIs[1] != "https://app.example/cb2" || len(c.Catalogue) != 2 {
 		t.Errorf("stored %+v", c)
 	}
-	if !strings.Contains(e.idp.requests()[0], `"redirect_uris":["https://app.example/cb","https://app.example/cb2"]`) {
-		t.Errorf("provider got %s", e.idp.requests()[0])
+	if !strings.Contains(e.requests()[0], `"redirect_uris":["https://app.example/cb","https://app.example/cb2"]`) {
+		t.Errorf("provider got %s", e.requests()[0])
 	}
 
 	// Seen again, it is the detail page, where the secret is off the
@@ -99,6 +100,7 @@ func TestHTMLWizard(t *testing.T) {
 var flashRE = regexp.MustCompile(`<p class="flash" role="status">([^<]*)</p>`)
 
 func TestFlashCodes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, tt := range []struct{ path, want string }{
 		{"/login?m=logged-out", "You are logged out."},
@@ -118,6 +120,7 @@ func TestFlashCodes(t *testing.T) {
 }
 
 func TestLoginErrorIsASentence(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.developer("a@example.com")
 	b := e.browser()
@@ -129,6 +132,7 @@ func TestLoginErrorIsASentence(t *testing.T) {
 }
 
 func TestSentence(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"":                            "",
 		"wrong email or password":     "Wrong email or password.",
@@ -143,6 +147,7 @@ func TestSentence(t *testing.T) {
 }
 
 func TestClientNameIsEscaped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	c := e.create(dev, `<script>alert("x")</script>`, "gluu_api")
@@ -163,8 +168,9 @@ func TestClientNameIsEscaped(t *testing.T) {
 }
 
 func TestHTMLShowsTheProvidersRefusal(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
-	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 		w.WriteHeader(400)
 		io.WriteString(w, `{"error":"invalid_client_metadata","error_description":"response_types <token> is not allowed"}`)
 		return true

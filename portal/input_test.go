@@ -124,6 +124,7 @@ func TestClip(t *testing.T) {
 }
 
 func TestDeveloperTextIsChecked(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	many := make([]string, maxRedirectURIs+1)
@@ -161,7 +162,7 @@ func TestDeveloperTextIsChecked(t *testing.T) {
 			t.Errorf("%s: %d %s %q\nwant 400 %s %q", tt.name, resp.StatusCode, aerr.Code, aerr.Description, tt.code, tt.desc)
 		}
 	}
-	if n := len(e.idp.requests()); n != 0 {
+	if n := len(e.requests()); n != 0 {
 		t.Errorf("%d provider calls for refused requests", n)
 	}
 	if n := len(e.store.Clients("")); n != 0 {

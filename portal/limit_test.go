@@ -126,7 +126,8 @@ func (e *env) burst(n int, creds func(i int) credentials) map[int]int {
 	return counts
 }
 
-func TestParallelLoginBurstIsLimited(t *testing.T) { // newEnv sets the environment: not parallel
+func TestParallelLoginBurstIsLimited(t *testing.T) {
+	t.Parallel()
 	t.Run("per account and address", func(t *testing.T) {
 		e := newEnv(t)
 		e.developer("a@example.com")
@@ -165,6 +166,7 @@ func TestParallelLoginBurstIsLimited(t *testing.T) { // newEnv sets the environm
 }
 
 func TestParallelSignupBurstIsLimited(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var wg sync.WaitGroup
 	statuses := make([]int, 40)
@@ -212,6 +214,7 @@ func (e *env) answerFrom(remoteAddr, xff, path string, body any) *httptest.Respo
 type statuses map[int]int
 
 func TestIPv6ClientsAreLimitedByTheir64(t *testing.T) {
+	t.Parallel()
 	t.Run("logins", func(t *testing.T) {
 		e := newEnv(t)
 		got := statuses{}
@@ -324,6 +327,7 @@ func TestWorkSlots(t *testing.T) {
 }
 
 func TestPasswordWorkIsBounded(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.developer("a@example.com")
 	// One slot, taken, and no queue: the portal answers at once.
@@ -370,6 +374,7 @@ func TestPasswordWorkIsBounded(t *testing.T) {
 }
 
 func TestGuessingDoesNotLockTheOwnerOut(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	const home, attacker = "198.51.100.1:1234", "203.0.113.9:1234"
 	login := func(peer, password string) *httptest.ResponseRecorder {

@@ -42,8 +42,9 @@ func (e *env) operator() func(method, path, contentType, body string, hdr map[st
 }
 
 func TestOperatorAccounts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
-	tab := testTable(e.idp.URL)
+	tab := e.freshTable()
 	tab.Portal.Signup = "invite"
 	e.table.Store(tab)
 	op := e.operator()
@@ -100,6 +101,7 @@ func TestOperatorAccounts(t *testing.T) {
 }
 
 func TestOperatorRefusals(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	op := e.operator()
 	const good = `{"email":"a@example.com","password":"correct horse"}`
@@ -139,6 +141,7 @@ func TestOperatorRefusals(t *testing.T) {
 }
 
 func TestAccountsErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.s.accounts()
 	if _, err := a.Add("a@example.com", "correct horse"); err != nil {

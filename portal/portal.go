@@ -155,6 +155,7 @@ type Server struct {
 	// hashing bounds the bcrypt work of log-ins and sign-ups: two running
 	// per GOMAXPROCS, hashQueuePerSlot times that waiting at most hashWait.
 	hashing *workSlots
+	metrics portalMetrics
 }
 
 // New returns a portal server.
@@ -188,6 +189,7 @@ func New(opts Options) (*Server, error) {
 		byAddress:   newWindowLimiter(loginFailuresPerAddress, loginWindow),
 		places:      newKnownPlaces(knownPlacesPerAccount, knownPlaceTTL),
 		signups:     newWindowLimiter(signupsPerAddress, signupWindow),
+		metrics:     newPortalMetrics(),
 	}
 	slots := 2 * runtime.GOMAXPROCS(0)
 	s.hashing = newWorkSlots(slots, hashQueuePerSlot*slots, hashWait)

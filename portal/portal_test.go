@@ -13,6 +13,7 @@ import (
 )
 
 func TestAPIJourney(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("Dev@Example.com")
 
@@ -31,7 +32,7 @@ func TestAPIJourney(t *testing.T) {
 		c.Policy != "gold" || len(c.Catalogue) != 1 || !c.CreatedAt.Equal(t0) || c.ExpiresAt == nil || !c.ExpiresAt.Equal(wantExp) {
 		t.Errorf("created = %+v", c)
 	}
-	reqs := e.idp.requests()
+	reqs := e.requests()
 	want := `POST /register Bearer initial-token {"client_name":"my app","grant_types":["client_credentials"],"response_types":["token"],"token_endpoint_auth_method":"client_secret_post"}`
 	if len(reqs) != 1 || reqs[0] != want {
 		t.Errorf("provider requests = %q, want %q", reqs, want)
@@ -57,7 +58,7 @@ func TestAPIJourney(t *testing.T) {
 	if resp := e.api(dev, "DELETE", "/clients/client-1", nil, nil); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("delete: %d", resp.StatusCode)
 	}
-	if reqs := e.idp.requests(); len(reqs) != 2 || reqs[1] != "DELETE /register/client-1 Bearer rat-1 " {
+	if reqs := e.requests(); len(reqs) != 2 || reqs[1] != "DELETE /register/client-1 Bearer rat-1 " {
 		t.Errorf("provider requests = %q, want an RFC 7592 DELETE", reqs)
 	}
 	if bnd, found := e.store.Binding("client-1"); !bnd.Revoked || !found {
@@ -81,6 +82,7 @@ func TestAPIJourney(t *testing.T) {
 }
 
 func TestDeveloperIsolation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	alice, bob := e.developer("alice@example.com"), e.developer("bob@example.com")
 	c := e.create(alice, "alice app", "gluu_api")
@@ -105,13 +107,14 @@ func TestDeveloperIsolation(t *testing.T) {
 }
 
 func TestLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
 	var logs testutil.SyncBuffer
 	e := newEnvLog(t, zerolog.New(&logs))
 	dev := e.developer("a@example.com")
 	e.api(e.browser(), "POST", "/login", credentials{"a@example.com", "wrong password"}, nil)
 	c := e.create(dev, "app", "gluu_api")
 	e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, nil)
-	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 		w.WriteHeader(401)
 		io.WriteString(w, `{"error":"invalid_token"}`)
 		return true

@@ -32,6 +32,7 @@ func (e *env) postWithCSRFCookie(name, value, tok string) *http.Response {
 }
 
 func TestAnonymousCSRFTokenIsBoundToTheServer(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.developer("a@example.com")
 	other, err := New(Options{Table: e.table.Load, Store: e.store, BcryptCost: bcrypt.MinCost})
@@ -84,6 +85,7 @@ func cookies(resp *http.Response) map[string]*http.Cookie {
 }
 
 func TestTLSCookiesHaveTheHostPrefix(t *testing.T) {
+	t.Parallel()
 	e := newEnvTLS(t)
 	b := e.browser()
 	resp, err := b.Get(e.srv.URL + "/login")
@@ -145,7 +147,8 @@ func checkHostCookies(t *testing.T, set []*http.Cookie) {
 	}
 }
 
-func TestEveryCookieUnderTLSHasTheHostPrefix(t *testing.T) { // newEnv sets the environment: not parallel
+func TestEveryCookieUnderTLSHasTheHostPrefix(t *testing.T) {
+	t.Parallel()
 	t.Run("TLS", func(t *testing.T) {
 		e := newEnvTLS(t)
 		b := e.browser()
@@ -214,6 +217,7 @@ func TestEveryCookieUnderTLSHasTheHostPrefix(t *testing.T) { // newEnv sets the 
 }
 
 func TestHSTS(t *testing.T) {
+	t.Parallel()
 	paths := []string{"/login", "/static/style.css", "/nowhere", apiPrefix + "/catalogue", apiPrefix + "/clients"}
 	get := func(t *testing.T, e *env, path string) *http.Response {
 		resp, err := e.browser().Get(e.srv.URL + path)
@@ -244,7 +248,7 @@ func TestHSTS(t *testing.T) {
 		}
 	})
 	t.Run("behind a trusted TLS proxy", func(t *testing.T) {
-		tab := testTable("http://idp.example")
+		tab := testTable("http://idp.example", "PORTAL_TEST_UNUSED")
 		tab.Portal.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 		s, err := New(Options{Table: func() *table.Table { return tab }, Store: newEnv(t).store, Logger: zerolog.Nop(), BcryptCost: bcrypt.MinCost})
 		if err != nil {
@@ -273,6 +277,7 @@ func TestHSTS(t *testing.T) {
 }
 
 func TestCSRF(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	c := e.create(dev, "app", "gluu_api")
@@ -311,6 +316,7 @@ func TestCSRF(t *testing.T) {
 }
 
 func TestCookies(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	resp := e.api(e.browser(), "POST", "/signup", credentials{"a@example.com", "correct horse"}, nil)
 	var sc *http.Cookie

@@ -114,6 +114,7 @@ const (
 )
 
 func TestSessionStoreFailureFailsClosed(t *testing.T) {
+	t.Parallel()
 	st := &failingStore{Store: sessions.NewMemory(nil)}
 	e := newEnvOpts(t, Options{Logger: zerolog.Nop(), Sessions: st})
 	dev := e.developer("dev@example.com")
@@ -224,6 +225,7 @@ func sessionKinds(t *testing.T) []struct {
 }
 
 func TestSessionRules(t *testing.T) {
+	t.Parallel()
 	for _, kind := range sessionKinds(t) {
 		t.Run(kind.name, func(t *testing.T) {
 			loggedIn := func(e *env, c *http.Client) bool {
@@ -293,6 +295,7 @@ func TestSessionRules(t *testing.T) {
 }
 
 func TestRedisSessionsSurviveARestart(t *testing.T) {
+	t.Parallel()
 	srv := testutil.StartRedis(t)
 	stA, c := redisSessions(t, srv, 0)
 	a := newEnvOpts(t, Options{Logger: zerolog.Nop(), Sessions: stA})
@@ -346,6 +349,7 @@ func TestRedisSessionsSurviveARestart(t *testing.T) {
 }
 
 func TestRedisPausedFailsClosedInTime(t *testing.T) {
+	t.Parallel()
 	srv := testutil.StartRedis(t)
 	const timeout = 200 * time.Millisecond
 	st, _ := redisSessions(t, srv, timeout)

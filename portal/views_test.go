@@ -9,6 +9,7 @@ import (
 )
 
 func TestExpiredRegistrationIsShown(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	c := e.create(dev, "app", "gluu_api")
@@ -29,6 +30,7 @@ func TestExpiredRegistrationIsShown(t *testing.T) {
 }
 
 func TestLimitsInWords(t *testing.T) {
+	t.Parallel()
 	d := func(s string) table.Duration { v, _ := time.ParseDuration(s); return table.Duration(v) }
 	tests := []struct {
 		p    table.Policy

@@ -34,7 +34,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		g.series.set.WritePrometheus(w)
-		metrics.WritePrometheus(w, true) // the default set (portal, key sets) and the process's
+		metrics.WritePrometheus(w, true) // the default set (key sets) and the process's
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -23,6 +23,7 @@ import (
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/devidp"
+	"github.com/cuegate/cuegate/internal/testidp"
 	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/cuegate/cuegate/runtime/limit"
 )
@@ -104,12 +105,7 @@ type envOptions struct {
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	e := &env{t: t, clock: testutil.NewClock(time.Now()), bindings: &fakeBindings{}, release: make(chan struct{})}
-	idp, err := devidp.Listen("127.0.0.1:0", devidp.Options{InitialAccessToken: "iat", Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { idp.Close() })
-	e.idp = idp
+	e.idp = testidp.New(t, devidp.Options{Now: e.clock.Now}).IdP
 	e.echo = httptest.NewServer(http.HandlerFunc(e.upstream))
 	t.Cleanup(e.echo.Close)
 	t.Cleanup(func() {

@@ -273,16 +273,8 @@ func TestReloadRetiresMetricsOfRemovedAPIs(t *testing.T) {
 // scrape returns the admin server's /metrics.
 func scrape(t *testing.T, adminURL string) string {
 	t.Helper()
-	resp, err := http.Get(adminURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	_, metrics := testutil.Get(t, adminURL+"/metrics", "")
+	return metrics
 }
 
 // metricValue returns the value of series in a /metrics body.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,10 +37,10 @@ func TestBudgetedReloadKeepsServing(t *testing.T) {
 	}
 	n.Reload() //nolint:errcheck // /status reports it
 
-	if code, body := httpGet(t, gw+"/open/x"); code != http.StatusOK || body != "ok" {
+	if code, body := testutil.Get(t, gw+"/open/x", ""); code != http.StatusOK || body != "ok" {
 		t.Errorf("gateway after the runaway edit: %d %q, want 200 ok", code, body)
 	}
-	_, body := httpGet(t, admin+"/status")
+	_, body := testutil.Get(t, admin+"/status", "")
 	var s runtime.Status
 	if err := json.Unmarshal([]byte(body), &s); err != nil {
 		t.Fatal(err)
@@ -56,18 +55,4 @@ func TestBudgetedReloadKeepsServing(t *testing.T) {
 	if d.File != file || d.Line != 1 || !strings.Contains(d.Message, "exceeded the 256 MiB memory budget") {
 		t.Errorf("diagnostic %v, want %s:1:1 and the 256 MiB memory budget", d, file)
 	}
-}
-
-func httpGet(t *testing.T, u string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
 }

@@ -23,6 +23,7 @@ func index(apis ...*API) *RouteIndex {
 }
 
 func TestRouteLookup(t *testing.T) {
+	t.Parallel()
 	ix := index(
 		api("root", "/"),
 		api("users", "/users"),
@@ -70,6 +71,7 @@ func TestRouteLookup(t *testing.T) {
 }
 
 func TestRouteLookupNoRoot(t *testing.T) {
+	t.Parallel()
 	ix := index(api("users", "/users"))
 	for _, path := range []string{"/", "/user", "/other/users", ""} {
 		if got, matched := ix.Lookup([]byte(path), []byte("GET")); got != nil || matched {
@@ -82,6 +84,7 @@ func TestRouteLookupNoRoot(t *testing.T) {
 }
 
 func TestRouteLookupRootOnly(t *testing.T) {
+	t.Parallel()
 	ix := index(api("root", "/"))
 	for _, path := range []string{"/", "/a", "/a/", "/a/b/c"} {
 		if got, _ := ix.Lookup([]byte(path), []byte("GET")); got == nil || got.ID != "root" {
@@ -99,6 +102,7 @@ func TestRouteLookupAllocs(t *testing.T) {
 }
 
 func TestMethodSetString(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		set  MethodSet
 		want string
@@ -139,6 +143,7 @@ func BenchmarkRoute(b *testing.B) {
 // TestRouteAllow: the Allow header of a 405 is what the APIs on the
 // longest matching listen path serve.
 func TestRouteAllow(t *testing.T) {
+	t.Parallel()
 	ix := index(
 		api("users", "/users"),
 		api("user_admin", "/users/admin", "GET"),

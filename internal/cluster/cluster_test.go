@@ -50,6 +50,15 @@ func startPublisher(t testing.TB, c rueidis.Client, src Source, opts PublisherOp
 	return p
 }
 
+// startPublishing starts a Redis, a state file and a Publisher of the
+// file's bindings to that Redis with opts.
+func startPublishing(t testing.TB, opts PublisherOptions) (*testutil.Redis, *store.Store, *Publisher) {
+	t.Helper()
+	srv := testutil.StartRedis(t)
+	st := newStore(t)
+	return srv, st, startPublisher(t, srv.Client(t), st, opts)
+}
+
 // startFollower starts a follower of srv, on a client of its own as on a
 // node of its own, keeping its snapshot in file ("" for none), stopped
 // when the test ends, and returns it with its log.
@@ -213,9 +222,7 @@ func deleted(t *testing.T, st *store.Store, id string, followers ...*Follower) {
 
 func TestFollowerRestartedWhileRedisIsDownStartsFromItsFile(t *testing.T) {
 	t.Parallel()
-	srv := testutil.StartRedis(t)
-	st := newStore(t)
-	p := startPublisher(t, srv.Client(t), st, PublisherOptions{Timeout: 100 * time.Millisecond})
+	srv, st, p := startPublishing(t, PublisherOptions{Timeout: 100 * time.Millisecond})
 	file := filepath.Join(t.TempDir(), "bindings.json")
 	f, _ := startFollower(t, srv, file)
 	deleted(t, st, "gone", f)
@@ -292,9 +299,7 @@ func TestFollowerWithNeitherRedisNorFileIsNotReadyAndRefuses(t *testing.T) {
 
 func TestEmptiedRedisDoesNotMakeFollowersGoBack(t *testing.T) {
 	t.Parallel()
-	srv := testutil.StartRedis(t)
-	st := newStore(t)
-	p := startPublisher(t, srv.Client(t), st, PublisherOptions{Timeout: 100 * time.Millisecond})
+	srv, st, p := startPublishing(t, PublisherOptions{Timeout: 100 * time.Millisecond})
 	f1, log1 := startFollower(t, srv, "")
 	f2, _ := startFollower(t, srv, filepath.Join(t.TempDir(), "f2.json"))
 	deleted(t, st, "gone", f1, f2)
@@ -419,9 +424,7 @@ func TestPublisherOutrunsANewerVersionWhenItsClockIsBehind(t *testing.T) {
 
 func TestPausedRedisDoesNotHoldUpBindingOrStop(t *testing.T) {
 	t.Parallel()
-	srv := testutil.StartRedis(t)
-	st := newStore(t)
-	p := startPublisher(t, srv.Client(t), st, PublisherOptions{Timeout: 100 * time.Millisecond})
+	srv, st, p := startPublishing(t, PublisherOptions{Timeout: 100 * time.Millisecond})
 	f, _ := startFollower(t, srv, "")
 	deleted(t, st, "gone", f)
 
@@ -460,9 +463,7 @@ func TestPausedRedisDoesNotHoldUpBindingOrStop(t *testing.T) {
 
 func TestInvalidSnapshotInRedisIsRefused(t *testing.T) {
 	t.Parallel()
-	srv := testutil.StartRedis(t)
-	st := newStore(t)
-	p := startPublisher(t, srv.Client(t), st, PublisherOptions{})
+	srv, st, p := startPublishing(t, PublisherOptions{})
 	f, log := startFollower(t, srv, "")
 	deleted(t, st, "gone", f)
 	p.Stop()

@@ -135,13 +135,13 @@ func TestDemoWalkthrough(t *testing.T) {
 
 	// Step 4: the API with and without a token, and the keyless API.
 	gw := "http://" + a.Gateway
-	if st, body := get(t, gw+"/echo/hello", token); st != 200 || !strings.Contains(body, `"path": "/hello"`) {
+	if st, body := testutil.Get(t, gw+"/echo/hello", token); st != 200 || !strings.Contains(body, `"path": "/hello"`) {
 		t.Fatalf("GET /echo/hello with the token: %d %s", st, body)
 	}
-	if st, body := get(t, gw+"/echo/hello", ""); st != 401 {
+	if st, body := testutil.Get(t, gw+"/echo/hello", ""); st != 401 {
 		t.Errorf("GET /echo/hello without a token: %d %s", st, body)
 	}
-	if st, body := get(t, gw+"/public/hello", ""); st != 200 {
+	if st, body := testutil.Get(t, gw+"/public/hello", ""); st != 200 {
 		t.Errorf("GET /public/hello: %d %s", st, body)
 	}
 
@@ -149,7 +149,7 @@ func TestDemoWalkthrough(t *testing.T) {
 	// include a 429.
 	var codes []int
 	for range 7 {
-		st, _ := get(t, gw+"/echo/hello", token)
+		st, _ := testutil.Get(t, gw+"/echo/hello", token)
 		codes = append(codes, st)
 	}
 	if codes[len(codes)-1] != http.StatusTooManyRequests {
@@ -166,7 +166,7 @@ func TestDemoWalkthrough(t *testing.T) {
 	if res.StatusCode >= 300 {
 		t.Fatalf("delete: %s", res.Status)
 	}
-	if st, body := get(t, gw+"/echo/hello", token); st != http.StatusForbidden {
+	if st, body := testutil.Get(t, gw+"/echo/hello", token); st != http.StatusForbidden {
 		t.Errorf("the deleted client's token: %d %s, want 403", st, body)
 	}
 
@@ -213,21 +213,6 @@ func postJSON(t *testing.T, c *http.Client, u, body string) (int, []byte) {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, b
-}
-
-func get(t *testing.T, u, token string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", u, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
 }
 
 func jsonField(b []byte, name string) string {

@@ -15,6 +15,7 @@
 package devidp
 
 import (
+	"crypto"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -60,6 +61,14 @@ type Options struct {
 	TokenType string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// SigningKey is the first signing key, an *rsa.PrivateKey (RS256) or
+	// an *ecdsa.PrivateKey on P-256 (ES256); default a fresh RS256 key.
+	// Tests that start many providers share one to save its generation.
+	SigningKey crypto.Signer
+	// Credentials makes the client_id, client_secret and registration
+	// access token of the nth registration (n from 1), for tests that name
+	// them; default random ones. The client_ids must differ.
+	Credentials func(n int) (clientID, secret, registrationToken string)
 	// Logger receives one line per registration, deletion and token; it
 	// never receives secrets or tokens. Default: no logging.
 	Logger *zerolog.Logger
@@ -74,11 +83,13 @@ type Provider struct {
 	ttl     time.Duration
 	typ     string
 	now     func() time.Time
+	creds   func(n int) (clientID, secret, registrationToken string)
 	log     zerolog.Logger
 	mux     *http.ServeMux
 	server  *http.Server
 	mu      sync.Mutex
 	clients map[string]*client
+	nreg    int    // registrations made
 	keys    []*key // keys[len-1] signs; all are published
 }
 
@@ -103,6 +114,7 @@ func New(opts Options) (*Provider, error) {
 		ttl:     opts.TokenTTL,
 		typ:     opts.TokenType,
 		now:     opts.Now,
+		creds:   opts.Credentials,
 		log:     zerolog.Nop(),
 		clients: map[string]*client{},
 	}
@@ -119,10 +131,18 @@ func New(opts Options) (*Provider, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	if p.creds == nil {
+		p.creds = func(int) (string, string, string) { return randomString(16), randomString(32), randomString(32) }
+	}
 	if opts.Logger != nil {
 		p.log = opts.Logger.With().Str("component", "devidp").Bool("development_only", true).Logger()
 	}
-	if _, err := p.RotateKey("RS256"); err != nil {
+	if opts.SigningKey == nil {
+		_, err = p.RotateKey("RS256")
+	} else {
+		_, err = p.addKey(opts.SigningKey)
+	}
+	if err != nil {
 		return nil, err
 	}
 	prefix := ""

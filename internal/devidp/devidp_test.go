@@ -1,7 +1,12 @@
 package devidp
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"net"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +14,7 @@ import (
 )
 
 func TestIssuerWithPath(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(nil)
 	defer srv.Close()
 	p, err := New(Options{Issuer: srv.URL + "/idp/", InitialAccessToken: testIAT})
@@ -23,6 +29,11 @@ func TestIssuerWithPath(t *testing.T) {
 }
 
 func TestNewRejects(t *testing.T) {
+	t.Parallel()
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		opts Options
@@ -33,6 +44,8 @@ func TestNewRejects(t *testing.T) {
 		{"issuer with query", Options{Issuer: "http://h/?a=b", InitialAccessToken: "x"}, "not an absolute"},
 		{"no initial access token", Options{Issuer: "http://h"}, "InitialAccessToken is required"},
 		{"bad typ", Options{Issuer: "http://h", InitialAccessToken: "x", TokenType: "jwt"}, "token type"},
+		{"EdDSA signing key", Options{Issuer: "http://h", InitialAccessToken: "x", SigningKey: ed25519.NewKeyFromSeed(make([]byte, 32))}, "RSA or ECDSA P-256"},
+		{"P-384 signing key", Options{Issuer: "http://h", InitialAccessToken: "x", SigningKey: p384}, "must be on P-256"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.opts)
@@ -44,6 +57,7 @@ func TestNewRejects(t *testing.T) {
 }
 
 func TestListen(t *testing.T) {
+	t.Parallel()
 	p, err := Listen("127.0.0.1:0", Options{InitialAccessToken: testIAT})
 	if err != nil {
 		t.Fatal(err)
@@ -65,5 +79,27 @@ func TestListen(t *testing.T) {
 	var opErr *net.OpError
 	if !errors.As(err, &opErr) {
 		t.Errorf("error %v does not wrap the listen error", err)
+	}
+}
+
+// TestGivenKeyAndCredentials: a provider signs with the key it is given
+// and names its registrations with Credentials.
+func TestGivenKeyAndCredentials(t *testing.T) {
+	t.Parallel()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := newTest(t, Options{SigningKey: key, Credentials: func(n int) (string, string, string) {
+		return fmt.Sprint("c", n), fmt.Sprint("s", n), fmt.Sprint("r", n)
+	}})
+	if kid := p.SigningKID(); !strings.HasPrefix(kid, "ES256-") {
+		t.Errorf("signing kid %q, want an ES256 one", kid)
+	}
+	for n := 1; n <= 2; n++ {
+		c := register(t, p, `{}`)
+		if c["client_id"] != fmt.Sprint("c", n) || c["client_secret"] != fmt.Sprint("s", n) || c["registration_access_token"] != fmt.Sprint("r", n) {
+			t.Errorf("registration %d: %v", n, c)
+		}
 	}
 }

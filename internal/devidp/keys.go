@@ -28,20 +28,37 @@ type key struct {
 // the signing key and returns its kid. Earlier keys stay in the JWKS, so
 // tokens they signed remain verifiable until RetireKey.
 func (p *Provider) RotateKey(alg string) (string, error) {
-	k := &key{alg: alg}
+	var priv crypto.Signer
 	var err error
 	switch alg {
 	case "", "RS256":
-		k.alg, k.method = "RS256", jwt.SigningMethodRS256
-		k.priv, err = rsa.GenerateKey(rand.Reader, 2048)
+		alg = "RS256"
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
 	case "ES256":
-		k.method = jwt.SigningMethodES256
-		k.priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	default:
 		return "", fmt.Errorf("devidp: key algorithm %q: want RS256 or ES256", alg)
 	}
 	if err != nil {
-		return "", fmt.Errorf("devidp: generate %s key: %w", k.alg, err)
+		return "", fmt.Errorf("devidp: generate %s key: %w", alg, err)
+	}
+	return p.addKey(priv)
+}
+
+// addKey makes priv, an RSA or ECDSA P-256 key, the signing key and
+// returns its kid.
+func (p *Provider) addKey(priv crypto.Signer) (string, error) {
+	k := &key{priv: priv}
+	switch pk := priv.(type) {
+	case *rsa.PrivateKey:
+		k.alg, k.method = "RS256", jwt.SigningMethodRS256
+	case *ecdsa.PrivateKey:
+		if pk.Curve != elliptic.P256() {
+			return "", fmt.Errorf("devidp: an ECDSA key must be on P-256, not %s", pk.Curve.Params().Name)
+		}
+		k.alg, k.method = "ES256", jwt.SigningMethodES256
+	default:
+		return "", fmt.Errorf("devidp: a %T cannot sign: want an RSA or ECDSA P-256 key", priv)
 	}
 	k.kid = k.alg + "-" + randomString(8)
 	p.mu.Lock()

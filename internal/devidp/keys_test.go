@@ -10,6 +10,7 @@ import (
 )
 
 func TestDiscovery(t *testing.T) {
+	t.Parallel()
 	p, srv := newTest(t, Options{})
 	r := do(t, "GET", srv.URL+DiscoveryPath, nil, "")
 	want := map[string]string{
@@ -29,6 +30,7 @@ func TestDiscovery(t *testing.T) {
 }
 
 func TestKeyRotation(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_800_000_000, 0)
 	p, _ := newTest(t, Options{Now: func() time.Time { return now }})
 	first := p.SigningKID()

@@ -62,16 +62,11 @@ func (p *Provider) register(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, code, desc)
 		return
 	}
-	now := p.now()
-	c := &client{
-		Metadata:                md,
-		ClientID:                randomString(16),
-		ClientSecret:            randomString(32),
-		RegistrationAccessToken: randomString(32),
-		ClientIDIssuedAt:        now.Unix(),
-	}
-	c.RegistrationClientURI = p.RegistrationURL() + "/" + c.ClientID
+	c := &client{Metadata: md, ClientIDIssuedAt: p.now().Unix()}
 	p.mu.Lock()
+	p.nreg++
+	c.ClientID, c.ClientSecret, c.RegistrationAccessToken = p.creds(p.nreg)
+	c.RegistrationClientURI = p.RegistrationURL() + "/" + c.ClientID
 	p.clients[c.ClientID] = c
 	p.mu.Unlock()
 	p.log.Info().Str("client_id", c.ClientID).Str("client_name", md.ClientName).Str("pol", md.Policy).

@@ -6,6 +6,7 @@ import (
 )
 
 func TestRegister(t *testing.T) {
+	t.Parallel()
 	p, _ := newTest(t, Options{})
 	for _, tc := range []struct {
 		name   string
@@ -72,6 +73,7 @@ func TestRegister(t *testing.T) {
 }
 
 func TestRegistrationManagement(t *testing.T) {
+	t.Parallel()
 	p, _ := newTest(t, Options{})
 	c := register(t, p, `{"client_name":"app"}`)
 	other := register(t, p, `{"client_name":"other"}`)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestToken(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_800_000_000, 0)
 	p, _ := newTest(t, Options{Now: func() time.Time { return now }, TokenTTL: 10 * time.Minute})
 	post := register(t, p, `{"token_endpoint_auth_method":"client_secret_post","scope":"read write"}`)
@@ -95,6 +96,7 @@ func TestToken(t *testing.T) {
 }
 
 func TestPolicyAndAudienceClaims(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_800_000_000, 0)
 	for _, tc := range []struct {
 		name, defPol, md, audience string

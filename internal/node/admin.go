@@ -14,15 +14,21 @@ import (
 // calls.
 const OperatorPrefix = "/portal"
 
-// adminHandler is the admin listener's handler: the runtime's, and under
-// /portal/ the portal's operator endpoints when pl is not nil; all of it
+// adminHandler is the admin listener's handler: the runtime's, and when
+// pl is not nil the portal's series after the runtime's on /metrics and
+// under /portal/ the portal's operator endpoints; all of it
 // but /healthz and /readyz behind token when token is not empty (see
 // runtime.RequireAdminToken).
 func adminHandler(gw *runtime.Gateway, pl *portalListener, token string) http.Handler {
-	var h http.Handler = gw.AdminHandler()
+	rt := gw.AdminHandler()
+	h := rt
 	if pl != nil {
 		mux := http.NewServeMux()
-		mux.Handle("/", h)
+		mux.Handle("/", rt)
+		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+			rt.ServeHTTP(w, r)
+			pl.metrics(w)
+		})
 		mux.Handle(OperatorPrefix+"/", http.StripPrefix(OperatorPrefix, pl.operator))
 		h = mux
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuegate/cuegate/internal/node/nodetest"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestAdminToken: with gateway.admin_token, the admin listener, the
@@ -75,5 +76,11 @@ func TestAdminToken(t *testing.T) {
 			t.Errorf("%s %s with %q: %d, want %d", tt.method, tt.path, tt.auth, resp.StatusCode, tt.want)
 		}
 	}
-
+	// /metrics holds the gateway's series and the portal's.
+	_, metrics := testutil.Get(t, admin+"/metrics", token)
+	for _, series := range []string{"cuegate_table_generation ", `cuegate_portal_logins_total{result="ok"} `} {
+		if !strings.Contains(metrics, series) {
+			t.Errorf("/metrics lacks %s:\n%s", series, metrics)
+		}
+	}
 }

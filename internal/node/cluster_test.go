@@ -23,12 +23,12 @@ import (
 )
 
 // clusterConfig is a JWT API under a quota of 5 and a client binding's
-// policy, on the Redis at %[3]s; %[1]s is the IdP's issuer, %[2]s the
-// upstream.
+// policy, on the Redis at %[3]s with key prefix %[4]s; %[1]s is the IdP's
+// issuer, %[5]s its JWKS, %[2]s the upstream.
 const clusterConfig = `package t
 
 gateway: {listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0", portal_listen: "127.0.0.1:0"}
-idps: dev: {issuer: %[1]q, jwks_uri: %[1]q + "/jwks"}
+idps: dev: {issuer: %[1]q, jwks_uri: %[5]q}
 apis: q: {
 	name:        "Q"
 	listen_path: "/q"
@@ -54,15 +54,10 @@ type clusterEnv struct {
 func startClusterEnv(t *testing.T) *clusterEnv {
 	t.Helper()
 	e := &clusterEnv{redis: testutil.StartRedis(t), dir: t.TempDir()}
-	idp, err := devidp.Listen("127.0.0.1:0", devidp.Options{InitialAccessToken: "iat"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { idp.Close() })
-	e.idp = idp
+	e.idp = newIdP(t)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })) //nolint:errcheck
 	t.Cleanup(up.Close)
-	cfg := fmt.Sprintf(clusterConfig, idp.Issuer(), up.URL, e.redis.Addr(), strings.ReplaceAll(t.Name(), "/", "_")+":")
+	cfg := fmt.Sprintf(clusterConfig, e.idp.Issuer(), up.URL, e.redis.Addr(), strings.ReplaceAll(t.Name(), "/", "_")+":", e.idp.JWKSURL())
 	if err := os.WriteFile(filepath.Join(e.dir, "c.cue"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +91,7 @@ func (e *clusterEnv) token(t *testing.T, clientID string) string {
 
 func status(t *testing.T, n *Node) runtime.Status {
 	t.Helper()
-	_, body := httpGet(t, "http://"+n.AdminAddr()+"/status", "")
+	_, body := testutil.Get(t, "http://"+n.AdminAddr()+"/status", "")
 	var s runtime.Status
 	if err := json.Unmarshal([]byte(body), &s); err != nil {
 		t.Fatalf("/status: %v: %s", err, body)
@@ -113,7 +108,7 @@ func TestClusterSharesQuota(t *testing.T) {
 	passed := 0
 	for i := range 10 {
 		n := []*Node{e.portal, e.follower}[i%2]
-		if code, _ := httpGet(t, "http://"+n.GatewayAddr()+"/q/x", tok); code == http.StatusOK {
+		if code, _ := testutil.Get(t, "http://"+n.GatewayAddr()+"/q/x", tok); code == http.StatusOK {
 			passed++
 		}
 	}
@@ -129,7 +124,7 @@ func TestClusterSharesQuota(t *testing.T) {
 	if s := status(t, e.follower); s.Cluster.Bindings.Role != "follower" {
 		t.Errorf("the node without the state file is a %q", s.Cluster.Bindings.Role)
 	}
-	_, metrics := httpGet(t, "http://"+e.follower.AdminAddr()+"/metrics", "")
+	_, metrics := testutil.Get(t, "http://"+e.follower.AdminAddr()+"/metrics", "")
 	if !strings.Contains(metrics, `cuegate_cluster_limiter_mode{mode="redis"} 1`) {
 		t.Errorf("/metrics has no cuegate_cluster_limiter_mode{mode=\"redis\"} 1")
 	}
@@ -149,7 +144,7 @@ func TestClusterFollowsBindings(t *testing.T) {
 	gw := "http://" + e.follower.GatewayAddr() + "/q/x"
 	testutil.Eventually(t, "the binding on the follower (200 beyond the default quota)", func() bool {
 		for range 6 {
-			if code, _ := httpGet(t, gw, tok); code != http.StatusOK {
+			if code, _ := testutil.Get(t, gw, tok); code != http.StatusOK {
 				return false
 			}
 		}
@@ -159,13 +154,13 @@ func TestClusterFollowsBindings(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, "the deletion on the follower", func() bool {
-		code, _ := httpGet(t, gw, tok)
+		code, _ := testutil.Get(t, gw, tok)
 		return code == http.StatusForbidden
 	})
 
 	e.redis.Kill()
 	restarted := e.start(t, "", e.bindings)
-	if code, body := httpGet(t, "http://"+restarted.GatewayAddr()+"/q/x", tok); code != http.StatusForbidden {
+	if code, body := testutil.Get(t, "http://"+restarted.GatewayAddr()+"/q/x", tok); code != http.StatusForbidden {
 		t.Errorf("deleted client on a follower restarted with Redis down: %d %s, want 403", code, body)
 	}
 }
@@ -181,26 +176,6 @@ func TestAdminListenFlagNeedsToken(t *testing.T) {
 	}
 }
 
-// httpGet sends GET url with token as a bearer token ("" for none) and
-// returns the status and body.
-func httpGet(t *testing.T, url, token string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 // TestFollowerNotReady: a follower started while Redis is down, without a
 // bindings file, is not ready and answers requests to JWT APIs 503, never
 // 403 "revoked"; it becomes ready when Redis answers.
@@ -214,10 +189,10 @@ func TestFollowerNotReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Shutdown() }) //nolint:errcheck
-	if code, body := httpGet(t, "http://"+n.AdminAddr()+"/readyz", ""); code != http.StatusServiceUnavailable {
+	if code, body := testutil.Get(t, "http://"+n.AdminAddr()+"/readyz", ""); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz of a follower without bindings: %d %s", code, body)
 	}
-	code, body := httpGet(t, "http://"+n.GatewayAddr()+"/q/x", e.token(t, "anyone"))
+	code, body := testutil.Get(t, "http://"+n.GatewayAddr()+"/q/x", e.token(t, "anyone"))
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "not loaded the portal's client registrations") {
 		t.Errorf("request to a follower without bindings: %d %s, want 503", code, body)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuegate/cuegate/internal/devidp"
+	"github.com/cuegate/cuegate/internal/testidp"
 	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/cuegate/cuegate/runtime"
 )
@@ -121,14 +122,7 @@ func echo(t testing.TB, marker string) string {
 	return srv.URL
 }
 
-func newIdP(t testing.TB) *devidp.Provider {
-	idp, err := devidp.Listen("127.0.0.1:0", devidp.Options{InitialAccessToken: "unused"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { idp.Close() })
-	return idp
-}
+func newIdP(t testing.TB) *devidp.Provider { return testidp.New(t, devidp.Options{}).IdP }
 
 func token(t testing.TB, idp *devidp.Provider, clientID string) string {
 	t.Helper()

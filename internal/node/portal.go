@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -19,13 +20,14 @@ import (
 
 // portalListener is the developer portal of a node: the state file it
 // owns (locked for the process lifetime), its HTTP listener, and the
-// operator's endpoints, which the admin listener serves.
+// operator's endpoints and series, which the admin listener serves.
 type portalListener struct {
 	store    *store.Store
 	srv      *http.Server
 	ln       net.Listener
 	tls      bool
 	operator http.Handler
+	metrics  func(io.Writer)
 }
 
 // openState opens the portal's state file. A corrupt file, one of a newer
@@ -54,7 +56,7 @@ func startPortal(ctx context.Context, addr string, t *table.Table, gw *runtime.G
 	if err != nil {
 		return nil, fmt.Errorf("portal listener: %w", err)
 	}
-	pl := &portalListener{store: st, ln: ln, operator: p.OperatorHandler(), srv: &http.Server{
+	pl := &portalListener{store: st, ln: ln, operator: p.OperatorHandler(), metrics: p.WritePrometheus, srv: &http.Server{
 		Handler:           p.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       t.Gateway.ReadTimeout.D(),

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -49,6 +51,46 @@ func DeadURL(t testing.TB) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return "http://" + addr
+}
+
+var envSeq atomic.Int64
+
+// Env sets an environment variable of a name no other test uses, prefix
+// and a number, to value until t ends, and returns its name. Unlike
+// t.Setenv it leaves t free to call t.Parallel: the variable is the
+// test's own. An empty value is a variable set to "".
+func Env(t testing.TB, prefix, value string) string {
+	t.Helper()
+	name := fmt.Sprintf("%s_%d", prefix, envSeq.Add(1))
+	if err := os.Setenv(name, value); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Unsetenv(name) })
+	return name
+}
+
+// Get GETs url, with bearer as an `Authorization: Bearer` token unless it
+// is empty, and returns the status and body; it fails t when there is no
+// answer.
+func Get(t testing.TB, url, bearer string) (status int, body string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
 }
 
 // Eventually polls cond every few milliseconds and fails t when it has not

@@ -5,63 +5,37 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/devidp"
+	"github.com/cuegate/cuegate/internal/testidp"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
-// recorded is one request a fake provider received.
-type recorded struct {
-	Method, Path, Authorization, ContentType, Body string
-}
-
-// fakeProvider answers every request with status and body, and records it.
-type fakeProvider struct {
-	*httptest.Server
-	mu     sync.Mutex
-	reqs   []recorded
-	answer func(w http.ResponseWriter, r *http.Request)
-}
-
-func newFake(t *testing.T, answer func(w http.ResponseWriter, r *http.Request)) *fakeProvider {
-	f := &fakeProvider{answer: answer}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		f.mu.Lock()
-		f.reqs = append(f.reqs, recorded{r.Method, r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("Content-Type"), string(b)})
-		f.mu.Unlock()
-		f.answer(w, r)
-	}))
-	t.Cleanup(f.Close)
+// newFake starts a test provider that lets answer answer its requests
+// (none: the provider does).
+func newFake(t *testing.T, answer testidp.Answer) *testidp.Server {
+	f := testidp.New(t, devidp.Options{})
+	f.SetAnswer(answer)
 	return f
 }
 
-func (f *fakeProvider) requests() []recorded {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]recorded(nil), f.reqs...)
-}
-
-func reply(status int, body string) func(w http.ResponseWriter, r *http.Request) {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		io.WriteString(w, body)
-	}
+// deletion is an RFC 7592 (or Okta) DELETE of path with auth.
+func deletion(path, auth string) testidp.Request {
+	return testidp.Request{Method: "DELETE", Path: path, Authorization: auth}
 }
 
 const okAnswer = `{"client_id":"cid","client_secret":"csecret","registration_client_uri":"REG/cid",` +
 	`"registration_access_token":"rat","client_id_issued_at":null,"client_secret_expires_at":null,"redirect_uris":null}`
 
 func TestRegisterRequestPerDriver(t *testing.T) {
-	t.Setenv("DCR_TEST_TOKEN", "initial-123")
-	token := &table.Secret{Env: "DCR_TEST_TOKEN"}
+	t.Parallel()
+	token := &table.Secret{Env: testutil.Env(t, "DCR_TEST_TOKEN", "initial-123")}
 	tests := []struct {
 		name     string
 		settings table.DCR
@@ -138,7 +112,7 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, reply(201, strings.ReplaceAll(okAnswer, "REG", "")))
+			f := newFake(t, testidp.Reply(201, strings.ReplaceAll(okAnswer, "REG", "")))
 			s := tt.settings
 			s.RegistrationEndpoint = f.URL + tt.path
 			r, err := New(&s, "", f.Client())
@@ -154,12 +128,12 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 			if *reg != want {
 				t.Errorf("registration = %+v, want %+v", *reg, want)
 			}
-			reqs := f.requests()
+			reqs := f.Requests()
 			if len(reqs) != 1 {
 				t.Fatalf("%d requests, want 1", len(reqs))
 			}
 			got := reqs[0]
-			wantReq := recorded{"POST", tt.path, tt.auth, "application/json", tt.body}
+			wantReq := testidp.Request{Method: "POST", Path: tt.path, Authorization: tt.auth, ContentType: "application/json", Body: tt.body}
 			if got != wantReq {
 				t.Errorf("request\n got %+v\nwant %+v", got, wantReq)
 			}
@@ -167,13 +141,13 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 	}
 }
 
-func TestMergedSettingsReachTheDriver(t *testing.T) {
+func TestMergedSettingsReachTheDriver(t *testing.T) { // t.Chdir: not parallel
 	// The compiler merges portal.dcr with the entry's dcr; the driver sends
 	// the merged result as it is, with the initial access token read from
 	// a file relative to the configuration directory (not the working
 	// directory).
 	dir := t.TempDir()
-	f := newFake(t, reply(201, okAnswer))
+	f := newFake(t, testidp.Reply(201, okAnswer))
 	cfg := `package x
 gateway: {}
 idps: i: {issuer: "https://idp/", jwks_uri: "https://idp/jwks"}
@@ -208,7 +182,7 @@ portal: {
 	if _, err := r.Register(context.Background(), Request{ClientName: "m"}); err != nil {
 		t.Fatal(err)
 	}
-	got := f.requests()[0]
+	got := f.Requests()[0]
 	want := `{"client_name":"m","grant_types":["client_credentials"],"response_types":[],"token_endpoint_auth_method":"client_secret_basic"}`
 	if got.Path != "/global" || got.Body != want || got.Authorization != "Bearer iat-from-file" {
 		t.Errorf("request %s %q %s, want /global %q %s", got.Path, got.Authorization, got.Body, "Bearer iat-from-file", want)
@@ -216,23 +190,25 @@ portal: {
 }
 
 func TestRegisterErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
-		answer func(w http.ResponseWriter, r *http.Request)
+		answer testidp.Answer
 		check  func(t *testing.T, err error)
 	}{
-		{"400 invalid_client_metadata", reply(400, `{"error":"invalid_client_metadata","error_description":"response_types token is not allowed"}`),
+		{"400 invalid_client_metadata", testidp.Reply(400, `{"error":"invalid_client_metadata","error_description":"response_types token is not allowed"}`),
 			wantProviderError(400, "invalid_client_metadata", "response_types token is not allowed")},
-		{"401 with a sentence in error", reply(401, `{"error":"The request could not be authorized.","error_description":"Bearer token is missing"}`),
+		{"401 with a sentence in error", testidp.Reply(401, `{"error":"The request could not be authorized.","error_description":"Bearer token is missing"}`),
 			wantProviderError(401, "The request could not be authorized.", "Bearer token is missing")},
-		{"500 with HTML", func(w http.ResponseWriter, r *http.Request) {
+		{"500 with HTML", func(w http.ResponseWriter, r *http.Request) bool {
 			w.WriteHeader(500)
 			io.WriteString(w, "<html>boom</html>")
+			return true
 		}, wantProviderError(500, "server_error", "<html>boom</html>")},
-		{"502 empty", reply(502, ``), wantProviderError(502, "server_error", "Bad Gateway")},
-		{"invalid JSON", reply(201, `{"client_id":`), wantIs(ErrBadResponse)},
-		{"no client_id", reply(201, `{"client_id":null,"client_secret":"s"}`), wantIs(ErrBadResponse)},
-		{"timeout", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, wantIs(ErrTimeout)},
+		{"502 empty", testidp.Reply(502, ``), wantProviderError(502, "server_error", "Bad Gateway")},
+		{"invalid JSON", testidp.Reply(201, `{"client_id":`), wantIs(ErrBadResponse)},
+		{"no client_id", testidp.Reply(201, `{"client_id":null,"client_secret":"s"}`), wantIs(ErrBadResponse)},
+		{"timeout", func(w http.ResponseWriter, r *http.Request) bool { <-r.Context().Done(); return true }, wantIs(ErrTimeout)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -288,26 +264,28 @@ func wantIs(target error) func(t *testing.T, err error) {
 }
 
 func TestAnswerWithoutSecretIsDeletedAgain(t *testing.T) {
-	var f *fakeProvider
-	f = newFake(t, func(w http.ResponseWriter, r *http.Request) {
+	t.Parallel()
+	var f *testidp.Server
+	f = newFake(t, func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodDelete {
 			w.WriteHeader(204)
-			return
+			return true
 		}
-		reply(201, `{"client_id":"cid","registration_client_uri":"`+f.URL+`/register/cid","registration_access_token":"rat"}`)(w, r)
+		return testidp.Reply(201, `{"client_id":"cid","registration_client_uri":"`+f.URL+`/register/cid","registration_access_token":"rat"}`)(w, r)
 	})
 	s := table.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", TokenEndpointAuthMethod: "client_secret_post"}
 	r, _ := New(&s, "", f.Client())
 	if _, err := r.Register(context.Background(), Request{ClientName: "x"}); !errors.Is(err, ErrBadResponse) {
 		t.Fatalf("Register = %v, want ErrBadResponse", err)
 	}
-	reqs := f.requests()
-	if len(reqs) != 2 || reqs[1] != (recorded{"DELETE", "/register/cid", "Bearer rat", "", ""}) {
+	reqs := f.Requests()
+	if len(reqs) != 2 || reqs[1] != deletion("/register/cid", "Bearer rat") {
 		t.Errorf("requests = %+v, want the POST then an RFC 7592 DELETE", reqs)
 	}
 }
 
 func TestUnreadableSecretSendsNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	empty := dir + "/empty"
 	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
@@ -324,14 +302,14 @@ func TestUnreadableSecretSendsNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, reply(201, okAnswer))
+			f := newFake(t, testidp.Reply(201, okAnswer))
 			s := table.DCR{Provider: "gluu", RegistrationEndpoint: f.URL, InitialAccessToken: &tt.secret}
 			r, _ := New(&s, "", f.Client())
 			_, err := r.Register(context.Background(), Request{ClientName: "x"})
 			if !errors.Is(err, ErrSettings) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Register = %v, want ErrSettings naming %q", err, tt.want)
 			}
-			if n := len(f.requests()); n != 0 {
+			if n := len(f.Requests()); n != 0 {
 				t.Errorf("%d requests sent", n)
 			}
 		})
@@ -339,40 +317,41 @@ func TestUnreadableSecretSendsNothing(t *testing.T) {
 }
 
 func TestDelete(t *testing.T) {
-	t.Setenv("DCR_TEST_TOKEN", "api-token")
+	t.Parallel()
+	token := &table.Secret{Env: testutil.Env(t, "DCR_TEST_TOKEN", "api-token")}
 	tests := []struct {
 		name     string
 		provider string
 		reg      Registration
 		status   int
-		want     []recorded
+		want     []testidp.Request
 		wantErr  bool
 	}{
 		{"RFC 7592", "other", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
-			204, []recorded{{"DELETE", "/register/c", "Bearer rat", "", ""}}, false},
+			204, []testidp.Request{deletion("/register/c", "Bearer rat")}, false},
 		{"already gone", "hydra", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
-			404, []recorded{{"DELETE", "/register/c", "Bearer rat", "", ""}}, false},
+			404, []testidp.Request{deletion("/register/c", "Bearer rat")}, false},
 		{"provider fails", "other", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
-			500, []recorded{{"DELETE", "/register/c", "Bearer rat", "", ""}}, true},
+			500, []testidp.Request{deletion("/register/c", "Bearer rat")}, true},
 		{"okta by client id with SSWS", "okta", Registration{ClientID: "c"},
-			204, []recorded{{"DELETE", "/oauth2/v1/clients/c", "SSWS api-token", "", ""}}, false},
+			204, []testidp.Request{deletion("/oauth2/v1/clients/c", "SSWS api-token")}, false},
 		{"no way to delete", "gluu", Registration{ClientID: "c"}, 204, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, reply(tt.status, `{}`))
+			f := newFake(t, testidp.Reply(tt.status, `{}`))
 			reg := tt.reg
 			if reg.RegistrationClientURI != "" {
 				reg.RegistrationClientURI = f.URL + reg.RegistrationClientURI
 			}
 			s := table.DCR{Provider: tt.provider, RegistrationEndpoint: f.URL + "/oauth2/v1/clients/",
-				InitialAccessToken: &table.Secret{Env: "DCR_TEST_TOKEN"}}
+				InitialAccessToken: token}
 			r, _ := New(&s, "", f.Client())
 			err := r.Delete(context.Background(), &reg)
 			if (err != nil) != tt.wantErr {
 				t.Errorf("Delete = %v, want error %v", err, tt.wantErr)
 			}
-			got := f.requests()
+			got := f.Requests()
 			if len(got) != len(tt.want) || (len(got) == 1 && got[0] != tt.want[0]) {
 				t.Errorf("requests = %+v, want %+v", got, tt.want)
 			}
@@ -381,16 +360,15 @@ func TestDelete(t *testing.T) {
 }
 
 func TestUnknownProvider(t *testing.T) {
+	t.Parallel()
 	if _, err := New(&table.DCR{Provider: "acme"}, "", nil); !errors.Is(err, ErrSettings) {
 		t.Errorf("New(provider acme) = %v, want ErrSettings", err)
 	}
 }
 
 func TestDiscoveryIsCached(t *testing.T) {
-	var f *fakeProvider
-	f = newFake(t, func(w http.ResponseWriter, r *http.Request) {
-		reply(200, `{"issuer":"x","token_endpoint":"`+f.URL+`/token"}`)(w, r)
-	})
+	t.Parallel()
+	f := newFake(t, nil) // the provider's discovery names its /token
 	d := NewDiscovery(f.Client())
 	s := &table.DCR{IdPHost: f.URL + "/"}
 	for range 2 {
@@ -399,7 +377,7 @@ func TestDiscoveryIsCached(t *testing.T) {
 			t.Fatalf("TokenEndpoint = %q, %v", ep, err)
 		}
 	}
-	if reqs := f.requests(); len(reqs) != 1 || reqs[0].Path != "/.well-known/openid-configuration" {
+	if reqs := f.Requests(); len(reqs) != 1 || reqs[0].Path != "/.well-known/openid-configuration" {
 		t.Errorf("requests = %+v, want one discovery fetch", reqs)
 	}
 	// A configured token endpoint wins without a fetch.

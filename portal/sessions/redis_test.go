@@ -9,14 +9,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
+// newRedisStore is a Redis store with opts on a Redis of the test's own,
+// and a client of that Redis.
+func newRedisStore(t *testing.T, opts RedisOptions) (rueidis.Client, *Redis) {
+	t.Helper()
+	client := testutil.StartRedis(t).Client(t)
+	return client, NewRedis(client, opts)
+}
+
 func TestRedisKeepsNoToken(t *testing.T) {
 	t.Parallel()
-	srv := testutil.StartRedis(t)
-	client := srv.Client(t)
-	st := NewRedis(client, RedisOptions{KeyPrefix: "portal-a:"})
+	client, st := newRedisStore(t, RedisOptions{KeyPrefix: "portal-a:"})
 	ctx := context.Background()
 	const token = "dG9rZW4tdG9rZW4tdG9rZW4tdG9rZW4tdG9rZW4tdG9r"
 	if err := st.Create(ctx, token, alice, time.Hour); err != nil {
@@ -44,9 +52,7 @@ func TestRedisKeepsNoToken(t *testing.T) {
 
 func TestRedisTimeToLive(t *testing.T) {
 	t.Parallel()
-	srv := testutil.StartRedis(t)
-	client := srv.Client(t)
-	st := NewRedis(client, RedisOptions{})
+	client, st := newRedisStore(t, RedisOptions{})
 	ctx := context.Background()
 	pttl := func() time.Duration {
 		t.Helper()
@@ -82,9 +88,7 @@ func TestRedisTimeToLive(t *testing.T) {
 
 func TestRedisValueThatIsNoSession(t *testing.T) {
 	t.Parallel()
-	srv := testutil.StartRedis(t)
-	client := srv.Client(t)
-	st := NewRedis(client, RedisOptions{})
+	client, st := newRedisStore(t, RedisOptions{})
 	ctx := context.Background()
 	if err := client.Do(ctx, client.B().Set().Key(st.key("a")).Value("not json").Build()).Error(); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"github.com/cuegate/cuegate/compiler/table"
 )
 
-func TestBinding(t *testing.T) {
+func TestBinding(t *testing.T) { // AllocsPerRun: not parallel
 	s := open(t, filepath.Join(t.TempDir(), "state.json"))
 	bound := client("bound", "a@example.com")
 	expiring := client("expiring", "a@example.com")
@@ -76,6 +76,7 @@ var _ interface {
 } = (*Store)(nil)
 
 func TestBindingsMatchBindingAndHoldNoSecrets(t *testing.T) {
+	t.Parallel()
 	s := open(t, filepath.Join(t.TempDir(), "state.json"))
 	expiring := client("b-expiring", "a@example.com")
 	expiring.ExpiresAt = t0.Add(time.Hour)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestMigrateV1(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.json")
 	v1 := `{
   "version": 1,

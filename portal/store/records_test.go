@@ -9,6 +9,7 @@ import (
 )
 
 func TestDuplicates(t *testing.T) {
+	t.Parallel()
 	s := open(t, filepath.Join(t.TempDir(), "state.json"))
 	d := Developer{Email: "a@example.com", PasswordHash: "h"}
 	if err := s.AddDeveloper(d); err != nil {
@@ -35,6 +36,7 @@ func TestDuplicates(t *testing.T) {
 }
 
 func TestRemoveDeveloperRevokesClients(t *testing.T) {
+	t.Parallel()
 	s := open(t, filepath.Join(t.TempDir(), "state.json"))
 	for _, err := range []error{
 		s.AddDeveloper(Developer{Email: "a@example.com"}),

@@ -13,6 +13,7 @@ import (
 )
 
 func TestOpenCreatesFileWithMode0600(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.json")
 	s := open(t, path)
 	if err := s.AddDeveloper(Developer{Email: "a@example.com", PasswordHash: "h", Created: t0}); err != nil {
@@ -36,6 +37,7 @@ func TestOpenCreatesFileWithMode0600(t *testing.T) {
 }
 
 func TestReopenKeepsEverything(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.json")
 	s := open(t, path)
 	c := client("c1", "a@example.com")
@@ -71,6 +73,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 }
 
 func TestCorruptFileStopsOpenAndIsNotOverwritten(t *testing.T) {
+	t.Parallel()
 	for name, content := range map[string]string{
 		"garbage":        "{not json",
 		"empty":          "",
@@ -106,6 +109,7 @@ func TestCorruptFileStopsOpenAndIsNotOverwritten(t *testing.T) {
 }
 
 func TestUnreadableFileStopsOpen(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.json")
 	if err := os.Mkdir(path, 0o700); err != nil { // reading a directory fails, even for root
 		t.Fatal(err)
@@ -117,6 +121,7 @@ func TestUnreadableFileStopsOpen(t *testing.T) {
 }
 
 func TestSecondOpenerIsRefused(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.json")
 	s := open(t, path)
 	_, err := Open(path)

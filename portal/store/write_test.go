@@ -14,6 +14,7 @@ import (
 )
 
 func TestCrashBeforeRenameKeepsPreviousFile(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.json")
 	s := open(t, path)
 	if err := s.AddClient(client("c1", "a@example.com")); err != nil {
@@ -61,6 +62,7 @@ func TestCrashBeforeRenameKeepsPreviousFile(t *testing.T) {
 }
 
 func TestConcurrentAddClientPersistsEachOnce(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.json")
 	s := open(t, path)
 	const n = 100
@@ -98,6 +100,7 @@ func TestConcurrentAddClientPersistsEachOnce(t *testing.T) {
 }
 
 func TestWritesAfterCloseChangeNothing(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.json")
 	s := open(t, path)
 	if err := s.AddDeveloper(Developer{Email: "a@example.com", PasswordHash: "h", Created: t0}); err != nil {
@@ -135,6 +138,7 @@ func TestWritesAfterCloseChangeNothing(t *testing.T) {
 }
 
 func TestOnChangeRunsAfterEachChange(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.json")
 	w := open(t, path)
 	var mu sync.Mutex

@@ -11,11 +11,11 @@ import (
 // and must accept only what the test keys signed.
 func FuzzValidate(f *testing.F) {
 	p, _, v := readyEnv(f, KeySetsOptions{MinRefetch: time.Hour})
-	valid := rsaA.mint(f, p.claimsAt(now), nil)
+	valid := rsaA.Mint(f, p.claimsAt(now), nil)
 	for _, seed := range []string{
 		valid,
-		ecA.mint(f, p.claimsAt(now), nil),
-		edA.mint(f, p.claimsAt(now), map[string]any{"typ": "at+jwt"}),
+		ecA.Mint(f, p.claimsAt(now), nil),
+		edA.Mint(f, p.claimsAt(now), map[string]any{"typ": "at+jwt"}),
 		"e30.e30.",
 		"eyJhbGciOiJub25lIn0.e30.",
 		"a.b.c",

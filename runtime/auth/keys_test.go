@@ -14,9 +14,10 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/devidp"
+	"github.com/cuegate/cuegate/internal/testidp"
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
@@ -27,17 +28,17 @@ import (
 func TestRotation(t *testing.T) {
 	t.Parallel()
 	testKeys(t)
-	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
+	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
 	clk := testutil.NewClock(now)
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Minute, Now: clk.Now}, p.idp())
 	v := NewValidator(k, 100)
-	tokB := []byte(rsaB.mint(t, p.claimsAt(now), nil))
+	tokB := p.token(t, rsaB)
 
 	steps := []struct {
 		name    string
 		advance time.Duration
 		publish bool // the provider publishes key B before the step
-		fetches int32
+		fetches int
 		ok      bool
 	}{
 		{"within MinRefetch of the first fetch", 0, false, 1, false},
@@ -48,7 +49,7 @@ func TestRotation(t *testing.T) {
 	for _, st := range steps {
 		clk.Advance(st.advance)
 		if st.publish {
-			p.setKeys(rsaB.jwk(t, "RS256", "sig"), rsaA.jwk(t, "RS256", "sig"))
+			p.PublishKeys(rsaB.JWK(t, "RS256", "sig"), rsaA.JWK(t, "RS256", "sig"))
 		}
 		_, err := v.Validate(tokB, p.idp(), rulesFor("RS256"), now)
 		if st.ok && err != nil {
@@ -57,11 +58,11 @@ func TestRotation(t *testing.T) {
 		if !st.ok {
 			wantErr(t, err, 401, "unknown signing key")
 		}
-		if got := p.jwksHits.Load(); got != st.fetches {
+		if got := p.jwksHits(); got != st.fetches {
 			t.Errorf("%s: %d fetches, want %d", st.name, got, st.fetches)
 		}
 	}
-	if _, err := v.Validate([]byte(rsaA.mint(t, p.claimsAt(now), nil)), p.idp(), rulesFor("RS256"), now); err != nil {
+	if _, err := v.Validate(p.token(t, rsaA), p.idp(), rulesFor("RS256"), now); err != nil {
 		t.Errorf("old key no longer accepted: %v", err)
 	}
 	if got := k.Status()["test"].KeyIDs; !slices.Equal(got, []string{"rsa-a", "rsa-b"}) {
@@ -75,29 +76,19 @@ func TestRotation(t *testing.T) {
 // for a fetch.
 func TestUnknownKidDoesNotWaitForItsTurn(t *testing.T) {
 	t.Parallel()
-	testKeys(t)
-	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
-	clk := testutil.NewClock(now)
-	k := readyKeys(t, KeySetsOptions{MinRefetch: 3 * time.Second, Now: clk.Now}, p.idp())
-	v := NewValidator(k, 100)
-	unknown := func(kid string) []byte {
-		return []byte(signer{kid, "RS256", jwt.SigningMethodRS256, rsaA.priv}.mint(t, p.claimsAt(now), nil))
-	}
+	p, clk, k, v := clockedEnv(t, 3*time.Second)
+	unknown := func(kid string) []byte { return p.token(t, withKID(rsaA, kid)) }
 
 	clk.Advance(3 * time.Second)
 	_, err := v.Validate(unknown("k1"), p.idp(), rulesFor("RS256"), now)
 	wantErr(t, err, 401, "unknown signing key")
-	if got := p.jwksHits.Load(); got != 2 {
+	if got := p.jwksHits(); got != 2 {
 		t.Fatalf("%d fetches, want 2: MinRefetch had passed", got)
 	}
 
 	// From now on any fetch is held: a request waiting for one would not
 	// return before the gate opens.
-	gate := make(chan struct{})
-	t.Cleanup(func() { close(gate) })
-	p.mu.Lock()
-	p.gate = gate
-	p.mu.Unlock()
+	t.Cleanup(p.HoldJWKS())
 	f := k.fetcher("test")
 	for _, kid := range []string{"k2", "k3"} {
 		clk.Advance(time.Second)
@@ -106,7 +97,7 @@ func TestUnknownKidDoesNotWaitForItsTurn(t *testing.T) {
 		f.mu.Lock()
 		scheduled := f.inflight != nil
 		f.mu.Unlock()
-		if got := p.jwksHits.Load(); got != 2 || scheduled {
+		if got := p.jwksHits(); got != 2 || scheduled {
 			t.Fatalf("%s: %d fetches (want 2), a fetch in flight: %v", kid, got, scheduled)
 		}
 	}
@@ -118,14 +109,14 @@ func TestSkipUnusableKeys(t *testing.T) {
 	t.Parallel()
 	testKeys(t)
 	malformed := json.RawMessage(`{"kty":"RSA","kid":"broken","use":"sig","n":"!!not base64!!","e":"AQAB"}`)
-	enc := rsaB.jwk(t, "RSA-OAEP", "enc")
-	p := newProvider(t, malformed, enc, rsaA.jwk(t, "RS256", "sig"))
+	enc := rsaB.JWK(t, "RSA-OAEP", "enc")
+	p := newProvider(t, malformed, enc, rsaA.JWK(t, "RS256", "sig"))
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
 	v := NewValidator(k, 100)
-	if _, err := v.Validate([]byte(rsaA.mint(t, p.claimsAt(now), nil)), p.idp(), rulesFor("RS256"), now); err != nil {
+	if _, err := v.Validate(p.token(t, rsaA), p.idp(), rulesFor("RS256"), now); err != nil {
 		t.Fatalf("good key: %v", err)
 	}
-	_, err := v.Validate([]byte(rsaB.mint(t, p.claimsAt(now), nil)), p.idp(), rulesFor("RS256"), now)
+	_, err := v.Validate(p.token(t, rsaB), p.idp(), rulesFor("RS256"), now)
 	wantErr(t, err, 401, "unknown signing key")
 	if st := k.Status()["test"]; !slices.Equal(st.KeyIDs, []string{"rsa-a"}) || st.LastError != "" {
 		t.Errorf("status %+v, want only rsa-a and no error", st)
@@ -139,7 +130,7 @@ func TestParseJWKS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := string(rsaA.jwk(t, "RS256", "sig"))
+	good := string(rsaA.JWK(t, "RS256", "sig"))
 	tests := []struct {
 		name    string
 		doc     string
@@ -147,14 +138,14 @@ func TestParseJWKS(t *testing.T) {
 		skipped []string // reasons, by substring
 		err     string
 	}{
-		{"all usable", `{"keys":[` + good + `,` + string(edA.jwk(t, "", "")) + `]}`, []string{"rsa-a", "ed-a"}, nil, ""},
-		{"enc key", `{"keys":[` + string(ecA.jwk(t, "ECDH-ES", "enc")) + `,` + good + `]}`, []string{"rsa-a"}, []string{`use "enc"`}, ""},
+		{"all usable", `{"keys":[` + good + `,` + string(edA.JWK(t, "", "")) + `]}`, []string{"rsa-a", "ed-a"}, nil, ""},
+		{"enc key", `{"keys":[` + string(ecA.JWK(t, "ECDH-ES", "enc")) + `,` + good + `]}`, []string{"rsa-a"}, []string{`use "enc"`}, ""},
 		{"key_ops without verify", `{"keys":[{"kty":"EC","kid":"x","key_ops":["encrypt"]},` + good + `]}`, []string{"rsa-a"}, []string{"key_ops"}, ""},
 		{"malformed key", `{"keys":[{"kty":"RSA","kid":"m","n":"%%%","e":"AQAB"},` + good + `]}`, []string{"rsa-a"}, []string{"decode"}, ""},
 		{"not an object", `{"keys":[42,` + good + `]}`, []string{"rsa-a"}, []string{"not a JSON object"}, ""},
 		{"unknown kty", `{"keys":[{"kty":"XYZ","kid":"u"},` + good + `]}`, []string{"rsa-a"}, []string{""}, ""},
 		{"symmetric key", `{"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"},` + good + `]}`, []string{"rsa-a"}, []string{"symmetric"}, ""},
-		{"short RSA key", `{"keys":[` + string(signer{kid: "short", priv: small}.jwk(t, "", "")) + `,` + good + `]}`, []string{"rsa-a"}, []string{"1024 bits"}, ""},
+		{"short RSA key", `{"keys":[` + string(testidp.Key{KID: "short", Priv: small}.JWK(t, "", "")) + `,` + good + `]}`, []string{"rsa-a"}, []string{"1024 bits"}, ""},
 		{"duplicate kid", `{"keys":[` + good + `,` + good + `]}`, []string{"rsa-a"}, []string{"duplicate"}, ""},
 		{"no usable key", `{"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"}]}`, nil, []string{""}, "no usable signing key"},
 		{"empty set", `{"keys":[]}`, nil, nil, "no usable signing key"},
@@ -193,7 +184,7 @@ func TestParseJWKS(t *testing.T) {
 func TestProviderDownAfterFetch(t *testing.T) {
 	t.Parallel()
 	testKeys(t)
-	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
+	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
 	idp := p.idp()
 	idp.ID = "down-after"
 	idp.RefreshInterval = table.Duration(5 * time.Millisecond)
@@ -203,13 +194,13 @@ func TestProviderDownAfterFetch(t *testing.T) {
 	if ok.Get() == 0 {
 		t.Error("ok refreshes not counted")
 	}
-	p.setDown(true)
+	p.SetDown(true)
 	before := failed.Get()
 	testutil.Eventually(t, "failed refreshes", func() bool { return failed.Get() >= before+3 })
 	v := NewValidator(k, 100)
 	rules := rulesFor("RS256")
 	rules.IdP = idp.ID
-	if _, err := v.Validate([]byte(rsaA.mint(t, p.claimsAt(now), nil)), idp, rules, now); err != nil {
+	if _, err := v.Validate(p.token(t, rsaA), idp, rules, now); err != nil {
 		t.Fatalf("cached keys no longer work: %v", err)
 	}
 	st := k.Status()[idp.ID]
@@ -223,18 +214,18 @@ func TestProviderDownAfterFetch(t *testing.T) {
 func TestProviderDownFromStart(t *testing.T) {
 	t.Parallel()
 	testKeys(t)
-	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
-	p.setDown(true)
+	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
+	p.SetDown(true)
 	k := newKeys(t, KeySetsOptions{MinRefetch: time.Millisecond}, p.idp())
 	v := NewValidator(k, 100)
-	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
+	tok := p.token(t, rsaA)
 	testutil.Eventually(t, "a failed fetch", func() bool { return k.Status()["test"].LastError != "" })
 	_, err := v.Validate(tok, p.idp(), rulesFor("RS256"), now)
 	wantErr(t, err, http.StatusServiceUnavailable, "signing keys of identity provider test are not available yet")
 	if k.Ready() || k.Status()["test"].Fetched {
 		t.Error("ready without keys")
 	}
-	p.setDown(false)
+	p.SetDown(false)
 	testutil.Eventually(t, "recovery", func() bool {
 		_, err := v.Validate(tok, p.idp(), rulesFor("RS256"), now)
 		return err == nil
@@ -247,21 +238,21 @@ func TestProviderDownFromStart(t *testing.T) {
 func TestDiscovery(t *testing.T) {
 	t.Parallel()
 	testKeys(t)
-	p := newProvider(t, ecA.jwk(t, "ES256", "sig"))
+	p := newProvider(t, ecA.JWK(t, "ES256", "sig"))
 	discovery := func(issuer string) *table.IdP {
 		idp := p.idp()
 		idp.JWKSURI = ""
-		idp.Discovery = p.srv.URL + "/.well-known/openid-configuration"
+		idp.Discovery = p.URL + "/.well-known/openid-configuration"
 		idp.Issuer = issuer
 		return idp
 	}
 	t.Run("keys from the discovered jwks_uri", func(t *testing.T) {
-		idp := discovery(p.issuer)
+		idp := discovery(p.Issuer())
 		k := readyKeys(t, KeySetsOptions{}, idp)
-		if _, err := NewValidator(k, 10).Validate([]byte(ecA.mint(t, p.claimsAt(now), nil)), idp, rulesFor("ES256"), now); err != nil {
+		if _, err := NewValidator(k, 10).Validate(p.token(t, ecA), idp, rulesFor("ES256"), now); err != nil {
 			t.Fatal(err)
 		}
-		if p.discoHits.Load() == 0 {
+		if p.Hits(devidp.DiscoveryPath) == 0 {
 			t.Error("discovery not fetched")
 		}
 	})
@@ -279,14 +270,8 @@ func TestDiscovery(t *testing.T) {
 // fetch.
 func TestRefetchLimited(t *testing.T) {
 	t.Parallel()
-	testKeys(t)
-	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
-	clk := testutil.NewClock(now)
-	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour, Now: clk.Now}, p.idp())
-	v := NewValidator(k, 100)
-	unknown := func(i int) []byte {
-		return []byte(signer{fmt.Sprint("kid-", i), "RS256", jwt.SigningMethodRS256, rsaA.priv}.mint(t, p.claimsAt(now), nil))
-	}
+	p, clk, _, v := clockedEnv(t, time.Hour)
+	unknown := func(i int) []byte { return p.token(t, withKID(rsaA, fmt.Sprint("kid-", i))) }
 	validateMany := func(n int) {
 		var wg sync.WaitGroup
 		for i := range n {
@@ -299,23 +284,20 @@ func TestRefetchLimited(t *testing.T) {
 	}
 
 	validateMany(50)
-	if got := p.jwksHits.Load(); got != 1 {
+	if got := p.jwksHits(); got != 1 {
 		t.Fatalf("%d fetches, want only the first one: the last was less than MinRefetch ago", got)
 	}
 
 	// Let MinRefetch pass, hold the provider's answer, and send 50 misses
 	// at once: they share one fetch.
 	clk.Advance(time.Hour)
-	gate := make(chan struct{})
-	p.mu.Lock()
-	p.gate = gate
-	p.mu.Unlock()
+	release := p.HoldJWKS()
 	done := make(chan struct{})
 	go func() { validateMany(50); close(done) }()
-	testutil.Eventually(t, "the refetch", func() bool { return p.waiting.Load() == 1 })
-	close(gate)
+	testutil.Eventually(t, "the refetch", func() bool { return p.Held() == 1 })
+	release()
 	<-done
-	if got := p.jwksHits.Load(); got != 2 {
+	if got := p.jwksHits(); got != 2 {
 		t.Fatalf("%d fetches, want 2", got)
 	}
 }
@@ -325,10 +307,10 @@ func TestRefetchLimited(t *testing.T) {
 func TestCacheInvalidation(t *testing.T) {
 	t.Parallel()
 	testKeys(t)
-	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
+	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
 	v := NewValidator(k, 100)
-	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
+	tok := p.token(t, rsaA)
 	validate := func() (*Claims, error) { return v.Validate(tok, p.idp(), rulesFor("RS256"), now) }
 	first, err := validate()
 	if err != nil {
@@ -347,14 +329,14 @@ func TestCacheInvalidation(t *testing.T) {
 		t.Error("an unchanged key set dropped the cache")
 	}
 
-	p.setKeys(rsaA.jwk(t, "RS256", "sig"), ecA.jwk(t, "ES256", "sig"))
+	p.PublishKeys(rsaA.JWK(t, "RS256", "sig"), ecA.JWK(t, "ES256", "sig"))
 	refresh() // a new key: verified again, still valid
 	second, err := validate()
 	if err != nil || second == first {
 		t.Fatalf("after a key set change: %v, same claims %v", err, second == first)
 	}
 
-	p.setKeys(ecA.jwk(t, "ES256", "sig"))
+	p.PublishKeys(ecA.JWK(t, "ES256", "sig"))
 	refresh() // the token's key is gone
 	_, err = validate()
 	wantErr(t, err, 401, "unknown signing key")
@@ -363,12 +345,13 @@ func TestCacheInvalidation(t *testing.T) {
 // TestSync is not parallel: it reads the process-wide metrics set, where
 // other tests' KeySets register the same IdP ID.
 func TestSync(t *testing.T) {
+	t.Parallel()
 	testKeys(t)
-	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
+	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
 	f := k.fetcher("test")
 	v := NewValidator(k, 100)
-	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
+	tok := p.token(t, rsaA)
 
 	// A new table with the same IdP (another pointer, another refresh
 	// interval): same fetcher, no fetch, cache kept.
@@ -376,7 +359,7 @@ func TestSync(t *testing.T) {
 	same := p.idp()
 	same.RefreshInterval = table.Duration(2 * time.Hour)
 	k.Sync(map[string]*table.IdP{"test": same})
-	if k.fetcher("test") != f || p.jwksHits.Load() != 1 {
+	if k.fetcher("test") != f || p.jwksHits() != 1 {
 		t.Error("an unchanged IdP was replaced or refetched")
 	}
 	if c, _ := v.Validate(tok, same, rulesFor("RS256"), now); c != first {

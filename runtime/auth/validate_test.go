@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/testidp"
 )
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -22,7 +23,7 @@ var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func readyEnv(t testing.TB, opts KeySetsOptions) (*provider, *KeySets, *Validator) {
 	t.Helper()
 	testKeys(t)
-	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"), ecA.jwk(t, "ES256", "sig"), ec384.jwk(t, "", ""), edA.jwk(t, "EdDSA", "sig"), rsaB.jwk(t, "", ""))
+	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"), ecA.JWK(t, "ES256", "sig"), ec384.JWK(t, "", ""), edA.JWK(t, "EdDSA", "sig"), rsaB.JWK(t, "", ""))
 	k := readyKeys(t, opts, p.idp())
 	return p, k, NewValidator(k, 1000)
 }
@@ -37,14 +38,14 @@ func TestValidate(t *testing.T) {
 		return c
 	}
 	valid := p.claimsAt(now)
-	rsaPub, err := x509.MarshalPKIXPublicKey(rsaA.priv.Public())
+	rsaPub, err := x509.MarshalPKIXPublicKey(rsaA.Priv.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
 	rsaPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: rsaPub})
 	hs256 := func(secret []byte) string {
 		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, valid)
-		tok.Header["kid"] = rsaA.kid
+		tok.Header["kid"] = rsaA.KID
 		s, err := tok.SignedString(secret)
 		if err != nil {
 			t.Fatal(err)
@@ -53,7 +54,7 @@ func TestValidate(t *testing.T) {
 	}
 	none := func() string {
 		tok := jwt.NewWithClaims(jwt.SigningMethodNone, valid)
-		tok.Header["kid"] = rsaA.kid
+		tok.Header["kid"] = rsaA.KID
 		s, err := tok.SignedString(jwt.UnsafeAllowNoneSignatureType)
 		if err != nil {
 			t.Fatal(err)
@@ -61,15 +62,15 @@ func TestValidate(t *testing.T) {
 		return s
 	}
 	ps256 := rsaB // its JWK names no alg
-	ps256.method = jwt.SigningMethodPS256
+	ps256.Method = jwt.SigningMethodPS256
 	ps256OnRS256 := rsaA // its JWK says RS256
-	ps256OnRS256.method = jwt.SigningMethodPS256
+	ps256OnRS256.Method = jwt.SigningMethodPS256
 	ecAsRSA := ecA // an ES256 token that names the RSA key
-	ecAsRSA.kid = rsaA.kid
+	ecAsRSA.KID = rsaA.KID
 	noKID := rsaA
-	noKID.kid = ""
+	noKID.KID = ""
 	es384OnP256 := ec384 // signed with the P-384 key, but names the P-256 one
-	es384OnP256.kid = ecA.kid
+	es384OnP256.KID = ecA.KID
 
 	tests := []struct {
 		name   string
@@ -78,50 +79,50 @@ func TestValidate(t *testing.T) {
 		status int      // 0: valid
 		desc   string
 	}{
-		{name: "RS256", token: rsaA.mint(t, valid, nil)},
-		{name: "PS256 with an RSA key", token: ps256.mint(t, valid, nil)},
-		{name: "ES256", token: ecA.mint(t, valid, nil)},
-		{name: "ES384 with a JWK without alg", token: ec384.mint(t, valid, nil)},
-		{name: "EdDSA", token: edA.mint(t, valid, nil)},
-		{name: "no kid: tries the keys that fit", token: noKID.mint(t, valid, nil)},
-		{name: "typ at+jwt", token: rsaA.mint(t, valid, map[string]any{"typ": "at+jwt"})},
-		{name: "typ AT+JWT", token: rsaA.mint(t, valid, map[string]any{"typ": "AT+JWT"})},
-		{name: "typ application/at+jwt", token: rsaA.mint(t, valid, map[string]any{"typ": "application/at+jwt"})},
-		{name: "typ absent", token: rsaA.mint(t, valid, map[string]any{"typ": nil})},
-		{name: "aud list", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["aud"] = []string{"other", "api"} }), nil)},
-		{name: "expired within leeway", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["exp"] = now.Add(-20 * time.Second).Unix() }), nil)},
-		{name: "nbf within leeway", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["nbf"] = now.Add(20 * time.Second).Unix() }), nil)},
-		{name: "iat within leeway", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["iat"] = now.Add(20 * time.Second).Unix() }), nil)},
+		{name: "RS256", token: rsaA.Mint(t, valid, nil)},
+		{name: "PS256 with an RSA key", token: ps256.Mint(t, valid, nil)},
+		{name: "ES256", token: ecA.Mint(t, valid, nil)},
+		{name: "ES384 with a JWK without alg", token: ec384.Mint(t, valid, nil)},
+		{name: "EdDSA", token: edA.Mint(t, valid, nil)},
+		{name: "no kid: tries the keys that fit", token: noKID.Mint(t, valid, nil)},
+		{name: "typ at+jwt", token: rsaA.Mint(t, valid, map[string]any{"typ": "at+jwt"})},
+		{name: "typ AT+JWT", token: rsaA.Mint(t, valid, map[string]any{"typ": "AT+JWT"})},
+		{name: "typ application/at+jwt", token: rsaA.Mint(t, valid, map[string]any{"typ": "application/at+jwt"})},
+		{name: "typ absent", token: rsaA.Mint(t, valid, map[string]any{"typ": nil})},
+		{name: "aud list", token: rsaA.Mint(t, with(func(c jwt.MapClaims) { c["aud"] = []string{"other", "api"} }), nil)},
+		{name: "expired within leeway", token: rsaA.Mint(t, with(func(c jwt.MapClaims) { c["exp"] = now.Add(-20 * time.Second).Unix() }), nil)},
+		{name: "nbf within leeway", token: rsaA.Mint(t, with(func(c jwt.MapClaims) { c["nbf"] = now.Add(20 * time.Second).Unix() }), nil)},
+		{name: "iat within leeway", token: rsaA.Mint(t, with(func(c jwt.MapClaims) { c["iat"] = now.Add(20 * time.Second).Unix() }), nil)},
 
 		{name: "missing", token: "", status: 401, desc: "missing token"},
 		{name: "malformed", token: "not-a-jwt", status: 401, desc: "malformed token"},
 		{name: "malformed parts", token: "e30.e30.e30.e30", status: 401, desc: "malformed token"},
 		{name: "malformed base64", token: "!!!.@@@.###", status: 401, desc: "malformed token"},
-		{name: "bad signature", token: rsaX.mint(t, valid, nil), status: 401, desc: "invalid signature"},
-		{name: "tampered claims", token: tamper(rsaA.mint(t, valid, nil)), status: 401, desc: "invalid signature"},
+		{name: "bad signature", token: rsaX.Mint(t, valid, nil), status: 401, desc: "invalid signature"},
+		{name: "tampered claims", token: tamper(rsaA.Mint(t, valid, nil)), status: 401, desc: "invalid signature"},
 		{name: "alg none", token: none(), algs: append([]string{"none"}, allAlgs...), status: 401, desc: "signing algorithm none is not allowed"},
 		{name: "HS256 signed with the RSA public key", token: hs256(rsaPEM), algs: append([]string{"HS256"}, allAlgs...), status: 401, desc: "signing algorithm HS256 is not allowed"},
 		{name: "HS256 signed with the RSA public key DER", token: hs256(rsaPub), algs: []string{"HS256", "RS256"}, status: 401, desc: "signing algorithm HS256 is not allowed"},
-		{name: "only HMAC configured: nothing is allowed", token: rsaA.mint(t, valid, nil), algs: []string{"HS256"}, status: 401, desc: "signing algorithm RS256 is not allowed"},
+		{name: "only HMAC configured: nothing is allowed", token: rsaA.Mint(t, valid, nil), algs: []string{"HS256"}, status: 401, desc: "signing algorithm RS256 is not allowed"},
 		{name: "HS256 when only HMAC is configured", token: hs256(rsaPEM), algs: []string{"HS256"}, status: 401, desc: "signing algorithm HS256 is not allowed"},
-		{name: "alg not allowed by the API", token: ecA.mint(t, valid, nil), algs: []string{"RS256"}, status: 401, desc: "signing algorithm ES256 is not allowed"},
-		{name: "alg does not fit the key type", token: ecAsRSA.mint(t, valid, nil), status: 401, desc: "signing algorithm ES256 does not fit the key"},
-		{name: "alg does not fit the curve", token: es384OnP256.mint(t, valid, nil), status: 401, desc: "signing algorithm ES384 does not fit the key"},
-		{name: "alg does not fit the JWK alg", token: ps256OnRS256.mint(t, valid, nil), status: 401, desc: "signing algorithm PS256 does not fit the key"},
-		{name: "expired", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Hour).Unix() }), nil), status: 401, desc: "token expired"},
-		{name: "no exp", token: rsaA.mint(t, with(func(c jwt.MapClaims) { delete(c, "exp") }), nil), status: 401, desc: "token has no expiry (exp)"},
-		{name: "exp not a number", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["exp"] = "tomorrow" }), nil), status: 401, desc: "malformed claims"},
-		{name: "not yet valid", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Minute).Unix() }), nil), status: 401, desc: "token not valid yet (nbf)"},
-		{name: "iat in the future", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["iat"] = now.Add(time.Minute).Unix() }), nil), status: 401, desc: "token issued in the future (iat)"},
-		{name: "wrong issuer", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["iss"] = strings.TrimSuffix(p.issuer, "/") }), nil), status: 401, desc: "wrong issuer"},
-		{name: "no issuer", token: rsaA.mint(t, with(func(c jwt.MapClaims) { delete(c, "iss") }), nil), status: 401, desc: "wrong issuer"},
-		{name: "wrong audience", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["aud"] = "other" }), nil), status: 401, desc: "wrong audience"},
-		{name: "no audience", token: rsaA.mint(t, with(func(c jwt.MapClaims) { delete(c, "aud") }), nil), status: 401, desc: "wrong audience"},
-		{name: "typ wrong", token: rsaA.mint(t, valid, map[string]any{"typ": "dpop+jwt"}), status: 401, desc: "token type is not JWT or at+jwt"},
-		{name: "typ not a string", token: rsaA.mint(t, valid, map[string]any{"typ": 1}), status: 401, desc: "token type is not JWT or at+jwt"},
-		{name: "crit header", token: rsaA.mint(t, valid, map[string]any{"crit": []string{"exp"}}), status: 401, desc: "critical header parameters are not supported"},
-		{name: "unknown kid", token: signer{"nope", "RS256", jwt.SigningMethodRS256, rsaB.priv}.mint(t, valid, nil), status: 401, desc: "unknown signing key"},
-		{name: "oversized", token: rsaA.mint(t, with(func(c jwt.MapClaims) { c["pad"] = strings.Repeat("x", MaxTokenBytes) }), nil), status: 401, desc: "token too large"},
+		{name: "alg not allowed by the API", token: ecA.Mint(t, valid, nil), algs: []string{"RS256"}, status: 401, desc: "signing algorithm ES256 is not allowed"},
+		{name: "alg does not fit the key type", token: ecAsRSA.Mint(t, valid, nil), status: 401, desc: "signing algorithm ES256 does not fit the key"},
+		{name: "alg does not fit the curve", token: es384OnP256.Mint(t, valid, nil), status: 401, desc: "signing algorithm ES384 does not fit the key"},
+		{name: "alg does not fit the JWK alg", token: ps256OnRS256.Mint(t, valid, nil), status: 401, desc: "signing algorithm PS256 does not fit the key"},
+		{name: "expired", token: rsaA.Mint(t, with(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Hour).Unix() }), nil), status: 401, desc: "token expired"},
+		{name: "no exp", token: rsaA.Mint(t, with(func(c jwt.MapClaims) { delete(c, "exp") }), nil), status: 401, desc: "token has no expiry (exp)"},
+		{name: "exp not a number", token: rsaA.Mint(t, with(func(c jwt.MapClaims) { c["exp"] = "tomorrow" }), nil), status: 401, desc: "malformed claims"},
+		{name: "not yet valid", token: rsaA.Mint(t, with(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Minute).Unix() }), nil), status: 401, desc: "token not valid yet (nbf)"},
+		{name: "iat in the future", token: rsaA.Mint(t, with(func(c jwt.MapClaims) { c["iat"] = now.Add(time.Minute).Unix() }), nil), status: 401, desc: "token issued in the future (iat)"},
+		{name: "wrong issuer", token: rsaA.Mint(t, with(func(c jwt.MapClaims) { c["iss"] = strings.TrimSuffix(p.Issuer(), "/") }), nil), status: 401, desc: "wrong issuer"},
+		{name: "no issuer", token: rsaA.Mint(t, with(func(c jwt.MapClaims) { delete(c, "iss") }), nil), status: 401, desc: "wrong issuer"},
+		{name: "wrong audience", token: rsaA.Mint(t, with(func(c jwt.MapClaims) { c["aud"] = "other" }), nil), status: 401, desc: "wrong audience"},
+		{name: "no audience", token: rsaA.Mint(t, with(func(c jwt.MapClaims) { delete(c, "aud") }), nil), status: 401, desc: "wrong audience"},
+		{name: "typ wrong", token: rsaA.Mint(t, valid, map[string]any{"typ": "dpop+jwt"}), status: 401, desc: "token type is not JWT or at+jwt"},
+		{name: "typ not a string", token: rsaA.Mint(t, valid, map[string]any{"typ": 1}), status: 401, desc: "token type is not JWT or at+jwt"},
+		{name: "crit header", token: rsaA.Mint(t, valid, map[string]any{"crit": []string{"exp"}}), status: 401, desc: "critical header parameters are not supported"},
+		{name: "unknown kid", token: withKID(rsaB, "nope").Mint(t, valid, nil), status: 401, desc: "unknown signing key"},
+		{name: "oversized", token: rsaA.Mint(t, with(func(c jwt.MapClaims) { c["pad"] = strings.Repeat("x", MaxTokenBytes) }), nil), status: 401, desc: "token too large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,7 +166,7 @@ func TestClaims(t *testing.T) {
 	c := p.claimsAt(now)
 	c["one"] = "x"
 	c["mixed"] = []any{"a", 1, "b"}
-	claims, err := v.Validate([]byte(rsaA.mint(t, c, nil)), p.idp(), rulesFor("RS256"), now)
+	claims, err := v.Validate([]byte(rsaA.Mint(t, c, nil)), p.idp(), rulesFor("RS256"), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +206,7 @@ func TestCachedRecheck(t *testing.T) {
 	t.Parallel()
 	p, _, v := readyEnv(t, KeySetsOptions{})
 	idp := p.idp()
-	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
+	tok := p.token(t, rsaA)
 	first, err := v.Validate(tok, idp, rulesFor("RS256"), now)
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +256,7 @@ func TestCachedRecheck(t *testing.T) {
 func TestCachedNoAllocs(t *testing.T) {
 	p, _, v := readyEnv(t, KeySetsOptions{})
 	idp, rules := p.idp(), rulesFor("RS256")
-	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
+	tok := p.token(t, rsaA)
 	if _, err := v.Validate(tok, idp, rules, now); err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +287,7 @@ func TestCacheKeyCollision(t *testing.T) {
 	a["sub"] = "alice"
 	b := p.claimsAt(now)
 	b["sub"] = "bob"
-	tokA, tokB := []byte(rsaA.mint(t, a, nil)), []byte(rsaA.mint(t, b, nil))
+	tokA, tokB := []byte(rsaA.Mint(t, a, nil)), []byte(rsaA.Mint(t, b, nil))
 	ca, err := v.Validate(tokA, idp, rules, now)
 	if err != nil {
 		t.Fatal(err)
@@ -313,7 +314,7 @@ func TestCacheBounded(t *testing.T) {
 	for i := range 50 {
 		c := p.claimsAt(now)
 		c["jti"] = i
-		if _, err := v.Validate([]byte(edA.mint(t, c, nil)), p.idp(), rulesFor("EdDSA"), now); err != nil {
+		if _, err := v.Validate([]byte(edA.Mint(t, c, nil)), p.idp(), rulesFor("EdDSA"), now); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -326,7 +327,7 @@ func TestCacheBounded(t *testing.T) {
 	}
 	// A negative size disables the cache.
 	off := NewValidator(k, -1)
-	tok := []byte(edA.mint(t, p.claimsAt(now), nil))
+	tok := p.token(t, edA)
 	a, _ := off.Validate(tok, p.idp(), rulesFor("EdDSA"), now)
 	b, _ := off.Validate(tok, p.idp(), rulesFor("EdDSA"), now)
 	if a == nil || a == b {
@@ -339,16 +340,16 @@ func TestUnknownIdP(t *testing.T) {
 	p, _, v := readyEnv(t, KeySetsOptions{})
 	other := p.idp()
 	other.ID = "other"
-	_, err := v.Validate([]byte(rsaA.mint(t, p.claimsAt(now), nil)), other, rulesFor("RS256"), now)
+	_, err := v.Validate(p.token(t, rsaA), other, rulesFor("RS256"), now)
 	wantErr(t, err, http.StatusServiceUnavailable, "signing keys of identity provider other are not available yet")
 }
 
-func benchValidate(b *testing.B, sp *signer, cacheSize int) {
+func benchValidate(b *testing.B, sp *testidp.Key, cacheSize int) {
 	p, k, _ := readyEnv(b, KeySetsOptions{})
 	s := *sp // set by readyEnv
 	v := NewValidator(k, cacheSize)
-	idp, rules := p.idp(), rulesFor(s.alg)
-	tok := []byte(s.mint(b, p.claimsAt(now), nil))
+	idp, rules := p.idp(), rulesFor(s.Alg)
+	tok := []byte(s.Mint(b, p.claimsAt(now), nil))
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := v.Validate(tok, idp, rules, now); err != nil {
@@ -373,7 +374,7 @@ func BenchmarkValidateCachedParallel(b *testing.B) {
 	for i := range toks {
 		c := p.claimsAt(now)
 		c["jti"] = i
-		toks[i] = []byte(rsaA.mint(b, c, nil))
+		toks[i] = []byte(rsaA.Mint(b, c, nil))
 	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

@@ -38,6 +38,11 @@ import (
 // bounds. Safe for concurrent use as net.Conn is.
 type Conn struct {
 	net.Conn
+	// base is the origin of the times the sides keep: New's time, so that
+	// a Conn made in a testing/synctest bubble counts on the bubble's
+	// clock; durations since it are monotonic, so that a step of the wall
+	// clock moves no deadline.
+	base        time.Time
 	read, write side
 }
 
@@ -49,20 +54,20 @@ var _ net.Conn = (*Conn)(nil)
 // one's new value with the other's old one, which misjudges a fit by at
 // most maxSlack.
 type side struct {
-	want  atomic.Int64 // deadline asked for, nanoseconds since base; 0: none
-	armed atomic.Int64 // deadline set on the connection, since base; 0: none
+	want  atomic.Int64 // deadline asked for, nanoseconds since Conn.base; 0: none
+	armed atomic.Int64 // deadline set on the connection, since Conn.base; 0: none
 	slack atomic.Int64 // how much later than asked armed may be
 	mu    sync.Mutex   // serialises arming
 }
 
 // New wraps c, which must have no deadline set; its deadlines must then be
 // set through the Conn only.
-func New(c net.Conn) *Conn { return &Conn{Conn: c} }
+func New(c net.Conn) *Conn { return &Conn{Conn: c, base: time.Now()} }
 
 // Read reads from the connection, under the read deadline last set.
 func (c *Conn) Read(p []byte) (int, error) {
 	if s := &c.read; !s.fits(s.want.Load()) {
-		if err := s.arm(c.Conn, net.Conn.SetReadDeadline); err != nil {
+		if err := s.arm(c.Conn, c.base, net.Conn.SetReadDeadline); err != nil {
 			return 0, err
 		}
 	}
@@ -72,7 +77,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 // Write writes to the connection, under the write deadline last set.
 func (c *Conn) Write(p []byte) (int, error) {
 	if s := &c.write; !s.fits(s.want.Load()) {
-		if err := s.arm(c.Conn, net.Conn.SetWriteDeadline); err != nil {
+		if err := s.arm(c.Conn, c.base, net.Conn.SetWriteDeadline); err != nil {
 			return 0, err
 		}
 	}
@@ -81,13 +86,13 @@ func (c *Conn) Write(p []byte) (int, error) {
 
 // SetReadDeadline sets the deadline of the next Reads; a zero t means none.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	return c.read.set(t, c.Conn, net.Conn.SetReadDeadline)
+	return c.read.set(t, c.Conn, c.base, net.Conn.SetReadDeadline)
 }
 
 // SetWriteDeadline sets the deadline of the next Writes; a zero t means
 // none.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
-	return c.write.set(t, c.Conn, net.Conn.SetWriteDeadline)
+	return c.write.set(t, c.Conn, c.base, net.Conn.SetWriteDeadline)
 }
 
 // SetDeadline sets both deadlines.
@@ -105,14 +110,12 @@ type setter func(net.Conn, time.Time) error
 // maxSlack bounds how late a deadline is armed, whatever its distance.
 const maxSlack = int64(time.Second)
 
-// base is the origin of the times a side keeps: durations since it on the
-// monotonic clock, so that a step of the wall clock moves no deadline.
-var base = time.Now()
+// since is now as a side keeps times: nanoseconds since base.
+func since(base time.Time) int64 { return int64(time.Since(base)) }
 
-func now() int64 { return int64(time.Since(base)) }
-
-// set records t (zero: none) as the deadline asked for.
-func (s *side) set(t time.Time, c net.Conn, apply setter) error {
+// set records t (zero: none) as the deadline asked for, in nanoseconds
+// since base.
+func (s *side) set(t time.Time, c net.Conn, base time.Time, apply setter) error {
 	var ns int64
 	if !t.IsZero() {
 		// 0 is "none"; the cap keeps ns plus its slack from overflowing
@@ -122,8 +125,8 @@ func (s *side) set(t time.Time, c net.Conn, apply setter) error {
 	// Stored even when it fits: a Read arming an earlier Set's deadline
 	// at this moment would otherwise leave that one in place.
 	s.want.Store(ns)
-	if !s.fits(ns) && ns != 0 && ns <= now() {
-		return s.arm(c, apply) // it may be meant to interrupt a wait; armed exactly
+	if !s.fits(ns) && ns != 0 && ns <= since(base) {
+		return s.arm(c, base, apply) // it may be meant to interrupt a wait; armed exactly
 	}
 	return nil
 }
@@ -141,7 +144,7 @@ func (s *side) fits(want int64) bool {
 // arm sets the deadline asked for on c, plus 1/16 of its distance from now
 // (at most maxSlack; none for one that has passed), unless the armed one
 // fits it.
-func (s *side) arm(c net.Conn, apply setter) error {
+func (s *side) arm(c net.Conn, base time.Time, apply setter) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	want := s.want.Load()
@@ -151,7 +154,7 @@ func (s *side) arm(c net.Conn, apply setter) error {
 	var at time.Time // none, for want 0
 	var slack int64
 	if want != 0 {
-		slack = min(max(want-now(), 0)/16, maxSlack)
+		slack = min(max(want-since(base), 0)/16, maxSlack)
 		at = base.Add(time.Duration(want + slack))
 	}
 	if err := apply(c, at); err != nil {

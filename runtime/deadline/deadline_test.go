@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -29,111 +30,151 @@ func (r *recorder) SetWriteDeadline(t time.Time) error {
 }
 
 // TestArming: which deadlines reach the connection, for the patterns
-// fasthttp sets them in.
+// fasthttp sets them in; on the clock of a testing/synctest bubble, which
+// moves only when a step waits.
 func TestArming(t *testing.T) {
 	t.Parallel()
-	now := time.Now()
-	at := func(d time.Duration) time.Time { return now.Add(d) }
 	type step struct {
-		set  *time.Time // set this read deadline (nil: none is set)
-		read bool       // then Read
+		set  bool          // set the read deadline: now + in, or none
+		none bool          // with set: none
+		in   time.Duration //
+		read bool          // Read
+		wait time.Duration // let this much time pass
 	}
-	set := func(t time.Time) step { return step{set: &t} }
+	set := func(d time.Duration) step { return step{set: true, in: d} }
+	none := step{set: true, none: true}
 	read := step{read: true}
+	wait := func(d time.Duration) step { return step{wait: d} }
 	tests := []struct {
 		name  string
 		steps []step
 		armed int // deadlines set on the connection
 	}{
-		{"set, never read", []step{set(at(30 * time.Second)), set(at(31 * time.Second))}, 0},
-		{"one deadline, read", []step{set(at(30 * time.Second)), read, read}, 1},
+		{"set, never read", []step{set(30 * time.Second), set(31 * time.Second)}, 0},
+		{"one deadline, read", []step{set(30 * time.Second), read, read}, 1},
 		{"steady requests", []step{
-			set(at(30 * time.Second)), read,
-			set(at(30*time.Second + time.Millisecond)), read,
-			set(at(30*time.Second + 2*time.Millisecond)), read,
+			set(30 * time.Second), read,
+			wait(time.Millisecond), set(30 * time.Second), read,
+			wait(time.Millisecond), set(30 * time.Second), read,
 		}, 1},
 		{"idle then read deadline, header already buffered", []step{
-			set(at(90 * time.Second)), read, set(at(30 * time.Second)),
-			set(at(90*time.Second + time.Millisecond)), read, set(at(30*time.Second + time.Millisecond)),
+			set(90 * time.Second), read, set(30 * time.Second),
+			wait(time.Millisecond), set(90 * time.Second), read, set(30 * time.Second),
 		}, 1},
 		{"a shorter deadline is armed before a read", []step{
-			set(at(90 * time.Second)), read, set(at(30 * time.Second)), read,
+			set(90 * time.Second), read, set(30 * time.Second), read,
 		}, 2},
 		{"a read deadline inside the armed idle one's slack", []step{
-			set(at(90 * time.Second)), read, set(at(90*time.Second + 500*time.Millisecond)), read,
+			set(90 * time.Second), read, set(90*time.Second + 500*time.Millisecond), read,
 		}, 1},
-		{"past the slack", []step{set(at(16 * time.Second)), read, set(at(18 * time.Second)), read}, 2},
-		{"none after one", []step{set(at(time.Second)), read, set(time.Time{}), read, read}, 2},
-		{"none from the start", []step{read, set(time.Time{}), read}, 0},
+		{"past the slack", []step{set(16 * time.Second), read, set(18 * time.Second), read}, 2},
+		{"none after one", []step{set(time.Second), read, none, read, read}, 2},
+		{"none from the start", []step{read, none, read}, 0},
+		{"a deadline passed when set is armed at once, exactly", []step{
+			set(time.Second), read, wait(2 * time.Second), set(0), read,
+		}, 2},
+		{"an armed deadline that has passed is replaced", []step{
+			set(time.Second), read, wait(2 * time.Second), set(time.Second), read,
+		}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			rec := &recorder{}
-			c := New(rec)
-			var want time.Time
-			for _, s := range tt.steps {
-				if s.set != nil {
-					want = *s.set
-					if err := c.SetReadDeadline(want); err != nil {
-						t.Fatal(err)
+			synctest.Test(t, func(t *testing.T) {
+				rec := &recorder{}
+				c := New(rec)
+				var want time.Time
+				for _, s := range tt.steps {
+					time.Sleep(s.wait)
+					if s.set {
+						want = time.Time{}
+						if !s.none {
+							want = time.Now().Add(s.in)
+						}
+						if err := c.SetReadDeadline(want); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if s.read {
+						if _, err := c.Read(make([]byte, 1)); err != nil {
+							t.Fatal(err)
+						}
+						// The Read ran under the last deadline armed: never
+						// before the one asked for, at most a second after.
+						var armed time.Time
+						if n := len(rec.reads); n > 0 {
+							armed = rec.reads[n-1]
+						}
+						if armed.IsZero() != want.IsZero() || armed.Before(want) || armed.Sub(want) > time.Second {
+							t.Errorf("read under %v, asked for %v", armed, want)
+						}
 					}
 				}
-				if s.read {
-					if _, err := c.Read(make([]byte, 1)); err != nil {
-						t.Fatal(err)
-					}
-					// The Read ran under the last deadline armed: never
-					// before the one asked for, at most a second after.
-					var armed time.Time
-					if n := len(rec.reads); n > 0 {
-						armed = rec.reads[n-1]
-					}
-					if armed.IsZero() != want.IsZero() || armed.Before(want) || armed.Sub(want) > time.Second {
-						t.Errorf("read under %v, asked for %v", armed, want)
-					}
+				if len(rec.reads) != tt.armed {
+					t.Errorf("armed %d deadlines (%v), want %d", len(rec.reads), rec.reads, tt.armed)
 				}
-			}
-			if len(rec.reads) != tt.armed {
-				t.Errorf("armed %d deadlines (%v), want %d", len(rec.reads), rec.reads, tt.armed)
-			}
+			})
 		})
 	}
 }
 
-// TestNeverEarly: an armed deadline is not before the one asked for and at
-// most 1/16 of its distance after it.
+// TestNeverEarly: an armed deadline is not before the one asked for and
+// 1/16 of its distance after it, at most a second.
 func TestNeverEarly(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
-	c := New(rec)
-	for _, d := range []time.Duration{time.Millisecond, time.Second, 30 * time.Second, 90 * time.Second} {
-		rec.writes = nil
-		want := time.Now().Add(d)
-		c.SetWriteDeadline(want) //nolint:errcheck // recorder
-		before := time.Now()
-		c.Write(nil) //nolint:errcheck // recorder
-		if len(rec.writes) != 1 {
-			t.Fatalf("%v: armed %d deadlines, want 1", d, len(rec.writes))
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		c := New(rec)
+		for _, d := range []time.Duration{time.Millisecond, time.Second, 30 * time.Second, 90 * time.Second} {
+			rec.writes = nil
+			want := time.Now().Add(d)
+			c.SetWriteDeadline(want) //nolint:errcheck // recorder
+			c.Write(nil)             //nolint:errcheck // recorder
+			if len(rec.writes) != 1 {
+				t.Fatalf("%v: armed %d deadlines, want 1", d, len(rec.writes))
+			}
+			if got, wantArmed := rec.writes[0], want.Add(min(d/16, time.Second)); !got.Equal(wantArmed) {
+				t.Errorf("%v: armed %v for %v, want %v", d, got, want, wantArmed)
+			}
+			time.Sleep(d) // past it: the next one is armed anew
 		}
-		got := rec.writes[0]
-		if got.Before(want) || got.After(want.Add(want.Sub(before)/16+time.Millisecond)) {
-			t.Errorf("%v: armed %v for %v: not within 1/16 after it", d, got, want)
-		}
-	}
+	})
 }
 
 // TestFarFuture: a deadline centuries away is armed as far as a Conn can
 // keep (some 292 years), not wrapped around into the past.
 func TestFarFuture(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
-	c := New(rec)
-	c.SetReadDeadline(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)) //nolint:errcheck // recorder
-	c.Read(nil)                                                    //nolint:errcheck // recorder
-	if len(rec.reads) != 1 || rec.reads[0].Before(time.Now().AddDate(200, 0, 0)) {
-		t.Errorf("armed %v", rec.reads)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		c := New(rec)
+		c.SetReadDeadline(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)) //nolint:errcheck // recorder
+		c.Read(nil)                                                    //nolint:errcheck // recorder
+		if len(rec.reads) != 1 || rec.reads[0].Before(time.Now().AddDate(200, 0, 0)) {
+			t.Errorf("armed %v", rec.reads)
+		}
+	})
+}
+
+// TestTimeoutOnTheClock: a Read that waits fails at its deadline plus the
+// slack, never before, on a synchronous in-memory connection.
+func TestTimeoutOnTheClock(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		a, b := net.Pipe()
+		defer b.Close()
+		c := New(a)
+		defer c.Close()
+		start := time.Now()
+		c.SetReadDeadline(start.Add(160 * time.Millisecond)) //nolint:errcheck // checked by Read
+		_, err := c.Read(make([]byte, 1))
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Read: %v, want a deadline error", err)
+		}
+		if waited := time.Since(start); waited != 170*time.Millisecond {
+			t.Errorf("timed out after %v, want the deadline plus 1/16 of it, 170ms", waited)
+		}
+	})
 }
 
 func pipe(t *testing.T) (*Conn, net.Conn) {

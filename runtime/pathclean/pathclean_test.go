@@ -5,6 +5,7 @@ import (
 )
 
 func TestClean(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		raw, want string // want "" means refused
 	}{
@@ -92,6 +93,7 @@ func TestClean(t *testing.T) {
 }
 
 func TestAppendRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, p := range []string{"/", "/users/a b", "/x/?#", "/é/;=@:"} {
 		enc := Append(nil, []byte(p))
 		dec, err := Clean(nil, enc)
