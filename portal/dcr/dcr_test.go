@@ -227,7 +227,8 @@ func TestRegisterErrors(t *testing.T) {
 // TestUnreachableProviderNamedOnce: a provider that cannot be reached is
 // an error naming the method and the URL once, then the cause.
 func TestUnreachableProviderNamedOnce(t *testing.T) {
-	f := newFake(t, reply(201, `{}`))
+	t.Parallel()
+	f := newFake(t, testidp.Reply(201, `{}`))
 	endpoint := f.URL + "/register"
 	f.Close()
 	s := table.DCR{Provider: "other", RegistrationEndpoint: endpoint, Timeout: table.Duration(time.Second)}
