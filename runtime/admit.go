@@ -14,6 +14,7 @@ import (
 // path, header, route, size, authentication, policy, access and limits.
 // It returns false with the error to answer, or true with r.st set.
 func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorResponse, bool) {
+	r.startTrace(&ctx.Request.Header, gen)
 	raw, _ := proxy.SplitTarget(ctx)
 	api, e, ok := r.route(gen, &ctx.Request.Header, raw, &ctx.Response.Header)
 	var st *apiState

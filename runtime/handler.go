@@ -9,6 +9,7 @@ import (
 	"github.com/cuegate/cuegate/runtime/limit"
 	"github.com/cuegate/cuegate/runtime/policy"
 	"github.com/cuegate/cuegate/runtime/proxy"
+	"github.com/cuegate/cuegate/runtime/tracing"
 )
 
 var (
@@ -51,6 +52,13 @@ type request struct {
 
 	pols policy.Set // the policies that apply, decided by authorize
 	preq proxy.Request
+
+	trace    tracing.Context
+	exporter *tracing.Exporter // of the admitting generation; nil: tracing off
+	// Set only for a request whose spans are recorded:
+	host             []byte    // the client's Host
+	upstreamAt       time.Time // when the upstream call began
+	upstreamAnswered bool      // the upstream's status is r.status
 }
 
 // request hears from the proxy when the upstream's answer is in.
@@ -125,15 +133,16 @@ func (g *Gateway) answerPanic(ctx *fasthttp.RequestCtx, r *request, p any) {
 }
 
 func (r *request) fail(ctx *fasthttp.RequestCtx, e errorResponse) {
-	e.write(&ctx.Response) // copies e.body, which may be r.buf
+	r.writeError(&ctx.Response, e) // copies e.body, which may be r.buf
 	r.ResponseHeader(&ctx.Response.Header)
-	r.status, r.bytes = e.status, int64(len(e.body))
+	r.status, r.bytes = e.status, int64(len(ctx.Response.Body()))
 }
 
 // ResponseDone implements proxy.Hooks: the upstream's response body is
 // through.
 func (r *request) ResponseDone(status int, upstream time.Duration, n int64) {
 	r.status, r.upstream, r.bytes = status, upstream, n
+	r.upstreamAnswered = true
 	r.finish()
 }
 
@@ -147,8 +156,12 @@ func (r *request) finish() {
 		r.line = r.appendAccessLine(r.line[:0], now, d)
 		w.Write(r.line) //nolint:errcheck // as zerolog: a failing log cannot be logged
 	}
+	if r.trace.Recorded(r.exporter) {
+		r.recordSpan(now)
+	}
 	r.g, r.metrics, r.st, r.api, r.identity, r.policy = nil, nil, nil, "", "", ""
 	r.status, r.bytes, r.upstream, r.limited = 0, 0, 0, false
 	r.preq = proxy.Request{}
+	r.trace, r.exporter, r.upstreamAt, r.upstreamAnswered = tracing.Context{}, nil, time.Time{}, false
 	requests.Put(r)
 }
