@@ -20,7 +20,7 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 	var st *apiState
 	if api != nil {
 		st = gen.apis[api]
-		r.api, r.metrics = api.ID, st.metrics
+		r.api, r.listenPath, r.metrics = api.ID, api.ListenPath, st.metrics
 	}
 	if !ok {
 		return e, false

@@ -83,8 +83,8 @@ policies: benchpol: {name: "Bench", access: bench: {}, rate: {requests: 10000000
 }
 
 // TestHandlerAllocs: everything the gateway does before the upstream
-// exchange (clean, route, validate a cached token, resolve the policy,
-// check access, count limits, answer, log) allocates nothing.
+// exchange (trace context, clean, route, validate a cached token, resolve
+// the policy, check access, count limits, answer, log) allocates nothing.
 func TestHandlerAllocs(t *testing.T) {
 	if testutil.RaceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector")
@@ -108,7 +108,7 @@ func TestHandlerAllocs(t *testing.T) {
 		{"bound, denied by grant", "POST", "/users/profiles", "Bearer " + e.token("bound-reader", nil), 403},
 		{"rate limited", "GET", "/users/x", limited, 429},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var ctx fasthttp.RequestCtx
 			var req fasthttp.Request
@@ -116,6 +116,10 @@ func TestHandlerAllocs(t *testing.T) {
 			req.SetRequestURI(tt.uri)
 			if tt.auth != "" {
 				req.Header.Set("Authorization", tt.auth)
+			}
+			if i%2 == 1 { // every other case continues a caller's trace
+				req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+				req.Header.Set("Tracestate", "a=b")
 			}
 			ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, nil)
 			run := func() {

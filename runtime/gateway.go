@@ -138,7 +138,7 @@ func New(t *table.Table, opts Options) (*Gateway, error) {
 		g.now, g.systemClock = time.Now, true
 	}
 	if g.keys == nil {
-		g.keys = auth.NewKeySets(auth.KeySetsOptions{Logger: opts.Logger})
+		g.keys = auth.NewKeySets(auth.KeySetsOptions{Logger: opts.Logger, Transport: g.tracing.Transport(nil, "jwks")})
 		g.ownKeys = true
 	}
 	g.validator = auth.NewValidator(g.keys, max(opts.TokenCacheSize, 0)) // 0: auth.DefaultCacheSize

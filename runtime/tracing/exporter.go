@@ -126,6 +126,9 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 	return e.provider.Shutdown(ctx)
 }
 
+// Flush exports what is queued, within ctx.
+func (e *Exporter) Flush(ctx context.Context) error { return e.provider.ForceFlush(ctx) }
+
 // drop counts n spans lost.
 func (e *Exporter) drop(n int) {
 	if e.opts.Dropped != nil {
