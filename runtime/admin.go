@@ -5,8 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
-
-	"github.com/VictoriaMetrics/metrics"
 )
 
 // AdminHandler serves the admin endpoints: /healthz (the process is up),
@@ -32,8 +30,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		g.series.set.WritePrometheus(w)
-		metrics.WritePrometheus(w, true) // the default set (portal, key sets) and the process's
+		writeMetrics(w, g.series.set) //nolint:errcheck // the client went away
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
