@@ -86,16 +86,32 @@ func ParseTraceparent(v []byte, c *Context) bool {
 	return true
 }
 
-// lowerHex decodes src, lowercase hex digits only, into dst.
+// lowerHex decodes src, lowercase hex digits only, into dst, in one
+// pass.
 func lowerHex(dst, src []byte) bool {
-	for _, b := range src {
-		if !('0' <= b && b <= '9' || 'a' <= b && b <= 'f') {
+	for i := range dst {
+		hi, lo := hexValue[src[2*i]], hexValue[src[2*i+1]]
+		if hi < 0 || lo < 0 {
 			return false
 		}
+		dst[i] = byte(hi<<4 | lo)
 	}
-	_, err := hex.Decode(dst, src)
-	return err == nil
+	return true
 }
+
+// hexValue is the value of a lowercase hex digit, -1 for other bytes.
+var hexValue = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = int8(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = int8(c - 'a' + 10)
+	}
+	return t
+}()
 
 // AppendTraceparent appends the traceparent the upstream is sent:
 // version 00, c's trace, c.Upstream as the parent, c's sampled flag.
