@@ -219,3 +219,42 @@ func TestTraceCollectorDown(t *testing.T) {
 		t.Errorf("%d spans dropped, want at least 5", n)
 	}
 }
+
+// A reload that changes the tracing block swaps the exporter (the old one
+// is shut down); one that keeps it keeps the exporter.
+func TestTraceReload(t *testing.T) {
+	t.Parallel()
+	a, b := newCollector(t), newCollector(t)
+	cfg := func(c *collector) string {
+		return `gateway: tracing: {endpoint: "` + c.srv.URL + `", sample_ratio: 1}`
+	}
+	e := newEnv(t, envOptions{extra: cfg(a)})
+	first := e.gw.tracing.Load()
+	e.writeConfig(cfg(a) + "\napis: extra: {name: \"Extra\", listen_path: \"/extra\", upstream: targets: apis.public.upstream.targets, auth: keyless: true}")
+	if err := reload(e.gw); err != nil {
+		t.Fatal(err)
+	}
+	if e.gw.tracing.Load() != first {
+		t.Fatal("an unchanged tracing block built a new exporter")
+	}
+	e.writeConfig(cfg(b))
+	if err := reload(e.gw); err != nil {
+		t.Fatal(err)
+	}
+	if e.gw.tracing.Load() == first || e.gw.cur.Load().exporter != e.gw.tracing.Load() {
+		t.Fatal("a changed tracing block kept the exporter")
+	}
+	testutil.Eventually(t, "the old exporter shut down", first.Closed)
+	e.do("GET", "/public/x", "", nil)
+	flush(t, e.gw)
+	if b.span("GET /public") == nil || a.span("GET /public") != nil {
+		t.Error("the request's span did not go to the new collector only")
+	}
+	e.writeConfig("")
+	if err := reload(e.gw); err != nil {
+		t.Fatal(err)
+	}
+	if e.gw.tracing.Load() != nil || e.gw.cur.Load().exporter != nil {
+		t.Error("tracing removed, an exporter remains")
+	}
+}

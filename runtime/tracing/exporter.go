@@ -126,6 +126,9 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 	return e.provider.Shutdown(ctx)
 }
 
+// Closed reports whether Shutdown was called.
+func (e *Exporter) Closed() bool { return e.closed.Load() }
+
 // Flush exports what is queued, within ctx.
 func (e *Exporter) Flush(ctx context.Context) error { return e.provider.ForceFlush(ctx) }
 
