@@ -44,6 +44,7 @@ func (c *compilation) buildGateway(t *table.Table, g *schema.Gateway) {
 	}
 	t.Gateway.PublicURL = strings.TrimSuffix(t.Gateway.PublicURL, "/")
 	c.checkAdmin(t, g)
+	c.buildTracing(t, g.Tracing)
 }
 
 // checkAdmin sets the admin token and refuses an admin listener that

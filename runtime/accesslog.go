@@ -15,7 +15,8 @@ import (
 //		Int("status", r.status).Int64("bytes", r.bytes).
 //		Int64("duration_us", d.Microseconds()).
 //		Int64("upstream_duration_us", r.upstream.Microseconds()).
-//		Bytes("request_id", r.rid).Msg("request")
+//		Bytes("request_id", r.rid).Hex("trace_id", r.trace.TraceID[:]).
+//		Msg("request")
 //
 // writes through zerolog.New(w).Hook(&jsonlog.Stamp{}) at now. It is
 // written without a zerolog event because it is written for every request:
@@ -42,6 +43,9 @@ func (r *request) appendAccessLine(dst []byte, now time.Time, d time.Duration) [
 	dst = strconv.AppendInt(dst, r.upstream.Microseconds(), 10)
 	dst = append(dst, `,"request_id":`...)
 	dst = jsonlog.AppendString(dst, r.rid)
+	dst = append(dst, `,"trace_id":"`...)
+	dst = r.trace.AppendTraceID(dst)
+	dst = append(dst, '"')
 	dst = append(dst, `,"time":"`...)
 	dst = append(dst, r.g.stamp.Text(now)...) // RFC 3339: nothing to escape
 	return append(dst, `","message":"request"}`+"\n"...)

@@ -64,6 +64,7 @@ func TestAccessLineAsZerolog(t *testing.T) {
 			policy: "p\tq", status: 502, bytes: 1 << 40, upstream: 30 * time.Second, rid: []byte("client's <id> \u2028")},
 	} {
 		r.g = &Gateway{}
+		r.trace.TraceID = [16]byte{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36}
 		d := 1500 * time.Microsecond
 		var want bytes.Buffer
 		log := zerolog.New(&want)
@@ -73,7 +74,7 @@ func TestAccessLineAsZerolog(t *testing.T) {
 			Int("status", r.status).Int64("bytes", r.bytes).
 			Int64("duration_us", d.Microseconds()).
 			Int64("upstream_duration_us", r.upstream.Microseconds()).
-			Bytes("request_id", r.rid).
+			Bytes("request_id", r.rid).Hex("trace_id", r.trace.TraceID[:]).
 			Str(zerolog.TimestampFieldName, new(jsonlog.Stamp).Text(now)). // the hook
 			Msg("request")
 		if got := r.appendAccessLine(nil, now, d); string(got) != want.String() {

@@ -4,19 +4,20 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"io"
 	"net/http"
-
-	"github.com/VictoriaMetrics/metrics"
 )
 
 // AdminHandler serves the admin endpoints: /healthz (the process is up),
-// /readyz (Ready; 503 otherwise), /metrics (Prometheus text: the gateway's series, then those
-// of the default VictoriaMetrics set and the process's), /status
+// /readyz (Ready; 503 otherwise), /metrics (Prometheus text: the gateway's
+// series, then those extra writes, then those of the default
+// VictoriaMetrics set and the process's, every family with its help and
+// type), /status
 // (JSON, see Status) and /table (the serving table's canonical JSON, as
 // Table.JSON: secrets as references, never values).
 // It has no authentication of its own: serve it on loopback, or behind
 // RequireAdminToken.
-func (g *Gateway) AdminHandler() http.Handler {
+func (g *Gateway) AdminHandler(extra ...func(io.Writer)) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -33,8 +34,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		g.series.set.WritePrometheus(w)
-		metrics.WritePrometheus(w, true) // the default set (key sets) and the process's
+		writeMetrics(w, g.series.set, extra...) //nolint:errcheck // the client went away
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

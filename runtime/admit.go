@@ -16,12 +16,13 @@ import (
 // preflight, answered before any check of the token), or true; r.st is
 // set once the request is routed.
 func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorResponse, bool) {
+	r.startTrace(&ctx.Request.Header, gen)
 	raw, _ := proxy.SplitTarget(ctx)
 	api, e, ok := r.route(gen, &ctx.Request.Header, raw, &ctx.Response.Header)
 	var st *apiState
 	if api != nil {
 		st = gen.apis[api]
-		r.api, r.metrics, r.st = api.ID, st.metrics, st
+		r.api, r.listenPath, r.metrics, r.st = api.ID, api.ListenPath, st.metrics, st
 		if ru := st.rules; ru != nil && ru.cors != nil {
 			r.corsOrigin = ru.cors.allowedOrigin(&ctx.Request.Header)
 			if e.status == errPreflight.status {

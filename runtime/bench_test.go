@@ -98,8 +98,8 @@ policies: benchpol: {name: "Bench", access: {bench: {}, rules: {}}, rate: {reque
 }
 
 // TestHandlerAllocs: everything the gateway does before the upstream
-// exchange (clean, route, validate a cached token, resolve the policy,
-// check access, count limits, answer, log) allocates nothing.
+// exchange (trace context, clean, route, validate a cached token, resolve
+// the policy, check access, count limits, answer, log) allocates nothing.
 func TestHandlerAllocs(t *testing.T) {
 	if testutil.RaceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector")
@@ -127,7 +127,7 @@ func TestHandlerAllocs(t *testing.T) {
 		{"CORS preflight", "OPTIONS", "/orders/7", "", 204, preflight},
 		{"CORS on a 401", "GET", "/orders/7", "", 401, map[string]string{"Origin": "https://app.example"}},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var ctx fasthttp.RequestCtx
 			var req fasthttp.Request
@@ -138,6 +138,10 @@ func TestHandlerAllocs(t *testing.T) {
 			}
 			for k, v := range tt.header {
 				req.Header.Set(k, v)
+			}
+			if i%2 == 1 { // every other case continues a caller's trace
+				req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+				req.Header.Set("Tracestate", "a=b")
 			}
 			ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, nil)
 			run := func() {

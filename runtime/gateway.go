@@ -14,6 +14,7 @@ import (
 	"github.com/cuegate/cuegate/runtime/auth"
 	"github.com/cuegate/cuegate/runtime/limit"
 	"github.com/cuegate/cuegate/runtime/proxy"
+	"github.com/cuegate/cuegate/runtime/tracing"
 )
 
 // Bindings is what the runtime asks the portal about a client.
@@ -87,6 +88,11 @@ type Gateway struct {
 	apiMetrics map[string]*apiMetrics
 	status     reloadStatus
 
+	// tracing holds the exporter of the generation being served; the
+	// Gateway owns every exporter it built and shuts each down once
+	// replaced (installExporter), the last in Close.
+	tracing tracing.Switch
+
 	series   gatewayMetrics
 	notFound *apiMetrics // metrics of requests that match no API
 }
@@ -100,6 +106,8 @@ type generation struct {
 	// entryIssuer is, per portal catalogue entry whose API checks tokens,
 	// the issuer of the IdP that API takes them from.
 	entryIssuer map[string]string
+	// exporter records the sampled requests' spans; nil: tracing is off.
+	exporter *tracing.Exporter
 }
 
 // apiState is what the handler needs per API besides the table.
@@ -131,7 +139,7 @@ func New(t *table.Table, opts Options) (*Gateway, error) {
 		g.now, g.systemClock = time.Now, true
 	}
 	if g.keys == nil {
-		g.keys = auth.NewKeySets(auth.KeySetsOptions{Logger: opts.Logger})
+		g.keys = auth.NewKeySets(auth.KeySetsOptions{Logger: opts.Logger, Transport: g.tracing.Transport(nil, "jwks")})
 		g.ownKeys = true
 	}
 	g.validator = auth.NewValidator(g.keys, max(opts.TokenCacheSize, 0)) // 0: auth.DefaultCacheSize
@@ -172,5 +180,8 @@ func (g *Gateway) Close() {
 	}
 	if g.ownKeys {
 		g.keys.Close()
+	}
+	if e := g.tracing.Set(nil); e != nil {
+		shutdownExporter(e) // flushes what is queued
 	}
 }

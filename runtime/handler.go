@@ -10,6 +10,7 @@ import (
 	"github.com/cuegate/cuegate/runtime/limit"
 	"github.com/cuegate/cuegate/runtime/policy"
 	"github.com/cuegate/cuegate/runtime/proxy"
+	"github.com/cuegate/cuegate/runtime/tracing"
 )
 
 var (
@@ -32,29 +33,36 @@ type request struct {
 	g     *Gateway
 	start time.Time
 
-	method   []byte
-	path     []byte // cleaned path
-	fwd      []byte // encoded path sent upstream
-	rid      []byte
-	buf      []byte // scratch for error bodies and headers
-	line     []byte // the access log line
-	api      string
-	identity string
-	policy   string
-	status   int
-	bytes    int64
-	upstream time.Duration
-	metrics  *apiMetrics
-	st       *apiState      // the API admitted to
-	maxBody  int64          // gateway.max_body_bytes of the admitting generation
-	limit    limit.Decision // when limited: the limit the headers report
-	limited  bool
+	method     []byte
+	path       []byte // cleaned path
+	fwd        []byte // encoded path sent upstream
+	rid        []byte
+	buf        []byte // scratch for error bodies and headers
+	line       []byte // the access log line
+	api        string
+	listenPath string // of the API the request matched
+	identity   string
+	policy     string
+	status     int
+	bytes      int64
+	upstream   time.Duration
+	metrics    *apiMetrics
+	st         *apiState      // the API admitted to
+	maxBody    int64          // gateway.max_body_bytes of the admitting generation
+	limit      limit.Decision // when limited: the limit the headers report
+	limited    bool
 
 	pols policy.Set // the policies that apply, decided by authorize
 	preq proxy.Request
 
 	claims     *auth.Claims // the token's, once authorized
 	corsOrigin []byte       // Access-Control-Allow-Origin's answer; nil: none
+	trace      tracing.Context
+	exporter   *tracing.Exporter // of the admitting generation; nil: tracing off
+	// Set only for a request whose spans are recorded:
+	host             []byte    // the client's Host
+	upstreamAt       time.Time // when the upstream call began
+	upstreamAnswered bool      // the upstream's status is r.status
 }
 
 // request hears from the proxy when the upstream's answer is in.
@@ -129,15 +137,16 @@ func (g *Gateway) answerPanic(ctx *fasthttp.RequestCtx, r *request, p any) {
 }
 
 func (r *request) fail(ctx *fasthttp.RequestCtx, e errorResponse) {
-	e.write(&ctx.Response) // copies e.body, which may be r.buf
+	r.writeError(&ctx.Response, e) // copies e.body, which may be r.buf
 	r.ResponseHeader(&ctx.Response.Header)
-	r.status, r.bytes = e.status, int64(len(e.body))
+	r.status, r.bytes = e.status, int64(len(ctx.Response.Body()))
 }
 
 // ResponseDone implements proxy.Hooks: the upstream's response body is
 // through.
 func (r *request) ResponseDone(status int, upstream time.Duration, n int64) {
 	r.status, r.upstream, r.bytes = status, upstream, n
+	r.upstreamAnswered = true
 	r.finish()
 }
 
@@ -151,9 +160,13 @@ func (r *request) finish() {
 		r.line = r.appendAccessLine(r.line[:0], now, d)
 		w.Write(r.line) //nolint:errcheck // as zerolog: a failing log cannot be logged
 	}
-	r.g, r.metrics, r.st, r.api, r.identity, r.policy = nil, nil, nil, "", "", ""
+	if r.trace.Recorded(r.exporter) {
+		r.recordSpan(now)
+	}
+	r.g, r.metrics, r.st, r.api, r.listenPath, r.identity, r.policy = nil, nil, nil, "", "", "", ""
 	r.status, r.bytes, r.upstream, r.limited = 0, 0, 0, false
 	r.preq = proxy.Request{}
 	r.claims, r.corsOrigin = nil, nil
+	r.trace, r.exporter, r.upstreamAt, r.upstreamAnswered = tracing.Context{}, nil, time.Time{}, false
 	requests.Put(r)
 }

@@ -19,6 +19,8 @@ type gatewayMetrics struct {
 	set        *metrics.Set
 	generation *metrics.Gauge // the serving table's generation number
 	loaded     *metrics.Gauge // when it was loaded, Unix seconds
+
+	spansExported, spansDropped *metrics.Counter
 }
 
 func newGatewayMetrics() gatewayMetrics {
@@ -27,6 +29,9 @@ func newGatewayMetrics() gatewayMetrics {
 		set:        s,
 		generation: s.NewGauge(`cuegate_table_generation`, nil),
 		loaded:     s.NewGauge(`cuegate_table_loaded_timestamp_seconds`, nil),
+
+		spansExported: s.NewCounter(`cuegate_tracing_spans_exported_total`),
+		spansDropped:  s.NewCounter(`cuegate_tracing_spans_dropped_total`),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -37,7 +38,8 @@ var update = flag.Bool("update", false, "rewrite the want section of testdata/re
 //     the request the upstream got ("upstream none" when it got none):
 //     its method, target and headers. X-Request-Id, when generated, is
 //     written <generated>, the test token <token> and the gateway's
-//     address <gateway>.
+//     address <gateway>; a trace ID the gateway made is <trace>, and a
+//     span ID in a traceparent <span>.
 //
 // Cases with the same config.cue and bindings share a gateway, and run
 // in parallel.
@@ -139,7 +141,7 @@ func (c *requestCase) run(t *testing.T, e *env) {
 	hit, reached := e.hitOf(id)
 
 	c.checkInvariants(t, r, hit, reached, hdr)
-	got := c.describe(e, r, hit, reached, token)
+	got := normTrace(c.describe(e, r, hit, reached, token), c.request)
 	if *update {
 		for i := range c.ar.Files {
 			if c.ar.Files[i].Name == "want" {
@@ -270,4 +272,28 @@ func writeHeaders(b *strings.Builder, prefix string, h map[string][]string, norm
 			fmt.Fprintf(b, "%s %s: %s\n", prefix, k, norm.Replace(v))
 		}
 	}
+}
+
+var (
+	traceIDField = regexp.MustCompile(`"trace_id":"([0-9a-f]{32})"`)
+	traceparent  = regexp.MustCompile(`\b00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})\b`)
+)
+
+// normTrace writes in s the trace IDs that are not in request, the IDs
+// the gateway made, as <trace>, and every span ID of a traceparent as
+// <span>.
+func normTrace(s, request string) string {
+	id := func(id string) string {
+		if strings.Contains(request, id) {
+			return id
+		}
+		return "<trace>"
+	}
+	s = traceIDField.ReplaceAllStringFunc(s, func(m string) string {
+		return `"trace_id":"` + id(traceIDField.FindStringSubmatch(m)[1]) + `"`
+	})
+	return traceparent.ReplaceAllStringFunc(s, func(m string) string {
+		sub := traceparent.FindStringSubmatch(m)
+		return "00-" + id(sub[1]) + "-<span>-" + sub[2]
+	})
 }

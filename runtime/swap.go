@@ -35,7 +35,12 @@ func (g *Gateway) swapLocked(t *table.Table) error {
 	}
 
 	prev := g.cur.Load()
+	exporter, freshExporter, err := g.swapExporter(prev, t)
+	if err != nil {
+		return err
+	}
 	gen := &generation{
+		exporter:    exporter,
 		table:       t,
 		seq:         1,
 		loadedAt:    time.Now(),
@@ -68,6 +73,9 @@ func (g *Gateway) swapLocked(t *table.Table) error {
 						np.Close()
 					}
 				}
+				if freshExporter {
+					go shutdownExporter(exporter)
+				}
 				return fmt.Errorf("api %s: %w", id, err)
 			}
 		}
@@ -92,6 +100,7 @@ func (g *Gateway) swapLocked(t *table.Table) error {
 	g.keys.Sync(t.IdPs)
 	g.storeCerts(cert, portalCert)
 	g.cur.Store(gen)
+	g.installExporter(exporter)
 	g.retireMetricsLocked(t)
 	g.series.generation.Set(float64(gen.seq))
 	g.series.loaded.Set(float64(gen.loadedAt.UnixNano()) / 1e9)

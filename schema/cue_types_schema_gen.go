@@ -93,6 +93,11 @@ type Gateway struct {
 	// are not shown their limits unless the operator says so, and an
 	// answer that passes carries three headers fewer.
 	Rate_limit_headers bool `json:"rate_limit_headers"`
+
+	// tracing exports an OpenTelemetry span per request (and per JWKS
+	// fetch and portal registration call) over OTLP/HTTP. Without it no
+	// span is exported, but W3C trace context still passes through.
+	Tracing *Tracing `json:"tracing,omitempty"`
 }
 
 // #Secret names where a secret is read when serving: an environment variable
@@ -118,6 +123,21 @@ type TLS struct {
 	// key_file is the PEM private key, relative to the configuration
 	// directory unless absolute.
 	Key_file string `json:"key_file"`
+}
+
+type Tracing struct {
+	// endpoint is the collector's OTLP/HTTP base URL; spans go to
+	// <endpoint>/v1/traces, protobuf-encoded.
+	Endpoint URL `json:"endpoint"`
+
+	// headers are sent with every export, e.g. a hosted backend's API key.
+	Headers map[string]Secret `json:"headers,omitempty"`
+
+	// sample_ratio is the share of traces a request starts that are
+	// exported; a caller's sampled flag is always followed (parent-based).
+	Sample_ratio float64 `json:"sample_ratio"`
+
+	Service_name string `json:"service_name"`
 }
 
 // #IdP is an OpenID provider whose keys sign the access tokens of the APIs
@@ -196,6 +216,11 @@ type API struct {
 		// set. Host, Authorization, the hop-by-hop and framing headers
 		// and the ones the gateway sets cannot be set.
 		Request_headers *HeaderRules `json:"request_headers,omitempty"`
+
+		// trace_context sends the upstream a W3C traceparent whose parent
+		// is the gateway's span (and the caller's tracestate). With false
+		// the upstream gets neither, not even the caller's.
+		Trace_context bool `json:"trace_context"`
 	} `json:"upstream"`
 
 	// auth is exactly one of jwt and keyless.

@@ -93,6 +93,22 @@ type Gateway struct {
 	// AdminToken, when set, guards the admin listener but /healthz and
 	// /readyz; nil is only allowed when AdminListen is on loopback.
 	AdminToken *Secret `json:"admin_token,omitempty"`
+	// Tracing exports spans; nil exports none (trace context still
+	// passes through).
+	Tracing *Tracing `json:"tracing,omitempty"`
+}
+
+// Tracing is where and how many spans are exported.
+type Tracing struct {
+	// Endpoint is the collector's OTLP/HTTP base URL, without a trailing
+	// "/"; spans go to Endpoint + "/v1/traces".
+	Endpoint string `json:"endpoint"`
+	// Headers are sent with every export; the values are secrets.
+	Headers map[string]Secret `json:"headers,omitempty"`
+	// SampleRatio, in [0, 1], is the share of traces the gateway starts
+	// that are exported; a caller's sampled flag is followed.
+	SampleRatio float64 `json:"sample_ratio"`
+	ServiceName string  `json:"service_name"`
 }
 
 // TLS names a certificate and key file as written in the configuration:
@@ -147,6 +163,9 @@ type Upstream struct {
 	ClaimHeaders []ClaimHeader `json:"claim_headers,omitempty"`
 	// RequestHeaders edits the request sent; nil edits none.
 	RequestHeaders *HeaderRules `json:"request_headers,omitempty"`
+	// TraceContext sends the upstream a W3C traceparent (the caller's
+	// tracestate with it); false sends neither, not even the caller's.
+	TraceContext bool `json:"trace_context"`
 }
 
 // Key identifies the upstream's connection pool: two APIs or two table

@@ -20,15 +20,10 @@ const OperatorPrefix = "/portal"
 // but /healthz and /readyz behind token when token is not empty (see
 // runtime.RequireAdminToken).
 func adminHandler(gw *runtime.Gateway, pl *portalListener, token string) http.Handler {
-	rt := gw.AdminHandler()
-	h := rt
+	h := gw.AdminHandler()
 	if pl != nil {
 		mux := http.NewServeMux()
-		mux.Handle("/", rt)
-		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-			rt.ServeHTTP(w, r)
-			pl.metrics(w)
-		})
+		mux.Handle("/", gw.AdminHandler(pl.metrics))
 		mux.Handle(OperatorPrefix+"/", http.StripPrefix(OperatorPrefix, pl.operator))
 		h = mux
 	}

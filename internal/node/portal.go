@@ -47,7 +47,8 @@ func openState(path string) (*store.Store, error) {
 func startPortal(ctx context.Context, addr string, t *table.Table, gw *runtime.Gateway, st *store.Store, sess sessions.Store, o Options) (*portalListener, error) {
 	tlsConf := gw.PortalTLSConfig() // follows the table: a reload rotates the certificate
 	warnUnreadableSecrets(o.Logger, t, o.ConfigDir)
-	p, err := portal.New(portal.Options{Table: gw.Current, ConfigDir: o.ConfigDir, Store: st, Sessions: sess, Logger: o.Logger, Secure: tlsConf != nil})
+	p, err := portal.New(portal.Options{Table: gw.Current, ConfigDir: o.ConfigDir, Store: st, Sessions: sess, Logger: o.Logger, Secure: tlsConf != nil,
+		HTTPClient: &http.Client{Transport: gw.TracerProvider().Transport(nil, "dcr")}})
 	if err != nil {
 		return nil, err
 	}

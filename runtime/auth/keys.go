@@ -47,9 +47,11 @@ const (
 // KeySetsOptions configures NewKeySets.
 type KeySetsOptions struct {
 	// Client fetches discovery documents and key sets; nil means a client
-	// with a 10s timeout.
+	// with a 10s timeout and Transport.
 	Client *http.Client
-	Logger zerolog.Logger
+	// Transport is the default client's; nil means http.DefaultTransport.
+	Transport http.RoundTripper
+	Logger    zerolog.Logger
 	// MinRefetch is how often at most an unknown kid (or a request for an
 	// IdP whose keys were never fetched) triggers a fetch of one IdP's keys;
 	// 0 means 5s.
@@ -87,7 +89,7 @@ type KeySets struct {
 // NewKeySets returns an empty KeySets; call Sync with a table's IdPs.
 func NewKeySets(opts KeySetsOptions) *KeySets {
 	if opts.Client == nil {
-		opts.Client = &http.Client{Timeout: defaultTimeout}
+		opts.Client = &http.Client{Timeout: defaultTimeout, Transport: opts.Transport}
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -1,0 +1,61 @@
+package compiler
+
+import (
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/schema"
+)
+
+// buildTracing compiles gateway.tracing; nil exports no spans. The schema
+// bounds sample_ratio; this checks that the endpoint is a base URL the
+// exporter can append /v1/traces to, without credentials (they belong in
+// headers, as secrets), and that every header name is an HTTP token.
+func (c *compilation) buildTracing(t *table.Table, tr *schema.Tracing) {
+	if tr == nil {
+		return
+	}
+	at := field("gateway", "tracing")
+	out := &table.Tracing{
+		Endpoint:    strings.TrimSuffix(string(tr.Endpoint), "/"),
+		SampleRatio: tr.Sample_ratio,
+		ServiceName: tr.Service_name,
+	}
+	if u, err := url.Parse(string(tr.Endpoint)); err != nil || u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
+		shown := "(unparsable)"
+		if err == nil {
+			shown = u.Redacted() // never the password
+		}
+		c.errorf(at.field("endpoint"), "invalid OTLP/HTTP endpoint %q: want scheme://host[:port][/path] without credentials, query or fragment (spans go to <endpoint>/v1/traces; credentials go in headers)", shown)
+	}
+	for _, name := range slices.Sorted(maps.Keys(tr.Headers)) {
+		s := tr.Headers[name]
+		hat := at.field("headers").key(name)
+		if !httpToken(name) {
+			c.errorf(hat, "invalid header name %q: a name is letters, digits and !#$%%&'*+-.^_`|~", name)
+		}
+		c.checkSecret(&s, hat)
+		if out.Headers == nil {
+			out.Headers = make(map[string]table.Secret, len(tr.Headers))
+		}
+		out.Headers[name] = table.Secret(s)
+	}
+	t.Gateway.Tracing = out
+}
+
+// httpToken reports whether s is an RFC 9110 token.
+func httpToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}

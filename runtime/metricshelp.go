@@ -1,0 +1,82 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// metricHelp is the # HELP text of every cuegate series family on
+// /metrics; the README's Metrics table says the same with the labels.
+// VictoriaMetrics writes # HELP and # TYPE (ExposeMetadata) but has no
+// help text of its own: writeMetrics adds it.
+var metricHelp = map[string]string{
+	"cuegate_requests_total":                 "Requests answered, by API ID (empty: no API matched) and status.",
+	"cuegate_request_duration_seconds":       "Time from a request's header to its last response byte, by API ID.",
+	"cuegate_upstream_errors_total":          "Requests the upstream failed, by API ID and kind (unavailable, timeout).",
+	"cuegate_rate_limited_total":             "Requests refused by a rate limit (429), by API ID.",
+	"cuegate_quota_exceeded_total":           "Requests refused by a quota (403), by API ID.",
+	"cuegate_reloads_total":                  "Configuration reloads, by result (ok, unchanged, error).",
+	"cuegate_table_generation":               "Number of the table being served: 1 for the first, one more per swap.",
+	"cuegate_table_loaded_timestamp_seconds": "When the table being served was loaded, Unix seconds.",
+	"cuegate_cluster_limiter_mode":           "1 for the limiter mode in force (redis, or on_redis_error's local, allow, deny), 0 for the others.",
+	"cuegate_cluster_nodes":                  "Live nodes of the cluster last seen in Redis.",
+	"cuegate_jwks_refreshes_total":           "Fetches of an identity provider's keys, by IdP ID and result (ok, error).",
+	"cuegate_tracing_spans_exported_total":   "Spans the OTLP collector accepted.",
+	"cuegate_tracing_spans_dropped_total":    "Spans lost: the export queue was full, the collector failed, or tracing was being reconfigured.",
+	"cuegate_portal_signups_total":           "Developer accounts created in the portal.",
+	"cuegate_portal_signups_limited_total":   "Portal sign-ups refused by the sign-up limit.",
+	"cuegate_portal_busy_total":              "Portal log-ins and sign-ups answered 503 because every password-hashing slot was taken.",
+	"cuegate_portal_logins_total":            "Portal log-ins, by result (ok, failed, limited).",
+	"cuegate_portal_registrations_total":     "OAuth client registrations at the identity provider (DCR), by result (ok, failed).",
+	"cuegate_portal_deletions_total":         "OAuth clients deleted through the portal.",
+}
+
+var exposeMetadata sync.Once
+
+// writeMetrics writes set, then what extra writes (the portal's set),
+// then the default VictoriaMetrics set (key sets) and the process's
+// series, every family with # HELP and # TYPE and a help text (helpOf).
+func writeMetrics(w io.Writer, set *metrics.Set, extra ...func(io.Writer)) error {
+	exposeMetadata.Do(func() { metrics.ExposeMetadata(true) }) // process-wide; /metrics is its only writer
+	var buf bytes.Buffer
+	set.WritePrometheus(&buf)
+	for _, write := range extra {
+		write(&buf)
+	}
+	metrics.WritePrometheus(&buf, true)
+	out := bufio.NewWriter(w)
+	for line := range bytes.Lines(buf.Bytes()) {
+		if name, ok := bytes.CutPrefix(line, []byte("# HELP ")); ok {
+			name = bytes.TrimSuffix(name, []byte("\n"))
+			if !bytes.ContainsRune(name, ' ') { // a family without help text
+				out.WriteString("# HELP " + string(name) + " " + escapeHelp(helpOf(string(name))) + "\n") //nolint:errcheck // Flush reports
+				continue
+			}
+		}
+		out.Write(line) //nolint:errcheck // Flush reports
+	}
+	return out.Flush()
+}
+
+// helpOf is the help text of a family: metricHelp's, or for the Go
+// runtime's and the process's series (written by VictoriaMetrics without
+// one) where they come from.
+func helpOf(name string) string {
+	if h, ok := metricHelp[name]; ok {
+		return h
+	}
+	if strings.HasPrefix(name, "process_") {
+		return "Process statistic read from the operating system (VictoriaMetrics/metrics)."
+	}
+	return "Go runtime statistic (VictoriaMetrics/metrics)."
+}
+
+// escapeHelp escapes a help text as the Prometheus text format wants.
+func escapeHelp(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(s)
+}

@@ -1,0 +1,224 @@
+package tracing
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	oteltrace "go.opentelemetry.io/otel/trace"
+
+	"github.com/cuegate/cuegate/compiler/table"
+)
+
+// Defaults of Options.
+const (
+	DefaultQueueSize    = 2048
+	DefaultBatchTimeout = 5 * time.Second
+	exportTimeout       = 10 * time.Second
+	scope               = "github.com/cuegate/cuegate"
+)
+
+// Options configures New.
+type Options struct {
+	// ConfigDir is where the relative secret files of the headers are read
+	// from (see table.ConfigPath).
+	ConfigDir string
+	// Exported and Dropped count the spans the collector took and those
+	// lost: the queue was full, the export failed, or they ended after
+	// Shutdown. Nil counts nowhere.
+	Exported, Dropped *metrics.Counter
+	// Logger gets export failures, at most one line per 30s.
+	Logger zerolog.Logger
+	// QueueSize bounds the spans waiting for export; 0 means
+	// DefaultQueueSize. BatchTimeout is how long a span waits at most
+	// before its batch is sent; 0 means DefaultBatchTimeout.
+	QueueSize    int
+	BatchTimeout time.Duration
+}
+
+// Exporter exports the spans of one tracing configuration: an
+// OpenTelemetry tracer provider with a bounded batch processor and an
+// OTLP/HTTP (protobuf) exporter. Ending a span never blocks: past the
+// queue's bound spans are dropped and counted. All methods are safe for
+// concurrent use; the owner calls Shutdown once, after which spans are
+// dropped and counted.
+type Exporter struct {
+	provider *sdktrace.TracerProvider
+	tracer   oteltrace.Tracer
+	bound    uint64 // a started trace is sampled when its ID's low 63 bits are below bound
+	closed   atomic.Bool
+	queued   atomic.Int64 // spans handed to the batch processor, not yet exported or failed
+	max      int64
+	opts     Options
+	lastLog  atomic.Int64 // UnixNano of the last failure logged
+}
+
+// New returns an Exporter for cfg. It reads the headers' secrets now; the
+// error names the header, never a value. Nothing is sent before a span
+// ends.
+func New(cfg *table.Tracing, opts Options) (*Exporter, error) {
+	headers := make(map[string]string, len(cfg.Headers))
+	for _, name := range slices.Sorted(maps.Keys(cfg.Headers)) {
+		s := cfg.Headers[name]
+		v, err := s.Resolve(opts.ConfigDir)
+		if err != nil {
+			return nil, fmt.Errorf("gateway.tracing.headers.%s: %w", name, err)
+		}
+		headers[name] = v
+	}
+	client, err := otlptracehttp.New(context.Background(),
+		otlptracehttp.WithEndpointURL(cfg.Endpoint+"/v1/traces"),
+		otlptracehttp.WithHeaders(headers),
+		otlptracehttp.WithTimeout(exportTimeout),
+		// A collector that is down loses the batch at once: waiting
+		// would only fill the queue.
+		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("gateway.tracing: %w", err)
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	if opts.BatchTimeout <= 0 {
+		opts.BatchTimeout = DefaultBatchTimeout
+	}
+	e := &Exporter{opts: opts, max: int64(opts.QueueSize), bound: uint64(cfg.SampleRatio * (1 << 63))}
+	if cfg.SampleRatio >= 1 {
+		e.bound = 1 << 63
+	}
+	bsp := sdktrace.NewBatchSpanProcessor(&countingExporter{SpanExporter: client, e: e},
+		// Above the bound countingProcessor keeps: the processor's own
+		// drops are uncounted, so it must never drop.
+		sdktrace.WithMaxQueueSize(2*opts.QueueSize),
+		sdktrace.WithBatchTimeout(opts.BatchTimeout),
+		sdktrace.WithExportTimeout(exportTimeout))
+	e.provider = sdktrace.NewTracerProvider(
+		sdktrace.WithSpanProcessor(&countingProcessor{SpanProcessor: bsp, e: e}),
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", cfg.ServiceName))),
+		sdktrace.WithSampler(sampler{sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))}),
+		sdktrace.WithIDGenerator(idGenerator{}),
+	)
+	e.tracer = e.provider.Tracer(scope)
+	return e, nil
+}
+
+// samples reports whether a trace the gateway starts with id is
+// exported: the decision of OpenTelemetry's TraceIDRatioBased sampler,
+// which the spans' own sampler repeats. A nil e samples none.
+func (e *Exporter) samples(id [16]byte) bool {
+	return e != nil && binary.BigEndian.Uint64(id[8:])>>1 < e.bound
+}
+
+// Shutdown exports what is queued, within ctx, and stops e.
+func (e *Exporter) Shutdown(ctx context.Context) error {
+	e.closed.Store(true)
+	return e.provider.Shutdown(ctx)
+}
+
+// Closed reports whether Shutdown was called.
+func (e *Exporter) Closed() bool { return e.closed.Load() }
+
+// Flush exports what is queued, within ctx.
+func (e *Exporter) Flush(ctx context.Context) error { return e.provider.ForceFlush(ctx) }
+
+// drop counts n spans lost.
+func (e *Exporter) drop(n int) {
+	if e.opts.Dropped != nil {
+		e.opts.Dropped.Add(n)
+	}
+}
+
+// countingProcessor keeps the batch processor's queue under e.max,
+// counting what it turns away.
+type countingProcessor struct {
+	sdktrace.SpanProcessor
+	e *Exporter
+}
+
+func (p *countingProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
+	if p.e.closed.Load() || p.e.queued.Load() >= p.e.max {
+		p.e.drop(1)
+		return
+	}
+	p.e.queued.Add(1)
+	p.SpanProcessor.OnEnd(s)
+}
+
+// countingExporter counts what the collector took and what it did not,
+// and logs failures itself instead of OpenTelemetry's global handler.
+type countingExporter struct {
+	sdktrace.SpanExporter
+	e *Exporter
+}
+
+func (x *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	err := x.SpanExporter.ExportSpans(ctx, spans)
+	x.e.queued.Add(-int64(len(spans)))
+	if err == nil {
+		if x.e.opts.Exported != nil {
+			x.e.opts.Exported.Add(len(spans))
+		}
+		return nil
+	}
+	x.e.drop(len(spans))
+	now := time.Now().UnixNano()
+	if last := x.e.lastLog.Load(); now-last >= int64(30*time.Second) && x.e.lastLog.CompareAndSwap(last, now) {
+		x.e.opts.Logger.Warn().Err(err).Int("spans", len(spans)).Msg("tracing: export failed, spans dropped (logged at most every 30s; see cuegate_tracing_spans_dropped_total)")
+	}
+	return nil
+}
+
+// ids are the IDs a span the gateway records must have: those it already
+// propagated.
+type ids struct {
+	trace [16]byte
+	span  [8]byte
+}
+
+type idsKey struct{}
+
+// idGenerator gives a span the IDs its context carries (withIDs), or
+// random ones.
+type idGenerator struct{}
+
+var _ sdktrace.IDGenerator = idGenerator{}
+
+func (idGenerator) NewIDs(ctx context.Context) (oteltrace.TraceID, oteltrace.SpanID) {
+	if id, ok := ctx.Value(idsKey{}).(*ids); ok {
+		return id.trace, id.span
+	}
+	return newTraceID(), newSpanID()
+}
+
+func (idGenerator) NewSpanID(ctx context.Context, _ oteltrace.TraceID) oteltrace.SpanID {
+	if id, ok := ctx.Value(idsKey{}).(*ids); ok {
+		return id.span
+	}
+	return newSpanID()
+}
+
+// sampler samples a span with given IDs (the request path decided it
+// already) and leaves the others, JWKS fetches and portal calls, to the
+// parent-based ratio sampler.
+type sampler struct{ sdktrace.Sampler }
+
+func (s sampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	if _, ok := p.ParentContext.Value(idsKey{}).(*ids); ok {
+		return sdktrace.SamplingResult{
+			Decision:   sdktrace.RecordAndSample,
+			Tracestate: oteltrace.SpanContextFromContext(p.ParentContext).TraceState(),
+		}
+	}
+	return s.Sampler.ShouldSample(p)
+}

@@ -1,0 +1,91 @@
+package tracing
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/cuegate/cuegate/compiler/table"
+)
+
+// The headers' secrets are read at New and sent with every export.
+func TestExporterHeaders(t *testing.T) {
+	t.Parallel()
+	var got atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.URL.Path + " " + r.Header.Get("X-Api-Key"))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "key"), []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exported := new(metrics.Counter)
+	e, err := New(&table.Tracing{Endpoint: srv.URL, SampleRatio: 1, ServiceName: "x",
+		Headers: map[string]table.Secret{"X-Api-Key": {File: "key"}}}, Options{ConfigDir: dir, Exported: exported})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background()) //nolint:errcheck
+	var c Context
+	c.Begin(nil, e)
+	now := time.Now()
+	e.Record(&c, &Request{Method: []byte("GET"), Path: []byte("/"), Start: now, End: now})
+	if err := e.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got.Load() != "/v1/traces s3cret" || exported.Get() != 1 {
+		t.Errorf("collector got %v, %d exported", got.Load(), exported.Get())
+	}
+}
+
+// A header whose secret cannot be read fails New, naming the header and
+// the reference.
+func TestExporterUnreadableSecret(t *testing.T) {
+	t.Parallel()
+	_, err := New(&table.Tracing{Endpoint: "http://127.0.0.1:1", Headers: map[string]table.Secret{"X-Api-Key": {Env: "CUEGATE_TEST_NEVER_SET"}}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "gateway.tracing.headers.X-Api-Key") || !strings.Contains(err.Error(), "CUEGATE_TEST_NEVER_SET") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// Past the queue's bound spans are dropped and counted, never waited for;
+// so are spans after Shutdown.
+func TestExporterQueueBound(t *testing.T) {
+	t.Parallel()
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
+	defer srv.Close()
+	defer close(block)
+	dropped := new(metrics.Counter)
+	e, err := New(&table.Tracing{Endpoint: srv.URL, SampleRatio: 1}, Options{Dropped: dropped, QueueSize: 4, BatchTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for range 10 {
+		var c Context
+		c.Begin(nil, e)
+		e.Record(&c, &Request{Method: []byte("GET"), Start: now, End: now})
+	}
+	if n := dropped.Get(); n != 6 {
+		t.Errorf("%d dropped, want 6 of 10 past a queue of 4", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	e.Shutdown(ctx) //nolint:errcheck // the collector blocks
+	var c Context
+	c.Begin(nil, e)
+	e.Record(&c, &Request{Method: []byte("GET"), Start: now, End: now})
+	if n := dropped.Get(); n < 7 {
+		t.Errorf("%d dropped after Shutdown, want at least 7", n)
+	}
+}
