@@ -17,7 +17,8 @@ var (
 	_ headerEditor = (*fasthttp.ResponseHeader)(nil)
 )
 
-// edit removes, then sets, e's headers in h.
+// edit removes, then sets, e's headers in h: every field of a name
+// removed or set goes, whatever its case and however often it appears.
 func (e *headerEdits) edit(h headerEditor) {
 	for _, k := range e.remove {
 		h.DelBytes(k)

@@ -30,7 +30,8 @@ type claimHeader struct {
 }
 
 // headerEdits are header names to remove, then fields to set; names
-// canonical.
+// canonical. remove holds the names of set too: a field set replaces
+// every field of its name, not the first only.
 type headerEdits struct {
 	remove [][]byte
 	set    []field
@@ -70,6 +71,7 @@ func newHeaderEdits(r *table.HeaderRules) headerEdits {
 		e.remove = append(e.remove, []byte(name))
 	}
 	for _, h := range r.Set {
+		e.remove = append(e.remove, []byte(h.Name))
 		e.set = append(e.set, field{[]byte(h.Name), []byte(h.Value)})
 	}
 	return e
