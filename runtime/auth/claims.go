@@ -93,3 +93,10 @@ func (c *Claims) HasScope(s string) bool {
 	_, ok := slices.BinarySearch(c.scopes, s)
 	return ok
 }
+
+// IsList reports whether the claim name is a list (its strings are what
+// EachString gives). It does not allocate.
+func (c *Claims) IsList(name string) bool {
+	i := c.find(name)
+	return i >= 0 && c.idx[i+2] == 1
+}

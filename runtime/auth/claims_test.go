@@ -70,3 +70,14 @@ func FuzzScopes(f *testing.F) {
 		}
 	})
 }
+
+func TestIsList(t *testing.T) {
+	t.Parallel()
+	blob, idx, _ := pack(map[string]any{"s": "x", "l": []any{"x"}, "e": []any{}, "o": map[string]any{"l": []any{"y"}}})
+	c := &Claims{blob: blob, idx: idx}
+	for name, want := range map[string]bool{"s": false, "l": true, "e": true, "o.l": true, "o": false, "absent": false} {
+		if got := c.IsList(name); got != want {
+			t.Errorf("IsList(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
