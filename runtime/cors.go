@@ -75,11 +75,16 @@ func (c *corsRules) preflight(h *fasthttp.ResponseHeader, allowed []byte) {
 
 // answer sets the CORS headers of an answer (any status) to a request
 // whose origin got allowed (nil: none), replacing any the upstream set:
-// the gateway alone speaks CORS for an API with cors. buf is scratch,
-// returned for reuse.
+// the gateway alone speaks CORS for an API with cors. Every answer of an
+// API that lists origins varies by Origin, allowed or not, so that a
+// shared cache keeps an answer without CORS headers from an allowed
+// origin. buf is scratch, returned for reuse.
 func (c *corsRules) answer(h *fasthttp.ResponseHeader, allowed, buf []byte) []byte {
 	for _, k := range corsAnswerHeaders {
 		h.DelBytes(k)
+	}
+	if len(c.origins) > 0 {
+		buf = addVary(h, strOrigin, buf)
 	}
 	if allowed == nil {
 		return buf
@@ -91,10 +96,7 @@ func (c *corsRules) answer(h *fasthttp.ResponseHeader, allowed, buf []byte) []by
 	if c.expose != nil {
 		h.SetCanonical(hdrACExposeHeaders, c.expose)
 	}
-	if bytes.Equal(allowed, strStar) {
-		return buf // the same answer for every origin
-	}
-	return addVary(h, strOrigin, buf)
+	return buf
 }
 
 // addVary adds name to h's Vary header, unless it lists it or "*".
