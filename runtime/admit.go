@@ -24,9 +24,7 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 		r.api, r.metrics, r.st = api.ID, st.metrics, st
 		if ru := st.rules; ru != nil && ru.cors != nil {
 			r.corsOrigin = ru.cors.allowedOrigin(&ctx.Request.Header)
-			if e.status == errPreflight.status {
-				ru.cors.preflight(&ctx.Response.Header, r.corsOrigin)
-			}
+			r.preflight = e.status == errPreflight.status
 		}
 	}
 	if !ok {

@@ -87,6 +87,6 @@ func isSpace(b byte) bool { return b == ' ' || b == '\t' }
 func (r *request) ruledHeader(h *fasthttp.ResponseHeader, ru *apiRules) {
 	ru.response.edit(h)
 	if ru.cors != nil {
-		r.buf = ru.cors.answer(h, r.corsOrigin, r.buf)
+		r.buf = ru.cors.answer(h, r.corsOrigin, r.preflight, r.buf)
 	}
 }

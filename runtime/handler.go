@@ -55,6 +55,7 @@ type request struct {
 
 	claims     *auth.Claims // the token's, once authorized
 	corsOrigin []byte       // Access-Control-Allow-Origin's answer; nil: none
+	preflight  bool         // the request is a CORS preflight the gateway answers
 }
 
 // request hears from the proxy when the upstream's answer is in.
@@ -154,6 +155,6 @@ func (r *request) finish() {
 	r.g, r.metrics, r.st, r.api, r.identity, r.policy = nil, nil, nil, "", "", ""
 	r.status, r.bytes, r.upstream, r.limited = 0, 0, 0, false
 	r.preq = proxy.Request{}
-	r.claims, r.corsOrigin = nil, nil
+	r.claims, r.corsOrigin, r.preflight = nil, nil, false
 	requests.Put(r)
 }
