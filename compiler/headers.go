@@ -1,11 +1,14 @@
 package compiler
 
 import (
+	"net/netip"
 	"net/textproto"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/idna"
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/schema"
@@ -202,8 +205,10 @@ func (c *compilation) headerList(names []string, at fieldPath) []string {
 }
 
 // canonicalOrigin returns o, which must be scheme://host[:port], as a
-// browser sends it: scheme and host in lower case, without the scheme's
-// default port. It returns what is wrong instead when o is not one.
+// browser sends it: scheme and host in lower case, a host name in
+// ASCII (an internationalised one in its punycode form), a port as a
+// number and without the scheme's default. It returns what is wrong
+// instead when o is not one, or when no browser could send it.
 func canonicalOrigin(o string) (string, string) {
 	const want = "want scheme://host[:port], as a browser sends it in Origin (no path, not even /)"
 	u, err := url.Parse(o)
@@ -212,24 +217,70 @@ func canonicalOrigin(o string) (string, string) {
 		return "", want
 	case u.User != nil || u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(o, "#"):
 		return "", want
-	}
-	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
-	if strings.HasSuffix(u.Host, ":") {
+	case strings.HasSuffix(u.Host, ":"):
 		return "", want
 	}
+	scheme, port := strings.ToLower(u.Scheme), u.Port()
+	host, problem := originHost(u.Hostname(), strings.HasPrefix(u.Host, "["))
+	if problem != "" {
+		return "", problem
+	}
 	if port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		n, err := strconv.Atoi(port) // url.Parse let digits only through
+		if err != nil || n < 1 || n > 65535 {
 			return "", "port " + port + " is not 1 to 65535"
 		}
-		if scheme == "http" && port == "80" || scheme == "https" && port == "443" {
+		if port = strconv.Itoa(n); scheme == "http" && n == 80 || scheme == "https" && n == 443 {
 			port = ""
 		}
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
 	}
 	if port != "" {
 		host += ":" + port
 	}
 	return scheme + "://" + host, ""
+}
+
+// originHost returns the host of an origin as a browser sends it: an IP
+// address in its one textual form (an IPv6 one, bracketed tells it,
+// in brackets), or a host name in lower-case ASCII. It returns what is
+// wrong instead.
+func originHost(h string, bracketed bool) (string, string) {
+	if bracketed {
+		a, err := netip.ParseAddr(h)
+		if err != nil || !a.Is6() || a.Zone() != "" {
+			return "", "host [" + h + "] is not an IPv6 address (without a zone)"
+		}
+		return "[" + a.String() + "]", ""
+	}
+	if !isASCII(h) {
+		ascii, err := idna.Lookup.ToASCII(h)
+		if err != nil {
+			return "", "host " + strconv.Quote(h) + " is not a valid internationalised name: write the punycode (xn--) form a browser sends"
+		}
+		h = ascii
+	}
+	h = strings.ToLower(h)
+	labels := strings.Split(h, ".")
+	if last := labels[len(labels)-1]; last != "" && (strings.Trim(last, "0123456789") == "" || strings.HasPrefix(last, "0x")) {
+		// A browser reads a host that ends in a number as an IPv4 address.
+		if a, err := netip.ParseAddr(h); err != nil || !a.Is4() {
+			return "", "host " + h + " is not an IPv4 address as a browser sends it (four numbers 0 to 255 without leading zeros)"
+		}
+		return h, ""
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			return "", "host " + strconv.Quote(h) + " is not a host name (labels of letters, digits, - and _ between dots) nor an IP address: no browser sends it (a wildcard is not a pattern: list each origin)"
+		}
+	}
+	return h, ""
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
