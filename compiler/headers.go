@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"cmp"
 	"net/netip"
 	"net/textproto"
 	"net/url"
@@ -17,16 +18,16 @@ import (
 // buildHeaders compiles an API's header rules, claim headers and CORS.
 func (c *compilation) buildHeaders(a *table.API, id string, r schema.API) {
 	up := apiPath(id, "upstream")
-	a.Upstream.RequestHeaders = c.headerRules(r.Upstream.Request_headers, up.field("request_headers"))
-	a.ResponseHeaders = c.headerRules(r.Response_headers, apiPath(id, "response_headers"))
+	a.Upstream.RequestHeaders = c.headerRules(r.Upstream.Request_headers, toUpstream, up.field("request_headers"))
+	a.ResponseHeaders = c.headerRules(r.Response_headers, toClient, apiPath(id, "response_headers"))
 	a.Upstream.ClaimHeaders = c.claimHeaders(r.Upstream.Claim_headers, a, up.field("claim_headers"))
 	a.CORS = c.cors(r.Cors, a, apiPath(id, "cors"))
 }
 
-// headerRules checks and compiles a set/remove pair: names are tokens
-// that may be edited, set values hold no control character, and no name
-// appears twice (in any case).
-func (c *compilation) headerRules(r *schema.HeaderRules, at fieldPath) *table.HeaderRules {
+// headerRules checks and compiles a set/remove pair of headers sent dir:
+// names are tokens that may be edited, set values hold no control
+// character, and no name appears twice (in any case).
+func (c *compilation) headerRules(r *schema.HeaderRules, dir direction, at fieldPath) *table.HeaderRules {
 	if r == nil {
 		return nil
 	}
@@ -34,13 +35,13 @@ func (c *compilation) headerRules(r *schema.HeaderRules, at fieldPath) *table.He
 	seen := map[string]fieldPath{}
 	for i, name := range r.Remove {
 		q := at.field("remove").index(i)
-		if canon, ok := c.headerName(name, q, false, seen); ok {
+		if canon, ok := c.headerName(name, q, dir, false, seen); ok {
 			out.Remove = append(out.Remove, canon)
 		}
 	}
 	for _, name := range sortedKeys(r.Set) {
 		q := at.field("set").key(name)
-		canon, ok := c.headerName(name, q, true, seen)
+		canon, ok := c.headerName(name, q, dir, true, seen)
 		if !ok {
 			continue
 		}
@@ -78,7 +79,7 @@ func (c *compilation) claimHeaders(m map[string]string, a *table.API, at fieldPa
 	for _, name := range sortedKeys(m) {
 		q := at.key(name)
 		c.checkClaimPath(m[name], q)
-		if canon, ok := c.headerName(name, q, true, seen); ok {
+		if canon, ok := c.headerName(name, q, toUpstream, true, seen); ok {
 			out = append(out, table.ClaimHeader{Name: canon, Claim: m[name]})
 		}
 	}
@@ -86,17 +87,25 @@ func (c *compilation) claimHeaders(m map[string]string, a *table.API, at fieldPa
 	return out
 }
 
-// headerName checks a header name the configuration edits and returns
-// it canonical. set tells a name to set from one to remove; seen holds
-// the names already edited, to refuse a repeat (a nil position: from
-// request_headers, for claim_headers).
-func (c *compilation) headerName(name string, at fieldPath, set bool, seen map[string]fieldPath) (string, bool) {
+// direction is which way a header the configuration edits goes.
+type direction bool
+
+const (
+	toUpstream direction = false // request_headers, claim_headers
+	toClient   direction = true  // response_headers
+)
+
+// headerName checks a header name the configuration edits in messages
+// sent dir and returns it canonical. set tells a name to set from one
+// to remove; seen holds the names already edited, to refuse a repeat (a
+// nil position: from request_headers, for claim_headers).
+func (c *compilation) headerName(name string, at fieldPath, dir direction, set bool, seen map[string]fieldPath) (string, bool) {
 	if !validHeaderName(name) {
 		c.errorf(at, "invalid header name %q: a name is letters, digits and !#$%%&'*+-.^`|~ (no underscore)", name)
 		return "", false
 	}
 	canon := textproto.CanonicalMIMEHeaderKey(name)
-	if why, ok := fixedHeaders[canon]; ok && (set || canon != "Authorization") {
+	if why := uneditable(canon, dir, set); why != "" {
 		c.errorf(at, "header %s cannot be edited: %s", canon, why)
 		return "", false
 	}
@@ -110,6 +119,47 @@ func (c *compilation) headerName(name string, at fieldPath, set bool, seen map[s
 	}
 	seen[canon] = at
 	return canon, true
+}
+
+// uneditable returns why the header canon (canonical) cannot be set (or
+// removed, !set) in messages sent dir; "" when it can.
+func uneditable(canon string, dir direction, set bool) string {
+	if why, ok := fixedHeaders[canon]; ok && (set || canon != "Authorization") {
+		return why
+	}
+	if dir == toClient {
+		if why, ok := answerHeaders[canon]; ok || strings.HasPrefix(canon, "X-Ratelimit-") {
+			return cmp.Or(why, "the gateway reports the limits in it")
+		}
+		if set && strings.HasPrefix(canon, "Access-Control-") {
+			return "CORS headers come from the API's cors settings (an API without cors may remove them)"
+		}
+		return ""
+	}
+	if set && (strippedHeaders[canon] || strings.HasPrefix(canon, "X-Forwarded-")) {
+		return "the gateway strips it from every client, as an upstream may trust it to name the client or rewrite the request (it may be removed)"
+	}
+	return ""
+}
+
+// answerHeaders are the headers of the gateway's own answers (a 401, 403,
+// 405 or 429) that response_headers may neither set nor remove, and why;
+// X-RateLimit-* too.
+var answerHeaders = map[string]string{
+	"Www-Authenticate": "the gateway's 401 and 403 answers carry their challenge in it",
+	"Retry-After":      "the gateway's 429 and 503 answers say in it when to try again",
+	"Allow":            "the gateway's 405 answers list the API's methods in it",
+	"Content-Type":     "it describes the body, the gateway's own answers' too",
+	"Content-Encoding": "it describes how the body is encoded",
+}
+
+// strippedHeaders are, with X-Forwarded-*, the request headers the
+// gateway strips from clients (runtime/proxy's stripped), which no rule
+// may set upstream.
+var strippedHeaders = map[string]bool{
+	"Forwarded": true, "X-Real-Ip": true,
+	"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true,
+	"X-Original-Url": true, "X-Rewrite-Url": true,
 }
 
 // fixedHeaders are the headers no rule may set (nor remove, but
