@@ -100,6 +100,9 @@ type generation struct {
 	// entryIssuer is, per portal catalogue entry whose API checks tokens,
 	// the issuer of the IdP that API takes them from.
 	entryIssuer map[string]string
+	// grantRefusals answer a request only a grant needing scopes the
+	// token lacks would allow, per such grant.
+	grantRefusals map[*table.Grant]scopeRefusal
 }
 
 // apiState is what the handler needs per API besides the table.

@@ -36,11 +36,12 @@ func (g *Gateway) swapLocked(t *table.Table) error {
 
 	prev := g.cur.Load()
 	gen := &generation{
-		table:       t,
-		seq:         1,
-		loadedAt:    time.Now(),
-		apis:        make(map[*table.API]*apiState, len(t.APIs)),
-		entryIssuer: make(map[string]string, len(t.Portal.Catalogue)),
+		table:         t,
+		seq:           1,
+		loadedAt:      time.Now(),
+		apis:          make(map[*table.API]*apiState, len(t.APIs)),
+		entryIssuer:   make(map[string]string, len(t.Portal.Catalogue)),
+		grantRefusals: newGrantRefusals(t.Policies),
 	}
 	if prev != nil {
 		gen.seq = prev.seq + 1
