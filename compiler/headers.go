@@ -1,11 +1,15 @@
 package compiler
 
 import (
+	"cmp"
+	"net/netip"
 	"net/textproto"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/idna"
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/schema"
@@ -14,16 +18,16 @@ import (
 // buildHeaders compiles an API's header rules, claim headers and CORS.
 func (c *compilation) buildHeaders(a *table.API, id string, r schema.API) {
 	up := apiPath(id, "upstream")
-	a.Upstream.RequestHeaders = c.headerRules(r.Upstream.Request_headers, up.field("request_headers"))
-	a.ResponseHeaders = c.headerRules(r.Response_headers, apiPath(id, "response_headers"))
+	a.Upstream.RequestHeaders = c.headerRules(r.Upstream.Request_headers, toUpstream, up.field("request_headers"))
+	a.ResponseHeaders = c.headerRules(r.Response_headers, toClient, apiPath(id, "response_headers"))
 	a.Upstream.ClaimHeaders = c.claimHeaders(r.Upstream.Claim_headers, a, up.field("claim_headers"))
 	a.CORS = c.cors(r.Cors, a, apiPath(id, "cors"))
 }
 
-// headerRules checks and compiles a set/remove pair: names are tokens
-// that may be edited, set values hold no control character, and no name
-// appears twice (in any case).
-func (c *compilation) headerRules(r *schema.HeaderRules, at fieldPath) *table.HeaderRules {
+// headerRules checks and compiles a set/remove pair of headers sent dir:
+// names are tokens that may be edited, set values hold no control
+// character, and no name appears twice (in any case).
+func (c *compilation) headerRules(r *schema.HeaderRules, dir direction, at fieldPath) *table.HeaderRules {
 	if r == nil {
 		return nil
 	}
@@ -31,13 +35,13 @@ func (c *compilation) headerRules(r *schema.HeaderRules, at fieldPath) *table.He
 	seen := map[string]fieldPath{}
 	for i, name := range r.Remove {
 		q := at.field("remove").index(i)
-		if canon, ok := c.headerName(name, q, false, seen); ok {
+		if canon, ok := c.headerName(name, q, dir, false, seen); ok {
 			out.Remove = append(out.Remove, canon)
 		}
 	}
 	for _, name := range sortedKeys(r.Set) {
 		q := at.field("set").key(name)
-		canon, ok := c.headerName(name, q, true, seen)
+		canon, ok := c.headerName(name, q, dir, true, seen)
 		if !ok {
 			continue
 		}
@@ -75,7 +79,7 @@ func (c *compilation) claimHeaders(m map[string]string, a *table.API, at fieldPa
 	for _, name := range sortedKeys(m) {
 		q := at.key(name)
 		c.checkClaimPath(m[name], q)
-		if canon, ok := c.headerName(name, q, true, seen); ok {
+		if canon, ok := c.headerName(name, q, toUpstream, true, seen); ok {
 			out = append(out, table.ClaimHeader{Name: canon, Claim: m[name]})
 		}
 	}
@@ -83,17 +87,25 @@ func (c *compilation) claimHeaders(m map[string]string, a *table.API, at fieldPa
 	return out
 }
 
-// headerName checks a header name the configuration edits and returns
-// it canonical. set tells a name to set from one to remove; seen holds
-// the names already edited, to refuse a repeat (a nil position: from
-// request_headers, for claim_headers).
-func (c *compilation) headerName(name string, at fieldPath, set bool, seen map[string]fieldPath) (string, bool) {
+// direction is which way a header the configuration edits goes.
+type direction bool
+
+const (
+	toUpstream direction = false // request_headers, claim_headers
+	toClient   direction = true  // response_headers
+)
+
+// headerName checks a header name the configuration edits in messages
+// sent dir and returns it canonical. set tells a name to set from one
+// to remove; seen holds the names already edited, to refuse a repeat (a
+// nil position: from request_headers, for claim_headers).
+func (c *compilation) headerName(name string, at fieldPath, dir direction, set bool, seen map[string]fieldPath) (string, bool) {
 	if !validHeaderName(name) {
 		c.errorf(at, "invalid header name %q: a name is letters, digits and !#$%%&'*+-.^`|~ (no underscore)", name)
 		return "", false
 	}
 	canon := textproto.CanonicalMIMEHeaderKey(name)
-	if why, ok := fixedHeaders[canon]; ok && (set || canon != "Authorization") {
+	if why := uneditable(canon, dir, set); why != "" {
 		c.errorf(at, "header %s cannot be edited: %s", canon, why)
 		return "", false
 	}
@@ -107,6 +119,47 @@ func (c *compilation) headerName(name string, at fieldPath, set bool, seen map[s
 	}
 	seen[canon] = at
 	return canon, true
+}
+
+// uneditable returns why the header canon (canonical) cannot be set (or
+// removed, !set) in messages sent dir; "" when it can.
+func uneditable(canon string, dir direction, set bool) string {
+	if why, ok := fixedHeaders[canon]; ok && (set || canon != "Authorization") {
+		return why
+	}
+	if dir == toClient {
+		if why, ok := answerHeaders[canon]; ok || strings.HasPrefix(canon, "X-Ratelimit-") {
+			return cmp.Or(why, "the gateway reports the limits in it")
+		}
+		if set && strings.HasPrefix(canon, "Access-Control-") {
+			return "CORS headers come from the API's cors settings (an API without cors may remove them)"
+		}
+		return ""
+	}
+	if set && (strippedHeaders[canon] || strings.HasPrefix(canon, "X-Forwarded-")) {
+		return "the gateway strips it from every client, as an upstream may trust it to name the client or rewrite the request (it may be removed)"
+	}
+	return ""
+}
+
+// answerHeaders are the headers of the gateway's own answers (a 401, 403,
+// 405 or 429) that response_headers may neither set nor remove, and why;
+// X-RateLimit-* too.
+var answerHeaders = map[string]string{
+	"Www-Authenticate": "the gateway's 401 and 403 answers carry their challenge in it",
+	"Retry-After":      "the gateway's 429 and 503 answers say in it when to try again",
+	"Allow":            "the gateway's 405 answers list the API's methods in it",
+	"Content-Type":     "it describes the body, the gateway's own answers' too",
+	"Content-Encoding": "it describes how the body is encoded",
+}
+
+// strippedHeaders are, with X-Forwarded-*, the request headers the
+// gateway strips from clients (runtime/proxy's stripped), which no rule
+// may set upstream.
+var strippedHeaders = map[string]bool{
+	"Forwarded": true, "X-Real-Ip": true,
+	"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true,
+	"X-Original-Url": true, "X-Rewrite-Url": true,
 }
 
 // fixedHeaders are the headers no rule may set (nor remove, but
@@ -202,8 +255,10 @@ func (c *compilation) headerList(names []string, at fieldPath) []string {
 }
 
 // canonicalOrigin returns o, which must be scheme://host[:port], as a
-// browser sends it: scheme and host in lower case, without the scheme's
-// default port. It returns what is wrong instead when o is not one.
+// browser sends it: scheme and host in lower case, a host name in
+// ASCII (an internationalised one in its punycode form), a port as a
+// number and without the scheme's default. It returns what is wrong
+// instead when o is not one, or when no browser could send it.
 func canonicalOrigin(o string) (string, string) {
 	const want = "want scheme://host[:port], as a browser sends it in Origin (no path, not even /)"
 	u, err := url.Parse(o)
@@ -212,24 +267,70 @@ func canonicalOrigin(o string) (string, string) {
 		return "", want
 	case u.User != nil || u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(o, "#"):
 		return "", want
-	}
-	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
-	if strings.HasSuffix(u.Host, ":") {
+	case strings.HasSuffix(u.Host, ":"):
 		return "", want
 	}
+	scheme, port := strings.ToLower(u.Scheme), u.Port()
+	host, problem := originHost(u.Hostname(), strings.HasPrefix(u.Host, "["))
+	if problem != "" {
+		return "", problem
+	}
 	if port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		n, err := strconv.Atoi(port) // url.Parse let digits only through
+		if err != nil || n < 1 || n > 65535 {
 			return "", "port " + port + " is not 1 to 65535"
 		}
-		if scheme == "http" && port == "80" || scheme == "https" && port == "443" {
+		if port = strconv.Itoa(n); scheme == "http" && n == 80 || scheme == "https" && n == 443 {
 			port = ""
 		}
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
 	}
 	if port != "" {
 		host += ":" + port
 	}
 	return scheme + "://" + host, ""
+}
+
+// originHost returns the host of an origin as a browser sends it: an IP
+// address in its one textual form (an IPv6 one, bracketed tells it,
+// in brackets), or a host name in lower-case ASCII. It returns what is
+// wrong instead.
+func originHost(h string, bracketed bool) (string, string) {
+	if bracketed {
+		a, err := netip.ParseAddr(h)
+		if err != nil || !a.Is6() || a.Zone() != "" {
+			return "", "host [" + h + "] is not an IPv6 address (without a zone)"
+		}
+		return "[" + a.String() + "]", ""
+	}
+	if !isASCII(h) {
+		ascii, err := idna.Lookup.ToASCII(h)
+		if err != nil {
+			return "", "host " + strconv.Quote(h) + " is not a valid internationalised name: write the punycode (xn--) form a browser sends"
+		}
+		h = ascii
+	}
+	h = strings.ToLower(h)
+	labels := strings.Split(h, ".")
+	if last := labels[len(labels)-1]; last != "" && (strings.Trim(last, "0123456789") == "" || strings.HasPrefix(last, "0x")) {
+		// A browser reads a host that ends in a number as an IPv4 address.
+		if a, err := netip.ParseAddr(h); err != nil || !a.Is4() {
+			return "", "host " + h + " is not an IPv4 address as a browser sends it (four numbers 0 to 255 without leading zeros)"
+		}
+		return h, ""
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			return "", "host " + strconv.Quote(h) + " is not a host name (labels of letters, digits, - and _ between dots) nor an IP address: no browser sends it (a wildcard is not a pattern: list each origin)"
+		}
+	}
+	return h, ""
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

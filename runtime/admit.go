@@ -25,9 +25,7 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 		r.api, r.listenPath, r.metrics, r.st = api.ID, api.ListenPath, st.metrics, st
 		if ru := st.rules; ru != nil && ru.cors != nil {
 			r.corsOrigin = ru.cors.allowedOrigin(&ctx.Request.Header)
-			if e.status == errPreflight.status {
-				ru.cors.preflight(&ctx.Response.Header, r.corsOrigin)
-			}
+			r.preflight = e.status == errPreflight.status
 		}
 	}
 	if !ok {

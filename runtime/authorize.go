@@ -27,7 +27,7 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	}
 	r.identity, r.claims = identity, claims
 	if st.rules != nil && st.rules.jwt != nil {
-		if e, ok := r.checkClaims(st.rules, claims, &ctx.Response.Header); !ok {
+		if e, ok := checkClaims(st.rules, claims, &ctx.Response.Header); !ok {
 			return e, false
 		}
 	}
@@ -55,7 +55,8 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	case d.Refusal == policy.UnknownPolicy:
 		return r.unknownPolicy(d.Unknown), false
 	case d.Refusal == policy.Scope:
-		return r.grantScope(&ctx.Response.Header, claims, d.Needs), false
+		s := gen.grantRefusals[d.Needs]
+		return s.refuse(&ctx.Response.Header), false
 	case d.Refusal != policy.None:
 		return refusals[d.Refusal], false
 	}
@@ -91,7 +92,7 @@ func (r *request) authenticate(v *auth.Validator, st *apiState, h *fasthttp.Requ
 
 // refusals are the answers to package policy's refusals but
 // UnknownPolicy, which names the policy (unknownPolicy), and Scope, which
-// names the scopes (grantScope).
+// names the scopes (generation.grantRefusals).
 var refusals = [...]errorResponse{
 	policy.Revoked:   errRevoked,
 	policy.Expired:   errExpired,

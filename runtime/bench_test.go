@@ -110,6 +110,9 @@ func TestHandlerAllocs(t *testing.T) {
 	reader := "Bearer " + e.token("c1", map[string]any{"pol": "reader"})
 	limited := "Bearer " + e.token("c2", map[string]any{"pol": "limited"})
 	preflight := map[string]string{"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+	buyer := func(scope string) string {
+		return "Bearer " + e.token("c3", map[string]any{"scope": scope, "realm_access": map[string]any{"roles": []any{"buyer"}}})
+	}
 	tests := []struct {
 		name, method, uri, auth string
 		status                  int
@@ -126,6 +129,10 @@ func TestHandlerAllocs(t *testing.T) {
 		{"rate limited", "GET", "/users/x", limited, 429, nil},
 		{"CORS preflight", "OPTIONS", "/orders/7", "", 204, preflight},
 		{"CORS on a 401", "GET", "/orders/7", "", 401, map[string]string{"Origin": "https://app.example"}},
+		{"insufficient scope", "GET", "/orders/7", buyer("other"), 403, nil},
+		{"none of scopes_any", "GET", "/catalog/7", buyer("other"), 403, nil},
+		{"claim mismatch", "GET", "/orders/7", "Bearer " + e.token("c4", map[string]any{"scope": "orders:read"}), 403, nil},
+		{"grant needs a scope", "POST", "/orders/7", buyer("orders:read"), 403, nil},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,11 +21,11 @@ var (
 	strStar            = []byte("*")
 	strOrigin          = []byte("Origin")
 	preflightVary      = []byte("Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
-	corsAnswerHeaders  = [][]byte{hdrACAllowOrigin, hdrACAllowCreds, hdrACExposeHeaders}
+	prefixAC           = []byte("Access-Control-")
 )
 
 // errPreflight is the gateway's answer to a CORS preflight: 204, no body;
-// its headers are set by preflight and ResponseHeader.
+// its headers are set by ResponseHeader (corsRules.answer).
 var errPreflight = errorResponse{status: fasthttp.StatusNoContent}
 
 // preflightMethod returns the method a CORS preflight in h asks about
@@ -60,9 +60,8 @@ func (c *corsRules) allowedOrigin(h *fasthttp.RequestHeader) []byte {
 	return nil
 }
 
-// preflight sets the headers of the answer to a preflight; allowed is
-// allowedOrigin's answer. The CORS headers every answer gets are set by
-// ResponseHeader.
+// preflight sets the headers of the answer to a preflight but those
+// every answer gets; allowed is allowedOrigin's answer.
 func (c *corsRules) preflight(h *fasthttp.ResponseHeader, allowed []byte) {
 	h.SetCanonical(hdrVary, preflightVary)
 	if allowed == nil {
@@ -74,12 +73,21 @@ func (c *corsRules) preflight(h *fasthttp.ResponseHeader, allowed []byte) {
 }
 
 // answer sets the CORS headers of an answer (any status) to a request
-// whose origin got allowed (nil: none), replacing any the upstream set:
-// the gateway alone speaks CORS for an API with cors. buf is scratch,
-// returned for reuse.
-func (c *corsRules) answer(h *fasthttp.ResponseHeader, allowed, buf []byte) []byte {
-	for _, k := range corsAnswerHeaders {
-		h.DelBytes(k)
+// whose origin got allowed (nil: none), or to a preflight, replacing
+// every Access-Control-* header the upstream set: the gateway alone
+// speaks CORS for an API with cors. Every answer of an
+// API that lists origins varies by Origin, allowed or not, so that a
+// shared cache keeps an answer without CORS headers from an allowed
+// origin. buf is scratch, returned for reuse.
+func (c *corsRules) answer(h *fasthttp.ResponseHeader, allowed []byte, preflight bool, buf []byte) []byte {
+	for k := corsHeader(h); k != nil; k = corsHeader(h) {
+		h.DelBytes(k) // DelBytes copies k before it edits h
+	}
+	if preflight {
+		c.preflight(h, allowed)
+	}
+	if len(c.origins) > 0 {
+		buf = addVary(h, strOrigin, buf)
 	}
 	if allowed == nil {
 		return buf
@@ -91,10 +99,18 @@ func (c *corsRules) answer(h *fasthttp.ResponseHeader, allowed, buf []byte) []by
 	if c.expose != nil {
 		h.SetCanonical(hdrACExposeHeaders, c.expose)
 	}
-	if bytes.Equal(allowed, strStar) {
-		return buf // the same answer for every origin
+	return buf
+}
+
+// corsHeader returns the name of an Access-Control-* header of h (any
+// case), or nil when h has none.
+func corsHeader(h *fasthttp.ResponseHeader) []byte {
+	for _, k := range h.PeekKeys() {
+		if len(k) >= len(prefixAC) && bytes.EqualFold(k[:len(prefixAC)], prefixAC) {
+			return k
+		}
 	}
-	return addVary(h, strOrigin, buf)
+	return nil
 }
 
 // addVary adds name to h's Vary header, unless it lists it or "*".

@@ -17,7 +17,8 @@ var (
 	_ headerEditor = (*fasthttp.ResponseHeader)(nil)
 )
 
-// edit removes, then sets, e's headers in h.
+// edit removes, then sets, e's headers in h: every field of a name
+// removed or set goes, whatever its case and however often it appears.
 func (e *headerEdits) edit(h headerEditor) {
 	for _, k := range e.remove {
 		h.DelBytes(k)
@@ -51,31 +52,41 @@ func (r *request) RequestHeader(h *fasthttp.RequestHeader) {
 
 // appendClaim appends the value of claim to dst, a list's strings joined
 // with ", ". It reports false for a claim the token lacks (or an empty
-// list) and for a value holding a control byte, which a header cannot
-// carry.
+// list), for a value holding a control byte, which a header cannot
+// carry, and for a list string that is empty, holds a comma or begins or
+// ends with white space, which would read as other elements once joined.
 func appendClaim(dst []byte, c *auth.Claims, claim string) ([]byte, bool) {
-	n, ok := 0, true
+	n, ok, list := 0, true, c.IsList(claim)
 	c.EachString(claim, func(v string) bool {
 		if n++; n > 1 {
 			dst = append(dst, ", "...)
 		}
-		for i := 0; i < len(v); i++ {
-			if b := v[i]; b < 0x20 && b != '\t' || b == 0x7f {
-				ok = false
-				return false
-			}
+		if ok = headerSafe(v, list); ok {
+			dst = append(dst, v...)
 		}
-		dst = append(dst, v...)
-		return true
+		return ok
 	})
 	return dst, ok && n > 0
 }
+
+// headerSafe reports whether v can be a header value, or, if elem, an
+// element of a comma-separated header list that reads back as v.
+func headerSafe(v string, elem bool) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < 0x20 && b != '\t' || b == 0x7f || elem && b == ',' {
+			return false
+		}
+	}
+	return !elem || v != "" && !isSpace(v[0]) && !isSpace(v[len(v)-1])
+}
+
+func isSpace(b byte) bool { return b == ' ' || b == '\t' }
 
 // ruledHeader applies ru's response header edits, then its CORS
 // headers, to an answer.
 func (r *request) ruledHeader(h *fasthttp.ResponseHeader, ru *apiRules) {
 	ru.response.edit(h)
 	if ru.cors != nil {
-		r.buf = ru.cors.answer(h, r.corsOrigin, r.buf)
+		r.buf = ru.cors.answer(h, r.corsOrigin, r.preflight, r.buf)
 	}
 }

@@ -108,6 +108,9 @@ type generation struct {
 	entryIssuer map[string]string
 	// exporter records the sampled requests' spans; nil: tracing is off.
 	exporter *tracing.Exporter
+	// grantRefusals answer a request only a grant needing scopes the
+	// token lacks would allow, per such grant.
+	grantRefusals map[*table.Grant]scopeRefusal
 }
 
 // apiState is what the handler needs per API besides the table.

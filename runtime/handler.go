@@ -57,6 +57,7 @@ type request struct {
 
 	claims     *auth.Claims // the token's, once authorized
 	corsOrigin []byte       // Access-Control-Allow-Origin's answer; nil: none
+	preflight  bool         // the request is a CORS preflight the gateway answers
 	trace      tracing.Context
 	exporter   *tracing.Exporter // of the admitting generation; nil: tracing off
 	// Set only for a request whose spans are recorded:
@@ -166,7 +167,7 @@ func (r *request) finish() {
 	r.g, r.metrics, r.st, r.api, r.listenPath, r.identity, r.policy = nil, nil, nil, "", "", "", ""
 	r.status, r.bytes, r.upstream, r.limited = 0, 0, 0, false
 	r.preq = proxy.Request{}
-	r.claims, r.corsOrigin = nil, nil
+	r.claims, r.corsOrigin, r.preflight = nil, nil, false
 	r.trace, r.exporter, r.upstreamAt, r.upstreamAnswered = tracing.Context{}, nil, time.Time{}, false
 	requests.Put(r)
 }

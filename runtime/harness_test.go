@@ -179,7 +179,9 @@ func (e *env) writeConfig(extra string) {
 }
 
 // upstream echoes: .../block waits for release, .../sleep takes 2s,
-// .../body records the request body, anything answers 200 "ok <uri>".
+// .../body records the request body, .../dup answers headers the
+// gateway edits, each twice, in two cases (dupHeaders); anything answers
+// 200 "ok <uri>".
 func (e *env) upstream(w http.ResponseWriter, r *http.Request) {
 	hit := upstreamHit{r.Method, r.RequestURI, r.Header.Clone(), r.ContentLength, ""}
 	if strings.HasSuffix(r.URL.Path, "/body") {
@@ -195,9 +197,19 @@ func (e *env) upstream(w http.ResponseWriter, r *http.Request) {
 	case strings.HasSuffix(r.URL.Path, "/sleep"):
 		time.Sleep(2 * time.Second)
 	}
+	if strings.HasSuffix(r.URL.Path, "/dup") {
+		for _, k := range dupHeaders {
+			w.Header()[k] = []string{"upstream-1"}
+			w.Header()[strings.ToLower(k)] = []string{"upstream-2"}
+		}
+	}
 	w.Header().Set("X-Upstream", "echo")
 	io.WriteString(w, "ok "+r.RequestURI) //nolint:errcheck
 }
+
+// dupHeaders are the headers the upstream's .../dup answers twice: one
+// the API orders sets, and CORS headers it does not.
+var dupHeaders = []string{"X-Frame-Options", "Access-Control-Allow-Origin", "Access-Control-Allow-Methods", "Access-Control-Allow-Private-Network"}
 
 func (e *env) lastHit() upstreamHit {
 	e.mu.Lock()

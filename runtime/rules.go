@@ -13,9 +13,11 @@ import (
 // that they cost an API without them one nil check. Immutable.
 type apiRules struct {
 	jwt *table.JWTAuth // the scopes and claims the token must carry
-	// scopeChallenge and anyChallenge are the WWW-Authenticate values of
-	// a token without jwt.Scopes or without any of jwt.ScopesAny.
-	scopeChallenge, anyChallenge []byte
+	// lacksScopes and lacksAny answer a token without jwt.Scopes or
+	// without any of jwt.ScopesAny; claimRefusals[i] one whose claim
+	// jwt.Claims[i] does not match.
+	lacksScopes, lacksAny scopeRefusal
+	claimRefusals         []errorResponse
 
 	claimHeaders []claimHeader
 	request      headerEdits // of the request sent upstream
@@ -30,7 +32,8 @@ type claimHeader struct {
 }
 
 // headerEdits are header names to remove, then fields to set; names
-// canonical.
+// canonical. remove holds the names of set too: a field set replaces
+// every field of its name, not the first only.
 type headerEdits struct {
 	remove [][]byte
 	set    []field
@@ -52,8 +55,11 @@ func newAPIRules(a *table.API) *apiRules {
 	}
 	if scoped {
 		ru.jwt = jwt
-		ru.scopeChallenge = scopeChallenge(jwt.Scopes)
-		ru.anyChallenge = scopeChallenge(jwt.ScopesAny)
+		ru.lacksScopes = newScopeRefusal(jwt.Scopes, "this API needs ")
+		ru.lacksAny = newScopeRefusal(jwt.ScopesAny, "this API needs one of ")
+		for _, m := range jwt.Claims {
+			ru.claimRefusals = append(ru.claimRefusals, newError(403, "claim "+strconv.Quote(m.Claim)+" of the token does not match what this API requires"))
+		}
 	}
 	for _, h := range a.Upstream.ClaimHeaders {
 		ru.claimHeaders = append(ru.claimHeaders, claimHeader{[]byte(h.Name), h.Claim})
@@ -70,17 +76,46 @@ func newHeaderEdits(r *table.HeaderRules) headerEdits {
 		e.remove = append(e.remove, []byte(name))
 	}
 	for _, h := range r.Set {
+		e.remove = append(e.remove, []byte(h.Name))
 		e.set = append(e.set, field{[]byte(h.Name), []byte(h.Value)})
 	}
 	return e
 }
 
-// scopeChallenge is the RFC 6750 §3.1 challenge of a token that lacks
-// scopes: Bearer realm="cuegate", error="insufficient_scope",
-// scope="<scopes>".
-func scopeChallenge(scopes []string) []byte {
+// scopeRefusal is the 403 of a token that lacks scopes, rendered: its
+// RFC 6750 §3.1 challenge, Bearer realm="cuegate",
+// error="insufficient_scope", scope="<scopes>", and its JSON error.
+type scopeRefusal struct {
+	challenge []byte
+	answer    errorResponse
+}
+
+// newScopeRefusal renders the refusal of a token without scopes; the
+// error says "insufficient scope: " + need + the scopes, quoted.
+func newScopeRefusal(scopes []string, need string) scopeRefusal {
 	b := append([]byte(nil), `Bearer realm="cuegate", error="insufficient_scope", scope=`...)
-	return appendQuotedHeader(b, strings.Join(scopes, " "))
+	q := make([]string, len(scopes))
+	for i, s := range scopes {
+		q[i] = strconv.Quote(s)
+	}
+	return scopeRefusal{
+		challenge: appendQuotedHeader(b, strings.Join(scopes, " ")),
+		answer:    newError(403, "insufficient scope: "+need+strings.Join(q, ", ")),
+	}
+}
+
+// newGrantRefusals renders, per grant of pols that needs scopes, the
+// refusal of a request only that grant would allow.
+func newGrantRefusals(pols map[string]*table.Policy) map[*table.Grant]scopeRefusal {
+	out := map[*table.Grant]scopeRefusal{}
+	for _, p := range pols {
+		for _, gr := range p.Access {
+			if gr != nil && len(gr.Scopes) > 0 {
+				out[gr] = newScopeRefusal(gr.Scopes, "this method and path need ")
+			}
+		}
+	}
+	return out
 }
 
 // corsRules are an API's CORS answers, rendered.

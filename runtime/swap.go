@@ -40,12 +40,13 @@ func (g *Gateway) swapLocked(t *table.Table) error {
 		return err
 	}
 	gen := &generation{
-		exporter:    exporter,
-		table:       t,
-		seq:         1,
-		loadedAt:    time.Now(),
-		apis:        make(map[*table.API]*apiState, len(t.APIs)),
-		entryIssuer: make(map[string]string, len(t.Portal.Catalogue)),
+		exporter:      exporter,
+		table:         t,
+		seq:           1,
+		loadedAt:      time.Now(),
+		apis:          make(map[*table.API]*apiState, len(t.APIs)),
+		entryIssuer:   make(map[string]string, len(t.Portal.Catalogue)),
+		grantRefusals: newGrantRefusals(t.Policies),
 	}
 	if prev != nil {
 		gen.seq = prev.seq + 1

@@ -206,15 +206,22 @@ type API struct {
 
 		// claim_headers sends verified claims to the upstream, header
 		// name: claim (a dotted path reaches into nested objects, as
-		// "realm_access.roles"). A list claim is sent joined with ", ".
-		// A header of the same name from the client is always removed,
-		// so it cannot be forged; a claim the token lacks, or whose value
-		// holds a control character, sends no header.
+		// "realm_access.roles"; a path that the token has both as a
+		// literal dotted name and nested is ambiguous and sends no
+		// header). A list claim is sent joined with ", ". A header of the
+		// same name from the client is always removed, so it cannot be
+		// forged; a claim the token lacks, whose value holds a control
+		// character, or a list with an element that is empty, holds a
+		// comma or begins or ends with white space, sends no header. The
+		// headers the gateway strips from clients (X-Forwarded-*,
+		// Forwarded, X-Real-Ip, method overrides, X-Original-Url,
+		// X-Rewrite-Url) cannot be claim headers.
 		Claim_headers map[string]string `json:"claim_headers,omitempty"`
 
 		// request_headers edits the request sent upstream: remove, then
-		// set. Host, Authorization, the hop-by-hop and framing headers
-		// and the ones the gateway sets cannot be set.
+		// set. Host, Authorization, the hop-by-hop and framing headers,
+		// the ones the gateway sets and the ones it strips from clients
+		// cannot be set.
 		Request_headers *HeaderRules `json:"request_headers,omitempty"`
 
 		// trace_context sends the upstream a W3C traceparent whose parent
@@ -239,7 +246,10 @@ type API struct {
 	Cors *CORS `json:"cors,omitempty"`
 
 	// response_headers edits every answer of this API to the client,
-	// errors included: remove, then set.
+	// errors included: remove, then set. Access-Control-* cannot be set
+	// (cors does), and the headers of the gateway's own answers
+	// (WWW-Authenticate, Retry-After, Allow, X-RateLimit-*,
+	// Content-Type, Content-Encoding) cannot be set nor removed.
 	Response_headers *HeaderRules `json:"response_headers,omitempty"`
 }
 
@@ -250,11 +260,12 @@ type Path string
 type Method string
 
 // #HeaderRules edits the headers of a message: the names in remove are
-// removed, then those in set are set, replacing any of the same name. A
+// removed, then those in set are set, replacing every field of the same
+// name (any letter case, however often it appears). A
 // name is an HTTP token and is not repeated across set and remove.
 type HeaderRules struct {
-	// set gives each named header this value, replacing any of the same
-	// name.
+	// set gives each named header this value, replacing every field of
+	// the same name.
 	Set map[string]string `json:"set,omitempty"`
 
 	// remove names headers to remove (any letter case).
@@ -310,7 +321,9 @@ type Algorithm string
 
 type CORS struct {
 	// origins are the browser origins allowed, each exactly
-	// scheme://host[:port], or "*" for any (never with credentials).
+	// scheme://host[:port], or "*" for any (never with credentials). A
+	// host is a name (no wildcard) or an IP address as a browser writes
+	// it; an internationalised name is matched in its punycode form.
 	Origins []string `json:"origins"`
 
 	// methods a preflight allows; absent: those the API serves.

@@ -13,16 +13,16 @@ const maxClaimDepth = 8
 // pack lays out the string and string-list claims of m as blob and idx
 // (see Claims), those of nested objects under their dotted path
 // ("realm_access.roles"), and returns the token's scopes (tokenScopes).
-// Where two claims have the same path, the shallower one is found first,
-// and of two as deep the one whose path sorts first: a literal top-level
-// "a.b" wins over "b" nested in "a".
+// A path that more than one claim has, of any type (a literal top-level
+// "a.b" and "b" nested in "a"), is ambiguous: neither is laid out, so
+// the claim matches nothing and sets no header.
 func pack(m map[string]any) (string, []uint32, []string) {
-	var b []byte
-	var idx []uint32
-	add := func(s string) {
-		idx = append(idx, uint32(len(b)), uint32(len(b)+len(s)))
-		b = append(b, s...)
+	type claim struct {
+		path string
+		v    any // string or []any
 	}
+	var claims []claim
+	paths := map[string]int{}
 	type object struct {
 		prefix string
 		m      map[string]any
@@ -32,27 +32,43 @@ func pack(m map[string]any) (string, []uint32, []string) {
 		var next []object
 		for _, o := range level {
 			for _, k := range slices.Sorted(maps.Keys(o.m)) {
+				path := o.prefix + k
+				paths[path]++
 				switch v := o.m[k].(type) {
-				case string:
-					add(o.prefix + k)
-					idx = append(idx, 0, 1)
-					add(v)
-				case []any:
-					add(o.prefix + k)
-					at := len(idx)
-					idx = append(idx, 1, 0)
-					for _, e := range v {
-						if s, ok := e.(string); ok {
-							add(s)
-							idx[at+1]++
-						}
-					}
+				case string, []any:
+					claims = append(claims, claim{path, v})
 				case map[string]any:
-					next = append(next, object{o.prefix + k + ".", v})
+					next = append(next, object{path + ".", v})
 				}
 			}
 		}
 		level = next
+	}
+	var b []byte
+	var idx []uint32
+	add := func(s string) {
+		idx = append(idx, uint32(len(b)), uint32(len(b)+len(s)))
+		b = append(b, s...)
+	}
+	for _, c := range claims {
+		if paths[c.path] > 1 {
+			continue
+		}
+		add(c.path)
+		switch v := c.v.(type) {
+		case string:
+			idx = append(idx, 0, 1)
+			add(v)
+		case []any:
+			at := len(idx)
+			idx = append(idx, 1, 0)
+			for _, e := range v {
+				if s, ok := e.(string); ok {
+					add(s)
+					idx[at+1]++
+				}
+			}
+		}
 	}
 	blob := string(b)
 	return blob, idx, tokenScopes(blob, idx)
@@ -92,4 +108,11 @@ func appendScopes(dst []string, list string) []string {
 func (c *Claims) HasScope(s string) bool {
 	_, ok := slices.BinarySearch(c.scopes, s)
 	return ok
+}
+
+// IsList reports whether the claim name is a list (its strings are what
+// EachString gives). It does not allocate.
+func (c *Claims) IsList(name string) bool {
+	i := c.find(name)
+	return i >= 0 && c.idx[i+2] == 1
 }

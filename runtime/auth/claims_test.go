@@ -18,7 +18,10 @@ func TestPackNestedAndScopes(t *testing.T) {
 		{"nested list", map[string]any{"realm_access": map[string]any{"roles": []any{"admin", 7, "user"}}}, "realm_access.roles", []string{"admin", "user"}, nil},
 		{"deeper", map[string]any{"a": map[string]any{"b": map[string]any{"c": "x"}}}, "a.b.c", []string{"x"}, nil},
 		{"object itself is no string", map[string]any{"a": map[string]any{"b": "x"}}, "a", nil, nil},
-		{"literal dotted name wins", map[string]any{"a.b": "top", "a": map[string]any{"b": "nested"}}, "a.b", []string{"top"}, nil},
+		{"literal dotted name and nested claim: ambiguous", map[string]any{"a.b": "top", "a": map[string]any{"b": "nested"}}, "a.b", nil, nil},
+		{"ambiguous whatever the other's type", map[string]any{"a.b": "top", "a": map[string]any{"b": 7}}, "a.b", nil, nil},
+		{"ambiguous at equal depth", map[string]any{"a": map[string]any{"b.c": "x", "b": map[string]any{"c": []any{"y"}}}}, "a.b.c", nil, nil},
+		{"one ambiguous path leaves the others", map[string]any{"scope": "read", "scp": []any{"write"}, "x": map[string]any{"y": "1"}, "x.y": "2"}, "scope", []string{"read"}, []string{"read", "write"}},
 		{"scope string", map[string]any{"scope": "read  write read"}, "scope", []string{"read  write read"}, []string{"read", "write"}},
 		{"scp list", map[string]any{"scp": []any{"b", "a"}}, "scp", []string{"b", "a"}, []string{"a", "b"}},
 		{"scp string", map[string]any{"scp": "User.Read Mail.Send"}, "scp", []string{"User.Read Mail.Send"}, []string{"Mail.Send", "User.Read"}},
@@ -69,4 +72,15 @@ func FuzzScopes(f *testing.F) {
 			t.Fatalf("appendScopes(%q) = %q", list, got)
 		}
 	})
+}
+
+func TestIsList(t *testing.T) {
+	t.Parallel()
+	blob, idx, _ := pack(map[string]any{"s": "x", "l": []any{"x"}, "e": []any{}, "o": map[string]any{"l": []any{"y"}}})
+	c := &Claims{blob: blob, idx: idx}
+	for name, want := range map[string]bool{"s": false, "l": true, "e": true, "o.l": true, "o": false, "absent": false} {
+		if got := c.IsList(name); got != want {
+			t.Errorf("IsList(%q) = %v, want %v", name, got, want)
+		}
+	}
 }

@@ -12,9 +12,9 @@ import "github.com/cuegate/cuegate/compiler/table"
 // granting policy without a quota lifts the quota, otherwise the highest
 // Max/Period applies. Ties go to the policy listed first. logged is the
 // policy the request is logged under: rate, else quota, else the first
-// granting policy; nil when none grants, and then needs are the scopes of
-// the first grant that would have granted the request with them.
-func Choose(pols []*table.Policy, api string, method, path []byte, scopes Scopes) (rate, quota, logged *table.Policy, needs []string) {
+// granting policy; nil when none grants, and then needs is the first
+// grant that would have granted the request with its scopes.
+func Choose(pols []*table.Policy, api string, method, path []byte, scopes Scopes) (rate, quota, logged *table.Policy, needs *table.Grant) {
 	var first *table.Policy
 	noRate, noQuota := false, false
 	for _, p := range pols {
@@ -24,7 +24,7 @@ func Choose(pols []*table.Policy, api string, method, path []byte, scopes Scopes
 		}
 		if gr != nil && !HasAll(scopes, gr.Scopes) {
 			if needs == nil {
-				needs = gr.Scopes
+				needs = gr
 			}
 			continue
 		}

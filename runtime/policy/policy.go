@@ -85,9 +85,9 @@ type Decision struct {
 	Refusal Refusal
 	// Unknown is the policy ID the table does not have (UnknownPolicy).
 	Unknown string
-	// Needs are the scopes a grant would have needed (Scope); shared
-	// with the table, read only.
-	Needs []string
+	// Needs is the grant whose scopes would have allowed the request
+	// (Scope); shared with the table, read only.
+	Needs *table.Grant
 	// Policy is the policy the request is logged under: the one whose
 	// rate limit applies, else whose quota applies, else the first that
 	// grants it; nil when none grants it.
