@@ -79,6 +79,7 @@ import (
 	"github.com/cuegate/cuegate/portal/dcr"
 	"github.com/cuegate/cuegate/portal/sessions"
 	"github.com/cuegate/cuegate/portal/store"
+	"github.com/cuegate/cuegate/runtime/limit"
 )
 
 //go:embed templates/*.html static/*
@@ -107,6 +108,9 @@ type Options struct {
 	// Sessions keeps the log-in sessions; in memory (sessions.Memory on
 	// Now) when nil.
 	Sessions sessions.Store
+	// Usage reads the counts of the limiter the gateway enforces, for a
+	// client's usage; a client shows none when nil.
+	Usage limit.Peeker
 }
 
 // MaxClientsPerDeveloper is how many clients one developer may hold.
