@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,17 +27,22 @@ import (
 
 var t0 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 
-// fakeIdP is an RFC 7591/7592 provider that records every request.
+// fakeIdP is an RFC 7591/7592 provider that records every request. It
+// registers client-N with secret-N and registration access token rat-N
+// (N counts requests), reads and updates what it registered (an update
+// rotates the registration access token to rat-N-M), and forgets a
+// client it deleted.
 type fakeIdP struct {
 	*httptest.Server
-	mu     sync.Mutex
-	reqs   []string // "METHOD /path Authorization body"
-	next   int
-	answer func(w http.ResponseWriter, r *http.Request) bool // true: answered
+	mu      sync.Mutex
+	reqs    []string // "METHOD /path Authorization body"
+	next    int
+	clients map[string]map[string]any // by client ID: its metadata as the provider answers
+	answer  func(w http.ResponseWriter, r *http.Request) bool // true: answered
 }
 
 func newFakeIdP(t *testing.T) *fakeIdP {
-	f := &fakeIdP{}
+	f := &fakeIdP{clients: map[string]map[string]any{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
@@ -47,14 +54,35 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 		if answer != nil && answer(w, r) {
 			return
 		}
-		switch r.Method {
-		case http.MethodPost:
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		id := strings.TrimPrefix(r.URL.Path, "/register/")
+		known := f.clients[id]
+		switch {
+		case r.Method == http.MethodPost:
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusCreated)
 			fmt.Fprintf(w, `{"client_id":"client-%d","client_secret":"secret-%d","registration_client_uri":"%s/register/client-%d","registration_access_token":"rat-%d","client_id_issued_at":null}`,
 				n, n, f.URL, n, n)
-		case http.MethodDelete:
+			var md map[string]any
+			json.Unmarshal(b, &md)
+			f.clients[fmt.Sprintf("client-%d", n)] = md
+		case r.Method == http.MethodDelete:
+			delete(f.clients, id)
 			w.WriteHeader(http.StatusNoContent)
+		case known == nil:
+			w.WriteHeader(http.StatusNotFound)
+		case r.Method == http.MethodGet:
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(known)
+		case r.Method == http.MethodPut:
+			var md map[string]any
+			json.Unmarshal(b, &md)
+			f.clients[id] = md
+			out := maps.Clone(md)
+			out["registration_access_token"] = fmt.Sprintf("rat-%s-%d", id, n)
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(out)
 		}
 	}))
 	t.Cleanup(f.Close)

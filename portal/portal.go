@@ -150,6 +150,8 @@ type Server struct {
 	// registering holds each developer's registrations in flight, which
 	// take a place under MaxClientsPerDeveloper until they end.
 	registering map[string]map[*reservation]struct{}
+	// updating holds the clients with an update in flight (beginUpdate).
+	updating map[string]bool
 
 	byPlace   *windowLimiter // failed logins by account and address
 	byAccount *windowLimiter // failed logins by account, from places not known for it
@@ -187,6 +189,7 @@ func New(opts Options) (*Server, error) {
 		dummyHash:   dummy,
 		csrfKey:     make([]byte, 32),
 		registering: map[string]map[*reservation]struct{}{},
+		updating:    map[string]bool{},
 		byPlace:     newWindowLimiter(loginFailuresPerPlace, loginWindow),
 		byAccount:   newWindowLimiter(loginFailuresPerAccount, loginWindow),
 		byAddress:   newWindowLimiter(loginFailuresPerAddress, loginWindow),
@@ -234,12 +237,23 @@ func (s *Server) securityHeaders(h http.Handler) http.Handler {
 		if s.secure(r) {
 			hd.Set("Strict-Transport-Security", "max-age=31536000")
 		}
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("Content-Security-Policy", contentSecurityPolicy(""))
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "same-origin")
 		h.ServeHTTP(w, r)
 	})
+}
+
+// contentSecurityPolicy is the portal's policy: nothing but its own
+// styles and images, and, on a page (nonce not ""), its own scripts
+// carrying the page's nonce.
+func contentSecurityPolicy(nonce string) string {
+	script := ""
+	if nonce != "" {
+		script = "script-src 'nonce-" + nonce + "'; connect-src 'none'; "
+	}
+	return "default-src 'none'; " + script + "style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 }
 
 // table returns the current table (needTable has checked it is loaded).

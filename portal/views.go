@@ -22,13 +22,16 @@ type catalogueItem struct {
 	Limits string `json:"limits"`
 	// Registrable is false when the entry has no DCR settings.
 	Registrable bool `json:"registrable"`
+	// Reference is true when the API has a reference (an OpenAPI
+	// document, served at /catalogue/{id}/openapi).
+	Reference bool `json:"reference"`
 }
 
 func catalogue(t *table.Table) []catalogueItem {
 	out := make([]catalogueItem, 0, len(t.Portal.Catalogue))
 	for _, e := range t.Portal.Catalogue {
 		out = append(out, catalogueItem{ID: e.ID, Name: e.Name, Description: e.Description, Policy: e.Policy,
-			API: e.API, Limits: limitsInWords(t.Policies[e.Policy]), Registrable: e.DCR != nil})
+			API: e.API, Limits: limitsInWords(t.Policies[e.Policy]), Registrable: e.DCR != nil, Reference: e.Reference != nil})
 	}
 	slices.SortFunc(out, func(a, b catalogueItem) int {
 		return strings.Compare(strings.ToLower(a.Name)+"\x00"+a.ID, strings.ToLower(b.Name)+"\x00"+b.ID)
@@ -122,6 +125,12 @@ type clientView struct {
 	CreatedAt               time.Time  `json:"created_at"`
 	ExpiresAt               *time.Time `json:"expires_at"`
 	Expired                 bool       `json:"expired"`
+	// Usage is the client's live usage of its limits (one client's
+	// answer only).
+	Usage *usageView `json:"usage,omitempty"`
+	// ProviderStatus is "unknown_client" when the provider no longer
+	// knows the client (one client's answer only).
+	ProviderStatus string `json:"provider_status,omitempty"`
 	// Names are the catalogue entries' names, for the pages.
 	Names []string `json:"-"`
 }
