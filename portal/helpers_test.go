@@ -37,7 +37,7 @@ type fakeIdP struct {
 	mu      sync.Mutex
 	reqs    []string // "METHOD /path Authorization body"
 	next    int
-	clients map[string]map[string]any // by client ID: its metadata as the provider answers
+	clients map[string]map[string]any                         // by client ID: its metadata as the provider answers
 	answer  func(w http.ResponseWriter, r *http.Request) bool // true: answered
 }
 
