@@ -90,7 +90,7 @@ func (s *Server) updateClient(ctx context.Context, dev, id string, ch clientChan
 func updateError(err error) *apiError {
 	switch {
 	case errors.Is(err, dcr.ErrUnknownClient):
-		return errorf(http.StatusNotFound, "unknown_client", "the identity provider no longer knows this client: delete it here")
+		return errorf(http.StatusNotFound, "unknown_client", "the identity provider no longer knows this client, or no longer accepts its registration token: delete it here")
 	case errors.Is(err, dcr.ErrUnmanaged):
 		return errorf(http.StatusConflict, "unsupported", "the identity provider gave no way to change this client")
 	}
@@ -121,7 +121,7 @@ type providerState int
 const (
 	providerUnchecked providerState = iota // no way to read it, or the read failed (logged)
 	providerKnows
-	providerForgot // the provider answered 404 or 410
+	providerForgot // dcr.ErrUnknownClient
 )
 
 // readAtProvider asks the provider about c (RFC 7592 §2.1).

@@ -106,7 +106,9 @@ type Metadata struct {
 var ErrUnmanaged = errors.New("dcr: the provider gave no way to manage this client")
 
 // ErrUnknownClient is the error of managing a client the provider no
-// longer knows: it answered 404 or 410.
+// longer knows: it answered 404 or 410, or 401 to the client's
+// registration access token, as RFC 7592 §2 has a provider answer for a
+// client it does not know (Hydra does).
 var ErrUnknownClient = errors.New("dcr: the provider does not know this client")
 
 // ProviderError is the provider's refusal of a request, with its own error
@@ -325,7 +327,7 @@ func (d *driver) manage(reg *Registration) (uri, auth string, err error) {
 	uri = reg.RegistrationClientURI
 	switch {
 	case uri != "" && reg.RegistrationAccessToken != "":
-		return uri, "Bearer " + reg.RegistrationAccessToken, nil
+		return uri, bearer + reg.RegistrationAccessToken, nil
 	case d.p.DeleteByID && d.s.RegistrationEndpoint != "":
 		if uri == "" {
 			uri = strings.TrimSuffix(d.s.RegistrationEndpoint, "/") + "/" + url.PathEscape(reg.ClientID)
@@ -345,7 +347,7 @@ func (d *driver) Delete(ctx context.Context, reg *Registration) error {
 	if err != nil {
 		return err
 	}
-	if gone(status) || (status >= 200 && status <= 299) {
+	if gone(status, auth) || (status >= 200 && status <= 299) {
 		return nil // deleted, now or before
 	}
 	return providerError(status, raw)
@@ -369,7 +371,7 @@ func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*R
 	if err != nil {
 		return nil, err
 	}
-	if gone(status) {
+	if gone(status, auth) {
 		return nil, ErrUnknownClient
 	}
 	out, err := readAnswer(status, raw, reg.TokenEndpointAuthMethod)
@@ -400,7 +402,7 @@ func (d *driver) Read(ctx context.Context, reg *Registration) (*Metadata, error)
 	switch {
 	case err != nil:
 		return nil, err
-	case gone(status):
+	case gone(status, auth):
 		return nil, ErrUnknownClient
 	case status < 200 || status > 299:
 		return nil, providerError(status, raw)
@@ -412,9 +414,16 @@ func (d *driver) Read(ctx context.Context, reg *Registration) (*Metadata, error)
 	return &md, nil
 }
 
+// bearer begins the Authorization of an RFC 7592 request.
+const bearer = "Bearer "
+
 // gone reports whether a provider's status says it does not know the
-// client.
-func gone(status int) bool { return status == http.StatusNotFound || status == http.StatusGone }
+// client: 404, 410, or 401 to an RFC 7592 request (auth is the
+// registration access token's).
+func gone(status int, auth string) bool {
+	return status == http.StatusNotFound || status == http.StatusGone ||
+		status == http.StatusUnauthorized && strings.HasPrefix(auth, bearer)
+}
 
 // maxBody bounds what is read of a provider's answer.
 const maxBody = 1 << 20
