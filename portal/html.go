@@ -25,6 +25,7 @@ func parseTemplates() (map[string]pageTemplate, error) {
 	funcs := template.FuncMap{
 		"date":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"clientPath": clientPath,
+		"thousands":  thousands,
 	}
 	out := make(map[string]pageTemplate, len(pageNames))
 	for _, name := range pageNames {
