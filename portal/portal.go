@@ -15,6 +15,17 @@
 // registration expires at created_at + the policy's key_expires_in (never
 // when that is zero).
 //
+// # A client's lifecycle
+//
+// A developer renames a client or replaces its redirect URIs, or asks for
+// a new secret, by an RFC 7592 update at the provider (see updateClient):
+// the provider's answer, with any registration access token or secret it
+// rotated, is stored in one atomic write once it accepted, and nothing is
+// stored when it refuses. A client's page asks the provider about the
+// client (RFC 7592 read) and shows one it no longer knows as such, and
+// shows its usage of its policy's limits as the gateway's limiter counted
+// it (Options.Usage).
+//
 // # Security
 //
 // Passwords are hashed with bcrypt. Sessions live in Options.Sessions: in
