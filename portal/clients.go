@@ -338,6 +338,12 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 	if _, aerr := s.ownClient(dev, id); aerr != nil {
 		return store.Client{}, "", aerr
 	}
+	// An update in flight may be rotating the registration access token
+	// the deletion would use.
+	if !s.beginUpdate(id) {
+		return store.Client{}, "", errUpdating()
+	}
+	defer s.endUpdate(id)
 	c, err := s.opts.Store.DeleteClient(id, s.opts.Now().UTC())
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Client{}, "", errorf(http.StatusNotFound, "not_found", "no client %q", clip(id, maxEcho))

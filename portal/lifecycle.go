@@ -50,7 +50,7 @@ func (s *Server) updateClient(ctx context.Context, dev, id string, ch clientChan
 		redirects = ch.RedirectURIs
 	}
 	if !s.beginUpdate(id) {
-		return c, false, errorf(http.StatusConflict, "conflict", "another change of this client is in progress: try again in a moment")
+		return c, false, errUpdating()
 	}
 	defer s.endUpdate(id)
 	sel, aerr := choose(s.table(), c.Catalogue)
@@ -97,7 +97,12 @@ func updateError(err error) *apiError {
 	return registrationError(err)
 }
 
-// beginUpdate marks client id as being updated, or reports false when it
+// errUpdating refuses a change of a client while another one runs.
+func errUpdating() *apiError {
+	return errorf(http.StatusConflict, "conflict", "another change of this client is in progress: try again in a moment")
+}
+
+// beginUpdate marks client id as being updated or deleted, or reports false when it
 // already is; endUpdate clears the mark.
 func (s *Server) beginUpdate(id string) bool {
 	s.mu.Lock()

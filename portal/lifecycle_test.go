@@ -139,3 +139,48 @@ func TestClientTheProviderForgot(t *testing.T) {
 		t.Errorf("delete: %d", resp.StatusCode)
 	}
 }
+
+// TestOneChangeOfAClientAtATime: while an update waits for the
+// provider, another update or a deletion of the client is refused with
+// 409, since either would use the registration access token the first
+// may rotate.
+func TestOneChangeOfAClientAtATime(t *testing.T) {
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	c := e.create(dev, "first", "gluu_api")
+	entered, release := make(chan struct{}), make(chan struct{})
+	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPut {
+			close(entered)
+			<-release
+		}
+		return false
+	})
+	done := make(chan int)
+	go func() {
+		req, _ := http.NewRequest("PATCH", e.srv.URL+apiPrefix+"/clients/"+c.ClientID, strings.NewReader(`{"client_name":"slow"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := dev.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	<-entered
+	var aerr apiError
+	if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "fast"}, &aerr); resp.StatusCode != http.StatusConflict {
+		t.Errorf("second PATCH: %d %+v", resp.StatusCode, aerr)
+	}
+	if resp := e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, &aerr); resp.StatusCode != http.StatusConflict {
+		t.Errorf("DELETE during the update: %d %+v", resp.StatusCode, aerr)
+	}
+	close(release)
+	if st := <-done; st != http.StatusOK {
+		t.Errorf("first PATCH: %d", st)
+	}
+	if st, _ := e.store.Client(c.ClientID); st.ClientName != "slow" {
+		t.Errorf("stored name %q", st.ClientName)
+	}
+}
