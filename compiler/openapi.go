@@ -31,10 +31,20 @@ import (
 // are refused, so the compile reads nothing else and never calls out.
 func (c *compilation) reference(q fieldPath, name string) *table.Reference {
 	src, err := c.readDocument(name)
-	if err != nil {
-		c.errorf(q, "%v", err)
-		return nil
+	if err == nil {
+		var ref *table.Reference
+		if ref, err = compileReference(name, src); err == nil {
+			return ref
+		}
 	}
+	c.errorf(q, "%v", err)
+	return nil
+}
+
+// compileReference parses and validates src, the OpenAPI document in
+// the file name, and summarises it; an error names the file, and its
+// line where the parser or the validator gives one.
+func compileReference(name string, src []byte) (*table.Reference, error) {
 	loader := openapi3.NewLoader()
 	loader.IsExternalRefsAllowed = false
 	loader.IncludeOrigin = true
@@ -46,22 +56,21 @@ func (c *compilation) reference(q fieldPath, name string) *table.Reference {
 	} else if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		line, _ = strconv.Atoi(m[1])
 	}
+	at := name
 	if line > 0 {
-		name = fmt.Sprintf("%s:%d", name, line)
+		at = fmt.Sprintf("%s:%d", name, line)
 	}
 	if err != nil {
-		c.errorf(q, "OpenAPI document %s is not valid: %v", name, err)
-		return nil
+		return nil, fmt.Errorf("OpenAPI document %s is not valid: %w", at, err)
 	}
 	js, err := json.Marshal(doc)
 	if err != nil {
-		c.errorf(q, "OpenAPI document %s cannot be encoded as JSON: %v", name, err)
-		return nil
+		return nil, fmt.Errorf("OpenAPI document %s cannot be encoded as JSON: %w", name, err)
 	}
 	sum := sha256.Sum256(src)
 	ref := referenceOf(doc)
 	ref.File, ref.SHA256, ref.Document = name, hex.EncodeToString(sum[:]), js
-	return ref
+	return ref, nil
 }
 
 // readDocument reads the file name from the configuration directory; see

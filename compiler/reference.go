@@ -28,67 +28,86 @@ func referenceOf(doc *openapi3.T) *table.Reference {
 	if doc.Info != nil {
 		ref.Title, ref.Version, ref.Description = doc.Info.Title, doc.Info.Version, doc.Info.Description
 	}
+	ref.Tags = groupByTag(doc.Tags, operations(doc))
+	return ref
+}
+
+// tagged is an operation with the tags it names.
+type tagged struct {
+	op   table.Operation
+	tags []string
+}
+
+// operations lists doc's operations by path, then method.
+func operations(doc *openapi3.T) []tagged {
+	if doc.Paths == nil {
+		return nil
+	}
+	var ops []tagged
+	for _, path := range slices.Sorted(maps.Keys(doc.Paths.Map())) {
+		item := doc.Paths.Value(path)
+		all := item.Operations()
+		for _, method := range slices.SortedFunc(maps.Keys(all), byMethod) {
+			o := all[method]
+			ops = append(ops, tagged{operationOf(method, path, item, o), o.Tags})
+		}
+	}
+	return ops
+}
+
+// groupByTag groups ops by tag, as table.Reference.Tags has them: the
+// declared tags in order, then the others sorted, then "" for untagged
+// operations; a tag without operations is left out.
+func groupByTag(declared openapi3.Tags, ops []tagged) []table.ReferenceTag {
 	byTag := map[string]*table.ReferenceTag{}
 	var order []string
-	tag := func(name, desc string) *table.ReferenceTag {
-		if t := byTag[name]; t != nil {
-			return t
+	group := func(name, desc string) *table.ReferenceTag {
+		if g := byTag[name]; g != nil {
+			return g
 		}
-		t := &table.ReferenceTag{Name: name, Description: desc}
-		byTag[name] = t
+		g := &table.ReferenceTag{Name: name, Description: desc}
+		byTag[name] = g
 		order = append(order, name)
-		return t
+		return g
 	}
-	for _, t := range doc.Tags {
+	for _, t := range declared {
 		if t != nil {
-			tag(t.Name, t.Description)
+			group(t.Name, t.Description)
 		}
 	}
-	var ops []struct {
-		op   table.Operation
-		tags []string
-	}
-	if doc.Paths != nil {
-		for _, path := range slices.Sorted(maps.Keys(doc.Paths.Map())) {
-			item := doc.Paths.Value(path)
-			all := item.Operations()
-			for _, method := range slices.SortedFunc(maps.Keys(all), byMethod) {
-				o := all[method]
-				ops = append(ops, struct {
-					op   table.Operation
-					tags []string
-				}{operationOf(method, path, item, o), o.Tags})
-			}
-		}
-	}
-	var undeclared []string
+	var others []string
 	for _, o := range ops {
 		for _, t := range o.tags {
-			if byTag[t] == nil && !slices.Contains(undeclared, t) {
-				undeclared = append(undeclared, t)
+			if byTag[t] == nil && !slices.Contains(others, t) {
+				others = append(others, t)
 			}
 		}
 	}
-	slices.Sort(undeclared)
-	for _, t := range undeclared {
-		tag(t, "")
+	slices.Sort(others)
+	for _, t := range others {
+		group(t, "")
 	}
 	for _, o := range ops {
 		tags := o.tags
 		if len(tags) == 0 {
 			tags = []string{""}
 		}
-		for _, t := range slices.Compact(slices.Clone(tags)) {
-			g := tag(t, "")
-			g.Operations = append(g.Operations, o.op)
+		seen := map[string]bool{}
+		for _, t := range tags {
+			if !seen[t] {
+				seen[t] = true
+				g := group(t, "")
+				g.Operations = append(g.Operations, o.op)
+			}
 		}
 	}
+	var out []table.ReferenceTag
 	for _, name := range order {
-		if t := byTag[name]; len(t.Operations) > 0 {
-			ref.Tags = append(ref.Tags, *t)
+		if g := byTag[name]; len(g.Operations) > 0 {
+			out = append(out, *g)
 		}
 	}
-	return ref
+	return out
 }
 
 // byMethod orders methods as methodOrder does, others after them.
