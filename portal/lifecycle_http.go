@@ -26,6 +26,10 @@ func (s *Server) apiPatchClient(w http.ResponseWriter, r *http.Request, dev stri
 			ch.RedirectURIs = splitRedirectURIs(req.RedirectURIs.list[0], s.table())
 		}
 	}
+	if ch.Name == nil && !ch.SetRedirects && !ch.RotateSecret {
+		writeError(w, errorf(http.StatusBadRequest, "invalid_request", "nothing to change: send client_name, redirect_uris or rotate_secret"))
+		return
+	}
 	c, _, aerr := s.updateClient(r.Context(), dev, r.PathValue("client_id"), ch)
 	if aerr != nil {
 		writeError(w, aerr)

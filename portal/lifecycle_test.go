@@ -33,6 +33,10 @@ func TestPatchRenamesAtTheProvider(t *testing.T) {
 	if st.ClientName != "renamed" || st.RegistrationAccessToken != "rat-client-1-2" {
 		t.Errorf("stored %+v, want the new name and the rotated registration access token", st)
 	}
+	var aerr apiError
+	if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{}, &aerr); resp.StatusCode != http.StatusBadRequest || !strings.Contains(aerr.Description, "nothing to change") {
+		t.Errorf("empty PATCH: %d %+v", resp.StatusCode, aerr)
+	}
 	// The next change uses the rotated token.
 	e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "again"}, nil)
 	if reqs := e.idp.requests(); !strings.HasPrefix(reqs[len(reqs)-1], "PUT /register/client-1 Bearer rat-client-1-2 ") {
