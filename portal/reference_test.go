@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"flag"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -163,5 +164,37 @@ func TestPagesGolden(t *testing.T) {
 		if got != string(want) {
 			t.Errorf("%s differs from %s (run with -update and review the diff):\n%s", path, file, got)
 		}
+	}
+}
+
+// TestScriptNonce: a page allows its own script by a fresh nonce and no
+// other script; other answers allow none.
+func TestScriptNonce(t *testing.T) {
+	e := newEnv(t)
+	nonces := map[string]bool{}
+	for range 2 {
+		resp, err := http.Get(e.srv.URL + "/catalogue")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := regexp.MustCompile(`<script src="/static/copy.js" nonce="([^"]+)"`).FindSubmatch(b)
+		csp := resp.Header.Get("Content-Security-Policy")
+		if m == nil || !strings.Contains(csp, "script-src 'nonce-"+string(m[1])+"';") || strings.Contains(csp, "unsafe") {
+			t.Fatalf("CSP %q for a page with %s", csp, m)
+		}
+		nonces[string(m[1])] = true
+	}
+	if len(nonces) != 2 {
+		t.Error("two pages had the same nonce")
+	}
+	resp, err := http.Get(e.srv.URL + apiPrefix + "/catalogue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if csp := resp.Header.Get("Content-Security-Policy"); strings.Contains(csp, "script-src") || !strings.HasPrefix(csp, "default-src 'none'") {
+		t.Errorf("JSON answer's CSP %q", csp)
 	}
 }
