@@ -48,5 +48,8 @@ func (c *compilation) buildPortal(t *table.Table, r *schema.Portal) {
 		if entry.DCR != nil && apiOK && a.JWT != nil {
 			c.checkIdentityClaim(e.Api, a.JWT.IdentityClaim, entry.DCR.Provider)
 		}
+		if e.Openapi != "" {
+			entry.Reference = c.reference(at.field("openapi"), e.Openapi)
+		}
 	}
 }

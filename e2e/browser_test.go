@@ -115,22 +115,35 @@ func (b *browser) fail(t *testing.T, what string, err error) {
 	t.Fatalf("%s (at %s): %v", what, url, err)
 }
 
-// shot saves a full-page screenshot named after the step, when recording.
+// shotWidths are the viewport widths of each screenshot: a desktop and
+// a phone.
+var shotWidths = []int64{1280, 390}
+
+// shot saves a full-page screenshot named after the step at each of
+// shotWidths, when recording, and leaves the page at the first.
 func (b *browser) shot(t *testing.T, name string) {
 	t.Helper()
 	if b.shots == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100 gives PNG, less JPEG
-	if err != nil {
-		t.Logf("screenshot %s: %v", name, err)
-		return
-	}
-	file := filepath.Join(b.shots, fmt.Sprintf("%02d-%s.png", b.n.Add(1), strings.ReplaceAll(name, " ", "-")))
-	if err := os.WriteFile(file, png, 0o644); err != nil {
-		t.Logf("screenshot %s: %v", name, err)
+	n := b.n.Add(1)
+	for i := len(shotWidths) - 1; i >= 0; i-- {
+		w := shotWidths[i]
+		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		err := chromedp.Do(ctx, chromedp.EmulateViewport(w, 900))
+		var png []byte
+		if err == nil {
+			png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100 gives PNG, less JPEG
+		}
+		cancel()
+		if err != nil {
+			t.Logf("screenshot %s at %d px: %v", name, w, err)
+			continue
+		}
+		file := filepath.Join(b.shots, fmt.Sprintf("%02d-%s-%d.png", n, strings.ReplaceAll(name, " ", "-"), w))
+		if err := os.WriteFile(file, png, 0o644); err != nil {
+			t.Logf("screenshot %s: %v", name, err)
+		}
 	}
 }
 
@@ -151,7 +164,8 @@ const credentialsJS = `(() => {
 	const m = {};
 	document.querySelectorAll('dl.credentials dt').forEach(dt => {
 		const dd = dt.nextElementSibling;
-		m[dt.textContent.trim()] = dd ? dd.textContent.trim() : '';
+		const code = dd && dd.querySelector('code'); // not the copy button
+		m[dt.textContent.trim()] = (code || dd || {textContent: ''}).textContent.trim();
 	});
 	return m;
 })()`
@@ -208,6 +222,14 @@ func TestPortalInBrowser(t *testing.T) {
 		t.Errorf("the catalogue page does not show the Echo API and its limits:\n%s", text)
 	}
 	b.shot(t, "catalogue")
+	b.run(t, "API reference", chromedp.Click(css(`.card a[href="/catalogue/echo"]`)), chromedp.WaitVisible(css(`article.operation`)))
+	if text := value(t, b, "read the reference", chromedp.Text(css(`main`))); !strings.Contains(text, "Echo a GET") || !strings.Contains(text, j.gw.URL+"/echo/{path}") {
+		t.Errorf("the API reference does not show the operations at the gateway:\n%s", text)
+	}
+	if n := value(t, b, "count copy buttons", chromedp.Evaluate[int](`document.querySelectorAll('pre.copy + button.copy-button').length`)); n < 2 {
+		t.Errorf("%d copy buttons under the curl lines, want one each", n)
+	}
+	b.shot(t, "API reference")
 
 	b.run(t, "OAuth clients", chromedp.Click(css(`header nav a[href="/clients"]`)), chromedp.WaitVisible(css(`a[href="/clients/new"]`)))
 	b.shot(t, "no clients yet")
@@ -220,6 +242,11 @@ func TestPortalInBrowser(t *testing.T) {
 	b.run(t, "create", chromedp.Click(css(`form[action="/clients"] button[type=submit]`)), chromedp.WaitVisible(css(`dl.credentials`)))
 	b.shot(t, "wizard credentials")
 
+	// The copy script runs under the page's CSP nonce.
+	b.run(t, "copy the client ID", chromedp.Click(css(`dl.credentials .copy-button`)))
+	if got := value(t, b, "read the copy button", chromedp.Text(css(`dl.credentials .copy-button`))); got != "Copied" && got != "Press Ctrl+C" {
+		t.Errorf("the copy button reads %q after a click: the script did not run", got)
+	}
 	creds := value(t, b, "read the credentials", chromedp.Evaluate[map[string]string](credentialsJS))
 	id, secret, tokenURL := creds["Client ID"], creds["Client secret"], creds["Token endpoint"]
 	if id == "" || secret == "" || tokenURL != j.hydra.PublicURL+"/oauth2/token" {
@@ -230,10 +257,29 @@ func TestPortalInBrowser(t *testing.T) {
 		t.Fatalf("gateway call with the browser-made client: %d %s", r.Status, r.Body)
 	}
 
+	for range 2 { // two more calls: three in all
+		call(t, "GET", j.gw.URL+"/echo/from-browser", tok)
+	}
+
 	b.run(t, "client list", chromedp.Click(css(`a[href="/clients"]`)), chromedp.WaitVisible(css(`a[href="/clients/`+id+`"]`)))
 	b.shot(t, "client list")
 	b.run(t, "client page", chromedp.Click(css(`a[href="/clients/`+id+`"]`)), chromedp.WaitVisible(css(`a[href="/clients/`+id+`/delete"]`)))
-	b.shot(t, "client page")
+	if text := value(t, b, "read the usage", chromedp.Text(css(`.usage`))); !strings.Contains(text, "Rate limit: 3 of 5 requests") || !strings.Contains(text, "Quota: 3 of 1,000 requests") {
+		t.Errorf("the client's usage after three calls reads:\n%s", text)
+	}
+	b.shot(t, "client page with usage")
+	b.run(t, "rename", chromedp.Clear(css(`form[action="/clients/`+id+`/edit"] input[name=client_name]`)),
+		chromedp.SendKeys(css(`form[action="/clients/`+id+`/edit"] input[name=client_name]`), "renamed browser app"),
+		chromedp.Click(css(`form[action="/clients/`+id+`/edit"] button[type=submit]`)), chromedp.WaitVisible(css(`main .flash`)))
+	b.shot(t, "client renamed")
+	if h1 := value(t, b, "read the title", chromedp.Text(css(`main h1`))); h1 != "renamed browser app" {
+		t.Errorf("after the rename the page is titled %q", h1)
+	}
+	b.run(t, "rotate the secret", chromedp.Click(css(`form[action="/clients/`+id+`/rotate"] button[type=submit]`)), chromedp.WaitVisible(css(`main .error`)))
+	b.shot(t, "secret rotation not supported")
+	if msg := value(t, b, "read the rotation error", chromedp.Text(css(`main .error`))); !strings.Contains(msg, "not supported") {
+		t.Errorf("rotation at Hydra says %q", msg)
+	}
 	b.run(t, "delete", chromedp.Click(css(`a[href="/clients/`+id+`/delete"]`)), chromedp.WaitVisible(css(`form[action="/clients/`+id+`/delete"] button`)))
 	b.shot(t, "delete confirmation")
 	b.run(t, "confirm delete", chromedp.Click(css(`form[action="/clients/`+id+`/delete"] button`)), chromedp.WaitNotPresent(css(`form[action="/clients/`+id+`/delete"]`)), chromedp.WaitVisible(css(`main h1`)))

@@ -20,7 +20,8 @@ import (
 // Hydra whose default policies carry a quota (/quota/), a rate limit
 // (/rate/) or a limit high enough never to refuse (/bulk/), and a portal
 // catalogue entry whose registered clients get the "basic" policy on
-// /echo/. The cluster block is appended when the nodes share Redis.
+// /echo/, with a quota that never refuses but counts. The cluster block
+// is appended when the nodes share Redis.
 const clusterConfig = `package cluster
 
 idps: hydra: {
@@ -59,7 +60,7 @@ apis: echo: {
 policies: quota: {name: "Quota", access: quota: {}, quota: {max: 300, period: "1h"}}
 policies: rate: {name: "Rate", access: rate: {}, rate: {requests: 50, per: "1s"}}
 policies: bulk: {name: "Bulk", access: bulk: {}, rate: {requests: 1000000, per: "1s"}, quota: {max: 100000000, period: "1h"}}
-policies: basic: {name: "Basic", access: echo: {}, rate: {requests: 1000, per: "1s"}}
+policies: basic: {name: "Basic", access: echo: {}, rate: {requests: 1000, per: "1s"}, quota: {max: 10000000, period: "1h"}}
 
 portal: {
 	signup: "open"
@@ -236,6 +237,34 @@ func TestClusterLimits(t *testing.T) {
 		control := load(t.Context(), alone.lb.URL+"/quota/x", hydraToken(t, h, "quota-alone"), 8, 1000)
 		if control.status[200] < 800 {
 			t.Errorf("negative control: three nodes without Redis passed %d of 1000 against a quota of 300 each; want about 900", control.status[200])
+		}
+	})
+
+	t.Run("portal usage counts every node", func(t *testing.T) {
+		p := newPortalClient(t, shared.nodes[0].PortalURL)
+		p.signUp(t, "usage@example.com", "correct horse battery")
+		c := p.createClient(t, "echo", "usage")
+		tok := clientCredentials(t, c.TokenEndpoint, c.ClientID, c.ClientSecret)
+		// Calls through nginx reach all three nodes; a follower refuses
+		// (uncounted) until the registration reaches it.
+		passed := 0
+		eventually(t, "30 calls pass through the balancer", func() string {
+			for passed < 30 {
+				if r := call(t, "GET", shared.lb.URL+"/echo/usage", tok); r.Status != 200 {
+					return fmt.Sprintf("%d passed, then %d %s", passed, r.Status, r.Body)
+				}
+				passed++
+			}
+			return ""
+		})
+		var v struct {
+			Usage struct {
+				Quota struct{ Used, Max int64 } `json:"quota"`
+			} `json:"usage"`
+		}
+		p.do(t, "GET", "/clients/"+c.ClientID, nil, &v)
+		if q := v.Usage.Quota; q.Used != int64(passed) || q.Max != 10000000 {
+			t.Errorf("the portal shows quota %+v after %d calls through three nodes", q, passed)
 		}
 	})
 

@@ -88,3 +88,69 @@ func TestHydraFacts(t *testing.T) {
 		t.Errorf("admin GET of a deleted client: %s", res.Status)
 	}
 }
+
+// hydraManage sends an RFC 7592 request for a client Hydra registered
+// and returns the status and the JSON answer.
+func hydraManage(t *testing.T, method, uri, token string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, uri, rd)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
+// TestHydraManagement checks the RFC 7592 behaviour the portal's rename,
+// secret rotation and forgotten clients rely on: Hydra reads a client,
+// takes a PUT of its metadata, rotates the registration access token on
+// it, keeps the secret, and answers 401 once the client is gone.
+func TestHydraManagement(t *testing.T) {
+	h, _ := startHydra(t)
+	c := hydraRegister(t, h.PublicURL+"/oauth2/register", "before")
+	id, secret := c["client_id"].(string), c["client_secret"].(string)
+	uri, rat := c["registration_client_uri"].(string), c["registration_access_token"].(string)
+
+	st, got := hydraManage(t, "GET", uri, rat, nil)
+	if st != http.StatusOK || got["client_name"] != "before" {
+		t.Fatalf("RFC 7592 read: %d %v", st, got)
+	}
+	st, got = hydraManage(t, "PUT", uri, rat, map[string]any{"client_id": id, "client_name": "after",
+		"grant_types": []string{"client_credentials"}, "token_endpoint_auth_method": "client_secret_post",
+		"response_types": []string{"token"}, "redirect_uris": []string{"https://app.example/cb"}})
+	if st != http.StatusOK || got["client_name"] != "after" {
+		t.Fatalf("RFC 7592 update: %d %v", st, got)
+	}
+	newRAT, _ := got["registration_access_token"].(string)
+	if newRAT == "" || newRAT == rat || got["client_secret"] != nil {
+		t.Errorf("update answer: %v; want a new registration access token and no secret", got)
+	}
+	clientCredentials(t, h.PublicURL+"/oauth2/token", id, secret) // the secret still works
+	if st, _ := hydraManage(t, "GET", uri, rat, nil); st != http.StatusUnauthorized {
+		t.Errorf("read with the registration access token the update replaced: %d, want 401", st)
+	}
+	if st, got = hydraManage(t, "GET", uri, newRAT, nil); st != http.StatusOK || got["client_name"] != "after" {
+		t.Errorf("read after the update: %d %v", st, got)
+	}
+	req, _ := http.NewRequest("DELETE", h.AdminURL+"/admin/clients/"+id, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if st, got = hydraManage(t, "GET", uri, newRAT, nil); st != http.StatusUnauthorized {
+		t.Errorf("read of a deleted client: %d %v, want 401 (RFC 7592 §2)", st, got)
+	}
+}

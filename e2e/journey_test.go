@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -77,6 +78,7 @@ portal: {
 		description: "Echoes requests; clients are registered at Ory Hydra."
 		api:         "echo"
 		policy:      "basic"
+		openapi:     "echo.openapi.yaml"
 		dcr: {
 			provider: "hydra"
 			grant_types: ["client_credentials"]
@@ -104,6 +106,53 @@ portal: {
 		}
 	}
 }
+`
+
+// echoOpenAPI is the Echo API's OpenAPI document, which the portal shows
+// as its reference.
+const echoOpenAPI = `openapi: 3.1.0
+info:
+  title: Echo
+  version: "1.0"
+  description: Answers every request with what it received.
+tags:
+  - name: echo
+    description: Echoing requests.
+paths:
+  /{path}:
+    get:
+      tags: [echo]
+      summary: Echo a GET
+      parameters:
+        - {name: path, in: path, required: true, schema: {type: string}}
+        - {name: x, in: query, description: Any value, schema: {type: integer}}
+      responses:
+        "200":
+          description: What the upstream saw.
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/Echo"}
+    post:
+      tags: [echo]
+      summary: Echo a POST
+      parameters:
+        - {name: path, in: path, required: true, schema: {type: string}}
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object, additionalProperties: true}
+      responses:
+        "200":
+          description: What the upstream saw.
+components:
+  schemas:
+    Echo:
+      type: object
+      required: [method, path]
+      properties:
+        method: {type: string, description: The request's method.}
+        path: {type: string}
+        query: {type: string}
 `
 
 // hotConfig is the file the hot-swap step adds: a keyless API.
@@ -134,6 +183,9 @@ func startJourney(t *testing.T) *journey {
 	gw, portal, admin := freePort(t), freePort(t), freePort(t)
 	cfg := fmt.Sprintf(journeyConfig, gw, portal, admin, h.PublicURL, echo.URL)
 	if err := os.WriteFile(filepath.Join(dir, "journey.cue"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "echo.openapi.yaml"), []byte(echoOpenAPI), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	check, err := execOutput(cuegateBinary(t), "compile", "--check", dir)
@@ -333,6 +385,109 @@ func TestJourney(t *testing.T) {
 		tokA := clientCredentials(t, tokenURL, a.ClientID, a.ClientSecret)
 		if r := call(t, "GET", j.gw.URL+"/premium/x", tokA); r.Status != http.StatusForbidden {
 			t.Errorf("a portal client with pol gold reached the premium API: %d %s; its bound policy is basic", r.Status, r.Body)
+		}
+	})
+
+	t.Run("API reference", func(t *testing.T) {
+		res, err := http.Get(j.gw.PortalURL + "/catalogue/echo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if page := string(b); res.StatusCode != http.StatusOK || !strings.Contains(page, "Echo a GET") ||
+			!strings.Contains(page, j.gw.URL+"/echo/{path}") || !strings.Contains(page, "method: string, required") {
+			t.Errorf("the API's page: %d\n%s", res.StatusCode, page)
+		}
+		var doc map[string]any
+		if st, b := j.portal.do(t, "GET", "/catalogue/echo/openapi", nil, &doc); st != http.StatusOK || doc["openapi"] != "3.1.0" {
+			t.Errorf("the OpenAPI document: %d %s", st, b)
+		}
+	})
+
+	t.Run("usage", func(t *testing.T) {
+		c := j.portal.createClient(t, "echo", "counted app")
+		tok := clientCredentials(t, tokenURL, c.ClientID, c.ClientSecret)
+		const calls = 3
+		for range calls {
+			if r := call(t, "GET", j.gw.URL+"/echo/count", tok); r.Status != http.StatusOK {
+				t.Fatalf("call: %d %s", r.Status, r.Body)
+			}
+		}
+		var v struct {
+			Usage struct {
+				Rate struct {
+					Used, Limit int64
+					ResetsIn    int64 `json:"resets_in"`
+				} `json:"rate"`
+				Quota struct {
+					Used, Max int64
+					ResetsAt  *time.Time `json:"resets_at"`
+				} `json:"quota"`
+			} `json:"usage"`
+		}
+		j.portal.do(t, "GET", "/clients/"+c.ClientID, nil, &v)
+		if u := v.Usage; u.Rate.Used != calls || u.Rate.Limit != 5 || u.Rate.ResetsIn <= 0 || u.Quota.Used != calls || u.Quota.Max != 1000 || u.Quota.ResetsAt == nil {
+			t.Errorf("usage after %d calls = %+v", calls, u)
+		}
+	})
+
+	t.Run("rename at the provider", func(t *testing.T) {
+		c := j.portal.createClient(t, "echo", "old name")
+		hydraName := func() string {
+			res, err := http.Get(j.hydra.AdminURL + "/admin/clients/" + c.ClientID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var hc struct {
+				Name         string   `json:"client_name"`
+				RedirectURIs []string `json:"redirect_uris"`
+			}
+			json.NewDecoder(res.Body).Decode(&hc)
+			return hc.Name + " " + strings.Join(hc.RedirectURIs, ",")
+		}
+		// Twice: Hydra rotates the registration access token on each
+		// update, so the second works only if the first kept it.
+		for _, name := range []string{"new name", "newer name"} {
+			if st, b := j.portal.do(t, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": name, "redirect_uris": []string{"https://app.example/cb"}}, nil); st != http.StatusOK {
+				t.Fatalf("PATCH: %d %s", st, b)
+			}
+			if got := hydraName(); got != name+" https://app.example/cb" {
+				t.Errorf("Hydra has %q after the rename to %q", got, name)
+			}
+		}
+		if r := call(t, "GET", j.gw.URL+"/echo/renamed", clientCredentials(t, tokenURL, c.ClientID, c.ClientSecret)); r.Status != http.StatusOK {
+			t.Errorf("the renamed client's call: %d %s", r.Status, r.Body)
+		}
+		// Hydra keeps the secret on update: no rotation.
+		if st, b := j.portal.do(t, "PATCH", "/clients/"+c.ClientID, map[string]any{"rotate_secret": true}, nil); st != http.StatusConflict || !strings.Contains(string(b), "unsupported") {
+			t.Errorf("secret rotation at Hydra: %d %s", st, b)
+		}
+		// Hydra refuses a redirect URI with a fragment; nothing changes.
+		var e struct{ Error, ErrorDescription string }
+		st, b := j.portal.do(t, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "refused", "redirect_uris": []string{"https://app.example/cb#frag"}}, nil)
+		json.Unmarshal(b, &e)
+		if st < 400 || hydraName() != "newer name https://app.example/cb" {
+			t.Errorf("a refused update: %d %s; Hydra has %q", st, b, hydraName())
+		}
+		var v struct {
+			Name           string `json:"client_name"`
+			ProviderStatus string `json:"provider_status"`
+		}
+		if j.portal.do(t, "GET", "/clients/"+c.ClientID, nil, &v); v.Name != "newer name" || v.ProviderStatus != "" {
+			t.Errorf("the portal shows %+v", v)
+		}
+		// A client deleted at Hydra behind the portal's back.
+		req, _ := http.NewRequest("DELETE", j.hydra.AdminURL+"/admin/clients/"+c.ClientID, nil)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+		if j.portal.do(t, "GET", "/clients/"+c.ClientID, nil, &v); v.ProviderStatus != "unknown_client" {
+			t.Errorf("a client Hydra forgot: provider_status %q", v.ProviderStatus)
+		}
+		if st, b := j.portal.do(t, "DELETE", "/clients/"+c.ClientID, nil, nil); st >= 300 {
+			t.Errorf("removing it: %d %s", st, b)
 		}
 	})
 

@@ -41,6 +41,8 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+apiPrefix+"/clients", s.jsonBody(s.authed(s.apiCreateClient)))
 	mux.HandleFunc("GET "+apiPrefix+"/clients/{client_id}", s.authed(s.apiGetClient))
 	mux.HandleFunc("DELETE "+apiPrefix+"/clients/{client_id}", s.authed(s.apiDeleteClient))
+	mux.HandleFunc("PATCH "+apiPrefix+"/clients/{client_id}", s.jsonBody(s.authed(s.apiPatchClient)))
+	mux.HandleFunc("GET "+apiPrefix+"/catalogue/{id}/openapi", s.apiOpenAPI)
 	mux.HandleFunc(apiPrefix+"/", noEndpoint(func(path string) string {
 		return allowedMethods(strings.TrimPrefix(path, apiPrefix))
 	}))
@@ -69,7 +71,9 @@ func allowedMethods(path string) string {
 	case path == "/clients":
 		return "GET, HEAD, POST"
 	case strings.HasPrefix(path, "/clients/") && !strings.Contains(path[len("/clients/"):], "/"):
-		return "GET, HEAD, DELETE"
+		return "GET, HEAD, DELETE, PATCH"
+	case strings.HasPrefix(path, "/catalogue/") && strings.HasSuffix(path, "/openapi"):
+		return "GET, HEAD"
 	}
 	return ""
 }
@@ -284,7 +288,13 @@ func (s *Server) apiGetClient(w http.ResponseWriter, r *http.Request, dev string
 		writeError(w, aerr)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewOf(s.table(), c, s.opts.Now(), true))
+	t := s.table()
+	v := viewOf(t, c, s.opts.Now(), true)
+	v.Usage = s.usage(r.Context(), t, c)
+	if s.readAtProvider(r.Context(), c) == providerForgot {
+		v.ProviderStatus = "unknown_client"
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (s *Server) apiDeleteClient(w http.ResponseWriter, r *http.Request, dev string) {

@@ -42,7 +42,7 @@ func TestAPILeniency(t *testing.T) {
 		t.Errorf("stored %+v", st)
 	}
 	var aerr apiError
-	if resp := e.api(dev, "PUT", "/clients/"+c.ClientID, map[string]any{}, &aerr); resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD, DELETE" {
+	if resp := e.api(dev, "PUT", "/clients/"+c.ClientID, map[string]any{}, &aerr); resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD, DELETE, PATCH" {
 		t.Errorf("PUT: %d %q %+v", resp.StatusCode, resp.Header.Get("Allow"), aerr)
 	}
 	if resp := e.api(dev, "GET", "/nope", nil, &aerr); resp.StatusCode != 404 || aerr.Code != "not_found" {

@@ -42,25 +42,25 @@ type selection struct {
 func choose(t *table.Table, ids []string) (*selection, *apiError) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	if len(ids) == 0 || ids[0] == "" && len(ids) == 1 {
-		return nil, errorf(http.StatusBadRequest, "invalid_request", "choose at least one catalogue entry")
+		return nil, errorf(http.StatusBadRequest, "invalid_request", "choose at least one API")
 	}
 	sel := &selection{ids: ids}
 	for _, id := range ids {
 		e := t.Portal.Catalogue[id]
 		if e == nil {
-			return nil, errorf(http.StatusBadRequest, "invalid_request", "unknown catalogue entry %q", clip(id, maxEcho))
+			return nil, errorf(http.StatusBadRequest, "invalid_request", "unknown API %q", clip(id, maxEcho))
 		}
 		if e.DCR == nil {
-			return nil, errorf(http.StatusBadRequest, "invalid_request", "catalogue entry %q has no registration settings: ask the operator", id)
+			return nil, errorf(http.StatusBadRequest, "invalid_request", "API %q offers no credentials here: ask the operator", id)
 		}
 		if first := sel.entries; len(first) > 0 {
 			if e.Policy != first[0].Policy {
 				return nil, errorf(http.StatusBadRequest, "invalid_request",
-					"catalogue entries %q and %q grant different policies (%s, %s): register one client for each", first[0].ID, id, first[0].Policy, e.Policy)
+					"APIs %q and %q come with different policies (%s, %s): get one client for each", first[0].ID, id, first[0].Policy, e.Policy)
 			}
 			if !reflect.DeepEqual(e.DCR, first[0].DCR) {
 				return nil, errorf(http.StatusBadRequest, "invalid_request",
-					"catalogue entries %q and %q register clients differently: register one client for each", first[0].ID, id)
+					"APIs %q and %q register clients differently: get one client for each", first[0].ID, id)
 			}
 		}
 		sel.entries = append(sel.entries, e)
@@ -99,12 +99,12 @@ func signingAlg(t *table.Table, entries []*table.CatalogueEntry) (string, *apiEr
 		}
 		if iss := t.Issuer(api); iss != firstIss {
 			return "", errorf(http.StatusBadRequest, "invalid_request",
-				"catalogue entries %q and %q take tokens from different identity providers (%s, %s): register one client for each", first.ID, e.ID, firstIss, iss)
+				"APIs %q and %q take tokens from different identity providers (%s, %s): get one client for each", first.ID, e.ID, firstIss, iss)
 		}
 		allowed = slices.DeleteFunc(allowed, func(alg string) bool { return !slices.Contains(api.JWT.Algorithms, alg) })
 		if len(allowed) == 0 {
 			return "", errorf(http.StatusBadRequest, "invalid_request",
-				"catalogue entries %q and %q accept tokens signed with different algorithms: register one client for each", first.ID, e.ID)
+				"APIs %q and %q accept tokens signed with different algorithms: get one client for each", first.ID, e.ID)
 		}
 	}
 	switch {
@@ -338,6 +338,12 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 	if _, aerr := s.ownClient(dev, id); aerr != nil {
 		return store.Client{}, "", aerr
 	}
+	// An update in flight may be rotating the registration access token
+	// the deletion would use.
+	if !s.beginUpdate(id) {
+		return store.Client{}, "", errUpdating()
+	}
+	defer s.endUpdate(id)
 	c, err := s.opts.Store.DeleteClient(id, s.opts.Now().UTC())
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Client{}, "", errorf(http.StatusNotFound, "not_found", "no client %q", clip(id, maxEcho))

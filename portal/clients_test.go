@@ -457,9 +457,9 @@ func TestSigningAlgorithmIsOneTheAPIsAccept(t *testing.T) {
 		{[]string{"keyless", "es"}, "ES256", ""},
 		{[]string{"es_ps", "ps_rs"}, "PS256", ""},
 		{[]string{"es_rs", "ps_rs"}, "RS256", ""},
-		{[]string{"es", "keyless", "ps_rs"}, "", `catalogue entries "e0" and "e2" accept tokens signed with different algorithms: register one client for each`},
+		{[]string{"es", "keyless", "ps_rs"}, "", `APIs "e0" and "e2" accept tokens signed with different algorithms: get one client for each`},
 		// A client gets tokens from one IdP, and the gateway binds it to one.
-		{[]string{"es_rs", "other"}, "", `catalogue entries "e0" and "e1" take tokens from different identity providers (https://gluu.example/, https://kc.example/): register one client for each`},
+		{[]string{"es_rs", "other"}, "", `APIs "e0" and "e1" take tokens from different identity providers (https://gluu.example/, https://kc.example/): get one client for each`},
 		{[]string{"es_rs", "alias"}, "RS256", ""}, // two IdP entries, one issuer
 	}
 	for _, tt := range tests {

@@ -2,6 +2,8 @@ package portal
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -17,12 +19,13 @@ import (
 
 type pageTemplate = *template.Template
 
-var pageNames = []string{"catalogue", "signup", "login", "clients", "new", "details", "created", "client", "delete", "message"}
+var pageNames = []string{"catalogue", "signup", "login", "clients", "new", "details", "created", "client", "delete", "message", "entry"}
 
 func parseTemplates() (map[string]pageTemplate, error) {
 	funcs := template.FuncMap{
 		"date":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"clientPath": clientPath,
+		"thousands":  thousands,
 	}
 	out := make(map[string]pageTemplate, len(pageNames))
 	for _, name := range pageNames {
@@ -61,6 +64,14 @@ type pageData struct {
 	HideSecret bool
 	TokenCurl  string
 	Calls      []gatewayCall
+	// NewSecret marks the one view of a client's page that shows the
+	// secret the provider just issued.
+	NewSecret bool
+	// Entry and Reference are an API's page.
+	Entry     catalogueItem
+	Reference *referenceView
+	// Nonce is the page's CSP script nonce, for its copy buttons.
+	Nonce string
 }
 
 // Flash messages for pages reached without a session (after logging out)
@@ -107,6 +118,9 @@ func (s *Server) htmlRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /clients/{id}", s.loggedIn(s.clientHTML))
 	mux.HandleFunc("GET /clients/{id}/delete", s.loggedIn(s.confirmDeleteHTML))
 	mux.HandleFunc("POST /clients/{id}/delete", s.form(s.loggedIn(s.deleteHTML)))
+	mux.HandleFunc("POST /clients/{id}/edit", s.form(s.loggedIn(s.editHTML)))
+	mux.HandleFunc("POST /clients/{id}/rotate", s.form(s.loggedIn(s.rotateHTML)))
+	mux.HandleFunc("GET /catalogue/{id}", s.entryHTML)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.message(w, r, http.StatusNotFound, "Not found", "There is no page at this address.")
 	})
@@ -127,6 +141,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		d.Flash = flashMessages[r.URL.Query().Get("m")]
 	}
 	d.CSRF = s.csrfToken(w, r, sess)
+	d.Nonce = rand.Text()
+	w.Header().Set("Content-Security-Policy", contentSecurityPolicy(d.Nonce))
 	d.SignupOpen = s.table().Portal.Signup == "open"
 	var buf bytes.Buffer
 	if err := s.pages[name].Execute(&buf, d); err != nil {
@@ -188,7 +204,7 @@ func (s *Server) setFlash(r *http.Request, sess *session, msg string) {
 }
 
 func (s *Server) catalogueHTML(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "catalogue", &pageData{Title: "Catalogue", Catalogue: catalogue(s.table(), s.opts.ConfigDir)})
+	s.render(w, r, http.StatusOK, "catalogue", &pageData{Title: "APIs", Catalogue: catalogue(s.table(), s.opts.ConfigDir)})
 }
 
 func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) {
@@ -299,8 +315,9 @@ func (s *Server) createHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 
 // clientData is the data of a client's page: the creation result page, with
 // the secret on screen, or the detail page, with the secret hidden until
-// asked for and the token command reading it from $CLIENT_SECRET.
-func (s *Server) clientData(t *table.Table, c store.Client, title string, hideSecret bool) *pageData {
+// asked for and the token command reading it from $CLIENT_SECRET, the
+// client's usage and what the provider says of it.
+func (s *Server) clientData(ctx context.Context, t *table.Table, c store.Client, title string, hideSecret bool) *pageData {
 	scope := ""
 	for _, id := range c.Catalogue {
 		if e := t.Portal.Catalogue[id]; e != nil && e.DCR != nil {
@@ -309,7 +326,12 @@ func (s *Server) clientData(t *table.Table, c store.Client, title string, hideSe
 		}
 	}
 	d := &pageData{Title: title, Client: viewOf(t, c, s.opts.Now(), true), Calls: gatewayCalls(t, c),
-		HideSecret: hideSecret, PolicyName: c.Policy}
+		HideSecret: hideSecret, PolicyName: c.Policy, ClientName: c.ClientName,
+		RedirectURIs: strings.Join(c.RedirectURIs, redirectURISeparator(t)+" "), Separator: redirectURISeparator(t)}
+	d.Client.Usage = s.usage(ctx, t, c)
+	if hideSecret && s.readAtProvider(ctx, c) == providerForgot {
+		d.Client.ProviderStatus = "unknown_client"
+	}
 	if c.TokenEndpoint != "" {
 		d.TokenCurl = tokenCurl(c, scope, !hideSecret)
 	}
@@ -328,17 +350,23 @@ func (s *Server) clientHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 		s.message(w, r, http.StatusNotFound, "Not found", "You have no client with this ID.")
 		return
 	}
-	// The first view after the wizard is its result page.
-	justCreated := sess.JustCreated == c.ClientID
-	if sess.JustCreated != "" {
-		sess.JustCreated = ""
+	// The first view after the wizard is its result page; the first after
+	// a rotation shows the new secret.
+	justCreated, newSecret := sess.JustCreated == c.ClientID, sess.NewSecret == c.ClientID
+	if sess.JustCreated != "" || sess.NewSecret != "" {
+		sess.JustCreated, sess.NewSecret = "", ""
 		s.updateSession(r, sess)
 	}
-	if justCreated {
-		s.render(w, r, http.StatusOK, "created", s.clientData(s.table(), c, "Client created", false))
-		return
+	switch {
+	case justCreated:
+		s.render(w, r, http.StatusOK, "created", s.clientData(r.Context(), s.table(), c, "Client created", false))
+	case newSecret:
+		d := s.clientData(r.Context(), s.table(), c, c.ClientName, false)
+		d.NewSecret = true
+		s.render(w, r, http.StatusOK, "client", d)
+	default:
+		s.render(w, r, http.StatusOK, "client", s.clientData(r.Context(), s.table(), c, c.ClientName, true))
 	}
-	s.render(w, r, http.StatusOK, "client", s.clientData(s.table(), c, c.ClientName, true))
 }
 
 func (s *Server) confirmDeleteHTML(w http.ResponseWriter, r *http.Request, sess *session) {

@@ -151,7 +151,7 @@ func TestDeveloperTextIsChecked(t *testing.T) {
 		{"huge redirect", map[string]any{"client_name": "x", "redirect_uris": []string{huge}},
 			"invalid_redirect_uri", `redirect_uris[0] "` + huge[:maxEcho] + `…" is longer than 2000 bytes`},
 		{"huge catalogue entry", map[string]any{"client_name": "x", "catalogue": []string{strings.Repeat("y", 10_000)}},
-			"invalid_request", `unknown catalogue entry "` + strings.Repeat("y", maxEcho) + `…"`},
+			"invalid_request", `unknown API "` + strings.Repeat("y", maxEcho) + `…"`},
 	}
 	for _, tt := range tests {
 		if _, ok := tt.body["catalogue"]; !ok {

@@ -15,6 +15,17 @@
 // registration expires at created_at + the policy's key_expires_in (never
 // when that is zero).
 //
+// # A client's lifecycle
+//
+// A developer renames a client or replaces its redirect URIs, or asks for
+// a new secret, by an RFC 7592 update at the provider (see updateClient):
+// the provider's answer, with any registration access token or secret it
+// rotated, is stored in one atomic write once it accepted, and nothing is
+// stored when it refuses. A client's page asks the provider about the
+// client (RFC 7592 read) and shows one it no longer knows as such, and
+// shows its usage of its policy's limits as the gateway's limiter counted
+// it (Options.Usage).
+//
 // # Security
 //
 // Passwords are hashed with bcrypt. Sessions live in Options.Sessions: in
@@ -79,6 +90,7 @@ import (
 	"github.com/cuegate/cuegate/portal/dcr"
 	"github.com/cuegate/cuegate/portal/sessions"
 	"github.com/cuegate/cuegate/portal/store"
+	"github.com/cuegate/cuegate/runtime/limit"
 )
 
 //go:embed templates/*.html static/*
@@ -107,6 +119,9 @@ type Options struct {
 	// Sessions keeps the log-in sessions; in memory (sessions.Memory on
 	// Now) when nil.
 	Sessions sessions.Store
+	// Usage reads the counts of the limiter the gateway enforces, for a
+	// client's usage; a client shows none when nil.
+	Usage limit.Peeker
 }
 
 // MaxClientsPerDeveloper is how many clients one developer may hold.
@@ -146,6 +161,8 @@ type Server struct {
 	// registering holds each developer's registrations in flight, which
 	// take a place under MaxClientsPerDeveloper until they end.
 	registering map[string]map[*reservation]struct{}
+	// updating holds the clients with an update in flight (beginUpdate).
+	updating map[string]bool
 
 	byPlace   *windowLimiter // failed logins by account and address
 	byAccount *windowLimiter // failed logins by account, from places not known for it
@@ -184,6 +201,7 @@ func New(opts Options) (*Server, error) {
 		dummyHash:   dummy,
 		csrfKey:     make([]byte, 32),
 		registering: map[string]map[*reservation]struct{}{},
+		updating:    map[string]bool{},
 		byPlace:     newWindowLimiter(loginFailuresPerPlace, loginWindow),
 		byAccount:   newWindowLimiter(loginFailuresPerAccount, loginWindow),
 		byAddress:   newWindowLimiter(loginFailuresPerAddress, loginWindow),
@@ -232,12 +250,23 @@ func (s *Server) securityHeaders(h http.Handler) http.Handler {
 		if s.secure(r) {
 			hd.Set("Strict-Transport-Security", "max-age=31536000")
 		}
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("Content-Security-Policy", contentSecurityPolicy(""))
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "same-origin")
 		h.ServeHTTP(w, r)
 	})
+}
+
+// contentSecurityPolicy is the portal's policy: nothing but its own
+// styles and images, and, on a page (nonce not ""), its own scripts
+// carrying the page's nonce.
+func contentSecurityPolicy(nonce string) string {
+	script := ""
+	if nonce != "" {
+		script = "script-src 'nonce-" + nonce + "'; connect-src 'none'; "
+	}
+	return "default-src 'none'; " + script + "style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 }
 
 // table returns the current table (needTable has checked it is loaded).

@@ -27,6 +27,9 @@ type catalogueItem struct {
 	// entry now: its settings cannot work until the operator fixes them
 	// (the admin /status names what to fix).
 	Unavailable string `json:"unavailable,omitempty"`
+	// Reference is true when the API has a reference (an OpenAPI
+	// document, served at /catalogue/{id}/openapi).
+	Reference bool `json:"reference"`
 }
 
 // unavailableReason is what a developer is told about an entry whose
@@ -40,7 +43,7 @@ func catalogue(t *table.Table, configDir string) []catalogueItem {
 	broken := t.Portal.UnavailableEntries(configDir)
 	for _, e := range t.Portal.Catalogue {
 		item := catalogueItem{ID: e.ID, Name: e.Name, Description: e.Description, Policy: e.Policy,
-			API: e.API, Limits: limitsInWords(t.Policies[e.Policy]), Registrable: e.DCR != nil}
+			API: e.API, Limits: limitsInWords(t.Policies[e.Policy]), Registrable: e.DCR != nil, Reference: e.Reference != nil}
 		if _, ok := broken[e.ID]; ok {
 			item.Registrable, item.Unavailable = false, unavailableReason
 		}
@@ -138,6 +141,12 @@ type clientView struct {
 	CreatedAt               time.Time  `json:"created_at"`
 	ExpiresAt               *time.Time `json:"expires_at"`
 	Expired                 bool       `json:"expired"`
+	// Usage is the client's live usage of its limits (one client's
+	// answer only).
+	Usage *usageView `json:"usage,omitempty"`
+	// ProviderStatus is "unknown_client" when the provider no longer
+	// knows the client (one client's answer only).
+	ProviderStatus string `json:"provider_status,omitempty"`
 	// Names are the catalogue entries' names, for the pages.
 	Names []string `json:"-"`
 }

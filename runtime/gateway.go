@@ -159,6 +159,10 @@ func New(t *table.Table, opts Options) (*Gateway, error) {
 	return g, nil
 }
 
+// Limiter returns the limiter the gateway counts with: Options.Limiter,
+// or the in-memory one New made when it was nil.
+func (g *Gateway) Limiter() limit.Limiter { return g.limiter }
+
 // Current returns the table being served. It is immutable.
 func (g *Gateway) Current() *table.Table { return g.cur.Load().table }
 

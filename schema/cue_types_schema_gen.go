@@ -432,6 +432,11 @@ type Portal struct {
 
 		// dcr overrides portal.dcr field by field for this entry.
 		Dcr *DCR `json:"dcr,omitempty"`
+
+		// openapi names the API's OpenAPI 3.0 or 3.1 document (YAML or
+		// JSON), a file in the configuration directory: the portal shows
+		// it as the API's reference.
+		Openapi string `json:"openapi,omitempty"`
 	} `json:"catalogue"`
 }
 

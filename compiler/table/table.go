@@ -286,6 +286,9 @@ type CatalogueEntry struct {
 	// DCR is the portal's global dcr merged with the entry's own, field by
 	// field; nil when neither is set.
 	DCR *DCR `json:"dcr,omitempty"`
+	// Reference is the API's reference from the entry's OpenAPI
+	// document; nil when it names none.
+	Reference *Reference `json:"reference,omitempty"`
 }
 
 // DCR is how the portal registers a client at the provider (RFC 7591).

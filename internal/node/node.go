@@ -164,6 +164,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		portalURL = n.portal.URL()
 	}
 	if n.watcher != nil {
+		n.watcher.Also(t.ReferenceFiles())
 		n.wg.Add(1)
 		go n.reloadOnChange()
 	}

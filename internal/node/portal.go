@@ -16,6 +16,7 @@ import (
 	"github.com/cuegate/cuegate/portal/sessions"
 	"github.com/cuegate/cuegate/portal/store"
 	"github.com/cuegate/cuegate/runtime"
+	"github.com/cuegate/cuegate/runtime/limit"
 )
 
 // portalListener is the developer portal of a node: the state file it
@@ -47,8 +48,9 @@ func openState(path string) (*store.Store, error) {
 func startPortal(ctx context.Context, addr string, t *table.Table, gw *runtime.Gateway, st *store.Store, sess sessions.Store, o Options) (*portalListener, error) {
 	tlsConf := gw.PortalTLSConfig() // follows the table: a reload rotates the certificate
 	warnUnreadableSecrets(o.Logger, t, o.ConfigDir)
-	p, err := portal.New(portal.Options{Table: gw.Current, ConfigDir: o.ConfigDir, Store: st, Sessions: sess, Logger: o.Logger, Secure: tlsConf != nil,
-		HTTPClient: &http.Client{Transport: gw.TracerProvider().Transport(nil, "dcr")}})
+	usage, _ := gw.Limiter().(limit.Peeker) // the counts the gateway enforces
+	p, err := portal.New(portal.Options{Table: gw.Current, ConfigDir: o.ConfigDir, Store: st, Sessions: sess, Logger: o.Logger,
+		Secure: tlsConf != nil, Usage: usage, HTTPClient: &http.Client{Transport: gw.TracerProvider().Transport(nil, "dcr")}})
 	if err != nil {
 		return nil, err
 	}

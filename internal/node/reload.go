@@ -41,6 +41,11 @@ func (n *Node) Reload() error {
 	start := time.Now()
 	t, err := n.compile(n.configDir)
 	err = n.gw.Apply(runtime.Compiled{Table: t, Err: err, Took: time.Since(start)})
+	if err == nil && n.watcher != nil {
+		// A document the last good table does not name, such as a new
+		// one that did not compile, counts from the next .cue change on.
+		n.watcher.Also(n.gw.Current().ReferenceFiles())
+	}
 	if err == nil && n.portal != nil {
 		warnUnreadableSecrets(n.log, n.gw.Current(), n.configDir)
 	}

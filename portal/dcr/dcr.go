@@ -1,5 +1,6 @@
 // Package dcr registers OAuth clients at identity providers by Dynamic
-// Client Registration (RFC 7591) and deletes them again (RFC 7592).
+// Client Registration (RFC 7591), and reads, updates and deletes them
+// (RFC 7592).
 //
 // New returns the driver for a catalogue entry's merged DCR settings. A
 // driver POSTs the client metadata as JSON to the registration endpoint
@@ -81,7 +82,34 @@ type Registrar interface {
 	// provider's own API). A registration the provider gave no way to
 	// delete is left alone without error.
 	Delete(ctx context.Context, reg *Registration) error
+	// Update replaces the client's metadata at the provider with req's
+	// (RFC 7592 §2.2: a PUT of the full metadata with the client_id) and
+	// returns the registration as it is now: a client secret, registration
+	// access token or registration_client_uri the answer carries replaces
+	// reg's, the ones it leaves out are kept. ErrUnmanaged when the
+	// provider gave no way to manage the client, ErrUnknownClient when it
+	// no longer knows it, a *ProviderError when it refuses.
+	Update(ctx context.Context, reg *Registration, req Request) (*Registration, error)
+	// Read returns the client's metadata as the provider has it (RFC 7592
+	// §2.1), with the same errors as Update.
+	Read(ctx context.Context, reg *Registration) (*Metadata, error)
 }
+
+// Metadata is the part of a client's metadata the portal shows.
+type Metadata struct {
+	ClientName   string   `json:"client_name"`
+	RedirectURIs []string `json:"redirect_uris"`
+}
+
+// ErrUnmanaged is the error of managing a client the provider gave no way
+// to manage (no registration_client_uri and access token).
+var ErrUnmanaged = errors.New("dcr: the provider gave no way to manage this client")
+
+// ErrUnknownClient is the error of managing a client the provider no
+// longer knows: it answered 404 or 410, or 401 to the client's
+// registration access token, as RFC 7592 §2 has a provider answer for a
+// client it does not know (Hydra does).
+var ErrUnknownClient = errors.New("dcr: the provider does not know this client")
 
 // ProviderError is the provider's refusal of a request, with its own error
 // and error_description as sent. Some providers put a sentence in Code:
@@ -283,30 +311,112 @@ func (reg *Registration) usable() error {
 	return nil
 }
 
-func (d *driver) Delete(ctx context.Context, reg *Registration) error {
-	uri, auth := reg.RegistrationClientURI, ""
+// manage returns where and how to manage reg at the provider: its
+// registration_client_uri with its registration access token (RFC 7592),
+// else <registration endpoint>/<client_id> with the initial access token
+// for a provider that manages clients by ID (table.Provider.DeleteByID),
+// else the registration_client_uri alone; uri is "" when the provider
+// gave no way.
+func (d *driver) manage(reg *Registration) (uri, auth string, err error) {
+	uri = reg.RegistrationClientURI
 	switch {
 	case uri != "" && reg.RegistrationAccessToken != "":
-		auth = "Bearer " + reg.RegistrationAccessToken
+		return uri, bearer + reg.RegistrationAccessToken, nil
 	case d.p.DeleteByID && d.s.RegistrationEndpoint != "":
 		if uri == "" {
 			uri = strings.TrimSuffix(d.s.RegistrationEndpoint, "/") + "/" + url.PathEscape(reg.ClientID)
 		}
-		var err error
-		if auth, err = d.authorization(); err != nil {
-			return err
-		}
-	case uri == "":
-		return nil // the provider gave no way to delete the client
+		auth, err = d.authorization()
+		return uri, auth, err
+	}
+	return uri, "", nil
+}
+
+func (d *driver) Delete(ctx context.Context, reg *Registration) error {
+	uri, auth, err := d.manage(reg)
+	if err != nil || uri == "" {
+		return err // uri == "": the provider gave no way to delete the client
 	}
 	status, raw, err := d.do(ctx, http.MethodDelete, uri, auth, nil)
 	if err != nil {
 		return err
 	}
-	if status == http.StatusNotFound || status == http.StatusGone || (status >= 200 && status <= 299) {
+	if gone(status, auth) || (status >= 200 && status <= 299) {
 		return nil // deleted, now or before
 	}
 	return providerError(status, raw)
+}
+
+func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*Registration, error) {
+	uri, auth, err := d.manage(reg)
+	if err != nil {
+		return nil, err
+	}
+	if uri == "" {
+		return nil, ErrUnmanaged
+	}
+	m := d.body(req)
+	m["client_id"] = reg.ClientID
+	body, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("dcr: encode request: %w", err)
+	}
+	status, raw, err := d.do(ctx, http.MethodPut, uri, auth, body)
+	if err != nil {
+		return nil, err
+	}
+	if gone(status, auth) {
+		return nil, ErrUnknownClient
+	}
+	out, err := readAnswer(status, raw, reg.TokenEndpointAuthMethod)
+	if err != nil {
+		return nil, err
+	}
+	if out.ClientID != reg.ClientID {
+		return nil, fmt.Errorf("%w: the answer is about another client_id", ErrBadResponse)
+	}
+	out.ClientSecret = cmp.Or(out.ClientSecret, reg.ClientSecret)
+	out.RegistrationClientURI = cmp.Or(out.RegistrationClientURI, reg.RegistrationClientURI)
+	out.RegistrationAccessToken = cmp.Or(out.RegistrationAccessToken, reg.RegistrationAccessToken)
+	if err := out.usable(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (d *driver) Read(ctx context.Context, reg *Registration) (*Metadata, error) {
+	uri, auth, err := d.manage(reg)
+	if err != nil {
+		return nil, err
+	}
+	if uri == "" {
+		return nil, ErrUnmanaged
+	}
+	status, raw, err := d.do(ctx, http.MethodGet, uri, auth, nil)
+	switch {
+	case err != nil:
+		return nil, err
+	case gone(status, auth):
+		return nil, ErrUnknownClient
+	case status < 200 || status > 299:
+		return nil, providerError(status, raw)
+	}
+	var md Metadata
+	if err := json.Unmarshal(raw, &md); err != nil {
+		return nil, fmt.Errorf("%w: status %d, %v", ErrBadResponse, status, err)
+	}
+	return &md, nil
+}
+
+// bearer begins the Authorization of an RFC 7592 request.
+const bearer = "Bearer "
+
+// gone reports whether a provider's status says it does not know the
+// client: 404, 410, or 401 to an RFC 7592 request (auth is the
+// registration access token's).
+func gone(status int, auth string) bool {
+	return status == http.StatusNotFound || status == http.StatusGone ||
+		status == http.StatusUnauthorized && strings.HasPrefix(auth, bearer)
 }
 
 // maxBody bounds what is read of a provider's answer.

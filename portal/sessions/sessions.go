@@ -28,6 +28,9 @@ type Session struct {
 	// JustCreated is the client just registered, whose next view is its
 	// result page; "" for none.
 	JustCreated string `json:"just_created,omitempty"`
+	// NewSecret is the client whose secret was just rotated, whose next
+	// view shows it; "" for none.
+	NewSecret string `json:"new_secret,omitempty"`
 }
 
 // Store keeps sessions by token. An error means the store could not be

@@ -72,3 +72,24 @@ func (s *Store) DeleteClient(clientID string, now time.Time) (Client, error) {
 	})
 	return del, err
 }
+
+// UpdateClient replaces the client clientID with what change makes of a
+// copy of it, in one atomic write; ErrNotFound when there is no such
+// client. The client ID and developer cannot change.
+func (s *Store) UpdateClient(clientID string, change func(c *Client)) (Client, error) {
+	var out Client
+	err := s.update(func(_ *snapshot, st *state) error {
+		i := slices.IndexFunc(st.Clients, func(c *Client) bool { return c.ClientID == clientID })
+		if i < 0 {
+			return fmt.Errorf("%w: client %s", ErrNotFound, clientID)
+		}
+		c := *st.Clients[i]
+		change(&c)
+		c.ClientID, c.Developer = st.Clients[i].ClientID, st.Clients[i].Developer
+		c.RedirectURIs, c.Catalogue = slices.Clone(c.RedirectURIs), slices.Clone(c.Catalogue)
+		st.Clients[i] = &c
+		out = c
+		return nil
+	})
+	return out, err
+}

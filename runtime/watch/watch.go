@@ -7,7 +7,9 @@
 // counts), the Kubernetes ConfigMap layout where those symlinks go through a
 // "..data" symlink that is swapped atomically, and the directory itself being
 // removed and recreated, replaced by a rename, or being a symlink that is
-// retargeted. Chmod-only events and files that do not end in .cue are ignored.
+// retargeted. Chmod-only events and files that do not end in .cue are ignored,
+// but for the files the configuration names (Also), such as its OpenAPI
+// documents.
 package watch
 
 import (
@@ -16,6 +18,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,6 +42,7 @@ type Watcher struct {
 	log      zerolog.Logger
 
 	fs     *fsnotify.Watcher
+	also   chan alsoRequest // Also's calls, for the run goroutine
 	events chan struct{}
 	done   chan struct{}
 	exited chan struct{}
@@ -46,6 +50,7 @@ type Watcher struct {
 
 	// Owned by the run goroutine (and New, before it starts).
 	watched map[string]*spec // what is watched now, by resolved path
+	extra   []string         // Also's names, relative to dir
 	trace   func(ev fsnotify.Event, relevant bool)
 }
 
@@ -59,6 +64,12 @@ type spec struct {
 }
 
 type fileID struct{ dev, ino uint64 }
+
+// alsoRequest is a call of Also: done is closed once names are watched.
+type alsoRequest struct {
+	names []string
+	done  chan struct{}
+}
 
 // New watches dir (a configuration directory) with fsnotify and reports each
 // settled burst of changes to .cue files on Events(): an event is sent once
@@ -95,6 +106,7 @@ func start(dir string, debounce time.Duration, log zerolog.Logger, trace func(fs
 		maxWait:  5 * debounce,
 		log:      log.With().Str("component", "watch").Str("dir", abs).Logger(),
 		fs:       fw,
+		also:     make(chan alsoRequest),
 		events:   make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		exited:   make(chan struct{}),
@@ -107,6 +119,25 @@ func start(dir string, debounce time.Duration, log zerolog.Logger, trace func(fs
 	}
 	go w.run()
 	return w, nil
+}
+
+// Also makes changes to the files names (relative to the configuration
+// directory, in it or below it, followed through symlinks like .cue files)
+// count too, in place of the names of an earlier call: the node passes
+// the files its current table was compiled from besides the .cue files.
+// Changes made after it returns are reported. It is safe for concurrent
+// use; after Close it does nothing.
+func (w *Watcher) Also(names []string) {
+	req := alsoRequest{names: slices.Clone(names), done: make(chan struct{})}
+	select {
+	case w.also <- req:
+	case <-w.done:
+		return
+	}
+	select {
+	case <-req.done:
+	case <-w.exited:
+	}
 }
 
 // Events delivers one value per settled burst of changes. It is buffered
@@ -164,6 +195,10 @@ func (w *Watcher) run() {
 		select {
 		case <-w.done:
 			return
+		case req := <-w.also:
+			w.extra = req.names
+			resync()
+			close(req.done)
 		case ev, ok := <-w.fs.Events:
 			if !ok {
 				return
@@ -266,6 +301,11 @@ func (w *Watcher) rescan() bool {
 			cs.special = map[string]struct{}{}
 			configOK = true
 			w.scanEntries(resolved, cs, want)
+		}
+	}
+	for _, name := range w.extra {
+		for _, hop := range linkChain(filepath.Join(w.dir, name)) {
+			want.addName(hop)
 		}
 	}
 

@@ -388,3 +388,42 @@ func TestCloseStops(t *testing.T) {
 	}()
 	testutil.Eventually(t, "the watchers' goroutines to end", func() bool { return runtime.NumGoroutine() <= base })
 }
+
+// TestAlso: a file the configuration names (an OpenAPI document), in the
+// directory or below it, counts once Also names it, and no longer once a
+// later call leaves it out.
+func TestAlso(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+	must(t, os.Mkdir(filepath.Join(dir, "docs"), 0o755))
+	write(t, filepath.Join(dir, "orders.yaml"), "openapi: 3.0.3\n")
+	write(t, filepath.Join(dir, "docs", "users.json"), "{}")
+	p := newProbe(t, dir)
+	m := p.mark()
+	write(t, filepath.Join(dir, "orders.yaml"), "openapi: 3.1.0\n")
+	if p.seen(t, m, "orders.yaml") {
+		t.Fatal("a file no one named counted")
+	}
+	p.drain(2 * debounce)
+
+	p.Also([]string{"orders.yaml", "docs/users.json"})
+	p.drain(2 * debounce) // the rescan's own events, if any
+	for _, name := range []string{"orders.yaml", "docs/users.json"} {
+		m := p.mark()
+		write(t, filepath.Join(dir, name+".tmp"), "changed")
+		must(t, os.Rename(filepath.Join(dir, name+".tmp"), filepath.Join(dir, name)))
+		if !p.seen(t, m, filepath.Base(name)) {
+			t.Errorf("a change of %s did not count", name)
+		}
+		p.wait(t, "a change of "+name)
+	}
+
+	p.Also(nil)
+	p.drain(2 * debounce)
+	m = p.mark()
+	write(t, filepath.Join(dir, "orders.yaml"), "again")
+	if p.seen(t, m, "orders.yaml") {
+		t.Error("a file no longer named counted")
+	}
+}

@@ -1,0 +1,143 @@
+package compiler
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/cuegate/cuegate/compiler/table"
+)
+
+// reference reads, parses and validates the OpenAPI document name (a
+// catalogue entry's openapi, at q) and compiles it into the entry's
+// reference; nil after recording an error that names the file, and the
+// line in it where the parser or the validator gives one.
+//
+// The file must be a regular file inside the configuration directory,
+// named by a relative path: a name with "..", an absolute one, or one
+// whose symbolic links lead out of the directory is refused (os.Root
+// enforces it as the file is opened). External $refs (other files, URLs)
+// are refused, so the compile reads nothing else and never calls out.
+func (c *compilation) reference(q fieldPath, name string) *table.Reference {
+	src, err := c.readDocument(name)
+	if err == nil {
+		var ref *table.Reference
+		if ref, err = compileReference(name, src); err == nil {
+			return ref
+		}
+	}
+	c.errorf(q, "%v", err)
+	return nil
+}
+
+// compileReference parses and validates src, the OpenAPI document in
+// the file name, and summarises it; an error names the file, and its
+// line where the parser or the validator gives one.
+func compileReference(name string, src []byte) (*table.Reference, error) {
+	loader := openapi3.NewLoader()
+	loader.IsExternalRefsAllowed = false
+	loader.IncludeOrigin = true
+	doc, err := loader.LoadFromData(src)
+	line := 0
+	if err == nil {
+		err = doc.Validate(context.Background())
+		line = validationLine(doc, err)
+	} else if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+	}
+	at := name
+	if line > 0 {
+		at = fmt.Sprintf("%s:%d", name, line)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("OpenAPI document %s is not valid: %w", at, err)
+	}
+	js, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("OpenAPI document %s cannot be encoded as JSON: %w", name, err)
+	}
+	sum := sha256.Sum256(src)
+	ref := referenceOf(doc)
+	ref.File, ref.SHA256, ref.Document = name, hex.EncodeToString(sum[:]), js
+	return ref, nil
+}
+
+// readDocument reads the file name from the configuration directory; see
+// reference for what is refused. Errors name the file, never its content.
+func (c *compilation) readDocument(name string) ([]byte, error) {
+	if filepath.IsAbs(name) || !filepath.IsLocal(name) {
+		return nil, fmt.Errorf("OpenAPI document %q must be a relative path inside the configuration directory, without \"..\"", name)
+	}
+	root, err := os.OpenRoot(c.dir)
+	if err != nil {
+		return nil, fmt.Errorf("OpenAPI document %s: %w", name, err)
+	}
+	defer root.Close()
+	fi, err := root.Stat(name) // before opening: opening a named pipe waits
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("is not a regular file (%s)", fi.Mode().Type())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("OpenAPI document %s: %w", name, pathless(err))
+	}
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("OpenAPI document %s: %w", name, pathless(err))
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, maxSourceBytes+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("OpenAPI document %s: %w", name, pathless(err))
+	case len(src) > maxSourceBytes:
+		return nil, fmt.Errorf("OpenAPI document %s is larger than %d MiB", name, maxSourceBytes>>20)
+	}
+	return src, nil
+}
+
+// pathless is err without the path of an *os.PathError, which the
+// caller names already.
+func pathless(err error) error {
+	if pe, ok := errors.AsType[*os.PathError](err); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// yamlLine finds the line in a YAML parser's message.
+var yamlLine = regexp.MustCompile(`yaml: line (\d+):`)
+
+// validationLine returns the line in the document of the operation or
+// path item a validation error is about, or 0 when it cannot tell (the
+// parser's own errors name their line in their text).
+func validationLine(doc *openapi3.T, err error) int {
+	pe, ok := errors.AsType[*openapi3.PathValidationError](err)
+	if !ok || doc.Paths == nil {
+		return 0
+	}
+	item := doc.Paths.Value(pe.Path)
+	if item == nil {
+		return 0
+	}
+	origin := item.Origin
+	if oe, ok := errors.AsType[*openapi3.OperationValidationError](err); ok {
+		if op := item.GetOperation(strings.ToUpper(oe.Method)); op != nil && op.Origin != nil {
+			origin = op.Origin
+		}
+	}
+	if origin == nil || origin.Key == nil {
+		return 0
+	}
+	return origin.Key.Line
+}

@@ -1,0 +1,122 @@
+package dcr
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/cuegate/cuegate/compiler/table"
+)
+
+// TestUpdateRequestPerDriver: each driver sends the RFC 7592 update as
+// its provider takes it, and keeps what the answer rotates.
+func TestUpdateRequestPerDriver(t *testing.T) {
+	t.Setenv("DCR_TEST_TOKEN", "api-token")
+	managed := Registration{ClientID: "c", ClientSecret: "old-secret", RegistrationClientURI: "/register/c",
+		RegistrationAccessToken: "rat", TokenEndpointAuthMethod: "client_secret_basic"}
+	tests := []struct {
+		name       string
+		provider   string
+		reg        Registration
+		answer     string
+		want       recorded
+		wantSecret string
+		wantRAT    string
+	}{
+		{"hydra rotates the registration access token", "hydra", managed,
+			`{"client_id":"c","registration_access_token":"rat-2"}`,
+			recorded{"PUT", "/register/c", "Bearer rat", "application/json",
+				`{"client_id":"c","client_name":"renamed","grant_types":["client_credentials"],"redirect_uris":["https://app/cb"]}`},
+			"old-secret", "rat-2"},
+		{"keycloak issues a new secret", "keycloak", managed,
+			`{"client_id":"c","client_secret":"new-secret"}`,
+			recorded{"PUT", "/register/c", "Bearer rat", "application/json",
+				`{"client_id":"c","client_name":"renamed","grant_types":["client_credentials"],"redirect_uris":["https://app/cb"]}`},
+			"new-secret", "rat"},
+		{"gluu keeps asking for JWT access tokens", "gluu", managed,
+			`{"client_id":"c"}`,
+			recorded{"PUT", "/register/c", "Bearer rat", "application/json",
+				`{"access_token_as_jwt":true,"access_token_signing_alg":"RS256","client_id":"c","client_name":"renamed","grant_types":["client_credentials"],"redirect_uris":["https://app/cb"]}`},
+			"old-secret", "rat"},
+		{"okta by client id with SSWS", "okta", Registration{ClientID: "c", ClientSecret: "old-secret"},
+			`{"client_id":"c","client_secret":"old-secret"}`,
+			recorded{"PUT", "/oauth2/v1/clients/c", "SSWS api-token", "application/json",
+				`{"application_type":"service","client_id":"c","client_name":"renamed","grant_types":["client_credentials"],"redirect_uris":["https://app/cb"]}`},
+			"old-secret", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, reply(200, tt.answer))
+			reg := tt.reg
+			if reg.RegistrationClientURI != "" {
+				reg.RegistrationClientURI = f.URL + reg.RegistrationClientURI
+			}
+			s := table.DCR{Provider: tt.provider, GrantTypes: []string{"client_credentials"}, RegistrationEndpoint: f.URL + "/oauth2/v1/clients",
+				InitialAccessToken: &table.Secret{Env: "DCR_TEST_TOKEN"}}
+			r, _ := New(&s, "", f.Client())
+			got, err := r.Update(context.Background(), &reg, Request{ClientName: "renamed", RedirectURIs: []string{"https://app/cb"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ClientSecret != tt.wantSecret || got.RegistrationAccessToken != tt.wantRAT || got.RegistrationClientURI != reg.RegistrationClientURI {
+				t.Errorf("Update = %+v, want secret %q and token %q", got, tt.wantSecret, tt.wantRAT)
+			}
+			if reqs := f.requests(); len(reqs) != 1 || reqs[0] != tt.want {
+				t.Errorf("requests = %+v\nwant %+v", reqs, tt.want)
+			}
+		})
+	}
+}
+
+func TestManageErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		reg    Registration
+		want   error
+	}{
+		{"unknown client", 404, `{"error":"not_found"}`, Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"}, ErrUnknownClient},
+		{"gone", 410, ``, Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"}, ErrUnknownClient},
+		{"401 to the registration access token", 401, `{"error":"invalid_token"}`, Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"}, ErrUnknownClient},
+		{"refused", 400, `{"error":"invalid_redirect_uri","error_description":"<b>no</b>"}`,
+			Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
+			&ProviderError{Status: 400, Code: "invalid_redirect_uri", Description: "<b>no</b>"}},
+		{"unmanaged", 200, `{}`, Registration{ClientID: "c"}, ErrUnmanaged},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, reply(tt.status, tt.body))
+			reg := tt.reg
+			if reg.RegistrationClientURI != "" {
+				reg.RegistrationClientURI = f.URL + reg.RegistrationClientURI
+			}
+			r, _ := New(&table.DCR{Provider: "hydra"}, "", f.Client())
+			_, uerr := r.Update(context.Background(), &reg, Request{ClientName: "x"})
+			_, rerr := r.Read(context.Background(), &reg)
+			for _, err := range []error{uerr, rerr} {
+				var pe *ProviderError
+				if want, ok := tt.want.(*ProviderError); ok {
+					if !errors.As(err, &pe) || *pe != *want {
+						t.Errorf("error = %v, want %v", err, want)
+					}
+				} else if !errors.Is(err, tt.want) {
+					t.Errorf("error = %v, want %v", err, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestRead(t *testing.T) {
+	f := newFake(t, reply(http.StatusOK, `{"client_id":"c","client_name":"renamed","redirect_uris":["https://app/cb"]}`))
+	r, _ := New(&table.DCR{Provider: "hydra"}, "", f.Client())
+	md, err := r.Read(context.Background(), &Registration{ClientID: "c", RegistrationClientURI: f.URL + "/register/c", RegistrationAccessToken: "rat"})
+	if err != nil || md.ClientName != "renamed" || len(md.RedirectURIs) != 1 {
+		t.Fatalf("Read = %+v, %v", md, err)
+	}
+	if reqs := f.requests(); len(reqs) != 1 || reqs[0] != (recorded{"GET", "/register/c", "Bearer rat", "", ""}) {
+		t.Errorf("requests = %+v", reqs)
+	}
+}

@@ -1,0 +1,151 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/cuegate/cuegate/portal/dcr"
+	"github.com/cuegate/cuegate/portal/store"
+)
+
+// clientChange is a developer's change to a client: a new name or
+// redirect URIs (nil: unchanged), or a new secret.
+type clientChange struct {
+	Name         *string
+	RedirectURIs []string
+	SetRedirects bool
+	RotateSecret bool
+}
+
+// registration is c as the driver manages it.
+func registration(c store.Client) *dcr.Registration {
+	return &dcr.Registration{ClientID: c.ClientID, ClientSecret: c.ClientSecret, RegistrationClientURI: c.RegistrationClientURI,
+		RegistrationAccessToken: c.RegistrationAccessToken, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod}
+}
+
+// updateClient sends the provider an RFC 7592 update of dev's client id
+// with ch applied, and only once the provider accepted it stores the
+// client as the provider answered (its name and redirect URIs, and any
+// secret, registration access token or URI it rotated), in one atomic
+// write. A refusal changes nothing here. newSecret reports whether the
+// provider issued a new secret; a rotation it did not honour is refused
+// with 409 unsupported. One update of a client runs at a time.
+func (s *Server) updateClient(ctx context.Context, dev, id string, ch clientChange) (c store.Client, newSecret bool, aerr *apiError) {
+	c, aerr = s.ownClient(dev, id)
+	if aerr != nil {
+		return c, false, aerr
+	}
+	name, redirects := c.ClientName, c.RedirectURIs
+	if ch.Name != nil {
+		if name, aerr = checkClientName(*ch.Name); aerr != nil {
+			return c, false, aerr
+		}
+	}
+	if ch.SetRedirects {
+		if aerr = checkRedirectURIs(ch.RedirectURIs); aerr != nil {
+			return c, false, aerr
+		}
+		redirects = ch.RedirectURIs
+	}
+	if !s.beginUpdate(id) {
+		return c, false, errUpdating()
+	}
+	defer s.endUpdate(id)
+	sel, aerr := choose(s.table(), c.Catalogue)
+	if aerr != nil {
+		return c, false, errorf(http.StatusConflict, "conflict", "this client's APIs have changed in the portal since it was registered (%s): delete it and register a new one", aerr.Description)
+	}
+	log := s.opts.Logger.With().Str("developer", dev).Str("client_id", id).Str("provider", sel.dcr.Provider).Logger()
+	reg, err := dcr.New(sel.dcr, s.opts.ConfigDir, s.opts.HTTPClient)
+	var r *dcr.Registration
+	if err == nil {
+		// The provider may rotate the registration access token: the
+		// answer must be stored even when the developer goes away.
+		r, err = reg.Update(context.WithoutCancel(ctx), registration(c), dcr.Request{ClientName: name, RedirectURIs: redirects, AccessTokenSigningAlg: sel.signingAlg})
+	}
+	if err != nil {
+		log.Warn().Err(err).Msg("portal: client update failed")
+		return c, false, updateError(err)
+	}
+	newSecret = r.ClientSecret != c.ClientSecret
+	c, err = s.opts.Store.UpdateClient(id, func(sc *store.Client) {
+		sc.ClientName, sc.RedirectURIs = name, slices.Clone(redirects)
+		sc.ClientSecret, sc.RegistrationClientURI, sc.RegistrationAccessToken = r.ClientSecret, r.RegistrationClientURI, r.RegistrationAccessToken
+		sc.TokenEndpointAuthMethod = r.TokenEndpointAuthMethod
+	})
+	if err != nil {
+		log.Error().Err(err).Msg("portal: client updated at the provider but not stored")
+		return c, false, errorf(http.StatusInternalServerError, "server_error", "the identity provider accepted the change, but it could not be stored here: ask the operator")
+	}
+	log.Info().Bool("new_secret", newSecret).Msg("portal: client updated")
+	if ch.RotateSecret && !newSecret {
+		return c, false, errorf(http.StatusConflict, "unsupported", "the identity provider does not issue a new client secret for this client: secret rotation is not supported")
+	}
+	return c, newSecret, nil
+}
+
+// updateError is what the developer sees of a failed update.
+func updateError(err error) *apiError {
+	switch {
+	case errors.Is(err, dcr.ErrUnknownClient):
+		return errorf(http.StatusNotFound, "unknown_client", "the identity provider no longer knows this client, or no longer accepts its registration token: delete it here")
+	case errors.Is(err, dcr.ErrUnmanaged):
+		return errorf(http.StatusConflict, "unsupported", "the identity provider gave no way to change this client")
+	}
+	return registrationError(err)
+}
+
+// errUpdating refuses a change of a client while another one runs.
+func errUpdating() *apiError {
+	return errorf(http.StatusConflict, "conflict", "another change of this client is in progress: try again in a moment")
+}
+
+// beginUpdate marks client id as being updated or deleted, or reports false when it
+// already is; endUpdate clears the mark.
+func (s *Server) beginUpdate(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.updating[id] {
+		return false
+	}
+	s.updating[id] = true
+	return true
+}
+
+func (s *Server) endUpdate(id string) {
+	s.mu.Lock()
+	delete(s.updating, id)
+	s.mu.Unlock()
+}
+
+// providerState is what the provider says of a client on its page.
+type providerState int
+
+const (
+	providerUnchecked providerState = iota // no way to read it, or the read failed (logged)
+	providerKnows
+	providerForgot // dcr.ErrUnknownClient
+)
+
+// readAtProvider asks the provider about c (RFC 7592 §2.1).
+func (s *Server) readAtProvider(ctx context.Context, c store.Client) providerState {
+	sel, aerr := choose(s.table(), c.Catalogue)
+	if aerr != nil {
+		return providerUnchecked
+	}
+	reg, err := dcr.New(sel.dcr, s.opts.ConfigDir, s.opts.HTTPClient)
+	if err == nil {
+		_, err = reg.Read(ctx, registration(c))
+	}
+	switch {
+	case err == nil:
+		return providerKnows
+	case errors.Is(err, dcr.ErrUnknownClient):
+		return providerForgot
+	case !errors.Is(err, dcr.ErrUnmanaged):
+		s.opts.Logger.Warn().Err(err).Str("client_id", c.ClientID).Msg("portal: client could not be read at the provider")
+	}
+	return providerUnchecked
+}
