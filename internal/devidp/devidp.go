@@ -2,7 +2,8 @@
 //
 // It exists for `cuegate demo` and for tests: it serves OpenID discovery, a
 // JWKS, RFC 7591 Dynamic Client Registration guarded by an initial access
-// token, RFC 7592 read and delete of a registration, and a client_credentials
+// token, RFC 7592 read, update and delete of a registration (an update
+// rotates the registration access token), and a client_credentials
 // token endpoint that issues RS256 (or, after a rotation, ES256) JWT access
 // tokens with `client_id` and an optional `pol` claim.
 //
@@ -69,6 +70,10 @@ type Options struct {
 	// access token of the nth registration (n from 1), for tests that name
 	// them; default random ones. The client_ids must differ.
 	Credentials func(n int) (clientID, secret, registrationToken string)
+	// RotatedToken makes the registration access token that the nth update
+	// (n from 1) of client clientID issues in place of the old one, for
+	// tests that name them; default a random one.
+	RotatedToken func(clientID string, n int) string
 	// Logger receives one line per registration, deletion and token; it
 	// never receives secrets or tokens. Default: no logging.
 	Logger *zerolog.Logger
@@ -84,6 +89,7 @@ type Provider struct {
 	typ     string
 	now     func() time.Time
 	creds   func(n int) (clientID, secret, registrationToken string)
+	rotated func(clientID string, n int) string
 	log     zerolog.Logger
 	mux     *http.ServeMux
 	server  *http.Server
@@ -115,6 +121,7 @@ func New(opts Options) (*Provider, error) {
 		typ:     opts.TokenType,
 		now:     opts.Now,
 		creds:   opts.Credentials,
+		rotated: opts.RotatedToken,
 		log:     zerolog.Nop(),
 		clients: map[string]*client{},
 	}
@@ -133,6 +140,9 @@ func New(opts Options) (*Provider, error) {
 	}
 	if p.creds == nil {
 		p.creds = func(int) (string, string, string) { return randomString(16), randomString(32), randomString(32) }
+	}
+	if p.rotated == nil {
+		p.rotated = func(string, int) string { return randomString(32) }
 	}
 	if opts.Logger != nil {
 		p.log = opts.Logger.With().Str("component", "devidp").Bool("development_only", true).Logger()
@@ -155,6 +165,7 @@ func New(opts Options) (*Provider, error) {
 	p.mux.HandleFunc("POST "+prefix+TokenPath, p.token)
 	p.mux.HandleFunc("POST "+prefix+RegistrationPath, p.register)
 	p.mux.HandleFunc("GET "+prefix+RegistrationPath+"/{id}", p.readClient)
+	p.mux.HandleFunc("PUT "+prefix+RegistrationPath+"/{id}", p.updateClient)
 	p.mux.HandleFunc("DELETE "+prefix+RegistrationPath+"/{id}", p.deleteClient)
 	return p, nil
 }

@@ -22,6 +22,7 @@ type client struct {
 	RegistrationClientURI   string `json:"registration_client_uri"`
 	ClientIDIssuedAt        int64  `json:"client_id_issued_at"`
 	ClientSecretExpiresAt   int64  `json:"client_secret_expires_at"`
+	updates                 int    // updates made, for RotatedToken
 }
 
 // Metadata is the client metadata a registration request may carry
@@ -58,7 +59,7 @@ func (p *Provider) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var md Metadata
-	if code, desc := decodeMetadata(r, &md); code != "" {
+	if code, desc := decodeMetadata(r, &md, nil); code != "" {
 		writeError(w, http.StatusBadRequest, code, desc)
 		return
 	}
@@ -75,10 +76,11 @@ func (p *Provider) register(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, c)
 }
 
-// decodeMetadata reads and checks a registration request, filling in the
-// defaults of RFC 7591 §2. It returns an RFC 7591 error code and
-// description when the request is unacceptable.
-func decodeMetadata(r *http.Request, md *Metadata) (code, desc string) {
+// decodeMetadata reads and checks a registration request, or with c an
+// update of c (RFC 7592 §2.2), filling in the defaults of RFC 7591 §2. It
+// returns an RFC 7591 error code and description when the request is
+// unacceptable.
+func decodeMetadata(r *http.Request, md *Metadata, c *client) (code, desc string) {
 	if mt := r.Header.Get("Content-Type"); !strings.HasPrefix(mt, "application/json") {
 		return "invalid_client_metadata", "the request body must be application/json"
 	}
@@ -86,10 +88,14 @@ func decodeMetadata(r *http.Request, md *Metadata) (code, desc string) {
 	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10)).Decode(&raw); err != nil {
 		return "invalid_client_metadata", "the request body is not a JSON object: " + err.Error()
 	}
-	for _, f := range []string{"client_secret", "client_id"} {
-		if _, ok := raw[f]; ok {
-			return "invalid_client_metadata", f + " is assigned by the provider and must not be sent"
+	if c == nil {
+		for _, f := range []string{"client_secret", "client_id"} {
+			if _, ok := raw[f]; ok {
+				return "invalid_client_metadata", f + " is assigned by the provider and must not be sent"
+			}
 		}
+	} else if code, desc := checkUpdate(raw, c); code != "" {
+		return code, desc
 	}
 	b, _ := json.Marshal(raw)
 	if err := json.Unmarshal(b, md); err != nil {
@@ -140,6 +146,62 @@ func (p *Provider) readClient(w http.ResponseWriter, r *http.Request) {
 	if c := p.registration(w, r); c != nil {
 		writeJSON(w, http.StatusOK, c)
 	}
+}
+
+// checkUpdate checks the fields of an update of c that are not metadata
+// (RFC 7592 §2.2): its own client_id, its own client_secret or none, and
+// none of the fields only the provider sets. No description repeats a
+// value sent.
+func checkUpdate(raw map[string]json.RawMessage, c *client) (code, desc string) {
+	for _, f := range []string{"registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at"} {
+		if _, ok := raw[f]; ok {
+			return "invalid_client_metadata", f + " is set by the provider and must not be sent in an update"
+		}
+	}
+	var id string
+	if json.Unmarshal(raw["client_id"], &id) != nil || id != c.ClientID {
+		return "invalid_client_metadata", "an update must carry the client's own client_id as a string"
+	}
+	if s, ok := raw["client_secret"]; ok {
+		var secret string
+		if json.Unmarshal(s, &secret) != nil || subtle.ConstantTimeCompare([]byte(secret), []byte(c.ClientSecret)) != 1 {
+			return "invalid_client_metadata", "client_secret is not the client's: the provider assigns it and an update cannot change it"
+		}
+	}
+	return "", ""
+}
+
+// updateClient replaces the client's metadata with the request's (RFC
+// 7592 §2.2) and rotates its registration access token. An update made
+// with a token another update has just rotated is refused as one with a
+// wrong token.
+func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request) {
+	c := p.registration(w, r)
+	if c == nil {
+		return
+	}
+	var md Metadata
+	if code, desc := decodeMetadata(r, &md, c); code != "" {
+		writeError(w, http.StatusBadRequest, code, desc)
+		return
+	}
+	u := *c
+	u.Metadata = md
+	u.updates++
+	u.RegistrationAccessToken = p.rotated(u.ClientID, u.updates)
+	p.mu.Lock()
+	current := p.clients[c.ClientID] == c
+	if current {
+		p.clients[c.ClientID] = &u
+	}
+	p.mu.Unlock()
+	if !current {
+		writeBearerError(w, "invalid_token", "unknown client or wrong registration access token")
+		return
+	}
+	p.log.Info().Str("client_id", u.ClientID).Str("client_name", md.ClientName).Str("pol", md.Policy).
+		Msg("devidp (development only): client updated")
+	writeJSON(w, http.StatusOK, &u)
 }
 
 func (p *Provider) deleteClient(w http.ResponseWriter, r *http.Request) {

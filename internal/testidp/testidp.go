@@ -3,7 +3,9 @@
 // receives, and that a test can make answer requests itself (a provider's
 // odd answers and failures), go down, publish a JWKS of keys the test made
 // (JWK shapes devidp never writes, keys rotated in and out) and hold JWKS
-// requests. Its registrations are numbered: client-N, secret-N, rat-N.
+// requests. Its registrations are numbered: client-N, secret-N, rat-N;
+// the Mth update of client-N rotates its registration access token to
+// rat-client-N-M.
 //
 // A Server is safe for concurrent use.
 package testidp
@@ -61,7 +63,7 @@ type Server struct {
 // New starts a Server for opts, closed when t ends. Issuer is the
 // server's URL and "/"; InitialAccessToken defaults to the package's,
 // SigningKey to one RS256 key all Servers share, Credentials to client-N,
-// secret-N and rat-N.
+// secret-N and rat-N, RotatedToken to rat-<client_id>-M.
 func New(t testing.TB, opts devidp.Options) *Server {
 	t.Helper()
 	s := &Server{}
@@ -79,6 +81,9 @@ func New(t testing.TB, opts devidp.Options) *Server {
 			i := strconv.Itoa(n)
 			return "client-" + i, "secret-" + i, "rat-" + i
 		}
+	}
+	if opts.RotatedToken == nil {
+		opts.RotatedToken = func(clientID string, n int) string { return "rat-" + clientID + "-" + strconv.Itoa(n) }
 	}
 	idp, err := devidp.New(opts)
 	if err != nil {
