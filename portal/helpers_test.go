@@ -4,18 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
-<<<<<<< HEAD
-=======
-	"strings"
-	"sync"
->>>>>>> h22
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,83 +26,6 @@ import (
 
 var t0 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 
-<<<<<<< HEAD
-=======
-// fakeIdP is an RFC 7591/7592 provider that records every request. It
-// registers client-N with secret-N and registration access token rat-N
-// (N counts requests), reads and updates what it registered (an update
-// rotates the registration access token to rat-N-M), and forgets a
-// client it deleted.
-type fakeIdP struct {
-	*httptest.Server
-	mu      sync.Mutex
-	reqs    []string // "METHOD /path Authorization body"
-	next    int
-	clients map[string]map[string]any                         // by client ID: its metadata as the provider answers
-	answer  func(w http.ResponseWriter, r *http.Request) bool // true: answered
-}
-
-func newFakeIdP(t *testing.T) *fakeIdP {
-	f := &fakeIdP{clients: map[string]map[string]any{}}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		f.mu.Lock()
-		f.reqs = append(f.reqs, fmt.Sprintf("%s %s %s %s", r.Method, r.URL.Path, r.Header.Get("Authorization"), b))
-		f.next++
-		n := f.next
-		answer := f.answer
-		f.mu.Unlock()
-		if answer != nil && answer(w, r) {
-			return
-		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		id := strings.TrimPrefix(r.URL.Path, "/register/")
-		known := f.clients[id]
-		switch {
-		case r.Method == http.MethodPost:
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusCreated)
-			fmt.Fprintf(w, `{"client_id":"client-%d","client_secret":"secret-%d","registration_client_uri":"%s/register/client-%d","registration_access_token":"rat-%d","client_id_issued_at":null}`,
-				n, n, f.URL, n, n)
-			var md map[string]any
-			json.Unmarshal(b, &md)
-			f.clients[fmt.Sprintf("client-%d", n)] = md
-		case r.Method == http.MethodDelete:
-			delete(f.clients, id)
-			w.WriteHeader(http.StatusNoContent)
-		case known == nil:
-			w.WriteHeader(http.StatusNotFound)
-		case r.Method == http.MethodGet:
-			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(known)
-		case r.Method == http.MethodPut:
-			var md map[string]any
-			json.Unmarshal(b, &md)
-			f.clients[id] = md
-			out := maps.Clone(md)
-			out["registration_access_token"] = fmt.Sprintf("rat-%s-%d", id, n)
-			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(out)
-		}
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fakeIdP) requests() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.reqs...)
-}
-
-func (f *fakeIdP) setAnswer(a func(w http.ResponseWriter, r *http.Request) bool) {
-	f.mu.Lock()
-	f.answer = a
-	f.mu.Unlock()
-}
-
->>>>>>> h22
 type env struct {
 	t     *testing.T
 	srv   *httptest.Server
@@ -205,6 +122,27 @@ func (e *env) requests() []string {
 		out = append(out, r.String())
 	}
 	return out
+}
+
+// atIdP sends the provider an RFC 7592 request (GET or DELETE) about
+// client id with the registration access token the portal stored for it,
+// and returns the status and the answer's JSON object.
+func (e *env) atIdP(method, id string) (int, map[string]any) {
+	e.t.Helper()
+	c, ok := e.store.Client(id)
+	if !ok {
+		e.t.Fatalf("no client %s stored", id)
+	}
+	req, _ := http.NewRequest(method, c.RegistrationClientURI, nil)
+	req.Header.Set("Authorization", "Bearer "+c.RegistrationAccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out) //nolint:errcheck // a 204 has no body
+	return resp.StatusCode, out
 }
 
 // freshTable is a new copy of the table the portal starts with.

@@ -15,6 +15,7 @@ import (
 // stored registration access token; the token it rotates is kept, and
 // the provider reads the new name back.
 func TestPatchRenamesAtTheProvider(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	c := e.create(dev, "first", "gluu_api")
@@ -23,14 +24,14 @@ func TestPatchRenamesAtTheProvider(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || got.ClientName != "renamed" || !slices.Equal(got.RedirectURIs, []string{"https://app.example/cb"}) || got.ClientSecret != c.ClientSecret {
 		t.Fatalf("PATCH: %d %+v", resp.StatusCode, got)
 	}
-	reqs := e.idp.requests()
+	reqs := e.requests()
 	want := `PUT /register/client-1 Bearer rat-1 {"client_id":"client-1","client_name":"renamed","grant_types":["client_credentials"],` +
 		`"redirect_uris":["https://app.example/cb"],"response_types":["token"],"token_endpoint_auth_method":"client_secret_post"}`
 	if reqs[len(reqs)-1] != want {
 		t.Errorf("last provider request =\n%s\nwant\n%s", reqs[len(reqs)-1], want)
 	}
 	st, _ := e.store.Client(c.ClientID)
-	if st.ClientName != "renamed" || st.RegistrationAccessToken != "rat-client-1-2" {
+	if st.ClientName != "renamed" || st.RegistrationAccessToken != "rat-client-1-1" {
 		t.Errorf("stored %+v, want the new name and the rotated registration access token", st)
 	}
 	var aerr apiError
@@ -39,11 +40,11 @@ func TestPatchRenamesAtTheProvider(t *testing.T) {
 	}
 	// The next change uses the rotated token.
 	e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "again"}, nil)
-	if reqs := e.idp.requests(); !strings.HasPrefix(reqs[len(reqs)-1], "PUT /register/client-1 Bearer rat-client-1-2 ") {
+	if reqs := e.requests(); !strings.HasPrefix(reqs[len(reqs)-1], "PUT /register/client-1 Bearer rat-client-1-1 ") {
 		t.Errorf("second update = %s", reqs[len(reqs)-1])
 	}
-	if md := e.idp.clients["client-1"]; md["client_name"] != "again" {
-		t.Errorf("the provider has %v", md)
+	if st, md := e.atIdP("GET", "client-1"); st != http.StatusOK || md["client_name"] != "again" {
+		t.Errorf("the provider has %d %v", st, md)
 	}
 }
 
@@ -51,11 +52,12 @@ func TestPatchRenamesAtTheProvider(t *testing.T) {
 // developer in its own words (escaped on the page), and nothing is
 // stored.
 func TestPatchRefusalChangesNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	c := e.create(dev, "first", "gluu_api")
 	before, _ := e.store.Client(c.ClientID)
-	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method != http.MethodPut {
 			return false
 		}
@@ -88,6 +90,7 @@ func TestPatchRefusalChangesNothing(t *testing.T) {
 // it stored and shown once; one that does not is said not to support
 // rotation, and the secret stays.
 func TestRotateSecret(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	c := e.create(dev, "first", "gluu_api")
@@ -98,7 +101,7 @@ func TestRotateSecret(t *testing.T) {
 	if st, _ := e.store.Client(c.ClientID); st.ClientSecret != c.ClientSecret {
 		t.Errorf("secret changed to %q", st.ClientSecret)
 	}
-	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method != http.MethodPut {
 			return false
 		}
@@ -118,15 +121,17 @@ func TestRotateSecret(t *testing.T) {
 	}
 }
 
-// TestClientTheProviderForgot: a client the provider answers 404 for is
-// shown as such, and can be deleted here.
+// TestClientTheProviderForgot: a client the provider answers
+// invalid_token for, as RFC 7592 has it answer for a client it does not
+// know, is shown as such, and can be deleted here.
 func TestClientTheProviderForgot(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	c := e.create(dev, "first", "gluu_api")
-	e.idp.mu.Lock()
-	delete(e.idp.clients, c.ClientID)
-	e.idp.mu.Unlock()
+	if st, _ := e.atIdP("DELETE", c.ClientID); st != http.StatusNoContent {
+		t.Fatalf("delete at the provider: %d", st)
+	}
 	var v clientView
 	if e.api(dev, "GET", "/clients/"+c.ClientID, nil, &v); v.ProviderStatus != "unknown_client" {
 		t.Errorf("provider_status = %q", v.ProviderStatus)
@@ -149,11 +154,12 @@ func TestClientTheProviderForgot(t *testing.T) {
 // 409, since either would use the registration access token the first
 // may rotate.
 func TestOneChangeOfAClientAtATime(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
 	c := e.create(dev, "first", "gluu_api")
 	entered, release := make(chan struct{}), make(chan struct{})
-	e.idp.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPut {
 			close(entered)
 			<-release

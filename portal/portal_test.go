@@ -58,13 +58,8 @@ func TestAPIJourney(t *testing.T) {
 	if resp := e.api(dev, "DELETE", "/clients/client-1", nil, nil); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("delete: %d", resp.StatusCode)
 	}
-<<<<<<< HEAD
-	if reqs := e.requests(); len(reqs) != 2 || reqs[1] != "DELETE /register/client-1 Bearer rat-1 " {
-		t.Errorf("provider requests = %q, want an RFC 7592 DELETE", reqs)
-=======
-	if reqs := e.idp.requests(); len(reqs) != 3 || reqs[1] != "GET /register/client-1 Bearer rat-1 " || reqs[2] != "DELETE /register/client-1 Bearer rat-1 " {
+	if reqs := e.requests(); len(reqs) != 3 || reqs[1] != "GET /register/client-1 Bearer rat-1 " || reqs[2] != "DELETE /register/client-1 Bearer rat-1 " {
 		t.Errorf("provider requests = %q, want an RFC 7592 read and DELETE", reqs)
->>>>>>> h22
 	}
 	if bnd, found := e.store.Binding("client-1"); !bnd.Revoked || !found {
 		t.Error("deleted client is not revoked")

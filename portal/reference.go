@@ -88,7 +88,7 @@ func (s *Server) entryHTML(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var item catalogueItem
-	for _, c := range catalogue(t) {
+	for _, c := range catalogue(t, s.opts.ConfigDir) {
 		if c.ID == e.ID {
 			item = c
 		}

@@ -47,7 +47,7 @@ func ordersReference(hostile string) *table.Reference {
 // withReference is testTable with a reference for the orders entry and
 // the orders API checking tokens of https://idp.example.
 func withReference(e *env, ref *table.Reference) *table.Table {
-	t := testTable(e.idp.URL)
+	t := e.freshTable()
 	t.IdPs = map[string]*table.IdP{"idp": {ID: "idp", Issuer: "https://idp.example"}}
 	t.APIs["orders"].JWT = &table.JWTAuth{IdP: "idp", Algorithms: []string{"RS256"}, IdentityClaim: "client_id"}
 	t.Portal.Catalogue["orders"].Reference = ref
@@ -56,6 +56,7 @@ func withReference(e *env, ref *table.Reference) *table.Table {
 }
 
 func TestHostileOpenAPIIsEscaped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	const hostile = `<script>alert(1)</script>"'><img src=x onerror=alert(2)>`
 	withReference(e, ordersReference(hostile))
@@ -78,6 +79,7 @@ func TestHostileOpenAPIIsEscaped(t *testing.T) {
 }
 
 func TestOpenAPIDocumentEndpoint(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ref := ordersReference("")
 	withReference(e, ref)
@@ -103,6 +105,7 @@ func TestOpenAPIDocumentEndpoint(t *testing.T) {
 // TestUsageAfterCalls: a client's usage is what the gateway's limiter
 // counted for it.
 func TestUsageAfterCalls(t *testing.T) {
+	t.Parallel()
 	mem := limit.NewMemory(limit.MemoryOptions{})
 	e := newEnvOpts(t, Options{Logger: zerolog.Nop(), Usage: mem})
 	tb := withReference(e, nil)
@@ -134,6 +137,7 @@ var varying = regexp.MustCompile(`(nonce|value)="[A-Za-z0-9_-]{20,}"`)
 // TestPagesGolden renders the pages a developer sees into testdata/pages
 // (-update rewrites them).
 func TestPagesGolden(t *testing.T) {
+	t.Parallel()
 	mem := limit.NewMemory(limit.MemoryOptions{})
 	e := newEnvOpts(t, Options{Logger: zerolog.Nop(), Usage: mem})
 	tb := withReference(e, ordersReference(""))
@@ -170,6 +174,7 @@ func TestPagesGolden(t *testing.T) {
 // TestScriptNonce: a page allows its own script by a fresh nonce and no
 // other script; other answers allow none.
 func TestScriptNonce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	nonces := map[string]bool{}
 	for range 2 {

@@ -7,12 +7,20 @@ import (
 	"testing"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/testidp"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
+
+// update is an RFC 7592 (or Okta) PUT of the JSON body to path with auth.
+func update(path, auth, body string) testidp.Request {
+	return testidp.Request{Method: "PUT", Path: path, Authorization: auth, ContentType: "application/json", Body: body}
+}
 
 // TestUpdateRequestPerDriver: each driver sends the RFC 7592 update as
 // its provider takes it, and keeps what the answer rotates.
 func TestUpdateRequestPerDriver(t *testing.T) {
-	t.Setenv("DCR_TEST_TOKEN", "api-token")
+	t.Parallel()
+	token := &table.Secret{Env: testutil.Env(t, "DCR_TEST_TOKEN", "api-token")}
 	managed := Registration{ClientID: "c", ClientSecret: "old-secret", RegistrationClientURI: "/register/c",
 		RegistrationAccessToken: "rat", TokenEndpointAuthMethod: "client_secret_basic"}
 	tests := []struct {
@@ -20,40 +28,40 @@ func TestUpdateRequestPerDriver(t *testing.T) {
 		provider   string
 		reg        Registration
 		answer     string
-		want       recorded
+		want       testidp.Request
 		wantSecret string
 		wantRAT    string
 	}{
 		{"hydra rotates the registration access token", "hydra", managed,
 			`{"client_id":"c","registration_access_token":"rat-2"}`,
-			recorded{"PUT", "/register/c", "Bearer rat", "application/json",
-				`{"client_id":"c","client_name":"renamed","grant_types":["client_credentials"],"redirect_uris":["https://app/cb"]}`},
+			update("/register/c", "Bearer rat",
+				`{"client_id":"c","client_name":"renamed","grant_types":["client_credentials"],"redirect_uris":["https://app/cb"]}`),
 			"old-secret", "rat-2"},
 		{"keycloak issues a new secret", "keycloak", managed,
 			`{"client_id":"c","client_secret":"new-secret"}`,
-			recorded{"PUT", "/register/c", "Bearer rat", "application/json",
-				`{"client_id":"c","client_name":"renamed","grant_types":["client_credentials"],"redirect_uris":["https://app/cb"]}`},
+			update("/register/c", "Bearer rat",
+				`{"client_id":"c","client_name":"renamed","grant_types":["client_credentials"],"redirect_uris":["https://app/cb"]}`),
 			"new-secret", "rat"},
 		{"gluu keeps asking for JWT access tokens", "gluu", managed,
 			`{"client_id":"c"}`,
-			recorded{"PUT", "/register/c", "Bearer rat", "application/json",
-				`{"access_token_as_jwt":true,"access_token_signing_alg":"RS256","client_id":"c","client_name":"renamed","grant_types":["client_credentials"],"redirect_uris":["https://app/cb"]}`},
+			update("/register/c", "Bearer rat",
+				`{"access_token_as_jwt":true,"access_token_signing_alg":"RS256","client_id":"c","client_name":"renamed","grant_types":["client_credentials"],"redirect_uris":["https://app/cb"]}`),
 			"old-secret", "rat"},
 		{"okta by client id with SSWS", "okta", Registration{ClientID: "c", ClientSecret: "old-secret"},
 			`{"client_id":"c","client_secret":"old-secret"}`,
-			recorded{"PUT", "/oauth2/v1/clients/c", "SSWS api-token", "application/json",
-				`{"application_type":"service","client_id":"c","client_name":"renamed","grant_types":["client_credentials"],"redirect_uris":["https://app/cb"]}`},
+			update("/oauth2/v1/clients/c", "SSWS api-token",
+				`{"application_type":"service","client_id":"c","client_name":"renamed","grant_types":["client_credentials"],"redirect_uris":["https://app/cb"]}`),
 			"old-secret", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, reply(200, tt.answer))
+			f := newFake(t, testidp.Reply(200, tt.answer))
 			reg := tt.reg
 			if reg.RegistrationClientURI != "" {
 				reg.RegistrationClientURI = f.URL + reg.RegistrationClientURI
 			}
 			s := table.DCR{Provider: tt.provider, GrantTypes: []string{"client_credentials"}, RegistrationEndpoint: f.URL + "/oauth2/v1/clients",
-				InitialAccessToken: &table.Secret{Env: "DCR_TEST_TOKEN"}}
+				InitialAccessToken: token}
 			r, _ := New(&s, "", f.Client())
 			got, err := r.Update(context.Background(), &reg, Request{ClientName: "renamed", RedirectURIs: []string{"https://app/cb"}})
 			if err != nil {
@@ -62,7 +70,7 @@ func TestUpdateRequestPerDriver(t *testing.T) {
 			if got.ClientSecret != tt.wantSecret || got.RegistrationAccessToken != tt.wantRAT || got.RegistrationClientURI != reg.RegistrationClientURI {
 				t.Errorf("Update = %+v, want secret %q and token %q", got, tt.wantSecret, tt.wantRAT)
 			}
-			if reqs := f.requests(); len(reqs) != 1 || reqs[0] != tt.want {
+			if reqs := f.Requests(); len(reqs) != 1 || reqs[0] != tt.want {
 				t.Errorf("requests = %+v\nwant %+v", reqs, tt.want)
 			}
 		})
@@ -70,6 +78,7 @@ func TestUpdateRequestPerDriver(t *testing.T) {
 }
 
 func TestManageErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		status int
@@ -87,7 +96,7 @@ func TestManageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, reply(tt.status, tt.body))
+			f := newFake(t, testidp.Reply(tt.status, tt.body))
 			reg := tt.reg
 			if reg.RegistrationClientURI != "" {
 				reg.RegistrationClientURI = f.URL + reg.RegistrationClientURI
@@ -110,13 +119,14 @@ func TestManageErrors(t *testing.T) {
 }
 
 func TestRead(t *testing.T) {
-	f := newFake(t, reply(http.StatusOK, `{"client_id":"c","client_name":"renamed","redirect_uris":["https://app/cb"]}`))
+	t.Parallel()
+	f := newFake(t, testidp.Reply(http.StatusOK, `{"client_id":"c","client_name":"renamed","redirect_uris":["https://app/cb"]}`))
 	r, _ := New(&table.DCR{Provider: "hydra"}, "", f.Client())
 	md, err := r.Read(context.Background(), &Registration{ClientID: "c", RegistrationClientURI: f.URL + "/register/c", RegistrationAccessToken: "rat"})
 	if err != nil || md.ClientName != "renamed" || len(md.RedirectURIs) != 1 {
 		t.Fatalf("Read = %+v, %v", md, err)
 	}
-	if reqs := f.requests(); len(reqs) != 1 || reqs[0] != (recorded{"GET", "/register/c", "Bearer rat", "", ""}) {
+	if reqs := f.Requests(); len(reqs) != 1 || reqs[0] != (testidp.Request{Method: "GET", Path: "/register/c", Authorization: "Bearer rat"}) {
 		t.Errorf("requests = %+v", reqs)
 	}
 }
