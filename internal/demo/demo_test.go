@@ -121,8 +121,32 @@ func TestDemoWalkthrough(t *testing.T) {
 		t.Errorf("token_endpoint %q, want the demo provider's", got)
 	}
 
+	// Step 2: rename the client: the provider takes the RFC 7592 update
+	// and rotates the registration access token; the client's page reads
+	// the client at the provider with the rotated token.
+	req, _ := http.NewRequest("PATCH", api+"/clients/"+clientID, strings.NewReader(`{"client_name":"renamed app"}`))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || jsonField(b, "client_name") != "renamed app" {
+		t.Fatalf("rename: %d %s", res.StatusCode, b)
+	}
+	res, err = c.Get("http://" + a.Portal + "/clients/" + clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if page := string(b); res.StatusCode != http.StatusOK || !strings.Contains(page, "renamed app") || strings.Contains(page, "no longer knows") {
+		t.Fatalf("client page after the rename: %d\n%s", res.StatusCode, page)
+	}
+
 	// Step 3: a token from the provider.
-	res, err := http.PostForm("http://"+a.IdP+"/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {clientSecret}})
+	res, err = http.PostForm("http://"+a.IdP+"/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {clientSecret}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +181,7 @@ func TestDemoWalkthrough(t *testing.T) {
 	}
 
 	// Step 6: delete the client; its token is refused at once.
-	req, _ := http.NewRequest("DELETE", api+"/clients/"+clientID, nil)
+	req, _ = http.NewRequest("DELETE", api+"/clients/"+clientID, nil)
 	res, err = c.Do(req)
 	if err != nil {
 		t.Fatal(err)
