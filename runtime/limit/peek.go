@@ -2,8 +2,12 @@ package limit
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/cuegate/cuegate/compiler/table"
 )
@@ -77,27 +81,20 @@ func (m *Memory) entry(k Key) entry {
 	return entry{}
 }
 
-// Peek implements Peeker with plain reads (HMGET, TIME) of the keys Take
+// Peek implements Peeker with plain reads (GET, TIME) of the keys Take
 // writes, on Redis's clock.
 func (r *Redis) Peek(ctx context.Context, req Request, _ time.Time) (rate, quota Usage, err error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	b := r.client.B()
-	cmds := []string{"rs", "rp", "rc", "qs", "qc"}
 	res := r.client.DoMulti(ctx,
-		b.Hmget().Key(r.key(req.RateKey)).Field(cmds[:3]...).Build(),
-		b.Hmget().Key(r.key(req.QuotaKey)).Field(cmds[3:]...).Build(),
+		b.Get().Key(r.key(req.RateKey)).Build(),
+		b.Get().Key(r.key(req.QuotaKey)).Build(),
 		b.Time().Build())
-	var v [5]int64
+	var st [2][7]int64
 	for i, res := range res[:2] {
-		vals, err := res.ToArray()
-		if err != nil {
-			return rate, quota, fmt.Errorf("limit: redis: %w", err)
-		}
-		for j, val := range vals {
-			if n, err := val.AsInt64(); err == nil {
-				v[i*3+j] = n
-			}
+		if st[i], err = unpackState(res); err != nil {
+			return rate, quota, err
 		}
 	}
 	var now int64 // µs
@@ -111,7 +108,8 @@ func (r *Redis) Peek(ctx context.Context, req Request, _ time.Time) (rate, quota
 		now = tm[0]*1_000_000 + tm[1]
 	}
 	const us = int64(time.Microsecond)
-	e := entry{rStart: v[0] * us, rPrev: v[1], rCur: v[2], qStart: v[3] * us, qCount: v[4]}
+	rs, qs := st[0], st[1]
+	e := entry{rStart: rs[0] * us, rPrev: rs[1], rCur: rs[2], qStart: qs[4] * us, qCount: qs[5]}
 	var rt *table.Rate
 	if req.Rate != nil { // the script's whole microseconds
 		rt = &table.Rate{Requests: req.Rate.Requests, Per: table.Duration(micros(req.Rate.Per) * us)}
@@ -122,6 +120,25 @@ func (r *Redis) Peek(ctx context.Context, req Request, _ time.Time) (rate, quota
 	}
 	rate, quota = e.usage(rt, q, now*us)
 	return rate, quota, nil
+}
+
+// unpackState decodes a counter key's value as state.lua packs it (seven
+// little-endian doubles: rs, rp, rc, per, qs, qc, period); a key that
+// does not exist is all zeros.
+func unpackState(res rueidis.RedisResult) (st [7]int64, err error) {
+	b, err := res.AsBytes()
+	switch {
+	case rueidis.IsRedisNil(err):
+		return st, nil
+	case err != nil:
+		return st, fmt.Errorf("limit: redis: %w", err)
+	case len(b) != 8*len(st):
+		return st, fmt.Errorf("limit: redis: a counter key holds %d bytes, want %d", len(b), 8*len(st))
+	}
+	for i := range st {
+		st[i] = int64(math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
+	}
+	return st, nil
 }
 
 // Peek implements Peeker: Redis's counts while Redis answers, the local
