@@ -118,6 +118,10 @@ func TestJSONErrors(t *testing.T) {
 		{`{`, `{}`, "tablediff: old table: "},
 		{`{}`, `null`, "tablediff: new table: not a table: null"},
 		{`{}`, `{"apis":{"x":{"methods":"GET"}}}`, "tablediff: new table: "},
+		{`{}`, `{"apis":{"x":null}}`, `tablediff: new table: apis."x": not an object`},
+		{`{"idps":{"x":null}}`, `{}`, `tablediff: old table: idps."x": not an object`},
+		{`{}`, `{"policies":{"p":{"id":"q"}}}`, `tablediff: new table: policies."p": its id is "q"`},
+		{`{}`, `{"portal":{"catalogue":{"c":null}}}`, `tablediff: new table: portal.catalogue."c": not an object`},
 	} {
 		_, err := tablediff.JSON([]byte(c.old), []byte(c.new))
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
@@ -166,7 +170,7 @@ func TestHostileNames(t *testing.T) {
 	t.Parallel()
 	old := `{"apis":{"y":{"id":"y","listen_path":"/a\r\n| b |","methods":["GET"]}},"policies":{}}`
 	cur := `{"apis":{"x\n::error file=a::owned":{"id":"x\n::error file=a::owned","listen_path":"/a\r\n| b |","methods":["GET"]}},` +
-		`"policies":{"p\u202egold":{"access":{"a` + "`" + `\n|":{}}}},"odd\ngroup":{"k":1}}`
+		`"policies":{"p\u202egold":{"id":"p\u202egold","access":{"a` + "`" + `\n|":{}}}},"odd\ngroup":{"k":1}}`
 	d, err := tablediff.JSON([]byte(old), []byte(cur))
 	if err != nil {
 		t.Fatal(err)
@@ -195,4 +199,23 @@ func TestHostileNames(t *testing.T) {
 	if got := strings.Join(d.Summary(), "\n"); strings.Count(got, "\n") != len(d.Summary())-1 {
 		t.Errorf("Summary has a line break inside an entry: %q", got)
 	}
+}
+
+// FuzzJSON: no table read from a node makes JSON or its renderings panic.
+func FuzzJSON(f *testing.F) {
+	f.Add([]byte(`{"apis":{"x":null}}`))
+	f.Add([]byte(`{"apis":{"a":{"id":"a","listen_path":"/a","methods":["GET"]}},"portal":{"catalogue":{}}}`))
+	f.Add([]byte(`{"policies":{"p":{"id":"p","access":{"a":null}}},"idps":{"i":{"id":"i"}}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		old := []byte(`{"apis":{"a":{"id":"a","listen_path":"/a"}}}`)
+		d, err := tablediff.JSON(old, raw)
+		if err != nil {
+			return
+		}
+		var sb strings.Builder
+		if d.WriteText(&sb) != nil || d.WriteMarkdown(&sb) != nil {
+			t.Fatal("write failed")
+		}
+		_ = d.Summary()
+	})
 }
