@@ -3,7 +3,6 @@ package main
 import (
 	"archive/tar"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -95,8 +94,21 @@ func untar(archive []byte, dir string) error {
 	}
 }
 
-// maxTableBytes bounds the table a node's GET /table may answer.
-const maxTableBytes = 64 << 20
+// maxTableBytes bounds the table a node's GET /table may answer;
+// tableTimeout bounds the whole request.
+const (
+	maxTableBytes = 64 << 20
+	tableTimeout  = 30 * time.Second
+)
+
+// tableClient fetches a node's table. It never follows a redirect: the
+// admin token is for the node asked, and a 3xx is an error.
+var tableClient = &http.Client{
+	Timeout: tableTimeout,
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
 
 // fetchTable reads the table a node serves at base's /table, with token
 // as the bearer token when it is not empty. The error names the URL,
@@ -109,16 +121,14 @@ func fetchTable(base, token string) ([]byte, error) {
 	if !strings.HasSuffix(u.Path, "/table") {
 		u.Path = strings.TrimSuffix(u.Path, "/") + "/table"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := tableClient.Do(req)
 	if err != nil {
 		return nil, err // *url.Error: "Get "URL": cause"
 	}
@@ -129,6 +139,8 @@ func fetchTable(base, token string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: %w", u, err)
 	case resp.StatusCode == http.StatusUnauthorized:
 		return nil, fmt.Errorf("GET %s: %s: set %s to the node's gateway.admin_token", u, resp.Status, adminTokenEnv)
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return nil, fmt.Errorf("GET %s: %s: redirects are not followed; give the admin listener's own URL", u, resp.Status)
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
 	case len(body) > maxTableBytes:
