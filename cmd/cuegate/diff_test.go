@@ -104,3 +104,24 @@ func TestDiffAgainstTooLarge(t *testing.T) {
 		t.Errorf("fetchTable = %v", err)
 	}
 }
+
+// TestDiffAgainstCredentials: a URL with credentials is refused, and no
+// error repeats them.
+func TestDiffAgainstCredentials(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{
+		"http://admin:s3cret-pass@127.0.0.1:1/",
+		"https://s3cret-pass@node/",
+		"ftp://admin:s3cret-pass@node/",
+		"http://admin:s3cret-pass@node/%zz",
+	} {
+		_, err := fetchTable(u, "")
+		if err == nil || strings.Contains(err.Error(), "s3cret-pass") {
+			t.Errorf("fetchTable(%q) = %v", u, err)
+		}
+	}
+	_, err := fetchTable("http://admin:s3cret-pass@127.0.0.1:1/", "")
+	if want := "--against http://127.0.0.1:1/: a URL with credentials (user@ or user:password@) is refused"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("fetchTable = %v, want %q…", err, want)
+	}
+}

@@ -111,12 +111,18 @@ var tableClient = &http.Client{
 }
 
 // fetchTable reads the table a node serves at base's /table, with token
-// as the bearer token when it is not empty. The error names the URL,
-// never the token.
+// as the bearer token when it is not empty. A URL with credentials
+// (user:password@) is refused. The error names the URL, never the token.
 func fetchTable(base, token string) ([]byte, error) {
 	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--against %q: want the admin listener's http:// or https:// URL", base)
+	switch {
+	case err != nil:
+		return nil, errors.New("--against: not a URL; want the admin listener's http:// or https:// URL")
+	case u.User != nil:
+		u.User = nil // a user name alone may be a secret too
+		return nil, fmt.Errorf("--against %s: a URL with credentials (user@ or user:password@) is refused; set %s to the node's gateway.admin_token", u, adminTokenEnv)
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return nil, fmt.Errorf("--against %s: want the admin listener's http:// or https:// URL", u)
 	}
 	if !strings.HasSuffix(u.Path, "/table") {
 		u.Path = strings.TrimSuffix(u.Path, "/") + "/table"
@@ -130,7 +136,7 @@ func fetchTable(base, token string) ([]byte, error) {
 	}
 	resp, err := tableClient.Do(req)
 	if err != nil {
-		return nil, err // *url.Error: "Get "URL": cause"
+		return nil, err // *url.Error: "Get "URL": cause", the URL redacted
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTableBytes+1))
