@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,8 +16,12 @@ import (
 )
 
 // compileAtRevision compiles dir as of the git revision rev: the
-// directory's files at rev are written to a temporary directory, which is
-// removed again. Findings name the files as "rev:path/in/repo".
+// configuration files of the directory at rev (table.IsConfigFile, not
+// those of subdirectories), read from git's objects, so that neither
+// .gitattributes nor the rest of the tree has a say, are written to a
+// temporary directory, which is removed again. A symbolic link is
+// followed within the repository at rev. Findings name the files as
+// "rev:path/in/repo".
 func compileAtRevision(b budget.Budget, rev, dir string) ([]byte, error) {
 	if strings.HasPrefix(rev, "-") {
 		return nil, fmt.Errorf("--git %q: a revision does not start with -", rev)
@@ -29,16 +31,17 @@ func compileAtRevision(b budget.Budget, rev, dir string) ([]byte, error) {
 		return nil, err
 	}
 	top, prefix, _ := strings.Cut(strings.TrimSuffix(string(out), "\n"), "\n")
-	archive, err := git(top, "archive", "--format=tar", rev+":"+prefix)
+	out, err = git(top, "rev-parse", "--verify", "--end-of-options", rev+"^{commit}")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--git %s: not a commit of the repository %s", rev, top)
 	}
+	r := revision{top: top, commit: strings.TrimSpace(string(out)), name: rev}
 	tmp, err := os.MkdirTemp("", "cuegate-diff-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	if err := untar(archive, tmp); err != nil {
+	if err := r.writeConfig(strings.TrimSuffix(prefix, "/"), tmp); err != nil {
 		return nil, fmt.Errorf("--git %s: %w", rev, err)
 	}
 	return compileSide(b, "old", tmp, rev+":"+strings.TrimSuffix(prefix, "/"))
@@ -55,43 +58,6 @@ func git(dir string, args ...string) ([]byte, error) {
 		return nil, fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
-}
-
-// untar writes the regular files of a tar archive under dir; anything
-// else (links, devices) is skipped, and a name that would leave dir is an
-// error.
-func untar(archive []byte, dir string) error {
-	tr := tar.NewReader(bytes.NewReader(archive))
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		if !filepath.IsLocal(h.Name) {
-			return fmt.Errorf("archive entry %q is outside the directory", h.Name)
-		}
-		name := filepath.Join(dir, h.Name)
-		if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
-			return err
-		}
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(f, tr)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-	}
 }
 
 // maxTableBytes bounds the table a node's GET /table may answer;
