@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,16 @@ const (
 	exportTimeout       = 10 * time.Second
 	scope               = "github.com/cuegate/cuegate"
 )
+
+// collectorClient sends spans to the collector. It follows no redirect:
+// the headers' secrets are for the endpoint configured, and a redirect
+// is a failed export.
+var collectorClient = &http.Client{
+	Timeout: exportTimeout,
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
 
 // Options configures New.
 type Options struct {
@@ -80,6 +91,7 @@ func New(cfg *table.Tracing, opts Options) (*Exporter, error) {
 		otlptracehttp.WithEndpointURL(cfg.Endpoint+"/v1/traces"),
 		otlptracehttp.WithHeaders(headers),
 		otlptracehttp.WithTimeout(exportTimeout),
+		otlptracehttp.WithHTTPClient(collectorClient),
 		// A collector that is down loses the batch at once: waiting
 		// would only fill the queue.
 		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}),

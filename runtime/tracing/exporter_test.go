@@ -89,3 +89,31 @@ func TestExporterQueueBound(t *testing.T) {
 		t.Errorf("%d dropped after Shutdown, want at least 7", n)
 	}
 }
+
+// A collector that redirects never gets the headers' secrets sent
+// elsewhere: the export fails and its spans are dropped.
+func TestExporterNoRedirect(t *testing.T) {
+	var leaked atomic.Value
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Store(r.Header.Get("X-Api-Key"))
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.RedirectHandler(other.URL+"/v1/traces", http.StatusTemporaryRedirect))
+	defer srv.Close()
+	t.Setenv("CUEGATE_TEST_TRACING_KEY", "s3cret")
+	dropped := new(metrics.Counter)
+	e, err := New(&table.Tracing{Endpoint: srv.URL, SampleRatio: 1,
+		Headers: map[string]table.Secret{"X-Api-Key": {Env: "CUEGATE_TEST_TRACING_KEY"}}}, Options{Dropped: dropped})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background()) //nolint:errcheck
+	var c Context
+	c.Begin(nil, e)
+	now := time.Now()
+	e.Record(&c, &Request{Method: []byte("GET"), Path: []byte("/"), Start: now, End: now})
+	e.Flush(context.Background()) //nolint:errcheck // the export fails
+	if leaked.Load() != nil || dropped.Get() != 1 {
+		t.Errorf("redirect followed (%v), %d dropped", leaked.Load(), dropped.Get())
+	}
+}
