@@ -258,3 +258,30 @@ func TestTraceReload(t *testing.T) {
 		t.Error("tracing removed, an exporter remains")
 	}
 }
+
+// A method HTTP does not define is recorded as _OTHER, its span named
+// "HTTP route"; attribute values the client chooses are cut short.
+func TestTraceUnknownMethod(t *testing.T) {
+	t.Parallel()
+	col := newCollector(t)
+	e := newEnv(t, envOptions{extra: `gateway: tracing: {endpoint: "` + col.srv.URL + `", sample_ratio: 1}`})
+	method, path := strings.Repeat("X", 900), "/public/"+strings.Repeat("p", 1500)
+	r := e.rawExchange(method + " " + path + " HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n")
+	if r.status != 200 {
+		t.Fatalf("status %d", r.status)
+	}
+	flush(t, e.gw)
+	s, up := col.span("HTTP /public"), col.span("upstream HTTP /public")
+	if s == nil || up == nil {
+		col.mu.Lock()
+		defer col.mu.Unlock()
+		t.Fatalf("no span named HTTP /public and its upstream span: %d spans", len(col.spans))
+	}
+	got := attrMap(s.Attributes)
+	if got["http.request.method"] != "_OTHER" || got["http.request.method_original"] != method[:512] || got["url.path"] != path[:512] {
+		t.Errorf("attributes %q", got)
+	}
+	if m := attrMap(up.Attributes)["http.request.method"]; m != "_OTHER" {
+		t.Errorf("upstream span's method %q", m)
+	}
+}

@@ -120,9 +120,22 @@ func New(cfg *table.Tracing, opts Options) (*Exporter, error) {
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", cfg.ServiceName))),
 		sdktrace.WithSampler(sampler{sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))}),
 		sdktrace.WithIDGenerator(idGenerator{}),
+		sdktrace.WithSpanLimits(spanLimits()),
 	)
 	e.tracer = e.provider.Tracer(scope)
 	return e, nil
+}
+
+// maxAttributeLen bounds a span attribute's value, in bytes: the client
+// chooses the path, the Host and an unknown method.
+const maxAttributeLen = 512
+
+// spanLimits are OpenTelemetry's defaults with attribute values cut at
+// maxAttributeLen.
+func spanLimits() sdktrace.SpanLimits {
+	l := sdktrace.NewSpanLimits()
+	l.AttributeValueLengthLimit = maxAttributeLen
+	return l
 }
 
 // samples reports whether a trace the gateway starts with id is
