@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -283,5 +285,43 @@ func TestTraceUnknownMethod(t *testing.T) {
 	}
 	if m := attrMap(up.Attributes)["http.request.method"]; m != "_OTHER" {
 		t.Errorf("upstream span's method %q", m)
+	}
+}
+
+// A reload after a header's secret file changed exports with the new
+// value, though the tracing block is the same.
+func TestTraceReloadRotatedSecret(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var keys []string
+	col := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		keys = append(keys, r.Header.Get("X-Api-Key"))
+		mu.Unlock()
+	}))
+	defer col.Close()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "otel-key")
+	if err := os.WriteFile(key, []byte("first"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	extra := `gateway: tracing: {endpoint: "` + col.URL + `", sample_ratio: 1, headers: "X-Api-Key": file: "` + key + `"}`
+	e := newEnv(t, envOptions{extra: extra})
+	first := e.gw.tracing.Load()
+	if err := os.WriteFile(key, []byte("rotated"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := reload(e.gw); err != nil {
+		t.Fatal(err)
+	}
+	if e.gw.tracing.Load() == first {
+		t.Fatal("a rotated secret kept the exporter")
+	}
+	e.do("GET", "/public/x", "", nil)
+	flush(t, e.gw)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(keys) != 1 || keys[0] != "rotated" {
+		t.Errorf("the collector got keys %q, want the rotated one", keys)
 	}
 }

@@ -117,3 +117,41 @@ func TestExporterNoRedirect(t *testing.T) {
 		t.Errorf("redirect followed (%v), %d dropped", leaked.Load(), dropped.Get())
 	}
 }
+
+// An exporter serves the settings it was made for while the headers'
+// secrets resolve to the values it sends: a rotated secret file, or
+// other settings, need a new one.
+func TestExporterServes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key")
+	if err := os.WriteFile(key, []byte("first"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(endpoint string) *table.Tracing {
+		return &table.Tracing{Endpoint: endpoint, SampleRatio: 1, Headers: map[string]table.Secret{"X-Api-Key": {File: "key"}}}
+	}
+	e, err := New(cfg("http://127.0.0.1:1"), Options{ConfigDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background()) //nolint:errcheck
+	if !e.Serves(cfg("http://127.0.0.1:1")) {
+		t.Error("the same settings and secrets: not served")
+	}
+	if e.Serves(cfg("http://127.0.0.1:2")) || e.Serves(nil) || (*Exporter)(nil).Serves(cfg("http://127.0.0.1:1")) {
+		t.Error("other settings, or none, served")
+	}
+	if err := os.WriteFile(key, []byte("rotated"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if e.Serves(cfg("http://127.0.0.1:1")) {
+		t.Error("a rotated secret: still served")
+	}
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	if e.Serves(cfg("http://127.0.0.1:1")) {
+		t.Error("an unreadable secret: still served")
+	}
+}
