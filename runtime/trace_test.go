@@ -29,10 +29,11 @@ type collector struct {
 	mu    sync.Mutex
 	spans []*tracepb.Span
 	attrs map[string]string // resource attributes, last seen
+	keys  map[string]string // span name → the X-Api-Key header it came with
 }
 
 func newCollector(t testing.TB) *collector {
-	c := &collector{attrs: map[string]string{}}
+	c := &collector{attrs: map[string]string{}, keys: map[string]string{}}
 	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
 			http.Error(w, "want a protobuf POST to /v1/traces", 400)
@@ -51,6 +52,9 @@ func newCollector(t testing.TB) *collector {
 			}
 			for _, ss := range rs.ScopeSpans {
 				c.spans = append(c.spans, ss.Spans...)
+				for _, s := range ss.Spans {
+					c.keys[s.Name] = r.Header.Get("X-Api-Key")
+				}
 			}
 		}
 		c.mu.Unlock()
@@ -292,20 +296,13 @@ func TestTraceUnknownMethod(t *testing.T) {
 // value, though the tracing block is the same.
 func TestTraceReloadRotatedSecret(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	var keys []string
-	col := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		keys = append(keys, r.Header.Get("X-Api-Key"))
-		mu.Unlock()
-	}))
-	defer col.Close()
+	col := newCollector(t)
 	dir := t.TempDir()
 	key := filepath.Join(dir, "otel-key")
 	if err := os.WriteFile(key, []byte("first"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	extra := `gateway: tracing: {endpoint: "` + col.URL + `", sample_ratio: 1, headers: "X-Api-Key": file: "` + key + `"}`
+	extra := `gateway: tracing: {endpoint: "` + col.srv.URL + `", sample_ratio: 1, headers: "X-Api-Key": file: "` + key + `"}`
 	e := newEnv(t, envOptions{extra: extra})
 	first := e.gw.tracing.Load()
 	if err := os.WriteFile(key, []byte("rotated"), 0o600); err != nil {
@@ -319,9 +316,9 @@ func TestTraceReloadRotatedSecret(t *testing.T) {
 	}
 	e.do("GET", "/public/x", "", nil)
 	flush(t, e.gw)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(keys) != 1 || keys[0] != "rotated" {
-		t.Errorf("the collector got keys %q, want the rotated one", keys)
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if got := col.keys["GET /public"]; got != "rotated" {
+		t.Errorf("the request's span came with key %q, want the rotated one", got)
 	}
 }
