@@ -34,14 +34,14 @@ func (r *request) startTrace(h *fasthttp.RequestHeader, gen *generation) {
 // propagate sets the trace context the upstream gets in h, the request
 // about to be forwarded: with on, a traceparent naming the gateway's
 // upstream span, and the caller's tracestate only when its traceparent
-// was valid; without, neither. A client's traceparent is never passed on.
-// It uses r.buf.
+// was valid and it is valid itself (tracing.ValidTracestate); without,
+// neither. A client's traceparent is never passed on. It uses r.buf.
 func (r *request) propagate(h *fasthttp.RequestHeader, on bool) {
 	if r.trace.Recorded(r.exporter) {
 		r.upstreamAt = time.Now()
 	}
 	h.DelBytes(hdrTraceparent) // every one of them
-	if !on || !r.trace.Remote {
+	if !on || !r.trace.Remote || !tracing.ValidTracestate(h.PeekAll("Tracestate")) {
 		h.DelBytes(hdrTracestate)
 	}
 	if on {
