@@ -122,7 +122,7 @@ func New(cfg *table.Tracing, opts Options) (*Exporter, error) {
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", cfg.ServiceName))),
 		sdktrace.WithSampler(sampler{sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))}),
 		sdktrace.WithIDGenerator(idGenerator{}),
-		sdktrace.WithSpanLimits(spanLimits()),
+		sdktrace.WithRawSpanLimits(spanLimits()),
 	)
 	e.tracer = e.provider.Tracer(scope)
 	return e, nil

@@ -29,8 +29,20 @@ func TestExporterHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	exported := new(metrics.Counter)
-	e, err := New(&table.Tracing{Endpoint: srv.URL, SampleRatio: 1, ServiceName: "x",
-		Headers: map[string]table.Secret{"X-Api-Key": {File: "key"}}}, Options{ConfigDir: dir, Exported: exported})
+	if err := exportOne(t, &table.Tracing{Endpoint: srv.URL, SampleRatio: 1, ServiceName: "x",
+		Headers: map[string]table.Secret{"X-Api-Key": {File: "key"}}}, Options{ConfigDir: dir, Exported: exported}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Load() != "/v1/traces s3cret" || exported.Get() != 1 {
+		t.Errorf("collector got %v, %d exported", got.Load(), exported.Get())
+	}
+}
+
+// exportOne makes an exporter for cfg, records one sampled request with
+// it, flushes and shuts it down; the error is Flush's.
+func exportOne(t *testing.T, cfg *table.Tracing, opts Options) error {
+	t.Helper()
+	e, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,12 +51,7 @@ func TestExporterHeaders(t *testing.T) {
 	c.Begin(nil, e)
 	now := time.Now()
 	e.Record(&c, &Request{Method: []byte("GET"), Path: []byte("/"), Start: now, End: now})
-	if err := e.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if got.Load() != "/v1/traces s3cret" || exported.Get() != 1 {
-		t.Errorf("collector got %v, %d exported", got.Load(), exported.Get())
-	}
+	return e.Flush(context.Background())
 }
 
 // A header whose secret cannot be read fails New, naming the header and
@@ -102,17 +109,8 @@ func TestExporterNoRedirect(t *testing.T) {
 	defer srv.Close()
 	t.Setenv("CUEGATE_TEST_TRACING_KEY", "s3cret")
 	dropped := new(metrics.Counter)
-	e, err := New(&table.Tracing{Endpoint: srv.URL, SampleRatio: 1,
+	exportOne(t, &table.Tracing{Endpoint: srv.URL, SampleRatio: 1, //nolint:errcheck // the export fails
 		Headers: map[string]table.Secret{"X-Api-Key": {Env: "CUEGATE_TEST_TRACING_KEY"}}}, Options{Dropped: dropped})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Shutdown(context.Background()) //nolint:errcheck
-	var c Context
-	c.Begin(nil, e)
-	now := time.Now()
-	e.Record(&c, &Request{Method: []byte("GET"), Path: []byte("/"), Start: now, End: now})
-	e.Flush(context.Background()) //nolint:errcheck // the export fails
 	if leaked.Load() != nil || dropped.Get() != 1 {
 		t.Errorf("redirect followed (%v), %d dropped", leaked.Load(), dropped.Get())
 	}
