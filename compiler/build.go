@@ -12,10 +12,10 @@ import (
 	"github.com/cuegate/cuegate/schema"
 )
 
-// build turns the decoded configuration into a Table: the gateway, IdPs,
-// policies and APIs (gateway.go, idp.go, policy.go, api.go), the checks
-// across them (checks.go), then the portal and its DCR settings
-// (portal.go, dcr.go). It works on what the schema left valid and records
+// build turns the decoded configuration into a Table: the IDs (ids.go),
+// the gateway, IdPs, policies and APIs (gateway.go, idp.go, policy.go,
+// api.go), the checks across them (checks.go), then the portal and its
+// DCR settings (portal.go, dcr.go). It works on what the schema left valid and records
 // every finding in c.
 func (c *compilation) build(raw *schema.Config) *table.Table {
 	t := &table.Table{
@@ -23,6 +23,7 @@ func (c *compilation) build(raw *schema.Config) *table.Table {
 		APIs:     make(map[string]*table.API, len(raw.Apis)),
 		Policies: make(map[string]*table.Policy, len(raw.Policies)),
 	}
+	c.checkIDs(raw)
 	c.buildGateway(t, &raw.Gateway)
 	for _, id := range sortedKeys(raw.Idps) {
 		t.IdPs[id] = c.buildIdP(id, raw.Idps[id])

@@ -44,7 +44,7 @@ func (g *Gateway) Apply(c Compiled) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	old := g.cur.Load().table
-	if err == nil && t.Hash == old.Hash {
+	if err == nil && t.Hash == old.Hash && g.exporterCurrent(t) {
 		// The files a table names can change without it: reread the
 		// certificates, so that a rotation needs no restart.
 		var cert, portalCert *tls.Certificate

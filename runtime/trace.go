@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"encoding/hex"
-	"reflect"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -35,14 +34,14 @@ func (r *request) startTrace(h *fasthttp.RequestHeader, gen *generation) {
 // propagate sets the trace context the upstream gets in h, the request
 // about to be forwarded: with on, a traceparent naming the gateway's
 // upstream span, and the caller's tracestate only when its traceparent
-// was valid; without, neither. A client's traceparent is never passed on.
-// It uses r.buf.
+// was valid and it is valid itself (tracing.ValidTracestate); without,
+// neither. A client's traceparent is never passed on. It uses r.buf.
 func (r *request) propagate(h *fasthttp.RequestHeader, on bool) {
 	if r.trace.Recorded(r.exporter) {
 		r.upstreamAt = time.Now()
 	}
 	h.DelBytes(hdrTraceparent) // every one of them
-	if !on || !r.trace.Remote {
+	if !on || !r.trace.Remote || !tracing.ValidTracestate(h.PeekAll("Tracestate")) {
 		h.DelBytes(hdrTracestate)
 	}
 	if on {
@@ -103,22 +102,32 @@ func (r *request) writeError(resp *fasthttp.Response, e errorResponse) {
 }
 
 // swapExporter returns the exporter t's generation records with: prev's
-// when t's tracing configuration is the same, a new one when it differs,
-// nil when t has none. fresh reports a new one, which the caller must
-// install (installExporter) or shut down.
+// when it still serves t's tracing configuration (the same settings and
+// header secrets, read again: tracing.Exporter.Serves), a new one when
+// not, nil when t has none. fresh reports a new one, which the caller
+// must install (installExporter) or shut down.
 func (g *Gateway) swapExporter(prev *generation, t *table.Table) (e *tracing.Exporter, fresh bool, err error) {
 	cfg := t.Gateway.Tracing
-	if prev != nil && reflect.DeepEqual(prev.table.Gateway.Tracing, cfg) {
-		return prev.exporter, false, nil
-	}
 	if cfg == nil {
 		return nil, false, nil
+	}
+	if prev != nil && prev.exporter.Serves(cfg) {
+		return prev.exporter, false, nil
 	}
 	e, err = tracing.New(cfg, tracing.Options{
 		ConfigDir: g.opts.ConfigDir, Logger: g.log,
 		Exported: g.series.spansExported, Dropped: g.series.spansDropped,
 	})
 	return e, err == nil, err
+}
+
+// exporterCurrent reports whether the exporter being served still serves
+// t's tracing configuration, its header secrets read again: a reload of
+// an unchanged table swaps when not, so that a rotated secret file takes
+// effect.
+func (g *Gateway) exporterCurrent(t *table.Table) bool {
+	cfg := t.Gateway.Tracing
+	return cfg == nil || g.cur.Load().exporter.Serves(cfg)
 }
 
 // installExporter makes e the exporter of the calls besides requests and

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,10 +29,11 @@ type collector struct {
 	mu    sync.Mutex
 	spans []*tracepb.Span
 	attrs map[string]string // resource attributes, last seen
+	keys  map[string]string // span name → the X-Api-Key header it came with
 }
 
 func newCollector(t testing.TB) *collector {
-	c := &collector{attrs: map[string]string{}}
+	c := &collector{attrs: map[string]string{}, keys: map[string]string{}}
 	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
 			http.Error(w, "want a protobuf POST to /v1/traces", 400)
@@ -49,6 +52,9 @@ func newCollector(t testing.TB) *collector {
 			}
 			for _, ss := range rs.ScopeSpans {
 				c.spans = append(c.spans, ss.Spans...)
+				for _, s := range ss.Spans {
+					c.keys[s.Name] = r.Header.Get("X-Api-Key")
+				}
 			}
 		}
 		c.mu.Unlock()
@@ -256,5 +262,63 @@ func TestTraceReload(t *testing.T) {
 	}
 	if e.gw.tracing.Load() != nil || e.gw.cur.Load().exporter != nil {
 		t.Error("tracing removed, an exporter remains")
+	}
+}
+
+// A method HTTP does not define is recorded as _OTHER, its span named
+// "HTTP route"; attribute values the client chooses are cut short.
+func TestTraceUnknownMethod(t *testing.T) {
+	t.Parallel()
+	col := newCollector(t)
+	e := newEnv(t, envOptions{extra: `gateway: tracing: {endpoint: "` + col.srv.URL + `", sample_ratio: 1}`})
+	method, path := strings.Repeat("X", 900), "/public/"+strings.Repeat("p", 1500)
+	r := e.rawExchange(method + " " + path + " HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n")
+	if r.status != 200 {
+		t.Fatalf("status %d", r.status)
+	}
+	flush(t, e.gw)
+	s, up := col.span("HTTP /public"), col.span("upstream HTTP /public")
+	if s == nil || up == nil {
+		col.mu.Lock()
+		defer col.mu.Unlock()
+		t.Fatalf("no span named HTTP /public and its upstream span: %d spans", len(col.spans))
+	}
+	got := attrMap(s.Attributes)
+	if got["http.request.method"] != "_OTHER" || got["http.request.method_original"] != method[:512] || got["url.path"] != path[:512] {
+		t.Errorf("attributes %q", got)
+	}
+	if m := attrMap(up.Attributes)["http.request.method"]; m != "_OTHER" {
+		t.Errorf("upstream span's method %q", m)
+	}
+}
+
+// A reload after a header's secret file changed exports with the new
+// value, though the tracing block is the same.
+func TestTraceReloadRotatedSecret(t *testing.T) {
+	t.Parallel()
+	col := newCollector(t)
+	dir := t.TempDir()
+	key := filepath.Join(dir, "otel-key")
+	if err := os.WriteFile(key, []byte("first"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	extra := `gateway: tracing: {endpoint: "` + col.srv.URL + `", sample_ratio: 1, headers: "X-Api-Key": file: "` + key + `"}`
+	e := newEnv(t, envOptions{extra: extra})
+	first := e.gw.tracing.Load()
+	if err := os.WriteFile(key, []byte("rotated"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := reload(e.gw); err != nil {
+		t.Fatal(err)
+	}
+	if e.gw.tracing.Load() == first {
+		t.Fatal("a rotated secret kept the exporter")
+	}
+	e.do("GET", "/public/x", "", nil)
+	flush(t, e.gw)
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if got := col.keys["GET /public"]; got != "rotated" {
+		t.Errorf("the request's span came with key %q, want the rotated one", got)
 	}
 }

@@ -16,7 +16,10 @@ type Config struct {
 	// name.
 	Apis map[string]API `json:"apis"`
 
-	// policies say which APIs an identity may call, and how often.
+	// policies say which APIs an identity may call, and how often, by an
+	// ID of your choice. An ID (of an IdP, API, policy or catalogue
+	// entry) is 1 to 64 letters, digits, '_', '.' or '-', starting with a
+	// letter or digit.
 	Policies map[string]Policy `json:"policies"`
 
 	// portal is the developer portal: who may sign up, and the catalogue

@@ -64,3 +64,64 @@ func TestDiffAgainst(t *testing.T) {
 		t.Errorf("a wrong path: %d %q", code, errs)
 	}
 }
+
+// TestDiffAgainstRedirect: a node that redirects never gets the admin
+// token to another host, and a redirect is an error.
+func TestDiffAgainstRedirect(t *testing.T) {
+	const token = "admin-token-for-the-redirect-test"
+	var leaked bytes.Buffer
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.WriteString(r.Header.Get("Authorization") + ";")
+	}))
+	defer other.Close()
+	node := httptest.NewServer(http.RedirectHandler(other.URL+"/table", http.StatusTemporaryRedirect))
+	defer node.Close()
+	t.Setenv(adminTokenEnv, token)
+	var out, errb bytes.Buffer
+	code := run([]string{"diff", "--against", node.URL, t.TempDir()}, &out, &errb)
+	if code != exitUsage || !strings.Contains(errb.String(), "307 Temporary Redirect: redirects are not followed") {
+		t.Errorf("diff = %d %q", code, errb.String())
+	}
+	if leaked.Len() > 0 {
+		t.Errorf("the redirect was followed: %q", leaked.String())
+	}
+}
+
+// TestDiffAgainstTooLarge: a table over maxTableBytes is an error, read
+// no further than the bound.
+func TestDiffAgainstTooLarge(t *testing.T) {
+	node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := make([]byte, 1<<20)
+		for range maxTableBytes>>20 + 2 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer node.Close()
+	_, err := fetchTable(node.URL, "")
+	if err == nil || !strings.Contains(err.Error(), "the table is over 64 MiB") {
+		t.Errorf("fetchTable = %v", err)
+	}
+}
+
+// TestDiffAgainstCredentials: a URL with credentials is refused, and no
+// error repeats them.
+func TestDiffAgainstCredentials(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{
+		"http://admin:s3cret-pass@127.0.0.1:1/",
+		"https://s3cret-pass@node/",
+		"ftp://admin:s3cret-pass@node/",
+		"http://admin:s3cret-pass@node/%zz",
+	} {
+		_, err := fetchTable(u, "")
+		if err == nil || strings.Contains(err.Error(), "s3cret-pass") {
+			t.Errorf("fetchTable(%q) = %v", u, err)
+		}
+	}
+	_, err := fetchTable("http://admin:s3cret-pass@127.0.0.1:1/", "")
+	if want := "--against http://127.0.0.1:1/: a URL with credentials (user@ or user:password@) is refused"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("fetchTable = %v, want %q…", err, want)
+	}
+}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,8 +16,12 @@ import (
 )
 
 // compileAtRevision compiles dir as of the git revision rev: the
-// directory's files at rev are written to a temporary directory, which is
-// removed again. Findings name the files as "rev:path/in/repo".
+// configuration files of the directory at rev (table.IsConfigFile, not
+// those of subdirectories), read from git's objects, so that neither
+// .gitattributes nor the rest of the tree has a say, are written to a
+// temporary directory, which is removed again. A symbolic link is
+// followed within the repository at rev. Findings name the files as
+// "rev:path/in/repo".
 func compileAtRevision(b budget.Budget, rev, dir string) ([]byte, error) {
 	if strings.HasPrefix(rev, "-") {
 		return nil, fmt.Errorf("--git %q: a revision does not start with -", rev)
@@ -30,16 +31,17 @@ func compileAtRevision(b budget.Budget, rev, dir string) ([]byte, error) {
 		return nil, err
 	}
 	top, prefix, _ := strings.Cut(strings.TrimSuffix(string(out), "\n"), "\n")
-	archive, err := git(top, "archive", "--format=tar", rev+":"+prefix)
+	out, err = git(top, "rev-parse", "--verify", "--end-of-options", rev+"^{commit}")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--git %s: not a commit of the repository %s", rev, top)
 	}
+	r := revision{top: top, commit: strings.TrimSpace(string(out)), name: rev}
 	tmp, err := os.MkdirTemp("", "cuegate-diff-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	if err := untar(archive, tmp); err != nil {
+	if err := r.writeConfig(strings.TrimSuffix(prefix, "/"), tmp); err != nil {
 		return nil, fmt.Errorf("--git %s: %w", rev, err)
 	}
 	return compileSide(b, "old", tmp, rev+":"+strings.TrimSuffix(prefix, "/"))
@@ -58,69 +60,49 @@ func git(dir string, args ...string) ([]byte, error) {
 	return out, nil
 }
 
-// untar writes the regular files of a tar archive under dir; anything
-// else (links, devices) is skipped, and a name that would leave dir is an
-// error.
-func untar(archive []byte, dir string) error {
-	tr := tar.NewReader(bytes.NewReader(archive))
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		if !filepath.IsLocal(h.Name) {
-			return fmt.Errorf("archive entry %q is outside the directory", h.Name)
-		}
-		name := filepath.Join(dir, h.Name)
-		if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
-			return err
-		}
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(f, tr)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-	}
+// maxTableBytes bounds the table a node's GET /table may answer;
+// tableTimeout bounds the whole request.
+const (
+	maxTableBytes = 64 << 20
+	tableTimeout  = 30 * time.Second
+)
+
+// tableClient fetches a node's table. It never follows a redirect: the
+// admin token is for the node asked, and a 3xx is an error.
+var tableClient = &http.Client{
+	Timeout: tableTimeout,
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
 }
 
-// maxTableBytes bounds the table a node's GET /table may answer.
-const maxTableBytes = 64 << 20
-
 // fetchTable reads the table a node serves at base's /table, with token
-// as the bearer token when it is not empty. The error names the URL,
-// never the token.
+// as the bearer token when it is not empty. A URL with credentials
+// (user:password@) is refused. The error names the URL, never the token.
 func fetchTable(base, token string) ([]byte, error) {
 	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--against %q: want the admin listener's http:// or https:// URL", base)
+	switch {
+	case err != nil:
+		return nil, errors.New("--against: not a URL; want the admin listener's http:// or https:// URL")
+	case u.User != nil:
+		u.User = nil // a user name alone may be a secret too
+		return nil, fmt.Errorf("--against %s: a URL with credentials (user@ or user:password@) is refused; set %s to the node's gateway.admin_token", u, adminTokenEnv)
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return nil, fmt.Errorf("--against %s: want the admin listener's http:// or https:// URL", u)
 	}
 	if !strings.HasSuffix(u.Path, "/table") {
 		u.Path = strings.TrimSuffix(u.Path, "/") + "/table"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := tableClient.Do(req)
 	if err != nil {
-		return nil, err // *url.Error: "Get "URL": cause"
+		return nil, err // *url.Error: "Get "URL": cause", the URL redacted
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTableBytes+1))
@@ -129,6 +111,8 @@ func fetchTable(base, token string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: %w", u, err)
 	case resp.StatusCode == http.StatusUnauthorized:
 		return nil, fmt.Errorf("GET %s: %s: set %s to the node's gateway.admin_token", u, resp.Status, adminTokenEnv)
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return nil, fmt.Errorf("GET %s: %s: redirects are not followed; give the admin listener's own URL", u, resp.Status)
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
 	case len(body) > maxTableBytes:

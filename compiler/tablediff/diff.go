@@ -16,6 +16,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cuegate/cuegate/compiler/table"
@@ -165,8 +166,41 @@ func decode(raw []byte) (side, error) {
 	if err := json.Unmarshal(raw, &t); err != nil {
 		return side{}, err
 	}
+	if err := wellFormed(&t); err != nil {
+		return side{}, err
+	}
 	t.Seal()
 	return side{tree, t.Routes.Owners()}, nil
+}
+
+// wellFormed checks what a table read from elsewhere (a node's /table)
+// must hold before it is sealed: every item of idps, apis, policies and
+// the catalogue is an object whose id is its key.
+func wellFormed(t *table.Table) error {
+	if err := entries("idps", t.IdPs, func(e *table.IdP) string { return e.ID }); err != nil {
+		return err
+	}
+	if err := entries("apis", t.APIs, func(e *table.API) string { return e.ID }); err != nil {
+		return err
+	}
+	if err := entries("policies", t.Policies, func(e *table.Policy) string { return e.ID }); err != nil {
+		return err
+	}
+	return entries("portal.catalogue", t.Portal.Catalogue, func(e *table.CatalogueEntry) string { return e.ID })
+}
+
+// entries checks the items of one collection at path: none nil, each
+// with id(e) its key.
+func entries[E any](path string, m map[string]*E, id func(*E) string) error {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		switch e := m[k]; {
+		case e == nil:
+			return fmt.Errorf("%s.%s: not an object", path, strconv.Quote(k))
+		case id(e) != k:
+			return fmt.Errorf("%s.%s: its id is %s", path, strconv.Quote(k), strconv.Quote(id(e)))
+		}
+	}
+	return nil
 }
 
 // take removes the object at the dotted path from tree and returns it, so

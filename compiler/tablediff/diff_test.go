@@ -118,6 +118,10 @@ func TestJSONErrors(t *testing.T) {
 		{`{`, `{}`, "tablediff: old table: "},
 		{`{}`, `null`, "tablediff: new table: not a table: null"},
 		{`{}`, `{"apis":{"x":{"methods":"GET"}}}`, "tablediff: new table: "},
+		{`{}`, `{"apis":{"x":null}}`, `tablediff: new table: apis."x": not an object`},
+		{`{"idps":{"x":null}}`, `{}`, `tablediff: old table: idps."x": not an object`},
+		{`{}`, `{"policies":{"p":{"id":"q"}}}`, `tablediff: new table: policies."p": its id is "q"`},
+		{`{}`, `{"portal":{"catalogue":{"c":null}}}`, `tablediff: new table: portal.catalogue."c": not an object`},
 	} {
 		_, err := tablediff.JSON([]byte(c.old), []byte(c.new))
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
@@ -158,4 +162,60 @@ func TestSummary(t *testing.T) {
 	if want := "policy gold changed: rate.requests; policy silver added"; got != want {
 		t.Errorf("Summary = %q, want %q", got, want)
 	}
+}
+
+// TestHostileNames: names from a table cannot start a line, fake a field
+// or a table cell, or hide in invisible characters, in any format.
+func TestHostileNames(t *testing.T) {
+	t.Parallel()
+	old := `{"apis":{"y":{"id":"y","listen_path":"/a\r\n| b |","methods":["GET"]}},"policies":{}}`
+	cur := `{"apis":{"x\n::error file=a::owned":{"id":"x\n::error file=a::owned","listen_path":"/a\r\n| b |","methods":["GET"]}},` +
+		`"policies":{"p\u202egold":{"id":"p\u202egold","access":{"a` + "`" + `\n|":{}}}},"odd\ngroup":{"k":1}}`
+	d, err := tablediff.JSON([]byte(old), []byte(cur))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text, md strings.Builder
+	if err := d.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	wantText := "api \"x\\n::error file=a::owned\": added\napi y: removed\npolicy \"p\\u202egold\": added\n\"odd\\ngroup\": added\n  k: (none) → 1\n" +
+		"route \"/a\\r\\n| b |\" GET: y → \"x\\n::error file=a::owned\"\n"
+	if text.String() != wantText {
+		t.Errorf("text:\n%s\nwant:\n%s", text.String(), wantText)
+	}
+	for i, line := range strings.Split(strings.TrimSuffix(md.String(), "\n"), "\n") {
+		cells := strings.Count(strings.ReplaceAll(line, `\|`, ""), "|") - 1
+		if strings.HasPrefix(line, "|") && cells != 4 && cells != 5 {
+			t.Errorf("markdown line %d breaks its row: %q", i, line)
+		}
+		if line != "" && !strings.HasPrefix(line, "|") && !strings.HasPrefix(line, "###") {
+			t.Errorf("markdown line %d is outside the tables: %q", i, line)
+		}
+	}
+	if got := strings.Join(d.Summary(), "\n"); strings.Count(got, "\n") != len(d.Summary())-1 {
+		t.Errorf("Summary has a line break inside an entry: %q", got)
+	}
+}
+
+// FuzzJSON: no table read from a node makes JSON or its renderings panic.
+func FuzzJSON(f *testing.F) {
+	f.Add([]byte(`{"apis":{"x":null}}`))
+	f.Add([]byte(`{"apis":{"a":{"id":"a","listen_path":"/a","methods":["GET"]}},"portal":{"catalogue":{}}}`))
+	f.Add([]byte(`{"policies":{"p":{"id":"p","access":{"a":null}}},"idps":{"i":{"id":"i"}}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		old := []byte(`{"apis":{"a":{"id":"a","listen_path":"/a"}}}`)
+		d, err := tablediff.JSON(old, raw)
+		if err != nil {
+			return
+		}
+		var sb strings.Builder
+		if d.WriteText(&sb) != nil || d.WriteMarkdown(&sb) != nil {
+			t.Fatal("write failed")
+		}
+		_ = d.Summary()
+	})
 }

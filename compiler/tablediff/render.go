@@ -3,6 +3,7 @@ package tablediff
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/cuegate/cuegate/compiler/table"
@@ -15,9 +16,22 @@ const everyMethod = 8
 // Name is how the item is named in text: "api orders", "gateway".
 func (it Item) Name() string {
 	if it.ID == "" {
-		return it.Group
+		return show(it.Group)
 	}
-	return it.Group + " " + it.ID
+	return show(it.Group) + " " + show(it.ID)
+}
+
+// show is s as written into a diff: as it is when it holds only
+// printable characters other than space, '"' and '\', else quoted
+// (strconv.Quote), so that a name from a table cannot start a line, fake
+// a field or hide in invisible characters. The compiler restricts IDs
+// already; a table read from a node (cuegate diff --against) is not
+// trusted.
+func show(s string) string {
+	if s == "" || strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) || r == ' ' || r == '"' || r == '\\' }) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // MethodNames names the route's methods: "GET, POST", or "every method".
@@ -27,7 +41,7 @@ func (r Route) MethodNames() string {
 	}
 	names := make([]string, len(r.Methods))
 	for i, m := range r.Methods {
-		names[i] = m
+		names[i] = show(m)
 		if m == table.AnyOtherMethod {
 			names[i] = "any other method"
 		}
@@ -39,7 +53,7 @@ var _ fmt.Stringer = Route{}
 
 // String is "route /orders/ GET: orders → orders_v2".
 func (r Route) String() string {
-	return fmt.Sprintf("route %s %s: %s → %s", r.ListenPath, r.MethodNames(), r.Old, r.New)
+	return fmt.Sprintf("route %s %s: %s → %s", show(r.ListenPath), r.MethodNames(), show(r.Old), show(r.New))
 }
 
 // value shows a field's JSON value, or "(none)" when it is absent.
@@ -57,7 +71,7 @@ func (d *Diff) WriteText(w io.Writer) error {
 	for _, it := range d.Items {
 		fmt.Fprintf(&b, "%s: %s\n", it.Name(), it.Kind)
 		for _, f := range it.Fields {
-			fmt.Fprintf(&b, "  %s: %s → %s\n", f.Path, value(f.Old), value(f.New))
+			fmt.Fprintf(&b, "  %s: %s → %s\n", show(f.Path), value(f.Old), value(f.New))
 		}
 	}
 	for _, r := range d.Routes {
@@ -84,14 +98,14 @@ func (d *Diff) WriteMarkdown(w io.Writer) error {
 				fmt.Fprintf(&b, "| %s | %s | | | |\n", it.Kind, code(it.Name()))
 			}
 			for _, f := range it.Fields {
-				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", it.Kind, code(it.Name()), code(f.Path), code(value(f.Old)), code(value(f.New)))
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", it.Kind, code(it.Name()), code(show(f.Path)), code(value(f.Old)), code(value(f.New)))
 			}
 		}
 	}
 	if len(d.Routes) > 0 {
 		b.WriteString("\n| route | methods | old API | new API |\n|---|---|---|---|\n")
 		for _, r := range d.Routes {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", code(r.ListenPath), r.MethodNames(), code(r.Old), code(r.New))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", code(show(r.ListenPath)), code(r.MethodNames()), code(show(r.Old)), code(show(r.New)))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -99,8 +113,10 @@ func (d *Diff) WriteMarkdown(w io.Writer) error {
 }
 
 // code is s as a Markdown code span inside a table cell: fenced with one
-// more backtick than its longest run, and with | escaped.
+// more backtick than its longest run, with | escaped and line breaks made
+// spaces, so that it cannot end its cell, row or span.
 func code(s string) string {
+	s = strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
 	run, longest := 0, 0
 	for _, c := range s {
 		if c == '`' {
@@ -128,7 +144,7 @@ func (d *Diff) Summary() []string {
 		if it.Kind == Changed {
 			paths := make([]string, len(it.Fields))
 			for i, f := range it.Fields {
-				paths[i] = f.Path
+				paths[i] = show(f.Path)
 			}
 			s += ": " + strings.Join(paths, ", ")
 		}

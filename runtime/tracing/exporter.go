@@ -2,9 +2,12 @@ package tracing
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"net/http"
+	"reflect"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -27,6 +30,16 @@ const (
 	exportTimeout       = 10 * time.Second
 	scope               = "github.com/cuegate/cuegate"
 )
+
+// collectorClient sends spans to the collector. It follows no redirect:
+// the headers' secrets are for the endpoint configured, and a redirect
+// is a failed export.
+var collectorClient = &http.Client{
+	Timeout: exportTimeout,
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
 
 // Options configures New.
 type Options struct {
@@ -61,25 +74,25 @@ type Exporter struct {
 	max      int64
 	opts     Options
 	lastLog  atomic.Int64 // UnixNano of the last failure logged
+	// cfg and headerSum are what e was made for: the settings, and the
+	// SHA-256 of the headers' resolved values (see Serves).
+	cfg       *table.Tracing
+	headerSum [sha256.Size]byte
 }
 
-// New returns an Exporter for cfg. It reads the headers' secrets now; the
-// error names the header, never a value. Nothing is sent before a span
+// New returns an Exporter for cfg. It reads the headers' secrets now (see
+// Serves); the error names the header, never a value. Nothing is sent before a span
 // ends.
 func New(cfg *table.Tracing, opts Options) (*Exporter, error) {
-	headers := make(map[string]string, len(cfg.Headers))
-	for _, name := range slices.Sorted(maps.Keys(cfg.Headers)) {
-		s := cfg.Headers[name]
-		v, err := s.Resolve(opts.ConfigDir)
-		if err != nil {
-			return nil, fmt.Errorf("gateway.tracing.headers.%s: %w", name, err)
-		}
-		headers[name] = v
+	headers, err := resolveHeaders(cfg, opts.ConfigDir)
+	if err != nil {
+		return nil, err
 	}
 	client, err := otlptracehttp.New(context.Background(),
 		otlptracehttp.WithEndpointURL(cfg.Endpoint+"/v1/traces"),
 		otlptracehttp.WithHeaders(headers),
 		otlptracehttp.WithTimeout(exportTimeout),
+		otlptracehttp.WithHTTPClient(collectorClient),
 		// A collector that is down loses the batch at once: waiting
 		// would only fill the queue.
 		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}),
@@ -93,7 +106,8 @@ func New(cfg *table.Tracing, opts Options) (*Exporter, error) {
 	if opts.BatchTimeout <= 0 {
 		opts.BatchTimeout = DefaultBatchTimeout
 	}
-	e := &Exporter{opts: opts, max: int64(opts.QueueSize), bound: uint64(cfg.SampleRatio * (1 << 63))}
+	e := &Exporter{opts: opts, max: int64(opts.QueueSize), bound: uint64(cfg.SampleRatio * (1 << 63)),
+		cfg: cfg, headerSum: headerSum(headers)}
 	if cfg.SampleRatio >= 1 {
 		e.bound = 1 << 63
 	}
@@ -108,9 +122,57 @@ func New(cfg *table.Tracing, opts Options) (*Exporter, error) {
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", cfg.ServiceName))),
 		sdktrace.WithSampler(sampler{sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))}),
 		sdktrace.WithIDGenerator(idGenerator{}),
+		sdktrace.WithRawSpanLimits(spanLimits()),
 	)
 	e.tracer = e.provider.Tracer(scope)
 	return e, nil
+}
+
+// resolveHeaders reads the secrets of cfg's headers, relative to dir.
+// The error names the header, never a value.
+func resolveHeaders(cfg *table.Tracing, dir string) (map[string]string, error) {
+	headers := make(map[string]string, len(cfg.Headers))
+	for name, s := range cfg.Headers {
+		v, err := s.Resolve(dir)
+		if err != nil {
+			return nil, fmt.Errorf("gateway.tracing.headers.%s: %w", name, err)
+		}
+		headers[name] = v
+	}
+	return headers, nil
+}
+
+// headerSum is the SHA-256 of headers, names and values, in name order.
+func headerSum(headers map[string]string) [sha256.Size]byte {
+	h := sha256.New()
+	for _, name := range slices.Sorted(maps.Keys(headers)) {
+		h.Write([]byte(name + "\x00" + headers[name] + "\x00"))
+	}
+	return [sha256.Size]byte(h.Sum(nil))
+}
+
+// Serves reports whether e is the exporter for cfg as it stands: the
+// same settings, with header secrets that resolve to the values e sends.
+// It reads the secrets again, so a rotated secret file makes it false; so
+// does a secret that cannot be read. A nil e serves no cfg.
+func (e *Exporter) Serves(cfg *table.Tracing) bool {
+	if e == nil || cfg == nil || !reflect.DeepEqual(e.cfg, cfg) {
+		return false
+	}
+	headers, err := resolveHeaders(cfg, e.opts.ConfigDir)
+	return err == nil && headerSum(headers) == e.headerSum
+}
+
+// maxAttributeLen bounds a span attribute's value, in bytes: the client
+// chooses the path, the Host and an unknown method.
+const maxAttributeLen = 512
+
+// spanLimits are OpenTelemetry's defaults with attribute values cut at
+// maxAttributeLen.
+func spanLimits() sdktrace.SpanLimits {
+	l := sdktrace.NewSpanLimits()
+	l.AttributeValueLengthLimit = maxAttributeLen
+	return l
 }
 
 // samples reports whether a trace the gateway starts with id is

@@ -29,8 +29,20 @@ func TestExporterHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	exported := new(metrics.Counter)
-	e, err := New(&table.Tracing{Endpoint: srv.URL, SampleRatio: 1, ServiceName: "x",
-		Headers: map[string]table.Secret{"X-Api-Key": {File: "key"}}}, Options{ConfigDir: dir, Exported: exported})
+	if err := exportOne(t, &table.Tracing{Endpoint: srv.URL, SampleRatio: 1, ServiceName: "x",
+		Headers: map[string]table.Secret{"X-Api-Key": {File: "key"}}}, Options{ConfigDir: dir, Exported: exported}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Load() != "/v1/traces s3cret" || exported.Get() != 1 {
+		t.Errorf("collector got %v, %d exported", got.Load(), exported.Get())
+	}
+}
+
+// exportOne makes an exporter for cfg, records one sampled request with
+// it, flushes and shuts it down; the error is Flush's.
+func exportOne(t *testing.T, cfg *table.Tracing, opts Options) error {
+	t.Helper()
+	e, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,12 +51,7 @@ func TestExporterHeaders(t *testing.T) {
 	c.Begin(nil, e)
 	now := time.Now()
 	e.Record(&c, &Request{Method: []byte("GET"), Path: []byte("/"), Start: now, End: now})
-	if err := e.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if got.Load() != "/v1/traces s3cret" || exported.Get() != 1 {
-		t.Errorf("collector got %v, %d exported", got.Load(), exported.Get())
-	}
+	return e.Flush(context.Background())
 }
 
 // A header whose secret cannot be read fails New, naming the header and
@@ -87,5 +94,62 @@ func TestExporterQueueBound(t *testing.T) {
 	e.Record(&c, &Request{Method: []byte("GET"), Start: now, End: now})
 	if n := dropped.Get(); n < 7 {
 		t.Errorf("%d dropped after Shutdown, want at least 7", n)
+	}
+}
+
+// A collector that redirects never gets the headers' secrets sent
+// elsewhere: the export fails and its spans are dropped.
+func TestExporterNoRedirect(t *testing.T) {
+	var leaked atomic.Value
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Store(r.Header.Get("X-Api-Key"))
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.RedirectHandler(other.URL+"/v1/traces", http.StatusTemporaryRedirect))
+	defer srv.Close()
+	t.Setenv("CUEGATE_TEST_TRACING_KEY", "s3cret")
+	dropped := new(metrics.Counter)
+	exportOne(t, &table.Tracing{Endpoint: srv.URL, SampleRatio: 1, //nolint:errcheck // the export fails
+		Headers: map[string]table.Secret{"X-Api-Key": {Env: "CUEGATE_TEST_TRACING_KEY"}}}, Options{Dropped: dropped})
+	if leaked.Load() != nil || dropped.Get() != 1 {
+		t.Errorf("redirect followed (%v), %d dropped", leaked.Load(), dropped.Get())
+	}
+}
+
+// An exporter serves the settings it was made for while the headers'
+// secrets resolve to the values it sends: a rotated secret file, or
+// other settings, need a new one.
+func TestExporterServes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key")
+	if err := os.WriteFile(key, []byte("first"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(endpoint string) *table.Tracing {
+		return &table.Tracing{Endpoint: endpoint, SampleRatio: 1, Headers: map[string]table.Secret{"X-Api-Key": {File: "key"}}}
+	}
+	e, err := New(cfg("http://127.0.0.1:1"), Options{ConfigDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background()) //nolint:errcheck
+	if !e.Serves(cfg("http://127.0.0.1:1")) {
+		t.Error("the same settings and secrets: not served")
+	}
+	if e.Serves(cfg("http://127.0.0.1:2")) || e.Serves(nil) || (*Exporter)(nil).Serves(cfg("http://127.0.0.1:1")) {
+		t.Error("other settings, or none, served")
+	}
+	if err := os.WriteFile(key, []byte("rotated"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if e.Serves(cfg("http://127.0.0.1:1")) {
+		t.Error("a rotated secret: still served")
+	}
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	if e.Serves(cfg("http://127.0.0.1:1")) {
+		t.Error("an unreadable secret: still served")
 	}
 }

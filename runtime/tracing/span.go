@@ -33,7 +33,9 @@ type Request struct {
 }
 
 // Record exports c's spans for r: the gateway's server span, named
-// "METHOD route", with the caller's span as its parent, and a client span
+// "METHOD route" ("HTTP route" for a method HTTP does not define, which
+// is recorded as _OTHER with the client's in
+// http.request.method_original), with the caller's span as its parent, and a client span
 // for the call to the upstream, each with the ID c gave it. Call it for a
 // request c.Recorded(e); it does not block.
 func (e *Exporter) Record(c *Context, r *Request) {
@@ -47,13 +49,20 @@ func (e *Exporter) Record(c *Context, r *Request) {
 			TraceID: c.TraceID, SpanID: c.Parent, TraceFlags: oteltrace.FlagsSampled, Remote: true,
 		}))
 	}
-	name := string(r.Method)
+	method, known := knownMethod(r.Method)
+	name := method
+	if !known {
+		name = "HTTP"
+	}
 	if r.Route != "" {
 		name += " " + r.Route
 	}
-	attrs := make([]attribute.KeyValue, 0, 9)
+	attrs := make([]attribute.KeyValue, 0, 10)
+	if !known {
+		attrs = append(attrs, attribute.String("http.request.method_original", string(r.Method)))
+	}
 	attrs = append(attrs,
-		attribute.String("http.request.method", string(r.Method)),
+		attribute.String("http.request.method", method),
 		attribute.String("url.path", string(r.Path)),
 		attribute.String("server.address", hostOnly(r.Host)),
 		attribute.Int("http.response.status_code", r.Status),
@@ -70,15 +79,15 @@ func (e *Exporter) Record(c *Context, r *Request) {
 		span.SetStatus(codes.Error, "")
 	}
 	if !r.UpstreamStart.IsZero() {
-		e.recordUpstream(context.WithValue(ctx, idsKey{}, &ids{c.TraceID, c.Upstream}), name, r)
+		e.recordUpstream(context.WithValue(ctx, idsKey{}, &ids{c.TraceID, c.Upstream}), name, method, r)
 	}
 	span.End(oteltrace.WithTimestamp(r.End))
 }
 
 // recordUpstream records the client span of r's call to the upstream.
-func (e *Exporter) recordUpstream(ctx context.Context, name string, r *Request) {
+func (e *Exporter) recordUpstream(ctx context.Context, name, method string, r *Request) {
 	attrs := []attribute.KeyValue{
-		attribute.String("http.request.method", string(r.Method)),
+		attribute.String("http.request.method", method),
 		attribute.String("cuegate.api", r.API),
 	}
 	if r.UpstreamStatus > 0 {
@@ -98,4 +107,15 @@ func hostOnly(h []byte) string {
 		return host
 	}
 	return string(bytes.Trim(h, "[]"))
+}
+
+// knownMethod is m as the span's http.request.method: m when it is one
+// of the methods HTTP defines (and true), else "_OTHER", so that a
+// client cannot name spans or grow their set of names.
+func knownMethod(m []byte) (string, bool) {
+	switch string(m) {
+	case "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH":
+		return string(m), true
+	}
+	return "_OTHER", false
 }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cuegate/cuegate/compiler/table"
+)
+
+// Bounds on what is read from a revision: one configuration file (as the
+// compiler bounds one on disk), the text of a symbolic link, and the
+// links followed to one file.
+const (
+	maxRevisionFileBytes = 4 << 20
+	maxLinkBytes         = 4 << 10
+	maxLinkHops          = 40
+)
+
+// revision reads files of one commit of the repository at top. name is
+// the revision as the user gave it, for messages.
+type revision struct {
+	top, commit, name string
+}
+
+// treeEntry is one line of git ls-tree -l: the path is from the top of
+// the repository.
+type treeEntry struct {
+	mode, kind, oid, path string
+	size                  int64
+}
+
+// writeConfig writes the configuration files of the directory dir (from
+// the top of the repository, "" for the top) at r into out, each under
+// its own name, following symbolic links.
+func (r revision) writeConfig(dir, out string) error {
+	entries, err := r.list(r.commit+":"+dir, dir)
+	if err != nil {
+		return fmt.Errorf("%s/ is not a directory at %s", dir, r.name)
+	}
+	for _, e := range entries {
+		name := path.Base(e.path)
+		if e.kind != "blob" || !table.IsConfigFile(name) {
+			continue
+		}
+		src, err := r.file(e)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(out, name), src, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// file reads the contents of the file at e, following symbolic links
+// that stay inside the repository.
+func (r revision) file(e treeEntry) ([]byte, error) {
+	from := e.path
+	for range maxLinkHops {
+		switch {
+		case e.kind != "blob":
+			return nil, fmt.Errorf("%s: %s is not a file at %s", from, e.path, r.name)
+		case e.mode != "120000":
+			if e.size > maxRevisionFileBytes {
+				return nil, fmt.Errorf("%s is larger than %d MiB at %s: a configuration file must be smaller", e.path, maxRevisionFileBytes>>20, r.name)
+			}
+			return git(r.top, "cat-file", "blob", e.oid)
+		case e.size > maxLinkBytes:
+			return nil, fmt.Errorf("%s: a symbolic link over %d bytes", e.path, maxLinkBytes)
+		}
+		target, err := git(r.top, "cat-file", "blob", e.oid)
+		if err != nil {
+			return nil, err
+		}
+		to := path.Join(path.Dir(e.path), string(target))
+		if path.IsAbs(string(target)) || !filepath.IsLocal(to) {
+			return nil, fmt.Errorf("%s: the symbolic link to %s leaves the repository; at %s only links within it are followed", e.path, strconv.Quote(string(target)), r.name)
+		}
+		found, err := r.list(r.commit, to)
+		if err != nil || len(found) != 1 || found[0].path != to {
+			return nil, fmt.Errorf("%s: the symbolic link's target %s does not exist at %s", e.path, to, r.name)
+		}
+		e = found[0]
+	}
+	return nil, fmt.Errorf("%s: more than %d symbolic links", from, maxLinkHops)
+}
+
+// list runs git ls-tree -l on treeish (a tree, or the commit with a path
+// to look up) and returns its entries, their paths joined to under when
+// treeish is a tree at that path.
+func (r revision) list(treeish, under string) ([]treeEntry, error) {
+	args := []string{"ls-tree", "-z", "-l", "--end-of-options", treeish}
+	if !strings.Contains(treeish, ":") {
+		args = append(args, "--", under)
+		under = ""
+	}
+	out, err := git(r.top, args...)
+	if err != nil {
+		return nil, err
+	}
+	var entries []treeEntry
+	for line := range strings.SplitSeq(strings.TrimSuffix(string(out), "\x00"), "\x00") {
+		if line == "" {
+			continue
+		}
+		meta, name, ok := strings.Cut(line, "\t")
+		f := strings.Fields(meta)
+		if !ok || len(f) != 4 {
+			return nil, errors.New("git ls-tree: unexpected output")
+		}
+		size, _ := strconv.ParseInt(f[3], 10, 64) // "-" for a tree
+		entries = append(entries, treeEntry{mode: f[0], kind: f[1], oid: f[2], path: path.Join(under, name), size: size})
+	}
+	return entries, nil
+}
