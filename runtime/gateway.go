@@ -49,9 +49,6 @@ type Options struct {
 	Cluster Cluster
 	// KeySets holds the IdPs' keys; nil means a new one (closed by Close).
 	KeySets *auth.KeySets
-	// TokenCacheSize bounds the validated-token cache; 0 means
-	// auth.DefaultCacheSize.
-	TokenCacheSize int
 	// Now is the clock for token validation, limits and bindings; nil
 	// means time.Now.
 	Now func() time.Time
@@ -133,7 +130,7 @@ func New(t *table.Table, opts Options) (*Gateway, error) {
 		g.keys = auth.NewKeySets(auth.KeySetsOptions{Logger: opts.Logger})
 		g.ownKeys = true
 	}
-	g.validator = auth.NewValidator(g.keys, max(opts.TokenCacheSize, 0)) // 0: auth.DefaultCacheSize
+	g.validator = auth.NewValidator(g.keys, t.Gateway.TokenCache) // 0: auth.DefaultCacheBytes
 	if g.limiter == nil {
 		g.limiter = limit.NewMemory(limit.MemoryOptions{})
 	}

@@ -30,7 +30,7 @@ func TestRotation(t *testing.T) {
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
 	clk := testutil.NewClock(now)
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Minute, Now: clk.Now}, p.idp())
-	v := NewValidator(k, 100)
+	v := NewValidator(k, 0)
 	tokB := []byte(rsaB.mint(t, p.claimsAt(now), nil))
 
 	steps := []struct {
@@ -79,7 +79,7 @@ func TestUnknownKidDoesNotWaitForItsTurn(t *testing.T) {
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
 	clk := testutil.NewClock(now)
 	k := readyKeys(t, KeySetsOptions{MinRefetch: 3 * time.Second, Now: clk.Now}, p.idp())
-	v := NewValidator(k, 100)
+	v := NewValidator(k, 0)
 	unknown := func(kid string) []byte {
 		return []byte(signer{kid, "RS256", jwt.SigningMethodRS256, rsaA.priv}.mint(t, p.claimsAt(now), nil))
 	}
@@ -121,7 +121,7 @@ func TestSkipUnusableKeys(t *testing.T) {
 	enc := rsaB.jwk(t, "RSA-OAEP", "enc")
 	p := newProvider(t, malformed, enc, rsaA.jwk(t, "RS256", "sig"))
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
-	v := NewValidator(k, 100)
+	v := NewValidator(k, 0)
 	if _, err := v.Validate([]byte(rsaA.mint(t, p.claimsAt(now), nil)), p.idp(), rulesFor("RS256"), now); err != nil {
 		t.Fatalf("good key: %v", err)
 	}
@@ -206,7 +206,7 @@ func TestProviderDownAfterFetch(t *testing.T) {
 	p.setDown(true)
 	before := failed.Get()
 	testutil.Eventually(t, "failed refreshes", func() bool { return failed.Get() >= before+3 })
-	v := NewValidator(k, 100)
+	v := NewValidator(k, 0)
 	rules := rulesFor("RS256")
 	rules.IdP = idp.ID
 	if _, err := v.Validate([]byte(rsaA.mint(t, p.claimsAt(now), nil)), idp, rules, now); err != nil {
@@ -226,7 +226,7 @@ func TestProviderDownFromStart(t *testing.T) {
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
 	p.setDown(true)
 	k := newKeys(t, KeySetsOptions{MinRefetch: time.Millisecond}, p.idp())
-	v := NewValidator(k, 100)
+	v := NewValidator(k, 0)
 	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
 	testutil.Eventually(t, "a failed fetch", func() bool { return k.Status()["test"].LastError != "" })
 	_, err := v.Validate(tok, p.idp(), rulesFor("RS256"), now)
@@ -258,7 +258,7 @@ func TestDiscovery(t *testing.T) {
 	t.Run("keys from the discovered jwks_uri", func(t *testing.T) {
 		idp := discovery(p.issuer)
 		k := readyKeys(t, KeySetsOptions{}, idp)
-		if _, err := NewValidator(k, 10).Validate([]byte(ecA.mint(t, p.claimsAt(now), nil)), idp, rulesFor("ES256"), now); err != nil {
+		if _, err := NewValidator(k, 0).Validate([]byte(ecA.mint(t, p.claimsAt(now), nil)), idp, rulesFor("ES256"), now); err != nil {
 			t.Fatal(err)
 		}
 		if p.discoHits.Load() == 0 {
@@ -283,7 +283,7 @@ func TestRefetchLimited(t *testing.T) {
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
 	clk := testutil.NewClock(now)
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour, Now: clk.Now}, p.idp())
-	v := NewValidator(k, 100)
+	v := NewValidator(k, 0)
 	unknown := func(i int) []byte {
 		return []byte(signer{fmt.Sprint("kid-", i), "RS256", jwt.SigningMethodRS256, rsaA.priv}.mint(t, p.claimsAt(now), nil))
 	}
@@ -327,7 +327,7 @@ func TestCacheInvalidation(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
-	v := NewValidator(k, 100)
+	v := NewValidator(k, 0)
 	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
 	validate := func() (*Claims, error) { return v.Validate(tok, p.idp(), rulesFor("RS256"), now) }
 	first, err := validate()
@@ -367,7 +367,7 @@ func TestSync(t *testing.T) {
 	p := newProvider(t, rsaA.jwk(t, "RS256", "sig"))
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
 	f := k.fetcher("test")
-	v := NewValidator(k, 100)
+	v := NewValidator(k, 0)
 	tok := []byte(rsaA.mint(t, p.claimsAt(now), nil))
 
 	// A new table with the same IdP (another pointer, another refresh
