@@ -116,7 +116,7 @@ func TestCacheEviction(t *testing.T) {
 	t.Parallel()
 	const minute = int64(time.Minute)
 	entry := func(sub string, exp int64) *Claims {
-		blob, idx := pack(jwt.MapClaims{"sub": sub})
+		blob, idx, _ := pack(jwt.MapClaims{"sub": sub})
 		return &Claims{blob: blob, idx: idx, exp: exp}
 	}
 	one := entry("a", 0).size()
@@ -222,4 +222,28 @@ func view(c *Claims) string {
 	c.EachString("aud", func(s string) bool { aud = append(aud, s); return true })
 	c.EachString("pol", func(s string) bool { pol = append(pol, s); return true })
 	return fmt.Sprintf("sub=%q aud=%q pol=%q exp=%v iss=%q alg=%s", sub, aud, pol, c.Expiry().UTC(), c.iss, c.alg)
+}
+
+// TestPackBounds: claims whose packed form would not fit 16-bit offsets
+// and counts are refused, not wrapped.
+func TestPackBounds(t *testing.T) {
+	t.Parallel()
+	long := make([]any, 1<<16)
+	for i := range long {
+		long[i] = ""
+	}
+	for _, tc := range []struct {
+		name   string
+		claims jwt.MapClaims
+		ok     bool
+	}{
+		{"small", jwt.MapClaims{"sub": "alice", "aud": []any{"a", "b"}}, true},
+		{"at the limit", jwt.MapClaims{"s": strings.Repeat("x", 1<<16-2)}, true},
+		{"a byte over", jwt.MapClaims{"s": strings.Repeat("x", 1<<16-1)}, false},
+		{"a list of 2^16 strings", jwt.MapClaims{"l": long}, false},
+	} {
+		if _, _, ok := pack(tc.claims); ok != tc.ok {
+			t.Errorf("%s: ok = %v, want %v", tc.name, ok, tc.ok)
+		}
+	}
 }

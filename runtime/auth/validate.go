@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/sha256"
 	"errors"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -64,7 +65,7 @@ type Claims struct {
 	// string, 1 list), count, then start, end per value. Two pointers per
 	// cached token instead of a map of boxed values.
 	blob string
-	idx  []uint32
+	idx  []uint16
 	// exp, nbf and iat are Unix nanoseconds; 0 when absent (exp never is).
 	exp, nbf, iat int64
 	iss           string // a part of blob
@@ -93,12 +94,15 @@ func (c *Claims) String(name string) (string, bool) {
 	return c.blob[c.idx[i+4]:c.idx[i+5]], true
 }
 
-// pack lays out the string and string-list claims of m as blob and idx.
-func pack(m jwt.MapClaims) (string, []uint32) {
+// pack lays out the string and string-list claims of m as blob and idx;
+// ok is false when they take more than 2^16 − 1 bytes or a list has more
+// elements, which a token of at most MaxTokenBytes cannot hold (its
+// decoded payload is under 6 KiB, and a string at most triples when
+// invalid UTF-8 becomes U+FFFD).
+func pack(m jwt.MapClaims) (blob string, idx []uint16, ok bool) {
 	var b []byte
-	var idx []uint32
 	add := func(s string) {
-		idx = append(idx, uint32(len(b)), uint32(len(b)+len(s)))
+		idx = append(idx, uint16(len(b)), uint16(len(b)+len(s)))
 		b = append(b, s...)
 	}
 	for k, v := range m {
@@ -113,13 +117,19 @@ func pack(m jwt.MapClaims) (string, []uint32) {
 			idx = append(idx, 1, 0)
 			for _, e := range v {
 				if s, ok := e.(string); ok {
+					if idx[at+1] == math.MaxUint16 {
+						return "", nil, false
+					}
 					add(s)
 					idx[at+1]++
 				}
 			}
 		}
 	}
-	return string(b), slices.Clone(idx)
+	if len(b) > math.MaxUint16 {
+		return "", nil, false
+	}
+	return string(b), slices.Clone(idx), true
 }
 
 // EachString calls f for the claim name when it is a string, or for each
@@ -303,7 +313,10 @@ func (v *Validator) verify(token string, f *fetcher, idp *table.IdP, rules *tabl
 	if iat, _ := claims.GetIssuedAt(); iat != nil {
 		c.iat = nanos(iat.Time)
 	}
-	c.blob, c.idx = pack(claims)
+	var ok bool
+	if c.blob, c.idx, ok = pack(claims); !ok {
+		return nil, errClaims
+	}
 	c.iss, _ = c.String("iss")
 	return c, nil
 }
