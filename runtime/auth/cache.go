@@ -29,7 +29,7 @@ const slotBytes = 2 * int64(unsafe.Sizeof(tokenDigest{})+unsafe.Sizeof(&Claims{}
 // and its three allocations (the Claims, the packed claims and their
 // index), each as the allocator rounds it.
 func (c *Claims) size() int64 {
-	return slotBytes + allocBytes(int64(unsafe.Sizeof(*c))) + allocBytes(int64(len(c.blob))) + allocBytes(2*int64(cap(c.idx)))
+	return slotBytes + allocBytes(int64(unsafe.Sizeof(*c))) + allocBytes(int64(len(c.blob))) + allocBytes(int64(cap(c.idx))*int64(unsafe.Sizeof(c.idx[0])))
 }
 
 // allocBytes bounds what an allocation of n bytes takes: the allocator's
