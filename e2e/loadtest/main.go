@@ -72,6 +72,7 @@ type options struct {
 	RedisTimeout      time.Duration
 	Generator         string
 	Upstream          string
+	GatewayTokenCache string
 }
 
 func main() {
@@ -93,6 +94,7 @@ func main() {
 	flag.DurationVar(&o.RedisTimeout, "redis-timeout", 0, "(f) cluster.redis.timeout of the Redis limiter, per call; 0: the config's default (50ms)")
 	flag.StringVar(&o.Generator, "generator", defaultGenerator(), "load generator: wrk (Debian's wrk, the default when it is installed) or go (fasthttp clients in this process)")
 	flag.StringVar(&o.Upstream, "upstream", upFasthttp, "the upstream every target forwards to: fasthttp (a child process of this program) or nginx (Debian's nginx, one worker)")
+	flag.StringVar(&o.GatewayTokenCache, "gateway-token-cache", "", "cuegate's gateway.token_cache (a size such as \"24MiB\"); empty: the schema's default")
 	flag.BoolVar(&o.NoCuegate, "no-cuegate", false, "measure the baselines only (checks the harness)")
 	flag.StringVar(&o.Repo, "repo", "../..", "repository root, for building cuegate")
 	flag.StringVar(&o.ServeArgs, "serve-args", "", "extra arguments for cuegate serve, space-separated")
@@ -430,6 +432,12 @@ func (b *bench) startCuegate(name, bin string, redis Redis) (*cuegateProc, error
 	}
 	if err := writeConfig(cfg, ports, b.idp, b.upAddr, redis); err != nil {
 		return nil, err
+	}
+	if c := b.o.GatewayTokenCache; c != "" {
+		src := fmt.Sprintf("package bench\n\ngateway: token_cache: %q\n", c)
+		if err := os.WriteFile(filepath.Join(cfg, "token_cache.cue"), []byte(src), 0o644); err != nil {
+			return nil, err
+		}
 	}
 	args := []string{"serve", "--config", cfg, "--state", filepath.Join(cfg, "state.json")}
 	args = append(args, strings.Fields(b.o.ServeArgs)...)
