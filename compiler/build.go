@@ -1,10 +1,12 @@
 package compiler
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,6 +60,36 @@ func (c *compilation) duration(s string, positive bool, at fieldPath) table.Dura
 		c.errorf(at, "duration %q must be greater than zero", s)
 	}
 	return table.Duration(d)
+}
+
+// sizeUnits are the units of a size string, in bytes.
+var sizeUnits = map[string]int64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+// size parses a size string the schema let through ("32MiB") into bytes,
+// which must lie within [lo, hi].
+func (c *compilation) size(s string, lo, hi int64, at fieldPath) int64 {
+	num := strings.TrimRight(s, "BKMGi")
+	n, err := strconv.ParseInt(num, 10, 64)
+	unit, ok := sizeUnits[s[len(num):]]
+	switch {
+	case !ok || (err != nil && !errors.Is(err, strconv.ErrRange)):
+		c.errorf(at, "invalid size %q: want a whole number and a unit, B, KiB, MiB or GiB, such as \"32MiB\"", s)
+	case err != nil || n > hi/unit || n*unit < lo:
+		c.errorf(at, "size %q must be between %s and %s", s, formatSize(lo), formatSize(hi))
+	default:
+		return n * unit
+	}
+	return 0
+}
+
+// formatSize writes n bytes in the largest unit that divides it.
+func formatSize(n int64) string {
+	for _, u := range []string{"GiB", "MiB", "KiB"} {
+		if n%sizeUnits[u] == 0 {
+			return strconv.FormatInt(n/sizeUnits[u], 10) + u
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
 }
 
 // checkSecret checks a secret reference the schema let through: it names

@@ -27,6 +27,7 @@ func (c *compilation) buildGateway(t *table.Table, g *schema.Gateway) {
 		UpstreamCAFile: g.Upstream_ca_file,
 
 		RateLimitHeaders: g.Rate_limit_headers,
+		TokenCache:       c.size(g.Token_cache, 1<<20, 1<<40, field("gateway", "token_cache")),
 	}
 	for _, l := range []struct{ field, addr string }{
 		{"listen", g.Listen}, {"portal_listen", g.Portal_listen}, {"admin_listen", g.Admin_listen},

@@ -50,9 +50,6 @@ type Options struct {
 	Cluster Cluster
 	// KeySets holds the IdPs' keys; nil means a new one (closed by Close).
 	KeySets *auth.KeySets
-	// TokenCacheSize bounds the validated-token cache; 0 means
-	// auth.DefaultCacheSize.
-	TokenCacheSize int
 	// Now is the clock for token validation, limits and bindings; nil
 	// means time.Now.
 	Now func() time.Time
@@ -145,7 +142,7 @@ func New(t *table.Table, opts Options) (*Gateway, error) {
 		g.keys = auth.NewKeySets(auth.KeySetsOptions{Logger: opts.Logger, Transport: g.tracing.Transport(nil, "jwks")})
 		g.ownKeys = true
 	}
-	g.validator = auth.NewValidator(g.keys, max(opts.TokenCacheSize, 0)) // 0: auth.DefaultCacheSize
+	g.validator = auth.NewValidator(g.keys, t.Gateway.TokenCache) // 0: auth.DefaultCacheBytes
 	if g.limiter == nil {
 		g.limiter = limit.NewMemory(limit.MemoryOptions{})
 	}

@@ -99,6 +99,7 @@ func (g *Gateway) swapLocked(t *table.Table) error {
 	}
 
 	g.keys.Sync(t.IdPs)
+	g.validator.SetCacheBytes(t.Gateway.TokenCache, g.now())
 	g.storeCerts(cert, portalCert)
 	g.cur.Store(gen)
 	g.installExporter(exporter)

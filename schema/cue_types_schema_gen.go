@@ -97,6 +97,11 @@ type Gateway struct {
 	// answer that passes carries three headers fewer.
 	Rate_limit_headers bool `json:"rate_limit_headers"`
 
+	// token_cache is the memory the cache of validated tokens may take
+	// (tokens are kept as their SHA-256 with their claims, a few hundred
+	// bytes each); when it is full, the entries expiring first go.
+	Token_cache string `json:"token_cache"`
+
 	// tracing exports an OpenTelemetry span per request (and per JWKS
 	// fetch and portal registration call) over OTLP/HTTP. Without it no
 	// span is exported, but W3C trace context still passes through.
@@ -544,3 +549,7 @@ type Cluster struct {
 	// "allow" passes, "deny" answers 503. Never 401 or 403.
 	On_redis_error string `json:"on_redis_error"`
 }
+
+// #Size is an amount of memory: a whole number of bytes with a unit, B,
+// KiB, MiB or GiB (powers of 1024), such as "512KiB" or "32MiB".
+type Size string

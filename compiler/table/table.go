@@ -93,6 +93,9 @@ type Gateway struct {
 	// AdminToken, when set, guards the admin listener but /healthz and
 	// /readyz; nil is only allowed when AdminListen is on loopback.
 	AdminToken *Secret `json:"admin_token,omitempty"`
+	// TokenCache is the validated-token cache's budget in bytes; 0 means
+	// the runtime's default.
+	TokenCache int64 `json:"token_cache,omitempty"`
 	// Tracing exports spans; nil exports none (trace context still
 	// passes through).
 	Tracing *Tracing `json:"tracing,omitempty"`

@@ -44,19 +44,25 @@ func highest(i int) int64 {
 }
 
 // Record adds one value.
-func (h *Hist) Record(d time.Duration) {
+func (h *Hist) Record(d time.Duration) { h.RecordN(d, 1) }
+
+// RecordN adds n times the same value; nothing when n is 0.
+func (h *Hist) RecordN(d time.Duration, n uint64) {
+	if n == 0 {
+		return
+	}
 	v := int64(d)
 	if v < 0 {
 		v = 0
 	}
-	h.counts[bucket(v)]++
+	h.counts[bucket(v)] += n
 	if h.total == 0 || v < h.min {
 		h.min = v
 	}
 	if v > h.max {
 		h.max = v
 	}
-	h.total++
+	h.total += n
 }
 
 // Merge adds o's values to h.

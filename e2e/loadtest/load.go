@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,10 @@ type LoadOptions struct {
 	Stream bool
 	// MetricsRe selects the admin metrics whose deltas are kept.
 	MetricsRe string
+	// Generator is genGo or genWrk.
+	Generator string
+	// Dir is where wrk's scripts and token files are written.
+	Dir string
 }
 
 type worker struct {
@@ -79,27 +84,28 @@ type countWriter struct{ n int }
 func (c *countWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
 
 // Run drives t with a closed loop of o.Conns connections, each sending its
-// next request as soon as the previous response is read. Warm-up requests
-// are not recorded; only requests completing inside the window are.
+// next request as soon as the previous response is read, from the
+// generator o.Generator names. Warm-up requests are not recorded; only
+// requests completing inside the window are.
 func Run(t *Target, round int, o LoadOptions) (*Window, error) {
-	var recording, stop atomic.Bool
-	workers := make([]*worker, o.Conns)
-	var wg sync.WaitGroup
-	url := "http://" + t.Addr + t.Path
-	for i := range workers {
-		w := &worker{kinds: map[string]uint64{}}
-		workers[i] = w
-		wg.Go(func() { w.loop(t, url, o.Stream, &recording, &stop) })
+	var gen loadGen
+	if o.Generator == genWrk {
+		gen = &wrkGen{t: t, o: o}
+	} else {
+		gen = newGoGen(t, o)
 	}
 	var during, duringDone chan struct{}
 	if t.During != nil {
 		during, duringDone = make(chan struct{}), make(chan struct{})
 		go func() { t.During(during); close(duringDone) }()
 	}
-	time.Sleep(o.Warmup)
+	if err := gen.warmUp(); err != nil {
+		gen.abort()
+		return nil, err
+	}
 
 	win := &Window{Round: round, ErrKinds: map[string]uint64{}}
-	var cpu0, self0 time.Duration
+	var cpu0 time.Duration
 	var m0 map[string]float64
 	peakReset := false
 	if t.PID != 0 {
@@ -113,16 +119,19 @@ func Run(t *Target, round int, o LoadOptions) (*Window, error) {
 	if t.Redis != nil {
 		var err error
 		if r0, err = t.Redis.snapshot(); err != nil {
-			stop.Store(true)
+			gen.abort()
 			return nil, err
 		}
 	}
-	self0, _ = cpuTime(selfPID)
 	t0 := time.Now()
-	recording.Store(true)
+	if err := gen.record(); err != nil {
+		return nil, err
+	}
 	sampled := sampleRSS(t.PID, o.Duration)
-	stop.Store(true)
 	win.Elapsed = time.Since(t0)
+	if err := gen.finish(win); err != nil {
+		return nil, err
+	}
 	if t.Redis != nil {
 		r1, err := t.Redis.snapshot()
 		if err != nil {
@@ -146,13 +155,74 @@ func Run(t *Target, round int, o LoadOptions) (*Window, error) {
 			win.PeakRSS = max(hwm, sampled)
 		}
 	}
-	self1, _ := cpuTime(selfPID)
-	win.SelfCPU = self1 - self0
 	if t.Admin != "" {
 		win.Metrics = deltaMetrics(m0, scrapeMetrics(t.Admin, o.MetricsRe))
 	}
-	wg.Wait()
-	for _, w := range workers {
+	return win, nil
+}
+
+// loadGen is a load generator driving one target through one window:
+// warmUp, then record, then finish once the window has passed (or abort
+// instead when the window cannot be measured).
+type loadGen interface {
+	// warmUp loads the target for the warm-up, unrecorded, and returns
+	// when it has passed.
+	warmUp() error
+	// record starts the measured load, for the window's duration.
+	record() error
+	// finish ends the load and adds to w what it recorded: requests,
+	// errors, latencies and its own CPU time; it may correct w.Elapsed to
+	// the generator's own measure of the window.
+	finish(w *Window) error
+	// abort ends the load without recording.
+	abort()
+}
+
+var (
+	_ loadGen = (*goGen)(nil)
+	_ loadGen = (*wrkGen)(nil)
+)
+
+// goGen is the Go generator: o.Conns fasthttp clients in this process.
+type goGen struct {
+	t               *Target
+	o               LoadOptions
+	workers         []*worker
+	wg              sync.WaitGroup
+	recording, stop atomic.Bool
+	self0           time.Duration
+}
+
+// newGoGen starts the workers of a goGen: they send requests at once,
+// unrecorded until record.
+func newGoGen(t *Target, o LoadOptions) *goGen {
+	g := &goGen{t: t, o: o, workers: make([]*worker, o.Conns)}
+	url := "http://" + t.Addr + t.Path
+	for i := range g.workers {
+		w := &worker{kinds: map[string]uint64{}}
+		g.workers[i] = w
+		g.wg.Go(func() { w.loop(t, url, o.Stream, &g.recording, &g.stop) })
+	}
+	return g
+}
+
+func (g *goGen) warmUp() error {
+	time.Sleep(g.o.Warmup)
+	return nil
+}
+
+func (g *goGen) record() error {
+	g.self0, _ = cpuTime(selfPID)
+	g.recording.Store(true)
+	return nil
+}
+
+func (g *goGen) finish(win *Window) error {
+	g.stop.Store(true)
+	self1, _ := cpuTime(selfPID)
+	win.SelfCPU = self1 - g.self0
+	g.wg.Wait()
+	for _, w := range g.workers {
 		win.Hist.Merge(&w.hist)
 		win.Requests += w.reqs
 		win.Errors += w.errs
@@ -160,7 +230,78 @@ func Run(t *Target, round int, o LoadOptions) (*Window, error) {
 			win.ErrKinds[k] += n
 		}
 	}
-	return win, nil
+	return nil
+}
+
+func (g *goGen) abort() { g.stop.Store(true) }
+
+// wrkGen runs wrk: one run for the warm-up, one for the window. Its
+// requests are checked for their status only (wrk does not read bodies
+// into the script).
+type wrkGen struct {
+	t    *Target
+	o    LoadOptions
+	wait func() (*wrkRun, error)
+}
+
+// run starts wrk on g's target for d, from the target's token cursor.
+func (g *wrkGen) run(d time.Duration) (func() (*wrkRun, error), error) {
+	script, err := wrkScript(g.o.Dir, g.t.Tokens != nil)
+	if err != nil {
+		return nil, err
+	}
+	tokens := ""
+	if g.t.Tokens != nil {
+		if tokens, err = writeTokenFile(g.o.Dir, g.t.Tokens); err != nil {
+			return nil, err
+		}
+	}
+	wait, err := startWrk(wrkArgs(g.t, g.o.Conns, d, script, tokens, g.t.cursor.Load()))
+	if err != nil {
+		return nil, err
+	}
+	return func() (*wrkRun, error) {
+		r, err := wait()
+		if err == nil {
+			g.t.cursor.Add(r.Requests)
+		}
+		return r, err
+	}, nil
+}
+
+func (g *wrkGen) warmUp() error {
+	if g.o.Warmup <= 0 {
+		return nil
+	}
+	wait, err := g.run(g.o.Warmup)
+	if err != nil {
+		return err
+	}
+	_, err = wait()
+	return err
+}
+
+func (g *wrkGen) record() (err error) {
+	g.wait, err = g.run(g.o.Duration)
+	return err
+}
+
+func (g *wrkGen) finish(win *Window) error {
+	r, err := g.wait()
+	if err != nil {
+		return err
+	}
+	win.Requests, win.Elapsed, win.SelfCPU = r.Requests, r.Elapsed, r.CPU
+	win.Hist = r.hist()
+	win.Errors = r.errors()
+	maps.Copy(win.ErrKinds, r.Errors)
+	return nil
+}
+
+func (g *wrkGen) abort() {
+	if g.wait != nil {
+		g.wait()
+	}
 }
 
 // sampleRSS sleeps d while polling the process's RSS every 50ms and

@@ -70,6 +70,9 @@ type options struct {
 	KrakenD           string
 	Against           string
 	RedisTimeout      time.Duration
+	Generator         string
+	Upstream          string
+	GatewayTokenCache string
 }
 
 func main() {
@@ -89,12 +92,15 @@ func main() {
 	flag.StringVar(&o.Cuegate, "cuegate", "", "cuegate binary; empty builds ./cmd/cuegate from -repo")
 	flag.StringVar(&o.Against, "against", "", "a second cuegate binary, measured as target "+tCuegateB+" beside cuegate in the same interleaved rounds of every scenario but (e) and (f): two builds compared without the machine's drift between runs")
 	flag.DurationVar(&o.RedisTimeout, "redis-timeout", 0, "(f) cluster.redis.timeout of the Redis limiter, per call; 0: the config's default (50ms)")
+	flag.StringVar(&o.Generator, "generator", defaultGenerator(), "load generator: wrk (Debian's wrk, the default when it is installed) or go (fasthttp clients in this process)")
+	flag.StringVar(&o.Upstream, "upstream", upFasthttp, "the upstream every target forwards to: fasthttp (a child process of this program) or nginx (Debian's nginx, one worker)")
+	flag.StringVar(&o.GatewayTokenCache, "gateway-token-cache", "", "cuegate's gateway.token_cache (a size such as \"24MiB\"); empty: the schema's default")
 	flag.BoolVar(&o.NoCuegate, "no-cuegate", false, "measure the baselines only (checks the harness)")
 	flag.StringVar(&o.Repo, "repo", "../..", "repository root, for building cuegate")
 	flag.StringVar(&o.ServeArgs, "serve-args", "", "extra arguments for cuegate serve, space-separated")
 	flag.IntVar(&o.RepeatIdentities, "repeat-identities", 100, "(a) identities, one token each, reused")
 	flag.IntVar(&o.FreshIdentities, "fresh-identities", 10000, "(b) identities")
-	flag.IntVar(&o.RSPool, "rs-pool", 150000, "(b) RS256 tokens: more than cuegate's token cache (100,000) so most requests need a signature check; minting costs ~1.2ms each, once (see -token-cache)")
+	flag.IntVar(&o.RSPool, "rs-pool", 150000, "(b) RS256 tokens: more than cuegate's token cache holds (32MiB, some 80,000 such tokens) so most requests need a signature check; 30000 measures a pool the cache holds; minting costs ~1.2ms each, once (see -token-cache)")
 	flag.IntVar(&o.ESPool, "es-pool", 150000, "(b) ES256 tokens minted")
 	flag.DurationVar(&o.ReloadEvery, "reload-every", 100*time.Millisecond, "(e) config rewrite period")
 	flag.StringVar(&o.ReloadVia, "reload-via", "sighup", "(e) how a rewrite reaches cuegate: sighup (rewrite, then SIGHUP: a swap every period) or file (rewrite only: the watcher's debounce decides)")
@@ -163,6 +169,9 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	if err := checkChoices(o); err != nil {
+		return err
+	}
 	header(o)
 	b.rivalBins = map[string]string{}
 	binFlags := map[string]string{tKrakenD: o.KrakenD}
@@ -190,7 +199,12 @@ func run(o options) error {
 	if b.upAddr, err = freePort(); err != nil {
 		return err
 	}
-	if b.upstream, err = startRole(dir, "upstream", "upstream", nil, "-listen", b.upAddr); err != nil {
+	if o.Upstream == upNginx {
+		b.upstream, err = startNginx(dir, b.upAddr)
+	} else {
+		b.upstream, err = startRole(dir, "upstream", "upstream", nil, "-listen", b.upAddr)
+	}
+	if err != nil {
 		return err
 	}
 	if err := waitHTTP(b.upstream, "http://"+b.upAddr+"/", o.StartupTimeout, false); err != nil {
@@ -224,12 +238,27 @@ func run(o options) error {
 	return nil
 }
 
+// checkChoices checks -generator and -upstream.
+func checkChoices(o options) error {
+	switch {
+	case o.Generator != genGo && o.Generator != genWrk:
+		return fmt.Errorf("-generator %q: want wrk or go", o.Generator)
+	case o.Upstream != upFasthttp && o.Upstream != upNginx:
+		return fmt.Errorf("-upstream %q: want fasthttp or nginx", o.Upstream)
+	case o.Generator == genWrk:
+		if _, err := exec.LookPath("wrk"); err != nil {
+			return fmt.Errorf("-generator wrk: %w (apt-get install wrk, or -generator go)", err)
+		}
+	}
+	return nil
+}
+
 func header(o options) {
 	host, _ := os.Hostname()
 	fmt.Printf("cuegate load benchmark — %s, %s, %d CPUs, GOMAXPROCS %d, load average %s\n",
 		time.Now().UTC().Format(time.RFC3339), host, runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAvg())
-	fmt.Printf("%d connections, closed loop; %v warm-up + %v measured per target per round; %d interleaved rounds\n",
-		o.Conns, o.Warmup, o.Duration, o.Rounds)
+	fmt.Printf("%d connections, closed loop (generator %s, upstream %s); %v warm-up + %v measured per target per round; %d interleaved rounds\n",
+		o.Conns, o.Generator, o.Upstream, o.Warmup, o.Duration, o.Rounds)
 	fmt.Printf("note: the load generator, the upstream and the gateway under test share the %d cores; nothing is pinned\n\n", runtime.NumCPU())
 }
 
@@ -403,6 +432,12 @@ func (b *bench) startCuegate(name, bin string, redis Redis) (*cuegateProc, error
 	}
 	if err := writeConfig(cfg, ports, b.idp, b.upAddr, redis); err != nil {
 		return nil, err
+	}
+	if c := b.o.GatewayTokenCache; c != "" {
+		src := fmt.Sprintf("package bench\n\ngateway: token_cache: %q\n", c)
+		if err := os.WriteFile(filepath.Join(cfg, "token_cache.cue"), []byte(src), 0o644); err != nil {
+			return nil, err
+		}
 	}
 	args := []string{"serve", "--config", cfg, "--state", filepath.Join(cfg, "state.json")}
 	args = append(args, strings.Fields(b.o.ServeArgs)...)

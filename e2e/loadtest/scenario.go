@@ -189,7 +189,7 @@ func (b *bench) runScenario(id string, sc scenarioSpec) (*ScenarioResult, error)
 		}
 		targets = append(targets, t)
 	}
-	lo := LoadOptions{Conns: b.o.Conns, Warmup: b.o.Warmup, Duration: b.o.Duration, Stream: sc.Stream, MetricsRe: b.o.Metrics}
+	lo := LoadOptions{Conns: b.o.Conns, Warmup: b.o.Warmup, Duration: b.o.Duration, Stream: sc.Stream, MetricsRe: b.o.Metrics, Generator: b.o.Generator, Dir: b.dir}
 	byName := map[string]*TargetResult{}
 	for _, t := range targets {
 		tr := &TargetResult{Name: t.Name}

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"maps"
+	"math"
 	"slices"
 	"strings"
 )
@@ -15,8 +16,12 @@ const maxClaimDepth = 8
 // ("realm_access.roles"), and returns the token's scopes (tokenScopes).
 // A path that more than one claim has, of any type (a literal top-level
 // "a.b" and "b" nested in "a"), is ambiguous: neither is laid out, so
-// the claim matches nothing and sets no header.
-func pack(m map[string]any) (string, []uint32, []string) {
+// the claim matches nothing and sets no header. ok is false when the
+// claims take more than 2^16 − 1 bytes or a list has more elements,
+// which a token of at most MaxTokenBytes cannot hold (its decoded payload
+// is under 6 KiB, a string at most triples when invalid UTF-8 becomes
+// U+FFFD, and a nested path repeats at most maxClaimDepth names).
+func pack(m map[string]any) (blob string, idx []uint16, scopes []string, ok bool) {
 	type claim struct {
 		path string
 		v    any // string or []any
@@ -45,9 +50,8 @@ func pack(m map[string]any) (string, []uint32, []string) {
 		level = next
 	}
 	var b []byte
-	var idx []uint32
 	add := func(s string) {
-		idx = append(idx, uint32(len(b)), uint32(len(b)+len(s)))
+		idx = append(idx, uint16(len(b)), uint16(len(b)+len(s)))
 		b = append(b, s...)
 	}
 	for _, c := range claims {
@@ -63,15 +67,22 @@ func pack(m map[string]any) (string, []uint32, []string) {
 			at := len(idx)
 			idx = append(idx, 1, 0)
 			for _, e := range v {
-				if s, ok := e.(string); ok {
+				if s, isString := e.(string); isString {
+					if idx[at+1] == math.MaxUint16 {
+						return "", nil, nil, false
+					}
 					add(s)
 					idx[at+1]++
 				}
 			}
 		}
+		if len(b) > math.MaxUint16 {
+			return "", nil, nil, false
+		}
 	}
-	blob := string(b)
-	return blob, idx, tokenScopes(blob, idx)
+	blob = string(b)
+	idx = slices.Clone(idx)
+	return blob, idx, tokenScopes(blob, idx), true
 }
 
 // tokenScopes returns the scopes of packed claims, sorted and without
@@ -79,7 +90,7 @@ func pack(m map[string]any) (string, []uint32, []string) {
 // "scp" (a list, as Okta sends it, or such a string, as Azure does). A
 // list element is split on spaces too. The strings are substrings of
 // blob.
-func tokenScopes(blob string, idx []uint32) []string {
+func tokenScopes(blob string, idx []uint16) []string {
 	c := Claims{blob: blob, idx: idx}
 	var out []string
 	for _, name := range [...]string{"scope", "scp"} {
@@ -89,7 +100,7 @@ func tokenScopes(blob string, idx []uint32) []string {
 		})
 	}
 	slices.Sort(out)
-	return slices.Compact(out)
+	return slices.Clone(slices.Compact(out)) // exactly sized: the cache accounts for its capacity
 }
 
 // appendScopes appends the scopes of a space-separated list to dst: the

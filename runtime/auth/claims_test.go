@@ -32,7 +32,7 @@ func TestPackNestedAndScopes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			blob, idx, scopes := pack(tt.claims)
+			blob, idx, scopes, _ := pack(tt.claims)
 			c := &Claims{blob: blob, idx: idx, scopes: scopes}
 			var got []string
 			c.EachString(tt.path, func(s string) bool { got = append(got, s); return true })
@@ -76,7 +76,7 @@ func FuzzScopes(f *testing.F) {
 
 func TestIsList(t *testing.T) {
 	t.Parallel()
-	blob, idx, _ := pack(map[string]any{"s": "x", "l": []any{"x"}, "e": []any{}, "o": map[string]any{"l": []any{"y"}}})
+	blob, idx, _, _ := pack(map[string]any{"s": "x", "l": []any{"x"}, "e": []any{}, "o": map[string]any{"l": []any{"y"}}})
 	c := &Claims{blob: blob, idx: idx}
 	for name, want := range map[string]bool{"s": false, "l": true, "e": true, "o.l": true, "o": false, "absent": false} {
 		if got := c.IsList(name); got != want {

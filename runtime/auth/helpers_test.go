@@ -106,7 +106,7 @@ func clockedEnv(t testing.TB, minRefetch time.Duration) (p *provider, clk *testu
 	p = newProvider(t, rsaA.JWK(t, "RS256", "sig"))
 	clk = testutil.NewClock(now)
 	k = readyKeys(t, KeySetsOptions{MinRefetch: minRefetch, Now: clk.Now}, p.idp())
-	return p, clk, k, NewValidator(k, 100)
+	return p, clk, k, NewValidator(k, 0)
 }
 
 // token is a token of p's valid claims at now, signed with key.

@@ -31,7 +31,7 @@ func TestRotation(t *testing.T) {
 	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
 	clk := testutil.NewClock(now)
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Minute, Now: clk.Now}, p.idp())
-	v := NewValidator(k, 100)
+	v := NewValidator(k, 0)
 	tokB := p.token(t, rsaB)
 
 	steps := []struct {
@@ -112,7 +112,7 @@ func TestSkipUnusableKeys(t *testing.T) {
 	enc := rsaB.JWK(t, "RSA-OAEP", "enc")
 	p := newProvider(t, malformed, enc, rsaA.JWK(t, "RS256", "sig"))
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
-	v := NewValidator(k, 100)
+	v := NewValidator(k, 0)
 	if _, err := v.Validate(p.token(t, rsaA), p.idp(), rulesFor("RS256"), now); err != nil {
 		t.Fatalf("good key: %v", err)
 	}
@@ -197,7 +197,7 @@ func TestProviderDownAfterFetch(t *testing.T) {
 	p.SetDown(true)
 	before := failed.Get()
 	testutil.Eventually(t, "failed refreshes", func() bool { return failed.Get() >= before+3 })
-	v := NewValidator(k, 100)
+	v := NewValidator(k, 0)
 	rules := rulesFor("RS256")
 	rules.IdP = idp.ID
 	if _, err := v.Validate(p.token(t, rsaA), idp, rules, now); err != nil {
@@ -217,7 +217,7 @@ func TestProviderDownFromStart(t *testing.T) {
 	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
 	p.SetDown(true)
 	k := newKeys(t, KeySetsOptions{MinRefetch: time.Millisecond}, p.idp())
-	v := NewValidator(k, 100)
+	v := NewValidator(k, 0)
 	tok := p.token(t, rsaA)
 	testutil.Eventually(t, "a failed fetch", func() bool { return k.Status()["test"].LastError != "" })
 	_, err := v.Validate(tok, p.idp(), rulesFor("RS256"), now)
@@ -249,7 +249,7 @@ func TestDiscovery(t *testing.T) {
 	t.Run("keys from the discovered jwks_uri", func(t *testing.T) {
 		idp := discovery(p.Issuer())
 		k := readyKeys(t, KeySetsOptions{}, idp)
-		if _, err := NewValidator(k, 10).Validate(p.token(t, ecA), idp, rulesFor("ES256"), now); err != nil {
+		if _, err := NewValidator(k, 0).Validate(p.token(t, ecA), idp, rulesFor("ES256"), now); err != nil {
 			t.Fatal(err)
 		}
 		if p.Hits(devidp.DiscoveryPath) == 0 {
@@ -309,7 +309,7 @@ func TestCacheInvalidation(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
-	v := NewValidator(k, 100)
+	v := NewValidator(k, 0)
 	tok := p.token(t, rsaA)
 	validate := func() (*Claims, error) { return v.Validate(tok, p.idp(), rulesFor("RS256"), now) }
 	first, err := validate()
@@ -350,7 +350,7 @@ func TestSync(t *testing.T) {
 	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
 	f := k.fetcher("test")
-	v := NewValidator(k, 100)
+	v := NewValidator(k, 0)
 	tok := p.token(t, rsaA)
 
 	// A new table with the same IdP (another pointer, another refresh

@@ -1,12 +1,11 @@
 package auth
 
 import (
+	"crypto/sha256"
 	"errors"
-	"hash/maphash"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -16,12 +15,6 @@ import (
 
 // MaxTokenBytes is the largest token Validate parses.
 const MaxTokenBytes = 8 << 10
-
-// DefaultCacheSize is the token cache size NewValidator uses for 0 (and
-// the gateway's default). The cache is keyed by a 64-bit hash of the
-// token, and an entry keeps the token itself, compared on every hit; an
-// entry takes about the token's size plus 0.5 KiB.
-const DefaultCacheSize = 100_000
 
 // supportedAlgs are the asymmetric algorithms a token may be signed with;
 // an API's allow-list is intersected with them, so none and HMAC can never
@@ -70,16 +63,13 @@ type Claims struct {
 	// of the string and string-list claims; idx locates them: per claim nameStart, nameEnd, kind (0
 	// string, 1 list), count, then start, end per value. Two pointers per
 	// cached token instead of a map of boxed values.
-	blob          string
-	idx           []uint32
-	scopes        []string  // sorted, without repeats; substrings of blob
-	exp, nbf, iat time.Time // zero when absent (exp never is)
-	iss           string
-	aud           []string
-	alg           string
-	// token is the raw token, to tell it from another with the same cache
-	// key (a 64-bit hash).
-	token string
+	blob string
+	idx  []uint16
+	// exp, nbf and iat are Unix nanoseconds; 0 when absent (exp never is).
+	exp, nbf, iat int64
+	iss           string   // a part of blob
+	scopes        []string // sorted, without repeats; substrings of blob
+	alg           string   // a constant of the jwt package
 	// gen is the generation of the key set that verified it; unique within
 	// the KeySets, so it also names the IdP.
 	gen uint64
@@ -119,42 +109,41 @@ func (c *Claims) EachString(name string, f func(string) bool) {
 }
 
 // Expiry returns the token's exp.
-func (c *Claims) Expiry() time.Time { return c.exp }
+func (c *Claims) Expiry() time.Time { return time.Unix(0, c.exp) }
 
 // Validator checks bearer tokens against the KeySets and caches the tokens
-// it accepted, until they expire or their IdP's key set changes. It is safe
-// for concurrent use and may outlive table generations.
+// it accepted (see tokenCache), until they expire or their IdP's key set
+// changes. It is safe for concurrent use and may outlive table generations.
 type Validator struct {
-	keys     *KeySets
-	seed     maphash.Seed
-	shards   []cacheShard
-	perShard int
+	keys  *KeySets
+	cache *tokenCache // nil: no cache
 }
 
-// cacheShard maps the hash of a token to its claims (which hold the token
-// itself, compared on every hit): the token is hashed once per request,
-// not again by the map.
-type cacheShard struct {
-	mu sync.RWMutex
-	m  map[uint64]*Claims
-}
-
-// NewValidator returns a Validator whose cache holds at most cacheSize
-// tokens: 0 means DefaultCacheSize, a negative size disables the cache.
-func NewValidator(keys *KeySets, cacheSize int) *Validator {
-	v := &Validator{keys: keys, seed: maphash.MakeSeed()}
-	if cacheSize == 0 {
-		cacheSize = DefaultCacheSize
+// NewValidator returns a Validator whose cache holds at most cacheBytes of
+// entries (each accounted as Claims.size): 0 means DefaultCacheBytes, a
+// negative budget disables the cache.
+func NewValidator(keys *KeySets, cacheBytes int64) *Validator {
+	v := &Validator{keys: keys}
+	if cacheBytes == 0 {
+		cacheBytes = DefaultCacheBytes
 	}
-	if cacheSize > 0 {
-		n := min(64, cacheSize)
-		v.shards = make([]cacheShard, n)
-		v.perShard = (cacheSize + n - 1) / n
-		for i := range v.shards {
-			v.shards[i].m = make(map[uint64]*Claims)
-		}
+	if cacheBytes > 0 {
+		v.cache = newTokenCache(cacheBytes, cacheShards)
 	}
 	return v
+}
+
+// SetCacheBytes changes the cache's budget (0 means DefaultCacheBytes),
+// dropping at once the entries that no longer fit; now is the time their
+// expiry is judged at. It does not enable a cache NewValidator disabled.
+func (v *Validator) SetCacheBytes(cacheBytes int64, now time.Time) {
+	if v.cache == nil {
+		return
+	}
+	if cacheBytes <= 0 {
+		cacheBytes = DefaultCacheBytes
+	}
+	v.cache.setBudget(cacheBytes, now.UnixNano())
 }
 
 // Validate checks a raw token (the bytes after "Bearer ") for an API whose
@@ -177,17 +166,10 @@ func (v *Validator) Validate(token []byte, idp *table.IdP, rules *table.JWTAuth,
 	if f == nil {
 		return nil, unavailable(idp.ID)
 	}
-	var (
-		shard *cacheShard
-		key   uint64
-	)
-	if v.shards != nil {
-		key = maphash.Bytes(v.seed, token)
-		shard = &v.shards[key%uint64(len(v.shards))]
-		shard.mu.RLock()
-		c := shard.m[key]
-		shard.mu.RUnlock()
-		if ks := f.keys.Load(); c != nil && c.token == string(token) && ks != nil && ks.gen == c.gen {
+	var digest tokenDigest
+	if v.cache != nil {
+		digest = sha256.Sum256(token)
+		if c, ks := v.cache.get(&digest), f.keys.Load(); c != nil && ks != nil && ks.gen == c.gen {
 			if err := check(c, idp, rules, now); err != nil {
 				return nil, err
 			}
@@ -202,31 +184,42 @@ func (v *Validator) Validate(token []byte, idp *table.IdP, rules *table.JWTAuth,
 	if err := check(c, idp, rules, now); err != nil {
 		return nil, err // the library and check agree; this is a second line
 	}
-	if shard != nil {
-		v.store(shard, key, c, now)
+	if v.cache != nil {
+		v.cache.put(&digest, c, now.UnixNano())
 	}
 	return c, nil
 }
 
 // check re-checks a verified token against the API's rules and the time.
-// Its rules are the same as the parser options in verify.
+// Its rules are the same as the parser options in verify, and so is the
+// order in which it reports them (describe's).
 func check(c *Claims, idp *table.IdP, rules *table.JWTAuth, now time.Time) error {
-	leeway := idp.Leeway.D()
+	leeway, t := int64(idp.Leeway.D()), now.UnixNano()
 	switch {
 	case !slices.Contains(rules.Algorithms, c.alg):
 		return invalid("signing algorithm " + c.alg + " is not allowed")
+	case t >= c.exp+leeway:
+		return errExpired
+	case c.nbf != 0 && t < c.nbf-leeway:
+		return errNotYetValid
+	case c.iat != 0 && t < c.iat-leeway:
+		return errIssuedFuture
 	case c.iss != idp.Issuer:
 		return errIssuer
-	case rules.Audience != "" && !slices.Contains(c.aud, rules.Audience):
+	case rules.Audience != "" && !c.has("aud", rules.Audience):
 		return errAudience
-	case !now.Before(c.exp.Add(leeway)):
-		return errExpired
-	case !c.nbf.IsZero() && now.Before(c.nbf.Add(-leeway)):
-		return errNotYetValid
-	case !c.iat.IsZero() && now.Before(c.iat.Add(-leeway)):
-		return errIssuedFuture
 	}
 	return nil
+}
+
+// has reports whether the claim name is the string s or a list holding it.
+func (c *Claims) has(name, s string) bool {
+	found := false
+	c.EachString(name, func(v string) bool {
+		found = v == s
+		return !found
+	})
+	return found
 }
 
 func unavailable(idp string) *Error {
@@ -271,21 +264,38 @@ func (v *Validator) verify(token string, f *fetcher, idp *table.IdP, rules *tabl
 	if err != nil {
 		return nil, describe(err, tok, claims, allowed)
 	}
-	c := &Claims{alg: tok.Method.Alg(), token: token, gen: ks.gen}
+	c := &Claims{alg: tok.Method.Alg(), gen: ks.gen}
 	// The parser has checked these claims' types; absent ones stay zero.
 	if exp, _ := claims.GetExpirationTime(); exp != nil {
-		c.exp = exp.Time
+		c.exp = nanos(exp.Time)
 	}
 	if nbf, _ := claims.GetNotBefore(); nbf != nil {
-		c.nbf = nbf.Time
+		c.nbf = nanos(nbf.Time)
 	}
 	if iat, _ := claims.GetIssuedAt(); iat != nil {
-		c.iat = iat.Time
+		c.iat = nanos(iat.Time)
 	}
-	c.iss, _ = claims.GetIssuer()
-	c.aud, _ = claims.GetAudience()
-	c.blob, c.idx, c.scopes = pack(claims)
+	var ok bool
+	if c.blob, c.idx, c.scopes, ok = pack(claims); !ok {
+		return nil, errClaims
+	}
+	c.iss, _ = c.String("iss")
 	return c, nil
+}
+
+// maxNanos bounds the times Claims keep (about the year 2116 either side
+// of 1970), so that a leeway added to them cannot overflow.
+const maxNanos = 1 << 62
+
+// nanos returns t in Unix nanoseconds, clamped to ±maxNanos.
+func nanos(t time.Time) int64 {
+	switch s := t.Unix(); {
+	case s >= maxNanos/int64(time.Second):
+		return maxNanos
+	case s <= -maxNanos/int64(time.Second):
+		return -maxNanos
+	}
+	return t.UnixNano()
 }
 
 // keyFor checks the header and returns the key set to verify t with,
@@ -375,36 +385,4 @@ func describe(err error, tok *jwt.Token, claims jwt.MapClaims, allowed []string)
 		}
 	}
 	return errMalformed
-}
-
-// store caches c under key (its token's hash) until it expires, making
-// room when the shard is full: the expired ones among a few entries sampled
-// at random (map iteration starts at a random place), else the first of
-// them.
-func (v *Validator) store(s *cacheShard, key uint64, c *Claims, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.m) >= v.perShard {
-		var (
-			first uint64
-			freed bool
-			n     int
-		)
-		for k, old := range s.m {
-			if n == 0 {
-				first = k
-			}
-			if !now.Before(old.exp) {
-				delete(s.m, k)
-				freed = true
-			}
-			if n++; n == 8 {
-				break
-			}
-		}
-		if !freed {
-			delete(s.m, first)
-		}
-	}
-	s.m[key] = c // a token with the same hash is replaced
 }

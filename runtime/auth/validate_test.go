@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
-	"hash/maphash"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,7 +24,7 @@ func readyEnv(t testing.TB, opts KeySetsOptions) (*provider, *KeySets, *Validato
 	testKeys(t)
 	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"), ecA.JWK(t, "ES256", "sig"), ec384.JWK(t, "", ""), edA.JWK(t, "EdDSA", "sig"), rsaB.JWK(t, "", ""))
 	k := readyKeys(t, opts, p.idp())
-	return p, k, NewValidator(k, 1000)
+	return p, k, NewValidator(k, 0)
 }
 
 func TestValidate(t *testing.T) {
@@ -276,65 +275,6 @@ func TestCachedNoAllocs(t *testing.T) {
 	}
 }
 
-// TestCacheKeyCollision: an entry found under a token's hash but holding
-// another token (a 64-bit collision, forced here) is not served: the token
-// is verified on its own and takes the entry over.
-func TestCacheKeyCollision(t *testing.T) {
-	t.Parallel()
-	p, _, v := readyEnv(t, KeySetsOptions{})
-	idp, rules := p.idp(), rulesFor("RS256")
-	a := p.claimsAt(now)
-	a["sub"] = "alice"
-	b := p.claimsAt(now)
-	b["sub"] = "bob"
-	tokA, tokB := []byte(rsaA.Mint(t, a, nil)), []byte(rsaA.Mint(t, b, nil))
-	ca, err := v.Validate(tokA, idp, rules, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyB := maphash.Bytes(v.seed, tokB)
-	shard := &v.shards[keyB%uint64(len(v.shards))]
-	shard.m[keyB] = ca // alice's claims under bob's key
-	cb, err := v.Validate(tokB, idp, rules, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sub, _ := cb.String("sub"); sub != "bob" {
-		t.Fatalf("bob's token got %q's claims", sub)
-	}
-	if shard.m[keyB] != cb {
-		t.Error("bob's verified claims did not replace the colliding entry")
-	}
-}
-
-func TestCacheBounded(t *testing.T) {
-	t.Parallel()
-	p, k, _ := readyEnv(t, KeySetsOptions{})
-	v := NewValidator(k, 10)
-	for i := range 50 {
-		c := p.claimsAt(now)
-		c["jti"] = i
-		if _, err := v.Validate([]byte(edA.Mint(t, c, nil)), p.idp(), rulesFor("EdDSA"), now); err != nil {
-			t.Fatal(err)
-		}
-	}
-	n := 0
-	for i := range v.shards {
-		n += len(v.shards[i].m)
-	}
-	if n == 0 || n > 10 {
-		t.Errorf("cache holds %d tokens, want 1..10", n)
-	}
-	// A negative size disables the cache.
-	off := NewValidator(k, -1)
-	tok := p.token(t, edA)
-	a, _ := off.Validate(tok, p.idp(), rulesFor("EdDSA"), now)
-	b, _ := off.Validate(tok, p.idp(), rulesFor("EdDSA"), now)
-	if a == nil || a == b {
-		t.Error("a disabled cache served a cached result")
-	}
-}
-
 func TestUnknownIdP(t *testing.T) {
 	t.Parallel()
 	p, _, v := readyEnv(t, KeySetsOptions{})
@@ -344,10 +284,10 @@ func TestUnknownIdP(t *testing.T) {
 	wantErr(t, err, http.StatusServiceUnavailable, "signing keys of identity provider other are not available yet")
 }
 
-func benchValidate(b *testing.B, sp *testidp.Key, cacheSize int) {
+func benchValidate(b *testing.B, sp *testidp.Key, cacheBytes int64) {
 	p, k, _ := readyEnv(b, KeySetsOptions{})
 	s := *sp // set by readyEnv
-	v := NewValidator(k, cacheSize)
+	v := NewValidator(k, cacheBytes)
 	idp, rules := p.idp(), rulesFor(s.Alg)
 	tok := []byte(s.Mint(b, p.claimsAt(now), nil))
 	b.ReportAllocs()
@@ -359,7 +299,7 @@ func benchValidate(b *testing.B, sp *testidp.Key, cacheSize int) {
 }
 
 // BenchmarkValidateCached is a repeat token: a cache hit.
-func BenchmarkValidateCached(b *testing.B) { benchValidate(b, &rsaA, 1000) }
+func BenchmarkValidateCached(b *testing.B) { benchValidate(b, &rsaA, 0) }
 
 // The cache-miss benchmarks parse and verify every time (cache disabled).
 func BenchmarkValidateRS256(b *testing.B) { benchValidate(b, &rsaA, -1) }
@@ -368,7 +308,7 @@ func BenchmarkValidateEdDSA(b *testing.B) { benchValidate(b, &edA, -1) }
 
 func BenchmarkValidateCachedParallel(b *testing.B) {
 	p, k, _ := readyEnv(b, KeySetsOptions{})
-	v := NewValidator(k, 1000)
+	v := NewValidator(k, 0)
 	idp, rules := p.idp(), rulesFor("RS256")
 	toks := make([][]byte, 100)
 	for i := range toks {

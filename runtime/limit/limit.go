@@ -41,8 +41,10 @@ import (
 	"hash/maphash"
 	"math"
 	"math/bits"
+	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/cuegate/cuegate/compiler/table"
 )
@@ -111,12 +113,27 @@ type MemoryOptions struct {
 	// state (both of its rate windows have ended and so has its quota
 	// window); 0 means 10m.
 	IdleAfter time.Duration
-	// MaxKeys bounds the number of counters; 0 means 1,000,000. When it is
-	// reached, a new key evicts the least recently used of a few sampled
-	// ones, which forgets that key's counts. (A Take whose rate and quota
-	// keys differ never evicts its first key for its second: a shard whose
-	// only key that is holds one more.)
-	MaxKeys int
+	// MaxBytes bounds the memory the counters take, each accounted as
+	// keyBytes; 0 means DefaultMemoryBytes. Each shard holds at most its
+	// Shards-th part. When a new key does not fit its shard, it evicts the
+	// least recently used of 8 keys sampled at random, as often as needed,
+	// which forgets their counts: an identity seen again starts afresh.
+	// (A Take whose rate and quota keys differ never evicts its first key
+	// for its second: a shard whose only key that is goes over.)
+	MaxBytes int64
+}
+
+// DefaultMemoryBytes is the MaxBytes of a zero MemoryOptions: some
+// 100,000 identities under two policies.
+const DefaultMemoryBytes = 32 << 20
+
+// keyBytes is what the counter of k accounts for: its map slot with the
+// slack of a map's load factor and growth (twice the key and the pointer),
+// its entry, and its copy of the identity, each rounded up to 16 bytes.
+// The issuer and the policy are the table's strings, shared by all keys.
+func keyBytes(k Key) int64 {
+	const fixed = 2*int64(unsafe.Sizeof(Key{})+unsafe.Sizeof(&entry{})) + (int64(unsafe.Sizeof(entry{}))+15)&^15
+	return fixed + (int64(len(k.Identity))+15)&^15
 }
 
 // Memory is an in-memory Limiter for one gateway node. Counters live in
@@ -128,7 +145,7 @@ type Memory struct {
 	seed      maphash.Seed
 	shards    []shard
 	idle      int64 // ns
-	perShard  int
+	perShard  int64 // bytes
 	sweepEach int64 // ns
 }
 
@@ -147,8 +164,9 @@ type entry struct {
 type shard struct {
 	mu        sync.Mutex
 	m         map[Key]*entry
+	bytes     int64 // keyBytes of m's keys, summed
 	nextSweep int64
-	_         [40]byte // keep shards on separate cache lines
+	_         [32]byte // keep shards on separate cache lines
 }
 
 var _ Limiter = (*Memory)(nil)
@@ -161,14 +179,14 @@ func NewMemory(opts MemoryOptions) *Memory {
 	if opts.IdleAfter <= 0 {
 		opts.IdleAfter = 10 * time.Minute
 	}
-	if opts.MaxKeys <= 0 {
-		opts.MaxKeys = 1_000_000
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultMemoryBytes
 	}
 	m := &Memory{
 		seed:      maphash.MakeSeed(),
 		shards:    make([]shard, opts.Shards),
 		idle:      int64(opts.IdleAfter),
-		perShard:  max(1, (opts.MaxKeys+opts.Shards-1)/opts.Shards),
+		perShard:  opts.MaxBytes / int64(opts.Shards),
 		sweepEach: max(int64(time.Second), int64(opts.IdleAfter)/2),
 	}
 	for i := range m.shards {
@@ -408,18 +426,20 @@ func (m *Memory) load(s *shard, k Key, t int64, keep *entry) *entry {
 	if t >= s.nextSweep {
 		for key, e := range s.m {
 			if m.idleAt(e, t) {
-				delete(s.m, key)
+				s.delete(key)
 			}
 		}
 		s.nextSweep = t + m.sweepEach
 	}
 	e := s.m[k]
 	if e == nil {
-		if len(s.m) >= m.perShard {
-			s.evictOne(keep)
+		size := keyBytes(k)
+		for s.bytes+size > m.perShard && s.evictOne(keep) {
 		}
+		k.Identity = strings.Clone(k.Identity) // not a part of a larger string kept alive
 		e = new(entry)
 		s.m[k] = e
+		s.bytes += size
 	}
 	e.used = t
 	return e
@@ -432,10 +452,16 @@ func (m *Memory) idleAt(e *entry, t int64) bool {
 	return t-e.used >= m.idle && e.rZero <= t && e.qEnd <= t
 }
 
+// delete forgets k, held in s.
+func (s *shard) delete(k Key) {
+	delete(s.m, k)
+	s.bytes -= keyBytes(k)
+}
+
 // evictOne deletes the least recently used of a few keys sampled at random
 // (map iteration starts at a random place), the way Redis approximates LRU;
-// keep is not a candidate.
-func (s *shard) evictOne(keep *entry) {
+// keep is not a candidate. It reports whether it deleted one.
+func (s *shard) evictOne(keep *entry) bool {
 	const samples = 8
 	var (
 		victim Key
@@ -454,6 +480,7 @@ func (s *shard) evictOne(keep *entry) {
 		}
 	}
 	if n > 0 {
-		delete(s.m, victim)
+		s.delete(victim)
 	}
+	return n > 0
 }

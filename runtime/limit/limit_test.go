@@ -307,24 +307,12 @@ func TestIdleEviction(t *testing.T) {
 	}
 }
 
-func TestMaxKeysBounded(t *testing.T) {
-	t.Parallel()
-	m := NewMemory(MemoryOptions{Shards: 4, MaxKeys: 100, IdleAfter: time.Hour})
-	r := perSecond(10)
-	for i := range 10_000 {
-		rateOf(m, Key{Identity: fmt.Sprint("id", i), Policy: "p"}, r, t0.Add(time.Duration(i)*time.Millisecond))
-	}
-	if got := m.Len(); got > 100 {
-		t.Errorf("%d keys held, want at most 100", got)
-	}
-}
-
 // A full shard makes room for a Take's second key without evicting its
 // first: with one key per shard, the rate key's count must survive the
 // quota key's arrival.
 func TestTakeEvictionKeepsFirstKey(t *testing.T) {
 	t.Parallel()
-	m := NewMemory(MemoryOptions{Shards: 1, MaxKeys: 1, IdleAfter: time.Hour})
+	m := NewMemory(MemoryOptions{Shards: 1, MaxBytes: keyBytes(Key{Identity: "alice", Policy: "p"}), IdleAfter: time.Hour})
 	r := perSecond(2)
 	q := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
 	req := Request{RateKey: Key{Identity: "alice", Policy: "p"}, Rate: &r, QuotaKey: Key{Identity: "alice", Policy: "q"}, Quota: &q}

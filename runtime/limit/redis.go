@@ -51,9 +51,12 @@ type RedisOptions struct {
 	KeyPrefix string
 	// Timeout bounds each call to Redis; 0 means 50ms.
 	Timeout time.Duration
-	// MaxRefused bounds the identities remembered as refused by their rate
-	// limit (see Redis); 0 means 10,000.
-	MaxRefused int
+	// MaxRefusedBytes bounds the memory taken by the identities
+	// remembered as refused by their rate limit (see Redis), each
+	// accounted as refusalBytes; 0 means 4MiB, some 8,000 identities. When
+	// a new one does not fit, the refusals run out go, then an eighth of
+	// the others at random.
+	MaxRefusedBytes int64
 }
 
 // Redis counts requests in Redis, so that every gateway node sharing the
@@ -107,15 +110,15 @@ func NewRedis(client rueidis.Client, opts RedisOptions) *Redis {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 50 * time.Millisecond
 	}
-	if opts.MaxRefused <= 0 {
-		opts.MaxRefused = 10_000
+	if opts.MaxRefusedBytes <= 0 {
+		opts.MaxRefusedBytes = 4 << 20
 	}
 	return &Redis{
 		client:    client,
 		prefix:    opts.KeyPrefix + counterVersion,
 		timeout:   opts.Timeout,
 		deadlines: newDeadlines(opts.Timeout),
-		refused:   newRefusals(opts.MaxRefused),
+		refused:   newRefusals(opts.MaxRefusedBytes),
 	}
 }
 

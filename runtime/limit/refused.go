@@ -1,19 +1,23 @@
 package limit
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // refusals remembers the requests a rate limit refused, by rate key, until
-// their RetryAfter. It holds at most max of them; safe for concurrent use.
+// their RetryAfter. Its refusals take at most max bytes, each accounted as
+// refusalBytes; safe for concurrent use.
 type refusals struct {
-	mu  sync.Mutex
-	m   map[Key]refusal
-	max int
+	mu    sync.Mutex
+	m     map[Key]refusal
+	max   int64
+	bytes int64 // refusalBytes of m's keys, summed
 	// latest is the latest until of any refusal put (Unix ns): past it,
 	// none holds, and get answers without the lock.
 	latest atomic.Int64
@@ -45,7 +49,14 @@ func limitsOf(req Request) limits {
 	return l
 }
 
-func newRefusals(max int) *refusals {
+// refusalBytes is what the refusal of k accounts for: its map slot with
+// the slack of a map's load factor and growth (twice the key and the
+// refusal) and its copy of the identity, rounded up to 16 bytes.
+func refusalBytes(k Key) int64 {
+	return 2*int64(unsafe.Sizeof(k)+unsafe.Sizeof(refusal{})) + (int64(len(k.Identity))+15)&^15
+}
+
+func newRefusals(max int64) *refusals {
 	return &refusals{m: make(map[Key]refusal), max: max}
 }
 
@@ -77,35 +88,57 @@ func (c *refusals) get(req Request, now time.Time) (rate, quota Decision, ok boo
 	return rate, quota, true
 }
 
-// put remembers req, refused by its rate at now with these decisions.
+// put remembers req, refused by its rate at now with these decisions. The
+// refusal keeps copies of the identity, not the request's strings (parts
+// of a token's claims).
 func (c *refusals) put(req Request, rate, quota Decision, now time.Time) {
+	k := req.RateKey
+	k.Identity = strings.Clone(k.Identity)
 	f := refusal{limits: limitsOf(req), until: now.Add(rate.RetryAfter), zero: now.Add(rate.Reset), quota: quota, at: now}
+	if f.limits.quotaKey.Identity == k.Identity {
+		f.limits.quotaKey.Identity = k.Identity
+	} else {
+		f.limits.quotaKey.Identity = strings.Clone(f.limits.quotaKey.Identity)
+	}
+	size := refusalBytes(k)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[req.RateKey]; !ok && len(c.m) >= c.max {
-		c.makeRoom(now)
+	if _, ok := c.m[k]; !ok {
+		if c.bytes+size > c.max {
+			c.makeRoom(size, now)
+		}
+		if c.bytes+size > c.max {
+			return
+		}
+		c.bytes += size
 	}
-	c.m[req.RateKey] = f
+	c.m[k] = f
 	if u := f.until.UnixNano(); u > c.latest.Load() {
 		c.latest.Store(u)
 	}
 }
 
 // makeRoom deletes the refusals that have run out and, when that leaves
-// the cache full, an eighth of it at random (map iteration starts at a
-// random place), so that a flood of refused identities scans the map once
-// per max/8 new ones, not on each. A refusal forgotten early costs one
-// call to Redis.
-func (c *refusals) makeRoom(now time.Time) {
+// no room for need more bytes, an eighth of the cache at random (map
+// iteration starts at a random place), so that a flood of refused
+// identities scans the map once per eighth of it, not on each new one. A
+// refusal forgotten early costs one call to Redis.
+func (c *refusals) makeRoom(need int64, now time.Time) {
 	for k, f := range c.m {
 		if !now.Before(f.until) {
-			delete(c.m, k)
+			c.delete(k)
 		}
 	}
 	for k := range c.m {
-		if len(c.m) < c.max-c.max/8 {
+		if c.bytes+need <= c.max-c.max/8 {
 			return
 		}
-		delete(c.m, k)
+		c.delete(k)
 	}
+}
+
+// delete forgets the refusal of k.
+func (c *refusals) delete(k Key) {
+	delete(c.m, k)
+	c.bytes -= refusalBytes(k)
 }

@@ -1,0 +1,249 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/cuegate/cuegate/compiler/table"
+)
+
+// subs returns the claim "sub" of every entry in c, sorted.
+func (c *tokenCache) subs() []string {
+	var out []string
+	for i := range c.shards {
+		for _, cl := range c.shards[i].m {
+			s, _ := cl.String("sub")
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// accounted returns the bytes c's shards say they hold, checking them
+// against their entries.
+func (c *tokenCache) accounted(t *testing.T) int64 {
+	t.Helper()
+	var total int64
+	for i := range c.shards {
+		s := &c.shards[i]
+		var sum int64
+		for _, cl := range s.m {
+			sum += cl.size()
+		}
+		if sum != s.bytes {
+			t.Fatalf("shard %d accounts %d bytes, its entries take %d", i, s.bytes, sum)
+		}
+		if per := c.perShard.Load(); s.bytes > per {
+			t.Fatalf("shard %d holds %d bytes, over its %d", i, s.bytes, per)
+		}
+		total += sum
+	}
+	return total
+}
+
+// TestCacheBudget fills a cache with more tokens than fit: it stays
+// within its budget in bytes, and the bytes it accounts for are at least
+// what its entries take on the heap.
+func TestCacheBudget(t *testing.T) {
+	p, k, _ := readyEnv(t, KeySetsOptions{})
+	const budget = 1 << 20
+	v := NewValidator(k, budget)
+	idp, rules := p.idp(), rulesFor("EdDSA")
+	toks := make([][]byte, 4000)
+	for i := range toks {
+		c := p.claimsAt(now)
+		c["sub"] = fmt.Sprintf("client-%06d", i)
+		c["scope"] = "read write admin"
+		toks[i] = []byte(edA.Mint(t, c, nil))
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, tok := range toks[:2000] {
+		if _, err := v.Validate(tok, idp, rules, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	heap, acc := int64(after.HeapAlloc)-int64(before.HeapAlloc), v.cache.accounted(t)
+	t.Logf("2000 tokens: %d bytes accounted, heap grew by %d", acc, heap)
+	if heap > acc {
+		t.Errorf("the cache accounts for %d bytes, but the heap grew by %d", acc, heap)
+	}
+	for _, tok := range toks[2000:] {
+		if _, err := v.Validate(tok, idp, rules, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if acc := v.cache.accounted(t); acc > budget || acc < budget*3/4 {
+		t.Errorf("a full cache of %d bytes accounts for %d", budget, acc)
+	}
+
+	v.SetCacheBytes(budget/4, now)
+	if acc := v.cache.accounted(t); acc > budget/4 {
+		t.Errorf("after shrinking to %d bytes the cache holds %d", budget/4, acc)
+	}
+	if n := len(v.cache.subs()); n == 0 {
+		t.Error("shrinking emptied the cache")
+	}
+}
+
+// TestCacheDisabled: a negative budget caches nothing.
+func TestCacheDisabled(t *testing.T) {
+	t.Parallel()
+	p, k, _ := readyEnv(t, KeySetsOptions{})
+	off := NewValidator(k, -1)
+	tok := []byte(edA.Mint(t, p.claimsAt(now), nil))
+	a, _ := off.Validate(tok, p.idp(), rulesFor("EdDSA"), now)
+	b, _ := off.Validate(tok, p.idp(), rulesFor("EdDSA"), now)
+	if a == nil || a == b {
+		t.Error("a disabled cache served a cached result")
+	}
+}
+
+// TestCacheEviction: which entries go when a new one does not fit. The
+// cache has one shard of fewer than 8 entries, so the sample is all of it.
+func TestCacheEviction(t *testing.T) {
+	t.Parallel()
+	const minute = int64(time.Minute)
+	entry := func(sub string, exp int64) *Claims {
+		blob, idx, _, _ := pack(jwt.MapClaims{"sub": sub})
+		return &Claims{blob: blob, idx: idx, exp: exp}
+	}
+	one := entry("a", 0).size()
+	type put struct {
+		sub string
+		exp int64 // minutes after now
+	}
+	for _, tc := range []struct {
+		name   string
+		budget int64 // in entries of one's size
+		puts   []put
+		want   []string
+	}{
+		{"fits", 3, []put{{"a", 1}, {"b", 2}, {"c", 3}}, []string{"a", "b", "c"}},
+		{"the one expiring first goes", 3, []put{{"a", 5}, {"b", 1}, {"c", 9}, {"d", 2}}, []string{"a", "c", "d"}},
+		{"expired ones go first, all of them", 3, []put{{"a", -1}, {"b", 1}, {"c", -2}, {"d", 2}}, []string{"b", "d"}},
+		{"the same token replaces its entry", 2, []put{{"a", 1}, {"b", 2}, {"a", 3}}, []string{"a", "b"}},
+		{"an entry larger than the budget is not cached", 0, []put{{"a", 1}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newTokenCache(tc.budget*one, 1)
+			at := now.UnixNano()
+			for _, p := range tc.puts {
+				d := tokenDigest(sha256.Sum256([]byte(p.sub)))
+				c.put(&d, entry(p.sub, at+p.exp*minute), at)
+			}
+			if got := c.subs(); !slices.Equal(got, tc.want) {
+				t.Errorf("cache holds %v, want %v", got, tc.want)
+			}
+			c.accounted(t)
+		})
+	}
+}
+
+// TestClaimsTimesClamped: times past what Unix nanoseconds hold are kept
+// as the largest that is, so that an exp in the year 3000 is not expired.
+func TestClaimsTimesClamped(t *testing.T) {
+	t.Parallel()
+	p, _, v := readyEnv(t, KeySetsOptions{})
+	c := p.claimsAt(now)
+	c["exp"] = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	got, err := v.Validate([]byte(edA.Mint(t, c, nil)), p.idp(), rulesFor("EdDSA"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.exp != maxNanos {
+		t.Errorf("exp = %d, want %d", got.exp, int64(maxNanos))
+	}
+}
+
+// FuzzCachedEqualsFresh: what a cache hit answers is what a validation
+// without cache answers, for any claims, API rules and time.
+func FuzzCachedEqualsFresh(f *testing.F) {
+	p, k, cached := readyEnv(f, KeySetsOptions{MinRefetch: time.Hour})
+	fresh := NewValidator(k, -1)
+	idp := p.idp()
+	f.Add("alice", "api", "api", int64(3600), int64(0), int64(0), int64(10), true)
+	f.Add("bob", "other", "api", int64(60), int64(-30), int64(100), int64(90), false)
+	f.Add("", "a,b", "b", int64(-10), int64(5), int64(-5), int64(-40), true)
+	f.Fuzz(func(t *testing.T, sub, aud, want string, exp, nbf, iat, later int64, audList bool) {
+		c := jwt.MapClaims{"iss": p.Issuer(), "sub": sub, "exp": now.Unix() + exp%1e9, "pol": "gold"}
+		if audList {
+			c["aud"] = strings.Split(aud, ",")
+		} else {
+			c["aud"] = aud
+		}
+		if nbf != 0 {
+			c["nbf"] = now.Unix() + nbf%1e9
+		}
+		if iat != 0 {
+			c["iat"] = now.Unix() + iat%1e9
+		}
+		tok := []byte(edA.Mint(t, c, nil))
+		first := rulesFor("EdDSA")
+		first.Audience = ""
+		cached.Validate(tok, idp, first, now) // cached when valid, whatever the audience
+		rules := rulesFor("EdDSA", "RS256")
+		rules.Audience = want
+		at := now.Add(time.Duration(later%1e6) * time.Second)
+		for _, r := range []*jwtRules{{first, now}, {rules, at}} {
+			a, errA := cached.Validate(tok, idp, r.rules, r.at)
+			b, errB := fresh.Validate(tok, idp, r.rules, r.at)
+			if fmt.Sprint(errA) != fmt.Sprint(errB) {
+				t.Fatalf("at %v, audience %q: cached says %v, fresh says %v", r.at, r.rules.Audience, errA, errB)
+			}
+			if errA == nil && view(a) != view(b) {
+				t.Fatalf("cached claims %s, fresh %s", view(a), view(b))
+			}
+		}
+	})
+}
+
+type jwtRules struct {
+	rules *table.JWTAuth
+	at    time.Time
+}
+
+// view is what the gateway reads of claims.
+func view(c *Claims) string {
+	sub, _ := c.String("sub")
+	var aud, pol []string
+	c.EachString("aud", func(s string) bool { aud = append(aud, s); return true })
+	c.EachString("pol", func(s string) bool { pol = append(pol, s); return true })
+	return fmt.Sprintf("sub=%q aud=%q pol=%q exp=%v iss=%q alg=%s", sub, aud, pol, c.Expiry().UTC(), c.iss, c.alg)
+}
+
+// TestPackBounds: claims whose packed form would not fit 16-bit offsets
+// and counts are refused, not wrapped.
+func TestPackBounds(t *testing.T) {
+	t.Parallel()
+	long := make([]any, 1<<16)
+	for i := range long {
+		long[i] = ""
+	}
+	for _, tc := range []struct {
+		name   string
+		claims jwt.MapClaims
+		ok     bool
+	}{
+		{"small", jwt.MapClaims{"sub": "alice", "aud": []any{"a", "b"}}, true},
+		{"at the limit", jwt.MapClaims{"s": strings.Repeat("x", 1<<16-2)}, true},
+		{"a byte over", jwt.MapClaims{"s": strings.Repeat("x", 1<<16-1)}, false},
+		{"a list of 2^16 strings", jwt.MapClaims{"l": long}, false},
+	} {
+		if _, _, _, ok := pack(tc.claims); ok != tc.ok {
+			t.Errorf("%s: ok = %v, want %v", tc.name, ok, tc.ok)
+		}
+	}
+}
