@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 // Limits on what a developer sends.
@@ -18,43 +20,6 @@ const (
 	// maxEcho is how much of a refused value an error quotes.
 	maxEcho = 60
 )
-
-// refusedRune says what kind of character r is when it may not appear in
-// developer-supplied text, or "" when it may. Refused are the control
-// characters (C0, DEL, C1), the bidirectional controls, which can make
-// text display in an order other than its own, and the line and
-// paragraph separators; and the invisible characters: the format
-// characters (Unicode category Cf: zero-width spaces and joiners, the
-// byte order mark, word joiners, tag characters, the soft hyphen), the
-// other default-ignorable characters (Hangul fillers, the rest of the tag
-// block) and the variation selectors, with which two names that look
-// alike compare different.
-func refusedRune(r rune) string {
-	switch {
-	case unicode.IsControl(r), unicode.Is(unicode.Bidi_Control, r), r == '\u2028', r == '\u2029':
-		return "control character"
-	case unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector):
-		return "invisible character"
-	}
-	return ""
-}
-
-// textProblem says what is wrong with s as developer-supplied text of at
-// most maxLen bytes, or "" when nothing is.
-func textProblem(s string, maxLen int) string {
-	switch {
-	case len(s) > maxLen:
-		return fmt.Sprintf("is longer than %d bytes", maxLen)
-	case !utf8.ValidString(s):
-		return "is not valid UTF-8"
-	}
-	for i, r := range s {
-		if kind := refusedRune(r); kind != "" {
-			return fmt.Sprintf("contains the %s %U at byte %d: only printable text is allowed", kind, r, i)
-		}
-	}
-	return ""
-}
 
 // clip shortens s to about n bytes (on a character boundary) for quoting
 // in an error, so that a huge value is not sent back.
@@ -75,7 +40,7 @@ func checkClientName(name string) (string, *apiError) {
 	if name == "" {
 		return "", errorf(http.StatusBadRequest, "invalid_client_metadata", "client_name is required")
 	}
-	if p := textProblem(name, maxClientNameLen); p != "" {
+	if p := printable.Problem(name, maxClientNameLen); p != "" {
 		return "", errorf(http.StatusBadRequest, "invalid_client_metadata", "client_name %s", p)
 	}
 	return name, nil
@@ -100,12 +65,12 @@ const allowedRedirects = "use https, http on a loopback host (127.0.0.1, [::1], 
 
 // redirectURIProblem says why u may not be registered as a redirect URI,
 // or "" when it may: an absolute URI of at most maxRedirectURILen bytes
-// without spaces, control or invisible characters (refusedRune), user
+// without spaces, control or invisible characters (printable.Problem), user
 // information or fragment, whose scheme is https (with a host), http on a
 // loopback host, or a private-use scheme in reverse-domain form (RFC 8252
 // §7.1), which rules out javascript:, data:, file: and the like.
 func redirectURIProblem(u string) string {
-	if p := textProblem(u, maxRedirectURILen); p != "" {
+	if p := printable.Problem(u, maxRedirectURILen); p != "" {
 		return p
 	}
 	if strings.ContainsFunc(u, unicode.IsSpace) {

@@ -46,7 +46,7 @@
 // in to an account of theirs; only TLS, with its __Host- cookies, rules
 // that out (see Server.csrfToken).
 // Client names, email addresses and redirect URIs are refused when they
-// hold control, bidi or invisible characters (see refusedRune) or exceed
+// hold control, bidi or invisible characters (see printable.Problem) or exceed
 // their length; redirect URIs must be https, http on a loopback host or a
 // private-use scheme (see checkRedirectURIs). JSON endpoints take only
 // Content-Type: application/json bodies, which a cross-site form cannot
