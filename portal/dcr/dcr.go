@@ -10,8 +10,14 @@
 // token's Authorization scheme (Bearer, or SSWS for Okta), JWT access
 // tokens asked for with access_token_as_jwt and access_token_signing_alg
 // (Gluu, which issues opaque ones otherwise), application_type (Okta), and
-// deletion at <registration endpoint>/<client_id> with the initial access
-// token when the provider returned no registration_client_uri (Okta).
+// management at <registration endpoint>/<client_id> with the initial
+// access token when the provider returned no registration access token
+// (Okta): the initial access token goes nowhere else.
+//
+// A registration_client_uri receives the client's registration access
+// token only on the registration endpoint's origin (https unless the
+// endpoint is http); secrets and tokens in answers are bounded and
+// printable text.
 //
 // Every driver sends the configured grant_types, response_types (left out
 // when not configured, [] when configured empty), token_endpoint_auth_method,
@@ -41,10 +47,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 // Request is the client a developer asks for.
@@ -257,7 +262,7 @@ func (d *driver) Register(ctx context.Context, req Request) (*Registration, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := reg.usable(); err != nil {
+	if err := d.usable(reg); err != nil {
 		if derr := d.Delete(ctx, reg); derr != nil {
 			err = errors.Join(err, derr)
 		}
@@ -292,44 +297,86 @@ func readAnswer(status int, raw []byte, configuredMethod string) (*Registration,
 	}, nil
 }
 
-// maxClientIDLen bounds the client_id a registration may have.
-const maxClientIDLen = 1000
+// Bounds of what a registration may hold: its client_id is stored,
+// shown and put in URLs; its secret, registration access token and
+// registration_client_uri are stored and sent back to the provider.
+const (
+	maxClientIDLen = 1000
+	maxCredential  = 4 << 10
+)
 
 // usable reports why a registration the provider made cannot be used, as
-// an error matching ErrBadResponse, or nil: a client_id that is too long
-// or not printable text (it is stored, shown and put in URLs), or no
-// client_secret for an auth method that needs one.
-func (reg *Registration) usable() error {
-	switch {
-	case len(reg.ClientID) > maxClientIDLen:
-		return fmt.Errorf("%w: the client_id is longer than %d bytes", ErrBadResponse, maxClientIDLen)
-	case !utf8.ValidString(reg.ClientID) || strings.ContainsFunc(reg.ClientID, func(r rune) bool { return !unicode.IsPrint(r) }):
-		return fmt.Errorf("%w: the client_id is not printable text", ErrBadResponse)
-	case reg.ClientSecret == "" && reg.TokenEndpointAuthMethod != "none" && reg.TokenEndpointAuthMethod != "private_key_jwt":
+// an error matching ErrBadResponse that names the field and never
+// repeats a secret, or nil: a client_id, client_secret, registration
+// access token or registration_client_uri that is too long or not
+// printable text, a registration_client_uri off the registration
+// endpoint's origin (clientURIProblem), or no client_secret for an auth
+// method that needs one.
+func (d *driver) usable(reg *Registration) error {
+	for _, f := range []struct{ name, value string }{
+		{"client_id", reg.ClientID}, {"client_secret", reg.ClientSecret},
+		{"registration_access_token", reg.RegistrationAccessToken}, {"registration_client_uri", reg.RegistrationClientURI},
+	} {
+		max := maxCredential
+		if f.name == "client_id" {
+			max = maxClientIDLen
+		}
+		if p := printable.Problem(f.value, max); p != "" {
+			return fmt.Errorf("%w: the %s %s", ErrBadResponse, f.name, p)
+		}
+	}
+	if p := d.clientURIProblem(reg.RegistrationClientURI); p != "" {
+		return fmt.Errorf("%w: %s", ErrBadResponse, p)
+	}
+	if reg.ClientSecret == "" && reg.TokenEndpointAuthMethod != "none" && reg.TokenEndpointAuthMethod != "private_key_jwt" {
 		return fmt.Errorf("%w: no client_secret in the answer", ErrBadResponse)
 	}
 	return nil
 }
 
+// clientURIProblem says why uri may not receive a registration access
+// token, or "" when it may: it must be on the registration endpoint's
+// origin (scheme, host and port), over https unless the endpoint itself
+// is http, without user information. "" is no URI and no problem.
+func (d *driver) clientURIProblem(uri string) string {
+	if uri == "" {
+		return ""
+	}
+	quoted := truncate(uri, 200)
+	u, err := url.Parse(uri)
+	if err != nil {
+		return fmt.Sprintf("the registration_client_uri %q is not a URL", quoted)
+	}
+	ep, err := url.Parse(d.s.RegistrationEndpoint)
+	if err != nil || ep.Host == "" {
+		return fmt.Sprintf("the registration_client_uri %q cannot be checked: no registration endpoint is configured", quoted)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || !strings.EqualFold(u.Scheme, ep.Scheme) ||
+		!strings.EqualFold(u.Host, ep.Host) || u.User != nil || u.Opaque != "" {
+		return fmt.Sprintf("the registration_client_uri %q is not on the registration endpoint's origin %s://%s", quoted, ep.Scheme, ep.Host)
+	}
+	return ""
+}
+
 // manage returns where and how to manage reg at the provider: its
 // registration_client_uri with its registration access token (RFC 7592),
-// else <registration endpoint>/<client_id> with the initial access token
-// for a provider that manages clients by ID (table.Provider.DeleteByID),
-// else the registration_client_uri alone; uri is "" when the provider
-// gave no way.
+// once clientURIProblem accepts that URI; else <registration
+// endpoint>/<client_id> with the initial access token for a provider
+// that manages clients by ID (table.Provider.DeleteByID), the only
+// address that token is ever sent to; uri is "" when the provider gave
+// no way.
 func (d *driver) manage(reg *Registration) (uri, auth string, err error) {
-	uri = reg.RegistrationClientURI
 	switch {
-	case uri != "" && reg.RegistrationAccessToken != "":
-		return uri, bearer + reg.RegistrationAccessToken, nil
-	case d.p.DeleteByID && d.s.RegistrationEndpoint != "":
-		if uri == "" {
-			uri = strings.TrimSuffix(d.s.RegistrationEndpoint, "/") + "/" + url.PathEscape(reg.ClientID)
+	case reg.RegistrationClientURI != "" && reg.RegistrationAccessToken != "":
+		if p := d.clientURIProblem(reg.RegistrationClientURI); p != "" {
+			return "", "", fmt.Errorf("%w: %s", ErrBadResponse, p)
 		}
+		return reg.RegistrationClientURI, bearer + reg.RegistrationAccessToken, nil
+	case d.p.DeleteByID && d.s.RegistrationEndpoint != "":
 		auth, err = d.authorization()
-		return uri, auth, err
+		return strings.TrimSuffix(d.s.RegistrationEndpoint, "/") + "/" + url.PathEscape(reg.ClientID), auth, err
 	}
-	return uri, "", nil
+	return "", "", nil
 }
 
 func (d *driver) Delete(ctx context.Context, reg *Registration) error {
@@ -378,7 +425,7 @@ func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*R
 	out.ClientSecret = cmp.Or(out.ClientSecret, reg.ClientSecret)
 	out.RegistrationClientURI = cmp.Or(out.RegistrationClientURI, reg.RegistrationClientURI)
 	out.RegistrationAccessToken = cmp.Or(out.RegistrationAccessToken, reg.RegistrationAccessToken)
-	if err := out.usable(); err != nil {
+	if err := d.usable(out); err != nil {
 		return nil, err
 	}
 	return out, nil

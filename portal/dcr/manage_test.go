@@ -101,7 +101,7 @@ func TestManageErrors(t *testing.T) {
 			if reg.RegistrationClientURI != "" {
 				reg.RegistrationClientURI = f.URL + reg.RegistrationClientURI
 			}
-			r, _ := New(&table.DCR{Provider: "hydra"}, "", f.Client())
+			r, _ := New(&table.DCR{Provider: "hydra", RegistrationEndpoint: f.URL + "/register"}, "", f.Client())
 			_, uerr := r.Update(context.Background(), &reg, Request{ClientName: "x"})
 			_, rerr := r.Read(context.Background(), &reg)
 			for _, err := range []error{uerr, rerr} {
@@ -121,7 +121,7 @@ func TestManageErrors(t *testing.T) {
 func TestRead(t *testing.T) {
 	t.Parallel()
 	f := newFake(t, testidp.Reply(http.StatusOK, `{"client_id":"c","client_name":"renamed","redirect_uris":["https://app/cb"]}`))
-	r, _ := New(&table.DCR{Provider: "hydra"}, "", f.Client())
+	r, _ := New(&table.DCR{Provider: "hydra", RegistrationEndpoint: f.URL + "/register"}, "", f.Client())
 	md, err := r.Read(context.Background(), &Registration{ClientID: "c", RegistrationClientURI: f.URL + "/register/c", RegistrationAccessToken: "rat"})
 	if err != nil || md.ClientName != "renamed" || len(md.RedirectURIs) != 1 {
 		t.Fatalf("Read = %+v, %v", md, err)
