@@ -166,14 +166,12 @@ func InitialAccessToken(sec *table.Secret, configDir string) (string, error) {
 // New returns the driver for s. configDir is the configuration directory
 // s was compiled from: a relative initial access token file is read from
 // it (see table.ConfigPath). hc is the HTTP client to use
-// (http.DefaultClient when nil).
+// (http.DefaultClient when nil), without following redirects (noRedirects).
 func New(s *table.DCR, configDir string, hc *http.Client) (Registrar, error) {
 	if s == nil {
 		return nil, fmt.Errorf("%w: none are configured", ErrSettings)
 	}
-	if hc == nil {
-		hc = http.DefaultClient
-	}
+	hc = noRedirects(hc)
 	p, ok := table.LookupProvider(s.Provider)
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown provider %q", ErrSettings, s.Provider)
@@ -498,6 +496,9 @@ func (d *driver) do(ctx context.Context, method, url, auth string, body []byte) 
 		return fail("", causeOf(err))
 	}
 	defer resp.Body.Close()
+	if err := redirected(method, url, resp.StatusCode); err != nil {
+		return 0, nil, err
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		return fail("read answer: ", err)
@@ -559,12 +560,28 @@ type Discovery struct {
 	cache map[string]string
 }
 
-// NewDiscovery returns a Discovery using hc (http.DefaultClient when nil).
+// NewDiscovery returns a Discovery using hc (http.DefaultClient when
+// nil), without following redirects (noRedirects).
 func NewDiscovery(hc *http.Client) *Discovery {
-	if hc == nil {
-		hc = http.DefaultClient
+	return &Discovery{hc: noRedirects(hc)}
+}
+
+// noRedirects is a copy of hc (http.DefaultClient when nil) that does not
+// follow redirects: a followed redirect would send a request's body and
+// Authorization (a registration or initial access token) wherever the
+// answer points. The caller sees the 3xx, which redirected refuses.
+func noRedirects(hc *http.Client) *http.Client {
+	c := *cmp.Or(hc, http.DefaultClient)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+// redirected is the error of a 3xx answer to method url, or nil.
+func redirected(method, url string, status int) error {
+	if status < 300 || status > 399 {
+		return nil
 	}
-	return &Discovery{hc: hc}
+	return fmt.Errorf("%w: %s %s answered %d, a redirect, which is not followed", ErrBadResponse, method, url, status)
 }
 
 // TokenEndpoint returns s.TokenEndpoint when set, else the token_endpoint
@@ -592,6 +609,9 @@ func (d *Discovery) TokenEndpoint(ctx context.Context, s *table.DCR) (string, er
 		return "", fmt.Errorf("dcr: discovery %s: %w", url, err)
 	}
 	defer resp.Body.Close()
+	if err := redirected(http.MethodGet, url, resp.StatusCode); err != nil {
+		return "", fmt.Errorf("dcr: discovery: %w", err)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("dcr: discovery %s: status %d", url, resp.StatusCode)
 	}
