@@ -291,9 +291,7 @@ func (s *Server) apiGetClient(w http.ResponseWriter, r *http.Request, dev string
 	t := s.table()
 	v := viewOf(t, c, s.opts.Now(), true)
 	v.Usage = s.usage(r.Context(), t, c)
-	if s.readAtProvider(r.Context(), c) == providerForgot {
-		v.ProviderStatus = "unknown_client"
-	}
+	v.ProviderStatus = s.readAtProvider(r.Context(), c).status()
 	writeJSON(w, http.StatusOK, v)
 }
 

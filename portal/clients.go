@@ -367,7 +367,11 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 		err = reg.Delete(context.WithoutCancel(ctx), &dcr.Registration{ClientID: c.ClientID,
 			RegistrationClientURI: c.RegistrationClientURI, RegistrationAccessToken: c.RegistrationAccessToken})
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, dcr.ErrTokenRefused):
+		log.Warn().Err(err).Msg("portal: client deleted here; the provider refused its registration access token")
+		return c, "The client is revoked at the gateway, but the identity provider refused its stored registration token, so the client may still exist there: ask the operator to remove it there.", nil
+	case err != nil:
 		log.Warn().Err(err).Msg("portal: client deleted here but not at the provider")
 		return c, "The client is revoked at the gateway, but the identity provider did not delete it: ask the operator to remove it there.", nil
 	}

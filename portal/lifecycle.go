@@ -90,7 +90,9 @@ func (s *Server) updateClient(ctx context.Context, dev, id string, ch clientChan
 func updateError(err error) *apiError {
 	switch {
 	case errors.Is(err, dcr.ErrUnknownClient):
-		return errorf(http.StatusNotFound, "unknown_client", "the identity provider no longer knows this client, or no longer accepts its registration token: delete it here")
+		return errorf(http.StatusNotFound, "unknown_client", "the identity provider no longer knows this client: delete it here")
+	case errors.Is(err, dcr.ErrTokenRefused):
+		return errorf(http.StatusConflict, "registration_token_refused", "the identity provider does not recognise this client or its registration token: it cannot be changed here; delete it here")
 	case errors.Is(err, dcr.ErrUnmanaged):
 		return errorf(http.StatusConflict, "unsupported", "the identity provider gave no way to change this client")
 	}
@@ -126,8 +128,20 @@ type providerState int
 const (
 	providerUnchecked providerState = iota // no way to read it, or the read failed (logged)
 	providerKnows
-	providerForgot // dcr.ErrUnknownClient
+	providerForgot  // dcr.ErrUnknownClient
+	providerRefused // dcr.ErrTokenRefused
 )
+
+// status is what a client's view says of s (clientView.ProviderStatus).
+func (s providerState) status() string {
+	switch s {
+	case providerForgot:
+		return "unknown_client"
+	case providerRefused:
+		return "registration_token_refused"
+	}
+	return ""
+}
 
 // readAtProvider asks the provider about c (RFC 7592 §2.1).
 func (s *Server) readAtProvider(ctx context.Context, c store.Client) providerState {
@@ -144,6 +158,8 @@ func (s *Server) readAtProvider(ctx context.Context, c store.Client) providerSta
 		return providerKnows
 	case errors.Is(err, dcr.ErrUnknownClient):
 		return providerForgot
+	case errors.Is(err, dcr.ErrTokenRefused):
+		return providerRefused
 	case !errors.Is(err, dcr.ErrUnmanaged):
 		s.opts.Logger.Warn().Err(err).Str("client_id", c.ClientID).Msg("portal: client could not be read at the provider")
 	}

@@ -85,7 +85,9 @@ type Registrar interface {
 	Register(ctx context.Context, req Request) (*Registration, error)
 	// Delete removes the client at the provider (RFC 7592, or the
 	// provider's own API). A registration the provider gave no way to
-	// delete is left alone without error.
+	// delete is left alone without error, as is one it answers 404 or 410
+	// for (deleted before); a 401 to the registration access token is
+	// ErrTokenRefused: the client may still exist there.
 	Delete(ctx context.Context, reg *Registration) error
 	// Update replaces the client's metadata at the provider with req's
 	// (RFC 7592 §2.2: a PUT of the full metadata with the client_id) and
@@ -93,7 +95,8 @@ type Registrar interface {
 	// access token or registration_client_uri the answer carries replaces
 	// reg's, the ones it leaves out are kept. ErrUnmanaged when the
 	// provider gave no way to manage the client, ErrUnknownClient when it
-	// no longer knows it, a *ProviderError when it refuses.
+	// no longer knows it (404, 410), ErrTokenRefused when it refuses the
+	// registration access token (401), a *ProviderError when it refuses.
 	Update(ctx context.Context, reg *Registration, req Request) (*Registration, error)
 	// Read returns the client's metadata as the provider has it (RFC 7592
 	// §2.1), with the same errors as Update.
@@ -111,10 +114,14 @@ type Metadata struct {
 var ErrUnmanaged = errors.New("dcr: the provider gave no way to manage this client")
 
 // ErrUnknownClient is the error of managing a client the provider no
-// longer knows: it answered 404 or 410, or 401 to the client's
-// registration access token, as RFC 7592 §2 has a provider answer for a
-// client it does not know (Hydra does).
+// longer knows: it answered 404 or 410.
 var ErrUnknownClient = errors.New("dcr: the provider does not know this client")
+
+// ErrTokenRefused is the error of managing a client whose registration
+// access token the provider refused (401). RFC 7592 §2 has a provider
+// answer so for a client it does not know (Hydra does), so the client
+// may be gone, or may still exist with a token that no longer works.
+var ErrTokenRefused = errors.New("dcr: the provider refused the stored registration access token; the client may still exist there")
 
 // ProviderError is the provider's refusal of a request, with its own error
 // and error_description as sent. Some providers put a sentence in Code:
@@ -383,13 +390,13 @@ func (d *driver) Delete(ctx context.Context, reg *Registration) error {
 		return err // uri == "": the provider gave no way to delete the client
 	}
 	status, raw, err := d.do(ctx, http.MethodDelete, uri, auth, nil)
-	if err != nil {
-		return err
+	if err == nil {
+		err = manageError(status, raw, auth)
 	}
-	if gone(status, auth) || (status >= 200 && status <= 299) {
-		return nil // deleted, now or before
+	if errors.Is(err, ErrUnknownClient) {
+		return nil // deleted before
 	}
-	return providerError(status, raw)
+	return err
 }
 
 func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*Registration, error) {
@@ -407,11 +414,11 @@ func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*R
 		return nil, fmt.Errorf("dcr: encode request: %w", err)
 	}
 	status, raw, err := d.do(ctx, http.MethodPut, uri, auth, body)
+	if err == nil {
+		err = manageError(status, raw, auth)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if gone(status, auth) {
-		return nil, ErrUnknownClient
 	}
 	out, err := readAnswer(status, raw, reg.TokenEndpointAuthMethod)
 	if err != nil {
@@ -438,13 +445,11 @@ func (d *driver) Read(ctx context.Context, reg *Registration) (*Metadata, error)
 		return nil, ErrUnmanaged
 	}
 	status, raw, err := d.do(ctx, http.MethodGet, uri, auth, nil)
-	switch {
-	case err != nil:
+	if err == nil {
+		err = manageError(status, raw, auth)
+	}
+	if err != nil {
 		return nil, err
-	case gone(status, auth):
-		return nil, ErrUnknownClient
-	case status < 200 || status > 299:
-		return nil, providerError(status, raw)
 	}
 	var md Metadata
 	if err := json.Unmarshal(raw, &md); err != nil {
@@ -456,12 +461,20 @@ func (d *driver) Read(ctx context.Context, reg *Registration) (*Metadata, error)
 // bearer begins the Authorization of an RFC 7592 request.
 const bearer = "Bearer "
 
-// gone reports whether a provider's status says it does not know the
-// client: 404, 410, or 401 to an RFC 7592 request (auth is the
-// registration access token's).
-func gone(status int, auth string) bool {
-	return status == http.StatusNotFound || status == http.StatusGone ||
-		status == http.StatusUnauthorized && strings.HasPrefix(auth, bearer)
+// manageError is the error of a provider's answer to a request about a
+// client, or nil for a 2xx: ErrUnknownClient for 404 and 410,
+// ErrTokenRefused for 401 to an RFC 7592 request (auth is the
+// registration access token's), else a *ProviderError.
+func manageError(status int, raw []byte, auth string) error {
+	switch {
+	case status >= 200 && status <= 299:
+		return nil
+	case status == http.StatusNotFound || status == http.StatusGone:
+		return ErrUnknownClient
+	case status == http.StatusUnauthorized && strings.HasPrefix(auth, bearer):
+		return ErrTokenRefused
+	}
+	return providerError(status, raw)
 }
 
 // maxBody bounds what is read of a provider's answer.

@@ -334,6 +334,8 @@ func TestDelete(t *testing.T) {
 			204, []testidp.Request{deletion("/register/c", "Bearer rat")}, false},
 		{"already gone", "hydra", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
 			404, []testidp.Request{deletion("/register/c", "Bearer rat")}, false},
+		{"registration access token refused", "hydra", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
+			401, []testidp.Request{deletion("/register/c", "Bearer rat")}, true},
 		{"provider fails", "other", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
 			500, []testidp.Request{deletion("/register/c", "Bearer rat")}, true},
 		{"okta by client id with SSWS", "okta", Registration{ClientID: "c"},

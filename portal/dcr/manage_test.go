@@ -88,7 +88,7 @@ func TestManageErrors(t *testing.T) {
 	}{
 		{"unknown client", 404, `{"error":"not_found"}`, Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"}, ErrUnknownClient},
 		{"gone", 410, ``, Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"}, ErrUnknownClient},
-		{"401 to the registration access token", 401, `{"error":"invalid_token"}`, Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"}, ErrUnknownClient},
+		{"401 to the registration access token", 401, `{"error":"invalid_token"}`, Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"}, ErrTokenRefused},
 		{"refused", 400, `{"error":"invalid_redirect_uri","error_description":"<b>no</b>"}`,
 			Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
 			&ProviderError{Status: 400, Code: "invalid_redirect_uri", Description: "<b>no</b>"}},
