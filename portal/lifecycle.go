@@ -37,7 +37,7 @@ func (s *Server) updateClient(ctx context.Context, dev, id string, ch clientChan
 	if aerr != nil {
 		return c, false, aerr
 	}
-	name, redirects := c.ClientName, c.RedirectURIs
+	var name string
 	if ch.Name != nil {
 		if name, aerr = checkClientName(*ch.Name); aerr != nil {
 			return c, false, aerr
@@ -47,12 +47,23 @@ func (s *Server) updateClient(ctx context.Context, dev, id string, ch clientChan
 		if aerr = checkRedirectURIs(ch.RedirectURIs); aerr != nil {
 			return c, false, aerr
 		}
-		redirects = ch.RedirectURIs
 	}
 	if !s.beginUpdate(id) {
 		return c, false, errUpdating()
 	}
 	defer s.endUpdate(id)
+	// Read again under the mark: a change that ended since the first read
+	// may have rotated the registration access token, or deleted the client.
+	if c, aerr = s.ownClient(dev, id); aerr != nil {
+		return c, false, aerr
+	}
+	redirects := c.RedirectURIs
+	if ch.Name == nil {
+		name = c.ClientName
+	}
+	if ch.SetRedirects {
+		redirects = ch.RedirectURIs
+	}
 	sel, aerr := choose(s.table(), c.Catalogue)
 	if aerr != nil {
 		return c, false, errorf(http.StatusConflict, "conflict", "this client's APIs have changed in the portal since it was registered (%s): delete it and register a new one", aerr.Description)
