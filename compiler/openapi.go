@@ -68,7 +68,10 @@ func compileReference(name string, src []byte) (*table.Reference, error) {
 		return nil, fmt.Errorf("OpenAPI document %s cannot be encoded as JSON: %w", name, err)
 	}
 	sum := sha256.Sum256(src)
-	ref := referenceOf(doc)
+	ref, err := referenceOf(doc)
+	if err != nil {
+		return nil, fmt.Errorf("OpenAPI document %s: %w", name, err)
+	}
 	ref.File, ref.SHA256, ref.Document = name, hex.EncodeToString(sum[:]), js
 	return ref, nil
 }
