@@ -20,7 +20,11 @@ type stringList struct {
 	single bool
 }
 
+// UnmarshalJSON leaves l unset for null: a list not given.
 func (l *stringList) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	var one string
 	if err := json.Unmarshal(b, &one); err == nil {
 		*l = stringList{list: []string{one}, single: true}

@@ -26,10 +26,10 @@ func registration(c store.Client) *dcr.Registration {
 }
 
 // updateClient sends the provider an RFC 7592 update of dev's client id
-// with ch applied, and only once the provider accepted it stores the
-// client as the provider answered (its name and redirect URIs, and any
-// secret, registration access token or URI it rotated), in one atomic
-// write. A refusal changes nothing here. newSecret reports whether the
+// with ch applied, and only once the provider accepted it stores, in one
+// atomic write, the name and redirect URIs as sent and the credentials
+// as the provider answered (any secret, registration access token or URI
+// it rotated, and its token endpoint auth method). A refusal changes nothing here. newSecret reports whether the
 // provider issued a new secret; a rotation it did not honour is refused
 // with 409 unsupported. One update of a client runs at a time.
 func (s *Server) updateClient(ctx context.Context, dev, id string, ch clientChange) (c store.Client, newSecret bool, aerr *apiError) {

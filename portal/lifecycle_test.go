@@ -40,8 +40,15 @@ func TestPatchRenamesAtTheProvider(t *testing.T) {
 	if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{}, &aerr); resp.StatusCode != http.StatusBadRequest || !strings.Contains(aerr.Description, "nothing to change") {
 		t.Errorf("empty PATCH: %d %+v", resp.StatusCode, aerr)
 	}
-	// The next change uses the rotated token.
-	e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "again"}, nil)
+	if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"redirect_uris": nil}, &aerr); resp.StatusCode != http.StatusBadRequest || !strings.Contains(aerr.Description, "nothing to change") {
+		t.Errorf("PATCH of null redirect_uris: %d %+v, want them not given", resp.StatusCode, aerr)
+	}
+	// The next change uses the rotated token; null redirect_uris are
+	// not given, so they stay.
+	e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "again", "redirect_uris": nil}, nil)
+	if st, _ := e.store.Client(c.ClientID); !slices.Equal(st.RedirectURIs, []string{"https://app.example/cb"}) {
+		t.Errorf("redirect URIs after a null = %q", st.RedirectURIs)
+	}
 	if reqs := e.requests(); !strings.HasPrefix(reqs[len(reqs)-1], "PUT /register/client-1 Bearer rat-client-1-1 ") {
 		t.Errorf("second update = %s", reqs[len(reqs)-1])
 	}
