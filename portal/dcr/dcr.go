@@ -528,19 +528,23 @@ func causeOf(err error) error {
 	return err
 }
 
-// providerError keeps the provider's error and error_description as sent;
-// an answer without them is described by its status and the start of its
-// body.
+// maxErrorText bounds the provider's words a ProviderError keeps.
+const maxErrorText = 300
+
+// providerError keeps the provider's error and error_description as sent,
+// each clipped to maxErrorText bytes; an answer without them is described
+// by its status and the start of its body.
 func providerError(status int, raw []byte) *ProviderError {
 	var e ProviderError
 	if json.Unmarshal(raw, &e) != nil || e.Code == "" && e.Description == "" {
 		e = ProviderError{Code: fallbackCode(status)}
 		if text := strings.TrimSpace(string(raw)); text != "" {
-			e.Description = truncate(text, 300)
+			e.Description = text
 		} else {
 			e.Description = http.StatusText(status)
 		}
 	}
+	e.Code, e.Description = truncate(e.Code, maxErrorText), truncate(e.Description, maxErrorText)
 	e.Status = status
 	return &e
 }

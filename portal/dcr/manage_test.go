@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testidp"
@@ -128,5 +130,19 @@ func TestRead(t *testing.T) {
 	}
 	if reqs := f.Requests(); len(reqs) != 1 || reqs[0] != (testidp.Request{Method: "GET", Path: "/register/c", Authorization: "Bearer rat"}) {
 		t.Errorf("requests = %+v", reqs)
+	}
+}
+
+// TestProviderWordsClipped: a provider's error and error_description
+// reach the developer clipped, as the text of a non-JSON answer is.
+func TestProviderWordsClipped(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 3000)
+	f := newFake(t, testidp.Reply(400, `{"error":"`+long+`","error_description":"`+long+`"}`))
+	r, _ := New(&table.DCR{Provider: "hydra", RegistrationEndpoint: f.URL + "/register"}, "", f.Client())
+	_, err := r.Register(context.Background(), Request{ClientName: "x"})
+	pe, ok := errors.AsType[*ProviderError](err)
+	if !ok || len(pe.Code) > maxErrorText+len("…") || len(pe.Description) > maxErrorText+len("…") || !utf8.ValidString(pe.Description) {
+		t.Errorf("Register = %v, want the provider's words clipped", err)
 	}
 }
