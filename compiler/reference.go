@@ -366,13 +366,14 @@ func firstLine(s string) string {
 	return s
 }
 
-// clipLine clips a summary's line to maxSummaryLine bytes, on a
-// character boundary, ending it in "…".
-func clipLine(s string) string {
-	if len(s) <= maxSummaryLine {
+// clipLine clips a summary's line to maxSummaryLine bytes (clipText).
+func clipLine(s string) string { return clipText(s, maxSummaryLine) }
+
+// clipText clips s to n bytes, on a character boundary, ending it in "…".
+func clipText(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	n := maxSummaryLine
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}

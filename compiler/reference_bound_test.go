@@ -52,3 +52,22 @@ func TestReferenceBounded(t *testing.T) {
 		t.Errorf("compileReference = %v, want the reference refused naming many.json", err)
 	}
 }
+
+// TestOpenAPIPathsPrintable: a path with a control, bidi or invisible
+// character is refused at its line, since the page and its curl lines
+// would show other than they do.
+func TestOpenAPIPathsPrintable(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ path, want string }{
+		{`/orders/\u202e{id}`, "U+202E"},
+		{`/orders/\u2066{id}`, "U+2066"},
+		{`/orders\u0007`, "U+0007"},
+		{`/orders/\u200b{id}`, "U+200B"},
+	} {
+		src := "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /ok:\n    get: {responses: {'200': {description: ok}}}\n  \"" + tt.path + "\":\n    get: {responses: {'200': {description: ok}}}\n"
+		_, err := compileReference("doc.yaml", []byte(src))
+		if err == nil || !strings.Contains(err.Error(), "doc.yaml:6") || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("path %s: %v, want refused at doc.yaml:6 naming %s", tt.path, err, tt.want)
+		}
+	}
+}
