@@ -154,8 +154,17 @@ func (s providerState) status() string {
 	return ""
 }
 
-// readAtProvider asks the provider about c (RFC 7592 §2.1).
+// readAtProvider asks the provider about c (RFC 7592 §2.1), or returns
+// its answer of the last providerReadTTL.
 func (s *Server) readAtProvider(ctx context.Context, c store.Client) providerState {
+	key := c.ClientID + "\x00" + c.RegistrationClientURI + "\x00" + c.RegistrationAccessToken
+	return s.providerReads.get(ctx, key, s.opts.Now(), func() providerState {
+		return s.readAtProviderNow(context.WithoutCancel(ctx), c) // shared: not ended by one caller
+	})
+}
+
+// readAtProviderNow asks the provider about c.
+func (s *Server) readAtProviderNow(ctx context.Context, c store.Client) providerState {
 	sel, aerr := choose(s.table(), c.Catalogue)
 	if aerr != nil {
 		return providerUnchecked

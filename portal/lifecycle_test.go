@@ -234,3 +234,40 @@ func TestOneChangeOfAClientAtATime(t *testing.T) {
 		t.Errorf("stored name %q", st.ClientName)
 	}
 }
+
+// TestProviderReadsCached: page views and GET /clients/{id} ask the
+// provider about a client at most once per providerReadTTL and
+// registration token.
+func TestProviderReadsCached(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	c := e.create(dev, "first", "gluu_api")
+	reads := func() int {
+		n := 0
+		for _, r := range e.idp.Requests() {
+			if r.Method == "GET" && strings.HasSuffix(r.Path, "/"+c.ClientID) {
+				n++
+			}
+		}
+		return n
+	}
+	for range 5 {
+		e.page(dev, "/clients/"+c.ClientID)
+		e.api(dev, "GET", "/clients/"+c.ClientID, nil, nil)
+	}
+	if n := reads(); n != 1 {
+		t.Errorf("%d reads at the provider, want 1", n)
+	}
+	e.advance(providerReadTTL)
+	e.api(dev, "GET", "/clients/"+c.ClientID, nil, nil)
+	if n := reads(); n != 2 {
+		t.Errorf("%d reads after the TTL, want 2", n)
+	}
+	// A rotated registration access token reads again.
+	e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "renamed"}, nil)
+	e.api(dev, "GET", "/clients/"+c.ClientID, nil, nil)
+	if n := reads(); n != 3 {
+		t.Errorf("%d reads after an update, want 3", n)
+	}
+}

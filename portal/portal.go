@@ -163,6 +163,8 @@ type Server struct {
 	registering map[string]map[*reservation]struct{}
 	// updating holds the clients with an update in flight (beginUpdate).
 	updating map[string]bool
+	// providerReads holds what the provider said of clients lately.
+	providerReads providerReads
 
 	byPlace   *windowLimiter // failed logins by account and address
 	byAccount *windowLimiter // failed logins by account, from places not known for it
