@@ -141,7 +141,7 @@ func pathProblem(doc *openapi3.T) (int, error) {
 			if o := doc.Paths.Value(path).Origin; o != nil && o.Key != nil {
 				line = o.Key.Line
 			}
-			return line, fmt.Errorf("the path %+q %s", clipText(path, 100), p)
+			return line, fmt.Errorf("the path %+q %s", printable.Clip(path, 100), p)
 		}
 	}
 	return 0, nil

@@ -6,11 +6,11 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 // Bounds of a schema's summary: deeper levels and further lines are
@@ -366,16 +366,5 @@ func firstLine(s string) string {
 	return s
 }
 
-// clipLine clips a summary's line to maxSummaryLine bytes (clipText).
-func clipLine(s string) string { return clipText(s, maxSummaryLine) }
-
-// clipText clips s to n bytes, on a character boundary, ending it in "…".
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
+// clipLine clips a summary's line to maxSummaryLine bytes (printable.Clip).
+func clipLine(s string) string { return printable.Clip(s, maxSummaryLine) }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/cuegate/cuegate/internal/printable"
 )
@@ -20,18 +19,6 @@ const (
 	// maxEcho is how much of a refused value an error quotes.
 	maxEcho = 60
 )
-
-// clip shortens s to about n bytes (on a character boundary) for quoting
-// in an error, so that a huge value is not sent back.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
 
 // checkClientName returns the name without surrounding space, or an
 // invalid_client_metadata error naming the field.
@@ -55,7 +42,7 @@ func checkRedirectURIs(uris []string) *apiError {
 	}
 	for i, u := range uris {
 		if p := redirectURIProblem(u); p != "" {
-			return errorf(http.StatusBadRequest, "invalid_redirect_uri", "redirect_uris[%d] %q %s", i, clip(u, maxEcho), p)
+			return errorf(http.StatusBadRequest, "invalid_redirect_uri", "redirect_uris[%d] %q %s", i, printable.Clip(u, maxEcho), p)
 		}
 	}
 	return nil
@@ -93,7 +80,7 @@ func redirectURIProblem(u string) string {
 			return "uses http on a host that is not loopback: " + allowedRedirects
 		}
 	case !privateUseScheme(p.Scheme):
-		return fmt.Sprintf("has the scheme %q: %s", clip(p.Scheme, maxEcho), allowedRedirects)
+		return fmt.Sprintf("has the scheme %q: %s", printable.Clip(p.Scheme, maxEcho), allowedRedirects)
 	}
 	return ""
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 func TestRedirectURIProblem(t *testing.T) {
@@ -67,8 +69,8 @@ func TestClip(t *testing.T) {
 		{"abcdefghij", 4, "abcd…"},
 		{"ééé", 3, "é…"}, // not inside a character
 	} {
-		if got := clip(tt.in, tt.n); got != tt.want {
-			t.Errorf("clip(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		if got := printable.Clip(tt.in, tt.n); got != tt.want {
+			t.Errorf("printable.Clip(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
 		}
 	}
 }

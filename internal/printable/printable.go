@@ -45,3 +45,15 @@ func Problem(s string, maxLen int) string {
 	}
 	return ""
 }
+
+// Clip shortens s to about n bytes (on a character boundary) for quoting
+// in an error, so that a huge value is not sent back.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
