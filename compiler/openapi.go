@@ -8,15 +8,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 // reference reads, parses and validates the OpenAPI document name (a
@@ -51,8 +54,11 @@ func compileReference(name string, src []byte) (*table.Reference, error) {
 	doc, err := loader.LoadFromData(src)
 	line := 0
 	if err == nil {
-		err = doc.Validate(context.Background())
-		line = validationLine(doc, err)
+		// Before validation, whose messages would repeat such a path.
+		if line, err = pathProblem(doc); err == nil {
+			err = doc.Validate(context.Background())
+			line = validationLine(doc, err)
+		}
 	} else if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		line, _ = strconv.Atoi(m[1])
 	}
@@ -68,7 +74,10 @@ func compileReference(name string, src []byte) (*table.Reference, error) {
 		return nil, fmt.Errorf("OpenAPI document %s cannot be encoded as JSON: %w", name, err)
 	}
 	sum := sha256.Sum256(src)
-	ref := referenceOf(doc)
+	ref, err := referenceOf(doc)
+	if err != nil {
+		return nil, fmt.Errorf("OpenAPI document %s: %w", name, err)
+	}
 	ref.File, ref.SHA256, ref.Document = name, hex.EncodeToString(sum[:]), js
 	return ref, nil
 }
@@ -113,6 +122,29 @@ func pathless(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// maxOpenAPIPath bounds a path of an OpenAPI document.
+const maxOpenAPIPath = 2000
+
+// pathProblem returns the line of the first of doc's paths that is not
+// printable text (printable.Problem: control, bidi or invisible
+// characters, which would make the page and its curl lines show other
+// than they do) and an error saying why, or 0 and nil.
+func pathProblem(doc *openapi3.T) (int, error) {
+	if doc.Paths == nil {
+		return 0, nil
+	}
+	for _, path := range slices.Sorted(maps.Keys(doc.Paths.Map())) {
+		if p := printable.Problem(path, maxOpenAPIPath); p != "" {
+			line := 0
+			if o := doc.Paths.Value(path).Origin; o != nil && o.Key != nil {
+				line = o.Key.Line
+			}
+			return line, fmt.Errorf("the path %+q %s", printable.Clip(path, 100), p)
+		}
+	}
+	return 0, nil
 }
 
 // yamlLine finds the line in a YAML parser's message.

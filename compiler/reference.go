@@ -10,26 +10,44 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 // Bounds of a schema's summary: deeper levels and further lines are
-// elided with "…", so a large or deeply nested document stays readable.
+// elided with "…", so a large or deeply nested document stays readable;
+// a line (a property's type, enum values and the first line of its
+// description) is clipped to maxSummaryLine bytes.
 const (
 	maxSchemaDepth = 6
 	maxSchemaLines = 120
+	maxSummaryLine = 300
 )
+
+// maxReferenceBytes bounds the text of a compiled reference as a whole
+// (the document itself aside): a $ref used many times repeats its
+// summary and descriptions at every use, so a small document could
+// otherwise compile into gigabytes, rendered on every page view.
+const maxReferenceBytes = 2 << 20
+
+// errReferenceTooLarge is the error of a reference past maxReferenceBytes.
+var errReferenceTooLarge = fmt.Errorf("its reference would be larger than %d MiB of text (a $ref repeats its schema and descriptions at every use): make the document smaller", maxReferenceBytes>>20)
 
 // methodOrder is the order of an operation's methods on a path.
 var methodOrder = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY"}
 
-// referenceOf summarises a validated document.
-func referenceOf(doc *openapi3.T) *table.Reference {
+// referenceOf summarises a validated document, or returns
+// errReferenceTooLarge.
+func referenceOf(doc *openapi3.T) (*table.Reference, error) {
 	ref := &table.Reference{OpenAPI: doc.OpenAPI}
 	if doc.Info != nil {
 		ref.Title, ref.Version, ref.Description = doc.Info.Title, doc.Info.Version, doc.Info.Description
 	}
-	ref.Tags = groupByTag(doc.Tags, operations(doc))
-	return ref
+	ops, err := operations(doc)
+	if err != nil {
+		return nil, err
+	}
+	ref.Tags = groupByTag(doc.Tags, ops)
+	return ref, nil
 }
 
 // tagged is an operation with the tags it names.
@@ -38,21 +56,54 @@ type tagged struct {
 	tags []string
 }
 
-// operations lists doc's operations by path, then method.
-func operations(doc *openapi3.T) []tagged {
+// operations lists doc's operations by path, then method, or returns
+// errReferenceTooLarge once their text, counted once per tag they are
+// listed under, passes maxReferenceBytes.
+func operations(doc *openapi3.T) ([]tagged, error) {
 	if doc.Paths == nil {
-		return nil
+		return nil, nil
 	}
 	var ops []tagged
+	left := maxReferenceBytes
 	for _, path := range slices.Sorted(maps.Keys(doc.Paths.Map())) {
 		item := doc.Paths.Value(path)
 		all := item.Operations()
 		for _, method := range slices.SortedFunc(maps.Keys(all), byMethod) {
 			o := all[method]
-			ops = append(ops, tagged{operationOf(method, path, item, o), o.Tags})
+			op, err := operationOf(method, path, item, o, &left)
+			if err != nil {
+				return nil, err
+			}
+			if left -= textSize(op) * max(len(o.Tags)-1, 0); left < 0 {
+				return nil, errReferenceTooLarge
+			}
+			ops = append(ops, tagged{op, o.Tags})
 		}
 	}
-	return ops
+	return ops, nil
+}
+
+// textSize is the size of op's text, as operationOf counts it.
+func textSize(op table.Operation) int {
+	n := len(op.Method) + len(op.Path) + len(op.ID) + len(op.Summary) + len(op.Description)
+	for _, p := range op.Parameters {
+		n += len(p.Name) + len(p.In) + len(p.Description) + len(p.Schema)
+	}
+	bodies := []table.Body{}
+	if op.RequestBody != nil {
+		bodies = append(bodies, *op.RequestBody)
+	}
+	for _, r := range op.Responses {
+		n += len(r.Status)
+		bodies = append(bodies, table.Body{Description: r.Description, Content: r.Content})
+	}
+	for _, b := range bodies {
+		n += len(b.Description)
+		for _, m := range b.Content {
+			n += len(m.Type) + len(m.Schema)
+		}
+	}
+	return n
 }
 
 // groupByTag groups ops by tag, as table.Reference.Tags has them: the
@@ -122,7 +173,11 @@ func byMethod(a, b string) int {
 	return cmp.Or(cmp.Compare(ia, ib), strings.Compare(a, b))
 }
 
-func operationOf(method, path string, item *openapi3.PathItem, o *openapi3.Operation) table.Operation {
+// operationOf summarises o, method on path, and takes its text's size
+// (textSize) from *left: errReferenceTooLarge when that would pass 0,
+// checked as each body's media are summarised, so a document past the
+// bound costs no more than the bound to refuse.
+func operationOf(method, path string, item *openapi3.PathItem, o *openapi3.Operation, left *int) (table.Operation, error) {
 	op := table.Operation{Method: method, Path: path, ID: o.OperationID, Summary: o.Summary,
 		Description: o.Description, Deprecated: o.Deprecated}
 	// The operation's parameters override the path item's of the same
@@ -136,11 +191,20 @@ func operationOf(method, path string, item *openapi3.PathItem, o *openapi3.Opera
 			p := pr.Value
 			seen[p.In+"\x00"+p.Name] = true
 			op.Parameters = append(op.Parameters, table.Parameter{Name: p.Name, In: p.In, Required: p.Required,
-				Description: p.Description, Schema: oneLine(p.Schema)})
+				Description: p.Description, Schema: clipLine(oneLine(p.Schema))})
 		}
 	}
+	*left -= textSize(op)
+	if *left < 0 {
+		return op, errReferenceTooLarge
+	}
 	if rb := o.RequestBody; rb != nil && rb.Value != nil {
-		op.RequestBody = &table.Body{Description: rb.Value.Description, Required: rb.Value.Required, Content: mediaOf(rb.Value.Content)}
+		*left -= len(rb.Value.Description)
+		content, err := mediaOf(rb.Value.Content, left)
+		if err != nil {
+			return op, err
+		}
+		op.RequestBody = &table.Body{Description: rb.Value.Description, Required: rb.Value.Required, Content: content}
 	}
 	if o.Responses != nil {
 		all := o.Responses.Map()
@@ -149,22 +213,33 @@ func operationOf(method, path string, item *openapi3.PathItem, o *openapi3.Opera
 			if r == nil || r.Value == nil {
 				continue
 			}
-			op.Responses = append(op.Responses, table.Response{Status: status, Description: deref(r.Value.Description), Content: mediaOf(r.Value.Content)})
+			desc := deref(r.Value.Description)
+			*left -= len(status) + len(desc)
+			content, err := mediaOf(r.Value.Content, left)
+			if err != nil {
+				return op, err
+			}
+			op.Responses = append(op.Responses, table.Response{Status: status, Description: desc, Content: content})
 		}
 	}
-	return op
+	return op, nil
 }
 
-func mediaOf(c openapi3.Content) []table.Media {
+// mediaOf summarises c's media types, taking their size from *left:
+// errReferenceTooLarge when that passes 0.
+func mediaOf(c openapi3.Content, left *int) ([]table.Media, error) {
 	var out []table.Media
 	for _, mt := range slices.Sorted(maps.Keys(c)) {
 		m := table.Media{Type: mt}
 		if c[mt] != nil {
 			m.Schema = summary(c[mt].Schema)
 		}
+		if *left -= len(m.Type) + len(m.Schema); *left < 0 {
+			return nil, errReferenceTooLarge
+		}
 		out = append(out, m)
 	}
-	return out
+	return out, nil
 }
 
 // oneLine is a schema's type in a few words: "string (uuid)", "array of
@@ -193,12 +268,15 @@ func oneLine(s *openapi3.SchemaRef) string {
 	if v.Format != "" {
 		typ += " (" + v.Format + ")"
 	}
-	if len(v.Enum) > 0 {
-		vals := make([]string, 0, len(v.Enum))
-		for _, e := range v.Enum {
-			vals = append(vals, fmt.Sprint(e))
+	for i, e := range v.Enum { // no longer than a line needs
+		if len(typ) > maxSummaryLine {
+			break
 		}
-		typ += ": " + strings.Join(vals, ", ")
+		sep := ", "
+		if i == 0 {
+			sep = ": "
+		}
+		typ += sep + clipLine(fmt.Sprint(e))
 	}
 	return typ
 }
@@ -245,7 +323,7 @@ func (w *summaryWriter) line(depth int, text string) bool {
 		}
 		return false
 	}
-	w.lines = append(w.lines, strings.Repeat("  ", depth)+text)
+	w.lines = append(w.lines, strings.Repeat("  ", depth)+clipLine(text))
 	return true
 }
 
@@ -287,3 +365,6 @@ func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
 }
+
+// clipLine clips a summary's line to maxSummaryLine bytes (printable.Clip).
+func clipLine(s string) string { return printable.Clip(s, maxSummaryLine) }

@@ -9,13 +9,14 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/cuegate/cuegate/internal/printable"
 	"github.com/cuegate/cuegate/portal/store"
 )
 
 // normaliseEmail returns the canonical form of an address, or an error.
 func normaliseEmail(email string) (string, *apiError) {
 	email = strings.TrimSpace(email)
-	if p := textProblem(email, maxEmailLen); p != "" {
+	if p := printable.Problem(email, maxEmailLen); p != "" {
 		return "", errorf(http.StatusBadRequest, "invalid_request", "the email address %s", p)
 	}
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {

@@ -20,7 +20,11 @@ type stringList struct {
 	single bool
 }
 
+// UnmarshalJSON leaves l unset for null: a list not given.
 func (l *stringList) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	var one string
 	if err := json.Unmarshal(b, &one); err == nil {
 		*l = stringList{list: []string{one}, single: true}
@@ -291,9 +295,7 @@ func (s *Server) apiGetClient(w http.ResponseWriter, r *http.Request, dev string
 	t := s.table()
 	v := viewOf(t, c, s.opts.Now(), true)
 	v.Usage = s.usage(r.Context(), t, c)
-	if s.readAtProvider(r.Context(), c) == providerForgot {
-		v.ProviderStatus = "unknown_client"
-	}
+	v.ProviderStatus = s.readAtProvider(r.Context(), c).status()
 	writeJSON(w, http.StatusOK, v)
 }
 

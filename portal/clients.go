@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/printable"
 	"github.com/cuegate/cuegate/portal/dcr"
 	"github.com/cuegate/cuegate/portal/store"
 )
@@ -48,7 +49,7 @@ func choose(t *table.Table, ids []string) (*selection, *apiError) {
 	for _, id := range ids {
 		e := t.Portal.Catalogue[id]
 		if e == nil {
-			return nil, errorf(http.StatusBadRequest, "invalid_request", "unknown API %q", clip(id, maxEcho))
+			return nil, errorf(http.StatusBadRequest, "invalid_request", "unknown API %q", printable.Clip(id, maxEcho))
 		}
 		if e.DCR == nil {
 			return nil, errorf(http.StatusBadRequest, "invalid_request", "API %q offers no credentials here: ask the operator", id)
@@ -326,7 +327,7 @@ func quoteAll(ids []string) string {
 func (s *Server) ownClient(dev, id string) (store.Client, *apiError) {
 	c, ok := s.opts.Store.Client(id)
 	if !ok || c.Developer != dev {
-		return store.Client{}, errorf(http.StatusNotFound, "not_found", "no client %q", clip(id, maxEcho))
+		return store.Client{}, errorf(http.StatusNotFound, "not_found", "no client %q", printable.Clip(id, maxEcho))
 	}
 	return c, nil
 }
@@ -346,7 +347,7 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 	defer s.endUpdate(id)
 	c, err := s.opts.Store.DeleteClient(id, s.opts.Now().UTC())
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Client{}, "", errorf(http.StatusNotFound, "not_found", "no client %q", clip(id, maxEcho))
+		return store.Client{}, "", errorf(http.StatusNotFound, "not_found", "no client %q", printable.Clip(id, maxEcho))
 	}
 	if err != nil {
 		s.opts.Logger.Error().Err(err).Str("client_id", id).Msg("portal: deletion not stored")
@@ -367,7 +368,11 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 		err = reg.Delete(context.WithoutCancel(ctx), &dcr.Registration{ClientID: c.ClientID,
 			RegistrationClientURI: c.RegistrationClientURI, RegistrationAccessToken: c.RegistrationAccessToken})
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, dcr.ErrTokenRefused):
+		log.Warn().Err(err).Msg("portal: client deleted here; the provider refused its registration access token")
+		return c, "The client is revoked at the gateway, but the identity provider refused its stored registration token, so the client may still exist there: ask the operator to remove it there.", nil
+	case err != nil:
 		log.Warn().Err(err).Msg("portal: client deleted here but not at the provider")
 		return c, "The client is revoked at the gateway, but the identity provider did not delete it: ask the operator to remove it there.", nil
 	}

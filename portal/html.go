@@ -329,8 +329,8 @@ func (s *Server) clientData(ctx context.Context, t *table.Table, c store.Client,
 		HideSecret: hideSecret, PolicyName: c.Policy, ClientName: c.ClientName,
 		RedirectURIs: strings.Join(c.RedirectURIs, redirectURISeparator(t)+" "), Separator: redirectURISeparator(t)}
 	d.Client.Usage = s.usage(ctx, t, c)
-	if hideSecret && s.readAtProvider(ctx, c) == providerForgot {
-		d.Client.ProviderStatus = "unknown_client"
+	if hideSecret {
+		d.Client.ProviderStatus = s.readAtProvider(ctx, c).status()
 	}
 	if c.TokenEndpoint != "" {
 		d.TokenCurl = tokenCurl(c, scope, !hideSecret)

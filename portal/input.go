@@ -7,7 +7,8 @@ import (
 	"slices"
 	"strings"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 // Limits on what a developer sends.
@@ -19,55 +20,6 @@ const (
 	maxEcho = 60
 )
 
-// refusedRune says what kind of character r is when it may not appear in
-// developer-supplied text, or "" when it may. Refused are the control
-// characters (C0, DEL, C1), the bidirectional controls, which can make
-// text display in an order other than its own, and the line and
-// paragraph separators; and the invisible characters: the format
-// characters (Unicode category Cf: zero-width spaces and joiners, the
-// byte order mark, word joiners, tag characters, the soft hyphen), the
-// other default-ignorable characters (Hangul fillers, the rest of the tag
-// block) and the variation selectors, with which two names that look
-// alike compare different.
-func refusedRune(r rune) string {
-	switch {
-	case unicode.IsControl(r), unicode.Is(unicode.Bidi_Control, r), r == '\u2028', r == '\u2029':
-		return "control character"
-	case unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector):
-		return "invisible character"
-	}
-	return ""
-}
-
-// textProblem says what is wrong with s as developer-supplied text of at
-// most maxLen bytes, or "" when nothing is.
-func textProblem(s string, maxLen int) string {
-	switch {
-	case len(s) > maxLen:
-		return fmt.Sprintf("is longer than %d bytes", maxLen)
-	case !utf8.ValidString(s):
-		return "is not valid UTF-8"
-	}
-	for i, r := range s {
-		if kind := refusedRune(r); kind != "" {
-			return fmt.Sprintf("contains the %s %U at byte %d: only printable text is allowed", kind, r, i)
-		}
-	}
-	return ""
-}
-
-// clip shortens s to about n bytes (on a character boundary) for quoting
-// in an error, so that a huge value is not sent back.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
 // checkClientName returns the name without surrounding space, or an
 // invalid_client_metadata error naming the field.
 func checkClientName(name string) (string, *apiError) {
@@ -75,7 +27,7 @@ func checkClientName(name string) (string, *apiError) {
 	if name == "" {
 		return "", errorf(http.StatusBadRequest, "invalid_client_metadata", "client_name is required")
 	}
-	if p := textProblem(name, maxClientNameLen); p != "" {
+	if p := printable.Problem(name, maxClientNameLen); p != "" {
 		return "", errorf(http.StatusBadRequest, "invalid_client_metadata", "client_name %s", p)
 	}
 	return name, nil
@@ -90,7 +42,7 @@ func checkRedirectURIs(uris []string) *apiError {
 	}
 	for i, u := range uris {
 		if p := redirectURIProblem(u); p != "" {
-			return errorf(http.StatusBadRequest, "invalid_redirect_uri", "redirect_uris[%d] %q %s", i, clip(u, maxEcho), p)
+			return errorf(http.StatusBadRequest, "invalid_redirect_uri", "redirect_uris[%d] %q %s", i, printable.Clip(u, maxEcho), p)
 		}
 	}
 	return nil
@@ -100,12 +52,12 @@ const allowedRedirects = "use https, http on a loopback host (127.0.0.1, [::1], 
 
 // redirectURIProblem says why u may not be registered as a redirect URI,
 // or "" when it may: an absolute URI of at most maxRedirectURILen bytes
-// without spaces, control or invisible characters (refusedRune), user
+// without spaces, control or invisible characters (printable.Problem), user
 // information or fragment, whose scheme is https (with a host), http on a
 // loopback host, or a private-use scheme in reverse-domain form (RFC 8252
 // §7.1), which rules out javascript:, data:, file: and the like.
 func redirectURIProblem(u string) string {
-	if p := textProblem(u, maxRedirectURILen); p != "" {
+	if p := printable.Problem(u, maxRedirectURILen); p != "" {
 		return p
 	}
 	if strings.ContainsFunc(u, unicode.IsSpace) {
@@ -128,7 +80,7 @@ func redirectURIProblem(u string) string {
 			return "uses http on a host that is not loopback: " + allowedRedirects
 		}
 	case !privateUseScheme(p.Scheme):
-		return fmt.Sprintf("has the scheme %q: %s", clip(p.Scheme, maxEcho), allowedRedirects)
+		return fmt.Sprintf("has the scheme %q: %s", printable.Clip(p.Scheme, maxEcho), allowedRedirects)
 	}
 	return ""
 }

@@ -26,10 +26,10 @@ func registration(c store.Client) *dcr.Registration {
 }
 
 // updateClient sends the provider an RFC 7592 update of dev's client id
-// with ch applied, and only once the provider accepted it stores the
-// client as the provider answered (its name and redirect URIs, and any
-// secret, registration access token or URI it rotated), in one atomic
-// write. A refusal changes nothing here. newSecret reports whether the
+// with ch applied, and only once the provider accepted it stores, in one
+// atomic write, the name and redirect URIs as sent and the credentials
+// as the provider answered (any secret, registration access token or URI
+// it rotated, and its token endpoint auth method). A refusal changes nothing here. newSecret reports whether the
 // provider issued a new secret; a rotation it did not honour is refused
 // with 409 unsupported. One update of a client runs at a time.
 func (s *Server) updateClient(ctx context.Context, dev, id string, ch clientChange) (c store.Client, newSecret bool, aerr *apiError) {
@@ -37,7 +37,7 @@ func (s *Server) updateClient(ctx context.Context, dev, id string, ch clientChan
 	if aerr != nil {
 		return c, false, aerr
 	}
-	name, redirects := c.ClientName, c.RedirectURIs
+	var name string
 	if ch.Name != nil {
 		if name, aerr = checkClientName(*ch.Name); aerr != nil {
 			return c, false, aerr
@@ -47,12 +47,23 @@ func (s *Server) updateClient(ctx context.Context, dev, id string, ch clientChan
 		if aerr = checkRedirectURIs(ch.RedirectURIs); aerr != nil {
 			return c, false, aerr
 		}
-		redirects = ch.RedirectURIs
 	}
 	if !s.beginUpdate(id) {
 		return c, false, errUpdating()
 	}
 	defer s.endUpdate(id)
+	// Read again under the mark: a change that ended since the first read
+	// may have rotated the registration access token, or deleted the client.
+	if c, aerr = s.ownClient(dev, id); aerr != nil {
+		return c, false, aerr
+	}
+	redirects := c.RedirectURIs
+	if ch.Name == nil {
+		name = c.ClientName
+	}
+	if ch.SetRedirects {
+		redirects = ch.RedirectURIs
+	}
 	sel, aerr := choose(s.table(), c.Catalogue)
 	if aerr != nil {
 		return c, false, errorf(http.StatusConflict, "conflict", "this client's APIs have changed in the portal since it was registered (%s): delete it and register a new one", aerr.Description)
@@ -90,7 +101,9 @@ func (s *Server) updateClient(ctx context.Context, dev, id string, ch clientChan
 func updateError(err error) *apiError {
 	switch {
 	case errors.Is(err, dcr.ErrUnknownClient):
-		return errorf(http.StatusNotFound, "unknown_client", "the identity provider no longer knows this client, or no longer accepts its registration token: delete it here")
+		return errorf(http.StatusNotFound, "unknown_client", "the identity provider no longer knows this client: delete it here")
+	case errors.Is(err, dcr.ErrTokenRefused):
+		return errorf(http.StatusConflict, "registration_token_refused", "the identity provider does not recognise this client or its registration token: it cannot be changed here; delete it here")
 	case errors.Is(err, dcr.ErrUnmanaged):
 		return errorf(http.StatusConflict, "unsupported", "the identity provider gave no way to change this client")
 	}
@@ -126,11 +139,32 @@ type providerState int
 const (
 	providerUnchecked providerState = iota // no way to read it, or the read failed (logged)
 	providerKnows
-	providerForgot // dcr.ErrUnknownClient
+	providerForgot  // dcr.ErrUnknownClient
+	providerRefused // dcr.ErrTokenRefused
 )
 
-// readAtProvider asks the provider about c (RFC 7592 §2.1).
+// status is what a client's view says of s (clientView.ProviderStatus).
+func (s providerState) status() string {
+	switch s {
+	case providerForgot:
+		return "unknown_client"
+	case providerRefused:
+		return "registration_token_refused"
+	}
+	return ""
+}
+
+// readAtProvider asks the provider about c (RFC 7592 §2.1), or returns
+// its answer of the last providerReadTTL.
 func (s *Server) readAtProvider(ctx context.Context, c store.Client) providerState {
+	key := c.ClientID + "\x00" + c.RegistrationClientURI + "\x00" + c.RegistrationAccessToken
+	return s.providerReads.get(ctx, key, s.opts.Now(), func() providerState {
+		return s.readAtProviderNow(context.WithoutCancel(ctx), c) // shared: not ended by one caller
+	})
+}
+
+// readAtProviderNow asks the provider about c.
+func (s *Server) readAtProviderNow(ctx context.Context, c store.Client) providerState {
 	sel, aerr := choose(s.table(), c.Catalogue)
 	if aerr != nil {
 		return providerUnchecked
@@ -144,6 +178,8 @@ func (s *Server) readAtProvider(ctx context.Context, c store.Client) providerSta
 		return providerKnows
 	case errors.Is(err, dcr.ErrUnknownClient):
 		return providerForgot
+	case errors.Is(err, dcr.ErrTokenRefused):
+		return providerRefused
 	case !errors.Is(err, dcr.ErrUnmanaged):
 		s.opts.Logger.Warn().Err(err).Str("client_id", c.ClientID).Msg("portal: client could not be read at the provider")
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testidp"
 )
 
 // TestPatchRenamesAtTheProvider: a rename and new redirect URIs go to
@@ -38,8 +40,15 @@ func TestPatchRenamesAtTheProvider(t *testing.T) {
 	if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{}, &aerr); resp.StatusCode != http.StatusBadRequest || !strings.Contains(aerr.Description, "nothing to change") {
 		t.Errorf("empty PATCH: %d %+v", resp.StatusCode, aerr)
 	}
-	// The next change uses the rotated token.
-	e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "again"}, nil)
+	if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"redirect_uris": nil}, &aerr); resp.StatusCode != http.StatusBadRequest || !strings.Contains(aerr.Description, "nothing to change") {
+		t.Errorf("PATCH of null redirect_uris: %d %+v, want them not given", resp.StatusCode, aerr)
+	}
+	// The next change uses the rotated token; null redirect_uris are
+	// not given, so they stay.
+	e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "again", "redirect_uris": nil}, nil)
+	if st, _ := e.store.Client(c.ClientID); !slices.Equal(st.RedirectURIs, []string{"https://app.example/cb"}) {
+		t.Errorf("redirect URIs after a null = %q", st.RedirectURIs)
+	}
 	if reqs := e.requests(); !strings.HasPrefix(reqs[len(reqs)-1], "PUT /register/client-1 Bearer rat-client-1-1 ") {
 		t.Errorf("second update = %s", reqs[len(reqs)-1])
 	}
@@ -121,31 +130,62 @@ func TestRotateSecret(t *testing.T) {
 	}
 }
 
-// TestClientTheProviderForgot: a client the provider answers
-// invalid_token for, as RFC 7592 has it answer for a client it does not
-// know, is shown as such, and can be deleted here.
+// TestClientTheProviderForgot: a client the provider answers 404 for is
+// shown as unknown there; one it answers 401 for, as RFC 7592 has it
+// answer for a client it does not know and as it answers a token that no
+// longer works, is shown as not recognised. Either can be deleted here;
+// a deletion the provider answers 401 to is revoked here with a warning
+// that the client may still exist there, never reported as done.
 func TestClientTheProviderForgot(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	dev := e.developer("a@example.com")
-	c := e.create(dev, "first", "gluu_api")
-	if st, _ := e.atIdP("DELETE", c.ClientID); st != http.StatusNoContent {
-		t.Fatalf("delete at the provider: %d", st)
+	tests := []struct {
+		name, status, page, code string
+		patchStatus              int
+		forget                   func(e *env, id string)
+		deleteWarns              bool
+	}{
+		{"404", "unknown_client", "no longer knows this client", "unknown_client", http.StatusNotFound, func(e *env, id string) {
+			e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+				if !strings.HasSuffix(r.URL.Path, "/"+id) {
+					return false
+				}
+				return testidp.Reply(http.StatusNotFound, `{"error":"not_found"}`)(w, r)
+			})
+		}, false},
+		{"401", "registration_token_refused", "does not recognise this client or its registration token", "registration_token_refused", http.StatusConflict, func(e *env, id string) {
+			if st, _ := e.atIdP("DELETE", id); st != http.StatusNoContent {
+				e.t.Fatalf("delete at the provider: %d", st)
+			}
+		}, true},
 	}
-	var v clientView
-	if e.api(dev, "GET", "/clients/"+c.ClientID, nil, &v); v.ProviderStatus != "unknown_client" {
-		t.Errorf("provider_status = %q", v.ProviderStatus)
-	}
-	_, body, _ := e.page(dev, "/clients/"+c.ClientID)
-	if !strings.Contains(body, "no longer knows this client") || !strings.Contains(body, "/delete") {
-		t.Errorf("page:\n%s", body)
-	}
-	var aerr apiError
-	if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "x"}, &aerr); resp.StatusCode != http.StatusNotFound || aerr.Code != "unknown_client" {
-		t.Errorf("PATCH of a forgotten client: %d %+v", resp.StatusCode, aerr)
-	}
-	if resp := e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, nil); resp.StatusCode != http.StatusNoContent {
-		t.Errorf("delete: %d", resp.StatusCode)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			dev := e.developer("a@example.com")
+			c := e.create(dev, "first", "gluu_api")
+			tt.forget(e, c.ClientID)
+			var v clientView
+			if e.api(dev, "GET", "/clients/"+c.ClientID, nil, &v); v.ProviderStatus != tt.status {
+				t.Errorf("provider_status = %q, want %q", v.ProviderStatus, tt.status)
+			}
+			_, body, _ := e.page(dev, "/clients/"+c.ClientID)
+			if !strings.Contains(body, tt.page) || !strings.Contains(body, "/delete") {
+				t.Errorf("page:\n%s", body)
+			}
+			var aerr apiError
+			if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "x"}, &aerr); resp.StatusCode != tt.patchStatus || aerr.Code != tt.code {
+				t.Errorf("PATCH of a forgotten client: %d %+v", resp.StatusCode, aerr)
+			}
+			var del struct{ Warning string }
+			resp := e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, &del)
+			if tt.deleteWarns != strings.Contains(del.Warning, "may still exist") || (!tt.deleteWarns && resp.StatusCode != http.StatusNoContent) {
+				t.Errorf("delete: %d %+v", resp.StatusCode, del)
+			}
+			if _, ok := e.store.Client(c.ClientID); ok {
+				t.Error("the client is still stored (and accepted at the gateway)")
+			}
+		})
 	}
 }
 
@@ -192,5 +232,42 @@ func TestOneChangeOfAClientAtATime(t *testing.T) {
 	}
 	if st, _ := e.store.Client(c.ClientID); st.ClientName != "slow" {
 		t.Errorf("stored name %q", st.ClientName)
+	}
+}
+
+// TestProviderReadsCached: page views and GET /clients/{id} ask the
+// provider about a client at most once per providerReadTTL and
+// registration token.
+func TestProviderReadsCached(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	c := e.create(dev, "first", "gluu_api")
+	reads := func() int {
+		n := 0
+		for _, r := range e.idp.Requests() {
+			if r.Method == "GET" && strings.HasSuffix(r.Path, "/"+c.ClientID) {
+				n++
+			}
+		}
+		return n
+	}
+	for range 5 {
+		e.page(dev, "/clients/"+c.ClientID)
+		e.api(dev, "GET", "/clients/"+c.ClientID, nil, nil)
+	}
+	if n := reads(); n != 1 {
+		t.Errorf("%d reads at the provider, want 1", n)
+	}
+	e.advance(providerReadTTL)
+	e.api(dev, "GET", "/clients/"+c.ClientID, nil, nil)
+	if n := reads(); n != 2 {
+		t.Errorf("%d reads after the TTL, want 2", n)
+	}
+	// A rotated registration access token reads again.
+	e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "renamed"}, nil)
+	e.api(dev, "GET", "/clients/"+c.ClientID, nil, nil)
+	if n := reads(); n != 3 {
+		t.Errorf("%d reads after an update, want 3", n)
 	}
 }

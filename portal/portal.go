@@ -46,7 +46,7 @@
 // in to an account of theirs; only TLS, with its __Host- cookies, rules
 // that out (see Server.csrfToken).
 // Client names, email addresses and redirect URIs are refused when they
-// hold control, bidi or invisible characters (see refusedRune) or exceed
+// hold control, bidi or invisible characters (see printable.Problem) or exceed
 // their length; redirect URIs must be https, http on a loopback host or a
 // private-use scheme (see checkRedirectURIs). JSON endpoints take only
 // Content-Type: application/json bodies, which a cross-site form cannot
@@ -163,6 +163,8 @@ type Server struct {
 	registering map[string]map[*reservation]struct{}
 	// updating holds the clients with an update in flight (beginUpdate).
 	updating map[string]bool
+	// providerReads holds what the provider said of clients lately.
+	providerReads providerReads
 
 	byPlace   *windowLimiter // failed logins by account and address
 	byAccount *windowLimiter // failed logins by account, from places not known for it

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 // referenceView is an API's reference as its page shows it: the
@@ -100,7 +101,7 @@ func (s *Server) entryHTML(w http.ResponseWriter, r *http.Request) {
 func (s *Server) apiOpenAPI(w http.ResponseWriter, r *http.Request) {
 	e := s.table().Portal.Catalogue[r.PathValue("id")]
 	if e == nil || e.Reference == nil {
-		writeError(w, errorf(http.StatusNotFound, "not_found", "no OpenAPI document for API %q", clip(r.PathValue("id"), maxEcho)))
+		writeError(w, errorf(http.StatusNotFound, "not_found", "no OpenAPI document for API %q", printable.Clip(r.PathValue("id"), maxEcho)))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -145,7 +145,9 @@ type clientView struct {
 	// answer only).
 	Usage *usageView `json:"usage,omitempty"`
 	// ProviderStatus is "unknown_client" when the provider no longer
-	// knows the client (one client's answer only).
+	// knows the client (404, 410), "registration_token_refused" when it
+	// refuses its registration access token (401: unknown, or a token
+	// that no longer works); one client's answer only.
 	ProviderStatus string `json:"provider_status,omitempty"`
 	// Names are the catalogue entries' names, for the pages.
 	Names []string `json:"-"`

@@ -10,8 +10,14 @@
 // token's Authorization scheme (Bearer, or SSWS for Okta), JWT access
 // tokens asked for with access_token_as_jwt and access_token_signing_alg
 // (Gluu, which issues opaque ones otherwise), application_type (Okta), and
-// deletion at <registration endpoint>/<client_id> with the initial access
-// token when the provider returned no registration_client_uri (Okta).
+// management at <registration endpoint>/<client_id> with the initial
+// access token when the provider returned no registration access token
+// (Okta): the initial access token goes nowhere else.
+//
+// A registration_client_uri receives the client's registration access
+// token only on the registration endpoint's origin (https unless the
+// endpoint is http); secrets and tokens in answers are bounded and
+// printable text.
 //
 // Every driver sends the configured grant_types, response_types (left out
 // when not configured, [] when configured empty), token_endpoint_auth_method,
@@ -41,10 +47,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 // Request is the client a developer asks for.
@@ -80,7 +85,9 @@ type Registrar interface {
 	Register(ctx context.Context, req Request) (*Registration, error)
 	// Delete removes the client at the provider (RFC 7592, or the
 	// provider's own API). A registration the provider gave no way to
-	// delete is left alone without error.
+	// delete is left alone without error, as is one it answers 404 or 410
+	// for (deleted before); a 401 to the registration access token is
+	// ErrTokenRefused: the client may still exist there.
 	Delete(ctx context.Context, reg *Registration) error
 	// Update replaces the client's metadata at the provider with req's
 	// (RFC 7592 §2.2: a PUT of the full metadata with the client_id) and
@@ -88,7 +95,8 @@ type Registrar interface {
 	// access token or registration_client_uri the answer carries replaces
 	// reg's, the ones it leaves out are kept. ErrUnmanaged when the
 	// provider gave no way to manage the client, ErrUnknownClient when it
-	// no longer knows it, a *ProviderError when it refuses.
+	// no longer knows it (404, 410), ErrTokenRefused when it refuses the
+	// registration access token (401), a *ProviderError when it refuses.
 	Update(ctx context.Context, reg *Registration, req Request) (*Registration, error)
 	// Read returns the client's metadata as the provider has it (RFC 7592
 	// §2.1), with the same errors as Update.
@@ -106,10 +114,14 @@ type Metadata struct {
 var ErrUnmanaged = errors.New("dcr: the provider gave no way to manage this client")
 
 // ErrUnknownClient is the error of managing a client the provider no
-// longer knows: it answered 404 or 410, or 401 to the client's
-// registration access token, as RFC 7592 §2 has a provider answer for a
-// client it does not know (Hydra does).
+// longer knows: it answered 404 or 410.
 var ErrUnknownClient = errors.New("dcr: the provider does not know this client")
+
+// ErrTokenRefused is the error of managing a client whose registration
+// access token the provider refused (401). RFC 7592 §2 has a provider
+// answer so for a client it does not know (Hydra does), so the client
+// may be gone, or may still exist with a token that no longer works.
+var ErrTokenRefused = errors.New("dcr: the provider refused the stored registration access token; the client may still exist there")
 
 // ProviderError is the provider's refusal of a request, with its own error
 // and error_description as sent. Some providers put a sentence in Code:
@@ -161,14 +173,12 @@ func InitialAccessToken(sec *table.Secret, configDir string) (string, error) {
 // New returns the driver for s. configDir is the configuration directory
 // s was compiled from: a relative initial access token file is read from
 // it (see table.ConfigPath). hc is the HTTP client to use
-// (http.DefaultClient when nil).
+// (http.DefaultClient when nil), without following redirects (noRedirects).
 func New(s *table.DCR, configDir string, hc *http.Client) (Registrar, error) {
 	if s == nil {
 		return nil, fmt.Errorf("%w: none are configured", ErrSettings)
 	}
-	if hc == nil {
-		hc = http.DefaultClient
-	}
+	hc = noRedirects(hc)
 	p, ok := table.LookupProvider(s.Provider)
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown provider %q", ErrSettings, s.Provider)
@@ -257,7 +267,7 @@ func (d *driver) Register(ctx context.Context, req Request) (*Registration, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := reg.usable(); err != nil {
+	if err := d.usable(reg); err != nil {
 		if derr := d.Delete(ctx, reg); derr != nil {
 			err = errors.Join(err, derr)
 		}
@@ -292,44 +302,86 @@ func readAnswer(status int, raw []byte, configuredMethod string) (*Registration,
 	}, nil
 }
 
-// maxClientIDLen bounds the client_id a registration may have.
-const maxClientIDLen = 1000
+// Bounds of what a registration may hold: its client_id is stored,
+// shown and put in URLs; its secret, registration access token and
+// registration_client_uri are stored and sent back to the provider.
+const (
+	maxClientIDLen = 1000
+	maxCredential  = 4 << 10
+)
 
 // usable reports why a registration the provider made cannot be used, as
-// an error matching ErrBadResponse, or nil: a client_id that is too long
-// or not printable text (it is stored, shown and put in URLs), or no
-// client_secret for an auth method that needs one.
-func (reg *Registration) usable() error {
-	switch {
-	case len(reg.ClientID) > maxClientIDLen:
-		return fmt.Errorf("%w: the client_id is longer than %d bytes", ErrBadResponse, maxClientIDLen)
-	case !utf8.ValidString(reg.ClientID) || strings.ContainsFunc(reg.ClientID, func(r rune) bool { return !unicode.IsPrint(r) }):
-		return fmt.Errorf("%w: the client_id is not printable text", ErrBadResponse)
-	case reg.ClientSecret == "" && reg.TokenEndpointAuthMethod != "none" && reg.TokenEndpointAuthMethod != "private_key_jwt":
+// an error matching ErrBadResponse that names the field and never
+// repeats a secret, or nil: a client_id, client_secret, registration
+// access token or registration_client_uri that is too long or not
+// printable text, a registration_client_uri off the registration
+// endpoint's origin (clientURIProblem), or no client_secret for an auth
+// method that needs one.
+func (d *driver) usable(reg *Registration) error {
+	for _, f := range []struct{ name, value string }{
+		{"client_id", reg.ClientID}, {"client_secret", reg.ClientSecret},
+		{"registration_access_token", reg.RegistrationAccessToken}, {"registration_client_uri", reg.RegistrationClientURI},
+	} {
+		max := maxCredential
+		if f.name == "client_id" {
+			max = maxClientIDLen
+		}
+		if p := printable.Problem(f.value, max); p != "" {
+			return fmt.Errorf("%w: the %s %s", ErrBadResponse, f.name, p)
+		}
+	}
+	if p := d.clientURIProblem(reg.RegistrationClientURI); p != "" {
+		return fmt.Errorf("%w: %s", ErrBadResponse, p)
+	}
+	if reg.ClientSecret == "" && reg.TokenEndpointAuthMethod != "none" && reg.TokenEndpointAuthMethod != "private_key_jwt" {
 		return fmt.Errorf("%w: no client_secret in the answer", ErrBadResponse)
 	}
 	return nil
 }
 
+// clientURIProblem says why uri may not receive a registration access
+// token, or "" when it may: it must be on the registration endpoint's
+// origin (scheme, host and port), over https unless the endpoint itself
+// is http, without user information. "" is no URI and no problem.
+func (d *driver) clientURIProblem(uri string) string {
+	if uri == "" {
+		return ""
+	}
+	quoted := truncate(uri, 200)
+	u, err := url.Parse(uri)
+	if err != nil {
+		return fmt.Sprintf("the registration_client_uri %q is not a URL", quoted)
+	}
+	ep, err := url.Parse(d.s.RegistrationEndpoint)
+	if err != nil || ep.Host == "" {
+		return fmt.Sprintf("the registration_client_uri %q cannot be checked: no registration endpoint is configured", quoted)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || !strings.EqualFold(u.Scheme, ep.Scheme) ||
+		!strings.EqualFold(u.Host, ep.Host) || u.User != nil || u.Opaque != "" {
+		return fmt.Sprintf("the registration_client_uri %q is not on the registration endpoint's origin %s://%s", quoted, ep.Scheme, ep.Host)
+	}
+	return ""
+}
+
 // manage returns where and how to manage reg at the provider: its
 // registration_client_uri with its registration access token (RFC 7592),
-// else <registration endpoint>/<client_id> with the initial access token
-// for a provider that manages clients by ID (table.Provider.DeleteByID),
-// else the registration_client_uri alone; uri is "" when the provider
-// gave no way.
+// once clientURIProblem accepts that URI; else <registration
+// endpoint>/<client_id> with the initial access token for a provider
+// that manages clients by ID (table.Provider.DeleteByID), the only
+// address that token is ever sent to; uri is "" when the provider gave
+// no way.
 func (d *driver) manage(reg *Registration) (uri, auth string, err error) {
-	uri = reg.RegistrationClientURI
 	switch {
-	case uri != "" && reg.RegistrationAccessToken != "":
-		return uri, bearer + reg.RegistrationAccessToken, nil
-	case d.p.DeleteByID && d.s.RegistrationEndpoint != "":
-		if uri == "" {
-			uri = strings.TrimSuffix(d.s.RegistrationEndpoint, "/") + "/" + url.PathEscape(reg.ClientID)
+	case reg.RegistrationClientURI != "" && reg.RegistrationAccessToken != "":
+		if p := d.clientURIProblem(reg.RegistrationClientURI); p != "" {
+			return "", "", fmt.Errorf("%w: %s", ErrBadResponse, p)
 		}
+		return reg.RegistrationClientURI, bearer + reg.RegistrationAccessToken, nil
+	case d.p.DeleteByID && d.s.RegistrationEndpoint != "":
 		auth, err = d.authorization()
-		return uri, auth, err
+		return strings.TrimSuffix(d.s.RegistrationEndpoint, "/") + "/" + url.PathEscape(reg.ClientID), auth, err
 	}
-	return uri, "", nil
+	return "", "", nil
 }
 
 func (d *driver) Delete(ctx context.Context, reg *Registration) error {
@@ -338,13 +390,13 @@ func (d *driver) Delete(ctx context.Context, reg *Registration) error {
 		return err // uri == "": the provider gave no way to delete the client
 	}
 	status, raw, err := d.do(ctx, http.MethodDelete, uri, auth, nil)
-	if err != nil {
-		return err
+	if err == nil {
+		err = manageError(status, raw, auth)
 	}
-	if gone(status, auth) || (status >= 200 && status <= 299) {
-		return nil // deleted, now or before
+	if errors.Is(err, ErrUnknownClient) {
+		return nil // deleted before
 	}
-	return providerError(status, raw)
+	return err
 }
 
 func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*Registration, error) {
@@ -362,11 +414,11 @@ func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*R
 		return nil, fmt.Errorf("dcr: encode request: %w", err)
 	}
 	status, raw, err := d.do(ctx, http.MethodPut, uri, auth, body)
+	if err == nil {
+		err = manageError(status, raw, auth)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if gone(status, auth) {
-		return nil, ErrUnknownClient
 	}
 	out, err := readAnswer(status, raw, reg.TokenEndpointAuthMethod)
 	if err != nil {
@@ -378,7 +430,7 @@ func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*R
 	out.ClientSecret = cmp.Or(out.ClientSecret, reg.ClientSecret)
 	out.RegistrationClientURI = cmp.Or(out.RegistrationClientURI, reg.RegistrationClientURI)
 	out.RegistrationAccessToken = cmp.Or(out.RegistrationAccessToken, reg.RegistrationAccessToken)
-	if err := out.usable(); err != nil {
+	if err := d.usable(out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -393,13 +445,11 @@ func (d *driver) Read(ctx context.Context, reg *Registration) (*Metadata, error)
 		return nil, ErrUnmanaged
 	}
 	status, raw, err := d.do(ctx, http.MethodGet, uri, auth, nil)
-	switch {
-	case err != nil:
+	if err == nil {
+		err = manageError(status, raw, auth)
+	}
+	if err != nil {
 		return nil, err
-	case gone(status, auth):
-		return nil, ErrUnknownClient
-	case status < 200 || status > 299:
-		return nil, providerError(status, raw)
 	}
 	var md Metadata
 	if err := json.Unmarshal(raw, &md); err != nil {
@@ -411,12 +461,20 @@ func (d *driver) Read(ctx context.Context, reg *Registration) (*Metadata, error)
 // bearer begins the Authorization of an RFC 7592 request.
 const bearer = "Bearer "
 
-// gone reports whether a provider's status says it does not know the
-// client: 404, 410, or 401 to an RFC 7592 request (auth is the
-// registration access token's).
-func gone(status int, auth string) bool {
-	return status == http.StatusNotFound || status == http.StatusGone ||
-		status == http.StatusUnauthorized && strings.HasPrefix(auth, bearer)
+// manageError is the error of a provider's answer to a request about a
+// client, or nil for a 2xx: ErrUnknownClient for 404 and 410,
+// ErrTokenRefused for 401 to an RFC 7592 request (auth is the
+// registration access token's), else a *ProviderError.
+func manageError(status int, raw []byte, auth string) error {
+	switch {
+	case status >= 200 && status <= 299:
+		return nil
+	case status == http.StatusNotFound || status == http.StatusGone:
+		return ErrUnknownClient
+	case status == http.StatusUnauthorized && strings.HasPrefix(auth, bearer):
+		return ErrTokenRefused
+	}
+	return providerError(status, raw)
 }
 
 // maxBody bounds what is read of a provider's answer.
@@ -451,6 +509,9 @@ func (d *driver) do(ctx context.Context, method, url, auth string, body []byte) 
 		return fail("", causeOf(err))
 	}
 	defer resp.Body.Close()
+	if err := redirected(method, url, resp.StatusCode); err != nil {
+		return 0, nil, err
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		return fail("read answer: ", err)
@@ -467,19 +528,23 @@ func causeOf(err error) error {
 	return err
 }
 
-// providerError keeps the provider's error and error_description as sent;
-// an answer without them is described by its status and the start of its
-// body.
+// maxErrorText bounds the provider's words a ProviderError keeps.
+const maxErrorText = 300
+
+// providerError keeps the provider's error and error_description as sent,
+// each clipped to maxErrorText bytes; an answer without them is described
+// by its status and the start of its body.
 func providerError(status int, raw []byte) *ProviderError {
 	var e ProviderError
 	if json.Unmarshal(raw, &e) != nil || e.Code == "" && e.Description == "" {
 		e = ProviderError{Code: fallbackCode(status)}
 		if text := strings.TrimSpace(string(raw)); text != "" {
-			e.Description = truncate(text, 300)
+			e.Description = text
 		} else {
 			e.Description = http.StatusText(status)
 		}
 	}
+	e.Code, e.Description = truncate(e.Code, maxErrorText), truncate(e.Description, maxErrorText)
 	e.Status = status
 	return &e
 }
@@ -512,12 +577,28 @@ type Discovery struct {
 	cache map[string]string
 }
 
-// NewDiscovery returns a Discovery using hc (http.DefaultClient when nil).
+// NewDiscovery returns a Discovery using hc (http.DefaultClient when
+// nil), without following redirects (noRedirects).
 func NewDiscovery(hc *http.Client) *Discovery {
-	if hc == nil {
-		hc = http.DefaultClient
+	return &Discovery{hc: noRedirects(hc)}
+}
+
+// noRedirects is a copy of hc (http.DefaultClient when nil) that does not
+// follow redirects: a followed redirect would send a request's body and
+// Authorization (a registration or initial access token) wherever the
+// answer points. The caller sees the 3xx, which redirected refuses.
+func noRedirects(hc *http.Client) *http.Client {
+	c := *cmp.Or(hc, http.DefaultClient)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+// redirected is the error of a 3xx answer to method url, or nil.
+func redirected(method, url string, status int) error {
+	if status < 300 || status > 399 {
+		return nil
 	}
-	return &Discovery{hc: hc}
+	return fmt.Errorf("%w: %s %s answered %d, a redirect, which is not followed", ErrBadResponse, method, url, status)
 }
 
 // TokenEndpoint returns s.TokenEndpoint when set, else the token_endpoint
@@ -545,6 +626,9 @@ func (d *Discovery) TokenEndpoint(ctx context.Context, s *table.DCR) (string, er
 		return "", fmt.Errorf("dcr: discovery %s: %w", url, err)
 	}
 	defer resp.Body.Close()
+	if err := redirected(http.MethodGet, url, resp.StatusCode); err != nil {
+		return "", fmt.Errorf("dcr: discovery: %w", err)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("dcr: discovery %s: status %d", url, resp.StatusCode)
 	}

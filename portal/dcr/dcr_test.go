@@ -112,7 +112,8 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, testidp.Reply(201, strings.ReplaceAll(okAnswer, "REG", "")))
+			f := newFake(t, nil)
+			f.SetAnswer(testidp.Reply(201, strings.ReplaceAll(okAnswer, "REG", f.URL+"/reg")))
 			s := tt.settings
 			s.RegistrationEndpoint = f.URL + tt.path
 			r, err := New(&s, "", f.Client())
@@ -123,7 +124,7 @@ func TestRegisterRequestPerDriver(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := Registration{ClientID: "cid", ClientSecret: "csecret", RegistrationClientURI: "/cid",
+			want := Registration{ClientID: "cid", ClientSecret: "csecret", RegistrationClientURI: f.URL + "/reg/cid",
 				RegistrationAccessToken: "rat", TokenEndpointAuthMethod: s.TokenEndpointAuthMethod}
 			if *reg != want {
 				t.Errorf("registration = %+v, want %+v", *reg, want)
@@ -147,7 +148,8 @@ func TestMergedSettingsReachTheDriver(t *testing.T) { // t.Chdir: not parallel
 	// a file relative to the configuration directory (not the working
 	// directory).
 	dir := t.TempDir()
-	f := newFake(t, testidp.Reply(201, okAnswer))
+	f := newFake(t, nil)
+	f.SetAnswer(testidp.Reply(201, strings.ReplaceAll(okAnswer, "REG", f.URL+"/global")))
 	cfg := `package x
 gateway: {}
 idps: i: {issuer: "https://idp/", jwks_uri: "https://idp/jwks"}
@@ -332,6 +334,8 @@ func TestDelete(t *testing.T) {
 			204, []testidp.Request{deletion("/register/c", "Bearer rat")}, false},
 		{"already gone", "hydra", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
 			404, []testidp.Request{deletion("/register/c", "Bearer rat")}, false},
+		{"registration access token refused", "hydra", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
+			401, []testidp.Request{deletion("/register/c", "Bearer rat")}, true},
 		{"provider fails", "other", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
 			500, []testidp.Request{deletion("/register/c", "Bearer rat")}, true},
 		{"okta by client id with SSWS", "okta", Registration{ClientID: "c"},

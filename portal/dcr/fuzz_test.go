@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // secretField finds the values of an answer's secrets that are long
@@ -19,6 +21,8 @@ var secretField = regexp.MustCompile(`"(?:client_secret|registration_access_toke
 // Okta and Gluu.
 func FuzzReadAnswer(f *testing.F) {
 	f.Add(201, []byte(`{"client_id":"cid","client_secret":"csecret-123"}`), "client_secret_post")
+	f.Add(201, []byte(`{"client_id":"cid","client_secret":"csecret-123","registration_client_uri":"https://evil.example/c","registration_access_token":"rat-12345678"}`), "client_secret_post")
+	d := &driver{s: &table.DCR{Provider: "hydra", RegistrationEndpoint: "https://idp.example/register"}}
 	f.Fuzz(func(t *testing.T, status int, raw []byte, method string) {
 		reg, err := readAnswer(status, raw, method)
 		if status < 200 || status > 299 {
@@ -35,7 +39,7 @@ func FuzzReadAnswer(f *testing.F) {
 		case err != nil && (reg != nil || !errors.Is(err, ErrBadResponse)):
 			t.Fatalf("refused with registration %+v and error %v, want ErrBadResponse alone", reg, err)
 		case err == nil:
-			uerr := reg.usable()
+			uerr := d.usable(reg)
 			errs = append(errs, uerr)
 			if uerr == nil && reg.ClientSecret == "" && reg.TokenEndpointAuthMethod != "none" && reg.TokenEndpointAuthMethod != "private_key_jwt" {
 				t.Fatalf("usable without a secret for %q", reg.TokenEndpointAuthMethod)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testidp"
@@ -88,7 +90,7 @@ func TestManageErrors(t *testing.T) {
 	}{
 		{"unknown client", 404, `{"error":"not_found"}`, Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"}, ErrUnknownClient},
 		{"gone", 410, ``, Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"}, ErrUnknownClient},
-		{"401 to the registration access token", 401, `{"error":"invalid_token"}`, Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"}, ErrUnknownClient},
+		{"401 to the registration access token", 401, `{"error":"invalid_token"}`, Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"}, ErrTokenRefused},
 		{"refused", 400, `{"error":"invalid_redirect_uri","error_description":"<b>no</b>"}`,
 			Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
 			&ProviderError{Status: 400, Code: "invalid_redirect_uri", Description: "<b>no</b>"}},
@@ -101,7 +103,7 @@ func TestManageErrors(t *testing.T) {
 			if reg.RegistrationClientURI != "" {
 				reg.RegistrationClientURI = f.URL + reg.RegistrationClientURI
 			}
-			r, _ := New(&table.DCR{Provider: "hydra"}, "", f.Client())
+			r, _ := New(&table.DCR{Provider: "hydra", RegistrationEndpoint: f.URL + "/register"}, "", f.Client())
 			_, uerr := r.Update(context.Background(), &reg, Request{ClientName: "x"})
 			_, rerr := r.Read(context.Background(), &reg)
 			for _, err := range []error{uerr, rerr} {
@@ -121,12 +123,26 @@ func TestManageErrors(t *testing.T) {
 func TestRead(t *testing.T) {
 	t.Parallel()
 	f := newFake(t, testidp.Reply(http.StatusOK, `{"client_id":"c","client_name":"renamed","redirect_uris":["https://app/cb"]}`))
-	r, _ := New(&table.DCR{Provider: "hydra"}, "", f.Client())
+	r, _ := New(&table.DCR{Provider: "hydra", RegistrationEndpoint: f.URL + "/register"}, "", f.Client())
 	md, err := r.Read(context.Background(), &Registration{ClientID: "c", RegistrationClientURI: f.URL + "/register/c", RegistrationAccessToken: "rat"})
 	if err != nil || md.ClientName != "renamed" || len(md.RedirectURIs) != 1 {
 		t.Fatalf("Read = %+v, %v", md, err)
 	}
 	if reqs := f.Requests(); len(reqs) != 1 || reqs[0] != (testidp.Request{Method: "GET", Path: "/register/c", Authorization: "Bearer rat"}) {
 		t.Errorf("requests = %+v", reqs)
+	}
+}
+
+// TestProviderWordsClipped: a provider's error and error_description
+// reach the developer clipped, as the text of a non-JSON answer is.
+func TestProviderWordsClipped(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 3000)
+	f := newFake(t, testidp.Reply(400, `{"error":"`+long+`","error_description":"`+long+`"}`))
+	r, _ := New(&table.DCR{Provider: "hydra", RegistrationEndpoint: f.URL + "/register"}, "", f.Client())
+	_, err := r.Register(context.Background(), Request{ClientName: "x"})
+	pe, ok := errors.AsType[*ProviderError](err)
+	if !ok || len(pe.Code) > maxErrorText+len("…") || len(pe.Description) > maxErrorText+len("…") || !utf8.ValidString(pe.Description) {
+		t.Errorf("Register = %v, want the provider's words clipped", err)
 	}
 }
