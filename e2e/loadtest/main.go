@@ -73,6 +73,7 @@ type options struct {
 	Generator         string
 	Upstream          string
 	GatewayTokenCache string
+	BConfig           string
 }
 
 func main() {
@@ -95,6 +96,7 @@ func main() {
 	flag.StringVar(&o.Generator, "generator", defaultGenerator(), "load generator: wrk (Debian's wrk, the default when it is installed) or go (fasthttp clients in this process)")
 	flag.StringVar(&o.Upstream, "upstream", upFasthttp, "the upstream every target forwards to: fasthttp (a child process of this program) or nginx (Debian's nginx, one worker)")
 	flag.StringVar(&o.GatewayTokenCache, "gateway-token-cache", "", "cuegate's gateway.token_cache (a size such as \"24MiB\"); empty: the schema's default")
+	flag.StringVar(&o.BConfig, "b-config", "", "a CUE file added to the configuration of "+tCuegateB+" only (with -against, which may name the same binary as -cuegate): the cost of configured features in a same-run A/B")
 	flag.BoolVar(&o.NoCuegate, "no-cuegate", false, "measure the baselines only (checks the harness)")
 	flag.StringVar(&o.Repo, "repo", "../..", "repository root, for building cuegate")
 	flag.StringVar(&o.ServeArgs, "serve-args", "", "extra arguments for cuegate serve, space-separated")
@@ -436,6 +438,15 @@ func (b *bench) startCuegate(name, bin string, redis Redis) (*cuegateProc, error
 	if c := b.o.GatewayTokenCache; c != "" {
 		src := fmt.Sprintf("package bench\n\ngateway: token_cache: %q\n", c)
 		if err := os.WriteFile(filepath.Join(cfg, "token_cache.cue"), []byte(src), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if f := b.o.BConfig; f != "" && name == tCuegateB {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(cfg, "b_config.cue"), src, 0o644); err != nil {
 			return nil, err
 		}
 	}
