@@ -117,10 +117,12 @@ func TestResilientPushesLocalQuota(t *testing.T) {
 	})
 	other := NewRedis(srv.Client(t), RedisOptions{Timeout: 5 * time.Second})
 	_, q, err := other.Take(context.Background(), req, time.Now())
-	// The first call of the pause timed out in flight: Redis may have run
-	// it on waking too.
-	if err != nil || q.Remaining < 100-10 || q.Remaining > 100-9 {
-		t.Errorf("another node after recovery: %+v, %v; want 91 remaining (3 in Redis, 5 locally, this one), or 90", q, err)
+	// The first call of the pause failed (the fallback answered it and
+	// does not add it later): Redis counted it on waking when it had been
+	// written (91 remaining), not when the client gave it up unwritten
+	// (92, seen once in CI); 90 is the bound this test always allowed.
+	if err != nil || q.Remaining < 100-10 || q.Remaining > 100-8 {
+		t.Errorf("another node after recovery: %+v, %v; want 91 remaining (3 in Redis, 1 in flight, 4 locally, this one), or 90 to 92", q, err)
 	}
 }
 
