@@ -11,12 +11,14 @@ document.addEventListener("DOMContentLoaded", () => {
       try {
         await navigator.clipboard.writeText(el.textContent);
         b.textContent = "Copied";
+        b.dataset.copied = "clipboard";
       } catch {
         const range = document.createRange();
         range.selectNodeContents(el);
         getSelection().removeAllRanges();
         getSelection().addRange(range);
         b.textContent = "Press Ctrl+C";
+        b.dataset.copied = "selection";
       }
       setTimeout(() => { b.textContent = "Copy"; }, 2000);
     });
