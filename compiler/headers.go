@@ -136,7 +136,7 @@ func uneditable(canon string, dir direction, set bool) string {
 		}
 		return ""
 	}
-	if set && (strippedHeaders[canon] || strings.HasPrefix(canon, "X-Forwarded-")) {
+	if set && table.ClientSpoofable([]byte(canon)) {
 		return "the gateway strips it from every client, as an upstream may trust it to name the client or rewrite the request (it may be removed)"
 	}
 	return ""
@@ -151,15 +151,6 @@ var answerHeaders = map[string]string{
 	"Allow":            "the gateway's 405 answers list the API's methods in it",
 	"Content-Type":     "it describes the body, the gateway's own answers' too",
 	"Content-Encoding": "it describes how the body is encoded",
-}
-
-// strippedHeaders are, with X-Forwarded-*, the request headers the
-// gateway strips from clients (runtime/proxy's stripped), which no rule
-// may set upstream.
-var strippedHeaders = map[string]bool{
-	"Forwarded": true, "X-Real-Ip": true,
-	"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true,
-	"X-Original-Url": true, "X-Rewrite-Url": true,
 }
 
 // fixedHeaders are the headers no rule may set (nor remove, but

@@ -1,5 +1,23 @@
 package table
 
+import "bytes"
+
+// ClientSpoofable reports whether a request header (by its canonical
+// name) is one by which a client could speak for a proxy (Forwarded,
+// X-Real-Ip, X-Forwarded-*) or rewrite the request past the gateway's
+// decision (a method override, X-Original-Url, X-Rewrite-Url): the
+// gateway strips it from every client, and no rule may set it upstream.
+// It does not allocate.
+func ClientSpoofable(canon []byte) bool {
+	switch string(canon) {
+	case "Forwarded", "X-Real-Ip",
+		"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+		"X-Original-Url", "X-Rewrite-Url":
+		return true
+	}
+	return bytes.HasPrefix(canon, []byte("X-Forwarded-"))
+}
+
 // HeaderRules edits the headers of a message: the Remove names are
 // removed, then the Set ones are set. Names are canonical
 // (net/textproto's form), checked and unique across both lists.

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/compiler/table"
 )
 
 // hopByHop reports whether a header key (canonical) is a hop-by-hop
@@ -23,21 +25,13 @@ func hopByHop(key []byte) bool {
 
 // stripped reports whether a request header key (canonical, as the
 // server parsed it) is removed before the request goes upstream: the
-// hop-by-hop headers, Expect (the upstream exchange handles it itself), the
-// X-Forwarded-* the gateway sets, the other headers by which a client
-// could speak for a proxy (Forwarded, X-Real-Ip, X-Forwarded-Port and
-// -Prefix) or rewrite the request past the gateway's decision (a method
-// override, X-Original-Url, X-Rewrite-Url). Connection, Content-Length and
+// hop-by-hop headers, Expect (the upstream exchange handles it itself), and
+// the headers by which a client could speak for a proxy or rewrite the
+// request past the gateway's decision (table.ClientSpoofable; the gateway
+// sets the X-Forwarded-* it sends itself). Connection, Content-Length and
 // Host are fasthttp's own fields, handled apart.
 func stripped(key []byte) bool {
-	switch string(key) {
-	case "Expect", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
-		"Forwarded", "X-Real-Ip", "X-Forwarded-Port", "X-Forwarded-Prefix",
-		"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
-		"X-Original-Url", "X-Rewrite-Url":
-		return true
-	}
-	return hopByHop(key)
+	return string(key) == "Expect" || table.ClientSpoofable(key) || hopByHop(key)
 }
 
 // nextToken splits the first element, trimmed, off a comma-separated list.

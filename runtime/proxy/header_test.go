@@ -41,6 +41,7 @@ func TestForwardHeaders(t *testing.T) {
 		"X-Real-IP":              "10.9.9.9",
 		"X-Forwarded-Port":       "443",
 		"X-Forwarded-Prefix":     "/admin",
+		"X-Forwarded-Ssl":        "on",
 		"X-HTTP-Method-Override": "DELETE",
 		"X-HTTP-Method":          "DELETE",
 		"X-Method-Override":      "DELETE",
@@ -64,7 +65,7 @@ func TestForwardHeaders(t *testing.T) {
 			t.Errorf("hop-by-hop %s reached the upstream: %q", h, v)
 		}
 	}
-	for _, h := range []string{"Forwarded", "X-Real-Ip", "X-Forwarded-Port", "X-Forwarded-Prefix",
+	for _, h := range []string{"Forwarded", "X-Real-Ip", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Ssl",
 		"X-Http-Method-Override", "X-Http-Method", "X-Method-Override", "X-Original-Url", "X-Rewrite-Url"} {
 		if v := got.Get(h); v != "" {
 			t.Errorf("the client's %s reached the upstream: %q", h, v)
