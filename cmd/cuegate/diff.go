@@ -40,7 +40,8 @@ const adminTokenEnv = "CUEGATE_ADMIN_TOKEN"
 // there is no change), json (tablediff.Diff) or markdown (for a
 // pull-request comment). Exit status: 0 no change, 1 changes, 2 an error
 // (a side that does not compile is named, with its findings at their
-// positions, on stderr).
+// positions, on stderr; with --format json also on stdout, as
+// {"error", "side", "name", "diagnostics"}).
 func runDiff(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -76,6 +77,9 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err != nil:
 		fmt.Fprintln(stderr, "cuegate diff:", err)
+		if *format == "json" {
+			writeDiffError(stdout, err)
+		}
 		return exitUsage
 	case d.Empty():
 		return exitOK
@@ -123,8 +127,40 @@ func writeDiff(w io.Writer, format string, d *tablediff.Diff) error {
 	}
 }
 
+// sideError is a side of a diff that does not compile: which side, its
+// name, and its findings with file names as the user knows them.
+type sideError struct {
+	Side  string            `json:"side"`
+	Name  string            `json:"name"`
+	Diags table.Diagnostics `json:"diagnostics"`
+}
+
+var _ error = (*sideError)(nil)
+
+func (e *sideError) Error() string {
+	lines := make([]string, len(e.Diags))
+	for i, d := range e.Diags {
+		lines[i] = "  " + d.String()
+	}
+	return fmt.Sprintf("the %s configuration (%s) does not compile:\n%s", e.Side, e.Name, strings.Join(lines, "\n"))
+}
+
+// writeDiffError writes err for --format json as {"error": message}, and
+// a side that does not compile with its "side", "name" and "diagnostics".
+func writeDiffError(w io.Writer, err error) {
+	out := struct {
+		Error string `json:"error"`
+		*sideError
+	}{Error: err.Error()}
+	if errors.As(err, &out.sideError) {
+		out.Error = fmt.Sprintf("the %s configuration (%s) does not compile", out.Side, out.Name)
+	}
+	b, _ := json.MarshalIndent(out, "", "  ") // plain data: cannot fail
+	fmt.Fprintf(w, "%s\n", b)
+}
+
 // compileSide compiles dir and returns its table's JSON. A configuration
-// that does not compile is an error naming the side (as name, e.g.
+// that does not compile is a *sideError naming the side (as name, e.g.
 // "REV:path" for a checkout) and every finding at its position; file
 // names under dir are shown under name.
 func compileSide(b budget.Budget, side, dir, name string) ([]byte, error) {
@@ -132,7 +168,7 @@ func compileSide(b budget.Budget, side, dir, name string) ([]byte, error) {
 	var diags table.Diagnostics
 	switch {
 	case errors.As(err, &diags):
-		lines := make([]string, len(diags))
+		shown := make(table.Diagnostics, len(diags))
 		for i, d := range diags {
 			if rel, ok := strings.CutPrefix(d.File, dir); ok && name != dir {
 				if strings.HasSuffix(name, ":") { // the top of a repository
@@ -140,9 +176,9 @@ func compileSide(b budget.Budget, side, dir, name string) ([]byte, error) {
 				}
 				d.File = name + rel
 			}
-			lines[i] = "  " + d.String()
+			shown[i] = d
 		}
-		return nil, fmt.Errorf("the %s configuration (%s) does not compile:\n%s", side, name, strings.Join(lines, "\n"))
+		return nil, &sideError{Side: side, Name: name, Diags: shown}
 	case err != nil:
 		return nil, fmt.Errorf("the %s configuration (%s): %w", side, name, err)
 	}
