@@ -100,8 +100,7 @@ const (
 // to remove; seen holds the names already edited, to refuse a repeat (a
 // nil position: from request_headers, for claim_headers).
 func (c *compilation) headerName(name string, at fieldPath, dir direction, set bool, seen map[string]fieldPath) (string, bool) {
-	if !validHeaderName(name) {
-		c.errorf(at, "invalid header name %q: a name is letters, digits and !#$%%&'*+-.^`|~ (no underscore)", name)
+	if !c.checkHeaderName(name, at) {
 		return "", false
 	}
 	canon := textproto.CanonicalMIMEHeaderKey(name)
@@ -228,13 +227,22 @@ func (c *compilation) cors(r *schema.CORS, a *table.API, at fieldPath) *table.CO
 	return out
 }
 
+// checkHeaderName reports whether name is a valid header name, and an
+// error at at when it is not.
+func (c *compilation) checkHeaderName(name string, at fieldPath) bool {
+	if !validHeaderName(name) {
+		c.errorf(at, "invalid header name %q: a name is letters, digits and !#$%%&'*+-.^`|~ (no underscore)", name)
+		return false
+	}
+	return true
+}
+
 // headerList checks a list of header names for a CORS header and returns
 // them canonical, sorted, without repeats.
 func (c *compilation) headerList(names []string, at fieldPath) []string {
 	out := make([]string, 0, len(names))
 	for i, n := range names {
-		if !validHeaderName(n) {
-			c.errorf(at.index(i), "invalid header name %q: a name is letters, digits and !#$%%&'*+-.^`|~ (no underscore)", n)
+		if !c.checkHeaderName(n, at.index(i)) {
 			continue
 		}
 		out = append(out, textproto.CanonicalMIMEHeaderKey(n))

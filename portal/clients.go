@@ -323,11 +323,16 @@ func quoteAll(ids []string) string {
 	return strings.Join(q, ", ")
 }
 
+// errNoClient answers a client id the developer does not have.
+func errNoClient(id string) *apiError {
+	return errorf(http.StatusNotFound, "not_found", "no client %q", printable.Clip(id, maxEcho))
+}
+
 // ownClient returns dev's client; another developer's is not found.
 func (s *Server) ownClient(dev, id string) (store.Client, *apiError) {
 	c, ok := s.opts.Store.Client(id)
 	if !ok || c.Developer != dev {
-		return store.Client{}, errorf(http.StatusNotFound, "not_found", "no client %q", printable.Clip(id, maxEcho))
+		return store.Client{}, errNoClient(id)
 	}
 	return c, nil
 }
@@ -347,7 +352,7 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 	defer s.endUpdate(id)
 	c, err := s.opts.Store.DeleteClient(id, s.opts.Now().UTC())
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Client{}, "", errorf(http.StatusNotFound, "not_found", "no client %q", printable.Clip(id, maxEcho))
+		return store.Client{}, "", errNoClient(id)
 	}
 	if err != nil {
 		s.opts.Logger.Error().Err(err).Str("client_id", id).Msg("portal: deletion not stored")
@@ -365,8 +370,7 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 	}
 	reg, err := dcr.New(settings, s.opts.ConfigDir, s.opts.HTTPClient)
 	if err == nil {
-		err = reg.Delete(context.WithoutCancel(ctx), &dcr.Registration{ClientID: c.ClientID,
-			RegistrationClientURI: c.RegistrationClientURI, RegistrationAccessToken: c.RegistrationAccessToken})
+		err = reg.Delete(context.WithoutCancel(ctx), registration(c))
 	}
 	switch {
 	case errors.Is(err, dcr.ErrTokenRefused):

@@ -19,7 +19,6 @@ var (
 	strOptions         = []byte("OPTIONS")
 	strTrue            = []byte("true")
 	strStar            = []byte("*")
-	strOrigin          = []byte("Origin")
 	preflightVary      = []byte("Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
 	prefixAC           = []byte("Access-Control-")
 )
@@ -87,7 +86,7 @@ func (c *corsRules) answer(h *fasthttp.ResponseHeader, allowed []byte, preflight
 		c.preflight(h, allowed)
 	}
 	if len(c.origins) > 0 {
-		buf = addVary(h, strOrigin, buf)
+		buf = addVary(h, hdrOrigin, buf)
 	}
 	if allowed == nil {
 		return buf

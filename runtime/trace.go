@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/hex"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -94,10 +93,9 @@ func (r *request) writeError(resp *fasthttp.Response, e errorResponse) {
 	resp.SetStatusCode(e.status)
 	resp.Header.SetContentTypeBytes(contentTypeJSON)
 	var id [32]byte
-	hex.Encode(id[:], r.trace.TraceID[:])
 	resp.SetBody(e.body[:len(e.body)-2]) // without "}\n"
 	resp.AppendBodyString(`,"trace_id":"`)
-	resp.AppendBody(id[:])
+	resp.AppendBody(r.trace.AppendTraceID(id[:0]))
 	resp.AppendBodyString("\"}\n")
 }
 

@@ -136,7 +136,7 @@ func (p *Provider) registration(w http.ResponseWriter, r *http.Request) *client 
 	c := p.clients[r.PathValue("id")]
 	p.mu.Unlock()
 	if c == nil || !bearerIs(r, c.RegistrationAccessToken) {
-		writeBearerError(w, "invalid_token", "unknown client or wrong registration access token")
+		writeUnknownClient(w)
 		return nil
 	}
 	return c
@@ -196,7 +196,7 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Unlock()
 	if !current {
-		writeBearerError(w, "invalid_token", "unknown client or wrong registration access token")
+		writeUnknownClient(w)
 		return
 	}
 	p.log.Info().Str("client_id", u.ClientID).Str("client_name", md.ClientName).Str("pol", md.Policy).
@@ -223,6 +223,13 @@ func bearerIs(r *http.Request, want string) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(h[len(prefix):])), []byte(want)) == 1
+}
+
+// writeUnknownClient answers, as RFC 7592 §3 says, a request for a client
+// that is unknown or whose registration access token is wrong (or was just
+// rotated): the two are not told apart.
+func writeUnknownClient(w http.ResponseWriter) {
+	writeBearerError(w, "invalid_token", "unknown client or wrong registration access token")
 }
 
 func writeBearerError(w http.ResponseWriter, code, desc string) {

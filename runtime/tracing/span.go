@@ -113,9 +113,10 @@ func hostOnly(h []byte) string {
 // of the methods HTTP defines (and true), else "_OTHER", so that a
 // client cannot name spans or grow their set of names.
 func knownMethod(m []byte) (string, bool) {
-	switch string(m) {
-	case "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH":
-		return string(m), true
+	for _, k := range [...]string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"} {
+		if string(m) == k { // the constant, not a copy of m
+			return k, true
+		}
 	}
 	return "_OTHER", false
 }
