@@ -208,19 +208,42 @@ func startCuegate(t *testing.T, dir, statePath string, gw, portal, admin int) *g
 // flags follow.
 func startNode(t *testing.T, dir, statePath string, extra ...string) *gateway {
 	t.Helper()
-	ports := [3]int{freePort(t), freePort(t), freePort(t)}
-	flags := []string{
-		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]),
-		"--portal-listen", fmt.Sprintf("127.0.0.1:%d", ports[1]),
-		"--admin-listen", fmt.Sprintf("127.0.0.1:%d", ports[2]),
+	for attempt := 1; ; attempt++ {
+		ports := [3]int{freePort(t), freePort(t), freePort(t)}
+		flags := []string{
+			"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]),
+			"--portal-listen", fmt.Sprintf("127.0.0.1:%d", ports[1]),
+			"--admin-listen", fmt.Sprintf("127.0.0.1:%d", ports[2]),
+		}
+		g, err := launchServe(t, dir, statePath, ports, append(flags, extra...))
+		// A port found free may be taken by another process before the
+		// node binds it: try other ports.
+		if err != nil && attempt < 3 && strings.Contains(err.Error(), "address already in use") {
+			t.Logf("attempt %d: %v; trying other ports", attempt, err)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
 	}
-	return startServe(t, dir, statePath, ports, append(flags, extra...))
 }
 
 // startServe runs `cuegate serve --config dir` with the state file (none
 // when "") and the extra flags, and waits for the admin listener's
 // /readyz on ports[2].
 func startServe(t *testing.T, dir, statePath string, ports [3]int, extra []string) *gateway {
+	t.Helper()
+	g, err := launchServe(t, dir, statePath, ports, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// launchServe is startServe, returning an error when the process exits
+// or is not ready in 60 s.
+func launchServe(t *testing.T, dir, statePath string, ports [3]int, extra []string) (*gateway, error) {
 	t.Helper()
 	g := &gateway{
 		URL:       fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
@@ -239,7 +262,7 @@ func startServe(t *testing.T, dir, statePath string, ports [3]int, extra []strin
 	cmd := exec.Command(cuegateBinary(t), append(args, extra...)...)
 	cmd.Stdout, cmd.Stderr = g.Log, g.Log
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	g.cmd = cmd
 	done := make(chan struct{})
@@ -272,16 +295,16 @@ func startServe(t *testing.T, dir, statePath string, ports [3]int, extra []strin
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return g
+				return g, nil
 			}
 		}
 		select {
 		case <-done:
-			t.Fatalf("cuegate serve exited before it was ready (%v):\n%s", cmd.ProcessState, g.Log)
+			return nil, fmt.Errorf("cuegate serve exited before it was ready (%v):\n%s", cmd.ProcessState, g.Log)
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("cuegate serve not ready after 60s (last: %v):\n%s", err, g.Log)
+			return nil, fmt.Errorf("cuegate serve not ready after 60s (last: %v):\n%s", err, g.Log)
 		}
 	}
 }
