@@ -1,6 +1,25 @@
 package main
 
-import "flag"
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/cuegate/cuegate/internal/budget"
+)
+
+// newFlagSet returns the flag set of the subcommand name: it reports to
+// stderr, and its usage is the text usage (a final newline added) then
+// the flags' defaults.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
 
 // parseInterspersed parses flags that may come before or after the
 // positional arguments, and returns the positional ones.
@@ -16,4 +35,14 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		rest = append(rest, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// budgetValid reports whether b, parsed from the flags of the subcommand
+// name, is valid; when it is not it says why on stderr.
+func budgetValid(name string, b budget.Budget, stderr io.Writer) bool {
+	if err := b.Valid(); err != nil {
+		fmt.Fprintf(stderr, "cuegate %s: %v\n", name, err)
+		return false
+	}
+	return true
 }

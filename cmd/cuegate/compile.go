@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -44,18 +43,13 @@ func init() {
 // memory limit of 240 MiB (or the budget, when lower; see
 // budget.RunChild).
 func runCompile(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("compile", "usage: cuegate compile [--check] [--strict] [--format text|json|github] [-o FILE] [--compile-timeout D] [--compile-memory SIZE] DIR", stderr)
 	check := fs.Bool("check", false, "only check the configuration; print nothing on success")
 	strict := fs.Bool("strict", false, "treat warnings as errors")
 	format := fs.String("format", "text", "diagnostics format: text, json or github")
 	out := fs.String("o", "", "write the compiled table to this file instead of stdout")
 	var b budget.Budget
 	b.Flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cuegate compile [--check] [--strict] [--format text|json|github] [-o FILE] [--compile-timeout D] [--compile-memory SIZE] DIR")
-		fs.PrintDefaults()
-	}
 	dirs, err := parseInterspersed(fs, args)
 	if err != nil {
 		return exitUsage
@@ -64,8 +58,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if err := b.Valid(); err != nil {
-		fmt.Fprintln(stderr, "cuegate compile:", err)
+	if !budgetValid("compile", b, stderr) {
 		return exitUsage
 	}
 	diagOut := stderr

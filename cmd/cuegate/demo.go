@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,10 +15,15 @@ func init() {
 	register(command{"demo", "run the quickstart on loopback with a development-only identity provider", runDemo})
 }
 
+const demoUsage = `usage: cuegate demo [flags]
+
+Runs the quickstart on loopback: a DEVELOPMENT-ONLY identity provider, an echo
+upstream, the gateway and the portal, and prints a walkthrough. Ctrl-C stops it.
+`
+
 // runDemo parses the demo's flags and runs it until SIGINT or SIGTERM.
 func runDemo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("demo", demoUsage, stderr)
 	var o demo.Options
 	fs.StringVar(&o.Addrs.Gateway, "gateway", "127.0.0.1:8080", "gateway listen address")
 	fs.StringVar(&o.Addrs.Portal, "portal", "127.0.0.1:8081", "portal listen address")
@@ -28,13 +32,6 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Addrs.Echo, "echo", "127.0.0.1:8083", "echo upstream listen address")
 	fs.StringVar(&o.Config, "config", "", "quickstart-shaped configuration directory to copy and run (default: the built-in examples/quickstart)")
 	fs.StringVar(&o.Dir, "dir", "", "working directory for the configuration copy and the state file (default: a new temporary directory, removed on exit)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cuegate demo [flags]")
-		fmt.Fprintln(stderr, "\nRuns the quickstart on loopback: a DEVELOPMENT-ONLY identity provider, an echo")
-		fmt.Fprintln(stderr, "upstream, the gateway and the portal, and prints a walkthrough. Ctrl-C stops it.")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}

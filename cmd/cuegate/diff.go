@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -43,17 +42,12 @@ const adminTokenEnv = "CUEGATE_ADMIN_TOKEN"
 // positions, on stderr; with --format json also on stdout, as
 // {"error", "side", "name", "diagnostics"}).
 func runDiff(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("diff", "usage: cuegate diff [--format text|json|markdown] OLD NEW\n       cuegate diff --git REV [--format ...] DIR\n       cuegate diff --against URL [--format ...] DIR", stderr)
 	format := fs.String("format", "text", "output format: text, json or markdown")
 	rev := fs.String("git", "", "compare DIR as of this git revision with DIR")
 	against := fs.String("against", "", "compare the table a node serves (its admin listener's URL) with DIR")
 	var b budget.Budget
 	b.Flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cuegate diff [--format text|json|markdown] OLD NEW\n       cuegate diff --git REV [--format ...] DIR\n       cuegate diff --against URL [--format ...] DIR")
-		fs.PrintDefaults()
-	}
 	dirs, err := parseInterspersed(fs, args)
 	if err != nil {
 		return exitUsage
@@ -66,8 +60,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if err := b.Valid(); err != nil {
-		fmt.Fprintln(stderr, "cuegate diff:", err)
+	if !budgetValid("diff", b, stderr) {
 		return exitUsage
 	}
 	d, err := diffSides(b, *rev, *against, dirs)

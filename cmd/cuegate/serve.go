@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,8 +23,7 @@ func init() {
 const logFlushPeriod = 100 * time.Millisecond
 
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve", "usage: cuegate serve --config DIR [--state FILE] [--listen ADDR] [--admin-listen ADDR] [--portal-listen ADDR] [--bindings-file FILE] [--log-format json|console] [--compile-timeout D] [--compile-memory SIZE]", stderr)
 	config := fs.String("config", "", "configuration directory (required)")
 	state := fs.String("state", "", "the portal's state file")
 	logFormat := fs.String("log-format", "json", "log format: json or console")
@@ -35,10 +33,6 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	bindingsFile := fs.String("bindings-file", "", "in a cluster, on a node without --state: where the last client bindings taken from Redis are kept (default: in the user's cache directory)")
 	var b budget.Budget
 	b.Flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cuegate serve --config DIR [--state FILE] [--listen ADDR] [--admin-listen ADDR] [--portal-listen ADDR] [--bindings-file FILE] [--log-format json|console] [--compile-timeout D] [--compile-memory SIZE]")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -46,8 +40,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if err := b.Valid(); err != nil {
-		fmt.Fprintln(stderr, "cuegate serve:", err)
+	if !budgetValid("serve", b, stderr) {
 		return exitUsage
 	}
 	lw, log, logw := node.OpenLog(stderr, *logFormat, 64<<10, logFlushPeriod)
