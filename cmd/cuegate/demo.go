@@ -15,6 +15,7 @@ func init() {
 	register(command{"demo", "run the quickstart on loopback with a development-only identity provider", runDemo})
 }
 
+// demoUsage is what demo -h prints above the flags.
 const demoUsage = `usage: cuegate demo [flags]
 
 Runs the quickstart on loopback: a DEVELOPMENT-ONLY identity provider, an echo
