@@ -1,13 +1,10 @@
 package compiler_test
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
-	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/compiler/table"
 )
 
@@ -39,14 +36,7 @@ apis: a: {name: "A", listen_path: "/a", upstream: targets: ["http://127.0.0.1:90
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "cfg.cue"), []byte(api+tt.extra+"\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			tab, err := compiler.Compile(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			tab := mustCompile(t, api+tt.extra+"\n")
 			if !reflect.DeepEqual(tab.Cluster, tt.want) {
 				t.Errorf("Cluster = %+v, want %+v", tab.Cluster, tt.want)
 			}

@@ -16,11 +16,7 @@ import (
 // compiles give the same bytes.
 func TestExamples(t *testing.T) {
 	t.Parallel()
-	dirs, err := filepath.Glob("../examples/*")
-	if err != nil || len(dirs) == 0 {
-		t.Fatalf("no examples: %v", err)
-	}
-	for _, dir := range dirs {
+	for _, dir := range glob(t, "../examples/*") {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			a, err := compiler.Compile(dir)
 			if err != nil {
@@ -152,19 +148,11 @@ func TestConfigFiles(t *testing.T) {
 // written (and warned about: it can never match).
 func TestGrantPathsCleaned(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	src := `package cfg
+	tab := mustCompile(t, `package cfg
 
 apis: users: {name: "Users", listen_path: "/users", upstream: targets: ["http://127.0.0.1:9000"], auth: keyless: true}
 policies: p: {name: "P", access: users: {paths: ["/profiles/", "/", "/a//b", "/profiles"]}}
-`
-	if err := os.WriteFile(filepath.Join(dir, "cfg.cue"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tab, err := compiler.Compile(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	if got, want := tab.Policies["p"].Access["users"].Paths, []string{"/", "/a//b", "/profiles"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("paths = %q, want %q", got, want)
 	}
@@ -185,13 +173,9 @@ func TestPublicURLDefault(t *testing.T) {
 		{`gateway: {listen: ":8080", public_url: "https://api.example.com/"}`, "https://api.example.com"},
 	}
 	for _, tt := range tests {
-		dir := t.TempDir()
 		src := "package cfg\n\n" + tt.gateway + "\n" +
 			`apis: a: {name: "A", listen_path: "/a", upstream: targets: ["http://127.0.0.1:9000"], auth: keyless: true}` + "\n"
-		if err := os.WriteFile(filepath.Join(dir, "cfg.cue"), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		tab, err := compiler.Compile(dir)
+		tab, err := compileSource(t, src)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.gateway, err)
 		}
@@ -229,11 +213,7 @@ func TestAdminListenNeedsToken(t *testing.T) {
 			if token {
 				cfg += "gateway: admin_token: file: \"admin.token\"\n"
 			}
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "c.cue"), []byte(cfg), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			_, err := compiler.Compile(dir)
+			_, err := compileSource(t, cfg)
 			refused := err != nil && strings.Contains(err.Error(), "gateway.admin_listen: "+`"`+tt.addr+`" can be reached from other machines`)
 			if refused != (tt.public && !token) {
 				t.Errorf("admin_listen %q, token %v: error %v", tt.addr, token, err)

@@ -2,8 +2,6 @@ package compiler_test
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -31,10 +29,7 @@ func FuzzCompile(f *testing.F) {
 		if len(src) > fuzzMaxInput {
 			t.Skip()
 		}
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "c.cue"), src, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		dir := writeFiles(t, map[string]string{"c.cue": string(src)})
 		type outcome struct {
 			tab *table.Table
 			err error

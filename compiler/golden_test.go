@@ -23,11 +23,7 @@ var update = flag.Bool("update", false, "rewrite the want section of the golden 
 // Run with -update to rewrite the want files from what Compile reports.
 func TestGolden(t *testing.T) {
 	t.Parallel()
-	archives, err := filepath.Glob("testdata/*.txtar")
-	if err != nil || len(archives) == 0 {
-		t.Fatalf("no golden files: %v", err)
-	}
-	for _, name := range archives {
+	for _, name := range glob(t, "testdata/*.txtar") {
 		t.Run(strings.TrimSuffix(filepath.Base(name), ".txtar"), func(t *testing.T) {
 			ar, dir := extractArchive(t, name)
 			want, wantIdx := "", -1

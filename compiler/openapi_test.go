@@ -25,18 +25,6 @@ portal: catalogue: orders: {name: "Orders", api: "orders", policy: "basic", open
 `
 }
 
-// writeFiles writes files (name → content) into a new directory.
-func writeFiles(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 func TestOpenAPIReference(t *testing.T) {
 	t.Parallel()
 	doc, err := os.ReadFile("testdata/openapi/orders.openapi.yaml")

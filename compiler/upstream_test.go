@@ -1,12 +1,8 @@
 package compiler_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/cuegate/cuegate/compiler"
 )
 
 // TestUpstreamIdleTimeout: the default keeps idle upstream connections for
@@ -15,19 +11,11 @@ import (
 // setting is part of the pool's Key.
 func TestUpstreamIdleTimeout(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	src := `package cfg
+	tab := mustCompile(t, `package cfg
 
 apis: a: {name: "A", listen_path: "/a", upstream: targets: ["http://127.0.0.1:9000"], auth: keyless: true}
 apis: b: {name: "B", listen_path: "/b", upstream: {targets: ["http://127.0.0.1:9000"], idle_timeout: "30s"}, auth: keyless: true}
-`
-	if err := os.WriteFile(filepath.Join(dir, "cfg.cue"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tab, err := compiler.Compile(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	a, b := tab.APIs["a"].Upstream, tab.APIs["b"].Upstream
 	if d := a.IdleTimeout.D(); d <= 0 || d >= 2*time.Second {
 		t.Errorf("default idle_timeout %v, want positive and under 2s", d)

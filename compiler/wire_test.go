@@ -17,15 +17,8 @@ import (
 // their positions, or the text of an I/O error.
 func TestResultRoundTrip(t *testing.T) {
 	t.Parallel()
-	dirs, err := filepath.Glob("../examples/*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	archives, err := filepath.Glob("testdata/*.txtar")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range archives {
+	dirs := glob(t, "../examples/*")
+	for _, name := range glob(t, "testdata/*.txtar") {
 		_, dir := extractArchive(t, name)
 		dirs = append(dirs, dir)
 	}

@@ -1,0 +1,49 @@
+package compiler_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
+)
+
+// writeFiles writes files (name → content) into a new directory.
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// compileSource compiles a configuration of the one file src.
+func compileSource(t *testing.T, src string) (*table.Table, error) {
+	t.Helper()
+	return compiler.Compile(writeFiles(t, map[string]string{"cfg.cue": src}))
+}
+
+// mustCompile is compileSource for a configuration that must compile.
+func mustCompile(t *testing.T, src string) *table.Table {
+	t.Helper()
+	tab, err := compileSource(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
+// glob returns the files that match pattern, and fails t when there are
+// none.
+func glob(t *testing.T, pattern string) []string {
+	t.Helper()
+	names, err := filepath.Glob(pattern)
+	if err != nil || len(names) == 0 {
+		t.Fatalf("nothing matches %s: %v", pattern, err)
+	}
+	return names
+}
