@@ -7,10 +7,11 @@ import "time"
 // (zero: never), whether it was deleted (its tokens are refused at once),
 // and the catalogue entries it was registered for (the binding holds only
 // for tokens of the issuer of those entries' APIs). Catalogue is shared by
-// whoever reports it: read it, never keep or modify it.
+// whoever reports it: read it, never keep or modify it. Its JSON form is
+// a cluster's bindings snapshot's.
 type Binding struct {
-	Policy    string
-	ExpiresAt time.Time
-	Revoked   bool
-	Catalogue []string
+	Policy    string    `json:"policy,omitempty"`
+	Catalogue []string  `json:"catalogue,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Revoked   bool      `json:"revoked,omitempty"`
 }

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/strictjson"
@@ -19,18 +18,15 @@ type Snapshot struct {
 // Binding is one client's entry of a Snapshot. A deleted client has only
 // its ID and Revoked.
 type Binding struct {
-	ClientID  string    `json:"client_id"`
-	Policy    string    `json:"policy,omitempty"`
-	Catalogue []string  `json:"catalogue,omitempty"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	Revoked   bool      `json:"revoked,omitempty"`
+	ClientID string `json:"client_id"`
+	table.Binding
 }
 
 // newSnapshot returns the snapshot of bs at version v.
 func newSnapshot(v int64, bs []store.ClientBinding) *Snapshot {
 	s := &Snapshot{Version: v, Bindings: make([]Binding, len(bs))}
 	for i, b := range bs {
-		s.Bindings[i] = Binding{ClientID: b.ClientID, Policy: b.Policy, Catalogue: b.Catalogue, ExpiresAt: b.ExpiresAt, Revoked: b.Revoked}
+		s.Bindings[i] = Binding{ClientID: b.ClientID, Binding: b.Binding}
 	}
 	return s
 }
@@ -68,7 +64,7 @@ type index struct {
 func newIndex(s *Snapshot) *index {
 	x := &index{version: s.Version, clients: make(map[string]table.Binding, len(s.Bindings))}
 	for _, b := range s.Bindings {
-		x.clients[b.ClientID] = table.Binding{Policy: b.Policy, ExpiresAt: b.ExpiresAt, Revoked: b.Revoked, Catalogue: b.Catalogue}
+		x.clients[b.ClientID] = b.Binding
 	}
 	return x
 }
