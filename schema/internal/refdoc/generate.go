@@ -87,11 +87,15 @@ func (g *generator) field(path string, v cue.Value, optional bool) error {
 	if pattern, ok := fld.Value.(*ast.StructLit); ok && isPattern(pattern) {
 		return g.pattern(path, v, pattern)
 	}
-	if path != topLevel(path) { // top-level sections carry their doc already
-		g.entry(path, v, fld.Value, optional)
-	} else if !isStruct(v) {
+	if path != topLevel(path) || !isStruct(v) { // top-level sections carry their doc already
 		g.entry(path, v, fld.Value, optional)
 	}
+	return g.fields(path+".", v)
+}
+
+// fields writes the entries of the fields of v, when it is a struct, at
+// prefix followed by each field's name.
+func (g *generator) fields(prefix string, v cue.Value) error {
 	if !isStruct(v) {
 		return nil
 	}
@@ -100,7 +104,7 @@ func (g *generator) field(path string, v cue.Value, optional bool) error {
 		return err
 	}
 	for it.Next() {
-		if err := g.field(path+"."+it.Selector().Unquoted(), it.Value(), it.IsOptional()); err != nil {
+		if err := g.field(prefix+it.Selector().Unquoted(), it.Value(), it.IsOptional()); err != nil {
 			return err
 		}
 	}
@@ -121,19 +125,7 @@ func (g *generator) pattern(path string, v cue.Value, lit *ast.StructLit) error 
 	if path != topLevel(path) {
 		g.entry(path, v, lit, false)
 	}
-	if !isStruct(member) {
-		return nil
-	}
-	it, err := member.Fields(cue.Optional(true))
-	if err != nil {
-		return err
-	}
-	for it.Next() {
-		if err := g.field(path+"."+label+"."+it.Selector().Unquoted(), it.Value(), it.IsOptional()); err != nil {
-			return err
-		}
-	}
-	return nil
+	return g.fields(path+"."+label+".", member)
 }
 
 // entry writes one field: path, type, default or whether it is required,
