@@ -278,9 +278,7 @@ func TestHSTS(t *testing.T) {
 
 func TestCSRF(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	dev := e.developer("a@example.com")
-	c := e.create(dev, "app", "gluu_api")
+	e, dev, c := newEnvWithClient(t, "app")
 	_, _, good := e.page(dev, "/clients")
 	for name, form := range map[string]url.Values{
 		"missing": {},
