@@ -205,6 +205,16 @@ func (e *env) create(c *http.Client, name string, entries ...string) clientView 
 	return out
 }
 
+// newEnvWithClient is a portal with one developer, a@example.com, whose
+// logged-in client is dev, and their client named name for the gluu_api
+// entry.
+func newEnvWithClient(t *testing.T, name string) (e *env, dev *http.Client, c clientView) {
+	t.Helper()
+	e = newEnv(t)
+	dev = e.developer("a@example.com")
+	return e, dev, e.create(dev, name, "gluu_api")
+}
+
 var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
 // page GETs an HTML page and returns its body and CSRF token.

@@ -18,9 +18,7 @@ import (
 // the provider reads the new name back.
 func TestPatchRenamesAtTheProvider(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	dev := e.developer("a@example.com")
-	c := e.create(dev, "first", "gluu_api")
+	e, dev, c := newEnvWithClient(t, "first")
 	var got clientView
 	resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "renamed", "redirect_uris": "https://app.example/cb"}, &got)
 	if resp.StatusCode != http.StatusOK || got.ClientName != "renamed" || !slices.Equal(got.RedirectURIs, []string{"https://app.example/cb"}) || got.ClientSecret != c.ClientSecret {
@@ -62,9 +60,7 @@ func TestPatchRenamesAtTheProvider(t *testing.T) {
 // stored.
 func TestPatchRefusalChangesNothing(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	dev := e.developer("a@example.com")
-	c := e.create(dev, "first", "gluu_api")
+	e, dev, c := newEnvWithClient(t, "first")
 	before, _ := e.store.Client(c.ClientID)
 	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method != http.MethodPut {
@@ -100,9 +96,7 @@ func TestPatchRefusalChangesNothing(t *testing.T) {
 // rotation, and the secret stays.
 func TestRotateSecret(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	dev := e.developer("a@example.com")
-	c := e.create(dev, "first", "gluu_api")
+	e, dev, c := newEnvWithClient(t, "first")
 	var aerr apiError
 	if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"rotate_secret": true}, &aerr); resp.StatusCode != http.StatusConflict || aerr.Code != "unsupported" {
 		t.Errorf("rotation the provider ignores: %d %+v", resp.StatusCode, aerr)
@@ -161,9 +155,7 @@ func TestClientTheProviderForgot(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t)
-			dev := e.developer("a@example.com")
-			c := e.create(dev, "first", "gluu_api")
+			e, dev, c := newEnvWithClient(t, "first")
 			tt.forget(e, c.ClientID)
 			var v clientView
 			if e.api(dev, "GET", "/clients/"+c.ClientID, nil, &v); v.ProviderStatus != tt.status {
@@ -195,9 +187,7 @@ func TestClientTheProviderForgot(t *testing.T) {
 // may rotate.
 func TestOneChangeOfAClientAtATime(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	dev := e.developer("a@example.com")
-	c := e.create(dev, "first", "gluu_api")
+	e, dev, c := newEnvWithClient(t, "first")
 	entered, release := make(chan struct{}), make(chan struct{})
 	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPut {
@@ -240,9 +230,7 @@ func TestOneChangeOfAClientAtATime(t *testing.T) {
 // registration token.
 func TestProviderReadsCached(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	dev := e.developer("a@example.com")
-	c := e.create(dev, "first", "gluu_api")
+	e, dev, c := newEnvWithClient(t, "first")
 	reads := func() int {
 		n := 0
 		for _, r := range e.idp.Requests() {

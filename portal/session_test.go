@@ -9,11 +9,26 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
-
-	"github.com/cuegate/cuegate/compiler/table"
 )
+
+// trustProxies makes e's portal trust the proxies in 10.0.0.0/8.
+func (e *env) trustProxies() {
+	tab := *e.table.Load()
+	tab.Portal.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	e.table.Store(&tab)
+}
+
+// forwarded is a request from peer with body, whose X-Forwarded-Proto
+// says it came in over proto (no header when proto is "").
+func forwarded(method, path, peer, proto, body string) *http.Request {
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	r.RemoteAddr = peer
+	if proto != "" {
+		r.Header.Set("X-Forwarded-Proto", proto)
+	}
+	return r
+}
 
 // postWithCSRFCookie posts the login form with the CSRF cookie name=value
 // set by hand and the form token tok.
@@ -188,14 +203,10 @@ func TestEveryCookieUnderTLSHasTheHostPrefix(t *testing.T) {
 	})
 	t.Run("behind a TLS-terminating proxy", func(t *testing.T) {
 		e := newEnv(t)
-		tab := *e.table.Load()
-		tab.Portal.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
-		e.table.Store(&tab)
+		e.trustProxies()
 		var set []*http.Cookie
 		serve := func(method, path, contentType, body string) {
-			r := httptest.NewRequest(method, path, strings.NewReader(body))
-			r.RemoteAddr = "10.0.0.1:1234"
-			r.Header.Set("X-Forwarded-Proto", "https")
+			r := forwarded(method, path, "10.0.0.1:1234", "https", body)
 			if contentType != "" {
 				r.Header.Set("Content-Type", contentType)
 			}
@@ -247,40 +258,38 @@ func TestHSTS(t *testing.T) {
 			}
 		}
 	})
-	t.Run("behind a trusted TLS proxy", func(t *testing.T) {
-		tab := testTable("http://idp.example", "PORTAL_TEST_UNUSED")
-		tab.Portal.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
-		s, err := New(Options{Table: func() *table.Table { return tab }, Store: newEnv(t).store, Logger: zerolog.Nop(), BcryptCost: bcrypt.MinCost})
-		if err != nil {
-			t.Fatal(err)
+}
+
+// TestTrustedTLSProxy: a request is taken as HTTPS (HSTS, the __Host-
+// cookie prefix, Secure cookies) when a trusted proxy says https, never
+// on an untrusted peer's word.
+func TestTrustedTLSProxy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.trustProxies()
+	for _, tt := range []struct {
+		peer, proto string
+		https       bool
+	}{
+		{"10.1.1.1:4000", "https", true},
+		{"10.1.1.1:4000", "http", false},
+		{"10.1.1.1:4000", "", false},
+		{"203.0.113.9:4000", "https", false},
+	} {
+		w := httptest.NewRecorder()
+		e.s.Handler().ServeHTTP(w, forwarded("GET", "/login", tt.peer, tt.proto, ""))
+		hsts := w.Header().Get("Strict-Transport-Security") != ""
+		_, prefixed := cookies(&http.Response{Header: w.Header()})["__Host-"+csrfCookie]
+		secure := e.s.cookie(forwarded("GET", "/", tt.peer, tt.proto, ""), sessionCookie, "x", 1).Secure
+		if hsts != tt.https || prefixed != tt.https || secure != tt.https {
+			t.Errorf("peer %s, X-Forwarded-Proto %q: HSTS %v, __Host- cookie %v, Secure cookie %v, want %v", tt.peer, tt.proto, hsts, prefixed, secure, tt.https)
 		}
-		for _, tt := range []struct {
-			peer, proto string
-			want        bool
-		}{
-			{"10.1.1.1:4000", "https", true},
-			{"10.1.1.1:4000", "http", false},
-			{"203.0.113.9:4000", "https", false},
-		} {
-			r := httptest.NewRequest("GET", "/login", nil)
-			r.RemoteAddr = tt.peer
-			r.Header.Set("X-Forwarded-Proto", tt.proto)
-			w := httptest.NewRecorder()
-			s.Handler().ServeHTTP(w, r)
-			hsts := w.Header().Get("Strict-Transport-Security") != ""
-			_, prefixed := cookies(&http.Response{Header: w.Header()})["__Host-"+csrfCookie]
-			if hsts != tt.want || prefixed != tt.want {
-				t.Errorf("peer %s, X-Forwarded-Proto %s: HSTS %v, __Host- cookie %v, want %v", tt.peer, tt.proto, hsts, prefixed, tt.want)
-			}
-		}
-	})
+	}
 }
 
 func TestCSRF(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	dev := e.developer("a@example.com")
-	c := e.create(dev, "app", "gluu_api")
+	e, dev, c := newEnvWithClient(t, "app")
 	_, _, good := e.page(dev, "/clients")
 	for name, form := range map[string]url.Values{
 		"missing": {},
@@ -332,29 +341,5 @@ func TestCookies(t *testing.T) {
 	s, _ := New(Options{Table: e.table.Load, Store: e.store, Secure: true, BcryptCost: bcrypt.MinCost})
 	if c := s.cookie(plain, sessionCookie, "x", 1); !c.Secure {
 		t.Error("Secure option does not set Secure cookies")
-	}
-
-	// Behind a TLS-terminating proxy: Secure when a trusted proxy says
-	// https, never on an untrusted peer's word.
-	proxied := *e.table.Load()
-	proxied.Portal.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
-	s, _ = New(Options{Table: func() *table.Table { return &proxied }, Store: e.store, BcryptCost: bcrypt.MinCost})
-	for _, tt := range []struct {
-		peer, proto string
-		secure      bool
-	}{
-		{"10.1.1.1:4000", "https", true},
-		{"10.1.1.1:4000", "http", false},
-		{"10.1.1.1:4000", "", false},
-		{"203.0.113.9:4000", "https", false},
-	} {
-		r := httptest.NewRequest("GET", "/", nil)
-		r.RemoteAddr = tt.peer
-		if tt.proto != "" {
-			r.Header.Set("X-Forwarded-Proto", tt.proto)
-		}
-		if c := s.cookie(r, sessionCookie, "x", 1); c.Secure != tt.secure {
-			t.Errorf("peer %s, X-Forwarded-Proto %q: Secure %v, want %v", tt.peer, tt.proto, c.Secure, tt.secure)
-		}
 	}
 }

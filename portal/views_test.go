@@ -10,9 +10,7 @@ import (
 
 func TestExpiredRegistrationIsShown(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	dev := e.developer("a@example.com")
-	c := e.create(dev, "app", "gluu_api")
+	e, dev, c := newEnvWithClient(t, "app")
 	e.advance(366 * 24 * time.Hour)
 	var list []clientView
 	e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil) // the session expired meanwhile

@@ -99,7 +99,7 @@ func TestCredentialsBounded(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			f := newFake(t, testidp.Reply(201, answer))
-			r, _ := New(&table.DCR{Provider: "hydra", RegistrationEndpoint: f.URL + "/register"}, "", f.Client())
+			r := hydraAt(t, f)
 			_, err := r.Register(context.Background(), Request{ClientName: "x"})
 			if !errors.Is(err, ErrBadResponse) || strings.Contains(err.Error(), "secret-") || strings.Contains(err.Error(), "ttttt") || strings.Contains(err.Error(), "rat-") {
 				t.Errorf("Register = %v, want ErrBadResponse without the value", err)

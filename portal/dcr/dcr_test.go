@@ -25,6 +25,16 @@ func newFake(t *testing.T, answer testidp.Answer) *testidp.Server {
 	return f
 }
 
+// hydraAt is a hydra driver that registers at f's /register.
+func hydraAt(t *testing.T, f *testidp.Server) Registrar {
+	t.Helper()
+	r, err := New(&table.DCR{Provider: "hydra", RegistrationEndpoint: f.URL + "/register"}, "", f.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // deletion is an RFC 7592 (or Okta) DELETE of path with auth.
 func deletion(path, auth string) testidp.Request {
 	return testidp.Request{Method: "DELETE", Path: path, Authorization: auth}

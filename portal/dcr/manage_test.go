@@ -81,6 +81,7 @@ func TestUpdateRequestPerDriver(t *testing.T) {
 
 func TestManageErrors(t *testing.T) {
 	t.Parallel()
+	managed := Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"}
 	tests := []struct {
 		name   string
 		status int
@@ -88,11 +89,10 @@ func TestManageErrors(t *testing.T) {
 		reg    Registration
 		want   error
 	}{
-		{"unknown client", 404, `{"error":"not_found"}`, Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"}, ErrUnknownClient},
-		{"gone", 410, ``, Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"}, ErrUnknownClient},
-		{"401 to the registration access token", 401, `{"error":"invalid_token"}`, Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"}, ErrTokenRefused},
-		{"refused", 400, `{"error":"invalid_redirect_uri","error_description":"<b>no</b>"}`,
-			Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
+		{"unknown client", 404, `{"error":"not_found"}`, managed, ErrUnknownClient},
+		{"gone", 410, ``, managed, ErrUnknownClient},
+		{"401 to the registration access token", 401, `{"error":"invalid_token"}`, managed, ErrTokenRefused},
+		{"refused", 400, `{"error":"invalid_redirect_uri","error_description":"<b>no</b>"}`, managed,
 			&ProviderError{Status: 400, Code: "invalid_redirect_uri", Description: "<b>no</b>"}},
 		{"unmanaged", 200, `{}`, Registration{ClientID: "c"}, ErrUnmanaged},
 	}
@@ -103,7 +103,7 @@ func TestManageErrors(t *testing.T) {
 			if reg.RegistrationClientURI != "" {
 				reg.RegistrationClientURI = f.URL + reg.RegistrationClientURI
 			}
-			r, _ := New(&table.DCR{Provider: "hydra", RegistrationEndpoint: f.URL + "/register"}, "", f.Client())
+			r := hydraAt(t, f)
 			_, uerr := r.Update(context.Background(), &reg, Request{ClientName: "x"})
 			_, rerr := r.Read(context.Background(), &reg)
 			for _, err := range []error{uerr, rerr} {
@@ -123,7 +123,7 @@ func TestManageErrors(t *testing.T) {
 func TestRead(t *testing.T) {
 	t.Parallel()
 	f := newFake(t, testidp.Reply(http.StatusOK, `{"client_id":"c","client_name":"renamed","redirect_uris":["https://app/cb"]}`))
-	r, _ := New(&table.DCR{Provider: "hydra", RegistrationEndpoint: f.URL + "/register"}, "", f.Client())
+	r := hydraAt(t, f)
 	md, err := r.Read(context.Background(), &Registration{ClientID: "c", RegistrationClientURI: f.URL + "/register/c", RegistrationAccessToken: "rat"})
 	if err != nil || md.ClientName != "renamed" || len(md.RedirectURIs) != 1 {
 		t.Fatalf("Read = %+v, %v", md, err)
@@ -139,7 +139,7 @@ func TestProviderWordsClipped(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("é", 3000)
 	f := newFake(t, testidp.Reply(400, `{"error":"`+long+`","error_description":"`+long+`"}`))
-	r, _ := New(&table.DCR{Provider: "hydra", RegistrationEndpoint: f.URL + "/register"}, "", f.Client())
+	r := hydraAt(t, f)
 	_, err := r.Register(context.Background(), Request{ClientName: "x"})
 	pe, ok := errors.AsType[*ProviderError](err)
 	if !ok || len(pe.Code) > maxErrorText+len("…") || len(pe.Description) > maxErrorText+len("…") || !utf8.ValidString(pe.Description) {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -11,7 +10,7 @@ import (
 )
 
 func TestBinding(t *testing.T) { // AllocsPerRun: not parallel
-	s := open(t, filepath.Join(t.TempDir(), "state.json"))
+	s, _ := openNew(t)
 	bound := client("bound", "a@example.com")
 	expiring := client("expiring", "a@example.com")
 	expiring.ExpiresAt = t0.Add(24 * time.Hour)
@@ -51,7 +50,7 @@ func TestBinding(t *testing.T) { // AllocsPerRun: not parallel
 }
 
 func BenchmarkBinding(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "state.json"))
+	s, err := Open(statePath(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -77,7 +76,7 @@ var _ interface {
 
 func TestBindingsMatchBindingAndHoldNoSecrets(t *testing.T) {
 	t.Parallel()
-	s := open(t, filepath.Join(t.TempDir(), "state.json"))
+	s, _ := openNew(t)
 	expiring := client("b-expiring", "a@example.com")
 	expiring.ExpiresAt = t0.Add(time.Hour)
 	for _, c := range []Client{client("c-bound", "a@example.com"), expiring, client("a-gone", "b@example.com")} {

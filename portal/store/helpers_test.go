@@ -1,11 +1,23 @@
 package store
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 )
 
 var t0 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+
+// statePath is the path of a state file in a new directory of the test's.
+func statePath(t testing.TB) string {
+	return filepath.Join(t.TempDir(), "state.json")
+}
+
+// openNew opens a store on a new state file, at path.
+func openNew(t *testing.T) (s *Store, path string) {
+	path = statePath(t)
+	return open(t, path), path
+}
 
 func open(t *testing.T, path string) *Store {
 	t.Helper()

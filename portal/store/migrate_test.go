@@ -3,14 +3,13 @@ package store
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 )
 
 func TestMigrateV1(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "state.json")
+	path := statePath(t)
 	v1 := `{
   "version": 1,
   "developers": {"b@example.com": {"password_hash": "hb", "created": "2025-01-02T00:00:00Z"},

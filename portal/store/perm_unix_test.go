@@ -23,7 +23,7 @@ func TestStateFileOpenToOthersIsRefused(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%04o", tt.mode), func(t *testing.T) {
 			t.Parallel()
-			path := filepath.Join(t.TempDir(), "state.json")
+			path := statePath(t)
 			content := []byte(`{"version": 2, "developers": [], "clients": [], "tombstones": []}`)
 			if err := os.WriteFile(path, content, 0o600); err != nil {
 				t.Fatal(err)

@@ -74,30 +74,33 @@ func copyFile(src, dst string) error {
 
 // check rejects a state that would break the indexes.
 func (st *state) check() error {
-	devs := map[string]bool{}
-	for i, d := range st.Developers {
-		if d == nil || d.Email == "" {
-			return fmt.Errorf("developers[%d]: no email", i)
-		}
-		if devs[d.Email] {
-			return fmt.Errorf("developers[%d]: duplicate email %q", i, d.Email)
-		}
-		devs[d.Email] = true
+	if err := uniqueKeys("developers", "email", st.Developers, func(d *Developer) string { return d.Email }); err != nil {
+		return err
 	}
-	ids := map[string]bool{}
-	for i, c := range st.Clients {
-		if c == nil || c.ClientID == "" {
-			return fmt.Errorf("clients[%d]: no client_id", i)
-		}
-		if ids[c.ClientID] {
-			return fmt.Errorf("clients[%d]: duplicate client_id %q", i, c.ClientID)
-		}
-		ids[c.ClientID] = true
+	if err := uniqueKeys("clients", "client_id", st.Clients, func(c *Client) string { return c.ClientID }); err != nil {
+		return err
 	}
 	for i, t := range st.Tombstones {
 		if t == nil || t.ClientID == "" {
 			return fmt.Errorf("tombstones[%d]: no client_id", i)
 		}
+	}
+	return nil
+}
+
+// uniqueKeys rejects a nil record in list, one whose key (the field
+// named field) is empty, and two records with the same key.
+func uniqueKeys[T any](list, field string, records []*T, key func(*T) string) error {
+	seen := make(map[string]bool, len(records))
+	for i, r := range records {
+		if r == nil || key(r) == "" {
+			return fmt.Errorf("%s[%d]: no %s", list, i, field)
+		}
+		k := key(r)
+		if seen[k] {
+			return fmt.Errorf("%s[%d]: duplicate %s %q", list, i, field, k)
+		}
+		seen[k] = true
 	}
 	return nil
 }

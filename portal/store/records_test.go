@@ -4,13 +4,12 @@ package store
 
 import (
 	"errors"
-	"path/filepath"
 	"testing"
 )
 
 func TestDuplicates(t *testing.T) {
 	t.Parallel()
-	s := open(t, filepath.Join(t.TempDir(), "state.json"))
+	s, _ := openNew(t)
 	d := Developer{Email: "a@example.com", PasswordHash: "h"}
 	if err := s.AddDeveloper(d); err != nil {
 		t.Fatal(err)
@@ -37,7 +36,7 @@ func TestDuplicates(t *testing.T) {
 
 func TestRemoveDeveloperRevokesClients(t *testing.T) {
 	t.Parallel()
-	s := open(t, filepath.Join(t.TempDir(), "state.json"))
+	s, _ := openNew(t)
 	for _, err := range []error{
 		s.AddDeveloper(Developer{Email: "a@example.com"}),
 		s.AddDeveloper(Developer{Email: "b@example.com"}),

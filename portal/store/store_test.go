@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +13,7 @@ import (
 
 func TestOpenCreatesFileWithMode0600(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "state.json")
-	s := open(t, path)
+	s, path := openNew(t)
 	if err := s.AddDeveloper(Developer{Email: "a@example.com", PasswordHash: "h", Created: t0}); err != nil {
 		t.Fatal(err)
 	}
@@ -38,8 +36,7 @@ func TestOpenCreatesFileWithMode0600(t *testing.T) {
 
 func TestReopenKeepsEverything(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "state.json")
-	s := open(t, path)
+	s, path := openNew(t)
 	c := client("c1", "a@example.com")
 	c.ExpiresAt = t0.Add(time.Hour)
 	c.RedirectURIs = []string{"https://app/cb"}
@@ -86,7 +83,7 @@ func TestCorruptFileStopsOpenAndIsNotOverwritten(t *testing.T) {
 		"bad v1 migrate": `{"version": 1, "clients": {"": {}}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "state.json")
+			path := statePath(t)
 			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +107,7 @@ func TestCorruptFileStopsOpenAndIsNotOverwritten(t *testing.T) {
 
 func TestUnreadableFileStopsOpen(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "state.json")
+	path := statePath(t)
 	if err := os.Mkdir(path, 0o700); err != nil { // reading a directory fails, even for root
 		t.Fatal(err)
 	}
@@ -122,8 +119,7 @@ func TestUnreadableFileStopsOpen(t *testing.T) {
 
 func TestSecondOpenerIsRefused(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "state.json")
-	s := open(t, path)
+	s, path := openNew(t)
 	_, err := Open(path)
 	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("second Open = %v, want ErrLocked naming the file", err)

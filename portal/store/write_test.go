@@ -15,8 +15,7 @@ import (
 
 func TestCrashBeforeRenameKeepsPreviousFile(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "state.json")
-	s := open(t, path)
+	s, path := openNew(t)
 	if err := s.AddClient(client("c1", "a@example.com")); err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +62,7 @@ func TestCrashBeforeRenameKeepsPreviousFile(t *testing.T) {
 
 func TestConcurrentAddClientPersistsEachOnce(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "state.json")
-	s := open(t, path)
+	s, path := openNew(t)
 	const n = 100
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -101,8 +99,7 @@ func TestConcurrentAddClientPersistsEachOnce(t *testing.T) {
 
 func TestWritesAfterCloseChangeNothing(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "state.json")
-	s := open(t, path)
+	s, path := openNew(t)
 	if err := s.AddDeveloper(Developer{Email: "a@example.com", PasswordHash: "h", Created: t0}); err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +136,7 @@ func TestWritesAfterCloseChangeNothing(t *testing.T) {
 
 func TestOnChangeRunsAfterEachChange(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "state.json")
-	w := open(t, path)
+	w, _ := openNew(t)
 	var mu sync.Mutex
 	var seen []int // the number of bindings each hook call saw
 	w.OnChange(func() {
