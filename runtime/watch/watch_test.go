@@ -98,9 +98,7 @@ func (p *probe) drain(quiet time.Duration) int {
 
 func write(t *testing.T, path, content string) {
 	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, path, content, 0o644)
 }
 
 func must(t *testing.T, err error) {
