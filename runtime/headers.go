@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/internal/ascii"
 )
 
 // errManyAuthorization refuses a request with several Authorization
@@ -48,18 +50,4 @@ func validFieldName(k []byte) bool {
 }
 
 // fieldNameChar marks the RFC 9110 tchar bytes but "_".
-var fieldNameChar = func() (t [128]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-	}
-	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for _, c := range "!#$%&'*+-.^`|~" {
-		t[c] = true
-	}
-	return t
-}()
+var fieldNameChar = ascii.AlnumAnd("!#$%&'*+-.^`|~")

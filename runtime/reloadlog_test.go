@@ -29,17 +29,11 @@ func TestReloadLogsEveryChange(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var logs testutil.SyncBuffer
-			e := newEnv(t, envOptions{log: &logs})
-			tt.edit(e)
-			if err := reload(e.gw); err != nil {
-				t.Fatal(err)
-			}
 			var line struct {
 				Changes     []string `json:"changes"`
 				CompileTime string   `json:"compile_time"`
 			}
-			swapLine(t, logs.String(), &line)
+			reloadLogged(t, tt.edit, &line)
 			if !slices.Equal(line.Changes, tt.want) {
 				t.Errorf("changes %q, want %q", line.Changes, tt.want)
 			}
@@ -48,6 +42,19 @@ func TestReloadLogsEveryChange(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reloadLogged makes an env, runs edit on it, reloads it and decodes the
+// swap's log line into line.
+func reloadLogged(t *testing.T, edit func(e *env), line any) {
+	t.Helper()
+	var logs testutil.SyncBuffer
+	e := newEnv(t, envOptions{log: &logs})
+	edit(e)
+	if err := reload(e.gw); err != nil {
+		t.Fatal(err)
+	}
+	swapLine(t, logs.String(), line)
 }
 
 // swapLine decodes the last "configuration swapped" line of logs into v.

@@ -36,18 +36,12 @@ func TestReloadReportsRestartNeeded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs testutil.SyncBuffer
-			e := newEnv(t, envOptions{log: &logs})
-			tt.edit(e)
-			if err := reload(e.gw); err != nil {
-				t.Fatal(err)
-			}
 			var line struct {
 				Message          string
 				RestartNeeded    bool     `json:"restart_needed"`
 				RestartNeededFor []string `json:"restart_needed_for"`
 			}
-			swapLine(t, logs.String(), &line)
+			reloadLogged(t, tt.edit, &line)
 			if line.RestartNeeded != (tt.want != nil) || !slices.Equal(line.RestartNeededFor, tt.want) {
 				t.Errorf("restart_needed %v for %v, want for %v", line.RestartNeeded, line.RestartNeededFor, tt.want)
 			}

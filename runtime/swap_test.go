@@ -92,9 +92,7 @@ func TestReloadBrokenEdit(t *testing.T) {
 	hash := e.gw.Current().Hash
 
 	broken := filepath.Join(e.dir, "broken.cue")
-	if err := os.WriteFile(broken, []byte("package test\n\napis: public: listen_path: 42\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, broken, "package test\n\napis: public: listen_path: 42\n", 0o644)
 	if err := reload(e.gw); err == nil {
 		t.Fatal("a broken configuration reloaded")
 	}

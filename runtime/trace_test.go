@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -299,15 +298,11 @@ func TestTraceReloadRotatedSecret(t *testing.T) {
 	col := newCollector(t)
 	dir := t.TempDir()
 	key := filepath.Join(dir, "otel-key")
-	if err := os.WriteFile(key, []byte("first"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, key, "first", 0o600)
 	extra := `gateway: tracing: {endpoint: "` + col.srv.URL + `", sample_ratio: 1, headers: "X-Api-Key": file: "` + key + `"}`
 	e := newEnv(t, envOptions{extra: extra})
 	first := e.gw.tracing.Load()
-	if err := os.WriteFile(key, []byte("rotated"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, key, "rotated", 0o600)
 	if err := reload(e.gw); err != nil {
 		t.Fatal(err)
 	}

@@ -41,27 +41,44 @@ func (sc scenarioSpec) needsRedis() bool { return slices.Contains(sc.Targets, tR
 var scenarioOrder = []string{"a", "b-rs256", "b-es256", "c", "d", "e", "f"}
 
 var scenarios = map[string]scenarioSpec{
-	"a": {Title: "(a) repeat tokens: 100 identities reuse their RS256 tokens (cached path)",
-		Path: jwtPrefix + "hello", BodySize: len(smallBody), Tokens: "repeat",
-		Targets: []string{tUpstream, tBare, tCuegate}, Rivals: true},
-	"b-rs256": {Title: "(b) fresh tokens, RS256: 10,000 identities, a signature check on most requests",
-		Path: jwtPrefix + "hello", BodySize: len(smallBody), Tokens: "RS256",
-		Targets: []string{tJWT, tCuegate}},
-	"b-es256": {Title: "(b) fresh tokens, ES256: 10,000 identities, a signature check on most requests",
-		Path: jwtPrefix + "hello", BodySize: len(smallBody), Tokens: "ES256",
-		Targets: []string{tJWT, tCuegate}},
+	"a": withRivals(repeatHello.on("(a) repeat tokens: 100 identities reuse their RS256 tokens (cached path)",
+		tUpstream, tBare, tCuegate)),
+	"b-rs256": freshHello("RS256"),
+	"b-es256": freshHello("ES256"),
 	"c": {Title: "(c) keyless route",
 		Path: openPrefix + "hello", BodySize: len(smallBody),
 		Targets: []string{tBare, tCuegate}},
 	"d": {Title: "(d) 1 MB responses (streamed), repeat tokens",
 		Path: jwtPrefix + "big", BodySize: bigSize, Stream: true, Tokens: "repeat",
 		Targets: []string{tBare, tCuegate}},
-	"e": {Title: "(e) hot swap: policies.cue rewritten every -reload-every during (a)",
-		Path: jwtPrefix + "hello", BodySize: len(smallBody), Tokens: "repeat",
-		Targets: []string{tCuegate, tReload}},
-	"f": {Title: "(f) (a) with the Redis limiter (redis-server on the same cores) against the memory limiter",
-		Path: jwtPrefix + "hello", BodySize: len(smallBody), Tokens: "repeat",
-		Targets: []string{tCuegate, tRedis}},
+	"e": repeatHello.on("(e) hot swap: policies.cue rewritten every -reload-every during (a)",
+		tCuegate, tReload),
+	"f": repeatHello.on("(f) (a) with the Redis limiter (redis-server on the same cores) against the memory limiter",
+		tCuegate, tRedis),
+}
+
+// repeatHello is the request of (a), which (e) and (f) send too: a small
+// response on the JWT route with one of (a)'s repeat tokens.
+var repeatHello = scenarioSpec{Path: jwtPrefix + "hello", BodySize: len(smallBody), Tokens: "repeat"}
+
+// freshHello is (b) for one signing algorithm: the request of (a) with a
+// fresh token of alg.
+func freshHello(alg string) scenarioSpec {
+	sc := repeatHello
+	sc.Tokens = alg
+	return sc.on("(b) fresh tokens, "+alg+": 10,000 identities, a signature check on most requests", tJWT, tCuegate)
+}
+
+// on returns sc titled title, run against targets.
+func (sc scenarioSpec) on(title string, targets ...string) scenarioSpec {
+	sc.Title, sc.Targets = title, targets
+	return sc
+}
+
+// withRivals returns sc with the -rivals gateways among its targets.
+func withRivals(sc scenarioSpec) scenarioSpec {
+	sc.Rivals = true
+	return sc
 }
 
 // pools caches the fresh token pools by algorithm (minting RS256 is slow).

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 func TestReadPrivateRefusesWhatOthersMayChange(t *testing.T) {
@@ -72,9 +74,7 @@ func TestReadPrivateRefusesWhatOthersMayChange(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(file, []byte("content"), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			testutil.WriteFile(t, file, "content", 0o600)
 			for name, mode := range tt.modes {
 				if name == "f" {
 					name = tt.path

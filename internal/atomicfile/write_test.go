@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // tree makes the directories, files ("old" content, mode 0644) and
@@ -27,9 +29,7 @@ func (tr tree) make(t *testing.T, dir string) {
 		}
 	}
 	for _, f := range tr.files {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte("old"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(dir, f), "old", 0o644)
 	}
 	for name, target := range tr.links {
 		if err := os.Symlink(strings.ReplaceAll(target, "$DIR", dir), filepath.Join(dir, name)); err != nil {
@@ -135,9 +135,7 @@ func TestAbortKeepsTheDestination(t *testing.T) {
 	t.Parallel()
 	dir := realTempDir(t)
 	path := filepath.Join(dir, "f")
-	if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, path, "old", 0o600)
 	f, err := Create(path, 0o600)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestMain runs the test binary as the child when Budget.Compile
@@ -26,9 +27,7 @@ func TestCompileMatchesInProcess(t *testing.T) {
 	t.Parallel()
 	budget := Budget{Timeout: 20 * time.Second, Memory: DefaultMemory}
 	bad := t.TempDir()
-	if err := os.WriteFile(filepath.Join(bad, "c.cue"), []byte("package t\n\napis: x: listen_path: 7\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(bad, "c.cue"), "package t\n\napis: x: listen_path: 7\n", 0o644)
 	for _, dir := range []string{"../../examples/gluu", "../../examples/quickstart", bad, filepath.Join(bad, "missing")} {
 		want, wantErr := compiler.Compile(dir)
 		got, err := budget.Compile(dir)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 func TestBadBindingsFileStopsNewFollowerAndIsKept(t *testing.T) {
@@ -30,9 +32,7 @@ func TestBadBindingsFileStopsNewFollowerAndIsKept(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "bindings.json")
 			if tt.content != "" {
-				if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
-					t.Fatal(err)
-				}
+				testutil.WriteFile(t, path, tt.content, 0o600)
 				if err := os.Chmod(path, tt.mode); err != nil {
 					t.Fatal(err)
 				}
@@ -57,9 +57,7 @@ func TestWriteFileReplacesAtomicallyWithMode0600(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "bindings.json")
-	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, path, "old", 0o644)
 	if err := writeFile(path, []byte(`{"version":1,"bindings":[]}`)); err != nil {
 		t.Fatal(err)
 	}

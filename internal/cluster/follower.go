@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/background"
 	"github.com/cuegate/cuegate/runtime"
 )
 
@@ -45,18 +45,11 @@ type FollowerOptions struct {
 // too early fails closed. The client is the caller's, to close after
 // Stop.
 type Follower struct {
-	client   rueidis.Client
-	keys     keys
-	file     string
-	interval time.Duration
-	timeout  time.Duration
-	log      zerolog.Logger
-	cur      atomic.Pointer[index] // nil until the first snapshot
-	wake     chan struct{}         // capacity 1: a notification not yet taken
-
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   sync.WaitGroup
+	link
+	file string
+	cur  atomic.Pointer[index] // nil until the first snapshot
+	wake chan struct{}         // capacity 1: a notification not yet taken
+	loop background.Loop
 }
 
 var _ runtime.Bindings = (*Follower)(nil)
@@ -67,20 +60,10 @@ var _ runtime.Bindings = (*Follower)(nil)
 // it (its own or one above, along a symbolic link too), or that does not
 // hold a valid snapshot, is an error naming it (it is left as it is).
 func NewFollower(client rueidis.Client, opts FollowerOptions) (*Follower, error) {
-	if opts.Interval <= 0 {
-		opts.Interval = time.Second
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = time.Second
-	}
 	f := &Follower{
-		client:   client,
-		keys:     newKeys(opts.KeyPrefix),
-		file:     opts.File,
-		interval: opts.Interval,
-		timeout:  opts.Timeout,
-		log:      opts.Logger,
-		wake:     make(chan struct{}, 1),
+		link: newLink(client, opts.KeyPrefix, opts.Interval, opts.Timeout, opts.Logger),
+		file: opts.File,
+		wake: make(chan struct{}, 1),
 	}
 	if f.file != "" {
 		s, err := readFile(f.file)
@@ -119,32 +102,12 @@ func (f *Follower) Version() int64 {
 }
 
 // Start begins following Redis; Start on a started Follower does nothing.
-func (f *Follower) Start() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.cancel != nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	f.cancel = cancel
-	f.done.Add(2)
-	go f.listen(ctx)
-	go f.poll(ctx)
-}
+func (f *Follower) Start() { f.loop.Start(f.listen, f.poll) }
 
 // Stop ends following and returns once a call in progress is over; it
 // does nothing on a Follower not started. The follower keeps answering
 // with the snapshot it has.
-func (f *Follower) Stop() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.cancel == nil {
-		return
-	}
-	f.cancel()
-	f.done.Wait()
-	f.cancel = nil
-}
+func (f *Follower) Stop() { f.loop.Stop() }
 
 // poke asks the poller to look at Redis now, without waiting.
 func (f *Follower) poke() {
@@ -158,7 +121,6 @@ func (f *Follower) poke() {
 // connection, poking the poller on every message and after every
 // reconnection (the messages sent meanwhile are lost).
 func (f *Follower) listen(ctx context.Context) {
-	defer f.done.Done()
 	subscribe := f.client.B().Subscribe().Channel(f.keys.channel).Build()
 	for {
 		f.client.Receive(ctx, subscribe, func(rueidis.PubSubMessage) { f.poke() })
@@ -173,7 +135,6 @@ func (f *Follower) listen(ctx context.Context) {
 
 // poll takes the newer snapshots: at once, when poked, and every interval.
 func (f *Follower) poll(ctx context.Context) {
-	defer f.done.Done()
 	tick := time.NewTicker(f.interval)
 	defer tick.Stop()
 	st := pollState{held: -1}
@@ -245,7 +206,7 @@ func (e *invalidError) Unwrap() error { return e.err }
 func (f *Follower) refresh(ctx context.Context) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	held, err := heldVersion(ctx, f.client, f.keys)
+	held, err := f.heldVersion(ctx)
 	if err != nil || held <= f.Version() {
 		return held, err
 	}

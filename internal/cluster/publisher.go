@@ -4,16 +4,15 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
 	"github.com/rs/zerolog"
 
+	"github.com/cuegate/cuegate/internal/background"
 	"github.com/cuegate/cuegate/portal/store"
 )
 
@@ -55,39 +54,22 @@ type PublisherOptions struct {
 // when Redis is back. Its methods are safe for concurrent use. The client
 // is the caller's, to close after Stop.
 type Publisher struct {
-	client   rueidis.Client
-	src      Source
-	keys     keys
-	interval time.Duration
-	timeout  time.Duration
-	log      zerolog.Logger
-	now      func() time.Time // time.Now; a test's clock
-	changed  chan struct{}    // capacity 1: a change not yet taken
-	version  atomic.Int64     // the last version Redis confirmed
-
-	mu   sync.Mutex
-	stop chan struct{}
-	done chan struct{}
+	link
+	src     Source
+	now     func() time.Time // time.Now; a test's clock
+	changed chan struct{}    // capacity 1: a change not yet taken
+	version atomic.Int64     // the last version Redis confirmed
+	loop    background.Loop
 }
 
 // NewPublisher returns a Publisher, not started, of src through client.
 // It registers a hook with src.
 func NewPublisher(client rueidis.Client, src Source, opts PublisherOptions) *Publisher {
-	if opts.Interval <= 0 {
-		opts.Interval = time.Second
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = time.Second
-	}
 	p := &Publisher{
-		client:   client,
-		src:      src,
-		keys:     newKeys(opts.KeyPrefix),
-		interval: opts.Interval,
-		timeout:  opts.Timeout,
-		log:      opts.Logger,
-		now:      time.Now,
-		changed:  make(chan struct{}, 1),
+		link:    newLink(client, opts.KeyPrefix, opts.Interval, opts.Timeout, opts.Logger),
+		src:     src,
+		now:     time.Now,
+		changed: make(chan struct{}, 1),
 	}
 	src.OnChange(p.notify)
 	return p
@@ -106,28 +88,11 @@ func (p *Publisher) notify() {
 func (p *Publisher) Version() int64 { return p.version.Load() }
 
 // Start begins publishing; Start on a started Publisher does nothing.
-func (p *Publisher) Start() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stop != nil {
-		return
-	}
-	p.stop, p.done = make(chan struct{}), make(chan struct{})
-	go p.run(p.stop, p.done)
-}
+func (p *Publisher) Start() { p.loop.Start(p.run) }
 
 // Stop ends publishing and returns once a call in progress is over (within
 // the timeout); it does nothing on a Publisher not started.
-func (p *Publisher) Stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stop == nil {
-		return
-	}
-	close(p.stop)
-	<-p.done
-	p.stop, p.done = nil, nil
-}
+func (p *Publisher) Stop() { p.loop.Stop() }
 
 // pending is the snapshot a publisher is making Redis hold.
 type pending struct {
@@ -137,8 +102,9 @@ type pending struct {
 	confirmed bool // Redis stored this version from us
 }
 
-func (p *Publisher) run(stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
+// run publishes, at once, after each change and every interval (a
+// quarter of it after a failure), until ctx ends.
+func (p *Publisher) run(ctx context.Context) {
 	var cur pending
 	dirty := true
 	failing := false
@@ -146,7 +112,7 @@ func (p *Publisher) run(stop <-chan struct{}, done chan<- struct{}) {
 	defer timer.Stop()
 	for {
 		select {
-		case <-stop:
+		case <-ctx.Done():
 			return
 		case <-p.changed:
 			dirty = true
@@ -186,7 +152,7 @@ func (p *Publisher) setVersion(cur *pending, floor int64) {
 func (p *Publisher) sync(cur *pending) error {
 	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 	defer cancel()
-	held, err := heldVersion(ctx, p.client, p.keys)
+	held, err := p.heldVersion(ctx)
 	if err != nil {
 		return err
 	}
@@ -212,19 +178,4 @@ func (p *Publisher) sync(cur *pending) error {
 		}
 	}
 	return fmt.Errorf("cluster: publish bindings: Redis keeps holding a newer version (%d) than ours; is another portal node publishing under the same key prefix?", held)
-}
-
-// heldVersion returns the version Redis holds under k, 0 for none.
-func heldVersion(ctx context.Context, client rueidis.Client, k keys) (int64, error) {
-	v, err := client.Do(ctx, client.B().Hget().Key(k.hash).Field("version").Build()).AsInt64()
-	if rueidis.IsRedisNil(err) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("cluster: read the bindings version: %w", err)
-	}
-	if v < 0 {
-		return 0, errors.New("cluster: Redis holds a negative bindings version")
-	}
-	return v, nil
 }

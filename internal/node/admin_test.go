@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,9 +22,7 @@ func TestAdminToken(t *testing.T) {
 	const token = "0p3rator-t0ken"
 	dir, _ := nodetest.Dir(t, nil)
 	write := func(name, content string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(dir, name), content, 0o600)
 	}
 	write("token.cue", "package t\n\ngateway: admin_token: file: \"admin.token\"\n")
 	start := func() (*Node, error) {

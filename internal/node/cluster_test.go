@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,9 +57,7 @@ func startClusterEnv(t *testing.T) *clusterEnv {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })) //nolint:errcheck
 	t.Cleanup(up.Close)
 	cfg := fmt.Sprintf(clusterConfig, e.idp.Issuer(), up.URL, e.redis.Addr(), strings.ReplaceAll(t.Name(), "/", "_")+":", e.idp.JWKSURL())
-	if err := os.WriteFile(filepath.Join(e.dir, "c.cue"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(e.dir, "c.cue"), cfg, 0o644)
 	e.state = filepath.Join(t.TempDir(), "state.json")
 	e.portal = e.start(t, e.state, "")
 	e.bindings = filepath.Join(t.TempDir(), "bindings.json")
@@ -209,9 +206,7 @@ func TestRedisWrongPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, content := range map[string]string{"pw.cue": "package t\n\ncluster: redis: password: file: \"redis.pw\"\n", "redis.pw": "wrong-one\n"} {
-		if err := os.WriteFile(filepath.Join(e.dir, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(e.dir, name), content, 0o600)
 	}
 	_, err := Start(context.Background(), Options{ConfigDir: e.dir, BindingsFile: filepath.Join(t.TempDir(), "b.json"), Logger: zerolog.Nop(),
 		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0"})

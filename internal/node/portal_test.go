@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,9 +42,7 @@ portal: catalogue: open: {
 func TestUnreadableSecretIsWarnedAtStartAndReload(t *testing.T) {
 	t.Setenv("CUEGATE_TEST_IAT", "")
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "c.cue"), []byte(dcrPortalConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(dir, "c.cue"), dcrPortalConfig, 0o644)
 	var logs testutil.SyncBuffer
 	n, err := Start(context.Background(), Options{ConfigDir: dir, StatePath: filepath.Join(t.TempDir(), "state.json"),
 		Logger: zerolog.New(&logs), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PortalListen: "127.0.0.1:0"})

@@ -40,6 +40,14 @@ func (s *SyncBuffer) String() string {
 	return s.b.String()
 }
 
+// WriteFile writes content to path with perm, failing tb when it cannot.
+func WriteFile(tb testing.TB, path, content string, perm os.FileMode) {
+	tb.Helper()
+	if err := os.WriteFile(path, []byte(content), perm); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // DeadURL returns an http:// URL on the loopback interface where nothing
 // listens: a port that was just bound and released.
 func DeadURL(t testing.TB) string {

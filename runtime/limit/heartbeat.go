@@ -6,11 +6,12 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/cuegate/cuegate/internal/background"
 )
 
 //go:embed heartbeat.lua
@@ -46,10 +47,7 @@ type Heartbeat struct {
 	interval time.Duration
 	timeout  time.Duration
 	nodes    atomic.Int64
-
-	mu   sync.Mutex
-	stop chan struct{}
-	done chan struct{}
+	loop     background.Loop
 }
 
 // NewHeartbeat returns a Heartbeat, not started, that calls Redis through
@@ -91,44 +89,32 @@ func (h *Heartbeat) Nodes() int { return int(h.nodes.Load()) }
 // Start announces the node now and then every Interval, until Stop. A
 // failed announcement leaves Nodes as it was. Start on a started
 // Heartbeat does nothing.
-func (h *Heartbeat) Start() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.stop != nil {
-		return
-	}
-	h.stop, h.done = make(chan struct{}), make(chan struct{})
-	go h.run(h.stop, h.done)
-}
+func (h *Heartbeat) Start() { h.loop.Start(h.run) }
 
 // Stop ends the announcements, withdraws the node (within the timeout)
 // and returns once done; it does nothing on a Heartbeat not started.
-func (h *Heartbeat) Stop() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.stop == nil {
-		return
-	}
-	close(h.stop)
-	<-h.done
-	h.stop, h.done = nil, nil
-	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
-	defer cancel()
-	h.client.Do(ctx, h.client.B().Zrem().Key(h.key).Member(h.node).Build())
-}
+func (h *Heartbeat) Stop() { h.loop.Stop() }
 
-func (h *Heartbeat) run(stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
+// run announces the node every interval until ctx ends, then withdraws it.
+func (h *Heartbeat) run(ctx context.Context) {
 	tick := time.NewTicker(h.interval)
 	defer tick.Stop()
 	for {
 		h.beat()
 		select {
-		case <-stop:
+		case <-ctx.Done():
+			h.withdraw()
 			return
 		case <-tick.C:
 		}
 	}
+}
+
+// withdraw removes the node from the live ones.
+func (h *Heartbeat) withdraw() {
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
+	defer cancel()
+	h.client.Do(ctx, h.client.B().Zrem().Key(h.key).Member(h.node).Build())
 }
 
 // beat announces the node once and records the count of live nodes.

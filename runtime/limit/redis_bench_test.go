@@ -17,7 +17,7 @@ import (
 // the server's scripts run (round trips), commands and bytes per request.
 func BenchmarkRedisTake(b *testing.B) {
 	srv := testutil.StartRedis(b)
-	r := NewRedis(srv.Client(b), RedisOptions{Timeout: 5 * time.Second})
+	r := newNode(b, srv)
 	rate := perSecond(1_000_000)
 	quota := table.Quota{Max: 1 << 50, Period: table.Duration(time.Hour)}
 	reqs := make([]Request, 1000)

@@ -22,6 +22,12 @@ func (a *at) set(t time.Time)        { a.ns.Store(t.UnixNano()) }
 func (a *at) now() time.Time         { return time.Unix(0, a.ns.Load()) }
 func clocked(r *Redis, a *at) *Redis { r.clock = a.now; return r }
 
+// newNode returns a Redis limiter on srv through a client of its own, as a
+// node of a cluster has, with a timeout no healthy call reaches.
+func newNode(tb testing.TB, srv *testutil.Redis) *Redis {
+	return NewRedis(srv.Client(tb), RedisOptions{Timeout: 5 * time.Second})
+}
+
 // step is one request of a sequence: when, and whether it carries the
 // rate, the quota or both.
 type step struct {
@@ -238,7 +244,7 @@ func TestRedisKeys(t *testing.T) {
 func TestRedisRefusedLocally(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	r := NewRedis(srv.Client(t), RedisOptions{Timeout: 5 * time.Second})
+	r := newNode(t, srv)
 	rate := table.Rate{Requests: 2, Per: table.Duration(time.Second)}
 	req := Request{RateKey: Key{Identity: "flood", Policy: "p"}, Rate: &rate}
 	take := func() Decision {
@@ -276,10 +282,7 @@ func TestRedisRefusedLocally(t *testing.T) {
 func TestRedisQuotaAcrossNodes(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	nodes := make([]*Redis, 3)
-	for i := range nodes {
-		nodes[i] = NewRedis(srv.Client(t), RedisOptions{Timeout: 5 * time.Second})
-	}
+	nodes := []*Redis{newNode(t, srv), newNode(t, srv), newNode(t, srv)}
 	quota := table.Quota{Max: 300, Period: table.Duration(time.Hour)}
 	rate := perSecond(1_000_000)
 	k := Key{Identity: "shared", Policy: "p"}
@@ -304,7 +307,7 @@ func TestRedisQuotaAcrossNodes(t *testing.T) {
 	if got := passed.Load(); got != 300 {
 		t.Errorf("%d passed of 600 against a quota of 300 on three nodes", got)
 	}
-	_, q, err := NewRedis(srv.Client(t), RedisOptions{Timeout: 5 * time.Second}).Take(context.Background(), req, time.Now())
+	_, q, err := newNode(t, srv).Take(context.Background(), req, time.Now())
 	if err != nil || q.Allowed || q.Remaining != 0 {
 		t.Errorf("a new node: %+v, %v; want the quota spent", q, err)
 	}

@@ -115,7 +115,7 @@ func TestResilientPushesLocalQuota(t *testing.T) {
 		l.maybeProbe()
 		return false
 	})
-	other := NewRedis(srv.Client(t), RedisOptions{Timeout: 5 * time.Second})
+	other := newNode(t, srv)
 	_, q, err := other.Take(context.Background(), req, time.Now())
 	// The first call of the pause failed (the fallback answered it and
 	// does not add it later): Redis counted it on waking when it had been

@@ -30,6 +30,8 @@ package pathclean
 import (
 	"bytes"
 	"errors"
+
+	"github.com/cuegate/cuegate/internal/ascii"
 )
 
 // ErrInvalid is returned for a path that is refused (the caller answers 400).
@@ -148,21 +150,7 @@ func StripParams(dst, p []byte) []byte {
 
 // literal marks the bytes Append writes as they are: unreserved, sub-delims,
 // ":", "@" and "/".
-var literal = func() (t [128]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-	}
-	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for _, c := range "-._~!$&'()*+,;=:@/" {
-		t[c] = true
-	}
-	return t
-}()
+var literal = ascii.AlnumAnd("-._~!$&'()*+,;=:@/")
 
 // isDots reports whether seg is "." or "..".
 func isDots(seg []byte) bool {

@@ -14,6 +14,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // The headers' secrets are read at New and sent with every export.
@@ -25,9 +26,7 @@ func TestExporterHeaders(t *testing.T) {
 	}))
 	defer srv.Close()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "key"), []byte("s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(dir, "key"), "s3cret\n", 0o600)
 	exported := new(metrics.Counter)
 	if err := exportOne(t, &table.Tracing{Endpoint: srv.URL, SampleRatio: 1, ServiceName: "x",
 		Headers: map[string]table.Secret{"X-Api-Key": {File: "key"}}}, Options{ConfigDir: dir, Exported: exported}); err != nil {
@@ -123,9 +122,7 @@ func TestExporterServes(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	key := filepath.Join(dir, "key")
-	if err := os.WriteFile(key, []byte("first"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, key, "first", 0o600)
 	cfg := func(endpoint string) *table.Tracing {
 		return &table.Tracing{Endpoint: endpoint, SampleRatio: 1, Headers: map[string]table.Secret{"X-Api-Key": {File: "key"}}}
 	}
@@ -140,9 +137,7 @@ func TestExporterServes(t *testing.T) {
 	if e.Serves(cfg("http://127.0.0.1:2")) || e.Serves(nil) || (*Exporter)(nil).Serves(cfg("http://127.0.0.1:1")) {
 		t.Error("other settings, or none, served")
 	}
-	if err := os.WriteFile(key, []byte("rotated"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, key, "rotated", 0o600)
 	if e.Serves(cfg("http://127.0.0.1:1")) {
 		t.Error("a rotated secret: still served")
 	}

@@ -98,9 +98,7 @@ func (p *probe) drain(quiet time.Duration) int {
 
 func write(t *testing.T, path, content string) {
 	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, path, content, 0o644)
 }
 
 func must(t *testing.T, err error) {
@@ -117,6 +115,19 @@ func cfgDir(t *testing.T, root string) string {
 	must(t, os.Mkdir(dir, 0o755))
 	write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
 	return dir
+}
+
+// linkedVersions makes root/v1 and root/v2, each with an a.cue, and
+// root/cfg, a symbolic link to v1, and returns the link.
+func linkedVersions(t *testing.T, root string) string {
+	t.Helper()
+	for _, v := range []string{"v1", "v2"} {
+		must(t, os.Mkdir(filepath.Join(root, v), 0o755))
+		write(t, filepath.Join(root, v, "a.cue"), "a: \""+v+"\"\n")
+	}
+	link := filepath.Join(root, "cfg")
+	must(t, os.Symlink("v1", link))
+	return link
 }
 
 // configMap lays dir out as Kubernetes mounts a ConfigMap: the files live in
@@ -222,24 +233,14 @@ func TestChanges(t *testing.T) {
 			}
 		}},
 		{name: "directory symlink retargeted", setup: func(t *testing.T, root string) (string, func()) {
-			for _, v := range []string{"v1", "v2"} {
-				must(t, os.Mkdir(filepath.Join(root, v), 0o755))
-				write(t, filepath.Join(root, v, "a.cue"), "a: \""+v+"\"\n")
-			}
-			link := filepath.Join(root, "cfg")
-			must(t, os.Symlink("v1", link))
+			link := linkedVersions(t, root)
 			return link, func() {
 				must(t, os.Symlink("v2", link+".tmp"))
 				must(t, os.Rename(link+".tmp", link))
 			}
 		}},
 		{name: "directory symlink replaced non-atomically", setup: func(t *testing.T, root string) (string, func()) {
-			for _, v := range []string{"v1", "v2"} {
-				must(t, os.Mkdir(filepath.Join(root, v), 0o755))
-				write(t, filepath.Join(root, v, "a.cue"), "a: \""+v+"\"\n")
-			}
-			link := filepath.Join(root, "cfg")
-			must(t, os.Symlink("v1", link))
+			link := linkedVersions(t, root)
 			return link, func() { // as older ln -sfn does
 				must(t, os.Remove(link))
 				must(t, os.Symlink("v2", link))

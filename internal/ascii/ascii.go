@@ -1,0 +1,22 @@
+// Package ascii builds byte classes as lookup tables, indexed by byte, for
+// the scanners on the request path.
+package ascii
+
+// AlnumAnd returns the class of the ASCII letters and digits and the bytes
+// of extra, which must all be ASCII. A byte of 0x80 or above is in no
+// class: callers check c < 0x80 before they index.
+func AlnumAnd(extra string) (t [128]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range extra {
+		t[c] = true
+	}
+	return t
+}
