@@ -1,0 +1,73 @@
+package dcr
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/cuegate/cuegate/compiler/table"
+)
+
+// Discovery finds token endpoints in providers' discovery documents and
+// caches them by IdP host.
+type Discovery struct {
+	hc    *http.Client
+	mu    sync.Mutex
+	cache map[string]string
+}
+
+// NewDiscovery returns a Discovery using hc (http.DefaultClient when
+// nil), without following redirects (noRedirects).
+func NewDiscovery(hc *http.Client) *Discovery {
+	return &Discovery{hc: noRedirects(hc)}
+}
+
+// TokenEndpoint returns s.TokenEndpoint when set, else the token_endpoint
+// of s.IdPHost's /.well-known/openid-configuration, else "".
+func (d *Discovery) TokenEndpoint(ctx context.Context, s *table.DCR) (string, error) {
+	if s.TokenEndpoint != "" || s.IdPHost == "" {
+		return s.TokenEndpoint, nil
+	}
+	d.mu.Lock()
+	ep, ok := d.cache[s.IdPHost]
+	d.mu.Unlock()
+	if ok {
+		return ep, nil
+	}
+	url := strings.TrimSuffix(s.IdPHost, "/") + "/.well-known/openid-configuration"
+	ctx, cancel := context.WithTimeout(ctx, s.CallTimeout())
+	defer cancel()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", fmt.Errorf("dcr: discovery %s: %w", url, err)
+	}
+	hr.Header.Set("Accept", "application/json")
+	resp, err := d.hc.Do(hr)
+	if err != nil {
+		return "", fmt.Errorf("dcr: discovery %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if err := redirected(http.MethodGet, url, resp.StatusCode); err != nil {
+		return "", fmt.Errorf("dcr: discovery: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("dcr: discovery %s: status %d", url, resp.StatusCode)
+	}
+	var doc struct {
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&doc); err != nil || doc.TokenEndpoint == "" {
+		return "", fmt.Errorf("dcr: discovery %s: no token_endpoint (%v)", url, err)
+	}
+	d.mu.Lock()
+	if d.cache == nil {
+		d.cache = map[string]string{}
+	}
+	d.cache[s.IdPHost] = doc.TokenEndpoint
+	d.mu.Unlock()
+	return doc.TokenEndpoint, nil
+}

@@ -1,0 +1,110 @@
+package dcr
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// manage returns where and how to manage reg at the provider: its
+// registration_client_uri with its registration access token (RFC 7592),
+// once clientURIProblem accepts that URI; else <registration
+// endpoint>/<client_id> with the initial access token for a provider
+// that manages clients by ID (table.Provider.DeleteByID), the only
+// address that token is ever sent to; uri is "" when the provider gave
+// no way.
+func (d *driver) manage(reg *Registration) (uri, auth string, err error) {
+	switch {
+	case reg.RegistrationClientURI != "" && reg.RegistrationAccessToken != "":
+		if p := d.clientURIProblem(reg.RegistrationClientURI); p != "" {
+			return "", "", fmt.Errorf("%w: %s", ErrBadResponse, p)
+		}
+		return reg.RegistrationClientURI, bearer + reg.RegistrationAccessToken, nil
+	case d.p.DeleteByID && d.s.RegistrationEndpoint != "":
+		auth, err = d.authorization()
+		return strings.TrimSuffix(d.s.RegistrationEndpoint, "/") + "/" + url.PathEscape(reg.ClientID), auth, err
+	}
+	return "", "", nil
+}
+
+func (d *driver) Delete(ctx context.Context, reg *Registration) error {
+	uri, auth, err := d.manage(reg)
+	if err != nil || uri == "" {
+		return err // uri == "": the provider gave no way to delete the client
+	}
+	status, raw, err := d.do(ctx, http.MethodDelete, uri, auth, nil)
+	if err == nil {
+		err = manageError(status, raw, auth)
+	}
+	if errors.Is(err, ErrUnknownClient) {
+		return nil // deleted before
+	}
+	return err
+}
+
+func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*Registration, error) {
+	uri, auth, err := d.manage(reg)
+	if err != nil {
+		return nil, err
+	}
+	if uri == "" {
+		return nil, ErrUnmanaged
+	}
+	m := d.body(req)
+	m["client_id"] = reg.ClientID
+	body, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("dcr: encode request: %w", err)
+	}
+	status, raw, err := d.do(ctx, http.MethodPut, uri, auth, body)
+	if err == nil {
+		err = manageError(status, raw, auth)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out, err := readAnswer(status, raw, reg.TokenEndpointAuthMethod)
+	if err != nil {
+		return nil, err
+	}
+	if out.ClientID != reg.ClientID {
+		return nil, fmt.Errorf("%w: the answer is about another client_id", ErrBadResponse)
+	}
+	out.ClientSecret = cmp.Or(out.ClientSecret, reg.ClientSecret)
+	out.RegistrationClientURI = cmp.Or(out.RegistrationClientURI, reg.RegistrationClientURI)
+	out.RegistrationAccessToken = cmp.Or(out.RegistrationAccessToken, reg.RegistrationAccessToken)
+	if err := d.usable(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (d *driver) Read(ctx context.Context, reg *Registration) (*Metadata, error) {
+	uri, auth, err := d.manage(reg)
+	if err != nil {
+		return nil, err
+	}
+	if uri == "" {
+		return nil, ErrUnmanaged
+	}
+	status, raw, err := d.do(ctx, http.MethodGet, uri, auth, nil)
+	if err == nil {
+		err = manageError(status, raw, auth)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var md Metadata
+	if err := json.Unmarshal(raw, &md); err != nil {
+		return nil, fmt.Errorf("%w: status %d, %v", ErrBadResponse, status, err)
+	}
+	return &md, nil
+}
+
+// bearer begins the Authorization of an RFC 7592 request.
+const bearer = "Bearer "

@@ -1,0 +1,138 @@
+package dcr
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/cuegate/cuegate/internal/printable"
+)
+
+// response is the part of an RFC 7591 answer the portal uses; providers
+// may leave out or null any field but client_id (encoding/json leaves a
+// string empty for both).
+type response struct {
+	ClientID                string `json:"client_id"`
+	ClientSecret            string `json:"client_secret"`
+	RegistrationClientURI   string `json:"registration_client_uri"`
+	RegistrationAccessToken string `json:"registration_access_token"`
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method"`
+}
+
+func (d *driver) Register(ctx context.Context, req Request) (*Registration, error) {
+	auth, err := d.authorization()
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(d.body(req))
+	if err != nil {
+		return nil, fmt.Errorf("dcr: encode request: %w", err)
+	}
+	status, raw, err := d.do(ctx, http.MethodPost, d.s.RegistrationEndpoint, auth, body)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := readAnswer(status, raw, d.s.TokenEndpointAuthMethod)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.usable(reg); err != nil {
+		if derr := d.Delete(ctx, reg); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return nil, err
+	}
+	return reg, nil
+}
+
+// readAnswer reads a provider's answer to a registration: a non-2xx
+// status is a *ProviderError; a 2xx answer is the registration, with
+// configuredMethod as its token endpoint auth method when the answer names
+// none, or an error matching ErrBadResponse when it is not JSON of the
+// expected shape or has no client_id. No error repeats a value from the
+// answer's secrets.
+func readAnswer(status int, raw []byte, configuredMethod string) (*Registration, error) {
+	if status < 200 || status > 299 {
+		return nil, providerError(status, raw)
+	}
+	var r response
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("%w: status %d, %v", ErrBadResponse, status, err)
+	}
+	if r.ClientID == "" {
+		return nil, fmt.Errorf("%w: no client_id in the answer", ErrBadResponse)
+	}
+	return &Registration{
+		ClientID:                r.ClientID,
+		ClientSecret:            r.ClientSecret,
+		RegistrationClientURI:   r.RegistrationClientURI,
+		RegistrationAccessToken: r.RegistrationAccessToken,
+		TokenEndpointAuthMethod: cmp.Or(r.TokenEndpointAuthMethod, configuredMethod),
+	}, nil
+}
+
+// Bounds of what a registration may hold: its client_id is stored,
+// shown and put in URLs; its secret, registration access token and
+// registration_client_uri are stored and sent back to the provider.
+const (
+	maxClientIDLen = 1000
+	maxCredential  = 4 << 10
+)
+
+// usable reports why a registration the provider made cannot be used, as
+// an error matching ErrBadResponse that names the field and never
+// repeats a secret, or nil: a client_id, client_secret, registration
+// access token or registration_client_uri that is too long or not
+// printable text, a registration_client_uri off the registration
+// endpoint's origin (clientURIProblem), or no client_secret for an auth
+// method that needs one.
+func (d *driver) usable(reg *Registration) error {
+	for _, f := range []struct{ name, value string }{
+		{"client_id", reg.ClientID}, {"client_secret", reg.ClientSecret},
+		{"registration_access_token", reg.RegistrationAccessToken}, {"registration_client_uri", reg.RegistrationClientURI},
+	} {
+		max := maxCredential
+		if f.name == "client_id" {
+			max = maxClientIDLen
+		}
+		if p := printable.Problem(f.value, max); p != "" {
+			return fmt.Errorf("%w: the %s %s", ErrBadResponse, f.name, p)
+		}
+	}
+	if p := d.clientURIProblem(reg.RegistrationClientURI); p != "" {
+		return fmt.Errorf("%w: %s", ErrBadResponse, p)
+	}
+	if reg.ClientSecret == "" && reg.TokenEndpointAuthMethod != "none" && reg.TokenEndpointAuthMethod != "private_key_jwt" {
+		return fmt.Errorf("%w: no client_secret in the answer", ErrBadResponse)
+	}
+	return nil
+}
+
+// clientURIProblem says why uri may not receive a registration access
+// token, or "" when it may: it must be on the registration endpoint's
+// origin (scheme, host and port), over https unless the endpoint itself
+// is http, without user information. "" is no URI and no problem.
+func (d *driver) clientURIProblem(uri string) string {
+	if uri == "" {
+		return ""
+	}
+	quoted := truncate(uri, 200)
+	u, err := url.Parse(uri)
+	if err != nil {
+		return fmt.Sprintf("the registration_client_uri %q is not a URL", quoted)
+	}
+	ep, err := url.Parse(d.s.RegistrationEndpoint)
+	if err != nil || ep.Host == "" {
+		return fmt.Sprintf("the registration_client_uri %q cannot be checked: no registration endpoint is configured", quoted)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || !strings.EqualFold(u.Scheme, ep.Scheme) ||
+		!strings.EqualFold(u.Host, ep.Host) || u.User != nil || u.Opaque != "" {
+		return fmt.Sprintf("the registration_client_uri %q is not on the registration endpoint's origin %s://%s", quoted, ep.Scheme, ep.Host)
+	}
+	return ""
+}
