@@ -49,12 +49,14 @@ func (c *tokenCache) accounted(t *testing.T) int64 {
 	return total
 }
 
-// TestCacheBudget fills a cache with more tokens than fit: it stays
-// within its budget in bytes, and the bytes it accounts for are at least
-// what its entries take on the heap.
+// TestCacheBudget fills a cache with more tokens than fit: its first
+// level stays within its budget in bytes, and what the cache adds to the
+// Go heap is within the first level's budget and the second level's index
+// share; the second level holds the tokens the first had no room for.
 func TestCacheBudget(t *testing.T) {
 	p, k, _ := readyEnv(t, KeySetsOptions{})
-	const budget = 1 << 20
+	const budget = 4 << 20
+	hot, rings := splitBudget(budget)
 	v := NewValidator(k, budget)
 	idp, rules := p.idp(), rulesFor("EdDSA")
 	toks := make([][]byte, 4000)
@@ -67,33 +69,32 @@ func TestCacheBudget(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	for _, tok := range toks[:2000] {
+	for _, tok := range toks {
 		if _, err := v.Validate(tok, idp, rules, now); err != nil {
 			t.Fatal(err)
 		}
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	heap, acc := int64(after.HeapAlloc)-int64(before.HeapAlloc), v.cache.accounted(t)
-	t.Logf("2000 tokens: %d bytes accounted, heap grew by %d", acc, heap)
-	if heap > acc {
-		t.Errorf("the cache accounts for %d bytes, but the heap grew by %d", acc, heap)
+	heap, onHeap := int64(after.HeapAlloc)-int64(before.HeapAlloc), budget-rings
+	t.Logf("4000 tokens: the heap grew by %d bytes; first level %d bytes, second level %d entries", heap, v.cache.accounted(t), v.spill.entries())
+	if heap > onHeap {
+		t.Errorf("the heap grew by %d bytes, more than the %d the cache may take of it", heap, onHeap)
 	}
-	for _, tok := range toks[2000:] {
-		if _, err := v.Validate(tok, idp, rules, now); err != nil {
-			t.Fatal(err)
-		}
+	if acc := v.cache.accounted(t); acc > hot || acc < hot*3/4 {
+		t.Errorf("a full first level of %d bytes accounts for %d", hot, acc)
 	}
-	if acc := v.cache.accounted(t); acc > budget || acc < budget*3/4 {
-		t.Errorf("a full cache of %d bytes accounts for %d", budget, acc)
+	last := tokenDigest(sha256.Sum256(toks[len(toks)-1]))
+	if n := v.spill.entries(); n < 1000 || !v.spill.get(&last, func([]byte) {}) {
+		t.Errorf("the second level holds %d entries, the last token's %v", n, v.spill.get(&last, func([]byte) {}))
 	}
 
 	v.SetCacheBytes(budget/4, now)
-	if acc := v.cache.accounted(t); acc > budget/4 {
-		t.Errorf("after shrinking to %d bytes the cache holds %d", budget/4, acc)
+	if acc := v.cache.accounted(t); acc > hot/4 {
+		t.Errorf("after shrinking to %d bytes the first level holds %d", hot/4, acc)
 	}
 	if n := len(v.cache.subs()); n == 0 {
-		t.Error("shrinking emptied the cache")
+		t.Error("shrinking emptied the first level")
 	}
 }
 
@@ -173,6 +174,10 @@ func TestClaimsTimesClamped(t *testing.T) {
 func FuzzCachedEqualsFresh(f *testing.F) {
 	p, k, cached := readyEnv(f, KeySetsOptions{MinRefetch: time.Hour})
 	fresh := NewValidator(k, -1)
+	// spilled has a first level too small to hold anything: every hit
+	// is decoded from the second.
+	spilled := &Validator{keys: k, cache: newTokenCache(0, 1), spill: newSpill(1<<20, 4)}
+	f.Cleanup(spilled.spill.free)
 	idp := p.idp()
 	f.Add("alice", "api", "api", int64(3600), int64(0), int64(0), int64(10), true)
 	f.Add("bob", "other", "api", int64(60), int64(-30), int64(100), int64(90), false)
@@ -193,18 +198,22 @@ func FuzzCachedEqualsFresh(f *testing.F) {
 		tok := []byte(edA.Mint(t, c, nil))
 		first := rulesFor("EdDSA")
 		first.Audience = ""
-		cached.Validate(tok, idp, first, now) // cached when valid, whatever the audience
+		for _, v := range []*Validator{cached, spilled} {
+			v.Validate(tok, idp, first, now) // cached when valid, whatever the audience
+		}
 		rules := rulesFor("EdDSA", "RS256")
 		rules.Audience = want
 		at := now.Add(time.Duration(later%1e6) * time.Second)
 		for _, r := range []*jwtRules{{first, now}, {rules, at}} {
-			a, errA := cached.Validate(tok, idp, r.rules, r.at)
 			b, errB := fresh.Validate(tok, idp, r.rules, r.at)
-			if fmt.Sprint(errA) != fmt.Sprint(errB) {
-				t.Fatalf("at %v, audience %q: cached says %v, fresh says %v", r.at, r.rules.Audience, errA, errB)
-			}
-			if errA == nil && view(a) != view(b) {
-				t.Fatalf("cached claims %s, fresh %s", view(a), view(b))
+			for _, v := range []*Validator{cached, spilled} {
+				a, errA := v.Validate(tok, idp, r.rules, r.at)
+				if fmt.Sprint(errA) != fmt.Sprint(errB) {
+					t.Fatalf("at %v, audience %q: cached says %v, fresh says %v", r.at, r.rules.Audience, errA, errB)
+				}
+				if errA == nil && view(a) != view(b) {
+					t.Fatalf("cached claims %s, fresh %s", view(a), view(b))
+				}
 			}
 		}
 	})

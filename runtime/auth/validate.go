@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -117,6 +118,7 @@ func (c *Claims) Expiry() time.Time { return time.Unix(0, c.exp) }
 type Validator struct {
 	keys  *KeySets
 	cache *tokenCache // nil: no cache
+	spill *spill      // nil when cache is
 }
 
 // NewValidator returns a Validator whose cache holds at most cacheBytes of
@@ -128,9 +130,26 @@ func NewValidator(keys *KeySets, cacheBytes int64) *Validator {
 		cacheBytes = DefaultCacheBytes
 	}
 	if cacheBytes > 0 {
-		v.cache = newTokenCache(cacheBytes, cacheShards)
+		hot, spilled := splitBudget(cacheBytes)
+		v.cache = newTokenCache(hot, cacheShards)
+		v.spill = newSpill(spilled, cacheShards)
+		runtime.AddCleanup(v, (*spill).free, v.spill)
 	}
 	return v
+}
+
+// hotShare is the part of the cache's budget that holds decoded Claims on
+// the Go heap (the first level, where a hit costs no allocation); the
+// rest holds encoded ones outside it (the second level, see spill).
+const hotShare = 16
+
+// splitBudget returns the budgets of the two levels of a cache of budget
+// bytes: the first level's, and the second level's rings (see spill),
+// whose index on the Go heap is given a fifth of what is left (some 36
+// bytes an entry, of entries of at least some 200 bytes).
+func splitBudget(budget int64) (hot, rings int64) {
+	hot = budget / hotShare
+	return hot, (budget - hot) * 4 / 5
 }
 
 // SetCacheBytes changes the cache's budget (0 means DefaultCacheBytes),
@@ -143,7 +162,9 @@ func (v *Validator) SetCacheBytes(cacheBytes int64, now time.Time) {
 	if cacheBytes <= 0 {
 		cacheBytes = DefaultCacheBytes
 	}
-	v.cache.setBudget(cacheBytes, now.UnixNano())
+	hot, spilled := splitBudget(cacheBytes)
+	v.cache.setBudget(hot, now.UnixNano())
+	v.spill.setBudget(spilled)
 }
 
 // Validate checks a raw token (the bytes after "Bearer ") for an API whose
@@ -169,7 +190,7 @@ func (v *Validator) Validate(token []byte, idp *table.IdP, rules *table.JWTAuth,
 	var digest tokenDigest
 	if v.cache != nil {
 		digest = sha256.Sum256(token)
-		if c, ks := v.cache.get(&digest), f.keys.Load(); c != nil && ks != nil && ks.gen == c.gen {
+		if c, ks := v.cached(&digest, now), f.keys.Load(); c != nil && ks != nil && ks.gen == c.gen {
 			if err := check(c, idp, rules, now); err != nil {
 				return nil, err
 			}
@@ -186,8 +207,25 @@ func (v *Validator) Validate(token []byte, idp *table.IdP, rules *table.JWTAuth,
 	}
 	if v.cache != nil {
 		v.cache.put(&digest, c, now.UnixNano())
+		if slices.Contains(supportedAlgs, c.alg) {
+			v.spill.put(&digest, encodedSize(c), func(b []byte) { encodeClaims(b, c) })
+		}
 	}
 	return c, nil
+}
+
+// cached returns the claims either level of the cache holds for digest,
+// or nil. A hit in the second level is decoded and moved to the first.
+func (v *Validator) cached(digest *tokenDigest, now time.Time) *Claims {
+	if c := v.cache.get(digest); c != nil {
+		return c
+	}
+	var c *Claims
+	if !v.spill.get(digest, func(b []byte) { c = decodeClaims(b) }) {
+		return nil
+	}
+	v.cache.put(digest, c, now.UnixNano())
+	return c
 }
 
 // check re-checks a verified token against the API's rules and the time.

@@ -1,0 +1,146 @@
+package auth
+
+import (
+	"bytes"
+	"encoding/binary"
+	"sync"
+)
+
+// spillHeader is what an entry of a spill shard takes before its payload:
+// the token's digest and the payload's length.
+const spillHeader = len(tokenDigest{}) + 4
+
+// spill is the token cache's second level: encoded claims (see
+// encodeClaims) in rings of memory outside the Go heap, so that a full
+// cache neither grows the garbage collector's heap goal nor gives it
+// pointers to scan. Each shard is a ring written in order; a write that
+// reaches the end starts again at the front, and the entries it overwrites
+// leave the shard's index as it goes, so the index names only intact
+// entries. It is safe for concurrent use.
+type spill struct {
+	shards []spillShard
+}
+
+type spillShard struct {
+	mu  sync.RWMutex
+	buf []byte // outside the Go heap (mapBytes); owned by the shard
+	// pos is where the next entry goes. Entries of the current generation
+	// lie in [0, pos); those of the previous one still intact in
+	// [tail, end).
+	pos, tail, end int
+	gen            uint32
+	// index maps the first 8 bytes of a digest to gen<<32 | offset of its
+	// entry. It holds no pointers, so the collector does not scan it.
+	index map[uint64]uint64
+}
+
+// newSpill returns an empty spill of budget bytes in shards parts; a part
+// smaller than a page holds nothing.
+func newSpill(budget int64, shards int) *spill {
+	s := &spill{shards: make([]spillShard, shards)}
+	for i := range s.shards {
+		s.shards[i].resize(int(budget / int64(shards)))
+	}
+	return s
+}
+
+// resize empties the shard and gives it a ring of n bytes. The caller
+// holds s.mu or is its only user.
+func (s *spillShard) resize(n int) {
+	if n == len(s.buf) && s.index != nil {
+		return
+	}
+	unmapBytes(s.buf)
+	s.buf = nil
+	if n >= minSpillShard {
+		s.buf = mapBytes(n)
+	}
+	s.pos, s.tail, s.end, s.gen = 0, 0, 0, 0
+	s.index = map[uint64]uint64{}
+}
+
+// minSpillShard is the smallest ring a shard maps.
+const minSpillShard = 4 << 10
+
+// setBudget gives every shard its part of budget bytes; a shard whose
+// size changes is emptied.
+func (sp *spill) setBudget(budget int64) {
+	for i := range sp.shards {
+		s := &sp.shards[i]
+		s.mu.Lock()
+		s.resize(int(budget / int64(len(sp.shards))))
+		s.mu.Unlock()
+	}
+}
+
+// free returns every ring to the operating system; sp must not be used
+// after.
+func (sp *spill) free() {
+	for i := range sp.shards {
+		unmapBytes(sp.shards[i].buf)
+		sp.shards[i].buf = nil
+	}
+}
+
+func (sp *spill) shard(d *tokenDigest) *spillShard {
+	return &sp.shards[(uint64(d[2])|uint64(d[3])<<8)%uint64(len(sp.shards))]
+}
+
+func spillKey(d []byte) uint64 { return binary.LittleEndian.Uint64(d) }
+
+// get calls f with the payload stored for d, under the shard's read lock
+// (f must not keep it), and reports whether there was one.
+func (sp *spill) get(d *tokenDigest, f func(payload []byte)) bool {
+	s := sp.shard(d)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v, ok := s.index[spillKey(d[:])]
+	if !ok {
+		return false
+	}
+	off := int(uint32(v))
+	e := s.buf[off:]
+	if !bytes.Equal(e[:len(d)], d[:]) {
+		return false
+	}
+	n := int(binary.LittleEndian.Uint32(e[len(d):]))
+	f(e[spillHeader : spillHeader+n])
+	return true
+}
+
+// put stores under d the payload of size bytes that write fills in.
+// A payload larger than a quarter of a shard is not stored.
+func (sp *spill) put(d *tokenDigest, size int, write func(payload []byte)) {
+	s := sp.shard(d)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := spillHeader + size
+	if n > len(s.buf)/4 {
+		return
+	}
+	if s.pos+n > len(s.buf) {
+		s.overwrite(s.end) // the rest of the previous generation
+		s.pos, s.tail, s.end = 0, 0, s.pos
+		s.gen++
+	}
+	s.overwrite(s.pos + n)
+	e := s.buf[s.pos : s.pos+n]
+	copy(e, d[:])
+	binary.LittleEndian.PutUint32(e[len(d):], uint32(size))
+	write(e[spillHeader:])
+	s.index[spillKey(d[:])] = uint64(s.gen)<<32 | uint64(s.pos)
+	s.pos += n
+}
+
+// overwrite drops from the index the previous generation's entries that
+// start before limit, which the next write covers. The caller holds s.mu.
+func (s *spillShard) overwrite(limit int) {
+	for s.tail < s.end && s.tail < limit {
+		e := s.buf[s.tail:]
+		k := spillKey(e)
+		if v, ok := s.index[k]; ok && v == uint64(s.gen-1)<<32|uint64(s.tail) {
+			delete(s.index, k)
+		}
+		s.tail += spillHeader + int(binary.LittleEndian.Uint32(e[len(tokenDigest{}):]))
+	}
+}
