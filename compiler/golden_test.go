@@ -12,6 +12,7 @@ import (
 	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the want section of the golden files in testdata")
@@ -26,27 +27,7 @@ func TestGolden(t *testing.T) {
 	for _, name := range glob(t, "testdata/*.txtar") {
 		t.Run(strings.TrimSuffix(filepath.Base(name), ".txtar"), func(t *testing.T) {
 			ar, dir := extractArchive(t, name)
-			want, wantIdx := "", -1
-			for i, f := range ar.Files {
-				if f.Name == "want" {
-					want, wantIdx = string(f.Data), i
-				}
-			}
-			got := report(dir)
-			if *update {
-				if wantIdx < 0 {
-					ar.Files = append(ar.Files, txtar.File{Name: "want"})
-					wantIdx = len(ar.Files) - 1
-				}
-				ar.Files[wantIdx].Data = []byte(got)
-				if err := os.WriteFile(name, txtar.Format(ar), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if got != want {
-				t.Errorf("Compile reports:\n%s\nwant:\n%s", got, want)
-			}
+			testutil.CheckWant(t, name, ar, report(dir), "Compile reports", *update)
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/idna"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/ascii"
 	"github.com/cuegate/cuegate/schema"
 )
 
@@ -176,10 +177,15 @@ var fixedHeaders = map[string]string{
 
 // validHeaderName reports whether s is an RFC 9110 token without "_"
 // (which the gateway refuses in requests: see the runtime's checkHeader).
-func validHeaderName(s string) bool {
+func validHeaderName(s string) bool { return allIn(s, &headerNameChar) }
+
+// headerNameChar marks the RFC 9110 tchar bytes but "_".
+var headerNameChar = ascii.AlnumAnd("!#$%&'*+-.^`|~")
+
+// allIn reports whether s is not empty and its every byte is in class.
+func allIn(s string, class *[128]bool) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^`|~", c) >= 0) {
+		if c := s[i]; c >= 0x80 || !class[c] {
 			return false
 		}
 	}

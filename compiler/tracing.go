@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/ascii"
 	"github.com/cuegate/cuegate/schema"
 )
 
@@ -47,15 +48,7 @@ func (c *compilation) buildTracing(t *table.Table, tr *schema.Tracing) {
 }
 
 // httpToken reports whether s is an RFC 9110 token.
-func httpToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
+func httpToken(s string) bool { return allIn(s, &tchar) }
+
+// tchar marks the RFC 9110 tchar bytes.
+var tchar = ascii.AlnumAnd("!#$%&'*+-.^_`|~")

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/txtar"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the want section of testdata/requests/*.txtar from what the gateway does")
@@ -71,7 +72,7 @@ type requestCase struct {
 	file             string
 	ar               *txtar.Archive
 	config, bindings string
-	request, want    string
+	request          string
 }
 
 func parseCase(t *testing.T, name string) *requestCase {
@@ -90,7 +91,7 @@ func parseCase(t *testing.T, name string) *requestCase {
 		case "request":
 			c.request = string(f.Data)
 		case "want":
-			c.want = string(f.Data)
+			// Compared by run.
 		default:
 			t.Fatalf("%s: unknown file %q (want config.cue, bindings, request, want)", name, f.Name)
 		}
@@ -142,22 +143,7 @@ func (c *requestCase) run(t *testing.T, e *env) {
 
 	c.checkInvariants(t, r, hit, reached, hdr)
 	got := normTrace(c.describe(e, r, hit, reached, token), c.request)
-	if *update {
-		for i := range c.ar.Files {
-			if c.ar.Files[i].Name == "want" {
-				c.ar.Files = slices.Delete(c.ar.Files, i, i+1)
-				break
-			}
-		}
-		c.ar.Files = append(c.ar.Files, txtar.File{Name: "want", Data: []byte(got)})
-		if err := os.WriteFile(c.file, txtar.Format(c.ar), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if got != c.want {
-		t.Errorf("%s: the gateway did:\n%s\nwant:\n%s", c.file, got, c.want)
-	}
+	testutil.CheckWant(t, c.file, c.ar, got, "the gateway did", *update)
 }
 
 // parseRequest reads a case's request file.

@@ -1,0 +1,74 @@
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/txtar"
+)
+
+// errorsTB records what a check reports.
+type errorsTB struct {
+	testing.TB
+	errs []string
+}
+
+func (e *errorsTB) Helper() {}
+
+func (e *errorsTB) Errorf(format string, args ...any) {
+	e.errs = append(e.errs, fmt.Sprintf(format, args...))
+}
+
+// TestCheckWant: without update a matching want passes and a different or
+// missing one is reported with the file; with update the want file is
+// replaced in place, or appended, and the other files are kept.
+func TestCheckWant(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, archive string
+		got           string
+		update        bool
+		errs          int
+		file          string
+	}{
+		{name: "match", archive: "-- in --\nx\n-- want --\nok\n", got: "ok\n"},
+		{name: "differ", archive: "-- in --\nx\n-- want --\nok\n", got: "bad\n", errs: 1},
+		{name: "missing", archive: "-- in --\nx\n", got: "ok\n", errs: 1},
+		{name: "update in place", archive: "-- want --\nold\n-- in --\nx\n", got: "new\n", update: true, file: "-- want --\nnew\n-- in --\nx\n"},
+		{name: "update appends", archive: "-- in --\nx\n", got: "new\n", update: true, file: "-- in --\nx\n-- want --\nnew\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			file := filepath.Join(t.TempDir(), "case.txtar")
+			WriteFile(t, file, tc.archive, 0o644)
+			ar, err := txtar.ParseFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &errorsTB{TB: t}
+			CheckWant(rec, file, ar, tc.got, "it did", tc.update)
+			if len(rec.errs) != tc.errs {
+				t.Errorf("reported %q, want %d errors", rec.errs, tc.errs)
+			}
+			for _, e := range rec.errs {
+				if want := fmt.Sprintf("%s: it did:\n%s\nwant:\n", file, tc.got); !strings.HasPrefix(e, want) {
+					t.Errorf("reported %q, want it to begin %q", e, want)
+				}
+			}
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.file
+			if want == "" {
+				want = tc.archive
+			}
+			if string(b) != want {
+				t.Errorf("the file is now\n%s\nwant\n%s", b, want)
+			}
+		})
+	}
+}
