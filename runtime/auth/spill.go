@@ -19,11 +19,12 @@ const spillHeader = len(tokenDigest{}) + 4
 // entries. It is safe for concurrent use.
 type spill struct {
 	shards []spillShard
+	mem    []byte // one mapping (mapBytes), cut into the shards' rings
 }
 
 type spillShard struct {
 	mu  sync.RWMutex
-	buf []byte // outside the Go heap (mapBytes); owned by the shard
+	buf []byte // this shard's part of spill.mem
 	// pos is where the next entry goes. Entries of the current generation
 	// lie in [0, pos); those of the previous one still intact in
 	// [tail, end).
@@ -34,52 +35,64 @@ type spillShard struct {
 	index map[uint64]uint64
 }
 
-// newSpill returns an empty spill of budget bytes in shards parts; a part
-// smaller than a page holds nothing.
-func newSpill(budget int64, shards int) *spill {
-	s := &spill{shards: make([]spillShard, shards)}
-	for i := range s.shards {
-		s.shards[i].resize(int(budget / int64(shards)))
-	}
-	return s
-}
-
-// resize empties the shard and gives it a ring of n bytes. The caller
-// holds s.mu or is its only user.
-func (s *spillShard) resize(n int) {
-	if n == len(s.buf) && s.index != nil {
-		return
-	}
-	unmapBytes(s.buf)
-	s.buf = nil
-	if n >= minSpillShard {
-		s.buf = mapBytes(n)
-	}
-	s.pos, s.tail, s.end, s.gen = 0, 0, 0, 0
-	s.index = map[uint64]uint64{}
-}
-
-// minSpillShard is the smallest ring a shard maps.
+// minSpillShard is the smallest ring a shard is given; with less, the
+// spill holds nothing.
 const minSpillShard = 4 << 10
 
-// setBudget gives every shard its part of budget bytes; a shard whose
-// size changes is emptied.
+// newSpill returns an empty spill of budget bytes in shards parts.
+func newSpill(budget int64, shards int) *spill {
+	sp := &spill{shards: make([]spillShard, shards)}
+	sp.remap(budget)
+	return sp
+}
+
+// setBudget gives the spill budget bytes; when its shards' size changes,
+// they are emptied.
 func (sp *spill) setBudget(budget int64) {
 	for i := range sp.shards {
-		s := &sp.shards[i]
-		s.mu.Lock()
-		s.resize(int(budget / int64(len(sp.shards))))
-		s.mu.Unlock()
+		sp.shards[i].mu.Lock()
+	}
+	if int64(len(sp.shards[0].buf)) != sp.shardBytes(budget) {
+		sp.remap(budget)
+	}
+	for i := range sp.shards {
+		sp.shards[i].mu.Unlock()
 	}
 }
 
-// free returns every ring to the operating system; sp must not be used
-// after.
-func (sp *spill) free() {
-	for i := range sp.shards {
-		unmapBytes(sp.shards[i].buf)
-		sp.shards[i].buf = nil
+func (sp *spill) shardBytes(budget int64) int64 {
+	n := budget / int64(len(sp.shards))
+	if n < minSpillShard {
+		return 0
 	}
+	return n
+}
+
+// remap replaces the spill's memory with budget bytes, empty. The caller
+// holds every shard's lock, or is the spill's only user.
+func (sp *spill) remap(budget int64) {
+	unmapBytes(sp.mem)
+	n := int(sp.shardBytes(budget))
+	sp.mem = nil
+	if n > 0 {
+		sp.mem = mapBytes(n * len(sp.shards))
+	}
+	for i := range sp.shards {
+		s := &sp.shards[i]
+		s.buf = nil
+		if sp.mem != nil {
+			s.buf = sp.mem[i*n : (i+1)*n : (i+1)*n]
+		}
+		s.pos, s.tail, s.end, s.gen = 0, 0, 0, 0
+		s.index = map[uint64]uint64{}
+	}
+}
+
+// free returns the spill's memory to the operating system; sp must not be
+// used after.
+func (sp *spill) free() {
+	unmapBytes(sp.mem)
+	sp.mem = nil
 }
 
 func (sp *spill) shard(d *tokenDigest) *spillShard {
