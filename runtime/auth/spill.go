@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"sync"
 )
 
@@ -17,6 +18,11 @@ const spillHeader = len(tokenDigest{}) + 4
 // reaches the end starts again at the front, and the entries it overwrites
 // leave the shard's index as it goes, so the index names only intact
 // entries. It is safe for concurrent use.
+//
+// A spill of budget bytes gives its rings four fifths of it and its index,
+// on the Go heap, the rest: each shard's index names at most as many
+// entries as that fifth holds at indexEntryBytes each, the oldest entries
+// going first past that.
 type spill struct {
 	shards []spillShard
 	mem    []byte // one mapping (mapBytes), cut into the shards' rings
@@ -32,12 +38,24 @@ type spillShard struct {
 	gen            uint32
 	// index maps the first 8 bytes of a digest to gen<<32 | offset of its
 	// entry. It holds no pointers, so the collector does not scan it.
-	index map[uint64]uint64
+	index      map[uint64]uint64
+	maxEntries int // the most entries index may name
 }
 
 // minSpillShard is the smallest ring a shard is given; with less, the
-// spill holds nothing.
-const minSpillShard = 4 << 10
+// spill holds nothing. maxSpillShard is the largest: offsets are 32 bits.
+const (
+	minSpillShard = 4 << 10
+	maxSpillShard = math.MaxUint32
+)
+
+// indexEntryBytes bounds what an entry of a shard's index takes on the
+// heap: a map slot of two uint64, with the slack of a map's load factor
+// and of its growth by doubling.
+const indexEntryBytes = 48
+
+// ringShare is the part of a spill's budget its rings take, in fifths.
+const ringShare = 4
 
 // newSpill returns an empty spill of budget bytes in shards parts.
 func newSpill(budget int64, shards int) *spill {
@@ -52,7 +70,7 @@ func (sp *spill) setBudget(budget int64) {
 	for i := range sp.shards {
 		sp.shards[i].mu.Lock()
 	}
-	if int64(len(sp.shards[0].buf)) != sp.shardBytes(budget) {
+	if n, _ := sp.shardSizes(budget); int64(len(sp.shards[0].buf)) != n {
 		sp.remap(budget)
 	}
 	for i := range sp.shards {
@@ -60,19 +78,23 @@ func (sp *spill) setBudget(budget int64) {
 	}
 }
 
-func (sp *spill) shardBytes(budget int64) int64 {
-	n := budget / int64(len(sp.shards))
-	if n < minSpillShard {
-		return 0
+// shardSizes returns the ring and the most index entries of each shard of
+// a spill of budget bytes.
+func (sp *spill) shardSizes(budget int64) (ring int64, entries int) {
+	per := budget / int64(len(sp.shards))
+	ring = min(per/5*ringShare, maxSpillShard)
+	if ring < minSpillShard {
+		return 0, 0
 	}
-	return n
+	return ring, int((per - per/5*ringShare) / indexEntryBytes)
 }
 
 // remap replaces the spill's memory with budget bytes, empty. The caller
 // holds every shard's lock, or is the spill's only user.
 func (sp *spill) remap(budget int64) {
 	unmapBytes(sp.mem)
-	n := int(sp.shardBytes(budget))
+	ring, entries := sp.shardSizes(budget)
+	n := int(ring)
 	sp.mem = nil
 	if n > 0 {
 		sp.mem = mapBytes(n * len(sp.shards))
@@ -84,15 +106,14 @@ func (sp *spill) remap(budget int64) {
 			s.buf = sp.mem[i*n : (i+1)*n : (i+1)*n]
 		}
 		s.pos, s.tail, s.end, s.gen = 0, 0, 0, 0
-		s.index = map[uint64]uint64{}
+		s.index, s.maxEntries = map[uint64]uint64{}, entries
 	}
 }
 
-// free returns the spill's memory to the operating system; sp must not be
-// used after.
+// free returns the spill's memory to the operating system. A get after
+// it misses and a put stores nothing.
 func (sp *spill) free() {
-	unmapBytes(sp.mem)
-	sp.mem = nil
+	sp.setBudget(0)
 }
 
 func (sp *spill) shard(d *tokenDigest) *spillShard {
@@ -131,12 +152,15 @@ func (sp *spill) put(d *tokenDigest, size int, write func(payload []byte)) {
 	if n > len(s.buf)/4 {
 		return
 	}
-	if s.pos+n > len(s.buf) {
+	if s.pos+n > len(s.buf) || (len(s.index) >= s.maxEntries && s.tail >= s.end) {
 		s.overwrite(s.end) // the rest of the previous generation
 		s.pos, s.tail, s.end = 0, 0, s.pos
 		s.gen++
 	}
 	s.overwrite(s.pos + n)
+	for len(s.index) >= s.maxEntries && s.tail < s.end {
+		s.overwrite(s.tail + 1) // the oldest entry
+	}
 	e := s.buf[s.pos : s.pos+n]
 	copy(e, d[:])
 	binary.LittleEndian.PutUint32(e[len(d):], uint32(size))

@@ -42,7 +42,7 @@ func TestSpillRing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sp := newSpill(4*1024, 1)
+			sp := newSpill(ringOf(4*1024), 1)
 			defer sp.free()
 			for _, k := range tc.keys {
 				d := digestOf(k)
@@ -78,9 +78,9 @@ func TestSpillSizes(t *testing.T) {
 		size   int
 		held   bool
 	}{
-		{"a quarter", 4096, 1024 - spillHeader, true},
-		{"over a quarter", 4096, 1024 - spillHeader + 1, false},
-		{"shard too small to map", minSpillShard - 1, 16, false},
+		{"a quarter", ringOf(4096), 1024 - spillHeader, true},
+		{"over a quarter", ringOf(4096), 1024 - spillHeader + 1, false},
+		{"shard too small to map", ringOf(minSpillShard) - 1, 16, false},
 		{"no budget", 0, 16, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,18 +93,48 @@ func TestSpillSizes(t *testing.T) {
 			}
 		})
 	}
-	sp := newSpill(8192, 1)
-	defer sp.free()
+	sp := newSpill(ringOf(8192), 1)
 	sp.put(&d, 16, func(b []byte) { fill(b, 1) })
-	sp.setBudget(8192)
+	sp.setBudget(ringOf(8192))
 	if sp.entries() != 1 {
 		t.Error("the same budget emptied the spill")
 	}
-	sp.setBudget(16384)
+	sp.setBudget(ringOf(16384))
 	if sp.entries() != 0 {
 		t.Error("a new budget kept entries")
 	}
+	sp.put(&d, 16, func(b []byte) { fill(b, 1) })
+	sp.free()
+	sp.put(&d, 16, func(b []byte) { fill(b, 1) })
+	if sp.get(&d, func([]byte) {}) {
+		t.Error("a freed spill holds an entry")
+	}
 }
+
+// TestSpillIndexBound: small entries fill the index before the ring; it
+// then names at most its share's worth, the newest.
+func TestSpillIndexBound(t *testing.T) {
+	t.Parallel()
+	sp := newSpill(ringOf(4096), 1)
+	defer sp.free()
+	max := sp.shards[0].maxEntries
+	for k := range 200 {
+		d := digestOf(k)
+		sp.put(&d, 1, func(b []byte) { fill(b, k) })
+		if n := sp.entries(); n > max {
+			t.Fatalf("after %d puts the index names %d entries, over its %d", k+1, n, max)
+		}
+	}
+	for k := 200 - max; k < 200; k++ {
+		d := digestOf(k)
+		if !sp.get(&d, func([]byte) {}) {
+			t.Errorf("entry %d of the newest %d is gone", k, max)
+		}
+	}
+}
+
+// ringOf returns the budget of a one-shard spill whose ring is ring bytes.
+func ringOf(ring int64) int64 { return ring / ringShare * 5 }
 
 // TestEncodeClaims: claims read back from their encoded form as they were.
 func TestEncodeClaims(t *testing.T) {

@@ -144,12 +144,10 @@ func NewValidator(keys *KeySets, cacheBytes int64) *Validator {
 const hotShare = 16
 
 // splitBudget returns the budgets of the two levels of a cache of budget
-// bytes: the first level's, and the second level's rings (see spill),
-// whose index on the Go heap is given a fifth of what is left (some 36
-// bytes an entry, of entries of at least some 200 bytes).
-func splitBudget(budget int64) (hot, rings int64) {
+// bytes.
+func splitBudget(budget int64) (hot, spilled int64) {
 	hot = budget / hotShare
-	return hot, (budget - hot) * 4 / 5
+	return hot, budget - hot
 }
 
 // SetCacheBytes changes the cache's budget (0 means DefaultCacheBytes),
