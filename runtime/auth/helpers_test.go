@@ -8,6 +8,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/rs/zerolog"
+	"github.com/valyala/fastjson"
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/devidp"
@@ -137,4 +138,22 @@ func wantErr(t testing.TB, err error, status int, desc string) {
 	case e.Status != status || e.Description != desc:
 		t.Fatalf("got %d %q, want %d %q", e.Status, e.Description, status, desc)
 	}
+}
+
+// pack lays out m with the packer, by way of its JSON.
+func pack(m map[string]any) (blob string, idx []uint16, scopes []string, ok bool) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	var p fastjson.Parser
+	v, err := p.ParseBytes(b)
+	if err != nil {
+		panic(err)
+	}
+	o, err := v.Object()
+	if err != nil {
+		panic(err)
+	}
+	return new(packer).pack(o)
 }

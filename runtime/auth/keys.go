@@ -7,7 +7,8 @@
 // key or an encryption key in the set is skipped without affecting the
 // others; fetching, discovery, refreshing and the one shared refetch on an
 // unknown kid are this package's own.
-// Validator verifies tokens with golang-jwt/jwt/v5 and caches accepted ones,
+// Validator parses tokens with fastjson by golang-jwt/jwt/v5's rules, verifies
+// them with its signing methods and caches accepted ones,
 // so a repeat token costs a map lookup.
 package auth
 

@@ -2,14 +2,10 @@ package auth
 
 import (
 	"crypto/sha256"
-	"errors"
 	"net/http"
 	"runtime"
 	"slices"
-	"strings"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/cuegate/cuegate/compiler/table"
 )
@@ -195,8 +191,7 @@ func (v *Validator) Validate(token []byte, idp *table.IdP, rules *table.JWTAuth,
 			return c, nil
 		}
 	}
-	tok := string(token)
-	c, err := v.verify(tok, f, idp, rules, now)
+	c, err := v.verify(token, f, idp, rules, now)
 	if err != nil {
 		return nil, err
 	}
@@ -262,57 +257,36 @@ func unavailable(idp string) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Description: "signing keys of identity provider " + idp + " are not available yet"}
 }
 
-// verify parses and fully verifies a token with the key set of f.
-func (v *Validator) verify(token string, f *fetcher, idp *table.IdP, rules *table.JWTAuth, now time.Time) (*Claims, error) {
+// verify parses and fully verifies a token with the key set of f, by
+// golang-jwt's rules (see token) and with its signature methods.
+func (v *Validator) verify(raw []byte, f *fetcher, idp *table.IdP, rules *table.JWTAuth, now time.Time) (*Claims, error) {
 	if f.keys.Load() == nil && (!f.refetch() || f.keys.Load() == nil) {
 		return nil, unavailable(idp.ID)
 	}
-	// Not nil even when empty: WithValidMethods(nil) would allow any alg.
-	allowed := make([]string, 0, len(supportedAlgs))
-	for _, a := range rules.Algorithms {
-		if slices.Contains(supportedAlgs, a) {
-			allowed = append(allowed, a)
-		}
-	}
-	opts := []jwt.ParserOption{
-		jwt.WithValidMethods(allowed),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithIssuer(idp.Issuer),
-		jwt.WithLeeway(idp.Leeway.D()),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-	}
-	if rules.Audience != "" {
-		opts = append(opts, jwt.WithAudience(rules.Audience))
-	}
-	var (
-		keyErr *Error
-		ks     *keySet
-	)
-	claims := jwt.MapClaims{}
-	tok, err := jwt.NewParser(opts...).ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
-		ks, keyErr = f.keyFor(t)
-		if keyErr != nil {
-			return nil, keyErr
-		}
-		return ks.lookup(t)
-	})
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	t, err := s.parse(raw)
 	if err != nil {
-		return nil, describe(err, tok, claims, allowed)
+		return nil, err
 	}
-	c := &Claims{alg: tok.Method.Alg(), gen: ks.gen}
-	// The parser has checked these claims' types; absent ones stay zero.
-	if exp, _ := claims.GetExpirationTime(); exp != nil {
-		c.exp = nanos(exp.Time)
+	alg := t.method.Alg() // a constant of the jwt package, safe to show
+	if !slices.Contains(rules.Algorithms, alg) || !slices.Contains(supportedAlgs, alg) {
+		return nil, invalid("signing algorithm " + alg + " is not allowed")
 	}
-	if nbf, _ := claims.GetNotBefore(); nbf != nil {
-		c.nbf = nanos(nbf.Time)
+	ks, err := f.keyFor(&t.header)
+	if err != nil {
+		return nil, err
 	}
-	if iat, _ := claims.GetIssuedAt(); iat != nil {
-		c.iat = nanos(iat.Time)
+	if err := ks.verify(t); err != nil {
+		return nil, err
 	}
+	d, err := checkClaims(t.claims, idp, rules, now)
+	if err != nil {
+		return nil, err
+	}
+	c := &Claims{alg: alg, gen: ks.gen, exp: d.exp.nanos(), nbf: d.nbf.nanos(), iat: d.iat.nanos()}
 	var ok bool
-	if c.blob, c.idx, c.scopes, ok = pack(claims); !ok {
+	if c.blob, c.idx, c.scopes, ok = s.pack(t.claims); !ok {
 		return nil, errClaims
 	}
 	c.iss, _ = c.String("iss")
@@ -334,91 +308,49 @@ func nanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// keyFor checks the header and returns the key set to verify t with,
-// refetching it once when t names a kid that is not in it.
-func (f *fetcher) keyFor(t *jwt.Token) (*keySet, *Error) {
-	if typ, ok := t.Header["typ"]; ok {
-		s, _ := typ.(string)
-		s = strings.TrimPrefix(strings.ToLower(s), "application/")
-		if s != "jwt" && s != "at+jwt" {
-			return nil, errTyp
-		}
-	}
-	if _, ok := t.Header["crit"]; ok {
+// keyFor checks the header and returns the key set to verify a token
+// with, refetching it once when the token names a kid that is not in it.
+func (f *fetcher) keyFor(h *header) (*keySet, *Error) {
+	switch {
+	case h.badTyp:
+		return nil, errTyp
+	case h.crit:
 		return nil, errCrit
 	}
 	ks := f.keys.Load()
-	if kid, ok := t.Header["kid"].(string); ok && ks.byKID[kid] == nil && f.refetch() {
+	if h.kidIsString && ks.byKID[string(h.kid)] == nil && f.refetch() {
 		ks = f.keys.Load()
 	}
 	return ks, nil
 }
 
-// lookup returns the key (or keys, for a token without kid) that may verify
-// t: of the key type and curve its algorithm uses.
-func (ks *keySet) lookup(t *jwt.Token) (any, error) {
-	alg := t.Method.Alg()
-	kid, hasKID := t.Header["kid"]
-	if hasKID {
-		s, _ := kid.(string)
-		k := ks.byKID[s]
+// verify checks t's signature with the key it names, or, without kid,
+// with each key of its algorithm's type and curve until one fits.
+func (ks *keySet) verify(t *token) *Error {
+	alg := t.method.Alg()
+	if t.hasKID {
+		k := ks.byKID[string(t.kid)] // a kid that is not a string matches none
 		switch {
 		case k == nil:
-			return nil, errUnknownKey
+			return errUnknownKey
 		case !k.fits(alg):
-			return nil, invalid("signing algorithm " + alg + " does not fit the key")
+			return invalid("signing algorithm " + alg + " does not fit the key")
+		case t.method.Verify(t.signed, t.sig, k.pub) != nil:
+			return errSignature
 		}
-		return k.pub, nil
+		return nil
 	}
-	var set jwt.VerificationKeySet
+	fitting := false
 	for _, k := range ks.all {
 		if k.fits(alg) {
-			set.Keys = append(set.Keys, k.pub)
+			if t.method.Verify(t.signed, t.sig, k.pub) == nil {
+				return nil
+			}
+			fitting = true
 		}
 	}
-	if len(set.Keys) == 0 {
-		return nil, invalid("no signing key for algorithm " + alg)
+	if !fitting {
+		return invalid("no signing key for algorithm " + alg)
 	}
-	return set, nil
-}
-
-// describe turns a parser error into an *Error.
-func describe(err error, tok *jwt.Token, claims jwt.MapClaims, allowed []string) *Error {
-	var e *Error
-	switch {
-	case errors.As(err, &e):
-		return e
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return errMalformed
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return errUnsupportedAlg // the only other cause: an alg the library does not know
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		if tok != nil && tok.Method != nil && !slices.Contains(allowed, tok.Method.Alg()) {
-			// Alg() of a method the library knows: a fixed name, safe to show.
-			return invalid("signing algorithm " + tok.Method.Alg() + " is not allowed")
-		}
-		return errSignature
-	case errors.Is(err, jwt.ErrInvalidType):
-		return errClaims
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return errExpired
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return errNotYetValid
-	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return errIssuedFuture
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		return errIssuer
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return errAudience
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		switch {
-		case claims["exp"] == nil:
-			return errNoExpiry
-		case claims["iss"] == nil:
-			return errIssuer
-		default:
-			return errAudience
-		}
-	}
-	return errMalformed
+	return errSignature
 }
