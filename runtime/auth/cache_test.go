@@ -256,3 +256,31 @@ func TestPackBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestCachedMixedAudience: a token whose aud list holds a non-string,
+// accepted and cached for an API without an audience, is refused as
+// malformed by an API naming one, from either level of the cache, as a
+// fresh validation refuses it.
+func TestCachedMixedAudience(t *testing.T) {
+	t.Parallel()
+	p, k, cached := readyEnv(t, KeySetsOptions{})
+	spilled := &Validator{keys: k, cache: newTokenCache(0, 1), spill: newSpill(1<<20, 4)}
+	t.Cleanup(spilled.spill.free)
+	c := p.claimsAt(now)
+	c["aud"] = []any{"api", 5}
+	tok := []byte(rsaA.Mint(t, c, nil))
+	noAud, withAud := rulesFor(allAlgs...), rulesFor(allAlgs...)
+	noAud.Audience, withAud.Audience = "", "api"
+	_, want := NewValidator(k, -1).Validate(tok, p.idp(), withAud, now)
+	if want != errClaims {
+		t.Fatalf("a fresh validation says %v, want %v", want, errClaims)
+	}
+	for name, v := range map[string]*Validator{"first level": cached, "second level": spilled} {
+		if _, err := v.Validate(tok, p.idp(), noAud, now); err != nil {
+			t.Fatalf("%s: without an audience: %v", name, err)
+		}
+		if _, err := v.Validate(tok, p.idp(), withAud, now); err != want {
+			t.Errorf("%s: cached says %v, fresh %v", name, err, want)
+		}
+	}
+}

@@ -6,10 +6,14 @@ import (
 )
 
 // The encoded form of Claims, as the spill keeps it: exp, nbf, iat and gen
-// (8 bytes each), the index of alg in supportedAlgs (1 byte), the number
+// (8 bytes each), the index of alg in supportedAlgs with badAud as its
+// high bit (1 byte), the number
 // of idx entries (2 bytes), idx (2 bytes each), then blob. Little endian.
 // The issuer and the scopes are derived from blob again when decoded.
 const encodedFixed = 8*4 + 1 + 2
+
+// badAudBit marks badAud in the encoded alg byte.
+const badAudBit = 0x80
 
 // encodedSize is the length of c's encoded form.
 func encodedSize(c *Claims) int { return encodedFixed + 2*len(c.idx) + len(c.blob) }
@@ -22,6 +26,9 @@ func encodeClaims(b []byte, c *Claims) {
 	le.PutUint64(b[16:], uint64(c.iat))
 	le.PutUint64(b[24:], c.gen)
 	b[32] = byte(slices.Index(supportedAlgs, c.alg))
+	if c.badAud {
+		b[32] |= badAudBit
+	}
 	le.PutUint16(b[33:], uint16(len(c.idx)))
 	p := b[encodedFixed:]
 	for i, x := range c.idx {
@@ -35,12 +42,13 @@ func encodeClaims(b []byte, c *Claims) {
 func decodeClaims(b []byte) *Claims {
 	le := binary.LittleEndian
 	c := &Claims{
-		exp: int64(le.Uint64(b[0:])),
-		nbf: int64(le.Uint64(b[8:])),
-		iat: int64(le.Uint64(b[16:])),
-		gen: le.Uint64(b[24:]),
-		alg: supportedAlgs[b[32]],
-		idx: make([]uint16, le.Uint16(b[33:])),
+		exp:    int64(le.Uint64(b[0:])),
+		nbf:    int64(le.Uint64(b[8:])),
+		iat:    int64(le.Uint64(b[16:])),
+		gen:    le.Uint64(b[24:]),
+		alg:    supportedAlgs[b[32]&^badAudBit],
+		badAud: b[32]&badAudBit != 0,
+		idx:    make([]uint16, le.Uint16(b[33:])),
 	}
 	p := b[encodedFixed:]
 	for i := range c.idx {

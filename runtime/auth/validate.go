@@ -67,6 +67,9 @@ type Claims struct {
 	iss           string   // a part of blob
 	scopes        []string // sorted, without repeats; substrings of blob
 	alg           string   // a constant of the jwt package
+	// badAud is set when aud is a list with an element that is not a
+	// string: a token an API naming an audience refuses as malformed.
+	badAud bool
 	// gen is the generation of the key set that verified it; unique within
 	// the KeySets, so it also names the IdP.
 	gen uint64
@@ -229,6 +232,8 @@ func check(c *Claims, idp *table.IdP, rules *table.JWTAuth, now time.Time) error
 	switch {
 	case !slices.Contains(rules.Algorithms, c.alg):
 		return invalid("signing algorithm " + c.alg + " is not allowed")
+	case rules.Audience != "" && c.badAud:
+		return errClaims
 	case t >= c.exp+leeway:
 		return errExpired
 	case c.nbf != 0 && t < c.nbf-leeway:
@@ -285,6 +290,7 @@ func (v *Validator) verify(raw []byte, f *fetcher, idp *table.IdP, rules *table.
 		return nil, err
 	}
 	c := &Claims{alg: alg, gen: ks.gen, exp: d.exp.nanos(), nbf: d.nbf.nanos(), iat: d.iat.nanos()}
+	c.badAud = audience(get(t.claims, "aud"), "")&failType != 0
 	var ok bool
 	if c.blob, c.idx, c.scopes, ok = s.pack(t.claims); !ok {
 		return nil, errClaims
