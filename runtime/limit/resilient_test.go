@@ -29,7 +29,8 @@ func newResilient(t *testing.T, srv *testutil.Redis, opts ResilientOptions) (*Re
 	if opts.Probe == 0 {
 		opts.Probe = 100 * time.Millisecond
 	}
-	return NewResilient(NewRedis(srv.Client(t), RedisOptions{Timeout: timeout}), opts), &log
+	// No leases: the tests count what each Take leaves in Redis.
+	return NewResilient(NewRedis(srv.Client(t), RedisOptions{Timeout: timeout, MaxLease: 1}), opts), &log
 }
 
 // takeBounded calls l.Take and fails t when it took longer than callBound.
