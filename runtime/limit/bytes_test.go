@@ -125,3 +125,29 @@ func TestRefusalsBytesBounded(t *testing.T) {
 		t.Errorf("%d refusals held after the others ran out, want the new one alone", len(c.m))
 	}
 }
+
+// TestLeasesBytesBounded: the leases stay within their budget, and those
+// ended go first.
+func TestLeasesBytesBounded(t *testing.T) {
+	t.Parallel()
+	one := leaseBytes(Key{Identity: "id-0000"})
+	c := newLeases(100 * one)
+	for i := range 1000 {
+		c.put(Key{Identity: fmt.Sprintf("id-%04d", i)}, &lease{end: t0.Add(time.Second)}, t0)
+		var sum int64
+		for k := range c.m {
+			sum += leaseBytes(k)
+		}
+		if sum != c.bytes || c.bytes > c.max {
+			t.Fatalf("after %d leases: %d bytes accounted, keys take %d, budget %d", i+1, c.bytes, sum, c.max)
+		}
+	}
+	c = newLeases(3 * one)
+	for _, id := range []string{"id-0001", "id-0002", "id-0003"} {
+		c.put(Key{Identity: id}, &lease{end: t0.Add(time.Second)}, t0)
+	}
+	c.put(Key{Identity: "id-late"}, &lease{end: t0.Add(3 * time.Second)}, t0.Add(2*time.Second))
+	if c.get(Key{Identity: "id-late"}) == nil || len(c.m) != 1 {
+		t.Errorf("%d leases held after the others ended, want the new one alone", len(c.m))
+	}
+}

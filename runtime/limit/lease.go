@@ -19,10 +19,11 @@ type lease struct {
 	limits limits
 	units  int64        // counted beyond the request that made the lease
 	taken  atomic.Int64 // units taken (or claimed by rest): at most units
-	// refill is set by the one call that may make the lease's successor
-	// once its units run out, so that the node's requests that miss
-	// meanwhile do not each reserve a lease.
-	refill atomic.Bool
+	// refill is set, while it runs, by the one call that may make the
+	// lease's successor once its units run out, and closed when it is
+	// done: the node's requests that miss meanwhile wait for it rather
+	// than each call Redis.
+	refill atomic.Pointer[chan struct{}]
 	// at is this node's clock when the call was made, server Redis's
 	// clock then (Unix ns) and end this node's clock when the lease
 	// stops being used.
@@ -69,6 +70,18 @@ func (l *lease) take(now time.Time) (rate, quota Decision, ok bool) {
 	return rate, quota, true
 }
 
+// startRefill takes the lease's refill, when no call holds it.
+func (l *lease) startRefill() bool {
+	done := make(chan struct{})
+	return l.refill.CompareAndSwap(nil, &done)
+}
+
+// endRefill releases the refill the caller holds (once its successor, if
+// any, is in place) and wakes those waiting for it.
+func (l *lease) endRefill() {
+	close(*l.refill.Swap(nil))
+}
+
 // rest claims the units not taken, so that none is taken after, and
 // returns how many they are.
 func (l *lease) rest() int64 {
@@ -99,7 +112,7 @@ func leaseBytes(k Key) int64 {
 
 // hold returns k's lease; when there is none, it holds an empty one with
 // lim, its refill taken (held is true), so that the requests that miss
-// meanwhile do not each reserve one.
+// meanwhile wait for the call that reserves one.
 func (c *leases) hold(k Key, lim limits, now time.Time) (l *lease, held bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -108,7 +121,7 @@ func (c *leases) hold(k Key, lim limits, now time.Time) (l *lease, held bool) {
 	}
 	l = &lease{}
 	k, l.limits = owned(k, lim)
-	l.refill.Store(true)
+	l.startRefill()
 	c.bounded.put(k, l, now)
 	return l, true
 }

@@ -188,10 +188,7 @@ func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota D
 	if rate, quota, done := refuseInvalid(req.Rate, req.Quota); done {
 		return rate, quota, nil
 	}
-	now := time.Now()
-	if r.clock != nil {
-		now = r.clock()
-	}
+	now := r.now()
 	if rate, quota, ok := r.refused.get(req, now); ok {
 		return rate, quota, nil
 	}
@@ -200,28 +197,68 @@ func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota D
 	var held *lease // whose refill this call took
 	if reserve {
 		l, fresh := r.leases.hold(k, lim, now)
-		if !fresh && l.limits == lim {
-			if rate, quota, ok := l.take(now); ok {
-				r.hits.Inc()
+		switch {
+		case fresh:
+			held = l
+		case l.limits != lim:
+			if l.startRefill() {
+				held = l
+			}
+		default:
+			if rate, quota, ok := r.take(l, now); ok {
+				return rate, quota, nil
+			}
+			if l.startRefill() {
+				held = l
+			} else if rate, quota, ok := r.awaitRefill(l, k, now); ok {
 				return rate, quota, nil
 			}
 		}
-		if reserve = fresh || l.refill.CompareAndSwap(false, true); reserve {
-			held = l
-		}
 	}
-	rate, quota, l, err := r.call(r.deadlines.at(now), req, now, reserve)
-	switch {
-	case l != nil:
+	rate, quota, l, err := r.call(r.deadlines.at(now), req, lim, now, held != nil)
+	if l != nil {
 		l.limits = lim
 		r.leases.put(k, l, now)
-	case held != nil:
-		held.refill.Store(false)
+	}
+	if held != nil {
+		held.endRefill()
 	}
 	if err == nil && req.Rate != nil && !rate.Allowed {
 		r.refused.put(req, rate, quota, now)
 	}
 	return rate, quota, err
+}
+
+// take counts a request at now from l.
+func (r *Redis) take(l *lease, now time.Time) (rate, quota Decision, ok bool) {
+	if rate, quota, ok = l.take(now); ok {
+		r.hits.Inc()
+	}
+	return rate, quota, ok
+}
+
+// awaitRefill waits, within the timeout, for the call that refills l, and
+// counts a request at now from the lease it made for k.
+func (r *Redis) awaitRefill(l *lease, k Key, now time.Time) (rate, quota Decision, ok bool) {
+	if done := l.refill.Load(); done != nil {
+		select {
+		case <-*done:
+		case <-r.deadlines.at(now).Done():
+			return rate, quota, false
+		}
+	}
+	if next := r.leases.get(k); next != nil && next != l && next.limits == l.limits {
+		return r.take(next, r.now())
+	}
+	return rate, quota, false
+}
+
+// now is this node's clock (the clock hook's when set).
+func (r *Redis) now() time.Time {
+	if r.clock != nil {
+		return r.clock()
+	}
+	return time.Now()
 }
 
 // leaseOf returns the key and limits a lease for req would be held
@@ -240,16 +277,17 @@ func (r *Redis) leaseOf(req Request) (Key, limits, bool) {
 // call runs the script for req within ctx, which bounds it by the
 // timeout alone: a request's context (a fasthttp.RequestCtx) is not one
 // the context package can follow without a goroutine per call. It gives
-// back the units left of this node's leases on req's keys and, with
-// reserve, asks for a lease, which it returns (without its limits) when
-// Redis counted one; now is the node's clock at the call.
-func (r *Redis) call(ctx context.Context, req Request, now time.Time, reserve bool) (rate, quota Decision, l *lease, err error) {
+// back the units left of this node's leases on req's keys (but of one
+// with req's limits lim that has not ended: another call just made it)
+// and, with reserve, asks for a lease, which it returns (without its
+// limits) when Redis counted one; now is the node's clock at the call.
+func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time, reserve bool) (rate, quota Decision, l *lease, err error) {
 	args := make([]string, 16)
 	for i := range args[1:] {
 		args[1+i] = "0"
 	}
 	if r.clock != nil {
-		args[0] = strconv.FormatInt(r.clock().UnixMicro(), 10)
+		args[0] = strconv.FormatInt(now.UnixMicro(), 10)
 	}
 	var keys [2]string
 	var per, period int64 // µs
@@ -283,9 +321,9 @@ func (r *Redis) call(ctx context.Context, req Request, now time.Time, reserve bo
 	if req.Rate == nil {
 		first = req.QuotaKey
 	}
-	r.giveBack(args[8:12], first)
+	r.giveBack(args[8:12], first, lim, now)
 	if keys[1] != keys[0] {
-		r.giveBack(args[12:16], req.QuotaKey)
+		r.giveBack(args[12:16], req.QuotaKey, lim, now)
 	}
 	v, err := takeScript.Exec(ctx, r.client, keys[:], args).AsIntSlice()
 	if err != nil {
@@ -317,13 +355,14 @@ func (r *Redis) call(ctx context.Context, req Request, now time.Time, reserve bo
 }
 
 // giveBack fills args, the script's four for key k, with the units left
-// of this node's lease on k (whatever its limits), which it claims, and
-// that lease's windows: the call counts on k, so the lease would no
-// longer be Memory's count, and the units it did not use are as if never
-// counted.
-func (r *Redis) giveBack(args []string, k Key) {
+// of this node's lease on k, which it claims, and that lease's windows:
+// the call counts on k, so the lease would no longer be Memory's count,
+// and the units it did not use are as if never counted. A lease with the
+// call's limits lim that has not ended is kept: one node's requests call
+// with it only once it has run out, unless another call made it meanwhile.
+func (r *Redis) giveBack(args []string, k Key, lim limits, now time.Time) {
 	l := r.leases.get(k)
-	if l == nil {
+	if l == nil || l.limits == lim && now.Before(l.end) {
 		return
 	}
 	g := l.rest()
