@@ -210,9 +210,13 @@ func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota D
 			}
 			if l.startRefill() {
 				held = l
-			} else if rate, quota, ok := r.awaitRefill(l, k, now); ok {
-				return rate, quota, nil
+				break
 			}
+			rate, quota, ok, err := r.awaitRefill(l, k, now)
+			if ok || err != nil {
+				return rate, quota, err
+			}
+			now = r.now() // the call gets a timeout of its own
 		}
 	}
 	rate, quota, l, err := r.call(r.deadlines.at(now), req, lim, now, held != nil)
@@ -238,19 +242,21 @@ func (r *Redis) take(l *lease, now time.Time) (rate, quota Decision, ok bool) {
 }
 
 // awaitRefill waits, within the timeout, for the call that refills l, and
-// counts a request at now from the lease it made for k.
-func (r *Redis) awaitRefill(l *lease, k Key, now time.Time) (rate, quota Decision, ok bool) {
+// counts a request from the lease it made for k; ok is false when it made
+// none that is left, and err says the refill did not end in time (Redis
+// is as unresponsive as it would have been to this request's own call).
+func (r *Redis) awaitRefill(l *lease, k Key, now time.Time) (rate, quota Decision, ok bool, err error) {
 	if done := l.refill.Load(); done != nil {
 		select {
 		case <-*done:
 		case <-r.deadlines.at(now).Done():
-			return rate, quota, false
+			return rate, quota, false, fmt.Errorf("limit: redis: waiting for another request's call: %w", context.DeadlineExceeded)
 		}
 	}
 	if next := r.leases.get(k); next != nil && next != l && next.limits == l.limits {
-		return r.take(next, r.now())
+		rate, quota, ok = r.take(next, r.now())
 	}
-	return rate, quota, false
+	return rate, quota, ok, nil
 }
 
 // now is this node's clock (the clock hook's when set).
