@@ -11,7 +11,8 @@ import (
 
 // refusals remembers the requests a rate limit refused, by rate key, until
 // their RetryAfter. Its refusals take at most max bytes, each accounted as
-// refusalBytes; safe for concurrent use.
+// refusalBytes (see bounded: a refusal forgotten early costs one call to
+// Redis); safe for concurrent use.
 type refusals struct {
 	mu sync.Mutex
 	bounded[refusal]
