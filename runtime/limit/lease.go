@@ -24,6 +24,10 @@ type lease struct {
 	// done: the node's requests that miss meanwhile wait for it rather
 	// than each call Redis.
 	refill atomic.Pointer[chan struct{}]
+	// dry is set when a refill made no lease (the room was too small):
+	// the requests that miss then call Redis rather than wait for the next
+	// one.
+	dry atomic.Bool
 	// at is this node's clock when the call was made, server Redis's
 	// clock then (Unix ns) and end this node's clock when the lease
 	// stops being used.

@@ -212,6 +212,9 @@ func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota D
 				held = l
 				break
 			}
+			if l.dry.Load() {
+				break
+			}
 			rate, quota, ok, err := r.awaitRefill(l, k, now)
 			if ok || err != nil {
 				return rate, quota, err
@@ -225,6 +228,7 @@ func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota D
 		r.leases.put(k, l, now)
 	}
 	if held != nil {
+		held.dry.Store(err == nil && l == nil)
 		held.endRefill()
 	}
 	if err == nil && req.Rate != nil && !rate.Allowed {
