@@ -263,8 +263,10 @@ func TestClusterLimits(t *testing.T) {
 			} `json:"usage"`
 		}
 		p.do(t, "GET", "/clients/"+c.ClientID, nil, &v)
-		if q := v.Usage.Quota; q.Used != int64(passed) || q.Max != 10000000 {
-			t.Errorf("the portal shows quota %+v after %d calls through three nodes", q, passed)
+		// Redis counts the units each node leased with its first call
+		// (at most 63 more a node, the quota being far off) as used.
+		if q := v.Usage.Quota; q.Used < int64(passed) || q.Used > int64(passed)+3*63 || q.Max != 10000000 {
+			t.Errorf("the portal shows quota %+v after %d calls through three nodes; want %d to %d used", q, passed, passed, passed+3*63)
 		}
 	})
 
@@ -291,7 +293,7 @@ func TestClusterLimits(t *testing.T) {
 // refused on another within a second; Redis frozen under load costs no
 // 5xx and no connection error; Redis restarted is picked up again without
 // a node restart; a node killed under load is routed around by nginx and
-// leaves the others' counters alone.
+// leaves the others' counters alone (but for the units of its lease).
 func TestClusterFaults(t *testing.T) {
 	h, _ := startHydra(t)
 	echo := startEcho(t)
@@ -369,8 +371,11 @@ func TestClusterFaults(t *testing.T) {
 		first := load(t.Context(), c.lb.URL+"/quota/x", quota, 4, 100)
 		c.nodes[2].kill()
 		rest := load(t.Context(), c.lb.URL+"/quota/x", quota, 4, 300)
-		if first.status[200] != 100 || rest.status[200] != 200 || rest.status[403] != 100 || first.errors+rest.errors != 0 {
-			t.Errorf("quota of 300, 100 requests, a node killed, 300 more: %v then %v (%d errors); want 100, then 200×200 and 100×403",
+		// The units left of the killed node's lease die with it: a lease
+		// on three nodes is at most floor(300 / 6) = 50 units, one of
+		// them used by the request that made it.
+		if first.status[200] != 100 || rest.status[200] < 200-49 || rest.status[200] > 200 || rest.status[200]+rest.status[403] != 300 || first.errors+rest.errors != 0 {
+			t.Errorf("quota of 300, 100 requests, a node killed, 300 more: %v then %v (%d errors); want 100, then 151 to 200 ×200 and the rest ×403",
 				first.status, rest.status, first.errors+rest.errors)
 		}
 	})

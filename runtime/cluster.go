@@ -24,6 +24,9 @@ type ClusterStatus struct {
 	Limiter string `json:"limiter"`
 	// Nodes is the number of live nodes last seen in Redis.
 	Nodes int `json:"nodes"`
+	// LeaseHits is the requests counted from the limiter's leases,
+	// without a call to Redis, since the process started.
+	LeaseHits uint64 `json:"lease_hits"`
 	// Bindings says where this node's client bindings come from.
 	Bindings BindingsStatus `json:"bindings"`
 }

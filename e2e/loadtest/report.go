@@ -145,7 +145,8 @@ func (s *ScenarioResult) print(w io.Writer) {
 }
 
 // printRedis prints what Redis did per request of t: the script calls
-// (one per request of the Redis limiter), the socket reads (round trips),
+// (one per call of the Redis limiter; a request counted from a lease makes
+// none), the socket reads (round trips),
 // the bytes in and out, redis-server's CPU time, and every command by
 // name, those run inside scripts included.
 func printRedis(w io.Writer, t *TargetResult) {

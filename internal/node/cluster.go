@@ -65,7 +65,7 @@ func startCluster(c *table.Cluster, configDir string, st *store.Store, bindingsF
 	prefix, timeout := c.Redis.KeyPrefix, c.Redis.Timeout.D()
 	n := &clusterNode{client: client, sessions: sessions.NewRedis(client, sessions.RedisOptions{KeyPrefix: prefix})}
 	n.heartbeat = limit.NewHeartbeat(client, limit.HeartbeatOptions{KeyPrefix: prefix, Timeout: timeout})
-	n.limiter = limit.NewResilient(limit.NewRedis(client, limit.RedisOptions{KeyPrefix: prefix, Timeout: timeout}),
+	n.limiter = limit.NewResilient(limit.NewRedis(client, limit.RedisOptions{KeyPrefix: prefix, Timeout: timeout, Nodes: n.heartbeat.Nodes}),
 		limit.ResilientOptions{OnError: onRedisError(c.OnRedisError), Nodes: n.heartbeat.Nodes, Logger: log})
 	if st != nil {
 		n.publisher = cluster.NewPublisher(client, st, cluster.PublisherOptions{KeyPrefix: prefix, Logger: log})
@@ -186,7 +186,7 @@ func onRedisError(s string) limit.Mode {
 
 // ClusterStatus implements runtime.Cluster.
 func (n *clusterNode) ClusterStatus() runtime.ClusterStatus {
-	s := runtime.ClusterStatus{Limiter: n.limiter.Mode().String(), Nodes: n.heartbeat.Nodes()}
+	s := runtime.ClusterStatus{Limiter: n.limiter.Mode().String(), Nodes: n.heartbeat.Nodes(), LeaseHits: n.limiter.LeaseHits()}
 	s.Bindings = runtime.BindingsStatus{Role: "follower", Ready: n.BindingsReady()}
 	if n.publisher != nil {
 		s.Bindings.Role = "publisher"

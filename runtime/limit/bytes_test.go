@@ -95,33 +95,55 @@ func TestMemoryKeepsNoPartOfTheRequest(t *testing.T) {
 	}
 }
 
-// TestRefusalsBytesBounded: the refusals stay within their budget, and
-// those run out go first.
-func TestRefusalsBytesBounded(t *testing.T) {
+// TestCachesBytesBounded: the refusals and the leases stay within their
+// budget, and those run out go first.
+func TestCachesBytesBounded(t *testing.T) {
 	t.Parallel()
 	r := perSecond(1)
-	req := func(id string) Request { return Request{RateKey: Key{Identity: id, Policy: "p"}, Rate: &r} }
 	refused := Decision{Limit: 1, Reset: time.Second, RetryAfter: time.Second}
-	one := refusalBytes(Key{Identity: "id-0000"})
-	c := newRefusals(100 * one)
+	t.Run("refusals", func(t *testing.T) {
+		t.Parallel()
+		checkBoundedBytes(t, refusalBytes, func(max int64) (*bounded[refusal], func(string, time.Time)) {
+			c := newRefusals(max)
+			return &c.bounded, func(id string, at time.Time) {
+				c.put(Request{RateKey: Key{Identity: id, Policy: "p"}, Rate: &r}, refused, Decision{}, at)
+			}
+		})
+	})
+	t.Run("leases", func(t *testing.T) {
+		t.Parallel()
+		checkBoundedBytes(t, leaseBytes, func(max int64) (*bounded[*lease], func(string, time.Time)) {
+			c := newLeases(max)
+			return &c.bounded, func(id string, at time.Time) {
+				c.put(Key{Identity: id, Policy: "p"}, &lease{end: at.Add(time.Second)}, at)
+			}
+		})
+	})
+}
+
+// checkBoundedBytes puts 1,000 entries, each running out a second after
+// it is put, into a cache of a hundred entries' bytes, checking its
+// accounting; then, into one of three, a fourth once the others have run
+// out: it alone is kept.
+func checkBoundedBytes[V any](t *testing.T, size func(Key) int64, newCache func(max int64) (*bounded[V], func(id string, at time.Time))) {
+	one := size(Key{Identity: "id-0000", Policy: "p"})
+	b, put := newCache(100 * one)
 	for i := range 1000 {
-		c.put(req(fmt.Sprintf("id-%04d", i)), refused, Decision{}, t0)
+		put(fmt.Sprintf("id-%04d", i), t0)
 		var sum int64
-		for k := range c.m {
-			sum += refusalBytes(k)
+		for k := range b.m {
+			sum += size(k)
 		}
-		if sum != c.bytes || c.bytes > c.max {
-			t.Fatalf("after %d refusals: %d bytes accounted, keys take %d, budget %d", i+1, c.bytes, sum, c.max)
+		if sum != b.bytes || b.bytes > b.max {
+			t.Fatalf("after %d entries: %d bytes accounted, keys take %d, budget %d", i+1, b.bytes, sum, b.max)
 		}
 	}
-	// Two seconds on, every refusal has run out: when full, the cache
-	// drops them all for a new one.
-	c = newRefusals(3 * one)
+	b, put = newCache(3 * one)
 	for _, id := range []string{"id-0001", "id-0002", "id-0003"} {
-		c.put(req(id), refused, Decision{}, t0)
+		put(id, t0)
 	}
-	c.put(req("id-late"), refused, Decision{}, t0.Add(2*time.Second))
-	if _, _, ok := c.get(req("id-late"), t0.Add(2*time.Second)); !ok || len(c.m) != 1 {
-		t.Errorf("%d refusals held after the others ran out, want the new one alone", len(c.m))
+	put("id-late", t0.Add(2*time.Second))
+	if _, ok := b.m[Key{Identity: "id-late", Policy: "p"}]; !ok || len(b.m) != 1 {
+		t.Errorf("%d entries held after the others ran out, want the new one alone", len(b.m))
 	}
 }

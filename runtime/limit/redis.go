@@ -7,9 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/redis/rueidis"
 
 	"github.com/cuegate/cuegate/compiler/table"
@@ -40,6 +42,14 @@ const keyVersion = "v1:"
 // read each other's counts.
 const counterVersion = "v2:"
 
+// leaseHitsMetric counts, on the default VictoriaMetrics set, the
+// requests counted from a lease, without a call to Redis.
+const leaseHitsMetric = "cuegate_cluster_lease_hits_total"
+
+// LeaseHits returns the requests this process counted from a lease,
+// without a call to Redis.
+func (r *Redis) LeaseHits() uint64 { return r.hits.Get() }
+
 // maxMicros bounds a Per or Period in microseconds (2^52 − 1, about 142
 // years): the script's exact products need it.
 const maxMicros = 1<<52 - 1
@@ -57,13 +67,24 @@ type RedisOptions struct {
 	// a new one does not fit, the refusals run out go, then an eighth of
 	// the others at random.
 	MaxRefusedBytes int64
+	// MaxLease is the most units one call counts for a lease (see Redis),
+	// the request that made it included; 0 means 64, 1 no leases.
+	MaxLease int
+	// MaxLeaseBytes bounds the memory taken by the leases (see Redis),
+	// each accounted as leaseBytes; 0 means 4MiB. When a new one does not
+	// fit, the leases ended go, then an eighth of the others at random.
+	MaxLeaseBytes int64
+	// Nodes returns the number of live nodes (Heartbeat.Nodes), among
+	// which a key's room is shared by leases; nil means 1.
+	Nodes func() int
 }
 
 // Redis counts requests in Redis, so that every gateway node sharing the
 // server shares the counts: the arithmetic of Memory (see the package doc
 // and Limiter.Take for the rules, and Decision for its fields), run by one
-// Lua script in one round trip per Take (EVALSHA, EVAL when the server
-// does not have the script yet).
+// Lua script in one round trip per Take that is not counted from a lease
+// (see below; EVALSHA, EVAL when the server does not have the script
+// yet).
 //
 // Time is the server's (TIME), so the nodes' clocks do not matter, in
 // whole microseconds: Lua numbers are doubles, and Unix microseconds stay
@@ -89,6 +110,26 @@ type RedisOptions struct {
 // Reset moved on, and does not see quota counted since (by this node's
 // requests without the rate, or by other nodes).
 //
+// Leases: when Redis allows a request counted under one key (one policy
+// gives its limits, or only one applies), the same call may count up to
+// MaxLease − 1 more units in both of its limits (never in one alone), k =
+// min(MaxLease, floor(room / (2 × live nodes))) in all, room being what
+// both limits allow at that instant; a small room gives k = 1, a call per
+// request. This node then counts that many further requests with the same
+// key and limits itself, without a call, until they run out, until the
+// earlier of the rate's and the quota's window ends (on Redis's clock,
+// taken onto this node's at the call, less the timeout), or until a call
+// counts on the key (one with other limits after a table swap, say). Such
+// a call gives the units left back in the same script, so for one node
+// the decisions and Remaining, Reset and RetryAfter are Memory's: a unit
+// counted at t stays within the rate until its window ends, since the
+// estimate only falls within a window. The units are counted when leased,
+// so the nodes never pass a limit together; a lease's units left when its
+// node stops, when it ends unused, when the breaker of a Resilient opens
+// or when it is forgotten (MaxLeaseBytes) are lost, at most MaxLease − 1
+// per node and key until their windows end: conservative. A request
+// whose two limits are counted under two keys always calls Redis.
+//
 // A Redis is safe for concurrent use. The client is the caller's, to
 // close after the Redis is no longer used.
 type Redis struct {
@@ -97,6 +138,10 @@ type Redis struct {
 	timeout   time.Duration
 	deadlines *deadlines
 	refused   *refusals
+	maxLease  int
+	leases    *leases
+	nodes     func() int
+	hits      *metrics.Counter
 	// clock, when set (by tests), replaces time.Now for the refusals and
 	// the server's TIME for the script.
 	clock func() time.Time
@@ -113,12 +158,25 @@ func NewRedis(client rueidis.Client, opts RedisOptions) *Redis {
 	if opts.MaxRefusedBytes <= 0 {
 		opts.MaxRefusedBytes = 4 << 20
 	}
+	if opts.MaxLease <= 0 {
+		opts.MaxLease = defaultMaxLease
+	}
+	if opts.MaxLeaseBytes <= 0 {
+		opts.MaxLeaseBytes = 4 << 20
+	}
+	if opts.Nodes == nil {
+		opts.Nodes = func() int { return 1 }
+	}
 	return &Redis{
 		client:    client,
 		prefix:    opts.KeyPrefix + counterVersion,
 		timeout:   opts.Timeout,
 		deadlines: newDeadlines(opts.Timeout),
 		refused:   newRefusals(opts.MaxRefusedBytes),
+		maxLease:  opts.MaxLease,
+		leases:    newLeases(opts.MaxLeaseBytes),
+		nodes:     opts.Nodes,
+		hits:      metrics.GetOrCreateCounter(leaseHitsMetric),
 	}
 }
 
@@ -130,27 +188,116 @@ func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota D
 	if rate, quota, done := refuseInvalid(req.Rate, req.Quota); done {
 		return rate, quota, nil
 	}
-	now := time.Now()
-	if r.clock != nil {
-		now = r.clock()
-	}
+	now := r.now()
 	if rate, quota, ok := r.refused.get(req, now); ok {
 		return rate, quota, nil
 	}
-	rate, quota, err = r.call(r.deadlines.at(now), req)
+	k, lim, reserve := r.leaseOf(req)
+	reserve = reserve && r.maxLease > 1
+	var held *lease // whose refill this call took
+	if reserve {
+		l, fresh := r.leases.hold(k, lim, now)
+		switch {
+		case fresh:
+			held = l
+		case l.limits != lim:
+			if l.startRefill() {
+				held = l
+			}
+		default:
+			if rate, quota, ok := r.take(l, now); ok {
+				return rate, quota, nil
+			}
+			if l.startRefill() {
+				held = l
+				break
+			}
+			if l.dry.Load() {
+				break
+			}
+			rate, quota, ok, err := r.awaitRefill(l, k, now)
+			if ok || err != nil {
+				return rate, quota, err
+			}
+			now = r.now() // the call gets a timeout of its own
+		}
+	}
+	rate, quota, l, err := r.call(r.deadlines.at(now), req, lim, now, held != nil)
+	if l != nil {
+		l.limits = lim
+		r.leases.put(k, l, now)
+	}
+	if held != nil {
+		held.dry.Store(err == nil && l == nil)
+		held.endRefill()
+	}
 	if err == nil && req.Rate != nil && !rate.Allowed {
 		r.refused.put(req, rate, quota, now)
 	}
 	return rate, quota, err
 }
 
+// take counts a request at now from l.
+func (r *Redis) take(l *lease, now time.Time) (rate, quota Decision, ok bool) {
+	if rate, quota, ok = l.take(now); ok {
+		r.hits.Inc()
+	}
+	return rate, quota, ok
+}
+
+// awaitRefill waits, within the timeout, for the call that refills l, and
+// counts a request from the lease it made for k; ok is false when it made
+// none that is left, and err says the refill did not end in time (Redis
+// is as unresponsive as it would have been to this request's own call).
+func (r *Redis) awaitRefill(l *lease, k Key, now time.Time) (rate, quota Decision, ok bool, err error) {
+	if done := l.refill.Load(); done != nil {
+		select {
+		case <-*done:
+		case <-r.deadlines.at(now).Done():
+			return rate, quota, false, fmt.Errorf("limit: redis: waiting for another request's call: %w", context.DeadlineExceeded)
+		}
+	}
+	if next := r.leases.get(k); next != nil && next != l && next.limits == l.limits {
+		rate, quota, ok = r.take(next, r.now())
+	}
+	return rate, quota, ok, nil
+}
+
+// now is this node's clock (the clock hook's when set).
+func (r *Redis) now() time.Time {
+	if r.clock != nil {
+		return r.clock()
+	}
+	return time.Now()
+}
+
+// leaseOf returns the key and limits a lease for req would be held
+// under, and whether req may take from one: only when it is counted
+// under one key (one policy gives its limits, or only one applies).
+func (r *Redis) leaseOf(req Request) (Key, limits, bool) {
+	switch {
+	case req.Rate == nil:
+		return req.QuotaKey, limitsOf(req), true
+	case req.Quota == nil || req.QuotaKey == req.RateKey:
+		return req.RateKey, limitsOf(req), true
+	}
+	return Key{}, limits{}, false
+}
+
 // call runs the script for req within ctx, which bounds it by the
 // timeout alone: a request's context (a fasthttp.RequestCtx) is not one
-// the context package can follow without a goroutine per call.
-func (r *Redis) call(ctx context.Context, req Request) (rate, quota Decision, err error) {
-	args := []string{"", "0", "0", "0", "0"}
+// the context package can follow without a goroutine per call. It gives
+// back the units left of this node's leases on req's keys (but of one
+// with req's limits lim that has not ended: another call just made it)
+// and, with reserve, asks for a lease, which it returns (without its
+// limits) when Redis counted one; now is the node's clock at the call.
+func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time, reserve bool) (rate, quota Decision, l *lease, err error) {
+	args := make([]string, 16)
+	for i := range args[1:] {
+		args[1+i] = "0"
+	}
 	if r.clock != nil {
-		args[0] = strconv.FormatInt(r.clock().UnixMicro(), 10)
+		args[0] = strconv.FormatInt(now.UnixMicro(), 10)
 	}
 	var keys [2]string
 	var per, period int64 // µs
@@ -171,25 +318,75 @@ func (r *Redis) call(ctx context.Context, req Request) (rate, quota Decision, er
 	case keys[1] == "":
 		keys[1] = keys[0]
 	}
+	want := 0
+	if reserve {
+		want = r.maxLease - 1
+	}
+	margin := r.timeout
+	if r.clock != nil { // the server's clock is the node's: no skew to cover
+		margin = 0
+	}
+	args[5], args[6], args[7] = strconv.Itoa(want), strconv.Itoa(max(r.nodes(), 1)), strconv.FormatInt(micros(table.Duration(margin)), 10)
+	first := req.RateKey
+	if req.Rate == nil {
+		first = req.QuotaKey
+	}
+	r.giveBack(args[8:12], first, lim, now)
+	if keys[1] != keys[0] {
+		r.giveBack(args[12:16], req.QuotaKey, lim, now)
+	}
 	v, err := takeScript.Exec(ctx, r.client, keys[:], args).AsIntSlice()
 	if err != nil {
-		return rate, quota, fmt.Errorf("limit: redis: %w", err)
+		return rate, quota, nil, fmt.Errorf("limit: redis: %w", err)
 	}
-	if len(v) != 8 {
-		return rate, quota, fmt.Errorf("limit: redis: the script answered %d values, want 8", len(v))
+	if len(v) != 9 {
+		return rate, quota, nil, fmt.Errorf("limit: redis: the script answered %d values, want 9", len(v))
 	}
 	const us = int64(time.Microsecond)
-	t := v[2] * us
+	t, extra := v[2]*us, v[8]
 	e := entry{rStart: v[3] * us, rPrev: v[4], rCur: v[5], qStart: v[6] * us, qEnd: (v[6] + period) * us, qCount: v[7]}
+	end := int64(math.MaxInt64) // of the lease, on Redis's clock
 	if rt := req.Rate; rt != nil {
 		p := per * us
+		e.rCur -= extra
 		weighted := mulDivCeil(e.rPrev, p-max(t-e.rStart, 0), p)
 		rate = e.rateDecision(rt.Requests, p, weighted, v[0] == 1, t)
+		end = e.rStart + p
 	}
 	if q := req.Quota; q != nil {
+		e.qCount -= extra
 		quota = e.quotaDecision(q.Max, v[1] == 1, t)
+		end = min(end, e.qEnd)
 	}
-	return rate, quota, nil
+	if extra > 0 {
+		l = &lease{units: extra, at: now, server: t, end: now.Add(time.Duration(end-t) - margin), state: e, per: per * us}
+	}
+	return rate, quota, l, nil
+}
+
+// giveBack fills args, the script's four for key k, with the units left
+// of this node's lease on k, which it claims, and that lease's windows:
+// the call counts on k, so the lease would no longer be Memory's count,
+// and the units it did not use are as if never counted. A lease with the
+// call's limits lim that has not ended is kept: one node's requests call
+// with it only once it has run out, unless another call made it meanwhile.
+func (r *Redis) giveBack(args []string, k Key, lim limits, now time.Time) {
+	l := r.leases.get(k)
+	if l == nil || l.limits == lim && now.Before(l.end) {
+		return
+	}
+	g := l.rest()
+	if g == 0 {
+		return
+	}
+	const us = int64(time.Microsecond)
+	args[0] = strconv.FormatInt(g, 10)
+	if l.limits.hasRate {
+		args[1], args[2] = strconv.FormatInt(l.state.rStart/us, 10), strconv.FormatInt(l.per/us, 10)
+	}
+	if l.limits.hasQuota {
+		args[3] = strconv.FormatInt(l.state.qStart/us, 10)
+	}
 }
 
 // key returns the Redis key of k.

@@ -41,18 +41,45 @@ end
 -- microseconds. KEYS[1] holds the rate's state, KEYS[2] the quota's; they
 -- are one key when one policy gives both limits, or only one applies.
 -- ARGV: now (microseconds, "" for the server's TIME), rate requests and
--- per (per 0: no rate), quota max and period (period 0: no quota).
+-- per (per 0: no rate), quota max and period (period 0: no quota); then
+-- the lease: at most how many units to reserve beyond this request (0:
+-- none; only asked with one key), the live nodes, and the margin (µs) a
+-- lease must outlive; then, for KEYS[1] and KEYS[2] in turn, the unused
+-- units of the node's lease on it to give back, with that lease's rate
+-- window start and length and quota window start (0 where it had none).
 -- Returns rate allowed, quota allowed (1 or 0), now, rs, rp, rc, qs, qc
--- after the request.
+-- after the request, and the units reserved for the lease (counted in rc
+-- and qc).
 local now = tonumber(ARGV[1]) or servertime()
 local n, per = tonumber(ARGV[2]), tonumber(ARGV[3])
 local qmax, period = tonumber(ARGV[4]), tonumber(ARGV[5])
+local want, nodes, margin = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+
+-- giveback takes out of s the g units of a lease made on the windows
+-- starting at lrs (of length lper) and lqs, wherever they are still
+-- counted: never used, they are as if never counted.
+local function giveback(s, i)
+  local g, lrs, lper, lqs = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+  if g <= 0 then return end
+  if lper > 0 then
+    if s[1] == lrs then
+      s[3] = math.max(s[3] - g, 0)
+    elseif s[1] == lrs + lper then
+      s[2] = math.max(s[2] - g, 0)
+    end
+  end
+  if lqs > 0 and s[5] == lqs then s[6] = math.max(s[6] - g, 0) end
+end
 
 local r = load(KEYS[1])
+giveback(r, 9)
 local q = r
-if KEYS[2] ~= KEYS[1] then q = load(KEYS[2]) end
+if KEYS[2] ~= KEYS[1] then
+  q = load(KEYS[2])
+  giveback(q, 13)
+end
 
-local rateOK = true
+local rateOK, weighted = true, 0
 if per > 0 then
   local rs, rp, rc = r[1], r[2], r[3]
   local d = now - rs
@@ -62,7 +89,8 @@ if per > 0 then
   end
   if rp == 0 and rc == 0 then rs = now end
   local elapsed = math.max(now - rs, 0)
-  rateOK = muldivceil(rp, per - elapsed, per) + rc + 1 <= n
+  weighted = muldivceil(rp, per - elapsed, per)
+  rateOK = weighted + rc + 1 <= n
   r[1], r[2], r[3], r[4] = rs, rp, rc, per
 end
 
@@ -73,13 +101,27 @@ if period > 0 then
   q[7] = period
 end
 
+-- A lease of k units in all, this request's included: k = min(want + 1,
+-- floor(room / (2 nodes))), where room is what both limits allow before
+-- this request, when the lease outlives the margin before the earlier of
+-- the windows' ends.
+local extra = 0
+if rateOK and quotaOK and want > 0 then
+  local room, ends = math.huge, math.huge
+  if per > 0 then room, ends = n - weighted - r[3], r[1] + per end
+  if period > 0 then room, ends = math.min(room, qmax - q[6]), math.min(ends, q[5] + period) end
+  if ends - now > margin then
+    extra = math.max(math.min(want, math.floor(room / (2 * nodes)) - 1), 0)
+  end
+end
+
 if rateOK and quotaOK then
-  if per > 0 then r[3] = r[3] + 1 end
-  if period > 0 then q[6] = q[6] + 1 end
+  if per > 0 then r[3] = r[3] + 1 + extra end
+  if period > 0 then q[6] = q[6] + 1 + extra end
 end
 
 store(KEYS[1], r, now)
 if KEYS[2] ~= KEYS[1] then store(KEYS[2], q, now) end
 
 local function flag(ok) if ok then return 1 end return 0 end
-return {flag(rateOK), flag(quotaOK), now, r[1], r[2], r[3], q[5], q[6]}
+return {flag(rateOK), flag(quotaOK), now, r[1], r[2], r[3], q[5], q[6], extra}

@@ -1,7 +1,6 @@
 package limit
 
 import (
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,12 +11,11 @@ import (
 
 // refusals remembers the requests a rate limit refused, by rate key, until
 // their RetryAfter. Its refusals take at most max bytes, each accounted as
-// refusalBytes; safe for concurrent use.
+// refusalBytes (see bounded: a refusal forgotten early costs one call to
+// Redis); safe for concurrent use.
 type refusals struct {
-	mu    sync.Mutex
-	m     map[Key]refusal
-	max   int64
-	bytes int64 // refusalBytes of m's keys, summed
+	mu sync.Mutex
+	bounded[refusal]
 	// latest is the latest until of any refusal put (Unix ns): past it,
 	// none holds, and get answers without the lock.
 	latest atomic.Int64
@@ -36,13 +34,17 @@ type refusal struct {
 // limits is what a Request counts against, as a comparable value.
 type limits struct {
 	rate     table.Rate
+	hasRate  bool
 	quotaKey Key
 	quota    table.Quota
 	hasQuota bool
 }
 
 func limitsOf(req Request) limits {
-	l := limits{rate: *req.Rate, quotaKey: req.QuotaKey}
+	l := limits{quotaKey: req.QuotaKey}
+	if req.Rate != nil {
+		l.rate, l.hasRate = *req.Rate, true
+	}
 	if req.Quota != nil {
 		l.quota, l.hasQuota = *req.Quota, true
 	}
@@ -57,7 +59,7 @@ func refusalBytes(k Key) int64 {
 }
 
 func newRefusals(max int64) *refusals {
-	return &refusals{m: make(map[Key]refusal), max: max}
+	return &refusals{bounded: newBounded(max, refusalBytes, func(f refusal, now time.Time) bool { return !now.Before(f.until) })}
 }
 
 // get returns the decisions for req at now when its rate key was refused
@@ -92,53 +94,14 @@ func (c *refusals) get(req Request, now time.Time) (rate, quota Decision, ok boo
 // refusal keeps copies of the identity, not the request's strings (parts
 // of a token's claims).
 func (c *refusals) put(req Request, rate, quota Decision, now time.Time) {
-	k := req.RateKey
-	k.Identity = strings.Clone(k.Identity)
-	f := refusal{limits: limitsOf(req), until: now.Add(rate.RetryAfter), zero: now.Add(rate.Reset), quota: quota, at: now}
-	if f.limits.quotaKey.Identity == k.Identity {
-		f.limits.quotaKey.Identity = k.Identity
-	} else {
-		f.limits.quotaKey.Identity = strings.Clone(f.limits.quotaKey.Identity)
-	}
-	size := refusalBytes(k)
+	k, lim := owned(req.RateKey, limitsOf(req))
+	f := refusal{limits: lim, until: now.Add(rate.RetryAfter), zero: now.Add(rate.Reset), quota: quota, at: now}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[k]; !ok {
-		if c.bytes+size > c.max {
-			c.makeRoom(size, now)
-		}
-		if c.bytes+size > c.max {
-			return
-		}
-		c.bytes += size
+	if !c.bounded.put(k, f, now) {
+		return
 	}
-	c.m[k] = f
 	if u := f.until.UnixNano(); u > c.latest.Load() {
 		c.latest.Store(u)
 	}
-}
-
-// makeRoom deletes the refusals that have run out and, when that leaves
-// no room for need more bytes, an eighth of the cache at random (map
-// iteration starts at a random place), so that a flood of refused
-// identities scans the map once per eighth of it, not on each new one. A
-// refusal forgotten early costs one call to Redis.
-func (c *refusals) makeRoom(need int64, now time.Time) {
-	for k, f := range c.m {
-		if !now.Before(f.until) {
-			c.delete(k)
-		}
-	}
-	for k := range c.m {
-		if c.bytes+need <= c.max-c.max/8 {
-			return
-		}
-		c.delete(k)
-	}
-}
-
-// delete forgets the refusal of k.
-func (c *refusals) delete(k Key) {
-	delete(c.m, k)
-	c.bytes -= refusalBytes(k)
 }

@@ -85,7 +85,9 @@ type ResilientOptions struct {
 // answers to the failed calls themselves are not added, since Redis most
 // likely ran them. The local counts outlive an outage (for as long as
 // their windows), so a Redis that fails again and again does not hand
-// out a node's share again each time. No Take waits longer than the
+// out a node's share again each time. Opening the breaker drops the Redis
+// limiter's leases (their units left are lost, as a node's that stops).
+// No Take waits longer than the
 // timeout. It is safe for concurrent use.
 type Resilient struct {
 	redis    *Redis
@@ -140,6 +142,9 @@ func NewResilient(r *Redis, opts ResilientOptions) *Resilient {
 	return l
 }
 
+// LeaseHits returns Redis.LeaseHits.
+func (l *Resilient) LeaseHits() uint64 { return l.redis.LeaseHits() }
+
 // Mode returns the mode in force: ModeRedis, or OnError while the breaker
 // is open.
 func (l *Resilient) Mode() Mode {
@@ -183,6 +188,7 @@ func (l *Resilient) trip(err error) {
 	if !l.open.CompareAndSwap(false, true) {
 		return
 	}
+	l.redis.leases.clear()
 	l.scheduleProbe()
 	l.log.Warn().Err(err).Str("on_redis_error", l.onError.String()).Msg("limit: Redis is unreachable; answering by the fallback until it is back")
 }

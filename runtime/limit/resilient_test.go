@@ -29,7 +29,8 @@ func newResilient(t *testing.T, srv *testutil.Redis, opts ResilientOptions) (*Re
 	if opts.Probe == 0 {
 		opts.Probe = 100 * time.Millisecond
 	}
-	return NewResilient(NewRedis(srv.Client(t), RedisOptions{Timeout: timeout}), opts), &log
+	// No leases: the tests count what each Take leaves in Redis.
+	return NewResilient(NewRedis(srv.Client(t), RedisOptions{Timeout: timeout, MaxLease: 1}), opts), &log
 }
 
 // takeBounded calls l.Take and fails t when it took longer than callBound.
@@ -235,5 +236,31 @@ func TestHeartbeat(t *testing.T) {
 	hs[2].Stop()
 	for _, h := range hs[:2] {
 		testutil.Eventually(t, "2 nodes after one stopped", func() bool { return h.Nodes() == 2 })
+	}
+}
+
+// TestResilientDropsLeases: opening the breaker drops the Redis
+// limiter's leases, so that none is counted from while Redis is away.
+func TestResilientDropsLeases(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	r := NewRedis(srv.Client(t), RedisOptions{Timeout: timeout})
+	l := NewResilient(r, ResilientOptions{Failures: 1, Probe: 100 * time.Millisecond})
+	quota := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
+	leased := Key{Identity: "alice", Policy: "p"}
+	if _, q, err := l.Take(context.Background(), Request{QuotaKey: leased, Quota: &quota}, time.Now()); err != nil || !q.Allowed {
+		t.Fatalf("%+v, %v", q, err)
+	}
+	if ls := r.leases.get(leased); ls == nil || ls.units == 0 {
+		t.Fatalf("no lease after the first request: %+v", ls)
+	}
+	srv.Pause()
+	takeBounded(t, l, Request{QuotaKey: Key{Identity: "bob", Policy: "p"}, Quota: &quota})
+	srv.Resume()
+	if m := l.Mode(); m != ModeLocal {
+		t.Fatalf("mode %v after a failed call with Failures 1, want local", m)
+	}
+	if ls := r.leases.get(leased); ls != nil {
+		t.Errorf("a lease held after the breaker opened: %+v", ls)
 	}
 }

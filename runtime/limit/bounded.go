@@ -1,0 +1,64 @@
+package limit
+
+import "time"
+
+// bounded is a map by Key whose entries take at most max bytes, each
+// accounted as size(k). It is not safe for concurrent use: its owner
+// locks around it.
+type bounded[V any] struct {
+	m     map[Key]V
+	max   int64
+	bytes int64 // size of m's keys, summed
+	size  func(Key) int64
+	// over reports whether an entry has run out at now: makeRoom deletes
+	// those first.
+	over func(v V, now time.Time) bool
+}
+
+func newBounded[V any](max int64, size func(Key) int64, over func(V, time.Time) bool) bounded[V] {
+	return bounded[V]{m: make(map[Key]V), max: max, size: size, over: over}
+}
+
+// put stores v under k, making room when k is new and does not fit; it
+// reports false, storing nothing, when k alone is over max. k's strings
+// are kept: the caller passes copies it owns.
+func (b *bounded[V]) put(k Key, v V, now time.Time) bool {
+	if _, ok := b.m[k]; !ok {
+		size := b.size(k)
+		if b.bytes+size > b.max {
+			b.makeRoom(size, now)
+		}
+		if b.bytes+size > b.max {
+			return false
+		}
+		b.bytes += size
+	}
+	b.m[k] = v
+	return true
+}
+
+// makeRoom deletes the entries that have run out and, when that leaves
+// no room for need more bytes, an eighth of the map at random (map
+// iteration starts at a random place), so that a flood of new keys scans
+// the map once per eighth of it, not on each new one.
+func (b *bounded[V]) makeRoom(need int64, now time.Time) {
+	for k, v := range b.m {
+		if b.over(v, now) {
+			b.delete(k)
+		}
+	}
+	for k := range b.m {
+		if b.bytes+need <= b.max-b.max/8 {
+			return
+		}
+		b.delete(k)
+	}
+}
+
+// delete forgets k.
+func (b *bounded[V]) delete(k Key) {
+	if _, ok := b.m[k]; ok {
+		delete(b.m, k)
+		b.bytes -= b.size(k)
+	}
+}

@@ -1,0 +1,169 @@
+package limit
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// defaultMaxLease is RedisOptions.MaxLease's default.
+const defaultMaxLease = 64
+
+// lease is units of one key's limits that Redis counted ahead of this
+// node's requests: they are taken by requests with the same limits until
+// they run out or the lease ends. Taking is safe for concurrent use; no
+// unit is taken twice.
+type lease struct {
+	limits limits
+	units  int64        // counted beyond the request that made the lease
+	taken  atomic.Int64 // units taken (or claimed by rest): at most units
+	// refill is set, while it runs, by the one call that may make the
+	// lease's successor once its units run out, and closed when it is
+	// done: the node's requests that miss meanwhile wait for it rather
+	// than each call Redis.
+	refill atomic.Pointer[chan struct{}]
+	// dry is set when a refill made no lease (the room was too small):
+	// the requests that miss then call Redis rather than wait for the next
+	// one.
+	dry atomic.Bool
+	// at is this node's clock when the call was made, server Redis's
+	// clock then (Unix ns) and end this node's clock when the lease
+	// stops being used.
+	at     time.Time
+	server int64
+	end    time.Time
+	// state is the key's state after the call, without the lease's units
+	// in rCur and qCount; per is the rate's window (ns).
+	state entry
+	per   int64
+}
+
+// take takes one unit at now and returns the decisions Memory makes for
+// a request counted at that instant, with the units taken so far counted
+// and the others not; ok is false when none is left or the lease ended.
+// The rate allows it: the estimate only falls within a window, and the
+// unit was within the limits when Redis counted it.
+func (l *lease) take(now time.Time) (rate, quota Decision, ok bool) {
+	if !now.Before(l.end) {
+		return rate, quota, false
+	}
+	var k int64
+	for {
+		k = l.taken.Load()
+		if k >= l.units {
+			return rate, quota, false
+		}
+		if l.taken.CompareAndSwap(k, k+1) {
+			k++
+			break
+		}
+	}
+	t := l.server + int64(now.Sub(l.at))
+	e := l.state
+	if lim := &l.limits; lim.hasRate {
+		e.rCur += k
+		weighted := mulDivCeil(e.rPrev, l.per-max(t-e.rStart, 0), l.per)
+		rate = e.rateDecision(lim.rate.Requests, l.per, weighted, true, t)
+	}
+	if lim := &l.limits; lim.hasQuota {
+		e.qCount += k
+		quota = e.quotaDecision(lim.quota.Max, true, t)
+	}
+	return rate, quota, true
+}
+
+// startRefill takes the lease's refill, when no call holds it.
+func (l *lease) startRefill() bool {
+	done := make(chan struct{})
+	return l.refill.CompareAndSwap(nil, &done)
+}
+
+// endRefill releases the refill the caller holds (once its successor, if
+// any, is in place) and wakes those waiting for it.
+func (l *lease) endRefill() {
+	close(*l.refill.Swap(nil))
+}
+
+// rest claims the units not taken, so that none is taken after, and
+// returns how many they are.
+func (l *lease) rest() int64 {
+	return max(l.units-l.taken.Swap(l.units), 0)
+}
+
+// leases holds this node's leases, one a key, within a budget of bytes
+// (see bounded), each accounted as leaseBytes; safe for concurrent use.
+// A lease forgotten while some of its units are left loses them until its
+// windows end.
+type leases struct {
+	mu sync.Mutex
+	bounded[*lease]
+}
+
+func newLeases(max int64) *leases {
+	return &leases{bounded: newBounded(max, leaseBytes, func(l *lease, now time.Time) bool { return !now.Before(l.end) })}
+}
+
+// leaseBytes is what the lease of k accounts for: its map slot with the
+// slack of a map's load factor and growth (twice the key and the
+// pointer), the lease and its copy of the identity, each rounded up to 16
+// bytes.
+func leaseBytes(k Key) int64 {
+	const fixed = 2*int64(unsafe.Sizeof(Key{})+unsafe.Sizeof(&lease{})) + (int64(unsafe.Sizeof(lease{}))+15)&^15
+	return fixed + (int64(len(k.Identity))+15)&^15
+}
+
+// hold returns k's lease; when there is none, it holds an empty one with
+// lim, its refill taken (held is true), so that the requests that miss
+// meanwhile wait for the call that reserves one.
+func (c *leases) hold(k Key, lim limits, now time.Time) (l *lease, held bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l := c.m[k]; l != nil {
+		return l, false
+	}
+	l = &lease{}
+	k, l.limits = owned(k, lim)
+	l.startRefill()
+	c.bounded.put(k, l, now)
+	return l, true
+}
+
+// get returns k's lease, nil when there is none.
+func (c *leases) get(k Key) *lease {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k]
+}
+
+// put holds l as k's lease from now, in place of the one before. It keeps
+// copies of the identity, not the request's strings.
+func (c *leases) put(k Key, l *lease, now time.Time) {
+	k, l.limits = owned(k, l.limits)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bounded.put(k, l, now)
+}
+
+// clear forgets every lease; their units left are lost.
+func (c *leases) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		c.delete(k)
+	}
+}
+
+// owned returns copies of k and l that share one copy of k's identity
+// (l's quota key holds the same one, or another copied apart), so that
+// neither keeps a request's strings (parts of a token's claims) alive.
+func owned(k Key, l limits) (Key, limits) {
+	k.Identity = strings.Clone(k.Identity)
+	if l.quotaKey.Identity == k.Identity {
+		l.quotaKey.Identity = k.Identity
+	} else {
+		l.quotaKey.Identity = strings.Clone(l.quotaKey.Identity)
+	}
+	return k, l
+}
