@@ -171,7 +171,7 @@ func TestRedisLeases(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := NewMemory(MemoryOptions{})
 			var clock at
-			r := clocked(NewRedis(srv.Client(t), RedisOptions{KeyPrefix: tc.name + ":", Timeout: 5 * time.Second, Nodes: func() int { return tc.nodes }}), &clock)
+			r := clocked(NewRedis(srv.Client(t), RedisOptions{KeyPrefix: tc.name + ":", Timeout: 5 * time.Second, LeaseShare: 1, Nodes: func() int { return tc.nodes }}), &clock)
 			before := serverStats(t, srv)
 			allowed := 0
 			for i, st := range tc.steps {
@@ -202,7 +202,7 @@ func TestRedisLeases(t *testing.T) {
 func TestRedisLeaseMargin(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	r := NewRedis(srv.Client(t), RedisOptions{Timeout: 2 * time.Second})
+	r := NewRedis(srv.Client(t), RedisOptions{Timeout: 2 * time.Second, LeaseShare: 1})
 	rate := perSecond(1000)
 	req := Request{RateKey: Key{Identity: "alice", Policy: "p"}, Rate: &rate}
 	loadScript(t, srv)
@@ -226,7 +226,7 @@ func TestRedisLeasesAcrossNodes(t *testing.T) {
 	three := func() int { return 3 }
 	var nodes []*Redis
 	for range 3 {
-		nodes = append(nodes, NewRedis(srv.Client(t), RedisOptions{Timeout: 5 * time.Second, Nodes: three}))
+		nodes = append(nodes, NewRedis(srv.Client(t), RedisOptions{Timeout: 5 * time.Second, Nodes: three, LeaseShare: 1}))
 	}
 	quota := table.Quota{Max: 1000, Period: table.Duration(time.Hour)}
 	rate := table.Rate{Requests: 1 << 40, Per: table.Duration(time.Hour)} // windows that outlive the timeout
@@ -270,5 +270,33 @@ func loadScript(t *testing.T, srv *testutil.Redis) {
 	rate := perSecond(1)
 	if _, _, err := r.Take(context.Background(), Request{RateKey: Key{Identity: "load"}, Rate: &rate}, time.Time{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLeaseSize: a lease holds at most MaxLease units and at most a
+// LeaseShare-th of the smaller of its limits, and always its request.
+func TestLeaseSize(t *testing.T) {
+	t.Parallel()
+	rate := func(n int64) *table.Rate { return &table.Rate{Requests: n, Per: table.Duration(time.Second)} }
+	quota := func(n int64) *table.Quota { return &table.Quota{Max: n, Period: table.Duration(time.Hour)} }
+	for _, tc := range []struct {
+		name  string
+		share int
+		req   Request
+		want  int
+	}{
+		{"large limits: MaxLease", 0, Request{Rate: rate(1e9), Quota: quota(1e9)}, 64},
+		{"a sixty-fourth of the quota", 0, Request{Quota: quota(640)}, 10},
+		{"the smaller limit counts", 0, Request{Rate: rate(6400), Quota: quota(128)}, 2},
+		{"a small limit: one unit, a call a request", 0, Request{Rate: rate(100)}, 1},
+		{"share 1: the whole limit", 1, Request{Quota: quota(10)}, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := NewRedis(nil, RedisOptions{LeaseShare: tc.share})
+			if got := r.leaseSize(tc.req); got != tc.want {
+				t.Errorf("leaseSize = %d, want %d", got, tc.want)
+			}
+		})
 	}
 }

@@ -70,6 +70,9 @@ type RedisOptions struct {
 	// MaxLease is the most units one call counts for a lease (see Redis),
 	// the request that made it included; 0 means 64, 1 no leases.
 	MaxLease int
+	// LeaseShare bounds a lease to this fraction of the smaller of its
+	// limits (see Redis); 0 means 64, 1 lets a lease hold a whole limit.
+	LeaseShare int
 	// MaxLeaseBytes bounds the memory taken by the leases (see Redis),
 	// each accounted as leaseBytes; 0 means 4MiB. When a new one does not
 	// fit, the leases ended go, then an eighth of the others at random.
@@ -113,9 +116,9 @@ type RedisOptions struct {
 // Leases: when Redis allows a request counted under one key (one policy
 // gives its limits, or only one applies), the same call may count up to
 // MaxLease − 1 more units in both of its limits (never in one alone), k =
-// min(MaxLease, floor(room / (2 × live nodes))) in all, room being what
-// both limits allow at that instant; a small room gives k = 1, a call per
-// request. This node then counts that many further requests with the same
+// min(MaxLease, limit / LeaseShare, floor(room / (2 × live nodes))) in
+// all, limit being the smaller of the two and room what both allow at
+// that instant; a small limit or room gives k = 1, a call per request. This node then counts that many further requests with the same
 // key and limits itself, without a call, until they run out, until the
 // earlier of the rate's and the quota's window ends (on Redis's clock,
 // taken onto this node's at the call, less the timeout), or until a call
@@ -139,6 +142,7 @@ type Redis struct {
 	deadlines *deadlines
 	refused   *refusals
 	maxLease  int
+	share     int64 // RedisOptions.LeaseShare
 	leases    *leases
 	nodes     func() int
 	hits      *metrics.Counter
@@ -161,6 +165,9 @@ func NewRedis(client rueidis.Client, opts RedisOptions) *Redis {
 	if opts.MaxLease <= 0 {
 		opts.MaxLease = defaultMaxLease
 	}
+	if opts.LeaseShare <= 0 {
+		opts.LeaseShare = 64
+	}
 	if opts.MaxLeaseBytes <= 0 {
 		opts.MaxLeaseBytes = 4 << 20
 	}
@@ -174,6 +181,7 @@ func NewRedis(client rueidis.Client, opts RedisOptions) *Redis {
 		deadlines: newDeadlines(opts.Timeout),
 		refused:   newRefusals(opts.MaxRefusedBytes),
 		maxLease:  opts.MaxLease,
+		share:     int64(opts.LeaseShare),
 		leases:    newLeases(opts.MaxLeaseBytes),
 		nodes:     opts.Nodes,
 		hits:      metrics.GetOrCreateCounter(leaseHitsMetric),
@@ -320,7 +328,7 @@ func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time
 	}
 	want := 0
 	if reserve {
-		want = r.maxLease - 1
+		want = r.leaseSize(req) - 1
 	}
 	margin := r.timeout
 	if r.clock != nil { // the server's clock is the node's: no skew to cover
@@ -447,4 +455,19 @@ func (r *Redis) ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 	defer cancel()
 	return r.client.Do(ctx, r.client.B().Ping().Build()).Error()
+}
+
+// leaseSize is the most units a lease for req may hold, its request
+// included: at least 1. LeaseShare keeps the units a lease holds (counted
+// as used in Redis, as the portal's usage shows them, and lost when its
+// node stops) a small part of any limit.
+func (r *Redis) leaseSize(req Request) int {
+	limit := int64(r.maxLease) * r.share
+	if req.Rate != nil {
+		limit = min(limit, req.Rate.Requests)
+	}
+	if req.Quota != nil {
+		limit = min(limit, req.Quota.Max)
+	}
+	return int(max(limit/r.share, 1))
 }

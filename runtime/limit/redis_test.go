@@ -119,7 +119,7 @@ func TestRedisMatchesMemory(t *testing.T) {
 	for _, s := range seqs {
 		m := NewMemory(MemoryOptions{})
 		var clock at
-		r := clocked(NewRedis(client, RedisOptions{KeyPrefix: "matches:", Timeout: 5 * time.Second}), &clock)
+		r := clocked(NewRedis(client, RedisOptions{KeyPrefix: "matches:", Timeout: 5 * time.Second, LeaseShare: 1}), &clock)
 		rk := Key{Issuer: "https://idp.example/", Identity: s.name, Policy: "rate"}
 		qk := rk
 		if s.twoPolicies {

@@ -244,7 +244,7 @@ func TestHeartbeat(t *testing.T) {
 func TestResilientDropsLeases(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	r := NewRedis(srv.Client(t), RedisOptions{Timeout: timeout})
+	r := NewRedis(srv.Client(t), RedisOptions{Timeout: timeout, LeaseShare: 1})
 	l := NewResilient(r, ResilientOptions{Failures: 1, Probe: 100 * time.Millisecond})
 	quota := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
 	leased := Key{Identity: "alice", Policy: "p"}
