@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"encoding/json"
 	"slices"
 	"strconv"
 	"unicode/utf16"
@@ -20,15 +21,18 @@ import (
 // and keys is scratch space.
 func parseObject(p *fastjson.Parser, b []byte, keys *[][]byte) (*fastjson.Object, bool) {
 	// fastjson's parser is lenient (control characters, unknown escapes,
-	// NaN, "1-2"); its validator holds the input to the JSON grammar.
+	// NaN, "1-2"), and so is its validator (a control character before an
+	// escape), whose error text also grows with the depth at which it
+	// fails: encoding/json's validator, linear and exact, holds the input
+	// to the JSON grammar once shallow has bounded its depth.
 	*keys = (*keys)[:0]
-	if fastjson.ValidateBytes(b) != nil {
+	if !shallow(b, fastjson.MaxDepth) || !json.Valid(b) {
 		return nil, false
 	}
 	replaceLoneSurrogates(b)
 	v, err := p.ParseBytes(b)
 	if err != nil {
-		return nil, false // deeper than fastjson.MaxDepth
+		return nil, false
 	}
 	switch v.Type() {
 	case fastjson.TypeNull:
@@ -160,4 +164,26 @@ func hex4(b []byte) rune {
 		r = r<<4 | rune(c)
 	}
 	return r
+}
+
+// shallow reports whether the JSON text b nests arrays and objects at most
+// limit deep, counting brackets outside strings; it reads b once.
+func shallow(b []byte, limit int) bool {
+	depth, inString := 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			if depth++; depth > limit {
+				return false
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return true
 }

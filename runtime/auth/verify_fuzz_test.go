@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -133,4 +134,34 @@ func scanJSON(dec *json.Decoder) (depth int, dup bool) {
 func sameClaims(a, b *Claims) bool {
 	return a.blob == b.blob && slices.Equal(a.idx, b.idx) && slices.Equal(a.scopes, b.scopes) &&
 		a.exp == b.exp && a.nbf == b.nbf && a.iat == b.iat && a.iss == b.iss && a.alg == b.alg && a.gen == b.gen
+}
+
+// TestDeepUnclosedNestingIsCheap: a token whose header or claims open
+// thousands of arrays or objects and never close them is refused as
+// malformed, with work in proportion to its length (fastjson's validator
+// built an error text per level: gigabytes for 8 KiB), before any key or
+// signature is looked at.
+func TestDeepUnclosedNestingIsCheap(t *testing.T) {
+	p, k, v := readyEnv(t, KeySetsOptions{MinRefetch: time.Hour})
+	idp, fetch, rules := p.idp(), k.fetcher(p.idp().ID), rulesFor(allAlgs...)
+	enc := base64.RawURLEncoding
+	for _, tc := range []struct{ name, header, claims string }{
+		{"header", strings.Repeat("[", 6000), "{}"},
+		{"claims", `{"alg":"RS256"}`, strings.Repeat("[", 5900)},
+		{"objects", strings.Repeat(`{"":`, 1500), "{}"},
+		{"closed, 301 deep", strings.Repeat("[", 301) + strings.Repeat("]", 301), "{}"},
+	} {
+		tok := []byte(enc.EncodeToString([]byte(tc.header)) + "." + enc.EncodeToString([]byte(tc.claims)) + ".AAAA")
+		var err error
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err = v.verify(tok, fetch, idp, rules, now)
+		runtime.ReadMemStats(&after)
+		if err != errMalformed {
+			t.Errorf("%s: %v, want %v", tc.name, err, errMalformed)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+			t.Errorf("%s: refusing a %d-byte token allocated %d bytes", tc.name, len(tok), n)
+		}
+	}
 }
