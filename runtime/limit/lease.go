@@ -11,6 +11,13 @@ import (
 // defaultMaxLease is RedisOptions.MaxLease's default.
 const defaultMaxLease = 64
 
+// maxLeaseAge bounds how long a lease is used after its call: a lease's
+// end is Redis's clock taken onto this node's once, so a step of either
+// clock, or drift, could otherwise let its units outlive their window;
+// and its Remaining, which does not see what other nodes count, is at
+// most this old.
+const maxLeaseAge = time.Second
+
 // lease is units of one key's limits that Redis counted ahead of this
 // node's requests: they are taken by requests with the same limits until
 // they run out or the lease ends. Taking is safe for concurrent use; no

@@ -300,3 +300,85 @@ func TestLeaseSize(t *testing.T) {
 		})
 	}
 }
+
+// TestLeaseNoUnitLost: one node, many goroutines on one key, nothing
+// refused: every unit Redis counted was passed or is left in the node's
+// lease. A lease replaced in the map while it held units loses them.
+func TestLeaseNoUnitLost(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	r := NewRedis(srv.Client(t), RedisOptions{KeyPrefix: "orph:", Timeout: 5 * time.Second, LeaseShare: 1, MaxLease: 8})
+	probe := NewRedis(srv.Client(t), RedisOptions{KeyPrefix: "orph:", Timeout: 5 * time.Second, MaxLease: 1})
+	quota := table.Quota{Max: 1 << 30, Period: table.Duration(time.Hour)}
+	k := Key{Identity: "hot", Policy: "p"}
+	req := Request{QuotaKey: k, Quota: &quota}
+	var passed atomic.Int64
+	var wg sync.WaitGroup
+	for range 256 {
+		wg.Go(func() {
+			for range 200 {
+				_, q, err := r.Take(context.Background(), req, time.Now())
+				if err != nil || !q.Allowed {
+					t.Errorf("%+v %v", q, err)
+					return
+				}
+				passed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	left := int64(0)
+	if l := r.leases.get(k); l != nil {
+		left = l.units - l.taken.Load()
+	}
+	_, q, err := probe.Take(context.Background(), req, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := quota.Max - q.Remaining - 1
+	t.Logf("passed %d, counted in Redis %d, left in the current lease %d", passed.Load(), counted, left)
+	if lost := counted - passed.Load() - left; lost != 0 {
+		t.Errorf("%d units counted in Redis were neither passed nor held: orphaned leases", lost)
+	}
+}
+
+// TestLeaseOutlivedByClockStep: Redis's clock steps ahead into the next
+// quota window while a node holds a lease made in the one before; the
+// lease ends by maxLeaseAge, so the node does not spend its units in the
+// new window beside the other nodes.
+func TestLeaseOutlivedByClockStep(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	two := func() int { return 2 }
+	var ca, cb at
+	a := clocked(NewRedis(srv.Client(t), RedisOptions{KeyPrefix: "skew:", Timeout: 5 * time.Second, LeaseShare: 1, Nodes: two}), &ca)
+	b := clocked(NewRedis(srv.Client(t), RedisOptions{KeyPrefix: "skew:", Timeout: 5 * time.Second, MaxLease: 1, Nodes: two}), &cb)
+	quota := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
+	req := Request{QuotaKey: Key{Identity: "alice", Policy: "p"}, Quota: &quota}
+	take := func(r *Redis) bool {
+		_, q, err := r.Take(context.Background(), req, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.Allowed
+	}
+	ca.set(t0)
+	if !take(a) { // leases 24 more units
+		t.Fatal("refused")
+	}
+	// Real time: t0 + 1h − 1s. A's clock says so; Redis's clock, stepped
+	// 2 s ahead, is past the window's end.
+	ca.set(t0.Add(time.Hour - time.Second))
+	cb.set(t0.Add(time.Hour + time.Second))
+	passed := 0
+	for take(b) {
+		passed++
+	}
+	for take(a) {
+		passed++
+	}
+	t.Logf("%d passed in the window Redis began at t0+1h+1s (quota %d)", passed, quota.Max)
+	if passed > int(quota.Max) {
+		t.Errorf("%d passed within one quota window of %d", passed, quota.Max)
+	}
+}

@@ -118,20 +118,26 @@ type RedisOptions struct {
 // MaxLease − 1 more units in both of its limits (never in one alone), k =
 // min(MaxLease, limit / LeaseShare, floor(room / (2 × live nodes))) in
 // all, limit being the smaller of the two and room what both allow at
-// that instant; a small limit or room gives k = 1, a call per request. This node then counts that many further requests with the same
-// key and limits itself, without a call, until they run out, until the
-// earlier of the rate's and the quota's window ends (on Redis's clock,
-// taken onto this node's at the call, less the timeout), or until a call
-// counts on the key (one with other limits after a table swap, say). Such
-// a call gives the units left back in the same script, so for one node
-// the decisions and Remaining, Reset and RetryAfter are Memory's: a unit
-// counted at t stays within the rate until its window ends, since the
-// estimate only falls within a window. The units are counted when leased,
-// so the nodes never pass a limit together; a lease's units left when its
-// node stops, when it ends unused, when the breaker of a Resilient opens
-// or when it is forgotten (MaxLeaseBytes) are lost, at most MaxLease − 1
-// per node and key until their windows end: conservative. A request
-// whose two limits are counted under two keys always calls Redis.
+// that instant; a small limit or room gives k = 1, a call per request.
+// This node then counts that many further requests with the same key and
+// limits itself, without a call, until they run out, until the earlier of
+// the rate's and the quota's window ends (on Redis's clock, taken onto
+// this node's at the call, less the timeout), until maxLeaseAge has
+// passed since the call (so that a step or drift of either clock cannot
+// carry units past their window), or until a call counts on the key (one
+// with other limits after a table swap, say). Such a call gives the units
+// left back in the same script, so for one node the decisions and
+// Remaining, Reset and RetryAfter are Memory's: a unit counted at t stays
+// within the rate until its window ends, since the estimate only falls
+// within a window. With several nodes, the Remaining of a request counted
+// from a lease does not see what the others counted since its call. The
+// units are counted when leased, so the nodes never pass a limit
+// together; a lease's units left when its node stops, when it ends
+// unused, when the breaker of a Resilient opens or when it is forgotten
+// (MaxLeaseBytes) are lost, at most MaxLease − 1 per node and key until
+// their windows end: conservative. A request whose two limits are counted
+// under two keys always calls Redis. A Take, waits for another request's
+// call included, takes at most the timeout.
 //
 // A Redis is safe for concurrent use. The client is the caller's, to
 // close after the Redis is no longer used.
@@ -201,36 +207,16 @@ func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota D
 		return rate, quota, nil
 	}
 	k, lim, reserve := r.leaseOf(req)
-	reserve = reserve && r.maxLease > 1
-	var held *lease // whose refill this call took
-	if reserve {
-		l, fresh := r.leases.hold(k, lim, now)
-		switch {
-		case fresh:
-			held = l
-		case l.limits != lim:
-			if l.startRefill() {
-				held = l
-			}
-		default:
-			if rate, quota, ok := r.take(l, now); ok {
-				return rate, quota, nil
-			}
-			if l.startRefill() {
-				held = l
-				break
-			}
-			if l.dry.Load() {
-				break
-			}
-			rate, quota, ok, err := r.awaitRefill(l, k, now)
-			if ok || err != nil {
-				return rate, quota, err
-			}
-			now = r.now() // the call gets a timeout of its own
+	deadline := r.deadlines.at(now) // the whole Take's, waits included
+	var held *lease                 // whose refill this call took
+	if reserve && r.maxLease > 1 {
+		var done bool
+		if held, rate, quota, done, err = r.fromLease(k, lim, now, deadline); done {
+			return rate, quota, err
 		}
+		now = r.now()
 	}
-	rate, quota, l, err := r.call(r.deadlines.at(now), req, lim, now, held != nil)
+	rate, quota, l, err := r.call(deadline, req, lim, now, held != nil)
 	if l != nil {
 		l.limits = lim
 		r.leases.put(k, l, now)
@@ -253,15 +239,49 @@ func (r *Redis) take(l *lease, now time.Time) (rate, quota Decision, ok bool) {
 	return rate, quota, ok
 }
 
+// fromLease takes req's unit from k's lease when it has one left
+// (done); else it takes the lease's refill for this Take's call (held),
+// or waits within deadline for another call's refill and takes from its
+// lease (done), or returns neither, for a call that reserves nothing. A
+// lease replaced between the miss and taking its refill (the refill
+// before this one ended meanwhile) is let go, and its successor tried:
+// replacing it would lose its units.
+func (r *Redis) fromLease(k Key, lim limits, now time.Time, deadline context.Context) (held *lease, rate, quota Decision, done bool, err error) {
+	for range 2 {
+		l, fresh := r.leases.hold(k, lim, now)
+		if fresh {
+			return l, rate, quota, false, nil
+		}
+		if l.limits == lim {
+			if rate, quota, ok := r.take(l, now); ok {
+				return nil, rate, quota, true, nil
+			}
+		}
+		if l.startRefill() {
+			if r.leases.get(k) == l {
+				return l, rate, quota, false, nil
+			}
+			l.endRefill()
+			continue
+		}
+		if l.limits != lim || l.dry.Load() {
+			break
+		}
+		rate, quota, ok, err := r.awaitRefill(l, k, deadline)
+		return nil, rate, quota, ok || err != nil, err
+	}
+	return nil, rate, quota, false, nil
+}
+
 // awaitRefill waits, within the timeout, for the call that refills l, and
 // counts a request from the lease it made for k; ok is false when it made
 // none that is left, and err says the refill did not end in time (Redis
 // is as unresponsive as it would have been to this request's own call).
-func (r *Redis) awaitRefill(l *lease, k Key, now time.Time) (rate, quota Decision, ok bool, err error) {
+func (r *Redis) awaitRefill(l *lease, k Key, deadline context.Context) (rate, quota Decision, ok bool, err error) {
 	if done := l.refill.Load(); done != nil {
 		select {
 		case <-*done:
-		case <-r.deadlines.at(now).Done():
+		case <-deadline.Done():
 			return rate, quota, false, fmt.Errorf("limit: redis: waiting for another request's call: %w", context.DeadlineExceeded)
 		}
 	}
@@ -367,7 +387,7 @@ func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time
 		end = min(end, e.qEnd)
 	}
 	if extra > 0 {
-		l = &lease{units: extra, at: now, server: t, end: now.Add(time.Duration(end-t) - margin), state: e, per: per * us}
+		l = &lease{units: extra, at: now, server: t, end: now.Add(min(time.Duration(end-t)-margin, maxLeaseAge)), state: e, per: per * us}
 	}
 	return rate, quota, l, nil
 }
