@@ -100,7 +100,7 @@ func main() {
 	flag.StringVar(&o.ServeArgs, "serve-args", "", "extra arguments for cuegate serve, space-separated")
 	flag.IntVar(&o.RepeatIdentities, "repeat-identities", 100, "(a) identities, one token each, reused")
 	flag.IntVar(&o.FreshIdentities, "fresh-identities", 10000, "(b) identities")
-	flag.IntVar(&o.RSPool, "rs-pool", 150000, "(b) RS256 tokens: more than cuegate's token cache holds (32MiB, some 80,000 such tokens) so most requests need a signature check; 30000 measures a pool the cache holds; minting costs ~1.2ms each, once (see -token-cache)")
+	flag.IntVar(&o.RSPool, "rs-pool", 150000, "(b) RS256 tokens: more than cuegate's token cache holds (32MiB, some 75,000 such tokens) so most requests need a signature check; 30000 measures a pool the cache holds; minting costs ~1.2ms each, once (see -token-cache)")
 	flag.IntVar(&o.ESPool, "es-pool", 150000, "(b) ES256 tokens minted")
 	flag.DurationVar(&o.ReloadEvery, "reload-every", 100*time.Millisecond, "(e) config rewrite period")
 	flag.StringVar(&o.ReloadVia, "reload-via", "sighup", "(e) how a rewrite reaches cuegate: sighup (rewrite, then SIGHUP: a swap every period) or file (rewrite only: the watcher's debounce decides)")
