@@ -27,9 +27,10 @@ type Redis struct {
 	dir  string
 	port int
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	log *SyncBuffer
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited
+	log    *SyncBuffer
 }
 
 // StartRedis starts redis-server and returns once it answers PING. A
@@ -40,11 +41,26 @@ func StartRedis(t testing.TB) *Redis {
 	if err != nil {
 		NeedOrSkip(t, "redis-server", "install it with `apt-get install redis-server` (Debian's package)")
 	}
-	r := &Redis{t: t, bin: bin, dir: t.TempDir(), port: freePort(t)}
+	r := &Redis{t: t, bin: bin, dir: t.TempDir()}
 	t.Cleanup(r.Kill)
-	r.Restart()
-	return r
+	// A port found free may be taken before the server binds it (tests
+	// run in parallel): the server then exits, and it starts again on
+	// another port.
+	for try := 1; ; try++ {
+		r.port = freePort(t)
+		err := r.start()
+		if err == nil {
+			return r
+		}
+		if !errors.Is(err, errPortTaken) || try == 3 {
+			t.Fatal(err)
+		}
+	}
 }
+
+// errPortTaken is what start returns when the server could not bind its
+// port.
+var errPortTaken = errors.New("redis-server: port taken")
 
 // NeedOrSkip reports that what is missing: under CI (CI set to anything
 // but "", "0" and "false") it fails t, elsewhere it skips t, saying how to
@@ -76,6 +92,15 @@ func (r *Redis) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Ito
 // and returns once it answers PING. Its data is gone (no persistence).
 func (r *Redis) Restart() {
 	r.t.Helper()
+	if err := r.start(); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// start starts the server on r.port, after Kill if it is running, and
+// returns once it answers PING; an error when it exits first (errPortTaken
+// when it could not bind the port) or does not answer in 10 s.
+func (r *Redis) start() error {
 	r.Kill()
 	r.mu.Lock()
 	r.log = &SyncBuffer{}
@@ -84,22 +109,48 @@ func (r *Redis) Restart() {
 		"--save", "", "--appendonly", "no", "--daemonize", "no")
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	err := r.cmd.Start()
-	log := r.log
+	cmd, log, exited := r.cmd, r.log, make(chan struct{})
+	r.exited = exited
+	if err != nil {
+		r.cmd = nil
+	}
 	r.mu.Unlock()
 	if err != nil {
-		r.t.Fatalf("starting redis-server: %v", err)
+		return fmt.Errorf("starting redis-server: %w", err)
 	}
+	go func() { cmd.Wait(); close(exited) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := r.Ping()
+		err := r.answers(cmd.Process.Pid)
+		select {
+		case <-exited:
+			if strings.Contains(log.String(), "Address already in use") {
+				return fmt.Errorf("%w: %d", errPortTaken, r.port)
+			}
+			return fmt.Errorf("redis-server on %s exited; its output:\n%s", r.Addr(), log)
+		default:
+		}
 		if err == nil {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server on %s does not answer PING: %v; its output:\n%s", r.Addr(), err, log)
+			return fmt.Errorf("redis-server on %s does not answer PING: %v; its output:\n%s", r.Addr(), err, log)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// answers reports whether the server on r's port is process pid and
+// answers: another one (that took the port first) does not count.
+func (r *Redis) answers(pid int) error {
+	info, err := r.Do("INFO", "server")
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(info, "\nprocess_id:"+strconv.Itoa(pid)+"\r\n") {
+		return fmt.Errorf("another process answers on %s", r.Addr())
+	}
+	return nil
 }
 
 // Kill ends the server with SIGKILL (after SIGCONT, should it be stopped)
@@ -112,7 +163,7 @@ func (r *Redis) Kill() {
 	}
 	r.cmd.Process.Signal(syscall.SIGCONT)
 	r.cmd.Process.Kill()
-	r.cmd.Wait()
+	<-r.exited
 	r.cmd = nil
 }
 

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -40,5 +41,18 @@ func TestRedis(t *testing.T) {
 	}
 	if got, err := r.Do("EXISTS", "k"); err != nil || got != "0" {
 		t.Errorf("EXISTS k after restart: %q, %v; want 0 (no persistence)", got, err)
+	}
+}
+
+// TestRedisPortTaken: a server whose port another server took between
+// the choice and the bind is told apart from that other server, which
+// answers PING on the port: start says the port was taken.
+func TestRedisPortTaken(t *testing.T) {
+	t.Parallel()
+	other := StartRedis(t)
+	r := &Redis{t: t, bin: other.bin, dir: t.TempDir(), port: other.port}
+	t.Cleanup(r.Kill)
+	if err := r.start(); !errors.Is(err, errPortTaken) {
+		t.Fatalf("start on a taken port: %v, want %v", err, errPortTaken)
 	}
 }
