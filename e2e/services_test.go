@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -46,40 +48,67 @@ type redisServer struct {
 }
 
 // startRedis starts Debian's redis-server on a free loopback port; it is
-// stopped by PID when the test ends.
+// stopped by PID when the test ends. A port taken between its choice and
+// the server's bind is replaced by another (up to three tries).
 func startRedis(t *testing.T) *redisServer {
 	t.Helper()
 	r := &redisServer{
-		bin:  lookBinary(t, "redis-server", "redis-server", "/usr/bin", "/usr/sbin"),
-		dir:  t.TempDir(),
-		port: freePort(t),
-		log:  &syncBuffer{},
+		bin: lookBinary(t, "redis-server", "redis-server", "/usr/bin", "/usr/sbin"),
+		dir: t.TempDir(),
 	}
-	r.Addr = fmt.Sprintf("127.0.0.1:%d", r.port)
-	r.start(t)
 	t.Cleanup(func() {
 		r.kill()
-		if t.Failed() {
+		if t.Failed() && r.log != nil {
 			t.Logf("redis-server output (last 2 KB):\n%s", tail(r.log.String(), 2048))
 		}
 	})
-	return r
+	for try := 1; try <= 3; try++ {
+		r.port = freePort(t)
+		r.Addr = fmt.Sprintf("127.0.0.1:%d", r.port)
+		if r.tryStart(t) {
+			return r
+		}
+	}
+	t.Fatalf("redis-server: three ports were taken before it could bind them")
+	return nil
 }
 
 func (r *redisServer) start(t *testing.T) {
 	t.Helper()
+	if !r.tryStart(t) {
+		t.Fatalf("redis-server could not bind %s", r.Addr)
+	}
+}
+
+// tryStart starts the server and waits until it answers PING as itself
+// (INFO's process_id: a server of another test on the port does not
+// count); false when it exited because its port was taken.
+func (r *redisServer) tryStart(t *testing.T) bool {
+	t.Helper()
+	r.log = &syncBuffer{} // this process's output only
 	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--dir", r.dir, "--save", "", "--appendonly", "no", "--daemonize", "no")
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {
 		t.Fatalf("redis-server: %v", err)
 	}
+	taken := false
 	eventually(t, "redis-server answers PING", func() string {
+		if taken = strings.Contains(r.log.String(), "Address already in use"); taken {
+			return ""
+		}
 		if err := redisPing(r.Addr); err != nil {
 			return err.Error()
 		}
+		if !redisIs(r.Addr, r.cmd.Process.Pid) {
+			return "another process answers on " + r.Addr
+		}
 		return ""
 	})
+	if taken {
+		r.kill()
+	}
+	return !taken
 }
 
 // signal sends sig to the server (SIGSTOP freezes it, SIGCONT thaws it).
@@ -127,6 +156,31 @@ func redisPing(addr string) error {
 		return fmt.Errorf("PING answered %q", b[:n])
 	}
 	return nil
+}
+
+// redisIs reports whether the server at addr is process pid (INFO
+// server's process_id).
+func redisIs(addr string, pid int) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("INFO server\r\n")); err != nil {
+		return false
+	}
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n') // "$" and the reply's length
+	n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "$")))
+	if err != nil || n <= 0 || n > 64<<10 {
+		return false
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(br, b); err != nil {
+		return false
+	}
+	return strings.Contains(string(b), "\nprocess_id:"+strconv.Itoa(pid)+"\r\n")
 }
 
 // nginxBalancer is Debian's nginx as a round-robin load balancer in front
