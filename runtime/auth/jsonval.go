@@ -59,12 +59,7 @@ func sound(v *fastjson.Value, keys *[][]byte) bool {
 	case fastjson.TypeObject:
 		o := v.GetObject()
 		start := len(*keys)
-		o.Visit(func(k []byte, _ *fastjson.Value) {
-			if !utf8.Valid(k) {
-				k = appendText(nil, k)
-			}
-			*keys = append(*keys, k)
-		})
+		o.Visit(func(k []byte, _ *fastjson.Value) { *keys = append(*keys, asText(k)) })
 		names := (*keys)[start:]
 		slices.SortFunc(names, bytes.Compare)
 		for i := 1; i < len(names); i++ {
@@ -118,6 +113,15 @@ func appendText(dst, s []byte) []byte {
 		s = s[n:]
 	}
 	return dst
+}
+
+// asText returns s as appendText decodes it: s itself when it is valid
+// UTF-8, else a new copy.
+func asText(s []byte) []byte {
+	if utf8.Valid(s) {
+		return s
+	}
+	return appendText(nil, s)
 }
 
 // replaceLoneSurrogates rewrites, in valid JSON b, each \u escape of a

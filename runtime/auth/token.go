@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/valyala/fastjson"
@@ -106,10 +105,7 @@ func readHeader(o *fastjson.Object) (h header) {
 	if kid := get(o, "kid"); kid != nil {
 		h.hasKID = true
 		if kid.Type() == fastjson.TypeString {
-			h.kidIsString, h.kid = true, kid.GetStringBytes()
-			if !utf8.Valid(h.kid) {
-				h.kid = appendText(nil, h.kid)
-			}
+			h.kidIsString, h.kid = true, asText(kid.GetStringBytes())
 		}
 	}
 	return h
@@ -126,10 +122,7 @@ func get(o *fastjson.Object, name string) *fastjson.Value {
 // typOK reports whether typ is "JWT" or "at+jwt", in any case (by
 // strings.ToLower), with or without "application/".
 func typOK(typ []byte) bool {
-	if !utf8.Valid(typ) {
-		typ = appendText(nil, typ)
-	}
-	s := strings.TrimPrefix(strings.ToLower(string(typ)), "application/")
+	s := strings.TrimPrefix(strings.ToLower(string(asText(typ))), "application/")
 	return s == "jwt" || s == "at+jwt"
 }
 
@@ -272,10 +265,7 @@ func audience(aud *fastjson.Value, want string) failures {
 // textIs reports whether the decoded JSON string s reads as want (see
 // appendText).
 func textIs(s []byte, want string) bool {
-	if utf8.Valid(s) {
-		return string(s) == want
-	}
-	return string(appendText(nil, s)) == want
+	return string(asText(s)) == want
 }
 
 // date reads the NumericDate claim name into d as golang-jwt does: any
