@@ -231,7 +231,7 @@ func check(c *Claims, idp *table.IdP, rules *table.JWTAuth, now time.Time) error
 	leeway, t := int64(idp.Leeway.D()), now.UnixNano()
 	switch {
 	case !slices.Contains(rules.Algorithms, c.alg):
-		return invalid("signing algorithm " + c.alg + " is not allowed")
+		return algNotAllowed(c.alg)
 	case rules.Audience != "" && c.badAud:
 		return errClaims
 	case t >= c.exp+leeway:
@@ -258,6 +258,12 @@ func (c *Claims) has(name, s string) bool {
 	return found
 }
 
+// algNotAllowed refuses a token signed with alg, a constant of the jwt
+// package (safe to show), that the API does not allow.
+func algNotAllowed(alg string) *Error {
+	return invalid("signing algorithm " + alg + " is not allowed")
+}
+
 func unavailable(idp string) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Description: "signing keys of identity provider " + idp + " are not available yet"}
 }
@@ -274,9 +280,9 @@ func (v *Validator) verify(raw []byte, f *fetcher, idp *table.IdP, rules *table.
 	if err != nil {
 		return nil, err
 	}
-	alg := t.method.Alg() // a constant of the jwt package, safe to show
+	alg := t.method.Alg()
 	if !slices.Contains(rules.Algorithms, alg) || !slices.Contains(supportedAlgs, alg) {
-		return nil, invalid("signing algorithm " + alg + " is not allowed")
+		return nil, algNotAllowed(alg)
 	}
 	ks, err := f.keyFor(&t.header)
 	if err != nil {
