@@ -19,6 +19,7 @@ const badAudBit = 0x80
 func encodedSize(c *Claims) int { return encodedFixed + 2*len(c.idx) + len(c.blob) }
 
 // encodeClaims writes c's encoded form into b, of encodedSize(c) bytes.
+// c.alg is one of supportedAlgs, as verify guarantees.
 func encodeClaims(b []byte, c *Claims) {
 	le := binary.LittleEndian
 	le.PutUint64(b[0:], uint64(c.exp))

@@ -203,9 +203,7 @@ func (v *Validator) Validate(token []byte, idp *table.IdP, rules *table.JWTAuth,
 	}
 	if v.cache != nil {
 		v.cache.put(&digest, c, now.UnixNano())
-		if slices.Contains(supportedAlgs, c.alg) {
-			v.spill.put(&digest, encodedSize(c), func(b []byte) { encodeClaims(b, c) })
-		}
+		v.spill.put(&digest, encodedSize(c), func(b []byte) { encodeClaims(b, c) })
 	}
 	return c, nil
 }
