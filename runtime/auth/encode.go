@@ -7,8 +7,8 @@ import (
 
 // The encoded form of Claims, as the spill keeps it: exp, nbf, iat and gen
 // (8 bytes each), the index of alg in supportedAlgs with badAud as its
-// high bit (1 byte), the number
-// of idx entries (2 bytes), idx (2 bytes each), then blob. Little endian.
+// high bit (1 byte), the number of idx entries (2 bytes), idx (2 bytes
+// each), then blob. Little endian.
 // The issuer and the scopes are derived from blob again when decoded.
 const encodedFixed = 8*4 + 1 + 2
 

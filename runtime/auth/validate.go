@@ -57,9 +57,9 @@ var (
 // shared between goroutines (the Validator caches it).
 type Claims struct {
 	// blob holds the names (a dotted path for a nested claim) and values
-	// of the string and string-list claims; idx locates them: per claim nameStart, nameEnd, kind (0
-	// string, 1 list), count, then start, end per value. Two pointers per
-	// cached token instead of a map of boxed values.
+	// of the string and string-list claims; idx locates them: per claim
+	// nameStart, nameEnd, kind (0 string, 1 list), count, then start, end
+	// per value.
 	blob string
 	idx  []uint16
 	// exp, nbf and iat are Unix nanoseconds; 0 when absent (exp never is).
@@ -112,17 +112,18 @@ func (c *Claims) EachString(name string, f func(string) bool) {
 func (c *Claims) Expiry() time.Time { return time.Unix(0, c.exp) }
 
 // Validator checks bearer tokens against the KeySets and caches the tokens
-// it accepted (see tokenCache), until they expire or their IdP's key set
-// changes. It is safe for concurrent use and may outlive table generations.
+// it accepted in two levels (see tokenCache and spill), until they expire
+// or their IdP's key set changes. It is safe for concurrent use and may
+// outlive table generations.
 type Validator struct {
 	keys  *KeySets
 	cache *tokenCache // nil: no cache
 	spill *spill      // nil when cache is
 }
 
-// NewValidator returns a Validator whose cache holds at most cacheBytes of
-// entries (each accounted as Claims.size): 0 means DefaultCacheBytes, a
-// negative budget disables the cache.
+// NewValidator returns a Validator whose cache holds at most cacheBytes
+// (split by splitBudget between its two levels): 0 means
+// DefaultCacheBytes, a negative budget disables the cache.
 func NewValidator(keys *KeySets, cacheBytes int64) *Validator {
 	v := &Validator{keys: keys}
 	if cacheBytes == 0 {
@@ -167,9 +168,9 @@ func (v *Validator) SetCacheBytes(cacheBytes int64, now time.Time) {
 // Validate checks a raw token (the bytes after "Bearer ") for an API whose
 // JWT rules are rules and whose IdP is idp, at time now. The returned *Claims
 // is immutable and shared (cached); a repeat token costs no signature check
-// and no allocation, but is checked again for what depends on the API (alg
-// allow-list, audience, issuer) and on now (exp, nbf, iat with the IdP's
-// leeway). A failure is always an *Error. A token that names an unknown kid
+// (and, from the first level, no allocation), but is checked again for
+// what depends on the API (alg allow-list, audience, issuer) and on now
+// (exp, nbf, iat with the IdP's leeway). A failure is always an *Error. A token that names an unknown kid
 // may wait up to 5s for a refetch of the keys: one in flight, or one it
 // starts because the last started at least MinRefetch ago; otherwise it is
 // refused at once.
