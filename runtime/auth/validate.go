@@ -170,10 +170,10 @@ func (v *Validator) SetCacheBytes(cacheBytes int64, now time.Time) {
 // is immutable and shared (cached); a repeat token costs no signature check
 // (and, from the first level, no allocation), but is checked again for
 // what depends on the API (alg allow-list, audience, issuer) and on now
-// (exp, nbf, iat with the IdP's leeway). A failure is always an *Error. A token that names an unknown kid
-// may wait up to 5s for a refetch of the keys: one in flight, or one it
-// starts because the last started at least MinRefetch ago; otherwise it is
-// refused at once.
+// (exp, nbf, iat with the IdP's leeway). A failure is always an *Error.
+// A token that names an unknown kid may wait up to 5s for a refetch of the
+// keys: one in flight, or one it starts because the last started at least
+// MinRefetch ago; otherwise it is refused at once.
 func (v *Validator) Validate(token []byte, idp *table.IdP, rules *table.JWTAuth, now time.Time) (*Claims, error) {
 	switch {
 	case len(token) == 0:
