@@ -303,13 +303,23 @@ func (r *Redis) now() time.Time {
 // under, and whether req may take from one: only when it is counted
 // under one key (one policy gives its limits, or only one applies).
 func (r *Redis) leaseOf(req Request) (Key, limits, bool) {
-	switch {
-	case req.Rate == nil:
-		return req.QuotaKey, limitsOf(req), true
-	case req.Quota == nil || req.QuotaKey == req.RateKey:
-		return req.RateKey, limitsOf(req), true
+	if rk, qk := keysOf(req); rk == qk {
+		return rk, limitsOf(req), true
 	}
 	return Key{}, limits{}, false
+}
+
+// keysOf returns the keys req is counted under, its rate's and its
+// quota's: when only one limit applies, its key stands for both.
+func keysOf(req Request) (rate, quota Key) {
+	rate, quota = req.RateKey, req.QuotaKey
+	switch {
+	case req.Rate == nil:
+		rate = quota
+	case req.Quota == nil:
+		quota = rate
+	}
+	return rate, quota
 }
 
 // call runs the script for req within ctx, which bounds it by the
@@ -327,24 +337,20 @@ func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time
 	if r.clock != nil {
 		args[0] = strconv.FormatInt(now.UnixMicro(), 10)
 	}
-	var keys [2]string
+	rk, qk := keysOf(req)
+	keys := [2]string{r.key(rk)}
+	keys[1] = keys[0]
+	if qk != rk {
+		keys[1] = r.key(qk)
+	}
 	var per, period int64 // µs
 	if rt := req.Rate; rt != nil {
-		keys[0], per = r.key(req.RateKey), micros(rt.Per)
+		per = micros(rt.Per)
 		args[1], args[2] = strconv.FormatInt(rt.Requests, 10), strconv.FormatInt(per, 10)
 	}
 	if q := req.Quota; q != nil {
-		if keys[1] = keys[0]; req.Rate == nil || req.QuotaKey != req.RateKey {
-			keys[1] = r.key(req.QuotaKey)
-		}
 		period = micros(q.Period)
 		args[3], args[4] = strconv.FormatInt(q.Max, 10), strconv.FormatInt(period, 10)
-	}
-	switch {
-	case keys[0] == "":
-		keys[0] = keys[1]
-	case keys[1] == "":
-		keys[1] = keys[0]
 	}
 	want := 0
 	if reserve {
@@ -355,13 +361,9 @@ func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time
 		margin = 0
 	}
 	args[5], args[6], args[7] = strconv.Itoa(want), strconv.Itoa(max(r.nodes(), 1)), strconv.FormatInt(micros(table.Duration(margin)), 10)
-	first := req.RateKey
-	if req.Rate == nil {
-		first = req.QuotaKey
-	}
-	r.giveBack(args[8:12], first, lim, now)
-	if keys[1] != keys[0] {
-		r.giveBack(args[12:16], req.QuotaKey, lim, now)
+	r.giveBack(args[8:12], rk, lim, now)
+	if qk != rk {
+		r.giveBack(args[12:16], qk, lim, now)
 	}
 	v, err := takeScript.Exec(ctx, r.client, keys[:], args).AsIntSlice()
 	if err != nil {
