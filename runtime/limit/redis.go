@@ -22,7 +22,7 @@ import (
 //go:embed state.lua
 var stateSource string
 
-// scriptSource counts one request; see its header for keys, arguments and
+// takeSource counts one request; see its header for keys, arguments and
 // reply.
 //
 //go:embed redis.lua
@@ -32,10 +32,6 @@ var (
 	scriptSource = stateSource + takeSource
 	takeScript   = rueidis.NewLuaScript(scriptSource)
 )
-
-// keyVersion names the layout of the heartbeat's key; a change takes a
-// new one, so nodes of two versions never read each other's.
-const keyVersion = "v1:"
 
 // counterVersion names the layout of the counter keys and of their values
 // (state.lua); a change takes a new one, so nodes of two versions never
