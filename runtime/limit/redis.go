@@ -202,7 +202,7 @@ func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota D
 	if rate, quota, ok := r.refused.get(req, now); ok {
 		return rate, quota, nil
 	}
-	k, lim, reserve := r.leaseOf(req)
+	k, lim, reserve := leaseOf(req)
 	deadline := r.deadlines.at(now) // the whole Take's, waits included
 	var held *lease                 // whose refill this call took
 	if reserve && r.maxLease > 1 {
@@ -298,7 +298,7 @@ func (r *Redis) now() time.Time {
 // leaseOf returns the key and limits a lease for req would be held
 // under, and whether req may take from one: only when it is counted
 // under one key (one policy gives its limits, or only one applies).
-func (r *Redis) leaseOf(req Request) (Key, limits, bool) {
+func leaseOf(req Request) (Key, limits, bool) {
 	if rk, qk := keysOf(req); rk == qk {
 		return rk, limitsOf(req), true
 	}
