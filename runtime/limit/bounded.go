@@ -1,6 +1,9 @@
 package limit
 
-import "time"
+import (
+	"time"
+	"unsafe"
+)
 
 // bounded is a map by Key whose entries take at most max bytes, each
 // accounted as size(k). It is not safe for concurrent use: its owner
@@ -62,3 +65,17 @@ func (b *bounded[V]) delete(k Key) {
 		b.bytes -= b.size(k)
 	}
 }
+
+// entryBytes is what an entry under k accounts for in a map whose values
+// are slot bytes wide and hold (or point to) apart bytes of their own: the
+// slot with the slack of a map's load factor and growth (twice the key and
+// the value), the bytes apart and k's copy of the identity, each rounded
+// up to 16 bytes. The issuer and the policy are the table's strings,
+// shared by all keys.
+func entryBytes(k Key, slot, apart uintptr) int64 {
+	return 2*int64(unsafe.Sizeof(k)+slot) + roundUp16(int64(apart)) + roundUp16(int64(len(k.Identity)))
+}
+
+// roundUp16 rounds n up to a multiple of 16, as the allocator's size
+// classes do.
+func roundUp16(n int64) int64 { return (n + 15) &^ 15 }

@@ -19,6 +19,10 @@ var heartbeatSource string
 
 var heartbeatScript = rueidis.NewLuaScript(heartbeatSource)
 
+// keyVersion names the layout of the heartbeat's key; a change takes a
+// new one, so nodes of two versions never read each other's.
+const keyVersion = "v1:"
+
 // HeartbeatOptions configures NewHeartbeat.
 type HeartbeatOptions struct {
 	// KeyPrefix begins the key, before the version ("v1:"); "" means

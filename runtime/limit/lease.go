@@ -112,13 +112,10 @@ func newLeases(max int64) *leases {
 	return &leases{bounded: newBounded(max, leaseBytes, func(l *lease, now time.Time) bool { return !now.Before(l.end) })}
 }
 
-// leaseBytes is what the lease of k accounts for: its map slot with the
-// slack of a map's load factor and growth (twice the key and the
-// pointer), the lease and its copy of the identity, each rounded up to 16
-// bytes.
+// leaseBytes is what the lease of k accounts for (see entryBytes): a
+// pointer to the lease.
 func leaseBytes(k Key) int64 {
-	const fixed = 2*int64(unsafe.Sizeof(Key{})+unsafe.Sizeof(&lease{})) + (int64(unsafe.Sizeof(lease{}))+15)&^15
-	return fixed + (int64(len(k.Identity))+15)&^15
+	return entryBytes(k, unsafe.Sizeof(&lease{}), unsafe.Sizeof(lease{}))
 }
 
 // hold returns k's lease; when there is none, it holds an empty one with

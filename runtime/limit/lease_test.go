@@ -15,7 +15,7 @@ import (
 // leaseFrom makes the lease of units that a call at t0 would have made
 // after m counted req: Memory's state, its windows' earlier end.
 func leaseFrom(m *Memory, req Request, units int64) *lease {
-	k, lim, _ := (&Redis{}).leaseOf(req)
+	k, lim, _ := leaseOf(req)
 	e := m.entry(k)
 	l := &lease{limits: lim, units: units, at: t0, server: t0.UnixNano(), state: e}
 	end := int64(math.MaxInt64)

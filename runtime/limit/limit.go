@@ -127,13 +127,10 @@ type MemoryOptions struct {
 // 100,000 identities under two policies.
 const DefaultMemoryBytes = 32 << 20
 
-// keyBytes is what the counter of k accounts for: its map slot with the
-// slack of a map's load factor and growth (twice the key and the pointer),
-// its entry, and its copy of the identity, each rounded up to 16 bytes.
-// The issuer and the policy are the table's strings, shared by all keys.
+// keyBytes is what the counter of k accounts for (see entryBytes): a
+// pointer to its entry.
 func keyBytes(k Key) int64 {
-	const fixed = 2*int64(unsafe.Sizeof(Key{})+unsafe.Sizeof(&entry{})) + (int64(unsafe.Sizeof(entry{}))+15)&^15
-	return fixed + (int64(len(k.Identity))+15)&^15
+	return entryBytes(k, unsafe.Sizeof(&entry{}), unsafe.Sizeof(entry{}))
 }
 
 // Memory is an in-memory Limiter for one gateway node. Counters live in

@@ -22,7 +22,7 @@ import (
 //go:embed state.lua
 var stateSource string
 
-// scriptSource counts one request; see its header for keys, arguments and
+// takeSource counts one request; see its header for keys, arguments and
 // reply.
 //
 //go:embed redis.lua
@@ -32,10 +32,6 @@ var (
 	scriptSource = stateSource + takeSource
 	takeScript   = rueidis.NewLuaScript(scriptSource)
 )
-
-// keyVersion names the layout of the heartbeat's key; a change takes a
-// new one, so nodes of two versions never read each other's.
-const keyVersion = "v1:"
 
 // counterVersion names the layout of the counter keys and of their values
 // (state.lua); a change takes a new one, so nodes of two versions never
@@ -206,7 +202,7 @@ func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota D
 	if rate, quota, ok := r.refused.get(req, now); ok {
 		return rate, quota, nil
 	}
-	k, lim, reserve := r.leaseOf(req)
+	k, lim, reserve := leaseOf(req)
 	deadline := r.deadlines.at(now) // the whole Take's, waits included
 	var held *lease                 // whose refill this call took
 	if reserve && r.maxLease > 1 {
@@ -302,14 +298,24 @@ func (r *Redis) now() time.Time {
 // leaseOf returns the key and limits a lease for req would be held
 // under, and whether req may take from one: only when it is counted
 // under one key (one policy gives its limits, or only one applies).
-func (r *Redis) leaseOf(req Request) (Key, limits, bool) {
-	switch {
-	case req.Rate == nil:
-		return req.QuotaKey, limitsOf(req), true
-	case req.Quota == nil || req.QuotaKey == req.RateKey:
-		return req.RateKey, limitsOf(req), true
+func leaseOf(req Request) (Key, limits, bool) {
+	if rk, qk := keysOf(req); rk == qk {
+		return rk, limitsOf(req), true
 	}
 	return Key{}, limits{}, false
+}
+
+// keysOf returns the keys req is counted under, its rate's and its
+// quota's: when only one limit applies, its key stands for both.
+func keysOf(req Request) (rate, quota Key) {
+	rate, quota = req.RateKey, req.QuotaKey
+	switch {
+	case req.Rate == nil:
+		rate = quota
+	case req.Quota == nil:
+		quota = rate
+	}
+	return rate, quota
 }
 
 // call runs the script for req within ctx, which bounds it by the
@@ -327,24 +333,20 @@ func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time
 	if r.clock != nil {
 		args[0] = strconv.FormatInt(now.UnixMicro(), 10)
 	}
-	var keys [2]string
+	rk, qk := keysOf(req)
+	keys := [2]string{r.key(rk)}
+	keys[1] = keys[0]
+	if qk != rk {
+		keys[1] = r.key(qk)
+	}
 	var per, period int64 // µs
 	if rt := req.Rate; rt != nil {
-		keys[0], per = r.key(req.RateKey), micros(rt.Per)
+		per = micros(rt.Per)
 		args[1], args[2] = strconv.FormatInt(rt.Requests, 10), strconv.FormatInt(per, 10)
 	}
 	if q := req.Quota; q != nil {
-		if keys[1] = keys[0]; req.Rate == nil || req.QuotaKey != req.RateKey {
-			keys[1] = r.key(req.QuotaKey)
-		}
 		period = micros(q.Period)
 		args[3], args[4] = strconv.FormatInt(q.Max, 10), strconv.FormatInt(period, 10)
-	}
-	switch {
-	case keys[0] == "":
-		keys[0] = keys[1]
-	case keys[1] == "":
-		keys[1] = keys[0]
 	}
 	want := 0
 	if reserve {
@@ -355,13 +357,9 @@ func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time
 		margin = 0
 	}
 	args[5], args[6], args[7] = strconv.Itoa(want), strconv.Itoa(max(r.nodes(), 1)), strconv.FormatInt(micros(table.Duration(margin)), 10)
-	first := req.RateKey
-	if req.Rate == nil {
-		first = req.QuotaKey
-	}
-	r.giveBack(args[8:12], first, lim, now)
-	if keys[1] != keys[0] {
-		r.giveBack(args[12:16], req.QuotaKey, lim, now)
+	r.giveBack(args[8:12], rk, lim, now)
+	if qk != rk {
+		r.giveBack(args[12:16], qk, lim, now)
 	}
 	v, err := takeScript.Exec(ctx, r.client, keys[:], args).AsIntSlice()
 	if err != nil {

@@ -51,11 +51,10 @@ func limitsOf(req Request) limits {
 	return l
 }
 
-// refusalBytes is what the refusal of k accounts for: its map slot with
-// the slack of a map's load factor and growth (twice the key and the
-// refusal) and its copy of the identity, rounded up to 16 bytes.
+// refusalBytes is what the refusal of k accounts for (see entryBytes):
+// the refusal, held in the map's slot.
 func refusalBytes(k Key) int64 {
-	return 2*int64(unsafe.Sizeof(k)+unsafe.Sizeof(refusal{})) + (int64(len(k.Identity))+15)&^15
+	return entryBytes(k, unsafe.Sizeof(refusal{}), 0)
 }
 
 func newRefusals(max int64) *refusals {

@@ -87,8 +87,7 @@ type ResilientOptions struct {
 // their windows), so a Redis that fails again and again does not hand
 // out a node's share again each time. Opening the breaker drops the Redis
 // limiter's leases (their units left are lost, as a node's that stops).
-// No Take waits longer than the
-// timeout. It is safe for concurrent use.
+// No Take waits longer than the timeout. It is safe for concurrent use.
 type Resilient struct {
 	redis    *Redis
 	onError  Mode
