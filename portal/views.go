@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -175,6 +176,17 @@ func viewOf(t *table.Table, c store.Client, now time.Time, withSecret bool) clie
 			name = e.Name
 		}
 		v.Names = append(v.Names, name)
+	}
+	return v
+}
+
+// liveView is c's view with its secret and its usage, and, when
+// askProvider, what the provider says of it: one client's answer or page.
+func (s *Server) liveView(ctx context.Context, t *table.Table, c store.Client, askProvider bool) clientView {
+	v := viewOf(t, c, s.opts.Now(), true)
+	v.Usage = s.usage(ctx, t, c)
+	if askProvider {
+		v.ProviderStatus = s.readAtProvider(ctx, c).status()
 	}
 	return v
 }
