@@ -292,11 +292,7 @@ func (s *Server) apiGetClient(w http.ResponseWriter, r *http.Request, dev string
 		writeError(w, aerr)
 		return
 	}
-	t := s.table()
-	v := viewOf(t, c, s.opts.Now(), true)
-	v.Usage = s.usage(r.Context(), t, c)
-	v.ProviderStatus = s.readAtProvider(r.Context(), c).status()
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, s.liveView(r.Context(), s.table(), c, true))
 }
 
 func (s *Server) apiDeleteClient(w http.ResponseWriter, r *http.Request, dev string) {

@@ -325,13 +325,9 @@ func (s *Server) clientData(ctx context.Context, t *table.Table, c store.Client,
 			break
 		}
 	}
-	d := &pageData{Title: title, Client: viewOf(t, c, s.opts.Now(), true), Calls: gatewayCalls(t, c),
+	d := &pageData{Title: title, Client: s.liveView(ctx, t, c, hideSecret), Calls: gatewayCalls(t, c),
 		HideSecret: hideSecret, PolicyName: c.Policy, ClientName: c.ClientName,
 		RedirectURIs: strings.Join(c.RedirectURIs, redirectURISeparator(t)+" "), Separator: redirectURISeparator(t)}
-	d.Client.Usage = s.usage(ctx, t, c)
-	if hideSecret {
-		d.Client.ProviderStatus = s.readAtProvider(ctx, c).status()
-	}
 	if c.TokenEndpoint != "" {
 		d.TokenCurl = tokenCurl(c, scope, !hideSecret)
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/cuegate/cuegate/portal/store"
 )
 
-// clientChange is a developer's change to a client: a new name or
-// redirect URIs (nil: unchanged), or a new secret.
+// clientChange is a developer's change to a client: a new name (nil:
+// unchanged), new redirect URIs (when SetRedirects), or a new secret.
 type clientChange struct {
 	Name         *string
 	RedirectURIs []string
@@ -29,9 +29,10 @@ func registration(c store.Client) *dcr.Registration {
 // with ch applied, and only once the provider accepted it stores, in one
 // atomic write, the name and redirect URIs as sent and the credentials
 // as the provider answered (any secret, registration access token or URI
-// it rotated, and its token endpoint auth method). A refusal changes nothing here. newSecret reports whether the
-// provider issued a new secret; a rotation it did not honour is refused
-// with 409 unsupported. One update of a client runs at a time.
+// it rotated, and its token endpoint auth method). A refusal changes
+// nothing here. newSecret reports whether the provider issued a new
+// secret; a rotation it did not honour is refused with 409 unsupported.
+// One update or deletion of a client runs at a time (beginUpdate).
 func (s *Server) updateClient(ctx context.Context, dev, id string, ch clientChange) (c store.Client, newSecret bool, aerr *apiError) {
 	c, aerr = s.ownClient(dev, id)
 	if aerr != nil {
@@ -115,8 +116,8 @@ func errUpdating() *apiError {
 	return errorf(http.StatusConflict, "conflict", "another change of this client is in progress: try again in a moment")
 }
 
-// beginUpdate marks client id as being updated or deleted, or reports false when it
-// already is; endUpdate clears the mark.
+// beginUpdate marks client id as being updated or deleted, or reports
+// false when it already is; endUpdate clears the mark.
 func (s *Server) beginUpdate(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/cuegate/cuegate/runtime/limit"
 )
 
@@ -113,9 +114,9 @@ func updatePages(t *testing.T, e *env, dev *http.Client, pages map[string]string
 			t.Fatalf("%s has another layout than the other pages:\n%s", path, layout)
 		}
 		shared = layout
-		writeGolden(t, filepath.Join(dir, name+".html"), main)
+		testutil.WriteFile(t, filepath.Join(dir, name+".html"), main, 0o644)
 	}
-	writeGolden(t, layoutFile, shared)
+	testutil.WriteFile(t, layoutFile, shared, 0o644)
 }
 
 func readGolden(t *testing.T, file string) string {
@@ -125,11 +126,4 @@ func readGolden(t *testing.T, file string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-func writeGolden(t *testing.T, file, content string) {
-	t.Helper()
-	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -88,12 +88,7 @@ func (s *Server) entryHTML(w http.ResponseWriter, r *http.Request) {
 		s.message(w, r, http.StatusNotFound, "Not found", "There is no API at this address.")
 		return
 	}
-	var item catalogueItem
-	for _, c := range catalogue(t, s.opts.ConfigDir) {
-		if c.ID == e.ID {
-			item = c
-		}
-	}
+	item := catalogueItemOf(t, e, t.Portal.UnavailableEntries(s.opts.ConfigDir))
 	s.render(w, r, http.StatusOK, "entry", &pageData{Title: e.Name, Entry: item, Reference: reference(t, e)})
 }
 

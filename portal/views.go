@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -42,17 +43,23 @@ func catalogue(t *table.Table, configDir string) []catalogueItem {
 	out := make([]catalogueItem, 0, len(t.Portal.Catalogue))
 	broken := t.Portal.UnavailableEntries(configDir)
 	for _, e := range t.Portal.Catalogue {
-		item := catalogueItem{ID: e.ID, Name: e.Name, Description: e.Description, Policy: e.Policy,
-			API: e.API, Limits: limitsInWords(t.Policies[e.Policy]), Registrable: e.DCR != nil, Reference: e.Reference != nil}
-		if _, ok := broken[e.ID]; ok {
-			item.Registrable, item.Unavailable = false, unavailableReason
-		}
-		out = append(out, item)
+		out = append(out, catalogueItemOf(t, e, broken))
 	}
 	slices.SortFunc(out, func(a, b catalogueItem) int {
 		return strings.Compare(strings.ToLower(a.Name)+"\x00"+a.ID, strings.ToLower(b.Name)+"\x00"+b.ID)
 	})
 	return out
+}
+
+// catalogueItemOf is e as t's catalogue lists it; broken is
+// t.Portal.UnavailableEntries.
+func catalogueItemOf(t *table.Table, e *table.CatalogueEntry, broken map[string]string) catalogueItem {
+	item := catalogueItem{ID: e.ID, Name: e.Name, Description: e.Description, Policy: e.Policy,
+		API: e.API, Limits: limitsInWords(t.Policies[e.Policy]), Registrable: e.DCR != nil, Reference: e.Reference != nil}
+	if _, ok := broken[e.ID]; ok {
+		item.Registrable, item.Unavailable = false, unavailableReason
+	}
+	return item
 }
 
 // limitsInWords describes a policy's limits, such as "100 requests per
@@ -175,6 +182,17 @@ func viewOf(t *table.Table, c store.Client, now time.Time, withSecret bool) clie
 			name = e.Name
 		}
 		v.Names = append(v.Names, name)
+	}
+	return v
+}
+
+// liveView is c's view with its secret and its usage, and, when
+// askProvider, what the provider says of it: one client's answer or page.
+func (s *Server) liveView(ctx context.Context, t *table.Table, c store.Client, askProvider bool) clientView {
+	v := viewOf(t, c, s.opts.Now(), true)
+	v.Usage = s.usage(ctx, t, c)
+	if askProvider {
+		v.ProviderStatus = s.readAtProvider(ctx, c).status()
 	}
 	return v
 }

@@ -16,12 +16,14 @@ const OperatorPrefix = "/portal"
 
 // adminHandler is the admin listener's handler: the runtime's, and when
 // pl is not nil the portal's series after the runtime's on /metrics and
-// under /portal/ the portal's operator endpoints; all of it
-// but /healthz and /readyz behind token when token is not empty (see
+// under /portal/ the portal's operator endpoints; all of it but /healthz
+// and /readyz behind token when token is not empty (see
 // runtime.RequireAdminToken).
 func adminHandler(gw *runtime.Gateway, pl *portalListener, token string) http.Handler {
-	h := gw.AdminHandler()
-	if pl != nil {
+	var h http.Handler
+	if pl == nil {
+		h = gw.AdminHandler()
+	} else {
 		mux := http.NewServeMux()
 		mux.Handle("/", gw.AdminHandler(pl.metrics))
 		mux.Handle(OperatorPrefix+"/", http.StripPrefix(OperatorPrefix, pl.operator))

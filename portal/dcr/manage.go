@@ -33,38 +33,42 @@ func (d *driver) manage(reg *Registration) (uri, auth string, err error) {
 }
 
 func (d *driver) Delete(ctx context.Context, reg *Registration) error {
-	uri, auth, err := d.manage(reg)
-	if err != nil || uri == "" {
-		return err // uri == "": the provider gave no way to delete the client
-	}
-	status, raw, err := d.do(ctx, http.MethodDelete, uri, auth, nil)
-	if err == nil {
-		err = manageError(status, raw, auth)
-	}
-	if errors.Is(err, ErrUnknownClient) {
-		return nil // deleted before
+	_, _, err := d.call(ctx, http.MethodDelete, reg, nil)
+	if errors.Is(err, ErrUnmanaged) || errors.Is(err, ErrUnknownClient) {
+		return nil // no way to delete the client, or deleted before
 	}
 	return err
 }
 
-func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*Registration, error) {
+// call sends method with body to where manage says reg is managed and
+// returns the provider's 2xx answer; ErrUnmanaged when the provider gave
+// no way, else the answer's manageError.
+func (d *driver) call(ctx context.Context, method string, reg *Registration, body []byte) (int, []byte, error) {
 	uri, auth, err := d.manage(reg)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	if uri == "" {
-		return nil, ErrUnmanaged
+		return 0, nil, ErrUnmanaged
 	}
+	status, raw, err := d.do(ctx, method, uri, auth, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := manageError(status, raw, auth); err != nil {
+		return 0, nil, err
+	}
+	return status, raw, nil
+}
+
+func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*Registration, error) {
 	m := d.body(req)
 	m["client_id"] = reg.ClientID
 	body, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("dcr: encode request: %w", err)
 	}
-	status, raw, err := d.do(ctx, http.MethodPut, uri, auth, body)
-	if err == nil {
-		err = manageError(status, raw, auth)
-	}
+	status, raw, err := d.call(ctx, http.MethodPut, reg, body)
 	if err != nil {
 		return nil, err
 	}
@@ -85,17 +89,7 @@ func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*R
 }
 
 func (d *driver) Read(ctx context.Context, reg *Registration) (*Metadata, error) {
-	uri, auth, err := d.manage(reg)
-	if err != nil {
-		return nil, err
-	}
-	if uri == "" {
-		return nil, ErrUnmanaged
-	}
-	status, raw, err := d.do(ctx, http.MethodGet, uri, auth, nil)
-	if err == nil {
-		err = manageError(status, raw, auth)
-	}
+	status, raw, err := d.call(ctx, http.MethodGet, reg, nil)
 	if err != nil {
 		return nil, err
 	}

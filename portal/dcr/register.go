@@ -92,15 +92,14 @@ const (
 // endpoint's origin (clientURIProblem), or no client_secret for an auth
 // method that needs one.
 func (d *driver) usable(reg *Registration) error {
-	for _, f := range []struct{ name, value string }{
-		{"client_id", reg.ClientID}, {"client_secret", reg.ClientSecret},
-		{"registration_access_token", reg.RegistrationAccessToken}, {"registration_client_uri", reg.RegistrationClientURI},
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"client_id", reg.ClientID, maxClientIDLen}, {"client_secret", reg.ClientSecret, maxCredential},
+		{"registration_access_token", reg.RegistrationAccessToken, maxCredential}, {"registration_client_uri", reg.RegistrationClientURI, maxCredential},
 	} {
-		max := maxCredential
-		if f.name == "client_id" {
-			max = maxClientIDLen
-		}
-		if p := printable.Problem(f.value, max); p != "" {
+		if p := printable.Problem(f.value, f.max); p != "" {
 			return fmt.Errorf("%w: the %s %s", ErrBadResponse, f.name, p)
 		}
 	}
