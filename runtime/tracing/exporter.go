@@ -250,8 +250,8 @@ type ids struct {
 
 type idsKey struct{}
 
-// idGenerator gives a span the IDs its context carries (withIDs), or
-// random ones.
+// idGenerator gives a span the IDs its context carries (under idsKey),
+// or random ones.
 type idGenerator struct{}
 
 var _ sdktrace.IDGenerator = idGenerator{}
