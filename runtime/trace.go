@@ -84,13 +84,12 @@ func (r *request) decision() string {
 }
 
 // writeError makes e the response, its JSON body with the request's
-// trace_id.
+// trace_id; one without a body (errPreflight) has no Content-Type either.
 func (r *request) writeError(resp *fasthttp.Response, e errorResponse) {
-	if e.body == nil { // errPreflight: no body to name the trace in
-		e.write(resp)
+	resp.SetStatusCode(e.status)
+	if e.body == nil { // errPreflight
 		return
 	}
-	resp.SetStatusCode(e.status)
 	resp.Header.SetContentTypeBytes(contentTypeJSON)
 	var id [32]byte
 	resp.SetBody(e.body[:len(e.body)-2]) // without "}\n"
