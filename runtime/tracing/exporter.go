@@ -81,8 +81,8 @@ type Exporter struct {
 }
 
 // New returns an Exporter for cfg. It reads the headers' secrets now (see
-// Serves); the error names the header, never a value. Nothing is sent before a span
-// ends.
+// Serves); the error names the header, never a value. Nothing is sent
+// before a span ends.
 func New(cfg *table.Tracing, opts Options) (*Exporter, error) {
 	headers, err := resolveHeaders(cfg, opts.ConfigDir)
 	if err != nil {
