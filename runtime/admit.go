@@ -22,7 +22,7 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 	var st *apiState
 	if api != nil {
 		st = gen.apis[api]
-		r.api, r.listenPath, r.metrics, r.st = api.ID, api.ListenPath, st.metrics, st
+		r.api, r.metrics, r.st = api.ID, st.metrics, st
 		if ru := st.rules; ru != nil && ru.cors != nil {
 			r.corsOrigin = ru.cors.allowedOrigin(&ctx.Request.Header)
 			r.preflight = e.status == errPreflight.status

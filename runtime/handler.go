@@ -33,24 +33,23 @@ type request struct {
 	g     *Gateway
 	start time.Time
 
-	method     []byte
-	path       []byte // cleaned path
-	fwd        []byte // encoded path sent upstream
-	rid        []byte
-	buf        []byte // scratch for error bodies and headers
-	line       []byte // the access log line
-	api        string
-	listenPath string // of the API the request matched
-	identity   string
-	policy     string
-	status     int
-	bytes      int64
-	upstream   time.Duration
-	metrics    *apiMetrics
-	st         *apiState      // the API admitted to
-	maxBody    int64          // gateway.max_body_bytes of the admitting generation
-	limit      limit.Decision // when limited: the limit the headers report
-	limited    bool
+	method   []byte
+	path     []byte // cleaned path
+	fwd      []byte // encoded path sent upstream
+	rid      []byte
+	buf      []byte // scratch for error bodies and headers
+	line     []byte // the access log line
+	api      string
+	identity string
+	policy   string
+	status   int
+	bytes    int64
+	upstream time.Duration
+	metrics  *apiMetrics
+	st       *apiState      // the API admitted to
+	maxBody  int64          // gateway.max_body_bytes of the admitting generation
+	limit    limit.Decision // when limited: the limit the headers report
+	limited  bool
 
 	pols policy.Set // the policies that apply, decided by authorize
 	preq proxy.Request

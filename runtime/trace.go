@@ -52,9 +52,12 @@ func (r *request) propagate(h *fasthttp.RequestHeader, on bool) {
 // recordSpan hands a sampled request, finished at end, to its exporter.
 func (r *request) recordSpan(end time.Time) {
 	s := tracing.Request{
-		Route: r.listenPath, Method: r.method, Path: r.path, Host: r.host,
+		Method: r.method, Path: r.path, Host: r.host,
 		API: r.api, Policy: r.policy, Decision: r.decision(),
 		Status: r.status, Start: r.start, End: end,
+	}
+	if r.st != nil { // the request matched an API
+		s.Route = r.st.api.ListenPath
 	}
 	if !r.upstreamAt.IsZero() {
 		s.UpstreamStart, s.UpstreamEnd = r.upstreamAt, r.upstreamAt.Add(r.upstream)
