@@ -12,10 +12,9 @@ import (
 // /readyz (Ready; 503 otherwise), /metrics (Prometheus text: the gateway's
 // series, then those extra writes, then those of the default
 // VictoriaMetrics set and the process's, every family with its help and
-// type), /status
-// (JSON, see Status) and /table (the serving table's canonical JSON, as
-// Table.JSON: secrets as references, never values).
-// It has no authentication of its own: serve it on loopback, or behind
+// type), /status (JSON, see Status) and /table (the serving table's
+// canonical JSON, as Table.JSON: secrets as references, never values). It
+// has no authentication of its own: serve it on loopback, or behind
 // RequireAdminToken.
 func (g *Gateway) AdminHandler(extra ...func(io.Writer)) http.Handler {
 	mux := http.NewServeMux()

@@ -22,7 +22,7 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 	var st *apiState
 	if api != nil {
 		st = gen.apis[api]
-		r.api, r.listenPath, r.metrics, r.st = api.ID, api.ListenPath, st.metrics, st
+		r.api, r.metrics, r.st = api.ID, st.metrics, st
 		if ru := st.rules; ru != nil && ru.cors != nil {
 			r.corsOrigin = ru.cors.allowedOrigin(&ctx.Request.Header)
 			r.preflight = e.status == errPreflight.status
@@ -40,14 +40,15 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 	return errorResponse{}, true
 }
 
-// route runs the steps that find the API of the request of h on its
-// header alone: it cleans raw, the path of its target, into r.path,
-// checks the header, routes the path (refusing one whose ";" parameters
-// change its API) and checks the declared body size. It returns the API,
-// or false with the error to answer; api is also set when a routed
-// request is refused for its size, and for a CORS preflight to an API
-// with cors (routed by the method it asks about), with errPreflight. resp, unless nil, gets the Allow
-// header of a 405. It uses r's path, fwd and buf and sets nothing else of r.
+// route runs the steps that find the API of the request of h on its header
+// alone: it cleans raw, the path of its target, into r.path, checks the
+// header, routes the path (refusing one whose ";" parameters change its
+// API) and checks the declared body size. It returns the API, or false
+// with the error to answer; api is also set when a routed request is
+// refused for its size, and for a CORS preflight to an API with cors
+// (routed by the method it asks about), with errPreflight. resp, unless
+// nil, gets the Allow header of a 405. It uses r's path, fwd and buf and
+// sets nothing else of r.
 func (r *request) route(gen *generation, h *fasthttp.RequestHeader, raw []byte, resp *fasthttp.ResponseHeader) (api *table.API, e errorResponse, ok bool) {
 	var err error
 	if r.path, err = pathclean.Clean(r.path, raw); err != nil {

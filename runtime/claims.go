@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/cuegate/cuegate/runtime/auth"
+	"github.com/cuegate/cuegate/runtime/policy"
 )
 
 // checkClaims refuses, with 403, a token without the API's scopes (with
@@ -13,10 +14,8 @@ import (
 // claims do not match. It does not allocate.
 func checkClaims(ru *apiRules, c *auth.Claims, resp *fasthttp.ResponseHeader) (errorResponse, bool) {
 	rules := ru.jwt
-	for _, s := range rules.Scopes {
-		if !c.HasScope(s) {
-			return ru.lacksScopes.refuse(resp), false
-		}
+	if !policy.HasAll(c, rules.Scopes) {
+		return ru.lacksScopes.refuse(resp), false
 	}
 	if len(rules.ScopesAny) > 0 && !slices.ContainsFunc(rules.ScopesAny, c.HasScope) {
 		return ru.lacksAny.refuse(resp), false

@@ -4,6 +4,8 @@ import (
 	"bytes"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/cuegate/cuegate/runtime/proxy"
 )
 
 var (
@@ -121,12 +123,7 @@ func addVary(h *fasthttp.ResponseHeader, name, buf []byte) []byte {
 	}
 	for rest := v; len(rest) > 0; {
 		var tok []byte
-		if i := bytes.IndexByte(rest, ','); i >= 0 {
-			tok, rest = rest[:i], rest[i+1:]
-		} else {
-			tok, rest = rest, nil
-		}
-		if tok = bytes.TrimSpace(tok); bytes.EqualFold(tok, name) || bytes.Equal(tok, strStar) {
+		if tok, rest = proxy.NextToken(rest); bytes.EqualFold(tok, name) || bytes.Equal(tok, strStar) {
 			return buf
 		}
 	}

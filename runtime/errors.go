@@ -44,13 +44,9 @@ var (
 	errInternal           = newError(500, "internal error")
 )
 
-// write makes e the response; one without a body (errPreflight) has no
-// Content-Type either.
+// write makes e the response.
 func (e errorResponse) write(resp *fasthttp.Response) {
 	resp.SetStatusCode(e.status)
-	if e.body == nil {
-		return
-	}
 	resp.Header.SetContentTypeBytes(contentTypeJSON)
 	resp.SetBody(e.body)
 }

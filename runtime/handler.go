@@ -33,24 +33,23 @@ type request struct {
 	g     *Gateway
 	start time.Time
 
-	method     []byte
-	path       []byte // cleaned path
-	fwd        []byte // encoded path sent upstream
-	rid        []byte
-	buf        []byte // scratch for error bodies and headers
-	line       []byte // the access log line
-	api        string
-	listenPath string // of the API the request matched
-	identity   string
-	policy     string
-	status     int
-	bytes      int64
-	upstream   time.Duration
-	metrics    *apiMetrics
-	st         *apiState      // the API admitted to
-	maxBody    int64          // gateway.max_body_bytes of the admitting generation
-	limit      limit.Decision // when limited: the limit the headers report
-	limited    bool
+	method   []byte
+	path     []byte // cleaned path
+	fwd      []byte // encoded path sent upstream
+	rid      []byte
+	buf      []byte // scratch for error bodies and headers
+	line     []byte // the access log line
+	api      string
+	identity string
+	policy   string
+	status   int
+	bytes    int64
+	upstream time.Duration
+	metrics  *apiMetrics
+	st       *apiState      // the API admitted to
+	maxBody  int64          // gateway.max_body_bytes of the admitting generation
+	limit    limit.Decision // when limited: the limit the headers report
+	limited  bool
 
 	pols policy.Set // the policies that apply, decided by authorize
 	preq proxy.Request
@@ -164,10 +163,15 @@ func (r *request) finish() {
 	if r.trace.Recorded(r.exporter) {
 		r.recordSpan(now)
 	}
-	r.g, r.metrics, r.st, r.api, r.listenPath, r.identity, r.policy = nil, nil, nil, "", "", "", ""
-	r.status, r.bytes, r.upstream, r.limited = 0, 0, 0, false
-	r.preq = proxy.Request{}
-	r.claims, r.corsOrigin, r.preflight = nil, nil, false
-	r.trace, r.exporter, r.upstreamAt, r.upstreamAnswered = tracing.Context{}, nil, time.Time{}, false
+	r.reset()
 	requests.Put(r)
+}
+
+// reset clears r for its next request: every field goes back to zero but
+// its buffers, emptied, and its policy set, which keeps what it made once.
+func (r *request) reset() {
+	*r = request{
+		method: r.method[:0], path: r.path[:0], fwd: r.fwd[:0], rid: r.rid[:0],
+		buf: r.buf[:0], line: r.line[:0], host: r.host[:0], pols: r.pols,
+	}
 }

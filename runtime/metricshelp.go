@@ -78,6 +78,6 @@ func helpOf(name string) string {
 }
 
 // escapeHelp escapes a help text as the Prometheus text format wants.
-func escapeHelp(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(s)
-}
+func escapeHelp(s string) string { return helpEscaper.Replace(s) }
+
+var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)

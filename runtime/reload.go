@@ -29,16 +29,16 @@ type Compiled struct {
 }
 
 // Apply swaps c's table in and records the outcome for Status; the TLS
-// certificates are reread even when the table is unchanged. A compile
-// that failed (c.Err), or a table that fails to load (a TLS certificate,
-// the upstream CA), leaves the current table serving; the error is
-// logged with positions, kept for Status, and returned. Each call logs
-// one line, which lists every change a swap makes (tablediff's summary:
-// APIs, policies, IdPs, catalogue entries, settings, moved routes), and counts cuegate_reloads_total by result (ok, unchanged,
-// error). A swap removes the /metrics series of the API IDs the new
-// table drops (see Swap). Calls are serialised; Apply is safe to call
-// from any goroutine, and the caller may compile while another Apply
-// runs.
+// certificates are reread even when the table is unchanged. A compile that
+// failed (c.Err), or a table that fails to load (a TLS certificate, the
+// upstream CA), leaves the current table serving; the error is logged with
+// positions, kept for Status, and returned. Each call logs one line, which
+// lists every change a swap makes (tablediff's summary: APIs, policies,
+// IdPs, catalogue entries, settings, moved routes), and counts
+// cuegate_reloads_total by result (ok, unchanged, error). A swap removes
+// the /metrics series of the API IDs the new table drops (see Swap). Calls
+// are serialised; Apply is safe to call from any goroutine, and the caller
+// may compile while another Apply runs.
 func (g *Gateway) Apply(c Compiled) error {
 	t, err, took := c.Table, c.Err, c.Took
 	g.mu.Lock()

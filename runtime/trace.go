@@ -52,9 +52,12 @@ func (r *request) propagate(h *fasthttp.RequestHeader, on bool) {
 // recordSpan hands a sampled request, finished at end, to its exporter.
 func (r *request) recordSpan(end time.Time) {
 	s := tracing.Request{
-		Route: r.listenPath, Method: r.method, Path: r.path, Host: r.host,
+		Method: r.method, Path: r.path, Host: r.host,
 		API: r.api, Policy: r.policy, Decision: r.decision(),
 		Status: r.status, Start: r.start, End: end,
+	}
+	if r.st != nil { // the request matched an API
+		s.Route = r.st.api.ListenPath
 	}
 	if !r.upstreamAt.IsZero() {
 		s.UpstreamStart, s.UpstreamEnd = r.upstreamAt, r.upstreamAt.Add(r.upstream)
@@ -84,13 +87,12 @@ func (r *request) decision() string {
 }
 
 // writeError makes e the response, its JSON body with the request's
-// trace_id.
+// trace_id; one without a body (errPreflight) has no Content-Type either.
 func (r *request) writeError(resp *fasthttp.Response, e errorResponse) {
-	if e.body == nil { // errPreflight: no body to name the trace in
-		e.write(resp)
+	resp.SetStatusCode(e.status)
+	if e.body == nil { // errPreflight
 		return
 	}
-	resp.SetStatusCode(e.status)
 	resp.Header.SetContentTypeBytes(contentTypeJSON)
 	var id [32]byte
 	resp.SetBody(e.body[:len(e.body)-2]) // without "}\n"

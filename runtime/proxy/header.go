@@ -34,8 +34,9 @@ func stripped(key []byte) bool {
 	return string(key) == "Expect" || table.ClientSpoofable(key) || hopByHop(key)
 }
 
-// nextToken splits the first element, trimmed, off a comma-separated list.
-func nextToken(list []byte) (tok, rest []byte) {
+// NextToken splits the first element, trimmed, off a comma-separated
+// header list; rest is nil after the last element.
+func NextToken(list []byte) (tok, rest []byte) {
 	if i := bytes.IndexByte(list, ','); i >= 0 {
 		tok, rest = list[:i], list[i+1:]
 	} else {
@@ -97,7 +98,7 @@ func stripHeaders(h header, drop func(key []byte) bool, conn []byte) []byte {
 	h.DelBytes(hdrConnection) // also clears the close flag
 	for rest := conn; len(rest) > 0; {
 		var tok []byte
-		if tok, rest = nextToken(rest); len(tok) > 0 && !endToEnd(tok) {
+		if tok, rest = NextToken(rest); len(tok) > 0 && !endToEnd(tok) {
 			h.DelBytes(tok)
 		}
 	}

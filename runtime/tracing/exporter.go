@@ -81,8 +81,8 @@ type Exporter struct {
 }
 
 // New returns an Exporter for cfg. It reads the headers' secrets now (see
-// Serves); the error names the header, never a value. Nothing is sent before a span
-// ends.
+// Serves); the error names the header, never a value. Nothing is sent
+// before a span ends.
 func New(cfg *table.Tracing, opts Options) (*Exporter, error) {
 	headers, err := resolveHeaders(cfg, opts.ConfigDir)
 	if err != nil {
@@ -250,8 +250,8 @@ type ids struct {
 
 type idsKey struct{}
 
-// idGenerator gives a span the IDs its context carries (withIDs), or
-// random ones.
+// idGenerator gives a span the IDs its context carries (under idsKey),
+// or random ones.
 type idGenerator struct{}
 
 var _ sdktrace.IDGenerator = idGenerator{}

@@ -32,12 +32,12 @@ type Request struct {
 	UpstreamStatus             int
 }
 
-// Record exports c's spans for r: the gateway's server span, named
-// "METHOD route" ("HTTP route" for a method HTTP does not define, which
-// is recorded as _OTHER with the client's in
-// http.request.method_original), with the caller's span as its parent, and a client span
-// for the call to the upstream, each with the ID c gave it. Call it for a
-// request c.Recorded(e); it does not block.
+// Record exports c's spans for r: the gateway's server span, named "METHOD
+// route" ("HTTP route" for a method HTTP does not define, which is
+// recorded as _OTHER with the client's in http.request.method_original),
+// with the caller's span as its parent, and a client span for the call to
+// the upstream, each with the ID c gave it. Call it for a request
+// c.Recorded(e); it does not block.
 func (e *Exporter) Record(c *Context, r *Request) {
 	if e.closed.Load() {
 		e.drop(1)
