@@ -75,16 +75,11 @@ func readDir(dir string) ([]sourceFile, error) {
 	return files, nil
 }
 
-// maxSourceBytes bounds one configuration file. Hand-written configuration
-// is far smaller; a larger file is a mistake (a generated dump, a log
-// renamed .cue) that would only cost the compile its budget.
-const maxSourceBytes = 4 << 20
-
 // readSource reads one configuration file, which must be a regular file
 // (through symlinks: a ConfigMap mounts its files as links) of at most
-// maxSourceBytes. A named pipe, device or socket that ends in .cue is
-// refused before it is read, so it cannot block or feed the compile
-// without end.
+// table.MaxConfigFileBytes. A named pipe, device or socket that ends in
+// .cue is refused before it is read, so it cannot block or feed the
+// compile without end.
 func readSource(path string) ([]byte, error) {
 	// Stat before opening: opening a named pipe waits for a writer.
 	if err := regularFile(os.Stat(path)); err != nil {
@@ -98,12 +93,12 @@ func readSource(path string) ([]byte, error) {
 	if err := regularFile(f.Stat()); err != nil { // replaced since the Stat
 		return nil, fmt.Errorf("%s %w", path, err)
 	}
-	src, err := io.ReadAll(io.LimitReader(f, maxSourceBytes+1))
+	src, err := io.ReadAll(io.LimitReader(f, table.MaxConfigFileBytes+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(src) > maxSourceBytes {
-		return nil, fmt.Errorf("%s is larger than %d MiB: a configuration file must be smaller", path, maxSourceBytes>>20)
+	if len(src) > table.MaxConfigFileBytes {
+		return nil, fmt.Errorf("%s is larger than %d MiB: a configuration file must be smaller", path, table.MaxConfigFileBytes>>20)
 	}
 	return src, nil
 }

@@ -246,15 +246,14 @@ func (c *compilation) checkHeaderName(name string, at fieldPath) bool {
 // headerList checks a list of header names for a CORS header and returns
 // them canonical, sorted, without repeats.
 func (c *compilation) headerList(names []string, at fieldPath) []string {
-	out := make([]string, 0, len(names))
-	for i, n := range names {
-		if !c.checkHeaderName(n, at.index(i)) {
-			continue
-		}
-		out = append(out, textproto.CanonicalMIMEHeaderKey(n))
-	}
 	if names == nil {
 		return nil
+	}
+	out := make([]string, 0, len(names))
+	for i, n := range names {
+		if c.checkHeaderName(n, at.index(i)) {
+			out = append(out, textproto.CanonicalMIMEHeaderKey(n))
+		}
 	}
 	return sortedUnique(out)
 }

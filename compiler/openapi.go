@@ -105,12 +105,12 @@ func (c *compilation) readDocument(name string) ([]byte, error) {
 		return nil, fmt.Errorf("OpenAPI document %s: %w", name, pathless(err))
 	}
 	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, maxSourceBytes+1))
+	src, err := io.ReadAll(io.LimitReader(f, table.MaxConfigFileBytes+1))
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("OpenAPI document %s: %w", name, pathless(err))
-	case len(src) > maxSourceBytes:
-		return nil, fmt.Errorf("OpenAPI document %s is larger than %d MiB", name, maxSourceBytes>>20)
+	case len(src) > table.MaxConfigFileBytes:
+		return nil, fmt.Errorf("OpenAPI document %s is larger than %d MiB", name, table.MaxConfigFileBytes>>20)
 	}
 	return src, nil
 }

@@ -12,13 +12,12 @@ import (
 	"github.com/cuegate/cuegate/compiler/table"
 )
 
-// Bounds on what is read from a revision: one configuration file (as the
-// compiler bounds one on disk), the text of a symbolic link, and the
-// links followed to one file.
+// Bounds on what is read from a revision: the text of a symbolic link,
+// and the links followed to one file. A configuration file is bounded
+// as on disk (table.MaxConfigFileBytes).
 const (
-	maxRevisionFileBytes = 4 << 20
-	maxLinkBytes         = 4 << 10
-	maxLinkHops          = 40
+	maxLinkBytes = 4 << 10
+	maxLinkHops  = 40
 )
 
 // revision reads files of one commit of the repository at top. name is
@@ -67,8 +66,8 @@ func (r revision) file(e treeEntry) ([]byte, error) {
 		case e.kind != "blob":
 			return nil, fmt.Errorf("%s: %s is not a file at %s", from, e.path, r.name)
 		case e.mode != "120000":
-			if e.size > maxRevisionFileBytes {
-				return nil, fmt.Errorf("%s is larger than %d MiB at %s: a configuration file must be smaller", e.path, maxRevisionFileBytes>>20, r.name)
+			if e.size > table.MaxConfigFileBytes {
+				return nil, fmt.Errorf("%s is larger than %d MiB at %s: a configuration file must be smaller", e.path, table.MaxConfigFileBytes>>20, r.name)
 			}
 			return git(r.top, "cat-file", "blob", e.oid)
 		case e.size > maxLinkBytes:

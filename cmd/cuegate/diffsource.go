@@ -31,6 +31,7 @@ func compileAtRevision(b budget.Budget, rev, dir string) ([]byte, error) {
 		return nil, err
 	}
 	top, prefix, _ := strings.Cut(strings.TrimSuffix(string(out), "\n"), "\n")
+	prefix = strings.TrimSuffix(prefix, "/")
 	out, err = git(top, "rev-parse", "--verify", "--end-of-options", rev+"^{commit}")
 	if err != nil {
 		return nil, fmt.Errorf("--git %s: not a commit of the repository %s", rev, top)
@@ -41,10 +42,10 @@ func compileAtRevision(b budget.Budget, rev, dir string) ([]byte, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	if err := r.writeConfig(strings.TrimSuffix(prefix, "/"), tmp); err != nil {
+	if err := r.writeConfig(prefix, tmp); err != nil {
 		return nil, fmt.Errorf("--git %s: %w", rev, err)
 	}
-	return compileSide(b, "old", tmp, rev+":"+strings.TrimSuffix(prefix, "/"))
+	return compileSide(b, "old", tmp, rev+":"+prefix)
 }
 
 // git runs git in dir and returns its output; a failure carries git's

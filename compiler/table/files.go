@@ -32,3 +32,8 @@ func ConfigFiles(dir string) ([]string, error) {
 func IsConfigFile(name string) bool {
 	return strings.HasSuffix(name, ".cue") && name[0] != '.' && name[0] != '_'
 }
+
+// MaxConfigFileBytes bounds one configuration file. Hand-written
+// configuration is far smaller; a larger file is a mistake (a generated
+// dump, a log renamed .cue) that would only cost the compile its budget.
+const MaxConfigFileBytes = 4 << 20

@@ -81,14 +81,6 @@ var collections = []struct{ path, group string }{
 	{"portal.catalogue", "catalogue"},
 }
 
-// blocks are the settings blocks by their JSON key, in the order a diff
-// lists them, with the group each is listed under.
-var blocks = []struct{ key, group string }{
-	{"gateway", "gateway"},
-	{"cluster", "cluster"},
-	{"portal", "portal"},
-}
-
 // groupOrder is the rank of each known group; unknown groups come after.
 var groupOrder = map[string]int{"gateway": 0, "cluster": 1, "portal": 2, "idp": 3, "api": 4, "policy": 5, "catalogue": 6}
 
@@ -117,12 +109,9 @@ func JSON(old, new []byte) (*Diff, error) {
 	for _, c := range collections {
 		d.Items = append(d.Items, collection(c.group, take(a.tree, c.path), take(b.tree, c.path))...)
 	}
+	// What is left are settings blocks, each listed under its JSON key.
 	for _, key := range slices.Sorted(maps.Keys(union(a.tree, b.tree))) {
-		group := key
-		if i := slices.IndexFunc(blocks, func(b struct{ key, group string }) bool { return b.key == key }); i >= 0 {
-			group = blocks[i].group
-		}
-		if it, ok := block(group, a.tree[key], b.tree[key]); ok {
+		if it, ok := block(key, a.tree[key], b.tree[key]); ok {
 			d.Items = append(d.Items, it)
 		}
 	}

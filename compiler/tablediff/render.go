@@ -10,8 +10,9 @@ import (
 )
 
 // everyMethod is how many keys table.RouteIndex.Owners gives a listen
-// path whose APIs serve every method.
-const everyMethod = 8
+// path whose APIs serve every method: the schema's methods and
+// table.AnyOtherMethod.
+var everyMethod = len(table.MethodsOf(nil).Names()) + 1
 
 // Name is how the item is named in text: "api orders", "gateway".
 func (it Item) Name() string {
