@@ -303,7 +303,7 @@ func TestRefetchLimited(t *testing.T) {
 }
 
 // TestCacheInvalidation: a cached token is verified again when its IdP's key
-// set changes, and refused once its key is gone.
+// set changes, and refused once its key is gone, whichever level holds it.
 func TestCacheInvalidation(t *testing.T) {
 	t.Parallel()
 	testKeys(t)
@@ -315,6 +315,9 @@ func TestCacheInvalidation(t *testing.T) {
 	first, err := validate()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c := v.recent.Load().get(tok); c != first {
+		t.Fatal("the recent-token memo does not hold the token")
 	}
 	f := k.fetcher("test")
 	refresh := func() {
@@ -334,6 +337,9 @@ func TestCacheInvalidation(t *testing.T) {
 	second, err := validate()
 	if err != nil || second == first {
 		t.Fatalf("after a key set change: %v, same claims %v", err, second == first)
+	}
+	if c := v.recent.Load().get(tok); c != second {
+		t.Error("the memo still holds the claims of the old key set")
 	}
 
 	p.PublishKeys(ecA.JWK(t, "ES256", "sig"))

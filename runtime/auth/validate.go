@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/cuegate/cuegate/compiler/table"
@@ -112,17 +113,18 @@ func (c *Claims) EachString(name string, f func(string) bool) {
 func (c *Claims) Expiry() time.Time { return time.Unix(0, c.exp) }
 
 // Validator checks bearer tokens against the KeySets and caches the tokens
-// it accepted in two levels (see tokenCache and spill), until they expire
-// or their IdP's key set changes. It is safe for concurrent use and may
-// outlive table generations.
+// it accepted in three levels (see recentTable, tokenCache and spill),
+// until they expire or their IdP's key set changes. It is safe for
+// concurrent use and may outlive table generations.
 type Validator struct {
-	keys  *KeySets
-	cache *tokenCache // nil: no cache
-	spill *spill      // nil when cache is
+	keys   *KeySets
+	recent atomic.Pointer[recentTable] // nil: no memo
+	cache  *tokenCache                 // nil: no cache
+	spill  *spill                      // nil when cache is
 }
 
 // NewValidator returns a Validator whose cache holds at most cacheBytes
-// (split by splitBudget between its two levels): 0 means
+// (split by splitBudget between its three levels): 0 means
 // DefaultCacheBytes, a negative budget disables the cache.
 func NewValidator(keys *KeySets, cacheBytes int64) *Validator {
 	v := &Validator{keys: keys}
@@ -130,7 +132,8 @@ func NewValidator(keys *KeySets, cacheBytes int64) *Validator {
 		cacheBytes = DefaultCacheBytes
 	}
 	if cacheBytes > 0 {
-		hot, spilled := splitBudget(cacheBytes)
+		recent, hot, spilled := splitBudget(cacheBytes)
+		v.recent.Store(newRecentTable(recent))
 		v.cache = newTokenCache(hot, cacheShards)
 		v.spill = newSpill(spilled, cacheShards)
 		runtime.AddCleanup(v, (*spill).free, v.spill)
@@ -139,15 +142,16 @@ func NewValidator(keys *KeySets, cacheBytes int64) *Validator {
 }
 
 // hotShare is the part of the cache's budget that holds decoded Claims on
-// the Go heap (the first level, where a hit costs no allocation); the
-// rest holds encoded ones outside it (the second level, see spill).
+// the Go heap (the first level, where a hit costs no allocation), and
+// also the part that the recent-token memo in front of it takes; the rest
+// holds encoded claims outside the heap (the second level, see spill).
 const hotShare = 16
 
-// splitBudget returns the budgets of the two levels of a cache of budget
-// bytes.
-func splitBudget(budget int64) (hot, spilled int64) {
+// splitBudget returns the budgets of the three levels of a cache of
+// budget bytes.
+func splitBudget(budget int64) (recent, hot, spilled int64) {
 	hot = budget / hotShare
-	return hot, budget - hot
+	return hot, hot, budget - 2*hot
 }
 
 // SetCacheBytes changes the cache's budget (0 means DefaultCacheBytes),
@@ -160,7 +164,10 @@ func (v *Validator) SetCacheBytes(cacheBytes int64, now time.Time) {
 	if cacheBytes <= 0 {
 		cacheBytes = DefaultCacheBytes
 	}
-	hot, spilled := splitBudget(cacheBytes)
+	recent, hot, spilled := splitBudget(cacheBytes)
+	if r := v.recent.Load(); r == nil || r.total != recent {
+		v.recent.Store(newRecentTable(recent))
+	}
 	v.cache.setBudget(hot, now.UnixNano())
 	v.spill.setBudget(spilled)
 }
@@ -186,12 +193,20 @@ func (v *Validator) Validate(token []byte, idp *table.IdP, rules *table.JWTAuth,
 		return nil, unavailable(idp.ID)
 	}
 	var digest tokenDigest
+	recent := v.recent.Load()
 	if v.cache != nil {
-		digest = sha256.Sum256(token)
-		if c, ks := v.cached(&digest, now), f.keys.Load(); c != nil && ks != nil && ks.gen == c.gen {
+		if c := recent.get(token); f.current(c) {
 			if err := check(c, idp, rules, now); err != nil {
 				return nil, err
 			}
+			return c, nil
+		}
+		digest = sha256.Sum256(token)
+		if c := v.cached(&digest, now); f.current(c) {
+			if err := check(c, idp, rules, now); err != nil {
+				return nil, err
+			}
+			recent.put(token, c)
 			return c, nil
 		}
 	}
@@ -205,8 +220,16 @@ func (v *Validator) Validate(token []byte, idp *table.IdP, rules *table.JWTAuth,
 	if v.cache != nil {
 		v.cache.put(&digest, c, now.UnixNano())
 		v.spill.put(&digest, encodedSize(c), func(b []byte) { encodeClaims(b, c) })
+		recent.put(token, c)
 	}
 	return c, nil
+}
+
+// current reports whether c, cached claims or nil, were verified with f's
+// present key set.
+func (f *fetcher) current(c *Claims) bool {
+	ks := f.keys.Load()
+	return c != nil && ks != nil && ks.gen == c.gen
 }
 
 // cached returns the claims either level of the cache holds for digest,
