@@ -170,15 +170,24 @@ func TestClaimsTimesClamped(t *testing.T) {
 	}
 }
 
-// FuzzCachedEqualsFresh: what a cache hit answers is what a validation
-// without cache answers, for any claims, API rules and time.
-func FuzzCachedEqualsFresh(f *testing.F) {
-	p, k, cached := readyEnv(f, KeySetsOptions{MinRefetch: time.Hour})
-	fresh := NewValidator(k, -1)
-	// spilled has a first level too small to hold anything: every hit
-	// is decoded from the second.
+// levels returns Validators on k whose repeat tokens hit, by name, the
+// recent-token memo, the first level and the second level of the cache.
+func levels(t testing.TB, k *KeySets) map[string]*Validator {
+	// The last two have no memo, and their levels in front of the one
+	// they are named after hold nothing.
+	hot := &Validator{keys: k, cache: newTokenCache(1<<20, 4), spill: newSpill(0, 1)}
 	spilled := &Validator{keys: k, cache: newTokenCache(0, 1), spill: newSpill(1<<20, 4)}
-	f.Cleanup(spilled.spill.free)
+	t.Cleanup(spilled.spill.free)
+	return map[string]*Validator{"memo": NewValidator(k, 0), "first level": hot, "second level": spilled}
+}
+
+// FuzzCachedEqualsFresh: what a cache hit answers, from any level, is
+// what a validation without cache answers, for any claims, API rules and
+// time.
+func FuzzCachedEqualsFresh(f *testing.F) {
+	p, k, _ := readyEnv(f, KeySetsOptions{MinRefetch: time.Hour})
+	fresh := NewValidator(k, -1)
+	cached := levels(f, k)
 	idp := p.idp()
 	f.Add("alice", "api", "api", int64(3600), int64(0), int64(0), int64(10), true)
 	f.Add("bob", "other", "api", int64(60), int64(-30), int64(100), int64(90), false)
@@ -199,7 +208,7 @@ func FuzzCachedEqualsFresh(f *testing.F) {
 		tok := []byte(edA.Mint(t, c, nil))
 		first := rulesFor("EdDSA")
 		first.Audience = ""
-		for _, v := range []*Validator{cached, spilled} {
+		for _, v := range cached {
 			v.Validate(tok, idp, first, now) // cached when valid, whatever the audience
 		}
 		rules := rulesFor("EdDSA", "RS256")
@@ -207,13 +216,13 @@ func FuzzCachedEqualsFresh(f *testing.F) {
 		at := now.Add(time.Duration(later%1e6) * time.Second)
 		for _, r := range []*jwtRules{{first, now}, {rules, at}} {
 			b, errB := fresh.Validate(tok, idp, r.rules, r.at)
-			for _, v := range []*Validator{cached, spilled} {
+			for name, v := range cached {
 				a, errA := v.Validate(tok, idp, r.rules, r.at)
 				if fmt.Sprint(errA) != fmt.Sprint(errB) {
-					t.Fatalf("at %v, audience %q: cached says %v, fresh says %v", r.at, r.rules.Audience, errA, errB)
+					t.Fatalf("at %v, audience %q: %s says %v, fresh says %v", r.at, r.rules.Audience, name, errA, errB)
 				}
 				if errA == nil && view(a) != view(b) {
-					t.Fatalf("cached claims %s, fresh %s", view(a), view(b))
+					t.Fatalf("%s claims %s, fresh %s", name, view(a), view(b))
 				}
 			}
 		}
@@ -260,13 +269,11 @@ func TestPackBounds(t *testing.T) {
 
 // TestCachedMixedAudience: a token whose aud list holds a non-string,
 // accepted and cached for an API without an audience, is refused as
-// malformed by an API naming one, from either level of the cache, as a
+// malformed by an API naming one, from any level of the cache, as a
 // fresh validation refuses it.
 func TestCachedMixedAudience(t *testing.T) {
 	t.Parallel()
-	p, k, cached := readyEnv(t, KeySetsOptions{})
-	spilled := &Validator{keys: k, cache: newTokenCache(0, 1), spill: newSpill(1<<20, 4)}
-	t.Cleanup(spilled.spill.free)
+	p, k, _ := readyEnv(t, KeySetsOptions{})
 	c := p.claimsAt(now)
 	c["aud"] = []any{"api", 5}
 	tok := []byte(rsaA.Mint(t, c, nil))
@@ -276,7 +283,7 @@ func TestCachedMixedAudience(t *testing.T) {
 	if want != errClaims {
 		t.Fatalf("a fresh validation says %v, want %v", want, errClaims)
 	}
-	for name, v := range map[string]*Validator{"first level": cached, "second level": spilled} {
+	for name, v := range levels(t, k) {
 		if _, err := v.Validate(tok, p.idp(), noAud, now); err != nil {
 			t.Fatalf("%s: without an audience: %v", name, err)
 		}
