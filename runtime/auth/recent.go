@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"hash/maphash"
 	"math/bits"
+	"math/rand/v2"
 	"sync/atomic"
 	"unsafe"
 )
@@ -13,6 +14,10 @@ const maxRecentToken = 2 << 10
 
 // recentSlotBudget is the share of the memo's budget that buys one slot.
 const recentSlotBudget = 1 << 10
+
+// replaceOneIn is how rarely a put displaces another token's entry: one
+// time in replaceOneIn, at random.
+const replaceOneIn = 8
 
 // recentEntry is one token of the memo with its claims. It is immutable
 // once published; token is the memo's own copy.
@@ -33,7 +38,10 @@ type recentEntry struct {
 // comparison's early exit tells them nothing usable.
 //
 // Its entries (charge summed) and slots take at most budget bytes: a put
-// that would take them over, counting what it replaces, is skipped.
+// that would take them over, counting what it replaces, is skipped. A put
+// displaces another token's entry only now and then (replaceOneIn), so
+// that tokens sharing a slot, or more tokens than the memo holds, do not
+// cost a copy of the token on most requests.
 type recentTable struct {
 	seed   maphash.Seed
 	slots  []atomic.Pointer[recentEntry]
@@ -82,15 +90,18 @@ func recentCharge(n int, c *Claims) int64 {
 	return allocBytes(int64(n)) + allocBytes(int64(unsafe.Sizeof(recentEntry{}))) + c.size()
 }
 
-// put memoises c for token (which it copies), replacing the slot's entry,
-// unless that would take the memo over its budget or another put replaces
-// the same entry first.
+// put memoises c for token (which it copies), replacing the slot's entry
+// (another token's, one time in replaceOneIn), unless that would take the
+// memo over its budget or another put replaces the same entry first.
 func (r *recentTable) put(token []byte, c *Claims) {
 	if r == nil || len(token) > maxRecentToken {
 		return
 	}
 	s := r.slot(token)
 	old := s.Load()
+	if old != nil && !bytes.Equal(old.token, token) && rand.Uint32()%replaceOneIn != 0 {
+		return
+	}
 	charge := recentCharge(len(token), c)
 	delta := charge
 	if old != nil {

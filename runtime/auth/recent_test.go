@@ -44,6 +44,16 @@ func oneSlot(budget int64) *recentTable {
 	return r
 }
 
+// putHeld puts c for token until the memo holds it, or gives up after
+// as many tries as make a displacement all but certain.
+func (r *recentTable) putHeld(token string, c *Claims) {
+	for range 50 * replaceOneIn {
+		if r.put([]byte(token), c); r.get([]byte(token)) == c {
+			return
+		}
+	}
+}
+
 // sub returns the sub of the claims r holds for token, or "" for none.
 func (r *recentTable) sub(token string) string {
 	c := r.get([]byte(token))
@@ -79,7 +89,7 @@ func TestRecentTable(t *testing.T) {
 			t.Parallel()
 			r := newRecentTable(tc.budget)
 			for _, p := range tc.puts {
-				r.put([]byte(p.token), subClaims(p.sub))
+				r.putHeld(p.token, subClaims(p.sub))
 			}
 			for tok, want := range tc.want {
 				if got := r.sub(tok); got != want {
@@ -90,6 +100,27 @@ func TestRecentTable(t *testing.T) {
 				r.accounted(t)
 			}
 		})
+	}
+}
+
+// TestRecentDisplacement: two tokens sharing a slot, put in turn, displace
+// each other now and then, not on every put.
+func TestRecentDisplacement(t *testing.T) {
+	t.Parallel()
+	r := oneSlot(8 << 10)
+	toks := [][]byte{[]byte("a"), []byte("b")}
+	const puts = 100 * replaceOneIn
+	changes := 0
+	for i := range puts {
+		tok := toks[i%2]
+		held := r.get(tok) != nil
+		r.put(tok, subClaims("alice"))
+		if !held && r.get(tok) != nil {
+			changes++
+		}
+	}
+	if changes == 0 || changes > puts/2 {
+		t.Errorf("%d puts displaced the other token %d times, want about %d", puts, changes, puts/replaceOneIn)
 	}
 }
 
