@@ -52,7 +52,7 @@ type recentTable struct {
 }
 
 // newRecentTable returns an empty memo of budget bytes, or nil when the
-// budget buys no slot and entry.
+// budget buys no slot (under recentSlotBudget).
 func newRecentTable(budget int64) *recentTable {
 	if budget < recentSlotBudget {
 		return nil
