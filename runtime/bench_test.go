@@ -72,6 +72,23 @@ policies: benchpol: {name: "Bench", access: {bench: {}, rules: {}}, rate: {reque
 			}
 		}
 	})
+	// jwt-parallel is jwt from 64 concurrent clients, the cores saturated:
+	// its ns/op follows the CPU a request costs rather than its latency.
+	b.Run("jwt-parallel", func(b *testing.B) {
+		b.SetParallelism(32)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			req.SetRequestURI("http://gateway/bench/items/7")
+			req.Header.Set("Authorization", tok)
+			for pb.Next() {
+				if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+					b.Errorf("%v %d", err, resp.StatusCode())
+					return
+				}
+			}
+		})
+	})
 	// jwt+rules is jwt with scopes, a claim match, CORS (an allowed
 	// Origin) and a claim header.
 	for _, name := range []string{"jwt", "keyless", "jwt+rules"} {
