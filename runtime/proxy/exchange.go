@@ -20,6 +20,9 @@ type exchange struct {
 	buf   []byte // scratch
 	conn  []byte // the Connection header's value, while it is stripped
 	tail  []byte // path and query sent, after a target's prefix
+	small []byte // a small response body, read whole (readSmall)
+
+	readErr error // readSmall's failure
 
 	status   int
 	upstream time.Duration
@@ -98,7 +101,7 @@ func (ex *exchange) release() {
 	}
 	ex.resp.Reset()
 	p := ex.pool
-	ex.pool, ex.hooks, ex.body, ex.n, ex.status, ex.upstream, ex.copied = nil, nil, nil, 0, 0, 0, false
+	ex.pool, ex.hooks, ex.body, ex.n, ex.status, ex.upstream, ex.copied, ex.readErr = nil, nil, nil, 0, 0, 0, false, nil
 	ex.limit = limitedReader{}
 	exchanges.Put(ex)
 	p.finish()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -67,7 +68,11 @@ type Request struct {
 // has been called before it returns, and r.Hooks.ResponseDone is called
 // when the body is through, which may be before Forward returns: the
 // caller must not touch what ResponseDone releases after a successful
-// Forward. On error (ErrUnavailable, ErrTimeout, ErrBodyTooLarge,
+// Forward. A body whose Content-Length is at most maxSmallBody is read
+// whole first: an upstream that breaks off inside it fails Forward
+// (ErrUnavailable, or ErrTimeout past the timeout), and the client's
+// response is then written from memory; a larger or unframed body is
+// streamed. On error (ErrUnavailable, ErrTimeout, ErrBodyTooLarge,
 // ErrClientBody) ctx's response is untouched and no hook is called.
 func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, error) {
 	p.inflight.Add(1)
@@ -145,25 +150,56 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 		return upstream, err
 	}
 	ex.status, ex.upstream = resp.StatusCode(), upstream
+	body := resp.BodyStream()
+	small := body != nil && ex.readSmall(body, resp.Header.ContentLength())
+	if ex.readErr != nil {
+		err := fmt.Errorf("%w: reading the response body: %v", ErrUnavailable, ex.readErr)
+		if isTimeout(ex.readErr) {
+			err = ErrTimeout
+		}
+		ex.release()
+		return upstream, err
+	}
 	ex.conn = copyResponseHeader(&resp.Header, &ctx.Response.Header, ex.conn)
 	if ex.hooks != nil {
 		ex.hooks.ResponseHeader(&ctx.Response.Header)
 	}
-	if s := resp.BodyStream(); s != nil {
-		ex.body = s
+	switch {
+	case small:
+		ctx.Response.SetBody(ex.small)
+		ex.n = int64(len(ex.small))
+	case body != nil:
+		ex.body = body
 		ctx.Response.SetBodyStream(ex, max(resp.Header.ContentLength(), -1))
 		return upstream, nil
-	}
-	if in.IsHead() {
+	case in.IsHead():
 		// No body, but the upstream's Content-Length describes the GET.
 		ctx.Response.SkipBody = true
 		ctx.Response.Header.SetContentLength(max(resp.Header.ContentLength(), 0))
-	} else {
+	default:
 		ctx.Response.SetBody(resp.Body())
 		ex.n = int64(len(resp.Body()))
 	}
 	ex.Close() //nolint:errcheck // never fails
 	return upstream, nil
+}
+
+// maxSmallBody is the largest response body, by its Content-Length, that
+// Forward reads whole before it answers instead of streaming it.
+const maxSmallBody = 4 << 10
+
+// readSmall reads the body stream s whole into ex.small when its declared
+// length cl fits maxSmallBody, and reports whether it did; a failed read
+// is kept in ex.readErr. A small body then costs the client's response no
+// stream: it is written with the header, and the upstream connection goes
+// back to its pool before the client's response is written.
+func (ex *exchange) readSmall(s io.Reader, cl int) bool {
+	if cl < 0 || cl > maxSmallBody {
+		return false
+	}
+	ex.small = slices.Grow(ex.small[:0], cl)[:cl]
+	_, ex.readErr = io.ReadFull(s, ex.small)
+	return ex.readErr == nil
 }
 
 // SplitTarget returns the path and the query string of ctx's request
