@@ -58,8 +58,8 @@ func get(t *testing.T, url string, hdr map[string]string) (*http.Response, strin
 }
 
 // rawUpstream answers every request with resp as written, closing the
-// connection after it.
-func rawUpstream(t *testing.T, resp string) string {
+// connection after it, or, with hold, keeping it open until the test ends.
+func rawUpstream(t *testing.T, resp string, hold bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -72,10 +72,15 @@ func rawUpstream(t *testing.T, resp string) string {
 			if err != nil {
 				return
 			}
+			if hold {
+				t.Cleanup(func() { c.Close() })
+			}
 			go func() {
-				defer c.Close()
 				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
 					io.WriteString(c, resp) //nolint:errcheck
+				}
+				if !hold {
+					c.Close()
 				}
 			}()
 		}
@@ -87,7 +92,7 @@ func rawUpstream(t *testing.T, resp string) string {
 // upstream that answers every request with resp (rawUpstream).
 func gatewayTo(t *testing.T, resp string) net.Conn {
 	t.Helper()
-	p, err := New(Options{Targets: []string{rawUpstream(t, resp)}})
+	p, err := New(Options{Targets: []string{rawUpstream(t, resp, false)}})
 	if err != nil {
 		t.Fatal(err)
 	}

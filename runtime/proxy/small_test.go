@@ -1,10 +1,6 @@
 package proxy
 
 import (
-	"bufio"
-	"io"
-	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -35,10 +31,7 @@ func TestSmallBodyReadWhole(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			up := rawUpstream(t, tt.resp)
-			if tt.stall {
-				up = stallingUpstream(t, tt.resp)
-			}
+			up := rawUpstream(t, tt.resp, tt.stall)
 			p, err := New(Options{Targets: []string{up}, Timeout: 300 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
@@ -52,30 +45,4 @@ func TestSmallBodyReadWhole(t *testing.T) {
 			}
 		})
 	}
-}
-
-// stallingUpstream answers every request with resp and then holds the
-// connection open until the test ends.
-func stallingUpstream(t *testing.T, resp string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-			go func() {
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-					io.WriteString(c, resp) //nolint:errcheck
-				}
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
 }
