@@ -143,15 +143,19 @@ func NewValidator(keys *KeySets, cacheBytes int64) *Validator {
 
 // hotShare is the part of the cache's budget that holds decoded Claims on
 // the Go heap (the first level, where a hit costs no allocation), and
-// also the part that the recent-token memo in front of it takes; the rest
-// holds encoded claims outside the heap (the second level, see spill).
-const hotShare = 16
+// recentShare the part that the recent-token memo in front of it takes;
+// the rest holds encoded claims outside the heap (the second level, see
+// spill).
+const (
+	hotShare    = 16
+	recentShare = 64
+)
 
 // splitBudget returns the budgets of the three levels of a cache of
 // budget bytes.
 func splitBudget(budget int64) (recent, hot, spilled int64) {
-	hot = budget / hotShare
-	return hot, hot, budget - 2*hot
+	recent, hot = budget/recentShare, budget/hotShare
+	return recent, hot, budget - recent - hot
 }
 
 // SetCacheBytes changes the cache's budget (0 means DefaultCacheBytes),
