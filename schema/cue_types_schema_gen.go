@@ -99,9 +99,11 @@ type Gateway struct {
 
 	// token_cache is the memory the cache of validated tokens may take
 	// (tokens are kept as their SHA-256 with their claims, a few hundred
-	// bytes each). A sixteenth holds the tokens in use on the heap; the
-	// rest holds the others outside the garbage-collected heap, in rings
-	// where the oldest entries go first when it is full.
+	// bytes each). A sixteenth holds the tokens in use on the heap, and a
+	// sixty-fourth the most recent tokens themselves (up to 2 KiB each,
+	// compared whole, so that a repeat costs no digest); the rest holds
+	// the others outside the garbage-collected heap, in rings where the
+	// oldest entries go first when it is full.
 	Token_cache string `json:"token_cache"`
 
 	// tracing exports an OpenTelemetry span per request (and per JWKS

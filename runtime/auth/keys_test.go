@@ -346,6 +346,9 @@ func TestCacheInvalidation(t *testing.T) {
 	refresh() // the token's key is gone
 	_, err = validate()
 	wantErr(t, err, 401, "unknown signing key")
+	if v.recent.Load().get(tok) != nil {
+		t.Error("the memo still holds a token whose key is gone")
+	}
 }
 
 // TestSync is not parallel: it reads the process-wide metrics set, where

@@ -12,8 +12,13 @@ import (
 // maxRecentToken is the longest token the recent-token memo holds.
 const maxRecentToken = 2 << 10
 
-// recentSlotBudget is the share of the memo's budget that buys one slot.
-const recentSlotBudget = 1 << 10
+// recentSlotBudget is the share of the memo's budget that buys one slot,
+// and maxRecentSlots the most slots a memo has, whatever its budget: the
+// slots are allocated whole and scanned by the garbage collector.
+const (
+	recentSlotBudget = 1 << 10
+	maxRecentSlots   = 1 << 16
+)
 
 // replaceOneIn is how rarely a put displaces another token's entry: one
 // time in replaceOneIn, at random.
@@ -57,7 +62,7 @@ func newRecentTable(budget int64) *recentTable {
 	if budget < recentSlotBudget {
 		return nil
 	}
-	n := uint64(1) << (bits.Len64(uint64(budget/recentSlotBudget)) - 1)
+	n := min(uint64(1)<<(bits.Len64(uint64(budget/recentSlotBudget))-1), maxRecentSlots)
 	return &recentTable{
 		seed:   maphash.MakeSeed(),
 		slots:  make([]atomic.Pointer[recentEntry], n),
@@ -122,5 +127,18 @@ func (r *recentTable) put(token []byte, c *Claims) {
 	}
 	if delta < 0 {
 		r.bytes.Add(delta)
+	}
+}
+
+// drop removes token's entry when it still holds c: claims the caller
+// found stale (expired, or from a replaced key set), so that the memo does
+// not keep a token it can no longer serve.
+func (r *recentTable) drop(token []byte, c *Claims) {
+	if r == nil || len(token) > maxRecentToken {
+		return
+	}
+	s := r.slot(token)
+	if e := s.Load(); e != nil && e.claims == c && s.CompareAndSwap(e, nil) {
+		r.bytes.Add(-e.charge)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -100,6 +101,31 @@ func TestRecentTable(t *testing.T) {
 				r.accounted(t)
 			}
 		})
+	}
+}
+
+// TestRecentSlotsCapped: a memo's slots stop growing with its budget at
+// maxRecentSlots.
+func TestRecentSlotsCapped(t *testing.T) {
+	t.Parallel()
+	if n := len(newRecentTable(1 << 40).slots); n != maxRecentSlots {
+		t.Errorf("%d slots for a budget of 1 TiB, want %d", n, maxRecentSlots)
+	}
+}
+
+// TestRecentDropsExpired: a memoised token refused as expired leaves the
+// memo.
+func TestRecentDropsExpired(t *testing.T) {
+	t.Parallel()
+	p, _, v := readyEnv(t, KeySetsOptions{})
+	tok := p.token(t, rsaA)
+	if _, err := v.Validate(tok, p.idp(), rulesFor("RS256"), now); err != nil {
+		t.Fatal(err)
+	}
+	_, err := v.Validate(tok, p.idp(), rulesFor("RS256"), now.Add(24*time.Hour))
+	wantErr(t, err, 401, "token expired")
+	if v.recent.Load().get(tok) != nil {
+		t.Error("the memo still holds an expired token")
 	}
 }
 

@@ -199,8 +199,17 @@ func (v *Validator) Validate(token []byte, idp *table.IdP, rules *table.JWTAuth,
 	var digest tokenDigest
 	recent := v.recent.Load()
 	if v.cache != nil {
-		if c := recent.get(token); f.current(c) {
-			if err := check(c, idp, rules, now); err != nil {
+		c := recent.get(token)
+		if c != nil && !f.current(c) {
+			recent.drop(token, c) // its key set was replaced
+			c = nil
+		}
+		if c != nil {
+			err := check(c, idp, rules, now)
+			if err == errExpired {
+				recent.drop(token, c)
+			}
+			if err != nil {
 				return nil, err
 			}
 			return c, nil
