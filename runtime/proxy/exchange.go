@@ -22,8 +22,6 @@ type exchange struct {
 	tail  []byte // path and query sent, after a target's prefix
 	small []byte // a small response body, read whole (readSmall)
 
-	readErr error // readSmall's failure
-
 	status   int
 	upstream time.Duration
 	limit    limitedReader
@@ -101,7 +99,7 @@ func (ex *exchange) release() {
 	}
 	ex.resp.Reset()
 	p := ex.pool
-	ex.pool, ex.hooks, ex.body, ex.n, ex.status, ex.upstream, ex.copied, ex.readErr = nil, nil, nil, 0, 0, 0, false, nil
+	ex.pool, ex.hooks, ex.body, ex.n, ex.status, ex.upstream, ex.copied = nil, nil, nil, 0, 0, 0, false
 	ex.limit = limitedReader{}
 	exchanges.Put(ex)
 	p.finish()

@@ -153,11 +153,12 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	}
 	ex.status, ex.upstream = resp.StatusCode(), upstream
 	body := resp.BodyStream()
-	small := body != nil && ex.readSmall(body, resp.Header.ContentLength())
-	if ex.readErr != nil {
-		err := fmt.Errorf("%w: reading the response body: %v", ErrUnavailable, ex.readErr)
-		if isTimeout(ex.readErr) {
+	small, err := ex.readSmall(body, resp.Header.ContentLength())
+	if err != nil {
+		if isTimeout(err) {
 			err = ErrTimeout
+		} else {
+			err = fmt.Errorf("%w: reading the response body: %v", ErrUnavailable, err)
 		}
 		ex.release()
 		return upstream, err
@@ -190,18 +191,19 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 // Forward reads whole before it answers instead of streaming it.
 const maxSmallBody = 4 << 10
 
-// readSmall reads the body stream s whole into ex.small when its declared
-// length cl fits maxSmallBody, and reports whether it did; a failed read
-// is kept in ex.readErr. A small body then costs the client's response no
-// stream: it is written with the header, and the upstream connection goes
-// back to its pool before the client's response is written.
-func (ex *exchange) readSmall(s io.Reader, cl int) bool {
-	if cl < 0 || cl > maxSmallBody {
-		return false
+// readSmall reads the body stream s whole into ex.small when there is one
+// and its declared length cl fits maxSmallBody, and reports whether it
+// did, or the read's failure. A small body then costs the client's
+// response no stream: it is written with the header, and the upstream
+// connection goes back to its pool before the client's response is
+// written.
+func (ex *exchange) readSmall(s io.Reader, cl int) (bool, error) {
+	if s == nil || cl < 0 || cl > maxSmallBody {
+		return false, nil
 	}
 	ex.small = slices.Grow(ex.small[:0], cl)[:cl]
-	_, ex.readErr = io.ReadFull(s, ex.small)
-	return ex.readErr == nil
+	_, err := io.ReadFull(s, ex.small)
+	return err == nil, err
 }
 
 // SplitTarget returns the path and the query string of ctx's request
