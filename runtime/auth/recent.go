@@ -88,6 +88,17 @@ func (r *recentTable) get(token []byte) *Claims {
 	return nil
 }
 
+// fresh returns the claims memoised for token when f's present key set
+// verified them, and drops an entry whose key set was replaced.
+func (r *recentTable) fresh(token []byte, f *fetcher) *Claims {
+	c := r.get(token)
+	if c != nil && !f.current(c) {
+		r.drop(token, c)
+		return nil
+	}
+	return c
+}
+
 // recentCharge is what an entry for a token of n bytes with claims c
 // accounts for: its copy of the token, itself, and c (which the first
 // level may share).

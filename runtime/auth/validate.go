@@ -199,15 +199,10 @@ func (v *Validator) Validate(token []byte, idp *table.IdP, rules *table.JWTAuth,
 	var digest tokenDigest
 	recent := v.recent.Load()
 	if v.cache != nil {
-		c := recent.get(token)
-		if c != nil && !f.current(c) {
-			recent.drop(token, c) // its key set was replaced
-			c = nil
-		}
-		if c != nil {
+		if c := recent.fresh(token, f); c != nil {
 			err := check(c, idp, rules, now)
 			if err == errExpired {
-				recent.drop(token, c)
+				recent.drop(token, c) // no API accepts it any more
 			}
 			if err != nil {
 				return nil, err
