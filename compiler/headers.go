@@ -177,20 +177,7 @@ var fixedHeaders = map[string]string{
 
 // validHeaderName reports whether s is an RFC 9110 token without "_"
 // (which the gateway refuses in requests: see the runtime's checkHeader).
-func validHeaderName(s string) bool { return allIn(s, &headerNameChar) }
-
-// headerNameChar marks the RFC 9110 tchar bytes but "_".
-var headerNameChar = ascii.AlnumAnd("!#$%&'*+-.^`|~")
-
-// allIn reports whether s is not empty and its every byte is in class.
-func allIn(s string, class *[128]bool) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 0x80 || !class[c] {
-			return false
-		}
-	}
-	return s != ""
-}
+func validHeaderName(s string) bool { return ascii.All(s, &ascii.FieldName) }
 
 func isControl(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
 

@@ -48,7 +48,7 @@ func (c *compilation) buildTracing(t *table.Table, tr *schema.Tracing) {
 }
 
 // httpToken reports whether s is an RFC 9110 token.
-func httpToken(s string) bool { return allIn(s, &tchar) }
+func httpToken(s string) bool { return ascii.All(s, &tchar) }
 
 // tchar marks the RFC 9110 tchar bytes.
 var tchar = ascii.AlnumAnd("!#$%&'*+-.^_`|~")

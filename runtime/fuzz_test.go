@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/ascii"
 	"github.com/cuegate/cuegate/runtime/pathclean"
 	"github.com/cuegate/cuegate/runtime/policy"
 )
@@ -193,7 +194,7 @@ func checkRecorded(t *testing.T, head string, h recorded) {
 		t.Fatalf("%q reached the upstream as %q, read as %q: outside the listen path and grant", head, h.uri, view)
 	}
 	for _, k := range h.keys {
-		if !validFieldName([]byte(k)) {
+		if !ascii.All(k, &ascii.FieldName) {
 			t.Fatalf("%q reached the upstream with the field name %q", head, k)
 		}
 	}

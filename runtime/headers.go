@@ -24,7 +24,7 @@ var errManyAuthorization = newError(400, "more than one Authorization header")
 func checkHeader(h *fasthttp.RequestHeader, buf []byte) (errorResponse, bool) {
 	auth := 0
 	for _, k := range h.PeekKeys() {
-		if !validFieldName(k) {
+		if !ascii.All(k, &ascii.FieldName) {
 			return errorResponse{400, appendErrorJSON(buf[:0], 400, "invalid header name "+strconv.Quote(string(k))+": a name is letters, digits and !#$%&'*+-.^`|~ (no underscore)")}, false
 		}
 		if bytes.EqualFold(k, hdrAuthorization) {
@@ -35,19 +35,3 @@ func checkHeader(h *fasthttp.RequestHeader, buf []byte) (errorResponse, bool) {
 	}
 	return errorResponse{}, true
 }
-
-// validFieldName reports whether k is an RFC 9110 token without "_".
-func validFieldName(k []byte) bool {
-	if len(k) == 0 {
-		return false
-	}
-	for _, c := range k {
-		if c >= 0x80 || !fieldNameChar[c] {
-			return false
-		}
-	}
-	return true
-}
-
-// fieldNameChar marks the RFC 9110 tchar bytes but "_".
-var fieldNameChar = ascii.AlnumAnd("!#$%&'*+-.^`|~")

@@ -20,3 +20,17 @@ func AlnumAnd(extra string) (t [128]bool) {
 	}
 	return t
 }
+
+// FieldName is the class of the bytes of a header field name the gateway
+// accepts: the RFC 9110 tchar bytes but "_".
+var FieldName = AlnumAnd("!#$%&'*+-.^`|~")
+
+// All reports whether s is not empty and its every byte is in class.
+func All[S ~string | ~[]byte](s S, class *[128]bool) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || !class[c] {
+			return false
+		}
+	}
+	return len(s) > 0
+}

@@ -13,3 +13,24 @@ func TestAlnumAnd(t *testing.T) {
 		}
 	}
 }
+
+func TestAll(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		s    string
+		want bool
+	}{
+		{"X-Request-Id", true},
+		{"", false},
+		{"X_Id", false},
+		{"X Id", false},
+		{"X-\xc3\xa9", false},
+	} {
+		if got := All(tt.s, &FieldName); got != tt.want {
+			t.Errorf("All(%q): %v, want %v", tt.s, got, tt.want)
+		}
+		if got := All([]byte(tt.s), &FieldName); got != tt.want {
+			t.Errorf("All([]byte(%q)): %v, want %v", tt.s, got, tt.want)
+		}
+	}
+}
