@@ -155,13 +155,8 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	body := resp.BodyStream()
 	small, err := ex.readSmall(body, resp.Header.ContentLength())
 	if err != nil {
-		if isTimeout(err) {
-			err = ErrTimeout
-		} else {
-			err = fmt.Errorf("%w: reading the response body: %v", ErrUnavailable, err)
-		}
 		ex.release()
-		return upstream, err
+		return upstream, upstreamError(err, "reading the response body")
 	}
 	ex.conn = copyResponseHeader(&resp.Header, &ctx.Response.Header, ex.conn)
 	if ex.hooks != nil {
@@ -169,8 +164,8 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	}
 	switch {
 	case small:
-		ctx.Response.SetBody(ex.small)
 		ex.n = int64(len(ex.small))
+		ex.small = ctx.Response.SwapBody(ex.small) // the response's buffer, for the next one
 	case body != nil:
 		ex.body = body
 		ctx.Response.SetBodyStream(ex, max(resp.Header.ContentLength(), -1))

@@ -190,10 +190,7 @@ func (p *Pool) send(ex *exchange, out *fasthttp.Request, deadline, now time.Time
 				}
 				continue // nothing was sent: try the next target
 			}
-			if isTimeout(err) {
-				return ErrTimeout
-			}
-			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+			return upstreamError(err, "")
 		}
 		if tried {
 			break
@@ -203,6 +200,20 @@ func (p *Pool) send(ex *exchange, out *fasthttp.Request, deadline, now time.Time
 		return ErrTimeout
 	}
 	return ErrUnavailable
+}
+
+// upstreamError is what Forward returns for err, a failed exchange with a
+// target once a connection was made: ErrTimeout for a timeout, else
+// ErrUnavailable with err (and what failed, unless empty).
+func upstreamError(err error, what string) error {
+	switch {
+	case isTimeout(err):
+		return ErrTimeout
+	case what != "":
+		return fmt.Errorf("%w: %s: %v", ErrUnavailable, what, err)
+	default:
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
 }
 
 func isTimeout(err error) bool {
