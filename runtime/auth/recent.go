@@ -89,7 +89,9 @@ func (r *recentTable) get(token []byte) *Claims {
 }
 
 // fresh returns the claims memoised for token when f's present key set
-// verified them, and drops an entry whose key set was replaced.
+// verified them, and drops an entry it did not: its key set was replaced,
+// or it is another IdP's token (which then costs its IdP's requests one
+// miss).
 func (r *recentTable) fresh(token []byte, f *fetcher) *Claims {
 	c := r.get(token)
 	if c != nil && !f.current(c) {

@@ -210,7 +210,7 @@ func (v *Validator) Validate(token []byte, idp *table.IdP, rules *table.JWTAuth,
 			return c, nil
 		}
 		digest = sha256.Sum256(token)
-		if c := v.cached(&digest, now); f.current(c) {
+		if c := v.cached(&digest, f, now); c != nil {
 			if err := check(c, idp, rules, now); err != nil {
 				return nil, err
 			}
@@ -240,17 +240,18 @@ func (f *fetcher) current(c *Claims) bool {
 	return c != nil && ks != nil && ks.gen == c.gen
 }
 
-// cached returns the claims either level of the cache holds for digest,
-// or nil. A hit in the second level is decoded and moved to the first.
-func (v *Validator) cached(digest *tokenDigest, now time.Time) *Claims {
-	if c := v.cache.get(digest); c != nil {
-		return c
-	}
-	var c *Claims
-	if !v.spill.get(digest, func(b []byte) { c = decodeClaims(b) }) {
+// cached returns the claims either level of the cache holds for digest
+// when f's present key set verified them, or nil. Such a hit in the
+// second level is decoded and moved to the first.
+func (v *Validator) cached(digest *tokenDigest, f *fetcher, now time.Time) *Claims {
+	c := v.cache.get(digest)
+	spilled := c == nil && v.spill.get(digest, func(b []byte) { c = decodeClaims(b) })
+	if !f.current(c) {
 		return nil
 	}
-	v.cache.put(digest, c, now.UnixNano())
+	if spilled {
+		v.cache.put(digest, c, now.UnixNano())
+	}
 	return c
 }
 
