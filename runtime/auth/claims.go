@@ -32,8 +32,7 @@ type member struct {
 
 // pack lays out the string and string-list claims of o as blob and idx
 // (see Claims), those of nested objects under their dotted path
-// ("realm_access.roles"), and returns the token's scopes (tokenScopes).
-// Members are laid out level by level, each object's sorted by name. A
+// ("realm_access.roles"). Members are laid out level by level, each object's sorted by name. A
 // path that more than one claim has, of any type (a literal top-level
 // "a.b" and "b" nested in "a"), is ambiguous: neither is laid out, so
 // the claim matches nothing and sets no header. Strings read as
@@ -43,7 +42,7 @@ type member struct {
 // at most triples when invalid UTF-8 becomes U+FFFD, and a nested path
 // repeats at most maxClaimDepth names). o may be nil (no claims); the
 // results do not refer to it.
-func (p *packer) pack(o *fastjson.Object) (blob string, idx []uint16, scopes []string, ok bool) {
+func (p *packer) pack(o *fastjson.Object) (blob string, idx []uint16, ok bool) {
 	p.members, p.paths = p.members[:0], p.paths[:0]
 	p.walk(o, -1)
 	for depth, start := 1, 0; depth < maxClaimDepth; depth++ {
@@ -72,7 +71,7 @@ func (p *packer) pack(o *fastjson.Object) (blob string, idx []uint16, scopes []s
 			for _, e := range m.v.GetArray() {
 				if e.Type() == fastjson.TypeString {
 					if p.idx[at+1] == math.MaxUint16 {
-						return "", nil, nil, false
+						return "", nil, false
 					}
 					p.add(e.GetStringBytes())
 					p.idx[at+1]++
@@ -80,12 +79,19 @@ func (p *packer) pack(o *fastjson.Object) (blob string, idx []uint16, scopes []s
 			}
 		}
 		if len(p.blob) > math.MaxUint16 {
-			return "", nil, nil, false
+			return "", nil, false
 		}
 	}
 	blob = string(p.blob)
 	idx = slices.Clone(p.idx)
-	return blob, idx, tokenScopes(blob, idx), true
+	return blob, idx, true
+}
+
+// derive sets what c keeps read out of its packed claims: its scopes
+// (tokenScopes) and its issuer.
+func (c *Claims) derive() {
+	c.scopes = tokenScopes(c.blob, c.idx)
+	c.iss, _ = c.String("iss")
 }
 
 // walk appends the members of o, sorted by name, under the path of

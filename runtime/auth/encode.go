@@ -56,7 +56,6 @@ func decodeClaims(b []byte) *Claims {
 		c.idx[i] = le.Uint16(p[2*i:])
 	}
 	c.blob = string(p[2*len(c.idx):])
-	c.scopes = tokenScopes(c.blob, c.idx)
-	c.iss, _ = c.String("iss")
+	c.derive()
 	return c
 }

@@ -155,5 +155,6 @@ func pack(m map[string]any) (blob string, idx []uint16, scopes []string, ok bool
 	if err != nil {
 		panic(err)
 	}
-	return new(packer).pack(o)
+	blob, idx, ok = new(packer).pack(o)
+	return blob, idx, tokenScopes(blob, idx), ok
 }

@@ -329,10 +329,10 @@ func (v *Validator) verify(raw []byte, f *fetcher, idp *table.IdP, rules *table.
 	c := &Claims{alg: alg, gen: ks.gen, exp: d.exp.nanos(), nbf: d.nbf.nanos(), iat: d.iat.nanos()}
 	c.badAud = audience(get(t.claims, "aud"), "")&failType != 0
 	var ok bool
-	if c.blob, c.idx, c.scopes, ok = s.pack(t.claims); !ok {
+	if c.blob, c.idx, ok = s.pack(t.claims); !ok {
 		return nil, errClaims
 	}
-	c.iss, _ = c.String("iss")
+	c.derive()
 	return c, nil
 }
 
