@@ -58,12 +58,16 @@ func (b *bounded[V]) makeRoom(need int64, now time.Time) {
 	}
 }
 
-// delete forgets k.
+// delete forgets k, which b holds.
 func (b *bounded[V]) delete(k Key) {
-	if _, ok := b.m[k]; ok {
-		delete(b.m, k)
-		b.bytes -= b.size(k)
-	}
+	delete(b.m, k)
+	b.bytes -= b.size(k)
+}
+
+// clear forgets every entry.
+func (b *bounded[V]) clear() {
+	clear(b.m)
+	b.bytes = 0
 }
 
 // entryBytes is what an entry under k accounts for in a map whose values

@@ -71,8 +71,7 @@ func (l *lease) take(now time.Time) (rate, quota Decision, ok bool) {
 	e := l.state
 	if lim := &l.limits; lim.hasRate {
 		e.rCur += k
-		weighted := mulDivCeil(e.rPrev, l.per-max(t-e.rStart, 0), l.per)
-		rate = e.rateDecision(lim.rate.Requests, l.per, weighted, true, t)
+		rate = e.rateDecision(lim.rate.Requests, l.per, e.weighted(l.per, t), true, t)
 	}
 	if lim := &l.limits; lim.hasQuota {
 		e.qCount += k
@@ -83,6 +82,9 @@ func (l *lease) take(now time.Time) (rate, quota Decision, ok bool) {
 
 // startRefill takes the lease's refill, when no call holds it.
 func (l *lease) startRefill() bool {
+	if l.refill.Load() != nil {
+		return false
+	}
 	done := make(chan struct{})
 	return l.refill.CompareAndSwap(nil, &done)
 }
@@ -154,9 +156,7 @@ func (c *leases) put(k Key, l *lease, now time.Time) {
 func (c *leases) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for k := range c.m {
-		c.delete(k)
-	}
+	c.bounded.clear()
 }
 
 // owned returns copies of k and l that share one copy of k's identity

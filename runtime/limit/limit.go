@@ -299,8 +299,14 @@ func (e *entry) advanceRate(per, t int64) (weighted int64) {
 		// an identity never seen.
 		e.rStart = t
 	}
-	// A t a little before rStart (a request that read the clock before
-	// another one took the lock) counts as at the window's start.
+	return e.weighted(per, t)
+}
+
+// weighted is the previous rate window's weight in the estimate at t,
+// rounded up: ceil(rPrev × (per − elapsed) / per). A t a little before
+// rStart (a request that read the clock before another one took the
+// lock) counts as at the window's start.
+func (e *entry) weighted(per, t int64) int64 {
 	return mulDivCeil(e.rPrev, per-max(t-e.rStart, 0), per)
 }
 

@@ -203,18 +203,17 @@ func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota D
 		return rate, quota, nil
 	}
 	k, lim, reserve := leaseOf(req)
-	deadline := r.deadlines.at(now) // the whole Take's, waits included
-	var held *lease                 // whose refill this call took
+	start := now    // the whole Take's deadline counts from it, waits included
+	var held *lease // whose refill this call took
 	if reserve && r.maxLease > 1 {
 		var done bool
-		if held, rate, quota, done, err = r.fromLease(k, lim, now, deadline); done {
+		if held, rate, quota, done, err = r.fromLease(k, lim, now); done {
 			return rate, quota, err
 		}
 		now = r.now()
 	}
-	rate, quota, l, err := r.call(deadline, req, lim, now, held != nil)
+	rate, quota, l, err := r.call(r.deadlines.at(start), req, lim, now, held != nil)
 	if l != nil {
-		l.limits = lim
 		r.leases.put(k, l, now)
 	}
 	if held != nil {
@@ -237,12 +236,13 @@ func (r *Redis) take(l *lease, now time.Time) (rate, quota Decision, ok bool) {
 
 // fromLease takes req's unit from k's lease when it has one left
 // (done); else it takes the lease's refill for this Take's call (held),
-// or waits within deadline for another call's refill and takes from its
-// lease (done), or returns neither, for a call that reserves nothing. A
+// or waits, within the timeout from now, for another call's refill and
+// takes from its lease (done), or returns neither, for a call that
+// reserves nothing. A
 // lease replaced between the miss and taking its refill (the refill
 // before this one ended meanwhile) is let go, and its successor tried:
 // replacing it would lose its units.
-func (r *Redis) fromLease(k Key, lim limits, now time.Time, deadline context.Context) (held *lease, rate, quota Decision, done bool, err error) {
+func (r *Redis) fromLease(k Key, lim limits, now time.Time) (held *lease, rate, quota Decision, done bool, err error) {
 	for range 2 {
 		l, fresh := r.leases.hold(k, lim, now)
 		if fresh {
@@ -263,7 +263,7 @@ func (r *Redis) fromLease(k Key, lim limits, now time.Time, deadline context.Con
 		if l.limits != lim || l.dry.Load() {
 			break
 		}
-		rate, quota, ok, err := r.awaitRefill(l, k, deadline)
+		rate, quota, ok, err := r.awaitRefill(l, k, r.deadlines.at(now))
 		return nil, rate, quota, ok || err != nil, err
 	}
 	return nil, rate, quota, false, nil
@@ -323,8 +323,8 @@ func keysOf(req Request) (rate, quota Key) {
 // the context package can follow without a goroutine per call. It gives
 // back the units left of this node's leases on req's keys (but of one
 // with req's limits lim that has not ended: another call just made it)
-// and, with reserve, asks for a lease, which it returns (without its
-// limits) when Redis counted one; now is the node's clock at the call.
+// and, with reserve, asks for a lease, which it returns when Redis counted
+// one; now is the node's clock at the call.
 func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time, reserve bool) (rate, quota Decision, l *lease, err error) {
 	args := make([]string, 16)
 	for i := range args[1:] {
@@ -375,8 +375,7 @@ func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time
 	if rt := req.Rate; rt != nil {
 		p := per * us
 		e.rCur -= extra
-		weighted := mulDivCeil(e.rPrev, p-max(t-e.rStart, 0), p)
-		rate = e.rateDecision(rt.Requests, p, weighted, v[0] == 1, t)
+		rate = e.rateDecision(rt.Requests, p, e.weighted(p, t), v[0] == 1, t)
 		end = e.rStart + p
 	}
 	if q := req.Quota; q != nil {
@@ -385,7 +384,7 @@ func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time
 		end = min(end, e.qEnd)
 	}
 	if extra > 0 {
-		l = &lease{units: extra, at: now, server: t, end: now.Add(min(time.Duration(end-t)-margin, maxLeaseAge)), state: e, per: per * us}
+		l = &lease{limits: lim, units: extra, at: now, server: t, end: now.Add(min(time.Duration(end-t)-margin, maxLeaseAge)), state: e, per: per * us}
 	}
 	return rate, quota, l, nil
 }
