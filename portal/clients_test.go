@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/testidp"
 	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/cuegate/cuegate/portal/store"
 )
@@ -65,6 +66,52 @@ func TestProviderErrorsAreShownVerbatimAndLeaveNoState(t *testing.T) {
 			}
 			if cs := e.store.Clients(""); len(cs) != 0 {
 				t.Errorf("state after a failed registration: %+v", cs)
+			}
+		})
+	}
+}
+
+// TestProviderRefusalShownWithoutSecrets: a refusal that repeats the
+// request's Authorization shows the initial access token as [redacted]
+// in the JSON answer, on the page and in the log, and one that holds a
+// bidi override is shown as its status alone.
+func TestProviderRefusalShownWithoutSecrets(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		body     string
+		wantDesc string
+	}{
+		{"Authorization repeated", `<html>401 Unauthorized: bad credentials "%s"</html>`,
+			`<html>401 Unauthorized: bad credentials "[redacted]"</html>`},
+		{"bidi override", "<html>401 Unauthorized %s ‮gnp.exe‬</html>",
+			"Unauthorized (the identity provider's own words are not shown: they are not printable text)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var log testutil.SyncBuffer
+			e := newEnvLog(t, zerolog.New(&log))
+			e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method != http.MethodPost {
+					return false
+				}
+				w.WriteHeader(http.StatusUnauthorized)
+				fmt.Fprintf(w, tt.body, r.Header.Get("Authorization"))
+				return true
+			})
+			dev := e.developer("a@example.com")
+			var aerr apiError
+			resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, &aerr)
+			if resp.StatusCode != http.StatusBadGateway || aerr.Code != "invalid_token" || aerr.Description != tt.wantDesc {
+				t.Errorf("got %d %+v, want 502 invalid_token %q", resp.StatusCode, aerr, tt.wantDesc)
+			}
+			_, _, tok := e.page(dev, "/clients/new?entry=gluu_api")
+			_, page := e.post(dev, "/clients", url.Values{"csrf_token": {tok}, "catalogue": {"gluu_api"}, "client_name": {"x"}})
+			for where, text := range map[string]string{"page": page, "log": log.String()} {
+				if strings.Contains(text, testidp.InitialAccessToken) || strings.ContainsRune(text, '\u202e') || strings.Contains(text, `\u202e`) {
+					t.Errorf("the %s shows the provider's secret or bidi override:\n%s", where, text)
+				}
 			}
 		})
 	}
