@@ -85,7 +85,7 @@ func TestProviderRefusalShownWithoutSecrets(t *testing.T) {
 	}{
 		{"Authorization repeated", `<html>401 Unauthorized: bad credentials "%s"</html>`,
 			`<html>401 Unauthorized: bad credentials "[redacted]"</html>`},
-		{"bidi override", "<html>401 Unauthorized %s ‮gnp.exe‬</html>",
+		{"bidi override", "<html>401 Unauthorized %s \u202egnp.exe\u202c</html>",
 			"Unauthorized (the identity provider's own words are not shown: they are not printable text)"},
 	}
 	for _, tt := range tests {

@@ -68,21 +68,7 @@ func TestReadPrivateRefusesWhatOthersMayChange(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := realTempDir(t)
-			tt.tree.make(t, dir)
-			file, err := Resolve(filepath.Join(dir, tt.path))
-			if err != nil {
-				t.Fatal(err)
-			}
-			testutil.WriteFile(t, file, "content", 0o600)
-			for name, mode := range tt.modes {
-				if name == "f" {
-					name = tt.path
-				}
-				if err := os.Chmod(filepath.Join(dir, name), mode); err != nil {
-					t.Fatal(err)
-				}
-			}
+			dir, file := makeCase(t, tt.tree, tt.modes, tt.path)
 			b, err := ReadPrivate(filepath.Join(dir, tt.path))
 			if tt.refused == "" {
 				if err != nil || string(b) != "content" {
@@ -106,6 +92,29 @@ func TestReadPrivateRefusesWhatOthersMayChange(t *testing.T) {
 			}
 		})
 	}
+}
+
+// makeCase makes tree in a new directory, dir, and the file that path
+// (relative to dir) leads to, file, holding "content"; then it gives the
+// names in modes (relative to dir, "f" for path) their modes.
+func makeCase(t *testing.T, tr tree, modes map[string]fs.FileMode, path string) (dir, file string) {
+	t.Helper()
+	dir = realTempDir(t)
+	tr.make(t, dir)
+	file, err := Resolve(filepath.Join(dir, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteFile(t, file, "content", 0o600)
+	for name, mode := range modes {
+		if name == "f" {
+			name = path
+		}
+		if err := os.Chmod(filepath.Join(dir, name), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, file
 }
 
 func TestReadPrivateOfAMissingFile(t *testing.T) {
@@ -173,21 +182,7 @@ func TestReadPrivateRefusesWhatAnotherUserOwns(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := realTempDir(t)
-			tt.tree.make(t, dir)
-			file, err := Resolve(filepath.Join(dir, tt.path))
-			if err != nil {
-				t.Fatal(err)
-			}
-			testutil.WriteFile(t, file, "content", 0o600)
-			for name, mode := range tt.modes {
-				if name == "f" {
-					name = tt.path
-				}
-				if err := os.Chmod(filepath.Join(dir, name), mode); err != nil {
-					t.Fatal(err)
-				}
-			}
+			dir, _ := makeCase(t, tt.tree, tt.modes, tt.path)
 			owned := filepath.Join(dir, tt.owned)
 			if tt.owned == "f" {
 				owned = filepath.Join(dir, tt.path)
