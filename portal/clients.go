@@ -138,10 +138,17 @@ func splitRedirectURIs(s string, t *table.Table) []string {
 	return out
 }
 
-// createClient registers a client at the provider and stores it. On any
-// error nothing is stored, and a client the provider created is deleted
-// there again.
+// createClient registers a client at the provider and stores it for the
+// account of dev that the request's session (in ctx) was started for. On
+// any error nothing is stored, and a client the provider created is
+// deleted there again: also when that account was removed while the
+// provider registered the client, so that no removed account, nor a
+// later one under the same email, gets it.
 func (s *Server) createClient(ctx context.Context, dev string, catalogue []string, name string, redirects []string) (store.Client, *apiError) {
+	account, ok := sessionAccount(ctx, dev)
+	if !ok {
+		return store.Client{}, errorf(http.StatusUnauthorized, "unauthorized", "log in first")
+	}
 	t := s.table()
 	sel, aerr := choose(t, catalogue)
 	if aerr != nil {
@@ -190,7 +197,7 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 		c.ExpiresAt = now.Add(d)
 	}
 	s.named(res, c.ClientID)
-	if err := s.opts.Store.AddClient(c); err != nil {
+	if err := s.opts.Store.AddClient(c, account); err != nil {
 		// Registered at the provider but not stored: undo it there.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(sel.dcr.CallTimeout(), time.Second))
 		defer cancel()
@@ -199,8 +206,11 @@ func (s *Server) createClient(ctx context.Context, dev string, catalogue []strin
 			log.Error().Err(derr).Str("client_id", r.ClientID).Msg("portal: client registered but not stored, and not deleted at the provider")
 			msg = fmt.Sprintf("the client could not be stored, and the identity provider did not delete it again: ask the operator to delete client %s there", r.ClientID)
 		}
-		if errors.Is(err, store.ErrClosed) {
+		switch {
+		case errors.Is(err, store.ErrClosed):
 			return fail(errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the portal is shutting down: %s; register again in a moment", msg), err)
+		case errors.Is(err, store.ErrNotFound):
+			return fail(errorf(http.StatusUnauthorized, "unauthorized", "your account was removed while the client was being registered: %s", msg), err)
 		}
 		return fail(errorf(http.StatusInternalServerError, "server_error", "%s", msg), err)
 	}

@@ -20,7 +20,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/testidp"
 	"github.com/cuegate/cuegate/internal/testutil"
+	"github.com/cuegate/cuegate/portal/sessions"
 	"github.com/cuegate/cuegate/portal/store"
 )
 
@@ -65,6 +67,52 @@ func TestProviderErrorsAreShownVerbatimAndLeaveNoState(t *testing.T) {
 			}
 			if cs := e.store.Clients(""); len(cs) != 0 {
 				t.Errorf("state after a failed registration: %+v", cs)
+			}
+		})
+	}
+}
+
+// TestProviderRefusalShownWithoutSecrets: a refusal that repeats the
+// request's Authorization shows the initial access token as [redacted]
+// in the JSON answer, on the page and in the log, and one that holds a
+// bidi override is shown as its status alone.
+func TestProviderRefusalShownWithoutSecrets(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		body     string
+		wantDesc string
+	}{
+		{"Authorization repeated", `<html>401 Unauthorized: bad credentials "%s"</html>`,
+			`<html>401 Unauthorized: bad credentials "[redacted]"</html>`},
+		{"bidi override", "<html>401 Unauthorized %s \u202egnp.exe\u202c</html>",
+			"Unauthorized (the identity provider's own words are not shown: they are not printable text)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var log testutil.SyncBuffer
+			e := newEnvLog(t, zerolog.New(&log))
+			e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method != http.MethodPost {
+					return false
+				}
+				w.WriteHeader(http.StatusUnauthorized)
+				fmt.Fprintf(w, tt.body, r.Header.Get("Authorization"))
+				return true
+			})
+			dev := e.developer("a@example.com")
+			var aerr apiError
+			resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, &aerr)
+			if resp.StatusCode != http.StatusBadGateway || aerr.Code != "invalid_token" || aerr.Description != tt.wantDesc {
+				t.Errorf("got %d %+v, want 502 invalid_token %q", resp.StatusCode, aerr, tt.wantDesc)
+			}
+			_, _, tok := e.page(dev, "/clients/new?entry=gluu_api")
+			_, page := e.post(dev, "/clients", url.Values{"csrf_token": {tok}, "catalogue": {"gluu_api"}, "client_name": {"x"}})
+			for where, text := range map[string]string{"page": page, "log": log.String()} {
+				if strings.Contains(text, testidp.InitialAccessToken) || strings.ContainsRune(text, '\u202e') || strings.Contains(text, `\u202e`) {
+					t.Errorf("the %s shows the provider's secret or bidi override:\n%s", where, text)
+				}
 			}
 		})
 	}
@@ -401,12 +449,76 @@ func TestRegistrationOutlivesTheRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, aerr := s.createClient(ctx, "a@example.com", []string{"gluu_api"}, "app", nil)
+	e.developer("a@example.com")
+	d, _ := e.store.Developer("a@example.com")
+	ctx = context.WithValue(ctx, lookupKey{}, &sessionLookup{done: true, sess: &session{Session: sessions.Session{Email: d.Email, Account: d.Created}}})
+	c, aerr := s.createClient(ctx, d.Email, []string{"gluu_api"}, "app", nil)
 	if aerr != nil {
 		t.Fatalf("createClient after the developer went away: %v", aerr)
 	}
 	if stored, ok := e.store.Client(c.ClientID); !ok || stored.ClientName != "app" {
 		t.Errorf("the client registered at the provider is not stored: %+v", stored)
+	}
+}
+
+// TestRegistrationForARemovedAccountIsUndone: an account removed while
+// the provider registers its client, and perhaps signed up for again
+// under the same email meanwhile, gets no client: the registration is
+// deleted at the provider again, the developer is told why and shown no
+// secret, and the new account holds nothing.
+func TestRegistrationForARemovedAccountIsUndone(t *testing.T) {
+	t.Parallel()
+	for _, signUpAgain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("signed up again %v", signUpAgain), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			entered, release := make(chan struct{}), make(chan struct{})
+			e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method == http.MethodPost {
+					close(entered)
+					<-release
+				}
+				return false // the provider registers it
+			})
+			dev := e.developer("a@example.com")
+			type answer struct {
+				status int
+				body   map[string]any
+			}
+			done := make(chan answer)
+			go func() {
+				var out map[string]any
+				resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, &out)
+				done <- answer{resp.StatusCode, out}
+			}()
+			<-entered
+			if _, err := e.store.RemoveDeveloper("a@example.com", t0); err != nil {
+				t.Fatal(err)
+			}
+			var again *http.Client
+			if signUpAgain {
+				e.advance(time.Second)
+				again = e.developer("a@example.com")
+			}
+			close(release)
+			got := <-done
+			const want = "your account was removed while the client was being registered: the client could not be stored; it was deleted at the provider again"
+			if got.status != http.StatusUnauthorized || got.body["error"] != "unauthorized" || got.body["error_description"] != want || got.body["client_secret"] != nil {
+				t.Errorf("answer %d %v, want 401 unauthorized %q", got.status, got.body, want)
+			}
+			if reqs := e.requests(); len(reqs) != 2 || !strings.HasPrefix(reqs[1], "DELETE /register/client-1 ") {
+				t.Errorf("provider requests = %q, want the registration deleted again", reqs)
+			}
+			if cs := e.store.Clients(""); len(cs) != 0 {
+				t.Errorf("clients stored: %+v", cs)
+			}
+			if again != nil {
+				var list []clientView
+				if e.api(again, "GET", "/clients", nil, &list); len(list) != 0 {
+					t.Errorf("the new account under the email holds %+v", list)
+				}
+			}
+		})
 	}
 }
 

@@ -166,14 +166,15 @@ func TestDeveloperOutputIsEscaped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	created := time.Now()
 	for _, email := range []string{"dev@example.com", "evil\x1b]0;owned\x07@example.com"} {
-		if err := st.AddDeveloper(store.Developer{Email: email, PasswordHash: "x", Created: time.Now()}); err != nil {
+		if err := st.AddDeveloper(store.Developer{Email: email, PasswordHash: "x", Created: created}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	c := store.Client{ClientID: "id\r\nremoved developer root", ClientName: "app\x1b[2J\u202e", Provider: "other\x00",
 		Developer: "dev@example.com", Policy: "basic", CreatedAt: time.Now()}
-	if err := st.AddClient(c); err != nil {
+	if err := st.AddClient(c, created); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

@@ -68,21 +68,7 @@ func TestReadPrivateRefusesWhatOthersMayChange(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := realTempDir(t)
-			tt.tree.make(t, dir)
-			file, err := Resolve(filepath.Join(dir, tt.path))
-			if err != nil {
-				t.Fatal(err)
-			}
-			testutil.WriteFile(t, file, "content", 0o600)
-			for name, mode := range tt.modes {
-				if name == "f" {
-					name = tt.path
-				}
-				if err := os.Chmod(filepath.Join(dir, name), mode); err != nil {
-					t.Fatal(err)
-				}
-			}
+			dir, file := makeCase(t, tt.tree, tt.modes, tt.path)
 			b, err := ReadPrivate(filepath.Join(dir, tt.path))
 			if tt.refused == "" {
 				if err != nil || string(b) != "content" {
@@ -106,6 +92,29 @@ func TestReadPrivateRefusesWhatOthersMayChange(t *testing.T) {
 			}
 		})
 	}
+}
+
+// makeCase makes tree in a new directory, dir, and the file that path
+// (relative to dir) leads to, file, holding "content"; then it gives the
+// names in modes (relative to dir, "f" for path) their modes.
+func makeCase(t *testing.T, tr tree, modes map[string]fs.FileMode, path string) (dir, file string) {
+	t.Helper()
+	dir = realTempDir(t)
+	tr.make(t, dir)
+	file, err := Resolve(filepath.Join(dir, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteFile(t, file, "content", 0o600)
+	for name, mode := range modes {
+		if name == "f" {
+			name = path
+		}
+		if err := os.Chmod(filepath.Join(dir, name), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, file
 }
 
 func TestReadPrivateOfAMissingFile(t *testing.T) {
@@ -138,5 +147,69 @@ func TestCheckDirsNamesTheLink(t *testing.T) {
 	err := CheckDirs(link)
 	if err == nil || !strings.Contains(err.Error(), link+" leads to "+filepath.Join(dir, "open", "f")) {
 		t.Errorf("CheckDirs = %v, want it to say where the link leads", err)
+	}
+}
+
+// nobody is the uid the ownership tests give what another user owns.
+const nobody = 65534
+
+// needRoot skips a test that plays another user by chown, which only
+// root may do.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skipf("chown to uid %d needs root; this test runs as uid %d", nobody, os.Geteuid())
+	}
+}
+
+func TestReadPrivateRefusesWhatAnotherUserOwns(t *testing.T) {
+	t.Parallel()
+	needRoot(t)
+	for _, tt := range []struct {
+		name  string
+		tree  tree
+		modes map[string]fs.FileMode // chmod after making the tree; "f" is the file read
+		owned string                 // chown to nobody; "f" is the file read, named by path
+		path  string
+	}{
+		{name: "0644 file", modes: map[string]fs.FileMode{"f": 0o644}, owned: "f", path: "f"},
+		{name: "0400 file in a sticky 0777 directory", tree: tree{dirs: []string{"tmp"}},
+			modes: map[string]fs.FileMode{"tmp": fs.ModeSticky | 0o777, "f": 0o400}, owned: "f", path: "tmp/f"},
+		{name: "0755 directory", tree: tree{dirs: []string{"d"}}, modes: map[string]fs.FileMode{"d": 0o755}, owned: "d", path: "d/f"},
+		{name: "0700 directory above", tree: tree{dirs: []string{"a/d"}}, owned: "a", path: "a/d/f"},
+		{name: "link to a file another user owns", tree: tree{dirs: []string{"safe"}, links: map[string]string{"l": "safe/f"}},
+			owned: "f", path: "l"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir, _ := makeCase(t, tt.tree, tt.modes, tt.path)
+			owned := filepath.Join(dir, tt.owned)
+			if tt.owned == "f" {
+				owned = filepath.Join(dir, tt.path)
+			}
+			if err := os.Chown(owned, nobody, nobody); err != nil { // through a link, to the file
+				t.Fatal(err)
+			}
+			b, err := ReadPrivate(filepath.Join(dir, tt.path))
+			perr, ok := errors.AsType[*PermissionError](err)
+			fix := fmt.Sprintf("chown 0 %s", owned)
+			if !ok || perr.Owner != nobody || !strings.Contains(err.Error(), fmt.Sprintf("owned by uid %d", nobody)) || !strings.Contains(err.Error(), fix) {
+				t.Errorf("ReadPrivate = %q, %v; want a *PermissionError naming uid %d and %q", b, err, nobody, fix)
+			}
+		})
+	}
+}
+
+func TestCheckFileAcceptsTheProcessUserAndRoot(t *testing.T) {
+	t.Parallel()
+	needRoot(t)
+	path := filepath.Join(realTempDir(t), "f")
+	testutil.WriteFile(t, path, "content", 0o600)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckFile(path, fi); err != nil {
+		t.Errorf("CheckFile of a file root owns: %v", err)
 	}
 }

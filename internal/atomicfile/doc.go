@@ -11,6 +11,9 @@
 // file that group or others may write, and a file in a directory — its
 // own or any above it, along the path as given and along the path its
 // symbolic links lead to — in which group or others may replace it, that
-// is a directory they may write that lacks the sticky bit. Outside Unix
-// the mode bits do not say who may write, and every mode is accepted.
+// is a directory they may write that lacks the sticky bit. Like OpenSSH's
+// StrictModes, it also refuses (naming what to chown) such a file or
+// directory owned by a user other than the process's effective user and
+// root, who may change it whatever its mode. Outside Unix the mode bits
+// and owners do not say who may write, and every file is accepted.
 package atomicfile

@@ -23,7 +23,8 @@ import (
 
 var t0 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 
-// newStore returns a portal store in a directory of its own.
+// newStore returns a portal store in a directory of its own, with the
+// account of client's developer, created at t0.
 func newStore(t testing.TB) *store.Store {
 	t.Helper()
 	s, err := store.Open(filepath.Join(t.TempDir(), "state.json"))
@@ -31,6 +32,9 @@ func newStore(t testing.TB) *store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	if err := s.AddDeveloper(store.Developer{Email: client("").Developer, Created: t0}); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
@@ -116,7 +120,7 @@ func TestAddAndDeleteReachEveryFollowerWithinASecond(t *testing.T) {
 	srv := testutil.StartRedis(t)
 	c := srv.Client(t)
 	st := newStore(t)
-	if err := st.AddClient(client("before-start")); err != nil {
+	if err := st.AddClient(client("before-start"), t0); err != nil {
 		t.Fatal(err)
 	}
 	p := startPublisher(t, c, st, PublisherOptions{})
@@ -147,7 +151,7 @@ func TestAddAndDeleteReachEveryFollowerWithinASecond(t *testing.T) {
 	defer func() { close(stop); wg.Wait() }()
 
 	start := time.Now()
-	if err := st.AddClient(client("c1")); err != nil {
+	if err := st.AddClient(client("c1"), t0); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range followers {
@@ -211,7 +215,7 @@ func TestBindingDoesNotAllocate(t *testing.T) {
 // refuses it.
 func deleted(t *testing.T, st *store.Store, id string, followers ...*Follower) {
 	t.Helper()
-	if err := st.AddClient(client(id)); err != nil {
+	if err := st.AddClient(client(id), t0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.DeleteClient(id, t0); err != nil {
@@ -238,7 +242,7 @@ func TestFollowerRestartedWhileRedisIsDownStartsFromItsFile(t *testing.T) {
 	srv.Kill()
 	// The portal deletes another client meanwhile: no node can learn of it
 	// until Redis is back, and none forgets the first.
-	if err := st.AddClient(client("later")); err != nil {
+	if err := st.AddClient(client("later"), t0); err != nil {
 		t.Fatal(err)
 	}
 	g, err := NewFollower(c, FollowerOptions{File: file, Timeout: 100 * time.Millisecond})
@@ -286,7 +290,7 @@ func TestFollowerWithNeitherRedisNorFileIsNotReadyAndRefuses(t *testing.T) {
 	}
 
 	st := newStore(t)
-	if err := st.AddClient(client("c1")); err != nil {
+	if err := st.AddClient(client("c1"), t0); err != nil {
 		t.Fatal(err)
 	}
 	startPublisher(t, srv.Client(t), st, PublisherOptions{})
@@ -409,7 +413,7 @@ func TestPublisherOutrunsANewerVersionWhenItsClockIsBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := newStore(t)
-	if err := st.AddClient(client("c1")); err != nil {
+	if err := st.AddClient(client("c1"), t0); err != nil {
 		t.Fatal(err)
 	}
 	p := NewPublisher(c, st, PublisherOptions{})
@@ -431,7 +435,7 @@ func TestPausedRedisDoesNotHoldUpBindingOrStop(t *testing.T) {
 	deleted(t, st, "gone", f)
 
 	srv.Pause()
-	if err := st.AddClient(client("during")); err != nil {
+	if err := st.AddClient(client("during"), t0); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})

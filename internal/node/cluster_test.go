@@ -134,7 +134,11 @@ func TestClusterFollowsBindings(t *testing.T) {
 	t.Parallel()
 	e := startClusterEnv(t)
 	st := e.portal.portal.store
-	if err := st.AddClient(store.Client{ClientID: "dev-client", Developer: "d@example.com", Policy: "bound", Catalogue: []string{"e"}}); err != nil {
+	created := time.Now()
+	if err := st.AddDeveloper(store.Developer{Email: "d@example.com", Created: created}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddClient(store.Client{ClientID: "dev-client", Developer: "d@example.com", Policy: "bound", Catalogue: []string{"e"}}, created); err != nil {
 		t.Fatal(err)
 	}
 	tok := e.token(t, "dev-client")

@@ -29,7 +29,8 @@
 // settings' Timeout.
 //
 // A provider's refusal is a *ProviderError carrying the provider's own
-// error and error_description as sent.
+// error and error_description, with the call's secrets redacted and only
+// when they are printable text.
 //
 // Concurrency: a Registrar and a Discovery are safe for concurrent use.
 package dcr

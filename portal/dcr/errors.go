@@ -23,8 +23,10 @@ var ErrUnknownClient = errors.New("dcr: the provider does not know this client")
 var ErrTokenRefused = errors.New("dcr: the provider refused the stored registration access token; the client may still exist there")
 
 // ProviderError is the provider's refusal of a request, with its own error
-// and error_description as sent. Some providers put a sentence in Code:
-// callers branch on Status, not on Code.
+// and error_description: clipped, every secret the call sent or holds
+// replaced with "[redacted]", and replaced by a fixed code and sentence
+// when not printable text, so that they may be shown and logged. Some
+// providers put a sentence in Code: callers branch on Status, not on Code.
 type ProviderError struct {
 	Status      int    `json:"-"`
 	Code        string `json:"error"`
@@ -55,11 +57,12 @@ var ErrTimeout = errors.New("dcr: provider did not answer in time")
 // be read. The operator must fix them; no request can succeed until then.
 var ErrSettings = errors.New("dcr: the registration settings are not usable")
 
-// manageError is the error of a provider's answer to a request about a
-// client, or nil for a 2xx: ErrUnknownClient for 404 and 410,
-// ErrTokenRefused for 401 to an RFC 7592 request (auth is the
-// registration access token's), else a *ProviderError.
-func manageError(status int, raw []byte, auth string) error {
+// manageError is the error of a provider's answer to a request about
+// client reg sent with Authorization auth, or nil for a 2xx:
+// ErrUnknownClient for 404 and 410, ErrTokenRefused for 401 to an RFC
+// 7592 request (auth is the registration access token's), else a
+// *ProviderError that repeats no secret of the call (secretsOf).
+func manageError(status int, raw []byte, auth string, reg *Registration) error {
 	switch {
 	case status >= 200 && status <= 299:
 		return nil
@@ -68,16 +71,16 @@ func manageError(status int, raw []byte, auth string) error {
 	case status == http.StatusUnauthorized && strings.HasPrefix(auth, bearer):
 		return ErrTokenRefused
 	}
-	return providerError(status, raw)
+	return providerError(status, raw, secretsOf(auth, reg))
 }
 
 // maxErrorText bounds the provider's words a ProviderError keeps.
 const maxErrorText = 300
 
-// providerError keeps the provider's error and error_description as sent,
-// each clipped to maxErrorText bytes; an answer without them is described
-// by its status and the start of its body.
-func providerError(status int, raw []byte) *ProviderError {
+// providerError keeps the provider's error and error_description, or for
+// an answer without them the start of its body, as showable makes them:
+// sec redacted, clipped, printable.
+func providerError(status int, raw []byte, sec secrets) *ProviderError {
 	var e ProviderError
 	if json.Unmarshal(raw, &e) != nil || e.Code == "" && e.Description == "" {
 		e = ProviderError{Code: fallbackCode(status)}
@@ -87,8 +90,8 @@ func providerError(status int, raw []byte) *ProviderError {
 			e.Description = http.StatusText(status)
 		}
 	}
-	e.Code, e.Description = truncate(e.Code, maxErrorText), truncate(e.Description, maxErrorText)
 	e.Status = status
+	e.showable(sec)
 	return &e
 }
 

@@ -55,7 +55,7 @@ func (d *driver) call(ctx context.Context, method string, reg *Registration, bod
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := manageError(status, raw, auth); err != nil {
+	if err := manageError(status, raw, auth, reg); err != nil {
 		return 0, nil, err
 	}
 	return status, raw, nil
@@ -72,7 +72,7 @@ func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*R
 	if err != nil {
 		return nil, err
 	}
-	out, err := readAnswer(status, raw, reg.TokenEndpointAuthMethod)
+	out, err := readAnswer(status, raw, reg.TokenEndpointAuthMethod, nil) // a 2xx: no ProviderError
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ func (d *driver) Register(ctx context.Context, req Request) (*Registration, erro
 	if err != nil {
 		return nil, err
 	}
-	reg, err := readAnswer(status, raw, d.s.TokenEndpointAuthMethod)
+	reg, err := readAnswer(status, raw, d.s.TokenEndpointAuthMethod, secretsOf(auth, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -55,10 +55,10 @@ func (d *driver) Register(ctx context.Context, req Request) (*Registration, erro
 // configuredMethod as its token endpoint auth method when the answer names
 // none, or an error matching ErrBadResponse when it is not JSON of the
 // expected shape or has no client_id. No error repeats a value from the
-// answer's secrets.
-func readAnswer(status int, raw []byte, configuredMethod string) (*Registration, error) {
+// answer's secrets, nor from sec, the call's.
+func readAnswer(status int, raw []byte, configuredMethod string, sec secrets) (*Registration, error) {
 	if status < 200 || status > 299 {
-		return nil, providerError(status, raw)
+		return nil, providerError(status, raw, sec)
 	}
 	var r response
 	if err := json.Unmarshal(raw, &r); err != nil {

@@ -11,11 +11,12 @@ import (
 
 func TestBinding(t *testing.T) { // AllocsPerRun: not parallel
 	s, _ := openNew(t)
+	addDevelopers(t, s, "a@example.com")
 	bound := client("bound", "a@example.com")
 	expiring := client("expiring", "a@example.com")
 	expiring.ExpiresAt = t0.Add(24 * time.Hour)
 	for _, c := range []Client{bound, expiring, client("gone", "a@example.com")} {
-		if err := s.AddClient(c); err != nil {
+		if err := s.AddClient(c, t0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -55,8 +56,9 @@ func BenchmarkBinding(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	addDevelopers(b, s, "a@example.com")
 	for i := range 1000 {
-		if err := s.AddClient(client(fmt.Sprintf("c%d", i), "a@example.com")); err != nil {
+		if err := s.AddClient(client(fmt.Sprintf("c%d", i), "a@example.com"), t0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -77,10 +79,11 @@ var _ interface {
 func TestBindingsMatchBindingAndHoldNoSecrets(t *testing.T) {
 	t.Parallel()
 	s, _ := openNew(t)
+	addDevelopers(t, s, "a@example.com", "b@example.com")
 	expiring := client("b-expiring", "a@example.com")
 	expiring.ExpiresAt = t0.Add(time.Hour)
 	for _, c := range []Client{client("c-bound", "a@example.com"), expiring, client("a-gone", "b@example.com")} {
-		if err := s.AddClient(c); err != nil {
+		if err := s.AddClient(c, t0); err != nil {
 			t.Fatal(err)
 		}
 	}

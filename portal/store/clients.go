@@ -7,15 +7,23 @@ import (
 	"time"
 )
 
-// AddClient records a registered client; ErrExists when its ID is known,
-// including the ID of a deleted client.
-func (s *Store) AddClient(c Client) error {
+// AddClient records a client registered for the account c.Developer
+// created at account (Developer.Created). It fails with ErrNotFound when
+// there is no such account - removed, or removed and created again,
+// since the registration began - checked in the same write, so that no
+// removal (RemoveDeveloper) can come between the check and the client; and
+// with ErrExists when the client's ID is known, including the ID of a
+// deleted client.
+func (s *Store) AddClient(c Client, account time.Time) error {
 	if c.ClientID == "" {
 		return errors.New("store: client without client_id")
 	}
 	c.RedirectURIs = slices.Clone(c.RedirectURIs)
 	c.Catalogue = slices.Clone(c.Catalogue)
 	return s.update(func(old *snapshot, st *state) error {
+		if d, ok := old.developers[c.Developer]; !ok || !d.Created.Equal(account) {
+			return fmt.Errorf("%w: developer %s with the account created at %s", ErrNotFound, c.Developer, account.Format(time.RFC3339Nano))
+		}
 		if _, ok := old.clients[c.ClientID]; ok {
 			return fmt.Errorf("%w: client %s", ErrExists, c.ClientID)
 		}

@@ -36,3 +36,13 @@ func client(id, dev string) Client {
 		TokenEndpoint: "https://idp/token", CreatedAt: t0,
 	}
 }
+
+// addDevelopers adds the accounts of emails, created at t0.
+func addDevelopers(t testing.TB, s *Store, emails ...string) {
+	t.Helper()
+	for _, email := range emails {
+		if err := s.AddDeveloper(Developer{Email: email, PasswordHash: "h", Created: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -92,6 +92,65 @@ func TestStateDirectoryOpenToOthersIsRefused(t *testing.T) {
 	}
 }
 
+// TestStateAnotherUserOwnsIsRefused: a state file, lock file or
+// directory that another user owns (uid 65534 here), who could have
+// planted accounts and bindings or could hold the lock, is refused and
+// left as it is, even where its mode alone would do (a 0644 file in a
+// sticky, world-writable directory such as /tmp).
+func TestStateAnotherUserOwnsIsRefused(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skipf("playing another user takes chown, which needs root; this test runs as uid %d", os.Geteuid())
+	}
+	const nobody = 65534
+	planted := []byte(`{"version": 2, "developers": [{"email": "mallory@example.com", "password_hash": "h", "created": "2026-01-01T00:00:00Z"}], "clients": [], "tombstones": []}`)
+	for _, tt := range []struct {
+		name  string
+		owned string // "state.json", "state.json.lock" or "." (the directory)
+	}{
+		{"state file", "state.json"},
+		{"lock file", "state.json.lock"},
+		{"directory", "."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(t.TempDir(), "tmp")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "state.json")
+			for name, content := range map[string][]byte{"state.json": planted, "state.json.lock": nil} {
+				if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mode := os.ModeSticky | 0o777 // like /tmp
+			if tt.owned == "." {
+				mode = 0o755 // another user's own directory
+			}
+			if err := os.Chmod(dir, mode); err != nil {
+				t.Fatal(err)
+			}
+			owned := filepath.Join(dir, tt.owned)
+			if err := os.Chown(owned, nobody, nobody); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(path)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open took a state whose %s uid %d owns", tt.name, nobody)
+			}
+			if !errors.Is(err, ErrPermissions) || !strings.Contains(err.Error(), fmt.Sprintf("owned by uid %d", nobody)) ||
+				!strings.Contains(err.Error(), "chown 0 "+filepath.Clean(owned)) {
+				t.Errorf("Open: %v, want ErrPermissions naming the owner and chown 0 %s", err, owned)
+			}
+			if b, _ := os.ReadFile(path); !bytes.Equal(b, planted) {
+				t.Errorf("the refused state file now holds %s", b)
+			}
+		})
+	}
+}
+
 func TestSymlinkedStateFile(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {

@@ -3,30 +3,33 @@
 package store
 
 import (
+	"bytes"
 	"errors"
+	"os"
 	"testing"
+	"time"
 )
 
 func TestDuplicates(t *testing.T) {
 	t.Parallel()
 	s, _ := openNew(t)
-	d := Developer{Email: "a@example.com", PasswordHash: "h"}
+	d := Developer{Email: "a@example.com", PasswordHash: "h", Created: t0}
 	if err := s.AddDeveloper(d); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AddDeveloper(d); !errors.Is(err, ErrExists) {
 		t.Errorf("second AddDeveloper = %v, want ErrExists", err)
 	}
-	if err := s.AddClient(client("c1", d.Email)); err != nil {
+	if err := s.AddClient(client("c1", d.Email), t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddClient(client("c1", d.Email)); !errors.Is(err, ErrExists) {
+	if err := s.AddClient(client("c1", d.Email), t0); !errors.Is(err, ErrExists) {
 		t.Errorf("second AddClient = %v, want ErrExists", err)
 	}
 	if _, err := s.DeleteClient("c1", t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddClient(client("c1", d.Email)); !errors.Is(err, ErrExists) {
+	if err := s.AddClient(client("c1", d.Email), t0); !errors.Is(err, ErrExists) {
 		t.Errorf("AddClient of a deleted ID = %v, want ErrExists", err)
 	}
 	if _, err := s.DeleteClient("nope", t0); !errors.Is(err, ErrNotFound) {
@@ -34,14 +37,55 @@ func TestDuplicates(t *testing.T) {
 	}
 }
 
+// TestClientOfAnAccountGoneIsNotAdded: a client registered for an
+// account that was removed meanwhile, or removed and created again under
+// the same email, is refused and nothing is written; the account it was
+// registered for gets it.
+func TestClientOfAnAccountGoneIsNotAdded(t *testing.T) {
+	t.Parallel()
+	later := t0.Add(time.Minute)
+	tests := []struct {
+		name     string
+		accounts []Developer
+		account  time.Time
+		want     error
+	}{
+		{"the account", []Developer{{Email: "a@example.com", Created: t0}}, t0, nil},
+		{"no account", nil, t0, ErrNotFound},
+		{"another account under the email", []Developer{{Email: "a@example.com", Created: later}}, t0, ErrNotFound},
+		{"another account in another time zone", []Developer{{Email: "a@example.com", Created: t0.In(time.FixedZone("X", 3600))}}, t0, nil},
+		{"another developer's account", []Developer{{Email: "b@example.com", Created: t0}}, t0, ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, path := openNew(t)
+			for _, d := range tt.accounts {
+				if err := s.AddDeveloper(d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, _ := os.ReadFile(path)
+			err := s.AddClient(client("c1", "a@example.com"), tt.account)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("AddClient = %v, want %v", err, tt.want)
+			}
+			after, _ := os.ReadFile(path)
+			if _, stored := s.Client("c1"); stored != (tt.want == nil) || tt.want != nil && !bytes.Equal(before, after) {
+				t.Errorf("client stored %v, want %v; file changed %v", stored, tt.want == nil, !bytes.Equal(before, after))
+			}
+		})
+	}
+}
+
 func TestRemoveDeveloperRevokesClients(t *testing.T) {
 	t.Parallel()
 	s, _ := openNew(t)
 	for _, err := range []error{
-		s.AddDeveloper(Developer{Email: "a@example.com"}),
-		s.AddDeveloper(Developer{Email: "b@example.com"}),
-		s.AddClient(client("ca", "a@example.com")),
-		s.AddClient(client("cb", "b@example.com")),
+		s.AddDeveloper(Developer{Email: "a@example.com", Created: t0}),
+		s.AddDeveloper(Developer{Email: "b@example.com", Created: t0}),
+		s.AddClient(client("ca", "a@example.com"), t0),
+		s.AddClient(client("cb", "b@example.com"), t0),
 	} {
 		if err != nil {
 			t.Fatal(err)

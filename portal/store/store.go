@@ -5,9 +5,11 @@
 // read. Writes are atomic: the new state goes to a temporary file in the
 // same directory, which is synced, renamed over the state file, and the
 // directory is synced. The file is created with mode 0600. A state file
-// that group or others may write, or in a directory that lets them replace
-// it (its own or one above), is refused with ErrPermissions (naming the
-// path, its mode and the chmod that fixes it) and left as it is.
+// or lock file that group or others may write, or in a directory that
+// lets them replace it (its own or one above), or any of these owned by a
+// user other than the process's effective user and root, is refused with
+// ErrPermissions (naming the path, its mode or owner and the chmod or
+// chown that fixes it) and left as it is.
 //
 // A state path that is a symbolic link is resolved when the store is
 // opened: the store reads, writes and locks the file the link leads to,
@@ -50,10 +52,11 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrClosed is the error of a write after Close.
 	ErrClosed = errors.New("store: closed")
-	// ErrPermissions is the error of opening or reading a state file that
-	// users other than its owner may write, or that is in a directory in
-	// which they may replace it, or below one (on Unix). It wraps an
-	// *atomicfile.PermissionError.
+	// ErrPermissions is the error of opening or reading a state file (or
+	// its lock file) that users other than its owner may write, or that is
+	// in a directory in which they may replace it, or below one, or that
+	// another user than the process's and root owns, as any such
+	// directory (on Unix). It wraps an *atomicfile.PermissionError.
 	ErrPermissions = errors.New("store: state file open to other users")
 )
 
@@ -86,6 +89,10 @@ func Open(path string) (*Store, error) {
 	ok, err := lock.TryLock()
 	if err != nil {
 		return nil, fmt.Errorf("store: lock %s: %w", abs+".lock", err)
+	}
+	if err := checkLock(lock); err != nil {
+		lock.Close()
+		return nil, err
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: %s (lock %s is held; is another cuegate running on it?)", ErrLocked, abs, abs+".lock")
@@ -144,6 +151,19 @@ func resolve(path string) (string, error) {
 		return "", checkError("open", path, err)
 	}
 	return abs, nil
+}
+
+// checkLock returns ErrPermissions for a lock file that another user
+// owns or may write (atomicfile.CheckFile): that user could hold it.
+func checkLock(lock *flock.Flock) error {
+	fi, err := lock.Stat()
+	if err == nil {
+		err = atomicfile.CheckFile(lock.Path(), fi)
+	}
+	if err != nil {
+		return checkError("lock", lock.Path(), err)
+	}
+	return nil
 }
 
 // checkError is err, the error of doing what ("open", "read") to the

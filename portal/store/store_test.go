@@ -42,8 +42,8 @@ func TestReopenKeepsEverything(t *testing.T) {
 	c.RedirectURIs = []string{"https://app/cb"}
 	steps := []error{
 		s.AddDeveloper(Developer{Email: "a@example.com", PasswordHash: "h", Created: t0}),
-		s.AddClient(c),
-		s.AddClient(client("c2", "a@example.com")),
+		s.AddClient(c, t0),
+		s.AddClient(client("c2", "a@example.com"), t0),
 	}
 	if _, err := s.DeleteClient("c2", t0); err != nil {
 		steps = append(steps, err)

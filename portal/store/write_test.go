@@ -16,7 +16,8 @@ import (
 func TestCrashBeforeRenameKeepsPreviousFile(t *testing.T) {
 	t.Parallel()
 	s, path := openNew(t)
-	if err := s.AddClient(client("c1", "a@example.com")); err != nil {
+	addDevelopers(t, s, "a@example.com")
+	if err := s.AddClient(client("c1", "a@example.com"), t0); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(path)
@@ -26,7 +27,7 @@ func TestCrashBeforeRenameKeepsPreviousFile(t *testing.T) {
 		tmpContent, _ = os.ReadFile(tmp)
 		return crash
 	}
-	if err := s.AddClient(client("c2", "a@example.com")); !errors.Is(err, crash) {
+	if err := s.AddClient(client("c2", "a@example.com"), t0); !errors.Is(err, crash) {
 		t.Fatalf("AddClient = %v, want the crash", err)
 	}
 	if !bytes.Contains(tmpContent, []byte(`"c2"`)) {
@@ -63,12 +64,13 @@ func TestCrashBeforeRenameKeepsPreviousFile(t *testing.T) {
 func TestConcurrentAddClientPersistsEachOnce(t *testing.T) {
 	t.Parallel()
 	s, path := openNew(t)
+	addDevelopers(t, s, "a@example.com")
 	const n = 100
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
 		wg.Go(func() {
-			errs <- s.AddClient(client(fmt.Sprintf("c%03d", i), "a@example.com"))
+			errs <- s.AddClient(client(fmt.Sprintf("c%03d", i), "a@example.com"), t0)
 		})
 	}
 	wg.Wait()
@@ -103,7 +105,7 @@ func TestWritesAfterCloseChangeNothing(t *testing.T) {
 	if err := s.AddDeveloper(Developer{Email: "a@example.com", PasswordHash: "h", Created: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddClient(client("c1", "a@example.com")); err != nil {
+	if err := s.AddClient(client("c1", "a@example.com"), t0); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(path)
@@ -112,7 +114,7 @@ func TestWritesAfterCloseChangeNothing(t *testing.T) {
 	}
 	writes := map[string]func() error{
 		"AddDeveloper":    func() error { return s.AddDeveloper(Developer{Email: "b@example.com", PasswordHash: "h"}) },
-		"AddClient":       func() error { return s.AddClient(client("c2", "a@example.com")) },
+		"AddClient":       func() error { return s.AddClient(client("c2", "a@example.com"), t0) },
 		"DeleteClient":    func() error { _, err := s.DeleteClient("c1", t0); return err },
 		"RemoveDeveloper": func() error { _, err := s.RemoveDeveloper("a@example.com", t0); return err },
 	}
@@ -144,13 +146,13 @@ func TestOnChangeRunsAfterEachChange(t *testing.T) {
 		defer mu.Unlock()
 		seen = append(seen, len(w.Bindings()))
 	})
-	if err := w.AddDeveloper(Developer{Email: "a@example.com"}); err != nil {
+	if err := w.AddDeveloper(Developer{Email: "a@example.com", Created: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.AddClient(client("c1", "a@example.com")); err != nil {
+	if err := w.AddClient(client("c1", "a@example.com"), t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.AddClient(client("c1", "a@example.com")); !errors.Is(err, ErrExists) {
+	if err := w.AddClient(client("c1", "a@example.com"), t0); !errors.Is(err, ErrExists) {
 		t.Fatalf("duplicate AddClient: %v", err)
 	}
 	if _, err := w.DeleteClient("c1", t0); err != nil {

@@ -1,0 +1,89 @@
+// What of a provider's words may be shown: never a secret of the call,
+// only printable text.
+
+package dcr
+
+import (
+	"cmp"
+	"encoding/json"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/cuegate/cuegate/internal/printable"
+)
+
+// redacted stands for a secret in a provider's words.
+const redacted = "[redacted]"
+
+// secrets are the values a provider's words must never repeat to anyone:
+// what a call sent or holds that would let its reader act as the portal
+// or as the client.
+type secrets []string
+
+// secretsOf lists the secrets of a call sent with Authorization auth ("" for
+// none) about reg (nil for a registration): auth and the token in it, and
+// reg's client secret and registration access token.
+func secretsOf(auth string, reg *Registration) secrets {
+	s := secrets{auth}
+	if _, tok, ok := strings.Cut(auth, " "); ok {
+		s = append(s, tok)
+	}
+	if reg != nil {
+		s = append(s, reg.ClientSecret, reg.RegistrationAccessToken)
+	}
+	return s
+}
+
+// redact replaces every secret in text with "[redacted]", in each form a
+// provider or a proxy in front of it may repeat it in (as sent,
+// JSON-escaped, HTML-escaped, percent-encoded), ignoring case.
+func (s secrets) redact(text string) string {
+	var forms []string
+	for _, v := range s {
+		if v != "" {
+			forms = append(forms, formsOf(v)...)
+		}
+	}
+	if len(forms) == 0 {
+		return text
+	}
+	// Longest first: of two secrets at one place, the whole is replaced.
+	slices.SortFunc(forms, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
+	forms = slices.Compact(forms)
+	for i, f := range forms {
+		forms[i] = regexp.QuoteMeta(f)
+	}
+	return regexp.MustCompile("(?i)"+strings.Join(forms, "|")).ReplaceAllLiteralString(text, redacted)
+}
+
+// formsOf returns v as sent and as it reads once escaped for JSON (with
+// and without HTML escapes, "/" as is or as "\/"), HTML or a URL.
+func formsOf(v string) []string {
+	forms := []string{v, html.EscapeString(v), url.QueryEscape(v), url.PathEscape(v)}
+	for _, escapeHTML := range []bool{true, false} {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(escapeHTML)
+		enc.Encode(v) // a string always encodes
+		j := strings.TrimSuffix(strings.TrimSpace(b.String()), `"`)[1:]
+		forms = append(forms, j, strings.ReplaceAll(j, "/", `\/`))
+	}
+	return forms
+}
+
+// showable makes e's words fit to show and log: sec redacted in them,
+// each clipped to maxErrorText bytes, and both replaced by a fixed code
+// for the status and a fixed sentence when either is not printable text.
+func (e *ProviderError) showable(sec secrets) {
+	e.Code = truncate(sec.redact(e.Code), maxErrorText)
+	e.Description = truncate(sec.redact(e.Description), maxErrorText)
+	limit := maxErrorText + len("…")
+	if printable.Problem(e.Code, limit) != "" || printable.Problem(e.Description, limit) != "" {
+		e.Code = fallbackCode(e.Status)
+		e.Description = http.StatusText(e.Status) + " (the identity provider's own words are not shown: they are not printable text)"
+	}
+}
