@@ -179,13 +179,17 @@ func (p *Publisher) setVersion(cur *pending, floor int64) {
 }
 
 // sync makes Redis hold cur, or a newer version of it when Redis holds
-// one at least as new that is not ours.
+// one at least as new that is not ours or a follower raised the floor
+// above it.
 func (p *Publisher) sync(cur *pending) error {
 	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 	defer cancel()
-	held, err := p.heldVersion(ctx)
+	held, floor, err := p.held(ctx)
 	if err != nil {
 		return err
+	}
+	if floor > cur.version {
+		p.setVersion(cur, floor)
 	}
 	if held == cur.version && cur.confirmed {
 		return nil
