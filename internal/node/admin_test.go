@@ -81,3 +81,54 @@ func TestAdminToken(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminWithoutTokenRefusesBrowsersAndOtherHosts: an admin listener on
+// loopback without admin_token answers its clients (Host 127.0.0.1), but
+// not a browser page whose host name was rebound to 127.0.0.1, on any
+// path but the probes.
+func TestAdminWithoutTokenRefusesBrowsersAndOtherHosts(t *testing.T) {
+	t.Parallel()
+	dir, _ := nodetest.Dir(t, nil)
+	n, err := Start(context.Background(), Options{ConfigDir: dir, StatePath: filepath.Join(dir, "state.json"), Logger: zerolog.Nop(),
+		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PortalListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown() }) //nolint:errcheck
+	for _, tt := range []struct {
+		name, host string
+		browser    bool
+		want       int
+	}{
+		{"its clients", "", false, 200},
+		{"a rebound name", "rebind.attacker.example:9090", false, 403},
+		{"a rebound browser page", "rebind.attacker.example:9090", true, 403},
+		{"a browser on the loopback address", "", true, 403},
+	} {
+		for _, path := range []string{"/portal/developers", "/table", "/status", "/metrics", "/healthz"} {
+			req, err := http.NewRequest("GET", "http://"+n.AdminAddr()+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			if tt.browser {
+				req.Header.Set("Sec-Fetch-Site", "same-origin")
+				req.Header.Set("Sec-Fetch-Mode", "cors")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			want := tt.want
+			if path == "/healthz" {
+				want = 200
+			}
+			if resp.StatusCode != want {
+				t.Errorf("%s: %s answered %d, want %d", tt.name, path, resp.StatusCode, want)
+			}
+		}
+	}
+}

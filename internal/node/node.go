@@ -155,7 +155,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 
 	gwLn, scheme := gw.Listener(n.gwLn)
 	n.server = gw.Server()
-	n.admin = &http.Server{Handler: adminHandler(gw, n.portal, token), ReadHeaderTimeout: 10 * time.Second}
+	n.admin = &http.Server{Handler: adminHandler(gw, n.portal, n.AdminAddr(), token), ReadHeaderTimeout: 10 * time.Second}
 	n.goServe("gateway", func() error { return n.server.Serve(gwLn) })
 	n.goServe("admin", func() error { return n.admin.Serve(n.adminLn) })
 	portalURL := "disabled (no --state)"
