@@ -80,6 +80,45 @@ func TestAdminToken(t *testing.T) {
 			t.Errorf("/metrics lacks %s:\n%s", series, metrics)
 		}
 	}
+
+	// A token rewritten under the same reference is taken on reload: the
+	// old one no longer works. One that cannot be read keeps the new one.
+	const rotated = "r0tated-t0ken"
+	write("admin.token", rotated+"\n")
+	if err := n.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		token string
+		want  int
+	}{{token, 401}, {rotated, 200}} {
+		if code := adminStatus(t, admin, tt.token); code != tt.want {
+			t.Errorf("after rotation, /status with %q: %d, want %d", tt.token, code, tt.want)
+		}
+	}
+	write("admin.token", "")
+	if err := n.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if code := adminStatus(t, admin, rotated); code != 200 {
+		t.Errorf("after an empty token file, /status with the token in force: %d, want 200", code)
+	}
+}
+
+// adminStatus is the status of GET /status on admin with token.
+func adminStatus(t *testing.T, admin, token string) int {
+	t.Helper()
+	req, err := http.NewRequest("GET", admin+"/status", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // TestAdminWithoutTokenRefusesBrowsersAndOtherHosts: an admin listener on
