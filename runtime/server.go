@@ -62,8 +62,7 @@ func (g *Gateway) Server() *fasthttp.Server {
 
 // startupSettings names the settings that differ from a to b and take
 // effect only when the process restarts: the cluster block (the node
-// connects to Redis at start), the listen addresses, the
-// admin token (read when serving starts) and whether each listener serves
+// connects to Redis at start), the listen addresses and whether each listener serves
 // TLS (certificates follow reloads), what
 // Server fixes (idle_timeout, max_header_bytes, and read_timeout for the
 // header of a request), what the portal listener fixes when it starts
@@ -80,7 +79,6 @@ func startupSettings(ta, tb *table.Table) []string {
 		{"listen", a.Listen != b.Listen},
 		{"portal_listen", a.PortalListen != b.PortalListen},
 		{"admin_listen", a.AdminListen != b.AdminListen},
-		{"admin_token", (a.AdminToken == nil) != (b.AdminToken == nil) || (a.AdminToken != nil && *a.AdminToken != *b.AdminToken)},
 		{"tls", (a.TLS == nil) != (b.TLS == nil)},
 		{"portal_tls", (a.PortalTLS == nil) != (b.PortalTLS == nil)},
 		{"read_timeout", a.ReadTimeout != b.ReadTimeout},

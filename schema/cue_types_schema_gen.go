@@ -49,7 +49,9 @@ type Gateway struct {
 
 	// admin_token, when set, is the bearer token every request to the
 	// admin listener but /healthz and /readyz must carry
-	// ("Authorization: Bearer <token>"). It is read when serving starts.
+	// ("Authorization: Bearer <token>"). It is read when serving starts
+	// and again on every reload (one that cannot be read then keeps the
+	// token in force).
 	Admin_token *Secret `json:"admin_token,omitempty"`
 
 	// public_url is the gateway's address as clients see it; the portal uses

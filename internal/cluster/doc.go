@@ -18,17 +18,24 @@
 // KeyPrefix + "v1:bindings" is a hash with the fields "version" (decimal)
 // and "snapshot" (JSON, see Snapshot), written together by one script
 // that refuses a version not greater than the one stored: an older
-// snapshot never replaces a newer one. The channel is KeyPrefix +
-// "v1:bindings:changed"; its messages are versions.
+// snapshot never replaces a newer one. A follower refuses a snapshot whose
+// own version is not the hash's. The hash's field "floor" (decimal)
+// is the greatest version a follower holds that Redis did not (see
+// Versions). The channel is KeyPrefix + "v1:bindings:changed"; its
+// messages are versions.
 //
 // # Versions
 //
 // A version is the publisher's clock in Unix microseconds when the
 // snapshot was taken, or one more than the greatest version it has seen
-// (in Redis or its own), whichever is greater; so versions grow across
-// restarts of the publisher and of Redis. A publisher that finds Redis
-// without its version (Redis restarted empty, or lost the key) writes it
-// again, within a second.
+// (in Redis, the floor, or its own), whichever is greater. A follower
+// that finds Redis holding an older version than its own (Redis
+// restarted empty, and the publisher restarted with its clock behind,
+// or on another host) raises the floor to its own, so versions grow
+// across restarts of the publisher and of Redis whatever the clocks: the
+// publisher's next check, within a second, publishes above it. A
+// publisher that finds Redis without its version (Redis restarted empty,
+// or lost the key) writes it again, within a second.
 //
 // # Deleted clients stay refused
 //

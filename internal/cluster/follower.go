@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +16,11 @@ import (
 	"github.com/cuegate/cuegate/internal/background"
 	"github.com/cuegate/cuegate/runtime"
 )
+
+//go:embed floor.lua
+var floorSource string
+
+var floorScript = rueidis.NewLuaScript(floorSource)
 
 // FollowerOptions configures NewFollower.
 type FollowerOptions struct {
@@ -181,9 +188,18 @@ func (f *Follower) report(st *pollState, held int64, err error) {
 		return
 	}
 	if v := f.Version(); held < v && held != st.held {
-		f.log.Warn().Int64("redis_version", held).Int64("version", v).Msg("bindings: Redis holds an older version than this node's (emptied Redis, or the portal node's clock behind); keeping this node's until a newer one")
+		f.log.Warn().Int64("redis_version", held).Int64("version", v).Msg("bindings: Redis holds an older version than this node's (emptied Redis, or the portal node's clock behind); keeping this node's, and asking the portal node for a newer one")
 	}
 	st.held = held
+}
+
+// raiseFloor makes the hash's floor at least v, so that the publisher
+// publishes above the version in use here.
+func (f *Follower) raiseFloor(ctx context.Context, v int64) error {
+	if err := floorScript.Exec(ctx, f.client, []string{f.keys.hash}, []string{strconv.FormatInt(v, 10)}).Error(); err != nil {
+		return fmt.Errorf("cluster: raise the bindings floor to %d: %w", v, err)
+	}
+	return nil
 }
 
 // invalidError is a snapshot in Redis that does not decode or check.
@@ -202,19 +218,38 @@ func (e *invalidError) Unwrap() error { return e.err }
 
 // refresh takes the snapshot Redis holds when it is newer than the one in
 // use, storing it in the file before serving it, and returns the version
-// Redis held.
+// Redis held. When Redis holds an older one, it raises the floor to the
+// version in use.
 func (f *Follower) refresh(ctx context.Context) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	held, err := f.heldVersion(ctx)
-	if err != nil || held <= f.Version() {
+	held, floor, err := f.held(ctx)
+	switch v := f.Version(); {
+	case err != nil, held == v:
+		return held, err
+	case held < v && floor < v:
+		return held, f.raiseFloor(ctx, v)
+	case held < v:
+		return held, nil
+	}
+	vals, err := f.client.Do(ctx, f.client.B().Hmget().Key(f.keys.hash).Field("version", "snapshot").Build()).ToArray()
+	if err == nil && len(vals) != 2 {
+		err = fmt.Errorf("%d values for 2 fields", len(vals))
+	}
+	if err != nil {
+		return held, fmt.Errorf("cluster: read the bindings snapshot: %w", err)
+	}
+	if held, err = versionOf(vals[0], "version"); err != nil {
 		return held, err
 	}
-	b, err := f.client.Do(ctx, f.client.B().Hget().Key(f.keys.hash).Field("snapshot").Build()).AsBytes()
+	b, err := vals[1].AsBytes()
 	if err != nil {
 		return held, fmt.Errorf("cluster: read the bindings snapshot: %w", err)
 	}
 	s, err := decodeSnapshot(b)
+	if err == nil && s.Version != held {
+		err = fmt.Errorf("the snapshot says version %d, the hash %d", s.Version, held)
+	}
 	if err != nil {
 		return held, &invalidError{key: f.keys.hash, version: held, kept: f.Version(), err: err}
 	}

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -32,17 +31,33 @@ func newLink(client rueidis.Client, prefix string, interval, timeout time.Durati
 	return link{client: client, keys: newKeys(prefix), interval: interval, timeout: timeout, log: log}
 }
 
-// heldVersion returns the version Redis holds, 0 for none.
-func (l *link) heldVersion(ctx context.Context) (int64, error) {
-	v, err := l.client.Do(ctx, l.client.B().Hget().Key(l.keys.hash).Field("version").Build()).AsInt64()
+// held returns the version Redis holds and the floor the followers
+// raised (see the package documentation), 0 for none.
+func (l *link) held(ctx context.Context) (version, floor int64, err error) {
+	vals, err := l.client.Do(ctx, l.client.B().Hmget().Key(l.keys.hash).Field("version", "floor").Build()).ToArray()
+	if err != nil {
+		return 0, 0, fmt.Errorf("cluster: read the bindings version: %w", err)
+	}
+	if len(vals) != 2 {
+		return 0, 0, fmt.Errorf("cluster: read the bindings version: %d values for 2 fields", len(vals))
+	}
+	if version, err = versionOf(vals[0], "version"); err == nil {
+		floor, err = versionOf(vals[1], "floor")
+	}
+	return version, floor, err
+}
+
+// versionOf parses the field name's value v, a version; 0 for none.
+func versionOf(v rueidis.RedisMessage, name string) (int64, error) {
+	n, err := v.AsInt64()
 	if rueidis.IsRedisNil(err) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("cluster: read the bindings version: %w", err)
+		return 0, fmt.Errorf("cluster: the bindings %s in Redis: %w", name, err)
 	}
-	if v < 0 {
-		return 0, errors.New("cluster: Redis holds a negative bindings version")
+	if n < 0 {
+		return 0, fmt.Errorf("cluster: Redis holds a negative bindings %s", name)
 	}
-	return v, nil
+	return n, nil
 }

@@ -90,8 +90,11 @@ func (p *Publisher) Version() int64 { return p.version.Load() }
 // Start begins publishing; Start on a started Publisher does nothing.
 func (p *Publisher) Start() { p.loop.Start(p.run) }
 
-// Stop ends publishing and returns once a call in progress is over (within
-// the timeout); it does nothing on a Publisher not started.
+// Stop ends publishing and returns once a call in progress is over and,
+// when a change of the Source is not yet in Redis (made meanwhile, or
+// not written for Redis failing), one last call has tried to write it:
+// within twice the timeout. When that fails it logs an error naming the
+// version left unpublished. It does nothing on a Publisher not started.
 func (p *Publisher) Stop() { p.loop.Stop() }
 
 // pending is the snapshot a publisher is making Redis hold.
@@ -113,14 +116,14 @@ func (p *Publisher) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			p.flush(&cur, dirty)
 			return
 		case <-p.changed:
 			dirty = true
 		case <-timer.C:
 		}
 		if dirty {
-			cur.bindings = p.src.Bindings()
-			p.setVersion(&cur, 0)
+			p.take(&cur)
 			dirty = false
 		}
 		err := p.sync(&cur)
@@ -139,6 +142,34 @@ func (p *Publisher) run(ctx context.Context) {
 	}
 }
 
+// take makes cur the Source's bindings now, under a new version.
+func (p *Publisher) take(cur *pending) {
+	cur.bindings = p.src.Bindings()
+	p.setVersion(cur, 0)
+}
+
+// flush makes a last try, on stop, to write a change Redis does not hold
+// yet: one not taken (dirty, or notified), or cur not confirmed. It logs
+// an error when it fails: the followers keep the older bindings until a
+// publisher runs again.
+func (p *Publisher) flush(cur *pending, dirty bool) {
+	select {
+	case <-p.changed:
+		dirty = true
+	default:
+	}
+	if !dirty && cur.confirmed {
+		return
+	}
+	if dirty {
+		p.take(cur)
+	}
+	if err := p.sync(cur); err != nil {
+		p.log.Error().Err(err).Int64("unpublished_version", cur.version).Int64("published_version", p.Version()).
+			Msg("bindings: stopping with changes Redis does not hold; the other nodes keep the bindings of the version published (deleted clients included) until the portal node runs again")
+	}
+}
+
 // setVersion gives cur a version above its present one and above floor,
 // the clock's when it is ahead, and encodes it.
 func (p *Publisher) setVersion(cur *pending, floor int64) {
@@ -148,13 +179,17 @@ func (p *Publisher) setVersion(cur *pending, floor int64) {
 }
 
 // sync makes Redis hold cur, or a newer version of it when Redis holds
-// one at least as new that is not ours.
+// one at least as new that is not ours or a follower raised the floor
+// above it.
 func (p *Publisher) sync(cur *pending) error {
 	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 	defer cancel()
-	held, err := p.heldVersion(ctx)
+	held, floor, err := p.held(ctx)
 	if err != nil {
 		return err
+	}
+	if floor > cur.version {
+		p.setVersion(cur, floor)
 	}
 	if held == cur.version && cur.confirmed {
 		return nil

@@ -14,12 +14,12 @@ import (
 // calls.
 const OperatorPrefix = "/portal"
 
-// adminHandler is the admin listener's handler: the runtime's, and when
-// pl is not nil the portal's series after the runtime's on /metrics and
-// under /portal/ the portal's operator endpoints; all of it but /healthz
-// and /readyz behind token when token is not empty (see
-// runtime.RequireAdminToken).
-func adminHandler(gw *runtime.Gateway, pl *portalListener, token string) http.Handler {
+// adminHandler is the admin listener's handler, bound to bound: the
+// runtime's, and when pl is not nil the portal's series after the
+// runtime's on /metrics and under /portal/ the portal's operator
+// endpoints; all of it behind a runtime.AdminGuard with token ("" for
+// none).
+func adminHandler(gw *runtime.Gateway, pl *portalListener, bound, token string) *runtime.AdminGuard {
 	var h http.Handler
 	if pl == nil {
 		h = gw.AdminHandler()
@@ -29,10 +29,9 @@ func adminHandler(gw *runtime.Gateway, pl *portalListener, token string) http.Ha
 		mux.Handle(OperatorPrefix+"/", http.StripPrefix(OperatorPrefix, pl.operator))
 		h = mux
 	}
-	if token != "" {
-		h = runtime.RequireAdminToken(token, h)
-	}
-	return h
+	g := runtime.NewAdminGuard(h, bound)
+	g.SetToken(token)
+	return g
 }
 
 // adminToken reads t's admin_token, "" when it has none. A token that

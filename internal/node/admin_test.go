@@ -80,4 +80,94 @@ func TestAdminToken(t *testing.T) {
 			t.Errorf("/metrics lacks %s:\n%s", series, metrics)
 		}
 	}
+
+	// A token rewritten under the same reference is taken on reload: the
+	// old one no longer works. One that cannot be read keeps the new one.
+	const rotated = "r0tated-t0ken"
+	write("admin.token", rotated+"\n")
+	if err := n.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		token string
+		want  int
+	}{{token, 401}, {rotated, 200}} {
+		if code := adminStatus(t, admin, tt.token); code != tt.want {
+			t.Errorf("after rotation, /status with %q: %d, want %d", tt.token, code, tt.want)
+		}
+	}
+	write("admin.token", "")
+	if err := n.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if code := adminStatus(t, admin, rotated); code != 200 {
+		t.Errorf("after an empty token file, /status with the token in force: %d, want 200", code)
+	}
+}
+
+// adminStatus is the status of GET /status on admin with token.
+func adminStatus(t *testing.T, admin, token string) int {
+	t.Helper()
+	req, err := http.NewRequest("GET", admin+"/status", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestAdminWithoutTokenRefusesBrowsersAndOtherHosts: an admin listener on
+// loopback without admin_token answers its clients (Host 127.0.0.1), but
+// not a browser page whose host name was rebound to 127.0.0.1, on any
+// path but the probes.
+func TestAdminWithoutTokenRefusesBrowsersAndOtherHosts(t *testing.T) {
+	t.Parallel()
+	dir, _ := nodetest.Dir(t, nil)
+	n, err := Start(context.Background(), Options{ConfigDir: dir, StatePath: filepath.Join(dir, "state.json"), Logger: zerolog.Nop(),
+		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PortalListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown() }) //nolint:errcheck
+	for _, tt := range []struct {
+		name, host string
+		browser    bool
+		want       int
+	}{
+		{"its clients", "", false, 200},
+		{"a rebound name", "rebind.attacker.example:9090", false, 403},
+		{"a rebound browser page", "rebind.attacker.example:9090", true, 403},
+		{"a browser on the loopback address", "", true, 403},
+	} {
+		for _, path := range []string{"/portal/developers", "/table", "/status", "/metrics", "/healthz"} {
+			req, err := http.NewRequest("GET", "http://"+n.AdminAddr()+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			if tt.browser {
+				req.Header.Set("Sec-Fetch-Site", "same-origin")
+				req.Header.Set("Sec-Fetch-Mode", "cors")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			want := tt.want
+			if path == "/healthz" {
+				want = 200
+			}
+			if resp.StatusCode != want {
+				t.Errorf("%s: %s answered %d, want %d", tt.name, path, resp.StatusCode, want)
+			}
+		}
+	}
 }

@@ -39,6 +39,7 @@ type Node struct {
 	log       zerolog.Logger
 	server    *fasthttp.Server
 	admin     *http.Server
+	adminAuth *runtime.AdminGuard // takes the admin token of each reload
 	gwLn      net.Listener
 	adminLn   net.Listener
 	watcher   *watch.Watcher
@@ -155,7 +156,8 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 
 	gwLn, scheme := gw.Listener(n.gwLn)
 	n.server = gw.Server()
-	n.admin = &http.Server{Handler: adminHandler(gw, n.portal, token), ReadHeaderTimeout: 10 * time.Second}
+	n.adminAuth = adminHandler(gw, n.portal, n.AdminAddr(), token)
+	n.admin = &http.Server{Handler: n.adminAuth, ReadHeaderTimeout: 10 * time.Second}
 	n.goServe("gateway", func() error { return n.server.Serve(gwLn) })
 	n.goServe("admin", func() error { return n.admin.Serve(n.adminLn) })
 	portalURL := "disabled (no --state)"

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/rs/zerolog"
 
@@ -70,6 +72,13 @@ type ResilientOptions struct {
 	// Nodes returns the number of live nodes (Heartbeat.Nodes); nil
 	// means 1.
 	Nodes func() int
+	// MaxPendingBytes bounds the memory taken by the quota counted
+	// locally while Redis is unreachable, still to add to Redis, each key
+	// accounted as pendingBytes; 0 means 4MiB, some 20,000 identities.
+	// When a new key does not fit, an eighth of the keys held go (see
+	// bounded): their use is never added to Redis, and the number of keys
+	// dropped is logged, at the first and when Redis answers again.
+	MaxPendingBytes int64
 	// Logger gets one line when the fallback begins and one when it ends.
 	Logger zerolog.Logger
 }
@@ -103,15 +112,29 @@ type Resilient struct {
 	flushing  atomic.Bool
 	local     *Memory // counts while Redis does not
 
-	mu      sync.Mutex
-	pending map[Key]*pendingQuota // quota counted by local, to add to Redis
-	npend   atomic.Int64          // len(pending)
+	mu         sync.Mutex
+	pending    bounded[*pendingQuota] // quota counted by local, to add to Redis
+	maxPending int64
+	dropped    int64        // keys of pending dropped since Redis last answered
+	npend      atomic.Int64 // len(pending.m)
 }
 
 // pendingQuota is quota use counted locally for one key.
 type pendingQuota struct {
 	quota table.Quota
 	n     int64
+}
+
+// pendingBytes is what the pending quota of k accounts for (see
+// entryBytes): a pointer to a pendingQuota.
+func pendingBytes(k Key) int64 {
+	return entryBytes(k, unsafe.Sizeof(&pendingQuota{}), unsafe.Sizeof(pendingQuota{}))
+}
+
+// newPending returns an empty map of pending quota within max bytes; its
+// entries never run out.
+func newPending(max int64) bounded[*pendingQuota] {
+	return newBounded(max, pendingBytes, func(*pendingQuota, time.Time) bool { return false })
 }
 
 // NewResilient wraps r.
@@ -128,14 +151,18 @@ func NewResilient(r *Redis, opts ResilientOptions) *Resilient {
 	if opts.Nodes == nil {
 		opts.Nodes = func() int { return 1 }
 	}
+	if opts.MaxPendingBytes <= 0 {
+		opts.MaxPendingBytes = 4 << 20
+	}
 	l := &Resilient{
-		redis:    r,
-		onError:  opts.OnError,
-		failures: int32(opts.Failures),
-		probe:    opts.Probe,
-		nodes:    opts.Nodes,
-		log:      opts.Logger,
-		pending:  make(map[Key]*pendingQuota),
+		redis:      r,
+		onError:    opts.OnError,
+		failures:   int32(opts.Failures),
+		probe:      opts.Probe,
+		nodes:      opts.Nodes,
+		log:        opts.Logger,
+		pending:    newPending(opts.MaxPendingBytes),
+		maxPending: opts.MaxPendingBytes,
 	}
 	l.local = NewMemory(MemoryOptions{})
 	return l
@@ -215,7 +242,11 @@ func (l *Resilient) maybeProbe() {
 		}
 		l.failed.Store(0)
 		if l.open.CompareAndSwap(true, false) {
-			l.log.Info().Msg("limit: Redis answers again; counting in Redis")
+			l.mu.Lock()
+			dropped := l.dropped
+			l.dropped = 0
+			l.mu.Unlock()
+			l.log.Info().Int64("quota_keys_dropped", dropped).Msg("limit: Redis answers again; counting in Redis")
 		}
 	}()
 }
@@ -260,13 +291,30 @@ func ceilDiv(a, b int64) int64 { return a/b + min(a%b, 1) }
 func (l *Resilient) addPending(k Key, q table.Quota) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	p := l.pending[k]
-	if p == nil || p.quota != q {
-		p = &pendingQuota{quota: q}
-		l.pending[k] = p
+	switch p := l.pending.m[k]; {
+	case p != nil && p.quota == q:
+		p.n++
+	case p != nil: // counted since under another quota, after a table swap
+		l.pending.m[k] = &pendingQuota{quota: q, n: 1}
+	default:
+		k.Identity = strings.Clone(k.Identity) // not a part of a larger string kept alive
+		l.putPending(k, &pendingQuota{quota: q, n: 1})
 	}
-	p.n++
-	l.npend.Store(int64(len(l.pending)))
+}
+
+// putPending holds p, new, under k, counting the keys dropped to make
+// room; l.mu is held.
+func (l *Resilient) putPending(k Key, p *pendingQuota) {
+	before := len(l.pending.m)
+	l.pending.put(k, p, time.Time{})
+	// p itself when it did not fit, or the keys makeRoom deleted for it
+	if dropped := int64(before + 1 - len(l.pending.m)); dropped > 0 {
+		if l.dropped == 0 {
+			l.log.Warn().Int64("max_pending_bytes", l.maxPending).Msg("limit: too much quota counted locally while Redis is unreachable; dropping some of it, which Redis will not count")
+		}
+		l.dropped += dropped
+	}
+	l.npend.Store(int64(len(l.pending.m)))
 }
 
 // flushAsync runs flush in the background unless one runs.
@@ -285,8 +333,8 @@ func (l *Resilient) flushAsync() {
 // quota, after a table swap: then that one's use is kept).
 func (l *Resilient) flush() error {
 	l.mu.Lock()
-	todo := l.pending
-	l.pending = make(map[Key]*pendingQuota)
+	todo := l.pending.m
+	l.pending = newPending(l.maxPending)
 	l.npend.Store(0)
 	l.mu.Unlock()
 	var first error
@@ -297,12 +345,11 @@ func (l *Resilient) flush() error {
 			}
 		}
 		l.mu.Lock()
-		if q := l.pending[k]; q != nil && q.quota == p.quota {
+		if q := l.pending.m[k]; q != nil && q.quota == p.quota {
 			q.n += p.n
 		} else if q == nil {
-			l.pending[k] = p
+			l.putPending(k, p)
 		}
-		l.npend.Store(int64(len(l.pending)))
 		l.mu.Unlock()
 	}
 	return first

@@ -3,10 +3,12 @@ package limit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testutil"
@@ -262,5 +264,48 @@ func TestResilientDropsLeases(t *testing.T) {
 	}
 	if ls := r.leases.get(leased); ls != nil {
 		t.Errorf("a lease held after the breaker opened: %+v", ls)
+	}
+}
+
+// TestResilientPendingQuotaBounded: the quota counted locally during an
+// outage, still to add to Redis, stays within MaxPendingBytes however
+// many identities arrive, keeps none of the requests' strings, and the
+// keys dropped are logged once and counted.
+func TestResilientPendingQuotaBounded(t *testing.T) {
+	t.Parallel()
+	var log testutil.SyncBuffer
+	budget := 20 * pendingBytes(Key{Identity: "id-0000", Policy: "p"})
+	l := NewResilient(NewRedis(nil, RedisOptions{}), ResilientOptions{MaxPendingBytes: budget, Logger: zerolog.New(&log)})
+	quota := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
+	big := strings.Repeat("x", 1<<16)
+	const n = 1000
+	request := make(map[string]*byte, n) // where each request's identity lies
+	for i := range n {
+		id := fmt.Sprintf("id-%04d", i) + big // the identity, a part of a larger string
+		k := Key{Identity: id[:7], Policy: "p"}
+		request[k.Identity] = unsafe.StringData(id)
+		l.addPending(k, quota)
+		l.addPending(k, quota)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var sum int64
+	for k, p := range l.pending.m {
+		sum += pendingBytes(k)
+		if p.n != 2 {
+			t.Errorf("%s: %d pending, want 2", k.Identity, p.n)
+		}
+		if unsafe.StringData(k.Identity) == request[k.Identity] {
+			t.Errorf("%s: the key keeps the request's string", k.Identity)
+		}
+	}
+	if sum != l.pending.bytes || sum > budget || len(l.pending.m) == 0 {
+		t.Errorf("%d keys accounted %d bytes (their keys take %d), budget %d", len(l.pending.m), l.pending.bytes, sum, budget)
+	}
+	if got := l.dropped + int64(len(l.pending.m)); got != n {
+		t.Errorf("%d dropped and %d held: %d keys, want %d", l.dropped, len(l.pending.m), got, n)
+	}
+	if c := strings.Count(log.String(), "dropping some of it"); c != 1 {
+		t.Errorf("the drop logged %d times, want once: %s", c, log.String())
 	}
 }
