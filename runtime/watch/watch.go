@@ -10,6 +10,14 @@
 // retargeted. Chmod-only events and files that do not end in .cue are ignored,
 // but for the files the configuration names (Also), such as its OpenAPI
 // documents.
+//
+// A file written in place counts once its writer has closed it (on Linux,
+// where inotify reports closes after writing; elsewhere once it has not been
+// written for 20 debounces), and at the latest 400 debounces after its first
+// write, so a writer that never closes delays reports but cannot stop them.
+// Until then a half-written file could be compiled: replace a configuration
+// by writing a temporary file and renaming it over the old one (an atomic
+// rename), which is reported at once and never seen half written.
 package watch
 
 import (
@@ -38,10 +46,10 @@ const maxHops = 40
 type Watcher struct {
 	dir      string // absolute, not resolved: it may be or contain a symlink
 	debounce time.Duration
-	maxWait  time.Duration
 	log      zerolog.Logger
 
 	fs     *fsnotify.Watcher
+	writes *writes          // nil where closes after writing are not reported
 	also   chan alsoRequest // Also's calls, for the run goroutine
 	events chan struct{}
 	done   chan struct{}
@@ -65,6 +73,21 @@ type spec struct {
 
 type fileID struct{ dev, ino uint64 }
 
+// writeEvent is what the writes' instance saw happen to the file name.
+type writeEvent struct {
+	name string
+	op   writeOp
+}
+
+type writeOp uint8
+
+const (
+	opWritten  writeOp = iota // written to
+	opClosed                  // closed by a writer
+	opReplaced                // created, removed, renamed from or over
+	opLost                    // events were lost (name is empty)
+)
+
 // alsoRequest is a call of Also: done is closed once names are watched.
 type alsoRequest struct {
 	names []string
@@ -73,8 +96,10 @@ type alsoRequest struct {
 
 // New watches dir (a configuration directory) with fsnotify and reports each
 // settled burst of changes to .cue files on Events(): an event is sent once
-// no relevant change has happened for debounce (and at the latest 5×debounce
-// after the first change of a burst, so that constant churn still reloads).
+// no relevant change has happened for debounce and no file written to is
+// still open for writing (see the package doc), and, while none is, at the
+// latest 5×debounce after the first change of a burst, so that constant
+// churn still reloads.
 // Every change made after New returns is reported. New fails when dir is not
 // a directory or cannot be watched.
 func New(dir string, debounce time.Duration, log zerolog.Logger) (*Watcher, error) {
@@ -103,7 +128,6 @@ func start(dir string, debounce time.Duration, log zerolog.Logger, trace func(fs
 	w := &Watcher{
 		dir:      abs,
 		debounce: debounce,
-		maxWait:  5 * debounce,
 		log:      log.With().Str("component", "watch").Str("dir", abs).Logger(),
 		fs:       fw,
 		also:     make(chan alsoRequest),
@@ -113,8 +137,12 @@ func start(dir string, debounce time.Duration, log zerolog.Logger, trace func(fs
 		watched:  map[string]*spec{},
 		trace:    trace,
 	}
+	if w.writes, err = newWrites(w.done); err != nil {
+		w.log.Debug().Err(err).Msg("written files count after a quiet period")
+	}
 	if !w.rescan() {
 		fw.Close()
+		w.closeWrites()
 		return nil, fmt.Errorf("watch %s: cannot watch the directory", dir)
 	}
 	go w.run()
@@ -153,30 +181,29 @@ func (w *Watcher) Close() error {
 		close(w.done)
 		err = w.fs.Close()
 		<-w.exited
+		w.closeWrites()
 	})
 	return err
+}
+
+func (w *Watcher) closeWrites() {
+	if w.writes != nil {
+		w.writes.Close() //nolint:errcheck // nothing was written through it
+	}
 }
 
 func (w *Watcher) run() {
 	defer close(w.exited)
 	defer close(w.events)
 
-	debounce := stoppedTimer()
+	b := newBurst(w.debounce, w.writes != nil, w.log)
 	retry := stoppedTimer()
-	var first time.Time // start of the pending burst; zero when none is pending
 	retrying := false
-
-	pend := func() {
-		now := time.Now()
-		if first.IsZero() {
-			first = now
-		}
-		d := w.debounce
-		if limit := first.Add(w.maxWait).Sub(now); limit < d {
-			d = max(limit, 0)
-		}
-		debounce.Reset(d)
+	var writes <-chan writeEvent
+	if w.writes != nil {
+		writes = w.writes.events()
 	}
+
 	resync := func() {
 		ok := w.rescan()
 		if ok && retrying {
@@ -214,7 +241,17 @@ func (w *Watcher) run() {
 			if structural {
 				resync()
 			}
-			pend()
+			if writes == nil {
+				w.tellWrite(b, ev)
+			}
+			b.change()
+		case ev, ok := <-writes:
+			if !ok {
+				w.log.Warn().Msg("closes after writing no longer reported; written files count after a quiet period")
+				writes, b.closes = nil, false
+				continue
+			}
+			w.applyWrite(b, ev)
 		case err, ok := <-w.fs.Errors:
 			if !ok {
 				return
@@ -222,14 +259,16 @@ func (w *Watcher) run() {
 			// An overflow loses events: treat it as a change of anything.
 			w.log.Warn().Err(err).Msg("fsnotify error; rescanning")
 			resync()
-			pend()
+			b.change()
 		case <-retry.C:
 			resync()
 			if !retrying {
-				pend()
+				b.change()
 			}
-		case <-debounce.C:
-			first = time.Time{}
+		case <-b.timer.C:
+			if !b.ready() {
+				continue // held back by a file still open for writing
+			}
 			resync()
 			if retrying {
 				continue // reported once the directory is back
@@ -240,6 +279,39 @@ func (w *Watcher) run() {
 			}
 		}
 	}
+}
+
+// applyWrite records a write, a close after writing or a replacement that
+// the writes' instance reported, of a file whose change counts.
+func (w *Watcher) applyWrite(b *burst, ev writeEvent) {
+	switch {
+	case ev.op == opLost:
+		b.forget()
+	case ev.op == opReplaced:
+		b.replaced(ev.name)
+	case !w.counts(ev.name):
+	case ev.op == opClosed:
+		b.closed(ev.name)
+	case ev.op == opWritten:
+		b.written(ev.name)
+	}
+}
+
+// tellWrite records the write or replacement that the relevant fsnotify
+// event ev says, where closes after writing are not reported.
+func (w *Watcher) tellWrite(b *burst, ev fsnotify.Event) {
+	switch {
+	case ev.Has(fsnotify.Create | fsnotify.Remove | fsnotify.Rename):
+		b.replaced(ev.Name)
+	case ev.Has(fsnotify.Write) && w.watched[ev.Name] == nil: // a file, not a watched directory
+		b.written(ev.Name)
+	}
+}
+
+// counts reports whether a change of the file at path counts.
+func (w *Watcher) counts(path string) bool {
+	relevant, _ := w.classify(fsnotify.Event{Name: path, Op: fsnotify.Write})
+	return relevant
 }
 
 func stoppedTimer() *time.Timer {
@@ -322,6 +394,9 @@ func (w *Watcher) rescan() bool {
 		}
 		// The kernel may have dropped it already (directory deleted).
 		_ = w.fs.Remove(path)
+		if w.writes != nil {
+			w.writes.remove(path)
+		}
 		delete(w.watched, path)
 	}
 	for path, s := range want {
@@ -340,6 +415,11 @@ func (w *Watcher) rescan() bool {
 					w.log.Warn().Err(err).Str("path", path).Msg("cannot watch")
 				}
 				continue
+			}
+			if w.writes != nil {
+				if err := w.writes.add(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+					w.log.Warn().Err(err).Str("path", path).Msg("cannot watch for closes after writing")
+				}
 			}
 		}
 		w.watched[path] = s
