@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/cuegate/cuegate/internal/budget"
 	"github.com/cuegate/cuegate/internal/demo"
 )
 
@@ -20,6 +21,9 @@ const demoUsage = `usage: cuegate demo [flags]
 
 Runs the quickstart on loopback: a DEVELOPMENT-ONLY identity provider, an echo
 upstream, the gateway and the portal, and prints a walkthrough. Ctrl-C stops it.
+Every address must be on loopback (127.0.0.1, ::1 or localhost). The
+configuration is compiled within a budget, as serve does, at start and on
+every change of the demo's copy.
 `
 
 // runDemo parses the demo's flags and runs it until SIGINT or SIGTERM.
@@ -33,6 +37,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Addrs.Echo, "echo", "127.0.0.1:8083", "echo upstream listen address")
 	fs.StringVar(&o.Config, "config", "", "quickstart-shaped configuration directory to copy and run (default: the built-in examples/quickstart)")
 	fs.StringVar(&o.Dir, "dir", "", "working directory for the configuration copy and the state file (default: a new temporary directory, removed on exit)")
+	var b budget.Budget
+	b.Flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -40,6 +46,10 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
+	if !budgetValid("demo", b, stderr) {
+		return exitUsage
+	}
+	o.Compile = b.Compile
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := demo.Run(ctx, o, stdout, stderr); err != nil {

@@ -13,12 +13,15 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/examples/quickstart"
 	"github.com/cuegate/cuegate/internal/devidp"
 	"github.com/cuegate/cuegate/internal/node"
@@ -26,7 +29,10 @@ import (
 
 // Addrs are the loopback addresses of the demo's five listeners. Each is
 // chosen by the `cuegate demo` flag of the same name in lower case
-// (--gateway, --portal, --admin, --idp, --echo), which errors name.
+// (--gateway, --portal, --admin, --idp, --echo), which errors name. Each
+// host must be a loopback IP address or "localhost": the demo's provider
+// issues tokens to any client and its listeners are for one developer's
+// machine.
 type Addrs struct {
 	Gateway, Portal, Admin, IdP, Echo string
 }
@@ -41,6 +47,11 @@ type Options struct {
 	// state file; Run creates what it needs in it and leaves it in place.
 	// Empty means a new temporary directory, which Run removes on return.
 	Dir string
+	// Compile compiles the configuration copy at start and on every
+	// change of it; nil means in this process (see node.Options.Compile).
+	// `cuegate demo` passes a budgeted compile, so that a runaway edit of
+	// the copy fails one compile instead of the demo.
+	Compile func(dir string) (*table.Table, error)
 }
 
 // IATEnv is the environment variable the quickstart reads the provider's
@@ -51,14 +62,15 @@ const IATEnv = "CUEGATE_DEMO_IAT"
 // walkthrough to stdout in one write, and runs until ctx is done; then it
 // writes a stopping line to stdout, stops the node, and closes the echo
 // upstream and the provider before it returns. Logs go to stderr. When an
-// address is taken, Run fails before it starts anything or writes to
-// stdout, with an error naming the flag that chooses the address.
+// address is not loopback or is taken, Run fails before it starts anything
+// or writes to stdout, with an error naming the flag that chooses the
+// address.
 //
 // Run sets the process environment variable IATEnv, so only one Run may
 // be in progress in a process at a time.
 func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	a := o.Addrs
-	if err := checkPorts(a); err != nil {
+	if err := checkAddrs(a); err != nil {
 		return err
 	}
 	logw := zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly, NoColor: !isTerminal(stderr)}
@@ -99,7 +111,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	defer echo.Close()
 
 	state := filepath.Join(dir, "state.json")
-	srv, err := node.Start(ctx, node.Options{ConfigDir: configDir, StatePath: state, Logger: log, AccessLog: logw, Watch: true})
+	srv, err := node.Start(ctx, node.Options{ConfigDir: configDir, StatePath: state, Logger: log, AccessLog: logw, Watch: true, Compile: o.Compile})
 	if err != nil {
 		return err
 	}
@@ -109,19 +121,43 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	return srv.Shutdown()
 }
 
-// checkPorts fails when an address is taken, naming the flag that
-// chooses it.
-func checkPorts(a Addrs) error {
+// checkAddrs fails when an address is not on loopback or is taken, naming
+// the flag that chooses it.
+func checkAddrs(a Addrs) error {
 	for _, p := range []struct{ flag, addr string }{
 		{"--gateway", a.Gateway}, {"--portal", a.Portal}, {"--admin", a.Admin}, {"--idp", a.IdP}, {"--echo", a.Echo},
 	} {
+		host, _, err := net.SplitHostPort(p.addr)
+		var bad *net.AddrError // SplitHostPort's only error
+		if errors.As(err, &bad) {
+			return fmt.Errorf("%s %s: %s", p.flag, p.addr, bad.Err)
+		}
+		notLoopback := fmt.Errorf("%s %s is not a loopback address: the demo listens only on this machine; give 127.0.0.1:PORT, [::1]:PORT or localhost:PORT", p.flag, p.addr)
+		if !isLoopback(host) {
+			return notLoopback
+		}
 		ln, err := net.Listen("tcp", p.addr)
 		if err != nil {
 			return fmt.Errorf("%s %s is not available (%v); choose another address with %s", p.flag, p.addr, errors.Unwrap(err), p.flag)
 		}
+		bound, _ := netip.ParseAddrPort(ln.Addr().String())
 		ln.Close()
+		if !bound.Addr().IsLoopback() { // "localhost" resolved elsewhere
+			return notLoopback
+		}
 	}
 	return nil
+}
+
+// isLoopback reports whether host is a loopback IP address or
+// "localhost". An empty host, an unspecified address or any other name is
+// not.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // isTerminal reports whether w is a character device, where colours help.

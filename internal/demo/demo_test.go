@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
@@ -225,6 +227,62 @@ func TestDemoBusyPort(t *testing.T) {
 	}
 	if stdout.Len() != 0 {
 		t.Errorf("the demo printed a walkthrough before failing:\n%s", stdout.String())
+	}
+}
+
+// TestDemoLoopbackOnly: every listener's address must be on loopback; any
+// other is refused before anything starts, with an error naming its flag.
+func TestDemoLoopbackOnly(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		flag string
+		set  func(a *Addrs, addr string)
+	}{
+		{"--gateway", func(a *Addrs, addr string) { a.Gateway = addr }},
+		{"--portal", func(a *Addrs, addr string) { a.Portal = addr }},
+		{"--admin", func(a *Addrs, addr string) { a.Admin = addr }},
+		{"--idp", func(a *Addrs, addr string) { a.IdP = addr }},
+		{"--echo", func(a *Addrs, addr string) { a.Echo = addr }},
+	}
+	bad := []string{"0.0.0.0:18082", ":18082", "[::]:18082", "10.1.2.3:18082", "example.com:18082", "[::ffff:10.1.2.3]:18082"}
+	for _, tc := range tests {
+		for _, addr := range bad {
+			t.Run(tc.flag+" "+addr, func(t *testing.T) {
+				t.Parallel()
+				a := Addrs{Gateway: "127.0.0.1:0", Portal: "127.0.0.1:0", Admin: "127.0.0.1:0", IdP: "127.0.0.1:0", Echo: "127.0.0.1:0"}
+				tc.set(&a, addr)
+				var stdout, stderr bytes.Buffer
+				err := Run(context.Background(), Options{Addrs: a, Dir: t.TempDir()}, &stdout, &stderr)
+				if want := tc.flag + " " + addr + " is not a loopback address"; err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("err = %v, want it to say %q", err, want)
+				}
+				if stdout.Len()+stderr.Len() != 0 {
+					t.Errorf("the demo wrote before failing:\n%s%s", stdout.String(), stderr.String())
+				}
+			})
+		}
+	}
+	for _, host := range []string{"127.0.0.1", "127.0.0.2", "localhost", "LOCALHOST", "::1"} {
+		if !isLoopback(host) {
+			t.Errorf("isLoopback(%q) = false", host)
+		}
+	}
+}
+
+// TestDemoCompilesWithOptionsCompile: the configuration is compiled by the
+// Compile it is given (cuegate demo's budgeted compile), not in process.
+func TestDemoCompilesWithOptionsCompile(t *testing.T) {
+	t.Parallel()
+	a := Addrs{Gateway: freeAddr(t), Portal: freeAddr(t), Admin: freeAddr(t), IdP: freeAddr(t), Echo: freeAddr(t)}
+	var compiled string
+	compile := func(dir string) (*table.Table, error) {
+		compiled = dir
+		return nil, errors.New("over budget")
+	}
+	var stdout, stderr bytes.Buffer
+	err := Run(context.Background(), Options{Addrs: a, Dir: t.TempDir(), Compile: compile}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "over budget") || compiled == "" {
+		t.Fatalf("Run with a failing Compile: %v (compiled %q)", err, compiled)
 	}
 }
 

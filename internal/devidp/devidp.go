@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -172,11 +173,17 @@ func New(opts Options) (*Provider, error) {
 
 // Listen binds addr (e.g. "127.0.0.1:0"), fills in opts.Issuer from the
 // bound address when it is empty, and serves the provider in the
-// background until Close. A busy address is an error naming it.
+// background until Close. A busy address is an error naming it, and so is
+// one that does not bind to loopback: the provider issues tokens to any
+// client, so it must not be reachable from another machine.
 func Listen(addr string, opts Options) (*Provider, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("devidp: listen on %s: %w", addr, err)
+	}
+	if bound, _ := netip.ParseAddrPort(ln.Addr().String()); !bound.Addr().IsLoopback() {
+		ln.Close()
+		return nil, fmt.Errorf("devidp: listen on %s: %s is not a loopback address; the development provider listens only on this machine", addr, ln.Addr())
 	}
 	if opts.Issuer == "" {
 		opts.Issuer = "http://" + ln.Addr().String()

@@ -82,6 +82,31 @@ func TestListen(t *testing.T) {
 	}
 }
 
+// TestListenLoopbackOnly: an address that does not bind to loopback is
+// refused, whatever its spelling, and nothing is left listening.
+func TestListenLoopbackOnly(t *testing.T) {
+	t.Parallel()
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		p, err := Listen(addr, Options{InitialAccessToken: testIAT})
+		if err == nil {
+			p.Close()
+			t.Errorf("Listen(%q) succeeded", addr)
+			continue
+		}
+		if !strings.Contains(err.Error(), "is not a loopback address") {
+			t.Errorf("Listen(%q): %v", addr, err)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:0", "localhost:0"} {
+		p, err := Listen(addr, Options{InitialAccessToken: testIAT})
+		if err != nil {
+			t.Errorf("Listen(%q): %v", addr, err)
+			continue
+		}
+		p.Close()
+	}
+}
+
 // TestGivenKeyAndCredentials: a provider signs with the key it is given
 // and names its registrations with Credentials.
 func TestGivenKeyAndCredentials(t *testing.T) {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -146,19 +147,24 @@ func (k *key) fits(alg string) bool {
 	return false
 }
 
-// sameKeys reports whether two key lists hold the same keys, in any order.
+// sameKeys reports whether two key lists hold the same keys, in any order,
+// each as many times: a key set that repeats a key and replaces one copy
+// is a change.
 func sameKeys(a, b []*key) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	for _, x := range a {
-		if !slices.ContainsFunc(b, func(y *key) bool {
-			return x.kid == y.kid && x.alg == y.alg && bytes.Equal(x.der, y.der)
-		}) {
-			return false
-		}
-	}
-	return true
+	return slices.EqualFunc(sortedKeys(a), sortedKeys(b), func(x, y *key) bool { return compareKeys(x, y) == 0 })
+}
+
+// sortedKeys returns a sorted copy of keys.
+func sortedKeys(keys []*key) []*key {
+	return slices.SortedFunc(slices.Values(keys), compareKeys)
+}
+
+// compareKeys orders keys by kid, alg and PKIX encoding.
+func compareKeys(x, y *key) int {
+	return cmp.Or(strings.Compare(x.kid, y.kid), strings.Compare(x.alg, y.alg), bytes.Compare(x.der, y.der))
 }
 
 func newKeySet(gen uint64, keys []*key) *keySet {

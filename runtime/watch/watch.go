@@ -10,6 +10,14 @@
 // retargeted. Chmod-only events and files that do not end in .cue are ignored,
 // but for the files the configuration names (Also), such as its OpenAPI
 // documents.
+//
+// A file written in place counts once its writer has closed it (on Linux,
+// where inotify reports closes after writing; elsewhere once it has not been
+// written for 20 debounces), and at the latest 400 debounces after its first
+// write, so a writer that never closes delays reports but cannot stop them.
+// Until then a half-written file could be compiled: replace a configuration
+// by writing a temporary file and renaming it over the old one (an atomic
+// rename), which is reported at once and never seen half written.
 package watch
 
 import (
@@ -38,10 +46,10 @@ const maxHops = 40
 type Watcher struct {
 	dir      string // absolute, not resolved: it may be or contain a symlink
 	debounce time.Duration
-	maxWait  time.Duration
 	log      zerolog.Logger
 
 	fs     *fsnotify.Watcher
+	writes *writes          // nil where closes after writing are not reported
 	also   chan alsoRequest // Also's calls, for the run goroutine
 	events chan struct{}
 	done   chan struct{}
@@ -73,8 +81,10 @@ type alsoRequest struct {
 
 // New watches dir (a configuration directory) with fsnotify and reports each
 // settled burst of changes to .cue files on Events(): an event is sent once
-// no relevant change has happened for debounce (and at the latest 5×debounce
-// after the first change of a burst, so that constant churn still reloads).
+// no relevant change has happened for debounce and no file written to is
+// still open for writing (see the package doc), and, while none is, at the
+// latest 5×debounce after the first change of a burst, so that constant
+// churn still reloads.
 // Every change made after New returns is reported. New fails when dir is not
 // a directory or cannot be watched.
 func New(dir string, debounce time.Duration, log zerolog.Logger) (*Watcher, error) {
@@ -103,7 +113,6 @@ func start(dir string, debounce time.Duration, log zerolog.Logger, trace func(fs
 	w := &Watcher{
 		dir:      abs,
 		debounce: debounce,
-		maxWait:  5 * debounce,
 		log:      log.With().Str("component", "watch").Str("dir", abs).Logger(),
 		fs:       fw,
 		also:     make(chan alsoRequest),
@@ -113,8 +122,12 @@ func start(dir string, debounce time.Duration, log zerolog.Logger, trace func(fs
 		watched:  map[string]*spec{},
 		trace:    trace,
 	}
+	if w.writes, err = newWrites(w.done); err != nil {
+		w.log.Debug().Err(err).Msg("written files count after a quiet period")
+	}
 	if !w.rescan() {
 		fw.Close()
+		w.closeWrites()
 		return nil, fmt.Errorf("watch %s: cannot watch the directory", dir)
 	}
 	go w.run()
@@ -153,30 +166,29 @@ func (w *Watcher) Close() error {
 		close(w.done)
 		err = w.fs.Close()
 		<-w.exited
+		w.closeWrites()
 	})
 	return err
+}
+
+func (w *Watcher) closeWrites() {
+	if w.writes != nil {
+		w.writes.Close() //nolint:errcheck // nothing was written through it
+	}
 }
 
 func (w *Watcher) run() {
 	defer close(w.exited)
 	defer close(w.events)
 
-	debounce := stoppedTimer()
+	b := newBurst(w.debounce, w.writes != nil, w.log)
 	retry := stoppedTimer()
-	var first time.Time // start of the pending burst; zero when none is pending
 	retrying := false
-
-	pend := func() {
-		now := time.Now()
-		if first.IsZero() {
-			first = now
-		}
-		d := w.debounce
-		if limit := first.Add(w.maxWait).Sub(now); limit < d {
-			d = max(limit, 0)
-		}
-		debounce.Reset(d)
+	var writes <-chan writeEvent
+	if w.writes != nil {
+		writes = w.writes.events()
 	}
+
 	resync := func() {
 		ok := w.rescan()
 		if ok && retrying {
@@ -214,7 +226,17 @@ func (w *Watcher) run() {
 			if structural {
 				resync()
 			}
-			pend()
+			if writes == nil {
+				w.tellWrite(b, ev)
+			}
+			b.change()
+		case ev, ok := <-writes:
+			if !ok {
+				w.log.Warn().Msg("closes after writing no longer reported; written files count after a quiet period")
+				writes, b.closes = nil, false
+				continue
+			}
+			w.applyWrite(b, ev)
 		case err, ok := <-w.fs.Errors:
 			if !ok {
 				return
@@ -222,14 +244,16 @@ func (w *Watcher) run() {
 			// An overflow loses events: treat it as a change of anything.
 			w.log.Warn().Err(err).Msg("fsnotify error; rescanning")
 			resync()
-			pend()
+			b.change()
 		case <-retry.C:
 			resync()
 			if !retrying {
-				pend()
+				b.change()
 			}
-		case <-debounce.C:
-			first = time.Time{}
+		case <-b.timer.C:
+			if !b.ready() {
+				continue // held back by a file still open for writing
+			}
 			resync()
 			if retrying {
 				continue // reported once the directory is back
@@ -322,6 +346,9 @@ func (w *Watcher) rescan() bool {
 		}
 		// The kernel may have dropped it already (directory deleted).
 		_ = w.fs.Remove(path)
+		if w.writes != nil {
+			w.writes.remove(path)
+		}
 		delete(w.watched, path)
 	}
 	for path, s := range want {
@@ -340,6 +367,11 @@ func (w *Watcher) rescan() bool {
 					w.log.Warn().Err(err).Str("path", path).Msg("cannot watch")
 				}
 				continue
+			}
+			if w.writes != nil {
+				if err := w.writes.add(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+					w.log.Warn().Err(err).Str("path", path).Msg("cannot watch for closes after writing")
+				}
 			}
 		}
 		w.watched[path] = s

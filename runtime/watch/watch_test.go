@@ -428,3 +428,55 @@ func TestAlso(t *testing.T) {
 		t.Error("a file no longer named counted")
 	}
 }
+
+// TestHalfWrittenFileWaitsForClose: a writer that keeps the file open and
+// writes it in pieces, with constant writes past the burst's bound and
+// then a pause of a few debounces, gets no event until it closes the file,
+// and then one.
+func TestHalfWrittenFileWaitsForClose(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.cue")
+	write(t, path, "a: 1\n")
+	p := newProbe(t, dir)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	must(t, err)
+	defer f.Close()
+	m := p.mark()
+	for end := time.Now().Add(7 * debounce); time.Now().Before(end); {
+		_, err := f.WriteString("a: 1\n")
+		must(t, err)
+		time.Sleep(debounce / 4) // a slow writer's pace, not synchronisation
+	}
+	p.seen(t, m, "a.cue")
+	if n := p.drain(3 * debounce); n != 0 {
+		t.Fatalf("%d events while the file was open for writing", n)
+	}
+	_, err = f.WriteString("b: 2\n")
+	must(t, err)
+	must(t, f.Close())
+	p.wait(t, "the writer closed the file")
+	if n := p.drain(3 * debounce); n != 0 {
+		t.Errorf("%d more events after the close", n)
+	}
+}
+
+// TestOpenIgnoredFileDoesNotHold: a file whose change does not count (an
+// editor's swap file), kept open and written, does not hold back the event
+// of a change that counts.
+func TestOpenIgnoredFileDoesNotHold(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
+	p := newProbe(t, dir)
+	swap, err := os.Create(filepath.Join(dir, ".a.cue.swp"))
+	must(t, err)
+	defer swap.Close()
+	m := p.mark()
+	_, err = swap.WriteString("swap")
+	must(t, err)
+	p.seen(t, m, ".a.cue.swp")
+	write(t, filepath.Join(dir, "a.tmp"), "a: 2\n")
+	must(t, os.Rename(filepath.Join(dir, "a.tmp"), filepath.Join(dir, "a.cue")))
+	p.wait(t, "a rename over a.cue while a swap file is open")
+}
