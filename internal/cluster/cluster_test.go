@@ -508,7 +508,7 @@ func TestRestartedPublisherOutrunsFollowersAfterRedisEmptied(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
 	st := newStore(t)
-	if err := st.AddClient(client("c1")); err != nil {
+	if err := st.AddClient(client("c1"), t0); err != nil {
 		t.Fatal(err)
 	}
 	p := NewPublisher(srv.Client(t), st, PublisherOptions{Interval: 100 * time.Millisecond})

@@ -49,7 +49,7 @@ func TestStopPublishesADeletionMadeDuringTheLastWrite(t *testing.T) {
 			// it drops the change: a few tries find it.
 			for range 16 {
 				st := newStore(t)
-				if err := st.AddClient(client("c1")); err != nil {
+				if err := st.AddClient(client("c1"), t0); err != nil {
 					t.Fatal(err)
 				}
 				ctx, cancel := context.WithCancel(context.Background())
