@@ -32,6 +32,11 @@ type writes struct {
 
 	mu   sync.Mutex
 	dirs map[int32]string // by watch descriptor
+	// retired are the watch descriptors remove gave up whose IN_IGNORED
+	// has not come yet: their events still queued say only that the name
+	// now means another file, so that a hold a write of the old directory
+	// set is dropped even when its close comes after the remove.
+	retired map[int32]bool
 }
 
 func newWrites(done <-chan struct{}) (*writes, error) {
@@ -40,12 +45,13 @@ func newWrites(done <-chan struct{}) (*writes, error) {
 		return nil, fmt.Errorf("inotify: %w", err)
 	}
 	ws := &writes{
-		fd:     fd,
-		file:   os.NewFile(uintptr(fd), "inotify"),
-		out:    make(chan writeEvent),
-		done:   done,
-		exited: make(chan struct{}),
-		dirs:   map[int32]string{},
+		fd:      fd,
+		file:    os.NewFile(uintptr(fd), "inotify"),
+		out:     make(chan writeEvent),
+		done:    done,
+		exited:  make(chan struct{}),
+		dirs:    map[int32]string{},
+		retired: map[int32]bool{},
 	}
 	go ws.read()
 	return ws, nil
@@ -68,10 +74,13 @@ func (ws *writes) remove(dir string) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	for wd, d := range ws.dirs {
-		if d == dir {
-			delete(ws.dirs, wd)
+		if d == dir && !ws.retired[wd] {
+			ws.retired[wd] = true
 			// The kernel may have dropped it already (directory deleted).
-			_, _ = unix.InotifyRmWatch(ws.fd, uint32(wd))
+			if _, err := unix.InotifyRmWatch(ws.fd, uint32(wd)); err != nil {
+				delete(ws.dirs, wd)
+				delete(ws.retired, wd)
+			}
 		}
 	}
 }
@@ -125,8 +134,10 @@ func (ws *writes) event(wd int32, mask uint32, name string) (writeEvent, bool) {
 	}
 	ws.mu.Lock()
 	dir, ok := ws.dirs[wd]
+	retired := ws.retired[wd]
 	if mask&unix.IN_IGNORED != 0 {
 		delete(ws.dirs, wd)
+		delete(ws.retired, wd)
 	}
 	ws.mu.Unlock()
 	if !ok || name == "" {
@@ -134,7 +145,7 @@ func (ws *writes) event(wd int32, mask uint32, name string) (writeEvent, bool) {
 	}
 	ev := writeEvent{name: filepath.Join(dir, name)}
 	switch {
-	case mask&(unix.IN_CREATE|unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_MOVED_TO) != 0:
+	case retired || mask&(unix.IN_CREATE|unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_MOVED_TO) != 0:
 		ev.op = opReplaced
 	case mask&unix.IN_CLOSE_WRITE != 0:
 		ev.op = opClosed
