@@ -67,7 +67,7 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 	if t.Portal.Signup != "open" {
 		return "", errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
 	}
-	addr := clientAddress(r, t.Portal.TrustedProxies)
+	addr := s.addressOf(r)
 	place := addressKey(addr)
 	if wait := s.signups.reserve(place, s.opts.Now()); wait > 0 {
 		s.metrics.signupsLimited.Inc()
@@ -123,7 +123,7 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 	if len(email) > maxEmailLen { // no such account; not worth a limiter entry
 		return "", errWrongCredentials()
 	}
-	addr := clientAddress(r, s.table().Portal.TrustedProxies)
+	addr := s.addressOf(r)
 	place := addressKey(addr)
 	slots := []limitSlot{{s.byPlace, email + "\x00" + place}, {s.byAddress, place}}
 	if !s.places.known(email, place, now) {
