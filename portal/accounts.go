@@ -67,7 +67,7 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 	if t.Portal.Signup != "open" {
 		return "", errorf(http.StatusForbidden, "access_denied", "sign-up is by invitation only: ask the operator for an account")
 	}
-	addr := clientAddress(r, t.Portal.TrustedProxies)
+	addr := s.addressOf(r)
 	place := addressKey(addr)
 	if wait := s.signups.reserve(place, s.opts.Now()); wait > 0 {
 		s.metrics.signupsLimited.Inc()
@@ -110,9 +110,15 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 // in this Server's memory: each node of a portal counts its own, and a
 // restart forgets them.
 //
-// Each attempt first reserves a failure slot under each limit, so that no
-// more attempts than the limits allow run bcrypt at once or in a window;
-// without a slot it gets a 429 with RetryAfter. It then takes a bcrypt
+// Every attempt that runs bcrypt, whatever its outcome, counts besides
+// against loginsPerAddress per client address and loginWindow, so that
+// an account's own password does not buy unbounded bcrypt work and
+// sessions.
+//
+// Each attempt first reserves a slot under that limit and a failure slot
+// under each other, so that no more attempts than the limits allow run
+// bcrypt at once or in a window; without a slot it gets a 429 with
+// RetryAfter. It then takes a bcrypt
 // slot (Server.hashing); without one it gives its failure slots back and
 // gets a 503 with RetryAfter (errBusy). A failure keeps its slots; a
 // success gives them back, clears the failures of its account and
@@ -123,20 +129,27 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 	if len(email) > maxEmailLen { // no such account; not worth a limiter entry
 		return "", errWrongCredentials()
 	}
-	addr := clientAddress(r, s.table().Portal.TrustedProxies)
+	addr := s.addressOf(r)
 	place := addressKey(addr)
+	if wait := s.logins.reserve(place, now); wait > 0 {
+		s.metrics.loginsLimited.Inc()
+		return "", tooMany(wait, "too many logins from your address: try again in %s", wait.Round(time.Second))
+	}
 	slots := []limitSlot{{s.byPlace, email + "\x00" + place}, {s.byAddress, place}}
 	if !s.places.known(email, place, now) {
 		slots = append(slots, limitSlot{s.byAccount, email})
 	}
 	if wait := reserveAll(slots, now); wait > 0 {
+		s.logins.release(place)
 		s.metrics.loginsLimited.Inc()
 		return "", tooMany(wait, "too many failed logins: try again in %s", wait.Round(time.Second))
 	}
 	if !s.hashing.acquire(r.Context()) {
+		s.logins.release(place)
 		releaseAll(slots)
 		return "", s.errBusy()
 	}
+	s.logins.commit(place)
 	hash := s.dummyHash
 	d, known := s.opts.Store.Developer(email)
 	if known {

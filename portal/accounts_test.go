@@ -1,12 +1,18 @@
 package portal
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/cuegate/cuegate/portal/sessions"
 )
 
 func TestSignupsAreLimitedPerAddress(t *testing.T) {
@@ -88,5 +94,53 @@ func TestSignupByInvitationOnly(t *testing.T) {
 	e.developer("a@example.com")
 	if resp := e.api(e.browser(), "POST", "/signup", credentials{"A@example.com", "correct horse"}, &dup); resp.StatusCode != 409 {
 		t.Errorf("duplicate signup: %d %+v", resp.StatusCode, dup)
+	}
+}
+
+// An account's own password buys neither unbounded bcrypt work nor
+// unbounded sessions: logins of any outcome are limited per address, and
+// an account keeps its newest sessions.MaxPerAccount sessions.
+func TestSuccessfulLoginsAreLimited(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const home = "198.51.100.1:1234"
+	if st := e.callFrom(home, "", "/signup", credentials{"a@example.com", "correct horse"}); st != http.StatusCreated {
+		t.Fatalf("sign-up: %d", st)
+	}
+	const burst = loginsPerAddress + 20
+	answers := make([]*httptest.ResponseRecorder, burst)
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Go(func() { answers[i] = e.answerFrom(home, "", "/login", credentials{"a@example.com", "correct horse"}) })
+	}
+	wg.Wait()
+	got, live := statuses{}, 0
+	for _, w := range answers {
+		got[w.Code]++
+		for _, c := range w.Result().Cookies() {
+			if c.Name == sessionCookie && c.Value != "" {
+				if _, ok, _ := e.s.opts.Sessions.Get(context.Background(), c.Value); ok {
+					live++
+				}
+			}
+		}
+	}
+	if got[http.StatusOK] != loginsPerAddress || got[http.StatusTooManyRequests] != burst-loginsPerAddress {
+		t.Errorf("a burst of %d correct logins from one address: %v, want %d × 200 and the rest 429", burst, got, loginsPerAddress)
+	}
+	if live != sessions.MaxPerAccount {
+		t.Errorf("%d sessions live after %d logins, want %d", live, got[http.StatusOK], sessions.MaxPerAccount)
+	}
+	var aerr apiError
+	if w := e.answerFrom(home, "", "/login", credentials{"a@example.com", "correct horse"}); w.Code != http.StatusTooManyRequests ||
+		json.Unmarshal(w.Body.Bytes(), &aerr) != nil || aerr.Description != "too many logins from your address: try again in 15m0s" {
+		t.Errorf("over the limit: %d %s", w.Code, w.Body)
+	}
+	if st := e.callFrom("203.0.113.9:1234", "", "/login", credentials{"a@example.com", "correct horse"}); st != http.StatusOK {
+		t.Errorf("another address: %d, want 200", st)
+	}
+	e.advance(loginWindow)
+	if st := e.callFrom(home, "", "/login", credentials{"a@example.com", "correct horse"}); st != http.StatusOK {
+		t.Errorf("after the window: %d, want 200", st)
 	}
 }

@@ -5,31 +5,85 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 )
 
 // clientAddress is r's client address: the connection's peer, or, when
-// that peer is one of the trusted proxies, the last address in
-// X-Forwarded-For that is not a trusted proxy itself (the one the nearest
-// trusted proxy saw). Entries that are not addresses end the walk there:
-// what lies before them is the client's own to invent. An IPv4-mapped
-// IPv6 address is given as IPv4; a peer that is not an IP address (a
-// Unix socket) as it is.
-func clientAddress(r *http.Request, trusted []netip.Prefix) string {
+// that peer is one of the trusted proxies and sends X-Forwarded-For, the
+// last address in that header that is not a trusted proxy itself (the one
+// the nearest trusted proxy saw). An entry is an address, with or without
+// a port ("203.0.113.5", "203.0.113.5:40000", "[2001:db8::1]:40000",
+// "[2001:db8::1]"), possibly in double quotes. The walk reaches only
+// entries written by trusted proxies; when one of them is not an address
+// (a proxy that writes some other form), unparsed is true and the client
+// address is that entry, quoted (unparsedAddress): a key of its own, never
+// the proxy's address, which would make every client one. An IPv4-mapped
+// IPv6 address is given as IPv4; a peer that is not an IP address (a Unix
+// socket) as it is.
+func clientAddress(r *http.Request, trusted []netip.Prefix) (addr string, unparsed bool) {
 	addr, viaProxy := trustedPeer(r, trusted)
-	if !viaProxy {
-		return addr
+	values := r.Header.Values("X-Forwarded-For")
+	if !viaProxy || len(values) == 0 {
+		return addr, false
 	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	hops := strings.Split(strings.Join(values, ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
-		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
+		hop, ok := parseForwardedFor(hops[i])
+		if !ok {
+			return unparsedAddress(hops[i]), true
 		}
-		addr = hop.Unmap().String()
+		addr = hop.String()
 		if !trustedProxy(hop, trusted) {
 			break
 		}
+	}
+	return addr, false
+}
+
+// parseForwardedFor returns the address of an X-Forwarded-For entry: an
+// IP address, optionally with a port (IPv6 then in brackets), optionally
+// in double quotes, with any surrounding space; IPv4-mapped IPv6 as IPv4.
+func parseForwardedFor(entry string) (netip.Addr, bool) {
+	s := strings.TrimSpace(entry)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	if len(s) >= 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		s = s[1 : len(s)-1]
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	return netip.Addr{}, false
+}
+
+// maxUnparsedAddress bounds how much of an X-Forwarded-For entry that is
+// no address makes its client address.
+const maxUnparsedAddress = 64
+
+// unparsedAddress is the client address of an X-Forwarded-For entry that
+// is no address: at most maxUnparsedAddress bytes of it, trimmed and
+// quoted in ASCII after "x-forwarded-for:", which no address looks like
+// and a log line shows safely.
+func unparsedAddress(entry string) string {
+	s := strings.TrimSpace(entry)
+	return "x-forwarded-for:" + strconv.QuoteToASCII(s[:min(len(s), maxUnparsedAddress)])
+}
+
+// addressOf is r's client address (clientAddress) under the current
+// table's trusted proxies; an X-Forwarded-For entry from a trusted proxy
+// that is no address is counted and logged, since behind such a proxy the
+// portal may not tell clients apart.
+func (s *Server) addressOf(r *http.Request) string {
+	addr, unparsed := clientAddress(r, s.table().Portal.TrustedProxies)
+	if unparsed {
+		s.metrics.forwardedUnparsed.Inc()
+		s.opts.Logger.Warn().Str("address", addr).Str("peer", r.RemoteAddr).
+			Msg("portal: a trusted proxy sent an X-Forwarded-For entry that is no IP address; the entry is taken as the client address")
 	}
 	return addr
 }

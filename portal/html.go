@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -122,8 +123,29 @@ func (s *Server) htmlRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /clients/{id}/rotate", s.form(s.loggedIn(s.rotateHTML)))
 	mux.HandleFunc("GET /catalogue/{id}", s.entryHTML)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := routeMethods(mux, r, "/"); allow != "" {
+			w.Header().Set("Allow", allow)
+			s.message(w, r, http.StatusMethodNotAllowed, "Method not allowed",
+				fmt.Sprintf("This address takes %s requests, not %s: use the page's links and buttons.", allow, r.Method))
+			return
+		}
 		s.message(w, r, http.StatusNotFound, "Not found", "There is no page at this address.")
 	})
+}
+
+// routeMethods lists, as an Allow header does, the methods for which mux
+// routes r's path to a pattern other than fallback (the catch-all that
+// asks); "" when none does.
+func routeMethods(mux *http.ServeMux, r *http.Request, fallback string) string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != fallback && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	return strings.Join(allow, ", ")
 }
 
 // render writes a page; the template runs into a buffer first so a failure
@@ -164,7 +186,13 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request, status int, tit
 func (s *Server) form(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
-		if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		switch err := r.ParseForm(); {
+		case errors.As(err, &tooBig):
+			s.message(w, r, http.StatusRequestEntityTooLarge, "Form too large",
+				fmt.Sprintf("The form is larger than the %d KiB a form may have.", tooBig.Limit>>10))
+			return
+		case err != nil:
 			s.message(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
 			return
 		}

@@ -189,3 +189,46 @@ func TestHTMLShowsTheProvidersRefusal(t *testing.T) {
 		t.Error("a refused registration was stored")
 	}
 }
+
+func TestPagesAnswerAWrongMethodWith405(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, tt := range []struct {
+		method, path string
+		status       int
+		allow, text  string
+	}{
+		{"GET", "/logout", 405, "POST", "This address takes POST requests, not GET"},
+		{"GET", "/clients/x/rotate", 405, "POST", "This address takes POST requests, not GET"},
+		{"GET", "/clients/x/edit", 405, "POST", "This address takes POST requests, not GET"},
+		{"DELETE", "/clients/x", 405, "GET, HEAD", "This address takes GET, HEAD requests, not DELETE"},
+		{"PUT", "/login", 405, "GET, HEAD, POST", "This address takes GET, HEAD, POST requests, not PUT"},
+		{"POST", "/", 405, "GET, HEAD", "This address takes GET, HEAD requests, not POST"},
+		{"POST", "/static/style.css", 405, "GET, HEAD", "This address takes GET, HEAD requests, not POST"},
+		{"GET", "/nowhere", 404, "", "There is no page at this address."},
+		{"POST", "/nowhere", 404, "", "There is no page at this address."},
+		{"GET", "/clients/x/rotate/more", 404, "", "There is no page at this address."},
+	} {
+		req, _ := http.NewRequest(tt.method, e.srv.URL+tt.path, nil)
+		resp, err := e.browser().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || resp.Header.Get("Allow") != tt.allow || !strings.Contains(string(b), tt.text) {
+			t.Errorf("%s %s: %d Allow %q, want %d Allow %q and %q in\n%s", tt.method, tt.path, resp.StatusCode, resp.Header.Get("Allow"), tt.status, tt.allow, tt.text, b)
+		}
+	}
+}
+
+func TestFormTooLarge(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.browser()
+	_, _, tok := e.page(b, "/login")
+	resp, body := e.post(b, "/login", url.Values{"csrf_token": {tok}, "email": {strings.Repeat("a", maxJSONBody)}})
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "The form is larger than the 64 KiB a form may have.") {
+		t.Errorf("a form over 64 KiB: %d\n%s", resp.StatusCode, body)
+	}
+}

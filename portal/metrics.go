@@ -20,6 +20,7 @@ type portalMetrics struct {
 	registrationsOK   *metrics.Counter
 	registrationsFail *metrics.Counter
 	deletions         *metrics.Counter
+	forwardedUnparsed *metrics.Counter
 }
 
 func newPortalMetrics() portalMetrics {
@@ -35,6 +36,7 @@ func newPortalMetrics() portalMetrics {
 		registrationsOK:   s.NewCounter(`cuegate_portal_registrations_total{result="ok"}`),
 		registrationsFail: s.NewCounter(`cuegate_portal_registrations_total{result="failed"}`),
 		deletions:         s.NewCounter(`cuegate_portal_deletions_total`),
+		forwardedUnparsed: s.NewCounter(`cuegate_portal_forwarded_for_unparsed_total`),
 	}
 }
 

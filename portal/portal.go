@@ -55,7 +55,9 @@
 // Failed logins are limited per account and client address, per client
 // address, and per account from addresses it was not used from lately, so
 // that guessing a developer's password does not lock them out where they
-// usually log in (see Server.login); sign-up attempts (each costs a bcrypt
+// usually log in, and logins of any outcome, more generously, per client
+// address (see Server.login); an account keeps at most
+// sessions.MaxPerAccount sessions, a new one ending its oldest; sign-up attempts (each costs a bcrypt
 // hash and a state-file write) are limited per client address. An IPv6
 // client address counts as its /64 (addressKey). An attempt holds its
 // place under the limits while it runs, so a parallel burst gets no more
@@ -129,12 +131,14 @@ const MaxClientsPerDeveloper = 20
 
 // Login limits: failures allowed per window, per account and address,
 // per account from places it was not used from lately, and per address;
+// attempts per window and address;
 // how long a place stays known, and how many per account. Sign-up limits:
 // attempts allowed per window and address. See Server.login.
 const (
 	loginFailuresPerPlace   = 5
 	loginFailuresPerAccount = 10
 	loginFailuresPerAddress = 20
+	loginsPerAddress        = 100 // log-ins run, failed or not
 	loginWindow             = 15 * time.Minute
 	knownPlaceTTL           = 30 * 24 * time.Hour
 	knownPlacesPerAccount   = 8
@@ -169,6 +173,7 @@ type Server struct {
 	byPlace   *windowLimiter // failed logins by account and address
 	byAccount *windowLimiter // failed logins by account, from places not known for it
 	byAddress *windowLimiter // failed logins by address
+	logins    *windowLimiter // logins by address, failed or not
 	places    *knownPlaces   // where each account was used lately
 	signups   *windowLimiter // sign-up attempts by address
 	// hashing bounds the bcrypt work of log-ins and sign-ups: two running
@@ -207,6 +212,7 @@ func New(opts Options) (*Server, error) {
 		byPlace:     newWindowLimiter(loginFailuresPerPlace, loginWindow),
 		byAccount:   newWindowLimiter(loginFailuresPerAccount, loginWindow),
 		byAddress:   newWindowLimiter(loginFailuresPerAddress, loginWindow),
+		logins:      newWindowLimiter(loginsPerAddress, loginWindow),
 		places:      newKnownPlaces(knownPlacesPerAccount, knownPlaceTTL),
 		signups:     newWindowLimiter(signupsPerAddress, signupWindow),
 		metrics:     newPortalMetrics(),

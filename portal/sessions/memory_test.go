@@ -2,24 +2,30 @@ package sessions
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 )
 
-func TestMemoryDropsExpiredSessionsOnCreate(t *testing.T) {
+func TestMemorySweepsExpiredSessionsOnceMany(t *testing.T) {
 	t.Parallel()
 	now := t0
 	m := NewMemory(func() time.Time { return now })
 	ctx := context.Background()
-	m.Create(ctx, "short", alice, time.Minute)
 	m.Create(ctx, "long", bob, time.Hour)
-	now = now.Add(time.Minute)
-	if _, ok, _ := m.Get(ctx, "short"); !ok {
-		t.Error("a session ends before its deadline has passed")
+	for i := range memorySweepMin - 2 {
+		m.Create(ctx, fmt.Sprint("short", i), Session{Email: fmt.Sprint(i, "@example.com")}, time.Minute)
 	}
-	now = now.Add(time.Nanosecond)
+	now = now.Add(time.Minute + time.Nanosecond)
 	m.Create(ctx, "new", alice, time.Hour)
-	if _, kept := m.sessions["short"]; kept || len(m.sessions) != 2 {
-		t.Errorf("after a create past a deadline, the sessions are %v", m.sessions)
+	if len(m.sessions) != memorySweepMin || len(m.accounts) != memorySweepMin {
+		t.Fatalf("below the sweep's threshold, %d sessions and %d accounts; want every one kept", len(m.sessions), len(m.accounts))
+	}
+	m.Create(ctx, "newer", alice, time.Hour)
+	if len(m.sessions) != 3 || len(m.accounts) != 2 {
+		t.Errorf("after a sweep, the sessions are %v, the accounts %v", m.sessions, m.accounts)
+	}
+	if m.sweepAt != memorySweepMin {
+		t.Errorf("next sweep at %d sessions, want %d", m.sweepAt, memorySweepMin)
 	}
 }

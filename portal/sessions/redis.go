@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -14,7 +15,10 @@ import (
 // keyVersion names the layout of the keys and of their values; a change
 // of either takes a new one, so nodes of two versions never read each
 // other's sessions.
-const keyVersion = "v1:session:"
+const (
+	keyVersion     = "v1:session:"
+	accountVersion = "v1:account:"
+)
 
 // DefaultRedisTimeout bounds each call to Redis when RedisOptions.Timeout
 // is 0. Portal pages are interactive and already spend a bcrypt on every
@@ -26,8 +30,8 @@ const DefaultRedisTimeout = 500 * time.Millisecond
 
 // RedisOptions configures NewRedis.
 type RedisOptions struct {
-	// KeyPrefix begins every key, before "v1:session:"; "" means
-	// "cuegate:".
+	// KeyPrefix begins every key, before "v1:session:" or
+	// "v1:account:"; "" means "cuegate:".
 	KeyPrefix string
 	// Timeout bounds each call to Redis; 0 means DefaultRedisTimeout.
 	Timeout time.Duration
@@ -40,14 +44,25 @@ type RedisOptions struct {
 // of its token in hex: Redis never holds a token, so reading it does
 // not let anybody log in. The value is the Session in JSON; the key
 // expires with the session's time to live (SET … PX), which an Update
-// keeps (SET … XX KEEPTTL). Each call is bounded by the Timeout.
+// keeps (SET … XX KEEPTTL). Each account's sessions are members of a
+// sorted set, KeyPrefix + "v1:account:" + the SHA-256 of Session.Email
+// in hex, each member the hex of its key, scored by its deadline in Unix
+// microseconds by the node's clock; a Create drops the expired members,
+// ends the oldest beyond MaxPerAccount, and gives the set the new
+// session's time to live; a Delete removes its member. Every command
+// names one key, so the keys may lie in different slots of a Redis
+// Cluster; the steps of a Create are not atomic, and two concurrent ones
+// for an account may leave it a session over the cap until its next. An
+// Update that changes Session.Email leaves the session counted under its
+// first account. Each call is bounded by the Timeout.
 //
 // A Redis is safe for concurrent use. The client is the caller's, to
 // close after the Redis is no longer used.
 type Redis struct {
-	client  rueidis.Client
-	prefix  string
-	timeout time.Duration
+	client   rueidis.Client
+	prefix   string // of the sessions' keys
+	accounts string // of the accounts' sets' keys
+	timeout  time.Duration
 }
 
 var _ Store = (*Redis)(nil)
@@ -60,23 +75,72 @@ func NewRedis(client rueidis.Client, opts RedisOptions) *Redis {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultRedisTimeout
 	}
-	return &Redis{client: client, prefix: opts.KeyPrefix + keyVersion, timeout: opts.Timeout}
+	return &Redis{client: client, prefix: opts.KeyPrefix + keyVersion, accounts: opts.KeyPrefix + accountVersion, timeout: opts.Timeout}
 }
 
 // key returns the Redis key of the session stored under token.
-func (r *Redis) key(token string) string {
-	h := sha256.Sum256([]byte(token))
-	return r.prefix + hex.EncodeToString(h[:])
+func (r *Redis) key(token string) string { return r.prefix + r.member(token) }
+
+// member is the name of token's session in its account's set: the
+// token's SHA-256 in hex, which its key ends with.
+func (r *Redis) member(token string) string { return hexSHA256(token) }
+
+// accountKey returns the Redis key of the set of email's sessions.
+func (r *Redis) accountKey(email string) string { return r.accounts + hexSHA256(email) }
+
+func hexSHA256(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }
 
-// Create stores s under token for ttl, rounded up to a whole millisecond.
+// Create stores s under token for ttl, rounded up to a whole millisecond,
+// and ends the oldest sessions of s.Email beyond MaxPerAccount.
 func (r *Redis) Create(ctx context.Context, token string, s Session, ttl time.Duration) error {
 	v, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("sessions: %w", err)
 	}
-	ms := max((ttl+time.Millisecond-1)/time.Millisecond, 1)
-	return r.do(ctx, "create", r.client.B().Set().Key(r.key(token)).Value(string(v)).PxMilliseconds(int64(ms)).Build())
+	ms := int64(max((ttl+time.Millisecond-1)/time.Millisecond, 1))
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	now := time.Now().UnixMicro()
+	b, member, account := r.client.B(), r.member(token), r.accountKey(s.Email)
+	res := r.client.DoMulti(ctx,
+		b.Set().Key(r.prefix+member).Value(string(v)).PxMilliseconds(ms).Build(),
+		b.Zadd().Key(account).ScoreMember().ScoreMember(float64(now+ms*1000), member).Build(),
+		b.Pexpire().Key(account).Milliseconds(ms).Build(),
+		b.Zremrangebyscore().Key(account).Min("-inf").Max(strconv.FormatInt(now, 10)).Build(),
+		b.Zrange().Key(account).Min("0").Max("-1").Build(),
+	)
+	for _, re := range res {
+		if err := re.Error(); err != nil {
+			return fmt.Errorf("sessions: redis: create: %w", err)
+		}
+	}
+	members, err := res[len(res)-1].AsStrSlice()
+	if err != nil {
+		return fmt.Errorf("sessions: redis: create: %w", err)
+	}
+	return r.end(ctx, account, members[:max(len(members)-MaxPerAccount, 0)])
+}
+
+// end deletes the sessions that are members of account's set, and the
+// members; ctx is bounded already.
+func (r *Redis) end(ctx context.Context, account string, members []string) error {
+	if len(members) == 0 {
+		return nil
+	}
+	cmds := make(rueidis.Commands, 0, len(members)+1)
+	for _, m := range members {
+		cmds = append(cmds, r.client.B().Del().Key(r.prefix+m).Build())
+	}
+	cmds = append(cmds, r.client.B().Zrem().Key(account).Member(members...).Build())
+	for _, re := range r.client.DoMulti(ctx, cmds...) {
+		if err := re.Error(); err != nil {
+			return fmt.Errorf("sessions: redis: end the oldest sessions: %w", err)
+		}
+	}
+	return nil
 }
 
 // Get returns the session stored under token. A value that is not a
@@ -108,9 +172,25 @@ func (r *Redis) Update(ctx context.Context, token string, s Session) error {
 	return r.do(ctx, "update", r.client.B().Set().Key(r.key(token)).Value(string(v)).Xx().Keepttl().Build())
 }
 
-// Delete removes the session stored under token.
+// Delete removes the session stored under token, and its member of its
+// account's set.
 func (r *Redis) Delete(ctx context.Context, token string) error {
-	return r.do(ctx, "delete", r.client.B().Del().Key(r.key(token)).Build())
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	key := r.key(token)
+	res := r.client.DoMulti(ctx, r.client.B().Get().Key(key).Build(), r.client.B().Del().Key(key).Build())
+	if err := res[1].Error(); err != nil {
+		return fmt.Errorf("sessions: redis: delete: %w", err)
+	}
+	v, err := res[0].AsBytes()
+	var s Session
+	if err != nil || json.Unmarshal(v, &s) != nil {
+		return nil // no session there, or none this version wrote
+	}
+	if err := r.client.Do(ctx, r.client.B().Zrem().Key(r.accountKey(s.Email)).Member(r.member(token)).Build()).Error(); err != nil {
+		return fmt.Errorf("sessions: redis: delete: %w", err)
+	}
+	return nil
 }
 
 // do runs cmd within the timeout; a nil reply (SET XX on no key) is no

@@ -3,6 +3,8 @@ package sessions
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +121,42 @@ func TestRedisPausedFailsWithinTheTimeout(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "sessions: redis: "+c.name) {
 			t.Errorf("%s while Redis is paused: %v, want a timeout", c.name, err)
 		}
+	}
+}
+
+func TestRedisAccountSet(t *testing.T) {
+	t.Parallel()
+	client, st := newRedisStore(t, RedisOptions{KeyPrefix: "p:"})
+	ctx := context.Background()
+	for i := range MaxPerAccount + 3 {
+		if err := st.Create(ctx, fmt.Sprint("token-", i), alice, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Delete(ctx, "token-5"); err != nil {
+		t.Fatal(err)
+	}
+	account := st.accountKey(alice.Email)
+	if !strings.HasPrefix(account, "p:v1:account:") || strings.Contains(account, alice.Email) {
+		t.Errorf("account key %q", account)
+	}
+	members, err := client.Do(ctx, client.B().Zrange().Key(account).Min("0").Max("-1").Build()).AsStrSlice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessionKeys, err := client.Do(ctx, client.B().Keys().Pattern("p:v1:session:*").Build()).AsStrSlice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(members) != MaxPerAccount-1 || len(sessionKeys) != MaxPerAccount-1 {
+		t.Errorf("%d members and %d session keys, want %d of each", len(members), len(sessionKeys), MaxPerAccount-1)
+	}
+	for _, m := range members {
+		if !slices.Contains(sessionKeys, "p:v1:session:"+m) {
+			t.Errorf("member %q has no session", m)
+		}
+	}
+	if ms, err := client.Do(ctx, client.B().Pttl().Key(account).Build()).AsInt64(); err != nil || ms <= int64((time.Hour-time.Minute)/time.Millisecond) {
+		t.Errorf("the account set's PTTL %d ms, %v; want about an hour", ms, err)
 	}
 }

@@ -33,6 +33,11 @@ type Session struct {
 	NewSecret string `json:"new_secret,omitempty"`
 }
 
+// MaxPerAccount is how many sessions one account (Session.Email) keeps: a
+// new one ends the oldest beyond, so that logging in again and again does
+// not pile sessions up in a store.
+const MaxPerAccount = 10
+
 // Store keeps sessions by token. An error means the store could not be
 // asked (unreachable, timed out, ctx done): nothing is known of the
 // session, and a caller must not take it for one that exists.
@@ -40,7 +45,8 @@ type Session struct {
 // Implementations are safe for concurrent use. Concurrent updates of one
 // session are not merged: the last write wins.
 type Store interface {
-	// Create stores s under token for ttl, replacing any session there.
+	// Create stores s under token for ttl, replacing any session there,
+	// and ends the oldest sessions of s.Email beyond MaxPerAccount.
 	Create(ctx context.Context, token string, s Session, ttl time.Duration) error
 	// Get returns the session stored under token; ok is false when there
 	// is none or its time to live has passed.

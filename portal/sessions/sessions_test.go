@@ -2,7 +2,9 @@ package sessions
 
 import (
 	"context"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,11 +48,14 @@ var (
 	bob    = Session{Email: "bob@example.com", Account: t0.Add(time.Minute), Expires: t0.Add(2 * time.Hour)}
 )
 
-// behaviours are the session rules every Store keeps.
-var behaviours = []struct {
+// behaviour is a named sequence of steps.
+type behaviour struct {
 	name  string
 	steps []step
-}{
+}
+
+// behaviours are the session rules every Store keeps.
+var behaviours = []behaviour{
 	{"an unknown token has no session", []step{
 		{op: "get", token: "a"},
 	}},
@@ -108,10 +113,49 @@ var behaviours = []struct {
 	}},
 }
 
+// capBehaviours are the rules of MaxPerAccount every Store keeps.
+func capBehaviours() []behaviour {
+	creates := func(s Session, from, to int) (steps []step) {
+		for i := from; i < to; i++ {
+			steps = append(steps, step{op: "create", token: fmt.Sprint(s.Email, i), s: s, ttl: time.Hour})
+		}
+		return steps
+	}
+	gets := func(s Session, from, to int, live bool) (steps []step) {
+		for i := from; i < to; i++ {
+			st := step{op: "get", token: fmt.Sprint(s.Email, i)}
+			if live {
+				st.want = &s
+			}
+			steps = append(steps, st)
+		}
+		return steps
+	}
+	const n = MaxPerAccount
+	return []behaviour{
+		{"an account keeps its newest sessions", slices.Concat(
+			creates(bob, 0, 1), creates(alice, 0, n+2),
+			gets(alice, 0, 2, false), gets(alice, 2, n+2, true), gets(bob, 0, 1, true),
+		)},
+		{"a deleted session frees its place", slices.Concat(
+			creates(alice, 0, n),
+			[]step{{op: "delete", token: fmt.Sprint(alice.Email, n-1)}},
+			creates(alice, n, n+1), gets(alice, 0, 1, true),
+			creates(alice, n+1, n+2), gets(alice, 0, 1, false), gets(alice, 1, n-1, true),
+		)},
+		{"an expired session frees its place", slices.Concat(
+			[]step{{op: "create", token: "short", s: alice, ttl: 50 * time.Millisecond}},
+			creates(alice, 0, n-1),
+			[]step{{op: "expires", token: "short"}},
+			creates(alice, n-1, n), gets(alice, 0, 1, true),
+		)},
+	}
+}
+
 func TestBehaviours(t *testing.T) {
 	for _, kind := range storeKinds(t) {
 		t.Run(kind.name, func(t *testing.T) {
-			for _, b := range behaviours {
+			for _, b := range slices.Concat(behaviours, capBehaviours()) {
 				t.Run(b.name, func(t *testing.T) {
 					t.Parallel()
 					run(t, kind.make(t), b.steps)

@@ -12,14 +12,14 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// StoredSession returns the one key c's Redis holds and its value. The
-// test fails unless that key is the session of token, prefix (with
-// "v1:session:") then the token's SHA-256 in hex, and neither key nor
-// value holds the token.
+// StoredSession returns the one session key c's Redis holds under prefix
+// and its value. The test fails unless that key is the session of token,
+// prefix (with "v1:session:") then the token's SHA-256 in hex, and
+// neither key nor value holds the token.
 func StoredSession(t testing.TB, c rueidis.Client, prefix, token string) (key, value string) {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := c.Do(ctx, c.B().Keys().Pattern("*").Build()).AsStrSlice()
+	keys, err := c.Do(ctx, c.B().Keys().Pattern(prefix+"v1:session:*").Build()).AsStrSlice()
 	if err != nil {
 		t.Fatal(err)
 	}
