@@ -324,7 +324,7 @@ func (s *Server) createHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 	if aerr != nil {
 		d := s.detailsData(t, ids)
 		d.Error = sentence(aerr.Description)
-		if aerr.Provider { // the provider's own words, verbatim
+		if aerr.Provider { // the provider's own words (dcr: without the call's secrets, printable)
 			d.Error = "The identity provider refused the registration: " + aerr.Code + ": " + aerr.Description
 		}
 		d.ClientName, d.RedirectURIs = r.PostFormValue("client_name"), r.PostFormValue("redirect_uris")

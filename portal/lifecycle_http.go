@@ -64,7 +64,7 @@ func (s *Server) changeHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 			return
 		}
 		msg := sentence(aerr.Description)
-		if aerr.Provider { // the provider's own words, verbatim
+		if aerr.Provider { // the provider's own words (dcr: without the call's secrets, printable)
 			msg = "The identity provider refused the change: " + aerr.Code + ": " + aerr.Description
 		}
 		d := s.clientData(r.Context(), s.table(), c, c.ClientName, true)
