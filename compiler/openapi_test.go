@@ -3,6 +3,7 @@ package compiler_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -89,5 +90,84 @@ func TestOpenAPISymlinkEscape(t *testing.T) {
 	_, err := compiler.Compile(dir)
 	if err == nil || !strings.Contains(err.Error(), "OpenAPI document link.yaml: path escapes from parent") {
 		t.Fatalf("Compile = %v, want the escape refused", err)
+	}
+}
+
+// TestOpenAPISecretFileRefused: an OpenAPI document that is, under
+// another name, the file a #Secret reads is refused before it is read,
+// and no finding repeats what the file holds.
+func TestOpenAPISecretFileRefused(t *testing.T) {
+	t.Parallel()
+	const secret = "p@ssw0rd!"
+	for name, tc := range map[string]struct {
+		ref  func(dir string) string // the secret's file reference
+		link func(dir string) error  // makes doc.yaml lead to secret.txt
+	}{
+		"symbolic link": {
+			ref:  func(string) string { return "secret.txt" },
+			link: func(dir string) error { return os.Symlink("secret.txt", filepath.Join(dir, "doc.yaml")) },
+		},
+		"hard link": {
+			ref: func(string) string { return "secret.txt" },
+			link: func(dir string) error {
+				return os.Link(filepath.Join(dir, "secret.txt"), filepath.Join(dir, "doc.yaml"))
+			},
+		},
+		"absolute reference": {
+			ref: func(dir string) string { return filepath.Join(dir, "doc.yaml") },
+			link: func(dir string) error {
+				return os.Rename(filepath.Join(dir, "secret.txt"), filepath.Join(dir, "doc.yaml"))
+			},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := writeFiles(t, map[string]string{"secret.txt": secret + "\n"})
+			cfg := strings.Replace(openapiConfig("doc.yaml"), "package cfg\n", "package cfg\n\ngateway: admin_token: file: \""+tc.ref(dir)+"\"\n", 1)
+			if err := os.WriteFile(filepath.Join(dir, "cfg.cue"), []byte(cfg), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.link(dir); err != nil {
+				t.Fatal(err)
+			}
+			_, err := compiler.Compile(dir)
+			if err == nil || !strings.Contains(err.Error(), "OpenAPI document doc.yaml: is a file the configuration reads a secret") {
+				t.Fatalf("Compile = %v, want the document refused", err)
+			}
+		})
+	}
+}
+
+// TestOpenAPIParseErrorQuotesNothing: a file that is no OpenAPI document
+// (a password, an env file, a key) is refused without a word of what it
+// holds, with its line.
+func TestOpenAPIParseErrorQuotesNothing(t *testing.T) {
+	t.Parallel()
+	for i, content := range []string{
+		"p@ssw0rd!",
+		"REDIS_PASSWORD=hunter2hunter2",
+		"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
+		"token: 's3cr3tvalue'",
+		`{"openapi": s3cr3tvalue}`,
+		"openapi: [s3cr3tvalue]",
+		"- s3cr3tvalue",
+	} {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			t.Parallel()
+			dir := writeFiles(t, map[string]string{"cfg.cue": openapiConfig("doc.yaml"), "doc.yaml": content + "\n"})
+			_, err := compiler.Compile(dir)
+			if err == nil {
+				t.Fatal("compiled")
+			}
+			msg := err.Error()
+			for _, word := range strings.FieldsFunc(content, func(r rune) bool { return strings.ContainsRune(" \n:=-{}[]'\"", r) }) {
+				if len(word) >= 5 && word != "openapi" && strings.Contains(msg, word[:5]) {
+					t.Errorf("the finding quotes %q of the file:\n%s", word, msg)
+				}
+			}
+			if !strings.Contains(msg, "OpenAPI document doc.yaml") {
+				t.Errorf("the finding does not name the file:\n%s", msg)
+			}
+		})
 	}
 }
