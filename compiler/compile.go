@@ -131,6 +131,8 @@ type compilation struct {
 	// secretFiles are the files the configuration reads secrets from
 	// (see secretFiles), which no OpenAPI document may be.
 	secretFiles []string
+	// documents are the OpenAPI documents compiled so far, by name.
+	documents map[string]document
 }
 
 // run compiles the parsed files. Files that do not parse or are of

@@ -34,22 +34,41 @@ import (
 // reads a secret from (see secretFiles), whose content a parser's message
 // could quote. External $refs (other files, URLs)
 // are refused, so the compile reads nothing else and never calls out.
+//
+// Each document is read and compiled once per compile: entries that name
+// the same file share its reference, or its error.
 func (c *compilation) reference(q fieldPath, name string) *table.Reference {
-	src, err := c.readDocument(name)
-	if err == nil {
-		var ref *table.Reference
-		if ref, err = compileReference(name, src); err == nil {
-			return ref
+	d, ok := c.documents[name]
+	if !ok {
+		var src []byte
+		if src, d.err = c.readDocument(name); d.err == nil {
+			d.ref, d.err = compileReference(name, src)
 		}
+		if c.documents == nil {
+			c.documents = map[string]document{}
+		}
+		c.documents[name] = d
 	}
-	c.errorf(q, "%v", err)
-	return nil
+	if d.err != nil {
+		c.errorf(q, "%v", d.err)
+	}
+	return d.ref
+}
+
+// document is what one OpenAPI document compiled into: its reference,
+// or the error that names it.
+type document struct {
+	ref *table.Reference
+	err error
 }
 
 // compileReference parses and validates src, the OpenAPI document in
 // the file name, and summarises it; an error names the file, and its
 // line where the parser or the validator gives one.
 func compileReference(name string, src []byte) (*table.Reference, error) {
+	if err := depthProblem(name, src); err != nil {
+		return nil, err
+	}
 	loader := openapi3.NewLoader()
 	loader.IsExternalRefsAllowed = false
 	loader.IncludeOrigin = true

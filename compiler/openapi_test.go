@@ -171,3 +171,62 @@ func TestOpenAPIParseErrorQuotesNothing(t *testing.T) {
 		})
 	}
 }
+
+// nestedPrefix opens a JSON OpenAPI document up to its extension x-deep.
+const nestedPrefix = `{"openapi":"3.0.3","info":{"title":"t","version":"1"},"paths":{},"x-deep":`
+
+// nestedDocument is a JSON OpenAPI document whose mappings nest depth
+// levels deep (the document itself is the first), in an extension.
+func nestedDocument(depth int) string {
+	return nestedPrefix + strings.Repeat(`{"a":`, depth-1) + "1" + strings.Repeat("}", depth-1) + "}"
+}
+
+// TestOpenAPIDepthBound: a document nested deeper than 128 levels is
+// refused before it is loaded, at the position of the first level too
+// many; one at the bound compiles. The loader and the JSON encoding cost
+// the square of a document's depth, so the bound is what keeps a
+// document of a few MiB within the compile's budget.
+func TestOpenAPIDepthBound(t *testing.T) {
+	t.Parallel()
+	const tooDeep = " nests mappings and sequences deeper than 128 levels"
+	at129 := "OpenAPI document doc.json:1:" + strconv.Itoa(len(nestedPrefix)+1+len(`{"a":`)*127) + tooDeep
+	for _, tt := range []struct {
+		depth int
+		want  string
+	}{
+		{128, ""},
+		{129, at129},
+		{1000, at129},
+		{100_000, "OpenAPI document doc.json" + tooDeep}, // too deep for the parser itself
+	} {
+		t.Run(strconv.Itoa(tt.depth), func(t *testing.T) {
+			t.Parallel()
+			dir := writeFiles(t, map[string]string{"cfg.cue": openapiConfig("doc.json"), "doc.json": nestedDocument(tt.depth)})
+			_, err := compiler.Compile(dir)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("Compile = %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("Compile = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestOpenAPIDocumentSharedByEntries: entries that name the same
+// document share its reference, compiled once.
+func TestOpenAPIDocumentSharedByEntries(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("testdata/openapi/orders.openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := openapiConfig("orders.yaml") + `portal: catalogue: again: {name: "Again", api: "orders", policy: "basic", openapi: "orders.yaml"}` + "\n"
+	tb, err := compiler.Compile(writeFiles(t, map[string]string{"cfg.cue": cfg, "orders.yaml": string(doc)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := tb.Portal.Catalogue["orders"].Reference, tb.Portal.Catalogue["again"].Reference; a == nil || a != b {
+		t.Errorf("references %p and %p, want one shared", a, b)
+	}
+}
