@@ -8,12 +8,14 @@
 package compiler
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"cuelang.org/go/cue"
@@ -126,6 +128,11 @@ type compilation struct {
 	// secrets are the literals at the user's #Secret positions, which
 	// no diagnostic shows (see redact).
 	secrets secretValues
+	// secretFiles are the files the configuration reads secrets from
+	// (see secretFiles), which no OpenAPI document may be.
+	secretFiles []string
+	// documents are the OpenAPI documents compiled so far, by name.
+	documents map[string]document
 }
 
 // run compiles the parsed files. Files that do not parse or are of
@@ -143,7 +150,7 @@ func (c *compilation) run(files []sourceFile) *table.Table {
 	inst := build.NewContext().NewInstance(c.dir, nil)
 	for _, f := range parsed {
 		if err := inst.AddSyntax(f); err != nil {
-			c.cueError(err)
+			c.cueError(err, nil)
 		}
 	}
 	if len(c.errs) > 0 {
@@ -195,7 +202,7 @@ func (c *compilation) parse(files []sourceFile) []*ast.File {
 	for _, f := range files {
 		af, err := parser.ParseFile(filepath.Join(c.dir, f.name), f.src)
 		if err != nil {
-			c.cueError(err)
+			c.cueError(err, f.src)
 			continue
 		}
 		parsed = append(parsed, af)
@@ -224,10 +231,20 @@ func (c *compilation) parse(files []sourceFile) []*ast.File {
 }
 
 // cueError reports an error that CUE raised before the schema applies: a
-// syntax error, a file it cannot add to the instance.
-func (c *compilation) cueError(err error) {
+// syntax error in src (the text of the file it is about), a file it
+// cannot add to the instance (src nil). A message's argument that is
+// text of src is shown as "…": a syntax error repeats nothing a file
+// holds, so a .cue file that is no CUE at all (a link to a secret) is
+// not shown in the findings.
+func (c *compilation) cueError(err error, src []byte) {
 	for _, e := range cueerrors.Errors(err) {
 		format, args := e.Msg()
+		args = slices.Clone(args)
+		for i, a := range args {
+			if s, ok := a.(string); ok && s != "" && bytes.Contains(src, []byte(s)) {
+				args[i] = "…"
+			}
+		}
 		c.errs = append(c.errs, c.diag(c.userPos(e), fmt.Sprintf(format, args...)))
 	}
 }

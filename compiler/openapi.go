@@ -30,24 +30,45 @@ import (
 // The file must be a regular file inside the configuration directory,
 // named by a relative path: a name with "..", an absolute one, or one
 // whose symbolic links lead out of the directory is refused (os.Root
-// enforces it as the file is opened). External $refs (other files, URLs)
+// enforces it as the file is opened), and so is a file the configuration
+// reads a secret from (see secretFiles), whose content a parser's message
+// could quote. External $refs (other files, URLs)
 // are refused, so the compile reads nothing else and never calls out.
+//
+// Each document is read and compiled once per compile: entries that name
+// the same file share its reference, or its error.
 func (c *compilation) reference(q fieldPath, name string) *table.Reference {
-	src, err := c.readDocument(name)
-	if err == nil {
-		var ref *table.Reference
-		if ref, err = compileReference(name, src); err == nil {
-			return ref
+	d, ok := c.documents[name]
+	if !ok {
+		var src []byte
+		if src, d.err = c.readDocument(name); d.err == nil {
+			d.ref, d.err = compileReference(name, src)
 		}
+		if c.documents == nil {
+			c.documents = map[string]document{}
+		}
+		c.documents[name] = d
 	}
-	c.errorf(q, "%v", err)
-	return nil
+	if d.err != nil {
+		c.errorf(q, "%v", d.err)
+	}
+	return d.ref
+}
+
+// document is what one OpenAPI document compiled into: its reference,
+// or the error that names it.
+type document struct {
+	ref *table.Reference
+	err error
 }
 
 // compileReference parses and validates src, the OpenAPI document in
 // the file name, and summarises it; an error names the file, and its
 // line where the parser or the validator gives one.
 func compileReference(name string, src []byte) (*table.Reference, error) {
+	if err := depthProblem(name, src); err != nil {
+		return nil, err
+	}
 	loader := openapi3.NewLoader()
 	loader.IsExternalRefsAllowed = false
 	loader.IncludeOrigin = true
@@ -59,8 +80,8 @@ func compileReference(name string, src []byte) (*table.Reference, error) {
 			err = doc.Validate(context.Background())
 			line = validationLine(doc, err)
 		}
-	} else if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		line, _ = strconv.Atoi(m[1])
+	} else {
+		line, err = parseProblem(err)
 	}
 	at := name
 	if line > 0 {
@@ -94,8 +115,12 @@ func (c *compilation) readDocument(name string) ([]byte, error) {
 	}
 	defer root.Close()
 	fi, err := root.Stat(name) // before opening: opening a named pipe waits
-	if err == nil && !fi.Mode().IsRegular() {
+	switch {
+	case err != nil:
+	case !fi.Mode().IsRegular():
 		err = fmt.Errorf("is not a regular file (%s)", fi.Mode().Type())
+	case c.isSecretFile(name, fi):
+		err = errors.New("is a file the configuration reads a secret or a TLS certificate or key from: it is not read as a document")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("OpenAPI document %s: %w", name, pathless(err))
@@ -148,7 +173,27 @@ func pathProblem(doc *openapi3.T) (int, error) {
 }
 
 // yamlLine finds the line in a YAML parser's message.
-var yamlLine = regexp.MustCompile(`yaml: line (\d+):`)
+var yamlLine = regexp.MustCompile(`line (\d+):`)
+
+// errNotOpenAPI stands for a parser's message that quotes the document.
+var errNotOpenAPI = errors.New("it does not parse as an OpenAPI document in YAML or JSON (the parser's message is not shown: it quotes the file)")
+
+// parseProblem returns the line a loader's error names, or 0, and the
+// error to show: a parser's message that quotes the file (`…`, '…' or
+// "…": the YAML and JSON parsers quote the start of a value they cannot
+// use) becomes errNotOpenAPI, so no diagnostic repeats what a file holds
+// that is no OpenAPI document at all.
+func parseProblem(err error) (int, error) {
+	line := 0
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+	}
+	if strings.HasPrefix(msg, "failed to unmarshal data:") && strings.ContainsAny(msg, "`'\"") {
+		return line, errNotOpenAPI
+	}
+	return line, err
+}
 
 // validationLine returns the line in the document of the operation or
 // path item a validation error is about, or 0 when it cannot tell (the

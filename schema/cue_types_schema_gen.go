@@ -228,8 +228,10 @@ type API struct {
 		// character, or a list with an element that is empty, holds a
 		// comma or begins or ends with white space, sends no header. The
 		// headers the gateway strips from clients (X-Forwarded-*,
-		// Forwarded, X-Real-Ip, method overrides, X-Original-Url,
-		// X-Rewrite-Url) cannot be claim headers.
+		// Forwarded, X-Real-Ip, Client-Ip, True-Client-Ip and the other
+		// client-address, host and scheme headers of CDNs and frameworks,
+		// method overrides, X-Original-Url, X-Rewrite-Url) cannot be
+		// claim headers.
 		Claim_headers map[string]string `json:"claim_headers,omitempty"`
 
 		// request_headers edits the request sent upstream: remove, then

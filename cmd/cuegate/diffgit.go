@@ -33,9 +33,13 @@ type treeEntry struct {
 	size                  int64
 }
 
-// writeConfig writes the configuration files of the directory dir (from
-// the top of the repository, "" for the top) at r into out, each under
-// its own name, following symbolic links.
+// writeConfig writes the files of the directory dir (from the top of the
+// repository, "" for the top) at r into out, each under its own name,
+// following symbolic links: the configuration files, and the others a
+// configuration may read as it compiles (its OpenAPI documents). A
+// configuration file that cannot be read is an error; another file is
+// left out (a link leaving the repository, one over the size bound), and
+// the compile says so if it needs it.
 func (r revision) writeConfig(dir, out string) error {
 	entries, err := r.list(r.commit+":"+dir, dir)
 	if err != nil {
@@ -43,12 +47,15 @@ func (r revision) writeConfig(dir, out string) error {
 	}
 	for _, e := range entries {
 		name := path.Base(e.path)
-		if e.kind != "blob" || !table.IsConfigFile(name) {
+		if e.kind != "blob" {
 			continue
 		}
 		src, err := r.file(e)
-		if err != nil {
+		switch {
+		case err != nil && table.IsConfigFile(name):
 			return err
+		case err != nil:
+			continue
 		}
 		if err := os.WriteFile(filepath.Join(out, name), src, 0o600); err != nil {
 			return err

@@ -12,16 +12,18 @@ import (
 	"cuelang.org/go/cue/parser"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/atomicfile"
 )
 
 func init() {
 	register(command{"fmt", "format the .cue files of a configuration directory", runFmt})
 }
 
-// runFmt is "cuegate fmt [--check] DIR": it formats in place (cue fmt's
+// runFmt is "cuegate fmt [--check] DIR": it formats (cue fmt's
 // style, simplified) the .cue files of DIR that the compiler reads
 // (table.ConfigFiles: hidden files and editor backups are left alone),
-// or with --check lists on stdout the files that are not formatted,
+// replacing each changed file atomically with its mode and through its
+// symbolic link, or with --check lists on stdout the files that are not formatted,
 // changes nothing and exits 1 if there are any. A file that does not
 // parse is reported as file:line:col on stderr and exits 1; a directory
 // that cannot be read or has no .cue files exits 2.
@@ -74,10 +76,22 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 			code = exitInvalid
 			continue
 		}
-		if err := os.WriteFile(f, out, 0o644); err != nil {
+		if err := rewrite(f, out); err != nil {
 			fmt.Fprintln(stderr, "cuegate:", err)
 			return exitUsage
 		}
 	}
 	return code
+}
+
+// rewrite replaces the file at path (where it leads, when it is a
+// symbolic link) with data atomically, keeping its mode: a reader, such
+// as a gateway watching the directory, sees the old content or the new,
+// never a part, and a failed write leaves the old content in place.
+func rewrite(path string, data []byte) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, data, fi.Mode().Perm())
 }

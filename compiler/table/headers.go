@@ -3,19 +3,32 @@ package table
 import "bytes"
 
 // ClientSpoofable reports whether a request header (by its canonical
-// name) is one by which a client could speak for a proxy (Forwarded,
-// X-Real-Ip, X-Forwarded-*) or rewrite the request past the gateway's
-// decision (a method override, X-Original-Url, X-Rewrite-Url): the
-// gateway strips it from every client, and no rule may set it upstream.
-// It does not allocate.
+// name) is one by which a client could speak for a proxy or a CDN and
+// name another client address, host or scheme (Forwarded, X-Forwarded
+// and X-Forwarded-*, X-Real-Ip, Client-Ip, True-Client-Ip and the
+// others of spoofable), or rewrite the request past the gateway's
+// decision (a method override, X-Original-Url, X-Original-Uri,
+// X-Rewrite-Url): the gateway strips it from every client, and no rule
+// may set it upstream. It does not allocate.
 func ClientSpoofable(canon []byte) bool {
-	switch string(canon) {
-	case "Forwarded", "X-Real-Ip",
-		"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
-		"X-Original-Url", "X-Rewrite-Url":
-		return true
-	}
-	return bytes.HasPrefix(canon, []byte("X-Forwarded-"))
+	_, ok := spoofable[string(canon)]
+	return ok || bytes.HasPrefix(canon, []byte("X-Forwarded-"))
+}
+
+// spoofable are the headers of ClientSpoofable besides X-Forwarded-*,
+// canonical: ones that frameworks (Rails' remote_ip, Symfony, IIS
+// rewrite), CDNs (Akamai, Cloudflare, Fastly) and load balancers set and
+// trust as the client's address, host, scheme or URL.
+var spoofable = map[string]struct{}{
+	"Forwarded": {}, "X-Forwarded": {},
+	"X-Real-Ip": {}, "Client-Ip": {}, "True-Client-Ip": {}, "X-Client-Ip": {},
+	"X-Cluster-Client-Ip": {}, "X-Originating-Ip": {}, "X-Remote-Ip": {},
+	"X-Remote-Addr": {}, "X-Proxyuser-Ip": {}, "Cf-Connecting-Ip": {},
+	"Cf-Connecting-Ipv6": {}, "Fastly-Client-Ip": {},
+	"X-Host": {}, "X-Original-Host": {},
+	"Front-End-Https": {}, "X-Url-Scheme": {},
+	"X-Http-Method-Override": {}, "X-Http-Method": {}, "X-Method-Override": {},
+	"X-Original-Url": {}, "X-Original-Uri": {}, "X-Rewrite-Url": {},
 }
 
 // HeaderRules edits the headers of a message: the Remove names are
