@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -46,10 +47,14 @@ type RedisOptions struct {
 // expires with the session's time to live (SET … PX), which an Update
 // keeps (SET … XX KEEPTTL). Each account's sessions are members of a
 // sorted set, KeyPrefix + "v1:account:" + the SHA-256 of Session.Email
-// in hex, each member the hex of its key, scored by its deadline in Unix
-// microseconds by the node's clock; a Create drops the expired members,
-// ends the oldest beyond MaxPerAccount, and gives the set the new
-// session's time to live; a Delete removes its member. Every command
+// in hex, each member the hex of its key, scored by its creation in Unix
+// microseconds by the node's clock; a Create drops the members created
+// longer than its time to live ago, ends the oldest beyond MaxPerAccount
+// (never the session it creates, whatever the nodes' clocks), and gives
+// the set the new session's time to live; a Delete removes its member.
+// After session_ttl is shortened, sessions made under the longer one may
+// stop being counted before they expire (at most MaxPerAccount of them,
+// once). Every command
 // names one key, so the keys may lie in different slots of a Redis
 // Cluster; the steps of a Create are not atomic, and two concurrent ones
 // for an account may leave it a session over the cap until its next. An
@@ -107,9 +112,9 @@ func (r *Redis) Create(ctx context.Context, token string, s Session, ttl time.Du
 	b, member, account := r.client.B(), r.member(token), r.accountKey(s.Email)
 	res := r.client.DoMulti(ctx,
 		b.Set().Key(r.prefix+member).Value(string(v)).PxMilliseconds(ms).Build(),
-		b.Zadd().Key(account).ScoreMember().ScoreMember(float64(now+ms*1000), member).Build(),
+		b.Zadd().Key(account).ScoreMember().ScoreMember(float64(now), member).Build(),
 		b.Pexpire().Key(account).Milliseconds(ms).Build(),
-		b.Zremrangebyscore().Key(account).Min("-inf").Max(strconv.FormatInt(now, 10)).Build(),
+		b.Zremrangebyscore().Key(account).Min("-inf").Max("("+strconv.FormatInt(now-ms*1000, 10)).Build(),
 		b.Zrange().Key(account).Min("0").Max("-1").Build(),
 	)
 	for _, re := range res {
@@ -121,7 +126,8 @@ func (r *Redis) Create(ctx context.Context, token string, s Session, ttl time.Du
 	if err != nil {
 		return fmt.Errorf("sessions: redis: create: %w", err)
 	}
-	return r.end(ctx, account, members[:max(len(members)-MaxPerAccount, 0)])
+	others := slices.DeleteFunc(members, func(m string) bool { return m == member })
+	return r.end(ctx, account, others[:max(len(others)-(MaxPerAccount-1), 0)])
 }
 
 // end deletes the sessions that are members of account's set, and the
