@@ -138,10 +138,10 @@ func (s *Server) htmlRoutes(mux *http.ServeMux) {
 // asks); "" when none does.
 func routeMethods(mux *http.ServeMux, r *http.Request, fallback string) string {
 	var allow []string
+	probe := *r // mux.Handler reads the method, host and URL only: no deep copy
 	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := mux.Handler(probe); pattern != fallback && pattern != "" {
+		if _, pattern := mux.Handler(&probe); pattern != fallback && pattern != "" {
 			allow = append(allow, m)
 		}
 	}
