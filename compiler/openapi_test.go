@@ -213,6 +213,19 @@ func TestOpenAPIDepthBound(t *testing.T) {
 	}
 }
 
+// TestOpenAPIAliasRefused: a YAML alias is refused at its position. The
+// loader expands aliases, so a chain of anchors each within the depth
+// bound would nest far deeper than it.
+func TestOpenAPIAliasRefused(t *testing.T) {
+	t.Parallel()
+	doc := "openapi: 3.0.3\ninfo: {title: t, version: \"1\"}\npaths: {}\nx-a: &a {b: 1}\nx-c: {d: *a}\n"
+	dir := writeFiles(t, map[string]string{"cfg.cue": openapiConfig("doc.yaml"), "doc.yaml": doc})
+	_, err := compiler.Compile(dir)
+	if want := "OpenAPI document doc.yaml:5:10 uses a YAML alias"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Compile = %v, want %q", err, want)
+	}
+}
+
 // TestOpenAPIDocumentSharedByEntries: entries that name the same
 // document share its reference, compiled once.
 func TestOpenAPIDocumentSharedByEntries(t *testing.T) {

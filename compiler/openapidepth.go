@@ -19,7 +19,10 @@ const maxDocumentDepth = 128
 // column in src, its content, of the first mapping or sequence nested
 // deeper than maxDocumentDepth, or nil; a document that does not parse
 // is left to the loader, which says why, but for one too deep for the
-// parser itself. Aliases are not followed.
+// parser itself. A YAML alias is refused at its position too: the loader
+// expands it, so a chain of aliases would nest deeper than the bound
+// while each anchor stays within it (an OpenAPI document refers with
+// $ref).
 func depthProblem(name string, src []byte) error {
 	var root yaml.Node
 	if err := yaml.Unmarshal(src, &root); err != nil {
@@ -29,18 +32,28 @@ func depthProblem(name string, src []byte) error {
 		return nil
 	}
 	if n := tooDeep(&root, 0); n != nil {
-		return fmt.Errorf("OpenAPI document %s:%d:%d %s", name, n.Line, n.Column, tooDeepAdvice)
+		advice := tooDeepAdvice
+		if n.Kind == yaml.AliasNode {
+			advice = aliasAdvice
+		}
+		return fmt.Errorf("OpenAPI document %s:%d:%d %s", name, n.Line, n.Column, advice)
 	}
 	return nil
 }
 
+// aliasAdvice says what is wrong with a document that uses a YAML alias.
+const aliasAdvice = "uses a YAML alias (*name): refer to shared parts with $ref instead"
+
 // tooDeepAdvice says what is wrong with a document past maxDocumentDepth.
 var tooDeepAdvice = fmt.Sprintf("nests mappings and sequences deeper than %d levels: flatten it (name deep schemas under components and $ref them)", maxDocumentDepth)
 
-// tooDeep returns the first mapping or sequence under n, which is inside
-// d of them, nested deeper than maxDocumentDepth, or nil.
+// tooDeep returns the first alias, or mapping or sequence nested deeper
+// than maxDocumentDepth, under n, which is inside d of them; or nil.
 func tooDeep(n *yaml.Node, d int) *yaml.Node {
-	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+	switch n.Kind {
+	case yaml.AliasNode:
+		return n
+	case yaml.MappingNode, yaml.SequenceNode:
 		if d++; d > maxDocumentDepth {
 			return n
 		}
