@@ -238,15 +238,28 @@ func (c *compilation) parse(files []sourceFile) []*ast.File {
 // not shown in the findings.
 func (c *compilation) cueError(err error, src []byte) {
 	for _, e := range cueerrors.Errors(err) {
-		format, args := e.Msg()
-		args = slices.Clone(args)
-		for i, a := range args {
-			if s, ok := a.(string); ok && s != "" && bytes.Contains(src, []byte(s)) {
+		c.errs = append(c.errs, c.diag(c.userPos(e), quotingNothing(e, src)))
+	}
+}
+
+// quotingNothing is e's message with no text of src in it: an argument
+// that is text of src is shown as "…", and a message about a character
+// (the scanner's "illegal character U+0025 '%'") says only that there is
+// one.
+func quotingNothing(e cueerrors.Error, src []byte) string {
+	format, args := e.Msg()
+	args = slices.Clone(args)
+	for i, a := range args {
+		switch a := a.(type) {
+		case rune:
+			return "a character CUE does not allow here"
+		case string:
+			if a != "" && bytes.Contains(src, []byte(a)) {
 				args[i] = "…"
 			}
 		}
-		c.errs = append(c.errs, c.diag(c.userPos(e), fmt.Sprintf(format, args...)))
 	}
+	return fmt.Sprintf(format, args...)
 }
 
 // userPos is the first position in the user's files that e names, or
