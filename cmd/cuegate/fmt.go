@@ -85,13 +85,27 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 }
 
 // rewrite replaces the file at path (where it leads, when it is a
-// symbolic link) with data atomically, keeping its mode: a reader, such
-// as a gateway watching the directory, sees the old content or the new,
-// never a part, and a failed write leaves the old content in place.
+// symbolic link) with data, keeping the file's mode, owner, group, other
+// links and extended attributes (ACLs, security labels): atomically
+// where a new file can keep them all (a reader, such as a gateway
+// watching the directory, sees the old content or the new, and a failed
+// write leaves the old content), else in place, as an editor saves.
 func rewrite(path string, data []byte) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(path, data, fi.Mode().Perm())
+	f, err := atomicfile.Create(path, fi.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if !sameIdentity(f.Name(), path, fi) {
+		f.Abort()
+		return os.WriteFile(path, data, fi.Mode().Perm())
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.Commit()
 }
