@@ -34,12 +34,15 @@ type treeEntry struct {
 }
 
 // writeConfig writes the files of the directory dir (from the top of the
-// repository, "" for the top) at r into out, each under its own name,
-// following symbolic links: the configuration files, and the others a
-// configuration may read as it compiles (its OpenAPI documents). A
-// configuration file that cannot be read is an error; another file is
-// left out (a link leaving the repository, one over the size bound), and
-// the compile says so if it needs it.
+// repository, "" for the top) at r into out, each under its own name:
+// the configuration files, following symbolic links within the
+// repository, and the others a configuration may read as it compiles
+// (its OpenAPI documents), a link among them written as a link to its
+// target's name when that is in dir too, so that the compile still tells
+// a link to a secret's file from another file. A configuration file that
+// cannot be read is an error; another file is left out (a link leaving
+// dir, one over the size bound), and the compile says so if it needs
+// it.
 func (r revision) writeConfig(dir, out string) error {
 	entries, err := r.list(r.commit+":"+dir, dir)
 	if err != nil {
@@ -48,6 +51,14 @@ func (r revision) writeConfig(dir, out string) error {
 	for _, e := range entries {
 		name := path.Base(e.path)
 		if e.kind != "blob" {
+			continue
+		}
+		if e.mode == "120000" && !table.IsConfigFile(name) {
+			if to, err := r.resolve(e); err == nil && path.Dir(to.path) == path.Clean("./"+dir) {
+				if err := os.Symlink(path.Base(to.path), filepath.Join(out, name)); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		src, err := r.file(e)
@@ -67,34 +78,44 @@ func (r revision) writeConfig(dir, out string) error {
 // file reads the contents of the file at e, following symbolic links
 // that stay inside the repository.
 func (r revision) file(e treeEntry) ([]byte, error) {
+	e, err := r.resolve(e)
+	if err != nil {
+		return nil, err
+	}
+	if e.size > table.MaxConfigFileBytes {
+		return nil, fmt.Errorf("%s is larger than %d MiB at %s: a configuration file must be smaller", e.path, table.MaxConfigFileBytes>>20, r.name)
+	}
+	return git(r.top, "cat-file", "blob", e.oid)
+}
+
+// resolve returns the file that e is, or leads to through symbolic links
+// that stay inside the repository.
+func (r revision) resolve(e treeEntry) (treeEntry, error) {
 	from := e.path
 	for range maxLinkHops {
 		switch {
 		case e.kind != "blob":
-			return nil, fmt.Errorf("%s: %s is not a file at %s", from, e.path, r.name)
+			return e, fmt.Errorf("%s: %s is not a file at %s", from, e.path, r.name)
 		case e.mode != "120000":
-			if e.size > table.MaxConfigFileBytes {
-				return nil, fmt.Errorf("%s is larger than %d MiB at %s: a configuration file must be smaller", e.path, table.MaxConfigFileBytes>>20, r.name)
-			}
-			return git(r.top, "cat-file", "blob", e.oid)
+			return e, nil
 		case e.size > maxLinkBytes:
-			return nil, fmt.Errorf("%s: a symbolic link over %d bytes", e.path, maxLinkBytes)
+			return e, fmt.Errorf("%s: a symbolic link over %d bytes", e.path, maxLinkBytes)
 		}
 		target, err := git(r.top, "cat-file", "blob", e.oid)
 		if err != nil {
-			return nil, err
+			return e, err
 		}
 		to := path.Join(path.Dir(e.path), string(target))
 		if path.IsAbs(string(target)) || !filepath.IsLocal(to) {
-			return nil, fmt.Errorf("%s: the symbolic link to %s leaves the repository; at %s only links within it are followed", e.path, strconv.Quote(string(target)), r.name)
+			return e, fmt.Errorf("%s: the symbolic link to %s leaves the repository; at %s only links within it are followed", e.path, strconv.Quote(string(target)), r.name)
 		}
 		found, err := r.list(r.commit, to)
 		if err != nil || len(found) != 1 || found[0].path != to {
-			return nil, fmt.Errorf("%s: the symbolic link's target %s does not exist at %s", e.path, to, r.name)
+			return e, fmt.Errorf("%s: the symbolic link's target %s does not exist at %s", e.path, to, r.name)
 		}
 		e = found[0]
 	}
-	return nil, fmt.Errorf("%s: more than %d symbolic links", from, maxLinkHops)
+	return e, fmt.Errorf("%s: more than %d symbolic links", from, maxLinkHops)
 }
 
 // list runs git ls-tree -l on treeish (a tree, or the commit with a path
