@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"html"
+	"html/template"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -60,10 +61,21 @@ func (s secrets) redact(text string) string {
 	return regexp.MustCompile("(?i)"+strings.Join(forms, "|")).ReplaceAllLiteralString(text, redacted)
 }
 
-// formsOf returns v as sent and as it reads once escaped for JSON (with
-// and without HTML escapes, "/" as is or as "\/"), HTML or a URL.
+// minShownPart is the length from which the start or the end of a
+// secret, shown alone (a provider that cuts what it repeats short), is
+// redacted too.
+const minShownPart = 12
+
+// formsOf returns v as sent, without base64's "=" padding, and as it
+// reads once escaped for JSON (with and without HTML escapes, "/" as is
+// or as "\/"), HTML (as html and html/template escape it) or a URL; and
+// its first and last minShownPart bytes, for a v long enough that they
+// say little of another text.
 func formsOf(v string) []string {
-	forms := []string{v, html.EscapeString(v), url.QueryEscape(v), url.PathEscape(v)}
+	forms := []string{v, strings.TrimRight(v, "="), html.EscapeString(v), template.HTMLEscapeString(v), url.QueryEscape(v), url.PathEscape(v)}
+	if len(v) >= 2*minShownPart {
+		forms = append(forms, v[:minShownPart], v[len(v)-minShownPart:])
+	}
 	for _, escapeHTML := range []bool{true, false} {
 		var b strings.Builder
 		enc := json.NewEncoder(&b)

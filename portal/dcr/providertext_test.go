@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -45,6 +46,7 @@ var echoes = []struct {
 		return "<html><p>" + strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(said) + "</p></html>"
 	}},
 	{"form encoded", func(said string) string { return "error=access_denied&request=" + url.QueryEscape(said) }},
+	{"html/template", func(said string) string { return "<p>" + template.HTMLEscapeString(said) + "</p>" }},
 }
 
 // TestProviderWordsRedacted: whatever secret of the call a provider's
@@ -134,5 +136,26 @@ func TestProviderWordsPrintable(t *testing.T) {
 			_, err := hydraAt(t, f).Register(context.Background(), Request{ClientName: "x"})
 			wantProviderError(tt.status, tt.code, http.StatusText(tt.status)+" "+hidden)(t, err)
 		})
+	}
+}
+
+// TestProviderWordsRedactedInPart: the start or the end of a long secret
+// repeated alone (a provider that cuts it short), or a base64 secret
+// without its padding, is redacted too.
+func TestProviderWordsRedactedInPart(t *testing.T) {
+	t.Parallel()
+	const secret = "c2VjcmV0LXZhbHVlLW9mLXRoZS1jbGllbnQ="
+	sec := secrets{secret}
+	for _, said := range []string{
+		"token " + secret[:minShownPart] + "… invalid",
+		"token …" + secret[len(secret)-minShownPart:] + " invalid",
+		"token " + strings.TrimRight(secret, "=") + " invalid",
+	} {
+		if got := sec.redact(said); got == said || strings.Contains(got, secret[:minShownPart]) || strings.Contains(got, secret[len(secret)-minShownPart:]) {
+			t.Errorf("redact(%q) = %q", said, got)
+		}
+	}
+	if got := (secrets{"short-secret"}).redact("short-sec"); got != "short-sec" {
+		t.Errorf("a part of a short secret redacted: %q", got)
 	}
 }
