@@ -238,15 +238,17 @@ func (c *compilation) parse(files []sourceFile) []*ast.File {
 // not shown in the findings.
 func (c *compilation) cueError(err error, src []byte) {
 	for _, e := range cueerrors.Errors(err) {
-		c.errs = append(c.errs, c.diag(c.userPos(e), quotingNothing(e, src)))
+		c.errs = append(c.errs, c.diag(c.userPos(e), QuotingNothing(e, src)))
 	}
 }
 
-// quotingNothing is e's message with no text of src in it: an argument
-// that is text of src is shown as "…", and a message about a character
-// (the scanner's "illegal character U+0025 '%'") says only that there is
-// one.
-func quotingNothing(e cueerrors.Error, src []byte) string {
+// QuotingNothing is e's message, for a syntax error in src (the text of
+// the file it is about), with no text of src in it: an argument that is
+// text of src is shown as "…", and a message about a character (the
+// scanner's "illegal character U+0025 '%'") says only that there is one.
+// Whatever shows a syntax error of a configuration file shows this, so
+// that a .cue link to a secret's file is never spelled out.
+func QuotingNothing(e cueerrors.Error, src []byte) string {
 	format, args := e.Msg()
 	args = slices.Clone(args)
 	for i, a := range args {

@@ -11,6 +11,7 @@ import (
 	"cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/parser"
 
+	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/atomicfile"
 )
@@ -56,8 +57,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			for _, e := range cueerrors.Errors(err) {
 				pos := e.Position()
-				msg, args := e.Msg()
-				fmt.Fprintf(stderr, "%s:%d:%d: %s\n", f, pos.Line(), pos.Column(), fmt.Sprintf(msg, args...))
+				fmt.Fprintf(stderr, "%s:%d:%d: %s\n", f, pos.Line(), pos.Column(), compiler.QuotingNothing(e, src))
 			}
 			code = exitInvalid
 			continue
