@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cuegate/cuegate/internal/printable"
 )
@@ -55,10 +56,34 @@ func (s secrets) redact(text string) string {
 	// Longest first: of two secrets at one place, the whole is replaced.
 	slices.SortFunc(forms, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
 	forms = slices.Compact(forms)
+	forms = slices.DeleteFunc(forms, func(f string) bool { return f == "" || !utf8.ValidString(f) })
 	for i, f := range forms {
 		forms[i] = regexp.QuoteMeta(f)
 	}
-	return regexp.MustCompile("(?i)"+strings.Join(forms, "|")).ReplaceAllLiteralString(text, redacted)
+	re, err := regexp.Compile("(?i)" + strings.Join(forms, "|"))
+	if err != nil {
+		return redacted // nothing of the text, rather than a secret in it
+	}
+	return re.ReplaceAllLiteralString(text, redacted)
+}
+
+// head returns the first n bytes of v, fewer to end on a whole
+// character.
+func head(v string, n int) string {
+	for n > 0 && !utf8.RuneStart(v[n]) {
+		n--
+	}
+	return v[:n]
+}
+
+// tail returns the last n bytes of v, fewer to begin on a whole
+// character.
+func tail(v string, n int) string {
+	i := len(v) - n
+	for i < len(v) && !utf8.RuneStart(v[i]) {
+		i++
+	}
+	return v[i:]
 }
 
 // minShownPart is the length from which the start or the end of a
@@ -74,7 +99,7 @@ const minShownPart = 12
 func formsOf(v string) []string {
 	forms := []string{v, strings.TrimRight(v, "="), html.EscapeString(v), template.HTMLEscapeString(v), url.QueryEscape(v), url.PathEscape(v)}
 	if len(v) >= 2*minShownPart {
-		forms = append(forms, v[:minShownPart], v[len(v)-minShownPart:])
+		forms = append(forms, head(v, minShownPart), tail(v, minShownPart))
 	}
 	for _, escapeHTML := range []bool{true, false} {
 		var b strings.Builder

@@ -159,3 +159,22 @@ func TestProviderWordsRedactedInPart(t *testing.T) {
 		t.Errorf("a part of a short secret redacted: %q", got)
 	}
 }
+
+// TestRedactOddSecrets: a secret of any text redacts without failing: one
+// whose 12th byte is inside a character, and one that is all padding
+// (which must not redact everything).
+func TestRedactOddSecrets(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		secret, said, want string
+	}{
+		{"abcdefghijkü-0123456789-more-text", "invalid_client abcdefghijkü…", "invalid_client [redacted]ü…"},
+		{"abcdefghijkü-0123456789-more-text", "invalid_client", "invalid_client"},
+		{"==", "invalid_client", "invalid_client"},
+		{"", "invalid_client", "invalid_client"},
+	} {
+		if got := (secrets{tt.secret}).redact(tt.said); got != tt.want {
+			t.Errorf("secret %q: redact(%q) = %q, want %q", tt.secret, tt.said, got, tt.want)
+		}
+	}
+}
