@@ -85,11 +85,12 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 }
 
 // rewrite replaces the file at path (where it leads, when it is a
-// symbolic link) with data, keeping the file's mode, owner, group, other
-// links and extended attributes (ACLs, security labels): atomically
-// where a new file can keep them all (a reader, such as a gateway
-// watching the directory, sees the old content or the new, and a failed
-// write leaves the old content), else in place, as an editor saves.
+// symbolic link) with data atomically, keeping the file's mode, owner,
+// group and extended attributes: a reader, such as a gateway watching
+// the directory, sees the old content or the new, never a part, and a
+// failed write leaves the old content in place. A file a new one cannot
+// stand for (see sameIdentity) is left as it is, with an error saying
+// why.
 func rewrite(path string, data []byte) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -100,9 +101,8 @@ func rewrite(path string, data []byte) error {
 		return err
 	}
 	defer f.Abort()
-	if !sameIdentity(f.Name(), path, fi) {
-		f.Abort()
-		return os.WriteFile(path, data, fi.Mode().Perm())
+	if err := sameIdentity(f.Name(), path, fi); err != nil {
+		return fmt.Errorf("%s is not formatted, so that nothing of it is lost: %w; format it by hand", path, err)
 	}
 	if _, err := f.Write(data); err != nil {
 		return err

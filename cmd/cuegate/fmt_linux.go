@@ -1,25 +1,83 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// sameIdentity gives the new file tmp the owner and group of the file
-// at path, described by fi, and reports whether tmp then stands for it
-// in every way but its content: false for a file with other links or
-// extended attributes (ACLs, security labels), or an owner or group this
-// process cannot give.
-func sameIdentity(tmp, path string, fi fs.FileInfo) bool {
+// sameIdentity makes the new file tmp stand for the file at path,
+// described by fi, in every way but its content: its owner, group and
+// extended attributes (ACLs, security labels) are given to tmp. It
+// fails, saying why, for a file with other hard links (a new file would
+// not share them) or an owner, group or attribute this process cannot
+// give.
+func sameIdentity(tmp, path string, fi fs.FileInfo) error {
 	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || st.Nlink > 1 {
-		return false
+	if !ok {
+		return nil
 	}
-	if n, err := unix.Listxattr(path, nil); err != nil || n > 0 {
-		return false
+	if st.Nlink > 1 {
+		return fmt.Errorf("it has %d hard links, which a new file would not share", st.Nlink)
 	}
-	return os.Chown(tmp, int(st.Uid), int(st.Gid)) == nil
+	if err := os.Chown(tmp, int(st.Uid), int(st.Gid)); err != nil {
+		return fmt.Errorf("a new file cannot have its owner and group %d:%d: %w", st.Uid, st.Gid, err)
+	}
+	return copyXattrs(path, tmp)
+}
+
+// copyXattrs gives to the extended attributes of from that it lacks or
+// holds otherwise.
+func copyXattrs(from, to string) error {
+	names, err := sized(func(b []byte) (int, error) { return unix.Listxattr(from, b) })
+	if errors.Is(err, unix.ENOTSUP) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("its extended attributes cannot be read: %w", err)
+	}
+	for name := range strings.SplitSeq(strings.TrimRight(string(names), "\x00"), "\x00") {
+		if name == "" {
+			continue
+		}
+		want, err := sized(func(b []byte) (int, error) { return unix.Getxattr(from, name, b) })
+		if err != nil {
+			return fmt.Errorf("its extended attribute %s cannot be read: %w", name, err)
+		}
+		have, err := sized(func(b []byte) (int, error) { return unix.Getxattr(to, name, b) })
+		if err == nil && bytes.Equal(have, want) {
+			continue // a default the new file has already, such as its security label
+		}
+		if err := unix.Setxattr(to, name, want, 0); err != nil {
+			return fmt.Errorf("a new file cannot have its extended attribute %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// sized reads a list or a value of unknown size through f, which reads
+// into b as listxattr(2) and getxattr(2) do (an empty b asks for the
+// size).
+func sized(f func(b []byte) (int, error)) ([]byte, error) {
+	for {
+		n, err := f(nil)
+		if err != nil || n == 0 {
+			return nil, err
+		}
+		b := make([]byte, n)
+		n, err = f(b)
+		if errors.Is(err, unix.ERANGE) {
+			continue // it grew between the calls
+		}
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -55,17 +56,18 @@ func TestFmtReplacesAtomically(t *testing.T) {
 	}
 }
 
-// TestFmtKeepsWhatANewFileWouldLose: a file with another link, or an
-// owner the new file would not have, is rewritten in place, so that the
-// other link sees the new content and the owner stays (a configuration
-// made root:cuegate 0640 and formatted by root stays readable by the
-// gateway).
+// TestFmtKeepsWhatANewFileWouldLose: a file is replaced keeping its
+// owner and group (a configuration made root:cuegate 0640 and formatted
+// by root stays readable by the gateway) and its extended attributes; a
+// file with another hard link, which a new file would not share, is
+// left as it is, with an error saying why.
 func TestFmtKeepsWhatANewFileWouldLose(t *testing.T) {
 	t.Parallel()
 	const unformatted, formatted = "package cfg\na:   1\n", "package cfg\n\na: 1\n"
 	for _, tt := range []struct {
-		name  string
-		setup func(t *testing.T, path string) (check func(t *testing.T))
+		name    string
+		setup   func(t *testing.T, path string) (check func(t *testing.T))
+		refused string // the error, when the file must be left as it is
 	}{
 		{"hard link", func(t *testing.T, path string) func(t *testing.T) {
 			other := filepath.Join(t.TempDir(), "other.cue")
@@ -73,11 +75,11 @@ func TestFmtKeepsWhatANewFileWouldLose(t *testing.T) {
 				t.Skip("no hard links here:", err)
 			}
 			return func(t *testing.T) {
-				if got, _ := os.ReadFile(other); string(got) != formatted {
-					t.Errorf("the other link holds %q, want %q", got, formatted)
+				if got, _ := os.ReadFile(other); string(got) != unformatted {
+					t.Errorf("the other link holds %q, want it untouched", got)
 				}
 			}
-		}},
+		}, "is not formatted, so that nothing of it is lost: it has 2 hard links, which a new file would not share; format it by hand"},
 		{"owner", func(t *testing.T, path string) func(t *testing.T) {
 			if err := os.Chown(path, 65534, 65534); err != nil {
 				t.Skip("cannot give a file another owner (run as root):", err)
@@ -87,7 +89,17 @@ func TestFmtKeepsWhatANewFileWouldLose(t *testing.T) {
 					t.Errorf("owner %d:%d, want 65534:65534", uid, gid)
 				}
 			}
-		}},
+		}, ""},
+		{"extended attribute", func(t *testing.T, path string) func(t *testing.T) {
+			if !setXattr(t, path, "user.cuegate", "kept") {
+				t.Skip("no user extended attributes on this file system")
+			}
+			return func(t *testing.T) {
+				if got := getXattr(t, path, "user.cuegate"); got != "kept" {
+					t.Errorf("user.cuegate = %q, want kept", got)
+				}
+			}
+		}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -97,12 +109,18 @@ func TestFmtKeepsWhatANewFileWouldLose(t *testing.T) {
 				t.Fatal(err)
 			}
 			check := tt.setup(t, path)
+			before, _ := os.Stat(path)
 			var stdout, stderr bytes.Buffer
-			if code := run([]string{"fmt", dir}, &stdout, &stderr); code != exitOK {
-				t.Fatalf("fmt: %d %s", code, stderr.String())
-			}
-			if got, _ := os.ReadFile(path); string(got) != formatted {
-				t.Errorf("a.cue = %q, want %q", got, formatted)
+			code := run([]string{"fmt", dir}, &stdout, &stderr)
+			got, _ := os.ReadFile(path)
+			after, _ := os.Stat(path)
+			switch {
+			case tt.refused != "" && (code != exitUsage || !strings.Contains(stderr.String(), tt.refused) || string(got) != unformatted):
+				t.Errorf("fmt: %d %q, a.cue %q; want exit 2 with %q and a.cue untouched", code, stderr.String(), got, tt.refused)
+			case tt.refused == "" && (code != exitOK || string(got) != formatted):
+				t.Errorf("fmt: %d %q, a.cue %q; want %q", code, stderr.String(), got, formatted)
+			case tt.refused == "" && os.SameFile(before, after):
+				t.Error("a.cue was rewritten in place, not replaced")
 			}
 			check(t)
 		})
