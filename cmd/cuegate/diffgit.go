@@ -37,25 +37,51 @@ type treeEntry struct {
 // repository, "" for the top) at r into out, each under its own name:
 // the configuration files, following symbolic links within the
 // repository, and the others a configuration may read as it compiles
-// (its OpenAPI documents), a link among them written as a link to its
-// target's name when that is in dir too, so that the compile still tells
-// a link to a secret's file from another file. A configuration file that
-// cannot be read is an error; another file is left out (a link leaving
-// dir, one over the size bound), and the compile says so if it needs
+// (its OpenAPI documents, in subdirectories too), a link among them
+// written as a link to its target when that is under dir too, so that
+// the compile still tells a link to a secret's file from another file. A
+// configuration file that cannot be read is an error; another file is
+// left out (a link leaving dir, one over the size bound, one past
+// maxOtherFiles or maxOtherDepth), and the compile says so if it needs
 // it.
 func (r revision) writeConfig(dir, out string) error {
-	entries, err := r.list(r.commit+":"+dir, dir)
+	budget := maxOtherFiles
+	return r.writeTree(dir, dir, out, 0, &budget)
+}
+
+// Bounds on the other files writeConfig writes: how many, and how deep
+// in subdirectories of the configuration directory.
+const (
+	maxOtherFiles = 256
+	maxOtherDepth = 8
+)
+
+// writeTree writes the files of sub, a directory at depth under root, into
+// out, as writeConfig says; budget is how many other files may still be
+// written.
+func (r revision) writeTree(root, sub, out string, depth int, budget *int) error {
+	entries, err := r.list(r.commit+":"+sub, sub)
 	if err != nil {
-		return fmt.Errorf("%s/ is not a directory at %s", dir, r.name)
+		return fmt.Errorf("%s/ is not a directory at %s", sub, r.name)
 	}
 	for _, e := range entries {
-		name := path.Base(e.path)
-		if e.kind != "blob" {
+		name, config := path.Base(e.path), depth == 0 && table.IsConfigFile(path.Base(e.path))
+		switch {
+		case e.kind == "tree" && depth < maxOtherDepth:
+			if err := os.Mkdir(filepath.Join(out, name), 0o700); err != nil {
+				return err
+			}
+			if err := r.writeTree(root, e.path, filepath.Join(out, name), depth+1, budget); err != nil {
+				return err
+			}
 			continue
-		}
-		if e.mode == "120000" && !table.IsConfigFile(name) {
-			if to, err := r.resolve(e); err == nil && path.Dir(to.path) == path.Clean("./"+dir) {
-				if err := os.Symlink(path.Base(to.path), filepath.Join(out, name)); err != nil {
+		case e.kind != "blob", !config && *budget <= 0:
+			continue
+		case e.mode == "120000" && !config:
+			*budget--
+			if to, err := r.resolve(e); err == nil && within(root, to.path) {
+				rel, _ := filepath.Rel(path.Dir(e.path), to.path)
+				if err := os.Symlink(rel, filepath.Join(out, name)); err != nil {
 					return err
 				}
 			}
@@ -63,16 +89,25 @@ func (r revision) writeConfig(dir, out string) error {
 		}
 		src, err := r.file(e)
 		switch {
-		case err != nil && table.IsConfigFile(name):
+		case err != nil && config:
 			return err
 		case err != nil:
 			continue
+		case !config:
+			*budget--
 		}
 		if err := os.WriteFile(filepath.Join(out, name), src, 0o600); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// within reports whether the repository path p is under the directory
+// root ("" for the top).
+func within(root, p string) bool {
+	rel, err := filepath.Rel(path.Clean("./"+root), p)
+	return err == nil && filepath.IsLocal(rel)
 }
 
 // file reads the contents of the file at e, following symbolic links
