@@ -23,11 +23,14 @@ func init() {
 // runFmt is "cuegate fmt [--check] DIR": it formats (cue fmt's
 // style, simplified) the .cue files of DIR that the compiler reads
 // (table.ConfigFiles: hidden files and editor backups are left alone),
-// replacing each changed file atomically with its mode and through its
-// symbolic link, or with --check lists on stdout the files that are not formatted,
-// changes nothing and exits 1 if there are any. A file that does not
-// parse is reported as file:line:col on stderr and exits 1; a directory
-// that cannot be read or has no .cue files exits 2.
+// replacing each changed file atomically through its symbolic link (see
+// rewrite), or with --check lists on stdout the files that are not
+// formatted, changes nothing and exits 1 if there are any. A file that
+// does not parse is reported as file:line:col on stderr, without its
+// text, and exits 1; a directory that cannot be read or has no .cue
+// files, or a file that cannot be replaced without losing something of
+// it, exits 2 there, leaving that file and the ones after it as they
+// are.
 func runFmt(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fmt", flag.ContinueOnError)
 	fs.SetOutput(stderr)

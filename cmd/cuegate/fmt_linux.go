@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -32,20 +33,36 @@ func sameIdentity(tmp, path string, fi fs.FileInfo) error {
 	return copyXattrs(path, tmp)
 }
 
-// copyXattrs gives to the extended attributes of from that it lacks or
-// holds otherwise.
+// copyXattrs makes the extended attributes of to those of from: it
+// gives to those it lacks or holds otherwise, and removes those from has
+// not (an ACL inherited from the directory's default). Attributes this
+// process cannot list (trusted.* without CAP_SYS_ADMIN) are not seen,
+// and so not kept.
 func copyXattrs(from, to string) error {
-	names, err := sized(func(b []byte) (int, error) { return unix.Listxattr(from, b) })
+	list := func(p string) ([]string, error) {
+		names, err := sized(func(b []byte) (int, error) { return unix.Listxattr(p, b) })
+		return strings.FieldsFunc(string(names), func(r rune) bool { return r == 0 }), err
+	}
+	names, err := list(from)
 	if errors.Is(err, unix.ENOTSUP) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("its extended attributes cannot be read: %w", err)
 	}
-	for name := range strings.SplitSeq(strings.TrimRight(string(names), "\x00"), "\x00") {
-		if name == "" {
+	extra, err := list(to)
+	if err != nil {
+		return fmt.Errorf("a new file's extended attributes cannot be read: %w", err)
+	}
+	for _, name := range extra {
+		if slices.Contains(names, name) {
 			continue
 		}
+		if err := unix.Removexattr(to, name); err != nil {
+			return fmt.Errorf("a new file gets the extended attribute %s, which the file has not, and cannot lose it: %w", name, err)
+		}
+	}
+	for _, name := range names {
 		want, err := sized(func(b []byte) (int, error) { return unix.Getxattr(from, name, b) })
 		if err != nil {
 			return fmt.Errorf("its extended attribute %s cannot be read: %w", name, err)

@@ -100,6 +100,16 @@ func TestFmtKeepsWhatANewFileWouldLose(t *testing.T) {
 				}
 			}
 		}, ""},
+		{"ACL the directory would give", func(t *testing.T, path string) func(t *testing.T) {
+			if !grantDefaultACL(t, filepath.Dir(path)) {
+				t.Skip("no ACLs on this file system")
+			}
+			return func(t *testing.T) {
+				if hasXattr(t, path, "system.posix_acl_access") {
+					t.Error("a.cue gained the directory's ACL (uid 1234 may read it)")
+				}
+			}
+		}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

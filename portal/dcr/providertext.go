@@ -91,12 +91,16 @@ func tail(v string, n int) string {
 // redacted too.
 const minShownPart = 12
 
-// formsOf returns v as sent, without base64's "=" padding, and as it
+// formsOf returns v (when it is not UTF-8, as decoding repeats it, with
+// U+FFFD) as sent, without base64's "=" padding, and as it
 // reads once escaped for JSON (with and without HTML escapes, "/" as is
 // or as "\/"), HTML (as html and html/template escape it) or a URL; and
 // its first and last minShownPart bytes, for a v long enough that they
 // say little of another text.
 func formsOf(v string) []string {
+	if !utf8.ValidString(v) { // as a provider that decodes it repeats it; its raw bytes would not be printable text
+		return formsOf(strings.ToValidUTF8(v, "\uFFFD"))
+	}
 	forms := []string{v, strings.TrimRight(v, "="), html.EscapeString(v), template.HTMLEscapeString(v), url.QueryEscape(v), url.PathEscape(v)}
 	if len(v) >= 2*minShownPart {
 		forms = append(forms, head(v, minShownPart), tail(v, minShownPart))

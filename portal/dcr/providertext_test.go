@@ -172,6 +172,7 @@ func TestRedactOddSecrets(t *testing.T) {
 		{"abcdefghijkü-0123456789-more-text", "invalid_client", "invalid_client"},
 		{"==", "invalid_client", "invalid_client"},
 		{"", "invalid_client", "invalid_client"},
+		{"ab\xffcdefghijklmnopqrstuvwxyz0123", "bad token ab\uFFFDcdefghijklmnopqrstuvwxyz0123", "bad token [redacted]"},
 	} {
 		if got := (secrets{tt.secret}).redact(tt.said); got != tt.want {
 			t.Errorf("secret %q: redact(%q) = %q, want %q", tt.secret, tt.said, got, tt.want)
