@@ -2,28 +2,5 @@
 
 package main
 
-import (
-	"fmt"
-	"io/fs"
-	"os"
-	"syscall"
-)
-
-// sameIdentity makes the new file tmp stand for the file at path,
-// described by fi, but for its content: its owner and group are given to
-// tmp (extended attributes are not looked at here). It fails, saying
-// why, for a file with other hard links or an owner or group this
-// process cannot give.
-func sameIdentity(tmp, _ string, fi fs.FileInfo) error {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return nil
-	}
-	if st.Nlink > 1 {
-		return fmt.Errorf("it has %d hard links, which a new file would not share", st.Nlink)
-	}
-	if err := os.Chown(tmp, int(st.Uid), int(st.Gid)); err != nil {
-		return fmt.Errorf("a new file cannot have its owner and group %d:%d: %w", st.Uid, st.Gid, err)
-	}
-	return nil
-}
+// copyXattrs does nothing: extended attributes are kept on Linux only.
+func copyXattrs(string, string) error { return nil }
