@@ -35,7 +35,7 @@ func (c *compilation) buildTracing(t *table.Table, tr *schema.Tracing) {
 	for _, name := range slices.Sorted(maps.Keys(tr.Headers)) {
 		s := tr.Headers[name]
 		hat := at.field("headers").key(name)
-		if !httpToken(name) {
+		if !ascii.All(name, &ascii.Token) {
 			c.errorf(hat, "invalid header name %q: a name is letters, digits and !#$%%&'*+-.^_`|~", name)
 		}
 		c.checkSecret(&s, hat)
@@ -46,9 +46,3 @@ func (c *compilation) buildTracing(t *table.Table, tr *schema.Tracing) {
 	}
 	t.Gateway.Tracing = out
 }
-
-// httpToken reports whether s is an RFC 9110 token.
-func httpToken(s string) bool { return ascii.All(s, &tchar) }
-
-// tchar marks the RFC 9110 tchar bytes.
-var tchar = ascii.AlnumAnd("!#$%&'*+-.^_`|~")

@@ -21,8 +21,11 @@ func AlnumAnd(extra string) (t [128]bool) {
 	return t
 }
 
+// Token is the class of the RFC 9110 tchar bytes, those of a token.
+var Token = AlnumAnd("!#$%&'*+-.^_`|~")
+
 // FieldName is the class of the bytes of a header field name the gateway
-// accepts: the RFC 9110 tchar bytes but "_".
+// accepts: Token's but "_".
 var FieldName = AlnumAnd("!#$%&'*+-.^`|~")
 
 // All reports whether s is not empty and its every byte is in class.

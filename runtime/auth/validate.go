@@ -113,9 +113,10 @@ func (c *Claims) EachString(name string, f func(string) bool) {
 func (c *Claims) Expiry() time.Time { return time.Unix(0, c.exp) }
 
 // Validator checks bearer tokens against the KeySets and caches the tokens
-// it accepted in three levels (see recentTable, tokenCache and spill),
-// until they expire or their IdP's key set changes. It is safe for
-// concurrent use and may outlive table generations.
+// it accepted in two levels keyed by the token's SHA-256 (tokenCache,
+// then spill), behind a memo of recent tokens (recentTable), until they
+// expire or their IdP's key set changes. It is safe for concurrent use
+// and may outlive table generations.
 type Validator struct {
 	keys   *KeySets
 	recent atomic.Pointer[recentTable] // nil: no memo
@@ -124,7 +125,7 @@ type Validator struct {
 }
 
 // NewValidator returns a Validator whose cache holds at most cacheBytes
-// (split by splitBudget between its three levels): 0 means
+// (split by splitBudget between the memo and the two levels): 0 means
 // DefaultCacheBytes, a negative budget disables the cache.
 func NewValidator(keys *KeySets, cacheBytes int64) *Validator {
 	v := &Validator{keys: keys}
@@ -151,8 +152,8 @@ const (
 	recentShare = 64
 )
 
-// splitBudget returns the budgets of the three levels of a cache of
-// budget bytes.
+// splitBudget returns the budgets of the memo and the two levels of a
+// cache of budget bytes.
 func splitBudget(budget int64) (recent, hot, spilled int64) {
 	recent, hot = budget/recentShare, budget/hotShare
 	return recent, hot, budget - recent - hot
@@ -179,7 +180,7 @@ func (v *Validator) SetCacheBytes(cacheBytes int64, now time.Time) {
 // Validate checks a raw token (the bytes after "Bearer ") for an API whose
 // JWT rules are rules and whose IdP is idp, at time now. The returned *Claims
 // is immutable and shared (cached); a repeat token costs no signature check
-// (and, from the first level, no allocation), but is checked again for
+// (and, from the memo or the first level, no allocation), but is checked again for
 // what depends on the API (alg allow-list, audience, issuer) and on now
 // (exp, nbf, iat with the IdP's leeway). A failure is always an *Error.
 // A token that names an unknown kid may wait up to 5s for a refetch of the

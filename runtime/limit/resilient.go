@@ -90,9 +90,9 @@ type ResilientOptions struct {
 // after each probe interval (jittered) starts a probe (PING) off the
 // callers' path, until Redis answers. Quota that ModeLocal counted while
 // the breaker was open is then added to Redis's windows before Redis
-// counts again, so an outage does not hand out a quota twice; the
-// answers to the failed calls themselves are not added, since Redis most
-// likely ran them. The local counts outlive an outage (for as long as
+// counts again (up to MaxPendingBytes of it: see there), so an outage
+// does not hand out a quota twice; the answers to the failed calls
+// themselves are not added, since Redis most likely ran them. The local counts outlive an outage (for as long as
 // their windows), so a Redis that fails again and again does not hand
 // out a node's share again each time. Opening the breaker drops the Redis
 // limiter's leases (their units left are lost, as a node's that stops).
@@ -112,11 +112,10 @@ type Resilient struct {
 	flushing  atomic.Bool
 	local     *Memory // counts while Redis does not
 
-	mu         sync.Mutex
-	pending    bounded[*pendingQuota] // quota counted by local, to add to Redis
-	maxPending int64
-	dropped    int64        // keys of pending dropped since Redis last answered
-	npend      atomic.Int64 // len(pending.m)
+	mu      sync.Mutex
+	pending bounded[*pendingQuota] // quota counted by local, to add to Redis
+	dropped int64                  // keys of pending dropped since Redis last answered
+	npend   atomic.Int64           // len(pending.m)
 }
 
 // pendingQuota is quota use counted locally for one key.
@@ -155,14 +154,13 @@ func NewResilient(r *Redis, opts ResilientOptions) *Resilient {
 		opts.MaxPendingBytes = 4 << 20
 	}
 	l := &Resilient{
-		redis:      r,
-		onError:    opts.OnError,
-		failures:   int32(opts.Failures),
-		probe:      opts.Probe,
-		nodes:      opts.Nodes,
-		log:        opts.Logger,
-		pending:    newPending(opts.MaxPendingBytes),
-		maxPending: opts.MaxPendingBytes,
+		redis:    r,
+		onError:  opts.OnError,
+		failures: int32(opts.Failures),
+		probe:    opts.Probe,
+		nodes:    opts.Nodes,
+		log:      opts.Logger,
+		pending:  newPending(opts.MaxPendingBytes),
 	}
 	l.local = NewMemory(MemoryOptions{})
 	return l
@@ -310,7 +308,7 @@ func (l *Resilient) putPending(k Key, p *pendingQuota) {
 	// p itself when it did not fit, or the keys makeRoom deleted for it
 	if dropped := int64(before + 1 - len(l.pending.m)); dropped > 0 {
 		if l.dropped == 0 {
-			l.log.Warn().Int64("max_pending_bytes", l.maxPending).Msg("limit: too much quota counted locally while Redis is unreachable; dropping some of it, which Redis will not count")
+			l.log.Warn().Int64("max_pending_bytes", l.pending.max).Msg("limit: too much quota counted locally while Redis is unreachable; dropping some of it, which Redis will not count")
 		}
 		l.dropped += dropped
 	}
@@ -334,7 +332,7 @@ func (l *Resilient) flushAsync() {
 func (l *Resilient) flush() error {
 	l.mu.Lock()
 	todo := l.pending.m
-	l.pending = newPending(l.maxPending)
+	l.pending = newPending(l.pending.max)
 	l.npend.Store(0)
 	l.mu.Unlock()
 	var first error

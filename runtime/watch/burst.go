@@ -6,9 +6,13 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Bounds on how long a file written to holds a report back, in debounces
-// (at the node's 150 ms debounce: 3 s and 1 min).
+// Bounds on how long a burst of changes, and a file written to, hold a
+// report back, in debounces (at the node's 150 ms debounce: 0.75 s, 3 s
+// and 1 min).
 const (
+	// burstMax: while no file is open, a burst of changes is reported
+	// this long after its first change (or the last close) at the latest.
+	burstMax = 5
 	// openQuiet: where closes are not reported, a file written to counts
 	// once it has not been written for this long.
 	openQuiet = 20
@@ -24,7 +28,6 @@ const (
 // owned by one goroutine.
 type burst struct {
 	debounce time.Duration
-	maxWait  time.Duration // bound on a burst of changes while no file is open
 	// closes: the platform reports a file's close after writing; without
 	// it, a file written to counts after openQuiet without writes.
 	closes bool
@@ -43,7 +46,6 @@ func newBurst(debounce time.Duration, closes bool, log zerolog.Logger) *burst {
 	t.Stop()
 	return &burst{
 		debounce: debounce,
-		maxWait:  5 * debounce,
 		closes:   closes,
 		log:      log,
 		timer:    t,
@@ -53,7 +55,7 @@ func newBurst(debounce time.Duration, closes bool, log zerolog.Logger) *burst {
 
 // change records a relevant change: the burst is reported once nothing has
 // changed for debounce and no file written to is still open, and, while
-// none is, at the latest maxWait after its first change (or the last close).
+// none is, at the latest burstMax after its first change (or the last close).
 func (b *burst) change() {
 	now := time.Now()
 	if b.first.IsZero() {
@@ -61,7 +63,7 @@ func (b *burst) change() {
 	}
 	d := b.debounce
 	if len(b.open) == 0 {
-		d = min(d, b.first.Add(b.maxWait).Sub(now))
+		d = min(d, b.first.Add(burstMax*b.debounce).Sub(now))
 	}
 	for _, f := range b.open {
 		d = min(d, f.first.Add(openMax*b.debounce).Sub(now))
@@ -90,7 +92,7 @@ func (b *burst) closed(name string) {
 	}
 	delete(b.open, name)
 	if len(b.open) == 0 {
-		b.first = time.Time{} // maxWait counts from here
+		b.first = time.Time{} // burstMax counts from here
 	}
 	b.change()
 }
