@@ -178,7 +178,7 @@ func wanted(t reflect.Type) string {
 }
 
 // authed passes the logged-in developer's email on, or answers 401.
-func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, dev string)) http.HandlerFunc {
+func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, sess *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess, err := s.session(r)
 		if err != nil {
@@ -189,7 +189,7 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, dev strin
 			writeError(w, errorf(http.StatusUnauthorized, "unauthorized", "log in first: POST %s/login", apiPrefix))
 			return
 		}
-		h(w, r, sess.Email)
+		h(w, r, sess)
 	}
 }
 
@@ -248,8 +248,8 @@ func (s *Server) apiCatalogue(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, catalogue(s.table(), s.opts.ConfigDir))
 }
 
-func (s *Server) apiListClients(w http.ResponseWriter, r *http.Request, dev string) {
-	writeJSON(w, http.StatusOK, s.clientViews(dev))
+func (s *Server) apiListClients(w http.ResponseWriter, r *http.Request, sess *session) {
+	writeJSON(w, http.StatusOK, s.clientViews(sess.Email))
 }
 
 // clientViews is dev's clients as the list shows them (never nil: the
@@ -263,7 +263,7 @@ func (s *Server) clientViews(dev string) []clientView {
 	return out
 }
 
-func (s *Server) apiCreateClient(w http.ResponseWriter, r *http.Request, dev string) {
+func (s *Server) apiCreateClient(w http.ResponseWriter, r *http.Request, sess *session) {
 	var req struct {
 		Catalogue    stringList `json:"catalogue"`
 		ClientName   string     `json:"client_name"`
@@ -277,7 +277,7 @@ func (s *Server) apiCreateClient(w http.ResponseWriter, r *http.Request, dev str
 	if req.RedirectURIs.single { // one string, perhaps several URIs split by the separator
 		redirects = splitRedirectURIs(redirects[0], s.table())
 	}
-	c, aerr := s.createClient(r.Context(), dev, req.Catalogue.list, req.ClientName, redirects)
+	c, aerr := s.createClient(r.Context(), sess.Email, sess.Account, req.Catalogue.list, req.ClientName, redirects)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
@@ -286,8 +286,8 @@ func (s *Server) apiCreateClient(w http.ResponseWriter, r *http.Request, dev str
 	writeJSON(w, http.StatusCreated, viewOf(s.table(), c, s.opts.Now(), true))
 }
 
-func (s *Server) apiGetClient(w http.ResponseWriter, r *http.Request, dev string) {
-	c, aerr := s.ownClient(dev, r.PathValue("client_id"))
+func (s *Server) apiGetClient(w http.ResponseWriter, r *http.Request, sess *session) {
+	c, aerr := s.ownClient(sess.Email, r.PathValue("client_id"))
 	if aerr != nil {
 		writeError(w, aerr)
 		return
@@ -295,8 +295,8 @@ func (s *Server) apiGetClient(w http.ResponseWriter, r *http.Request, dev string
 	writeJSON(w, http.StatusOK, s.liveView(r.Context(), s.table(), c, true))
 }
 
-func (s *Server) apiDeleteClient(w http.ResponseWriter, r *http.Request, dev string) {
-	_, warning, aerr := s.deleteClient(r.Context(), dev, r.PathValue("client_id"))
+func (s *Server) apiDeleteClient(w http.ResponseWriter, r *http.Request, sess *session) {
+	_, warning, aerr := s.deleteClient(r.Context(), sess.Email, r.PathValue("client_id"))
 	switch {
 	case aerr != nil:
 		writeError(w, aerr)

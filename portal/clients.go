@@ -138,17 +138,14 @@ func splitRedirectURIs(s string, t *table.Table) []string {
 	return out
 }
 
-// createClient registers a client at the provider and stores it for the
-// account of dev that the request's session (in ctx) was started for. On
+// createClient registers a client at the provider and stores it for
+// dev's account created at account (the one its session was started
+// for). On
 // any error nothing is stored, and a client the provider created is
 // deleted there again: also when that account was removed while the
 // provider registered the client, so that no removed account, nor a
 // later one under the same email, gets it.
-func (s *Server) createClient(ctx context.Context, dev string, catalogue []string, name string, redirects []string) (store.Client, *apiError) {
-	account, ok := sessionAccount(ctx, dev)
-	if !ok {
-		return store.Client{}, errorf(http.StatusUnauthorized, "unauthorized", "log in first")
-	}
+func (s *Server) createClient(ctx context.Context, dev string, account time.Time, catalogue []string, name string, redirects []string) (store.Client, *apiError) {
 	t := s.table()
 	sel, aerr := choose(t, catalogue)
 	if aerr != nil {

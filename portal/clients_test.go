@@ -22,7 +22,6 @@ import (
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testidp"
 	"github.com/cuegate/cuegate/internal/testutil"
-	"github.com/cuegate/cuegate/portal/sessions"
 	"github.com/cuegate/cuegate/portal/store"
 )
 
@@ -451,8 +450,7 @@ func TestRegistrationOutlivesTheRequest(t *testing.T) {
 	}
 	e.developer("a@example.com")
 	d, _ := e.store.Developer("a@example.com")
-	ctx = context.WithValue(ctx, lookupKey{}, &sessionLookup{done: true, sess: &session{Session: sessions.Session{Email: d.Email, Account: d.Created}}})
-	c, aerr := s.createClient(ctx, d.Email, []string{"gluu_api"}, "app", nil)
+	c, aerr := s.createClient(ctx, d.Email, d.Created, []string{"gluu_api"}, "app", nil)
 	if aerr != nil {
 		t.Fatalf("createClient after the developer went away: %v", aerr)
 	}

@@ -9,7 +9,7 @@ import (
 // its secret: PATCH /clients/{client_id} with any of client_name,
 // redirect_uris (a list, or one string split on the separator) and
 // rotate_secret. It answers the client as stored, with its secret.
-func (s *Server) apiPatchClient(w http.ResponseWriter, r *http.Request, dev string) {
+func (s *Server) apiPatchClient(w http.ResponseWriter, r *http.Request, sess *session) {
 	var req struct {
 		ClientName   *string    `json:"client_name"`
 		RedirectURIs stringList `json:"redirect_uris"`
@@ -30,7 +30,7 @@ func (s *Server) apiPatchClient(w http.ResponseWriter, r *http.Request, dev stri
 		writeError(w, errorf(http.StatusBadRequest, "invalid_request", "nothing to change: send client_name, redirect_uris or rotate_secret"))
 		return
 	}
-	c, _, aerr := s.updateClient(r.Context(), dev, r.PathValue("client_id"), ch)
+	c, _, aerr := s.updateClient(r.Context(), sess.Email, r.PathValue("client_id"), ch)
 	if aerr != nil {
 		writeError(w, aerr)
 		return

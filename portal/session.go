@@ -100,17 +100,6 @@ func requestLookup(r *http.Request) *sessionLookup {
 	return l
 }
 
-// sessionAccount returns the creation time of dev's account that the
-// session of the request with context ctx was started for, once
-// Server.session found that session live; false when it has not.
-func sessionAccount(ctx context.Context, dev string) (time.Time, bool) {
-	l, _ := ctx.Value(lookupKey{}).(*sessionLookup)
-	if l == nil || l.sess == nil || l.sess.Email != dev {
-		return time.Time{}, false
-	}
-	return l.sess.Account, true
-}
-
 // secure reports whether r reached the portal over TLS: the portal
 // serves TLS (Options.Secure, or r came over a TLS connection), or r came
 // through a trusted proxy that says it was received over https

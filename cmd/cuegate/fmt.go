@@ -89,7 +89,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 
 // rewrite replaces the file at path (where it leads, when it is a
 // symbolic link) with data atomically, keeping the file's mode, owner,
-// group and extended attributes: a reader, such as a gateway watching
+// group and (on Linux) extended attributes: a reader, such as a gateway watching
 // the directory, sees the old content or the new, never a part, and a
 // failed write leaves the old content in place. A file a new one cannot
 // stand for (see sameIdentity) is left as it is, with an error saying

@@ -40,31 +40,31 @@ func secretsOf(auth string, reg *Registration) secrets {
 	return s
 }
 
-// redact replaces every secret in text with "[redacted]", in each form a
-// provider or a proxy in front of it may repeat it in (as sent,
-// JSON-escaped, HTML-escaped, percent-encoded), ignoring case.
-func (s secrets) redact(text string) string {
+// redactor returns a function that replaces every secret in a text with
+// "[redacted]", in each form a provider or a proxy in front of it may
+// repeat it in (see formsOf), ignoring case.
+func (s secrets) redactor() func(string) string {
 	var forms []string
 	for _, v := range s {
 		if v != "" {
 			forms = append(forms, formsOf(v)...)
 		}
 	}
+	forms = slices.DeleteFunc(forms, func(f string) bool { return f == "" })
 	if len(forms) == 0 {
-		return text
+		return func(text string) string { return text }
 	}
 	// Longest first: of two secrets at one place, the whole is replaced.
 	slices.SortFunc(forms, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
 	forms = slices.Compact(forms)
-	forms = slices.DeleteFunc(forms, func(f string) bool { return f == "" || !utf8.ValidString(f) })
 	for i, f := range forms {
 		forms[i] = regexp.QuoteMeta(f)
 	}
 	re, err := regexp.Compile("(?i)" + strings.Join(forms, "|"))
 	if err != nil {
-		return redacted // nothing of the text, rather than a secret in it
+		return func(string) string { return redacted } // nothing of the text, rather than a secret in it
 	}
-	return re.ReplaceAllLiteralString(text, redacted)
+	return func(text string) string { return re.ReplaceAllLiteralString(text, redacted) }
 }
 
 // head returns the first n bytes of v, fewer to end on a whole
@@ -120,8 +120,9 @@ func formsOf(v string) []string {
 // each clipped to maxErrorText bytes, and both replaced by a fixed code
 // for the status and a fixed sentence when either is not printable text.
 func (e *ProviderError) showable(sec secrets) {
-	e.Code = truncate(sec.redact(e.Code), maxErrorText)
-	e.Description = truncate(sec.redact(e.Description), maxErrorText)
+	redact := sec.redactor()
+	e.Code = truncate(redact(e.Code), maxErrorText)
+	e.Description = truncate(redact(e.Description), maxErrorText)
 	limit := maxErrorText + len("…")
 	if printable.Problem(e.Code, limit) != "" || printable.Problem(e.Description, limit) != "" {
 		e.Code = fallbackCode(e.Status)

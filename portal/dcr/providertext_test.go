@@ -151,11 +151,11 @@ func TestProviderWordsRedactedInPart(t *testing.T) {
 		"token …" + secret[len(secret)-minShownPart:] + " invalid",
 		"token " + strings.TrimRight(secret, "=") + " invalid",
 	} {
-		if got := sec.redact(said); got == said || strings.Contains(got, secret[:minShownPart]) || strings.Contains(got, secret[len(secret)-minShownPart:]) {
+		if got := sec.redactor()(said); got == said || strings.Contains(got, secret[:minShownPart]) || strings.Contains(got, secret[len(secret)-minShownPart:]) {
 			t.Errorf("redact(%q) = %q", said, got)
 		}
 	}
-	if got := (secrets{"short-secret"}).redact("short-sec"); got != "short-sec" {
+	if got := (secrets{"short-secret"}).redactor()("short-sec"); got != "short-sec" {
 		t.Errorf("a part of a short secret redacted: %q", got)
 	}
 }
@@ -174,7 +174,7 @@ func TestRedactOddSecrets(t *testing.T) {
 		{"", "invalid_client", "invalid_client"},
 		{"ab\xffcdefghijklmnopqrstuvwxyz0123", "bad token ab\uFFFDcdefghijklmnopqrstuvwxyz0123", "bad token [redacted]"},
 	} {
-		if got := (secrets{tt.secret}).redact(tt.said); got != tt.want {
+		if got := (secrets{tt.secret}).redactor()(tt.said); got != tt.want {
 			t.Errorf("secret %q: redact(%q) = %q, want %q", tt.secret, tt.said, got, tt.want)
 		}
 	}

@@ -110,17 +110,15 @@ func (r *Redis) Create(ctx context.Context, token string, s Session, ttl time.Du
 	defer cancel()
 	now := time.Now().UnixMicro()
 	b, member, account := r.client.B(), r.member(token), r.accountKey(s.Email)
-	res := r.client.DoMulti(ctx,
+	res, err := r.doMulti(ctx, "create",
 		b.Set().Key(r.prefix+member).Value(string(v)).PxMilliseconds(ms).Build(),
 		b.Zadd().Key(account).ScoreMember().ScoreMember(float64(now), member).Build(),
 		b.Pexpire().Key(account).Milliseconds(ms).Build(),
 		b.Zremrangebyscore().Key(account).Min("-inf").Max("("+strconv.FormatInt(now-ms*1000, 10)).Build(),
 		b.Zrange().Key(account).Min("0").Max("-1").Build(),
 	)
-	for _, re := range res {
-		if err := re.Error(); err != nil {
-			return fmt.Errorf("sessions: redis: create: %w", err)
-		}
+	if err != nil {
+		return err
 	}
 	members, err := res[len(res)-1].AsStrSlice()
 	if err != nil {
@@ -141,12 +139,20 @@ func (r *Redis) end(ctx context.Context, account string, members []string) error
 		cmds = append(cmds, r.client.B().Del().Key(r.prefix+m).Build())
 	}
 	cmds = append(cmds, r.client.B().Zrem().Key(account).Member(members...).Build())
-	for _, re := range r.client.DoMulti(ctx, cmds...) {
+	_, err := r.doMulti(ctx, "end the oldest sessions", cmds...)
+	return err
+}
+
+// doMulti runs cmds in one round trip on ctx, bounded already, and
+// returns their replies, or the first error among them, as what's.
+func (r *Redis) doMulti(ctx context.Context, what string, cmds ...rueidis.Completed) ([]rueidis.RedisResult, error) {
+	res := r.client.DoMulti(ctx, cmds...)
+	for _, re := range res {
 		if err := re.Error(); err != nil {
-			return fmt.Errorf("sessions: redis: end the oldest sessions: %w", err)
+			return nil, fmt.Errorf("sessions: redis: %s: %w", what, err)
 		}
 	}
-	return nil
+	return res, nil
 }
 
 // Get returns the session stored under token. A value that is not a
