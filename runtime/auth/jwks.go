@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // minRSABits is the smallest RSA modulus accepted for a signing key.
@@ -23,9 +24,10 @@ const minRSABits = 2048
 // key is one usable signing key of a key set.
 type key struct {
 	kid string
-	alg string // the JWK's alg, "" when it names none
-	pub any    // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
-	der []byte // PKIX encoding, to compare key sets
+	alg string  // the JWK's alg, "" when it names none
+	pub any     // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
+	rsa *rsaKey // pub prepared for PKCS #1 v1.5, nil when pub is not RSA
+	der []byte  // PKIX encoding, to compare key sets
 }
 
 // keySet is an immutable set of signing keys, replaced whole on a refresh
@@ -119,7 +121,19 @@ func parseJWK(raw json.RawMessage) (*key, string, error) {
 	if err != nil {
 		return nil, meta.KID, err
 	}
-	return &key{kid: meta.KID, alg: string(j.Marshal().ALG), pub: pub, der: der}, meta.KID, nil
+	k := &key{kid: meta.KID, alg: string(j.Marshal().ALG), pub: pub, der: der}
+	if p, ok := pub.(*rsa.PublicKey); ok {
+		k.rsa = newRSAKey(p)
+	}
+	return k, meta.KID, nil
+}
+
+// verifies reports whether sig is method's signature of signed by k.
+func (k *key) verifies(method jwt.SigningMethod, signed string, sig []byte) bool {
+	if m, ok := method.(*jwt.SigningMethodRSA); ok && k.rsa != nil {
+		return k.rsa.verify(m, signed, sig)
+	}
+	return method.Verify(signed, sig, k.pub) == nil
 }
 
 // fits reports whether k can verify a token signed with alg: the key type

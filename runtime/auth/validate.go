@@ -379,7 +379,7 @@ func (ks *keySet) verify(t *token) *Error {
 			return errUnknownKey
 		case !k.fits(alg):
 			return invalid("signing algorithm " + alg + " does not fit the key")
-		case t.method.Verify(t.signed, t.sig, k.pub) != nil:
+		case !k.verifies(t.method, t.signed, t.sig):
 			return errSignature
 		}
 		return nil
@@ -387,7 +387,7 @@ func (ks *keySet) verify(t *token) *Error {
 	fitting := false
 	for _, k := range ks.all {
 		if k.fits(alg) {
-			if t.method.Verify(t.signed, t.sig, k.pub) == nil {
+			if k.verifies(t.method, t.signed, t.sig) {
 				return nil
 			}
 			fitting = true
