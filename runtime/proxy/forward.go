@@ -50,7 +50,10 @@ type Request struct {
 // -Host and X-Request-Id are set, and Host is the target's (the client's
 // goes in X-Forwarded-Host). The request body is streamed from
 // ctx.RequestBodyStream (the server must use StreamRequestBody) or taken
-// from the buffered body.
+// from the buffered body. A HEAD goes upstream with "Connection: close":
+// bytes a target sends after its header (a body it must not send) are
+// then never read as the response to the next request on that
+// connection.
 //
 // The request is sent in place, as a bare proxy does: ctx.Request itself
 // is edited (headers, URI) and sent, so the caller must have read what it
@@ -125,6 +128,10 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	if http10 {
 		out.Header.SetProtocolBytes(strHTTP11)
 	}
+	head := in.IsHead()
+	if head {
+		out.Header.SetConnectionClose() // see the doc: not reused
+	}
 
 	start := time.Now()
 	deadline := start.Add(p.timeout)
@@ -138,8 +145,11 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	if http10 {
 		in.SetProtocolBytes(strHTTP10)
 	}
-	if closeConn {
+	switch {
+	case closeConn:
 		in.SetConnectionClose()
+	case head:
+		in.ResetConnectionClose()
 	}
 	if err != nil {
 		switch {
@@ -170,7 +180,7 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 		ex.body = body
 		ctx.Response.SetBodyStream(ex, max(resp.Header.ContentLength(), -1))
 		return upstream, nil
-	case in.IsHead():
+	case head:
 		// No body, but the upstream's Content-Length describes the GET.
 		ctx.Response.SkipBody = true
 		ctx.Response.Header.SetContentLength(max(resp.Header.ContentLength(), 0))
