@@ -50,10 +50,16 @@ type Request struct {
 // -Host and X-Request-Id are set, and Host is the target's (the client's
 // goes in X-Forwarded-Host). The request body is streamed from
 // ctx.RequestBodyStream (the server must use StreamRequestBody) or taken
-// from the buffered body. A HEAD goes upstream with "Connection: close":
-// bytes a target sends after its header (a body it must not send) are
-// then never read as the response to the next request on that
-// connection.
+// from the buffered body.
+//
+// An upstream connection is not reused after an exchange whose request
+// and response may be out of step, so that bytes a target sends beyond
+// its response are never read as the response to the next request on it,
+// another client's: a HEAD, and a request with a body whose method gives
+// it no meaning (GET, DELETE, OPTIONS), which a target may leave unread
+// and take for a request of its own, go with "Connection: close"; see
+// upstreamConn for the rest. A 101 (Switching Protocols, which the
+// gateway never asks for: Upgrade is hop-by-hop) is ErrUnavailable.
 //
 // The request is sent in place, as a bare proxy does: ctx.Request itself
 // is edited (headers, URI) and sent, so the caller must have read what it
@@ -129,7 +135,8 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 		out.Header.SetProtocolBytes(strHTTP11)
 	}
 	head := in.IsHead()
-	if head {
+	lastOnConn := head || ((cl > 0 || cl == -1) && meaninglessBody(in)) // -1: chunked
+	if lastOnConn {
 		out.Header.SetConnectionClose() // see the doc: not reused
 	}
 
@@ -148,7 +155,7 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	switch {
 	case closeConn:
 		in.SetConnectionClose()
-	case head:
+	case lastOnConn:
 		in.ResetConnectionClose()
 	}
 	if err != nil {
@@ -160,6 +167,10 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 		}
 		ex.release()
 		return upstream, err
+	}
+	if resp.StatusCode() == fasthttp.StatusSwitchingProtocols {
+		ex.release()
+		return upstream, fmt.Errorf("%w: the target switched protocols unasked", ErrUnavailable)
 	}
 	ex.status, ex.upstream = resp.StatusCode(), upstream
 	body := resp.BodyStream()
@@ -190,6 +201,12 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	}
 	ex.Close() //nolint:errcheck // never fails
 	return upstream, nil
+}
+
+// meaninglessBody reports whether h's method gives a request body no
+// meaning (RFC 9110 §9.3): a target may leave such a body unread.
+func meaninglessBody(h *fasthttp.RequestHeader) bool {
+	return h.IsGet() || h.IsDelete() || h.IsOptions()
 }
 
 // maxSmallBody is the largest response body, by its Content-Length, that

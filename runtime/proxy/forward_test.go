@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -102,74 +101,5 @@ func TestSplitTarget(t *testing.T) {
 		if string(path) != tt.path || string(query) != tt.query {
 			t.Errorf("SplitTarget(%q) = %q, %q; want %q, %q", tt.target, path, query, tt.path, tt.query)
 		}
-	}
-}
-
-// TestHeadBodyNotReadAsNextResponse: an upstream that sends a body after
-// its answer to a HEAD (which it must not) cannot have those bytes read as
-// the response to the next request: a HEAD's upstream connection is not
-// reused. The client's own connection stays open.
-func TestHeadBodyNotReadAsNextResponse(t *testing.T) {
-	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	const injected = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON"
-	headConn := make(chan string, 1)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				pending := "" // the HEAD's body, sent only once the connection is used again
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					if req.Method == http.MethodHead {
-						headConn <- req.Header.Get("Connection")
-						fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(injected))
-						pending = injected
-						continue
-					}
-					io.WriteString(c, pending+"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") //nolint:errcheck
-					pending = ""
-				}
-			}()
-		}
-	}()
-	p, err := New(Options{Targets: []string{"http://" + ln.Addr().String()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp", strings.TrimPrefix(serve(t, p), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
-	br := bufio.NewReader(c)
-	for _, method := range []string{"HEAD", "GET", "GET"} {
-		if _, err := io.WriteString(c, method+" / HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		var resp fasthttp.Response
-		resp.SkipBody = method == "HEAD"
-		if err := resp.Read(br); err != nil {
-			t.Fatalf("%s on the client's kept connection: %v", method, err)
-		}
-		if method == "GET" && string(resp.Body()) != "ok" {
-			t.Fatalf("GET after a HEAD answered %q, want the upstream's own answer", resp.Body())
-		}
-	}
-	if got := <-headConn; got != "close" {
-		t.Errorf("the HEAD went upstream with Connection %q, want close", got)
 	}
 }

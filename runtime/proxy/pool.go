@@ -130,7 +130,7 @@ func newTarget(raw string, opts Options) (*target, error) {
 			if err != nil {
 				return nil, &dialError{err}
 			}
-			return newUpstreamConn(c), nil
+			return newUpstreamConn(c, isTLS), nil
 		},
 		TLSConfig:                     opts.TLSConfig,
 		MaxConns:                      opts.MaxConnsPerTarget,

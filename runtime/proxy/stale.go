@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 	"net"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -12,15 +11,10 @@ import (
 	"github.com/cuegate/cuegate/runtime/deadline"
 )
 
-// peekAfterIdle is how long a pooled connection must have been idle
-// before an exchange checks whether the target closed it: far below the
-// keep-alive timeout of any target (a second and more).
-const peekAfterIdle = 100 * time.Millisecond
-
-// errStale is what an exchange on a pooled connection fails with when the
-// target closed that connection while it sat idle: found out before a byte
-// of the request was written or read from the client, so the request can
-// be sent again on another connection whatever its method.
+// errStale is what an exchange on a pooled connection fails with when that
+// connection cannot carry another request (see upstreamConn): found out
+// before a byte of the request was written or read from the client, so the
+// request can be sent again on another connection whatever its method.
 var errStale = errors.New("proxy: the target closed the idle connection")
 
 // retryIfErr is the targets' HostClient.RetryIfErr: a failed exchange is
@@ -47,24 +41,36 @@ func (t *target) do(out *fasthttp.Request, resp *fasthttp.Response, deadline tim
 }
 
 // upstreamConn is a connection to a target, deadlines armed lazily
-// (package deadline), that checks before each exchange but its first
-// whether the target has closed it meanwhile.
+// (package deadline), that is not reused once its request and response
+// may be out of step.
 //
 // fasthttp's HostClient sets the write deadline of a connection first
 // thing in an exchange, before it writes the request or reads its body
-// from the client, and closes the connection when that fails: the check is
-// made there. The read deadline is set once the request is written, which
-// marks the connection as used. (A TLS handshake sets both through
-// SetDeadline, which neither checks nor marks.) The check peeks at the
-// socket without blocking: end of stream, an error, or bytes the target
-// sent unasked (no exchange is under way) all mean the connection cannot
-// carry a request. A connection used within peekAfterIdle is not checked:
-// no target closes a connection for idleness that soon, and a busy pool
-// makes no system call for the check.
+// from the client, and closes the connection when that fails: the checks
+// are made there, on every exchange but a connection's first. The read
+// deadline is set once the request is written, which starts reading the
+// response. (A TLS handshake sets both through SetDeadline, which neither
+// checks nor starts.) The connection is refused for a new exchange:
+//   - when a peek at the socket, which does not block, finds end of
+//     stream, an error, or bytes the target sent unasked (a body after a
+//     response framed without one, such as a 204's or a 304's, or more
+//     than its Content-Length): they would be read as the response to the
+//     new request;
+//   - when its last response was a 101 (Switching Protocols), as the
+//     response's first bytes show it: the target then speaks another
+//     protocol on it, perhaps only once spoken to. A connection to an
+//     https target carries TLS records, whose bytes show no status: it
+//     has the peek only.
+//
+// Bytes a target sends after the peek, while the next request is under
+// way, are beyond what a pooled connection can tell from a response.
 type upstreamConn struct {
 	*deadline.Conn
-	raw      syscall.RawConn // nil when the socket cannot be peeked at
-	lastUsed atomic.Int64    // Unix ns when the last request was written; 0: none yet
+	raw syscall.RawConn // nil when the socket cannot be peeked at
+	// used is set once a request has been written; reading is set while
+	// the first bytes of a response are awaited, on a connection whose
+	// bytes are HTTP's (sniff); switched records what they showed.
+	used, sniff, reading, switched bool
 	// closed is the result of the last peek, set by peekFD; peek is its
 	// method value, made once so that a check does not allocate.
 	closed bool
@@ -74,9 +80,10 @@ type upstreamConn struct {
 
 var _ net.Conn = (*upstreamConn)(nil)
 
-// newUpstreamConn wraps c, just dialled.
-func newUpstreamConn(c net.Conn) *upstreamConn {
-	uc := &upstreamConn{Conn: deadline.New(c)}
+// newUpstreamConn wraps c, just dialled; isTLS says that TLS will run
+// over it.
+func newUpstreamConn(c net.Conn, isTLS bool) *upstreamConn {
+	uc := &upstreamConn{Conn: deadline.New(c), sniff: !isTLS}
 	if sc, ok := c.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			uc.raw = raw
@@ -87,20 +94,43 @@ func newUpstreamConn(c net.Conn) *upstreamConn {
 }
 
 // SetWriteDeadline sets the write deadline; on a connection used before,
-// it first fails with errStale (and sets nothing) when the target has
-// closed it.
+// it first fails with errStale (and sets nothing) when the connection must
+// not carry another request.
 func (c *upstreamConn) SetWriteDeadline(t time.Time) error {
-	if last := c.lastUsed.Load(); c.raw != nil && last != 0 && time.Now().UnixNano()-last >= int64(peekAfterIdle) {
-		if err := c.raw.Read(c.peek); err != nil || c.closed {
+	if c.used {
+		if c.switched {
 			return errStale
+		}
+		if c.raw != nil {
+			if err := c.raw.Read(c.peek); err != nil || c.closed {
+				return errStale
+			}
 		}
 	}
 	return c.Conn.SetWriteDeadline(t)
 }
 
-// SetReadDeadline sets the read deadline and marks the connection used,
-// now.
+// SetReadDeadline sets the read deadline: the request is written, and
+// its response's first bytes are next.
 func (c *upstreamConn) SetReadDeadline(t time.Time) error {
-	c.lastUsed.Store(time.Now().UnixNano())
+	c.used, c.reading = true, c.sniff
 	return c.Conn.SetReadDeadline(t)
+}
+
+// Read reads from the connection, noting from a response's first bytes
+// whether its status is 101.
+func (c *upstreamConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if c.reading && n > 0 {
+		c.reading, c.switched = false, switchedProtocols(b[:n])
+	}
+	return n, err
+}
+
+// switchedProtocols reports whether a response beginning with start has
+// status 101, or may have: start too short to show the status counts as
+// one.
+func switchedProtocols(start []byte) bool {
+	const at = len("HTTP/1.1 ")
+	return len(start) < at+3 || string(start[at:at+3]) == "101"
 }
