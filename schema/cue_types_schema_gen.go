@@ -195,7 +195,8 @@ type API struct {
 	// ("/users/7" goes as "/7"); false sends it whole.
 	Strip_listen_path bool `json:"strip_listen_path"`
 
-	// methods restricts the API to these methods; absent means all.
+	// methods restricts the API to these methods; absent means all but
+	// TRACE, TRACK and CONNECT, which no API serves.
 	Methods []Method `json:"methods,omitempty"`
 
 	// upstream is where requests go.

@@ -37,7 +37,7 @@ type route struct {
 
 // MethodSet is a bit set of the methods the schema knows, plus anyMethod
 // for an API without a methods list, which serves every method, even one
-// the schema does not name.
+// the schema does not name, but those neverServed.
 type MethodSet uint16
 
 // methodNames are the methods the schema knows, sorted: methodNames[i] is
@@ -61,7 +61,7 @@ func methodBit[S ~string | ~[]byte](method S) MethodSet {
 }
 
 // MethodsOf is the set an API's methods list serves: nil serves every
-// method, an empty list none.
+// method but those neverServed, an empty list none.
 func MethodsOf(ms []string) MethodSet {
 	if ms == nil {
 		return anyMethod | allMethods
@@ -74,7 +74,22 @@ func MethodsOf(ms []string) MethodSet {
 }
 
 func (s MethodSet) has(method []byte) bool {
-	return s&anyMethod != 0 || s&methodBit(method) != 0
+	if s&anyMethod != 0 {
+		return !neverServed(method)
+	}
+	return s&methodBit(method) != 0
+}
+
+// neverServed reports whether method is one no API serves, with a
+// methods list or without: TRACE (and TRACK) would have a target echo the
+// request back with the headers the gateway adds (request_headers,
+// claim_headers), and CONNECT asks for a tunnel.
+func neverServed(method []byte) bool {
+	switch string(method) {
+	case "TRACE", "TRACK", "CONNECT":
+		return true
+	}
+	return false
 }
 
 var _ fmt.Stringer = MethodSet(0)
