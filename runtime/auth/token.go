@@ -26,6 +26,23 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
+// pooledTokenBytes is the largest token whose scratch goes back to
+// scratchPool: a parser grows with the values of what it parsed (some 80
+// times a token's size for one packed with tiny values), and a pooled
+// scratch keeps that until it is dropped.
+const pooledTokenBytes = 4 << 10
+
+// getScratch returns a scratch for parsing a token.
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+// putScratch gives back s, which parsed raw; a scratch that parsed a token
+// over pooledTokenBytes is left to the collector.
+func putScratch(s *scratch, raw []byte) {
+	if len(raw) <= pooledTokenBytes {
+		scratchPool.Put(s)
+	}
+}
+
 // token is a token split and parsed as golang-jwt's parser does, with
 // its rules and in its order of errors; the header and claims are
 // parsed with fastjson (see parseObject). It points into the scratch

@@ -306,8 +306,8 @@ func (v *Validator) verify(raw []byte, f *fetcher, idp *table.IdP, rules *table.
 	if f.keys.Load() == nil && (!f.refetch() || f.keys.Load() == nil) {
 		return nil, unavailable(idp.ID)
 	}
-	s := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(s)
+	s := getScratch()
+	defer func() { putScratch(s, raw) }()
 	t, err := s.parse(raw)
 	if err != nil {
 		return nil, err
@@ -316,9 +316,23 @@ func (v *Validator) verify(raw []byte, f *fetcher, idp *table.IdP, rules *table.
 	if !slices.Contains(rules.Algorithms, alg) || !slices.Contains(supportedAlgs, alg) {
 		return nil, algNotAllowed(alg)
 	}
-	ks, err := f.keyFor(&t.header)
-	if err != nil {
+	if err := t.header.check(); err != nil {
 		return nil, err
+	}
+	ks := f.keys.Load()
+	if t.kidIsString && ks.byKID[string(t.kid)] == nil {
+		// The wait for the key set holds no scratch: its parsers have
+		// grown with the token, and a token may be made to grow them.
+		putScratch(s, raw)
+		s, t = nil, nil
+		refetched := f.refetch()
+		s = getScratch()
+		if t, err = s.parse(raw); err != nil { // as before: raw is the same
+			return nil, err
+		}
+		if refetched {
+			ks = f.keys.Load()
+		}
 	}
 	if err := ks.verify(t); err != nil {
 		return nil, err
@@ -352,20 +366,16 @@ func nanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// keyFor checks the header and returns the key set to verify a token
-// with, refetching it once when the token names a kid that is not in it.
-func (f *fetcher) keyFor(h *header) (*keySet, *Error) {
+// check refuses a header whose typ is not a JWT's, or that names
+// extensions the token's reader must understand (crit).
+func (h *header) check() *Error {
 	switch {
 	case h.badTyp:
-		return nil, errTyp
+		return errTyp
 	case h.crit:
-		return nil, errCrit
+		return errCrit
 	}
-	ks := f.keys.Load()
-	if h.kidIsString && ks.byKID[string(h.kid)] == nil && f.refetch() {
-		ks = f.keys.Load()
-	}
-	return ks, nil
+	return nil
 }
 
 // verify checks t's signature with the key it names, or, without kid,
