@@ -225,7 +225,8 @@ type reservation struct {
 
 // reserveClient holds one of dev's MaxClientsPerDeveloper places for a
 // registration in flight, so that concurrent registrations cannot pass the
-// cap together; release gives it back when the registration ends. A place
+// cap together, and counts the attempt against registrationsPerAccount;
+// release gives the place back when the registration ends. A place
 // is counted once: a reservation whose client is already in the store
 // (stored, not yet released) is not counted again.
 func (s *Server) reserveClient(dev string) (*reservation, *apiError) {
@@ -242,6 +243,12 @@ func (s *Server) reserveClient(dev string) (*reservation, *apiError) {
 		return nil, errorf(http.StatusConflict, "too_many_clients",
 			"you have reached the limit of %d clients per developer: delete one you no longer use, then register again", MaxClientsPerDeveloper)
 	}
+	if wait := s.registrations.reserve(dev, s.opts.Now()); wait > 0 {
+		s.metrics.registrationsLimited.Inc()
+		return nil, tooMany(wait, "you have registered %d clients in the last hour: register again in %s",
+			registrationsPerAccount, wait.Round(time.Second))
+	}
+	s.registrations.commit(dev) // an attempt counts, whatever the provider says
 	r := &reservation{dev: dev}
 	if s.registering[dev] == nil {
 		s.registering[dev] = map[*reservation]struct{}{}

@@ -314,6 +314,37 @@ func TestClientsPerDeveloperAreCapped(t *testing.T) {
 	e.create(dev, "replacement", "gluu_api")
 }
 
+// TestRegistrationsPerDeveloperAreLimited: a developer who registers and
+// deletes clients over and over (each registration calls the provider,
+// each deletion leaves a tombstone) is refused with 429 and Retry-After
+// past registrationsPerAccount an hour, without a provider call; another
+// developer is not affected, and the next window allows again.
+func TestRegistrationsPerDeveloperAreLimited(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	for i := range registrationsPerAccount {
+		c := e.create(dev, fmt.Sprint("app", i), "gluu_api")
+		if resp := e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, nil); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("delete: %d", resp.StatusCode)
+		}
+	}
+	calls := len(e.requests())
+	var aerr apiError
+	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "one more"}, &aerr)
+	want := fmt.Sprintf("you have registered %d clients in the last hour: register again in 1h0m0s", registrationsPerAccount)
+	if resp.StatusCode != http.StatusTooManyRequests || aerr.Code != "too_many_attempts" || aerr.Description != want || resp.Header.Get("Retry-After") != "3600" {
+		t.Errorf("past the limit: %d %+v, Retry-After %q", resp.StatusCode, aerr, resp.Header.Get("Retry-After"))
+	}
+	if n := len(e.requests()); n != calls {
+		t.Errorf("%d provider calls past the limit", n-calls)
+	}
+	e.create(e.developer("b@example.com"), "b app", "gluu_api")
+	e.advance(registrationWindow)
+	e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil)
+	e.create(dev, "next hour", "gluu_api")
+}
+
 func TestCreateValidation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
