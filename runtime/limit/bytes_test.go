@@ -113,9 +113,9 @@ func TestCachesBytesBounded(t *testing.T) {
 	t.Run("leases", func(t *testing.T) {
 		t.Parallel()
 		checkBoundedBytes(t, leaseBytes, func(max int64) (*bounded[*lease], func(string, time.Time)) {
-			c := newLeases(max)
+			c := newLeases(max, func(Key, *lease) {})
 			return &c.bounded, func(id string, at time.Time) {
-				c.put(Key{Identity: id, Policy: "p"}, &lease{end: at.Add(time.Second)}, at)
+				c.put(Key{Identity: id, Policy: "p"}, &lease{units: 1, end: at.Add(time.Second)}, at)
 			}
 		})
 	})

@@ -103,15 +103,24 @@ func (l *lease) rest() int64 {
 
 // leases holds this node's leases, one a key, within a budget of bytes
 // (see bounded), each accounted as leaseBytes; safe for concurrent use.
-// A lease forgotten while some of its units are left loses them until its
-// windows end.
+// When a new one does not fit, the leases ended or run out go first. A
+// lease forgotten (to make room, by clear, or replaced by put) is passed
+// to forgotten, with the lock held, which gives its units left back.
 type leases struct {
 	mu sync.Mutex
 	bounded[*lease]
 }
 
-func newLeases(max int64) *leases {
-	return &leases{bounded: newBounded(max, leaseBytes, func(l *lease, now time.Time) bool { return !now.Before(l.end) })}
+func newLeases(max int64, forgotten func(Key, *lease)) *leases {
+	c := &leases{bounded: newBounded(max, leaseBytes, (*lease).over)}
+	c.bounded.forgotten = forgotten
+	return c
+}
+
+// over reports whether l is of no more use at now: ended, or run out
+// (nothing to give back when forgotten).
+func (l *lease) over(now time.Time) bool {
+	return !now.Before(l.end) || l.taken.Load() >= l.units
 }
 
 // leaseBytes is what the lease of k accounts for (see entryBytes): a
@@ -143,16 +152,20 @@ func (c *leases) get(k Key) *lease {
 	return c.m[k]
 }
 
-// put holds l as k's lease from now, in place of the one before. It keeps
-// copies of the identity, not the request's strings.
+// put holds l as k's lease from now, in place of the one before, which
+// is forgotten. It keeps copies of the identity, not the request's
+// strings.
 func (c *leases) put(k Key, l *lease, now time.Time) {
 	k, l.limits = owned(k, l.limits)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if old := c.m[k]; old != nil && old != l {
+		c.bounded.forgotten(k, old)
+	}
 	c.bounded.put(k, l, now)
 }
 
-// clear forgets every lease; their units left are lost.
+// clear forgets every lease.
 func (c *leases) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -70,9 +70,16 @@ type RedisOptions struct {
 	// limits (see Redis); 0 means 64, 1 lets a lease hold a whole limit.
 	LeaseShare int
 	// MaxLeaseBytes bounds the memory taken by the leases (see Redis),
-	// each accounted as leaseBytes; 0 means 4MiB. When a new one does not
-	// fit, the leases ended go, then an eighth of the others at random.
+	// each accounted as leaseBytes; 0 means 4MiB, some 10,000 keys. When
+	// a new one does not fit, the leases ended or run out go, then an
+	// eighth of the others at random; their units left are given back.
 	MaxLeaseBytes int64
+	// MaxGivebackBytes bounds the memory taken by the units of forgotten
+	// leases queued to be given back to Redis (see Redis), each accounted
+	// as givebackBytes; 0 means 2MiB, some 20,000 leases. Units that do
+	// not fit stay counted until their windows end, and are counted in
+	// cuegate_cluster_lease_units_dropped_total.
+	MaxGivebackBytes int64
 	// Nodes returns the number of live nodes (Heartbeat.Nodes), among
 	// which a key's room is shared by leases; nil means 1.
 	Nodes func() int
@@ -128,10 +135,15 @@ type RedisOptions struct {
 // within a window. With several nodes, the Remaining of a request counted
 // from a lease does not see what the others counted since its call. The
 // units are counted when leased, so the nodes never pass a limit
-// together; a lease's units left when its node stops, when it ends
-// unused, when the breaker of a Resilient opens or when it is forgotten
-// (MaxLeaseBytes) are lost, at most MaxLease − 1 per node and key until
-// their windows end: conservative. A request whose two limits are counted
+// together. A lease forgotten with units left (to make room within
+// MaxLeaseBytes, or when the breaker of a Resilient opens) is queued to
+// be given back by a script of its own, in the background: pipelined, on
+// the next call Redis answers when an earlier pass failed (at most once a
+// second), until its windows end. The units of a lease not given back
+// (beyond MaxGivebackBytes, queued when the node stops, left when it
+// stops, or of a lease that ended and is neither called on again nor
+// forgotten) stay counted until their windows end: at most MaxLease − 1
+// per node and key, conservative. A request whose two limits are counted
 // under two keys always calls Redis. A Take, waits for another request's
 // call included, takes at most the timeout.
 //
@@ -146,6 +158,7 @@ type Redis struct {
 	maxLease  int
 	share     int64 // RedisOptions.LeaseShare
 	leases    *leases
+	owed      *givebacks // units of leases forgotten, to give back
 	nodes     func() int
 	hits      *metrics.Counter
 	// clock, when set (by tests), replaces time.Now for the refusals and
@@ -173,10 +186,13 @@ func NewRedis(client rueidis.Client, opts RedisOptions) *Redis {
 	if opts.MaxLeaseBytes <= 0 {
 		opts.MaxLeaseBytes = 4 << 20
 	}
+	if opts.MaxGivebackBytes <= 0 {
+		opts.MaxGivebackBytes = 2 << 20
+	}
 	if opts.Nodes == nil {
 		opts.Nodes = func() int { return 1 }
 	}
-	return &Redis{
+	r := &Redis{
 		client:    client,
 		prefix:    opts.KeyPrefix + counterVersion,
 		timeout:   opts.Timeout,
@@ -184,10 +200,12 @@ func NewRedis(client rueidis.Client, opts RedisOptions) *Redis {
 		refused:   newRefusals(opts.MaxRefusedBytes),
 		maxLease:  opts.MaxLease,
 		share:     int64(opts.LeaseShare),
-		leases:    newLeases(opts.MaxLeaseBytes),
+		owed:      newGivebacks(opts.MaxGivebackBytes),
 		nodes:     opts.Nodes,
 		hits:      metrics.GetOrCreateCounter(leaseHitsMetric),
 	}
+	r.leases = newLeases(opts.MaxLeaseBytes, r.forget)
+	return r
 }
 
 // Take implements Limiter on Redis's clock (now is not used), within the
@@ -222,6 +240,9 @@ func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota D
 	}
 	if err == nil && req.Rate != nil && !rate.Allowed {
 		r.refused.put(req, rate, quota, now)
+	}
+	if err == nil {
+		r.maybeDrain(now) // Redis answers: give back what an earlier pass could not
 	}
 	return rate, quota, err
 }
@@ -400,17 +421,8 @@ func (r *Redis) giveBack(args []string, k Key, lim limits, now time.Time) {
 	if l == nil || l.limits == lim && now.Before(l.end) {
 		return
 	}
-	g := l.rest()
-	if g == 0 {
-		return
-	}
-	const us = int64(time.Microsecond)
-	args[0] = strconv.FormatInt(g, 10)
-	if l.limits.hasRate {
-		args[1], args[2] = strconv.FormatInt(l.state.rStart/us, 10), strconv.FormatInt(l.per/us, 10)
-	}
-	if l.limits.hasQuota {
-		args[3] = strconv.FormatInt(l.state.qStart/us, 10)
+	if g, ok := l.giveback(k); ok {
+		g.args(args)
 	}
 }
 

@@ -95,7 +95,8 @@ type ResilientOptions struct {
 // themselves are not added, since Redis most likely ran them. The local counts outlive an outage (for as long as
 // their windows), so a Redis that fails again and again does not hand
 // out a node's share again each time. Opening the breaker drops the Redis
-// limiter's leases (their units left are lost, as a node's that stops).
+// limiter's leases, whose units left are given back once Redis answers
+// (see Redis).
 // No Take waits longer than the timeout. It is safe for concurrent use.
 type Resilient struct {
 	redis    *Redis
@@ -239,6 +240,7 @@ func (l *Resilient) maybeProbe() {
 			return
 		}
 		l.failed.Store(0)
+		l.redis.maybeDrain(l.redis.now())
 		if l.open.CompareAndSwap(true, false) {
 			l.mu.Lock()
 			dropped := l.dropped
