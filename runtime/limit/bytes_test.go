@@ -106,7 +106,7 @@ func TestCachesBytesBounded(t *testing.T) {
 		checkBoundedBytes(t, refusalBytes, func(max int64) (*bounded[refusal], func(string, time.Time)) {
 			c := newRefusals(max)
 			return &c.bounded, func(id string, at time.Time) {
-				c.put(Request{RateKey: Key{Identity: id, Policy: "p"}, Rate: &r}, refused, Decision{}, at)
+				c.put(Request{RateKey: Key{Identity: id, Policy: "p"}, Rate: &r}, refused, Decision{}, snapshot{at: at})
 			}
 		})
 	})

@@ -35,16 +35,9 @@ type lease struct {
 	// the requests that miss then call Redis rather than wait for the next
 	// one.
 	dry atomic.Bool
-	// at is this node's clock when the call was made, server Redis's
-	// clock then (Unix ns) and end this node's clock when the lease
-	// stops being used.
-	at     time.Time
-	server int64
-	end    time.Time
-	// state is the key's state after the call, without the lease's units
-	// in rCur and qCount; per is the rate's window (ns).
-	state entry
-	per   int64
+	// end is this node's clock when the lease stops being used.
+	end time.Time
+	snapshot
 }
 
 // take takes one unit at now and returns the decisions Memory makes for
@@ -67,16 +60,7 @@ func (l *lease) take(now time.Time) (rate, quota Decision, ok bool) {
 			break
 		}
 	}
-	t := l.server + int64(now.Sub(l.at))
-	e := l.state
-	if lim := &l.limits; lim.hasRate {
-		e.rCur += k
-		rate = e.rateDecision(lim.rate.Requests, l.per, e.weighted(l.per, t), true, t)
-	}
-	if lim := &l.limits; lim.hasQuota {
-		e.qCount += k
-		quota = e.quotaDecision(lim.quota.Max, true, t)
-	}
+	rate, quota = l.decide(&l.limits, k, true, true, now)
 	return rate, quota, true
 }
 

@@ -58,8 +58,8 @@ type RedisOptions struct {
 	// Timeout bounds each call to Redis; 0 means 50ms.
 	Timeout time.Duration
 	// MaxRefusedBytes bounds the memory taken by the identities
-	// remembered as refused by their rate limit (see Redis), each
-	// accounted as refusalBytes; 0 means 4MiB, some 8,000 identities. When
+	// remembered as refused by their rate limit or quota (see Redis), each
+	// accounted as refusalBytes; 0 means 4MiB, some 7,000 identities. When
 	// a new one does not fit, the refusals run out go, then an eighth of
 	// the others at random.
 	MaxRefusedBytes int64
@@ -109,12 +109,14 @@ type RedisOptions struct {
 // expires a second after its last window with a count ends.
 //
 // A request refused by its rate limit is remembered on this node until
-// its RetryAfter: requests for the same key and limits are refused before
-// then without a call to Redis, so one client's flood costs Redis nothing.
-// Their rate decision is the one Redis would give when no other node
-// counts meanwhile; their quota decision is the one of the refusal, its
-// Reset moved on, and does not see quota counted since (by this node's
-// requests without the rate, or by other nodes).
+// its RetryAfter, and one refused by its quota until its quota window
+// ends but at most a second (so that units other nodes give back are
+// seen): requests for the same key and limits are refused before then
+// without a call to Redis, so one client's flood costs Redis nothing.
+// Their decisions are the ones Redis would give when no other node
+// counts meanwhile; a call on one of the key's keys (a request with
+// other limits) forgets the refusal, but the quota counted under another
+// policy's key by requests without the refusal's rate is not seen.
 //
 // Leases: when Redis allows a request counted under one key (one policy
 // gives its limits, or only one applies), the same call may count up to
@@ -230,7 +232,7 @@ func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota D
 		}
 		now = r.now()
 	}
-	rate, quota, l, err := r.call(r.deadlines.at(start), req, lim, now, held != nil)
+	rate, quota, seen, l, err := r.call(r.deadlines.at(start), req, lim, now, held != nil)
 	if l != nil {
 		r.leases.put(k, l, now)
 	}
@@ -238,10 +240,8 @@ func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota D
 		held.dry.Store(err == nil && l == nil)
 		held.endRefill()
 	}
-	if err == nil && req.Rate != nil && !rate.Allowed {
-		r.refused.put(req, rate, quota, now)
-	}
 	if err == nil {
+		r.refused.put(req, rate, quota, seen)
 		r.maybeDrain(now) // Redis answers: give back what an earlier pass could not
 	}
 	return rate, quota, err
@@ -346,7 +346,7 @@ func keysOf(req Request) (rate, quota Key) {
 // with req's limits lim that has not ended: another call just made it)
 // and, with reserve, asks for a lease, which it returns when Redis counted
 // one; now is the node's clock at the call.
-func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time, reserve bool) (rate, quota Decision, l *lease, err error) {
+func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time, reserve bool) (rate, quota Decision, seen snapshot, l *lease, err error) {
 	args := make([]string, 16)
 	for i := range args[1:] {
 		args[1+i] = "0"
@@ -384,10 +384,10 @@ func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time
 	}
 	v, err := takeScript.Exec(ctx, r.client, keys[:], args).AsIntSlice()
 	if err != nil {
-		return rate, quota, nil, fmt.Errorf("limit: redis: %w", err)
+		return rate, quota, seen, nil, fmt.Errorf("limit: redis: %w", err)
 	}
 	if len(v) != 9 {
-		return rate, quota, nil, fmt.Errorf("limit: redis: the script answered %d values, want 9", len(v))
+		return rate, quota, seen, nil, fmt.Errorf("limit: redis: the script answered %d values, want 9", len(v))
 	}
 	const us = int64(time.Microsecond)
 	t, extra := v[2]*us, v[8]
@@ -404,10 +404,11 @@ func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time
 		quota = e.quotaDecision(q.Max, v[1] == 1, t)
 		end = min(end, e.qEnd)
 	}
+	seen = snapshot{at: now, server: t, state: e, per: per * us}
 	if extra > 0 {
-		l = &lease{limits: lim, units: extra, at: now, server: t, end: now.Add(min(time.Duration(end-t)-margin, maxLeaseAge)), state: e, per: per * us}
+		l = &lease{limits: lim, units: extra, end: now.Add(min(time.Duration(end-t)-margin, maxLeaseAge)), snapshot: seen}
 	}
-	return rate, quota, l, nil
+	return rate, quota, seen, l, nil
 }
 
 // giveBack fills args, the script's four for key k, with the units left
