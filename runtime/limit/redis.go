@@ -76,8 +76,9 @@ type RedisOptions struct {
 	MaxLeaseBytes int64
 	// MaxGivebackBytes bounds the memory taken by the units of forgotten
 	// leases queued to be given back to Redis (see Redis), each accounted
-	// as givebackBytes; 0 means 2MiB, some 20,000 leases. Units that do
-	// not fit stay counted until their windows end, and are counted in
+	// as givebackBytes; 0 means 4MiB, some 16,000 leases (more than the
+	// default MaxLeaseBytes holds). Units that do not fit stay counted
+	// until their windows end, and are counted in
 	// cuegate_cluster_lease_units_dropped_total.
 	MaxGivebackBytes int64
 	// Nodes returns the number of live nodes (Heartbeat.Nodes), among
@@ -189,7 +190,7 @@ func NewRedis(client rueidis.Client, opts RedisOptions) *Redis {
 		opts.MaxLeaseBytes = 4 << 20
 	}
 	if opts.MaxGivebackBytes <= 0 {
-		opts.MaxGivebackBytes = 2 << 20
+		opts.MaxGivebackBytes = 4 << 20
 	}
 	if opts.Nodes == nil {
 		opts.Nodes = func() int { return 1 }
