@@ -154,8 +154,9 @@ func TestGivebacksBounded(t *testing.T) {
 }
 
 // TestLeasesForgetRunOutFirst: making room forgets the leases run out
-// (nothing to give back) before those with units; every lease forgotten
-// (made room for, replaced, cleared) is passed on.
+// (nothing to give back) before those with units, but for one being
+// refilled; every lease forgotten (made room for, replaced, cleared) is
+// passed on.
 func TestLeasesForgetRunOutFirst(t *testing.T) {
 	t.Parallel()
 	var forgotten []string
@@ -164,8 +165,11 @@ func TestLeasesForgetRunOutFirst(t *testing.T) {
 	for i := range 16 {
 		l := &lease{units: 2, end: t0.Add(time.Hour)}
 		id := fmt.Sprintf("id-%02d", i)
-		if slices.Contains(runOut, id) {
+		if slices.Contains(runOut, id) || id == "id-05" {
 			l.taken.Store(2)
+		}
+		if id == "id-05" {
+			l.startRefill()
 		}
 		c.put(Key{Identity: id, Policy: "p"}, l, t0)
 	}

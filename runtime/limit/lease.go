@@ -102,9 +102,10 @@ func newLeases(max int64, forgotten func(Key, *lease)) *leases {
 }
 
 // over reports whether l is of no more use at now: ended, or run out
-// (nothing to give back when forgotten).
+// (nothing to give back when forgotten), and no call is making its
+// successor (the requests waiting for it would each call Redis).
 func (l *lease) over(now time.Time) bool {
-	return !now.Before(l.end) || l.taken.Load() >= l.units
+	return (!now.Before(l.end) || l.taken.Load() >= l.units) && l.refill.Load() == nil
 }
 
 // leaseBytes is what the lease of k accounts for (see entryBytes): a
