@@ -69,6 +69,22 @@ func (g giveback) args(dst []string) {
 	dst[0], dst[1], dst[2], dst[3] = strconv.FormatInt(g.units, 10), strconv.FormatInt(g.rStart, 10), strconv.FormatInt(g.per, 10), strconv.FormatInt(g.qStart, 10)
 }
 
+// giveBack fills args, the script's four for key k, with the units left
+// of this node's lease on k, which it claims, and that lease's windows:
+// the call counts on k, so the lease would no longer be Memory's count,
+// and the units it did not use are as if never counted. A lease with the
+// call's limits lim that has not ended is kept: one node's requests call
+// with it only once it has run out, unless another call made it meanwhile.
+func (r *Redis) giveBack(args []string, k Key, lim limits, now time.Time) {
+	l := r.leases.get(k)
+	if l == nil || l.limits == lim && now.Before(l.end) {
+		return
+	}
+	if g, ok := l.giveback(k); ok {
+		g.args(args)
+	}
+}
+
 // givebackBytes is what a queued give-back for k accounts for: the
 // struct twice (the slack of a slice's growth) and k's copy of the
 // identity.

@@ -169,3 +169,18 @@ func owned(k Key, l limits) (Key, limits) {
 	}
 	return k, l
 }
+
+// leaseSize is the most units a lease for req may hold, its request
+// included: at least 1. LeaseShare keeps the units a lease holds (counted
+// as used in Redis, as the portal's usage shows them, and lost when its
+// node stops) a small part of any limit.
+func (r *Redis) leaseSize(req Request) int {
+	limit := int64(r.maxLease) * r.share
+	if req.Rate != nil {
+		limit = min(limit, req.Rate.Requests)
+	}
+	if req.Quota != nil {
+		limit = min(limit, req.Quota.Max)
+	}
+	return int(max(limit/r.share, 1))
+}

@@ -412,22 +412,6 @@ func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time
 	return rate, quota, seen, l, nil
 }
 
-// giveBack fills args, the script's four for key k, with the units left
-// of this node's lease on k, which it claims, and that lease's windows:
-// the call counts on k, so the lease would no longer be Memory's count,
-// and the units it did not use are as if never counted. A lease with the
-// call's limits lim that has not ended is kept: one node's requests call
-// with it only once it has run out, unless another call made it meanwhile.
-func (r *Redis) giveBack(args []string, k Key, lim limits, now time.Time) {
-	l := r.leases.get(k)
-	if l == nil || l.limits == lim && now.Before(l.end) {
-		return
-	}
-	if g, ok := l.giveback(k); ok {
-		g.args(args)
-	}
-}
-
 // key returns the Redis key of k.
 func (r *Redis) key(k Key) string {
 	var stack [256]byte
@@ -486,19 +470,4 @@ func (r *Redis) ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 	defer cancel()
 	return r.client.Do(ctx, r.client.B().Ping().Build()).Error()
-}
-
-// leaseSize is the most units a lease for req may hold, its request
-// included: at least 1. LeaseShare keeps the units a lease holds (counted
-// as used in Redis, as the portal's usage shows them, and lost when its
-// node stops) a small part of any limit.
-func (r *Redis) leaseSize(req Request) int {
-	limit := int64(r.maxLease) * r.share
-	if req.Rate != nil {
-		limit = min(limit, req.Rate.Requests)
-	}
-	if req.Quota != nil {
-		limit = min(limit, req.Quota.Max)
-	}
-	return int(max(limit/r.share, 1))
 }
