@@ -143,10 +143,10 @@ type RedisOptions struct {
 // be given back by a script of its own, in the background: pipelined, on
 // the next call Redis answers when an earlier pass failed (at most once a
 // second), until its windows end. The units of a lease not given back
-// (beyond MaxGivebackBytes, queued when the node stops, left when it
-// stops, or of a lease that ended and is neither called on again nor
-// forgotten) stay counted until their windows end: at most MaxLease − 1
-// per node and key, conservative. A request whose two limits are counted
+// (beyond MaxGivebackBytes, still held or queued when its node stops, or
+// of a lease that ended and is neither called on again nor forgotten)
+// stay counted until their windows end: at most MaxLease − 1 per node and
+// key, conservative. A request whose two limits are counted
 // under two keys always calls Redis. A Take, waits for another request's
 // call included, takes at most the timeout.
 //
@@ -346,7 +346,8 @@ func keysOf(req Request) (rate, quota Key) {
 // back the units left of this node's leases on req's keys (but of one
 // with req's limits lim that has not ended: another call just made it)
 // and, with reserve, asks for a lease, which it returns when Redis counted
-// one; now is the node's clock at the call.
+// one, beside the state of req's keys the call left (seen); now is the
+// node's clock at the call.
 func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time, reserve bool) (rate, quota Decision, seen snapshot, l *lease, err error) {
 	args := make([]string, 16)
 	for i := range args[1:] {
