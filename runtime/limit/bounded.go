@@ -16,6 +16,10 @@ type bounded[V any] struct {
 	// over reports whether an entry has run out at now: makeRoom deletes
 	// those first.
 	over func(v V, now time.Time) bool
+	// forgotten, when set, is called with each entry that makeRoom or
+	// clear deletes (not with one put replaces), with the owner's lock
+	// held.
+	forgotten func(k Key, v V)
 }
 
 func newBounded[V any](max int64, size func(Key) int64, over func(V, time.Time) bool) bounded[V] {
@@ -47,25 +51,33 @@ func (b *bounded[V]) put(k Key, v V, now time.Time) bool {
 func (b *bounded[V]) makeRoom(need int64, now time.Time) {
 	for k, v := range b.m {
 		if b.over(v, now) {
-			b.delete(k)
+			b.delete(k, v)
 		}
 	}
-	for k := range b.m {
+	for k, v := range b.m {
 		if b.bytes+need <= b.max-b.max/8 {
 			return
 		}
-		b.delete(k)
+		b.delete(k, v)
 	}
 }
 
-// delete forgets k, which b holds.
-func (b *bounded[V]) delete(k Key) {
+// delete forgets k, which b holds with v.
+func (b *bounded[V]) delete(k Key, v V) {
 	delete(b.m, k)
 	b.bytes -= b.size(k)
+	if b.forgotten != nil {
+		b.forgotten(k, v)
+	}
 }
 
 // clear forgets every entry.
 func (b *bounded[V]) clear() {
+	if b.forgotten != nil {
+		for k, v := range b.m {
+			b.forgotten(k, v)
+		}
+	}
 	clear(b.m)
 	b.bytes = 0
 }

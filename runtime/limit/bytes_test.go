@@ -106,16 +106,16 @@ func TestCachesBytesBounded(t *testing.T) {
 		checkBoundedBytes(t, refusalBytes, func(max int64) (*bounded[refusal], func(string, time.Time)) {
 			c := newRefusals(max)
 			return &c.bounded, func(id string, at time.Time) {
-				c.put(Request{RateKey: Key{Identity: id, Policy: "p"}, Rate: &r}, refused, Decision{}, at)
+				c.put(Request{RateKey: Key{Identity: id, Policy: "p"}, Rate: &r}, refused, Decision{}, snapshot{at: at})
 			}
 		})
 	})
 	t.Run("leases", func(t *testing.T) {
 		t.Parallel()
 		checkBoundedBytes(t, leaseBytes, func(max int64) (*bounded[*lease], func(string, time.Time)) {
-			c := newLeases(max)
+			c := newLeases(max, func(Key, *lease) {})
 			return &c.bounded, func(id string, at time.Time) {
-				c.put(Key{Identity: id, Policy: "p"}, &lease{end: at.Add(time.Second)}, at)
+				c.put(Key{Identity: id, Policy: "p"}, &lease{units: 1, end: at.Add(time.Second)}, at)
 			}
 		})
 	})

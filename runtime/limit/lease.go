@@ -35,16 +35,9 @@ type lease struct {
 	// the requests that miss then call Redis rather than wait for the next
 	// one.
 	dry atomic.Bool
-	// at is this node's clock when the call was made, server Redis's
-	// clock then (Unix ns) and end this node's clock when the lease
-	// stops being used.
-	at     time.Time
-	server int64
-	end    time.Time
-	// state is the key's state after the call, without the lease's units
-	// in rCur and qCount; per is the rate's window (ns).
-	state entry
-	per   int64
+	// end is this node's clock when the lease stops being used.
+	end time.Time
+	snapshot
 }
 
 // take takes one unit at now and returns the decisions Memory makes for
@@ -67,16 +60,7 @@ func (l *lease) take(now time.Time) (rate, quota Decision, ok bool) {
 			break
 		}
 	}
-	t := l.server + int64(now.Sub(l.at))
-	e := l.state
-	if lim := &l.limits; lim.hasRate {
-		e.rCur += k
-		rate = e.rateDecision(lim.rate.Requests, l.per, e.weighted(l.per, t), true, t)
-	}
-	if lim := &l.limits; lim.hasQuota {
-		e.qCount += k
-		quota = e.quotaDecision(lim.quota.Max, true, t)
-	}
+	rate, quota = l.decide(&l.limits, k, true, true, now)
 	return rate, quota, true
 }
 
@@ -103,15 +87,25 @@ func (l *lease) rest() int64 {
 
 // leases holds this node's leases, one a key, within a budget of bytes
 // (see bounded), each accounted as leaseBytes; safe for concurrent use.
-// A lease forgotten while some of its units are left loses them until its
-// windows end.
+// When a new one does not fit, the leases ended or run out go first. A
+// lease forgotten (to make room, by clear, or replaced by put) is passed
+// to forgotten, with the lock held, which gives its units left back.
 type leases struct {
 	mu sync.Mutex
 	bounded[*lease]
 }
 
-func newLeases(max int64) *leases {
-	return &leases{bounded: newBounded(max, leaseBytes, func(l *lease, now time.Time) bool { return !now.Before(l.end) })}
+func newLeases(max int64, forgotten func(Key, *lease)) *leases {
+	c := &leases{bounded: newBounded(max, leaseBytes, (*lease).over)}
+	c.bounded.forgotten = forgotten
+	return c
+}
+
+// over reports whether l is of no more use at now: ended, or run out
+// (nothing to give back when forgotten), and no call is making its
+// successor (the requests waiting for it would each call Redis).
+func (l *lease) over(now time.Time) bool {
+	return (!now.Before(l.end) || l.taken.Load() >= l.units) && l.refill.Load() == nil
 }
 
 // leaseBytes is what the lease of k accounts for (see entryBytes): a
@@ -143,16 +137,20 @@ func (c *leases) get(k Key) *lease {
 	return c.m[k]
 }
 
-// put holds l as k's lease from now, in place of the one before. It keeps
-// copies of the identity, not the request's strings.
+// put holds l as k's lease from now, in place of the one before, which
+// is forgotten. It keeps copies of the identity, not the request's
+// strings.
 func (c *leases) put(k Key, l *lease, now time.Time) {
 	k, l.limits = owned(k, l.limits)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if old := c.m[k]; old != nil && old != l {
+		c.bounded.forgotten(k, old)
+	}
 	c.bounded.put(k, l, now)
 }
 
-// clear forgets every lease; their units left are lost.
+// clear forgets every lease.
 func (c *leases) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -170,4 +168,19 @@ func owned(k Key, l limits) (Key, limits) {
 		l.quotaKey.Identity = strings.Clone(l.quotaKey.Identity)
 	}
 	return k, l
+}
+
+// leaseSize is the most units a lease for req may hold, its request
+// included: at least 1. LeaseShare keeps the units a lease holds (counted
+// as used in Redis, as the portal's usage shows them, and lost when its
+// node stops) a small part of any limit.
+func (r *Redis) leaseSize(req Request) int {
+	limit := int64(r.maxLease) * r.share
+	if req.Rate != nil {
+		limit = min(limit, req.Rate.Requests)
+	}
+	if req.Quota != nil {
+		limit = min(limit, req.Quota.Max)
+	}
+	return int(max(limit/r.share, 1))
 }

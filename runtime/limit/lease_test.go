@@ -17,7 +17,7 @@ import (
 func leaseFrom(m *Memory, req Request, units int64) *lease {
 	k, lim, _ := leaseOf(req)
 	e := m.entry(k)
-	l := &lease{limits: lim, units: units, at: t0, server: t0.UnixNano(), state: e}
+	l := &lease{limits: lim, units: units, snapshot: snapshot{at: t0, server: t0.UnixNano(), state: e}}
 	end := int64(math.MaxInt64)
 	if req.Rate != nil {
 		l.per = int64(req.Rate.Per)

@@ -58,8 +58,8 @@ type RedisOptions struct {
 	// Timeout bounds each call to Redis; 0 means 50ms.
 	Timeout time.Duration
 	// MaxRefusedBytes bounds the memory taken by the identities
-	// remembered as refused by their rate limit (see Redis), each
-	// accounted as refusalBytes; 0 means 4MiB, some 8,000 identities. When
+	// remembered as refused by their rate limit or quota (see Redis), each
+	// accounted as refusalBytes; 0 means 4MiB, some 7,000 identities. When
 	// a new one does not fit, the refusals run out go, then an eighth of
 	// the others at random.
 	MaxRefusedBytes int64
@@ -70,9 +70,17 @@ type RedisOptions struct {
 	// limits (see Redis); 0 means 64, 1 lets a lease hold a whole limit.
 	LeaseShare int
 	// MaxLeaseBytes bounds the memory taken by the leases (see Redis),
-	// each accounted as leaseBytes; 0 means 4MiB. When a new one does not
-	// fit, the leases ended go, then an eighth of the others at random.
+	// each accounted as leaseBytes; 0 means 4MiB, some 10,000 keys. When
+	// a new one does not fit, the leases ended or run out go, then an
+	// eighth of the others at random; their units left are given back.
 	MaxLeaseBytes int64
+	// MaxGivebackBytes bounds the memory taken by the units of forgotten
+	// leases queued to be given back to Redis (see Redis), each accounted
+	// as givebackBytes; 0 means 4MiB, some 16,000 leases (more than the
+	// default MaxLeaseBytes holds). Units that do not fit stay counted
+	// until their windows end, and are counted in
+	// cuegate_cluster_lease_units_dropped_total.
+	MaxGivebackBytes int64
 	// Nodes returns the number of live nodes (Heartbeat.Nodes), among
 	// which a key's room is shared by leases; nil means 1.
 	Nodes func() int
@@ -102,12 +110,14 @@ type RedisOptions struct {
 // expires a second after its last window with a count ends.
 //
 // A request refused by its rate limit is remembered on this node until
-// its RetryAfter: requests for the same key and limits are refused before
-// then without a call to Redis, so one client's flood costs Redis nothing.
-// Their rate decision is the one Redis would give when no other node
-// counts meanwhile; their quota decision is the one of the refusal, its
-// Reset moved on, and does not see quota counted since (by this node's
-// requests without the rate, or by other nodes).
+// its RetryAfter, and one refused by its quota until its quota window
+// ends but at most a second (so that units other nodes give back are
+// seen): requests for the same key and limits are refused before then
+// without a call to Redis, so one client's flood costs Redis nothing.
+// Their decisions are the ones Redis would give when no other node
+// counts meanwhile; a call on one of the key's keys (a request with
+// other limits) forgets the refusal, but the quota counted under another
+// policy's key by requests without the refusal's rate is not seen.
 //
 // Leases: when Redis allows a request counted under one key (one policy
 // gives its limits, or only one applies), the same call may count up to
@@ -128,10 +138,15 @@ type RedisOptions struct {
 // within a window. With several nodes, the Remaining of a request counted
 // from a lease does not see what the others counted since its call. The
 // units are counted when leased, so the nodes never pass a limit
-// together; a lease's units left when its node stops, when it ends
-// unused, when the breaker of a Resilient opens or when it is forgotten
-// (MaxLeaseBytes) are lost, at most MaxLease − 1 per node and key until
-// their windows end: conservative. A request whose two limits are counted
+// together. A lease forgotten with units left (to make room within
+// MaxLeaseBytes, or when the breaker of a Resilient opens) is queued to
+// be given back by a script of its own, in the background: pipelined, on
+// the next call Redis answers when an earlier pass failed (at most once a
+// second), until its windows end. The units of a lease not given back
+// (beyond MaxGivebackBytes, still held or queued when its node stops, or
+// of a lease that ended and is neither called on again nor forgotten)
+// stay counted until their windows end: at most MaxLease − 1 per node and
+// key, conservative. A request whose two limits are counted
 // under two keys always calls Redis. A Take, waits for another request's
 // call included, takes at most the timeout.
 //
@@ -146,6 +161,7 @@ type Redis struct {
 	maxLease  int
 	share     int64 // RedisOptions.LeaseShare
 	leases    *leases
+	owed      *givebacks // units of leases forgotten, to give back
 	nodes     func() int
 	hits      *metrics.Counter
 	// clock, when set (by tests), replaces time.Now for the refusals and
@@ -173,10 +189,13 @@ func NewRedis(client rueidis.Client, opts RedisOptions) *Redis {
 	if opts.MaxLeaseBytes <= 0 {
 		opts.MaxLeaseBytes = 4 << 20
 	}
+	if opts.MaxGivebackBytes <= 0 {
+		opts.MaxGivebackBytes = 4 << 20
+	}
 	if opts.Nodes == nil {
 		opts.Nodes = func() int { return 1 }
 	}
-	return &Redis{
+	r := &Redis{
 		client:    client,
 		prefix:    opts.KeyPrefix + counterVersion,
 		timeout:   opts.Timeout,
@@ -184,10 +203,12 @@ func NewRedis(client rueidis.Client, opts RedisOptions) *Redis {
 		refused:   newRefusals(opts.MaxRefusedBytes),
 		maxLease:  opts.MaxLease,
 		share:     int64(opts.LeaseShare),
-		leases:    newLeases(opts.MaxLeaseBytes),
+		owed:      newGivebacks(opts.MaxGivebackBytes),
 		nodes:     opts.Nodes,
 		hits:      metrics.GetOrCreateCounter(leaseHitsMetric),
 	}
+	r.leases = newLeases(opts.MaxLeaseBytes, r.forget)
+	return r
 }
 
 // Take implements Limiter on Redis's clock (now is not used), within the
@@ -212,7 +233,7 @@ func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota D
 		}
 		now = r.now()
 	}
-	rate, quota, l, err := r.call(r.deadlines.at(start), req, lim, now, held != nil)
+	rate, quota, seen, l, err := r.call(r.deadlines.at(start), req, lim, now, held != nil)
 	if l != nil {
 		r.leases.put(k, l, now)
 	}
@@ -220,8 +241,9 @@ func (r *Redis) Take(_ context.Context, req Request, _ time.Time) (rate, quota D
 		held.dry.Store(err == nil && l == nil)
 		held.endRefill()
 	}
-	if err == nil && req.Rate != nil && !rate.Allowed {
-		r.refused.put(req, rate, quota, now)
+	if err == nil {
+		r.refused.put(req, rate, quota, seen)
+		r.maybeDrain(now) // Redis answers: give back what an earlier pass could not
 	}
 	return rate, quota, err
 }
@@ -324,8 +346,9 @@ func keysOf(req Request) (rate, quota Key) {
 // back the units left of this node's leases on req's keys (but of one
 // with req's limits lim that has not ended: another call just made it)
 // and, with reserve, asks for a lease, which it returns when Redis counted
-// one; now is the node's clock at the call.
-func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time, reserve bool) (rate, quota Decision, l *lease, err error) {
+// one, beside the state of req's keys the call left (seen); now is the
+// node's clock at the call.
+func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time, reserve bool) (rate, quota Decision, seen snapshot, l *lease, err error) {
 	args := make([]string, 16)
 	for i := range args[1:] {
 		args[1+i] = "0"
@@ -363,10 +386,10 @@ func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time
 	}
 	v, err := takeScript.Exec(ctx, r.client, keys[:], args).AsIntSlice()
 	if err != nil {
-		return rate, quota, nil, fmt.Errorf("limit: redis: %w", err)
+		return rate, quota, seen, nil, fmt.Errorf("limit: redis: %w", err)
 	}
 	if len(v) != 9 {
-		return rate, quota, nil, fmt.Errorf("limit: redis: the script answered %d values, want 9", len(v))
+		return rate, quota, seen, nil, fmt.Errorf("limit: redis: the script answered %d values, want 9", len(v))
 	}
 	const us = int64(time.Microsecond)
 	t, extra := v[2]*us, v[8]
@@ -383,35 +406,11 @@ func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time
 		quota = e.quotaDecision(q.Max, v[1] == 1, t)
 		end = min(end, e.qEnd)
 	}
+	seen = snapshot{at: now, server: t, state: e, per: per * us}
 	if extra > 0 {
-		l = &lease{limits: lim, units: extra, at: now, server: t, end: now.Add(min(time.Duration(end-t)-margin, maxLeaseAge)), state: e, per: per * us}
+		l = &lease{limits: lim, units: extra, end: now.Add(min(time.Duration(end-t)-margin, maxLeaseAge)), snapshot: seen}
 	}
-	return rate, quota, l, nil
-}
-
-// giveBack fills args, the script's four for key k, with the units left
-// of this node's lease on k, which it claims, and that lease's windows:
-// the call counts on k, so the lease would no longer be Memory's count,
-// and the units it did not use are as if never counted. A lease with the
-// call's limits lim that has not ended is kept: one node's requests call
-// with it only once it has run out, unless another call made it meanwhile.
-func (r *Redis) giveBack(args []string, k Key, lim limits, now time.Time) {
-	l := r.leases.get(k)
-	if l == nil || l.limits == lim && now.Before(l.end) {
-		return
-	}
-	g := l.rest()
-	if g == 0 {
-		return
-	}
-	const us = int64(time.Microsecond)
-	args[0] = strconv.FormatInt(g, 10)
-	if l.limits.hasRate {
-		args[1], args[2] = strconv.FormatInt(l.state.rStart/us, 10), strconv.FormatInt(l.per/us, 10)
-	}
-	if l.limits.hasQuota {
-		args[3] = strconv.FormatInt(l.state.qStart/us, 10)
-	}
+	return rate, quota, seen, l, nil
 }
 
 // key returns the Redis key of k.
@@ -472,19 +471,4 @@ func (r *Redis) ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 	defer cancel()
 	return r.client.Do(ctx, r.client.B().Ping().Build()).Error()
-}
-
-// leaseSize is the most units a lease for req may hold, its request
-// included: at least 1. LeaseShare keeps the units a lease holds (counted
-// as used in Redis, as the portal's usage shows them, and lost when its
-// node stops) a small part of any limit.
-func (r *Redis) leaseSize(req Request) int {
-	limit := int64(r.maxLease) * r.share
-	if req.Rate != nil {
-		limit = min(limit, req.Rate.Requests)
-	}
-	if req.Quota != nil {
-		limit = min(limit, req.Quota.Max)
-	}
-	return int(max(limit/r.share, 1))
 }

@@ -55,28 +55,17 @@ local n, per = tonumber(ARGV[2]), tonumber(ARGV[3])
 local qmax, period = tonumber(ARGV[4]), tonumber(ARGV[5])
 local want, nodes, margin = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 
--- giveback takes out of s the g units of a lease made on the windows
--- starting at lrs (of length lper) and lqs, wherever they are still
--- counted: never used, they are as if never counted.
-local function giveback(s, i)
-  local g, lrs, lper, lqs = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
-  if g <= 0 then return end
-  if lper > 0 then
-    if s[1] == lrs then
-      s[3] = math.max(s[3] - g, 0)
-    elseif s[1] == lrs + lper then
-      s[2] = math.max(s[2] - g, 0)
-    end
-  end
-  if lqs > 0 and s[5] == lqs then s[6] = math.max(s[6] - g, 0) end
+-- givebackArgs takes out of s the lease given back in ARGV[i..i+3].
+local function givebackArgs(s, i)
+  giveback(s, tonumber(ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]))
 end
 
 local r = load(KEYS[1])
-giveback(r, 9)
+givebackArgs(r, 9)
 local q = r
 if KEYS[2] ~= KEYS[1] then
   q = load(KEYS[2])
-  giveback(q, 13)
+  givebackArgs(q, 13)
 end
 
 local rateOK, weighted = true, 0

@@ -276,6 +276,60 @@ func TestRedisRefusedLocally(t *testing.T) {
 	testutil.Eventually(t, "a request allowed after RetryAfter", func() bool { return take().Allowed })
 }
 
+// TestRedisQuotaRefusedLocally: once its quota refuses an identity, its
+// requests (with the rate or without) are refused without a call to
+// Redis for maxQuotaRefusal, then call again; a table that raises the
+// quota is honoured at once.
+func TestRedisQuotaRefusedLocally(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	rate, quota := table.Rate{Requests: 10, Per: table.Duration(time.Minute)}, table.Quota{Max: 5, Period: table.Duration(24 * time.Hour)}
+	for _, tc := range []struct {
+		name string
+		rate *table.Rate
+	}{
+		{"quota alone", nil},
+		{"rate and quota", &rate},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var clock at
+			r := clocked(NewRedis(srv.Client(t), RedisOptions{KeyPrefix: tc.name + ":", Timeout: 5 * time.Second, MaxLease: 1}), &clock)
+			k := Key{Identity: "spent", Policy: "p"}
+			req := Request{RateKey: k, Rate: tc.rate, QuotaKey: k, Quota: &quota}
+			take := func(req Request, at time.Duration) Decision {
+				clock.set(t0.Add(at))
+				rd, qd, err := r.Take(context.Background(), req, time.Time{})
+				if err != nil || tc.rate != nil && !rd.Allowed {
+					t.Fatalf("at %v: rate %+v, %v", at, rd, err)
+				}
+				return qd
+			}
+			for range quota.Max {
+				take(req, 0)
+			}
+			before := serverStats(t, srv).evals
+			for i := range 1000 {
+				if q := take(req, time.Duration(i)*maxQuotaRefusal/1000); q.Allowed {
+					t.Fatalf("request %d over a spent quota allowed: %+v", i, q)
+				}
+			}
+			if calls := serverStats(t, srv).evals - before; calls != 1 {
+				t.Errorf("%d scripts run for 1,000 requests over a spent quota, want 1 (the first refusal)", calls)
+			}
+			take(req, maxQuotaRefusal)
+			if calls := serverStats(t, srv).evals - before; calls != 2 {
+				t.Errorf("%d scripts run once the refusal is %v old, want 2", calls, maxQuotaRefusal)
+			}
+			raised := quota
+			raised.Max++
+			req.Quota = &raised
+			if q := take(req, maxQuotaRefusal); !q.Allowed {
+				t.Errorf("refused after the quota was raised: %+v", q)
+			}
+		})
+	}
+}
+
 // TestRedisQuotaAcrossNodes: 200 goroutines on three limiters (three
 // nodes, each with its own client) pass exactly a quota of 300, and a new
 // limiter (a restarted node) sees the count.

@@ -88,14 +88,19 @@ type ResilientOptions struct {
 // fallback (ResilientOptions.OnError), and Failures of them in a row open
 // a breaker: calls then go to the fallback alone, and the first of them
 // after each probe interval (jittered) starts a probe (PING) off the
-// callers' path, until Redis answers. Quota that ModeLocal counted while
+// callers' path, until Redis answers. ModeLocal counts each limit's
+// share among the live nodes (ResilientOptions.Nodes, 1 when no node was
+// ever seen) from zero, but for the quota of a key the Redis limiter holds
+// a lease or a refusal of when the breaker opens: that one counts on from
+// what was left of it (see seedLocal). Quota that ModeLocal counted while
 // the breaker was open is then added to Redis's windows before Redis
 // counts again (up to MaxPendingBytes of it: see there), so an outage
 // does not hand out a quota twice; the answers to the failed calls
 // themselves are not added, since Redis most likely ran them. The local counts outlive an outage (for as long as
 // their windows), so a Redis that fails again and again does not hand
 // out a node's share again each time. Opening the breaker drops the Redis
-// limiter's leases (their units left are lost, as a node's that stops).
+// limiter's leases, whose units left are given back once Redis answers
+// (see Redis).
 // No Take waits longer than the timeout. It is safe for concurrent use.
 type Resilient struct {
 	redis    *Redis
@@ -212,6 +217,7 @@ func (l *Resilient) trip(err error) {
 	if !l.open.CompareAndSwap(false, true) {
 		return
 	}
+	l.seedLocal(l.redis.now())
 	l.redis.leases.clear()
 	l.scheduleProbe()
 	l.log.Warn().Err(err).Str("on_redis_error", l.onError.String()).Msg("limit: Redis is unreachable; answering by the fallback until it is back")
@@ -239,6 +245,7 @@ func (l *Resilient) maybeProbe() {
 			return
 		}
 		l.failed.Store(0)
+		l.redis.maybeDrain(l.redis.now())
 		if l.open.CompareAndSwap(true, false) {
 			l.mu.Lock()
 			dropped := l.dropped

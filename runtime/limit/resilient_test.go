@@ -241,32 +241,6 @@ func TestHeartbeat(t *testing.T) {
 	}
 }
 
-// TestResilientDropsLeases: opening the breaker drops the Redis
-// limiter's leases, so that none is counted from while Redis is away.
-func TestResilientDropsLeases(t *testing.T) {
-	t.Parallel()
-	srv := testutil.StartRedis(t)
-	r := NewRedis(srv.Client(t), RedisOptions{Timeout: timeout, LeaseShare: 1})
-	l := NewResilient(r, ResilientOptions{Failures: 1, Probe: 100 * time.Millisecond})
-	quota := table.Quota{Max: 100, Period: table.Duration(time.Hour)}
-	leased := Key{Identity: "alice", Policy: "p"}
-	if _, q, err := l.Take(context.Background(), Request{QuotaKey: leased, Quota: &quota}, time.Now()); err != nil || !q.Allowed {
-		t.Fatalf("%+v, %v", q, err)
-	}
-	if ls := r.leases.get(leased); ls == nil || ls.units == 0 {
-		t.Fatalf("no lease after the first request: %+v", ls)
-	}
-	srv.Pause()
-	takeBounded(t, l, Request{QuotaKey: Key{Identity: "bob", Policy: "p"}, Quota: &quota})
-	srv.Resume()
-	if m := l.Mode(); m != ModeLocal {
-		t.Fatalf("mode %v after a failed call with Failures 1, want local", m)
-	}
-	if ls := r.leases.get(leased); ls != nil {
-		t.Errorf("a lease held after the breaker opened: %+v", ls)
-	}
-}
-
 // TestResilientPendingQuotaBounded: the quota counted locally during an
 // outage, still to add to Redis, stays within MaxPendingBytes however
 // many identities arrive, keeps none of the requests' strings, and the

@@ -29,3 +29,21 @@ local function servertime()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
+
+-- giveback takes out of s the g units of a lease made on the windows
+-- starting at lrs (of length lper) and lqs (0 where the lease had no such
+-- limit), wherever they are still counted: never used, they are as if
+-- never counted. It reports whether it took any.
+local function giveback(s, g, lrs, lper, lqs)
+  if g <= 0 then return false end
+  local took = false
+  if lper > 0 then
+    if s[1] == lrs and s[3] > 0 then
+      s[3], took = math.max(s[3] - g, 0), true
+    elseif s[1] == lrs + lper and s[2] > 0 then
+      s[2], took = math.max(s[2] - g, 0), true
+    end
+  end
+  if lqs > 0 and s[5] == lqs and s[6] > 0 then s[6], took = math.max(s[6] - g, 0), true end
+  return took
+end
