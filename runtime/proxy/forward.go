@@ -83,7 +83,9 @@ type Request struct {
 // whole first: an upstream that breaks off inside it fails Forward
 // (ErrUnavailable, or ErrTimeout past the timeout), and the client's
 // response is then written from memory; a larger or unframed body is
-// streamed. On error (ErrUnavailable, ErrTimeout, ErrBodyTooLarge,
+// streamed, but to an HTTP/1.0 client, which cannot be sent it chunked:
+// an unframed body is then read whole, and fails Forward
+// (ErrUnavailable) past maxHTTP10Body. On error (ErrUnavailable, ErrTimeout, ErrBodyTooLarge,
 // ErrClientBody) ctx's response is untouched and no hook is called.
 func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, error) {
 	p.inflight.Add(1)
@@ -175,6 +177,9 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	ex.status, ex.upstream = resp.StatusCode(), upstream
 	body := resp.BodyStream()
 	small, err := ex.readSmall(body, resp.Header.ContentLength())
+	if !small && err == nil && http10 && body != nil {
+		small, err = ex.readUnframed(body)
+	}
 	if err != nil {
 		ex.release()
 		return upstream, upstreamError(err, "reading the response body")
@@ -226,6 +231,31 @@ func (ex *exchange) readSmall(s io.Reader, cl int) (bool, error) {
 	ex.small = slices.Grow(ex.small[:0], cl)[:cl]
 	_, err := io.ReadFull(s, ex.small)
 	return err == nil, err
+}
+
+// maxHTTP10Body is the largest body of unknown length (chunked, or ended
+// by the target's close) that Forward reads whole for an HTTP/1.0 client,
+// which cannot be sent it chunked, nor, by fasthttp's server, ended by a
+// close.
+const maxHTTP10Body = 1 << 20
+
+// errHTTP10Body is readUnframed's refusal of a longer body.
+var errHTTP10Body = fmt.Errorf("a body of unknown length over %d bytes, which an HTTP/1.0 client cannot be sent", maxHTTP10Body)
+
+// readUnframed reads the body stream s, of unknown length, whole into
+// ex.small, failing with errHTTP10Body past maxHTTP10Body, and reports
+// whether it did.
+func (ex *exchange) readUnframed(s io.Reader) (bool, error) {
+	b := bytes.NewBuffer(ex.small[:0])
+	n, err := b.ReadFrom(io.LimitReader(s, maxHTTP10Body+1))
+	ex.small = b.Bytes()
+	switch {
+	case err != nil:
+		return false, err
+	case n > maxHTTP10Body:
+		return false, errHTTP10Body
+	}
+	return true, nil
 }
 
 // SplitTarget returns the path and the query string of ctx's request

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -101,5 +102,53 @@ func TestSplitTarget(t *testing.T) {
 		if string(path) != tt.path || string(query) != tt.query {
 			t.Errorf("SplitTarget(%q) = %q, %q; want %q, %q", tt.target, path, query, tt.path, tt.query)
 		}
+	}
+}
+
+// TestHTTP10ClientGetsLengthNotChunks: an HTTP/1.0 client, which cannot
+// read a chunked body, gets a response of unknown length (chunked, or ended
+// by the target's close) with a Content-Length, or a 502 past
+// maxHTTP10Body; an HTTP/1.1 client gets it streamed.
+func TestHTTP10ClientGetsLengthNotChunks(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("x", maxHTTP10Body+1)
+	chunked := func(body string) string {
+		return fmt.Sprintf("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(body), body)
+	}
+	for _, c := range []struct {
+		name, upstream, proto string
+		status                int
+		wantTE, wantBody      string
+	}{
+		{"chunked to HTTP/1.0", chunked("hello"), "HTTP/1.0", 200, "", "hello"},
+		{"chunked to HTTP/1.0 keep-alive", chunked("hello"), "HTTP/1.0\r\nConnection: keep-alive", 200, "", "hello"},
+		{"ended by close to HTTP/1.0", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello", "HTTP/1.0", 200, "", "hello"},
+		{"chunked to HTTP/1.1", chunked("hello"), "HTTP/1.1", 200, "chunked", "hello"},
+		{"over the bound to HTTP/1.0", chunked(big), "HTTP/1.0", 502, "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := New(Options{Targets: []string{rawUpstream(t, c.upstream, false)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn, err := net.Dial("tcp", strings.TrimPrefix(serve(t, p), "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))            //nolint:errcheck
+			io.WriteString(conn, "GET / "+c.proto+"\r\nHost: gw\r\n\r\n") //nolint:errcheck
+			var resp fasthttp.Response
+			if err := resp.Read(bufio.NewReader(conn)); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode() != c.status || string(resp.Header.Peek("Transfer-Encoding")) != c.wantTE {
+				t.Fatalf("%d, Transfer-Encoding %q; want %d, %q", resp.StatusCode(), resp.Header.Peek("Transfer-Encoding"), c.status, c.wantTE)
+			}
+			if c.status == 200 && (string(resp.Body()) != c.wantBody || (c.wantTE == "" && resp.Header.ContentLength() != len(c.wantBody))) {
+				t.Errorf("body %q, Content-Length %d; want %q with its length", resp.Body(), resp.Header.ContentLength(), c.wantBody)
+			}
+		})
 	}
 }
