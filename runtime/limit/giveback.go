@@ -2,7 +2,9 @@ package limit
 
 import (
 	"context"
+	"crypto/sha1"
 	_ "embed"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,11 +18,17 @@ import (
 //go:embed giveback.lua
 var givebackSource string
 
-var givebackScript = rueidis.NewLuaScript(stateSource + givebackSource)
+// givebackLua is the give-back script as Redis runs it; givebackSHA is
+// its SHA-1, for EVALSHA once SCRIPT LOAD has loaded it.
+var (
+	givebackLua = stateSource + givebackSource
+	givebackSHA = fmt.Sprintf("%x", sha1.Sum([]byte(givebackLua)))
+)
 
 // givebacksDroppedMetric counts, on the default VictoriaMetrics set, the
-// units of forgotten leases that were not queued to be given back (the
-// queue was full): they stay counted in Redis until their windows end.
+// units of forgotten leases that were not given back: the queue was full,
+// or a give-back's answer was lost (see giveBackBatch). They stay counted
+// in Redis until their windows end.
 const givebacksDroppedMetric = "cuegate_cluster_lease_units_dropped_total"
 
 // givebackBatch is the most give-backs sent in one pipeline.
@@ -192,25 +200,41 @@ func (r *Redis) drain() {
 	}
 }
 
-// giveBackBatch runs the give-back script for each of batch, in one
-// pipeline, queues again those that failed and reports whether any did.
+// giveBackBatch runs the give-back script for each of batch, once it is
+// loaded, in one pipeline, and reports whether any failed. The script
+// subtracts, so a give-back is run at most once: one that was never sent
+// (the load failed) or that Redis refused is queued again; one whose
+// answer did not come (a timeout: it may have run) is not sent again,
+// and its units are counted as dropped, as if never given back.
 func (r *Redis) giveBackBatch(batch []giveback) (failed bool) {
 	now := r.now()
-	execs := make([]rueidis.LuaExec, 0, len(batch))
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	defer cancel()
+	if err := r.client.Do(ctx, r.client.B().ScriptLoad().Script(givebackLua).Build()).Error(); err != nil {
+		for _, g := range batch {
+			r.owed.add(g, now)
+		}
+		return true
+	}
+	cmds := make(rueidis.Commands, 0, len(batch))
 	for _, g := range batch {
 		args := make([]string, 5)
 		g.args(args)
 		if r.clock != nil {
 			args[4] = strconv.FormatInt(now.UnixMicro(), 10)
 		}
-		execs = append(execs, rueidis.LuaExec{Keys: []string{r.key(g.key)}, Args: args})
+		cmds = append(cmds, r.client.B().Evalsha().Sha1(givebackSHA).Numkeys(1).Key(r.key(g.key)).Arg(args...).Build())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-	defer cancel()
-	for i, res := range givebackScript.ExecMulti(ctx, r.client, execs...) {
-		if res.Error() != nil {
-			failed = true
+	for i, res := range r.client.DoMulti(ctx, cmds...) {
+		err := res.Error()
+		if err == nil {
+			continue
+		}
+		failed = true
+		if _, refused := rueidis.IsRedisErr(err); refused {
 			r.owed.add(batch[i], now)
+		} else {
+			r.owed.dropped.Add(int(batch[i].units))
 		}
 	}
 	return failed

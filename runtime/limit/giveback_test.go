@@ -1,13 +1,17 @@
 package limit
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/redis/rueidis"
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testutil"
@@ -182,5 +186,104 @@ func TestLeasesForgetRunOutFirst(t *testing.T) {
 	c.clear()
 	if want := len(runOut) + 1 + 14; len(forgotten) != want {
 		t.Errorf("forgot %d leases, want %d: those run out, the one replaced, then the 14 held", len(forgotten), want)
+	}
+}
+
+// swallowingProxy is a TCP proxy to addr that passes every command on
+// but, once swallow is set and a command holding "EVALSHA" has passed,
+// no reply: to its client, Redis ran the give-backs and their answers were
+// lost.
+func swallowingProxy(t *testing.T, addr string, swallow *atomic.Bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			var mute atomic.Bool
+			go func() {
+				defer s.Close()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						if swallow.Load() && bytes.Contains(bytes.ToUpper(buf[:n]), []byte("EVALSHA")) {
+							mute.Store(true)
+						}
+						s.Write(buf[:n]) //nolint:errcheck
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := s.Read(buf)
+					if n > 0 && !mute.Load() {
+						c.Write(buf[:n]) //nolint:errcheck
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestGivebackRunsAtMostOnce: a give-back whose answer is lost may have
+// run, so it is not sent again (which would take its units off twice, and
+// let the nodes together pass the limit): its units are counted as
+// dropped.
+func TestGivebackRunsAtMostOnce(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	var swallow atomic.Bool
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{swallowingProxy(t, srv.Addr(), &swallow)}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	r := NewRedis(c, RedisOptions{KeyPrefix: "once:", Timeout: timeout, LeaseShare: 1})
+	other := NewRedis(srv.Client(t), RedisOptions{KeyPrefix: "once:", Timeout: 5 * time.Second, MaxLease: 1})
+	quota := table.Quota{Max: 1000, Period: table.Duration(time.Hour)}
+	alice := Request{QuotaKey: Key{Identity: "alice", Policy: "p"}, Quota: &quota}
+	for range 10 {
+		if _, q, err := r.Take(context.Background(), alice, time.Time{}); err != nil || !q.Allowed {
+			t.Fatalf("%+v, %v", q, err)
+		}
+	}
+	for range 200 {
+		if _, q, err := other.Take(context.Background(), alice, time.Time{}); err != nil || !q.Allowed {
+			t.Fatalf("%+v, %v", q, err)
+		}
+	}
+	dropped := metrics.GetOrCreateCounter(givebacksDroppedMetric).Get()
+	swallow.Store(true)
+	r.leases.clear() // its units are queued, and a pass starts
+	testutil.Eventually(t, "the pass to end", func() bool { return !r.owed.running.Load() })
+	if n := r.owed.n.Load(); n != 0 {
+		t.Errorf("%d give-backs queued again after their answers were lost", n)
+	}
+	if got := quotaUsed(t, other, alice); got != 210 {
+		t.Errorf("alice's quota counts %d after 210 requests", got)
+	}
+	if d := metrics.GetOrCreateCounter(givebacksDroppedMetric).Get() - dropped; d == 0 {
+		t.Error("no units counted as dropped")
 	}
 }
