@@ -55,11 +55,11 @@ type Request struct {
 // An upstream connection is not reused after an exchange whose request
 // and response may be out of step, so that bytes a target sends beyond
 // its response are never read as the response to the next request on it,
-// another client's: a HEAD, and a request with a body whose method gives
-// it no meaning (GET, DELETE, OPTIONS), which a target may leave unread
-// and take for a request of its own, go with "Connection: close"; see
-// upstreamConn for the rest. A 101 (Switching Protocols, which the
-// gateway never asks for: Upgrade is hop-by-hop) is ErrUnavailable.
+// another client's: a HEAD, and a request with a body but a POST, PUT or
+// PATCH (bodyForMethod), which a target may leave unread and take for a
+// request of its own, go with "Connection: close"; see upstreamConn for
+// the rest. A 101 (Switching Protocols, which the gateway never asks for:
+// Upgrade is hop-by-hop) is ErrUnavailable.
 //
 // The request is sent in place, as a bare proxy does: ctx.Request itself
 // is edited (headers, URI) and sent, so the caller must have read what it
@@ -137,7 +137,7 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 		out.Header.SetProtocolBytes(strHTTP11)
 	}
 	head := in.IsHead()
-	lastOnConn := head || ((cl > 0 || cl == -1) && meaninglessBody(in)) // -1: chunked
+	lastOnConn := head || ((cl > 0 || cl == -1) && !bodyForMethod(in)) // -1: chunked
 	if lastOnConn {
 		out.Header.SetConnectionClose() // see the doc: not reused
 	}
@@ -208,10 +208,13 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	return upstream, nil
 }
 
-// meaninglessBody reports whether h's method gives a request body no
-// meaning (RFC 9110 §9.3): a target may leave such a body unread.
-func meaninglessBody(h *fasthttp.RequestHeader) bool {
-	return h.IsGet() || h.IsDelete() || h.IsOptions()
+// bodyForMethod reports whether h's method is one whose body a target
+// is taken to read: POST, PUT or PATCH, spelled so. A body with any
+// other method (GET, DELETE, OPTIONS, which give it no meaning, RFC 9110
+// §9.3; one spelled in another case; an extension method) may be left
+// unread, and taken for a request of its own.
+func bodyForMethod(h *fasthttp.RequestHeader) bool {
+	return h.IsPost() || h.IsPut() || h.IsPatch()
 }
 
 // maxSmallBody is the largest response body, by its Content-Length, that

@@ -115,6 +115,16 @@ func newTarget(raw string, opts Options) (*target, error) {
 		return nil, fmt.Errorf("proxy: target %q is not an absolute http(s) URL", raw)
 	}
 	isTLS := u.Scheme == "https"
+	var tlsConfig *tls.Config // as fasthttp would make it: the target's host name unless the options name one
+	if isTLS {
+		tlsConfig = &tls.Config{}
+		if opts.TLSConfig != nil {
+			tlsConfig = opts.TLSConfig.Clone()
+		}
+		if tlsConfig.ServerName == "" {
+			tlsConfig.ServerName = u.Hostname()
+		}
+	}
 	connectTimeout := opts.ConnectTimeout
 	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
 	hc := &fasthttp.HostClient{
@@ -130,9 +140,12 @@ func newTarget(raw string, opts Options) (*target, error) {
 			if err != nil {
 				return nil, &dialError{err}
 			}
-			return newUpstreamConn(c, isTLS), nil
+			uc, err := dialUpstream(c, tlsConfig, timeout)
+			if err != nil {
+				return nil, err
+			}
+			return uc, nil
 		},
-		TLSConfig:                     opts.TLSConfig,
 		MaxConns:                      opts.MaxConnsPerTarget,
 		MaxConnWaitTimeout:            opts.Timeout,
 		MaxIdleConnDuration:           opts.IdleTimeout,

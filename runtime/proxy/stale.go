@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"syscall"
@@ -41,36 +43,37 @@ func (t *target) do(out *fasthttp.Request, resp *fasthttp.Response, deadline tim
 }
 
 // upstreamConn is a connection to a target, deadlines armed lazily
-// (package deadline), that is not reused once its request and response
-// may be out of step.
+// (package deadline), TLS over them for an https target (its handshake
+// made when it is dialled: see dialUpstream), that is not reused once its
+// request and response may be out of step.
 //
 // fasthttp's HostClient sets the write deadline of a connection first
 // thing in an exchange, before it writes the request or reads its body
 // from the client, and closes the connection when that fails: the checks
 // are made there, on every exchange but a connection's first. The read
 // deadline is set once the request is written, which starts reading the
-// response. (A TLS handshake sets both through SetDeadline, which neither
-// checks nor starts.) The connection is refused for a new exchange:
+// response. The connection is refused for a new exchange:
+//   - unless its last response began, in its first bytes, with a final
+//     status as finalStatus spells it: after an interim 1xx, a 101
+//     (Switching Protocols: the target then speaks another protocol on
+//     it, perhaps only once spoken to) or a status line spelled otherwise
+//     the connection's state is not what a response's framing says;
 //   - when a peek at the socket, which does not block, finds end of
 //     stream, an error, or bytes the target sent unasked (a body after a
 //     response framed without one, such as a 204's or a 304's, or more
 //     than its Content-Length): they would be read as the response to the
-//     new request;
-//   - when its last response was a 101 (Switching Protocols), as the
-//     response's first bytes show it: the target then speaks another
-//     protocol on it, perhaps only once spoken to. A connection to an
-//     https target carries TLS records, whose bytes show no status: it
-//     has the peek only.
+//     new request. On an https target's connection they are TLS records:
+//     any at all refuses it.
 //
 // Bytes a target sends after the peek, while the next request is under
 // way, are beyond what a pooled connection can tell from a response.
 type upstreamConn struct {
-	*deadline.Conn
-	raw syscall.RawConn // nil when the socket cannot be peeked at
+	net.Conn                 // a *deadline.Conn, or a *tls.Conn over one
+	raw      syscall.RawConn // the socket, to peek at; nil when it cannot be
 	// used is set once a request has been written; reading is set while
-	// the first bytes of a response are awaited, on a connection whose
-	// bytes are HTTP's (sniff); switched records what they showed.
-	used, sniff, reading, switched bool
+	// the first bytes of its response are awaited; final records whether
+	// they showed a final status (finalStatus).
+	used, reading, final bool
 	// closed is the result of the last peek, set by peekFD; peek is its
 	// method value, made once so that a check does not allocate.
 	closed bool
@@ -78,27 +81,46 @@ type upstreamConn struct {
 	buf    [1]byte
 }
 
-var _ net.Conn = (*upstreamConn)(nil)
+var (
+	_ net.Conn                       = (*upstreamConn)(nil)
+	_ interface{ Handshake() error } = (*upstreamConn)(nil)
+)
 
-// newUpstreamConn wraps c, just dialled; isTLS says that TLS will run
-// over it.
-func newUpstreamConn(c net.Conn, isTLS bool) *upstreamConn {
-	uc := &upstreamConn{Conn: deadline.New(c), sniff: !isTLS}
+// dialUpstream wraps c, just dialled, and, with cfg, makes its TLS
+// handshake within timeout, closing c when that fails.
+func dialUpstream(c net.Conn, cfg *tls.Config, timeout time.Duration) (*upstreamConn, error) {
+	dc := deadline.New(c)
+	uc := &upstreamConn{Conn: dc}
 	if sc, ok := c.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			uc.raw = raw
 			uc.peek = uc.peekFD
 		}
 	}
-	return uc
+	if cfg != nil {
+		tc := tls.Client(dc, cfg)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		uc.Conn = tc
+	}
+	return uc, nil
 }
+
+// Handshake tells fasthttp that a connection to an https target speaks
+// TLS already (dialUpstream made its handshake), so that it does not wrap
+// it again, and the checks see the response's bytes in the clear.
+func (c *upstreamConn) Handshake() error { return nil }
 
 // SetWriteDeadline sets the write deadline; on a connection used before,
 // it first fails with errStale (and sets nothing) when the connection must
 // not carry another request.
 func (c *upstreamConn) SetWriteDeadline(t time.Time) error {
 	if c.used {
-		if c.switched {
+		if !c.final {
 			return errStale
 		}
 		if c.raw != nil {
@@ -113,24 +135,31 @@ func (c *upstreamConn) SetWriteDeadline(t time.Time) error {
 // SetReadDeadline sets the read deadline: the request is written, and
 // its response's first bytes are next.
 func (c *upstreamConn) SetReadDeadline(t time.Time) error {
-	c.used, c.reading = true, c.sniff
+	c.used, c.reading, c.final = true, true, false
 	return c.Conn.SetReadDeadline(t)
 }
 
 // Read reads from the connection, noting from a response's first bytes
-// whether its status is 101.
+// whether it has a final status.
 func (c *upstreamConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if c.reading && n > 0 {
-		c.reading, c.switched = false, switchedProtocols(b[:n])
+		c.reading, c.final = false, finalStatus(b[:n])
 	}
 	return n, err
 }
 
-// switchedProtocols reports whether a response beginning with start has
-// status 101, or may have: start too short to show the status counts as
-// one.
-func switchedProtocols(start []byte) bool {
+// finalStatus reports whether a response beginning with start has a final
+// status after which its connection may carry another exchange, spelled
+// exactly: "HTTP/1.0 " or "HTTP/1.1 ", a status from 200 to 599, and a
+// space or CR. An interim 1xx first (which fasthttp skips, to a status the
+// bytes do not show), a 101, blank lines or other spacing the parser also
+// takes, or too few bytes to tell, are not.
+func finalStatus(start []byte) bool {
 	const at = len("HTTP/1.1 ")
-	return len(start) < at+3 || string(start[at:at+3]) == "101"
+	if len(start) < at+4 || string(start[:7]) != "HTTP/1." || (start[7] != '0' && start[7] != '1') || start[8] != ' ' {
+		return false
+	}
+	c, after := start[at:at+3], start[at+3]
+	return '2' <= c[0] && c[0] <= '5' && '0' <= c[1] && c[1] <= '9' && '0' <= c[2] && c[2] <= '9' && (after == ' ' || after == '\r')
 }

@@ -110,3 +110,31 @@ func TestDefaultIdleTimeout(t *testing.T) {
 		t.Fatalf("idle connections kept %v, want under 2s", d)
 	}
 }
+
+func TestFinalStatus(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		start string
+		want  bool
+	}{
+		{"HTTP/1.1 200 OK\r\n", true},
+		{"HTTP/1.0 404 Not Found\r\n", true},
+		{"HTTP/1.1 599\r\n", true},
+		{"HTTP/1.1 204 ", true},
+		{"HTTP/1.1 101 Switching Protocols\r\n", false},
+		{"HTTP/1.1 103 Early Hints\r\n", false},
+		{"HTTP/1.1 100 Continue\r\n", false},
+		{"HTTP/1.1 600 Odd\r\n", false},
+		{"HTTP/1.1  200 OK\r\n", false},
+		{"\r\nHTTP/1.1 200 OK\r\n", false},
+		{"HTTP/1.1 2000 OK\r\n", false},
+		{"HTTP/1.2 200 OK\r\n", false},
+		{"http/1.1 200 OK\r\n", false},
+		{"HTTP/1.1 200", false}, // too short to tell
+		{"", false},
+	} {
+		if got := finalStatus([]byte(c.start)); got != c.want {
+			t.Errorf("finalStatus(%q) = %v, want %v", c.start, got, c.want)
+		}
+	}
+}
