@@ -81,16 +81,20 @@ func (s MethodSet) has(method []byte) bool {
 }
 
 // neverServed reports whether method is one no API serves, with a
-// methods list or without: TRACE (and TRACK) would have a target echo the
-// request back with the headers the gateway adds (request_headers,
-// claim_headers), and CONNECT asks for a tunnel.
+// methods list or without, in any case (a target may fold it): TRACE (and
+// TRACK) would have a target echo the request back with the headers the
+// gateway adds (request_headers, claim_headers), and CONNECT asks for a
+// tunnel.
 func neverServed(method []byte) bool {
-	switch string(method) {
-	case "TRACE", "TRACK", "CONNECT":
-		return true
+	for _, m := range neverServedNames {
+		if bytes.EqualFold(method, m) {
+			return true
+		}
 	}
 	return false
 }
+
+var neverServedNames = [][]byte{[]byte("TRACE"), []byte("TRACK"), []byte("CONNECT")}
 
 var _ fmt.Stringer = MethodSet(0)
 
