@@ -285,24 +285,34 @@ func (f *fetcher) refresh() error {
 }
 
 // refetch is called on the request path when a token names a kid that is not
-// in the key set, or when the keys were never fetched. It joins the fetch in
-// flight, or starts one unless the last one started less than MinRefetch
-// ago: then it returns false at once, so that tokens with made-up kids cannot
-// hold requests waiting for a fetch's turn. It waits for the fetch at most
-// maxRefetchWait and reports whether the fetch ended.
-func (f *fetcher) refetch() bool {
+// in the key set, or when the keys were never fetched: await(refetching()).
+func (f *fetcher) refetch() bool { return f.await(f.refetching()) }
+
+// refetching joins the fetch in flight, or starts one unless the last one
+// started less than MinRefetch ago: then it returns nil, so that tokens
+// with made-up kids cannot hold requests waiting for a fetch's turn. The
+// channel it returns is closed when the fetch ends.
+func (f *fetcher) refetching() <-chan struct{} {
 	f.mu.Lock()
-	ch := f.inflight
-	if ch == nil {
-		now := f.ks.opts.Now()
-		if now.Before(f.lastStart.Add(f.ks.opts.MinRefetch)) {
-			f.mu.Unlock()
-			return false
-		}
-		ch = f.beginLocked(now)
-		go f.fetch(ch)
+	defer f.mu.Unlock()
+	if f.inflight != nil {
+		return f.inflight
 	}
-	f.mu.Unlock()
+	now := f.ks.opts.Now()
+	if now.Before(f.lastStart.Add(f.ks.opts.MinRefetch)) {
+		return nil
+	}
+	ch := f.beginLocked(now)
+	go f.fetch(ch)
+	return ch
+}
+
+// await waits at most maxRefetchWait for the fetch that closes ch and
+// reports whether it ended; a nil ch has none.
+func (f *fetcher) await(ch <-chan struct{}) bool {
+	if ch == nil {
+		return false
+	}
 	t := time.NewTimer(maxRefetchWait)
 	defer t.Stop()
 	select {

@@ -38,7 +38,8 @@ func TestRefetchWaitHoldsNoParser(t *testing.T) {
 	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
 	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Nanosecond}, p.idp())
 	v := NewValidator(k, 0)
-	release := p.HoldJWKS()
+	release := sync.OnceFunc(p.HoldJWKS())
+	defer release() // also when the test fails before its own release
 	tok := bloatedToken("unknown", 1400)
 	const n = 100
 	before := heapInUse()
@@ -55,9 +56,40 @@ func TestRefetchWaitHoldsNoParser(t *testing.T) {
 	}
 }
 
-// waitingInRefetch counts the goroutines in fetcher.refetch.
+// waitingInRefetch counts the goroutines waiting for a refetch
+// (fetcher.await).
 func waitingInRefetch() int {
 	buf := make([]byte, 1<<22)
 	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "auth.(*fetcher).refetch(")
+	return strings.Count(string(buf), "auth.(*fetcher).await(")
+}
+
+// TestBigTokenAllocations: a token over pooledTokenBytes, refused (a bad
+// signature, or an unknown kid when no refetch may start), reuses a kept
+// scratch rather than grow a new one per request: the memory a token
+// packed with tiny values makes a parser grow is not allocated again each
+// time.
+func TestBigTokenAllocations(t *testing.T) {
+	testKeys(t)
+	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
+	k := readyKeys(t, KeySetsOptions{MinRefetch: time.Hour}, p.idp())
+	v := NewValidator(k, 0)
+	for _, kid := range []string{"rsa-a", "unknown"} {
+		tok := bloatedToken(kid, 1400)
+		v.Validate(tok, p.idp(), rulesFor("RS256"), now) //nolint:errcheck // refused; warms the kept scratches
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		const n = 100
+		for range n {
+			if _, err := v.Validate(tok, p.idp(), rulesFor("RS256"), now); err == nil {
+				t.Fatal("a forged token was accepted")
+			}
+		}
+		runtime.ReadMemStats(&after)
+		per := (after.TotalAlloc - before.TotalAlloc) / n
+		t.Logf("kid %s: %d KiB per refused token", kid, per>>10)
+		if per > 128<<10 {
+			t.Errorf("kid %s: %d KiB allocated per refused %d-byte token, want under 128 KiB", kid, per>>10, len(tok))
+		}
+	}
 }

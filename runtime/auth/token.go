@@ -27,19 +27,39 @@ type scratch struct {
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // pooledTokenBytes is the largest token whose scratch goes back to
-// scratchPool: a parser grows with the values of what it parsed (some 80
+// scratchPool. A parser grows with the values of what it parsed (some 80
 // times a token's size for one packed with tiny values), and a pooled
-// scratch keeps that until it is dropped.
+// scratch keeps that until the collector drops it: a larger token's
+// scratch goes to bigScratches, which keeps a few.
 const pooledTokenBytes = 4 << 10
 
-// getScratch returns a scratch for parsing a token.
-func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+// bigScratches holds scratches that parsed tokens over pooledTokenBytes,
+// for the next such tokens: a few, so that what they keep is bounded, and
+// a flood of such tokens does not make a new one each.
+var bigScratches = make(chan *scratch, 8)
 
-// putScratch gives back s, which parsed raw; a scratch that parsed a token
-// over pooledTokenBytes is left to the collector.
+// getScratch returns a scratch for parsing raw.
+func getScratch(raw []byte) *scratch {
+	if len(raw) > pooledTokenBytes {
+		select {
+		case s := <-bigScratches:
+			return s
+		default:
+			return new(scratch)
+		}
+	}
+	return scratchPool.Get().(*scratch)
+}
+
+// putScratch gives back s, which parsed raw.
 func putScratch(s *scratch, raw []byte) {
 	if len(raw) <= pooledTokenBytes {
 		scratchPool.Put(s)
+		return
+	}
+	select {
+	case bigScratches <- s:
+	default:
 	}
 }
 

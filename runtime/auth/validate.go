@@ -306,7 +306,7 @@ func (v *Validator) verify(raw []byte, f *fetcher, idp *table.IdP, rules *table.
 	if f.keys.Load() == nil && (!f.refetch() || f.keys.Load() == nil) {
 		return nil, unavailable(idp.ID)
 	}
-	s := getScratch()
+	s := getScratch(raw)
 	defer func() { putScratch(s, raw) }()
 	t, err := s.parse(raw)
 	if err != nil {
@@ -321,17 +321,19 @@ func (v *Validator) verify(raw []byte, f *fetcher, idp *table.IdP, rules *table.
 	}
 	ks := f.keys.Load()
 	if t.kidIsString && ks.byKID[string(t.kid)] == nil {
-		// The wait for the key set holds no scratch: its parsers have
-		// grown with the token, and a token may be made to grow them.
-		putScratch(s, raw)
-		s, t = nil, nil
-		refetched := f.refetch()
-		s = getScratch()
-		if t, err = s.parse(raw); err != nil { // as before: raw is the same
-			return nil, err
-		}
-		if refetched {
-			ks = f.keys.Load()
+		if fetch := f.refetching(); fetch != nil {
+			// The wait for the key set holds no scratch: its parsers have
+			// grown with the token, and a token may be made to grow them.
+			putScratch(s, raw)
+			s, t = nil, nil
+			refetched := f.await(fetch)
+			s = getScratch(raw)
+			if t, err = s.parse(raw); err != nil { // as before: raw is the same
+				return nil, err
+			}
+			if refetched {
+				ks = f.keys.Load()
+			}
 		}
 	}
 	if err := ks.verify(t); err != nil {
