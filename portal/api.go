@@ -277,7 +277,7 @@ func (s *Server) apiCreateClient(w http.ResponseWriter, r *http.Request, sess *s
 	if req.RedirectURIs.single { // one string, perhaps several URIs split by the separator
 		redirects = splitRedirectURIs(redirects[0], s.table())
 	}
-	c, aerr := s.createClient(r.Context(), sess.Email, sess.Account, req.Catalogue.list, req.ClientName, redirects)
+	c, aerr := s.createClient(r.Context(), s.registrant(r, sess), req.Catalogue.list, req.ClientName, redirects)
 	if aerr != nil {
 		writeError(w, aerr)
 		return

@@ -145,7 +145,8 @@ func splitRedirectURIs(s string, t *table.Table) []string {
 // deleted there again: also when that account was removed while the
 // provider registered the client, so that no removed account, nor a
 // later one under the same email, gets it.
-func (s *Server) createClient(ctx context.Context, dev string, account time.Time, catalogue []string, name string, redirects []string) (store.Client, *apiError) {
+func (s *Server) createClient(ctx context.Context, who registrant, catalogue []string, name string, redirects []string) (store.Client, *apiError) {
+	dev, account := who.email, who.account
 	t := s.table()
 	sel, aerr := choose(t, catalogue)
 	if aerr != nil {
@@ -157,7 +158,7 @@ func (s *Server) createClient(ctx context.Context, dev string, account time.Time
 	if aerr = checkRedirectURIs(redirects); aerr != nil {
 		return store.Client{}, aerr
 	}
-	res, aerr := s.reserveClient(dev)
+	res, aerr := s.reserveClient(who)
 	if aerr != nil {
 		return store.Client{}, aerr
 	}
@@ -180,6 +181,9 @@ func (s *Server) createClient(ctx context.Context, dev string, account time.Time
 	// provider that is stored nowhere: the registration outlives the
 	// request, bounded by the settings' timeout.
 	r, err := reg.Register(context.WithoutCancel(ctx), dcr.Request{ClientName: name, RedirectURIs: redirects, AccessTokenSigningAlg: sel.signingAlg})
+	if !errors.Is(err, dcr.ErrSettings) { // else the provider was not called
+		s.counted(res)
+	}
 	if err != nil {
 		return fail(registrationError(err), err)
 	}
@@ -216,20 +220,41 @@ func (s *Server) createClient(ctx context.Context, dev string, account time.Time
 	return c, nil
 }
 
+// registrant is who asks for a client: the developer's email, the
+// creation time of the account its session was started for, and the
+// client address's limiter key (addressKey).
+type registrant struct {
+	email   string
+	account time.Time
+	place   string
+}
+
+// registrant returns who asks, in r, for a client in sess.
+func (s *Server) registrant(r *http.Request, sess *session) registrant {
+	return registrant{email: sess.Email, account: sess.Account, place: addressKey(s.addressOf(r))}
+}
+
 // reservation is one registration in flight for a developer; clientID
 // is set once the provider has answered, before the client is stored.
+// slots are its places under the registration limits, kept as an event
+// once the provider is called (counted).
 type reservation struct {
 	dev      string
 	clientID string
+	slots    []limitSlot
+	counted  bool
 }
 
-// reserveClient holds one of dev's MaxClientsPerDeveloper places for a
+// reserveClient holds one of who's MaxClientsPerDeveloper places for a
 // registration in flight, so that concurrent registrations cannot pass the
-// cap together, and counts the attempt against registrationsPerAccount;
-// release gives the place back when the registration ends. A place
+// cap together, and its places under registrationsPerAccount and
+// registrationsPerPlace; release gives them back when the registration
+// ends (those under the registration limits only when the provider was
+// not called: see counted). A place
 // is counted once: a reservation whose client is already in the store
 // (stored, not yet released) is not counted again.
-func (s *Server) reserveClient(dev string) (*reservation, *apiError) {
+func (s *Server) reserveClient(who registrant) (*reservation, *apiError) {
+	dev := who.email
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	stored := s.opts.Store.Clients(dev)
@@ -243,13 +268,13 @@ func (s *Server) reserveClient(dev string) (*reservation, *apiError) {
 		return nil, errorf(http.StatusConflict, "too_many_clients",
 			"you have reached the limit of %d clients per developer: delete one you no longer use, then register again", MaxClientsPerDeveloper)
 	}
-	if wait := s.registrations.reserve(dev, s.opts.Now()); wait > 0 {
+	slots := []limitSlot{{s.registrations, dev}, {s.registrationsByPlace, who.place}}
+	if wait := reserveAll(slots, s.opts.Now()); wait > 0 {
 		s.metrics.registrationsLimited.Inc()
-		return nil, tooMany(wait, "you have registered %d clients in the last hour: register again in %s",
-			registrationsPerAccount, wait.Round(time.Second))
+		return nil, tooMany(wait, "too many clients were registered in the last hour by your account or from your address: register again in %s",
+			wait.Round(time.Second))
 	}
-	s.registrations.commit(dev) // an attempt counts, whatever the provider says
-	r := &reservation{dev: dev}
+	r := &reservation{dev: dev, slots: slots}
 	if s.registering[dev] == nil {
 		s.registering[dev] = map[*reservation]struct{}{}
 	}
@@ -264,9 +289,23 @@ func (s *Server) named(r *reservation, clientID string) {
 	s.mu.Unlock()
 }
 
+// counted keeps r's places under the registration limits as an event:
+// the provider was called.
+func (s *Server) counted(r *reservation) {
+	commitAll(r.slots)
+	s.mu.Lock()
+	r.counted = true
+	s.mu.Unlock()
+}
+
+// release ends r: its place under MaxClientsPerDeveloper, and its places
+// under the registration limits unless the provider was called.
 func (s *Server) release(r *reservation) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !r.counted {
+		releaseAll(r.slots)
+	}
 	delete(s.registering[r.dev], r)
 	if len(s.registering[r.dev]) == 0 {
 		delete(s.registering, r.dev)

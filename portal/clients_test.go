@@ -314,35 +314,74 @@ func TestClientsPerDeveloperAreCapped(t *testing.T) {
 	e.create(dev, "replacement", "gluu_api")
 }
 
-// TestRegistrationsPerDeveloperAreLimited: a developer who registers and
-// deletes clients over and over (each registration calls the provider,
-// each deletion leaves a tombstone) is refused with 429 and Retry-After
-// past registrationsPerAccount an hour, without a provider call; another
-// developer is not affected, and the next window allows again.
-func TestRegistrationsPerDeveloperAreLimited(t *testing.T) {
+// TestRegistrationsAreLimited: registrations that call the provider are
+// refused with 429 and Retry-After, without a provider call, past
+// registrationsPerAccount an hour for one account (which may register and
+// delete over and over: each deletion leaves a tombstone) and past
+// registrationsPerPlace for one client address (which may sign up more
+// accounts); the next window allows again.
+func TestRegistrationsAreLimited(t *testing.T) {
+	t.Parallel()
+	const want = "too many clients were registered in the last hour by your account or from your address: register again in 1h0m0s"
+	refused := func(t *testing.T, e *env, dev *http.Client) {
+		t.Helper()
+		calls := len(e.requests())
+		var aerr apiError
+		resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "one more"}, &aerr)
+		if resp.StatusCode != http.StatusTooManyRequests || aerr.Code != "too_many_attempts" || aerr.Description != want || resp.Header.Get("Retry-After") != "3600" {
+			t.Errorf("past the limit: %d %+v, Retry-After %q", resp.StatusCode, aerr, resp.Header.Get("Retry-After"))
+		}
+		if n := len(e.requests()); n != calls {
+			t.Errorf("%d provider calls past the limit", n-calls)
+		}
+	}
+	cycle := func(t *testing.T, e *env, dev *http.Client, n int) {
+		t.Helper()
+		for i := range n {
+			c := e.create(dev, fmt.Sprint("app", i), "gluu_api")
+			if resp := e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, nil); resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("delete: %d", resp.StatusCode)
+			}
+		}
+	}
+	t.Run("per account", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		dev := e.developer("a@example.com")
+		cycle(t, e, dev, registrationsPerAccount)
+		refused(t, e, dev)
+		e.create(e.developer("b@example.com"), "b app", "gluu_api")
+		e.advance(registrationWindow)
+		e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil)
+		e.create(dev, "next hour", "gluu_api")
+	})
+	t.Run("per address", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		for i := range registrationsPerPlace / registrationsPerAccount {
+			cycle(t, e, e.developer(fmt.Sprintf("a%d@example.com", i)), registrationsPerAccount)
+		}
+		refused(t, e, e.developer("z@example.com"))
+	})
+}
+
+// TestRegistrationFailingBeforeTheProviderNotCounted: an attempt that
+// fails before the provider is called (here, the operator's settings name
+// an initial access token that is not there) takes no place under the
+// registration limits, so that a fault of the operator's does not lock
+// developers out once it is fixed.
+func TestRegistrationFailingBeforeTheProviderNotCounted(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
-	for i := range registrationsPerAccount {
-		c := e.create(dev, fmt.Sprint("app", i), "gluu_api")
-		if resp := e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, nil); resp.StatusCode != http.StatusNoContent {
-			t.Fatalf("delete: %d", resp.StatusCode)
+	e.table.Store(testTable(e.idp.URL, "CUEGATE_TEST_UNSET_INITIAL_ACCESS_TOKEN"))
+	for range registrationsPerAccount + 1 {
+		if resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, nil); resp.StatusCode < 500 {
+			t.Fatalf("a registration without its initial access token: %d", resp.StatusCode)
 		}
 	}
-	calls := len(e.requests())
-	var aerr apiError
-	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "one more"}, &aerr)
-	want := fmt.Sprintf("you have registered %d clients in the last hour: register again in 1h0m0s", registrationsPerAccount)
-	if resp.StatusCode != http.StatusTooManyRequests || aerr.Code != "too_many_attempts" || aerr.Description != want || resp.Header.Get("Retry-After") != "3600" {
-		t.Errorf("past the limit: %d %+v, Retry-After %q", resp.StatusCode, aerr, resp.Header.Get("Retry-After"))
-	}
-	if n := len(e.requests()); n != calls {
-		t.Errorf("%d provider calls past the limit", n-calls)
-	}
-	e.create(e.developer("b@example.com"), "b app", "gluu_api")
-	e.advance(registrationWindow)
-	e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil)
-	e.create(dev, "next hour", "gluu_api")
+	e.table.Store(e.freshTable())
+	e.create(dev, "once fixed", "gluu_api")
 }
 
 func TestCreateValidation(t *testing.T) {
@@ -481,7 +520,7 @@ func TestRegistrationOutlivesTheRequest(t *testing.T) {
 	}
 	e.developer("a@example.com")
 	d, _ := e.store.Developer("a@example.com")
-	c, aerr := s.createClient(ctx, d.Email, d.Created, []string{"gluu_api"}, "app", nil)
+	c, aerr := s.createClient(ctx, registrant{email: d.Email, account: d.Created, place: "test"}, []string{"gluu_api"}, "app", nil)
 	if aerr != nil {
 		t.Fatalf("createClient after the developer went away: %v", aerr)
 	}

@@ -320,7 +320,7 @@ func (s *Server) createHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 	t := s.table()
 	ids := r.PostForm["catalogue"]
 	redirects := splitRedirectURIs(r.PostFormValue("redirect_uris"), t)
-	c, aerr := s.createClient(r.Context(), sess.Email, sess.Account, ids, r.PostFormValue("client_name"), redirects)
+	c, aerr := s.createClient(r.Context(), s.registrant(r, sess), ids, r.PostFormValue("client_name"), redirects)
 	if aerr != nil {
 		d := s.detailsData(t, ids)
 		d.Error = sentence(aerr.Description)

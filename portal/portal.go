@@ -67,10 +67,11 @@
 // portal answers 503 with Retry-After. A developer may hold at most
 // MaxClientsPerDeveloper clients (expired ones count until deleted), since
 // each registration spends the operator's initial access token at the
-// provider; past it the portal answers 409 too_many_clients. A developer
-// may start at most registrationsPerAccount registrations an hour (each
-// calls the provider, and a client deleted leaves a tombstone in the
-// state); past it the portal answers 429 with Retry-After.
+// provider; past it the portal answers 409 too_many_clients. Registrations
+// that call the provider are limited per account and per client address
+// (registrationsPerAccount, registrationsPerPlace an hour: each spends the
+// initial access token, and a client deleted leaves a tombstone in the
+// state); past them the portal answers 429 with Retry-After.
 //
 // Concurrency: a Server is safe for concurrent use; it reads the current
 // table through Options.Table on every request, so a hot swap changes the
@@ -147,7 +148,8 @@ const (
 	knownPlacesPerAccount   = 8
 	signupsPerAddress       = 10
 	signupWindow            = time.Hour
-	registrationsPerAccount = 30 // client registrations a developer may start per registrationWindow
+	registrationsPerAccount = 30  // client registrations that call the provider, per registrationWindow and account
+	registrationsPerPlace   = 120 // and per client address
 	registrationWindow      = time.Hour
 	defaultSessionTTL       = 12 * time.Hour
 	hashQueuePerSlot        = 8               // bcrypt work that may wait, per slot (Server.hashing)
@@ -181,9 +183,11 @@ type Server struct {
 	logins    *windowLimiter // logins by address, failed or not
 	places    *knownPlaces   // where each account was used lately
 	signups   *windowLimiter // sign-up attempts by address
-	// registrations bounds the registrations a developer starts: each
-	// calls the provider, and each client deleted leaves a tombstone.
-	registrations *windowLimiter
+	// registrations and registrationsByPlace bound the registrations that
+	// call the provider, by account and by client address: each spends the
+	// operator's initial access token, and each client deleted leaves a
+	// tombstone.
+	registrations, registrationsByPlace *windowLimiter
 	// hashing bounds the bcrypt work of log-ins and sign-ups: two running
 	// per GOMAXPROCS, hashQueuePerSlot times that waiting at most hashWait.
 	hashing *workSlots
@@ -210,21 +214,22 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		opts:          opts,
-		discovery:     dcr.NewDiscovery(opts.HTTPClient),
-		pages:         pages,
-		dummyHash:     dummy,
-		csrfKey:       make([]byte, 32),
-		registering:   map[string]map[*reservation]struct{}{},
-		updating:      map[string]bool{},
-		byPlace:       newWindowLimiter(loginFailuresPerPlace, loginWindow),
-		byAccount:     newWindowLimiter(loginFailuresPerAccount, loginWindow),
-		byAddress:     newWindowLimiter(loginFailuresPerAddress, loginWindow),
-		logins:        newWindowLimiter(loginsPerAddress, loginWindow),
-		places:        newKnownPlaces(knownPlacesPerAccount, knownPlaceTTL),
-		signups:       newWindowLimiter(signupsPerAddress, signupWindow),
-		registrations: newWindowLimiter(registrationsPerAccount, registrationWindow),
-		metrics:       newPortalMetrics(),
+		opts:                 opts,
+		discovery:            dcr.NewDiscovery(opts.HTTPClient),
+		pages:                pages,
+		dummyHash:            dummy,
+		csrfKey:              make([]byte, 32),
+		registering:          map[string]map[*reservation]struct{}{},
+		updating:             map[string]bool{},
+		byPlace:              newWindowLimiter(loginFailuresPerPlace, loginWindow),
+		byAccount:            newWindowLimiter(loginFailuresPerAccount, loginWindow),
+		byAddress:            newWindowLimiter(loginFailuresPerAddress, loginWindow),
+		logins:               newWindowLimiter(loginsPerAddress, loginWindow),
+		places:               newKnownPlaces(knownPlacesPerAccount, knownPlaceTTL),
+		signups:              newWindowLimiter(signupsPerAddress, signupWindow),
+		registrations:        newWindowLimiter(registrationsPerAccount, registrationWindow),
+		registrationsByPlace: newWindowLimiter(registrationsPerPlace, registrationWindow),
+		metrics:              newPortalMetrics(),
 	}
 	slots := 2 * runtime.GOMAXPROCS(0)
 	s.hashing = newWorkSlots(slots, hashQueuePerSlot*slots, hashWait)
