@@ -21,14 +21,15 @@ import (
 const poison = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nSet-Cookie: session=attacker\r\n\r\nPOISON"
 
 // desync is how a desyncUpstream answers "/trigger": with trigger, then
-// either stray (bytes beyond the response, sent once release is closed)
-// or, with switched, poison to every request after it on the connection,
-// as a target that switched protocols would answer in its own. With late,
-// it answers "/smuggled" only once the next request's bytes arrive, as a
-// slow endpoint would, past what a peek before that request can see.
+// either stray (bytes beyond the response, sent once release is closed,
+// or at once with eager) or, with switched, poison to every request after
+// it on the connection, as a target that switched protocols would answer
+// in its own. With late, it answers "/smuggled" only once the next
+// request's bytes arrive, as a slow endpoint would, past what a peek
+// before that request can see.
 type desync struct {
-	trigger, stray string
-	switched, late bool
+	trigger, stray        string
+	switched, late, eager bool
 }
 
 // desyncUpstream is a target, behind TLS with cfg, that reads each
@@ -94,7 +95,9 @@ func answerDesync(c net.Conn, d desync, release <-chan struct{}, done chan<- str
 			io.WriteString(c, d.trigger) //nolint:errcheck
 			switched = d.switched
 			if d.stray != "" {
-				<-release
+				if !d.eager {
+					<-release
+				}
 				io.WriteString(c, d.stray) //nolint:errcheck
 				done <- struct{}{}
 			}
@@ -158,6 +161,8 @@ func TestNoResponseReadOutOfStep(t *testing.T) {
 	}{
 		{"a body after HEAD's header", "HEAD /trigger HTTP/1.1\r\nHost: gw\r\n\r\n", desync{trigger: "HTTP/1.1 200 OK\r\nContent-Length: 44\r\n\r\n", stray: poison}, 200},
 		{"a body after a 204", get, desync{trigger: "HTTP/1.1 204 No Content\r\n\r\n", stray: poison}, 204},
+		{"a body right after a 204", get, desync{trigger: "HTTP/1.1 204 No Content\r\n\r\n", stray: poison, eager: true}, 204},
+		{"more than Content-Length, at once", get, desync{trigger: ok, stray: poison, eager: true}, 200},
 		{"a body after a 304", get, desync{trigger: "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n", stray: poison}, 304},
 		{"more than Content-Length", get, desync{trigger: ok, stray: poison}, 200},
 		{"a 101 never asked for", get, desync{trigger: switching, switched: true}, 502},

@@ -135,14 +135,14 @@ func newTarget(raw string, opts Options) (*target, error) {
 				timeout = connectTimeout
 			}
 			d := *dialer
-			d.Timeout = timeout
+			d.Deadline = time.Now().Add(timeout) // the TLS handshake's too
 			c, err := d.Dial("tcp", addr)
 			if err != nil {
 				return nil, &dialError{err}
 			}
-			uc, err := dialUpstream(c, tlsConfig, timeout)
+			uc, err := dialUpstream(c, tlsConfig, d.Deadline)
 			if err != nil {
-				return nil, err
+				return nil, &dialError{err}
 			}
 			return uc, nil
 		},

@@ -1,7 +1,10 @@
 package proxy
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -101,5 +104,44 @@ func TestCloseWaitsForInflight(t *testing.T) {
 	}
 	if n := p.Inflight(); n != 0 {
 		t.Fatalf("inflight %d", n)
+	}
+}
+
+// TestForwardFailoverOnHandshake: an https target whose TLS handshake
+// fails (here it never answers one) is like one that refuses connections:
+// nothing was sent, so the request goes to the next target, and the
+// target cools down.
+func TestForwardFailoverOnHandshake(t *testing.T) {
+	t.Parallel()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // holds it, answering nothing
+		}
+	}()
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(up.Certificate())
+	p, err := New(Options{Targets: []string{"https://" + silent.Addr().String(), up.URL}, ConnectTimeout: 200 * time.Millisecond, TLSConfig: &tls.Config{RootCAs: roots}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := serve(t, p)
+	for i := range 4 {
+		if resp, body := get(t, gw+"/", nil); resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	if d := p.targets[0].downUntil.Load(); d == 0 {
+		t.Fatal("the target whose handshake failed is not cooling down")
 	}
 }

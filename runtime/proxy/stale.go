@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
 	"syscall"
 	"time"
 
@@ -58,17 +59,19 @@ func (t *target) do(out *fasthttp.Request, resp *fasthttp.Response, deadline tim
 //     (Switching Protocols: the target then speaks another protocol on
 //     it, perhaps only once spoken to) or a status line spelled otherwise
 //     the connection's state is not what a response's framing says;
-//   - when a peek at the socket, which does not block, finds end of
-//     stream, an error, or bytes the target sent unasked (a body after a
-//     response framed without one, such as a 204's or a 304's, or more
-//     than its Content-Length): they would be read as the response to the
-//     new request. On an https target's connection they are TLS records:
-//     any at all refuses it.
+//   - when bytes the target sent unasked (a body after a response framed
+//     without one, such as a 204's or a 304's, or more than its
+//     Content-Length), end of stream or an error are waiting, for they
+//     would be read as the response to the new request: in the TLS
+//     layer's buffer (it reads ahead), by a read of it that does not wait,
+//     and on the socket, by a peek that does not block (on an https
+//     target's connection any TLS record there refuses it).
 //
 // Bytes a target sends after the peek, while the next request is under
 // way, are beyond what a pooled connection can tell from a response.
 type upstreamConn struct {
-	net.Conn                 // a *deadline.Conn, or a *tls.Conn over one
+	net.Conn                 // a *deadline.Conn, or tls over one
+	tls      *tls.Conn       // for an https target; nil for an http one
 	raw      syscall.RawConn // the socket, to peek at; nil when it cannot be
 	// used is set once a request has been written; reading is set while
 	// the first bytes of its response are awaited; final records whether
@@ -87,8 +90,8 @@ var (
 )
 
 // dialUpstream wraps c, just dialled, and, with cfg, makes its TLS
-// handshake within timeout, closing c when that fails.
-func dialUpstream(c net.Conn, cfg *tls.Config, timeout time.Duration) (*upstreamConn, error) {
+// handshake by the time by, closing c when that fails.
+func dialUpstream(c net.Conn, cfg *tls.Config, by time.Time) (*upstreamConn, error) {
 	dc := deadline.New(c)
 	uc := &upstreamConn{Conn: dc}
 	if sc, ok := c.(syscall.Conn); ok {
@@ -99,13 +102,13 @@ func dialUpstream(c net.Conn, cfg *tls.Config, timeout time.Duration) (*upstream
 	}
 	if cfg != nil {
 		tc := tls.Client(dc, cfg)
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := context.WithDeadline(context.Background(), by)
 		defer cancel()
 		if err := tc.HandshakeContext(ctx); err != nil {
 			c.Close()
 			return nil, err
 		}
-		uc.Conn = tc
+		uc.Conn, uc.tls = tc, tc
 	}
 	return uc, nil
 }
@@ -120,7 +123,7 @@ func (c *upstreamConn) Handshake() error { return nil }
 // not carry another request.
 func (c *upstreamConn) SetWriteDeadline(t time.Time) error {
 	if c.used {
-		if !c.final {
+		if !c.final || c.tlsPending() {
 			return errStale
 		}
 		if c.raw != nil {
@@ -130,6 +133,26 @@ func (c *upstreamConn) SetWriteDeadline(t time.Time) error {
 		}
 	}
 	return c.Conn.SetWriteDeadline(t)
+}
+
+// longAgo is a deadline that has passed: a read with it does not wait.
+var longAgo = time.Unix(1, 0)
+
+// tlsPending reports whether the TLS layer of an https target's
+// connection holds what the target sent unasked, or has failed: a read
+// that does not wait finds its buffered plaintext or records without
+// touching the socket (a message of TLS's own, such as a session ticket,
+// it takes quietly). A timeout leaves a TLS connection usable; the read
+// deadline is the next exchange's to set.
+func (c *upstreamConn) tlsPending() bool {
+	if c.tls == nil {
+		return false
+	}
+	if err := c.tls.SetReadDeadline(longAgo); err != nil {
+		return true
+	}
+	n, err := c.tls.Read(c.buf[:])
+	return n > 0 || !errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // SetReadDeadline sets the read deadline: the request is written, and
