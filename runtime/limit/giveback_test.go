@@ -195,54 +195,42 @@ func TestLeasesForgetRunOutFirst(t *testing.T) {
 // lost.
 func swallowingProxy(t *testing.T, addr string, swallow *atomic.Bool) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	ln := testutil.Loopback(t)
+	testutil.ServeConns(ln, func(c net.Conn) {
+		s, err := net.Dial("tcp", addr)
+		if err != nil {
+			c.Close()
+			return
+		}
+		var mute atomic.Bool
+		go func() {
+			defer s.Close()
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := c.Read(buf)
+				if n > 0 {
+					if swallow.Load() && bytes.Contains(bytes.ToUpper(buf[:n]), []byte("EVALSHA")) {
+						mute.Store(true)
+					}
+					s.Write(buf[:n]) //nolint:errcheck
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		defer c.Close()
+		buf := make([]byte, 64<<10)
 		for {
-			c, err := ln.Accept()
+			n, err := s.Read(buf)
+			if n > 0 && !mute.Load() {
+				c.Write(buf[:n]) //nolint:errcheck
+			}
 			if err != nil {
 				return
 			}
-			s, err := net.Dial("tcp", addr)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			var mute atomic.Bool
-			go func() {
-				defer s.Close()
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if swallow.Load() && bytes.Contains(bytes.ToUpper(buf[:n]), []byte("EVALSHA")) {
-							mute.Store(true)
-						}
-						s.Write(buf[:n]) //nolint:errcheck
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := s.Read(buf)
-					if n > 0 && !mute.Load() {
-						c.Write(buf[:n]) //nolint:errcheck
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
+	})
 	return ln.Addr().String()
 }
 

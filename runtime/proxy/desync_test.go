@@ -39,24 +39,11 @@ type desync struct {
 // on done once it has written a poison unasked.
 func desyncUpstream(t *testing.T, d desync, cfg *tls.Config, release <-chan struct{}, done chan<- struct{}) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	scheme := "http://"
+	ln, scheme := testutil.Loopback(t), "http://"
 	if cfg != nil {
 		ln, scheme = tls.NewListener(ln, cfg), "https://"
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go answerDesync(c, d, release, done)
-		}
-	}()
+	testutil.ServeConns(ln, func(c net.Conn) { answerDesync(c, d, release, done) })
 	return scheme + ln.Addr().String()
 }
 

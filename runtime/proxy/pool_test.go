@@ -113,20 +113,8 @@ func TestCloseWaitsForInflight(t *testing.T) {
 // target cools down.
 func TestForwardFailoverOnHandshake(t *testing.T) {
 	t.Parallel()
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { silent.Close() })
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() }) // holds it, answering nothing
-		}
-	}()
+	silent := testutil.Loopback(t)
+	testutil.ServeConns(silent, func(c net.Conn) { t.Cleanup(func() { c.Close() }) }) // holds it, answering nothing
 	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	defer up.Close()
 	roots := x509.NewCertPool()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/cuegate/cuegate/runtime/pathclean"
 )
 
@@ -61,30 +62,17 @@ func get(t *testing.T, url string, hdr map[string]string) (*http.Response, strin
 // connection after it, or, with hold, keeping it open until the test ends.
 func rawUpstream(t *testing.T, resp string, hold bool) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if hold {
-				t.Cleanup(func() { c.Close() })
-			}
-			go func() {
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-					io.WriteString(c, resp) //nolint:errcheck
-				}
-				if !hold {
-					c.Close()
-				}
-			}()
+	ln := testutil.Loopback(t)
+	testutil.ServeConns(ln, func(c net.Conn) {
+		if hold {
+			t.Cleanup(func() { c.Close() })
+		} else {
+			defer c.Close()
 		}
-	}()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+			io.WriteString(c, resp) //nolint:errcheck
+		}
+	})
 	return "http://" + ln.Addr().String()
 }
 
