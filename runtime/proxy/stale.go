@@ -80,7 +80,7 @@ type upstreamConn struct {
 	// closed is the result of the last peek, set by peekFD; peek is its
 	// method value, made once so that a check does not allocate.
 	closed bool
-	peek   func(fd uintptr) bool
+	peek   func(fd uintptr)
 	buf    [1]byte
 }
 
@@ -119,20 +119,24 @@ func dialUpstream(c net.Conn, cfg *tls.Config, by time.Time) (*upstreamConn, err
 func (c *upstreamConn) Handshake() error { return nil }
 
 // SetWriteDeadline sets the write deadline; on a connection used before,
-// it first fails with errStale (and sets nothing) when the connection must
-// not carry another request.
+// it then fails with errStale when the connection must not carry another
+// request (fasthttp closes it). The deadline is set first, so that what
+// the TLS layer may write while it is read (the answer to a key update)
+// has the new exchange's. The peek goes around the read deadline, which
+// the last exchange left and may have passed while the connection idled.
 func (c *upstreamConn) SetWriteDeadline(t time.Time) error {
-	if c.used {
-		if !c.final || c.tlsPending() {
+	if err := c.Conn.SetWriteDeadline(t); err != nil || !c.used {
+		return err
+	}
+	if !c.final || c.tlsPending() {
+		return errStale
+	}
+	if c.raw != nil {
+		if err := c.raw.Control(c.peek); err != nil || c.closed {
 			return errStale
 		}
-		if c.raw != nil {
-			if err := c.raw.Read(c.peek); err != nil || c.closed {
-				return errStale
-			}
-		}
 	}
-	return c.Conn.SetWriteDeadline(t)
+	return nil
 }
 
 // longAgo is a deadline that has passed: a read with it does not wait.

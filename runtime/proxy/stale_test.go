@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
@@ -136,5 +138,76 @@ func TestFinalStatus(t *testing.T) {
 		if got := finalStatus([]byte(c.start)); got != c.want {
 			t.Errorf("finalStatus(%q) = %v, want %v", c.start, got, c.want)
 		}
+	}
+}
+
+// TestConnectionsReused: sequential requests to a target, GETs and POSTs,
+// over http and https (TLS 1.2 and 1.3), go over one connection: the
+// checks before a reuse refuse nothing a target sends in order, also after
+// the connection idled past the read deadline its last exchange left.
+func TestConnectionsReused(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name     string
+		tls      uint16 // 0: http
+		idle     time.Duration
+		requests int
+	}{
+		{"http", 0, 0, 20},
+		{"https TLS 1.2", tls.VersionTLS12, 0, 20},
+		{"https TLS 1.3", tls.VersionTLS13, 0, 20},
+		{"http, idle past the last read deadline", 0, 150 * time.Millisecond, 3},
+		{"https, idle past the last read deadline", tls.VersionTLS13, 150 * time.Millisecond, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var conns atomic.Int64
+			up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body) //nolint:errcheck
+				io.WriteString(w, "ok")     //nolint:errcheck
+			}))
+			up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			opts := Options{Timeout: 100 * time.Millisecond, IdleTimeout: 10 * time.Second}
+			if c.tls != 0 {
+				up.TLS = &tls.Config{MinVersion: c.tls, MaxVersion: c.tls}
+				up.StartTLS()
+				roots := x509.NewCertPool()
+				roots.AddCert(up.Certificate())
+				opts.TLSConfig = &tls.Config{RootCAs: roots}
+			} else {
+				up.Start()
+			}
+			t.Cleanup(up.Close)
+			opts.Targets = []string{up.URL}
+			p, err := New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gw := serve(t, p)
+			for i := range c.requests {
+				time.Sleep(c.idle) // the scenario: the connection idles
+				var resp *http.Response
+				var err error
+				if i%2 == 0 {
+					resp, err = http.Get(gw + "/")
+				} else {
+					resp, err = http.Post(gw+"/", "text/plain", strings.NewReader("hello"))
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Fatalf("request %d: %d", i, resp.StatusCode)
+				}
+			}
+			if n := conns.Load(); n != 1 {
+				t.Errorf("%d connections for %d requests, want 1", n, c.requests)
+			}
+		})
 	}
 }
