@@ -181,7 +181,7 @@ func (s *Server) createClient(ctx context.Context, who registrant, catalogue []s
 	// provider that is stored nowhere: the registration outlives the
 	// request, bounded by the settings' timeout.
 	r, err := reg.Register(context.WithoutCancel(ctx), dcr.Request{ClientName: name, RedirectURIs: redirects, AccessTokenSigningAlg: sel.signingAlg})
-	if !errors.Is(err, dcr.ErrSettings) { // else the provider was not called
+	if !dcr.NotSent(err) {
 		s.counted(res)
 	}
 	if err != nil {

@@ -231,6 +231,9 @@ func TestRegisterErrors(t *testing.T) {
 			if reg != nil {
 				t.Errorf("registration %+v despite the error", reg)
 			}
+			if NotSent(err) {
+				t.Errorf("%v counts as not sent, but the provider got the request", err)
+			}
 			tt.check(t, err)
 		})
 	}
@@ -319,8 +322,8 @@ func TestUnreadableSecretSendsNothing(t *testing.T) {
 			s := table.DCR{Provider: "gluu", RegistrationEndpoint: f.URL, InitialAccessToken: &tt.secret}
 			r, _ := New(&s, "", f.Client())
 			_, err := r.Register(context.Background(), Request{ClientName: "x"})
-			if !errors.Is(err, ErrSettings) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Register = %v, want ErrSettings naming %q", err, tt.want)
+			if !errors.Is(err, ErrSettings) || !strings.Contains(err.Error(), tt.want) || !NotSent(err) {
+				t.Errorf("Register = %v (sent: %v), want ErrSettings naming %q, not sent", err, !NotSent(err), tt.want)
 			}
 			if n := len(f.Requests()); n != 0 {
 				t.Errorf("%d requests sent", n)

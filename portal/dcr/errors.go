@@ -57,6 +57,19 @@ var ErrTimeout = errors.New("dcr: provider did not answer in time")
 // be read. The operator must fix them; no request can succeed until then.
 var ErrSettings = errors.New("dcr: the registration settings are not usable")
 
+// notSent marks the error of a call that failed before anything was sent
+// to the provider.
+type notSent struct{ error }
+
+var _ error = notSent{}
+
+func (e notSent) Unwrap() error { return e.error }
+
+// NotSent reports whether err is that of a call that failed before
+// anything was sent to the provider (the settings cannot be used), so
+// that the provider knows nothing of it.
+func NotSent(err error) bool { return errors.As(err, new(notSent)) }
+
 // manageError is the error of a provider's answer to a request about
 // client reg sent with Authorization auth, or nil for a 2xx:
 // ErrUnknownClient for 404 and 410, ErrTokenRefused for 401 to an RFC

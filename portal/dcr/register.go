@@ -27,11 +27,11 @@ type response struct {
 func (d *driver) Register(ctx context.Context, req Request) (*Registration, error) {
 	auth, err := d.authorization()
 	if err != nil {
-		return nil, err
+		return nil, notSent{err}
 	}
 	body, err := json.Marshal(d.body(req))
 	if err != nil {
-		return nil, fmt.Errorf("dcr: encode request: %w", err)
+		return nil, notSent{fmt.Errorf("dcr: encode request: %w", err)}
 	}
 	status, raw, err := d.do(ctx, http.MethodPost, d.s.RegistrationEndpoint, auth, body)
 	if err != nil {
