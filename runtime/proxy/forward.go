@@ -177,7 +177,7 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	ex.status, ex.upstream = resp.StatusCode(), upstream
 	body := resp.BodyStream()
 	small, err := ex.readSmall(body, resp.Header.ContentLength())
-	if !small && err == nil && http10 && body != nil {
+	if !small && err == nil && http10 && body != nil && resp.Header.ContentLength() < 0 {
 		small, err = ex.readUnframed(body)
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -108,7 +109,8 @@ func TestSplitTarget(t *testing.T) {
 // TestHTTP10ClientGetsLengthNotChunks: an HTTP/1.0 client, which cannot
 // read a chunked body, gets a response of unknown length (chunked, or ended
 // by the target's close) with a Content-Length, or a 502 past
-// maxHTTP10Body; an HTTP/1.1 client gets it streamed.
+// maxHTTP10Body; an HTTP/1.1 client gets it streamed, and a body with a
+// length is streamed to either.
 func TestHTTP10ClientGetsLengthNotChunks(t *testing.T) {
 	t.Parallel()
 	big := strings.Repeat("x", maxHTTP10Body+1)
@@ -124,6 +126,7 @@ func TestHTTP10ClientGetsLengthNotChunks(t *testing.T) {
 		{"chunked to HTTP/1.0 keep-alive", chunked("hello"), "HTTP/1.0\r\nConnection: keep-alive", 200, "", "hello"},
 		{"ended by close to HTTP/1.0", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello", "HTTP/1.0", 200, "", "hello"},
 		{"chunked to HTTP/1.1", chunked("hello"), "HTTP/1.1", 200, "chunked", "hello"},
+		{"a length over the bound to HTTP/1.0", "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(big)) + "\r\n\r\n" + big, "HTTP/1.0", 200, "", big},
 		{"over the bound to HTTP/1.0", chunked(big), "HTTP/1.0", 502, "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
