@@ -139,14 +139,12 @@ func splitRedirectURIs(s string, t *table.Table) []string {
 }
 
 // createClient registers a client at the provider and stores it for
-// dev's account created at account (the one its session was started
-// for). On
-// any error nothing is stored, and a client the provider created is
-// deleted there again: also when that account was removed while the
-// provider registered the client, so that no removed account, nor a
-// later one under the same email, gets it.
+// who's account (the one its session was started for). On any error
+// nothing is stored, and a client the provider created is deleted there
+// again: also when that account was removed while the provider
+// registered the client, so that no removed account, nor a later one
+// under the same email, gets it.
 func (s *Server) createClient(ctx context.Context, who registrant, catalogue []string, name string, redirects []string) (store.Client, *apiError) {
-	dev, account := who.email, who.account
 	t := s.table()
 	sel, aerr := choose(t, catalogue)
 	if aerr != nil {
@@ -163,7 +161,7 @@ func (s *Server) createClient(ctx context.Context, who registrant, catalogue []s
 		return store.Client{}, aerr
 	}
 	defer s.release(res)
-	log := s.opts.Logger.With().Str("developer", dev).Strs("catalogue", sel.ids).Str("provider", sel.dcr.Provider).Logger()
+	log := s.opts.Logger.With().Str("developer", who.email).Strs("catalogue", sel.ids).Str("provider", sel.dcr.Provider).Logger()
 	fail := func(aerr *apiError, err error) (store.Client, *apiError) {
 		s.metrics.registrationsFail.Inc()
 		log.Warn().Err(err).Msg("portal: registration failed")
@@ -181,8 +179,9 @@ func (s *Server) createClient(ctx context.Context, who registrant, catalogue []s
 	// provider that is stored nowhere: the registration outlives the
 	// request, bounded by the settings' timeout.
 	r, err := reg.Register(context.WithoutCancel(ctx), dcr.Request{ClientName: name, RedirectURIs: redirects, AccessTokenSigningAlg: sel.signingAlg})
-	if !dcr.NotSent(err) {
-		s.counted(res)
+	if !dcr.NotSent(err) { // the provider was called: the attempt counts
+		commitAll(res.slots)
+		res.counted = true
 	}
 	if err != nil {
 		return fail(registrationError(err), err)
@@ -190,7 +189,7 @@ func (s *Server) createClient(ctx context.Context, who registrant, catalogue []s
 	now := s.opts.Now().UTC()
 	c := store.Client{
 		ClientID: r.ClientID, ClientSecret: r.ClientSecret, ClientName: name, RedirectURIs: redirects,
-		Developer: dev, Catalogue: sel.ids, Policy: sel.policy.ID, Provider: sel.dcr.Provider,
+		Developer: who.email, Catalogue: sel.ids, Policy: sel.policy.ID, Provider: sel.dcr.Provider,
 		RegistrationClientURI: r.RegistrationClientURI, RegistrationAccessToken: r.RegistrationAccessToken,
 		TokenEndpoint: tokenEndpoint, TokenEndpointAuthMethod: r.TokenEndpointAuthMethod, CreatedAt: now,
 	}
@@ -198,7 +197,7 @@ func (s *Server) createClient(ctx context.Context, who registrant, catalogue []s
 		c.ExpiresAt = now.Add(d)
 	}
 	s.named(res, c.ClientID)
-	if err := s.opts.Store.AddClient(c, account); err != nil {
+	if err := s.opts.Store.AddClient(c, who.account); err != nil {
 		// Registered at the provider but not stored: undo it there.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(sel.dcr.CallTimeout(), time.Second))
 		defer cancel()
@@ -237,7 +236,8 @@ func (s *Server) registrant(r *http.Request, sess *session) registrant {
 // reservation is one registration in flight for a developer; clientID
 // is set once the provider has answered, before the client is stored.
 // slots are its places under the registration limits, kept as an event
-// once the provider is called (counted).
+// once the provider is called (counted); counted is its registration's
+// own, not shared.
 type reservation struct {
 	dev      string
 	clientID string
@@ -250,7 +250,7 @@ type reservation struct {
 // cap together, and its places under registrationsPerAccount and
 // registrationsPerPlace; release gives them back when the registration
 // ends (those under the registration limits only when the provider was
-// not called: see counted). A place
+// not called). A place
 // is counted once: a reservation whose client is already in the store
 // (stored, not yet released) is not counted again.
 func (s *Server) reserveClient(who registrant) (*reservation, *apiError) {
@@ -286,15 +286,6 @@ func (s *Server) reserveClient(who registrant) (*reservation, *apiError) {
 func (s *Server) named(r *reservation, clientID string) {
 	s.mu.Lock()
 	r.clientID = clientID
-	s.mu.Unlock()
-}
-
-// counted keeps r's places under the registration limits as an event:
-// the provider was called.
-func (s *Server) counted(r *reservation) {
-	commitAll(r.slots)
-	s.mu.Lock()
-	r.counted = true
 	s.mu.Unlock()
 }
 

@@ -220,9 +220,7 @@ func (r *Redis) giveBackBatch(batch []giveback) (failed bool) {
 	for _, g := range batch {
 		args := make([]string, 5)
 		g.args(args)
-		if r.clock != nil {
-			args[4] = strconv.FormatInt(now.UnixMicro(), 10)
-		}
+		args[4] = r.scriptNow(now)
 		cmds = append(cmds, r.client.B().Evalsha().Sha1(givebackSHA).Numkeys(1).Key(r.key(g.key)).Arg(args...).Build())
 	}
 	for i, res := range r.client.DoMulti(ctx, cmds...) {

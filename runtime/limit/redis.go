@@ -309,6 +309,15 @@ func (r *Redis) awaitRefill(l *lease, k Key, deadline context.Context) (rate, qu
 	return rate, quota, ok, nil
 }
 
+// scriptNow is a script's "now" argument: "" for Redis's TIME, or the
+// clock hook's now in microseconds.
+func (r *Redis) scriptNow(now time.Time) string {
+	if r.clock == nil {
+		return ""
+	}
+	return strconv.FormatInt(now.UnixMicro(), 10)
+}
+
 // now is this node's clock (the clock hook's when set).
 func (r *Redis) now() time.Time {
 	if r.clock != nil {
@@ -353,9 +362,7 @@ func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time
 	for i := range args[1:] {
 		args[1+i] = "0"
 	}
-	if r.clock != nil {
-		args[0] = strconv.FormatInt(now.UnixMicro(), 10)
-	}
+	args[0] = r.scriptNow(now)
 	rk, qk := keysOf(req)
 	keys := [2]string{r.key(rk)}
 	keys[1] = keys[0]
