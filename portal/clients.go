@@ -381,9 +381,11 @@ func (s *Server) ownClient(dev, id string) (store.Client, *apiError) {
 	return c, nil
 }
 
-// deleteClient removes dev's client locally (revoking it at the gateway at
-// once), then at the provider, and returns the deleted client. A provider
-// failure is logged and returned as a warning; the client stays deleted.
+// deleteClient removes dev's client: on the gateway's other nodes first
+// (Options.Revoker; when they cannot be told, nothing is deleted), then
+// locally (revoking it at this gateway at once), then at the provider,
+// and returns the deleted client. A provider failure is logged and
+// returned as a warning; the client stays deleted.
 func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Client, warning string, aerr *apiError) {
 	if _, aerr := s.ownClient(dev, id); aerr != nil {
 		return store.Client{}, "", aerr
@@ -394,7 +396,13 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 		return store.Client{}, "", errUpdating()
 	}
 	defer s.endUpdate(id)
-	c, err := s.opts.Store.DeleteClient(id, s.opts.Now().UTC())
+	release, err := revokeAhead(ctx, s.opts.Revoker, []string{id})
+	if err != nil {
+		s.opts.Logger.Warn().Err(err).Str("client_id", id).Msg("portal: deletion refused")
+		return store.Client{}, "", errUnshared()
+	}
+	c, err = s.opts.Store.DeleteClient(id, s.opts.Now().UTC())
+	release()
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Client{}, "", errNoClient(id)
 	}

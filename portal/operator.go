@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -32,6 +33,9 @@ type Accounts struct {
 	BcryptCost int
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Revoker tells the gateway's other nodes of a removal's revocations
+	// before they are made; nil on a single node, or with no node running.
+	Revoker Revoker
 }
 
 // Account is a developer account as the operator sees it.
@@ -98,16 +102,27 @@ func (a *Accounts) List() []Account {
 }
 
 // Remove deletes the account and revokes every client it registered: the
-// gateway refuses their tokens at once, and a session of the developer
-// ends with its next request. The registrations at the identity provider
-// remain. The error matches ErrInvalid for a bad email and
-// store.ErrNotFound for an unknown one; otherwise it is the store's.
+// gateway refuses their tokens at once (its other nodes first, through
+// the Revoker), and a session of the developer ends with its next
+// request. The registrations at the identity provider remain. The error
+// matches ErrInvalid for a bad email, store.ErrNotFound for an unknown
+// one, and ErrUnshared when the other nodes cannot be told (nothing was
+// removed); otherwise it is the store's.
 func (a *Accounts) Remove(email string) (Removal, error) {
 	email, err := NormaliseEmail(email)
 	if err != nil {
 		return Removal{}, err
 	}
+	var ids []string
+	for _, c := range a.Store.Clients(email) {
+		ids = append(ids, c.ClientID)
+	}
+	release, err := revokeAhead(context.Background(), a.Revoker, ids)
+	if err != nil {
+		return Removal{}, err
+	}
 	revoked, err := a.Store.RemoveDeveloper(email, a.now())
+	release()
 	if err != nil {
 		return Removal{}, err
 	}
@@ -119,7 +134,7 @@ func (a *Accounts) Remove(email string) (Removal, error) {
 }
 
 func (s *Server) accounts() *Accounts {
-	return &Accounts{Store: s.opts.Store, BcryptCost: s.opts.BcryptCost, Now: s.opts.Now}
+	return &Accounts{Store: s.opts.Store, BcryptCost: s.opts.BcryptCost, Now: s.opts.Now, Revoker: s.opts.Revoker}
 }
 
 // OperatorHandler returns the operator's JSON endpoints for developer
@@ -197,6 +212,7 @@ var operatorAnswers = []struct {
 	{ErrInvalid, http.StatusBadRequest, "invalid_request"},
 	{store.ErrExists, http.StatusConflict, "account_exists"},
 	{store.ErrNotFound, http.StatusNotFound, "not_found"},
+	{ErrUnshared, http.StatusServiceUnavailable, "temporarily_unavailable"},
 }
 
 // OperatorAnswer returns the status and error code the operator endpoints

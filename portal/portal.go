@@ -128,6 +128,9 @@ type Options struct {
 	// Usage reads the counts of the limiter the gateway enforces, for a
 	// client's usage; a client shows none when nil.
 	Usage limit.Peeker
+	// Revoker tells the gateway's other nodes of a deletion before it is
+	// made; nil on a single node.
+	Revoker Revoker
 }
 
 // MaxClientsPerDeveloper is how many clients one developer may hold.

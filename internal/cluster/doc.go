@@ -46,6 +46,7 @@
 // neither a snapshot from Redis nor a file is not Ready, and its Binding
 // then reports every client as revoked: a gateway that serves anyway
 // refuses every bound client rather than accept a deleted one on the
-// strength of its token's claims. A deletion made while Redis is
-// unreachable reaches the followers when it is back.
+// strength of its token's claims. A deletion reaches Redis before it is
+// made (Publisher.Revoke): while Redis is unreachable the portal refuses
+// it rather than make one the followers cannot learn of.
 package cluster

@@ -5,13 +5,17 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
 	"github.com/rs/zerolog"
 
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/background"
 	"github.com/cuegate/cuegate/portal/store"
 )
@@ -51,8 +55,9 @@ type PublisherOptions struct {
 // documentation), from Start until Stop: at once, after each change, and
 // again whenever Redis lost them. Redis being unreachable delays the
 // snapshot and never the Source's writers: the newest snapshot is written
-// when Redis is back. Its methods are safe for concurrent use. The client
-// is the caller's, to close after Stop.
+// when Redis is back. A deletion, which must not wait for Redis, goes
+// through Revoke first. Its methods are safe for concurrent use. The
+// client is the caller's, to close after Stop.
 type Publisher struct {
 	link
 	src     Source
@@ -60,16 +65,21 @@ type Publisher struct {
 	changed chan struct{}    // capacity 1: a change not yet taken
 	version atomic.Int64     // the last version Redis confirmed
 	loop    background.Loop
+
+	mu       sync.Mutex     // guards cur and revoking, across the calls to Redis
+	cur      pending        // the snapshot Redis is made to hold
+	revoking map[string]int // clients revoked ahead of the Source, by callers of Revoke
 }
 
 // NewPublisher returns a Publisher, not started, of src through client.
 // It registers a hook with src.
 func NewPublisher(client rueidis.Client, src Source, opts PublisherOptions) *Publisher {
 	p := &Publisher{
-		link:    newLink(client, opts.KeyPrefix, opts.Interval, opts.Timeout, opts.Logger),
-		src:     src,
-		now:     time.Now,
-		changed: make(chan struct{}, 1),
+		link:     newLink(client, opts.KeyPrefix, opts.Interval, opts.Timeout, opts.Logger),
+		src:      src,
+		now:      time.Now,
+		changed:  make(chan struct{}, 1),
+		revoking: map[string]int{},
 	}
 	src.OnChange(p.notify)
 	return p
@@ -108,7 +118,6 @@ type pending struct {
 // run publishes, at once, after each change and every interval (a
 // quarter of it after a failure), until ctx ends.
 func (p *Publisher) run(ctx context.Context) {
-	var cur pending
 	dirty := true
 	failing := false
 	timer := time.NewTimer(0)
@@ -116,22 +125,19 @@ func (p *Publisher) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			p.flush(&cur, dirty)
+			p.flush(dirty)
 			return
 		case <-p.changed:
 			dirty = true
 		case <-timer.C:
 		}
-		if dirty {
-			p.take(&cur)
-			dirty = false
-		}
-		err := p.sync(&cur)
+		err := p.publish(context.Background(), dirty)
+		dirty = false
 		switch {
 		case err != nil && !failing:
 			p.log.Warn().Err(err).Msg("bindings: cannot publish to Redis; other nodes keep the last bindings they saw until it is back")
 		case err == nil && failing:
-			p.log.Info().Int64("version", cur.version).Msg("bindings: published to Redis again")
+			p.log.Info().Int64("version", p.Version()).Msg("bindings: published to Redis again")
 		}
 		failing = err != nil
 		wait := p.interval
@@ -142,37 +148,108 @@ func (p *Publisher) run(ctx context.Context) {
 	}
 }
 
-// take makes cur the Source's bindings now, under a new version.
-func (p *Publisher) take(cur *pending) {
-	cur.bindings = p.src.Bindings()
-	p.setVersion(cur, 0)
+// publish makes Redis hold the snapshot, taking the Source's bindings
+// first when dirty, within the timeout.
+func (p *Publisher) publish(ctx context.Context, dirty bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if dirty {
+		p.take()
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	return p.sync(ctx)
+}
+
+// Revoke makes Redis hold a snapshot in which clientIDs are revoked, ahead
+// of the Source, so that a deletion is known to the other nodes before it
+// is made: it returns once Redis confirmed one, or the error why it did
+// not (Redis unreachable, the timeout, ctx's end), and then nothing stays
+// revoked ahead and release is nil. After a success every snapshot keeps
+// them revoked until release is called: the caller makes its change of
+// the Source (the deletion), whether it succeeds or fails, and then calls
+// release, after which the Source's own bindings are published.
+func (p *Publisher) Revoke(ctx context.Context, clientIDs []string) (release func(), err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range clientIDs {
+		p.revoking[id]++
+	}
+	p.take()
+	sctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	if err := p.sync(sctx); err != nil {
+		p.forget(clientIDs)
+		p.take() // what the loop publishes next: the Source as it is
+		p.notify()
+		return nil, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.mu.Lock()
+			p.forget(clientIDs)
+			p.mu.Unlock()
+			p.notify()
+		})
+	}, nil
+}
+
+// forget ends the revocation ahead of clientIDs by one caller. p.mu is
+// held.
+func (p *Publisher) forget(clientIDs []string) {
+	for _, id := range clientIDs {
+		if p.revoking[id]--; p.revoking[id] <= 0 {
+			delete(p.revoking, id)
+		}
+	}
+}
+
+// take makes cur the Source's bindings now, with the clients revoked
+// ahead revoked, under a new version. p.mu is held.
+func (p *Publisher) take() {
+	bs := p.src.Bindings()
+	for id := range p.revoking {
+		i, found := slices.BinarySearchFunc(bs, id, func(b store.ClientBinding, id string) int { return strings.Compare(b.ClientID, id) })
+		if found {
+			bs[i].Binding = table.Binding{Revoked: true}
+		} else {
+			bs = slices.Insert(bs, i, store.ClientBinding{ClientID: id, Binding: table.Binding{Revoked: true}})
+		}
+	}
+	p.cur.bindings = bs
+	p.setVersion(0)
 }
 
 // flush makes a last try, on stop, to write a change Redis does not hold
 // yet: one not taken (dirty, or notified), or cur not confirmed. It logs
 // an error when it fails: the followers keep the older bindings until a
 // publisher runs again.
-func (p *Publisher) flush(cur *pending, dirty bool) {
+func (p *Publisher) flush(dirty bool) {
 	select {
 	case <-p.changed:
 		dirty = true
 	default:
 	}
-	if !dirty && cur.confirmed {
+	p.mu.Lock()
+	confirmed := p.cur.confirmed
+	p.mu.Unlock()
+	if !dirty && confirmed {
 		return
 	}
-	if dirty {
-		p.take(cur)
-	}
-	if err := p.sync(cur); err != nil {
-		p.log.Error().Err(err).Int64("unpublished_version", cur.version).Int64("published_version", p.Version()).
+	if err := p.publish(context.Background(), dirty); err != nil {
+		p.mu.Lock()
+		unpublished := p.cur.version
+		p.mu.Unlock()
+		p.log.Error().Err(err).Int64("unpublished_version", unpublished).Int64("published_version", p.Version()).
 			Msg("bindings: stopping with changes Redis does not hold; the other nodes keep the bindings of the version published (deleted clients included) until the portal node runs again")
 	}
 }
 
 // setVersion gives cur a version above its present one and above floor,
-// the clock's when it is ahead, and encodes it.
-func (p *Publisher) setVersion(cur *pending, floor int64) {
+// the clock's when it is ahead, and encodes it. p.mu is held.
+func (p *Publisher) setVersion(floor int64) {
+	cur := &p.cur
 	cur.version = max(max(cur.version, floor)+1, p.now().UnixMicro())
 	cur.payload, _ = json.Marshal(newSnapshot(cur.version, cur.bindings)) // cannot fail: strings, times and bools
 	cur.confirmed = false
@@ -180,23 +257,22 @@ func (p *Publisher) setVersion(cur *pending, floor int64) {
 
 // sync makes Redis hold cur, or a newer version of it when Redis holds
 // one at least as new that is not ours or a follower raised the floor
-// above it.
-func (p *Publisher) sync(cur *pending) error {
-	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
-	defer cancel()
+// above it. p.mu is held.
+func (p *Publisher) sync(ctx context.Context) error {
+	cur := &p.cur
 	held, floor, err := p.held(ctx)
 	if err != nil {
 		return err
 	}
 	if floor > cur.version {
-		p.setVersion(cur, floor)
+		p.setVersion(floor)
 	}
 	if held == cur.version && cur.confirmed {
 		return nil
 	}
 	for range 3 { // another publisher (a misconfiguration) may keep winning
 		if held >= cur.version {
-			p.setVersion(cur, held)
+			p.setVersion(held)
 		}
 		reply, err := publishScript.Exec(ctx, p.client, []string{p.keys.hash},
 			[]string{strconv.FormatInt(cur.version, 10), string(cur.payload), p.keys.channel}).ToString()

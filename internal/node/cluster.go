@@ -17,6 +17,7 @@ import (
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/cluster"
+	"github.com/cuegate/cuegate/portal"
 	"github.com/cuegate/cuegate/portal/sessions"
 	"github.com/cuegate/cuegate/portal/store"
 	"github.com/cuegate/cuegate/runtime"
@@ -38,7 +39,10 @@ type clusterNode struct {
 	sessions  sessions.Store
 }
 
-var _ runtime.Cluster = (*clusterNode)(nil)
+var (
+	_ runtime.Cluster = (*clusterNode)(nil)
+	_ portal.Revoker  = (*cluster.Publisher)(nil)
+)
 
 // startCluster connects to c's Redis and starts the heartbeat, and the
 // publisher of st's bindings when st is not nil, else a follower that

@@ -218,3 +218,61 @@ func TestRedisWrongPassword(t *testing.T) {
 		t.Fatalf("Start with a wrong Redis password: %v", err)
 	}
 }
+
+// TestRemovalWhileRedisIsDownIsRefused: with Redis down the portal node
+// refuses to remove an account (503, nothing removed), since the other
+// nodes could not be told and would keep accepting its clients; once
+// Redis is back the removal goes through, and the follower refuses the
+// client.
+func TestRemovalWhileRedisIsDownIsRefused(t *testing.T) {
+	t.Parallel()
+	e := startClusterEnv(t)
+	st := e.portal.portal.store
+	created := time.Now()
+	if err := st.AddDeveloper(store.Developer{Email: "d@example.com", Created: created}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddClient(store.Client{ClientID: "dev-client", Developer: "d@example.com", Policy: "bound", Catalogue: []string{"e"}}, created); err != nil {
+		t.Fatal(err)
+	}
+	bound := func() bool {
+		b, found := e.follower.cluster.follower.Binding("dev-client")
+		return found && !b.Revoked
+	}
+	testutil.Eventually(t, "the binding on the follower", bound)
+	remove := func() (int, string) {
+		req, err := http.NewRequest(http.MethodDelete, "http://"+e.portal.AdminAddr()+OperatorPrefix+"/developers/d@example.com", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+
+	e.redis.Kill()
+	if code, body := remove(); code != http.StatusServiceUnavailable || !strings.Contains(body, "nothing was deleted") {
+		t.Errorf("removal with Redis down: %d %s, want 503 saying nothing was deleted", code, body)
+	}
+	if _, ok := st.Developer("d@example.com"); !ok || len(st.Clients("")) != 1 {
+		t.Fatal("a refused removal changed the state file")
+	}
+	if !bound() {
+		t.Fatal("the follower lost the binding")
+	}
+
+	e.redis.Restart()
+	testutil.Eventually(t, "the removal once Redis is back", func() bool {
+		code, _ := remove()
+		return code == http.StatusOK
+	})
+	tok := e.token(t, "dev-client")
+	testutil.Eventually(t, "the removed developer's client refused on the follower", func() bool {
+		code, _ := testutil.Get(t, "http://"+e.follower.GatewayAddr()+"/q/x", tok)
+		return code == http.StatusForbidden
+	})
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/portal"
 	"github.com/cuegate/cuegate/portal/sessions"
 	"github.com/cuegate/cuegate/portal/store"
 	"github.com/cuegate/cuegate/runtime"
@@ -145,11 +146,14 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
 	if st != nil {
-		var sess sessions.Store // nil: in memory
+		var (
+			sess sessions.Store // nil: in memory
+			rev  portal.Revoker // nil: a single node
+		)
 		if cl != nil {
-			sess = cl.sessions
+			sess, rev = cl.sessions, cl.publisher
 		}
-		if n.portal, err = startPortal(ctx, cmp.Or(o.PortalListen, t.Gateway.PortalListen), t, gw, st, sess, o); err != nil {
+		if n.portal, err = startPortal(ctx, cmp.Or(o.PortalListen, t.Gateway.PortalListen), t, gw, st, sess, rev, o); err != nil {
 			return nil, err
 		}
 	}

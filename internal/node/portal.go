@@ -43,14 +43,15 @@ func openState(path string) (*store.Store, error) {
 
 // startPortal serves the portal for st on addr (the table's portal_listen
 // unless overridden), over TLS when the table names portal_tls, with its
-// sessions in sess (nil: in memory). The portal reads the current table
+// sessions in sess (nil: in memory), telling the other nodes of
+// deletions through rev (nil: none). The portal reads the current table
 // through gw, so a hot swap changes its catalogue.
-func startPortal(ctx context.Context, addr string, t *table.Table, gw *runtime.Gateway, st *store.Store, sess sessions.Store, o Options) (*portalListener, error) {
+func startPortal(ctx context.Context, addr string, t *table.Table, gw *runtime.Gateway, st *store.Store, sess sessions.Store, rev portal.Revoker, o Options) (*portalListener, error) {
 	tlsConf := gw.PortalTLSConfig() // follows the table: a reload rotates the certificate
 	warnUnreadableSecrets(o.Logger, t, o.ConfigDir)
 	usage, _ := gw.Limiter().(limit.Peeker) // the counts the gateway enforces
 	p, err := portal.New(portal.Options{Table: gw.Current, ConfigDir: o.ConfigDir, Store: st, Sessions: sess, Logger: o.Logger,
-		Secure: tlsConf != nil, Usage: usage, HTTPClient: &http.Client{Transport: gw.TracerProvider().Transport(nil, "dcr")}})
+		Secure: tlsConf != nil, Usage: usage, Revoker: rev, HTTPClient: &http.Client{Transport: gw.TracerProvider().Transport(nil, "dcr")}})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,84 @@
+package cluster
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cuegate/cuegate/internal/testutil"
+)
+
+// TestRevokeReachesRedisBeforeTheStore: a client revoked ahead is refused
+// by a follower before the store deletes it, stays refused through the
+// store's other changes until released, and is bound again when released
+// without the store deleting it (the deletion failed).
+func TestRevokeReachesRedisBeforeTheStore(t *testing.T) {
+	t.Parallel()
+	srv, st, p := startPublishing(t, PublisherOptions{})
+	f, _ := startFollower(t, srv, "")
+	for _, id := range []string{"kept", "other"} {
+		if err := st.AddClient(client(id), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, "the follower to bind kept", func() bool { return bound(f, "kept") })
+
+	release, err := p.Revoke(context.Background(), []string{"kept", "never-registered"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Redis confirmed: a follower reading it now refuses both.
+	if _, err := f.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !revoked(f, "kept") || !revoked(f, "never-registered") {
+		t.Fatal("after Revoke returned, the follower still binds the clients revoked ahead")
+	}
+	if err := st.AddClient(client("later"), t0); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the store's next change to arrive", func() bool { return bound(f, "later") })
+	if !revoked(f, "kept") {
+		t.Fatal("a change of the store published kept bound again before release")
+	}
+
+	release()
+	release() // a second call does nothing
+	testutil.Eventually(t, "kept bound again after release without a deletion", func() bool { return bound(f, "kept") })
+	if _, found := f.Binding("never-registered"); found {
+		t.Error("a client revoked ahead and never registered is still in the snapshot after release")
+	}
+}
+
+// TestRevokeFailsWhileRedisIsDown: Revoke answers the error within its
+// timeout while Redis does not answer, and nothing stays revoked: once
+// Redis is back the follower binds the client (the store never deleted
+// it).
+func TestRevokeFailsWhileRedisIsDown(t *testing.T) {
+	t.Parallel()
+	srv, st, p := startPublishing(t, PublisherOptions{Timeout: 200 * time.Millisecond})
+	f, _ := startFollower(t, srv, "")
+	if err := st.AddClient(client("kept"), t0); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the follower to bind kept", func() bool { return bound(f, "kept") })
+
+	srv.Pause()
+	start := time.Now()
+	release, err := p.Revoke(context.Background(), []string{"kept"})
+	took := time.Since(start)
+	srv.Resume()
+	if err == nil || release != nil {
+		t.Fatalf("Revoke with Redis paused: release %v, error %v; want an error", release != nil, err)
+	}
+	if took > 5*time.Second {
+		t.Errorf("Revoke with Redis paused took %v", took)
+	}
+	if err := st.AddClient(client("after"), t0); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the store's next change to arrive", func() bool { return bound(f, "after") })
+	if !bound(f, "kept") {
+		t.Error("a failed Revoke left kept revoked")
+	}
+}

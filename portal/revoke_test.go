@@ -1,0 +1,109 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cuegate/cuegate/portal/store"
+)
+
+// recordingRevoker records what the portal asks the other nodes to
+// revoke, and what the store held of each client when it was asked and
+// when released; it fails while failing is set.
+type recordingRevoker struct {
+	st *store.Store
+
+	mu       sync.Mutex
+	failing  bool
+	revoked  [][]string
+	liveThen []bool // whether the store still held the clients at Revoke
+	released []bool // whether the store still held them at release
+}
+
+var _ Revoker = (*recordingRevoker)(nil)
+
+func (r *recordingRevoker) fail(on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failing = on
+}
+
+func (r *recordingRevoker) live(ids []string) bool {
+	for _, c := range r.st.Clients("") {
+		if slices.Contains(ids, c.ClientID) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *recordingRevoker) Revoke(_ context.Context, ids []string) (func(), error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failing {
+		return nil, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+	}
+	r.revoked = append(r.revoked, ids)
+	r.liveThen = append(r.liveThen, r.live(ids))
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.released = append(r.released, r.live(ids))
+	}, nil
+}
+
+func newEnvRevoker(t *testing.T) (*env, *recordingRevoker) {
+	r := &recordingRevoker{}
+	e := newEnvOpts(t, Options{Logger: zerolog.Nop(), Revoker: r})
+	r.st = e.store
+	return e, r
+}
+
+// TestDeletionIsRevokedElsewhereFirst: a developer's deletion, and an
+// operator's removal of an account, are revoked on the other nodes
+// before the store deletes, and released after; while the other nodes
+// cannot be told, nothing is deleted (not here, not at the provider) and
+// the answer is a 503 that says so.
+func TestDeletionIsRevokedElsewhereFirst(t *testing.T) {
+	t.Parallel()
+	e, r := newEnvRevoker(t)
+	dev := e.developer("a@example.com")
+	c := e.create(dev, "one", "gluu_api")
+	kept := e.create(dev, "two", "gluu_api")
+
+	r.fail(true)
+	var aerr apiError
+	resp := e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, &aerr)
+	if resp.StatusCode != http.StatusServiceUnavailable || aerr.Code != "temporarily_unavailable" || aerr.Description != ErrUnshared.Error() {
+		t.Errorf("deletion while the other nodes cannot be told: %d %+v", resp.StatusCode, aerr)
+	}
+	if len(e.store.Clients("")) != 2 || len(e.requests()) != 2 {
+		t.Fatalf("a refused deletion changed something: clients %d, provider requests %q", len(e.store.Clients("")), e.requests())
+	}
+	op := e.operator()
+	if resp := op("DELETE", "/developers/a@example.com", "", "", nil, &aerr); resp.StatusCode != http.StatusServiceUnavailable ||
+		aerr.Code != "temporarily_unavailable" {
+		t.Errorf("removal while the other nodes cannot be told: %d %+v", resp.StatusCode, aerr)
+	}
+	if _, ok := e.store.Developer("a@example.com"); !ok || len(e.store.Clients("")) != 2 {
+		t.Fatal("a refused removal changed the store")
+	}
+
+	r.fail(false)
+	if resp := e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, nil); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("deletion: %d", resp.StatusCode)
+	}
+	if resp := op("DELETE", "/developers/a@example.com", "", "", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("removal: %d", resp.StatusCode)
+	}
+	want := [][]string{{c.ClientID}, {kept.ClientID}}
+	if !slices.EqualFunc(r.revoked, want, slices.Equal) || !slices.Equal(r.liveThen, []bool{true, true}) || !slices.Equal(r.released, []bool{false, false}) {
+		t.Errorf("revoked %q (live then %v, at release %v); want %q revoked while live, released once deleted", r.revoked, r.liveThen, r.released, want)
+	}
+}
