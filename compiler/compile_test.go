@@ -10,13 +10,14 @@ import (
 
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestExamples compiles every example: no errors, no warnings, and two
 // compiles give the same bytes.
 func TestExamples(t *testing.T) {
 	t.Parallel()
-	for _, dir := range glob(t, "../examples/*") {
+	for _, dir := range testutil.Glob(t, "../examples/*") {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			a, err := compiler.Compile(dir)
 			if err != nil {

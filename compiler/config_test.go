@@ -36,14 +36,3 @@ func mustCompile(t *testing.T, src string) *table.Table {
 	}
 	return tab
 }
-
-// glob returns the files that match pattern, and fails t when there are
-// none.
-func glob(t *testing.T, pattern string) []string {
-	t.Helper()
-	names, err := filepath.Glob(pattern)
-	if err != nil || len(names) == 0 {
-		t.Fatalf("nothing matches %s: %v", pattern, err)
-	}
-	return names
-}

@@ -24,7 +24,7 @@ var update = flag.Bool("update", false, "rewrite the want section of the golden 
 // Run with -update to rewrite the want files from what Compile reports.
 func TestGolden(t *testing.T) {
 	t.Parallel()
-	for _, name := range glob(t, "testdata/*.txtar") {
+	for _, name := range testutil.Glob(t, "testdata/*.txtar") {
 		t.Run(strings.TrimSuffix(filepath.Base(name), ".txtar"), func(t *testing.T) {
 			ar, dir := extractArchive(t, name)
 			testutil.CheckWant(t, name, ar, report(dir), "Compile reports", *update)
