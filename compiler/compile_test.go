@@ -2,7 +2,6 @@ package compiler_test
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -10,13 +9,14 @@ import (
 
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestExamples compiles every example: no errors, no warnings, and two
 // compiles give the same bytes.
 func TestExamples(t *testing.T) {
 	t.Parallel()
-	for _, dir := range glob(t, "../examples/*") {
+	for _, dir := range testutil.Glob(t, "../examples/*") {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			a, err := compiler.Compile(dir)
 			if err != nil {
@@ -115,16 +115,11 @@ func TestProviderExamples(t *testing.T) {
 // backups.
 func TestConfigFiles(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	files := map[string]string{}
 	for _, name := range []string{"b.cue", "a.cue", ".hidden.cue", ".#a.cue", "_draft.cue", "a.cue~", "notes.txt", "sub/c.cue", "d.cue/e.cue"} {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("package cfg\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		files[name] = "package cfg\n"
 	}
+	dir := writeFiles(t, files)
 	tests := []struct {
 		dir     string
 		want    []string

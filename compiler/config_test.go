@@ -9,12 +9,17 @@ import (
 	"github.com/cuegate/cuegate/compiler/table"
 )
 
-// writeFiles writes files (name → content) into a new directory.
+// writeFiles writes files (slash-separated name → content) into a new
+// directory, making the directories a name has, and returns it.
 func writeFiles(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -35,15 +40,4 @@ func mustCompile(t *testing.T, src string) *table.Table {
 		t.Fatal(err)
 	}
 	return tab
-}
-
-// glob returns the files that match pattern, and fails t when there are
-// none.
-func glob(t *testing.T, pattern string) []string {
-	t.Helper()
-	names, err := filepath.Glob(pattern)
-	if err != nil || len(names) == 0 {
-		t.Fatalf("nothing matches %s: %v", pattern, err)
-	}
-	return names
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,7 +23,7 @@ var update = flag.Bool("update", false, "rewrite the want section of the golden 
 // Run with -update to rewrite the want files from what Compile reports.
 func TestGolden(t *testing.T) {
 	t.Parallel()
-	for _, name := range glob(t, "testdata/*.txtar") {
+	for _, name := range testutil.Glob(t, "testdata/*.txtar") {
 		t.Run(strings.TrimSuffix(filepath.Base(name), ".txtar"), func(t *testing.T) {
 			ar, dir := extractArchive(t, name)
 			testutil.CheckWant(t, name, ar, report(dir), "Compile reports", *update)
@@ -40,20 +39,13 @@ func extractArchive(t *testing.T, name string) (*txtar.Archive, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	files := make(map[string]string, len(ar.Files))
 	for _, f := range ar.Files {
-		if f.Name == "want" {
-			continue
-		}
-		path := filepath.Join(dir, f.Name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, f.Data, 0o644); err != nil {
-			t.Fatal(err)
+		if f.Name != "want" {
+			files[f.Name] = string(f.Data)
 		}
 	}
-	return ar, dir
+	return ar, writeFiles(t, files)
 }
 
 // report is what Compile says about dir, one finding a line.

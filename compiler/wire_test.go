@@ -9,6 +9,7 @@ import (
 
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestResultRoundTrip: what UnmarshalResult reads back from MarshalResult
@@ -17,8 +18,8 @@ import (
 // their positions, or the text of an I/O error.
 func TestResultRoundTrip(t *testing.T) {
 	t.Parallel()
-	dirs := glob(t, "../examples/*")
-	for _, name := range glob(t, "testdata/*.txtar") {
+	dirs := testutil.Glob(t, "../examples/*")
+	for _, name := range testutil.Glob(t, "testdata/*.txtar") {
 		_, dir := extractArchive(t, name)
 		dirs = append(dirs, dir)
 	}

@@ -46,12 +46,8 @@ var update = flag.Bool("update", false, "rewrite the want section of testdata/re
 // in parallel.
 func TestRequests(t *testing.T) {
 	t.Parallel()
-	names, err := filepath.Glob("testdata/requests/*.txtar")
-	if err != nil || len(names) == 0 {
-		t.Fatalf("no request cases: %v", err)
-	}
 	envs := map[string]*env{}
-	for _, name := range names {
+	for _, name := range testutil.Glob(t, "testdata/requests/*.txtar") {
 		c := parseCase(t, name)
 		key := c.config + "\x00" + c.bindings
 		e := envs[key]

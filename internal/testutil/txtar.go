@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/txtar"
@@ -34,4 +35,15 @@ func CheckWant(t testing.TB, file string, ar *txtar.Archive, got, did string, up
 	if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Glob returns the files that match pattern (filepath.Glob's syntax), and
+// fails t when there are none or the pattern is malformed.
+func Glob(t testing.TB, pattern string) []string {
+	t.Helper()
+	names, err := filepath.Glob(pattern)
+	if err != nil || len(names) == 0 {
+		t.Fatalf("nothing matches %s: %v", pattern, err)
+	}
+	return names
 }

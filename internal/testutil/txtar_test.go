@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,6 +22,39 @@ func (e *errorsTB) Helper() {}
 
 func (e *errorsTB) Errorf(format string, args ...any) {
 	e.errs = append(e.errs, fmt.Sprintf(format, args...))
+}
+
+// Fatalf records like Errorf and ends the goroutine, as testing.T's does.
+func (e *errorsTB) Fatalf(format string, args ...any) {
+	e.Errorf(format, args...)
+	runtime.Goexit()
+}
+
+// TestGlob: the files that match, sorted; no match and a malformed
+// pattern fail the test, naming the pattern.
+func TestGlob(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, name := range []string{"b.txtar", "a.txtar", "c.txt"} {
+		WriteFile(t, filepath.Join(dir, name), "", 0o644)
+	}
+	if got, want := Glob(t, filepath.Join(dir, "*.txtar")), []string{filepath.Join(dir, "a.txtar"), filepath.Join(dir, "b.txtar")}; !slices.Equal(got, want) {
+		t.Errorf("Glob = %q, want %q", got, want)
+	}
+	for _, pattern := range []string{filepath.Join(dir, "*.cue"), filepath.Join(dir, "[")} {
+		rec := &errorsTB{TB: t}
+		done := make(chan []string)
+		go func() {
+			defer close(done)
+			done <- Glob(rec, pattern)
+		}()
+		if got, ok := <-done; ok {
+			t.Errorf("Glob(%q) = %q, want the test failed", pattern, got)
+		}
+		if len(rec.errs) != 1 || !strings.Contains(rec.errs[0], pattern) {
+			t.Errorf("Glob(%q) reported %q, want one failure naming the pattern", pattern, rec.errs)
+		}
+	}
 }
 
 // TestCheckWant: without update a matching want passes and a different or
