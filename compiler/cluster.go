@@ -33,6 +33,7 @@ func (c *compilation) buildCluster(t *table.Table, r *schema.Cluster) {
 			Timeout:   c.duration(r.Redis.Timeout, true, at.field("timeout")),
 		},
 		OnRedisError: r.On_redis_error,
+		MinNodes:     int(r.Min_nodes),
 	}
 	if d := cl.Redis.Timeout.D(); d > maxRedisTimeout {
 		c.errorf(at.field("timeout"), "%s is longer than %s: every request under a limit may wait this long for Redis", d, maxRedisTimeout)

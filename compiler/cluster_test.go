@@ -23,15 +23,16 @@ apis: a: {name: "A", listen_path: "/a", upstream: targets: ["http://127.0.0.1:90
 		{"none", "", nil},
 		{"defaults", `cluster: redis: address: "127.0.0.1:6379"`, &table.Cluster{
 			Redis:        table.Redis{Address: "127.0.0.1:6379", KeyPrefix: "cuegate:", Timeout: table.Duration(50 * time.Millisecond)},
-			OnRedisError: "local",
+			OnRedisError: "local", MinNodes: 1,
 		}},
 		{"everything", `cluster: {
 	redis: {address: "r:6380", username: "u", password: file: "redis.pw", tls: server_name: "r.example", database: 3, key_prefix: "gw1:", timeout: "20ms"}
 	on_redis_error: "allow"
+	min_nodes: 3
 }`, &table.Cluster{
 			Redis: table.Redis{Address: "r:6380", Username: "u", Password: &table.Secret{File: "redis.pw"}, TLS: &table.RedisTLS{ServerName: "r.example"},
 				Database: 3, KeyPrefix: "gw1:", Timeout: table.Duration(20 * time.Millisecond)},
-			OnRedisError: "allow",
+			OnRedisError: "allow", MinNodes: 3,
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,7 +22,8 @@ type ClusterStatus struct {
 	// Limiter is the mode in force: "redis" while Redis counts, else
 	// on_redis_error's fallback ("local", "allow" or "deny").
 	Limiter string `json:"limiter"`
-	// Nodes is the number of live nodes last seen in Redis.
+	// Nodes is the number of nodes a limit's share is counted by: the live
+	// nodes last seen in Redis, or the cluster's min_nodes when more.
 	Nodes int `json:"nodes"`
 	// LeaseHits is the requests counted from the limiter's leases,
 	// without a call to Redis, since the process started.

@@ -24,7 +24,7 @@ var metricHelp = map[string]string{
 	"cuegate_table_generation":               "Number of the table being served: 1 for the first, one more per swap.",
 	"cuegate_table_loaded_timestamp_seconds": "When the table being served was loaded, Unix seconds.",
 	"cuegate_cluster_limiter_mode":           "1 for the limiter mode in force (redis, or on_redis_error's local, allow, deny), 0 for the others.",
-	"cuegate_cluster_nodes":                  "Live nodes of the cluster last seen in Redis.",
+	"cuegate_cluster_nodes":                  "Nodes a limit's share is counted by: live nodes last seen in Redis, or cluster.min_nodes when more.",
 	"cuegate_cluster_lease_hits_total":       "Requests the Redis limiter counted from a lease, without a call to Redis.",
 	"cuegate_jwks_refreshes_total":           "Fetches of an identity provider's keys, by IdP ID and result (ok, error).",
 	"cuegate_tracing_spans_exported_total":   "Spans the OTLP collector accepted.",

@@ -557,6 +557,13 @@ type Cluster struct {
 	// "local" counts in memory with each limit divided by the live nodes,
 	// "allow" passes, "deny" answers 503. Never 401 or 403.
 	On_redis_error string `json:"on_redis_error"`
+
+	// min_nodes is the fewest nodes a node divides a limit by: the live
+	// nodes last seen count only when they are more. A node started while
+	// Redis is unreachable has seen no other; with min_nodes set to the
+	// replicas run, nodes started during an outage do not each grant the
+	// whole of every limit.
+	Min_nodes int64 `json:"min_nodes"`
 }
 
 // #Size is an amount of memory: a whole number of bytes with a unit, B,

@@ -245,6 +245,8 @@ type Cluster struct {
 	// OnRedisError is what the gateway does while Redis is unreachable:
 	// "local", "allow" or "deny".
 	OnRedisError string `json:"on_redis_error"`
+	// MinNodes is the fewest nodes a node divides a limit by (at least 1).
+	MinNodes int `json:"min_nodes"`
 }
 
 // Redis is the server a cluster shares.

@@ -70,8 +70,8 @@ func TestTables(t *testing.T) {
 			tb.IdPs["main"].Algorithms = []string{"ES256", "RS256"}
 		}, "portal: changed\n  signup: \"open\" → \"closed\"\nidp main: changed\n  algorithms: [\"RS256\"] → [\"ES256\",\"RS256\"]\n"},
 		{"cluster added", func(tb *table.Table) {
-			tb.Cluster = &table.Cluster{Redis: table.Redis{Address: "redis:6379"}, OnRedisError: "local"}
-		}, "cluster: added\n  on_redis_error: (none) → \"local\"\n  redis: (none) → " +
+			tb.Cluster = &table.Cluster{Redis: table.Redis{Address: "redis:6379"}, OnRedisError: "local", MinNodes: 1}
+		}, "cluster: added\n  min_nodes: (none) → 1\n  on_redis_error: (none) → \"local\"\n  redis: (none) → " +
 			`{"address":"redis:6379","database":0,"key_prefix":"","timeout":"0s"}` + "\n"},
 	}
 	for _, c := range cases {

@@ -68,7 +68,7 @@ func startCluster(c *table.Cluster, configDir string, st *store.Store, bindingsF
 	}
 	prefix, timeout := c.Redis.KeyPrefix, c.Redis.Timeout.D()
 	n := &clusterNode{client: client, sessions: sessions.NewRedis(client, sessions.RedisOptions{KeyPrefix: prefix})}
-	n.heartbeat = limit.NewHeartbeat(client, limit.HeartbeatOptions{KeyPrefix: prefix, Timeout: timeout})
+	n.heartbeat = limit.NewHeartbeat(client, limit.HeartbeatOptions{KeyPrefix: prefix, Timeout: timeout, MinNodes: c.MinNodes})
 	n.limiter = limit.NewResilient(limit.NewRedis(client, limit.RedisOptions{KeyPrefix: prefix, Timeout: timeout, Nodes: n.heartbeat.Nodes}),
 		limit.ResilientOptions{OnError: onRedisError(c.OnRedisError), Nodes: n.heartbeat.Nodes, Logger: log})
 	if st != nil {

@@ -276,3 +276,36 @@ func TestRemovalWhileRedisIsDownIsRefused(t *testing.T) {
 		return code == http.StatusForbidden
 	})
 }
+
+// TestMinNodesDividesLimitsDuringAnOutage: a node started while Redis is
+// down has seen no other node; with cluster.min_nodes 3 it counts a
+// quota of 5 as its share of three nodes (2), not the whole.
+func TestMinNodesDividesLimitsDuringAnOutage(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		extra string
+		want  int
+	}{
+		{"", 5},
+		{"cluster: min_nodes: 3\n", 2},
+	} {
+		e := &clusterEnv{redis: testutil.StartRedis(t), dir: t.TempDir()}
+		e.idp = newIdP(t)
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })) //nolint:errcheck
+		t.Cleanup(up.Close)
+		cfg := fmt.Sprintf(clusterConfig, e.idp.Issuer(), up.URL, e.redis.Addr(), "min:", e.idp.JWKSURL()) + tt.extra
+		testutil.WriteFile(t, filepath.Join(e.dir, "c.cue"), cfg, 0o644)
+		e.redis.Kill()
+		n := e.start(t, filepath.Join(t.TempDir(), "state.json"), "")
+		tok := e.token(t, "someone")
+		passed := 0
+		for range 10 {
+			if code, _ := testutil.Get(t, "http://"+n.GatewayAddr()+"/q/x", tok); code == http.StatusOK {
+				passed++
+			}
+		}
+		if passed != tt.want {
+			t.Errorf("%q: a quota of 5 on a node started with Redis down passed %d of 10, want %d", tt.extra, passed, tt.want)
+		}
+	}
+}

@@ -36,6 +36,9 @@ type HeartbeatOptions struct {
 	Interval time.Duration
 	// Timeout bounds each call to Redis; 0 means 50ms.
 	Timeout time.Duration
+	// MinNodes is the fewest nodes Nodes reports (the nodes the operator
+	// runs, for a node that has seen no other); 0 means 1.
+	MinNodes int
 }
 
 // Heartbeat announces a node to Redis, with a TTL, and counts the nodes
@@ -50,6 +53,7 @@ type Heartbeat struct {
 	ttl      string // ms
 	interval time.Duration
 	timeout  time.Duration
+	min      int64
 	nodes    atomic.Int64
 	loop     background.Loop
 }
@@ -81,13 +85,14 @@ func NewHeartbeat(client rueidis.Client, opts HeartbeatOptions) *Heartbeat {
 		ttl:      strconv.FormatInt(max(opts.TTL.Milliseconds(), 1), 10),
 		interval: opts.Interval,
 		timeout:  opts.Timeout,
+		min:      int64(max(opts.MinNodes, 1)),
 	}
-	h.nodes.Store(1)
+	h.nodes.Store(h.min)
 	return h
 }
 
-// Nodes returns the number of live nodes last seen, this one included
-// (1 before the first answer).
+// Nodes returns the number of live nodes last seen, this one included,
+// or MinNodes when that is more (as it is before the first answer).
 func (h *Heartbeat) Nodes() int { return int(h.nodes.Load()) }
 
 // Start announces the node now and then every Interval, until Stop. A
@@ -127,6 +132,6 @@ func (h *Heartbeat) beat() {
 	defer cancel()
 	n, err := heartbeatScript.Exec(ctx, h.client, []string{h.key}, []string{h.node, h.ttl}).AsInt64()
 	if err == nil && n > 0 {
-		h.nodes.Store(n)
+		h.nodes.Store(max(n, h.min))
 	}
 }

@@ -241,6 +241,34 @@ func TestHeartbeat(t *testing.T) {
 	}
 }
 
+// TestHeartbeatMinNodes: a node with MinNodes counts at least that many,
+// before Redis answers (started during an outage) and when fewer
+// announce themselves, and the live nodes when they are more.
+func TestHeartbeatMinNodes(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	c := srv.Client(t)
+	srv.Kill()
+	h := NewHeartbeat(c, HeartbeatOptions{TTL: 300 * time.Millisecond, MinNodes: 3})
+	h.Start()
+	t.Cleanup(h.Stop)
+	if n := h.Nodes(); n != 3 {
+		t.Errorf("started with Redis down: Nodes() = %d, want MinNodes 3", n)
+	}
+	srv.Restart()
+	others := make([]*Heartbeat, 3)
+	for i := range others {
+		others[i] = NewHeartbeat(srv.Client(t), HeartbeatOptions{TTL: 300 * time.Millisecond})
+		others[i].Start()
+		t.Cleanup(others[i].Stop)
+	}
+	testutil.Eventually(t, "4 live nodes", func() bool { return h.Nodes() == 4 })
+	for _, o := range others[1:] {
+		o.Stop()
+	}
+	testutil.Eventually(t, "back to MinNodes with 2 live", func() bool { return h.Nodes() == 3 })
+}
+
 // TestResilientPendingQuotaBounded: the quota counted locally during an
 // outage, still to add to Redis, stays within MaxPendingBytes however
 // many identities arrive, keeps none of the requests' strings, and the
