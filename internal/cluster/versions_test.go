@@ -1,0 +1,182 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/testutil"
+	"github.com/cuegate/cuegate/portal/store"
+)
+
+func TestEmptiedRedisDoesNotMakeFollowersGoBack(t *testing.T) {
+	t.Parallel()
+	srv, st, p := startPublishing(t, PublisherOptions{Timeout: 100 * time.Millisecond})
+	f1, log1 := startFollower(t, srv, "")
+	f2, _ := startFollower(t, srv, filepath.Join(t.TempDir(), "f2.json"))
+	deleted(t, st, "gone", f1, f2)
+	v := p.Version()
+	testutil.Eventually(t, "the followers to reach the publisher's version", func() bool { return f1.Version() == v && f2.Version() == v })
+
+	// Redis restarts empty, and a stale snapshot (no tombstone) is written
+	// to it under an older version before the publisher writes its own.
+	p.Stop()
+	srv.Restart()
+	stale := newSnapshot(v-1, []store.ClientBinding{{ClientID: "gone", Binding: table.Binding{Policy: "gold", Catalogue: []string{"orders"}}}})
+	if reply, err := publish(t, srv.Client(t), stale); err != nil || reply != stale.Version {
+		t.Fatalf("writing the stale snapshot: %d, %v", reply, err)
+	}
+	testutil.Eventually(t, "a follower to see the older version", func() bool {
+		return strings.Contains(log1.String(), "Redis holds an older version")
+	})
+	for _, f := range []*Follower{f1, f2} {
+		if f.Version() != v || !revoked(f, "gone") {
+			t.Errorf("follower at version %d (want %d), gone revoked %v", f.Version(), v, revoked(f, "gone"))
+		}
+	}
+
+	// The publisher writes its snapshot again, with a newer version.
+	p.Start()
+	testutil.Eventually(t, "the publisher to write its snapshot again", func() bool { return p.Version() > v })
+	for _, f := range []*Follower{f1, f2} {
+		testutil.Eventually(t, "a follower to take it", func() bool { return f.Version() == p.Version() })
+		if !revoked(f, "gone") {
+			t.Error("the deletion is lost")
+		}
+	}
+
+	// Redis restarts empty under a running publisher: it writes its
+	// snapshot again (under a newer version when a follower raised the
+	// floor first), and the followers never go back.
+	v = p.Version()
+	srv.Restart()
+	testutil.Eventually(t, "the publisher to write its snapshot to the emptied Redis", func() bool {
+		held, err := srv.Do("HGET", newKeys("").hash, "version")
+		return err == nil && held != ""
+	})
+	for _, f := range []*Follower{f1, f2} {
+		testutil.Eventually(t, "a follower to take it", func() bool { return f.Version() == p.Version() })
+	}
+	if p.Version() < v {
+		t.Errorf("version after the restart: %d; want at least %d", p.Version(), v)
+	}
+	// The followers subscribed again: a deletion takes well under a second.
+	waitSubscribers(t, srv.Client(t), 2)
+	start := time.Now()
+	deleted(t, st, "gone-after", f1, f2)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("a registration and deletion after Redis restarted took %v to reach the followers", took)
+	}
+}
+
+// publish runs the publishing script with s and returns the version Redis
+// holds afterwards.
+func publish(t *testing.T, c rueidis.Client, s *Snapshot) (int64, error) {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newKeys("")
+	return publishScript.Exec(context.Background(), c, []string{k.hash},
+		[]string{strconv.FormatInt(s.Version, 10), string(b), k.channel}).AsInt64()
+}
+
+func TestOlderVersionNeverReplacesNewer(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	c := srv.Client(t)
+	tests := []struct {
+		version, held int64
+	}{
+		{9, 9},
+		{10, 10}, // longer, so greater, though "10" < "9" as strings
+		{9, 10},
+		{10, 10}, // the same version again changes nothing
+		{1_000_000_000_000_000, 1_000_000_000_000_000},
+		{999_999_999_999_999, 1_000_000_000_000_000},
+		{1<<62 + 1, 1<<62 + 1}, // beyond Lua's exact doubles
+		{1 << 62, 1<<62 + 1},
+	}
+	for _, tt := range tests {
+		s := newSnapshot(tt.version, []store.ClientBinding{{ClientID: strconv.FormatInt(tt.version, 10)}})
+		held, err := publish(t, c, s)
+		if err != nil || held != tt.held {
+			t.Errorf("publishing %d: Redis holds %d (%v), want %d", tt.version, held, err, tt.held)
+		}
+		b, err := srv.Do("HGET", newKeys("").hash, "snapshot")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := decodeSnapshot([]byte(b)); err != nil || got.Version != tt.held {
+			t.Errorf("after publishing %d the snapshot is %s (%v); want version %d", tt.version, b, err, tt.held)
+		}
+	}
+}
+
+func TestPublisherOutrunsANewerVersionWhenItsClockIsBehind(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	c := srv.Client(t)
+	ahead := t0.Add(time.Hour).UnixMicro()
+	if _, err := publish(t, c, newSnapshot(ahead, nil)); err != nil {
+		t.Fatal(err)
+	}
+	st := newStore(t)
+	if err := st.AddClient(client("c1"), t0); err != nil {
+		t.Fatal(err)
+	}
+	p := NewPublisher(c, st, PublisherOptions{})
+	p.now = func() time.Time { return t0 }
+	p.Start()
+	defer p.Stop()
+	testutil.Eventually(t, "the publisher to publish", func() bool { return p.Version() != 0 })
+	if p.Version() != ahead+1 {
+		t.Errorf("published version %d, want %d (one more than Redis held)", p.Version(), ahead+1)
+	}
+	f, _ := startFollower(t, srv, "")
+	testutil.Eventually(t, "the follower to take it", func() bool { return bound(f, "c1") })
+}
+
+// TestRestartedPublisherOutrunsFollowersAfterRedisEmptied: the followers
+// hold a version from a publisher's clock that was ahead; Redis restarts
+// empty, and a publisher whose clock is behind starts (the same host after
+// an NTP step back, or another one). The followers raise the floor, the
+// publisher publishes above it, and a deletion made then reaches them.
+func TestRestartedPublisherOutrunsFollowersAfterRedisEmptied(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	st := newStore(t)
+	if err := st.AddClient(client("c1"), t0); err != nil {
+		t.Fatal(err)
+	}
+	p := NewPublisher(srv.Client(t), st, PublisherOptions{Interval: 100 * time.Millisecond})
+	p.now = func() time.Time { return t0.Add(10 * time.Minute) }
+	p.Start()
+	testutil.Eventually(t, "the first publisher to publish", func() bool { return p.Version() != 0 })
+	f, log := startFollower(t, srv, filepath.Join(t.TempDir(), "f.json"))
+	testutil.Eventually(t, "the follower to bind c1", func() bool { return bound(f, "c1") })
+	p.Stop()
+	ahead := f.Version()
+
+	srv.Restart()
+	p2 := NewPublisher(srv.Client(t), st, PublisherOptions{Interval: 100 * time.Millisecond})
+	p2.now = func() time.Time { return t0 }
+	p2.Start()
+	t.Cleanup(p2.Stop)
+	testutil.Eventually(t, "the restarted publisher to publish above the follower", func() bool { return p2.Version() > ahead })
+	if _, err := st.DeleteClient("c1", t0); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the deletion to reach the follower", func() bool { return revoked(f, "c1") })
+	if !strings.Contains(log.String(), "Redis holds an older version") {
+		t.Errorf("the follower did not log the older version in Redis: %s", log)
+	}
+}

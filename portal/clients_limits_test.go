@@ -1,0 +1,173 @@
+package portal
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cuegate/cuegate/portal/store"
+)
+
+func TestConcurrentRegistrationsArePersistedOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	// Each developer tries two more than the cap: exactly the cap is
+	// registered and stored, the rest refused before reaching the provider.
+	const devs, tries = 5, MaxClientsPerDeveloper + 2
+	clients := make([]*http.Client, devs)
+	for d := range devs {
+		clients[d] = e.developer(fmt.Sprintf("dev%d@example.com", d))
+	}
+	var wg sync.WaitGroup
+	codes := make(chan int, devs*tries)
+	for d, dev := range clients {
+		for i := range tries {
+			wg.Go(func() {
+				resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": fmt.Sprint("app", d, "-", i)}, nil)
+				codes <- resp.StatusCode
+			})
+		}
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if want := map[int]int{http.StatusCreated: devs * MaxClientsPerDeveloper, http.StatusConflict: devs * 2}; !maps.Equal(count, want) {
+		t.Errorf("statuses %v, want %v", count, want)
+	}
+	if n := len(e.requests()); n != devs*MaxClientsPerDeveloper {
+		t.Errorf("%d provider calls, want %d", n, devs*MaxClientsPerDeveloper)
+	}
+	path := e.store.Path()
+	e.store.Close()
+	st, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ids := map[string]bool{}
+	for _, c := range st.Clients("") {
+		ids[c.ClientID] = true
+	}
+	if len(ids) != devs*MaxClientsPerDeveloper || len(st.Clients("")) != devs*MaxClientsPerDeveloper {
+		t.Errorf("%d distinct clients persisted (%d rows), want %d", len(ids), len(st.Clients("")), devs*MaxClientsPerDeveloper)
+	}
+	for d := range devs {
+		if n := len(st.Clients(fmt.Sprintf("dev%d@example.com", d))); n != MaxClientsPerDeveloper {
+			t.Errorf("dev%d has %d clients, want %d", d, n, MaxClientsPerDeveloper)
+		}
+	}
+}
+
+func TestClientsPerDeveloperAreCapped(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	var first clientView
+	for i := range MaxClientsPerDeveloper {
+		c := e.create(dev, fmt.Sprint("app", i), "gluu_api")
+		if i == 0 {
+			first = c
+		}
+	}
+	e.advance(366 * 24 * time.Hour) // expired clients still count until deleted
+	e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil)
+	calls := len(e.requests())
+	var aerr apiError
+	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "one more"}, &aerr)
+	if resp.StatusCode != http.StatusConflict || aerr.Code != "too_many_clients" ||
+		aerr.Description != fmt.Sprintf("you have reached the limit of %d clients per developer: delete one you no longer use, then register again", MaxClientsPerDeveloper) {
+		t.Errorf("over the cap: %d %+v", resp.StatusCode, aerr)
+	}
+	if n := len(e.requests()); n != calls {
+		t.Errorf("%d provider calls over the cap", n-calls)
+	}
+	_, _, tok := e.page(dev, "/clients/new")
+	if hresp, body := e.post(dev, "/clients", url.Values{"csrf_token": {tok}, "catalogue": {"gluu_api"}, "client_name": {"x"}}); hresp.StatusCode != http.StatusConflict ||
+		!strings.Contains(body, "You have reached the limit of") {
+		t.Errorf("HTML over the cap: %d\n%s", hresp.StatusCode, body)
+	}
+	// Another developer is not affected, and a deletion frees a place.
+	e.create(e.developer("b@example.com"), "b app", "gluu_api")
+	if resp := e.api(dev, "DELETE", "/clients/"+first.ClientID, nil, nil); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: %d", resp.StatusCode)
+	}
+	e.create(dev, "replacement", "gluu_api")
+}
+
+// TestRegistrationsAreLimited: registrations that call the provider are
+// refused with 429 and Retry-After, without a provider call, past
+// registrationsPerAccount an hour for one account (which may register and
+// delete over and over: each deletion leaves a tombstone) and past
+// registrationsPerPlace for one client address (which may sign up more
+// accounts); the next window allows again.
+func TestRegistrationsAreLimited(t *testing.T) {
+	t.Parallel()
+	const want = "too many clients were registered in the last hour by your account or from your address: register again in 1h0m0s"
+	refused := func(t *testing.T, e *env, dev *http.Client) {
+		t.Helper()
+		calls := len(e.requests())
+		var aerr apiError
+		resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "one more"}, &aerr)
+		if resp.StatusCode != http.StatusTooManyRequests || aerr.Code != "too_many_attempts" || aerr.Description != want || resp.Header.Get("Retry-After") != "3600" {
+			t.Errorf("past the limit: %d %+v, Retry-After %q", resp.StatusCode, aerr, resp.Header.Get("Retry-After"))
+		}
+		if n := len(e.requests()); n != calls {
+			t.Errorf("%d provider calls past the limit", n-calls)
+		}
+	}
+	cycle := func(t *testing.T, e *env, dev *http.Client, n int) {
+		t.Helper()
+		for i := range n {
+			c := e.create(dev, fmt.Sprint("app", i), "gluu_api")
+			if resp := e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, nil); resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("delete: %d", resp.StatusCode)
+			}
+		}
+	}
+	t.Run("per account", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		dev := e.developer("a@example.com")
+		cycle(t, e, dev, registrationsPerAccount)
+		refused(t, e, dev)
+		e.create(e.developer("b@example.com"), "b app", "gluu_api")
+		e.advance(registrationWindow)
+		e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil)
+		e.create(dev, "next hour", "gluu_api")
+	})
+	t.Run("per address", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		for i := range registrationsPerPlace / registrationsPerAccount {
+			cycle(t, e, e.developer(fmt.Sprintf("a%d@example.com", i)), registrationsPerAccount)
+		}
+		refused(t, e, e.developer("z@example.com"))
+	})
+}
+
+// TestRegistrationFailingBeforeTheProviderNotCounted: an attempt that
+// fails before the provider is called (here, the operator's settings name
+// an initial access token that is not there) takes no place under the
+// registration limits, so that a fault of the operator's does not lock
+// developers out once it is fixed.
+func TestRegistrationFailingBeforeTheProviderNotCounted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	e.table.Store(testTable(e.idp.URL, "CUEGATE_TEST_UNSET_INITIAL_ACCESS_TOKEN"))
+	for range registrationsPerAccount + 1 {
+		if resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, nil); resp.StatusCode < 500 {
+			t.Fatalf("a registration without its initial access token: %d", resp.StatusCode)
+		}
+	}
+	e.table.Store(e.freshTable())
+	e.create(dev, "once fixed", "gluu_api")
+}
