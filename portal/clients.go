@@ -401,8 +401,10 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 		s.opts.Logger.Warn().Err(err).Str("client_id", id).Msg("portal: deletion refused")
 		return store.Client{}, "", errUnshared()
 	}
-	c, err = s.opts.Store.DeleteClient(id, s.opts.Now().UTC())
-	release()
+	c, err = func() (store.Client, error) {
+		defer release()
+		return s.opts.Store.DeleteClient(id, s.opts.Now().UTC())
+	}()
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Client{}, "", errNoClient(id)
 	}

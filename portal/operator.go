@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,16 +114,7 @@ func (a *Accounts) Remove(email string) (Removal, error) {
 	if err != nil {
 		return Removal{}, err
 	}
-	var ids []string
-	for _, c := range a.Store.Clients(email) {
-		ids = append(ids, c.ClientID)
-	}
-	release, err := revokeAhead(context.Background(), a.Revoker, ids)
-	if err != nil {
-		return Removal{}, err
-	}
-	revoked, err := a.Store.RemoveDeveloper(email, a.now())
-	release()
+	revoked, err := a.removeRevoked(email)
 	if err != nil {
 		return Removal{}, err
 	}
@@ -131,6 +123,42 @@ func (a *Accounts) Remove(email string) (Removal, error) {
 		out.Revoked = append(out.Revoked, RevokedClient{ClientID: c.ClientID, ClientName: c.ClientName, Provider: c.Provider})
 	}
 	return out, nil
+}
+
+// removeAttempts bounds how often removeRevoked tries again after the
+// account registered a client meanwhile.
+const removeAttempts = 3
+
+// removeRevoked removes email's account once its clients are revoked
+// ahead (Revoker), again with the newcomers when a client is registered
+// between the look and the removal, and returns the revoked clients.
+func (a *Accounts) removeRevoked(email string) ([]store.Client, error) {
+	var seen []string
+	var releases []func()
+	defer func() {
+		for _, release := range releases {
+			release()
+		}
+	}()
+	for attempt := 1; ; attempt++ {
+		var fresh []string
+		for _, c := range a.Store.Clients(email) {
+			if !slices.Contains(seen, c.ClientID) {
+				fresh = append(fresh, c.ClientID)
+			}
+		}
+		release, err := revokeAhead(context.Background(), a.Revoker, fresh)
+		if err != nil {
+			return nil, err
+		}
+		releases = append(releases, release)
+		seen = append(seen, fresh...)
+		revoked, err := a.Store.RemoveDeveloperOnly(email, a.now(), seen)
+		if errors.Is(err, store.ErrChanged) && attempt < removeAttempts {
+			continue
+		}
+		return revoked, err
+	}
 }
 
 func (s *Server) accounts() *Accounts {
@@ -145,8 +173,10 @@ func (s *Server) accounts() *Accounts {
 //	DELETE /developers/{email}  → 200 {"email", "revoked": [{"client_id", "client_name", "provider"}]}
 //
 // Errors are {"error", "error_description"}: 400 invalid_request, 404
-// not_found, 409 account_exists, 500 server_error. Bodies must be
-// Content-Type: application/json. The handler has no authentication: serve
+// not_found, 409 account_exists or account_changed (clients registered
+// during a removal, three times), 503 temporarily_unavailable (the
+// gateway's other nodes cannot be told of a removal), 500 server_error.
+// Bodies must be Content-Type: application/json. The handler has no authentication: serve
 // it only where the operator alone can reach it (cuegate mounts it under
 // /portal/ on the admin listener), never on the portal's listener. It
 // refuses any request a browser sent (one with an Origin or
@@ -213,6 +243,7 @@ var operatorAnswers = []struct {
 	{store.ErrExists, http.StatusConflict, "account_exists"},
 	{store.ErrNotFound, http.StatusNotFound, "not_found"},
 	{ErrUnshared, http.StatusServiceUnavailable, "temporarily_unavailable"},
+	{store.ErrChanged, http.StatusConflict, "account_changed"},
 }
 
 // OperatorAnswer returns the status and error code the operator endpoints

@@ -21,6 +21,7 @@ type recordingRevoker struct {
 
 	mu       sync.Mutex
 	failing  bool
+	during   func() // run by the first Revoke, while it holds the revocation
 	revoked  [][]string
 	liveThen []bool // whether the store still held the clients at Revoke
 	released []bool // whether the store still held them at release
@@ -51,6 +52,10 @@ func (r *recordingRevoker) Revoke(_ context.Context, ids []string) (func(), erro
 	}
 	r.revoked = append(r.revoked, ids)
 	r.liveThen = append(r.liveThen, r.live(ids))
+	if during := r.during; during != nil {
+		r.during = nil
+		during()
+	}
 	return func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -105,5 +110,29 @@ func TestDeletionIsRevokedElsewhereFirst(t *testing.T) {
 	want := [][]string{{c.ClientID}, {kept.ClientID}}
 	if !slices.EqualFunc(r.revoked, want, slices.Equal) || !slices.Equal(r.liveThen, []bool{true, true}) || !slices.Equal(r.released, []bool{false, false}) {
 		t.Errorf("revoked %q (live then %v, at release %v); want %q revoked while live, released once deleted", r.revoked, r.liveThen, r.released, want)
+	}
+}
+
+// TestRemovalRevokesClientsRegisteredMeanwhile: a client registered
+// while a removal's revocation is under way is revoked ahead too before
+// the account goes, not deleted unannounced.
+func TestRemovalRevokesClientsRegisteredMeanwhile(t *testing.T) {
+	t.Parallel()
+	e, r := newEnvRevoker(t)
+	dev := e.developer("a@example.com")
+	first := e.create(dev, "one", "gluu_api")
+	r.during = func() {
+		c := store.Client{ClientID: "meanwhile", Developer: "a@example.com", Policy: "gold", Catalogue: []string{"gluu_api"}, CreatedAt: t0}
+		if err := e.store.AddClient(c, t0); err != nil {
+			t.Error(err)
+		}
+	}
+	var rm Removal
+	if resp := e.operator()("DELETE", "/developers/a@example.com", "", "", nil, &rm); resp.StatusCode != http.StatusOK || len(rm.Revoked) != 2 {
+		t.Fatalf("removal: %d %+v", resp.StatusCode, rm)
+	}
+	want := [][]string{{first.ClientID}, {"meanwhile"}}
+	if !slices.EqualFunc(r.revoked, want, slices.Equal) || !slices.Equal(r.released, []bool{false, false}) {
+		t.Errorf("revoked ahead %q (live at release %v), want %q, each released once deleted", r.revoked, r.released, want)
 	}
 }

@@ -48,5 +48,6 @@
 // refuses every bound client rather than accept a deleted one on the
 // strength of its token's claims. A deletion reaches Redis before it is
 // made (Publisher.Revoke): while Redis is unreachable the portal refuses
-// it rather than make one the followers cannot learn of.
+// it rather than make one the followers cannot learn of. A follower that
+// cannot read Redis keeps the snapshot it has until it can.
 package cluster

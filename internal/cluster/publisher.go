@@ -66,10 +66,29 @@ type Publisher struct {
 	version atomic.Int64     // the last version Redis confirmed
 	loop    background.Loop
 
-	mu       sync.Mutex     // guards cur and revoking, across the calls to Redis
+	turn     turn           // guards cur and revoking, across the calls to Redis
 	cur      pending        // the snapshot Redis is made to hold
 	revoking map[string]int // clients revoked ahead of the Source, by callers of Revoke
 }
+
+// turn is a lock whose wait a context can end.
+type turn chan struct{}
+
+// take waits for the lock, or for ctx's end (its error).
+func (t turn) take(ctx context.Context) error {
+	select {
+	case t <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// wait waits for the lock.
+func (t turn) wait() { t <- struct{}{} }
+
+// give releases the lock.
+func (t turn) give() { <-t }
 
 // NewPublisher returns a Publisher, not started, of src through client.
 // It registers a hook with src.
@@ -79,6 +98,7 @@ func NewPublisher(client rueidis.Client, src Source, opts PublisherOptions) *Pub
 		src:      src,
 		now:      time.Now,
 		changed:  make(chan struct{}, 1),
+		turn:     make(turn, 1),
 		revoking: map[string]int{},
 	}
 	src.OnChange(p.notify)
@@ -131,7 +151,7 @@ func (p *Publisher) run(ctx context.Context) {
 			dirty = true
 		case <-timer.C:
 		}
-		err := p.publish(context.Background(), dirty)
+		err := p.publish(dirty)
 		dirty = false
 		switch {
 		case err != nil && !failing:
@@ -150,13 +170,13 @@ func (p *Publisher) run(ctx context.Context) {
 
 // publish makes Redis hold the snapshot, taking the Source's bindings
 // first when dirty, within the timeout.
-func (p *Publisher) publish(ctx context.Context, dirty bool) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (p *Publisher) publish(dirty bool) error {
+	p.turn.wait()
+	defer p.turn.give()
 	if dirty {
 		p.take()
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 	defer cancel()
 	return p.sync(ctx)
 }
@@ -164,20 +184,25 @@ func (p *Publisher) publish(ctx context.Context, dirty bool) error {
 // Revoke makes Redis hold a snapshot in which clientIDs are revoked, ahead
 // of the Source, so that a deletion is known to the other nodes before it
 // is made: it returns once Redis confirmed one, or the error why it did
-// not (Redis unreachable, the timeout, ctx's end), and then nothing stays
-// revoked ahead and release is nil. After a success every snapshot keeps
+// not (Redis unreachable, ctx's end, twice the timeout, which bounds the
+// wait for a call in progress too), and then nothing stays revoked ahead
+// and release is nil. After a success every snapshot keeps
 // them revoked until release is called: the caller makes its change of
 // the Source (the deletion), whether it succeeds or fails, and then calls
 // release, after which the Source's own bindings are published.
 func (p *Publisher) Revoke(ctx context.Context, clientIDs []string) (release func(), err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 2*p.timeout)
+	defer cancel()
+	if err := p.turn.take(ctx); err != nil {
+		return nil, fmt.Errorf("cluster: revoke: waiting for the publish in progress: %w", err)
+	}
+	defer p.turn.give()
 	for _, id := range clientIDs {
 		p.revoking[id]++
 	}
 	p.take()
-	sctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
+	sctx, scancel := context.WithTimeout(ctx, p.timeout)
+	defer scancel()
 	if err := p.sync(sctx); err != nil {
 		p.forget(clientIDs)
 		p.take() // what the loop publishes next: the Source as it is
@@ -187,15 +212,15 @@ func (p *Publisher) Revoke(ctx context.Context, clientIDs []string) (release fun
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			p.mu.Lock()
+			p.turn.wait()
 			p.forget(clientIDs)
-			p.mu.Unlock()
+			p.turn.give()
 			p.notify()
 		})
 	}, nil
 }
 
-// forget ends the revocation ahead of clientIDs by one caller. p.mu is
+// forget ends the revocation ahead of clientIDs by one caller. p.turn is
 // held.
 func (p *Publisher) forget(clientIDs []string) {
 	for _, id := range clientIDs {
@@ -206,7 +231,7 @@ func (p *Publisher) forget(clientIDs []string) {
 }
 
 // take makes cur the Source's bindings now, with the clients revoked
-// ahead revoked, under a new version. p.mu is held.
+// ahead revoked, under a new version. p.turn is held.
 func (p *Publisher) take() {
 	bs := p.src.Bindings()
 	for id := range p.revoking {
@@ -231,23 +256,23 @@ func (p *Publisher) flush(dirty bool) {
 		dirty = true
 	default:
 	}
-	p.mu.Lock()
+	p.turn.wait()
 	confirmed := p.cur.confirmed
-	p.mu.Unlock()
+	p.turn.give()
 	if !dirty && confirmed {
 		return
 	}
-	if err := p.publish(context.Background(), dirty); err != nil {
-		p.mu.Lock()
+	if err := p.publish(dirty); err != nil {
+		p.turn.wait()
 		unpublished := p.cur.version
-		p.mu.Unlock()
+		p.turn.give()
 		p.log.Error().Err(err).Int64("unpublished_version", unpublished).Int64("published_version", p.Version()).
 			Msg("bindings: stopping with changes Redis does not hold; the other nodes keep the bindings of the version published (deleted clients included) until the portal node runs again")
 	}
 }
 
 // setVersion gives cur a version above its present one and above floor,
-// the clock's when it is ahead, and encodes it. p.mu is held.
+// the clock's when it is ahead, and encodes it. p.turn is held.
 func (p *Publisher) setVersion(floor int64) {
 	cur := &p.cur
 	cur.version = max(max(cur.version, floor)+1, p.now().UnixMicro())
@@ -257,7 +282,7 @@ func (p *Publisher) setVersion(floor int64) {
 
 // sync makes Redis hold cur, or a newer version of it when Redis holds
 // one at least as new that is not ours or a follower raised the floor
-// above it. p.mu is held.
+// above it. p.turn is held.
 func (p *Publisher) sync(ctx context.Context) error {
 	cur := &p.cur
 	held, floor, err := p.held(ctx)

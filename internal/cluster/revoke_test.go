@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,5 +82,35 @@ func TestRevokeFailsWhileRedisIsDown(t *testing.T) {
 	testutil.Eventually(t, "the store's next change to arrive", func() bool { return bound(f, "after") })
 	if !bound(f, "kept") {
 		t.Error("a failed Revoke left kept revoked")
+	}
+}
+
+// TestRevokesWaitingOnAStuckRedisEndInTime: while a paused Redis holds a
+// publish, concurrent Revokes each give up within twice the timeout
+// instead of queueing behind one another.
+func TestRevokesWaitingOnAStuckRedisEndInTime(t *testing.T) {
+	t.Parallel()
+	const timeout = 200 * time.Millisecond
+	srv, st, p := startPublishing(t, PublisherOptions{Timeout: timeout})
+	if err := st.AddClient(client("kept"), t0); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	defer srv.Resume()
+	var wg sync.WaitGroup
+	took := make([]time.Duration, 10)
+	for i := range took {
+		wg.Go(func() {
+			start := time.Now()
+			if release, err := p.Revoke(context.Background(), []string{"kept"}); err == nil {
+				release()
+				t.Error("Revoke succeeded with Redis paused")
+			}
+			took[i] = time.Since(start)
+		})
+	}
+	wg.Wait()
+	if longest := slices.Max(took); longest > 2*timeout+time.Second {
+		t.Errorf("10 Revokes with Redis paused: the longest took %v, want about twice the timeout (%v)", longest, 2*timeout)
 	}
 }

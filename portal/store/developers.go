@@ -42,11 +42,34 @@ func (s *Store) Developers() []Developer {
 // (they get tombstones, so the gateway refuses their tokens at once). It
 // returns the revoked clients, whose registrations at the provider remain.
 func (s *Store) RemoveDeveloper(email string, now time.Time) ([]Client, error) {
+	return s.removeDeveloper(email, now, nil)
+}
+
+// RemoveDeveloperOnly is RemoveDeveloper for an account whose clients
+// the caller has seen: when it holds a client not in clientIDs (one
+// registered since), nothing changes and the error matches ErrChanged.
+func (s *Store) RemoveDeveloperOnly(email string, now time.Time, clientIDs []string) ([]Client, error) {
+	if clientIDs == nil {
+		clientIDs = []string{}
+	}
+	return s.removeDeveloper(email, now, clientIDs)
+}
+
+// removeDeveloper removes email's account and clients; with only not
+// nil, only when every client of the account is in it.
+func (s *Store) removeDeveloper(email string, now time.Time, only []string) ([]Client, error) {
 	var revoked []Client
 	err := s.update(func(_ *snapshot, st *state) error {
 		i := slices.IndexFunc(st.Developers, func(d *Developer) bool { return d.Email == email })
 		if i < 0 {
 			return fmt.Errorf("%w: developer %s", ErrNotFound, email)
+		}
+		if only != nil {
+			for _, c := range st.Clients {
+				if c.Developer == email && !slices.Contains(only, c.ClientID) {
+					return fmt.Errorf("%w: developer %s registered client %s", ErrChanged, email, c.ClientID)
+				}
+			}
 		}
 		st.Developers = slices.Delete(st.Developers, i, i+1)
 		st.Clients = slices.DeleteFunc(st.Clients, func(c *Client) bool {

@@ -50,6 +50,9 @@ var (
 	ErrLocked   = errors.New("store: state file is in use by another process")
 	ErrExists   = errors.New("store: already exists")
 	ErrNotFound = errors.New("store: not found")
+	// ErrChanged is the error of a change refused because what it was
+	// made for changed meanwhile (RemoveDeveloperOnly).
+	ErrChanged = errors.New("store: changed meanwhile")
 	// ErrClosed is the error of a write after Close.
 	ErrClosed = errors.New("store: closed")
 	// ErrPermissions is the error of opening or reading a state file (or
