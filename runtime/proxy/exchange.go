@@ -26,6 +26,12 @@ type exchange struct {
 	upstream time.Duration
 	limit    limitedReader
 	copied   bool // the request sent is req, not the server's
+
+	// The client's request, as outgoing found it.
+	closeConn  bool // it asked to close its connection
+	http10     bool // it is HTTP/1.0
+	head       bool // it is a HEAD
+	lastOnConn bool // the upstream connection is not reused after it
 }
 
 // exchange is the body stream of the client's response: fasthttp reads it
@@ -100,6 +106,7 @@ func (ex *exchange) release() {
 	ex.resp.Reset()
 	p := ex.pool
 	ex.pool, ex.hooks, ex.body, ex.n, ex.status, ex.upstream, ex.copied = nil, nil, nil, 0, 0, 0, false
+	ex.closeConn, ex.http10, ex.head, ex.lastOnConn = false, false, false, false
 	ex.limit = limitedReader{}
 	exchanges.Put(ex)
 	p.finish()

@@ -91,13 +91,30 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	p.inflight.Add(1)
 	ex := acquireExchange()
 	ex.pool, ex.hooks = p, r.Hooks
-	resp := &ex.resp
-	resp.Header.SetNoDefaultContentType(true) // pass on only what the upstream sent
+	out := ex.outgoing(ctx, r)
+	start := time.Now()
+	err := p.send(ex, out, start.Add(p.timeout), start)
+	upstream := time.Since(start)
+	ex.restoreClient(&ctx.Request.Header)
+	if err == nil {
+		err = ex.respond(ctx, upstream)
+	} else {
+		err = ex.sendError(err)
+	}
+	if err != nil {
+		ex.release()
+	}
+	return upstream, err
+}
 
+// outgoing makes the request Forward sends from the client's in ctx (see
+// Forward), noting in ex what the client's connection needs put back.
+func (ex *exchange) outgoing(ctx *fasthttp.RequestCtx, r *Request) *fasthttp.Request {
+	ex.resp.Header.SetNoDefaultContentType(true) // pass on only what the upstream sent
 	in := &ctx.Request.Header
 	// The server decides the client connection's fate by these after the
 	// handler; the upstream request must not carry them.
-	closeConn, http10 := in.ConnectionClose(), !in.IsHTTP11()
+	ex.closeConn, ex.http10, ex.head = in.ConnectionClose(), !in.IsHTTP11(), in.IsHead()
 	host := targetHost(ctx)
 	out := &ctx.Request
 	cl, s := in.ContentLength(), ctx.RequestBodyStream()
@@ -133,56 +150,64 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	if ex.hooks != nil {
 		ex.hooks.RequestHeader(&out.Header)
 	}
-	if http10 {
+	if ex.http10 {
 		out.Header.SetProtocolBytes(strHTTP11)
 	}
-	head := in.IsHead()
-	lastOnConn := head || ((cl > 0 || cl == -1) && !bodyForMethod(in)) // -1: chunked
-	if lastOnConn {
-		out.Header.SetConnectionClose() // see the doc: not reused
+	ex.lastOnConn = ex.head || ((cl > 0 || cl == -1) && !bodyForMethod(in)) // -1: chunked
+	if ex.lastOnConn {
+		out.Header.SetConnectionClose() // see Forward's doc: not reused
 	}
-
-	start := time.Now()
-	deadline := start.Add(p.timeout)
 	// The path and query, copied: the URI they come from is overwritten.
 	ex.tail = append(ex.tail[:0], r.Path...)
 	if len(r.Query) > 0 {
 		ex.tail = append(append(ex.tail, '?'), r.Query...)
 	}
-	err := p.send(ex, out, deadline, start)
-	upstream := time.Since(start)
-	if http10 {
+	return out
+}
+
+// restoreClient puts back in the client's header what outgoing changed
+// of the client connection's keep-alive state.
+func (ex *exchange) restoreClient(in *fasthttp.RequestHeader) {
+	if ex.http10 {
 		in.SetProtocolBytes(strHTTP10)
 	}
 	switch {
-	case closeConn:
+	case ex.closeConn:
 		in.SetConnectionClose()
-	case lastOnConn:
+	case ex.lastOnConn:
 		in.ResetConnectionClose()
 	}
-	if err != nil {
-		switch {
-		case ex.limit.exceeded:
-			err = ErrBodyTooLarge
-		case ex.limit.readErr != nil:
-			err = fmt.Errorf("%w: %v", ErrClientBody, ex.limit.readErr)
-		}
-		ex.release()
-		return upstream, err
+}
+
+// sendError is Forward's error for a send that failed with err: the
+// client's body, when reading it failed or it was too large.
+func (ex *exchange) sendError(err error) error {
+	switch {
+	case ex.limit.exceeded:
+		return ErrBodyTooLarge
+	case ex.limit.readErr != nil:
+		return fmt.Errorf("%w: %v", ErrClientBody, ex.limit.readErr)
 	}
+	return err
+}
+
+// respond puts the upstream's response into ctx.Response (see Forward):
+// the body read whole, streamed, or none. On error ctx's response is
+// untouched and the caller releases ex; on success ex is the response's
+// body stream, or already closed.
+func (ex *exchange) respond(ctx *fasthttp.RequestCtx, upstream time.Duration) error {
+	resp := &ex.resp
 	if resp.StatusCode() == fasthttp.StatusSwitchingProtocols {
-		ex.release()
-		return upstream, fmt.Errorf("%w: the target switched protocols unasked", ErrUnavailable)
+		return fmt.Errorf("%w: the target switched protocols unasked", ErrUnavailable)
 	}
 	ex.status, ex.upstream = resp.StatusCode(), upstream
 	body := resp.BodyStream()
 	small, err := ex.readSmall(body, resp.Header.ContentLength())
-	if !small && err == nil && http10 && body != nil && resp.Header.ContentLength() < 0 {
+	if !small && err == nil && ex.http10 && body != nil && resp.Header.ContentLength() < 0 {
 		small, err = ex.readUnframed(body)
 	}
 	if err != nil {
-		ex.release()
-		return upstream, upstreamError(err, "reading the response body")
+		return upstreamError(err, "reading the response body")
 	}
 	ex.conn = copyResponseHeader(&resp.Header, &ctx.Response.Header, ex.conn)
 	if ex.hooks != nil {
@@ -195,8 +220,8 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	case body != nil:
 		ex.body = body
 		ctx.Response.SetBodyStream(ex, max(resp.Header.ContentLength(), -1))
-		return upstream, nil
-	case head:
+		return nil
+	case ex.head:
 		// No body, but the upstream's Content-Length describes the GET.
 		ctx.Response.SkipBody = true
 		ctx.Response.Header.SetContentLength(max(resp.Header.ContentLength(), 0))
@@ -205,7 +230,7 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 		ex.n = int64(len(resp.Body()))
 	}
 	ex.Close() //nolint:errcheck // never fails
-	return upstream, nil
+	return nil
 }
 
 // bodyForMethod reports whether h's method is one whose body a target
