@@ -77,18 +77,9 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 			}
 		}()
 	}
-	if o.Compile == nil {
-		o.Compile = compiler.Compile
-	}
-	t, err := o.Compile(o.ConfigDir)
+	t, err := compileFirst(&o)
 	if err != nil {
 		return nil, err
-	}
-	if o.compiled != nil {
-		o.compiled()
-	}
-	for _, w := range t.Warnings {
-		o.Logger.Warn().Str("warning", w.String()).Msg("configuration warning")
 	}
 	token, err := adminToken(t, o.ConfigDir, cmp.Or(o.AdminListen, t.Gateway.AdminListen))
 	if err != nil {
@@ -138,29 +129,64 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n = &Node{gw: gw, cluster: cl, compile: o.Compile, configDir: o.ConfigDir, watcher: watcher, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), stop: make(chan struct{})}
+	if err = n.listen(ctx, t, st, o); err != nil {
+		return nil, err
+	}
+	n.serve(t, token, o)
+	return n, nil
+}
+
+// compileFirst compiles o.ConfigDir with o.Compile (compiler.Compile when
+// nil, which it sets) and logs the table's warnings.
+func compileFirst(o *Options) (*table.Table, error) {
+	if o.Compile == nil {
+		o.Compile = compiler.Compile
+	}
+	t, err := o.Compile(o.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
+	if o.compiled != nil {
+		o.compiled()
+	}
+	for _, w := range t.Warnings {
+		o.Logger.Warn().Str("warning", w.String()).Msg("configuration warning")
+	}
+	return t, nil
+}
+
+// listen binds the gateway and admin listeners and, with a state file
+// st, the portal's; closeListeners closes what it bound.
+func (n *Node) listen(ctx context.Context, t *table.Table, st *store.Store, o Options) error {
 	var lc net.ListenConfig
+	var err error
 	if n.gwLn, err = lc.Listen(ctx, "tcp", cmp.Or(o.Listen, t.Gateway.Listen)); err != nil {
-		return nil, fmt.Errorf("gateway listener: %w", err)
+		return fmt.Errorf("gateway listener: %w", err)
 	}
 	if n.adminLn, err = lc.Listen(ctx, "tcp", cmp.Or(o.AdminListen, t.Gateway.AdminListen)); err != nil {
-		return nil, fmt.Errorf("admin listener: %w", err)
+		return fmt.Errorf("admin listener: %w", err)
 	}
-	if st != nil {
-		var (
-			sess sessions.Store // nil: in memory
-			rev  portal.Revoker // nil: a single node
-		)
-		if cl != nil {
-			sess, rev = cl.sessions, cl.publisher
-		}
-		if n.portal, err = startPortal(ctx, cmp.Or(o.PortalListen, t.Gateway.PortalListen), t, gw, st, sess, rev, o); err != nil {
-			return nil, err
-		}
+	if st == nil {
+		return nil
 	}
+	var (
+		sess sessions.Store // nil: in memory
+		rev  portal.Revoker // nil: a single node
+	)
+	if n.cluster != nil {
+		sess, rev = n.cluster.sessions, n.cluster.publisher
+	}
+	n.portal, err = startPortal(ctx, cmp.Or(o.PortalListen, t.Gateway.PortalListen), t, n.gw, st, sess, rev, o)
+	return err
+}
 
-	gwLn, scheme := gw.Listener(n.gwLn)
-	n.server = gw.Server()
-	n.adminAuth = adminHandler(gw, n.portal, n.AdminAddr(), token)
+// serve serves the bound listeners in the background, with the admin
+// listener guarded by token, starts reloading on the watcher's changes,
+// and logs where the node serves.
+func (n *Node) serve(t *table.Table, token string, o Options) {
+	gwLn, scheme := n.gw.Listener(n.gwLn)
+	n.server = n.gw.Server()
+	n.adminAuth = adminHandler(n.gw, n.portal, n.AdminAddr(), token)
 	n.admin = &http.Server{Handler: n.adminAuth, ReadHeaderTimeout: 10 * time.Second}
 	n.goServe("gateway", func() error { return n.server.Serve(gwLn) })
 	n.goServe("admin", func() error { return n.admin.Serve(n.adminLn) })
@@ -177,7 +203,6 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	o.Logger.Info().Str("config_dir", o.ConfigDir).Str("hash", t.Hash).Int("apis", len(t.APIs)).
 		Str("gateway", scheme+"://"+n.GatewayAddr()).Str("admin", "http://"+n.AdminAddr()).Str("portal", portalURL).
 		Msg("cuegate serving")
-	return n, nil
 }
 
 func (n *Node) goServe(name string, serve func() error) {
