@@ -2,7 +2,11 @@ package runtime
 
 import (
 	"io"
+	"io/fs"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -44,5 +48,36 @@ func TestMetricsMetadata(t *testing.T) {
 		if strings.HasPrefix(name, "cuegate_") && f.GetHelp() != metricHelp[name] {
 			t.Errorf("%s: help %q, want %q", name, f.GetHelp(), metricHelp[name])
 		}
+	}
+}
+
+// TestEveryCuegateFamilyHasHelp: every cuegate_ series family named in the
+// module's code has a help text of its own in metricHelp.
+func TestEveryCuegateFamilyHasHelp(t *testing.T) {
+	t.Parallel()
+	name := regexp.MustCompile("[\"`](cuegate_[a-z0-9]+_[a-z0-9_]+)") // a family; cookies are cuegate_NAME
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && (d.Name() == "testdata" || d.Name() == "e2e" || strings.HasPrefix(d.Name(), ".")) && path != "..":
+			return filepath.SkipDir
+		case d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go"):
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range name.FindAllSubmatch(src, -1) {
+			family := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(string(m[1]), "_bucket"), "_sum"), "_count")
+			if _, ok := metricHelp[family]; !ok {
+				t.Errorf("%s: %s has no help text in metricHelp", path, family)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
