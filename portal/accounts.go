@@ -35,11 +35,11 @@ func checkPassword(pw string) *apiError {
 	return nil
 }
 
-// HashPassword returns the bcrypt hash of a new password after checking its
+// hashPassword returns the bcrypt hash of a new password after checking its
 // length (8 characters to 72 bytes); a cost below bcrypt.MinCost means
 // bcrypt.DefaultCost. A password of the wrong length gives
 // an error matching ErrInvalid.
-func HashPassword(password string, cost int) (string, error) {
+func hashPassword(password string, cost int) (string, error) {
 	if err := checkPassword(password); err != nil {
 		return "", inputError{err}
 	}

@@ -77,7 +77,7 @@ func (a *Accounts) Add(email, password string) (Account, error) {
 	if err != nil {
 		return Account{}, err
 	}
-	hash, err := HashPassword(password, a.BcryptCost)
+	hash, err := hashPassword(password, a.BcryptCost)
 	if err != nil {
 		return Account{}, err
 	}

@@ -59,8 +59,8 @@ type Options struct {
 }
 
 // Gateway serves the current table. Handler is safe for any number of
-// concurrent requests; Swap and Apply may be called concurrently with
-// them (they serialise among themselves). A request runs entirely on the
+// concurrent requests; Apply may be called concurrently with them (calls
+// serialise among themselves). A request runs entirely on the
 // generation it started with.
 type Gateway struct {
 	opts Options
@@ -147,7 +147,7 @@ func New(t *table.Table, opts Options) (*Gateway, error) {
 		g.limiter = limit.NewMemory(limit.MemoryOptions{})
 	}
 	initRequestIDPrefix(&g.ridPrefix)
-	if err := g.Swap(t); err != nil {
+	if err := g.swap(t); err != nil {
 		if g.ownKeys {
 			g.keys.Close()
 		}

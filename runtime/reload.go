@@ -35,8 +35,11 @@ type Compiled struct {
 // positions, kept for Status, and returned. Each call logs one line, which
 // lists every change a swap makes (tablediff's summary: APIs, policies,
 // IdPs, catalogue entries, settings, moved routes), and counts
-// cuegate_reloads_total by result (ok, unchanged, error). A swap removes
-// the /metrics series of the API IDs the new table drops (see Swap). Calls
+// cuegate_reloads_total by result (ok, unchanged, error). A swap builds
+// the new generation off the request path and swaps one pointer: requests
+// in flight finish on the generation they started with. It keeps the
+// rate-limit and quota counters and the token cache, and removes the
+// /metrics series of the API IDs the new table drops. Calls
 // are serialised; Apply is safe to call from any goroutine, and the caller
 // may compile while another Apply runs.
 func (g *Gateway) Apply(c Compiled) error {

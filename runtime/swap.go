@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"crypto/tls"
 	"fmt"
 	"maps"
 	"slices"
@@ -8,22 +9,25 @@ import (
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/runtime/proxy"
+	"github.com/cuegate/cuegate/runtime/tracing"
 )
 
-// Swap starts serving t. It builds the new generation off the request path
+// swap starts serving t. It builds the new generation off the request path
 // (upstream pools whose Upstream.Key is unchanged are reused, new ones
 // created), syncs the IdP key sets, then swaps one pointer; requests in
 // flight finish on the generation they started with, and pools no longer
 // used are closed once their in-flight requests finish. Rate-limit and
 // quota counters and the token cache are untouched; the /metrics series
 // of API IDs that t drops are removed at once, those of the others keep
-// counting. On error nothing changes.
-func (g *Gateway) Swap(t *table.Table) error {
+// counting. On error nothing changes. Unlike Apply, it records no status,
+// log line or reload count.
+func (g *Gateway) swap(t *table.Table) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.swapLocked(t)
 }
 
+// swapLocked is swap; the caller holds g.mu.
 func (g *Gateway) swapLocked(t *table.Table) error {
 	cert, portalCert, err := g.loadCerts(t)
 	if err != nil {
@@ -33,19 +37,34 @@ func (g *Gateway) swapLocked(t *table.Table) error {
 	if err != nil {
 		return err
 	}
-
 	prev := g.cur.Load()
 	exporter, freshExporter, err := g.swapExporter(prev, t)
 	if err != nil {
 		return err
 	}
+	gen, pools, err := g.newGeneration(prev, t, exporter, upstreamTLS)
+	if err != nil {
+		if freshExporter {
+			go shutdownExporter(exporter)
+		}
+		return err
+	}
+	g.install(gen, cert, portalCert, pools)
+	return nil
+}
+
+// newGeneration builds t's generation, recording with exporter, and
+// returns it with the upstream pools it uses by pool key: g's reused,
+// new ones created with upstreamTLS. On error the pools it created are
+// closed.
+func (g *Gateway) newGeneration(prev *generation, t *table.Table, exporter *tracing.Exporter, upstreamTLS *tls.Config) (*generation, map[string]*proxy.Pool, error) {
 	gen := &generation{
 		exporter:      exporter,
 		table:         t,
 		seq:           1,
 		loadedAt:      time.Now(),
 		apis:          make(map[*table.API]*apiState, len(t.APIs)),
-		entryIssuer:   make(map[string]string, len(t.Portal.Catalogue)),
+		entryIssuer:   entryIssuers(t),
 		grantRefusals: newGrantRefusals(t.Policies),
 	}
 	if prev != nil {
@@ -54,55 +73,88 @@ func (g *Gateway) swapLocked(t *table.Table) error {
 	pools := make(map[string]*proxy.Pool, len(g.pools))
 	for _, id := range slices.Sorted(maps.Keys(t.APIs)) {
 		a := t.APIs[id]
-		key := a.Upstream.Key() + "|" + t.Gateway.UpstreamCAFile
-		p := pools[key]
-		if p == nil {
-			p = g.pools[key]
+		p, err := g.pool(pools, a, t.Gateway.UpstreamCAFile, upstreamTLS)
+		if err != nil {
+			g.closeNewPools(pools)
+			return nil, nil, fmt.Errorf("api %s: %w", id, err)
 		}
-		if p == nil {
-			p, err = proxy.New(proxy.Options{
-				Targets:        a.Upstream.Targets,
-				Timeout:        a.Upstream.Timeout.D(),
-				ConnectTimeout: a.Upstream.ConnectTimeout.D(),
-				IdleTimeout:    a.Upstream.IdleTimeout.D(),
-				TLSConfig:      upstreamTLS,
-				Cooldown:       g.opts.UpstreamCooldown,
-			})
-			if err != nil {
-				for k, np := range pools {
-					if g.pools[k] == nil {
-						np.Close()
-					}
-				}
-				if freshExporter {
-					go shutdownExporter(exporter)
-				}
-				return fmt.Errorf("api %s: %w", id, err)
-			}
-		}
-		pools[key] = p
-		m := g.apiMetrics[id]
-		if m == nil {
-			m = newAPIMetrics(g.series.set, id)
-			g.apiMetrics[id] = m
-		}
-		st := &apiState{api: a, pool: p, metrics: m, rules: newAPIRules(a)}
-		if a.JWT != nil {
-			st.idp = t.IdPs[a.JWT.IdP]
-		}
-		gen.apis[a] = st
+		gen.apis[a] = g.newAPIState(t, id, a, p)
 	}
+	return gen, pools, nil
+}
+
+// pool returns the pool that serves a's upstream and records it in pools
+// under its key: the one pools already has, else g's, else a new one.
+func (g *Gateway) pool(pools map[string]*proxy.Pool, a *table.API, caFile string, upstreamTLS *tls.Config) (*proxy.Pool, error) {
+	key := a.Upstream.Key() + "|" + caFile
+	p := pools[key]
+	if p == nil {
+		p = g.pools[key]
+	}
+	if p == nil {
+		var err error
+		p, err = proxy.New(proxy.Options{
+			Targets:        a.Upstream.Targets,
+			Timeout:        a.Upstream.Timeout.D(),
+			ConnectTimeout: a.Upstream.ConnectTimeout.D(),
+			IdleTimeout:    a.Upstream.IdleTimeout.D(),
+			TLSConfig:      upstreamTLS,
+			Cooldown:       g.opts.UpstreamCooldown,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	pools[key] = p
+	return p, nil
+}
+
+// closeNewPools closes the pools in pools that g does not have.
+func (g *Gateway) closeNewPools(pools map[string]*proxy.Pool) {
+	for k, p := range pools {
+		if g.pools[k] == nil {
+			p.Close()
+		}
+	}
+}
+
+// newAPIState returns what the handler needs for a, API id of t, served
+// by p. The API's metrics are g's for id, made the first time id is seen.
+func (g *Gateway) newAPIState(t *table.Table, id string, a *table.API, p *proxy.Pool) *apiState {
+	m := g.apiMetrics[id]
+	if m == nil {
+		m = newAPIMetrics(g.series.set, id)
+		g.apiMetrics[id] = m
+	}
+	st := &apiState{api: a, pool: p, metrics: m, rules: newAPIRules(a)}
+	if a.JWT != nil {
+		st.idp = t.IdPs[a.JWT.IdP]
+	}
+	return st
+}
+
+// entryIssuers returns, per catalogue entry of t whose API checks tokens,
+// the issuer of the IdP that API takes them from.
+func entryIssuers(t *table.Table) map[string]string {
+	m := make(map[string]string, len(t.Portal.Catalogue))
 	for id, e := range t.Portal.Catalogue {
 		if iss := t.Issuer(t.APIs[e.API]); iss != "" {
-			gen.entryIssuer[id] = iss
+			m[id] = iss
 		}
 	}
+	return m
+}
 
+// install starts serving gen, with the certificates and the pools it was
+// built with, and closes g's pools that gen does not use once their
+// in-flight requests finish.
+func (g *Gateway) install(gen *generation, cert, portalCert *tls.Certificate, pools map[string]*proxy.Pool) {
+	t := gen.table
 	g.keys.Sync(t.IdPs)
 	g.validator.SetCacheBytes(t.Gateway.TokenCache, g.now())
 	g.storeCerts(cert, portalCert)
 	g.cur.Store(gen)
-	g.installExporter(exporter)
+	g.installExporter(gen.exporter)
 	g.retireMetricsLocked(t)
 	g.series.generation.Set(float64(gen.seq))
 	g.series.loaded.Set(float64(gen.loadedAt.UnixNano()) / 1e9)
@@ -112,5 +164,4 @@ func (g *Gateway) swapLocked(t *table.Table) error {
 		}
 	}
 	g.pools = pools
-	return nil
 }

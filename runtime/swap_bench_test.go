@@ -58,7 +58,7 @@ func BenchmarkSwap(b *testing.B) {
 				if i%2 == 0 {
 					t = t2
 				}
-				if err := g.Swap(t); err != nil {
+				if err := g.swap(t); err != nil {
 					b.Fatal(err)
 				}
 			}

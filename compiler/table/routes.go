@@ -50,7 +50,7 @@ const (
 )
 
 // methodBit is the bit of method, 0 for a method the schema does not
-// know. A scan of seven short strings is faster than a map lookup.
+// know.
 func methodBit[S ~string | ~[]byte](method S) MethodSet {
 	for i, name := range methodNames {
 		if string(method) == name {

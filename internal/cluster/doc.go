@@ -16,7 +16,7 @@
 // # Keys
 //
 // KeyPrefix + "v1:bindings" is a hash with the fields "version" (decimal)
-// and "snapshot" (JSON, see Snapshot), written together by one script
+// and "snapshot" (JSON: the type snapshot), written together by one script
 // that refuses a version not greater than the one stored: an older
 // snapshot never replaces a newer one. A follower refuses a snapshot whose
 // own version is not the hash's. The hash's field "floor" (decimal)

@@ -12,7 +12,7 @@ import (
 // there is none. A file others may write or replace (see
 // atomicfile.ReadPrivate), or that does not hold a valid snapshot, is an
 // error naming it; it is left as it is.
-func readFile(path string) (*Snapshot, error) {
+func readFile(path string) (*snapshot, error) {
 	b, err := atomicfile.ReadPrivate(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

@@ -8,34 +8,34 @@ import (
 	"github.com/cuegate/cuegate/portal/store"
 )
 
-// Snapshot is the bindings of every client at one version, as stored in
+// snapshot is the bindings of every client at one version, as stored in
 // Redis and in a follower's file.
-type Snapshot struct {
+type snapshot struct {
 	Version  int64     `json:"version"`
-	Bindings []Binding `json:"bindings"`
+	Bindings []binding `json:"bindings"`
 }
 
-// Binding is one client's entry of a Snapshot. A deleted client has only
+// binding is one client's entry of a snapshot. A deleted client has only
 // its ID and Revoked.
-type Binding struct {
+type binding struct {
 	ClientID string `json:"client_id"`
 	table.Binding
 }
 
 // newSnapshot returns the snapshot of bs at version v.
-func newSnapshot(v int64, bs []store.ClientBinding) *Snapshot {
-	s := &Snapshot{Version: v, Bindings: make([]Binding, len(bs))}
+func newSnapshot(v int64, bs []store.ClientBinding) *snapshot {
+	s := &snapshot{Version: v, Bindings: make([]binding, len(bs))}
 	for i, b := range bs {
-		s.Bindings[i] = Binding{ClientID: b.ClientID, Binding: b.Binding}
+		s.Bindings[i] = binding{ClientID: b.ClientID, Binding: b.Binding}
 	}
 	return s
 }
 
-// decodeSnapshot parses and checks an encoded Snapshot. Unknown fields are
+// decodeSnapshot parses and checks an encoded snapshot. Unknown fields are
 // errors: a field this version does not know might be one that refuses a
 // client.
-func decodeSnapshot(b []byte) (*Snapshot, error) {
-	var s Snapshot
+func decodeSnapshot(b []byte) (*snapshot, error) {
+	var s snapshot
 	if err := strictjson.Unmarshal(b, &s); err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ type index struct {
 	clients map[string]table.Binding
 }
 
-func newIndex(s *Snapshot) *index {
+func newIndex(s *snapshot) *index {
 	x := &index{version: s.Version, clients: make(map[string]table.Binding, len(s.Bindings))}
 	for _, b := range s.Bindings {
 		x.clients[b.ClientID] = b.Binding

@@ -50,8 +50,8 @@ func FuzzDecodeSnapshot(f *testing.F) {
 // sameSnapshot reports whether a and b hold the same bindings: the same
 // instants of expiry, and no catalogue the same as an empty one (the
 // encoding omits both).
-func sameSnapshot(a, b *Snapshot) bool {
-	return a.Version == b.Version && slices.EqualFunc(a.Bindings, b.Bindings, func(x, y Binding) bool {
+func sameSnapshot(a, b *snapshot) bool {
+	return a.Version == b.Version && slices.EqualFunc(a.Bindings, b.Bindings, func(x, y binding) bool {
 		return x.ClientID == y.ClientID && x.Policy == y.Policy && x.Revoked == y.Revoked &&
 			x.ExpiresAt.Equal(y.ExpiresAt) && slices.Equal(x.Catalogue, y.Catalogue)
 	})

@@ -78,7 +78,7 @@ func TestEmptiedRedisDoesNotMakeFollowersGoBack(t *testing.T) {
 
 // publish runs the publishing script with s and returns the version Redis
 // holds afterwards.
-func publish(t *testing.T, c rueidis.Client, s *Snapshot) (int64, error) {
+func publish(t *testing.T, c rueidis.Client, s *snapshot) (int64, error) {
 	t.Helper()
 	b, err := json.Marshal(s)
 	if err != nil {

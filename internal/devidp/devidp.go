@@ -40,8 +40,8 @@ const Banner = "devidp: DEVELOPMENT-ONLY OpenID provider - in-memory clients, th
 const (
 	DiscoveryPath    = "/.well-known/openid-configuration"
 	JWKSPath         = "/jwks"
-	TokenPath        = "/token"
-	RegistrationPath = "/register"
+	tokenPath        = "/token"
+	registrationPath = "/register"
 )
 
 // Options configure a Provider.
@@ -163,11 +163,11 @@ func New(opts Options) (*Provider, error) {
 	p.mux = http.NewServeMux()
 	p.mux.HandleFunc("GET "+prefix+DiscoveryPath, p.discovery)
 	p.mux.HandleFunc("GET "+prefix+JWKSPath, p.jwks)
-	p.mux.HandleFunc("POST "+prefix+TokenPath, p.token)
-	p.mux.HandleFunc("POST "+prefix+RegistrationPath, p.register)
-	p.mux.HandleFunc("GET "+prefix+RegistrationPath+"/{id}", p.readClient)
-	p.mux.HandleFunc("PUT "+prefix+RegistrationPath+"/{id}", p.updateClient)
-	p.mux.HandleFunc("DELETE "+prefix+RegistrationPath+"/{id}", p.deleteClient)
+	p.mux.HandleFunc("POST "+prefix+tokenPath, p.token)
+	p.mux.HandleFunc("POST "+prefix+registrationPath, p.register)
+	p.mux.HandleFunc("GET "+prefix+registrationPath+"/{id}", p.readClient)
+	p.mux.HandleFunc("PUT "+prefix+registrationPath+"/{id}", p.updateClient)
+	p.mux.HandleFunc("DELETE "+prefix+registrationPath+"/{id}", p.deleteClient)
 	return p, nil
 }
 
@@ -213,8 +213,8 @@ func (p *Provider) Issuer() string { return p.issuer }
 // DiscoveryURL, JWKSURL, TokenURL and RegistrationURL return the endpoints.
 func (p *Provider) DiscoveryURL() string    { return p.base + DiscoveryPath }
 func (p *Provider) JWKSURL() string         { return p.base + JWKSPath }
-func (p *Provider) TokenURL() string        { return p.base + TokenPath }
-func (p *Provider) RegistrationURL() string { return p.base + RegistrationPath }
+func (p *Provider) TokenURL() string        { return p.base + tokenPath }
+func (p *Provider) RegistrationURL() string { return p.base + registrationPath }
 
 // ServeHTTP serves the provider's endpoints.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {

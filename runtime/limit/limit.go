@@ -1,39 +1,3 @@
-// Package limit counts requests per identity (of one issuer) and policy: a
-// sliding-window rate limit and a fixed-window quota.
-//
-// # Rate limit
-//
-// A rate of N requests per P means at most N requests in any window of
-// length P. It is kept as a sliding-window counter: two fixed windows of
-// length P per key, the current one and the one before it, and an estimate
-// of the requests in the last P that weights the previous window by the part
-// of it that still overlaps:
-//
-//	est(t) = prev × (P − elapsed)/P + cur
-//
-// where elapsed is the time since the current window began. A request is
-// allowed when est(t) + 1 ≤ N, and then counted in cur; a refused request is
-// not counted. A key's windows start with its first request (and again with
-// the first request after both windows have emptied), so a fresh identity
-// begins at the start of a window: offered 300 req/s against 100 per second
-// for 5 s, it passes 496 (100 in the first window, then 99 a window), not
-// 600.
-//
-// The estimate assumes the previous window's requests were spread evenly.
-// After a burst at the start of a window it is conservative: a key that spent
-// its N at once gets its next request P + P/N after the burst (5 per 10 s: 5
-// quick calls pass, and the next one 12 s after the first). Requests bunched
-// at the very end of one window and then of the next are undercounted:
-// nearly 2N can pass within a span of P across the boundary. For steady or
-// random traffic it is close to exact.
-//
-// A sliding-window counter rather than GCRA or a token bucket: those allow
-// up to 2N requests in a window of P whenever a key starts or returns from
-// idle (the full burst, then the refill).
-//
-// Arithmetic is exact: products such as prev × (P − elapsed) are taken in 128
-// bits (math/bits), so there is no rounding near the limit and no overflow
-// for any int64 request count and any window up to a century.
 package limit
 
 import (

@@ -82,8 +82,8 @@ func (m *Memory) entry(k Key) entry {
 }
 
 // Peek implements Peeker with plain reads (GET, TIME) of the keys Take
-// writes, on Redis's clock. Units leased to nodes (see Redis) count as
-// used: Redis cannot tell the ones not used yet.
+// writes, on Redis's clock. Units leased to nodes (see Leases in the
+// package doc) count as used: Redis cannot tell the ones not used yet.
 func (r *Redis) Peek(ctx context.Context, req Request, _ time.Time) (rate, quota Usage, err error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()

@@ -58,27 +58,30 @@ type RedisOptions struct {
 	// Timeout bounds each call to Redis; 0 means 50ms.
 	Timeout time.Duration
 	// MaxRefusedBytes bounds the memory taken by the identities
-	// remembered as refused by their rate limit or quota (see Redis), each
-	// accounted as refusalBytes; 0 means 4MiB, some 7,000 identities. When
-	// a new one does not fit, the refusals run out go, then an eighth of
-	// the others at random.
+	// remembered as refused by their rate limit or quota (see Refusals
+	// remembered in the package doc), each accounted as refusalBytes; 0
+	// means 4MiB, some 7,000 identities. When a new one does not fit, the
+	// refusals run out go, then an eighth of the others at random.
 	MaxRefusedBytes int64
-	// MaxLease is the most units one call counts for a lease (see Redis),
-	// the request that made it included; 0 means 64, 1 no leases.
+	// MaxLease is the most units one call counts for a lease (see Leases
+	// in the package doc), the request that made it included; 0 means 64,
+	// 1 no leases.
 	MaxLease int
 	// LeaseShare bounds a lease to this fraction of the smaller of its
-	// limits (see Redis); 0 means 64, 1 lets a lease hold a whole limit.
+	// limits (see Leases in the package doc); 0 means 64, 1 lets a lease
+	// hold a whole limit.
 	LeaseShare int
-	// MaxLeaseBytes bounds the memory taken by the leases (see Redis),
-	// each accounted as leaseBytes; 0 means 4MiB, some 10,000 keys. When
-	// a new one does not fit, the leases ended or run out go, then an
-	// eighth of the others at random; their units left are given back.
+	// MaxLeaseBytes bounds the memory taken by the leases (see Leases in
+	// the package doc), each accounted as leaseBytes; 0 means 4MiB, some
+	// 10,000 keys. When a new one does not fit, the leases ended or run
+	// out go, then an eighth of the others at random; their units left are
+	// given back.
 	MaxLeaseBytes int64
 	// MaxGivebackBytes bounds the memory taken by the units of forgotten
-	// leases queued to be given back to Redis (see Redis), each accounted
-	// as givebackBytes; 0 means 4MiB, some 16,000 leases (more than the
-	// default MaxLeaseBytes holds). Units that do not fit stay counted
-	// until their windows end, and are counted in
+	// leases queued to be given back to Redis (see Leases in the package
+	// doc), each accounted as givebackBytes; 0 means 4MiB, some 16,000
+	// leases (more than the default MaxLeaseBytes holds). Units that do
+	// not fit stay counted until their windows end, and are counted in
 	// cuegate_cluster_lease_units_dropped_total.
 	MaxGivebackBytes int64
 	// Nodes returns the number of live nodes (Heartbeat.Nodes), among
@@ -88,67 +91,11 @@ type RedisOptions struct {
 
 // Redis counts requests in Redis, so that every gateway node sharing the
 // server shares the counts: the arithmetic of Memory (see the package doc
-// and Limiter.Take for the rules, and Decision for its fields), run by one
-// Lua script in one round trip per Take that is not counted from a lease
-// (see below; EVALSHA, EVAL when the server does not have the script
-// yet).
-//
-// Time is the server's (TIME), so the nodes' clocks do not matter, in
-// whole microseconds: Lua numbers are doubles, and Unix microseconds stay
-// below 2^53 (until the year 2255) where nanoseconds would not. A Per or
-// Period is rounded up to a whole microsecond, and at most 2^52 − 1 µs;
-// for limits and times in whole microseconds the decisions are Memory's.
-// Counts are exact below 2^53 requests in a window.
-//
-// Keys are KeyPrefix + "v2:{" + tag + "}:" + policy, where tag is a hash
-// (SHA-256, 128 bits) of the issuer and identity and policy a hash of the
-// policy's name (72 bits): no identity, issuer or policy is stored in
-// Redis in the clear, and a Request's two keys (one identity under two
-// policies, as the gateway counts) share a hash tag, hence a slot on Redis
-// Cluster. A key holds the rate's and the quota's state of its policy,
-// packed in one string value (read and written with one call each), and
-// expires a second after its last window with a count ends.
-//
-// A request refused by its rate limit is remembered on this node until
-// its RetryAfter, and one refused by its quota until its quota window
-// ends but at most a second (so that units other nodes give back are
-// seen): requests for the same key and limits are refused before then
-// without a call to Redis, so one client's flood costs Redis nothing.
-// Their decisions are the ones Redis would give when no other node
-// counts meanwhile; a call on one of the key's keys (a request with
-// other limits) forgets the refusal, but the quota counted under another
-// policy's key by requests without the refusal's rate is not seen.
-//
-// Leases: when Redis allows a request counted under one key (one policy
-// gives its limits, or only one applies), the same call may count up to
-// MaxLease − 1 more units in both of its limits (never in one alone), k =
-// min(MaxLease, limit / LeaseShare, floor(room / (2 × live nodes))) in
-// all, limit being the smaller of the two and room what both allow at
-// that instant; a small limit or room gives k = 1, a call per request.
-// This node then counts that many further requests with the same key and
-// limits itself, without a call, until they run out, until the earlier of
-// the rate's and the quota's window ends (on Redis's clock, taken onto
-// this node's at the call, less the timeout), until maxLeaseAge has
-// passed since the call (so that a step or drift of either clock cannot
-// carry units past their window), or until a call counts on the key (one
-// with other limits after a table swap, say). Such a call gives the units
-// left back in the same script, so for one node the decisions and
-// Remaining, Reset and RetryAfter are Memory's: a unit counted at t stays
-// within the rate until its window ends, since the estimate only falls
-// within a window. With several nodes, the Remaining of a request counted
-// from a lease does not see what the others counted since its call. The
-// units are counted when leased, so the nodes never pass a limit
-// together. A lease forgotten with units left (to make room within
-// MaxLeaseBytes, or when the breaker of a Resilient opens) is queued to
-// be given back by a script of its own, in the background: pipelined, on
-// the next call Redis answers when an earlier pass failed (at most once a
-// second), until its windows end. The units of a lease not given back
-// (beyond MaxGivebackBytes, still held or queued when its node stops, or
-// of a lease that ended and is neither called on again nor forgotten)
-// stay counted until their windows end: at most MaxLease − 1 per node and
-// key, conservative. A request whose two limits are counted
-// under two keys always calls Redis. A Take, waits for another request's
-// call included, takes at most the timeout.
+// and Limiter.Take for the rules, and Decision for its fields), on the
+// server's clock, with at most one round trip per Take: none for a request
+// counted from a lease or refused from memory (see Redis, Refusals
+// remembered and Leases in the package doc). A Take, waits for another
+// request's call included, takes at most the timeout.
 //
 // A Redis is safe for concurrent use. The client is the caller's, to
 // close after the Redis is no longer used.

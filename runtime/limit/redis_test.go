@@ -73,7 +73,7 @@ func bothSteps(ats ...time.Duration) []step {
 // the rate: requests carrying the quota alone, or each the rate alone or
 // both. (A quota counted by a request without the rate between a rate's
 // refusal and its RetryAfter is not in the refused requests' quota
-// decision: see Redis.)
+// decision: see Refusals remembered in the package doc.)
 func randomSequence(rng *rand.Rand, i int) sequence {
 	n := 1 + rng.Int64N(12)
 	per := time.Duration(1+rng.Int64N(10_000_000)) * time.Microsecond

@@ -100,7 +100,7 @@ type ResilientOptions struct {
 // their windows), so a Redis that fails again and again does not hand
 // out a node's share again each time. Opening the breaker drops the Redis
 // limiter's leases, whose units left are given back once Redis answers
-// (see Redis).
+// (see Leases in the package doc).
 // No Take waits longer than the timeout. It is safe for concurrent use.
 type Resilient struct {
 	redis    *Redis

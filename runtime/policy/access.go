@@ -2,7 +2,7 @@ package policy
 
 import "github.com/cuegate/cuegate/compiler/table"
 
-// Choose picks, among pols, the policies that grant method on path (the
+// choose picks, among pols, the policies that grant method on path (the
 // cleaned path below the listen path) of the API api to a token with
 // scopes (a grant that needs scopes the token lacks grants nothing), and
 // of those the ones whose limits apply: the most generous, rate and quota
@@ -13,7 +13,7 @@ import "github.com/cuegate/cuegate/compiler/table"
 // logged is the policy the request is logged under: rate, else quota, else
 // the first granting policy; nil when none grants, and then needs is the
 // first grant that would have granted the request with its scopes.
-func Choose(pols []*table.Policy, api string, method, path []byte, scopes Scopes) (rate, quota, logged *table.Policy, needs *table.Grant) {
+func choose(pols []*table.Policy, api string, method, path []byte, scopes Scopes) (rate, quota, logged *table.Policy, needs *table.Grant) {
 	var first *table.Policy
 	noRate, noQuota := false, false
 	for _, p := range pols {

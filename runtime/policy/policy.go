@@ -116,7 +116,7 @@ func (s *Set) Decide(in *Input) (d Decision) {
 	if d.Refusal = s.resolve(in); d.Refusal != None {
 		d.Unknown = s.unknown
 	} else {
-		d.Rate, d.Quota, d.Policy, d.Needs = Choose(s.pols, in.API, in.Method, in.Path, in.Claims)
+		d.Rate, d.Quota, d.Policy, d.Needs = choose(s.pols, in.API, in.Method, in.Path, in.Claims)
 		switch {
 		case d.Needs != nil:
 			d.Refusal = Scope
@@ -144,12 +144,12 @@ func (s *Set) resolve(in *Input) Refusal {
 		case !reg.ExpiresAt.IsZero() && !in.Now.Before(reg.ExpiresAt):
 			return Expired
 		}
-		switch Where(reg.Catalogue, in.Issuer, in.EntryIssuer) {
-		case Here:
+		switch whereHolds(reg.Catalogue, in.Issuer, in.EntryIssuer) {
+		case here:
 			if !s.add(reg.Policy) {
 				return UnknownPolicy
 			}
-		case Nowhere:
+		case nowhere:
 			return Unmatched
 		}
 	}
@@ -190,26 +190,26 @@ func (s *Set) add(id string) bool {
 	return true
 }
 
-// Holds is where a registration holds (Where).
-type Holds uint8
+// holds is where a registration holds (whereHolds).
+type holds uint8
 
 // Where a registration holds.
 const (
-	Here      Holds = iota // for the token's issuer
-	Elsewhere              // for another issuer only
-	Nowhere                // no entry of its has an API that checks tokens
+	here      holds = iota // for the token's issuer
+	elsewhere              // for another issuer only
+	nowhere                // no entry of its has an API that checks tokens
 )
 
-// Where tells where a registration for catalogue holds for a token of
+// whereHolds tells where a registration for catalogue holds for a token of
 // issuer; entryIssuer is Input.EntryIssuer.
-func Where(catalogue []string, issuer string, entryIssuer map[string]string) Holds {
-	where := Nowhere
+func whereHolds(catalogue []string, issuer string, entryIssuer map[string]string) holds {
+	where := nowhere
 	for _, e := range catalogue {
 		if iss, ok := entryIssuer[e]; ok {
 			if iss == issuer {
-				return Here
+				return here
 			}
-			where = Elsewhere
+			where = elsewhere
 		}
 	}
 	return where

@@ -200,23 +200,23 @@ func TestDecideWithoutClaims(t *testing.T) {
 	}
 }
 
-func TestWhere(t *testing.T) {
+func TestWhereHolds(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		catalogue []string
 		issuer    string
-		want      Holds
+		want      holds
 	}{
-		{[]string{"users_entry"}, "dev", Here},
-		{[]string{"users_entry"}, "other", Elsewhere},
-		{[]string{"public_entry", "other_entry", "users_entry"}, "dev", Here},
-		{[]string{"public_entry", "other_entry"}, "dev", Elsewhere},
-		{[]string{"public_entry"}, "dev", Nowhere},
-		{nil, "dev", Nowhere},
+		{[]string{"users_entry"}, "dev", here},
+		{[]string{"users_entry"}, "other", elsewhere},
+		{[]string{"public_entry", "other_entry", "users_entry"}, "dev", here},
+		{[]string{"public_entry", "other_entry"}, "dev", elsewhere},
+		{[]string{"public_entry"}, "dev", nowhere},
+		{nil, "dev", nowhere},
 	}
 	for _, tt := range tests {
-		if got := Where(tt.catalogue, tt.issuer, entryIssuer); got != tt.want {
-			t.Errorf("Where(%q, %q) = %d, want %d", tt.catalogue, tt.issuer, got, tt.want)
+		if got := whereHolds(tt.catalogue, tt.issuer, entryIssuer); got != tt.want {
+			t.Errorf("whereHolds(%q, %q) = %d, want %d", tt.catalogue, tt.issuer, got, tt.want)
 		}
 	}
 }

@@ -38,12 +38,12 @@ type Context struct {
 
 // Begin continues the trace of traceparents, the values of every
 // traceparent header of a request, when there is exactly one and it is
-// valid (ParseTraceparent), or starts a new one: then e, unless nil,
+// valid (parseTraceparent), or starts a new one: then e, unless nil,
 // samples it (a nil e samples none). It does not allocate.
 func (c *Context) Begin(traceparents [][]byte, e *Exporter) {
 	*c = Context{}
 	if len(traceparents) == 1 {
-		c.Remote = ParseTraceparent(traceparents[0], c)
+		c.Remote = parseTraceparent(traceparents[0], c)
 	}
 	if !c.Remote {
 		c.TraceID = newTraceID()
@@ -55,14 +55,14 @@ func (c *Context) Begin(traceparents [][]byte, e *Exporter) {
 // Recorded reports whether e exports c's spans: e is on and c sampled.
 func (c *Context) Recorded(e *Exporter) bool { return e != nil && c.Sampled }
 
-// ParseTraceparent reads a W3C traceparent value into c's TraceID, Parent
+// parseTraceparent reads a W3C traceparent value into c's TraceID, Parent
 // and Sampled, and reports whether it is valid. Valid is: two lowercase
 // hex digits of version but "ff"; a trace ID of 32 and a parent ID of 16
 // lowercase hex digits, neither all zeros; two hex digits of flags, of
 // which only "sampled" is read; for version 00 nothing after them, for a
 // later version nothing or a "-" and more (read as 00, as the
 // recommendation says). On false c is unchanged.
-func ParseTraceparent(v []byte, c *Context) bool {
+func parseTraceparent(v []byte, c *Context) bool {
 	const n = 55 // "00-" + 32 + "-" + 16 + "-" + 2
 	if len(v) < n || v[2] != '-' || v[35] != '-' || v[52] != '-' {
 		return false

@@ -35,8 +35,8 @@ func TestParseTraceparent(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var c Context
-			if got := ParseTraceparent([]byte(tt.v), &c); got != tt.ok {
-				t.Fatalf("ParseTraceparent(%q) = %v", tt.v, got)
+			if got := parseTraceparent([]byte(tt.v), &c); got != tt.ok {
+				t.Fatalf("parseTraceparent(%q) = %v", tt.v, got)
 			}
 			if !tt.ok {
 				if c != (Context{}) {
@@ -102,7 +102,7 @@ func FuzzParseTraceparent(f *testing.F) {
 	f.Add("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x")
 	f.Fuzz(func(t *testing.T, v string) {
 		var c Context
-		if !ParseTraceparent([]byte(v), &c) {
+		if !parseTraceparent([]byte(v), &c) {
 			return
 		}
 		// What is accepted is written back as the same trace.

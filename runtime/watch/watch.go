@@ -60,6 +60,12 @@ type Watcher struct {
 	watched map[string]*spec // what is watched now, by resolved path
 	extra   []string         // Also's names, relative to dir
 	trace   func(ev fsnotify.Event, relevant bool)
+
+	// Made by run, for its own use.
+	burst       *burst            // the changes not yet reported
+	retry       *time.Timer       // rescans while retrying
+	retrying    bool              // the configuration directory is gone
+	writeEvents <-chan writeEvent // w.writes's; nil when closes are not reported
 }
 
 var _ io.Closer = (*Watcher)(nil)
@@ -177,92 +183,106 @@ func (w *Watcher) closeWrites() {
 	}
 }
 
+// run is the watcher's goroutine: it takes Also's calls, keeps the
+// watches up to date and sends an event per settled burst, until Close.
 func (w *Watcher) run() {
 	defer close(w.exited)
 	defer close(w.events)
 
-	b := newBurst(w.debounce, w.writes != nil, w.log)
-	retry := stoppedTimer()
-	retrying := false
-	var writes <-chan writeEvent
+	w.burst = newBurst(w.debounce, w.writes != nil, w.log)
+	w.retry = stoppedTimer()
 	if w.writes != nil {
-		writes = w.writes.events()
+		w.writeEvents = w.writes.events()
 	}
-
-	resync := func() {
-		ok := w.rescan()
-		if ok && retrying {
-			w.log.Info().Msg("configuration directory is back")
-		}
-		if !ok && !retrying {
-			w.log.Warn().Msg("configuration directory is gone; retrying until it is back")
-		}
-		retrying = !ok
-		if retrying {
-			retry.Reset(4 * w.debounce)
-		}
-	}
-
 	for {
 		select {
 		case <-w.done:
 			return
 		case req := <-w.also:
 			w.extra = req.names
-			resync()
+			w.resync()
 			close(req.done)
 		case ev, ok := <-w.fs.Events:
 			if !ok {
 				return
 			}
-			relevant, structural := w.classify(ev)
-			if w.trace != nil {
-				w.trace(ev, relevant)
-			}
-			if !relevant {
-				continue
-			}
-			w.log.Debug().Str("path", ev.Name).Str("op", ev.Op.String()).Msg("change")
-			if structural {
-				resync()
-			}
-			if writes == nil {
-				w.tellWrite(b, ev)
-			}
-			b.change()
-		case ev, ok := <-writes:
+			w.fsEvent(ev)
+		case ev, ok := <-w.writeEvents:
 			if !ok {
 				w.log.Warn().Msg("closes after writing no longer reported; written files count after a quiet period")
-				writes, b.closes = nil, false
+				w.writeEvents, w.burst.closes = nil, false
 				continue
 			}
-			w.applyWrite(b, ev)
+			w.applyWrite(w.burst, ev)
 		case err, ok := <-w.fs.Errors:
 			if !ok {
 				return
 			}
 			// An overflow loses events: treat it as a change of anything.
 			w.log.Warn().Err(err).Msg("fsnotify error; rescanning")
-			resync()
-			b.change()
-		case <-retry.C:
-			resync()
-			if !retrying {
-				b.change()
+			w.resync()
+			w.burst.change()
+		case <-w.retry.C:
+			w.resync()
+			if !w.retrying {
+				w.burst.change()
 			}
-		case <-b.timer.C:
-			if !b.ready() {
-				continue // held back by a file still open for writing
-			}
-			resync()
-			if retrying {
-				continue // reported once the directory is back
-			}
-			select {
-			case w.events <- struct{}{}:
-			default: // one is pending already: coalesce
-			}
+		case <-w.burst.timer.C:
+			w.settle()
 		}
+	}
+}
+
+// fsEvent takes one fsnotify event: a change that counts extends the
+// burst, after a rescan when it can change which directories must be
+// watched.
+func (w *Watcher) fsEvent(ev fsnotify.Event) {
+	relevant, structural := w.classify(ev)
+	if w.trace != nil {
+		w.trace(ev, relevant)
+	}
+	if !relevant {
+		return
+	}
+	w.log.Debug().Str("path", ev.Name).Str("op", ev.Op.String()).Msg("change")
+	if structural {
+		w.resync()
+	}
+	if w.writeEvents == nil {
+		w.tellWrite(w.burst, ev)
+	}
+	w.burst.change()
+}
+
+// settle reports the burst once its timer fired, unless a file is still
+// open for writing or the configuration directory is gone.
+func (w *Watcher) settle() {
+	if !w.burst.ready() {
+		return // held back by a file still open for writing
+	}
+	w.resync()
+	if w.retrying {
+		return // reported once the directory is back
+	}
+	select {
+	case w.events <- struct{}{}:
+	default: // one is pending already: coalesce
+	}
+}
+
+// resync rescans, logs the configuration directory going and coming
+// back, and while it is gone retries every 4 debounces.
+func (w *Watcher) resync() {
+	ok := w.rescan()
+	if ok && w.retrying {
+		w.log.Info().Msg("configuration directory is back")
+	}
+	if !ok && !w.retrying {
+		w.log.Warn().Msg("configuration directory is gone; retrying until it is back")
+	}
+	w.retrying = !ok
+	if w.retrying {
+		w.retry.Reset(4 * w.debounce)
 	}
 }
 
