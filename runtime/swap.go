@@ -71,14 +71,20 @@ func (g *Gateway) newGeneration(prev *generation, t *table.Table, exporter *trac
 		gen.seq = prev.seq + 1
 	}
 	pools := make(map[string]*proxy.Pool, len(g.pools))
-	for _, id := range slices.Sorted(maps.Keys(t.APIs)) {
-		a := t.APIs[id]
-		p, err := g.pool(pools, a, t.Gateway.UpstreamCAFile, upstreamTLS)
+	ids := slices.Sorted(maps.Keys(t.APIs))
+	apiPools := make([]*proxy.Pool, len(ids))
+	for i, id := range ids {
+		p, err := g.pool(pools, t.APIs[id], t.Gateway.UpstreamCAFile, upstreamTLS)
 		if err != nil {
 			g.closeNewPools(pools)
 			return nil, nil, fmt.Errorf("api %s: %w", id, err)
 		}
-		gen.apis[a] = g.newAPIState(t, id, a, p)
+		apiPools[i] = p
+	}
+	// Only once nothing can fail: an API's metrics are made the first
+	// time its ID is seen.
+	for i, id := range ids {
+		gen.apis[t.APIs[id]] = g.newAPIState(t, id, t.APIs[id], apiPools[i])
 	}
 	return gen, pools, nil
 }

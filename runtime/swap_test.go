@@ -3,6 +3,7 @@ package runtime
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -78,6 +79,34 @@ func TestSwapReusesPools(t *testing.T) {
 	}
 	if after.apis[after.table.APIs["private"]].pool != pub {
 		t.Fatal("two APIs with the same upstream do not share a pool")
+	}
+}
+
+// TestFailedSwapChangesNothing: a table one of whose upstreams cannot be
+// served is refused whole: the table served stays, and no API of the
+// refused table shows series on /metrics.
+func TestFailedSwapChangesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	admin := httptest.NewServer(e.gw.AdminHandler())
+	defer admin.Close()
+	before := e.gw.cur.Load()
+	refused := *before.table
+	refused.APIs = maps.Clone(refused.APIs)
+	good := *refused.APIs["public"]
+	good.ID, good.ListenPath = "aaa_new", "/aaa"
+	bad := good
+	bad.ID, bad.ListenPath = "zzz_bad", "/zzz"
+	bad.Upstream.Targets = []string{"ftp://127.0.0.1:21"}
+	refused.APIs["aaa_new"], refused.APIs["zzz_bad"] = &good, &bad
+	if err := e.gw.swap(&refused); err == nil {
+		t.Fatal("swap of a table with an ftp upstream succeeded")
+	}
+	if e.gw.cur.Load() != before {
+		t.Error("a failed swap changed the generation served")
+	}
+	if body := scrape(t, admin.URL); strings.Contains(body, `api="aaa_new"`) {
+		t.Errorf("/metrics has series of an API of the refused table:\n%s", body)
 	}
 }
 
