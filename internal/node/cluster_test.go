@@ -86,6 +86,21 @@ func (e *clusterEnv) token(t *testing.T, clientID string) string {
 	return tok
 }
 
+// bindDevClient registers dev-client of d@example.com, bound to policy
+// "bound", in the portal node's state file, and returns the store.
+func (e *clusterEnv) bindDevClient(t *testing.T) *store.Store {
+	t.Helper()
+	st := e.portal.portal.store
+	created := time.Now()
+	if err := st.AddDeveloper(store.Developer{Email: "d@example.com", Created: created}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddClient(store.Client{ClientID: "dev-client", Developer: "d@example.com", Policy: "bound", Catalogue: []string{"e"}}, created); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 func status(t *testing.T, n *Node) runtime.Status {
 	t.Helper()
 	_, body := testutil.Get(t, "http://"+n.AdminAddr()+"/status", "")
@@ -133,14 +148,7 @@ func TestClusterSharesQuota(t *testing.T) {
 func TestClusterFollowsBindings(t *testing.T) {
 	t.Parallel()
 	e := startClusterEnv(t)
-	st := e.portal.portal.store
-	created := time.Now()
-	if err := st.AddDeveloper(store.Developer{Email: "d@example.com", Created: created}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AddClient(store.Client{ClientID: "dev-client", Developer: "d@example.com", Policy: "bound", Catalogue: []string{"e"}}, created); err != nil {
-		t.Fatal(err)
-	}
+	st := e.bindDevClient(t)
 	tok := e.token(t, "dev-client")
 	gw := "http://" + e.follower.GatewayAddr() + "/q/x"
 	testutil.Eventually(t, "the binding on the follower (200 beyond the default quota)", func() bool {
@@ -227,14 +235,7 @@ func TestRedisWrongPassword(t *testing.T) {
 func TestRemovalWhileRedisIsDownIsRefused(t *testing.T) {
 	t.Parallel()
 	e := startClusterEnv(t)
-	st := e.portal.portal.store
-	created := time.Now()
-	if err := st.AddDeveloper(store.Developer{Email: "d@example.com", Created: created}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AddClient(store.Client{ClientID: "dev-client", Developer: "d@example.com", Policy: "bound", Catalogue: []string{"e"}}, created); err != nil {
-		t.Fatal(err)
-	}
+	st := e.bindDevClient(t)
 	bound := func() bool {
 		b, found := e.follower.cluster.follower.Binding("dev-client")
 		return found && !b.Revoked
