@@ -13,6 +13,11 @@ import (
 // request path.
 const maxRedisTimeout = time.Second
 
+// minBindingsAge is the least cluster.max_bindings_age: a follower checks
+// its bindings every second, so a shorter age would make a node unready
+// on one slow answer.
+const minBindingsAge = 3 * time.Second
+
 // buildCluster compiles the cluster block; nil is one node.
 func (c *compilation) buildCluster(t *table.Table, r *schema.Cluster) {
 	if r == nil {
@@ -37,6 +42,12 @@ func (c *compilation) buildCluster(t *table.Table, r *schema.Cluster) {
 	}
 	if d := cl.Redis.Timeout.D(); d > maxRedisTimeout {
 		c.errorf(at.field("timeout"), "%s is longer than %s: every request under a limit may wait this long for Redis", d, maxRedisTimeout)
+	}
+	if a := r.Max_bindings_age; a != "" {
+		cl.MaxBindingsAge = c.duration(string(a), true, field("cluster", "max_bindings_age"))
+		if d := cl.MaxBindingsAge.D(); d > 0 && d < minBindingsAge {
+			c.errorf(field("cluster", "max_bindings_age"), "%s is shorter than %s: a node would be unready after one slow answer from Redis", d, minBindingsAge)
+		}
 	}
 	if strings.ContainsAny(cl.Redis.KeyPrefix, "{}") {
 		c.errorf(at.field("key_prefix"), "%q holds a brace: it would decide the Redis Cluster slot of every key (the hash tag is cuegate's)", cl.Redis.KeyPrefix)

@@ -29,10 +29,11 @@ apis: a: {name: "A", listen_path: "/a", upstream: targets: ["http://127.0.0.1:90
 	redis: {address: "r:6380", username: "u", password: file: "redis.pw", tls: server_name: "r.example", database: 3, key_prefix: "gw1:", timeout: "20ms"}
 	on_redis_error: "allow"
 	min_nodes: 3
+	max_bindings_age: "30s"
 }`, &table.Cluster{
 			Redis: table.Redis{Address: "r:6380", Username: "u", Password: &table.Secret{File: "redis.pw"}, TLS: &table.RedisTLS{ServerName: "r.example"},
 				Database: 3, KeyPrefix: "gw1:", Timeout: table.Duration(20 * time.Millisecond)},
-			OnRedisError: "allow", MinNodes: 3,
+			OnRedisError: "allow", MinNodes: 3, MaxBindingsAge: table.Duration(30 * time.Second),
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

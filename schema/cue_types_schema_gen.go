@@ -564,6 +564,14 @@ type Cluster struct {
 	// replicas run, nodes started during an outage do not each grant the
 	// whole of every limit.
 	Min_nodes int64 `json:"min_nodes"`
+
+	// max_bindings_age, when set, bounds how long a node that is not the
+	// portal node serves client bindings it could not check against
+	// Redis: past it the node is not ready (/readyz 503, JWT requests
+	// 503) until it reads Redis again, so that a node cut off from Redis
+	// never accepts a client deleted meanwhile. Unset, such a node serves
+	// its last bindings for as long as Redis is unreachable. At least 3s.
+	Max_bindings_age Duration `json:"max_bindings_age,omitempty"`
 }
 
 // #Size is an amount of memory: a whole number of bytes with a unit, B,

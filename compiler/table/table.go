@@ -247,6 +247,9 @@ type Cluster struct {
 	OnRedisError string `json:"on_redis_error"`
 	// MinNodes is the fewest nodes a node divides a limit by (at least 1).
 	MinNodes int `json:"min_nodes"`
+	// MaxBindingsAge, when not 0, is how long a follower serves bindings
+	// it could not check against Redis before it is not ready.
+	MaxBindingsAge Duration `json:"max_bindings_age,omitempty"`
 }
 
 // Redis is the server a cluster shares.

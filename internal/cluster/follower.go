@@ -39,6 +39,10 @@ type FollowerOptions struct {
 	// Logger receives a warning when Redis cannot be read, a notice when
 	// it can again (once each), and the snapshots refused.
 	Logger zerolog.Logger
+	// MaxAge, when positive, bounds how long the follower answers with a
+	// snapshot it could not check against Redis (see Ready); 0 means no
+	// bound.
+	MaxAge time.Duration
 }
 
 // Follower answers for the clients of the snapshots a Publisher writes to
@@ -47,16 +51,19 @@ type FollowerOptions struct {
 //
 // Binding, Ready and Version are safe for concurrent use, take no lock
 // and never wait for Redis; Binding does not allocate. Before the first
-// snapshot (from Redis or the file) the follower is not Ready and Binding
+// snapshot (from Redis or the file), and with MaxAge once the snapshot
+// has gone unchecked for longer, the follower is not Ready and Binding
 // reports every client as found and revoked, so that a gateway serving
-// too early fails closed. The client is the caller's, to close after
-// Stop.
+// then fails closed. The client is the caller's, to close after Stop.
 type Follower struct {
 	link
-	file string
-	cur  atomic.Pointer[index] // nil until the first snapshot
-	wake chan struct{}         // capacity 1: a notification not yet taken
-	loop background.Loop
+	file    string
+	cur     atomic.Pointer[index] // nil until the first snapshot
+	wake    chan struct{}         // capacity 1: a notification not yet taken
+	loop    background.Loop
+	maxAge  time.Duration
+	epoch   time.Time    // what checked is counted from (monotonic)
+	checked atomic.Int64 // since epoch, when a read of Redis began that found cur the newest; -1 never
 }
 
 var _ runtime.Bindings = (*Follower)(nil)
@@ -68,10 +75,13 @@ var _ runtime.Bindings = (*Follower)(nil)
 // hold a valid snapshot, is an error naming it (it is left as it is).
 func NewFollower(client rueidis.Client, opts FollowerOptions) (*Follower, error) {
 	f := &Follower{
-		link: newLink(client, opts.KeyPrefix, opts.Interval, opts.Timeout, opts.Logger),
-		file: opts.File,
-		wake: make(chan struct{}, 1),
+		link:   newLink(client, opts.KeyPrefix, opts.Interval, opts.Timeout, opts.Logger),
+		file:   opts.File,
+		wake:   make(chan struct{}, 1),
+		maxAge: opts.MaxAge,
+		epoch:  time.Now(),
 	}
+	f.checked.Store(-1)
 	if f.file != "" {
 		s, err := readFile(f.file)
 		if err != nil {
@@ -85,11 +95,11 @@ func NewFollower(client rueidis.Client, opts FollowerOptions) (*Follower, error)
 }
 
 // Binding reports the registration of clientID in the newest snapshot,
-// as runtime.Bindings describes; before the first snapshot, every client
-// is found and revoked.
+// as runtime.Bindings describes; while the follower is not Ready, every
+// client is found and revoked.
 func (f *Follower) Binding(clientID string) (b table.Binding, found bool) {
 	x := f.cur.Load()
-	if x == nil {
+	if x == nil || f.stale() {
 		return table.Binding{Revoked: true}, true
 	}
 	b, ok := x.clients[clientID]
@@ -97,8 +107,19 @@ func (f *Follower) Binding(clientID string) (b table.Binding, found bool) {
 }
 
 // Ready reports whether the follower has a snapshot, from Redis or its
-// file: until then the node must not serve.
-func (f *Follower) Ready() bool { return f.cur.Load() != nil }
+// file, and, with MaxAge, one that a read of Redis begun within MaxAge
+// found the newest: otherwise the node must not serve.
+func (f *Follower) Ready() bool { return f.cur.Load() != nil && !f.stale() }
+
+// stale reports whether MaxAge has passed since Redis last confirmed the
+// snapshot in use (or never did).
+func (f *Follower) stale() bool {
+	if f.maxAge <= 0 {
+		return false
+	}
+	c := f.checked.Load()
+	return c < 0 || time.Since(f.epoch)-time.Duration(c) > f.maxAge
+}
 
 // Version returns the version of the snapshot in use, 0 for none.
 func (f *Follower) Version() int64 {
@@ -162,6 +183,7 @@ func (f *Follower) poll(ctx context.Context) {
 
 // pollState is what poll remembers to log each condition once.
 type pollState struct {
+	stale   bool  // MaxAge had passed unchecked at the last report
 	failing bool  // the last call to Redis failed
 	held    int64 // the version Redis held at the last answer; -1 before
 	refused int64 // the last version refused as not valid
@@ -169,6 +191,14 @@ type pollState struct {
 
 // report logs what a refresh found when it differs from the last time.
 func (f *Follower) report(st *pollState, held int64, err error) {
+	if stale := f.stale() && f.cur.Load() != nil; stale != st.stale {
+		if stale {
+			f.log.Error().Dur("max_age", f.maxAge).Int64("version", f.Version()).Msg("bindings: not checked against Redis within max_bindings_age; this node is not ready until it is")
+		} else {
+			f.log.Info().Int64("version", f.Version()).Msg("bindings: checked against Redis again; ready")
+		}
+		st.stale = stale
+	}
 	var bad *invalidError
 	if errors.As(err, &bad) {
 		if bad.version != st.refused {
@@ -221,15 +251,22 @@ func (e *invalidError) Unwrap() error { return e.err }
 // Redis held. When Redis holds an older one, it raises the floor to the
 // version in use.
 func (f *Follower) refresh(ctx context.Context) (int64, error) {
+	began := time.Since(f.epoch)
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	held, floor, err := f.held(ctx)
-	switch v := f.Version(); {
-	case err != nil, held == v:
+	if err != nil {
 		return held, err
-	case held < v && floor < v:
-		return held, f.raiseFloor(ctx, v)
+	}
+	switch v := f.Version(); {
+	case held == v:
+		f.checked.Store(int64(began))
+		return held, nil
 	case held < v:
+		f.checked.Store(int64(began)) // newer than Redis's
+		if floor < v {
+			return held, f.raiseFloor(ctx, v)
+		}
 		return held, nil
 	}
 	vals, err := f.client.Do(ctx, f.client.B().Hmget().Key(f.keys.hash).Field("version", "snapshot").Build()).ToArray()
@@ -254,6 +291,7 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 		return held, &invalidError{key: f.keys.hash, version: held, kept: f.Version(), err: err}
 	}
 	if s.Version <= f.Version() {
+		f.checked.Store(int64(began))
 		return held, nil
 	}
 	if f.file != "" {
@@ -263,5 +301,6 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 		}
 	}
 	f.cur.Store(newIndex(s))
+	f.checked.Store(int64(began))
 	return held, nil
 }

@@ -73,7 +73,7 @@ func startCluster(c *table.Cluster, configDir string, st *store.Store, bindingsF
 		limit.ResilientOptions{OnError: onRedisError(c.OnRedisError), Nodes: n.heartbeat.Nodes, Logger: log})
 	if st != nil {
 		n.publisher = cluster.NewPublisher(client, st, cluster.PublisherOptions{KeyPrefix: prefix, Logger: log})
-	} else if n.follower, err = newFollower(client, c.Redis, bindingsFile, listen, log); err != nil {
+	} else if n.follower, err = newFollower(client, c, bindingsFile, listen, log); err != nil {
 		client.Close()
 		return nil, err
 	}
@@ -86,16 +86,17 @@ func startCluster(c *table.Cluster, configDir string, st *store.Store, bindingsF
 	return n, nil
 }
 
-// newFollower follows the bindings in r, keeping them in file, or in
-// defaultBindingsFile when file is "".
-func newFollower(client rueidis.Client, r table.Redis, file, listen string, log zerolog.Logger) (*cluster.Follower, error) {
+// newFollower follows the bindings in c's Redis, keeping them in file, or
+// in defaultBindingsFile when file is "".
+func newFollower(client rueidis.Client, c *table.Cluster, file, listen string, log zerolog.Logger) (*cluster.Follower, error) {
+	r := c.Redis
 	if file == "" {
 		var err error
 		if file, err = defaultBindingsFile(r, listen); err != nil {
 			return nil, fmt.Errorf("bindings file: %w (pass --bindings-file)", err)
 		}
 	}
-	f, err := cluster.NewFollower(client, cluster.FollowerOptions{KeyPrefix: r.KeyPrefix, File: file, Logger: log})
+	f, err := cluster.NewFollower(client, cluster.FollowerOptions{KeyPrefix: r.KeyPrefix, File: file, Logger: log, MaxAge: c.MaxBindingsAge.D()})
 	if err != nil {
 		return nil, fmt.Errorf("bindings file: %w", err)
 	}

@@ -50,14 +50,15 @@ type clusterEnv struct {
 	portal, follower *Node
 }
 
-func startClusterEnv(t *testing.T) *clusterEnv {
+// startClusterEnv starts the two nodes on clusterConfig and extra.
+func startClusterEnv(t *testing.T, extra ...string) *clusterEnv {
 	t.Helper()
 	e := &clusterEnv{redis: testutil.StartRedis(t), dir: t.TempDir()}
 	e.idp = newIdP(t)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })) //nolint:errcheck
 	t.Cleanup(up.Close)
 	cfg := fmt.Sprintf(clusterConfig, e.idp.Issuer(), up.URL, e.redis.Addr(), strings.ReplaceAll(t.Name(), "/", "_")+":", e.idp.JWKSURL())
-	testutil.WriteFile(t, filepath.Join(e.dir, "c.cue"), cfg, 0o644)
+	testutil.WriteFile(t, filepath.Join(e.dir, "c.cue"), cfg+strings.Join(extra, ""), 0o644)
 	e.state = filepath.Join(t.TempDir(), "state.json")
 	e.portal = e.start(t, e.state, "")
 	e.bindings = filepath.Join(t.TempDir(), "bindings.json")
@@ -309,4 +310,35 @@ func TestMinNodesDividesLimitsDuringAnOutage(t *testing.T) {
 			t.Errorf("%q: a quota of 5 on a node started with Redis down passed %d of 10, want %d", tt.extra, passed, tt.want)
 		}
 	}
+}
+
+// TestMaxBindingsAgeTakesACutOffFollowerOutOfService: with
+// cluster.max_bindings_age a follower that cannot read Redis for longer
+// is not ready (/readyz 503) and answers JWT requests 503, bound client
+// or not, until Redis answers again.
+func TestMaxBindingsAgeTakesACutOffFollowerOutOfService(t *testing.T) {
+	t.Parallel()
+	e := startClusterEnv(t, `cluster: max_bindings_age: "3s"`+"\n")
+	e.bindDevClient(t)
+	bound, stranger := e.token(t, "dev-client"), e.token(t, "stranger")
+	gw := "http://" + e.follower.GatewayAddr() + "/q/x"
+	testutil.Eventually(t, "the binding on the follower", func() bool {
+		b, found := e.follower.cluster.follower.Binding("dev-client")
+		return found && !b.Revoked
+	})
+	e.redis.Pause()
+	testutil.Eventually(t, "the follower out of service", func() bool {
+		code, _ := testutil.Get(t, "http://"+e.follower.AdminAddr()+"/readyz", "")
+		return code == http.StatusServiceUnavailable
+	})
+	for _, tok := range []string{bound, stranger} {
+		if code, body := testutil.Get(t, gw, tok); code != http.StatusServiceUnavailable {
+			t.Errorf("JWT request on the follower cut off: %d %s, want 503", code, body)
+		}
+	}
+	e.redis.Resume()
+	testutil.Eventually(t, "the follower back in service", func() bool {
+		code, _ := testutil.Get(t, gw, bound)
+		return code == http.StatusOK
+	})
 }
