@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -87,28 +88,13 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// rewrite replaces the file at path (where it leads, when it is a
-// symbolic link) with data atomically, keeping the file's mode, owner,
-// group and (on Linux) extended attributes: a reader, such as a gateway watching
-// the directory, sees the old content or the new, never a part, and a
-// failed write leaves the old content in place. A file a new one cannot
-// stand for (see sameIdentity) is left as it is, with an error saying
-// why.
+// rewrite replaces the file at path with data (atomicfile.Replace); a
+// file a new one cannot stand for is left as it is, with an error saying
+// why and what to do.
 func rewrite(path string, data []byte) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
+	err := atomicfile.Replace(path, data)
+	if ie := (*atomicfile.IdentityError)(nil); errors.As(err, &ie) {
+		return fmt.Errorf("%s is not formatted, so that nothing of it is lost: %w; format it by hand", path, ie.Err)
 	}
-	f, err := atomicfile.Create(path, fi.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	if err := sameIdentity(f.Name(), path, fi); err != nil {
-		return fmt.Errorf("%s is not formatted, so that nothing of it is lost: %w; format it by hand", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	return f.Commit()
+	return err
 }

@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package main
+package atomicfile
 
 // copyXattrs does nothing: extended attributes are kept on Linux only.
 func copyXattrs(string, string) error { return nil }
