@@ -1,64 +1,36 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/cuegate/cuegate/internal/budget"
+	"github.com/cuegate/cuegate/internal/gitexport"
 )
 
-// compileAtRevision compiles dir as of the git revision rev: the
-// configuration files of the directory at rev (table.IsConfigFile, not
-// those of subdirectories), read from git's objects, so that neither
-// .gitattributes nor the rest of the tree has a say, are written to a
-// temporary directory, which is removed again. A symbolic link is
-// followed within the repository at rev. Findings name the files as
-// "rev:path/in/repo".
+// compileAtRevision compiles dir as of the git revision rev
+// (gitexport.Export), in a temporary directory that is removed again.
+// Findings name the files as "rev:path/in/repo".
 func compileAtRevision(b budget.Budget, rev, dir string) ([]byte, error) {
-	if strings.HasPrefix(rev, "-") {
-		return nil, fmt.Errorf("--git %q: a revision does not start with -", rev)
-	}
-	out, err := git(dir, "rev-parse", "--show-toplevel", "--show-prefix")
-	if err != nil {
-		return nil, err
-	}
-	top, prefix, _ := strings.Cut(strings.TrimSuffix(string(out), "\n"), "\n")
-	prefix = strings.TrimSuffix(prefix, "/")
-	out, err = git(top, "rev-parse", "--verify", "--end-of-options", rev+"^{commit}")
-	if err != nil {
-		return nil, fmt.Errorf("--git %s: not a commit of the repository %s", rev, top)
-	}
-	r := revision{top: top, commit: strings.TrimSpace(string(out)), name: rev}
 	tmp, err := os.MkdirTemp("", "cuegate-diff-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	if err := r.writeConfig(prefix, tmp); err != nil {
-		return nil, fmt.Errorf("--git %s: %w", rev, err)
+	name, err := gitexport.Export(rev, dir, tmp)
+	if ge := (*gitexport.Error)(nil); errors.As(err, &ge) {
+		return nil, fmt.Errorf("--git %w", err)
 	}
-	return compileSide(b, "old", tmp, rev+":"+prefix)
-}
-
-// git runs git in dir and returns its output; a failure carries git's
-// own message.
-func git(dir string, args ...string) ([]byte, error) {
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return nil, err
 	}
-	return out, nil
+	return compileSide(b, "old", tmp, name)
 }
 
 // maxTableBytes bounds the table a node's GET /table may answer;

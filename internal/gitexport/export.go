@@ -1,0 +1,68 @@
+// Package gitexport writes a configuration directory as of a git
+// revision into a directory of its own, read from git's objects, so that
+// neither .gitattributes nor a checkout has a say: what cuegate diff
+// --git compiles as the old side.
+package gitexport
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+)
+
+// Error is an error about the revision or its files (not git's failure
+// to read the work tree): its text begins with the revision, quoted when
+// it looks like an option.
+type Error struct {
+	Rev string
+	Err error
+}
+
+var _ error = (*Error)(nil)
+
+func (e *Error) Error() string { return e.Rev + ": " + e.Err.Error() }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Export writes the directory dir of a git work tree, as of the revision
+// rev, into out, and returns the name findings should give it,
+// "rev:path/in/repo". It writes the configuration files of the directory
+// (table.IsConfigFile, not those of subdirectories), following symbolic
+// links within the repository at rev, and the other files a
+// configuration may read as it compiles (see revision.writeConfig).
+func Export(rev, dir, out string) (name string, err error) {
+	if strings.HasPrefix(rev, "-") {
+		return "", &Error{Rev: strconv.Quote(rev), Err: errors.New("a revision does not start with -")}
+	}
+	got, err := git(dir, "rev-parse", "--show-toplevel", "--show-prefix")
+	if err != nil {
+		return "", err
+	}
+	top, prefix, _ := strings.Cut(strings.TrimSuffix(string(got), "\n"), "\n")
+	prefix = strings.TrimSuffix(prefix, "/")
+	got, err = git(top, "rev-parse", "--verify", "--end-of-options", rev+"^{commit}")
+	if err != nil {
+		return "", &Error{Rev: rev, Err: fmt.Errorf("not a commit of the repository %s", top)}
+	}
+	r := revision{top: top, commit: strings.TrimSpace(string(got)), name: rev}
+	if err := r.writeConfig(prefix, out); err != nil {
+		return "", &Error{Rev: rev, Err: err}
+	}
+	return rev + ":" + prefix, nil
+}
+
+// git runs git in dir and returns its output; a failure carries git's
+// own message.
+func git(dir string, args ...string) ([]byte, error) {
+	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
