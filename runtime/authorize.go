@@ -12,6 +12,9 @@ import (
 	"github.com/cuegate/cuegate/runtime/policy"
 )
 
+// A token's claims are what policy decisions read.
+var _ policy.Claims = (*auth.Claims)(nil)
+
 // authorize validates the token and resolves the identity, then has
 // package policy decide on its policies and access, and counts the limits
 // of the policies chosen.

@@ -29,6 +29,7 @@ func checkString(t *testing.T, s string) {
 }
 
 func TestAppendStringAsZerolog(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{
 		"", "plain", "/api/hello", `quote " and \ backslash`, "tab\tnl\ncr\rbs\bff\f",
 		"\x00\x01\x1f\x7f", "ünïcödé ✓ 𝄞", "bad \xff utf-8 \xc3", "\xe2\x82", "mix\xe2\x82\xacend\"\x80",
@@ -46,6 +47,7 @@ func FuzzAppendStringAsZerolog(f *testing.F) {
 }
 
 func TestStampAsZerologTimestamp(t *testing.T) {
+	t.Parallel()
 	var s Stamp
 	for _, now := range []time.Time{
 		time.Date(2026, 11, 27, 11, 43, 22, 999_999_999, time.UTC),

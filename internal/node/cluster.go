@@ -40,8 +40,10 @@ type clusterNode struct {
 }
 
 var (
-	_ runtime.Cluster = (*clusterNode)(nil)
-	_ portal.Revoker  = (*cluster.Publisher)(nil)
+	_ runtime.Cluster  = (*clusterNode)(nil)
+	_ runtime.Bindings = (*store.Store)(nil)
+	_ runtime.Bindings = (*cluster.Follower)(nil)
+	_ portal.Revoker   = (*cluster.Publisher)(nil)
 )
 
 // startCluster connects to c's Redis and starts the heartbeat, and the

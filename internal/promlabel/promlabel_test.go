@@ -3,6 +3,7 @@ package promlabel
 import "testing"
 
 func TestQuote(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, want string
 	}{

@@ -71,11 +71,6 @@ func BenchmarkBinding(b *testing.B) {
 	})
 }
 
-// The runtime's Bindings interface, which Store satisfies.
-var _ interface {
-	Binding(clientID string) (table.Binding, bool)
-} = (*Store)(nil)
-
 func TestBindingsMatchBindingAndHoldNoSecrets(t *testing.T) {
 	t.Parallel()
 	s, _ := openNew(t)
