@@ -137,21 +137,12 @@ func token(t testing.TB, idp *devidp.Provider, clientID string) string {
 	return tok
 }
 
-// visible polls until check passes and returns how long that took; it
-// fails the test when the change is not visible within a generous
-// deadline.
+// visible polls until check passes (testutil.EventuallyState) and
+// returns how long that took from since.
 func visible(t testing.TB, what string, since time.Time, check func() (bool, string)) time.Duration {
 	t.Helper()
-	last := ""
-	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		ok, state := check()
-		if ok {
-			return time.Since(since)
-		}
-		last = state
-	}
-	t.Fatalf("%s: not visible after 20s; last seen: %s", what, last)
-	return 0
+	testutil.EventuallyState(t, what, check)
+	return time.Since(since)
 }
 
 func writeFiles(b testing.TB, dir string, files map[string]string) {

@@ -106,9 +106,22 @@ func Get(t testing.TB, url, bearer string) (status int, body string) {
 // be slow), saying what was waited for.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
+	EventuallyState(t, what, func() (bool, string) { return cond(), "" })
+}
+
+// EventuallyState is Eventually for a cond that also describes what it
+// saw: the failure reports its last description.
+func EventuallyState(t testing.TB, what string, cond func() (ok bool, state string)) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
+	for {
+		ok, state := cond()
+		switch {
+		case ok:
+			return
+		case time.Now().After(deadline) && state != "":
+			t.Fatalf("timed out waiting for %s; last seen: %s", what, state)
+		case time.Now().After(deadline):
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
