@@ -61,9 +61,14 @@ type Follower struct {
 	cur     atomic.Pointer[index] // nil until the first snapshot
 	wake    chan struct{}         // capacity 1: a notification not yet taken
 	loop    background.Loop
-	maxAge  time.Duration
-	epoch   time.Time    // what checked is counted from (monotonic)
-	checked atomic.Int64 // since epoch, when a read of Redis began that found cur the newest; -1 never
+	maxAge time.Duration
+	epoch  time.Time // what checked is counted from (monotonic)
+	// checked is when a read of Redis began that found cur the newest,
+	// since epoch on the monotonic clock (-1: never), and checkedWall the
+	// same on the wall clock (Unix nanoseconds), which also runs while the
+	// system is suspended. A reader may pair one's new value with the
+	// other's old one: it then finds the snapshot stale for a moment.
+	checked, checkedWall atomic.Int64
 }
 
 var _ runtime.Bindings = (*Follower)(nil)
@@ -112,13 +117,24 @@ func (f *Follower) Binding(clientID string) (b table.Binding, found bool) {
 func (f *Follower) Ready() bool { return f.cur.Load() != nil && !f.stale() }
 
 // stale reports whether MaxAge has passed since Redis last confirmed the
-// snapshot in use (or never did).
+// snapshot in use (or never did), by either clock.
 func (f *Follower) stale() bool {
 	if f.maxAge <= 0 {
 		return false
 	}
 	c := f.checked.Load()
-	return c < 0 || time.Since(f.epoch)-time.Duration(c) > f.maxAge
+	if c < 0 {
+		return true
+	}
+	now := time.Now()
+	return now.Sub(f.epoch)-time.Duration(c) > f.maxAge || time.Duration(now.UnixNano()-f.checkedWall.Load()) > f.maxAge
+}
+
+// confirm records that a read of Redis begun at began (from now) found
+// the snapshot in use the newest.
+func (f *Follower) confirm(began time.Time) {
+	f.checkedWall.Store(began.UnixNano())
+	f.checked.Store(int64(began.Sub(f.epoch)))
 }
 
 // Version returns the version of the snapshot in use, 0 for none.
@@ -248,10 +264,10 @@ func (e *invalidError) Unwrap() error { return e.err }
 
 // refresh takes the snapshot Redis holds when it is newer than the one in
 // use, storing it in the file before serving it, and returns the version
-// Redis held. When Redis holds an older one, it raises the floor to the
-// version in use.
+// Redis held. When Redis holds an older one, see ahead. refresh is the
+// poller's: it must not run twice at once.
 func (f *Follower) refresh(ctx context.Context) (int64, error) {
-	began := time.Since(f.epoch)
+	began := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	held, floor, err := f.held(ctx)
@@ -260,14 +276,10 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 	}
 	switch v := f.Version(); {
 	case held == v:
-		f.checked.Store(int64(began))
+		f.confirm(began)
 		return held, nil
 	case held < v:
-		f.checked.Store(int64(began)) // newer than Redis's
-		if floor < v {
-			return held, f.raiseFloor(ctx, v)
-		}
-		return held, nil
+		return held, f.ahead(ctx, v, floor, began)
 	}
 	vals, err := f.client.Do(ctx, f.client.B().Hmget().Key(f.keys.hash).Field("version", "snapshot").Build()).ToArray()
 	if err == nil && len(vals) != 2 {
@@ -290,9 +302,12 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 	if err != nil {
 		return held, &invalidError{key: f.keys.hash, version: held, kept: f.Version(), err: err}
 	}
-	if s.Version <= f.Version() {
-		f.checked.Store(int64(began))
+	switch v := f.Version(); {
+	case s.Version == v:
+		f.confirm(began)
 		return held, nil
+	case s.Version < v:
+		return held, f.ahead(ctx, v, floor, began)
 	}
 	if f.file != "" {
 		if err := writeFile(f.file, b); err != nil {
@@ -301,6 +316,25 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 		}
 	}
 	f.cur.Store(newIndex(s))
-	f.checked.Store(int64(began))
+	f.confirm(began)
 	return held, nil
+}
+
+// ahead answers a Redis holding an older snapshot than v, the one in use
+// (Redis restarted empty, say), whose floor is floor. A floor above v
+// means another node holds a newer snapshot: v is stale, and is not
+// confirmed (MaxAge runs on until the publisher publishes again). Else
+// the floor is raised to v, so that the publisher publishes above it,
+// and v, the newest any node has announced, is confirmed once it is.
+func (f *Follower) ahead(ctx context.Context, v, floor int64, began time.Time) error {
+	switch {
+	case floor > v:
+		return nil
+	case floor < v:
+		if err := f.raiseFloor(ctx, v); err != nil {
+			return err
+		}
+	}
+	f.confirm(began)
+	return nil
 }

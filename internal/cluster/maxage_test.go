@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"context"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +53,96 @@ func TestMaxAgeMakesACutOffFollowerUnready(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := g.refresh(context.Background()); err == nil {
+		t.Fatal("a read of a killed Redis succeeded")
+	}
 	if g.Version() != f.Version() || g.Ready() {
 		t.Errorf("follower started from its file with Redis down: version %d (want %d), ready %v; want not ready", g.Version(), f.Version(), g.Ready())
+	}
+}
+
+// TestMaxAgeDoesNotConfirmASnapshotAnotherNodeOutran: a follower
+// restarted from an older file finds Redis emptied (restarted without
+// its data) while the publisher is down, but its floor raised by a
+// follower holding a newer snapshot: its own is stale, and with MaxAge
+// it is not ready (it would bind a client deleted meanwhile); once the
+// publisher publishes again it takes the newer snapshot and is ready.
+func TestMaxAgeDoesNotConfirmASnapshotAnotherNodeOutran(t *testing.T) {
+	t.Parallel()
+	srv, st, p := startPublishing(t, PublisherOptions{})
+	if err := st.AddClient(client("kept"), t0); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "bindings.json")
+	opts := FollowerOptions{File: file, Timeout: time.Second, MaxAge: 3 * time.Second}
+	behind, err := NewFollower(srv.Client(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := behind.refresh(context.Background()); err != nil || !bound(behind, "kept") {
+		t.Fatalf("the first read: %v, kept bound %v", err, bound(behind, "kept"))
+	}
+	ahead, _ := startFollower(t, srv, "")
+	if _, err := st.DeleteClient("kept", t0); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "a follower to see kept deleted", func() bool { return revoked(ahead, "kept") })
+
+	p.Stop()
+	if _, err := srv.Do("FLUSHALL"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the follower ahead to raise the floor", func() bool {
+		floor, err := srv.Do("HGET", newKeys("").hash, "floor")
+		return err == nil && floor == strconv.FormatInt(ahead.Version(), 10)
+	})
+	restarted, err := NewFollower(srv.Client(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restarted.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if restarted.Version() >= ahead.Version() || restarted.Ready() || bound(restarted, "kept") {
+		t.Fatalf("restarted at version %d behind the floor %d: ready %v, kept bound %v; want not ready", restarted.Version(), ahead.Version(), restarted.Ready(), bound(restarted, "kept"))
+	}
+
+	p.Start()
+	testutil.Eventually(t, "the publisher to publish above the floor", func() bool {
+		_, err := restarted.refresh(context.Background())
+		return err == nil && restarted.Ready()
+	})
+	if !revoked(restarted, "kept") {
+		t.Error("the restarted follower binds kept after taking the newer snapshot")
+	}
+}
+
+// TestStaleByEitherClock: a snapshot confirmed within MaxAge on the
+// monotonic clock is still stale when the wall clock says MaxAge has
+// passed (the system was suspended, which the monotonic clock does not
+// count), and the other way round.
+func TestStaleByEitherClock(t *testing.T) {
+	t.Parallel()
+	const maxAge = time.Minute
+	for _, tt := range []struct {
+		name             string
+		monoAgo, wallAgo time.Duration
+		stale            bool
+	}{
+		{"fresh", 0, 0, false},
+		{"suspended", 0, 2 * maxAge, true},
+		{"wall clock stepped back", 2 * maxAge, -time.Hour, true},
+		{"both past", 2 * maxAge, 2 * maxAge, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := &Follower{maxAge: maxAge, epoch: time.Now().Add(-time.Hour)}
+			now := time.Now()
+			f.checked.Store(int64(now.Add(-tt.monoAgo).Sub(f.epoch)))
+			f.checkedWall.Store(now.Add(-tt.wallAgo).UnixNano())
+			if got := f.stale(); got != tt.stale {
+				t.Errorf("stale() = %v, want %v", got, tt.stale)
+			}
+		})
 	}
 }
