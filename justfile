@@ -17,6 +17,10 @@ bench:
     go test -run '^$' -bench . -benchmem ./...
     cd e2e/loadtest && go run . -duration 10s
 
+# After editing schema/cuegate.cue: the generated Go types and docs/configuration.md.
+generate:
+    go generate ./schema/...
+
 # The whole journey on loopback.
 demo:
     go run ./cmd/cuegate demo
