@@ -16,7 +16,7 @@ import (
 // which no client header can undo; ResponseHeader once the upstream's
 // header is in the client's response, for the caller to add its own
 // headers; then ResponseDone when the body has been written to the
-// client (or abandoned), or, for a body read whole (see Forward), once it
+// client (or abandoned), or, for a body read whole (see the package doc), once it
 // is read and before the client's response is written: status is the
 // upstream's status, upstream the time to its response header, bytes the
 // number of body bytes passed on.
@@ -44,7 +44,8 @@ type Request struct {
 }
 
 // Forward sends the request in ctx to a target with r.Path and streams the
-// target's response into ctx.Response. Hop-by-hop headers (and those the
+// target's response into ctx.Response (see the package doc for targets,
+// connection reuse and bodies). Hop-by-hop headers (and those the
 // Connection header names, but framing, Host, credentials and the
 // gateway's own: see endToEnd) are removed both ways; X-Forwarded-For/-Proto/
 // -Host and X-Request-Id are set, and Host is the target's (the client's
@@ -52,41 +53,20 @@ type Request struct {
 // ctx.RequestBodyStream (the server must use StreamRequestBody) or taken
 // from the buffered body.
 //
-// An upstream connection is not reused after an exchange whose request
-// and response may be out of step, so that bytes a target sends beyond
-// its response are never read as the response to the next request on it,
-// another client's: a HEAD, and a request with a body but a POST, PUT or
-// PATCH (bodyForMethod), which a target may leave unread and take for a
-// request of its own, go with "Connection: close"; see upstreamConn for
-// the rest. A 101 (Switching Protocols, which the gateway never asks for:
-// Upgrade is hop-by-hop) is ErrUnavailable.
-//
 // The request is sent in place, as a bare proxy does: ctx.Request itself
 // is edited (headers, URI) and sent, so the caller must have read what it
 // needs from it; only the client connection's keep-alive state is put
 // back for the server. A request from a TLS connection, or with a chunked
 // body bounded by r.MaxBody, is the exception: its header is copied to a
-// request of its own (the body stream wraps the client's). A body is
-// passed on whatever the method.
+// request of its own (the body stream wraps the client's).
 //
-// Targets are tried round-robin. A target whose connection fails is skipped
-// for the cool-down and the request goes to the next one (nothing was sent
-// yet); once a connection is made there is no retry elsewhere. A pooled
-// connection the target closed while it was idle is found out before
-// anything is sent on it, and the request goes on another connection to
-// the same target, whatever its method. On success
-// Forward returns the time to the response header; r.Hooks.ResponseHeader
-// has been called before it returns, and r.Hooks.ResponseDone is called
-// when the body is through, which may be before Forward returns: the
-// caller must not touch what ResponseDone releases after a successful
-// Forward. A body whose Content-Length is at most maxSmallBody is read
-// whole first: an upstream that breaks off inside it fails Forward
-// (ErrUnavailable, or ErrTimeout past the timeout), and the client's
-// response is then written from memory; a larger or unframed body is
-// streamed, but to an HTTP/1.0 client, which cannot be sent it chunked:
-// an unframed body is then read whole, and fails Forward
-// (ErrUnavailable) past maxHTTP10Body. On error (ErrUnavailable, ErrTimeout, ErrBodyTooLarge,
-// ErrClientBody) ctx's response is untouched and no hook is called.
+// On success Forward returns the time to the response header;
+// r.Hooks.ResponseHeader has been called before it returns, and
+// r.Hooks.ResponseDone is called when the body is through, which may be
+// before Forward returns: the caller must not touch what ResponseDone
+// releases after a successful Forward. On error (ErrUnavailable,
+// ErrTimeout, ErrBodyTooLarge, ErrClientBody) ctx's response is untouched
+// and no hook is called.
 func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, error) {
 	p.inflight.Add(1)
 	ex := acquireExchange()
@@ -155,7 +135,7 @@ func (ex *exchange) outgoing(ctx *fasthttp.RequestCtx, r *Request) *fasthttp.Req
 	}
 	ex.lastOnConn = ex.head || ((cl > 0 || cl == -1) && !bodyForMethod(in)) // -1: chunked
 	if ex.lastOnConn {
-		out.Header.SetConnectionClose() // see Forward's doc: not reused
+		out.Header.SetConnectionClose() // not reused: see the package doc
 	}
 	// The path and query, copied: the URI they come from is overwritten.
 	ex.tail = append(ex.tail[:0], r.Path...)
@@ -191,7 +171,7 @@ func (ex *exchange) sendError(err error) error {
 	return err
 }
 
-// respond puts the upstream's response into ctx.Response (see Forward):
+// respond puts the upstream's response into ctx.Response (see Forward and the package doc):
 // the body read whole, streamed, or none. On error ctx's response is
 // untouched and the caller releases ex; on success ex is the response's
 // body stream, or already closed.
