@@ -57,10 +57,10 @@ type FollowerOptions struct {
 // then fails closed. The client is the caller's, to close after Stop.
 type Follower struct {
 	link
-	file    string
-	cur     atomic.Pointer[index] // nil until the first snapshot
-	wake    chan struct{}         // capacity 1: a notification not yet taken
-	loop    background.Loop
+	file   string
+	cur    atomic.Pointer[index] // nil until the first snapshot
+	wake   chan struct{}         // capacity 1: a notification not yet taken
+	loop   background.Loop
 	maxAge time.Duration
 	epoch  time.Time // what checked is counted from (monotonic)
 	// checked is when a read of Redis began that found cur the newest,
