@@ -53,9 +53,11 @@ func TestImportsAsArchitectureSays(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
+	listed := map[string]bool{}
 	for line := range strings.Lines(string(out)) {
 		fields := strings.Fields(line)
 		pkg, _ := strings.CutPrefix(fields[0], module+"/")
+		listed[pkg] = true
 		want, ok := said[pkg]
 		if !ok {
 			t.Errorf("%s has no row in ARCHITECTURE.md's package table", pkg)
@@ -70,6 +72,11 @@ func TestImportsAsArchitectureSays(t *testing.T) {
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
 			t.Errorf("%s imports %v; ARCHITECTURE.md says %v", pkg, got, want)
+		}
+	}
+	for pkg := range said {
+		if !listed[pkg] {
+			t.Errorf("ARCHITECTURE.md has a row for %s, which is no package of the module", pkg)
 		}
 	}
 }
@@ -103,6 +110,9 @@ func architectureImports(t *testing.T, doc string) map[string][]string {
 		}
 		slices.Sort(imports)
 		for _, m := range quoted.FindAllStringSubmatch(cols[0], -1) {
+			if _, twice := said[m[1]]; twice {
+				t.Errorf("ARCHITECTURE.md has two rows for %s", m[1])
+			}
 			said[m[1]] = imports
 		}
 	}

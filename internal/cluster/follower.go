@@ -209,7 +209,7 @@ type pollState struct {
 func (f *Follower) report(st *pollState, held int64, err error) {
 	if stale := f.stale() && f.cur.Load() != nil; stale != st.stale {
 		if stale {
-			f.log.Error().Dur("max_age", f.maxAge).Int64("version", f.Version()).Msg("bindings: not checked against Redis within max_bindings_age; this node is not ready until it is")
+			f.log.Error().Dur("max_age", f.maxAge).Int64("version", f.Version()).Msg("bindings: not checked against Redis within max_bindings_age, or another node announced newer bindings; this node is not ready until it has the newest")
 		} else {
 			f.log.Info().Int64("version", f.Version()).Msg("bindings: checked against Redis again; ready")
 		}
@@ -240,12 +240,14 @@ func (f *Follower) report(st *pollState, held int64, err error) {
 }
 
 // raiseFloor makes the hash's floor at least v, so that the publisher
-// publishes above the version in use here.
-func (f *Follower) raiseFloor(ctx context.Context, v int64) error {
-	if err := floorScript.Exec(ctx, f.client, []string{f.keys.hash}, []string{strconv.FormatInt(v, 10)}).Error(); err != nil {
-		return fmt.Errorf("cluster: raise the bindings floor to %d: %w", v, err)
+// publishes above the version in use here, and returns the floor
+// afterwards (higher than v when another node raised it further).
+func (f *Follower) raiseFloor(ctx context.Context, v int64) (int64, error) {
+	msg, err := floorScript.Exec(ctx, f.client, []string{f.keys.hash}, []string{strconv.FormatInt(v, 10)}).ToMessage()
+	if err != nil {
+		return 0, fmt.Errorf("cluster: raise the bindings floor to %d: %w", v, err)
 	}
-	return nil
+	return versionOf(msg, "floor")
 }
 
 // invalidError is a snapshot in Redis that does not decode or check.
@@ -274,6 +276,7 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 	if err != nil {
 		return held, err
 	}
+	first := held
 	switch v := f.Version(); {
 	case held == v:
 		f.confirm(began)
@@ -307,7 +310,8 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 		f.confirm(began)
 		return held, nil
 	case s.Version < v:
-		return held, f.ahead(ctx, v, floor, began)
+		// Redis held a newer version a moment ago: as good as a floor.
+		return held, f.ahead(ctx, v, max(floor, first), began)
 	}
 	if f.file != "" {
 		if err := writeFile(f.file, b); err != nil {
@@ -321,19 +325,23 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 }
 
 // ahead answers a Redis holding an older snapshot than v, the one in use
-// (Redis restarted empty, say), whose floor is floor. A floor above v
-// means another node holds a newer snapshot: v is stale, and is not
-// confirmed (MaxAge runs on until the publisher publishes again). Else
-// the floor is raised to v, so that the publisher publishes above it,
-// and v, the newest any node has announced, is confirmed once it is.
+// (Redis restarted empty, say), whose floor is floor. The floor is raised
+// to v, so that the publisher publishes above it; v, then the newest any
+// node has announced, is confirmed. A floor above v, before or after the
+// raise, means another node holds a newer snapshot: v is stale, and any
+// earlier confirmation of it is withdrawn (with MaxAge the follower is
+// not ready until it takes a newer one).
 func (f *Follower) ahead(ctx context.Context, v, floor int64, began time.Time) error {
-	switch {
-	case floor > v:
-		return nil
-	case floor < v:
-		if err := f.raiseFloor(ctx, v); err != nil {
+	if floor < v {
+		raised, err := f.raiseFloor(ctx, v)
+		if err != nil {
 			return err
 		}
+		floor = raised
+	}
+	if floor > v {
+		f.checked.Store(-1)
+		return nil
 	}
 	f.confirm(began)
 	return nil

@@ -63,18 +63,59 @@ func TestMaxAgeMakesACutOffFollowerUnready(t *testing.T) {
 
 // TestMaxAgeDoesNotConfirmASnapshotAnotherNodeOutran: a follower
 // restarted from an older file finds Redis emptied (restarted without
-// its data) while the publisher is down, but its floor raised by a
-// follower holding a newer snapshot: its own is stale, and with MaxAge
-// it is not ready (it would bind a client deleted meanwhile); once the
-// publisher publishes again it takes the newer snapshot and is ready.
+// its data) while the publisher is down, and another follower holding a
+// newer snapshot raises the floor, before or after the restarted one
+// reads: the restarted one's snapshot is stale, and with MaxAge it is not
+// ready (it would bind a client deleted meanwhile); once the publisher
+// publishes again it takes the newer snapshot and is ready.
 func TestMaxAgeDoesNotConfirmASnapshotAnotherNodeOutran(t *testing.T) {
 	t.Parallel()
+	for _, restartedFirst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "newer floor first", true: "stale follower first"}[restartedFirst], func(t *testing.T) {
+			t.Parallel()
+			srv, p, ahead, restarted := outrun(t)
+			ctx := context.Background()
+			if restartedFirst {
+				if _, err := restarted.refresh(ctx); err != nil || !restarted.Ready() {
+					t.Fatalf("the restarted follower's read, before any newer floor: %v, ready %v", err, restarted.Ready())
+				}
+			}
+			if _, err := ahead.refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if floor, err := srv.Do("HGET", newKeys("").hash, "floor"); err != nil || floor != strconv.FormatInt(ahead.Version(), 10) {
+				t.Fatalf("floor %q (%v), want the follower ahead's version %d", floor, err, ahead.Version())
+			}
+			if _, err := restarted.refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if restarted.Version() >= ahead.Version() || restarted.Ready() || bound(restarted, "kept") {
+				t.Fatalf("restarted at version %d behind the floor %d: ready %v, kept bound %v; want not ready", restarted.Version(), ahead.Version(), restarted.Ready(), bound(restarted, "kept"))
+			}
+			p.Start()
+			testutil.Eventually(t, "the publisher to publish above the floor", func() bool {
+				_, err := restarted.refresh(ctx)
+				return err == nil && restarted.Ready()
+			})
+			if !revoked(restarted, "kept") {
+				t.Error("the restarted follower binds kept after taking the newer snapshot")
+			}
+		})
+	}
+}
+
+// outrun sets up TestMaxAgeDoesNotConfirmASnapshotAnotherNodeOutran: a
+// Redis emptied while its publisher is stopped, a follower ahead that
+// took the deletion of "kept", and, not started, a follower with MaxAge
+// restarted from a file written before the deletion; each is read by
+// calling refresh.
+func outrun(t *testing.T) (srv *testutil.Redis, p *Publisher, ahead, restarted *Follower) {
+	t.Helper()
 	srv, st, p := startPublishing(t, PublisherOptions{})
 	if err := st.AddClient(client("kept"), t0); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(t.TempDir(), "bindings.json")
-	opts := FollowerOptions{File: file, Timeout: time.Second, MaxAge: 3 * time.Second}
+	opts := FollowerOptions{File: filepath.Join(t.TempDir(), "bindings.json"), Timeout: time.Second, MaxAge: 3 * time.Second}
 	behind, err := NewFollower(srv.Client(t), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -82,39 +123,20 @@ func TestMaxAgeDoesNotConfirmASnapshotAnotherNodeOutran(t *testing.T) {
 	if _, err := behind.refresh(context.Background()); err != nil || !bound(behind, "kept") {
 		t.Fatalf("the first read: %v, kept bound %v", err, bound(behind, "kept"))
 	}
-	ahead, _ := startFollower(t, srv, "")
+	ahead, _ = startFollower(t, srv, "")
 	if _, err := st.DeleteClient("kept", t0); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, "a follower to see kept deleted", func() bool { return revoked(ahead, "kept") })
-
+	ahead.Stop()
 	p.Stop()
 	if _, err := srv.Do("FLUSHALL"); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, "the follower ahead to raise the floor", func() bool {
-		floor, err := srv.Do("HGET", newKeys("").hash, "floor")
-		return err == nil && floor == strconv.FormatInt(ahead.Version(), 10)
-	})
-	restarted, err := NewFollower(srv.Client(t), opts)
-	if err != nil {
+	if restarted, err = NewFollower(srv.Client(t), opts); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := restarted.refresh(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if restarted.Version() >= ahead.Version() || restarted.Ready() || bound(restarted, "kept") {
-		t.Fatalf("restarted at version %d behind the floor %d: ready %v, kept bound %v; want not ready", restarted.Version(), ahead.Version(), restarted.Ready(), bound(restarted, "kept"))
-	}
-
-	p.Start()
-	testutil.Eventually(t, "the publisher to publish above the floor", func() bool {
-		_, err := restarted.refresh(context.Background())
-		return err == nil && restarted.Ready()
-	})
-	if !revoked(restarted, "kept") {
-		t.Error("the restarted follower binds kept after taking the newer snapshot")
-	}
+	return srv, p, ahead, restarted
 }
 
 // TestStaleByEitherClock: a snapshot confirmed within MaxAge on the
