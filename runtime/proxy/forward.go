@@ -16,10 +16,10 @@ import (
 // which no client header can undo; ResponseHeader once the upstream's
 // header is in the client's response, for the caller to add its own
 // headers; then ResponseDone when the body has been written to the
-// client (or abandoned), or, for a body read whole (see the package doc), once it
-// is read and before the client's response is written: status is the
-// upstream's status, upstream the time to its response header, bytes the
-// number of body bytes passed on.
+// client (or abandoned), or, for a body read whole (see the package
+// doc), once it is read and before the client's response is written:
+// status is the upstream's status, upstream the time to its response
+// header, bytes the number of body bytes passed on.
 type Hooks interface {
 	RequestHeader(h *fasthttp.RequestHeader)
 	ResponseHeader(h *fasthttp.ResponseHeader)
