@@ -14,7 +14,7 @@ import (
 // left as it is, with an *IdentityError saying why.
 func TestReplaceKeepsWhatANewFileWouldLose(t *testing.T) {
 	t.Parallel()
-	const unformatted, formatted = "package cfg\na:   1\n", "package cfg\n\na: 1\n"
+	const oldContent, newContent = "the old content\n", "the new content\n"
 	for _, tt := range []struct {
 		name    string
 		setup   func(t *testing.T, path string) (check func(t *testing.T))
@@ -26,7 +26,7 @@ func TestReplaceKeepsWhatANewFileWouldLose(t *testing.T) {
 				t.Skip("no hard links here:", err)
 			}
 			return func(t *testing.T) {
-				if got, _ := os.ReadFile(other); string(got) != unformatted {
+				if got, _ := os.ReadFile(other); string(got) != oldContent {
 					t.Errorf("the other link holds %q, want it untouched", got)
 				}
 			}
@@ -66,20 +66,20 @@ func TestReplaceKeepsWhatANewFileWouldLose(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			path := filepath.Join(dir, "a.cue")
-			if err := os.WriteFile(path, []byte(unformatted), 0o640); err != nil {
+			if err := os.WriteFile(path, []byte(oldContent), 0o640); err != nil {
 				t.Fatal(err)
 			}
 			check := tt.setup(t, path)
 			before, _ := os.Stat(path)
-			err := Replace(path, []byte(formatted))
+			err := Replace(path, []byte(newContent))
 			got, _ := os.ReadFile(path)
 			after, _ := os.Stat(path)
 			var ie *IdentityError
 			switch {
-			case tt.refused != "" && (!errors.As(err, &ie) || ie.Err.Error() != tt.refused || string(got) != unformatted):
+			case tt.refused != "" && (!errors.As(err, &ie) || ie.Err.Error() != tt.refused || string(got) != oldContent):
 				t.Errorf("Replace: %v, a.cue %q; want an IdentityError %q and a.cue untouched", err, got, tt.refused)
-			case tt.refused == "" && (err != nil || string(got) != formatted):
-				t.Errorf("Replace: %v, a.cue %q; want %q", err, got, formatted)
+			case tt.refused == "" && (err != nil || string(got) != newContent):
+				t.Errorf("Replace: %v, a.cue %q; want %q", err, got, newContent)
 			case tt.refused == "" && os.SameFile(before, after):
 				t.Error("a.cue was rewritten in place, not replaced")
 			}
