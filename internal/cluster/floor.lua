@@ -3,6 +3,8 @@
 --
 -- KEYS[1]  the hash: fields "version", "snapshot" and "floor"
 -- ARGV[1]  the version: decimal digits, no leading zero
+-- ARGV[2]  the channel: a raised floor is published on it, so that the
+--          followers look at Redis at once
 --
 -- Reply: the floor afterwards. Versions are compared as digit strings,
 -- as in publish.lua.
@@ -12,4 +14,5 @@ if cur and (#cur > #v or (#cur == #v and cur >= v)) then
 	return cur
 end
 redis.call('HSET', KEYS[1], 'floor', v)
+redis.call('PUBLISH', ARGV[2], v)
 return v

@@ -234,7 +234,7 @@ func (f *Follower) report(st *pollState, held int64, err error) {
 		return
 	}
 	if v := f.Version(); held < v && held != st.held {
-		f.log.Warn().Int64("redis_version", held).Int64("version", v).Msg("bindings: Redis holds an older version than this node's (emptied Redis, or the portal node's clock behind); keeping this node's, and asking the portal node for a newer one")
+		f.log.Warn().Int64("redis_version", held).Int64("version", v).Msg("bindings: Redis holds an older version than this node's (emptied Redis, or the portal node's clock behind); keeping this node's until the portal node publishes a newer one")
 	}
 	st.held = held
 }
@@ -243,7 +243,7 @@ func (f *Follower) report(st *pollState, held int64, err error) {
 // publishes above the version in use here, and returns the floor
 // afterwards (higher than v when another node raised it further).
 func (f *Follower) raiseFloor(ctx context.Context, v int64) (int64, error) {
-	msg, err := floorScript.Exec(ctx, f.client, []string{f.keys.hash}, []string{strconv.FormatInt(v, 10)}).ToMessage()
+	msg, err := floorScript.Exec(ctx, f.client, []string{f.keys.hash}, []string{strconv.FormatInt(v, 10), f.keys.channel}).ToMessage()
 	if err != nil {
 		return 0, fmt.Errorf("cluster: raise the bindings floor to %d: %w", v, err)
 	}
@@ -305,11 +305,7 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 	if err != nil {
 		return held, &invalidError{key: f.keys.hash, version: held, kept: f.Version(), err: err}
 	}
-	switch v := f.Version(); {
-	case s.Version == v:
-		f.confirm(began)
-		return held, nil
-	case s.Version < v:
+	if v := f.Version(); s.Version <= v {
 		// Redis held a newer version a moment ago: as good as a floor.
 		return held, f.ahead(ctx, v, max(floor, first), began)
 	}
@@ -326,11 +322,13 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 
 // ahead answers a Redis holding an older snapshot than v, the one in use
 // (Redis restarted empty, say), whose floor is floor. The floor is raised
-// to v, so that the publisher publishes above it; v, then the newest any
-// node has announced, is confirmed. A floor above v, before or after the
-// raise, means another node holds a newer snapshot: v is stale, and any
-// earlier confirmation of it is withdrawn (with MaxAge the follower is
-// not ready until it takes a newer one).
+// to v, so that the publisher publishes above it. A floor above v, before
+// or after the raise, means another node holds a newer snapshot: v is
+// stale, and any confirmation of it is withdrawn (with MaxAge the
+// follower is not ready until it takes a newer one). Else a confirmation
+// still in force is renewed, but one that lapsed is not: such a Redis
+// cannot tell whether v missed a deletion, and only the publisher's next
+// snapshot confirms it.
 func (f *Follower) ahead(ctx context.Context, v, floor int64, began time.Time) error {
 	if floor < v {
 		raised, err := f.raiseFloor(ctx, v)
@@ -339,10 +337,11 @@ func (f *Follower) ahead(ctx context.Context, v, floor int64, began time.Time) e
 		}
 		floor = raised
 	}
-	if floor > v {
+	switch {
+	case floor > v:
 		f.checked.Store(-1)
-		return nil
+	case !f.stale():
+		f.confirm(began)
 	}
-	f.confirm(began)
 	return nil
 }

@@ -66,8 +66,10 @@ func TestMaxAgeMakesACutOffFollowerUnready(t *testing.T) {
 // its data) while the publisher is down, and another follower holding a
 // newer snapshot raises the floor, before or after the restarted one
 // reads: the restarted one's snapshot is stale, and with MaxAge it is not
-// ready (it would bind a client deleted meanwhile); once the publisher
-// publishes again it takes the newer snapshot and is ready.
+// ready (it would bind a client deleted meanwhile), nor is it when it
+// reads first (an emptied Redis confirms nothing it has not confirmed
+// already); once the publisher publishes again it takes the newer
+// snapshot and is ready.
 func TestMaxAgeDoesNotConfirmASnapshotAnotherNodeOutran(t *testing.T) {
 	t.Parallel()
 	for _, restartedFirst := range []bool{false, true} {
@@ -76,8 +78,8 @@ func TestMaxAgeDoesNotConfirmASnapshotAnotherNodeOutran(t *testing.T) {
 			srv, p, ahead, restarted := outrun(t)
 			ctx := context.Background()
 			if restartedFirst {
-				if _, err := restarted.refresh(ctx); err != nil || !restarted.Ready() {
-					t.Fatalf("the restarted follower's read, before any newer floor: %v, ready %v", err, restarted.Ready())
+				if _, err := restarted.refresh(ctx); err != nil || restarted.Ready() {
+					t.Fatalf("the restarted follower's read of the emptied Redis, before any newer floor: %v, ready %v; want not ready", err, restarted.Ready())
 				}
 			}
 			if _, err := ahead.refresh(ctx); err != nil {
@@ -167,4 +169,45 @@ func TestStaleByEitherClock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEmptiedRedisKeepsALiveConfirmation: a follower confirmed within
+// MaxAge stays ready through Redis losing its data while the publisher
+// is down (it raises the floor to its version); and a floor another node
+// raises above it is published, so that it withdraws at once, not at its
+// next poll.
+func TestEmptiedRedisKeepsALiveConfirmation(t *testing.T) {
+	t.Parallel()
+	srv, st, p := startPublishing(t, PublisherOptions{})
+	if err := st.AddClient(client("kept"), t0); err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewFollower(srv.Client(t), FollowerOptions{Interval: time.Hour, Timeout: time.Second, MaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Start()
+	t.Cleanup(f.Stop)
+	testutil.Eventually(t, "the follower to bind kept", func() bool { return f.Ready() && bound(f, "kept") })
+	waitSubscribers(t, srv.Client(t), 1)
+	p.Stop()
+	if _, err := srv.Do("FLUSHALL"); err != nil {
+		t.Fatal(err)
+	}
+	f.poke()
+	testutil.Eventually(t, "the follower to raise the floor to its version", func() bool {
+		floor, _ := srv.Do("HGET", newKeys("").hash, "floor")
+		return floor == strconv.FormatInt(f.Version(), 10)
+	})
+	if !f.Ready() {
+		t.Fatal("a live follower that read the emptied Redis is not ready")
+	}
+	other, err := NewFollower(srv.Client(t), FollowerOptions{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.raiseFloor(context.Background(), f.Version()+1); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the follower to withdraw on the published floor, with its poll an hour away", func() bool { return !f.Ready() })
 }
