@@ -22,7 +22,8 @@
 // own version is not the hash's. The hash's field "floor" (decimal)
 // is the greatest version a follower holds that Redis did not (see
 // Versions). The channel is KeyPrefix + "v1:bindings:changed"; its
-// messages are versions.
+// messages are versions published and floors raised, on either of which
+// a follower reads Redis.
 //
 // # Versions
 //

@@ -278,6 +278,11 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 	}
 	first := held
 	switch v := f.Version(); {
+	case held == v && floor > v:
+		// Redis came back from an older copy, and a node holds a newer
+		// snapshot than both.
+		f.checked.Store(-1)
+		return held, nil
 	case held == v:
 		f.confirm(began)
 		return held, nil

@@ -68,18 +68,36 @@ func TestMaxAgeMakesACutOffFollowerUnready(t *testing.T) {
 // reads: the restarted one's snapshot is stale, and with MaxAge it is not
 // ready (it would bind a client deleted meanwhile), nor is it when it
 // reads first (an emptied Redis confirms nothing it has not confirmed
-// already); once the publisher publishes again it takes the newer
-// snapshot and is ready.
+// already). The same holds for a Redis restored from an older copy that
+// holds the restarted one's version, once the floor is raised. Once the
+// publisher publishes again the restarted one takes the newer snapshot
+// and is ready.
 func TestMaxAgeDoesNotConfirmASnapshotAnotherNodeOutran(t *testing.T) {
 	t.Parallel()
-	for _, restartedFirst := range []bool{false, true} {
-		t.Run(map[bool]string{false: "newer floor first", true: "stale follower first"}[restartedFirst], func(t *testing.T) {
+	for _, tt := range []struct {
+		name           string
+		restartedFirst bool // the restarted follower reads before the floor is raised
+		restored       bool // Redis comes back holding the restarted one's version
+	}{
+		{name: "newer floor first"},
+		{name: "stale follower first", restartedFirst: true},
+		{name: "Redis restored from an older copy", restored: true},
+		{name: "Redis restored, stale follower first", restartedFirst: true, restored: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv, p, ahead, restarted := outrun(t)
 			ctx := context.Background()
-			if restartedFirst {
-				if _, err := restarted.refresh(ctx); err != nil || restarted.Ready() {
-					t.Fatalf("the restarted follower's read of the emptied Redis, before any newer floor: %v, ready %v; want not ready", err, restarted.Ready())
+			if tt.restored {
+				if _, err := publish(t, srv.Client(t), newSnapshot(restarted.Version(), nil)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.restartedFirst {
+				// A Redis restored holding its version confirms it until a
+				// node says otherwise; an emptied one confirms nothing.
+				if _, err := restarted.refresh(ctx); err != nil || restarted.Ready() != tt.restored {
+					t.Fatalf("the restarted follower's read, before any newer floor: %v, ready %v; want %v", err, restarted.Ready(), tt.restored)
 				}
 			}
 			if _, err := ahead.refresh(ctx); err != nil {
@@ -122,9 +140,10 @@ func outrun(t *testing.T) (srv *testutil.Redis, p *Publisher, ahead, restarted *
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := behind.refresh(context.Background()); err != nil || !bound(behind, "kept") {
-		t.Fatalf("the first read: %v, kept bound %v", err, bound(behind, "kept"))
-	}
+	testutil.Eventually(t, "a read to bind kept", func() bool {
+		_, err := behind.refresh(context.Background())
+		return err == nil && bound(behind, "kept")
+	})
 	ahead, _ = startFollower(t, srv, "")
 	if _, err := st.DeleteClient("kept", t0); err != nil {
 		t.Fatal(err)
@@ -210,4 +229,33 @@ func TestEmptiedRedisKeepsALiveConfirmation(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, "the follower to withdraw on the published floor, with its poll an hour away", func() bool { return !f.Ready() })
+}
+
+// TestEmptiedRedisRenewsALiveConfirmation: a follower confirmed within
+// MaxAge, reading a Redis that lost its data while the publisher is down,
+// raises the floor to its version and stays ready past MaxAge: each read
+// renews its confirmation.
+func TestEmptiedRedisRenewsALiveConfirmation(t *testing.T) {
+	t.Parallel()
+	srv, st, p := startPublishing(t, PublisherOptions{})
+	if err := st.AddClient(client("kept"), t0); err != nil {
+		t.Fatal(err)
+	}
+	const maxAge = 600 * time.Millisecond
+	f, err := NewFollower(srv.Client(t), FollowerOptions{Interval: 100 * time.Millisecond, Timeout: time.Second, MaxAge: maxAge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Start()
+	t.Cleanup(f.Stop)
+	testutil.Eventually(t, "the follower to bind kept", func() bool { return f.Ready() && bound(f, "kept") })
+	p.Stop()
+	if _, err := srv.Do("FLUSHALL"); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(3 * maxAge); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if !f.Ready() {
+			t.Fatal("a live follower went unready reading the emptied Redis")
+		}
+	}
 }

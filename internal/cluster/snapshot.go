@@ -72,7 +72,7 @@ func newIndex(s *snapshot) *index {
 // keys names what a publisher and its followers share in Redis.
 type keys struct {
 	hash    string // fields "version" and "snapshot"
-	channel string // messages are versions
+	channel string // messages are versions published and floors raised
 }
 
 func newKeys(prefix string) keys {

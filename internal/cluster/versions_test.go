@@ -180,3 +180,30 @@ func TestRestartedPublisherOutrunsFollowersAfterRedisEmptied(t *testing.T) {
 		t.Errorf("the follower did not log the older version in Redis: %s", log)
 	}
 }
+
+// TestPublishStaysAboveTheFloor: the publishing script stores no version
+// below the floor a follower raised (it answers the floor, for the
+// publisher to publish above), so that a snapshot published between the
+// publisher's read of the floor and a raise still reaches the followers.
+func TestPublishStaysAboveTheFloor(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	c := srv.Client(t)
+	if _, err := srv.Do("HSET", newKeys("").hash, "floor", "100"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		version, reply int64
+		stored         bool
+	}{
+		{99, 100, false},
+		{100, 100, true}, // the floor's own version: what the follower holds
+		{150, 150, true},
+	} {
+		reply, err := publish(t, c, newSnapshot(tt.version, nil))
+		held, _ := srv.Do("HGET", newKeys("").hash, "version")
+		if err != nil || reply != tt.reply || (held == strconv.FormatInt(tt.version, 10)) != tt.stored {
+			t.Errorf("publishing %d over the floor 100: reply %d (%v), hash holds %q; want reply %d, stored %v", tt.version, reply, err, held, tt.reply, tt.stored)
+		}
+	}
+}
