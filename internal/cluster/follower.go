@@ -321,7 +321,11 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 		}
 	}
 	f.cur.Store(newIndex(s))
-	f.confirm(began)
+	if floor > s.Version {
+		f.checked.Store(-1) // newer, but a node holds newer still
+	} else {
+		f.confirm(began)
+	}
 	return held, nil
 }
 

@@ -44,6 +44,9 @@ func (l *link) held(ctx context.Context) (version, floor int64, err error) {
 	if version, err = versionOf(vals[0], "version"); err == nil {
 		floor, err = versionOf(vals[1], "floor")
 	}
+	if err == nil && max(version, floor) > maxVersion {
+		err = fmt.Errorf("cluster: the bindings hash %s holds a version or floor (%d) beyond %d, above which no version can be published; if a node's bindings file from elsewhere raised it, remove that file and the field (HDEL %s floor)", l.keys.hash, max(version, floor), int64(maxVersion), l.keys.hash)
+	}
 	return version, floor, err
 }
 

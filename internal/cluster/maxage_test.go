@@ -77,19 +77,26 @@ func TestMaxAgeDoesNotConfirmASnapshotAnotherNodeOutran(t *testing.T) {
 	for _, tt := range []struct {
 		name           string
 		restartedFirst bool // the restarted follower reads before the floor is raised
-		restored       bool // Redis comes back holding the restarted one's version
+		restored       bool // Redis comes back from an older copy, holding
+		newer          bool // the restarted one's version, or one newer but older than the floor
 	}{
 		{name: "newer floor first"},
 		{name: "stale follower first", restartedFirst: true},
 		{name: "Redis restored from an older copy", restored: true},
 		{name: "Redis restored, stale follower first", restartedFirst: true, restored: true},
+		{name: "Redis restored newer than the follower", restored: true, newer: true},
+		{name: "Redis restored newer, stale follower first", restartedFirst: true, restored: true, newer: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv, p, ahead, restarted := outrun(t)
 			ctx := context.Background()
 			if tt.restored {
-				if _, err := publish(t, srv.Client(t), newSnapshot(restarted.Version(), nil)); err != nil {
+				v := restarted.Version()
+				if tt.newer {
+					v++
+				}
+				if _, err := publish(t, srv.Client(t), newSnapshot(v, nil)); err != nil {
 					t.Fatal(err)
 				}
 			}

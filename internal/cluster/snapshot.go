@@ -31,6 +31,11 @@ func newSnapshot(v int64, bs []store.ClientBinding) *snapshot {
 	return s
 }
 
+// maxVersion is the greatest version a snapshot may have, far above any
+// clock's (versions are Unix microseconds) and far enough below the
+// greatest int64 that a publisher can always publish above it.
+const maxVersion = 1<<63 - 1<<40
+
 // decodeSnapshot parses and checks an encoded snapshot. Unknown fields are
 // errors: a field this version does not know might be one that refuses a
 // client.
@@ -39,8 +44,8 @@ func decodeSnapshot(b []byte) (*snapshot, error) {
 	if err := strictjson.Unmarshal(b, &s); err != nil {
 		return nil, err
 	}
-	if s.Version <= 0 {
-		return nil, fmt.Errorf("version %d: want a positive one", s.Version)
+	if s.Version <= 0 || s.Version > maxVersion {
+		return nil, fmt.Errorf("version %d: want a positive one up to %d", s.Version, int64(maxVersion))
 	}
 	seen := make(map[string]bool, len(s.Bindings))
 	for i, b := range s.Bindings {

@@ -207,3 +207,21 @@ func TestPublishStaysAboveTheFloor(t *testing.T) {
 		}
 	}
 }
+
+// TestVersionsBeyondMaxAreRefused: a snapshot, or a version or floor in
+// Redis, beyond maxVersion (a follower's file from elsewhere, say) is
+// refused with what to do, instead of leaving the publisher unable to
+// publish above it.
+func TestVersionsBeyondMaxAreRefused(t *testing.T) {
+	t.Parallel()
+	if _, err := decodeSnapshot([]byte(`{"version":9223372036854775807,"bindings":[]}`)); err == nil {
+		t.Error("a snapshot at the greatest int64 decoded")
+	}
+	srv, _, p := startPublishing(t, PublisherOptions{Timeout: time.Second})
+	if _, err := srv.Do("HSET", newKeys("").hash, "floor", "9223372036854775807"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Revoke(context.Background(), []string{"c"}); err == nil || !strings.Contains(err.Error(), "HDEL "+newKeys("").hash+" floor") {
+		t.Fatalf("Revoke under an absurd floor: %v; want an error saying to HDEL the floor", err)
+	}
+}
