@@ -321,8 +321,8 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 		}
 	}
 	f.cur.Store(newIndex(s))
-	if floor > s.Version {
-		f.checked.Store(-1) // newer, but a node holds newer still
+	if max(floor, first) > s.Version {
+		f.checked.Store(-1) // newer, but Redis or a node held newer still
 	} else {
 		f.confirm(began)
 	}

@@ -44,10 +44,16 @@ func (l *link) held(ctx context.Context) (version, floor int64, err error) {
 	if version, err = versionOf(vals[0], "version"); err == nil {
 		floor, err = versionOf(vals[1], "floor")
 	}
-	if err == nil && max(version, floor) > maxVersion {
-		err = fmt.Errorf("cluster: the bindings hash %s holds a version or floor (%d) beyond %d, above which no version can be published; if a node's bindings file from elsewhere raised it, remove that file and the field (HDEL %s floor)", l.keys.hash, max(version, floor), int64(maxVersion), l.keys.hash)
+	if err == nil && max(version, floor) >= maxVersion {
+		err = l.versionsExhausted(max(version, floor))
 	}
 	return version, floor, err
+}
+
+// versionsExhausted is the error of a version n at or beyond maxVersion,
+// above which no snapshot can be published.
+func (l *link) versionsExhausted(n int64) error {
+	return fmt.Errorf("cluster: bindings version %d is at or beyond %d, above which no version can be published: a bindings file from elsewhere raised the hash %s; remove that file from the node that holds it, and delete the hash (DEL %s): the portal node writes it again", n, int64(maxVersion), l.keys.hash, l.keys.hash)
 }
 
 // versionOf parses the field name's value v, a version; 0 for none.

@@ -299,6 +299,9 @@ func (p *Publisher) sync(ctx context.Context) error {
 		if held >= cur.version {
 			p.setVersion(held)
 		}
+		if cur.version >= maxVersion {
+			return p.versionsExhausted(cur.version)
+		}
 		reply, err := publishScript.Exec(ctx, p.client, []string{p.keys.hash},
 			[]string{strconv.FormatInt(cur.version, 10), string(cur.payload), p.keys.channel}).ToString()
 		if err != nil {

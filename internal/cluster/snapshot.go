@@ -31,9 +31,10 @@ func newSnapshot(v int64, bs []store.ClientBinding) *snapshot {
 	return s
 }
 
-// maxVersion is the greatest version a snapshot may have, far above any
-// clock's (versions are Unix microseconds) and far enough below the
-// greatest int64 that a publisher can always publish above it.
+// maxVersion bounds versions, snapshots' and floors' (they are below
+// it): far above any clock's (versions are Unix microseconds), and far
+// enough below the greatest int64 that the version after one below it
+// never overflows.
 const maxVersion = 1<<63 - 1<<40
 
 // decodeSnapshot parses and checks an encoded snapshot. Unknown fields are
@@ -44,8 +45,8 @@ func decodeSnapshot(b []byte) (*snapshot, error) {
 	if err := strictjson.Unmarshal(b, &s); err != nil {
 		return nil, err
 	}
-	if s.Version <= 0 || s.Version > maxVersion {
-		return nil, fmt.Errorf("version %d: want a positive one up to %d", s.Version, int64(maxVersion))
+	if s.Version <= 0 || s.Version >= maxVersion {
+		return nil, fmt.Errorf("version %d: want a positive one below %d", s.Version, int64(maxVersion))
 	}
 	seen := make(map[string]bool, len(s.Bindings))
 	for i, b := range s.Bindings {

@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -209,19 +211,27 @@ func TestPublishStaysAboveTheFloor(t *testing.T) {
 }
 
 // TestVersionsBeyondMaxAreRefused: a snapshot, or a version or floor in
-// Redis, beyond maxVersion (a follower's file from elsewhere, say) is
-// refused with what to do, instead of leaving the publisher unable to
-// publish above it.
+// Redis, at or beyond maxVersion (a follower's file from elsewhere, say)
+// is refused, and a publisher refuses to publish there, saying what to
+// do, instead of overflowing or publishing what every node refuses.
 func TestVersionsBeyondMaxAreRefused(t *testing.T) {
 	t.Parallel()
-	if _, err := decodeSnapshot([]byte(`{"version":9223372036854775807,"bindings":[]}`)); err == nil {
-		t.Error("a snapshot at the greatest int64 decoded")
+	for _, v := range []int64{maxVersion, math.MaxInt64} {
+		if _, err := decodeSnapshot(fmt.Appendf(nil, `{"version":%d,"bindings":[]}`, v)); err == nil {
+			t.Errorf("a snapshot at version %d decoded", v)
+		}
 	}
-	srv, _, p := startPublishing(t, PublisherOptions{Timeout: time.Second})
-	if _, err := srv.Do("HSET", newKeys("").hash, "floor", "9223372036854775807"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Revoke(context.Background(), []string{"c"}); err == nil || !strings.Contains(err.Error(), "HDEL "+newKeys("").hash+" floor") {
-		t.Fatalf("Revoke under an absurd floor: %v; want an error saying to HDEL the floor", err)
+	for _, floor := range []int64{maxVersion - 1, maxVersion, math.MaxInt64} {
+		srv, _, p := startPublishing(t, PublisherOptions{Timeout: time.Second})
+		if _, err := srv.Do("HSET", newKeys("").hash, "floor", strconv.FormatInt(floor, 10)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Revoke(context.Background(), []string{"c"}); err == nil || !strings.Contains(err.Error(), "DEL "+newKeys("").hash) {
+			t.Errorf("Revoke under the floor %d: %v; want an error saying to delete the hash", floor, err)
+		}
+		held, _ := srv.Do("HGET", newKeys("").hash, "version")
+		if v, _ := strconv.ParseInt(held, 10, 64); v >= maxVersion {
+			t.Errorf("under the floor %d the publisher published %s", floor, held)
+		}
 	}
 }
