@@ -119,3 +119,22 @@ func TestRevokesWaitingOnAStuckRedisEndInTime(t *testing.T) {
 		t.Errorf("10 Revokes with Redis paused: the longest took %v, want about twice the timeout (%v)", longest, 2*timeout)
 	}
 }
+
+// TestRevokeRightAfterRedisRestarts: a Revoke made as soon as Redis
+// answers again after a restart succeeds: the publisher's connection to
+// the old server is replaced.
+func TestRevokeRightAfterRedisRestarts(t *testing.T) {
+	t.Parallel()
+	srv, st, p := startPublishing(t, PublisherOptions{Timeout: time.Second})
+	if err := st.AddClient(client("kept"), t0); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		srv.Restart()
+		release, err := p.Revoke(context.Background(), []string{"kept"})
+		if err != nil {
+			t.Fatalf("Revoke %d right after a restart: %v", i, err)
+		}
+		release()
+	}
+}
