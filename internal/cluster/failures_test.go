@@ -28,13 +28,8 @@ func TestFollowerRestartedWhileRedisIsDownStartsFromItsFile(t *testing.T) {
 	srv.Kill()
 	// The portal deletes another client meanwhile: no node can learn of it
 	// until Redis is back, and none forgets the first.
-	if err := st.AddClient(client("later"), t0); err != nil {
-		t.Fatal(err)
-	}
-	g, err := NewFollower(c, FollowerOptions{File: file, Timeout: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, "later")
+	g := newFollower(t, c, FollowerOptions{File: file, Timeout: 100 * time.Millisecond})
 	if !g.Ready() || g.Version() != v || !revoked(g, "gone") {
 		t.Fatalf("restarted follower: ready %v, version %d (want %d), gone revoked %v", g.Ready(), g.Version(), v, revoked(g, "gone"))
 	}
@@ -76,9 +71,7 @@ func TestFollowerWithNeitherRedisNorFileIsNotReadyAndRefuses(t *testing.T) {
 	}
 
 	st := newStore(t)
-	if err := st.AddClient(client("c1"), t0); err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, "c1")
 	startPublisher(t, srv.Client(t), st, PublisherOptions{})
 	testutil.Eventually(t, "the follower to be ready", f.Ready)
 	if !bound(f, "c1") {
@@ -96,9 +89,7 @@ func TestPausedRedisDoesNotHoldUpBindingOrStop(t *testing.T) {
 	deleted(t, st, "gone", f)
 
 	srv.Pause()
-	if err := st.AddClient(client("during"), t0); err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, "during")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -31,9 +31,7 @@ func TestAddAndDeleteReachEveryFollowerWithinASecond(t *testing.T) {
 	srv := testutil.StartRedis(t)
 	c := srv.Client(t)
 	st := newStore(t)
-	if err := st.AddClient(client("before-start"), t0); err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, "before-start")
 	p := startPublisher(t, c, st, PublisherOptions{})
 	dir := t.TempDir()
 	f1, _ := startFollower(t, srv, filepath.Join(dir, "f1.json"))
@@ -62,9 +60,7 @@ func TestAddAndDeleteReachEveryFollowerWithinASecond(t *testing.T) {
 	defer func() { close(stop); wg.Wait() }()
 
 	start := time.Now()
-	if err := st.AddClient(client("c1"), t0); err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, "c1")
 	for _, f := range followers {
 		within(t, start, time.Second, "a follower to see c1 registered", func() bool { return bound(f, "c1") })
 		bnd, _ := f.Binding("c1")
@@ -112,10 +108,7 @@ func TestAddAndDeleteReachEveryFollowerWithinASecond(t *testing.T) {
 }
 
 func TestBindingDoesNotAllocate(t *testing.T) {
-	f, err := NewFollower(nil, FollowerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := newFollower(t, nil, FollowerOptions{})
 	f.cur.Store(newIndex(newSnapshot(1, []store.ClientBinding{{ClientID: "c1", Binding: table.Binding{Policy: "gold"}}})))
 	if allocs := testing.AllocsPerRun(100, func() { f.Binding("c1"); f.Binding("stranger") }); allocs != 0 {
 		t.Errorf("Binding allocates %v times", allocs)

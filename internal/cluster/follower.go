@@ -86,7 +86,7 @@ func NewFollower(client rueidis.Client, opts FollowerOptions) (*Follower, error)
 		maxAge: opts.MaxAge,
 		epoch:  time.Now(),
 	}
-	f.checked.Store(-1)
+	f.withdraw()
 	if f.file != "" {
 		s, err := readFile(f.file)
 		if err != nil {
@@ -135,6 +135,21 @@ func (f *Follower) stale() bool {
 func (f *Follower) confirm(began time.Time) {
 	f.checkedWall.Store(began.UnixNano())
 	f.checked.Store(int64(began.Sub(f.epoch)))
+}
+
+// withdraw records that the snapshot in use is known to be outrun: no
+// confirmation of it stands.
+func (f *Follower) withdraw() { f.checked.Store(-1) }
+
+// judge confirms the snapshot in use, version v, by a read begun at
+// began, unless above, the greatest version or floor the read saw, says
+// a node holds a newer one: then it withdraws any confirmation.
+func (f *Follower) judge(v, above int64, began time.Time) {
+	if above > v {
+		f.withdraw()
+	} else {
+		f.confirm(began)
+	}
 }
 
 // Version returns the version of the snapshot in use, 0 for none.
@@ -278,13 +293,8 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 	}
 	first := held
 	switch v := f.Version(); {
-	case held == v && floor > v:
-		// Redis came back from an older copy, and a node holds a newer
-		// snapshot than both.
-		f.checked.Store(-1)
-		return held, nil
-	case held == v:
-		f.confirm(began)
+	case held == v: // a floor above: Redis is an older copy, a node holds newer
+		f.judge(v, floor, began)
 		return held, nil
 	case held < v:
 		return held, f.ahead(ctx, v, floor, began)
@@ -321,11 +331,7 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 		}
 	}
 	f.cur.Store(newIndex(s))
-	if max(floor, first) > s.Version {
-		f.checked.Store(-1) // newer, but Redis or a node held newer still
-	} else {
-		f.confirm(began)
-	}
+	f.judge(s.Version, max(floor, first), began)
 	return held, nil
 }
 
@@ -348,8 +354,8 @@ func (f *Follower) ahead(ctx context.Context, v, floor int64, began time.Time) e
 	}
 	switch {
 	case floor > v:
-		f.checked.Store(-1)
-	case !f.stale():
+		f.withdraw()
+	case !f.stale(): // renew a confirmation in force, revive none
 		f.confirm(began)
 	}
 	return nil

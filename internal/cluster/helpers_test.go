@@ -61,13 +61,38 @@ func startPublishing(t testing.TB, opts PublisherOptions) (*testutil.Redis, *sto
 func startFollower(t testing.TB, srv *testutil.Redis, file string) (*Follower, *testutil.SyncBuffer) {
 	t.Helper()
 	log := &testutil.SyncBuffer{}
-	f, err := NewFollower(srv.Client(t), FollowerOptions{File: file, Timeout: 200 * time.Millisecond, Logger: zerolog.New(log)})
+	return follow(t, srv, FollowerOptions{File: file, Timeout: 200 * time.Millisecond, Logger: zerolog.New(log)}), log
+}
+
+// follow starts a follower of srv with opts, on a client of its own,
+// stopped when the test ends.
+func follow(t testing.TB, srv *testutil.Redis, opts FollowerOptions) *Follower {
+	t.Helper()
+	f := newFollower(t, srv.Client(t), opts)
+	f.Start()
+	t.Cleanup(f.Stop)
+	return f
+}
+
+// newFollower returns a follower through c with opts, not started: a
+// test reads Redis through it by calling refresh.
+func newFollower(t testing.TB, c rueidis.Client, opts FollowerOptions) *Follower {
+	t.Helper()
+	f, err := NewFollower(c, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Start()
-	t.Cleanup(f.Stop)
-	return f, log
+	return f
+}
+
+// add registers the clients ids in st.
+func add(t testing.TB, st *store.Store, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if err := st.AddClient(client(id), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // revoked reports whether f refuses id as deleted in a snapshot (a
@@ -99,9 +124,7 @@ func waitSubscribers(t *testing.T, c rueidis.Client, n int64) {
 // refuses it.
 func deleted(t *testing.T, st *store.Store, id string, followers ...*Follower) {
 	t.Helper()
-	if err := st.AddClient(client(id), t0); err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, id)
 	if _, err := st.DeleteClient(id, t0); err != nil {
 		t.Fatal(err)
 	}

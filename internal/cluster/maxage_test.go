@@ -21,18 +21,11 @@ import (
 func TestMaxAgeMakesACutOffFollowerUnready(t *testing.T) {
 	t.Parallel()
 	srv, st, _ := startPublishing(t, PublisherOptions{})
-	if err := st.AddClient(client("kept"), t0); err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, "kept")
 	file := filepath.Join(t.TempDir(), "bindings.json")
 	log := &testutil.SyncBuffer{}
 	opts := FollowerOptions{File: file, Interval: 100 * time.Millisecond, Timeout: 100 * time.Millisecond, MaxAge: 600 * time.Millisecond, Logger: zerolog.New(log)}
-	f, err := NewFollower(srv.Client(t), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Start()
-	t.Cleanup(f.Stop)
+	f := follow(t, srv, opts)
 	testutil.Eventually(t, "the follower to bind kept", func() bool { return f.Ready() && bound(f, "kept") })
 
 	c := srv.Client(t)
@@ -49,10 +42,7 @@ func TestMaxAgeMakesACutOffFollowerUnready(t *testing.T) {
 	})
 
 	srv.Kill()
-	g, err := NewFollower(c, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newFollower(t, c, opts)
 	if _, err := g.refresh(context.Background()); err == nil {
 		t.Fatal("a read of a killed Redis succeeded")
 	}
@@ -139,14 +129,9 @@ func TestMaxAgeDoesNotConfirmASnapshotAnotherNodeOutran(t *testing.T) {
 func outrun(t *testing.T) (srv *testutil.Redis, p *Publisher, ahead, restarted *Follower) {
 	t.Helper()
 	srv, st, p := startPublishing(t, PublisherOptions{})
-	if err := st.AddClient(client("kept"), t0); err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, "kept")
 	opts := FollowerOptions{File: filepath.Join(t.TempDir(), "bindings.json"), Timeout: time.Second, MaxAge: 3 * time.Second}
-	behind, err := NewFollower(srv.Client(t), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	behind := newFollower(t, srv.Client(t), opts)
 	testutil.Eventually(t, "a read to bind kept", func() bool {
 		_, err := behind.refresh(context.Background())
 		return err == nil && bound(behind, "kept")
@@ -161,9 +146,7 @@ func outrun(t *testing.T) (srv *testutil.Redis, p *Publisher, ahead, restarted *
 	if _, err := srv.Do("FLUSHALL"); err != nil {
 		t.Fatal(err)
 	}
-	if restarted, err = NewFollower(srv.Client(t), opts); err != nil {
-		t.Fatal(err)
-	}
+	restarted = newFollower(t, srv.Client(t), opts)
 	return srv, p, ahead, restarted
 }
 
@@ -205,15 +188,8 @@ func TestStaleByEitherClock(t *testing.T) {
 func TestEmptiedRedisKeepsALiveConfirmation(t *testing.T) {
 	t.Parallel()
 	srv, st, p := startPublishing(t, PublisherOptions{})
-	if err := st.AddClient(client("kept"), t0); err != nil {
-		t.Fatal(err)
-	}
-	f, err := NewFollower(srv.Client(t), FollowerOptions{Interval: time.Hour, Timeout: time.Second, MaxAge: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Start()
-	t.Cleanup(f.Stop)
+	add(t, st, "kept")
+	f := follow(t, srv, FollowerOptions{Interval: time.Hour, Timeout: time.Second, MaxAge: time.Hour})
 	testutil.Eventually(t, "the follower to bind kept", func() bool { return f.Ready() && bound(f, "kept") })
 	waitSubscribers(t, srv.Client(t), 1)
 	p.Stop()
@@ -228,10 +204,7 @@ func TestEmptiedRedisKeepsALiveConfirmation(t *testing.T) {
 	if !f.Ready() {
 		t.Fatal("a live follower that read the emptied Redis is not ready")
 	}
-	other, err := NewFollower(srv.Client(t), FollowerOptions{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := newFollower(t, srv.Client(t), FollowerOptions{Timeout: time.Second})
 	if _, err := other.raiseFloor(context.Background(), f.Version()+1); err != nil {
 		t.Fatal(err)
 	}
@@ -245,16 +218,9 @@ func TestEmptiedRedisKeepsALiveConfirmation(t *testing.T) {
 func TestEmptiedRedisRenewsALiveConfirmation(t *testing.T) {
 	t.Parallel()
 	srv, st, p := startPublishing(t, PublisherOptions{})
-	if err := st.AddClient(client("kept"), t0); err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, "kept")
 	const maxAge = 600 * time.Millisecond
-	f, err := NewFollower(srv.Client(t), FollowerOptions{Interval: 100 * time.Millisecond, Timeout: time.Second, MaxAge: maxAge})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Start()
-	t.Cleanup(f.Stop)
+	f := follow(t, srv, FollowerOptions{Interval: 100 * time.Millisecond, Timeout: time.Second, MaxAge: maxAge})
 	testutil.Eventually(t, "the follower to bind kept", func() bool { return f.Ready() && bound(f, "kept") })
 	p.Stop()
 	if _, err := srv.Do("FLUSHALL"); err != nil {

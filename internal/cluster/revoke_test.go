@@ -18,11 +18,7 @@ func TestRevokeReachesRedisBeforeTheStore(t *testing.T) {
 	t.Parallel()
 	srv, st, p := startPublishing(t, PublisherOptions{})
 	f, _ := startFollower(t, srv, "")
-	for _, id := range []string{"kept", "other"} {
-		if err := st.AddClient(client(id), t0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	add(t, st, "kept", "other")
 	testutil.Eventually(t, "the follower to bind kept", func() bool { return bound(f, "kept") })
 
 	release, err := p.Revoke(context.Background(), []string{"kept", "never-registered"})
@@ -31,19 +27,14 @@ func TestRevokeReachesRedisBeforeTheStore(t *testing.T) {
 	}
 	// Redis confirmed: a follower reading it now (one of its own: refresh
 	// is the poller's, and f's runs) refuses both.
-	reader, err := NewFollower(srv.Client(t), FollowerOptions{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reader := newFollower(t, srv.Client(t), FollowerOptions{Timeout: time.Second})
 	if _, err := reader.refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if !revoked(reader, "kept") || !revoked(reader, "never-registered") {
 		t.Fatal("after Revoke returned, the follower still binds the clients revoked ahead")
 	}
-	if err := st.AddClient(client("later"), t0); err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, "later")
 	testutil.Eventually(t, "the store's next change to arrive", func() bool { return bound(f, "later") })
 	if !revoked(f, "kept") {
 		t.Fatal("a change of the store published kept bound again before release")
@@ -65,9 +56,7 @@ func TestRevokeFailsWhileRedisIsDown(t *testing.T) {
 	t.Parallel()
 	srv, st, p := startPublishing(t, PublisherOptions{Timeout: 200 * time.Millisecond})
 	f, _ := startFollower(t, srv, "")
-	if err := st.AddClient(client("kept"), t0); err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, "kept")
 	testutil.Eventually(t, "the follower to bind kept", func() bool { return bound(f, "kept") })
 
 	srv.Pause()
@@ -81,9 +70,7 @@ func TestRevokeFailsWhileRedisIsDown(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("Revoke with Redis paused took %v", took)
 	}
-	if err := st.AddClient(client("after"), t0); err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, "after")
 	testutil.Eventually(t, "the store's next change to arrive", func() bool { return bound(f, "after") })
 	if !bound(f, "kept") {
 		t.Error("a failed Revoke left kept revoked")
@@ -97,9 +84,7 @@ func TestRevokesWaitingOnAStuckRedisEndInTime(t *testing.T) {
 	t.Parallel()
 	const timeout = 200 * time.Millisecond
 	srv, st, p := startPublishing(t, PublisherOptions{Timeout: timeout})
-	if err := st.AddClient(client("kept"), t0); err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, "kept")
 	srv.Pause()
 	defer srv.Resume()
 	var wg sync.WaitGroup
@@ -126,9 +111,7 @@ func TestRevokesWaitingOnAStuckRedisEndInTime(t *testing.T) {
 func TestRevokeRightAfterRedisRestarts(t *testing.T) {
 	t.Parallel()
 	srv, st, p := startPublishing(t, PublisherOptions{Timeout: time.Second})
-	if err := st.AddClient(client("kept"), t0); err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, "kept")
 	for i := range 10 {
 		srv.Restart()
 		release, err := p.Revoke(context.Background(), []string{"kept"})

@@ -49,9 +49,7 @@ func TestStopPublishesADeletionMadeDuringTheLastWrite(t *testing.T) {
 			// it drops the change: a few tries find it.
 			for range 16 {
 				st := newStore(t)
-				if err := st.AddClient(client("c1"), t0); err != nil {
-					t.Fatal(err)
-				}
+				add(t, st, "c1")
 				ctx, cancel := context.WithCancel(context.Background())
 				log := &testutil.SyncBuffer{}
 				src := &onTake{Source: st, then: func() {

@@ -132,9 +132,7 @@ func TestPublisherOutrunsANewerVersionWhenItsClockIsBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := newStore(t)
-	if err := st.AddClient(client("c1"), t0); err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, "c1")
 	p := NewPublisher(c, st, PublisherOptions{})
 	p.now = func() time.Time { return t0 }
 	p.Start()
@@ -156,9 +154,7 @@ func TestRestartedPublisherOutrunsFollowersAfterRedisEmptied(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
 	st := newStore(t)
-	if err := st.AddClient(client("c1"), t0); err != nil {
-		t.Fatal(err)
-	}
+	add(t, st, "c1")
 	p := NewPublisher(srv.Client(t), st, PublisherOptions{Interval: 100 * time.Millisecond})
 	p.now = func() time.Time { return t0.Add(10 * time.Minute) }
 	p.Start()
