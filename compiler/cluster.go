@@ -44,9 +44,10 @@ func (c *compilation) buildCluster(t *table.Table, r *schema.Cluster) {
 		c.errorf(at.field("timeout"), "%s is longer than %s: every request under a limit may wait this long for Redis", d, maxRedisTimeout)
 	}
 	if a := r.Max_bindings_age; a != "" {
-		cl.MaxBindingsAge = c.duration(string(a), true, field("cluster", "max_bindings_age"))
-		if d := cl.MaxBindingsAge.D(); d > 0 && d < minBindingsAge {
-			c.errorf(field("cluster", "max_bindings_age"), "%s is shorter than %s: a node would be unready after one slow answer from Redis", d, minBindingsAge)
+		at := field("cluster", "max_bindings_age")
+		cl.MaxBindingsAge = c.duration(string(a), true, at)
+		if d := cl.MaxBindingsAge.D(); d > 0 && d < minBindingsAge { // d <= 0: reported by duration
+			c.errorf(at, "%s is shorter than %s: a node would be unready after one slow answer from Redis", d, minBindingsAge)
 		}
 	}
 	if strings.ContainsAny(cl.Redis.KeyPrefix, "{}") {

@@ -84,7 +84,7 @@ func (g *Gateway) newGeneration(prev *generation, t *table.Table, exporter *trac
 	// Only once nothing can fail: an API's metrics are made the first
 	// time its ID is seen.
 	for i, id := range ids {
-		gen.apis[t.APIs[id]] = g.newAPIState(t, id, t.APIs[id], apiPools[i])
+		gen.apis[t.APIs[id]] = g.newAPIState(t, id, apiPools[i])
 	}
 	return gen, pools, nil
 }
@@ -124,9 +124,10 @@ func (g *Gateway) closeNewPools(pools map[string]*proxy.Pool) {
 	}
 }
 
-// newAPIState returns what the handler needs for a, API id of t, served
+// newAPIState returns what the handler needs for the API id of t, served
 // by p. The API's metrics are g's for id, made the first time id is seen.
-func (g *Gateway) newAPIState(t *table.Table, id string, a *table.API, p *proxy.Pool) *apiState {
+func (g *Gateway) newAPIState(t *table.Table, id string, p *proxy.Pool) *apiState {
+	a := t.APIs[id]
 	m := g.apiMetrics[id]
 	if m == nil {
 		m = newAPIMetrics(g.series.set, id)

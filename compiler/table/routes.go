@@ -86,6 +86,9 @@ func (s MethodSet) has(method []byte) bool {
 // gateway adds (request_headers, claim_headers), and CONNECT asks for a
 // tunnel.
 func neverServed(method []byte) bool {
+	if n := len(method); n != len("TRACE") && n != len("CONNECT") { // TRACK: 5 too
+		return false
+	}
 	for _, m := range neverServedNames {
 		if bytes.EqualFold(method, m) {
 			return true

@@ -62,14 +62,14 @@ type Follower struct {
 	wake   chan struct{}         // capacity 1: a notification not yet taken
 	loop   background.Loop
 	maxAge time.Duration
-	epoch  time.Time // what checked is counted from (monotonic)
-	// checked is when a read of Redis began that found cur the newest,
-	// since epoch on the monotonic clock (-1: never), and checkedWall the
-	// same on the wall clock (Unix nanoseconds), which also runs while the
-	// system is suspended. A reader may pair one's new value with the
-	// other's old one: it then finds the snapshot stale for a moment.
-	checked, checkedWall atomic.Int64
+	// checked is the confirmation in force (see confirm), nil for none.
+	checked atomic.Pointer[confirmation]
 }
+
+// confirmation is when a read of Redis began that found the snapshot in
+// use the newest: mono on the monotonic clock, wall on the wall clock,
+// which also runs while the system is suspended.
+type confirmation struct{ mono, wall time.Time }
 
 var _ runtime.Bindings = (*Follower)(nil)
 
@@ -84,9 +84,7 @@ func NewFollower(client rueidis.Client, opts FollowerOptions) (*Follower, error)
 		file:   opts.File,
 		wake:   make(chan struct{}, 1),
 		maxAge: opts.MaxAge,
-		epoch:  time.Now(),
 	}
-	f.withdraw()
 	if f.file != "" {
 		s, err := readFile(f.file)
 		if err != nil {
@@ -123,23 +121,22 @@ func (f *Follower) stale() bool {
 		return false
 	}
 	c := f.checked.Load()
-	if c < 0 {
+	if c == nil {
 		return true
 	}
 	now := time.Now()
-	return now.Sub(f.epoch)-time.Duration(c) > f.maxAge || time.Duration(now.UnixNano()-f.checkedWall.Load()) > f.maxAge
+	return now.Sub(c.mono) > f.maxAge || now.Round(0).Sub(c.wall) > f.maxAge
 }
 
-// confirm records that a read of Redis begun at began (from now) found
-// the snapshot in use the newest.
+// confirm records that a read of Redis begun at began found the snapshot
+// in use the newest.
 func (f *Follower) confirm(began time.Time) {
-	f.checkedWall.Store(began.UnixNano())
-	f.checked.Store(int64(began.Sub(f.epoch)))
+	f.checked.Store(&confirmation{mono: began, wall: began.Round(0)})
 }
 
 // withdraw records that the snapshot in use is known to be outrun: no
 // confirmation of it stands.
-func (f *Follower) withdraw() { f.checked.Store(-1) }
+func (f *Follower) withdraw() { f.checked.Store(nil) }
 
 // judge confirms the snapshot in use, version v, by a read begun at
 // began, unless above, the greatest version or floor the read saw, says

@@ -169,10 +169,9 @@ func TestStaleByEitherClock(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := &Follower{maxAge: maxAge, epoch: time.Now().Add(-time.Hour)}
+			f := &Follower{maxAge: maxAge}
 			now := time.Now()
-			f.checked.Store(int64(now.Add(-tt.monoAgo).Sub(f.epoch)))
-			f.checkedWall.Store(now.Add(-tt.wallAgo).UnixNano())
+			f.checked.Store(&confirmation{mono: now.Add(-tt.monoAgo), wall: now.Round(0).Add(-tt.wallAgo)})
 			if got := f.stale(); got != tt.stale {
 				t.Errorf("stale() = %v, want %v", got, tt.stale)
 			}

@@ -29,9 +29,10 @@ func retryIfErr(req *fasthttp.Request, _ int, err error) (resetTimeout, retry bo
 }
 
 // do sends out to t and reads the response header into resp within
-// remaining. While the exchange fails with errStale (the target had closed
-// the pooled connection, and nothing was sent) it sends again, on another
-// connection or a new one, until deadline: then it returns ErrTimeout.
+// remaining. While the exchange fails with errStale (the pooled
+// connection could not carry another request, and nothing was sent) it
+// sends again, on another connection or a new one, until deadline: then
+// it returns ErrTimeout.
 func (t *target) do(out *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, remaining time.Duration) error {
 	err := t.hc.DoTimeout(out, resp, remaining)
 	for errors.Is(err, errStale) {

@@ -211,7 +211,7 @@ func (w *Watcher) run() {
 				w.writeEvents, w.burst.closes = nil, false
 				continue
 			}
-			w.applyWrite(w.burst, ev)
+			w.applyWrite(ev)
 		case err, ok := <-w.fs.Errors:
 			if !ok {
 				return
@@ -247,7 +247,7 @@ func (w *Watcher) fsEvent(ev fsnotify.Event) {
 		w.resync()
 	}
 	if w.writeEvents == nil {
-		w.tellWrite(w.burst, ev)
+		w.tellWrite(ev)
 	}
 	w.burst.change()
 }

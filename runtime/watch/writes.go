@@ -19,7 +19,8 @@ const (
 
 // applyWrite records a write, a close after writing or a replacement that
 // the writes' instance reported, of a file whose change counts.
-func (w *Watcher) applyWrite(b *burst, ev writeEvent) {
+func (w *Watcher) applyWrite(ev writeEvent) {
+	b := w.burst
 	switch {
 	case ev.op == opLost:
 		b.forget()
@@ -35,7 +36,8 @@ func (w *Watcher) applyWrite(b *burst, ev writeEvent) {
 
 // tellWrite records the write or replacement that the relevant fsnotify
 // event ev says, where closes after writing are not reported.
-func (w *Watcher) tellWrite(b *burst, ev fsnotify.Event) {
+func (w *Watcher) tellWrite(ev fsnotify.Event) {
+	b := w.burst
 	switch {
 	case ev.Has(fsnotify.Create | fsnotify.Remove | fsnotify.Rename):
 		b.replaced(ev.Name)
