@@ -179,7 +179,7 @@ func (s *Server) createClient(ctx context.Context, who registrant, catalogue []s
 	r, err := reg.Register(context.WithoutCancel(ctx), dcr.Request{ClientName: name, RedirectURIs: redirects, AccessTokenSigningAlg: sel.signingAlg})
 	if !dcr.NotSent(err) { // the provider was called: the attempt counts
 		commitAll(res.slots)
-		res.counted = true
+		res.slots = nil // counted: not given back
 	}
 	if err != nil {
 		return fail(registrationError(err), err)
@@ -233,14 +233,13 @@ func (s *Server) registrant(r *http.Request, sess *session) registrant {
 
 // reservation is one registration in flight for a developer; clientID
 // is set once the provider has answered, before the client is stored.
-// slots are its places under the registration limits, kept as an event
-// once the provider is called (counted); counted is its registration's
-// own, not shared.
+// slots are its places under the registration limits until release
+// gives them back, none once the provider is called (they are then
+// counted); they are its registration's own, not shared.
 type reservation struct {
 	dev      string
 	clientID string
 	slots    []limitSlot
-	counted  bool
 }
 
 // reserveClient holds one of who's MaxClientsPerDeveloper places for a
@@ -292,9 +291,7 @@ func (s *Server) named(r *reservation, clientID string) {
 func (s *Server) release(r *reservation) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !r.counted {
-		releaseAll(r.slots)
-	}
+	releaseAll(r.slots)
 	delete(s.registering[r.dev], r)
 	if len(s.registering[r.dev]) == 0 {
 		delete(s.registering, r.dev)

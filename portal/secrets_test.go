@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,12 +14,8 @@ func TestCheckSecrets(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	tokenFile, emptyFile := filepath.Join(dir, "token"), filepath.Join(dir, "empty")
-	if err := os.WriteFile(tokenFile, []byte("file-token\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(emptyFile, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, tokenFile, "file-token\n", 0o600)
+	testutil.WriteFile(t, emptyFile, "", 0o600)
 	iat := testutil.Env(t, "PORTAL_TEST_IAT", "env-token")
 	tests := []struct {
 		name    string

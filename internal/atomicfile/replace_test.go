@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestReplaceKeepsWhatANewFileWouldLose: a file is replaced keeping its
@@ -66,9 +68,7 @@ func TestReplaceKeepsWhatANewFileWouldLose(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			path := filepath.Join(dir, "a.cue")
-			if err := os.WriteFile(path, []byte(oldContent), 0o640); err != nil {
-				t.Fatal(err)
-			}
+			testutil.WriteFile(t, path, oldContent, 0o640)
 			check := tt.setup(t, path)
 			before, _ := os.Stat(path)
 			err := Replace(path, []byte(newContent))

@@ -50,5 +50,8 @@
 // strength of its token's claims. A deletion reaches Redis before it is
 // made (Publisher.Revoke): while Redis is unreachable the portal refuses
 // it rather than make one the followers cannot learn of. A follower that
-// cannot read Redis keeps the snapshot it has until it can.
+// cannot read Redis keeps the snapshot it has until it can; with MaxAge it
+// is not Ready once Redis has not confirmed that snapshot for that long,
+// or once a version or floor in Redis shows a node holds a newer one (see
+// Follower).
 package cluster

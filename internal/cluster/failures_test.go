@@ -41,7 +41,7 @@ func TestFollowerRestartedWhileRedisIsDownStartsFromItsFile(t *testing.T) {
 
 	srv.Restart()
 	testutil.Eventually(t, "the publisher to write its snapshot to the new Redis", func() bool {
-		held, err := srv.Do("HGET", newKeys("").hash, "version")
+		held, err := hashField(srv, "version")
 		return err == nil && held != "" && p.Version() > v
 	})
 	testutil.Eventually(t, "the restarted follower to take it", func() bool { return bound(g, "later") })

@@ -86,7 +86,7 @@ func TestAddAndDeleteReachEveryFollowerWithinASecond(t *testing.T) {
 	}
 
 	// Neither Redis nor the files hold secrets or developers.
-	snap, err := srv.Do("HGET", newKeys("").hash, "snapshot")
+	snap, err := hashField(srv, "snapshot")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,6 +85,21 @@ func newFollower(t testing.TB, c rueidis.Client, opts FollowerOptions) *Follower
 	return f
 }
 
+// emptyRedis stops p and empties srv, as a Redis restarted without its
+// data while the portal node is down.
+func emptyRedis(t testing.TB, srv *testutil.Redis, p *Publisher) {
+	t.Helper()
+	p.Stop()
+	if _, err := srv.Do("FLUSHALL"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hashField returns the field of the bindings hash in srv ("" for none).
+func hashField(srv *testutil.Redis, field string) (string, error) {
+	return srv.Do("HGET", newKeys("").hash, field)
+}
+
 // add registers the clients ids in st.
 func add(t testing.TB, st *store.Store, ids ...string) {
 	t.Helper()

@@ -100,7 +100,7 @@ func TestMaxAgeDoesNotConfirmASnapshotAnotherNodeOutran(t *testing.T) {
 			if _, err := ahead.refresh(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if floor, err := srv.Do("HGET", newKeys("").hash, "floor"); err != nil || floor != strconv.FormatInt(ahead.Version(), 10) {
+			if floor, err := hashField(srv, "floor"); err != nil || floor != strconv.FormatInt(ahead.Version(), 10) {
 				t.Fatalf("floor %q (%v), want the follower ahead's version %d", floor, err, ahead.Version())
 			}
 			if _, err := restarted.refresh(ctx); err != nil {
@@ -142,10 +142,7 @@ func outrun(t *testing.T) (srv *testutil.Redis, p *Publisher, ahead, restarted *
 	}
 	testutil.Eventually(t, "a follower to see kept deleted", func() bool { return revoked(ahead, "kept") })
 	ahead.Stop()
-	p.Stop()
-	if _, err := srv.Do("FLUSHALL"); err != nil {
-		t.Fatal(err)
-	}
+	emptyRedis(t, srv, p)
 	restarted = newFollower(t, srv.Client(t), opts)
 	return srv, p, ahead, restarted
 }
@@ -191,13 +188,10 @@ func TestEmptiedRedisKeepsALiveConfirmation(t *testing.T) {
 	f := follow(t, srv, FollowerOptions{Interval: time.Hour, Timeout: time.Second, MaxAge: time.Hour})
 	testutil.Eventually(t, "the follower to bind kept", func() bool { return f.Ready() && bound(f, "kept") })
 	waitSubscribers(t, srv.Client(t), 1)
-	p.Stop()
-	if _, err := srv.Do("FLUSHALL"); err != nil {
-		t.Fatal(err)
-	}
+	emptyRedis(t, srv, p)
 	f.poke()
 	testutil.Eventually(t, "the follower to raise the floor to its version", func() bool {
-		floor, _ := srv.Do("HGET", newKeys("").hash, "floor")
+		floor, _ := hashField(srv, "floor")
 		return floor == strconv.FormatInt(f.Version(), 10)
 	})
 	if !f.Ready() {
@@ -221,10 +215,7 @@ func TestEmptiedRedisRenewsALiveConfirmation(t *testing.T) {
 	const maxAge = 600 * time.Millisecond
 	f := follow(t, srv, FollowerOptions{Interval: 100 * time.Millisecond, Timeout: time.Second, MaxAge: maxAge})
 	testutil.Eventually(t, "the follower to bind kept", func() bool { return f.Ready() && bound(f, "kept") })
-	p.Stop()
-	if _, err := srv.Do("FLUSHALL"); err != nil {
-		t.Fatal(err)
-	}
+	emptyRedis(t, srv, p)
 	for end := time.Now().Add(3 * maxAge); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 		if !f.Ready() {
 			t.Fatal("a live follower went unready reading the emptied Redis")

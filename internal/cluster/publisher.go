@@ -27,7 +27,8 @@ var publishScript = rueidis.NewLuaScript(publishSource)
 
 // Source is what a Publisher publishes: the portal's store.
 type Source interface {
-	// Bindings returns every client's binding, deleted ones included.
+	// Bindings returns every client's binding, deleted ones included, in
+	// a slice of the caller's own, sorted by ClientID.
 	Bindings() []store.ClientBinding
 	// OnChange registers fn to run after every change of the bindings.
 	OnChange(fn func())
@@ -123,7 +124,8 @@ func (p *Publisher) Start() { p.loop.Start(p.run) }
 // Stop ends publishing and returns once a call in progress is over and,
 // when a change of the Source is not yet in Redis (made meanwhile, or
 // not written for Redis failing), one last call has tried to write it:
-// within twice the timeout. When that fails it logs an error naming the
+// within three times the timeout (a Revoke in progress may hold the
+// publisher for one). When that fails it logs an error naming the
 // version left unpublished. It does nothing on a Publisher not started.
 func (p *Publisher) Stop() { p.loop.Stop() }
 

@@ -77,7 +77,7 @@ func newIndex(s *snapshot) *index {
 
 // keys names what a publisher and its followers share in Redis.
 type keys struct {
-	hash    string // fields "version" and "snapshot"
+	hash    string // fields "version", "snapshot" and "floor"
 	channel string // messages are versions published and floors raised
 }
 

@@ -70,7 +70,7 @@ func TestStopPublishesADeletionMadeDuringTheLastWrite(t *testing.T) {
 					}
 					continue
 				}
-				snap, err := srv.Do("HGET", newKeys("").hash, "snapshot")
+				snap, err := hashField(srv, "snapshot")
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -60,7 +60,7 @@ func TestEmptiedRedisDoesNotMakeFollowersGoBack(t *testing.T) {
 	v = p.Version()
 	srv.Restart()
 	testutil.Eventually(t, "the publisher to write its snapshot to the emptied Redis", func() bool {
-		held, err := srv.Do("HGET", newKeys("").hash, "version")
+		held, err := hashField(srv, "version")
 		return err == nil && held != ""
 	})
 	for _, f := range []*Follower{f1, f2} {
@@ -113,7 +113,7 @@ func TestOlderVersionNeverReplacesNewer(t *testing.T) {
 		if err != nil || held != tt.held {
 			t.Errorf("publishing %d: Redis holds %d (%v), want %d", tt.version, held, err, tt.held)
 		}
-		b, err := srv.Do("HGET", newKeys("").hash, "snapshot")
+		b, err := hashField(srv, "snapshot")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +199,7 @@ func TestPublishStaysAboveTheFloor(t *testing.T) {
 		{150, 150, true},
 	} {
 		reply, err := publish(t, c, newSnapshot(tt.version, nil))
-		held, _ := srv.Do("HGET", newKeys("").hash, "version")
+		held, _ := hashField(srv, "version")
 		if err != nil || reply != tt.reply || (held == strconv.FormatInt(tt.version, 10)) != tt.stored {
 			t.Errorf("publishing %d over the floor 100: reply %d (%v), hash holds %q; want reply %d, stored %v", tt.version, reply, err, held, tt.reply, tt.stored)
 		}
@@ -225,7 +225,7 @@ func TestVersionsBeyondMaxAreRefused(t *testing.T) {
 		if _, err := p.Revoke(context.Background(), []string{"c"}); err == nil || !strings.Contains(err.Error(), "DEL "+newKeys("").hash) {
 			t.Errorf("Revoke under the floor %d: %v; want an error saying to delete the hash", floor, err)
 		}
-		held, _ := srv.Do("HGET", newKeys("").hash, "version")
+		held, _ := hashField(srv, "version")
 		if v, _ := strconv.ParseInt(held, 10, 64); v >= maxVersion {
 			t.Errorf("under the floor %d the publisher published %s", floor, held)
 		}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // repo makes a git repository holding cfg/a.cue, committed, and returns
@@ -14,16 +16,14 @@ import (
 func repo(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git here (apt-get install git)")
+		testutil.NeedOrSkip(t, "git", "apt-get install git")
 	}
 	top := t.TempDir()
 	cfg := filepath.Join(top, "cfg")
 	if err := os.Mkdir(cfg, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(cfg, "a.cue"), []byte("package cfg\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(cfg, "a.cue"), "package cfg\n", 0o600)
 	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "c"}} {
 		if _, err := git(top, args...); err != nil {
 			t.Fatal(err)

@@ -42,7 +42,6 @@ type clusterNode struct {
 var (
 	_ runtime.Cluster  = (*clusterNode)(nil)
 	_ runtime.Bindings = (*store.Store)(nil)
-	_ runtime.Bindings = (*cluster.Follower)(nil)
 	_ portal.Revoker   = (*cluster.Publisher)(nil)
 )
 
