@@ -96,9 +96,7 @@ func TestClientsPerDeveloperAreCapped(t *testing.T) {
 	}
 	// Another developer is not affected, and a deletion frees a place.
 	e.create(e.developer("b@example.com"), "b app", "gluu_api")
-	if resp := e.api(dev, "DELETE", "/clients/"+first.ClientID, nil, nil); resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("delete: %d", resp.StatusCode)
-	}
+	e.remove(dev, first.ClientID)
 	e.create(dev, "replacement", "gluu_api")
 }
 
@@ -127,9 +125,7 @@ func TestRegistrationsAreLimited(t *testing.T) {
 		t.Helper()
 		for i := range n {
 			c := e.create(dev, fmt.Sprint("app", i), "gluu_api")
-			if resp := e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, nil); resp.StatusCode != http.StatusNoContent {
-				t.Fatalf("delete: %d", resp.StatusCode)
-			}
+			e.remove(dev, c.ClientID)
 		}
 	}
 	t.Run("per account", func(t *testing.T) {

@@ -205,6 +205,15 @@ func (e *env) create(c *http.Client, name string, entries ...string) clientView 
 	return out
 }
 
+// remove deletes the client id of the developer logged in on c, which
+// must succeed.
+func (e *env) remove(c *http.Client, id string) {
+	e.t.Helper()
+	if resp := e.api(c, "DELETE", "/clients/"+id, nil, nil); resp.StatusCode != http.StatusNoContent {
+		e.t.Fatalf("delete: %d", resp.StatusCode)
+	}
+}
+
 // newEnvWithClient is a portal with one developer, a@example.com, whose
 // logged-in client is dev, and their client named name for the gluu_api
 // entry.

@@ -175,6 +175,11 @@ func (p *Publisher) run(ctx context.Context) {
 func (p *Publisher) publish(dirty bool) error {
 	p.turn.wait()
 	defer p.turn.give()
+	return p.publishHeld(dirty)
+}
+
+// publishHeld is publish with p.turn held.
+func (p *Publisher) publishHeld(dirty bool) error {
 	if dirty {
 		p.take()
 	}
@@ -259,16 +264,12 @@ func (p *Publisher) flush(dirty bool) {
 	default:
 	}
 	p.turn.wait()
-	confirmed := p.cur.confirmed
-	p.turn.give()
-	if !dirty && confirmed {
+	defer p.turn.give()
+	if !dirty && p.cur.confirmed {
 		return
 	}
-	if err := p.publish(dirty); err != nil {
-		p.turn.wait()
-		unpublished := p.cur.version
-		p.turn.give()
-		p.log.Error().Err(err).Int64("unpublished_version", unpublished).Int64("published_version", p.Version()).
+	if err := p.publishHeld(dirty); err != nil {
+		p.log.Error().Err(err).Int64("unpublished_version", p.cur.version).Int64("published_version", p.Version()).
 			Msg("bindings: stopping with changes Redis does not hold; the other nodes keep the bindings of the version published (deleted clients included) until the portal node runs again")
 	}
 }

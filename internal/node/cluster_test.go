@@ -53,17 +53,32 @@ type clusterEnv struct {
 // startClusterEnv starts the two nodes on clusterConfig and extra.
 func startClusterEnv(t *testing.T, extra ...string) *clusterEnv {
 	t.Helper()
+	e := newClusterEnv(t, extra...)
+	e.state = filepath.Join(t.TempDir(), "state.json")
+	e.portal = e.start(t, e.state, "")
+	e.bindings = filepath.Join(t.TempDir(), "bindings.json")
+	e.follower = e.start(t, "", e.bindings)
+	return e
+}
+
+// newClusterEnv writes clusterConfig and extra for a new Redis and
+// identity provider, and starts no node.
+func newClusterEnv(t *testing.T, extra ...string) *clusterEnv {
+	t.Helper()
 	e := &clusterEnv{redis: testutil.StartRedis(t), dir: t.TempDir()}
 	e.idp = newIdP(t)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })) //nolint:errcheck
 	t.Cleanup(up.Close)
 	cfg := fmt.Sprintf(clusterConfig, e.idp.Issuer(), up.URL, e.redis.Addr(), strings.ReplaceAll(t.Name(), "/", "_")+":", e.idp.JWKSURL())
 	testutil.WriteFile(t, filepath.Join(e.dir, "c.cue"), cfg+strings.Join(extra, ""), 0o644)
-	e.state = filepath.Join(t.TempDir(), "state.json")
-	e.portal = e.start(t, e.state, "")
-	e.bindings = filepath.Join(t.TempDir(), "bindings.json")
-	e.follower = e.start(t, "", e.bindings)
 	return e
+}
+
+// followerBinds reports whether the follower binds the client id (found,
+// not revoked).
+func (e *clusterEnv) followerBinds(id string) bool {
+	b, found := e.follower.cluster.follower.Binding(id)
+	return found && !b.Revoked
 }
 
 func (e *clusterEnv) start(t *testing.T, state, bindings string) *Node {
@@ -237,10 +252,7 @@ func TestRemovalWhileRedisIsDownIsRefused(t *testing.T) {
 	t.Parallel()
 	e := startClusterEnv(t)
 	st := e.bindDevClient(t)
-	bound := func() bool {
-		b, found := e.follower.cluster.follower.Binding("dev-client")
-		return found && !b.Revoked
-	}
+	bound := func() bool { return e.followerBinds("dev-client") }
 	testutil.Eventually(t, "the binding on the follower", bound)
 	remove := func() (int, string) {
 		req, err := http.NewRequest(http.MethodDelete, "http://"+e.portal.AdminAddr()+OperatorPrefix+"/developers/d@example.com", nil)
@@ -291,12 +303,7 @@ func TestMinNodesDividesLimitsDuringAnOutage(t *testing.T) {
 		{"", 5},
 		{"cluster: min_nodes: 3\n", 2},
 	} {
-		e := &clusterEnv{redis: testutil.StartRedis(t), dir: t.TempDir()}
-		e.idp = newIdP(t)
-		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })) //nolint:errcheck
-		t.Cleanup(up.Close)
-		cfg := fmt.Sprintf(clusterConfig, e.idp.Issuer(), up.URL, e.redis.Addr(), "min:", e.idp.JWKSURL()) + tt.extra
-		testutil.WriteFile(t, filepath.Join(e.dir, "c.cue"), cfg, 0o644)
+		e := newClusterEnv(t, tt.extra)
 		e.redis.Kill()
 		n := e.start(t, filepath.Join(t.TempDir(), "state.json"), "")
 		tok := e.token(t, "someone")
@@ -322,10 +329,7 @@ func TestMaxBindingsAgeTakesACutOffFollowerOutOfService(t *testing.T) {
 	e.bindDevClient(t)
 	bound, stranger := e.token(t, "dev-client"), e.token(t, "stranger")
 	gw := "http://" + e.follower.GatewayAddr() + "/q/x"
-	testutil.Eventually(t, "the binding on the follower", func() bool {
-		b, found := e.follower.cluster.follower.Binding("dev-client")
-		return found && !b.Revoked
-	})
+	testutil.Eventually(t, "the binding on the follower", func() bool { return e.followerBinds("dev-client") })
 	e.redis.Pause()
 	testutil.Eventually(t, "the follower out of service", func() bool {
 		code, _ := testutil.Get(t, "http://"+e.follower.AdminAddr()+"/readyz", "")
