@@ -305,8 +305,7 @@ func (p *Publisher) sync(ctx context.Context) error {
 		if cur.version >= maxVersion {
 			return p.versionsExhausted(cur.version)
 		}
-		reply, err := publishScript.Exec(ctx, p.client, []string{p.keys.hash},
-			[]string{strconv.FormatInt(cur.version, 10), string(cur.payload), p.keys.channel}).ToString()
+		reply, err := p.publishCur(ctx)
 		if err != nil {
 			return fmt.Errorf("cluster: publish bindings: %w", err)
 		}
@@ -320,4 +319,18 @@ func (p *Publisher) sync(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("cluster: publish bindings: Redis keeps holding a newer version (%d) than ours; is another portal node publishing under the same key prefix?", held)
+}
+
+// publishCur runs the publishing script for cur and returns its reply. A
+// run whose connection failed (Redis may have run it, and its answer was
+// lost, as right after a restart) is made once more on the connection
+// that replaces it: the script stores a version once, so running it again
+// only reads what a first run stored. p.turn is held.
+func (p *Publisher) publishCur(ctx context.Context) (string, error) {
+	args := []string{strconv.FormatInt(p.cur.version, 10), string(p.cur.payload), p.keys.channel}
+	reply, err := publishScript.Exec(ctx, p.client, []string{p.keys.hash}, args).ToString()
+	if _, refused := rueidis.IsRedisErr(err); err != nil && !refused && ctx.Err() == nil {
+		reply, err = publishScript.Exec(ctx, p.client, []string{p.keys.hash}, args).ToString()
+	}
+	return reply, err
 }

@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,4 +122,36 @@ func TestRevokeRightAfterRedisRestarts(t *testing.T) {
 		}
 		release()
 	}
+}
+
+// TestRevokeWhenTheAnswerIsLost: a Revoke whose publish reached Redis but
+// whose connection ended before the answer came back succeeds on the
+// connection that replaces it (the script run again finds its own version
+// stored), and the followers refuse the client.
+func TestRevokeWhenTheAnswerIsLost(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	st := newStore(t)
+	add(t, st, "kept")
+	var cut atomic.Bool // then the next publish loses its answer
+	proxy := testutil.Proxy(t, srv.Addr(), func(chunk []byte) testutil.ProxyAction {
+		if bytes.Contains(bytes.ToUpper(chunk), []byte("EVALSHA")) && cut.CompareAndSwap(true, false) {
+			return testutil.Cut
+		}
+		return testutil.Pass
+	})
+	p := startPublisher(t, testutil.RedisClient(t, proxy), st, PublisherOptions{Timeout: time.Second})
+	f, _ := startFollower(t, srv, "")
+	testutil.Eventually(t, "the follower to bind kept", func() bool { return bound(f, "kept") })
+
+	cut.Store(true)
+	release, err := p.Revoke(context.Background(), []string{"kept"})
+	if err != nil {
+		t.Fatalf("Revoke after a lost answer: %v", err)
+	}
+	defer release()
+	if cut.Load() {
+		t.Fatal("the publish went to Redis without passing the proxy")
+	}
+	testutil.Eventually(t, "the follower to refuse kept", func() bool { return revoked(f, "kept") })
 }

@@ -77,7 +77,14 @@ func NeedOrSkip(t testing.TB, what, howto string) {
 // ends.
 func (r *Redis) Client(t testing.TB) rueidis.Client {
 	t.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{r.Addr()}, DisableCache: true})
+	return RedisClient(t, r.Addr())
+}
+
+// RedisClient returns a client of the Redis at addr (a Redis's, or a
+// Proxy's to it), closed when t ends.
+func RedisClient(t testing.TB, addr string) rueidis.Client {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
 	if err != nil {
 		t.Fatal(err)
 	}

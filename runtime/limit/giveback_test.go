@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/redis/rueidis"
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testutil"
@@ -189,51 +187,6 @@ func TestLeasesForgetRunOutFirst(t *testing.T) {
 	}
 }
 
-// swallowingProxy is a TCP proxy to addr that passes every command on
-// but, once swallow is set and a command holding "EVALSHA" has passed,
-// no reply: to its client, Redis ran the give-backs and their answers were
-// lost.
-func swallowingProxy(t *testing.T, addr string, swallow *atomic.Bool) string {
-	t.Helper()
-	ln := testutil.Loopback(t)
-	testutil.ServeConns(ln, func(c net.Conn) {
-		s, err := net.Dial("tcp", addr)
-		if err != nil {
-			c.Close()
-			return
-		}
-		var mute atomic.Bool
-		go func() {
-			defer s.Close()
-			buf := make([]byte, 64<<10)
-			for {
-				n, err := c.Read(buf)
-				if n > 0 {
-					if swallow.Load() && bytes.Contains(bytes.ToUpper(buf[:n]), []byte("EVALSHA")) {
-						mute.Store(true)
-					}
-					s.Write(buf[:n]) //nolint:errcheck
-				}
-				if err != nil {
-					return
-				}
-			}
-		}()
-		defer c.Close()
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := s.Read(buf)
-			if n > 0 && !mute.Load() {
-				c.Write(buf[:n]) //nolint:errcheck
-			}
-			if err != nil {
-				return
-			}
-		}
-	})
-	return ln.Addr().String()
-}
-
 // TestGivebackRunsAtMostOnce: a give-back whose answer is lost may have
 // run, so it is not sent again (which would take its units off twice, and
 // let the nodes together pass the limit): its units are counted as
@@ -241,13 +194,14 @@ func swallowingProxy(t *testing.T, addr string, swallow *atomic.Bool) string {
 func TestGivebackRunsAtMostOnce(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	var swallow atomic.Bool
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{swallowingProxy(t, srv.Addr(), &swallow)}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	r := NewRedis(c, RedisOptions{KeyPrefix: "once:", Timeout: timeout, LeaseShare: 1})
+	var swallow atomic.Bool // then the answers to the give-backs are lost
+	proxy := testutil.Proxy(t, srv.Addr(), func(chunk []byte) testutil.ProxyAction {
+		if swallow.Load() && bytes.Contains(bytes.ToUpper(chunk), []byte("EVALSHA")) {
+			return testutil.Mute
+		}
+		return testutil.Pass
+	})
+	r := NewRedis(testutil.RedisClient(t, proxy), RedisOptions{KeyPrefix: "once:", Timeout: timeout, LeaseShare: 1})
 	other := NewRedis(srv.Client(t), RedisOptions{KeyPrefix: "once:", Timeout: 5 * time.Second, MaxLease: 1})
 	quota := table.Quota{Max: 1000, Period: table.Duration(time.Hour)}
 	alice := Request{QuotaKey: Key{Identity: "alice", Policy: "p"}, Quota: &quota}
