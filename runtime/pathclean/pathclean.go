@@ -129,8 +129,11 @@ func Append(dst, p []byte) []byte {
 
 // StripParams appends p, a path returned by Clean, to dst without the
 // parameters of its segments: each ";" and what follows it up to the next
-// "/". It is p as Tomcat, Jetty and Spring read it. Where p has no ";" it
-// appends p unchanged.
+// "/", and without a segment that is parameters only (";x", which leaves
+// an empty segment those servers merge), but at the end, where it leaves
+// a trailing slash. It is p as Tomcat, Jetty and Spring read it:
+// "/;x/private/y" is "/private/y". Where p has no ";" it appends p
+// unchanged.
 func StripParams(dst, p []byte) []byte {
 	for len(p) > 0 {
 		semi := bytes.IndexByte(p, ';')
@@ -139,10 +142,14 @@ func StripParams(dst, p []byte) []byte {
 		}
 		dst = append(dst, p[:semi]...)
 		p = p[semi:]
-		if slash := bytes.IndexByte(p, '/'); slash >= 0 {
-			p = p[slash:]
-		} else {
+		slash := bytes.IndexByte(p, '/')
+		switch {
+		case slash < 0:
 			p = nil
+		case dst[len(dst)-1] == '/': // the segment was parameters only
+			p = p[slash+1:]
+		default:
+			p = p[slash:]
 		}
 	}
 	return dst

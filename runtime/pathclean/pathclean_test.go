@@ -122,7 +122,12 @@ func TestStripParams(t *testing.T) {
 		{"/private;/y", "/private/y"},
 		{"/a;x=1;y=2/b;z", "/a/b"},
 		{"/a;x", "/a"},
-		{"/;x/a", "//a"},
+		{"/;x/a", "/a"},
+		{"/;/private/x", "/private/x"},
+		{"/a/;/;x/b", "/a/b"},
+		{"/a;x/;y/b", "/a/b"},
+		{"/app/;jsessionid=1", "/app/"},
+		{"/;x", "/"},
 		{"/", "/"},
 	} {
 		if got := string(StripParams(nil, []byte(tt.in))); got != tt.want {
