@@ -108,7 +108,8 @@ func stripHeaders(h header, drop func(key []byte) bool, conn []byte) []byte {
 // endToEnd reports whether a header name (any case) stays whatever the
 // Connection header names: framing (Content-Length, Transfer-Encoding),
 // Host, the credentials (Authorization, Cookie) and the headers the
-// gateway sets (X-Forwarded-*, X-Request-Id). "Connection: Content-Length"
+// gateway sets (X-Forwarded-*, X-Request-Id, the trace context's
+// Traceparent and Tracestate). "Connection: Content-Length"
 // would otherwise unframe the body sent upstream, and "Connection:
 // Authorization" hide from the upstream the token the gateway validated.
 func endToEnd(name []byte) bool {
@@ -124,6 +125,7 @@ var endToEndNames = [][]byte{
 	[]byte("Content-Length"), []byte("Transfer-Encoding"), []byte("Host"),
 	[]byte("Authorization"), []byte("Cookie"), []byte("Set-Cookie"),
 	hdrXFF, hdrXFProto, hdrXFHost, hdrRequestID,
+	[]byte("Traceparent"), []byte("Tracestate"),
 }
 
 // copyResponseHeader copies the upstream's response header (status,
