@@ -195,6 +195,18 @@ func (e *env) developer(email string) *http.Client {
 	return c
 }
 
+// sessionToken returns the session cookie's value c holds, "" for none.
+func (e *env) sessionToken(c *http.Client) string {
+	e.t.Helper()
+	u, _ := url.Parse(e.srv.URL)
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == sessionCookie {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
 func (e *env) create(c *http.Client, name string, entries ...string) clientView {
 	e.t.Helper()
 	var out clientView

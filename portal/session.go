@@ -7,11 +7,13 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/cuegate/cuegate/portal/sessions"
+	"github.com/cuegate/cuegate/portal/store"
 )
 
 const (
@@ -55,6 +57,23 @@ func sessionCSRF(token string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// sessionSeal returns the seal of rec, a session of the account d stored
+// under token: an HMAC of the token, the email, the account's creation
+// and the expiry, keyed by the account's password hash, which only the
+// state file holds. A session store shared with other nodes (Redis) can
+// thus neither make a session nor extend one.
+func sessionSeal(token string, d store.Developer, rec sessions.Session) string {
+	m := hmac.New(sha256.New, []byte(d.PasswordHash))
+	fmt.Fprintf(m, "cuegate portal session\x00%s\x00%s\x00%d\x00%d", token, rec.Email, rec.Account.UnixNano(), rec.Expires.UnixNano())
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// sealed reports whether rec, stored under token, carries its seal for
+// the account d, which has a password hash.
+func sealed(token string, d store.Developer, rec sessions.Session) bool {
+	return d.PasswordHash != "" && hmac.Equal([]byte(rec.Seal), []byte(sessionSeal(token, d, rec)))
+}
+
 // startSession logs email in with a flash for the next page ("" for
 // none), sets the session cookie and makes the new session the
 // request's. An error is the session store's: nobody is logged in and no
@@ -63,6 +82,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, email, fla
 	token, ttl := randomToken(), s.sessionTTL()
 	d, _ := s.opts.Store.Developer(email) // gone meanwhile: the session is refused at its first use
 	rec := sessions.Session{Email: email, Account: d.Created, Expires: s.opts.Now().Add(ttl), Flash: flash}
+	rec.Seal = sessionSeal(token, d, rec)
 	if err := s.opts.Sessions.Create(r.Context(), token, rec, ttl); err != nil {
 		s.opts.Logger.Error().Err(err).Str("developer", email).Msg("portal: session not stored")
 		return err
@@ -182,7 +202,7 @@ func (s *Server) lookupSession(r *http.Request) (*session, error) {
 		return nil, nil
 	}
 	d, known := s.opts.Store.Developer(rec.Email)
-	if s.opts.Now().After(rec.Expires) || !known || !d.Created.Equal(rec.Account) {
+	if s.opts.Now().After(rec.Expires) || !known || !d.Created.Equal(rec.Account) || !sealed(token, d, rec) {
 		if err := s.opts.Sessions.Delete(r.Context(), token); err != nil {
 			s.opts.Logger.Warn().Err(err).Msg("portal: ended session not deleted")
 		}

@@ -4,6 +4,7 @@ package portal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -303,13 +304,7 @@ func TestRedisSessionsSurviveARestart(t *testing.T) {
 	if resp, body := a.post(b, "/signup", url.Values{"csrf_token": {tok}, "email": {"dev@example.com"}, "password": {"correct horse"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("signup: %d %s", resp.StatusCode, body)
 	}
-	u, _ := url.Parse(a.srv.URL)
-	var token string
-	for _, ck := range b.Jar.Cookies(u) {
-		if ck.Name == sessionCookie {
-			token = ck.Value
-		}
-	}
+	token := a.sessionToken(b)
 
 	// Redis holds the session under the token's hash, for session_ttl.
 	ctx := context.Background()
@@ -378,4 +373,59 @@ func TestRedisPausedFailsClosedInTime(t *testing.T) {
 		status, _, _ := e.page(dev, "/clients")
 		return status == http.StatusOK
 	})
+}
+
+// TestRedisCannotMakeASession: whoever can write to the sessions' Redis
+// (and read it) cannot log in: a session copied under a token of their
+// choosing, or one given a later expiry, is refused, and the developer's
+// own session still works.
+func TestRedisCannotMakeASession(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	st, c := redisSessions(t, srv, 0)
+	e := newEnvOpts(t, Options{Logger: zerolog.Nop(), Sessions: st})
+	victim := e.developer("victim@example.com")
+	created := e.create(victim, "prod", "gluu_api")
+	token := e.sessionToken(victim)
+	_, stored := sessionstest.StoredSession(t, c, "cuegate:", token)
+	var rec sessions.Session
+	if err := json.Unmarshal([]byte(stored), &rec); err != nil {
+		t.Fatal(err)
+	}
+	later := rec
+	later.Expires = rec.Expires.Add(100 * 365 * 24 * time.Hour)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name  string
+		token string
+		rec   sessions.Session
+	}{
+		{"copied under a token of the writer's", strings.Repeat("A", tokenLen), rec},
+		{"given a later expiry", token, later},
+		{"given a later expiry under a token of the writer's", strings.Repeat("B", tokenLen), later},
+	} {
+		v, _ := json.Marshal(tt.rec)
+		key := sessionstest.SessionKey("cuegate:", tt.token)
+		if err := c.Do(ctx, c.B().Set().Key(key).Value(string(v)).Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("GET", e.srv.URL+apiPrefix+"/clients/"+created.ClientID, nil)
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: tt.token})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || strings.Contains(string(body), created.ClientSecret) {
+			t.Errorf("a session %s: %d %s", tt.name, resp.StatusCode, body)
+		}
+	}
+	if n, _ := c.Do(ctx, c.B().Exists().Key(sessionstest.SessionKey("cuegate:", strings.Repeat("A", tokenLen))).Build()).AsInt64(); n != 0 {
+		t.Error("a refused session is kept in Redis")
+	}
+	other := e.developer("other@example.com") // a session made after the forgeries works
+	if resp := e.api(other, "GET", "/clients", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("a developer's own session: %d", resp.StatusCode)
+	}
 }

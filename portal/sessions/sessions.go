@@ -4,8 +4,8 @@
 //
 // A session is stored under the token its cookie carries. A Store never
 // returns a session past the time to live it was created with; the portal
-// checks Session.Expires and the account besides, so a store's word alone
-// never logs anybody in.
+// checks Session.Expires, the account and Session.Seal besides, so a
+// store's word alone never logs anybody in.
 package sessions
 
 import (
@@ -23,6 +23,10 @@ type Session struct {
 	Account time.Time `json:"account"`
 	// Expires is when the session ends, by the portal's clock.
 	Expires time.Time `json:"expires"`
+	// Seal is the portal's MAC of the session under a key no store holds,
+	// so that whoever can write to a store cannot make a session the
+	// portal takes. A store keeps it as given.
+	Seal string `json:"seal"`
 	// Flash is a message for the next page, "" for none.
 	Flash string `json:"flash,omitempty"`
 	// JustCreated is the client just registered, whose next view is its

@@ -13,9 +13,8 @@ import (
 )
 
 // StoredSession returns the one session key c's Redis holds under prefix
-// and its value. The test fails unless that key is the session of token,
-// prefix (with "v1:session:") then the token's SHA-256 in hex, and
-// neither key nor value holds the token.
+// and its value. The test fails unless that key is the session of token
+// (SessionKey), and neither key nor value holds the token.
 func StoredSession(t testing.TB, c rueidis.Client, prefix, token string) (key, value string) {
 	t.Helper()
 	ctx := context.Background()
@@ -23,8 +22,7 @@ func StoredSession(t testing.TB, c rueidis.Client, prefix, token string) (key, v
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256([]byte(token))
-	if want := prefix + "v1:session:" + hex.EncodeToString(sum[:]); len(keys) != 1 || keys[0] != want {
+	if want := SessionKey(prefix, token); len(keys) != 1 || keys[0] != want {
 		t.Fatalf("keys = %q, want [%q]", keys, want)
 	}
 	value, err = c.Do(ctx, c.B().Get().Key(keys[0]).Build()).ToString()
@@ -35,4 +33,11 @@ func StoredSession(t testing.TB, c rueidis.Client, prefix, token string) (key, v
 		t.Errorf("the token is in Redis: key %q, value %q", keys[0], value)
 	}
 	return keys[0], value
+}
+
+// SessionKey returns the key of token's session under prefix: prefix,
+// "v1:session:", then the token's SHA-256 in hex.
+func SessionKey(prefix, token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return prefix + "v1:session:" + hex.EncodeToString(sum[:])
 }
