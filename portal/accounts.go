@@ -102,13 +102,15 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 // client's /64) to loginFailuresPerPlace, per client address across
 // accounts to loginFailuresPerAddress, and per account from the addresses
 // it was not used from within knownPlaceTTL (logged in or signed up from:
-// knownPlaces) to loginFailuresPerAccount. Someone guessing a developer's
-// password, for as long as they keep at it, locks the account only at
-// their own address and at addresses new to the account: the developer
-// keeps logging in from where they did lately, unless they share the
-// guesser's address (a NAT, a /64). The limits and known places are kept
-// in this Server's memory: each node of a portal counts its own, and a
-// restart forgets them.
+// knownPlaces), by a browser without the account's device cookie
+// (knownDevice), to loginFailuresPerAccount. Someone guessing a
+// developer's password, for as long as they keep at it, locks the account
+// only at their own address and at addresses and browsers new to the
+// account: the developer keeps logging in from where they did lately, and
+// from their browser anywhere, unless they share the guesser's address (a
+// NAT, a /64). The limits and known places are kept in this Server's
+// memory: each node of a portal counts its own, and a restart forgets
+// them; the device cookie outlives both.
 //
 // Every attempt that runs bcrypt, whatever its outcome, counts besides
 // against loginsPerAddress per client address and loginWindow, so that
@@ -135,8 +137,9 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 		s.metrics.loginsLimited.Inc()
 		return "", tooMany(wait, "too many logins from your address: try again in %s", wait.Round(time.Second))
 	}
+	d, known := s.opts.Store.Developer(email)
 	slots := []limitSlot{{s.byPlace, email + "\x00" + place}, {s.byAddress, place}}
-	if !s.places.known(email, place, now) {
+	if !s.places.known(email, place, now) && !(known && s.knownDevice(r, d, now)) {
 		slots = append(slots, limitSlot{s.byAccount, email})
 	}
 	if wait := reserveAll(slots, now); wait > 0 {
@@ -151,7 +154,6 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 	}
 	s.logins.commit(place)
 	hash := s.dummyHash
-	d, known := s.opts.Store.Developer(email)
 	if known {
 		hash = []byte(d.PasswordHash)
 	}

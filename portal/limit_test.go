@@ -195,14 +195,17 @@ func (e *env) callFrom(remoteAddr, xff, path string, body any) int {
 	return e.answerFrom(remoteAddr, xff, path, body).Code
 }
 
-// answerFrom is callFrom's answer.
-func (e *env) answerFrom(remoteAddr, xff, path string, body any) *httptest.ResponseRecorder {
+// answerFrom is callFrom's answer; the request carries cookies.
+func (e *env) answerFrom(remoteAddr, xff, path string, body any, cookies ...*http.Cookie) *httptest.ResponseRecorder {
 	e.t.Helper()
 	b, _ := json.Marshal(body)
 	r := httptest.NewRequest("POST", apiPrefix+path, bytes.NewReader(b))
 	r.Header.Set("Content-Type", "application/json")
 	if xff != "" {
 		r.Header.Set("X-Forwarded-For", xff)
+	}
+	for _, c := range cookies {
+		r.AddCookie(c)
 	}
 	r.RemoteAddr = remoteAddr
 	w := httptest.NewRecorder()

@@ -7,8 +7,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,37 +57,36 @@ func sessionCSRF(token string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// sessionSeal returns the seal of rec, a session of the account d stored
-// under token: an HMAC of the token, the email, the account's creation
-// and the expiry, keyed by the account's password hash, which only the
-// state file holds. A session store shared with other nodes (Redis) can
-// thus neither make a session nor extend one.
-func sessionSeal(token string, d store.Developer, rec sessions.Session) string {
-	m := hmac.New(sha256.New, []byte(d.PasswordHash))
-	fmt.Fprintf(m, "cuegate portal session\x00%s\x00%s\x00%d\x00%d", token, rec.Email, rec.Account.UnixNano(), rec.Expires.UnixNano())
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+// sealed reports whether rec, stored under token, carries its seal for
+// the account d (sessionSeal).
+func sealed(token string, d store.Developer, rec sessions.Session) bool {
+	return d.PasswordHash != "" && hmac.Equal([]byte(rec.Seal), []byte(sessionSeal(token, rec, d)))
 }
 
-// sealed reports whether rec, stored under token, carries its seal for
-// the account d, which has a password hash.
-func sealed(token string, d store.Developer, rec sessions.Session) bool {
-	return d.PasswordHash != "" && hmac.Equal([]byte(rec.Seal), []byte(sessionSeal(token, d, rec)))
+// sessionSeal returns the seal of rec, a session of the account d stored
+// under token: accountMAC of the token and the expiry. A session store
+// shared with other nodes (Redis) can thus neither make a session nor
+// extend one.
+func sessionSeal(token string, rec sessions.Session, d store.Developer) string {
+	return accountMAC(d, "session", token, strconv.FormatInt(rec.Expires.UnixNano(), 10))
 }
 
 // startSession logs email in with a flash for the next page ("" for
-// none), sets the session cookie and makes the new session the
-// request's. An error is the session store's: nobody is logged in and no
-// cookie is set.
+// none), sets the session cookie and the device cookie (setDevice) and
+// makes the new session the request's. An error is the session store's:
+// nobody is logged in and no cookie is set.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, email, flash string) error {
 	token, ttl := randomToken(), s.sessionTTL()
 	d, _ := s.opts.Store.Developer(email) // gone meanwhile: the session is refused at its first use
-	rec := sessions.Session{Email: email, Account: d.Created, Expires: s.opts.Now().Add(ttl), Flash: flash}
-	rec.Seal = sessionSeal(token, d, rec)
+	now := s.opts.Now()
+	rec := sessions.Session{Email: email, Account: d.Created, Expires: now.Add(ttl), Flash: flash}
+	rec.Seal = sessionSeal(token, rec, d)
 	if err := s.opts.Sessions.Create(r.Context(), token, rec, ttl); err != nil {
 		s.opts.Logger.Error().Err(err).Str("developer", email).Msg("portal: session not stored")
 		return err
 	}
 	http.SetCookie(w, s.cookie(r, sessionCookie, token, int(ttl.Seconds())))
+	s.setDevice(w, r, d, now)
 	if l := requestLookup(r); l != nil {
 		*l = sessionLookup{done: true, sess: &session{Session: rec, token: token}}
 	}
