@@ -42,7 +42,8 @@ func TestDeviceCookieOutlivesARestart(t *testing.T) {
 	}
 
 	e = e.node(sessions.NewMemory(time.Now)) // a restart
-	guess := func(round int) {               // from a /64 each
+	// Each guess comes from a /64 of its own.
+	guess := func(round int) {
 		for i := range loginFailuresPerAccount {
 			e.callFrom(fmt.Sprintf("[2001:db8:%x:%x::1]:1234", round, i), "", "/login", credentials{"a@example.com", "guess"})
 		}
