@@ -36,16 +36,16 @@ func (r *request) authorize(ctx *fasthttp.RequestCtx, gen *generation, st *apiSt
 	}
 
 	in := policy.Input{
-		Policies:    gen.table.Policies,
-		EntryIssuer: gen.entryIssuer,
-		API:         st.api.ID,
-		Issuer:      st.idp.Issuer,
-		Claims:      claims,
-		PolicyClaim: rules.PolicyClaim,
-		Defaults:    rules.DefaultPolicies,
-		Now:         now,
-		Method:      r.method,
-		Path:        sub,
+		Policies:       gen.table.Policies,
+		EntryNamespace: gen.entryNS,
+		API:            st.api.ID,
+		Namespace:      st.ns,
+		Claims:         claims,
+		PolicyClaim:    rules.PolicyClaim,
+		Defaults:       rules.DefaultPolicies,
+		Now:            now,
+		Method:         r.method,
+		Path:           sub,
 	}
 	if g.opts.Bindings != nil {
 		if g.opts.Cluster != nil && !g.opts.Cluster.BindingsReady() {

@@ -13,6 +13,7 @@ import (
 	"github.com/cuegate/cuegate/internal/jsonlog"
 	"github.com/cuegate/cuegate/runtime/auth"
 	"github.com/cuegate/cuegate/runtime/limit"
+	"github.com/cuegate/cuegate/runtime/policy"
 	"github.com/cuegate/cuegate/runtime/proxy"
 	"github.com/cuegate/cuegate/runtime/tracing"
 )
@@ -100,9 +101,9 @@ type generation struct {
 	seq      uint64
 	loadedAt time.Time
 	apis     map[*table.API]*apiState
-	// entryIssuer is, per portal catalogue entry whose API checks tokens,
-	// the issuer of the IdP that API takes them from.
-	entryIssuer map[string]string
+	// entryNS is, per portal catalogue entry whose API checks tokens, the
+	// namespace of that API's identities.
+	entryNS map[string]policy.Namespace
 	// exporter records the sampled requests' spans; nil: tracing is off.
 	exporter *tracing.Exporter
 	// grantRefusals answer a request only a grant needing scopes the
@@ -117,6 +118,9 @@ type apiState struct {
 	pool    *proxy.Pool
 	metrics *apiMetrics
 	rules   *apiRules // nil when the API has none
+	// ns is the namespace of the API's identities (issuer and identity
+	// claim); zero when it checks no tokens.
+	ns policy.Namespace
 }
 
 // New returns a Gateway serving t.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/runtime/policy"
 	"github.com/cuegate/cuegate/runtime/proxy"
 	"github.com/cuegate/cuegate/runtime/tracing"
 )
@@ -64,7 +65,7 @@ func (g *Gateway) newGeneration(prev *generation, t *table.Table, exporter *trac
 		seq:           1,
 		loadedAt:      time.Now(),
 		apis:          make(map[*table.API]*apiState, len(t.APIs)),
-		entryIssuer:   entryIssuers(t),
+		entryNS:       entryNamespaces(t),
 		grantRefusals: newGrantRefusals(t.Policies),
 	}
 	if prev != nil {
@@ -136,17 +137,28 @@ func (g *Gateway) newAPIState(t *table.Table, id string, p *proxy.Pool) *apiStat
 	st := &apiState{api: a, pool: p, metrics: m, rules: newAPIRules(a)}
 	if a.JWT != nil {
 		st.idp = t.IdPs[a.JWT.IdP]
+		st.ns = namespaceOf(t, a)
 	}
 	return st
 }
 
-// entryIssuers returns, per catalogue entry of t whose API checks tokens,
-// the issuer of the IdP that API takes them from.
-func entryIssuers(t *table.Table) map[string]string {
-	m := make(map[string]string, len(t.Portal.Catalogue))
+// namespaceOf returns the namespace of api's identities: the issuer of
+// the IdP it takes tokens from and its identity claim; the zero Namespace
+// for an API that checks no tokens.
+func namespaceOf(t *table.Table, api *table.API) policy.Namespace {
+	if iss := t.Issuer(api); iss != "" {
+		return policy.Namespace{Issuer: iss, Claim: api.JWT.IdentityClaim}
+	}
+	return policy.Namespace{}
+}
+
+// entryNamespaces returns, per catalogue entry of t whose API checks
+// tokens, the namespace of that API's identities.
+func entryNamespaces(t *table.Table) map[string]policy.Namespace {
+	m := make(map[string]policy.Namespace, len(t.Portal.Catalogue))
 	for id, e := range t.Portal.Catalogue {
-		if iss := t.Issuer(t.APIs[e.API]); iss != "" {
-			m[id] = iss
+		if ns := namespaceOf(t, t.APIs[e.API]); ns.Issuer != "" {
+			m[id] = ns
 		}
 	}
 	return m

@@ -8,11 +8,12 @@
 //   - The policies come from the first source that names any: the portal
 //     registration of the identity, else the policy claim, else the API's
 //     default policies. A policy ID not in the table refuses the request.
-//   - A registration holds for tokens of the issuer its catalogue entries'
-//     APIs take tokens from; for a token of another issuer (another
-//     provider's client with the same ID) the claim is read instead. A
-//     revoked or expired registration refuses every issuer's tokens, and
-//     so does one none of whose entries has an API that checks tokens.
+//   - A registration holds for identities in the namespace (Namespace:
+//     issuer and identity claim) of its catalogue entries' APIs; for one
+//     in another (another provider's client with the same ID, a user
+//     whose sub is a client's ID) the claim is read instead. A revoked or
+//     expired registration refuses every namespace's identities, and so
+//     does one none of whose entries has an API that checks tokens.
 //   - A policy grants the request when it grants the API, the grant's
 //     methods and paths allow it (Allows) and the token carries the
 //     grant's scopes. When only grants whose scopes the token lacks would
@@ -44,6 +45,13 @@ const (
 	Scope                 // only a grant needing scopes the token lacks would (Decision.Needs)
 )
 
+// Namespace is where an identity names one caller: the issuer of the
+// token and the claim the API takes the identity from. A user whose sub
+// equals a client's client_id is not that client, so a portal
+// registration, made for the APIs of its catalogue entries, holds only
+// for identities in their namespaces.
+type Namespace struct{ Issuer, Claim string }
+
 // Claims reads the string values of a token's claim, calling f for each
 // until it returns false, and its scopes (auth.Claims implements it).
 type Claims interface {
@@ -56,13 +64,13 @@ type Claims interface {
 type Input struct {
 	// Policies are the table's policies by ID.
 	Policies map[string]*table.Policy
-	// EntryIssuer is, per portal catalogue entry whose API checks tokens,
-	// the issuer that API takes tokens from.
-	EntryIssuer map[string]string
+	// EntryNamespace is, per portal catalogue entry whose API checks
+	// tokens, the namespace of that API's identities.
+	EntryNamespace map[string]Namespace
 	// API is the ID of the API requested.
 	API string
-	// Issuer is the token's issuer.
-	Issuer string
+	// Namespace is the namespace of the request's identity.
+	Namespace Namespace
 	// Registration is the identity's portal registration, when
 	// Registered.
 	Registration table.Binding
@@ -144,7 +152,7 @@ func (s *Set) resolve(in *Input) Refusal {
 		case !reg.ExpiresAt.IsZero() && !in.Now.Before(reg.ExpiresAt):
 			return Expired
 		}
-		switch whereHolds(reg.Catalogue, in.Issuer, in.EntryIssuer) {
+		switch whereHolds(reg.Catalogue, in.Namespace, in.EntryNamespace) {
 		case here:
 			if !s.add(reg.Policy) {
 				return UnknownPolicy
@@ -195,18 +203,18 @@ type holds uint8
 
 // Where a registration holds.
 const (
-	here      holds = iota // for the token's issuer
-	elsewhere              // for another issuer only
+	here      holds = iota // for the request's identity namespace
+	elsewhere              // for other namespaces only
 	nowhere                // no entry of its has an API that checks tokens
 )
 
-// whereHolds tells where a registration for catalogue holds for a token of
-// issuer; entryIssuer is Input.EntryIssuer.
-func whereHolds(catalogue []string, issuer string, entryIssuer map[string]string) holds {
+// whereHolds tells where a registration for catalogue holds for an
+// identity in ns; entryNamespace is Input.EntryNamespace.
+func whereHolds(catalogue []string, ns Namespace, entryNamespace map[string]Namespace) holds {
 	where := nowhere
 	for _, e := range catalogue {
-		if iss, ok := entryIssuer[e]; ok {
-			if iss == issuer {
+		if at, ok := entryNamespace[e]; ok {
+			if at == ns {
 				return here
 			}
 			where = elsewhere

@@ -59,7 +59,14 @@ var policies = func() map[string]*table.Policy {
 	return m
 }()
 
-var entryIssuer = map[string]string{"users_entry": "dev", "other_entry": "other"}
+var (
+	devNS          = Namespace{Issuer: "dev", Claim: "client_id"}
+	entryNamespace = map[string]Namespace{
+		"users_entry": devNS,
+		"other_entry": {Issuer: "other", Claim: "client_id"},
+		"sub_entry":   {Issuer: "dev", Claim: "sub"},
+	}
+)
 
 func TestDecide(t *testing.T) {
 	t.Parallel()
@@ -107,6 +114,8 @@ func TestDecide(t *testing.T) {
 		{name: "binding not yet expired", reg: expiring(reg("writer"), now.Add(time.Hour)), logged: "writer"},
 		{name: "binding to unknown policy", reg: reg("nope"), claim: []string{"writer"}, refusal: UnknownPolicy, unknown: "nope"},
 		{name: "binding of another issuer ignored", reg: reg("writer", "other_entry"), claim: []string{"reader"}, method: "POST", refusal: Denied},
+		{name: "binding of another identity claim ignored", reg: reg("writer", "sub_entry"), claim: []string{"reader"}, method: "POST", refusal: Denied},
+		{name: "revoked binding of another identity claim refuses", reg: &table.Binding{Revoked: true, Catalogue: []string{"sub_entry"}}, claim: []string{"writer"}, refusal: Revoked},
 		{name: "binding of one of its entries' issuers", reg: reg("writer", "other_entry", "users_entry"), claim: []string{"reader"}, method: "POST", logged: "writer"},
 		{name: "binding of a keyless entry fails closed", reg: reg("writer", "public_entry"), claim: []string{"writer"}, refusal: Unmatched},
 		{name: "binding of no entry fails closed", reg: reg("writer", []string{}...), claim: []string{"writer"}, refusal: Unmatched},
@@ -151,17 +160,17 @@ func TestDecide(t *testing.T) {
 	var s Set // one Set for every case: Decide leaves nothing behind
 	for _, tt := range tests {
 		in := Input{
-			Policies:    policies,
-			EntryIssuer: entryIssuer,
-			API:         "users",
-			Issuer:      "dev",
-			Registered:  tt.reg != nil,
-			Claims:      claims{"pol": tt.claim, "scp": tt.scopes},
-			PolicyClaim: "pol",
-			Defaults:    tt.defaults,
-			Now:         now,
-			Method:      []byte(or(tt.method, "GET")),
-			Path:        []byte(or(tt.path, "/profiles")),
+			Policies:       policies,
+			EntryNamespace: entryNamespace,
+			API:            "users",
+			Namespace:      devNS,
+			Registered:     tt.reg != nil,
+			Claims:         claims{"pol": tt.claim, "scp": tt.scopes},
+			PolicyClaim:    "pol",
+			Defaults:       tt.defaults,
+			Now:            now,
+			Method:         []byte(or(tt.method, "GET")),
+			Path:           []byte(or(tt.path, "/profiles")),
 		}
 		if tt.reg != nil {
 			in.Registration = *tt.reg
@@ -204,19 +213,20 @@ func TestWhereHolds(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		catalogue []string
-		issuer    string
+		ns        Namespace
 		want      holds
 	}{
-		{[]string{"users_entry"}, "dev", here},
-		{[]string{"users_entry"}, "other", elsewhere},
-		{[]string{"public_entry", "other_entry", "users_entry"}, "dev", here},
-		{[]string{"public_entry", "other_entry"}, "dev", elsewhere},
-		{[]string{"public_entry"}, "dev", nowhere},
-		{nil, "dev", nowhere},
+		{[]string{"users_entry"}, devNS, here},
+		{[]string{"users_entry"}, Namespace{"other", "client_id"}, elsewhere},
+		{[]string{"users_entry"}, Namespace{"dev", "sub"}, elsewhere},
+		{[]string{"public_entry", "other_entry", "users_entry"}, devNS, here},
+		{[]string{"public_entry", "other_entry"}, devNS, elsewhere},
+		{[]string{"public_entry"}, devNS, nowhere},
+		{nil, devNS, nowhere},
 	}
 	for _, tt := range tests {
-		if got := whereHolds(tt.catalogue, tt.issuer, entryIssuer); got != tt.want {
-			t.Errorf("whereHolds(%q, %q) = %d, want %d", tt.catalogue, tt.issuer, got, tt.want)
+		if got := whereHolds(tt.catalogue, tt.ns, entryNamespace); got != tt.want {
+			t.Errorf("whereHolds(%q, %v) = %d, want %d", tt.catalogue, tt.ns, got, tt.want)
 		}
 	}
 }
@@ -252,7 +262,7 @@ func TestAllows(t *testing.T) {
 func TestDecideAllocs(t *testing.T) {
 	var s Set
 	in := &Input{
-		Policies: policies, EntryIssuer: entryIssuer, API: "users", Issuer: "dev",
+		Policies: policies, EntryNamespace: entryNamespace, API: "users", Namespace: devNS,
 		Registration: table.Binding{Policy: "other", Catalogue: []string{"other_entry"}}, Registered: true,
 		Claims: claims{"pol": {"reader", "capped", "generous"}}, PolicyClaim: "pol",
 		Now: time.Now(), Method: []byte("GET"), Path: []byte("/profiles/7"),
