@@ -112,8 +112,9 @@ func (d *decoder) check(sh *shape, at fieldPath, sel cue.Selector) bool {
 func (d *decoder) value(v cue.Value, at fieldPath, sh *shape) any {
 	switch v.IncompleteKind() {
 	case cue.StructKind, cue.BottomKind:
-		// A struct or list with an error below it is still iterable.
-		if it, err := v.Fields(); err == nil {
+		// A struct or list with an error below it is still iterable; a
+		// scalar in error iterates as an empty struct, and is reported.
+		if it, err := v.Fields(); err == nil && (v.IncompleteKind() == cue.StructKind || hasFields(v)) {
 			return d.fields(it, at, sh)
 		}
 	case cue.ListKind:
@@ -132,6 +133,13 @@ func (d *decoder) value(v cue.Value, at fieldPath, sh *shape) any {
 		return map[string]any{}
 	}
 	return nil
+}
+
+// hasFields reports whether v, in error, iterates as a struct with at
+// least one field (a struct or list with an error below it).
+func hasFields(v cue.Value) bool {
+	it, err := v.Fields()
+	return err == nil && it.Next()
 }
 
 // fields decodes a struct, or a list whose element is in error (CUE then
