@@ -107,6 +107,8 @@ func TestSecretResolve(t *testing.T) {
 	t.Chdir(t.TempDir())
 	t.Setenv("CUEGATE_TEST_SET", "env-value")
 	t.Setenv("CUEGATE_TEST_EMPTY", "")
+	t.Setenv("CUEGATE_TEST_NEWLINE", "env-value\n")
+	t.Setenv("CUEGATE_TEST_BLANK", " \n")
 	tests := []struct {
 		name    string
 		secret  *table.Secret
@@ -117,6 +119,8 @@ func TestSecretResolve(t *testing.T) {
 		{"env", &table.Secret{Env: "CUEGATE_TEST_SET"}, "env-value", ""},
 		{"env unset", &table.Secret{Env: "CUEGATE_TEST_UNSET"}, "", "secret: environment variable CUEGATE_TEST_UNSET is not set"},
 		{"env empty", &table.Secret{Env: "CUEGATE_TEST_EMPTY"}, "", "secret: environment variable CUEGATE_TEST_EMPTY is not set"},
+		{"env with a final newline", &table.Secret{Env: "CUEGATE_TEST_NEWLINE"}, "env-value", ""},
+		{"env of white space", &table.Secret{Env: "CUEGATE_TEST_BLANK"}, "", "secret: environment variable CUEGATE_TEST_BLANK is not set"},
 		{"file relative to dir", &table.Secret{File: "token"}, "file-value", ""},
 		{"file absolute", &table.Secret{File: file}, "file-value", ""},
 		{"file missing", &table.Secret{File: "absent"}, "", "secret: open " + filepath.Join(dir, "absent")},

@@ -78,10 +78,11 @@ func newRemoteAccounts(addr, token string) remoteAccounts {
 }
 
 // readAdminToken returns the admin token from file, else from
-// $CUEGATE_ADMIN_TOKEN, else "". The error names the file, never a value.
+// $CUEGATE_ADMIN_TOKEN (envAdminToken), else "". The error names the
+// file, never a value.
 func readAdminToken(file string) (string, error) {
 	if file == "" {
-		return os.Getenv("CUEGATE_ADMIN_TOKEN"), nil
+		return envAdminToken(), nil
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {

@@ -21,9 +21,13 @@ func init() {
 // exitChanged is diff's status when the two sides differ.
 const exitChanged = 1
 
-// adminTokenEnv names the environment variable diff --against reads the
-// admin token from.
+// adminTokenEnv names the environment variable diff --against and the
+// developer commands read the admin token from.
 const adminTokenEnv = "CUEGATE_ADMIN_TOKEN"
+
+// envAdminToken returns $CUEGATE_ADMIN_TOKEN without the white space
+// around it (as a token file is read), "" when it is not set.
+func envAdminToken() string { return strings.TrimSpace(os.Getenv(adminTokenEnv)) }
 
 // runDiff is "cuegate diff [--format text|json|markdown] [budget flags]
 // OLD NEW", "... --git REV DIR" or "... --against URL DIR".
@@ -90,7 +94,7 @@ func diffSides(b budget.Budget, rev, against string, dirs []string) (*tablediff.
 	case rev != "":
 		old, err = compileAtRevision(b, rev, newDir)
 	case against != "":
-		old, err = fetchTable(against, os.Getenv(adminTokenEnv))
+		old, err = fetchTable(against, envAdminToken())
 	default:
 		old, err = compileSide(b, "old", dirs[0], dirs[0])
 	}

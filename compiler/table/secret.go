@@ -15,16 +15,17 @@ type Secret struct {
 	File string `json:"file,omitempty"`
 }
 
-// Resolve reads the secret; a relative file name is read from dir, the
-// configuration directory (see ConfigPath). The error names the
-// reference, never a value.
+// Resolve reads the secret, without the white space around it (a file's
+// final newline, or an environment variable set from such a file); a
+// relative file name is read from dir, the configuration directory (see
+// ConfigPath). The error names the reference, never a value.
 func (s *Secret) Resolve(dir string) (string, error) {
 	switch {
 	case s == nil:
 		return "", nil
 	case s.Env != "":
 		v, ok := os.LookupEnv(s.Env)
-		if !ok || v == "" {
+		if v = strings.TrimSpace(v); !ok || v == "" {
 			return "", fmt.Errorf("secret: environment variable %s is not set", s.Env)
 		}
 		return v, nil
