@@ -19,7 +19,7 @@ const runawayConfig = "package t\n\nimport \"list\"\n\n_big: list.Range(0, 1e8, 
 
 // TestBudgetedReloadKeepsServing: an edit that makes the running node's
 // reload grow without bound fails at the budget; the last good table
-// keeps serving and /status names the file and the budget.
+// keeps serving and /status names the directory and the budget.
 func TestBudgetedReloadKeepsServing(t *testing.T) {
 	t.Parallel()
 	if testutil.RaceEnabled {
@@ -52,7 +52,7 @@ func TestBudgetedReloadKeepsServing(t *testing.T) {
 		t.Fatalf("/status last_error = %+v, want one diagnostic", s.LastError)
 	}
 	d := s.LastError.Diagnostics[0]
-	if d.File != file || d.Line != 1 || !strings.Contains(d.Message, "exceeded the 256 MiB memory budget") {
-		t.Errorf("diagnostic %v, want %s:1:1 and the 256 MiB memory budget", d, file)
+	if d.File != "" || !strings.Contains(d.Message, "exceeded the 256 MiB memory budget") {
+		t.Errorf("diagnostic %v, want no file and the 256 MiB memory budget", d)
 	}
 }

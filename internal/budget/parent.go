@@ -65,15 +65,10 @@ func (b Budget) Compile(dir string) (*table.Table, error) {
 }
 
 // overBudget is the finding of a compile of dir stopped at a budget. It
-// is put at the start of the first configuration file, as every
-// diagnostic has a position, and names the directory: which file holds
-// the runaway value is unknown.
+// names the directory and no file: which file holds the runaway value is
+// unknown, and a position would blame one that may be innocent.
 func overBudget(dir, budget string) error {
-	d := table.Diagnostic{File: dir, Message: fmt.Sprintf("evaluating the configuration in %s exceeded %s: look for a value that grows without bound, such as a string or list that doubles from field to field or a large list.Range (--compile-timeout and --compile-memory set the budget)", dir, budget)}
-	if files, err := table.ConfigFiles(dir); err == nil && len(files) > 0 {
-		d.File, d.Line, d.Column = files[0], 1, 1
-	}
-	return table.Diagnostics{d}
+	return table.Diagnostics{{Message: fmt.Sprintf("evaluating the configuration in %s exceeded %s: look for a value that grows without bound, such as a string or list that doubles from field to field or a large list.Range (--compile-timeout and --compile-memory set the budget)", dir, budget)}}
 }
 
 // outOfMemory reports whether a child's standard error is the Go
