@@ -138,8 +138,12 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 		return "", tooMany(wait, "too many logins from your address: try again in %s", wait.Round(time.Second))
 	}
 	d, known := s.opts.Store.Developer(email)
+	if !known {
+		d = store.Developer{Email: email, PasswordHash: string(s.dummyHash)} // the same work as for an account
+	}
+	device := s.knownDevice(r, d, now) && known
 	slots := []limitSlot{{s.byPlace, email + "\x00" + place}, {s.byAddress, place}}
-	if !s.places.known(email, place, now) && !(known && s.knownDevice(r, d, now)) {
+	if !s.places.known(email, place, now) && !device {
 		slots = append(slots, limitSlot{s.byAccount, email})
 	}
 	if wait := reserveAll(slots, now); wait > 0 {
@@ -153,11 +157,7 @@ func (s *Server) login(r *http.Request, email, password string) (string, *apiErr
 		return "", s.errBusy()
 	}
 	s.logins.commit(place)
-	hash := s.dummyHash
-	if known {
-		hash = []byte(d.PasswordHash)
-	}
-	wrong := bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known
+	wrong := bcrypt.CompareHashAndPassword([]byte(d.PasswordHash), []byte(password)) != nil || !known
 	s.hashing.release()
 	if wrong {
 		commitAll(slots)

@@ -8,7 +8,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -68,7 +67,7 @@ func sealed(token string, d store.Developer, rec sessions.Session) bool {
 // shared with other nodes (Redis) can thus neither make a session nor
 // extend one.
 func sessionSeal(token string, rec sessions.Session, d store.Developer) string {
-	return accountMAC(d, "session", token, strconv.FormatInt(rec.Expires.UnixNano(), 10))
+	return accountMAC(d, "session", token, rec.Expires.UTC().Format(time.RFC3339Nano))
 }
 
 // startSession logs email in with a flash for the next page ("" for
@@ -172,9 +171,10 @@ func (s *Server) requestCookie(r *http.Request, base string) string {
 // session then, and a page or endpoint for developers only answers
 // errSessionStore; a page for anyone is shown as to a visitor. A session
 // is live while the store keeps it, its Expires has not passed by the
-// portal's clock, and the account it was started for still exists (not
-// removed by the operator, nor created again since); one that is not is
-// deleted.
+// portal's clock and is within session_ttl of it (a shortened session_ttl
+// ends the longer sessions), it carries its seal, and the account it was
+// started for still exists (not removed by the operator, nor created
+// again since); one that is not is deleted.
 func (s *Server) session(r *http.Request) (*session, error) {
 	l := requestLookup(r)
 	if l == nil {
@@ -201,7 +201,9 @@ func (s *Server) lookupSession(r *http.Request) (*session, error) {
 		return nil, nil
 	}
 	d, known := s.opts.Store.Developer(rec.Email)
-	if s.opts.Now().After(rec.Expires) || !known || !d.Created.Equal(rec.Account) || !sealed(token, d, rec) {
+	now := s.opts.Now()
+	if now.After(rec.Expires) || rec.Expires.After(now.Add(s.sessionTTL())) ||
+		!known || !d.Created.Equal(rec.Account) || !sealed(token, d, rec) {
 		if err := s.opts.Sessions.Delete(r.Context(), token); err != nil {
 			s.opts.Logger.Warn().Err(err).Msg("portal: ended session not deleted")
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/cuegate/cuegate/portal/sessions"
 	"github.com/cuegate/cuegate/portal/sessions/sessionstest"
@@ -245,6 +247,19 @@ func TestSessionRules(t *testing.T) {
 					t.Error("the session outlives its time to live")
 				}
 			})
+			t.Run("a shortened session_ttl ends the longer sessions", func(t *testing.T) {
+				e := newEnvOpts(t, Options{Logger: zerolog.Nop(), Sessions: kind.make(t)})
+				dev := e.developer("dev@example.com")
+				tab := e.freshTable()
+				tab.Portal.SessionTTL = table.Duration(30 * time.Minute)
+				e.table.Store(tab) // a hot swap
+				if loggedIn(e, dev) {
+					t.Error("a session of 1h outlives session_ttl shortened to 30m")
+				}
+				if again := e.developer("again@example.com"); !loggedIn(e, again) {
+					t.Error("a session started under the shortened session_ttl does not hold")
+				}
+			})
 			t.Run("logout ends the session, not others", func(t *testing.T) {
 				e := newEnvOpts(t, Options{Logger: zerolog.Nop(), Sessions: kind.make(t)})
 				dev, other := e.developer("dev@example.com"), e.developer("other@example.com")
@@ -394,6 +409,8 @@ func TestRedisCannotMakeASession(t *testing.T) {
 	}
 	later := rec
 	later.Expires = rec.Expires.Add(100 * 365 * 24 * time.Hour)
+	wrapped := rec // the same UnixNano, 2^64 ns later
+	wrapped.Expires = rec.Expires.Add(math.MaxInt64).Add(math.MaxInt64).Add(2)
 	ctx := context.Background()
 	for _, tt := range []struct {
 		name  string
@@ -403,6 +420,7 @@ func TestRedisCannotMakeASession(t *testing.T) {
 		{"copied under a token of the writer's", strings.Repeat("A", tokenLen), rec},
 		{"given a later expiry", token, later},
 		{"given a later expiry under a token of the writer's", strings.Repeat("B", tokenLen), later},
+		{"given an expiry 2^64 ns later", token, wrapped},
 	} {
 		v, _ := json.Marshal(tt.rec)
 		key := sessionstest.SessionKey("cuegate:", tt.token)

@@ -420,7 +420,8 @@ type Portal struct {
 	// in one field of the portal's form.
 	Redirect_uri_separator string `json:"redirect_uri_separator"`
 
-	// session_ttl is how long a portal login lasts.
+	// session_ttl is how long a portal login lasts; shortening it ends the
+	// sessions that would last longer.
 	Session_ttl string `json:"session_ttl"`
 
 	// trusted_proxies are the reverse proxies in front of the portal, as
