@@ -58,7 +58,7 @@ func sessionCSRF(token string) string {
 
 // sealed reports whether rec, stored under token, carries its seal for
 // the account d (sessionSeal).
-func sealed(token string, d store.Developer, rec sessions.Session) bool {
+func sealed(token string, rec sessions.Session, d store.Developer) bool {
 	return d.PasswordHash != "" && hmac.Equal([]byte(rec.Seal), []byte(sessionSeal(token, rec, d)))
 }
 
@@ -203,7 +203,7 @@ func (s *Server) lookupSession(r *http.Request) (*session, error) {
 	d, known := s.opts.Store.Developer(rec.Email)
 	now := s.opts.Now()
 	if now.After(rec.Expires) || rec.Expires.After(now.Add(s.sessionTTL())) ||
-		!known || !d.Created.Equal(rec.Account) || !sealed(token, d, rec) {
+		!known || !d.Created.Equal(rec.Account) || !sealed(token, rec, d) {
 		if err := s.opts.Sessions.Delete(r.Context(), token); err != nil {
 			s.opts.Logger.Warn().Err(err).Msg("portal: ended session not deleted")
 		}
