@@ -20,7 +20,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,7 +50,9 @@ const (
 // KeySetsOptions configures NewKeySets.
 type KeySetsOptions struct {
 	// Client fetches discovery documents and key sets; nil means a client
-	// with a 10s timeout and Transport.
+	// with a 10s timeout and Transport. Redirects are never followed
+	// (KeySets uses a copy of it that does not): one could take the fetch
+	// to plain http, where the keys can be replaced, or to another host.
 	Client *http.Client
 	// Transport is the default client's; nil means http.DefaultTransport.
 	Transport http.RoundTripper
@@ -92,6 +96,9 @@ func NewKeySets(opts KeySetsOptions) *KeySets {
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: defaultTimeout, Transport: opts.Transport}
 	}
+	noRedirects := *opts.Client
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	opts.Client = &noRedirects
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -403,8 +410,8 @@ func (f *fetcher) download() ([]*key, error) {
 		if doc.Issuer != idp.Issuer {
 			return nil, fmt.Errorf("discovery: issuer %q is not the configured %q", doc.Issuer, idp.Issuer)
 		}
-		if doc.JWKSURI == "" {
-			return nil, errors.New("discovery: no jwks_uri")
+		if err := checkJWKSURI(doc.JWKSURI, idp.Discovery); err != nil {
+			return nil, err
 		}
 		uri = doc.JWKSURI
 	}
@@ -422,6 +429,23 @@ func (f *fetcher) download() ([]*key, error) {
 	return keys, nil
 }
 
+// checkJWKSURI refuses the jwks_uri of the discovery document at
+// discovery unless it is an absolute http or https URL, and https when
+// discovery is: a key set fetched over plain http can be replaced on the
+// way, and with it the keys tokens are checked against.
+func checkJWKSURI(uri, discovery string) error {
+	u, err := url.Parse(uri)
+	switch {
+	case uri == "":
+		return errors.New("discovery: no jwks_uri")
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return fmt.Errorf("discovery: jwks_uri %q is not an absolute http or https URL", uri)
+	case u.Scheme == "http" && strings.HasPrefix(discovery, "https:"):
+		return fmt.Errorf("discovery: jwks_uri %q is plain http, below the https of the discovery document", uri)
+	}
+	return nil
+}
+
 func (f *fetcher) get(uri string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(f.ctx, http.MethodGet, uri, nil)
 	if err != nil {
@@ -433,7 +457,10 @@ func (f *fetcher) get(uri string) ([]byte, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode <= 399:
+		return nil, fmt.Errorf("GET %s: %s, a redirect, which is not followed: configure the address it points to", uri, resp.Status)
+	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("GET %s: %s", uri, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocBytes+1))

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -416,6 +417,59 @@ func TestStatusJSON(t *testing.T) {
 		}
 		if string(b) != c.want {
 			t.Errorf("got %s, want %s", b, c.want)
+		}
+	}
+}
+
+// TestKeysAreNotRedirected: a key set or discovery document answered with
+// a redirect is not followed (it could lead to plain http, where the keys
+// can be replaced, or to another host): the fetch fails and says so.
+func TestKeysAreNotRedirected(t *testing.T) {
+	t.Parallel()
+	testKeys(t)
+	p := newProvider(t, rsaA.JWK(t, "RS256", "sig"))
+	redirect := httptest.NewServer(http.RedirectHandler(p.URL+devidp.JWKSPath, http.StatusFound))
+	t.Cleanup(redirect.Close)
+	for _, tt := range []struct {
+		name string
+		set  func(idp *table.IdP)
+	}{
+		{"jwks_uri", func(idp *table.IdP) { idp.JWKSURI = redirect.URL }},
+		{"discovery", func(idp *table.IdP) { idp.JWKSURI, idp.Discovery = "", redirect.URL }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			idp := p.idp()
+			tt.set(idp)
+			k := newKeys(t, KeySetsOptions{}, idp)
+			testutil.Eventually(t, "an error", func() bool { return k.Status()["test"].LastError != "" })
+			if st := k.Status()["test"]; !strings.Contains(st.LastError, "302 Found, a redirect, which is not followed") || st.Fetched {
+				t.Errorf("status %+v", st)
+			}
+			if p.jwksHits() != 0 {
+				t.Error("the redirect was followed")
+			}
+		})
+	}
+}
+
+func TestCheckJWKSURI(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		uri, discovery, err string
+	}{
+		{"https://idp.example/keys", "https://idp.example/.well-known/openid-configuration", ""},
+		{"http://127.0.0.1:8082/keys", "http://127.0.0.1:8082/.well-known/openid-configuration", ""},
+		{"https://idp.example/keys", "http://127.0.0.1/.well-known/openid-configuration", ""},
+		{"", "https://idp.example/d", "no jwks_uri"},
+		{"http://idp.example/keys", "https://idp.example/d", "is plain http, below the https of the discovery document"},
+		{"/keys", "https://idp.example/d", "is not an absolute http or https URL"},
+		{"file:///etc/passwd", "https://idp.example/d", "is not an absolute http or https URL"},
+		{"gopher://idp.example/keys", "https://idp.example/d", "is not an absolute http or https URL"},
+	} {
+		err := checkJWKSURI(tt.uri, tt.discovery)
+		if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("checkJWKSURI(%q, %q) = %v, want %q", tt.uri, tt.discovery, err, tt.err)
 		}
 	}
 }
