@@ -18,8 +18,19 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// minRSABits is the smallest RSA modulus accepted for a signing key.
-const minRSABits = 2048
+// The RSA moduli accepted for a signing key: at least minRSABits, and at
+// most maxRSABits, beyond which preparing the key and checking a
+// signature cost far more than any provider's keys (a megabit modulus
+// takes seconds to prepare, and its checks are a denial of service).
+const (
+	minRSABits = 2048
+	maxRSABits = 8192
+)
+
+// maxKeys is the most signing keys a key set gives: a token without a kid
+// is checked against each that fits its algorithm. Providers publish a
+// handful.
+const maxKeys = 64
 
 // key is one usable signing key of a key set.
 type key struct {
@@ -49,9 +60,9 @@ type skippedKey struct {
 // parseJWKS parses each key of a JWKS document on its own (with jwkset) and
 // keeps the ones that can verify signatures: a malformed key, an encryption
 // key (use "enc"), a key whose key_ops exclude "verify", a symmetric or
-// private key, or a short RSA key is skipped and reported, and does not
-// affect the others. A document that is not a JWKS, or that has no usable
-// key, is an error.
+// private key, an RSA key shorter or longer than allowed, and the keys
+// beyond maxKeys are skipped and reported, and do not affect the others. A document that is not a JWKS,
+// or that has no usable key, is an error.
 func parseJWKS(body []byte) ([]*key, []skippedKey, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
@@ -65,6 +76,10 @@ func parseJWKS(body []byte) ([]*key, []skippedKey, error) {
 		seen    = map[string]bool{}
 	)
 	for i, raw := range doc.Keys {
+		if len(keys) == maxKeys {
+			skipped = append(skipped, skippedKey{i, "", fmt.Sprintf("the key set gives more than %d keys", maxKeys)})
+			continue
+		}
 		k, kid, err := parseJWK(raw)
 		switch {
 		case err != nil:
@@ -106,8 +121,11 @@ func parseJWK(raw json.RawMessage) (*key, string, error) {
 	pub := j.Key()
 	switch p := pub.(type) {
 	case *rsa.PublicKey:
-		if p.N.BitLen() < minRSABits {
-			return nil, meta.KID, fmt.Errorf("RSA key of %d bits is shorter than %d", p.N.BitLen(), minRSABits)
+		switch n := p.N.BitLen(); {
+		case n < minRSABits:
+			return nil, meta.KID, fmt.Errorf("RSA key of %d bits is shorter than %d", n, minRSABits)
+		case n > maxRSABits:
+			return nil, meta.KID, fmt.Errorf("RSA key of %d bits is longer than %d", n, maxRSABits)
 		}
 	case *ecdsa.PublicKey:
 		if p.Curve != elliptic.P256() && p.Curve != elliptic.P384() && p.Curve != elliptic.P521() {

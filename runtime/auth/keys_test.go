@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -132,6 +133,14 @@ func TestParseJWKS(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := string(rsaA.JWK(t, "RS256", "sig"))
+	long := `{"kty":"RSA","kid":"long","e":"AQAB","n":"` + base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0xff}, maxRSABits/8+1)) + `"}`
+	var kidless map[string]any
+	if err := json.Unmarshal(edA.JWK(t, "", ""), &kidless); err != nil {
+		t.Fatal(err)
+	}
+	delete(kidless, "kid")
+	one, _ := json.Marshal(kidless)
+	many := `{"keys":[` + strings.Repeat(string(one)+",", maxKeys) + good + `]}`
 	tests := []struct {
 		name    string
 		doc     string
@@ -148,6 +157,8 @@ func TestParseJWKS(t *testing.T) {
 		{"symmetric key", `{"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"},` + good + `]}`, []string{"rsa-a"}, []string{"symmetric"}, ""},
 		{"short RSA key", `{"keys":[` + string(testidp.Key{KID: "short", Priv: small}.JWK(t, "", "")) + `,` + good + `]}`, []string{"rsa-a"}, []string{"1024 bits"}, ""},
 		{"duplicate kid", `{"keys":[` + good + `,` + good + `]}`, []string{"rsa-a"}, []string{"duplicate"}, ""},
+		{"long RSA key", `{"keys":[` + long + `,` + good + `]}`, []string{"rsa-a"}, []string{"8200 bits is longer than 8192"}, ""},
+		{"more keys than maxKeys", many, slices.Repeat([]string{""}, maxKeys), []string{"more than 64 keys"}, ""},
 		{"no usable key", `{"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"}]}`, nil, []string{""}, "no usable signing key"},
 		{"empty set", `{"keys":[]}`, nil, nil, "no usable signing key"},
 		{"not JSON", `<html>`, nil, nil, "not JSON"},
