@@ -39,6 +39,28 @@ func TestClientURIProblem(t *testing.T) {
 	}
 }
 
+func TestTokenEndpointProblem(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		ep, idpHost string
+		ok          bool
+	}{
+		{"https://idp.example/token", "https://idp.example", true},
+		{"https://other.example/oauth2/token", "https://idp.example", true},
+		{"http://127.0.0.1:8082/token", "http://127.0.0.1:8082", true},
+		{"http://idp.example/token", "https://idp.example", false},
+		{"/token", "https://idp.example", false},
+		{"https://user@idp.example/token", "https://idp.example", false},
+		{"javascript:alert(1)", "https://idp.example", false},
+		{"https://idp.example/token‮", "https://idp.example", false},
+		{"https://idp.example/" + strings.Repeat("a", maxTokenEndpoint), "https://idp.example", false},
+	} {
+		if p := tokenEndpointProblem(tt.ep, tt.idpHost); (p == "") != tt.ok {
+			t.Errorf("token endpoint %.40q of %s: problem %q, want ok %v", tt.ep, tt.idpHost, p, tt.ok)
+		}
+	}
+}
+
 // TestClientURIElsewhereGetsNoToken: a registration_client_uri off the
 // registration endpoint's origin, in a registration's answer, an
 // update's answer or the store, is refused and receives nothing; Okta's

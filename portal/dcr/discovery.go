@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 // Discovery finds token endpoints in providers' discovery documents and
@@ -63,6 +65,9 @@ func (d *Discovery) TokenEndpoint(ctx context.Context, s *table.DCR) (string, er
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&doc); err != nil || doc.TokenEndpoint == "" {
 		return "", fmt.Errorf("dcr: discovery %s: no token_endpoint (%v)", url, err)
 	}
+	if p := tokenEndpointProblem(doc.TokenEndpoint, s.IdPHost); p != "" {
+		return "", fmt.Errorf("%w: discovery %s: %s", ErrBadResponse, url, p)
+	}
 	d.mu.Lock()
 	if d.cache == nil {
 		d.cache = map[string]string{}
@@ -70,4 +75,26 @@ func (d *Discovery) TokenEndpoint(ctx context.Context, s *table.DCR) (string, er
 	d.cache[s.IdPHost] = doc.TokenEndpoint
 	d.mu.Unlock()
 	return doc.TokenEndpoint, nil
+}
+
+// maxTokenEndpoint bounds a discovered token endpoint, which is stored
+// with every client and shown in the command that carries its secret.
+const maxTokenEndpoint = 2 << 10
+
+// tokenEndpointProblem says why ep, the token endpoint the discovery
+// document of idpHost names, may not be given to developers, or "" when
+// it may: it must be printable, an absolute URL with a host, and https
+// unless idpHost is http (a developer sends the client secret there).
+func tokenEndpointProblem(ep, idpHost string) string {
+	if p := printable.Problem(ep, maxTokenEndpoint); p != "" {
+		return "the token_endpoint " + p
+	}
+	u, err := url.Parse(ep)
+	switch {
+	case err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http"):
+		return "the token_endpoint is not an absolute http or https URL"
+	case u.Scheme == "http" && !strings.HasPrefix(idpHost, "http:"):
+		return "the token_endpoint is plain http, below the https of the identity provider"
+	}
+	return ""
 }

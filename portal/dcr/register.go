@@ -89,8 +89,8 @@ const (
 // repeats a secret, or nil: a client_id, client_secret, registration
 // access token or registration_client_uri that is too long or not
 // printable text, a registration_client_uri off the registration
-// endpoint's origin (clientURIProblem), or no client_secret for an auth
-// method that needs one.
+// endpoint's origin (clientURIProblem), a token_endpoint_auth_method not
+// in the registry, or no client_secret for an auth method that needs one.
 func (d *driver) usable(reg *Registration) error {
 	for _, f := range []struct {
 		name, value string
@@ -106,10 +106,22 @@ func (d *driver) usable(reg *Registration) error {
 	if p := d.clientURIProblem(reg.RegistrationClientURI); p != "" {
 		return fmt.Errorf("%w: %s", ErrBadResponse, p)
 	}
-	if reg.ClientSecret == "" && reg.TokenEndpointAuthMethod != "none" && reg.TokenEndpointAuthMethod != "private_key_jwt" {
+	secretless, known := authMethods[reg.TokenEndpointAuthMethod]
+	switch {
+	case !known:
+		return fmt.Errorf("%w: the token_endpoint_auth_method is not one of the registry's (RFC 7591 §2)", ErrBadResponse)
+	case reg.ClientSecret == "" && !secretless:
 		return fmt.Errorf("%w: no client_secret in the answer", ErrBadResponse)
 	}
 	return nil
+}
+
+// authMethods are the token endpoint auth methods of the IANA registry
+// RFC 7591 §2 set up, "" (the provider's default, client_secret_basic)
+// among them, each with whether it authenticates without a client secret.
+var authMethods = map[string]bool{
+	"": false, "client_secret_basic": false, "client_secret_post": false, "client_secret_jwt": false,
+	"none": true, "private_key_jwt": true, "tls_client_auth": true, "self_signed_tls_client_auth": true,
 }
 
 // clientURIProblem says why uri may not receive a registration access
