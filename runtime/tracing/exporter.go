@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -236,9 +237,21 @@ func (x *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.Rea
 	x.e.drop(len(spans))
 	now := time.Now().UnixNano()
 	if last := x.e.lastLog.Load(); now-last >= int64(30*time.Second) && x.e.lastLog.CompareAndSwap(last, now) {
-		x.e.opts.Logger.Warn().Err(err).Int("spans", len(spans)).Msg("tracing: export failed, spans dropped (logged at most every 30s; see cuegate_tracing_spans_dropped_total)")
+		x.e.opts.Logger.Warn().Str("error", clip(err.Error(), maxLoggedError)).Int("spans", len(spans)).Msg("tracing: export failed, spans dropped (logged at most every 30s; see cuegate_tracing_spans_dropped_total)")
 	}
 	return nil
+}
+
+// maxLoggedError bounds the text of an export failure in the log: it may
+// quote the collector's answer, up to the exporter's 4 MiB.
+const maxLoggedError = 1 << 10
+
+// clip returns s, cut to n bytes with "…" when longer.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 // ids are the IDs a span the gateway records must have: those it already

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/rs/zerolog"
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testutil"
@@ -112,6 +113,21 @@ func TestExporterNoRedirect(t *testing.T) {
 		Headers: map[string]table.Secret{"X-Api-Key": {Env: "CUEGATE_TEST_TRACING_KEY"}}}, Options{Dropped: dropped})
 	if leaked.Load() != nil || dropped.Get() != 1 {
 		t.Errorf("redirect followed (%v), %d dropped", leaked.Load(), dropped.Get())
+	}
+}
+
+// A collector's long answer to a failed export is logged clipped, not
+// whole (the exporter reads up to 4 MiB of it).
+func TestExportFailureLogIsBounded(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, strings.Repeat("x", 1<<20), http.StatusBadRequest)
+	}))
+	defer srv.Close()
+	var log testutil.SyncBuffer
+	exportOne(t, &table.Tracing{Endpoint: srv.URL, SampleRatio: 1}, Options{Logger: zerolog.New(&log)}) //nolint:errcheck // the export fails
+	if out := log.String(); !strings.Contains(out, "export failed") || len(out) > 2*maxLoggedError {
+		t.Errorf("the failure is logged in %d bytes: %.200s", len(out), out)
 	}
 }
 
