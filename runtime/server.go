@@ -12,12 +12,14 @@ import (
 	"github.com/cuegate/cuegate/runtime/deadline"
 )
 
-// Listener returns ln as the gateway listener serves it: its connections'
-// deadlines armed lazily (runtime/deadline; fasthttp sets three per
-// request), with TLS above them when the table names a certificate (see
-// TLSConfig). scheme is then "https", else "http". Serve Server on it.
+// Listener returns ln as the gateway listener serves it: an Accept that
+// waits out running out of file descriptors (retryAccept), its
+// connections' deadlines armed lazily (runtime/deadline; fasthttp sets
+// three per request), with TLS above them when the table names a
+// certificate (see TLSConfig). scheme is then "https", else "http".
+// Serve Server on it.
 func (g *Gateway) Listener(ln net.Listener) (_ net.Listener, scheme string) {
-	ln = deadline.Listener(ln)
+	ln = deadline.Listener(retryAccept{ln, g.log})
 	if cfg := g.TLSConfig(); cfg != nil {
 		return tls.NewListener(ln, cfg), "https"
 	}
