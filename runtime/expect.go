@@ -14,8 +14,9 @@ var (
 // whose header shows it will be refused: fasthttp reads the first bytes of
 // a body with a length before it calls Handler, unless the request expects
 // 100 Continue, so that an unauthenticated POST would be answered only
-// once its body arrives. Such a request (HTTP/1.1, with a Content-Length,
-// to no API, to a JWT API without a valid bearer token, over max_body_bytes, or
+// once its body arrives, and one whose chunked body it drains would hold
+// the connection for as long as its chunk extensions last. Such a request
+// (HTTP/1.1, with a Content-Length or a chunked body, to no API, to a JWT API without a valid bearer token, over max_body_bytes, or
 // with a path or header the gateway refuses) is given "Expect:
 // 100-continue": expect then answers it without reading the body, and the
 // server closes the connection. (Were it admitted after all, by a reload
@@ -26,7 +27,7 @@ var (
 // HTTP/1.0 request, which fasthttp never lets continue. Called from HeaderReceived, on
 // every request.
 func (g *Gateway) expectRefusal(h *fasthttp.RequestHeader) {
-	if h.ContentLength() <= 0 || !h.IsHTTP11() || len(h.PeekBytes(hdrExpect)) > 0 {
+	if cl := h.ContentLength(); (cl <= 0 && cl != -1) || !h.IsHTTP11() || len(h.PeekBytes(hdrExpect)) > 0 { // -1: chunked
 		return
 	}
 	r := requests.Get().(*request)

@@ -32,6 +32,7 @@ func TestDecidedBeforeBody(t *testing.T) {
 		{"no token", "POST /private/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n", 401, false},
 		{"bad token, Expect", "POST /private/x HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer x.y.z\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n", 401, false},
 		{"bad token", "POST /private/x HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer x.y.z\r\nContent-Length: 1000000\r\n\r\n", 401, false},
+		{"no token, chunked", "POST /private/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n1;" + strings.Repeat("a", 4096), 401, false},
 		{"no API", "PUT /nowhere HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n", 404, false},
 		{"over max_body_bytes", "POST /public/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 2000000000\r\n\r\n", 413, false},
 		{"bad path", "POST /public/..;/private/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n", 400, false},
