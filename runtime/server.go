@@ -67,7 +67,7 @@ func (g *Gateway) Server() *fasthttp.Server {
 // connects to Redis at start), the listen addresses and whether each listener serves
 // TLS (certificates follow reloads), what
 // Server fixes (idle_timeout, max_header_bytes, and read_timeout for the
-// header of a request), what the portal listener fixes when it starts
+// header of a request), what the portal and admin listeners fix when they start
 // (read_timeout, write_timeout, idle_timeout, max_header_bytes), and
 // shutdown_grace.
 func startupSettings(ta, tb *table.Table) []string {

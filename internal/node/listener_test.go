@@ -19,7 +19,8 @@ import (
 // TestServeTimeouts: the gateway listener's deadlines are armed lazily
 // (runtime/deadline); read_timeout still ends a request whose header stalls,
 // idle_timeout a keep-alive connection left idle, neither before its time,
-// and a connection kept busy outlives both.
+// and a connection kept busy outlives both. The admin listener keeps the
+// same read and idle timeouts.
 func TestServeTimeouts(t *testing.T) {
 	t.Parallel()
 	const read, idle = 300 * time.Millisecond, 600 * time.Millisecond
@@ -29,8 +30,8 @@ func TestServeTimeouts(t *testing.T) {
 	})
 	n := startNode(t, dir, zerolog.Nop(), false)
 	const request = "GET /open/x HTTP/1.1\r\nHost: gw\r\n\r\n"
-	dial := func(t *testing.T) (net.Conn, *bufio.Reader) {
-		c, err := net.Dial("tcp", n.GatewayAddr())
+	dialAt := func(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +39,8 @@ func TestServeTimeouts(t *testing.T) {
 		c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a hung test fails on it
 		return c, bufio.NewReader(c)
 	}
-	roundTrip := func(t *testing.T, c net.Conn, br *bufio.Reader) {
+	dial := func(t *testing.T) (net.Conn, *bufio.Reader) { return dialAt(t, n.GatewayAddr()) }
+	roundTrip := func(t *testing.T, c net.Conn, br *bufio.Reader, request string) {
 		t.Helper()
 		if _, err := io.WriteString(c, request); err != nil {
 			t.Fatal(err)
@@ -82,14 +84,28 @@ func TestServeTimeouts(t *testing.T) {
 	t.Run("idle keep-alive", func(t *testing.T) {
 		c, br := dial(t)
 		start := time.Now() // the idle timeout runs from the response
-		roundTrip(t, c, br)
+		roundTrip(t, c, br, request)
 		closedAfter(t, br, start, idle)
 	})
 	t.Run("busy keep-alive", func(t *testing.T) {
 		c, br := dial(t)
 		for end := time.Now().Add(3 * idle); time.Now().Before(end); time.Sleep(read / 3) {
-			roundTrip(t, c, br)
+			roundTrip(t, c, br, request)
 		}
+	})
+	t.Run("admin idle keep-alive", func(t *testing.T) {
+		c, br := dialAt(t, n.AdminAddr())
+		start := time.Now()
+		roundTrip(t, c, br, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+		closedAfter(t, br, start, idle)
+	})
+	t.Run("admin stalled body", func(t *testing.T) {
+		start := time.Now()
+		c, br := dialAt(t, n.AdminAddr())
+		if _, err := io.WriteString(c, "POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n0123456789"); err != nil {
+			t.Fatal(err)
+		}
+		closedAfter(t, br, start, read)
 	})
 }
 

@@ -187,7 +187,7 @@ func (n *Node) serve(t *table.Table, token string, o Options) {
 	gwLn, scheme := n.gw.Listener(n.gwLn)
 	n.server = n.gw.Server()
 	n.adminAuth = adminHandler(n.gw, n.portal, n.AdminAddr(), token)
-	n.admin = &http.Server{Handler: n.adminAuth, ReadHeaderTimeout: 10 * time.Second}
+	n.admin = httpServer(n.adminAuth, &t.Gateway)
 	n.goServe("gateway", func() error { return n.server.Serve(gwLn) })
 	n.goServe("admin", func() error { return n.admin.Serve(n.adminLn) })
 	portalURL := "disabled (no --state)"
@@ -203,6 +203,22 @@ func (n *Node) serve(t *table.Table, token string, o Options) {
 	o.Logger.Info().Str("config_dir", o.ConfigDir).Str("hash", t.Hash).Int("apis", len(t.APIs)).
 		Str("gateway", scheme+"://"+n.GatewayAddr()).Str("admin", "http://"+n.AdminAddr()).Str("portal", portalURL).
 		Msg("cuegate serving")
+}
+
+// httpServer returns the server of the portal or admin listener: h, with
+// the gateway's read, write and idle timeouts and header size as they
+// are when it starts, and a header read within 10 s, so that no
+// connection is held open by a client that sends nothing, or sends
+// slowly.
+func httpServer(h http.Handler, gw *table.Gateway) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       gw.ReadTimeout.D(),
+		WriteTimeout:      gw.WriteTimeout.D(),
+		IdleTimeout:       gw.IdleTimeout.D(),
+		MaxHeaderBytes:    gw.MaxHeaderBytes,
+	}
 }
 
 func (n *Node) goServe(name string, serve func() error) {

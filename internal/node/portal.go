@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -60,14 +59,7 @@ func startPortal(ctx context.Context, addr string, t *table.Table, gw *runtime.G
 	if err != nil {
 		return nil, fmt.Errorf("portal listener: %w", err)
 	}
-	pl := &portalListener{store: st, ln: ln, operator: p.OperatorHandler(), metrics: p.WritePrometheus, srv: &http.Server{
-		Handler:           p.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       t.Gateway.ReadTimeout.D(),
-		WriteTimeout:      t.Gateway.WriteTimeout.D(),
-		IdleTimeout:       t.Gateway.IdleTimeout.D(),
-		MaxHeaderBytes:    t.Gateway.MaxHeaderBytes,
-	}}
+	pl := &portalListener{store: st, ln: ln, operator: p.OperatorHandler(), metrics: p.WritePrometheus, srv: httpServer(p.Handler(), &t.Gateway)}
 	if tlsConf != nil {
 		pl.ln, pl.tls = tls.NewListener(ln, tlsConf), true
 	}
