@@ -49,6 +49,8 @@ func TestTokenEndpointProblem(t *testing.T) {
 		{"https://other.example/oauth2/token", "https://idp.example", true},
 		{"http://127.0.0.1:8082/token", "http://127.0.0.1:8082", true},
 		{"http://idp.example/token", "https://idp.example", false},
+		{"http://127.0.0.1:8082/token", "HTTP://127.0.0.1:8082", true},
+		{"HTTP://idp.example/token", "https://idp.example", false},
 		{"/token", "https://idp.example", false},
 		{"https://user@idp.example/token", "https://idp.example", false},
 		{"javascript:alert(1)", "https://idp.example", false},

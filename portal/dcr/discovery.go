@@ -93,8 +93,14 @@ func tokenEndpointProblem(ep, idpHost string) string {
 	switch {
 	case err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http"):
 		return "the token_endpoint is not an absolute http or https URL"
-	case u.Scheme == "http" && !strings.HasPrefix(idpHost, "http:"):
+	case u.Scheme == "http" && !isHTTP(idpHost):
 		return "the token_endpoint is plain http, below the https of the identity provider"
 	}
 	return ""
+}
+
+// isHTTP reports whether rawURL parses with the scheme http, in any case.
+func isHTTP(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	return err == nil && u.Scheme == "http"
 }

@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -440,10 +439,20 @@ func checkJWKSURI(uri, discovery string) error {
 		return errors.New("discovery: no jwks_uri")
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
 		return fmt.Errorf("discovery: jwks_uri %q is not an absolute http or https URL", uri)
-	case u.Scheme == "http" && strings.HasPrefix(discovery, "https:"):
+	case u.Scheme == "http" && schemeOf(discovery) != "http":
 		return fmt.Errorf("discovery: jwks_uri %q is plain http, below the https of the discovery document", uri)
 	}
 	return nil
+}
+
+// schemeOf returns the scheme of rawURL, lower-case; "" when it has none
+// or does not parse.
+func schemeOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme
 }
 
 func (f *fetcher) get(uri string) ([]byte, error) {

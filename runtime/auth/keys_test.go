@@ -472,6 +472,8 @@ func TestCheckJWKSURI(t *testing.T) {
 		{"https://idp.example/keys", "https://idp.example/.well-known/openid-configuration", ""},
 		{"http://127.0.0.1:8082/keys", "http://127.0.0.1:8082/.well-known/openid-configuration", ""},
 		{"https://idp.example/keys", "http://127.0.0.1/.well-known/openid-configuration", ""},
+		{"HTTPS://idp.example/keys", "https://idp.example/d", ""},
+		{"http://idp.example/keys", "HTTPS://idp.example/d", "is plain http"},
 		{"", "https://idp.example/d", "no jwks_uri"},
 		{"http://idp.example/keys", "https://idp.example/d", "is plain http, below the https of the discovery document"},
 		{"/keys", "https://idp.example/d", "is not an absolute http or https URL"},
