@@ -18,13 +18,16 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// The RSA moduli accepted for a signing key: at least minRSABits, and at
-// most maxRSABits, beyond which preparing the key and checking a
-// signature cost far more than any provider's keys (a megabit modulus
-// takes seconds to prepare, and its checks are a denial of service).
+// The RSA keys accepted for signing: a modulus of at least minRSABits and
+// at most maxRSABits, and a public exponent of at most maxRSAExponent
+// (providers use 65537). Beyond them preparing a key and checking a
+// signature cost far more than any provider's keys need (a megabit
+// modulus takes seconds to prepare; a large exponent multiplies every
+// check).
 const (
-	minRSABits = 2048
-	maxRSABits = 8192
+	minRSABits     = 2048
+	maxRSABits     = 8192
+	maxRSAExponent = 1<<16 + 1
 )
 
 // maxKeys is the most signing keys a key set gives: a token without a kid
@@ -126,6 +129,8 @@ func parseJWK(raw json.RawMessage) (*key, string, error) {
 			return nil, meta.KID, fmt.Errorf("RSA key of %d bits is shorter than %d", n, minRSABits)
 		case n > maxRSABits:
 			return nil, meta.KID, fmt.Errorf("RSA key of %d bits is longer than %d", n, maxRSABits)
+		case p.E > maxRSAExponent:
+			return nil, meta.KID, fmt.Errorf("RSA public exponent %d is above %d", p.E, maxRSAExponent)
 		}
 	case *ecdsa.PublicKey:
 		if p.Curve != elliptic.P256() && p.Curve != elliptic.P384() && p.Curve != elliptic.P521() {

@@ -437,7 +437,7 @@ func checkJWKSURI(uri, discovery string) error {
 	switch {
 	case uri == "":
 		return errors.New("discovery: no jwks_uri")
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+	case err != nil || u.Hostname() == "" || (u.Scheme != "https" && u.Scheme != "http"):
 		return fmt.Errorf("discovery: jwks_uri %q is not an absolute http or https URL", uri)
 	case u.Scheme == "http" && schemeOf(discovery) != "http":
 		return fmt.Errorf("discovery: jwks_uri %q is plain http, below the https of the discovery document", uri)

@@ -158,6 +158,7 @@ func TestParseJWKS(t *testing.T) {
 		{"short RSA key", `{"keys":[` + string(testidp.Key{KID: "short", Priv: small}.JWK(t, "", "")) + `,` + good + `]}`, []string{"rsa-a"}, []string{"1024 bits"}, ""},
 		{"duplicate kid", `{"keys":[` + good + `,` + good + `]}`, []string{"rsa-a"}, []string{"duplicate"}, ""},
 		{"long RSA key", `{"keys":[` + long + `,` + good + `]}`, []string{"rsa-a"}, []string{"8200 bits is longer than 8192"}, ""},
+		{"large RSA exponent", `{"keys":[` + strings.Replace(strings.Replace(good, `"AQAB"`, `"f____w"`, 1), `"rsa-a"`, `"big-e"`, 1) + `,` + good + `]}`, []string{"rsa-a"}, []string{"exponent 2147483647 is above 65537"}, ""},
 		{"more keys than maxKeys", many, slices.Repeat([]string{""}, maxKeys), []string{"more than 64 keys"}, ""},
 		{"no usable key", `{"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"}]}`, nil, []string{""}, "no usable signing key"},
 		{"empty set", `{"keys":[]}`, nil, nil, "no usable signing key"},
@@ -477,6 +478,7 @@ func TestCheckJWKSURI(t *testing.T) {
 		{"", "https://idp.example/d", "no jwks_uri"},
 		{"http://idp.example/keys", "https://idp.example/d", "is plain http, below the https of the discovery document"},
 		{"/keys", "https://idp.example/d", "is not an absolute http or https URL"},
+		{"https://:443/keys", "https://idp.example/d", "is not an absolute http or https URL"},
 		{"file:///etc/passwd", "https://idp.example/d", "is not an absolute http or https URL"},
 		{"gopher://idp.example/keys", "https://idp.example/d", "is not an absolute http or https URL"},
 	} {

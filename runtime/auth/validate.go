@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -396,17 +397,26 @@ func (ks *keySet) verify(t *token) *Error {
 		}
 		return nil
 	}
-	fitting := false
+	tried := 0
 	for _, k := range ks.all {
-		if k.fits(alg) {
-			if k.verifies(t.method, t.signed, t.sig) {
-				return nil
-			}
-			fitting = true
+		if !k.fits(alg) {
+			continue
+		}
+		if tried++; tried > maxKIDlessKeys {
+			return invalid("no kid, and more than " + strconv.Itoa(maxKIDlessKeys) + " keys for algorithm " + alg)
+		}
+		if k.verifies(t.method, t.signed, t.sig) {
+			return nil
 		}
 	}
-	if !fitting {
+	if tried == 0 {
 		return invalid("no signing key for algorithm " + alg)
 	}
 	return errSignature
 }
+
+// maxKIDlessKeys is how many keys fitting its algorithm a token without
+// a kid is checked against, in the key set's order: a provider that
+// names no kid publishes one or two, and a forged token must not cost a
+// check per key of a large set.
+const maxKIDlessKeys = 4

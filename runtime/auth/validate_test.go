@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"strings"
@@ -328,4 +329,50 @@ func BenchmarkValidateCachedParallel(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// TestKIDlessTokenTriesFewKeys: a token without a kid is checked against
+// at most maxKIDlessKeys keys that fit its algorithm, in the set's order,
+// so a forged one costs a few checks whatever the set holds.
+func TestKIDlessTokenTriesFewKeys(t *testing.T) {
+	t.Parallel()
+	testKeys(t)
+	withoutKID := func(k testidp.Key) json.RawMessage {
+		var m map[string]any
+		if err := json.Unmarshal(k.JWK(t, "RS256", "sig"), &m); err != nil {
+			t.Fatal(err)
+		}
+		delete(m, "kid")
+		b, _ := json.Marshal(m)
+		return b
+	}
+	signer := rsaA
+	signer.KID = ""
+	for _, tt := range []struct {
+		name string
+		keys []testidp.Key
+		desc string // "": valid
+	}{
+		{"the signer's key first", []testidp.Key{rsaA, rsaB, rsaX, rsaB, rsaX}, ""},
+		{"the signer's key fourth", []testidp.Key{rsaB, rsaX, rsaB, rsaA, rsaX}, ""},
+		{"the signer's key fifth", []testidp.Key{rsaB, rsaX, rsaB, rsaX, rsaA}, "no kid, and more than 4 keys for algorithm RS256"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var jwks []json.RawMessage
+			for _, k := range tt.keys {
+				jwks = append(jwks, withoutKID(k))
+			}
+			p := newProvider(t, jwks...)
+			v := NewValidator(readyKeys(t, KeySetsOptions{}, p.idp()), 0)
+			_, err := v.Validate(p.token(t, signer), p.idp(), rulesFor("RS256"), now)
+			if tt.desc == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantErr(t, err, 401, tt.desc)
+		})
+	}
 }
