@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -17,10 +18,20 @@ import (
 // It is safe for concurrent use as its Listener is.
 type retryAccept struct {
 	net.Listener
-	log zerolog.Logger
+	log    zerolog.Logger
+	logged *atomic.Int64 // when a failure was last logged, in Unix nanoseconds
 }
 
 var _ net.Listener = retryAccept{}
+
+// newRetryAccept returns ln waiting out its passing Accept failures,
+// logging them to log at most once per acceptLogEvery.
+func newRetryAccept(ln net.Listener, log zerolog.Logger) retryAccept {
+	return retryAccept{ln, log, new(atomic.Int64)}
+}
+
+// acceptLogEvery is how often failures to accept are logged while they last.
+const acceptLogEvery = 30 * time.Second
 
 // Backoff of a failing Accept: doubling from minAcceptWait to maxAcceptWait.
 const (
@@ -35,8 +46,8 @@ func (l retryAccept) Accept() (net.Conn, error) {
 		if err == nil || !passing(err) {
 			return c, err
 		}
-		if wait == 0 {
-			l.log.Error().Err(err).Msg("gateway: cannot accept connections; retrying until it can (raise the limit on open files, or lower idle_timeout)")
+		if now, last := time.Now().UnixNano(), l.logged.Load(); now-last >= int64(acceptLogEvery) && l.logged.CompareAndSwap(last, now) {
+			l.log.Error().Err(err).Msg("gateway: cannot accept connections; retrying until it can (raise the limit on open files, or lower idle_timeout; logged at most every 30s)")
 		}
 		wait = min(max(2*wait, minAcceptWait), maxAcceptWait)
 		time.Sleep(wait)

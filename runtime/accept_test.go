@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -54,7 +55,7 @@ func TestServingOutlastsRunningOutOfFiles(t *testing.T) {
 			ln.fails.Store(3)
 			var served net.Listener = ln
 			if tt.retry {
-				served = retryAccept{ln, zerolog.Nop()}
+				served = newRetryAccept(ln, zerolog.Nop())
 			}
 			stopped := make(chan error, 1)
 			go func() { stopped <- (&fasthttp.Server{Handler: ok}).Serve(served) }()
@@ -71,5 +72,30 @@ func TestServingOutlastsRunningOutOfFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAcceptFailuresLoggedSparingly: failures to accept, however many,
+// are logged once per acceptLogEvery.
+func TestAcceptFailuresLoggedSparingly(t *testing.T) {
+	t.Parallel()
+	ln := &exhausted{Listener: testutil.Loopback(t), err: syscall.EMFILE}
+	var log testutil.SyncBuffer
+	l := newRetryAccept(ln, zerolog.New(&log))
+	for range 3 {
+		ln.fails.Store(5)
+		go func() {
+			if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+				c.Close()
+			}
+		}()
+		c, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	if n := strings.Count(log.String(), "cannot accept connections"); n != 1 {
+		t.Errorf("15 failures logged %d times, want once", n)
 	}
 }

@@ -19,7 +19,7 @@ import (
 // certificate (see TLSConfig). scheme is then "https", else "http".
 // Serve Server on it.
 func (g *Gateway) Listener(ln net.Listener) (_ net.Listener, scheme string) {
-	ln = deadline.Listener(retryAccept{ln, g.log})
+	ln = deadline.Listener(newRetryAccept(ln, g.log))
 	if cfg := g.TLSConfig(); cfg != nil {
 		return tls.NewListener(ln, cfg), "https"
 	}
