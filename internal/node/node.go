@@ -187,7 +187,9 @@ func (n *Node) serve(t *table.Table, token string, o Options) {
 	gwLn, scheme := n.gw.Listener(n.gwLn)
 	n.server = n.gw.Server()
 	n.adminAuth = adminHandler(n.gw, n.portal, n.AdminAddr(), token)
-	n.admin = httpServer(n.adminAuth, &t.Gateway)
+	// No write timeout: net/http's counts the handler's run too, and an
+	// operator's call may wait on Redis for longer than write_timeout.
+	n.admin = httpServer(n.adminAuth, &t.Gateway, 0)
 	n.goServe("gateway", func() error { return n.server.Serve(gwLn) })
 	n.goServe("admin", func() error { return n.admin.Serve(n.adminLn) })
 	portalURL := "disabled (no --state)"
@@ -206,16 +208,16 @@ func (n *Node) serve(t *table.Table, token string, o Options) {
 }
 
 // httpServer returns the server of the portal or admin listener: h, with
-// the gateway's read, write and idle timeouts and header size as they
-// are when it starts, and a header read within 10 s, so that no
-// connection is held open by a client that sends nothing, or sends
-// slowly.
-func httpServer(h http.Handler, gw *table.Gateway) *http.Server {
+// the gateway's read and idle timeouts and header size as they are when
+// it starts, a header read within 10 s, so that no connection is held
+// open by a client that sends nothing, or sends slowly, and the write
+// timeout write (0: none).
+func httpServer(h http.Handler, gw *table.Gateway, write time.Duration) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       gw.ReadTimeout.D(),
-		WriteTimeout:      gw.WriteTimeout.D(),
+		WriteTimeout:      write,
 		IdleTimeout:       gw.IdleTimeout.D(),
 		MaxHeaderBytes:    gw.MaxHeaderBytes,
 	}

@@ -59,7 +59,7 @@ func startPortal(ctx context.Context, addr string, t *table.Table, gw *runtime.G
 	if err != nil {
 		return nil, fmt.Errorf("portal listener: %w", err)
 	}
-	pl := &portalListener{store: st, ln: ln, operator: p.OperatorHandler(), metrics: p.WritePrometheus, srv: httpServer(p.Handler(), &t.Gateway)}
+	pl := &portalListener{store: st, ln: ln, operator: p.OperatorHandler(), metrics: p.WritePrometheus, srv: httpServer(p.Handler(), &t.Gateway, t.Gateway.WriteTimeout.D())}
 	if tlsConf != nil {
 		pl.ln, pl.tls = tls.NewListener(ln, tlsConf), true
 	}
