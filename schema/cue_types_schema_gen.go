@@ -487,7 +487,9 @@ type DCR struct {
 	Registration_endpoint URL `json:"registration_endpoint,omitempty"`
 
 	// token_endpoint is shown to developers; it defaults to the one in the
-	// IdP host's discovery document.
+	// IdP host's discovery document, which must be https unless idp_host
+	// is http (a provider behind a TLS proxy may advertise http: set it
+	// here then).
 	Token_endpoint URL `json:"token_endpoint,omitempty"`
 
 	// initial_access_token is the bearer token the provider asks for to

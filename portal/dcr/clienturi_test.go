@@ -52,6 +52,7 @@ func TestTokenEndpointProblem(t *testing.T) {
 		{"http://127.0.0.1:8082/token", "HTTP://127.0.0.1:8082", true},
 		{"HTTP://idp.example/token", "https://idp.example", false},
 		{"/token", "https://idp.example", false},
+		{"https://:443/token", "https://idp.example", false},
 		{"https://user@idp.example/token", "https://idp.example", false},
 		{"javascript:alert(1)", "https://idp.example", false},
 		{"https://idp.example/token‮", "https://idp.example", false},
@@ -59,6 +60,25 @@ func TestTokenEndpointProblem(t *testing.T) {
 	} {
 		if p := tokenEndpointProblem(tt.ep, tt.idpHost); (p == "") != tt.ok {
 			t.Errorf("token endpoint %.40q of %s: problem %q, want ok %v", tt.ep, tt.idpHost, p, tt.ok)
+		}
+	}
+}
+
+func TestMethodURI(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		m  string
+		ok bool
+	}{
+		{"urn:example:auth:mtls", true},
+		{"https://idp.example/auth/method", true},
+		{"magic", false},
+		{"client_secret_post", false}, // a registry name, not a URI
+		{"urn:x\u202e", false},
+		{"urn:" + strings.Repeat("a", maxMethodURI), false},
+	} {
+		if got := methodURI(tt.m); got != tt.ok {
+			t.Errorf("methodURI(%.40q) = %v, want %v", tt.m, got, tt.ok)
 		}
 	}
 }

@@ -221,6 +221,7 @@ func TestRegisterErrors(t *testing.T) {
 		{"invalid JSON", testidp.Reply(201, `{"client_id":`), wantIs(ErrBadResponse)},
 		{"no client_id", testidp.Reply(201, `{"client_id":null,"client_secret":"s"}`), wantIs(ErrBadResponse)},
 		{"unknown auth method", testidp.Reply(201, `{"client_id":"c","client_secret":"s","token_endpoint_auth_method":"\u202e\u001b[31mx"}`), wantIs(ErrBadResponse)},
+		{"unknown auth method, not a URI", testidp.Reply(201, `{"client_id":"c","client_secret":"s","token_endpoint_auth_method":"magic"}`), wantIs(ErrBadResponse)},
 		{"no secret for client_secret_post", testidp.Reply(201, `{"client_id":"c","token_endpoint_auth_method":"client_secret_post"}`), wantIs(ErrBadResponse)},
 		{"timeout", func(w http.ResponseWriter, r *http.Request) bool { <-r.Context().Done(); return true }, wantIs(ErrTimeout)},
 	}

@@ -91,7 +91,7 @@ func tokenEndpointProblem(ep, idpHost string) string {
 	}
 	u, err := url.Parse(ep)
 	switch {
-	case err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http"):
+	case err != nil || u.Hostname() == "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http"):
 		return "the token_endpoint is not an absolute http or https URL"
 	case u.Scheme == "http" && !isHTTP(idpHost):
 		return "the token_endpoint is plain http, below the https of the identity provider"

@@ -89,8 +89,9 @@ const (
 // repeats a secret, or nil: a client_id, client_secret, registration
 // access token or registration_client_uri that is too long or not
 // printable text, a registration_client_uri off the registration
-// endpoint's origin (clientURIProblem), a token_endpoint_auth_method not
-// in the registry, or no client_secret for an auth method that needs one.
+// endpoint's origin (clientURIProblem), a token_endpoint_auth_method
+// neither in the registry nor a URI, or no client_secret for a registry
+// method that needs one.
 func (d *driver) usable(reg *Registration) error {
 	for _, f := range []struct {
 		name, value string
@@ -106,14 +107,26 @@ func (d *driver) usable(reg *Registration) error {
 	if p := d.clientURIProblem(reg.RegistrationClientURI); p != "" {
 		return fmt.Errorf("%w: %s", ErrBadResponse, p)
 	}
-	secretless, known := authMethods[reg.TokenEndpointAuthMethod]
+	m := reg.TokenEndpointAuthMethod
+	secretless, known := authMethods[m]
 	switch {
-	case !known:
-		return fmt.Errorf("%w: the token_endpoint_auth_method is not one of the registry's (RFC 7591 §2)", ErrBadResponse)
-	case reg.ClientSecret == "" && !secretless:
+	case !known && !methodURI(m):
+		return fmt.Errorf("%w: the token_endpoint_auth_method is neither one of the registry's nor an absolute URI of at most %d bytes (RFC 7591 §2)", ErrBadResponse, maxMethodURI)
+	case reg.ClientSecret == "" && known && !secretless:
 		return fmt.Errorf("%w: no client_secret in the answer", ErrBadResponse)
 	}
 	return nil
+}
+
+// maxMethodURI bounds a token endpoint auth method named by a URI.
+const maxMethodURI = 256
+
+// methodURI reports whether m is a token endpoint auth method named by an
+// absolute URI, as RFC 7591 §2 lets a provider use one outside the
+// registry: printable, at most maxMethodURI bytes.
+func methodURI(m string) bool {
+	u, err := url.Parse(m)
+	return printable.Problem(m, maxMethodURI) == "" && err == nil && u.Scheme != "" && (u.Host != "" || u.Opaque != "")
 }
 
 // authMethods are the token endpoint auth methods of the IANA registry
