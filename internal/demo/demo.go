@@ -122,20 +122,27 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 }
 
 // checkAddrs fails when an address is not on loopback or is taken, naming
-// the flag that chooses it.
+// the flag that chooses it. Every address is checked for its form before
+// any for whether it is free, so that a mistyped flag is named whatever
+// else this machine runs.
 func checkAddrs(a Addrs) error {
-	for _, p := range []struct{ flag, addr string }{
+	flags := []struct{ flag, addr string }{
 		{"--gateway", a.Gateway}, {"--portal", a.Portal}, {"--admin", a.Admin}, {"--idp", a.IdP}, {"--echo", a.Echo},
-	} {
+	}
+	notLoopback := func(flag, addr string) error {
+		return fmt.Errorf("%s %s is not a loopback address: the demo listens only on this machine; give 127.0.0.1:PORT, [::1]:PORT or localhost:PORT", flag, addr)
+	}
+	for _, p := range flags {
 		host, _, err := net.SplitHostPort(p.addr)
 		var bad *net.AddrError // SplitHostPort's only error
 		if errors.As(err, &bad) {
 			return fmt.Errorf("%s %s: %s", p.flag, p.addr, bad.Err)
 		}
-		notLoopback := fmt.Errorf("%s %s is not a loopback address: the demo listens only on this machine; give 127.0.0.1:PORT, [::1]:PORT or localhost:PORT", p.flag, p.addr)
 		if !isLoopback(host) {
-			return notLoopback
+			return notLoopback(p.flag, p.addr)
 		}
+	}
+	for _, p := range flags {
 		ln, err := net.Listen("tcp", p.addr)
 		if err != nil {
 			return fmt.Errorf("%s %s is not available (%v); choose another address with %s", p.flag, p.addr, errors.Unwrap(err), p.flag)
@@ -143,7 +150,7 @@ func checkAddrs(a Addrs) error {
 		bound, _ := netip.ParseAddrPort(ln.Addr().String())
 		ln.Close()
 		if !bound.Addr().IsLoopback() { // "localhost" resolved elsewhere
-			return notLoopback
+			return notLoopback(p.flag, p.addr)
 		}
 	}
 	return nil
