@@ -55,7 +55,7 @@ func TestTokenEndpointProblem(t *testing.T) {
 		{"https://:443/token", "https://idp.example", false},
 		{"https://user@idp.example/token", "https://idp.example", false},
 		{"javascript:alert(1)", "https://idp.example", false},
-		{"https://idp.example/token‮", "https://idp.example", false},
+		{"https://idp.example/token\u202e\a", "https://idp.example", false},
 		{"https://idp.example/" + strings.Repeat("a", maxTokenEndpoint), "https://idp.example", false},
 	} {
 		if p := tokenEndpointProblem(tt.ep, tt.idpHost); (p == "") != tt.ok {
