@@ -356,7 +356,7 @@ func (s *Server) clientData(ctx context.Context, t *table.Table, c store.Client,
 	d := &pageData{Title: title, Client: s.liveView(ctx, t, c, hideSecret), Calls: gatewayCalls(t, c),
 		HideSecret: hideSecret, PolicyName: c.Policy, ClientName: c.ClientName,
 		RedirectURIs: strings.Join(c.RedirectURIs, redirectURISeparator(t)+" "), Separator: redirectURISeparator(t)}
-	if c.TokenEndpoint != "" {
+	if c.TokenEndpoint != "" && sendsSecret(c.TokenEndpointAuthMethod) {
 		d.TokenCurl = tokenCurl(c, scope, !hideSecret)
 	}
 	if p := t.Policies[c.Policy]; p != nil {

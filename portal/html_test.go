@@ -232,3 +232,27 @@ func TestFormTooLarge(t *testing.T) {
 		t.Errorf("a form over 64 KiB: %d\n%s", resp.StatusCode, body)
 	}
 }
+
+// TestNoTokenCommandWithoutASecret: a client that does not authenticate
+// by sending its secret (here tls_client_auth) is shown no copied
+// command that would send an empty one.
+func TestNoTokenCommandWithoutASecret(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPost {
+			return false
+		}
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"client_id":"mtls-1","token_endpoint_auth_method":"tls_client_auth"}`) //nolint:errcheck
+		return true
+	})
+	dev := e.developer("a@example.com")
+	if resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d", resp.StatusCode)
+	}
+	status, body, _ := e.page(dev, "/clients/mtls-1")
+	if status != 200 || strings.Contains(body, "Get an access token") || strings.Contains(body, "client_secret=") {
+		t.Errorf("page of a tls_client_auth client: %d\n%s", status, body)
+	}
+}

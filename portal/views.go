@@ -202,6 +202,15 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// sendsSecret reports whether a client registered with the token endpoint
+// auth method m authenticates by sending its secret, as tokenCurl's
+// command does: client_secret_basic (the default, "") or
+// client_secret_post. Other methods sign a JWT, present a certificate or
+// send nothing, which a copied command cannot do for the developer.
+func sendsSecret(m string) bool {
+	return m == "" || m == "client_secret_basic" || m == "client_secret_post"
+}
+
 // tokenCurl is a shell command that gets an access token for c with the
 // client_credentials grant and keeps it in $ACCESS_TOKEN. With withSecret
 // false the command reads the secret from $CLIENT_SECRET instead of
