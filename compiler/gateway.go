@@ -22,6 +22,7 @@ func (c *compilation) buildGateway(t *table.Table, g *schema.Gateway) {
 		ShutdownGrace:  c.duration(g.Shutdown_grace, false, field("gateway", "shutdown_grace")),
 		MaxHeaderBytes: int(g.Max_header_bytes),
 		MaxBodyBytes:   int(g.Max_body_bytes),
+		MaxConns:       int(g.Max_conns),
 		TLS:            tls(g.Tls),
 		PortalTLS:      tls(g.Portal_tls),
 		UpstreamCAFile: g.Upstream_ca_file,

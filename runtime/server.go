@@ -29,7 +29,7 @@ func (g *Gateway) Listener(ln net.Listener) (_ net.Listener, scheme string) {
 // Server returns a fasthttp server for the gateway listener (serve it on
 // Listener), configured from the table's gateway settings: write_timeout,
 // and read_timeout once a request's header is in, follow every reload
-// (they are taken per request); idle_timeout, max_header_bytes and the read_timeout of a
+// (they are taken per request); idle_timeout, max_header_bytes, max_conns (maxConns) and the read_timeout of a
 // request's header are those of the table at the time Server is called.
 // Request bodies are streamed, and a request is decided on its header
 // before its body is read: see expect and expectRefusal. A
@@ -50,6 +50,7 @@ func (g *Gateway) Server() *fasthttp.Server {
 		ReadTimeout:                  gw.ReadTimeout.D(),
 		WriteTimeout:                 gw.WriteTimeout.D(),
 		IdleTimeout:                  gw.IdleTimeout.D(),
+		Concurrency:                  maxConns(gw.MaxConns, openFilesLimit()),
 		ReadBufferSize:               gw.MaxHeaderBytes,
 		MaxRequestBodySize:           64 << 10,
 		StreamRequestBody:            true,
@@ -66,7 +67,7 @@ func (g *Gateway) Server() *fasthttp.Server {
 // effect only when the process restarts: the cluster block (the node
 // connects to Redis at start), the listen addresses and whether each listener serves
 // TLS (certificates follow reloads), what
-// Server fixes (idle_timeout, max_header_bytes, and read_timeout for the
+// Server fixes (idle_timeout, max_header_bytes, max_conns, and read_timeout for the
 // header of a request), what the portal and admin listeners fix when they start
 // (read_timeout, write_timeout, idle_timeout, max_header_bytes), and
 // shutdown_grace.
@@ -87,6 +88,7 @@ func startupSettings(ta, tb *table.Table) []string {
 		{"write_timeout", a.WriteTimeout != b.WriteTimeout},
 		{"idle_timeout", a.IdleTimeout != b.IdleTimeout},
 		{"max_header_bytes", a.MaxHeaderBytes != b.MaxHeaderBytes},
+		{"max_conns", a.MaxConns != b.MaxConns},
 		{"shutdown_grace", a.ShutdownGrace != b.ShutdownGrace},
 	} {
 		if s.changed {
@@ -94,6 +96,18 @@ func startupSettings(ta, tb *table.Table) []string {
 		}
 	}
 	return names
+}
+
+// maxConns is the most client connections the gateway listener serves:
+// configured (max_conns), else half of openFiles, the process's limit on
+// open files, so that running out of connections leaves descriptors for
+// upstream connections, the portal and the admin listener; else (no
+// limit known) 0, fasthttp's own default.
+func maxConns(configured, openFiles int) int {
+	if configured > 0 {
+		return configured
+	}
+	return openFiles / 2
 }
 
 // requestConfig applies the current table's timeouts to one request.

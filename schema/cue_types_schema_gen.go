@@ -34,8 +34,8 @@ type Config struct {
 
 type Gateway struct {
 	// listen is the host:port the gateway serves API traffic on. The
-	// addresses, TLS on or off, the timeouts, max_header_bytes and
-	// shutdown_grace take effect when serving starts: a reload that
+	// addresses, TLS on or off, the timeouts, max_header_bytes, max_conns
+	// and shutdown_grace take effect when serving starts: a reload that
 	// changes one logs that a restart is needed.
 	Listen string `json:"listen"`
 
@@ -80,6 +80,12 @@ type Gateway struct {
 
 	// max_body_bytes caps request bodies; bodies are streamed, not buffered.
 	Max_body_bytes int64 `json:"max_body_bytes"`
+
+	// max_conns caps the client connections the gateway listener keeps
+	// open; one beyond it is answered 503 and closed. Unset, it is half
+	// the process's limit on open files, leaving the rest for upstream
+	// connections, the portal and the admin listener.
+	Max_conns int64 `json:"max_conns,omitempty"`
 
 	// tls serves the gateway's listener over TLS.
 	Tls *TLS `json:"tls,omitempty"`

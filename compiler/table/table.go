@@ -68,7 +68,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 }
 
 // Gateway holds the listener settings. The addresses, TLS on or off, the
-// timeouts, max_header_bytes and shutdown_grace take effect when serving
+// timeouts, max_header_bytes, max_conns and shutdown_grace take effect when serving
 // starts (a reload that changes one says a restart is needed); TLS
 // certificate files are read again on every reload, and max_body_bytes,
 // rate_limit_headers and the upstream settings apply from the next request.
@@ -83,8 +83,11 @@ type Gateway struct {
 	ShutdownGrace  Duration `json:"shutdown_grace"`
 	MaxHeaderBytes int      `json:"max_header_bytes"`
 	MaxBodyBytes   int      `json:"max_body_bytes"`
-	TLS            *TLS     `json:"tls,omitempty"`
-	PortalTLS      *TLS     `json:"portal_tls,omitempty"`
+	// MaxConns caps the gateway listener's client connections; 0 means
+	// half the process's limit on open files.
+	MaxConns  int  `json:"max_conns,omitempty"`
+	TLS       *TLS `json:"tls,omitempty"`
+	PortalTLS *TLS `json:"portal_tls,omitempty"`
 	// UpstreamCAFile is a file name as written (see ConfigPath).
 	UpstreamCAFile string `json:"upstream_ca_file,omitempty"`
 	// RateLimitHeaders: X-RateLimit-* on every answer under a limit, not
