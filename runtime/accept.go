@@ -3,7 +3,6 @@ package runtime
 import (
 	"errors"
 	"net"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,8 +17,7 @@ import (
 // It is safe for concurrent use as its Listener is.
 type retryAccept struct {
 	net.Listener
-	log    zerolog.Logger
-	logged *atomic.Int64 // when a failure was last logged, in Unix nanoseconds
+	log zerolog.Logger // sampled: at most one line per acceptLogEvery
 }
 
 var _ net.Listener = retryAccept{}
@@ -27,7 +25,7 @@ var _ net.Listener = retryAccept{}
 // newRetryAccept returns ln waiting out its passing Accept failures,
 // logging them to log at most once per acceptLogEvery.
 func newRetryAccept(ln net.Listener, log zerolog.Logger) retryAccept {
-	return retryAccept{ln, log, new(atomic.Int64)}
+	return retryAccept{ln, log.Sample(&zerolog.BurstSampler{Burst: 1, Period: acceptLogEvery})}
 }
 
 // acceptLogEvery is how often failures to accept are logged while they last.
@@ -46,19 +44,20 @@ func (l retryAccept) Accept() (net.Conn, error) {
 		if err == nil || !passing(err) {
 			return c, err
 		}
-		if now, last := time.Now().UnixNano(), l.logged.Load(); now-last >= int64(acceptLogEvery) && l.logged.CompareAndSwap(last, now) {
-			l.log.Error().Err(err).Msg("gateway: cannot accept connections; retrying until it can (raise the limit on open files, or lower idle_timeout; logged at most every 30s)")
-		}
+		l.log.Error().Err(err).Msg("gateway: cannot accept connections; retrying until it can (raise the limit on open files, or lower idle_timeout; logged at most every 30s)")
 		wait = min(max(2*wait, minAcceptWait), maxAcceptWait)
 		time.Sleep(wait)
 	}
 }
 
-// passing reports whether an Accept error may pass: the process or the
+// passingErrors are the Accept errors that pass: the process or the
 // system out of file descriptors or buffers, or a connection aborted
 // before it was accepted.
+var passingErrors = []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED}
+
+// passing reports whether err is one of passingErrors.
 func passing(err error) bool {
-	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
+	for _, e := range passingErrors {
 		if errors.Is(err, e) {
 			return true
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cuegate/cuegate/internal/budget"
 	"github.com/cuegate/cuegate/internal/gitexport"
+	"github.com/cuegate/cuegate/internal/outbound"
 )
 
 // compileAtRevision compiles dir as of the git revision rev
@@ -42,12 +43,7 @@ const (
 
 // tableClient fetches a node's table. It never follows a redirect: the
 // admin token is for the node asked, and a 3xx is an error.
-var tableClient = &http.Client{
-	Timeout: tableTimeout,
-	CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	},
-}
+var tableClient = outbound.NoRedirects(&http.Client{Timeout: tableTimeout})
 
 // fetchTable reads the table a node serves at base's /table, with token
 // as the bearer token when it is not empty. A URL with credentials

@@ -43,6 +43,7 @@ import (
 	"slices"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/outbound"
 )
 
 // Request is the client a developer asks for.
@@ -119,12 +120,15 @@ func InitialAccessToken(sec *table.Secret, configDir string) (string, error) {
 // New returns the driver for s. configDir is the configuration directory
 // s was compiled from: a relative initial access token file is read from
 // it (see table.ConfigPath). hc is the HTTP client to use
-// (http.DefaultClient when nil), without following redirects (noRedirects).
+// (http.DefaultClient when nil), without following redirects
+// (outbound.NoRedirects: a followed redirect would send a request's body
+// and Authorization, a registration or initial access token, wherever
+// the answer points; the 3xx is refused by redirected).
 func New(s *table.DCR, configDir string, hc *http.Client) (Registrar, error) {
 	if s == nil {
 		return nil, fmt.Errorf("%w: none are configured", ErrSettings)
 	}
-	hc = noRedirects(hc)
+	hc = outbound.NoRedirects(hc)
 	p, ok := table.LookupProvider(s.Provider)
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown provider %q", ErrSettings, s.Provider)

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/outbound"
 	"github.com/cuegate/cuegate/internal/printable"
 )
 
@@ -23,9 +24,9 @@ type Discovery struct {
 }
 
 // NewDiscovery returns a Discovery using hc (http.DefaultClient when
-// nil), without following redirects (noRedirects).
+// nil), without following redirects (outbound.NoRedirects).
 func NewDiscovery(hc *http.Client) *Discovery {
-	return &Discovery{hc: noRedirects(hc)}
+	return &Discovery{hc: outbound.NoRedirects(hc)}
 }
 
 // TokenEndpoint returns s.TokenEndpoint when set, else the token_endpoint
@@ -83,24 +84,17 @@ const maxTokenEndpoint = 2 << 10
 
 // tokenEndpointProblem says why ep, the token endpoint the discovery
 // document of idpHost names, may not be given to developers, or "" when
-// it may: it must be printable, an absolute URL with a host, and https
-// unless idpHost is http (a developer sends the client secret there).
+// it may: it must be printable, without user information, and pass
+// outbound.URLProblem (a developer sends the client secret there).
 func tokenEndpointProblem(ep, idpHost string) string {
 	if p := printable.Problem(ep, maxTokenEndpoint); p != "" {
 		return "the token_endpoint " + p
 	}
-	u, err := url.Parse(ep)
-	switch {
-	case err != nil || u.Hostname() == "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http"):
+	if u, err := url.Parse(ep); err == nil && u.User != nil {
 		return "the token_endpoint is not an absolute http or https URL"
-	case u.Scheme == "http" && !isHTTP(idpHost):
-		return "the token_endpoint is plain http, below the https of the identity provider"
+	}
+	if p := outbound.URLProblem(ep, idpHost, "the identity provider"); p != "" {
+		return "the token_endpoint " + p
 	}
 	return ""
-}
-
-// isHTTP reports whether rawURL parses with the scheme http, in any case.
-func isHTTP(rawURL string) bool {
-	u, err := url.Parse(rawURL)
-	return err == nil && u.Scheme == "http"
 }

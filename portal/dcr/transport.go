@@ -2,7 +2,6 @@ package dcr
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -60,16 +59,6 @@ func causeOf(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-// noRedirects is a copy of hc (http.DefaultClient when nil) that does not
-// follow redirects: a followed redirect would send a request's body and
-// Authorization (a registration or initial access token) wherever the
-// answer points. The caller sees the 3xx, which redirected refuses.
-func noRedirects(hc *http.Client) *http.Client {
-	c := *cmp.Or(hc, http.DefaultClient)
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
 }
 
 // redirected is the error of a 3xx answer to method url, or nil.

@@ -20,7 +20,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -30,6 +29,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/outbound"
 	"github.com/cuegate/cuegate/internal/promlabel"
 )
 
@@ -95,9 +95,7 @@ func NewKeySets(opts KeySetsOptions) *KeySets {
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: defaultTimeout, Transport: opts.Transport}
 	}
-	noRedirects := *opts.Client
-	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	opts.Client = &noRedirects
+	opts.Client = outbound.NoRedirects(opts.Client)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -429,30 +427,17 @@ func (f *fetcher) download() ([]*key, error) {
 }
 
 // checkJWKSURI refuses the jwks_uri of the discovery document at
-// discovery unless it is an absolute http or https URL, and https when
-// discovery is: a key set fetched over plain http can be replaced on the
-// way, and with it the keys tokens are checked against.
+// discovery unless outbound.URLProblem finds none: a key set fetched over
+// plain http can be replaced on the way, and with it the keys tokens are
+// checked against.
 func checkJWKSURI(uri, discovery string) error {
-	u, err := url.Parse(uri)
-	switch {
-	case uri == "":
+	if uri == "" {
 		return errors.New("discovery: no jwks_uri")
-	case err != nil || u.Hostname() == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		return fmt.Errorf("discovery: jwks_uri %q is not an absolute http or https URL", uri)
-	case u.Scheme == "http" && schemeOf(discovery) != "http":
-		return fmt.Errorf("discovery: jwks_uri %q is plain http, below the https of the discovery document", uri)
+	}
+	if p := outbound.URLProblem(uri, discovery, "the discovery document"); p != "" {
+		return fmt.Errorf("discovery: jwks_uri %q %s", uri, p)
 	}
 	return nil
-}
-
-// schemeOf returns the scheme of rawURL, lower-case; "" when it has none
-// or does not parse.
-func schemeOf(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return ""
-	}
-	return u.Scheme
 }
 
 func (f *fetcher) get(uri string) ([]byte, error) {

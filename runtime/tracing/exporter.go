@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +21,8 @@ import (
 	oteltrace "go.opentelemetry.io/otel/trace"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/outbound"
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 // Defaults of Options.
@@ -35,12 +36,7 @@ const (
 // collectorClient sends spans to the collector. It follows no redirect:
 // the headers' secrets are for the endpoint configured, and a redirect
 // is a failed export.
-var collectorClient = &http.Client{
-	Timeout: exportTimeout,
-	CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	},
-}
+var collectorClient = outbound.NoRedirects(&http.Client{Timeout: exportTimeout})
 
 // Options configures New.
 type Options struct {
@@ -74,7 +70,7 @@ type Exporter struct {
 	queued   atomic.Int64 // spans handed to the batch processor, not yet exported or failed
 	max      int64
 	opts     Options
-	lastLog  atomic.Int64 // UnixNano of the last failure logged
+	failLog  zerolog.Logger // opts.Logger, at most one line per 30 s
 	// cfg and headerSum are what e was made for: the settings, and the
 	// SHA-256 of the headers' resolved values (see Serves).
 	cfg       *table.Tracing
@@ -108,7 +104,7 @@ func New(cfg *table.Tracing, opts Options) (*Exporter, error) {
 		opts.BatchTimeout = DefaultBatchTimeout
 	}
 	e := &Exporter{opts: opts, max: int64(opts.QueueSize), bound: uint64(cfg.SampleRatio * (1 << 63)),
-		cfg: cfg, headerSum: headerSum(headers)}
+		cfg: cfg, headerSum: headerSum(headers), failLog: opts.Logger.Sample(&zerolog.BurstSampler{Burst: 1, Period: 30 * time.Second})}
 	if cfg.SampleRatio >= 1 {
 		e.bound = 1 << 63
 	}
@@ -235,24 +231,13 @@ func (x *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.Rea
 		return nil
 	}
 	x.e.drop(len(spans))
-	now := time.Now().UnixNano()
-	if last := x.e.lastLog.Load(); now-last >= int64(30*time.Second) && x.e.lastLog.CompareAndSwap(last, now) {
-		x.e.opts.Logger.Warn().Str("error", clip(err.Error(), maxLoggedError)).Int("spans", len(spans)).Msg("tracing: export failed, spans dropped (logged at most every 30s; see cuegate_tracing_spans_dropped_total)")
-	}
+	x.e.failLog.Warn().Str("error", printable.Clip(err.Error(), maxLoggedError)).Int("spans", len(spans)).Msg("tracing: export failed, spans dropped (logged at most every 30s; see cuegate_tracing_spans_dropped_total)")
 	return nil
 }
 
 // maxLoggedError bounds the text of an export failure in the log: it may
 // quote the collector's answer, up to the exporter's 4 MiB.
 const maxLoggedError = 1 << 10
-
-// clip returns s, cut to n bytes with "…" when longer.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
-}
 
 // ids are the IDs a span the gateway records must have: those it already
 // propagated.
