@@ -110,11 +110,11 @@ func (d *decoder) check(sh *shape, at fieldPath, sel cue.Selector) bool {
 }
 
 func (d *decoder) value(v cue.Value, at fieldPath, sh *shape) any {
-	switch v.IncompleteKind() {
+	switch k := v.IncompleteKind(); k {
 	case cue.StructKind, cue.BottomKind:
 		// A struct or list with an error below it is still iterable; a
 		// scalar in error iterates as an empty struct, and is reported.
-		if it, err := v.Fields(); err == nil && (v.IncompleteKind() == cue.StructKind || hasFields(v)) {
+		if it, err := v.Fields(); err == nil && (k == cue.StructKind || hasFields(v)) {
 			return d.fields(it, at, sh)
 		}
 	case cue.ListKind:

@@ -33,6 +33,12 @@ func accountMAC(d store.Developer, purpose string, fields ...string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// validMAC reports whether mac is accountMAC(d, purpose, fields...) for
+// an account with a password hash: without one, anybody could compute it.
+func validMAC(mac string, d store.Developer, purpose string, fields ...string) bool {
+	return d.PasswordHash != "" && hmac.Equal([]byte(mac), []byte(accountMAC(d, purpose, fields...)))
+}
+
 // setDevice marks r's browser as one d logged in from at now, for
 // knownPlaceTTL: the cookie holds the time and accountMAC of it.
 func (s *Server) setDevice(w http.ResponseWriter, r *http.Request, d store.Developer, now time.Time) {
@@ -44,12 +50,9 @@ func (s *Server) setDevice(w http.ResponseWriter, r *http.Request, d store.Devel
 // set within knownPlaceTTL before now.
 func (s *Server) knownDevice(r *http.Request, d store.Developer, now time.Time) bool {
 	at, mac, ok := strings.Cut(s.requestCookie(r, deviceCookie), ".")
-	if !ok || d.PasswordHash == "" || len(at) > 19 {
+	if !ok || len(at) > 19 {
 		return false
 	}
 	unix, err := strconv.ParseInt(at, 10, 64)
-	if err != nil || now.Sub(time.Unix(unix, 0)) >= knownPlaceTTL {
-		return false
-	}
-	return hmac.Equal([]byte(mac), []byte(accountMAC(d, "device", at)))
+	return err == nil && now.Sub(time.Unix(unix, 0)) < knownPlaceTTL && validMAC(mac, d, "device", at)
 }

@@ -59,7 +59,7 @@ func sessionCSRF(token string) string {
 // sealed reports whether rec, stored under token, carries its seal for
 // the account d (sessionSeal).
 func sealed(token string, rec sessions.Session, d store.Developer) bool {
-	return d.PasswordHash != "" && hmac.Equal([]byte(rec.Seal), []byte(sessionSeal(token, rec, d)))
+	return validMAC(rec.Seal, d, "session", token, sealedExpiry(rec))
 }
 
 // sessionSeal returns the seal of rec, a session of the account d stored
@@ -67,8 +67,12 @@ func sealed(token string, rec sessions.Session, d store.Developer) bool {
 // shared with other nodes (Redis) can thus neither make a session nor
 // extend one.
 func sessionSeal(token string, rec sessions.Session, d store.Developer) string {
-	return accountMAC(d, "session", token, rec.Expires.UTC().Format(time.RFC3339Nano))
+	return accountMAC(d, "session", token, sealedExpiry(rec))
 }
+
+// sealedExpiry is rec's expiry as its seal covers it: RFC 3339 text to the
+// nanosecond, which, unlike a count of nanoseconds, does not wrap.
+func sealedExpiry(rec sessions.Session) string { return rec.Expires.UTC().Format(time.RFC3339Nano) }
 
 // startSession logs email in with a flash for the next page ("" for
 // none), sets the session cookie and the device cookie (setDevice) and

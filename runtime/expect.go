@@ -16,8 +16,9 @@ var (
 // 100 Continue, so that an unauthenticated POST would be answered only
 // once its body arrives, and one whose chunked body it drains would hold
 // the connection for as long as its chunk extensions last. Such a request
-// (HTTP/1.1, with a Content-Length or a chunked body, to no API, to a JWT API without a valid bearer token, over max_body_bytes, or
-// with a path or header the gateway refuses) is given "Expect:
+// (HTTP/1.1, with a Content-Length or a chunked body, to no API, to a JWT
+// API without a valid bearer token, over max_body_bytes, or with a path
+// or header the gateway refuses) is given "Expect:
 // 100-continue": expect then answers it without reading the body, and the
 // server closes the connection. (Were it admitted after all, by a reload
 // in between, the client would get a 100 Continue it did not ask for,
@@ -27,7 +28,8 @@ var (
 // HTTP/1.0 request, which fasthttp never lets continue. Called from HeaderReceived, on
 // every request.
 func (g *Gateway) expectRefusal(h *fasthttp.RequestHeader) {
-	if cl := h.ContentLength(); (cl <= 0 && cl != -1) || !h.IsHTTP11() || len(h.PeekBytes(hdrExpect)) > 0 { // -1: chunked
+	cl := h.ContentLength() // -1: chunked
+	if hasBody := cl > 0 || cl == -1; !hasBody || !h.IsHTTP11() || len(h.PeekBytes(hdrExpect)) > 0 {
 		return
 	}
 	r := requests.Get().(*request)

@@ -29,8 +29,9 @@ func (g *Gateway) Listener(ln net.Listener) (_ net.Listener, scheme string) {
 // Server returns a fasthttp server for the gateway listener (serve it on
 // Listener), configured from the table's gateway settings: write_timeout,
 // and read_timeout once a request's header is in, follow every reload
-// (they are taken per request); idle_timeout, max_header_bytes, max_conns (maxConns) and the read_timeout of a
-// request's header are those of the table at the time Server is called.
+// (they are taken per request); idle_timeout, max_header_bytes, max_conns
+// (maxConns) and the read_timeout of a request's header are those of the
+// table at the time Server is called.
 // Request bodies are streamed, and a request is decided on its header
 // before its body is read: see expect and expectRefusal. A
 // request the server cannot read is answered by requestError, and the
@@ -65,12 +66,12 @@ func (g *Gateway) Server() *fasthttp.Server {
 
 // startupSettings names the settings that differ from a to b and take
 // effect only when the process restarts: the cluster block (the node
-// connects to Redis at start), the listen addresses and whether each listener serves
-// TLS (certificates follow reloads), what
-// Server fixes (idle_timeout, max_header_bytes, max_conns, and read_timeout for the
-// header of a request), what the portal and admin listeners fix when they start
-// (read_timeout, write_timeout, idle_timeout, max_header_bytes), and
-// shutdown_grace.
+// connects to Redis at start), the listen addresses and whether each
+// listener serves TLS (certificates follow reloads), what Server fixes
+// (idle_timeout, max_header_bytes, max_conns, and read_timeout for the
+// header of a request), what the portal and admin listeners fix when they
+// start (read_timeout, idle_timeout, max_header_bytes, and the portal's
+// write_timeout), and shutdown_grace.
 func startupSettings(ta, tb *table.Table) []string {
 	a, b := &ta.Gateway, &tb.Gateway
 	var names []string
