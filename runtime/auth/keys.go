@@ -30,6 +30,7 @@ import (
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/outbound"
+	"github.com/cuegate/cuegate/internal/printable"
 	"github.com/cuegate/cuegate/internal/promlabel"
 )
 
@@ -426,6 +427,9 @@ func (f *fetcher) download() ([]*key, error) {
 	return keys, nil
 }
 
+// maxQuoted bounds what an error quotes of a value a provider sent.
+const maxQuoted = 200
+
 // checkJWKSURI refuses the jwks_uri of the discovery document at
 // discovery unless outbound.URLProblem finds none: a key set fetched over
 // plain http can be replaced on the way, and with it the keys tokens are
@@ -435,7 +439,7 @@ func checkJWKSURI(uri, discovery string) error {
 		return errors.New("discovery: no jwks_uri")
 	}
 	if p := outbound.URLProblem(uri, discovery, "the discovery document"); p != "" {
-		return fmt.Errorf("discovery: jwks_uri %q %s", uri, p)
+		return fmt.Errorf("discovery: jwks_uri %q %s", printable.Clip(uri, maxQuoted), p)
 	}
 	return nil
 }

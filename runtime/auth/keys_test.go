@@ -488,3 +488,13 @@ func TestCheckJWKSURI(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckJWKSURIQuotesLittle: a refused jwks_uri is quoted clipped, not
+// whole, in the error (and so in the log and /status).
+func TestCheckJWKSURIQuotesLittle(t *testing.T) {
+	t.Parallel()
+	err := checkJWKSURI("http://idp.example/"+strings.Repeat("a", 1<<20), "https://idp.example/d")
+	if err == nil || len(err.Error()) > 2*maxQuoted+100 {
+		t.Errorf("error of %d bytes", len(fmt.Sprint(err)))
+	}
+}
