@@ -11,9 +11,8 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -83,36 +82,14 @@ func readDir(dir string) ([]sourceFile, error) {
 // .cue is refused before it is read, so it cannot block or feed the
 // compile without end.
 func readSource(path string) ([]byte, error) {
-	// Stat before opening: opening a named pipe waits for a writer.
-	if err := regularFile(os.Stat(path)); err != nil {
-		return nil, fmt.Errorf("%s %w", path, err)
+	src, err := table.ReadFile(path, table.MaxConfigFileBytes)
+	if notRegular, ok := errors.AsType[*table.ErrNotRegular](err); ok {
+		return nil, fmt.Errorf("%s %v: a configuration file must be one", path, notRegular)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if err := regularFile(f.Stat()); err != nil { // replaced since the Stat
-		return nil, fmt.Errorf("%s %w", path, err)
-	}
-	src, err := io.ReadAll(io.LimitReader(f, table.MaxConfigFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(src) > table.MaxConfigFileBytes {
+	if _, ok := errors.AsType[*table.ErrTooLarge](err); ok {
 		return nil, fmt.Errorf("%s is larger than %d MiB: a configuration file must be smaller", path, table.MaxConfigFileBytes>>20)
 	}
-	return src, nil
-}
-
-func regularFile(fi os.FileInfo, err error) error {
-	switch {
-	case err != nil:
-		return err
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("is not a regular file (%s): a configuration file must be one", fi.Mode().Type())
-	}
-	return nil
+	return src, err
 }
 
 // compilation collects the diagnostics of one Compile call.

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"os"
 	"sync/atomic"
 
 	"github.com/cuegate/cuegate/compiler/table"
@@ -16,7 +15,7 @@ func (g *Gateway) upstreamTLSConfig(caFile string) (*tls.Config, error) {
 	if caFile == "" {
 		return nil, nil // system roots
 	}
-	pem, err := os.ReadFile(table.ConfigPath(g.opts.ConfigDir, caFile))
+	pem, err := table.ReadPEM(g.opts.ConfigDir, caFile)
 	if err != nil {
 		return nil, fmt.Errorf("upstream_ca_file: %w", err)
 	}
@@ -75,7 +74,15 @@ func (g *Gateway) loadCert(what string, files *table.TLS) (*tls.Certificate, err
 	if files == nil {
 		return nil, nil
 	}
-	c, err := tls.LoadX509KeyPair(table.ConfigPath(g.opts.ConfigDir, files.CertFile), table.ConfigPath(g.opts.ConfigDir, files.KeyFile))
+	cert, err := table.ReadPEM(g.opts.ConfigDir, files.CertFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	key, err := table.ReadPEM(g.opts.ConfigDir, files.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	c, err := tls.X509KeyPair(cert, key)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}

@@ -18,7 +18,8 @@ type Secret struct {
 // Resolve reads the secret, without the white space around it (a file's
 // final newline, or an environment variable set from such a file); a
 // relative file name is read from dir, the configuration directory (see
-// ConfigPath). The error names the reference, never a value.
+// ConfigPath). A file must be a regular one of at most MaxSecretFileBytes
+// (see ReadFile). The error names the reference, never a value.
 func (s *Secret) Resolve(dir string) (string, error) {
 	switch {
 	case s == nil:
@@ -30,7 +31,7 @@ func (s *Secret) Resolve(dir string) (string, error) {
 		}
 		return v, nil
 	default:
-		b, err := os.ReadFile(ConfigPath(dir, s.File))
+		b, err := ReadFile(ConfigPath(dir, s.File), MaxSecretFileBytes)
 		if err != nil {
 			return "", fmt.Errorf("secret: %w", err)
 		}

@@ -155,7 +155,7 @@ func redisOptions(r table.Redis, configDir string) (rueidis.ClientOption, error)
 			opt.TLSConfig.ServerName = r.TLS.ServerName
 		}
 		if r.TLS.CAFile != "" {
-			pem, err := os.ReadFile(table.ConfigPath(configDir, r.TLS.CAFile))
+			pem, err := table.ReadPEM(configDir, r.TLS.CAFile)
 			if err != nil {
 				return opt, fmt.Errorf("cluster.redis.tls.ca_file: %w", err)
 			}
