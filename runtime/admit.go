@@ -17,8 +17,8 @@ import (
 // set once the request is routed.
 func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorResponse, bool) {
 	r.startTrace(&ctx.Request.Header, gen)
-	raw, _ := proxy.SplitTarget(ctx)
-	api, e, ok := r.route(gen, &ctx.Request.Header, raw, &ctx.Response.Header)
+	raw, query := proxy.SplitTarget(ctx)
+	api, e, ok := r.route(gen, &ctx.Request.Header, raw, query, &ctx.Response.Header)
 	var st *apiState
 	if api != nil {
 		st = gen.apis[api]
@@ -43,13 +43,14 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 // route runs the steps that find the API of the request of h on its header
 // alone: it cleans raw, the path of its target, into r.path, checks the
 // header, routes the path (refusing one whose ";" parameters change its
-// API) and checks the declared body size. It returns the API, or false
+// API), refuses a query that overrides the method (methodOverride) and
+// checks the declared body size. It returns the API, or false
 // with the error to answer; api is also set when a routed request is
 // refused for its size, and for a CORS preflight to an API with cors
 // (routed by the method it asks about), with errPreflight. resp, unless
 // nil, gets the Allow header of a 405. It uses r's path, fwd and buf and
 // sets nothing else of r.
-func (r *request) route(gen *generation, h *fasthttp.RequestHeader, raw []byte, resp *fasthttp.ResponseHeader) (api *table.API, e errorResponse, ok bool) {
+func (r *request) route(gen *generation, h *fasthttp.RequestHeader, raw, query []byte, resp *fasthttp.ResponseHeader) (api *table.API, e errorResponse, ok bool) {
 	var err error
 	if r.path, err = pathclean.Clean(r.path, raw); err != nil {
 		return nil, errBadPath, false
@@ -74,6 +75,8 @@ func (r *request) route(gen *generation, h *fasthttp.RequestHeader, raw []byte, 
 		return nil, errNotFound, false
 	case bytes.IndexByte(r.path, ';') >= 0 && !r.sameRouteWithoutParams(gen, api, method):
 		return nil, errParamRoute, false
+	case methodOverride(query):
+		return nil, errMethodOverride, false
 	}
 	if cl := h.ContentLength(); cl > 0 && cl > gen.table.Gateway.MaxBodyBytes {
 		return api, errTooLarge, false

@@ -47,9 +47,9 @@ func (g *Gateway) refusedOnHeader(r *request, h *fasthttp.RequestHeader) bool {
 	if len(uri) == 0 || uri[0] != '/' {
 		return false // absolute-form: left to Handler
 	}
-	path, _ := proxy.SplitOriginForm(uri)
+	path, query := proxy.SplitOriginForm(uri)
 	gen := g.cur.Load()
-	api, _, ok := r.route(gen, h, path, nil)
+	api, _, ok := r.route(gen, h, path, query, nil)
 	if !ok {
 		return true
 	}

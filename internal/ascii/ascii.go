@@ -37,3 +37,27 @@ func All[S ~string | ~[]byte](s S, class *[128]bool) bool {
 	}
 	return len(s) > 0
 }
+
+// Unescape returns the byte the percent-escape at s[i] ("%4a", "%4A")
+// stands for, or false when s[i:] does not begin with a well-formed one.
+func Unescape(s []byte, i int) (byte, bool) {
+	if i+2 >= len(s) || s[i] != '%' || !isHex(s[i+1]) || !isHex(s[i+2]) {
+		return 0, false
+	}
+	return unhex(s[i+1])<<4 | unhex(s[i+2]), true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	default:
+		return c - 'a' + 10
+	}
+}

@@ -59,10 +59,10 @@ func Clean(dst, raw []byte) ([]byte, error) {
 		if !end {
 			c = raw[i]
 			if c == '%' {
-				if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+				var ok bool
+				if c, ok = ascii.Unescape(raw, i); !ok {
 					return dst, ErrInvalid
 				}
-				c = unhex(raw[i+1])<<4 | unhex(raw[i+2])
 				i += 2
 				if c == '/' || c == '\\' || c == '%' {
 					return dst, ErrInvalid
@@ -162,19 +162,4 @@ var literal = ascii.AlnumAnd("-._~!$&'()*+,;=:@/")
 // isDots reports whether seg is "." or "..".
 func isDots(seg []byte) bool {
 	return (len(seg) == 1 || len(seg) == 2) && seg[0] == '.' && seg[len(seg)-1] == '.'
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	default:
-		return c - 'a' + 10
-	}
 }
