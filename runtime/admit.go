@@ -43,8 +43,9 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 // route runs the steps that find the API of the request of h on its header
 // alone: it cleans raw, the path of its target, into r.path, checks the
 // header, routes the path (refusing one whose ";" parameters change its
-// API), refuses a query that overrides the method (methodOverride) and
-// checks the declared body size. It returns the API, or false
+// API, or that read without regard to case belongs to another API),
+// refuses a query that overrides the method (methodOverride) and checks
+// the declared body size. It returns the API, or false
 // with the error to answer; api is also set when a routed request is
 // refused for its size, and for a CORS preflight to an API with cors
 // (routed by the method it asks about), with errPreflight. resp, unless
@@ -75,6 +76,8 @@ func (r *request) route(gen *generation, h *fasthttp.RequestHeader, raw, query [
 		return nil, errNotFound, false
 	case bytes.IndexByte(r.path, ';') >= 0 && !r.sameRouteWithoutParams(gen, api, method):
 		return nil, errParamRoute, false
+	case r.caseShadowed(gen):
+		return nil, errCaseRoute, false
 	case methodOverride(query):
 		return nil, errMethodOverride, false
 	}
@@ -93,6 +96,15 @@ func (r *request) sameRouteWithoutParams(gen *generation, api *table.API, method
 	r.fwd = pathclean.StripParams(r.fwd[:0], r.path) // forward overwrites fwd
 	bare, _ := gen.table.Routes.Lookup(r.fwd, method)
 	return bare == api
+}
+
+// caseShadowed reports whether r.path, read without regard to case as
+// some upstreams read it, belongs to a longer listen path than the one
+// it was routed by (see table.RouteIndex.CaseShadowed). It uses r.fwd.
+func (r *request) caseShadowed(gen *generation) bool {
+	var shadowed bool
+	r.fwd, shadowed = gen.table.Routes.CaseShadowed(r.fwd[:0], r.path) // forward overwrites fwd
+	return shadowed
 }
 
 // subPath is path below listenPath, starting with "/".

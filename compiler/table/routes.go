@@ -17,6 +17,9 @@ import (
 // allocate.
 type RouteIndex struct {
 	byPrefix map[string]*prefixRoutes
+	// folded holds the listen paths read without regard to case
+	// (foldCase).
+	folded map[string]struct{}
 	// depth is the most segments a listen path has ("/" counts as one):
 	// match starts from a path's first depth segments, not from the whole
 	// path.
@@ -26,8 +29,9 @@ type RouteIndex struct {
 // prefixRoutes are the APIs on one listen path, and the Allow header of
 // a 405 there: the methods they serve.
 type prefixRoutes struct {
-	routes []route
-	allow  []byte
+	routes    []route
+	allow     []byte
+	foldedLen int // the length of the listen path folded (foldCase)
 }
 
 type route struct {
@@ -115,13 +119,15 @@ func (s MethodSet) header() []byte {
 }
 
 func newRouteIndex(apis map[string]*API) *RouteIndex {
-	ix := &RouteIndex{byPrefix: make(map[string]*prefixRoutes, len(apis))}
+	ix := &RouteIndex{byPrefix: make(map[string]*prefixRoutes, len(apis)), folded: make(map[string]struct{}, len(apis))}
 	for _, id := range slices.Sorted(maps.Keys(apis)) {
 		a := apis[id]
 		pr := ix.byPrefix[a.ListenPath]
 		if pr == nil {
-			pr = &prefixRoutes{}
+			folded := string(foldCase(nil, []byte(a.ListenPath)))
+			pr = &prefixRoutes{foldedLen: len(folded)}
 			ix.byPrefix[a.ListenPath] = pr
+			ix.folded[folded] = struct{}{}
 		}
 		pr.routes = append(pr.routes, route{MethodsOf(a.Methods), a})
 		ix.depth = max(ix.depth, strings.Count(a.ListenPath, "/"))
@@ -167,10 +173,18 @@ func (ix *RouteIndex) Allow(path []byte) []byte {
 // match returns the routes of the longest listen path that is a
 // segment-bounded prefix of path, or nil.
 func (ix *RouteIndex) match(path []byte) *prefixRoutes {
+	pr, _ := longest(ix.byPrefix, ix.depth, path)
+	return pr
+}
+
+// longest returns the value of the longest key of m that is a
+// segment-bounded prefix of path, and the key's length; keys have at
+// most depth segments.
+func longest[V any](m map[string]V, depth int, path []byte) (v V, n int) {
 	p := path
 	for i, n := 1, 0; i < len(p); i++ {
 		if p[i] == '/' {
-			if n++; n >= ix.depth {
+			if n++; n >= depth {
 				p = p[:i]
 				break
 			}
@@ -180,11 +194,11 @@ func (ix *RouteIndex) match(path []byte) *prefixRoutes {
 		p = p[:len(p)-1]
 	}
 	for {
-		if pr, ok := ix.byPrefix[string(p)]; ok {
-			return pr
+		if v, ok := m[string(p)]; ok {
+			return v, len(p)
 		}
 		if len(p) <= 1 {
-			return nil
+			return v, -1
 		}
 		i := bytes.LastIndexByte(p, '/')
 		if i <= 0 {
