@@ -167,3 +167,31 @@ func TestRegistrationFailingBeforeTheProviderNotCounted(t *testing.T) {
 	e.table.Store(e.freshTable())
 	e.create(dev, "once fixed", "gluu_api")
 }
+
+// TestUpdatesAreLimited: client changes that call the provider (renames,
+// redirect URIs, rotations: each an RFC 7592 call) are refused with 429
+// and Retry-After, without a provider call, past updatesPerAccount an
+// hour for one account; one refused before the call (an invalid name)
+// does not count.
+func TestUpdatesAreLimited(t *testing.T) {
+	t.Parallel()
+	e, dev, c := newEnvWithClient(t, "first")
+	if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": ""}, nil); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("an empty name: %d", resp.StatusCode)
+	}
+	for i := range updatesPerAccount {
+		if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": fmt.Sprint("n", i)}, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("change %d: %d", i, resp.StatusCode)
+		}
+	}
+	calls := len(e.requests())
+	var aerr apiError
+	resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"rotate_secret": true}, &aerr)
+	const want = "too many client changes were made in the last hour by your account or from your address: try again in 1h0m0s"
+	if resp.StatusCode != http.StatusTooManyRequests || aerr.Description != want || resp.Header.Get("Retry-After") != "3600" {
+		t.Errorf("past the limit: %d %+v, Retry-After %q", resp.StatusCode, aerr, resp.Header.Get("Retry-After"))
+	}
+	if n := len(e.requests()); n != calls {
+		t.Errorf("%d provider calls past the limit", n-calls)
+	}
+}

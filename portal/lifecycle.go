@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/cuegate/cuegate/portal/dcr"
 	"github.com/cuegate/cuegate/portal/store"
@@ -25,15 +26,18 @@ func registration(c store.Client) *dcr.Registration {
 		RegistrationAccessToken: c.RegistrationAccessToken, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod}
 }
 
-// updateClient sends the provider an RFC 7592 update of dev's client id
+// updateClient sends the provider an RFC 7592 update of who's client id
 // with ch applied, and only once the provider accepted it stores, in one
 // atomic write, the name and redirect URIs as sent and the credentials
 // as the provider answered (any secret, registration access token or URI
 // it rotated, and its token endpoint auth method). A refusal changes
 // nothing here. newSecret reports whether the provider issued a new
 // secret; a rotation it did not honour is refused with 409 unsupported.
-// One update or deletion of a client runs at a time (beginUpdate).
-func (s *Server) updateClient(ctx context.Context, dev, id string, ch clientChange) (c store.Client, newSecret bool, aerr *apiError) {
+// One update or deletion of a client runs at a time (beginUpdate), and
+// the changes that call the provider are limited per account and address
+// of who (429).
+func (s *Server) updateClient(ctx context.Context, who registrant, id string, ch clientChange) (c store.Client, newSecret bool, aerr *apiError) {
+	dev := who.email
 	c, aerr = s.ownClient(dev, id)
 	if aerr != nil {
 		return c, false, aerr
@@ -73,9 +77,20 @@ func (s *Server) updateClient(ctx context.Context, dev, id string, ch clientChan
 	reg, err := dcr.New(sel.dcr, s.opts.ConfigDir, s.opts.HTTPClient)
 	var r *dcr.Registration
 	if err == nil {
+		slots := []limitSlot{{s.updates, dev}, {s.updatesByPlace, who.place}}
+		if wait := reserveAll(slots, s.opts.Now()); wait > 0 {
+			s.metrics.updatesLimited.Inc()
+			return c, false, tooMany(wait, "too many client changes were made in the last hour by your account or from your address: try again in %s",
+				wait.Round(time.Second))
+		}
 		// The provider may rotate the registration access token: the
 		// answer must be stored even when the developer goes away.
 		r, err = reg.Update(context.WithoutCancel(ctx), registration(c), dcr.Request{ClientName: name, RedirectURIs: redirects, AccessTokenSigningAlg: sel.signingAlg})
+		if dcr.NotSent(err) {
+			releaseAll(slots)
+		} else { // the provider was called: the change counts
+			commitAll(slots)
+		}
 	}
 	if err != nil {
 		log.Warn().Err(err).Msg("portal: client update failed")

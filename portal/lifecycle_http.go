@@ -30,7 +30,7 @@ func (s *Server) apiPatchClient(w http.ResponseWriter, r *http.Request, sess *se
 		writeError(w, errorf(http.StatusBadRequest, "invalid_request", "nothing to change: send client_name, redirect_uris or rotate_secret"))
 		return
 	}
-	c, _, aerr := s.updateClient(r.Context(), sess.Email, r.PathValue("client_id"), ch)
+	c, _, aerr := s.updateClient(r.Context(), s.registrant(r, sess), r.PathValue("client_id"), ch)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
@@ -57,7 +57,7 @@ func (s *Server) rotateHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 // refused.
 func (s *Server) changeHTML(w http.ResponseWriter, r *http.Request, sess *session, ch clientChange, done string) {
 	id := r.PathValue("id")
-	c, newSecret, aerr := s.updateClient(r.Context(), sess.Email, id, ch)
+	c, newSecret, aerr := s.updateClient(r.Context(), s.registrant(r, sess), id, ch)
 	if aerr != nil {
 		if aerr.Status == http.StatusNotFound && aerr.Code == "not_found" {
 			s.message(w, r, http.StatusNotFound, "Not found", "You have no client with this ID.")

@@ -14,6 +14,7 @@ type portalMetrics struct {
 	signups              *metrics.Counter
 	signupsLimited       *metrics.Counter
 	registrationsLimited *metrics.Counter
+	updatesLimited       *metrics.Counter
 	passwordsBusy        *metrics.Counter
 	loginsOK             *metrics.Counter
 	loginsFailed         *metrics.Counter
@@ -31,6 +32,7 @@ func newPortalMetrics() portalMetrics {
 		signups:              s.NewCounter(`cuegate_portal_signups_total`),
 		signupsLimited:       s.NewCounter(`cuegate_portal_signups_limited_total`),
 		registrationsLimited: s.NewCounter(`cuegate_portal_registrations_limited_total`),
+		updatesLimited:       s.NewCounter(`cuegate_portal_updates_limited_total`),
 		passwordsBusy:        s.NewCounter(`cuegate_portal_busy_total`),
 		loginsOK:             s.NewCounter(`cuegate_portal_logins_total{result="ok"}`),
 		loginsFailed:         s.NewCounter(`cuegate_portal_logins_total{result="failed"}`),

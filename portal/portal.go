@@ -76,6 +76,8 @@ const (
 	registrationsPerAccount = 30  // client registrations that call the provider, per registrationWindow and account
 	registrationsPerPlace   = 120 // and per client address
 	registrationWindow      = time.Hour
+	updatesPerAccount       = 60  // client changes that call the provider, per registrationWindow and account
+	updatesPerPlace         = 240 // and per client address
 	defaultSessionTTL       = 12 * time.Hour
 	hashQueuePerSlot        = 8               // bcrypt work that may wait, per slot (Server.hashing)
 	hashWait                = 5 * time.Second // how long it may wait
@@ -113,6 +115,10 @@ type Server struct {
 	// operator's initial access token, and each client deleted leaves a
 	// tombstone.
 	registrations, registrationsByPlace *windowLimiter
+	// updates and updatesByPlace bound the client changes (renames,
+	// redirect URIs, secret rotations) that call the provider likewise:
+	// each is an RFC 7592 call, some with the operator's API token.
+	updates, updatesByPlace *windowLimiter
 	// hashing bounds the bcrypt work of log-ins and sign-ups: two running
 	// per GOMAXPROCS, hashQueuePerSlot times that waiting at most hashWait.
 	hashing *workSlots
@@ -154,6 +160,8 @@ func New(opts Options) (*Server, error) {
 		signups:              newWindowLimiter(signupsPerAddress, signupWindow),
 		registrations:        newWindowLimiter(registrationsPerAccount, registrationWindow),
 		registrationsByPlace: newWindowLimiter(registrationsPerPlace, registrationWindow),
+		updates:              newWindowLimiter(updatesPerAccount, registrationWindow),
+		updatesByPlace:       newWindowLimiter(updatesPerPlace, registrationWindow),
 		metrics:              newPortalMetrics(),
 	}
 	slots := 2 * runtime.GOMAXPROCS(0)
