@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -167,8 +168,27 @@ func New(opts Options) (*Server, error) {
 	slots := 2 * runtime.GOMAXPROCS(0)
 	s.hashing = newWorkSlots(slots, hashQueuePerSlot*slots, hashWait)
 	rand.Read(s.csrfKey) // never fails (crypto/rand panics rather than return an error)
-	s.handler = s.securityHeaders(s.needTable(withSessionLookup(s.routes())))
+	s.handler = s.securityHeaders(s.needTable(s.sameOrigin(withSessionLookup(s.routes()))))
 	return s, nil
+}
+
+// sameOrigin refuses (403) a state-changing request a browser sends from
+// another origin, as net/http.CrossOriginProtection tells (Sec-Fetch-Site,
+// or an Origin whose host is not the request's): the CSRF tokens alone do
+// not stop a page on another port of the same host, which can plant the
+// cookie of an anonymous token pair, from posting the login form. A
+// request with neither header (not a browser's) passes.
+func (s *Server) sameOrigin(h http.Handler) http.Handler {
+	p := http.NewCrossOriginProtection()
+	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		const text = "This request came from another site or origin: the portal accepts changes only from its own pages."
+		if strings.HasPrefix(r.URL.Path, apiPrefix+"/") {
+			writeError(w, errorf(http.StatusForbidden, "cross_origin", "%s", text))
+			return
+		}
+		s.message(w, r, http.StatusForbidden, "Refused", text)
+	}))
+	return p.Handler(h)
 }
 
 // needTable answers 503 until a table is loaded.

@@ -1,0 +1,75 @@
+package portal
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestCrossOriginRefused: a state-changing request a browser says came
+// from another origin is refused with 403 before its handler runs, the
+// login form included, whose CSRF token a page on another port of the
+// same host can plant (cookies are not kept apart by port, nor by
+// __Host-). Requests from the portal's own pages, and requests with
+// neither Sec-Fetch-Site nor Origin (not a browser's), pass.
+func TestCrossOriginRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnvTLS(t)
+	e.developer("attacker@example.com")
+	for _, tt := range []struct {
+		name            string
+		site, origin    string
+		wantLoginStatus int
+	}{
+		{"another port of the same host", "same-site", "https://127.0.0.1:8080", http.StatusForbidden},
+		{"another site", "cross-site", "https://evil.example", http.StatusForbidden},
+		{"an Origin alone, of another host", "", "https://evil.example", http.StatusForbidden},
+		{"the portal's own page", "same-origin", "", http.StatusSeeOther},
+		{"a typed URL or bookmark", "none", "", http.StatusSeeOther},
+		{"not a browser", "", "", http.StatusSeeOther},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, _, tok := e.page(e.browser(), "/login") // the attacker's own pair
+			form := url.Values{"email": {"attacker@example.com"}, "password": {"correct horse"}, "csrf_token": {tok}}
+			req, err := http.NewRequest("POST", e.srv.URL+"/login", strings.NewReader(form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Cookie", "__Host-cuegate_csrf="+tok) // planted
+			if tt.site != "" {
+				req.Header.Set("Sec-Fetch-Site", tt.site)
+			}
+			if tt.origin != "" {
+				req.Header.Set("Origin", tt.origin)
+			}
+			resp, err := e.srv.Client().Transport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantLoginStatus {
+				t.Errorf("login form: %d, Set-Cookie %q; want %d", resp.StatusCode, resp.Header.Values("Set-Cookie"), tt.wantLoginStatus)
+			}
+		})
+	}
+	t.Run("JSON API", func(t *testing.T) {
+		t.Parallel()
+		dev := e.developer("dev@example.com")
+		req, err := http.NewRequest("POST", e.srv.URL+apiPrefix+"/logout", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		resp, err := dev.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("cross-site API call: %d %s, want 403 JSON", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	})
+}
