@@ -43,42 +43,65 @@ type treeEntry struct {
 // configuration file that cannot be read is an error; another file is
 // left out (a link leaving dir, one over the size bound, one past
 // maxOtherFiles or maxOtherDepth), and the compile says so if it needs
-// it.
+// it. More than maxConfigFiles configuration files, or more than
+// maxConfigBytes of them, are an error: a revision is read before the
+// compile's budget applies.
 func (r revision) writeConfig(dir, out string) error {
-	budget := maxOtherFiles
-	return r.writeTree(dir, dir, out, 0, &budget)
+	b := budget{other: maxOtherFiles, configBytes: maxConfigBytes}
+	return r.writeTree(dir, dir, out, 0, &b)
 }
 
-// Bounds on the other files writeConfig writes: how many, and how deep
-// in subdirectories of the configuration directory.
+// Bounds on what writeConfig writes: the other files and the
+// subdirectories, together, and how deep; the configuration files, and
+// their bytes.
 const (
-	maxOtherFiles = 256
-	maxOtherDepth = 8
+	maxOtherFiles  = 256
+	maxOtherDepth  = 8
+	maxConfigFiles = 1000
+	maxConfigBytes = 64 << 20
 )
 
+// budget is what writeConfig may still write.
+type budget struct {
+	other       int
+	configBytes int64
+}
+
 // writeTree writes the files of sub, a directory at depth under root, into
-// out, as writeConfig says; budget is how many other files may still be
-// written.
-func (r revision) writeTree(root, sub, out string, depth int, budget *int) error {
+// out, as writeConfig says, within b.
+func (r revision) writeTree(root, sub, out string, depth int, b *budget) error {
 	entries, err := r.list(r.commit+":"+sub, sub)
 	if err != nil {
 		return fmt.Errorf("%s/ is not a directory at %s", sub, r.name)
 	}
+	if depth == 0 {
+		configs := 0
+		for _, e := range entries {
+			if e.kind == "blob" && table.IsConfigFile(path.Base(e.path)) {
+				configs++
+			}
+		}
+		if configs > maxConfigFiles {
+			return fmt.Errorf("%s/ holds more than %d configuration files at %s", sub, maxConfigFiles, r.name)
+		}
+	}
 	for _, e := range entries {
 		name, config := path.Base(e.path), depth == 0 && table.IsConfigFile(path.Base(e.path))
 		switch {
-		case e.kind == "tree" && depth < maxOtherDepth:
+		case e.kind == "tree" && depth < maxOtherDepth && b.other > 0:
+			b.other--
 			if err := os.Mkdir(filepath.Join(out, name), 0o700); err != nil {
 				return err
 			}
-			if err := r.writeTree(root, e.path, filepath.Join(out, name), depth+1, budget); err != nil {
+			if err := r.writeTree(root, e.path, filepath.Join(out, name), depth+1, b); err != nil {
 				return err
 			}
 			continue
-		case e.kind != "blob", !config && *budget <= 0:
+		case e.kind != "blob", !config && b.other <= 0:
 			continue
-		case e.mode == "120000" && !config:
-			*budget--
+		case config: // read below, through its links
+		case e.mode == "120000":
+			b.other--
 			if to, err := r.resolve(e); err == nil && within(root, to.path) {
 				rel, _ := filepath.Rel(path.Dir(e.path), to.path)
 				if err := os.Symlink(rel, filepath.Join(out, name)); err != nil {
@@ -94,7 +117,11 @@ func (r revision) writeTree(root, sub, out string, depth int, budget *int) error
 		case err != nil:
 			continue
 		case !config:
-			*budget--
+			b.other--
+		case b.configBytes < int64(len(src)):
+			return fmt.Errorf("%s/ holds more than %d MiB of configuration files at %s", sub, maxConfigBytes>>20, r.name)
+		default:
+			b.configBytes -= int64(len(src))
 		}
 		if err := os.WriteFile(filepath.Join(out, name), src, 0o600); err != nil {
 			return err
