@@ -37,6 +37,7 @@ var metricHelp = map[string]string{
 	"cuegate_portal_registrations_total":          "OAuth client registrations at the identity provider (DCR), by result (ok, failed).",
 	"cuegate_portal_deletions_total":              "OAuth clients deleted through the portal.",
 	"cuegate_portal_registrations_limited_total":  "Portal client registrations refused by the per-account or per-address registration limit (429).",
+	"cuegate_portal_updates_limited_total":        "Portal client changes refused by the per-account or per-address change limit (429).",
 	"cuegate_portal_forwarded_for_unparsed_total": "Portal requests whose trusted proxy sent an X-Forwarded-For entry that is no IP address (the entry is taken as the client address).",
 }
 
