@@ -37,6 +37,8 @@ func registration(c store.Client) *dcr.Registration {
 // the changes that call the provider are limited per account and address
 // of who (429).
 func (s *Server) updateClient(ctx context.Context, who registrant, id string, ch clientChange) (c store.Client, newSecret bool, aerr *apiError) {
+	s.beginChange()
+	defer s.endChange()
 	dev := who.email
 	c, aerr = s.ownClient(dev, id)
 	if aerr != nil {

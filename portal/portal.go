@@ -102,6 +102,10 @@ type Server struct {
 	registering map[string]map[*reservation]struct{}
 	// updating holds the clients with an update in flight (beginUpdate).
 	updating map[string]bool
+	// changes counts the client changes in flight (beginChange); drained,
+	// when Drain waits, is closed when it falls to zero.
+	changes int
+	drained chan struct{}
 	// providerReads holds what the provider said of clients lately.
 	providerReads providerReads
 

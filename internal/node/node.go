@@ -261,7 +261,8 @@ func (n *Node) Err() <-chan error { return n.errc }
 // Shutdown stops accepting connections and waits for the requests in
 // flight, at most the table's shutdown_grace; then it closes the
 // upstream pools, the key fetchers, the connection to the cluster's Redis
-// and the state file. It is safe to call
+// and, once the portal's client changes in flight have stored what the
+// provider answered (portal.Server.Drain), the state file. It is safe to call
 // more than once, and from several goroutines: every call returns the
 // first one's error.
 func (n *Node) Shutdown() error {
@@ -274,7 +275,7 @@ func (n *Node) Shutdown() error {
 		defer cancel()
 		errs := []error{n.server.ShutdownWithContext(ctx), n.admin.Shutdown(ctx)}
 		if n.portal != nil {
-			errs = append(errs, n.portal.srv.Shutdown(ctx))
+			errs = append(errs, n.portal.srv.Shutdown(ctx), n.portal.drain()) // the store and Redis still open
 		}
 		n.wg.Wait()
 		n.gw.Close()

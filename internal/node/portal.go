@@ -28,6 +28,7 @@ type portalListener struct {
 	tls      bool
 	operator http.Handler
 	metrics  func(io.Writer)
+	drain    func() error // waits for the client changes in flight (portal.Server.Drain)
 }
 
 // openState opens the portal's state file. A corrupt file, one of a newer
@@ -59,7 +60,7 @@ func startPortal(ctx context.Context, addr string, t *table.Table, gw *runtime.G
 	if err != nil {
 		return nil, fmt.Errorf("portal listener: %w", err)
 	}
-	pl := &portalListener{store: st, ln: ln, operator: p.OperatorHandler(), metrics: p.WritePrometheus, srv: httpServer(p.Handler(), &t.Gateway, t.Gateway.WriteTimeout.D())}
+	pl := &portalListener{store: st, ln: ln, operator: p.OperatorHandler(), metrics: p.WritePrometheus, drain: p.Drain, srv: httpServer(p.Handler(), &t.Gateway, t.Gateway.WriteTimeout.D())}
 	if tlsConf != nil {
 		pl.ln, pl.tls = tls.NewListener(ln, tlsConf), true
 	}

@@ -1,0 +1,68 @@
+package portal
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cuegate/cuegate/compiler/table"
+)
+
+// beginChange counts a client change in flight (a registration, update
+// or deletion): each outlives its request, calls the provider and then
+// writes the store. endChange ends it.
+func (s *Server) beginChange() {
+	s.mu.Lock()
+	s.changes++
+	s.mu.Unlock()
+}
+
+func (s *Server) endChange() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changes--; s.changes == 0 && s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
+}
+
+// Drain waits for the client changes in flight to end, at most three
+// times the longest provider call timeout of the current table and a
+// second (discovery, the call and an undo each take at most one), so
+// that their answers, rotated credentials among them, are stored before
+// the caller closes the store. It is for shutdown, once the portal's
+// HTTP server no longer takes requests; it is safe to call more than
+// once.
+func (s *Server) Drain() error {
+	bound := 3*longestCall(s.table()) + time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	s.mu.Lock()
+	if s.changes == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.drained == nil {
+		s.drained = make(chan struct{})
+	}
+	drained := s.drained
+	s.mu.Unlock()
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("portal: client changes still calling the identity provider after %s", bound)
+	}
+}
+
+// longestCall is the longest provider call timeout of t's catalogue (0
+// when no entry registers clients).
+func longestCall(t *table.Table) time.Duration {
+	var longest time.Duration
+	for _, e := range t.Portal.Catalogue {
+		if e.DCR != nil {
+			longest = max(longest, e.DCR.CallTimeout())
+		}
+	}
+	return longest
+}
