@@ -13,8 +13,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"cuelang.org/go/cue"
@@ -57,8 +60,10 @@ type sourceFile struct {
 	src  []byte
 }
 
+// readDir reads the configuration files of dir, those linked through a
+// Kubernetes "..data" link of one generation (see configPaths).
 func readDir(dir string) ([]sourceFile, error) {
-	paths, err := table.ConfigFiles(dir)
+	paths, err := configPaths(dir)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", dir, err)
 	}
@@ -74,6 +79,59 @@ func readDir(dir string) ([]sourceFile, error) {
 		files[i] = sourceFile{filepath.Base(p), src}
 	}
 	return files, nil
+}
+
+// configPaths returns the paths to read the configuration files of dir
+// (table.ConfigFiles) from, sorted by name. In a Kubernetes ConfigMap or
+// Secret volume, each file is a link through "..data", which the kubelet
+// swaps to a new directory for each update, adding the links of new files
+// after the swap: such a file is read from the directory "..data" leads
+// to when configPaths resolves it, once, with the files there that have
+// no link yet, and left out when it is not there. Files read through
+// their links one by one could mix two generations, or miss one.
+func configPaths(dir string) ([]string, error) {
+	paths, err := table.ConfigFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	data := generation(dir)
+	if data == "" {
+		return paths, nil
+	}
+	inData, err := table.ConfigFiles(data)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]string, len(paths)+len(inData))
+	for _, p := range inData {
+		byName[filepath.Base(p)] = p
+	}
+	for _, p := range paths {
+		name := filepath.Base(p)
+		if to, err := os.Readlink(p); err == nil && strings.HasPrefix(filepath.Clean(to), "..data"+string(filepath.Separator)) {
+			continue // in data's generation, or removed by it
+		}
+		byName[name] = p
+	}
+	out := slices.Collect(maps.Values(byName))
+	slices.SortFunc(out, func(a, b string) int { return strings.Compare(filepath.Base(a), filepath.Base(b)) })
+	return out, nil
+}
+
+// generation returns the directory dir's "..data" link leads to, or ""
+// when dir has none.
+func generation(dir string) string {
+	target, err := os.Readlink(filepath.Join(dir, "..data"))
+	if err != nil {
+		return ""
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(dir, target)
+	}
+	if fi, err := os.Stat(target); err != nil || !fi.IsDir() {
+		return ""
+	}
+	return target
 }
 
 // readSource reads one configuration file, which must be a regular file

@@ -3,13 +3,16 @@
 package compiler_test
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestSourceMustBeARegularFile: a named pipe, a device or an oversized
@@ -40,5 +43,40 @@ func TestSourceMustBeARegularFile(t *testing.T) {
 				t.Fatalf("Compile: %v, want an error with %q", err, path+" "+tt.want)
 			}
 		})
+	}
+}
+
+// TestConfigMapGenerationPinned: in a ConfigMap volume, the files of the
+// generation "..data" leads to are compiled, a file the update added
+// included before the kubelet adds its link (after it swaps "..data"), and
+// a file beside them that is not linked through "..data" too.
+func TestConfigMapGenerationPinned(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	gen := func(name string, files map[string]string) {
+		if err := os.Mkdir(filepath.Join(dir, name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for f, src := range files {
+			if err := os.WriteFile(filepath.Join(dir, name, f), []byte(src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	const api = "package cfg\n\napis: users: {name: \"Users\", listen_path: \"/users\", upstream: targets: [\"http://127.0.0.1:9000\"], auth: keyless: true}\n"
+	gen("..2026_12_07_01", map[string]string{"a.cue": api})
+	gen("..2026_12_07_02", map[string]string{"a.cue": api, "b.cue": "package cfg\n\napis: orders: {name: \"Orders\", listen_path: \"/orders\", upstream: targets: [\"http://127.0.0.1:9000\"], auth: keyless: true}\n"})
+	testutil.WriteFile(t, filepath.Join(dir, "c.cue"), "package cfg\n\napis: items: {name: \"Items\", listen_path: \"/items\", upstream: targets: [\"http://127.0.0.1:9000\"], auth: keyless: true}\n", 0o600)
+	for link, to := range map[string]string{"..data": "..2026_12_07_02", "a.cue": "..data/a.cue"} {
+		if err := os.Symlink(to, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tb, err := compiler.Compile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(tb.APIs)); !slices.Equal(got, []string{"items", "orders", "users"}) {
+		t.Errorf("the APIs compiled are %v, want the second generation's (orders, users) and items", got)
 	}
 }
