@@ -282,16 +282,28 @@ func wantIs(target error) func(t *testing.T, err error) {
 	}
 }
 
-func TestAnswerWithoutSecretIsDeletedAgain(t *testing.T) {
-	t.Parallel()
+// registeringFake is a provider that answers a registration 201 with
+// client cid, its registration access token rat and the answer's other
+// fields (JSON members, "" for none), and a DELETE 204.
+func registeringFake(t *testing.T, fields string) *testidp.Server {
 	var f *testidp.Server
 	f = newFake(t, func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodDelete {
 			w.WriteHeader(204)
 			return true
 		}
-		return testidp.Reply(201, `{"client_id":"cid","registration_client_uri":"`+f.URL+`/register/cid","registration_access_token":"rat"}`)(w, r)
+		answer := `{"client_id":"cid","registration_client_uri":"` + f.URL + `/register/cid","registration_access_token":"rat"`
+		if fields != "" {
+			answer += "," + fields
+		}
+		return testidp.Reply(201, answer+"}")(w, r)
 	})
+	return f
+}
+
+func TestAnswerWithoutSecretIsDeletedAgain(t *testing.T) {
+	t.Parallel()
+	f := registeringFake(t, "")
 	s := table.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", TokenEndpointAuthMethod: "client_secret_post"}
 	r, _ := New(&s, "", f.Client())
 	if _, err := r.Register(context.Background(), Request{ClientName: "x"}); !errors.Is(err, ErrBadResponse) {

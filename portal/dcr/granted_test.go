@@ -3,11 +3,9 @@ package dcr
 import (
 	"context"
 	"errors"
-	"net/http"
 	"testing"
 
 	"github.com/cuegate/cuegate/compiler/table"
-	"github.com/cuegate/cuegate/internal/testidp"
 )
 
 // TestGrantedBeyondAskedIsDeletedAgain: a registration whose answer names
@@ -32,14 +30,7 @@ func TestGrantedBeyondAskedIsDeletedAgain(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var f *testidp.Server
-			f = newFake(t, func(w http.ResponseWriter, r *http.Request) bool {
-				if r.Method == http.MethodDelete {
-					w.WriteHeader(204)
-					return true
-				}
-				return testidp.Reply(201, `{"client_id":"cid","client_secret":"s","registration_client_uri":"`+f.URL+`/register/cid","registration_access_token":"rat",`+tt.answer+`}`)(w, r)
-			})
+			f := registeringFake(t, `"client_secret":"s",`+tt.answer)
 			s := table.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", TokenEndpointAuthMethod: "client_secret_post",
 				GrantTypes: tt.grants, Scope: tt.scope}
 			r, _ := New(&s, "", f.Client())
