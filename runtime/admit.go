@@ -99,11 +99,19 @@ func (r *request) sameRouteWithoutParams(gen *generation, api *table.API, method
 }
 
 // caseShadowed reports whether r.path, read without regard to case as
-// some upstreams read it, belongs to a longer listen path than the one
-// it was routed by (see table.RouteIndex.CaseShadowed). It uses r.fwd.
+// some upstreams read it, with its ";" parameters or without them (as
+// sameRouteWithoutParams reads it), belongs to a longer listen path than
+// the one it was routed by (see table.RouteIndex.CaseShadowed). It uses
+// r.fwd.
 func (r *request) caseShadowed(gen *generation) bool {
 	var shadowed bool
 	r.fwd, shadowed = gen.table.Routes.CaseShadowed(r.fwd[:0], r.path) // forward overwrites fwd
+	if shadowed || bytes.IndexByte(r.path, ';') < 0 {
+		return shadowed
+	}
+	r.fwd = pathclean.StripParams(r.fwd[:0], r.path)
+	n := len(r.fwd)
+	_, shadowed = gen.table.Routes.CaseShadowed(r.fwd[n:n], r.fwd[:n]) // folds after the stripped path
 	return shadowed
 }
 

@@ -1,44 +1,56 @@
 package runtime
 
-import "github.com/cuegate/cuegate/internal/ascii"
+import (
+	"bytes"
+
+	"github.com/cuegate/cuegate/internal/ascii"
+)
 
 // methodOverride reports whether a query string names a method-override
 // parameter: a key that a framework behind the gateway may read as
-// "_method" and run the request as the method it names (Symfony and
-// Laravel, Express's method-override, gorilla/handlers), past a grant
-// that allows only the request's own method. A key is read as PHP reads
-// it, the widest of them: percent-escapes and "+" decoded, leading
-// spaces dropped, " " and "." taken as "_", the name ending at "[";
-// compared without regard to case. Pairs are split at "&" and ";".
+// "_method" (Symfony and Laravel, Spring's HiddenHttpMethodFilter,
+// Express's method-override, gorilla/handlers) or as the override header
+// (ASP.NET MVC reads X-HTTP-Method-Override from the query too) and run
+// the request as the method it names, past a grant that allows only the
+// request's own method. Pairs are split at "&" and ";"; a key is read as
+// the widest of those frameworks read it (see overrideKey).
 func methodOverride(query []byte) bool {
 	for len(query) > 0 {
-		end := 0
-		for end < len(query) && query[end] != '&' && query[end] != ';' {
-			end++
-		}
-		if overrideKey(query[:end]) {
+		pair, rest, _ := cutAny(query, "&;")
+		if overrideKey(pair) {
 			return true
 		}
-		if end == len(query) {
-			break
-		}
-		query = query[end+1:]
+		query = rest
 	}
 	return false
 }
 
-// overrideKey reports whether the key of pair (up to "=") reads as
-// "_method" (see methodOverride).
+// overrideNames are the keys methodOverride refuses, as overrideKey
+// reads them.
+var overrideNames = [][]byte{[]byte("_method"), []byte("x-http-method-override"), []byte("x-http-method"), []byte("x-method-override")}
+
+// overrideKey reports whether the key of pair (up to a literal "=") is
+// one of overrideNames, read as PHP reads it, the widest reading: "+",
+// percent-escapes and Jetty's "%uXXXX" decoded; the key ending at a NUL
+// (PHP takes it as a C string) or at "["; leading spaces dropped; " " and
+// "." taken as "_"; compared without regard to case.
 func overrideKey(pair []byte) bool {
-	const name = "_method"
+	var buf [24]byte // longer than any name
 	n, leading := 0, true
-	for i := 0; i < len(pair); i++ {
+	for i := 0; i < len(pair) && pair[i] != '='; i++ {
 		c := pair[i]
 		switch {
-		case c == '=':
-			return n == len(name)
 		case c == '+':
 			c = ' '
+		case c == '%' && i+1 < len(pair) && (pair[i+1] == 'u' || pair[i+1] == 'U'):
+			r, ok := unescapeU(pair, i)
+			if !ok {
+				break
+			}
+			i += 5
+			if c = byte(r); r >= 0x80 {
+				return false // not in any name
+			}
 		case c == '%':
 			if d, ok := ascii.Unescape(pair, i); ok {
 				c = d
@@ -46,20 +58,54 @@ func overrideKey(pair []byte) bool {
 			}
 		}
 		switch {
+		case c == 0 || c == '[':
+			return isOverrideName(buf[:n])
 		case c == ' ' && leading:
 			continue
-		case c == '[':
-			return n == len(name)
 		case c == ' ' || c == '.':
 			c = '_'
 		case 'A' <= c && c <= 'Z':
 			c += 'a' - 'A'
 		}
 		leading = false
-		if n == len(name) || c != name[n] {
+		if n == len(buf) {
 			return false
 		}
+		buf[n] = c
 		n++
 	}
-	return n == len(name)
+	return isOverrideName(buf[:n])
+}
+
+func isOverrideName(key []byte) bool {
+	for _, name := range overrideNames {
+		if bytes.Equal(key, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeU returns the code point of the "%uXXXX" escape at s[i].
+func unescapeU(s []byte, i int) (rune, bool) {
+	if i+5 >= len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[i+2 : i+6] {
+		d, ok := ascii.HexDigit(c)
+		if !ok {
+			return 0, false
+		}
+		r = r<<4 | rune(d)
+	}
+	return r, true
+}
+
+// cutAny slices s around the first byte of seps, as bytes.Cut does.
+func cutAny(s []byte, seps string) (before, after []byte, found bool) {
+	if i := bytes.IndexAny(s, seps); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, nil, false
 }

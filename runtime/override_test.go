@@ -29,6 +29,17 @@ func TestMethodOverride(t *testing.T) {
 		{"_meth", false},
 		{"_meth%", false},
 		{"&&", false},
+		{"_method%00=DELETE", true},    // PHP reads the key as a C string
+		{"_method%00x=DELETE", true},   // likewise
+		{"%u005Fmethod=DELETE", true},  // Jetty decodes %uXXXX
+		{"%u005fmethod=DELETE", true},  //
+		{"%u017Fmethod=DELETE", false}, // not ASCII: no name
+		{"%u005", false},
+		{"X-HTTP-Method-Override=DELETE", true}, // ASP.NET MVC reads the query too
+		{"x-http-method=PUT", true},
+		{"X-Method-Override=PUT", true},
+		{"x-http-method-overrides=PUT", false},
+		{"_method_and_more_than_24_bytes=1", false},
 	} {
 		if got := methodOverride([]byte(tt.query)); got != tt.want {
 			t.Errorf("methodOverride(%q) = %v, want %v", tt.query, got, tt.want)

@@ -41,23 +41,23 @@ func All[S ~string | ~[]byte](s S, class *[128]bool) bool {
 // Unescape returns the byte the percent-escape at s[i] ("%4a", "%4A")
 // stands for, or false when s[i:] does not begin with a well-formed one.
 func Unescape(s []byte, i int) (byte, bool) {
-	if i+2 >= len(s) || s[i] != '%' || !isHex(s[i+1]) || !isHex(s[i+2]) {
+	if i+2 >= len(s) || s[i] != '%' {
 		return 0, false
 	}
-	return unhex(s[i+1])<<4 | unhex(s[i+2]), true
+	hi, ok1 := HexDigit(s[i+1])
+	lo, ok2 := HexDigit(s[i+2])
+	return hi<<4 | lo, ok1 && ok2
 }
 
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
+// HexDigit returns the value of the hexadecimal digit c, either case.
+func HexDigit(c byte) (byte, bool) {
 	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	default:
-		return c - 'a' + 10
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
 	}
+	return 0, false
 }
