@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -114,28 +113,23 @@ func (c *compilation) readDocument(name string) ([]byte, error) {
 		return nil, fmt.Errorf("OpenAPI document %s: %w", name, err)
 	}
 	defer root.Close()
-	fi, err := root.Stat(name) // before opening: opening a named pipe waits
+	fi, err := root.Stat(name)
 	switch {
 	case err != nil:
 	case !fi.Mode().IsRegular():
-		err = fmt.Errorf("is not a regular file (%s)", fi.Mode().Type())
+		err = &table.ErrNotRegular{Mode: fi.Mode()}
 	case c.isSecretFile(name, fi):
 		err = errors.New("is a file the configuration reads a secret or a TLS certificate or key from: it is not read as a document")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("OpenAPI document %s: %w", name, pathless(err))
 	}
-	f, err := root.Open(name)
+	src, err := table.ReadFileIn(root, name, table.MaxConfigFileBytes)
+	if _, ok := errors.AsType[*table.ErrTooLarge](err); ok {
+		return nil, fmt.Errorf("OpenAPI document %s is larger than %d MiB", name, table.MaxConfigFileBytes>>20)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("OpenAPI document %s: %w", name, pathless(err))
-	}
-	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, table.MaxConfigFileBytes+1))
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("OpenAPI document %s: %w", name, pathless(err))
-	case len(src) > table.MaxConfigFileBytes:
-		return nil, fmt.Errorf("OpenAPI document %s is larger than %d MiB", name, table.MaxConfigFileBytes>>20)
 	}
 	return src, nil
 }

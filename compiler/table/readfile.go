@@ -18,15 +18,26 @@ const (
 
 // ReadFile reads the file at path (through symlinks), which must be a
 // regular file of at most max bytes. A named pipe, device or socket is
-// refused before it is opened (opening a pipe waits for a writer, and a
-// device may never end), so a file swapped for one cannot hold up or
-// exhaust the process that reads it. Errors are *fs.PathError naming
-// path; a file over max is ErrTooLarge.
+// refused before it is opened, and should the path become one between
+// that check and the open, it is opened without waiting (on Unix) and
+// refused then (opening a pipe waits for a writer, and a device may never
+// end), so a file swapped for one cannot hold up or exhaust the process
+// that reads it. Errors are *fs.PathError naming path; a file over max is
+// ErrTooLarge.
 func ReadFile(path string, max int) ([]byte, error) {
-	if err := regular(os.Stat(path)); err != nil {
+	return readRegular(os.Stat, os.OpenFile, path, max)
+}
+
+// ReadFileIn is ReadFile for name in root, which it may not leave.
+func ReadFileIn(root *os.Root, name string, max int) ([]byte, error) {
+	return readRegular(root.Stat, root.OpenFile, name, max)
+}
+
+func readRegular(stat func(string) (fs.FileInfo, error), open func(string, int, fs.FileMode) (*os.File, error), path string, max int) ([]byte, error) {
+	if err := regular(stat(path)); err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	f, err := os.Open(path)
+	f, err := open(path, os.O_RDONLY|openNonBlocking, 0)
 	if err != nil {
 		return nil, err
 	}

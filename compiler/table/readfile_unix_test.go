@@ -4,6 +4,7 @@ package table
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,4 +69,23 @@ func errKind(err error) string {
 		return "not regular"
 	}
 	return ""
+}
+
+// TestReadFileSwappedAfterStat: a path that becomes a named pipe between
+// the check and the open (here, a Stat that still sees the regular file)
+// is opened without waiting for a writer and refused.
+func TestReadFileSwappedAfterStat(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	regularFile, pipe := filepath.Join(dir, "regular"), filepath.Join(dir, "pipe")
+	if err := os.WriteFile(regularFile, []byte("s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(pipe, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	staleStat := func(string) (fs.FileInfo, error) { return os.Stat(regularFile) }
+	if _, err := readRegular(staleStat, os.OpenFile, pipe, 1024); errKind(err) != "not regular" {
+		t.Errorf("ReadFile of a pipe swapped in after the check: %v, want a *ErrNotRegular", err)
+	}
 }
