@@ -83,12 +83,13 @@ func readDir(dir string) ([]sourceFile, error) {
 
 // configPaths returns the paths to read the configuration files of dir
 // (table.ConfigFiles) from, sorted by name. In a Kubernetes ConfigMap or
-// Secret volume, each file is a link through "..data", which the kubelet
-// swaps to a new directory for each update, adding the links of new files
-// after the swap: such a file is read from the directory "..data" leads
-// to when configPaths resolves it, once, with the files there that have
-// no link yet, and left out when it is not there. Files read through
-// their links one by one could mix two generations, or miss one.
+// Secret volume, each file is a link "..data/<name>", and "..data" a link
+// the kubelet swaps to a new sibling directory ("..2026_12_07_…") for
+// each update, adding the links of new files after the swap: such a file
+// is read from the directory "..data" leads to when configPaths resolves
+// it, once, with the files there that have no link yet, and left out
+// when it is not there. Files read through their links one by one could
+// mix two generations, or miss one. Other files are read as they are.
 func configPaths(dir string) ([]string, error) {
 	paths, err := table.ConfigFiles(dir)
 	if err != nil {
@@ -108,7 +109,7 @@ func configPaths(dir string) ([]string, error) {
 	}
 	for _, p := range paths {
 		name := filepath.Base(p)
-		if to, err := os.Readlink(p); err == nil && strings.HasPrefix(filepath.Clean(to), "..data"+string(filepath.Separator)) {
+		if to, err := os.Readlink(p); err == nil && to == "..data/"+name {
 			continue // in data's generation, or removed by it
 		}
 		byName[name] = p
@@ -118,17 +119,16 @@ func configPaths(dir string) ([]string, error) {
 	return out, nil
 }
 
-// generation returns the directory dir's "..data" link leads to, or ""
-// when dir has none.
+// generation returns the directory dir's "..data" link leads to when it
+// is the kubelet's: a sibling whose name begins with "..". It returns ""
+// for none, or for a "..data" link of another form, which is not read.
 func generation(dir string) string {
 	target, err := os.Readlink(filepath.Join(dir, "..data"))
-	if err != nil {
+	if err != nil || !strings.HasPrefix(target, "..") || target == ".." || strings.ContainsAny(target, `/\`) {
 		return ""
 	}
-	if !filepath.IsAbs(target) {
-		target = filepath.Join(dir, target)
-	}
-	if fi, err := os.Stat(target); err != nil || !fi.IsDir() {
+	target = filepath.Join(dir, target)
+	if fi, err := os.Lstat(target); err != nil || !fi.IsDir() {
 		return ""
 	}
 	return target

@@ -3,6 +3,7 @@
 package compiler_test
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -78,5 +79,35 @@ func TestConfigMapGenerationPinned(t *testing.T) {
 	}
 	if got := slices.Sorted(maps.Keys(tb.APIs)); !slices.Equal(got, []string{"items", "orders", "users"}) {
 		t.Errorf("the APIs compiled are %v, want the second generation's (orders, users) and items", got)
+	}
+}
+
+// TestForeignDataLinkNotRead: a "..data" link that is not the kubelet's
+// (absolute, or out of the directory) pulls in no file that no link names.
+func TestForeignDataLinkNotRead(t *testing.T) {
+	t.Parallel()
+	const api = "package cfg\n\napis: %s: {name: \"X\", listen_path: \"/%s\", upstream: targets: [\"http://127.0.0.1:9000\"], auth: keyless: true}\n"
+	elsewhere := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(elsewhere, "other.cue"), fmt.Sprintf(api, "other", "other"), 0o600)
+	for _, to := range []string{elsewhere, "../" + filepath.Base(elsewhere)} {
+		top := t.TempDir()
+		dir := filepath.Join(top, "cfg")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(elsewhere, filepath.Join(top, filepath.Base(elsewhere))); err != nil {
+			t.Fatal(err)
+		}
+		testutil.WriteFile(t, filepath.Join(dir, "a.cue"), fmt.Sprintf(api, "users", "users"), 0o600)
+		if err := os.Symlink(to, filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+		tb, err := compiler.Compile(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Sorted(maps.Keys(tb.APIs)); !slices.Equal(got, []string{"users"}) {
+			t.Errorf("..data -> %s: the APIs compiled are %v, want users only", to, got)
+		}
 	}
 }
