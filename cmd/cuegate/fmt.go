@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/format"
@@ -89,33 +88,16 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 }
 
 // rewrite replaces the file at path in dir with data
-// (atomicfile.Replace); a file a new one cannot stand for, or one whose
-// symbolic link leads out of dir (a checkout's link to a file elsewhere),
-// is left as it is, with an error saying why and what to do.
+// (atomicfile.ReplaceWithin); a file a new one cannot stand for, or one
+// whose symbolic link leads out of dir (a checkout's link to a file
+// elsewhere), is left as it is, with an error saying why and what to do.
 func rewrite(dir, path string, data []byte) error {
-	if target, ok := linksOut(dir, path); ok {
-		return fmt.Errorf("%s is not formatted: it links to %s, outside %s; format it where it is", path, target, dir)
+	err := atomicfile.ReplaceWithin(dir, path, data)
+	if oe, ok := errors.AsType[*atomicfile.OutsideError](err); ok {
+		return fmt.Errorf("%s is not formatted: it links to %s, outside %s; format it where it is", path, oe.Target, dir)
 	}
-	err := atomicfile.Replace(path, data)
-	if ie := (*atomicfile.IdentityError)(nil); errors.As(err, &ie) {
+	if ie, ok := errors.AsType[*atomicfile.IdentityError](err); ok {
 		return fmt.Errorf("%s is not formatted, so that nothing of it is lost: %w; format it by hand", path, ie.Err)
 	}
 	return err
-}
-
-// linksOut returns where path, a file in dir, leads through its symbolic
-// links when that is outside dir (through dir's own links: a Kubernetes
-// ConfigMap's files link into a directory of dir). A path that cannot be
-// resolved is reported as leading out, as itself.
-func linksOut(dir, path string) (string, bool) {
-	root, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return path, true
-	}
-	target, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return path, true
-	}
-	rel, err := filepath.Rel(root, target)
-	return target, err != nil || !filepath.IsLocal(rel)
 }
