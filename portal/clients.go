@@ -143,7 +143,9 @@ func splitRedirectURIs(s string, t *table.Table) []string {
 // registered the client, so that no removed account, nor a later one
 // under the same email, gets it.
 func (s *Server) createClient(ctx context.Context, who registrant, catalogue []string, name string, redirects []string) (store.Client, *apiError) {
-	s.beginChange()
+	if aerr := s.beginChange(); aerr != nil {
+		return store.Client{}, aerr
+	}
 	defer s.endChange()
 	t := s.table()
 	sel, aerr := choose(t, catalogue)
@@ -343,7 +345,9 @@ func (s *Server) ownClient(dev, id string) (store.Client, *apiError) {
 // and returns the deleted client. A provider failure is logged and
 // returned as a warning; the client stays deleted.
 func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Client, warning string, aerr *apiError) {
-	s.beginChange()
+	if aerr := s.beginChange(); aerr != nil {
+		return store.Client{}, "", aerr
+	}
 	defer s.endChange()
 	if _, aerr := s.ownClient(dev, id); aerr != nil {
 		return store.Client{}, "", aerr

@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/cuegate/cuegate/compiler/table"
@@ -10,11 +11,18 @@ import (
 
 // beginChange counts a client change in flight (a registration, update
 // or deletion): each outlives its request, calls the provider and then
-// writes the store. endChange ends it.
-func (s *Server) beginChange() {
+// writes the store. Once Drain was called it refuses (503) instead, since
+// the store is about to close. endChange ends a change it counted.
+func (s *Server) beginChange() *apiError {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		e := errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the portal is restarting: try again in a moment")
+		e.RetryAfter = 5 * time.Second
+		return e
+	}
 	s.changes++
-	s.mu.Unlock()
+	return nil
 }
 
 func (s *Server) endChange() {
@@ -26,7 +34,8 @@ func (s *Server) endChange() {
 	}
 }
 
-// Drain waits for the client changes in flight to end, at most three
+// Drain refuses client changes from now on (beginChange) and waits for
+// those in flight to end, at most three
 // times the longest provider call timeout of the current table and a
 // second (discovery, the call and an undo each take at most one), so
 // that their answers, rotated credentials among them, are stored before
@@ -38,6 +47,7 @@ func (s *Server) Drain() error {
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	s.mu.Lock()
+	s.closing = true
 	if s.changes == 0 {
 		s.mu.Unlock()
 		return nil

@@ -48,3 +48,22 @@ func TestDrainWaitsForChanges(t *testing.T) {
 		t.Errorf("the change in flight: %d, want 200 (stored before the store closed)", got)
 	}
 }
+
+// TestNoChangeAfterDrain: once Drain was called, a client change that
+// reaches the portal (a request whose body was still arriving when the
+// HTTP server's shutdown gave up) is refused with 503 before any call to
+// the provider, for the store is about to close.
+func TestNoChangeAfterDrain(t *testing.T) {
+	t.Parallel()
+	e, dev, c := newEnvWithClient(t, "first")
+	if err := e.s.Drain(); err != nil {
+		t.Fatal(err)
+	}
+	calls := len(e.requests())
+	if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"rotate_secret": true}, nil); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a change after Drain: %d, want 503", resp.StatusCode)
+	}
+	if n := len(e.requests()) - calls; n != 0 {
+		t.Errorf("%d provider calls after Drain", n)
+	}
+}

@@ -37,7 +37,9 @@ func registration(c store.Client) *dcr.Registration {
 // the changes that call the provider are limited per account and address
 // of who (429).
 func (s *Server) updateClient(ctx context.Context, who registrant, id string, ch clientChange) (c store.Client, newSecret bool, aerr *apiError) {
-	s.beginChange()
+	if aerr := s.beginChange(); aerr != nil {
+		return store.Client{}, false, aerr
+	}
 	defer s.endChange()
 	dev := who.email
 	c, aerr = s.ownClient(dev, id)
@@ -94,6 +96,10 @@ func (s *Server) updateClient(ctx context.Context, who registrant, id string, ch
 			commitAll(slots)
 		}
 	}
+	var widened error // the change was made: its credentials are kept
+	if errors.Is(err, dcr.ErrWidened) {
+		widened, err = err, nil
+	}
 	if err != nil {
 		log.Warn().Err(err).Msg("portal: client update failed")
 		return c, false, updateError(err)
@@ -107,6 +113,10 @@ func (s *Server) updateClient(ctx context.Context, who registrant, id string, ch
 	if err != nil {
 		log.Error().Err(err).Msg("portal: client updated at the provider but not stored")
 		return c, false, errorf(http.StatusInternalServerError, "server_error", "the identity provider accepted the change, but it could not be stored here: ask the operator")
+	}
+	if widened != nil {
+		log.Error().Err(widened).Msg("portal: client updated, and the provider registered more grants or scopes than the settings ask for: the operator should narrow it there")
+		return c, false, errorf(http.StatusBadGateway, "server_error", "the identity provider made the change but registered more grants or scopes than this portal asks for: ask the operator")
 	}
 	log.Info().Bool("new_secret", newSecret).Msg("portal: client updated")
 	if ch.RotateSecret && !newSecret {
@@ -173,10 +183,16 @@ func (s providerState) status() string {
 }
 
 // readAtProvider asks the provider about c (RFC 7592 §2.1), or returns
-// its answer of the last providerReadTTL.
+// its answer of the last providerReadTTL; past readsPerAccount an hour
+// for c's developer, it says the client is unchecked.
 func (s *Server) readAtProvider(ctx context.Context, c store.Client) providerState {
 	key := c.ClientID + "\x00" + c.RegistrationClientURI + "\x00" + c.RegistrationAccessToken
 	return s.providerReads.get(ctx, key, s.opts.Now(), func() providerState {
+		slot := []limitSlot{{s.reads, c.Developer}}
+		if reserveAll(slot, s.opts.Now()) > 0 {
+			return providerUnchecked
+		}
+		commitAll(slot)
 		return s.readAtProviderNow(context.WithoutCancel(ctx), c) // shared: not ended by one caller
 	})
 }

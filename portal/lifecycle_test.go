@@ -259,3 +259,27 @@ func TestProviderReadsCached(t *testing.T) {
 		t.Errorf("%d reads after an update, want 3", n)
 	}
 }
+
+// TestProviderReadsLimited: past readsPerAccount reads an hour for one
+// developer, client pages show the client unchecked without asking the
+// provider.
+func TestProviderReadsLimited(t *testing.T) {
+	t.Parallel()
+	e, dev, c := newEnvWithClient(t, "first")
+	reads := func() int {
+		n := 0
+		for _, r := range e.idp.Requests() {
+			if r.Method == "GET" && strings.HasSuffix(r.Path, "/"+c.ClientID) {
+				n++
+			}
+		}
+		return n
+	}
+	for range readsPerAccount + 5 {
+		e.api(dev, "GET", "/clients/"+c.ClientID, nil, nil)
+		e.advance(providerReadTTL)
+	}
+	if n := reads(); n != readsPerAccount {
+		t.Errorf("%d reads at the provider, want %d", n, readsPerAccount)
+	}
+}

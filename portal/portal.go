@@ -79,6 +79,7 @@ const (
 	registrationWindow      = time.Hour
 	updatesPerAccount       = 60  // client changes that call the provider, per registrationWindow and account
 	updatesPerPlace         = 240 // and per client address
+	readsPerAccount         = 120 // RFC 7592 reads a client page makes, per registrationWindow and account
 	defaultSessionTTL       = 12 * time.Hour
 	hashQueuePerSlot        = 8               // bcrypt work that may wait, per slot (Server.hashing)
 	hashWait                = 5 * time.Second // how long it may wait
@@ -106,6 +107,7 @@ type Server struct {
 	// when Drain waits, is closed when it falls to zero.
 	changes int
 	drained chan struct{}
+	closing bool // Drain was called: no change begins
 	// providerReads holds what the provider said of clients lately.
 	providerReads providerReads
 
@@ -124,6 +126,9 @@ type Server struct {
 	// redirect URIs, secret rotations) that call the provider likewise:
 	// each is an RFC 7592 call, some with the operator's API token.
 	updates, updatesByPlace *windowLimiter
+	// reads bounds the RFC 7592 reads client pages make, per account;
+	// past it a page shows the client unchecked.
+	reads *windowLimiter
 	// hashing bounds the bcrypt work of log-ins and sign-ups: two running
 	// per GOMAXPROCS, hashQueuePerSlot times that waiting at most hashWait.
 	hashing *workSlots
@@ -167,6 +172,7 @@ func New(opts Options) (*Server, error) {
 		registrationsByPlace: newWindowLimiter(registrationsPerPlace, registrationWindow),
 		updates:              newWindowLimiter(updatesPerAccount, registrationWindow),
 		updatesByPlace:       newWindowLimiter(updatesPerPlace, registrationWindow),
+		reads:                newWindowLimiter(readsPerAccount, registrationWindow),
 		metrics:              newPortalMetrics(),
 	}
 	slots := 2 * runtime.GOMAXPROCS(0)

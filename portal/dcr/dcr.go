@@ -91,6 +91,9 @@ type Registrar interface {
 	// provider gave no way to manage the client, ErrUnknownClient when it
 	// no longer knows it (404, 410), ErrTokenRefused when it refuses the
 	// registration access token (401), a *ProviderError when it refuses.
+	// An answer that grants more than the settings ask for (see Register)
+	// is ErrWidened with the registration as it is now: the provider made
+	// the change, so its credentials must still be kept.
 	Update(ctx context.Context, reg *Registration, req Request) (*Registration, error)
 	// Read returns the client's metadata as the provider has it (RFC 7592
 	// §2.1), with the same errors as Update.

@@ -12,6 +12,10 @@ import (
 // to manage (no registration_client_uri and access token).
 var ErrUnmanaged = errors.New("dcr: the provider gave no way to manage this client")
 
+// ErrWidened is the error of an update the provider made with more grants
+// or scopes than the settings ask for (it also matches ErrBadResponse).
+var ErrWidened = errors.New("dcr: the provider widened the client")
+
 // ErrUnknownClient is the error of managing a client the provider no
 // longer knows: it answered 404 or 410.
 var ErrUnknownClient = errors.New("dcr: the provider does not know this client")

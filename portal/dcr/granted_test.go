@@ -3,9 +3,12 @@ package dcr
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/testidp"
 )
 
 // TestGrantedBeyondAskedIsDeletedAgain: a registration whose answer names
@@ -43,5 +46,40 @@ func TestGrantedBeyondAskedIsDeletedAgain(t *testing.T) {
 				t.Errorf("Register = %v, requests %+v; want the registration", err, reqs)
 			}
 		})
+	}
+}
+
+// TestRefusedUnmanagedRegistrationNamed: a refused registration the
+// provider gave no way to delete is named as left there, for the
+// operator to remove.
+func TestRefusedUnmanagedRegistrationNamed(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, testidp.Reply(201, `{"client_id":"cid","client_secret":"s","grant_types":["password"]}`))
+	s := table.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", TokenEndpointAuthMethod: "client_secret_post",
+		GrantTypes: []string{"client_credentials"}}
+	r, _ := New(&s, "", f.Client())
+	_, err := r.Register(context.Background(), Request{ClientName: "x"})
+	if want := `client "cid" stays at the provider, which gave no way to delete it`; err == nil || !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), want) {
+		t.Errorf("Register = %v, want ErrBadResponse saying %s", err, want)
+	}
+}
+
+// TestUpdateWidenedKeepsTheRegistration: an update answer that grants
+// more than the settings ask for is ErrWidened (and ErrBadResponse), with
+// the registration as the provider now has it, rotated credentials and
+// all, for the portal to keep.
+func TestUpdateWidenedKeepsTheRegistration(t *testing.T) {
+	t.Parallel()
+	var f *testidp.Server
+	f = newFake(t, func(w http.ResponseWriter, r *http.Request) bool {
+		return testidp.Reply(200, `{"client_id":"cid","client_secret":"s2","registration_client_uri":"`+f.URL+`/register/cid","registration_access_token":"rat2",`+
+			`"grant_types":["client_credentials","password"],"scope":"read admin"}`)(w, r)
+	})
+	s := table.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", TokenEndpointAuthMethod: "client_secret_post",
+		GrantTypes: []string{"client_credentials"}, Scope: "read"}
+	r, _ := New(&s, "", f.Client())
+	reg, err := r.Update(context.Background(), &Registration{ClientID: "cid", ClientSecret: "s", RegistrationClientURI: f.URL + "/register/cid", RegistrationAccessToken: "rat"}, Request{ClientName: "x"})
+	if !errors.Is(err, ErrWidened) || !errors.Is(err, ErrBadResponse) || reg == nil || reg.RegistrationAccessToken != "rat2" || reg.ClientSecret != "s2" {
+		t.Errorf("Update = %+v, %v; want the rotated registration and ErrWidened", reg, err)
 	}
 }

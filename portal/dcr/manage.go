@@ -85,6 +85,9 @@ func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*R
 	if err := d.usable(out); err != nil {
 		return nil, err
 	}
+	if err := d.grantedBeyond(raw); err != nil {
+		return out, fmt.Errorf("%w: %w", ErrWidened, err)
+	}
 	return out, nil
 }
 

@@ -43,12 +43,26 @@ func (d *driver) Register(ctx context.Context, req Request) (*Registration, erro
 		return nil, err
 	}
 	if err := cmp.Or(d.usable(reg), d.grantedBeyond(raw)); err != nil {
-		if derr := d.Delete(ctx, reg); derr != nil {
+		if derr := d.undo(ctx, reg); derr != nil {
 			err = errors.Join(err, derr)
 		}
 		return nil, err
 	}
 	return reg, nil
+}
+
+// undo deletes reg again, whose answer was refused; an error says why the
+// client may stay at the provider, one that gave no way to delete it
+// included.
+func (d *driver) undo(ctx context.Context, reg *Registration) error {
+	_, _, err := d.call(ctx, http.MethodDelete, reg, nil)
+	switch {
+	case errors.Is(err, ErrUnmanaged):
+		return fmt.Errorf("dcr: client %q stays at the provider, which gave no way to delete it: remove it there", printable.Clip(reg.ClientID, 100))
+	case errors.Is(err, ErrUnknownClient):
+		return nil // deleted already
+	}
+	return err
 }
 
 // readAnswer reads a provider's answer to a registration: a non-2xx
