@@ -52,6 +52,38 @@ func TestRevisionBounds(t *testing.T) {
 	}
 }
 
+// TestRevisionLinkBound: links are followed at most maxRevisionHops
+// times for a whole revision: 100 configuration files each linked into
+// one chain of 38 links are an error, not 7,600 hops of two git
+// processes each.
+func TestRevisionLinkBound(t *testing.T) {
+	t.Parallel()
+	cfg := repo(t)
+	top := filepath.Dir(cfg)
+	blob := func(content string) string {
+		return strings.TrimSpace(gitIn(t, top, content, "hash-object", "-w", "--stdin"))
+	}
+	chain := []string{"100644 blob " + blob("package cfg\n") + "\treal.cue"}
+	for i := range 38 {
+		to := "real.cue"
+		if i < 37 {
+			to = fmt.Sprintf("l%d", i+1)
+		}
+		chain = append(chain, fmt.Sprintf("120000 blob %s\tl%d", blob(to), i))
+	}
+	var files []string
+	link := blob("../chain/l0")
+	for i := range 100 {
+		files = append(files, fmt.Sprintf("120000 blob %s\tf%03d.cue", link, i))
+	}
+	root := mktree(t, top, []string{"040000 tree " + mktree(t, top, files) + "\tcfg", "040000 tree " + mktree(t, top, chain) + "\tchain"})
+	rev := strings.TrimSpace(gitIn(t, top, "chain\n", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit-tree", root))
+	_, err := Export(rev, cfg, t.TempDir())
+	if want := fmt.Sprintf("more than %d symbolic links followed", maxRevisionHops); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Export of 100 files through a 38-link chain: %v, want an error saying %s", err, want)
+	}
+}
+
 // mktree writes a tree of entries (git ls-tree lines) and returns its id.
 func mktree(t *testing.T, top string, entries []string) string {
 	return strings.TrimSpace(gitIn(t, top, strings.Join(entries, "\n")+"\n", "mktree"))

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -47,7 +48,8 @@ func Export(rev, dir, out string) (name string, err error) {
 	if err != nil {
 		return "", &Error{Rev: rev, Err: fmt.Errorf("not a commit of the repository %s", top)}
 	}
-	r := revision{top: top, commit: strings.TrimSpace(string(got)), name: rev}
+	hops := maxRevisionHops
+	r := revision{top: top, commit: strings.TrimSpace(string(got)), name: rev, hops: &hops}
 	if err := r.writeConfig(prefix, out); err != nil {
 		return "", &Error{Rev: rev, Err: err}
 	}
@@ -57,11 +59,38 @@ func Export(rev, dir, out string) (name string, err error) {
 // git runs git in dir and returns its output; a failure carries git's
 // own message.
 func git(dir string, args ...string) ([]byte, error) {
+	return gitLimited(dir, -1, args...)
+}
+
+// gitLimited is git with an output of at most limit bytes (-1: any):
+// past it, git is stopped and the output is an error.
+func gitLimited(dir string, limit int64, args ...string) ([]byte, error) {
 	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	var r io.Reader = stdout
+	if limit >= 0 {
+		r = io.LimitReader(stdout, limit+1)
+	}
+	out, rerr := io.ReadAll(r)
+	over := limit >= 0 && int64(len(out)) > limit
+	if over {
+		cmd.Process.Kill() //nolint:errcheck // it is stopped either way
+	}
+	err = cmd.Wait()
+	switch {
+	case over:
+		return nil, fmt.Errorf("git %s: more than %d MiB of output", strings.Join(args, " "), limit>>20)
+	case rerr != nil:
+		return nil, rerr
+	case err != nil:
 		return nil, fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil

@@ -16,14 +16,17 @@ import (
 // and the links followed to one file. A configuration file is bounded
 // as on disk (table.MaxConfigFileBytes).
 const (
-	maxLinkBytes = 4 << 10
-	maxLinkHops  = 40
+	maxLinkBytes    = 4 << 10
+	maxLinkHops     = 40
+	maxRevisionHops = 400      // the links followed for all files
+	maxListBytes    = 16 << 20 // the listing of one tree
 )
 
 // revision reads files of one commit of the repository at top. name is
 // the revision as the user gave it, for messages.
 type revision struct {
 	top, commit, name string
+	hops              *int // the links that may still be followed (maxRevisionHops)
 }
 
 // treeEntry is one line of git ls-tree -l: the path is from the top of
@@ -47,7 +50,7 @@ type treeEntry struct {
 // maxConfigBytes of them, are an error: a revision is read before the
 // compile's budget applies.
 func (r revision) writeConfig(dir, out string) error {
-	b := budget{other: maxOtherFiles, configBytes: maxConfigBytes}
+	b := budget{other: maxOtherFiles, otherBytes: maxOtherBytes, configBytes: maxConfigBytes}
 	return r.writeTree(dir, dir, out, 0, &b)
 }
 
@@ -57,14 +60,15 @@ func (r revision) writeConfig(dir, out string) error {
 const (
 	maxOtherFiles  = 256
 	maxOtherDepth  = 8
+	maxOtherBytes  = 64 << 20
 	maxConfigFiles = 1000
 	maxConfigBytes = 64 << 20
 )
 
 // budget is what writeConfig may still write.
 type budget struct {
-	other       int
-	configBytes int64
+	other                   int
+	otherBytes, configBytes int64
 }
 
 // writeTree writes the files of sub, a directory at depth under root, into
@@ -116,8 +120,11 @@ func (r revision) writeTree(root, sub, out string, depth int, b *budget) error {
 			return err
 		case err != nil:
 			continue
+		case !config && b.otherBytes < int64(len(src)):
+			continue // left out, as one past maxOtherFiles
 		case !config:
 			b.other--
+			b.otherBytes -= int64(len(src))
 		case b.configBytes < int64(len(src)):
 			return fmt.Errorf("%s/ holds more than %d MiB of configuration files at %s", sub, maxConfigBytes>>20, r.name)
 		default:
@@ -162,7 +169,10 @@ func (r revision) resolve(e treeEntry) (treeEntry, error) {
 			return e, nil
 		case e.size > maxLinkBytes:
 			return e, fmt.Errorf("%s: a symbolic link over %d bytes", e.path, maxLinkBytes)
+		case *r.hops <= 0:
+			return e, fmt.Errorf("%s: more than %d symbolic links followed at %s", from, maxRevisionHops, r.name)
 		}
+		*r.hops--
 		target, err := git(r.top, "cat-file", "blob", e.oid)
 		if err != nil {
 			return e, err
@@ -189,7 +199,7 @@ func (r revision) list(treeish, under string) ([]treeEntry, error) {
 		args = append(args, "--", under)
 		under = ""
 	}
-	out, err := git(r.top, args...)
+	out, err := gitLimited(r.top, maxListBytes, args...)
 	if err != nil {
 		return nil, err
 	}
