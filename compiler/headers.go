@@ -21,6 +21,7 @@ func (c *compilation) buildHeaders(a *table.API, id string, r schema.API) {
 	up := apiPath(id, "upstream")
 	a.Upstream.RequestHeaders = c.headerRules(r.Upstream.Request_headers, toUpstream, up.field("request_headers"))
 	a.ResponseHeaders = c.headerRules(r.Response_headers, toClient, apiPath(id, "response_headers"))
+	a.Upstream.SecretHeaders = c.secretHeaders(r.Upstream.Secret_headers, a, up.field("secret_headers"))
 	a.Upstream.ClaimHeaders = c.claimHeaders(r.Upstream.Claim_headers, a, up.field("claim_headers"))
 	a.CORS = c.cors(r.Cors, a, apiPath(id, "cors"))
 }
@@ -56,9 +57,28 @@ func (c *compilation) headerRules(r *schema.HeaderRules, dir direction, at field
 	return out
 }
 
+// secretHeaders compiles an API's secret headers: their names as
+// request_headers.set's, repeating none of its names.
+func (c *compilation) secretHeaders(m map[string]schema.Secret, a *table.API, at fieldPath) []table.SecretHeader {
+	if len(m) == 0 {
+		return nil
+	}
+	seen := upstreamHeaderNames(a)
+	var out []table.SecretHeader
+	for _, name := range sortedKeys(m) {
+		q := at.key(name)
+		s := m[name]
+		c.checkSecret(&s, q)
+		if canon, ok := c.headerName(name, q, toUpstream, true, seen); ok {
+			out = append(out, table.SecretHeader{Name: canon, Secret: secret(&s)})
+		}
+	}
+	return out
+}
+
 // claimHeaders compiles an API's claim headers, which only an API that
 // checks tokens has; their names may not repeat the request header
-// rules'.
+// rules' nor the secret headers'.
 func (c *compilation) claimHeaders(m map[string]string, a *table.API, at fieldPath) []table.ClaimHeader {
 	if len(m) == 0 {
 		return nil
@@ -67,15 +87,7 @@ func (c *compilation) claimHeaders(m map[string]string, a *table.API, at fieldPa
 		c.errorf(at, "claim_headers needs auth: jwt: a keyless API has no claims")
 		return nil
 	}
-	seen := map[string]fieldPath{}
-	if rh := a.Upstream.RequestHeaders; rh != nil {
-		for _, h := range rh.Set {
-			seen[h.Name] = nil
-		}
-		for _, name := range rh.Remove {
-			seen[name] = nil
-		}
-	}
+	seen := upstreamHeaderNames(a)
 	var out []table.ClaimHeader
 	for _, name := range sortedKeys(m) {
 		q := at.key(name)
@@ -86,6 +98,24 @@ func (c *compilation) claimHeaders(m map[string]string, a *table.API, at fieldPa
 	}
 	slices.SortFunc(out, func(x, y table.ClaimHeader) int { return strings.Compare(x.Name, y.Name) })
 	return out
+}
+
+// upstreamHeaderNames are the names a's request headers and secret
+// headers edit already, for headerName's seen (nil positions).
+func upstreamHeaderNames(a *table.API) map[string]fieldPath {
+	seen := map[string]fieldPath{}
+	if rh := a.Upstream.RequestHeaders; rh != nil {
+		for _, h := range rh.Set {
+			seen[h.Name] = nil
+		}
+		for _, name := range rh.Remove {
+			seen[name] = nil
+		}
+	}
+	for _, h := range a.Upstream.SecretHeaders {
+		seen[h.Name] = nil
+	}
+	return seen
 }
 
 // direction is which way a header the configuration edits goes.
@@ -110,7 +140,7 @@ func (c *compilation) headerName(name string, at fieldPath, dir direction, set b
 		return "", false
 	}
 	if prev, dup := seen[canon]; dup {
-		where := "in request_headers"
+		where := "in request_headers or secret_headers"
 		if prev != nil {
 			where = "at " + c.where(prev)
 		}

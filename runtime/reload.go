@@ -29,9 +29,11 @@ type Compiled struct {
 }
 
 // Apply swaps c's table in and records the outcome for Status; the TLS
-// certificates are reread even when the table is unchanged. A compile that
-// failed (c.Err), or a table that fails to load (a TLS certificate, the
-// upstream CA), leaves the current table serving; the error is logged with
+// certificates are reread even when the table is unchanged, and a table
+// with secret headers is swapped in again to read their values. A compile
+// that failed (c.Err), or a table that fails to load (a TLS certificate,
+// the upstream CA, a secret header's value), leaves the current table
+// serving; the error is logged with
 // positions, kept for Status, and returned. Each call logs one line, which
 // lists every change a swap makes (tablediff's summary: APIs, policies,
 // IdPs, catalogue entries, settings, moved routes), and counts
@@ -47,7 +49,7 @@ func (g *Gateway) Apply(c Compiled) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	old := g.cur.Load().table
-	if err == nil && t.Hash == old.Hash && g.exporterCurrent(t) {
+	if err == nil && t.Hash == old.Hash && g.exporterCurrent(t) && !hasSecretHeaders(t) {
 		// The files a table names can change without it: reread the
 		// certificates, so that a rotation needs no restart.
 		var cert, portalCert *tls.Certificate
@@ -174,4 +176,15 @@ func (g *Gateway) Status() Status {
 		s.Cluster = &cs
 	}
 	return s
+}
+
+// hasSecretHeaders reports whether an API of t sends secret headers,
+// whose values a reload reads again even when t is unchanged.
+func hasSecretHeaders(t *table.Table) bool {
+	for _, a := range t.APIs {
+		if len(a.Upstream.SecretHeaders) > 0 {
+			return true
+		}
+	}
+	return false
 }

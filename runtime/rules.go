@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -41,15 +42,22 @@ type headerEdits struct {
 
 type field struct{ name, value []byte }
 
-// newAPIRules renders a's rules; nil when a has none.
-func newAPIRules(a *table.API) *apiRules {
+// newAPIRules renders a's rules, reading its secret headers' values
+// (relative files from configDir); nil when a has none. An error names
+// the header and its reference, never a value.
+func newAPIRules(a *table.API, configDir string) (*apiRules, error) {
 	jwt := a.JWT
 	scoped := jwt != nil && (len(jwt.Scopes) > 0 || len(jwt.ScopesAny) > 0 || len(jwt.Claims) > 0)
-	if !scoped && a.CORS == nil && a.ResponseHeaders == nil && a.Upstream.RequestHeaders == nil && len(a.Upstream.ClaimHeaders) == 0 {
-		return nil
+	if !scoped && a.CORS == nil && a.ResponseHeaders == nil && a.Upstream.RequestHeaders == nil &&
+		len(a.Upstream.ClaimHeaders) == 0 && len(a.Upstream.SecretHeaders) == 0 {
+		return nil, nil
+	}
+	request, err := newRequestEdits(a.Upstream, configDir)
+	if err != nil {
+		return nil, err
 	}
 	ru := &apiRules{
-		request:  newHeaderEdits(a.Upstream.RequestHeaders),
+		request:  request,
 		response: newHeaderEdits(a.ResponseHeaders),
 		cors:     newCORSRules(a.CORS),
 	}
@@ -64,7 +72,25 @@ func newAPIRules(a *table.API) *apiRules {
 	for _, h := range a.Upstream.ClaimHeaders {
 		ru.claimHeaders = append(ru.claimHeaders, claimHeader{[]byte(h.Name), h.Claim})
 	}
-	return ru
+	return ru, nil
+}
+
+// newRequestEdits renders the edits of the request sent to u: its
+// request headers, then its secret headers, their values read now.
+func newRequestEdits(u table.Upstream, configDir string) (headerEdits, error) {
+	e := newHeaderEdits(u.RequestHeaders)
+	for _, h := range u.SecretHeaders {
+		v, err := h.Secret.ResolveToken(configDir, "secret_headers."+h.Name)
+		if err != nil {
+			return e, err
+		}
+		if strings.ContainsFunc(v, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+			return e, fmt.Errorf("secret_headers.%s: %s holds a control character, which a header value cannot", h.Name, h.Secret)
+		}
+		e.remove = append(e.remove, []byte(h.Name))
+		e.set = append(e.set, field{[]byte(h.Name), []byte(v)})
+	}
+	return e, nil
 }
 
 func newHeaderEdits(r *table.HeaderRules) headerEdits {

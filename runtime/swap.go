@@ -82,10 +82,18 @@ func (g *Gateway) newGeneration(prev *generation, t *table.Table, exporter *trac
 		}
 		apiPools[i] = p
 	}
+	rules := make([]*apiRules, len(ids))
+	for i, id := range ids {
+		var err error
+		if rules[i], err = newAPIRules(t.APIs[id], g.opts.ConfigDir); err != nil {
+			g.closeNewPools(pools)
+			return nil, nil, fmt.Errorf("api %s: %w", id, err)
+		}
+	}
 	// Only once nothing can fail: an API's metrics are made the first
 	// time its ID is seen.
 	for i, id := range ids {
-		gen.apis[t.APIs[id]] = g.newAPIState(t, id, apiPools[i])
+		gen.apis[t.APIs[id]] = g.newAPIState(t, id, apiPools[i], rules[i])
 	}
 	return gen, pools, nil
 }
@@ -126,15 +134,16 @@ func (g *Gateway) closeNewPools(pools map[string]*proxy.Pool) {
 }
 
 // newAPIState returns what the handler needs for the API id of t, served
-// by p. The API's metrics are g's for id, made the first time id is seen.
-func (g *Gateway) newAPIState(t *table.Table, id string, p *proxy.Pool) *apiState {
+// by p with rules. The API's metrics are g's for id, made the first time
+// id is seen.
+func (g *Gateway) newAPIState(t *table.Table, id string, p *proxy.Pool, rules *apiRules) *apiState {
 	a := t.APIs[id]
 	m := g.apiMetrics[id]
 	if m == nil {
 		m = newAPIMetrics(g.series.set, id)
 		g.apiMetrics[id] = m
 	}
-	st := &apiState{api: a, pool: p, metrics: m, rules: newAPIRules(a)}
+	st := &apiState{api: a, pool: p, metrics: m, rules: rules}
 	if a.JWT != nil {
 		st.idp = t.IdPs[a.JWT.IdP]
 		st.ns = namespaceOf(t, a)

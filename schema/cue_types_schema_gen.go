@@ -247,6 +247,16 @@ type API struct {
 		// cannot be set.
 		Request_headers *HeaderRules `json:"request_headers,omitempty"`
 
+		// secret_headers sends the upstream headers whose values are
+		// secrets, header name: reference (an API key the upstream
+		// expects, as {env: "NAME"} or {file: "path"}). They are read on
+		// start and on every reload (one that cannot be read fails the
+		// reload, which keeps the table in force), and the compiled table,
+		// /status and cuegate diff show the reference, never the value.
+		// Their names follow request_headers.set's rules and repeat none
+		// of its or claim_headers' names.
+		Secret_headers map[string]Secret `json:"secret_headers,omitempty"`
+
 		// trace_context sends the upstream a W3C traceparent whose parent
 		// is the gateway's span (and the caller's tracestate). With false
 		// the upstream gets neither, not even the caller's.

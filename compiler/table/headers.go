@@ -46,6 +46,12 @@ type Header struct {
 	Value string `json:"value"`
 }
 
+// SecretHeader sends the value of Secret as the header Name, canonical.
+type SecretHeader struct {
+	Name   string  `json:"name"`
+	Secret *Secret `json:"secret"`
+}
+
 // ClaimHeader sends the value of Claim (a dotted path for a nested
 // claim) as the header Name, canonical.
 type ClaimHeader struct {

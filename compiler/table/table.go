@@ -169,6 +169,9 @@ type Upstream struct {
 	ClaimHeaders []ClaimHeader `json:"claim_headers,omitempty"`
 	// RequestHeaders edits the request sent; nil edits none.
 	RequestHeaders *HeaderRules `json:"request_headers,omitempty"`
+	// SecretHeaders are set on the request sent from secrets, after
+	// RequestHeaders, sorted by name; the runtime reads their values.
+	SecretHeaders []SecretHeader `json:"secret_headers,omitempty"`
 	// TraceContext sends the upstream a W3C traceparent (the caller's
 	// tracestate with it); false sends neither, not even the caller's.
 	TraceContext bool `json:"trace_context"`
