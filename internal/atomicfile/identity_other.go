@@ -2,8 +2,11 @@
 
 package atomicfile
 
-import "io/fs"
+import (
+	"io/fs"
+	"os"
+)
 
 // sameIdentity gives nothing: outside Unix a new file's owner is the
 // process's, and what Replace keeps is the file's mode.
-func sameIdentity(string, string, fs.FileInfo) error { return nil }
+func sameIdentity(_, _ *os.File, _ fs.FileInfo) error { return nil }

@@ -15,7 +15,7 @@ import (
 // labels; see copyXattrs) are given to tmp. It fails, saying why, for a
 // file with other hard links (a new file would not share them) or an
 // owner, group or attribute this process cannot give.
-func sameIdentity(tmp, path string, fi fs.FileInfo) error {
+func sameIdentity(tmp, orig *os.File, fi fs.FileInfo) error {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return nil
@@ -23,8 +23,8 @@ func sameIdentity(tmp, path string, fi fs.FileInfo) error {
 	if st.Nlink > 1 {
 		return fmt.Errorf("it has %d hard links, which a new file would not share", st.Nlink)
 	}
-	if err := os.Chown(tmp, int(st.Uid), int(st.Gid)); err != nil {
+	if err := tmp.Chown(int(st.Uid), int(st.Gid)); err != nil {
 		return fmt.Errorf("a new file cannot have its owner and group %d:%d: %w", st.Uid, st.Gid, err)
 	}
-	return copyXattrs(path, tmp)
+	return copyXattrs(orig, tmp)
 }

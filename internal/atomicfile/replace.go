@@ -1,7 +1,11 @@
 package atomicfile
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -32,7 +36,12 @@ func Replace(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	return replaceAt(path, real, data)
+	r, err := os.OpenRoot(filepath.Dir(real))
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return replaceIn(r, filepath.Base(real), path, data)
 }
 
 // OutsideError is ReplaceWithin's refusal of a path that leads out of its
@@ -48,10 +57,10 @@ func (e *OutsideError) Error() string {
 }
 
 // ReplaceWithin is Replace for a path that must lead to a file under the
-// directory root (through root's own links): path is resolved once, and
-// a path leading elsewhere is an *OutsideError. A link swapped in where
-// path led, after it was resolved, is replaced itself (a rename does not
-// follow it), never followed.
+// directory root (through root's own links): a path leading elsewhere is
+// an *OutsideError, and the file is replaced through an os.Root of root,
+// so that a link swapped in on the way while it runs, to a directory or a
+// file outside, is not followed there.
 func ReplaceWithin(root, path string, data []byte) error {
 	real, err := Resolve(path)
 	if err != nil {
@@ -64,32 +73,92 @@ func ReplaceWithin(root, path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if rel, err := filepath.Rel(top, real); err != nil || !filepath.IsLocal(rel) {
+	rel, err := filepath.Rel(top, real)
+	if err != nil || !filepath.IsLocal(rel) {
 		return &OutsideError{Path: path, Target: real, Root: root}
 	}
-	return replaceAt(path, real, data)
+	r, err := os.OpenRoot(top)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return replaceIn(r, rel, path, data)
 }
 
-// replaceAt replaces the file at real, the resolved form of path (which
-// errors name), without following links any more.
-func replaceAt(path, real string, data []byte) error {
-	fi, err := os.Lstat(real)
+// replaceIn replaces the file rel in r (path, for errors, is how the
+// caller named it): its new content goes to a temporary file beside it,
+// made to stand for it (sameIdentity), synced, renamed over it, and the
+// directory synced, every step relative to r.
+func replaceIn(r *os.Root, rel, path string, data []byte) error {
+	fi, err := r.Lstat(rel)
 	if err != nil {
 		return err
 	}
 	if !fi.Mode().IsRegular() {
 		return &IdentityError{Path: path, Err: fmt.Errorf("it is not a regular file (%s)", fi.Mode().Type())}
 	}
-	f, err := createAt(real, fi.Mode().Perm())
+	orig, err := r.Open(rel)
 	if err != nil {
 		return err
 	}
-	defer f.Abort()
-	if err := sameIdentity(f.Name(), real, fi); err != nil {
-		return &IdentityError{Path: path, Err: err}
+	defer orig.Close()
+	if ofi, err := orig.Stat(); err != nil || !os.SameFile(fi, ofi) {
+		return &IdentityError{Path: path, Err: errors.New("it changed while it was being replaced")}
 	}
-	if _, err := f.Write(data); err != nil {
+	tmp, tmpRel, err := createTempIn(r, rel, fi.Mode().Perm())
+	if err != nil {
 		return err
 	}
-	return f.Commit()
+	renamed := false
+	defer func() {
+		if !renamed {
+			tmp.Close()
+			r.Remove(tmpRel) //nolint:errcheck // best effort: RemoveStale finds it
+		}
+	}()
+	if err := sameIdentity(tmp, orig, fi); err != nil {
+		return &IdentityError{Path: path, Err: err}
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := r.Rename(tmpRel, rel); err != nil {
+		return err
+	}
+	renamed = true
+	d, err := r.Open(filepath.Dir(rel))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// createTempIn creates a temporary file beside rel in r, named as
+// Create names its own (see RemoveStale), with mode perm.
+func createTempIn(r *os.Root, rel string, perm fs.FileMode) (*os.File, string, error) {
+	for {
+		var b [8]byte
+		rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
+		name := filepath.Join(filepath.Dir(rel), tempPrefix(rel)+hex.EncodeToString(b[:]))
+		f, err := r.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if err := f.Chmod(perm); err != nil { // past the umask
+			f.Close()
+			r.Remove(name) //nolint:errcheck
+			return nil, "", err
+		}
+		return f, name, nil
+	}
 }

@@ -13,7 +13,7 @@ import (
 // it is with an *OutsideError, and so is its target; one linked into a
 // directory of the root's own (a ConfigMap's ..data) is replaced; and a
 // link swapped in where the path led, after it was resolved, is refused,
-// never followed.
+// never followed, nor is a directory on the way swapped for a link out.
 func TestReplaceWithin(t *testing.T) {
 	t.Parallel()
 	root, outside := t.TempDir(), t.TempDir()
@@ -45,10 +45,18 @@ func TestReplaceWithin(t *testing.T) {
 		t.Errorf("the linked file holds %q, want the new content", b)
 	}
 
-	real := filepath.Join(root, "b.cue")
-	link(victim, "b.cue") // swapped in after real was resolved
-	if err := replaceAt(real, real, []byte("x\n")); !errors.As(err, new(*IdentityError)) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	link(victim, "b.cue") // swapped in where b.cue was resolved
+	if err := replaceIn(r, "b.cue", "b.cue", []byte("x\n")); !errors.As(err, new(*IdentityError)) {
 		t.Errorf("a link swapped in: %v, want an *IdentityError", err)
+	}
+	link(outside, "sub") // a directory on the way swapped for a link out
+	if err := replaceIn(r, "sub/victim.json", "sub/victim.json", []byte("x\n")); err == nil {
+		t.Error("a directory swapped for a link out of the root was followed")
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "{}\n" {
 		t.Errorf("the outside file became %q", b)

@@ -24,11 +24,6 @@ func Create(path string, perm fs.FileMode) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return createAt(real, perm)
-}
-
-// createAt is Create for real, a resolved path.
-func createAt(real string, perm fs.FileMode) (*File, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(real), tempPrefix(real)+"*")
 	if err != nil {
 		return nil, err

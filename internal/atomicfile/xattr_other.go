@@ -2,5 +2,7 @@
 
 package atomicfile
 
+import "os"
+
 // copyXattrs does nothing: extended attributes are kept on Linux only.
-func copyXattrs(string, string) error { return nil }
+func copyXattrs(_, _ *os.File) error { return nil }

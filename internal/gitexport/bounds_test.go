@@ -3,6 +3,7 @@ package gitexport
 import (
 	"fmt"
 	"io/fs"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -52,36 +53,65 @@ func TestRevisionBounds(t *testing.T) {
 	}
 }
 
-// TestRevisionLinkBound: links are followed at most maxRevisionHops
-// times for a whole revision: 100 configuration files each linked into
-// one chain of 38 links are an error, not 7,600 hops of two git
-// processes each.
+// TestRevisionLinkBound: each link of a revision is read once (100
+// configuration files linked into one chain of 38 links read 138 links,
+// not 3,800), and at most maxRevisionHops links are read in all: files
+// linked into chains of their own are an error past it.
 func TestRevisionLinkBound(t *testing.T) {
 	t.Parallel()
 	cfg := repo(t)
 	top := filepath.Dir(cfg)
-	blob := func(content string) string {
-		return strings.TrimSpace(gitIn(t, top, content, "hash-object", "-w", "--stdin"))
-	}
-	chain := []string{"100644 blob " + blob("package cfg\n") + "\treal.cue"}
-	for i := range 38 {
-		to := "real.cue"
-		if i < 37 {
-			to = fmt.Sprintf("l%d", i+1)
+	real := blobs(t, top, "package cfg\n")[0]
+	// chain returns the tree of a chain of n links, l0 to real.cue; each
+	// chain's links are read apart (by their paths).
+	chain := func(n int) string {
+		targets := make([]string, n)
+		for i := range n {
+			targets[i] = fmt.Sprintf("l%d", i+1)
 		}
-		chain = append(chain, fmt.Sprintf("120000 blob %s\tl%d", blob(to), i))
+		targets[n-1] = "real.cue"
+		entries := []string{"100644 blob " + real + "\treal.cue"}
+		for i, oid := range blobs(t, top, targets...) {
+			entries = append(entries, fmt.Sprintf("120000 blob %s\tl%d", oid, i))
+		}
+		return mktree(t, top, entries)
 	}
-	var files []string
-	link := blob("../chain/l0")
-	for i := range 100 {
-		files = append(files, fmt.Sprintf("120000 blob %s\tf%03d.cue", link, i))
+	export := func(chains, filesPerChain int) error {
+		var files, dirs []string
+		for c := range chains {
+			dirs = append(dirs, "040000 tree "+chain(38)+fmt.Sprintf("\tchain%d", c))
+			link := blobs(t, top, fmt.Sprintf("../chain%d/l0", c))[0]
+			for f := range filesPerChain {
+				files = append(files, fmt.Sprintf("120000 blob %s\tc%03df%03d.cue", link, c, f))
+			}
+		}
+		root := mktree(t, top, append(dirs, "040000 tree "+mktree(t, top, files)+"\tcfg"))
+		rev := strings.TrimSpace(gitIn(t, top, "links\n", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit-tree", root))
+		_, err := Export(rev, cfg, t.TempDir())
+		return err
 	}
-	root := mktree(t, top, []string{"040000 tree " + mktree(t, top, files) + "\tcfg", "040000 tree " + mktree(t, top, chain) + "\tchain"})
-	rev := strings.TrimSpace(gitIn(t, top, "chain\n", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit-tree", root))
-	_, err := Export(rev, cfg, t.TempDir())
-	if want := fmt.Sprintf("more than %d symbolic links followed", maxRevisionHops); err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("Export of 100 files through a 38-link chain: %v, want an error saying %s", err, want)
+	if err := export(1, 100); err != nil {
+		t.Errorf("100 files through one 38-link chain: %v", err)
 	}
+	if err := export(34, 1); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("more than %d symbolic links read", maxRevisionHops)) {
+		t.Errorf("34 files through 38-link chains of their own: %v, want an error past %d links", err, maxRevisionHops)
+	}
+}
+
+// blobs writes each content as a blob, in one git process, and returns
+// their ids.
+func blobs(t *testing.T, top string, contents ...string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	var paths []string
+	for i, c := range contents {
+		p := filepath.Join(dir, fmt.Sprint(i))
+		if err := os.WriteFile(p, []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	return strings.Fields(gitIn(t, top, strings.Join(paths, "\n")+"\n", "hash-object", "-w", "--stdin-paths"))
 }
 
 // mktree writes a tree of entries (git ls-tree lines) and returns its id.
@@ -106,4 +136,23 @@ func gitIn(t *testing.T, top, stdin string, args ...string) string {
 		t.Fatalf("git %v: %v", args, err)
 	}
 	return string(out)
+}
+
+// TestRevisionListingBound: the listings of all trees an export reads
+// are bounded together (maxRevisionLists), not each alone: one large
+// tree listed under many names stops the export once they add up.
+func TestRevisionListingBound(t *testing.T) {
+	t.Parallel()
+	cfg := repo(t)
+	top := filepath.Dir(cfg)
+	r := revision{top: top, commit: "HEAD", name: "HEAD", reads: &reads{hops: maxRevisionHops, listed: 200, links: map[string]linkEnd{}}}
+	if _, err := r.list("HEAD:cfg", "cfg"); err != nil { // one entry: some 80 bytes
+		t.Fatal(err)
+	}
+	if _, err := r.list("HEAD:cfg", "cfg"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.list("HEAD:cfg", "cfg"); err == nil || !strings.Contains(err.Error(), "more output than the") {
+		t.Errorf("a third listing past the bound: %v, want an error", err)
+	}
 }

@@ -48,8 +48,8 @@ func Export(rev, dir, out string) (name string, err error) {
 	if err != nil {
 		return "", &Error{Rev: rev, Err: fmt.Errorf("not a commit of the repository %s", top)}
 	}
-	hops := maxRevisionHops
-	r := revision{top: top, commit: strings.TrimSpace(string(got)), name: rev, hops: &hops}
+	r := revision{top: top, commit: strings.TrimSpace(string(got)), name: rev,
+		reads: &reads{hops: maxRevisionHops, listed: maxRevisionLists, links: map[string]linkEnd{}}}
 	if err := r.writeConfig(prefix, out); err != nil {
 		return "", &Error{Rev: rev, Err: err}
 	}
@@ -87,7 +87,7 @@ func gitLimited(dir string, limit int64, args ...string) ([]byte, error) {
 	err = cmd.Wait()
 	switch {
 	case over:
-		return nil, fmt.Errorf("git %s: more than %d MiB of output", strings.Join(args, " "), limit>>20)
+		return nil, fmt.Errorf("git %s: more output than the %d bytes allowed", strings.Join(args, " "), limit)
 	case rerr != nil:
 		return nil, rerr
 	case err != nil:

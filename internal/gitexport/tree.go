@@ -16,17 +16,31 @@ import (
 // and the links followed to one file. A configuration file is bounded
 // as on disk (table.MaxConfigFileBytes).
 const (
-	maxLinkBytes    = 4 << 10
-	maxLinkHops     = 40
-	maxRevisionHops = 400      // the links followed for all files
-	maxListBytes    = 16 << 20 // the listing of one tree
+	maxLinkBytes     = 4 << 10
+	maxLinkHops      = 40
+	maxRevisionHops  = maxConfigFiles + maxOtherFiles // the links read for all files, each once
+	maxListBytes     = 16 << 20                       // the listing of one tree
+	maxRevisionLists = 64 << 20                       // the listings of all trees
 )
 
 // revision reads files of one commit of the repository at top. name is
 // the revision as the user gave it, for messages.
 type revision struct {
 	top, commit, name string
-	hops              *int // the links that may still be followed (maxRevisionHops)
+	*reads
+}
+
+// reads is what one export has read of a revision, and may still read.
+type reads struct {
+	hops   int                // links that may still be read (maxRevisionHops)
+	listed int64              // listing bytes that may still be read (maxRevisionLists)
+	links  map[string]linkEnd // where each link read leads, by its path
+}
+
+// linkEnd is where a link leads, or why it leads nowhere.
+type linkEnd struct {
+	e   treeEntry
+	err error
 }
 
 // treeEntry is one line of git ls-tree -l: the path is from the top of
@@ -158,36 +172,48 @@ func (r revision) file(e treeEntry) ([]byte, error) {
 }
 
 // resolve returns the file that e is, or leads to through symbolic links
-// that stay inside the repository.
+// that stay inside the repository. Each link is read once per export.
 func (r revision) resolve(e treeEntry) (treeEntry, error) {
 	from := e.path
+	var seen []string // the links read this time, to remember where they lead
+	end := func(to treeEntry, err error) (treeEntry, error) {
+		for _, p := range seen {
+			r.links[p] = linkEnd{to, err}
+		}
+		return to, err
+	}
 	for range maxLinkHops {
 		switch {
 		case e.kind != "blob":
-			return e, fmt.Errorf("%s: %s is not a file at %s", from, e.path, r.name)
+			return end(e, fmt.Errorf("%s: %s is not a file at %s", from, e.path, r.name))
 		case e.mode != "120000":
-			return e, nil
+			return end(e, nil)
 		case e.size > maxLinkBytes:
-			return e, fmt.Errorf("%s: a symbolic link over %d bytes", e.path, maxLinkBytes)
-		case *r.hops <= 0:
-			return e, fmt.Errorf("%s: more than %d symbolic links followed at %s", from, maxRevisionHops, r.name)
+			return end(e, fmt.Errorf("%s: a symbolic link over %d bytes", e.path, maxLinkBytes))
 		}
-		*r.hops--
+		if known, ok := r.links[e.path]; ok {
+			return end(known.e, known.err)
+		}
+		if r.hops <= 0 {
+			return e, fmt.Errorf("%s: more than %d symbolic links read at %s", from, maxRevisionHops, r.name)
+		}
+		r.hops--
+		seen = append(seen, e.path)
 		target, err := git(r.top, "cat-file", "blob", e.oid)
 		if err != nil {
-			return e, err
+			return end(e, err)
 		}
 		to := path.Join(path.Dir(e.path), string(target))
 		if path.IsAbs(string(target)) || !filepath.IsLocal(to) {
-			return e, fmt.Errorf("%s: the symbolic link to %s leaves the repository; at %s only links within it are followed", e.path, strconv.Quote(string(target)), r.name)
+			return end(e, fmt.Errorf("%s: the symbolic link to %s leaves the repository; at %s only links within it are followed", e.path, strconv.Quote(string(target)), r.name))
 		}
 		found, err := r.list(r.commit, to)
 		if err != nil || len(found) != 1 || found[0].path != to {
-			return e, fmt.Errorf("%s: the symbolic link's target %s does not exist at %s", e.path, to, r.name)
+			return end(e, fmt.Errorf("%s: the symbolic link's target %s does not exist at %s", e.path, to, r.name))
 		}
 		e = found[0]
 	}
-	return e, fmt.Errorf("%s: more than %d symbolic links", from, maxLinkHops)
+	return end(e, fmt.Errorf("%s: more than %d symbolic links", from, maxLinkHops))
 }
 
 // list runs git ls-tree -l on treeish (a tree, or the commit with a path
@@ -199,10 +225,11 @@ func (r revision) list(treeish, under string) ([]treeEntry, error) {
 		args = append(args, "--", under)
 		under = ""
 	}
-	out, err := gitLimited(r.top, maxListBytes, args...)
+	out, err := gitLimited(r.top, min(maxListBytes, r.listed), args...)
 	if err != nil {
 		return nil, err
 	}
+	r.listed -= int64(len(out))
 	var entries []treeEntry
 	for line := range strings.SplitSeq(strings.TrimSuffix(string(out), "\x00"), "\x00") {
 		if line == "" {
