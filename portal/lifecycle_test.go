@@ -231,15 +231,7 @@ func TestOneChangeOfAClientAtATime(t *testing.T) {
 func TestProviderReadsCached(t *testing.T) {
 	t.Parallel()
 	e, dev, c := newEnvWithClient(t, "first")
-	reads := func() int {
-		n := 0
-		for _, r := range e.idp.Requests() {
-			if r.Method == "GET" && strings.HasSuffix(r.Path, "/"+c.ClientID) {
-				n++
-			}
-		}
-		return n
-	}
+	reads := func() int { return readsAtProvider(e, c.ClientID) }
 	for range 5 {
 		e.page(dev, "/clients/"+c.ClientID)
 		e.api(dev, "GET", "/clients/"+c.ClientID, nil, nil)
@@ -266,15 +258,7 @@ func TestProviderReadsCached(t *testing.T) {
 func TestProviderReadsLimited(t *testing.T) {
 	t.Parallel()
 	e, dev, c := newEnvWithClient(t, "first")
-	reads := func() int {
-		n := 0
-		for _, r := range e.idp.Requests() {
-			if r.Method == "GET" && strings.HasSuffix(r.Path, "/"+c.ClientID) {
-				n++
-			}
-		}
-		return n
-	}
+	reads := func() int { return readsAtProvider(e, c.ClientID) }
 	for range readsPerAccount + 5 {
 		e.api(dev, "GET", "/clients/"+c.ClientID, nil, nil)
 		e.advance(providerReadTTL)
@@ -282,4 +266,15 @@ func TestProviderReadsLimited(t *testing.T) {
 	if n := reads(); n != readsPerAccount {
 		t.Errorf("%d reads at the provider, want %d", n, readsPerAccount)
 	}
+}
+
+// readsAtProvider counts the RFC 7592 reads of client id the provider got.
+func readsAtProvider(e *env, id string) int {
+	n := 0
+	for _, r := range e.idp.Requests() {
+		if r.Method == "GET" && strings.HasSuffix(r.Path, "/"+id) {
+			n++
+		}
+	}
+	return n
 }
