@@ -83,6 +83,13 @@ func (g *Gateway) Apply(c Compiled) error {
 		ev.Msg("reload failed: still serving the last good configuration")
 		return err
 	}
+	if t.Hash == old.Hash { // swapped only to read the secret headers again
+		g.status = reloadStatus{at: time.Now(), outcome: reloadUnchanged, duration: took}
+		g.series.reloads(reloadUnchanged).Inc()
+		g.log.Info().Str("hash", t.Hash).Uint64("generation", g.cur.Load().seq).Str("compile_time", logDuration(took)).
+			Msg("reload: configuration unchanged; secret headers read again")
+		return nil
+	}
 	g.status = reloadStatus{at: time.Now(), outcome: reloadOK, duration: took}
 	g.series.reloads(reloadOK).Inc()
 	ev := g.log.Info().Str("old_hash", old.Hash).Str("new_hash", t.Hash).

@@ -10,7 +10,7 @@ import (
 // TestSecretHeaders: a secret header reaches the upstream with the value
 // of its reference, replacing the client's own; the table holds the
 // reference, never the value; a reload reads the value again, also when
-// the table is unchanged; and one that cannot be read fails the reload,
+// the table is unchanged (and reports it unchanged); and one that cannot be read fails the reload,
 // naming the header and the reference, and keeps the value in force.
 func TestSecretHeaders(t *testing.T) {
 	t.Parallel()
@@ -43,6 +43,9 @@ apis: keyed: {name: "Keyed", listen_path: "/keyed", upstream: {targets: apis.pub
 		t.Fatal(err)
 	}
 	sent("sk_live_2")
+	if st := e.gw.Status(); st.LastReload == nil || st.LastReload.Outcome != "unchanged" {
+		t.Errorf("a reload that read the secret again: %+v, want the outcome unchanged", st.LastReload)
+	}
 
 	if err := os.Remove(keyFile); err != nil {
 		t.Fatal(err)

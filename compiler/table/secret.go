@@ -15,8 +15,8 @@ type Secret struct {
 	File string `json:"file,omitempty"`
 }
 
-// Resolve reads the secret, without the white space around it (a file's
-// final newline, or an environment variable set from such a file); a
+// Resolve reads the secret, without the ASCII white space around it (a
+// file's final newline, or an environment variable set from such a file); a
 // relative file name is read from dir, the configuration directory (see
 // ConfigPath). A file must be a regular one of at most MaxSecretFileBytes
 // (see ReadFile). The error names the reference, never a value.
@@ -26,7 +26,7 @@ func (s *Secret) Resolve(dir string) (string, error) {
 		return "", nil
 	case s.Env != "":
 		v, ok := os.LookupEnv(s.Env)
-		if v = strings.TrimSpace(v); !ok || v == "" {
+		if v = trimASCIISpace(v); !ok || v == "" {
 			return "", fmt.Errorf("secret: environment variable %s is not set", s.Env)
 		}
 		return v, nil
@@ -35,9 +35,13 @@ func (s *Secret) Resolve(dir string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("secret: %w", err)
 		}
-		return strings.TrimSpace(string(b)), nil
+		return trimASCIISpace(string(b)), nil
 	}
 }
+
+// trimASCIISpace is v without the ASCII white space around it (a final
+// newline); other bytes are the secret's, kept as written.
+func trimASCIISpace(v string) string { return strings.Trim(v, " \t\r\n\v\f") }
 
 // ConfigPath returns the file a name in a table refers to. A table keeps
 // file names (TLS files, the upstream CA, secret files) as written, so

@@ -1,6 +1,7 @@
 package gitexport
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -152,7 +153,54 @@ func TestRevisionListingBound(t *testing.T) {
 	if _, err := r.list("HEAD:cfg", "cfg"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.list("HEAD:cfg", "cfg"); err == nil || !strings.Contains(err.Error(), "more output than the") {
+	if _, err := r.list("HEAD:cfg", "cfg"); err == nil || !errors.Is(err, errTooMuchOutput) {
 		t.Errorf("a third listing past the bound: %v, want an error", err)
+	}
+}
+
+// TestLinkMemoCountsFromEachStart: a remembered link counts the links
+// from each file that reaches it: a file 7 links from its target exports
+// though another file, 42 links from it, was left out for too many, and
+// a file 62 links away is refused though one 31 away was read first.
+func TestLinkMemoCountsFromEachStart(t *testing.T) {
+	t.Parallel()
+	cfg := repo(t)
+	top := filepath.Dir(cfg)
+	// chain returns the entries of n links, prefix0 to to.
+	chain := func(prefix string, n int, to string) []string {
+		targets := make([]string, n)
+		for i := range n - 1 {
+			targets[i] = fmt.Sprintf("%s%02d", prefix, i+1)
+		}
+		targets[n-1] = to
+		var entries []string
+		for i, oid := range blobs(t, top, targets...) {
+			entries = append(entries, fmt.Sprintf("120000 blob %s\t%s%02d", oid, prefix, i))
+		}
+		return entries
+	}
+	api := blobs(t, top, "package cfg\n")[0]
+	realTree := mktree(t, top, []string{"100644 blob " + api + "\tapi.cue"})
+	export := func(files map[string]string, chains map[string][]string) error {
+		var cfgEntries []string
+		for name, to := range files {
+			cfgEntries = append(cfgEntries, "120000 blob "+blobs(t, top, to)[0]+"\t"+name)
+		}
+		root := []string{"040000 tree " + mktree(t, top, cfgEntries) + "\tcfg", "040000 tree " + realTree + "\treal"}
+		for dir, entries := range chains {
+			root = append(root, "040000 tree "+mktree(t, top, entries)+"\t"+dir)
+		}
+		rev := strings.TrimSpace(gitIn(t, top, "memo\n", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit-tree", mktree(t, top, root)))
+		_, err := Export(rev, cfg, t.TempDir())
+		return err
+	}
+	long := map[string][]string{"links": chain("l", 41, "../real/api.cue")}
+	if err := export(map[string]string{"a.json": "../links/l00", "z.cue": "../links/l35"}, long); err != nil {
+		t.Errorf("a file 7 links from its target, after one 42 away: %v", err)
+	}
+	two := map[string][]string{"l": chain("l", 31, "../real/api.cue"), "m": chain("m", 31, "../l/l00")}
+	err := export(map[string]string{"a.cue": "../l/l00", "z.cue": "../m/m00"}, two)
+	if want := "cfg/z.cue: more than 40 symbolic links"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("a file 63 links from its target: %v, want %q", err, want)
 	}
 }

@@ -62,8 +62,11 @@ func git(dir string, args ...string) ([]byte, error) {
 	return gitLimited(dir, -1, args...)
 }
 
+// errTooMuchOutput is gitLimited's error past its limit.
+var errTooMuchOutput = errors.New("more output than allowed")
+
 // gitLimited is git with an output of at most limit bytes (-1: any):
-// past it, git is stopped and the output is an error.
+// past it, git is stopped and the output is errTooMuchOutput.
 func gitLimited(dir string, limit int64, args ...string) ([]byte, error) {
 	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
 	var stderr bytes.Buffer
@@ -87,7 +90,7 @@ func gitLimited(dir string, limit int64, args ...string) ([]byte, error) {
 	err = cmd.Wait()
 	switch {
 	case over:
-		return nil, fmt.Errorf("git %s: more output than the %d bytes allowed", strings.Join(args, " "), limit)
+		return nil, fmt.Errorf("git %s: %w (%d bytes)", strings.Join(args, " "), errTooMuchOutput, limit)
 	case rerr != nil:
 		return nil, rerr
 	case err != nil:

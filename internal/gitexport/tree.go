@@ -37,10 +37,12 @@ type reads struct {
 	links  map[string]linkEnd // where each link read leads, by its path
 }
 
-// linkEnd is where a link leads, or why it leads nowhere.
+// linkEnd is where a link leads, or why it leads nowhere, and how many
+// links that takes, itself included.
 type linkEnd struct {
-	e   treeEntry
-	err error
+	e     treeEntry
+	err   error
+	links int
 }
 
 // treeEntry is one line of git ls-tree -l: the path is from the top of
@@ -89,6 +91,9 @@ type budget struct {
 // out, as writeConfig says, within b.
 func (r revision) writeTree(root, sub, out string, depth int, b *budget) error {
 	entries, err := r.list(r.commit+":"+sub, sub)
+	if errors.Is(err, errTooMuchOutput) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("%s/ is not a directory at %s", sub, r.name)
 	}
@@ -171,49 +176,61 @@ func (r revision) file(e treeEntry) ([]byte, error) {
 	return git(r.top, "cat-file", "blob", e.oid)
 }
 
-// resolve returns the file that e is, or leads to through symbolic links
-// that stay inside the repository. Each link is read once per export.
+// resolve returns the file that e is, or leads to through at most
+// maxLinkHops symbolic links that stay inside the repository. Each link
+// is read once per export: where it leads, and through how many links,
+// is remembered.
 func (r revision) resolve(e treeEntry) (treeEntry, error) {
 	from := e.path
-	var seen []string // the links read this time, to remember where they lead
-	end := func(to treeEntry, err error) (treeEntry, error) {
-		for _, p := range seen {
-			r.links[p] = linkEnd{to, err}
+	var seen []string // the links read this time, in order
+	// end remembers where the links seen lead (to, or err, through beyond
+	// more links) and returns it, or the error of a chain too long from e.
+	end := func(to treeEntry, err error, beyond int) (treeEntry, error) {
+		for i, p := range seen {
+			r.links[p] = linkEnd{to, err, len(seen) - i + beyond}
+		}
+		if len(seen)+beyond > maxLinkHops {
+			return e, fmt.Errorf("%s: more than %d symbolic links", from, maxLinkHops)
 		}
 		return to, err
 	}
-	for range maxLinkHops {
+	for {
 		switch {
 		case e.kind != "blob":
-			return end(e, fmt.Errorf("%s: %s is not a file at %s", from, e.path, r.name))
+			return end(e, fmt.Errorf("%s: %s is not a file at %s", from, e.path, r.name), 0)
 		case e.mode != "120000":
-			return end(e, nil)
+			return end(e, nil, 0)
 		case e.size > maxLinkBytes:
-			return end(e, fmt.Errorf("%s: a symbolic link over %d bytes", e.path, maxLinkBytes))
+			return end(e, fmt.Errorf("%s: a symbolic link over %d bytes", e.path, maxLinkBytes), 0)
 		}
 		if known, ok := r.links[e.path]; ok {
-			return end(known.e, known.err)
+			return end(known.e, known.err, known.links)
 		}
-		if r.hops <= 0 {
+		switch {
+		case len(seen) == maxLinkHops: // where it ends is not known: nothing to remember
+			return e, fmt.Errorf("%s: more than %d symbolic links", from, maxLinkHops)
+		case r.hops <= 0:
 			return e, fmt.Errorf("%s: more than %d symbolic links read at %s", from, maxRevisionHops, r.name)
 		}
 		r.hops--
 		seen = append(seen, e.path)
 		target, err := git(r.top, "cat-file", "blob", e.oid)
 		if err != nil {
-			return end(e, err)
+			return end(e, err, 0)
 		}
 		to := path.Join(path.Dir(e.path), string(target))
 		if path.IsAbs(string(target)) || !filepath.IsLocal(to) {
-			return end(e, fmt.Errorf("%s: the symbolic link to %s leaves the repository; at %s only links within it are followed", e.path, strconv.Quote(string(target)), r.name))
+			return end(e, fmt.Errorf("%s: the symbolic link to %s leaves the repository; at %s only links within it are followed", e.path, strconv.Quote(string(target)), r.name), 0)
 		}
 		found, err := r.list(r.commit, to)
+		if errors.Is(err, errTooMuchOutput) {
+			return e, err
+		}
 		if err != nil || len(found) != 1 || found[0].path != to {
-			return end(e, fmt.Errorf("%s: the symbolic link's target %s does not exist at %s", e.path, to, r.name))
+			return end(e, fmt.Errorf("%s: the symbolic link's target %s does not exist at %s", e.path, to, r.name), 0)
 		}
 		e = found[0]
 	}
-	return end(e, fmt.Errorf("%s: more than %d symbolic links", from, maxLinkHops))
 }
 
 // list runs git ls-tree -l on treeish (a tree, or the commit with a path
