@@ -114,11 +114,7 @@ func (c *compilation) readDocument(name string) ([]byte, error) {
 	}
 	defer root.Close()
 	fi, err := root.Stat(name)
-	switch {
-	case err != nil:
-	case !fi.Mode().IsRegular():
-		err = &table.ErrNotRegular{Mode: fi.Mode()}
-	case c.isSecretFile(name, fi):
+	if err == nil && c.isSecretFile(name, fi) {
 		err = errors.New("is a file the configuration reads a secret or a TLS certificate or key from: it is not read as a document")
 	}
 	if err != nil {

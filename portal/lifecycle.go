@@ -31,7 +31,8 @@ func registration(c store.Client) *dcr.Registration {
 // atomic write, the name and redirect URIs as sent and the credentials
 // as the provider answered (any secret, registration access token or URI
 // it rotated, and its token endpoint auth method). A refusal changes
-// nothing here. newSecret reports whether the provider issued a new
+// nothing here; an answer granting more than asked (dcr.ErrWidened) is
+// stored and answered 502. newSecret reports whether the provider issued a new
 // secret; a rotation it did not honour is refused with 409 unsupported.
 // One update or deletion of a client runs at a time (beginUpdate), and
 // the changes that call the provider are limited per account and address
@@ -165,7 +166,7 @@ func (s *Server) endUpdate(id string) {
 type providerState int
 
 const (
-	providerUnchecked providerState = iota // no way to read it, or the read failed (logged)
+	providerUnchecked providerState = iota // no way to read it, the read failed (logged), or the developer is past readsPerAccount
 	providerKnows
 	providerForgot  // dcr.ErrUnknownClient
 	providerRefused // dcr.ErrTokenRefused

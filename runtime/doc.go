@@ -18,7 +18,9 @@
 //  2. Routing on the cleaned path: 404, or 405 with Allow; 400 when the
 //     path's ";" parameters change the API serving it (an upstream that
 //     drops them, as Tomcat, Jetty and Spring do, would read it as
-//     another API's path).
+//     another API's path), when the path read without regard to case
+//     belongs to a longer listen path (ASP.NET Core and IIS read it so),
+//     and when the query names a method override (_method and kin).
 //
 //     Steps 1 to 7 read the header only. A request expecting 100 Continue
 //     is decided before the body is asked for (a refusal gets no 100

@@ -24,7 +24,7 @@ var (
 	errBadPath            = newError(400, "invalid request path")
 	errParamRoute         = newError(400, "invalid request path: a path parameter (;) changes which API serves it")
 	errCaseRoute          = newError(400, "invalid request path: read without regard to case, it belongs to another API")
-	errMethodOverride     = newError(400, "invalid query: a _method parameter would override the request's method past the gateway's checks")
+	errMethodOverride     = newError(400, "invalid query: a method-override parameter (_method, X-HTTP-Method-Override or kin) would run the request as another method")
 	errLimiterUnavailable = newError(503, "rate limits cannot be counted: the shared limit store is unreachable, try again shortly")
 	errBindingsNotReady   = newError(503, "this node has not loaded the portal's client registrations yet, try again shortly")
 	errNotFound           = newError(404, "no API is served at this path")

@@ -30,7 +30,8 @@ type Compiled struct {
 
 // Apply swaps c's table in and records the outcome for Status; the TLS
 // certificates are reread even when the table is unchanged, and a table
-// with secret headers is swapped in again to read their values. A compile
+// with secret headers, or whose tracing header secrets changed, is built
+// again to read them and reported unchanged. A compile
 // that failed (c.Err), or a table that fails to load (a TLS certificate,
 // the upstream CA, a secret header's value), leaves the current table
 // serving; the error is logged with
@@ -83,11 +84,11 @@ func (g *Gateway) Apply(c Compiled) error {
 		ev.Msg("reload failed: still serving the last good configuration")
 		return err
 	}
-	if t.Hash == old.Hash { // swapped only to read the secret headers again
+	if t.Hash == old.Hash { // swapped only to read its secrets again (secret headers, tracing header secrets)
 		g.status = reloadStatus{at: time.Now(), outcome: reloadUnchanged, duration: took}
 		g.series.reloads(reloadUnchanged).Inc()
 		g.log.Info().Str("hash", t.Hash).Uint64("generation", g.cur.Load().seq).Str("compile_time", logDuration(took)).
-			Msg("reload: configuration unchanged; secret headers read again")
+			Msg("reload: configuration unchanged; its secrets read again")
 		return nil
 	}
 	g.status = reloadStatus{at: time.Now(), outcome: reloadOK, duration: took}

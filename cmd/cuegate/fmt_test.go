@@ -58,7 +58,7 @@ func TestFmtReplacesAtomically(t *testing.T) {
 
 // TestFmtLeavesAFileANewOneCannotStandFor: a file with another hard
 // link, which a new file would not share, is left as it is, with an error
-// saying why and what to do (the cases are atomicfile.Replace's).
+// saying why and what to do (the cases are atomicfile.ReplaceWithin's).
 func TestFmtLeavesAFileANewOneCannotStandFor(t *testing.T) {
 	t.Parallel()
 	const unformatted = "package cfg\na:   1\n"

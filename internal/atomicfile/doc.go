@@ -5,9 +5,10 @@
 // beside the destination, syncs it, renames it over the destination and
 // syncs the directory: a crash leaves the old content or the new one,
 // never a mix. A destination that is a symbolic link is written where the
-// link leads, so the link stays. Replace does the same for a file that
-// exists, keeping its mode, owner, group and (on Linux) extended
-// attributes, or leaves it as it is when a new file cannot have them.
+// link leads, so the link stays. ReplaceWithin does the same for a file
+// that exists under a directory, keeping its mode, owner, group and (on
+// Linux) extended attributes, or leaves it as it is when a new file
+// cannot have them or the path leads out of the directory.
 //
 // ReadPrivate refuses (with a *PermissionError naming what to chmod) a
 // file that group or others may write, and a file in a directory — its

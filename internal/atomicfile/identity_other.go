@@ -8,5 +8,5 @@ import (
 )
 
 // sameIdentity gives nothing: outside Unix a new file's owner is the
-// process's, and what Replace keeps is the file's mode.
+// process's, and what ReplaceWithin keeps is the file's mode.
 func sameIdentity(_, _ *os.File, _ fs.FileInfo) error { return nil }

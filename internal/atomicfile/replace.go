@@ -10,8 +10,9 @@ import (
 	"path/filepath"
 )
 
-// IdentityError is Replace's refusal of a file a new one cannot stand
-// for: Err says why (another hard link, an owner, group or extended
+// IdentityError is ReplaceWithin's refusal of a file a new one cannot
+// stand for, or that is not a regular file or changed while it was
+// replaced: Err says why (another hard link, an owner, group or extended
 // attribute this process cannot give). The file is left as it was.
 type IdentityError struct {
 	Path string
@@ -23,26 +24,6 @@ var _ error = (*IdentityError)(nil)
 func (e *IdentityError) Error() string { return e.Path + ": " + e.Err.Error() }
 
 func (e *IdentityError) Unwrap() error { return e.Err }
-
-// Replace replaces the existing file at path (where it leads, when it is
-// a symbolic link) with data atomically, as Commit does, keeping the
-// file's mode, owner, group and (on Linux) extended attributes: a reader,
-// such as a gateway watching the directory, sees the old content or the
-// new, never a part, and a failed write leaves the old content in place.
-// A file a new one cannot stand for (see sameIdentity) is left as it is,
-// with an *IdentityError saying why.
-func Replace(path string, data []byte) error {
-	real, err := Resolve(path)
-	if err != nil {
-		return err
-	}
-	r, err := os.OpenRoot(filepath.Dir(real))
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	return replaceIn(r, filepath.Base(real), path, data)
-}
 
 // OutsideError is ReplaceWithin's refusal of a path that leads out of its
 // root. The file is left as it was.
@@ -56,11 +37,17 @@ func (e *OutsideError) Error() string {
 	return e.Path + " links to " + e.Target + ", outside " + e.Root
 }
 
-// ReplaceWithin is Replace for a path that must lead to a file under the
-// directory root (through root's own links): a path leading elsewhere is
-// an *OutsideError, and the file is replaced through an os.Root of root,
-// so that a link swapped in on the way while it runs, to a directory or a
-// file outside, is not followed there.
+// ReplaceWithin replaces the existing file at path (where it leads, when
+// it is a symbolic link), which must be under the directory root (through
+// root's own links), with data atomically, as Commit does, keeping the
+// file's mode, owner, group and (on Linux) extended attributes: a reader,
+// such as a gateway watching the directory, sees the old content or the
+// new, never a part, and a failed write leaves the old content in place.
+// A path leading out of root is an *OutsideError; a file a new one cannot
+// stand for (see sameIdentity) is left as it is, with an *IdentityError
+// saying why. The file is replaced through an os.Root of root, so that a
+// link swapped in on the way while it runs, to a directory or a file
+// outside, is not followed there.
 func ReplaceWithin(root, path string, data []byte) error {
 	real, err := Resolve(path)
 	if err != nil {

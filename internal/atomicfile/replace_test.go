@@ -71,15 +71,15 @@ func TestReplaceKeepsWhatANewFileWouldLose(t *testing.T) {
 			testutil.WriteFile(t, path, oldContent, 0o640)
 			check := tt.setup(t, path)
 			before, _ := os.Stat(path)
-			err := Replace(path, []byte(newContent))
+			err := ReplaceWithin(filepath.Dir(path), path, []byte(newContent))
 			got, _ := os.ReadFile(path)
 			after, _ := os.Stat(path)
 			var ie *IdentityError
 			switch {
 			case tt.refused != "" && (!errors.As(err, &ie) || ie.Err.Error() != tt.refused || string(got) != oldContent):
-				t.Errorf("Replace: %v, a.cue %q; want an IdentityError %q and a.cue untouched", err, got, tt.refused)
+				t.Errorf("ReplaceWithin: %v, a.cue %q; want an IdentityError %q and a.cue untouched", err, got, tt.refused)
 			case tt.refused == "" && (err != nil || string(got) != newContent):
-				t.Errorf("Replace: %v, a.cue %q; want %q", err, got, newContent)
+				t.Errorf("ReplaceWithin: %v, a.cue %q; want %q", err, got, newContent)
 			case tt.refused == "" && os.SameFile(before, after):
 				t.Error("a.cue was rewritten in place, not replaced")
 			}

@@ -87,7 +87,7 @@ func TestRevisionLinkBound(t *testing.T) {
 			}
 		}
 		root := mktree(t, top, append(dirs, "040000 tree "+mktree(t, top, files)+"\tcfg"))
-		rev := strings.TrimSpace(gitIn(t, top, "links\n", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit-tree", root))
+		rev := commitTree(t, top, root)
 		_, err := Export(rev, cfg, t.TempDir())
 		return err
 	}
@@ -124,7 +124,12 @@ func mktree(t *testing.T, top string, entries []string) string {
 // returns its id.
 func commit(t *testing.T, top, cfg string) string {
 	root := mktree(t, top, []string{"040000 tree " + cfg + "\tcfg"})
-	return strings.TrimSpace(gitIn(t, top, "bomb\n", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit-tree", root))
+	return commitTree(t, top, root)
+}
+
+// commitTree makes a commit of the tree root and returns its id.
+func commitTree(t *testing.T, top, root string) string {
+	return strings.TrimSpace(gitIn(t, top, "test\n", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit-tree", root))
 }
 
 // gitIn runs git in top with stdin and returns its output.
@@ -161,7 +166,7 @@ func TestRevisionListingBound(t *testing.T) {
 // TestLinkMemoCountsFromEachStart: a remembered link counts the links
 // from each file that reaches it: a file 7 links from its target exports
 // though another file, 42 links from it, was left out for too many, and
-// a file 62 links away is refused though one 31 away was read first.
+// a file 63 links away is refused though one 32 away was read first.
 func TestLinkMemoCountsFromEachStart(t *testing.T) {
 	t.Parallel()
 	cfg := repo(t)
@@ -190,7 +195,7 @@ func TestLinkMemoCountsFromEachStart(t *testing.T) {
 		for dir, entries := range chains {
 			root = append(root, "040000 tree "+mktree(t, top, entries)+"\t"+dir)
 		}
-		rev := strings.TrimSpace(gitIn(t, top, "memo\n", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit-tree", mktree(t, top, root)))
+		rev := commitTree(t, top, mktree(t, top, root))
 		_, err := Export(rev, cfg, t.TempDir())
 		return err
 	}

@@ -90,7 +90,7 @@ func gitLimited(dir string, limit int64, args ...string) ([]byte, error) {
 	err = cmd.Wait()
 	switch {
 	case over:
-		return nil, fmt.Errorf("git %s: %w (%d bytes)", strings.Join(args, " "), errTooMuchOutput, limit)
+		return nil, fmt.Errorf("git %s: %w", strings.Join(args, " "), errTooMuchOutput)
 	case rerr != nil:
 		return nil, rerr
 	case err != nil:

@@ -13,7 +13,8 @@ import (
 )
 
 // Bounds on what is read from a revision: the text of a symbolic link,
-// and the links followed to one file. A configuration file is bounded
+// the links followed to one file and read for all files, and the listing
+// of one tree and of all trees together. A configuration file is bounded
 // as on disk (table.MaxConfigFileBytes).
 const (
 	maxLinkBytes     = 4 << 10
@@ -61,10 +62,11 @@ type treeEntry struct {
 // the compile still tells a link to a secret's file from another file. A
 // configuration file that cannot be read is an error; another file is
 // left out (a link leaving dir, one over the size bound, one past
-// maxOtherFiles or maxOtherDepth), and the compile says so if it needs
-// it. More than maxConfigFiles configuration files, or more than
-// maxConfigBytes of them, are an error: a revision is read before the
-// compile's budget applies.
+// maxOtherFiles, maxOtherBytes or maxOtherDepth), and the compile says so
+// if it needs it. More than maxConfigFiles configuration files or
+// maxConfigBytes of them, more than maxRevisionHops links, or listings
+// past maxListBytes or maxRevisionLists are an error: a revision is read
+// before the compile's budget applies.
 func (r revision) writeConfig(dir, out string) error {
 	b := budget{other: maxOtherFiles, otherBytes: maxOtherBytes, configBytes: maxConfigBytes}
 	return r.writeTree(dir, dir, out, 0, &b)
@@ -243,6 +245,9 @@ func (r revision) list(treeish, under string) ([]treeEntry, error) {
 		under = ""
 	}
 	out, err := gitLimited(r.top, min(maxListBytes, r.listed), args...)
+	if errors.Is(err, errTooMuchOutput) {
+		return nil, fmt.Errorf("%s: a listing over %d MiB, or past the %d MiB all listings of %s may take: %w", treeish, maxListBytes>>20, maxRevisionLists>>20, r.name, errTooMuchOutput)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -74,8 +74,9 @@ type Registration struct {
 // settings.
 type Registrar interface {
 	// Register creates a client. On error nothing was created, or the
-	// provider's answer could not be used and the client was deleted there
-	// again where the provider allows it.
+	// provider's answer could not be used (or granted more than the
+	// settings ask for) and the client was deleted there again where the
+	// provider allows it.
 	Register(ctx context.Context, req Request) (*Registration, error)
 	// Delete removes the client at the provider (RFC 7592, or the
 	// provider's own API). A registration the provider gave no way to
@@ -91,12 +92,13 @@ type Registrar interface {
 	// provider gave no way to manage the client, ErrUnknownClient when it
 	// no longer knows it (404, 410), ErrTokenRefused when it refuses the
 	// registration access token (401), a *ProviderError when it refuses.
-	// An answer that grants more than the settings ask for (see Register)
+	// An answer that grants more than the settings ask for (a grant type
+	// other than theirs and refresh_token, or a scope beyond their scope)
 	// is ErrWidened with the registration as it is now: the provider made
 	// the change, so its credentials must still be kept.
 	Update(ctx context.Context, reg *Registration, req Request) (*Registration, error)
 	// Read returns the client's metadata as the provider has it (RFC 7592
-	// §2.1), with the same errors as Update.
+	// §2.1), with the same errors as Update, ErrWidened aside.
 	Read(ctx context.Context, reg *Registration) (*Metadata, error)
 }
 
