@@ -44,8 +44,8 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 // alone: it cleans raw, the path of its target, into r.path, checks the
 // header, routes the path (refusing one whose ";" parameters change its
 // API, or that read without regard to case belongs to another API),
-// refuses a query that overrides the method (methodOverride) and checks
-// the declared body size. It returns the API, or false
+// refuses a query that overrides the method (methodOverride) of an API
+// whose checks depend on the method, and checks the declared body size. It returns the API, or false
 // with the error to answer; api is also set when a routed request is
 // refused for its size, and for a CORS preflight to an API with cors
 // (routed by the method it asks about), with errPreflight. resp, unless
@@ -78,7 +78,7 @@ func (r *request) route(gen *generation, h *fasthttp.RequestHeader, raw, query [
 		return nil, errParamRoute, false
 	case r.caseShadowed(gen):
 		return nil, errCaseRoute, false
-	case methodOverride(query):
+	case gen.apis[api].byMethod && methodOverride(query):
 		return nil, errMethodOverride, false
 	}
 	if cl := h.ContentLength(); cl > 0 && cl > gen.table.Gateway.MaxBodyBytes {

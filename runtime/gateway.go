@@ -121,6 +121,10 @@ type apiState struct {
 	// ns is the namespace of the API's identities (issuer and identity
 	// claim); zero when it checks no tokens.
 	ns policy.Namespace
+	// byMethod is set when the API's methods list or a policy's grant on
+	// it allows some methods only: a method override could then pass a
+	// check it should not (see methodOverride).
+	byMethod bool
 }
 
 // New returns a Gateway serving t.

@@ -143,12 +143,26 @@ func (g *Gateway) newAPIState(t *table.Table, id string, p *proxy.Pool, rules *a
 		m = newAPIMetrics(g.series.set, id)
 		g.apiMetrics[id] = m
 	}
-	st := &apiState{api: a, pool: p, metrics: m, rules: rules}
+	st := &apiState{api: a, pool: p, metrics: m, rules: rules, byMethod: byMethod(t, a)}
 	if a.JWT != nil {
 		st.idp = t.IdPs[a.JWT.IdP]
 		st.ns = namespaceOf(t, a)
 	}
 	return st
+}
+
+// byMethod reports whether a's methods list or a grant on it of a policy
+// of t allows some methods only.
+func byMethod(t *table.Table, a *table.API) bool {
+	if a.Methods != nil {
+		return true
+	}
+	for _, p := range t.Policies {
+		if g := p.Access[a.ID]; g != nil && len(g.Methods) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // namespaceOf returns the namespace of api's identities: the issuer of
