@@ -26,11 +26,12 @@ func init() {
 // replacing each changed file atomically through its symbolic link (see
 // rewrite), or with --check lists on stdout the files that are not
 // formatted, changes nothing and exits 1 if there are any. A file that
-// does not parse is reported as file:line:col on stderr, without its
-// text, and exits 1; a directory that cannot be read or has no .cue
-// files, or a file that cannot be replaced without losing something of
-// it, exits 2 there, leaving that file and the ones after it as they
-// are.
+// does not parse, or whose link leads out of DIR (left as it is), is
+// reported on stderr (a syntax error as file:line:col, without its text)
+// and exits 1 once the other files are formatted; a directory that
+// cannot be read or has no .cue files, or a file that cannot be replaced
+// without losing something of it, exits 2 there, leaving that file and
+// the ones after it as they are.
 func runFmt(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fmt", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -79,7 +80,13 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 			code = exitInvalid
 			continue
 		}
-		if err := rewrite(dirs[0], f, out); err != nil {
+		err = rewrite(dirs[0], f, out)
+		if _, outside := errors.AsType[*linksOutError](err); outside {
+			fmt.Fprintln(stderr, "cuegate:", err) // left as it is: the others are formatted
+			code = exitInvalid
+			continue
+		}
+		if err != nil {
 			fmt.Fprintln(stderr, "cuegate:", err)
 			return exitUsage
 		}
@@ -94,10 +101,20 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 func rewrite(dir, path string, data []byte) error {
 	err := atomicfile.ReplaceWithin(dir, path, data)
 	if oe, ok := errors.AsType[*atomicfile.OutsideError](err); ok {
-		return fmt.Errorf("%s is not formatted: it links to %s, outside %s; format it where it is", path, oe.Target, dir)
+		return &linksOutError{path, oe.Target, dir}
 	}
 	if ie, ok := errors.AsType[*atomicfile.IdentityError](err); ok {
 		return fmt.Errorf("%s is not formatted, so that nothing of it is lost: %w; format it by hand", path, ie.Err)
 	}
 	return err
+}
+
+// linksOutError is rewrite's refusal of a file whose link leads out of
+// the directory: it is reported, and fmt goes on with the other files.
+type linksOutError struct{ path, target, dir string }
+
+var _ error = (*linksOutError)(nil)
+
+func (e *linksOutError) Error() string {
+	return fmt.Sprintf("%s is not formatted: it links to %s, outside %s; format it where it is", e.path, e.target, e.dir)
 }

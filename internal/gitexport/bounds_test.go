@@ -209,3 +209,35 @@ func TestLinkMemoCountsFromEachStart(t *testing.T) {
 		t.Errorf("a file 63 links from its target: %v, want %q", err, want)
 	}
 }
+
+// TestLinkCyclesAndNames: links in a cycle cost a few reads, not 40 from
+// each start (16 cycles beside a configuration export), and an error met
+// through a remembered link is named after the file that reached it.
+func TestLinkCyclesAndNames(t *testing.T) {
+	t.Parallel()
+	cfg := repo(t)
+	top := filepath.Dir(cfg)
+	api := blobs(t, top, "package cfg\n")[0]
+	var docs []string
+	for i := range 16 {
+		a, b := fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i)
+		oids := blobs(t, top, b, a)
+		docs = append(docs, "120000 blob "+oids[0]+"\t"+a, "120000 blob "+oids[1]+"\t"+b)
+	}
+	cycles := mktree(t, top, []string{"100644 blob " + api + "\tmain.cue", "040000 tree " + mktree(t, top, docs) + "\tdocs"})
+	if _, err := Export(commit(t, top, cycles), cfg, t.TempDir()); err != nil {
+		t.Errorf("a configuration beside 16 link cycles: %v", err)
+	}
+
+	shared := mktree(t, top, []string{"100644 blob " + api + "\tx.cue"})
+	toShared, toDocs := blobs(t, top, "../../shared")[0], blobs(t, top, "a_docs/x.yaml")[0]
+	cfgTree := mktree(t, top, []string{
+		"040000 tree " + mktree(t, top, []string{"120000 blob " + toShared + "\tx.yaml"}) + "\ta_docs",
+		"120000 blob " + toDocs + "\tb.cue",
+	})
+	root := mktree(t, top, []string{"040000 tree " + cfgTree + "\tcfg", "040000 tree " + shared + "\tshared"})
+	_, err := Export(commitTree(t, top, root), cfg, t.TempDir())
+	if want := "cfg/b.cue: shared: not a file"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("a configuration file through a link to a directory: %v, want %q", err, want)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -185,21 +186,26 @@ func (r revision) file(e treeEntry) ([]byte, error) {
 func (r revision) resolve(e treeEntry) (treeEntry, error) {
 	from := e.path
 	var seen []string // the links read this time, in order
-	// end remembers where the links seen lead (to, or err, through beyond
-	// more links) and returns it, or the error of a chain too long from e.
+	// end remembers where the links seen lead (to, or err, an error
+	// about the path it names first, through beyond more links) and
+	// returns it, or the error of a chain too long from e; an error about
+	// another path is named from's.
 	end := func(to treeEntry, err error, beyond int) (treeEntry, error) {
 		for i, p := range seen {
 			r.links[p] = linkEnd{to, err, len(seen) - i + beyond}
 		}
-		if len(seen)+beyond > maxLinkHops {
+		switch {
+		case len(seen)+beyond > maxLinkHops:
 			return e, fmt.Errorf("%s: more than %d symbolic links", from, maxLinkHops)
+		case err != nil && !strings.HasPrefix(err.Error(), from+": "):
+			return to, fmt.Errorf("%s: %w", from, err)
 		}
 		return to, err
 	}
 	for {
 		switch {
 		case e.kind != "blob":
-			return end(e, fmt.Errorf("%s: %s is not a file at %s", from, e.path, r.name), 0)
+			return end(e, fmt.Errorf("%s: not a file at %s", e.path, r.name), 0)
 		case e.mode != "120000":
 			return end(e, nil, 0)
 		case e.size > maxLinkBytes:
@@ -207,6 +213,9 @@ func (r revision) resolve(e treeEntry) (treeEntry, error) {
 		}
 		if known, ok := r.links[e.path]; ok {
 			return end(known.e, known.err, known.links)
+		}
+		if slices.Contains(seen, e.path) { // a cycle: too many links from anywhere on it
+			return end(e, nil, maxLinkHops)
 		}
 		switch {
 		case len(seen) == maxLinkHops: // where it ends is not known: nothing to remember
