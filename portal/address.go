@@ -88,6 +88,30 @@ func (s *Server) addressOf(r *http.Request) string {
 	return addr
 }
 
+// addressedAs returns r as the client addressed it: with the Host a
+// trusted proxy (portal.trusted_proxies) names in X-Forwarded-Host (its
+// last value, the nearest proxy's), which a proxy that rewrites Host
+// sends; else r itself. The copy is for checks only: handlers get r.
+func (s *Server) addressedAs(r *http.Request) *http.Request {
+	fwd := r.Header.Values("X-Forwarded-Host")
+	if len(fwd) == 0 {
+		return r
+	}
+	if _, trusted := trustedPeer(r, s.table().Portal.TrustedProxies); !trusted {
+		return r
+	}
+	last := fwd[len(fwd)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	if last = strings.TrimSpace(last); last == "" {
+		return r
+	}
+	c := *r
+	c.Host = last
+	return &c
+}
+
 // addressKey is what the sign-up and login limits count the client address
 // addr by: an IPv4 address itself, an IPv6 address its /64, since one
 // subscriber or host commonly holds a whole /64 and could otherwise take a

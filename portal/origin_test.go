@@ -2,6 +2,7 @@ package portal
 
 import (
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -72,4 +73,51 @@ func TestCrossOriginRefused(t *testing.T) {
 			t.Errorf("cross-site API call: %d %s, want 403 JSON", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 	})
+}
+
+// TestCrossOriginBehindAProxy: behind a trusted proxy that rewrites Host,
+// a browser that sends no Sec-Fetch-Site (plain HTTP, older browsers) is
+// judged by its Origin against the proxy's X-Forwarded-Host; the header
+// of a peer that is not a trusted proxy is not taken.
+func TestCrossOriginBehindAProxy(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name          string
+		trusted       bool
+		forwardedHost string
+		want          int
+	}{
+		{"the proxy names the origin's host", true, "portal.example.com", http.StatusSeeOther},
+		{"the proxy names another host", true, "evil.example", http.StatusForbidden},
+		{"from a peer that is no trusted proxy", false, "portal.example.com", http.StatusForbidden},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			if tt.trusted {
+				tab := e.freshTable()
+				tab.Portal.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+				e.table.Store(tab)
+			}
+			e.developer("dev@example.com")
+			_, _, tok := e.page(e.browser(), "/login")
+			form := url.Values{"email": {"dev@example.com"}, "password": {"correct horse"}, "csrf_token": {tok}}
+			req, err := http.NewRequest("POST", e.srv.URL+"/login", strings.NewReader(form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Cookie", "cuegate_csrf="+tok)
+			req.Header.Set("Origin", "http://portal.example.com")
+			req.Header.Set("X-Forwarded-Host", tt.forwardedHost)
+			resp, err := e.srv.Client().Transport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("login form: %d, want %d", resp.StatusCode, tt.want)
+			}
+		})
+	}
 }

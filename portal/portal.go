@@ -184,21 +184,25 @@ func New(opts Options) (*Server, error) {
 
 // sameOrigin refuses (403) a state-changing request a browser sends from
 // another origin, as net/http.CrossOriginProtection tells (Sec-Fetch-Site,
-// or an Origin whose host is not the request's): the CSRF tokens alone do
-// not stop a page on another port of the same host, which can plant the
-// cookie of an anonymous token pair, from posting the login form. A
-// request with neither header (not a browser's) passes.
+// or an Origin whose host is not the one the client addressed: the Host,
+// or a trusted proxy's X-Forwarded-Host, see addressedAs): the CSRF
+// tokens alone do not stop a page on another port of the same host, which
+// can plant the cookie of an anonymous token pair, from posting the login
+// form. A request with neither header (not a browser's) passes.
 func (s *Server) sameOrigin(h http.Handler) http.Handler {
 	p := http.NewCrossOriginProtection()
-	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.Check(s.addressedAs(r)) == nil {
+			h.ServeHTTP(w, r)
+			return
+		}
 		const text = "This request came from another site or origin: the portal accepts changes only from its own pages."
 		if strings.HasPrefix(r.URL.Path, apiPrefix+"/") {
 			writeError(w, errorf(http.StatusForbidden, "cross_origin", "%s", text))
 			return
 		}
 		s.message(w, r, http.StatusForbidden, "Refused", text)
-	}))
-	return p.Handler(h)
+	})
 }
 
 // needTable answers 503 until a table is loaded.
