@@ -78,7 +78,7 @@ func (r *request) route(gen *generation, h *fasthttp.RequestHeader, raw, query [
 		return nil, errParamRoute, false
 	case r.caseShadowed(gen):
 		return nil, errCaseRoute, false
-	case gen.apis[api].byMethod && methodOverride(query):
+	case len(query) > 0 && gen.apis[api].byMethod && methodOverride(query):
 		return nil, errMethodOverride, false
 	}
 	if cl := h.ContentLength(); cl > 0 && cl > gen.table.Gateway.MaxBodyBytes {
