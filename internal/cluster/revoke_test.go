@@ -81,10 +81,11 @@ func TestRevokeFailsWhileRedisIsDown(t *testing.T) {
 
 // TestRevokesWaitingOnAStuckRedisEndInTime: while a paused Redis holds a
 // publish, concurrent Revokes each give up within twice the timeout
-// instead of queueing behind one another.
+// instead of queueing behind one another (ten in a queue would take ten
+// timeouts; the slack allows for a loaded machine's scheduling).
 func TestRevokesWaitingOnAStuckRedisEndInTime(t *testing.T) {
 	t.Parallel()
-	const timeout = 200 * time.Millisecond
+	const timeout = 500 * time.Millisecond
 	srv, st, p := startPublishing(t, PublisherOptions{Timeout: timeout})
 	add(t, st, "kept")
 	srv.Pause()
@@ -102,7 +103,7 @@ func TestRevokesWaitingOnAStuckRedisEndInTime(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if longest := slices.Max(took); longest > 2*timeout+time.Second {
+	if longest := slices.Max(took); longest > 2*timeout+2*time.Second {
 		t.Errorf("10 Revokes with Redis paused: the longest took %v, want about twice the timeout (%v)", longest, 2*timeout)
 	}
 }
