@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -110,6 +111,27 @@ func (s *Server) addressedAs(r *http.Request) *http.Request {
 	c := *r
 	c.Host = last
 	return &c
+}
+
+// sameScheme reports whether r, when a browser sent it without
+// Sec-Fetch-Site, names in its Origin the scheme the portal is served
+// over to it (see Server.secure): an https page of the portal's host has
+// the same host and default-port-less form as the http portal, and
+// CrossOriginProtection compares no more than that.
+func (s *Server) sameScheme(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if r.Header.Get("Sec-Fetch-Site") != "" || origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Scheme == "" {
+		return true // CrossOriginProtection refuses it
+	}
+	want := "http"
+	if s.secure(r) {
+		want = "https"
+	}
+	return strings.EqualFold(u.Scheme, want)
 }
 
 // addressKey is what the sign-up and login limits count the client address

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -90,6 +91,7 @@ func TestCrossOriginBehindAProxy(t *testing.T) {
 		{"the proxy names the origin's host", true, "portal.example.com", http.StatusSeeOther},
 		{"the proxy names another host", true, "evil.example", http.StatusForbidden},
 		{"from a peer that is no trusted proxy", false, "portal.example.com", http.StatusForbidden},
+		{"the proxy names the origin's host on another port", true, "portal.example.com:8080", http.StatusForbidden},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -119,5 +121,40 @@ func TestCrossOriginBehindAProxy(t *testing.T) {
 				t.Errorf("login form: %d, want %d", resp.StatusCode, tt.want)
 			}
 		})
+	}
+}
+
+// TestCrossOriginOtherScheme: without Sec-Fetch-Site, an Origin of the
+// portal's host over another scheme (an https page of the same host
+// posting to the http portal) is refused: host and port alone match.
+func TestCrossOriginOtherScheme(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	host := strings.TrimPrefix(e.srv.URL, "http://")
+	for _, tt := range []struct {
+		origin string
+		want   int
+	}{
+		{"http://" + host, http.StatusSeeOther},
+		{"https://" + host, http.StatusForbidden},
+	} {
+		e.developer("dev" + fmt.Sprint(tt.want) + "@example.com")
+		_, _, tok := e.page(e.browser(), "/login")
+		form := url.Values{"email": {"dev" + fmt.Sprint(tt.want) + "@example.com"}, "password": {"correct horse"}, "csrf_token": {tok}}
+		req, err := http.NewRequest("POST", e.srv.URL+"/login", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Cookie", "cuegate_csrf="+tok)
+		req.Header.Set("Origin", tt.origin)
+		resp, err := e.srv.Client().Transport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("login form from %s: %d, want %d", tt.origin, resp.StatusCode, tt.want)
+		}
 	}
 }

@@ -188,11 +188,13 @@ func New(opts Options) (*Server, error) {
 // or a trusted proxy's X-Forwarded-Host, see addressedAs): the CSRF
 // tokens alone do not stop a page on another port of the same host, which
 // can plant the cookie of an anonymous token pair, from posting the login
-// form. A request with neither header (not a browser's) passes.
+// form. The check compares hosts and ports only, so an Origin is also held
+// to the scheme the portal is served over (sameScheme). A request with
+// neither header (not a browser's) passes.
 func (s *Server) sameOrigin(h http.Handler) http.Handler {
 	p := http.NewCrossOriginProtection()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p.Check(s.addressedAs(r)) == nil {
+		if p.Check(s.addressedAs(r)) == nil && s.sameScheme(r) {
 			h.ServeHTTP(w, r)
 			return
 		}

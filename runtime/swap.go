@@ -151,10 +151,10 @@ func (g *Gateway) newAPIState(t *table.Table, id string, p *proxy.Pool, rules *a
 	return st
 }
 
-// byMethod reports whether a's methods list or a grant on it of a policy
-// of t allows some methods only.
+// byMethod reports whether a's methods list, its CORS methods or a grant
+// on it of a policy of t allows some methods only.
 func byMethod(t *table.Table, a *table.API) bool {
-	if a.Methods != nil {
+	if a.Methods != nil || a.CORS != nil && !table.MethodsOf(a.CORS.Methods).Every() {
 		return true
 	}
 	for _, p := range t.Policies {

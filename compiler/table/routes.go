@@ -77,6 +77,9 @@ func MethodsOf(ms []string) MethodSet {
 	return s
 }
 
+// Every reports whether s holds every method the schema knows.
+func (s MethodSet) Every() bool { return s&allMethods == allMethods }
+
 func (s MethodSet) has(method []byte) bool {
 	if s&anyMethod != 0 {
 		return !neverServed(method)
