@@ -59,9 +59,7 @@ func TestConfigMapGenerationPinned(t *testing.T) {
 			t.Fatal(err)
 		}
 		for f, src := range files {
-			if err := os.WriteFile(filepath.Join(dir, name, f), []byte(src), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			testutil.WriteFile(t, filepath.Join(dir, name, f), src, 0o600)
 		}
 	}
 	const api = "package cfg\n\napis: users: {name: \"Users\", listen_path: \"/users\", upstream: targets: [\"http://127.0.0.1:9000\"], auth: keyless: true}\n"

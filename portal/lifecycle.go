@@ -189,11 +189,10 @@ func (s providerState) status() string {
 func (s *Server) readAtProvider(ctx context.Context, c store.Client) providerState {
 	key := c.ClientID + "\x00" + c.RegistrationClientURI + "\x00" + c.RegistrationAccessToken
 	return s.providerReads.get(ctx, key, s.opts.Now(), func() providerState {
-		slot := []limitSlot{{s.reads, c.Developer}}
-		if reserveAll(slot, s.opts.Now()) > 0 {
+		if s.reads.reserve(c.Developer, s.opts.Now()) > 0 {
 			return providerUnchecked
 		}
-		commitAll(slot)
+		s.reads.commit(c.Developer)
 		return s.readAtProviderNow(context.WithoutCancel(ctx), c) // shared: not ended by one caller
 	})
 }

@@ -33,25 +33,8 @@ func TestCrossOriginRefused(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, _, tok := e.page(e.browser(), "/login") // the attacker's own pair
-			form := url.Values{"email": {"attacker@example.com"}, "password": {"correct horse"}, "csrf_token": {tok}}
-			req, err := http.NewRequest("POST", e.srv.URL+"/login", strings.NewReader(form.Encode()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("Cookie", "__Host-cuegate_csrf="+tok) // planted
-			if tt.site != "" {
-				req.Header.Set("Sec-Fetch-Site", tt.site)
-			}
-			if tt.origin != "" {
-				req.Header.Set("Origin", tt.origin)
-			}
-			resp, err := e.srv.Client().Transport.RoundTrip(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			// The attacker's own pair, its cookie planted.
+			resp := postLogin(t, e, "attacker@example.com", "__Host-cuegate_csrf", map[string]string{"Sec-Fetch-Site": tt.site, "Origin": tt.origin})
 			if resp.StatusCode != tt.wantLoginStatus {
 				t.Errorf("login form: %d, Set-Cookie %q; want %d", resp.StatusCode, resp.Header.Values("Set-Cookie"), tt.wantLoginStatus)
 			}
@@ -102,21 +85,7 @@ func TestCrossOriginBehindAProxy(t *testing.T) {
 				e.table.Store(tab)
 			}
 			e.developer("dev@example.com")
-			_, _, tok := e.page(e.browser(), "/login")
-			form := url.Values{"email": {"dev@example.com"}, "password": {"correct horse"}, "csrf_token": {tok}}
-			req, err := http.NewRequest("POST", e.srv.URL+"/login", strings.NewReader(form.Encode()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("Cookie", "cuegate_csrf="+tok)
-			req.Header.Set("Origin", "http://portal.example.com")
-			req.Header.Set("X-Forwarded-Host", tt.forwardedHost)
-			resp, err := e.srv.Client().Transport.RoundTrip(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			resp := postLogin(t, e, "dev@example.com", "cuegate_csrf", map[string]string{"Origin": "http://portal.example.com", "X-Forwarded-Host": tt.forwardedHost})
 			if resp.StatusCode != tt.want {
 				t.Errorf("login form: %d, want %d", resp.StatusCode, tt.want)
 			}
@@ -138,23 +107,37 @@ func TestCrossOriginOtherScheme(t *testing.T) {
 		{"http://" + host, http.StatusSeeOther},
 		{"https://" + host, http.StatusForbidden},
 	} {
-		e.developer("dev" + fmt.Sprint(tt.want) + "@example.com")
-		_, _, tok := e.page(e.browser(), "/login")
-		form := url.Values{"email": {"dev" + fmt.Sprint(tt.want) + "@example.com"}, "password": {"correct horse"}, "csrf_token": {tok}}
-		req, err := http.NewRequest("POST", e.srv.URL+"/login", strings.NewReader(form.Encode()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Cookie", "cuegate_csrf="+tok)
-		req.Header.Set("Origin", tt.origin)
-		resp, err := e.srv.Client().Transport.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		email := "dev" + fmt.Sprint(tt.want) + "@example.com"
+		e.developer(email)
+		resp := postLogin(t, e, email, "cuegate_csrf", map[string]string{"Origin": tt.origin})
 		if resp.StatusCode != tt.want {
 			t.Errorf("login form from %s: %d, want %d", tt.origin, resp.StatusCode, tt.want)
 		}
 	}
+}
+
+// postLogin posts the login form for email (password "correct horse")
+// with a CSRF pair of its own, its cookie named cookie, and the headers
+// of hdr that are not empty; the answer's body is closed.
+func postLogin(t *testing.T, e *env, email, cookie string, hdr map[string]string) *http.Response {
+	t.Helper()
+	_, _, tok := e.page(e.browser(), "/login")
+	form := url.Values{"email": {email}, "password": {"correct horse"}, "csrf_token": {tok}}
+	req, err := http.NewRequest("POST", e.srv.URL+"/login", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Cookie", cookie+"="+tok)
+	for k, v := range hdr {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := e.srv.Client().Transport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
 }

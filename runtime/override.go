@@ -16,7 +16,7 @@ import (
 // the widest of those frameworks read it (see overrideKey).
 func methodOverride(query []byte) bool {
 	for len(query) > 0 {
-		pair, rest, _ := cutAny(query, "&;")
+		pair, rest := cutAny(query, "&;")
 		if overrideKey(pair) {
 			return true
 		}
@@ -102,10 +102,11 @@ func unescapeU(s []byte, i int) (rune, bool) {
 	return r, true
 }
 
-// cutAny slices s around the first byte of seps, as bytes.Cut does.
-func cutAny(s []byte, seps string) (before, after []byte, found bool) {
+// cutAny slices s around the first byte of seps, as bytes.Cut does;
+// after is nil when s holds none.
+func cutAny(s []byte, seps string) (before, after []byte) {
 	if i := bytes.IndexAny(s, seps); i >= 0 {
-		return s[:i], s[i+1:], true
+		return s[:i], s[i+1:]
 	}
-	return s, nil, false
+	return s, nil
 }

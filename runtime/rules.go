@@ -84,7 +84,7 @@ func newRequestEdits(u table.Upstream, configDir string) (headerEdits, error) {
 		if err != nil {
 			return e, err
 		}
-		if strings.ContainsFunc(v, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+		if !headerSafe(v, false) {
 			return e, fmt.Errorf("secret_headers.%s: %s holds a control character, which a header value cannot", h.Name, h.Secret)
 		}
 		e.remove = append(e.remove, []byte(h.Name))

@@ -81,8 +81,8 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		err = rewrite(dirs[0], f, out)
-		if _, outside := errors.AsType[*linksOutError](err); outside {
-			fmt.Fprintln(stderr, "cuegate:", err) // left as it is: the others are formatted
+		if oe, outside := errors.AsType[*atomicfile.OutsideError](err); outside { // left as it is: the others are formatted
+			fmt.Fprintf(stderr, "cuegate: %s is not formatted: it links to %s, outside %s; format it where it is\n", oe.Path, oe.Target, oe.Root)
 			code = exitInvalid
 			continue
 		}
@@ -95,26 +95,14 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 }
 
 // rewrite replaces the file at path in dir with data
-// (atomicfile.ReplaceWithin); a file a new one cannot stand for, or one
-// whose symbolic link leads out of dir (a checkout's link to a file
-// elsewhere), is left as it is, with an error saying why and what to do.
+// (atomicfile.ReplaceWithin); a file a new one cannot stand for is left
+// as it is, with an error saying why and what to do, and one whose
+// symbolic link leads out of dir (a checkout's link to a file elsewhere)
+// with the *atomicfile.OutsideError.
 func rewrite(dir, path string, data []byte) error {
 	err := atomicfile.ReplaceWithin(dir, path, data)
-	if oe, ok := errors.AsType[*atomicfile.OutsideError](err); ok {
-		return &linksOutError{path, oe.Target, dir}
-	}
 	if ie, ok := errors.AsType[*atomicfile.IdentityError](err); ok {
 		return fmt.Errorf("%s is not formatted, so that nothing of it is lost: %w; format it by hand", path, ie.Err)
 	}
 	return err
-}
-
-// linksOutError is rewrite's refusal of a file whose link leads out of
-// the directory: it is reported, and fmt goes on with the other files.
-type linksOutError struct{ path, target, dir string }
-
-var _ error = (*linksOutError)(nil)
-
-func (e *linksOutError) Error() string {
-	return fmt.Sprintf("%s is not formatted: it links to %s, outside %s; format it where it is", e.path, e.target, e.dir)
 }

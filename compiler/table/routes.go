@@ -110,7 +110,7 @@ var _ fmt.Stringer = MethodSet(0)
 
 // String lists the methods in s.
 func (s MethodSet) String() string {
-	if s&allMethods == allMethods {
+	if s.Every() {
 		return "every method"
 	}
 	return string(s.header())

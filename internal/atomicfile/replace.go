@@ -53,10 +53,7 @@ func ReplaceWithin(root, path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	top, err := filepath.EvalSymlinks(root)
-	if err == nil {
-		top, err = filepath.Abs(top)
-	}
+	top, err := Resolve(root)
 	if err != nil {
 		return err
 	}

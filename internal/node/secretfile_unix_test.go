@@ -3,7 +3,6 @@
 package node
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -26,12 +25,7 @@ func TestSecretFileSwappedForAPipe(t *testing.T) {
 	tokenFile := filepath.Join(dir, "admin.token")
 	testutil.WriteFile(t, filepath.Join(dir, "token.cue"), "package t\n\ngateway: admin_token: file: \"admin.token\"\n", 0o600)
 	testutil.WriteFile(t, tokenFile, token+"\n", 0o600)
-	n, err := Start(context.Background(), Options{ConfigDir: dir, Logger: zerolog.Nop(),
-		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Shutdown() }) //nolint:errcheck
+	n := startNode(t, dir, zerolog.Nop(), false)
 	if err := os.Remove(tokenFile); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +42,7 @@ func TestSecretFileSwappedForAPipe(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("Reload still reading the admin token from a named pipe after a minute")
 	}
-	if code := adminStatus(t, "http://"+n.AdminAddr(), token); code != 200 {
+	if code := adminStatus(t, n.admin, token); code != 200 {
 		t.Errorf("/status with the token in force: %d, want 200", code)
 	}
 }
