@@ -113,14 +113,18 @@ func (s *Server) addressedAs(r *http.Request) *http.Request {
 	return &c
 }
 
-// sameScheme reports whether r, when a browser sent it without
-// Sec-Fetch-Site, names in its Origin the scheme the portal is served
-// over to it (see Server.secure): an https page of the portal's host has
-// the same host and default-port-less form as the http portal, and
-// CrossOriginProtection compares no more than that.
+// sameScheme reports whether r, a state-changing request a browser sent
+// without Sec-Fetch-Site, names in its Origin the scheme the portal is
+// served over to it (see Server.secure): an https page of the portal's
+// host has the same host and default-port-less form as the http portal,
+// and CrossOriginProtection compares no more than that. A safe method
+// (GET, HEAD, OPTIONS), which CrossOriginProtection lets through, passes.
 func (s *Server) sameScheme(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if r.Header.Get("Sec-Fetch-Site") != "" || origin == "" {
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions:
+		return true
+	case r.Header.Get("Sec-Fetch-Site") != "" || origin == "":
 		return true
 	}
 	u, err := url.Parse(origin)

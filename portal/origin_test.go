@@ -141,3 +141,24 @@ func postLogin(t *testing.T, e *env, email, cookie string, hdr map[string]string
 	resp.Body.Close()
 	return resp
 }
+
+// TestOtherSchemeReadsPass: a safe method with an Origin of another
+// scheme is served, as CrossOriginProtection serves it: only changes are
+// held to the portal's scheme.
+func TestOtherSchemeReadsPass(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	req, err := http.NewRequest("GET", e.srv.URL+"/login", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Origin", "https://"+strings.TrimPrefix(e.srv.URL, "http://"))
+	resp, err := e.srv.Client().Transport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /login with an https Origin: %d, want 200", resp.StatusCode)
+	}
+}
