@@ -1,11 +1,8 @@
 package atomicfile
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -89,60 +86,16 @@ func replaceIn(r *os.Root, rel, path string, data []byte) error {
 	if ofi, err := orig.Stat(); err != nil || !os.SameFile(fi, ofi) {
 		return &IdentityError{Path: path, Err: errors.New("it changed while it was being replaced")}
 	}
-	tmp, tmpRel, err := createTempIn(r, rel, fi.Mode().Perm())
+	f, err := createIn(r, rel, fi.Mode().Perm())
 	if err != nil {
 		return err
 	}
-	renamed := false
-	defer func() {
-		if !renamed {
-			tmp.Close()
-			r.Remove(tmpRel) //nolint:errcheck // best effort: RemoveStale finds it
-		}
-	}()
-	if err := sameIdentity(tmp, orig, fi); err != nil {
+	defer f.Abort()
+	if err := sameIdentity(f.tmp, orig, fi); err != nil {
 		return &IdentityError{Path: path, Err: err}
 	}
-	if _, err := tmp.Write(data); err != nil {
+	if _, err := f.Write(data); err != nil {
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := r.Rename(tmpRel, rel); err != nil {
-		return err
-	}
-	renamed = true
-	d, err := r.Open(filepath.Dir(rel))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// createTempIn creates a temporary file beside rel in r, named as
-// Create names its own (see RemoveStale), with mode perm.
-func createTempIn(r *os.Root, rel string, perm fs.FileMode) (*os.File, string, error) {
-	for {
-		var b [8]byte
-		rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
-		name := filepath.Join(filepath.Dir(rel), tempPrefix(rel)+hex.EncodeToString(b[:]))
-		f, err := r.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		if err := f.Chmod(perm); err != nil { // past the umask
-			f.Close()
-			r.Remove(name) //nolint:errcheck
-			return nil, "", err
-		}
-		return f, name, nil
-	}
+	return f.Commit()
 }

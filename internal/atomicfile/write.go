@@ -1,6 +1,8 @@
 package atomicfile
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"os"
@@ -9,11 +11,16 @@ import (
 )
 
 // File is the new content of a file, written to a temporary file beside
-// it until Commit puts it in place. A File is not safe for concurrent use.
+// it until Commit puts it in place, every step relative to an os.Root
+// (so a link swapped in on the way while it runs is not followed). A
+// File is not safe for concurrent use.
 type File struct {
-	tmp  *os.File
-	path string // the destination, resolved
-	done bool   // committed or aborted
+	root     *os.Root
+	ownsRoot bool // Create opened root, and Commit or Abort closes it
+	tmp      *os.File
+	tmpName  string // the temporary file, in root
+	name     string // the destination, in root
+	done     bool   // committed or aborted
 }
 
 // Create starts replacing the file at path, or where path leads when it
@@ -24,23 +31,47 @@ func Create(path string, perm fs.FileMode) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(real), tempPrefix(real)+"*")
+	r, err := os.OpenRoot(filepath.Dir(real))
 	if err != nil {
 		return nil, err
 	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
+	f, err := createIn(r, filepath.Base(real), perm)
+	if err != nil {
+		r.Close()
 		return nil, err
 	}
-	return &File{tmp: tmp, path: real}, nil
+	f.ownsRoot = true
+	return f, nil
+}
+
+// createIn starts replacing the file name in r: a temporary file beside
+// it, named as RemoveStale expects, with mode perm (past the umask).
+func createIn(r *os.Root, name string, perm fs.FileMode) (*File, error) {
+	for {
+		var b [8]byte
+		rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
+		tmpName := filepath.Join(filepath.Dir(name), tempPrefix(name)+hex.EncodeToString(b[:]))
+		tmp, err := r.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := tmp.Chmod(perm); err != nil {
+			tmp.Close()
+			r.Remove(tmpName) //nolint:errcheck // best effort: RemoveStale finds it
+			return nil, err
+		}
+		return &File{root: r, tmp: tmp, tmpName: tmpName, name: name}, nil
+	}
 }
 
 // Write appends b to the new content.
 func (f *File) Write(b []byte) (int, error) { return f.tmp.Write(b) }
 
 // Name returns the path of the temporary file.
-func (f *File) Name() string { return f.tmp.Name() }
+func (f *File) Name() string { return filepath.Join(f.root.Name(), f.tmpName) }
 
 // Commit syncs the new content, renames it over the destination and syncs
 // the directory. When it fails before the rename, the destination is as
@@ -51,18 +82,19 @@ func (f *File) Commit() error {
 		return errors.New("atomicfile: Commit after Commit or Abort")
 	}
 	f.done = true
+	defer f.closeRoot()
 	err := f.tmp.Sync()
 	if cerr := f.tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(f.tmp.Name(), f.path)
+		err = f.root.Rename(f.tmpName, f.name)
 	}
 	if err != nil {
-		os.Remove(f.tmp.Name())
+		f.root.Remove(f.tmpName) //nolint:errcheck // best effort: RemoveStale finds it
 		return err
 	}
-	d, err := os.Open(filepath.Dir(f.path))
+	d, err := f.root.Open(filepath.Dir(f.name))
 	if err != nil {
 		return err
 	}
@@ -78,7 +110,14 @@ func (f *File) Abort() {
 	}
 	f.done = true
 	f.tmp.Close()
-	os.Remove(f.tmp.Name())
+	f.root.Remove(f.tmpName) //nolint:errcheck // best effort: RemoveStale finds it
+	f.closeRoot()
+}
+
+func (f *File) closeRoot() {
+	if f.ownsRoot {
+		f.root.Close()
+	}
 }
 
 // Write replaces the file at path, or where path leads when it is a
