@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/cuegate/cuegate/compiler/table"
@@ -23,12 +24,14 @@ func (c *compilation) buildGateway(t *table.Table, g *schema.Gateway) {
 		MaxHeaderBytes: int(g.Max_header_bytes),
 		MaxBodyBytes:   int(g.Max_body_bytes),
 		MaxConns:       int(g.Max_conns),
+		ConnsExempt:    c.prefixes(g.Conns_exempt, field("gateway", "conns_exempt")),
 		TLS:            tls(g.Tls),
 		PortalTLS:      tls(g.Portal_tls),
 		UpstreamCAFile: g.Upstream_ca_file,
 
-		RateLimitHeaders: g.Rate_limit_headers,
-		TokenCache:       c.size(g.Token_cache, 1<<20, 1<<40, field("gateway", "token_cache")),
+		MaxConnsPerClient: int(g.Max_conns_per_client),
+		RateLimitHeaders:  g.Rate_limit_headers,
+		TokenCache:        c.size(g.Token_cache, 1<<20, 1<<40, field("gateway", "token_cache")),
 	}
 	for _, l := range []struct{ field, addr string }{
 		{"listen", g.Listen}, {"portal_listen", g.Portal_listen}, {"admin_listen", g.Admin_listen},
@@ -70,4 +73,19 @@ func clientHost(listen string) string {
 		return listen
 	}
 	return net.JoinHostPort("localhost", port)
+}
+
+// prefixes compiles a list of CIDR prefixes at the field at, masked
+// ("10.1.2.3/8" is 10.0.0.0/8).
+func (c *compilation) prefixes(cidrs []schema.CIDR, at fieldPath) []netip.Prefix {
+	var out []netip.Prefix
+	for i, cidr := range cidrs {
+		pfx, err := netip.ParsePrefix(string(cidr))
+		if err != nil {
+			c.errorf(at.index(i), "invalid value %q: want an IP prefix such as \"10.0.0.0/8\"", cidr)
+			continue
+		}
+		out = append(out, pfx.Masked())
+	}
+	return out
 }

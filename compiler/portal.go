@@ -1,8 +1,6 @@
 package compiler
 
 import (
-	"net/netip"
-
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/schema"
 )
@@ -16,14 +14,7 @@ func (c *compilation) buildPortal(t *table.Table, r *schema.Portal) {
 		SessionTTL:           c.duration(r.Session_ttl, true, field("portal", "session_ttl")),
 		Catalogue:            make(map[string]*table.CatalogueEntry, len(r.Catalogue)),
 	}
-	for i, cidr := range r.Trusted_proxies {
-		pfx, err := netip.ParsePrefix(string(cidr))
-		if err != nil {
-			c.errorf(field("portal", "trusted_proxies").index(i), "invalid value %q: want an IP prefix such as \"10.0.0.0/8\"", cidr)
-			continue
-		}
-		t.Portal.TrustedProxies = append(t.Portal.TrustedProxies, pfx.Masked())
-	}
+	t.Portal.TrustedProxies = c.prefixes(r.Trusted_proxies, field("portal", "trusted_proxies"))
 	c.checkDCR(r.Dcr, field("portal", "dcr"))
 	for _, id := range sortedKeys(r.Catalogue) {
 		e := r.Catalogue[id]

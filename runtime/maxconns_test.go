@@ -25,11 +25,12 @@ func TestMaxConns(t *testing.T) {
 	}
 }
 
-// TestConnectionsBeyondMaxConns: with max_conns 2, two kept-alive
-// connections are served, and a third is answered 503 and closed.
+// TestConnectionsBeyondMaxConns: with max_conns 2 (and the test's client
+// exempt from max_conns_per_client), two kept-alive connections are
+// served, and a third is answered 503 and closed.
 func TestConnectionsBeyondMaxConns(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{extra: "gateway: max_conns: 2\n"})
+	e := newEnv(t, envOptions{extra: "gateway: {max_conns: 2, conns_exempt: [\"127.0.0.0/8\"]}\n"})
 	addr := strings.TrimPrefix(e.url, "http://")
 	get := func(t *testing.T) (net.Conn, *http.Response) {
 		t.Helper()

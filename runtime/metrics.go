@@ -21,6 +21,7 @@ type gatewayMetrics struct {
 	loaded     *metrics.Gauge // when it was loaded, Unix seconds
 
 	spansExported, spansDropped *metrics.Counter
+	connsRefused                *metrics.Counter // closed at max_conns_per_client
 }
 
 func newGatewayMetrics() gatewayMetrics {
@@ -32,6 +33,7 @@ func newGatewayMetrics() gatewayMetrics {
 
 		spansExported: s.NewCounter(`cuegate_tracing_spans_exported_total`),
 		spansDropped:  s.NewCounter(`cuegate_tracing_spans_dropped_total`),
+		connsRefused:  s.NewCounter(`cuegate_client_conns_refused_total`),
 	}
 }
 

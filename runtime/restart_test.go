@@ -30,6 +30,8 @@ func TestReloadReportsRestartNeeded(t *testing.T) {
 		{"idle_timeout", func(e *env) { e.writeConfig(`gateway: idle_timeout: "7s"`) }, []string{"idle_timeout"}},
 		{"max_header_bytes", func(e *env) { e.writeConfig(`gateway: max_header_bytes: 4096`) }, []string{"max_header_bytes"}},
 		{"shutdown_grace", func(e *env) { e.writeConfig(`gateway: shutdown_grace: "7s"`) }, []string{"shutdown_grace"}},
+		{"max_conns_per_client", func(e *env) { e.writeConfig(`gateway: max_conns_per_client: 7`) }, []string{"max_conns_per_client"}},
+		{"conns_exempt", func(e *env) { e.writeConfig(`gateway: conns_exempt: ["10.0.0.0/8"]`) }, []string{"conns_exempt"}},
 		{"two at once", func(e *env) { e.writeConfig("gateway: {idle_timeout: \"7s\", max_header_bytes: 4096}") }, []string{"idle_timeout", "max_header_bytes"}},
 		{"max_body_bytes follows reloads", func(e *env) { e.writeConfig(`gateway: max_body_bytes: 4096`) }, nil},
 		{"an API", func(e *env) { e.editConfig(`listen_path: "/public"`, `listen_path: "/open"`) }, nil},

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -13,13 +14,20 @@ import (
 )
 
 // Listener returns ln as the gateway listener serves it: an Accept that
-// waits out running out of file descriptors (retryAccept), its
-// connections' deadlines armed lazily (runtime/deadline; fasthttp sets
-// three per request), with TLS above them when the table names a
-// certificate (see TLSConfig). scheme is then "https", else "http".
-// Serve Server on it.
+// waits out running out of file descriptors (retryAccept), each client
+// capped at max_conns_per_client connections (clientConns), their
+// deadlines armed lazily (runtime/deadline; fasthttp sets three per
+// request), with TLS above them when the table names a certificate (see
+// TLSConfig). scheme is then "https", else "http". The caps are those of
+// the table at the time Listener is called. Serve Server on it.
 func (g *Gateway) Listener(ln net.Listener) (_ net.Listener, scheme string) {
-	ln = deadline.Listener(newRetryAccept(ln, g.log))
+	gw := &g.Current().Gateway
+	perClient := maxConnsPerClient(gw.MaxConnsPerClient, maxConns(gw.MaxConns, openFilesLimit()))
+	ln = newRetryAccept(ln, g.log)
+	if perClient > 0 {
+		ln = newClientConns(ln, perClient, gw.ConnsExempt, g.series.connsRefused, g.log)
+	}
+	ln = deadline.Listener(ln)
 	if cfg := g.TLSConfig(); cfg != nil {
 		return tls.NewListener(ln, cfg), "https"
 	}
@@ -69,7 +77,8 @@ func (g *Gateway) Server() *fasthttp.Server {
 // connects to Redis at start), the listen addresses and whether each
 // listener serves TLS (certificates follow reloads), what Server fixes
 // (idle_timeout, max_header_bytes, max_conns, and read_timeout for the
-// header of a request), what the portal and admin listeners fix when they
+// header of a request), what Listener fixes (max_conns_per_client,
+// conns_exempt), what the portal and admin listeners fix when they
 // start (read_timeout, idle_timeout, max_header_bytes, and the portal's
 // write_timeout), and shutdown_grace.
 func startupSettings(ta, tb *table.Table) []string {
@@ -90,6 +99,8 @@ func startupSettings(ta, tb *table.Table) []string {
 		{"idle_timeout", a.IdleTimeout != b.IdleTimeout},
 		{"max_header_bytes", a.MaxHeaderBytes != b.MaxHeaderBytes},
 		{"max_conns", a.MaxConns != b.MaxConns},
+		{"max_conns_per_client", a.MaxConnsPerClient != b.MaxConnsPerClient},
+		{"conns_exempt", !slices.Equal(a.ConnsExempt, b.ConnsExempt)},
 		{"shutdown_grace", a.ShutdownGrace != b.ShutdownGrace},
 	} {
 		if s.changed {
@@ -109,6 +120,17 @@ func maxConns(configured, openFiles int) int {
 		return configured
 	}
 	return openFiles / 2
+}
+
+// maxConnsPerClient is the most connections one client keeps open to
+// the gateway listener: configured (max_conns_per_client), else a
+// quarter of listenerMax, the listener's own cap (maxConns); 0 (no
+// listener cap known) caps nothing.
+func maxConnsPerClient(configured, listenerMax int) int {
+	if configured > 0 {
+		return configured
+	}
+	return (listenerMax + 3) / 4
 }
 
 // requestConfig applies the current table's timeouts to one request.

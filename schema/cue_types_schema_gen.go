@@ -87,6 +87,19 @@ type Gateway struct {
 	// connections, the portal and the admin listener.
 	Max_conns int64 `json:"max_conns,omitempty"`
 
+	// max_conns_per_client caps the connections one client keeps open to
+	// the gateway listener, so that one client cannot take all of
+	// max_conns: a connection beyond it is closed as soon as it is
+	// accepted. A client is its IPv4 address, or the /64 of its IPv6
+	// address (what one customer is given). Unset, it is a quarter of
+	// max_conns (or of max_conns's default).
+	Max_conns_per_client int64 `json:"max_conns_per_client,omitempty"`
+
+	// conns_exempt are the addresses, as CIDR prefixes, whose connections
+	// max_conns_per_client does not cap: the load balancers in front of
+	// the gateway, whose connections all come from their own addresses.
+	Conns_exempt []CIDR `json:"conns_exempt"`
+
 	// tls serves the gateway's listener over TLS.
 	Tls *TLS `json:"tls,omitempty"`
 
@@ -131,6 +144,10 @@ type Secret struct {
 
 // #URL is an absolute http or https URL.
 type URL string
+
+// #CIDR is an IP prefix such as "10.0.0.0/8" or "2001:db8::/32" (the
+// compiler checks it in full).
+type CIDR string
 
 // #TLS serves a listener over TLS with a PEM certificate (chain) and key.
 // The files are read again on every reload, so a renewed certificate
@@ -473,10 +490,6 @@ type Portal struct {
 		Openapi string `json:"openapi,omitempty"`
 	} `json:"catalogue"`
 }
-
-// #CIDR is an IP prefix such as "10.0.0.0/8" or "2001:db8::/32" (the
-// compiler checks it in full).
-type CIDR string
 
 // #DCR is how the portal registers clients at an identity provider
 // (RFC 7591). Every field is optional here because a catalogue entry's dcr

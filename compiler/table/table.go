@@ -85,9 +85,14 @@ type Gateway struct {
 	MaxBodyBytes   int      `json:"max_body_bytes"`
 	// MaxConns caps the gateway listener's client connections; 0 means
 	// half the process's limit on open files.
-	MaxConns  int  `json:"max_conns,omitempty"`
-	TLS       *TLS `json:"tls,omitempty"`
-	PortalTLS *TLS `json:"portal_tls,omitempty"`
+	MaxConns int `json:"max_conns,omitempty"`
+	// MaxConnsPerClient caps the connections of one client (an IPv4
+	// address, or an IPv6 /64) but those from ConnsExempt; 0 means a
+	// quarter of the listener's cap.
+	MaxConnsPerClient int            `json:"max_conns_per_client,omitempty"`
+	ConnsExempt       []netip.Prefix `json:"conns_exempt,omitempty"`
+	TLS               *TLS           `json:"tls,omitempty"`
+	PortalTLS         *TLS           `json:"portal_tls,omitempty"`
 	// UpstreamCAFile is a file name as written (see ConfigPath).
 	UpstreamCAFile string `json:"upstream_ca_file,omitempty"`
 	// RateLimitHeaders: X-RateLimit-* on every answer under a limit, not

@@ -1,0 +1,132 @@
+package runtime
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/rs/zerolog"
+
+	"github.com/cuegate/cuegate/internal/testutil"
+)
+
+func TestMaxConnsPerClient(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ configured, listenerMax, want int }{
+		{0, 10000, 2500},
+		{0, 10, 3},
+		{0, 1, 1},
+		{0, 0, 0}, // no listener cap known: none per client either
+		{7, 10000, 7},
+		{7, 0, 7},
+	} {
+		if got := maxConnsPerClient(tt.configured, tt.listenerMax); got != tt.want {
+			t.Errorf("maxConnsPerClient(%d, %d) = %d, want %d", tt.configured, tt.listenerMax, got, tt.want)
+		}
+	}
+}
+
+func TestClientOfConnection(t *testing.T) {
+	t.Parallel()
+	l := newClientConns(nil, 1, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:1::/48")},
+		metrics.NewSet().NewCounter("refused"), zerolog.Nop())
+	tcp := func(s string) net.Addr { return net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s)) }
+	for _, tt := range []struct {
+		addr    net.Addr
+		want    string // "": not counted
+		comment string
+	}{
+		{tcp("192.0.2.7:4000"), "192.0.2.7/32", "IPv4: the address"},
+		{tcp("[::ffff:192.0.2.7]:4000"), "192.0.2.7/32", "IPv4-mapped: the IPv4 address"},
+		{tcp("[2001:db8:2:3:4:5:6:7]:4000"), "2001:db8:2:3::/64", "IPv6: its /64"},
+		{tcp("[2001:db8:2:3:ffff::1]:4000"), "2001:db8:2:3::/64", "another address of the same /64"},
+		{tcp("[fe80::1%eth0]:4000"), "fe80::/64", "a zone does not make another client"},
+		{tcp("10.1.2.3:4000"), "", "exempt"},
+		{tcp("[2001:db8:1:9::1]:4000"), "", "exempt IPv6"},
+		{&net.UnixAddr{Name: "@", Net: "unix"}, "", "not an IP address"},
+	} {
+		got, counted := l.client(tt.addr)
+		if s := got.String(); counted != (tt.want != "") || counted && s != tt.want {
+			t.Errorf("%s: client(%v) = %s, %v; want %q", tt.comment, tt.addr, s, counted, tt.want)
+		}
+	}
+}
+
+// TestConnectionsBeyondMaxConnsPerClient: with max_conns_per_client 2, a
+// client's two kept-alive connections are served and a third is closed
+// unanswered; once one of the two closes, a new one is served again. With
+// the client's address in conns_exempt, the third is served.
+func TestConnectionsBeyondMaxConnsPerClient(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, config string
+		thirdServed  bool
+	}{
+		{"capped", "gateway: max_conns_per_client: 2\n", false},
+		{"exempt", "gateway: {max_conns_per_client: 2, conns_exempt: [\"127.0.0.0/8\"]}\n", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOptions{extra: tt.config})
+			addr := strings.TrimPrefix(e.url, "http://")
+			first, second := servedConn(t, addr), servedConn(t, addr)
+			defer second.Close()
+			if third, err := getOn(t, addr); (err == nil) != tt.thirdServed {
+				t.Fatalf("a third connection: served %v (%v), want %v", err == nil, err, tt.thirdServed)
+			} else if err == nil {
+				third.Close()
+			}
+			first.Close()
+			testutil.Eventually(t, "a connection after one of the client's two closed is served", func() bool {
+				c, err := getOn(t, addr)
+				if err == nil {
+					c.Close()
+				}
+				return err == nil
+			})
+		})
+	}
+}
+
+// servedConn opens a connection to addr and has one request served on it.
+func servedConn(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := getOn(t, addr)
+	if err != nil {
+		t.Fatalf("a connection within the cap: %v", err)
+	}
+	return c
+}
+
+// getOn opens a connection to addr and sends a GET on it; it returns the
+// connection, kept alive, once a 200 is read from it.
+func getOn(t *testing.T, addr string) (net.Conn, error) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a hung test fails on it
+	if _, err := io.WriteString(c, "GET /public/x HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
+		c.Close()
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		c.Close()
+		t.Fatalf("status %d, want 200", resp.StatusCode)
+	}
+	return c, nil
+}
