@@ -30,9 +30,13 @@ func (e *headerEdits) edit(h headerEditor) {
 
 // RequestHeader implements proxy.Hooks: the last edits of the header sent
 // upstream, after the proxy's own, so that no client header (not even a
-// Connection header naming them) undoes them. Each claim header's name is
-// removed whatever the client sent, then set from the verified claims.
+// Connection header naming them) undoes them. The names of the claim
+// headers of every API are removed whatever the client sent, and the
+// API's own are then set from the verified claims.
 func (r *request) RequestHeader(h *fasthttp.RequestHeader) {
+	for _, k := range r.st.otherClaimHeaders {
+		h.DelBytes(k)
+	}
 	ru := r.st.rules
 	if ru == nil {
 		return

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"time"
 
@@ -143,12 +144,31 @@ func (g *Gateway) newAPIState(t *table.Table, id string, p *proxy.Pool, rules *a
 		m = newAPIMetrics(g.series.set, id)
 		g.apiMetrics[id] = m
 	}
-	st := &apiState{api: a, pool: p, metrics: m, rules: rules, byMethod: byMethod(t, a)}
+	st := &apiState{api: a, pool: p, metrics: m, rules: rules, byMethod: byMethod(t, a), otherClaimHeaders: otherClaimHeaders(t, a)}
 	if a.JWT != nil {
 		st.idp = t.IdPs[a.JWT.IdP]
 		st.ns = namespaceOf(t, a)
 	}
 	return st
+}
+
+// otherClaimHeaders returns the names, canonical and each once, of the
+// claim headers the APIs of t but a set and a does not.
+func otherClaimHeaders(t *table.Table, a *table.API) [][]byte {
+	own := make(map[string]bool, len(a.Upstream.ClaimHeaders))
+	for _, h := range a.Upstream.ClaimHeaders {
+		own[http.CanonicalHeaderKey(h.Name)] = true
+	}
+	var names [][]byte
+	for _, id := range slices.Sorted(maps.Keys(t.APIs)) {
+		for _, h := range t.APIs[id].Upstream.ClaimHeaders {
+			if k := http.CanonicalHeaderKey(h.Name); !own[k] {
+				own[k] = true
+				names = append(names, []byte(k))
+			}
+		}
+	}
+	return names
 }
 
 // byMethod reports whether a's methods list, its CORS methods or a grant

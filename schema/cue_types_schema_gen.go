@@ -247,8 +247,9 @@ type API struct {
 		// "realm_access.roles"; a path that the token has both as a
 		// literal dotted name and nested is ambiguous and sends no
 		// header). A list claim is sent joined with ", ". A header of the
-		// same name from the client is always removed, so it cannot be
-		// forged; a claim the token lacks, whose value holds a control
+		// same name from the client is always removed, on every API of
+		// the configuration, so it cannot be forged through another API
+		// to the same upstream; a claim the token lacks, whose value holds a control
 		// character, or a list with an element that is empty, holds a
 		// comma or begins or ends with white space, sends no header. The
 		// headers the gateway strips from clients (X-Forwarded-*,
