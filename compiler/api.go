@@ -38,8 +38,14 @@ func (c *compilation) buildAPI(t *table.Table, id string, r schema.API) *table.A
 		}
 	}
 	for i, target := range r.Upstream.Targets {
-		if u, err := url.Parse(string(target)); err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			c.errorf(apiPath(id, "upstream", "targets").index(i), "invalid upstream target %q: want scheme://host[:port][/path] without query or fragment", target)
+		at := apiPath(id, "upstream", "targets").index(i)
+		u, err := url.Parse(string(target))
+		switch {
+		case err == nil && u.User != nil:
+			// Not quoted: what comes before the "@" is a credential.
+			c.errorf(at, "the upstream target has credentials before its host (user:password@): they are never sent, and the table, /table and diff would show them; send them with upstream.secret_headers (\"Authorization\": {env: \"NAME\"})")
+		case err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
+			c.errorf(at, "invalid upstream target %q: want scheme://host[:port][/path] without query or fragment", target)
 		}
 	}
 	jwt, keyless := r.Auth.Jwt, r.Auth.Keyless != nil && *r.Auth.Keyless
