@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/portal/store"
 )
 
@@ -18,7 +19,7 @@ import (
 // (Server.login), wherever the browser is and after a restart, so that a
 // stranger who fills the account's limit for new places does not lock
 // the developer out of their own browser. It is kept through logout.
-const deviceCookie = "cuegate_device"
+const deviceCookie = table.DeviceCookie
 
 // accountMAC returns an HMAC of purpose and fields keyed by d's password
 // hash, which only the state file holds: whoever can read or write what

@@ -11,13 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/portal/sessions"
 	"github.com/cuegate/cuegate/portal/store"
 )
 
 const (
-	sessionCookie = "cuegate_session"
-	csrfCookie    = "cuegate_csrf"
+	sessionCookie = table.SessionCookie
+	csrfCookie    = table.CSRFCookie
 	csrfField     = "csrf_token"
 )
 
@@ -147,7 +148,7 @@ func (s *Server) secure(r *http.Request) bool {
 // through it.
 func cookieName(base string, secure bool) string {
 	if secure {
-		return "__Host-" + base
+		return table.HostCookiePrefix + base
 	}
 	return base
 }

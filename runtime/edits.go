@@ -32,8 +32,10 @@ func (e *headerEdits) edit(h headerEditor) {
 // upstream, after the proxy's own, so that no client header (not even a
 // Connection header naming them) undoes them. The names of the claim
 // headers of every API are removed whatever the client sent, and the
-// API's own are then set from the verified claims.
+// API's own are then set from the verified claims; the portal's cookies
+// are removed too.
 func (r *request) RequestHeader(h *fasthttp.RequestHeader) {
+	dropPortalCookies(h)
 	for _, k := range r.st.otherClaimHeaders {
 		h.DelBytes(k)
 	}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"cmp"
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,6 +105,18 @@ func TestRateLimitAndQuota(t *testing.T) {
 	r = e.do("GET", "/users/x", q, nil)
 	if r.status != 403 || !strings.Contains(r.body, "quota exceeded") || r.header.Get("X-RateLimit-Limit") != "2" || r.header.Get("X-RateLimit-Remaining") != "0" {
 		t.Fatalf("quota: %d %v %s", r.status, r.header, r.body)
+	}
+}
+
+// TestLimitHeadersReplaceTheUpstreams: the X-RateLimit-* headers a
+// client gets are the gateway's alone, whatever the upstream sent of
+// those names, in whatever case and however often.
+func TestLimitHeadersReplaceTheUpstreams(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{extra: "gateway: rate_limit_headers: true\n"})
+	r := e.do("GET", "/users/owned", e.token("rl", map[string]any{"pol": "limited"}), nil)
+	if got := r.header.Values("X-RateLimit-Remaining"); r.status != 200 || !slices.Equal(got, []string{"1"}) {
+		t.Errorf("%d, X-RateLimit-Remaining %q; want 200 and the gateway's [\"1\"] alone", r.status, got)
 	}
 }
 

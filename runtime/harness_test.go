@@ -203,6 +203,10 @@ func (e *env) upstream(w http.ResponseWriter, r *http.Request) {
 			w.Header()[strings.ToLower(k)] = []string{"upstream-2"}
 		}
 	}
+	if strings.HasSuffix(r.URL.Path, "/owned") {
+		w.Header()["Set-Cookie"] = upstreamCookies
+		w.Header()["X-Ratelimit-Remaining"] = []string{"upstream-1", "upstream-2"}
+	}
 	w.Header().Set("X-Upstream", "echo")
 	io.WriteString(w, "ok "+r.RequestURI) //nolint:errcheck
 }
@@ -210,6 +214,13 @@ func (e *env) upstream(w http.ResponseWriter, r *http.Request) {
 // dupHeaders are the headers the upstream's .../dup answers twice: one
 // the API orders sets, and CORS headers it does not.
 var dupHeaders = []string{"X-Frame-Options", "Access-Control-Allow-Origin", "Access-Control-Allow-Methods", "Access-Control-Allow-Private-Network"}
+
+// upstreamCookies are the cookies the upstream's .../owned sets: the
+// portal's names, which the gateway drops, and one of the API's own.
+var upstreamCookies = []string{
+	"cuegate_session=planted; Path=/; HttpOnly", "__Host-cuegate_session=planted; Path=/; Secure",
+	"cuegate_csrf=planted; Path=/", "__Host-cuegate_device=planted; Path=/; Secure", "app=1; Path=/",
+}
 
 func (e *env) lastHit() upstreamHit {
 	e.mu.Lock()

@@ -61,6 +61,7 @@ func (r *request) countLimits(ctx *fasthttp.RequestCtx, gen *generation, st *api
 // reuses r.buf: an error body there has been copied into the response.
 func (r *request) ResponseHeader(h *fasthttp.ResponseHeader) {
 	h.SetCanonical(hdrRequestID, r.rid)
+	dropPortalSetCookies(h)
 	if r.st != nil && r.st.rules != nil {
 		r.ruledHeader(h, r.st.rules)
 	}
@@ -69,11 +70,19 @@ func (r *request) ResponseHeader(h *fasthttp.ResponseHeader) {
 	}
 	d := r.limit
 	r.buf = strconv.AppendInt(r.buf[:0], d.Limit, 10)
-	h.SetCanonical(hdrRateLimit, r.buf)
+	setOnly(h, hdrRateLimit, r.buf)
 	r.buf = strconv.AppendInt(r.buf[:0], max(d.Remaining, 0), 10)
-	h.SetCanonical(hdrRateRemaining, r.buf)
+	setOnly(h, hdrRateRemaining, r.buf)
 	r.buf = appendSeconds(r.buf[:0], d.Reset)
-	h.SetCanonical(hdrRateReset, r.buf)
+	setOnly(h, hdrRateReset, r.buf)
+}
+
+// setOnly sets key to value in h, the upstream's fields of that name
+// removed first, in any case and however many: SetCanonical replaces
+// only the first field spelled as given.
+func setOnly(h *fasthttp.ResponseHeader, key, value []byte) {
+	h.DelBytes(key)
+	h.SetCanonical(key, value)
 }
 
 // nearer returns, of a rate and a quota decision that both allowed the
