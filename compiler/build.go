@@ -40,6 +40,7 @@ func (c *compilation) build(raw *schema.Config) *table.Table {
 	}
 	c.checkRoutes(t)
 	c.checkPolicies(t)
+	c.warnKeylessReach(t)
 	c.secretFiles = secretFiles(raw)
 	c.buildPortal(t, &raw.Portal)
 	c.buildCluster(t, raw.Cluster)

@@ -1,7 +1,11 @@
 package compiler
 
 import (
+	"cmp"
+	"net"
+	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/cuegate/cuegate/compiler/table"
 )
@@ -71,4 +75,59 @@ func (c *compilation) warnUnused(t *table.Table) {
 			c.warnf(policyPath(id), "policy is not used by any API's default_policies or catalogue entry (only a token's policy claim can select it)")
 		}
 	}
+}
+
+// warnKeylessReach warns about a keyless API whose requests reach every
+// upstream route of an API that checks tokens: the same target origin,
+// and its path there (the target's path, with the listen path when it
+// is not stripped) at or above the other's. GET /status/7 then reads what
+// /orders/7 guards.
+func (c *compilation) warnKeylessReach(t *table.Table) {
+	for _, id := range sortedKeys(t.APIs) {
+		open := t.APIs[id]
+		if !open.Keyless {
+			continue
+		}
+		for _, other := range sortedKeys(t.APIs) {
+			if guarded := t.APIs[other]; guarded.JWT != nil && reaches(open, guarded) {
+				c.warnf(apiPath(id, "upstream", "targets"), "this keyless API reaches every upstream route of API %q without the token %q checks (the same target, and its upstream paths include all of %q's): give its target the path of the routes it publishes, such as \"http://host:port/status\"", other, other, other)
+				break
+			}
+		}
+	}
+}
+
+// reaches reports whether a target of a and one of b share an origin and
+// a's upstream paths include all of b's.
+func reaches(a, b *table.API) bool {
+	for _, ta := range a.Upstream.Targets {
+		oa, pa, ok := upstreamSpace(ta, a)
+		if !ok {
+			continue
+		}
+		for _, tb := range b.Upstream.Targets {
+			ob, pb, ok := upstreamSpace(tb, b)
+			if ok && oa == ob && (pa == "" || pb == pa || strings.HasPrefix(pb, pa+"/")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// upstreamSpace returns the origin (scheme://host:port, in lower case)
+// that API a sends requests to through target, and the path its
+// requests' upstream paths all start with, without a trailing "/".
+func upstreamSpace(target string, a *table.API) (origin, path string, ok bool) {
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" {
+		return "", "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := cmp.Or(u.Port(), map[string]string{"http": "80", "https": "443"}[scheme])
+	path = strings.TrimSuffix(u.Path, "/")
+	if !a.StripListenPath {
+		path += strings.TrimSuffix(a.ListenPath, "/")
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port), path, true
 }

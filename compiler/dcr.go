@@ -78,6 +78,13 @@ func (c *compilation) warnProvider(at fieldPath, d *table.DCR) {
 	if d.Provider == "" || d.RegistrationEndpoint == "" {
 		return
 	}
+	for _, e := range []struct{ name, uri string }{
+		{"registration_endpoint", d.RegistrationEndpoint}, {"token_endpoint", d.TokenEndpoint},
+	} {
+		if cleartextRemote(e.uri) {
+			c.warnf(at.field(e.name), "plain http to another machine: the initial access token and the clients' secrets would cross the network in clear; use https")
+		}
+	}
 	pr, ok := table.LookupProvider(d.Provider)
 	if !ok {
 		return
@@ -90,6 +97,24 @@ func (c *compilation) warnProvider(at fieldPath, d *table.DCR) {
 	}
 	if pr.TokenResponseNeedsImplicit && slices.Contains(d.ResponseTypes, "token") && !slices.Contains(d.GrantTypes, "implicit") {
 		c.warnf(at.field("response_types"), "%s refuses response type token unless grant_types has implicit", pr.Name)
+	}
+}
+
+// warnOpenGrants warns when a portal anyone can sign up to registers
+// clients with a grant that hands a stranger's app other people's
+// credentials: password (it collects users' passwords) or implicit
+// (tokens in URLs).
+func (c *compilation) warnOpenGrants(at fieldPath, signup string, d *table.DCR) {
+	if signup != "open" || d == nil {
+		return
+	}
+	for _, g := range []string{"password", "implicit"} {
+		if slices.Contains(d.GrantTypes, g) {
+			c.warnf(at.field("dcr", "grant_types"), "grant type %q for clients that anyone who signs up registers: %s; offer it with portal.signup: \"invite\" only", g, map[string]string{
+				"password": "their apps would collect users' passwords",
+				"implicit": "their apps would get tokens in URLs, which OAuth's security practice (RFC 9700) says not to use",
+			}[g])
+		}
 	}
 }
 

@@ -1,7 +1,9 @@
 package compiler
 
 import (
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/schema"
@@ -24,5 +26,37 @@ func (c *compilation) buildIdP(id string, r schema.IdP) *table.IdP {
 	} else if idp.Discovery == "" {
 		idp.Discovery = strings.TrimSuffix(string(r.Issuer), "/") + "/.well-known/openid-configuration"
 	}
+	c.warnKeysInClear(id, idp)
+	if d := idp.Leeway.D(); d > maxLeeway {
+		c.warnf(idpPath(id, "leeway"), "a leeway of %s accepts a token that long after it expired: clock skew between hosts is seconds (the default is 30s)", d)
+	}
 	return idp
+}
+
+// maxLeeway is the most leeway the compiler takes without a warning.
+const maxLeeway = 5 * time.Minute
+
+// warnKeysInClear warns when idp's keys are fetched over plain http from
+// another machine: anyone on the network path could serve keys of their
+// own and sign any token.
+func (c *compilation) warnKeysInClear(id string, idp *table.IdP) {
+	name, uri := "jwks_uri", idp.JWKSURI
+	if uri == "" {
+		name, uri = "discovery", idp.Discovery
+	}
+	if !cleartextRemote(uri) {
+		return
+	}
+	at := idpPath(id, name)
+	if name == "discovery" && idp.Discovery == strings.TrimSuffix(idp.Issuer, "/")+"/.well-known/openid-configuration" {
+		at = idpPath(id, "issuer")
+	}
+	c.warnf(at, "the signing keys are fetched over plain http from another machine: anyone on the network path can serve keys of their own and sign any token; use https")
+}
+
+// cleartextRemote reports whether uri is plain http to a host other than
+// this machine's loopback.
+func cleartextRemote(uri string) bool {
+	u, err := url.Parse(uri)
+	return err == nil && strings.EqualFold(u.Scheme, "http") && !table.IsLoopbackHost(u.Hostname())
 }

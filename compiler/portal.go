@@ -36,6 +36,7 @@ func (c *compilation) buildPortal(t *table.Table, r *schema.Portal) {
 		}
 		c.checkDCR(e.Dcr, at.field("dcr"))
 		entry.DCR = c.mergeDCR(at, r.Dcr, e.Dcr)
+		c.warnOpenGrants(at, t.Portal.Signup, entry.DCR)
 		if entry.DCR != nil && apiOK && a.JWT != nil {
 			c.checkIdentityClaim(e.Api, a.JWT.IdentityClaim, entry.DCR.Provider)
 		}
