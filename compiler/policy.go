@@ -1,9 +1,16 @@
 package compiler
 
 import (
+	"time"
+
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/schema"
 )
+
+// maxLimitWindow is the longest quota period: the in-memory limiter
+// adds it to the current time in nanoseconds since 1970, which must not
+// overflow.
+const maxLimitWindow = 100 * 365 * 24 * time.Hour
 
 // buildPolicy compiles one policy; the APIs its grants name are checked
 // once every API is built (see checkPolicies).
@@ -26,7 +33,11 @@ func (c *compilation) buildPolicy(id string, r schema.Policy) *table.Policy {
 		pol.Rate = &table.Rate{Requests: r.Rate.Requests, Per: c.duration(string(r.Rate.Per), true, policyPath(id, "rate", "per"))}
 	}
 	if r.Quota != nil {
-		pol.Quota = &table.Quota{Max: r.Quota.Max, Period: c.duration(string(r.Quota.Period), true, policyPath(id, "quota", "period"))}
+		at := policyPath(id, "quota", "period")
+		pol.Quota = &table.Quota{Max: r.Quota.Max, Period: c.duration(string(r.Quota.Period), true, at)}
+		if pol.Quota.Period.D() > maxLimitWindow {
+			c.errorf(at, "a quota period of at most %s (a century): the limiters count windows on a clock that a longer one runs past", maxLimitWindow)
+		}
 	}
 	if r.Key_expires_in != "" {
 		pol.KeyExpiresIn = c.duration(string(r.Key_expires_in), true, policyPath(id, "key_expires_in"))

@@ -419,8 +419,9 @@ type Policy struct {
 		// max is how many requests pass in one period.
 		Max int64 `json:"max"`
 
-		// period is the window's length; an identity's window starts with
-		// its first request, and the next with its first request after that.
+		// period is the window's length, at most a century (876000h); an
+		// identity's window starts with its first request, and the next
+		// with its first request after that.
 		Period Duration `json:"period"`
 	} `json:"quota,omitempty"`
 
