@@ -219,7 +219,8 @@ var dupHeaders = []string{"X-Frame-Options", "Access-Control-Allow-Origin", "Acc
 // portal's names, which the gateway drops, and one of the API's own.
 var upstreamCookies = []string{
 	"cuegate_session=planted; Path=/; HttpOnly", "__Host-cuegate_session=planted; Path=/; Secure",
-	"cuegate_csrf=planted; Path=/", "__Host-cuegate_device=planted; Path=/; Secure", "app=1; Path=/",
+	"cuegate_csrf=planted; Path=/", "__Host-cuegate_device=planted; Path=/; Secure",
+	"=cuegate_session=planted; Path=/", "app=1; Path=/; Comment=cuegate_", // a browser reads the first as cuegate_session
 }
 
 func (e *env) lastHit() upstreamHit {

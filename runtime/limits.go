@@ -61,7 +61,7 @@ func (r *request) countLimits(ctx *fasthttp.RequestCtx, gen *generation, st *api
 // reuses r.buf: an error body there has been copied into the response.
 func (r *request) ResponseHeader(h *fasthttp.ResponseHeader) {
 	h.SetCanonical(hdrRequestID, r.rid)
-	dropPortalSetCookies(h)
+	r.buf = dropPortalSetCookies(h, r.buf)
 	if r.st != nil && r.st.rules != nil {
 		r.ruledHeader(h, r.st.rules)
 	}

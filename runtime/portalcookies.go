@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/ascii"
 )
 
 // portalCookieMark is in the name of every portal cookie.
@@ -14,8 +15,7 @@ var portalCookieMark = []byte(table.SessionCookie[:len("cuegate_")])
 // dropPortalCookies removes the portal's cookies (table.PortalCookies)
 // from h, a request header about to go upstream: a browser sends the
 // portal's session to every port of its host, so an upstream would
-// otherwise get the developer's portal session. A request without one
-// keeps its Cookie header as the client wrote it.
+// otherwise get the developer's portal session. The other cookies pass.
 func dropPortalCookies(h *fasthttp.RequestHeader) {
 	for _, v := range h.PeekAll(fasthttp.HeaderCookie) {
 		if bytes.Contains(v, portalCookieMark) {
@@ -28,10 +28,23 @@ func dropPortalCookies(h *fasthttp.RequestHeader) {
 }
 
 // dropPortalSetCookies removes from h, an answer's header, the cookies an
-// upstream set under a portal cookie's name: a browser would take one for
-// the portal's own, which would plant a session of the upstream's choice.
-func dropPortalSetCookies(h *fasthttp.ResponseHeader) {
-	for _, name := range table.PortalCookies {
-		h.DelCookie(name)
+// upstream set that a browser could take for one of the portal's: those
+// whose name and value (before the first ";") hold a portal cookie's
+// name in any case, the nameless ones ("=cuegate_session=x", which a
+// browser sends back as cuegate_session=x) included. They would plant a
+// session of the upstream's choice. buf is scratch, returned for reuse.
+func dropPortalSetCookies(h *fasthttp.ResponseHeader, buf []byte) []byte {
+	for {
+		found := false
+		for k, v := range h.Cookies() {
+			if pair, _, _ := bytes.Cut(v, []byte(";")); ascii.ContainsFold(pair, portalCookieMark) {
+				buf, found = append(buf[:0], k...), true
+				break
+			}
+		}
+		if !found {
+			return buf
+		}
+		h.DelCookieBytes(buf)
 	}
 }

@@ -1,6 +1,8 @@
-// Package ascii builds byte classes as lookup tables, indexed by byte, for
-// the scanners on the request path.
+// Package ascii builds byte classes as lookup tables, indexed by byte, and
+// holds the small ASCII helpers of the scanners on the request path.
 package ascii
+
+import "bytes"
 
 // AlnumAnd returns the class of the ASCII letters and digits and the bytes
 // of extra, which must all be ASCII. A byte of 0x80 or above is in no
@@ -60,4 +62,15 @@ func HexDigit(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
+}
+
+// ContainsFold reports whether sub is within s, ASCII letters compared
+// without regard to case.
+func ContainsFold(s, sub []byte) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if bytes.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
 }

@@ -34,3 +34,21 @@ func TestAll(t *testing.T) {
 		}
 	}
 }
+
+func TestContainsFold(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		s, sub string
+		want   bool
+	}{
+		{"=cuegate_session=x", "cuegate_", true},
+		{"CueGate_Session=x", "cuegate_", true},
+		{"cuegate=x", "cuegate_", false},
+		{"", "cuegate_", false},
+		{"x", "", true},
+	} {
+		if got := ContainsFold([]byte(tt.s), []byte(tt.sub)); got != tt.want {
+			t.Errorf("ContainsFold(%q, %q) = %v, want %v", tt.s, tt.sub, got, tt.want)
+		}
+	}
+}
