@@ -183,15 +183,16 @@ func TestPublicURLDefault(t *testing.T) {
 }
 
 // TestConnsPerClient: max_conns_per_client is kept as written and
-// conns_exempt's prefixes masked, as the listener compares addresses.
+// conns_exempt's prefixes masked and unmapped, as the listener compares
+// addresses.
 func TestConnsPerClient(t *testing.T) {
 	t.Parallel()
 	tab := mustCompile(t, `package cfg
 
-gateway: {max_conns_per_client: 16, conns_exempt: ["10.1.2.3/8", "2001:db8::1/64"]}
+gateway: {max_conns_per_client: 16, conns_exempt: ["10.1.2.3/8", "2001:db8::1/64", "::ffff:192.0.2.0/120"]}
 apis: a: {name: "A", listen_path: "/a", upstream: targets: ["http://127.0.0.1:9000"], auth: keyless: true}
 `)
-	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/64")}
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/64"), netip.MustParsePrefix("192.0.2.0/24")}
 	if g := tab.Gateway; g.MaxConnsPerClient != 16 || !slices.Equal(g.ConnsExempt, want) {
 		t.Errorf("max_conns_per_client %d, conns_exempt %v; want 16, %v", g.MaxConnsPerClient, g.ConnsExempt, want)
 	}

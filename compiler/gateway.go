@@ -76,7 +76,7 @@ func clientHost(listen string) string {
 }
 
 // prefixes compiles a list of CIDR prefixes at the field at, masked
-// ("10.1.2.3/8" is 10.0.0.0/8).
+// ("10.1.2.3/8" is 10.0.0.0/8), an IPv4-mapped one as its IPv4 prefix.
 func (c *compilation) prefixes(cidrs []schema.CIDR, at fieldPath) []netip.Prefix {
 	var out []netip.Prefix
 	for i, cidr := range cidrs {
@@ -84,6 +84,10 @@ func (c *compilation) prefixes(cidrs []schema.CIDR, at fieldPath) []netip.Prefix
 		if err != nil {
 			c.errorf(at.index(i), "invalid value %q: want an IP prefix such as \"10.0.0.0/8\"", cidr)
 			continue
+		}
+		if a := pfx.Addr(); a.Is4In6() && pfx.Bits() >= 96 {
+			// Addresses are compared unmapped: ::ffff:10.0.0.0/104 is 10.0.0.0/8.
+			pfx = netip.PrefixFrom(a.Unmap(), pfx.Bits()-96)
 		}
 		out = append(out, pfx.Masked())
 	}

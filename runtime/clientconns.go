@@ -68,7 +68,7 @@ func (l *clientConns) client(addr net.Addr) (netip.Prefix, bool) {
 	if !ok {
 		return netip.Prefix{}, false
 	}
-	ip := tcp.AddrPort().Addr().Unmap()
+	ip := tcp.AddrPort().Addr().Unmap().WithZone("")
 	for _, p := range l.exempt {
 		if p.Contains(ip) {
 			return netip.Prefix{}, false
@@ -78,7 +78,7 @@ func (l *clientConns) client(addr net.Addr) (netip.Prefix, bool) {
 	if ip.Is6() {
 		bits = 64
 	}
-	client, err := ip.WithZone("").Prefix(bits)
+	client, err := ip.Prefix(bits)
 	return client, err == nil
 }
 

@@ -34,7 +34,7 @@ func TestMaxConnsPerClient(t *testing.T) {
 
 func TestClientOfConnection(t *testing.T) {
 	t.Parallel()
-	l := newClientConns(nil, 1, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:1::/48")},
+	l := newClientConns(nil, 1, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:1::/48"), netip.MustParsePrefix("fe80:0:0:1::/64")},
 		metrics.NewSet().NewCounter("refused"), zerolog.Nop())
 	tcp := func(s string) net.Addr { return net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s)) }
 	for _, tt := range []struct {
@@ -49,6 +49,7 @@ func TestClientOfConnection(t *testing.T) {
 		{tcp("[fe80::1%eth0]:4000"), "fe80::/64", "a zone does not make another client"},
 		{tcp("10.1.2.3:4000"), "", "exempt"},
 		{tcp("[2001:db8:1:9::1]:4000"), "", "exempt IPv6"},
+		{tcp("[fe80:0:0:1::7%eth0]:4000"), "", "exempt whatever its zone"},
 		{&net.UnixAddr{Name: "@", Net: "unix"}, "", "not an IP address"},
 	} {
 		got, counted := l.client(tt.addr)
