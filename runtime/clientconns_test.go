@@ -16,22 +16,6 @@ import (
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
-func TestMaxConnsPerClient(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct{ configured, listenerMax, want int }{
-		{0, 10000, 2500},
-		{0, 10, 3},
-		{0, 1, 1},
-		{0, 0, 0}, // no listener cap known: none per client either
-		{7, 10000, 7},
-		{7, 0, 7},
-	} {
-		if got := maxConnsPerClient(tt.configured, tt.listenerMax); got != tt.want {
-			t.Errorf("maxConnsPerClient(%d, %d) = %d, want %d", tt.configured, tt.listenerMax, got, tt.want)
-		}
-	}
-}
-
 func TestClientOfConnection(t *testing.T) {
 	t.Parallel()
 	l := newClientConns(nil, 1, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:1::/48"), netip.MustParsePrefix("fe80:0:0:1::/64")},
@@ -105,29 +89,36 @@ func servedConn(t *testing.T, addr string) net.Conn {
 	return c
 }
 
-// getOn opens a connection to addr and sends a GET on it; it returns the
-// connection, kept alive, once a 200 is read from it.
+// getOn opens a connection to addr and has a GET answered 200 on it; it
+// returns the connection, kept alive, or the error that ended it.
 func getOn(t *testing.T, addr string) (net.Conn, error) {
+	t.Helper()
+	c, resp, err := dialGet(t, addr)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, want 200", resp.StatusCode)
+	}
+	return c, err
+}
+
+// dialGet opens a connection to addr, closed when t ends, and sends a
+// GET on it; it returns the connection, kept alive, and the answer read
+// whole, or the error that ended the connection.
+func dialGet(t *testing.T, addr string) (net.Conn, *http.Response, error) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a hung test fails on it
 	if _, err := io.WriteString(c, "GET /public/x HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
-		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
-		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	io.Copy(io.Discard, resp.Body) //nolint:errcheck
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		c.Close()
-		t.Fatalf("status %d, want 200", resp.StatusCode)
-	}
-	return c, nil
+	return c, resp, nil
 }

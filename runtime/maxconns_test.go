@@ -1,26 +1,36 @@
 package runtime
 
 import (
-	"bufio"
-	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
-func TestMaxConns(t *testing.T) {
+// TestConnCaps: the listener's cap (maxConns: configured, else half the
+// open-files limit) and one client's (maxConnsPerClient: configured,
+// else a quarter of the listener's).
+func TestConnCaps(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct{ configured, openFiles, want int }{
-		{0, 20000, 10000},
-		{0, 1024, 512},
-		{0, 0, 0}, // unknown: fasthttp's default
-		{300, 20000, 300},
-		{300, 0, 300},
+	for _, tt := range []struct {
+		name                   string
+		cap                    func(configured, from int) int
+		configured, from, want int
+	}{
+		{"maxConns", maxConns, 0, 20000, 10000},
+		{"maxConns", maxConns, 0, 1024, 512},
+		{"maxConns", maxConns, 0, 0, 0}, // unknown: fasthttp's default
+		{"maxConns", maxConns, 300, 20000, 300},
+		{"maxConns", maxConns, 300, 0, 300},
+		{"maxConnsPerClient", maxConnsPerClient, 0, 10000, 2500},
+		{"maxConnsPerClient", maxConnsPerClient, 0, 10, 3},
+		{"maxConnsPerClient", maxConnsPerClient, 0, 1, 1},
+		{"maxConnsPerClient", maxConnsPerClient, 0, 0, 0}, // no listener cap known: none per client either
+		{"maxConnsPerClient", maxConnsPerClient, 7, 10000, 7},
+		{"maxConnsPerClient", maxConnsPerClient, 7, 0, 7},
 	} {
-		if got := maxConns(tt.configured, tt.openFiles); got != tt.want {
-			t.Errorf("maxConns(%d, %d) = %d, want %d", tt.configured, tt.openFiles, got, tt.want)
+		if got := tt.cap(tt.configured, tt.from); got != tt.want {
+			t.Errorf("%s(%d, %d) = %d, want %d", tt.name, tt.configured, tt.from, got, tt.want)
 		}
 	}
 }
@@ -34,21 +44,10 @@ func TestConnectionsBeyondMaxConns(t *testing.T) {
 	addr := strings.TrimPrefix(e.url, "http://")
 	get := func(t *testing.T) (net.Conn, *http.Response) {
 		t.Helper()
-		c, err := net.Dial("tcp", addr)
+		c, resp, err := dialGet(t, addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { c.Close() })
-		c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a hung test fails on it
-		if _, err := io.WriteString(c, "GET /public/x HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body) //nolint:errcheck
-		resp.Body.Close()
 		return c, resp
 	}
 	for i := range 2 {
