@@ -30,13 +30,13 @@ func (e *headerEdits) edit(h headerEditor) {
 
 // RequestHeader implements proxy.Hooks: the last edits of the header sent
 // upstream, after the proxy's own, so that no client header (not even a
-// Connection header naming them) undoes them. The names of the claim
-// headers of every API are removed whatever the client sent, and the
-// API's own are then set from the verified claims; the portal's cookies
-// are removed too.
+// Connection header naming them) undoes them. The portal's cookies and
+// the names of every API's claim headers are removed whatever the client
+// sent, and the API's own claim headers are then set from the verified
+// claims.
 func (r *request) RequestHeader(h *fasthttp.RequestHeader) {
 	dropPortalCookies(h)
-	for _, k := range r.st.otherClaimHeaders {
+	for _, k := range r.st.claimHeaderNames {
 		h.DelBytes(k)
 	}
 	ru := r.st.rules
@@ -44,11 +44,10 @@ func (r *request) RequestHeader(h *fasthttp.RequestHeader) {
 		return
 	}
 	ru.request.edit(h)
+	if r.claims == nil {
+		return
+	}
 	for _, ch := range ru.claimHeaders {
-		h.DelBytes(ch.name)
-		if r.claims == nil {
-			continue
-		}
 		var ok bool
 		if r.buf, ok = appendClaim(r.buf[:0], r.claims, ch.claim); ok {
 			h.SetCanonical(ch.name, r.buf)

@@ -125,11 +125,11 @@ type apiState struct {
 	// it allows some methods only: a method override could then pass a
 	// check it should not (see methodOverride).
 	byMethod bool
-	// otherClaimHeaders are the names of the claim headers other APIs of
-	// the table set and this one does not: a client's copy is removed
-	// here too, so that no API passes on a forged one to an upstream
-	// that trusts it.
-	otherClaimHeaders [][]byte
+	// claimHeaderNames are the names of the claim headers every API of
+	// the table sets (one slice, shared by the generation's states): a
+	// client's field of one is removed on every API, so that no API
+	// passes on a forged one to an upstream that trusts it.
+	claimHeaderNames [][]byte
 }
 
 // New returns a Gateway serving t.

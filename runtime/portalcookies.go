@@ -17,14 +17,27 @@ var portalCookieMark = []byte(table.SessionCookie[:len("cuegate_")])
 // portal's session to every port of its host, so an upstream would
 // otherwise get the developer's portal session. The other cookies pass.
 func dropPortalCookies(h *fasthttp.RequestHeader) {
-	for _, v := range h.PeekAll(fasthttp.HeaderCookie) {
-		if bytes.Contains(v, portalCookieMark) {
-			for _, name := range table.PortalCookies {
-				h.DelCookie(name)
-			}
-			return
+	found := false
+	for k := range h.Cookies() {
+		if found = isPortalCookie(k); found {
+			break
 		}
 	}
+	if found {
+		for _, name := range table.PortalCookies {
+			h.DelCookie(name)
+		}
+	}
+}
+
+// isPortalCookie reports whether name is one of table.PortalCookies.
+func isPortalCookie(name []byte) bool {
+	for _, n := range table.PortalCookies {
+		if string(name) == n {
+			return true
+		}
+	}
+	return false
 }
 
 // dropPortalSetCookies removes from h, an answer's header, the cookies an

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"time"
 
@@ -93,8 +92,11 @@ func (g *Gateway) newGeneration(prev *generation, t *table.Table, exporter *trac
 	}
 	// Only once nothing can fail: an API's metrics are made the first
 	// time its ID is seen.
+	claimNames := claimHeaderNames(t)
 	for i, id := range ids {
-		gen.apis[t.APIs[id]] = g.newAPIState(t, id, apiPools[i], rules[i])
+		st := g.newAPIState(t, id, apiPools[i], rules[i])
+		st.claimHeaderNames = claimNames
+		gen.apis[t.APIs[id]] = st
 	}
 	return gen, pools, nil
 }
@@ -144,7 +146,7 @@ func (g *Gateway) newAPIState(t *table.Table, id string, p *proxy.Pool, rules *a
 		m = newAPIMetrics(g.series.set, id)
 		g.apiMetrics[id] = m
 	}
-	st := &apiState{api: a, pool: p, metrics: m, rules: rules, byMethod: byMethod(t, a), otherClaimHeaders: otherClaimHeaders(t, a)}
+	st := &apiState{api: a, pool: p, metrics: m, rules: rules, byMethod: byMethod(t, a)}
 	if a.JWT != nil {
 		st.idp = t.IdPs[a.JWT.IdP]
 		st.ns = namespaceOf(t, a)
@@ -152,23 +154,21 @@ func (g *Gateway) newAPIState(t *table.Table, id string, p *proxy.Pool, rules *a
 	return st
 }
 
-// otherClaimHeaders returns the names, canonical and each once, of the
-// claim headers the APIs of t but a set and a does not.
-func otherClaimHeaders(t *table.Table, a *table.API) [][]byte {
-	own := make(map[string]bool, len(a.Upstream.ClaimHeaders))
-	for _, h := range a.Upstream.ClaimHeaders {
-		own[http.CanonicalHeaderKey(h.Name)] = true
-	}
-	var names [][]byte
-	for _, id := range slices.Sorted(maps.Keys(t.APIs)) {
-		for _, h := range t.APIs[id].Upstream.ClaimHeaders {
-			if k := http.CanonicalHeaderKey(h.Name); !own[k] {
-				own[k] = true
-				names = append(names, []byte(k))
-			}
+// claimHeaderNames returns the names of the claim headers the APIs of t
+// set, each once (the table holds them canonical).
+func claimHeaderNames(t *table.Table) [][]byte {
+	var names []string
+	for _, a := range t.APIs {
+		for _, h := range a.Upstream.ClaimHeaders {
+			names = append(names, h.Name)
 		}
 	}
-	return names
+	slices.Sort(names)
+	out := make([][]byte, 0, len(names))
+	for _, n := range slices.Compact(names) {
+		out = append(out, []byte(n))
+	}
+	return out
 }
 
 // byMethod reports whether a's methods list, its CORS methods or a grant
