@@ -18,11 +18,9 @@ import (
 func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorResponse, bool) {
 	r.startTrace(&ctx.Request.Header, gen)
 	raw, query := proxy.SplitTarget(ctx)
-	api, e, ok := r.route(gen, &ctx.Request.Header, raw, query, &ctx.Response.Header)
-	var st *apiState
-	if api != nil {
-		st = gen.apis[api]
-		r.api, r.metrics, r.st = api.ID, st.metrics, st
+	st, e, ok := r.route(gen, &ctx.Request.Header, raw, query, &ctx.Response.Header)
+	if st != nil {
+		r.api, r.metrics, r.st = st.api.ID, st.metrics, st
 		if ru := st.rules; ru != nil && ru.cors != nil {
 			r.corsOrigin = ru.cors.allowedOrigin(&ctx.Request.Header)
 			r.preflight = e.status == errPreflight.status
@@ -31,8 +29,8 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 	if !ok {
 		return e, false
 	}
-	if api.JWT != nil {
-		if e, ok := r.authorize(ctx, gen, st, subPath(r.path, api.ListenPath)); !ok {
+	if st.api.JWT != nil {
+		if e, ok := r.authorize(ctx, gen, st, subPath(r.path, st.api.ListenPath)); !ok {
 			return e, false
 		}
 	}
@@ -45,13 +43,13 @@ func (r *request) admit(ctx *fasthttp.RequestCtx, gen *generation) (errorRespons
 // header, routes the path (refusing one whose ";" parameters change its
 // API, or that read without regard to case belongs to another API),
 // refuses a query that overrides the method (methodOverride) of an API
-// whose checks depend on the method, and checks the declared body size. It returns the API, or false
-// with the error to answer; api is also set when a routed request is
-// refused for its size, and for a CORS preflight to an API with cors
-// (routed by the method it asks about), with errPreflight. resp, unless
-// nil, gets the Allow header of a 405. It uses r's path, fwd and buf and
-// sets nothing else of r.
-func (r *request) route(gen *generation, h *fasthttp.RequestHeader, raw, query []byte, resp *fasthttp.ResponseHeader) (api *table.API, e errorResponse, ok bool) {
+// whose checks depend on the method, and checks the declared body size.
+// It returns the API's state, or false with the error to answer; the
+// state is also returned when a routed request is refused for its size,
+// and for a CORS preflight to an API with cors (routed by the method it
+// asks about), with errPreflight. resp, unless nil, gets the Allow header
+// of a 405. It uses r's path, fwd and buf and sets nothing else of r.
+func (r *request) route(gen *generation, h *fasthttp.RequestHeader, raw, query []byte, resp *fasthttp.ResponseHeader) (st *apiState, e errorResponse, ok bool) {
 	var err error
 	if r.path, err = pathclean.Clean(r.path, raw); err != nil {
 		return nil, errBadPath, false
@@ -61,57 +59,63 @@ func (r *request) route(gen *generation, h *fasthttp.RequestHeader, raw, query [
 	}
 	if m := preflightMethod(h); m != nil {
 		if api, _ := gen.table.Routes.Lookup(r.path, m); api != nil && api.CORS != nil {
-			return api, errPreflight, false
+			return gen.apis[api], errPreflight, false
 		}
 	}
 	method := h.Method()
 	api, matched := gen.table.Routes.Lookup(r.path, method)
-	switch {
-	case api == nil && matched:
+	if api == nil && matched {
 		if resp != nil {
 			resp.SetBytesKV(hdrAllow, gen.table.Routes.Allow(r.path))
 		}
 		return nil, errMethod, false
-	case api == nil:
+	}
+	if api == nil {
 		return nil, errNotFound, false
-	case bytes.IndexByte(r.path, ';') >= 0 && !r.sameRouteWithoutParams(gen, api, method):
+	}
+	// bare is r.path without its segments' ";" parameters (in r.fwd,
+	// which forward overwrites); nil when it has none.
+	var bare []byte
+	if bytes.IndexByte(r.path, ';') >= 0 {
+		r.fwd = pathclean.StripParams(r.fwd[:0], r.path)
+		bare = r.fwd
+	}
+	st = gen.apis[api]
+	switch {
+	case bare != nil && !sameRoute(gen, api, bare, method):
 		return nil, errParamRoute, false
-	case r.caseShadowed(gen):
+	case r.caseShadowed(gen, bare):
 		return nil, errCaseRoute, false
-	case len(query) > 0 && gen.apis[api].byMethod && methodOverride(query):
+	case len(query) > 0 && st.byMethod && methodOverride(query):
 		return nil, errMethodOverride, false
 	}
 	if cl := h.ContentLength(); cl > 0 && cl > gen.table.Gateway.MaxBodyBytes {
-		return api, errTooLarge, false
+		return st, errTooLarge, false
 	}
-	return api, errorResponse{}, true
+	return st, errorResponse{}, true
 }
 
-// sameRouteWithoutParams reports whether r.path without its segments'
-// parameters is served by api too. An upstream that drops parameters
+// sameRoute reports whether bare, a path without its segments'
+// parameters, is served by api too. An upstream that drops parameters
 // (Tomcat, Jetty, Spring) reads "/private;x/y" as "/private/y": were it
 // routed by its raw form, to a catch-all API, it would reach the private
-// API's path past that API's checks. It uses r.fwd.
-func (r *request) sameRouteWithoutParams(gen *generation, api *table.API, method []byte) bool {
-	r.fwd = pathclean.StripParams(r.fwd[:0], r.path) // forward overwrites fwd
-	bare, _ := gen.table.Routes.Lookup(r.fwd, method)
-	return bare == api
+// API's path past that API's checks.
+func sameRoute(gen *generation, api *table.API, bare, method []byte) bool {
+	other, _ := gen.table.Routes.Lookup(bare, method)
+	return other == api
 }
 
 // caseShadowed reports whether r.path, read without regard to case as
-// some upstreams read it, with its ";" parameters or without them (as
-// sameRouteWithoutParams reads it), belongs to a longer listen path than
-// the one it was routed by (see table.RouteIndex.CaseShadowed). It uses
-// r.fwd.
-func (r *request) caseShadowed(gen *generation) bool {
+// some upstreams read it, or bare (r.path without its ";" parameters, as
+// sameRoute reads it; nil when it has none), belongs to a longer listen
+// path than the one it was routed by (see
+// table.RouteIndex.CaseShadowed). It uses r.buf.
+func (r *request) caseShadowed(gen *generation, bare []byte) bool {
 	var shadowed bool
-	r.fwd, shadowed = gen.table.Routes.CaseShadowed(r.fwd[:0], r.path) // forward overwrites fwd
-	if shadowed || bytes.IndexByte(r.path, ';') < 0 {
-		return shadowed
+	r.buf, shadowed = gen.table.Routes.CaseShadowed(r.buf[:0], r.path)
+	if !shadowed && bare != nil {
+		r.buf, shadowed = gen.table.Routes.CaseShadowed(r.buf[:0], bare)
 	}
-	r.fwd = pathclean.StripParams(r.fwd[:0], r.path)
-	n := len(r.fwd)
-	_, shadowed = gen.table.Routes.CaseShadowed(r.fwd[n:n], r.fwd[:n]) // folds after the stripped path
 	return shadowed
 }
 

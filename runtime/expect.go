@@ -49,14 +49,14 @@ func (g *Gateway) refusedOnHeader(r *request, h *fasthttp.RequestHeader) bool {
 	}
 	path, query := proxy.SplitOriginForm(uri)
 	gen := g.cur.Load()
-	api, _, ok := r.route(gen, h, path, query, nil)
+	st, _, ok := r.route(gen, h, path, query, nil)
 	if !ok {
 		return true
 	}
-	if api.JWT == nil {
+	if st.api.JWT == nil {
 		return false
 	}
-	_, _, _, ok = r.authenticate(g.validator, gen.apis[api], h, nil, g.now())
+	_, _, _, ok = r.authenticate(g.validator, st, h, nil, g.now())
 	return !ok
 }
 

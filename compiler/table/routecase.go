@@ -13,8 +13,11 @@ import (
 // checks. An unrouted path is not shadowed. dst is scratch, returned for
 // reuse; CaseShadowed does not allocate when it has capacity.
 func (ix *RouteIndex) CaseShadowed(dst, path []byte) ([]byte, bool) {
+	if !foldable(path) {
+		return dst, false
+	}
 	pr := ix.match(path)
-	if pr == nil || !foldable(path) {
+	if pr == nil {
 		return dst, false
 	}
 	dst = foldCase(dst[:0], path)
