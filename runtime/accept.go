@@ -25,10 +25,16 @@ var _ net.Listener = retryAccept{}
 // newRetryAccept returns ln waiting out its passing Accept failures,
 // logging them to log at most once per acceptLogEvery.
 func newRetryAccept(ln net.Listener, log zerolog.Logger) retryAccept {
-	return retryAccept{ln, log.Sample(&zerolog.BurstSampler{Burst: 1, Period: acceptLogEvery})}
+	return retryAccept{ln, everyAcceptLog(log)}
 }
 
-// acceptLogEvery is how often failures to accept are logged while they last.
+// everyAcceptLog is log sampled to one line per acceptLogEvery.
+func everyAcceptLog(log zerolog.Logger) zerolog.Logger {
+	return log.Sample(&zerolog.BurstSampler{Burst: 1, Period: acceptLogEvery})
+}
+
+// acceptLogEvery is how often failures to accept, and connections closed
+// at max_conns_per_client, are logged while they last (everyAcceptLog).
 const acceptLogEvery = 30 * time.Second
 
 // Backoff of a failing Accept: doubling from minAcceptWait to maxAcceptWait.

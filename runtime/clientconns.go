@@ -36,7 +36,7 @@ var _ net.Listener = (*clientConns)(nil)
 func newClientConns(ln net.Listener, max int, exempt []netip.Prefix, refused *metrics.Counter, log zerolog.Logger) *clientConns {
 	return &clientConns{
 		Listener: ln, max: max, exempt: exempt, refused: refused,
-		log:  log.Sample(&zerolog.BurstSampler{Burst: 1, Period: acceptLogEvery}),
+		log:  everyAcceptLog(log),
 		open: make(map[netip.Prefix]int),
 	}
 }

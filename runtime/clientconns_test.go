@@ -1,14 +1,10 @@
 package runtime
 
 import (
-	"bufio"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/rs/zerolog"
@@ -59,17 +55,16 @@ func TestConnectionsBeyondMaxConnsPerClient(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, envOptions{extra: tt.config})
-			addr := strings.TrimPrefix(e.url, "http://")
-			first, second := servedConn(t, addr), servedConn(t, addr)
+			first, second := servedConn(e), servedConn(e)
 			defer second.Close()
-			if third, err := getOn(t, addr); (err == nil) != tt.thirdServed {
+			if third, err := getOn(e); (err == nil) != tt.thirdServed {
 				t.Fatalf("a third connection: served %v (%v), want %v", err == nil, err, tt.thirdServed)
 			} else if err == nil {
 				third.Close()
 			}
 			first.Close()
 			testutil.Eventually(t, "a connection after one of the client's two closed is served", func() bool {
-				c, err := getOn(t, addr)
+				c, err := getOn(e)
 				if err == nil {
 					c.Close()
 				}
@@ -79,46 +74,28 @@ func TestConnectionsBeyondMaxConnsPerClient(t *testing.T) {
 	}
 }
 
-// servedConn opens a connection to addr and has one request served on it.
-func servedConn(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	c, err := getOn(t, addr)
+// keptGet is a request the tests of connection caps send on a
+// connection they keep alive.
+const keptGet = "GET /public/x HTTP/1.1\r\nHost: gw\r\n\r\n"
+
+// servedConn opens a connection to e's gateway and has one request
+// served on it.
+func servedConn(e *env) net.Conn {
+	e.t.Helper()
+	c, err := getOn(e)
 	if err != nil {
-		t.Fatalf("a connection within the cap: %v", err)
+		e.t.Fatalf("a connection within the cap: %v", err)
 	}
 	return c
 }
 
-// getOn opens a connection to addr and has a GET answered 200 on it; it
-// returns the connection, kept alive, or the error that ended it.
-func getOn(t *testing.T, addr string) (net.Conn, error) {
-	t.Helper()
-	c, resp, err := dialGet(t, addr)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		t.Fatalf("status %d, want 200", resp.StatusCode)
+// getOn opens a connection to e's gateway and has keptGet answered 200 on
+// it; it returns the connection, kept alive, or the error that ended it.
+func getOn(e *env) (net.Conn, error) {
+	e.t.Helper()
+	c, r, err := e.exchange(keptGet)
+	if err == nil && r.status != http.StatusOK {
+		e.t.Fatalf("status %d, want 200", r.status)
 	}
 	return c, err
-}
-
-// dialGet opens a connection to addr, closed when t ends, and sends a
-// GET on it; it returns the connection, kept alive, and the answer read
-// whole, or the error that ended the connection.
-func dialGet(t *testing.T, addr string) (net.Conn, *http.Response, error) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a hung test fails on it
-	if _, err := io.WriteString(c, "GET /public/x HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
-		return nil, nil, err
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	io.Copy(io.Discard, resp.Body) //nolint:errcheck
-	resp.Body.Close()
-	return c, resp, nil
 }

@@ -20,7 +20,9 @@
 //     drops them, as Tomcat, Jetty and Spring do, would read it as
 //     another API's path), when the path read without regard to case
 //     belongs to a longer listen path (ASP.NET Core and IIS read it so),
-//     and when the query names a method override (_method and kin).
+//     and when the query names a method override (_method and kin) on an
+//     API whose checks depend on the method (a methods list, CORS methods
+//     that leave some out, or a policy's grant limited by method).
 //
 //     Steps 1 to 7 read the header only. A request expecting 100 Continue
 //     is decided before the body is asked for (a refusal gets no 100

@@ -81,7 +81,7 @@ func TestDecidedBeforeBody(t *testing.T) {
 func TestExpectContinueAdmitted(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	c, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	c, err := net.Dial("tcp", e.addr())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -142,7 +142,7 @@ apis: fzk: {
 policies: fzpol: {name: "Fuzz", access: fz: {paths: ["/granted"]}}
 `})
 	tok := e.token("fuzzer", nil)
-	addr := strings.TrimPrefix(e.url, "http://")
+	addr := e.addr()
 	for _, s := range []string{
 		"GET /fz/granted/x HTTP/1.1\r\nAuthorization: Bearer " + tok + "\r\n",
 		"GET /fz/granted/..;/admin HTTP/1.1\r\nAuthorization: Bearer " + tok + "\r\n",

@@ -121,8 +121,8 @@ type apiState struct {
 	// ns is the namespace of the API's identities (issuer and identity
 	// claim); zero when it checks no tokens.
 	ns policy.Namespace
-	// byMethod is set when the API's methods list or a policy's grant on
-	// it allows some methods only: a method override could then pass a
+	// byMethod is set when the API's methods list, its CORS methods or a
+	// policy's grant on it allows some methods only: a method override could then pass a
 	// check it should not (see methodOverride).
 	byMethod bool
 	// claimHeaderNames are the names of the claim headers every API of

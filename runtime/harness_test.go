@@ -327,22 +327,40 @@ func (e *env) doRaw(method, rawPath, token string, hdr map[string]string) respon
 // could not parse).
 func (e *env) rawExchange(req string) response {
 	e.t.Helper()
-	c, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	c, r, err := e.exchange(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer c.Close()
-	if _, err := io.WriteString(c, req); err != nil {
+	c.Close()
+	return r
+}
+
+// exchange writes req as it is on a new connection to the gateway and
+// reads the response whole; the connection stays open, kept alive, until
+// the test ends or the caller closes it. err is the connection's: closed
+// before an answer.
+func (e *env) exchange(req string) (net.Conn, response, error) {
+	e.t.Helper()
+	c, err := net.Dial("tcp", e.addr())
+	if err != nil {
 		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a hung test fails on it
+	if _, err := io.WriteString(c, req); err != nil {
+		return nil, response{}, err
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
-		e.t.Fatal(err)
+		return nil, response{}, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, resp.Header, string(b)}
+	return c, response{resp.StatusCode, resp.Header, string(b)}, nil
 }
+
+// addr is the gateway's host:port.
+func (e *env) addr() string { return strings.TrimPrefix(e.url, "http://") }
 
 // reload compiles g's configuration directory in this process and applies
 // the outcome, as the node does on a change.

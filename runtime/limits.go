@@ -54,11 +54,13 @@ func (r *request) countLimits(ctx *fasthttp.RequestCtx, gen *generation, st *api
 }
 
 // ResponseHeader sets the gateway's own response headers, once the
-// upstream's are in (proxy.Hooks) or on an error answer: X-Request-Id and,
+// upstream's are in (proxy.Hooks) or on an error answer: X-Request-Id;
+// for an API with them, its response header edits and CORS headers; and,
 // when the request was counted against a limit, that limit (r.limit) in
-// X-RateLimit-Limit, -Remaining and -Reset (seconds, rounded up); and,
-// for an API with them, its response header edits and CORS headers. It
-// reuses r.buf: an error body there has been copied into the response.
+// X-RateLimit-Limit, -Remaining and -Reset (seconds, rounded up), in
+// place of any the upstream sent. It drops the upstream's Set-Cookie
+// that a browser could take for a portal cookie (dropPortalSetCookies).
+// It reuses r.buf: an error body there has been copied into the response.
 func (r *request) ResponseHeader(h *fasthttp.ResponseHeader) {
 	h.SetCanonical(hdrRequestID, r.rid)
 	r.buf = dropPortalSetCookies(h, r.buf)

@@ -1,9 +1,7 @@
 package runtime
 
 import (
-	"net"
 	"net/http"
-	"strings"
 	"testing"
 )
 
@@ -41,21 +39,20 @@ func TestConnCaps(t *testing.T) {
 func TestConnectionsBeyondMaxConns(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{extra: "gateway: {max_conns: 2, conns_exempt: [\"127.0.0.0/8\"]}\n"})
-	addr := strings.TrimPrefix(e.url, "http://")
-	get := func(t *testing.T) (net.Conn, *http.Response) {
+	get := func() response {
 		t.Helper()
-		c, resp, err := dialGet(t, addr)
+		_, r, err := e.exchange(keptGet)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return c, resp
+		return r
 	}
 	for i := range 2 {
-		if _, resp := get(t); resp.StatusCode != http.StatusOK {
-			t.Fatalf("connection %d: %d, want 200", i+1, resp.StatusCode)
+		if r := get(); r.status != http.StatusOK {
+			t.Fatalf("connection %d: %d, want 200", i+1, r.status)
 		}
 	}
-	if _, resp := get(t); resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("a third connection: %d, want 503", resp.StatusCode)
+	if r := get(); r.status != http.StatusServiceUnavailable {
+		t.Errorf("a third connection: %d, want 503", r.status)
 	}
 }

@@ -9,8 +9,7 @@ import (
 	"github.com/cuegate/cuegate/internal/ascii"
 )
 
-// portalCookieMark is in the name of every portal cookie.
-var portalCookieMark = []byte(table.SessionCookie[:len("cuegate_")])
+var portalCookieMark = []byte(table.CookieMark)
 
 // dropPortalCookies removes the portal's cookies (table.PortalCookies)
 // from h, a request header about to go upstream: a browser sends the
@@ -42,22 +41,28 @@ func isPortalCookie(name []byte) bool {
 
 // dropPortalSetCookies removes from h, an answer's header, the cookies an
 // upstream set that a browser could take for one of the portal's: those
-// whose name and value (before the first ";") hold a portal cookie's
-// name in any case, the nameless ones ("=cuegate_session=x", which a
-// browser sends back as cuegate_session=x) included. They would plant a
-// session of the upstream's choice. buf is scratch, returned for reuse.
+// whose name and value (before the first ";") hold table.CookieMark in
+// any case, the nameless ones ("=cuegate_session=x", which a browser
+// sends back as cuegate_session=x) included. They would plant a session
+// of the upstream's choice. buf is scratch, returned for reuse.
 func dropPortalSetCookies(h *fasthttp.ResponseHeader, buf []byte) []byte {
 	for {
-		found := false
-		for k, v := range h.Cookies() {
-			if pair, _, _ := bytes.Cut(v, []byte(";")); ascii.ContainsFold(pair, portalCookieMark) {
-				buf, found = append(buf[:0], k...), true
-				break
-			}
-		}
-		if !found {
+		name, ok := portalSetCookie(h)
+		if !ok {
 			return buf
 		}
+		buf = append(buf[:0], name...) // DelCookieBytes moves what name points into
 		h.DelCookieBytes(buf)
 	}
+}
+
+// portalSetCookie returns the name of the first cookie h sets that
+// dropPortalSetCookies drops, or false when it sets none.
+func portalSetCookie(h *fasthttp.ResponseHeader) ([]byte, bool) {
+	for k, v := range h.Cookies() {
+		if pair, _, _ := bytes.Cut(v, []byte(";")); ascii.ContainsFold(pair, portalCookieMark) {
+			return k, true
+		}
+	}
+	return nil, false
 }

@@ -56,8 +56,7 @@ func (g *Gateway) Apply(c Compiled) error {
 		var cert, portalCert *tls.Certificate
 		if cert, portalCert, err = g.loadCerts(t); err == nil {
 			g.storeCerts(cert, portalCert)
-			g.status = reloadStatus{at: time.Now(), outcome: reloadUnchanged, duration: took}
-			g.series.reloads(reloadUnchanged).Inc()
+			g.record(reloadStatus{outcome: reloadUnchanged, duration: took})
 			g.log.Info().Str("hash", t.Hash).Str("compile_time", logDuration(took)).Msg("reload: configuration unchanged")
 			return nil
 		}
@@ -68,8 +67,7 @@ func (g *Gateway) Apply(c Compiled) error {
 	if err != nil {
 		var diags table.Diagnostics
 		errors.As(err, &diags)
-		g.status = reloadStatus{at: time.Now(), outcome: reloadFailed, err: err, diags: diags, duration: took}
-		g.series.reloads(reloadFailed).Inc()
+		g.record(reloadStatus{outcome: reloadFailed, err: err, diags: diags, duration: took})
 		ev := g.log.Error().Str("config_dir", g.opts.ConfigDir).Str("serving_hash", old.Hash).
 			Uint64("serving_generation", g.cur.Load().seq)
 		if len(diags) > 0 {
@@ -85,14 +83,12 @@ func (g *Gateway) Apply(c Compiled) error {
 		return err
 	}
 	if t.Hash == old.Hash { // swapped only to read its secrets again (secret headers, tracing header secrets)
-		g.status = reloadStatus{at: time.Now(), outcome: reloadUnchanged, duration: took}
-		g.series.reloads(reloadUnchanged).Inc()
+		g.record(reloadStatus{outcome: reloadUnchanged, duration: took})
 		g.log.Info().Str("hash", t.Hash).Uint64("generation", g.cur.Load().seq).Str("compile_time", logDuration(took)).
 			Msg("reload: configuration unchanged; its secrets read again")
 		return nil
 	}
-	g.status = reloadStatus{at: time.Now(), outcome: reloadOK, duration: took}
-	g.series.reloads(reloadOK).Inc()
+	g.record(reloadStatus{outcome: reloadOK, duration: took})
 	ev := g.log.Info().Str("old_hash", old.Hash).Str("new_hash", t.Hash).
 		Uint64("generation", g.cur.Load().seq).Str("compile_time", logDuration(took)).
 		Strs("changes", tablediff.Tables(old, t).Summary())
@@ -195,4 +191,12 @@ func hasSecretHeaders(t *table.Table) bool {
 		}
 	}
 	return false
+}
+
+// record makes s, stamped now, the last reload's status, and counts its
+// outcome. g.mu must be held.
+func (g *Gateway) record(s reloadStatus) {
+	s.at = time.Now()
+	g.status = s
+	g.series.reloads(s.outcome).Inc()
 }

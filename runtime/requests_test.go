@@ -221,9 +221,9 @@ func (c *requestCase) checkInvariants(t *testing.T, r response, hit upstreamHit,
 
 // describe writes what the gateway and the upstream did, as a want file.
 func (c *requestCase) describe(e *env, r response, hit upstreamHit, reached bool, token string) string {
-	norm := strings.NewReplacer(strings.TrimPrefix(e.url, "http://"), "<gateway>")
+	norm := strings.NewReplacer(e.addr(), "<gateway>")
 	if token != "" {
-		norm = strings.NewReplacer(strings.TrimPrefix(e.url, "http://"), "<gateway>", token, "<token>")
+		norm = strings.NewReplacer(e.addr(), "<gateway>", token, "<token>")
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "status %d\n", r.status)

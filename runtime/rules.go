@@ -87,8 +87,7 @@ func newRequestEdits(u table.Upstream, configDir string) (headerEdits, error) {
 		if !headerSafe(v, false) {
 			return e, fmt.Errorf("secret_headers.%s: %s holds a control character, which a header value cannot", h.Name, h.Secret)
 		}
-		e.remove = append(e.remove, []byte(h.Name))
-		e.set = append(e.set, field{[]byte(h.Name), []byte(v)})
+		e.setField(h.Name, []byte(v))
 	}
 	return e, nil
 }
@@ -102,10 +101,15 @@ func newHeaderEdits(r *table.HeaderRules) headerEdits {
 		e.remove = append(e.remove, []byte(name))
 	}
 	for _, h := range r.Set {
-		e.remove = append(e.remove, []byte(h.Name))
-		e.set = append(e.set, field{[]byte(h.Name), []byte(h.Value)})
+		e.setField(h.Name, []byte(h.Value))
 	}
 	return e
+}
+
+// setField adds a field e sets, its name removed first.
+func (e *headerEdits) setField(name string, value []byte) {
+	e.remove = append(e.remove, []byte(name))
+	e.set = append(e.set, field{[]byte(name), value})
 }
 
 // scopeRefusal is the 403 of a token that lacks scopes, rendered: its

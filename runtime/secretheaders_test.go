@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestSecretHeaders: a secret header reaches the upstream with the value
@@ -15,11 +17,7 @@ import (
 func TestSecretHeaders(t *testing.T) {
 	t.Parallel()
 	keyFile := filepath.Join(t.TempDir(), "upstream.key")
-	writeKey := func(v string) {
-		if err := os.WriteFile(keyFile, []byte(v+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeKey := func(v string) { testutil.WriteFile(t, keyFile, v+"\n", 0o600) }
 	writeKey("sk_live_1")
 	e := newEnv(t, envOptions{extra: `
 apis: keyed: {name: "Keyed", listen_path: "/keyed", upstream: {targets: apis.public.upstream.targets, secret_headers: "X-Api-Key": file: "` + keyFile + `"}, auth: keyless: true}
