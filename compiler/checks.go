@@ -83,12 +83,13 @@ func (c *compilation) warnUnused(t *table.Table) {
 // is not stripped) at or above the other's. GET /status/7 then reads what
 // /orders/7 guards.
 func (c *compilation) warnKeylessReach(t *table.Table) {
-	for _, id := range sortedKeys(t.APIs) {
+	ids := sortedKeys(t.APIs)
+	for _, id := range ids {
 		open := t.APIs[id]
 		if !open.Keyless {
 			continue
 		}
-		for _, other := range sortedKeys(t.APIs) {
+		for _, other := range ids {
 			if guarded := t.APIs[other]; guarded.JWT != nil && reaches(open, guarded) {
 				c.warnf(apiPath(id, "upstream", "targets"), "this keyless API reaches every upstream route of API %q without the token %q checks (the same target, and its upstream paths include all of %q's): give its target the path of the routes it publishes, such as \"http://host:port/status\"", other, other, other)
 				break

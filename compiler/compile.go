@@ -114,8 +114,10 @@ func configPaths(dir string) ([]string, error) {
 		}
 		byName[name] = p
 	}
-	out := slices.Collect(maps.Values(byName))
-	slices.SortFunc(out, func(a, b string) int { return strings.Compare(filepath.Base(a), filepath.Base(b)) })
+	out := make([]string, 0, len(byName))
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
+		out = append(out, byName[name])
+	}
 	return out, nil
 }
 

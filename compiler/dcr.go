@@ -108,12 +108,12 @@ func (c *compilation) warnOpenGrants(at fieldPath, signup string, d *table.DCR) 
 	if signup != "open" || d == nil {
 		return
 	}
-	for _, g := range []string{"password", "implicit"} {
-		if slices.Contains(d.GrantTypes, g) {
-			c.warnf(at.field("dcr", "grant_types"), "grant type %q for clients that anyone who signs up registers: %s; offer it with portal.signup: \"invite\" only", g, map[string]string{
-				"password": "their apps would collect users' passwords",
-				"implicit": "their apps would get tokens in URLs, which OAuth's security practice (RFC 9700) says not to use",
-			}[g])
+	for _, g := range []struct{ grant, why string }{
+		{"password", "their apps would collect users' passwords"},
+		{"implicit", "their apps would get tokens in URLs, which OAuth's security practice (RFC 9700) says not to use"},
+	} {
+		if slices.Contains(d.GrantTypes, g.grant) {
+			c.warnf(at.field("dcr", "grant_types"), "grant type %q for clients that anyone who signs up registers: %s; offer it with portal.signup: \"invite\" only", g.grant, g.why)
 		}
 	}
 }

@@ -122,14 +122,15 @@ func upstreamHeaderNames(a *table.API) map[string]fieldPath {
 type direction bool
 
 const (
-	toUpstream direction = false // request_headers, claim_headers
+	toUpstream direction = false // request_headers, secret_headers, claim_headers
 	toClient   direction = true  // response_headers
 )
 
 // headerName checks a header name the configuration edits in messages
 // sent dir and returns it canonical. set tells a name to set from one
 // to remove; seen holds the names already edited, to refuse a repeat (a
-// nil position: from request_headers, for claim_headers).
+// nil position: from request_headers or secret_headers, for
+// claim_headers).
 func (c *compilation) headerName(name string, at fieldPath, dir direction, set bool, seen map[string]fieldPath) (string, bool) {
 	if !c.checkHeaderName(name, at) {
 		return "", false

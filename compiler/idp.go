@@ -24,13 +24,19 @@ func (c *compilation) buildIdP(id string, r schema.IdP) *table.IdP {
 	if idp.JWKSURI != "" {
 		idp.Discovery = ""
 	} else if idp.Discovery == "" {
-		idp.Discovery = strings.TrimSuffix(string(r.Issuer), "/") + "/.well-known/openid-configuration"
+		idp.Discovery = defaultDiscovery(idp.Issuer)
 	}
 	c.warnKeysInClear(id, idp)
 	if d := idp.Leeway.D(); d > maxLeeway {
 		c.warnf(idpPath(id, "leeway"), "a leeway of %s accepts a token that long after it expired: clock skew between hosts is seconds (the default is 30s)", d)
 	}
 	return idp
+}
+
+// defaultDiscovery is the discovery document of an issuer that names
+// neither jwks_uri nor discovery.
+func defaultDiscovery(issuer string) string {
+	return strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
 }
 
 // maxLeeway is the most leeway the compiler takes without a warning.
@@ -48,7 +54,7 @@ func (c *compilation) warnKeysInClear(id string, idp *table.IdP) {
 		return
 	}
 	at := idpPath(id, name)
-	if name == "discovery" && idp.Discovery == strings.TrimSuffix(idp.Issuer, "/")+"/.well-known/openid-configuration" {
+	if name == "discovery" && idp.Discovery == defaultDiscovery(idp.Issuer) {
 		at = idpPath(id, "issuer")
 	}
 	c.warnf(at, "the signing keys are fetched over plain http from another machine: anyone on the network path can serve keys of their own and sign any token; use https")

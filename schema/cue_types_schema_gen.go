@@ -34,9 +34,10 @@ type Config struct {
 
 type Gateway struct {
 	// listen is the host:port the gateway serves API traffic on. The
-	// addresses, TLS on or off, the timeouts, max_header_bytes, max_conns
-	// and shutdown_grace take effect when serving starts: a reload that
-	// changes one logs that a restart is needed.
+	// addresses, TLS on or off, the timeouts, max_header_bytes, max_conns,
+	// max_conns_per_client, conns_exempt and shutdown_grace take effect
+	// when serving starts: a reload that changes one logs that a restart
+	// is needed.
 	Listen string `json:"listen"`
 
 	// portal_listen is the host:port of the developer portal.

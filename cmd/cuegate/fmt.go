@@ -21,8 +21,8 @@ func init() {
 }
 
 // runFmt is "cuegate fmt [--check] DIR": it formats (cue fmt's
-// style, simplified) the .cue files of DIR that the compiler reads
-// (table.ConfigFiles: hidden files and editor backups are left alone),
+// style, simplified) the .cue files of DIR (table.ConfigFiles: hidden
+// files and editor backups are left alone),
 // replacing each changed file atomically through its symbolic link (see
 // rewrite), or with --check lists on stdout the files that are not
 // formatted, changes nothing and exits 1 if there are any. A file that

@@ -6,13 +6,14 @@ import (
 	"strings"
 )
 
-// ConfigFiles returns the files that make up the configuration in dir, the
-// ones Compile reads: every entry of dir (not of its subdirectories) whose
+// ConfigFiles returns the files that make up the configuration in dir:
+// every entry of dir (not of its subdirectories) whose
 // name ends in ".cue" and does not begin with "." or "_" (hidden files,
 // editor backups such as ".#a.cue"; the cue command ignores both too). The
 // paths are dir joined with the base name, sorted by name. A directory with
 // no such file gives an empty list; only a directory that cannot be read
-// gives an error.
+// gives an error. (In a Kubernetes volume, Compile reads the files of the
+// generation its ..data link leads to, once: see compiler.configPaths.)
 func ConfigFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {

@@ -68,8 +68,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 }
 
 // Gateway holds the listener settings. The addresses, TLS on or off, the
-// timeouts, max_header_bytes, max_conns and shutdown_grace take effect when serving
-// starts (a reload that changes one says a restart is needed); TLS
+// timeouts, max_header_bytes, max_conns, max_conns_per_client,
+// conns_exempt and shutdown_grace take effect when serving starts (a
+// reload that changes one says a restart is needed); TLS
 // certificate files are read again on every reload, and max_body_bytes,
 // rate_limit_headers and the upstream settings apply from the next request.
 type Gateway struct {

@@ -9,7 +9,7 @@ import (
 	"syscall"
 )
 
-// sameIdentity makes the new file tmp stand for the file at path,
+// sameIdentity makes the new file tmp stand for the open file orig,
 // described by fi, in every way but its content: its owner, group and,
 // where the system has them, extended attributes (ACLs, security
 // labels; see copyXattrs) are given to tmp. It fails, saying why, for a

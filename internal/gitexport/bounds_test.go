@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -19,7 +20,7 @@ func TestRevisionBounds(t *testing.T) {
 	t.Parallel()
 	cfg := repo(t)
 	top := filepath.Dir(cfg)
-	blob := strings.TrimSpace(gitIn(t, top, "package cfg\n", "hash-object", "-w", "--stdin"))
+	blob := blobs(t, top, "package cfg\n")[0]
 	tree := mktree(t, top, []string{"100644 blob " + blob + "\tdoc.yaml"})
 	for range 4 {
 		var entries []string
@@ -129,7 +130,7 @@ func commit(t *testing.T, top, cfg string) string {
 
 // commitTree makes a commit of the tree root and returns its id.
 func commitTree(t *testing.T, top, root string) string {
-	return strings.TrimSpace(gitIn(t, top, "test\n", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit-tree", root))
+	return strings.TrimSpace(gitIn(t, top, "test\n", append(slices.Clone(gitIdentity), "commit-tree", root)...))
 }
 
 // gitIn runs git in top with stdin and returns its output.
@@ -151,7 +152,7 @@ func TestRevisionListingBound(t *testing.T) {
 	t.Parallel()
 	cfg := repo(t)
 	top := filepath.Dir(cfg)
-	r := revision{top: top, commit: "HEAD", name: "HEAD", reads: &reads{hops: maxRevisionHops, listed: 200, links: map[string]linkEnd{}}}
+	r := revision{top: top, commit: "HEAD", name: "HEAD", reads: newReads(200)}
 	if _, err := r.list("HEAD:cfg", "cfg"); err != nil { // one entry: some 80 bytes
 		t.Fatal(err)
 	}

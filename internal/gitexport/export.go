@@ -49,7 +49,7 @@ func Export(rev, dir, out string) (name string, err error) {
 		return "", &Error{Rev: rev, Err: fmt.Errorf("not a commit of the repository %s", top)}
 	}
 	r := revision{top: top, commit: strings.TrimSpace(string(got)), name: rev,
-		reads: &reads{hops: maxRevisionHops, listed: maxRevisionLists, links: map[string]linkEnd{}}}
+		reads: newReads(maxRevisionLists)}
 	if err := r.writeConfig(prefix, out); err != nil {
 		return "", &Error{Rev: rev, Err: err}
 	}

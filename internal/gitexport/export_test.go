@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,6 +14,9 @@ import (
 
 // repo makes a git repository holding cfg/a.cue, committed, and returns
 // the path of cfg in it.
+// gitIdentity are the git flags of the tests' commits.
+var gitIdentity = []string{"-c", "user.name=t", "-c", "user.email=t@example.com"}
+
 func repo(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
@@ -24,7 +28,7 @@ func repo(t *testing.T) string {
 		t.Fatal(err)
 	}
 	testutil.WriteFile(t, filepath.Join(cfg, "a.cue"), "package cfg\n", 0o600)
-	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "c"}} {
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, append(slices.Clone(gitIdentity), "commit", "-q", "-m", "c")} {
 		if _, err := git(top, args...); err != nil {
 			t.Fatal(err)
 		}

@@ -39,6 +39,12 @@ type reads struct {
 	links  map[string]linkEnd // where each link read leads, by its path
 }
 
+// newReads returns the reads of an export that may read maxRevisionHops
+// links and listings of listed bytes.
+func newReads(listed int64) *reads {
+	return &reads{hops: maxRevisionHops, listed: listed, links: map[string]linkEnd{}}
+}
+
 // linkEnd is where a link leads, or why it leads nowhere, and how many
 // links that takes, itself included.
 type linkEnd struct {

@@ -19,12 +19,12 @@ import (
 // empty, stops start-up naming its reference.
 func TestAdminToken(t *testing.T) {
 	t.Parallel()
-	const token = "0p3rator-t0ken"
+	const token = testAdminToken
 	dir, _ := nodetest.Dir(t, nil)
 	write := func(name, content string) {
 		testutil.WriteFile(t, filepath.Join(dir, name), content, 0o600)
 	}
-	write("token.cue", "package t\n\ngateway: admin_token: file: \"admin.token\"\n")
+	write("token.cue", testAdminTokenCUE)
 	start := func() (*Node, error) {
 		return Start(context.Background(), Options{ConfigDir: dir, StatePath: filepath.Join(dir, "state.json"), Logger: zerolog.Nop(),
 			Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", PortalListen: "127.0.0.1:0"})
@@ -92,7 +92,7 @@ func TestAdminToken(t *testing.T) {
 		token string
 		want  int
 	}{{token, 401}, {rotated, 200}} {
-		if code := adminStatus(t, admin, tt.token); code != tt.want {
+		if code, _ := testutil.Get(t, admin+"/status", tt.token); code != tt.want {
 			t.Errorf("after rotation, /status with %q: %d, want %d", tt.token, code, tt.want)
 		}
 	}
@@ -100,26 +100,17 @@ func TestAdminToken(t *testing.T) {
 	if err := n.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if code := adminStatus(t, admin, rotated); code != 200 {
+	if code, _ := testutil.Get(t, admin+"/status", rotated); code != 200 {
 		t.Errorf("after an empty token file, /status with the token in force: %d, want 200", code)
 	}
 }
 
-// adminStatus is the status of GET /status on admin with token.
-func adminStatus(t *testing.T, admin, token string) int {
-	t.Helper()
-	req, err := http.NewRequest("GET", admin+"/status", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
+// testAdminToken is the admin token of the tests that set one, from the file
+// admin.token of the configuration directory, as testAdminTokenCUE says.
+const (
+	testAdminToken    = "0p3rator-t0ken"
+	testAdminTokenCUE = "package t\n\ngateway: admin_token: file: \"admin.token\"\n"
+)
 
 // TestAdminWithoutTokenRefusesBrowsersAndOtherHosts: an admin listener on
 // loopback without admin_token answers its clients (Host 127.0.0.1), but

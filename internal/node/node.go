@@ -259,10 +259,11 @@ func (n *Node) AdminAddr() string   { return n.adminLn.Addr().String() }
 func (n *Node) Err() <-chan error { return n.errc }
 
 // Shutdown stops accepting connections and waits for the requests in
-// flight, at most the table's shutdown_grace; then it closes the
+// flight, at most the table's shutdown_grace, and for the portal's client
+// changes in flight to store what the provider answered
+// (portal.Server.Drain, within a bound of its own); then it closes the
 // upstream pools, the key fetchers, the connection to the cluster's Redis
-// and, once the portal's client changes in flight have stored what the
-// provider answered (portal.Server.Drain), the state file. It is safe to call
+// and the state file. It is safe to call
 // more than once, and from several goroutines: every call returns the
 // first one's error.
 func (n *Node) Shutdown() error {

@@ -20,11 +20,10 @@ import (
 // writer while the reload lock is held) and keeps the token in force.
 func TestSecretFileSwappedForAPipe(t *testing.T) {
 	t.Parallel()
-	const token = "0p3rator-t0ken"
 	dir, _ := nodetest.Dir(t, nil)
 	tokenFile := filepath.Join(dir, "admin.token")
-	testutil.WriteFile(t, filepath.Join(dir, "token.cue"), "package t\n\ngateway: admin_token: file: \"admin.token\"\n", 0o600)
-	testutil.WriteFile(t, tokenFile, token+"\n", 0o600)
+	testutil.WriteFile(t, filepath.Join(dir, "token.cue"), testAdminTokenCUE, 0o600)
+	testutil.WriteFile(t, tokenFile, testAdminToken+"\n", 0o600)
 	n := startNode(t, dir, zerolog.Nop(), false)
 	if err := os.Remove(tokenFile); err != nil {
 		t.Fatal(err)
@@ -42,7 +41,7 @@ func TestSecretFileSwappedForAPipe(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("Reload still reading the admin token from a named pipe after a minute")
 	}
-	if code := adminStatus(t, n.admin, token); code != 200 {
+	if code, _ := testutil.Get(t, n.admin+"/status", testAdminToken); code != 200 {
 		t.Errorf("/status with the token in force: %d, want 200", code)
 	}
 }

@@ -346,10 +346,10 @@ func mulDivCeil(a, b, c int64) int64 {
 // advanceQuota starts a new quota window at t when there is none or the
 // last one has ended.
 func (e *entry) advanceQuota(period, t int64) {
-	if e.qStart == 0 || t >= e.qStart+period {
+	if e.qStart == 0 || t >= addSat(e.qStart, period) {
 		e.qStart, e.qCount = t, 0
 	}
-	e.qEnd = e.qStart + period
+	e.qEnd = addSat(e.qStart, period)
 }
 
 // quotaDecision reports e's quota state at t, once the request was counted
