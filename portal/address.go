@@ -129,7 +129,7 @@ func (s *Server) sameScheme(r *http.Request) bool {
 	}
 	u, err := url.Parse(origin)
 	if err != nil || u.Scheme == "" {
-		return true // CrossOriginProtection refuses it
+		return true // CrossOriginProtection judges it (refused, or no scheme to compare)
 	}
 	want := "http"
 	if s.secure(r) {

@@ -221,7 +221,8 @@ func (s *Server) createClient(ctx context.Context, who registrant, catalogue []s
 	return c, nil
 }
 
-// registrant is who asks for a client: the developer's email, the
+// registrant is who asks for a client or a change of one: the
+// developer's email, the
 // creation time of the account its session was started for, and the
 // client address's limiter key (addressKey).
 type registrant struct {

@@ -34,10 +34,11 @@ func accountMAC(d store.Developer, purpose string, fields ...string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// validMAC reports whether mac is accountMAC(d, purpose, fields...) for
-// an account with a password hash: without one, anybody could compute it.
-func validMAC(mac string, d store.Developer, purpose string, fields ...string) bool {
-	return d.PasswordHash != "" && hmac.Equal([]byte(mac), []byte(accountMAC(d, purpose, fields...)))
+// validMAC reports whether mac, as received, is want, the accountMAC of
+// d's it should be, for an account with a password hash: without one,
+// anybody could compute it.
+func validMAC(d store.Developer, mac, want string) bool {
+	return d.PasswordHash != "" && hmac.Equal([]byte(mac), []byte(want))
 }
 
 // setDevice marks r's browser as one d logged in from at now, for
@@ -55,5 +56,5 @@ func (s *Server) knownDevice(r *http.Request, d store.Developer, now time.Time) 
 		return false
 	}
 	unix, err := strconv.ParseInt(at, 10, 64)
-	return err == nil && now.Sub(time.Unix(unix, 0)) < knownPlaceTTL && validMAC(mac, d, "device", at)
+	return err == nil && now.Sub(time.Unix(unix, 0)) < knownPlaceTTL && validMAC(d, mac, accountMAC(d, "device", at))
 }

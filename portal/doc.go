@@ -7,8 +7,9 @@
 // Options.Table on every request, so a hot swap changes the catalogue at
 // once.
 //
-// What the portal defends against (cookies, CSRF tokens, input checks, the
-// limits on log-ins, sign-ups and registrations) is stated in README.md and
+// What the portal defends against (cookies, CSRF tokens, cross-origin
+// requests, input checks, the limits on log-ins, sign-ups, registrations,
+// client changes and reads at the provider) is stated in README.md and
 // SECURITY.md; what they leave out follows.
 //
 // # Clients for several catalogue entries
@@ -38,8 +39,9 @@
 //
 // Client names, email addresses and redirect URIs are refused when they
 // hold control, bidi or invisible characters (see printable.Problem) or
-// exceed their length. Past a limit on log-ins, sign-ups or registrations
-// the portal answers 429 with Retry-After; past the bound on bcrypt work
+// exceed their length. Past a limit on log-ins, sign-ups, registrations or
+// client changes the portal answers 429 with Retry-After (past the limit
+// on reads at the provider, a client is shown unchecked); past the bound on bcrypt work
 // (two hashes per GOMAXPROCS at once and a short queue), 503 with
 // Retry-After. A developer's expired clients count towards
 // MaxClientsPerDeveloper until deleted; past it the portal answers 409

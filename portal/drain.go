@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -21,18 +20,11 @@ func (s *Server) beginChange() *apiError {
 		e.RetryAfter = 5 * time.Second
 		return e
 	}
-	s.changes++
+	s.changes.Add(1)
 	return nil
 }
 
-func (s *Server) endChange() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.changes--; s.changes == 0 && s.drained != nil {
-		close(s.drained)
-		s.drained = nil
-	}
-}
+func (s *Server) endChange() { s.changes.Done() }
 
 // Drain refuses client changes from now on (beginChange) and waits for
 // those in flight to end, at most three
@@ -44,23 +36,18 @@ func (s *Server) endChange() {
 // once.
 func (s *Server) Drain() error {
 	bound := 3*longestCall(s.table()) + time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), bound)
-	defer cancel()
 	s.mu.Lock()
 	s.closing = true
-	if s.changes == 0 {
-		s.mu.Unlock()
-		return nil
-	}
-	if s.drained == nil {
-		s.drained = make(chan struct{})
-	}
-	drained := s.drained
 	s.mu.Unlock()
+	drained := make(chan struct{})
+	go func() {
+		s.changes.Wait()
+		close(drained)
+	}()
 	select {
 	case <-drained:
 		return nil
-	case <-ctx.Done():
+	case <-time.After(bound):
 		return fmt.Errorf("portal: client changes still calling the identity provider after %s", bound)
 	}
 }

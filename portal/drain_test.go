@@ -2,7 +2,6 @@ package portal
 
 import (
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/cuegate/cuegate/internal/testutil"
@@ -15,19 +14,8 @@ import (
 func TestDrainWaitsForChanges(t *testing.T) {
 	t.Parallel()
 	e, dev, c := newEnvWithClient(t, "first")
-	hold, arrived := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method == http.MethodPut {
-			once.Do(func() { close(arrived) })
-			<-hold
-		}
-		return false
-	})
-	status := make(chan int, 1)
-	go func() {
-		status <- e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "renamed"}, nil).StatusCode
-	}()
+	arrived, hold := holdUpdates(e)
+	status := patchAsync(e, dev, c.ClientID, `{"client_name":"renamed"}`)
 	<-arrived
 	drained := make(chan error, 1)
 	go func() {
@@ -38,7 +26,7 @@ func TestDrainWaitsForChanges(t *testing.T) {
 	testutil.Eventually(t, "Drain to wait for the change", func() bool {
 		e.s.mu.Lock()
 		defer e.s.mu.Unlock()
-		return e.s.drained != nil
+		return e.s.closing
 	})
 	close(hold)
 	if err := <-drained; err != nil {

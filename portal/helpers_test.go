@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -183,6 +185,41 @@ func (e *env) api(c *http.Client, method, path string, body any, out any) *http.
 		}
 	}
 	return resp
+}
+
+// holdUpdates makes the provider hold its answer to every RFC 7592
+// update (PUT) until release is closed; arrived is closed when the first
+// one arrives.
+func holdUpdates(e *env) (arrived, release chan struct{}) {
+	arrived, release = make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPut {
+			once.Do(func() { close(arrived) })
+			<-release
+		}
+		return false
+	})
+	return arrived, release
+}
+
+// patchAsync sends dev's PATCH of the client id with the JSON body in the
+// background; its status arrives on the channel, 0 when the request
+// failed (it cannot fail the test off the test's goroutine).
+func patchAsync(e *env, dev *http.Client, id, body string) <-chan int {
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("PATCH", e.srv.URL+apiPrefix+"/clients/"+id, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := dev.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	return done
 }
 
 // developer signs up a new developer and returns their logged-in client.

@@ -188,8 +188,9 @@ func (s providerState) status() string {
 // for c's developer, it says the client is unchecked.
 func (s *Server) readAtProvider(ctx context.Context, c store.Client) providerState {
 	key := c.ClientID + "\x00" + c.RegistrationClientURI + "\x00" + c.RegistrationAccessToken
-	return s.providerReads.get(ctx, key, s.opts.Now(), func() providerState {
-		if s.reads.reserve(c.Developer, s.opts.Now()) > 0 {
+	now := s.opts.Now()
+	return s.providerReads.get(ctx, key, now, func() providerState {
+		if s.reads.reserve(c.Developer, now) > 0 {
 			return providerUnchecked
 		}
 		s.reads.commit(c.Developer)

@@ -188,26 +188,8 @@ func TestClientTheProviderForgot(t *testing.T) {
 func TestOneChangeOfAClientAtATime(t *testing.T) {
 	t.Parallel()
 	e, dev, c := newEnvWithClient(t, "first")
-	entered, release := make(chan struct{}), make(chan struct{})
-	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method == http.MethodPut {
-			close(entered)
-			<-release
-		}
-		return false
-	})
-	done := make(chan int)
-	go func() {
-		req, _ := http.NewRequest("PATCH", e.srv.URL+apiPrefix+"/clients/"+c.ClientID, strings.NewReader(`{"client_name":"slow"}`))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := dev.Do(req)
-		if err != nil {
-			done <- 0
-			return
-		}
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
+	entered, release := holdUpdates(e)
+	done := patchAsync(e, dev, c.ClientID, `{"client_name":"slow"}`)
 	<-entered
 	var aerr apiError
 	if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "fast"}, &aerr); resp.StatusCode != http.StatusConflict {

@@ -103,11 +103,11 @@ type Server struct {
 	registering map[string]map[*reservation]struct{}
 	// updating holds the clients with an update in flight (beginUpdate).
 	updating map[string]bool
-	// changes counts the client changes in flight (beginChange); drained,
-	// when Drain waits, is closed when it falls to zero.
-	changes int
-	drained chan struct{}
-	closing bool // Drain was called: no change begins
+	// changes counts the client changes in flight (beginChange); closing
+	// is set once Drain was called, after which none begins, so that no
+	// Add follows Drain's Wait.
+	changes sync.WaitGroup
+	closing bool
 	// providerReads holds what the provider said of clients lately.
 	providerReads providerReads
 

@@ -60,20 +60,17 @@ func sessionCSRF(token string) string {
 // sealed reports whether rec, stored under token, carries its seal for
 // the account d (sessionSeal).
 func sealed(token string, rec sessions.Session, d store.Developer) bool {
-	return validMAC(rec.Seal, d, "session", token, sealedExpiry(rec))
+	return validMAC(d, rec.Seal, sessionSeal(token, rec, d))
 }
 
 // sessionSeal returns the seal of rec, a session of the account d stored
-// under token: accountMAC of the token and the expiry. A session store
-// shared with other nodes (Redis) can thus neither make a session nor
-// extend one.
+// under token: accountMAC of the token and the expiry, as RFC 3339 text
+// to the nanosecond (which, unlike a count of nanoseconds, does not
+// wrap). A session store shared with other nodes (Redis) can thus neither
+// make a session nor extend one.
 func sessionSeal(token string, rec sessions.Session, d store.Developer) string {
-	return accountMAC(d, "session", token, sealedExpiry(rec))
+	return accountMAC(d, "session", token, rec.Expires.UTC().Format(time.RFC3339Nano))
 }
-
-// sealedExpiry is rec's expiry as its seal covers it: RFC 3339 text to the
-// nanosecond, which, unlike a count of nanoseconds, does not wrap.
-func sealedExpiry(rec sessions.Session) string { return rec.Expires.UTC().Format(time.RFC3339Nano) }
 
 // startSession logs email in with a flash for the next page ("" for
 // none), sets the session cookie and the device cookie (setDevice) and

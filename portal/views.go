@@ -204,8 +204,8 @@ func shellQuote(s string) string {
 
 // sendsSecret reports whether a client registered with the token endpoint
 // auth method m authenticates by sending its secret, as tokenCurl's
-// command does: client_secret_basic (the default, "") or
-// client_secret_post. Other methods sign a JWT, present a certificate or
+// command does: client_secret_basic, client_secret_post, or none named
+// ("", for which tokenCurl posts the secret in the form). Other methods sign a JWT, present a certificate or
 // send nothing, which a copied command cannot do for the developer.
 func sendsSecret(m string) bool {
 	return m == "" || m == "client_secret_basic" || m == "client_secret_post"
