@@ -22,9 +22,8 @@ import (
 // the table at the time Listener is called. Serve Server on it.
 func (g *Gateway) Listener(ln net.Listener) (_ net.Listener, scheme string) {
 	gw := &g.Current().Gateway
-	perClient := maxConnsPerClient(gw.MaxConnsPerClient, maxConns(gw.MaxConns, openFilesLimit()))
 	ln = newRetryAccept(ln, g.log)
-	if perClient > 0 {
+	if _, perClient := connCaps(gw); perClient > 0 {
 		ln = newClientConns(ln, perClient, gw.ConnsExempt, g.series.connsRefused, g.log)
 	}
 	ln = deadline.Listener(ln)
@@ -47,6 +46,7 @@ func (g *Gateway) Listener(ln net.Listener) (_ net.Listener, scheme string) {
 func (g *Gateway) Server() *fasthttp.Server {
 	gw := g.Current().Gateway
 	serverRead := gw.ReadTimeout.D()
+	listenerCap, _ := connCaps(&gw)
 	return &fasthttp.Server{
 		Handler:      g.Handler,
 		ErrorHandler: g.requestError,
@@ -59,7 +59,7 @@ func (g *Gateway) Server() *fasthttp.Server {
 		ReadTimeout:                  gw.ReadTimeout.D(),
 		WriteTimeout:                 gw.WriteTimeout.D(),
 		IdleTimeout:                  gw.IdleTimeout.D(),
-		Concurrency:                  maxConns(gw.MaxConns, openFilesLimit()),
+		Concurrency:                  listenerCap,
 		ReadBufferSize:               gw.MaxHeaderBytes,
 		MaxRequestBodySize:           64 << 10,
 		StreamRequestBody:            true,
@@ -108,6 +108,14 @@ func startupSettings(ta, tb *table.Table) []string {
 		}
 	}
 	return names
+}
+
+// connCaps are gw's caps on client connections: the listener's
+// (maxConns) and one client's (maxConnsPerClient), from the process's
+// limit on open files when gw sets neither.
+func connCaps(gw *table.Gateway) (listener, perClient int) {
+	listener = maxConns(gw.MaxConns, openFilesLimit())
+	return listener, maxConnsPerClient(gw.MaxConnsPerClient, listener)
 }
 
 // maxConns is the most client connections the gateway listener serves:

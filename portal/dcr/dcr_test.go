@@ -35,6 +35,18 @@ func hydraAt(t *testing.T, f *testidp.Server) Registrar {
 	return r
 }
 
+// otherAt is the registrar of a provider of no known kind ("other") at
+// f, sending its secret in the form, asking for grants and scope.
+func otherAt(t *testing.T, f *testidp.Server, grants []string, scope string) Registrar {
+	t.Helper()
+	r, err := New(&table.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", TokenEndpointAuthMethod: "client_secret_post",
+		GrantTypes: grants, Scope: scope}, "", f.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // deletion is an RFC 7592 (or Okta) DELETE of path with auth.
 func deletion(path, auth string) testidp.Request {
 	return testidp.Request{Method: "DELETE", Path: path, Authorization: auth}
@@ -304,9 +316,7 @@ func registeringFake(t *testing.T, fields string) *testidp.Server {
 func TestAnswerWithoutSecretIsDeletedAgain(t *testing.T) {
 	t.Parallel()
 	f := registeringFake(t, "")
-	s := table.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", TokenEndpointAuthMethod: "client_secret_post"}
-	r, _ := New(&s, "", f.Client())
-	if _, err := r.Register(context.Background(), Request{ClientName: "x"}); !errors.Is(err, ErrBadResponse) {
+	if _, err := otherAt(t, f, nil, "").Register(context.Background(), Request{ClientName: "x"}); !errors.Is(err, ErrBadResponse) {
 		t.Fatalf("Register = %v, want ErrBadResponse", err)
 	}
 	reqs := f.Requests()

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testidp"
 )
 
@@ -34,10 +33,7 @@ func TestGrantedBeyondAskedIsDeletedAgain(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := registeringFake(t, `"client_secret":"s",`+tt.answer)
-			s := table.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", TokenEndpointAuthMethod: "client_secret_post",
-				GrantTypes: tt.grants, Scope: tt.scope}
-			r, _ := New(&s, "", f.Client())
-			_, err := r.Register(context.Background(), Request{ClientName: "x"})
+			_, err := otherAt(t, f, tt.grants, tt.scope).Register(context.Background(), Request{ClientName: "x"})
 			reqs := f.Requests()
 			switch {
 			case tt.refuse && (!errors.Is(err, ErrBadResponse) || len(reqs) != 2 || reqs[1] != deletion("/register/cid", "Bearer rat")):
@@ -55,10 +51,7 @@ func TestGrantedBeyondAskedIsDeletedAgain(t *testing.T) {
 func TestRefusedUnmanagedRegistrationNamed(t *testing.T) {
 	t.Parallel()
 	f := newFake(t, testidp.Reply(201, `{"client_id":"cid","client_secret":"s","grant_types":["password"]}`))
-	s := table.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", TokenEndpointAuthMethod: "client_secret_post",
-		GrantTypes: []string{"client_credentials"}}
-	r, _ := New(&s, "", f.Client())
-	_, err := r.Register(context.Background(), Request{ClientName: "x"})
+	_, err := otherAt(t, f, []string{"client_credentials"}, "").Register(context.Background(), Request{ClientName: "x"})
 	if want := `client "cid" stays at the provider, which gave no way to delete it`; err == nil || !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), want) {
 		t.Errorf("Register = %v, want ErrBadResponse saying %s", err, want)
 	}
@@ -75,10 +68,7 @@ func TestUpdateWidenedKeepsTheRegistration(t *testing.T) {
 		return testidp.Reply(200, `{"client_id":"cid","client_secret":"s2","registration_client_uri":"`+f.URL+`/register/cid","registration_access_token":"rat2",`+
 			`"grant_types":["client_credentials","password"],"scope":"read admin"}`)(w, r)
 	})
-	s := table.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", TokenEndpointAuthMethod: "client_secret_post",
-		GrantTypes: []string{"client_credentials"}, Scope: "read"}
-	r, _ := New(&s, "", f.Client())
-	reg, err := r.Update(context.Background(), &Registration{ClientID: "cid", ClientSecret: "s", RegistrationClientURI: f.URL + "/register/cid", RegistrationAccessToken: "rat"}, Request{ClientName: "x"})
+	reg, err := otherAt(t, f, []string{"client_credentials"}, "read").Update(context.Background(), &Registration{ClientID: "cid", ClientSecret: "s", RegistrationClientURI: f.URL + "/register/cid", RegistrationAccessToken: "rat"}, Request{ClientName: "x"})
 	if !errors.Is(err, ErrWidened) || !errors.Is(err, ErrBadResponse) || reg == nil || reg.RegistrationAccessToken != "rat2" || reg.ClientSecret != "s2" {
 		t.Errorf("Update = %+v, %v; want the rotated registration and ErrWidened", reg, err)
 	}
