@@ -19,11 +19,13 @@ var errManyAuthorization = newError(400, "more than one Authorization header")
 // "_" (as nginx does by default: CGI and WSGI upstreams read X_Forwarded_For
 // and X-Forwarded-For as the same HTTP_X_FORWARDED_FOR), and more than one
 // Authorization field, in any case. fasthttp itself refuses, when it parses
-// the header, a second Host, Content-Length or Transfer-Encoding. buf is
-// scratch for the error body (r.buf), which the result may hold.
+// the header, a second Host, Content-Length or Transfer-Encoding. It
+// reads the fields as received (AllInOrder), which leaves the Cookie
+// fields unparsed (see dropPortalCookies). buf is scratch for the error
+// body (r.buf), which the result may hold.
 func checkHeader(h *fasthttp.RequestHeader, buf []byte) (errorResponse, bool) {
 	auth := 0
-	for _, k := range h.PeekKeys() {
+	for k := range h.AllInOrder() {
 		if !ascii.All(k, &ascii.FieldName) {
 			return errorResponse{400, appendErrorJSON(buf[:0], 400, "invalid header name "+strconv.Quote(string(k))+": a name is letters, digits and !#$%&'*+-.^`|~ (no underscore)")}, false
 		}

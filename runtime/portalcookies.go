@@ -9,25 +9,99 @@ import (
 	"github.com/cuegate/cuegate/internal/ascii"
 )
 
-var portalCookieMark = []byte(table.CookieMark)
+var (
+	portalCookieMark = []byte(table.CookieMark)
+	hdrCookie        = []byte("Cookie")
+)
 
 // dropPortalCookies removes the portal's cookies (table.PortalCookies)
 // from h, a request header about to go upstream: a browser sends the
 // portal's session to every port of its host, so an upstream would
-// otherwise get the developer's portal session. The other cookies pass.
-func dropPortalCookies(h *fasthttp.RequestHeader) {
-	found := false
-	for k := range h.Cookies() {
-		if found = isPortalCookie(k); found {
-			break
+// otherwise get the developer's portal session. Every other byte of the
+// Cookie fields passes as the client sent it. h's fields are read as
+// received (AllInOrder), never through fasthttp's cookie parser, which
+// would write them back rebuilt (see stripRequestHeaders in
+// runtime/proxy); only when one holds a portal cookie are they replaced,
+// by their text without the portal's pairs, added as fields fasthttp
+// does not parse. buf is scratch, returned for reuse.
+func dropPortalCookies(h *fasthttp.RequestHeader, buf []byte) []byte {
+	if len(h.PeekBytes(hdrCookie)) == 0 || !portalCookieSent(h) {
+		return buf
+	}
+	buf = buf[:0]
+	var at [4]int
+	ends := at[:0] // where each field kept ends in buf
+	for k, v := range h.AllInOrder() {
+		if n := len(buf); bytes.Equal(k, hdrCookie) {
+			if buf = appendOtherCookies(buf, v); len(buf) > n {
+				ends = append(ends, len(buf))
+			}
 		}
 	}
-	if found {
-		for _, name := range table.PortalCookies {
-			h.DelCookie(name)
-		}
+	h.DelBytes(hdrCookie)
+	wasDisabled := h.DisableSpecialHeader() // added as a plain field, not parsed
+	start := 0
+	for _, end := range ends {
+		h.AddBytesKV(hdrCookie, buf[start:end])
+		start = end
 	}
+	if !wasDisabled {
+		h.EnableSpecialHeader()
+	}
+	return buf
 }
+
+// portalCookieSent reports whether a Cookie field of h, as received,
+// holds one of the portal's cookies.
+func portalCookieSent(h *fasthttp.RequestHeader) bool {
+	for k, v := range h.AllInOrder() {
+		if !bytes.Equal(k, hdrCookie) {
+			continue
+		}
+		for rest := v; rest != nil; {
+			var name []byte
+			if _, name, rest = nextCookie(rest); isPortalCookie(name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// appendOtherCookies appends to dst the pairs of the Cookie field value
+// v but the portal's, each as sent, separated by the ";" that separated
+// them, without the white space before the first.
+func appendOtherCookies(dst, v []byte) []byte {
+	first := true
+	for rest := v; rest != nil; {
+		var pair, name []byte
+		if pair, name, rest = nextCookie(rest); isPortalCookie(name) {
+			continue
+		}
+		if first {
+			pair = bytes.TrimLeft(pair, " \t")
+		} else {
+			dst = append(dst, ';')
+		}
+		first = false
+		dst = append(dst, pair...)
+	}
+	return dst
+}
+
+// nextCookie splits the first pair off a Cookie field value: the pair as
+// sent, its name (white space trimmed), and what follows its ";", nil
+// after the last pair.
+func nextCookie(v []byte) (pair, name, rest []byte) {
+	pair, rest, _ = bytes.Cut(v, semicolon)
+	name, _, _ = bytes.Cut(pair, equals)
+	return pair, bytes.TrimSpace(name), rest
+}
+
+var (
+	semicolon = []byte(";")
+	equals    = []byte("=")
+)
 
 // isPortalCookie reports whether name is one of table.PortalCookies.
 func isPortalCookie(name []byte) bool {
@@ -60,7 +134,7 @@ func dropPortalSetCookies(h *fasthttp.ResponseHeader, buf []byte) []byte {
 // dropPortalSetCookies drops, or false when it sets none.
 func portalSetCookie(h *fasthttp.ResponseHeader) ([]byte, bool) {
 	for k, v := range h.Cookies() {
-		if pair, _, _ := bytes.Cut(v, []byte(";")); ascii.ContainsFold(pair, portalCookieMark) {
+		if pair, _, _ := bytes.Cut(v, semicolon); ascii.ContainsFold(pair, portalCookieMark) {
 			return k, true
 		}
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // hopByHop reports whether a header key (canonical) is a hop-by-hop
-// header (RFC 9110 §7.6.1) but Connection, which stripHeaders handles with
+// header (RFC 9110 §7.6.1) but Connection, which stripConnection handles with
 // the headers it names, or X-Request-Id, which the gateway sets itself both
 // ways. It is what the response loses (and Content-Length, see
 // copyResponseHeader).
@@ -58,39 +58,62 @@ var (
 	strHTTP11        = []byte("HTTP/1.1")
 )
 
-// header is what stripHeaders needs of a fasthttp request or response
-// header. (Not All: its iterator escapes through an interface, and
-// PeekKeys gives the keys without allocating.)
-type header interface {
-	PeekKeys() [][]byte
-	PeekBytes(key []byte) []byte
-	DelBytes(key []byte)
+// stripRequestHeaders removes from h, a request header about to go
+// upstream, in place, the headers stripped names, the Connection header
+// and those it names. It reads h's fields as the client sent them
+// (AllInOrder), not through All or PeekKeys: those make fasthttp parse
+// the Cookie fields and write them back rebuilt, which drops cookies it
+// cannot parse and unquotes values. DelBytes leaves the received fields
+// as they are, so deleting while reading them is safe. conn is scratch
+// for the Connection value, returned for reuse.
+func stripRequestHeaders(h *fasthttp.RequestHeader, conn []byte) []byte {
+	for k := range h.AllInOrder() {
+		if stripped(k) {
+			h.DelBytes(k) // DelBytes copies k before it edits h
+		}
+	}
+	return stripConnection(h, conn)
 }
 
-var (
-	_ header = (*fasthttp.RequestHeader)(nil)
-	_ header = (*fasthttp.ResponseHeader)(nil)
-)
-
-// stripHeaders removes from h, in place, the headers drop names (keys as
-// fasthttp yields them: canonical), the Connection header and those it
-// names. It deletes only what is there: a typical message has none of
-// them. conn is scratch for the Connection value, returned for reuse.
-func stripHeaders(h header, drop func(key []byte) bool, conn []byte) []byte {
+// stripResponseHeaders removes from h, the upstream's response header
+// as copied for the client, in place, the hop-by-hop headers, the
+// Connection header and those it names. It deletes only what is there: a
+// typical response has none of them. conn is scratch for the Connection
+// value, returned for reuse.
+func stripResponseHeaders(h *fasthttp.ResponseHeader, conn []byte) []byte {
 	n := 0
 	for _, k := range h.PeekKeys() {
-		if drop(k) {
+		if hopByHop(k) {
 			n++
 		}
 	}
 	for ; n > 0; n-- {
-		for _, k := range h.PeekKeys() {
-			if drop(k) {
+		for _, k := range h.PeekKeys() { // a deletion moves the keys: read them again
+			if hopByHop(k) {
 				h.DelBytes(k) // DelBytes copies k before it edits h
 				break
 			}
 		}
 	}
+	return stripConnection(h, conn)
+}
+
+// connectionHeader is what stripConnection needs of a fasthttp request
+// or response header.
+type connectionHeader interface {
+	PeekBytes(key []byte) []byte
+	DelBytes(key []byte)
+}
+
+var (
+	_ connectionHeader = (*fasthttp.RequestHeader)(nil)
+	_ connectionHeader = (*fasthttp.ResponseHeader)(nil)
+)
+
+// stripConnection removes h's Connection header and the headers it names
+// but those that stay end to end (endToEnd). conn is scratch for the
+// Connection value, returned for reuse.
+func stripConnection(h connectionHeader, conn []byte) []byte {
 	conn = append(conn[:0], h.PeekBytes(hdrConnection)...)
 	if len(conn) == 0 {
 		return conn
@@ -147,7 +170,7 @@ func copyResponseHeader(in, out *fasthttp.ResponseHeader, conn []byte) []byte {
 	out.SetProtocol(nil)
 	out.SetStatusMessage(nil)
 	out.DelBytes(hdrContentLength)
-	return stripHeaders(out, hopByHop, conn)
+	return stripResponseHeaders(out, conn)
 }
 
 // appendForwardedFor appends the X-Forwarded-For value: the client's

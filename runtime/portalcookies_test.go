@@ -1,0 +1,45 @@
+package runtime
+
+import (
+	"bufio"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// TestDropPortalCookies: the portal's cookies leave each Cookie field,
+// a field of them alone goes, and every other byte of the fields is
+// written as the client sent it.
+func TestDropPortalCookies(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, fields, want string }{
+		{"none sent", "", ""},
+		{"no portal cookie", "Cookie: a=\"x y\"; b=c\\d\r\n", "Cookie: a=\"x y\"; b=c\\d\r\n"},
+		{"several fields", "Cookie: a=1; cuegate_session=s;b=2\r\nCookie: __Host-cuegate_csrf=c\r\nCookie: cuegate_device=d; e=\"f\"\r\n",
+			"Cookie: a=1;b=2\r\nCookie: e=\"f\"\r\n"},
+		{"only portal cookies", "Cookie: cuegate_session=s; __Host-cuegate_session=t\r\n", ""},
+		{"names near the portal's pass", "Cookie: cuegate_sessionx=1; xcuegate_session=2; cuegate_session =3\r\n",
+			"Cookie: cuegate_sessionx=1; xcuegate_session=2\r\n"},
+		{"empty pairs kept", "Cookie: a=1;;cuegate_csrf=x;\r\n", "Cookie: a=1;;\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var h fasthttp.RequestHeader
+			raw := "GET / HTTP/1.1\r\nHost: gw\r\n" + tc.fields + "\r\n"
+			if err := h.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+				t.Fatal(err)
+			}
+			dropPortalCookies(&h, nil)
+			var got strings.Builder
+			for _, l := range strings.SplitAfter(string(h.Header()), "\r\n") {
+				if strings.HasPrefix(l, "Cookie:") {
+					got.WriteString(l)
+				}
+			}
+			if got.String() != tc.want {
+				t.Errorf("Cookie fields sent:\n%q\nwant\n%q", got.String(), tc.want)
+			}
+		})
+	}
+}
