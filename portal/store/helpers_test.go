@@ -19,6 +19,16 @@ func openNew(t *testing.T) (s *Store, path string) {
 	return open(t, path), path
 }
 
+// openWithClient opens a store on a new state file, at path, holding
+// the account a@example.com and its client c1.
+func openWithClient(t *testing.T) (s *Store, path string) {
+	t.Helper()
+	s, path = openNew(t)
+	addDevelopers(t, s, "a@example.com")
+	addClients(t, s, "a@example.com", "c1")
+	return s, path
+}
+
 func open(t *testing.T, path string) *Store {
 	t.Helper()
 	s, err := Open(path)
@@ -42,6 +52,16 @@ func addDevelopers(t testing.TB, s *Store, emails ...string) {
 	t.Helper()
 	for _, email := range emails {
 		if err := s.AddDeveloper(Developer{Email: email, PasswordHash: "h", Created: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// addClients registers the clients ids of the developer dev, at t0.
+func addClients(t testing.TB, s *Store, dev string, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if err := s.AddClient(client(id, dev), t0); err != nil {
 			t.Fatal(err)
 		}
 	}

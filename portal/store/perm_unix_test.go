@@ -231,9 +231,7 @@ func TestSymlinkedStateFile(t *testing.T) {
 			if s.Path() != target {
 				t.Errorf("Path = %s, want the target %s", s.Path(), target)
 			}
-			if err := s.AddDeveloper(Developer{Email: "a@example.com", PasswordHash: "h", Created: t0}); err != nil {
-				t.Fatal(err)
-			}
+			addDevelopers(t, s, "a@example.com")
 			linkKept()
 			if b, _ := os.ReadFile(target); !bytes.Contains(b, []byte("a@example.com")) {
 				t.Errorf("the target holds %s, want the new developer", b)

@@ -81,16 +81,9 @@ func TestClientOfAnAccountGoneIsNotAdded(t *testing.T) {
 func TestRemoveDeveloperRevokesClients(t *testing.T) {
 	t.Parallel()
 	s, _ := openNew(t)
-	for _, err := range []error{
-		s.AddDeveloper(Developer{Email: "a@example.com", Created: t0}),
-		s.AddDeveloper(Developer{Email: "b@example.com", Created: t0}),
-		s.AddClient(client("ca", "a@example.com"), t0),
-		s.AddClient(client("cb", "b@example.com"), t0),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	addDevelopers(t, s, "a@example.com", "b@example.com")
+	addClients(t, s, "a@example.com", "ca")
+	addClients(t, s, "b@example.com", "cb")
 	revoked, err := s.RemoveDeveloper("a@example.com", t0)
 	if err != nil || len(revoked) != 1 || revoked[0].ClientID != "ca" {
 		t.Fatalf("RemoveDeveloper = %v, %v", revoked, err)
@@ -112,16 +105,8 @@ func TestRemoveDeveloperRevokesClients(t *testing.T) {
 func TestRemoveDeveloperOnly(t *testing.T) {
 	t.Parallel()
 	s, _ := openNew(t)
-	for _, err := range []error{
-		s.AddDeveloper(Developer{Email: "a@example.com", Created: t0}),
-		s.AddDeveloper(Developer{Email: "b@example.com", Created: t0}),
-		s.AddClient(client("seen", "a@example.com"), t0),
-		s.AddClient(client("new", "a@example.com"), t0),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	addDevelopers(t, s, "a@example.com", "b@example.com")
+	addClients(t, s, "a@example.com", "seen", "new")
 	if _, err := s.RemoveDeveloperOnly("a@example.com", t0, []string{"seen"}); !errors.Is(err, ErrChanged) {
 		t.Fatalf("removal with a client unseen: %v, want ErrChanged", err)
 	}

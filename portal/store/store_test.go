@@ -14,9 +14,7 @@ import (
 func TestOpenCreatesFileWithMode0600(t *testing.T) {
 	t.Parallel()
 	s, path := openNew(t)
-	if err := s.AddDeveloper(Developer{Email: "a@example.com", PasswordHash: "h", Created: t0}); err != nil {
-		t.Fatal(err)
-	}
+	addDevelopers(t, s, "a@example.com")
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)

@@ -15,11 +15,7 @@ import (
 
 func TestCrashBeforeRenameKeepsPreviousFile(t *testing.T) {
 	t.Parallel()
-	s, path := openNew(t)
-	addDevelopers(t, s, "a@example.com")
-	if err := s.AddClient(client("c1", "a@example.com"), t0); err != nil {
-		t.Fatal(err)
-	}
+	s, path := openWithClient(t)
 	before, _ := os.ReadFile(path)
 	crash := errors.New("simulated crash")
 	var tmpContent []byte
@@ -101,13 +97,7 @@ func TestConcurrentAddClientPersistsEachOnce(t *testing.T) {
 
 func TestWritesAfterCloseChangeNothing(t *testing.T) {
 	t.Parallel()
-	s, path := openNew(t)
-	if err := s.AddDeveloper(Developer{Email: "a@example.com", PasswordHash: "h", Created: t0}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AddClient(client("c1", "a@example.com"), t0); err != nil {
-		t.Fatal(err)
-	}
+	s, path := openWithClient(t)
 	before, _ := os.ReadFile(path)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
