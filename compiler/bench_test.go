@@ -2,7 +2,6 @@ package compiler_test
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // writeConfig writes a valid configuration of n JWT APIs, each with its
@@ -32,9 +32,7 @@ portal: dcr: {
 	registration_endpoint: "https://idp.example.com/oauth2/register"
 }
 `
-	if err := os.WriteFile(filepath.Join(dir, "main.cue"), []byte(head), 0o644); err != nil {
-		tb.Fatal(err)
-	}
+	testutil.WriteFile(tb, filepath.Join(dir, "main.cue"), head, 0o644)
 	for start := 0; start < n; start += perFile {
 		var b strings.Builder
 		b.WriteString("package bench\n")
@@ -59,9 +57,7 @@ policies: pol%[1]d: {
 				fmt.Fprintf(&b, "portal: catalogue: api%[1]d: {name: \"API %[1]d\", api: \"api%[1]d\", policy: \"pol%[1]d\"}\n", i)
 			}
 		}
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("apis%05d.cue", start)), []byte(b.String()), 0o644); err != nil {
-			tb.Fatal(err)
-		}
+		testutil.WriteFile(tb, filepath.Join(dir, fmt.Sprintf("apis%05d.cue", start)), b.String(), 0o644)
 	}
 }
 

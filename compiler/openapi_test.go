@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // openapiConfig is a configuration whose catalogue entry "orders" names
@@ -63,9 +64,7 @@ func TestOpenAPIReference(t *testing.T) {
 	}
 
 	// A changed document is a changed table.
-	if err := os.WriteFile(filepath.Join(dir, "orders.openapi.yaml"), append(doc, "# edited\n"...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(dir, "orders.openapi.yaml"), string(doc)+"# edited\n", 0o644)
 	tb2, err := compiler.Compile(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -80,9 +79,7 @@ func TestOpenAPIReference(t *testing.T) {
 func TestOpenAPISymlinkEscape(t *testing.T) {
 	t.Parallel()
 	outside := filepath.Join(t.TempDir(), "secret.yaml")
-	if err := os.WriteFile(outside, []byte("openapi: 3.0.3\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, outside, "openapi: 3.0.3\n", 0o644)
 	dir := writeFiles(t, map[string]string{"cfg.cue": openapiConfig("link.yaml")})
 	if err := os.Symlink(outside, filepath.Join(dir, "link.yaml")); err != nil {
 		t.Fatal(err)
@@ -124,9 +121,7 @@ func TestOpenAPISecretFileRefused(t *testing.T) {
 			t.Parallel()
 			dir := writeFiles(t, map[string]string{"secret.txt": secret + "\n"})
 			cfg := strings.Replace(openapiConfig("doc.yaml"), "package cfg\n", "package cfg\n\ngateway: admin_token: file: \""+tc.ref(dir)+"\"\n", 1)
-			if err := os.WriteFile(filepath.Join(dir, "cfg.cue"), []byte(cfg), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testutil.WriteFile(t, filepath.Join(dir, "cfg.cue"), cfg, 0o644)
 			if err := tc.link(dir); err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestJSONDeterministic compiles a configuration with many entries in
@@ -30,9 +31,7 @@ gateway: upstream_ca_file: "ca.pem"
 portal: catalogue: api10: dcr: initial_access_token: env: "DCR_TOKEN"
 portal: catalogue: api20: dcr: initial_access_token: file: "secrets/token"
 `
-	if err := os.WriteFile(filepath.Join(dir, "secrets.cue"), []byte(extra), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(dir, "secrets.cue"), extra, 0o644)
 	if err := os.Symlink(dir, filepath.Join(parent, "link")); err != nil {
 		t.Fatal(err)
 	}
@@ -101,9 +100,7 @@ func checkSorted(t *testing.T, dec *json.Decoder) {
 func TestSecretResolve(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "token")
-	if err := os.WriteFile(file, []byte("  file-value\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, file, "  file-value\n", 0o600)
 	t.Chdir(t.TempDir())
 	t.Setenv("CUEGATE_TEST_SET", "env-value")
 	t.Setenv("CUEGATE_TEST_EMPTY", "")

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,9 +31,7 @@ func TestBudgetedReloadKeepsServing(t *testing.T) {
 	good := n.Gateway().Current().Hash
 
 	file := filepath.Join(dir, "c.cue")
-	if err := os.WriteFile(file, []byte(runawayConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, file, runawayConfig, 0o644)
 	n.Reload() //nolint:errcheck // /status reports it
 
 	if code, body := testutil.Get(t, gw+"/open/x", ""); code != http.StatusOK || body != "ok" {

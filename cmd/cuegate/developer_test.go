@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
 
+	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/cuegate/cuegate/portal/store"
 )
 
@@ -44,9 +44,7 @@ func TestDeveloperThroughRunningNode(t *testing.T) {
 	t.Parallel()
 	tmp := t.TempDir()
 	state, pw := filepath.Join(tmp, "state.json"), filepath.Join(tmp, "password")
-	if err := os.WriteFile(pw, []byte("correct horse battery\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, pw, "correct horse battery\n", 0o600)
 	n := startTestNode(t, serveTestDir(t), state, nil)
 	admin, portalURL := n.AdminAddr(), "http://"+n.PortalAddr()
 	const dev = `{"email":"dev@example.com","password":"correct horse battery"}`
@@ -207,9 +205,7 @@ func TestDeveloperAdminToken(t *testing.T) {
 		"token.cue":   "package t\n\ngateway: admin_token: file: \"admin.token\"\n",
 		"admin.token": "0p3rator-t0ken\n",
 	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(dir, name), content, 0o600)
 	}
 	n := startTestNode(t, dir, filepath.Join(dir, "state.json"), nil)
 	if code, _, stderr := cli("developer", "list", "--admin", n.AdminAddr()); code == exitOK || !strings.Contains(stderr, "needs its gateway.admin_token (pass --admin-token-file FILE") {

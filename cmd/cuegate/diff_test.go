@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestDiffAgainst: --against reads a node's GET /table with the admin
@@ -17,9 +18,7 @@ func TestDiffAgainst(t *testing.T) {
 	dir := t.TempDir()
 	cfg := func(target string) {
 		src := "package cfg\n\napis: users: {name: \"Users\", listen_path: \"/users\", auth: keyless: true, upstream: targets: [\"" + target + "\"]}\n"
-		if err := os.WriteFile(filepath.Join(dir, "cfg.cue"), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(dir, "cfg.cue"), src, 0o644)
 	}
 	cfg("http://127.0.0.1:9000")
 	var served, stderr bytes.Buffer

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestFmtReplacesAtomically: fmt puts a new file in place of an
@@ -19,9 +21,7 @@ func TestFmtReplacesAtomically(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			path, target := filepath.Join(dir, "a.cue"), filepath.Join(dir, "b.cue.txt")
-			if err := os.WriteFile(target, []byte(unformatted), mode); err != nil {
-				t.Fatal(err)
-			}
+			testutil.WriteFile(t, target, unformatted, mode)
 			if err := os.Chmod(target, mode); err != nil { // past the umask
 				t.Fatal(err)
 			}
@@ -64,9 +64,7 @@ func TestFmtLeavesAFileANewOneCannotStandFor(t *testing.T) {
 	const unformatted = "package cfg\na:   1\n"
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.cue")
-	if err := os.WriteFile(path, []byte(unformatted), 0o640); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, path, unformatted, 0o640)
 	if err := os.Link(path, filepath.Join(t.TempDir(), "other.cue")); err != nil {
 		t.Skip("no hard links here:", err)
 	}

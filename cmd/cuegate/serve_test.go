@@ -28,9 +28,7 @@ import (
 func serveTestDir(t *testing.T) string {
 	t.Helper()
 	dir, _ := nodetest.Dir(t, nil)
-	if err := os.WriteFile(filepath.Join(dir, "invite.cue"), []byte("package t\n\nportal: signup: \"invite\"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(dir, "invite.cue"), "package t\n\nportal: signup: \"invite\"\n", 0o644)
 	return dir
 }
 
@@ -51,9 +49,7 @@ func startTestNode(t *testing.T, dir, state string, compile func(string) (*table
 func TestServeExitCodes(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "c.cue"), []byte("package t\n\napis: x: listen_path: 7\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(dir, "c.cue"), "package t\n\napis: x: listen_path: 7\n", 0o644)
 	for _, tt := range []struct {
 		args []string
 		code int

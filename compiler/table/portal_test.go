@@ -2,21 +2,18 @@ package table
 
 import (
 	"maps"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 func TestUnavailableEntries(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tok"), []byte("s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(dir, "empty"), "", 0o600)
+	testutil.WriteFile(t, filepath.Join(dir, "tok"), "s3cret\n", 0o600)
 	entry := func(sec *Secret) *CatalogueEntry { return &CatalogueEntry{DCR: &DCR{InitialAccessToken: sec}} }
 	p := Portal{Catalogue: map[string]*CatalogueEntry{
 		"open":    entry(nil),

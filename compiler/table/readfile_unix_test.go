@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestReadFile: only a regular file within the bound is read; a named
@@ -78,9 +80,7 @@ func TestReadFileSwappedAfterStat(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	regularFile, pipe := filepath.Join(dir, "regular"), filepath.Join(dir, "pipe")
-	if err := os.WriteFile(regularFile, []byte("s3cret"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, regularFile, "s3cret", 0o600)
 	if err := syscall.Mkfifo(pipe, 0o600); err != nil {
 		t.Fatal(err)
 	}

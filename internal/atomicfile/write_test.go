@@ -194,9 +194,7 @@ func TestRemoveStaleRemovesOnlyTheFilesTemporaryFiles(t *testing.T) {
 			stale := []string{".f.tmp-1", ".f.tmp-abc"}
 			kept := []string{"f", ".g.tmp-1", "f.tmp-1", ".f.tmp", ".ff.tmp-1"}
 			for _, name := range append(stale, kept...) {
-				if err := os.WriteFile(filepath.Join(in, name), nil, 0o600); err != nil {
-					t.Fatal(err)
-				}
+				testutil.WriteFile(t, filepath.Join(in, name), "", 0o600)
 			}
 			if err := RemoveStale(filepath.Join(dir, tt.path)); err != nil {
 				t.Fatal(err)

@@ -4,12 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestRevisionBounds: a revision that repeats one tree under many names
@@ -108,9 +109,7 @@ func blobs(t *testing.T, top string, contents ...string) []string {
 	var paths []string
 	for i, c := range contents {
 		p := filepath.Join(dir, fmt.Sprint(i))
-		if err := os.WriteFile(p, []byte(c), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, p, c, 0o600)
 		paths = append(paths, p)
 	}
 	return strings.Fields(gitIn(t, top, strings.Join(paths, "\n")+"\n", "hash-object", "-w", "--stdin-paths"))

@@ -185,15 +185,11 @@ portal: {
 		dcr: {grant_types: ["client_credentials"], response_types: []}}
 }
 `
-	if err := os.WriteFile(dir+"/x.cue", []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, dir+"/x.cue", cfg, 0o600)
 	if err := os.Mkdir(dir+"/secrets", 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(dir+"/secrets/iat", []byte("iat-from-file\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, dir+"/secrets/iat", "iat-from-file\n", 0o600)
 	table, err := compiler.Compile(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -329,9 +325,7 @@ func TestUnreadableSecretSendsNothing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	empty := dir + "/empty"
-	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, empty, "\n", 0o600)
 	tests := []struct {
 		name   string
 		secret table.Secret

@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 func TestMigrateV1(t *testing.T) {
@@ -20,12 +22,8 @@ func TestMigrateV1(t *testing.T) {
                      "expires_at": "2026-02-01T00:00:00Z"}},
   "revoked": ["old"]
 }`
-	if err := os.WriteFile(path, []byte(v1), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path+".v1.bak", []byte("an older backup"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, path, v1, 0o600)
+	testutil.WriteFile(t, path+".v1.bak", "an older backup", 0o644)
 	s := open(t, path)
 	c, ok := s.Client("c1")
 	want := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)

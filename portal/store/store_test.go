@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 func TestOpenCreatesFileWithMode0600(t *testing.T) {
@@ -82,9 +84,7 @@ func TestCorruptFileStopsOpenAndIsNotOverwritten(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := statePath(t)
-			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			testutil.WriteFile(t, path, content, 0o600)
 			s, err := Open(path)
 			if err == nil {
 				s.Close()
