@@ -29,10 +29,7 @@ portal: catalogue: orders: {name: "Orders", api: "orders", policy: "basic", open
 
 func TestOpenAPIReference(t *testing.T) {
 	t.Parallel()
-	doc, err := os.ReadFile("testdata/openapi/orders.openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := testutil.ReadFile(t, "testdata/openapi/orders.openapi.yaml")
 	dir := writeFiles(t, map[string]string{"cfg.cue": openapiConfig("orders.openapi.yaml"), "orders.openapi.yaml": string(doc)})
 	tb, err := compiler.Compile(dir)
 	if err != nil {
@@ -225,10 +222,7 @@ func TestOpenAPIAliasRefused(t *testing.T) {
 // document share its reference, compiled once.
 func TestOpenAPIDocumentSharedByEntries(t *testing.T) {
 	t.Parallel()
-	doc, err := os.ReadFile("testdata/openapi/orders.openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := testutil.ReadFile(t, "testdata/openapi/orders.openapi.yaml")
 	cfg := openapiConfig("orders.yaml") + `portal: catalogue: again: {name: "Again", api: "orders", policy: "basic", openapi: "orders.yaml"}` + "\n"
 	tb, err := compiler.Compile(writeFiles(t, map[string]string{"cfg.cue": cfg, "orders.yaml": string(doc)}))
 	if err != nil {

@@ -2,18 +2,16 @@ package compiler
 
 import (
 	"encoding/json"
-	"os"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // FuzzReference: any document either compiles into a reference whose
 // document is JSON, or is an error; it never panics or hangs.
 func FuzzReference(f *testing.F) {
 	for _, name := range []string{"testdata/openapi/orders.openapi.yaml"} {
-		src, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+		src := testutil.ReadFile(f, name)
 		f.Add(src)
 	}
 	f.Add([]byte(`{"openapi":"3.1.0","info":{"title":"t","version":"1"},"paths":{"/a":{"get":{"tags":["x","x"],"responses":{"200":{"description":"ok"}}}}}}`))

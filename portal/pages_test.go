@@ -82,10 +82,10 @@ func TestPagesGolden(t *testing.T) {
 		updatePages(t, e, dev, pages, dir, layoutFile)
 		return
 	}
-	layout := readGolden(t, layoutFile)
+	layout := string(testutil.ReadFile(t, layoutFile))
 	for name, path := range pages {
 		file := filepath.Join(dir, name+".html")
-		if got := renderPage(e, dev, path); got != assemble(layout, readGolden(t, file)) {
+		if got := renderPage(e, dev, path); got != assemble(layout, string(testutil.ReadFile(t, file))) {
 			t.Errorf("%s differs from %s in %s (run with -update and review the diff):\n%s", path, file, layoutFile, got)
 		}
 	}
@@ -117,13 +117,4 @@ func updatePages(t *testing.T, e *env, dev *http.Client, pages map[string]string
 		testutil.WriteFile(t, filepath.Join(dir, name+".html"), main, 0o644)
 	}
 	testutil.WriteFile(t, layoutFile, shared, 0o644)
-}
-
-func readGolden(t *testing.T, file string) string {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

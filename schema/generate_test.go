@@ -2,11 +2,12 @@ package schema
 
 import (
 	"bytes"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // generatedFile is where the go:generate directive writes the Go types.
@@ -39,14 +40,8 @@ func TestGeneratedTypesUpToDate(t *testing.T) {
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, msg)
 	}
-	got, err := os.ReadFile(generatedFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := os.ReadFile(tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := testutil.ReadFile(t, generatedFile)
+	want := testutil.ReadFile(t, tmp)
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s is out of date with cuegate.cue: run go generate ./schema", generatedFile)
 	}
@@ -55,10 +50,7 @@ func TestGeneratedTypesUpToDate(t *testing.T) {
 // generateDirective returns the words of schema.go's go:generate line.
 func generateDirective(t *testing.T) []string {
 	t.Helper()
-	src, err := os.ReadFile("schema.go")
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := testutil.ReadFile(t, "schema.go")
 	for line := range strings.Lines(string(src)) {
 		if rest, ok := strings.CutPrefix(line, "//go:generate "); ok {
 			return strings.Fields(rest)

@@ -1,12 +1,13 @@
 package table_test
 
 import (
-	"os"
 	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestServingNeedsNoCUE: the model, the runtime and the portal link no
@@ -44,10 +45,7 @@ func TestImportsAsArchitectureSays(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command on PATH to list imports with")
 	}
-	doc, err := os.ReadFile("../../ARCHITECTURE.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := testutil.ReadFile(t, "../../ARCHITECTURE.md")
 	said := architectureImports(t, string(doc))
 	out, err := exec.Command(goBin, "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"/...").CombinedOutput()
 	if err != nil {

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -92,10 +91,7 @@ func TestAddAndDeleteReachEveryFollowerWithinASecond(t *testing.T) {
 	}
 	files := []string{snap}
 	for _, name := range []string{"f1.json", "f2.json"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testutil.ReadFile(t, filepath.Join(dir, name))
 		files = append(files, string(b))
 	}
 	for i, s := range files {

@@ -48,6 +48,17 @@ func WriteFile(tb testing.TB, path, content string, perm os.FileMode) {
 	}
 }
 
+// ReadFile returns the content of the file at path, failing tb when it
+// cannot be read.
+func ReadFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
 // DeadURL returns an http:// URL on the loopback interface where nothing
 // listens: a port that was just bound and released.
 func DeadURL(t testing.TB) string {

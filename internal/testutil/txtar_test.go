@@ -2,7 +2,6 @@ package testutil
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -93,10 +92,7 @@ func TestCheckWant(t *testing.T) {
 					t.Errorf("reported %q, want it to begin %q", e, want)
 				}
 			}
-			b, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := ReadFile(t, file)
 			want := tc.file
 			if want == "" {
 				want = tc.archive

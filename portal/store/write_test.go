@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 func TestCrashBeforeRenameKeepsPreviousFile(t *testing.T) {
@@ -78,10 +80,7 @@ func TestConcurrentAddClientPersistsEachOnce(t *testing.T) {
 	}
 	s.Close()
 
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testutil.ReadFile(t, path)
 	var st state
 	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)

@@ -2,9 +2,10 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // reference is the checked-in output, relative to this package.
@@ -18,10 +19,7 @@ func TestReferenceUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile(reference)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := testutil.ReadFile(t, reference)
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s is stale: run go generate ./schema/...", reference)
 	}
