@@ -32,7 +32,7 @@ func dropPortalCookies(h *fasthttp.RequestHeader, buf []byte) []byte {
 	var at [4]int
 	ends := at[:0] // where each field kept ends in buf
 	for k, v := range h.AllInOrder() {
-		if n := len(buf); bytes.Equal(k, hdrCookie) {
+		if n := len(buf); bytes.EqualFold(k, hdrCookie) {
 			if buf = appendOtherCookies(buf, v); len(buf) > n {
 				ends = append(ends, len(buf))
 			}
@@ -55,7 +55,7 @@ func dropPortalCookies(h *fasthttp.RequestHeader, buf []byte) []byte {
 // holds one of the portal's cookies.
 func portalCookieSent(h *fasthttp.RequestHeader) bool {
 	for k, v := range h.AllInOrder() {
-		if !bytes.Equal(k, hdrCookie) {
+		if !bytes.EqualFold(k, hdrCookie) {
 			continue
 		}
 		for rest := v; rest != nil; {
