@@ -35,7 +35,7 @@ func (e *headerEdits) edit(h headerEditor) {
 // sent, and the API's own claim headers are then set from the verified
 // claims.
 func (r *request) RequestHeader(h *fasthttp.RequestHeader) {
-	r.buf = dropPortalCookies(h, r.buf)
+	r.buf = passCookies(h, r.buf)
 	for _, k := range r.st.claimHeaderNames {
 		h.DelBytes(k)
 	}

@@ -21,6 +21,9 @@ func TestAmbiguousHeadersRefused(t *testing.T) {
 		{"name with a space", "Authorization: Bearer " + tok + "\r\nX Forwarded For: 10.0.0.1\r\n", `invalid header name \"X Forwarded For\"`},
 		{"name with an underscore", "Authorization: Bearer " + tok + "\r\nX_Forwarded_For: 10.0.0.1\r\n", "invalid header name"},
 		{"name with an underscore, keyless", "X_Client_Id: admin\r\n", "invalid header name"},
+		{"folded line", "X-A: a\r\n b\r\nX-Http-Method-Override: DELETE\r\n", "obsolete line folding"},
+		{"folded line with a tab", "Authorization: Bearer " + tok + "\r\nX-A: a\r\n\tb\r\n", "obsolete line folding"},
+		{"folded first line", " X-A: a\r\n", ""},
 		// fasthttp refuses these when it parses the header.
 		{"name with a separator", "Authorization: Bearer " + tok + "\r\nX-A(b): 1\r\n", ""},
 		{"name with a non-ASCII byte", "Authorization: Bearer " + tok + "\r\nX-\xe9: 1\r\n", ""},
@@ -54,7 +57,8 @@ func TestConnectionKeepsEndToEndHeaders(t *testing.T) {
 	tok := e.token("c1", nil)
 	r := e.rawExchange("POST /private/body HTTP/1.1\r\nHost: gateway\r\n" +
 		"Connection: close, Content-Length, Authorization, Cookie, Host, X-Forwarded-For, x-forwarded-host, X-Request-Id, X-Hop\r\n" +
-		"Authorization: Bearer " + tok + "\r\nCookie: a=1\r\nX-Hop: 1\r\nX-Request-Id: rid-1\r\nContent-Length: 5\r\n\r\nhello")
+		"Connection: X-Hop2\r\n" +
+		"Authorization: Bearer " + tok + "\r\nCookie: a=1\r\nX-Hop: 1\r\nX-Hop2: 1\r\nX-Request-Id: rid-1\r\nContent-Length: 5\r\n\r\nhello")
 	if r.status != 200 {
 		t.Fatalf("status %d %s", r.status, r.body)
 	}
@@ -73,7 +77,9 @@ func TestConnectionKeepsEndToEndHeaders(t *testing.T) {
 			t.Errorf("upstream %s = %q, want %q", k, got, want)
 		}
 	}
-	if got := hit.Header.Get("X-Hop"); got != "" {
-		t.Errorf("X-Hop, named in Connection, reached the upstream: %q", got)
+	for _, k := range []string{"X-Hop", "X-Hop2"} {
+		if got := hit.Header.Get(k); got != "" {
+			t.Errorf("%s, named in a Connection field, reached the upstream: %q", k, got)
+		}
 	}
 }

@@ -14,18 +14,19 @@ var (
 	hdrCookie        = []byte("Cookie")
 )
 
-// dropPortalCookies removes the portal's cookies (table.PortalCookies)
-// from h, a request header about to go upstream: a browser sends the
-// portal's session to every port of its host, so an upstream would
-// otherwise get the developer's portal session. Every other byte of the
-// Cookie fields passes as the client sent it. h's fields are read as
-// received (AllInOrder), never through fasthttp's cookie parser, which
-// would write them back rebuilt (see stripRequestHeaders in
-// runtime/proxy); only when one holds a portal cookie are they replaced,
-// by their text without the portal's pairs, added as fields fasthttp
-// does not parse. buf is scratch, returned for reuse.
-func dropPortalCookies(h *fasthttp.RequestHeader, buf []byte) []byte {
-	if len(h.PeekBytes(hdrCookie)) == 0 || !portalCookieSent(h) {
+// passCookies sets the Cookie fields of h, a request header about to go
+// upstream, to the client's as it sent them, without the portal's cookies
+// (table.PortalCookies): a browser sends the portal's session to every
+// port of its host, so an upstream would otherwise get the developer's
+// portal session. fasthttp parses the Cookie fields once asked for the
+// header's keys (checkHeader, stripHeaders) and would send them rebuilt,
+// without the cookies it cannot parse and with quoted values unquoted;
+// passCookies replaces them by the fields as received (AllInOrder), less
+// the portal's pairs, added as fields fasthttp does not parse. checkHeader
+// has refused a folded header, the one AllInOrder could read short; a
+// field it did not read is not sent. buf is scratch, returned for reuse.
+func passCookies(h *fasthttp.RequestHeader, buf []byte) []byte {
+	if !sentField(h.RawHeaders(), hdrCookie) {
 		return buf
 	}
 	buf = buf[:0]
@@ -51,18 +52,18 @@ func dropPortalCookies(h *fasthttp.RequestHeader, buf []byte) []byte {
 	return buf
 }
 
-// portalCookieSent reports whether a Cookie field of h, as received,
-// holds one of the portal's cookies.
-func portalCookieSent(h *fasthttp.RequestHeader) bool {
-	for k, v := range h.AllInOrder() {
-		if !bytes.EqualFold(k, hdrCookie) {
-			continue
+// sentField reports whether the header block raw, as received, has a
+// field named name, in any case.
+func sentField(raw, name []byte) bool {
+	for len(raw) > len(name) {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
 		}
-		for rest := v; rest != nil; {
-			var name []byte
-			if _, name, rest = nextCookie(rest); isPortalCookie(name) {
-				return true
-			}
+		if len(line) > len(name) && line[len(name)] == ':' && bytes.EqualFold(line[:len(name)], name) {
+			return true
 		}
 	}
 	return false

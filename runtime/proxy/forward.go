@@ -118,7 +118,7 @@ func (ex *exchange) outgoing(ctx *fasthttp.RequestCtx, r *Request) *fasthttp.Req
 	}
 	out.Header.SetNoDefaultContentType(true) // pass on only what the client sent
 	ex.buf = appendForwardedFor(ex.buf[:0], ctx)
-	ex.conn = stripRequestHeaders(&out.Header, ex.conn)
+	ex.conn = stripHeaders(&out.Header, stripped, ex.conn)
 	out.Header.SetCanonical(hdrXFF, ex.buf)
 	if isTLS {
 		out.Header.SetCanonical(hdrXFProto, strHTTPS)

@@ -10,7 +10,7 @@ import (
 )
 
 // hopByHop reports whether a header key (canonical) is a hop-by-hop
-// header (RFC 9110 §7.6.1) but Connection, which stripConnection handles with
+// header (RFC 9110 §7.6.1) but Connection, which stripHeaders handles with
 // the headers it names, or X-Request-Id, which the gateway sets itself both
 // ways. It is what the response loses (and Content-Length, see
 // copyResponseHeader).
@@ -58,67 +58,47 @@ var (
 	strHTTP11        = []byte("HTTP/1.1")
 )
 
-// stripRequestHeaders removes from h, a request header about to go
-// upstream, in place, the headers stripped names, the Connection header
-// and those it names. It reads h's fields as the client sent them
-// (AllInOrder), not through All or PeekKeys: those make fasthttp parse
-// the Cookie fields and write them back rebuilt, which drops cookies it
-// cannot parse and unquotes values. DelBytes leaves the received fields
-// as they are, so deleting while reading them is safe. conn is scratch
-// for the Connection value, returned for reuse.
-func stripRequestHeaders(h *fasthttp.RequestHeader, conn []byte) []byte {
-	for k := range h.AllInOrder() {
-		if stripped(k) {
-			h.DelBytes(k) // DelBytes copies k before it edits h
-		}
-	}
-	return stripConnection(h, conn)
+// header is what stripHeaders needs of a fasthttp request or response
+// header. (Not All: its iterator escapes through an interface, and
+// PeekKeys gives the keys without allocating.)
+type header interface {
+	PeekKeys() [][]byte
+	PeekAll(key string) [][]byte
+	DelBytes(key []byte)
 }
 
-// stripResponseHeaders removes from h, the upstream's response header
-// as copied for the client, in place, the hop-by-hop headers, the
-// Connection header and those it names. It deletes only what is there: a
-// typical response has none of them. conn is scratch for the Connection
-// value, returned for reuse.
-func stripResponseHeaders(h *fasthttp.ResponseHeader, conn []byte) []byte {
+var (
+	_ header = (*fasthttp.RequestHeader)(nil)
+	_ header = (*fasthttp.ResponseHeader)(nil)
+)
+
+// stripHeaders removes from h, in place, the headers drop names (keys as
+// fasthttp yields them: canonical), the Connection fields and the headers
+// they name. It deletes only what is there: a typical message has none of
+// them. conn is scratch for the Connection values, returned for reuse.
+func stripHeaders(h header, drop func(key []byte) bool, conn []byte) []byte {
 	n := 0
 	for _, k := range h.PeekKeys() {
-		if hopByHop(k) {
+		if drop(k) {
 			n++
 		}
 	}
 	for ; n > 0; n-- {
 		for _, k := range h.PeekKeys() { // a deletion moves the keys: read them again
-			if hopByHop(k) {
+			if drop(k) {
 				h.DelBytes(k) // DelBytes copies k before it edits h
 				break
 			}
 		}
 	}
-	return stripConnection(h, conn)
-}
-
-// connectionHeader is what stripConnection needs of a fasthttp request
-// or response header.
-type connectionHeader interface {
-	PeekBytes(key []byte) []byte
-	DelBytes(key []byte)
-}
-
-var (
-	_ connectionHeader = (*fasthttp.RequestHeader)(nil)
-	_ connectionHeader = (*fasthttp.ResponseHeader)(nil)
-)
-
-// stripConnection removes h's Connection header and the headers it names
-// but those that stay end to end (endToEnd). conn is scratch for the
-// Connection value, returned for reuse.
-func stripConnection(h connectionHeader, conn []byte) []byte {
-	conn = append(conn[:0], h.PeekBytes(hdrConnection)...)
+	conn = conn[:0]
+	for _, v := range h.PeekAll(fasthttp.HeaderConnection) {
+		conn = append(append(conn, v...), ',')
+	}
 	if len(conn) == 0 {
 		return conn
 	}
-	h.DelBytes(hdrConnection) // also clears the close flag
+	h.DelBytes(hdrConnection) // every field; also clears the close flag
 	for rest := conn; len(rest) > 0; {
 		var tok []byte
 		if tok, rest = NextToken(rest); len(tok) > 0 && !endToEnd(tok) {
@@ -170,7 +150,7 @@ func copyResponseHeader(in, out *fasthttp.ResponseHeader, conn []byte) []byte {
 	out.SetProtocol(nil)
 	out.SetStatusMessage(nil)
 	out.DelBytes(hdrContentLength)
-	return stripResponseHeaders(out, conn)
+	return stripHeaders(out, hopByHop, conn)
 }
 
 // appendForwardedFor appends the X-Forwarded-For value: the client's
