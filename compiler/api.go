@@ -23,6 +23,7 @@ func (c *compilation) buildAPI(t *table.Table, id string, r schema.API) *table.A
 			Timeout:        c.duration(r.Upstream.Timeout, true, apiPath(id, "upstream", "timeout")),
 			ConnectTimeout: c.duration(r.Upstream.Connect_timeout, true, apiPath(id, "upstream", "connect_timeout")),
 			IdleTimeout:    c.duration(r.Upstream.Idle_timeout, true, apiPath(id, "upstream", "idle_timeout")),
+			MaxInflight:    int(r.Upstream.Max_inflight),
 			TraceContext:   r.Upstream.Trace_context,
 		},
 	}

@@ -43,6 +43,7 @@ var (
 	errQuota              = newError(403, "quota exceeded")
 	errUpstream           = newError(502, "upstream unavailable")
 	errUpstreamSlow       = newError(504, "upstream timed out")
+	errUpstreamBusy       = newError(503, "upstream busy: too many requests in flight to it")
 	errInternal           = newError(500, "internal error")
 )
 

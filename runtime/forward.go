@@ -36,6 +36,10 @@ func (r *request) forward(ctx *fasthttp.RequestCtx) (errorResponse, bool) {
 	case errors.Is(err, proxy.ErrTimeout):
 		st.metrics.upstreamSlow.Inc()
 		return errUpstreamSlow, false
+	case errors.Is(err, proxy.ErrBusy):
+		st.metrics.upstreamBusy.Inc()
+		ctx.Response.Header.SetBytesKV(hdrRetryAfter, strOne)
+		return errUpstreamBusy, false
 	default:
 		st.metrics.upstreamErrors.Inc()
 		return errUpstream, false

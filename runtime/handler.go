@@ -24,6 +24,7 @@ var (
 	hdrRateReset       = []byte("X-RateLimit-Reset")
 	contentTypeJSON    = []byte("application/json")
 	bearerRealm        = []byte(`Bearer realm="cuegate"`)
+	strOne             = []byte("1")
 )
 
 // request is the per-request state, pooled. When the response body is

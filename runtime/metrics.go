@@ -63,6 +63,7 @@ type apiMetrics struct {
 	duration       *metrics.PrometheusHistogram
 	upstreamErrors *metrics.Counter
 	upstreamSlow   *metrics.Counter
+	upstreamBusy   *metrics.Counter
 	rateLimited    *metrics.Counter
 	quotaExceeded  *metrics.Counter
 
@@ -79,6 +80,7 @@ func newAPIMetrics(set *metrics.Set, id string) *apiMetrics {
 		duration:       set.GetOrCreatePrometheusHistogram(`cuegate_request_duration_seconds{` + l + `}`),
 		upstreamErrors: set.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="unavailable"}`),
 		upstreamSlow:   set.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="timeout"}`),
+		upstreamBusy:   set.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="busy"}`),
 		rateLimited:    set.GetOrCreateCounter(`cuegate_rate_limited_total{` + l + `}`),
 		quotaExceeded:  set.GetOrCreateCounter(`cuegate_quota_exceeded_total{` + l + `}`),
 	}

@@ -118,6 +118,22 @@ func connCaps(gw *table.Gateway) (listener, perClient int) {
 	return listener, maxConnsPerClient(gw.MaxConnsPerClient, listener)
 }
 
+// maxInflight is the cap on the requests in flight to an upstream on
+// this node: configured (upstream.max_inflight), else half of the
+// gateway listener's cap (connCaps), so that one slow upstream leaves the
+// other APIs half the connections; 0 (no cap) when the listener's is not
+// known.
+func maxInflight(configured int, gw *table.Gateway) int {
+	if configured > 0 {
+		return configured
+	}
+	listener, _ := connCaps(gw)
+	if listener <= 0 {
+		return 0
+	}
+	return max(listener/2, 1)
+}
+
 // maxConns is the most client connections the gateway listener serves:
 // configured (max_conns), else half of openFiles, the process's limit on
 // open files, so that running out of connections leaves descriptors for

@@ -243,6 +243,16 @@ type API struct {
 		// as a request is sent on it.
 		Idle_timeout string `json:"idle_timeout"`
 
+		// max_inflight caps the requests this upstream has in flight on
+		// one node, their response bodies included; one beyond it is
+		// answered 503 at once, with Retry-After, so that a slow upstream
+		// holds at most this many of the gateway's connections (max_conns)
+		// and the other APIs keep the rest. APIs whose upstream blocks
+		// have the same targets, timeouts and max_inflight share one pool
+		// of connections and this cap. Unset, it is half of max_conns (or
+		// of max_conns's default).
+		Max_inflight int64 `json:"max_inflight,omitempty"`
+
 		// claim_headers sends verified claims to the upstream, header
 		// name: claim (a dotted path reaches into nested objects, as
 		// "realm_access.roles"; a path that the token has both as a

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -170,6 +171,9 @@ type Upstream struct {
 	ConnectTimeout Duration `json:"connect_timeout"`
 	// IdleTimeout is how long an idle connection to a target is kept.
 	IdleTimeout Duration `json:"idle_timeout"`
+	// MaxInflight caps the requests in flight to the upstream on one
+	// node; 0: the default, half of the gateway's max_conns.
+	MaxInflight int `json:"max_inflight,omitempty"`
 	// ClaimHeaders are the headers set from verified claims, sorted by
 	// name (a JWT API's only).
 	ClaimHeaders []ClaimHeader `json:"claim_headers,omitempty"`
@@ -186,7 +190,7 @@ type Upstream struct {
 // Key identifies the upstream's connection pool: two APIs or two table
 // generations with the same Key can share one.
 func (u Upstream) Key() string {
-	return strings.Join(u.Targets, " ") + "|" + u.Timeout.D().String() + "|" + u.ConnectTimeout.D().String() + "|" + u.IdleTimeout.D().String()
+	return strings.Join(u.Targets, " ") + "|" + u.Timeout.D().String() + "|" + u.ConnectTimeout.D().String() + "|" + u.IdleTimeout.D().String() + "|" + strconv.Itoa(u.MaxInflight)
 }
 
 // JWTAuth says how an API validates tokens and finds identity and policy.

@@ -65,10 +65,16 @@ type Request struct {
 // r.Hooks.ResponseDone is called when the body is through, which may be
 // before Forward returns: the caller must not touch what ResponseDone
 // releases after a successful Forward. On error (ErrUnavailable,
-// ErrTimeout, ErrBodyTooLarge, ErrClientBody) ctx's response is untouched
-// and no hook is called.
+// ErrTimeout, ErrBusy, ErrBodyTooLarge, ErrClientBody) ctx's response is
+// untouched and no hook is called. A request beyond Options.MaxInflight
+// is refused with ErrBusy before anything is sent: the count is taken
+// and checked in one atomic step, so that concurrent requests never pass
+// it.
 func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, error) {
-	p.inflight.Add(1)
+	if n := p.inflight.Add(1); p.maxInflight > 0 && n > p.maxInflight {
+		p.finish()
+		return 0, ErrBusy
+	}
 	ex := acquireExchange()
 	ex.pool, ex.hooks = p, r.Hooks
 	out := ex.outgoing(ctx, r)

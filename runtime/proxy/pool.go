@@ -40,6 +40,10 @@ type Options struct {
 	Cooldown time.Duration
 	// MaxConnsPerTarget bounds each target's pool; 0 means 1024.
 	MaxConnsPerTarget int
+	// MaxInflight caps the requests in flight through the pool at once
+	// (Inflight); Forward refuses one beyond it with ErrBusy. 0 means no
+	// cap.
+	MaxInflight int
 }
 
 // Pool forwards requests to the targets of one upstream. It is safe for
@@ -50,7 +54,9 @@ type Pool struct {
 	cooldown time.Duration
 	next     atomic.Uint32
 	inflight atomic.Int64
-	closed   atomic.Bool
+	// maxInflight is Options.MaxInflight; 0: no cap.
+	maxInflight int64
+	closed      atomic.Bool
 }
 
 type target struct {
@@ -96,7 +102,7 @@ func New(opts Options) (*Pool, error) {
 	if opts.MaxConnsPerTarget <= 0 {
 		opts.MaxConnsPerTarget = 1024
 	}
-	p := &Pool{timeout: opts.Timeout, cooldown: opts.Cooldown}
+	p := &Pool{timeout: opts.Timeout, cooldown: opts.Cooldown, maxInflight: int64(max(opts.MaxInflight, 0))}
 	for _, raw := range opts.Targets {
 		t, err := newTarget(raw, opts)
 		if err != nil {

@@ -133,3 +133,67 @@ func TestForwardFailoverOnHandshake(t *testing.T) {
 		t.Fatal("the target whose handshake failed is not cooling down")
 	}
 }
+
+// TestForwardMaxInflight: of a burst of concurrent requests to a slow
+// upstream, MaxInflight reach it and the others are refused at once with
+// ErrBusy; once they finish, the pool takes requests again.
+func TestForwardMaxInflight(t *testing.T) {
+	t.Parallel()
+	const capped, burst = 3, 20
+	release := make(chan struct{})
+	var mu sync.Mutex
+	waiting, most := 0, 0
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		waiting++
+		most = max(most, waiting)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		waiting--
+		mu.Unlock()
+	}))
+	defer up.Close()
+	p, err := New(Options{Targets: []string{up.URL}, MaxInflight: capped})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := serve(t, p)
+	statuses := make(chan int, burst)
+	for range burst {
+		go func() {
+			resp, err := http.Get(gw + "/slow")
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	counts := map[int]int{}
+	for range burst - capped { // the refusals come without waiting for the upstream
+		counts[<-statuses]++
+	}
+	testutil.Eventually(t, "the requests let through to reach the upstream", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return waiting == capped
+	})
+	close(release)
+	for range capped {
+		counts[<-statuses]++
+	}
+	mu.Lock()
+	atOnce := most
+	mu.Unlock()
+	if counts[503] != burst-capped || counts[200] != capped || atOnce != capped {
+		t.Fatalf("statuses %v, at most %d at the upstream at once; want %d refused with 503, %d answered, %d at once", counts, atOnce, burst-capped, capped, capped)
+	}
+	if resp, _ := get(t, gw+"/after", nil); resp.StatusCode != 200 {
+		t.Fatalf("after the burst: status %d, want 200", resp.StatusCode)
+	}
+	if n := p.Inflight(); n != 0 {
+		t.Fatalf("Inflight %d after every request finished", n)
+	}
+}

@@ -41,7 +41,7 @@ package proxy
 import "errors"
 
 // Errors Forward returns. ErrUnavailable is answered with 502, ErrTimeout
-// with 504.
+// with 504, ErrBusy with 503.
 var (
 	// ErrUnavailable: no target accepted a connection, or the connection
 	// failed before a response arrived.
@@ -49,6 +49,9 @@ var (
 	// ErrTimeout: a target did not answer within the upstream timeout, or
 	// every target failed and at least one of them by a connect timeout.
 	ErrTimeout = errors.New("proxy: upstream timed out")
+	// ErrBusy: the pool had Options.MaxInflight requests in flight
+	// already; nothing was sent.
+	ErrBusy = errors.New("proxy: upstream busy")
 	// ErrBodyTooLarge: a request body without a length went past
 	// Request.MaxBody (answered with 413).
 	ErrBodyTooLarge = errors.New("proxy: request body too large")

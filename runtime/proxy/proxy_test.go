@@ -34,6 +34,8 @@ func serve(t *testing.T, p *Pool) string {
 		switch {
 		case errors.Is(err, ErrTimeout):
 			ctx.Error("timeout", 504)
+		case errors.Is(err, ErrBusy):
+			ctx.Error("busy", 503)
 		case err != nil:
 			ctx.Error(err.Error(), 502)
 		}
