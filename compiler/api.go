@@ -42,9 +42,8 @@ func (c *compilation) buildAPI(t *table.Table, id string, r schema.API) *table.A
 		at := apiPath(id, "upstream", "targets").index(i)
 		u, err := url.Parse(string(target))
 		switch {
-		case err == nil && u.User != nil || err != nil && strings.Contains(string(target), "@"):
-			// Not quoted: what comes before the "@" may be a credential.
-			c.errorf(at, "the upstream target has credentials before its host (user:password@), or an \"@\" that reads as such: they are never sent, and the table, /table and diff would show them; send them with upstream.secret_headers (\"Authorization\": {env: \"NAME\"})")
+		case hasCredentials(string(target)):
+			// Refused by checkURLCredentials, and never quoted.
 		case err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
 			c.errorf(at, "invalid upstream target %q: want scheme://host[:port][/path] without query or fragment", target)
 		}

@@ -26,6 +26,7 @@ func (c *compilation) build(raw *schema.Config) *table.Table {
 		Policies: make(map[string]*table.Policy, len(raw.Policies)),
 	}
 	c.checkIDs(raw)
+	c.checkURLCredentials(raw)
 	c.buildGateway(t, &raw.Gateway)
 	for _, id := range sortedKeys(raw.Idps) {
 		t.IdPs[id] = c.buildIdP(id, raw.Idps[id])

@@ -158,8 +158,10 @@ type compilation struct {
 	errs  table.Diagnostics
 	warns table.Diagnostics
 	user  cue.Value // the user's package, before the schema
-	// reported holds the fields the schema reported: the compiler's own
-	// checks stay silent about them (see errorf).
+	// reported holds the fields the schema reported, and those a check
+	// refused whose value no other finding may quote
+	// (checkURLCredentials): the compiler's own checks stay silent about
+	// them (see errorf).
 	reported []fieldPath
 	first    string // the first file, where a finding without position goes
 	// secrets are the literals at the user's #Secret positions, which

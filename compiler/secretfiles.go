@@ -15,38 +15,20 @@ import (
 // is covered without a change here.
 func secretFiles(raw *schema.Config) []string {
 	var files []string
-	var walk func(v reflect.Value)
-	walk = func(v reflect.Value) {
-		switch v.Kind() {
-		case reflect.Pointer, reflect.Interface:
-			if !v.IsNil() {
-				walk(v.Elem())
-			}
-		case reflect.Struct:
-			switch s := v.Interface().(type) {
-			case schema.Secret:
-				files = append(files, s.File)
-				return
-			case schema.TLS:
-				files = append(files, s.Cert_file, s.Key_file)
-				return
-			}
-			for i := range v.NumField() {
-				if v.Type().Field(i).IsExported() {
-					walk(v.Field(i))
-				}
-			}
-		case reflect.Map:
-			for it := v.MapRange(); it.Next(); {
-				walk(it.Value())
-			}
-		case reflect.Slice, reflect.Array:
-			for i := range v.Len() {
-				walk(v.Index(i))
-			}
+	walkConfig(raw, func(_ fieldPath, v reflect.Value) bool {
+		if v.Kind() != reflect.Struct {
+			return true
 		}
-	}
-	walk(reflect.ValueOf(raw))
+		switch s := v.Interface().(type) {
+		case schema.Secret:
+			files = append(files, s.File)
+			return false
+		case schema.TLS:
+			files = append(files, s.Cert_file, s.Key_file)
+			return false
+		}
+		return true
+	})
 	return files
 }
 

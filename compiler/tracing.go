@@ -25,12 +25,10 @@ func (c *compilation) buildTracing(t *table.Table, tr *schema.Tracing) {
 		SampleRatio: tr.Sample_ratio,
 		ServiceName: tr.Service_name,
 	}
-	if u, err := url.Parse(string(tr.Endpoint)); err != nil || u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
-		shown := "(unparsable)"
-		if err == nil {
-			shown = u.Redacted() // never the password
-		}
-		c.errorf(at.field("endpoint"), "invalid OTLP/HTTP endpoint %q: want scheme://host[:port][/path] without credentials, query or fragment (spans go to <endpoint>/v1/traces; credentials go in headers)", shown)
+	// An endpoint with credentials is refused by checkURLCredentials, and
+	// never quoted.
+	if u, err := url.Parse(string(tr.Endpoint)); !hasCredentials(string(tr.Endpoint)) && (err != nil || u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "") {
+		c.errorf(at.field("endpoint"), "invalid OTLP/HTTP endpoint %q: want scheme://host[:port][/path] without query or fragment (spans go to <endpoint>/v1/traces)", tr.Endpoint)
 	}
 	for _, name := range slices.Sorted(maps.Keys(tr.Headers)) {
 		s := tr.Headers[name]
