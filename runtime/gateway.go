@@ -93,6 +93,12 @@ type Gateway struct {
 
 	series   gatewayMetrics
 	notFound *apiMetrics // metrics of requests that match no API
+
+	// listenerCap is the gateway listener's cap on connections (connCaps)
+	// under the table New was given: max_conns takes effect when serving
+	// starts, so the default of every upstream's max_inflight follows it,
+	// not a reloaded table's.
+	listenerCap int
 }
 
 // generation is one table being served and what was built for it.
@@ -145,6 +151,7 @@ func New(t *table.Table, opts Options) (*Gateway, error) {
 		series:     newGatewayMetrics(),
 	}
 	g.notFound = newAPIMetrics(g.series.set, "")
+	g.listenerCap, _ = connCaps(&t.Gateway)
 	if opts.Cluster != nil {
 		g.registerClusterMetrics(opts.Cluster)
 	}

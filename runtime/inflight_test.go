@@ -11,16 +11,24 @@ import (
 // third to it is answered 503 at once with Retry-After and counted, an
 // API on another upstream still answers, and once the two finish the
 // upstream takes requests again. The cap is upstream.max_inflight, or
-// by default half of max_conns.
+// by default half of max_conns as serving started.
 func TestUpstreamMaxInflight(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ name, extra string }{
-		{"configured", "apis: public: upstream: max_inflight: 2\n"},
-		{"half of max_conns", "gateway: {max_conns: 4, max_conns_per_client: 4}\n"},
+	for _, tc := range []struct{ name, extra, reloaded string }{
+		{"configured", "apis: public: upstream: max_inflight: 2\n", ""},
+		{"half of max_conns", "gateway: {max_conns: 4, max_conns_per_client: 4}\n", ""},
+		// max_conns takes effect at start, and so does the default.
+		{"half of max_conns at start", "gateway: {max_conns: 4, max_conns_per_client: 4}\n", "gateway: {max_conns: 1000, max_conns_per_client: 1000}\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, envOptions{extra: tc.extra})
+			if tc.reloaded != "" {
+				e.writeConfig(tc.reloaded)
+				if err := reload(e.gw); err != nil {
+					t.Fatal(err)
+				}
+			}
 			admin := httptest.NewServer(e.gw.AdminHandler())
 			defer admin.Close()
 			held := make(chan response, 2)

@@ -119,15 +119,13 @@ func connCaps(gw *table.Gateway) (listener, perClient int) {
 }
 
 // maxInflight is the cap on the requests in flight to an upstream on
-// this node: configured (upstream.max_inflight), else half of the
-// gateway listener's cap (connCaps), so that one slow upstream leaves the
-// other APIs half the connections; 0 (no cap) when the listener's is not
-// known.
-func maxInflight(configured int, gw *table.Gateway) int {
+// this node: configured (upstream.max_inflight), else half of listener,
+// the gateway listener's cap, so that one slow upstream leaves the other
+// APIs half the connections; 0 (no cap) when the listener's is not known.
+func maxInflight(configured, listener int) int {
 	if configured > 0 {
 		return configured
 	}
-	listener, _ := connCaps(gw)
 	if listener <= 0 {
 		return 0
 	}

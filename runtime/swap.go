@@ -106,7 +106,7 @@ func (g *Gateway) newGeneration(prev *generation, t *table.Table, exporter *trac
 // records it in pools under its key: the one pools already has, else
 // g's, else a new one.
 func (g *Gateway) pool(pools map[string]*proxy.Pool, a *table.API, gw *table.Gateway, upstreamTLS *tls.Config) (*proxy.Pool, error) {
-	inflight := maxInflight(a.Upstream.MaxInflight, gw)
+	inflight := maxInflight(a.Upstream.MaxInflight, g.listenerCap)
 	key := a.Upstream.Key() + "|" + gw.UpstreamCAFile + "|" + strconv.Itoa(inflight)
 	p := pools[key]
 	if p == nil {

@@ -249,8 +249,10 @@ type API struct {
 		// holds at most this many of the gateway's connections (max_conns)
 		// and the other APIs keep the rest. APIs whose upstream blocks
 		// have the same targets, timeouts and max_inflight share one pool
-		// of connections and this cap. Unset, it is half of max_conns (or
-		// of max_conns's default).
+		// of connections and this cap; blocks that differ (another base
+		// path or timeout) have a cap each, even to one backend: set
+		// caps that add up to what it may hold. Unset, it is half of
+		// max_conns (or of max_conns's default) as serving started.
 		Max_inflight int64 `json:"max_inflight,omitempty"`
 
 		// claim_headers sends verified claims to the upstream, header

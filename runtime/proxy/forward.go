@@ -77,20 +77,30 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	}
 	ex := acquireExchange()
 	ex.pool, ex.hooks = p, r.Hooks
+	// Until respond hands ex on (to the response or to Close), ex is
+	// Forward's to release: on an error, and when a hook panics, so that
+	// the panic does not keep the upstream connection and a slot of
+	// MaxInflight for ever.
+	handedOn := false
+	defer ex.releaseUnless(&handedOn)
 	out := ex.outgoing(ctx, r)
 	start := time.Now()
 	err := p.send(ex, out, start.Add(p.timeout), start)
 	upstream := time.Since(start)
 	ex.restoreClient(&ctx.Request.Header)
 	if err == nil {
-		err = ex.respond(ctx, upstream)
+		err = ex.respond(ctx, upstream, &handedOn)
 	} else {
 		err = ex.sendError(err)
 	}
-	if err != nil {
+	return upstream, err
+}
+
+// releaseUnless releases ex unless *handedOn.
+func (ex *exchange) releaseUnless(handedOn *bool) {
+	if !*handedOn {
 		ex.release()
 	}
-	return upstream, err
 }
 
 // outgoing makes the request Forward sends from the client's in ctx (see
@@ -180,8 +190,8 @@ func (ex *exchange) sendError(err error) error {
 // respond puts the upstream's response into ctx.Response (see Forward and the package doc):
 // the body read whole, streamed, or none. On error ctx's response is
 // untouched and the caller releases ex; on success ex is the response's
-// body stream, or already closed.
-func (ex *exchange) respond(ctx *fasthttp.RequestCtx, upstream time.Duration) error {
+// body stream, or closed, and *handedOn is set just before either.
+func (ex *exchange) respond(ctx *fasthttp.RequestCtx, upstream time.Duration, handedOn *bool) error {
 	resp := &ex.resp
 	if resp.StatusCode() == fasthttp.StatusSwitchingProtocols {
 		return fmt.Errorf("%w: the target switched protocols unasked", ErrUnavailable)
@@ -205,6 +215,7 @@ func (ex *exchange) respond(ctx *fasthttp.RequestCtx, upstream time.Duration) er
 		ex.small = ctx.Response.SwapBody(ex.small) // the response's buffer, for the next one
 	case body != nil:
 		ex.body = body
+		*handedOn = true
 		ctx.Response.SetBodyStream(ex, max(resp.Header.ContentLength(), -1))
 		return nil
 	case ex.head:
@@ -215,6 +226,7 @@ func (ex *exchange) respond(ctx *fasthttp.RequestCtx, upstream time.Duration) er
 		ctx.Response.SetBody(resp.Body())
 		ex.n = int64(len(resp.Body()))
 	}
+	*handedOn = true
 	ex.Close() //nolint:errcheck // never fails
 	return nil
 }

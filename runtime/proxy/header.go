@@ -75,23 +75,23 @@ var (
 // stripHeaders removes from h, in place, the headers drop names (keys as
 // fasthttp yields them: canonical), the Connection fields and the headers
 // they name. It deletes only what is there: a typical message has none of
-// them. conn is scratch for the Connection values, returned for reuse.
+// them, and costs one pass over its keys; each distinct name to drop is
+// then deleted once, however many fields have it (DelBytes removes them
+// all). conn is scratch, for the names and then the Connection values,
+// returned for reuse.
 func stripHeaders(h header, drop func(key []byte) bool, conn []byte) []byte {
-	n := 0
+	names := conn[:0] // each followed by '\n'
 	for _, k := range h.PeekKeys() {
-		if drop(k) {
-			n++
+		if drop(k) && !listed(names, k) {
+			names = append(append(names, k...), '\n')
 		}
 	}
-	for ; n > 0; n-- {
-		for _, k := range h.PeekKeys() { // a deletion moves the keys: read them again
-			if drop(k) {
-				h.DelBytes(k) // DelBytes copies k before it edits h
-				break
-			}
-		}
+	for rest := names; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		h.DelBytes(rest[:i])
+		rest = rest[i+1:]
 	}
-	conn = conn[:0]
+	conn = names[:0]
 	for _, v := range h.PeekAll(fasthttp.HeaderConnection) {
 		conn = append(append(conn, v...), ',')
 	}
@@ -106,6 +106,18 @@ func stripHeaders(h header, drop func(key []byte) bool, conn []byte) []byte {
 		}
 	}
 	return conn
+}
+
+// listed reports whether names, each followed by '\n', has name.
+func listed(names, name []byte) bool {
+	for len(names) > 0 {
+		i := bytes.IndexByte(names, '\n')
+		if bytes.Equal(names[:i], name) {
+			return true
+		}
+		names = names[i+1:]
+	}
+	return false
 }
 
 // endToEnd reports whether a header name (any case) stays whatever the

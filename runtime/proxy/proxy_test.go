@@ -19,11 +19,7 @@ import (
 // request's own path, answering 502/504 on errors.
 func serve(t *testing.T, p *Pool) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &fasthttp.Server{StreamRequestBody: true, NoDefaultContentType: true, Handler: func(ctx *fasthttp.RequestCtx) {
+	return serveHandler(t, func(ctx *fasthttp.RequestCtx) {
 		raw, query := SplitTarget(ctx)
 		path, err := pathclean.Clean(nil, raw)
 		if err != nil {
@@ -39,7 +35,18 @@ func serve(t *testing.T, p *Pool) string {
 		case err != nil:
 			ctx.Error(err.Error(), 502)
 		}
-	}}
+	})
+}
+
+// serveHandler serves h on a loopback listener, as the gateway's server
+// is configured for Forward, until the test ends, and returns its URL.
+func serveHandler(t *testing.T, h fasthttp.RequestHandler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &fasthttp.Server{StreamRequestBody: true, NoDefaultContentType: true, Handler: h}
 	go s.Serve(ln) //nolint:errcheck
 	t.Cleanup(func() { s.Shutdown() })
 	return "http://" + ln.Addr().String()
