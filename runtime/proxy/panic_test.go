@@ -63,10 +63,3 @@ func TestHookPanicEndsTheExchange(t *testing.T) {
 		})
 	}
 }
-
-// panics reports whether f panics.
-func panics(f func()) (did bool) {
-	defer func() { did = recover() != nil }()
-	f()
-	return false
-}
