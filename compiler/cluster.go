@@ -25,7 +25,10 @@ func (c *compilation) buildCluster(t *table.Table, r *schema.Cluster) {
 	}
 	at := field("cluster", "redis")
 	c.checkSecret(r.Redis.Password, at.field("password"))
-	if _, port, err := net.SplitHostPort(r.Redis.Address); err != nil || port == "" {
+	if strings.Contains(r.Redis.Address, "@") {
+		// Not quoted: what comes before the "@" may be a password.
+		c.errorf(at.field("address"), "invalid Redis address: it holds an \"@\" (not shown: what comes before it may be a password); want host:port, with the credentials in username and password")
+	} else if _, port, err := net.SplitHostPort(r.Redis.Address); err != nil || port == "" {
 		c.errorf(at.field("address"), "invalid Redis address %q: want host:port", r.Redis.Address)
 	}
 	cl := &table.Cluster{

@@ -1,7 +1,9 @@
 package compiler
 
 import (
+	"net/url"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"github.com/cuegate/cuegate/schema"
@@ -23,14 +25,30 @@ func (c *compilation) checkURLCredentials(raw *schema.Config) {
 	})
 }
 
-// hasCredentials reports whether the authority of the absolute URL raw
-// (what comes between "://" and the first "/", "?" or "#") holds an "@":
-// user information, or, in a URL that does not parse, what may be a
-// password with a byte a URL cannot hold.
+// hasCredentials reports whether the absolute URL raw has user
+// information: an "@" in its authority (what comes between "://" and the
+// first "/", "?" or "#"), or, in a URL that does not parse, anywhere (a
+// password may hold a "/", "?" or "#", or a byte a URL cannot hold).
 func hasCredentials(raw string) bool {
 	_, rest, ok := strings.Cut(raw, "://")
 	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
 		rest = rest[:i]
 	}
-	return ok && strings.Contains(rest, "@")
+	if ok && strings.Contains(rest, "@") {
+		return true
+	}
+	_, err := url.Parse(raw)
+	return err != nil && strings.Contains(raw, "@")
+}
+
+// urlUserinfo matches what may be the user information of a URL quoted in
+// a message: from "://" to the last "@" before a quote or the line's end
+// (a password may hold white space, which the schema then refuses).
+var urlUserinfo = regexp.MustCompile(`://[^"'\x60\n]*@`)
+
+// redactUserinfo replaces in s what may be the user information of a URL
+// (urlUserinfo): a diagnostic of CUE's (a value the schema refused, a
+// conflict) may quote a URL whole.
+func redactUserinfo(s string) string {
+	return urlUserinfo.ReplaceAllLiteralString(s, "://"+redacted+"@")
 }

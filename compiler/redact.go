@@ -203,6 +203,7 @@ func (c *compilation) redact(ds table.Diagnostics) {
 		for _, lit := range c.secrets.literals {
 			ds[i].Message = replaceWord(ds[i].Message, lit)
 		}
+		ds[i].Message = redactUserinfo(ds[i].Message)
 	}
 }
 
