@@ -21,23 +21,23 @@ var (
 // portal session. fasthttp parses the Cookie fields once asked for the
 // header's keys (checkHeader, stripHeaders) and would send them rebuilt,
 // without the cookies it cannot parse and with quoted values unquoted;
-// passCookies replaces them by the fields as received (AllInOrder), less
-// the portal's pairs, added as fields fasthttp does not parse. checkHeader
-// has refused a folded header, the one AllInOrder could read short; a
-// field it did not read is not sent. buf is scratch, returned for reuse.
+// passCookies replaces them by the fields as received (nextField), less
+// the portal's pairs, added as fields fasthttp does not parse; a field it
+// did not read is not sent. buf is scratch, returned for reuse.
 func passCookies(h *fasthttp.RequestHeader, buf []byte) []byte {
-	if !sentField(h.RawHeaders(), hdrCookie) {
-		return buf
-	}
 	buf = buf[:0]
 	var at [4]int
 	ends := at[:0] // where each field kept ends in buf
-	for k, v := range h.AllInOrder() {
-		if n := len(buf); bytes.EqualFold(k, hdrCookie) {
-			if buf = appendOtherCookies(buf, v); len(buf) > n {
-				ends = append(ends, len(buf))
-			}
+	sent := false
+	for v, rest, ok := nextField(h.RawHeaders(), hdrCookie); ok; v, rest, ok = nextField(rest, hdrCookie) {
+		sent = true
+		n := len(buf)
+		if buf = appendOtherCookies(buf, v); len(buf) > n {
+			ends = append(ends, len(buf))
 		}
+	}
+	if !sent {
+		return buf
 	}
 	h.DelBytes(hdrCookie)
 	wasDisabled := h.DisableSpecialHeader() // added as a plain field, not parsed
@@ -52,10 +52,12 @@ func passCookies(h *fasthttp.RequestHeader, buf []byte) []byte {
 	return buf
 }
 
-// sentField reports whether the header block raw, as received, has a
-// field named name, in any case.
-func sentField(raw, name []byte) bool {
-	for len(raw) > len(name) {
+// nextField returns the value of the first field named name (in any
+// case) of the header block raw, as received (after the request line,
+// one field a line: checkHeader refused folded lines), white space
+// trimmed, and the lines after it; ok is false when there is none.
+func nextField(raw, name []byte) (value, rest []byte, ok bool) {
+	for len(raw) > 0 {
 		line := raw
 		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
 			line, raw = raw[:i], raw[i+1:]
@@ -63,10 +65,10 @@ func sentField(raw, name []byte) bool {
 			raw = nil
 		}
 		if len(line) > len(name) && line[len(name)] == ':' && bytes.EqualFold(line[:len(name)], name) {
-			return true
+			return bytes.Trim(line[len(name)+1:], " \t\r"), raw, true
 		}
 	}
-	return false
+	return nil, nil, false
 }
 
 // appendOtherCookies appends to dst the pairs of the Cookie field value

@@ -17,6 +17,7 @@ func TestPassCookies(t *testing.T) {
 		{"none sent", "", ""},
 		{"no portal cookie", "Cookie: a=\"x y\"; b=c\\d\r\n", "Cookie: a=\"x y\"; b=c\\d\r\n"},
 		{"none fasthttp can parse", "cOOKIE: b=c\\d\r\n", "Cookie: b=c\\d\r\n"},
+		{"a line ended by a bare LF", "Cookie: a=\"q\"; cuegate_csrf=x\nX-A: 1\r\n", "Cookie: a=\"q\"\r\n"},
 		{"an empty field first", "Cookie: \r\nCookie: cuegate_session=s; a=1\r\n", "Cookie: a=1\r\n"},
 		{"several fields", "Cookie: a=1; cuegate_session=s;b=2\r\nCookie: __Host-cuegate_csrf=c\r\nCookie: cuegate_device=d; e=\"f\"\r\n",
 			"Cookie: a=1;b=2\r\nCookie: e=\"f\"\r\n"},
