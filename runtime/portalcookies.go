@@ -37,6 +37,9 @@ func passCookies(h *fasthttp.RequestHeader, buf []byte) []byte {
 		}
 	}
 	if !sent {
+		if hasCookies(h) { // parsed from a field the scan did not read: none is sent
+			h.DelBytes(hdrCookie)
+		}
 		return buf
 	}
 	h.DelBytes(hdrCookie)
@@ -52,6 +55,14 @@ func passCookies(h *fasthttp.RequestHeader, buf []byte) []byte {
 	return buf
 }
 
+// hasCookies reports whether fasthttp holds a cookie of h.
+func hasCookies(h *fasthttp.RequestHeader) bool {
+	for range h.Cookies() {
+		return true
+	}
+	return false
+}
+
 // nextField returns the value of the first field named name (in any
 // case) of the header block raw, as received (after the request line,
 // one field a line: checkHeader refused folded lines), white space
@@ -64,7 +75,7 @@ func nextField(raw, name []byte) (value, rest []byte, ok bool) {
 		} else {
 			raw = nil
 		}
-		if len(line) > len(name) && line[len(name)] == ':' && bytes.EqualFold(line[:len(name)], name) {
+		if len(line) > len(name) && line[len(name)] == ':' && ascii.EqualFold(line[:len(name)], name) {
 			return bytes.Trim(line[len(name)+1:], " \t\r"), raw, true
 		}
 	}

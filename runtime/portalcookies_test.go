@@ -47,3 +47,18 @@ func TestPassCookies(t *testing.T) {
 		})
 	}
 }
+
+// TestPassCookiesFailsClosed: cookies fasthttp holds from a field the
+// scan of the received header did not read are not sent.
+func TestPassCookiesFailsClosed(t *testing.T) {
+	t.Parallel()
+	var h fasthttp.RequestHeader
+	if err := h.Read(bufio.NewReader(strings.NewReader("GET / HTTP/1.1\r\nHost: gw\r\n\r\n"))); err != nil {
+		t.Fatal(err)
+	}
+	h.SetCookie("cuegate_session", "s") // as if parsed from a field the scan missed
+	passCookies(&h, nil)
+	if got := string(h.Header()); strings.Contains(got, "Cookie") {
+		t.Errorf("sent %q", got)
+	}
+}

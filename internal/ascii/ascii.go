@@ -2,8 +2,6 @@
 // holds the small ASCII helpers of the scanners on the request path.
 package ascii
 
-import "bytes"
-
 // AlnumAnd returns the class of the ASCII letters and digits and the bytes
 // of extra, which must all be ASCII. A byte of 0x80 or above is in no
 // class: callers check c < 0x80 before they index.
@@ -68,9 +66,31 @@ func HexDigit(c byte) (byte, bool) {
 // without regard to case.
 func ContainsFold(s, sub []byte) bool {
 	for i := 0; i+len(sub) <= len(s); i++ {
-		if bytes.EqualFold(s[i:i+len(sub)], sub) {
+		if EqualFold(s[i:i+len(sub)], sub) {
 			return true
 		}
 	}
 	return false
+}
+
+// EqualFold reports whether a and b are equal, ASCII letters compared
+// without regard to case and any other byte as it is (unlike
+// bytes.EqualFold, which folds Unicode: the Kelvin sign is a "k" there).
+func EqualFold(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if lower(a[i]) != lower(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

@@ -52,3 +52,21 @@ func TestContainsFold(t *testing.T) {
 		}
 	}
 }
+
+func TestEqualFold(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"Cookie", "cOOKIE", true},
+		{"Cookie", "Cookies", false},
+		{"Coo\u212aie", "Cookie", false}, // the Kelvin sign folds to k in Unicode only
+		{"x-1_", "X-1_", true},
+		{"", "", true},
+	} {
+		if got := EqualFold([]byte(tt.a), []byte(tt.b)); got != tt.want {
+			t.Errorf("EqualFold(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
