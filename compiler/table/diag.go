@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // ErrInvalid is wrapped by every error Compile returns for a configuration
@@ -26,12 +28,19 @@ var (
 	_ interface{ Is(error) bool } = Diagnostics(nil) // for errors.Is
 )
 
-// String formats d as file:line:col: message.
+// String formats d as file:line:col: message, one line: a file name
+// with a control character (a line break that would start a line of its
+// own, such as a CI runner's "::error" command) is quoted, as Go quotes a
+// string.
 func (d Diagnostic) String() string {
 	if d.File == "" {
 		return d.Message
 	}
-	return fmt.Sprintf("%s:%d:%d: %s", d.File, d.Line, d.Column, d.Message)
+	file := d.File
+	if strings.ContainsFunc(file, unicode.IsControl) {
+		file = strconv.Quote(file)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", file, d.Line, d.Column, d.Message)
 }
 
 // Diagnostics is a sorted list of findings. As an error it is every

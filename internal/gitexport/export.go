@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -65,10 +67,31 @@ func git(dir string, args ...string) ([]byte, error) {
 // errTooMuchOutput is gitLimited's error past its limit.
 var errTooMuchOutput = errors.New("more output than allowed")
 
+// gitSettings are the settings every git command runs with. The
+// directory exported is a pull request's to fill: a bare repository
+// committed into it (HEAD, config, objects, refs) would otherwise be the
+// repository git finds there, and its config could name a program for a
+// fetch of a missing object to run (a promisor remote's uploadpack), a
+// hook or a file-system monitor. None is used, and no transport is
+// allowed.
+var gitSettings = []string{
+	"-c", "safe.bareRepository=explicit",
+	"-c", "protocol.allow=never",
+	"-c", "core.fsmonitor=false",
+	"-c", "core.hooksPath=" + os.DevNull,
+}
+
+// gitEnv is the environment git runs in: the process's, without a lazy
+// fetch of missing objects or a prompt for credentials.
+func gitEnv() []string {
+	return append(os.Environ(), "GIT_NO_LAZY_FETCH=1", "GIT_TERMINAL_PROMPT=0")
+}
+
 // gitLimited is git with an output of at most limit bytes (-1: any):
 // past it, git is stopped and the output is errTooMuchOutput.
 func gitLimited(dir string, limit int64, args ...string) ([]byte, error) {
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+	cmd := exec.Command("git", slices.Concat(gitSettings, []string{"-C", dir}, args)...)
+	cmd.Env = gitEnv()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

@@ -158,11 +158,22 @@ func (r revision) writeTree(root, sub, out string, depth int, b *budget) error {
 		default:
 			b.configBytes -= int64(len(src))
 		}
-		if err := os.WriteFile(filepath.Join(out, name), src, 0o600); err != nil {
+		if err := writeNew(filepath.Join(out, name), src); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeNew writes data to a file it creates at name: a file or link
+// already there is an error, never written through.
+func writeNew(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	return errors.Join(err, f.Close())
 }
 
 // within reports whether the repository path p is under the directory
@@ -277,8 +288,26 @@ func (r revision) list(treeish, under string) ([]treeEntry, error) {
 		if !ok || len(f) != 4 {
 			return nil, errors.New("git ls-tree: unexpected output")
 		}
+		if under != "" && !entryName(name) {
+			return nil, fmt.Errorf("%s: a tree entry named %s, which no checkout has: the tree was made by hand", treeish, strconv.Quote(name))
+		}
 		size, _ := strconv.ParseInt(f[3], 10, 64) // "-" for a tree
 		entries = append(entries, treeEntry{mode: f[0], kind: f[1], oid: f[2], path: path.Join(under, name), size: size})
 	}
+	seen := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		if seen[e.path] {
+			return nil, fmt.Errorf("%s: two tree entries named %s, which no checkout has: the tree was made by hand", treeish, strconv.Quote(path.Base(e.path)))
+		}
+		seen[e.path] = true
+	}
 	return entries, nil
+}
+
+// entryName reports whether name can be the name of an entry of a tree
+// git itself makes: not empty, ".", ".." nor ".git", without a "/". A
+// tree made by hand may hold others, which would put a file of an
+// export elsewhere than its path says.
+func entryName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.EqualFold(name, ".git") && !strings.Contains(name, "/")
 }
