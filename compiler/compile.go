@@ -89,14 +89,17 @@ func readDir(dir string) ([]sourceFile, error) {
 // is read from the directory "..data" leads to when configPaths resolves
 // it, once, with the files there that have no link yet, and left out
 // when it is not there. Files read through their links one by one could
-// mix two generations, or miss one. Other files are read as they are.
+// mix two generations, or miss one. Other files are read as they are. A
+// directory is such a volume only when a file of it is such a link: a
+// "..data" committed to a repository beside plain files reads nothing
+// that a reviewer of the files the names show would not see.
 func configPaths(dir string) ([]string, error) {
 	paths, err := table.ConfigFiles(dir)
 	if err != nil {
 		return nil, err
 	}
 	data := generation(dir)
-	if data == "" {
+	if data == "" || !slices.ContainsFunc(paths, linkedThroughData) {
 		return paths, nil
 	}
 	inData, err := table.ConfigFiles(data)
@@ -108,17 +111,23 @@ func configPaths(dir string) ([]string, error) {
 		byName[filepath.Base(p)] = p
 	}
 	for _, p := range paths {
-		name := filepath.Base(p)
-		if to, err := os.Readlink(p); err == nil && to == "..data/"+name {
+		if linkedThroughData(p) {
 			continue // in data's generation, or removed by it
 		}
-		byName[name] = p
+		byName[filepath.Base(p)] = p
 	}
 	out := make([]string, 0, len(byName))
 	for _, name := range slices.Sorted(maps.Keys(byName)) {
 		out = append(out, byName[name])
 	}
 	return out, nil
+}
+
+// linkedThroughData reports whether the file at p is a link
+// "..data/<its name>", as the kubelet makes.
+func linkedThroughData(p string) bool {
+	to, err := os.Readlink(p)
+	return err == nil && to == "..data/"+filepath.Base(p)
 }
 
 // generation returns the directory dir's "..data" link leads to when it

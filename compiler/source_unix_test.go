@@ -80,6 +80,30 @@ func TestConfigMapGenerationPinned(t *testing.T) {
 	}
 }
 
+// TestUnlinkedDataGenerationNotRead: a "..data" link to a sibling
+// generation, with no file linked through it (committed to a repository
+// beside plain files), pulls in no file of that generation.
+func TestUnlinkedDataGenerationNotRead(t *testing.T) {
+	t.Parallel()
+	const api = "package cfg\n\napis: %s: {name: \"X\", listen_path: \"/%s\", upstream: targets: [\"http://127.0.0.1:9000\"], auth: keyless: true}\n"
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "..gen"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteFile(t, filepath.Join(dir, "..gen", "zz.cue"), fmt.Sprintf(api, "admin", "admin"), 0o600)
+	testutil.WriteFile(t, filepath.Join(dir, "a.cue"), fmt.Sprintf(api, "users", "users"), 0o600)
+	if err := os.Symlink("..gen", filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := compiler.Compile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(tb.APIs)); !slices.Equal(got, []string{"users"}) {
+		t.Errorf("the APIs compiled are %v, want users only", got)
+	}
+}
+
 // TestForeignDataLinkNotRead: a "..data" link that is not the kubelet's
 // (absolute, or out of the directory) pulls in no file that no link names.
 func TestForeignDataLinkNotRead(t *testing.T) {
