@@ -10,6 +10,7 @@ import (
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/budget"
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 func init() {
@@ -72,7 +73,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		printDiagnostics(diagOut, *format, diags, "error")
 		return exitInvalid
 	case err != nil:
-		fmt.Fprintln(stderr, "cuegate:", err)
+		fmt.Fprintln(stderr, "cuegate:", printable.Escape(err.Error()))
 		return exitUsage
 	}
 	printDiagnostics(diagOut, *format, t.Warnings, "warning")
@@ -87,7 +88,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		err = os.WriteFile(*out, t.JSON(), 0o644)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "cuegate:", err)
+		fmt.Fprintln(stderr, "cuegate:", printable.Escape(err.Error()))
 		return exitUsage
 	}
 	return exitOK

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cuegate/cuegate/internal/budget"
 	"github.com/cuegate/cuegate/internal/demo"
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 func init() {
@@ -53,7 +54,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := demo.Run(ctx, o, stdout, stderr); err != nil {
-		fmt.Fprintln(stderr, "cuegate demo:", err)
+		fmt.Fprintln(stderr, "cuegate demo:", printable.Escape(err.Error()))
 		return exitUsage
 	}
 	return exitOK

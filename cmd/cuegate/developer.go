@@ -8,13 +8,11 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/cuegate/cuegate/internal/printable"
 	"github.com/cuegate/cuegate/portal"
 	"github.com/cuegate/cuegate/portal/store"
 )
@@ -114,18 +112,18 @@ func (c developerCommand) exec(args []string, stdout, stderr io.Writer) int {
 	var req developerRequest
 	if c.email {
 		if req.email, err = portal.NormaliseEmail(rest[0]); err != nil {
-			fmt.Fprintln(stderr, "cuegate developer:", printable(err.Error()))
+			fmt.Fprintln(stderr, "cuegate developer:", printable.Escape(err.Error()))
 			return exitInvalid
 		}
 	}
 	if err := complete(&req); err != nil {
-		fmt.Fprintln(stderr, "cuegate developer:", printable(err.Error()))
+		fmt.Fprintln(stderr, "cuegate developer:", printable.Escape(err.Error()))
 		return exitUsage
 	}
 
 	accounts, done, err := openAccounts(*state, *admin, *adminTokenFile, c.createsState)
 	if err != nil {
-		fmt.Fprintln(stderr, "cuegate developer:", printable(err.Error()))
+		fmt.Fprintln(stderr, "cuegate developer:", printable.Escape(err.Error()))
 		if errors.Is(err, store.ErrLocked) {
 			fmt.Fprintln(stderr, "cuegate developer: while cuegate serve runs on the state file, pass --admin with its admin_listen address (e.g. --admin 127.0.0.1:9090) instead of --state")
 		}
@@ -135,10 +133,10 @@ func (c developerCommand) exec(args []string, stdout, stderr io.Writer) int {
 	err = c.run(accounts, req, stdout)
 	switch {
 	case errors.Is(err, portal.ErrInvalid), errors.Is(err, store.ErrExists), errors.Is(err, store.ErrNotFound):
-		fmt.Fprintln(stderr, "cuegate developer:", printable(err.Error()))
+		fmt.Fprintln(stderr, "cuegate developer:", printable.Escape(err.Error()))
 		return exitInvalid
 	case err != nil:
-		fmt.Fprintln(stderr, "cuegate developer:", printable(err.Error()))
+		fmt.Fprintln(stderr, "cuegate developer:", printable.Escape(err.Error()))
 		return exitUsage
 	}
 	return exitOK
@@ -157,7 +155,7 @@ func passwordFlag(fs *flag.FlagSet) func(*developerRequest) error {
 func addDeveloper(accounts developerAccounts, req developerRequest, stdout io.Writer) error {
 	acc, err := accounts.Add(req.email, req.password)
 	if err == nil {
-		fmt.Fprintf(stdout, "added developer %s\n", printable(acc.Email))
+		fmt.Fprintf(stdout, "added developer %s\n", printable.Escape(acc.Email))
 	}
 	return err
 }
@@ -170,7 +168,7 @@ func listDevelopers(accounts developerAccounts, _ developerRequest, stdout io.Wr
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "EMAIL\tCREATED\tCLIENTS")
 	for _, a := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%d\n", printable(a.Email), a.Created.UTC().Format(time.RFC3339), a.Clients)
+		fmt.Fprintf(tw, "%s\t%s\t%d\n", printable.Escape(a.Email), a.Created.UTC().Format(time.RFC3339), a.Clients)
 	}
 	tw.Flush() //nolint:errcheck // stdout, as every other line of output
 	return nil
@@ -181,38 +179,12 @@ func removeDeveloper(accounts developerAccounts, req developerRequest, stdout io
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "removed developer %s\n", printable(rm.Email))
+	fmt.Fprintf(stdout, "removed developer %s\n", printable.Escape(rm.Email))
 	for _, c := range rm.Revoked {
 		fmt.Fprintf(stdout, "revoked client %s (%s); it remains registered at the %s provider\n",
-			printable(c.ClientID), printable(c.ClientName), printable(c.Provider))
+			printable.Escape(c.ClientID), printable.Escape(c.ClientName), printable.Escape(c.Provider))
 	}
 	return nil
-}
-
-// printable returns s with every character a terminal would not show as
-// itself (control characters such as ESC, CR and LF, bidirectional
-// controls, other format characters, bytes that are not UTF-8) written as
-// a Go escape (\x1b, \u202e), so that text from the state file or a node
-// cannot move the cursor, recolour, reorder or forge the CLI's output.
-func printable(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return r == utf8.RuneError || !unicode.IsPrint(r) }) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case unicode.IsPrint(r):
-			b.WriteString(s[i : i+n])
-		default:
-			q := strconv.QuoteRune(r) // '\x1b', '\u202e'
-			b.WriteString(q[1 : len(q)-1])
-		}
-		i += n
-	}
-	return b.String()
 }
 
 // readPassword reads the first line of file, or of standard input when

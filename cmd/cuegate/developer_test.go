@@ -137,24 +137,6 @@ func TestDeveloperAdminWithoutPortal(t *testing.T) {
 	}
 }
 
-func TestPrintable(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct{ in, want string }{
-		{"dev@example.com", "dev@example.com"},
-		{"Ünï アプリ 🚀 \uFFFD", "Ünï アプリ 🚀 \uFFFD"},
-		{"a\x1b[2Jb", `a\x1b[2Jb`},
-		{"line\r\nrevoked client x", `line\r\nrevoked client x`},
-		{"tab\tnul\x00del\x7f", `tab\tnul\x00del\x7f`},
-		{"c1\u0085\u009b", `c1\u0085\u009b`},
-		{"bidi\u202egpj.exe\u2066", `bidi\u202egpj.exe\u2066`},
-		{"bad\xffbyte", `bad\xffbyte`},
-	} {
-		if got := printable(tt.in); got != tt.want {
-			t.Errorf("printable(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // TestDeveloperOutputIsEscaped: text in a state file written before the
 // portal refused control characters reaches the terminal escaped.
 func TestDeveloperOutputIsEscaped(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/compiler/tablediff"
 	"github.com/cuegate/cuegate/internal/budget"
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 func init() {
@@ -73,7 +74,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case err != nil:
-		fmt.Fprintln(stderr, "cuegate diff:", err)
+		fmt.Fprintln(stderr, "cuegate diff:", errorText(err))
 		if *format == "json" {
 			writeDiffError(stdout, err)
 		}
@@ -134,12 +135,26 @@ type sideError struct {
 
 var _ error = (*sideError)(nil)
 
+// Error is the side's findings, one a line, each escaped
+// (table.Diagnostic.String), as its name is.
 func (e *sideError) Error() string {
 	lines := make([]string, len(e.Diags))
 	for i, d := range e.Diags {
 		lines[i] = "  " + d.String()
 	}
-	return fmt.Sprintf("the %s configuration (%s) does not compile:\n%s", e.Side, e.Name, strings.Join(lines, "\n"))
+	return fmt.Sprintf("the %s configuration (%s) does not compile:\n%s", e.Side, printable.Escape(e.Name), strings.Join(lines, "\n"))
+}
+
+// errorText is err's text for the terminal, one line a finding: a side
+// that does not compile as its lines (sideError.Error, escaped), any other
+// error escaped whole (printable.Escape), so that no name in it (a file's,
+// an OpenAPI document's) can start a line of its own, such as a CI
+// runner's "::error" command.
+func errorText(err error) string {
+	if se := (*sideError)(nil); errors.As(err, &se) && se.Error() == err.Error() {
+		return se.Error()
+	}
+	return printable.Escape(err.Error())
 }
 
 // writeDiffError writes err for --format json as {"error": message}, and

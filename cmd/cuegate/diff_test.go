@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
@@ -122,5 +124,28 @@ func TestDiffAgainstCredentials(t *testing.T) {
 	_, err := fetchTable("http://admin:s3cret-pass@127.0.0.1:1/", "")
 	if want := "--against http://127.0.0.1:1/: a URL with credentials (user@ or user:password@) is refused"; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("fetchTable = %v, want %q…", err, want)
+	}
+}
+
+// TestErrorText: a name in an error cannot start a line of its own (a CI
+// runner's "::error" command); a side that does not compile keeps one
+// line a finding.
+func TestErrorText(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{errors.New("compile .: x\n::error title=i::y.cue is not a regular file"), `compile .: x\n::error title=i::y.cue is not a regular file`},
+		{&sideError{Side: "old", Name: "HEAD:cfg", Diags: table.Diagnostics{
+			{File: "HEAD:cfg/a\n::error::b.cue", Line: 1, Column: 2, Message: "m"},
+			{File: "HEAD:cfg/c.cue", Line: 3, Column: 4, Message: "OpenAPI document m\n::error::x.yaml: no such file"},
+		}}, "the old configuration (HEAD:cfg) does not compile:\n" +
+			`  HEAD:cfg/a\n::error::b.cue:1:2: m` + "\n" +
+			`  HEAD:cfg/c.cue:3:4: OpenAPI document m\n::error::x.yaml: no such file`},
+	} {
+		if got := errorText(tt.err); got != tt.want {
+			t.Errorf("errorText:\n%s\nwant\n%s", got, tt.want)
+		}
 	}
 }

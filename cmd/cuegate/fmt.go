@@ -14,6 +14,7 @@ import (
 	"github.com/cuegate/cuegate/compiler"
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/atomicfile"
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 func init() {
@@ -43,7 +44,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 	}
 	files, err := table.ConfigFiles(dirs[0])
 	if err != nil {
-		fmt.Fprintln(stderr, "cuegate:", err)
+		fmt.Fprintln(stderr, "cuegate:", printable.Escape(err.Error()))
 		return exitUsage
 	}
 	if len(files) == 0 {
@@ -54,7 +55,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 	for _, f := range files {
 		src, err := table.ReadFile(f, table.MaxConfigFileBytes)
 		if err != nil {
-			fmt.Fprintln(stderr, "cuegate:", err)
+			fmt.Fprintln(stderr, "cuegate:", printable.Escape(err.Error()))
 			return exitUsage
 		}
 		file, err := parser.ParseFile(f, src, parser.ParseComments)
@@ -87,7 +88,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, "cuegate:", err)
+			fmt.Fprintln(stderr, "cuegate:", printable.Escape(err.Error()))
 			return exitUsage
 		}
 	}

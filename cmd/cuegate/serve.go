@@ -13,6 +13,7 @@ import (
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/budget"
 	"github.com/cuegate/cuegate/internal/node"
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 func init() {
@@ -64,7 +65,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		printDiagnostics(stderr, "text", diags, "error")
 		return exitInvalid
 	case err != nil:
-		fmt.Fprintln(stderr, "cuegate:", err)
+		fmt.Fprintln(stderr, "cuegate:", printable.Escape(err.Error()))
 		return exitUsage
 	}
 	for {

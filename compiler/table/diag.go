@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
-	"unicode"
+
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 // ErrInvalid is wrapped by every error Compile returns for a configuration
@@ -28,19 +28,15 @@ var (
 	_ interface{ Is(error) bool } = Diagnostics(nil) // for errors.Is
 )
 
-// String formats d as file:line:col: message, one line: a file name
-// with a control character (a line break that would start a line of its
-// own, such as a CI runner's "::error" command) is quoted, as Go quotes a
-// string.
+// String formats d as file:line:col: message, one line: a character of
+// the file name or the message that a terminal would not show as itself
+// (a line break that would start a line of its own, such as a CI
+// runner's "::error" command) is escaped (printable.Escape).
 func (d Diagnostic) String() string {
 	if d.File == "" {
-		return d.Message
+		return printable.Escape(d.Message)
 	}
-	file := d.File
-	if strings.ContainsFunc(file, unicode.IsControl) {
-		file = strconv.Quote(file)
-	}
-	return fmt.Sprintf("%s:%d:%d: %s", file, d.Line, d.Column, d.Message)
+	return fmt.Sprintf("%s:%d:%d: %s", printable.Escape(d.File), d.Line, d.Column, printable.Escape(d.Message))
 }
 
 // Diagnostics is a sorted list of findings. As an error it is every

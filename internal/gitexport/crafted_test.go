@@ -55,16 +55,20 @@ func TestHandMadeTrees(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name    string
+		atTop   bool // the configuration is the repository's top directory
 		entries func(outside string) []craftedEntry
 	}{
-		{"a name with a slash", func(outside string) []craftedEntry {
+		{"a name with a slash", false, func(outside string) []craftedEntry {
 			return []craftedEntry{{"120000", "a/b/c/d/e/f/g/h/w", "../../../../../../../../" + outside}, {"100644", "w", "written"}, {"100644", "a.cue", "package cfg\n"}}
 		}},
-		{"a name of ..", func(string) []craftedEntry {
+		{"a name of ..", false, func(string) []craftedEntry {
 			return []craftedEntry{{"100644", "..", "written"}, {"100644", "a.cue", "package cfg\n"}}
 		}},
-		{"two entries of one name", func(outside string) []craftedEntry {
+		{"two entries of one name", false, func(outside string) []craftedEntry {
 			return []craftedEntry{{"120000", "w", "../../../../../../../../" + outside}, {"100644", "w", "written"}, {"100644", "a.cue", "package cfg\n"}}
+		}},
+		{"a name with a slash at the top", true, func(string) []craftedEntry {
+			return []craftedEntry{{"120000", "a/b/l", "../../etc/passwd"}, {"100644", "etc", "x"}, {"100644", "a.cue", "package cfg\n"}}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,10 +77,14 @@ func TestHandMadeTrees(t *testing.T) {
 			top := filepath.Dir(cfg)
 			outside := filepath.Join(t.TempDir(), "victim")
 			testutil.WriteFile(t, outside, "original", 0o600)
-			cfgTree := mkTree(t, top, tc.entries(strings.TrimPrefix(outside, "/")))
-			root := mkTree(t, top, []craftedEntry{{"40000", "cfg", cfgTree}})
+			dir, root := cfg, mkTree(t, top, tc.entries(strings.TrimPrefix(outside, "/")))
+			if tc.atTop {
+				dir = top
+			} else {
+				root = mkTree(t, top, []craftedEntry{{"40000", "cfg", root}})
+			}
 			commit := commitTree(t, top, root)
-			if _, err := Export(commit, cfg, t.TempDir()); err == nil {
+			if _, err := Export(commit, dir, t.TempDir()); err == nil {
 				t.Error("Export of a hand-made tree: no error")
 			}
 			if got := string(testutil.ReadFile(t, outside)); got != "original" {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +47,12 @@ func Export(rev, dir, out string) (name string, err error) {
 	}
 	top, prefix, _ := strings.Cut(strings.TrimSuffix(string(got), "\n"), "\n")
 	prefix = strings.TrimSuffix(prefix, "/")
+	if _, err := os.Lstat(filepath.Join(top, ".git")); err != nil {
+		// A work tree has its .git, which no commit can hold; a bare
+		// repository committed into dir, which a git older than 2.38
+		// (without safe.bareRepository) uses, has none.
+		return "", fmt.Errorf("%s is not the work tree of a repository (it has no .git): refusing a repository found in the directory", top)
+	}
 	got, err = git(top, "rev-parse", "--verify", "--end-of-options", rev+"^{commit}")
 	if err != nil {
 		return "", &Error{Rev: rev, Err: fmt.Errorf("not a commit of the repository %s", top)}
@@ -82,9 +89,11 @@ var gitSettings = []string{
 }
 
 // gitEnv is the environment git runs in: the process's, without a lazy
-// fetch of missing objects or a prompt for credentials.
+// fetch of missing objects, any transport (GIT_ALLOW_PROTOCOL, which a
+// repository's config cannot undo, as it can protocol.allow) or a prompt
+// for credentials.
 func gitEnv() []string {
-	return append(os.Environ(), "GIT_NO_LAZY_FETCH=1", "GIT_TERMINAL_PROMPT=0")
+	return append(os.Environ(), "GIT_NO_LAZY_FETCH=1", "GIT_ALLOW_PROTOCOL=none", "GIT_TERMINAL_PROMPT=0")
 }
 
 // gitLimited is git with an output of at most limit bytes (-1: any):

@@ -266,7 +266,8 @@ func (r revision) resolve(e treeEntry) (treeEntry, error) {
 // treeish is a tree at that path.
 func (r revision) list(treeish, under string) ([]treeEntry, error) {
 	args := []string{"ls-tree", "-z", "-l", "--end-of-options", treeish}
-	if !strings.Contains(treeish, ":") {
+	tree := strings.Contains(treeish, ":") // a tree's entries, not a path looked up
+	if !tree {
 		args = append(args, "--", under)
 		under = ""
 	}
@@ -288,7 +289,7 @@ func (r revision) list(treeish, under string) ([]treeEntry, error) {
 		if !ok || len(f) != 4 {
 			return nil, errors.New("git ls-tree: unexpected output")
 		}
-		if under != "" && !entryName(name) {
+		if tree && !entryName(name) {
 			return nil, fmt.Errorf("%s: a tree entry named %s, which no checkout has: the tree was made by hand", treeish, strconv.Quote(name))
 		}
 		size, _ := strconv.ParseInt(f[3], 10, 64) // "-" for a tree

@@ -1,10 +1,13 @@
 // Package printable checks that untrusted text is printable: what
 // developers type, what an identity provider answers and what an OpenAPI
-// document names, before it is stored, shown or put in URLs.
+// document names, before it is stored, shown or put in URLs; and escapes
+// what is not, where text is printed.
 package printable
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -56,4 +59,31 @@ func Clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// Escape returns s with every character a terminal would not show as
+// itself (control characters such as ESC, CR and LF, bidirectional
+// controls, other format characters, bytes that are not UTF-8) written as
+// a Go escape (\x1b, \u202e), so that text from the state file or a node
+// cannot move the cursor, recolour, reorder or forge a line of output
+// (a CI runner's "::error" command) where it is printed.
+func Escape(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r == utf8.RuneError || !unicode.IsPrint(r) }) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r):
+			b.WriteString(s[i : i+n])
+		default:
+			q := strconv.QuoteRune(r) // '\x1b', '\u202e'
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
+	return b.String()
 }
