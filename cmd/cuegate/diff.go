@@ -86,18 +86,27 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 }
 
 // diffSides compares the old side (dirs[0], or the last dir at rev, or
-// the table the node at against serves) with the last dir.
+// the table the node at against serves) with the last dir; with an old
+// directory (not against), also the contents of the files the new table
+// names (Diff.Files).
 func diffSides(b budget.Budget, rev, against string, dirs []string) (*tablediff.Diff, error) {
-	newDir := dirs[len(dirs)-1]
+	newDir, oldDir := dirs[len(dirs)-1], dirs[0]
 	var old []byte
 	var err error
 	switch {
 	case rev != "":
-		old, err = compileAtRevision(b, rev, newDir)
+		var name string
+		var remove func()
+		if oldDir, name, remove, err = exportRevision(rev, newDir); err != nil {
+			return nil, err
+		}
+		defer remove()
+		old, err = compileSide(b, "old", oldDir, name)
 	case against != "":
+		oldDir = ""
 		old, err = fetchTable(against, envAdminToken())
 	default:
-		old, err = compileSide(b, "old", dirs[0], dirs[0])
+		old, err = compileSide(b, "old", oldDir, oldDir)
 	}
 	if err != nil {
 		return nil, err
@@ -106,7 +115,15 @@ func diffSides(b budget.Budget, rev, against string, dirs []string) (*tablediff.
 	if err != nil {
 		return nil, err
 	}
-	return tablediff.JSON(old, cur)
+	d, err := tablediff.JSON(old, cur)
+	if err != nil || oldDir == "" {
+		return d, err
+	}
+	names, err := namedFiles(cur)
+	if err == nil {
+		d.Files, err = changedFiles(oldDir, newDir, names)
+	}
+	return d, err
 }
 
 func writeDiff(w io.Writer, format string, d *tablediff.Diff) error {

@@ -10,28 +10,27 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cuegate/cuegate/internal/budget"
 	"github.com/cuegate/cuegate/internal/gitexport"
 	"github.com/cuegate/cuegate/internal/outbound"
 )
 
-// compileAtRevision compiles dir as of the git revision rev
-// (gitexport.Export), in a temporary directory that is removed again.
-// Findings name the files as "rev:path/in/repo".
-func compileAtRevision(b budget.Budget, rev, dir string) ([]byte, error) {
-	tmp, err := os.MkdirTemp("", "cuegate-diff-")
+// exportRevision writes dir as of the git revision rev into a temporary
+// directory (gitexport.Export) and returns it, the name its findings give
+// it ("rev:path/in/repo"), and a func that removes it.
+func exportRevision(rev, dir string) (tmp, name string, remove func(), err error) {
+	tmp, err = os.MkdirTemp("", "cuegate-diff-")
 	if err != nil {
-		return nil, err
+		return "", "", nil, err
 	}
-	defer os.RemoveAll(tmp)
-	name, err := gitexport.Export(rev, dir, tmp)
+	name, err = gitexport.Export(rev, dir, tmp)
 	if ge := (*gitexport.Error)(nil); errors.As(err, &ge) {
-		return nil, fmt.Errorf("--git %w", err)
+		err = fmt.Errorf("--git %w", err)
 	}
 	if err != nil {
-		return nil, err
+		os.RemoveAll(tmp)
+		return "", "", nil, err
 	}
-	return compileSide(b, "old", tmp, name)
+	return tmp, name, func() { os.RemoveAll(tmp) }, nil
 }
 
 // maxTableBytes bounds the table a node's GET /table may answer;

@@ -67,10 +67,17 @@ type Route struct {
 type Diff struct {
 	Items  []Item  `json:"items"`
 	Routes []Route `json:"routes"`
+	// Files are the files the new table names (certificates, keys, CA
+	// bundles, secret files), relative to its configuration directory,
+	// whose contents differ from the old side's: the table holds their
+	// paths, not their contents. The caller sets it, when it has both
+	// directories.
+	Files []string `json:"files,omitempty"`
 }
 
-// Empty reports whether the two tables mean the same.
-func (d *Diff) Empty() bool { return len(d.Items) == 0 && len(d.Routes) == 0 }
+// Empty reports whether the two tables mean the same, and the files they
+// name hold the same.
+func (d *Diff) Empty() bool { return len(d.Items) == 0 && len(d.Routes) == 0 && len(d.Files) == 0 }
 
 // collections are the JSON objects whose members are items of their own:
 // the path of the object in the table, and the group of its items.

@@ -78,9 +78,15 @@ func (d *Diff) WriteText(w io.Writer) error {
 	for _, r := range d.Routes {
 		fmt.Fprintln(&b, r)
 	}
+	for _, f := range d.Files {
+		fmt.Fprintln(&b, fileLine(f))
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// fileLine is the line of a file whose contents changed (Diff.Files).
+func fileLine(name string) string { return "file " + show(name) + ": contents changed" }
 
 // WriteMarkdown writes d as a Markdown section fit for a pull-request
 // comment: a heading, a table of changes and a table of routes.
@@ -107,6 +113,12 @@ func (d *Diff) WriteMarkdown(w io.Writer) error {
 		b.WriteString("\n| route | methods | old API | new API |\n|---|---|---|---|\n")
 		for _, r := range d.Routes {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", code(show(r.ListenPath)), code(r.MethodNames()), code(show(r.Old)), code(show(r.New)))
+		}
+	}
+	if len(d.Files) > 0 {
+		b.WriteString("\n| file named by the table | change |\n|---|---|\n")
+		for _, f := range d.Files {
+			fmt.Fprintf(&b, "| %s | contents changed |\n", code(show(f)))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -139,7 +151,7 @@ func code(s string) string {
 // upstream.timeout", "policy gold added", "route /orders/ GET: orders →
 // orders_v2".
 func (d *Diff) Summary() []string {
-	out := make([]string, 0, len(d.Items)+len(d.Routes))
+	out := make([]string, 0, len(d.Items)+len(d.Routes)+len(d.Files))
 	for _, it := range d.Items {
 		s := it.Name() + " " + string(it.Kind)
 		if it.Kind == Changed {
@@ -153,6 +165,9 @@ func (d *Diff) Summary() []string {
 	}
 	for _, r := range d.Routes {
 		out = append(out, r.String())
+	}
+	for _, f := range d.Files {
+		out = append(out, fileLine(f))
 	}
 	return out
 }
