@@ -81,17 +81,18 @@ func changedFiles(oldDir, newDir string, names []string) ([]string, error) {
 // "unreadable" (not a regular file, larger than maxNamedFileBytes, or
 // failing to read).
 func digest(r *os.Root, name string) string {
-	f, err := r.Open(name)
+	fi, err := r.Stat(name) // before the open, which would wait on a named pipe
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return "absent"
-	case err != nil:
+	case err != nil || !fi.Mode().IsRegular():
+		return "unreadable"
+	}
+	f, err := r.Open(name)
+	if err != nil {
 		return "unreadable"
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return "unreadable"
-	}
 	h := sha256.New()
 	if n, err := io.Copy(h, io.LimitReader(f, maxNamedFileBytes+1)); err != nil || n > maxNamedFileBytes {
 		return "unreadable"
