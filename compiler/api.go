@@ -40,11 +40,9 @@ func (c *compilation) buildAPI(t *table.Table, id string, r schema.API) *table.A
 	}
 	for i, target := range r.Upstream.Targets {
 		at := apiPath(id, "upstream", "targets").index(i)
-		u, err := url.Parse(string(target))
-		switch {
-		case hasCredentials(string(target)):
-			// Refused by checkURLCredentials, and never quoted.
-		case err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
+		// A target with credentials is refused by checkURLCredentials, and
+		// this finding does not repeat it (errorf).
+		if u, err := url.Parse(string(target)); err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			c.errorf(at, "invalid upstream target %q: want scheme://host[:port][/path] without query or fragment", target)
 		}
 	}

@@ -26,8 +26,8 @@ func (c *compilation) buildTracing(t *table.Table, tr *schema.Tracing) {
 		ServiceName: tr.Service_name,
 	}
 	// An endpoint with credentials is refused by checkURLCredentials, and
-	// never quoted.
-	if u, err := url.Parse(string(tr.Endpoint)); !hasCredentials(string(tr.Endpoint)) && (err != nil || u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "") {
+	// no finding here repeats it.
+	if u, err := url.Parse(string(tr.Endpoint)); err != nil || u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		c.errorf(at.field("endpoint"), "invalid OTLP/HTTP endpoint %q: want scheme://host[:port][/path] without query or fragment (spans go to <endpoint>/v1/traces)", tr.Endpoint)
 	}
 	for _, name := range slices.Sorted(maps.Keys(tr.Headers)) {

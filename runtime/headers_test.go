@@ -23,7 +23,6 @@ func TestAmbiguousHeadersRefused(t *testing.T) {
 		{"name with an underscore, keyless", "X_Client_Id: admin\r\n", "invalid header name"},
 		{"folded line", "X-A: a\r\n b\r\nX-Http-Method-Override: DELETE\r\n", "obsolete line folding"},
 		{"folded line with a tab", "Authorization: Bearer " + tok + "\r\nX-A: a\r\n\tb\r\n", "obsolete line folding"},
-		{"folded first line", " X-A: a\r\n", ""},
 		// fasthttp refuses these when it parses the header.
 		{"name with a separator", "Authorization: Bearer " + tok + "\r\nX-A(b): 1\r\n", ""},
 		{"name with a non-ASCII byte", "Authorization: Bearer " + tok + "\r\nX-\xe9: 1\r\n", ""},
@@ -80,6 +79,28 @@ func TestConnectionKeepsEndToEndHeaders(t *testing.T) {
 	for _, k := range []string{"X-Hop", "X-Hop2"} {
 		if got := hit.Header.Get(k); got != "" {
 			t.Errorf("%s, named in a Connection field, reached the upstream: %q", k, got)
+		}
+	}
+}
+
+// TestFolded: a header block with a line that begins with white space,
+// the first or a later one, after CRLF or a bare LF, is folded.
+func TestFolded(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		raw  string
+		want bool
+	}{
+		{"Host: a\r\nX-A: b\r\n", false},
+		{"Host: a\r\nX-A: b c\t d\r\n", false},
+		{" X-A: a\r\nHost: a\r\n", true},
+		{"\tX-A: a\r\n", true},
+		{"Host: a\r\nX-A: b\r\n c\r\n", true},
+		{"Host: a\nX-A: b\n\tc\n", true},
+		{"", false},
+	} {
+		if got := folded([]byte(tt.raw)); got != tt.want {
+			t.Errorf("folded(%q) = %v, want %v", tt.raw, got, tt.want)
 		}
 	}
 }

@@ -28,15 +28,15 @@ func passCookies(h *fasthttp.RequestHeader, buf []byte) []byte {
 	buf = buf[:0]
 	var at [4]int
 	ends := at[:0] // where each field kept ends in buf
-	sent := false
+	found := false // a Cookie field read off the received header
 	for v, rest, ok := nextField(h.RawHeaders(), hdrCookie); ok; v, rest, ok = nextField(rest, hdrCookie) {
-		sent = true
+		found = true
 		n := len(buf)
 		if buf = appendOtherCookies(buf, v); len(buf) > n {
 			ends = append(ends, len(buf))
 		}
 	}
-	if !sent {
+	if !found {
 		if hasCookies(h) { // parsed from a field the scan did not read: none is sent
 			h.DelBytes(hdrCookie)
 		}

@@ -46,7 +46,6 @@ func (g *Gateway) Listener(ln net.Listener) (_ net.Listener, scheme string) {
 func (g *Gateway) Server() *fasthttp.Server {
 	gw := g.Current().Gateway
 	serverRead := gw.ReadTimeout.D()
-	listenerCap, _ := connCaps(&gw)
 	return &fasthttp.Server{
 		Handler:      g.Handler,
 		ErrorHandler: g.requestError,
@@ -59,7 +58,7 @@ func (g *Gateway) Server() *fasthttp.Server {
 		ReadTimeout:                  gw.ReadTimeout.D(),
 		WriteTimeout:                 gw.WriteTimeout.D(),
 		IdleTimeout:                  gw.IdleTimeout.D(),
-		Concurrency:                  listenerCap,
+		Concurrency:                  g.listenerCap,
 		ReadBufferSize:               gw.MaxHeaderBytes,
 		MaxRequestBodySize:           64 << 10,
 		StreamRequestBody:            true,

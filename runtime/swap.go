@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/cuegate/cuegate/compiler/table"
@@ -76,7 +75,7 @@ func (g *Gateway) newGeneration(prev *generation, t *table.Table, exporter *trac
 	ids := slices.Sorted(maps.Keys(t.APIs))
 	apiPools := make([]*proxy.Pool, len(ids))
 	for i, id := range ids {
-		p, err := g.pool(pools, t.APIs[id], &t.Gateway, upstreamTLS)
+		p, err := g.pool(pools, t.APIs[id], t.Gateway.UpstreamCAFile, upstreamTLS)
 		if err != nil {
 			g.closeNewPools(pools)
 			return nil, nil, fmt.Errorf("api %s: %w", id, err)
@@ -102,12 +101,10 @@ func (g *Gateway) newGeneration(prev *generation, t *table.Table, exporter *trac
 	return gen, pools, nil
 }
 
-// pool returns the pool that serves a's upstream under gw's settings and
-// records it in pools under its key: the one pools already has, else
-// g's, else a new one.
-func (g *Gateway) pool(pools map[string]*proxy.Pool, a *table.API, gw *table.Gateway, upstreamTLS *tls.Config) (*proxy.Pool, error) {
-	inflight := maxInflight(a.Upstream.MaxInflight, g.listenerCap)
-	key := a.Upstream.Key() + "|" + gw.UpstreamCAFile + "|" + strconv.Itoa(inflight)
+// pool returns the pool that serves a's upstream and records it in pools
+// under its key: the one pools already has, else g's, else a new one.
+func (g *Gateway) pool(pools map[string]*proxy.Pool, a *table.API, caFile string, upstreamTLS *tls.Config) (*proxy.Pool, error) {
+	key := a.Upstream.Key() + "|" + caFile
 	p := pools[key]
 	if p == nil {
 		p = g.pools[key]
@@ -121,7 +118,7 @@ func (g *Gateway) pool(pools map[string]*proxy.Pool, a *table.API, gw *table.Gat
 			IdleTimeout:    a.Upstream.IdleTimeout.D(),
 			TLSConfig:      upstreamTLS,
 			Cooldown:       g.opts.UpstreamCooldown,
-			MaxInflight:    inflight,
+			MaxInflight:    maxInflight(a.Upstream.MaxInflight, g.listenerCap),
 		})
 		if err != nil {
 			return nil, err

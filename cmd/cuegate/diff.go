@@ -96,11 +96,10 @@ func diffSides(b budget.Budget, rev, against string, dirs []string) (*tablediff.
 	switch {
 	case rev != "":
 		var name string
-		var remove func()
-		if oldDir, name, remove, err = exportRevision(rev, newDir); err != nil {
+		if oldDir, name, err = exportRevision(rev, newDir); err != nil {
 			return nil, err
 		}
-		defer remove()
+		defer os.RemoveAll(oldDir)
 		old, err = compileSide(b, "old", oldDir, name)
 	case against != "":
 		oldDir = ""
@@ -116,12 +115,8 @@ func diffSides(b budget.Budget, rev, against string, dirs []string) (*tablediff.
 		return nil, err
 	}
 	d, err := tablediff.JSON(old, cur)
-	if err != nil || oldDir == "" {
-		return d, err
-	}
-	names, err := namedFiles(cur)
-	if err == nil {
-		d.Files, err = changedFiles(oldDir, newDir, names)
+	if err == nil && oldDir != "" {
+		err = setFileChanges(d, oldDir, newDir, cur)
 	}
 	return d, err
 }
@@ -168,7 +163,7 @@ func (e *sideError) Error() string {
 // an OpenAPI document's) can start a line of its own, such as a CI
 // runner's "::error" command.
 func errorText(err error) string {
-	if se := (*sideError)(nil); errors.As(err, &se) && se.Error() == err.Error() {
+	if se, ok := err.(*sideError); ok {
 		return se.Error()
 	}
 	return printable.Escape(err.Error())

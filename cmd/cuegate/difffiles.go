@@ -1,32 +1,40 @@
 package main
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/compiler/tablediff"
 )
 
-// maxNamedFileBytes bounds a file a table names as diff reads it: the
-// serving process reads none larger (a PEM file is at most 1 MiB).
-const maxNamedFileBytes = 1 << 20
+// setFileChanges sets d.Files to the files the new table curJSON names
+// whose contents differ between the configuration directories oldDir and
+// newDir (see changedFiles).
+func setFileChanges(d *tablediff.Diff, oldDir, newDir string, curJSON []byte) error {
+	names, err := namedFiles(curJSON)
+	if err == nil {
+		d.Files, err = changedFiles(oldDir, newDir, names)
+	}
+	return err
+}
 
 // namedFiles returns the files the table JSON tableJSON names by a path
 // relative to its configuration directory: a secret's "file" and every
 // field whose name ends in "_file" (certificates, keys, CA bundles),
-// sorted, without repeats. The table holds their paths, not their
-// contents, so a change of their contents is not in the tables' diff.
+// sorted, without repeats. The OpenAPI documents the table holds are not
+// read for names (their changes are in the table). The table holds the
+// files' paths, not their contents, so a change of their contents is not
+// in the tables' diff.
 func namedFiles(tableJSON []byte) ([]string, error) {
 	var v any
-	dec := json.NewDecoder(bytes.NewReader(tableJSON))
-	if err := dec.Decode(&v); err != nil {
+	if err := json.Unmarshal(tableJSON, &v); err != nil {
 		return nil, err
 	}
 	var names []string
@@ -35,7 +43,9 @@ func namedFiles(tableJSON []byte) ([]string, error) {
 		switch v := v.(type) {
 		case map[string]any:
 			for k, e := range v {
-				walk(k, e)
+				if k != "document" {
+					walk(k, e)
+				}
 			}
 		case []any:
 			for _, e := range v {
@@ -53,10 +63,10 @@ func namedFiles(tableJSON []byte) ([]string, error) {
 }
 
 // changedFiles returns those of names whose contents differ between the
-// configuration directories oldDir and newDir (one of them absent, or
-// unreadable, counts as a difference). Each is read inside its directory
-// (os.Root: a link out of it reads nothing) and at most
-// maxNamedFileBytes of it.
+// configuration directories oldDir and newDir: a file absent from one
+// side only, or that either side cannot read (table.ReadFileIn: inside
+// its directory, a regular file of at most table.MaxPEMFileBytes), counts
+// as changed.
 func changedFiles(oldDir, newDir string, names []string) ([]string, error) {
 	oldRoot, err := os.OpenRoot(oldDir)
 	if err != nil {
@@ -70,32 +80,24 @@ func changedFiles(oldDir, newDir string, names []string) ([]string, error) {
 	defer newRoot.Close()
 	var changed []string
 	for _, name := range names {
-		if digest(oldRoot, name) != digest(newRoot, name) {
+		o, oldOK := digest(oldRoot, name)
+		n, newOK := digest(newRoot, name)
+		if !oldOK || !newOK || o != n {
 			changed = append(changed, name)
 		}
 	}
 	return changed, nil
 }
 
-// digest is the SHA-256 of the file name in r, "absent", or
-// "unreadable" (not a regular file, larger than maxNamedFileBytes, or
-// failing to read).
-func digest(r *os.Root, name string) string {
-	fi, err := r.Stat(name) // before the open, which would wait on a named pipe
+// digest returns the SHA-256 of the file name in r, or "absent" for none;
+// ok is false when it cannot be read.
+func digest(r *os.Root, name string) (sum [sha256.Size]byte, ok bool) {
+	b, err := table.ReadFileIn(r, name, table.MaxPEMFileBytes)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return "absent"
-	case err != nil || !fi.Mode().IsRegular():
-		return "unreadable"
+		return [sha256.Size]byte{}, true // absent: no file hashes to all zeros
+	case err != nil:
+		return sum, false
 	}
-	f, err := r.Open(name)
-	if err != nil {
-		return "unreadable"
-	}
-	defer f.Close()
-	h := sha256.New()
-	if n, err := io.Copy(h, io.LimitReader(f, maxNamedFileBytes+1)); err != nil || n > maxNamedFileBytes {
-		return "unreadable"
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
+	return sha256.Sum256(b), true
 }

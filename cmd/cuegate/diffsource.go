@@ -15,12 +15,12 @@ import (
 )
 
 // exportRevision writes dir as of the git revision rev into a temporary
-// directory (gitexport.Export) and returns it, the name its findings give
-// it ("rev:path/in/repo"), and a func that removes it.
-func exportRevision(rev, dir string) (tmp, name string, remove func(), err error) {
+// directory (gitexport.Export), which the caller removes, and returns it
+// and the name its findings give it ("rev:path/in/repo").
+func exportRevision(rev, dir string) (tmp, name string, err error) {
 	tmp, err = os.MkdirTemp("", "cuegate-diff-")
 	if err != nil {
-		return "", "", nil, err
+		return "", "", err
 	}
 	name, err = gitexport.Export(rev, dir, tmp)
 	if ge := (*gitexport.Error)(nil); errors.As(err, &ge) {
@@ -28,9 +28,9 @@ func exportRevision(rev, dir string) (tmp, name string, remove func(), err error
 	}
 	if err != nil {
 		os.RemoveAll(tmp)
-		return "", "", nil, err
+		return "", "", err
 	}
-	return tmp, name, func() { os.RemoveAll(tmp) }, nil
+	return tmp, name, nil
 }
 
 // maxTableBytes bounds the table a node's GET /table may answer;

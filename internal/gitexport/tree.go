@@ -100,7 +100,7 @@ type budget struct {
 // out, as writeConfig says, within b.
 func (r revision) writeTree(root, sub, out string, depth int, b *budget) error {
 	entries, err := r.list(r.commit+":"+sub, sub)
-	if errors.Is(err, errTooMuchOutput) {
+	if errors.Is(err, errTooMuchOutput) || errors.Is(err, errHandMade) {
 		return err
 	}
 	if err != nil {
@@ -290,7 +290,7 @@ func (r revision) list(treeish, under string) ([]treeEntry, error) {
 			return nil, errors.New("git ls-tree: unexpected output")
 		}
 		if tree && !entryName(name) {
-			return nil, fmt.Errorf("%s: a tree entry named %s, which no checkout has: the tree was made by hand", treeish, strconv.Quote(name))
+			return nil, fmt.Errorf("%s: a tree entry named %s, which no checkout has: %w", treeish, strconv.Quote(name), errHandMade)
 		}
 		size, _ := strconv.ParseInt(f[3], 10, 64) // "-" for a tree
 		entries = append(entries, treeEntry{mode: f[0], kind: f[1], oid: f[2], path: path.Join(under, name), size: size})
@@ -298,12 +298,15 @@ func (r revision) list(treeish, under string) ([]treeEntry, error) {
 	seen := make(map[string]bool, len(entries))
 	for _, e := range entries {
 		if seen[e.path] {
-			return nil, fmt.Errorf("%s: two tree entries named %s, which no checkout has: the tree was made by hand", treeish, strconv.Quote(path.Base(e.path)))
+			return nil, fmt.Errorf("%s: two tree entries named %s, which no checkout has: %w", treeish, strconv.Quote(path.Base(e.path)), errHandMade)
 		}
 		seen[e.path] = true
 	}
 	return entries, nil
 }
+
+// errHandMade is list's error for a tree git itself would not make.
+var errHandMade = errors.New("the tree was made by hand")
 
 // entryName reports whether name can be the name of an entry of a tree
 // git itself makes: not empty, ".", ".." nor ".git", without a "/". A

@@ -64,9 +64,9 @@ func Clip(s string, n int) string {
 // Escape returns s with every character a terminal would not show as
 // itself (control characters such as ESC, CR and LF, bidirectional
 // controls, other format characters, bytes that are not UTF-8) written as
-// a Go escape (\x1b, \u202e), so that text from the state file or a node
-// cannot move the cursor, recolour, reorder or forge a line of output
-// (a CI runner's "::error" command) where it is printed.
+// a Go escape (\x1b, \u202e): untrusted text printed with it stays on
+// its line, and cannot move the cursor, recolour, reorder or forge a line
+// of output (a CI runner's "::error" command).
 func Escape(s string) string {
 	if !strings.ContainsFunc(s, func(r rune) bool { return r == utf8.RuneError || !unicode.IsPrint(r) }) {
 		return s

@@ -82,7 +82,11 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 	// the panic does not keep the upstream connection and a slot of
 	// MaxInflight for ever.
 	handedOn := false
-	defer ex.releaseUnless(&handedOn)
+	defer func() {
+		if !handedOn {
+			ex.release()
+		}
+	}()
 	out := ex.outgoing(ctx, r)
 	start := time.Now()
 	err := p.send(ex, out, start.Add(p.timeout), start)
@@ -94,13 +98,6 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 		err = ex.sendError(err)
 	}
 	return upstream, err
-}
-
-// releaseUnless releases ex unless *handedOn.
-func (ex *exchange) releaseUnless(handedOn *bool) {
-	if !*handedOn {
-		ex.release()
-	}
 }
 
 // outgoing makes the request Forward sends from the client's in ctx (see

@@ -231,6 +231,8 @@ type countingHeader struct {
 	passes int
 }
 
+var _ header = (*countingHeader)(nil)
+
 func (h *countingHeader) PeekKeys() [][]byte {
 	h.passes++
 	return h.RequestHeader.PeekKeys()
