@@ -36,9 +36,10 @@ func (g *Gateway) Listener(ln net.Listener) (_ net.Listener, scheme string) {
 // Server returns a fasthttp server for the gateway listener (serve it on
 // Listener), configured from the table's gateway settings: write_timeout,
 // and read_timeout once a request's header is in, follow every reload
-// (they are taken per request); idle_timeout, max_header_bytes, max_conns
-// (maxConns) and the read_timeout of a request's header are those of the
-// table at the time Server is called.
+// (they are taken per request); idle_timeout, max_header_bytes and the
+// read_timeout of a request's header are those of the table at the time
+// Server is called, and max_conns (maxConns) that of the table New was
+// given, as every upstream's max_inflight default is.
 // Request bodies are streamed, and a request is decided on its header
 // before its body is read: see expect and expectRefusal. A
 // request the server cannot read is answered by requestError, and the
