@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,4 +62,64 @@ func TestPassCookiesFailsClosed(t *testing.T) {
 	if got := string(h.Header()); strings.Contains(got, "Cookie") {
 		t.Errorf("sent %q", got)
 	}
+}
+
+// FuzzPassCookies: whatever Cookie fields a client sends, the fields
+// passCookies leaves hold no pair named as one of the portal's cookies,
+// and every other pair, in order, as sent.
+func FuzzPassCookies(f *testing.F) {
+	for _, seed := range []string{
+		"a=1; cuegate_session=s; b=2",
+		"cuegate_session=s",
+		" __Host-cuegate_csrf=c ;a=\"q\"",
+		"=cuegate_device=d; x",
+		"a=1;;b",
+	} {
+		f.Add(seed, "c=3")
+	}
+	f.Fuzz(func(t *testing.T, first, second string) {
+		var raw strings.Builder
+		raw.WriteString("GET / HTTP/1.1\r\nHost: gw\r\n")
+		for _, v := range []string{first, second} {
+			raw.WriteString("Cookie: " + v + "\r\n")
+		}
+		raw.WriteString("\r\n")
+		var h fasthttp.RequestHeader
+		if err := h.Read(bufio.NewReader(strings.NewReader(raw.String()))); err != nil || folded(h.RawHeaders()) {
+			return // refused before passCookies runs
+		}
+		var want []string
+		for v, rest, ok := nextField(h.RawHeaders(), hdrCookie); ok; v, rest, ok = nextField(rest, hdrCookie) {
+			for p := range strings.SplitSeq(string(v), ";") {
+				if name, _, _ := strings.Cut(p, "="); !isPortalCookie([]byte(strings.TrimSpace(name))) {
+					want = append(want, strings.TrimSpace(p))
+				}
+			}
+		}
+		h.PeekKeys() // as checkHeader does
+		passCookies(&h, nil)
+		var got []string
+		for _, line := range strings.Split(string(h.Header()), "\r\n") {
+			v, ok := strings.CutPrefix(line, "Cookie: ")
+			if !ok {
+				continue
+			}
+			for p := range strings.SplitSeq(v, ";") {
+				name, _, _ := strings.Cut(p, "=")
+				if isPortalCookie([]byte(strings.TrimSpace(name))) {
+					t.Fatalf("a portal cookie passed: %q from %q", p, raw.String())
+				}
+				got = append(got, strings.TrimSpace(p))
+			}
+		}
+		if !slices.Equal(trimEmpty(got), trimEmpty(want)) {
+			t.Fatalf("pairs sent %q, want %q (from %q)", got, want, raw.String())
+		}
+	})
+}
+
+// trimEmpty drops empty pairs, which a field of portal cookies alone
+// leaves none of.
+func trimEmpty(pairs []string) []string {
+	return slices.DeleteFunc(slices.Clone(pairs), func(p string) bool { return p == "" })
 }
