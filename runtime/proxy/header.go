@@ -166,10 +166,13 @@ func copyResponseHeader(in, out *fasthttp.ResponseHeader, conn []byte) []byte {
 }
 
 // appendForwardedFor appends the X-Forwarded-For value: the client's
-// address appended to what the client sent.
+// address appended to what the client sent, its fields joined in order
+// (as one field would list them).
 func appendForwardedFor(buf []byte, ctx *fasthttp.RequestCtx) []byte {
-	if prior := ctx.Request.Header.PeekBytes(hdrXFF); len(prior) > 0 {
-		buf = append(append(buf, prior...), ", "...)
+	for _, prior := range ctx.Request.Header.PeekAll(fasthttp.HeaderXForwardedFor) {
+		if len(prior) > 0 {
+			buf = append(append(buf, prior...), ", "...)
+		}
 	}
 	if a, ok := netip.AddrFromSlice(ctx.RemoteIP()); ok {
 		buf = a.Unmap().AppendTo(buf)

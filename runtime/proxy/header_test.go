@@ -261,3 +261,17 @@ func TestStripRepeatedHeaders(t *testing.T) {
 		t.Errorf("after the strip: Te %q, Keep-Alive %q, %d X-Keep", h.Peek("Te"), h.Peek("Keep-Alive"), len(h.PeekAll("X-Keep")))
 	}
 }
+
+// TestForwardedForJoinsFields: a client's X-Forwarded-For fields reach the
+// upstream joined in order, before the peer's address, as one field
+// listing them would.
+func TestForwardedForJoinsFields(t *testing.T) {
+	t.Parallel()
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.Add("X-Forwarded-For", "10.0.0.1")
+	ctx.Request.Header.Add("X-Forwarded-For", "6.6.6.6, 7.7.7.7")
+	ctx.Request.Header.Add("X-Forwarded-For", "")
+	if got, want := string(appendForwardedFor(nil, &ctx)), "10.0.0.1, 6.6.6.6, 7.7.7.7, 0.0.0.0"; got != want {
+		t.Errorf("X-Forwarded-For %q, want %q", got, want)
+	}
+}
