@@ -84,13 +84,16 @@ func (c *compilation) warnUnused(t *table.Table) {
 // /orders/7 guards.
 func (c *compilation) warnKeylessReach(t *table.Table) {
 	ids := sortedKeys(t.APIs)
+	places := make(map[string][]upstreamPlace, len(ids))
 	for _, id := range ids {
-		open := t.APIs[id]
-		if !open.Keyless {
+		places[id] = upstreamPlaces(t.APIs[id])
+	}
+	for _, id := range ids {
+		if !t.APIs[id].Keyless {
 			continue
 		}
 		for _, other := range ids {
-			if guarded := t.APIs[other]; guarded.JWT != nil && reaches(open, guarded) {
+			if t.APIs[other].JWT != nil && reaches(places[id], places[other]) {
 				c.warnf(apiPath(id, "upstream", "targets"), "this keyless API reaches every upstream route of API %q without the token %q checks (the same target, and its upstream paths include all of %q's): give its target the path of the routes it publishes, such as \"http://host:port/status\"", other, other, other)
 				break
 			}
@@ -98,17 +101,17 @@ func (c *compilation) warnKeylessReach(t *table.Table) {
 	}
 }
 
-// reaches reports whether a target of a and one of b share an origin and
+// upstreamPlace is where an API sends requests through one target: the
+// origin (scheme://host:port, in lower case), and the path its requests'
+// upstream paths all start with, without a trailing "/".
+type upstreamPlace struct{ origin, path string }
+
+// reaches reports whether a place of a and one of b share an origin and
 // a's upstream paths include all of b's.
-func reaches(a, b *table.API) bool {
-	for _, ta := range a.Upstream.Targets {
-		oa, pa, ok := upstreamSpace(ta, a)
-		if !ok {
-			continue
-		}
-		for _, tb := range b.Upstream.Targets {
-			ob, pb, ok := upstreamSpace(tb, b)
-			if ok && oa == ob && (pa == "" || pb == pa || strings.HasPrefix(pb, pa+"/")) {
+func reaches(a, b []upstreamPlace) bool {
+	for _, pa := range a {
+		for _, pb := range b {
+			if pa.origin == pb.origin && (pa.path == "" || pb.path == pa.path || strings.HasPrefix(pb.path, pa.path+"/")) {
 				return true
 			}
 		}
@@ -116,19 +119,25 @@ func reaches(a, b *table.API) bool {
 	return false
 }
 
-// upstreamSpace returns the origin (scheme://host:port, in lower case)
-// that API a sends requests to through target, and the path its
-// requests' upstream paths all start with, without a trailing "/".
-func upstreamSpace(target string, a *table.API) (origin, path string, ok bool) {
-	u, err := url.Parse(target)
-	if err != nil || u.Host == "" {
-		return "", "", false
+// defaultPorts are the ports of the URL schemes a target may have.
+var defaultPorts = map[string]string{"http": "80", "https": "443"}
+
+// upstreamPlaces returns the places API a sends requests to, one for
+// each of its targets that parses.
+func upstreamPlaces(a *table.API) []upstreamPlace {
+	var out []upstreamPlace
+	for _, target := range a.Upstream.Targets {
+		u, err := url.Parse(target)
+		if err != nil || u.Host == "" {
+			continue
+		}
+		scheme := strings.ToLower(u.Scheme)
+		port := cmp.Or(u.Port(), defaultPorts[scheme])
+		path := strings.TrimSuffix(u.Path, "/")
+		if !a.StripListenPath {
+			path += strings.TrimSuffix(a.ListenPath, "/")
+		}
+		out = append(out, upstreamPlace{scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port), path})
 	}
-	scheme := strings.ToLower(u.Scheme)
-	port := cmp.Or(u.Port(), map[string]string{"http": "80", "https": "443"}[scheme])
-	path = strings.TrimSuffix(u.Path, "/")
-	if !a.StripListenPath {
-		path += strings.TrimSuffix(a.ListenPath, "/")
-	}
-	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port), path, true
+	return out
 }

@@ -99,21 +99,27 @@ func configPaths(dir string) ([]string, error) {
 		return nil, err
 	}
 	data := generation(dir)
-	if data == "" || !slices.ContainsFunc(paths, linkedThroughData) {
+	if data == "" {
+		return paths, nil
+	}
+	var plain []string // the files not linked through "..data"
+	for _, p := range paths {
+		if !linkedThroughData(p) {
+			plain = append(plain, p)
+		}
+	}
+	if len(plain) == len(paths) {
 		return paths, nil
 	}
 	inData, err := table.ConfigFiles(data)
 	if err != nil {
 		return nil, err
 	}
-	byName := make(map[string]string, len(paths)+len(inData))
+	byName := make(map[string]string, len(plain)+len(inData))
 	for _, p := range inData {
 		byName[filepath.Base(p)] = p
 	}
-	for _, p := range paths {
-		if linkedThroughData(p) {
-			continue // in data's generation, or removed by it
-		}
+	for _, p := range plain { // a linked file is in data's generation, or removed by it
 		byName[filepath.Base(p)] = p
 	}
 	out := make([]string, 0, len(byName))

@@ -13,7 +13,8 @@ import (
 // credentials before its host ("https://user:password@host"), without
 // repeating it: the compiled table, the admin listener's /table and
 // cuegate diff would show them (and an upstream target's are never sent).
-// The field is then left out of the other checks, so that none quotes it.
+// No other error about the field is then reported (errorf), so that none
+// quotes it; warnings about it say nothing of its value.
 func (c *compilation) checkURLCredentials(raw *schema.Config) {
 	walkConfig(raw, func(at fieldPath, v reflect.Value) bool {
 		u, ok := v.Interface().(schema.URL)

@@ -12,9 +12,10 @@ import (
 )
 
 // buildTracing compiles gateway.tracing; nil exports no spans. The schema
-// bounds sample_ratio; this checks that the endpoint is a base URL the
-// exporter can append /v1/traces to, without credentials (they belong in
-// headers, as secrets), and that every header name is an HTTP token.
+// bounds sample_ratio, and checkURLCredentials refuses an endpoint with
+// credentials (they belong in headers, as secrets); this checks that the
+// endpoint is a base URL the exporter can append /v1/traces to, and that
+// every header name is an HTTP token.
 func (c *compilation) buildTracing(t *table.Table, tr *schema.Tracing) {
 	if tr == nil {
 		return

@@ -129,7 +129,7 @@ func (s *Server) sameScheme(r *http.Request) bool {
 	}
 	u, err := url.Parse(origin)
 	if err != nil || u.Scheme == "" {
-		return true // CrossOriginProtection judges it (refused, or no scheme to compare)
+		return true // no scheme to compare (CrossOriginProtection, which ran first, refused an Origin it could not parse)
 	}
 	want := "http"
 	if s.secure(r) {

@@ -34,7 +34,7 @@ func TestCrossOriginRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			// The attacker's own pair, its cookie planted.
-			resp := postLogin(t, e, "attacker@example.com", "__Host-cuegate_csrf", map[string]string{"Sec-Fetch-Site": tt.site, "Origin": tt.origin})
+			resp := postLogin(t, e, "attacker@example.com", "__Host-"+csrfCookie, map[string]string{"Sec-Fetch-Site": tt.site, "Origin": tt.origin})
 			if resp.StatusCode != tt.wantLoginStatus {
 				t.Errorf("login form: %d, Set-Cookie %q; want %d", resp.StatusCode, resp.Header.Values("Set-Cookie"), tt.wantLoginStatus)
 			}
@@ -85,7 +85,7 @@ func TestCrossOriginBehindAProxy(t *testing.T) {
 				e.table.Store(tab)
 			}
 			e.developer("dev@example.com")
-			resp := postLogin(t, e, "dev@example.com", "cuegate_csrf", map[string]string{"Origin": "http://portal.example.com", "X-Forwarded-Host": tt.forwardedHost})
+			resp := postLogin(t, e, "dev@example.com", csrfCookie, map[string]string{"Origin": "http://portal.example.com", "X-Forwarded-Host": tt.forwardedHost})
 			if resp.StatusCode != tt.want {
 				t.Errorf("login form: %d, want %d", resp.StatusCode, tt.want)
 			}
@@ -109,7 +109,7 @@ func TestCrossOriginOtherScheme(t *testing.T) {
 	} {
 		email := "dev" + fmt.Sprint(tt.want) + "@example.com"
 		e.developer(email)
-		resp := postLogin(t, e, email, "cuegate_csrf", map[string]string{"Origin": tt.origin})
+		resp := postLogin(t, e, email, csrfCookie, map[string]string{"Origin": tt.origin})
 		if resp.StatusCode != tt.want {
 			t.Errorf("login form from %s: %d, want %d", tt.origin, resp.StatusCode, tt.want)
 		}

@@ -56,8 +56,10 @@ func (l *clientConns) Accept() (net.Conn, error) {
 		}
 		c.Close()
 		l.refused.Inc()
-		l.log.Warn().Str("client", client.String()).Int("max_conns_per_client", l.max).
-			Msg("gateway: closed a connection from a client at max_conns_per_client (a load balancer in front of the gateway belongs in gateway.conns_exempt; logged at most every 30s)")
+		if ev := l.log.Warn(); ev.Enabled() { // the client's text only for a line the sampler keeps
+			ev.Str("client", client.String()).Int("max_conns_per_client", l.max).
+				Msg("gateway: closed a connection from a client at max_conns_per_client (a load balancer in front of the gateway belongs in gateway.conns_exempt; logged at most every 30s)")
+		}
 	}
 }
 

@@ -11,9 +11,9 @@
 //     dot segments with parameters ("..;", "%2e%2e%3bx"). The path
 //     matched against grants is the path forwarded (less the listen
 //     path when it is stripped). Then the header: a field name that is
-//     not a token or holds "_", or a second Authorization field, is 400
-//     (fasthttp refuses a second Host, Content-Length or
-//     Transfer-Encoding).
+//     not a token or holds "_", a second Authorization field, or a line
+//     that begins with white space (obsolete folding), is 400 (fasthttp
+//     refuses a second Host, Content-Length or Transfer-Encoding).
 //
 //  2. Routing on the cleaned path: 404, or 405 with Allow; 400 when the
 //     path's ";" parameters change the API serving it (an upstream that
@@ -68,7 +68,9 @@
 //     requests remaining), so that one set of headers says how many more
 //     requests pass.
 //
-//  8. Proxy (package proxy): 502 when no target answers, 504 on timeout.
+//  8. Proxy (package proxy): 503 with Retry-After when the upstream has
+//     upstream.max_inflight requests in flight, 502 when no target
+//     answers, 504 on timeout.
 //     The Authorization header is passed on to the upstream. The
 //     Connection header cannot remove framing, Host, credentials or the
 //     gateway's own headers (proxy.Forward).

@@ -1,6 +1,9 @@
 package runtime
 
 import (
+	"bytes"
+	"slices"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/cuegate/cuegate/runtime/auth"
@@ -35,10 +38,8 @@ func (e *headerEdits) edit(h headerEditor) {
 // sent, and the API's own claim headers are then set from the verified
 // claims.
 func (r *request) RequestHeader(h *fasthttp.RequestHeader) {
+	dropClaimHeaderNames(h, r.st.claimHeaderNames) // before passCookies, which its reading of the keys would undo
 	r.buf = passCookies(h, r.buf)
-	for _, k := range r.st.claimHeaderNames {
-		h.DelBytes(k)
-	}
 	ru := r.st.rules
 	if ru == nil {
 		return
@@ -52,6 +53,26 @@ func (r *request) RequestHeader(h *fasthttp.RequestHeader) {
 		if r.buf, ok = appendClaim(r.buf[:0], r.claims, ch.claim); ok {
 			h.SetCanonical(ch.name, r.buf)
 		}
+	}
+}
+
+// dropClaimHeaderNames removes from h every field whose name is one of
+// names (sorted, canonical, as fasthttp yields keys): one pass over h's
+// keys when it has none, the typical case, and one more for each name it
+// has, whose fields DelBytes removes together.
+func dropClaimHeaderNames(h *fasthttp.RequestHeader, names [][]byte) {
+	for len(names) > 0 {
+		var hit []byte
+		for _, k := range h.PeekKeys() {
+			if i, ok := slices.BinarySearchFunc(names, k, bytes.Compare); ok {
+				hit = names[i]
+				break
+			}
+		}
+		if hit == nil {
+			return
+		}
+		h.DelBytes(hit)
 	}
 }
 

@@ -94,7 +94,7 @@ type Gateway struct {
 	series   gatewayMetrics
 	notFound *apiMetrics // metrics of requests that match no API
 
-	// listenerCap is the gateway listener's cap on connections (connCaps)
+	// listenerCap is the gateway listener's cap on connections (maxConns)
 	// under the table New was given: max_conns takes effect when serving
 	// starts, so the default of every upstream's max_inflight follows it,
 	// not a reloaded table's.
@@ -132,7 +132,8 @@ type apiState struct {
 	// check it should not (see methodOverride).
 	byMethod bool
 	// claimHeaderNames are the names of the claim headers every API of
-	// the table sets (one slice, shared by the generation's states): a
+	// the table sets, sorted (one slice, shared by the generation's
+	// states): a
 	// client's field of one is removed on every API, so that no API
 	// passes on a forged one to an upstream that trusts it.
 	claimHeaderNames [][]byte
@@ -151,7 +152,7 @@ func New(t *table.Table, opts Options) (*Gateway, error) {
 		series:     newGatewayMetrics(),
 	}
 	g.notFound = newAPIMetrics(g.series.set, "")
-	g.listenerCap, _ = connCaps(&t.Gateway)
+	g.listenerCap = maxConns(t.Gateway.MaxConns, openFilesLimit())
 	if opts.Cluster != nil {
 		g.registerClusterMetrics(opts.Cluster)
 	}

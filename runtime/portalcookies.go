@@ -25,29 +25,21 @@ var (
 // the portal's pairs, added as fields fasthttp does not parse; a field it
 // did not read is not sent. buf is scratch, returned for reuse.
 func passCookies(h *fasthttp.RequestHeader, buf []byte) []byte {
-	buf = buf[:0]
-	var at [4]int
-	ends := at[:0] // where each field kept ends in buf
-	found := false // a Cookie field read off the received header
-	for v, rest, ok := nextField(h.RawHeaders(), hdrCookie); ok; v, rest, ok = nextField(rest, hdrCookie) {
-		found = true
-		n := len(buf)
-		if buf = appendOtherCookies(buf, v); len(buf) > n {
-			ends = append(ends, len(buf))
-		}
-	}
-	if !found {
+	v, rest, ok := nextField(h.RawHeaders(), hdrCookie)
+	if !ok {
 		if hasCookies(h) { // parsed from a field the scan did not read: none is sent
 			h.DelBytes(hdrCookie)
 		}
 		return buf
 	}
+	// The received header is a buffer of its own, which neither DelBytes
+	// nor AddBytesKV (which copies the value) touches.
 	h.DelBytes(hdrCookie)
-	wasDisabled := h.DisableSpecialHeader() // added as a plain field, not parsed
-	start := 0
-	for _, end := range ends {
-		h.AddBytesKV(hdrCookie, buf[start:end])
-		start = end
+	wasDisabled := h.DisableSpecialHeader() // added as plain fields, not parsed
+	for ; ok; v, rest, ok = nextField(rest, hdrCookie) {
+		if buf = appendOtherCookies(buf[:0], v); len(buf) > 0 {
+			h.AddBytesKV(hdrCookie, buf)
+		}
 	}
 	if !wasDisabled {
 		h.EnableSpecialHeader()

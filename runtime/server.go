@@ -18,12 +18,14 @@ import (
 // capped at max_conns_per_client connections (clientConns), their
 // deadlines armed lazily (runtime/deadline; fasthttp sets three per
 // request), with TLS above them when the table names a certificate (see
-// TLSConfig). scheme is then "https", else "http". The caps are those of
-// the table at the time Listener is called. Serve Server on it.
+// TLSConfig). scheme is then "https", else "http". The per-client cap
+// and conns_exempt are those of the table at the time Listener is called,
+// the listener's cap (max_conns, which the per-client default is a
+// quarter of) that of the table New was given. Serve Server on it.
 func (g *Gateway) Listener(ln net.Listener) (_ net.Listener, scheme string) {
 	gw := &g.Current().Gateway
 	ln = newRetryAccept(ln, g.log)
-	if _, perClient := connCaps(gw); perClient > 0 {
+	if perClient := maxConnsPerClient(gw.MaxConnsPerClient, g.listenerCap); perClient > 0 {
 		ln = newClientConns(ln, perClient, gw.ConnsExempt, g.series.connsRefused, g.log)
 	}
 	ln = deadline.Listener(ln)
@@ -108,14 +110,6 @@ func startupSettings(ta, tb *table.Table) []string {
 		}
 	}
 	return names
-}
-
-// connCaps are gw's caps on client connections: the listener's
-// (maxConns) and one client's (maxConnsPerClient), from the process's
-// limit on open files when gw sets neither.
-func connCaps(gw *table.Gateway) (listener, perClient int) {
-	listener = maxConns(gw.MaxConns, openFilesLimit())
-	return listener, maxConnsPerClient(gw.MaxConnsPerClient, listener)
 }
 
 // maxInflight is the cap on the requests in flight to an upstream on

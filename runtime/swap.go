@@ -156,7 +156,7 @@ func (g *Gateway) newAPIState(t *table.Table, id string, p *proxy.Pool, rules *a
 }
 
 // claimHeaderNames returns the names of the claim headers the APIs of t
-// set, each once (the table holds them canonical).
+// set, each once, sorted (the table holds them canonical).
 func claimHeaderNames(t *table.Table) [][]byte {
 	var names []string
 	for _, a := range t.APIs {

@@ -475,7 +475,9 @@ type Portal struct {
 	// trusted_proxies are the reverse proxies in front of the portal, as
 	// CIDR prefixes ("10.0.0.0/8", "192.0.2.7/32"): for a request from one
 	// of them the client's address, which sign-up and login limits count
-	// by, is taken from X-Forwarded-For. Empty: the connection's address.
+	// by, is taken from X-Forwarded-For, the scheme (for cookies and HSTS)
+	// from X-Forwarded-Proto, and the host the cross-origin check compares
+	// with from X-Forwarded-Host. Empty: the connection's own.
 	Trusted_proxies []CIDR `json:"trusted_proxies"`
 
 	// dcr is the registration settings every catalogue entry starts from.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/budget"
-	"github.com/cuegate/cuegate/internal/printable"
 )
 
 func init() {
@@ -73,7 +72,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		printDiagnostics(diagOut, *format, diags, "error")
 		return exitInvalid
 	case err != nil:
-		fmt.Fprintln(stderr, "cuegate:", printable.Escape(err.Error()))
+		printError(stderr, "cuegate:", err)
 		return exitUsage
 	}
 	printDiagnostics(diagOut, *format, t.Warnings, "warning")
@@ -88,7 +87,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		err = os.WriteFile(*out, t.JSON(), 0o644)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "cuegate:", printable.Escape(err.Error()))
+		printError(stderr, "cuegate:", err)
 		return exitUsage
 	}
 	return exitOK

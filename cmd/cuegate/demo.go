@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/cuegate/cuegate/internal/budget"
 	"github.com/cuegate/cuegate/internal/demo"
-	"github.com/cuegate/cuegate/internal/printable"
 )
 
 func init() {
@@ -54,7 +52,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := demo.Run(ctx, o, stdout, stderr); err != nil {
-		fmt.Fprintln(stderr, "cuegate demo:", printable.Escape(err.Error()))
+		printError(stderr, "cuegate demo:", err)
 		return exitUsage
 	}
 	return exitOK

@@ -112,18 +112,18 @@ func (c developerCommand) exec(args []string, stdout, stderr io.Writer) int {
 	var req developerRequest
 	if c.email {
 		if req.email, err = portal.NormaliseEmail(rest[0]); err != nil {
-			fmt.Fprintln(stderr, "cuegate developer:", printable.Escape(err.Error()))
+			printError(stderr, "cuegate developer:", err)
 			return exitInvalid
 		}
 	}
 	if err := complete(&req); err != nil {
-		fmt.Fprintln(stderr, "cuegate developer:", printable.Escape(err.Error()))
+		printError(stderr, "cuegate developer:", err)
 		return exitUsage
 	}
 
 	accounts, done, err := openAccounts(*state, *admin, *adminTokenFile, c.createsState)
 	if err != nil {
-		fmt.Fprintln(stderr, "cuegate developer:", printable.Escape(err.Error()))
+		printError(stderr, "cuegate developer:", err)
 		if errors.Is(err, store.ErrLocked) {
 			fmt.Fprintln(stderr, "cuegate developer: while cuegate serve runs on the state file, pass --admin with its admin_listen address (e.g. --admin 127.0.0.1:9090) instead of --state")
 		}
@@ -133,10 +133,10 @@ func (c developerCommand) exec(args []string, stdout, stderr io.Writer) int {
 	err = c.run(accounts, req, stdout)
 	switch {
 	case errors.Is(err, portal.ErrInvalid), errors.Is(err, store.ErrExists), errors.Is(err, store.ErrNotFound):
-		fmt.Fprintln(stderr, "cuegate developer:", printable.Escape(err.Error()))
+		printError(stderr, "cuegate developer:", err)
 		return exitInvalid
 	case err != nil:
-		fmt.Fprintln(stderr, "cuegate developer:", printable.Escape(err.Error()))
+		printError(stderr, "cuegate developer:", err)
 		return exitUsage
 	}
 	return exitOK

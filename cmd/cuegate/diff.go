@@ -74,7 +74,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case err != nil:
-		fmt.Fprintln(stderr, "cuegate diff:", errorText(err))
+		printError(stderr, "cuegate diff:", err)
 		if *format == "json" {
 			writeDiffError(stdout, err)
 		}
@@ -87,8 +87,8 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 
 // diffSides compares the old side (dirs[0], or the last dir at rev, or
 // the table the node at against serves) with the last dir; with an old
-// directory (not against), also the contents of the files the new table
-// names (Diff.Files).
+// directory (oldDir, which is "" for against), also the contents of the
+// files the new table names (Diff.Files).
 func diffSides(b budget.Budget, rev, against string, dirs []string) (*tablediff.Diff, error) {
 	newDir, oldDir := dirs[len(dirs)-1], dirs[0]
 	var old []byte
@@ -155,18 +155,6 @@ func (e *sideError) Error() string {
 		lines[i] = "  " + d.String()
 	}
 	return fmt.Sprintf("the %s configuration (%s) does not compile:\n%s", e.Side, printable.Escape(e.Name), strings.Join(lines, "\n"))
-}
-
-// errorText is err's text for the terminal, one line a finding: a side
-// that does not compile as its lines (sideError.Error, escaped), any other
-// error escaped whole (printable.Escape), so that no name in it (a file's,
-// an OpenAPI document's) can start a line of its own, such as a CI
-// runner's "::error" command.
-func errorText(err error) string {
-	if se, ok := err.(*sideError); ok {
-		return se.Error()
-	}
-	return printable.Escape(err.Error())
 }
 
 // writeDiffError writes err for --format json as {"error": message}, and

@@ -26,10 +26,11 @@ func setFileChanges(d *tablediff.Diff, oldDir, newDir string, curJSON []byte) er
 }
 
 // namedFiles returns the files the table JSON tableJSON names by a path
-// relative to its configuration directory: a secret's "file" and every
-// field whose name ends in "_file" (certificates, keys, CA bundles),
-// sorted, without repeats. The OpenAPI documents the table holds are not
-// read for names (their changes are in the table). The table holds the
+// relative to its configuration directory, sorted, without repeats: every
+// field "file" (a secret's, a catalogue entry's OpenAPI document, whose
+// reference the table also holds) and every field whose name ends in
+// "_file" (certificates, keys, CA bundles). The OpenAPI documents the
+// table holds are not searched for names. The table holds the other
 // files' paths, not their contents, so a change of their contents is not
 // in the tables' diff.
 func namedFiles(tableJSON []byte) ([]string, error) {

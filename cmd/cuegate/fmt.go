@@ -44,7 +44,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 	}
 	files, err := table.ConfigFiles(dirs[0])
 	if err != nil {
-		fmt.Fprintln(stderr, "cuegate:", printable.Escape(err.Error()))
+		printError(stderr, "cuegate:", err)
 		return exitUsage
 	}
 	if len(files) == 0 {
@@ -55,7 +55,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 	for _, f := range files {
 		src, err := table.ReadFile(f, table.MaxConfigFileBytes)
 		if err != nil {
-			fmt.Fprintln(stderr, "cuegate:", printable.Escape(err.Error()))
+			printError(stderr, "cuegate:", err)
 			return exitUsage
 		}
 		file, err := parser.ParseFile(f, src, parser.ParseComments)
@@ -83,12 +83,12 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 		}
 		err = rewrite(dirs[0], f, out)
 		if oe, outside := errors.AsType[*atomicfile.OutsideError](err); outside { // left as it is: the others are formatted
-			fmt.Fprintf(stderr, "cuegate: %s is not formatted: it links to %s, outside %s; format it where it is\n", oe.Path, oe.Target, oe.Root)
+			fmt.Fprintf(stderr, "cuegate: %s is not formatted: it links to %s, outside %s; format it where it is\n", printable.Escape(oe.Path), printable.Escape(oe.Target), printable.Escape(oe.Root))
 			code = exitInvalid
 			continue
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, "cuegate:", printable.Escape(err.Error()))
+			printError(stderr, "cuegate:", err)
 			return exitUsage
 		}
 	}

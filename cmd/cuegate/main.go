@@ -14,6 +14,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+
+	"github.com/cuegate/cuegate/internal/printable"
 )
 
 // Exit codes.
@@ -116,4 +118,22 @@ func versionString() string {
 		}
 	}
 	return version
+}
+
+// printError prints err on w after prefix ("cuegate:"), as errorText
+// gives it.
+func printError(w io.Writer, prefix string, err error) {
+	fmt.Fprintln(w, prefix, errorText(err))
+}
+
+// errorText is err's text for the terminal, one line a finding: a side
+// that does not compile as its lines (sideError.Error, escaped), any other
+// error escaped whole (printable.Escape), so that no name in it (a file's,
+// an OpenAPI document's) can start a line of its own, such as a CI
+// runner's "::error" command.
+func errorText(err error) string {
+	if se, ok := err.(*sideError); ok {
+		return se.Error()
+	}
+	return printable.Escape(err.Error())
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -13,7 +12,6 @@ import (
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/budget"
 	"github.com/cuegate/cuegate/internal/node"
-	"github.com/cuegate/cuegate/internal/printable"
 )
 
 func init() {
@@ -65,7 +63,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		printDiagnostics(stderr, "text", diags, "error")
 		return exitInvalid
 	case err != nil:
-		fmt.Fprintln(stderr, "cuegate:", printable.Escape(err.Error()))
+		printError(stderr, "cuegate:", err)
 		return exitUsage
 	}
 	for {

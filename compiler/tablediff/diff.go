@@ -68,10 +68,10 @@ type Diff struct {
 	Items  []Item  `json:"items"`
 	Routes []Route `json:"routes"`
 	// Files are the files the new table names (certificates, keys, CA
-	// bundles, secret files), relative to its configuration directory,
-	// whose contents differ from the old side's: the table holds their
-	// paths, not their contents. The caller sets it, when it has both
-	// directories.
+	// bundles, secret files, OpenAPI documents), relative to its
+	// configuration directory, whose contents differ from the old side's:
+	// the table holds the paths of most, not their contents. The caller
+	// sets it, when it has both directories.
 	Files []string `json:"files,omitempty"`
 }
 

@@ -102,11 +102,21 @@ type craftedEntry struct{ mode, name, content string }
 // given (unsorted, any names), and returns its ID.
 func mkTree(t *testing.T, top string, entries []craftedEntry) string {
 	t.Helper()
+	var contents []string
+	for _, e := range entries {
+		if e.mode != "40000" {
+			contents = append(contents, e.content)
+		}
+	}
+	var ids []string
+	if len(contents) > 0 {
+		ids = blobs(t, top, contents...)
+	}
 	var tree []byte
 	for _, e := range entries {
 		id := e.content
 		if e.mode != "40000" {
-			id = strings.TrimSpace(gitIn(t, top, e.content, "hash-object", "-w", "--stdin"))
+			id, ids = ids[0], ids[1:]
 		}
 		raw, err := hex.DecodeString(id)
 		if err != nil {

@@ -19,7 +19,6 @@ import (
 // empty, stops start-up naming its reference.
 func TestAdminToken(t *testing.T) {
 	t.Parallel()
-	const token = testAdminToken
 	dir, _ := nodetest.Dir(t, nil)
 	write := func(name, content string) {
 		testutil.WriteFile(t, filepath.Join(dir, name), content, 0o600)
@@ -37,7 +36,7 @@ func TestAdminToken(t *testing.T) {
 			t.Fatalf("token file %q: start-up error %v, want one naming gateway.admin_token and its file", content, err)
 		}
 	}
-	write("admin.token", token+"\n")
+	write("admin.token", testAdminToken+"\n")
 	n, err := start()
 	if err != nil {
 		t.Fatal(err)
@@ -54,8 +53,8 @@ func TestAdminToken(t *testing.T) {
 		{"GET", "/metrics", "Bearer nope", 401},
 		{"GET", "/portal/developers", "", 401},
 		{"DELETE", "/portal/developers/a@example.com", "", 401},
-		{"GET", "/status", "Bearer " + token, 200},
-		{"GET", "/portal/developers", "Bearer " + token, 200},
+		{"GET", "/status", "Bearer " + testAdminToken, 200},
+		{"GET", "/portal/developers", "Bearer " + testAdminToken, 200},
 	} {
 		req, err := http.NewRequest(tt.method, admin+tt.path, nil)
 		if err != nil {
@@ -74,7 +73,7 @@ func TestAdminToken(t *testing.T) {
 		}
 	}
 	// /metrics holds the gateway's series and the portal's.
-	_, metrics := testutil.Get(t, admin+"/metrics", token)
+	_, metrics := testutil.Get(t, admin+"/metrics", testAdminToken)
 	for _, series := range []string{"cuegate_table_generation ", `cuegate_portal_logins_total{result="ok"} `} {
 		if !strings.Contains(metrics, series) {
 			t.Errorf("/metrics lacks %s:\n%s", series, metrics)
@@ -91,7 +90,7 @@ func TestAdminToken(t *testing.T) {
 	for _, tt := range []struct {
 		token string
 		want  int
-	}{{token, 401}, {rotated, 200}} {
+	}{{testAdminToken, 401}, {rotated, 200}} {
 		if code, _ := testutil.Get(t, admin+"/status", tt.token); code != tt.want {
 			t.Errorf("after rotation, /status with %q: %d, want %d", tt.token, code, tt.want)
 		}

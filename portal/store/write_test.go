@@ -135,12 +135,8 @@ func TestOnChangeRunsAfterEachChange(t *testing.T) {
 		defer mu.Unlock()
 		seen = append(seen, len(w.Bindings()))
 	})
-	if err := w.AddDeveloper(Developer{Email: "a@example.com", Created: t0}); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.AddClient(client("c1", "a@example.com"), t0); err != nil {
-		t.Fatal(err)
-	}
+	addDevelopers(t, w, "a@example.com")
+	addClients(t, w, "a@example.com", "c1")
 	if err := w.AddClient(client("c1", "a@example.com"), t0); !errors.Is(err, ErrExists) {
 		t.Fatalf("duplicate AddClient: %v", err)
 	}

@@ -66,7 +66,8 @@ type Request struct {
 // before Forward returns: the caller must not touch what ResponseDone
 // releases after a successful Forward. On error (ErrUnavailable,
 // ErrTimeout, ErrBusy, ErrBodyTooLarge, ErrClientBody) ctx's response is
-// untouched and no hook is called. A request beyond Options.MaxInflight
+// untouched and neither ResponseHeader nor ResponseDone is called
+// (RequestHeader has been, but for ErrBusy). A request beyond Options.MaxInflight
 // is refused with ErrBusy before anything is sent: the count is taken
 // and checked in one atomic step, so that concurrent requests never pass
 // it.
