@@ -397,5 +397,8 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 		log.Warn().Err(err).Msg("portal: client deleted here but not at the provider")
 		return c, "The client is revoked at the gateway, but the identity provider did not delete it: ask the operator to remove it there.", nil
 	}
+	if err := s.opts.Store.ConfirmDeleted(id, s.opts.Now().UTC(), s.tombstoneRetention()); err != nil {
+		log.Warn().Err(err).Msg("portal: the provider's deletion not recorded; the client stays refused for good")
+	}
 	return c, "", nil
 }

@@ -65,27 +65,28 @@ const MaxClientsPerDeveloper = 20
 // how long a place stays known, and how many per account. Sign-up limits:
 // attempts allowed per window and address. See Server.login.
 const (
-	loginFailuresPerPlace   = 5
-	loginFailuresPerAccount = 10
-	loginFailuresPerAddress = 20
-	loginsPerAddress        = 100 // log-ins run, failed or not
-	loginWindow             = 15 * time.Minute
-	knownPlaceTTL           = 30 * 24 * time.Hour
-	knownPlacesPerAccount   = 8
-	signupsPerAddress       = 10
-	signupWindow            = time.Hour
-	registrationsPerAccount = 30  // client registrations that call the provider, per registrationWindow and account
-	registrationsPerPlace   = 120 // and per client address
-	registrationWindow      = time.Hour
-	updatesPerAccount       = 60  // client changes that call the provider, per registrationWindow and account
-	updatesPerPlace         = 240 // and per client address
-	readsPerAccount         = 120 // RFC 7592 reads a client page makes, per registrationWindow and account
-	defaultSessionTTL       = 12 * time.Hour
-	hashQueuePerSlot        = 8               // bcrypt work that may wait, per slot (Server.hashing)
-	hashWait                = 5 * time.Second // how long it may wait
-	busyRetry               = time.Second     // the Retry-After of errBusy
-	maxJSONBody             = 64 << 10
-	maxEmailLen             = 254 // RFC 5321's limit on a forward path
+	loginFailuresPerPlace     = 5
+	loginFailuresPerAccount   = 10
+	loginFailuresPerAddress   = 20
+	loginsPerAddress          = 100 // log-ins run, failed or not
+	loginWindow               = 15 * time.Minute
+	knownPlaceTTL             = 30 * 24 * time.Hour
+	knownPlacesPerAccount     = 8
+	signupsPerAddress         = 10
+	signupWindow              = time.Hour
+	registrationsPerAccount   = 30  // client registrations that call the provider, per registrationWindow and account
+	registrationsPerPlace     = 120 // and per client address
+	registrationWindow        = time.Hour
+	updatesPerAccount         = 60  // client changes that call the provider, per registrationWindow and account
+	updatesPerPlace           = 240 // and per client address
+	readsPerAccount           = 120 // RFC 7592 reads a client page makes, per registrationWindow and account
+	defaultSessionTTL         = 12 * time.Hour
+	defaultTombstoneRetention = 48 * time.Hour
+	hashQueuePerSlot          = 8               // bcrypt work that may wait, per slot (Server.hashing)
+	hashWait                  = 5 * time.Second // how long it may wait
+	busyRetry                 = time.Second     // the Retry-After of errBusy
+	maxJSONBody               = 64 << 10
+	maxEmailLen               = 254 // RFC 5321's limit on a forward path
 )
 
 // Server is the portal. Create it with New.

@@ -134,3 +134,43 @@ func TestRemovalRevokesClientsRegisteredMeanwhile(t *testing.T) {
 		t.Errorf("revoked ahead %q (live at release %v), want %q, each released once deleted", r.revoked, r.released, want)
 	}
 }
+
+// TestTombstonesOutliveTokensOnly: a deleted client stays refused for
+// portal.tombstone_retention after its provider confirmed the deletion,
+// then its tombstone goes with the next deletion's write; one whose
+// deletion the provider refused stays refused.
+func TestTombstonesOutliveTokensOnly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dev := e.developer("a@example.com")
+	confirmed, refused, last := e.create(dev, "a", "gluu_api"), e.create(dev, "b", "gluu_api"), e.create(dev, "c", "gluu_api")
+	e.remove(dev, confirmed.ClientID)
+	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodDelete {
+			return false
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+		return true
+	})
+	if resp := e.api(dev, "DELETE", "/clients/"+refused.ClientID, nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("delete refused at the provider: %d, want 200 with a warning", resp.StatusCode)
+	}
+	e.idp.SetAnswer(nil)
+	e.advance(defaultTombstoneRetention)
+	if resp := e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("login again: %d", resp.StatusCode)
+	}
+	e.remove(dev, last.ClientID)
+	for _, tt := range []struct {
+		id      string
+		revoked bool
+	}{
+		{confirmed.ClientID, false},
+		{refused.ClientID, true},
+		{last.ClientID, true},
+	} {
+		if b, found := e.store.Binding(tt.id); b.Revoked != tt.revoked || found != tt.revoked {
+			t.Errorf("Binding(%s) = %+v, %v; want revoked %v", tt.id, b, found, tt.revoked)
+		}
+	}
+}

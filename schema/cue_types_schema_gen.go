@@ -472,6 +472,14 @@ type Portal struct {
 	// sessions that would last longer.
 	Session_ttl string `json:"session_ttl"`
 
+	// tombstone_retention is how long the gateway keeps refusing a
+	// deleted client's tokens after the provider confirmed the client's
+	// deletion: at least the longest lifetime of the provider's access
+	// tokens, which a client deleted meanwhile may still hold. A client
+	// whose deletion the provider did not confirm (it refused, failed, or
+	// the developer's account was removed) stays refused for good.
+	Tombstone_retention string `json:"tombstone_retention"`
+
 	// trusted_proxies are the reverse proxies in front of the portal, as
 	// CIDR prefixes ("10.0.0.0/8", "192.0.2.7/32"): for a request from one
 	// of them the client's address, which sign-up and login limits count

@@ -293,6 +293,9 @@ type Portal struct {
 	Signup               string   `json:"signup"`
 	RedirectURISeparator string   `json:"redirect_uri_separator"`
 	SessionTTL           Duration `json:"session_ttl"`
+	// TombstoneRetention is how long a deleted client stays refused once
+	// its provider confirmed the deletion.
+	TombstoneRetention Duration `json:"tombstone_retention"`
 	// TrustedProxies are the reverse proxies in front of the portal, as
 	// canonical IP prefixes ("10.0.0.0/8"); checked by the compiler.
 	TrustedProxies []netip.Prefix             `json:"trusted_proxies,omitempty"`

@@ -81,6 +81,26 @@ func (s *Store) DeleteClient(clientID string, now time.Time) (Client, error) {
 	return del, err
 }
 
+// ConfirmDeleted records that the provider deleted the client clientID,
+// whose tombstone DeleteClient left, at now; and drops, in the same write,
+// every tombstone whose deletion the provider confirmed retention or more
+// before now. The state then holds the tombstones of the deletions of the
+// last retention, and those the provider never confirmed, rather than
+// every deletion ever made. ErrNotFound when clientID has no tombstone.
+func (s *Store) ConfirmDeleted(clientID string, now time.Time, retention time.Duration) error {
+	return s.update(func(_ *snapshot, st *state) error {
+		i := slices.IndexFunc(st.Tombstones, func(t *Tombstone) bool { return t.ClientID == clientID })
+		if i < 0 {
+			return fmt.Errorf("%w: deleted client %s", ErrNotFound, clientID)
+		}
+		t := *st.Tombstones[i]
+		t.ProviderDeletedAt = now
+		st.Tombstones[i] = &t
+		st.Tombstones = slices.DeleteFunc(st.Tombstones, func(t *Tombstone) bool { return t.expired(now, retention) })
+		return nil
+	})
+}
+
 // UpdateClient replaces the client clientID with what change makes of a
 // copy of it, in one atomic write; ErrNotFound when there is no such
 // client. The client ID and developer cannot change.

@@ -121,3 +121,59 @@ func TestRemoveDeveloperOnly(t *testing.T) {
 		t.Errorf("removal of an account without clients, none seen: %v", err)
 	}
 }
+
+func TestConfirmDeletedPrunesOldTombstones(t *testing.T) {
+	t.Parallel()
+	const retention = 48 * time.Hour
+	s, path := openNew(t)
+	addDevelopers(t, s, "a@example.com", "b@example.com")
+	addClients(t, s, "a@example.com", "old", "recent", "unconfirmed", "now")
+	addClients(t, s, "b@example.com", "gone-with-b")
+	for _, id := range []string{"old", "recent", "unconfirmed", "now"} {
+		if _, err := s.DeleteClient(id, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.RemoveDeveloper("b@example.com", t0); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id string
+		at time.Time
+	}{
+		{"old", t0},
+		{"recent", t0.Add(time.Hour)},
+		{"now", t0.Add(retention)}, // drops "old", confirmed retention ago
+	} {
+		if err := s.ConfirmDeleted(c.id, c.at, retention); err != nil {
+			t.Fatalf("ConfirmDeleted(%s): %v", c.id, err)
+		}
+	}
+	for _, tt := range []struct {
+		id      string
+		revoked bool
+	}{
+		{"old", false},
+		{"recent", true},
+		{"unconfirmed", true},
+		{"gone-with-b", true},
+		{"now", true},
+	} {
+		if b, _ := s.Binding(tt.id); b.Revoked != tt.revoked {
+			t.Errorf("Binding(%s).Revoked = %v, want %v", tt.id, b.Revoked, tt.revoked)
+		}
+	}
+	if err := s.ConfirmDeleted("old", t0.Add(retention), retention); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ConfirmDeleted of a dropped tombstone: %v, want ErrNotFound", err)
+	}
+	if err := s.AddClient(client("old", "a@example.com"), t0); err != nil {
+		t.Errorf("a dropped tombstone's ID is refused: %v", err)
+	}
+	s.Close()
+	reopened := open(t, path)
+	for _, id := range []string{"recent", "unconfirmed", "gone-with-b", "now"} {
+		if b, _ := reopened.Binding(id); !b.Revoked {
+			t.Errorf("the tombstone of %s is not in the file", id)
+		}
+	}
+}

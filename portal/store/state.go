@@ -50,6 +50,17 @@ type Tombstone struct {
 	ClientID  string    `json:"client_id"`
 	Developer string    `json:"developer"`
 	DeletedAt time.Time `json:"deleted_at"`
+	// ProviderDeletedAt is when the provider confirmed deleting the
+	// client (ConfirmDeleted); zero while it has not, and the tombstone
+	// is then kept for good.
+	ProviderDeletedAt time.Time `json:"provider_deleted_at,omitzero"`
+}
+
+// expired reports whether t may be dropped at now: the provider confirmed
+// the deletion at least retention ago, so no token it issued the client
+// before is still valid (retention being longer than its tokens live).
+func (t *Tombstone) expired(now time.Time, retention time.Duration) bool {
+	return !t.ProviderDeletedAt.IsZero() && !now.Before(t.ProviderDeletedAt.Add(retention))
 }
 
 // state is the file's content: version 2 of the schema.
