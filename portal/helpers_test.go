@@ -24,6 +24,7 @@ import (
 	"github.com/cuegate/cuegate/internal/testidp"
 	"github.com/cuegate/cuegate/internal/testutil"
 	"github.com/cuegate/cuegate/portal/store"
+	"github.com/cuegate/cuegate/runtime/limit"
 )
 
 var t0 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
@@ -300,4 +301,13 @@ func (e *env) post(c *http.Client, path string, form url.Values) (*http.Response
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
+}
+
+// counterKey is the key the gateway counts the client clientID's
+// requests under, registered for the catalogue entry of tb, with the
+// entry's policy.
+func counterKey(tb *table.Table, entry, clientID string) limit.Key {
+	e := tb.Portal.Catalogue[entry]
+	a := tb.APIs[e.API]
+	return limit.Key{Issuer: tb.Issuer(a), Claim: a.JWT.IdentityClaim, Identity: clientID, Policy: e.Policy}
 }

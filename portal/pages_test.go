@@ -70,7 +70,7 @@ func TestPagesGolden(t *testing.T) {
 	dev := e.developer("a@example.com")
 	c := e.create(dev, "Shop backend", "orders")
 	p := tb.Policies["gold"]
-	k := limit.Key{Issuer: "https://idp.example", Identity: c.ClientID, Policy: "gold"}
+	k := counterKey(tb, "orders", c.ClientID)
 	for range 42 {
 		mem.Take(context.Background(), limit.Request{RateKey: k, Rate: p.Rate, QuotaKey: k, Quota: p.Quota}, *e.now.Load())
 	}

@@ -107,7 +107,7 @@ func TestUsageAfterCalls(t *testing.T) {
 	dev := e.developer("a@example.com")
 	c := e.create(dev, "app", "orders")
 	p := tb.Policies["gold"]
-	k := limit.Key{Issuer: "https://idp.example", Identity: c.ClientID, Policy: "gold"}
+	k := counterKey(tb, "orders", c.ClientID)
 	const calls = 7
 	for range calls {
 		mem.Take(context.Background(), limit.Request{RateKey: k, Rate: p.Rate, QuotaKey: k, Quota: p.Quota}, *e.now.Load())

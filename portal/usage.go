@@ -36,7 +36,8 @@ type quotaUsage struct {
 }
 
 // usage reads c's usage as the gateway counts it: under the client ID
-// as identity, for the issuer of its APIs' tokens, under its policy. It
+// as identity, for the issuer of its APIs' tokens and the claim the first
+// of them takes identities from, under its policy. It
 // is nil when there is no limiter, the client's APIs do not check tokens,
 // its policy is gone or sets no limit, or the limiter cannot be read
 // (logged).
@@ -45,16 +46,17 @@ func (s *Server) usage(ctx context.Context, t *table.Table, c store.Client) *usa
 	if s.opts.Usage == nil || p == nil || p.Rate == nil && p.Quota == nil {
 		return nil
 	}
-	issuer := ""
+	k := limit.Key{Identity: c.ClientID, Policy: p.ID}
 	for _, id := range c.Catalogue {
-		if e := t.Portal.Catalogue[id]; e != nil && issuer == "" {
-			issuer = t.Issuer(t.APIs[e.API])
+		if e := t.Portal.Catalogue[id]; e != nil && k.Issuer == "" {
+			if a := t.APIs[e.API]; a != nil && a.JWT != nil {
+				k.Issuer, k.Claim = t.Issuer(a), a.JWT.IdentityClaim
+			}
 		}
 	}
-	if issuer == "" {
+	if k.Issuer == "" {
 		return nil
 	}
-	k := limit.Key{Issuer: issuer, Identity: c.ClientID, Policy: p.ID}
 	now := s.opts.Now()
 	rate, quota, err := s.opts.Usage.Peek(ctx, limit.Request{RateKey: k, Rate: p.Rate, QuotaKey: k, Quota: p.Quota}, now)
 	if err != nil {

@@ -58,6 +58,37 @@ func TestUpstreamFailures(t *testing.T) {
 	}
 }
 
+// TestCountersKeepNamespacesApart: an identity counts in the namespace
+// its API takes it from. A user of API people, identified by sub, whose
+// sub is a portal client's ID, does not spend that client's quota on API
+// users, which identifies callers by client_id, under one policy.
+func TestCountersKeepNamespacesApart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{extra: `
+apis: people: {
+	name:        "People"
+	listen_path: "/people"
+	upstream: targets: apis.public.upstream.targets
+	auth: jwt: {idp: "dev", identity_claim: "sub", default_policies: []}
+}
+policies: shared: {name: "Shared", access: {users: {}, people: {}}, quota: {max: 2, period: "1h"}}
+`})
+	e.setBindings(`victim-client {"policy": "shared"}`)
+	user := e.token("someone", map[string]any{"sub": "victim-client", "pol": "shared"})
+	for i := range 3 {
+		want := 200
+		if i == 2 {
+			want = 403 // the user's own quota is spent
+		}
+		if r := e.do("GET", "/people/x", user, nil); r.status != want {
+			t.Fatalf("user's request %d: %d %s, want %d", i+1, r.status, r.body, want)
+		}
+	}
+	if r := e.do("GET", "/users/x", e.token("victim-client", nil), nil); r.status != 200 {
+		t.Errorf("the client's first request: %d %s; its quota was spent by another namespace's identity", r.status, r.body)
+	}
+}
+
 func TestRateLimitAndQuota(t *testing.T) {
 	t.Parallel()
 	// Which limit applies is read from X-RateLimit-Limit on answers that pass.
@@ -205,9 +236,9 @@ policies: capped: {name: "Capped", access: users: {}, rate: {requests: 3, per: "
 	}
 }
 
-// The limits are counted per issuer: the same identity value from two
-// identity providers is two identities.
-func TestLimitKeysNameTheIssuer(t *testing.T) {
+// The limits are counted per issuer and identity claim: the same identity
+// value from two identity providers, or two claims, is two identities.
+func TestLimitKeysNameTheIssuerAndClaim(t *testing.T) {
 	t.Parallel()
 	rec := &keyRecorder{}
 	e := newEnv(t, envOptions{limiter: rec, extra: `
@@ -218,7 +249,7 @@ policies: capped: {name: "Capped", access: users: {}, rate: {requests: 3, per: "
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	want := limit.Key{Issuer: e.idp.Issuer(), Identity: "rl", Policy: "capped"}
+	want := limit.Key{Issuer: e.idp.Issuer(), Claim: "client_id", Identity: "rl", Policy: "capped"}
 	if len(rec.keys) != 2 || rec.keys[0] != want || rec.keys[1] != want {
 		t.Errorf("keys %+v, want the rate and the quota counted under %+v", rec.keys, want)
 	}

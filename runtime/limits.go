@@ -21,10 +21,10 @@ func (r *request) countLimits(ctx *fasthttp.RequestCtx, gen *generation, st *api
 	}
 	var lr limit.Request
 	if d.Rate != nil {
-		lr.RateKey, lr.Rate = limit.Key{Issuer: st.idp.Issuer, Identity: r.identity, Policy: d.Rate.ID}, d.Rate.Rate
+		lr.RateKey, lr.Rate = limit.Key{Issuer: st.idp.Issuer, Claim: st.ns.Claim, Identity: r.identity, Policy: d.Rate.ID}, d.Rate.Rate
 	}
 	if d.Quota != nil {
-		lr.QuotaKey, lr.Quota = limit.Key{Issuer: st.idp.Issuer, Identity: r.identity, Policy: d.Quota.ID}, d.Quota.Quota
+		lr.QuotaKey, lr.Quota = limit.Key{Issuer: st.idp.Issuer, Claim: st.ns.Claim, Identity: r.identity, Policy: d.Quota.ID}, d.Quota.Quota
 	}
 	rd, qd, err := r.g.limiter.Take(ctx, lr, now)
 	switch {

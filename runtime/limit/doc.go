@@ -1,5 +1,6 @@
-// Package limit counts requests per identity (of one issuer) and policy: a
-// sliding-window rate limit and a fixed-window quota.
+// Package limit counts requests per identity (of one issuer, taken from
+// one claim) and policy: a sliding-window rate limit and a fixed-window
+// quota.
 //
 // # Rate limit
 //
@@ -44,8 +45,8 @@
 // for limits and times in whole microseconds the decisions are Memory's.
 // Counts are exact below 2^53 requests in a window.
 //
-// Keys are RedisOptions.KeyPrefix + "v2:{" + tag + "}:" + policy, where tag is a hash
-// (SHA-256, 128 bits) of the issuer and identity and policy a hash of the
+// Keys are RedisOptions.KeyPrefix + "v3:{" + tag + "}:" + policy, where tag is a hash
+// (SHA-256, 128 bits) of the issuer, claim and identity and policy a hash of the
 // policy's name (72 bits): no identity, issuer or policy is stored in
 // Redis in the clear, and a Request's two keys (one identity under two
 // policies, as the gateway counts) share a hash tag, hence a slot on Redis

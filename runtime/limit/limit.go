@@ -13,10 +13,12 @@ import (
 	"github.com/cuegate/cuegate/compiler/table"
 )
 
-// Key is what a counter is kept for: one identity of one token issuer
-// under one policy. Identities from two issuers are two identities, even
-// with the same value; two IdP entries with one issuer share counters.
-type Key struct{ Issuer, Identity, Policy string }
+// Key is what a counter is kept for: one identity of one token issuer,
+// taken from one claim, under one policy. Identities from two issuers, or
+// from two claims (a user's sub and a client's client_id), are two
+// identities, even with the same value; two IdP entries with one issuer
+// share counters, as two APIs taking identities from one claim do.
+type Key struct{ Issuer, Claim, Identity, Policy string }
 
 // Decision is the outcome of counting one request.
 type Decision struct {

@@ -36,7 +36,7 @@ var (
 // counterVersion names the layout of the counter keys and of their values
 // (state.lua); a change takes a new one, so nodes of two versions never
 // read each other's counts.
-const counterVersion = "v2:"
+const counterVersion = "v3:"
 
 // leaseHitsMetric counts, on the default VictoriaMetrics set, the
 // requests counted from a lease, without a call to Redis.
@@ -52,7 +52,7 @@ const maxMicros = 1<<52 - 1
 
 // RedisOptions configures NewRedis.
 type RedisOptions struct {
-	// KeyPrefix begins every key, before the version ("v2:"); "" means
+	// KeyPrefix begins every key, before the version ("v3:"); "" means
 	// "cuegate:".
 	KeyPrefix string
 	// Timeout bounds each call to Redis; 0 means 50ms.
@@ -371,7 +371,7 @@ func (r *Redis) call(ctx context.Context, req Request, lim limits, now time.Time
 func (r *Redis) key(k Key) string {
 	var stack [256]byte
 	buf := stack[:0]
-	for _, s := range []string{k.Issuer, k.Identity} {
+	for _, s := range []string{k.Issuer, k.Claim, k.Identity} {
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
 		buf = append(buf, s...)
 	}

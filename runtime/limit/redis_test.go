@@ -190,8 +190,8 @@ func TestRedisKeys(t *testing.T) {
 	rate, quota := perSecond(10), table.Quota{Max: 10, Period: table.Duration(time.Hour)}
 	secret := []string{"idp.example", "alice@example.com", "gold-policy", "silver-policy"}
 	req := Request{
-		RateKey: Key{Issuer: "https://idp.example/", Identity: "alice@example.com", Policy: "gold-policy"}, Rate: &rate,
-		QuotaKey: Key{Issuer: "https://idp.example/", Identity: "alice@example.com", Policy: "silver-policy"}, Quota: &quota,
+		RateKey: Key{Issuer: "https://idp.example/", Claim: "email", Identity: "alice@example.com", Policy: "gold-policy"}, Rate: &rate,
+		QuotaKey: Key{Issuer: "https://idp.example/", Claim: "email", Identity: "alice@example.com", Policy: "silver-policy"}, Quota: &quota,
 	}
 	if _, _, err := r.Take(context.Background(), req, time.Now()); err != nil {
 		t.Fatal(err)
@@ -211,10 +211,10 @@ func TestRedisKeys(t *testing.T) {
 				t.Errorf("key %q holds %q in the clear", k, s)
 			}
 		}
-		rest, ok := strings.CutPrefix(k, "gw:v2:{")
+		rest, ok := strings.CutPrefix(k, "gw:v3:{")
 		tag, _, ok2 := strings.Cut(rest, "}:")
 		if !ok || !ok2 {
-			t.Fatalf("key %q is not gw:v2:{tag}:policy", k)
+			t.Fatalf("key %q is not gw:v3:{tag}:policy", k)
 		}
 		tags = append(tags, tag)
 		if ttl, err := client.Do(ctx, client.B().Pttl().Key(k).Build()).AsInt64(); err != nil || ttl <= 0 || ttl > time.Hour.Milliseconds()+1000 {
@@ -233,9 +233,14 @@ func TestRedisKeys(t *testing.T) {
 	if tags[0] != tags[1] {
 		t.Errorf("one identity's keys have two hash tags: %q", keys)
 	}
-	other := r.key(Key{Issuer: "https://other.example/", Identity: "alice@example.com", Policy: "gold-policy"})
-	if other == r.key(req.RateKey) {
-		t.Errorf("two issuers' identities share key %q", other)
+	for _, other := range []Key{
+		{Issuer: "https://other.example/", Claim: "email", Identity: "alice@example.com", Policy: "gold-policy"},
+		{Issuer: "https://idp.example/", Claim: "sub", Identity: "alice@example.com", Policy: "gold-policy"},
+		{Issuer: "https://idp.example/", Claim: "emailalice", Identity: "@example.com", Policy: "gold-policy"},
+	} {
+		if k := r.key(other); k == r.key(req.RateKey) {
+			t.Errorf("%+v shares key %q with %+v", other, k, req.RateKey)
+		}
 	}
 }
 
