@@ -53,5 +53,9 @@
 // cannot read Redis keeps the snapshot it has until it can; with MaxAge it
 // is not Ready once Redis has not confirmed that snapshot for that long,
 // or once a version or floor in Redis shows a node holds a newer one (see
-// Follower).
+// Follower). Only the publisher's snapshot of the follower's version, or
+// of a newer one, confirms it: a Redis holding no snapshot, or an older
+// one (emptied while the portal node is down), confirms nothing, so the
+// follower is not Ready once MaxAge has passed since its last
+// confirmation, as when Redis is unreachable.
 package cluster

@@ -66,9 +66,10 @@ type Follower struct {
 	checked atomic.Pointer[confirmation]
 }
 
-// confirmation is when a read of Redis began that found the snapshot in
-// use the newest: mono on the monotonic clock, wall on the wall clock,
-// which also runs while the system is suspended.
+// confirmation is when a read of Redis began that found the publisher's
+// snapshot of the version in use, or of a newer one, and no floor above
+// it: mono on the monotonic clock, wall on the wall clock, which also
+// runs while the system is suspended.
 type confirmation struct{ mono, wall time.Time }
 
 var _ runtime.Bindings = (*Follower)(nil)
@@ -111,7 +112,8 @@ func (f *Follower) Binding(clientID string) (b table.Binding, found bool) {
 
 // Ready reports whether the follower has a snapshot, from Redis or its
 // file, and, with MaxAge, one that a read of Redis begun within MaxAge
-// found the newest: otherwise the node must not serve.
+// confirmed (see confirm): otherwise the node must not serve. A Redis
+// holding no snapshot, or an older one, confirms nothing.
 func (f *Follower) Ready() bool { return f.cur.Load() != nil && !f.stale() }
 
 // stale reports whether MaxAge has passed since Redis last confirmed the
@@ -128,8 +130,9 @@ func (f *Follower) stale() bool {
 	return now.Sub(c.mono) > f.maxAge || now.Round(0).Sub(c.wall) > f.maxAge
 }
 
-// confirm records that a read of Redis begun at began found the snapshot
-// in use the newest.
+// confirm records that a read of Redis begun at began found the
+// publisher's snapshot of the version in use, or of a newer one it took,
+// and no floor above it.
 func (f *Follower) confirm(began time.Time) {
 	f.checked.Store(&confirmation{mono: began, wall: began.Round(0)})
 }
@@ -246,7 +249,7 @@ func (f *Follower) report(st *pollState, held int64, err error) {
 		return
 	}
 	if v := f.Version(); held < v && held != st.held {
-		f.log.Warn().Int64("redis_version", held).Int64("version", v).Msg("bindings: Redis holds an older version than this node's (emptied Redis, or the portal node's clock behind); keeping this node's until the portal node publishes a newer one")
+		f.log.Warn().Int64("redis_version", held).Int64("version", v).Msg("bindings: Redis holds an older version than this node's (emptied Redis, or the portal node's clock behind); keeping this node's, unconfirmed (with max_bindings_age, not ready once that age passes), until the portal node publishes a newer one")
 	}
 	st.held = held
 }
@@ -278,8 +281,8 @@ func (e *invalidError) Unwrap() error { return e.err }
 
 // refresh takes the snapshot Redis holds when it is newer than the one in
 // use, storing it in the file before serving it, and returns the version
-// Redis held. When Redis holds an older one, see ahead. refresh is the
-// poller's: it must not run twice at once.
+// Redis held. When Redis holds none, or an older one, see ahead. refresh
+// is the poller's: it must not run twice at once.
 func (f *Follower) refresh(ctx context.Context) (int64, error) {
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
@@ -290,11 +293,11 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 	}
 	first := held
 	switch v := f.Version(); {
+	case held < v, held == 0:
+		return held, f.ahead(ctx, v, floor)
 	case held == v: // a floor above: Redis is an older copy, a node holds newer
 		f.judge(v, floor, began)
 		return held, nil
-	case held < v:
-		return held, f.ahead(ctx, v, floor, began)
 	}
 	vals, err := f.client.Do(ctx, f.client.B().Hmget().Key(f.keys.hash).Field("version", "snapshot").Build()).ToArray()
 	if err == nil && len(vals) != 2 {
@@ -319,7 +322,7 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 	}
 	if v := f.Version(); s.Version <= v {
 		// Redis held a newer version a moment ago: as good as a floor.
-		return held, f.ahead(ctx, v, max(floor, first), began)
+		return held, f.ahead(ctx, v, max(floor, first))
 	}
 	if f.file != "" {
 		if err := writeFile(f.file, b); err != nil {
@@ -332,16 +335,16 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 	return held, nil
 }
 
-// ahead answers a Redis holding an older snapshot than v, the one in use
-// (Redis restarted empty, say), whose floor is floor. The floor is raised
-// to v, so that the publisher publishes above it. A floor above v, before
-// or after the raise, means another node holds a newer snapshot: v is
-// stale, and any confirmation of it is withdrawn (with MaxAge the
-// follower is not ready until it takes a newer one). Else a confirmation
-// still in force is renewed, but one that lapsed is not: such a Redis
-// cannot tell whether v missed a deletion, and only the publisher's next
-// snapshot confirms it.
-func (f *Follower) ahead(ctx context.Context, v, floor int64, began time.Time) error {
+// ahead answers a Redis holding no snapshot, or an older one than v, the
+// one in use (Redis restarted empty, say), whose floor is floor. The floor
+// is raised to v, so that the publisher publishes above it. Such a Redis
+// confirms nothing: it cannot tell whether v missed a deletion, and only
+// the publisher's snapshot of v or a newer one confirms v, so with MaxAge
+// the follower is not ready once MaxAge has passed since the last
+// confirmation, as when Redis is unreachable. A floor above v, before or
+// after the raise, means another node holds a newer snapshot: v is stale,
+// and any confirmation of it is withdrawn at once.
+func (f *Follower) ahead(ctx context.Context, v, floor int64) error {
 	if floor < v {
 		raised, err := f.raiseFloor(ctx, v)
 		if err != nil {
@@ -349,11 +352,8 @@ func (f *Follower) ahead(ctx context.Context, v, floor int64, began time.Time) e
 		}
 		floor = raised
 	}
-	switch {
-	case floor > v:
+	if floor > v {
 		f.withdraw()
-	case !f.stale(): // renew a confirmation in force, revive none
-		f.confirm(began)
 	}
 	return nil
 }

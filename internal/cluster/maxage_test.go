@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -178,7 +179,8 @@ func TestStaleByEitherClock(t *testing.T) {
 
 // TestEmptiedRedisKeepsALiveConfirmation: a follower confirmed within
 // MaxAge stays ready through Redis losing its data while the publisher
-// is down (it raises the floor to its version); and a floor another node
+// is down (it raises the floor to its version), until MaxAge has passed
+// since (TestEmptiedRedisLetsAConfirmationLapse); and a floor another node
 // raises above it is published, so that it withdraws at once, not at its
 // next poll.
 func TestEmptiedRedisKeepsALiveConfirmation(t *testing.T) {
@@ -204,21 +206,107 @@ func TestEmptiedRedisKeepsALiveConfirmation(t *testing.T) {
 	testutil.Eventually(t, "the follower to withdraw on the published floor, with its poll an hour away", func() bool { return !f.Ready() })
 }
 
-// TestEmptiedRedisRenewsALiveConfirmation: a follower confirmed within
-// MaxAge, reading a Redis that lost its data while the publisher is down,
-// raises the floor to its version and stays ready past MaxAge: each read
-// renews its confirmation.
-func TestEmptiedRedisRenewsALiveConfirmation(t *testing.T) {
+// TestEmptiedRedisLetsAConfirmationLapse: a follower that missed a
+// deletion, reading a Redis that lost its data while the portal node is
+// down, raises the floor to its version, but no read of that Redis
+// confirms it: it is not ready, and binds the deleted client no more,
+// once MaxAge has passed since the portal node's snapshot last confirmed
+// it.
+func TestEmptiedRedisLetsAConfirmationLapse(t *testing.T) {
 	t.Parallel()
 	srv, st, p := startPublishing(t, PublisherOptions{})
-	add(t, st, "kept")
-	const maxAge = 600 * time.Millisecond
-	f := follow(t, srv, FollowerOptions{Interval: 100 * time.Millisecond, Timeout: time.Second, MaxAge: maxAge})
-	testutil.Eventually(t, "the follower to bind kept", func() bool { return f.Ready() && bound(f, "kept") })
+	add(t, st, "doomed")
+	log := &testutil.SyncBuffer{}
+	opts := FollowerOptions{Interval: 50 * time.Millisecond, Timeout: time.Second, MaxAge: 600 * time.Millisecond, Logger: zerolog.New(log)}
+	f := newFollower(t, srv.Client(t), opts)
+	testutil.Eventually(t, "a read to bind doomed", func() bool {
+		_, err := f.refresh(context.Background())
+		return err == nil && f.Ready() && bound(f, "doomed")
+	})
+	// The portal node deletes doomed while the follower is not reading,
+	// then stops; Redis restarts without its data.
+	if _, err := st.DeleteClient("doomed", t0); err != nil {
+		t.Fatal(err)
+	}
 	emptyRedis(t, srv, p)
-	for end := time.Now().Add(3 * maxAge); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-		if !f.Ready() {
-			t.Fatal("a live follower went unready reading the emptied Redis")
-		}
+	f.Start()
+	t.Cleanup(f.Stop)
+	testutil.Eventually(t, "the follower reading the emptied Redis to be unready, and say so", func() bool {
+		return !f.Ready() && strings.Contains(log.String(), "not checked against Redis within max_bindings_age")
+	})
+	if bound(f, "doomed") {
+		t.Error("an unready follower binds the deleted client")
+	}
+	if floor, err := hashField(srv, "floor"); err != nil || floor != strconv.FormatInt(f.Version(), 10) {
+		t.Errorf("floor %q (%v), want the follower's version %d", floor, err, f.Version())
+	}
+}
+
+// TestReadConfirmsOnlyThePublishersSnapshot: a read of Redis renews the
+// follower's confirmation only when Redis holds the version in use or a
+// newer one, with no floor above it; one that finds no version, or an
+// older one, leaves the confirmation as it was (to run out at MaxAge),
+// and a floor above the version in use withdraws it.
+func TestReadConfirmsOnlyThePublishersSnapshot(t *testing.T) {
+	t.Parallel()
+	const v = 1000 // the follower's version
+	srv := testutil.StartRedis(t)
+	c := srv.Client(t)
+	for i, tt := range []struct {
+		name           string
+		version, floor int64 // what Redis holds; 0 for nothing
+		want           string
+	}{
+		{"emptied", 0, 0, "kept"},
+		{"older version", v - 1, 0, "kept"},
+		{"floor at the follower's version, no snapshot", 0, v, "kept"},
+		{"the follower's version", v, 0, "renewed"},
+		{"the follower's version, floor at it", v, v, "renewed"},
+		{"a newer version", v + 1, 0, "renewed"},
+		{"emptied, floor above", 0, v + 1, "withdrawn"},
+		{"older version, floor above", v - 1, v + 1, "withdrawn"},
+		{"the follower's version, floor above", v, v + 1, "withdrawn"},
+		{"a newer version, floor above it", v + 1, v + 2, "withdrawn"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			prefix := "case" + strconv.Itoa(i) + ":"
+			hash := newKeys(prefix).hash
+			if tt.version != 0 {
+				b, err := json.Marshal(newSnapshot(tt.version, nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := srv.Do("HSET", hash, "version", strconv.FormatInt(tt.version, 10), "snapshot", string(b)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.floor != 0 {
+				if _, err := srv.Do("HSET", hash, "floor", strconv.FormatInt(tt.floor, 10)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := newFollower(t, c, FollowerOptions{KeyPrefix: prefix, Timeout: time.Second, MaxAge: time.Hour})
+			f.cur.Store(newIndex(newSnapshot(v, nil)))
+			earlier := time.Now().Add(-time.Minute)
+			old := &confirmation{mono: earlier, wall: earlier.Round(0)}
+			f.checked.Store(old)
+			began := time.Now()
+			if _, err := f.refresh(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			got := "kept"
+			switch c := f.checked.Load(); {
+			case c == nil:
+				got = "withdrawn"
+			case c != old && !c.mono.Before(began):
+				got = "renewed"
+			case c != old:
+				got = "replaced by an older time"
+			}
+			if got != tt.want || f.Version() != max(v, tt.version) {
+				t.Errorf("confirmation %s, version %d; want %s, version %d", got, f.Version(), tt.want, max(v, tt.version))
+			}
+		})
 	}
 }
