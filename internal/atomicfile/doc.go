@@ -4,7 +4,11 @@
 // Write (or Create, then Commit) puts the new content in a temporary file
 // beside the destination, syncs it, renames it over the destination and
 // syncs the directory: a crash leaves the old content or the new one,
-// never a mix. A destination that is a symbolic link is written where the
+// never a mix. Commit's error says which a failure left: one wrapping
+// ErrNotDurable comes after the rename, when the directory could not be
+// synced, and the new content is in place (a caller keeping a copy of
+// what it wrote takes it as written); after any other the destination is
+// as it was. A destination that is a symbolic link is written where the
 // link leads, so the link stays. ReplaceWithin does the same for a file
 // that exists under a directory, keeping its mode, owner, group and (on
 // Linux) extended attributes, or leaves it as it is when a new file

@@ -39,7 +39,9 @@ func (e *OutsideError) Error() string {
 // root's own links), with data atomically, as Commit does, keeping the
 // file's mode, owner, group and (on Linux) extended attributes: a reader,
 // such as a gateway watching the directory, sees the old content or the
-// new, never a part, and a failed write leaves the old content in place.
+// new, never a part, and a failed write leaves the old content in place
+// (but for an error wrapping ErrNotDurable, after which the new content
+// is in place: see Commit).
 // A path leading out of root is an *OutsideError; a file a new one cannot
 // stand for (see sameIdentity) is left as it is, with an *IdentityError
 // saying why. The file is replaced through an os.Root of root, so that a

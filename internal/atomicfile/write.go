@@ -4,11 +4,18 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 )
+
+// ErrNotDurable is wrapped by the error of a Commit that put the new
+// content in place but could not sync its directory: the destination
+// holds the new content, and every later read of it sees that, but a
+// crash of the system may yet bring the old content back.
+var ErrNotDurable = errors.New("atomicfile: the new content is in place, but its directory entry may not survive a crash")
 
 // File is the new content of a file, written to a temporary file beside
 // it until Commit puts it in place, every step relative to an os.Root
@@ -21,6 +28,9 @@ type File struct {
 	tmpName  string // the temporary file, in root
 	name     string // the destination, in root
 	done     bool   // committed or aborted
+	// syncDir syncs the destination's directory once the rename is made:
+	// (*os.File).Sync, or a test's failure.
+	syncDir func(dir *os.File) error
 }
 
 // Create starts replacing the file at path, or where path leads when it
@@ -63,7 +73,7 @@ func createIn(r *os.Root, name string, perm fs.FileMode) (*File, error) {
 			r.Remove(tmpName) //nolint:errcheck // best effort: RemoveStale finds it
 			return nil, err
 		}
-		return &File{root: r, tmp: tmp, tmpName: tmpName, name: name}, nil
+		return &File{root: r, tmp: tmp, tmpName: tmpName, name: name, syncDir: (*os.File).Sync}, nil
 	}
 }
 
@@ -75,8 +85,10 @@ func (f *File) Name() string { return filepath.Join(f.root.Name(), f.tmpName) }
 
 // Commit syncs the new content, renames it over the destination and syncs
 // the directory. When it fails before the rename, the destination is as
-// it was and the temporary file is gone; when only the directory sync
-// fails, the new content is in place but may not survive a crash.
+// it was and the temporary file is gone; when the directory cannot be
+// opened or synced after it, the error wraps ErrNotDurable: the new
+// content is in place (a caller that keeps a copy of the content should
+// take it as written), but may not survive a crash.
 func (f *File) Commit() error {
 	if f.done {
 		return errors.New("atomicfile: Commit after Commit or Abort")
@@ -95,11 +107,14 @@ func (f *File) Commit() error {
 		return err
 	}
 	d, err := f.root.Open(filepath.Dir(f.name))
-	if err != nil {
-		return err
+	if err == nil {
+		err = f.syncDir(d)
+		d.Close()
 	}
-	defer d.Close()
-	return d.Sync()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNotDurable, err)
+	}
+	return nil
 }
 
 // Abort removes the temporary file and leaves the destination as it was.
@@ -121,7 +136,9 @@ func (f *File) closeRoot() {
 }
 
 // Write replaces the file at path, or where path leads when it is a
-// symbolic link, with data and mode perm, atomically (see File).
+// symbolic link, with data and mode perm, atomically (see File). An error
+// wrapping ErrNotDurable means data is in place (see Commit); after any
+// other the file is as it was.
 func Write(path string, data []byte, perm fs.FileMode) error {
 	f, err := Create(path, perm)
 	if err != nil {

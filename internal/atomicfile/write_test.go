@@ -121,8 +121,53 @@ func TestFailedWriteKeepsTheDestination(t *testing.T) {
 			dir := realTempDir(t)
 			tt.tree.make(t, dir)
 			err := Write(filepath.Join(dir, tt.path), []byte("new"), 0o600)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Write = %v, want an error naming %q", err, tt.want)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || errors.Is(err, ErrNotDurable) {
+				t.Errorf("Write = %v, want an error naming %q, not ErrNotDurable", err, tt.want)
+			}
+			if tmp := tempFiles(t, dir); len(tmp) != 0 {
+				t.Errorf("temporary files left: %v", tmp)
+			}
+		})
+	}
+}
+
+// TestCommitSaysWhetherTheNewContentIsInPlace: a Commit whose directory
+// sync fails after the rename returns an error wrapping ErrNotDurable
+// (and the failure), with the new content in place and no temporary file
+// left.
+func TestCommitSaysWhetherTheNewContentIsInPlace(t *testing.T) {
+	t.Parallel()
+	failure := errors.New("simulated directory sync failure")
+	for _, tt := range []struct {
+		name    string
+		syncDir func(*os.File) error
+		want    error // nil: Commit succeeds
+	}{
+		{"directory synced", (*os.File).Sync, nil},
+		{"directory sync fails", func(*os.File) error { return failure }, failure},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := realTempDir(t)
+			path := filepath.Join(dir, "f")
+			testutil.WriteFile(t, path, "old", 0o600)
+			f, err := Create(path, 0o600)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.syncDir = tt.syncDir
+			if _, err := f.Write([]byte("new")); err != nil {
+				t.Fatal(err)
+			}
+			err = f.Commit()
+			if tt.want == nil && err != nil {
+				t.Errorf("Commit = %v", err)
+			}
+			if tt.want != nil && (!errors.Is(err, ErrNotDurable) || !errors.Is(err, tt.want)) {
+				t.Errorf("Commit = %v, want ErrNotDurable wrapping %v", err, tt.want)
+			}
+			if b, _ := os.ReadFile(path); string(b) != "new" {
+				t.Errorf("destination holds %q, want the new content", b)
 			}
 			if tmp := tempFiles(t, dir); len(tmp) != 0 {
 				t.Errorf("temporary files left: %v", tmp)

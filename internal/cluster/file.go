@@ -29,7 +29,8 @@ func readFile(path string) (*snapshot, error) {
 
 // writeFile replaces the file at path, or where path leads when it is a
 // symbolic link, with b and mode 0600, atomically (see atomicfile.Write).
-// On error the file is as it was.
+// On error the file is as it was, but for one wrapping
+// atomicfile.ErrNotDurable: b is in place, and may not survive a crash.
 func writeFile(path string, b []byte) error {
 	if err := atomicfile.Write(path, b, 0o600); err != nil {
 		return fmt.Errorf("cluster: write bindings file %s: %w", path, err)
