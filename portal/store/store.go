@@ -75,9 +75,10 @@ type Store struct {
 
 	hooksMu sync.Mutex
 	hooks   []func() // guarded by hooksMu; see OnChange
-	// beforeRename, when set, runs between writing the temporary file and
-	// committing it; a test returns an error to simulate a crash there.
-	beforeRename func(tmp string) error
+	// commit puts a write's temporary file in place:
+	// (*atomicfile.File).Commit, or a test's stand-in that fails before
+	// the rename (a crash) or after it.
+	commit func(*atomicfile.File) error
 }
 
 // Open opens the state file at path (or where path leads, when it is a
@@ -100,7 +101,7 @@ func Open(path string) (*Store, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %s (lock %s is held; is another cuegate running on it?)", ErrLocked, abs, abs+".lock")
 	}
-	s := &Store{path: abs, lock: lock}
+	s := &Store{path: abs, lock: lock, commit: (*atomicfile.File).Commit}
 	// Temporary files left by a crash are stale now that we hold the lock.
 	atomicfile.RemoveStale(abs)
 	st, from, err := readState(abs)

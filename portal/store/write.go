@@ -23,11 +23,8 @@ func (s *Store) write(st *state) error {
 		return fmt.Errorf("store: write %s: %w", s.path, err)
 	}
 	defer f.Abort()
-	if _, err = f.Write(b); err == nil && s.beforeRename != nil {
-		err = s.beforeRename(f.Name())
-	}
-	if err == nil {
-		err = f.Commit()
+	if _, err = f.Write(b); err == nil {
+		err = s.commit(f)
 	}
 	if err != nil {
 		return fmt.Errorf("store: write %s: %w", s.path, err)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cuegate/cuegate/internal/atomicfile"
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
@@ -21,8 +22,8 @@ func TestCrashBeforeRenameKeepsPreviousFile(t *testing.T) {
 	before, _ := os.ReadFile(path)
 	crash := errors.New("simulated crash")
 	var tmpContent []byte
-	s.beforeRename = func(tmp string) error {
-		tmpContent, _ = os.ReadFile(tmp)
+	s.commit = func(f *atomicfile.File) error {
+		tmpContent, _ = os.ReadFile(f.Name())
 		return crash
 	}
 	if err := s.AddClient(client("c2", "a@example.com"), t0); !errors.Is(err, crash) {
