@@ -110,7 +110,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		}
 	}()
 	if o.StatePath != "" {
-		if st, err = openState(o.StatePath); err != nil {
+		if st, err = openState(o.StatePath, o.Logger); err != nil {
 			return nil, err
 		}
 		o.Bindings = st

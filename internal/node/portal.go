@@ -33,11 +33,16 @@ type portalListener struct {
 
 // openState opens the portal's state file. A corrupt file, one of a newer
 // schema, or one another cuegate holds stops start-up here, untouched.
-func openState(path string) (*store.Store, error) {
+// A change written but not durable (store.Store.OnNotDurable) is logged
+// as a warning.
+func openState(path string, log zerolog.Logger) (*store.Store, error) {
 	st, err := store.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("state file: %w", err)
 	}
+	st.OnNotDurable(func(err error) {
+		log.Warn().Err(err).Msg("state file: a change was written and is served, but a crash of the machine before the next write may lose it")
+	})
 	return st, nil
 }
 

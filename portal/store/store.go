@@ -4,7 +4,11 @@
 // The file carries a schema "version"; older versions are migrated when
 // read. Writes are atomic: the new state goes to a temporary file in the
 // same directory, which is synced, renamed over the state file, and the
-// directory is synced. The file is created with mode 0600. A state file
+// directory is synced. A change whose new state is in place but whose
+// directory cannot be synced (atomicfile.ErrNotDurable) is made all the
+// same, so that what the store serves is what the file holds, and is
+// reported to the OnNotDurable hooks; the same failure while Open creates
+// or migrates the file makes Open fail. The file is created with mode 0600. A state file
 // or lock file that group or others may write, or in a directory that
 // lets them replace it (its own or one above), or any of these owned by a
 // user other than the process's effective user and root, is refused with
@@ -73,8 +77,9 @@ type Store struct {
 	mu     sync.Mutex // serialises writers and Close
 	closed bool       // guarded by mu
 
-	hooksMu sync.Mutex
-	hooks   []func() // guarded by hooksMu; see OnChange
+	hooksMu    sync.Mutex
+	hooks      []func()      // guarded by hooksMu; see OnChange
+	notDurable []func(error) // guarded by hooksMu; see OnNotDurable
 	// commit puts a write's temporary file in place:
 	// (*atomicfile.File).Commit, or a test's stand-in that fails before
 	// the rename (a crash) or after it.

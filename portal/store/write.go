@@ -4,14 +4,16 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/cuegate/cuegate/internal/atomicfile"
 )
 
-// write stores st atomically (see atomicfile.File). The caller holds s.mu
-// (or is Open).
+// write stores st atomically (see atomicfile.File): after an error
+// wrapping atomicfile.ErrNotDurable st is in place, after any other the
+// file is as it was. The caller holds s.mu (or is Open).
 func (s *Store) write(st *state) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
@@ -33,23 +35,26 @@ func (s *Store) write(st *state) error {
 }
 
 // update applies fn to a copy of the current state, writes the result,
-// publishes it and runs the OnChange hooks. fn may look things up in old,
-// the snapshot the copy was taken from. When fn or the write fails nothing
-// changes.
+// publishes it and runs the hooks (see changed). fn may look things up in
+// old, the snapshot the copy was taken from. When fn or the write fails
+// nothing changes; a write in place but not durable has not failed (see
+// OnNotDurable).
 func (s *Store) update(fn func(old *snapshot, st *state) error) error {
-	if err := s.apply(fn); err != nil {
+	notDurable, err := s.apply(fn)
+	if err != nil {
 		return err
 	}
-	s.changed()
+	s.changed(notDurable)
 	return nil
 }
 
-// apply is update but for the hooks, under s.mu.
-func (s *Store) apply(fn func(old *snapshot, st *state) error) error {
+// apply is update but for the hooks, under s.mu. It publishes a write in
+// place but not durable as made, and returns its error as notDurable.
+func (s *Store) apply(fn func(old *snapshot, st *state) error) (notDurable, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return fmt.Errorf("%w: %s", ErrClosed, s.path)
+		return nil, fmt.Errorf("%w: %s", ErrClosed, s.path)
 	}
 	old := s.cur.Load()
 	st := &state{
@@ -59,13 +64,14 @@ func (s *Store) apply(fn func(old *snapshot, st *state) error) error {
 		Tombstones: slices.Clone(old.st.Tombstones),
 	}
 	if err := fn(old, st); err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.write(st); err != nil {
-		return err
+	werr := s.write(st)
+	if werr != nil && !errors.Is(werr, atomicfile.ErrNotDurable) {
+		return nil, werr
 	}
 	s.cur.Store(newSnapshot(st))
-	return nil
+	return werr, nil
 }
 
 // OnChange registers fn to run after each successful write, once the new
@@ -80,11 +86,28 @@ func (s *Store) OnChange(fn func()) {
 	s.hooks = append(s.hooks, fn)
 }
 
-// changed runs the OnChange hooks.
-func (s *Store) changed() {
+// OnNotDurable registers fn to run after each write whose new content is
+// in place, and served, but whose directory could not be synced
+// (atomicfile.ErrNotDurable): a crash of the system may yet bring back the
+// content before it. err says so and names the state file. fn runs as
+// OnChange hooks do, before them; hooks cannot be removed.
+func (s *Store) OnNotDurable(fn func(err error)) {
 	s.hooksMu.Lock()
-	hooks := s.hooks
+	defer s.hooksMu.Unlock()
+	s.notDurable = append(s.notDurable, fn)
+}
+
+// changed runs the hooks of a write made: the OnNotDurable hooks with
+// notDurable when it is not nil, then the OnChange hooks.
+func (s *Store) changed(notDurable error) {
+	s.hooksMu.Lock()
+	hooks, warn := s.hooks, s.notDurable
 	s.hooksMu.Unlock()
+	if notDurable != nil {
+		for _, fn := range warn {
+			fn(notDurable)
+		}
+	}
 	for _, fn := range hooks {
 		fn()
 	}

@@ -153,3 +153,86 @@ func TestOnChangeRunsAfterEachChange(t *testing.T) {
 	}
 	mu.Unlock()
 }
+
+// TestWriteInPlaceButNotDurableIsMade: a write whose new content is in
+// place but whose directory could not be synced (atomicfile.ErrNotDurable)
+// is made: the change succeeds, readers and the OnChange hooks see it,
+// the OnNotDurable hooks get the error, naming the file, and what the
+// store holds is what the file holds, then and after the next write.
+func TestWriteInPlaceButNotDurableIsMade(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		change func(s *Store) error
+		made   func(s *Store) bool
+	}{
+		{
+			name:   "AddClient",
+			change: func(s *Store) error { return s.AddClient(client("c2", "a@example.com"), t0) },
+			made: func(s *Store) bool {
+				_, ok := s.Client("c2")
+				b, found := s.Binding("c2")
+				return ok && found && !b.Revoked
+			},
+		},
+		{
+			name: "UpdateClient rotating the secret",
+			change: func(s *Store) error {
+				_, err := s.UpdateClient("c1", func(c *Client) { c.ClientSecret = "rotated" })
+				return err
+			},
+			made: func(s *Store) bool { c, _ := s.Client("c1"); return c.ClientSecret == "rotated" },
+		},
+		{
+			name:   "DeleteClient",
+			change: func(s *Store) error { _, err := s.DeleteClient("c1", t0); return err },
+			made:   func(s *Store) bool { b, found := s.Binding("c1"); return found && b.Revoked },
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, path := openWithClient(t)
+			failure := errors.New("simulated directory sync failure")
+			s.commit = func(f *atomicfile.File) error {
+				if err := f.Commit(); err != nil {
+					return err
+				}
+				return fmt.Errorf("%w: %w", atomicfile.ErrNotDurable, failure)
+			}
+			var warned []error
+			s.OnNotDurable(func(err error) { warned = append(warned, err) })
+			changes := 0
+			s.OnChange(func() { changes++ })
+			if err := tt.change(s); err != nil {
+				t.Fatalf("change = %v, want it made", err)
+			}
+			if !tt.made(s) || changes != 1 {
+				t.Errorf("after the change: made %v, %d OnChange calls; want made, 1", tt.made(s), changes)
+			}
+			if len(warned) != 1 || !errors.Is(warned[0], failure) || !errors.Is(warned[0], atomicfile.ErrNotDurable) || !strings.Contains(warned[0].Error(), path) {
+				t.Errorf("OnNotDurable got %v; want one error naming %s, wrapping ErrNotDurable and the failure", warned, path)
+			}
+			sameAsFile(t, s, path)
+
+			s.commit = (*atomicfile.File).Commit
+			addDevelopers(t, s, "b@example.com")
+			if !tt.made(s) || len(warned) != 1 {
+				t.Errorf("after the next write: made %v, %d OnNotDurable calls; want made, 1", tt.made(s), len(warned))
+			}
+			sameAsFile(t, s, path)
+		})
+	}
+}
+
+// sameAsFile fails t unless the state file at path holds what s would
+// write of the state it serves.
+func sameAsFile(t *testing.T, s *Store, path string) {
+	t.Helper()
+	want, err := json.MarshalIndent(s.cur.Load().st, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ReadFile(t, path); !bytes.Equal(got, append(want, '\n')) {
+		t.Errorf("the state file holds\n%s\nthe store serves\n%s", got, want)
+	}
+}
