@@ -625,8 +625,10 @@ type Cluster struct {
 	// max_bindings_age, when set, bounds how long a node that is not the
 	// portal node serves client bindings it could not check against
 	// Redis: past it the node is not ready (/readyz 503, JWT requests
-	// 503) until it reads Redis again, so that a node cut off from Redis
-	// never accepts a client deleted meanwhile. Unset, such a node serves
+	// 503) until it reads from Redis a snapshot the portal node published
+	// of its version or a newer one (an emptied Redis confirms nothing),
+	// so that a node cut off from Redis never accepts a client deleted
+	// meanwhile. Unset, such a node serves
 	// its last bindings for as long as Redis is unreachable. At least 3s.
 	Max_bindings_age Duration `json:"max_bindings_age,omitempty"`
 }
