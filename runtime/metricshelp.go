@@ -29,6 +29,7 @@ var metricHelp = map[string]string{
 	"cuegate_cluster_lease_units_dropped_total":   "Leased units a node forgot and could not give back to Redis (its give-back queue full, or the answer lost).",
 	"cuegate_jwks_refreshes_total":                "Fetches of an identity provider's keys, by IdP ID and result (ok, error).",
 	"cuegate_client_conns_refused_total":          "Gateway connections closed unanswered because their client had max_conns_per_client open.",
+	"cuegate_side_conns_refused_total":            "Admin and portal listener connections closed unanswered because their client had as many open as that listener lets one client keep.",
 	"cuegate_tracing_spans_exported_total":        "Spans the OTLP collector accepted.",
 	"cuegate_tracing_spans_dropped_total":         "Spans lost: the export queue was full, the collector failed, or tracing was being reconfigured.",
 	"cuegate_portal_signups_total":                "Developer accounts created in the portal.",

@@ -191,7 +191,8 @@ func (n *Node) serve(t *table.Table, token string, o Options) {
 	// operator's call may wait on Redis for longer than write_timeout.
 	n.admin = httpServer(n.adminAuth, &t.Gateway, 0)
 	n.goServe("gateway", func() error { return n.server.Serve(gwLn) })
-	n.goServe("admin", func() error { return n.admin.Serve(n.adminLn) })
+	adminLn := n.gw.SideListener(n.adminLn, "admin")
+	n.goServe("admin", func() error { return n.admin.Serve(adminLn) })
 	portalURL := "disabled (no --state)"
 	if n.portal != nil {
 		n.goServe("portal", func() error { return n.portal.srv.Serve(n.portal.ln) })

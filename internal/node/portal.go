@@ -65,6 +65,7 @@ func startPortal(ctx context.Context, addr string, t *table.Table, gw *runtime.G
 	if err != nil {
 		return nil, fmt.Errorf("portal listener: %w", err)
 	}
+	ln = gw.SideListener(ln, "portal")
 	pl := &portalListener{store: st, ln: ln, operator: p.OperatorHandler(), metrics: p.WritePrometheus, drain: p.Drain, srv: httpServer(p.Handler(), &t.Gateway, t.Gateway.WriteTimeout.D())}
 	if tlsConf != nil {
 		pl.ln, pl.tls = tls.NewListener(ln, tlsConf), true
