@@ -305,12 +305,15 @@ func (s *Server) release(r *reservation) {
 
 // registrationError maps a driver error to what the developer sees: the
 // provider's own error and description when it refused, and no detail of
-// the settings when the operator must fix them (the log has it).
+// the settings when the operator must fix them, nor of a client left at
+// the provider (the log has them).
 func registrationError(err error) *apiError {
 	var pe *dcr.ProviderError
 	switch {
 	case errors.Is(err, dcr.ErrSettings):
 		return errorf(http.StatusInternalServerError, "server_error", "the portal's registration settings are not usable: ask the operator")
+	case errors.Is(err, dcr.ErrLeftAtProvider):
+		return errorf(http.StatusBadGateway, "server_error", "the identity provider's answer could not be used, and the client it registered may stay there: ask the operator to remove it")
 	case errors.As(err, &pe):
 		status := http.StatusBadRequest
 		if pe.Status == http.StatusUnauthorized || pe.Status == http.StatusForbidden || pe.Status >= 500 {

@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // duplicateClientIDs makes the provider answer every registration with the
@@ -181,5 +184,56 @@ func TestRegistrationWhileShuttingDownIsUndone(t *testing.T) {
 	}
 	if len(e.store.Clients("")) != 0 {
 		t.Error("a client was stored after Close")
+	}
+}
+
+// TestRefusedRegistrationLeftAtTheProvider: a registration the portal
+// refuses (the provider granted more than asked) and the provider does
+// not delete again is an unusable answer (502) that says the client may
+// stay there, never the provider's refusal of the registration (400,
+// an invitation to try again); the log names the client for the operator.
+func TestRefusedRegistrationLeftAtTheProvider(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		managed bool // the answer gives a way to delete the client
+	}{
+		{"deletion refused", true},
+		{"no way to delete", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var log testutil.SyncBuffer
+			e := newEnvLog(t, zerolog.New(&log))
+			e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+				w.Header().Set("Content-Type", "application/json")
+				switch r.Method {
+				case http.MethodPost:
+					management := ""
+					if tt.managed {
+						management = fmt.Sprintf(`,"registration_client_uri":"%s/register/cx","registration_access_token":"rat-cx"`, e.idp.URL)
+					}
+					w.WriteHeader(http.StatusCreated)
+					fmt.Fprintf(w, `{"client_id":"cx","client_secret":"secret-cx","grant_types":["client_credentials","password"]%s}`, management)
+				case http.MethodDelete:
+					w.WriteHeader(http.StatusBadRequest)
+					io.WriteString(w, `{"error":"invalid_client_metadata","error_description":"redirect_uris must not be empty"}`)
+				}
+				return true
+			})
+			dev := e.developer("a@example.com")
+			var aerr apiError
+			resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "x"}, &aerr)
+			const want = "the identity provider's answer could not be used, and the client it registered may stay there: ask the operator to remove it"
+			if resp.StatusCode != http.StatusBadGateway || aerr.Code != "server_error" || aerr.Description != want {
+				t.Errorf("%d %+v, want 502 server_error %q", resp.StatusCode, aerr, want)
+			}
+			if !strings.Contains(log.String(), `client \"cx\"`) {
+				t.Errorf("the log does not name the client left at the provider:\n%s", log.String())
+			}
+			if cs := e.store.Clients(""); len(cs) != 0 {
+				t.Errorf("clients stored: %+v", cs)
+			}
+		})
 	}
 }

@@ -75,8 +75,9 @@ type Registration struct {
 type Registrar interface {
 	// Register creates a client. On error nothing was created, or the
 	// provider's answer could not be used (or granted more than the
-	// settings ask for) and the client was deleted there again where the
-	// provider allows it.
+	// settings ask for: ErrBadResponse) and the client was deleted there
+	// again, or, when the provider did not delete it or gave no way to,
+	// ErrLeftAtProvider too.
 	Register(ctx context.Context, req Request) (*Registration, error)
 	// Delete removes the client at the provider (RFC 7592, or the
 	// provider's own API). A registration the provider gave no way to

@@ -53,6 +53,14 @@ func (e *ProviderError) Error() string {
 // ErrBadResponse wraps a provider answer that is not a usable registration.
 var ErrBadResponse = errors.New("dcr: unusable provider response")
 
+// ErrLeftAtProvider is the error of a registration whose answer was
+// refused (the error also matches ErrBadResponse) and whose client the
+// provider did not delete again, or gave no way to delete: the client may
+// stay there, for the operator to remove. The error names the client and
+// says why the deletion failed, in words only: it never matches the
+// deletion's ProviderError, ErrTimeout or ErrTokenRefused.
+var ErrLeftAtProvider = errors.New("dcr: the client may stay at the provider, which did not delete it again")
+
 // ErrTimeout is returned when the provider does not answer in time.
 var ErrTimeout = errors.New("dcr: provider did not answer in time")
 

@@ -45,15 +45,51 @@ func TestGrantedBeyondAskedIsDeletedAgain(t *testing.T) {
 	}
 }
 
-// TestRefusedUnmanagedRegistrationNamed: a refused registration the
-// provider gave no way to delete is named as left there, for the
-// operator to remove.
-func TestRefusedUnmanagedRegistrationNamed(t *testing.T) {
+// TestRefusedRegistrationLeftAtProvider: a refused registration the
+// provider does not delete again, or gave no way to delete, is
+// ErrLeftAtProvider and ErrBadResponse naming the client, for the
+// operator to remove; the deletion's refusal is in its words, never a
+// ProviderError a caller would take for a refusal of the registration.
+func TestRefusedRegistrationLeftAtProvider(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, testidp.Reply(201, `{"client_id":"cid","client_secret":"s","grant_types":["password"]}`))
-	_, err := otherAt(t, f, []string{"client_credentials"}, "").Register(context.Background(), Request{ClientName: "x"})
-	if want := `client "cid" stays at the provider, which gave no way to delete it`; err == nil || !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), want) {
-		t.Errorf("Register = %v, want ErrBadResponse saying %s", err, want)
+	const widened = `"client_id":"cid","client_secret":"cid-secret","grant_types":["password"]`
+	for _, tt := range []struct {
+		name    string
+		answer  string // the registration's answer, less its braces
+		deleted testidp.Answer
+		why     string // in the error
+	}{
+		{"no way to delete", widened, nil, "gave no way to manage this client"},
+		{"deletion refused", widened + `,"registration_client_uri":"REG/cid","registration_access_token":"rat"`,
+			testidp.Reply(400, `{"error":"invalid_client_metadata","error_description":"redirect_uris must not be empty"}`),
+			"provider answered 400: invalid_client_metadata"},
+		{"registration access token refused", widened + `,"registration_client_uri":"REG/cid","registration_access_token":"rat"`,
+			testidp.Reply(401, `{"error":"invalid_token"}`), "refused the stored registration access token"},
+		{"deletion fails", widened + `,"registration_client_uri":"REG/cid","registration_access_token":"rat"`,
+			testidp.Reply(500, `{"error":"server_error"}`), "provider answered 500"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var f *testidp.Server
+			f = newFake(t, func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method == http.MethodDelete {
+					return tt.deleted(w, r)
+				}
+				return testidp.Reply(201, "{"+strings.ReplaceAll(tt.answer, "REG", f.URL+"/register")+"}")(w, r)
+			})
+			_, err := otherAt(t, f, []string{"client_credentials"}, "").Register(context.Background(), Request{ClientName: "x"})
+			if !errors.Is(err, ErrLeftAtProvider) || !errors.Is(err, ErrBadResponse) {
+				t.Fatalf("Register = %v, want ErrLeftAtProvider and ErrBadResponse", err)
+			}
+			if pe, ok := errors.AsType[*ProviderError](err); ok {
+				t.Errorf("Register = %v, matches the deletion's ProviderError %+v", err, pe)
+			}
+			for _, want := range []string{`the grant type "password"`, `client "cid"`, tt.why} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Register = %v, want it to say %s", err, want)
+				}
+			}
+		})
 	}
 }
 

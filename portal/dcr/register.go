@@ -44,7 +44,9 @@ func (d *driver) Register(ctx context.Context, req Request) (*Registration, erro
 	}
 	if err := cmp.Or(d.usable(reg), d.grantedBeyond(raw)); err != nil {
 		if derr := d.undo(ctx, reg); derr != nil {
-			err = errors.Join(err, derr)
+			// derr as text alone: what it wraps (a ProviderError among
+			// them) is the deletion's, not an answer to the registration.
+			return nil, fmt.Errorf("%w; client %q: %w: %v", err, printable.Clip(reg.ClientID, 100), ErrLeftAtProvider, derr)
 		}
 		return nil, err
 	}
@@ -52,14 +54,11 @@ func (d *driver) Register(ctx context.Context, req Request) (*Registration, erro
 }
 
 // undo deletes reg again, whose answer was refused; an error says why the
-// client may stay at the provider, one that gave no way to delete it
-// included.
+// client may stay at the provider, ErrUnmanaged when it gave no way to
+// delete it.
 func (d *driver) undo(ctx context.Context, reg *Registration) error {
 	_, _, err := d.call(ctx, http.MethodDelete, reg, nil)
-	switch {
-	case errors.Is(err, ErrUnmanaged):
-		return fmt.Errorf("dcr: client %q stays at the provider, which gave no way to delete it: remove it there", printable.Clip(reg.ClientID, 100))
-	case errors.Is(err, ErrUnknownClient):
+	if errors.Is(err, ErrUnknownClient) {
 		return nil // deleted already
 	}
 	return err
