@@ -29,8 +29,9 @@
 // settings' Timeout.
 //
 // A provider's refusal is a *ProviderError carrying the provider's own
-// error and error_description, with the call's secrets redacted and only
-// when they are printable text.
+// error and error_description (for an answer without them, its body, a
+// JSON one decoded first so that no escape hides a secret), with the
+// call's secrets redacted and only when they are printable text.
 //
 // Concurrency: a Registrar and a Discovery are safe for concurrent use.
 package dcr

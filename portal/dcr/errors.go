@@ -1,6 +1,7 @@
 package dcr
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,20 +104,18 @@ func manageError(status int, raw []byte, auth string, reg *Registration) error {
 const maxErrorText = 300
 
 // providerError keeps the provider's error and error_description, or for
-// an answer without them the start of its body, as showable makes them:
-// sec redacted, clipped, printable.
+// an answer without them the start of its body (bodyText), with sec
+// redacted, as showable makes them: clipped, printable.
 func providerError(status int, raw []byte, sec secrets) *ProviderError {
+	redact := sec.redactor()
 	var e ProviderError
-	if json.Unmarshal(raw, &e) != nil || e.Code == "" && e.Description == "" {
-		e = ProviderError{Code: fallbackCode(status)}
-		if text := strings.TrimSpace(string(raw)); text != "" {
-			e.Description = text
-		} else {
-			e.Description = http.StatusText(status)
-		}
+	if json.Unmarshal(raw, &e) == nil && (e.Code != "" || e.Description != "") {
+		e.Code, e.Description = redact(e.Code), redact(e.Description)
+	} else {
+		e = ProviderError{Code: fallbackCode(status), Description: cmp.Or(bodyText(raw, redact), http.StatusText(status))}
 	}
 	e.Status = status
-	e.showable(sec)
+	e.showable()
 	return &e
 }
 

@@ -4,6 +4,7 @@
 package dcr
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"html"
@@ -116,13 +117,60 @@ func formsOf(v string) []string {
 	return forms
 }
 
-// showable makes e's words fit to show and log: sec redacted in them,
-// each clipped to maxErrorText bytes, and both replaced by a fixed code
-// for the status and a fixed sentence when either is not printable text.
-func (e *ProviderError) showable(sec secrets) {
-	redact := sec.redactor()
-	e.Code = truncate(redact(e.Code), maxErrorText)
-	e.Description = truncate(redact(e.Description), maxErrorText)
+// bodyText is the text of an answer without error and error_description,
+// trimmed, with redact (a secrets.redactor) applied where no escape can
+// hide a secret from it: JSON (a problem document, Okta's errorSummary, a
+// message) is decoded, every name, string and number in it redacted, and
+// written again (a lone string as its text); other text is redacted as
+// sent.
+func bodyText(raw []byte, redact func(string) string) string {
+	if !json.Valid(raw) {
+		return redact(strings.TrimSpace(string(raw)))
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // as written: a number may be a secret's digits
+	var v any
+	dec.Decode(&v) //nolint:errcheck // valid JSON decodes
+	if s, ok := v.(string); ok {
+		return strings.TrimSpace(redact(s))
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(redactJSON(v, redact)) //nolint:errcheck // decoded JSON encodes: its numbers are valid, the ones redacted are strings
+	return strings.TrimSpace(b.String())
+}
+
+// redactJSON applies redact to every name, string and number of v, a
+// decoded JSON value; a number it changes becomes a string.
+func redactJSON(v any, redact func(string) string) any {
+	switch v := v.(type) {
+	case string:
+		return redact(v)
+	case json.Number:
+		if r := redact(string(v)); r != string(v) {
+			return r
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = redactJSON(x, redact)
+		}
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[redact(k)] = redactJSON(x, redact)
+		}
+		return out
+	}
+	return v
+}
+
+// showable makes e's words, redacted already, fit to show and log: each
+// clipped to maxErrorText bytes, and both replaced by a fixed code for the
+// status and a fixed sentence when either is not printable text.
+func (e *ProviderError) showable() {
+	e.Code = truncate(e.Code, maxErrorText)
+	e.Description = truncate(e.Description, maxErrorText)
 	limit := maxErrorText + len("…")
 	if printable.Problem(e.Code, limit) != "" || printable.Problem(e.Description, limit) != "" {
 		e.Code = fallbackCode(e.Status)

@@ -8,6 +8,8 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -41,6 +43,10 @@ var echoes = []struct {
 	{"JSON without error fields", func(said string) string {
 		b, _ := json.Marshal(map[string]string{"message": said})
 		return strings.ReplaceAll(string(b), "/", `\/`)
+	}},
+	{"JSON escapes as .NET writes them", func(said string) string {
+		b, _ := json.Marshal(map[string]string{"title": "Unauthorized", "detail": said})
+		return strings.NewReplacer("+", `\u002B`, "=", `\u003D`).Replace(string(b))
 	}},
 	{"HTML", func(said string) string {
 		return "<html><p>" + strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(said) + "</p></html>"
@@ -107,6 +113,78 @@ func TestProviderWordsRedacted(t *testing.T) {
 						t.Errorf("%s %s: %q, want the secrets shown as %s", provider, op, pe.Error(), redacted)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestProviderWordsRedactedEscaped: a JSON refusal without error and
+// error_description that repeats a secret behind JSON escapes ("\u002B"
+// for "+", as .NET writes it; every character as \uXXXX; "\/") shows it
+// as [redacted], a short secret (redacted only whole) and a long one
+// (whose start and end alone are redacted too) alike, wherever it is in
+// the answer; the provider's other words are kept.
+func TestProviderWordsRedactedEscaped(t *testing.T) {
+	t.Parallel()
+	const (
+		short = "Zq9xW+v4k/Jt3" // shorter than 2*minShownPart
+		long  = "Hq7Zx1Lm+Pw8Rt2Yk/Nb5Vc3Jd+Gf6Ds4Ah"
+	)
+	some := strings.NewReplacer("+", `\u002B`, "/", `\/`).Replace
+	every := func(s string) string {
+		var b strings.Builder
+		for _, r := range s {
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+		return b.String()
+	}
+	tests := []struct {
+		name   string
+		secret string
+		escape func(string) string
+		body   string // %s: the escaped secret
+		want   string // kept of the provider's words
+	}{
+		{"short, some escaped", short, some, `{"title":"Bad token","status":400,"detail":"token %s may not register"}`, "may not register"},
+		{"long, some escaped", long, some, `{"title":"Bad token","status":400,"detail":"token %s may not register"}`, "may not register"},
+		{"short, every character escaped", short, every, `{"title":"Bad token","detail":"token %s may not register"}`, "Bad token"},
+		{"long, every character escaped", long, every, `{"title":"Bad token","detail":"token %s may not register"}`, "Bad token"},
+		{"in a member's name", long, every, `{"errorSummary":"Invalid token","errorCauses":[{"%s":"unknown"}]}`, "Invalid token"},
+		{"in an array", short, some, `{"message":"refused","tokens":["%s"]}`, "refused"},
+		{"a lone string", long, every, `"token %s may not register"`, "token [redacted] may not register"},
+	}
+	// unescaped undoes the escapes the test's answers use.
+	unescaped := regexp.MustCompile(`\\u[0-9a-fA-F]{4}|\\/`)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			token := &table.Secret{Env: testutil.Env(t, "DCR_TEST_TOKEN", tt.secret)}
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request) bool {
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprintf(w, tt.body, tt.escape(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")))
+				return true
+			})
+			r, _ := New(&table.DCR{Provider: "other", RegistrationEndpoint: f.URL + "/register", InitialAccessToken: token}, "", f.Client())
+			_, err := r.Register(context.Background(), Request{ClientName: "x"})
+			pe, ok := errors.AsType[*ProviderError](err)
+			if !ok {
+				t.Fatalf("Register = %v, want a ProviderError", err)
+			}
+			shown := unescaped.ReplaceAllStringFunc(pe.Error(), func(e string) string {
+				if e == `\/` {
+					return "/"
+				}
+				n, _ := strconv.ParseUint(e[2:], 16, 32)
+				return string(rune(n))
+			})
+			for part := range strings.FieldsFuncSeq(tt.secret, func(r rune) bool { return r == '+' || r == '/' }) {
+				if strings.Contains(strings.ToLower(shown), strings.ToLower(part)) {
+					t.Errorf("the error repeats %q of the secret: %q", part, pe.Error())
+				}
+			}
+			if !strings.Contains(pe.Description, redacted) || !strings.Contains(pe.Description, tt.want) {
+				t.Errorf("description %q, want %s and %q", pe.Description, redacted, tt.want)
 			}
 		})
 	}
