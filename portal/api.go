@@ -292,7 +292,8 @@ func (s *Server) apiGetClient(w http.ResponseWriter, r *http.Request, sess *sess
 		writeError(w, aerr)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.liveView(r.Context(), s.table(), c, true))
+	c, state := s.readAtProvider(r.Context(), c)
+	writeJSON(w, http.StatusOK, s.liveView(r.Context(), s.table(), c, state))
 }
 
 func (s *Server) apiDeleteClient(w http.ResponseWriter, r *http.Request, sess *session) {

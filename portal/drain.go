@@ -9,7 +9,8 @@ import (
 )
 
 // beginChange counts a client change in flight (a registration, update
-// or deletion): each outlives its request, calls the provider and then
+// or deletion, or a read at the provider, which stores the credentials it
+// rotated): each outlives its request, calls the provider and then
 // writes the store. Once Drain was called it refuses (503) instead, since
 // the store is about to close. endChange ends a change it counted.
 func (s *Server) beginChange() *apiError {

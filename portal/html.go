@@ -344,8 +344,16 @@ func (s *Server) createHTML(w http.ResponseWriter, r *http.Request, sess *sessio
 // clientData is the data of a client's page: the creation result page, with
 // the secret on screen, or the detail page, with the secret hidden until
 // asked for and the token command reading it from $CLIENT_SECRET, the
-// client's usage and what the provider says of it.
+// client's usage and what the provider says of it; a secret the provider
+// rotated when asked is shown as a new one (NewSecret).
 func (s *Server) clientData(ctx context.Context, t *table.Table, c store.Client, title string, hideSecret bool) *pageData {
+	state, newSecret := providerUnchecked, false
+	if hideSecret {
+		secret := c.ClientSecret
+		c, state = s.readAtProvider(ctx, c)
+		newSecret = c.ClientSecret != secret
+		hideSecret = !newSecret
+	}
 	scope := ""
 	for _, id := range c.Catalogue {
 		if e := t.Portal.Catalogue[id]; e != nil && e.DCR != nil {
@@ -353,8 +361,8 @@ func (s *Server) clientData(ctx context.Context, t *table.Table, c store.Client,
 			break
 		}
 	}
-	d := &pageData{Title: title, Client: s.liveView(ctx, t, c, hideSecret), Calls: gatewayCalls(t, c),
-		HideSecret: hideSecret, PolicyName: c.Policy, ClientName: c.ClientName,
+	d := &pageData{Title: title, Client: s.liveView(ctx, t, c, state), Calls: gatewayCalls(t, c),
+		HideSecret: hideSecret, NewSecret: newSecret, PolicyName: c.Policy, ClientName: c.ClientName,
 		RedirectURIs: strings.Join(c.RedirectURIs, redirectURISeparator(t)+" "), Separator: redirectURISeparator(t)}
 	if c.TokenEndpoint != "" && sendsSecret(c.TokenEndpointAuthMethod) {
 		d.TokenCurl = tokenCurl(c, scope, !hideSecret)

@@ -108,8 +108,7 @@ func (s *Server) updateClient(ctx context.Context, who registrant, id string, ch
 	newSecret = r.ClientSecret != c.ClientSecret
 	c, err = s.opts.Store.UpdateClient(id, func(sc *store.Client) {
 		sc.ClientName, sc.RedirectURIs = name, slices.Clone(redirects)
-		sc.ClientSecret, sc.RegistrationClientURI, sc.RegistrationAccessToken = r.ClientSecret, r.RegistrationClientURI, r.RegistrationAccessToken
-		sc.TokenEndpointAuthMethod = r.TokenEndpointAuthMethod
+		setCredentials(sc, r)
 	})
 	if err != nil {
 		log.Error().Err(err).Msg("portal: client updated at the provider but not stored")
@@ -124,6 +123,14 @@ func (s *Server) updateClient(ctx context.Context, who registrant, id string, ch
 		return c, false, errorf(http.StatusConflict, "unsupported", "the identity provider does not issue a new client secret for this client: secret rotation is not supported")
 	}
 	return c, newSecret, nil
+}
+
+// setCredentials gives sc the credentials of r, its registration as the
+// provider now has it: secret, registration access token and URI, and
+// token endpoint auth method.
+func setCredentials(sc *store.Client, r *dcr.Registration) {
+	sc.ClientSecret, sc.RegistrationClientURI, sc.RegistrationAccessToken = r.ClientSecret, r.RegistrationClientURI, r.RegistrationAccessToken
+	sc.TokenEndpointAuthMethod = r.TokenEndpointAuthMethod
 }
 
 // updateError is what the developer sees of a failed update.
@@ -144,8 +151,9 @@ func errUpdating() *apiError {
 	return errorf(http.StatusConflict, "conflict", "another change of this client is in progress: try again in a moment")
 }
 
-// beginUpdate marks client id as being updated or deleted, or reports
-// false when it already is; endUpdate clears the mark.
+// beginUpdate marks client id as being read at the provider, updated or
+// deleted, or reports false when it already is; endUpdate clears the
+// mark.
 func (s *Server) beginUpdate(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -166,7 +174,7 @@ func (s *Server) endUpdate(id string) {
 type providerState int
 
 const (
-	providerUnchecked providerState = iota // no way to read it, the read failed (logged), or the developer is past readsPerAccount
+	providerUnchecked providerState = iota // no way to read it, the read failed (logged) or did not run (readAtProviderNow), or the developer is past readsPerAccount
 	providerKnows
 	providerForgot  // dcr.ErrUnknownClient
 	providerRefused // dcr.ErrTokenRefused
@@ -185,38 +193,82 @@ func (s providerState) status() string {
 
 // readAtProvider asks the provider about c (RFC 7592 §2.1), or returns
 // its answer of the last providerReadTTL; past readsPerAccount an hour
-// for c's developer, it says the client is unchecked.
-func (s *Server) readAtProvider(ctx context.Context, c store.Client) providerState {
+// for c's developer, it says the client is unchecked. It returns c as
+// stored once the read is over, with the credentials the provider rotated
+// on it, or c itself when it is stored no longer.
+func (s *Server) readAtProvider(ctx context.Context, c store.Client) (store.Client, providerState) {
 	key := c.ClientID + "\x00" + c.RegistrationClientURI + "\x00" + c.RegistrationAccessToken
 	now := s.opts.Now()
-	return s.providerReads.get(ctx, key, now, func() providerState {
-		if s.reads.reserve(c.Developer, now) > 0 {
-			return providerUnchecked
-		}
-		s.reads.commit(c.Developer)
-		return s.readAtProviderNow(context.WithoutCancel(ctx), c) // shared: not ended by one caller
+	state := s.providerReads.get(ctx, key, now, func() providerState {
+		return s.readAtProviderNow(context.WithoutCancel(ctx), c.Developer, c.ClientID, now) // shared: not ended by one caller
 	})
+	if stored, aerr := s.ownClient(c.Developer, c.ClientID); aerr == nil {
+		c = stored
+	}
+	return c, state
 }
 
-// readAtProviderNow asks the provider about c.
-func (s *Server) readAtProviderNow(ctx context.Context, c store.Client) providerState {
+// readAtProviderNow asks the provider about dev's client id, unless dev
+// is past readsPerAccount at now, and stores the credentials the answer
+// rotated (RFC 7592 §2.1 lets a provider answer a read with a new client
+// secret or registration access token; the old ones then no longer
+// work). Since it may write the store and uses the registration access
+// token, it is a client change (beginChange) of id (beginUpdate): while
+// the portal drains or another change of id runs, it does not run and
+// the client is unchecked.
+func (s *Server) readAtProviderNow(ctx context.Context, dev, id string, now time.Time) providerState {
+	if s.beginChange() != nil {
+		return providerUnchecked
+	}
+	defer s.endChange()
+	if !s.beginUpdate(id) {
+		return providerUnchecked
+	}
+	defer s.endUpdate(id)
+	// Read under the mark: a change that ended since the page read the
+	// client may have rotated its registration access token, or deleted it.
+	c, aerr := s.ownClient(dev, id)
+	if aerr != nil {
+		return providerUnchecked
+	}
 	sel, aerr := choose(s.table(), c.Catalogue)
 	if aerr != nil {
 		return providerUnchecked
 	}
+	if s.reads.reserve(dev, now) > 0 {
+		return providerUnchecked
+	}
+	s.reads.commit(dev)
 	reg, err := dcr.New(sel.dcr, s.opts.ConfigDir, s.opts.HTTPClient)
+	var r *dcr.Registration
 	if err == nil {
-		_, err = reg.Read(ctx, registration(c))
+		r, err = reg.Read(ctx, registration(c))
 	}
 	switch {
 	case err == nil:
+		s.keepRotated(c, r)
 		return providerKnows
 	case errors.Is(err, dcr.ErrUnknownClient):
 		return providerForgot
 	case errors.Is(err, dcr.ErrTokenRefused):
 		return providerRefused
 	case !errors.Is(err, dcr.ErrUnmanaged):
-		s.opts.Logger.Warn().Err(err).Str("client_id", c.ClientID).Msg("portal: client could not be read at the provider")
+		s.opts.Logger.Warn().Err(err).Str("client_id", id).Msg("portal: client could not be read at the provider")
 	}
 	return providerUnchecked
+}
+
+// keepRotated stores r, client c as the provider answered a read of it,
+// when its credentials differ from c's.
+func (s *Server) keepRotated(c store.Client, r *dcr.Registration) {
+	if *r == *registration(c) {
+		return
+	}
+	log := s.opts.Logger.With().Str("developer", c.Developer).Str("client_id", c.ClientID).Logger()
+	if _, err := s.opts.Store.UpdateClient(c.ClientID, func(sc *store.Client) { setCredentials(sc, r) }); err != nil {
+		log.Error().Err(err).Msg("portal: the provider rotated the client's credentials on a read, and they could not be stored")
+		return
+	}
+	log.Info().Bool("new_secret", r.ClientSecret != c.ClientSecret).Bool("new_registration_token", r.RegistrationAccessToken != c.RegistrationAccessToken).
+		Msg("portal: the provider rotated the client's credentials on a read; stored")
 }

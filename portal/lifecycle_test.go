@@ -1,15 +1,21 @@
 package portal
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/rs/zerolog"
+
 	"github.com/cuegate/cuegate/internal/testidp"
+	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 // TestPatchRenamesAtTheProvider: a rename and new redirect URIs go to
@@ -183,8 +189,9 @@ func TestClientTheProviderForgot(t *testing.T) {
 
 // TestOneChangeOfAClientAtATime: while an update waits for the
 // provider, another update or a deletion of the client is refused with
-// 409, since either would use the registration access token the first
-// may rotate.
+// 409, and a read at the provider is not made (the client is shown
+// unchecked), since each would use the registration access token the
+// first may rotate.
 func TestOneChangeOfAClientAtATime(t *testing.T) {
 	t.Parallel()
 	e, dev, c := newEnvWithClient(t, "first")
@@ -198,12 +205,163 @@ func TestOneChangeOfAClientAtATime(t *testing.T) {
 	if resp := e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, &aerr); resp.StatusCode != http.StatusConflict {
 		t.Errorf("DELETE during the update: %d %+v", resp.StatusCode, aerr)
 	}
+	var v clientView
+	if resp := e.api(dev, "GET", "/clients/"+c.ClientID, nil, &v); resp.StatusCode != http.StatusOK || v.ProviderStatus != "" || readsAtProvider(e, c.ClientID) != 0 {
+		t.Errorf("GET during the update: %d %+v after %d reads at the provider, want the client unchecked and no read", resp.StatusCode, v, readsAtProvider(e, c.ClientID))
+	}
 	close(release)
 	if st := <-done; st != http.StatusOK {
 		t.Errorf("first PATCH: %d", st)
 	}
 	if st, _ := e.store.Client(c.ClientID); st.ClientName != "slow" {
 		t.Errorf("stored name %q", st.ClientName)
+	}
+}
+
+// rotatingOnRead makes the provider answer RFC 7592 requests about
+// client id as one that rotates the registration access token on every
+// read does (Gluu's rotateClientRegistrationAccessTokenOnUsage,
+// Keycloak), and with newSecret the client secret too: a read answers
+// rat-read-<n> (and secret-read-<n>), a request with any token but the
+// last one issued is refused (401), a deletion with it succeeds. A read
+// waits for hold to be closed (nil: none), after closing read once the
+// first arrives.
+func rotatingOnRead(e *env, id string, newSecret bool, read, hold chan struct{}) {
+	c, _ := e.store.Client(id)
+	var mu sync.Mutex
+	rat, n := c.RegistrationAccessToken, 0
+	var once sync.Once
+	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/register/"+id {
+			return false
+		}
+		if r.Method == http.MethodGet && hold != nil {
+			once.Do(func() { close(read) })
+			<-hold
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case r.Header.Get("Authorization") != "Bearer "+rat:
+			return testidp.Reply(http.StatusUnauthorized, `{"error":"invalid_token"}`)(w, r)
+		case r.Method == http.MethodDelete:
+			w.WriteHeader(http.StatusNoContent)
+			return true
+		case r.Method != http.MethodGet:
+			return false
+		}
+		n++
+		rat = fmt.Sprintf("rat-read-%d", n)
+		answer := map[string]string{"client_id": id, "client_name": c.ClientName, "registration_access_token": rat, "registration_client_uri": c.RegistrationClientURI}
+		if newSecret {
+			answer["client_secret"] = fmt.Sprintf("secret-read-%d", n)
+		}
+		b, _ := json.Marshal(answer)
+		return testidp.Reply(http.StatusOK, string(b))(w, r)
+	})
+}
+
+// TestReadRotationKept: credentials a provider rotates on an RFC 7592
+// read (RFC 7592 §2.1: the old ones no longer work) are stored, a new
+// secret is what the API's answer or the page shows (the page says it is
+// new), neither the log nor the answer repeats the token, and the
+// deletion reaches the provider with the new token.
+func TestReadRotationKept(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		page      bool // the client's page reads it, else GET /clients/{id}
+		newSecret bool
+	}{
+		{"API, token rotated", false, false},
+		{"API, secret and token rotated", false, true},
+		{"page, token rotated", true, false},
+		{"page, secret and token rotated", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var log testutil.SyncBuffer
+			e := newEnvLog(t, zerolog.New(&log))
+			dev := e.developer("a@example.com")
+			c := e.create(dev, "first", "gluu_api")
+			rotatingOnRead(e, c.ClientID, tt.newSecret, nil, nil)
+			wantSecret := c.ClientSecret
+			if tt.newSecret {
+				wantSecret = "secret-read-1"
+			}
+			var shown string // what the developer sees
+			if tt.page {
+				_, shown, _ = e.page(dev, "/clients/"+c.ClientID)
+				flash, hidden := strings.Contains(shown, "issued a new client secret"), strings.Contains(shown, "Show client secret")
+				if flash != tt.newSecret || hidden == tt.newSecret {
+					t.Errorf("the page says a new secret %v, hides the secret %v; want %v, %v", flash, hidden, tt.newSecret, !tt.newSecret)
+				}
+			} else {
+				var v clientView
+				e.api(dev, "GET", "/clients/"+c.ClientID, nil, &v)
+				if v.ClientSecret != wantSecret {
+					t.Errorf("client_secret %q, want %q", v.ClientSecret, wantSecret)
+				}
+				b, _ := json.Marshal(v)
+				shown = string(b)
+			}
+			if !strings.Contains(shown, wantSecret) {
+				t.Errorf("the secret %q is not shown:\n%s", wantSecret, shown)
+			}
+			if st, _ := e.store.Client(c.ClientID); st.RegistrationAccessToken != "rat-read-1" || st.ClientSecret != wantSecret {
+				t.Errorf("stored token %q and secret %q, want rat-read-1 and %q", st.RegistrationAccessToken, st.ClientSecret, wantSecret)
+			}
+			for where, text := range map[string]string{"log": log.String(), "answer": shown} {
+				if strings.Contains(text, "rat-read-1") || (where == "log" && strings.Contains(text, wantSecret)) {
+					t.Errorf("the %s repeats a credential:\n%s", where, text)
+				}
+			}
+			if resp := e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, nil); resp.StatusCode != http.StatusNoContent {
+				t.Errorf("DELETE: %d, want 204", resp.StatusCode)
+			}
+			if reqs := e.requests(); reqs[len(reqs)-1] != "DELETE /register/"+c.ClientID+" Bearer rat-read-1 " {
+				t.Errorf("last provider request %q, want the deletion with the rotated token", reqs[len(reqs)-1])
+			}
+		})
+	}
+}
+
+// TestReadAtProviderHoldsTheClient: while a read of a client waits for
+// the provider, which may rotate its registration access token, an
+// update or a deletion of it is refused with 409; once it ends, the
+// next change uses the token it stored.
+func TestReadAtProviderHoldsTheClient(t *testing.T) {
+	t.Parallel()
+	e, dev, c := newEnvWithClient(t, "first")
+	read, hold := make(chan struct{}), make(chan struct{})
+	release := sync.OnceFunc(func() { close(hold) })
+	t.Cleanup(release)
+	rotatingOnRead(e, c.ClientID, false, read, hold)
+	done := make(chan clientView, 1)
+	go func() { // off the test's goroutine: a failure is an empty view
+		var v clientView
+		if resp, err := dev.Get(e.srv.URL + apiPrefix + "/clients/" + c.ClientID); err == nil {
+			json.NewDecoder(resp.Body).Decode(&v) //nolint:errcheck // checked below
+			resp.Body.Close()
+		}
+		done <- v
+	}()
+	<-read
+	var aerr apiError
+	if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "renamed"}, &aerr); resp.StatusCode != http.StatusConflict {
+		t.Errorf("PATCH during the read: %d %+v", resp.StatusCode, aerr)
+	}
+	if resp := e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, &aerr); resp.StatusCode != http.StatusConflict {
+		t.Errorf("DELETE during the read: %d %+v", resp.StatusCode, aerr)
+	}
+	release()
+	if v := <-done; v.ClientID != c.ClientID || v.ProviderStatus != "" || v.ClientSecret != c.ClientSecret {
+		t.Errorf("GET: %+v", v)
+	}
+	e.remove(dev, c.ClientID)
+	if reqs := e.requests(); reqs[len(reqs)-1] != "DELETE /register/"+c.ClientID+" Bearer rat-read-1 " {
+		t.Errorf("last provider request %q, want the deletion with the token the read stored", reqs[len(reqs)-1])
 	}
 }
 

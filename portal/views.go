@@ -186,14 +186,13 @@ func viewOf(t *table.Table, c store.Client, now time.Time, withSecret bool) clie
 	return v
 }
 
-// liveView is c's view with its secret and its usage, and, when
-// askProvider, what the provider says of it: one client's answer or page.
-func (s *Server) liveView(ctx context.Context, t *table.Table, c store.Client, askProvider bool) clientView {
+// liveView is c's view with its secret, its usage and what the provider
+// says of it (state; providerUnchecked when not asked): one client's
+// answer or page.
+func (s *Server) liveView(ctx context.Context, t *table.Table, c store.Client, state providerState) clientView {
 	v := viewOf(t, c, s.opts.Now(), true)
 	v.Usage = s.usage(ctx, t, c)
-	if askProvider {
-		v.ProviderStatus = s.readAtProvider(ctx, c).status()
-	}
+	v.ProviderStatus = state.status()
 	return v
 }
 

@@ -99,15 +99,12 @@ type Registrar interface {
 	// is ErrWidened with the registration as it is now: the provider made
 	// the change, so its credentials must still be kept.
 	Update(ctx context.Context, reg *Registration, req Request) (*Registration, error)
-	// Read returns the client's metadata as the provider has it (RFC 7592
-	// §2.1), with the same errors as Update, ErrWidened aside.
-	Read(ctx context.Context, reg *Registration) (*Metadata, error)
-}
-
-// Metadata is the part of a client's metadata the portal shows.
-type Metadata struct {
-	ClientName   string   `json:"client_name"`
-	RedirectURIs []string `json:"redirect_uris"`
+	// Read asks the provider for the client (RFC 7592 §2.1) and returns
+	// the registration as it is now, as Update does: the provider may
+	// rotate the client secret or registration access token on a read,
+	// and the old ones then no longer work. It has the same errors as
+	// Update, ErrWidened aside.
+	Read(ctx context.Context, reg *Registration) (*Registration, error)
 }
 
 // InitialAccessToken reads the initial access token sec refers to (a

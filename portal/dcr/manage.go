@@ -72,6 +72,31 @@ func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*R
 	if err != nil {
 		return nil, err
 	}
+	out, err := d.current(status, raw, reg)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.grantedBeyond(raw); err != nil {
+		return out, fmt.Errorf("%w: %w", ErrWidened, err)
+	}
+	return out, nil
+}
+
+func (d *driver) Read(ctx context.Context, reg *Registration) (*Registration, error) {
+	status, raw, err := d.call(ctx, http.MethodGet, reg, nil)
+	if err != nil {
+		return nil, err
+	}
+	return d.current(status, raw, reg)
+}
+
+// current is reg as the provider's 2xx answer raw to an RFC 7592 read or
+// update has it: the client secret, registration access token,
+// registration_client_uri and token endpoint auth method the answer
+// carries replace reg's, the ones it leaves out are kept. An answer about
+// another client, or a registration usable refuses, is an error matching
+// ErrBadResponse.
+func (d *driver) current(status int, raw []byte, reg *Registration) (*Registration, error) {
 	out, err := readAnswer(status, raw, reg.TokenEndpointAuthMethod, nil) // a 2xx: no ProviderError
 	if err != nil {
 		return nil, err
@@ -85,22 +110,7 @@ func (d *driver) Update(ctx context.Context, reg *Registration, req Request) (*R
 	if err := d.usable(out); err != nil {
 		return nil, err
 	}
-	if err := d.grantedBeyond(raw); err != nil {
-		return out, fmt.Errorf("%w: %w", ErrWidened, err)
-	}
 	return out, nil
-}
-
-func (d *driver) Read(ctx context.Context, reg *Registration) (*Metadata, error) {
-	status, raw, err := d.call(ctx, http.MethodGet, reg, nil)
-	if err != nil {
-		return nil, err
-	}
-	var md Metadata
-	if err := json.Unmarshal(raw, &md); err != nil {
-		return nil, fmt.Errorf("%w: status %d, %v", ErrBadResponse, status, err)
-	}
-	return &md, nil
 }
 
 // bearer begins the Authorization of an RFC 7592 request.

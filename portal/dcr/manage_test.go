@@ -120,16 +120,65 @@ func TestManageErrors(t *testing.T) {
 	}
 }
 
+// TestRead: a read returns the registration as the provider has it now,
+// with the client secret, registration access token and
+// registration_client_uri it rotated on the read (RFC 7592 §2.1; Gluu's
+// rotateClientRegistrationAccessTokenOnUsage, Keycloak), and the stored
+// ones it left out; an answer it could not use is ErrBadResponse, as an
+// update's is.
 func TestRead(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, testidp.Reply(http.StatusOK, `{"client_id":"c","client_name":"renamed","redirect_uris":["https://app/cb"]}`))
-	r := hydraAt(t, f)
-	md, err := r.Read(context.Background(), &Registration{ClientID: "c", RegistrationClientURI: f.URL + "/register/c", RegistrationAccessToken: "rat"})
-	if err != nil || md.ClientName != "renamed" || len(md.RedirectURIs) != 1 {
-		t.Fatalf("Read = %+v, %v", md, err)
+	stored := Registration{ClientID: "c", ClientSecret: "secret", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat",
+		TokenEndpointAuthMethod: "client_secret_basic"}
+	tests := []struct {
+		name   string
+		answer string // URL: the fake's
+		want   Registration
+		err    error
+	}{
+		{"metadata alone", `{"client_id":"c","client_name":"renamed","redirect_uris":["https://app/cb"]}`, stored, nil},
+		{"registration access token rotated", `{"client_id":"c","registration_access_token":"rat-2","registration_client_uri":"URL/register/c"}`,
+			Registration{ClientID: "c", ClientSecret: "secret", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat-2", TokenEndpointAuthMethod: "client_secret_basic"}, nil},
+		{"secret and token rotated, method named", `{"client_id":"c","client_secret":"secret-2","registration_access_token":"rat-2","token_endpoint_auth_method":"client_secret_post"}`,
+			Registration{ClientID: "c", ClientSecret: "secret-2", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat-2", TokenEndpointAuthMethod: "client_secret_post"}, nil},
+		{"registration_client_uri moved on the origin", `{"client_id":"c","registration_client_uri":"URL/clients/c"}`,
+			Registration{ClientID: "c", ClientSecret: "secret", RegistrationClientURI: "/clients/c", RegistrationAccessToken: "rat", TokenEndpointAuthMethod: "client_secret_basic"}, nil},
+		{"registration_client_uri off the origin", `{"client_id":"c","registration_access_token":"rat-2","registration_client_uri":"https://elsewhere.example/c"}`, Registration{}, ErrBadResponse},
+		{"another client", `{"client_id":"d","registration_access_token":"rat-2"}`, Registration{}, ErrBadResponse},
+		{"no client_id", `{"client_name":"renamed"}`, Registration{}, ErrBadResponse},
+		{"secret not printable", `{"client_id":"c","client_secret":"secret-2\u202e","registration_access_token":"rat-2"}`, Registration{}, ErrBadResponse},
 	}
-	if reqs := f.Requests(); len(reqs) != 1 || reqs[0] != (testidp.Request{Method: "GET", Path: "/register/c", Authorization: "Bearer rat"}) {
-		t.Errorf("requests = %+v", reqs)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var f *testidp.Server
+			f = newFake(t, func(w http.ResponseWriter, r *http.Request) bool {
+				return testidp.Reply(http.StatusOK, strings.ReplaceAll(tt.answer, "URL", f.URL))(w, r)
+			})
+			reg := stored
+			reg.RegistrationClientURI = f.URL + reg.RegistrationClientURI
+			got, err := hydraAt(t, f).Read(context.Background(), &reg)
+			switch {
+			case tt.err != nil:
+				if !errors.Is(err, tt.err) || got != nil {
+					t.Errorf("Read = %+v, %v; want %v", got, err, tt.err)
+				}
+			case err != nil:
+				t.Errorf("Read: %v", err)
+			default:
+				want := tt.want
+				want.RegistrationClientURI = f.URL + want.RegistrationClientURI
+				if *got != want {
+					t.Errorf("Read = %+v, want %+v", *got, want)
+				}
+			}
+			if reqs := f.Requests(); len(reqs) != 1 || reqs[0] != (testidp.Request{Method: "GET", Path: "/register/c", Authorization: "Bearer rat"}) {
+				t.Errorf("requests = %+v", reqs)
+			}
+			if err != nil && (strings.Contains(err.Error(), "rat-2") || strings.Contains(err.Error(), "secret-2")) {
+				t.Errorf("the error repeats a credential: %v", err)
+			}
+		})
 	}
 }
 
