@@ -204,7 +204,7 @@ func (s *Server) createClient(ctx context.Context, who registrant, catalogue []s
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(sel.dcr.CallTimeout(), time.Second))
 		defer cancel()
 		msg := "the client could not be stored; it was deleted at the provider again"
-		if derr := reg.Delete(dctx, r); derr != nil {
+		if derr := reg.Delete(dctx, r); derr != nil && !errors.Is(derr, dcr.ErrUnknownClient) {
 			log.Error().Err(derr).Str("client_id", r.ClientID).Msg("portal: client registered but not stored, and not deleted at the provider")
 			msg = fmt.Sprintf("the client could not be stored, and the identity provider did not delete it again: ask the operator to delete client %s there", r.ClientID)
 		}
@@ -347,7 +347,9 @@ func (s *Server) ownClient(dev, id string) (store.Client, *apiError) {
 // (Options.Revoker; when they cannot be told, nothing is deleted), then
 // locally (revoking it at this gateway at once), then at the provider,
 // and returns the deleted client. A provider failure is logged and
-// returned as a warning; the client stays deleted.
+// returned as a warning; the client stays deleted. Only a deletion the
+// provider answered with a 2xx is confirmed (store.ConfirmDeleted), so
+// that the tombstone may go once no token of the client can be valid.
 func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Client, warning string, aerr *apiError) {
 	if aerr := s.beginChange(); aerr != nil {
 		return store.Client{}, "", aerr
@@ -393,6 +395,13 @@ func (s *Server) deleteClient(ctx context.Context, dev, id string) (c store.Clie
 		err = reg.Delete(context.WithoutCancel(ctx), registration(c))
 	}
 	switch {
+	case errors.Is(err, dcr.ErrUnknownClient):
+		// Gone there, or so a 404 says: no deletion to confirm, so the
+		// tombstone stays.
+		return c, "", nil
+	case errors.Is(err, dcr.ErrUnmanaged):
+		log.Info().Msg("portal: client deleted here; the provider gave no way to delete it there")
+		return c, "The client is revoked at the gateway; the identity provider gave no way to delete it from here: ask the operator to remove it there.", nil
 	case errors.Is(err, dcr.ErrTokenRefused):
 		log.Warn().Err(err).Msg("portal: client deleted here; the provider refused its registration access token")
 		return c, "The client is revoked at the gateway, but the identity provider refused its stored registration token, so the client may still exist there: ask the operator to remove it there.", nil

@@ -136,41 +136,64 @@ func TestRemovalRevokesClientsRegisteredMeanwhile(t *testing.T) {
 }
 
 // TestTombstonesOutliveTokensOnly: a deleted client stays refused for
-// portal.tombstone_retention after its provider confirmed the deletion,
-// then its tombstone goes with the next deletion's write; one whose
-// deletion the provider refused stays refused.
+// portal.tombstone_retention after its provider answered the deletion
+// with a 2xx, then its tombstone goes with the next deletion's write; one
+// whose deletion the provider refused, answered 404, or gave no way to
+// make stays refused.
 func TestTombstonesOutliveTokensOnly(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	dev := e.developer("a@example.com")
-	confirmed, refused, last := e.create(dev, "a", "gluu_api"), e.create(dev, "b", "gluu_api"), e.create(dev, "c", "gluu_api")
-	e.remove(dev, confirmed.ClientID)
-	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method != http.MethodDelete {
-			return false
+	answering := func(status int) func(w http.ResponseWriter, r *http.Request) bool {
+		return func(w http.ResponseWriter, r *http.Request) bool {
+			if r.Method != http.MethodDelete {
+				return false
+			}
+			w.WriteHeader(status)
+			return true
 		}
-		w.WriteHeader(http.StatusInternalServerError)
-		return true
-	})
-	if resp := e.api(dev, "DELETE", "/clients/"+refused.ClientID, nil, nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("delete refused at the provider: %d, want 200 with a warning", resp.StatusCode)
+	}
+	unmanaged := func(id string) {
+		if _, err := e.store.UpdateClient(id, func(c *store.Client) { c.RegistrationClientURI, c.RegistrationAccessToken = "", "" }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name    string
+		before  func(id string) // the client's state at the provider
+		answer  func(w http.ResponseWriter, r *http.Request) bool
+		status  int // of the portal's DELETE
+		revoked bool
+	}{
+		{name: "deleted", status: http.StatusNoContent},
+		{name: "refused", answer: answering(http.StatusInternalServerError), status: http.StatusOK, revoked: true},
+		{name: "unknown", answer: answering(http.StatusNotFound), status: http.StatusNoContent, revoked: true},
+		{name: "unmanaged", before: unmanaged, status: http.StatusOK, revoked: true},
+	}
+	ids := make([]string, len(cases))
+	for i, tt := range cases {
+		ids[i] = e.create(dev, tt.name, "gluu_api").ClientID
+		if tt.before != nil {
+			tt.before(ids[i])
+		}
+		e.idp.SetAnswer(tt.answer)
+		if resp := e.api(dev, "DELETE", "/clients/"+ids[i], nil, nil); resp.StatusCode != tt.status {
+			t.Fatalf("%s: delete: %d, want %d", tt.name, resp.StatusCode, tt.status)
+		}
 	}
 	e.idp.SetAnswer(nil)
+	last := e.create(dev, "last", "gluu_api")
 	e.advance(defaultTombstoneRetention)
 	if resp := e.api(dev, "POST", "/login", credentials{"a@example.com", "correct horse"}, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("login again: %d", resp.StatusCode)
 	}
 	e.remove(dev, last.ClientID)
-	for _, tt := range []struct {
-		id      string
-		revoked bool
-	}{
-		{confirmed.ClientID, false},
-		{refused.ClientID, true},
-		{last.ClientID, true},
-	} {
-		if b, found := e.store.Binding(tt.id); b.Revoked != tt.revoked || found != tt.revoked {
-			t.Errorf("Binding(%s) = %+v, %v; want revoked %v", tt.id, b, found, tt.revoked)
+	for i, tt := range cases {
+		if b, found := e.store.Binding(ids[i]); b.Revoked != tt.revoked || found != tt.revoked {
+			t.Errorf("%s: Binding = %+v, %v; want revoked %v", tt.name, b, found, tt.revoked)
 		}
+	}
+	if b, _ := e.store.Binding(last.ClientID); !b.Revoked {
+		t.Error("the last deletion's tombstone went too")
 	}
 }

@@ -81,10 +81,12 @@ type Registrar interface {
 	// ErrLeftAtProvider too.
 	Register(ctx context.Context, req Request) (*Registration, error)
 	// Delete removes the client at the provider (RFC 7592, or the
-	// provider's own API). A registration the provider gave no way to
-	// delete is left alone without error, as is one it answers 404 or 410
-	// for (deleted before); a 401 to the registration access token is
-	// ErrTokenRefused: the client may still exist there.
+	// provider's own API): nil only when the provider answered the
+	// deletion with a 2xx. ErrUnmanaged when it gave no way to delete the
+	// client (it is left alone), ErrUnknownClient when it answered 404 or
+	// 410 (deleted before, or the answer of something else at that
+	// address), ErrTokenRefused for a 401 to the registration access
+	// token: the client may still exist there.
 	Delete(ctx context.Context, reg *Registration) error
 	// Update replaces the client's metadata at the provider with req's
 	// (RFC 7592 §2.2: a PUT of the full metadata with the client_id) and

@@ -361,18 +361,19 @@ func TestDelete(t *testing.T) {
 		status   int
 		want     []testidp.Request
 		wantErr  bool
+		is       error // what the error matches, when set
 	}{
 		{"RFC 7592", "other", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
-			204, []testidp.Request{deletion("/register/c", "Bearer rat")}, false},
+			204, []testidp.Request{deletion("/register/c", "Bearer rat")}, false, nil},
 		{"already gone", "hydra", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
-			404, []testidp.Request{deletion("/register/c", "Bearer rat")}, false},
+			404, []testidp.Request{deletion("/register/c", "Bearer rat")}, true, ErrUnknownClient},
 		{"registration access token refused", "hydra", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
-			401, []testidp.Request{deletion("/register/c", "Bearer rat")}, true},
+			401, []testidp.Request{deletion("/register/c", "Bearer rat")}, true, ErrTokenRefused},
 		{"provider fails", "other", Registration{ClientID: "c", RegistrationClientURI: "/register/c", RegistrationAccessToken: "rat"},
-			500, []testidp.Request{deletion("/register/c", "Bearer rat")}, true},
+			500, []testidp.Request{deletion("/register/c", "Bearer rat")}, true, nil},
 		{"okta by client id with SSWS", "okta", Registration{ClientID: "c"},
-			204, []testidp.Request{deletion("/oauth2/v1/clients/c", "SSWS api-token")}, false},
-		{"no way to delete", "gluu", Registration{ClientID: "c"}, 204, nil, false},
+			204, []testidp.Request{deletion("/oauth2/v1/clients/c", "SSWS api-token")}, false, nil},
+		{"no way to delete", "gluu", Registration{ClientID: "c"}, 204, nil, true, ErrUnmanaged},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -385,8 +386,8 @@ func TestDelete(t *testing.T) {
 				InitialAccessToken: token}
 			r, _ := New(&s, "", f.Client())
 			err := r.Delete(context.Background(), &reg)
-			if (err != nil) != tt.wantErr {
-				t.Errorf("Delete = %v, want error %v", err, tt.wantErr)
+			if (err != nil) != tt.wantErr || tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("Delete = %v, want error %v matching %v", err, tt.wantErr, tt.is)
 			}
 			got := f.Requests()
 			if len(got) != len(tt.want) || (len(got) == 1 && got[0] != tt.want[0]) {

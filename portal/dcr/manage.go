@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -34,9 +33,6 @@ func (d *driver) manage(reg *Registration) (uri, auth string, err error) {
 
 func (d *driver) Delete(ctx context.Context, reg *Registration) error {
 	_, _, err := d.call(ctx, http.MethodDelete, reg, nil)
-	if errors.Is(err, ErrUnmanaged) || errors.Is(err, ErrUnknownClient) {
-		return nil // no way to delete the client, or deleted before
-	}
 	return err
 }
 
