@@ -10,22 +10,26 @@ import (
 )
 
 // clientConns is a listener that caps the connections one client keeps
-// open (gateway.max_conns_per_client): a connection that would take its
-// client past max is closed as soon as it is accepted, and Accept goes
-// on to the next one. A client is an IPv4 address (an IPv4-mapped IPv6
-// address is one), or the /64 of an IPv6 address; connections from
-// exempt, and those whose remote address is not an IP one, are not
-// counted. It is safe for concurrent use as its Listener is; the
-// connections it returns give their client's place back when closed.
+// open (gateway.max_conns_per_client), and, with a total, those all
+// clients it counts keep open together: a connection that would take its
+// client past max, or them past total, is closed as soon as it is
+// accepted, and Accept goes on to the next one. A client is an IPv4
+// address (an IPv4-mapped IPv6 address is one), or the /64 of an IPv6
+// address; connections from exempt, and those whose remote address is
+// not an IP one, are not counted, against either cap. It is safe for
+// concurrent use as its Listener is; the connections it returns give
+// their client's place back when closed.
 type clientConns struct {
 	net.Listener
 	max     int
+	total   int // 0: no cap on all clients together
 	exempt  []netip.Prefix
 	refused *metrics.Counter
 	log     zerolog.Logger // sampled: at most one line per acceptLogEvery
 
-	mu   sync.Mutex
-	open map[netip.Prefix]int // guarded by mu; clients with connections only
+	mu      sync.Mutex
+	open    map[netip.Prefix]int // guarded by mu; clients with connections only
+	counted int                  // guarded by mu; the sum of open
 }
 
 var _ net.Listener = (*clientConns)(nil)
@@ -57,8 +61,8 @@ func (l *clientConns) Accept() (net.Conn, error) {
 		c.Close()
 		l.refused.Inc()
 		if ev := l.log.Warn(); ev.Enabled() { // the client's text only for a line the sampler keeps
-			ev.Str("client", client.String()).Int("max_conns_per_client", l.max).
-				Msg("gateway: closed a connection from a client at max_conns_per_client (a load balancer in front of the gateway belongs in gateway.conns_exempt; logged at most every 30s)")
+			ev.Str("client", client.String()).Int("per_client", l.max).Int("total", l.total).
+				Msg("closed a connection: its client had as many open as the listener lets one keep, or the clients it counts all of theirs (a load balancer in front belongs in gateway.conns_exempt; logged at most every 30s)")
 		}
 	}
 }
@@ -84,14 +88,16 @@ func (l *clientConns) client(addr net.Addr) (netip.Prefix, bool) {
 	return client, err == nil
 }
 
-// take counts one more connection for client, unless it has max already.
+// take counts one more connection for client, unless it has max
+// already, or the clients counted have total.
 func (l *clientConns) take(client netip.Prefix) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.open[client] >= l.max {
+	if l.open[client] >= l.max || l.total > 0 && l.counted >= l.total {
 		return false
 	}
 	l.open[client]++
+	l.counted++
 	return true
 }
 
@@ -99,6 +105,7 @@ func (l *clientConns) take(client netip.Prefix) bool {
 func (l *clientConns) give(client netip.Prefix) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.counted--
 	if l.open[client] <= 1 {
 		delete(l.open, client)
 	} else {
