@@ -17,6 +17,12 @@ bench:
     go test -run '^$' -bench . -benchmem ./...
     cd e2e/loadtest && go run . -duration 10s
 
+# The profile go build optimises cmd/cuegate by (cmd/cuegate/default.pgo):
+# a CPU profile of scenario (a), a JWT API behind nginx under wrk.
+pgo:
+    rm -rf /tmp/cuegate-pgo && cd e2e/loadtest && go run . -scenarios a -upstream nginx -rounds 1 -duration 2s -profile /tmp/cuegate-pgo -profile-scenarios a -profile-seconds 20
+    cp /tmp/cuegate-pgo/a-cuegate-cpu.pprof cmd/cuegate/default.pgo
+
 # After editing schema/cuegate.cue: the generated Go types and docs/configuration.md.
 generate:
     go generate ./schema/...
