@@ -198,13 +198,7 @@ func TestOneChangeOfAClientAtATime(t *testing.T) {
 	entered, release := holdUpdates(e)
 	done := patchAsync(e, dev, c.ClientID, `{"client_name":"slow"}`)
 	<-entered
-	var aerr apiError
-	if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "fast"}, &aerr); resp.StatusCode != http.StatusConflict {
-		t.Errorf("second PATCH: %d %+v", resp.StatusCode, aerr)
-	}
-	if resp := e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, &aerr); resp.StatusCode != http.StatusConflict {
-		t.Errorf("DELETE during the update: %d %+v", resp.StatusCode, aerr)
-	}
+	changesRefused(t, e, dev, c.ClientID, "the update")
 	var v clientView
 	if resp := e.api(dev, "GET", "/clients/"+c.ClientID, nil, &v); resp.StatusCode != http.StatusOK || v.ProviderStatus != "" || readsAtProvider(e, c.ClientID) != 0 {
 		t.Errorf("GET during the update: %d %+v after %d reads at the provider, want the client unchecked and no read", resp.StatusCode, v, readsAtProvider(e, c.ClientID))
@@ -348,13 +342,7 @@ func TestReadAtProviderHoldsTheClient(t *testing.T) {
 		done <- v
 	}()
 	<-read
-	var aerr apiError
-	if resp := e.api(dev, "PATCH", "/clients/"+c.ClientID, map[string]any{"client_name": "renamed"}, &aerr); resp.StatusCode != http.StatusConflict {
-		t.Errorf("PATCH during the read: %d %+v", resp.StatusCode, aerr)
-	}
-	if resp := e.api(dev, "DELETE", "/clients/"+c.ClientID, nil, &aerr); resp.StatusCode != http.StatusConflict {
-		t.Errorf("DELETE during the read: %d %+v", resp.StatusCode, aerr)
-	}
+	changesRefused(t, e, dev, c.ClientID, "the read")
 	release()
 	if v := <-done; v.ClientID != c.ClientID || v.ProviderStatus != "" || v.ClientSecret != c.ClientSecret {
 		t.Errorf("GET: %+v", v)
@@ -417,4 +405,17 @@ func readsAtProvider(e *env, id string) int {
 		}
 	}
 	return n
+}
+
+// changesRefused checks that a PATCH and a DELETE of the client id are
+// refused 409 while during runs.
+func changesRefused(t *testing.T, e *env, dev *http.Client, id, during string) {
+	t.Helper()
+	var aerr apiError
+	if resp := e.api(dev, "PATCH", "/clients/"+id, map[string]any{"client_name": "renamed"}, &aerr); resp.StatusCode != http.StatusConflict {
+		t.Errorf("PATCH during %s: %d %+v", during, resp.StatusCode, aerr)
+	}
+	if resp := e.api(dev, "DELETE", "/clients/"+id, nil, &aerr); resp.StatusCode != http.StatusConflict {
+		t.Errorf("DELETE during %s: %d %+v", during, resp.StatusCode, aerr)
+	}
 }

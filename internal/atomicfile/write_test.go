@@ -52,6 +52,20 @@ func tempFiles(t *testing.T, dir string) []string {
 }
 
 // realTempDir is t.TempDir without symbolic links, as Resolve returns it.
+// createWritten is Create of path (mode 0600) with content written,
+// not committed.
+func createWritten(t *testing.T, path, content string) *File {
+	t.Helper()
+	f, err := Create(path, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte(content)); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func realTempDir(t *testing.T) string {
 	t.Helper()
 	dir, err := filepath.EvalSymlinks(t.TempDir())
@@ -151,15 +165,9 @@ func TestCommitSaysWhetherTheNewContentIsInPlace(t *testing.T) {
 			dir := realTempDir(t)
 			path := filepath.Join(dir, "f")
 			testutil.WriteFile(t, path, "old", 0o600)
-			f, err := Create(path, 0o600)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f := createWritten(t, path, "new")
 			f.syncDir = tt.syncDir
-			if _, err := f.Write([]byte("new")); err != nil {
-				t.Fatal(err)
-			}
-			err = f.Commit()
+			err := f.Commit()
 			if tt.want == nil && err != nil {
 				t.Errorf("Commit = %v", err)
 			}
@@ -181,13 +189,7 @@ func TestAbortKeepsTheDestination(t *testing.T) {
 	dir := realTempDir(t)
 	path := filepath.Join(dir, "f")
 	testutil.WriteFile(t, path, "old", 0o600)
-	f, err := Create(path, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Write([]byte("new")); err != nil {
-		t.Fatal(err)
-	}
+	f := createWritten(t, path, "new")
 	if b, _ := os.ReadFile(f.Name()); string(b) != "new" || filepath.Dir(f.Name()) != dir {
 		t.Errorf("temporary file %s holds %q; want the new content beside the destination", f.Name(), b)
 	}
