@@ -1,6 +1,9 @@
 package table
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Binding is the portal's registration of a client, as the gateway reads
 // it: the policy the client is bound to, when the registration expires
@@ -14,4 +17,9 @@ type Binding struct {
 	Catalogue []string  `json:"catalogue,omitempty"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	Revoked   bool      `json:"revoked,omitempty"`
+}
+
+// Equal reports whether b and o bind a client alike.
+func (b Binding) Equal(o Binding) bool {
+	return b.Policy == o.Policy && b.Revoked == o.Revoked && b.ExpiresAt.Equal(o.ExpiresAt) && slices.Equal(b.Catalogue, o.Catalogue)
 }

@@ -2,7 +2,9 @@
 // of one gateway through Redis.
 //
 // The portal node (the one that writes the state file) runs a Publisher:
-// after every change of its store, and at start, it writes a snapshot of
+// after every change of its store's bindings (a change of what no node
+// reads, such as a client's name or secret, makes none), and at start,
+// it writes a snapshot of
 // every binding — client ID, policy, catalogue entries, expiry, and a
 // tombstone for each deleted client — to Redis under a version, and
 // publishes the version on a channel. Every other node runs a Follower,

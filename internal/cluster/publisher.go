@@ -238,7 +238,8 @@ func (p *Publisher) forget(clientIDs []string) {
 }
 
 // take makes cur the Source's bindings now, with the clients revoked
-// ahead revoked, under a new version. p.turn is held.
+// ahead revoked, under a new version; when they are cur's bindings, cur
+// stands, version and all. p.turn is held.
 func (p *Publisher) take() {
 	bs := p.src.Bindings()
 	for id := range p.revoking {
@@ -249,8 +250,15 @@ func (p *Publisher) take() {
 			bs = slices.Insert(bs, i, store.ClientBinding{ClientID: id, Binding: table.Binding{Revoked: true}})
 		}
 	}
+	if p.cur.payload != nil && slices.EqualFunc(bs, p.cur.bindings, sameClientBinding) {
+		return // a change of what no node reads (a name, a secret): the snapshot stands
+	}
 	p.cur.bindings = bs
 	p.setVersion(0)
+}
+
+func sameClientBinding(a, b store.ClientBinding) bool {
+	return a.ClientID == b.ClientID && a.Binding.Equal(b.Binding)
 }
 
 // flush makes a last try, on stop, to write a change Redis does not hold

@@ -53,9 +53,14 @@ func TestEmptiedRedisDoesNotMakeFollowersGoBack(t *testing.T) {
 		}
 	}
 
-	// The publisher writes its snapshot again, with a newer version.
+	// The publisher writes its snapshot again: its version, unchanged
+	// bindings taking none newer, or one above a floor a follower raised.
 	p.Start()
-	testutil.Eventually(t, "the publisher to write its snapshot again", func() bool { return p.Version() > v })
+	testutil.Eventually(t, "the publisher to write its snapshot again", func() bool {
+		held, err := hashField(srv, "version")
+		n, _ := strconv.ParseInt(held, 10, 64)
+		return err == nil && n >= v && p.Version() >= v
+	})
 	for _, f := range []*Follower{f1, f2} {
 		testutil.Eventually(t, "a follower to take it", func() bool { return f.Version() == p.Version() })
 		if !revoked(f, "gone") {
@@ -238,5 +243,43 @@ func TestVersionsBeyondMaxAreRefused(t *testing.T) {
 		if v, _ := strconv.ParseInt(held, 10, 64); v >= maxVersion {
 			t.Errorf("under the floor %d the publisher published %s", floor, held)
 		}
+	}
+}
+
+// TestVersionFollowsTheBindings: a change of the Source that leaves every
+// binding as it was (a rename, a rotated secret or registration access
+// token) takes no new version, so nothing is published again; a change of
+// a binding does.
+func TestVersionFollowsTheBindings(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	add(t, st, "c1")
+	p := NewPublisher(nil, st, PublisherOptions{}) // not started: take alone
+	clock := t0
+	p.now = func() time.Time { clock = clock.Add(time.Second); return clock }
+	p.take()
+	first := p.cur.version
+	for _, tt := range []struct {
+		name   string
+		change func(c *store.Client)
+		newer  bool
+	}{
+		{"rename", func(c *store.Client) { c.ClientName = "renamed" }, false},
+		{"credentials", func(c *store.Client) { c.ClientSecret, c.RegistrationAccessToken = "s2", "rat2" }, false},
+		{"policy", func(c *store.Client) { c.Policy = "silver" }, true},
+		{"expiry", func(c *store.Client) { c.ExpiresAt = c.ExpiresAt.Add(time.Hour) }, true},
+		{"catalogue", func(c *store.Client) { c.Catalogue = append(c.Catalogue, "more") }, true},
+	} {
+		before := p.cur.version
+		if _, err := st.UpdateClient("c1", tt.change); err != nil {
+			t.Fatal(err)
+		}
+		p.take()
+		if newer := p.cur.version > before; newer != tt.newer {
+			t.Errorf("%s: version %d after %d, want a newer one %v", tt.name, p.cur.version, before, tt.newer)
+		}
+	}
+	if p.cur.version == first {
+		t.Error("the binding changes took no version")
 	}
 }
