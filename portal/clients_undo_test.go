@@ -16,56 +16,60 @@ import (
 )
 
 // duplicateClientIDs makes the provider answer every registration with the
-// same client_id, so that a second client cannot be stored (deletes fail
-// when deleteFails, else succeed), and registers the first client for a
+// same client_id, so that a second client cannot be stored, and every
+// deletion with deleteStatus, and registers the first client for a
 // developer, whom it returns.
-func (e *env) duplicateClientIDs(deleteFails bool) *http.Client {
+func (e *env) duplicateClientIDs(deleteStatus int) *http.Client {
 	e.idp.SetAnswer(func(w http.ResponseWriter, r *http.Request) bool {
-		switch {
-		case r.Method == http.MethodDelete && deleteFails:
-			w.WriteHeader(http.StatusInternalServerError)
+		switch r.Method {
+		case http.MethodDelete:
+			w.WriteHeader(deleteStatus)
 			return true
-		case r.Method == http.MethodDelete:
-			w.WriteHeader(http.StatusNoContent)
+		case http.MethodPost:
+			w.WriteHeader(201)
+			fmt.Fprintf(w, `{"client_id":"dup","client_secret":"s","registration_client_uri":"%s/register/dup","registration_access_token":"rat"}`, e.idp.URL)
 			return true
-		case r.Method != http.MethodPost:
-			return false
 		}
-		w.WriteHeader(201)
-		fmt.Fprintf(w, `{"client_id":"dup","client_secret":"s","registration_client_uri":"%s/register/dup","registration_access_token":"rat"}`, e.idp.URL)
-		return true
+		return false
 	})
 	dev := e.developer("a@example.com")
 	e.create(dev, "first", "gluu_api")
 	return dev
 }
 
+// TestClientThatCannotBeStoredIsDeletedAtTheProvider: a client registered
+// but not stored is deleted at the provider again, and the developer told
+// whether the provider deleted it (a 404 says it is gone).
 func TestClientThatCannotBeStoredIsDeletedAtTheProvider(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	dev := e.duplicateClientIDs(false)
-	var aerr apiError
-	if resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "second"}, &aerr); resp.StatusCode != 500 {
-		t.Fatalf("second create: %d %+v", resp.StatusCode, aerr)
-	}
-	reqs := e.requests()
-	if len(reqs) != 3 || reqs[2] != "DELETE /register/dup Bearer rat " {
-		t.Errorf("provider requests = %q, want the unstored client deleted", reqs)
-	}
-	if cs := e.store.Clients(""); len(cs) != 1 || cs[0].ClientName != "first" {
-		t.Errorf("clients = %+v", cs)
-	}
-}
-
-func TestClientThatCannotBeStoredNorDeletedIsNamed(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	dev := e.duplicateClientIDs(true)
-	var aerr apiError
-	resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "second"}, &aerr)
-	const want = "the client could not be stored, and the identity provider did not delete it again: ask the operator to delete client dup there"
-	if resp.StatusCode != 500 || aerr.Description != want {
-		t.Errorf("%d %+v, want 500 %q", resp.StatusCode, aerr, want)
+	const (
+		deleted    = "the client could not be stored; it was deleted at the provider again"
+		notDeleted = "the client could not be stored, and the identity provider did not delete it again: ask the operator to delete client dup there"
+	)
+	for _, tt := range []struct {
+		name         string
+		deleteStatus int
+		want         string
+	}{
+		{"deleted", http.StatusNoContent, deleted},
+		{"gone", http.StatusNotFound, deleted},
+		{"refused", http.StatusInternalServerError, notDeleted},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			dev := e.duplicateClientIDs(tt.deleteStatus)
+			var aerr apiError
+			if resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "second"}, &aerr); resp.StatusCode != 500 || aerr.Description != tt.want {
+				t.Errorf("second create: %d %+v, want 500 %q", resp.StatusCode, aerr, tt.want)
+			}
+			if reqs := e.requests(); len(reqs) != 3 || reqs[2] != "DELETE /register/dup Bearer rat " {
+				t.Errorf("provider requests = %q, want the unstored client deleted", reqs)
+			}
+			if cs := e.store.Clients(""); len(cs) != 1 || cs[0].ClientName != "first" {
+				t.Errorf("clients = %+v", cs)
+			}
+		})
 	}
 }
 

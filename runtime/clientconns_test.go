@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -155,6 +156,37 @@ func TestClientConnsTotal(t *testing.T) {
 			t.Errorf("a connection from %s served: %v, want %v", tt.from, served, tt.served)
 		}
 	}
+	ln.closeFrom("127.0.0.3") // gives its place back to the total
+	if ln.closedByServer(t, ln.dial(t, "127.0.0.3")) {
+		t.Error("a connection after one closed: refused, want served")
+	}
+}
+
+// TestSideListenerSettings: the caps and exemptions each side listener
+// takes from the table.
+func TestSideListenerSettings(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{extra: `gateway: conns_exempt: ["10.0.0.0/8"]
+portal: trusted_proxies: ["192.0.2.7/32"]
+`})
+	for _, tt := range []struct {
+		name             string
+		perClient, total int
+		exempt           []string
+	}{
+		{"admin", adminConnsPerClient, adminConns, []string{"10.0.0.0/8"}},
+		{"portal", portalConnsPerClient, max(e.gw.listenerCap/8, minPortalConns), []string{"10.0.0.0/8", "192.0.2.7/32"}},
+	} {
+		cc := e.gw.SideListener(listenLoopback(t), tt.name).(*clientConns)
+		t.Cleanup(func() { cc.Close() })
+		var exempt []string
+		for _, p := range cc.exempt {
+			exempt = append(exempt, p.String())
+		}
+		if cc.max != tt.perClient || cc.total != tt.total || !slices.Equal(exempt, tt.exempt) {
+			t.Errorf("%s: per client %d, total %d, exempt %v; want %d, %d, %v", tt.name, cc.max, cc.total, exempt, tt.perClient, tt.total, tt.exempt)
+		}
+	}
 }
 
 func listenLoopback(t *testing.T) net.Listener {
@@ -196,6 +228,17 @@ func acceptAll(t *testing.T, ln net.Listener) *accepting {
 		}
 	})
 	return a
+}
+
+// closeFrom closes the accepted connections from the address from.
+func (a *accepting) closeFrom(from string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, c := range a.open {
+		if c.RemoteAddr().(*net.TCPAddr).IP.String() == from {
+			c.Close()
+		}
+	}
 }
 
 // dial connects to a from the loopback address from, closed when the test
