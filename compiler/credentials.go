@@ -43,9 +43,12 @@ func hasCredentials(raw string) bool {
 }
 
 // urlUserinfo matches what may be the user information of a URL quoted in
-// a message: from "://" to the last "@" before a quote or the line's end
-// (a password may hold white space, which the schema then refuses).
-var urlUserinfo = regexp.MustCompile(`://[^"'\x60\n]*@`)
+// a message: from "://" to the last "@" before the double quote that ends
+// the quoted value, or the line's end. Escapes (\") and other quotes (')
+// are within it: a password may hold them (and white space, which the
+// schema then refuses); a match that runs past its URL redacts more, never
+// less.
+var urlUserinfo = regexp.MustCompile(`://(?:\\.|[^"\\\n])*@`)
 
 // redactUserinfo replaces in s what may be the user information of a URL
 // (urlUserinfo): a diagnostic of CUE's (a value the schema refused, a

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/rs/zerolog"
 	"github.com/valyala/fastjson"
 
 	"github.com/cuegate/cuegate/compiler/table"
@@ -80,8 +79,7 @@ func newKeys(t testing.TB, opts KeySetsOptions, idps ...*table.IdP) *KeySets {
 	if opts.RetryMin == 0 {
 		opts.RetryMin, opts.RetryMax = 5*time.Millisecond, 50*time.Millisecond
 	}
-	opts.Logger = zerolog.Nop()
-	k := NewKeySets(opts)
+	k := NewKeySets(opts) // a zero Logger logs nothing
 	t.Cleanup(k.Close)
 	m := map[string]*table.IdP{}
 	for _, idp := range idps {

@@ -35,6 +35,15 @@ const (
 // handful.
 const maxKeys = 64
 
+// maxEntries is the most entries of a key set's "keys" parseJWKS reads,
+// usable or not, so that a set of many unusable entries costs a bounded
+// parse and report.
+const maxEntries = 4 * maxKeys
+
+// maxSkipsLogged is the most skipped keys a fetch logs one by one; the
+// others are counted in one more line.
+const maxSkipsLogged = 8
+
 // key is one usable signing key of a key set.
 type key struct {
 	kid string
@@ -64,7 +73,8 @@ type skippedKey struct {
 // keeps the ones that can verify signatures: a malformed key, an encryption
 // key (use "enc"), a key whose key_ops exclude "verify", a symmetric or
 // private key, an RSA key shorter or longer than allowed, and the keys
-// beyond maxKeys are skipped and reported, and do not affect the others. A document that is not a JWKS,
+// beyond maxKeys are skipped and reported, and do not affect the others;
+// entries past maxEntries are not read, and reported once. A document that is not a JWKS,
 // or that has no usable key, is an error.
 func parseJWKS(body []byte) ([]*key, []skippedKey, error) {
 	var doc struct {
@@ -79,6 +89,10 @@ func parseJWKS(body []byte) ([]*key, []skippedKey, error) {
 		seen    = map[string]bool{}
 	)
 	for i, raw := range doc.Keys {
+		if i == maxEntries {
+			skipped = append(skipped, skippedKey{i, "", fmt.Sprintf("the key set has %d entries: those past %d are not read", len(doc.Keys), maxEntries)})
+			break
+		}
 		if len(keys) == maxKeys {
 			skipped = append(skipped, skippedKey{i, "", fmt.Sprintf("the key set gives more than %d keys", maxKeys)})
 			continue

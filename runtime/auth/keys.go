@@ -406,7 +406,7 @@ func (f *fetcher) download() ([]*key, error) {
 			return nil, fmt.Errorf("discovery: not JSON: %w", err)
 		}
 		if doc.Issuer != idp.Issuer {
-			return nil, fmt.Errorf("discovery: issuer %q is not the configured %q", doc.Issuer, idp.Issuer)
+			return nil, fmt.Errorf("discovery: issuer %q is not the configured %q", printable.Clip(doc.Issuer, maxQuoted), idp.Issuer)
 		}
 		if err := checkJWKSURI(doc.JWKSURI, idp.Discovery); err != nil {
 			return nil, err
@@ -418,8 +418,11 @@ func (f *fetcher) download() ([]*key, error) {
 		return nil, fmt.Errorf("jwks: %w", err)
 	}
 	keys, skipped, err := parseJWKS(body)
-	for _, s := range skipped {
+	for _, s := range skipped[:min(len(skipped), maxSkipsLogged)] {
 		f.log.Warn().Int("index", s.index).Str("kid", s.kid).Str("reason", s.reason).Msg("jwks key skipped")
+	}
+	if n := len(skipped) - maxSkipsLogged; n > 0 {
+		f.log.Warn().Int("more", n).Msg("jwks keys skipped, not logged one by one")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("jwks %s: %w", uri, err)

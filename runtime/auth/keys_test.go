@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/rs/zerolog"
 
 	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/devidp"
@@ -125,6 +126,20 @@ func TestSkipUnusableKeys(t *testing.T) {
 	}
 }
 
+// TestSkippedKeysLoggedBounded: a key set of many unusable entries costs
+// a fetch maxSkipsLogged lines about them and one that counts the rest.
+func TestSkippedKeysLoggedBounded(t *testing.T) {
+	t.Parallel()
+	testKeys(t)
+	keys := slices.Repeat([]json.RawMessage{json.RawMessage(`42`)}, maxSkipsLogged+12)
+	p := newProvider(t, append(keys, rsaA.JWK(t, "RS256", "sig"))...)
+	var log testutil.SyncBuffer
+	readyKeys(t, KeySetsOptions{MinRefetch: time.Hour, Logger: zerolog.New(&log)}, p.idp())
+	if one, rest := strings.Count(log.String(), `"jwks key skipped"`), strings.Count(log.String(), `"more":12,`); one != maxSkipsLogged || rest != 1 {
+		t.Errorf("%d lines one by one (want %d) and %d counting 12 more (want 1):\n%s", one, maxSkipsLogged, rest, log.String())
+	}
+}
+
 func TestParseJWKS(t *testing.T) {
 	t.Parallel()
 	testKeys(t)
@@ -160,6 +175,8 @@ func TestParseJWKS(t *testing.T) {
 		{"long RSA key", `{"keys":[` + long + `,` + good + `]}`, []string{"rsa-a"}, []string{"8200 bits is longer than 8192"}, ""},
 		{"large RSA exponent", `{"keys":[` + strings.Replace(strings.Replace(good, `"AQAB"`, `"f____w"`, 1), `"rsa-a"`, `"big-e"`, 1) + `,` + good + `]}`, []string{"rsa-a"}, []string{"exponent 2147483647 is above 65537"}, ""},
 		{"more keys than maxKeys", many, slices.Repeat([]string{""}, maxKeys), []string{"more than 64 keys"}, ""},
+		{"more entries than maxEntries", `{"keys":[` + good + strings.Repeat(`,42`, maxEntries+100) + `]}`, []string{"rsa-a"},
+			append(slices.Repeat([]string{"not a JSON object"}, maxEntries-1), "those past 256 are not read"), ""},
 		{"no usable key", `{"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"}]}`, nil, []string{""}, "no usable signing key"},
 		{"empty set", `{"keys":[]}`, nil, nil, "no usable signing key"},
 		{"not JSON", `<html>`, nil, nil, "not JSON"},
