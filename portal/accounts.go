@@ -69,18 +69,19 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 	}
 	addr := s.addressOf(r)
 	place := addressKey(addr)
-	if wait := s.signups.reserve(place, s.opts.Now()); wait > 0 {
+	slots := addressSlots(s.signups, s.signupsByNetwork, addr)
+	if wait := reserveAll(slots, s.opts.Now()); wait > 0 {
 		s.metrics.signupsLimited.Inc()
 		s.opts.Logger.Info().Str("address", addr).Msg("portal: sign-up limited")
 		return "", tooMany(wait, "too many sign-ups from your address: try again in %s", wait.Round(time.Second))
 	}
 	if !s.hashing.acquire(r.Context()) {
-		s.signups.release(place)
+		releaseAll(slots)
 		return "", s.errBusy()
 	}
 	acc, err := s.accounts().Add(email, password)
 	s.hashing.release()
-	s.signups.commit(place)
+	commitAll(slots)
 	var aerr *apiError
 	switch {
 	case errors.As(err, &aerr): // a bad email or password

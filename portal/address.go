@@ -153,6 +153,19 @@ func addressKey(addr string) string {
 	return netip.PrefixFrom(a, 64).Masked().String()
 }
 
+// networkKey is what the sign-up and registration limits count the
+// client address addr by besides addressKey: an IPv6 address's /48, the
+// network a site is commonly given, whose 65,536 /64s would otherwise
+// each bring a fresh allowance; "" for an IPv4 address and one that does
+// not parse, which addressKey alone counts.
+func networkKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil || a.Unmap().Is4() {
+		return ""
+	}
+	return netip.PrefixFrom(a, 48).Masked().String()
+}
+
 // trustedPeer returns the address of r's peer (the connection's other
 // end), IPv4-mapped IPv6 as IPv4, and whether it is one of the trusted
 // proxies.

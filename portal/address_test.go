@@ -15,21 +15,27 @@ import (
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
+// TestAddressKey: what the limits count a client address by, itself and
+// its network (an IPv6 /48; none for IPv4).
 func TestAddressKey(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct{ addr, want string }{
-		{"203.0.113.9", "203.0.113.9"},
-		{"::ffff:203.0.113.9", "203.0.113.9"},
-		{"2001:db8::1", "2001:db8::/64"},
-		{"2001:db8::ffff:ffff:ffff:ffff", "2001:db8::/64"},
-		{"2001:db8:0:1::1", "2001:db8:0:1::/64"},
-		{"2001:DB8:0:0:8:800:200c:417a", "2001:db8::/64"},
-		{"fe80::1%eth0", "fe80::/64"},
-		{"::1", "::/64"},
-		{"@", "@"},
+	for _, tt := range []struct{ addr, want, network string }{
+		{"203.0.113.9", "203.0.113.9", ""},
+		{"::ffff:203.0.113.9", "203.0.113.9", ""},
+		{"2001:db8::1", "2001:db8::/64", "2001:db8::/48"},
+		{"2001:db8::ffff:ffff:ffff:ffff", "2001:db8::/64", "2001:db8::/48"},
+		{"2001:db8:0:1::1", "2001:db8:0:1::/64", "2001:db8::/48"},
+		{"2001:db8:7:ffff::1", "2001:db8:7:ffff::/64", "2001:db8:7::/48"},
+		{"2001:DB8:0:0:8:800:200c:417a", "2001:db8::/64", "2001:db8::/48"},
+		{"fe80::1%eth0", "fe80::/64", "fe80::/48"},
+		{"::1", "::/64", "::/48"},
+		{"@", "@", ""},
 	} {
 		if got := addressKey(tt.addr); got != tt.want {
 			t.Errorf("addressKey(%q) = %q, want %q", tt.addr, got, tt.want)
+		}
+		if got := networkKey(tt.addr); got != tt.network {
+			t.Errorf("networkKey(%q) = %q, want %q", tt.addr, got, tt.network)
 		}
 	}
 }

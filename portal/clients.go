@@ -224,16 +224,18 @@ func (s *Server) createClient(ctx context.Context, who registrant, catalogue []s
 // registrant is who asks for a client or a change of one: the
 // developer's email, the
 // creation time of the account its session was started for, and the
-// client address's limiter key (addressKey).
+// client address (addressKey: the limiter key of place).
 type registrant struct {
 	email   string
 	account time.Time
+	addr    string
 	place   string
 }
 
 // registrant returns who asks, in r, for a client in sess.
 func (s *Server) registrant(r *http.Request, sess *session) registrant {
-	return registrant{email: sess.Email, account: sess.Account, place: addressKey(s.addressOf(r))}
+	addr := s.addressOf(r)
+	return registrant{email: sess.Email, account: sess.Account, addr: addr, place: addressKey(addr)}
 }
 
 // reservation is one registration in flight for a developer; clientID
@@ -270,7 +272,7 @@ func (s *Server) reserveClient(who registrant) (*reservation, *apiError) {
 		return nil, errorf(http.StatusConflict, "too_many_clients",
 			"you have reached the limit of %d clients per developer: delete one you no longer use, then register again", MaxClientsPerDeveloper)
 	}
-	slots := []limitSlot{{s.registrations, dev}, {s.registrationsByPlace, who.place}}
+	slots := append([]limitSlot{{s.registrations, dev}}, addressSlots(s.registrationsByPlace, s.registrationsByNetwork, who.addr)...)
 	if wait := reserveAll(slots, s.opts.Now()); wait > 0 {
 		s.metrics.registrationsLimited.Inc()
 		return nil, tooMany(wait, "too many clients were registered in the last hour by your account or from your address: register again in %s",

@@ -111,6 +111,17 @@ type limitSlot struct {
 	key string
 }
 
+// addressSlots are the slots of the client address addr under byPlace
+// (addressKey) and, for an IPv6 address, its network's under byNetwork
+// (networkKey).
+func addressSlots(byPlace, byNetwork *windowLimiter, addr string) []limitSlot {
+	slots := []limitSlot{{byPlace, addressKey(addr)}}
+	if nk := networkKey(addr); nk != "" {
+		slots = append(slots, limitSlot{byNetwork, nk})
+	}
+	return slots
+}
+
 // reserveAll reserves a slot of every key, or of none: it returns 0, or
 // how long the first key without a slot must wait, having given back the
 // slots it took. The slots are settled with commitAll or releaseAll.

@@ -216,6 +216,8 @@ func (e *env) answerFrom(remoteAddr, xff, path string, body any, cookies ...*htt
 // statuses counts the answers by status.
 type statuses map[int]int
 
+// TestIPv6ClientsAreLimitedByTheir64: an IPv6 client counts as its /64,
+// and for sign-ups its /48 counts too.
 func TestIPv6ClientsAreLimitedByTheir64(t *testing.T) {
 	t.Parallel()
 	t.Run("logins", func(t *testing.T) {
@@ -245,6 +247,20 @@ func TestIPv6ClientsAreLimitedByTheir64(t *testing.T) {
 		}
 		if st := e.callFrom("[2001:db8:0:1::1]:1234", "", "/signup", credentials{"other@example.com", "correct horse"}); st != http.StatusCreated {
 			t.Errorf("a sign-up from another /64: %d, want 201", st)
+		}
+	})
+	t.Run("sign-ups across a /48", func(t *testing.T) {
+		e := newEnv(t)
+		got := statuses{}
+		n := signupsPerNetwork + 5
+		for i := range n { // each from a /64 of its own
+			got[e.callFrom(fmt.Sprintf("[2001:db8:7:%x::1]:1234", i), "", "/signup", credentials{fmt.Sprintf("u%d@example.com", i), "correct horse"})]++
+		}
+		if got[http.StatusCreated] != signupsPerNetwork || got[http.StatusTooManyRequests] != n-signupsPerNetwork {
+			t.Errorf("%d sign-ups from as many /64s of one /48: %v, want %d × 201 and the rest 429", n, got, signupsPerNetwork)
+		}
+		if st := e.callFrom("[2001:db8:8::1]:1234", "", "/signup", credentials{"other@example.com", "correct horse"}); st != http.StatusCreated {
+			t.Errorf("a sign-up from another /48: %d, want 201", st)
 		}
 	})
 	t.Run("IPv4-mapped is IPv4", func(t *testing.T) {

@@ -73,9 +73,11 @@ const (
 	knownPlaceTTL             = 30 * 24 * time.Hour
 	knownPlacesPerAccount     = 8
 	signupsPerAddress         = 10
+	signupsPerNetwork         = 4 * signupsPerAddress // per IPv6 /48
 	signupWindow              = time.Hour
-	registrationsPerAccount   = 30  // client registrations that call the provider, per registrationWindow and account
-	registrationsPerPlace     = 120 // and per client address
+	registrationsPerAccount   = 30                        // client registrations that call the provider, per registrationWindow and account
+	registrationsPerPlace     = 120                       // and per client address
+	registrationsPerNetwork   = 4 * registrationsPerPlace // and per IPv6 /48
 	registrationWindow        = time.Hour
 	updatesPerAccount         = 60  // client changes that call the provider, per registrationWindow and account
 	updatesPerPlace           = 240 // and per client address
@@ -117,12 +119,14 @@ type Server struct {
 	byAddress *windowLimiter // failed logins by address
 	logins    *windowLimiter // logins by address, failed or not
 	places    *knownPlaces   // where each account was used lately
-	signups   *windowLimiter // sign-up attempts by address
-	// registrations and registrationsByPlace bound the registrations that
-	// call the provider, by account and by client address: each spends the
-	// operator's initial access token, and each client deleted leaves a
-	// tombstone.
-	registrations, registrationsByPlace *windowLimiter
+	// signups and signupsByNetwork bound sign-up attempts by address and
+	// by an IPv6 address's /48 (networkKey).
+	signups, signupsByNetwork *windowLimiter
+	// registrations, registrationsByPlace and registrationsByNetwork bound
+	// the registrations that call the provider, by account, by client
+	// address and by an IPv6 address's /48: each spends the operator's
+	// initial access token, and each client deleted leaves a tombstone.
+	registrations, registrationsByPlace, registrationsByNetwork *windowLimiter
 	// updates and updatesByPlace bound the client changes (renames,
 	// redirect URIs, secret rotations) that call the provider likewise:
 	// each is an RFC 7592 call, some with the operator's API token.
@@ -156,25 +160,27 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		opts:                 opts,
-		discovery:            dcr.NewDiscovery(opts.HTTPClient),
-		pages:                pages,
-		dummyHash:            dummy,
-		csrfKey:              make([]byte, 32),
-		registering:          map[string]map[*reservation]struct{}{},
-		updating:             map[string]bool{},
-		byPlace:              newWindowLimiter(loginFailuresPerPlace, loginWindow),
-		byAccount:            newWindowLimiter(loginFailuresPerAccount, loginWindow),
-		byAddress:            newWindowLimiter(loginFailuresPerAddress, loginWindow),
-		logins:               newWindowLimiter(loginsPerAddress, loginWindow),
-		places:               newKnownPlaces(knownPlacesPerAccount, knownPlaceTTL),
-		signups:              newWindowLimiter(signupsPerAddress, signupWindow),
-		registrations:        newWindowLimiter(registrationsPerAccount, registrationWindow),
-		registrationsByPlace: newWindowLimiter(registrationsPerPlace, registrationWindow),
-		updates:              newWindowLimiter(updatesPerAccount, registrationWindow),
-		updatesByPlace:       newWindowLimiter(updatesPerPlace, registrationWindow),
-		reads:                newWindowLimiter(readsPerAccount, registrationWindow),
-		metrics:              newPortalMetrics(),
+		opts:                   opts,
+		discovery:              dcr.NewDiscovery(opts.HTTPClient),
+		pages:                  pages,
+		dummyHash:              dummy,
+		csrfKey:                make([]byte, 32),
+		registering:            map[string]map[*reservation]struct{}{},
+		updating:               map[string]bool{},
+		byPlace:                newWindowLimiter(loginFailuresPerPlace, loginWindow),
+		byAccount:              newWindowLimiter(loginFailuresPerAccount, loginWindow),
+		byAddress:              newWindowLimiter(loginFailuresPerAddress, loginWindow),
+		logins:                 newWindowLimiter(loginsPerAddress, loginWindow),
+		places:                 newKnownPlaces(knownPlacesPerAccount, knownPlaceTTL),
+		signups:                newWindowLimiter(signupsPerAddress, signupWindow),
+		signupsByNetwork:       newWindowLimiter(signupsPerNetwork, signupWindow),
+		registrations:          newWindowLimiter(registrationsPerAccount, registrationWindow),
+		registrationsByPlace:   newWindowLimiter(registrationsPerPlace, registrationWindow),
+		registrationsByNetwork: newWindowLimiter(registrationsPerNetwork, registrationWindow),
+		updates:                newWindowLimiter(updatesPerAccount, registrationWindow),
+		updatesByPlace:         newWindowLimiter(updatesPerPlace, registrationWindow),
+		reads:                  newWindowLimiter(readsPerAccount, registrationWindow),
+		metrics:                newPortalMetrics(),
 	}
 	slots := 2 * runtime.GOMAXPROCS(0)
 	s.hashing = newWorkSlots(slots, hashQueuePerSlot*slots, hashWait)
