@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuegate/cuegate/compiler/table"
+	"github.com/cuegate/cuegate/internal/atomicfile"
 	"github.com/cuegate/cuegate/internal/background"
 	"github.com/cuegate/cuegate/runtime"
 )
@@ -325,7 +326,10 @@ func (f *Follower) refresh(ctx context.Context) (int64, error) {
 		return held, f.ahead(ctx, v, max(floor, first))
 	}
 	if f.file != "" {
-		if err := writeFile(f.file, b); err != nil {
+		switch err := writeFile(f.file, b); {
+		case errors.Is(err, atomicfile.ErrNotDurable):
+			f.log.Warn().Err(err).Int64("version", s.Version).Msg("bindings: the snapshot is in its file, which a crash may still lose")
+		case err != nil:
 			// Serve it anyway: newer bindings refuse more deleted clients.
 			f.log.Error().Err(err).Int64("version", s.Version).Msg("bindings: cannot keep the snapshot on disk; a restart while Redis is unreachable would start from an older one")
 		}
