@@ -97,7 +97,7 @@ func (c *corsRules) answer(h *fasthttp.ResponseHeader, allowed []byte, preflight
 	if c.credentials {
 		h.SetCanonical(hdrACAllowCreds, strTrue)
 	}
-	if c.expose != nil {
+	if !preflight { // a preflight's answer is read by the browser alone
 		h.SetCanonical(hdrACExposeHeaders, c.expose)
 	}
 	return buf

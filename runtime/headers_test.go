@@ -104,3 +104,20 @@ func TestFolded(t *testing.T) {
 		}
 	}
 }
+
+// TestExposed: a CORS answer exposes an API's expose_headers and the
+// gateway's own headers, each once whatever its letter case.
+func TestExposed(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		configured []string
+		want       string
+	}{
+		{nil, "X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"},
+		{[]string{"ETag", "x-request-id", "RETRY-AFTER"}, "ETag, x-request-id, RETRY-AFTER, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"},
+	} {
+		if got := strings.Join(exposed(tt.configured), ", "); got != tt.want {
+			t.Errorf("exposed(%q) = %q, want %q", tt.configured, got, tt.want)
+		}
+	}
+}

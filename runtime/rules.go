@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -155,7 +156,7 @@ type corsRules struct {
 	credentials bool
 	methods     []byte // Access-Control-Allow-Methods of a preflight
 	headers     []byte // Access-Control-Allow-Headers of a preflight
-	expose      []byte // Access-Control-Expose-Headers, nil for none
+	expose      []byte // Access-Control-Expose-Headers
 	maxAge      []byte // Access-Control-Max-Age, seconds
 }
 
@@ -170,11 +171,26 @@ func newCORSRules(c *table.CORS) *corsRules {
 		headers:     []byte(strings.Join(c.Headers, ", ")),
 		maxAge:      strconv.AppendInt(nil, int64(c.MaxAge.D().Seconds()), 10),
 	}
-	if len(c.ExposeHeaders) > 0 {
-		r.expose = []byte(strings.Join(c.ExposeHeaders, ", "))
-	}
+	r.expose = []byte(strings.Join(exposed(c.ExposeHeaders), ", "))
 	for _, o := range c.Origins {
 		r.origins = append(r.origins, []byte(o))
 	}
 	return r
+}
+
+// gatewayHeaders are the response headers the gateway sets itself for
+// the caller to read: every CORS answer exposes them.
+var gatewayHeaders = []string{"X-Request-Id", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
+
+// exposed is the Access-Control-Expose-Headers list of an API's CORS:
+// its expose_headers, then those of gatewayHeaders they do not name (in
+// any letter case).
+func exposed(configured []string) []string {
+	out := slices.Clone(configured)
+	for _, g := range gatewayHeaders {
+		if !slices.ContainsFunc(configured, func(c string) bool { return strings.EqualFold(c, g) }) {
+			out = append(out, g)
+		}
+	}
+	return out
 }

@@ -396,7 +396,9 @@ type CORS struct {
 	// headers are the request headers a preflight allows.
 	Headers []string `json:"headers"`
 
-	// expose_headers are the response headers a page may read.
+	// expose_headers are the response headers a page may read, besides
+	// those the gateway sets for it, which every CORS answer exposes:
+	// X-Request-Id, Retry-After, X-RateLimit-Limit, -Remaining and -Reset.
 	Expose_headers []string `json:"expose_headers,omitempty"`
 
 	// credentials lets a page send cookies and read the answer.
