@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,7 +66,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	if *format != "text" && (*check || *out != "") {
 		diagOut = stdout
 	}
-	t, err := b.Compile(dirs[0])
+	t, err := b.Compile(context.Background(), dirs[0])
 	var diags table.Diagnostics
 	switch {
 	case errors.As(err, &diags):

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -176,7 +177,7 @@ func writeDiffError(w io.Writer, err error) {
 // "REV:path" for a checkout) and every finding at its position; file
 // names under dir are shown under name.
 func compileSide(b budget.Budget, side, dir, name string) ([]byte, error) {
-	t, err := b.Compile(dir)
+	t, err := b.Compile(context.Background(), dir)
 	var diags table.Diagnostics
 	switch {
 	case errors.As(err, &diags):

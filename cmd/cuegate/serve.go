@@ -70,7 +70,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		select {
 		case <-hup:
 			log.Info().Msg("SIGHUP: reloading")
-			n.Reload() //nolint:errcheck // logged and kept for /status by the gateway
+			n.RequestReload() // a compile never holds up SIGTERM
 		case err := <-n.Err():
 			log.Error().Err(err).Msg("listener failed")
 			n.Shutdown() //nolint:errcheck

@@ -35,7 +35,7 @@ func serveTestDir(t *testing.T) string {
 // startTestNode serves dir, the portal too when state is not "", on
 // loopback ports, compiling with compile (nil: in process), until the test
 // ends.
-func startTestNode(t *testing.T, dir, state string, compile func(string) (*table.Table, error)) *node.Node {
+func startTestNode(t *testing.T, dir, state string, compile func(context.Context, string) (*table.Table, error)) *node.Node {
 	t.Helper()
 	n, err := node.Start(context.Background(), node.Options{ConfigDir: dir, StatePath: state, Logger: zerolog.Nop(),
 		PortalListen: "127.0.0.1:0", Compile: compile})

@@ -1,6 +1,7 @@
 package budget
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -30,7 +31,7 @@ func TestCompileMatchesInProcess(t *testing.T) {
 	testutil.WriteFile(t, filepath.Join(bad, "c.cue"), "package t\n\napis: x: listen_path: 7\n", 0o644)
 	for _, dir := range []string{"../../examples/gluu", "../../examples/quickstart", bad, filepath.Join(bad, "missing")} {
 		want, wantErr := compiler.Compile(dir)
-		got, err := budget.Compile(dir)
+		got, err := budget.Compile(context.Background(), dir)
 		switch {
 		case wantErr != nil:
 			if err == nil || err.Error() != wantErr.Error() || errors.Is(err, table.ErrInvalid) != errors.Is(wantErr, table.ErrInvalid) {
@@ -67,5 +68,18 @@ func TestByteSize(t *testing.T) {
 		if (err != nil) != tt.bad || (!tt.bad && (s != tt.want || s.String() != tt.text)) {
 			t.Errorf("Set(%q) = %d (%s), %v; want %d (%s), error %v", tt.in, s, s, err, tt.want, tt.text, tt.bad)
 		}
+	}
+}
+
+// TestCompileEndsWithItsContext: a compile whose context has ended gives
+// up, with the context's error rather than a budget's.
+func TestCompileEndsWithItsContext(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Budget{Timeout: 20 * time.Second, Memory: DefaultMemory}.Compile(ctx, "../../examples/quickstart")
+	var diags table.Diagnostics
+	if !errors.Is(err, context.Canceled) || errors.As(err, &diags) {
+		t.Errorf("Compile with its context ended: %v, want context.Canceled, no finding", err)
 	}
 }

@@ -30,17 +30,18 @@ const childStderrLimit = 16 << 10
 // Compile compiles dir within b, as compiler.Compile would in this
 // process: it runs this executable as "EXE Command --memory BYTES
 // --timeout D -- DIR", which must run RunChild, and kills it at the
-// deadline.
+// deadline, or when ctx ends (the error then wraps ctx's).
 //
 // The child is started with argv[0] "cuegate", which is how a test
 // binary, run by testscript with "cuegate" registered as a command,
 // recognises it is to run as cuegate; the real binary ignores argv[0].
-func (b Budget) Compile(dir string) (*table.Table, error) {
+func (b Budget) Compile(ctx context.Context, dir string) (*table.Table, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: cannot find the cuegate executable to compile in: %w", dir, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.Timeout)
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, b.Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe, Command, "--memory", strconv.FormatInt(int64(b.Memory), 10), "--timeout", b.Timeout.String(), "--", dir)
 	cmd.Args[0] = "cuegate"
@@ -50,6 +51,8 @@ func (b Budget) Compile(dir string) (*table.Table, error) {
 	cmd.WaitDelay = time.Second
 	err = cmd.Run()
 	switch {
+	case parent.Err() != nil:
+		return nil, fmt.Errorf("compile %s: %w", dir, parent.Err())
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return nil, overBudget(dir, "the "+b.Timeout.String()+" time budget")
 	case err != nil && (exitCode(err) == exitBudget || outOfMemory(stderr.Bytes()) || killedBySignal(err)):

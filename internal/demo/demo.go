@@ -51,7 +51,7 @@ type Options struct {
 	// change of it; nil means in this process (see node.Options.Compile).
 	// `cuegate demo` passes a budgeted compile, so that a runaway edit of
 	// the copy fails one compile instead of the demo.
-	Compile func(dir string) (*table.Table, error)
+	Compile func(ctx context.Context, dir string) (*table.Table, error)
 }
 
 // IATEnv is the environment variable the quickstart reads the provider's

@@ -275,7 +275,7 @@ func TestDemoCompilesWithOptionsCompile(t *testing.T) {
 	t.Parallel()
 	a := Addrs{Gateway: freeAddr(t), Portal: freeAddr(t), Admin: freeAddr(t), IdP: freeAddr(t), Echo: freeAddr(t)}
 	var compiled string
-	compile := func(dir string) (*table.Table, error) {
+	compile := func(_ context.Context, dir string) (*table.Table, error) {
 		compiled = dir
 		return nil, errors.New("over budget")
 	}

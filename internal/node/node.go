@@ -34,9 +34,12 @@ import (
 type Node struct {
 	gw        *runtime.Gateway
 	cluster   *clusterNode // nil for one node
-	compile   func(dir string) (*table.Table, error)
+	compile   func(ctx context.Context, dir string) (*table.Table, error)
 	configDir string
-	reloadMu  sync.Mutex // serialises Reload
+	reloadMu  sync.Mutex    // serialises Reload
+	reloads   chan struct{} // capacity 1: a reload asked for (RequestReload), not yet begun
+	ending    context.Context
+	end       context.CancelFunc // ends ending, and a compile in progress, at Shutdown
 	log       zerolog.Logger
 	server    *fasthttp.Server
 	admin     *http.Server
@@ -128,7 +131,8 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	if gw, err = runtime.New(t, ro); err != nil {
 		return nil, err
 	}
-	n = &Node{gw: gw, cluster: cl, compile: o.Compile, configDir: o.ConfigDir, watcher: watcher, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), stop: make(chan struct{})}
+	n = &Node{gw: gw, cluster: cl, compile: o.Compile, configDir: o.ConfigDir, watcher: watcher, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), stop: make(chan struct{}), reloads: make(chan struct{}, 1)}
+	n.ending, n.end = context.WithCancel(context.Background())
 	if err = n.listen(ctx, t, st, o); err != nil {
 		return nil, err
 	}
@@ -140,9 +144,9 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 // nil, which it sets) and logs the table's warnings.
 func compileFirst(o *Options) (*table.Table, error) {
 	if o.Compile == nil {
-		o.Compile = compiler.Compile
+		o.Compile = func(_ context.Context, dir string) (*table.Table, error) { return compiler.Compile(dir) }
 	}
-	t, err := o.Compile(o.ConfigDir)
+	t, err := o.Compile(context.Background(), o.ConfigDir)
 	if err != nil {
 		return nil, err
 	}
@@ -200,9 +204,9 @@ func (n *Node) serve(t *table.Table, token string, o Options) {
 	}
 	if n.watcher != nil {
 		n.watcher.Also(t.ReferenceFiles())
-		n.wg.Add(1)
-		go n.reloadOnChange()
 	}
+	n.wg.Add(1)
+	go n.reloadOnRequest()
 	o.Logger.Info().Str("config_dir", o.ConfigDir).Str("hash", t.Hash).Int("apis", len(t.APIs)).
 		Str("gateway", scheme+"://"+n.GatewayAddr()).Str("admin", "http://"+n.AdminAddr()).Str("portal", portalURL).
 		Msg("cuegate serving")
@@ -269,6 +273,7 @@ func (n *Node) Err() <-chan error { return n.errc }
 // first one's error.
 func (n *Node) Shutdown() error {
 	n.once.Do(func() {
+		n.end() // a compile in progress gives up; no reload begins
 		close(n.stop)
 		if n.watcher != nil {
 			n.watcher.Close() //nolint:errcheck
@@ -279,6 +284,10 @@ func (n *Node) Shutdown() error {
 		if n.portal != nil {
 			errs = append(errs, n.portal.srv.Shutdown(ctx), n.portal.drain()) // the store and Redis still open
 		}
+		// A server whose Serve had not begun when it was shut down (a
+		// Shutdown right after Start) would accept for ever: its
+		// listener is closed under it.
+		n.closeListeners()
 		n.wg.Wait()
 		n.gw.Close()
 		if n.cluster != nil {

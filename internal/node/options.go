@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"io"
 
 	"github.com/rs/zerolog"
@@ -38,10 +39,11 @@ type Options struct {
 	Listen, AdminListen, PortalListen string
 	// Watch reloads when the configuration directory changes.
 	Watch bool
-	// Compile compiles ConfigDir at start and on every reload; nil means
-	// compiler.Compile, in this process. It is called by one goroutine at
-	// a time.
-	Compile func(dir string) (*table.Table, error)
+	// Compile compiles ConfigDir at start and on every reload, giving up
+	// when ctx ends (Shutdown ends a reload's); nil means compiler.Compile,
+	// in this process, which runs to its end. It is called by one
+	// goroutine at a time.
+	Compile func(ctx context.Context, dir string) (*table.Table, error)
 	// compiled, when set, is called right after the first compile (tests
 	// use it to edit the configuration during start-up).
 	compiled func()

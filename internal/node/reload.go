@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"time"
 
 	"github.com/cuegate/cuegate/runtime"
@@ -10,21 +11,44 @@ import (
 // before a burst of changes is reloaded.
 const watchDebounce = 150 * time.Millisecond
 
-// reloadOnChange reloads on every event of the watcher until Shutdown.
-func (n *Node) reloadOnChange() {
+// reloadOnRequest reloads on every event of the watcher, if any, and on
+// every RequestReload, until Shutdown. Requests made while a reload runs
+// are served by one more.
+func (n *Node) reloadOnRequest() {
 	defer n.wg.Done()
+	var events <-chan struct{}
+	if n.watcher != nil {
+		events = n.watcher.Events()
+	}
 	for {
 		select {
 		case <-n.stop:
 			return
-		case _, ok := <-n.watcher.Events():
+		case _, ok := <-events:
 			if !ok {
-				return
+				events = nil // closed: requests only
+				continue
 			}
-			n.Reload() //nolint:errcheck // logged and kept for /status by the gateway
+		case <-n.reloads:
 		}
+		n.Reload() //nolint:errcheck // logged and kept for /status by the gateway
 	}
 }
+
+// RequestReload asks for a reload (see Reload) without waiting for it:
+// the node's reloader runs it after the one in progress, if any; requests
+// made meanwhile are served by one reload. It never blocks, so a caller
+// that also waits for a signal to stop (SIGTERM) is never held up by a
+// compile.
+func (n *Node) RequestReload() {
+	select {
+	case n.reloads <- struct{}{}:
+	default:
+	}
+}
+
+// errShuttingDown is Reload's error once Shutdown has begun.
+var errShuttingDown = errors.New("the node is shutting down: no reload")
 
 // Reload compiles the configuration directory and applies the outcome to
 // the gateway (a failure is logged and kept for /status; the last good
@@ -33,14 +57,22 @@ func (n *Node) reloadOnChange() {
 // portal's registration secrets again. It returns the compile's or
 // the swap's error.
 //
-// Reload is safe for concurrent use, with itself and with the watcher's
-// reloads: reloads are serialised, so a later compile is never applied
-// before an earlier one. Call it between Start and Shutdown.
+// Reload is safe for concurrent use, with itself and with the node's
+// reloader: reloads are serialised, so a later compile is never applied
+// before an earlier one. Once Shutdown has begun, a compile in progress
+// gives up (when Options.Compile heeds its context) and nothing is
+// applied: Reload returns errShuttingDown.
 func (n *Node) Reload() error {
 	n.reloadMu.Lock()
 	defer n.reloadMu.Unlock()
+	if n.ending.Err() != nil {
+		return errShuttingDown
+	}
 	start := time.Now()
-	t, err := n.compile(n.configDir)
+	t, err := n.compile(n.ending, n.configDir)
+	if n.ending.Err() != nil {
+		return errShuttingDown
+	}
 	err = n.gw.Apply(runtime.Compiled{Table: t, Err: err, Took: time.Since(start)})
 	if err == nil && n.watcher != nil {
 		// A document the last good table does not name, such as a new

@@ -2,13 +2,17 @@ package node
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/cuegate/cuegate/compiler"
+	"github.com/cuegate/cuegate/compiler/table"
 	"github.com/cuegate/cuegate/internal/node/nodetest"
 	"github.com/cuegate/cuegate/internal/testutil"
 )
@@ -78,5 +82,40 @@ func TestServeGracefulShutdown(t *testing.T) {
 	}
 	if err := <-shut; err != nil {
 		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+// TestShutdownEndsAReload: a reload asked for (SIGHUP's RequestReload)
+// whose compile is in progress does not hold up Shutdown: the compile's
+// context ends, nothing is applied, and a reload after it is refused.
+func TestShutdownEndsAReload(t *testing.T) {
+	t.Parallel()
+	dir, _ := nodetest.Dir(t, nil)
+	compiling := make(chan struct{})
+	var calls atomic.Int32
+	compile := func(ctx context.Context, dir string) (*table.Table, error) {
+		if calls.Add(1) == 1 {
+			return compiler.Compile(dir) // the start's
+		}
+		close(compiling)
+		<-ctx.Done() // a runaway configuration, until the node ends it
+		return nil, ctx.Err()
+	}
+	n, err := Start(context.Background(), Options{ConfigDir: dir, Logger: zerolog.Nop(), Compile: compile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := n.gw.Current().Hash
+	n.RequestReload()
+	n.RequestReload() // while one is asked for: the same one
+	<-compiling
+	if err := n.Shutdown(); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := n.Reload(); !errors.Is(err, errShuttingDown) {
+		t.Errorf("Reload after Shutdown: %v, want errShuttingDown", err)
+	}
+	if calls.Load() != 2 || n.gw.Current().Hash != gen {
+		t.Errorf("%d compiles and the table %s after, want 2 and the start's %s", calls.Load(), n.gw.Current().Hash, gen)
 	}
 }
