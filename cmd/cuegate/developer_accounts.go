@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cuegate/cuegate/internal/node"
+	"github.com/cuegate/cuegate/internal/outbound"
 	"github.com/cuegate/cuegate/portal"
 	"github.com/cuegate/cuegate/portal/store"
 )
@@ -35,7 +36,8 @@ func openAccounts(state, admin, adminTokenFile string, createsState bool) (_ dev
 		if err != nil {
 			return nil, nil, err
 		}
-		return newRemoteAccounts(admin, token), func() {}, nil
+		r, err := newRemoteAccounts(admin, token)
+		return r, func() {}, err
 	}
 	// A mistyped path for list or remove must not leave an empty state
 	// file (and its lock) behind.
@@ -69,12 +71,21 @@ type remoteAccounts struct {
 	client *http.Client
 }
 
-func newRemoteAccounts(addr, token string) remoteAccounts {
+// newRemoteAccounts returns the accounts of the node whose admin listener
+// is at addr (host:port, or its http:// or https:// URL; not one with
+// credentials). Its client follows no redirect: the password and the
+// admin token are for that node alone.
+func newRemoteAccounts(addr, token string) (remoteAccounts, error) {
 	base := addr
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	return remoteAccounts{addr: addr, base: strings.TrimSuffix(base, "/") + node.OperatorPrefix, token: token, client: &http.Client{Timeout: time.Minute}}
+	u, err := adminURL("--admin", base)
+	if err != nil {
+		return remoteAccounts{}, err
+	}
+	return remoteAccounts{addr: u.Host, base: strings.TrimSuffix(u.String(), "/") + node.OperatorPrefix, token: token,
+		client: outbound.NoRedirects(&http.Client{Timeout: time.Minute})}, nil
 }
 
 // readAdminToken returns the admin token from file, else from
@@ -96,7 +107,9 @@ func readAdminToken(file string) (string, error) {
 }
 
 func (r remoteAccounts) Add(email, password string) (acc portal.Account, err error) {
-	err = r.call(http.MethodPost, "/developers", map[string]string{"email": email, "password": password}, &acc)
+	if err = r.call(http.MethodPost, "/developers", map[string]string{"email": email, "password": password}, &acc); err == nil && acc.Email == "" {
+		err = fmt.Errorf("--admin %s: the answer names no account added", r.addr)
+	}
 	return acc, err
 }
 
@@ -106,7 +119,9 @@ func (r remoteAccounts) List() (list []portal.Account, err error) {
 }
 
 func (r remoteAccounts) Remove(email string) (rm portal.Removal, err error) {
-	err = r.call(http.MethodDelete, "/developers/"+url.PathEscape(email), nil, &rm)
+	if err = r.call(http.MethodDelete, "/developers/"+url.PathEscape(email), nil, &rm); err == nil && rm.Email == "" {
+		err = fmt.Errorf("--admin %s: the answer names no account removed", r.addr)
+	}
 	return rm, err
 }
 
@@ -142,6 +157,9 @@ func (r remoteAccounts) call(method, path string, body, out any) error {
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
 		return fmt.Errorf("%s %s: %s: the node's admin listener needs its gateway.admin_token (pass --admin-token-file FILE or set CUEGATE_ADMIN_TOKEN)", method, req.URL, resp.Status)
+	}
+	if resp.StatusCode/100 == 3 {
+		return fmt.Errorf("%s %s: %s: redirects are not followed; give the admin listener's own address", method, req.URL, resp.Status)
 	}
 	if resp.StatusCode/100 != 2 {
 		oe := &operatorError{status: resp.StatusCode}

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode"
@@ -206,5 +209,34 @@ func TestDeveloperUsageNamesEverySubcommand(t *testing.T) {
 		if !strings.Contains(developerUsage, "cuegate developer "+c.name+" ") {
 			t.Errorf("the usage does not show developer %s", c.name)
 		}
+	}
+}
+
+// TestDeveloperAdminStaysWithItsNode: --admin follows no redirect (the
+// password and the admin token are for that node alone), and a URL with
+// credentials is refused without repeating them.
+func TestDeveloperAdminStaysWithItsNode(t *testing.T) {
+	t.Parallel()
+	var reached atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		io.WriteString(w, `{}`) //nolint:errcheck
+	}))
+	defer elsewhere.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+	dir := t.TempDir()
+	pw, token := filepath.Join(dir, "pw"), filepath.Join(dir, "token")
+	testutil.WriteFile(t, pw, "correct horse battery", 0o600)
+	testutil.WriteFile(t, token, "the-admin-token", 0o600)
+	code, _, stderr := cli("developer", "add", "--admin", redirector.URL, "--admin-token-file", token, "--password-file", pw, "dev@example.com")
+	if code == exitOK || !strings.Contains(stderr, "redirects are not followed") || reached.Load() != 0 {
+		t.Errorf("add --admin to a redirect: exit %d, %d requests elsewhere\n%s", code, reached.Load(), stderr)
+	}
+	code, _, stderr = cli("developer", "list", "--admin", "http://ops:hunter2@127.0.0.1:1")
+	if code != exitUsage || strings.Contains(stderr, "hunter2") || strings.Contains(stderr, "ops") || !strings.Contains(stderr, "credentials") {
+		t.Errorf("list --admin with credentials: exit %d\n%s", code, stderr)
 	}
 }

@@ -48,15 +48,9 @@ var tableClient = outbound.NoRedirects(&http.Client{Timeout: tableTimeout})
 // as the bearer token when it is not empty. A URL with credentials
 // (user:password@) is refused. The error names the URL, never the token.
 func fetchTable(base, token string) ([]byte, error) {
-	u, err := url.Parse(base)
-	switch {
-	case err != nil:
-		return nil, errors.New("--against: not a URL; want the admin listener's http:// or https:// URL")
-	case u.User != nil:
-		u.User = nil // a user name alone may be a secret too
-		return nil, fmt.Errorf("--against %s: a URL with credentials (user@ or user:password@) is refused; set %s to the node's gateway.admin_token", u, adminTokenEnv)
-	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return nil, fmt.Errorf("--against %s: want the admin listener's http:// or https:// URL", u)
+	u, err := adminURL("--against", base)
+	if err != nil {
+		return nil, err
 	}
 	if !strings.HasSuffix(u.Path, "/table") {
 		u.Path = strings.TrimSuffix(u.Path, "/") + "/table"
@@ -87,4 +81,22 @@ func fetchTable(base, token string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: the table is over %d MiB", u, maxTableBytes>>20)
 	}
 	return body, nil
+}
+
+// adminURL parses raw, the admin listener's URL given with the flag
+// named flag, refusing one with credentials (user@ or user:password@),
+// which would be printed in messages and sent to whoever the URL leads
+// to: the admin token goes in a header. The error repeats no credentials.
+func adminURL(flag, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s: not a URL; want the admin listener's http:// or https:// URL", flag)
+	case u.User != nil:
+		u.User = nil // a user name alone may be a secret too
+		return nil, fmt.Errorf("%s %s: a URL with credentials (user@ or user:password@) is refused; set %s to the node's gateway.admin_token", flag, u, adminTokenEnv)
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return nil, fmt.Errorf("%s %s: want the admin listener's http:// or https:// URL", flag, u)
+	}
+	return u, nil
 }
