@@ -48,7 +48,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if len(files) == 0 {
-		fmt.Fprintf(stderr, "cuegate: no .cue files in %s\n", dirs[0])
+		fmt.Fprintf(stderr, "cuegate: no .cue files in %s\n", printable.Escape(dirs[0]))
 		return exitUsage
 	}
 	code := exitOK
@@ -62,14 +62,14 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			for _, e := range cueerrors.Errors(err) {
 				pos := e.Position()
-				fmt.Fprintf(stderr, "%s:%d:%d: %s\n", f, pos.Line(), pos.Column(), compiler.QuotingNothing(e, src))
+				fmt.Fprintf(stderr, "%s:%d:%d: %s\n", printable.Escape(f), pos.Line(), pos.Column(), printable.Escape(compiler.QuotingNothing(e, src)))
 			}
 			code = exitInvalid
 			continue
 		}
 		out, err := format.Node(file, format.Simplify())
 		if err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", f, err)
+			fmt.Fprintf(stderr, "%s: %s\n", printable.Escape(f), printable.Escape(err.Error()))
 			code = exitInvalid
 			continue
 		}
@@ -77,7 +77,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		if *check {
-			fmt.Fprintln(stdout, f)
+			fmt.Fprintln(stdout, printable.Escape(f))
 			code = exitInvalid
 			continue
 		}

@@ -75,3 +75,25 @@ func TestFmtLeavesAFileANewOneCannotStandFor(t *testing.T) {
 		t.Errorf("fmt: %d %q, a.cue %q; want exit 2 with %q and a.cue untouched", code, stderr.String(), got, want)
 	}
 }
+
+// TestFmtNamesEscaped: a file name with a line break or an escape
+// sequence cannot start a line of fmt's output (GitHub Actions reads
+// "::error" at the start of one as a command) or reach the terminal raw,
+// whether fmt lists it unformatted or reports its syntax error.
+func TestFmtNamesEscaped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(dir, "a\n::error file=x::pwned\x1b[31m.cue"), "package x\na:   1\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(dir, "b\n::error::bad.cue"), "package x\nb: {\n", 0o644)
+	_, stdout, stderr := cli("fmt", "--check", dir)
+	for _, out := range []string{stdout, stderr} {
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, "::") || strings.ContainsRune(line, '\x1b') {
+				t.Errorf("a line of fmt's output carries the file name raw: %q\nstdout:\n%s\nstderr:\n%s", line, stdout, stderr)
+			}
+		}
+	}
+	if !strings.Contains(stdout, `a\n::error`) || !strings.Contains(stderr, `b\n::error::bad.cue:`) {
+		t.Errorf("the names are not shown escaped:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+}
