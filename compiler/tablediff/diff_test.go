@@ -219,3 +219,29 @@ func FuzzJSON(f *testing.F) {
 		_ = d.Summary()
 	})
 }
+
+// TestValueEscapesWhatIsNotPrintable: a changed value's control, C1 and
+// bidirectional characters, which json.Marshal leaves raw, are shown as
+// JSON escapes in text and in Markdown, and the text shown is the same
+// JSON value.
+func TestValueEscapesWhatIsNotPrintable(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, want string }{
+		{"Echo API", `"Echo API"`},
+		{"Echo\u009b31mRED\u202eIPA", `"Echo\u009b31mRED\u202eIPA"`},
+		{"tag\U000E0001", `"tag\udb40\udc01"`},
+		{"café ☕", `"café ☕"`},
+	} {
+		raw, _ := json.Marshal(tt.in)
+		d := &tablediff.Diff{Items: []tablediff.Item{{Group: "catalogue", ID: "echo", Kind: tablediff.Changed,
+			Fields: []tablediff.Field{{Path: "description", Old: json.RawMessage(`""`), New: raw}}}}}
+		var text, md strings.Builder
+		d.WriteText(&text)   //nolint:errcheck // a strings.Builder
+		d.WriteMarkdown(&md) //nolint:errcheck
+		var back string
+		if !strings.Contains(text.String(), "→ "+tt.want+"\n") || !strings.Contains(md.String(), tt.want) ||
+			json.Unmarshal([]byte(tt.want), &back) != nil || back != tt.in {
+			t.Errorf("%q shown as\n%s%s\nwant %s", tt.in, text.String(), md.String(), tt.want)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf16"
 
 	"github.com/cuegate/cuegate/compiler/table"
 )
@@ -57,12 +59,33 @@ func (r Route) String() string {
 	return fmt.Sprintf("route %s %s: %s → %s", show(r.ListenPath), r.MethodNames(), show(r.Old), show(r.New))
 }
 
-// value shows a field's JSON value, or "(none)" when it is absent.
+// value shows a field's JSON value, or "(none)" when it is absent. A
+// character that is not printable (a control, C1 or bidirectional one,
+// which json.Marshal leaves as it is) is written as its JSON escape, so
+// that a value, which a pull request or a remote node chooses, can
+// neither drive a terminal nor reorder the text around it; the value
+// stays the same JSON.
 func value(raw []byte) string {
 	if raw == nil {
 		return "(none)"
 	}
-	return string(raw)
+	s := string(raw)
+	if !strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if strconv.IsPrint(r) {
+			b.WriteRune(r)
+			continue
+		}
+		if r1, r2 := utf16.EncodeRune(r); r1 != unicode.ReplacementChar {
+			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+		} else {
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
 }
 
 // WriteText writes d for a terminal: one line per item, then one per
