@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,6 +36,16 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		rest = append(rest, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// parseExit is the exit status of a subcommand whose flags did not parse
+// (the flag package has printed why, or the usage): 0 for -h or -help,
+// which asked for the usage, else exitUsage.
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
 }
 
 // budgetValid reports whether b, parsed from the flags of the subcommand

@@ -53,7 +53,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	b.Flags(fs)
 	dirs, err := parseInterspersed(fs, args)
 	if err != nil {
-		return exitUsage
+		return parseExit(err)
 	}
 	if len(dirs) != 1 || !validDiagFormat(*format) || (*check && *out != "") {
 		fs.Usage()

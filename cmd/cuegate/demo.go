@@ -39,7 +39,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	var b budget.Budget
 	b.Flags(fs)
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseExit(err)
 	}
 	if fs.NArg() != 0 {
 		fs.Usage()

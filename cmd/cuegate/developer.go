@@ -98,7 +98,7 @@ func (c developerCommand) exec(args []string, stdout, stderr io.Writer) int {
 	}
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
-		return exitUsage
+		return parseExit(err)
 	}
 	wantArgs := 0
 	if c.email {

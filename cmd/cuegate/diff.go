@@ -56,7 +56,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	b.Flags(fs)
 	dirs, err := parseInterspersed(fs, args)
 	if err != nil {
-		return exitUsage
+		return parseExit(err)
 	}
 	want := 2
 	if *rev != "" || *against != "" {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -34,12 +33,14 @@ func init() {
 // without losing something of it, exits 2 there, leaving that file and
 // the ones after it as they are.
 func runFmt(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("fmt", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("fmt", "usage: cuegate fmt [--check] DIR", stderr)
 	check := fs.Bool("check", false, "list unformatted files and exit 1 if there are any; change nothing")
 	dirs, err := parseInterspersed(fs, args)
-	if err != nil || len(dirs) != 1 {
-		fmt.Fprintln(stderr, "usage: cuegate fmt [--check] DIR")
+	if err != nil {
+		return parseExit(err)
+	}
+	if len(dirs) != 1 {
+		fs.Usage()
 		return exitUsage
 	}
 	files, err := table.ConfigFiles(dirs[0])

@@ -33,7 +33,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	var b budget.Budget
 	b.Flags(fs)
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseExit(err)
 	}
 	if *config == "" || fs.NArg() != 0 || (*logFormat != "json" && *logFormat != "console") {
 		fs.Usage()
