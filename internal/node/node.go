@@ -264,7 +264,8 @@ func (n *Node) AdminAddr() string   { return n.adminLn.Addr().String() }
 func (n *Node) Err() <-chan error { return n.errc }
 
 // Shutdown stops accepting connections and waits for the requests in
-// flight, at most the table's shutdown_grace, and for the portal's client
+// flight, at most the table's shutdown_grace (the gateway, admin and
+// portal listeners each within it, at the same time), and for the portal's client
 // changes in flight to store what the provider answered
 // (portal.Server.Drain, within a bound of its own); then it closes the
 // upstream pools, the key fetchers, the connection to the cluster's Redis
@@ -280,10 +281,16 @@ func (n *Node) Shutdown() error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.grace)
 		defer cancel()
-		errs := []error{n.server.ShutdownWithContext(ctx), n.admin.Shutdown(ctx)}
+		shutdowns := []func() error{func() error { return n.server.ShutdownWithContext(ctx) }, func() error { return n.admin.Shutdown(ctx) }}
 		if n.portal != nil {
-			errs = append(errs, n.portal.srv.Shutdown(ctx), n.portal.drain()) // the store and Redis still open
+			shutdowns = append(shutdowns, func() error { return n.portal.srv.Shutdown(ctx) }, n.portal.drain) // the store and Redis still open
 		}
+		errs := make([]error, len(shutdowns))
+		var wg sync.WaitGroup
+		for i, shut := range shutdowns {
+			wg.Go(func() { errs[i] = shut() }) // at once: a slow gateway request leaves the portal's its grace
+		}
+		wg.Wait()
 		// A server whose Serve had not begun when it was shut down (a
 		// Shutdown right after Start) would accept for ever: its
 		// listener is closed under it.

@@ -17,8 +17,8 @@ import (
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
-// TestServeGracefulShutdown: Shutdown stops accepting but lets a request
-// in flight finish.
+// TestServeGracefulShutdown: Shutdown stops accepting, on every listener
+// at once, but lets a request in flight finish.
 func TestServeGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -74,6 +74,12 @@ func TestServeGracefulShutdown(t *testing.T) {
 	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
 	testutil.Eventually(t, "the gateway to refuse connections during shutdown", func() bool {
 		_, err := c.Get(gw + "/open/x")
+		return err != nil
+	})
+	// The other listeners shut down at the same time, not once the
+	// gateway's request is through.
+	testutil.Eventually(t, "the admin listener to refuse connections while the gateway drains", func() bool {
+		_, err := c.Get(admin + "/healthz")
 		return err != nil
 	})
 	close(release)
