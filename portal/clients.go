@@ -222,20 +222,18 @@ func (s *Server) createClient(ctx context.Context, who registrant, catalogue []s
 }
 
 // registrant is who asks for a client or a change of one: the
-// developer's email, the
-// creation time of the account its session was started for, and the
-// client address (addressKey: the limiter key of place).
+// developer's email, the creation time of the account its session was
+// started for, and the client address, which the limits count by
+// (addressSlots, addressKey).
 type registrant struct {
 	email   string
 	account time.Time
 	addr    string
-	place   string
 }
 
 // registrant returns who asks, in r, for a client in sess.
 func (s *Server) registrant(r *http.Request, sess *session) registrant {
-	addr := s.addressOf(r)
-	return registrant{email: sess.Email, account: sess.Account, addr: addr, place: addressKey(addr)}
+	return registrant{email: sess.Email, account: sess.Account, addr: s.addressOf(r)}
 }
 
 // reservation is one registration in flight for a developer; clientID

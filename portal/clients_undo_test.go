@@ -102,7 +102,7 @@ func TestRegistrationOutlivesTheRequest(t *testing.T) {
 	}
 	e.developer("a@example.com")
 	d, _ := e.store.Developer("a@example.com")
-	c, aerr := s.createClient(ctx, registrant{email: d.Email, account: d.Created, place: "test"}, []string{"gluu_api"}, "app", nil)
+	c, aerr := s.createClient(ctx, registrant{email: d.Email, account: d.Created, addr: "test"}, []string{"gluu_api"}, "app", nil)
 	if aerr != nil {
 		t.Fatalf("createClient after the developer went away: %v", aerr)
 	}

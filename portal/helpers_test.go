@@ -308,6 +308,6 @@ func (e *env) post(c *http.Client, path string, form url.Values) (*http.Response
 // entry's policy.
 func counterKey(tb *table.Table, entry, clientID string) limit.Key {
 	e := tb.Portal.Catalogue[entry]
-	a := tb.APIs[e.API]
-	return limit.Key{Issuer: tb.Issuer(a), Claim: a.JWT.IdentityClaim, Identity: clientID, Policy: e.Policy}
+	iss, claim := tb.IdentityNamespace(tb.APIs[e.API])
+	return limit.Key{Issuer: iss, Claim: claim, Identity: clientID, Policy: e.Policy}
 }

@@ -82,7 +82,7 @@ func (s *Server) updateClient(ctx context.Context, who registrant, id string, ch
 	reg, err := dcr.New(sel.dcr, s.opts.ConfigDir, s.opts.HTTPClient)
 	var r *dcr.Registration
 	if err == nil {
-		slots := []limitSlot{{s.updates, dev}, {s.updatesByPlace, who.place}}
+		slots := []limitSlot{{s.updates, dev}, {s.updatesByPlace, addressKey(who.addr)}}
 		if wait := reserveAll(slots, s.opts.Now()); wait > 0 {
 			s.metrics.updatesLimited.Inc()
 			return c, false, tooMany(wait, "too many client changes were made in the last hour by your account or from your address: try again in %s",

@@ -48,9 +48,9 @@ func (s *Server) usage(ctx context.Context, t *table.Table, c store.Client) *usa
 	}
 	k := limit.Key{Identity: c.ClientID, Policy: p.ID}
 	for _, id := range c.Catalogue {
-		if e := t.Portal.Catalogue[id]; e != nil && k.Issuer == "" {
-			if a := t.APIs[e.API]; a != nil && a.JWT != nil {
-				k.Issuer, k.Claim = t.Issuer(a), a.JWT.IdentityClaim
+		if e := t.Portal.Catalogue[id]; e != nil {
+			if k.Issuer, k.Claim = t.IdentityNamespace(t.APIs[e.API]); k.Issuer != "" {
+				break
 			}
 		}
 	}

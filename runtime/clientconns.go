@@ -35,11 +35,12 @@ type clientConns struct {
 var _ net.Listener = (*clientConns)(nil)
 
 // newClientConns returns ln capping each client, but those in exempt, at
-// max connections, counting those it closes in refused and logging them
-// to log at most once per acceptLogEvery.
-func newClientConns(ln net.Listener, max int, exempt []netip.Prefix, refused *metrics.Counter, log zerolog.Logger) *clientConns {
+// max connections, and those clients together at total (0: no cap),
+// counting those it closes in refused and logging them to log at most
+// once per acceptLogEvery.
+func newClientConns(ln net.Listener, max, total int, exempt []netip.Prefix, refused *metrics.Counter, log zerolog.Logger) *clientConns {
 	return &clientConns{
-		Listener: ln, max: max, exempt: exempt, refused: refused,
+		Listener: ln, max: max, total: total, exempt: exempt, refused: refused,
 		log:  everyAcceptLog(log),
 		open: make(map[netip.Prefix]int),
 	}

@@ -19,7 +19,7 @@ import (
 
 func TestClientOfConnection(t *testing.T) {
 	t.Parallel()
-	l := newClientConns(nil, 1, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:1::/48"), netip.MustParsePrefix("fe80:0:0:1::/64")},
+	l := newClientConns(nil, 1, 0, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:1::/48"), netip.MustParsePrefix("fe80:0:0:1::/64")},
 		metrics.NewSet().NewCounter("refused"), zerolog.Nop())
 	tcp := func(s string) net.Addr { return net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s)) }
 	for _, tt := range []struct {
@@ -135,10 +135,8 @@ func TestSideListenerCaps(t *testing.T) {
 // connections together; the exempt ones count against neither cap.
 func TestClientConnsTotal(t *testing.T) {
 	t.Parallel()
-	cc := newClientConns(listenLoopback(t), 2, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
-		metrics.NewSet().NewCounter("refused"), zerolog.Nop())
-	cc.total = 3
-	ln := acceptAll(t, cc)
+	ln := acceptAll(t, newClientConns(listenLoopback(t), 2, 3, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+		metrics.NewSet().NewCounter("refused"), zerolog.Nop()))
 	for _, tt := range []struct {
 		from   string
 		served bool

@@ -1,9 +1,6 @@
 package runtime
 
 import (
-	"bytes"
-	"slices"
-
 	"github.com/valyala/fasthttp"
 
 	"github.com/cuegate/cuegate/runtime/auth"
@@ -33,12 +30,11 @@ func (e *headerEdits) edit(h headerEditor) {
 
 // RequestHeader implements proxy.Hooks: the last edits of the header sent
 // upstream, after the proxy's own, so that no client header (not even a
-// Connection header naming them) undoes them. The portal's cookies and
-// the names of every API's claim headers are removed whatever the client
-// sent, and the API's own claim headers are then set from the verified
-// claims.
+// Connection header naming them) undoes them. The portal's cookies are
+// removed whatever the client sent (the names of every API's claim
+// headers were, by the proxy: proxy.Request.Drop), and the API's own claim
+// headers are then set from the verified claims.
 func (r *request) RequestHeader(h *fasthttp.RequestHeader) {
-	dropClaimHeaderNames(h, r.st.claimHeaderNames) // before passCookies, which its reading of the keys would undo
 	r.buf = passCookies(h, r.buf)
 	ru := r.st.rules
 	if ru == nil {
@@ -53,26 +49,6 @@ func (r *request) RequestHeader(h *fasthttp.RequestHeader) {
 		if r.buf, ok = appendClaim(r.buf[:0], r.claims, ch.claim); ok {
 			h.SetCanonical(ch.name, r.buf)
 		}
-	}
-}
-
-// dropClaimHeaderNames removes from h every field whose name is one of
-// names (sorted, canonical, as fasthttp yields keys): one pass over h's
-// keys when it has none, the typical case, and one more for each name it
-// has, whose fields DelBytes removes together.
-func dropClaimHeaderNames(h *fasthttp.RequestHeader, names [][]byte) {
-	for len(names) > 0 {
-		var hit []byte
-		for _, k := range h.PeekKeys() {
-			if i, ok := slices.BinarySearchFunc(names, k, bytes.Compare); ok {
-				hit = names[i]
-				break
-			}
-		}
-		if hit == nil {
-			return
-		}
-		h.DelBytes(hit)
 	}
 }
 

@@ -133,9 +133,9 @@ type apiState struct {
 	byMethod bool
 	// claimHeaderNames are the names of the claim headers every API of
 	// the table sets, sorted (one slice, shared by the generation's
-	// states): a
-	// client's field of one is removed on every API, so that no API
-	// passes on a forged one to an upstream that trusts it.
+	// states): a client's field of one is removed on every API
+	// (proxy.Request.Drop), so that no API passes on a forged one to an
+	// upstream that trusts it.
 	claimHeaderNames [][]byte
 }
 

@@ -180,7 +180,7 @@ func newCORSRules(c *table.CORS) *corsRules {
 
 // gatewayHeaders are the response headers the gateway sets itself for
 // the caller to read: every CORS answer exposes them.
-var gatewayHeaders = []string{"X-Request-Id", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
+var gatewayHeaders = []string{string(hdrRequestID), string(hdrRetryAfter), string(hdrRateLimit), string(hdrRateRemaining), string(hdrRateReset)}
 
 // exposed is the Access-Control-Expose-Headers list of an API's CORS:
 // its expose_headers, then those of gatewayHeaders they do not name (in

@@ -26,7 +26,7 @@ func (g *Gateway) Listener(ln net.Listener) (_ net.Listener, scheme string) {
 	gw := &g.Current().Gateway
 	ln = newRetryAccept(ln, g.log)
 	if perClient := maxConnsPerClient(gw.MaxConnsPerClient, g.listenerCap); perClient > 0 {
-		ln = newClientConns(ln, perClient, gw.ConnsExempt, g.series.connsRefused, g.log.With().Str("listener", "gateway").Logger())
+		ln = newClientConns(ln, perClient, 0, gw.ConnsExempt, g.series.connsRefused, g.log.With().Str("listener", "gateway").Logger())
 	}
 	ln = deadline.Listener(ln)
 	if cfg := g.TLSConfig(); cfg != nil {

@@ -35,7 +35,5 @@ func (g *Gateway) SideListener(ln net.Listener, name string) net.Listener {
 		exempt = slices.Concat(exempt, t.Portal.TrustedProxies)
 	}
 	refused := g.series.set.GetOrCreateCounter(`cuegate_side_conns_refused_total{listener="` + name + `"}`)
-	cc := newClientConns(newRetryAccept(ln, g.log), perClient, exempt, refused, g.log.With().Str("listener", name).Logger())
-	cc.total = total
-	return cc
+	return newClientConns(newRetryAccept(ln, g.log), perClient, total, exempt, refused, g.log.With().Str("listener", name).Logger())
 }

@@ -190,10 +190,8 @@ func byMethod(t *table.Table, a *table.API) bool {
 // the IdP it takes tokens from and its identity claim; the zero Namespace
 // for an API that checks no tokens.
 func namespaceOf(t *table.Table, api *table.API) policy.Namespace {
-	if iss := t.Issuer(api); iss != "" {
-		return policy.Namespace{Issuer: iss, Claim: api.JWT.IdentityClaim}
-	}
-	return policy.Namespace{}
+	iss, claim := t.IdentityNamespace(api)
+	return policy.Namespace{Issuer: iss, Claim: claim}
 }
 
 // entryNamespaces returns, per catalogue entry of t whose API checks

@@ -377,6 +377,18 @@ func (t *Table) Issuer(api *API) string {
 	return ""
 }
 
+// IdentityNamespace returns where api's identities name one caller: the
+// issuer of its tokens (Issuer) and the claim it takes identities from;
+// both "" for an API without issuer. The gateway binds clients and counts
+// limits in it, and the portal reads a client's usage there: both ask
+// here, so they agree.
+func (t *Table) IdentityNamespace(api *API) (issuer, claim string) {
+	if issuer = t.Issuer(api); issuer == "" {
+		return "", ""
+	}
+	return issuer, api.JWT.IdentityClaim
+}
+
 // JSON returns the canonical JSON encoding of t: object keys sorted, two
 // spaces of indent, a final newline. The same configuration always gives
 // the same bytes.

@@ -38,8 +38,10 @@ type Node struct {
 	configDir string
 	reloadMu  sync.Mutex    // serialises Reload
 	reloads   chan struct{} // capacity 1: a reload asked for (RequestReload), not yet begun
+	// ending ends when Shutdown begins: the reloader and the listeners'
+	// goroutines stop, and a compile in progress gives up.
 	ending    context.Context
-	end       context.CancelFunc // ends ending, and a compile in progress, at Shutdown
+	end       context.CancelFunc
 	log       zerolog.Logger
 	server    *fasthttp.Server
 	admin     *http.Server
@@ -50,7 +52,6 @@ type Node struct {
 	portal    *portalListener // nil without a state file
 	grace     time.Duration
 	errc      chan error
-	stop      chan struct{}
 	wg        sync.WaitGroup
 	once      sync.Once
 	shutErr   error
@@ -131,7 +132,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	if gw, err = runtime.New(t, ro); err != nil {
 		return nil, err
 	}
-	n = &Node{gw: gw, cluster: cl, compile: o.Compile, configDir: o.ConfigDir, watcher: watcher, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), stop: make(chan struct{}), reloads: make(chan struct{}, 1)}
+	n = &Node{gw: gw, cluster: cl, compile: o.Compile, configDir: o.ConfigDir, watcher: watcher, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), reloads: make(chan struct{}, 1)}
 	n.ending, n.end = context.WithCancel(context.Background())
 	if err = n.listen(ctx, t, st, o); err != nil {
 		return nil, err
@@ -234,7 +235,7 @@ func (n *Node) goServe(name string, serve func() error) {
 		defer n.wg.Done()
 		err := serve()
 		select {
-		case <-n.stop:
+		case <-n.ending.Done():
 		default:
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				n.errc <- fmt.Errorf("%s listener: %w", name, err)
@@ -275,7 +276,6 @@ func (n *Node) Err() <-chan error { return n.errc }
 func (n *Node) Shutdown() error {
 	n.once.Do(func() {
 		n.end() // a compile in progress gives up; no reload begins
-		close(n.stop)
 		if n.watcher != nil {
 			n.watcher.Close() //nolint:errcheck
 		}

@@ -22,7 +22,7 @@ func (n *Node) reloadOnRequest() {
 	}
 	for {
 		select {
-		case <-n.stop:
+		case <-n.ending.Done():
 			return
 		case _, ok := <-events:
 			if !ok {

@@ -57,7 +57,7 @@ func (d *driver) Register(ctx context.Context, req Request) (*Registration, erro
 // client may stay at the provider, ErrUnmanaged when it gave no way to
 // delete it.
 func (d *driver) undo(ctx context.Context, reg *Registration) error {
-	_, _, err := d.call(ctx, http.MethodDelete, reg, nil)
+	err := d.Delete(ctx, reg)
 	if errors.Is(err, ErrUnknownClient) {
 		return nil // deleted already
 	}

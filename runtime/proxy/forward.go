@@ -41,6 +41,11 @@ type Request struct {
 	// MaxBody, when positive, bounds a request body sent without a
 	// Content-Length (chunked); the caller checks declared lengths.
 	MaxBody int64
+	// Drop names more request headers to remove (sorted, canonical, as
+	// fasthttp yields keys), in the same pass as the hop-by-hop ones,
+	// before Hooks.RequestHeader: the caller's own, which no client may
+	// send.
+	Drop [][]byte
 }
 
 // Forward sends the request in ctx to a target with r.Path and streams the
@@ -132,7 +137,7 @@ func (ex *exchange) outgoing(ctx *fasthttp.RequestCtx, r *Request) *fasthttp.Req
 	}
 	out.Header.SetNoDefaultContentType(true) // pass on only what the client sent
 	ex.buf = appendForwardedFor(ex.buf[:0], ctx)
-	ex.conn = stripHeaders(&out.Header, stripped, ex.conn)
+	ex.conn = stripHeaders(&out.Header, func(k []byte) bool { return stripped(k) || named(r.Drop, k) }, ex.conn)
 	out.Header.SetCanonical(hdrXFF, ex.buf)
 	if isTLS {
 		out.Header.SetCanonical(hdrXFProto, strHTTPS)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 
 	"github.com/valyala/fasthttp"
 
@@ -106,6 +107,12 @@ func stripHeaders(h header, drop func(key []byte) bool, conn []byte) []byte {
 		}
 	}
 	return conn
+}
+
+// named reports whether name is one of names (sorted).
+func named(names [][]byte, name []byte) bool {
+	_, ok := slices.BinarySearchFunc(names, name, bytes.Compare)
+	return ok
 }
 
 // listed reports whether names, each followed by '\n', has name.
