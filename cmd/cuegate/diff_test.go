@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -147,5 +148,22 @@ func TestErrorText(t *testing.T) {
 		if got := errorText(tt.err); got != tt.want {
 			t.Errorf("errorText:\n%s\nwant\n%s", got, tt.want)
 		}
+	}
+}
+
+// TestChangedFilesLargeDocument: a named file larger than a PEM bundle
+// may be, as an OpenAPI document may, is compared by its contents: the
+// same on both sides is no change, one byte apart is.
+func TestChangedFilesLargeDocument(t *testing.T) {
+	t.Parallel()
+	oldDir, newDir := t.TempDir(), t.TempDir()
+	doc := strings.Repeat("x", table.MaxPEMFileBytes+1)
+	testutil.WriteFile(t, filepath.Join(oldDir, "same.yaml"), doc, 0o644)
+	testutil.WriteFile(t, filepath.Join(newDir, "same.yaml"), doc, 0o644)
+	testutil.WriteFile(t, filepath.Join(oldDir, "other.yaml"), doc, 0o644)
+	testutil.WriteFile(t, filepath.Join(newDir, "other.yaml"), doc+"y", 0o644)
+	changed, err := changedFiles(oldDir, newDir, []string{"other.yaml", "same.yaml"})
+	if err != nil || !slices.Equal(changed, []string{"other.yaml"}) {
+		t.Errorf("changedFiles = %v, %v; want [other.yaml]", changed, err)
 	}
 }

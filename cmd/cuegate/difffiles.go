@@ -66,7 +66,8 @@ func namedFiles(tableJSON []byte) ([]string, error) {
 // changedFiles returns those of names whose contents differ between the
 // configuration directories oldDir and newDir: a file absent from one
 // side only, or that either side cannot read (table.ReadFileIn: inside
-// its directory, a regular file of at most table.MaxPEMFileBytes), counts
+// its directory, a regular file of at most table.MaxConfigFileBytes, the
+// bound of the largest files a table names, its OpenAPI documents), counts
 // as changed.
 func changedFiles(oldDir, newDir string, names []string) ([]string, error) {
 	oldRoot, err := os.OpenRoot(oldDir)
@@ -93,7 +94,7 @@ func changedFiles(oldDir, newDir string, names []string) ([]string, error) {
 // digest returns the SHA-256 of the file name in r, or "absent" for none;
 // ok is false when it cannot be read.
 func digest(r *os.Root, name string) (sum [sha256.Size]byte, ok bool) {
-	b, err := table.ReadFileIn(r, name, table.MaxPEMFileBytes)
+	b, err := table.ReadFileIn(r, name, table.MaxConfigFileBytes)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return [sha256.Size]byte{}, true // absent: no file hashes to all zeros
