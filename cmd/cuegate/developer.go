@@ -34,7 +34,8 @@ When the node has a gateway.admin_token, --admin-token-file FILE (or the
 environment variable CUEGATE_ADMIN_TOKEN) gives it.
 add reads the password from --password-file, else from the first line of
 standard input, and creates the state file when there is none; list and
-remove refuse a --state file that does not exist. remove also revokes the
+remove refuse a --state file that does not exist, and list writes nothing
+to it (an older file is migrated by the first change). remove also revokes the
 developer's clients at the gateway (their registrations at the identity
 provider remain).`
 
@@ -46,9 +47,8 @@ type developerCommand struct {
 	// email: the subcommand takes one positional argument, EMAIL,
 	// normalised before the accounts are opened.
 	email bool
-	// createsState: the subcommand may start a --state file that does not
-	// exist yet.
-	createsState bool
+	// state is what the subcommand does with a --state file.
+	state stateUse
 	// flags, when set, registers the subcommand's own flags on fs and
 	// returns what completes the request from them once parsed.
 	flags func(fs *flag.FlagSet) func(*developerRequest) error
@@ -63,9 +63,9 @@ type developerRequest struct {
 
 // developerCommands are cuegate developer's subcommands.
 var developerCommands = []developerCommand{
-	{name: "add", email: true, createsState: true, flags: passwordFlag, run: addDeveloper},
-	{name: "list", run: listDevelopers},
-	{name: "remove", email: true, run: removeDeveloper},
+	{name: "add", email: true, state: createsState, flags: passwordFlag, run: addDeveloper},
+	{name: "list", state: readsState, run: listDevelopers},
+	{name: "remove", email: true, state: changesState, run: removeDeveloper},
 }
 
 func runDeveloper(args []string, stdout, stderr io.Writer) int {
@@ -121,7 +121,7 @@ func (c developerCommand) exec(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	accounts, done, err := openAccounts(*state, *admin, *adminTokenFile, c.createsState)
+	accounts, done, err := openAccounts(*state, *admin, *adminTokenFile, c.state)
 	if err != nil {
 		printError(stderr, "cuegate developer:", err)
 		if errors.Is(err, store.ErrLocked) {

@@ -26,11 +26,24 @@ type developerAccounts interface {
 	Remove(email string) (portal.Removal, error)
 }
 
-// openAccounts opens the accounts of the state file, or, with admin set,
-// of the node at that address (with the admin token from adminTokenFile,
-// see readAdminToken). A state file that does not exist is an error
-// unless createsState. The caller calls done when finished with them.
-func openAccounts(state, admin, adminTokenFile string, createsState bool) (_ developerAccounts, done func(), _ error) {
+// stateUse is what a developer subcommand does with a --state file.
+type stateUse int
+
+const (
+	// readsState: the file must exist, and is not written, not even to
+	// migrate it to the current schema (store.OpenReadOnly).
+	readsState stateUse = iota
+	// changesState: the file must exist.
+	changesState
+	// createsState: a file that does not exist yet is started.
+	createsState
+)
+
+// openAccounts opens the accounts of the state file as use says, or, with
+// admin set, of the node at that address (with the admin token from
+// adminTokenFile, see readAdminToken). The caller calls done when
+// finished with them.
+func openAccounts(state, admin, adminTokenFile string, use stateUse) (_ developerAccounts, done func(), _ error) {
 	if admin != "" {
 		token, err := readAdminToken(adminTokenFile)
 		if err != nil {
@@ -41,10 +54,14 @@ func openAccounts(state, admin, adminTokenFile string, createsState bool) (_ dev
 	}
 	// A mistyped path for list or remove must not leave an empty state
 	// file (and its lock) behind.
-	if _, err := os.Stat(state); !createsState && errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(state); use != createsState && errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("no state file at %s (developer add creates one)", state)
 	}
-	st, err := store.Open(state)
+	open := store.Open
+	if use == readsState {
+		open = store.OpenReadOnly
+	}
+	st, err := open(state)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,17 +2,19 @@ package store
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
-func TestMigrateV1(t *testing.T) {
-	t.Parallel()
-	path := statePath(t)
-	v1 := `{
+// v1 is a state file of schema version 1.
+const v1 = `{
   "version": 1,
   "developers": {"b@example.com": {"password_hash": "hb", "created": "2025-01-02T00:00:00Z"},
                  "a@example.com": {"password_hash": "ha", "created": "2025-01-01T00:00:00Z"}},
@@ -22,6 +24,10 @@ func TestMigrateV1(t *testing.T) {
                      "expires_at": "2026-02-01T00:00:00Z"}},
   "revoked": ["old"]
 }`
+
+func TestMigrateV1(t *testing.T) {
+	t.Parallel()
+	path := statePath(t)
 	testutil.WriteFile(t, path, v1, 0o600)
 	testutil.WriteFile(t, path+".v1.bak", "an older backup", 0o644)
 	s := open(t, path)
@@ -45,5 +51,49 @@ func TestMigrateV1(t *testing.T) {
 	b, _ := os.ReadFile(path)
 	if !bytes.Contains(b, []byte(`"version": 2`)) {
 		t.Errorf("file not rewritten as version 2:\n%s", b)
+	}
+}
+
+// TestOpenReadOnlyWritesNothing: a store opened read-only reads a version
+// 1 file migrated, leaves the file, its directory and a crash's temporary
+// file as they were, refuses every change, and does not create a file
+// that is not there.
+func TestOpenReadOnlyWritesNothing(t *testing.T) {
+	t.Parallel()
+	path := statePath(t)
+	testutil.WriteFile(t, path, v1, 0o600)
+	testutil.WriteFile(t, filepath.Join(filepath.Dir(path), ".state.json.tmp-0123456789abcdef"), "left by a crash", 0o600)
+	s, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if c, ok := s.Client("c1"); !ok || c.ClientSecret != "s1" {
+		t.Errorf("client c1 = %+v, %v", c, ok)
+	}
+	if err := s.AddDeveloper(Developer{Email: "c@example.com", PasswordHash: "h", Created: t0}); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("AddDeveloper = %v, want ErrReadOnly", err)
+	}
+	if _, ok := s.Developer("c@example.com"); ok {
+		t.Error("a refused change is visible")
+	}
+	if b, _ := os.ReadFile(path); string(b) != v1 {
+		t.Errorf("file changed:\n%s", b)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{".state.json.tmp-0123456789abcdef", "state.json", "state.json.lock"}; !slices.Equal(names, want) {
+		t.Errorf("directory holds %q, want %q", names, want)
+	}
+
+	missing := statePath(t)
+	if _, err := OpenReadOnly(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("OpenReadOnly of a missing file = %v, want ErrNotExist", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a read-only open created %s (%v)", missing, err)
 	}
 }

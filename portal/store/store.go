@@ -59,6 +59,8 @@ var (
 	ErrChanged = errors.New("store: changed meanwhile")
 	// ErrClosed is the error of a write after Close.
 	ErrClosed = errors.New("store: closed")
+	// ErrReadOnly is the error of a change to a store OpenReadOnly opened.
+	ErrReadOnly = errors.New("store: opened read-only")
 	// ErrPermissions is the error of opening or reading a state file (or
 	// its lock file) that users other than its owner may write, or that is
 	// in a directory in which they may replace it, or below one, or that
@@ -72,7 +74,9 @@ var (
 type Store struct {
 	path string       // absolute, without symbolic links
 	lock *flock.Flock // held from Open until Close
-	cur  atomic.Pointer[snapshot]
+	// readOnly: opened by OpenReadOnly; write refuses.
+	readOnly bool
+	cur      atomic.Pointer[snapshot]
 
 	mu     sync.Mutex // serialises writers and Close
 	closed bool       // guarded by mu
@@ -89,7 +93,16 @@ type Store struct {
 // Open opens the state file at path (or where path leads, when it is a
 // symbolic link) for reading and writing, creating it when it does not
 // exist, and locks it until Close.
-func Open(path string) (*Store, error) {
+func Open(path string) (*Store, error) { return openStore(path, false) }
+
+// OpenReadOnly opens the state file at path as Open does, its lock
+// included, but writes nothing: a file that does not exist is an error
+// wrapping fs.ErrNotExist, a file of an older schema version is migrated
+// in memory only, the temporary files a crash left stay, and every change
+// fails with ErrReadOnly.
+func OpenReadOnly(path string) (*Store, error) { return openStore(path, true) }
+
+func openStore(path string, readOnly bool) (*Store, error) {
 	abs, err := resolve(path)
 	if err != nil {
 		return nil, err
@@ -106,11 +119,14 @@ func Open(path string) (*Store, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %s (lock %s is held; is another cuegate running on it?)", ErrLocked, abs, abs+".lock")
 	}
-	s := &Store{path: abs, lock: lock, commit: (*atomicfile.File).Commit}
-	// Temporary files left by a crash are stale now that we hold the lock.
-	atomicfile.RemoveStale(abs)
+	s := &Store{path: abs, lock: lock, readOnly: readOnly, commit: (*atomicfile.File).Commit}
+	if !readOnly {
+		// Temporary files left by a crash are stale now that we hold the lock.
+		atomicfile.RemoveStale(abs)
+	}
 	st, from, err := readState(abs)
 	switch {
+	case readOnly:
 	case errors.Is(err, fs.ErrNotExist):
 		st = &state{Version: Version}
 		err = s.write(st)

@@ -15,6 +15,9 @@ import (
 // wrapping atomicfile.ErrNotDurable st is in place, after any other the
 // file is as it was. The caller holds s.mu (or is Open).
 func (s *Store) write(st *state) error {
+	if s.readOnly {
+		return fmt.Errorf("%w: %s", ErrReadOnly, s.path)
+	}
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("store: encode: %w", err)
