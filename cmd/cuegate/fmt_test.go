@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cuegate/cuegate/internal/atomicfile"
 	"github.com/cuegate/cuegate/internal/testutil"
 )
 
@@ -95,5 +97,35 @@ func TestFmtNamesEscaped(t *testing.T) {
 	}
 	if !strings.Contains(stdout, `a\n::error`) || !strings.Contains(stderr, `b\n::error::bad.cue:`) {
 		t.Errorf("the names are not shown escaped:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+}
+
+// TestFmtNotDurableIsFormatted: a file put in place whose directory could
+// not be synced after is formatted: fmt warns, naming it, formats the
+// files after it and exits 0.
+func TestFmtNotDurableIsFormatted(t *testing.T) {
+	t.Parallel()
+	const unformatted, formatted = "package cfg\na:   1\n", "package cfg\n\na: 1\n"
+	dir := t.TempDir()
+	first, second := filepath.Join(dir, "a.cue"), filepath.Join(dir, "b.cue")
+	testutil.WriteFile(t, first, unformatted, 0o600)
+	testutil.WriteFile(t, second, unformatted, 0o600)
+	notDurable := func(dir, path string, data []byte) error {
+		if err := atomicfile.ReplaceWithin(dir, path, data); err != nil || path != first {
+			return err
+		}
+		return fmt.Errorf("%w: simulated directory sync failure", atomicfile.ErrNotDurable)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := formatDir(dir, false, notDurable, &stdout, &stderr); code != exitOK {
+		t.Errorf("fmt = %d, want 0; stderr:\n%s", code, stderr.String())
+	}
+	if want := "cuegate: warning: " + first + " is formatted, but: "; !strings.HasPrefix(stderr.String(), want) || !strings.Contains(stderr.String(), "simulated directory sync failure") {
+		t.Errorf("stderr = %q, want a warning beginning %q", stderr.String(), want)
+	}
+	for _, f := range []string{first, second} {
+		if b, _ := os.ReadFile(f); string(b) != formatted {
+			t.Errorf("%s = %q, want %q", f, b, formatted)
+		}
 	}
 }
