@@ -13,6 +13,8 @@ func (c *compilation) buildPortal(t *table.Table, r *schema.Portal) {
 		RedirectURISeparator: r.Redirect_uri_separator,
 		SessionTTL:           c.duration(r.Session_ttl, true, field("portal", "session_ttl")),
 		TombstoneRetention:   c.duration(r.Tombstone_retention, true, field("portal", "tombstone_retention")),
+		RegistrationsPerHour: int(r.Registrations_per_hour),
+		SignupsPerHour:       int(r.Signups_per_hour),
 		Catalogue:            make(map[string]*table.CatalogueEntry, len(r.Catalogue)),
 	}
 	t.Portal.TrustedProxies = c.prefixes(r.Trusted_proxies, field("portal", "trusted_proxies"))

@@ -70,10 +70,17 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 	addr := s.addressOf(r)
 	place := addressKey(addr)
 	slots := addressSlots(s.signups, s.signupsByNetwork, addr)
-	if wait := reserveAll(slots, s.opts.Now()); wait > 0 {
+	now := s.opts.Now()
+	if wait := reserveAll(slots, now); wait > 0 {
 		s.metrics.signupsLimited.Inc()
 		s.opts.Logger.Info().Str("address", addr).Msg("portal: sign-up limited")
 		return "", tooMany(wait, "too many sign-ups from your address: try again in %s", wait.Round(time.Second))
+	}
+	slots, wait := reservePortalWide(s.signupsAll, t.Portal.SignupsPerHour, signupsPerHour, slots, now)
+	if wait > 0 {
+		s.metrics.signupsLimited.Inc()
+		s.opts.Logger.Warn().Msg("portal: sign-up refused: portal.signups_per_hour reached")
+		return "", tooMany(wait, "this portal took as many sign-ups as it may in an hour: try again in %s", wait.Round(time.Second))
 	}
 	if !s.hashing.acquire(r.Context()) {
 		releaseAll(slots)

@@ -271,10 +271,17 @@ func (s *Server) reserveClient(who registrant) (*reservation, *apiError) {
 			"you have reached the limit of %d clients per developer: delete one you no longer use, then register again", MaxClientsPerDeveloper)
 	}
 	slots := append([]limitSlot{{s.registrations, dev}}, addressSlots(s.registrationsByPlace, s.registrationsByNetwork, who.addr)...)
-	if wait := reserveAll(slots, s.opts.Now()); wait > 0 {
+	now := s.opts.Now()
+	if wait := reserveAll(slots, now); wait > 0 {
 		s.metrics.registrationsLimited.Inc()
 		return nil, tooMany(wait, "too many clients were registered in the last hour by your account or from your address: register again in %s",
 			wait.Round(time.Second))
+	}
+	slots, wait := reservePortalWide(s.registrationsAll, s.table().Portal.RegistrationsPerHour, registrationsPerHour, slots, now)
+	if wait > 0 {
+		s.metrics.registrationsLimited.Inc()
+		s.opts.Logger.Warn().Msg("portal: registration refused: portal.registrations_per_hour reached")
+		return nil, tooMany(wait, "this portal registered as many clients as it may in an hour: register again in %s", wait.Round(time.Second))
 	}
 	r := &reservation{dev: dev, slots: slots}
 	if s.registering[dev] == nil {

@@ -195,3 +195,56 @@ func TestUpdatesAreLimited(t *testing.T) {
 		t.Errorf("%d provider calls past the limit", n-calls)
 	}
 }
+
+// TestPortalWideLimits: past portal.registrations_per_hour registrations,
+// or portal.signups_per_hour sign-ups, in an hour, every account and
+// address is refused (429 with Retry-After, no provider call) until the
+// hour ends; a reload that raises the limit lets more through at once.
+func TestPortalWideLimits(t *testing.T) {
+	t.Parallel()
+	withLimits := func(e *env, registrations, signups int) {
+		tb := e.freshTable()
+		tb.Portal.RegistrationsPerHour, tb.Portal.SignupsPerHour = registrations, signups
+		e.table.Store(tb)
+	}
+	t.Run("registrations", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		withLimits(e, 3, 100)
+		for i := range 3 {
+			e.create(e.developer(fmt.Sprintf("a%d@example.com", i)), "app", "gluu_api")
+		}
+		dev := e.developer("late@example.com")
+		calls := len(e.requests())
+		var aerr apiError
+		resp := e.api(dev, "POST", "/clients", map[string]any{"catalogue": []string{"gluu_api"}, "client_name": "one more"}, &aerr)
+		const want = "this portal registered as many clients as it may in an hour: register again in 1h0m0s"
+		if resp.StatusCode != http.StatusTooManyRequests || aerr.Description != want || resp.Header.Get("Retry-After") != "3600" {
+			t.Errorf("past the portal-wide limit: %d %+v, Retry-After %q", resp.StatusCode, aerr, resp.Header.Get("Retry-After"))
+		}
+		if n := len(e.requests()); n != calls {
+			t.Errorf("%d provider calls past the limit", n-calls)
+		}
+		withLimits(e, 4, 100)
+		e.create(dev, "after the reload", "gluu_api")
+		e.advance(time.Hour)
+		e.api(dev, "POST", "/login", credentials{"late@example.com", "correct horse"}, nil)
+		e.create(dev, "next hour", "gluu_api")
+	})
+	t.Run("sign-ups", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		withLimits(e, 100, 3)
+		got := statuses{}
+		for i := range 5 { // each from an address of its own
+			got[e.callFrom(fmt.Sprintf("203.0.113.%d:1234", i+1), "", "/signup", credentials{fmt.Sprintf("u%d@example.com", i), "correct horse"})]++
+		}
+		if got[http.StatusCreated] != 3 || got[http.StatusTooManyRequests] != 2 {
+			t.Errorf("5 sign-ups from as many addresses, 3 an hour portal-wide: %v, want 3 × 201 and 2 × 429", got)
+		}
+		e.advance(time.Hour)
+		if st := e.callFrom("203.0.113.99:1234", "", "/signup", credentials{"next@example.com", "correct horse"}); st != http.StatusCreated {
+			t.Errorf("a sign-up the next hour: %d, want 201", st)
+		}
+	})
+}

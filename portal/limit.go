@@ -40,13 +40,19 @@ func newWindowLimiter(max int, window time.Duration) *windowLimiter {
 // left in its window, takes nothing and returns how long key must wait. A
 // slot taken must be given to commit or release exactly once.
 func (l *windowLimiter) reserve(key string, now time.Time) time.Duration {
+	return l.reserveUpTo(key, l.max, now)
+}
+
+// reserveUpTo is reserve with max events per window in place of l's: for
+// a limit the configuration sets, which a reload may change.
+func (l *windowLimiter) reserveUpTo(key string, max int, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	c := l.m[key]
 	if c != nil && now.Sub(c.start) >= l.window { // a new window; pending slots carry over
 		c.n, c.start = c.pending, now
 	}
-	if c != nil && c.n >= l.max {
+	if c != nil && c.n >= max {
 		return c.start.Add(l.window).Sub(now) // positive: the window was renewed above if it had ended
 	}
 	if c == nil {
@@ -120,6 +126,24 @@ func addressSlots(byPlace, byNetwork *windowLimiter, addr string) []limitSlot {
 		slots = append(slots, limitSlot{byNetwork, nk})
 	}
 	return slots
+}
+
+// portalWide is the key of a portal-wide limit's one window.
+const portalWide = ""
+
+// reservePortalWide reserves the slot of l's portal-wide window, of up to
+// max events (defaultMax when max is not positive), after slots were
+// reserved: it returns 0 and slots with its own, or how long to wait,
+// having given slots back.
+func reservePortalWide(l *windowLimiter, max, defaultMax int, slots []limitSlot, now time.Time) ([]limitSlot, time.Duration) {
+	if max <= 0 {
+		max = defaultMax
+	}
+	if wait := l.reserveUpTo(portalWide, max, now); wait > 0 {
+		releaseAll(slots)
+		return nil, wait
+	}
+	return append(slots, limitSlot{l, portalWide}), 0
 }
 
 // reserveAll reserves a slot of every key, or of none: it returns 0, or

@@ -79,9 +79,11 @@ const (
 	registrationsPerPlace     = 120                       // and per client address
 	registrationsPerNetwork   = 4 * registrationsPerPlace // and per IPv6 /48
 	registrationWindow        = time.Hour
-	updatesPerAccount         = 60  // client changes that call the provider, per registrationWindow and account
-	updatesPerPlace           = 240 // and per client address
-	readsPerAccount           = 120 // RFC 7592 reads a client page makes, per registrationWindow and account
+	registrationsPerHour      = 1000 // portal-wide, when the table sets none (portal.registrations_per_hour)
+	signupsPerHour            = 200  // portal-wide, likewise (portal.signups_per_hour)
+	updatesPerAccount         = 60   // client changes that call the provider, per registrationWindow and account
+	updatesPerPlace           = 240  // and per client address
+	readsPerAccount           = 120  // RFC 7592 reads a client page makes, per registrationWindow and account
 	defaultSessionTTL         = 12 * time.Hour
 	defaultTombstoneRetention = 48 * time.Hour
 	hashQueuePerSlot          = 8               // bcrypt work that may wait, per slot (Server.hashing)
@@ -122,6 +124,10 @@ type Server struct {
 	// signups and signupsByNetwork bound sign-up attempts by address and
 	// by an IPv6 address's /48 (networkKey).
 	signups, signupsByNetwork *windowLimiter
+	// signupsAll and registrationsAll bound sign-up attempts and
+	// registrations portal-wide, in one window each (portalWide), to
+	// portal.signups_per_hour and portal.registrations_per_hour.
+	signupsAll, registrationsAll *windowLimiter
 	// registrations, registrationsByPlace and registrationsByNetwork bound
 	// the registrations that call the provider, by account, by client
 	// address and by an IPv6 address's /48: each spends the operator's
@@ -180,6 +186,8 @@ func New(opts Options) (*Server, error) {
 		updates:                newWindowLimiter(updatesPerAccount, registrationWindow),
 		updatesByPlace:         newWindowLimiter(updatesPerPlace, registrationWindow),
 		reads:                  newWindowLimiter(readsPerAccount, registrationWindow),
+		signupsAll:             newWindowLimiter(signupsPerHour, time.Hour),
+		registrationsAll:       newWindowLimiter(registrationsPerHour, time.Hour),
 		metrics:                newPortalMetrics(),
 	}
 	slots := 2 * runtime.GOMAXPROCS(0)

@@ -296,6 +296,10 @@ type Portal struct {
 	// TombstoneRetention is how long a deleted client stays refused once
 	// its provider confirmed the deletion.
 	TombstoneRetention Duration `json:"tombstone_retention"`
+	// RegistrationsPerHour and SignupsPerHour cap the registrations and
+	// the sign-up attempts in an hour, portal-wide.
+	RegistrationsPerHour int `json:"registrations_per_hour"`
+	SignupsPerHour       int `json:"signups_per_hour"`
 	// TrustedProxies are the reverse proxies in front of the portal, as
 	// canonical IP prefixes ("10.0.0.0/8"); checked by the compiler.
 	TrustedProxies []netip.Prefix             `json:"trusted_proxies,omitempty"`
