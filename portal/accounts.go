@@ -61,7 +61,10 @@ func NormaliseEmail(email string) (string, error) {
 // (see login); a client address over its sign-up limit gets a 429 with
 // RetryAfter, and an attempt that finds the portal busy hashing other
 // passwords a 503 with RetryAfter (errBusy), which does not count. Every
-// other attempt counts, whatever its outcome.
+// other attempt counts against its address, whatever its outcome; against
+// portal.signups_per_hour only an account created, so that failed
+// attempts cannot spend the portal's allowance. The portal-wide slot is
+// taken last, once the attempt holds a hashing slot.
 func (s *Server) signup(r *http.Request, email, password string) (string, *apiError) {
 	t := s.table()
 	if t.Portal.Signup != "open" {
@@ -76,19 +79,29 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 		s.opts.Logger.Info().Str("address", addr).Msg("portal: sign-up limited")
 		return "", tooMany(wait, "too many sign-ups from your address: try again in %s", wait.Round(time.Second))
 	}
-	slots, wait := reservePortalWide(s.signupsAll, t.Portal.SignupsPerHour, signupsPerHour, slots, now)
-	if wait > 0 {
-		s.metrics.signupsLimited.Inc()
-		s.opts.Logger.Warn().Msg("portal: sign-up refused: portal.signups_per_hour reached")
-		return "", tooMany(wait, "this portal took as many sign-ups as it may in an hour: try again in %s", wait.Round(time.Second))
-	}
 	if !s.hashing.acquire(r.Context()) {
 		releaseAll(slots)
 		return "", s.errBusy()
 	}
+	defer s.hashing.release()
+	all, wait, first := reservePortalWide(s.signupsAll, t.Portal.SignupsPerHour, signupsPerHour, now)
+	if wait > 0 {
+		releaseAll(slots)
+		s.metrics.signupsLimited.Inc()
+		s.portalWideRefused("portal.signups_per_hour", addr, wait, first)
+		return "", tooMany(wait, "this portal took as many sign-ups as it may in an hour: try again in %s", wait.Round(time.Second))
+	}
+	created := false
+	defer func() { // also when Add panics: no slot is left pending
+		commitAll(slots)
+		if created {
+			commitAll([]limitSlot{all})
+		} else {
+			releaseAll([]limitSlot{all})
+		}
+	}()
 	acc, err := s.accounts().Add(email, password)
-	s.hashing.release()
-	commitAll(slots)
+	created = err == nil
 	var aerr *apiError
 	switch {
 	case errors.As(err, &aerr): // a bad email or password

@@ -277,12 +277,14 @@ func (s *Server) reserveClient(who registrant) (*reservation, *apiError) {
 		return nil, tooMany(wait, "too many clients were registered in the last hour by your account or from your address: register again in %s",
 			wait.Round(time.Second))
 	}
-	slots, wait := reservePortalWide(s.registrationsAll, s.table().Portal.RegistrationsPerHour, registrationsPerHour, slots, now)
+	all, wait, first := reservePortalWide(s.registrationsAll, s.table().Portal.RegistrationsPerHour, registrationsPerHour, now)
 	if wait > 0 {
+		releaseAll(slots)
 		s.metrics.registrationsLimited.Inc()
-		s.opts.Logger.Warn().Msg("portal: registration refused: portal.registrations_per_hour reached")
+		s.portalWideRefused("portal.registrations_per_hour", who.addr, wait, first)
 		return nil, tooMany(wait, "this portal registered as many clients as it may in an hour: register again in %s", wait.Round(time.Second))
 	}
+	slots = append(slots, all)
 	r := &reservation{dev: dev, slots: slots}
 	if s.registering[dev] == nil {
 		s.registering[dev] = map[*reservation]struct{}{}

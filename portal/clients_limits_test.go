@@ -197,9 +197,11 @@ func TestUpdatesAreLimited(t *testing.T) {
 }
 
 // TestPortalWideLimits: past portal.registrations_per_hour registrations,
-// or portal.signups_per_hour sign-ups, in an hour, every account and
-// address is refused (429 with Retry-After, no provider call) until the
-// hour ends; a reload that raises the limit lets more through at once.
+// or portal.signups_per_hour accounts created, in an hour, every account
+// and address is refused (429 with Retry-After, no provider call) until
+// the hour ends; failed sign-ups spend nothing of the portal's, a refusal
+// gives the caller's own allowance back, and a reload that raises the
+// limit lets more through at once.
 func TestPortalWideLimits(t *testing.T) {
 	t.Parallel()
 	withLimits := func(e *env, registrations, signups int) {
@@ -235,15 +237,34 @@ func TestPortalWideLimits(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
 		withLimits(e, 100, 3)
+		signup := func(i int, email string) int {
+			return e.callFrom(fmt.Sprintf("203.0.113.%d:1234", i+1), "", "/signup", credentials{email, "correct horse"})
+		}
+		for i := range 5 { // failed attempts, each from an address of its own, spend nothing of the portal's
+			if st := signup(i, "not-an-email"); st != http.StatusBadRequest {
+				t.Fatalf("a sign-up with a bad email: %d, want 400", st)
+			}
+		}
 		got := statuses{}
-		for i := range 5 { // each from an address of its own
-			got[e.callFrom(fmt.Sprintf("203.0.113.%d:1234", i+1), "", "/signup", credentials{fmt.Sprintf("u%d@example.com", i), "correct horse"})]++
+		for i := range 5 {
+			got[signup(10+i, fmt.Sprintf("u%d@example.com", i))]++
 		}
 		if got[http.StatusCreated] != 3 || got[http.StatusTooManyRequests] != 2 {
 			t.Errorf("5 sign-ups from as many addresses, 3 an hour portal-wide: %v, want 3 × 201 and 2 × 429", got)
 		}
+		// The refused addresses kept their own allowance: with the
+		// portal's raised, one of them signs up as often as an address may.
+		withLimits(e, 100, 100)
+		for i := range signupsPerAddress {
+			if st := signup(14, fmt.Sprintf("v%d@example.com", i)); st != http.StatusCreated {
+				t.Fatalf("sign-up %d from a refused address after the reload: %d, want 201", i, st)
+			}
+		}
+		if st := signup(14, "w@example.com"); st != http.StatusTooManyRequests {
+			t.Errorf("a sign-up past the address's allowance: %d, want 429", st)
+		}
 		e.advance(time.Hour)
-		if st := e.callFrom("203.0.113.99:1234", "", "/signup", credentials{"next@example.com", "correct horse"}); st != http.StatusCreated {
+		if st := signup(99, "next@example.com"); st != http.StatusCreated {
 			t.Errorf("a sign-up the next hour: %d, want 201", st)
 		}
 	})

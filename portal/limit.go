@@ -26,10 +26,12 @@ type windowLimiter struct {
 const windowLimiterKeys = 100_000
 
 // windowCount is one key's window: n counts its events and its pending
-// reservations, pending the reservations alone.
+// reservations, pending the reservations alone; refused is set once a
+// reservation was refused in it.
 type windowCount struct {
 	n, pending int
 	start      time.Time
+	refused    bool
 }
 
 func newWindowLimiter(max int, window time.Duration) *windowLimiter {
@@ -40,20 +42,23 @@ func newWindowLimiter(max int, window time.Duration) *windowLimiter {
 // left in its window, takes nothing and returns how long key must wait. A
 // slot taken must be given to commit or release exactly once.
 func (l *windowLimiter) reserve(key string, now time.Time) time.Duration {
-	return l.reserveUpTo(key, l.max, now)
+	wait, _ := l.reserveUpTo(key, l.max, now)
+	return wait
 }
 
 // reserveUpTo is reserve with max events per window in place of l's: for
-// a limit the configuration sets, which a reload may change.
-func (l *windowLimiter) reserveUpTo(key string, max int, now time.Time) time.Duration {
+// a limit the configuration sets, which a reload may change. first
+// reports whether a refusal is the first of key's window.
+func (l *windowLimiter) reserveUpTo(key string, max int, now time.Time) (wait time.Duration, first bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	c := l.m[key]
 	if c != nil && now.Sub(c.start) >= l.window { // a new window; pending slots carry over
-		c.n, c.start = c.pending, now
+		c.n, c.start, c.refused = c.pending, now, false
 	}
 	if c != nil && c.n >= max {
-		return c.start.Add(l.window).Sub(now) // positive: the window was renewed above if it had ended
+		first, c.refused = !c.refused, true
+		return c.start.Add(l.window).Sub(now), first // positive: the window was renewed above if it had ended
 	}
 	if c == nil {
 		l.evictExpired(now)
@@ -62,7 +67,7 @@ func (l *windowLimiter) reserveUpTo(key string, max int, now time.Time) time.Dur
 	}
 	c.n++
 	c.pending++
-	return 0
+	return 0, false
 }
 
 // evictExpired drops the windows that ended with nothing pending once
@@ -132,18 +137,25 @@ func addressSlots(byPlace, byNetwork *windowLimiter, addr string) []limitSlot {
 const portalWide = ""
 
 // reservePortalWide reserves the slot of l's portal-wide window, of up to
-// max events (defaultMax when max is not positive), after slots were
-// reserved: it returns 0 and slots with its own, or how long to wait,
-// having given slots back.
-func reservePortalWide(l *windowLimiter, max, defaultMax int, slots []limitSlot, now time.Time) ([]limitSlot, time.Duration) {
+// max events (defaultMax when max is not positive, a table that sets
+// none): it returns the slot, or how long to wait and whether this is the
+// window's first refusal.
+func reservePortalWide(l *windowLimiter, max, defaultMax int, now time.Time) (slot limitSlot, wait time.Duration, first bool) {
 	if max <= 0 {
 		max = defaultMax
 	}
-	if wait := l.reserveUpTo(portalWide, max, now); wait > 0 {
-		releaseAll(slots)
-		return nil, wait
+	wait, first = l.reserveUpTo(portalWide, max, now)
+	return limitSlot{l, portalWide}, wait, first
+}
+
+// portalWideRefused logs a refusal by the portal-wide limit setting: a
+// warning for the first of its window, for the operator, and the client's
+// address at info level for each.
+func (s *Server) portalWideRefused(setting, addr string, wait time.Duration, first bool) {
+	if first {
+		s.opts.Logger.Warn().Str("setting", setting).Dur("for", wait.Round(time.Second)).Msg("portal: a portal-wide limit is reached: everyone is refused until its hour ends")
 	}
-	return append(slots, limitSlot{l, portalWide}), 0
+	s.opts.Logger.Info().Str("setting", setting).Str("address", addr).Msg("portal: refused by a portal-wide limit")
 }
 
 // reserveAll reserves a slot of every key, or of none: it returns 0, or

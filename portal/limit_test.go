@@ -19,31 +19,37 @@ import (
 func TestWindowLimiter(t *testing.T) {
 	t.Parallel()
 	type step struct {
-		op       string // reserve, commit, release, reset, advance
-		wantWait time.Duration
+		op        string // reserve, commit, release, reset, advance
+		wantWait  time.Duration
+		wantFirst bool // a refusal is the first of its window
 	}
 	tests := []struct {
 		name  string
 		steps []step
 	}{
 		{"reservations count before they settle", []step{
-			{"reserve", 0}, {"reserve", 0}, {"reserve", time.Hour},
-			{"commit", 0}, {"release", 0}, {"reserve", 0}, {"reserve", time.Hour},
+			{"reserve", 0, false}, {"reserve", 0, false}, {"reserve", time.Hour, true},
+			{"commit", 0, false}, {"release", 0, false}, {"reserve", 0, false}, {"reserve", time.Hour, false},
 		}},
 		{"a released slot is free again", []step{
-			{"reserve", 0}, {"release", 0}, {"reserve", 0}, {"release", 0},
-			{"reserve", 0}, {"reserve", 0}, {"reserve", time.Hour},
+			{"reserve", 0, false}, {"release", 0, false}, {"reserve", 0, false}, {"release", 0, false},
+			{"reserve", 0, false}, {"reserve", 0, false}, {"reserve", time.Hour, true},
 		}},
 		{"committed events last the window", []step{
-			{"reserve", 0}, {"commit", 0}, {"reserve", 0}, {"commit", 0}, {"advance", 0},
-			{"reserve", 30 * time.Minute}, {"advance", 0}, {"reserve", 0},
+			{"reserve", 0, false}, {"commit", 0, false}, {"reserve", 0, false}, {"commit", 0, false}, {"advance", 0, false},
+			{"reserve", 30 * time.Minute, true}, {"advance", 0, false}, {"reserve", 0, false},
 		}},
 		{"reset keeps pending reservations", []step{
-			{"reserve", 0}, {"commit", 0}, {"reserve", 0}, {"reset", 0}, {"reserve", 0}, {"reserve", time.Hour},
+			{"reserve", 0, false}, {"commit", 0, false}, {"reserve", 0, false}, {"reset", 0, false}, {"reserve", 0, false}, {"reserve", time.Hour, true},
+		}},
+		{"the first refusal of a window is told", []step{
+			{"reserve", 0, false}, {"commit", 0, false}, {"reserve", 0, false}, {"commit", 0, false},
+			{"reserve", time.Hour, true}, {"reserve", time.Hour, false}, {"advance", 0, false}, {"advance", 0, false},
+			{"reserve", 0, false}, {"reserve", 0, false}, {"reserve", time.Hour, true},
 		}},
 		{"pending reservations carry into a new window", []step{
-			{"reserve", 0}, {"reserve", 0}, {"advance", 0}, {"advance", 0}, {"reserve", time.Hour},
-			{"release", 0}, {"reserve", 0},
+			{"reserve", 0, false}, {"reserve", 0, false}, {"advance", 0, false}, {"advance", 0, false}, {"reserve", time.Hour, true},
+			{"release", 0, false}, {"reserve", 0, false},
 		}},
 	}
 	for _, tt := range tests {
@@ -54,8 +60,8 @@ func TestWindowLimiter(t *testing.T) {
 			for i, st := range tt.steps {
 				switch st.op {
 				case "reserve":
-					if got := l.reserve("k", now); got != st.wantWait {
-						t.Fatalf("step %d: reserve waits %v, want %v", i, got, st.wantWait)
+					if got, first := l.reserveUpTo("k", l.max, now); got != st.wantWait || first != st.wantFirst {
+						t.Fatalf("step %d: reserve waits %v (first refusal %v), want %v (%v)", i, got, first, st.wantWait, st.wantFirst)
 					}
 				case "commit":
 					l.commit("k")

@@ -482,16 +482,17 @@ type Portal struct {
 	// the developer's account was removed) stays refused for good.
 	Tombstone_retention string `json:"tombstone_retention"`
 
-	// registrations_per_hour caps the clients the portal registers at
-	// identity providers in an hour, all developers and addresses
-	// together. The limits per account and per client address do not
-	// bound an attacker spread over many networks; this does, at the cost
-	// of refusing every registration (429, with Retry-After) for the rest
-	// of the hour once it is reached.
+	// registrations_per_hour caps the registrations the portal asks
+	// identity providers for in an hour (those a provider refuses count
+	// too), all developers and addresses together. The limits per account
+	// and per client address do not bound an attacker spread over many
+	// networks; this does, at the cost of refusing every registration
+	// (429, with Retry-After) for the rest of the hour once it is reached.
 	Registrations_per_hour int64 `json:"registrations_per_hour"`
 
-	// signups_per_hour caps sign-up attempts (signup: "open") in an hour,
-	// all addresses together, in the same way.
+	// signups_per_hour caps the accounts sign-up (signup: "open") creates
+	// in an hour, all addresses together, in the same way; attempts that
+	// fail do not count.
 	Signups_per_hour int64 `json:"signups_per_hour"`
 
 	// trusted_proxies are the reverse proxies in front of the portal, as

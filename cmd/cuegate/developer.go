@@ -27,17 +27,18 @@ const developerUsage = `usage:
   cuegate developer remove (--state FILE | --admin ADDR) EMAIL
 
 --state changes the state file itself, which cuegate serve locks while it
-runs. --admin changes it through the running node instead: ADDR is the
-node's admin_listen address (e.g. 127.0.0.1:9090), whose /portal/ endpoints
-do the same; keep that address private, as the password travels to it.
-When the node has a gateway.admin_token, --admin-token-file FILE (or the
-environment variable CUEGATE_ADMIN_TOKEN) gives it.
+runs; list only reads it, and works meanwhile. --admin changes it through
+the running node instead: ADDR is the node's admin_listen address (e.g.
+127.0.0.1:9090), whose /portal/ endpoints do the same; keep that address
+private, as the password travels to it. When the node has a
+gateway.admin_token, --admin-token-file FILE (or the environment variable
+CUEGATE_ADMIN_TOKEN) gives it.
 add reads the password from --password-file, else from the first line of
 standard input, and creates the state file when there is none; list and
-remove refuse a --state file that does not exist, and list writes nothing
-to it (an older file is migrated by the first change). remove also revokes the
-developer's clients at the gateway (their registrations at the identity
-provider remain).`
+remove refuse a --state file that does not exist, and list takes no lock
+and writes nothing (an older file is migrated by the first change).
+remove also revokes the developer's clients at the gateway (their
+registrations at the identity provider remain).`
 
 // developerCommand is one subcommand of cuegate developer. Each shares
 // the account plumbing (--state or --admin, developerAccounts) and adds

@@ -30,8 +30,8 @@ type developerAccounts interface {
 type stateUse int
 
 const (
-	// readsState: the file must exist, and is not written, not even to
-	// migrate it to the current schema (store.OpenReadOnly).
+	// readsState: the file must exist, and is neither locked nor written,
+	// not even to migrate it to the current schema (store.OpenReadOnly).
 	readsState stateUse = iota
 	// changesState: the file must exist.
 	changesState

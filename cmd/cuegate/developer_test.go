@@ -52,10 +52,14 @@ func TestDeveloperThroughRunningNode(t *testing.T) {
 	admin, portalURL := n.AdminAddr(), "http://"+n.PortalAddr()
 	const dev = `{"email":"dev@example.com","password":"correct horse battery"}`
 
-	// The state file is locked: without --admin the CLI says what to do.
-	code, _, stderr := cli("developer", "list", "--state", state)
+	// The state file is locked: a change without --admin is refused, and
+	// the CLI says what to do; list reads the file all the same.
+	code, _, stderr := cli("developer", "remove", "--state", state, "dev@example.com")
 	if code != exitUsage || !strings.Contains(stderr, "in use by another process") || !strings.Contains(stderr, "pass --admin with its admin_listen address") {
-		t.Fatalf("developer list --state on a served file: exit %d\n%s", code, stderr)
+		t.Fatalf("developer remove --state on a served file: exit %d\n%s", code, stderr)
+	}
+	if code, stdout, stderr := cli("developer", "list", "--state", state); code != exitOK || stdout != "EMAIL  CREATED  CLIENTS\n" {
+		t.Fatalf("developer list --state on a served file: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if status, _ := portalJSON(t, portalURL, "/signup", dev); status != http.StatusForbidden {
 		t.Fatalf("sign-up on an invite-only portal: %d", status)

@@ -73,7 +73,7 @@ var (
 // concurrency contract.
 type Store struct {
 	path string       // absolute, without symbolic links
-	lock *flock.Flock // held from Open until Close
+	lock *flock.Flock // held from Open until Close; nil when readOnly
 	// readOnly: opened by OpenReadOnly; write refuses.
 	readOnly bool
 	cur      atomic.Pointer[snapshot]
@@ -95,11 +95,13 @@ type Store struct {
 // exist, and locks it until Close.
 func Open(path string) (*Store, error) { return openStore(path, false) }
 
-// OpenReadOnly opens the state file at path as Open does, its lock
-// included, but writes nothing: a file that does not exist is an error
+// OpenReadOnly opens the state file at path as Open does, but takes no
+// lock and writes nothing: a file that does not exist is an error
 // wrapping fs.ErrNotExist, a file of an older schema version is migrated
 // in memory only, the temporary files a crash left stay, and every change
-// fails with ErrReadOnly.
+// fails with ErrReadOnly. A process that holds the file open with Open
+// may write it meanwhile: its writes replace the file whole, so the store
+// holds its content as of one write.
 func OpenReadOnly(path string) (*Store, error) { return openStore(path, true) }
 
 func openStore(path string, readOnly bool) (*Store, error) {
@@ -107,20 +109,11 @@ func openStore(path string, readOnly bool) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	lock := flock.New(abs+".lock", flock.SetPermissions(0o600))
-	ok, err := lock.TryLock()
-	if err != nil {
-		return nil, fmt.Errorf("store: lock %s: %w", abs+".lock", err)
-	}
-	if err := checkLock(lock); err != nil {
-		lock.Close()
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("%w: %s (lock %s is held; is another cuegate running on it?)", ErrLocked, abs, abs+".lock")
-	}
-	s := &Store{path: abs, lock: lock, readOnly: readOnly, commit: (*atomicfile.File).Commit}
+	s := &Store{path: abs, readOnly: readOnly, commit: (*atomicfile.File).Commit}
 	if !readOnly {
+		if s.lock, err = lock(abs); err != nil {
+			return nil, err
+		}
 		// Temporary files left by a crash are stale now that we hold the lock.
 		atomicfile.RemoveStale(abs)
 	}
@@ -138,11 +131,36 @@ func openStore(path string, readOnly bool) (*Store, error) {
 		}
 	}
 	if err != nil {
-		lock.Close()
+		s.unlock()
 		return nil, err
 	}
 	s.cur.Store(newSnapshot(st))
 	return s, nil
+}
+
+// lock takes the exclusive lock of the state file at abs: FILE.lock.
+func lock(abs string) (*flock.Flock, error) {
+	l := flock.New(abs+".lock", flock.SetPermissions(0o600))
+	ok, err := l.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("store: lock %s: %w", abs+".lock", err)
+	}
+	if err := checkLock(l); err != nil {
+		l.Close()
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %s (lock %s is held; is another cuegate running on it?)", ErrLocked, abs, abs+".lock")
+	}
+	return l, nil
+}
+
+// unlock releases the lock, if s holds one.
+func (s *Store) unlock() error {
+	if s.lock == nil {
+		return nil
+	}
+	return s.lock.Close()
 }
 
 // Path returns the absolute path of the state file, without symbolic
@@ -161,7 +179,7 @@ func (s *Store) Close() error {
 	if wasClosed {
 		return nil
 	}
-	return s.lock.Close()
+	return s.unlock()
 }
 
 // resolve returns the absolute path, without symbolic links, of the state
