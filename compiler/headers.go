@@ -255,7 +255,7 @@ func (c *compilation) cors(r *schema.CORS, a *table.API, at fieldPath) *table.CO
 // error at at when it is not.
 func (c *compilation) checkHeaderName(name string, at fieldPath) bool {
 	if !validHeaderName(name) {
-		c.errorf(at, "invalid header name %q: a name is letters, digits and !#$%%&'*+-.^`|~ (no underscore)", name)
+		c.errorf(at, "invalid header name %q: %s", name, ascii.FieldNameRule)
 		return false
 	}
 	return true

@@ -30,9 +30,10 @@ func folded(raw []byte) bool {
 }
 
 // checkHeader refuses a request header the gateway cannot pass on
-// unambiguously: a field name that is not an RFC 9110 token, or that holds
-// "_" (as nginx does by default: CGI and WSGI upstreams read X_Forwarded_For
-// and X-Forwarded-For as the same HTTP_X_FORWARDED_FOR), and more than one
+// unambiguously: a field name of more than letters, digits and "-"
+// (ascii.FieldName: nginx drops such fields by default, as CGI, WSGI and PHP
+// upstreams read X_Forwarded_For, X.Forwarded.For and X-Forwarded-For as
+// the same HTTP_X_FORWARDED_FOR), and more than one
 // Authorization field, in any case. fasthttp itself refuses, when it parses
 // the header, a second Host, Content-Length or Transfer-Encoding. A
 // header with obsolete line folding (a line beginning with white space,
@@ -46,7 +47,7 @@ func checkHeader(h *fasthttp.RequestHeader, buf []byte) (errorResponse, bool) {
 	auth := 0
 	for _, k := range h.PeekKeys() {
 		if !ascii.All(k, &ascii.FieldName) {
-			return errorResponse{400, appendErrorJSON(buf[:0], 400, "invalid header name "+strconv.Quote(string(k))+": a name is letters, digits and !#$%&'*+-.^`|~ (no underscore)")}, false
+			return errorResponse{400, appendErrorJSON(buf[:0], 400, "invalid header name "+strconv.Quote(string(k))+": "+ascii.FieldNameRule)}, false
 		}
 		if bytes.EqualFold(k, hdrAuthorization) {
 			if auth++; auth > 1 {

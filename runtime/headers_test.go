@@ -21,6 +21,8 @@ func TestAmbiguousHeadersRefused(t *testing.T) {
 		{"name with a space", "Authorization: Bearer " + tok + "\r\nX Forwarded For: 10.0.0.1\r\n", `invalid header name \"X Forwarded For\"`},
 		{"name with an underscore", "Authorization: Bearer " + tok + "\r\nX_Forwarded_For: 10.0.0.1\r\n", "invalid header name"},
 		{"name with an underscore, keyless", "X_Client_Id: admin\r\n", "invalid header name"},
+		{"name with a dot", "X.Http.Method.Override: DELETE\r\n", `invalid header name \"X.http.method.override\"`},
+		{"name with other token punctuation", "X-User~: admin\r\n", "invalid header name"},
 		{"folded line", "X-A: a\r\n b\r\nX-Http-Method-Override: DELETE\r\n", "obsolete line folding"},
 		{"folded line with a tab", "Authorization: Bearer " + tok + "\r\nX-A: a\r\n\tb\r\n", "obsolete line folding"},
 		// fasthttp refuses these when it parses the header.

@@ -25,8 +25,14 @@ func AlnumAnd(extra string) (t [128]bool) {
 var Token = AlnumAnd("!#$%&'*+-.^_`|~")
 
 // FieldName is the class of the bytes of a header field name the gateway
-// accepts: Token's but "_".
-var FieldName = AlnumAnd("!#$%&'*+-.^`|~")
+// accepts: letters, digits and "-". The other token bytes ("_", ".", and
+// the rest of RFC 9110's tchar) are refused: a CGI, WSGI or PHP upstream
+// reads X_User, X.User and X-User as the same HTTP_X_USER, which would
+// get a name past a strip of X-User.
+var FieldName = AlnumAnd("-")
+
+// FieldNameRule says what FieldName accepts, for error messages.
+const FieldNameRule = "a name is letters, digits and '-' (no '_', '.' or other punctuation, which CGI, WSGI and PHP upstreams read as '-')"
 
 // All reports whether s is not empty and its every byte is in class.
 func All[S ~string | ~[]byte](s S, class *[128]bool) bool {

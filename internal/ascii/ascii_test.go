@@ -23,6 +23,9 @@ func TestAll(t *testing.T) {
 		{"X-Request-Id", true},
 		{"", false},
 		{"X_Id", false},
+		{"X.Id", false},
+		{"X+Id", false},
+		{"X~Id", false},
 		{"X Id", false},
 		{"X-\xc3\xa9", false},
 	} {
