@@ -10,12 +10,14 @@
 //     slashes, backslashes, NUL, double encoding, ".." above the root,
 //     dot segments with parameters ("..;", "%2e%2e%3bx"). The path
 //     matched against grants is the path forwarded (less the listen
-//     path when it is stripped). Then the header: a field name that is
-//     not a token or holds "_", a second Authorization field, or a line
+//     path when it is stripped). Then the header: a field name of more
+//     than letters, digits and "-", a second Authorization field, or a line
 //     that begins with white space (obsolete folding), is 400 (fasthttp
 //     refuses a second Host, Content-Length or Transfer-Encoding).
 //
-//  2. Routing on the cleaned path: 404, or 405 with Allow; 400 when the
+//  2. A CORS preflight to an API with cors is answered here, 204, before
+//     any token is checked (routed by the method it asks about). Routing
+//     on the cleaned path: 404, or 405 with Allow; 400 when the
 //     path's ";" parameters change the API serving it (an upstream that
 //     drops them, as Tomcat, Jetty and Spring do, would read it as
 //     another API's path), when the path read without regard to case
@@ -39,7 +41,8 @@
 //     carries no credentials); a rejected token is 401 with `Bearer
 //     realm="cuegate", error="invalid_token", error_description="..."`;
 //     keys never fetched is 503. A token without the identity claim is a
-//     401 invalid_token too.
+//     401 invalid_token too; one without the API's scopes or claims is 403
+//     (`Bearer error="insufficient_scope"` for scopes).
 //
 //  5. Policy (package policy): the portal binding of the identity, else
 //     the policy claim (a string or a list), else the API's
@@ -48,7 +51,9 @@
 //     take tokens from; a token of another issuer is another provider's
 //     client with the same ID and goes on to the claim. A revoked or expired registration is 403 for
 //     every issuer, and so is one none of whose entries has an API that
-//     checks tokens any more.
+//     checks tokens any more. A cluster follower that holds no bindings
+//     yet (or, with max_bindings_age, has not checked them in time)
+//     answers 503.
 //
 //  6. Access: a policy must grant the API, and the grant's methods and
 //     paths (segment-bounded prefixes of the path below the listen path)
@@ -57,7 +62,8 @@
 //     quota each on its own: a granting policy without a rate limit (or
 //     quota) lifts it; otherwise the highest Requests/Per (or Max/Period)
 //     applies, ties to the policy listed first. Counters are kept per
-//     token issuer, identity and ID of the policy whose limit applies.
+//     token issuer, identity claim, identity and ID of the policy whose
+//     limit applies.
 //
 //  7. Limits (package limit): a request is counted against the rate limit
 //     and the quota together, or against neither when one refuses it. Rate
@@ -66,7 +72,8 @@
 //     refused. With gateway.rate_limit_headers true, so has every other
 //     response under a limit: those of the limit nearer to refusing (fewer
 //     requests remaining), so that one set of headers says how many more
-//     requests pass.
+//     requests pass. A shared limit store that cannot count, with
+//     on_redis_error "deny": 503.
 //
 //  8. Proxy (package proxy): 503 with Retry-After when the upstream has
 //     upstream.max_inflight requests in flight, 502 when no target

@@ -115,6 +115,9 @@ type generation struct {
 	// grantRefusals answer a request only a grant needing scopes the
 	// token lacks would allow, per such grant.
 	grantRefusals map[*table.Grant]scopeRefusal
+	// upstreamCA is the digest of the upstream CA bundle its pools verify
+	// https targets with (upstreamTLSConfig); "" for the system roots.
+	upstreamCA string
 }
 
 // apiState is what the handler needs per API besides the table.

@@ -50,9 +50,11 @@ func (g *Gateway) Apply(c Compiled) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	old := g.cur.Load().table
-	if err == nil && t.Hash == old.Hash && g.exporterCurrent(t) && !hasSecretHeaders(t) {
+	if err == nil && t.Hash == old.Hash && g.exporterCurrent(t) && !hasSecretHeaders(t) && g.upstreamCACurrent(t) {
 		// The files a table names can change without it: reread the
-		// certificates, so that a rotation needs no restart.
+		// certificates, so that a rotation needs no restart (a rotated
+		// upstream CA bundle takes the swap below, which replaces the
+		// pools that verify with the old one).
 		var cert, portalCert *tls.Certificate
 		if cert, portalCert, err = g.loadCerts(t); err == nil {
 			g.storeCerts(cert, portalCert)

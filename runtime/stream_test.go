@@ -269,3 +269,54 @@ func TestTLSCertificateRotation(t *testing.T) {
 		t.Fatalf("with the new certificate: %d", r.status)
 	}
 }
+
+// TestUpstreamCARotated: a reload of an unchanged configuration whose
+// upstream_ca_file was rotated in place (the target now shows a
+// certificate only the new bundle trusts) verifies with the new bundle;
+// the pools that trusted the old one are replaced.
+func TestUpstreamCARotated(t *testing.T) {
+	t.Parallel()
+	certs := make([]tls.Certificate, 2)
+	bundles := make([][]byte, 2)
+	for i := range certs {
+		dir := t.TempDir()
+		testutil.WriteCert(t, dir)
+		c, err := tls.LoadX509KeyPair(filepath.Join(dir, "tls", "cert.pem"), filepath.Join(dir, "tls", "key.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		certs[i] = c
+		bundles[i], _ = os.ReadFile(filepath.Join(dir, "tls", "cert.pem"))
+	}
+	var shown atomic.Int32 // the certificate the target shows
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "secure") //nolint:errcheck
+	}))
+	up.TLS = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		return &tls.Config{Certificates: certs[shown.Load() : shown.Load()+1]}, nil
+	}}
+	up.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+	up.StartTLS()
+	t.Cleanup(up.Close)
+
+	e := newEnv(t, envOptions{})
+	caFile := filepath.Join(e.dir, "ca.pem")
+	testutil.WriteFile(t, caFile, string(bundles[0]), 0o644)
+	e.writeConfig(`apis: sec: {name: "Sec", listen_path: "/sec", upstream: targets: ["` + up.URL + `"], auth: keyless: true}` + "\n" +
+		`gateway: upstream_ca_file: "ca.pem"` + "\n")
+	if err := reload(e.gw); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do("GET", "/sec/x", "", nil); r.status != 200 || r.body != "secure" {
+		t.Fatalf("upstream verified with the first bundle: %d %s", r.status, r.body)
+	}
+	shown.Store(1)
+	up.CloseClientConnections()
+	testutil.WriteFile(t, caFile, string(bundles[1]), 0o644)
+	if err := reload(e.gw); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do("GET", "/sec/x", "", nil); r.status != 200 || r.body != "secure" {
+		t.Errorf("upstream verified after the bundle was rotated: %d %s", r.status, r.body)
+	}
+}

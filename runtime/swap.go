@@ -34,7 +34,7 @@ func (g *Gateway) swapLocked(t *table.Table) error {
 	if err != nil {
 		return err
 	}
-	upstreamTLS, err := g.upstreamTLSConfig(t.Gateway.UpstreamCAFile)
+	upstreamTLS, caDigest, err := g.upstreamTLSConfig(t.Gateway.UpstreamCAFile)
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func (g *Gateway) swapLocked(t *table.Table) error {
 	if err != nil {
 		return err
 	}
-	gen, pools, err := g.newGeneration(prev, t, exporter, upstreamTLS)
+	gen, pools, err := g.newGeneration(prev, t, exporter, upstreamTLS, caDigest)
 	if err != nil {
 		if freshExporter {
 			go shutdownExporter(exporter)
@@ -56,10 +56,11 @@ func (g *Gateway) swapLocked(t *table.Table) error {
 
 // newGeneration builds t's generation, recording with exporter, and
 // returns it with the upstream pools it uses by pool key: g's reused,
-// new ones created with upstreamTLS. On error the pools it created are
-// closed.
-func (g *Gateway) newGeneration(prev *generation, t *table.Table, exporter *tracing.Exporter, upstreamTLS *tls.Config) (*generation, map[string]*proxy.Pool, error) {
+// new ones created with upstreamTLS, the CA bundle of digest caDigest
+// (upstreamTLSConfig). On error the pools it created are closed.
+func (g *Gateway) newGeneration(prev *generation, t *table.Table, exporter *tracing.Exporter, upstreamTLS *tls.Config, caDigest string) (*generation, map[string]*proxy.Pool, error) {
 	gen := &generation{
+		upstreamCA:    caDigest,
 		exporter:      exporter,
 		table:         t,
 		seq:           1,
@@ -75,7 +76,7 @@ func (g *Gateway) newGeneration(prev *generation, t *table.Table, exporter *trac
 	ids := slices.Sorted(maps.Keys(t.APIs))
 	apiPools := make([]*proxy.Pool, len(ids))
 	for i, id := range ids {
-		p, err := g.pool(pools, t.APIs[id], t.Gateway.UpstreamCAFile, upstreamTLS)
+		p, err := g.pool(pools, t.APIs[id], caDigest, upstreamTLS)
 		if err != nil {
 			g.closeNewPools(pools)
 			return nil, nil, fmt.Errorf("api %s: %w", id, err)
@@ -102,9 +103,10 @@ func (g *Gateway) newGeneration(prev *generation, t *table.Table, exporter *trac
 }
 
 // pool returns the pool that serves a's upstream and records it in pools
-// under its key: the one pools already has, else g's, else a new one.
-func (g *Gateway) pool(pools map[string]*proxy.Pool, a *table.API, caFile string, upstreamTLS *tls.Config) (*proxy.Pool, error) {
-	key := a.Upstream.Key() + "|" + caFile
+// under its key, the upstream's and the CA bundle's (caDigest): the one
+// pools already has, else g's, else a new one.
+func (g *Gateway) pool(pools map[string]*proxy.Pool, a *table.API, caDigest string, upstreamTLS *tls.Config) (*proxy.Pool, error) {
+	key := a.Upstream.Key() + "|" + caDigest
 	p := pools[key]
 	if p == nil {
 		p = g.pools[key]

@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"sync/atomic"
 
@@ -10,20 +12,31 @@ import (
 )
 
 // upstreamTLSConfig verifies upstreams against caFile, a name from the
-// table, or against the system roots when it is empty.
-func (g *Gateway) upstreamTLSConfig(caFile string) (*tls.Config, error) {
+// table, or against the system roots when it is empty. digest is the
+// SHA-256 of the file's content ("" for the system roots): a bundle
+// rotated in place under the same name has another, so that the pools
+// that verify with the old one are replaced.
+func (g *Gateway) upstreamTLSConfig(caFile string) (cfg *tls.Config, digest string, err error) {
 	if caFile == "" {
-		return nil, nil // system roots
+		return nil, "", nil // system roots
 	}
 	pem, err := table.ReadPEM(g.opts.ConfigDir, caFile)
 	if err != nil {
-		return nil, fmt.Errorf("upstream_ca_file: %w", err)
+		return nil, "", fmt.Errorf("upstream_ca_file: %w", err)
 	}
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("upstream_ca_file %s: no PEM certificate", caFile)
+		return nil, "", fmt.Errorf("upstream_ca_file %s: no PEM certificate", caFile)
 	}
-	return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}, nil
+	sum := sha256.Sum256(pem)
+	return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}, hex.EncodeToString(sum[:]), nil
+}
+
+// upstreamCACurrent reports whether t's upstream_ca_file holds the bundle
+// the pools being served verify with; a file that cannot be read is not.
+func (g *Gateway) upstreamCACurrent(t *table.Table) bool {
+	_, digest, err := g.upstreamTLSConfig(t.Gateway.UpstreamCAFile)
+	return err == nil && digest == g.cur.Load().upstreamCA
 }
 
 // TLSConfig returns the gateway listener's TLS configuration, whose

@@ -2,7 +2,6 @@ package table
 
 import (
 	"encoding/json"
-	"slices"
 )
 
 // Reference is an API's reference for developers, compiled from the
@@ -77,18 +76,4 @@ type Response struct {
 type Media struct {
 	Type   string `json:"type"`
 	Schema string `json:"schema,omitempty"`
-}
-
-// ReferenceFiles returns the names, as written, of the OpenAPI documents
-// t's catalogue was compiled from, sorted and without repeats: the files
-// besides the .cue files whose change changes the table.
-func (t *Table) ReferenceFiles() []string {
-	var out []string
-	for _, e := range t.Portal.Catalogue {
-		if e.Reference != nil {
-			out = append(out, e.Reference.File)
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }

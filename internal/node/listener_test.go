@@ -2,11 +2,15 @@ package node
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -140,5 +144,40 @@ func TestServeTLS(t *testing.T) {
 		if p := <-protos; p != "https" {
 			t.Errorf("upstream got X-Forwarded-Proto %q, want https", p)
 		}
+	}
+}
+
+// TestCertificateRotationWatched: a certificate and key rewritten in the
+// configuration directory are served from the next connection on,
+// without SIGHUP: the watcher follows the files the table names.
+func TestCertificateRotationWatched(t *testing.T) {
+	t.Parallel()
+	dir, _ := nodetest.Dir(t, nil)
+	testutil.WriteCert(t, dir)
+	writeFiles(t, dir, map[string]string{"tls.cue": "package t\n\n" + testutil.CertConfig})
+	n := startNode(t, dir, zerolog.Nop(), true)
+	served := func() []byte {
+		c, err := tls.Dial("tcp", n.GatewayAddr(), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the certificate itself is what is looked at
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Raw
+	}
+	first := served()
+	next := t.TempDir()
+	testutil.WriteCert(t, next)
+	for _, f := range []string{"key.pem", "cert.pem"} {
+		b, err := os.ReadFile(filepath.Join(next, "tls", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.WriteFile(t, filepath.Join(dir, "tls", f), string(b), 0o600)
+	}
+	want, _ := os.ReadFile(filepath.Join(next, "tls", "cert.pem"))
+	block, _ := pem.Decode(want)
+	testutil.Eventually(t, "the rotated certificate to be served", func() bool { return bytes.Equal(served(), block.Bytes) })
+	if bytes.Equal(first, block.Bytes) {
+		t.Fatal("the two certificates are the same")
 	}
 }

@@ -204,7 +204,7 @@ func (n *Node) serve(t *table.Table, token string, o Options) {
 		portalURL = n.portal.URL()
 	}
 	if n.watcher != nil {
-		n.watcher.Also(t.ReferenceFiles())
+		n.watcher.Also(t.WatchedFiles())
 	}
 	n.wg.Add(1)
 	go n.reloadOnRequest()

@@ -77,7 +77,7 @@ func (n *Node) Reload() error {
 	if err == nil && n.watcher != nil {
 		// A document the last good table does not name, such as a new
 		// one that did not compile, counts from the next .cue change on.
-		n.watcher.Also(n.gw.Current().ReferenceFiles())
+		n.watcher.Also(n.gw.Current().WatchedFiles())
 	}
 	if err == nil {
 		n.reloadAdminToken()

@@ -32,7 +32,10 @@ func (w *Watcher) rescan() bool {
 		}
 	}
 	for _, name := range w.extra {
-		for _, hop := range linkChain(filepath.Join(w.dir, name)) {
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(w.dir, name)
+		}
+		for _, hop := range linkChain(name) {
 			want.addName(hop)
 		}
 	}

@@ -9,7 +9,7 @@
 // removed and recreated, replaced by a rename, or being a symlink that is
 // retargeted. Chmod-only events and files that do not end in .cue are ignored,
 // but for the files the configuration names (Also), such as its OpenAPI
-// documents.
+// documents and certificates, in the directory or elsewhere.
 //
 // A file written in place counts once its writer has closed it (on Linux,
 // where inotify reports closes after writing; elsewhere once it has not been
@@ -139,9 +139,11 @@ func start(dir string, debounce time.Duration, log zerolog.Logger, trace func(fs
 }
 
 // Also makes changes to the files names (relative to the configuration
-// directory, in it or below it, followed through symlinks like .cue files)
-// count too, in place of the names of an earlier call: the node passes
-// the files its current table was compiled from besides the .cue files.
+// directory, or absolute; followed through symlinks like .cue files) count
+// too, in place of the names of an earlier call: the node passes the files
+// its current table is compiled from or served with besides the .cue files
+// (table.WatchedFiles). Only those names count in the directories that
+// hold them.
 // Changes made after it returns are reported. It is safe for concurrent
 // use; after Close it does nothing.
 func (w *Watcher) Also(names []string) {

@@ -390,16 +390,20 @@ func TestCloseStops(t *testing.T) {
 	testutil.Eventually(t, "the watchers' goroutines to end", func() bool { return runtime.NumGoroutine() <= base })
 }
 
-// TestAlso: a file the configuration names (an OpenAPI document), in the
-// directory or below it, counts once Also names it, and no longer once a
-// later call leaves it out.
+// TestAlso: a file the configuration names (an OpenAPI document, a
+// certificate), in the directory, below it or elsewhere by an absolute
+// name, counts once Also names it, and no longer once a later call leaves
+// it out; its neighbours elsewhere do not count.
 func TestAlso(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir, elsewhere := t.TempDir(), t.TempDir()
 	write(t, filepath.Join(dir, "a.cue"), "a: 1\n")
 	must(t, os.Mkdir(filepath.Join(dir, "docs"), 0o755))
 	write(t, filepath.Join(dir, "orders.yaml"), "openapi: 3.0.3\n")
 	write(t, filepath.Join(dir, "docs", "users.json"), "{}")
+	ca := filepath.Join(elsewhere, "ca.pem")
+	write(t, ca, "a bundle")
+	write(t, filepath.Join(elsewhere, "other.pem"), "not named")
 	p := newProbe(t, dir)
 	m := p.mark()
 	write(t, filepath.Join(dir, "orders.yaml"), "openapi: 3.1.0\n")
@@ -408,17 +412,27 @@ func TestAlso(t *testing.T) {
 	}
 	p.drain(2 * debounce)
 
-	p.Also([]string{"orders.yaml", "docs/users.json"})
+	p.Also([]string{"orders.yaml", "docs/users.json", ca})
 	p.drain(2 * debounce) // the rescan's own events, if any
-	for _, name := range []string{"orders.yaml", "docs/users.json"} {
+	for _, name := range []string{"orders.yaml", "docs/users.json", ca} {
+		path := name
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, name)
+		}
 		m := p.mark()
-		write(t, filepath.Join(dir, name+".tmp"), "changed")
-		must(t, os.Rename(filepath.Join(dir, name+".tmp"), filepath.Join(dir, name)))
+		write(t, path+".tmp", "changed")
+		must(t, os.Rename(path+".tmp", path))
 		if !p.seen(t, m, filepath.Base(name)) {
 			t.Errorf("a change of %s did not count", name)
 		}
 		p.wait(t, "a change of "+name)
 	}
+	m = p.mark()
+	write(t, filepath.Join(elsewhere, "other.pem"), "changed")
+	if p.seen(t, m, "other.pem") {
+		t.Error("a neighbour of a named file counted")
+	}
+	p.drain(2 * debounce)
 
 	p.Also(nil)
 	p.drain(2 * debounce)
