@@ -77,9 +77,10 @@ func (c *corsRules) preflight(h *fasthttp.ResponseHeader, allowed []byte) {
 // whose origin got allowed (nil: none), or to a preflight, replacing
 // every Access-Control-* header the upstream set: the gateway alone
 // speaks CORS for an API with cors. Every answer of an
-// API that lists origins varies by Origin, allowed or not, so that a
-// shared cache keeps an answer without CORS headers from an allowed
-// origin. buf is scratch, returned for reuse.
+// API with cors varies by Origin, allowed or not (with "*" too: an answer
+// to a request without Origin has no CORS headers), so that a shared
+// cache keeps an answer without CORS headers from an allowed origin. buf
+// is scratch, returned for reuse.
 func (c *corsRules) answer(h *fasthttp.ResponseHeader, allowed []byte, preflight bool, buf []byte) []byte {
 	for k := corsHeader(h); k != nil; k = corsHeader(h) {
 		h.DelBytes(k) // DelBytes copies k before it edits h
@@ -87,9 +88,7 @@ func (c *corsRules) answer(h *fasthttp.ResponseHeader, allowed []byte, preflight
 	if preflight {
 		c.preflight(h, allowed)
 	}
-	if len(c.origins) > 0 {
-		buf = addVary(h, hdrOrigin, buf)
-	}
+	buf = addVary(h, hdrOrigin, buf)
 	if allowed == nil {
 		return buf
 	}

@@ -140,14 +140,33 @@ func TestRateLimitAndQuota(t *testing.T) {
 }
 
 // TestLimitHeadersReplaceTheUpstreams: the X-RateLimit-* headers a
-// client gets are the gateway's alone, whatever the upstream sent of
-// those names, in whatever case and however often.
+// client gets of a request the gateway counted are the gateway's alone,
+// whatever the upstream sent of those names, in whatever case and however
+// often: with rate_limit_headers the gateway's figures, without it none;
+// a request no limit counted (a keyless API) gets the upstream's.
 func TestLimitHeadersReplaceTheUpstreams(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{extra: "gateway: rate_limit_headers: true\n"})
-	r := e.do("GET", "/users/owned", e.token("rl", map[string]any{"pol": "limited"}), nil)
-	if got := r.header.Values("X-RateLimit-Remaining"); r.status != 200 || !slices.Equal(got, []string{"1"}) {
-		t.Errorf("%d, X-RateLimit-Remaining %q; want 200 and the gateway's [\"1\"] alone", r.status, got)
+	for _, tt := range []struct {
+		name, extra, path string
+		limited           bool
+		want              []string
+	}{
+		{"reported", "gateway: rate_limit_headers: true\n", "/users/owned", true, []string{"1"}},
+		{"not reported", "", "/users/owned", true, nil},
+		{"not counted", "", "/public/owned", false, []string{"upstream-1", "upstream-2"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOptions{extra: tt.extra})
+			tok := ""
+			if tt.limited {
+				tok = e.token("rl", map[string]any{"pol": "limited"})
+			}
+			r := e.do("GET", tt.path, tok, nil)
+			if got := r.header.Values("X-RateLimit-Remaining"); r.status != 200 || !slices.Equal(got, tt.want) {
+				t.Errorf("%d, X-RateLimit-Remaining %q; want 200 and %q", r.status, got, tt.want)
+			}
+		})
 	}
 }
 

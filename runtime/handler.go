@@ -49,8 +49,8 @@ type request struct {
 	metrics  *apiMetrics
 	st       *apiState      // the API admitted to
 	maxBody  int64          // gateway.max_body_bytes of the admitting generation
-	limit    limit.Decision // when limited: the limit the headers report
-	limited  bool
+	limit    limit.Decision // when limits is reportLimit: the limit the headers report
+	limits   limitHeaders
 
 	pols policy.Set // the policies that apply, decided by authorize
 	preq proxy.Request
@@ -132,7 +132,7 @@ func (g *Gateway) recoverPanic(ctx *fasthttp.RequestCtx, r *request) {
 func (g *Gateway) answerPanic(ctx *fasthttp.RequestCtx, r *request, p any) {
 	g.log.Error().Interface("panic", p).Bytes("request_id", r.rid).Bytes("path", r.path).Msg("request handler panicked")
 	ctx.Response.Reset()
-	r.limited = false // a 500 reports no limit
+	r.limits = passLimits // a 500 reports no limit
 	r.fail(ctx, errInternal)
 	r.metrics.requests(errInternal.status).Inc()
 }

@@ -10,6 +10,23 @@ import (
 	"github.com/cuegate/cuegate/runtime/policy"
 )
 
+// limitHeaders is what an answer says of the gateway's limits, in
+// X-RateLimit-Limit, -Remaining and -Reset.
+type limitHeaders uint8
+
+const (
+	// passLimits: the request was not counted; the upstream's fields of
+	// those names pass.
+	passLimits limitHeaders = iota
+	// hideLimits: it was counted (gateway.rate_limit_headers is false):
+	// the upstream's fields are removed, so that they are not taken for
+	// the gateway's limit.
+	hideLimits
+	// reportLimit: the fields report request.limit, in place of the
+	// upstream's.
+	reportLimit
+)
+
 // countLimits counts the request against the rate limit and quota of the
 // policies d chose (none when it chose none), in one Take, and refuses it
 // when one is exhausted: 429 with Retry-After for the rate, 403 for the
@@ -33,13 +50,13 @@ func (r *request) countLimits(ctx *fasthttp.RequestCtx, gen *generation, st *api
 		// never a 401 or 403 for it.
 		return errLimiterUnavailable, false
 	case lr.Rate != nil && !rd.Allowed:
-		r.limit, r.limited = rd, true // refusals always tell
+		r.limit, r.limits = rd, reportLimit // refusals always tell
 		r.buf = appendSeconds(r.buf[:0], max(rd.RetryAfter, time.Second))
 		ctx.Response.Header.SetBytesKV(hdrRetryAfter, r.buf)
 		st.metrics.rateLimited.Inc()
 		return errRateLimited, false
 	case lr.Quota != nil && !qd.Allowed:
-		r.limit, r.limited = qd, true
+		r.limit, r.limits = qd, reportLimit
 		st.metrics.quotaExceeded.Inc()
 		return errQuota, false
 	case lr.Quota == nil:
@@ -49,25 +66,35 @@ func (r *request) countLimits(ctx *fasthttp.RequestCtx, gen *generation, st *api
 	default:
 		r.limit = nearer(rd, qd)
 	}
-	r.limited = gen.table.Gateway.RateLimitHeaders
+	r.limits = hideLimits
+	if gen.table.Gateway.RateLimitHeaders {
+		r.limits = reportLimit
+	}
 	return errorResponse{}, true
 }
 
 // ResponseHeader sets the gateway's own response headers, once the
 // upstream's are in (proxy.Hooks) or on an error answer: X-Request-Id;
 // for an API with them, its response header edits and CORS headers; and,
-// when the request was counted against a limit, that limit (r.limit) in
-// X-RateLimit-Limit, -Remaining and -Reset (seconds, rounded up), in
-// place of any the upstream sent. It drops the upstream's Set-Cookie
-// that a browser could take for a portal cookie (dropPortalSetCookies).
-// It reuses r.buf: an error body there has been copied into the response.
+// as r.limits says, the limit (r.limit) in X-RateLimit-Limit, -Remaining
+// and -Reset (seconds, rounded up), in place of any the upstream sent, or,
+// for a request counted whose limit is not reported, none of the
+// upstream's. It drops the upstream's Set-Cookie that a browser could take
+// for a portal cookie (dropPortalSetCookies). It reuses r.buf: an error
+// body there has been copied into the response.
 func (r *request) ResponseHeader(h *fasthttp.ResponseHeader) {
 	h.SetCanonical(hdrRequestID, r.rid)
 	r.buf = dropPortalSetCookies(h, r.buf)
 	if r.st != nil && r.st.rules != nil {
 		r.ruledHeader(h, r.st.rules)
 	}
-	if !r.limited {
+	switch r.limits {
+	case passLimits:
+		return
+	case hideLimits:
+		h.DelBytes(hdrRateLimit)
+		h.DelBytes(hdrRateRemaining)
+		h.DelBytes(hdrRateReset)
 		return
 	}
 	d := r.limit

@@ -75,7 +75,7 @@ func (r *request) decision() string {
 		return "passed"
 	case r.status == 429:
 		return "refused_rate"
-	case r.status == 403 && r.limited:
+	case r.status == 403 && r.limits == reportLimit:
 		return "refused_quota"
 	case r.status == 403:
 		return "refused_access"

@@ -129,9 +129,10 @@ func testTLS(t *testing.T) (server, client *tls.Config) {
 
 // TestNoResponseReadOutOfStep: bytes a target sends beyond its response
 // (a body after a response that has none, more than its Content-Length,
-// what it says after switching protocols, or the answer to a request it
-// read from another's unread body) never answer the next request on the
-// pooled connection, another client's, over http or https.
+// what it says after switching protocols or in the body of a status no
+// client frames, or the answer to a request it read from another's unread
+// body) never answer the next request on the pooled connection, another
+// client's, over http or https.
 func TestNoResponseReadOutOfStep(t *testing.T) {
 	t.Parallel()
 	smuggle := "GET /smuggled HTTP/1.1\r\nHost: up\r\n\r\n"
@@ -157,6 +158,8 @@ func TestNoResponseReadOutOfStep(t *testing.T) {
 		{"a 101 after a 100", get, desync{trigger: "HTTP/1.1 100 Continue\r\n\r\n" + switching, switched: true}, 502},
 		{"a 101 after a blank line", get, desync{trigger: "\r\n" + switching, switched: true}, 502},
 		{"a 101 after two spaces", get, desync{trigger: "HTTP/1.1  101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n", switched: true}, 502},
+		{"a final status below 200", get, desync{trigger: "HTTP/1.1 099 X\r\nContent-Length: " + strconv.Itoa(len(poison)) + "\r\n\r\n" + poison, switched: true}, 502},
+		{"a status over 599", get, desync{trigger: "HTTP/1.1 600 X\r\nContent-Length: 2\r\n\r\nok", switched: true}, 502},
 		{"a GET's body left unread", withBody("GET"), desync{trigger: ok, late: true}, 200},
 		{"a get's body left unread", withBody("get"), desync{trigger: ok, late: true}, 200},
 		{"a DELETE's body left unread", withBody("DELETE"), desync{trigger: ok, late: true}, 200},

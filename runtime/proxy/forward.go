@@ -196,8 +196,14 @@ func (ex *exchange) sendError(err error) error {
 // body stream, or closed, and *handedOn is set just before either.
 func (ex *exchange) respond(ctx *fasthttp.RequestCtx, upstream time.Duration, handedOn *bool) error {
 	resp := &ex.resp
-	if resp.StatusCode() == fasthttp.StatusSwitchingProtocols {
+	switch st := resp.StatusCode(); {
+	case st == fasthttp.StatusSwitchingProtocols:
 		return fmt.Errorf("%w: the target switched protocols unasked", ErrUnavailable)
+	case st < 200 || st > 599:
+		// Not a final status a client frames as the target meant: 099
+		// would be written as a 99 without a Content-Length, its body
+		// read by the client as the next response.
+		return fmt.Errorf("%w: the target answered status %d", ErrUnavailable, st)
 	}
 	ex.status, ex.upstream = resp.StatusCode(), upstream
 	body := resp.BodyStream()
