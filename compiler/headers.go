@@ -158,6 +158,9 @@ func uneditable(canon string, dir direction, set bool) string {
 	if why, ok := fixedHeaders[canon]; ok && (set || canon != "Authorization") {
 		return why
 	}
+	if table.HopByHop([]byte(canon)) {
+		return "it is hop-by-hop"
+	}
 	if dir == toClient {
 		if why, ok := answerHeaders[canon]; ok || strings.HasPrefix(canon, "X-Ratelimit-") {
 			return cmp.Or(why, "the gateway reports the limits in it")
@@ -185,25 +188,18 @@ var answerHeaders = map[string]string{
 }
 
 // fixedHeaders are the headers no rule may set (nor remove, but
-// Authorization), and why.
+// Authorization), and why, besides the hop-by-hop ones (table.HopByHop).
 var fixedHeaders = map[string]string{
-	"Host":                "the gateway sends the target's host",
-	"Authorization":       "it carries the token the gateway validated (it may be removed)",
-	"Connection":          "it is hop-by-hop",
-	"Keep-Alive":          "it is hop-by-hop",
-	"Proxy-Connection":    "it is hop-by-hop",
-	"Proxy-Authenticate":  "it is hop-by-hop",
-	"Proxy-Authorization": "it is hop-by-hop",
-	"Te":                  "it is hop-by-hop",
-	"Trailer":             "it is hop-by-hop",
-	"Upgrade":             "it is hop-by-hop",
-	"Transfer-Encoding":   "it frames the body",
-	"Content-Length":      "it frames the body",
-	"Expect":              "the gateway handles it",
-	"X-Request-Id":        "the gateway sets it",
-	"X-Forwarded-For":     "the gateway sets it",
-	"X-Forwarded-Proto":   "the gateway sets it",
-	"X-Forwarded-Host":    "the gateway sets it",
+	"Host":              "the gateway sends the target's host",
+	"Authorization":     "it carries the token the gateway validated (it may be removed)",
+	"Connection":        "it is hop-by-hop",
+	"Transfer-Encoding": "it frames the body",
+	"Content-Length":    "it frames the body",
+	"Expect":            "the gateway handles it",
+	"X-Request-Id":      "the gateway sets it",
+	"X-Forwarded-For":   "the gateway sets it",
+	"X-Forwarded-Proto": "the gateway sets it",
+	"X-Forwarded-Host":  "the gateway sets it",
 }
 
 // validHeaderName reports whether s is an RFC 9110 token without "_"

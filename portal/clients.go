@@ -249,8 +249,9 @@ type reservation struct {
 
 // reserveClient holds one of who's MaxClientsPerDeveloper places for a
 // registration in flight, so that concurrent registrations cannot pass the
-// cap together, and its places under registrationsPerAccount and
-// registrationsPerPlace; release gives them back when the registration
+// cap together, and its places under the registration limits (per
+// account, per address, per IPv6 /48 and portal-wide); release gives them
+// back when the registration
 // ends (those under the registration limits only when the provider was
 // not called). A place
 // is counted once: a reservation whose client is already in the store

@@ -59,11 +59,15 @@ type Options struct {
 // MaxClientsPerDeveloper is how many clients one developer may hold.
 const MaxClientsPerDeveloper = 20
 
-// Login limits: failures allowed per window, per account and address,
-// per account from places it was not used from lately, and per address;
-// attempts per window and address;
-// how long a place stays known, and how many per account. Sign-up limits:
-// attempts allowed per window and address. See Server.login.
+// The portal's limits and defaults. Login: failures allowed per window,
+// per account and address, per account from places it was not used from
+// lately, and per address; attempts per window and address; how long a
+// place stays known, and how many per account (see Server.login).
+// Sign-up: attempts per window and address, and per IPv6 /48.
+// Registrations, client changes and RFC 7592 reads: per account, address
+// and /48 as each says; portal-wide, the caps' defaults for a table that
+// sets none. Then the session and tombstone defaults, the bcrypt queue
+// and the bounds of input.
 const (
 	loginFailuresPerPlace     = 5
 	loginFailuresPerAccount   = 10

@@ -1,7 +1,11 @@
 package runtime
 
 import (
+	"maps"
 	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,5 +68,23 @@ func TestMetricsPerGateway(t *testing.T) {
 				t.Errorf("/metrics lacks %s", series)
 			}
 		}
+	}
+}
+
+// TestMetricsAsTheREADMESays: the README's Metrics table lists every
+// cuegate series family that has a help text, and no other.
+func TestMetricsAsTheREADMESays(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, m := range regexp.MustCompile("(?m)^ *\\| `(cuegate_[a-z_]+)` \\|").FindAllSubmatch(readme, -1) {
+		listed = append(listed, string(m[1]))
+	}
+	slices.Sort(listed)
+	if want := slices.Sorted(maps.Keys(metricHelp)); !slices.Equal(listed, want) {
+		t.Errorf("the README's Metrics table lists\n%q\nmetricHelp has\n%q", listed, want)
 	}
 }

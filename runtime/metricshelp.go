@@ -11,13 +11,14 @@ import (
 )
 
 // metricHelp is the # HELP text of every cuegate series family on
-// /metrics; the README's Metrics table says the same with the labels.
+// /metrics; the README's Metrics table lists the same families, with
+// their labels (TestMetricsAsTheREADMESays).
 // VictoriaMetrics writes # HELP and # TYPE (ExposeMetadata) but has no
 // help text of its own: writeMetrics adds it.
 var metricHelp = map[string]string{
 	"cuegate_requests_total":                      "Requests answered, by API ID (empty: no API matched) and status.",
 	"cuegate_request_duration_seconds":            "Time from a request's header to its last response byte, by API ID.",
-	"cuegate_upstream_errors_total":               "Requests the upstream failed, by API ID and kind (unavailable, timeout).",
+	"cuegate_upstream_errors_total":               "Requests the upstream failed (unavailable, timeout), or refused with 503 because it had max_inflight in flight (busy), by API ID and kind.",
 	"cuegate_rate_limited_total":                  "Requests refused by a rate limit (429), by API ID.",
 	"cuegate_quota_exceeded_total":                "Requests refused by a quota (403), by API ID.",
 	"cuegate_reloads_total":                       "Configuration reloads, by result (ok, unchanged, error).",
@@ -29,16 +30,16 @@ var metricHelp = map[string]string{
 	"cuegate_cluster_lease_units_dropped_total":   "Leased units a node forgot and could not give back to Redis (its give-back queue full, or the answer lost).",
 	"cuegate_jwks_refreshes_total":                "Fetches of an identity provider's keys, by IdP ID and result (ok, error).",
 	"cuegate_client_conns_refused_total":          "Gateway connections closed unanswered because their client had max_conns_per_client open.",
-	"cuegate_side_conns_refused_total":            "Admin and portal listener connections closed unanswered because their client had as many open as that listener lets one client keep.",
+	"cuegate_side_conns_refused_total":            "Admin and portal listener connections closed unanswered because their client, or the listener, had as many open as it allows, by listener.",
 	"cuegate_tracing_spans_exported_total":        "Spans the OTLP collector accepted.",
 	"cuegate_tracing_spans_dropped_total":         "Spans lost: the export queue was full, the collector failed, or tracing was being reconfigured.",
 	"cuegate_portal_signups_total":                "Developer accounts created in the portal.",
-	"cuegate_portal_signups_limited_total":        "Portal sign-ups refused by the sign-up limit.",
+	"cuegate_portal_signups_limited_total":        "Portal sign-ups refused by the limits per address, per IPv6 /48 and portal-wide.",
 	"cuegate_portal_busy_total":                   "Portal log-ins and sign-ups answered 503 because every password-hashing slot was taken.",
 	"cuegate_portal_logins_total":                 "Portal log-ins, by result (ok, failed, limited).",
 	"cuegate_portal_registrations_total":          "OAuth client registrations at the identity provider (DCR), by result (ok, failed).",
 	"cuegate_portal_deletions_total":              "OAuth clients deleted through the portal.",
-	"cuegate_portal_registrations_limited_total":  "Portal client registrations refused by the per-account or per-address registration limit (429).",
+	"cuegate_portal_registrations_limited_total":  "Portal client registrations refused by the limits per account, per address, per IPv6 /48 and portal-wide (429).",
 	"cuegate_portal_updates_limited_total":        "Portal client changes refused by the per-account or per-address change limit (429).",
 	"cuegate_portal_forwarded_for_unparsed_total": "Portal requests whose trusted proxy sent an X-Forwarded-For entry that is no IP address (the entry is taken as the client address).",
 }

@@ -35,9 +35,9 @@ type Config struct {
 type Gateway struct {
 	// listen is the host:port the gateway serves API traffic on. The
 	// addresses, TLS on or off, the timeouts, max_header_bytes, max_conns,
-	// max_conns_per_client, conns_exempt and shutdown_grace take effect
-	// when serving starts: a reload that changes one logs that a restart
-	// is needed.
+	// max_conns_per_client, conns_exempt and shutdown_grace (and the
+	// cluster block) take effect when serving starts: a reload that
+	// changes one logs that a restart is needed.
 	Listen string `json:"listen"`
 
 	// portal_listen is the host:port of the developer portal.

@@ -15,6 +15,19 @@ func ClientSpoofable(canon []byte) bool {
 	return ok || bytes.HasPrefix(canon, []byte("X-Forwarded-"))
 }
 
+// HopByHop reports whether a header (by its canonical name) is a
+// hop-by-hop one of RFC 9110 §7.6.1 (Connection aside, which names more):
+// meant for one connection, it is never passed on, and no rule may edit
+// it. It does not allocate.
+func HopByHop(canon []byte) bool {
+	switch string(canon) {
+	case "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te",
+		"Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
 // spoofable are the headers of ClientSpoofable besides X-Forwarded-*,
 // canonical: ones that frameworks (Rails' remote_ip, Symfony, IIS
 // rewrite), CDNs (Akamai, Cloudflare, Fastly) and load balancers set and

@@ -32,3 +32,16 @@ func TestClientSpoofableAllocs(t *testing.T) {
 		t.Errorf("ClientSpoofable allocates %v times", n)
 	}
 }
+
+func TestHopByHop(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{
+		"Keep-Alive": true, "Proxy-Connection": true, "Proxy-Authenticate": true, "Proxy-Authorization": true,
+		"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+		"Connection": false, "Content-Length": false, "X-Request-Id": false, "keep-alive": false,
+	} {
+		if got := table.HopByHop([]byte(name)); got != want {
+			t.Errorf("HopByHop(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -30,9 +30,9 @@ const (
 	maxRSAExponent = 1<<16 + 1
 )
 
-// maxKeys is the most signing keys a key set gives: a token without a kid
-// is checked against each that fits its algorithm. Providers publish a
-// handful.
+// maxKeys is the most signing keys a key set gives (a token without a
+// kid is checked against those that fit its algorithm, at most
+// maxKIDlessKeys). Providers publish a handful.
 const maxKeys = 64
 
 // maxEntries is the most entries of a key set's "keys" parseJWKS reads,

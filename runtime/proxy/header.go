@@ -11,17 +11,12 @@ import (
 )
 
 // hopByHop reports whether a header key (canonical) is a hop-by-hop
-// header (RFC 9110 §7.6.1) but Connection, which stripHeaders handles with
-// the headers it names, or X-Request-Id, which the gateway sets itself both
-// ways. It is what the response loses (and Content-Length, see
+// header (table.HopByHop; Connection, which stripHeaders handles with the
+// headers it names, aside), or X-Request-Id, which the gateway sets itself
+// both ways. It is what the response loses (and Content-Length, see
 // copyResponseHeader).
 func hopByHop(key []byte) bool {
-	switch string(key) {
-	case "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te",
-		"Trailer", "Transfer-Encoding", "Upgrade", "X-Request-Id":
-		return true
-	}
-	return false
+	return table.HopByHop(key) || string(key) == "X-Request-Id"
 }
 
 // stripped reports whether a request header key (canonical, as the

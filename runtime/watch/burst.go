@@ -7,8 +7,7 @@ import (
 )
 
 // Bounds on how long a burst of changes, and a file written to, hold a
-// report back, in debounces (at the node's 150 ms debounce: 0.75 s, 3 s
-// and 1 min).
+// report back, in debounces (the watcher's New takes the debounce).
 const (
 	// burstMax: while no file is open, a burst of changes is reported
 	// this long after its first change (or the last close) at the latest.
