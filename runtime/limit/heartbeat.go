@@ -26,7 +26,7 @@ const keyVersion = "v1:"
 // HeartbeatOptions configures NewHeartbeat.
 type HeartbeatOptions struct {
 	// KeyPrefix begins the key, before the version ("v1:"); "" means
-	// "cuegate:". Nodes that share counters share it.
+	// DefaultKeyPrefix. Nodes that share counters share it.
 	KeyPrefix string
 	// Node names this node; "" means a random name.
 	Node string
@@ -34,7 +34,7 @@ type HeartbeatOptions struct {
 	TTL time.Duration
 	// Interval is the time between announcements; 0 means TTL/3.
 	Interval time.Duration
-	// Timeout bounds each call to Redis; 0 means 50ms.
+	// Timeout bounds each call to Redis; 0 means DefaultTimeout.
 	Timeout time.Duration
 	// MinNodes is the fewest nodes Nodes reports (the nodes the operator
 	// runs, for a node that has seen no other); 0 means 1.
@@ -62,7 +62,7 @@ type Heartbeat struct {
 // client (the caller's, to close after Stop).
 func NewHeartbeat(client rueidis.Client, opts HeartbeatOptions) *Heartbeat {
 	if opts.KeyPrefix == "" {
-		opts.KeyPrefix = "cuegate:"
+		opts.KeyPrefix = DefaultKeyPrefix
 	}
 	if opts.Node == "" {
 		b := make([]byte, 8)
@@ -76,7 +76,7 @@ func NewHeartbeat(client rueidis.Client, opts HeartbeatOptions) *Heartbeat {
 		opts.Interval = opts.TTL / 3
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = 50 * time.Millisecond
+		opts.Timeout = DefaultTimeout
 	}
 	h := &Heartbeat{
 		client:   client,

@@ -53,9 +53,9 @@ const maxMicros = 1<<52 - 1
 // RedisOptions configures NewRedis.
 type RedisOptions struct {
 	// KeyPrefix begins every key, before the version ("v3:"); "" means
-	// "cuegate:".
+	// DefaultKeyPrefix.
 	KeyPrefix string
-	// Timeout bounds each call to Redis; 0 means 50ms.
+	// Timeout bounds each call to Redis; 0 means DefaultTimeout.
 	Timeout time.Duration
 	// MaxRefusedBytes bounds the memory taken by the identities
 	// remembered as refused by their rate limit or quota (see Refusals
@@ -116,13 +116,20 @@ type Redis struct {
 	clock func() time.Time
 }
 
+// The defaults of the Redis limiter's and the heartbeat's options, as the
+// cluster block's (cluster.redis.key_prefix and timeout).
+const (
+	DefaultKeyPrefix = "cuegate:"
+	DefaultTimeout   = 50 * time.Millisecond
+)
+
 // NewRedis returns a Redis limiter that calls Redis through client.
 func NewRedis(client rueidis.Client, opts RedisOptions) *Redis {
 	if opts.KeyPrefix == "" {
-		opts.KeyPrefix = "cuegate:"
+		opts.KeyPrefix = DefaultKeyPrefix
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = 50 * time.Millisecond
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.MaxRefusedBytes <= 0 {
 		opts.MaxRefusedBytes = 4 << 20
