@@ -1,8 +1,6 @@
 package portal
 
 import (
-	"context"
-	"maps"
 	"sync"
 	"time"
 )
@@ -183,95 +181,4 @@ func releaseAll(slots []limitSlot) {
 	for _, sl := range slots {
 		sl.l.release(sl.key)
 	}
-}
-
-// knownPlaces remembers, for each account, the client addresses
-// (addressKey) it last logged in or signed up from: at most max of them,
-// the most recent, each for ttl after its last use. It is safe for
-// concurrent use. Its memory grows with the accounts that log in, not
-// with failed attempts.
-type knownPlaces struct {
-	ttl time.Duration
-	max int
-	mu  sync.Mutex
-	m   map[string]map[string]time.Time // account → place → last use
-}
-
-func newKnownPlaces(max int, ttl time.Duration) *knownPlaces {
-	return &knownPlaces{ttl: ttl, max: max, m: map[string]map[string]time.Time{}}
-}
-
-// known reports whether account was used from place within ttl of now.
-func (k *knownPlaces) known(account, place string, now time.Time) bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	last, ok := k.m[account][place]
-	return ok && now.Sub(last) < k.ttl
-}
-
-// remember records that account is used from place now, forgetting its
-// places past ttl and, beyond max, its least recent one.
-func (k *knownPlaces) remember(account, place string, now time.Time) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	places := k.m[account]
-	if places == nil {
-		places = map[string]time.Time{}
-		k.m[account] = places
-	}
-	places[place] = now
-	maps.DeleteFunc(places, func(_ string, last time.Time) bool { return now.Sub(last) >= k.ttl })
-	for len(places) > k.max {
-		oldest := place
-		for p, last := range places {
-			if last.Before(places[oldest]) {
-				oldest = p
-			}
-		}
-		delete(places, oldest)
-	}
-}
-
-// workSlots bounds costly work (bcrypt) in flight at once: at most
-// cap(running) pieces run, and at most cap(admitted) run or wait for a
-// slot, each waiting at most wait. Work beyond that is refused rather than
-// queued, so that a flood of requests costs a bounded share of the CPU and
-// a bounded number of waiting requests. It is safe for concurrent use.
-type workSlots struct {
-	running  chan struct{} // a token for each piece running
-	admitted chan struct{} // a token for each piece running or waiting
-	wait     time.Duration
-}
-
-// newWorkSlots lets run pieces of work run at once and queue more wait
-// for a slot, each for at most wait.
-func newWorkSlots(run, queue int, wait time.Duration) *workSlots {
-	return &workSlots{running: make(chan struct{}, run), admitted: make(chan struct{}, run+queue), wait: wait}
-}
-
-// acquire takes a slot and returns true, or returns false when the queue
-// is full, or no slot comes free within the wait or before ctx ends. A
-// slot taken must be given back with release.
-func (w *workSlots) acquire(ctx context.Context) bool {
-	select {
-	case w.admitted <- struct{}{}:
-	default:
-		return false
-	}
-	t := time.NewTimer(w.wait)
-	defer t.Stop()
-	select {
-	case w.running <- struct{}{}:
-		return true
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	<-w.admitted
-	return false
-}
-
-// release gives back a slot taken by acquire.
-func (w *workSlots) release() {
-	<-w.running
-	<-w.admitted
 }

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/cuegate/cuegate/internal/testutil"
 )
 
 func TestWindowLimiter(t *testing.T) {
@@ -301,56 +299,6 @@ func TestIPv6ClientsAreLimitedByTheir64(t *testing.T) {
 	})
 }
 
-func TestWorkSlots(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	t.Run("run, queue, refuse", func(t *testing.T) {
-		t.Parallel()
-		w := newWorkSlots(2, 1, time.Hour)
-		for i := range 2 {
-			if !w.acquire(ctx) {
-				t.Fatalf("free slot %d was refused", i)
-			}
-		}
-		queued := make(chan bool)
-		go func() { queued <- w.acquire(ctx) }()
-		testutil.Eventually(t, "the third piece waits", func() bool { return len(w.admitted) == 3 })
-		if w.acquire(ctx) {
-			t.Fatal("a fourth piece was let in past the queue")
-		}
-		w.release()
-		if !<-queued {
-			t.Fatal("the waiting piece did not get the slot given back")
-		}
-		w.release()
-		w.release()
-		if len(w.running) != 0 || len(w.admitted) != 0 {
-			t.Errorf("slots left taken: %d running, %d admitted", len(w.running), len(w.admitted))
-		}
-	})
-	t.Run("the wait is bounded", func(t *testing.T) {
-		t.Parallel()
-		w := newWorkSlots(1, 1, 10*time.Millisecond)
-		w.acquire(ctx)
-		if w.acquire(ctx) {
-			t.Fatal("a piece got a slot that was taken")
-		}
-		if len(w.admitted) != 1 {
-			t.Errorf("a piece that gave up stays admitted: %d", len(w.admitted))
-		}
-	})
-	t.Run("the request's end ends the wait", func(t *testing.T) {
-		t.Parallel()
-		w := newWorkSlots(1, 1, time.Hour)
-		w.acquire(ctx)
-		done, cancel := context.WithCancel(ctx)
-		cancel()
-		if w.acquire(done) {
-			t.Fatal("a piece whose request ended got a slot")
-		}
-	})
-}
-
 func TestPasswordWorkIsBounded(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -457,28 +405,5 @@ func TestGuessingDoesNotLockTheOwnerOut(t *testing.T) {
 		if w := login(peer, "correct horse"); w.Code != http.StatusOK {
 			t.Errorf("from %s after the window: %d, want 200", peer, w.Code)
 		}
-	}
-}
-
-func TestKnownPlaces(t *testing.T) {
-	t.Parallel()
-	k := newKnownPlaces(2, time.Hour)
-	k.remember("a", "p1", t0)
-	k.remember("a", "p2", t0.Add(time.Minute))
-	switch {
-	case !k.known("a", "p1", t0.Add(59*time.Minute)):
-		t.Error("a place is forgotten within its time")
-	case k.known("a", "p1", t0.Add(time.Hour)):
-		t.Error("a place is known past its time")
-	case k.known("b", "p1", t0):
-		t.Error("a place is known for another account")
-	}
-	k.remember("a", "p3", t0.Add(2*time.Minute))
-	if k.known("a", "p1", t0.Add(2*time.Minute)) || !k.known("a", "p2", t0.Add(2*time.Minute)) || !k.known("a", "p3", t0.Add(2*time.Minute)) {
-		t.Error("past the most places, not the least recent one is forgotten")
-	}
-	k.remember("a", "p2", t0.Add(3*time.Hour))
-	if n := len(k.m["a"]); n != 1 {
-		t.Errorf("places past their time are kept: %d", n)
 	}
 }

@@ -153,7 +153,7 @@ func (a *Accounts) removeRevoked(email string) ([]store.Client, error) {
 		}
 		releases = append(releases, release)
 		seen = append(seen, fresh...)
-		revoked, err := a.Store.RemoveDeveloperOnly(email, a.now(), seen)
+		revoked, err := a.Store.RemoveDeveloperIfClients(email, a.now(), seen)
 		if errors.Is(err, store.ErrChanged) && attempt < removeAttempts {
 			continue
 		}

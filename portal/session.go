@@ -39,15 +39,6 @@ func (s *Server) sessionTTL() time.Duration {
 	return defaultSessionTTL
 }
 
-// tombstoneRetention is portal.tombstone_retention (see
-// store.ConfirmDeleted).
-func (s *Server) tombstoneRetention() time.Duration {
-	if r := s.table().Portal.TombstoneRetention.D(); r > 0 {
-		return r
-	}
-	return defaultTombstoneRetention
-}
-
 // session is a request's logged-in developer: the stored record and the
 // token it is stored under (the cookie's value), from which sessionCSRF
 // derives the CSRF token of its forms. A handler that changes Flash or

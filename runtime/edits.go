@@ -92,3 +92,18 @@ func (r *request) ruledHeader(h *fasthttp.ResponseHeader, ru *apiRules) {
 		r.buf = ru.cors.answer(h, r.corsOrigin, r.preflight, r.buf)
 	}
 }
+
+// ResponseHeader implements proxy.Hooks, and sets the gateway's own
+// response headers on an error answer too: X-Request-Id; for an API with
+// them, its response header edits and CORS headers; the limit headers
+// (writeLimitHeaders). It drops the upstream's Set-Cookie that a browser
+// could take for a portal cookie (dropPortalSetCookies). It reuses r.buf:
+// an error body there has been copied into the response.
+func (r *request) ResponseHeader(h *fasthttp.ResponseHeader) {
+	h.SetCanonical(hdrRequestID, r.rid)
+	r.buf = dropPortalSetCookies(h, r.buf)
+	if r.st != nil && r.st.rules != nil {
+		r.ruledHeader(h, r.st.rules)
+	}
+	r.writeLimitHeaders(h)
+}

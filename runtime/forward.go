@@ -41,7 +41,7 @@ func (r *request) forward(ctx *fasthttp.RequestCtx) (errorResponse, bool) {
 		ctx.Response.Header.SetBytesKV(hdrRetryAfter, strOne)
 		return errUpstreamBusy, false
 	default:
-		st.metrics.upstreamErrors.Inc()
+		st.metrics.upstreamUnavailable.Inc()
 		return errUpstream, false
 	}
 }

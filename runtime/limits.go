@@ -73,21 +73,12 @@ func (r *request) countLimits(ctx *fasthttp.RequestCtx, gen *generation, st *api
 	return errorResponse{}, true
 }
 
-// ResponseHeader sets the gateway's own response headers, once the
-// upstream's are in (proxy.Hooks) or on an error answer: X-Request-Id;
-// for an API with them, its response header edits and CORS headers; and,
-// as r.limits says, the limit (r.limit) in X-RateLimit-Limit, -Remaining
-// and -Reset (seconds, rounded up), in place of any the upstream sent, or,
-// for a request counted whose limit is not reported, none of the
-// upstream's. It drops the upstream's Set-Cookie that a browser could take
-// for a portal cookie (dropPortalSetCookies). It reuses r.buf: an error
-// body there has been copied into the response.
-func (r *request) ResponseHeader(h *fasthttp.ResponseHeader) {
-	h.SetCanonical(hdrRequestID, r.rid)
-	r.buf = dropPortalSetCookies(h, r.buf)
-	if r.st != nil && r.st.rules != nil {
-		r.ruledHeader(h, r.st.rules)
-	}
+// writeLimitHeaders says in h what r.limits says of the gateway's limits:
+// the limit (r.limit) in X-RateLimit-Limit, -Remaining and -Reset
+// (seconds, rounded up), in place of any the upstream sent; for a request
+// counted whose limit is not reported, none of the upstream's; for one not
+// counted, nothing. It reuses r.buf.
+func (r *request) writeLimitHeaders(h *fasthttp.ResponseHeader) {
 	switch r.limits {
 	case passLimits:
 		return

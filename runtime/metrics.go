@@ -60,12 +60,12 @@ type apiMetrics struct {
 	// read without a lock; the metrics set itself is where they are made.
 	byCode [600]atomic.Pointer[metrics.Counter]
 
-	duration       *metrics.PrometheusHistogram
-	upstreamErrors *metrics.Counter
-	upstreamSlow   *metrics.Counter
-	upstreamBusy   *metrics.Counter
-	rateLimited    *metrics.Counter
-	quotaExceeded  *metrics.Counter
+	duration            *metrics.PrometheusHistogram
+	upstreamUnavailable *metrics.Counter
+	upstreamSlow        *metrics.Counter
+	upstreamBusy        *metrics.Counter
+	rateLimited         *metrics.Counter
+	quotaExceeded       *metrics.Counter
 
 	mu      sync.Mutex // serialises making request counters with retiring
 	retired bool       // guarded by mu
@@ -75,14 +75,14 @@ type apiMetrics struct {
 func newAPIMetrics(set *metrics.Set, id string) *apiMetrics {
 	l := `api=` + promlabel.Quote(id)
 	return &apiMetrics{
-		set:            set,
-		label:          l,
-		duration:       set.GetOrCreatePrometheusHistogram(`cuegate_request_duration_seconds{` + l + `}`),
-		upstreamErrors: set.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="unavailable"}`),
-		upstreamSlow:   set.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="timeout"}`),
-		upstreamBusy:   set.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="busy"}`),
-		rateLimited:    set.GetOrCreateCounter(`cuegate_rate_limited_total{` + l + `}`),
-		quotaExceeded:  set.GetOrCreateCounter(`cuegate_quota_exceeded_total{` + l + `}`),
+		set:                 set,
+		label:               l,
+		duration:            set.GetOrCreatePrometheusHistogram(`cuegate_request_duration_seconds{` + l + `}`),
+		upstreamUnavailable: set.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="unavailable"}`),
+		upstreamSlow:        set.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="timeout"}`),
+		upstreamBusy:        set.GetOrCreateCounter(`cuegate_upstream_errors_total{` + l + `,kind="busy"}`),
+		rateLimited:         set.GetOrCreateCounter(`cuegate_rate_limited_total{` + l + `}`),
+		quotaExceeded:       set.GetOrCreateCounter(`cuegate_quota_exceeded_total{` + l + `}`),
 	}
 }
 

@@ -45,10 +45,11 @@ func (s *Store) RemoveDeveloper(email string, now time.Time) ([]Client, error) {
 	return s.removeDeveloper(email, now, nil)
 }
 
-// RemoveDeveloperOnly is RemoveDeveloper for an account whose clients
-// the caller has seen: when it holds a client not in clientIDs (one
-// registered since), nothing changes and the error matches ErrChanged.
-func (s *Store) RemoveDeveloperOnly(email string, now time.Time, clientIDs []string) ([]Client, error) {
+// RemoveDeveloperIfClients is RemoveDeveloper, made only while the
+// account's clients are among clientIDs, the ones the caller has seen:
+// when it holds another (one registered since), nothing changes and the
+// error matches ErrChanged.
+func (s *Store) RemoveDeveloperIfClients(email string, now time.Time, clientIDs []string) ([]Client, error) {
 	if clientIDs == nil {
 		clientIDs = []string{}
 	}

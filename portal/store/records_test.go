@@ -99,25 +99,25 @@ func TestRemoveDeveloperRevokesClients(t *testing.T) {
 	}
 }
 
-// TestRemoveDeveloperOnly: a removal made for the clients the caller saw
+// TestRemoveDeveloperIfClients: a removal made for the clients the caller saw
 // is refused, with nothing changed, when the account holds another; with
 // every client seen (none for an account without), it removes.
-func TestRemoveDeveloperOnly(t *testing.T) {
+func TestRemoveDeveloperIfClients(t *testing.T) {
 	t.Parallel()
 	s, _ := openNew(t)
 	addDevelopers(t, s, "a@example.com", "b@example.com")
 	addClients(t, s, "a@example.com", "seen", "new")
-	if _, err := s.RemoveDeveloperOnly("a@example.com", t0, []string{"seen"}); !errors.Is(err, ErrChanged) {
+	if _, err := s.RemoveDeveloperIfClients("a@example.com", t0, []string{"seen"}); !errors.Is(err, ErrChanged) {
 		t.Fatalf("removal with a client unseen: %v, want ErrChanged", err)
 	}
 	if _, ok := s.Developer("a@example.com"); !ok || len(s.Clients("a@example.com")) != 2 {
 		t.Fatal("a refused removal changed the store")
 	}
-	revoked, err := s.RemoveDeveloperOnly("a@example.com", t0, []string{"seen", "new"})
+	revoked, err := s.RemoveDeveloperIfClients("a@example.com", t0, []string{"seen", "new"})
 	if err != nil || len(revoked) != 2 {
 		t.Fatalf("removal with every client seen = %v, %v", revoked, err)
 	}
-	if _, err := s.RemoveDeveloperOnly("b@example.com", t0, nil); err != nil {
+	if _, err := s.RemoveDeveloperIfClients("b@example.com", t0, nil); err != nil {
 		t.Errorf("removal of an account without clients, none seen: %v", err)
 	}
 }

@@ -55,7 +55,7 @@ var (
 	ErrExists   = errors.New("store: already exists")
 	ErrNotFound = errors.New("store: not found")
 	// ErrChanged is the error of a change refused because what it was
-	// made for changed meanwhile (RemoveDeveloperOnly).
+	// made for changed meanwhile (RemoveDeveloperIfClients).
 	ErrChanged = errors.New("store: changed meanwhile")
 	// ErrClosed is the error of a write after Close.
 	ErrClosed = errors.New("store: closed")
