@@ -31,8 +31,8 @@ func (e *headerEdits) edit(h headerEditor) {
 // RequestHeader implements proxy.Hooks: the last edits of the header sent
 // upstream, after the proxy's own, so that no client header (not even a
 // Connection header naming them) undoes them. The portal's cookies are
-// removed whatever the client sent (the names of the headers every API
-// sets were, by the proxy: proxy.Request.Drop), and the API's own claim
+// removed whatever the client sent (the names of every API's claim
+// headers were, by the proxy: proxy.Request.Drop), and the API's own claim
 // headers are then set from the verified claims.
 func (r *request) RequestHeader(h *fasthttp.RequestHeader) {
 	r.buf = passCookies(h, r.buf)

@@ -21,7 +21,7 @@ func (r *request) forward(ctx *fasthttp.RequestCtx) (errorResponse, bool) {
 		r.fwd = pathclean.Append(r.fwd[:0], r.path)
 	}
 	r.propagate(&ctx.Request.Header, api.Upstream.TraceContext)
-	r.preq = proxy.Request{Path: r.fwd, Query: query, RequestID: r.rid, Hooks: r, MaxBody: r.maxBody, Drop: st.setHeaderNames}
+	r.preq = proxy.Request{Path: r.fwd, Query: query, RequestID: r.rid, Hooks: r, MaxBody: r.maxBody, Drop: st.claimHeaderNames}
 	// On success r belongs to the response stream (ResponseDone).
 	upstream, err := st.pool.Forward(ctx, &r.preq)
 	if err == nil {

@@ -134,12 +134,12 @@ type apiState struct {
 	// policy's grant on it allows some methods only: a method override could then pass a
 	// check it should not (see methodOverride).
 	byMethod bool
-	// setHeaderNames are the names of the request headers every API of
-	// the table sets (setHeaderNames), sorted (one slice, shared by the
-	// generation's states): a client's field of one is removed on every
-	// API (proxy.Request.Drop), so that no API passes on a forged one to
-	// an upstream that trusts it.
-	setHeaderNames [][]byte
+	// claimHeaderNames are the names of the claim headers every API of
+	// the table sets, sorted (one slice, shared by the generation's
+	// states): a client's field of one is removed on every API
+	// (proxy.Request.Drop), so that no API passes on a forged one to an
+	// upstream that trusts it.
+	claimHeaderNames [][]byte
 }
 
 // New returns a Gateway serving t.

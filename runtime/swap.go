@@ -93,10 +93,10 @@ func (g *Gateway) newGeneration(prev *generation, t *table.Table, exporter *trac
 	}
 	// Only once nothing can fail: an API's metrics are made the first
 	// time its ID is seen.
-	setNames := setHeaderNames(t)
+	claimNames := claimHeaderNames(t)
 	for i, id := range ids {
 		st := g.newAPIState(t, id, apiPools[i], rules[i])
-		st.setHeaderNames = setNames
+		st.claimHeaderNames = claimNames
 		gen.apis[t.APIs[id]] = st
 	}
 	return gen, pools, nil
@@ -157,21 +157,12 @@ func (g *Gateway) newAPIState(t *table.Table, id string, p *proxy.Pool, rules *a
 	return st
 }
 
-// setHeaderNames returns the names of the request headers the APIs of t
-// set (claim headers, request_headers.set and secret headers), each once,
-// sorted (the table holds them canonical).
-func setHeaderNames(t *table.Table) [][]byte {
+// claimHeaderNames returns the names of the claim headers the APIs of t
+// set, each once, sorted (the table holds them canonical).
+func claimHeaderNames(t *table.Table) [][]byte {
 	var names []string
 	for _, a := range t.APIs {
 		for _, h := range a.Upstream.ClaimHeaders {
-			names = append(names, h.Name)
-		}
-		if r := a.Upstream.RequestHeaders; r != nil {
-			for _, h := range r.Set {
-				names = append(names, h.Name)
-			}
-		}
-		for _, h := range a.Upstream.SecretHeaders {
 			names = append(names, h.Name)
 		}
 	}
