@@ -132,7 +132,7 @@ const (
 // nil position: from request_headers or secret_headers, for
 // claim_headers).
 func (c *compilation) headerName(name string, at fieldPath, dir direction, set bool, seen map[string]fieldPath) (string, bool) {
-	if !c.checkHeaderName(name, at) {
+	if !c.checkHeaderName(name, dir, at) {
 		return "", false
 	}
 	canon := textproto.CanonicalMIMEHeaderKey(name)
@@ -202,9 +202,6 @@ var fixedHeaders = map[string]string{
 	"X-Forwarded-Host":  "the gateway sets it",
 }
 
-// validHeaderName reports whether s is an RFC 9110 token without "_"
-// (which the gateway refuses in requests: see the runtime's checkHeader).
-func validHeaderName(s string) bool { return ascii.All(s, &ascii.FieldName) }
 
 func isControl(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
 
@@ -247,25 +244,32 @@ func (c *compilation) cors(r *schema.CORS, a *table.API, at fieldPath) *table.CO
 	return out
 }
 
-// checkHeaderName reports whether name is a valid header name, and an
-// error at at when it is not.
-func (c *compilation) checkHeaderName(name string, at fieldPath) bool {
-	if !validHeaderName(name) {
-		c.errorf(at, "invalid header name %q: %s", name, ascii.FieldNameRule)
+// checkHeaderName reports whether name is a valid name of a header sent
+// dir, and an error at at when it is not: one sent upstream is as the
+// gateway takes them from clients (ascii.FieldName: see the runtime's
+// checkHeader), one for clients an RFC 9110 token without "_"
+// (ascii.HeaderToken).
+func (c *compilation) checkHeaderName(name string, dir direction, at fieldPath) bool {
+	class, rule := &ascii.FieldName, ascii.FieldNameRule
+	if dir == toClient {
+		class, rule = &ascii.HeaderToken, ascii.HeaderTokenRule
+	}
+	if !ascii.All(name, class) {
+		c.errorf(at, "invalid header name %q: %s", name, rule)
 		return false
 	}
 	return true
 }
 
-// headerList checks a list of header names for a CORS header and returns
-// them canonical, sorted, without repeats.
+// headerList checks a list of header names for a CORS header ("*"
+// among them) and returns them canonical, sorted, without repeats.
 func (c *compilation) headerList(names []string, at fieldPath) []string {
 	if names == nil {
 		return nil
 	}
 	out := make([]string, 0, len(names))
 	for i, n := range names {
-		if c.checkHeaderName(n, at.index(i)) {
+		if c.checkHeaderName(n, toClient, at.index(i)) {
 			out = append(out, textproto.CanonicalMIMEHeaderKey(n))
 		}
 	}

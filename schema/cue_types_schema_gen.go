@@ -325,8 +325,10 @@ type Method string
 
 // #HeaderRules edits the headers of a message: the names in remove are
 // removed, then those in set are set, replacing every field of the same
-// name (any letter case, however often it appears). A
-// name is an HTTP token and is not repeated across set and remove.
+// name (any letter case, however often it appears). A name is not
+// repeated across set and remove; one sent upstream is letters, digits and
+// "-" (a CGI or PHP upstream reads "_" and "." as "-"), one for clients an
+// HTTP token without "_".
 type HeaderRules struct {
 	// set gives each named header this value, replacing every field of
 	// the same name.

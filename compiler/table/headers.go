@@ -8,8 +8,9 @@ import "bytes"
 // and X-Forwarded-*, X-Real-Ip, Client-Ip, True-Client-Ip and the
 // others of spoofable), or rewrite the request past the gateway's
 // decision (a method override, X-Original-Url, X-Original-Uri,
-// X-Rewrite-Url): the gateway strips it from every client, and no rule
-// may set it upstream. It does not allocate.
+// X-Rewrite-Url), or, through a CGI upstream, set its outbound proxy
+// (Proxy): the gateway strips it from every client, and no rule may set
+// it upstream. It does not allocate.
 func ClientSpoofable(canon []byte) bool {
 	_, ok := spoofable[string(canon)]
 	return ok || bytes.HasPrefix(canon, []byte("X-Forwarded-"))
@@ -42,6 +43,9 @@ var spoofable = map[string]struct{}{
 	"Front-End-Https": {}, "X-Url-Scheme": {},
 	"X-Http-Method-Override": {}, "X-Http-Method": {}, "X-Method-Override": {},
 	"X-Original-Url": {}, "X-Original-Uri": {}, "X-Rewrite-Url": {},
+	// A CGI or PHP upstream reads Proxy as HTTP_PROXY, the outbound proxy
+	// its HTTP clients use (httpoxy, CVE-2016-5385).
+	"Proxy": {},
 }
 
 // HeaderRules edits the headers of a message: the Remove names are

@@ -15,7 +15,7 @@ func TestClientSpoofable(t *testing.T) {
 		"x-cluster-client-ip": true, "x-originating-ip": true, "x-remote-ip": true, "x-remote-addr": true,
 		"x-proxyuser-ip": true, "cf-connecting-ip": true, "cf-connecting-ipv6": true, "fastly-client-ip": true,
 		"x-host": true, "x-original-host": true, "front-end-https": true, "x-url-scheme": true,
-		"x-http-method-override": true, "x-http-method": true, "x-method-override": true,
+		"x-http-method-override": true, "x-http-method": true, "x-method-override": true, "proxy": true,
 		"x-original-url": true, "x-original-uri": true, "x-rewrite-url": true,
 		"host": false, "x-request-id": false, "x-forwardedfor": false, "accept": false, "x-client": false,
 	} {

@@ -24,8 +24,17 @@ func AlnumAnd(extra string) (t [128]bool) {
 // Token is the class of the RFC 9110 tchar bytes, those of a token.
 var Token = AlnumAnd("!#$%&'*+-.^_`|~")
 
-// FieldName is the class of the bytes of a header field name the gateway
-// accepts: letters, digits and "-". The other token bytes ("_", ".", and
+// HeaderToken is the class of the bytes of a header name the gateway
+// writes or lists for clients (response_headers, CORS lists): Token's but
+// "_".
+var HeaderToken = AlnumAnd("!#$%&'*+-.^`|~")
+
+// HeaderTokenRule says what HeaderToken accepts, for error messages.
+const HeaderTokenRule = "a name is letters, digits and !#$%&'*+-.^`|~ (no underscore)"
+
+// FieldName is the class of the bytes of a request header field name the
+// gateway accepts, from clients or to send upstream: letters, digits and
+// "-". The other token bytes ("_", ".", and
 // the rest of RFC 9110's tchar) are refused: a CGI, WSGI or PHP upstream
 // reads X_User, X.User and X-User as the same HTTP_X_USER, which would
 // get a name past a strip of X-User.
