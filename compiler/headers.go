@@ -202,7 +202,6 @@ var fixedHeaders = map[string]string{
 	"X-Forwarded-Host":  "the gateway sets it",
 }
 
-
 func isControl(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
 
 // cors compiles an API's CORS settings: canonical origins, and the
