@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,4 +181,28 @@ func TestCertificateRotationWatched(t *testing.T) {
 	if bytes.Equal(first, block.Bytes) {
 		t.Fatal("the two certificates are the same")
 	}
+}
+
+// TestRewriteWithTheSameBytesReloadsNothing: a watched file written again
+// with the same bytes (as tools that render a secret or certificate on a
+// schedule do) runs no reload; a change does.
+func TestRewriteWithTheSameBytesReloadsNothing(t *testing.T) {
+	t.Parallel()
+	dir, _ := nodetest.Dir(t, nil)
+	testutil.WriteCert(t, dir)
+	writeFiles(t, dir, map[string]string{"tls.cue": "package t\n\n" + testutil.CertConfig})
+	var logs testutil.SyncBuffer
+	n := startNode(t, dir, zerolog.New(&logs).Level(zerolog.DebugLevel), true)
+	cert := filepath.Join(dir, "tls", "cert.pem")
+	b, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteFile(t, cert, string(b), 0o644)
+	testutil.Eventually(t, "the rewrite to be skipped", func() bool { return strings.Contains(logs.String(), "reload skipped") })
+	if got := n.reloads(t); len(got) != 0 {
+		t.Errorf("reloads after a rewrite with the same bytes: %v, want none", got)
+	}
+	writeFiles(t, dir, map[string]string{"tls.cue": "package t\n\n" + testutil.CertConfig + "gateway: max_body_bytes: 2048\n"})
+	testutil.Eventually(t, "a change to be reloaded", func() bool { return n.reloads(t)["ok"] == 1 })
 }

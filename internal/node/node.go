@@ -38,6 +38,7 @@ type Node struct {
 	configDir string
 	reloadMu  sync.Mutex    // serialises Reload
 	reloads   chan struct{} // capacity 1: a reload asked for (RequestReload), not yet begun
+	started   inputs        // what the first compile read (zero: unknown), for the reloader
 	// ending ends when Shutdown begins: the reloader and the listeners'
 	// goroutines stop, and a compile in progress gives up.
 	ending    context.Context
@@ -81,6 +82,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 			}
 		}()
 	}
+	cue, cueOK := cueInputs(o.ConfigDir) // before the compile: a change after it is reloaded
 	t, err := compileFirst(&o)
 	if err != nil {
 		return nil, err
@@ -133,6 +135,9 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n = &Node{gw: gw, cluster: cl, compile: o.Compile, configDir: o.ConfigDir, watcher: watcher, log: o.Logger, grace: t.Gateway.ShutdownGrace.D(), errc: make(chan error, 3), reloads: make(chan struct{}, 1)}
+	if cueOK {
+		n.started = inputs{cue, namedInputs(o.ConfigDir, t)}
+	}
 	n.ending, n.end = context.WithCancel(context.Background())
 	if err = n.listen(ctx, t, st, o); err != nil {
 		return nil, err

@@ -11,8 +11,11 @@ import (
 // before a burst of changes is reloaded.
 const watchDebounce = 150 * time.Millisecond
 
-// reloadOnRequest reloads on every event of the watcher, if any, and on
-// every RequestReload, until Shutdown. Requests made while a reload runs
+// reloadOnRequest reloads on every RequestReload, and on every event of
+// the watcher, if any, but one that finds the files a reload reads (inputs)
+// as the last successful compile read them (a file written again
+// with the same bytes, as some tools rewrite a secret or a certificate
+// file on a schedule), until Shutdown. Requests made while a reload runs
 // are served by one more.
 func (n *Node) reloadOnRequest() {
 	defer n.wg.Done()
@@ -20,7 +23,9 @@ func (n *Node) reloadOnRequest() {
 	if n.watcher != nil {
 		events = n.watcher.Events()
 	}
+	last := n.started // the inputs of the last successful compile
 	for {
+		fromWatcher := false
 		select {
 		case <-n.ending.Done():
 			return
@@ -29,9 +34,18 @@ func (n *Node) reloadOnRequest() {
 				events = nil // closed: requests only
 				continue
 			}
+			fromWatcher = true
 		case <-n.reloads:
 		}
-		n.Reload() //nolint:errcheck // logged and kept for /status by the gateway
+		cue, ok := cueInputs(n.configDir)
+		in := inputs{cue, namedInputs(n.configDir, n.gw.Current())}
+		if fromWatcher && ok && in == last {
+			n.log.Debug().Msg("reload skipped: the configuration's files are as the last reload read them")
+			continue
+		}
+		if err := n.Reload(); err == nil && ok {
+			last = in
+		}
 	}
 }
 
