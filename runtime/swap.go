@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cuegate/cuegate/compiler/table"
@@ -14,8 +15,8 @@ import (
 )
 
 // swap starts serving t. It builds the new generation off the request path
-// (upstream pools whose Upstream.Key is unchanged are reused, new ones
-// created), syncs the IdP key sets, then swaps one pointer; requests in
+// (upstream pools whose Upstream.Key, and for https targets upstream CA
+// bundle, are unchanged are reused, new ones created), syncs the IdP key sets, then swaps one pointer; requests in
 // flight finish on the generation they started with, and pools no longer
 // used are closed once their in-flight requests finish. Rate-limit and
 // quota counters and the token cache are untouched; the /metrics series
@@ -103,10 +104,14 @@ func (g *Gateway) newGeneration(prev *generation, t *table.Table, exporter *trac
 }
 
 // pool returns the pool that serves a's upstream and records it in pools
-// under its key, the upstream's and the CA bundle's (caDigest): the one
-// pools already has, else g's, else a new one.
+// under its key, the upstream's and, for one with an https target, the CA
+// bundle's (caDigest): the one pools already has, else g's, else a new
+// one.
 func (g *Gateway) pool(pools map[string]*proxy.Pool, a *table.API, caDigest string, upstreamTLS *tls.Config) (*proxy.Pool, error) {
-	key := a.Upstream.Key() + "|" + caDigest
+	key := a.Upstream.Key()
+	if slices.ContainsFunc(a.Upstream.Targets, func(t string) bool { return strings.HasPrefix(t, "https://") }) {
+		key += "|" + caDigest
+	}
 	p := pools[key]
 	if p == nil {
 		p = g.pools[key]

@@ -28,15 +28,24 @@ func (g *Gateway) upstreamTLSConfig(caFile string) (cfg *tls.Config, digest stri
 	if !roots.AppendCertsFromPEM(pem) {
 		return nil, "", fmt.Errorf("upstream_ca_file %s: no PEM certificate", caFile)
 	}
-	sum := sha256.Sum256(pem)
-	return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}, hex.EncodeToString(sum[:]), nil
+	return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}, pemDigest(pem), nil
 }
 
 // upstreamCACurrent reports whether t's upstream_ca_file holds the bundle
 // the pools being served verify with; a file that cannot be read is not.
 func (g *Gateway) upstreamCACurrent(t *table.Table) bool {
-	_, digest, err := g.upstreamTLSConfig(t.Gateway.UpstreamCAFile)
-	return err == nil && digest == g.cur.Load().upstreamCA
+	name := t.Gateway.UpstreamCAFile
+	if name == "" {
+		return g.cur.Load().upstreamCA == ""
+	}
+	pem, err := table.ReadPEM(g.opts.ConfigDir, name)
+	return err == nil && pemDigest(pem) == g.cur.Load().upstreamCA
+}
+
+// pemDigest is the digest upstreamTLSConfig gives a bundle.
+func pemDigest(pem []byte) string {
+	sum := sha256.Sum256(pem)
+	return hex.EncodeToString(sum[:])
 }
 
 // TLSConfig returns the gateway listener's TLS configuration, whose

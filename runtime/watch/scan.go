@@ -32,10 +32,7 @@ func (w *Watcher) rescan() bool {
 		}
 	}
 	for _, name := range w.extra {
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(w.dir, name)
-		}
-		for _, hop := range linkChain(name) {
+		for _, hop := range linkChain(table.ConfigPath(w.dir, name)) {
 			want.addName(hop)
 		}
 	}

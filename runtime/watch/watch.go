@@ -56,7 +56,7 @@ type Watcher struct {
 
 	// Owned by the run goroutine (and New, before it starts).
 	watched map[string]*spec // what is watched now, by resolved path
-	extra   []string         // Also's names, relative to dir
+	extra   []string         // Also's names, relative to dir or absolute
 	trace   func(ev fsnotify.Event, relevant bool)
 
 	// Made by run, for its own use.
