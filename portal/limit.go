@@ -19,6 +19,11 @@ type windowLimiter struct {
 	sweepAt int // len(m) at which a new key sweeps the ended windows out
 }
 
+// pendingRetry is how long a reservation refused only for the attempts
+// under way in its window (they may yet give their slots back) is told to
+// wait.
+const pendingRetry = time.Second
+
 // windowLimiterKeys is the number of keys a windowLimiter holds before it
 // sweeps ended windows out.
 const windowLimiterKeys = 100_000
@@ -37,8 +42,9 @@ func newWindowLimiter(max int, window time.Duration) *windowLimiter {
 }
 
 // reserve takes one slot for key and returns 0, or, when key has no slot
-// left in its window, takes nothing and returns how long key must wait. A
-// slot taken must be given to commit or release exactly once.
+// left in its window, takes nothing and returns how long key must wait:
+// until the window ends, or pendingRetry when what fills it is attempts
+// under way. A slot taken must be given to commit or release exactly once.
 func (l *windowLimiter) reserve(key string, now time.Time) time.Duration {
 	wait, _ := l.reserveUpTo(key, l.max, now)
 	return wait
@@ -56,6 +62,9 @@ func (l *windowLimiter) reserveUpTo(key string, max int, now time.Time) (wait ti
 	}
 	if c != nil && c.n >= max {
 		first, c.refused = !c.refused, true
+		if c.n-c.pending < max { // full only of attempts under way, which may give theirs back
+			return pendingRetry, first
+		}
 		return c.start.Add(l.window).Sub(now), first // positive: the window was renewed above if it had ended
 	}
 	if c == nil {

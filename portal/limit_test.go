@@ -26,27 +26,28 @@ func TestWindowLimiter(t *testing.T) {
 		steps []step
 	}{
 		{"reservations count before they settle", []step{
-			{"reserve", 0, false}, {"reserve", 0, false}, {"reserve", time.Hour, true},
-			{"commit", 0, false}, {"release", 0, false}, {"reserve", 0, false}, {"reserve", time.Hour, false},
+			{"reserve", 0, false}, {"reserve", 0, false}, {"reserve", pendingRetry, true}, // full of attempts under way
+			{"commit", 0, false}, {"release", 0, false}, {"reserve", 0, false}, {"reserve", pendingRetry, false},
+			{"commit", 0, false}, {"reserve", time.Hour, false}, // full of events
 		}},
 		{"a released slot is free again", []step{
 			{"reserve", 0, false}, {"release", 0, false}, {"reserve", 0, false}, {"release", 0, false},
-			{"reserve", 0, false}, {"reserve", 0, false}, {"reserve", time.Hour, true},
+			{"reserve", 0, false}, {"reserve", 0, false}, {"reserve", pendingRetry, true},
 		}},
 		{"committed events last the window", []step{
 			{"reserve", 0, false}, {"commit", 0, false}, {"reserve", 0, false}, {"commit", 0, false}, {"advance", 0, false},
 			{"reserve", 30 * time.Minute, true}, {"advance", 0, false}, {"reserve", 0, false},
 		}},
 		{"reset keeps pending reservations", []step{
-			{"reserve", 0, false}, {"commit", 0, false}, {"reserve", 0, false}, {"reset", 0, false}, {"reserve", 0, false}, {"reserve", time.Hour, true},
+			{"reserve", 0, false}, {"commit", 0, false}, {"reserve", 0, false}, {"reset", 0, false}, {"reserve", 0, false}, {"reserve", pendingRetry, true},
 		}},
 		{"the first refusal of a window is told", []step{
 			{"reserve", 0, false}, {"commit", 0, false}, {"reserve", 0, false}, {"commit", 0, false},
 			{"reserve", time.Hour, true}, {"reserve", time.Hour, false}, {"advance", 0, false}, {"advance", 0, false},
-			{"reserve", 0, false}, {"reserve", 0, false}, {"reserve", time.Hour, true},
+			{"reserve", 0, false}, {"reserve", 0, false}, {"reserve", pendingRetry, true},
 		}},
 		{"pending reservations carry into a new window", []step{
-			{"reserve", 0, false}, {"reserve", 0, false}, {"advance", 0, false}, {"advance", 0, false}, {"reserve", time.Hour, true},
+			{"reserve", 0, false}, {"reserve", 0, false}, {"advance", 0, false}, {"advance", 0, false}, {"reserve", pendingRetry, true},
 			{"release", 0, false}, {"reserve", 0, false},
 		}},
 	}
