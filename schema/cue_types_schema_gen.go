@@ -116,7 +116,8 @@ type Gateway struct {
 	// and -Reset, as in Tyk and Kong. By default only refusals carry them
 	// (429, and 403 for a quota), as in Envoy, KrakenD and nginx: consumers
 	// are not shown their limits unless the operator says so, and an
-	// answer that passes carries three headers fewer.
+	// answer that passes carries three headers fewer. Either way a counted
+	// answer carries no X-RateLimit-* of the upstream's.
 	Rate_limit_headers bool `json:"rate_limit_headers"`
 
 	// token_cache is the memory the cache of validated tokens may take
