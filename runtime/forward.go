@@ -22,6 +22,9 @@ func (r *request) forward(ctx *fasthttp.RequestCtx) (errorResponse, bool) {
 	}
 	r.propagate(&ctx.Request.Header, api.Upstream.TraceContext)
 	r.preq = proxy.Request{Path: r.fwd, Query: query, RequestID: r.rid, Hooks: r, MaxBody: r.maxBody, Drop: st.claimHeaderNames}
+	if r.limits != passLimits {
+		r.preq.DropResponse = limitHeaderNames // the gateway's (writeLimitHeaders)
+	}
 	// On success r belongs to the response stream (ResponseDone).
 	upstream, err := st.pool.Forward(ctx, &r.preq)
 	if err == nil {

@@ -73,36 +73,29 @@ func (r *request) countLimits(ctx *fasthttp.RequestCtx, gen *generation, st *api
 	return errorResponse{}, true
 }
 
+// limitHeaderNames are the X-RateLimit-* names as fasthttp yields an
+// upstream's (canonical), sorted: forward has the proxy remove the
+// upstream's fields of them from the answer to a request counted under a
+// limit (proxy.Request.DropResponse), whatever their case and however
+// many, before writeLimitHeaders.
+var limitHeaderNames = [][]byte{[]byte("X-Ratelimit-Limit"), []byte("X-Ratelimit-Remaining"), []byte("X-Ratelimit-Reset")}
+
 // writeLimitHeaders says in h what r.limits says of the gateway's limits:
-// the limit (r.limit) in X-RateLimit-Limit, -Remaining and -Reset
-// (seconds, rounded up), in place of any the upstream sent; for a request
-// counted whose limit is not reported, none of the upstream's; for one not
-// counted, nothing. It reuses r.buf.
+// with reportLimit, the limit (r.limit) in X-RateLimit-Limit, -Remaining
+// and -Reset (seconds, rounded up). The upstream's fields of those names
+// are gone already (limitHeaderNames) from the answer to a request
+// counted; an answer of the gateway's own has none. It reuses r.buf.
 func (r *request) writeLimitHeaders(h *fasthttp.ResponseHeader) {
-	switch r.limits {
-	case passLimits:
-		return
-	case hideLimits:
-		h.DelBytes(hdrRateLimit)
-		h.DelBytes(hdrRateRemaining)
-		h.DelBytes(hdrRateReset)
+	if r.limits != reportLimit {
 		return
 	}
 	d := r.limit
 	r.buf = strconv.AppendInt(r.buf[:0], d.Limit, 10)
-	setOnly(h, hdrRateLimit, r.buf)
+	h.SetCanonical(hdrRateLimit, r.buf)
 	r.buf = strconv.AppendInt(r.buf[:0], max(d.Remaining, 0), 10)
-	setOnly(h, hdrRateRemaining, r.buf)
+	h.SetCanonical(hdrRateRemaining, r.buf)
 	r.buf = appendSeconds(r.buf[:0], d.Reset)
-	setOnly(h, hdrRateReset, r.buf)
-}
-
-// setOnly sets key to value in h, the upstream's fields of that name
-// removed first, in any case and however many: SetCanonical replaces
-// only the first field spelled as given.
-func setOnly(h *fasthttp.ResponseHeader, key, value []byte) {
-	h.DelBytes(key)
-	h.SetCanonical(key, value)
+	h.SetCanonical(hdrRateReset, r.buf)
 }
 
 // nearer returns, of a rate and a quota decision that both allowed the

@@ -15,12 +15,14 @@ type exchange struct {
 	resp  fasthttp.Response
 	pool  *Pool
 	hooks Hooks
-	body  io.Reader
-	n     int64
-	buf   []byte // scratch
-	conn  []byte // the Connection header's value, while it is stripped
-	tail  []byte // path and query sent, after a target's prefix
-	small []byte // a small response body, read whole (readSmall)
+	// dropResp is Request.DropResponse.
+	dropResp [][]byte
+	body     io.Reader
+	n        int64
+	buf      []byte // scratch
+	conn     []byte // the Connection header's value, while it is stripped
+	tail     []byte // path and query sent, after a target's prefix
+	small    []byte // a small response body, read whole (readSmall)
 
 	status   int
 	upstream time.Duration
@@ -105,7 +107,7 @@ func (ex *exchange) release() {
 	}
 	ex.resp.Reset()
 	p := ex.pool
-	ex.pool, ex.hooks, ex.body, ex.n, ex.status, ex.upstream, ex.copied = nil, nil, nil, 0, 0, 0, false
+	ex.pool, ex.hooks, ex.dropResp, ex.body, ex.n, ex.status, ex.upstream, ex.copied = nil, nil, nil, nil, 0, 0, 0, false
 	ex.closeConn, ex.http10, ex.head, ex.lastOnConn = false, false, false, false
 	ex.limit = limitedReader{}
 	exchanges.Put(ex)

@@ -46,6 +46,9 @@ type Request struct {
 	// before Hooks.RequestHeader: the caller's own, which no client may
 	// send.
 	Drop [][]byte
+	// DropResponse names the response headers of the upstream's to remove
+	// likewise, before Hooks.ResponseHeader: the caller's own.
+	DropResponse [][]byte
 }
 
 // Forward sends the request in ctx to a target with r.Path and streams the
@@ -82,7 +85,7 @@ func (p *Pool) Forward(ctx *fasthttp.RequestCtx, r *Request) (time.Duration, err
 		return 0, ErrBusy
 	}
 	ex := acquireExchange()
-	ex.pool, ex.hooks = p, r.Hooks
+	ex.pool, ex.hooks, ex.dropResp = p, r.Hooks, r.DropResponse
 	// Until respond hands ex on (to the response or to Close), ex is
 	// Forward's to release: on an error, and when a hook panics, so that
 	// the panic does not keep the upstream connection and a slot of
@@ -214,7 +217,7 @@ func (ex *exchange) respond(ctx *fasthttp.RequestCtx, upstream time.Duration, ha
 	if err != nil {
 		return upstreamError(err, "reading the response body")
 	}
-	ex.conn = copyResponseHeader(&resp.Header, &ctx.Response.Header, ex.conn)
+	ex.conn = copyResponseHeader(&resp.Header, &ctx.Response.Header, ex.dropResp, ex.conn)
 	if ex.hooks != nil {
 		ex.hooks.ResponseHeader(&ctx.Response.Header)
 	}

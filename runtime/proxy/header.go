@@ -147,7 +147,8 @@ var endToEndNames = [][]byte{
 
 // copyResponseHeader copies the upstream's response header (status,
 // headers, cookies) to out but the hop-by-hop headers, those its
-// Connection header names, and X-Request-Id (the gateway sets its own).
+// Connection header names, X-Request-Id (the gateway sets its own) and
+// those drop names (sorted, canonical).
 // The upstream's protocol and reason phrase are not kept: the client gets
 // HTTP/1.1 and the standard phrase. Nor is its Content-Length: out's is
 // set for the body as it is sent (a 304 gets none). conn is scratch,
@@ -159,12 +160,12 @@ var endToEndNames = [][]byte{
 // default Content-Type, as Forward sets on the upstream response; default
 // Date; names normalised), so a change to the server's settings must be
 // made here as well.
-func copyResponseHeader(in, out *fasthttp.ResponseHeader, conn []byte) []byte {
+func copyResponseHeader(in, out *fasthttp.ResponseHeader, drop [][]byte, conn []byte) []byte {
 	in.CopyTo(out)
 	out.SetProtocol(nil)
 	out.SetStatusMessage(nil)
 	out.DelBytes(hdrContentLength)
-	return stripHeaders(out, hopByHop, conn)
+	return stripHeaders(out, func(k []byte) bool { return hopByHop(k) || named(drop, k) }, conn)
 }
 
 // appendForwardedFor appends the X-Forwarded-For value: the client's
