@@ -206,3 +206,53 @@ func TestRewriteWithTheSameBytesReloadsNothing(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"tls.cue": "package t\n\n" + testutil.CertConfig + "gateway: max_body_bytes: 2048\n"})
 	testutil.Eventually(t, "a change to be reloaded", func() bool { return n.reloads(t)["ok"] == 1 })
 }
+
+// TestCertificateOutsideConfigRotated: a certificate and key mounted
+// outside the configuration directory as Kubernetes mounts a Secret (the
+// names are symlinks through a "..data" link that the kubelet swaps for a
+// new timestamped directory) are served anew after the swap, without
+// SIGHUP.
+func TestCertificateOutsideConfigRotated(t *testing.T) {
+	t.Parallel()
+	dir, _ := nodetest.Dir(t, nil)
+	secret := t.TempDir()
+	publish := func(version string) []byte {
+		src := t.TempDir()
+		testutil.WriteCert(t, src)
+		ts := filepath.Join(secret, "..2026_12_08_"+version)
+		hotMust(t, os.Mkdir(ts, 0o755))
+		for _, f := range []string{"cert.pem", "key.pem"} {
+			b, err := os.ReadFile(filepath.Join(src, "tls", f))
+			hotMust(t, err)
+			hotMust(t, os.WriteFile(filepath.Join(ts, f), b, 0o600))
+		}
+		old, _ := os.Readlink(filepath.Join(secret, "..data"))
+		hotMust(t, os.Symlink(filepath.Base(ts), filepath.Join(secret, "..data_tmp")))
+		hotMust(t, os.Rename(filepath.Join(secret, "..data_tmp"), filepath.Join(secret, "..data")))
+		if old != "" {
+			hotMust(t, os.RemoveAll(filepath.Join(secret, old)))
+		}
+		b, err := os.ReadFile(filepath.Join(ts, "cert.pem"))
+		hotMust(t, err)
+		block, _ := pem.Decode(b)
+		return block.Bytes
+	}
+	first := publish("a")
+	for _, f := range []string{"cert.pem", "key.pem"} {
+		hotMust(t, os.Symlink(filepath.Join("..data", f), filepath.Join(secret, f)))
+	}
+	writeFiles(t, dir, map[string]string{"tls.cue": fmt.Sprintf("package t\n\ngateway: tls: {cert_file: %q, key_file: %q}\n",
+		filepath.Join(secret, "cert.pem"), filepath.Join(secret, "key.pem"))})
+	n := startNode(t, dir, zerolog.Nop(), true)
+	served := func() []byte {
+		c, err := tls.Dial("tcp", n.GatewayAddr(), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the certificate itself is what is looked at
+		hotMust(t, err)
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Raw
+	}
+	if !bytes.Equal(served(), first) {
+		t.Fatal("the first certificate is not served")
+	}
+	second := publish("b")
+	testutil.Eventually(t, "the certificate of the new Secret version to be served", func() bool { return bytes.Equal(served(), second) })
+}
