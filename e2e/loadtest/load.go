@@ -46,6 +46,7 @@ type Window struct {
 	Elapsed  time.Duration
 	Hist     Hist
 	CPU      time.Duration // the gateway's CPU time in the window
+	SysCPU   time.Duration // the part of CPU in the kernel
 	SelfCPU  time.Duration // the load generator's
 	PeakRSS  int64         // the gateway's peak RSS in the window
 	ErrKinds map[string]uint64
@@ -105,11 +106,11 @@ func Run(t *Target, round int, o LoadOptions) (*Window, error) {
 	}
 
 	win := &Window{Round: round, ErrKinds: map[string]uint64{}}
-	var cpu0 time.Duration
+	var user0, sys0 time.Duration
 	var m0 map[string]float64
 	peakReset := false
 	if t.PID != 0 {
-		cpu0, _ = cpuTime(t.PID)
+		user0, sys0, _ = cpuTimes(t.PID)
 		peakReset = resetPeak(t.PID) == nil
 	}
 	if t.Admin != "" {
@@ -144,11 +145,11 @@ func Run(t *Target, round int, o LoadOptions) (*Window, error) {
 		<-duringDone
 	}
 	if t.PID != 0 {
-		cpu1, err := cpuTime(t.PID)
+		user1, sys1, err := cpuTimes(t.PID)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w (did it exit?)", t.Name, err)
 		}
-		win.CPU = cpu1 - cpu0
+		win.CPU, win.SysCPU = user1+sys1-user0-sys0, sys1-sys0
 		_, hwm, _ := memStatus(t.PID)
 		win.PeakRSS = sampled
 		if peakReset {

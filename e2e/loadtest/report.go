@@ -33,8 +33,10 @@ type TargetResult struct {
 	P999, Max time.Duration
 	PeakRSS   int64
 	CPU       time.Duration // the gateway's, over all windows
+	SysCPU    time.Duration // the part of CPU in the kernel
 	SelfCPU   time.Duration // the load generator's
 	CPUPerReq time.Duration
+	SysPerReq time.Duration // the part of CPUPerReq in the kernel
 	ErrKinds  map[string]uint64
 	Metrics   map[string]float64
 	Redis     *RedisUse `json:",omitempty"` // what Redis did in the windows, for a target using it
@@ -46,6 +48,7 @@ func (tr *TargetResult) add(w *Window) {
 	tr.Errors += w.Errors
 	tr.Elapsed += w.Elapsed
 	tr.CPU += w.CPU
+	tr.SysCPU += w.SysCPU
 	tr.SelfCPU += w.SelfCPU
 	tr.PeakRSS = max(tr.PeakRSS, w.PeakRSS)
 	tr.RoundRPS = append(tr.RoundRPS, w.RPS())
@@ -54,6 +57,7 @@ func (tr *TargetResult) add(w *Window) {
 	tr.P50, tr.P99, tr.P999, tr.Max = tr.hist.Quantile(0.5), tr.hist.Quantile(0.99), tr.hist.Quantile(0.999), tr.hist.Max()
 	if tr.Requests > 0 {
 		tr.CPUPerReq = tr.CPU / time.Duration(tr.Requests)
+		tr.SysPerReq = tr.SysCPU / time.Duration(tr.Requests)
 	}
 	if tr.ErrKinds == nil {
 		tr.ErrKinds, tr.Metrics = map[string]uint64{}, map[string]float64{}
@@ -96,17 +100,17 @@ func (s *ScenarioResult) print(w io.Writer) {
 		fmt.Fprintf(w, "token pool: %d tokens, walked in order by each target\n", s.Pool)
 	}
 	if len(s.Targets) > 0 {
-		fmt.Fprintf(w, "  %-15s %9s %-19s %8s %8s %8s %8s %7s %9s %8s %8s %8s\n",
-			"target", "req/s", "(per round)", "p50", "p99", "p99.9", "max", "errors", "peak RSS", "CPU/req", "gw cores", "lg cores")
+		fmt.Fprintf(w, "  %-15s %9s %-19s %8s %8s %8s %8s %7s %9s %8s %9s %8s %8s\n",
+			"target", "req/s", "(per round)", "p50", "p99", "p99.9", "max", "errors", "peak RSS", "CPU/req", "of it sys", "gw cores", "lg cores")
 	}
 	for _, t := range s.Targets {
 		rounds := make([]string, len(t.RoundRPS))
 		for i, r := range t.RoundRPS {
 			rounds[i] = fmt.Sprintf("%.0f", r)
 		}
-		fmt.Fprintf(w, "  %-15s %9.0f %-19s %8s %8s %8s %8s %7d %9s %8s %8.2f %8.2f\n",
+		fmt.Fprintf(w, "  %-15s %9.0f %-19s %8s %8s %8s %8s %7d %9s %8s %9s %8.2f %8.2f\n",
 			t.Name, t.RPS, "("+strings.Join(rounds, " ")+")", ms(t.P50), ms(t.P99), ms(t.P999), ms(t.Max),
-			t.Errors, mib(t.PeakRSS), fmt.Sprintf("%.1fµs", float64(t.CPUPerReq)/1e3),
+			t.Errors, mib(t.PeakRSS), fmt.Sprintf("%.1fµs", float64(t.CPUPerReq)/1e3), fmt.Sprintf("%.1fµs", float64(t.SysPerReq)/1e3),
 			t.CPU.Seconds()/t.Elapsed.Seconds(), t.SelfCPU.Seconds()/t.Elapsed.Seconds())
 	}
 	for _, t := range s.Targets {
@@ -122,8 +126,9 @@ func (s *ScenarioResult) print(w io.Writer) {
 			if base == c || base.RPS == 0 {
 				continue
 			}
-			fmt.Fprintf(w, "  %s/%s: req/s %.3f%s, p50 %.2f, p99 %.2f, CPU/req %.2f\n", c.Name, base.Name,
-				c.RPS/base.RPS, roundRatios(c, base), ratio(c.P50, base.P50), ratio(c.P99, base.P99), ratio(c.CPUPerReq, base.CPUPerReq))
+			fmt.Fprintf(w, "  %s/%s: req/s %.3f%s, p50 %.2f, p99 %.2f, CPU/req %.2f (user %.2f, sys %.2f)\n", c.Name, base.Name,
+				c.RPS/base.RPS, roundRatios(c, base), ratio(c.P50, base.P50), ratio(c.P99, base.P99), ratio(c.CPUPerReq, base.CPUPerReq),
+				ratio(c.CPUPerReq-c.SysPerReq, base.CPUPerReq-base.SysPerReq), ratio(c.SysPerReq, base.SysPerReq))
 		}
 		for _, k := range slices.Sorted(maps.Keys(c.Metrics)) {
 			fmt.Fprintf(w, "  %s metric Δ %s = %.0f (%.3f per request)\n", c.Name, k, c.Metrics[k], c.Metrics[k]/float64(c.Requests))

@@ -73,3 +73,30 @@ func TestPrintRedis(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintCPUSplit: each target's CPU per request is split into the
+// kernel's part, and a cuegate target's ratios to a baseline into user
+// and kernel time.
+func TestPrintCPUSplit(t *testing.T) {
+	t.Parallel()
+	s := &ScenarioResult{Title: "(a)"}
+	for _, w := range []struct {
+		name     string
+		cpu, sys time.Duration
+		requests uint64
+	}{
+		{tBare, 30 * time.Millisecond, 20 * time.Millisecond, 1000},
+		{tCuegate, 40 * time.Millisecond, 24 * time.Millisecond, 1000},
+	} {
+		tr := &TargetResult{Name: w.name}
+		tr.add(&Window{Requests: w.requests, Elapsed: time.Second, CPU: w.cpu, SysCPU: w.sys})
+		s.Targets = append(s.Targets, tr)
+	}
+	var b strings.Builder
+	s.print(&b)
+	for _, want := range []string{"30.0µs    20.0µs", "40.0µs    24.0µs", "CPU/req 1.33 (user 1.60, sys 1.20)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
