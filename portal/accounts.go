@@ -95,9 +95,9 @@ func (s *Server) signup(r *http.Request, email, password string) (string, *apiEr
 	defer func() { // also when Add panics: no slot is left pending
 		commitAll(slots)
 		if created {
-			commitAll([]limitSlot{all})
+			all.l.commit(all.key)
 		} else {
-			releaseAll([]limitSlot{all})
+			all.l.release(all.key)
 		}
 	}()
 	acc, err := s.accounts().Add(email, password)

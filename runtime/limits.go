@@ -1,6 +1,9 @@
 package runtime
 
 import (
+	"bytes"
+	"net/textproto"
+	"slices"
 	"strconv"
 	"time"
 
@@ -73,12 +76,19 @@ func (r *request) countLimits(ctx *fasthttp.RequestCtx, gen *generation, st *api
 	return errorResponse{}, true
 }
 
-// limitHeaderNames are the X-RateLimit-* names as fasthttp yields an
-// upstream's (canonical), sorted: forward has the proxy remove the
-// upstream's fields of them from the answer to a request counted under a
-// limit (proxy.Request.DropResponse), whatever their case and however
-// many, before writeLimitHeaders.
-var limitHeaderNames = [][]byte{[]byte("X-Ratelimit-Limit"), []byte("X-Ratelimit-Remaining"), []byte("X-Ratelimit-Reset")}
+// limitHeaderNames are the names writeLimitHeaders writes as fasthttp
+// yields an upstream's (canonical: X-Ratelimit-Limit), sorted: forward has
+// the proxy remove the upstream's fields of them from the answer to a
+// request counted under a limit (proxy.Request.DropResponse), whatever
+// their case and however many, before writeLimitHeaders.
+var limitHeaderNames = func() [][]byte {
+	names := [][]byte{hdrRateLimit, hdrRateRemaining, hdrRateReset}
+	for i, n := range names {
+		names[i] = []byte(textproto.CanonicalMIMEHeaderKey(string(n)))
+	}
+	slices.SortFunc(names, bytes.Compare)
+	return names
+}()
 
 // writeLimitHeaders says in h what r.limits says of the gateway's limits:
 // with reportLimit, the limit (r.limit) in X-RateLimit-Limit, -Remaining
